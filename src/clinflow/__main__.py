@@ -1,0 +1,5 @@
+"""``python -m clinflow`` runs the CLI."""
+
+from clinflow.cli import main
+
+main()

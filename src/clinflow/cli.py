@@ -1,0 +1,102 @@
+"""The ``clinflow`` command line (typer + rich).
+
+Conventions (DESIGN.md): ``--data-dir`` on every command that touches state; exit codes
+0 success, 1 a check failed or some inputs were rejected, 2 usage error; errors print one
+line (what, where, why) and never a traceback unless ``--debug``.
+
+Each capability keeps its commands in its own package (``clinflow.<pkg>.commands``) and is
+registered here, so this file stays a table of contents.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from clinflow.config import DataDir
+from clinflow.errors import ClinflowError, ConfigError
+from clinflow.quarantine import Quarantine
+
+err_console = Console(stderr=True)
+console = Console()
+
+app = typer.Typer(
+    name="clinflow",
+    help="Healthcare AI data-pipeline simulator with privacy controls (synthetic data only).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DataDirOption = Annotated[
+    str | None,
+    typer.Option(
+        "--data-dir",
+        help="Deployment data directory (default ./clinflow-data or $CLINFLOW_DATA_DIR).",
+        show_default=False,
+    ),
+]
+
+_state = {"debug": False}
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+quarantine_app = typer.Typer(help="List, inspect and replay quarantined (dead-letter) inputs.")
+app.add_typer(quarantine_app, name="quarantine")
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    data_dir: DataDirOption = None,
+    status: Annotated[str, typer.Option(help="open, replayed or all")] = "open",
+) -> None:
+    """List quarantined inputs with their stage, location and reason."""
+    store = Quarantine(DataDir.open(data_dir).quarantine_db)
+    items = store.list(status=None if status == "all" else status)
+    table = Table("id", "stage", "location", "reason", "status")
+    for item in items:
+        table.add_row(str(item.id), item.stage, item.location, item.reason, item.status)
+    console.print(table)
+    console.print(f"{len(items)} item(s)")
+
+
+# Capability command groups register below (one line each).
+from clinflow.commands_registry import register_all  # noqa: E402
+
+register_all(app)
+
+
+def main() -> None:
+    """Entry point: run the app, turning clinflow errors into one clear line."""
+    try:
+        app(standalone_mode=False)
+    except ClinflowError as exc:
+        if _state["debug"]:
+            raise
+        err_console.print(f"[red]error:[/red] {exc}")
+        sys.exit(2 if isinstance(exc, ConfigError) else 1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(1)
+    except Exception as exc:  # click usage errors and anything unexpected
+        show = getattr(exc, "show", None)
+        exit_code = getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(exit_code, int):  # a (typer-vendored) click error
+            show()
+            sys.exit(exit_code)
+        if _state["debug"]:
+            raise
+        err_console.print(f"[red]internal error:[/red] {type(exc).__name__} (rerun with --debug)")
+        sys.exit(1)

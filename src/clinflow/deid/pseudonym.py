@@ -1,0 +1,66 @@
+"""Keyed, deterministic pseudonyms, UIDs and per-patient date offsets.
+
+Every de-identifier (DICOM, FHIR, text) uses this one class so a patient gets the same
+pseudonym and the same date offset everywhere. All values are HMAC-SHA256 under the project
+key, with a domain-separation label, so the same input and key always give the same output
+and nothing can be reversed without the key.
+
+The *patient key* is the patient's medical record number (DICOM PatientID carries it; FHIR
+Patient.identifier has it with type MR). Callers pass it to ``patient_pseudonym`` and
+``date_offset_days``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+
+# Date offsets are whole weeks so weekday patterns survive, between 5 and 156 weeks back.
+MIN_OFFSET_WEEKS = 5
+MAX_OFFSET_WEEKS = 156
+
+
+class Pseudonymizer:
+    """HMAC-based pseudonyms under one project key."""
+
+    __slots__ = ("_key", "_digest_cached")
+
+    def __init__(self, project_key: bytes) -> None:
+        if len(project_key) < 16:
+            raise ValueError("project key must be at least 16 bytes")
+        self._key = project_key
+        self._digest_cached = lru_cache(maxsize=262_144)(self._digest)
+
+    def _digest(self, domain: str, value: str) -> bytes:
+        message = domain.encode() + b"\x00" + value.encode("utf-8")
+        return hmac.new(self._key, message, hashlib.sha256).digest()
+
+    def digest(self, domain: str, value: str) -> bytes:
+        """Raw 32-byte HMAC of ``value`` in ``domain`` (cached: UIDs repeat across files)."""
+        return self._digest_cached(domain, value)
+
+    def token(self, domain: str, value: str, length: int = 16) -> str:
+        """Hex token of ``length`` characters for ``value`` in ``domain``."""
+        return self.digest(domain, value).hex()[:length]
+
+    def patient_pseudonym(self, patient_key: str) -> str:
+        """Stable pseudonym of a patient, e.g. ``PT-3f9a0c1d2e4b5a69``."""
+        return "PT-" + self.token("patient", patient_key)
+
+    def uid(self, original_uid: str) -> str:
+        """DICOM UID remapped to ``2.25.<128-bit integer>`` (PS3.5 B.2), at most 44 chars."""
+        return "2.25." + str(int.from_bytes(self.digest("uid", original_uid)[:16], "big"))
+
+    def date_offset_days(self, patient_key: str) -> int:
+        """The patient's date shift in days: negative, whole weeks, same for every source."""
+        raw = int.from_bytes(self.digest("date-offset", patient_key)[:8], "big")
+        weeks = MIN_OFFSET_WEEKS + raw % (MAX_OFFSET_WEEKS - MIN_OFFSET_WEEKS + 1)
+        return -7 * weeks
+
+    def shift_date(self, patient_key: str, value: date) -> date:
+        return value + timedelta(days=self.date_offset_days(patient_key))
+
+    def shift_datetime(self, patient_key: str, value: datetime) -> datetime:
+        return value + timedelta(days=self.date_offset_days(patient_key))

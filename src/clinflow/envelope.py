@@ -1,0 +1,102 @@
+"""The one message type that flows between pipeline stages.
+
+Stages are ``process(envelope) -> list[Envelope]`` and know nothing of the runtime (embedded
+asyncio queues or faust agents on Kafka). ``message_id`` is the idempotency key; ``lineage``
+lists the ids of the inputs an envelope was derived from, which is what retroactive consent
+revocation follows downstream.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import orjson
+
+
+class SourceKind(StrEnum):
+    DICOM = "dicom"
+    FHIR = "fhir"
+    CONSENT = "consent"
+    NOTE = "note"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A unit of data in flight, with provenance.
+
+    ``patient`` is always the keyed pseudonym, never a source identifier, so envelopes can be
+    logged, partitioned and routed without exposing PHI. ``payload`` is bytes (a DICOM file,
+    a JSON resource) and may still hold PHI until the de-identification stage has run.
+    """
+
+    message_id: str
+    source: SourceKind
+    patient: str
+    payload: bytes
+    event_time: datetime
+    ingest_time: datetime = field(default_factory=_now)
+    lineage: tuple[str, ...] = ()
+    purpose: str | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.source, SourceKind):
+            object.__setattr__(self, "source", SourceKind(self.source))
+        if self.event_time.tzinfo is None:
+            raise ValueError("Envelope.event_time must be timezone-aware")
+
+    def derive(self, payload: bytes, **changes: Any) -> Envelope:
+        """A child envelope: new content-derived id, this envelope appended to the lineage."""
+        child_id = derive_message_id(self.message_id, payload)
+        return replace(
+            self,
+            message_id=child_id,
+            payload=payload,
+            lineage=(*self.lineage, self.message_id),
+            **changes,
+        )
+
+    def to_bytes(self) -> bytes:
+        """Serialize for a transport (Kafka value); payload kept as raw bytes via hex."""
+        return orjson.dumps(
+            {
+                "message_id": self.message_id,
+                "source": self.source.value,
+                "patient": self.patient,
+                "payload": self.payload.hex(),
+                "event_time": self.event_time.isoformat(),
+                "ingest_time": self.ingest_time.isoformat(),
+                "lineage": list(self.lineage),
+                "purpose": self.purpose,
+                "attributes": self.attributes,
+            }
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Envelope:
+        raw = orjson.loads(data)
+        return cls(
+            message_id=raw["message_id"],
+            source=SourceKind(raw["source"]),
+            patient=raw["patient"],
+            payload=bytes.fromhex(raw["payload"]),
+            event_time=datetime.fromisoformat(raw["event_time"]),
+            ingest_time=datetime.fromisoformat(raw["ingest_time"]),
+            lineage=tuple(raw["lineage"]),
+            purpose=raw["purpose"],
+            attributes=dict(raw["attributes"]),
+        )
+
+
+def derive_message_id(parent_id: str, payload: bytes) -> str:
+    """Deterministic id of a derived message (same input, same output: replays are idempotent)."""
+    digest = hashlib.sha256(parent_id.encode() + b"\x00" + payload).hexdigest()
+    return digest[:32]

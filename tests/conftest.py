@@ -1,0 +1,18 @@
+"""Shared fixtures: isolated data directories and keys from the environment, never from code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture()
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh deployment data directory; keys are created in it on first use."""
+    root = tmp_path / "data"
+    monkeypatch.setenv("CLINFLOW_DATA_DIR", str(root))
+    for var in ("CLINFLOW_PROJECT_KEY", "CLINFLOW_MASTER_KEY", "CLINFLOW_AUDIT_SIGNING_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    yield root
