@@ -11,9 +11,11 @@ import typer
 
 def register_all(app: typer.Typer) -> None:
     """Attach every capability's commands to ``app`` (one block per capability)."""
+    from clinflow.deid.commands import deid_app
+
+    app.add_typer(deid_app, name="deid")
     # synthetic generator: generate, demo  -> clinflow.synthetic.commands
     # audit log: audit verify, serve api   -> clinflow.audit.commands
     # de-identification: deid dicom|fhir, leaks -> clinflow.deid.commands
     # consent: consent revoke|status       -> clinflow.consent.commands
     # scoring: serve scoring               -> clinflow.scoring.commands
-    return None

@@ -1,0 +1,51 @@
+"""Small protocols that let stages depend on each other's roles, not implementations.
+
+- ``AuditSink``: anything that appends FHIR AuditEvent dicts durably (``clinflow.audit``
+  provides the Merkle log; tests may pass a list-backed fake).
+- ``RetractionTarget``: a downstream store or endpoint that holds data derived from a patient
+  and can delete it on consent revocation (research store, quarantine, scoring endpoints).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+@runtime_checkable
+class AuditSink(Protocol):
+    def append(self, event: Mapping[str, Any]) -> int:
+        """Durably append one AuditEvent (a JSON-able dict); return its leaf index."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RetractionRequest:
+    """Delete what is held for ``patient`` (pseudonym) released for ``purposes``.
+
+    ``purposes`` empty means every purpose. ``message_ids`` narrows the request to records
+    derived from those inputs (from the lineage index); empty means all of the patient's.
+    """
+
+    patient: str
+    purposes: tuple[str, ...] = ()
+    message_ids: tuple[str, ...] = ()
+    reason: str = "consent-revoked"
+
+
+@dataclass(frozen=True, slots=True)
+class RetractionReport:
+    target: str  # name of the store or endpoint
+    deleted: int  # records deleted
+    derived_deleted: int = 0  # derived records (features, scores, alerts) deleted
+    details: tuple[str, ...] = field(default_factory=tuple)  # ids or locations, never PHI
+
+
+@runtime_checkable
+class RetractionTarget(Protocol):
+    name: str
+
+    def retract(self, request: RetractionRequest) -> RetractionReport:
+        """Delete every copy held for the request and report what was done (idempotent)."""
+        ...
