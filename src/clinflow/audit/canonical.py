@@ -1,0 +1,89 @@
+"""Canonical JSON for audit entries (RFC 8785 style for the value types audit events use).
+
+Objects have their keys sorted, no insignificant whitespace, UTF-8 output, strings escaped only
+where JSON requires it (``"``, ``\\``, control characters) exactly as ECMAScript's
+``JSON.stringify`` does. Integers must fit an IEEE double exactly (|n| <= 2**53), floats must be
+finite; both are written as orjson writes them (shortest round-trip), which matches RFC 8785 for
+the integers and short decimals audit events carry. Keys are compared by code point, which equals
+RFC 8785's UTF-16 order for the ASCII keys FHIR uses.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+MAX_SAFE_INTEGER = 2**53
+
+
+def _check(value: Any, path: str) -> None:
+    if value is None or isinstance(value, (bool, str)):
+        return
+    if isinstance(value, int):
+        if abs(value) > MAX_SAFE_INTEGER:
+            raise ValueError(f"{path}: integer outside the IEEE double exact range")
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{path}: non-finite number")
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"{path}: object key is not a string")
+            _check(item, f"{path}.{key}")
+        return
+    if isinstance(value, (list, tuple)):
+        for position, item in enumerate(value):
+            _check(item, f"{path}[{position}]")
+        return
+    raise ValueError(f"{path}: {type(value).__name__} is not a JSON value")
+
+
+def _plain(value: Any) -> bool:
+    """Fast path: only dict/list/str/int/bool/None/finite float in the safe ranges."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or not _plain(item):
+                return False
+        return True
+    if kind is list:
+        for item in value:
+            if not _plain(item):
+                return False
+        return True
+    if kind is int:
+        return bool(-MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER)
+    if kind is float:
+        return bool(math.isfinite(value))
+    return False
+
+
+def canonical_json(value: Mapping[str, Any]) -> bytes:
+    """The canonical UTF-8 bytes of ``value`` (raises ``ValueError`` naming the bad field)."""
+    if not _plain(value):
+        _check(value, "$")  # raises with the path of the bad field, or accepts tuples etc.
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError as exc:  # orjson refuses something _check let through (e.g. dict subclass)
+        raise ValueError(f"$: cannot serialize entry: {exc}") from exc
+
+
+def is_canonical(entry: bytes) -> bool:
+    """True when ``entry`` parses as a JSON object and re-serializes to the same bytes."""
+    try:
+        parsed = orjson.loads(entry)
+    except orjson.JSONDecodeError:
+        return False
+    if not isinstance(parsed, dict):
+        return False
+    try:
+        return canonical_json(parsed) == entry
+    except ValueError:
+        return False

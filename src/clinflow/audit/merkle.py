@@ -1,0 +1,207 @@
+"""RFC 9162 §2.1 Merkle tree: hashing, tree shape, inclusion and consistency proofs.
+
+Leaves are ``SHA-256(0x00 || entry)``, interior nodes ``SHA-256(0x01 || left || right)``; a tree
+of n > 1 leaves splits at k, the largest power of two smaller than n (RFC 9162 §2.1.1).
+
+``MerkleTree`` keeps every complete, aligned subtree hash in per-level byte arrays (level h
+holds the hashes of the subtrees covering leaves [i*2^h, (i+1)*2^h)), so appending is amortised
+O(1) hashes, any subtree hash needs O(log n) lookups and proofs are O(log² n) lookups with no
+storage round-trips: ~64 bytes of memory per leaf, rebuilt from the stored leaf hashes on open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+
+from clinflow.errors import AuditIntegrityError
+
+HASH_SIZE = 32
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+
+def leaf_hash(entry: bytes) -> bytes:
+    """RFC 9162 leaf hash: SHA-256(0x00 || entry)."""
+    return hashlib.sha256(b"\x00" + entry).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """RFC 9162 interior node hash: SHA-256(0x01 || left || right)."""
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def _split(n: int) -> int:
+    """Largest power of two strictly smaller than n (n >= 2)."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+class MerkleTree:
+    """An append-only Merkle tree over leaf hashes with cached complete subtrees."""
+
+    __slots__ = ("_levels",)
+
+    def __init__(self, leaf_hashes: Iterable[bytes] = ()) -> None:
+        self._levels: list[bytearray] = [bytearray()]
+        self.extend(leaf_hashes)
+
+    @property
+    def size(self) -> int:
+        return len(self._levels[0]) // HASH_SIZE
+
+    def __len__(self) -> int:
+        return self.size
+
+    def _node(self, level: int, index: int) -> bytes:
+        start = index * HASH_SIZE
+        return bytes(self._levels[level][start : start + HASH_SIZE])
+
+    def append(self, leaf: bytes) -> int:
+        """Add one leaf hash; return its index."""
+        if len(leaf) != HASH_SIZE:
+            raise ValueError("leaf hash must be 32 bytes")
+        index = self.size
+        self._levels[0] += leaf
+        level, position, current = 0, index, leaf
+        while position & 1:  # this node completes a pair: hash it into the level above
+            left = self._node(level, position - 1)
+            current = node_hash(left, current)
+            level += 1
+            position >>= 1
+            if len(self._levels) == level:
+                self._levels.append(bytearray())
+            self._levels[level] += current
+        return index
+
+    def extend(self, leaves: Iterable[bytes]) -> None:
+        for leaf in leaves:
+            self.append(leaf)
+
+    def leaf(self, index: int) -> bytes:
+        if not 0 <= index < self.size:
+            raise IndexError(f"leaf {index} outside tree of size {self.size}")
+        return self._node(0, index)
+
+    def subtree_hash(self, start: int, end: int) -> bytes:
+        """MTH(D[start:end]) for the RFC's subtrees (start aligned to the left split)."""
+        n = end - start
+        if n <= 0:
+            return EMPTY_ROOT
+        if n & (n - 1) == 0 and start % n == 0:  # complete aligned subtree: cached
+            level = n.bit_length() - 1
+            return self._node(level, start >> level)
+        k = _split(n)
+        return node_hash(self.subtree_hash(start, start + k), self.subtree_hash(start + k, end))
+
+    def root(self, size: int | None = None) -> bytes:
+        """Root hash of the tree's first ``size`` leaves (default: all)."""
+        size = self.size if size is None else size
+        self._check_size(size)
+        return self.subtree_hash(0, size)
+
+    def _check_size(self, size: int) -> None:
+        if not 0 <= size <= self.size:
+            raise AuditIntegrityError(f"tree size {size} outside 0..{self.size}")
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        """PATH(index, D[0:size]) of RFC 9162 §2.1.3.1, leaf-to-root order."""
+        size = self.size if size is None else size
+        self._check_size(size)
+        if not 0 <= index < size:
+            raise AuditIntegrityError(f"leaf {index} outside tree of size {size}")
+        proof: list[bytes] = []
+        start, end = 0, size
+        while end - start > 1:
+            k = _split(end - start)
+            if index < start + k:
+                proof.append(self.subtree_hash(start + k, end))
+                end = start + k
+            else:
+                proof.append(self.subtree_hash(start, start + k))
+                start += k
+        proof.reverse()
+        return proof
+
+    def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
+        """PROOF(old_size, D[0:new_size]) of RFC 9162 §2.1.4.1."""
+        new_size = self.size if new_size is None else new_size
+        self._check_size(new_size)
+        if not 0 <= old_size <= new_size:
+            raise AuditIntegrityError(f"old size {old_size} outside 0..{new_size}")
+        if old_size in (0, new_size):
+            return []
+        return self._subproof(old_size, 0, new_size, True)
+
+    def _subproof(self, m: int, start: int, end: int, complete: bool) -> list[bytes]:
+        n = end - start
+        if m == n:
+            return [] if complete else [self.subtree_hash(start, end)]
+        k = _split(n)
+        if m <= k:
+            right = self.subtree_hash(start + k, end)
+            return [*self._subproof(m, start, start + k, complete), right]
+        return [*self._subproof(m - k, start + k, end, False), self.subtree_hash(start, start + k)]
+
+
+def root_from_leaves(leaves: Sequence[bytes]) -> bytes:
+    """Root of a list of leaf hashes (convenience for small trees and tests)."""
+    return MerkleTree(leaves).root()
+
+
+def verify_inclusion(
+    leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
+) -> bool:
+    """RFC 9162 §2.1.3.2 inclusion proof verification."""
+    if not 0 <= index < size:
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            if not fn & 1:
+                while fn and not fn & 1:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
+
+
+def verify_consistency(
+    old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
+) -> bool:
+    """RFC 9162 §2.1.4.2 consistency proof verification."""
+    if old_size > new_size:
+        return False
+    if old_size == new_size:
+        return not proof and old_root == new_root
+    if old_size == 0:
+        return not proof
+    if not proof:
+        return False
+    path = list(proof)
+    if old_size & (old_size - 1) == 0:  # exact power of two: prepend first_hash
+        path.insert(0, old_root)
+    fn, sn = old_size - 1, new_size - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            if not fn & 1:
+                while fn and not fn & 1:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return fr == old_root and sr == new_root and sn == 0
