@@ -1,0 +1,359 @@
+"""Synthetic DICOM studies with every planted identifier recorded in the PHI manifest.
+
+``write_imaging_for_patient`` writes one study per requested modality as DICOM Part 10 files
+under ``<out>/dicom/p<index>/st<k>/se<n>/<i>.dcm`` (directory names carry no PHI) and reports
+each identifier it planted through ``add_phi``: standard attributes, nested sequences, private
+elements with and without a creator, free text, and text burned into pixels.
+
+Speed: one template ``Dataset`` per study and per series; an instance is a shallow copy of the
+series template (elements shared, never mutated) plus its own dozen elements and pixels.
+Determinism: every choice comes from the caller's ``random.Random``; no clock, no uuid4.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.filewriter import dcmwrite
+from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+from clinflow.errors import ConfigError
+from clinflow.synthetic import dicom_pixels as px
+from clinflow.synthetic.dicom_modalities import (
+    DOSE_REPORT,
+    SPECS,
+    US_MULTIFRAME,
+    ModalitySpec,
+    choose_frames,
+    pixel_array,
+    text_value,
+)
+from clinflow.synthetic.dicom_phi import Node, Planted, tag_and_vr
+from clinflow.synthetic.dicom_study import PatientContext, StudyPlan, build_study_template
+from clinflow.synthetic.manifest import PhiEntry, PhiKind, Subject
+from clinflow.synthetic.model import Patient, SeriesRecord, StudyRecord
+
+__all__ = [
+    "IMPLEMENTATION_CLASS_UID",
+    "IMPLEMENTATION_VERSION_NAME",
+    "BuiltFile",
+    "ImagingBuild",
+    "build_imaging_for_patient",
+    "write_built_files",
+    "write_imaging_for_patient",
+]
+
+# Fixed so files are byte-identical across runs (PS3.7 D.3.3.2); 2.25 root, made once offline.
+IMPLEMENTATION_CLASS_UID = "2.25.181529712233465893036405717311372812289"
+IMPLEMENTATION_VERSION_NAME = "CLINFLOW_SYN_01"
+
+ORPHAN_GROUP = 0x0013
+_PIXEL_DATA = 0x7FE00010
+_ORPHAN_SERIES_FRACTION = 0.5
+_IMPLICIT_FRACTION = 0.15
+_BIG_ENDIAN_FRACTION = 0.06  # only for 16-bit data, byte-swapped here (dcmwrite will not)
+
+
+@dataclass(slots=True)
+class BuiltFile:
+    """A dataset ready for ``dcmwrite`` and the PHI entries that describe it."""
+
+    path: str  # relative to the output directory
+    dataset: Dataset
+    phi: list[PhiEntry]
+
+
+@dataclass(slots=True)
+class ImagingBuild:
+    studies: list[StudyRecord]
+    files: list[BuiltFile]
+
+
+def write_imaging_for_patient(
+    patient: Patient,
+    rng: random.Random,
+    study_time: datetime,
+    out_dir: Path,
+    modalities: Sequence[str],
+    add_phi: Callable[[PhiEntry], None],
+    burned_in_fraction: float,
+) -> list[StudyRecord]:
+    """Write one study per entry of ``modalities`` (CT, MR, CR, DX, US, SC) for ``patient``.
+
+    ``burned_in_fraction`` is the share of burn-in-eligible instances (CR, DX, US, SC:
+    128 pixels wide) that get name, MRN and date rendered into their pixels.
+    Raises ``ConfigError`` naming an unknown modality.
+    """
+    build = build_imaging_for_patient(patient, rng, study_time, modalities, burned_in_fraction)
+    write_built_files(build.files, out_dir, add_phi)
+    return build.studies
+
+
+def write_built_files(
+    files: Sequence[BuiltFile], out_dir: Path, add_phi: Callable[[PhiEntry], None]
+) -> None:
+    """Write each dataset as a Part 10 file and report its PHI entries, in order."""
+    made: set[Path] = set()
+    for built in files:
+        target = out_dir / built.path
+        if target.parent not in made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            made.add(target.parent)
+        dcmwrite(target, built.dataset, enforce_file_format=True)
+        for entry in built.phi:
+            add_phi(entry)
+
+
+def build_imaging_for_patient(
+    patient: Patient,
+    rng: random.Random,
+    study_time: datetime,
+    modalities: Sequence[str],
+    burned_in_fraction: float,
+) -> ImagingBuild:
+    """Build (without writing) every dataset of the patient's studies; same rng, same result."""
+    unknown = [name for name in modalities if name.upper() not in SPECS]
+    if unknown:
+        raise ConfigError(
+            f"modalities: unknown modality {unknown[0]!r} (expected one of {', '.join(SPECS)})"
+        )
+    if not 0.0 <= burned_in_fraction <= 1.0:
+        raise ConfigError("burned_in_fraction: must be between 0 and 1")
+    context = PatientContext.of(patient, rng)
+    build = ImagingBuild([], [])
+    started = study_time
+    for study_index, name in enumerate(modalities):
+        spec = SPECS[name.upper()]
+        plan = StudyPlan.draw(context, spec, study_index, started)
+        study_node = build_study_template(context, plan, rng)
+        series_specs = [spec] * rng.randint(*spec.series_range)
+        if spec.name == "CT" and rng.random() < 0.5:
+            series_specs.append(DOSE_REPORT)
+        series_records = []
+        for series_number, series_spec in enumerate(series_specs, start=1):
+            series_records.append(
+                _build_series(
+                    context,
+                    plan,
+                    study_node,
+                    series_spec,
+                    series_number,
+                    rng,
+                    burned_in_fraction,
+                    build.files,
+                )
+            )
+        build.studies.append(
+            StudyRecord(
+                uid=plan.study_uid,
+                accession_number=plan.accession_number,
+                started=started,
+                description=plan.description,
+                series=tuple(series_records),
+            )
+        )
+        started = started + timedelta(minutes=rng.randint(35, 150))
+    return build
+
+
+def _transfer_syntax(spec: ModalitySpec, rng: random.Random) -> str:
+    draw = rng.random()
+    if spec.bits_allocated == 16 and draw < _BIG_ENDIAN_FRACTION:
+        return str(ExplicitVRBigEndian)
+    if draw < _BIG_ENDIAN_FRACTION + _IMPLICIT_FRACTION:
+        return str(ImplicitVRLittleEndian)
+    return str(ExplicitVRLittleEndian)
+
+
+def _build_series(
+    context: PatientContext,
+    plan: StudyPlan,
+    study_node: Node,
+    spec: ModalitySpec,
+    series_number: int,
+    rng: random.Random,
+    burned_in_fraction: float,
+    out: list[BuiltFile],
+) -> SeriesRecord:
+    """Build the series template, then each instance; append the files to ``out``."""
+    patient = context.patient
+    frames = choose_frames(spec, rng)
+    count = rng.randint(*spec.instance_range) if frames == 1 else rng.randint(1, 2)
+    series_uid = context.new_uid()
+    instance_uids = [context.new_uid() for _ in range(count)]
+    sop_class = US_MULTIFRAME if frames > 1 else spec.sop_class_uid
+    transfer_syntax = _transfer_syntax(spec, rng)
+    description = rng.choice(spec.series_descriptions)
+    series_time = plan.started + timedelta(
+        minutes=2 + 4 * series_number, seconds=rng.randint(0, 59)
+    )
+    noise = np.random.default_rng(rng.getrandbits(64))
+
+    series_phi: list[Planted] = []
+    series_ds = Dataset(dict(study_node.ds.items()))
+    node = Node(series_ds, "", series_phi)
+    node.put("SOPClassUID", sop_class)
+    node.put("Modality", spec.modality)
+    node.plant("SeriesInstanceUID", series_uid, PhiKind.UID, Subject.PATIENT, "series")
+    node.put("SeriesNumber", str(series_number))
+    node.plant("SeriesDate", plan.date_text, PhiKind.DATE, Subject.PATIENT, "series_date")
+    node.plant(
+        "SeriesTime", series_time.strftime("%H%M%S"), PhiKind.DATE, Subject.PATIENT, "series_time"
+    )
+    context.plant_series_text(node, description, plan, rng)
+    context.plant_series_staff(node)
+    if spec.body_part:
+        node.put("BodyPartExamined", spec.body_part)
+    node.put("ProtocolName", description)
+    if spec.volumetric:
+        node.plant(
+            "FrameOfReferenceUID",
+            context.new_uid(),
+            PhiKind.UID,
+            Subject.PATIENT,
+            "frame_of_reference",
+        )
+        node.put("PositionReferenceIndicator", "")
+        node.put("ImageOrientationPatient", ["1", "0", "0", "0", "1", "0"])
+    node.put_all(spec.attributes)
+    _put_pixel_module(node, spec, frames)
+    if rng.random() < _ORPHAN_SERIES_FRACTION:
+        node.plant_private(
+            (ORPHAN_GROUP << 16) | 0x1010, "LO", patient.mrn, PhiKind.MRN, Subject.PATIENT, ""
+        )
+        node.plant_private(
+            (ORPHAN_GROUP << 16) | 0x1011,
+            "LO",
+            patient.person.full_name,
+            PhiKind.NAME,
+            Subject.PATIENT,
+            "",
+        )
+
+    files: list[str] = []
+    series_dir = f"dicom/p{patient.index:06d}/st{plan.index:02d}/se{series_number:02d}"
+    for number, sop_uid in enumerate(instance_uids, start=1):
+        rel = f"{series_dir}/{number}.dcm"
+        files.append(rel)
+        instance_phi: list[Planted] = []
+        ds = Dataset(dict(series_ds.items()))
+        inst = Node(ds, "", instance_phi)
+        inst.plant("SOPInstanceUID", sop_uid, PhiKind.UID, Subject.PATIENT, "sop_instance")
+        inst.put("InstanceNumber", str(number))
+        content_time = (series_time + timedelta(seconds=7 * number)).strftime("%H%M%S")
+        for keyword in ("AcquisitionDate", "ContentDate"):
+            inst.plant(keyword, plan.date_text, PhiKind.DATE, Subject.PATIENT, "content_date")
+        for keyword in ("AcquisitionTime", "ContentTime"):
+            inst.plant(keyword, content_time, PhiKind.DATE, Subject.PATIENT, "content_time")
+        if count > 1:
+            ref = inst.sequence("ReferencedImageSequence", 1)[0]
+            ref.put("ReferencedSOPClassUID", sop_class)
+            ref.plant(
+                "ReferencedSOPInstanceUID",
+                instance_uids[number % count],
+                PhiKind.UID,
+                Subject.PATIENT,
+                "referenced_image",
+            )
+        if spec.volumetric:
+            z = f"{-100 + 5 * number:.1f}"
+            inst.put("ImagePositionPatient", ["-176", "-176", z])
+            inst.put("SliceLocation", z)
+        context.plant_image_comment(inst, plan, rng)
+        pixels = pixel_array(spec, noise, (number - 0.5) / count, frames)
+        burn = spec.burn_in_eligible and rng.random() < burned_in_fraction
+        inst.put("BurnedInAnnotation", "YES" if burn else "NO")
+        if burn:
+            _burn_identifiers(context, plan, spec, pixels, frames, rng, instance_phi)
+        _put_pixel_data(ds, pixels, spec, transfer_syntax)
+
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = UID(sop_class)
+        meta.MediaStorageSOPInstanceUID = UID(sop_uid)
+        meta.TransferSyntaxUID = UID(transfer_syntax)
+        meta.ImplementationClassUID = UID(IMPLEMENTATION_CLASS_UID)
+        meta.ImplementationVersionName = IMPLEMENTATION_VERSION_NAME
+        ds.file_meta = meta
+        planted = [*study_node.phi, *series_phi, *instance_phi]
+        planted.append(
+            Planted(
+                "meta.(0002,0003)",
+                sop_uid,
+                PhiKind.UID,
+                Subject.PATIENT,
+                "media_storage_sop_instance",
+            )
+        )
+        out.append(
+            BuiltFile(
+                rel,
+                ds,
+                [
+                    PhiEntry(p.value, p.kind, p.subject, patient.mrn, rel, p.location, p.detail)
+                    for p in planted
+                ],
+            )
+        )
+    return SeriesRecord(
+        series_uid, series_number, spec.modality, description, tuple(instance_uids), tuple(files)
+    )
+
+
+def _put_pixel_module(node: Node, spec: ModalitySpec, frames: int) -> None:
+    """Image Pixel module (PS3.3 C.7.6.3) plus multi-frame attributes for cine loops."""
+    node.put("SamplesPerPixel", spec.samples_per_pixel)
+    node.put("PhotometricInterpretation", spec.photometric)
+    if spec.samples_per_pixel > 1:
+        node.put("PlanarConfiguration", 0)
+    node.put("Rows", spec.size)
+    node.put("Columns", spec.size)
+    node.put("BitsAllocated", spec.bits_allocated)
+    node.put("BitsStored", spec.bits_stored)
+    node.put("HighBit", spec.bits_stored - 1)
+    node.put("PixelRepresentation", 0)
+    if frames > 1:
+        node.put("NumberOfFrames", str(frames))
+        node.put("FrameTime", "33.3")
+        node.put("FrameIncrementPointer", tag_and_vr("FrameTime")[0])
+
+
+def _put_pixel_data(ds: Dataset, pixels: np.ndarray, spec: ModalitySpec, syntax: str) -> None:
+    """Native pixel data; 16-bit values byte-swapped for Explicit VR Big Endian."""
+    if spec.bits_allocated == 16:
+        order = ">u2" if syntax == ExplicitVRBigEndian else "<u2"
+        raw = pixels.astype(order, copy=False).tobytes()
+        ds[_PIXEL_DATA] = DataElement(_PIXEL_DATA, "OW", raw)
+    else:
+        ds[_PIXEL_DATA] = DataElement(_PIXEL_DATA, "OB", pixels.tobytes())
+
+
+def _burn_identifiers(
+    context: PatientContext,
+    plan: StudyPlan,
+    spec: ModalitySpec,
+    pixels: np.ndarray,
+    frames: int,
+    rng: random.Random,
+    phi: list[Planted],
+) -> None:
+    """Render name, MRN and study date into every frame and record each line's box."""
+    lines = context.burned_in_lines(plan)
+    placed = px.layout_text(
+        [text for text, _, _ in lines], spec.size, spec.size, top=rng.random() < 0.6
+    )
+    kinds = {text: (kind, detail) for text, kind, detail in lines}
+    value = text_value(spec)
+    for frame in range(frames):
+        target = pixels[frame] if frames > 1 else pixels
+        px.burn_in(target, placed, value)
+        for item in placed:
+            kind, detail = kinds[item.text]
+            location = f"pixels[{frame}]:{item.x},{item.y},{item.width},{item.height}"
+            phi.append(Planted(location, item.text, kind, Subject.PATIENT, f"burned_in;{detail}"))

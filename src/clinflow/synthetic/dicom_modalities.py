@@ -1,0 +1,248 @@
+"""What each synthetic modality looks like: SOP class, pixel module, series plan, pixels.
+
+One ``ModalitySpec`` per name accepted in ``write_imaging_for_patient(modalities=...)``:
+CT, MR, CR, DX, US and SC (secondary capture, DICOM modality ``OT``). Pixel-module values
+follow PS3.3 C.7.6.3 (Image Pixel) and the modality modules (C.8.2.1 CT Image, C.8.3.1 MR
+Image, C.8.1.2 CR Image, C.8.11 DX, C.8.5.6 US Image, C.8.6.2 SC Image).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from clinflow.synthetic import dicom_pixels as px
+
+# SOP classes (PS3.4 Annex B.5)
+CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
+MR_IMAGE = "1.2.840.10008.5.1.4.1.1.4"
+CR_IMAGE = "1.2.840.10008.5.1.4.1.1.1"
+DX_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.1"
+US_IMAGE = "1.2.840.10008.5.1.4.1.1.6.1"
+US_MULTIFRAME = "1.2.840.10008.5.1.4.1.1.3.1"
+SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
+
+# (keyword, VR, value) triples of modality-specific attributes
+Attr = tuple[str, str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class ModalitySpec:
+    name: str  # the name callers pass (CT, MR, CR, DX, US, SC)
+    modality: str  # value of Modality (0008,0060)
+    sop_class_uid: str
+    size: int  # rows == columns
+    bits_allocated: int
+    bits_stored: int
+    photometric: str
+    samples_per_pixel: int
+    volumetric: bool  # has a frame of reference and slice positions
+    burn_in_eligible: bool  # big enough for readable burned-in text
+    series_range: tuple[int, int]
+    instance_range: tuple[int, int]
+    study_descriptions: tuple[str, ...]
+    series_descriptions: tuple[str, ...]
+    body_part: str
+    attributes: tuple[Attr, ...]  # constant per series
+
+
+SPECS: dict[str, ModalitySpec] = {
+    spec.name: spec
+    for spec in (
+        ModalitySpec(
+            "CT",
+            "CT",
+            CT_IMAGE,
+            64,
+            16,
+            12,
+            "MONOCHROME2",
+            1,
+            True,
+            False,
+            (2, 3),
+            (3, 6),
+            ("CT CHEST WITHOUT CONTRAST", "CT CHEST ABDOMEN PELVIS W CONTRAST", "CT PE PROTOCOL"),
+            ("AXIAL 5MM", "AXIAL LUNG 1MM", "CORONAL MPR", "SAGITTAL MPR"),
+            "CHEST",
+            (
+                ("ImageType", "CS", ["ORIGINAL", "PRIMARY", "AXIAL"]),
+                ("KVP", "DS", "120"),
+                ("SliceThickness", "DS", "5"),
+                ("PixelSpacing", "DS", ["5.5", "5.5"]),
+                ("RescaleIntercept", "DS", "-1024"),
+                ("RescaleSlope", "DS", "1"),
+                ("RescaleType", "LO", "HU"),
+                ("WindowCenter", "DS", "40"),
+                ("WindowWidth", "DS", "400"),
+                ("ConvolutionKernel", "SH", "STANDARD"),
+                ("PatientPosition", "CS", "HFS"),
+            ),
+        ),
+        ModalitySpec(
+            "MR",
+            "MR",
+            MR_IMAGE,
+            64,
+            16,
+            12,
+            "MONOCHROME2",
+            1,
+            True,
+            False,
+            (2, 3),
+            (3, 6),
+            ("MRI BRAIN WITHOUT CONTRAST", "MRI BRAIN W WO CONTRAST"),
+            ("AX T1", "AX T2", "AX FLAIR", "SAG T1", "AX DWI"),
+            "HEAD",
+            (
+                ("ImageType", "CS", ["ORIGINAL", "PRIMARY", "M", "ND"]),
+                ("ScanningSequence", "CS", "SE"),
+                ("SequenceVariant", "CS", "NONE"),
+                ("ScanOptions", "CS", ""),
+                ("MRAcquisitionType", "CS", "2D"),
+                ("RepetitionTime", "DS", "500"),
+                ("EchoTime", "DS", "15"),
+                ("EchoTrainLength", "IS", "1"),
+                ("MagneticFieldStrength", "DS", "1.5"),
+                ("ImagingFrequency", "DS", "63.87"),
+                ("SliceThickness", "DS", "5"),
+                ("PixelSpacing", "DS", ["3.6", "3.6"]),
+                ("PatientPosition", "CS", "HFS"),
+            ),
+        ),
+        ModalitySpec(
+            "CR",
+            "CR",
+            CR_IMAGE,
+            128,
+            16,
+            12,
+            "MONOCHROME1",
+            1,
+            False,
+            True,
+            (1, 2),
+            (1, 2),
+            ("XR CHEST 2 VIEWS", "XR CHEST 1 VIEW PORTABLE"),
+            ("PA", "LATERAL", "AP PORTABLE"),
+            "CHEST",
+            (
+                ("ImageType", "CS", ["ORIGINAL", "PRIMARY"]),
+                ("ViewPosition", "CS", "PA"),
+                ("KVP", "DS", "110"),
+                ("ImagerPixelSpacing", "DS", ["3.2", "3.2"]),
+                ("WindowCenter", "DS", "2048"),
+                ("WindowWidth", "DS", "4096"),
+            ),
+        ),
+        ModalitySpec(
+            "DX",
+            "DX",
+            DX_PRESENTATION,
+            128,
+            16,
+            12,
+            "MONOCHROME2",
+            1,
+            False,
+            True,
+            (1, 2),
+            (1, 2),
+            ("XR CHEST PA AND LATERAL", "XR ABDOMEN 1 VIEW"),
+            ("PA", "LATERAL", "AP SUPINE"),
+            "CHEST",
+            (
+                ("ImageType", "CS", ["ORIGINAL", "PRIMARY"]),
+                ("PresentationIntentType", "CS", "FOR PRESENTATION"),
+                ("PresentationLUTShape", "CS", "IDENTITY"),
+                ("ViewPosition", "CS", "PA"),
+                ("KVP", "DS", "110"),
+                ("ImagerPixelSpacing", "DS", ["3.2", "3.2"]),
+                ("RescaleIntercept", "DS", "0"),
+                ("RescaleSlope", "DS", "1"),
+                ("RescaleType", "LO", "US"),
+                ("WindowCenter", "DS", "2048"),
+                ("WindowWidth", "DS", "4096"),
+            ),
+        ),
+        ModalitySpec(
+            "US",
+            "US",
+            US_IMAGE,
+            128,
+            8,
+            8,
+            "MONOCHROME2",
+            1,
+            False,
+            True,
+            (1, 3),
+            (1, 4),
+            ("US ABDOMEN COMPLETE", "ECHO TRANSTHORACIC", "US RENAL"),
+            ("LIVER", "GALLBLADDER", "KIDNEY RIGHT", "CINE LOOP"),
+            "ABDOMEN",
+            (
+                ("ImageType", "CS", ["ORIGINAL", "PRIMARY", "ABDOMINAL", ""]),
+                ("LossyImageCompression", "CS", "00"),
+            ),
+        ),
+        ModalitySpec(
+            "SC",
+            "OT",
+            SECONDARY_CAPTURE,
+            128,
+            8,
+            8,
+            "RGB",
+            3,
+            False,
+            True,
+            (1, 2),
+            (1, 2),
+            ("OUTSIDE IMAGES IMPORT", "3D RECONSTRUCTION"),
+            ("SCREEN CAPTURE", "REPORT PAGE", "DOSE REPORT"),
+            "",
+            (("ConversionType", "CS", "WSD"),),
+        ),
+    )
+}
+
+# A CT study sometimes carries a dose-report screen capture as an extra series.
+DOSE_REPORT = SPECS["SC"]
+
+
+def pixel_array(
+    spec: ModalitySpec,
+    noise: np.random.Generator,
+    position: float,
+    frames: int,
+) -> NDArray[np.uint8] | NDArray[np.uint16]:
+    """Fresh pixels for one instance: ``(rows, cols)``, ``(frames, rows, cols)`` or RGB."""
+    if spec.name == "CT":
+        return px.ct_slice(spec.size, position, noise)
+    if spec.name == "MR":
+        return px.mr_slice(spec.size, position, noise)
+    if spec.name in ("CR", "DX"):
+        return px.radiograph(spec.size, noise, invert=spec.photometric == "MONOCHROME1")
+    if spec.name == "US":
+        stack = px.ultrasound_frames(spec.size, frames, noise)
+        return stack if frames > 1 else stack[0]
+    return px.secondary_capture(spec.size, noise)
+
+
+def text_value(spec: ModalitySpec) -> int:
+    """The stored value that displays brightest, for burned-in text."""
+    if spec.photometric == "MONOCHROME1":
+        return 0
+    return (1 << spec.bits_stored) - 1
+
+
+def choose_frames(spec: ModalitySpec, rng: random.Random) -> int:
+    """Frames per instance for a series: US series are cine loops about a third of the time."""
+    if spec.name == "US" and rng.random() < 0.35:
+        return rng.randint(3, 6)
+    return 1
