@@ -1,0 +1,318 @@
+"""The de-identification actions of PS3.15 Table E.1-1 as small named classes.
+
+Each action has ``validate(params)`` (checked once when the policy is compiled) and
+``apply(dataset, tag, vr, context)`` which changes one element and returns an
+:class:`ActionResult`; the engine aggregates those records into the per-file audit detail.
+Sequences are the walker's business: it removes, empties or recurses into them before any
+action here sees an element.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from typing import Any, ClassVar
+
+from pydicom.datadict import keyword_for_tag
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+
+from clinflow.deid.dicom_profile import ActionCode
+from clinflow.deid.pseudonym import Pseudonymizer
+
+TEXT_VRS = frozenset({"PN", "LO", "SH", "LT", "ST", "UT", "UC"})
+BINARY_VRS = frozenset({"OB", "OW", "OF", "OD", "OL", "OV", "UN"})
+NUMERIC_VRS = frozenset({"US", "SS", "UL", "SL", "FL", "FD", "UV", "SV"})
+MAX_LENGTH = {"SH": 16, "LO": 64, "ST": 1024, "PN": 64, "CS": 16, "AE": 16, "LT": 10240}
+_DUMMY_TEXT = {
+    "PN": "ANONYMIZED",
+    "DA": "19000101",
+    "DT": "19000101000000",
+    "TM": "000000",
+    "AS": "000D",
+    "IS": "0",
+    "DS": "0",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    """What one action did to one element (no values: the audit detail carries no PHI)."""
+
+    action: str
+    tag: int
+    changed: bool
+
+
+@dataclass(slots=True)
+class ActionContext:
+    """Per-file state shared by the actions."""
+
+    pseudonymizer: Pseudonymizer
+    patient_key: str
+    date_offset_days: int
+    time_offset_seconds: int = 0
+    remap_uids: bool = True
+    known_values: list[str] = field(default_factory=list)
+    deferred_text: list[tuple[Dataset, int]] = field(default_factory=list)
+
+    def remember(self, value: Any) -> None:
+        """Keep an identifier the profile removed so free-text cleaning can find it."""
+        if value is None:
+            return
+        if isinstance(value, MultiValue | list | tuple):
+            for item in value:
+                self.remember(item)
+            return
+        text = str(value)
+        if text:
+            self.known_values.append(text)
+
+
+def _value(ds: Dataset, tag: int) -> Any:
+    return ds[tag].value
+
+
+_IDENTITY_WORDS = ("Name", "Address", "Telephone", "Institution", "Station", "Serial", "Email")
+
+
+@lru_cache(maxsize=4096)
+def identifies(tag: int, vr: str) -> bool:
+    """Is this element's value an identifier worth searching for in free text?
+
+    Names, ids, numbers, addresses, institutions; not descriptions such as ProtocolName,
+    whose words would only over-redact other descriptions.
+    """
+    if vr == "PN":
+        return True
+    keyword = keyword_for_tag(tag) or ""
+    if keyword.endswith(("ID", "IDs", "Number", "Numbers")):
+        return True
+    return any(word in keyword for word in _IDENTITY_WORDS) and "Protocol" not in keyword
+
+
+def _remember(ds: Dataset, tag: int, vr: str, ctx: ActionContext) -> None:
+    if vr in TEXT_VRS and identifies(tag, vr):
+        ctx.remember(_value(ds, tag))
+
+
+class DeidAction:
+    """Base class: one named action of the profile."""
+
+    code: ClassVar[ActionCode]
+
+    def validate(self, params: Mapping[str, Any] | None = None) -> None:
+        if params:
+            raise ValueError(f"action {self.code.value} takes no parameters")
+
+    def apply(self, ds: Dataset, tag: int, vr: str, ctx: ActionContext) -> ActionResult:
+        raise NotImplementedError
+
+
+class RemoveAction(DeidAction):
+    """X: remove the element."""
+
+    code = ActionCode.REMOVE
+
+    def apply(self, ds: Dataset, tag: int, vr: str, ctx: ActionContext) -> ActionResult:
+        _remember(ds, tag, vr, ctx)
+        del ds[tag]
+        return ActionResult(self.code.value, tag, True)
+
+
+class EmptyAction(DeidAction):
+    """Z: keep the element with a zero-length value."""
+
+    code = ActionCode.EMPTY
+
+    def apply(self, ds: Dataset, tag: int, vr: str, ctx: ActionContext) -> ActionResult:
+        _remember(ds, tag, vr, ctx)
+        ds[tag] = DataElement(tag, vr, b"" if vr in BINARY_VRS else None)
+        return ActionResult(self.code.value, tag, True)
+
+
+class DummyAction(DeidAction):
+    """D: replace with a non-identifying dummy value of the same VR (UIDs remapped)."""
+
+    code = ActionCode.DUMMY
+
+    def apply(self, ds: Dataset, tag: int, vr: str, ctx: ActionContext) -> ActionResult:
+        if vr == "UI":
+            return RemapUidAction().apply(ds, tag, vr, ctx)
+        _remember(ds, tag, vr, ctx)
+        value: Any
+        if vr in BINARY_VRS:
+            value = b""
+        elif vr in NUMERIC_VRS:
+            value = 0
+        else:
+            value = _DUMMY_TEXT.get(vr, "ANONYMIZED")
+        ds[tag] = DataElement(tag, vr, value)
+        return ActionResult(self.code.value, tag, True)
+
+
+class KeepAction(DeidAction):
+    """K: keep unchanged (sequences are still cleaned inside, by the walker)."""
+
+    code = ActionCode.KEEP
+
+    def apply(self, ds: Dataset, tag: int, vr: str, ctx: ActionContext) -> ActionResult:
+        return ActionResult(self.code.value, tag, False)
+
+
+class RemapUidAction(DeidAction):
+    """U: replace each UID with ``2.25.<HMAC integer>``, the same for every file and run."""
+
+    code = ActionCode.UID
+
+    def apply(self, ds: Dataset, tag: int, vr: str, ctx: ActionContext) -> ActionResult:
+        if not ctx.remap_uids:
+            return ActionResult(self.code.value, tag, False)
+        value = _value(ds, tag)
+        uid = ctx.pseudonymizer.uid
+        if isinstance(value, MultiValue | list):
+            new: Any = [uid(str(v)) if str(v) else "" for v in value]
+        elif value:
+            new = uid(str(value))
+        else:
+            return ActionResult(self.code.value, tag, False)
+        ds[tag] = DataElement(tag, "UI", new)
+        return ActionResult(self.code.value, tag, True)
+
+
+class PseudonymAction(DeidAction):
+    """P (clinflow): the patient's keyed pseudonym, as the dummy value of PatientID/Name."""
+
+    code = ActionCode.PSEUDONYM
+
+    def apply(self, ds: Dataset, tag: int, vr: str, ctx: ActionContext) -> ActionResult:
+        ctx.remember(_value(ds, tag))
+        ds[tag] = DataElement(tag, vr, ctx.pseudonymizer.patient_pseudonym(ctx.patient_key))
+        return ActionResult(self.code.value, tag, True)
+
+
+_DATE8 = re.compile(r"\d{8}")
+_TIME = re.compile(r"^(\d{2})(?::?(\d{2}))?(?::?(\d{2}))?(\.\d{1,6})?$")
+_DT = re.compile(r"^(\d{8})(\d{2})?(\d{2})?(\d{2})?(\.\d{1,6})?([+-]\d{4})?$")
+
+
+def shift_da(text: str, offset_days: int) -> str:
+    """Shift every YYYYMMDD in a DA value (ranges too); unparseable dates become empty."""
+
+    def one(match: re.Match[str]) -> str:
+        raw = match.group(0)
+        try:
+            day = date(int(raw[:4]), int(raw[4:6]), int(raw[6:8]))
+        except ValueError:
+            return ""
+        shifted = day + timedelta(days=offset_days)
+        return f"{shifted.year:04d}{shifted.month:02d}{shifted.day:02d}"
+
+    if not _DATE8.match(text.strip()) and text.strip().strip("-"):
+        return ""  # year-only or malformed: cannot shift safely
+    return _DATE8.sub(one, text)
+
+
+def shift_tm(text: str, offset_seconds: int) -> str:
+    """Shift a time of day by ``offset_seconds`` modulo 24 h; unparseable times become empty."""
+    match = _TIME.match(text.strip())
+    if not match:
+        return ""
+    hours, minutes, seconds, fraction = match.groups()
+    total = int(hours) * 3600 + int(minutes or 0) * 60 + int(seconds or 0)
+    if total >= 86400:
+        return ""
+    total = (total + offset_seconds) % 86400
+    return f"{total // 3600:02d}{total // 60 % 60:02d}{total % 60:02d}{fraction or ''}"
+
+
+def shift_dt(text: str, offset_days: int, offset_seconds: int) -> str:
+    """Shift a DT value by whole days plus the time offset (with carry into the date)."""
+    match = _DT.match(text.strip())
+    if not match:
+        return ""
+    day_text, hours, minutes, seconds, fraction, zone = match.groups()
+    try:
+        moment = datetime(
+            int(day_text[:4]),
+            int(day_text[4:6]),
+            int(day_text[6:8]),
+            int(hours or 0),
+            int(minutes or 0),
+            int(seconds or 0),
+        )
+    except ValueError:
+        return ""
+    moment += timedelta(days=offset_days, seconds=offset_seconds if hours else 0)
+    out = moment.strftime("%Y%m%d")
+    if hours:
+        out += moment.strftime("%H%M%S") + (fraction or "")
+    return out + (zone or "")
+
+
+class CleanAction(DeidAction):
+    """C: keep the meaning without the identity: dates shifted, free text cleaned later.
+
+    Dates move by the patient's keyed whole-day offset (the same as on the FHIR side), times
+    of day by a keyed offset modulo 24 h (PS3.15 E.3.6 modifies times too); binary values
+    (overlay data) cannot be cleaned and are removed; other VRs are kept.
+    """
+
+    code = ActionCode.CLEAN
+
+    @staticmethod
+    def _shift(vr: str, text: str, ctx: ActionContext) -> str:
+        if vr == "DA":
+            return shift_da(text, ctx.date_offset_days)
+        if vr == "TM":
+            return shift_tm(text, ctx.time_offset_seconds)
+        return shift_dt(text, ctx.date_offset_days, ctx.time_offset_seconds)
+
+    def apply(self, ds: Dataset, tag: int, vr: str, ctx: ActionContext) -> ActionResult:
+        if vr in ("DA", "DT", "TM"):
+            value = _value(ds, tag)
+            items = list(value) if isinstance(value, MultiValue) else [value]
+            if vr != "TM":
+                ctx.remember(items)
+            shifted = [self._shift(vr, str(v), ctx) if v else "" for v in items]
+            new: Any = shifted if isinstance(value, MultiValue) else shifted[0]
+            ds[tag] = DataElement(tag, vr, new)
+            return ActionResult(self.code.value, tag, True)
+        if vr in TEXT_VRS:
+            ctx.deferred_text.append((ds, tag))
+            return ActionResult(self.code.value, tag, True)
+        if vr in BINARY_VRS:
+            del ds[tag]
+            return ActionResult(self.code.value, tag, True)
+        if vr == "UI":
+            return RemapUidAction().apply(ds, tag, vr, ctx)
+        return ActionResult(self.code.value, tag, False)
+
+
+ACTIONS: dict[ActionCode, DeidAction] = {
+    action.code: action
+    for action in (
+        RemoveAction(),
+        EmptyAction(),
+        DummyAction(),
+        KeepAction(),
+        RemapUidAction(),
+        PseudonymAction(),
+        CleanAction(),
+    )
+}
+ACTIONS[ActionCode.KEEP_REMAP_UIDS] = ACTIONS[ActionCode.KEEP]
+
+ApplyFn = Callable[[Dataset, int, str, ActionContext], ActionResult]
+
+
+def action_for(code: ActionCode) -> DeidAction:
+    """The action class instance for a (resolved, non-combined) code."""
+    try:
+        return ACTIONS[code]
+    except KeyError as exc:
+        raise ValueError(f"action code {code.value!r} must be resolved before use") from exc

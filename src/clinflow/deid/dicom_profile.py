@@ -1,0 +1,440 @@
+"""The PS3.15 Annex E profile as data: load, validate and compile a DICOM de-identification policy.
+
+Two YAML files make a policy: the generated Table E.1-1 (``ps3.15-e1-1.yaml``, every row with
+its basic-profile action and option columns, made by ``scripts/gen_ps315_profile.py``) and a
+site policy (``site-default.yaml``) naming the profile, default options, single-attribute
+overrides, a curated IOD-type list for combined codes, the safe-private list and burned-in
+regions. Action strings become enums on load; pydantic (``extra="forbid"``) rejects unknown
+fields and :class:`~clinflow.errors.PolicyError` names the file, row and field.
+
+:func:`compile_policy` resolves everything once per (policy, options) into a
+:class:`CompiledPolicy`: a dict from tag to one concrete action, so the walker does one dict
+look-up per element.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+from clinflow.errors import ConfigError, PolicyError
+
+POLICY_DIR = Path(__file__).resolve().parents[3] / "policies" / "dicom"
+DEFAULT_POLICY = POLICY_DIR / "site-default.yaml"
+
+
+class ActionCode(StrEnum):
+    """Table E.1-1 action codes, the combined ones, and clinflow's pseudonym extension."""
+
+    DUMMY = "D"
+    EMPTY = "Z"
+    REMOVE = "X"
+    KEEP = "K"
+    CLEAN = "C"
+    UID = "U"
+    EMPTY_OR_DUMMY = "Z/D"
+    REMOVE_OR_EMPTY = "X/Z"
+    REMOVE_OR_DUMMY = "X/D"
+    REMOVE_OR_EMPTY_OR_DUMMY = "X/Z/D"
+    REMOVE_OR_EMPTY_OR_UID = "X/Z/U*"
+    PSEUDONYM = "P"  # clinflow: a keyed patient pseudonym (a dummy value per Z/D)
+    KEEP_REMAP_UIDS = "U*"  # keep a reference sequence, remapping the UIDs inside
+
+    @property
+    def choices(self) -> tuple[ActionCode, ...]:
+        """The alternatives of a combined code, in the standard's order of preference."""
+        if "/" not in self.value:
+            return (self,)
+        return tuple(ActionCode(part) for part in self.value.split("/"))
+
+
+class ProfileOption(StrEnum):
+    """PS3.15 E.3 profile options (CID 7050 codes in :data:`OPTION_CODES`)."""
+
+    RETAIN_SAFE_PRIVATE = "retain_safe_private"
+    RETAIN_UIDS = "retain_uids"
+    RETAIN_DEVICE_IDENTITY = "retain_device_identity"
+    RETAIN_INSTITUTION_IDENTITY = "retain_institution_identity"
+    RETAIN_PATIENT_CHARACTERISTICS = "retain_patient_characteristics"
+    RETAIN_LONG_FULL_DATES = "retain_long_full_dates"
+    RETAIN_LONG_MODIFIED_DATES = "retain_long_modified_dates"
+    CLEAN_DESCRIPTORS = "clean_descriptors"
+    CLEAN_STRUCTURED_CONTENT = "clean_structured_content"
+    CLEAN_GRAPHICS = "clean_graphics"
+    CLEAN_PIXEL_DATA = "clean_pixel_data"  # no column in E.1-1: masks burned-in regions
+    CLEAN_RECOGNIZABLE_VISUAL_FEATURES = "clean_recognizable_visual_features"  # no column
+
+
+# DICOM CID 7050 "De-identification Method" codes (DCM scheme).
+BASIC_PROFILE_CODE = ("113100", "Basic Application Confidentiality Profile")
+OPTION_CODES: dict[ProfileOption, tuple[str, str]] = {
+    ProfileOption.CLEAN_PIXEL_DATA: ("113101", "Clean Pixel Data Option"),
+    ProfileOption.CLEAN_RECOGNIZABLE_VISUAL_FEATURES: (
+        "113102",
+        "Clean Recognizable Visual Features Option",
+    ),
+    ProfileOption.CLEAN_GRAPHICS: ("113103", "Clean Graphics Option"),
+    ProfileOption.CLEAN_STRUCTURED_CONTENT: ("113104", "Clean Structured Content Option"),
+    ProfileOption.CLEAN_DESCRIPTORS: ("113105", "Clean Descriptors Option"),
+    ProfileOption.RETAIN_LONG_FULL_DATES: (
+        "113106",
+        "Retain Longitudinal Temporal Information Full Dates Option",
+    ),
+    ProfileOption.RETAIN_LONG_MODIFIED_DATES: (
+        "113107",
+        "Retain Longitudinal Temporal Information Modified Dates Option",
+    ),
+    ProfileOption.RETAIN_PATIENT_CHARACTERISTICS: (
+        "113108",
+        "Retain Patient Characteristics Option",
+    ),
+    ProfileOption.RETAIN_DEVICE_IDENTITY: ("113109", "Retain Device Identity Option"),
+    ProfileOption.RETAIN_UIDS: ("113110", "Retain UIDs Option"),
+    ProfileOption.RETAIN_SAFE_PRIVATE: ("113111", "Retain Safe Private Option"),
+    ProfileOption.RETAIN_INSTITUTION_IDENTITY: ("113112", "Retain Institution Identity Option"),
+}
+
+_COLUMN_ACTIONS = {ActionCode.KEEP, ActionCode.CLEAN}
+
+
+def parse_tag(text: str) -> int:
+    """``'(0010,0010)'`` -> ``0x00100010``; raises ``ValueError`` naming the text."""
+    raw = text.strip().strip("()").replace(",", "")
+    if len(raw) != 8:
+        raise ValueError(f"tag {text!r} is not of the form (gggg,eeee)")
+    return int(raw, 16)
+
+
+# --- the generated table -------------------------------------------------------------------
+
+
+class ProfileRow(BaseModel):
+    """One row of Table E.1-1: the basic action and each option column that is filled in."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tag: str
+    name: str
+    basic: ActionCode
+    retain_safe_private: ActionCode | None = None
+    retain_uids: ActionCode | None = None
+    retain_device_identity: ActionCode | None = None
+    retain_institution_identity: ActionCode | None = None
+    retain_patient_characteristics: ActionCode | None = None
+    retain_long_full_dates: ActionCode | None = None
+    retain_long_modified_dates: ActionCode | None = None
+    clean_descriptors: ActionCode | None = None
+    clean_structured_content: ActionCode | None = None
+    clean_graphics: ActionCode | None = None
+
+    @field_validator("tag")
+    @classmethod
+    def _tag_shape(cls, value: str) -> str:
+        if value != "private":
+            raw = value.strip("()").replace(",", "")
+            if len(raw) != 8 or any(c not in "0123456789ABCDEFabcdefx" for c in raw):
+                raise ValueError("must be '(gggg,eeee)', a pattern with x, or 'private'")
+        return value
+
+    def column(self, option: ProfileOption) -> ActionCode | None:
+        value = getattr(self, option.value, None)
+        return value if isinstance(value, ActionCode) else None
+
+
+class ProfileTable(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    provenance: dict[str, str]
+    rows: tuple[ProfileRow, ...]
+
+
+# --- the site policy -----------------------------------------------------------------------
+
+
+class Override(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tag: str
+    action: ActionCode
+    reason: str = ""
+
+    @field_validator("tag")
+    @classmethod
+    def _tag(cls, value: str) -> str:
+        parse_tag(value)
+        return value
+
+
+class SafePrivate(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    group: str
+    creator: str
+    element: str
+    name: str = ""
+
+
+class RegionRule(BaseModel):
+    """Boxes (x, y, width, height) to mask, in pixels or as fractions of the frame.
+
+    Pixels suit burned-in text (font height does not grow with the image); negative x or y
+    count from the right or bottom edge, so ``[0, -52, 100000, 52]`` is a 52-pixel bottom band.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    modality: str
+    unit: Literal["px", "fraction"] = "px"
+    boxes: tuple[tuple[float, float, float, float], ...]
+
+    @model_validator(mode="after")
+    def _fractions(self) -> RegionRule:
+        for box in self.boxes:
+            if self.unit == "fraction" and not all(0.0 <= part <= 1.0 for part in box):
+                raise ValueError("fraction boxes need parts between 0 and 1")
+            if box[2] <= 0 or box[3] <= 0:
+                raise ValueError("box width and height must be positive")
+        return self
+
+
+class BurnedInPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    modalities: tuple[str, ...] = ()
+    sop_classes: tuple[str, ...] = ()
+    regions: tuple[RegionRule, ...] = ()
+
+
+class SitePolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    extends: str | None = None
+    profile: str | None = None
+    default_options: tuple[ProfileOption, ...] | None = None
+    overrides: tuple[Override, ...] = ()
+    iod_type: dict[str, str] | None = None
+    safe_private: tuple[SafePrivate, ...] | None = None
+    burned_in: BurnedInPolicy | None = None
+
+    @field_validator("iod_type")
+    @classmethod
+    def _iod(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for tag, level in (value or {}).items():
+            parse_tag(tag)
+            if level not in {"1", "2", "U"}:
+                raise ValueError(f"{tag}: IOD type must be '1', '2' or 'U'")
+        return value
+
+
+def _pydantic_error(path: Path, exc: ValidationError, rows: Any = None) -> PolicyError:
+    first = exc.errors()[0]
+    loc = list(first["loc"])
+    where = ".".join(str(part) for part in loc)
+    if rows is not None and len(loc) >= 2 and loc[0] == "rows" and isinstance(loc[1], int):
+        row = rows[loc[1]] if loc[1] < len(rows) else {}
+        tag = row.get("tag", "?") if isinstance(row, dict) else "?"
+        where = f"row {loc[1] + 1} (tag {tag}) field {'.'.join(str(p) for p in loc[2:])}"
+    return PolicyError(f"{path}: {where}: {first['msg']}")
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read policy file ({exc.strerror})") from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{path}: not valid YAML ({type(exc).__name__})") from exc
+
+
+@lru_cache(maxsize=8)
+def load_profile_table(path: Path) -> ProfileTable:
+    """Load and validate the generated Table E.1-1 (cached per path)."""
+    raw = _read_yaml(path)
+    try:
+        return ProfileTable.model_validate(raw)
+    except ValidationError as exc:
+        rows = raw.get("rows") if isinstance(raw, dict) else None
+        raise _pydantic_error(path, exc, rows) from exc
+
+
+def _load_site(path: Path, seen: tuple[Path, ...] = ()) -> tuple[SitePolicy, Path, bytes]:
+    """The site policy with ``extends`` resolved (child fields win, overrides concatenate)."""
+    if path in seen:
+        raise PolicyError(f"{path}: 'extends' forms a cycle")
+    raw = _read_yaml(path)
+    try:
+        site = SitePolicy.model_validate(raw)
+    except ValidationError as exc:
+        raise _pydantic_error(path, exc) from exc
+    text = path.read_bytes()
+    if site.extends is None:
+        return site, path, text
+    parent, parent_base, parent_text = _load_site(
+        (path.parent / site.extends).resolve(), (*seen, path)
+    )
+    merged = SitePolicy(
+        profile=site.profile or parent.profile,
+        default_options=site.default_options
+        if site.default_options is not None
+        else parent.default_options,
+        overrides=(*parent.overrides, *site.overrides),
+        iod_type={**(parent.iod_type or {}), **(site.iod_type or {})},
+        safe_private=site.safe_private if site.safe_private is not None else parent.safe_private,
+        burned_in=site.burned_in or parent.burned_in,
+    )
+    base = path if site.profile else parent_base
+    return merged, base, parent_text + b"\x00" + text
+
+
+# --- compilation ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TagPattern:
+    """A repeating-group row such as ``(50xx,xxxx)`` or ``(60xx,4000)``."""
+
+    mask: int
+    value: int
+    action: ActionCode
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledPolicy:
+    """Everything the walker needs, resolved once: one concrete action per tag."""
+
+    actions: Mapping[int, ActionCode]
+    names: Mapping[int, str]
+    patterns: tuple[TagPattern, ...]
+    private_action: ActionCode
+    safe_private: frozenset[tuple[int, str, int]]  # (group, creator, element byte)
+    options: tuple[ProfileOption, ...]
+    burned_in: BurnedInPolicy
+    policy_hash: str
+    provenance: Mapping[str, str] = field(default_factory=dict)
+
+    def action_for(self, tag: int) -> ActionCode | None:
+        action = self.actions.get(tag)
+        if action is not None:
+            return action
+        for pattern in self.patterns:
+            if tag & pattern.mask == pattern.value:
+                return pattern.action
+        return None
+
+    @property
+    def method_codes(self) -> list[tuple[str, str]]:
+        """CID 7050 codes for DeidentificationMethodCodeSequence, basic profile first."""
+        return [BASIC_PROFILE_CODE, *(OPTION_CODES[o] for o in self.options)]
+
+
+def resolve_combined(code: ActionCode, iod_level: str | None) -> ActionCode:
+    """First action of a combined code unless the attribute's IOD type requires another."""
+    choices = code.choices
+    if len(choices) == 1:
+        return code
+    if iod_level == "U" and ActionCode.KEEP_REMAP_UIDS in choices:
+        return ActionCode.KEEP_REMAP_UIDS
+    if iod_level == "1":
+        for wanted in (ActionCode.DUMMY, ActionCode.KEEP_REMAP_UIDS, ActionCode.EMPTY):
+            if wanted in choices:
+                return wanted
+    if iod_level in {"2", "U"}:
+        for wanted in (ActionCode.EMPTY, ActionCode.DUMMY):
+            if wanted in choices:
+                return wanted
+    return choices[0]
+
+
+def _pattern(tag_text: str) -> tuple[int, int]:
+    raw = tag_text.strip("()").replace(",", "")
+    mask = int("".join("0" if c == "x" else "F" for c in raw), 16)
+    value = int(raw.replace("x", "0"), 16)
+    return mask, value
+
+
+def _option_action(row: ProfileRow, options: Iterable[ProfileOption]) -> ActionCode:
+    chosen = row.basic
+    for option in options:
+        column = row.column(option)
+        if column is not None:
+            chosen = column
+    return chosen
+
+
+def compile_policy(
+    policy_path: Path | None = None, options: Iterable[str | ProfileOption] | None = None
+) -> CompiledPolicy:
+    """Load a site policy (default: ``policies/dicom/site-default.yaml``) and resolve it."""
+    path = (policy_path or DEFAULT_POLICY).resolve()
+    site, base, site_bytes = _load_site(path)
+    if site.profile is None:
+        raise PolicyError(f"{path}: field 'profile' is required (path of the E.1-1 table)")
+    table_path = (base.parent / site.profile).resolve()
+    table = load_profile_table(table_path)
+    try:
+        chosen = tuple(
+            ProfileOption(o)
+            for o in (options if options is not None else (site.default_options or ()))
+        )
+    except ValueError as exc:
+        known = ", ".join(o.value for o in ProfileOption)
+        raise ConfigError(f"unknown profile option ({exc}); known: {known}") from exc
+    if {ProfileOption.RETAIN_LONG_FULL_DATES, ProfileOption.RETAIN_LONG_MODIFIED_DATES} <= set(
+        chosen
+    ):
+        raise ConfigError("options retain_long_full_dates and retain_long_modified_dates conflict")
+    if ProfileOption.CLEAN_RECOGNIZABLE_VISUAL_FEATURES in chosen:
+        raise ConfigError(
+            "option clean_recognizable_visual_features is not implemented (no defacing)"
+        )
+    ordered = tuple(o for o in ProfileOption if o in chosen)
+    iod = {parse_tag(tag): level for tag, level in (site.iod_type or {}).items()}
+
+    actions: dict[int, ActionCode] = {}
+    names: dict[int, str] = {}
+    patterns: list[TagPattern] = []
+    private_action = ActionCode.REMOVE
+    for row in table.rows:
+        action = _option_action(row, ordered)
+        if row.tag == "private":
+            private_action = action
+            continue
+        if "x" in row.tag:
+            mask, value = _pattern(row.tag)
+            patterns.append(TagPattern(mask, value, resolve_combined(action, None), row.name))
+            continue
+        tag = parse_tag(row.tag)
+        actions[tag] = resolve_combined(action, iod.get(tag))
+        names[tag] = row.name
+    for override in site.overrides:
+        tag = parse_tag(override.tag)
+        actions[tag] = resolve_combined(override.action, iod.get(tag))
+        names.setdefault(tag, override.tag)
+    safe = frozenset(
+        (int(s.group, 16), s.creator.strip(), int(s.element, 16)) for s in site.safe_private or ()
+    )
+    digest = hashlib.sha256()
+    digest.update(site_bytes + b"\x00" + table_path.read_bytes())
+    digest.update(("\x00" + ",".join(o.value for o in ordered)).encode())
+    return CompiledPolicy(
+        actions=actions,
+        names=names,
+        patterns=tuple(patterns),
+        private_action=private_action,
+        safe_private=safe,
+        options=ordered,
+        burned_in=site.burned_in or BurnedInPolicy(),
+        policy_hash=digest.hexdigest(),
+        provenance=dict(table.provenance),
+    )

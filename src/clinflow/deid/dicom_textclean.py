@@ -1,0 +1,74 @@
+"""Cleaning DICOM free text (the ``C`` action on descriptors): known identifiers plus patterns.
+
+The file's own identifiers (names, ids, dates the profile removed or replaced elsewhere in the
+same dataset) are what make recall in short DICOM descriptions; generic patterns catch dates,
+phone numbers, SSN-like and long digit runs, and e-mail addresses. A richer free-text
+de-identifier can be injected into the engine through the :class:`TextCleaner` protocol.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Protocol
+
+REDACTED = "***"
+
+_MONTHS = (
+    "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    "|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+)
+_GENERIC = re.compile(
+    r"\b\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\b"  # 1950-03-05
+    r"|\b\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}\b"  # 03/05/1950
+    r"|\b(?:" + _MONTHS + r")\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}\b"  # March 5, 1950
+    r"|\b\d{1,2}(?:st|nd|rd|th)?\s+(?:" + _MONTHS + r")\.?,?\s+\d{4}\b"  # 5 March 1950
+    r"|\(?\b\d{3}\)?[-.\s]?\d{3}[-.\s]\d{4}\b"  # (555) 123-4567
+    r"|\b\d{3}-\d{2}-\d{4}\b"  # SSN
+    r"|[\w.+-]+@[\w-]+\.[\w.-]+"  # e-mail
+    r"|\b[A-Za-z]{0,4}[-#]?\d{5,}\b",  # MRN-0012345, long digit runs
+    re.IGNORECASE,
+)
+
+
+class TextCleaner(Protocol):
+    """Removes identifiers from one free-text value, given the dataset's known identifiers."""
+
+    def clean(self, text: str, known: Iterable[str]) -> str: ...
+
+
+def known_tokens(values: Iterable[str]) -> set[str]:
+    """Identifier strings worth searching for: whole values, PN components, digit forms."""
+    tokens: set[str] = set()
+    for value in values:
+        value = value.strip()
+        if not value:
+            continue
+        tokens.add(value)
+        if "^" in value or "=" in value:
+            for group in value.split("="):
+                parts = [p.strip() for p in group.split("^") if p.strip()]
+                tokens.update(p for p in parts if len(p) >= 2)
+                for part in parts:
+                    tokens.update(w for w in part.split() if len(w) >= 2)
+                if len(parts) >= 2:
+                    tokens.add(f"{' '.join(parts[1:])} {parts[0]}")
+                    tokens.add(f"{parts[0]}, {' '.join(parts[1:])}")
+        digits = re.sub(r"\D", "", value)
+        if len(digits) >= 5 and digits != value:
+            tokens.add(digits)
+    return {t for t in tokens if len(t) >= 2}
+
+
+class KnownValueScrubber:
+    """Default :class:`TextCleaner`: case-insensitive known values, then generic patterns."""
+
+    def clean(self, text: str, known: Iterable[str]) -> str:
+        tokens = sorted(known_tokens(known), key=len, reverse=True)
+        if tokens:
+            pattern = re.compile(
+                r"(?<!\w)(?:" + "|".join(re.escape(t) for t in tokens) + r")(?!\w)",
+                re.IGNORECASE,
+            )
+            text = pattern.sub(REDACTED, text)
+        return _GENERIC.sub(REDACTED, text)
