@@ -18,4 +18,7 @@ def register_all(app: typer.Typer) -> None:
     # audit log: audit verify, serve api   -> clinflow.audit.commands
     # de-identification: deid dicom|fhir, leaks -> clinflow.deid.commands
     # consent: consent revoke|status       -> clinflow.consent.commands
+    from clinflow.consent.commands import consent_app
+
+    app.add_typer(consent_app, name="consent")
     # scoring: serve scoring               -> clinflow.scoring.commands

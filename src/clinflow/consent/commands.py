@@ -1,0 +1,140 @@
+"""``clinflow consent load|status|revoke``.
+
+PATIENT is the pseudonym (``PT-…``) everywhere; ``--mrn`` instead takes a medical record
+number and pseudonymizes it with the deployment's project key (the MRN is never printed).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from clinflow.config import DataDir
+from clinflow.consent.service import ConsentService
+from clinflow.errors import ConfigError
+
+consent_app = typer.Typer(
+    help="Consent: load FHIR Consent resources, show status, revoke with a receipt."
+)
+console = Console()
+
+DataDirOption = Annotated[
+    str | None,
+    typer.Option(
+        "--data-dir",
+        help="Deployment data directory (default ./clinflow-data or $CLINFLOW_DATA_DIR).",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+MrnOption = Annotated[
+    bool, typer.Option("--mrn", help="PATIENT is a medical record number: pseudonymize it.")
+]
+
+
+def _patient(service: ConsentService, patient: str, mrn: bool) -> str:
+    return service.pseudonym_for(patient) if mrn else patient
+
+
+def _print_json(data: object) -> None:
+    typer.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+
+
+@consent_app.command("load")
+def consent_load(
+    file: Annotated[Path, typer.Argument(help="Bundle, Consent JSON or ndjson file.")],
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Ingest Consent resources (R5 or R4B); rejects are quarantined and listed (exit 1)."""
+    if not file.is_file():
+        raise ConfigError(f"{file}: no such file")
+    with ConsentService(DataDir.open(data_dir)) as service:
+        report = service.load(file)
+    if as_json:
+        _print_json(
+            {
+                "loaded": report.loaded,
+                "rejected": report.rejected,
+                "revocations": [r.to_dict() for r in report.revocations],
+            }
+        )
+    else:
+        console.print(f"loaded {report.loaded} consent(s) from {file.name}")
+        for receipt in report.revocations:
+            receipt.render(console)
+        for location in report.rejected:
+            console.print(f"[red]rejected[/red] {location} (quarantined)")
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+@consent_app.command("status")
+def consent_status(
+    patient: Annotated[str | None, typer.Argument(help="Patient pseudonym (or MRN with --mrn).")]
+    = None,
+    data_dir: DataDirOption = None,
+    mrn: MrnOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Consent state of one patient (decisions per purpose), or a summary of all patients."""
+    with ConsentService(DataDir.open(data_dir)) as service:
+        if patient is None:
+            rows = service.summary()
+            if as_json:
+                _print_json(rows)
+                return
+            table = Table("patient", "version", "consents", "revocations in force")
+            for row in rows:
+                table.add_row(row["patient"], str(row["version"]), str(row["consents"]),
+                              str(row["revocations"]))
+            console.print(table)
+            console.print(f"{len(rows)} patient(s)")
+            return
+        state = service.status(_patient(service, patient, mrn))
+    if as_json:
+        _print_json(state)
+        return
+    console.print(f"patient {state['patient']}  registry version {state['version']}")
+    table = Table("purpose", "decision", "source", "reason")
+    for purpose, decision in state["decisions"].items():
+        table.add_row(purpose, decision["decision"], decision["source"], decision["reason"])
+    console.print(table)
+    for revocation in state["revocations"]:
+        console.print(
+            f"revocation {revocation['id']}: {', '.join(revocation['purposes'])}"
+            f" at {revocation['effective_at']}"
+        )
+
+
+@consent_app.command("revoke")
+def consent_revoke(
+    patient: Annotated[str, typer.Argument(help="Patient pseudonym (or MRN with --mrn).")],
+    purpose: Annotated[
+        list[str] | None,
+        typer.Option("--purpose", help="ActReason code to revoke (repeatable); default: all."),
+    ] = None,
+    data_dir: DataDirOption = None,
+    mrn: MrnOption = False,
+    from_now: Annotated[
+        bool,
+        typer.Option("--from-now", help="Not retroactive: keep data released before now."),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Withdraw consent, purge everything released for it, shred keys, print the receipt."""
+    with ConsentService(DataDir.open(data_dir)) as service:
+        receipt = service.revoke(
+            _patient(service, patient, mrn), purpose or None, retroactive=not from_now
+        )
+    if as_json:
+        _print_json(receipt.to_dict())
+    else:
+        receipt.render(console)
+    if not receipt.complete:
+        raise typer.Exit(1)

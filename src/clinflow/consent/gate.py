@@ -1,0 +1,121 @@
+"""The consent gate stage and the guarded release into a sink.
+
+``ConsentGate.process(envelope)`` checks the consent in force for the envelope's purpose, data
+categories and destination at processing time (the registry notices new consent events before
+answering), returns ``[envelope]`` stamped with the deciding registry version when permitted,
+and ``[]`` with an audit entry when denied — denied data is not bad input, so it is not
+quarantined. Break-the-glass permits are audited too.
+
+``GuardedSink`` re-checks at the moment of writing, under the patient's registry lock, so a
+message that passed the gate and was still in flight when a revocation landed is dropped
+instead of written after the revocation swept the stores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from clinflow.audit import events as audit_events
+from clinflow.consent.decision import Decision, DecisionQuery
+from clinflow.consent.registry import ConsentRegistry
+from clinflow.envelope import Envelope
+from clinflow.errors import InputRejected
+from clinflow.interfaces import AuditSink
+
+CONSENT_VERSION_ATTR = "consent_version"
+DESTINATION_ATTR = "destination"
+# Envelope attributes naming the data categories a consent's class/code can refer to.
+CATEGORY_ATTRS = ("category", "resource_type", "modality")
+
+
+def categories_of(envelope: Envelope) -> frozenset[str]:
+    """Data categories of an envelope: its source kind plus listed category attributes."""
+    found = {envelope.source.value}
+    for name in CATEGORY_ATTRS:
+        value = envelope.attributes.get(name)
+        if value:
+            found.update(part.strip() for part in value.split(",") if part.strip())
+    return frozenset(found)
+
+
+class ConsentGate:
+    """``process(envelope) -> list[Envelope]``: pass permitted data, drop and audit the rest."""
+
+    stage = "consent-gate"
+
+    def __init__(
+        self,
+        registry: ConsentRegistry,
+        audit: AuditSink,
+        *,
+        destination: str,
+        agent: str = "clinflow-consent-gate",
+    ) -> None:
+        self.registry = registry
+        self.audit = audit
+        self.destination = destination
+        self.agent = agent
+        self.permitted = 0
+        self.denied = 0
+
+    def query_for(self, envelope: Envelope) -> DecisionQuery:
+        if not envelope.purpose:
+            raise InputRejected("envelope has no purpose of use", f"message {envelope.message_id}")
+        if envelope.purpose not in audit_events.PURPOSES:
+            raise InputRejected("unknown purpose of use", f"message {envelope.message_id}")
+        return DecisionQuery(
+            patient=envelope.patient,
+            purpose=envelope.purpose,
+            categories=categories_of(envelope),
+            recipient=envelope.attributes.get(DESTINATION_ATTR, self.destination),
+        )
+
+    def decide(self, envelope: Envelope) -> Decision:
+        return self.registry.decide(self.query_for(envelope))
+
+    def process(self, envelope: Envelope) -> list[Envelope]:
+        query = self.query_for(envelope)
+        decision = self.registry.decide(query)
+        if not decision.permitted:
+            self.denied += 1
+            self._audit(envelope, query, decision)
+            return []
+        self.permitted += 1
+        if decision.break_glass:
+            self._audit(envelope, query, decision)
+        if envelope.attributes.get(CONSENT_VERSION_ATTR) == str(decision.registry_version):
+            return [envelope]
+        attributes = {**envelope.attributes, CONSENT_VERSION_ATTR: str(decision.registry_version)}
+        return [replace(envelope, attributes=attributes)]
+
+    def _audit(self, envelope: Envelope, query: DecisionQuery, decision: Decision) -> None:
+        self.audit.append(
+            audit_events.consent_decision(
+                patient=envelope.patient,
+                decision=decision.effect.value,
+                purpose=query.purpose,
+                recipient=query.recipient or self.destination,
+                agent=self.agent,
+                message_id=envelope.message_id,
+                consent_id=decision.consent_id or decision.revocation_id,
+                break_the_glass=decision.break_glass,
+                reason=decision.reason,
+            )
+        )
+
+
+class GuardedSink:
+    """Release into a sink only if consent still permits at write time (under the lock)."""
+
+    def __init__(self, gate: ConsentGate, write: Callable[[Envelope], Any]) -> None:
+        self.gate = gate
+        self.write = write
+
+    def process(self, envelope: Envelope) -> list[Envelope]:
+        with self.gate.registry.patient_lock(envelope.patient):
+            passed = self.gate.process(envelope)
+            for item in passed:
+                self.write(item)
+            return passed

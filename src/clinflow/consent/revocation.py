@@ -1,0 +1,250 @@
+"""Retroactive revocation: record, find through lineage, retract, crypto-shred, receipt.
+
+``RevocationService.revoke(patient, purposes)``, under the patient's registry lock:
+
+1. records the revocation in the registry (every process's gate sees it on its next
+   decision, so in-flight messages are dropped);
+2. finds through the lineage index everything released for those purposes (all of it for a
+   retroactive revocation, from the effective time otherwise);
+3. sends a ``RetractionRequest`` to every registered ``RetractionTarget``;
+4. destroys the patient's data keys for the revoked purposes (retroactive scope), so copies
+   clinflow cannot rewrite — topics, exports, audit-log encrypted fields — become unreadable;
+5. audits each step and stores a receipt.
+
+Idempotent: revoking again reuses the revocation in force and finds nothing new. A revoke
+that arrives before the data it covers still applies, because the gate consults the registry.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from clinflow.audit import events as audit_events
+from clinflow.consent.decision import DecisionQuery, Revocation
+from clinflow.consent.model import ConsentRecord
+from clinflow.consent.policy import Effect
+from clinflow.consent.receipt import ActionTaken, DestroyedKey, FoundItem, Receipt
+from clinflow.consent.registry import ConsentRegistry
+from clinflow.crypto.datakeys import DataKeyStore
+from clinflow.errors import ConfigError
+from clinflow.interfaces import AuditSink, RetractionRequest
+from clinflow.lineage import LineageIndex
+from clinflow.sinks.registry import RetractionRegistry
+
+AGENT = "clinflow-revocation"
+
+
+@dataclass
+class RevocationService:
+    registry: ConsentRegistry
+    lineage: LineageIndex
+    targets: RetractionRegistry
+    datakeys: DataKeyStore
+    audit: AuditSink
+
+    def resolve_purposes(self, purposes: Iterable[str] | None) -> tuple[str, ...]:
+        """Purposes to revoke: the given ones (validated), else all the policy lets go."""
+        policy = self.registry.policy
+        chosen = tuple(sorted(set(purposes))) if purposes else policy.revocable_purposes()
+        unknown = [p for p in chosen if p not in audit_events.PURPOSES]
+        if unknown:
+            raise ConfigError(f"--purpose: unknown purpose of use {', '.join(unknown)}")
+        excluded = [p for p in chosen if p in self.registry.policy.revoke_all_excludes]
+        if excluded:
+            raise ConfigError(
+                f"--purpose: {', '.join(excluded)} cannot be revoked (policy revoke_all_excludes)"
+            )
+        return tuple(sorted(chosen))
+
+    def revoke(
+        self,
+        patient: str,
+        purposes: Iterable[str] | None = None,
+        *,
+        retroactive: bool = True,
+        requested_by: str = AGENT,
+    ) -> Receipt:
+        """Withdraw consent for ``purposes`` (default: every revocable purpose)."""
+        if not _looks_pseudonymous(patient):
+            raise ConfigError("PATIENT: expected a pseudonym like PT-<hex>, not an identifier")
+        chosen = self.resolve_purposes(purposes)
+        requested_at = self.registry.clock()
+        with self.registry.patient_lock(patient):
+            existing = self._revocation_in_force(patient, chosen, retroactive)
+            revocation = existing or self.registry.add_revocation(
+                patient, chosen, retroactive=retroactive
+            )
+            return self._sweep(
+                patient,
+                revocation,
+                already_revoked=existing is not None,
+                requested_at=requested_at.isoformat(),
+                requested_by=requested_by,
+                full=set(chosen) >= set(self.registry.policy.revocable_purposes()),
+            )
+
+    def _revocation_in_force(
+        self, patient: str, purposes: Sequence[str], retroactive: bool
+    ) -> Revocation | None:
+        for revocation in self.registry.revocations(patient, in_force_only=True):
+            if revocation.purposes >= set(purposes) and (revocation.retroactive or not retroactive):
+                return revocation
+        return None
+
+    def _sweep(
+        self,
+        patient: str,
+        revocation: Revocation,
+        *,
+        already_revoked: bool,
+        requested_at: str,
+        requested_by: str,
+        full: bool,
+    ) -> Receipt:
+        purposes = tuple(sorted(revocation.purposes))
+        receipt_id = f"rcpt-{uuid.uuid4().hex[:16]}"
+        since = None if revocation.retroactive else revocation.effective_at
+        found = self.lineage.find(patient, purposes, since=since)
+        counts = Counter((record.sink, record.purpose) for record in found)
+        audit_entries: list[int] = []
+        notes: list[str] = []
+        if not already_revoked:
+            audit_entries.append(
+                self.audit.append(
+                    audit_events.consent_revocation(
+                        patient=patient,
+                        consent_id=revocation.revocation_id,
+                        purposes=purposes,
+                        agent=requested_by,
+                    )
+                )
+            )
+        actions: list[ActionTaken] = []
+        if revocation.retroactive or found:
+            message_ids: tuple[str, ...] = ()
+            if not revocation.retroactive:
+                message_ids = tuple(sorted({i for record in found for i in record.inputs}))
+            request = RetractionRequest(
+                patient=patient, purposes=() if full else purposes, message_ids=message_ids
+            )
+            for outcome in self.targets.retract_all(request):
+                report = outcome.report
+                actions.append(
+                    ActionTaken(
+                        target=outcome.target,
+                        deleted=report.deleted if report else 0,
+                        derived_deleted=report.derived_deleted if report else 0,
+                        error=outcome.error,
+                        details=report.details if report else (),
+                    )
+                )
+                audit_entries.append(
+                    self.audit.append(
+                        audit_events.purge(
+                            patient=patient,
+                            target=outcome.target,
+                            records_deleted=(report.deleted + report.derived_deleted)
+                            if report
+                            else 0,
+                            receipt_id=receipt_id,
+                            agent=AGENT,
+                            outcome=audit_events.Outcome.SUCCESS
+                            if outcome.ok
+                            else audit_events.Outcome.SERIOUS_FAILURE,
+                        )
+                    )
+                )
+        else:
+            notes.append("nothing released since the effective time; no retraction sent")
+        failed = [action.target for action in actions if action.error is not None]
+        if failed:
+            notes.append(f"retraction failed at {', '.join(failed)}; re-run to retry")
+        else:
+            self.lineage.mark_retracted(found)
+        destroyed: list[DestroyedKey] = []
+        if revocation.retroactive:
+            for purpose in purposes:
+                for key in self.datakeys.destroy(patient, purpose):
+                    destroyed.append(DestroyedKey(key.key_id, key.scope))
+                    audit_entries.append(
+                        self.audit.append(
+                            audit_events.key_destruction(patient=patient, key_id=key.key_id)
+                        )
+                    )
+        else:
+            notes.append("non-retroactive scope: data keys kept for data released before")
+        receipt = Receipt(
+            receipt_id=receipt_id,
+            patient=patient,
+            revocation_id=revocation.revocation_id,
+            purposes=purposes,
+            retroactive=revocation.retroactive,
+            effective_at=revocation.effective_at.isoformat(),
+            requested_at=requested_at,
+            completed_at=self.registry.clock().isoformat(),
+            registry_version=self.registry.version(patient),
+            already_revoked=already_revoked,
+            found=tuple(
+                FoundItem(sink, purpose, count) for (sink, purpose), count in sorted(counts.items())
+            ),
+            actions=tuple(actions),
+            keys_destroyed=tuple(destroyed),
+            audit_entries=tuple(audit_entries),
+            notes=tuple(notes),
+        )
+        self.registry.store.save_receipt(receipt_id, patient, receipt.to_dict())
+        return receipt
+
+    def receipts(self, patient: str | None = None) -> list[Receipt]:
+        return [Receipt.from_dict(body) for body in self.registry.store.receipts(patient)]
+
+    # ------------------------------------------------------------------ consent stream
+
+    def apply_consent(self, patient: str, record: ConsentRecord) -> Receipt | None:
+        """Record a Consent event from the stream; a withdrawn permit triggers a sweep.
+
+        When an update makes a previously active Consent inactive (or rejected), every purpose
+        it permitted that the registry now denies is swept retroactively, exactly as a
+        ``revoke`` would.
+        """
+        with self.registry.patient_lock(patient):
+            before = {c.consent_id: c for c in self.registry.consents(patient)}
+            self.registry.add_consent(patient, record)
+            previous = before.get(record.consent_id)
+            if previous is None or not previous.active or record.active:
+                return None
+            withdrawn = [
+                purpose
+                for purpose in _permitted_purposes(previous, self.registry.policy.purposes)
+                if purpose not in self.registry.policy.revoke_all_excludes
+                and not self.registry.decide(DecisionQuery(patient, purpose)).permitted
+            ]
+            if not withdrawn:
+                return None
+            revocation = self.registry.add_revocation(
+                patient, withdrawn, retroactive=True, revocation_id=f"rev-{record.consent_id}"
+            )
+            return self._sweep(
+                patient,
+                revocation,
+                already_revoked=False,
+                requested_at=self.registry.clock().isoformat(),
+                requested_by="clinflow-consent-stream",
+                full=set(withdrawn) >= set(self.registry.policy.revocable_purposes()),
+            )
+
+
+def _permitted_purposes(record: ConsentRecord, known: Iterable[str]) -> list[str]:
+    """Purposes a consent permitted somewhere in its tree (a blanket permit covers all)."""
+    purposes: set[str] = set()
+    for node in record.root.walk():
+        if node.effect is Effect.PERMIT:
+            purposes.update(node.purposes or known)
+    return sorted(purposes)
+
+
+def _looks_pseudonymous(patient: str) -> bool:
+    return bool(audit_events.PSEUDONYM_RE.match(patient))

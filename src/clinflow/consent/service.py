@@ -1,0 +1,241 @@
+"""The consent capability wired to one deployment's data directory (CLI and API use this).
+
+Opens the registry (``consent.db``), lineage index (``lineage.db``), data keys
+(``datakeys.db``), research store (``research/``), quarantine, the retraction registry (with the
+research store and quarantine registered) and the audit log, and offers the operations users
+call: load Consent resources, consent status, revoke with receipt, the gate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from clinflow.config import DataDir
+from clinflow.consent.decision import DecisionQuery
+from clinflow.consent.gate import ConsentGate
+from clinflow.consent.model import ConsentRecord, parse_consent
+from clinflow.consent.policy import ConsentPolicy, load_policy
+from clinflow.consent.receipt import Receipt
+from clinflow.consent.registry import Clock, ConsentRegistry, utc_now
+from clinflow.consent.revocation import RevocationService
+from clinflow.consent.store import ConsentStore, SqliteConsentStore
+from clinflow.crypto.datakeys import DataKeyStore
+from clinflow.crypto.keys import KeyRing
+from clinflow.deid.pseudonym import Pseudonymizer
+from clinflow.errors import InputRejected
+from clinflow.interfaces import AuditSink
+from clinflow.lineage import LineageIndex
+from clinflow.quarantine import Quarantine
+from clinflow.sinks.quarantine_target import QuarantineRetraction
+from clinflow.sinks.registry import RetractionRegistry
+from clinflow.sinks.research import ResearchStore
+
+PSEUDONYM_PREFIX = "PT-"
+MR_TYPE_CODE = "MR"
+
+
+@dataclass
+class LoadReport:
+    loaded: int = 0
+    revocations: list[Receipt] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)  # locations, never values
+
+
+def _resources(path: Path) -> Iterator[tuple[str, Any]]:
+    """(location, resource) from a JSON resource/Bundle or an ndjson file."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".ndjson":
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    yield f"{path.name}:{number}", orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    yield f"{path.name}:{number}", None
+        return
+    try:
+        document = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        yield path.name, None
+        return
+    if isinstance(document, Mapping) and document.get("resourceType") == "Bundle":
+        for index, entry in enumerate(document.get("entry") or []):
+            resource = entry.get("resource") if isinstance(entry, Mapping) else None
+            yield f"{path.name}#entry[{index}]", resource
+    else:
+        yield path.name, document
+
+
+def _mrn_of(patient: Mapping[str, Any]) -> str | None:
+    for identifier in patient.get("identifier") or []:
+        codings = ((identifier.get("type") or {}).get("coding")) or []
+        if any(c.get("code") == MR_TYPE_CODE for c in codings) and identifier.get("value"):
+            return str(identifier["value"])
+    return None
+
+
+class ConsentService:
+    """Everything the consent commands and API need, for one data directory."""
+
+    def __init__(
+        self,
+        data_dir: DataDir,
+        *,
+        audit: AuditSink | None = None,
+        policy: ConsentPolicy | None = None,
+        policy_path: Path | None = None,
+        store: ConsentStore | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        keyring = KeyRing(data_dir.keys)
+        self.data_dir = data_dir
+        self.pseudonymizer = Pseudonymizer(keyring.project_key())
+        self.policy = policy or load_policy(policy_path)
+        self.registry = ConsentRegistry(
+            store or SqliteConsentStore(data_dir.consent_db), self.policy, clock
+        )
+        self.lineage = LineageIndex(data_dir.lineage_db)
+        self.datakeys = DataKeyStore(data_dir.root / "datakeys.db", keyring.master_key())
+        self.research = ResearchStore(data_dir.research_store, self.datakeys, self.lineage)
+        self.quarantine = Quarantine(data_dir.quarantine_db)
+        self.targets = RetractionRegistry()
+        self.targets.register(self.research)
+        self.targets.register(QuarantineRetraction(self.quarantine))
+        self._owned_audit = None
+        if audit is None:
+            from clinflow.audit import AuditLog
+
+            self._owned_audit = AuditLog.open(data_dir)
+            audit = self._owned_audit
+        self.audit = audit
+        self.revocations = RevocationService(
+            self.registry, self.lineage, self.targets, self.datakeys, audit
+        )
+
+    def close(self) -> None:
+        if self._owned_audit is not None:
+            self._owned_audit.close()
+        for closable in (self.research, self.lineage, self.datakeys, self.quarantine):
+            closable.close()
+        self.registry.store.close()
+
+    def __enter__(self) -> ConsentService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -------------------------------------------------------------- patients
+
+    def pseudonym_for(self, mrn: str) -> str:
+        return self.pseudonymizer.patient_pseudonym(mrn)
+
+    def resolve_patient(self, record: ConsentRecord, fhir_ids: Mapping[str, str]) -> str:
+        """Pseudonym of a Consent's patient: ``Patient/PT-…`` as is, else via its MRN."""
+        reference_id = record.patient_ref.rpartition("/")[2]
+        if reference_id.startswith(PSEUDONYM_PREFIX):
+            return reference_id
+        if record.patient_identifier is not None:
+            return self.pseudonym_for(record.patient_identifier)
+        mrn = fhir_ids.get(reference_id)
+        if mrn is None:
+            raise InputRejected(
+                "patient not resolvable: reference a pseudonym, carry an MR identifier, or"
+                " include the Patient resource in the same file",
+                f"Consent/{record.consent_id}",
+            )
+        return self.pseudonym_for(mrn)
+
+    # -------------------------------------------------------------- operations
+
+    def load(self, path: Path) -> LoadReport:
+        """Ingest Consent resources (Bundle, single resource or ndjson); bad ones quarantined."""
+        report = LoadReport()
+        items = list(_resources(path))
+        fhir_ids = {
+            str(res["id"]): mrn
+            for _, res in items
+            if isinstance(res, Mapping) and res.get("resourceType") == "Patient" and res.get("id")
+            for mrn in [_mrn_of(res)]
+            if mrn is not None
+        }
+        for location, resource in items:
+            if isinstance(resource, Mapping) and resource.get("resourceType") != "Consent":
+                continue  # Patients and other resources ride along; only Consents are loaded
+            try:
+                if resource is None:
+                    raise InputRejected("not valid JSON", location)
+                record = parse_consent(resource, source=location)
+                patient = self.resolve_patient(record, fhir_ids)
+            except InputRejected as exc:
+                self.quarantine.put("consent-load", exc.location or location, exc.reason,
+                                    payload=orjson.dumps(resource) if resource else None)
+                report.rejected.append(exc.location or location)
+                continue
+            receipt = self.revocations.apply_consent(patient, record)
+            report.loaded += 1
+            if receipt is not None:
+                report.revocations.append(receipt)
+        return report
+
+    def revoke(
+        self, patient: str, purposes: list[str] | None = None, *, retroactive: bool = True,
+        requested_by: str = "clinflow-cli",
+    ) -> Receipt:
+        return self.revocations.revoke(
+            patient, purposes, retroactive=retroactive, requested_by=requested_by
+        )
+
+    def gate(self, destination: str) -> ConsentGate:
+        return ConsentGate(self.registry, self.audit, destination=destination)
+
+    def status(self, patient: str) -> dict[str, Any]:
+        """The consent state of a patient: version, consents, revocations, per-purpose decision."""
+        decisions = {}
+        for purpose in self.policy.purposes:
+            decision = self.registry.decide(DecisionQuery(patient, purpose))
+            decisions[purpose] = {
+                "decision": decision.effect.value,
+                "source": decision.source.value,
+                "reason": decision.reason,
+            }
+        return {
+            "patient": patient,
+            "version": self.registry.version(patient),
+            "consents": [
+                {
+                    "id": c.consent_id,
+                    "status": c.status,
+                    "fhir_version": c.fhir_version.value,
+                    "decision": c.root.effect.value,
+                }
+                for c in self.registry.consents(patient)
+            ],
+            "revocations": [
+                {
+                    "id": r.revocation_id,
+                    "purposes": sorted(r.purposes),
+                    "effective_at": r.effective_at.isoformat(),
+                    "retroactive": r.retroactive,
+                }
+                for r in self.registry.revocations(patient)
+            ],
+            "decisions": decisions,
+            "receipts": [r.receipt_id for r in self.revocations.receipts(patient)],
+        }
+
+    def summary(self) -> list[dict[str, Any]]:
+        """One line per patient in the registry."""
+        return [
+            {
+                "patient": patient,
+                "version": self.registry.version(patient),
+                "consents": len(self.registry.consents(patient)),
+                "revocations": len(self.registry.revocations(patient, in_force_only=True)),
+            }
+            for patient in self.registry.patients()
+        ]

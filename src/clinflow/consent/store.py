@@ -1,0 +1,335 @@
+"""Append-only storage of consent history and revocation receipts: SQLite or PostgreSQL.
+
+Both backends keep one ``consent_history`` table: a global sequence number, the patient's
+pseudonym, a per-patient version (1, 2, ...), the kind of event (``consent`` or
+``revocation``) and its JSON body. Rows are never updated or deleted (triggers refuse it), so
+the history of what the patient allowed, and when, can always be replayed. Receipts are kept
+the same way. ``changed()`` is a cheap check that another writer appended something, which
+lets every process's decision cache notice a revocation at once.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+
+from clinflow.errors import ConfigError
+
+PG_DSN_ENV = "CLINFLOW_PG_DSN"
+DEFAULT_PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    seq: int
+    patient: str
+    version: int
+    kind: str  # "consent" | "revocation"
+    item_id: str
+    recorded_at: float
+    body: dict[str, Any]
+
+
+class ConsentStore(Protocol):
+    def append(self, patient: str, kind: str, item_id: str, body: dict[str, Any]) -> HistoryRow:
+        ...
+
+    def rows_for(self, patient: str) -> list[HistoryRow]: ...
+
+    def rows_since(self, seq: int) -> list[HistoryRow]: ...
+
+    def last_seq(self) -> int: ...
+
+    def changed(self) -> bool: ...
+
+    def patients(self) -> list[str]: ...
+
+    def save_receipt(self, receipt_id: str, patient: str, body: dict[str, Any]) -> None: ...
+
+    def receipts(self, patient: str | None = None) -> list[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
+
+
+_SQLITE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS consent_history (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    patient     TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    kind        TEXT NOT NULL,
+    item_id     TEXT NOT NULL,
+    recorded_at REAL NOT NULL,
+    body        TEXT NOT NULL,
+    UNIQUE (patient, version)
+);
+CREATE TRIGGER IF NOT EXISTS consent_history_no_update BEFORE UPDATE ON consent_history
+BEGIN SELECT RAISE(ABORT, 'consent_history is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS consent_history_no_delete BEFORE DELETE ON consent_history
+BEGIN SELECT RAISE(ABORT, 'consent_history is append-only'); END;
+CREATE TABLE IF NOT EXISTS consent_receipts (
+    receipt_id  TEXT PRIMARY KEY,
+    patient     TEXT NOT NULL,
+    created     REAL NOT NULL,
+    body        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS consent_receipts_patient ON consent_receipts(patient);
+CREATE TRIGGER IF NOT EXISTS consent_receipts_no_update BEFORE UPDATE ON consent_receipts
+BEGIN SELECT RAISE(ABORT, 'consent_receipts is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS consent_receipts_no_delete BEFORE DELETE ON consent_receipts
+BEGIN SELECT RAISE(ABORT, 'consent_receipts is append-only'); END;
+"""
+
+
+def _row(raw: Sequence[Any]) -> HistoryRow:
+    body = raw[6]
+    return HistoryRow(
+        seq=int(raw[0]),
+        patient=raw[1],
+        version=int(raw[2]),
+        kind=raw[3],
+        item_id=raw[4],
+        recorded_at=float(raw[5]),
+        body=orjson.loads(body) if isinstance(body, str | bytes) else dict(body),
+    )
+
+
+_COLUMNS = "seq, patient, version, kind, item_id, recorded_at, body"
+
+
+class SqliteConsentStore:
+    """Embedded backend: one SQLite file in WAL mode (``<data-dir>/consent.db``)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.RLock()
+        try:
+            self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA busy_timeout=5000")
+            self._conn.executescript(_SQLITE_SCHEMA)
+        except sqlite3.Error as exc:
+            raise ConfigError(f"{path}: cannot open consent registry ({exc})") from exc
+        self._data_version = self._read_data_version()
+
+    def _read_data_version(self) -> int:
+        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def append(self, patient: str, kind: str, item_id: str, body: dict[str, Any]) -> HistoryRow:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                (version,) = self._conn.execute(
+                    "SELECT COALESCE(MAX(version), 0) + 1 FROM consent_history WHERE patient = ?",
+                    (patient,),
+                ).fetchone()
+                now = time.time()
+                text = orjson.dumps(body).decode()
+                cur = self._conn.execute(
+                    "INSERT INTO consent_history(patient, version, kind, item_id, recorded_at,"
+                    " body) VALUES (?, ?, ?, ?, ?, ?)",
+                    (patient, version, kind, item_id, now, text),
+                )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            assert cur.lastrowid is not None
+            return HistoryRow(cur.lastrowid, patient, int(version), kind, item_id, now, body)
+
+    def rows_for(self, patient: str) -> list[HistoryRow]:
+        with self._lock:
+            cur = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM consent_history WHERE patient = ? ORDER BY seq",
+                (patient,),
+            )
+            return [_row(r) for r in cur.fetchall()]
+
+    def rows_since(self, seq: int) -> list[HistoryRow]:
+        with self._lock:
+            cur = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM consent_history WHERE seq > ? ORDER BY seq", (seq,)
+            )
+            return [_row(r) for r in cur.fetchall()]
+
+    def last_seq(self) -> int:
+        with self._lock:
+            (seq,) = self._conn.execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM consent_history"
+            ).fetchone()
+            return int(seq)
+
+    def changed(self) -> bool:
+        """True when another connection committed since the last call (PRAGMA data_version)."""
+        with self._lock:
+            current = self._read_data_version()
+            if current == self._data_version:
+                return False
+            self._data_version = current
+            return True
+
+    def patients(self) -> list[str]:
+        with self._lock:
+            cur = self._conn.execute("SELECT DISTINCT patient FROM consent_history ORDER BY 1")
+            return [r[0] for r in cur.fetchall()]
+
+    def save_receipt(self, receipt_id: str, patient: str, body: dict[str, Any]) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR IGNORE INTO consent_receipts(receipt_id, patient, created, body)"
+                " VALUES (?, ?, ?, ?)",
+                (receipt_id, patient, time.time(), orjson.dumps(body).decode()),
+            )
+
+    def receipts(self, patient: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT body FROM consent_receipts"
+        params: tuple[str, ...] = ()
+        if patient is not None:
+            sql += " WHERE patient = ?"
+            params = (patient,)
+        with self._lock:
+            cur = self._conn.execute(sql + " ORDER BY created, receipt_id", params)
+            return [orjson.loads(r[0]) for r in cur.fetchall()]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+_PG_SCHEMA = """
+CREATE TABLE IF NOT EXISTS consent_history (
+    seq         BIGSERIAL PRIMARY KEY,
+    patient     TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    kind        TEXT NOT NULL,
+    item_id     TEXT NOT NULL,
+    recorded_at DOUBLE PRECISION NOT NULL,
+    body        JSONB NOT NULL,
+    UNIQUE (patient, version)
+);
+CREATE TABLE IF NOT EXISTS consent_receipts (
+    receipt_id  TEXT PRIMARY KEY,
+    patient     TEXT NOT NULL,
+    created     DOUBLE PRECISION NOT NULL,
+    body        JSONB NOT NULL
+);
+CREATE OR REPLACE FUNCTION clinflow_consent_append_only() RETURNS trigger AS $$
+BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END; $$ LANGUAGE plpgsql;
+DROP TRIGGER IF EXISTS consent_history_append_only ON consent_history;
+CREATE TRIGGER consent_history_append_only BEFORE UPDATE OR DELETE ON consent_history
+FOR EACH ROW EXECUTE FUNCTION clinflow_consent_append_only();
+DROP TRIGGER IF EXISTS consent_receipts_append_only ON consent_receipts;
+CREATE TRIGGER consent_receipts_append_only BEFORE UPDATE OR DELETE ON consent_receipts
+FOR EACH ROW EXECUTE FUNCTION clinflow_consent_append_only();
+"""
+
+
+class PostgresConsentStore:
+    """Distributed backend: the same tables in PostgreSQL (DSN from ``CLINFLOW_PG_DSN``).
+
+    ``schema`` isolates deployments (and tests) sharing one database.
+    """
+
+    def __init__(self, dsn: str | None = None, schema: str = "clinflow_consent") -> None:
+        import psycopg
+
+        self._psycopg = psycopg
+        dsn = dsn or os.environ.get(PG_DSN_ENV, DEFAULT_PG_DSN)
+        if not schema.replace("_", "").isalnum():
+            raise ConfigError(f"consent registry schema name {schema!r} is not an identifier")
+        self.schema = schema
+        self._lock = threading.RLock()
+        try:
+            self._conn = psycopg.connect(dsn, autocommit=True)
+            self._conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            self._conn.execute(f"SET search_path TO {schema}")
+            self._conn.execute(_PG_SCHEMA)
+        except psycopg.Error as exc:
+            raise ConfigError(
+                f"PostgreSQL consent registry unavailable ({type(exc).__name__})"
+            ) from exc
+        self._seen_seq = self.last_seq()
+
+    def append(self, patient: str, kind: str, item_id: str, body: dict[str, Any]) -> HistoryRow:
+        text = orjson.dumps(body).decode()
+        with self._lock:
+            for _attempt in range(20):
+                try:
+                    with self._conn.transaction():
+                        row = self._conn.execute(
+                            "INSERT INTO consent_history(patient, version, kind, item_id,"
+                            " recorded_at, body) SELECT %s, COALESCE(MAX(version), 0) + 1, %s,"
+                            " %s, %s, %s::jsonb FROM consent_history WHERE patient = %s"
+                            " RETURNING seq, version, recorded_at",
+                            (patient, kind, item_id, time.time(), text, patient),
+                        ).fetchone()
+                except self._psycopg.errors.UniqueViolation:
+                    continue  # a concurrent writer took this version; retry
+                assert row is not None
+                return HistoryRow(int(row[0]), patient, int(row[1]), kind, item_id,
+                                  float(row[2]), body)
+        raise ConfigError("consent registry: could not append after repeated conflicts")
+
+    def rows_for(self, patient: str) -> list[HistoryRow]:
+        with self._lock:
+            cur = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM consent_history WHERE patient = %s ORDER BY seq",
+                (patient,),
+            )
+            return [_row(r) for r in cur.fetchall()]
+
+    def rows_since(self, seq: int) -> list[HistoryRow]:
+        with self._lock:
+            cur = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM consent_history WHERE seq > %s ORDER BY seq", (seq,)
+            )
+            return [_row(r) for r in cur.fetchall()]
+
+    def last_seq(self) -> int:
+        with self._lock:
+            row = self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM consent_history").fetchone()
+            assert row is not None
+            return int(row[0])
+
+    def changed(self) -> bool:
+        current = self.last_seq()
+        if current == self._seen_seq:
+            return False
+        self._seen_seq = current
+        return True
+
+    def patients(self) -> list[str]:
+        with self._lock:
+            cur = self._conn.execute("SELECT DISTINCT patient FROM consent_history ORDER BY 1")
+            return [r[0] for r in cur.fetchall()]
+
+    def save_receipt(self, receipt_id: str, patient: str, body: dict[str, Any]) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO consent_receipts(receipt_id, patient, created, body)"
+                " VALUES (%s, %s, %s, %s::jsonb) ON CONFLICT (receipt_id) DO NOTHING",
+                (receipt_id, patient, time.time(), orjson.dumps(body).decode()),
+            )
+
+    def receipts(self, patient: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT body FROM consent_receipts"
+        params: tuple[str, ...] = ()
+        if patient is not None:
+            sql += " WHERE patient = %s"
+            params = (patient,)
+        with self._lock:
+            cur = self._conn.execute(sql + " ORDER BY created, receipt_id", params)
+            return [dict(r[0]) for r in cur.fetchall()]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

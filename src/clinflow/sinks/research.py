@@ -1,0 +1,158 @@
+"""The de-identified research store: sealed files plus a SQLite index, lineage-recorded.
+
+Each accepted envelope becomes one file ``<root>/<aa>/<output_id>.bin`` sealed under the
+patient's data key for the envelope's purpose (``DataKeyStore``), an index row (pseudonym,
+purpose, category, event time, location) and a lineage record. ``retract`` deletes files and
+rows for a patient and purposes (narrowed to given input ids if any); even a copy that escaped
+(a backup of the folder) is unreadable once the revocation destroys the scope's key.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import orjson
+
+from clinflow.crypto.datakeys import DataKeyStore
+from clinflow.envelope import Envelope
+from clinflow.errors import InputRejected
+from clinflow.interfaces import RetractionReport, RetractionRequest
+from clinflow.lineage import LineageIndex
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS research_rows (
+    output_id   TEXT PRIMARY KEY,
+    patient     TEXT NOT NULL,
+    purpose     TEXT NOT NULL,
+    category    TEXT NOT NULL,
+    event_time  TEXT NOT NULL,
+    location    TEXT NOT NULL,
+    lineage     TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS research_rows_patient ON research_rows(patient, purpose);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ResearchRecord:
+    output_id: str
+    patient: str
+    purpose: str
+    category: str
+    event_time: datetime
+    location: str
+    lineage: tuple[str, ...]
+
+
+class ResearchStore:
+    """Files + index under ``<data-dir>/research``; a ``RetractionTarget`` named research-store."""
+
+    name = "research-store"
+
+    def __init__(self, root: Path, datakeys: DataKeyStore, lineage: LineageIndex) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self.root = root
+        self.datakeys = datakeys
+        self.lineage = lineage
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(
+            root / "index.db", isolation_level=None, check_same_thread=False
+        )
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA busy_timeout=5000")
+        self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def _path(self, output_id: str) -> Path:
+        return self.root / output_id[:2] / f"{output_id}.bin"
+
+    def write(self, envelope: Envelope) -> str:
+        """Store one released envelope; returns its output id (the envelope's message id)."""
+        if not envelope.purpose:
+            raise InputRejected("envelope without purpose of use", f"message {envelope.message_id}")
+        output_id = envelope.message_id
+        path = self._path(output_id)
+        location = str(path.relative_to(self.root))
+        category = envelope.attributes.get("category", envelope.source.value)
+        lineage = (*envelope.lineage, envelope.message_id)
+        sealed = self.datakeys.seal(
+            envelope.patient, envelope.purpose, envelope.payload, aad=output_id.encode()
+        )
+        with self._lock:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(sealed)
+            os.replace(tmp, path)
+            self._conn.execute(
+                "INSERT OR REPLACE INTO research_rows(output_id, patient, purpose, category,"
+                " event_time, location, lineage) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (output_id, envelope.patient, envelope.purpose, category,
+                 envelope.event_time.isoformat(), location, orjson.dumps(lineage).decode()),
+            )
+        self.lineage.record(
+            output_id=output_id,
+            sink=self.name,
+            patient=envelope.patient,
+            purpose=envelope.purpose,
+            location=location,
+            event_time=envelope.event_time,
+            inputs=lineage,
+        )
+        return output_id
+
+    def read(self, output_id: str) -> bytes:
+        """Decrypt one stored payload (raises ``KeyError_`` once its key is destroyed)."""
+        return self.datakeys.open(self._path(output_id).read_bytes(), aad=output_id.encode())
+
+    def records(self, patient: str | None = None) -> list[ResearchRecord]:
+        sql = ("SELECT output_id, patient, purpose, category, event_time, location, lineage"
+               " FROM research_rows")
+        params: tuple[str, ...] = ()
+        if patient is not None:
+            sql += " WHERE patient = ?"
+            params = (patient,)
+        with self._lock:
+            rows = self._conn.execute(sql + " ORDER BY output_id", params).fetchall()
+        return [
+            ResearchRecord(r[0], r[1], r[2], r[3], datetime.fromisoformat(r[4]), r[5],
+                           tuple(orjson.loads(r[6])))
+            for r in rows
+        ]
+
+    def files(self) -> list[Path]:
+        """Every payload file on disk (the scan a test or auditor runs, index or not)."""
+        return sorted(self.root.glob("*/*.bin"))
+
+    def retract(self, request: RetractionRequest) -> RetractionReport:
+        """Delete the patient's rows and files for the request; idempotent."""
+        targets = [
+            record
+            for record in self.records(request.patient)
+            if (not request.purposes or record.purpose in request.purposes)
+            and (not request.message_ids or set(record.lineage) & set(request.message_ids))
+        ]
+        with self._lock:
+            for record in targets:
+                self._path(record.output_id).unlink(missing_ok=True)
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany(
+                    "DELETE FROM research_rows WHERE output_id = ?",
+                    [(record.output_id,) for record in targets],
+                )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        return RetractionReport(
+            self.name, len(targets), details=tuple(record.location for record in targets)
+        )
