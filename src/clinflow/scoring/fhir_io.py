@@ -1,0 +1,249 @@
+"""FHIR in and out: vital-sign Observations → readings, scores → RiskAssessment.
+
+Inputs follow the FHIR vital-signs profile (US Core / R4-R5 ``Observation``): LOINC 9279-1
+respiratory rate, 2708-6 or 59408-5 SpO2, 85354-9 BP panel with component 8480-6 systolic (or
+a bare 8480-6), 8867-4 heart rate, 8310-5 body temperature in ``Cel`` or ``[degF]``, 3151-8
+inhaled oxygen flow (> 0 L/min means on supplemental oxygen), 9269-2 GCS total, and ACVPU as
+SNOMED CT 1104441000000107 with the level as the value (NHS NEWS2 FHIR guidance).
+
+Parsing is a plain-dict fast path (no fhir.resources model per reading: this is the scoring hot
+path); outputs are validated against fhir.resources R5 in the tests. Errors are
+``InputRejected`` naming the location (``entry[2].resource.valueQuantity.code``), never the
+value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from clinflow.errors import InputRejected
+from clinflow.scoring.vitals import (
+    Consciousness,
+    Parameter,
+    Reading,
+    fahrenheit_to_celsius,
+)
+
+LOINC = "http://loinc.org"
+SNOMED = "http://snomed.info/sct"
+ACVPU_CODE = "1104441000000107"
+NEWS2_TOTAL_CODE = "1104051000000101"
+SYSTOLIC_CODE = "8480-6"
+BP_PANEL_CODE = "85354-9"
+
+# LOINC code → parameter for single-valued vital signs (FHIR vital-signs profile).
+LOINC_PARAMETERS: dict[str, Parameter] = {
+    "9279-1": Parameter.RESPIRATORY_RATE,
+    "2708-6": Parameter.SPO2,
+    "59408-5": Parameter.SPO2,
+    "8867-4": Parameter.HEART_RATE,
+    "8310-5": Parameter.TEMPERATURE,
+    "3151-8": Parameter.SUPPLEMENTAL_OXYGEN,
+    "9269-2": Parameter.GCS,
+    SYSTOLIC_CODE: Parameter.SYSTOLIC_BP,
+}
+VITAL_SIGN_CODES: frozenset[tuple[str, str]] = frozenset(
+    {(LOINC, code) for code in (*LOINC_PARAMETERS, BP_PANEL_CODE, "85353-1")}
+    | {(SNOMED, ACVPU_CODE)}
+)
+
+# ACVPU values: letters or words, and the SNOMED findings seen in NHS examples.
+_ACVPU_SNOMED_VALUES = {
+    "248234008": Consciousness.ALERT,  # Mentally alert
+    "300202002": Consciousness.VOICE,  # Responds to voice
+    "450847001": Consciousness.VOICE,  # Responds to voice (variant used in some examples)
+    "450848006": Consciousness.PAIN,
+    "450834008": Consciousness.PAIN,
+    "450849003": Consciousness.UNRESPONSIVE,
+    "422768004": Consciousness.UNRESPONSIVE,
+}
+_ACVPU_WORDS = (
+    ("unrespons", Consciousness.UNRESPONSIVE),
+    ("pain", Consciousness.PAIN),
+    ("voice", Consciousness.VOICE),
+    ("confus", Consciousness.CONFUSION),
+    ("alert", Consciousness.ALERT),
+)
+_UNITS: dict[Parameter, frozenset[str]] = {
+    Parameter.RESPIRATORY_RATE: frozenset({"/min", "{breaths}/min", "breaths/min"}),
+    Parameter.HEART_RATE: frozenset({"/min", "{beats}/min", "beats/min"}),
+    Parameter.SPO2: frozenset({"%"}),
+    Parameter.SYSTOLIC_BP: frozenset({"mm[Hg]", "mmHg"}),
+    Parameter.SUPPLEMENTAL_OXYGEN: frozenset({"L/min", "l/min"}),
+    Parameter.GCS: frozenset({"{score}", "1", ""}),
+}
+_CELSIUS = frozenset({"Cel", "°C", "C"})
+_FAHRENHEIT = frozenset({"[degF]", "°F", "F"})
+_UNUSABLE_STATUS = frozenset({"entered-in-error", "cancelled", "registered"})
+
+
+def observations_from_body(
+    body: Any, location: str = "body"
+) -> list[tuple[str, Mapping[str, Any]]]:
+    """The Observations of a Bundle or JSON array, each with its location for error messages."""
+    if isinstance(body, Mapping):
+        if body.get("resourceType") == "Observation":
+            return [(location, body)]
+        if body.get("resourceType") != "Bundle":
+            raise InputRejected("expected a Bundle, an Observation or an array", location)
+        entries = body.get("entry") or []
+        if not isinstance(entries, list):
+            raise InputRejected("Bundle.entry must be an array", f"{location}.entry")
+        out = []
+        for index, entry in enumerate(entries):
+            where = f"{location}.entry[{index}].resource"
+            resource = entry.get("resource") if isinstance(entry, Mapping) else None
+            if not isinstance(resource, Mapping):
+                raise InputRejected("entry has no resource", where)
+            out.append((where, resource))
+        return out
+    if isinstance(body, list):
+        return [(f"{location}[{i}]", r) for i, r in enumerate(body)]
+    raise InputRejected("expected a Bundle, an Observation or an array", location)
+
+
+def _codings(concept: Any) -> Iterator[tuple[str, str]]:
+    if isinstance(concept, Mapping):
+        for coding in concept.get("coding") or ():
+            if isinstance(coding, Mapping):
+                yield str(coding.get("system", "")), str(coding.get("code", ""))
+
+
+def _time(resource: Mapping[str, Any], where: str) -> datetime:
+    raw = resource.get("effectiveDateTime") or resource.get("effectiveInstant")
+    if raw is None:
+        raise InputRejected("Observation has no effectiveDateTime", f"{where}.effectiveDateTime")
+    try:
+        when = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InputRejected("not an ISO 8601 date-time", f"{where}.effectiveDateTime") from exc
+    if when.tzinfo is None:
+        raise InputRejected("date-time needs a time zone", f"{where}.effectiveDateTime")
+    return when
+
+
+def _quantity(holder: Mapping[str, Any], parameter: Parameter, where: str) -> float:
+    quantity = holder.get("valueQuantity")
+    if not isinstance(quantity, Mapping) or "value" not in quantity:
+        raise InputRejected("valueQuantity with a value is required", f"{where}.valueQuantity")
+    value = quantity["value"]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputRejected("valueQuantity.value must be a number", f"{where}.valueQuantity.value")
+    unit = str(quantity.get("code") or quantity.get("unit") or "")
+    number = float(value)
+    if parameter is Parameter.TEMPERATURE:
+        if unit in _FAHRENHEIT:
+            return fahrenheit_to_celsius(number)
+        if unit in _CELSIUS:
+            return number
+        raise InputRejected("temperature unit must be Cel or [degF]", f"{where}.valueQuantity.code")
+    allowed = _UNITS.get(parameter)
+    if allowed is not None and unit and unit not in allowed:
+        raise InputRejected(f"unexpected unit for {parameter.value}", f"{where}.valueQuantity.code")
+    return number
+
+
+def _acvpu(resource: Mapping[str, Any], where: str) -> Consciousness:
+    concept = resource.get("valueCodeableConcept")
+    candidates: list[str] = []
+    if isinstance(concept, Mapping):
+        for coding in concept.get("coding") or ():
+            if isinstance(coding, Mapping):
+                code = str(coding.get("code", ""))
+                if code in _ACVPU_SNOMED_VALUES:
+                    return _ACVPU_SNOMED_VALUES[code]
+                candidates += [code, str(coding.get("display", ""))]
+        candidates.append(str(concept.get("text", "")))
+    if isinstance(resource.get("valueString"), str):
+        candidates.append(resource["valueString"])
+    for text in candidates:
+        stripped = text.strip()
+        if len(stripped) == 1 and stripped.upper() in "ACVPU":
+            return Consciousness(stripped.upper())
+        lowered = stripped.lower()
+        for word, level in _ACVPU_WORDS:
+            if word in lowered:
+                return level
+    raise InputRejected("ACVPU value not recognised", f"{where}.valueCodeableConcept")
+
+
+def parse_observation(resource: Mapping[str, Any], where: str = "Observation") -> list[Reading]:
+    """Readings in one vital-sign Observation (a BP panel yields its systolic component).
+
+    Observations that are not vital signs used by the scores raise ``InputRejected``;
+    entered-in-error or cancelled ones yield nothing.
+    """
+    if resource.get("resourceType") != "Observation":
+        raise InputRejected("only Observation resources are accepted", f"{where}.resourceType")
+    if resource.get("status") in _UNUSABLE_STATUS:
+        return []
+    source_id = str(resource.get("id") or "")
+    if not source_id:
+        raise InputRejected("Observation.id is required (lineage)", f"{where}.id")
+    codes = list(_codings(resource.get("code")))
+    when = _time(resource, where)
+    for system, code in codes:
+        if system == LOINC and code in LOINC_PARAMETERS:
+            parameter = LOINC_PARAMETERS[code]
+            value = _quantity(resource, parameter, where)
+            if parameter is Parameter.SUPPLEMENTAL_OXYGEN:
+                return [Reading(parameter, value > 0, when, source_id)]
+            return [Reading(parameter, value, when, source_id)]
+        if system == LOINC and code in (BP_PANEL_CODE, "85353-1"):
+            return _components(resource, when, source_id, where)
+        if system == SNOMED and code == ACVPU_CODE:
+            return [Reading(Parameter.CONSCIOUSNESS, _acvpu(resource, where), when, source_id)]
+    raise InputRejected(
+        "Observation code is not a vital sign used by this endpoint", f"{where}.code"
+    )
+
+
+def _components(
+    resource: Mapping[str, Any], when: datetime, source_id: str, where: str
+) -> list[Reading]:
+    readings: list[Reading] = []
+    for index, component in enumerate(resource.get("component") or ()):
+        if not isinstance(component, Mapping):
+            continue
+        for system, code in _codings(component.get("code")):
+            parameter = LOINC_PARAMETERS.get(code) if system == LOINC else None
+            if parameter is not None and parameter is not Parameter.SUPPLEMENTAL_OXYGEN:
+                value = _quantity(component, parameter, f"{where}.component[{index}]")
+                readings.append(Reading(parameter, value, when, source_id))
+                break
+    if not readings:
+        raise InputRejected("panel has no scorable component", f"{where}.component")
+    return readings
+
+
+def parse_observations(body: Any) -> list[Reading]:
+    """All readings in a Bundle / array / single Observation, in time order."""
+    readings: list[Reading] = []
+    for where, resource in observations_from_body(body):
+        readings.extend(parse_observation(resource, where))
+    readings.sort(key=lambda r: r.time)
+    return readings
+
+
+def latest_by_parameter(readings: Iterable[Reading]) -> dict[Parameter, Reading]:
+    """The most recent reading of each parameter (ties: the later one in input order)."""
+    latest: dict[Parameter, Reading] = {}
+    for reading in readings:
+        current = latest.get(reading.parameter)
+        if current is None or reading.time >= current.time:
+            latest[reading.parameter] = reading
+    return latest
+
+
+def patient_reference(resources: Sequence[Mapping[str, Any]]) -> str | None:
+    """The single subject reference shared by the Observations (one patient per request)."""
+    subjects = {
+        str(r["subject"].get("reference"))
+        for r in resources
+        if isinstance(r.get("subject"), Mapping) and r["subject"].get("reference")
+    }
+    if len(subjects) > 1:
+        raise InputRejected("Observations must all be about one patient", "subject.reference")
+    return next(iter(subjects), None)

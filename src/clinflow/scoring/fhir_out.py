@@ -1,0 +1,172 @@
+"""Scores out as FHIR R5 ``RiskAssessment`` resources (plain dicts; validated in the tests).
+
+A RiskAssessment carries: the NEWS2 total and each parameter's sub-score as a contained
+Observation (SNOMED CT 1104051000000101, one component per parameter, ``dataAbsentReason`` for
+a missing or stale one), qSOFA as a second contained Observation, the risk band and the RCP
+clinical response as predictions, the mock label in ``meta.tag`` and ``note``, and its lineage
+in ``basis`` (the input Observations) so consent revocation can find it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clinflow.scoring.fhir_io import NEWS2_TOTAL_CODE, SNOMED
+from clinflow.scoring.news2 import MOCK_LABEL, InputStatus, News2Result, RiskBand
+from clinflow.scoring.qsofa import QsofaResult
+from clinflow.scoring.triage import TriageResult
+
+PARAMETER_SYSTEM = "https://clinflow.example/fhir/CodeSystem/news2-parameter"
+MOCK_TAG = {
+    "system": "https://clinflow.example/fhir/CodeSystem/tags",
+    "code": "mock-clinical-model",
+    "display": "Mock clinical model: simulation only, not for clinical use",
+}
+RISK_PROBABILITY = "http://terminology.hl7.org/CodeSystem/risk-probability"
+DATA_ABSENT = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
+_BAND_TO_RISK = {
+    RiskBand.LOW: "low",
+    RiskBand.LOW_MEDIUM: "moderate",
+    RiskBand.MEDIUM: "moderate",
+    RiskBand.HIGH: "high",
+}
+
+
+def _observation_refs(lineage: tuple[str, ...]) -> list[dict[str, str]]:
+    return [{"reference": f"Observation/{source_id}"} for source_id in lineage]
+
+
+def news2_observation(news2: News2Result, subject: dict[str, str]) -> dict[str, Any]:
+    """Contained NEWS2 total Observation with one component per parameter sub-score."""
+    components: list[dict[str, Any]] = []
+    for item in news2.parameters:
+        component: dict[str, Any] = {
+            "code": {
+                "coding": [{"system": PARAMETER_SYSTEM, "code": item.parameter.value}],
+                "text": f"NEWS2 sub-score: {item.parameter.value.replace('_', ' ')}",
+            }
+        }
+        if item.status is InputStatus.USED and item.points is not None:
+            component["valueInteger"] = item.points
+        else:
+            code = "unknown" if item.status is InputStatus.MISSING else "not-performed"
+            component["dataAbsentReason"] = {
+                "coding": [{"system": DATA_ABSENT, "code": code}],
+                "text": item.status.value,
+            }
+        components.append(component)
+    return {
+        "resourceType": "Observation",
+        "id": "news2",
+        "status": "preliminary" if news2.partial else "final",
+        "code": {
+            "coding": [
+                {
+                    "system": SNOMED,
+                    "code": NEWS2_TOTAL_CODE,
+                    "display": "Royal College of Physicians NEWS2 total score",
+                }
+            ]
+        },
+        "subject": subject,
+        "effectiveDateTime": news2.as_of.isoformat(),
+        "valueInteger": news2.total,
+        "component": components,
+    }
+
+
+def qsofa_observation(qsofa: QsofaResult, subject: dict[str, str], as_of: str) -> dict[str, Any]:
+    components = []
+    for name, met in qsofa.criteria.items():
+        component: dict[str, Any] = {"code": {"text": f"qSOFA criterion: {name}"}}
+        if met is None:
+            component["dataAbsentReason"] = {"coding": [{"system": DATA_ABSENT, "code": "unknown"}]}
+        else:
+            component["valueBoolean"] = met
+        components.append(component)
+    return {
+        "resourceType": "Observation",
+        "id": "qsofa",
+        "status": "preliminary" if qsofa.partial else "final",
+        "code": {"text": "qSOFA score (Seymour et al., JAMA 2016)"},
+        "subject": subject,
+        "effectiveDateTime": as_of,
+        "valueInteger": qsofa.score,
+        "component": components,
+    }
+
+
+def icu_risk_assessment(
+    assessment_id: str, patient: str, news2: News2Result, qsofa: QsofaResult
+) -> dict[str, Any]:
+    """The ICU endpoint's output resource."""
+    subject = {"reference": f"Patient/{patient}"}
+    as_of = news2.as_of.isoformat()
+    lineage = tuple(dict.fromkeys((*news2.lineage, *qsofa.lineage)))
+    qsofa_text = {True: "positive", False: "negative", None: "indeterminate"}[qsofa.positive]
+    used = "; ".join(
+        f"{p.parameter.value}={p.status.value}"
+        + (f" ({p.age_seconds:.0f}s old)" if p.age_seconds is not None else "")
+        for p in news2.parameters
+    )
+    return {
+        "resourceType": "RiskAssessment",
+        "id": assessment_id,
+        "meta": {"tag": [MOCK_TAG]},
+        "contained": [news2_observation(news2, subject), qsofa_observation(qsofa, subject, as_of)],
+        "status": "preliminary" if news2.partial else "final",
+        "method": {
+            "coding": [{"system": SNOMED, "code": NEWS2_TOTAL_CODE}],
+            "text": f"NEWS2 (RCP 2017, SpO2 scale {news2.scale}) and qSOFA — mock model",
+        },
+        "code": {"text": "Risk of clinical deterioration (mock)"},
+        "subject": subject,
+        "occurrenceDateTime": as_of,
+        "basis": [{"reference": "#news2"}, {"reference": "#qsofa"}, *_observation_refs(lineage)],
+        "prediction": [
+            {
+                "outcome": {"text": "clinical deterioration (NEWS2)"},
+                "qualitativeRisk": {
+                    "coding": [{"system": RISK_PROBABILITY, "code": _BAND_TO_RISK[news2.band]}],
+                    "text": news2.band.value,
+                },
+                "rationale": (
+                    f"NEWS2 {news2.total}{' (partial)' if news2.partial else ''}: "
+                    f"{news2.response.trigger}; monitoring {news2.response.monitoring}. "
+                    f"{news2.response.response}"
+                ),
+            },
+            {
+                "outcome": {"text": "sepsis screen (qSOFA)"},
+                "qualitativeRisk": {"text": qsofa_text},
+                "rationale": f"qSOFA {qsofa.score}/3{' (partial)' if qsofa.partial else ''}",
+            },
+        ],
+        "note": [{"text": MOCK_LABEL}, {"text": f"inputs: {used}"}],
+    }
+
+
+def triage_risk_assessment(
+    assessment_id: str, patient: str, result: TriageResult, as_of: str, lineage: tuple[str, ...]
+) -> dict[str, Any]:
+    """The triage endpoint's output resource (ESI-style level as the qualitative risk)."""
+    return {
+        "resourceType": "RiskAssessment",
+        "id": assessment_id,
+        "meta": {"tag": [MOCK_TAG]},
+        "status": "final",
+        "method": {"text": "ESI v4-style decision points A-D (mock)"},
+        "code": {"text": "ESI-style triage level (mock)"},
+        "subject": {"reference": f"Patient/{patient}"},
+        "occurrenceDateTime": as_of,
+        "basis": _observation_refs(lineage),
+        "prediction": [
+            {
+                "outcome": {"text": f"ESI-style level {result.level}"},
+                "qualitativeRisk": {"text": f"level {result.level}"},
+                "rationale": f"decision point {result.decision_point}: "
+                + "; ".join(result.reasons),
+            }
+        ],
+        "note": [{"text": result.label}],
+    }

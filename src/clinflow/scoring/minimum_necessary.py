@@ -1,0 +1,175 @@
+"""The pipeline's minimum-necessary stage: send an endpoint only the fields it may receive.
+
+Runs after de-identification and before a scoring endpoint (DESIGN.md data flow). For a plain
+JSON record it keeps exactly the endpoint's ``fields`` from ``policies/endpoints.yaml``; for
+FHIR it keeps only Observations with an allowed code, only the allowed elements of each, drops
+every ``extension`` (US Core race/ethnicity travel as extensions) and reduces ``subject`` to
+its reference. What was removed is recorded by *name* in the envelope attributes and the audit
+trail — never the values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from clinflow.audit import events as audit_events
+from clinflow.envelope import Envelope
+from clinflow.errors import InputRejected
+from clinflow.interfaces import AuditSink
+from clinflow.scoring.fhir_io import observations_from_body
+from clinflow.scoring.policy import EndpointPolicy
+
+_EXTENSIONS = frozenset({"extension", "modifierExtension"})
+
+
+def _drop_extensions(value: Any, path: str, removed: list[str]) -> Any:
+    if isinstance(value, Mapping):
+        out = {}
+        for key, item in value.items():
+            if key in _EXTENSIONS:
+                removed.append(f"{path}.{key}")
+                continue
+            out[key] = _drop_extensions(item, f"{path}.{key}", removed)
+        return out
+    if isinstance(value, list):
+        return [_drop_extensions(item, path, removed) for item in value]
+    return value
+
+
+class MinimumNecessaryStage:
+    """``process(envelope) -> list[Envelope]``: strip what the endpoint may not receive."""
+
+    def __init__(self, endpoint: EndpointPolicy, audit: AuditSink | None = None) -> None:
+        self.endpoint = endpoint
+        self.name = f"minimum-necessary:{endpoint.name}"
+        self._fields = frozenset(endpoint.fields)
+        fhir = endpoint.fhir
+        self._elements = frozenset(fhir.observation_elements) if fhir else frozenset()
+        self._codes = fhir.code_pairs() if fhir else frozenset()
+        self._types = frozenset(fhir.resource_types) if fhir else frozenset()
+        self.audit = audit
+
+    # -- plain records -----------------------------------------------------------------------
+
+    def strip_record(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """Keep only the endpoint's fields; return the kept record and removed field names."""
+        kept = {k: v for k, v in record.items() if k in self._fields}
+        removed = sorted(k for k in record if k not in self._fields)
+        return kept, removed
+
+    # -- FHIR --------------------------------------------------------------------------------
+
+    def _allowed_code(self, resource: Mapping[str, Any]) -> bool:
+        code = resource.get("code")
+        codings = code.get("coding", ()) if isinstance(code, Mapping) else ()
+        return any(
+            isinstance(c, Mapping) and (str(c.get("system")), str(c.get("code"))) in self._codes
+            for c in codings
+        )
+
+    def strip_resource(
+        self, resource: Mapping[str, Any], where: str = "resource"
+    ) -> tuple[dict[str, Any] | None, list[str]]:
+        """An allowed Observation reduced to allowed elements, or None if not allowed at all."""
+        kind = str(resource.get("resourceType", ""))
+        if kind not in self._types or not self._allowed_code(resource):
+            return None, [f"{where} ({kind or 'unknown'})"]
+        removed: list[str] = []
+        kept: dict[str, Any] = {}
+        for key, value in resource.items():
+            if key not in self._elements:
+                removed.append(f"{where}.{key}")
+                continue
+            if key == "subject" and isinstance(value, Mapping):
+                extra = [k for k in value if k != "reference"]
+                removed += [f"{where}.subject.{k}" for k in extra]
+                value = {"reference": value["reference"]} if "reference" in value else {}
+            kept[key] = _drop_extensions(value, f"{where}.{key}", removed)
+        return kept, removed
+
+    def strip_body(self, body: Any) -> tuple[Any, list[str]]:
+        """Strip a Bundle, an array of resources, a single resource or a plain record."""
+        if isinstance(body, list):
+            kept_list, removed = [], []
+            for index, item in enumerate(body):
+                kept, gone = self.strip_resource(item, f"[{index}]")
+                removed += gone
+                if kept is not None:
+                    kept_list.append(kept)
+            return kept_list, removed
+        if not isinstance(body, Mapping):
+            raise InputRejected("payload is not a JSON object or array", self.name)
+        kind = body.get("resourceType")
+        if kind == "Bundle":
+            entries, removed = [], []
+            for index, entry in enumerate(body.get("entry") or ()):
+                resource = entry.get("resource") if isinstance(entry, Mapping) else None
+                if not isinstance(resource, Mapping):
+                    removed.append(f"entry[{index}]")
+                    continue
+                kept, gone = self.strip_resource(resource, f"entry[{index}].resource")
+                removed += gone
+                if kept is not None:
+                    entries.append({"resource": kept})
+            return {"resourceType": "Bundle", "type": "collection", "entry": entries}, removed
+        if kind is not None:
+            kept_resource, removed = self.strip_resource(body)
+            return kept_resource, removed
+        return self.strip_record(body)
+
+    def enforce(self, body: Any) -> None:
+        """Refuse (``InputRejected`` naming the location) anything the endpoint may not receive.
+
+        The endpoint side of the same policy: where ``strip_body`` removes, this refuses.
+        """
+        if isinstance(body, Mapping) and body.get("resourceType") is None:
+            for key in body:
+                if key not in self._fields:
+                    raise InputRejected("field not permitted for this endpoint", key)
+            return
+        for where, resource in observations_from_body(body):
+            kind = resource.get("resourceType") if isinstance(resource, Mapping) else None
+            if kind not in self._types:
+                raise InputRejected("resource type not permitted", f"{where}.resourceType")
+            for key in resource:
+                if key not in self._elements:
+                    raise InputRejected("element not permitted for this endpoint", f"{where}.{key}")
+            if not self._allowed_code(resource):
+                raise InputRejected("Observation code not permitted", f"{where}.code")
+
+    def process(self, envelope: Envelope) -> list[Envelope]:
+        try:
+            body = orjson.loads(envelope.payload)
+        except orjson.JSONDecodeError as exc:
+            raise InputRejected(
+                "payload is not JSON", f"{self.name}:{envelope.message_id}"
+            ) from exc
+        kept, removed = self.strip_body(body)
+        if kept is None or kept == [] or (isinstance(kept, Mapping) and kept.get("entry") == []):
+            return []
+        if self.audit is not None:
+            self.audit.append(_stripped_event(self.endpoint, envelope, removed))
+        attributes = {
+            **envelope.attributes,
+            "endpoint": self.endpoint.name,
+            "minimum_necessary_removed": ",".join(removed),
+        }
+        return [envelope.derive(orjson.dumps(kept), attributes=attributes)]
+
+
+def _stripped_event(
+    endpoint: EndpointPolicy, envelope: Envelope, removed: list[str]
+) -> dict[str, Any]:
+    """Release-to-endpoint AuditEvent naming (never showing) what was withheld."""
+    return audit_events.disclosure(
+        patient=envelope.patient,
+        recipient=f"scoring-{endpoint.name}",
+        purpose=envelope.purpose or endpoint.purpose,
+        message_ids=[envelope.message_id],
+        agent="clinflow-minimum-necessary",
+        data_categories=list(endpoint.fields),
+        reason=("withheld: " + ",".join(removed))[:500] if removed else None,
+    )

@@ -1,0 +1,105 @@
+"""Vital-sign readings as the scores see them: one parameter, one value, when, from which input.
+
+A ``Reading`` keeps the id of the Observation (or message) it came from, so every score and
+alert can list its lineage, and its time, so a score can say how old each input was.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class Parameter(StrEnum):
+    """The physiological parameters scored by NEWS2, qSOFA and the triage mock."""
+
+    RESPIRATORY_RATE = "respiratory_rate"
+    SPO2 = "spo2"
+    SUPPLEMENTAL_OXYGEN = "supplemental_oxygen"
+    SYSTOLIC_BP = "systolic_bp"
+    HEART_RATE = "heart_rate"
+    CONSCIOUSNESS = "consciousness"
+    TEMPERATURE = "temperature"
+    GCS = "gcs"
+
+
+# NEWS2's seven parameters, in the order of RCP 2017 Chart 1.
+NEWS2_PARAMETERS: tuple[Parameter, ...] = (
+    Parameter.RESPIRATORY_RATE,
+    Parameter.SPO2,
+    Parameter.SUPPLEMENTAL_OXYGEN,
+    Parameter.SYSTOLIC_BP,
+    Parameter.HEART_RATE,
+    Parameter.CONSCIOUSNESS,
+    Parameter.TEMPERATURE,
+)
+
+NUMERIC_PARAMETERS: frozenset[Parameter] = frozenset(
+    {
+        Parameter.RESPIRATORY_RATE,
+        Parameter.SPO2,
+        Parameter.SYSTOLIC_BP,
+        Parameter.HEART_RATE,
+        Parameter.TEMPERATURE,
+        Parameter.GCS,
+    }
+)
+
+
+class Consciousness(StrEnum):
+    """ACVPU (RCP 2017): Alert, new Confusion, Voice, Pain, Unresponsive."""
+
+    ALERT = "A"
+    CONFUSION = "C"
+    VOICE = "V"
+    PAIN = "P"
+    UNRESPONSIVE = "U"
+
+    @classmethod
+    def parse(cls, value: str | Consciousness) -> Consciousness:
+        """Accept the letter or the word (``"V"``, ``"voice"``, ``"New confusion"``)."""
+        if isinstance(value, Consciousness):
+            return value
+        text = value.strip().lower()
+        for member in cls:
+            if text == member.value.lower() or text == member.name.lower():
+                return member
+        if text in {"new confusion", "confused", "new-confusion"}:
+            return cls.CONFUSION
+        raise ValueError(
+            f"not an ACVPU level: expected one of A, C, V, P, U (got {len(text)} chars)"
+        )
+
+
+ReadingValue = float | bool | Consciousness
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One measured value of one parameter.
+
+    ``value`` is a float for numeric parameters (temperature always in °C), a bool for
+    supplemental oxygen and a ``Consciousness`` for ACVPU. ``source_id`` is the Observation id
+    or message id it was read from (lineage).
+    """
+
+    parameter: Parameter
+    value: ReadingValue
+    time: datetime
+    source_id: str
+
+
+def round_half_up(value: float, places: int = 0) -> int:
+    """``value`` scaled by 10**places and rounded half up, as an int.
+
+    The RCP chart is written in whole units (one decimal for temperature); a tiny epsilon makes
+    binary floats like 35.05 round as written rather than as stored.
+    """
+    scale = 10**places
+    return int(math.floor(value * scale + 0.5 + 1e-9))
+
+
+def fahrenheit_to_celsius(value: float) -> float:
+    return (value - 32.0) * 5.0 / 9.0
