@@ -5,6 +5,14 @@ under ``<out>/dicom/p<index>/st<k>/se<n>/<i>.dcm`` (directory names carry no PHI
 each identifier it planted through ``add_phi``: standard attributes, nested sequences, private
 elements with and without a creator, free text, and text burned into pixels.
 
+Manifest entries: ``value`` equals the element's whole value, except when ``detail`` starts
+with ``free_text`` or ``part_of_value`` (the value is a substring of the element, e.g. a name
+quoted in ImageComments or the zip inside PatientAddress). Burned-in entries give each text
+line's box as ``pixels[frame]:x,y,w,h``; the line is drawn with ``dicom_pixels.text_mask``.
+Ages are planted only when over 89 (Safe Harbor); times are recorded as kind ``date``.
+``StudyRecord``/``SeriesRecord`` descriptions are the clean procedure names, never the
+PHI-bearing variants, so the FHIR ImagingStudy built from them carries no extra PHI.
+
 Speed: one template ``Dataset`` per study and per series; an instance is a shallow copy of the
 series template (elements shared, never mutated) plus its own dozen elements and pixels.
 Determinism: every choice comes from the caller's ``random.Random``; no clock, no uuid4.
@@ -33,6 +41,7 @@ from clinflow.synthetic.dicom_modalities import (
     ModalitySpec,
     choose_frames,
     pixel_array,
+    spec_for,
     text_value,
 )
 from clinflow.synthetic.dicom_phi import Node, Planted, tag_and_vr
@@ -85,7 +94,7 @@ def write_imaging_for_patient(
     add_phi: Callable[[PhiEntry], None],
     burned_in_fraction: float,
 ) -> list[StudyRecord]:
-    """Write one study per entry of ``modalities`` (CT, MR, CR, DX, US, SC) for ``patient``.
+    """Write one study per entry of ``modalities`` (CT, MR, CR, DX, US, SC or OT).
 
     ``burned_in_fraction`` is the share of burn-in-eligible instances (CR, DX, US, SC:
     128 pixels wide) that get name, MRN and date rendered into their pixels.
@@ -119,18 +128,18 @@ def build_imaging_for_patient(
     burned_in_fraction: float,
 ) -> ImagingBuild:
     """Build (without writing) every dataset of the patient's studies; same rng, same result."""
-    unknown = [name for name in modalities if name.upper() not in SPECS]
-    if unknown:
-        raise ConfigError(
-            f"modalities: unknown modality {unknown[0]!r} (expected one of {', '.join(SPECS)})"
-        )
+    specs = [spec_for(name) for name in modalities]
+    for name, maybe_spec in zip(modalities, specs, strict=True):
+        if maybe_spec is None:
+            raise ConfigError(
+                f"modalities: unknown modality {name!r} (expected one of {', '.join(SPECS)}, OT)"
+            )
     if not 0.0 <= burned_in_fraction <= 1.0:
         raise ConfigError("burned_in_fraction: must be between 0 and 1")
     context = PatientContext.of(patient, rng)
     build = ImagingBuild([], [])
     started = study_time
-    for study_index, name in enumerate(modalities):
-        spec = SPECS[name.upper()]
+    for study_index, spec in enumerate(s for s in specs if s is not None):
         plan = StudyPlan.draw(context, spec, study_index, started)
         study_node = build_study_template(context, plan, rng)
         series_specs = [spec] * rng.randint(*spec.series_range)

@@ -1,9 +1,10 @@
 """What each synthetic modality looks like: SOP class, pixel module, series plan, pixels.
 
 One ``ModalitySpec`` per name accepted in ``write_imaging_for_patient(modalities=...)``:
-CT, MR, CR, DX, US and SC (secondary capture, DICOM modality ``OT``). Pixel-module values
-follow PS3.3 C.7.6.3 (Image Pixel) and the modality modules (C.8.2.1 CT Image, C.8.3.1 MR
-Image, C.8.1.2 CR Image, C.8.11 DX, C.8.5.6 US Image, C.8.6.2 SC Image).
+CT, MR, CR, DX, US and SC (secondary capture; DICOM modality ``OT``, also accepted as a
+name). Pixel-module values follow PS3.3 C.7.6.3 (Image Pixel) and the modality modules
+(C.8.2.1 CT Image, C.8.3.1 MR Image, C.8.1.2 CR Image, C.8.11 DX, C.8.5.6 US Image,
+C.8.6.2 SC Image).
 """
 
 from __future__ import annotations
@@ -210,6 +211,16 @@ SPECS: dict[str, ModalitySpec] = {
         ),
     )
 }
+
+# Names callers may use for a spec: the DICOM Modality value of secondary capture is OT.
+ALIASES = {"OT": "SC"}
+
+
+def spec_for(name: str) -> ModalitySpec | None:
+    """The spec for a caller's modality name (case-insensitive), or None when unknown."""
+    key = name.upper()
+    return SPECS.get(ALIASES.get(key, key))
+
 
 # A CT study sometimes carries a dose-report screen capture as an extra series.
 DOSE_REPORT = SPECS["SC"]

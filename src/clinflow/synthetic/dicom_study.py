@@ -31,6 +31,10 @@ _RELATIONSHIP = {
     "SPS": ("spouse", "SPOUSE"),
     "CHILD": ("child", "CHILD"),
     "SIB": ("sibling", "SIBLING"),
+    "DAU": ("daughter", "CHILD"),
+    "SON": ("son", "CHILD"),
+    "SIS": ("sister", "SIBLING"),
+    "BRO": ("brother", "SIBLING"),
 }
 _DETACHED_STUDY_SOP_CLASS = "1.2.840.10008.3.1.2.3.1"  # PS3.4: referenced study (retired)
 
@@ -258,13 +262,11 @@ def _plant_patient(node: Node, context: PatientContext, plan: StudyPlan) -> None
     full = f"{address.line}, {address.city}, {address.state} {address.postal_code}"
     if len(full) <= LO_MAX:
         node.plant("PatientAddress", full, PhiKind.GEOGRAPHIC, Subject.PATIENT, "address")
-        mentions = [
-            Mention(address.line, PhiKind.GEOGRAPHIC, Subject.PATIENT, "address.line"),
-            Mention(address.city, PhiKind.GEOGRAPHIC, Subject.PATIENT, "address.city"),
-            Mention(address.postal_code, PhiKind.GEOGRAPHIC, Subject.PATIENT, "address.zip"),
-        ]
-        for mention in mentions:
-            node.phi.append(Planted("(0010,1040)", *mention))
+        # the parts too, so a scanner or de-identifier is judged on partial leaks
+        for part, value in (("line", address.line), ("city", address.city),
+                            ("zip", address.postal_code)):
+            node.phi.append(Planted("(0010,1040)", value, PhiKind.GEOGRAPHIC, Subject.PATIENT,
+                                    f"part_of_value;address.{part}"))
     if patient.person.phone:
         node.plant("PatientTelephoneNumbers", patient.person.phone, PhiKind.PHONE,
                    Subject.PATIENT)
