@@ -14,11 +14,21 @@ def register_all(app: typer.Typer) -> None:
     from clinflow.deid.commands import deid_app
 
     app.add_typer(deid_app, name="deid")
-    # synthetic generator: generate, demo  -> clinflow.synthetic.commands
+    from clinflow.synthetic.commands import register as register_synthetic
+
+    register_synthetic(app)  # synthetic generator: generate, demo
     # audit log: audit verify, serve api   -> clinflow.audit.commands
+    from clinflow.audit.commands import audit_app
+    from clinflow.serve_commands import serve_app
+
+    app.add_typer(audit_app, name="audit")
+    app.add_typer(serve_app, name="serve")  # scoring adds `serve scoring` to serve_app
     # de-identification: deid dicom|fhir, leaks -> clinflow.deid.commands
     # consent: consent revoke|status       -> clinflow.consent.commands
     from clinflow.consent.commands import consent_app
 
     app.add_typer(consent_app, name="consent")
     # scoring: serve scoring               -> clinflow.scoring.commands
+    from clinflow.scoring.commands import serve_scoring
+
+    serve_app.command("scoring")(serve_scoring)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import IO
@@ -72,7 +72,9 @@ class PhiEntry:
     detail: str = ""  # e.g. "birth_date", "relative:mother", "creator=ACME 1.1"
 
     def to_json(self) -> bytes:
-        return orjson.dumps(asdict(self))
+        # orjson serializes (slotted) dataclasses natively, fields in declaration order:
+        # the same bytes as ``orjson.dumps(asdict(self))`` at a fraction of the cost.
+        return orjson.dumps(self)
 
     @classmethod
     def from_json(cls, line: bytes | str) -> PhiEntry:

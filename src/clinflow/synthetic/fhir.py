@@ -1,0 +1,461 @@
+"""FHIR resources for one patient (R5 or R4B), serialized once, with their PHI entries.
+
+Every resource is a plain dict serialized with orjson exactly once; the same JSON text goes
+into the patient's transaction Bundle and into the Bulk Data ndjson file of its type. Each
+planted identifier is recorded as a ``PhiEntry`` whose location is
+``ResourceType/id#path`` (see ``clinflow.synthetic.manifest``). References are relative
+(``Patient/<id>``); Bundle ``fullUrl``s are absolute under ``BASE_URL`` so they resolve.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import orjson
+
+from clinflow.synthetic.manifest import PhiEntry, PhiKind, Subject
+from clinflow.synthetic.model import Patient, StudyRecord
+from clinflow.synthetic.notes import NOTE_TYPES, NoteBuilder
+from clinflow.synthetic.population import ETHNICITY_DISPLAY, RACE_DISPLAY
+
+BASE_URL = "https://clinflow.example/fhir"
+V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
+ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+ROLE_CODE = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
+DCM = "http://dicom.nema.org/resources/ontology/DCM"
+US_CORE = "http://hl7.org/fhir/us/core/StructureDefinition"
+OMB = "urn:oid:2.16.840.1.113883.6.238"
+# Storage SOP classes by modality (PS3.4 Annex B) for ImagingStudy.series.instance.sopClass
+SOP_CLASSES = {
+    "CT": "1.2.840.10008.5.1.4.1.1.2",
+    "MR": "1.2.840.10008.5.1.4.1.1.4",
+    "CR": "1.2.840.10008.5.1.4.1.1.1",
+    "DX": "1.2.840.10008.5.1.4.1.1.1.1",
+    "US": "1.2.840.10008.5.1.4.1.1.6.1",
+    "OT": "1.2.840.10008.5.1.4.1.1.7",
+}
+_ENTRY = (
+    '{"fullUrl":"' + BASE_URL + '/%s/%s","resource":%s,"request":{"method":"PUT","url":"%s/%s"}}'
+)
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(slots=True)
+class PatientFhir:
+    """One patient's serialized resources, Bundle entries and manifest entries."""
+
+    patient: Patient
+    version: str
+    bundle_file: str
+    lines: dict[str, list[str]] = field(default_factory=dict)
+    entries: list[str] = field(default_factory=list)
+    phi: list[PhiEntry] = field(default_factory=list)
+
+    def add(self, resource: dict[str, object]) -> str:
+        """Serialize ``resource`` once; keep it for ndjson and the Bundle. Returns its id."""
+        kind, rid = str(resource["resourceType"]), str(resource["id"])
+        text = orjson.dumps(resource).decode()
+        self.lines.setdefault(kind, []).append(text)
+        self.entries.append(_ENTRY % (kind, rid, text, kind, rid))
+        return rid
+
+    def plant(
+        self, ref: str, path: str, value: str, kind: PhiKind, subject: Subject, detail: str = ""
+    ) -> None:
+        self.phi.append(
+            PhiEntry(
+                value=value,
+                kind=kind,
+                subject=subject,
+                patient=self.patient.mrn,
+                file=self.bundle_file,
+                location=f"{ref}#{path}",
+                detail=detail,
+            )
+        )
+
+    def bundle(self) -> bytes:
+        head = (
+            f'{{"resourceType":"Bundle","id":"bundle-{self.patient.fhir_id}",'
+            '"type":"transaction","entry":['
+        )
+        return (head + ",".join(self.entries) + "]}").encode()
+
+
+def _coding(system: str, code: str, display: str | None = None) -> dict[str, str]:
+    coding = {"system": system, "code": code}
+    if display:
+        coding["display"] = display
+    return coding
+
+
+def _identifier(type_code: str, system: str, value: str) -> dict[str, object]:
+    return {"type": {"coding": [_coding(V2_0203, type_code)]}, "system": system, "value": value}
+
+
+def patient_resource(out: PatientFhir) -> None:
+    p = out.patient
+    ref = f"Patient/{p.fhir_id}"
+    name = {
+        "use": "official",
+        "text": p.person.full_name,
+        "family": p.person.family,
+        "given": list(p.person.given),
+    }
+    contacts = []
+    for relative in p.relatives:
+        contacts.append(
+            {
+                "relationship": [{"coding": [_coding(ROLE_CODE, relative.relationship)]}],
+                "name": {"family": relative.person.family, "given": list(relative.person.given)},
+                "telecom": [{"system": "phone", "value": relative.person.phone}],
+            }
+        )
+    resource: dict[str, object] = {
+        "resourceType": "Patient",
+        "id": p.fhir_id,
+        "extension": [
+            {
+                "url": f"{US_CORE}/us-core-race",
+                "extension": [
+                    {
+                        "url": "ombCategory",
+                        "valueCoding": _coding(OMB, p.race, RACE_DISPLAY[p.race]),
+                    },
+                    {"url": "text", "valueString": RACE_DISPLAY[p.race]},
+                ],
+            },
+            {
+                "url": f"{US_CORE}/us-core-ethnicity",
+                "extension": [
+                    {
+                        "url": "ombCategory",
+                        "valueCoding": _coding(OMB, p.ethnicity, ETHNICITY_DISPLAY[p.ethnicity]),
+                    },
+                    {"url": "text", "valueString": ETHNICITY_DISPLAY[p.ethnicity]},
+                ],
+            },
+        ],
+        "identifier": [
+            _identifier("MR", f"{BASE_URL}/sid/mrn", p.mrn),
+            _identifier("SS", "http://hl7.org/fhir/sid/us-ssn", p.ssn),
+            _identifier("MB", f"{BASE_URL}/sid/health-plan-member", p.health_plan_id),
+            _identifier("AN", f"{BASE_URL}/sid/account", p.account_number),
+        ],
+        "name": [name],
+        "telecom": [
+            {"system": "phone", "value": p.person.phone, "use": "home"},
+            {"system": "email", "value": p.email},
+        ],
+        "gender": p.sex,
+        "birthDate": p.birth_date.isoformat(),
+        "address": [
+            {
+                "use": "home",
+                "line": [p.address.line],
+                "city": p.address.city,
+                "state": p.address.state,
+                "postalCode": p.address.postal_code,
+            }
+        ],
+        "contact": contacts,
+        "managingOrganization": {"display": p.institution.name},
+    }
+    out.add(resource)
+    pat = Subject.PATIENT
+    for position, (value, kind) in enumerate(
+        (
+            (p.mrn, PhiKind.MRN),
+            (p.ssn, PhiKind.SSN),
+            (p.health_plan_id, PhiKind.HEALTH_PLAN),
+            (p.account_number, PhiKind.ACCOUNT),
+        )
+    ):
+        out.plant(ref, f"identifier[{position}].value", value, kind, pat)
+    out.plant(ref, "name[0].text", p.person.full_name, PhiKind.NAME, pat)
+    out.plant(ref, "name[0].family", p.person.family, PhiKind.NAME, pat)
+    for position, given in enumerate(p.person.given):
+        out.plant(ref, f"name[0].given[{position}]", given, PhiKind.NAME, pat)
+    out.plant(ref, "telecom[0].value", p.person.phone, PhiKind.PHONE, pat)
+    out.plant(ref, "telecom[1].value", p.email, PhiKind.EMAIL, pat)
+    age = p.age_at(p.admitted_at.date())
+    detail = "birth_date; age over 89" if age > 89 else "birth_date"
+    out.plant(ref, "birthDate", p.birth_date.isoformat(), PhiKind.DATE, pat, detail)
+    out.plant(ref, "address[0].line[0]", p.address.line, PhiKind.GEOGRAPHIC, pat, "street")
+    out.plant(ref, "address[0].city", p.address.city, PhiKind.GEOGRAPHIC, pat, "city")
+    out.plant(ref, "address[0].postalCode", p.address.postal_code, PhiKind.GEOGRAPHIC, pat, "zip")
+    for position, relative in enumerate(p.relatives):
+        detail = f"relative:{relative.relationship}"
+        rel = Subject.RELATIVE
+        out.plant(
+            ref,
+            f"contact[{position}].name.family",
+            relative.person.family,
+            PhiKind.NAME,
+            rel,
+            detail,
+        )
+        for g_pos, given in enumerate(relative.person.given):
+            out.plant(
+                ref, f"contact[{position}].name.given[{g_pos}]", given, PhiKind.NAME, rel, detail
+            )
+        out.plant(
+            ref,
+            f"contact[{position}].telecom[0].value",
+            relative.person.phone,
+            PhiKind.PHONE,
+            rel,
+            detail,
+        )
+    out.plant(
+        ref,
+        "managingOrganization.display",
+        p.institution.name,
+        PhiKind.INSTITUTION,
+        Subject.INSTITUTION,
+    )
+
+
+def encounter_resource(out: PatientFhir, encounter_id: str, ended: datetime) -> None:
+    p = out.patient
+    icu = p.extra.get("encounter_class") == "ICU"
+    act = (
+        _coding(ACT_CODE, "IMP", "inpatient encounter")
+        if icu
+        else _coding(ACT_CODE, "EMER", "emergency")
+    )
+    period = {"start": iso(p.admitted_at), "end": iso(ended)}
+    attending = p.clinicians[0].person
+    who = f"{attending.prefix} {attending.full_name}"
+    resource: dict[str, object] = {
+        "resourceType": "Encounter",
+        "id": encounter_id,
+        "subject": {"reference": f"Patient/{p.fhir_id}"},
+        "serviceProvider": {"display": p.institution.name},
+        "type": [{"text": "Intensive care unit stay" if icu else "Emergency department visit"}],
+    }
+    if out.version == "R5":
+        resource |= {
+            "status": "completed",
+            "class": [{"coding": [act]}],
+            "actualPeriod": period,
+            "participant": [{"actor": {"display": who}}],
+        }
+        period_path, who_path = "actualPeriod", "participant[0].actor.display"
+    else:
+        resource |= {
+            "status": "finished",
+            "class": act,
+            "period": period,
+            "participant": [{"individual": {"display": who}}],
+        }
+        period_path, who_path = "period", "participant[0].individual.display"
+    out.add(resource)
+    ref = f"Encounter/{encounter_id}"
+    out.plant(
+        ref, f"{period_path}.start", period["start"], PhiKind.DATE, Subject.PATIENT, "admission"
+    )
+    out.plant(ref, f"{period_path}.end", period["end"], PhiKind.DATE, Subject.PATIENT, "discharge")
+    out.plant(ref, who_path, who, PhiKind.NAME, Subject.CLINICIAN, "clinician:attending")
+    out.plant(
+        ref, "serviceProvider.display", p.institution.name, PhiKind.INSTITUTION, Subject.INSTITUTION
+    )
+
+
+def consent_resource(
+    out: PatientFhir, consent_id: str, purpose: str, permit: bool, signed: datetime
+) -> None:
+    p = out.patient
+    decision = "permit" if permit else "deny"
+    category = [{"coding": [_coding("http://loinc.org", "59284-0", "Consent Document")]}]
+    purpose_coding = _coding(ACT_REASON, purpose)
+    resource: dict[str, object] = {
+        "resourceType": "Consent",
+        "id": consent_id,
+        "status": "active",
+        "category": category,
+    }
+    if out.version == "R5":
+        resource |= {
+            "subject": {"reference": f"Patient/{p.fhir_id}"},
+            "date": signed.date().isoformat(),
+            "decision": decision,
+            "provision": [{"purpose": [purpose_coding]}],
+        }
+        date_path, date_value = "date", signed.date().isoformat()
+    else:
+        scope = "research" if purpose == "HRESCH" else "patient-privacy"
+        resource |= {
+            "scope": {
+                "coding": [_coding("http://terminology.hl7.org/CodeSystem/consentscope", scope)]
+            },
+            "patient": {"reference": f"Patient/{p.fhir_id}"},
+            "dateTime": iso(signed),
+            "policyRule": {"coding": [_coding(ACT_CODE, "OPTIN" if permit else "OPTOUT")]},
+            "provision": {"type": decision, "purpose": [purpose_coding]},
+        }
+        date_path, date_value = "dateTime", iso(signed)
+    out.add(resource)
+    out.plant(
+        f"Consent/{consent_id}",
+        date_path,
+        date_value,
+        PhiKind.DATE,
+        Subject.PATIENT,
+        "consent date",
+    )
+
+
+def document_reference(
+    out: PatientFhir,
+    doc_id: str,
+    encounter_id: str,
+    type_code: str,
+    note: NoteBuilder,
+    written: datetime,
+) -> None:
+    p = out.patient
+    text = note.build()
+    author = p.clinicians[0].person if type_code != "34746-8" else p.clinicians[1].person
+    author_name = f"{author.prefix} {author.full_name}" if author.prefix else author.full_name
+    resource: dict[str, object] = {
+        "resourceType": "DocumentReference",
+        "id": doc_id,
+        "status": "current",
+        "docStatus": "final",
+        "type": {"coding": [_coding("http://loinc.org", type_code, dict(NOTE_TYPES)[type_code])]},
+        "subject": {"reference": f"Patient/{p.fhir_id}"},
+        "date": iso(written),
+        "author": [{"display": author_name}],
+        "content": [
+            {
+                "attachment": {
+                    "contentType": "text/plain; charset=utf-8",
+                    "language": "en",
+                    "data": base64.b64encode(text.encode("utf-8")).decode("ascii"),
+                }
+            }
+        ],
+    }
+    if out.version == "R5":
+        resource["context"] = [{"reference": f"Encounter/{encounter_id}"}]
+    else:
+        resource["context"] = {"encounter": [{"reference": f"Encounter/{encounter_id}"}]}
+    out.add(resource)
+    ref = f"DocumentReference/{doc_id}"
+    out.plant(ref, "date", iso(written), PhiKind.DATE, Subject.PATIENT, "note date")
+    out.plant(ref, "author[0].display", author_name, PhiKind.NAME, Subject.CLINICIAN, "note author")
+    for span in note.spans:
+        out.plant(
+            ref,
+            f"content[0].attachment.data@{span.start}-{span.end}",
+            span.value,
+            span.kind,
+            span.subject,
+            span.detail,
+        )
+
+
+def imaging_study(
+    out: PatientFhir,
+    study_id: str,
+    encounter_id: str,
+    study: StudyRecord,
+    sop_classes: dict[str, str] | None = None,
+) -> None:
+    """ImagingStudy for a written DICOM study; ``sop_classes`` maps SOP instance UID to class."""
+    p = out.patient
+    r5 = out.version == "R5"
+
+    def modality(code: str) -> dict[str, object]:
+        coding: dict[str, object] = {"system": DCM, "code": code}
+        return {"coding": [coding]} if r5 else coding
+
+    sop_classes = sop_classes or {}
+    series = []
+    for s in study.series:
+        instances = [
+            {
+                "uid": uid,
+                "sopClass": _coding(
+                    "urn:ietf:rfc:3986",
+                    "urn:oid:"
+                    + sop_classes.get(uid, SOP_CLASSES.get(s.modality, SOP_CLASSES["OT"])),
+                ),
+                "number": n + 1,
+            }
+            for n, uid in enumerate(s.instance_uids)
+        ]
+        entry: dict[str, object] = {
+            "uid": s.uid,
+            "number": s.number,
+            "modality": modality(s.modality),
+            "numberOfInstances": len(instances),
+            "instance": instances,
+        }
+        if s.description:
+            entry["description"] = s.description
+        series.append(entry)
+    modalities = sorted({s.modality for s in study.series})
+    resource: dict[str, object] = {
+        "resourceType": "ImagingStudy",
+        "id": study_id,
+        "identifier": [
+            {"system": "urn:dicom:uid", "value": f"urn:oid:{study.uid}"},
+            {
+                "type": {"coding": [_coding(V2_0203, "ACSN")]},
+                "system": f"{BASE_URL}/sid/accession",
+                "value": study.accession_number,
+            },
+        ],
+        "status": "available",
+        "modality": [modality(code) for code in modalities],
+        "subject": {"reference": f"Patient/{p.fhir_id}"},
+        "encounter": {"reference": f"Encounter/{encounter_id}"},
+        "started": iso(study.started),
+        "numberOfSeries": len(series),
+        "numberOfInstances": sum(len(s.instance_uids) for s in study.series),
+        "series": series,
+    }
+    if study.description:
+        resource["description"] = study.description
+    out.add(resource)
+    ref = f"ImagingStudy/{study_id}"
+    out.plant(
+        ref,
+        "identifier[0].value",
+        f"urn:oid:{study.uid}",
+        PhiKind.UID,
+        Subject.PATIENT,
+        "study uid",
+    )
+    out.plant(
+        ref,
+        "identifier[1].value",
+        study.accession_number,
+        PhiKind.OTHER_ID,
+        Subject.PATIENT,
+        "accession",
+    )
+    out.plant(ref, "started", iso(study.started), PhiKind.DATE, Subject.PATIENT, "study date")
+    for s_pos, s in enumerate(study.series):
+        out.plant(ref, f"series[{s_pos}].uid", s.uid, PhiKind.UID, Subject.PATIENT, "series uid")
+        for i_pos, uid in enumerate(s.instance_uids):
+            out.plant(
+                ref,
+                f"series[{s_pos}].instance[{i_pos}].uid",
+                uid,
+                PhiKind.UID,
+                Subject.PATIENT,
+                "sop instance uid",
+            )
+
+
+PlantFn = Callable[[PhiEntry], None]

@@ -1,0 +1,189 @@
+"""Vital-sign Observations on the hot path: pre-serialized JSON templates, filled per value.
+
+~6.7 million Observations for 10,000 patients rule out building a model object per resource.
+Each vital has one template, serialized once with orjson from a real dict (so it is valid JSON
+by construction), with ``%s`` holes for the id, time and value(s); a patient fills in subject
+and encounter once, then every Observation is one ``%`` format. Codes and units follow the FHIR
+vital-signs profile (LOINC, UCUM) as listed in /work/shared/REFERENCE.md; ACVPU uses the
+SNOMED CT observable from the NHS NEWS2 FHIR guidance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from functools import cache, lru_cache
+
+import orjson
+
+from clinflow.synthetic.vitals import VitalSet
+
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+SNOMED = "http://snomed.info/sct"
+_CATEGORY = [
+    {
+        "coding": [
+            {
+                "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                "code": "vital-signs",
+            }
+        ]
+    }
+]
+# ACVPU findings (SNOMED CT, NHS NEWS2 FHIR guidance); the text carries the ACVPU letter.
+ACVPU_CODES = {
+    "A": ("248234008", "Mentally alert"),
+    "C": ("1104081000000107", "New confusion"),
+    "V": ("300202002", "Responds to voice"),
+    "P": ("450847001", "Responds to pain"),
+    "U": ("422768004", "Unresponsive"),
+}
+
+_ID, _AT, _VALUE, _VALUE2 = "@@ID@@", "@@AT@@", "@@VALUE@@", "@@VALUE2@@"
+_PATIENT, _ENCOUNTER = "@@PATIENT@@", "@@ENCOUNTER@@"
+
+
+def _quantity(value: str, unit: str) -> dict[str, object]:
+    return {"value": value, "unit": unit, "system": UCUM, "code": unit}
+
+
+def _code(*codings: tuple[str, str, str]) -> dict[str, object]:
+    # Display only where it is short and adds something: bytes matter at 6.7M Observations.
+    return {
+        "coding": [
+            {"system": s, "code": c, "display": d} if d else {"system": s, "code": c}
+            for s, c, d in codings
+        ]
+    }
+
+
+# key -> (code element, value part); the value part is merged into the Observation.
+_VITALS: dict[str, tuple[dict[str, object], dict[str, object]]] = {
+    "hr": (_code((LOINC, "8867-4", "Heart rate")), {"valueQuantity": _quantity(_VALUE, "/min")}),
+    "rr": (
+        _code((LOINC, "9279-1", "Respiratory rate")),
+        {"valueQuantity": _quantity(_VALUE, "/min")},
+    ),
+    "spo2": (
+        _code(
+            (LOINC, "2708-6", "Oxygen saturation"),
+            (LOINC, "59408-5", ""),
+        ),
+        {"valueQuantity": _quantity(_VALUE, "%")},
+    ),
+    "bp": (
+        _code((LOINC, "85354-9", "Blood pressure panel")),
+        {
+            "component": [
+                {
+                    "code": _code((LOINC, "8480-6", "Systolic blood pressure")),
+                    "valueQuantity": _quantity(_VALUE, "mm[Hg]"),
+                },
+                {
+                    "code": _code((LOINC, "8462-4", "Diastolic blood pressure")),
+                    "valueQuantity": _quantity(_VALUE2, "mm[Hg]"),
+                },
+            ]
+        },
+    ),
+    "temp": (
+        _code((LOINC, "8310-5", "Body temperature")),
+        {"valueQuantity": _quantity(_VALUE, "Cel")},
+    ),
+    "acvpu": (
+        _code(
+            (SNOMED, "1104441000000107", "ACVPU (Alert Confusion Voice Pain Unresponsive) scale")
+        ),
+        {"valueCodeableConcept": _VALUE},
+    ),
+    "o2": (
+        _code((LOINC, "3151-8", "Inhaled oxygen flow rate")),
+        {"valueQuantity": _quantity(_VALUE, "L/min")},
+    ),
+}
+VITAL_KEYS = tuple(_VITALS)
+
+
+@cache
+def _template(key: str) -> str:
+    code, value_part = _VITALS[key]
+    resource: dict[str, object] = {
+        "resourceType": "Observation",
+        "id": _ID,
+        "status": "final",
+        "category": _CATEGORY,
+        "code": code,
+        "subject": {"reference": _PATIENT},
+        "encounter": {"reference": _ENCOUNTER},
+        "effectiveDateTime": _AT,
+        **value_part,
+    }
+    text = orjson.dumps(resource).decode().replace("%", "%%")
+    text = text.replace(f'"{_VALUE}"', "%s").replace(f'"{_VALUE2}"', "%s")
+    return text.replace(_ID, "%s").replace(_AT, "%s")
+
+
+@cache
+def _acvpu_value(letter: str) -> str:
+    code, display = ACVPU_CODES[letter]
+    return orjson.dumps(
+        {"coding": [{"system": SNOMED, "code": code, "display": display}], "text": letter}
+    ).decode()
+
+
+@lru_cache(maxsize=65_536)
+def _timestamp(moment: datetime) -> str:
+    # Patients share charting times (admissions are on the interval grid): cache the strings.
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_ENTRY = (
+    '{"fullUrl":"https://clinflow.example/fhir/Observation/%s","resource":%s,'
+    '"request":{"method":"PUT","url":"Observation/%s"}}'
+)
+
+
+def vital_observations(
+    patient_id: str,
+    encounter_id: str,
+    vitals: Iterable[VitalSet],
+    lines: list[str],
+    entries: list[str],
+) -> tuple[int, list[tuple[str, str]]]:
+    """Append Observation JSON to ``lines`` and Bundle entries to ``entries``.
+
+    Returns the count and, per calendar day, the (id, effectiveDateTime) of its first
+    Observation, which the manifest records (see docs/adr/0002).
+    """
+    filled = {
+        key: _template(key)
+        .replace(_PATIENT, f"Patient/{patient_id}")
+        .replace(_ENCOUNTER, f"Encounter/{encounter_id}")
+        for key in VITAL_KEYS
+    }
+    hr, rr, spo2, bp, temp, acvpu, o2 = (filled[key] for key in VITAL_KEYS)
+    day_firsts: list[tuple[str, str]] = []
+    last_day = ""
+    count = 0
+    add_line, add_entry = lines.append, entries.append
+    for point, vs in enumerate(vitals):
+        at = _timestamp(vs.at)
+        stem = f"{patient_id}-v{point:04d}"
+        if at[:10] != last_day:
+            last_day = at[:10]
+            day_firsts.append((f"{stem}-hr", at))
+        for suffix, resource in (
+            ("hr", hr % (f"{stem}-hr", at, vs.heart_rate)),
+            ("rr", rr % (f"{stem}-rr", at, vs.respiratory_rate)),
+            ("spo2", spo2 % (f"{stem}-spo2", at, vs.spo2)),
+            ("bp", bp % (f"{stem}-bp", at, vs.systolic, vs.diastolic)),
+            ("temp", temp % (f"{stem}-temp", at, vs.temperature)),
+            ("acvpu", acvpu % (f"{stem}-acvpu", at, _acvpu_value(vs.acvpu))),
+            ("o2", o2 % (f"{stem}-o2", at, vs.o2_flow)),
+        ):
+            add_line(resource)
+            obs_id = f"{stem}-{suffix}"
+            add_entry(_ENTRY % (obs_id, resource, obs_id))
+        count += 7
+    return count, day_firsts
