@@ -10,9 +10,17 @@ elements are the policy's ``observation_elements`` (also ``extra="forbid"``).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    create_model,
+)
 
 from clinflow.scoring.policy import EndpointPolicy
 from clinflow.scoring.triage import ChiefComplaint
@@ -145,7 +153,7 @@ def build_triage_fhir_model(
         name: FIELD_CATALOG[name] for name in endpoint.fields if name not in vitals
     }
     fields["observations"] = (
-        bundle | list[observation],  # type: ignore[valid-type]
+        fhir_body_type(bundle, observation),
         Field(description="A Bundle or JSON array of the patient's vital-sign Observations."),
     )
     model: type[BaseModel] = create_model(
@@ -154,6 +162,22 @@ def build_triage_fhir_model(
         **fields,
     )
     return model
+
+
+def _body_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, BaseModel):
+        return "bundle" if "entry" in type(value).model_fields else "array"
+    return "bundle"
+
+
+def fhir_body_type(bundle: type[BaseModel], observation: type[BaseModel]) -> Any:
+    """``Bundle | list[Observation]`` discriminated by shape, so errors name one path."""
+    return Annotated[
+        Annotated[bundle, Tag("bundle")] | Annotated[list[observation], Tag("array")],  # type: ignore[valid-type]
+        Discriminator(_body_kind),
+    ]
 
 
 class AcknowledgeRequest(BaseModel):

@@ -37,6 +37,7 @@ from clinflow.scoring.models import (
     build_observation_model,
     build_request_model,
     build_triage_fhir_model,
+    fhir_body_type,
 )
 from clinflow.scoring.news2 import (
     DEFAULT_STALENESS,
@@ -208,6 +209,7 @@ class ScoringService:
         self.TriageRequest = build_request_model(tri)
         self.IcuObservation = build_observation_model(icu)
         self.IcuBundle = build_bundle_model(icu, self.IcuObservation)
+        self.IcuBody = fhir_body_type(self.IcuBundle, self.IcuObservation)
         self.TriageObservation = build_observation_model(tri)
         self.TriageBundle = build_bundle_model(tri, self.TriageObservation)
         self.TriageFhirRequest = build_triage_fhir_model(

@@ -1,0 +1,209 @@
+"""FastAPI app for the mock scoring endpoints: thin routes over ``ScoringService`` (same code).
+
+No ``from __future__ import annotations`` here on purpose: the request models are built at
+run time from ``policies/endpoints.yaml`` and FastAPI must see them as real classes.
+
+Errors: request-model failures and ``InputRejected`` → 422 with ``detail[].loc`` naming the
+field and never echoing its value; unknown alert → 404. Every response carrying a score says
+it is a mock.
+"""
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Body, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+
+from clinflow.errors import ClinflowError, InputRejected
+from clinflow.interfaces import RetractionRequest
+from clinflow.scoring.models import AcknowledgeRequest, RetractionBody
+from clinflow.scoring.news2 import MOCK_LABEL
+from clinflow.scoring.service import ScoringService, check_patient
+from clinflow.scoring.triage import TRIAGE_MOCK_LABEL
+
+FHIR_JSON = "application/fhir+json"
+
+DESCRIPTION = f"""
+**{MOCK_LABEL}**
+
+Mock ICU deterioration (NEWS2 per RCP 2017, qSOFA per Seymour 2016) and ER triage
+(**{TRIAGE_MOCK_LABEL}**) endpoints for the clinflow pipeline simulator.
+
+Minimum necessary: each request model lists exactly the fields allowed by
+`policies/endpoints.yaml` and forbids all others — race, ethnicity or any unlisted field is
+refused with 422 naming the field. Outputs are FHIR R5 RiskAssessment resources (or plain
+JSON), each carrying its lineage (the input Observation ids).
+"""
+
+
+class FastJSONResponse(Response):
+    """orjson-rendered JSON (datetimes, dataclass-free dicts)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+class FhirResponse(FastJSONResponse):
+    media_type = FHIR_JSON
+
+
+def _errors_without_input(errors: Any) -> list[dict[str, Any]]:
+    """Pydantic errors minus ``input``/``ctx`` (a refused field's value may be PHI)."""
+    return [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]
+
+
+def create_app(service: ScoringService | None = None) -> FastAPI:
+    """The HTTP app over ``service`` (a fresh one from the default policy if not given)."""
+    svc = service or ScoringService()
+    app = FastAPI(
+        title="clinflow mock scoring endpoints",
+        description=DESCRIPTION,
+        version="0.1.0",
+        default_response_class=FastJSONResponse,
+    )
+    app.state.scoring = svc
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = _errors_without_input(exc.errors())
+        fields = ", ".join(".".join(str(p) for p in d["loc"]) for d in detail[:5])
+        return JSONResponse(
+            status_code=422, content={"message": f"request refused: {fields}", "detail": detail}
+        )
+
+    @app.exception_handler(InputRejected)
+    async def _rejected(request: Request, exc: InputRejected) -> JSONResponse:
+        loc = ["body", *[p for p in exc.location.split(".") if p]]
+        return JSONResponse(
+            status_code=422,
+            content={
+                "message": f"request refused: {exc.location}: {exc.reason}",
+                "detail": [{"loc": loc, "msg": exc.reason, "type": "input_rejected"}],
+            },
+        )
+
+    @app.exception_handler(LookupError)
+    async def _missing(request: Request, exc: LookupError) -> JSONResponse:
+        return JSONResponse(status_code=404, content={"message": str(exc)})
+
+    @app.exception_handler(ClinflowError)
+    async def _clinflow(request: Request, exc: ClinflowError) -> JSONResponse:
+        return JSONResponse(status_code=500, content={"message": type(exc).__name__})
+
+    IcuRequest = svc.IcuRequest
+    IcuBody = svc.IcuBody
+    TriageRequest = svc.TriageRequest
+    TriageFhirRequest = svc.TriageFhirRequest
+
+    @app.post(
+        "/icu/risk-assessment",
+        tags=["icu"],
+        response_class=FhirResponse,
+        summary="NEWS2 + qSOFA from a FHIR Bundle (or array) of vital-sign Observations",
+    )
+    def icu_fhir(
+        body: Annotated[IcuBody, Body()],  # type: ignore[valid-type]
+        spo2_scale2: Annotated[
+            bool | None, Query(description="Use SpO2 scale 2 (hypercapnic target 88-92%).")
+        ] = None,
+    ) -> Any:
+        return svc.score_icu_fhir(body, spo2_scale2=spo2_scale2).risk_assessment()
+
+    @app.post("/icu/score", tags=["icu"], summary="NEWS2 + qSOFA from plain-JSON vitals")
+    def icu_json(body: Annotated[IcuRequest, Body()]) -> Any:  # type: ignore[valid-type]
+        return svc.score_icu_json(body).to_json()
+
+    @app.post(
+        "/triage/risk-assessment",
+        tags=["triage"],
+        response_class=FhirResponse,
+        summary="ESI-style triage MOCK from FHIR vital signs + age, complaint, resources",
+    )
+    def triage_fhir(body: Annotated[TriageFhirRequest, Body()]) -> Any:  # type: ignore[valid-type]
+        return svc.triage_fhir(body).risk_assessment()
+
+    @app.post("/triage/score", tags=["triage"], summary="ESI-style triage MOCK, plain JSON")
+    def triage_json(body: Annotated[TriageRequest, Body()]) -> Any:  # type: ignore[valid-type]
+        return svc.triage_json(body).to_json()
+
+    @app.get("/patients/{patient}/features", tags=["icu"], summary="Trend features (1h/4h/24h)")
+    def features(patient: str) -> Any:
+        found = svc.patient_features(patient)
+        return {
+            "patient": found.patient,
+            "as_of": found.as_of.isoformat(),
+            "seconds_since_last_observation": found.seconds_since_last_observation,
+            "parameters": {
+                p.value: {
+                    "last": f.last,
+                    "last_time": f.last_time.isoformat(),
+                    "seconds_since_last": f.seconds_since_last,
+                    "windows": {
+                        name: {
+                            "count": w.count,
+                            "min": w.minimum,
+                            "max": w.maximum,
+                            "slope_per_hour": w.slope_per_hour,
+                        }
+                        for name, w in f.windows.items()
+                    },
+                }
+                for p, f in found.parameters.items()
+            },
+        }
+
+    @app.get("/patients/{patient}/alerts", tags=["alerts"], summary="Alerts raised for a patient")
+    def alerts(patient: str) -> Any:
+        return [a.to_json() for a in svc.alerts(check_patient(patient))]
+
+    @app.post("/alerts/{alert_id}/acknowledge", tags=["alerts"], summary="Acknowledge an alert")
+    def acknowledge(alert_id: str, body: AcknowledgeRequest) -> Any:
+        return svc.acknowledge(alert_id, body.acknowledged_by, body.at).to_json()
+
+    def _receipt(request: RetractionRequest) -> dict[str, Any]:
+        report = svc.retract(request)
+        return {
+            "status": "retracted",
+            "target": report.target,
+            "patient": request.patient,
+            "deleted": report.deleted,
+            "derived_deleted": report.derived_deleted,
+            "details": list(report.details),
+            "remaining": {
+                "scores": 1 if svc.latest_score(request.patient) else 0,
+                "alerts": len(svc.alerts(request.patient)),
+                "readings": svc.features.readings_held(request.patient),
+            },
+        }
+
+    @app.delete(
+        "/patients/{patient}",
+        tags=["retraction"],
+        summary="Delete everything held for a pseudonymous patient and confirm",
+    )
+    def retract_patient(patient: str) -> Any:
+        return _receipt(RetractionRequest(patient=check_patient(patient)))
+
+    @app.post(
+        "/patients/{patient}/retractions",
+        tags=["retraction"],
+        summary="Retract a patient's data (optionally by purpose or input message ids)",
+    )
+    def retract_some(patient: str, body: RetractionBody) -> Any:
+        return _receipt(
+            RetractionRequest(
+                patient=check_patient(patient),
+                purposes=tuple(body.purposes),
+                message_ids=tuple(body.message_ids),
+                reason=body.reason,
+            )
+        )
+
+    @app.get("/healthz", tags=["meta"])
+    def healthz() -> Any:
+        return {"status": "ok", "policy_sha256": svc.policy.sha256, "label": MOCK_LABEL}
+
+    return app

@@ -1,0 +1,53 @@
+"""``clinflow serve scoring``: the mock scoring endpoints over HTTP (uvicorn)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from clinflow.errors import ConfigError
+
+
+def serve_scoring(
+    host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8001,
+    data_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--data-dir",
+            help="Deployment data directory (default ./clinflow-data or $CLINFLOW_DATA_DIR).",
+            show_default=False,
+        ),
+    ] = None,
+    policy: Annotated[
+        str | None,
+        typer.Option("--policy", help="Endpoints policy YAML (default policies/endpoints.yaml)."),
+    ] = None,
+    audit: Annotated[
+        bool, typer.Option("--audit/--no-audit", help="Append scores and alerts to audit.db.")
+    ] = True,
+) -> None:
+    """Serve the MOCK ICU (NEWS2, qSOFA) and triage (ESI-style) endpoints; docs at /docs.
+
+    Mock clinical models for simulation only. Requests carrying race, ethnicity or any field
+    not listed in the endpoints policy are refused with 422.
+    """
+    import uvicorn
+
+    from clinflow.config import DataDir
+    from clinflow.scoring.app import create_app
+    from clinflow.scoring.policy import load_policy
+    from clinflow.scoring.service import ScoringService
+
+    if not 0 < port < 65536:
+        raise ConfigError(f"--port: {port} is not a TCP port")
+    loaded = load_policy(policy)  # PolicyError names the file and field
+    directory = DataDir.open(data_dir)
+    if audit:
+        from clinflow.audit import AuditLog
+
+        with AuditLog.open(directory) as log:
+            uvicorn.run(create_app(ScoringService(loaded, audit=log)), host=host, port=port)
+    else:
+        uvicorn.run(create_app(ScoringService(loaded)), host=host, port=port)
