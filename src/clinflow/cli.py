@@ -79,7 +79,9 @@ register_all(app)
 def main() -> None:
     """Entry point: run the app, turning clinflow errors into one clear line."""
     try:
-        app(standalone_mode=False)
+        exit_code = app(standalone_mode=False)  # click returns typer.Exit's code here
+        if isinstance(exit_code, int) and exit_code:
+            sys.exit(exit_code)
     except ClinflowError as exc:
         if _state["debug"]:
             raise

@@ -43,6 +43,15 @@ BEGIN SELECT RAISE(ABORT, 'audit log is append-only: {verb} refused on {table}')
 """
 
 
+def _blob(value: Any) -> bytes:
+    """Column value as bytes (a tampered row may hold TEXT where a BLOB belongs)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape")
+    if value is None:
+        return b""
+    return bytes(value)
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -160,7 +169,7 @@ class SqliteStore:
         for expected, (idx, leaf) in enumerate(rows, start):
             if idx != expected:
                 raise AuditIntegrityError(f"audit store: entry {expected} missing")
-            leaves.append(bytes(leaf))
+            leaves.append(_blob(leaf))
         if len(leaves) != end - start:
             raise AuditIntegrityError(f"audit store: entry {start + len(leaves)} missing")
         return leaves
@@ -174,7 +183,7 @@ class SqliteStore:
             cursor.arraysize = 4096
             while rows := cursor.fetchmany():
                 for idx, leaf, entry in rows:
-                    yield int(idx), bytes(leaf), bytes(entry)
+                    yield int(idx), _blob(leaf), _blob(entry)
         finally:
             conn.close()
 
@@ -182,7 +191,7 @@ class SqliteStore:
         row = self._read().execute(
             "SELECT entry FROM audit_entries WHERE idx = ?", (index,)
         ).fetchone()
-        return None if row is None else bytes(row[0])
+        return None if row is None else _blob(row[0])
 
     def _checkpoint_rows(self, sql: str) -> list[StoredCheckpoint]:
         return [
@@ -234,7 +243,7 @@ class SqliteStore:
             f"{where} ORDER BY i.idx {order} LIMIT ?"
         )
         rows = self._read().execute(sql, [*params, query.limit])
-        return [(int(idx), bytes(entry)) for idx, entry in rows]
+        return [(int(idx), _blob(entry)) for idx, entry in rows]
 
     def close(self) -> None:
         with self._write_lock:

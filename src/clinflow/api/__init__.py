@@ -1,0 +1,1 @@
+"""The audit-query API (FastAPI): search, proofs, checkpoints, accounting of disclosures."""

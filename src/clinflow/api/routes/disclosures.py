@@ -1,0 +1,109 @@
+"""``/audit/patients/{patient}/disclosures``: a patient's accounting of disclosures.
+
+45 CFR 164.528: for each disclosure, the date, the recipient, what was disclosed and the
+purpose. Built from the log's ``disclose`` entries for the patient.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel
+
+from clinflow.api.deps import AuditLogDep, ContentReader
+from clinflow.api.routes._common import check_patient_param, instant, scope_patient
+from clinflow.audit.events import PURPOSES, EventCode
+from clinflow.audit.store import SearchQuery
+
+router = APIRouter(prefix="/audit/patients", tags=["accounting of disclosures"])
+
+PAGE = 1000
+MAX_ROWS = 50_000
+
+
+class Disclosure(BaseModel):
+    index: int
+    when: str
+    recipient: str | None
+    purpose: str | None
+    purpose_display: str | None
+    released: list[str]  # message ids (pseudonymous)
+    data_categories: list[str]
+    released_by: str | None
+    outcome: str | None
+
+
+class Accounting(BaseModel):
+    patient: str
+    disclosures: list[Disclosure]
+
+
+def _who(agent: dict[str, Any]) -> str | None:
+    value = agent.get("who", {}).get("identifier", {}).get("value")
+    return value if isinstance(value, str) else None
+
+
+def _disclosure(index: int, event: dict[str, Any]) -> Disclosure:
+    agents = event.get("agent", [])
+    recipient = next((_who(a) for a in agents if not a.get("requestor")), None)
+    released_by = next((_who(a) for a in agents if a.get("requestor")), None)
+    auth = event.get("authorization", [])
+    purpose = auth[0]["coding"][0]["code"] if auth else None
+    released: list[str] = []
+    categories: list[str] = []
+    for entity in event.get("entity", []):
+        released.append(entity.get("what", {}).get("identifier", {}).get("value", ""))
+        for detail in entity.get("detail", []):
+            if detail.get("type", {}).get("coding", [{}])[0].get("code") == "data-categories":
+                for item in str(detail.get("valueString", "")).split(","):
+                    if item and item not in categories:
+                        categories.append(item)
+    return Disclosure(
+        index=index,
+        when=event.get("recorded", ""),
+        recipient=recipient,
+        purpose=purpose,
+        purpose_display=PURPOSES.get(purpose or ""),
+        released=released,
+        data_categories=categories,
+        released_by=released_by,
+        outcome=event.get("outcome", {}).get("code", {}).get("code"),
+    )
+
+
+@router.get("/{patient}/disclosures", response_model=Accounting, summary="Accounting")
+def accounting_of_disclosures(
+    request: Request,
+    principal: ContentReader,
+    log: AuditLogDep,
+    patient: Annotated[str, Path(max_length=80, description="Patient pseudonym (PT-…)")],
+    date_from: Annotated[datetime | None, Query(alias="date-from")] = None,
+    date_to: Annotated[datetime | None, Query(alias="date-to")] = None,
+) -> Accounting:
+    """Every disclosure of the patient's data: when, to whom, what, for which purpose."""
+    scoped = scope_patient(principal, check_patient_param(patient))
+    assert scoped is not None
+    request.state.audit_patient = scoped
+    since, until = instant(date_from, "date-from"), instant(date_to, "date-to")
+    found: list[Disclosure] = []
+    after: int | None = None
+    while len(found) < MAX_ROWS:
+        rows = log.search(
+            SearchQuery(
+                patient=scoped,
+                code=EventCode.DISCLOSE.value,
+                since=since,
+                until=until,
+                after=after,
+                limit=PAGE,
+            )
+        )
+        found.extend(_disclosure(idx, orjson.loads(entry)) for idx, entry in rows)
+        if len(rows) < PAGE:
+            break
+        after = rows[-1][0]
+    request.state.result_count = len(found)
+    return Accounting(patient=scoped, disclosures=found)

@@ -1,0 +1,149 @@
+"""Offline verification of an audit log: entries, tree, signed checkpoints, trusted checkpoint.
+
+``verify_log`` re-reads every stored entry, recomputes its RFC 9162 leaf hash and the tree,
+checks each signed checkpoint (signature by a trusted key, root equal to the recomputed tree at
+its size, consistency with the previous checkpoint, size within the entries present) and, if
+given, consistency from the checkpoint the verifier last trusted. Every failure names the entry
+index or checkpoint sequence number it concerns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from clinflow.audit.canonical import is_canonical
+from clinflow.audit.checkpoint import Checkpoint, NoteVerifier
+from clinflow.audit.merkle import MerkleTree, leaf_hash, verify_consistency
+from clinflow.audit.store import AuditStore
+from clinflow.errors import AuditIntegrityError
+
+MAX_REPORTED = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """One verification failure: ``where`` is e.g. ``entry 41`` or ``checkpoint 3``."""
+
+    where: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.problem}"
+
+
+@dataclass
+class VerifyReport:
+    entries: int = 0
+    checkpoints: int = 0
+    checkpointed_size: int = 0
+    root: bytes = b""
+    failures: list[Failure] = field(default_factory=list)
+    truncated_failures: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def fail(self, where: str, problem: str) -> None:
+        if len(self.failures) < MAX_REPORTED:
+            self.failures.append(Failure(where, problem))
+        else:
+            self.truncated_failures += 1
+
+
+def _check_signed(
+    note: str, verifiers: Sequence[NoteVerifier]
+) -> tuple[Checkpoint | None, str | None]:
+    problems = []
+    for verifier in verifiers:
+        try:
+            return verifier.verify(note), None
+        except AuditIntegrityError as exc:
+            problems.append(str(exc))
+    return None, "; ".join(problems) or "no trusted verifier key"
+
+
+def verify_log(
+    store: AuditStore,
+    verifiers: Sequence[NoteVerifier],
+    *,
+    origin: str | None = None,
+    trusted: str | None = None,
+) -> VerifyReport:
+    """Verify everything stored; ``trusted`` is a signed checkpoint note the verifier kept."""
+    report = VerifyReport()
+    tree = MerkleTree()
+    expected = 0
+    for index, stored_leaf, entry in store.iter_entries():
+        if index != expected:
+            last = index - 1
+            gap = f"entries {expected}..{last}" if last > expected else f"entry {expected}"
+            report.fail(gap, "missing (deleted from the log)")
+            expected = index
+        actual = leaf_hash(entry)
+        if actual != stored_leaf:
+            report.fail(f"entry {index}", "content does not match its stored leaf hash (altered)")
+        elif not is_canonical(entry):
+            report.fail(f"entry {index}", "not canonical JSON")
+        tree.append(actual)
+        expected += 1
+    present = tree.size
+    report.entries = present
+    report.root = tree.root()
+    previous: tuple[int, Checkpoint] | None = None
+    last_good = 0  # size of the last checkpoint whose root matched the entries
+    for stored in store.checkpoints():
+        report.checkpoints += 1
+        where = f"checkpoint {stored.seq}"
+        checkpoint, problem = _check_signed(stored.note, verifiers)
+        if checkpoint is None:
+            report.fail(where, f"signature invalid ({problem})")
+            continue
+        if origin is not None and checkpoint.origin != origin:
+            report.fail(where, f"origin {checkpoint.origin!r} is not this log's {origin!r}")
+        if checkpoint.size != stored.size or checkpoint.root != stored.root:
+            report.fail(where, "stored size/root columns differ from the signed note")
+        if previous is not None and previous[1].size > checkpoint.size:
+            report.fail(where, f"size {checkpoint.size} smaller than checkpoint {previous[0]}")
+        if checkpoint.size > present:
+            report.fail(
+                where,
+                f"signed size {checkpoint.size} exceeds the {present} entries present "
+                "(log truncated)",
+            )
+        elif tree.root(checkpoint.size) != checkpoint.root:
+            report.fail(
+                where,
+                f"signed root does not match the entries (size {checkpoint.size}): an entry in "
+                f"{last_good}..{checkpoint.size - 1} was altered, reordered or replaced",
+            )
+        else:
+            if previous is not None and previous[1].size <= checkpoint.size:
+                prev_seq, prev = previous
+                proof = tree.consistency_proof(prev.size, checkpoint.size)
+                if not verify_consistency(
+                    prev.size, checkpoint.size, prev.root, checkpoint.root, proof
+                ):
+                    report.fail(where, f"not consistent with checkpoint {prev_seq}")
+            last_good = max(last_good, checkpoint.size)
+        previous = (stored.seq, checkpoint)
+        report.checkpointed_size = max(report.checkpointed_size, checkpoint.size)
+    if trusted is not None:
+        checkpoint, problem = _check_signed(trusted, verifiers)
+        if checkpoint is None:
+            report.fail("trusted checkpoint", f"signature invalid ({problem})")
+        elif checkpoint.size > present:
+            report.fail(
+                "trusted checkpoint",
+                f"size {checkpoint.size} exceeds the {present} entries present (log truncated)",
+            )
+        elif not verify_consistency(
+            checkpoint.size,
+            present,
+            checkpoint.root,
+            report.root,
+            tree.consistency_proof(checkpoint.size, present),
+        ):
+            report.fail("trusted checkpoint", "current log is not consistent with it (rewritten)")
+    return report
