@@ -34,6 +34,7 @@ from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, Implic
 
 from clinflow.errors import ConfigError
 from clinflow.synthetic import dicom_pixels as px
+from clinflow.synthetic.dicom_context import PatientContext, StudyPlan
 from clinflow.synthetic.dicom_modalities import (
     DOSE_REPORT,
     SPECS,
@@ -45,7 +46,7 @@ from clinflow.synthetic.dicom_modalities import (
     text_value,
 )
 from clinflow.synthetic.dicom_phi import Node, Planted, tag_and_vr
-from clinflow.synthetic.dicom_study import PatientContext, StudyPlan, build_study_template
+from clinflow.synthetic.dicom_study import build_study_template
 from clinflow.synthetic.manifest import PhiEntry, PhiKind, Subject
 from clinflow.synthetic.model import Patient, SeriesRecord, StudyRecord
 
