@@ -24,6 +24,11 @@ def register_all(app: typer.Typer) -> None:
     app.add_typer(audit_app, name="audit")
     app.add_typer(serve_app, name="serve")  # scoring adds `serve scoring` to serve_app
     # de-identification: deid dicom|fhir, leaks -> clinflow.deid.commands
+    from clinflow.deid.dicom_cli import register as register_deid_dicom
+    from clinflow.deid.leaks_cli import register as register_leaks
+
+    register_deid_dicom(deid_app)
+    register_leaks(app)
     # consent: consent revoke|status       -> clinflow.consent.commands
     from clinflow.consent.commands import consent_app
 

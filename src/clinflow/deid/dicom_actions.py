@@ -24,6 +24,7 @@ from pydicom.multival import MultiValue
 from clinflow.deid.dicom_profile import ActionCode
 from clinflow.deid.pseudonym import Pseudonymizer
 
+_PATIENT_ID = 0x00100020
 TEXT_VRS = frozenset({"PN", "LO", "SH", "LT", "ST", "UT", "UC"})
 BINARY_VRS = frozenset({"OB", "OW", "OF", "OD", "OL", "OV", "UN"})
 NUMERIC_VRS = frozenset({"US", "SS", "UL", "SL", "FL", "FD", "UV", "SV"})
@@ -190,8 +191,14 @@ class PseudonymAction(DeidAction):
     code = ActionCode.PSEUDONYM
 
     def apply(self, ds: Dataset, tag: int, vr: str, ctx: ActionContext) -> ActionResult:
-        ctx.remember(_value(ds, tag))
-        ds[tag] = DataElement(tag, vr, ctx.pseudonymizer.patient_pseudonym(ctx.patient_key))
+        # The key is the MRN of *this* item (DICOMDIR patient records carry their own).
+        own = _value(ds, tag)
+        ctx.remember(own)
+        sibling = own if tag == _PATIENT_ID else ds.get(_PATIENT_ID)
+        if sibling is not None and not isinstance(sibling, str):
+            sibling = sibling.value
+        key = str(sibling or "").strip() or ctx.patient_key
+        ds[tag] = DataElement(tag, vr, ctx.pseudonymizer.patient_pseudonym(key))
         return ActionResult(self.code.value, tag, True)
 
 

@@ -28,7 +28,13 @@ from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 
-from clinflow.deid.dicom_actions import MAX_LENGTH, ActionContext, DeidAction, action_for
+from clinflow.deid.dicom_actions import (
+    MAX_LENGTH,
+    TEXT_VRS,
+    ActionContext,
+    DeidAction,
+    action_for,
+)
 from clinflow.deid.dicom_burnedin import MaskResult, burned_in_risk, mask_regions
 from clinflow.deid.dicom_profile import ActionCode, CompiledPolicy, ProfileOption
 from clinflow.deid.dicom_textclean import KnownValueScrubber, TextCleaner
@@ -39,7 +45,22 @@ PATIENT_ID = 0x00100020
 STUDY_UID = 0x0020000D
 SOP_INSTANCE_UID = 0x00080018
 _PLAUSIBLE = (0x00080016, STUDY_UID, SOP_INSTANCE_UID, PATIENT_ID, 0x00080060)
-_SEQUENCE_ACTIONS = {ActionCode.REMOVE, ActionCode.EMPTY}
+DATE_VRS = frozenset({"DA", "DT", "TM"})
+# Coded-entry attributes: structure, not identity; never run through the text cleaner.
+CODE_TAGS = frozenset(
+    {
+        0x00080100,
+        0x00080102,
+        0x00080103,
+        0x00080104,
+        0x00080119,
+        0x00080120,
+        0x0040A010,
+        0x0040A040,
+        0x0040A170,
+    }
+)
+_SEQUENCE_COUNT = {ActionCode.REMOVE: "sequence-removed", ActionCode.EMPTY: "sequence-emptied"}
 
 
 @dataclass(slots=True)
@@ -97,6 +118,12 @@ class DicomDeidentifier:
             self._temporal = "UNMODIFIED"
         else:
             self._temporal = "REMOVED"
+        # Dates inside a cleaned sequence follow the temporal option: shift, keep or remove.
+        self._contained_date = action_for(
+            {"MODIFIED": ActionCode.CLEAN, "UNMODIFIED": ActionCode.KEEP}.get(
+                self._temporal, ActionCode.REMOVE
+            )
+        )
         self._method_items = [(code, meaning) for code, meaning in policy.method_codes]
 
     # --- files and bytes -------------------------------------------------------------------
@@ -197,14 +224,22 @@ class DicomDeidentifier:
             time_offset_seconds=time_offset_seconds(pseudonymizer, key),
             remap_uids=self._remap,
         )
-        self._walk(ds, ctx, result, 0)
+        self._walk(ds, ctx, result, 0, clean=False)
         if ctx.deferred_text:
             self._clean_text(ctx)
         self._update_meta(ds)
         self._mark(ds)
         return result
 
-    def _walk(self, ds: Dataset, ctx: ActionContext, result: DeidResult, depth: int) -> None:
+    def _walk(
+        self, ds: Dataset, ctx: ActionContext, result: DeidResult, depth: int, clean: bool
+    ) -> None:
+        """Apply the profile to every element of ``ds``; recurse into sequences.
+
+        ``clean`` is set inside a sequence the profile says to clean (C) or dummy (D), such
+        as ContentSequence: there, text and dates the table does not list (TextValue, ...)
+        are cleaned too, since the sequence's action covers everything it contains.
+        """
         if depth > result.max_depth:
             result.max_depth = depth
         actions = self._actions
@@ -224,7 +259,13 @@ class DicomDeidentifier:
             vr = _vr_of(elements[tag], tag, ds)
             if entry is None:
                 if vr == "SQ":
-                    self._walk_items(ds, tag, ctx, result, depth)
+                    self._walk_items(ds, tag, ctx, result, depth, clean)
+                elif clean and tag not in CODE_TAGS:
+                    if vr in TEXT_VRS:
+                        ctx.deferred_text.append((ds, tag))
+                        counts["C-contained"] += 1
+                    elif vr in DATE_VRS:
+                        counts[self._contained_date.apply(ds, tag, vr, ctx).action] += 1
                 continue
             code, action = entry
             if vr == "SQ":
@@ -233,17 +274,24 @@ class DicomDeidentifier:
                 elif code is ActionCode.EMPTY:
                     ds[tag] = DataElement(tag, "SQ", Sequence())
                 else:
-                    self._walk_items(ds, tag, ctx, result, depth)
-                counts[code.value] += 1
+                    inner = clean or code in (ActionCode.CLEAN, ActionCode.DUMMY)
+                    self._walk_items(ds, tag, ctx, result, depth, inner)
+                counts[_SEQUENCE_COUNT.get(code, "sequence-cleaned")] += 1
                 continue
             counts[action.apply(ds, tag, vr, ctx).action] += 1
 
     def _walk_items(
-        self, ds: Dataset, tag: int, ctx: ActionContext, result: DeidResult, depth: int
+        self,
+        ds: Dataset,
+        tag: int,
+        ctx: ActionContext,
+        result: DeidResult,
+        depth: int,
+        clean: bool,
     ) -> None:
         value = ds[tag].value
         for item in value or ():
-            self._walk(item, ctx, result, depth + 1)
+            self._walk(item, ctx, result, depth + 1, clean)
 
     def _private(self, ds: Dataset, tag: int, group: int, counts: Counter[str]) -> None:
         if self._private_keep:

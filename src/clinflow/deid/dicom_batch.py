@@ -1,0 +1,211 @@
+"""Running the DICOM de-identifier over files and envelopes: quarantine and audit included.
+
+``deidentify_tree`` is what ``clinflow deid dicom IN OUT`` runs: IN a file or a folder
+(recursively), outputs mirror the input's relative paths under OUT, files that cannot be
+processed go to the quarantine with a reason, and one AuditEvent per file goes to the injected
+:class:`~clinflow.interfaces.AuditSink`. ``DicomDeidStage`` is the same for the pipeline:
+``process(envelope) -> list[Envelope]``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from clinflow.audit import events
+from clinflow.deid.dicom_engine import DeidResult, DicomDeidentifier
+from clinflow.envelope import Envelope, SourceKind, derive_message_id
+from clinflow.errors import ConfigError, InputRejected
+from clinflow.interfaces import AuditSink
+from clinflow.quarantine import Quarantine
+
+STAGE = "deid-dicom"
+METHOD = "dicom-ps3.15-e1-1"
+
+
+@dataclass(slots=True)
+class Rejected:
+    location: str
+    reason: str
+    quarantine_id: int | None
+
+
+@dataclass(slots=True)
+class BatchReport:
+    files: int = 0
+    deidentified: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    seconds: float = 0.0
+    warnings: int = 0
+    burned_in_masked: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "files": self.files,
+            "deidentified": self.deidentified,
+            "quarantined": len(self.rejected),
+            "burned_in_masked": self.burned_in_masked,
+            "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out,
+            "seconds": round(self.seconds, 3),
+            "pydicom_warnings": self.warnings,
+            "rejected": [
+                {"location": r.location, "reason": r.reason, "quarantine_id": r.quarantine_id}
+                for r in self.rejected
+            ],
+        }
+
+
+def iter_inputs(source: Path) -> Iterator[tuple[Path, str]]:
+    """(path, relative location) of every file under ``source`` in a stable order."""
+    if source.is_file():
+        yield source, source.name
+        return
+    if not source.is_dir():
+        raise ConfigError(f"input {source}: no such file or directory")
+    for path in sorted(source.rglob("*")):
+        if path.is_file() and not path.name.startswith("."):
+            yield path, path.relative_to(source).as_posix()
+
+
+class BufferedSink:
+    """Collects AuditEvents and hands them to the real sink in batches (one commit each)."""
+
+    def __init__(self, sink: AuditSink, batch: int = 256) -> None:
+        self.sink = sink
+        self.batch = batch
+        self.pending: list[dict[str, object]] = []
+
+    def append(self, event: Mapping[str, Any]) -> int:
+        self.pending.append(dict(event))
+        if len(self.pending) >= self.batch:
+            self.flush()
+        return -1
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        many = getattr(self.sink, "append_many", None)
+        if callable(many):
+            many(self.pending)
+        else:
+            for event in self.pending:
+                self.sink.append(event)
+        self.pending = []
+
+
+def _message_id(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+def _audit_success(
+    sink: AuditSink, result: DeidResult, data: bytes, output: bytes, policy_hash: str
+) -> None:
+    input_id = _message_id(data)
+    sink.append(
+        events.deidentification(
+            patient=result.patient_pseudonym,
+            message_id=input_id,
+            output_message_id=derive_message_id(input_id, output),
+            policy_hash=policy_hash,
+            method=METHOD,
+            actions=dict(result.actions),
+        )
+    )
+
+
+def _audit_rejected(sink: AuditSink, data: bytes, reason: str, quarantine_id: int) -> None:
+    sink.append(
+        events.validation_failure(
+            message_id=_message_id(data),
+            stage=STAGE,
+            reason=reason,
+            quarantine_id=quarantine_id,
+        )
+    )
+
+
+def deidentify_tree(
+    source: Path,
+    target: Path,
+    engine: DicomDeidentifier,
+    quarantine: Quarantine | None = None,
+    audit: AuditSink | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> BatchReport:
+    """De-identify every file under ``source`` into ``target`` (same relative paths)."""
+    source, target = source.resolve(), target.resolve()
+    if source.is_dir() and (target == source or source in target.parents):
+        raise ConfigError(f"output {target}: must not be inside the input folder")
+    report = BatchReport()
+    buffered = BufferedSink(audit) if audit is not None else None
+    audit = buffered
+    started = time.perf_counter()
+    policy_hash = engine.policy.policy_hash
+    for path, location in iter_inputs(source):
+        report.files += 1
+        data = path.read_bytes()
+        report.bytes_in += len(data)
+        try:
+            output, result = engine.deidentify_bytes(data, location)
+        except InputRejected as exc:
+            reason = exc.reason
+            qid = quarantine.put(STAGE, location, reason, payload=data) if quarantine else None
+            report.rejected.append(Rejected(location, reason, qid))
+            if audit is not None and qid is not None:
+                _audit_rejected(audit, data, reason, qid)
+        else:
+            out_path = target / location if source.is_dir() else target / path.name
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+            out_path.write_bytes(output)
+            report.deidentified += 1
+            report.bytes_out += len(output)
+            report.warnings += result.warnings
+            report.burned_in_masked += result.mask is not None
+            if audit is not None:
+                _audit_success(audit, result, data, output, policy_hash)
+        if progress is not None:
+            progress(1)
+    if buffered is not None:
+        buffered.flush()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+class DicomDeidStage:
+    """Pipeline stage: DICOM envelope in, de-identified envelope out (or quarantined)."""
+
+    def __init__(
+        self,
+        engine: DicomDeidentifier,
+        quarantine: Quarantine,
+        audit: AuditSink | None = None,
+    ) -> None:
+        self.engine = engine
+        self.quarantine = quarantine
+        self.audit = audit
+
+    def process(self, envelope: Envelope) -> list[Envelope]:
+        if envelope.source is not SourceKind.DICOM:
+            return [envelope]
+        location = envelope.attributes.get("path", envelope.message_id)
+        try:
+            output, result = self.engine.deidentify_bytes(envelope.payload, location)
+        except InputRejected as exc:
+            qid = self.quarantine.put(
+                STAGE, location, exc.reason, payload=envelope.payload, patient=envelope.patient
+            )
+            if self.audit is not None:
+                _audit_rejected(self.audit, envelope.payload, exc.reason, qid)
+            return []
+        if self.audit is not None:
+            _audit_success(
+                self.audit, result, envelope.payload, output, self.engine.policy.policy_hash
+            )
+        return [envelope.derive(output, patient=result.patient_pseudonym)]

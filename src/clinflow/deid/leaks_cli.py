@@ -1,0 +1,67 @@
+"""``clinflow leaks --manifest FILE OUTPUT_DIR``: residual PHI against the ground truth."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from clinflow.deid.leaks import scan
+from clinflow.errors import ConfigError
+
+console = Console()
+
+
+def leaks(
+    output_dir: Annotated[Path, typer.Argument(help="De-identified output folder to scan.")],
+    manifest: Annotated[
+        Path, typer.Option("--manifest", help="The generator's manifest.ndjson (ground truth).")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    show_values: Annotated[
+        bool,
+        typer.Option("--show-values", help="Include the leaked values (synthetic labs only)."),
+    ] = False,
+    limit: Annotated[int, typer.Option(help="Findings to list (text output).")] = 50,
+) -> None:
+    """Residual PHI per kind and location, and a MIDI-B-style scorecard; exit 1 if any."""
+    if not manifest.is_file():
+        raise ConfigError(f"--manifest {manifest}: no such file")
+    if not output_dir.is_dir():
+        raise ConfigError(f"output folder {output_dir}: no such directory")
+    report = scan(manifest, output_dir)
+    if as_json:
+        print(json.dumps(report.to_json(show_values)))
+    else:
+        console.print(
+            f"{report.entries} manifest entries, {report.files_scanned} file(s) scanned, "
+            f"{report.files_absent} absent (quarantined or not output); "
+            f"residual PHI: {report.residual}"
+        )
+        if report.findings:
+            by_kind = Table("kind", "residual")
+            for kind, count in report.by_kind().items():
+                by_kind.add_row(kind, str(count))
+            console.print(by_kind)
+            found = Table(
+                "kind", "file", "location", "variant", *(["value"] if show_values else [])
+            )
+            for finding in report.findings[:limit]:
+                row = [finding.kind, finding.file, finding.location, finding.variant]
+                found.add_row(*row, *([finding.value] if show_values else []))
+            console.print(found)
+        card = Table("check", "correct", "total", "share")
+        for name, check in report.checks.items():
+            card.add_row(name, str(check.correct), str(check.total), f"{100 * check.share:.2f}%")
+        console.print(card)
+        console.print(f"scorecard overall: {100 * report.overall():.3f}%")
+    if report.residual:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("leaks")(leaks)
