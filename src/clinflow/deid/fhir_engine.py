@@ -1,0 +1,380 @@
+"""The FHIR de-identification engine: walks resource dicts applying a compiled policy.
+
+Rules are compiled to a per-(resource type, element path) plan on first sight and cached, so
+the hot path is one dict lookup per element; FHIRPath rules run only for the resource types
+and paths they can select. Every element the walk meets is decided by the first rule that
+selects it, else by its parent's decision, else by the policy's ``unknown`` (redact): an
+allow-list. References (``Patient/123``, ``urn:uuid:...``) are rewritten through one mapping
+so the same patient gets the same pseudonym everywhere, and dates move by the patient's keyed
+offset from ``Pseudonymizer``, the same one the DICOM and text de-identifiers use.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from clinflow.deid.fhir_index import PatientIndex
+from clinflow.deid.fhir_methods import REDACT, DataKeyProvider, Method
+from clinflow.deid.fhir_policy import Policy, Rule
+from clinflow.deid.fhir_types import element_type, is_data_type
+from clinflow.deid.pseudonym import Pseudonymizer
+from clinflow.errors import InputRejected
+
+TextCleaner = Callable[[str, str | None], str]
+"""``(text, patient_key) -> de-identified text``; see ``clinflow.deid.text``."""
+
+_FUNCTION_CALL = re.compile(r"\.\w+\((?:[^()]|\([^()]*\))*\)")
+_PATIENT_KEYS = ("subject", "patient", "beneficiary", "individual")
+_FULL_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:T[\d:.]+(?:Z|[+-]\d{2}:\d{2})?)?$")
+_TRAILING_REFERENCE = re.compile(r"(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})$")
+_REFERENCE = re.compile(r"^(?:(?P<base>https?://\S+?)/)?(?P<type>[A-Z][A-Za-z]+)/(?P<id>[^/?#]+)")
+
+
+@dataclass(slots=True)
+class _Plan:
+    """Decision data for one element path: the static rule and FHIRPath rules before it."""
+
+    static: Rule | None
+    dynamic: tuple[Rule, ...]
+
+
+@dataclass
+class ResourceReport:
+    """What happened to one resource (no PHI: pseudonyms, rule names and counts only)."""
+
+    resource_type: str
+    pseudonym: str | None
+    rules_applied: dict[str, int] = field(default_factory=dict)
+    removed: int = 0
+
+
+class _Context:
+    """Per-resource state handed to methods (implements ``ElementContext``)."""
+
+    __slots__ = ("engine", "pseudonymizer", "patient_key", "resource_type", "path", "as_of",
+                 "_data_key")
+
+    def __init__(self, engine: FhirDeidentifier, resource_type: str, patient_key: str | None):
+        self.engine = engine
+        self.pseudonymizer = engine.pseudonymizer
+        self.patient_key = patient_key
+        self.resource_type = resource_type
+        self.path = resource_type
+        self.as_of = engine.as_of
+        self._data_key: bytes | None = None
+
+    def map_id(self, resource_type: str, resource_id: str) -> str:
+        return self.engine.map_id(resource_type, resource_id)
+
+    def map_reference(self, reference: str) -> str:
+        return self.engine.map_reference(reference, self.path)
+
+    def map_full_url(self, full_url: str) -> str:
+        return self.engine.map_full_url(full_url, self.path)
+
+    def data_key(self) -> bytes | None:
+        if self.patient_key is None or self.engine.data_key_provider is None:
+            return None
+        if self._data_key is None:
+            pseudonym = self.pseudonymizer.patient_pseudonym(self.patient_key)
+            self._data_key = self.engine.data_key_provider(pseudonym)
+        return self._data_key
+
+    def clean_text(self, text: str) -> str:
+        cleaner = self.engine.text_cleaner
+        if cleaner is None:
+            return "[REDACTED]"
+        return cleaner(text, self.patient_key)
+
+
+class FhirDeidentifier:
+    """Applies one policy to resources and bundles, consistently across files."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        pseudonymizer: Pseudonymizer,
+        index: PatientIndex | None = None,
+        *,
+        text_cleaner: TextCleaner | None = None,
+        data_key_provider: DataKeyProvider | None = None,
+        as_of: date | None = None,
+    ) -> None:
+        self.policy = policy
+        self.pseudonymizer = pseudonymizer
+        self.index = index if index is not None else PatientIndex()
+        self.text_cleaner = text_cleaner
+        self.data_key_provider = data_key_provider
+        self.as_of = as_of or datetime.now(UTC).date()
+        self._plans: dict[str, _Plan] = {}
+        self._dynamic_paths: dict[int, str | None] = {
+            rule.index: self._fhirpath_target(rule) for rule in policy.rules
+            if rule.kind == "fhirpath"
+        }
+        self._default: Method | None = None
+        from clinflow.deid.fhir_methods import DateShift, Keep, Redact
+
+        self._unknown: Method = Keep({}) if policy.unknown == "keep" else Redact({})
+        self._date_shift: Method = DateShift({})
+
+    # ----- identifiers and references -------------------------------------------------
+    def map_id(self, resource_type: str, resource_id: str) -> str:
+        """Pseudonymous logical id: the patient pseudonym for Patients, a keyed token else."""
+        if resource_type == "Patient":
+            return self.pseudonymizer.patient_pseudonym(self.index.patient_key_for(resource_id))
+        return self.pseudonymizer.token("fhir-id", f"{resource_type}/{resource_id}", 24)
+
+    def map_reference(self, reference: str, where: str = "") -> str:
+        if reference.startswith("#"):
+            return "#" + self.pseudonymizer.token("contained", reference[1:], 12)
+        if re.fullmatch(r"[A-Z][A-Za-z]+", reference):
+            return reference  # a bare type, e.g. a transaction entry's POST url
+        if reference.startswith("urn:uuid:"):
+            target = self.index.full_urls.get(reference)
+            if target is None:
+                raise InputRejected("broken reference: no entry has this fullUrl", where)
+            return self.full_url_for(*target)
+        match = _REFERENCE.match(reference)
+        if match and "?" not in reference:
+            resource_type, resource_id = match.group("type"), match.group("id")
+            if resource_type == "Patient" and not self.index.has_patient(resource_id):
+                raise InputRejected("broken reference: Patient not found in input", where)
+            return f"{resource_type}/{self.map_id(resource_type, resource_id)}"
+        # Conditional or unparseable references can carry identifiers (NPI, MRN): hash them.
+        head = reference.split("?", 1)[0].rsplit("/", 1)[-1]
+        prefix = head if re.fullmatch(r"[A-Z][A-Za-z]+", head) else "Resource"
+        return f"{prefix}/{self.pseudonymizer.token('fhir-ref', reference, 24)}"
+
+    def map_full_url(self, full_url: str, where: str = "") -> str:
+        """An entry's fullUrl as ``urn:uuid:`` derived from the pseudonymous resource id."""
+        target = self.index.full_urls.get(full_url)
+        if target is None:
+            match = _TRAILING_REFERENCE.search(full_url)
+            if match is None:
+                return "urn:uuid:" + str(uuid.UUID(
+                    bytes=self.pseudonymizer.digest("fullurl", full_url)[:16]))
+            target = (match.group("type"), match.group("id"))
+        return self.full_url_for(*target)
+
+    def full_url_for(self, resource_type: str, resource_id: str) -> str:
+        mapped = self.map_id(resource_type, resource_id)
+        return "urn:uuid:" + str(uuid.UUID(bytes=self.pseudonymizer.digest("fullurl", mapped)[:16]))
+
+    # ----- plans ----------------------------------------------------------------------
+    @staticmethod
+    def _fhirpath_target(rule: Rule) -> str | None:
+        """The element path a FHIRPath rule can select, if its shape shows it (else any)."""
+        stripped = rule.selector
+        while True:
+            reduced = _FUNCTION_CALL.sub("", stripped)
+            if reduced == stripped:
+                break
+            stripped = reduced
+        return stripped if re.fullmatch(r"[A-Z][A-Za-z0-9]*(?:\.[A-Za-z_]\w*)+", stripped) else None
+
+    def _rule_matches(self, rule: Rule, resource_type: str, path: str) -> bool:
+        if not rule.applies_to_resource(resource_type):
+            return False
+        if rule.kind == "path":
+            assert rule.path_re is not None
+            root = rule.selector.split(".", 1)[0]
+            if root != "*" and is_data_type(root):
+                # Data-type-rooted path (e.g. Reference.display): match on the parent type.
+                tail_len = rule.selector.count(".")
+                parts = path.split(".")
+                if len(parts) <= tail_len:
+                    return False
+                parent = ".".join(parts[: len(parts) - tail_len])
+                candidate = root + "." + ".".join(parts[len(parts) - tail_len:])
+                return element_type(parent) == root and bool(rule.path_re.match(candidate))
+            return bool(rule.path_re.match(path))
+        if rule.kind == "type":
+            return element_type(path) == rule.selector
+        return False
+
+    def _plan(self, resource_type: str, path: str) -> _Plan:
+        plan = self._plans.get(path)
+        if plan is not None:
+            return plan
+        static: Rule | None = None
+        dynamic: list[Rule] = []
+        for rule in self.policy.rules:
+            if rule.kind == "fhirpath":
+                target = self._dynamic_paths[rule.index]
+                if rule.applies_to_resource(resource_type) and target in (None, path):
+                    dynamic.append(rule)
+                continue
+            if self._rule_matches(rule, resource_type, path):
+                static = rule
+                break
+        plan = _Plan(static, tuple(dynamic))
+        self._plans[path] = plan
+        return plan
+
+    # ----- resources ------------------------------------------------------------------
+    def patient_key_of(self, resource: dict[str, Any], where: str = "") -> str | None:
+        """The MRN of the patient a resource belongs to (None for non-patient resources)."""
+        resource_type = resource.get("resourceType")
+        if resource_type == "Patient":
+            return self.index.patient_key_for(str(resource.get("id", "")), resource)
+        for key in _PATIENT_KEYS:
+            value = resource.get(key)
+            ref = value.get("reference") if isinstance(value, dict) else None
+            if isinstance(ref, str):
+                patient_id = self.index.patient_id_of_reference(ref)
+                if patient_id is not None:
+                    return self.index.patient_key_for(patient_id)
+                if ref.startswith("Patient/") or ref.startswith("urn:uuid:"):
+                    raise InputRejected(
+                        "broken reference: patient not found in input", f"{where}{key}.reference"
+                    )
+        return None
+
+    def deidentify_resource(
+        self, resource: dict[str, Any], where: str = "", contained: bool = False
+    ) -> tuple[dict[str, Any], ResourceReport]:
+        """De-identify one resource dict; raises ``InputRejected`` for broken references."""
+        resource_type = resource.get("resourceType")
+        if not isinstance(resource_type, str) or not resource_type:
+            raise InputRejected("resource has no resourceType", where)
+        patient_key = self.patient_key_of(resource, where)
+        ctx = _Context(self, resource_type, patient_key)
+        report = ResourceReport(
+            resource_type,
+            self.pseudonymizer.patient_pseudonym(patient_key) if patient_key else None,
+        )
+        state = _WalkState(resource, ctx, report, contained)
+        out = self._walk(resource, resource_type, self._unknown, False, state)
+        if out is REDACT:
+            out = {}
+        out["resourceType"] = resource_type
+        return out, report
+
+    def _walk(self, node: dict[str, Any], path: str, inherited: Method, explicit: bool,
+              state: _WalkState) -> Any:
+        out: dict[str, Any] = {}
+        ctx = state.ctx
+        resource_type = ctx.resource_type
+        for key, value in node.items():
+            if key == "resourceType" and path == resource_type:
+                continue
+            if key.startswith("_"):
+                # Extensions/ids of a primitive: kept only where the primitive itself is kept.
+                child_path = f"{path}.{key[1:]}"
+                decision = self._decide(resource_type, child_path, value, inherited, state)
+                if decision.keeps and isinstance(value, dict | list):
+                    out[key] = value
+                else:
+                    state.report.removed += 1
+                continue
+            child_path = f"{path}.{key}"
+            if key == "id" and path == resource_type and state.contained:
+                out[key] = self.pseudonymizer.token("contained", str(value), 12)
+                continue
+            if key == "contained" or (key == "resource" and path == "Bundle.entry"):
+                items = value if isinstance(value, list) else [value]
+                done = []
+                for item in items:
+                    if isinstance(item, dict):
+                        sub, sub_report = self.deidentify_resource(
+                            item, f"{state.where}{child_path}.", contained=key == "contained")
+                        for name, count in sub_report.rules_applied.items():
+                            state.report.rules_applied[name] = (
+                                state.report.rules_applied.get(name, 0) + count)
+                        done.append(sub)
+                if done:
+                    out[key] = done if isinstance(value, list) else done[0]
+                continue
+            if isinstance(value, list):
+                kept = []
+                for item in value:
+                    result = self._element(resource_type, child_path, item, inherited, state)
+                    if result is not REDACT:
+                        kept.append(result)
+                if kept:
+                    out[key] = kept
+                else:
+                    state.report.removed += 1
+            else:
+                result = self._element(resource_type, child_path, value, inherited, state)
+                if result is not REDACT:
+                    out[key] = result
+        return out if out else REDACT
+
+    def _decide(self, resource_type: str, path: str, value: Any, inherited: Method,
+                state: _WalkState) -> Method:
+        plan = self._plan(resource_type, path)
+        for rule in plan.dynamic:
+            if state.fhirpath_selects(rule, value):
+                state.count(rule)
+                return rule.method
+        if plan.static is not None:
+            state.count(plan.static)
+            return plan.static.method
+        return inherited
+
+    def _element(self, resource_type: str, path: str, value: Any, inherited: Method,
+                 state: _WalkState) -> Any:
+        plan = self._plan(resource_type, path)
+        rule: Rule | None = None
+        for candidate in plan.dynamic:
+            if state.fhirpath_selects(candidate, value):
+                rule = candidate
+                break
+        if rule is None:
+            rule = plan.static
+        if rule is not None:
+            state.count(rule)
+            method = rule.method
+        else:
+            method = inherited
+        if isinstance(value, dict):
+            if rule is not None and rule.method.name == "redact":
+                state.report.removed += 1
+                return REDACT
+            if getattr(method, "children_selected", False):
+                method = self._unknown
+            return self._walk(value, path, method, rule is not None, state)
+        ctx = state.ctx
+        ctx.path = path
+        if rule is None and method.keeps and isinstance(value, str) and _FULL_DATE.match(value):
+            # Safety net: a date under an inherited keep (e.g. an R4-only element the R5
+            # models cannot type) is shifted, never passed through.
+            method = self._date_shift
+        result = method.operate(value, ctx)
+        if result is REDACT:
+            state.report.removed += 1
+        return result
+
+
+class _WalkState:
+    __slots__ = ("resource", "ctx", "report", "contained", "where", "_fhirpath_results")
+
+    def __init__(self, resource: dict[str, Any], ctx: _Context, report: ResourceReport,
+                 contained: bool) -> None:
+        self.resource = resource
+        self.ctx = ctx
+        self.report = report
+        self.contained = contained
+        self.where = ""
+        self._fhirpath_results: dict[int, list[Any]] = {}
+
+    def fhirpath_selects(self, rule: Rule, value: Any) -> bool:
+        results = self._fhirpath_results.get(rule.index)
+        if results is None:
+            assert rule.fhirpath_fn is not None
+            try:
+                results = list(rule.fhirpath_fn(self.resource))
+            except Exception:  # evaluation errors select nothing for this resource
+                results = []
+            self._fhirpath_results[rule.index] = results
+        return any(value == item for item in results)
+
+    def count(self, rule: Rule) -> None:
+        applied = self.report.rules_applied
+        applied[rule.name] = applied.get(rule.name, 0) + 1

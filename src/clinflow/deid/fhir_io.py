@@ -1,0 +1,307 @@
+"""Reading and writing FHIR inputs for de-identification: Bundles and Bulk ndjson, R4/R4B/R5.
+
+Two passes: the first indexes Patients (id → MRN), entry fullUrls and the names a patient's
+record mentions; the second de-identifies and writes, mirroring the input tree under OUT.
+Anything that cannot be processed goes to the quarantine with a reason naming the file, the
+entry or line, and the field; the rest of the file is still written. Validation uses the
+fhir.resources R5 model, then R4B; content both reject only for R4-era element names
+(R4 as Synthea and EHRs export it) is de-identified by the rules and counted as
+"validation skipped"; anything else they reject is quarantined.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+
+from clinflow.deid.fhir_engine import FhirDeidentifier
+from clinflow.errors import InputRejected
+from clinflow.interfaces import AuditSink
+from clinflow.quarantine import Quarantine
+
+Validation = Literal["none", "input", "both"]
+BUNDLE_TYPES = frozenset({"transaction", "collection", "batch", "searchset", "document",
+                          "message", "history", "transaction-response", "batch-response"})
+# pydantic error types that mean "this element has another name or cardinality in R4".
+_R4_TOLERATED = frozenset({"extra_forbidden", "missing", "list_type", "model_type",
+                           "dict_type"})
+STAGE = "deid-fhir"
+
+
+@dataclass
+class RunReport:
+    files: int = 0
+    resources_in: int = 0
+    resources_out: int = 0
+    quarantined: int = 0
+    validation_skipped: int = 0
+    versions: Counter[str] = field(default_factory=Counter)
+    by_type: Counter[str] = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)  # "location: reason", never PHI
+    patients: set[str] = field(default_factory=set)  # pseudonyms
+
+    @property
+    def failed(self) -> bool:
+        return self.quarantined > 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "files": self.files, "resources_in": self.resources_in,
+            "resources_out": self.resources_out, "quarantined": self.quarantined,
+            "validation_skipped": self.validation_skipped, "versions": dict(self.versions),
+            "by_type": dict(self.by_type), "patients": len(self.patients),
+        }
+
+
+@lru_cache(maxsize=512)
+def _model(version: str, resource_type: str) -> Any:
+    if version == "R4B":
+        from fhir.resources.R4B import get_fhir_model_class as get_r4b
+
+        return get_r4b(resource_type)
+    from fhir.resources import get_fhir_model_class
+
+    return get_fhir_model_class(resource_type)
+
+
+def _errors(version: str, resource: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """None when the model accepts the resource, else pydantic's error list."""
+    from pydantic import ValidationError
+
+    try:
+        model = _model(version, str(resource.get("resourceType")))
+    except (KeyError, ValueError, ImportError, AttributeError):
+        return [{"type": "unknown_resource_type", "loc": ("resourceType",)}]
+    try:
+        model.model_validate(resource)
+    except ValidationError as exc:
+        return list(exc.errors())  # type: ignore[arg-type]
+    except (ValueError, TypeError) as exc:  # fhir.resources' own checks
+        return [{"type": type(exc).__name__, "loc": ()}]
+    return None
+
+
+def validate_resource(resource: dict[str, Any], where: str) -> str:
+    """``R5``, ``R4B`` or ``R4 (validation skipped)``; raises ``InputRejected`` naming the field."""
+    r5 = _errors("R5", resource)
+    if r5 is None:
+        return "R5"
+    r4b = _errors("R4B", resource)
+    if r4b is None:
+        return "R4B"
+    if all(error.get("type") in _R4_TOLERATED for error in r4b):
+        return "R4"
+    worst = next(e for e in r4b if e.get("type") not in _R4_TOLERATED)
+    loc = ".".join(str(p) for p in worst.get("loc", ()) if not isinstance(p, int)) or "resource"
+    raise InputRejected(f"fhir.resources rejects field {loc} ({worst.get('type')})", where)
+
+
+def validate_output(resource: dict[str, Any], version: str, where: str) -> None:
+    if version == "R4":
+        return
+    errors = _errors(version, resource)
+    if errors:
+        loc = ".".join(str(p) for p in errors[0].get("loc", ()) if not isinstance(p, int))
+        raise InputRejected(f"de-identified resource fails {version} validation at {loc}",
+                            where)
+
+
+def input_files(root: Path) -> list[Path]:
+    if root.is_file():
+        return [root]
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".json", ".ndjson"))
+
+
+def _label(resource: Any) -> str:
+    if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
+        return str(resource["resourceType"])
+    return "resource"
+
+
+def _iter_ndjson(path: Path) -> Iterator[tuple[int, bytes]]:
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                yield number, line
+
+
+class FhirDeidRunner:
+    """Runs the engine over a file or folder, quarantining what cannot be processed."""
+
+    def __init__(self, engine: FhirDeidentifier, quarantine: Quarantine | None = None,
+                 audit: AuditSink | None = None, validation: Validation = "input") -> None:
+        self.engine = engine
+        self.quarantine = quarantine
+        self.audit = audit
+        self.validation = validation
+        self.report = RunReport()
+
+    # ----- pass 1 ------------------------------------------------------------------------
+    def index(self, files: list[Path]) -> None:
+        index = self.engine.index
+        deferred: list[dict[str, Any]] = []
+        for path in files:
+            for resource, full_url in self._scan(path):
+                index.add(resource, full_url)
+                if resource.get("resourceType") not in ("Observation", "Patient"):
+                    deferred.append(resource)
+        for resource in deferred:
+            index.add_displays(resource)
+
+    def _scan(self, path: Path) -> Iterator[tuple[dict[str, Any], str | None]]:
+        if path.suffix == ".ndjson":
+            for _, line in _iter_ndjson(path):
+                try:
+                    resource = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    continue
+                if isinstance(resource, dict):
+                    yield resource, None
+            return
+        try:
+            document = orjson.loads(path.read_bytes())
+        except (orjson.JSONDecodeError, OSError):
+            return
+        if not isinstance(document, dict):
+            return
+        if document.get("resourceType") == "Bundle":
+            for entry in document.get("entry") or ():
+                if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
+                    full_url = entry.get("fullUrl")
+                    yield entry["resource"], full_url if isinstance(full_url, str) else None
+        else:
+            yield document, None
+
+    # ----- pass 2 ------------------------------------------------------------------------
+    def run(self, source: Path, out: Path) -> RunReport:
+        files = input_files(source)
+        self.index(files)
+        base = source if source.is_dir() else source.parent
+        for path in files:
+            target = out / path.relative_to(base)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.report.files += 1
+            if path.suffix == ".ndjson":
+                self._run_ndjson(path, target)
+            else:
+                self._run_json(path, target)
+        return self.report
+
+    def _reject(self, exc: InputRejected, payload: bytes | None) -> None:
+        self.report.quarantined += 1
+        self.report.problems.append(str(exc))
+        if self.quarantine is not None:
+            self.quarantine.put(STAGE, exc.location, exc.reason, payload)
+
+    def _one(self, resource: Any, where: str, audit: dict[str, Counter[str]]) -> dict[str, Any]:
+        """Validate, de-identify and (optionally) re-validate one resource."""
+        if not isinstance(resource, dict):
+            raise InputRejected("entry is not a JSON object", where)
+        version = "R5"
+        if self.validation != "none":
+            version = validate_resource(resource, where)
+            if version == "R4":
+                self.report.validation_skipped += 1
+            self.report.versions[version] += 1
+        out, report = self.engine.deidentify_resource(resource, where)
+        if self.validation == "both":
+            validate_output(out, version, where)
+        self.report.resources_in += 1
+        self.report.resources_out += 1
+        self.report.by_type[report.resource_type] += 1
+        if report.pseudonym:
+            self.report.patients.add(report.pseudonym)
+            counts = audit.setdefault(report.pseudonym, Counter())
+            counts.update(report.rules_applied)
+        return out
+
+    def _run_ndjson(self, path: Path, target: Path) -> None:
+        audit: dict[str, Counter[str]] = {}
+        digest = hashlib.sha256()
+        with target.open("wb") as sink:
+            for number, line in _iter_ndjson(path):
+                digest.update(line)
+                where = f"{path.name}:line {number}"
+                try:
+                    try:
+                        resource = orjson.loads(line)
+                    except orjson.JSONDecodeError as exc:
+                        raise InputRejected(f"invalid JSON ({exc.msg})", where) from exc
+                    where = f"{where} {_label(resource)}"
+                    out = self._one(resource, where + " ", audit)
+                except InputRejected as exc:
+                    self._reject(exc, line)
+                    continue
+                sink.write(orjson.dumps(out) + b"\n")
+        self._audit(path, digest.hexdigest(), target, audit)
+
+    def _run_json(self, path: Path, target: Path) -> None:
+        raw = path.read_bytes()
+        audit: dict[str, Counter[str]] = {}
+        try:
+            try:
+                document = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                raise InputRejected(f"invalid JSON ({exc.msg})", path.name) from exc
+            if not isinstance(document, dict):
+                raise InputRejected("not a FHIR resource (JSON object expected)", path.name)
+            if document.get("resourceType") == "Bundle":
+                out = self._bundle(document, path, audit)
+            else:
+                out = self._one(document, f"{path.name} {_label(document)} ", audit)
+        except InputRejected as exc:
+            self._reject(exc, raw)
+            return
+        target.write_bytes(orjson.dumps(out))
+        self._audit(path, hashlib.sha256(raw).hexdigest(), target, audit)
+
+    def _bundle(self, bundle: dict[str, Any], path: Path,
+                audit: dict[str, Counter[str]]) -> dict[str, Any]:
+        if bundle.get("type") not in BUNDLE_TYPES:
+            raise InputRejected("Bundle.type missing or not a known bundle type", path.name)
+        entries = bundle.get("entry") or []
+        shell = {k: v for k, v in bundle.items() if k != "entry"}
+        out, _ = self.engine.deidentify_resource(shell, f"{path.name} Bundle ")
+        kept = []
+        for number, entry in enumerate(entries):
+            where = f"{path.name} Bundle.entry[{number}] {_label((entry or {}).get('resource'))} "
+            try:
+                if not isinstance(entry, dict):
+                    raise InputRejected("entry is not a JSON object", where)
+                wrapper = {k: v for k, v in entry.items() if k != "resource"}
+                new_entry, _ = self.engine.deidentify_resource(
+                    {"resourceType": "Bundle", "entry": [wrapper]}, where)
+                result = (new_entry.get("entry") or [{}])[0]
+                if "resource" in entry:
+                    result["resource"] = self._one(entry["resource"], where, audit)
+                kept.append(result)
+            except InputRejected as exc:
+                self._reject(exc, orjson.dumps(entry))
+        if kept:
+            out["entry"] = kept
+        return out
+
+    def _audit(self, path: Path, input_digest: str, target: Path,
+               audit: dict[str, Counter[str]]) -> None:
+        if self.audit is None or not audit:
+            return
+        from clinflow.audit import events
+
+        policy = self.engine.policy
+        output_digest = hashlib.sha256(target.read_bytes()).hexdigest()
+        for pseudonym, counts in sorted(audit.items()):
+            self.audit.append(events.deidentification(
+                patient=pseudonym,
+                message_id=input_digest[:32],
+                output_message_id=output_digest[:32],
+                policy_hash=policy.digest,
+                method=f"fhir-{policy.name}",
+                actions=dict(sorted(counts.items())),
+            ))

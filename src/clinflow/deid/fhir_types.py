@@ -1,0 +1,79 @@
+"""FHIR element data types, looked up once per element path from the fhir.resources models.
+
+``element_type("Patient.name.given") == "string"``; ``element_type("Patient.address") ==
+"Address"``. Used by ``type:`` selectors and by data-type-rooted paths (``Reference.display``).
+Unknown paths (e.g. R4-only elements absent from the R5 models) give ``None``.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+_COMPLEX = re.compile(r"abc\.(\w+?)Type\b")
+_PRIMITIVE = re.compile(r"Annotated\[[^,]+,\s*(\w+)\(")
+
+
+@lru_cache(maxsize=1024)
+def _model(name: str) -> Any:
+    from fhir.resources import get_fhir_model_class
+
+    try:
+        return get_fhir_model_class(name)
+    except (KeyError, ValueError, ImportError, AttributeError):
+        return None
+
+
+@lru_cache(maxsize=1024)
+def _fields_by_json_name(name: str) -> dict[str, str]:
+    """Map JSON element name -> data type name for a model class."""
+    cls = _model(name)
+    if cls is None:
+        return {}
+    out: dict[str, str] = {}
+    for field_name, info in cls.model_fields.items():
+        json_name = info.alias or field_name
+        text = repr(info.annotation)
+        complex_match = _COMPLEX.search(text)
+        if complex_match:
+            out[json_name] = complex_match.group(1)
+            continue
+        primitive = _PRIMITIVE.search(text)
+        if primitive:
+            raw = primitive.group(1)
+            out[json_name] = raw[0].lower() + raw[1:]
+    return out
+
+
+@lru_cache(maxsize=1)
+def _resource_base() -> Any:
+    from fhir.resources.resource import Resource
+
+    return Resource
+
+
+@lru_cache(maxsize=512)
+def is_resource_type(name: str) -> bool:
+    cls = _model(name)
+    return cls is not None and issubclass(cls, _resource_base())
+
+
+@lru_cache(maxsize=512)
+def is_data_type(name: str) -> bool:
+    return _model(name) is not None and not is_resource_type(name)
+
+
+@lru_cache(maxsize=65_536)
+def element_type(path: str) -> str | None:
+    """The data type of the element at ``path`` (resource-rooted, no indexes), or None."""
+    head, _, rest = path.partition(".")
+    if not rest:
+        return head if _model(head) is not None else None
+    parent = element_type(path.rsplit(".", 1)[0])
+    if parent is None:
+        return None
+    name = path.rsplit(".", 1)[1]
+    if parent in ("Resource", "DomainResource") or name.startswith("_"):
+        return None
+    return _fields_by_json_name(parent).get(name)

