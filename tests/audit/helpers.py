@@ -1,0 +1,55 @@
+"""Shared helpers for audit tests: a small log with checkpoints, and raw SQLite access."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from clinflow.audit import AuditLog, events
+from clinflow.audit.commands import trusted_verifiers
+from clinflow.audit.log import DEFAULT_ORIGIN
+from clinflow.audit.store_sqlite import SqliteStore
+from clinflow.audit.verify import VerifyReport, verify_log
+from clinflow.config import DataDir
+
+PATIENTS = [f"PT-{i:016x}" for i in range(1, 6)]
+
+
+def sample_event(i: int) -> events.AuditEvent:
+    patient = PATIENTS[i % len(PATIENTS)]
+    if i % 3 == 0:
+        return events.disclosure(
+            patient=patient, recipient="triage", purpose="TREAT", message_ids=[f"m{i}"]
+        )
+    return events.ingest(patient=patient, message_id=f"m{i}", source_kind="fhir")
+
+
+def build_log(root: Path, n: int = 40, every: int = 10) -> DataDir:
+    data_dir = DataDir.open(root)
+    with AuditLog.open(data_dir, checkpoint_every=every, batch_wait=0) as log:
+        for i in range(n):
+            log.append(sample_event(i))
+    return data_dir
+
+
+def raw(data_dir: DataDir) -> sqlite3.Connection:
+    """A connection with the append-only triggers dropped: what an attacker with file access
+    can do."""
+    conn = sqlite3.connect(data_dir.audit_db, isolation_level=None)
+    names = conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()
+    for (name,) in names:
+        conn.execute(f"DROP TRIGGER {name}")
+    return conn
+
+
+def verify(data_dir: DataDir, trusted: str | None = None) -> VerifyReport:
+    store = SqliteStore(data_dir.audit_db)
+    try:
+        verifiers = trusted_verifiers(data_dir, DEFAULT_ORIGIN, [])
+        return verify_log(store, verifiers, origin=DEFAULT_ORIGIN, trusted=trusted)
+    finally:
+        store.close()
+
+
+def failures(report: VerifyReport) -> list[str]:
+    return [str(f) for f in report.failures]
