@@ -28,6 +28,9 @@ def register_all(app: typer.Typer) -> None:
     from clinflow.deid.leaks_cli import register as register_leaks
 
     register_deid_dicom(deid_app)
+    from clinflow.deid.fhir_cli import register as register_deid_fhir
+
+    register_deid_fhir(deid_app)  # deid fhir, deid text-eval
     register_leaks(app)
     # consent: consent revoke|status       -> clinflow.consent.commands
     from clinflow.consent.commands import consent_app

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from clinflow.deid.fhir_index import PatientIndex
-from clinflow.deid.fhir_methods import REDACT, DataKeyProvider, Method
+from clinflow.deid.fhir_methods import REDACT, DataSealer, Method
 from clinflow.deid.fhir_policy import Policy, Rule
 from clinflow.deid.fhir_types import element_type, is_data_type
 from clinflow.deid.pseudonym import Pseudonymizer
@@ -56,8 +56,7 @@ class ResourceReport:
 class _Context:
     """Per-resource state handed to methods (implements ``ElementContext``)."""
 
-    __slots__ = ("engine", "pseudonymizer", "patient_key", "resource_type", "path", "as_of",
-                 "_data_key")
+    __slots__ = ("engine", "pseudonymizer", "patient_key", "resource_type", "path", "as_of")
 
     def __init__(self, engine: FhirDeidentifier, resource_type: str, patient_key: str | None):
         self.engine = engine
@@ -66,7 +65,6 @@ class _Context:
         self.resource_type = resource_type
         self.path = resource_type
         self.as_of = engine.as_of
-        self._data_key: bytes | None = None
 
     def map_id(self, resource_type: str, resource_id: str) -> str:
         return self.engine.map_id(resource_type, resource_id)
@@ -77,13 +75,11 @@ class _Context:
     def map_full_url(self, full_url: str) -> str:
         return self.engine.map_full_url(full_url, self.path)
 
-    def data_key(self) -> bytes | None:
-        if self.patient_key is None or self.engine.data_key_provider is None:
+    def seal(self, plaintext: bytes, aad: bytes) -> bytes | None:
+        if self.patient_key is None or self.engine.sealer is None:
             return None
-        if self._data_key is None:
-            pseudonym = self.pseudonymizer.patient_pseudonym(self.patient_key)
-            self._data_key = self.engine.data_key_provider(pseudonym)
-        return self._data_key
+        pseudonym = self.pseudonymizer.patient_pseudonym(self.patient_key)
+        return self.engine.sealer(pseudonym, plaintext, aad)
 
     def clean_text(self, text: str) -> str:
         cleaner = self.engine.text_cleaner
@@ -102,14 +98,14 @@ class FhirDeidentifier:
         index: PatientIndex | None = None,
         *,
         text_cleaner: TextCleaner | None = None,
-        data_key_provider: DataKeyProvider | None = None,
+        sealer: DataSealer | None = None,
         as_of: date | None = None,
     ) -> None:
         self.policy = policy
         self.pseudonymizer = pseudonymizer
         self.index = index if index is not None else PatientIndex()
         self.text_cleaner = text_cleaner
-        self.data_key_provider = data_key_provider
+        self.sealer = sealer
         self.as_of = as_of or datetime.now(UTC).date()
         self._plans: dict[str, _Plan] = {}
         self._dynamic_paths: dict[int, str | None] = {

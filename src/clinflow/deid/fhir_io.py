@@ -296,12 +296,20 @@ class FhirDeidRunner:
 
         policy = self.engine.policy
         output_digest = hashlib.sha256(target.read_bytes()).hexdigest()
-        for pseudonym, counts in sorted(audit.items()):
-            self.audit.append(events.deidentification(
+        batch = [
+            events.deidentification(
                 patient=pseudonym,
                 message_id=input_digest[:32],
                 output_message_id=output_digest[:32],
                 policy_hash=policy.digest,
                 method=f"fhir-{policy.name}",
                 actions=dict(sorted(counts.items())),
-            ))
+            )
+            for pseudonym, counts in sorted(audit.items())
+        ]
+        append_many = getattr(self.audit, "append_many", None)
+        if callable(append_many):  # one group commit per file instead of one per event
+            append_many(batch)
+        else:
+            for event in batch:
+                self.audit.append(event)

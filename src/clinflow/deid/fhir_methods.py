@@ -9,13 +9,10 @@ a method's decision down to the primitives inside (as the Microsoft FHIR anonymi
 from __future__ import annotations
 
 import base64
-import os
 import re
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any, ClassVar, Protocol
-
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from clinflow.deid.pseudonym import Pseudonymizer
 
@@ -49,7 +46,7 @@ class ElementContext(Protocol):
 
     def map_full_url(self, full_url: str) -> str: ...
 
-    def data_key(self) -> bytes | None: ...
+    def seal(self, plaintext: bytes, aad: bytes) -> bytes | None: ...
 
     def clean_text(self, text: str) -> str: ...
 
@@ -156,24 +153,18 @@ class CryptoHash(Method):
 
 
 class Encrypt(Method):
-    """AES-GCM under the patient's data key; output ``enc:v1:<base64(nonce||ciphertext)>``."""
+    """AES-GCM under the patient's data key (``clinflow.crypto.datakeys``), so destroying
+    that key crypto-shreds the value; output ``enc:v1:<base64 sealed token>``."""
 
     name = "encrypt"
 
     def operate(self, value: Any, ctx: ElementContext) -> Any:
-        key = ctx.data_key()
-        if key is None or not isinstance(value, str):
-            return REDACT  # no patient (or not a string): removing is the safe choice
-        nonce = os.urandom(12)
-        aad = ctx.path.encode()
-        sealed = AESGCM(key).encrypt(nonce, value.encode("utf-8"), aad)
-        return "enc:v1:" + base64.b64encode(nonce + sealed).decode("ascii")
-
-
-def decrypt_value(token: str, key: bytes, path: str) -> str:
-    """Inverse of ``Encrypt`` for authorised re-identification (tests, consent tooling)."""
-    raw = base64.b64decode(token.removeprefix("enc:v1:"))
-    return AESGCM(key).decrypt(raw[:12], raw[12:], path.encode()).decode("utf-8")
+        if not isinstance(value, str):
+            return REDACT
+        sealed = ctx.seal(value.encode("utf-8"), ctx.path.encode())
+        if sealed is None:
+            return REDACT  # no patient or no key store: removing is the safe choice
+        return "enc:v1:" + base64.b64encode(sealed).decode("ascii")
 
 
 class DateShift(Method):
@@ -331,5 +322,6 @@ METHODS: dict[str, type[Method]] = {
 }
 
 
-DataKeyProvider = Callable[[str], bytes]
-"""``(patient_pseudonym) -> 32-byte AES key``; the consent module's data keys plug in here."""
+DataSealer = Callable[[str, bytes, bytes], bytes]
+"""``(patient_pseudonym, plaintext, aad) -> sealed token``: AES-GCM under the patient's data
+key; ``DataKeyStore.seal`` with a scope plugs in here (see ``fhir_cli``)."""

@@ -1,0 +1,151 @@
+"""``clinflow deid fhir IN OUT`` and ``clinflow deid text-eval``: FHIR and free-text de-id."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from clinflow.config import DataDir
+from clinflow.crypto.keys import KeyRing
+from clinflow.deid.fhir_engine import FhirDeidentifier
+from clinflow.deid.fhir_io import FhirDeidRunner, Validation
+from clinflow.deid.fhir_policy import load_policy
+from clinflow.deid.pseudonym import Pseudonymizer
+from clinflow.deid.text import TextDeidentifier, load_text_policy
+from clinflow.errors import ConfigError
+from clinflow.quarantine import Quarantine
+
+console = Console()
+err_console = Console(stderr=True)
+DATA_KEY_SCOPE = "deid-fhir"
+
+DataDirOption = Annotated[
+    str | None,
+    typer.Option("--data-dir", show_default=False,
+                 help="Deployment data directory (default ./clinflow-data or $CLINFLOW_DATA_DIR)."),
+]
+
+
+def deid_fhir(
+    source: Annotated[Path, typer.Argument(help="A Bundle/ndjson file or a folder (recursively).")],
+    target: Annotated[Path, typer.Argument(help="Output folder (mirrors input paths).")],
+    policy: Annotated[
+        str | None,
+        typer.Option("--policy", show_default=False,
+                     help="Policy YAML file or name in policies/fhir/ (default safe-harbor; "
+                          "also limited-data-set)."),
+    ] = None,
+    text_policy: Annotated[
+        Path | None,
+        typer.Option("--text-policy", show_default=False,
+                     help="Free-text policy YAML (default policies/text.yaml)."),
+    ] = None,
+    validate: Annotated[
+        str, typer.Option("--validate", help="fhir.resources validation: input, both, none.")
+    ] = "input",
+    data_dir: DataDirOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    audit: Annotated[
+        bool, typer.Option("--audit/--no-audit", help="Write AuditEvents (per file, patient).")
+    ] = True,
+) -> None:
+    """De-identify FHIR Bundles and Bulk ndjson (R4, R4B, R5) by a declarative policy.
+
+    Same patient, same pseudonym and date offset as `clinflow deid dicom` (project key in the
+    data directory). Exit 0 when everything was written, 1 when some inputs were quarantined
+    (listed with file, entry or line, and field), 2 on a usage or policy error.
+    """
+    if validate not in ("input", "both", "none"):
+        raise ConfigError(f"--validate {validate}: expected input, both or none")
+    if not source.exists():
+        raise ConfigError(f"input {source}: no such file or directory")
+    compiled = load_policy(policy)
+    texts = load_text_policy(text_policy)
+    deployment = DataDir.open(data_dir)
+    keyring = KeyRing(deployment.keys)
+    pseudonymizer = Pseudonymizer(keyring.project_key())
+    from clinflow.crypto.datakeys import DataKeyStore
+
+    datakeys = DataKeyStore(deployment.root / "datakeys.db", keyring.master_key())
+    engine = FhirDeidentifier(
+        compiled, pseudonymizer,
+        sealer=lambda patient, data, aad: datakeys.seal(patient, DATA_KEY_SCOPE, data, aad),
+    )
+    engine.text_cleaner = TextDeidentifier(pseudonymizer, texts).cleaner(engine.index.known)
+    quarantine = Quarantine(deployment.quarantine_db)
+    try:
+        mode: Validation = validate  # type: ignore[assignment]
+        if audit:
+            from clinflow.audit.log import AuditLog
+
+            with AuditLog.open(deployment) as log:
+                report = FhirDeidRunner(engine, quarantine, log, mode).run(source, target)
+        else:
+            report = FhirDeidRunner(engine, quarantine, None, mode).run(source, target)
+    finally:
+        quarantine.close()
+        datakeys.close()
+    if as_json:
+        print(json.dumps({"policy": compiled.name, "policy_hash": compiled.digest,
+                          **report.as_dict(), "problems": report.problems}))
+    else:
+        console.print(
+            f"{report.files} file(s), {report.resources_out} resource(s) de-identified with "
+            f"policy {compiled.name} ({compiled.digest[:12]}), {len(report.patients)} patient(s); "
+            f"{report.validation_skipped} R4 resource(s) validation skipped; "
+            f"{report.quarantined} quarantined"
+        )
+        for problem in report.problems[:50]:
+            err_console.print(f"quarantined: {problem}")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def text_eval(
+    cohort: Annotated[Path, typer.Argument(help="A generated cohort folder (original notes).")],
+    manifest: Annotated[
+        Path | None, typer.Option("--manifest", help="Manifest (default COHORT/manifest.ndjson).")
+    ] = None,
+    text_policy: Annotated[Path | None, typer.Option("--text-policy")] = None,
+    ner: Annotated[bool, typer.Option("--ner/--no-ner", help="Force spaCy NER on or off.")] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Text PHI recall per kind and precision against the generator's manifest (JSON).
+
+    Exit 1 when overall recall < 0.99, the patient's own name/MRN/SSN/phone < 1.0, or
+    precision < 0.90.
+    """
+    from clinflow.deid.text_eval import evaluate
+
+    manifest = manifest or cohort / "manifest.ndjson"
+    if not manifest.is_file():
+        raise ConfigError(f"--manifest {manifest}: no such file")
+    policy = load_text_policy(text_policy)
+    if ner:
+        policy = policy.model_copy(update={"ner": True})
+    deployment = DataDir.open(data_dir)
+    pseudonymizer = Pseudonymizer(KeyRing(deployment.keys).project_key())
+    report = evaluate(cohort, manifest, TextDeidentifier(pseudonymizer, policy))
+    print(json.dumps(report.as_dict()))
+    if not meets_targets(report.as_dict()):
+        raise typer.Exit(1)
+
+
+def meets_targets(figures: dict[str, object]) -> bool:
+    by_kind = figures.get("recall_by_kind")
+    assert isinstance(by_kind, dict)
+    own = [by_kind.get(k, 1.0) for k in ("patient_name", "patient_mrn", "patient_ssn",
+                                         "patient_phone")]
+    recall = figures.get("recall_overall")
+    precision = figures.get("precision")
+    assert isinstance(recall, float) and isinstance(precision, float)
+    return recall >= 0.99 and precision >= 0.90 and all(v == 1.0 for v in own)
+
+
+def register(deid_app: typer.Typer) -> None:
+    deid_app.command("fhir")(deid_fhir)
+    deid_app.command("text-eval")(text_eval)
