@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, ClassVar
 
+from pydicom import config
 from pydicom.datadict import keyword_for_tag
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
@@ -78,6 +79,27 @@ def _value(ds: Dataset, tag: int) -> Any:
     return ds[tag].value
 
 
+def set_element(ds: Dataset, tag: int, vr: str, value: Any) -> None:
+    """Replace an existing element's value without pydicom's per-assignment checks.
+
+    Only for elements already in ``ds`` (the dict keeps its original tag key); values are
+    built here from the VR, so pydicom's validation would only cost time.
+    """
+    ds._dict[tag] = DataElement(tag, vr, value, validation_mode=config.IGNORE)  # type: ignore[index]
+
+
+def _text_of(ds: Dataset, tag: int) -> str:
+    """An element's value as text, decoding raw bytes directly (no full conversion)."""
+    elem = ds._dict[tag]  # type: ignore[index]
+    raw = elem.value
+    if isinstance(raw, bytes):
+        try:
+            return raw.decode("utf-8").strip(" \x00")
+        except UnicodeDecodeError:
+            return raw.decode("latin-1").strip(" \x00")
+    return "" if raw is None else str(raw)
+
+
 _IDENTITY_WORDS = ("Name", "Address", "Telephone", "Institution", "Station", "Serial", "Email")
 
 
@@ -98,7 +120,7 @@ def identifies(tag: int, vr: str) -> bool:
 
 def _remember(ds: Dataset, tag: int, vr: str, ctx: ActionContext) -> None:
     if vr in TEXT_VRS and identifies(tag, vr):
-        ctx.remember(_value(ds, tag))
+        ctx.remember(_text_of(ds, tag).split("\\"))
 
 
 class DeidAction:
@@ -132,7 +154,7 @@ class EmptyAction(DeidAction):
 
     def apply(self, ds: Dataset, tag: int, vr: str, ctx: ActionContext) -> ActionResult:
         _remember(ds, tag, vr, ctx)
-        ds[tag] = DataElement(tag, vr, b"" if vr in BINARY_VRS else None)
+        set_element(ds, tag, vr, b"" if vr in BINARY_VRS else None)
         return ActionResult(self.code.value, tag, True)
 
 
@@ -152,7 +174,7 @@ class DummyAction(DeidAction):
             value = 0
         else:
             value = _DUMMY_TEXT.get(vr, "ANONYMIZED")
-        ds[tag] = DataElement(tag, vr, value)
+        set_element(ds, tag, vr, value)
         return ActionResult(self.code.value, tag, True)
 
 
@@ -181,7 +203,7 @@ class RemapUidAction(DeidAction):
             new = uid(str(value))
         else:
             return ActionResult(self.code.value, tag, False)
-        ds[tag] = DataElement(tag, "UI", new)
+        set_element(ds, tag, "UI", new)
         return ActionResult(self.code.value, tag, True)
 
 
@@ -192,13 +214,14 @@ class PseudonymAction(DeidAction):
 
     def apply(self, ds: Dataset, tag: int, vr: str, ctx: ActionContext) -> ActionResult:
         # The key is the MRN of *this* item (DICOMDIR patient records carry their own).
-        own = _value(ds, tag)
+        own = _text_of(ds, tag)
         ctx.remember(own)
-        sibling = own if tag == _PATIENT_ID else ds.get(_PATIENT_ID)
-        if sibling is not None and not isinstance(sibling, str):
-            sibling = sibling.value
-        key = str(sibling or "").strip() or ctx.patient_key
-        ds[tag] = DataElement(tag, vr, ctx.pseudonymizer.patient_pseudonym(key))
+        if tag == _PATIENT_ID:
+            sibling = own
+        else:
+            sibling = _text_of(ds, _PATIENT_ID) if _PATIENT_ID in ds._dict else ""
+        key = sibling.strip() or ctx.patient_key
+        set_element(ds, tag, vr, ctx.pseudonymizer.patient_pseudonym(key))
         return ActionResult(self.code.value, tag, True)
 
 
@@ -287,7 +310,7 @@ class CleanAction(DeidAction):
                 ctx.remember(items)
             shifted = [self._shift(vr, str(v), ctx) if v else "" for v in items]
             new: Any = shifted if isinstance(value, MultiValue) else shifted[0]
-            ds[tag] = DataElement(tag, vr, new)
+            set_element(ds, tag, vr, new)
             return ActionResult(self.code.value, tag, True)
         if vr in TEXT_VRS:
             ctx.deferred_text.append((ds, tag))

@@ -83,10 +83,14 @@ def mask_regions(ds: Dataset, policy: BurnedInPolicy, location: str) -> MaskResu
         if decompressed:
             # keep the SOP Instance UID: the engine remaps it consistently afterwards
             ds.decompress(generate_instance_uid=False)
+            for tag in list(ds.keys()):  # implicit VR raw elements need their VR to write
+                ds[tag]
         pixels = ds.pixel_array
     except Exception as exc:  # pydicom raises many types for missing/failed decoders
+        name = getattr(syntax, "name", "unknown transfer syntax")
         raise InputRejected(
-            f"burned-in text risk and pixel data cannot be decoded ({type(exc).__name__})",
+            f"burned-in text risk and pixel data in {name} cannot be decoded here "
+            f"({type(exc).__name__}); install a decoder (pylibjpeg/gdcm) or review by hand",
             location,
         ) from exc
     frames = int(ds.get("NumberOfFrames", 1) or 1)

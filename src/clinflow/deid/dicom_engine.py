@@ -16,6 +16,7 @@ import warnings
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from clinflow.deid.dicom_actions import (
     ActionContext,
     DeidAction,
     action_for,
+    set_element,
 )
 from clinflow.deid.dicom_burnedin import MaskResult, burned_in_risk, mask_regions
 from clinflow.deid.dicom_profile import ActionCode, CompiledPolicy, ProfileOption
@@ -74,6 +76,14 @@ class DeidResult:
     mask: MaskResult | None = None
     warnings: int = 0
     max_depth: int = 0
+
+
+@lru_cache(maxsize=8192)
+def _dictionary_sq(tag: int) -> bool:
+    try:
+        return bool(dictionary_VR(tag) == "SQ")
+    except KeyError:
+        return False
 
 
 def _vr_of(elem: Any, tag: int, ds: Dataset) -> str:
@@ -124,7 +134,8 @@ class DicomDeidentifier:
                 self._temporal, ActionCode.REMOVE
             )
         )
-        self._method_items = [(code, meaning) for code, meaning in policy.method_codes]
+        # Built once and shared by every output dataset (written, never mutated).
+        self._method_items = [_code_item(code, meaning) for code, meaning in policy.method_codes]
 
     # --- files and bytes -------------------------------------------------------------------
 
@@ -256,17 +267,20 @@ class DicomDeidentifier:
                 code = self.policy.action_for(tag)
                 if code is not None:
                     entry = (code, action_for(code))
-            vr = _vr_of(elements[tag], tag, ds)
+            elem = elements[tag]
             if entry is None:
-                if vr == "SQ":
+                raw_vr = elem.VR
+                if raw_vr == "SQ" or (raw_vr in (None, "UN") and _dictionary_sq(tag)):
                     self._walk_items(ds, tag, ctx, result, depth, clean)
                 elif clean and tag not in CODE_TAGS:
+                    vr = _vr_of(elem, tag, ds)
                     if vr in TEXT_VRS:
                         ctx.deferred_text.append((ds, tag))
                         counts["C-contained"] += 1
                     elif vr in DATE_VRS:
                         counts[self._contained_date.apply(ds, tag, vr, ctx).action] += 1
                 continue
+            vr = _vr_of(elem, tag, ds)
             code, action = entry
             if vr == "SQ":
                 if code is ActionCode.REMOVE:
@@ -308,20 +322,19 @@ class DicomDeidentifier:
         counts["private-removed"] += 1
 
     def _clean_text(self, ctx: ActionContext) -> None:
-        known = [*ctx.known_values, ctx.patient_key]
-        clean = self.text_cleaner.clean
+        clean = self.text_cleaner.prepare([*ctx.known_values, ctx.patient_key])
         for ds, tag in ctx.deferred_text:
             elem = ds[tag]
             value = elem.value
             limit = MAX_LENGTH.get(elem.VR)
             new: Any
             if isinstance(value, MultiValue | list):
-                new = [clean(str(v), known)[:limit] for v in value]
+                new = [clean(str(v))[:limit] for v in value]
             elif value is None or str(value) == "":
                 continue
             else:
-                new = clean(str(value), known)[:limit]
-            ds[tag] = DataElement(tag, elem.VR, new)
+                new = clean(str(value))[:limit]
+            set_element(ds, tag, elem.VR, new)
 
     def _update_meta(self, ds: Dataset) -> None:
         meta = getattr(ds, "file_meta", None)
@@ -338,15 +351,16 @@ class DicomDeidentifier:
         """PS3.15 E.1.1: say that and how the dataset was de-identified."""
         ds.PatientIdentityRemoved = "YES"
         ds.DeidentificationMethod = f"clinflow PS3.15 E.1-1 policy {self.policy.policy_hash[:12]}"
-        items = []
-        for code, meaning in self._method_items:
-            item = Dataset()
-            item.CodeValue = code
-            item.CodingSchemeDesignator = "DCM"
-            item.CodeMeaning = meaning
-            items.append(item)
-        ds.DeidentificationMethodCodeSequence = Sequence(items)
+        ds.DeidentificationMethodCodeSequence = Sequence(self._method_items)
         ds.LongitudinalTemporalInformationModified = self._temporal
+
+
+def _code_item(code: str, meaning: str) -> Dataset:
+    item = Dataset()
+    item.CodeValue = code
+    item.CodingSchemeDesignator = "DCM"
+    item.CodeMeaning = meaning
+    return item
 
 
 def summarize_actions(results: Mapping[str, int]) -> str:

@@ -9,7 +9,7 @@ de-identifier can be injected into the engine through the :class:`TextCleaner` p
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 REDACTED = "***"
@@ -32,9 +32,12 @@ _GENERIC = re.compile(
 
 
 class TextCleaner(Protocol):
-    """Removes identifiers from one free-text value, given the dataset's known identifiers."""
+    """Makes a function that removes identifiers from free text, given the known identifiers.
 
-    def clean(self, text: str, known: Iterable[str]) -> str: ...
+    Called once per dataset (the known identifiers are that dataset's), then per value.
+    """
+
+    def prepare(self, known: Iterable[str]) -> Callable[[str], str]: ...
 
 
 def known_tokens(values: Iterable[str]) -> set[str]:
@@ -63,12 +66,16 @@ def known_tokens(values: Iterable[str]) -> set[str]:
 class KnownValueScrubber:
     """Default :class:`TextCleaner`: case-insensitive known values, then generic patterns."""
 
-    def clean(self, text: str, known: Iterable[str]) -> str:
+    def prepare(self, known: Iterable[str]) -> Callable[[str], str]:
         tokens = sorted(known_tokens(known), key=len, reverse=True)
-        if tokens:
-            pattern = re.compile(
-                r"(?<!\w)(?:" + "|".join(re.escape(t) for t in tokens) + r")(?!\w)",
-                re.IGNORECASE,
-            )
-            text = pattern.sub(REDACTED, text)
-        return _GENERIC.sub(REDACTED, text)
+        if not tokens:
+            return lambda text: _GENERIC.sub(REDACTED, text)
+        pattern = re.compile(
+            r"(?<!\w)(?:" + "|".join(re.escape(t) for t in tokens) + r")(?!\w)",
+            re.IGNORECASE,
+        )
+        return lambda text: _GENERIC.sub(REDACTED, pattern.sub(REDACTED, text))
+
+    def clean(self, text: str, known: Iterable[str]) -> str:
+        """One-off convenience: ``prepare(known)(text)``."""
+        return self.prepare(known)(text)
