@@ -191,7 +191,7 @@ class StudyPlan:
             started=started,
             study_uid=context.new_uid(),
             accession_number=accession,
-            study_id=f"{rng.randint(1, 99999)}",
+            study_id=f"S{rng.randint(10**5, 10**6 - 1)}",  # distinctive, SH <= 16
             requested_procedure_id=f"RP{rng.randint(10**6, 10**7 - 1)}",
             scheduled_step_id=f"SPS{rng.randint(10**6, 10**7 - 1)}",
             station_name=f"{spec.modality}{rng.randint(1, 9)}-{rng.choice(['ED', 'MAIN', 'ICU'])}",

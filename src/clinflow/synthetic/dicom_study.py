@@ -98,9 +98,13 @@ def _plant_patient(node: Node, context: PatientContext, plan: StudyPlan) -> None
         node.plant("ResponsiblePerson", contact.person.dicom_name, PhiKind.NAME,
                    Subject.RELATIVE, f"relative:{words}")
         node.put("ResponsiblePersonRole", role)
-        mentions = [Mention(contact.person.full_name, PhiKind.NAME, Subject.RELATIVE,
-                            f"relative:{words}")]
-        text = f"Emergency contact: {contact.person.full_name} ({words})"
+        patient_name = patient.person.full_name
+        mentions = [
+            Mention(patient_name, PhiKind.NAME, Subject.PATIENT),
+            Mention(contact.person.full_name, PhiKind.NAME, Subject.RELATIVE,
+                    f"relative:{words}"),
+        ]
+        text = f"{patient_name}: emergency contact {contact.person.full_name} ({words})"
         if contact.person.phone:
             text += f", tel {contact.person.phone}"
             mentions.append(Mention(contact.person.phone, PhiKind.PHONE, Subject.RELATIVE,
