@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydicom import dcmread
+from pydicom.dataset import validate_file_meta
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from clinflow.errors import ConfigError
@@ -33,6 +34,8 @@ def test_every_file_is_part10_and_reads_back(cohort: Generated) -> None:
         assert raw[:128] == b"\x00" * 128 and raw[128:132] == b"DICM", path
         ds = dcmread(path)
         meta = ds.file_meta
+        validate_file_meta(meta, enforce_standard=True)  # raises on a missing/bad element
+        assert meta.FileMetaInformationVersion == b"\x00\x01"
         assert meta.MediaStorageSOPClassUID == ds.SOPClassUID
         assert meta.MediaStorageSOPInstanceUID == ds.SOPInstanceUID
         assert meta.ImplementationClassUID == IMPLEMENTATION_CLASS_UID
