@@ -128,7 +128,7 @@ def demo_command(
 ) -> None:
     """Generate a small synthetic cohort into the data directory and summarize it."""
     root = DataDir.open(data_dir)
-    scenario = Scenario(name="demo", patients=DEMO_PATIENTS, imaging_fraction=_demo_imaging())
+    scenario = Scenario(name="demo", patients=DEMO_PATIENTS, imaging_fraction=0.34)
     out = root.root / "synthetic"
     options = GenerateOptions(
         patients=DEMO_PATIENTS, seed=DEMO_SEED, out=out, scenario=scenario, workers=1
@@ -137,15 +137,6 @@ def demo_command(
     console.print(summary_table(summary, out))
     _record_audit(data_dir, summary, out)
     console.print(f"manifest sha256 {summary['manifest_sha256']}")
-
-
-def _demo_imaging() -> float:
-    """Image a third of the demo cohort when the DICOM generator is installed."""
-    try:
-        import clinflow.synthetic.dicom  # noqa: F401
-    except ImportError:
-        return 0.0
-    return 0.34
 
 
 def register(app: typer.Typer) -> None:

@@ -78,7 +78,7 @@ class Scenario(_Strict):
     elderly_fraction: float = Field(default=0.08, ge=0, le=1)  # ages over 89
     encounter_mix: EncounterMix = EncounterMix()
     notes_per_patient: int = Field(default=2, ge=0, le=20)
-    imaging_fraction: float = Field(default=0.0, ge=0, le=1)
+    imaging_fraction: float = Field(default=0.2, ge=0, le=1)
     modality_mix: dict[Modality, float] = Field(default_factory=_default_modalities)
     burned_in_fraction: float = Field(default=0.1, ge=0, le=1)
     consent: ConsentSettings = ConsentSettings()

@@ -1,0 +1,77 @@
+"""Resolve a manifest entry's location to the value actually stored there (test helper)."""
+
+from __future__ import annotations
+
+import base64
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pydicom
+from pydicom.dataset import Dataset
+
+from clinflow.synthetic.manifest import PhiEntry
+
+_SEGMENT = re.compile(r"^(?P<name>[A-Za-z]+)(?:\[(?P<index>\d+)\])?$")
+_TAG = re.compile(
+    r"^\((?P<group>[0-9A-Fa-f]{4}),(?P<element>[0-9A-Fa-f]{4})\)(?:\[(?P<index>\d+)\])?$"
+)
+
+
+@lru_cache(maxsize=64)
+def _bundle_index(path: Path) -> dict[str, dict[str, Any]]:
+    bundle = orjson.loads(path.read_bytes())
+    return {
+        f"{entry['resource']['resourceType']}/{entry['resource']['id']}": entry["resource"]
+        for entry in bundle["entry"]
+    }
+
+
+def resolve_fhir(root: Path, entry: PhiEntry) -> str:
+    """The text at ``Type/id#path[@start-end]`` in the entry's file."""
+    reference, _, path = entry.location.partition("#")
+    path, _, span = path.partition("@")
+    node: Any = _bundle_index(root / entry.file)[reference]
+    for segment in path.split("."):
+        match = _SEGMENT.match(segment)
+        assert match, f"bad path segment {segment!r} in {entry.location}"
+        node = node[match["name"]]
+        if match["index"] is not None:
+            node = node[int(match["index"])]
+    if span:
+        start, end = (int(part) for part in span.split("-"))
+        text = base64.b64decode(node).decode("utf-8") if path.endswith(".data") else str(node)
+        return text[start:end]
+    return str(node)
+
+
+def _element_text(value: Any) -> str:
+    if isinstance(value, bytes):  # private element without a dictionary entry: read as UN
+        return value.decode("utf-8").rstrip(" \x00")
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+        return "\\".join(str(item) for item in value)
+    return str(value)
+
+
+def resolve_dicom(root: Path, entry: PhiEntry) -> tuple[Dataset, str | None]:
+    """The dataset and the element text at a tag path (None for a pixel box)."""
+    dataset = pydicom.dcmread(root / entry.file)
+    location = entry.location
+    if location.startswith("pixels["):
+        return dataset, None
+    node: Dataset = dataset
+    if location.startswith("meta."):
+        node, location = dataset.file_meta, location[len("meta.") :]
+    parts = location.split(".")
+    value: Any = None
+    for position, part in enumerate(parts):
+        match = _TAG.match(part)
+        assert match, f"bad tag path {entry.location}"
+        element = node[int(match["group"], 16) << 16 | int(match["element"], 16)]
+        if position < len(parts) - 1:
+            node = element.value[int(match["index"] or 0)]
+        else:
+            value = element.value
+    return dataset, _element_text(value)
