@@ -118,8 +118,9 @@ def test_periods_expired_not_applicable(
     consent = r5_consent(
         "dated",
         PATIENT_A,
-        "permit",
-        [{"purpose": [purpose("HRESCH")], "period": {"start": "2024-01-01", "end": "2024-12-31"}}],
+        "deny",
+        [{"purpose": [purpose("HRESCH")]}],
+        period={"start": "2024-01-01", "end": "2024-12-31"},
     )
     assert decide([consent], policy, "HRESCH", when=when)[1] is expected
 

@@ -1,0 +1,168 @@
+"""Revocation details: scopes, failures, quarantine, stream withdrawals, loading, audit log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pytest
+
+from clinflow.audit import AuditLog, verify_inclusion
+from clinflow.config import DataDir
+from clinflow.consent.model import parse_consent
+from clinflow.consent.service import ConsentService
+from clinflow.envelope import Envelope, SourceKind
+from clinflow.errors import ConfigError, KeyError_
+from clinflow.interfaces import RetractionReport, RetractionRequest
+
+from .fixtures import PATIENT_A, PATIENT_B, ListAudit, research_opt_in_r5
+
+
+def release(service: ConsentService, patient: str, n: int, purpose: str = "HRESCH") -> list[str]:
+    ids = []
+    for i in range(n):
+        env = Envelope(
+            message_id=f"{patient}-{purpose}-{i}",
+            source=SourceKind.FHIR,
+            patient=patient,
+            payload=b"obs",
+            event_time=datetime(2025, 1, 1, i, tzinfo=UTC),
+            purpose=purpose,
+            lineage=(f"raw-{patient}-{i}",),
+        )
+        ids.append(service.research.write(env))
+    return ids
+
+
+class Broken:
+    name = "broken-endpoint"
+
+    def __init__(self) -> None:
+        self.fail = True
+        self.calls: list[RetractionRequest] = []
+
+    def retract(self, request: RetractionRequest) -> RetractionReport:
+        self.calls.append(request)
+        if self.fail:
+            raise ConnectionError("endpoint down")
+        return RetractionReport(self.name, 3, derived_deleted=2)
+
+
+def test_failed_target_reported_and_rerun_completes(service: ConsentService) -> None:
+    broken = Broken()
+    service.targets.register(broken)
+    release(service, PATIENT_A, 3)
+    first = service.revoke(PATIENT_A, ["HRESCH"])
+    assert not first.complete
+    assert any(a.error == "ConnectionError" for a in first.actions)
+    broken.fail = False
+    second = service.revoke(PATIENT_A, ["HRESCH"])
+    assert second.complete and second.already_revoked
+    assert {a.target: a.derived_deleted for a in second.actions}["broken-endpoint"] == 2
+    assert service.lineage.find(PATIENT_A, ["HRESCH"]) == []
+
+
+def test_non_retroactive_keeps_earlier_data(service: ConsentService) -> None:
+    release(service, PATIENT_A, 2)  # event times in 2025-01, before "now"
+    receipt = service.revoke(PATIENT_A, ["HRESCH"], retroactive=False)
+    assert receipt.records_found == 0 and not receipt.keys_destroyed
+    assert len(service.research.records(PATIENT_A)) == 2
+    assert any("non-retroactive" in note for note in receipt.notes)
+    # A later retroactive revoke purges and shreds.
+    receipt = service.revoke(PATIENT_A, ["HRESCH"])
+    assert receipt.records_found == 2 and receipt.keys_destroyed
+    assert service.research.records(PATIENT_A) == []
+
+
+def test_quarantine_purged_only_on_full_revocation(service: ConsentService) -> None:
+    service.quarantine.put("ingest", "file.json", "bad", payload=b"x", patient=PATIENT_A)
+    service.revoke(PATIENT_A, ["HRESCH"])
+    assert service.quarantine.count() == 1
+    receipt = service.revoke(PATIENT_A)  # every revocable purpose
+    assert {a.target: a.deleted for a in receipt.actions}["quarantine"] == 1
+    assert service.quarantine.count() == 0
+    assert "TREAT" in receipt.purposes and "BTG" not in receipt.purposes
+
+
+def test_bad_revoke_requests_are_usage_errors(service: ConsentService) -> None:
+    with pytest.raises(ConfigError, match="pseudonym"):
+        service.revoke("123-45-6789")
+    with pytest.raises(ConfigError, match="unknown purpose"):
+        service.revoke(PATIENT_A, ["NOPE"])
+    with pytest.raises(ConfigError, match="cannot be revoked"):
+        service.revoke(PATIENT_A, ["BTG"])
+
+
+def test_stream_withdrawal_sweeps_and_shreds(service: ConsentService) -> None:
+    consent = research_opt_in_r5(PATIENT_A)
+    assert service.revocations.apply_consent(PATIENT_A, parse_consent(consent)) is None
+    ids = release(service, PATIENT_A, 2)
+    release(service, PATIENT_A, 1, purpose="TREAT")
+    receipt = service.revocations.apply_consent(
+        PATIENT_A, parse_consent({**consent, "status": "inactive"})
+    )
+    assert receipt is not None and receipt.purposes == ("HRESCH",)
+    assert receipt.records_found == 2
+    with pytest.raises(FileNotFoundError):
+        service.research.read(ids[0])
+    assert [r.purpose for r in service.research.records(PATIENT_A)] == ["TREAT"]
+    assert receipt.receipt_id in [r.receipt_id for r in service.revocations.receipts(PATIENT_A)]
+
+
+def test_escaped_copy_unreadable_after_revoke(service: ConsentService, tmp_path: Path) -> None:
+    (output_id,) = release(service, PATIENT_A, 1)
+    backup = (service.research.root / service.research.records(PATIENT_A)[0].location).read_bytes()
+    service.revoke(PATIENT_A, ["HRESCH"])
+    with pytest.raises(KeyError_, match="destroyed"):
+        service.datakeys.open(backup, aad=output_id.encode())
+
+
+def test_load_bundle_resolves_patients_and_quarantines_bad(service: ConsentService,
+                                                           tmp_path: Path) -> None:
+    mrn = "MRN-SYN-0001"
+    patient = {"resourceType": "Patient", "id": "p1", "identifier": [
+        {"type": {"coding": [{"code": "MR"}]}, "value": mrn}]}
+    good = research_opt_in_r5("x")
+    good["subject"] = {"reference": "Patient/p1"}
+    bad = {"resourceType": "Consent", "id": "bad", "status": "active",
+           "subject": {"reference": "Patient/unknown"}}
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": [{"resource": patient}, {"resource": good}, {"resource": bad}]}
+    path = tmp_path / "consents.json"
+    path.write_bytes(orjson.dumps(bundle))
+    report = service.load(path)
+    assert report.loaded == 1 and len(report.rejected) == 1
+    pseudonym = service.pseudonym_for(mrn)
+    assert service.status(pseudonym)["decisions"]["HRESCH"]["decision"] == "permit"
+    assert service.quarantine.count() == 1
+    assert mrn not in str(service.quarantine.list()[0])
+    ndjson = tmp_path / "consents.ndjson"
+    ndjson.write_bytes(orjson.dumps(research_opt_in_r5(PATIENT_B)) + b"\n{oops\n")
+    report = service.load(ndjson)
+    assert report.loaded == 1 and report.rejected == ["consents.ndjson:2"]
+
+
+def test_with_real_audit_log(data_dir: Path) -> None:
+    root = DataDir.open(data_dir)
+    with ConsentService(root) as service:
+        release(service, PATIENT_A, 2)
+        receipt = service.revoke(PATIENT_A, ["HRESCH"])
+        assert isinstance(service.audit, AuditLog)
+        log = service.audit
+        assert log.size >= len(receipt.audit_entries) > 0
+        root_hash = log.root()
+        for index in receipt.audit_entries:
+            entry = log.get_entry(index)
+            assert entry is not None and PATIENT_A.encode() in entry
+            proof = log.inclusion_proof(index)
+            assert verify_inclusion(log.leaf_hash(index), index, log.size, proof, root_hash)
+
+
+def test_receipt_has_no_phi_and_round_trips(service: ConsentService, audit: ListAudit) -> None:
+    release(service, PATIENT_A, 1)
+    receipt = service.revoke(PATIENT_A, ["HRESCH"])
+    text = orjson.dumps(receipt.to_dict()).decode()
+    assert "obs" not in text  # no payload content
+    stored = service.revocations.receipts(PATIENT_A)
+    assert stored == [receipt]
