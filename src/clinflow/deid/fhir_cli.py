@@ -25,8 +25,11 @@ DATA_KEY_SCOPE = "deid-fhir"
 
 DataDirOption = Annotated[
     str | None,
-    typer.Option("--data-dir", show_default=False,
-                 help="Deployment data directory (default ./clinflow-data or $CLINFLOW_DATA_DIR)."),
+    typer.Option(
+        "--data-dir",
+        show_default=False,
+        help="Deployment data directory (default ./clinflow-data or $CLINFLOW_DATA_DIR).",
+    ),
 ]
 
 
@@ -35,14 +38,20 @@ def deid_fhir(
     target: Annotated[Path, typer.Argument(help="Output folder (mirrors input paths).")],
     policy: Annotated[
         str | None,
-        typer.Option("--policy", show_default=False,
-                     help="Policy YAML file or name in policies/fhir/ (default safe-harbor; "
-                          "also limited-data-set)."),
+        typer.Option(
+            "--policy",
+            show_default=False,
+            help="Policy YAML file or name in policies/fhir/ (default safe-harbor; "
+            "also limited-data-set).",
+        ),
     ] = None,
     text_policy: Annotated[
         Path | None,
-        typer.Option("--text-policy", show_default=False,
-                     help="Free-text policy YAML (default policies/text.yaml)."),
+        typer.Option(
+            "--text-policy",
+            show_default=False,
+            help="Free-text policy YAML (default policies/text.yaml).",
+        ),
     ] = None,
     validate: Annotated[
         str, typer.Option("--validate", help="fhir.resources validation: input, both, none.")
@@ -72,7 +81,8 @@ def deid_fhir(
 
     datakeys = DataKeyStore(deployment.root / "datakeys.db", keyring.master_key())
     engine = FhirDeidentifier(
-        compiled, pseudonymizer,
+        compiled,
+        pseudonymizer,
         sealer=lambda patient, data, aad: datakeys.seal(patient, DATA_KEY_SCOPE, data, aad),
     )
     engine.text_cleaner = TextDeidentifier(pseudonymizer, texts).cleaner(engine.index.known)
@@ -90,8 +100,16 @@ def deid_fhir(
         quarantine.close()
         datakeys.close()
     if as_json:
-        print(json.dumps({"policy": compiled.name, "policy_hash": compiled.digest,
-                          **report.as_dict(), "problems": report.problems}))
+        print(
+            json.dumps(
+                {
+                    "policy": compiled.name,
+                    "policy_hash": compiled.digest,
+                    **report.as_dict(),
+                    "problems": report.problems,
+                }
+            )
+        )
     else:
         console.print(
             f"{report.files} file(s), {report.resources_out} resource(s) de-identified with "
@@ -138,8 +156,9 @@ def text_eval(
 def meets_targets(figures: dict[str, object]) -> bool:
     by_kind = figures.get("recall_by_kind")
     assert isinstance(by_kind, dict)
-    own = [by_kind.get(k, 1.0) for k in ("patient_name", "patient_mrn", "patient_ssn",
-                                         "patient_phone")]
+    own = [
+        by_kind.get(k, 1.0) for k in ("patient_name", "patient_mrn", "patient_ssn", "patient_phone")
+    ]
     recall = figures.get("recall_overall")
     precision = figures.get("precision")
     assert isinstance(recall, float) and isinstance(precision, float)

@@ -108,8 +108,10 @@ class FhirDeidentifier:
         self.sealer = sealer
         self.as_of = as_of or datetime.now(UTC).date()
         self._plans: dict[str, _Plan] = {}
+        self._reference_cache: dict[str, str] = {}
         self._dynamic_paths: dict[int, str | None] = {
-            rule.index: self._fhirpath_target(rule) for rule in policy.rules
+            rule.index: self._fhirpath_target(rule)
+            for rule in policy.rules
             if rule.kind == "fhirpath"
         }
         self._default: Method | None = None
@@ -126,6 +128,16 @@ class FhirDeidentifier:
         return self.pseudonymizer.token("fhir-id", f"{resource_type}/{resource_id}", 24)
 
     def map_reference(self, reference: str, where: str = "") -> str:
+        cached = self._reference_cache.get(reference)
+        if cached is not None:
+            return cached
+        mapped = self._map_reference(reference, where)
+        if len(self._reference_cache) > 200_000:
+            self._reference_cache.clear()
+        self._reference_cache[reference] = mapped
+        return mapped
+
+    def _map_reference(self, reference: str, where: str) -> str:
         if reference.startswith("#"):
             return "#" + self.pseudonymizer.token("contained", reference[1:], 12)
         if re.fullmatch(r"[A-Z][A-Za-z]+", reference):
@@ -152,8 +164,9 @@ class FhirDeidentifier:
         if target is None:
             match = _TRAILING_REFERENCE.search(full_url)
             if match is None:
-                return "urn:uuid:" + str(uuid.UUID(
-                    bytes=self.pseudonymizer.digest("fullurl", full_url)[:16]))
+                return "urn:uuid:" + str(
+                    uuid.UUID(bytes=self.pseudonymizer.digest("fullurl", full_url)[:16])
+                )
             target = (match.group("type"), match.group("id"))
         return self.full_url_for(*target)
 
@@ -186,7 +199,7 @@ class FhirDeidentifier:
                 if len(parts) <= tail_len:
                     return False
                 parent = ".".join(parts[: len(parts) - tail_len])
-                candidate = root + "." + ".".join(parts[len(parts) - tail_len:])
+                candidate = root + "." + ".".join(parts[len(parts) - tail_len :])
                 return element_type(parent) == root and bool(rule.path_re.match(candidate))
             return bool(rule.path_re.match(path))
         if rule.kind == "type":
@@ -251,8 +264,17 @@ class FhirDeidentifier:
         out["resourceType"] = resource_type
         return out, report
 
-    def _walk(self, node: dict[str, Any], path: str, inherited: Method, explicit: bool,
-              state: _WalkState) -> Any:
+    def deidentify_entry(self, entry: dict[str, Any], where: str = "") -> dict[str, Any]:
+        """A Bundle entry's wrapper (fullUrl, request, search, response) without its resource."""
+        ctx = _Context(self, "Bundle", None)
+        state = _WalkState(entry, ctx, ResourceReport("Bundle", None), False)
+        state.where = where
+        out = self._walk(entry, "Bundle.entry", self._unknown, False, state)
+        return {} if out is REDACT else dict(out)
+
+    def _walk(
+        self, node: dict[str, Any], path: str, inherited: Method, explicit: bool, state: _WalkState
+    ) -> Any:
         out: dict[str, Any] = {}
         ctx = state.ctx
         resource_type = ctx.resource_type
@@ -278,10 +300,12 @@ class FhirDeidentifier:
                 for item in items:
                     if isinstance(item, dict):
                         sub, sub_report = self.deidentify_resource(
-                            item, f"{state.where}{child_path}.", contained=key == "contained")
+                            item, f"{state.where}{child_path}.", contained=key == "contained"
+                        )
                         for name, count in sub_report.rules_applied.items():
                             state.report.rules_applied[name] = (
-                                state.report.rules_applied.get(name, 0) + count)
+                                state.report.rules_applied.get(name, 0) + count
+                            )
                         done.append(sub)
                 if done:
                     out[key] = done if isinstance(value, list) else done[0]
@@ -302,8 +326,9 @@ class FhirDeidentifier:
                     out[key] = result
         return out if out else REDACT
 
-    def _decide(self, resource_type: str, path: str, value: Any, inherited: Method,
-                state: _WalkState) -> Method:
+    def _decide(
+        self, resource_type: str, path: str, value: Any, inherited: Method, state: _WalkState
+    ) -> Method:
         plan = self._plan(resource_type, path)
         for rule in plan.dynamic:
             if state.fhirpath_selects(rule, value):
@@ -314,8 +339,9 @@ class FhirDeidentifier:
             return plan.static.method
         return inherited
 
-    def _element(self, resource_type: str, path: str, value: Any, inherited: Method,
-                 state: _WalkState) -> Any:
+    def _element(
+        self, resource_type: str, path: str, value: Any, inherited: Method, state: _WalkState
+    ) -> Any:
         plan = self._plan(resource_type, path)
         rule: Rule | None = None
         for candidate in plan.dynamic:
@@ -351,8 +377,9 @@ class FhirDeidentifier:
 class _WalkState:
     __slots__ = ("resource", "ctx", "report", "contained", "where", "_fhirpath_results")
 
-    def __init__(self, resource: dict[str, Any], ctx: _Context, report: ResourceReport,
-                 contained: bool) -> None:
+    def __init__(
+        self, resource: dict[str, Any], ctx: _Context, report: ResourceReport, contained: bool
+    ) -> None:
         self.resource = resource
         self.ctx = ctx
         self.report = report

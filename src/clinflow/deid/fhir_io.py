@@ -27,11 +27,21 @@ from clinflow.interfaces import AuditSink
 from clinflow.quarantine import Quarantine
 
 Validation = Literal["none", "input", "both"]
-BUNDLE_TYPES = frozenset({"transaction", "collection", "batch", "searchset", "document",
-                          "message", "history", "transaction-response", "batch-response"})
+BUNDLE_TYPES = frozenset(
+    {
+        "transaction",
+        "collection",
+        "batch",
+        "searchset",
+        "document",
+        "message",
+        "history",
+        "transaction-response",
+        "batch-response",
+    }
+)
 # pydantic error types that mean "this element has another name or cardinality in R4".
-_R4_TOLERATED = frozenset({"extra_forbidden", "missing", "list_type", "model_type",
-                           "dict_type"})
+_R4_TOLERATED = frozenset({"extra_forbidden", "missing", "list_type", "model_type", "dict_type"})
 STAGE = "deid-fhir"
 
 
@@ -53,10 +63,14 @@ class RunReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "files": self.files, "resources_in": self.resources_in,
-            "resources_out": self.resources_out, "quarantined": self.quarantined,
-            "validation_skipped": self.validation_skipped, "versions": dict(self.versions),
-            "by_type": dict(self.by_type), "patients": len(self.patients),
+            "files": self.files,
+            "resources_in": self.resources_in,
+            "resources_out": self.resources_out,
+            "quarantined": self.quarantined,
+            "validation_skipped": self.validation_skipped,
+            "versions": dict(self.versions),
+            "by_type": dict(self.by_type),
+            "patients": len(self.patients),
         }
 
 
@@ -109,8 +123,7 @@ def validate_output(resource: dict[str, Any], version: str, where: str) -> None:
     errors = _errors(version, resource)
     if errors:
         loc = ".".join(str(p) for p in errors[0].get("loc", ()) if not isinstance(p, int))
-        raise InputRejected(f"de-identified resource fails {version} validation at {loc}",
-                            where)
+        raise InputRejected(f"de-identified resource fails {version} validation at {loc}", where)
 
 
 def input_files(root: Path) -> list[Path]:
@@ -135,8 +148,13 @@ def _iter_ndjson(path: Path) -> Iterator[tuple[int, bytes]]:
 class FhirDeidRunner:
     """Runs the engine over a file or folder, quarantining what cannot be processed."""
 
-    def __init__(self, engine: FhirDeidentifier, quarantine: Quarantine | None = None,
-                 audit: AuditSink | None = None, validation: Validation = "input") -> None:
+    def __init__(
+        self,
+        engine: FhirDeidentifier,
+        quarantine: Quarantine | None = None,
+        audit: AuditSink | None = None,
+        validation: Validation = "input",
+    ) -> None:
         self.engine = engine
         self.quarantine = quarantine
         self.audit = audit
@@ -262,8 +280,9 @@ class FhirDeidRunner:
         target.write_bytes(orjson.dumps(out))
         self._audit(path, hashlib.sha256(raw).hexdigest(), target, audit)
 
-    def _bundle(self, bundle: dict[str, Any], path: Path,
-                audit: dict[str, Counter[str]]) -> dict[str, Any]:
+    def _bundle(
+        self, bundle: dict[str, Any], path: Path, audit: dict[str, Counter[str]]
+    ) -> dict[str, Any]:
         if bundle.get("type") not in BUNDLE_TYPES:
             raise InputRejected("Bundle.type missing or not a known bundle type", path.name)
         entries = bundle.get("entry") or []
@@ -276,9 +295,7 @@ class FhirDeidRunner:
                 if not isinstance(entry, dict):
                     raise InputRejected("entry is not a JSON object", where)
                 wrapper = {k: v for k, v in entry.items() if k != "resource"}
-                new_entry, _ = self.engine.deidentify_resource(
-                    {"resourceType": "Bundle", "entry": [wrapper]}, where)
-                result = (new_entry.get("entry") or [{}])[0]
+                result = self.engine.deidentify_entry(wrapper, where)
                 if "resource" in entry:
                     result["resource"] = self._one(entry["resource"], where, audit)
                 kept.append(result)
@@ -288,8 +305,9 @@ class FhirDeidRunner:
             out["entry"] = kept
         return out
 
-    def _audit(self, path: Path, input_digest: str, target: Path,
-               audit: dict[str, Counter[str]]) -> None:
+    def _audit(
+        self, path: Path, input_digest: str, target: Path, audit: dict[str, Counter[str]]
+    ) -> None:
         if self.audit is None or not audit:
             return
         from clinflow.audit import events

@@ -254,12 +254,17 @@ class Perturb(Method):
 
 SURROGATE_GIVEN = (
     "Alex Jordan Casey Riley Morgan Taylor Jamie Robin Avery Quinn Rowan Sage Emery Reese "
-    "Harper Finley Dakota Skyler Parker Hayden Elliot Marlowe Linden Arden"
+    "Harper Finley Dakota Skyler Parker Hayden Elliot Marlowe Linden Arden Blair Cameron "
+    "Devon Ellis Frankie Gray Hollis Indigo Jesse Kendall Lane Milan Noel Oakley Peyton "
+    "Remy Shiloh Tatum Umber Val Wren Yael Zion Briar Cove Dale Ember Fern Glen Haven Ivory"
 ).split()
 SURROGATE_FAMILY = (
     "Ashford Bellamy Calloway Dunmore Everhart Fairbanks Galloway Hartwell Ingram Jessup "
-    "Kingsley Lockhart Merriweather Northcott Oakley Pembrook Quill Radcliffe Stanhope "
-    "Thornbury Underhill Vance Whitlock Yardley"
+    "Kingsley Lockhart Merriweather Northcott Oakhurst Pembrook Quill Radcliffe Stanhope "
+    "Thornbury Underhill Vance Whitlock Yardley Abernathy Blackwood Cresswell Darrow "
+    "Ellington Fenwick Greystone Holloway Ives Juniper Kestrel Larkspur Marchbank Nettleton "
+    "Orwell Prescott Quimby Rutherford Sallow Thistlewood Upton Vexley Winthrop Yarrow "
+    "Zellner Ambrose Birchall Coldwell"
 ).split()
 
 
@@ -317,8 +322,17 @@ class CleanText(Method):
 
 METHODS: dict[str, type[Method]] = {
     cls.name: cls
-    for cls in (Keep, Redact, CryptoHash, Encrypt, DateShift, Generalize, Perturb, Substitute,
-                CleanText)
+    for cls in (
+        Keep,
+        Redact,
+        CryptoHash,
+        Encrypt,
+        DateShift,
+        Generalize,
+        Perturb,
+        Substitute,
+        CleanText,
+    )
 }
 
 

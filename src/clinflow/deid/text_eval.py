@@ -85,8 +85,9 @@ def _kind_label(entry: PhiEntry) -> list[str]:
     return labels
 
 
-def evaluate(cohort: Path, manifest: Path, deidentifier: TextDeidentifier,
-             max_notes: int | None = None) -> TextEvalReport:
+def evaluate(
+    cohort: Path, manifest: Path, deidentifier: TextDeidentifier, max_notes: int | None = None
+) -> TextEvalReport:
     """Score ``deidentifier`` on every note the manifest has spans for."""
     by_note: dict[tuple[str, str, str], list[tuple[int, int, PhiEntry]]] = defaultdict(list)
     for entry in read_manifest(manifest):
@@ -129,7 +130,8 @@ def evaluate(cohort: Path, manifest: Path, deidentifier: TextDeidentifier,
                 report.missed_examples.append(f"{entry.kind.value}: {entry.detail}")
         report.detected_spans += len(spans)
         report.correct_spans += sum(
-            1 for s in spans if any(s.start < end and start < s.end for start, end, _ in planted))
+            1 for s in spans if any(s.start < end and start < s.end for start, end, _ in planted)
+        )
     report.seconds = time.perf_counter() - started
     return report
 

@@ -2,9 +2,9 @@
 
 Names (the patient's, relatives', clinicians'), MRN, SSN, phone numbers, e-mail, address
 parts, account and plan numbers, institution names. ``find()`` locates them in text ignoring
-case and punctuation (``FAMILY, Given``, digits with other separators), with Synthea's numbered names
-("Antonia30") also looked for without the digits. No per-patient regex is compiled: values
-and text are reduced to letters and digits and searched with ``str.find``.
+case and punctuation (``FAMILY, Given``, digits with other separators); Synthea's numbered
+names ("Antonia30") are also looked for without the digits. No per-patient regex is
+compiled: values and text are reduced to letters and digits and searched with ``str.find``.
 """
 
 from __future__ import annotations
@@ -25,8 +25,17 @@ HOSPITAL = "HOSPITAL"
 DATE = "DATE_TIME"
 
 _IDENTIFIER_TYPES = {
-    "MR": MRN, "MRN": MRN, "SS": SSN, "SB": SSN, "AN": ID, "MB": ID, "SN": ID, "DL": ID,
-    "PPN": ID, "NPI": ID, "PRN": ID,
+    "MR": MRN,
+    "MRN": MRN,
+    "SS": SSN,
+    "SB": SSN,
+    "AN": ID,
+    "MB": ID,
+    "SN": ID,
+    "DL": ID,
+    "PPN": ID,
+    "NPI": ID,
+    "PRN": ID,
 }
 _NAME_DIGITS = re.compile(r"\d+$")
 
@@ -47,8 +56,9 @@ class KnownIdentifiers:
         self.values.setdefault(entity, set()).add(value)
         self._compiled = None
 
-    def add_name(self, given: list[str] | tuple[str, ...], family: str | None,
-                 prefix: str = "") -> None:
+    def add_name(
+        self, given: list[str] | tuple[str, ...], family: str | None, prefix: str = ""
+    ) -> None:
         parts = [g for g in given if isinstance(g, str) and g]
         names = [*parts, family] if family else parts
         for name in names:
@@ -67,8 +77,9 @@ class KnownIdentifiers:
     def add_human_name(self, name: dict[str, Any]) -> None:
         given = name.get("given") or []
         family = name.get("family")
-        self.add_name([g for g in given if isinstance(g, str)],
-                      family if isinstance(family, str) else None)
+        self.add_name(
+            [g for g in given if isinstance(g, str)], family if isinstance(family, str) else None
+        )
         if isinstance(name.get("text"), str):
             self.add(PERSON, name["text"])
 
@@ -76,8 +87,14 @@ class KnownIdentifiers:
         for point in telecom or ():
             if isinstance(point, dict) and isinstance(point.get("value"), str):
                 system = point.get("system")
-                self.add(EMAIL if system == "email" else PHONE if system in (
-                    "phone", "fax", "sms", "pager") else ID, point["value"])
+                self.add(
+                    EMAIL
+                    if system == "email"
+                    else PHONE
+                    if system in ("phone", "fax", "sms", "pager")
+                    else ID,
+                    point["value"],
+                )
 
     def add_address(self, address: dict[str, Any]) -> None:
         for line in address.get("line") or ():
@@ -97,8 +114,11 @@ class KnownIdentifiers:
         for identifier in patient.get("identifier") or ():
             if not isinstance(identifier, dict):
                 continue
-            codes = [c.get("code") for c in (identifier.get("type") or {}).get("coding") or ()
-                     if isinstance(c, dict)]
+            codes = [
+                c.get("code")
+                for c in (identifier.get("type") or {}).get("coding") or ()
+                if isinstance(c, dict)
+            ]
             entity = next((_IDENTIFIER_TYPES[c] for c in codes if c in _IDENTIFIER_TYPES), ID)
             system = str(identifier.get("system", ""))
             if "ssn" in system or "us-ssn" in system:
@@ -133,8 +153,18 @@ class KnownIdentifiers:
 
     def add_from_resource(self, resource: dict[str, Any]) -> None:
         """Names of clinicians and places in a patient's other resources (displays)."""
-        for key in ("participant", "performer", "author", "generalPractitioner", "recorder",
-                    "asserter", "requester", "attester", "interpreter", "referrer"):
+        for key in (
+            "participant",
+            "performer",
+            "author",
+            "generalPractitioner",
+            "recorder",
+            "asserter",
+            "requester",
+            "attester",
+            "interpreter",
+            "referrer",
+        ):
             items = resource.get(key)
             for item in items if isinstance(items, list) else [items]:
                 if not isinstance(item, dict):
@@ -196,7 +226,8 @@ class KnownIdentifiers:
                 first = positions[start]
                 last = positions[start + len(needle) - 1] + 1
                 if (first == 0 or not text[first - 1].isalnum()) and (
-                        last >= length or not text[last].isalnum()):
+                    last >= length or not text[last].isalnum()
+                ):
                     found.append((first, last, entity))
                 start = flat.find(needle, start + 1)
         return found

@@ -40,7 +40,10 @@ MONTHS = (
     r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
     r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
 )
-_NAME_WORD = r"[A-Z][\p{L}'\-]+\d*"
+_PARTICLES = (
+    r"(?:(?:de|del|della|di|da|van|von|der|den|la|le|du|dos|das|bin|ibn|al|el|ter|St\.)\s+)*"
+)
+_NAME_WORD = _PARTICLES + r"\p{Lu}[\p{L}'\-]+\d*"
 _TITLE = r"(?:Dr|Mr|Mrs|Ms|Mx|Miss|Prof|Nurse|RN|NP)"
 
 
@@ -54,64 +57,126 @@ class PatternSpec:
 
 
 PATTERNS: tuple[PatternSpec, ...] = (
-    PatternSpec("date_iso", DATE,
-                r"(?<!\d)\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
-                r"(?:Z|[+-]\d{2}:?\d{2})?)?(?!\d)", 0.9),
-    PatternSpec("date_numeric", DATE,
-                r"(?<![\d/-]|\d\.)\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})(?![\d/-]|\.\d)", 0.8),
-    PatternSpec("date_month_day_year", DATE,
-                rf"\b{MONTHS}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b", 0.9, regex.I),
-    PatternSpec("date_day_month_year", DATE,
-                rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+{MONTHS}\.?,?\s+\d{{4}}\b", 0.9, regex.I),
+    PatternSpec(
+        "date_iso",
+        DATE,
+        r"(?<!\d)\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+        r"(?:Z|[+-]\d{2}:?\d{2})?)?(?!\d)",
+        0.9,
+    ),
+    PatternSpec(
+        "date_numeric",
+        DATE,
+        r"(?<![\d/-]|\d\.)\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})(?![\d/-]|\.\d)",
+        0.8,
+    ),
+    PatternSpec(
+        "date_month_day_year",
+        DATE,
+        rf"\b{MONTHS}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b",
+        0.9,
+        regex.I,
+    ),
+    PatternSpec(
+        "date_day_month_year",
+        DATE,
+        rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+{MONTHS}\.?,?\s+\d{{4}}\b",
+        0.9,
+        regex.I,
+    ),
     PatternSpec("date_month_year", DATE, rf"\b{MONTHS}\.?\s+(?:of\s+)?\d{{4}}\b", 0.6),
-    PatternSpec("date_month_day", DATE,
-                rf"\b{MONTHS}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b(?!,?\s*\d{{4}})", 0.5),
-    PatternSpec("age_over_89", AGE,
-                r"(?<!\d)(?:9\d|1[0-2]\d)(?=\s*-?\s*(?:years?|yrs?|y/?o\b|-year|year-old))"
-                r"|(?<=\b(?:aged?|age of)\s{1,3})(?:9\d|1[0-2]\d)(?!\d)", 0.85, regex.I),
-    PatternSpec("phone", PHONE,
-                r"(?<![\w+])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4}(?!\d)"
-                r"(?:\s*(?:x|ext\.?)\s*\d{1,5})?", 0.75),
+    PatternSpec(
+        "date_month_day", DATE, rf"\b{MONTHS}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b(?!,?\s*\d{{4}})", 0.5
+    ),
+    PatternSpec(
+        "age_over_89",
+        AGE,
+        r"(?<!\d)(?:9\d|1[0-2]\d)(?=\s*-?\s*(?:years?|yrs?|y/?o\b|-year|year-old))"
+        r"|(?<=\b(?:aged?|age of)\s{1,3})(?:9\d|1[0-2]\d)(?!\d)",
+        0.85,
+        regex.I,
+    ),
+    PatternSpec(
+        "phone",
+        PHONE,
+        r"(?<![\w+])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4}(?!\d)"
+        r"(?:\s*(?:x|ext\.?)\s*\d{1,5})?",
+        0.75,
+    ),
     PatternSpec("email", EMAIL, r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", 0.95),
-    PatternSpec("ssn", SSN, r"(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)"
-                r"|(?<=\b(?:SSN|Social Security(?: Number| No\.?)?)[:#\s]{1,4})\d{9}(?!\d)",
-                0.85, regex.I),
-    PatternSpec("mrn", MRN,
-                r"(?<=\b(?:MRN|MR#|MR|Medical Record(?: Number| No\.?| #)?)[:#\s]{1,4})"
-                r"[A-Z]{0,4}-?\d[\dA-Z-]{3,}", 0.9, regex.I),
-    PatternSpec("account_id", ID,
-                r"(?<=\b(?:account|acct|member|policy|plan|subscriber|beneficiary|license|"
-                r"licence|NPI|DEA|ID|certificate|serial|device|badge)"
-                r"(?:\s+(?:no\.?|number|#|id))?[:#\s]{1,4})[A-Z]{0,5}-?\d[\dA-Z-]{3,}",
-                0.8, regex.I),
+    PatternSpec(
+        "ssn",
+        SSN,
+        r"(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)"
+        r"|(?<=\b(?:SSN|Social Security(?: Number| No\.?)?)[:#\s]{1,4})\d{9}(?!\d)",
+        0.85,
+        regex.I,
+    ),
+    PatternSpec(
+        "mrn",
+        MRN,
+        r"(?<=\b(?:MRN|MR#|MR|Medical Record(?: Number| No\.?| #)?)[:#\s]{1,4})"
+        r"[A-Z]{0,4}-?\d[\dA-Z-]{3,}",
+        0.9,
+        regex.I,
+    ),
+    PatternSpec(
+        "account_id",
+        ID,
+        r"(?<=\b(?:account|acct|member|policy|plan|subscriber|beneficiary|license|"
+        r"licence|NPI|DEA|ID|certificate|serial|device|badge)"
+        r"(?:\s+(?:no\.?|number|#|id))?[:#\s]{1,4})[A-Z]{0,5}-?\d[\dA-Z-]{3,}",
+        0.8,
+        regex.I,
+    ),
     PatternSpec("url", URL, r"\bhttps?://[^\s<>\"')]+|\bwww\.[^\s<>\"')]+", 0.9, regex.I),
-    PatternSpec("ipv4", IP,
-                r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)"
-                r"(?![\d.])", 0.8),
-    PatternSpec("ipv6", IP, r"(?<![\w:])(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}(?![\w:])", 0.8,
-                regex.I),
-    PatternSpec("zip_after_state", LOCATION,
-                r"(?<=\b[A-Z]{2},?\s{1,2})\d{5}(?:-\d{4})?(?!\d)", 0.7),
-    PatternSpec("street_address", LOCATION,
-                r"\b\d{1,6}\s+(?:[A-Z][\p{L}'.-]*\s+){1,4}(?:Street|St|Avenue|Ave|Road|Rd|"
-                r"Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Ter|Circle|"
-                r"Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Trail|Row)\b\.?"
-                r"(?:,?\s+(?:Apt|Suite|Unit|#)\.?\s*\w+)?", 0.7),
-    PatternSpec("hospital", HOSPITAL,
-                r"\b(?:(?:St\.|Saint|Mount|Mt\.|[A-Z][\p{L}'-]+)\s+){1,5}(?:Regional\s+)?"
-                r"(?:Hospital|Medical Center|Health Center|Clinic|Infirmary|Health System|"
-                r"Memorial|Children's|Sanatorium|Hospice)\b", 0.7),
-    PatternSpec("titled_name", PERSON,
-                rf"\b{_TITLE}\.?\s{{1,2}}(?:{_NAME_WORD}\s+){{0,2}}{_NAME_WORD}", 0.8),
-    PatternSpec("name_after_cue", PERSON,
-                r"(?<=\b(?:by|with|from|contact(?: is)?|nurse|RN|son|daughter|wife|husband|"
-                r"sister|brother|mother|father|spouse|partner|friend|caregiver|guardian),?"
-                rf"\s{{1,2}})(?:{_NAME_WORD}\s+){{1,3}}{_NAME_WORD}\b", 0.6),
-    PatternSpec("name_with_credentials", PERSON,
-                rf"\b{_NAME_WORD}(?:\s+[A-Z]\.)?\s+{_NAME_WORD}(?=,?\s+(?:MD|DO|RN|NP|PA|"
-                r"PA-C|PhD|MBBS|CNA|LPN)\b)", 0.75),
-    PatternSpec("surname_comma_given", PERSON,
-                rf"\b[A-Z][A-Z'\-]{{2,}}\d*,\s+{_NAME_WORD}\b", 0.6),
+    PatternSpec(
+        "ipv4",
+        IP,
+        r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)"
+        r"(?![\d.])",
+        0.8,
+    ),
+    PatternSpec("ipv6", IP, r"(?<![\w:])(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}(?![\w:])", 0.8, regex.I),
+    PatternSpec(
+        "zip_after_state", LOCATION, r"(?<=\b[A-Z]{2},?\s{1,2})\d{5}(?:-\d{4})?(?!\d)", 0.7
+    ),
+    PatternSpec(
+        "street_address",
+        LOCATION,
+        r"\b\d{1,6}\s+(?:[A-Z][\p{L}'.-]*\s+){1,4}(?:Street|St|Avenue|Ave|Road|Rd|"
+        r"Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Ter|Circle|"
+        r"Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Trail|Row)\b\.?"
+        r"(?:,?\s+(?:Apt|Suite|Unit|#)\.?\s*\w+)?",
+        0.7,
+    ),
+    PatternSpec(
+        "hospital",
+        HOSPITAL,
+        r"\b(?:(?:St\.|Saint|Mount|Mt\.|[A-Z][\p{L}'-]+)\s+){1,5}(?:Regional\s+)?"
+        r"(?:Hospital|Medical Center|Health Center|Clinic|Infirmary|Health System|"
+        r"Memorial|Children's|Sanatorium|Hospice)\b",
+        0.7,
+    ),
+    PatternSpec(
+        "titled_name", PERSON, rf"\b{_TITLE}\.?\s{{1,2}}(?:{_NAME_WORD}\s+){{0,2}}{_NAME_WORD}", 0.8
+    ),
+    PatternSpec(
+        "name_after_cue",
+        PERSON,
+        r"(?<=\b(?:by|with|from|contact(?: is)?|nurse|RN|son|daughter|wife|husband|"
+        r"sister|brother|mother|father|spouse|partner|friend|caregiver|guardian),?"
+        rf"\s{{1,2}})(?:{_NAME_WORD}\s+){{1,3}}{_NAME_WORD}\b",
+        0.6,
+    ),
+    PatternSpec(
+        "name_with_credentials",
+        PERSON,
+        rf"\b{_NAME_WORD}(?:\s+[A-Z]\.)?\s+{_NAME_WORD}(?=,?\s+(?:MD|DO|RN|NP|PA|"
+        r"PA-C|PhD|MBBS|CNA|LPN)\b)",
+        0.75,
+    ),
+    PatternSpec("surname_comma_given", PERSON, rf"\b[A-Z][A-Z'\-]{{2,}}\d*,\s+{_NAME_WORD}\b", 0.6),
 )
 
 
@@ -127,10 +192,15 @@ def presidio_pattern_recognizers() -> list[PatternRecognizer]:
     for spec in PATTERNS:
         flags = "(?i)" if spec.flags & regex.I else ""
         by_entity.setdefault(spec.entity, []).append(
-            Pattern(spec.name, flags + spec.pattern, spec.score))
+            Pattern(spec.name, flags + spec.pattern, spec.score)
+        )
     return [
-        PatternRecognizer(supported_entity=entity, patterns=patterns,
-                          name=f"clinflow_{entity.lower()}", global_regex_flags=regex.M)
+        PatternRecognizer(
+            supported_entity=entity,
+            patterns=patterns,
+            name=f"clinflow_{entity.lower()}",
+            global_regex_flags=regex.M,
+        )
         for entity, patterns in by_entity.items()
     ]
 
@@ -149,8 +219,12 @@ class KnownIdentifierRecognizer(EntityRecognizer):
     def load(self) -> None:
         """Nothing to load: patterns come from the record."""
 
-    def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None,
-                ) -> list[RecognizerResult]:
+    def analyze(
+        self,
+        text: str,
+        entities: list[str],
+        nlp_artifacts: Any = None,
+    ) -> list[RecognizerResult]:
         results = []
         for start, end, entity in self.known.find(text):
             if not entities or entity in entities:
