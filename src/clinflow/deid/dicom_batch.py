@@ -100,6 +100,19 @@ class BufferedSink:
         self.pending = []
 
 
+def output_location(location: str, result: DeidResult, engine: DicomDeidentifier) -> str:
+    """The input's relative path, with any folder or file name that is one of the file's
+    identifiers (PACS exports name folders by patient id or name) replaced by a keyed token."""
+    parts = Path(location).parts
+    renamed = []
+    for index, part in enumerate(parts):
+        stem, dot, suffix = part.partition(".") if index == len(parts) - 1 else (part, "", "")
+        if stem.casefold() in result.identifiers:
+            stem = "X" + engine.pseudonymizer.token("path", stem, 12)
+        renamed.append(stem + dot + suffix)
+    return "/".join(renamed)
+
+
 def _message_id(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:32]
 
@@ -161,7 +174,8 @@ def deidentify_tree(
             if audit is not None and qid is not None:
                 _audit_rejected(audit, data, reason, qid)
         else:
-            out_path = target / location if source.is_dir() else target / path.name
+            out_name = output_location(location, result, engine)
+            out_path = target / out_name if source.is_dir() else target / Path(out_name).name
             out_path.parent.mkdir(parents=True, exist_ok=True)
             out_path.write_bytes(output)
             report.deidentified += 1

@@ -44,6 +44,7 @@ from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.errors import InputRejected
 
 PATIENT_ID = 0x00100020
+MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
 STUDY_UID = 0x0020000D
 SOP_INSTANCE_UID = 0x00080018
 _PLAUSIBLE = (0x00080016, STUDY_UID, SOP_INSTANCE_UID, PATIENT_ID, 0x00080060)
@@ -76,6 +77,28 @@ class DeidResult:
     mask: MaskResult | None = None
     warnings: int = 0
     max_depth: int = 0
+    identifiers: frozenset[str] = frozenset()  # for renaming identifying output paths only
+
+
+def _complete(ds: FileDataset, location: str) -> FileDataset:
+    """Refuse a truncated file: pydicom keeps a short last value without complaint."""
+    if not ds._dict:
+        raise InputRejected("truncated DICOM file (no data elements after the header)", location)
+    last_tag = max(ds._dict)
+    last = ds._dict[last_tag]
+    length = getattr(last, "length", None)
+    value = last.value
+    if (
+        isinstance(length, int)
+        and length != 0xFFFFFFFF
+        and isinstance(value, bytes)
+        and len(value) < length
+    ):
+        raise InputRejected(
+            f"truncated DICOM file (element {last_tag:08X} has {len(value)} of {length} bytes)",
+            location,
+        )
+    return ds
 
 
 @lru_cache(maxsize=8192)
@@ -143,9 +166,11 @@ class DicomDeidentifier:
         """Parse a DICOM file; anything that is not DICOM raises InputRejected."""
         handle: Any = BytesIO(source) if isinstance(source, bytes) else source
         try:
-            return dcmread(handle)
+            return _complete(dcmread(handle), location)
         except InvalidDicomError:
             pass
+        except InputRejected:
+            raise
         except Exception as exc:  # truncated or corrupt: pydicom raises many types
             raise InputRejected(f"unreadable DICOM ({type(exc).__name__})", location) from exc
         try:  # no preamble/meta: accept a bare dataset only if it looks like one
@@ -154,7 +179,7 @@ class DicomDeidentifier:
             ds = dcmread(handle, force=True)
             if not any(tag in ds for tag in _PLAUSIBLE):
                 raise InputRejected("not a DICOM file (no preamble, no DICOM attributes)", location)
-            return ds
+            return _complete(ds, location)
         except InputRejected:
             raise
         except Exception as exc:
@@ -235,12 +260,27 @@ class DicomDeidentifier:
             time_offset_seconds=time_offset_seconds(pseudonymizer, key),
             remap_uids=self._remap,
         )
+        if self._is_dicomdir(ds):
+            raise InputRejected(
+                "DICOMDIR: its file IDs are input paths that may carry identifiers; "
+                "make a new DICOMDIR from the de-identified files",
+                location,
+            )
         self._walk(ds, ctx, result, 0, clean=False)
         if ctx.deferred_text:
             self._clean_text(ctx)
+        result.identifiers = frozenset(
+            v.strip().casefold() for v in (*ctx.known_values, key) if len(v.strip()) >= 3
+        )
         self._update_meta(ds)
         self._mark(ds)
         return result
+
+    @staticmethod
+    def _is_dicomdir(ds: Dataset) -> bool:
+        meta = getattr(ds, "file_meta", None)
+        sop_class = meta.get("MediaStorageSOPClassUID") if meta is not None else None
+        return str(sop_class or "") == MEDIA_STORAGE_DIRECTORY or 0x00041220 in ds
 
     def _walk(
         self, ds: Dataset, ctx: ActionContext, result: DeidResult, depth: int, clean: bool
