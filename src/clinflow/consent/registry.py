@@ -100,6 +100,21 @@ class ConsentRegistry:
         body = {"resource": dict(record.raw), "fhir_version": record.fhir_version.value}
         return self._append(patient, "consent", record.consent_id, body)
 
+    def add_consents(self, items: Iterable[tuple[str, ConsentRecord]]) -> int:
+        """Bulk-append (patient, consent) pairs in one transaction (SQLite store only)."""
+        append_many = getattr(self.store, "append_many", None)
+        if append_many is None:
+            return sum(1 for patient, record in items if self.add_consent(patient, record))
+        rows = [
+            (patient, "consent", record.consent_id,
+             {"resource": dict(record.raw), "fhir_version": record.fhir_version.value})
+            for patient, record in items
+        ]
+        with self._lock:
+            count = int(append_many(rows))
+            self._sync(force=True)
+            return count
+
     def add_revocation(
         self,
         patient: str,

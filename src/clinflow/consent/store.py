@@ -10,8 +10,11 @@ lets every process's decision cache notice a revocation at once.
 
 from __future__ import annotations
 
+import fcntl
+import mmap
 import os
 import sqlite3
+import struct
 import threading
 import time
 from collections.abc import Sequence
@@ -120,9 +123,22 @@ class SqliteConsentStore:
         except sqlite3.Error as exc:
             raise ConfigError(f"{path}: cannot open consent registry ({exc})") from exc
         self._data_version = self._read_data_version()
+        self._signal_fd, self._signal = _open_signal(path.with_name(path.name + "-signal"))
+        self._signal_seen = self._read_signal()
 
     def _read_data_version(self) -> int:
         return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def _read_signal(self) -> int:
+        return int(struct.unpack_from("<Q", self._signal)[0])
+
+    def _bump_signal(self) -> None:
+        """After a commit: bump the shared change counter (under an exclusive file lock)."""
+        fcntl.flock(self._signal_fd, fcntl.LOCK_EX)
+        try:
+            struct.pack_into("<Q", self._signal, 0, self._read_signal() + 1)
+        finally:
+            fcntl.flock(self._signal_fd, fcntl.LOCK_UN)
 
     def append(self, patient: str, kind: str, item_id: str, body: dict[str, Any]) -> HistoryRow:
         with self._lock:
@@ -143,8 +159,39 @@ class SqliteConsentStore:
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
+            self._bump_signal()
             assert cur.lastrowid is not None
             return HistoryRow(cur.lastrowid, patient, int(version), kind, item_id, now, body)
+
+    def append_many(self, items: Sequence[tuple[str, str, str, dict[str, Any]]]) -> int:
+        """Append (patient, kind, item_id, body) rows in one transaction (bulk loads)."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                versions: dict[str, int] = {}
+                now = time.time()
+                rows = []
+                for patient, kind, item_id, body in items:
+                    if patient not in versions:
+                        (versions[patient],) = self._conn.execute(
+                            "SELECT COALESCE(MAX(version), 0) FROM consent_history"
+                            " WHERE patient = ?",
+                            (patient,),
+                        ).fetchone()
+                    versions[patient] += 1
+                    rows.append((patient, versions[patient], kind, item_id, now,
+                                 orjson.dumps(body).decode()))
+                self._conn.executemany(
+                    "INSERT INTO consent_history(patient, version, kind, item_id, recorded_at,"
+                    " body) VALUES (?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._bump_signal()
+            return len(rows)
 
     def rows_for(self, patient: str) -> list[HistoryRow]:
         with self._lock:
@@ -169,7 +216,20 @@ class SqliteConsentStore:
             return int(seq)
 
     def changed(self) -> bool:
-        """True when another connection committed since the last call (PRAGMA data_version)."""
+        """True when any writer committed since the last call.
+
+        Reads an 8-byte counter in a shared memory-mapped file (``consent.db-signal``) that
+        every writer bumps after committing: a fraction of a microsecond, so every decision
+        can afford it. ``PRAGMA data_version`` remains the check in ``changed_strict``.
+        """
+        current = self._read_signal()
+        if current == self._signal_seen:
+            return False
+        self._signal_seen = current
+        return True
+
+    def changed_strict(self) -> bool:
+        """SQLite's own view: another connection committed (also catches foreign writers)."""
         with self._lock:
             current = self._read_data_version()
             if current == self._data_version:
@@ -203,6 +263,15 @@ class SqliteConsentStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+            self._signal.close()
+            os.close(self._signal_fd)
+
+
+def _open_signal(path: Path) -> tuple[int, mmap.mmap]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    if os.fstat(fd).st_size < 8:
+        os.ftruncate(fd, 8)
+    return fd, mmap.mmap(fd, 8)
 
 
 _PG_SCHEMA = """
