@@ -34,7 +34,7 @@ from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, Implic
 
 from clinflow.errors import ConfigError
 from clinflow.synthetic import dicom_pixels as px
-from clinflow.synthetic.dicom_context import PatientContext, StudyPlan
+from clinflow.synthetic.dicom_context import PatientContext, StudyPlan, dicom_time
 from clinflow.synthetic.dicom_modalities import (
     DOSE_REPORT,
     SPECS,
@@ -214,9 +214,8 @@ def _build_series(
     node.plant("SeriesInstanceUID", series_uid, PhiKind.UID, Subject.PATIENT, "series")
     node.put("SeriesNumber", str(series_number))
     node.plant("SeriesDate", plan.date_text, PhiKind.DATE, Subject.PATIENT, "series_date")
-    node.plant(
-        "SeriesTime", series_time.strftime("%H%M%S"), PhiKind.DATE, Subject.PATIENT, "series_time"
-    )
+    series_time_text = dicom_time(series_time, rng.randint(0, 999_999))
+    node.plant("SeriesTime", series_time_text, PhiKind.DATE, Subject.PATIENT, "series_time")
     context.plant_series_text(node, description, plan, rng)
     context.plant_series_staff(node)
     if spec.body_part:
@@ -257,7 +256,8 @@ def _build_series(
         inst = Node(ds, "", instance_phi)
         inst.plant("SOPInstanceUID", sop_uid, PhiKind.UID, Subject.PATIENT, "sop_instance")
         inst.put("InstanceNumber", str(number))
-        content_time = (series_time + timedelta(seconds=7 * number)).strftime("%H%M%S")
+        content_time = dicom_time(series_time + timedelta(seconds=7 * number),
+                                  rng.randint(0, 999_999))
         for keyword in ("AcquisitionDate", "ContentDate"):
             inst.plant(keyword, plan.date_text, PhiKind.DATE, Subject.PATIENT, "content_date")
         for keyword in ("AcquisitionTime", "ContentTime"):

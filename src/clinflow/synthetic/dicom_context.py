@@ -21,6 +21,14 @@ def us_date(value: date) -> str:
     return value.strftime("%m/%d/%Y")
 
 
+def dicom_time(moment: datetime, microseconds: int) -> str:
+    """TM ``HHMMSS.FFFFFF`` (PS3.5 6.2). The fraction keeps planted times distinctive: a bare
+    ``113100`` also reads as a DCM code (CID 7050: 113100 Basic Application Confidentiality
+    Profile).
+    """
+    return f"{moment:%H%M%S}.{microseconds:06d}"
+
+
 def long_date(value: date) -> str:
     return f"{value.strftime('%B')} {value.day}, {value.year}"
 
@@ -174,6 +182,7 @@ class StudyPlan:
     device_serial: str
     description: str  # clean procedure name (no PHI): what StudyRecord reports
     prior_date: date
+    time_text: str  # StudyTime
 
     @property
     def date_text(self) -> str:
@@ -198,4 +207,5 @@ class StudyPlan:
             device_serial=f"SN-{rng.randint(10**7, 10**8 - 1)}",
             description=rng.choice(spec.study_descriptions),
             prior_date=date.fromordinal(started.date().toordinal() - rng.randint(30, 900)),
+            time_text=dicom_time(started, rng.randint(0, 999_999)),
         )

@@ -128,7 +128,7 @@ def _plant_study(node: Node, context: PatientContext, plan: StudyPlan, rng: rand
     patient = context.patient
     node.plant("StudyInstanceUID", plan.study_uid, PhiKind.UID, Subject.PATIENT, "study")
     node.plant("StudyDate", plan.date_text, PhiKind.DATE, Subject.PATIENT, "study_date")
-    node.plant("StudyTime", plan.started.strftime("%H%M%S"), PhiKind.DATE, Subject.PATIENT,
+    node.plant("StudyTime", plan.time_text, PhiKind.DATE, Subject.PATIENT,
                "study_time")
     node.plant("AccessionNumber", plan.accession_number, PhiKind.OTHER_ID, Subject.PATIENT,
                "accession_number")
