@@ -190,9 +190,9 @@ def test_ages_over_89_are_planted_as_such(cohort: Generated) -> None:
 
 
 def test_same_rng_gives_byte_identical_files_and_manifest(tmp_path: Path) -> None:
-    first = generate(tmp_path / "a", seed=5, patients=3)
-    second = generate(tmp_path / "b", seed=5, patients=3)
-    other = generate(tmp_path / "c", seed=6, patients=3)
+    first = generate(tmp_path / "a", seed=5, patients=2)
+    second = generate(tmp_path / "b", seed=5, patients=2)
+    other = generate(tmp_path / "c", seed=6, patients=2)
     names = [p.relative_to(first.out) for p in first.files()]
     assert names == [p.relative_to(second.out) for p in second.files()]
     for name in names:
@@ -226,13 +226,17 @@ def test_every_planted_text_value_is_in_the_file_bytes(
     write_imaging_for_patient(sample_patient(index, seed), random.Random(seed), STUDY_TIME,
                               out, [modality], entries.append, burned)
     assert entries
+    files: dict[str, tuple[bytes, str, str]] = {}
     for entry in entries:
-        raw = (out / entry.file).read_bytes()
-        ds = dcmread(out / entry.file, stop_before_pixels=True)
-        charset = str(ds.get("SpecificCharacterSet", ""))
-        codec = "latin-1" if charset == "ISO_IR 100" else "utf-8"
+        if entry.file not in files:
+            ds = dcmread(out / entry.file, stop_before_pixels=True)
+            charset = str(ds.get("SpecificCharacterSet", ""))
+            files[entry.file] = ((out / entry.file).read_bytes(),
+                                 "latin-1" if charset == "ISO_IR 100" else "utf-8",
+                                 str(ds.BurnedInAnnotation))
+        raw, codec, burned_in = files[entry.file]
         if entry.location.startswith("pixels["):
-            assert ds.BurnedInAnnotation == "YES"
+            assert burned_in == "YES"
             continue
         assert entry.value.encode(codec) in raw, (entry.location, entry.detail)
 
