@@ -14,6 +14,7 @@ import orjson
 from fastapi import Body, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import AwareDatetime
 
 from clinflow.errors import ClinflowError, InputRejected
 from clinflow.interfaces import RetractionRequest
@@ -130,8 +131,14 @@ def create_app(service: ScoringService | None = None) -> FastAPI:
         return svc.triage_json(body).to_json()
 
     @app.get("/patients/{patient}/features", tags=["icu"], summary="Trend features (1h/4h/24h)")
-    def features(patient: str) -> Any:
-        found = svc.patient_features(patient)
+    def features(
+        patient: str,
+        as_of: Annotated[
+            AwareDatetime | None,
+            Query(description="Default: the patient's latest observation (stream time)."),
+        ] = None,
+    ) -> Any:
+        found = svc.patient_features(patient, as_of)
         return {
             "patient": found.patient,
             "as_of": found.as_of.isoformat(),

@@ -149,6 +149,13 @@ class FeatureStore:
         since = now - state.last_time if state.last_time != float("-inf") else None
         return PatientFeatures(patient, as_of, since, parameters)
 
+    def last_time(self, patient: str) -> datetime | None:
+        """Time of the patient's latest observation (the stream time), if any."""
+        state = self._patients.get(patient)
+        if state is None or not state.latest:
+            return None
+        return max(reading.time for reading in state.latest.values())
+
     def readings_held(self, patient: str) -> int:
         state = self._patients.get(patient)
         if state is None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from clinflow.errors import InputRejected
@@ -49,15 +50,13 @@ VITAL_SIGN_CODES: frozenset[tuple[str, str]] = frozenset(
     | {(SNOMED, ACVPU_CODE)}
 )
 
-# ACVPU values: letters or words, and the SNOMED findings seen in NHS examples.
+# ACVPU values. The letter (``text``) or the words win; SNOMED finding codes are a fallback
+# (sources disagree on some of them, so only unambiguous ones are listed).
 _ACVPU_SNOMED_VALUES = {
     "248234008": Consciousness.ALERT,  # Mentally alert
+    "1104081000000107": Consciousness.CONFUSION,  # New confusion
     "300202002": Consciousness.VOICE,  # Responds to voice
-    "450847001": Consciousness.VOICE,  # Responds to voice (variant used in some examples)
-    "450848006": Consciousness.PAIN,
-    "450834008": Consciousness.PAIN,
-    "450849003": Consciousness.UNRESPONSIVE,
-    "422768004": Consciousness.UNRESPONSIVE,
+    "422768004": Consciousness.UNRESPONSIVE,  # Unresponsive
 }
 _ACVPU_WORDS = (
     ("unrespons", Consciousness.UNRESPONSIVE),
@@ -83,7 +82,7 @@ def observations_from_body(
     body: Any, location: str = "body"
 ) -> list[tuple[str, Mapping[str, Any]]]:
     """The Observations of a Bundle or JSON array, each with its location for error messages."""
-    if isinstance(body, Mapping):
+    if isinstance(body, dict):
         if body.get("resourceType") == "Observation":
             return [(location, body)]
         if body.get("resourceType") != "Bundle":
@@ -91,11 +90,11 @@ def observations_from_body(
         entries = body.get("entry") or []
         if not isinstance(entries, list):
             raise InputRejected("Bundle.entry must be an array", f"{location}.entry")
-        out = []
+        out: list[tuple[str, Mapping[str, Any]]] = []
         for index, entry in enumerate(entries):
             where = f"{location}.entry[{index}].resource"
-            resource = entry.get("resource") if isinstance(entry, Mapping) else None
-            if not isinstance(resource, Mapping):
+            resource = entry.get("resource") if isinstance(entry, dict) else None
+            if not isinstance(resource, dict):
                 raise InputRejected("entry has no resource", where)
             out.append((where, resource))
         return out
@@ -105,28 +104,37 @@ def observations_from_body(
 
 
 def _codings(concept: Any) -> Iterator[tuple[str, str]]:
-    if isinstance(concept, Mapping):
+    if isinstance(concept, dict):
         for coding in concept.get("coding") or ():
-            if isinstance(coding, Mapping):
+            if isinstance(coding, dict):
                 yield str(coding.get("system", "")), str(coding.get("code", ""))
+
+
+@lru_cache(maxsize=65_536)
+def _parse_instant(raw: str) -> datetime | None:
+    """ISO 8601 date-time with zone, or None (cached: charting times repeat across vitals)."""
+    try:
+        when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else None
 
 
 def _time(resource: Mapping[str, Any], where: str) -> datetime:
     raw = resource.get("effectiveDateTime") or resource.get("effectiveInstant")
     if raw is None:
         raise InputRejected("Observation has no effectiveDateTime", f"{where}.effectiveDateTime")
-    try:
-        when = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise InputRejected("not an ISO 8601 date-time", f"{where}.effectiveDateTime") from exc
-    if when.tzinfo is None:
-        raise InputRejected("date-time needs a time zone", f"{where}.effectiveDateTime")
+    when = _parse_instant(str(raw))
+    if when is None:
+        raise InputRejected(
+            "not an ISO 8601 date-time with a time zone", f"{where}.effectiveDateTime"
+        )
     return when
 
 
 def _quantity(holder: Mapping[str, Any], parameter: Parameter, where: str) -> float:
     quantity = holder.get("valueQuantity")
-    if not isinstance(quantity, Mapping) or "value" not in quantity:
+    if not isinstance(quantity, dict) or "value" not in quantity:
         raise InputRejected("valueQuantity with a value is required", f"{where}.valueQuantity")
     value = quantity["value"]
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -147,25 +155,28 @@ def _quantity(holder: Mapping[str, Any], parameter: Parameter, where: str) -> fl
 
 def _acvpu(resource: Mapping[str, Any], where: str) -> Consciousness:
     concept = resource.get("valueCodeableConcept")
-    candidates: list[str] = []
-    if isinstance(concept, Mapping):
+    texts: list[str] = []
+    codes: list[str] = []
+    if isinstance(concept, dict):
+        texts.append(str(concept.get("text", "")))
         for coding in concept.get("coding") or ():
-            if isinstance(coding, Mapping):
-                code = str(coding.get("code", ""))
-                if code in _ACVPU_SNOMED_VALUES:
-                    return _ACVPU_SNOMED_VALUES[code]
-                candidates += [code, str(coding.get("display", ""))]
-        candidates.append(str(concept.get("text", "")))
+            if isinstance(coding, dict):
+                codes.append(str(coding.get("code", "")))
+                texts.append(str(coding.get("display", "")))
     if isinstance(resource.get("valueString"), str):
-        candidates.append(resource["valueString"])
-    for text in candidates:
+        texts.insert(0, resource["valueString"])
+    for text in (*texts, *codes):
         stripped = text.strip()
         if len(stripped) == 1 and stripped.upper() in "ACVPU":
             return Consciousness(stripped.upper())
-        lowered = stripped.lower()
+    for text in texts:
+        lowered = text.lower()
         for word, level in _ACVPU_WORDS:
             if word in lowered:
                 return level
+    for code in codes:
+        if code in _ACVPU_SNOMED_VALUES:
+            return _ACVPU_SNOMED_VALUES[code]
     raise InputRejected("ACVPU value not recognised", f"{where}.valueCodeableConcept")
 
 
@@ -205,7 +216,7 @@ def _components(
 ) -> list[Reading]:
     readings: list[Reading] = []
     for index, component in enumerate(resource.get("component") or ()):
-        if not isinstance(component, Mapping):
+        if not isinstance(component, dict):
             continue
         for system, code in _codings(component.get("code")):
             parameter = LOINC_PARAMETERS.get(code) if system == LOINC else None
@@ -242,7 +253,7 @@ def patient_reference(resources: Sequence[Mapping[str, Any]]) -> str | None:
     subjects = {
         str(r["subject"].get("reference"))
         for r in resources
-        if isinstance(r.get("subject"), Mapping) and r["subject"].get("reference")
+        if isinstance(r.get("subject"), dict) and r["subject"].get("reference")
     }
     if len(subjects) > 1:
         raise InputRejected("Observations must all be about one patient", "subject.reference")

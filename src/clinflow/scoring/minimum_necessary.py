@@ -26,15 +26,22 @@ _EXTENSIONS = frozenset({"extension", "modifierExtension"})
 
 
 def _drop_extensions(value: Any, path: str, removed: list[str]) -> Any:
-    if isinstance(value, Mapping):
+    """``value`` without any ``extension``/``modifierExtension`` at any depth."""
+    kind = type(value)
+    if kind is dict:
         out = {}
         for key, item in value.items():
             if key in _EXTENSIONS:
                 removed.append(f"{path}.{key}")
                 continue
-            out[key] = _drop_extensions(item, f"{path}.{key}", removed)
+            item_kind = type(item)
+            out[key] = (
+                _drop_extensions(item, f"{path}.{key}", removed)
+                if item_kind is dict or item_kind is list
+                else item
+            )
         return out
-    if isinstance(value, list):
+    if kind is list:
         return [_drop_extensions(item, path, removed) for item in value]
     return value
 
@@ -64,9 +71,9 @@ class MinimumNecessaryStage:
 
     def _allowed_code(self, resource: Mapping[str, Any]) -> bool:
         code = resource.get("code")
-        codings = code.get("coding", ()) if isinstance(code, Mapping) else ()
+        codings = code.get("coding", ()) if isinstance(code, dict) else ()
         return any(
-            isinstance(c, Mapping) and (str(c.get("system")), str(c.get("code"))) in self._codes
+            isinstance(c, dict) and (str(c.get("system")), str(c.get("code"))) in self._codes
             for c in codings
         )
 
@@ -83,7 +90,7 @@ class MinimumNecessaryStage:
             if key not in self._elements:
                 removed.append(f"{where}.{key}")
                 continue
-            if key == "subject" and isinstance(value, Mapping):
+            if key == "subject" and isinstance(value, dict):
                 extra = [k for k in value if k != "reference"]
                 removed += [f"{where}.subject.{k}" for k in extra]
                 value = {"reference": value["reference"]} if "reference" in value else {}
@@ -100,14 +107,14 @@ class MinimumNecessaryStage:
                 if kept is not None:
                     kept_list.append(kept)
             return kept_list, removed
-        if not isinstance(body, Mapping):
+        if not isinstance(body, dict):
             raise InputRejected("payload is not a JSON object or array", self.name)
         kind = body.get("resourceType")
         if kind == "Bundle":
             entries, removed = [], []
             for index, entry in enumerate(body.get("entry") or ()):
-                resource = entry.get("resource") if isinstance(entry, Mapping) else None
-                if not isinstance(resource, Mapping):
+                resource = entry.get("resource") if isinstance(entry, dict) else None
+                if not isinstance(resource, dict):
                     removed.append(f"entry[{index}]")
                     continue
                 kept, gone = self.strip_resource(resource, f"entry[{index}].resource")
@@ -120,18 +127,29 @@ class MinimumNecessaryStage:
             return kept_resource, removed
         return self.strip_record(body)
 
+    def enforce_resource(self, resource: Mapping[str, Any], where: str = "Observation") -> None:
+        """``enforce`` for one resource (the streaming hot path)."""
+        if resource.get("resourceType") not in self._types:
+            raise InputRejected("resource type not permitted", f"{where}.resourceType")
+        elements = self._elements
+        for key in resource:
+            if key not in elements:
+                raise InputRejected("element not permitted for this endpoint", f"{where}.{key}")
+        if not self._allowed_code(resource):
+            raise InputRejected("Observation code not permitted", f"{where}.code")
+
     def enforce(self, body: Any) -> None:
         """Refuse (``InputRejected`` naming the location) anything the endpoint may not receive.
 
         The endpoint side of the same policy: where ``strip_body`` removes, this refuses.
         """
-        if isinstance(body, Mapping) and body.get("resourceType") is None:
+        if isinstance(body, dict) and body.get("resourceType") is None:
             for key in body:
                 if key not in self._fields:
                     raise InputRejected("field not permitted for this endpoint", key)
             return
         for where, resource in observations_from_body(body):
-            kind = resource.get("resourceType") if isinstance(resource, Mapping) else None
+            kind = resource.get("resourceType") if isinstance(resource, dict) else None
             if kind not in self._types:
                 raise InputRejected("resource type not permitted", f"{where}.resourceType")
             for key in resource:
@@ -148,7 +166,7 @@ class MinimumNecessaryStage:
                 "payload is not JSON", f"{self.name}:{envelope.message_id}"
             ) from exc
         kept, removed = self.strip_body(body)
-        if kept is None or kept == [] or (isinstance(kept, Mapping) and kept.get("entry") == []):
+        if kept is None or kept == [] or (isinstance(kept, dict) and kept.get("entry") == []):
             return []
         if self.audit is not None:
             self.audit.append(_stripped_event(self.endpoint, envelope, removed))

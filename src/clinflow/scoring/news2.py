@@ -15,7 +15,7 @@ This is a mock clinical model for simulation, not a medical device.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -25,6 +25,7 @@ from clinflow.scoring.vitals import (
     Consciousness,
     Parameter,
     Reading,
+    ReadingValue,
     round_half_up,
 )
 
@@ -246,7 +247,7 @@ class InputStatus(StrEnum):
     STALE = "stale"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ParameterScore:
     """One parameter's contribution: what value was used, how old it was, where it came from."""
 
@@ -273,10 +274,14 @@ class Staleness:
 DEFAULT_STALENESS = Staleness()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class News2Result:
     """A NEWS2 score with its inputs. ``partial`` means some parameter was missing or stale:
-    ``total`` is then the sum of the parameters that were scored (a lower bound)."""
+    ``total`` is then the sum of the parameters that were scored (a lower bound).
+
+    Result records are plain slotted dataclasses (not frozen: construction cost matters on
+    the streaming hot path); treat them as immutable.
+    """
 
     total: int
     band: RiskBand
@@ -286,18 +291,14 @@ class News2Result:
     as_of: datetime
     partial: bool
     single_parameter_three: bool
+    lineage: tuple[str, ...] = ()  # ids of the inputs used (deduplicated, parameter order)
 
     @property
     def missing(self) -> tuple[Parameter, ...]:
         return tuple(p.parameter for p in self.parameters if p.status is not InputStatus.USED)
 
-    @property
-    def lineage(self) -> tuple[str, ...]:
-        seen: dict[str, None] = {}
-        for p in self.parameters:
-            if p.source_id is not None and p.status is InputStatus.USED:
-                seen.setdefault(p.source_id, None)
-        return tuple(seen)
+    def parameters_used(self) -> tuple[Parameter, ...]:
+        return tuple(p.parameter for p in self.parameters if p.status is InputStatus.USED)
 
     def subscore(self, parameter: Parameter) -> int | None:
         for p in self.parameters:
@@ -316,108 +317,93 @@ def score_news2(
     """NEWS2 from the latest reading of each parameter, as of ``as_of``.
 
     ``scale2`` selects SpO2 scale 2 (hypercapnic respiratory failure; a clinical decision
-    recorded with the request). Readings older than the staleness limit are not used.
+    recorded with the request). Readings older than the staleness limit are not used; a
+    parameter missing or stale makes the result ``partial`` (never silently scored 0).
     """
-    usable: dict[Parameter, Reading] = {}
+    limits = staleness.per_parameter
+    default_limit = staleness.default_max_age_s
+    on_oxygen: bool | None = None
+    if scale2:  # scale 2 scores SpO2 >= 93 differently on air and on oxygen
+        oxygen = readings.get(Parameter.SUPPLEMENTAL_OXYGEN)
+        if oxygen is not None and (as_of - oxygen.time).total_seconds() <= limits.get(
+            Parameter.SUPPLEMENTAL_OXYGEN, default_limit
+        ):
+            on_oxygen = bool(oxygen.value)
+    total = 0
+    single_three = False
+    partial = False
     scores: list[ParameterScore] = []
+    used: dict[str, None] = {}
     for parameter in NEWS2_PARAMETERS:
         reading = readings.get(parameter)
         if reading is None:
+            partial = True
             scores.append(ParameterScore(parameter, InputStatus.MISSING))
             continue
         age = (as_of - reading.time).total_seconds()
-        if age > staleness.max_age(parameter):
+        value = reading.value
+        plain = value.value if type(value) is Consciousness else value
+        if age > limits.get(parameter, default_limit):
+            partial = True
             scores.append(
                 ParameterScore(
                     parameter,
                     InputStatus.STALE,
-                    observed_at=reading.time,
-                    age_seconds=age,
-                    source_id=reading.source_id,
+                    None,
+                    plain,
+                    reading.time,
+                    age,
+                    reading.source_id,
                 )
             )
             continue
-        usable[parameter] = reading
-        scores.append(ParameterScore(parameter, InputStatus.USED))  # points filled below
-
-    oxygen = usable.get(Parameter.SUPPLEMENTAL_OXYGEN)
-    total = 0
-    single_three = False
-    partial = False
-    final: list[ParameterScore] = []
-    for entry in scores:
-        if entry.status is not InputStatus.USED:
+        points: int | None
+        if parameter is Parameter.SPO2 and scale2:
+            spo2 = float(value)
+            if on_oxygen is None and round_half_up(spo2) >= 93:
+                points = None  # cannot tell "≥93 on air" (0) from "on oxygen" (1-3)
+            else:
+                points = spo2_scale2_points(spo2, bool(on_oxygen))
+        else:
+            points = _SCORERS[parameter](value)
+        if points is None:
             partial = True
-            final.append(entry)
-            continue
-        reading = usable[entry.parameter]
-        points = _points(entry.parameter, reading, scale2, oxygen)
-        if points is None:  # SpO2 scale 2 above 92% needs to know air vs oxygen
-            partial = True
-            final.append(
-                ParameterScore(
-                    entry.parameter,
-                    InputStatus.MISSING,
-                    value=_plain(reading.value),
-                    observed_at=reading.time,
-                    age_seconds=(as_of - reading.time).total_seconds(),
-                    source_id=reading.source_id,
-                )
-            )
-            continue
-        total += points
-        single_three = single_three or points == 3
-        final.append(
-            ParameterScore(
-                entry.parameter,
-                InputStatus.USED,
-                points=points,
-                value=_plain(reading.value),
-                observed_at=reading.time,
-                age_seconds=(as_of - reading.time).total_seconds(),
-                source_id=reading.source_id,
-            )
+            status = InputStatus.MISSING
+        else:
+            status = InputStatus.USED
+            used[reading.source_id] = None
+            total += points
+            if points == 3:
+                single_three = True
+        scores.append(
+            ParameterScore(parameter, status, points, plain, reading.time, age, reading.source_id)
         )
     band = risk_band(total, single_three)
     return News2Result(
         total=total,
         band=band,
         response=clinical_response(total, band),
-        parameters=tuple(final),
+        parameters=tuple(scores),
         scale=2 if scale2 else 1,
         as_of=as_of,
         partial=partial,
         single_parameter_three=single_three,
+        lineage=tuple(used),
     )
 
 
-def _plain(value: float | bool | Consciousness) -> float | bool | str:
-    return value.value if isinstance(value, Consciousness) else value
+def _consciousness(value: ReadingValue) -> int:
+    if not isinstance(value, Consciousness):
+        raise ValueError("consciousness reading must be an ACVPU level")
+    return consciousness_points(value)
 
 
-def _points(
-    parameter: Parameter, reading: Reading, scale2: bool, oxygen: Reading | None
-) -> int | None:
-    value = reading.value
-    if parameter is Parameter.RESPIRATORY_RATE:
-        return respiration_points(float(value))
-    if parameter is Parameter.SPO2:
-        if not scale2:
-            return spo2_scale1_points(float(value))
-        spo2 = float(value)
-        if oxygen is None and round_half_up(spo2) >= 93:
-            return None
-        return spo2_scale2_points(spo2, bool(oxygen.value) if oxygen else False)
-    if parameter is Parameter.SUPPLEMENTAL_OXYGEN:
-        return oxygen_points(bool(value))
-    if parameter is Parameter.SYSTOLIC_BP:
-        return systolic_bp_points(float(value))
-    if parameter is Parameter.HEART_RATE:
-        return pulse_points(float(value))
-    if parameter is Parameter.CONSCIOUSNESS:
-        if not isinstance(value, Consciousness):
-            raise ValueError("consciousness reading must be an ACVPU level")
-        return consciousness_points(value)
-    if parameter is Parameter.TEMPERATURE:
-        return temperature_points(float(value))
-    raise ValueError(f"not a NEWS2 parameter: {parameter}")
+_SCORERS: dict[Parameter, Callable[[ReadingValue], int]] = {
+    Parameter.RESPIRATORY_RATE: lambda v: respiration_points(float(v)),
+    Parameter.SPO2: lambda v: spo2_scale1_points(float(v)),
+    Parameter.SUPPLEMENTAL_OXYGEN: lambda v: oxygen_points(bool(v)),
+    Parameter.SYSTOLIC_BP: lambda v: systolic_bp_points(float(v)),
+    Parameter.HEART_RATE: lambda v: pulse_points(float(v)),
+    Parameter.CONSCIOUSNESS: _consciousness,
+    Parameter.TEMPERATURE: lambda v: temperature_points(float(v)),
+}

@@ -41,7 +41,7 @@ def mentation_criterion(gcs: float | None, acvpu: Consciousness | None) -> bool 
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class QsofaResult:
     score: int
     positive: bool | None
@@ -57,27 +57,28 @@ def score_qsofa(
     staleness: Staleness = DEFAULT_STALENESS,
 ) -> QsofaResult:
     """qSOFA from the latest readings; stale readings count as missing."""
-
-    def fresh(parameter: Parameter) -> Reading | None:
+    limits = staleness.per_parameter
+    default_limit = staleness.default_max_age_s
+    fresh: dict[Parameter, Reading] = {}
+    for parameter in _QSOFA_INPUTS:
         reading = readings.get(parameter)
-        if reading is None:
-            return None
-        if (as_of - reading.time).total_seconds() > staleness.max_age(parameter):
-            return None
-        return reading
-
-    sbp, rr = fresh(Parameter.SYSTOLIC_BP), fresh(Parameter.RESPIRATORY_RATE)
-    gcs, acvpu = fresh(Parameter.GCS), fresh(Parameter.CONSCIOUSNESS)
-    criteria: dict[str, bool | None] = {
-        "systolic_bp": sbp_criterion(float(sbp.value)) if sbp else None,
-        "respiratory_rate": respiratory_criterion(float(rr.value)) if rr else None,
-        "mentation": mentation_criterion(
-            float(gcs.value) if gcs else None,
-            acvpu.value if acvpu and isinstance(acvpu.value, Consciousness) else None,
-        ),
-    }
-    score = sum(1 for v in criteria.values() if v)
-    unknown = sum(1 for v in criteria.values() if v is None)
+        if reading is not None and (as_of - reading.time).total_seconds() <= limits.get(
+            parameter, default_limit
+        ):
+            fresh[parameter] = reading
+    sbp = fresh.get(Parameter.SYSTOLIC_BP)
+    rr = fresh.get(Parameter.RESPIRATORY_RATE)
+    gcs = fresh.get(Parameter.GCS)
+    acvpu = fresh.get(Parameter.CONSCIOUSNESS)
+    sbp_met = sbp_criterion(float(sbp.value)) if sbp is not None else None
+    rr_met = respiratory_criterion(float(rr.value)) if rr is not None else None
+    mentation = mentation_criterion(
+        float(gcs.value) if gcs is not None else None,
+        acvpu.value if acvpu is not None and isinstance(acvpu.value, Consciousness) else None,
+    )
+    criteria = {"systolic_bp": sbp_met, "respiratory_rate": rr_met, "mentation": mentation}
+    score = (sbp_met is True) + (rr_met is True) + (mentation is True)
+    unknown = (sbp_met is None) + (rr_met is None) + (mentation is None)
     positive: bool | None
     if score >= 2:
         positive = True
@@ -90,3 +91,11 @@ def score_qsofa(
         dict.fromkeys(r.source_id for r in (sbp, rr, mentation_source) if r is not None)
     )
     return QsofaResult(score, positive, unknown > 0, criteria, lineage)
+
+
+_QSOFA_INPUTS = (
+    Parameter.SYSTOLIC_BP,
+    Parameter.RESPIRATORY_RATE,
+    Parameter.GCS,
+    Parameter.CONSCIOUSNESS,
+)

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -176,7 +177,13 @@ class TriageScore:
 
 @dataclass(slots=True)
 class _Held:
-    scores: deque[IcuScore] = field(default_factory=lambda: deque(maxlen=MAX_SCORES_PER_PATIENT))
+    """What the service keeps per patient: the latest full score, a compact history."""
+
+    latest: IcuScore | None = None
+    # (epoch seconds, NEWS2 total, assessment id, lineage): tuples of atoms stay cheap for GC.
+    history: deque[tuple[float, int, str, tuple[str, ...]]] = field(
+        default_factory=lambda: deque(maxlen=MAX_SCORES_PER_PATIENT)
+    )
     triage: list[TriageScore] = field(default_factory=list)
     scale2: bool = False
 
@@ -225,7 +232,7 @@ class ScoringService:
 
         Returns None for an already-seen (replayed) or unusable (entered-in-error) input.
         """
-        self.icu_gate.enforce([resource])
+        self.icu_gate.enforce_resource(resource)
         subject = patient or _subject_patient([resource])
         readings = parse_observation(resource, "Observation")
         fresh = [r for r in readings if self.features.add(subject, r)]
@@ -284,11 +291,11 @@ class ScoringService:
         latest = self.features.latest_view(patient)
         news2 = score_news2(latest, as_of, scale2=held.scale2, staleness=self.staleness)
         qsofa = score_qsofa(latest, as_of, staleness=self.staleness)
-        lineage = (*news2.lineage, *qsofa.lineage)
-        assessment_id = _assessment_id("news2", patient, lineage, as_of)
+        assessment_id = _assessment_id("news2", patient, news2.lineage, as_of)
         alert = self.alerting.evaluate(patient, news2, assessment_id)
         score = IcuScore(assessment_id, patient, news2, qsofa, alert)
-        held.scores.append(score)
+        held.latest = score
+        held.history.append((as_of.timestamp(), news2.total, assessment_id, news2.lineage))
         if self.audit is not None:
             self._audit_score(score)
         return score
@@ -390,11 +397,21 @@ class ScoringService:
     # -- queries, acknowledgement ------------------------------------------------------------
 
     def patient_features(self, patient: str, as_of: datetime | None = None) -> PatientFeatures:
-        return self.features.features(check_patient(patient), as_of or datetime.now(UTC))
+        """Trend features as of ``as_of`` (default: the stream time, i.e. the patient's latest
+        observation — replayed or simulated streams do not run on the wall clock)."""
+        check_patient(patient)
+        if as_of is None:
+            as_of = self.features.last_time(patient) or datetime.now(UTC)
+        return self.features.features(patient, as_of)
 
     def latest_score(self, patient: str) -> IcuScore | None:
         held = self._held.get(patient)
-        return held.scores[-1] if held and held.scores else None
+        return held.latest if held else None
+
+    def score_history(self, patient: str) -> list[tuple[float, int, str, tuple[str, ...]]]:
+        """(epoch seconds, NEWS2 total, assessment id, lineage) of the patient's recent scores."""
+        held = self._held.get(patient)
+        return list(held.history) if held else []
 
     def alerts(self, patient: str | None = None) -> list[Alert]:
         return self.alerting.alerts(patient)
@@ -420,7 +437,7 @@ class ScoringService:
             held = self._held.pop(patient, None)
             derived = self.alerting.forget(patient)
             if held is not None:
-                derived += len(held.scores) + len(held.triage)
+                derived += len(held.history) + len(held.triage)
         details = (
             f"readings={deleted}",
             f"scores+alerts+triage={derived}",
@@ -442,9 +459,11 @@ class ScoringService:
         held = self._held.get(patient)
         derived = 0
         if held is not None:
-            kept = [s for s in held.scores if not ids & set(s.lineage)]
-            derived += len(held.scores) - len(kept)
-            held.scores = deque(kept, maxlen=MAX_SCORES_PER_PATIENT)
+            kept = [h for h in held.history if not ids & set(h[3])]
+            derived += len(held.history) - len(kept)
+            held.history = deque(kept, maxlen=MAX_SCORES_PER_PATIENT)
+            if held.latest is not None and ids & set(held.latest.lineage):
+                held.latest = None
             kept_triage = [t for t in held.triage if not ids & set(t.lineage)]
             derived += len(held.triage) - len(kept_triage)
             held.triage = kept_triage
@@ -470,6 +489,11 @@ class ScoringService:
             raise InputRejected(first["msg"], where) from exc
 
 
+@lru_cache(maxsize=65_536)
+def _patient_from_reference(reference: str) -> str:
+    return check_patient(reference.rsplit("/", 1)[-1], "subject.reference")
+
+
 def _subject_patient(resources: list[Mapping[str, Any]]) -> str:
     """The pseudonym in ``subject.reference`` (``Patient/PT-…``), the same for all resources."""
     found: set[str] = set()
@@ -478,10 +502,10 @@ def _subject_patient(resources: list[Mapping[str, Any]]) -> str:
         reference = subject.get("reference") if isinstance(subject, Mapping) else None
         if not isinstance(reference, str):
             raise InputRejected("Observation.subject.reference is required", "subject.reference")
-        found.add(reference.rsplit("/", 1)[-1])
+        found.add(reference)
     if len(found) != 1:
         raise InputRejected("Observations must all be about one patient", "subject.reference")
-    return check_patient(found.pop(), "subject.reference")
+    return _patient_from_reference(found.pop())
 
 
 def _request_id(kind: str, data: Mapping[str, Any]) -> str:

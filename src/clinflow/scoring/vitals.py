@@ -15,6 +15,10 @@ from enum import StrEnum
 class Parameter(StrEnum):
     """The physiological parameters scored by NEWS2, qSOFA and the triage mock."""
 
+    # Enum.__hash__ is a Python-level function; parameters key every hot-path dict lookup, so
+    # hash as the plain string (C speed, and consistent with ``==`` on the value).
+    __hash__ = str.__hash__
+
     RESPIRATORY_RATE = "respiratory_rate"
     SPO2 = "spo2"
     SUPPLEMENTAL_OXYGEN = "supplemental_oxygen"

@@ -1,0 +1,234 @@
+"""Minimum necessary: policy validated on load, request models = the policy's list, race and
+ethnicity never change a score and never reach an endpoint."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from clinflow.envelope import Envelope, SourceKind
+from clinflow.errors import InputRejected, PolicyError
+from clinflow.scoring.minimum_necessary import MinimumNecessaryStage
+from clinflow.scoring.models import FIELD_CATALOG
+from clinflow.scoring.policy import default_policy_path, load_policy
+from clinflow.scoring.service import ScoringService
+
+from .vitals_fixtures import PATIENT, bundle, vital_set
+
+POLICY = load_policy()
+
+
+def write_policy(tmp_path: Path, mutate: Any) -> Path:
+    raw = yaml.safe_load(default_policy_path().read_text())
+    mutate(raw)
+    path = tmp_path / "endpoints.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda r: r["endpoints"]["triage"]["fields"].append("race"),
+         "endpoints.triage.fields[14]: 'race' is prohibited"),
+        (lambda r: r["endpoints"]["icu"]["fields"].append("shoe_size"),
+         "endpoints.icu.fields[11]: unknown field 'shoe_size'"),
+        (lambda r: r["endpoints"]["icu"]["fields"].append("spo2"),
+         "endpoints.icu.fields[11]: duplicate field 'spo2'"),
+        (lambda r: r["endpoints"]["icu"].update(colour="red"), "endpoints.icu.colour"),
+        (lambda r: r["endpoints"]["icu"]["fhir"]["observation_elements"].append("extension"),
+         "observation_elements[14]: 'extension' may carry prohibited attributes"),
+        (lambda r: r["endpoints"]["icu"]["fhir"]["codes"].append("8867-4"),
+         "endpoints.icu.fhir.codes[10]: expected system|code"),
+        (lambda r: r.pop("prohibited"), "prohibited"),
+    ],
+)  # fmt: skip
+def test_policy_errors_name_file_and_field(tmp_path: Path, mutate: Any, message: str) -> None:
+    path = write_policy(tmp_path, mutate)
+    with pytest.raises(PolicyError) as info:
+        load_policy(path)
+    assert str(path) in str(info.value) and message in str(info.value)
+
+
+def test_policy_missing_or_not_yaml(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="cannot read policy"):
+        load_policy(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("endpoints: [unclosed")
+    with pytest.raises(PolicyError, match="not valid YAML"):
+        load_policy(bad)
+
+
+def test_request_models_have_exactly_the_policy_fields() -> None:
+    service = ScoringService(POLICY)
+    for model, name in ((service.IcuRequest, "icu"), (service.TriageRequest, "triage")):
+        assert list(model.model_fields) == list(POLICY.endpoint(name).fields)
+        assert model.model_config.get("extra") == "forbid"
+    assert set(POLICY.prohibited) & set(FIELD_CATALOG) == set()
+
+
+@pytest.mark.parametrize("field", ["race", "ethnicity", "name", "mrn", "favourite_colour"])
+def test_unlisted_field_refused_in_process_naming_field(field: str) -> None:
+    service = ScoringService(POLICY)
+    request = {"patient": PATIENT, "respiratory_rate": 18, field: "x"}
+    with pytest.raises(InputRejected) as info:
+        service.score_icu_json(request)
+    assert info.value.location == field
+
+
+# --- invariance: source records with protected attributes ----------------------------------
+
+RACES = st.sampled_from(
+    ["2106-3", "2054-5", "2028-9", "1002-5", "2076-8", "2131-1", "Other", ""]
+)  # OMB race codes (CDC Race & Ethnicity code system) and junk
+ETHNICITIES = st.sampled_from(["2135-2", "2186-5", "", "Unknown"])
+
+
+def source_record(race: str | None, ethnicity: str | None, **vitals: float) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "patient": PATIENT,
+        "observed_at": "2026-01-05T08:00:00+00:00",
+        "age_years": 67,
+        "chief_complaint": "shortness_of_breath",
+        "expected_resources": 3,
+        "respiratory_rate": vitals.get("rr", 24),
+        "spo2": vitals.get("spo2", 93),
+        "heart_rate": vitals.get("hr", 112),
+        "systolic_bp": 104,
+        "temperature_c": 38.4,
+        "consciousness": "A",
+        "supplemental_oxygen": True,
+    }
+    if race is not None:
+        record["race"] = race
+    if ethnicity is not None:
+        record["ethnicity"] = ethnicity
+    return record
+
+
+def us_core_extensions(race: str, ethnicity: str) -> list[dict[str, Any]]:
+    base = "http://hl7.org/fhir/us/core/StructureDefinition/"
+    return [
+        {"url": base + "us-core-race", "extension": [{"url": "text", "valueString": race}]},
+        {
+            "url": base + "us-core-ethnicity",
+            "extension": [{"url": "text", "valueString": ethnicity}],
+        },
+    ]
+
+
+def through_stage(record: dict[str, Any], endpoint: str) -> dict[str, Any]:
+    stage = MinimumNecessaryStage(POLICY.endpoint(endpoint))
+    envelope = Envelope(
+        message_id="m-1",
+        source=SourceKind.FHIR,
+        patient=PATIENT,
+        payload=orjson.dumps(record),
+        event_time=datetime(2026, 1, 5, 8, tzinfo=UTC),
+    )
+    (out,) = stage.process(envelope)
+    assert out.lineage == ("m-1",)
+    sent: dict[str, Any] = orjson.loads(out.payload)
+    return sent
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    race=st.none() | RACES,
+    ethnicity=st.none() | ETHNICITIES,
+    rr=st.integers(8, 30),
+    spo2=st.integers(85, 100),
+    hr=st.integers(40, 140),
+)
+def test_race_and_ethnicity_never_change_a_score_nor_reach_endpoint(
+    race: str | None, ethnicity: str | None, rr: int, spo2: int, hr: int
+) -> None:
+    baseline_service, varied_service = ScoringService(POLICY), ScoringService(POLICY)
+    baseline = source_record(None, None, rr=rr, spo2=spo2, hr=hr)
+    varied = source_record(race, ethnicity, rr=rr, spo2=spo2, hr=hr)
+    for endpoint in ("icu", "triage"):
+        sent_baseline = through_stage(baseline, endpoint)
+        sent_varied = through_stage(varied, endpoint)
+        assert "race" not in sent_varied and "ethnicity" not in sent_varied
+        assert sent_varied == sent_baseline
+    icu_a = baseline_service.score_icu_json(through_stage(baseline, "icu")).to_json()
+    icu_b = varied_service.score_icu_json(through_stage(varied, "icu")).to_json()
+    tri_a = baseline_service.triage_json(through_stage(baseline, "triage")).to_json()
+    tri_b = varied_service.triage_json(through_stage(varied, "triage")).to_json()
+    assert icu_a == icu_b and tri_a == tri_b
+
+
+@settings(max_examples=25)
+@given(race=RACES, ethnicity=ETHNICITIES)
+def test_fhir_race_extensions_and_patient_resources_stripped(race: str, ethnicity: str) -> None:
+    stage = MinimumNecessaryStage(POLICY.endpoint("icu"))
+    observations = vital_set(rr=23)
+    observations[0]["extension"] = us_core_extensions(race, ethnicity)
+    observations[1]["valueQuantity"]["extension"] = us_core_extensions(race, ethnicity)
+    observations[2]["subject"]["display"] = "Jane Example"
+    patient = {
+        "resourceType": "Patient",
+        "id": "p",
+        "extension": us_core_extensions(race, ethnicity),
+    }
+    body = bundle([patient, *observations])
+    stripped, removed = stage.strip_body(body)
+    text = orjson.dumps(stripped).decode()
+    assert "us-core-race" not in text and "us-core-ethnicity" not in text
+    assert "Jane" not in text and '"Patient"' not in text
+    assert any("extension" in r for r in removed)
+    plain_service, stripped_service = ScoringService(POLICY), ScoringService(POLICY)
+    expected = plain_service.score_icu_fhir(bundle(vital_set(rr=23)))
+    got = stripped_service.score_icu_fhir(stripped)
+    assert got.news2.total == expected.news2.total and got.qsofa.score == expected.qsofa.score
+    # Sent unstripped, the endpoint refuses instead (422 over HTTP), naming the element.
+    with pytest.raises(InputRejected) as info:
+        ScoringService(POLICY).score_icu_fhir(body)
+    assert "entry[0].resource" in info.value.location
+
+
+def test_stage_drops_envelope_with_nothing_allowed() -> None:
+    stage = MinimumNecessaryStage(POLICY.endpoint("icu"))
+    envelope = Envelope(
+        message_id="m-2",
+        source=SourceKind.FHIR,
+        patient=PATIENT,
+        payload=orjson.dumps({"resourceType": "Patient", "id": "x"}),
+        event_time=datetime(2026, 1, 5, 8, tzinfo=UTC),
+    )
+    assert stage.process(envelope) == []
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def append(self, event: Any) -> int:
+        self.events.append(dict(event))
+        return len(self.events) - 1
+
+
+def test_stage_audits_release_naming_withheld_fields_not_values() -> None:
+    sink = ListSink()
+    stage = MinimumNecessaryStage(POLICY.endpoint("triage"), audit=sink)
+    envelope = Envelope(
+        message_id="m-3",
+        source=SourceKind.FHIR,
+        patient=PATIENT,
+        payload=orjson.dumps(source_record("2106-3", "2135-2")),
+        event_time=datetime(2026, 1, 5, 8, tzinfo=UTC),
+        purpose="TREAT",
+    )
+    (out,) = stage.process(envelope)
+    assert out.attributes["minimum_necessary_removed"] == "ethnicity,race,supplemental_oxygen"
+    (event,) = sink.events
+    text = orjson.dumps(event).decode()
+    assert "withheld: ethnicity,race" in text and "2106-3" not in text
+    assert event["patient"]["reference"] == f"Patient/{PATIENT}"
