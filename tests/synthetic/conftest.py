@@ -17,8 +17,9 @@ SMALL = Scenario(
     deterioration_fraction=0.5,
     elderly_fraction=0.4,
     notes_per_patient=3,
-    imaging_fraction=0.5,
-    burned_in_fraction=0.5,
+    imaging_fraction=0.8,
+    modality_mix={"CR": 0.4, "US": 0.3, "CT": 0.2, "MR": 0.1},
+    burned_in_fraction=0.8,
     consent={"revocation_fraction": 0.8},
 )
 
@@ -29,8 +30,14 @@ def build(out: Path, seed: int = 11, patients: int = 6, **changes: object) -> di
     return generate(options)
 
 
-@pytest.fixture(scope="session", params=["R5", "R4B"])
+SAMPLE = Path(__file__).resolve().parents[2] / "synthetic" / "sample"
+
+
+@pytest.fixture(scope="session", params=["R5", "R4B", "committed-sample"])
 def small_cohort(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh small cohort per FHIR version, and the committed ``synthetic/sample`` (read only)."""
+    if request.param == "committed-sample":
+        return SAMPLE
     out = tmp_path_factory.mktemp(f"cohort-{request.param}")
     build(out, fhir_version=request.param)
     return out

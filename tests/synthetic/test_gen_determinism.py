@@ -95,3 +95,13 @@ def test_cli_1000_patients_seed_7_twice_is_byte_identical(tmp_path: Path) -> Non
         hashes.append(run.stdout.strip().splitlines()[-1])
     assert hashes[0] == hashes[1] and hashes[0].startswith("manifest sha256 ")
     assert tree_digest(tmp_path / "a") == tree_digest(tmp_path / "b")
+
+
+def test_committed_sample_summary_matches_its_manifest() -> None:
+    from tests.synthetic.conftest import SAMPLE
+
+    summary = orjson.loads((SAMPLE / "summary.json").read_bytes())
+    manifest = (SAMPLE / "manifest.ndjson").read_bytes()
+    assert summary["manifest_sha256"] == hashlib.sha256(manifest).hexdigest()
+    assert summary["dicom_files"] == len(list((SAMPLE / "dicom").rglob("*.dcm")))
+    assert sum(f.stat().st_size for f in SAMPLE.rglob("*") if f.is_file()) < 3_000_000
