@@ -258,7 +258,7 @@ class FhirDeidentifier:
             self.pseudonymizer.patient_pseudonym(patient_key) if patient_key else None,
         )
         state = _WalkState(resource, ctx, report, contained)
-        out = self._walk(resource, resource_type, self._unknown, False, state)
+        out = self._walk(resource, resource_type, self._unknown, True, state)
         if out is REDACT:
             out = {}
         out["resourceType"] = resource_type
@@ -269,11 +269,11 @@ class FhirDeidentifier:
         ctx = _Context(self, "Bundle", None)
         state = _WalkState(entry, ctx, ResourceReport("Bundle", None), False)
         state.where = where
-        out = self._walk(entry, "Bundle.entry", self._unknown, False, state)
+        out = self._walk(entry, "Bundle.entry", self._unknown, True, state)
         return {} if out is REDACT else dict(out)
 
     def _walk(
-        self, node: dict[str, Any], path: str, inherited: Method, explicit: bool, state: _WalkState
+        self, node: dict[str, Any], path: str, inherited: Method, selected: bool, state: _WalkState
     ) -> Any:
         out: dict[str, Any] = {}
         ctx = state.ctx
@@ -313,7 +313,9 @@ class FhirDeidentifier:
             if isinstance(value, list):
                 kept = []
                 for item in value:
-                    result = self._element(resource_type, child_path, item, inherited, state)
+                    result = self._element(
+                        resource_type, child_path, item, inherited, selected, state
+                    )
                     if result is not REDACT:
                         kept.append(result)
                 if kept:
@@ -321,7 +323,9 @@ class FhirDeidentifier:
                 else:
                     state.report.removed += 1
             else:
-                result = self._element(resource_type, child_path, value, inherited, state)
+                result = self._element(
+                    resource_type, child_path, value, inherited, selected, state
+                )
                 if result is not REDACT:
                     out[key] = result
         return out if out else REDACT
@@ -340,8 +344,16 @@ class FhirDeidentifier:
         return inherited
 
     def _element(
-        self, resource_type: str, path: str, value: Any, inherited: Method, state: _WalkState
+        self,
+        resource_type: str,
+        path: str,
+        value: Any,
+        inherited: Method,
+        parent_selected: bool,
+        state: _WalkState,
     ) -> Any:
+        """Decide one element. Generic rules (by data type) only transform elements whose
+        parent was selected: they never bring back content the allow-list left out."""
         plan = self._plan(resource_type, path)
         rule: Rule | None = None
         for candidate in plan.dynamic:
@@ -350,6 +362,8 @@ class FhirDeidentifier:
                 break
         if rule is None:
             rule = plan.static
+            if rule is not None and rule.generic and not parent_selected:
+                rule = None
         if rule is not None:
             state.count(rule)
             method = rule.method
@@ -359,9 +373,10 @@ class FhirDeidentifier:
             if rule is not None and rule.method.name == "redact":
                 state.report.removed += 1
                 return REDACT
+            selected = rule is not None or (parent_selected and method is not self._unknown)
             if getattr(method, "children_selected", False):
                 method = self._unknown
-            return self._walk(value, path, method, rule is not None, state)
+            return self._walk(value, path, method, selected, state)
         ctx = state.ctx
         ctx.path = path
         if rule is None and method.keeps and isinstance(value, str) and _FULL_DATE.match(value):

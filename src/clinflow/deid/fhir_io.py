@@ -43,6 +43,16 @@ BUNDLE_TYPES = frozenset(
 # pydantic error types that mean "this element has another name or cardinality in R4".
 _R4_TOLERATED = frozenset({"extra_forbidden", "missing", "list_type", "model_type", "dict_type"})
 STAGE = "deid-fhir"
+# R4 resource types dropped or renamed in R4B/R5 (HL7 R4B change log): no model validates them.
+R4_ONLY_TYPES = frozenset({
+    "EffectEvidenceSynthesis", "MedicinalProduct", "MedicinalProductAuthorization",
+    "MedicinalProductContraindication", "MedicinalProductIndication",
+    "MedicinalProductIngredient", "MedicinalProductInteraction", "MedicinalProductManufactured",
+    "MedicinalProductPackaged", "MedicinalProductPharmaceutical",
+    "MedicinalProductUndesirableEffect", "RiskEvidenceSynthesis", "SubstanceNucleicAcid",
+    "SubstancePolymer", "SubstanceProtein", "SubstanceReferenceInformation",
+    "SubstanceSourceMaterial", "SubstanceSpecification",
+})
 
 
 @dataclass
@@ -112,6 +122,8 @@ def validate_resource(resource: dict[str, Any], where: str) -> str:
         return "R4B"
     if all(error.get("type") in _R4_TOLERATED for error in r4b):
         return "R4"
+    if resource.get("resourceType") in R4_ONLY_TYPES:
+        return "R4"  # an R4 resource type that R4B/R5 replaced: no model to check it with
     worst = next(e for e in r4b if e.get("type") not in _R4_TOLERATED)
     loc = ".".join(str(p) for p in worst.get("loc", ()) if not isinstance(p, int)) or "resource"
     raise InputRejected(f"fhir.resources rejects field {loc} ({worst.get('type')})", where)

@@ -91,6 +91,7 @@ class Rule:
     method: Method
     params: dict[str, Any]
     path_re: re.Pattern[str] | None = None
+    generic: bool = False  # by data type: applies only inside elements already selected
     fhirpath_fn: Callable[..., list[Any]] | None = None
 
     def applies_to_resource(self, resource_type: str) -> bool:
@@ -106,15 +107,38 @@ class Policy:
     source: str
 
 
+def _balanced(expression: str) -> bool:
+    """Brackets and quotes balance (fhirpathpy's parser recovers from errors silently)."""
+    closing = {")": "(", "]": "[", "}": "{"}
+    stack: list[str] = []
+    quote: str | None = None
+    for char in expression:
+        if quote:
+            if char == quote:
+                quote = None
+        elif char in "'`\"":
+            quote = char
+        elif char in "([{":
+            stack.append(char)
+        elif char in closing:
+            if not stack or stack.pop() != closing[char]:
+                return False
+    return not stack and quote is None
+
+
 @lru_cache(maxsize=256)
 def compile_fhirpath(expression: str) -> Callable[..., list[Any]]:
     """Compile a FHIRPath expression once (fhirpathpy); raises ValueError when malformed."""
     import fhirpathpy
 
+    if not expression.strip() or not _balanced(expression):
+        raise ValueError("malformed FHIRPath: unbalanced brackets or quotes")
     try:
-        return fhirpathpy.compile(expression, None)
+        compiled: Callable[..., list[Any]] = fhirpathpy.compile(expression, None)
+        compiled({"resourceType": expression.split(".", 1)[0]}, None)  # bad functions fail here
     except Exception as exc:  # fhirpathpy raises its parser's own exception types
         raise ValueError(f"malformed FHIRPath: {type(exc).__name__}") from exc
+    return compiled
 
 
 def _path_regex(path: str) -> re.Pattern[str]:
@@ -157,11 +181,14 @@ def compile_rule(spec: RuleSpec, position: int, where: str) -> Rule:
             method,
             spec.params,
             path_re=_path_regex(spec.path),
+            generic=root != "*" and is_data_type(root),
         )
     if spec.type is not None:
         if not TYPE_RE.match(spec.type):
             raise PolicyError(f"{where}: rule {name}: field type: malformed type {spec.type!r}")
-        return Rule(position, name, "type", spec.type, spec.resource, method, spec.params)
+        return Rule(
+            position, name, "type", spec.type, spec.resource, method, spec.params, generic=True
+        )
     assert spec.fhirpath is not None
     try:
         fn = compile_fhirpath(spec.fhirpath)

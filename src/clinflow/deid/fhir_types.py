@@ -16,19 +16,31 @@ _PRIMITIVE = re.compile(r"Annotated\[[^,]+,\s*(\w+)\(")
 
 
 @lru_cache(maxsize=1024)
-def _model(name: str) -> Any:
-    from fhir.resources import get_fhir_model_class
-
+def _model(name: str, version: str = "R5") -> Any:
+    if version == "R4B":
+        from fhir.resources.R4B import get_fhir_model_class as get_class
+    else:
+        from fhir.resources import get_fhir_model_class as get_class
     try:
-        return get_fhir_model_class(name)
+        return get_class(name)
     except (KeyError, ValueError, ImportError, AttributeError):
         return None
 
 
 @lru_cache(maxsize=1024)
 def _fields_by_json_name(name: str) -> dict[str, str]:
-    """Map JSON element name -> data type name for a model class."""
-    cls = _model(name)
+    """Map JSON element name -> data type name: R5 model first, R4B for older names.
+
+    R4B is R4 for nearly every element, so R4 exports (Encounter.period,
+    Encounter.participant.individual) are typed too.
+    """
+    out: dict[str, str] = {}
+    for version in ("R4B", "R5"):  # R5 last: it wins where both define an element
+        out.update(_fields_of(_model(name, version)))
+    return out
+
+
+def _fields_of(cls: Any) -> dict[str, str]:
     if cls is None:
         return {}
     out: dict[str, str] = {}
@@ -69,7 +81,8 @@ def element_type(path: str) -> str | None:
     """The data type of the element at ``path`` (resource-rooted, no indexes), or None."""
     head, _, rest = path.partition(".")
     if not rest:
-        return head if _model(head) is not None else None
+        known = _model(head) is not None or _model(head, "R4B") is not None
+        return head if known else None
     parent = element_type(path.rsplit(".", 1)[0])
     if parent is None:
         return None

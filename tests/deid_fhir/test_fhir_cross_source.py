@@ -1,0 +1,50 @@
+"""One patient, one pseudonym and one date offset across FHIR, DICOM and free text."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from pydicom.dataset import Dataset
+from tests.deid_fhir import fixtures
+
+from clinflow.deid.dicom_engine import DicomDeidentifier
+from clinflow.deid.dicom_profile import compile_policy
+from clinflow.deid.fhir_engine import FhirDeidentifier
+from clinflow.deid.fhir_policy import load_policy
+from clinflow.deid.pseudonym import Pseudonymizer
+from clinflow.deid.text import TextDeidentifier
+
+KEY = bytes(range(32))
+MRN = "33144716"
+
+
+def test_same_pseudonym_and_offset_in_fhir_dicom_and_notes() -> None:
+    pseudonymizer = Pseudonymizer(KEY)
+    offset = pseudonymizer.date_offset_days(MRN)
+    expected_date = date(2026, 1, 5) + timedelta(days=offset)
+
+    engine = FhirDeidentifier(load_policy(), pseudonymizer)
+    bundle = fixtures.r5_patient_bundle()
+    patient, observation = (e["resource"] for e in bundle["entry"][:2])
+    engine.index.add(patient)
+    fhir_patient, _ = engine.deidentify_resource(patient)
+    fhir_observation, _ = engine.deidentify_resource(observation)
+
+    ds = Dataset()
+    ds.PatientID = MRN
+    ds.PatientName = "Schäfer^Wei"
+    ds.StudyDate = "20260105"
+    ds.StudyInstanceUID = "1.2.826.0.1.3680043.8.498.1"
+    ds.SOPInstanceUID = "1.2.826.0.1.3680043.8.498.2"
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    ds.Modality = "CT"
+    dicom = DicomDeidentifier(compile_policy(None, ["retain_long_modified_dates"]), pseudonymizer)
+    result = dicom.deidentify_dataset(ds, "test.dcm")
+
+    note = TextDeidentifier(pseudonymizer).deidentify("Seen on 2026-01-05.", MRN).text
+
+    assert fhir_patient["id"] == result.patient_pseudonym == pseudonymizer.patient_pseudonym(MRN)
+    assert fhir_observation["subject"]["reference"] == f"Patient/{result.patient_pseudonym}"
+    assert fhir_observation["effectiveDateTime"].startswith(expected_date.isoformat())
+    assert ds.StudyDate == expected_date.strftime("%Y%m%d")
+    assert note == f"Seen on {expected_date.isoformat()}."
