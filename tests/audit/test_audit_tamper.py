@@ -30,7 +30,6 @@ def test_triggers_refuse_update_and_delete(data_dir: Path) -> None:
         "DELETE FROM audit_entries WHERE idx = 1",
         "UPDATE audit_index SET patient = 'PT-ffffffffffffffff'",
         "DELETE FROM audit_checkpoints",
-        "DELETE FROM audit_entity",
     ):
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             conn.execute(statement)

@@ -2,7 +2,7 @@
 
 Objects have their keys sorted, no insignificant whitespace, UTF-8 output, strings escaped only
 where JSON requires it (``"``, ``\\``, control characters) exactly as ECMAScript's
-``JSON.stringify`` does. Integers must fit an IEEE double exactly (|n| <= 2**53), floats must be
+``JSON.stringify`` does. Integers must fit an IEEE double exactly (|n| < 2**53), floats must be
 finite; both are written as orjson writes them (shortest round-trip), which matches RFC 8785 for
 the integers and short decimals audit events carry. Keys are compared by code point, which equals
 RFC 8785's UTF-16 order for the ASCII keys FHIR uses.
@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-MAX_SAFE_INTEGER = 2**53
+MAX_SAFE_INTEGER = 2**53 - 1  # ECMAScript Number.MAX_SAFE_INTEGER, as orjson enforces
 
 
 def _check(value: Any, path: str) -> None:
@@ -43,36 +43,36 @@ def _check(value: Any, path: str) -> None:
     raise ValueError(f"{path}: {type(value).__name__} is not a JSON value")
 
 
-def _plain(value: Any) -> bool:
-    """Fast path: only dict/list/str/int/bool/None/finite float in the safe ranges."""
-    kind = type(value)
-    if kind is str or kind is bool or value is None:
-        return True
-    if kind is dict:
-        for key, item in value.items():
-            if type(key) is not str or not _plain(item):
-                return False
-        return True
-    if kind is list:
-        for item in value:
-            if not _plain(item):
-                return False
-        return True
-    if kind is int:
-        return bool(-MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER)
-    if kind is float:
-        return bool(math.isfinite(value))
-    return False
+_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
+
+
+def _normalize(value: Any) -> Any:
+    """Plain dicts and lists for other Mapping/sequence types (already checked by _check)."""
+    if isinstance(value, Mapping):
+        return {key: _normalize(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_normalize(item) for item in value]
+    return value
 
 
 def canonical_json(value: Mapping[str, Any]) -> bytes:
-    """The canonical UTF-8 bytes of ``value`` (raises ``ValueError`` naming the bad field)."""
-    if not _plain(value):
-        _check(value, "$")  # raises with the path of the bad field, or accepts tuples etc.
+    """The canonical UTF-8 bytes of ``value`` (raises ``ValueError`` naming the bad field).
+
+    Fast path: orjson refuses non-string keys, integers beyond 2**53 and unknown types itself;
+    it writes NaN/Infinity as ``null``, so output containing ``null`` (which FHIR never uses)
+    is re-checked value by value.
+    """
     try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-    except TypeError as exc:  # orjson refuses something _check let through (e.g. dict subclass)
-        raise ValueError(f"$: cannot serialize entry: {exc}") from exc
+        encoded = orjson.dumps(value, option=_OPTIONS)
+    except TypeError:
+        _check(value, "$")  # raises naming the offending field
+        try:
+            encoded = orjson.dumps(_normalize(value), option=_OPTIONS)
+        except TypeError as exc:
+            raise ValueError(f"$: cannot serialize entry ({exc})") from exc
+    if b"null" in encoded:
+        _check(value, "$")
+    return encoded
 
 
 def is_canonical(entry: bytes) -> bool:

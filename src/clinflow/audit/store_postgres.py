@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 
 from clinflow.audit.store import NewEntry, SearchQuery, StoredCheckpoint
-from clinflow.audit.store_sqlite import build_where
+from clinflow.audit.store_sqlite import build_where, entity_types_column
 from clinflow.errors import AuditIntegrityError, ClinflowError, ConfigError
 
 _PREFIX_RE = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
@@ -49,8 +49,7 @@ class PostgresStore:
                     idx BIGINT PRIMARY KEY, leaf BYTEA NOT NULL, entry BYTEA NOT NULL);
                 CREATE TABLE IF NOT EXISTS {p}_index (
                     idx BIGINT PRIMARY KEY, patient TEXT, agent TEXT, action TEXT, code TEXT,
-                    purpose TEXT, outcome TEXT, recorded TEXT);
-                CREATE TABLE IF NOT EXISTS {p}_entity (idx BIGINT NOT NULL, kind TEXT NOT NULL);
+                    purpose TEXT, outcome TEXT, recorded TEXT, entity_types TEXT NOT NULL);
                 CREATE TABLE IF NOT EXISTS {p}_checkpoints (
                     seq BIGSERIAL PRIMARY KEY, size BIGINT NOT NULL, root BYTEA NOT NULL,
                     note TEXT NOT NULL, signed_at TEXT NOT NULL);
@@ -59,7 +58,6 @@ class PostgresStore:
                 CREATE INDEX IF NOT EXISTS {p}_index_code ON {p}_index(code, idx);
                 CREATE INDEX IF NOT EXISTS {p}_index_purpose ON {p}_index(purpose, idx);
                 CREATE INDEX IF NOT EXISTS {p}_index_recorded ON {p}_index(recorded, idx);
-                CREATE INDEX IF NOT EXISTS {p}_entity_kind ON {p}_entity(kind, idx);
                 CREATE OR REPLACE FUNCTION {p}_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
                 BEGIN
                     RAISE EXCEPTION 'audit log is append-only: % refused on %',
@@ -67,7 +65,7 @@ class PostgresStore:
                 END $$;
                 """  # noqa: S608 - prefix validated above
             )
-            for table in ("entries", "index", "entity", "checkpoints"):
+            for table in ("entries", "index", "checkpoints"):
                 self._write.execute(
                     f"CREATE OR REPLACE TRIGGER {p}_{table}_append_only "
                     f"BEFORE UPDATE OR DELETE ON {p}_{table} "
@@ -107,13 +105,18 @@ class PostgresStore:
                             for i, e in enumerate(entries):
                                 f = e.fields
                                 cp.write_row(
-                                    (start + i, f.patient, f.agent, f.action, f.code,
-                                     f.purpose, f.outcome, f.recorded)
+                                    (
+                                        start + i,
+                                        f.patient,
+                                        f.agent,
+                                        f.action,
+                                        f.code,
+                                        f.purpose,
+                                        f.outcome,
+                                        f.recorded,
+                                        entity_types_column(f.entity_types),
+                                    )
                                 )
-                        with cur.copy(f"COPY {p}_entity (idx, kind) FROM STDIN") as cp:
-                            for i, e in enumerate(entries):
-                                for kind in e.fields.entity_types:
-                                    cp.write_row((start + i, kind))
             except psycopg.Error as exc:
                 raise self._fail(exc) from exc
         return start
@@ -121,8 +124,7 @@ class PostgresStore:
     def leaf_hashes(self, start: int, end: int) -> list[bytes]:
         with self._lock:
             rows = self._readconn.execute(
-                f"SELECT idx, leaf FROM {self.p}_entries WHERE idx >= %s AND idx < %s "
-                "ORDER BY idx",
+                f"SELECT idx, leaf FROM {self.p}_entries WHERE idx >= %s AND idx < %s ORDER BY idx",
                 (start, end),
             ).fetchall()
         leaves = []
@@ -192,7 +194,7 @@ class PostgresStore:
 
     def search(self, query: SearchQuery) -> list[tuple[int, bytes]]:
         where, params = build_where(query, "%s")
-        where = where.replace("{entity}", f"{self.p}_entity")
+        where = where.replace("{contains}", "strpos")
         order = "DESC" if query.descending else "ASC"
         sql = (
             f"SELECT i.idx, e.entry FROM {self.p}_index i JOIN {self.p}_entries e "
@@ -207,7 +209,7 @@ class PostgresStore:
         """Drop this prefix's tables (tests and teardown only: DROP bypasses row triggers)."""
         p = self.p
         with self._lock, self._write.transaction():
-            for table in ("entries", "index", "entity", "checkpoints"):
+            for table in ("entries", "index", "checkpoints"):
                 self._write.execute(f"DROP TABLE IF EXISTS {p}_{table} CASCADE")
             self._write.execute(f"DROP FUNCTION IF EXISTS {p}_refuse() CASCADE")
 

@@ -1,0 +1,268 @@
+"""Audit-log benchmark: batched appends vs one transaction per append, proofs, verify, search.
+
+Prints ONE JSON line. Default run: 200,000 entries (~1-2 min); ``--entries 1000000`` for the
+figures in the README. Everything runs in a fresh temporary data directory.
+
+Figures:
+- ``batched_appends_per_s``: events appended through ``AuditLog.append_many`` (group commit,
+  WAL + synchronous=FULL: durable when acknowledged), including canonical JSON and hashing.
+- ``concurrent_single_appends_per_s``: many threads each calling ``append`` (group commit).
+- ``naive_appends_per_s``: the baseline, one fsynced transaction per append on the same store.
+- ``inclusion_proof_*_us`` / ``consistency_proof_*_us`` at the full tree size.
+- ``verify_s``: ``verify_log`` over every entry and checkpoint.
+- ``patient_search_*_ms``: ``SearchQuery(patient=...)`` (first page of 50) via the side index,
+  and through the HTTP API (TestClient, includes auth and the audited-query append).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from clinflow.audit import AuditLog, events
+from clinflow.audit.commands import trusted_verifiers
+from clinflow.audit.log import DEFAULT_ORIGIN, prepare
+from clinflow.audit.merkle import verify_consistency, verify_inclusion
+from clinflow.audit.store import SearchQuery
+from clinflow.audit.store_sqlite import SqliteStore
+from clinflow.audit.verify import verify_log
+from clinflow.config import DataDir
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def patient_of(i: int, patients: int) -> str:
+    return f"PT-{(i * 7919) % patients:016x}"
+
+
+def event_stream(start: int, count: int, patients: int) -> Iterator[events.AuditEvent]:
+    for i in range(start, start + count):
+        patient = patient_of(i, patients)
+        recorded = T0 + timedelta(seconds=i)
+        kind = i % 4
+        if kind == 0:
+            yield events.ingest(
+                patient=patient, message_id=f"m{i}", source_kind="fhir", recorded=recorded
+            )
+        elif kind == 1:
+            yield events.disclosure(
+                patient=patient,
+                recipient="triage",
+                purpose="TREAT",
+                message_ids=[f"m{i - 1}"],
+                recorded=recorded,
+            )
+        elif kind == 2:
+            yield events.consent_decision(
+                patient=patient,
+                decision="permit",
+                purpose="HRESCH",
+                recipient="research-store",
+                recorded=recorded,
+            )
+        else:
+            yield events.score_produced(
+                patient=patient,
+                score_name="news2",
+                value=i % 20,
+                message_id=f"m{i}",
+                recorded=recorded,
+            )
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def fill(log: AuditLog, total: int, patients: int, chunk: int, producers: int) -> float:
+    """Append ``total`` events with ``producers`` threads; return the timed seconds (event
+    construction excluded: each producer builds a chunk, then times append_many)."""
+    per = total // producers
+    timed = [0.0] * producers
+    barrier = threading.Barrier(producers)
+
+    def produce(worker: int) -> None:
+        start = worker * per
+        barrier.wait()
+        for offset in range(0, per, chunk):
+            batch = list(event_stream(start + offset, min(chunk, per - offset), patients))
+            began = time.perf_counter()
+            log.append_many(batch)
+            timed[worker] += time.perf_counter() - began
+
+    threads = [threading.Thread(target=produce, args=(w,)) for w in range(producers)]
+    wall = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - wall
+    # Producers overlap: the time appends were in flight is bounded by the wall clock.
+    return min(wall, max(timed) if producers > 1 else timed[0])
+
+
+def concurrent_singles(log: AuditLog, count: int, threads: int, patients: int) -> float:
+    events_list = list(event_stream(10**9, count, patients))
+    per = count // threads
+    barrier = threading.Barrier(threads + 1)
+
+    def worker(w: int) -> None:
+        barrier.wait()
+        for event in events_list[w * per : (w + 1) * per]:
+            log.append(event)
+
+    pool = [threading.Thread(target=worker, args=(w,)) for w in range(threads)]
+    for thread in pool:
+        thread.start()
+    barrier.wait()
+    began = time.perf_counter()
+    for thread in pool:
+        thread.join()
+    return per * threads / (time.perf_counter() - began)
+
+
+def naive(path: Path, count: int, patients: int) -> float:
+    """Baseline: one durable transaction per append (no group commit), same schema/settings."""
+    store = SqliteStore(path)
+    prepared = [prepare(e) for e in event_stream(0, count, patients)]
+    began = time.perf_counter()
+    for entry in prepared:
+        store.append_batch([entry])
+    elapsed = time.perf_counter() - began
+    store.close()
+    return count / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entries", type=int, default=200_000)
+    parser.add_argument("--patients", type=int, default=0, help="default entries/100")
+    parser.add_argument("--chunk", type=int, default=1000, help="events per append_many")
+    parser.add_argument("--producers", type=int, default=2)
+    parser.add_argument("--naive", type=int, default=1000, help="appends for the baseline")
+    parser.add_argument("--samples", type=int, default=2000, help="proofs / searches timed")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", type=Path, default=None, help="data dir to use and keep")
+    args = parser.parse_args()
+    patients = args.patients or max(1, args.entries // 100)
+    rng = random.Random(args.seed)
+    tmp = tempfile.TemporaryDirectory(prefix="clinflow-bench-")
+    root = args.keep or Path(tmp.name) / "data"
+    data_dir = DataDir.open(root)
+    result: dict[str, object] = {"benchmark": "audit", "entries": args.entries}
+
+    result["naive_appends_per_s"] = round(naive(Path(tmp.name) / "naive.db", args.naive, patients))
+
+    log = AuditLog.open(data_dir, checkpoint_every=100_000, checkpoint_seconds=30)
+    seconds = fill(log, args.entries, patients, args.chunk, args.producers)
+    result["batched_appends_per_s"] = round(args.entries / seconds)
+    result["speedup_vs_naive"] = round(
+        result["batched_appends_per_s"] / result["naive_appends_per_s"],
+        1,  # type: ignore[operator]
+    )
+    result["concurrent_single_appends_per_s"] = round(concurrent_singles(log, 4000, 32, patients))
+    log.close()
+
+    began = time.perf_counter()
+    log = AuditLog.open(data_dir)
+    result["open_rebuild_tree_s"] = round(time.perf_counter() - began, 2)
+    size = log.size
+    root_hash = log.root()
+    gen, ver, cgen, cver = [], [], [], []
+    for _ in range(args.samples):
+        index = rng.randrange(size)
+        t = time.perf_counter()
+        proof = log.inclusion_proof(index, size)
+        gen.append(time.perf_counter() - t)
+        leaf = log.leaf_hash(index)
+        t = time.perf_counter()
+        ok = verify_inclusion(leaf, index, size, proof, root_hash)
+        ver.append(time.perf_counter() - t)
+        assert ok
+        old = rng.randrange(1, size)
+        t = time.perf_counter()
+        cproof = log.consistency_proof(old, size)
+        cgen.append(time.perf_counter() - t)
+        old_root = log.root(old)
+        t = time.perf_counter()
+        ok = verify_consistency(old, size, old_root, root_hash, cproof)
+        cver.append(time.perf_counter() - t)
+        assert ok
+    for name, values in (
+        ("inclusion_proof_gen", gen),
+        ("inclusion_proof_verify", ver),
+        ("consistency_proof_gen", cgen),
+        ("consistency_proof_verify", cver),
+    ):
+        result[f"{name}_p50_us"] = round(statistics.median(values) * 1e6, 1)
+        result[f"{name}_p99_us"] = round(percentile(values, 0.99) * 1e6, 1)
+
+    searches = []
+    for _ in range(args.samples):
+        patient = patient_of(rng.randrange(size), patients)
+        t = time.perf_counter()
+        rows = log.search(SearchQuery(patient=patient, limit=50))
+        searches.append(time.perf_counter() - t)
+        assert rows
+    result["patient_search_p50_ms"] = round(statistics.median(searches) * 1e3, 3)
+    result["patient_search_p99_ms"] = round(percentile(searches, 0.99) * 1e3, 3)
+    log.close()
+
+    result.update(api_search(data_dir, size, patients, rng, min(300, args.samples)))
+
+    store = SqliteStore(data_dir.audit_db)
+    began = time.perf_counter()
+    report = verify_log(store, trusted_verifiers(data_dir, DEFAULT_ORIGIN, []))
+    result["verify_s"] = round(time.perf_counter() - began, 2)
+    result["verify_ok"] = report.ok
+    result["verified_entries"] = report.entries
+    store.close()
+    tmp.cleanup()
+    print(json.dumps(result))
+
+
+def api_search(
+    data_dir: DataDir, size: int, patients: int, rng: random.Random, samples: int
+) -> dict[str, object]:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*httpx2.*")
+        from fastapi.testclient import TestClient
+
+    from clinflow.api.app import create_app
+    from clinflow.api.auth import TokenStore
+    from clinflow.api.settings import Settings
+    from clinflow.audit.commands import api_tokens_path
+
+    tokens = TokenStore(api_tokens_path(data_dir))
+    _, token = tokens.create("auditor", label="benchmark")
+    tokens.close()
+    timings = []
+    with TestClient(create_app(Settings(data_dir=data_dir))) as client:
+        headers = {"Authorization": f"Bearer {token}"}
+        for _ in range(samples):
+            patient = patient_of(rng.randrange(size), patients)
+            t = time.perf_counter()
+            response = client.get(
+                "/audit/events", params={"patient": patient, "limit": 50}, headers=headers
+            )
+            timings.append(time.perf_counter() - t)
+            assert response.status_code == 200
+    return {
+        "api_patient_search_p50_ms": round(statistics.median(timings) * 1e3, 2),
+        "api_patient_search_p99_ms": round(percentile(timings, 0.99) * 1e3, 2),
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())
