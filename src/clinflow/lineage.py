@@ -108,13 +108,18 @@ class LineageIndex:
         *,
         since: datetime | None = None,
         include_retracted: bool = False,
+        with_inputs: bool = True,
     ) -> list[LineageRecord]:
         """Outputs released for ``patient`` under ``purposes`` (all if empty), since a time."""
+        inputs = "group_concat(i.input_id, ' ')" if with_inputs else "NULL"
+        join = (
+            " LEFT JOIN output_inputs i ON i.output_id = o.output_id AND i.sink = o.sink"
+            if with_inputs
+            else ""
+        )
         sql = (
             "SELECT o.output_id, o.sink, o.patient, o.purpose, o.location, o.event_time,"
-            " o.released_at, o.retracted_at, group_concat(i.input_id, ' ')"
-            " FROM outputs o LEFT JOIN output_inputs i"
-            " ON i.output_id = o.output_id AND i.sink = o.sink WHERE o.patient = ?"
+            f" o.released_at, o.retracted_at, {inputs} FROM outputs o{join} WHERE o.patient = ?"
         )
         params: list[object] = [patient]
         if purposes:

@@ -47,13 +47,15 @@ def _print_json(data: object) -> None:
 
 @consent_app.command("load")
 def consent_load(
-    file: Annotated[Path, typer.Argument(help="Bundle, Consent JSON or ndjson file.")],
+    file: Annotated[
+        Path, typer.Argument(help="Bundle, Consent JSON or ndjson file, or a folder of them.")
+    ],
     data_dir: DataDirOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Ingest Consent resources (R5 or R4B); rejects are quarantined and listed (exit 1)."""
-    if not file.is_file():
-        raise ConfigError(f"{file}: no such file")
+    if not file.exists():
+        raise ConfigError(f"{file}: no such file or folder")
     with ConsentService(DataDir.open(data_dir)) as service:
         report = service.load(file)
     if as_json:

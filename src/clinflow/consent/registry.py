@@ -158,6 +158,19 @@ class ConsentRegistry:
                 state.apply(row)
             self._seen_seq = max(self._seen_seq, row.seq)
 
+    def preload(self) -> int:
+        """Load every patient's history in one scan (startup), instead of lazily per patient."""
+        with self._lock:
+            self.store.changed()
+            states: dict[str, PatientConsents] = {}
+            seen = self._seen_seq
+            for row in self.store.rows_since(0):
+                states.setdefault(row.patient, PatientConsents()).apply(row)
+                seen = max(seen, row.seq)
+            self._patients = states
+            self._seen_seq = seen
+            return len(states)
+
     def _state(self, patient: str) -> PatientConsents:
         state = self._patients.get(patient)
         if state is None:

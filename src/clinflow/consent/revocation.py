@@ -35,6 +35,7 @@ from clinflow.lineage import LineageIndex
 from clinflow.sinks.registry import RetractionRegistry
 
 AGENT = "clinflow-revocation"
+RECEIPT_DETAIL_LIMIT = 20
 
 
 @dataclass
@@ -107,7 +108,9 @@ class RevocationService:
         purposes = tuple(sorted(revocation.purposes))
         receipt_id = f"rcpt-{uuid.uuid4().hex[:16]}"
         since = None if revocation.retroactive else revocation.effective_at
-        found = self.lineage.find(patient, purposes, since=since)
+        found = self.lineage.find(
+            patient, purposes, since=since, with_inputs=not revocation.retroactive
+        )
         counts = Counter((record.sink, record.purpose) for record in found)
         audit_entries: list[int] = []
         notes: list[str] = []
@@ -138,7 +141,7 @@ class RevocationService:
                         deleted=report.deleted if report else 0,
                         derived_deleted=report.derived_deleted if report else 0,
                         error=outcome.error,
-                        details=report.details if report else (),
+                        details=_sample(report.details) if report else (),
                     )
                 )
                 audit_entries.append(
@@ -244,6 +247,13 @@ def _permitted_purposes(record: ConsentRecord, known: Iterable[str]) -> list[str
         if node.effect is Effect.PERMIT:
             purposes.update(node.purposes or known)
     return sorted(purposes)
+
+
+def _sample(details: tuple[str, ...], limit: int = RECEIPT_DETAIL_LIMIT) -> tuple[str, ...]:
+    """The first locations a target reported, and how many more (receipts stay small)."""
+    if len(details) <= limit:
+        return details
+    return (*details[:limit], f"... and {len(details) - limit} more")
 
 
 def _looks_pseudonymous(patient: str) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from clinflow.consent.store import ConsentStore, SqliteConsentStore
 from clinflow.crypto.datakeys import DataKeyStore
 from clinflow.crypto.keys import KeyRing
 from clinflow.deid.pseudonym import Pseudonymizer
-from clinflow.errors import InputRejected
+from clinflow.errors import ConfigError, InputRejected
 from clinflow.interfaces import AuditSink
 from clinflow.lineage import LineageIndex
 from clinflow.quarantine import Quarantine
@@ -68,6 +69,28 @@ def _resources(path: Path) -> Iterator[tuple[str, Any]]:
             yield f"{path.name}#entry[{index}]", resource
     else:
         yield path.name, document
+
+
+def _input_files(path: Path) -> list[Path]:
+    if not path.is_dir():
+        return [path]
+    files = []
+    for file in sorted(path.rglob("*")):
+        if file.suffix == ".json" and file.name != "labels.json":
+            files.append(file)
+        elif file.suffix == ".ndjson" and file.name.startswith(("Patient", "Consent")):
+            files.append(file)
+    return files
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledRevocation:
+    """A revocation the generator scheduled (``labels.json``), for replay drivers."""
+
+    patient: str  # pseudonym
+    purpose: str
+    revoke_at: datetime
+    consent_id: str
 
 
 def _mrn_of(patient: Mapping[str, Any]) -> str | None:
@@ -153,9 +176,14 @@ class ConsentService:
     # -------------------------------------------------------------- operations
 
     def load(self, path: Path) -> LoadReport:
-        """Ingest Consent resources (Bundle, single resource or ndjson); bad ones quarantined."""
+        """Ingest Consent resources from a file or folder; bad ones are quarantined.
+
+        Files: a Bundle or single resource (``.json``) or ndjson. A folder is read recursively;
+        in ndjson folders (Bulk export) only ``Patient*`` and ``Consent*`` files are read.
+        Patients resolve through Patient resources anywhere in what is loaded.
+        """
         report = LoadReport()
-        items = list(_resources(path))
+        items = [item for file in _input_files(path) for item in _resources(file)]
         fhir_ids = {
             str(res["id"]): mrn
             for _, res in items
@@ -181,6 +209,24 @@ class ConsentService:
             if receipt is not None:
                 report.revocations.append(receipt)
         return report
+
+    def scheduled_revocations(self, labels: Path) -> list[ScheduledRevocation]:
+        """Revocations scheduled in a generator's ``labels.json``, MRNs pseudonymized."""
+        try:
+            data = orjson.loads(labels.read_bytes())
+            return [
+                ScheduledRevocation(
+                    patient=self.pseudonym_for(str(item["mrn"])),
+                    purpose=str(item["purpose"]),
+                    revoke_at=datetime.fromisoformat(str(item["revoke_at"])),
+                    consent_id=str(item["consent"]),
+                )
+                for item in data.get("consent_revocations", [])
+            ]
+        except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(
+                f"{labels}: cannot read consent_revocations ({type(exc).__name__})"
+            ) from exc
 
     def revoke(
         self, patient: str, purposes: list[str] | None = None, *, retroactive: bool = True,

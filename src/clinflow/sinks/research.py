@@ -134,25 +134,29 @@ class ResearchStore:
 
     def retract(self, request: RetractionRequest) -> RetractionReport:
         """Delete the patient's rows and files for the request; idempotent."""
-        targets = [
-            record
-            for record in self.records(request.patient)
-            if (not request.purposes or record.purpose in request.purposes)
-            and (not request.message_ids or set(record.lineage) & set(request.message_ids))
-        ]
+        sql = "SELECT output_id, location, lineage FROM research_rows WHERE patient = ?"
+        params: list[str] = [request.patient]
+        if request.purposes:
+            sql += f" AND purpose IN ({', '.join('?' * len(request.purposes))})"
+            params.extend(request.purposes)
         with self._lock:
-            for record in targets:
-                self._path(record.output_id).unlink(missing_ok=True)
+            rows = self._conn.execute(sql, params).fetchall()
+            if request.message_ids:
+                wanted = set(request.message_ids)
+                rows = [row for row in rows if wanted & set(orjson.loads(row[2]))]
+            root = str(self.root)
+            for _, location, _ in rows:
+                try:
+                    os.unlink(os.path.join(root, location))
+                except FileNotFoundError:
+                    pass  # already gone: retraction is idempotent
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 self._conn.executemany(
-                    "DELETE FROM research_rows WHERE output_id = ?",
-                    [(record.output_id,) for record in targets],
+                    "DELETE FROM research_rows WHERE output_id = ?", [(row[0],) for row in rows]
                 )
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
-        return RetractionReport(
-            self.name, len(targets), details=tuple(record.location for record in targets)
-        )
+        return RetractionReport(self.name, len(rows), details=tuple(row[1] for row in rows))
