@@ -103,3 +103,26 @@ def test_canonical_json_is_order_independent_and_idempotent(value: dict[str, obj
     assert is_canonical(encoded)
     assert canonical_json(orjson.loads(encoded)) == encoded
     assert b"\n" not in encoded and b": " not in encoded
+
+
+def test_key_rotation_keeps_old_checkpoints_verifiable(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.audit.helpers import failures, verify
+
+    from clinflow.audit.commands import TRUSTED_VKEYS_FILE
+
+    deployment = DataDir.open(data_dir)
+    monkeypatch.setenv("CLINFLOW_AUDIT_SIGNING_KEY", bytes(range(32)).hex())
+    with AuditLog.open(deployment, checkpoint_every=5, batch_wait=0) as log:
+        log.append_many([sample_event(i) for i in range(5)])
+        old_vkey = log.vkey()
+    monkeypatch.setenv("CLINFLOW_AUDIT_SIGNING_KEY", bytes(range(1, 33)).hex())
+    with AuditLog.open(deployment, checkpoint_every=5, batch_wait=0) as log:
+        log.append_many([sample_event(i) for i in range(5, 10)])
+        assert log.vkey() != old_vkey
+    assert failures(verify(deployment))[0].startswith("checkpoint 1: signature invalid")
+    deployment.keys.mkdir(exist_ok=True)
+    (deployment.keys / TRUSTED_VKEYS_FILE).write_text(old_vkey + "\n", encoding="utf-8")
+    report = verify(deployment)
+    assert report.ok and report.checkpoints == 2
