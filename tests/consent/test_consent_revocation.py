@@ -166,3 +166,27 @@ def test_receipt_has_no_phi_and_round_trips(service: ConsentService, audit: List
     assert "obs" not in text  # no payload content
     stored = service.revocations.receipts(PATIENT_A)
     assert stored == [receipt]
+
+
+def test_consent_event_stream_stage(service: ConsentService) -> None:
+    from clinflow.consent.stream import ConsentEventStage
+    from clinflow.errors import InputRejected
+
+    stage = ConsentEventStage(service.revocations)
+    at = datetime(2025, 1, 1, tzinfo=UTC)
+
+    def event(payload: bytes, n: int) -> Envelope:
+        return Envelope(f"c{n}", SourceKind.CONSENT, PATIENT_A, payload, at)
+
+    data = Envelope("d1", SourceKind.FHIR, PATIENT_A, b"obs", at, purpose="HRESCH")
+    assert stage.process(data) == [data]  # not a consent event: passes through
+    grant = orjson.dumps(research_opt_in_r5(PATIENT_A))
+    assert stage.process(event(grant, 1)) == []
+    assert service.status(PATIENT_A)["decisions"]["HRESCH"]["decision"] == "permit"
+    release(service, PATIENT_A, 2)
+    assert stage.process(event(b'{"type": "revoke", "purposes": ["HRESCH"]}', 2)) == []
+    (receipt,) = stage.receipts
+    assert receipt.records_found == 2
+    for bad in (b"{", b"[]", b'{"type": "revoke", "purposes": ["NOPE"]}', b'{"x": 1}'):
+        with pytest.raises(InputRejected):
+            stage.process(event(bad, 3))

@@ -12,8 +12,10 @@ from clinflow.consent.receipt import Receipt
 from clinflow.consent.registry import ConsentRegistry
 from clinflow.consent.revocation import RevocationService
 from clinflow.consent.store import PostgresConsentStore, SqliteConsentStore
+from clinflow.consent.stream import ConsentEventStage
 
 __all__ = [
+    "ConsentEventStage",
     "ConsentGate",
     "ConsentPolicy",
     "ConsentRecord",
