@@ -112,8 +112,8 @@ def generate_command(
     summary = _run(options, quiet)
     if not quiet:
         console.print(summary_table(summary, out))
-    _record_audit(data_dir, summary, out)
     console.print(f"manifest sha256 {summary['manifest_sha256']}")
+    _record_audit(data_dir, summary, out)
 
 
 def demo_command(
@@ -135,8 +135,8 @@ def demo_command(
     )
     summary = _run(options, quiet=False)
     console.print(summary_table(summary, out))
-    _record_audit(data_dir, summary, out)
     console.print(f"manifest sha256 {summary['manifest_sha256']}")
+    _record_audit(data_dir, summary, out)
 
 
 def register(app: typer.Typer) -> None:

@@ -86,6 +86,7 @@ class ChunkResult:
     phi_kinds: Counter[str] = field(default_factory=Counter)
     dicom_files: int = 0
     dicom_bytes: int = 0
+    observations: int = 0  # ndjson "lines" of Observations hold one charting time (7) each
 
 
 def _pick_modalities(rng: random.Random, scenario: Scenario) -> list[str]:
@@ -124,7 +125,8 @@ def generate_patient(
         patient.extra.get("pattern"),
     )
     observations = lines.setdefault("Observation", [])
-    _, day_firsts = vital_observations(pid, encounter_id, vitals, observations, out.entries)
+    count, day_firsts = vital_observations(pid, encounter_id, vitals, observations, out.entries)
+    result.observations += count
     for obs_id, at in day_firsts:
         out.plant(
             f"Observation/{obs_id}",
@@ -219,6 +221,8 @@ def generate_chunk(
         generate_patient(seed, index, scenario, root, result, lines, imaging_writer)
     for kind, kind_lines in lines.items():
         result.resources[kind] = len(kind_lines)
+    if result.observations:
+        result.resources["Observation"] = result.observations
     result.ndjson = {
         kind: ("\n".join(kind_lines) + "\n").encode()
         for kind, kind_lines in lines.items()
