@@ -77,6 +77,7 @@ class DeidResult:
     mask: MaskResult | None = None
     warnings: int = 0
     max_depth: int = 0
+    changes: int = 0  # elements changed so far (unchanged sequences are written back raw)
     identifiers: frozenset[str] = frozenset()  # for renaming identifying output paths only
 
 
@@ -300,7 +301,7 @@ class DicomDeidentifier:
         for tag in list(elements):
             group = tag >> 16
             if group & 1:
-                self._private(ds, tag, group, counts)
+                result.changes += self._private(ds, tag, group, counts)
                 continue
             entry = actions.get(tag)
             if entry is None and patterns and (group & 0xFF00) in (0x5000, 0x6000):
@@ -317,8 +318,11 @@ class DicomDeidentifier:
                     if vr in TEXT_VRS:
                         ctx.deferred_text.append((ds, tag))
                         counts["C-contained"] += 1
+                        result.changes += 1
                     elif vr in DATE_VRS:
-                        counts[self._contained_date.apply(ds, tag, vr, ctx).action] += 1
+                        applied = self._contained_date.apply(ds, tag, vr, ctx)
+                        counts[applied.action] += 1
+                        result.changes += applied.changed
                 continue
             vr = _vr_of(elem, tag, ds)
             code, action = entry
@@ -331,8 +335,11 @@ class DicomDeidentifier:
                     inner = clean or code in (ActionCode.CLEAN, ActionCode.DUMMY)
                     self._walk_items(ds, tag, ctx, result, depth, inner)
                 counts[_SEQUENCE_COUNT.get(code, "sequence-cleaned")] += 1
+                result.changes += code in _SEQUENCE_COUNT
                 continue
-            counts[action.apply(ds, tag, vr, ctx).action] += 1
+            applied = action.apply(ds, tag, vr, ctx)
+            counts[applied.action] += 1
+            result.changes += applied.changed
 
     def _walk_items(
         self,
@@ -343,23 +350,29 @@ class DicomDeidentifier:
         depth: int,
         clean: bool,
     ) -> None:
+        original = ds._dict[tag]  # type: ignore[index]
+        before = result.changes
         value = ds[tag].value
         for item in value or ():
             self._walk(item, ctx, result, depth + 1, clean)
+        if result.changes == before and not isinstance(original, DataElement):
+            # nothing inside changed: put the raw bytes back, which write far faster
+            ds._dict[tag] = original  # type: ignore[index]
 
-    def _private(self, ds: Dataset, tag: int, group: int, counts: Counter[str]) -> None:
+    def _private(self, ds: Dataset, tag: int, group: int, counts: Counter[str]) -> bool:
         if self._private_keep:
             element = tag & 0xFFFF
             if 0x0010 <= element <= 0x00FF:
-                return  # private creator: kept while its block may hold safe elements
+                return False  # private creator: kept while its block may hold safe elements
             if element > 0x00FF:
                 creator = ds.get((group << 16) | (element >> 8))
                 name = str(creator.value).strip() if creator is not None else ""
                 if (group, name, element & 0xFF) in self.policy.safe_private:
                     counts["private-kept"] += 1
-                    return
+                    return False
         del ds[tag]
         counts["private-removed"] += 1
+        return True
 
     def _clean_text(self, ctx: ActionContext) -> None:
         clean = self.text_cleaner.prepare([*ctx.known_values, ctx.patient_key])

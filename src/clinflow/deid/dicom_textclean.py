@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from typing import Protocol
 
 REDACTED = "***"
@@ -67,15 +68,20 @@ class KnownValueScrubber:
     """Default :class:`TextCleaner`: case-insensitive known values, then generic patterns."""
 
     def prepare(self, known: Iterable[str]) -> Callable[[str], str]:
-        tokens = sorted(known_tokens(known), key=len, reverse=True)
-        if not tokens:
-            return lambda text: _GENERIC.sub(REDACTED, text)
-        pattern = re.compile(
-            r"(?<!\w)(?:" + "|".join(re.escape(t) for t in tokens) + r")(?!\w)",
-            re.IGNORECASE,
-        )
-        return lambda text: _GENERIC.sub(REDACTED, pattern.sub(REDACTED, text))
+        return _prepared(frozenset(known))
 
     def clean(self, text: str, known: Iterable[str]) -> str:
         """One-off convenience: ``prepare(known)(text)``."""
         return self.prepare(known)(text)
+
+
+@lru_cache(maxsize=512)
+def _prepared(known: frozenset[str]) -> Callable[[str], str]:
+    """Cached per set of known values: a patient's files share them, so one compile each."""
+    tokens = sorted(known_tokens(known), key=len, reverse=True)
+    if not tokens:
+        return lambda text: _GENERIC.sub(REDACTED, text)
+    pattern = re.compile(
+        r"(?<!\w)(?:" + "|".join(re.escape(t) for t in tokens) + r")(?!\w)", re.IGNORECASE
+    )
+    return lambda text: _GENERIC.sub(REDACTED, pattern.sub(REDACTED, text))
