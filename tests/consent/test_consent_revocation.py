@@ -190,3 +190,22 @@ def test_consent_event_stream_stage(service: ConsentService) -> None:
     for bad in (b"{", b"[]", b'{"type": "revoke", "purposes": ["NOPE"]}', b'{"x": 1}'):
         with pytest.raises(InputRejected):
             stage.process(event(bad, 3))
+
+
+def test_scoring_endpoints_register_as_retraction_target(service: ConsentService) -> None:
+    from clinflow.scoring.service import ScoringService
+
+    service.targets.register(ScoringService())
+    research = service.revoke(PATIENT_A, ["HRESCH"])
+    scoring = {a.target: a for a in research.actions}["scoring"]
+    assert scoring.error is None and scoring.deleted == 0  # treatment data stays
+    everything = service.revoke(PATIENT_A)
+    assert {a.target: a.error for a in everything.actions}["scoring"] is None
+
+
+def test_public_api_is_explicit() -> None:
+    import clinflow.consent as consent
+
+    assert sorted(consent.__all__) == consent.__all__
+    for name in consent.__all__:
+        assert getattr(consent, name) is not None
