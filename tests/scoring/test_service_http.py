@@ -246,3 +246,29 @@ def test_serve_scoring_help() -> None:
 
     result = CliRunner().invoke(app, ["serve", "scoring", "--help"])
     assert result.exit_code == 0 and "MOCK" in result.output and "--data-dir" in result.output
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        ({"resourceType": "Bundle", "extension": [{"url": "x"}], "entry": []}, "extension"),
+        (
+            {"resourceType": "Bundle", "entry": [{"resource": vital_set()[0], "search": {}}]},
+            "search",
+        ),
+        (bundle([{"resourceType": "Patient", "id": "p"}]), "resourceType"),
+    ],
+)
+def test_bundle_level_elements_refused(body: dict[str, Any], loc: str) -> None:
+    response = Client().request("POST", "/icu/risk-assessment", json=body)
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"][-1] == loc
+
+
+def test_ingest_many_scores_once_per_charting_time_without_peeking_ahead() -> None:
+    batched, single = ScoringService(), ScoringService()
+    stream = [*vital_set("a", when=later(0)), *vital_set("b", rr=26, when=later(15))]
+    scores = batched.ingest_many(stream)
+    assert [s.news2.total for s in scores] == [0, 3]
+    per_observation = [single.ingest_observation(o) for o in stream]
+    assert per_observation[6] is not None and per_observation[-1] is not None
+    assert per_observation[6].news2.total == 0 and per_observation[-1].news2.total == 3

@@ -8,13 +8,15 @@ field and never echoing its value; unknown alert → 404. Every response carryin
 it is a mock.
 """
 
+import functools
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import orjson
-from fastapi import Body, FastAPI, Query, Request
+from fastapi import Body, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, TypeAdapter
 
 from clinflow.errors import ClinflowError, InputRejected
 from clinflow.interfaces import RetractionRequest
@@ -56,6 +58,10 @@ def _errors_without_input(errors: Any) -> list[dict[str, Any]]:
     return [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]
 
 
+async def _raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
 def create_app(service: ScoringService | None = None) -> FastAPI:
     """The HTTP app over ``service`` (a fresh one from the default policy if not given)."""
     svc = service or ScoringService()
@@ -94,26 +100,56 @@ def create_app(service: ScoringService | None = None) -> FastAPI:
     async def _clinflow(request: Request, exc: ClinflowError) -> JSONResponse:
         return JSONResponse(status_code=500, content={"message": type(exc).__name__})
 
+    def route(handler: Callable[..., Any]) -> Callable[..., Any]:
+        """Scoring is CPU-only and short: run it on the event loop (no threadpool hop) unless
+        an audit sink is attached, whose durable append may block — then use the threadpool."""
+        if svc.audit is not None:
+            return handler
+
+        @functools.wraps(handler)
+        async def on_loop(*args: Any, **kwargs: Any) -> Any:
+            return handler(*args, **kwargs)
+
+        return on_loop
+
     IcuRequest = svc.IcuRequest
-    IcuBody = svc.IcuBody
     TriageRequest = svc.TriageRequest
     TriageFhirRequest = svc.TriageFhirRequest
+
+    icu_body_schema = TypeAdapter(svc.IcuBody).json_schema(
+        ref_template="#/components/schemas/{model}"
+    )
+    icu_defs = icu_body_schema.pop("$defs", {})
 
     @app.post(
         "/icu/risk-assessment",
         tags=["icu"],
         response_class=FhirResponse,
         summary="NEWS2 + qSOFA from a FHIR Bundle (or array) of vital-sign Observations",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": icu_body_schema}},
+            }
+        },
     )
+    @route
     def icu_fhir(
-        body: Annotated[IcuBody, Body()],  # type: ignore[valid-type]
+        body: Annotated[bytes, Depends(_raw_body)],
         spo2_scale2: Annotated[
             bool | None, Query(description="Use SpO2 scale 2 (hypercapnic target 88-92%).")
         ] = None,
     ) -> Any:
-        return svc.score_icu_fhir(body, spo2_scale2=spo2_scale2).risk_assessment()
+        # Raw JSON, checked element by element by the endpoint's minimum-necessary gate
+        # (same refusals as the schema, 422 naming the location) — the hot HTTP path.
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise InputRejected("body is not JSON", "body") from exc
+        return svc.score_icu_fhir(parsed, spo2_scale2=spo2_scale2).risk_assessment()
 
     @app.post("/icu/score", tags=["icu"], summary="NEWS2 + qSOFA from plain-JSON vitals")
+    @route
     def icu_json(body: Annotated[IcuRequest, Body()]) -> Any:  # type: ignore[valid-type]
         return svc.score_icu_json(body).to_json()
 
@@ -123,10 +159,12 @@ def create_app(service: ScoringService | None = None) -> FastAPI:
         response_class=FhirResponse,
         summary="ESI-style triage MOCK from FHIR vital signs + age, complaint, resources",
     )
+    @route
     def triage_fhir(body: Annotated[TriageFhirRequest, Body()]) -> Any:  # type: ignore[valid-type]
         return svc.triage_fhir(body).risk_assessment()
 
     @app.post("/triage/score", tags=["triage"], summary="ESI-style triage MOCK, plain JSON")
+    @route
     def triage_json(body: Annotated[TriageRequest, Body()]) -> Any:  # type: ignore[valid-type]
         return svc.triage_json(body).to_json()
 
@@ -213,4 +251,13 @@ def create_app(service: ScoringService | None = None) -> FastAPI:
     def healthz() -> Any:
         return {"status": "ok", "policy_sha256": svc.policy.sha256, "label": MOCK_LABEL}
 
+    # The raw-body route's schema refers to these component schemas.
+    original_openapi = app.openapi
+
+    def openapi_with_fhir_models() -> dict[str, Any]:
+        spec = original_openapi()
+        spec.setdefault("components", {}).setdefault("schemas", {}).update(icu_defs)
+        return spec
+
+    app.openapi = openapi_with_fhir_models  # type: ignore[method-assign]
     return app

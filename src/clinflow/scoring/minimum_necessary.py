@@ -23,6 +23,8 @@ from clinflow.scoring.fhir_io import observations_from_body
 from clinflow.scoring.policy import EndpointPolicy
 
 _EXTENSIONS = frozenset({"extension", "modifierExtension"})
+BUNDLE_ELEMENTS = frozenset({"resourceType", "id", "meta", "type", "timestamp", "entry"})
+ENTRY_ELEMENTS = frozenset({"fullUrl", "resource", "request"})
 
 
 def _drop_extensions(value: Any, path: str, removed: list[str]) -> Any:
@@ -148,15 +150,20 @@ class MinimumNecessaryStage:
                 if key not in self._fields:
                     raise InputRejected("field not permitted for this endpoint", key)
             return
+        if isinstance(body, dict) and body.get("resourceType") == "Bundle":
+            for key in body:
+                if key not in BUNDLE_ELEMENTS:
+                    raise InputRejected("Bundle element not permitted", f"body.{key}")
+            for index, entry in enumerate(body.get("entry") or ()):
+                for key in entry if isinstance(entry, dict) else ():
+                    if key not in ENTRY_ELEMENTS:
+                        raise InputRejected(
+                            "Bundle entry element not permitted", f"body.entry[{index}].{key}"
+                        )
         for where, resource in observations_from_body(body):
-            kind = resource.get("resourceType") if isinstance(resource, dict) else None
-            if kind not in self._types:
-                raise InputRejected("resource type not permitted", f"{where}.resourceType")
-            for key in resource:
-                if key not in self._elements:
-                    raise InputRejected("element not permitted for this endpoint", f"{where}.{key}")
-            if not self._allowed_code(resource):
-                raise InputRejected("Observation code not permitted", f"{where}.code")
+            if not isinstance(resource, dict):
+                raise InputRejected("not a FHIR resource", where)
+            self.enforce_resource(resource, where)
 
     def process(self, envelope: Envelope) -> list[Envelope]:
         try:

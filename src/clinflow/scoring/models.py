@@ -115,7 +115,11 @@ def build_observation_model(endpoint: EndpointPolicy) -> type[BaseModel]:
 
 def build_bundle_model(endpoint: EndpointPolicy, observation: type[BaseModel]) -> type[BaseModel]:
     """FHIR Bundle whose entries hold only allowed Observations."""
-    entry_fields: dict[str, Any] = {"fullUrl": (str | None, None), "resource": (observation, ...)}
+    entry_fields: dict[str, Any] = {
+        "fullUrl": (str | None, None),
+        "resource": (observation, ...),
+        "request": (Any, None),
+    }
     entry: type[BaseModel] = create_model(
         f"{_camel(endpoint.name)}BundleEntry", __config__=ConfigDict(extra="forbid"), **entry_fields
     )

@@ -240,6 +240,34 @@ class ScoringService:
             return None
         return self._score(subject, max(r.time for r in fresh), None)
 
+    def ingest_many(self, resources: Iterable[Mapping[str, Any]]) -> list[IcuScore]:
+        """Micro-batched streaming: one score per (patient, charting time) instead of one per
+        Observation. A patient's pending score is flushed as soon as a later reading for that
+        patient arrives, so no score ever sees readings from its future."""
+        pending: dict[str, datetime] = {}
+        scores: list[IcuScore] = []
+        gate, add = self.icu_gate, self.features.add
+        for resource in resources:
+            gate.enforce_resource(resource)
+            subject = _subject_patient([resource])
+            readings = parse_observation(resource, "Observation")
+            if not readings:
+                continue
+            when = max(reading.time for reading in readings)
+            previous = pending.get(subject)
+            if previous is not None and when > previous:
+                # flush before the later readings enter the window
+                scores.append(self._score(subject, previous, None))
+                del pending[subject]
+            fresh = False
+            for reading in readings:
+                fresh = add(subject, reading) or fresh
+            if fresh:
+                pending[subject] = max(when, pending.get(subject, when))
+        for subject, when in pending.items():
+            scores.append(self._score(subject, when, None))
+        return scores
+
     def score_icu_fhir(
         self,
         body: Any,
