@@ -323,9 +323,7 @@ class FhirDeidentifier:
                 else:
                     state.report.removed += 1
             else:
-                result = self._element(
-                    resource_type, child_path, value, inherited, selected, state
-                )
+                result = self._element(resource_type, child_path, value, inherited, selected, state)
                 if result is not REDACT:
                     out[key] = result
         return out if out else REDACT
@@ -354,35 +352,40 @@ class FhirDeidentifier:
     ) -> Any:
         """Decide one element. Generic rules (by data type) only transform elements whose
         parent was selected: they never bring back content the allow-list left out."""
-        plan = self._plan(resource_type, path)
+        plan = self._plans.get(path) or self._plan(resource_type, path)
         rule: Rule | None = None
-        for candidate in plan.dynamic:
-            if state.fhirpath_selects(candidate, value):
-                rule = candidate
-                break
+        if plan.dynamic:
+            for candidate in plan.dynamic:
+                if state.fhirpath_selects(candidate, value):
+                    rule = candidate
+                    break
         if rule is None:
             rule = plan.static
             if rule is not None and rule.generic and not parent_selected:
                 rule = None
         if rule is not None:
-            state.count(rule)
+            applied = state.report.rules_applied
+            applied[rule.name] = applied.get(rule.name, 0) + 1
             method = rule.method
         else:
             method = inherited
         if isinstance(value, dict):
-            if rule is not None and rule.method.name == "redact":
+            if rule is not None and method.redacts:
                 state.report.removed += 1
                 return REDACT
             selected = rule is not None or (parent_selected and method is not self._unknown)
-            if getattr(method, "children_selected", False):
+            if method.children_selected:
                 method = self._unknown
             return self._walk(value, path, method, selected, state)
+        if method.keeps:
+            if rule is None and isinstance(value, str) and _FULL_DATE.match(value):
+                # Safety net: a date under an inherited keep (e.g. an element no model can
+                # type) is shifted, never passed through.
+                method = self._date_shift
+            else:
+                return value
         ctx = state.ctx
         ctx.path = path
-        if rule is None and method.keeps and isinstance(value, str) and _FULL_DATE.match(value):
-            # Safety net: a date under an inherited keep (e.g. an R4-only element the R5
-            # models cannot type) is shifted, never passed through.
-            method = self._date_shift
         result = method.operate(value, ctx)
         if result is REDACT:
             state.report.removed += 1

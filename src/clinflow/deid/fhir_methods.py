@@ -74,6 +74,9 @@ class Method:
 
     name: ClassVar[str]
     allowed_params: ClassVar[frozenset[str]] = frozenset()
+    children_selected = False  # keep(children: selected): each child needs its own rule
+    keeps = False  # class flags read on the hot path (no property call per element)
+    redacts = False
 
     def __init__(self, params: dict[str, Any]) -> None:
         unknown = set(params) - self.allowed_params
@@ -88,9 +91,6 @@ class Method:
     def operate(self, value: Any, ctx: ElementContext) -> Any:
         raise NotImplementedError
 
-    @property
-    def keeps(self) -> bool:
-        return False
 
 
 class Keep(Method):
@@ -98,6 +98,7 @@ class Keep(Method):
     container: each child then needs its own rule (allow-list inside the element)."""
 
     name = "keep"
+    keeps = True
     allowed_params = frozenset({"children"})
 
     def validate(self, params: dict[str, Any]) -> None:
@@ -108,13 +109,11 @@ class Keep(Method):
     def operate(self, value: Any, ctx: ElementContext) -> Any:
         return value
 
-    @property
-    def keeps(self) -> bool:
-        return True
 
 
 class Redact(Method):
     name = "redact"
+    redacts = True
 
     def operate(self, value: Any, ctx: ElementContext) -> Any:
         return REDACT

@@ -41,7 +41,8 @@ MONTHS = (
     r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
 )
 _PARTICLES = (
-    r"(?:(?:de|del|della|di|da|van|von|der|den|la|le|du|dos|das|bin|ibn|al|el|ter|St\.)\s+)*"
+    r"(?:(?:[dD]e|[dD]el|[dD]ella|[dD]i|[dD]a|[vV]an|[vV]on|der|den|[lL]a|[lL]e|[dD]u|dos|das|"
+    r"bin|ibn|al|el|ter|St\.)\s+)*"
 )
 _NAME_WORD = _PARTICLES + r"\p{Lu}[\p{L}'\-]+\d*"
 _TITLE = r"(?:Dr|Mr|Mrs|Ms|Mx|Miss|Prof|Nurse|RN|NP)"
@@ -159,7 +160,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.7,
     ),
     PatternSpec(
-        "titled_name", PERSON, rf"\b{_TITLE}\.?\s{{1,2}}(?:{_NAME_WORD}\s+){{0,2}}{_NAME_WORD}", 0.8
+        "titled_name", PERSON, rf"\b{_TITLE}\.?\s{{1,2}}(?:{_NAME_WORD}\s+){{0,3}}{_NAME_WORD}", 0.8
     ),
     PatternSpec(
         "name_after_cue",
