@@ -180,3 +180,11 @@ def test_generation_script_reproduces_the_committed_table(tmp_path: Path) -> Non
     fresh = load_profile_table(out)
     committed = load_profile_table(TABLE)
     assert fresh.rows == committed.rows
+
+
+def test_shipped_site_example_policy() -> None:
+    policy = compile_policy(POLICY_DIR / "site-example.yaml")
+    assert policy.actions[parse_tag("(0008,1040)")] is ActionCode.KEEP
+    assert policy.actions[parse_tag("(0018,1030)")] is ActionCode.CLEAN
+    assert policy.actions[parse_tag("(0010,0020)")] is ActionCode.PSEUDONYM
+    assert policy.private_action is ActionCode.CLEAN
