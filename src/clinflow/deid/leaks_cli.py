@@ -27,6 +27,15 @@ def leaks(
         typer.Option("--show-values", help="Include the leaked values (synthetic labs only)."),
     ] = False,
     limit: Annotated[int, typer.Option(help="Findings to list (text output).")] = 50,
+    text_source: Annotated[
+        Path | None,
+        typer.Option(
+            "--text-source",
+            help="Original cohort folder: also score free-text PHI recall/precision per kind "
+            "(clinflow.deid.text_eval); exit 1 if below target.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Residual PHI per kind and location, and a MIDI-B-style scorecard; exit 1 if any."""
     if not manifest.is_file():
@@ -59,7 +68,15 @@ def leaks(
             card.add_row(name, str(check.correct), str(check.total), f"{100 * check.share:.2f}%")
         console.print(card)
         console.print(f"scorecard overall: {100 * report.overall():.3f}%")
-    if report.residual:
+    text_ok = True
+    if text_source is not None:  # free-text section (issue 6), detector vs planted spans
+        from clinflow.deid.fhir_cli import meets_targets
+        from clinflow.deid.text_eval import text_section
+
+        figures = text_section(text_source, manifest)
+        text_ok = meets_targets(figures)
+        print(json.dumps({"text": figures}))
+    if report.residual or not text_ok:
         raise typer.Exit(1)
 
 

@@ -155,3 +155,15 @@ def _resources(path: Path) -> list[dict[str, Any]]:
     if document.get("resourceType") == "Bundle":
         return [e["resource"] for e in document.get("entry") or () if "resource" in e]
     return [document]
+
+
+def text_section(cohort: Path, manifest: Path) -> dict[str, Any]:
+    """Figures for ``clinflow leaks --text-source``: the default text policy on the cohort.
+
+    Detection does not depend on the project key (only replacement does), so a fixed
+    evaluation key is used and no deployment keys are read.
+    """
+    from clinflow.deid.pseudonym import Pseudonymizer
+
+    detector = TextDeidentifier(Pseudonymizer(b"clinflow-text-evaluation-only"))
+    return evaluate(cohort, manifest, detector).as_dict()
