@@ -41,6 +41,17 @@ def test_same_pseudonym_and_offset_in_fhir_dicom_and_notes() -> None:
     dicom = DicomDeidentifier(compile_policy(None, ["retain_long_modified_dates"]), pseudonymizer)
     result = dicom.deidentify_dataset(ds, "test.dcm")
 
+    study = {
+        "resourceType": "ImagingStudy", "id": "img-1", "status": "available",
+        "subject": {"reference": "Patient/pat-1"},
+        "identifier": [{"system": "urn:dicom:uid",
+                        "value": "urn:oid:1.2.826.0.1.3680043.8.498.1"}],
+        "series": [{"uid": "1.2.826.0.1.3680043.8.498.3", "modality": {"code": "CT"},
+                    "instance": [{"uid": "1.2.826.0.1.3680043.8.498.2",
+                                  "sopClass": {"code": "urn:oid:1.2.840.10008.5.1.4.1.1.2"}}]}],
+    }
+    fhir_study, _ = engine.deidentify_resource(study)
+
     note = TextDeidentifier(pseudonymizer).deidentify("Seen on 2026-01-05.", MRN).text
 
     assert fhir_patient["id"] == result.patient_pseudonym == pseudonymizer.patient_pseudonym(MRN)
@@ -48,3 +59,5 @@ def test_same_pseudonym_and_offset_in_fhir_dicom_and_notes() -> None:
     assert fhir_observation["effectiveDateTime"].startswith(expected_date.isoformat())
     assert ds.StudyDate == expected_date.strftime("%Y%m%d")
     assert note == f"Seen on {expected_date.isoformat()}."
+    assert fhir_study["identifier"][0]["value"] == f"urn:oid:{ds.StudyInstanceUID}"
+    assert fhir_study["series"][0]["instance"][0]["uid"] == ds.SOPInstanceUID
