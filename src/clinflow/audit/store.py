@@ -14,6 +14,22 @@ from typing import Protocol
 from clinflow.audit.events import IndexFields
 
 SEARCH_FIELDS = ("patient", "agent", "action", "code", "purpose", "outcome")
+INDEX_COLUMNS = (*SEARCH_FIELDS, "recorded", "entity_types")
+
+
+def index_row(fields: IndexFields) -> tuple[str | None, ...]:
+    """The side-index columns for one entry's fields (same order as ``INDEX_COLUMNS``)."""
+    kinds = "," + ",".join(fields.entity_types) + "," if fields.entity_types else ""
+    return (
+        fields.patient,
+        fields.agent,
+        fields.action,
+        fields.code,
+        fields.purpose,
+        fields.outcome,
+        fields.recorded,
+        kinds,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +81,11 @@ class AuditStore(Protocol):
 
     def iter_entries(self, start: int = 0) -> Iterator[tuple[int, bytes, bytes]]:
         """(index, leaf hash, entry bytes) in index order as stored (gaps and all)."""
+        ...
+
+    def iter_index(self, start: int = 0) -> Iterator[tuple[int, tuple[str | None, ...]]]:
+        """(index, (patient, agent, action, code, purpose, outcome, recorded, entity_types))
+        side-index rows in index order, for ``verify`` to compare with the entries."""
         ...
 
     def get_entry(self, index: int) -> bytes | None: ...

@@ -15,8 +15,8 @@ from typing import Any
 
 import psycopg
 
-from clinflow.audit.store import NewEntry, SearchQuery, StoredCheckpoint
-from clinflow.audit.store_sqlite import build_where, entity_types_column
+from clinflow.audit.store import NewEntry, SearchQuery, StoredCheckpoint, index_row
+from clinflow.audit.store_sqlite import build_where
 from clinflow.errors import AuditIntegrityError, ClinflowError, ConfigError
 
 _PREFIX_RE = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
@@ -103,20 +103,7 @@ class PostgresStore:
                                 cp.write_row((start + i, e.leaf, e.entry))
                         with cur.copy(f"COPY {p}_index FROM STDIN") as cp:
                             for i, e in enumerate(entries):
-                                f = e.fields
-                                cp.write_row(
-                                    (
-                                        start + i,
-                                        f.patient,
-                                        f.agent,
-                                        f.action,
-                                        f.code,
-                                        f.purpose,
-                                        f.outcome,
-                                        f.recorded,
-                                        entity_types_column(f.entity_types),
-                                    )
-                                )
+                                cp.write_row((start + i, *index_row(e.fields)))
             except psycopg.Error as exc:
                 raise self._fail(exc) from exc
         return start
@@ -145,6 +132,17 @@ class PostgresStore:
             )
             for idx, leaf, entry in cur:
                 yield int(idx), bytes(leaf), bytes(entry)
+
+    def iter_index(self, start: int = 0) -> Iterator[tuple[int, tuple[str | None, ...]]]:
+        with psycopg.connect(self.dsn) as conn, conn.cursor(name="audit_verify_index") as cur:
+            cur.itersize = 5000
+            cur.execute(
+                f"SELECT idx, patient, agent, action, code, purpose, outcome, recorded, "
+                f"entity_types FROM {self.p}_index WHERE idx >= %s ORDER BY idx",
+                (start,),
+            )
+            for row in cur:
+                yield int(row[0]), tuple(row[1:])
 
     def get_entry(self, index: int) -> bytes | None:
         with self._lock:

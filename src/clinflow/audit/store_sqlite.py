@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from clinflow.audit.store import NewEntry, SearchQuery, StoredCheckpoint
+from clinflow.audit.store import NewEntry, SearchQuery, StoredCheckpoint, index_row
 from clinflow.errors import AuditIntegrityError, ClinflowError, ConfigError
 
 TABLES = ("audit_entries", "audit_index", "audit_checkpoints")
@@ -52,11 +52,6 @@ def _blob(value: Any) -> bytes:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def entity_types_column(kinds: tuple[str, ...]) -> str:
-    """Entity kinds of one entry as ``,kind1,kind2,`` for substring search."""
-    return "," + ",".join(kinds) + "," if kinds else ""
 
 
 def build_where(query: SearchQuery, placeholder: str) -> tuple[str, list[Any]]:
@@ -144,20 +139,7 @@ class SqliteStore:
                 )
                 conn.executemany(
                     "INSERT INTO audit_index VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            start + i,
-                            e.fields.patient,
-                            e.fields.agent,
-                            e.fields.action,
-                            e.fields.code,
-                            e.fields.purpose,
-                            e.fields.outcome,
-                            e.fields.recorded,
-                            entity_types_column(e.fields.entity_types),
-                        )
-                        for i, e in enumerate(entries)
-                    ],
+                    [(start + i, *index_row(e.fields)) for i, e in enumerate(entries)],
                 )
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
@@ -190,6 +172,21 @@ class SqliteStore:
             while rows := cursor.fetchmany():
                 for idx, leaf, entry in rows:
                     yield int(idx), _blob(leaf), _blob(entry)
+        finally:
+            conn.close()
+
+    def iter_index(self, start: int = 0) -> Iterator[tuple[int, tuple[str | None, ...]]]:
+        conn = self._connect()
+        try:
+            cursor = conn.execute(
+                "SELECT idx, patient, agent, action, code, purpose, outcome, recorded, "
+                "entity_types FROM audit_index WHERE idx >= ? ORDER BY idx",
+                (start,),
+            )
+            cursor.arraysize = 4096
+            while rows := cursor.fetchmany():
+                for row in rows:
+                    yield int(row[0]), tuple(row[1:])
         finally:
             conn.close()
 

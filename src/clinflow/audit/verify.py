@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from clinflow.audit.canonical import is_canonical
+import orjson
+
 from clinflow.audit.checkpoint import Checkpoint, NoteVerifier
+from clinflow.audit.events import index_fields
 from clinflow.audit.merkle import MerkleTree, leaf_hash, verify_consistency
-from clinflow.audit.store import AuditStore
+from clinflow.audit.store import AuditStore, index_row
 from clinflow.errors import AuditIntegrityError
 
 MAX_REPORTED = 100
@@ -52,6 +54,14 @@ class VerifyReport:
             self.truncated_failures += 1
 
 
+def _parse(entry: bytes) -> dict[str, object] | None:
+    try:
+        parsed = orjson.loads(entry)
+    except orjson.JSONDecodeError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
 def _check_signed(
     note: str, verifiers: Sequence[NoteVerifier]
 ) -> tuple[Checkpoint | None, str | None]:
@@ -70,11 +80,17 @@ def verify_log(
     *,
     origin: str | None = None,
     trusted: str | None = None,
+    check_index: bool = True,
 ) -> VerifyReport:
-    """Verify everything stored; ``trusted`` is a signed checkpoint note the verifier kept."""
+    """Verify everything stored; ``trusted`` is a signed checkpoint note the verifier kept.
+
+    With ``check_index`` the side index that searches and the accounting of disclosures use
+    is compared with the entries, so an altered index row cannot hide an entry."""
     report = VerifyReport()
     tree = MerkleTree()
     expected = 0
+    index_rows = store.iter_index() if check_index else None
+    pending_row: tuple[int, tuple[str | None, ...]] | None = None
     for index, stored_leaf, entry in store.iter_entries():
         if index != expected:
             last = index - 1
@@ -82,10 +98,20 @@ def verify_log(
             report.fail(gap, "missing (deleted from the log)")
             expected = index
         actual = leaf_hash(entry)
+        parsed = _parse(entry)
         if actual != stored_leaf:
             report.fail(f"entry {index}", "content does not match its stored leaf hash (altered)")
-        elif not is_canonical(entry):
+        elif parsed is None or orjson.dumps(parsed, option=orjson.OPT_SORT_KEYS) != entry:
             report.fail(f"entry {index}", "not canonical JSON")
+        if index_rows is not None:
+            while pending_row is None or pending_row[0] < index:
+                pending_row = next(index_rows, (2**63, ()))
+            if pending_row[0] != index:
+                report.fail(f"index row {index}", "missing from the search index")
+            elif parsed is not None and index_row(index_fields(parsed)) != pending_row[1]:
+                report.fail(
+                    f"index row {index}", "search fields differ from the entry (index altered)"
+                )
         tree.append(actual)
         expected += 1
     present = tree.size
