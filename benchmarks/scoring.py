@@ -319,7 +319,18 @@ def http(observations: list[dict[str, Any]], rate: float, seconds: float) -> dic
             if time.monotonic() > deadline or server.poll() is not None:
                 raise RuntimeError("scoring server did not start")
             time.sleep(0.2)
+        import psutil
+
+        server_process = psutil.Process(server.pid)
+        before = server_process.cpu_times()
         result = asyncio.run(open_loop(port, http_bodies(observations), rate, seconds))
+        after = server_process.cpu_times()
+        server_cpu = (after.user - before.user) + (after.system - before.system)
+        served = result["requests"] + 50  # + warm-up requests
+        result["server_cpu_ms_per_request"] = round(server_cpu / served * 1000, 3)
+        result["server_capacity_req_per_s_per_core"] = (
+            round(served / server_cpu) if server_cpu else None
+        )
         result["server"] = "uvicorn (httptools, uvloop), 1 worker, 127.0.0.1"
         return result
     finally:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -92,9 +92,15 @@ class AlertEngine:
         self.suppressed: Counter[str] = Counter()
 
     def evaluate(
-        self, patient: str, news2: News2Result, assessment_id: str | None = None
+        self,
+        patient: str,
+        news2: News2Result,
+        assessment_id: str | Callable[[], str] | None = None,
     ) -> Alert | None:
-        """Apply the policy to a new score; return the alert raised, if any."""
+        """Apply the policy to a new score; return the alert raised, if any.
+
+        ``assessment_id`` may be a callable, resolved only when an alert is raised.
+        """
         rank = news2.band.rank
         state = self._patients.get(patient)
         if rank < self._min_rank:
@@ -138,8 +144,10 @@ class AlertEngine:
         state: _AlarmState,
         news2: News2Result,
         kind: str,
-        assessment_id: str | None,
+        assessment_id: str | Callable[[], str] | None,
     ) -> Alert:
+        if callable(assessment_id):
+            assessment_id = assessment_id()
         self._sequence += 1
         alert = Alert(
             alert_id=f"alert-{self._sequence}",

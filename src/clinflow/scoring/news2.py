@@ -365,7 +365,13 @@ def score_news2(
             else:
                 points = spo2_scale2_points(spo2, bool(on_oxygen))
         else:
-            points = _SCORERS[parameter](value)
+            key = (parameter, value)
+            points = _POINTS_MEMO.get(key)
+            if points is None:
+                points = _SCORERS[parameter](value)
+                if len(_POINTS_MEMO) > 200_000:  # charted values repeat; keep the memo bounded
+                    _POINTS_MEMO.clear()
+                _POINTS_MEMO[key] = points
         if points is None:
             partial = True
             status = InputStatus.MISSING
@@ -398,6 +404,7 @@ def _consciousness(value: ReadingValue) -> int:
     return consciousness_points(value)
 
 
+_POINTS_MEMO: dict[tuple[Parameter, ReadingValue], int] = {}
 _SCORERS: dict[Parameter, Callable[[ReadingValue], int]] = {
     Parameter.RESPIRATORY_RATE: lambda v: respiration_points(float(v)),
     Parameter.SPO2: lambda v: spo2_scale1_points(float(v)),

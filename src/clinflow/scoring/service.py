@@ -86,12 +86,22 @@ def _assessment_id(kind: str, patient: str, lineage: Iterable[str], as_of: datet
 class IcuScore:
     """One ICU scoring result: NEWS2, qSOFA, any alert raised, and its lineage."""
 
-    assessment_id: str
     patient: str
     news2: News2Result
     qsofa: QsofaResult
-    alert: Alert | None
+    alert: Alert | None = None
+    _assessment_id: str | None = field(default=None, repr=False)
     _resource: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def assessment_id(self) -> str:
+        """Deterministic RiskAssessment id (computed on first use: the hot path rarely needs
+        it)."""
+        if self._assessment_id is None:
+            self._assessment_id = _assessment_id(
+                "news2", self.patient, self.news2.lineage, self.news2.as_of
+            )
+        return self._assessment_id
 
     @property
     def lineage(self) -> tuple[str, ...]:
@@ -180,8 +190,8 @@ class _Held:
     """What the service keeps per patient: the latest full score, a compact history."""
 
     latest: IcuScore | None = None
-    # (epoch seconds, NEWS2 total, assessment id, lineage): tuples of atoms stay cheap for GC.
-    history: deque[tuple[float, int, str, tuple[str, ...]]] = field(
+    # (epoch seconds, NEWS2 total, lineage): tuples of atoms stay cheap for the GC.
+    history: deque[tuple[float, int, tuple[str, ...]]] = field(
         default_factory=lambda: deque(maxlen=MAX_SCORES_PER_PATIENT)
     )
     triage: list[TriageScore] = field(default_factory=list)
@@ -319,11 +329,10 @@ class ScoringService:
         latest = self.features.latest_view(patient)
         news2 = score_news2(latest, as_of, scale2=held.scale2, staleness=self.staleness)
         qsofa = score_qsofa(latest, as_of, staleness=self.staleness)
-        assessment_id = _assessment_id("news2", patient, news2.lineage, as_of)
-        alert = self.alerting.evaluate(patient, news2, assessment_id)
-        score = IcuScore(assessment_id, patient, news2, qsofa, alert)
+        score = IcuScore(patient, news2, qsofa)
+        score.alert = self.alerting.evaluate(patient, news2, lambda: score.assessment_id)
         held.latest = score
-        held.history.append((as_of.timestamp(), news2.total, assessment_id, news2.lineage))
+        held.history.append((as_of.timestamp(), news2.total, news2.lineage))
         if self.audit is not None:
             self._audit_score(score)
         return score
@@ -436,8 +445,8 @@ class ScoringService:
         held = self._held.get(patient)
         return held.latest if held else None
 
-    def score_history(self, patient: str) -> list[tuple[float, int, str, tuple[str, ...]]]:
-        """(epoch seconds, NEWS2 total, assessment id, lineage) of the patient's recent scores."""
+    def score_history(self, patient: str) -> list[tuple[float, int, tuple[str, ...]]]:
+        """(epoch seconds, NEWS2 total, lineage) of the patient's recent scores."""
         held = self._held.get(patient)
         return list(held.history) if held else []
 
@@ -487,7 +496,7 @@ class ScoringService:
         held = self._held.get(patient)
         derived = 0
         if held is not None:
-            kept = [h for h in held.history if not ids & set(h[3])]
+            kept = [h for h in held.history if not ids & set(h[2])]
             derived += len(held.history) - len(kept)
             held.history = deque(kept, maxlen=MAX_SCORES_PER_PATIENT)
             if held.latest is not None and ids & set(held.latest.lineage):
