@@ -187,6 +187,23 @@ class KeepAction(DeidAction):
         return ActionResult(self.code.value, tag, False)
 
 
+def _strings(ds: Dataset, tag: int) -> list[str]:
+    """The values of an ASCII-valued element (UI, DA, DT, TM) without pydicom's conversion."""
+    value = ds._dict[tag].value  # type: ignore[index]
+    if isinstance(value, bytes):
+        text = value.decode("latin-1").strip(" \x00")
+        return text.split("\\") if text else []
+    if value is None:
+        return []
+    if isinstance(value, MultiValue | list | tuple):
+        return [str(v) for v in value]
+    return [str(value)] if str(value) else []
+
+
+def _one_or_many(values: list[str]) -> Any:
+    return values[0] if len(values) == 1 else values
+
+
 class RemapUidAction(DeidAction):
     """U: replace each UID with ``2.25.<HMAC integer>``, the same for every file and run."""
 
@@ -195,15 +212,11 @@ class RemapUidAction(DeidAction):
     def apply(self, ds: Dataset, tag: int, vr: str, ctx: ActionContext) -> ActionResult:
         if not ctx.remap_uids:
             return ActionResult(self.code.value, tag, False)
-        value = _value(ds, tag)
-        uid = ctx.pseudonymizer.uid
-        if isinstance(value, MultiValue | list):
-            new: Any = [uid(str(v)) if str(v) else "" for v in value]
-        elif value:
-            new = uid(str(value))
-        else:
+        values = _strings(ds, tag)
+        if not values:
             return ActionResult(self.code.value, tag, False)
-        set_element(ds, tag, "UI", new)
+        uid = ctx.pseudonymizer.uid
+        set_element(ds, tag, "UI", _one_or_many([uid(v.strip()) if v else "" for v in values]))
         return ActionResult(self.code.value, tag, True)
 
 
@@ -304,13 +317,13 @@ class CleanAction(DeidAction):
 
     def apply(self, ds: Dataset, tag: int, vr: str, ctx: ActionContext) -> ActionResult:
         if vr in ("DA", "DT", "TM"):
-            value = _value(ds, tag)
-            items = list(value) if isinstance(value, MultiValue) else [value]
+            items = _strings(ds, tag)
+            if not items:
+                return ActionResult(self.code.value, tag, False)
             if vr != "TM":
                 ctx.remember(items)
-            shifted = [self._shift(vr, str(v), ctx) if v else "" for v in items]
-            new: Any = shifted if isinstance(value, MultiValue) else shifted[0]
-            set_element(ds, tag, vr, new)
+            shifted = [self._shift(vr, v.strip(), ctx) if v.strip() else "" for v in items]
+            set_element(ds, tag, vr, _one_or_many(shifted))
             return ActionResult(self.code.value, tag, True)
         if vr in TEXT_VRS:
             ctx.deferred_text.append((ds, tag))
