@@ -97,6 +97,18 @@ def test_r4b_provision_type_nested_deny(policy: ConsentPolicy) -> None:
     assert decide([consent], policy, "TREAT")[1] is DecisionSource.POLICY
 
 
+def test_r4_untyped_root_is_exception_to_policy_rule(policy: ConsentPolicy) -> None:
+    # Shape of the spec's consent-example-notThis: implied consent (OPTIN) except this record.
+    consent = r4b_consent("not-this", PATIENT_A, {"class": [resource_class("DiagnosticReport")]})
+    consent["policyRule"] = {"coding": [{"code": "OPTIN"}]}
+    assert decide([consent], policy, "HRESCH", frozenset({"Observation"}))[0] is Effect.PERMIT
+    effect, _, _, provision = decide([consent], policy, "HRESCH", frozenset({"DiagnosticReport"}))
+    assert (effect, provision) == (Effect.DENY, "provision")
+    del consent["policyRule"]
+    with pytest.raises(InputRejected, match="policyRule"):
+        parse_consent(consent)
+
+
 def test_deny_overrides_permit_across_consents(policy: ConsentPolicy) -> None:
     deny = r4b_consent("r4b-deny", PATIENT_A, {"type": "deny", "purpose": [purpose("HRESCH")]})
     effect, _, consent_id, _ = decide([research_opt_in_r5(PATIENT_A), deny], policy, "HRESCH")

@@ -191,9 +191,7 @@ def _actors(value: Any, location: str) -> frozenset[str]:
     return frozenset(refs)
 
 
-def _provision(
-    raw: Any, *, effect: Effect, path: str, version: FhirVersion, depth: int, base: Effect
-) -> Provision:
+def _provision(raw: Any, *, effect: Effect, path: str, version: FhirVersion) -> Provision:
     if not isinstance(raw, Mapping):
         raise InputRejected("expected a provision object", path)
     if version is FhirVersion.R4B:
@@ -218,12 +216,7 @@ def _provision(
         child_effect = effect if version is FhirVersion.R4B else _flip(effect)
         children.append(
             _provision(
-                child,
-                effect=child_effect,
-                path=f"{path}.provision[{index}]",
-                version=version,
-                depth=depth + 1,
-                base=base,
+                child, effect=child_effect, path=f"{path}.provision[{index}]", version=version
             )
         )
     return Provision(
@@ -294,12 +287,7 @@ def parse_consent(resource: Mapping[str, Any], *, source: str = "Consent") -> Co
         if not isinstance(provisions, list):
             raise InputRejected("expected a list", f"{where}.provision")
         root = _provision(
-            {"provision": provisions},
-            effect=base,
-            path="decision",
-            version=version,
-            depth=0,
-            base=base,
+            {"provision": provisions}, effect=base, path="decision", version=version
         )
         period = _period(resource.get("period"), f"{where}.period")
         signed = resource.get("date")
@@ -307,13 +295,33 @@ def parse_consent(resource: Mapping[str, Any], *, source: str = "Consent") -> Co
         raw_root = resource.get("provision")
         if raw_root is None:
             raise InputRejected("R4 Consent without provision", f"{where}.provision")
-        if not isinstance(raw_root, Mapping) or raw_root.get("type") not in ("deny", "permit"):
-            raise InputRejected("root provision needs type deny or permit",
-                                f"{where}.provision.type")
-        base = Effect(raw_root["type"])
-        root = _provision(
-            raw_root, effect=base, path="provision", version=version, depth=0, base=base
-        )
+        if not isinstance(raw_root, Mapping):
+            raise InputRejected("expected a provision object", f"{where}.provision")
+        if raw_root.get("type") is not None:
+            try:
+                base = Effect(raw_root["type"])
+            except ValueError as exc:
+                raise InputRejected(
+                    "type must be deny or permit", f"{where}.provision.type"
+                ) from exc
+            root = _provision(raw_root, effect=base, path="provision", version=version)
+        else:
+            # R4 leaves the root rule untyped: the base is the policyRule (OPTIN: implied
+            # consent, permit; OPTOUT: deny) and the root provision is an exception to it.
+            rule = set(_codes(resource.get("policyRule")))
+            if rule & {"OPTIN", "OPTINR"}:
+                base = Effect.PERMIT
+            elif rule & {"OPTOUT", "OPTOUTE"}:
+                base = Effect.DENY
+            else:
+                raise InputRejected(
+                    "untyped root provision needs policyRule OPTIN or OPTOUT",
+                    f"{where}.policyRule",
+                )
+            exception = _provision(
+                raw_root, effect=_flip(base), path="provision", version=version
+            )
+            root = Provision(effect=base, path="policyRule", children=(exception,))
         period = None  # R4B keeps the period on provision.period (part of the root node)
         signed = resource.get("dateTime")
     signed_at = (
