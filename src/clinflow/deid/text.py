@@ -72,6 +72,9 @@ class TextPolicy(BaseModel):
     recognizers: list[str] = Field(default_factory=lambda: ["known", "patterns"])
     disabled_patterns: list[str] = Field(default_factory=list)
     entities: dict[str, EntityRule] = Field(default_factory=dict)
+    # "presidio": replacement through presidio-anonymizer's AnonymizerEngine (replace and
+    # custom operators); "builtin": the same replacements spliced directly (a little faster).
+    anonymizer: Literal["presidio", "builtin"] = "presidio"
 
     def rule(self, entity: str) -> EntityRule:
         return self.entities.get(entity) or EntityRule()
@@ -163,6 +166,8 @@ class TextDeidentifier:
         self, text: str, patient_key: str | None, known: KnownIdentifiers | None = None
     ) -> TextResult:
         spans = self.analyze(text, known)
+        if self.policy.anonymizer == "presidio" and spans:
+            return TextResult(self._presidio_replace(text, spans, patient_key), tuple(spans))
         pieces: list[str] = []
         cursor = 0
         for span in spans:
@@ -171,6 +176,28 @@ class TextDeidentifier:
             cursor = span.end
         pieces.append(text[cursor:])
         return TextResult("".join(pieces), tuple(spans))
+
+    def _presidio_replace(self, text: str, spans: list[Span], patient_key: str | None) -> str:
+        """presidio-anonymizer with one operator per entity: ``replace`` for tags, ``custom``
+        for surrogates, date shifts and age generalization."""
+        from presidio_anonymizer.entities import OperatorConfig
+        from presidio_anonymizer.entities import RecognizerResult as AnonymizerResult
+
+        operators: dict[str, OperatorConfig] = {}
+        for entity in {span.entity for span in spans}:
+            rule = self.policy.rule(entity)
+            if rule.replace == "tag" or (rule.replace, entity) not in _CUSTOM:
+                operators[entity] = OperatorConfig(
+                    "replace", {"new_value": f"[{rule.tag or entity}]"})
+            else:
+                probe = Span(0, 0, entity, "", 1.0)
+                operators[entity] = OperatorConfig("custom", {
+                    "lambda": lambda value, probe=probe: self._replacement(
+                        value, probe, patient_key)})
+        results = [AnonymizerResult(s.entity, s.start, s.end, s.score) for s in spans]
+        engine = _anonymizer()
+        return str(engine.anonymize(text, results, operators=operators,
+                                    merge_entities_with_spaces=False).text)
 
     def _replacement(self, original: str, span: Span, patient_key: str | None) -> str:
         rule = self.policy.rule(span.entity)
@@ -192,6 +219,16 @@ class TextDeidentifier:
             return self.deidentify(text, patient_key, known).text
 
         return clean
+
+
+_CUSTOM = {("surrogate", PERSON), ("shift", DATE), ("generalize", AGE)}
+
+
+@lru_cache(maxsize=1)
+def _anonymizer() -> Any:
+    from presidio_anonymizer import AnonymizerEngine
+
+    return AnonymizerEngine()  # type: ignore[no-untyped-call]
 
 
 class DicomDescriptorCleaner:
