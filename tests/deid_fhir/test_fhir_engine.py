@@ -174,3 +174,19 @@ def test_same_input_same_output(tmp_path: Path) -> None:
     first, _ = run(tmp_path / "a", {"b.json": fixtures.r4_synthea_bundle()})
     second, _ = run(tmp_path / "b", {"b.json": fixtures.r4_synthea_bundle()})
     assert first == second
+
+
+@pytest.mark.parametrize("bundle_type", ["searchset", "batch", "collection", "transaction"])
+def test_bundle_types(tmp_path: Path, bundle_type: str) -> None:
+    bundle = fixtures.r5_patient_bundle()
+    bundle["type"] = bundle_type
+    bundle["total"] = 3
+    bundle["link"] = [{"relation": "self", "url": "https://ehr.example.org/Patient?name=Wei"}]
+    for entry in bundle["entry"]:
+        entry["search"] = {"mode": "match"}
+    outputs, runner = run(tmp_path, {"b.json": bundle})
+    out = orjson.loads(outputs["b.json"])
+    assert runner.report.quarantined == 0
+    assert out["type"] == bundle_type and out["total"] == 3 and "link" not in out
+    assert [e["search"] for e in out["entry"]] == [{"mode": "match"}] * 3
+    assert b"Wei" not in outputs["b.json"]
