@@ -129,7 +129,15 @@ def alerting(observations: list[dict[str, Any]], onsets: dict[str, datetime]) ->
     from clinflow.scoring.service import ScoringService
 
     results: dict[str, Any] = {}
-    for name, policy in (("with_suppression", AlertPolicy()), ("naive", AlertPolicy.naive())):
+    from clinflow.scoring.news2 import RiskBand
+
+    policies = (
+        ("with_suppression", AlertPolicy()),
+        ("naive", AlertPolicy.naive()),
+        # variant: page already on a single parameter scoring 3 (RCP "low-medium")
+        ("with_suppression_trigger_low_medium", AlertPolicy(min_band=RiskBand.LOW_MEDIUM)),
+    )
+    for name, policy in policies:
         service = ScoringService(alert_policy=policy)
         first_seen: dict[str, float] = {}
         last_seen: dict[str, float] = {}
