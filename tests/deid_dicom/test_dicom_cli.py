@@ -85,9 +85,7 @@ def test_bad_inputs_are_quarantined_and_listed(
         (["--policy", "/nonexistent/policy.yaml"], "cannot read policy file"),
     ],
 )
-def test_usage_errors_exit_2(
-    tmp_path: Path, data_dir: Path, args: list[str], message: str
-) -> None:
+def test_usage_errors_exit_2(tmp_path: Path, data_dir: Path, args: list[str], message: str) -> None:
     import sys
 
     from clinflow.cli import main
@@ -101,3 +99,46 @@ def test_usage_errors_exit_2(
     finally:
         sys.argv = old
     assert exited.value.code == 2
+
+
+def test_clinflow_generate_output_end_to_end(tmp_path: Path, data_dir: Path) -> None:
+    """`clinflow generate` (imaging-day scenario) -> `deid dicom` -> `leaks`: residual 0."""
+    scenario = Path(__file__).resolve().parents[2] / "synthetic" / "imaging-day.yaml"
+    if not scenario.exists():
+        pytest.skip("imaging-day scenario not present")
+    gen = tmp_path / "gen"
+    made = runner.invoke(
+        app,
+        [
+            "generate",
+            "--patients",
+            "2",
+            "--seed",
+            "9",
+            "--out",
+            str(gen),
+            "--workers",
+            "1",
+            "--quiet",
+            "--scenario",
+            str(scenario),
+        ],
+    )
+    assert made.exit_code == 0, made.output
+    dicom_lines = [
+        line
+        for line in (gen / "manifest.ndjson").read_text().splitlines()
+        if '"file":"dicom/' in line
+    ]
+    manifest = tmp_path / "dicom-manifest.ndjson"
+    manifest.write_text("\n".join(dicom_lines) + "\n")
+    out = tmp_path / "out" / "dicom"
+    result = runner.invoke(app, ["deid", "dicom", str(gen / "dicom"), str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    scan = runner.invoke(
+        app, ["leaks", "--manifest", str(manifest), str(tmp_path / "out"), "--json"]
+    )
+    assert scan.exit_code == 0, scan.output
+    report = json.loads(scan.output)
+    assert report["residual"] == 0 and report["files_absent"] == 0
+    assert report["scorecard_overall"] == 1.0
