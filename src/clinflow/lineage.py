@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from clinflow.envelope import Envelope
+from clinflow.errors import InputRejected
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outputs (
     output_id   TEXT NOT NULL,
@@ -100,6 +103,21 @@ class LineageIndex:
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
+
+    def record_release(self, envelope: Envelope, sink: str, location: str = "") -> None:
+        """Record an envelope released to ``sink`` (scores, alerts, exports use this too)."""
+        if not envelope.purpose:
+            location = f"message {envelope.message_id}"
+            raise InputRejected("released envelope has no purpose", location)
+        self.record(
+            output_id=envelope.message_id,
+            sink=sink,
+            patient=envelope.patient,
+            purpose=envelope.purpose,
+            location=location or envelope.message_id,
+            event_time=envelope.event_time,
+            inputs=(*envelope.lineage, envelope.message_id),
+        )
 
     def find(
         self,

@@ -209,3 +209,17 @@ def test_public_api_is_explicit() -> None:
     assert sorted(consent.__all__) == consent.__all__
     for name in consent.__all__:
         assert getattr(consent, name) is not None
+
+
+def test_lineage_follows_derivations(service: ConsentService) -> None:
+    raw = Envelope("raw-1", SourceKind.FHIR, PATIENT_A, b"obs", datetime(2025, 1, 1, tzinfo=UTC),
+                   purpose="HRESCH")
+    feature = raw.derive(b"feature")
+    service.lineage.record_release(feature, "feature-export")
+    assert service.lineage.derived_from("raw-1") == [(feature.message_id, "feature-export")]
+    (record,) = service.lineage.find(PATIENT_A, ["HRESCH"])
+    assert record.inputs == ("raw-1", feature.message_id) or set(record.inputs) == {
+        "raw-1", feature.message_id}
+    receipt = service.revoke(PATIENT_A, ["HRESCH"])
+    assert {(f.sink, f.records) for f in receipt.found} == {("feature-export", 1)}
+    assert service.lineage.count(retracted=True) == 1

@@ -98,15 +98,7 @@ class ResearchStore:
                 (output_id, envelope.patient, envelope.purpose, category,
                  envelope.event_time.isoformat(), location, orjson.dumps(lineage).decode()),
             )
-        self.lineage.record(
-            output_id=output_id,
-            sink=self.name,
-            patient=envelope.patient,
-            purpose=envelope.purpose,
-            location=location,
-            event_time=envelope.event_time,
-            inputs=lineage,
-        )
+        self.lineage.record_release(envelope, self.name, location)
         return output_id
 
     def read(self, output_id: str) -> bytes:
