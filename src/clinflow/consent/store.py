@@ -91,8 +91,12 @@ BEGIN SELECT RAISE(ABORT, 'consent_receipts is append-only'); END;
 """
 
 
+def _body(raw: Any) -> dict[str, Any]:
+    """A JSON body as stored: text (SQLite) or already decoded (PostgreSQL JSONB)."""
+    return orjson.loads(raw) if isinstance(raw, str | bytes) else dict(raw)
+
+
 def _row(raw: Sequence[Any]) -> HistoryRow:
-    body = raw[6]
     return HistoryRow(
         seq=int(raw[0]),
         patient=raw[1],
@@ -100,14 +104,48 @@ def _row(raw: Sequence[Any]) -> HistoryRow:
         kind=raw[3],
         item_id=raw[4],
         recorded_at=float(raw[5]),
-        body=orjson.loads(body) if isinstance(body, str | bytes) else dict(body),
+        body=_body(raw[6]),
     )
 
 
 _COLUMNS = "seq, patient, version, kind, item_id, recorded_at, body"
 
 
-class SqliteConsentStore:
+class _SqlHistoryReads:
+    """The read side both backends share; ``_PARAM`` is the driver's placeholder."""
+
+    _PARAM = "?"
+    _conn: Any
+    _lock: threading.RLock
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            return list(self._conn.execute(sql.replace("?", self._PARAM), params).fetchall())
+
+    def rows_for(self, patient: str) -> list[HistoryRow]:
+        sql = f"SELECT {_COLUMNS} FROM consent_history WHERE patient = ? ORDER BY seq"
+        return [_row(r) for r in self._query(sql, (patient,))]
+
+    def rows_since(self, seq: int) -> list[HistoryRow]:
+        sql = f"SELECT {_COLUMNS} FROM consent_history WHERE seq > ? ORDER BY seq"
+        return [_row(r) for r in self._query(sql, (seq,))]
+
+    def last_seq(self) -> int:
+        return int(self._query("SELECT COALESCE(MAX(seq), 0) FROM consent_history")[0][0])
+
+    def patients(self) -> list[str]:
+        sql = "SELECT DISTINCT patient FROM consent_history ORDER BY 1"
+        return [r[0] for r in self._query(sql)]
+
+    def receipts(self, patient: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT body FROM consent_receipts"
+        params: tuple[str, ...] = ()
+        if patient is not None:
+            sql, params = sql + " WHERE patient = ?", (patient,)
+        return [_body(r[0]) for r in self._query(sql + " ORDER BY created, receipt_id", params)]
+
+
+class SqliteConsentStore(_SqlHistoryReads):
     """Embedded backend: one SQLite file in WAL mode (``<data-dir>/consent.db``)."""
 
     def __init__(self, path: Path) -> None:
@@ -193,28 +231,6 @@ class SqliteConsentStore:
             self._bump_signal()
             return len(rows)
 
-    def rows_for(self, patient: str) -> list[HistoryRow]:
-        with self._lock:
-            cur = self._conn.execute(
-                f"SELECT {_COLUMNS} FROM consent_history WHERE patient = ? ORDER BY seq",
-                (patient,),
-            )
-            return [_row(r) for r in cur.fetchall()]
-
-    def rows_since(self, seq: int) -> list[HistoryRow]:
-        with self._lock:
-            cur = self._conn.execute(
-                f"SELECT {_COLUMNS} FROM consent_history WHERE seq > ? ORDER BY seq", (seq,)
-            )
-            return [_row(r) for r in cur.fetchall()]
-
-    def last_seq(self) -> int:
-        with self._lock:
-            (seq,) = self._conn.execute(
-                "SELECT COALESCE(MAX(seq), 0) FROM consent_history"
-            ).fetchone()
-            return int(seq)
-
     def changed(self) -> bool:
         """True when any writer committed since the last call.
 
@@ -237,11 +253,6 @@ class SqliteConsentStore:
             self._data_version = current
             return True
 
-    def patients(self) -> list[str]:
-        with self._lock:
-            cur = self._conn.execute("SELECT DISTINCT patient FROM consent_history ORDER BY 1")
-            return [r[0] for r in cur.fetchall()]
-
     def save_receipt(self, receipt_id: str, patient: str, body: dict[str, Any]) -> None:
         with self._lock:
             self._conn.execute(
@@ -249,16 +260,6 @@ class SqliteConsentStore:
                 " VALUES (?, ?, ?, ?)",
                 (receipt_id, patient, time.time(), orjson.dumps(body).decode()),
             )
-
-    def receipts(self, patient: str | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT body FROM consent_receipts"
-        params: tuple[str, ...] = ()
-        if patient is not None:
-            sql += " WHERE patient = ?"
-            params = (patient,)
-        with self._lock:
-            cur = self._conn.execute(sql + " ORDER BY created, receipt_id", params)
-            return [orjson.loads(r[0]) for r in cur.fetchall()]
 
     def close(self) -> None:
         with self._lock:
@@ -302,11 +303,13 @@ FOR EACH ROW EXECUTE FUNCTION clinflow_consent_append_only();
 """
 
 
-class PostgresConsentStore:
+class PostgresConsentStore(_SqlHistoryReads):
     """Distributed backend: the same tables in PostgreSQL (DSN from ``CLINFLOW_PG_DSN``).
 
     ``schema`` isolates deployments (and tests) sharing one database.
     """
+
+    _PARAM = "%s"
 
     def __init__(self, dsn: str | None = None, schema: str = "clinflow_consent") -> None:
         import psycopg
@@ -348,38 +351,12 @@ class PostgresConsentStore:
                                   float(row[2]), body)
         raise ConfigError("consent registry: could not append after repeated conflicts")
 
-    def rows_for(self, patient: str) -> list[HistoryRow]:
-        with self._lock:
-            cur = self._conn.execute(
-                f"SELECT {_COLUMNS} FROM consent_history WHERE patient = %s ORDER BY seq",
-                (patient,),
-            )
-            return [_row(r) for r in cur.fetchall()]
-
-    def rows_since(self, seq: int) -> list[HistoryRow]:
-        with self._lock:
-            cur = self._conn.execute(
-                f"SELECT {_COLUMNS} FROM consent_history WHERE seq > %s ORDER BY seq", (seq,)
-            )
-            return [_row(r) for r in cur.fetchall()]
-
-    def last_seq(self) -> int:
-        with self._lock:
-            row = self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM consent_history").fetchone()
-            assert row is not None
-            return int(row[0])
-
     def changed(self) -> bool:
         current = self.last_seq()
         if current == self._seen_seq:
             return False
         self._seen_seq = current
         return True
-
-    def patients(self) -> list[str]:
-        with self._lock:
-            cur = self._conn.execute("SELECT DISTINCT patient FROM consent_history ORDER BY 1")
-            return [r[0] for r in cur.fetchall()]
 
     def save_receipt(self, receipt_id: str, patient: str, body: dict[str, Any]) -> None:
         with self._lock:
@@ -388,16 +365,6 @@ class PostgresConsentStore:
                 " VALUES (%s, %s, %s, %s::jsonb) ON CONFLICT (receipt_id) DO NOTHING",
                 (receipt_id, patient, time.time(), orjson.dumps(body).decode()),
             )
-
-    def receipts(self, patient: str | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT body FROM consent_receipts"
-        params: tuple[str, ...] = ()
-        if patient is not None:
-            sql += " WHERE patient = %s"
-            params = (patient,)
-        with self._lock:
-            cur = self._conn.execute(sql + " ORDER BY created, receipt_id", params)
-            return [dict(r[0]) for r in cur.fetchall()]
 
     def close(self) -> None:
         with self._lock:
