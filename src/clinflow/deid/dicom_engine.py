@@ -26,6 +26,9 @@ from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileDataset
 from pydicom.errors import InvalidDicomError
+from pydicom.filebase import DicomBytesIO
+from pydicom.filereader import read_dataset
+from pydicom.filewriter import write_dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 
@@ -159,6 +162,7 @@ class DicomDeidentifier:
             )
         )
         # Built once and shared by every output dataset (written, never mutated).
+        self._raw_marks: dict[tuple[Any, Any], dict[Any, Any]] = {}
         self._method_items = [_code_item(code, meaning) for code, meaning in policy.method_codes]
 
     # --- files and bytes -------------------------------------------------------------------
@@ -401,11 +405,40 @@ class DicomDeidentifier:
             )
 
     def _mark(self, ds: Dataset) -> None:
-        """PS3.15 E.1.1: say that and how the dataset was de-identified."""
+        """PS3.15 E.1.1: say that and how the dataset was de-identified.
+
+        The four marker elements are the same in every output, so they are encoded once per
+        transfer-syntax encoding and inserted as raw elements (written byte for byte).
+        """
+        encoding = (getattr(ds, "is_implicit_VR", None), getattr(ds, "is_little_endian", None))
+        if (
+            None not in encoding
+            and encoding == ds.original_encoding
+            and ds.original_character_set == ds._character_set
+        ):
+            raw_marks = self._raw_marks.get(encoding)
+            if raw_marks is None:
+                raw_marks = self._encode_marks(bool(encoding[0]), bool(encoding[1]))
+                self._raw_marks[encoding] = raw_marks
+            for tag, raw in raw_marks.items():
+                ds._dict[tag] = raw
+            return
+        self._mark_elements(ds)
+
+    def _mark_elements(self, ds: Dataset) -> None:
         ds.PatientIdentityRemoved = "YES"
         ds.DeidentificationMethod = f"clinflow PS3.15 E.1-1 policy {self.policy.policy_hash[:12]}"
         ds.DeidentificationMethodCodeSequence = Sequence(self._method_items)
         ds.LongitudinalTemporalInformationModified = self._temporal
+
+    def _encode_marks(self, implicit: bool, little: bool) -> dict[Any, Any]:
+        template = Dataset()
+        self._mark_elements(template)
+        handle = DicomBytesIO()
+        handle.is_implicit_VR, handle.is_little_endian = implicit, little
+        write_dataset(handle, template)
+        parsed = read_dataset(BytesIO(handle.getvalue()), implicit, little)
+        return dict(parsed._dict)
 
 
 def _code_item(code: str, meaning: str) -> Dataset:
