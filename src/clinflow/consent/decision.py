@@ -68,6 +68,9 @@ class Decision:
         return self.effect is Effect.PERMIT
 
 
+_VERB = {Effect.PERMIT: "permits", Effect.DENY: "denies"}
+
+
 def _matches(node: Provision, query: DecisionQuery, when: datetime) -> bool:
     if node.purposes and query.purpose not in node.purposes:
         return False
@@ -151,5 +154,5 @@ def evaluate(
     return Decision(
         effect,
         DecisionSource.POLICY,
-        f"no applicable consent; policy {effect.value}s {query.purpose}",
+        f"no applicable consent; policy {_VERB[effect]} {query.purpose}",
     )
