@@ -305,14 +305,16 @@ async def open_loop(
     }
 
 
-def http(observations: list[dict[str, Any]], rate: float, seconds: float) -> dict[str, Any]:
+def http(
+    observations: list[dict[str, Any]], rate: float, seconds: float, data_dir: Path
+) -> dict[str, Any]:
+    """``clinflow serve scoring`` (the real command) in a child process, loaded open-loop."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     server = subprocess.Popen(
-        [PY, "-m", "uvicorn", "clinflow.scoring.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-         "--no-access-log", "--http", "httptools", "--loop", "uvloop"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [PY, "-m", "clinflow", "serve", "scoring", "--host", "127.0.0.1", "--port", str(port),
+         "--no-audit", "--data-dir", str(data_dir)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
         import httpx  # only for the readiness probe
@@ -331,15 +333,20 @@ def http(observations: list[dict[str, Any]], rate: float, seconds: float) -> dic
 
         server_process = psutil.Process(server.pid)
         before = server_process.cpu_times()
+        client_cpu = time.process_time()
         result = asyncio.run(open_loop(port, http_bodies(observations), rate, seconds))
+        client_cpu = time.process_time() - client_cpu
         after = server_process.cpu_times()
         server_cpu = (after.user - before.user) + (after.system - before.system)
         served = result["requests"] + 50  # + warm-up requests
         result["server_cpu_ms_per_request"] = round(server_cpu / served * 1000, 3)
+        result["client_cpu_ms_per_request"] = round(client_cpu / served * 1000, 3)
         result["server_capacity_req_per_s_per_core"] = (
             round(served / server_cpu) if server_cpu else None
         )
-        result["server"] = "uvicorn (httptools, uvloop), 1 worker, 127.0.0.1"
+        result["server"] = (
+            "clinflow serve scoring --no-audit (uvicorn, httptools, uvloop), 1 process"
+        )
         return result
     finally:
         server.send_signal(signal.SIGINT)
@@ -384,7 +391,7 @@ def main() -> None:
         "alerting": alerts,
     }  # fmt: skip
     if not args.no_http:
-        http_figures = http(observations, args.rate, args.seconds)
+        http_figures = http(observations, args.rate, args.seconds, work / "serve-data")
         http_figures["target_p99_ms"] = 20.0
         p99 = http_figures["p99_ms"]
         http_figures["p99_ratio_to_target"] = round(p99 / 20.0, 2) if p99 is not None else None

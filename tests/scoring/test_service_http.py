@@ -272,3 +272,16 @@ def test_ingest_many_scores_once_per_charting_time_without_peeking_ahead() -> No
     per_observation = [single.ingest_observation(o) for o in stream]
     assert per_observation[6] is not None and per_observation[-1] is not None
     assert per_observation[6].news2.total == 0 and per_observation[-1].news2.total == 3
+
+
+def test_serve_scoring_bad_policy_is_one_line_usage_error(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "clinflow", "serve", "scoring", "--policy",
+         str(tmp_path / "missing.yaml"), "--data-dir", str(tmp_path / "data")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "missing.yaml" in result.stderr and "Traceback" not in result.stderr
