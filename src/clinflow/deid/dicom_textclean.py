@@ -26,10 +26,20 @@ _GENERIC = re.compile(
     r"|\b\d{1,2}(?:st|nd|rd|th)?\s+(?:" + _MONTHS + r")\.?,?\s+\d{4}\b"  # 5 March 1950
     r"|\(?\b\d{3}\)?[-.\s]?\d{3}[-.\s]\d{4}\b"  # (555) 123-4567
     r"|\b\d{3}-\d{2}-\d{4}\b"  # SSN
-    r"|[\w.+-]+@[\w-]+\.[\w.-]+"  # e-mail
     r"|\b[A-Za-z]{0,4}[-#]?\d{5,}\b",  # MRN-0012345, long digit runs
     re.IGNORECASE,
 )
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+_DIGIT = re.compile(r"\d")
+
+
+def _generic(text: str) -> str:
+    """Pattern-based redaction; the expensive patterns run only when they can match."""
+    if _DIGIT.search(text):
+        text = _GENERIC.sub(REDACTED, text)
+    if "@" in text:
+        text = _EMAIL.sub(REDACTED, text)
+    return text
 
 
 class TextCleaner(Protocol):
@@ -80,8 +90,8 @@ def _prepared(known: frozenset[str]) -> Callable[[str], str]:
     """Cached per set of known values: a patient's files share them, so one compile each."""
     tokens = sorted(known_tokens(known), key=len, reverse=True)
     if not tokens:
-        return lambda text: _GENERIC.sub(REDACTED, text)
+        return _generic
     pattern = re.compile(
         r"(?<!\w)(?:" + "|".join(re.escape(t) for t in tokens) + r")(?!\w)", re.IGNORECASE
     )
-    return lambda text: _GENERIC.sub(REDACTED, pattern.sub(REDACTED, text))
+    return lambda text: _generic(pattern.sub(REDACTED, text))
