@@ -95,3 +95,18 @@ def test_builders_produce_r5_shape() -> None:
         assert event["outcome"]["code"]["code"] in {"0", "4", "8", "12"}
         assert event["recorded"].endswith("Z")
         assert any(agent["requestor"] for agent in event["agent"])
+
+
+def test_search_fields_fast_path_agrees_with_tolerant_reader() -> None:
+    from clinflow.audit.events import _fast_index_fields, _tolerant_index_fields, index_fields
+
+    for event in all_builders():
+        assert _fast_index_fields(event) == _tolerant_index_fields(event)
+    odd: list[dict[str, object]] = [
+        {"resourceType": "AuditEvent"},
+        {"patient": {"reference": 5}, "agent": [{"who": {"reference": "Device/x"}}]},
+        {"agent": [{"requestor": False, "who": {"identifier": {"value": "a"}}}], "action": 3},
+        {"entity": [{"what": {"identifier": {"system": "urn:other:x"}}}], "recorded": None},
+    ]
+    for event in odd:
+        assert index_fields(event) == _tolerant_index_fields(event)

@@ -653,8 +653,55 @@ def _first_code(concept: Any) -> str | None:
     return None
 
 
+def _str_or_none(value: Any) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    raise TypeError("not a string")
+
+
+def _fast_index_fields(event: Mapping[str, Any]) -> IndexFields:
+    """Direct lookups for the builders' shape; raises on anything unexpected."""
+    ref = event.get("patient")
+    patient = None if ref is None else _str_or_none(ref["reference"]).removeprefix("Patient/")  # type: ignore[union-attr]
+    agents = event["agent"]
+    chosen = agents[0]
+    for candidate in agents:
+        if candidate.get("requestor"):
+            chosen = candidate
+            break
+    agent = _str_or_none(chosen["who"]["identifier"]["value"])
+    auth = event.get("authorization")
+    purpose = _str_or_none(auth[0]["coding"][0]["code"]) if auth else None
+    kinds: list[str] = []
+    for entity in event.get("entity", ()):
+        system = entity["what"]["identifier"]["system"]
+        if type(system) is not str:
+            raise TypeError("entity system")
+        if system.startswith("urn:clinflow:"):
+            kind = system[13:]
+            if kind not in kinds:
+                kinds.append(kind)
+    return IndexFields(
+        patient=patient,
+        agent=agent,
+        action=_str_or_none(event["action"]),
+        code=_str_or_none(event["code"]["coding"][0]["code"]),
+        purpose=purpose,
+        outcome=_str_or_none(event["outcome"]["code"]["code"]),
+        recorded=_str_or_none(event["recorded"]),
+        entity_types=tuple(kinds),
+    )
+
+
 def index_fields(event: Mapping[str, Any]) -> IndexFields:
     """Extract searchable fields; tolerant of events not made by these builders."""
+    try:
+        return _fast_index_fields(event)
+    except (KeyError, TypeError, IndexError, AttributeError):
+        return _tolerant_index_fields(event)
+
+
+def _tolerant_index_fields(event: Mapping[str, Any]) -> IndexFields:
     patient = None
     ref = event.get("patient")
     if isinstance(ref, Mapping) and isinstance(ref.get("reference"), str):

@@ -73,8 +73,34 @@ class MerkleTree:
         return index
 
     def extend(self, leaves: Iterable[bytes]) -> None:
-        for leaf in leaves:
-            self.append(leaf)
+        """Add many leaf hashes, hashing each new complete subtree once, level by level."""
+        batch = b"".join(leaves)
+        if len(batch) % HASH_SIZE:
+            raise ValueError("leaf hashes must be 32 bytes each")
+        if not batch:
+            return
+        self._levels[0] += batch
+        sha256 = hashlib.sha256
+        level = 0
+        while True:
+            below = self._levels[level]
+            complete = len(below) // (2 * HASH_SIZE)  # pairs available at this level
+            if level + 1 == len(self._levels):
+                if complete == 0:
+                    break
+                self._levels.append(bytearray())
+            above = self._levels[level + 1]
+            have = len(above) // HASH_SIZE
+            if have == complete:
+                break
+            view = memoryview(below)
+            step = 2 * HASH_SIZE
+            above += b"".join(
+                sha256(b"\x01" + view[j * step : (j + 1) * step]).digest()
+                for j in range(have, complete)
+            )
+            view.release()
+            level += 1
 
     def leaf(self, index: int) -> bytes:
         if not 0 <= index < self.size:

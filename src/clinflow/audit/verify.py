@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from hashlib import sha256
 
 import orjson
 
 from clinflow.audit.checkpoint import Checkpoint, NoteVerifier
 from clinflow.audit.events import index_fields
-from clinflow.audit.merkle import MerkleTree, leaf_hash, verify_consistency
+from clinflow.audit.merkle import MerkleTree, verify_consistency
 from clinflow.audit.store import AuditStore, index_row
 from clinflow.errors import AuditIntegrityError
 
@@ -91,13 +92,14 @@ def verify_log(
     expected = 0
     index_rows = store.iter_index() if check_index else None
     pending_row: tuple[int, tuple[str | None, ...]] | None = None
+    leaves: list[bytes] = []
     for index, stored_leaf, entry in store.iter_entries():
         if index != expected:
             last = index - 1
             gap = f"entries {expected}..{last}" if last > expected else f"entry {expected}"
             report.fail(gap, "missing (deleted from the log)")
             expected = index
-        actual = leaf_hash(entry)
+        actual = sha256(b"\x00" + entry).digest()  # RFC 9162 leaf hash
         parsed = _parse(entry)
         if actual != stored_leaf:
             report.fail(f"entry {index}", "content does not match its stored leaf hash (altered)")
@@ -112,8 +114,12 @@ def verify_log(
                 report.fail(
                     f"index row {index}", "search fields differ from the entry (index altered)"
                 )
-        tree.append(actual)
+        leaves.append(actual)
+        if len(leaves) >= 8192:
+            tree.extend(leaves)
+            leaves.clear()
         expected += 1
+    tree.extend(leaves)
     present = tree.size
     report.entries = present
     report.root = tree.root()
