@@ -197,8 +197,7 @@ class AuditLog:
                 start = self.store.append_batch(entries)
                 if start != self._tree.size:  # another process appended: catch up first
                     self._tree.extend(self.store.leaf_hashes(self._tree.size, start))
-                for entry in entries:
-                    self._tree.append(entry.leaf)
+                self._tree.extend(entry.leaf for entry in entries)
         except BaseException as exc:  # noqa: BLE001 - every caller must hear about it
             for pending in batch:
                 pending.future.set_exception(exc)
