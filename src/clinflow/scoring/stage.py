@@ -1,0 +1,52 @@
+"""Pipeline stage for the embedded/distributed runtimes: vital signs in, RiskAssessments out.
+
+``IcuScoringStage.process(envelope) -> list[Envelope]`` feeds the envelope's Observations
+(one resource, a Bundle or an array — already through de-identification and the
+minimum-necessary stage) to an in-process ``ScoringService`` — the same code as the HTTP
+endpoints — and emits one envelope per score holding the FHIR RiskAssessment. Each output is
+``envelope.derive(...)``: its lineage ends with the input message id, and the RiskAssessment's
+``basis`` lists the Observation ids, so revocation can find and retract it.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from clinflow.envelope import Envelope
+from clinflow.errors import InputRejected
+from clinflow.scoring.fhir_io import observations_from_body
+from clinflow.scoring.service import ScoringService, _subject_patient
+
+
+class IcuScoringStage:
+    """``process(envelope) -> list[Envelope]`` over a shared ``ScoringService``."""
+
+    def __init__(self, service: ScoringService) -> None:
+        self.service = service
+        self.name = "scoring:icu"
+
+    def process(self, envelope: Envelope) -> list[Envelope]:
+        where = f"{self.name}:{envelope.message_id}"
+        try:
+            body = orjson.loads(envelope.payload)
+        except orjson.JSONDecodeError as exc:
+            raise InputRejected("payload is not JSON", where) from exc
+        resources = [resource for _, resource in observations_from_body(body, where)]
+        if not resources:
+            return []
+        if _subject_patient(resources) != envelope.patient:
+            raise InputRejected("Observation subject is not the envelope's patient", where)
+        outputs = []
+        for score in self.service.ingest_many(resources):
+            attributes = {
+                **envelope.attributes,
+                "score": "news2",
+                "news2_total": str(score.news2.total),
+                "risk_band": score.news2.band.value,
+                "partial": "true" if score.news2.partial else "false",
+            }
+            if score.alert is not None:
+                attributes["alert_id"] = score.alert.alert_id
+            payload = orjson.dumps(score.risk_assessment())
+            outputs.append(envelope.derive(payload, attributes=attributes))
+        return outputs
