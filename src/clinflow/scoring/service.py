@@ -10,14 +10,16 @@ benchmark). Mock clinical models for simulation, labelled so in every output.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
+import threading
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -66,6 +68,20 @@ _JSON_VITALS: dict[str, Parameter] = {
     "gcs": Parameter.GCS,
     "temperature_c": Parameter.TEMPERATURE,
 }
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _locked(method: _F) -> _F:
+    """Serialize a state-changing entry point (the HTTP app may call from a threadpool)."""
+
+    @functools.wraps(method)
+    def wrapper(self: ScoringService, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def check_patient(patient: str, location: str = "patient") -> str:
@@ -216,6 +232,7 @@ class ScoringService:
         self.staleness = staleness
         self.audit = audit
         self.alert_recipient = alert_recipient
+        self._lock = threading.RLock()
         self.features = FeatureStore()
         self.alerting = AlertEngine(alert_policy)
         self._held: dict[str, _Held] = {}
@@ -235,6 +252,7 @@ class ScoringService:
 
     # -- ICU -----------------------------------------------------------------------------------
 
+    @_locked
     def ingest_observation(
         self, resource: Mapping[str, Any], patient: str | None = None
     ) -> IcuScore | None:
@@ -250,6 +268,7 @@ class ScoringService:
             return None
         return self._score(subject, max(r.time for r in fresh), None)
 
+    @_locked
     def ingest_many(self, resources: Iterable[Mapping[str, Any]]) -> list[IcuScore]:
         """Micro-batched streaming: one score per (patient, charting time) instead of one per
         Observation. A patient's pending score is flushed as soon as a later reading for that
@@ -278,6 +297,7 @@ class ScoringService:
             scores.append(self._score(subject, when, None))
         return scores
 
+    @_locked
     def score_icu_fhir(
         self,
         body: Any,
@@ -302,6 +322,7 @@ class ScoringService:
         when = as_of or max(r.time for r in readings)
         return self._score(subject, when, spo2_scale2)
 
+    @_locked
     def score_icu_json(self, request: BaseModel | Mapping[str, Any]) -> IcuScore:
         """Score flat plain-JSON vitals (fields limited by the policy)."""
         model = self._validate(self.IcuRequest, request)
@@ -361,6 +382,7 @@ class ScoringService:
 
     # -- triage --------------------------------------------------------------------------------
 
+    @_locked
     def triage_json(self, request: BaseModel | Mapping[str, Any]) -> TriageScore:
         model = self._validate(self.TriageRequest, request)
         data = model.model_dump()
@@ -374,6 +396,7 @@ class ScoringService:
         level = data.get("consciousness")
         return self._triage(data, vitals, Consciousness(level) if level else None, when, None)
 
+    @_locked
     def triage_fhir(self, request: BaseModel | Mapping[str, Any]) -> TriageScore:
         model = self._validate(self.TriageFhirRequest, request)
         data = model.model_dump(exclude_none=True)
@@ -433,6 +456,7 @@ class ScoringService:
 
     # -- queries, acknowledgement ------------------------------------------------------------
 
+    @_locked
     def patient_features(self, patient: str, as_of: datetime | None = None) -> PatientFeatures:
         """Trend features as of ``as_of`` (default: the stream time, i.e. the patient's latest
         observation — replayed or simulated streams do not run on the wall clock)."""
@@ -453,6 +477,7 @@ class ScoringService:
     def alerts(self, patient: str | None = None) -> list[Alert]:
         return self.alerting.alerts(patient)
 
+    @_locked
     def acknowledge(self, alert_id: str, by: str, at: datetime | None = None) -> Alert:
         return self.alerting.acknowledge(alert_id, by, at or datetime.now(UTC))
 
@@ -461,6 +486,7 @@ class ScoringService:
 
     # -- retraction (clinflow.interfaces.RetractionTarget) ---------------------------------
 
+    @_locked
     def retract(self, request: RetractionRequest) -> RetractionReport:
         """Delete everything held for the pseudonymous patient (or derived from given inputs)."""
         patient = check_patient(request.patient)
