@@ -306,7 +306,11 @@ async def open_loop(
 
 
 def http(
-    observations: list[dict[str, Any]], rate: float, seconds: float, data_dir: Path
+    observations: list[dict[str, Any]],
+    rate: float,
+    seconds: float,
+    data_dir: Path,
+    extra: tuple[tuple[float, float], ...] = (),
 ) -> dict[str, Any]:
     """``clinflow serve scoring`` (the real command) in a child process, loaded open-loop."""
     port = free_port()
@@ -332,22 +336,33 @@ def http(
         import psutil
 
         server_process = psutil.Process(server.pid)
-        before = server_process.cpu_times()
-        client_cpu = time.process_time()
-        result = asyncio.run(open_loop(port, http_bodies(observations), rate, seconds))
-        client_cpu = time.process_time() - client_cpu
-        after = server_process.cpu_times()
-        server_cpu = (after.user - before.user) + (after.system - before.system)
-        served = result["requests"] + 50  # + warm-up requests
-        result["server_cpu_ms_per_request"] = round(server_cpu / served * 1000, 3)
-        result["client_cpu_ms_per_request"] = round(client_cpu / served * 1000, 3)
-        result["server_capacity_req_per_s_per_core"] = (
-            round(served / server_cpu) if server_cpu else None
-        )
-        result["server"] = (
+        bodies = http_bodies(observations)
+        runs = []
+        for run_rate, run_seconds in ((rate, seconds), *extra):
+            before = server_process.cpu_times()
+            client_cpu = time.process_time()
+            result = asyncio.run(open_loop(port, bodies, run_rate, run_seconds))
+            client_cpu = time.process_time() - client_cpu
+            after = server_process.cpu_times()
+            server_cpu = (after.user - before.user) + (after.system - before.system)
+            served = result["requests"] + 50  # + warm-up requests
+            result["server_cpu_ms_per_request"] = round(server_cpu / served * 1000, 3)
+            result["client_cpu_ms_per_request"] = round(client_cpu / served * 1000, 3)
+            result["server_capacity_req_per_s_per_core"] = (
+                round(served / server_cpu) if server_cpu else None
+            )
+            result["load_avg_1m_after"] = round(os.getloadavg()[0], 2)
+            runs.append(result)
+        main_run = runs[0]
+        main_run["server"] = (
             "clinflow serve scoring --no-audit (uvicorn, httptools, uvloop), 1 process"
         )
-        return result
+        if len(runs) > 1:
+            main_run["lower_rates"] = [
+                {k: r[k] for k in ("target_rate", "achieved_rate", "p50_ms", "p99_ms", "max_ms")}
+                for r in runs[1:]
+            ]
+        return main_run
     finally:
         server.send_signal(signal.SIGINT)
         try:
@@ -364,6 +379,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500.0, help="HTTP requests/s")
     parser.add_argument("--seconds", type=float, default=10.0, help="HTTP load duration")
     parser.add_argument("--no-http", action="store_true")
+    parser.add_argument(
+        "--lower-rates", default="250", help="extra 5 s runs for context, e.g. '250,100'"
+    )
     parser.add_argument("--work", default=str(ROOT / ".bench" / "scoring"))
     args = parser.parse_args()
 
@@ -391,7 +409,8 @@ def main() -> None:
         "alerting": alerts,
     }  # fmt: skip
     if not args.no_http:
-        http_figures = http(observations, args.rate, args.seconds, work / "serve-data")
+        extra = tuple((float(r), 5.0) for r in args.lower_rates.split(",") if r.strip())
+        http_figures = http(observations, args.rate, args.seconds, work / "serve-data", extra)
         http_figures["target_p99_ms"] = 20.0
         p99 = http_figures["p99_ms"]
         http_figures["p99_ratio_to_target"] = round(p99 / 20.0, 2) if p99 is not None else None

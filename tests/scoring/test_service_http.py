@@ -18,11 +18,15 @@ from .vitals_fixtures import PATIENT, bundle, later, vital_set
 
 
 class Client:
-    """Synchronous calls into the ASGI app (httpx in-process transport, no sockets)."""
+    """Synchronous calls into the ASGI app (httpx in-process transport, no sockets).
 
-    def __init__(self, service: ScoringService | None = None) -> None:
+    ``fast=False`` bypasses the hot-route fast path and exercises the FastAPI route itself.
+    """
+
+    def __init__(self, service: ScoringService | None = None, fast: bool = True) -> None:
         self.service = service or ScoringService()
-        self.app = create_app(self.service)
+        scoring_app = create_app(self.service)
+        self.app: Any = scoring_app if fast else scoring_app.fastapi
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         async def call() -> httpx.Response:
@@ -33,8 +37,9 @@ class Client:
         return asyncio.run(call())
 
 
-def test_icu_fhir_bundle_and_array_return_same_risk_assessment() -> None:
-    a, b = Client(), Client()
+@pytest.mark.parametrize("fast", [True, False])
+def test_icu_fhir_bundle_and_array_return_same_risk_assessment(fast: bool) -> None:
+    a, b = Client(fast=fast), Client(fast=fast)
     from_bundle = a.request("POST", "/icu/risk-assessment", json=bundle(vital_set(rr=25)))
     from_array = b.request("POST", "/icu/risk-assessment", json=vital_set(rr=25))
     assert from_bundle.status_code == from_array.status_code == 200
@@ -43,11 +48,12 @@ def test_icu_fhir_bundle_and_array_return_same_risk_assessment() -> None:
     RiskAssessment.model_validate(from_bundle.json())
 
 
-def test_scale2_flag() -> None:
+@pytest.mark.parametrize("fast", [True, False])
+def test_scale2_flag(fast: bool) -> None:
     observations = vital_set(spo2=89, o2_flow=0)
-    scale1 = Client().request("POST", "/icu/risk-assessment", json=observations).json()
+    scale1 = Client(fast=fast).request("POST", "/icu/risk-assessment", json=observations).json()
     scale2 = (
-        Client()
+        Client(fast=fast)
         .request("POST", "/icu/risk-assessment", json=observations, params={"spo2_scale2": "true"})
         .json()
     )
@@ -108,19 +114,21 @@ def test_unlisted_fields_refused_with_422_naming_field_not_value(
         assert value not in response.text
 
 
-def test_fhir_extension_refused_with_422() -> None:
+@pytest.mark.parametrize("fast", [True, False])
+def test_fhir_extension_refused_with_422(fast: bool) -> None:
     observations = vital_set()
     observations[3]["extension"] = us_core_extensions("2106-3", "2135-2")
-    response = Client().request("POST", "/icu/risk-assessment", json=bundle(observations))
+    response = Client(fast=fast).request("POST", "/icu/risk-assessment", json=bundle(observations))
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"][-1] == "extension"
     assert "2106-3" not in response.text
 
 
-def test_fhir_wrong_code_refused_naming_entry() -> None:
+@pytest.mark.parametrize("fast", [True, False])
+def test_fhir_wrong_code_refused_naming_entry(fast: bool) -> None:
     observations = vital_set()
     observations[0]["code"]["coding"][0]["code"] = "29463-7"  # body weight: not needed
-    response = Client().request("POST", "/icu/risk-assessment", json=bundle(observations))
+    response = Client(fast=fast).request("POST", "/icu/risk-assessment", json=bundle(observations))
     assert response.status_code == 422
     assert "entry[0]" in response.json()["message"]
 
@@ -259,8 +267,9 @@ def test_serve_scoring_help() -> None:
         (bundle([{"resourceType": "Patient", "id": "p"}]), "resourceType"),
     ],
 )
-def test_bundle_level_elements_refused(body: dict[str, Any], loc: str) -> None:
-    response = Client().request("POST", "/icu/risk-assessment", json=body)
+@pytest.mark.parametrize("fast", [True, False])
+def test_bundle_level_elements_refused(body: dict[str, Any], loc: str, fast: bool) -> None:
+    response = Client(fast=fast).request("POST", "/icu/risk-assessment", json=body)
     assert response.status_code == 422 and response.json()["detail"][0]["loc"][-1] == loc
 
 
@@ -285,3 +294,26 @@ def test_serve_scoring_bad_policy_is_one_line_usage_error(tmp_path: Any) -> None
     )  # fmt: skip
     assert result.returncode == 2
     assert "missing.yaml" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_bad_query_and_non_json_body_are_422(fast: bool) -> None:
+    client = Client(fast=fast)
+    bad_flag = client.request(
+        "POST", "/icu/risk-assessment", json=vital_set(), params={"spo2_scale2": "maybe"}
+    )
+    assert bad_flag.status_code == 422 and "spo2_scale2" in bad_flag.text
+    not_json = client.request(
+        "POST",
+        "/icu/risk-assessment",
+        content=b"{not json",
+        headers={"content-type": "application/json"},
+    )
+    assert not_json.status_code == 422
+
+
+def test_fast_path_refuses_oversized_body() -> None:
+    response = Client().request(
+        "POST", "/icu/risk-assessment", content=b" " * (4 * 1024 * 1024 + 1)
+    )
+    assert response.status_code == 413

@@ -11,12 +11,14 @@ it is a mock.
 import functools
 from collections.abc import Callable
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 import orjson
 from fastapi import Body, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime, TypeAdapter
+from starlette.types import Receive, Scope, Send
 
 from clinflow.errors import ClinflowError, InputRejected
 from clinflow.interfaces import RetractionRequest
@@ -53,6 +55,15 @@ class FhirResponse(FastJSONResponse):
     media_type = FHIR_JSON
 
 
+def rejected_content(exc: InputRejected) -> dict[str, Any]:
+    """422 body for a refused input: where and why, never the value."""
+    loc = ["body", *[p for p in exc.location.split(".") if p]]
+    return {
+        "message": f"request refused: {exc.location}: {exc.reason}",
+        "detail": [{"loc": loc, "msg": exc.reason, "type": "input_rejected"}],
+    }
+
+
 def _errors_without_input(errors: Any) -> list[dict[str, Any]]:
     """Pydantic errors minus ``input``/``ctx`` (a refused field's value may be PHI)."""
     return [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]
@@ -62,9 +73,104 @@ async def _raw_body(request: Request) -> bytes:
     return await request.body()
 
 
-def create_app(service: ScoringService | None = None) -> FastAPI:
+ICU_FHIR_PATH = "/icu/risk-assessment"
+MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
+class ScoringApp:
+    """The FastAPI app behind a fast path for the streaming hot route.
+
+    ``POST /icu/risk-assessment`` is answered directly — same ``ScoringService`` call, same
+    refusals and 422 body as the FastAPI route — skipping the framework's middleware and
+    dependency machinery, which cost as much CPU as the scoring itself (ADR 0050). Every other
+    request, ``/docs`` and ``/openapi.json`` go to ``fastapi``; with an audit sink attached
+    (durable appends may block) everything goes through FastAPI's threadpool.
+    """
+
+    def __init__(self, fastapi: FastAPI, service: ScoringService) -> None:
+        self.fastapi = fastapi
+        self.service = service
+        self.fast_path = service.audit is None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            self.fast_path
+            and scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"] == ICU_FHIR_PATH
+        ):
+            await self._icu_fhir(scope, receive, send)
+        else:
+            await self.fastapi(scope, receive, send)
+
+    async def _icu_fhir(self, scope: Scope, receive: Receive, send: Send) -> None:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                await _send_json(send, 413, {"message": "request body too large"})
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        try:
+            scale2 = _scale2_flag(scope.get("query_string", b""))
+            try:
+                body = orjson.loads(b"".join(chunks))
+            except orjson.JSONDecodeError as exc:
+                raise InputRejected("body is not JSON", "body") from exc
+            score = self.service.score_icu_fhir(body, spo2_scale2=scale2)
+        except InputRejected as exc:
+            await _send_json(send, 422, rejected_content(exc))
+            return
+        except ClinflowError as exc:
+            await _send_json(send, 500, {"message": type(exc).__name__})
+            return
+        await _send_json(send, 200, score.risk_assessment(), FHIR_JSON)
+
+
+def _scale2_flag(query: bytes) -> bool | None:
+    for name, value in parse_qsl(query.decode("latin-1")):
+        if name == "spo2_scale2":
+            lowered = value.lower()
+            if lowered in ("true", "1", "yes", "on"):
+                return True
+            if lowered in ("false", "0", "no", "off"):
+                return False
+            raise InputRejected("spo2_scale2 must be true or false", "query.spo2_scale2")
+    return None
+
+
+async def _send_json(
+    send: Send, status: int, content: Any, media_type: str = "application/json"
+) -> None:
+    payload = orjson.dumps(content)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", media_type.encode()),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+def create_app(service: ScoringService | None = None) -> ScoringApp:
     """The HTTP app over ``service`` (a fresh one from the default policy if not given)."""
     svc = service or ScoringService()
+    return ScoringApp(create_fastapi(svc), svc)
+
+
+def create_fastapi(svc: ScoringService) -> FastAPI:
+    """The FastAPI app (every route; OpenAPI docs) over ``svc``."""
     app = FastAPI(
         title="clinflow mock scoring endpoints",
         description=DESCRIPTION,
@@ -83,14 +189,7 @@ def create_app(service: ScoringService | None = None) -> FastAPI:
 
     @app.exception_handler(InputRejected)
     async def _rejected(request: Request, exc: InputRejected) -> JSONResponse:
-        loc = ["body", *[p for p in exc.location.split(".") if p]]
-        return JSONResponse(
-            status_code=422,
-            content={
-                "message": f"request refused: {exc.location}: {exc.reason}",
-                "detail": [{"loc": loc, "msg": exc.reason, "type": "input_rejected"}],
-            },
-        )
+        return JSONResponse(status_code=422, content=rejected_content(exc))
 
     @app.exception_handler(LookupError)
     async def _missing(request: Request, exc: LookupError) -> JSONResponse:
