@@ -66,6 +66,9 @@ def test_cli_quarantines_bad_input_and_keeps_the_rest(tmp_path: Path, data_dir: 
     assert any("Bundle.entry[3]" in loc and "broken reference" in r for loc, r in reasons.items())
     assert any("Bundle.entry[4]" in loc and "effectiveDateTime" in r
                for loc, r in reasons.items())
+    rejected_by_model = next(i for i in items if "Bundle.entry[4]" in i.location)
+    assert rejected_by_model.patient == Pseudonymizer(
+        KeyRing(DataDir.open(data_dir).keys).project_key()).patient_pseudonym("33144716")
     for reason in reasons.values():  # never PHI in reasons
         assert "33144716" not in reason and "Schäfer" not in reason
 

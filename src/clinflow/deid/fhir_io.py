@@ -237,11 +237,22 @@ class FhirDeidRunner:
                 self._run_json(path, target)
         return self.report
 
-    def _reject(self, exc: InputRejected, payload: bytes | None) -> None:
+    def _reject(self, exc: InputRejected, payload: bytes | None, resource: Any = None) -> None:
         self.report.quarantined += 1
         self.report.problems.append(str(exc))
         if self.quarantine is not None:
-            self.quarantine.put(STAGE, exc.location, exc.reason, payload)
+            self.quarantine.put(STAGE, exc.location, exc.reason, payload,
+                                patient=self._pseudonym_of(resource))
+
+    def _pseudonym_of(self, resource: Any) -> str | None:
+        """The patient pseudonym of a rejected resource, so consent revocation can purge it."""
+        if not isinstance(resource, dict):
+            return None
+        try:
+            key = self.engine.patient_key_of(resource)
+        except InputRejected:
+            return None
+        return self.engine.pseudonymizer.patient_pseudonym(key) if key else None
 
     def _one(self, resource: Any, where: str, audit: dict[str, Counter[str]]) -> dict[str, Any]:
         """Validate, de-identify and (optionally) re-validate one resource."""
@@ -272,6 +283,7 @@ class FhirDeidRunner:
             for number, line in _iter_ndjson(path):
                 digest.update(line)
                 where = f"{path.name}:line {number}"
+                resource: Any = None
                 try:
                     try:
                         resource = orjson.loads(line)
@@ -280,7 +292,7 @@ class FhirDeidRunner:
                     where = f"{where} {_label(resource)}"
                     out = self._one(resource, where + " ", audit)
                 except InputRejected as exc:
-                    self._reject(exc, line)
+                    self._reject(exc, line, resource)
                     continue
                 sink.write(orjson.dumps(out) + b"\n")
         self._audit(path, digest.hexdigest(), target, audit)
@@ -325,7 +337,8 @@ class FhirDeidRunner:
                     result["resource"] = self._one(entry["resource"], where, audit)
                 kept.append(result)
             except InputRejected as exc:
-                self._reject(exc, orjson.dumps(entry))
+                resource = entry.get("resource") if isinstance(entry, dict) else None
+                self._reject(exc, orjson.dumps(entry), resource)
         if kept:
             out["entry"] = kept
         return out
