@@ -7,19 +7,13 @@ from typing import Annotated
 import typer
 
 from clinflow.errors import ConfigError
+from clinflow.serve_commands import DataDirOption, HostOption, PortOption
 
 
 def serve_scoring(
-    host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8001,
-    data_dir: Annotated[
-        str | None,
-        typer.Option(
-            "--data-dir",
-            help="Deployment data directory (default ./clinflow-data or $CLINFLOW_DATA_DIR).",
-            show_default=False,
-        ),
-    ] = None,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8001,
+    data_dir: DataDirOption = None,
     policy: Annotated[
         str | None,
         typer.Option("--policy", help="Endpoints policy YAML (default policies/endpoints.yaml)."),
