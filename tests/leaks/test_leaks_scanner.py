@@ -94,3 +94,10 @@ def test_absent_files_count_as_removed_and_uid_entries_as_changed(tmp_path: Path
     assert report.checks["UID changed"].correct == 0
     assert report.checks["text removed"].correct == 1
     assert report.residual == 1 and report.by_kind() == {"uid": 1}
+
+
+def test_letter_prefixed_ids_keep_their_letters() -> None:
+    """The bare digits of study id S121029 are DICOM concept code 121029, not a leak."""
+    found = {text for _, text in variants("S121029", PhiKind.OTHER_ID)}
+    assert "121029" not in found
+    assert "mrn4417729" in {text for _, text in variants("MRN-4417729", PhiKind.MRN)}

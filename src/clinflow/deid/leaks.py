@@ -201,9 +201,11 @@ def variants(value: str, kind: PhiKind) -> tuple[tuple[str, str], ...]:
             ):
                 out.setdefault(text.casefold(), name)
     if kind in _DIGIT_KINDS:
-        digits = re.sub(r"\D", "", value)
-        if len(digits) >= 6:
-            out.setdefault(digits, "digits")
+        # Punctuation dropped ("555-123-4567" -> "5551234567"); letters are kept, since the
+        # bare digits of "S121029" are a different identifier (and a DICOM concept code).
+        compact = re.sub(r"[\W_]", "", value).casefold()
+        if len(compact) >= 6:
+            out.setdefault(compact, "digits" if compact.isdigit() else "no punctuation")
     return tuple((name, text) for text, name in out.items() if len(text) >= 2)
 
 
