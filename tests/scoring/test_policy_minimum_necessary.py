@@ -48,6 +48,12 @@ def write_policy(tmp_path: Path, mutate: Any) -> Path:
         (lambda r: r["endpoints"]["icu"]["fhir"]["codes"].append("8867-4"),
          "endpoints.icu.fhir.codes[10]: expected system|code"),
         (lambda r: r.pop("prohibited"), "prohibited"),
+        (lambda r: r["endpoints"]["icu"]["staleness"]["per_parameter_minutes"].update(shoe=5),
+         "endpoints.icu.staleness.per_parameter_minutes.shoe"),
+        (lambda r: r["endpoints"]["icu"]["alerting"].update(min_band="purple"),
+         "endpoints.icu.alerting.min_band"),
+        (lambda r: r["endpoints"]["icu"]["alerting"].update(snooze=True),
+         "endpoints.icu.alerting.snooze"),
     ],
 )  # fmt: skip
 def test_policy_errors_name_file_and_field(tmp_path: Path, mutate: Any, message: str) -> None:
@@ -232,3 +238,19 @@ def test_stage_audits_release_naming_withheld_fields_not_values() -> None:
     text = orjson.dumps(event).decode()
     assert "withheld: ethnicity,race" in text and "2106-3" not in text
     assert event["patient"]["reference"] == f"Patient/{PATIENT}"
+
+
+def test_staleness_and_alerting_come_from_the_policy_file(tmp_path: Path) -> None:
+    def tighten(raw: dict[str, Any]) -> None:
+        raw["endpoints"]["icu"]["staleness"]["per_parameter_minutes"] = {"temperature": 30}
+        raw["endpoints"]["icu"]["alerting"]["min_band"] = "low-medium"
+
+    policy = load_policy(write_policy(tmp_path, tighten))
+    service = ScoringService(policy)
+    assert service.alerting.policy.min_band.value == "low-medium"
+    observations = vital_set(rr=26)  # a single 3: low-medium
+    temperature = next(o for o in observations if o["id"].endswith("-temp"))
+    temperature["effectiveDateTime"] = "2026-01-05T07:00:00+00:00"  # 60 min old
+    score = service.score_icu_fhir(observations)
+    assert score.news2.partial and "temperature" in {p.value for p in score.news2.missing}
+    assert score.alert is not None  # alerts from low-medium, as configured

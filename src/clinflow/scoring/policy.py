@@ -18,6 +18,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from clinflow.errors import PolicyError
+from clinflow.scoring.alerts import AlertPolicy
+from clinflow.scoring.news2 import RiskBand, Staleness
+from clinflow.scoring.vitals import Parameter
 
 POLICY_DIR_ENV = "CLINFLOW_POLICY_DIR"
 POLICY_FILE = "endpoints.yaml"
@@ -34,6 +37,41 @@ class FhirPolicy(BaseModel):
         return frozenset((c.split("|", 1)[0], c.split("|", 1)[1]) for c in self.codes)
 
 
+class StalenessSettings(BaseModel):
+    """How old a reading may be and still be scored (minutes); per-parameter overrides."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    default_max_age_minutes: float = Field(default=240, gt=0)
+    per_parameter_minutes: dict[Parameter, float] = Field(default_factory=dict)
+
+    def to_staleness(self) -> Staleness:
+        return Staleness(
+            default_max_age_s=self.default_max_age_minutes * 60,
+            per_parameter={p: m * 60 for p, m in self.per_parameter_minutes.items()},
+        )
+
+
+class AlertingSettings(BaseModel):
+    """Alert escalation settings (see clinflow.scoring.alerts)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_band: RiskBand = RiskBand.MEDIUM
+    rearm_at_or_below: int = Field(default=3, ge=0, le=20)
+    suppression_window_minutes: float = Field(default=60, ge=0)
+    renotify_unacknowledged_minutes: float | None = Field(default=None, gt=0)
+
+    def to_policy(self) -> AlertPolicy:
+        renotify = self.renotify_unacknowledged_minutes
+        return AlertPolicy(
+            min_band=self.min_band,
+            rearm_at_or_below=self.rearm_at_or_below,
+            suppression_window_s=self.suppression_window_minutes * 60,
+            renotify_unacknowledged_s=renotify * 60 if renotify is not None else None,
+        )
+
+
 class EndpointPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -42,6 +80,8 @@ class EndpointPolicy(BaseModel):
     purpose: str
     fields: tuple[str, ...] = Field(min_length=1)
     fhir: FhirPolicy | None = None
+    staleness: StalenessSettings | None = None
+    alerting: AlertingSettings | None = None
 
 
 class EndpointsPolicy(BaseModel):

@@ -223,12 +223,18 @@ class ScoringService:
         self,
         policy: EndpointsPolicy | None = None,
         *,
-        staleness: Staleness = DEFAULT_STALENESS,
+        staleness: Staleness | None = None,
         alert_policy: AlertPolicy | None = None,
         audit: AuditSink | None = None,
         alert_recipient: str = "ward-team",
     ) -> None:
         self.policy = policy or cached_policy()
+        icu_settings = self.policy.endpoint("icu")
+        if staleness is None:  # explicit argument, else the policy file, else the default
+            configured = icu_settings.staleness
+            staleness = configured.to_staleness() if configured else DEFAULT_STALENESS
+        if alert_policy is None and icu_settings.alerting is not None:
+            alert_policy = icu_settings.alerting.to_policy()
         self.staleness = staleness
         self.audit = audit
         self.alert_recipient = alert_recipient
