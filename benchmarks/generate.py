@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import shutil
 import subprocess
 import sys
@@ -38,9 +39,11 @@ summary = generate(GenerateOptions(patients=patients, seed=7, out=out,
                                    scenario=Scenario(imaging_fraction=0.0), workers=2))
 seconds = time.perf_counter() - start
 size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-peak_kib = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+own, kids = (resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+peak_kib = max(own.ru_maxrss, kids.ru_maxrss)
+cpu = own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 print(orjson.dumps({"seconds": seconds, "bytes": size, "peak_rss_mb": peak_kib / 1024,
+                    "cpu_seconds": cpu,
                     "fhir_resources": summary["fhir_resources"],
                     "manifest_entries": summary["manifest_entries"]}).decode())
 """
@@ -69,16 +72,18 @@ def fhir_resources_baseline(sample: int = 5000) -> dict[str, float]:
     from clinflow.synthetic.vitals import trajectory
 
     scenario = Scenario()
-    lines: list[str] = []
+    blocks: list[str] = []  # one charting time (7 Observations, newline-joined) each
     entries: list[str] = []
     start = time.perf_counter()
-    index = 0
-    while len(lines) < sample:
+    index = count = 0
+    while count < sample:
         patient, rng = make_patient(7, index, scenario)
         vitals = trajectory(rng, patient.admitted_at, 96, 15, None, None)
-        vital_observations(patient.fhir_id, f"{patient.fhir_id}-enc", vitals, lines, entries)
+        pid = patient.fhir_id
+        count += vital_observations(pid, f"{pid}-enc", vitals, blocks, entries)[0]
         index += 1
-    ours = (time.perf_counter() - start) / len(lines)
+    ours = (time.perf_counter() - start) / count
+    lines = "\n".join(blocks).split("\n")
     dicts = [orjson.loads(line) for line in lines[:sample]]
     start = time.perf_counter()
     for raw in dicts:
@@ -136,6 +141,11 @@ def main(argv: list[str] | None = None) -> int:
         "projected_seconds_10k": round(projected_10k, 1),
         "meets_10k_target": projected_10k < TARGET_SECONDS_10K,
         "workers": 2,
+        # CPU seconds of generator + workers: on a shared machine, wall time includes waiting
+        # for other jobs; cpu/2 is what the run would need on 2 otherwise idle cores.
+        "cpu_seconds": round(large["cpu_seconds"], 1),
+        "cpu_seconds_per_core_of_2": round(large["cpu_seconds"] / 2, 1),
+        "load_average_1min_at_end": round(os.getloadavg()[0], 2),
     }
     result |= fhir_resources_baseline()
     result |= dicom_figures(args.dicom_patients)
