@@ -116,3 +116,20 @@ def test_stable_vitals_stay_plausible_and_deteriorating_ones_worsen() -> None:
         )
         worse += 1
     assert stable_checked > 50 and worse > 3
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32), index=st.integers(0, 10**5))
+def test_note_spans_always_cover_exactly_their_values(seed: int, index: int) -> None:
+    from clinflow.synthetic.notes import write_note
+
+    patient, rng = make_patient(seed, index, SCENARIO)
+    _, note = write_note(patient, rng, patient.admitted_at + timedelta(hours=3))
+    text = note.build()
+    assert note.spans, "every note plants identifiers"
+    previous_end = 0
+    for span in note.spans:
+        assert text[span.start : span.end] == span.value
+        assert span.start >= previous_end  # spans never overlap
+        previous_end = span.end
+    assert patient.mrn in text
