@@ -13,7 +13,7 @@ from rich.table import Table
 from clinflow.config import DataDir
 from clinflow.errors import ConfigError
 from clinflow.synthetic.generator import GenerateOptions, default_workers, generate
-from clinflow.synthetic.scenario import Scenario, load_scenario
+from clinflow.synthetic.scenario import ConsentSettings, Scenario, load_scenario
 
 console = Console()
 err_console = Console(stderr=True)
@@ -128,7 +128,14 @@ def demo_command(
 ) -> None:
     """Generate a small synthetic cohort into the data directory and summarize it."""
     root = DataDir.open(data_dir)
-    scenario = Scenario(name="demo", patients=DEMO_PATIENTS, imaging_fraction=0.34)
+    # A third imaged and some research consents revoked mid-run, so every later stage of the
+    # pipeline demo has something to show.
+    scenario = Scenario(
+        name="demo",
+        patients=DEMO_PATIENTS,
+        imaging_fraction=0.34,
+        consent=ConsentSettings(revocation_fraction=0.3, revocation_after_hours=6),
+    )
     out = root.root / "synthetic"
     options = GenerateOptions(
         patients=DEMO_PATIENTS, seed=DEMO_SEED, out=out, scenario=scenario, workers=1
