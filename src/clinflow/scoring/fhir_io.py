@@ -14,7 +14,7 @@ value.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -45,11 +45,6 @@ LOINC_PARAMETERS: dict[str, Parameter] = {
     "9269-2": Parameter.GCS,
     SYSTOLIC_CODE: Parameter.SYSTOLIC_BP,
 }
-VITAL_SIGN_CODES: frozenset[tuple[str, str]] = frozenset(
-    {(LOINC, code) for code in (*LOINC_PARAMETERS, BP_PANEL_CODE, "85353-1")}
-    | {(SNOMED, ACVPU_CODE)}
-)
-
 # ACVPU values. The letter (``text``) or the words win; SNOMED finding codes are a fallback
 # (sources disagree on some of them, so only unambiguous ones are listed).
 _ACVPU_SNOMED_VALUES = {
@@ -246,15 +241,3 @@ def latest_by_parameter(readings: Iterable[Reading]) -> dict[Parameter, Reading]
         if current is None or reading.time >= current.time:
             latest[reading.parameter] = reading
     return latest
-
-
-def patient_reference(resources: Sequence[Mapping[str, Any]]) -> str | None:
-    """The single subject reference shared by the Observations (one patient per request)."""
-    subjects = {
-        str(r["subject"].get("reference"))
-        for r in resources
-        if isinstance(r.get("subject"), dict) and r["subject"].get("reference")
-    }
-    if len(subjects) > 1:
-        raise InputRejected("Observations must all be about one patient", "subject.reference")
-    return next(iter(subjects), None)

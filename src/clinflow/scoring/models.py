@@ -9,7 +9,6 @@ elements are the policy's ``observation_elements`` (also ``extra="forbid"``).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -199,9 +198,3 @@ class RetractionBody(BaseModel):
     purposes: list[str] = Field(default_factory=list)
     message_ids: list[str] = Field(default_factory=list)
     reason: str = Field(default="consent-revoked", max_length=64)
-
-
-def utc_or_now(value: datetime | None) -> datetime:
-    from datetime import UTC
-
-    return value if value is not None else datetime.now(UTC)
