@@ -61,21 +61,6 @@ class Consciousness(StrEnum):
     PAIN = "P"
     UNRESPONSIVE = "U"
 
-    @classmethod
-    def parse(cls, value: str | Consciousness) -> Consciousness:
-        """Accept the letter or the word (``"V"``, ``"voice"``, ``"New confusion"``)."""
-        if isinstance(value, Consciousness):
-            return value
-        text = value.strip().lower()
-        for member in cls:
-            if text == member.value.lower() or text == member.name.lower():
-                return member
-        if text in {"new confusion", "confused", "new-confusion"}:
-            return cls.CONFUSION
-        raise ValueError(
-            f"not an ACVPU level: expected one of A, C, V, P, U (got {len(text)} chars)"
-        )
-
 
 ReadingValue = float | bool | Consciousness
 
