@@ -25,7 +25,7 @@ from clinflow.scoring.policy import EndpointPolicy
 from clinflow.scoring.triage import ChiefComplaint
 from clinflow.scoring.vitals import Consciousness
 
-PSEUDONYM_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+PSEUDONYM_PATTERN = r"^[A-Z]{2,8}-[0-9a-f]{8,64}$"  # clinflow pseudonyms (PT-<hex>)
 
 # name -> (annotation, Field(...)). Only names in here may appear in the policy.
 FIELD_CATALOG: dict[str, tuple[Any, Any]] = {

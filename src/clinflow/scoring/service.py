@@ -36,6 +36,7 @@ from clinflow.scoring.fhir_io import (
 from clinflow.scoring.fhir_out import icu_risk_assessment, triage_risk_assessment
 from clinflow.scoring.minimum_necessary import MinimumNecessaryStage
 from clinflow.scoring.models import (
+    PSEUDONYM_PATTERN,
     build_bundle_model,
     build_observation_model,
     build_request_model,
@@ -54,7 +55,7 @@ from clinflow.scoring.qsofa import QsofaResult, score_qsofa
 from clinflow.scoring.triage import ChiefComplaint, TriageInput, TriageResult, triage
 from clinflow.scoring.vitals import Consciousness, Parameter, Reading
 
-PSEUDONYM_RE = re.compile(r"^[A-Z]{2,8}-[0-9a-f]{8,64}$")  # as clinflow.audit.events
+PSEUDONYM_RE = re.compile(PSEUDONYM_PATTERN)  # as clinflow.audit.events.PSEUDONYM_RE
 MAX_SCORES_PER_PATIENT = 1000
 
 # Plain-JSON field name → parameter (temperature always °C in the plain variant).
