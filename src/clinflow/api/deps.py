@@ -33,6 +33,7 @@ def get_log(request: Request) -> AuditLog:
                 dsn=settings.dsn,
                 origin=settings.origin,
                 table_prefix=settings.table_prefix,
+                batch_wait=settings.batch_wait,
             )
         log: AuditLog = state.log
     return log

@@ -18,6 +18,7 @@ class Settings:
     table_prefix: str = "audit"
     max_page: int = 500
     audit_queries: bool = True  # every API query is itself audited (never off in production)
+    batch_wait: float = 0.0  # API appends: do not wait for company, fsync at once
 
     @classmethod
     def from_env(cls, data_dir: DataDir | None = None, dsn: str | None = None) -> Settings:

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from clinflow.api.deps import AuditLogDep, ContentReader, SettingsDep
@@ -52,7 +52,19 @@ class EntryPublic(BaseModel):
     inclusion_proof: InclusionProof
 
 
-@router.get("", response_model=None, summary="Search AuditEvents")
+@router.get(
+    "",
+    response_model=None,
+    response_class=Response,
+    summary="Search AuditEvents",
+    responses={
+        200: {
+            "description": "A FHIR searchset Bundle (format=bundle) or "
+            '{"items": [{"index", "event"}], "next_cursor"} (format=json).',
+            "content": {"application/fhir+json": {}, "application/json": {}},
+        }
+    },
+)
 def search_events(
     request: Request,
     principal: ContentReader,
@@ -71,7 +83,7 @@ def search_events(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     sort: SortOrder = SortOrder.ASC,
     output: Annotated[OutputFormat, Query(alias="format")] = OutputFormat.BUNDLE,
-) -> dict[str, Any]:
+) -> Response:
     """Search entries (cursor-paginated); a FHIR searchset Bundle or plain JSON."""
     if purpose is not None and purpose not in PURPOSES:
         raise BadParameter("purpose", f"must be one of {', '.join(sorted(PURPOSES))}")
@@ -97,17 +109,19 @@ def search_events(
     request.state.audit_patient = query.patient
     next_cursor = encode_cursor(rows[-1][0], descending) if len(rows) == query.limit else None
     if output is OutputFormat.JSON:
-        return {
+        plain = {
             "items": [{"index": idx, "event": orjson.loads(entry)} for idx, entry in rows],
             "next_cursor": next_cursor,
         }
+        # Serialised by orjson directly: the entries are already plain JSON values.
+        return Response(orjson.dumps(plain), media_type="application/json")
     base = str(request.base_url).rstrip("/")
     links = [{"relation": "self", "url": str(request.url)}]
     if next_cursor:
         links.append(
             {"relation": "next", "url": str(request.url.include_query_params(cursor=next_cursor))}
         )
-    return {
+    bundle = {
         "resourceType": "Bundle",
         "type": "searchset",
         "link": links,
@@ -120,6 +134,7 @@ def search_events(
             for idx, entry in rows
         ],
     }
+    return Response(orjson.dumps(bundle), media_type="application/fhir+json")
 
 
 @router.get("/{index}", response_model=EntryPublic, summary="One entry with its inclusion proof")
