@@ -98,7 +98,11 @@ def test_builders_produce_r5_shape() -> None:
 
 
 def test_search_fields_fast_path_agrees_with_tolerant_reader() -> None:
-    from clinflow.audit.events import _fast_index_fields, _tolerant_index_fields, index_fields
+    from clinflow.audit.search_fields import (
+        _fast_index_fields,
+        _tolerant_index_fields,
+        index_fields,
+    )
 
     for event in all_builders():
         assert _fast_index_fields(event) == _tolerant_index_fields(event)

@@ -21,8 +21,8 @@ from typing import Any
 
 from clinflow.audit.canonical import canonical_json
 from clinflow.audit.checkpoint import Checkpoint, NoteSigner, NoteVerifier
-from clinflow.audit.events import index_fields
 from clinflow.audit.merkle import MerkleTree, leaf_hash
+from clinflow.audit.search_fields import index_fields
 from clinflow.audit.store import AuditStore, NewEntry, SearchQuery, StoredCheckpoint
 from clinflow.config import DataDir
 from clinflow.crypto.keys import KeyRing

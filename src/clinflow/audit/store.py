@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from clinflow.audit.events import IndexFields
+from clinflow.audit.search_fields import IndexFields
 
 SEARCH_FIELDS = ("patient", "agent", "action", "code", "purpose", "outcome")
 INDEX_COLUMNS = (*SEARCH_FIELDS, "recorded", "entity_types")

@@ -16,8 +16,8 @@ from hashlib import sha256
 import orjson
 
 from clinflow.audit.checkpoint import Checkpoint, NoteVerifier
-from clinflow.audit.events import index_fields
 from clinflow.audit.merkle import MerkleTree, verify_consistency
+from clinflow.audit.search_fields import index_fields
 from clinflow.audit.store import AuditStore, index_row
 from clinflow.errors import AuditIntegrityError
 

@@ -20,7 +20,8 @@ from clinflow.api.routes._common import (
     instant,
     scope_patient,
 )
-from clinflow.audit.events import KIND_RE, PURPOSES, Action, EventCode, Outcome, index_fields
+from clinflow.audit.events import KIND_RE, PURPOSES, Action, EventCode, Outcome
+from clinflow.audit.search_fields import index_fields
 from clinflow.audit.store import SearchQuery
 
 router = APIRouter(prefix="/audit/events", tags=["audit events"])

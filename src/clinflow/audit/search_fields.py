@@ -1,0 +1,138 @@
+"""The searchable fields of an AuditEvent, as stored in the side index.
+
+``index_fields`` reads patient, requesting agent, action, event code, purpose of use, outcome,
+recorded time and entity kinds. A fast path does direct lookups for the shape the builders in
+``clinflow.audit.events`` produce; anything else goes through a tolerant reader, and both give
+the same answer (tested).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class IndexFields:
+    """The side-table columns a search can use, read from one AuditEvent."""
+
+    patient: str | None
+    agent: str | None
+    action: str | None
+    code: str | None
+    purpose: str | None
+    outcome: str | None
+    recorded: str | None
+    entity_types: tuple[str, ...]
+
+
+def _first_code(concept: Any) -> str | None:
+    if isinstance(concept, Mapping):
+        codings = concept.get("coding")
+        if isinstance(codings, list) and codings and isinstance(codings[0], Mapping):
+            code = codings[0].get("code")
+            return code if isinstance(code, str) else None
+    return None
+
+
+def _str_or_none(value: Any) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    raise TypeError("not a string")
+
+
+def _fast_index_fields(event: Mapping[str, Any]) -> IndexFields:
+    """Direct lookups for the builders' shape; raises on anything unexpected."""
+    ref = event.get("patient")
+    patient = None if ref is None else _str_or_none(ref["reference"]).removeprefix("Patient/")  # type: ignore[union-attr]
+    agents = event["agent"]
+    chosen = agents[0]
+    for candidate in agents:
+        if candidate.get("requestor"):
+            chosen = candidate
+            break
+    agent = _str_or_none(chosen["who"]["identifier"]["value"])
+    auth = event.get("authorization")
+    purpose = _str_or_none(auth[0]["coding"][0]["code"]) if auth else None
+    kinds: list[str] = []
+    for entity in event.get("entity", ()):
+        system = entity["what"]["identifier"]["system"]
+        if type(system) is not str:
+            raise TypeError("entity system")
+        if system.startswith("urn:clinflow:"):
+            kind = system[13:]
+            if kind not in kinds:
+                kinds.append(kind)
+    return IndexFields(
+        patient=patient,
+        agent=agent,
+        action=_str_or_none(event["action"]),
+        code=_str_or_none(event["code"]["coding"][0]["code"]),
+        purpose=purpose,
+        outcome=_str_or_none(event["outcome"]["code"]["code"]),
+        recorded=_str_or_none(event["recorded"]),
+        entity_types=tuple(kinds),
+    )
+
+
+def index_fields(event: Mapping[str, Any]) -> IndexFields:
+    """Extract searchable fields; tolerant of events not made by these builders."""
+    try:
+        return _fast_index_fields(event)
+    except (KeyError, TypeError, IndexError, AttributeError):
+        return _tolerant_index_fields(event)
+
+
+def _tolerant_index_fields(event: Mapping[str, Any]) -> IndexFields:
+    patient = None
+    ref = event.get("patient")
+    if isinstance(ref, Mapping) and isinstance(ref.get("reference"), str):
+        patient = ref["reference"].removeprefix("Patient/")
+    agent = None
+    agents = event.get("agent")
+    if isinstance(agents, list):
+        chosen = next(
+            (a for a in agents if isinstance(a, Mapping) and a.get("requestor")),
+            agents[0] if agents else None,
+        )
+        if isinstance(chosen, Mapping):
+            who = chosen.get("who")
+            if isinstance(who, Mapping):
+                ident = who.get("identifier")
+                if isinstance(ident, Mapping) and isinstance(ident.get("value"), str):
+                    agent = ident["value"]
+                elif isinstance(who.get("reference"), str):
+                    agent = who["reference"]
+    purpose = None
+    auth = event.get("authorization")
+    if isinstance(auth, list) and auth:
+        purpose = _first_code(auth[0])
+    outcome = None
+    out = event.get("outcome")
+    if isinstance(out, Mapping) and isinstance(out.get("code"), Mapping):
+        code_value = out["code"].get("code")
+        outcome = code_value if isinstance(code_value, str) else None
+    kinds: list[str] = []
+    entities = event.get("entity")
+    if isinstance(entities, list):
+        for entity in entities:
+            what = entity.get("what") if isinstance(entity, Mapping) else None
+            ident = what.get("identifier") if isinstance(what, Mapping) else None
+            system = ident.get("system") if isinstance(ident, Mapping) else None
+            if isinstance(system, str) and system.startswith("urn:clinflow:"):
+                kind = system.removeprefix("urn:clinflow:")
+                if kind not in kinds:
+                    kinds.append(kind)
+    action = event.get("action")
+    recorded = event.get("recorded")
+    return IndexFields(
+        patient=patient,
+        agent=agent,
+        action=action if isinstance(action, str) else None,
+        code=_first_code(event.get("code")),
+        purpose=purpose,
+        outcome=outcome,
+        recorded=recorded if isinstance(recorded, str) else None,
+        entity_types=tuple(kinds),
+    )
