@@ -36,6 +36,7 @@ from pydicom.filereader import read_file_meta_info
 
 from clinflow.errors import ConfigError
 from clinflow.synthetic import fhir
+from clinflow.synthetic.fhir_imaging import imaging_study
 from clinflow.synthetic.fhir_vitals import vital_observations
 from clinflow.synthetic.manifest import ManifestWriter, PhiEntry, PhiKind, Subject
 from clinflow.synthetic.model import Patient, StudyRecord
@@ -198,7 +199,7 @@ def generate_patient(
                     )
                     result.dicom_files += 1
                     result.dicom_bytes += path.stat().st_size
-            fhir.imaging_study(out, f"{pid}-img-{number}", encounter_id, study, sop_classes)
+            imaging_study(out, f"{pid}-img-{number}", encounter_id, study, sop_classes)
 
     (out_dir / bundle_file).write_bytes(out.bundle())
     result.manifest += b"".join(entry.to_json() + b"\n" for entry in out.phi)
