@@ -35,6 +35,7 @@ from clinflow.scoring.vitals import Consciousness, Parameter, Reading
 
 if TYPE_CHECKING:
     from clinflow.scoring.app import create_app
+    from clinflow.scoring.client import HttpClient, InProcessClient, ScoringClient
     from clinflow.scoring.minimum_necessary import MinimumNecessaryStage
     from clinflow.scoring.policy import EndpointsPolicy, load_policy
     from clinflow.scoring.service import IcuScore, ScoringService, TriageScore
@@ -42,6 +43,9 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "create_app": "clinflow.scoring.app",
+    "HttpClient": "clinflow.scoring.client",
+    "InProcessClient": "clinflow.scoring.client",
+    "ScoringClient": "clinflow.scoring.client",
     "MinimumNecessaryStage": "clinflow.scoring.minimum_necessary",
     "EndpointsPolicy": "clinflow.scoring.policy",
     "load_policy": "clinflow.scoring.policy",
@@ -72,8 +76,10 @@ __all__ = [
     "Consciousness",
     "EndpointsPolicy",
     "FeatureStore",
+    "HttpClient",
     "IcuScore",
     "IcuScoringStage",
+    "InProcessClient",
     "MinimumNecessaryStage",
     "News2Result",
     "Parameter",
@@ -82,6 +88,7 @@ __all__ = [
     "QsofaResult",
     "Reading",
     "RiskBand",
+    "ScoringClient",
     "ScoringService",
     "Staleness",
     "TriageInput",
