@@ -260,15 +260,13 @@ class ScoringService:
     # -- ICU -----------------------------------------------------------------------------------
 
     @_locked
-    def ingest_observation(
-        self, resource: Mapping[str, Any], patient: str | None = None
-    ) -> IcuScore | None:
+    def ingest_observation(self, resource: Mapping[str, Any]) -> IcuScore | None:
         """Streaming hot path: one vital-sign Observation in, a fresh score out.
 
         Returns None for an already-seen (replayed) or unusable (entered-in-error) input.
         """
         self.icu_gate.enforce_resource(resource)
-        subject = patient or _subject_patient([resource])
+        subject = _subject_patient([resource])
         readings = parse_observation(resource, "Observation")
         fresh = [r for r in readings if self.features.add(subject, r)]
         if not fresh:
@@ -310,17 +308,17 @@ class ScoringService:
         body: Any,
         *,
         spo2_scale2: bool | None = None,
-        patient: str | None = None,
         as_of: datetime | None = None,
     ) -> IcuScore:
-        """Score a Bundle / array of one patient's vital-sign Observations."""
+        """Score a Bundle / array of one patient's vital-sign Observations (the patient is
+        the pseudonym in their ``subject.reference``; all must agree)."""
         if isinstance(body, BaseModel):
             body = body.model_dump(exclude_none=True)
         elif isinstance(body, list) and body and isinstance(body[0], BaseModel):
             body = [item.model_dump(exclude_none=True) for item in body]
         self.icu_gate.enforce(body)
         located = observations_from_body(body)
-        subject = patient or _subject_patient([r for _, r in located])
+        subject = _subject_patient([r for _, r in located])
         readings = [reading for where, res in located for reading in parse_observation(res, where)]
         if not readings:
             raise InputRejected("no usable vital-sign Observations", "body")
