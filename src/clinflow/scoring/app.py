@@ -1,4 +1,7 @@
-"""FastAPI app for the mock scoring endpoints: thin routes over ``ScoringService`` (same code).
+"""HTTP app for the mock scoring endpoints: thin routes over ``ScoringService`` (same code).
+
+``create_app`` returns a ``ScoringApp``: FastAPI with every route and the OpenAPI docs, behind
+an ASGI fast path for the streaming hot route ``POST /icu/risk-assessment`` (ADR 0050).
 
 No ``from __future__ import annotations`` here on purpose: the request models are built at
 run time from ``policies/endpoints.yaml`` and FastAPI must see them as real classes.
