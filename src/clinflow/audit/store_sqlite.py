@@ -90,6 +90,9 @@ class SqliteStore:
             self._write = self._connect()
             # Fewer WAL checkpoints (each one fsyncs the database file); durability unchanged.
             self._write.execute("PRAGMA wal_autocheckpoint=10000")
+            # Random-order inserts into the (patient, idx)... indexes need their upper pages
+            # cached once the log is large: 64 MiB of page cache for the writer.
+            self._write.execute("PRAGMA cache_size=-65536")
             with self._write_lock:
                 self._write.executescript(SCHEMA)
                 columns = {row[1] for row in self._write.execute("PRAGMA table_info(audit_index)")}
