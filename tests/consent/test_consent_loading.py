@@ -55,16 +55,8 @@ def test_bulk_ndjson_folder_and_labels(service: ConsentService, tmp_path: Path) 
         service.scheduled_revocations(labels)
 
 
-# The generator writes an R5 opt-in as ``decision: permit`` + ``provision: [{purpose}]``; by
-# the R5 definitions (decision = the default, provision = an exception to it) that denies the
-# purpose instead (ADR 0040). Until the encodings agree, the R5 case is expected to fail.
-R5_ENCODING = pytest.mark.xfail(
-    reason="generator's R5 opt-in encodes the purpose as an exception (ADR 0040)", strict=False
-)
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("version", [pytest.param("R5", marks=R5_ENCODING), "R4B"])
+@pytest.mark.parametrize("version", ["R5", "R4B"])
 def test_generator_output_loads(service: ConsentService, tmp_path: Path, version: str) -> None:
     out = tmp_path / "gen"
     subprocess.run(

@@ -91,6 +91,10 @@ def test_labels_match_the_data(small_cohort: Path) -> None:
     assert labels["consent_revocations"]
     for revocation in labels["consent_revocations"]:
         consent = consents[revocation["consent"]]
-        decision = consent.get("decision") or consent["provision"]["type"]
-        assert decision == "permit"
-        assert revocation["purpose"] in orjson.dumps(consent).decode()
+        if "decision" in consent:  # R5: base deny, a permit exception per opted-in purpose
+            assert consent["decision"] == "deny"
+            purposes = [p["purpose"][0]["code"] for p in consent.get("provision", [])]
+            assert revocation["purpose"] in purposes
+        else:  # R4B: one consent per purpose, typed root provision
+            assert consent["provision"]["type"] == "permit"
+            assert revocation["purpose"] in orjson.dumps(consent).decode()

@@ -273,30 +273,52 @@ def consent_resource(
         "category": category,
     }
     if out.version == "R5":
-        resource |= {
-            "subject": {"reference": f"Patient/{p.fhir_id}"},
-            "date": signed.date().isoformat(),
-            "decision": decision,
-            "provision": [{"purpose": [purpose_coding]}],
-        }
-        date_path, date_value = "date", signed.date().isoformat()
-    else:
-        scope = "research" if purpose == "HRESCH" else "patient-privacy"
-        resource |= {
-            "scope": {
-                "coding": [_coding("http://terminology.hl7.org/CodeSystem/consentscope", scope)]
-            },
-            "patient": {"reference": f"Patient/{p.fhir_id}"},
-            "dateTime": iso(signed),
-            "policyRule": {"coding": [_coding(ACT_CODE, "OPTIN" if permit else "OPTOUT")]},
-            "provision": {"type": decision, "purpose": [purpose_coding]},
-        }
-        date_path, date_value = "dateTime", iso(signed)
+        raise ValueError("R5 consents are written per patient by consent_resource_r5")
+    scope = "research" if purpose == "HRESCH" else "patient-privacy"
+    resource |= {
+        "scope": {
+            "coding": [_coding("http://terminology.hl7.org/CodeSystem/consentscope", scope)]
+        },
+        "patient": {"reference": f"Patient/{p.fhir_id}"},
+        "dateTime": iso(signed),
+        "policyRule": {"coding": [_coding(ACT_CODE, "OPTIN" if permit else "OPTOUT")]},
+        "provision": {"type": decision, "purpose": [purpose_coding]},
+    }
+    date_path, date_value = "dateTime", iso(signed)
     out.add(resource)
     out.plant(
         f"Consent/{consent_id}",
         date_path,
         date_value,
+        PhiKind.DATE,
+        Subject.PATIENT,
+        "consent date",
+    )
+
+
+def consent_resource_r5(
+    out: PatientFhir, consent_id: str, permitted: list[str], signed: datetime
+) -> None:
+    """One R5 Consent: base ``decision: deny``, a permit exception per opted-in purpose."""
+    p = out.patient
+    resource: dict[str, object] = {
+        "resourceType": "Consent",
+        "id": consent_id,
+        "status": "active",
+        "category": [{"coding": [_coding("http://loinc.org", "59284-0", "Consent Document")]}],
+        "subject": {"reference": f"Patient/{p.fhir_id}"},
+        "date": signed.date().isoformat(),
+        "decision": "deny",
+    }
+    if permitted:
+        resource["provision"] = [
+            {"purpose": [_coding(ACT_REASON, purpose)]} for purpose in permitted
+        ]
+    out.add(resource)
+    out.plant(
+        f"Consent/{consent_id}",
+        "date",
+        signed.date().isoformat(),
         PhiKind.DATE,
         Subject.PATIENT,
         "consent date",

@@ -149,10 +149,18 @@ def generate_patient(
 
     consent_settings = scenario.consent
     revoke_at = scenario.start + timedelta(hours=consent_settings.revocation_after_hours)
+    # R5: one Consent per patient, base decision deny, one permit exception per opted-in
+    # purpose (R5 `provision` is an exception to `decision`, ADR 0040). R4B: one per purpose.
+    permitted: list[str] = []
     for purpose, probability in consent_settings.permit_probability.items():
-        consent_id = f"{pid}-consent-{purpose.lower()}"
+        consent_id = (
+            f"{pid}-consent" if out.version == "R5" else f"{pid}-consent-{purpose.lower()}"
+        )
         permit = rng.random() < probability
-        fhir.consent_resource(out, consent_id, purpose, permit, patient.admitted_at)
+        if permit:
+            permitted.append(purpose)
+        if out.version != "R5":
+            fhir.consent_resource(out, consent_id, purpose, permit, patient.admitted_at)
         if (
             permit
             and purpose == consent_settings.revocation_purpose
@@ -167,6 +175,8 @@ def generate_patient(
                     "revoke_at": fhir.iso(revoke_at),
                 }
             )
+    if out.version == "R5":
+        fhir.consent_resource_r5(out, f"{pid}-consent", permitted, patient.admitted_at)
 
     notes = scenario.notes_per_patient
     for number in range(notes):
