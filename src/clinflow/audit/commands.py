@@ -11,7 +11,7 @@ from rich.console import Console
 from clinflow.audit.checkpoint import NoteSigner, NoteVerifier
 from clinflow.audit.log import DEFAULT_ORIGIN
 from clinflow.audit.store import AuditStore
-from clinflow.config import DataDir
+from clinflow.config import DataDir, resolve_data_dir
 from clinflow.crypto.keys import KeyRing
 from clinflow.errors import ConfigError
 
@@ -99,7 +99,7 @@ def verify_command(
     """
     from clinflow.audit.verify import verify_log
 
-    deployment = DataDir.open(data_dir)
+    deployment = DataDir(resolve_data_dir(data_dir))  # read-only: create nothing
     store = open_store(deployment, dsn, table_prefix)
     try:
         verifiers = trusted_verifiers(deployment, origin, vkey or [])
@@ -140,7 +140,7 @@ def checkpoint_command(
     table_prefix: PrefixOption = "audit",
 ) -> None:
     """Print the latest signed checkpoint (C2SP tlog-checkpoint signed note)."""
-    deployment = DataDir.open(data_dir)
+    deployment = DataDir.open(data_dir) if sign else DataDir(resolve_data_dir(data_dir))
     if sign:
         from clinflow.audit.log import AuditLog
 
