@@ -101,3 +101,24 @@ def test_letter_prefixed_ids_keep_their_letters() -> None:
     found = {text for _, text in variants("S121029", PhiKind.OTHER_ID)}
     assert "121029" not in found
     assert "mrn4417729" in {text for _, text in variants("MRN-4417729", PhiKind.MRN)}
+
+
+@pytest.mark.parametrize(
+    ("text", "leaked"),
+    [
+        ("Mr X, a 93-year-old man, was seen.", True),
+        ("Patient is 93 y/o.", True),
+        ("Age: 93.", True),
+        ("SpO2 93 % on air; HR 93; pseudonym PT-93ab0c; age 90+.", False),
+    ],
+)
+def test_ages_over_89_are_matched_in_age_context_only(
+    tmp_path: Path, text: str, leaked: bool
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "note.txt").write_text(text, encoding="utf-8")
+    manifest = write_manifest(
+        tmp_path / "m.ndjson", [entry("93", PhiKind.AGE_OVER_89, "note.txt")]
+    )
+    assert scan(manifest, out).residual == int(leaked)

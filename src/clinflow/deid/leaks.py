@@ -171,7 +171,20 @@ def _name_parts(value: str) -> tuple[str, str] | None:
 def variants(value: str, kind: PhiKind) -> tuple[tuple[str, str], ...]:
     """(variant name, case-folded text) pairs to search for."""
     out: dict[str, str] = {value.casefold(): "exact"}
-    if kind is PhiKind.DATE:
+    if kind is PhiKind.AGE_OVER_89 and value.strip().isdigit():
+        # A bare "93" is searched for only in age context: alone it matches vital-sign values,
+        # hex pseudonyms and the "90+" aggregate Safe Harbor prescribes (false residuals).
+        years = value.strip()
+        out = {
+            text.casefold(): "age in context"
+            for text in (
+                f"{years}-year-old", f"{years} year old", f"{years} years old",
+                f"{years}-year", f"{years} years", f"{years} y/o", f"{years} yo",
+                f"{years}yo", f"aged {years}", f"age {years}", f"age: {years}",
+                f"{years:0>3}Y",
+            )
+        }
+    elif kind is PhiKind.DATE:
         day = _parse_date(value)
         if day is not None:
             forms = {
