@@ -11,11 +11,7 @@ from rich.console import Console
 
 from clinflow.config import DataDir
 from clinflow.crypto.keys import KeyRing
-from clinflow.deid.fhir_engine import FhirDeidentifier
-from clinflow.deid.fhir_io import FhirDeidRunner, Validation
-from clinflow.deid.fhir_policy import load_policy
 from clinflow.deid.pseudonym import Pseudonymizer
-from clinflow.deid.text import TextDeidentifier, load_text_policy
 from clinflow.errors import ConfigError
 from clinflow.quarantine import Quarantine
 
@@ -72,6 +68,12 @@ def deid_fhir(
         raise ConfigError(f"--validate {validate}: expected input, both or none")
     if not source.exists():
         raise ConfigError(f"input {source}: no such file or directory")
+    # Heavy imports (presidio, spaCy) stay inside the command so `clinflow --help` is fast.
+    from clinflow.deid.fhir_engine import FhirDeidentifier
+    from clinflow.deid.fhir_io import FhirDeidRunner, Validation
+    from clinflow.deid.fhir_policy import load_policy
+    from clinflow.deid.text import TextDeidentifier, load_text_policy
+
     compiled = load_policy(policy)
     texts = load_text_policy(text_policy)
     deployment = DataDir.open(data_dir)
@@ -137,6 +139,7 @@ def text_eval(
     Exit 1 when overall recall < 0.99, the patient's own name/MRN/SSN/phone < 1.0, or
     precision < 0.90.
     """
+    from clinflow.deid.text import TextDeidentifier, load_text_policy
     from clinflow.deid.text_eval import evaluate
 
     manifest = manifest or cohort / "manifest.ndjson"
