@@ -13,6 +13,15 @@ from pathlib import Path
 
 DEFAULT_DATA_DIR = "clinflow-data"
 DATA_DIR_ENV = "CLINFLOW_DATA_DIR"
+POLICIES_DIR_ENV = "CLINFLOW_POLICIES_DIR"
+
+
+def policies_dir() -> Path:
+    """The policy set: ``$CLINFLOW_POLICIES_DIR``, else the project's ``policies/`` folder."""
+    override = os.environ.get(POLICIES_DIR_ENV)
+    if override:
+        return Path(override).expanduser()
+    return Path(__file__).resolve().parents[2] / "policies"
 
 
 def resolve_data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:

@@ -14,9 +14,10 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from clinflow.config import policies_dir
 from clinflow.errors import PolicyError
 
-DEFAULT_POLICY_PATH = Path(__file__).resolve().parents[3] / "policies" / "consent.yaml"
+DEFAULT_POLICY_PATH = policies_dir() / "consent.yaml"
 
 
 class Effect(StrEnum):

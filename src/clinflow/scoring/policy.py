@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from clinflow.config import policies_dir
 from clinflow.errors import PolicyError
 from clinflow.scoring.alerts import AlertPolicy
 from clinflow.scoring.news2 import RiskBand, Staleness
@@ -105,7 +106,7 @@ def default_policy_path() -> Path:
     env = os.environ.get(POLICY_DIR_ENV)
     if env:
         return Path(env) / POLICY_FILE
-    return Path(__file__).resolve().parents[3] / "policies" / POLICY_FILE
+    return policies_dir() / POLICY_FILE
 
 
 def _loc(parts: Iterable[Any]) -> str:
