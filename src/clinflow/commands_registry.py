@@ -16,7 +16,10 @@ def register_all(app: typer.Typer) -> None:
     app.add_typer(deid_app, name="deid")
     from clinflow.synthetic.commands import register as register_synthetic
 
-    register_synthetic(app)  # synthetic generator: generate, demo
+    register_synthetic(app)  # synthetic generator: generate
+    from clinflow.runtime.commands import demo_command
+
+    app.command("demo")(demo_command)  # embedded pipeline end to end
     # audit log: audit verify, serve api   -> clinflow.audit.commands
     from clinflow.audit.commands import audit_app
     from clinflow.serve_commands import serve_app

@@ -41,20 +41,16 @@ def test_generate_prints_the_manifest_hash_and_audits(tmp_path: Path, capsys: Ca
 
 
 def test_demo_generates_into_the_data_dir(tmp_path: Path, capsys: Capsys) -> None:
+    # `demo` now runs the whole embedded pipeline (clinflow.runtime; tests in tests/runtime/).
     data = tmp_path / "data"
-    code, stdout, stderr = run_cli(capsys, "demo", "--data-dir", str(data))
+    code, stdout, stderr = run_cli(
+        capsys, "demo", "--data-dir", str(data), "--patients", "4", "--seed", "3"
+    )
     assert code == 0, stderr
-    for row in (
-        "FHIR Observation",
-        "DICOM files",
-        "manifest entries",
-        "deteriorating patients",
-        "scheduled consent revocations",
-        "manifest sha256",
-    ):
+    for row in ("inputs: dicom", "NEWS2 scores", "residual PHI", "verified"):
         assert row in stdout
-    summary = orjson.loads((data / "synthetic" / "summary.json").read_bytes())
-    assert summary["dicom_files"] > 0 and summary["patients"] == 12
+    summary = orjson.loads((data / "cohort" / "summary.json").read_bytes())
+    assert summary["dicom_files"] > 0 and summary["patients"] == 4
     assert (data / "audit.db").exists()
 
 

@@ -1,4 +1,5 @@
-"""``clinflow generate`` and ``clinflow demo``: the synthetic cohort from the command line."""
+"""``clinflow generate``: the synthetic cohort from the command line (``demo`` is in
+``clinflow.runtime.commands``)."""
 
 from __future__ import annotations
 
@@ -13,14 +14,10 @@ from rich.table import Table
 from clinflow.config import DataDir
 from clinflow.errors import ConfigError
 from clinflow.synthetic.generator import GenerateOptions, default_workers, generate
-from clinflow.synthetic.scenario import ConsentSettings, Scenario, load_scenario
+from clinflow.synthetic.scenario import load_scenario
 
 console = Console()
 err_console = Console(stderr=True)
-
-DEMO_PATIENTS = 12
-DEMO_SEED = 7
-
 
 def _run(options: GenerateOptions, quiet: bool) -> dict[str, Any]:
     if quiet:
@@ -116,36 +113,5 @@ def generate_command(
     _record_audit(data_dir, summary, out)
 
 
-def demo_command(
-    data_dir: Annotated[
-        str | None,
-        typer.Option(
-            "--data-dir",
-            help="Deployment data directory (default ./clinflow-data or $CLINFLOW_DATA_DIR).",
-            show_default=False,
-        ),
-    ] = None,
-) -> None:
-    """Generate a small synthetic cohort into the data directory and summarize it."""
-    root = DataDir.open(data_dir)
-    # A third imaged and some research consents revoked mid-run, so every later stage of the
-    # pipeline demo has something to show.
-    scenario = Scenario(
-        name="demo",
-        patients=DEMO_PATIENTS,
-        imaging_fraction=0.34,
-        consent=ConsentSettings(revocation_fraction=0.3, revocation_after_hours=6),
-    )
-    out = root.root / "synthetic"
-    options = GenerateOptions(
-        patients=DEMO_PATIENTS, seed=DEMO_SEED, out=out, scenario=scenario, workers=1
-    )
-    summary = _run(options, quiet=False)
-    console.print(summary_table(summary, out))
-    console.print(f"manifest sha256 {summary['manifest_sha256']}")
-    _record_audit(data_dir, summary, out)
-
-
 def register(app: typer.Typer) -> None:
     app.command("generate")(generate_command)
-    app.command("demo")(demo_command)
