@@ -23,8 +23,9 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from clinflow.audit import AuditLog
 from clinflow.audit import events as audit_events
@@ -47,6 +48,9 @@ from clinflow.runtime.stages import (
 )
 from clinflow.synthetic.generator import GenerateOptions, generate
 from clinflow.synthetic.scenario import load_scenario
+
+if TYPE_CHECKING:
+    from clinflow.scoring.service import ScoringService
 
 DEMO_SCENARIO = Path(__file__).resolve().parents[3] / "synthetic" / "demo.yaml"
 DEMO_PATIENTS = 12
@@ -171,7 +175,7 @@ class DemoPipeline:
 
     def _treatment(
         self, service: ConsentService, gates: Gates, ingested: IngestReport, audit: BufferedSink
-    ) -> object:
+    ) -> ScoringService:
         from clinflow.scoring.minimum_necessary import MinimumNecessaryStage
         from clinflow.scoring.service import ScoringService
         from clinflow.scoring.stage import IcuScoringStage
@@ -260,11 +264,11 @@ class DemoPipeline:
         return revoked
 
     def _checks(
-        self, service: ConsentService, scoring: object, revoked: dict[str, tuple[str, ...]]
+        self,
+        service: ConsentService,
+        scoring: ScoringService,
+        revoked: dict[str, tuple[str, ...]],
     ) -> None:
-        from clinflow.scoring.service import ScoringService
-
-        assert isinstance(scoring, ScoringService)
         for record in service.research.records():
             decision = service.registry.decide(DecisionQuery(record.patient, record.purpose))
             if not decision.permitted:
@@ -302,8 +306,6 @@ class DemoPipeline:
 
 def _for_research(envelope: Envelope) -> Envelope:
     """The same input, now headed for the research store (purpose of use HRESCH)."""
-    from dataclasses import replace
-
     return replace(envelope, purpose=RESEARCH)
 
 

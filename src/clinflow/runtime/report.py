@@ -104,6 +104,9 @@ class DemoReport:
              f"consent violations in the research store: {self.consent_violations}"),
             (self.revoked_research_remaining == 0,
              f"records of revoked scopes still held: {self.revoked_research_remaining}"),
+            (self.research_files_on_disk == self.research_held,
+             f"research files without an index row: {self.research_files_on_disk}"
+             f" on disk, {self.research_held} indexed"),
             (all(r["complete"] for r in self.receipts), "a revocation receipt is incomplete"),
             (self.audit_verified, "audit log does not verify: "
              + (self.audit_failures[0] if self.audit_failures else "unknown")),

@@ -1,0 +1,117 @@
+"""The embedded pipeline end to end on a tiny cohort (4 patients, seed 3: imaging, notes,
+research permits and one scheduled research revocation)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from clinflow.config import DataDir
+from clinflow.consent.service import ConsentService
+from clinflow.crypto.keys import KeyRing
+from clinflow.deid.pseudonym import Pseudonymizer
+from clinflow.quarantine import Quarantine
+from clinflow.runtime import DemoPipeline, DemoReport, PipelineOptions, RunDir
+
+TINY = PipelineOptions(patients=4, seed=3)
+KEY_VARS = ("CLINFLOW_PROJECT_KEY", "CLINFLOW_MASTER_KEY", "CLINFLOW_AUDIT_SIGNING_KEY")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DataDir, DemoReport]]:
+    with pytest.MonkeyPatch.context() as env:
+        for var in KEY_VARS:
+            env.delenv(var, raising=False)
+        data_dir = DataDir.open(tmp_path_factory.mktemp("demo") / "data")
+        yield data_dir, DemoPipeline(data_dir, TINY).run()
+
+
+def _revoked(data_dir: DataDir) -> dict[str, str]:
+    """Pseudonym -> purpose of every revocation the generator scheduled."""
+    labels = orjson.loads((data_dir.root / "cohort" / "labels.json").read_bytes())
+    pseudonyms = Pseudonymizer(KeyRing(data_dir.keys).project_key())
+    return {
+        pseudonyms.patient_pseudonym(item["mrn"]): item["purpose"]
+        for item in labels["consent_revocations"]
+    }
+
+
+def test_pipeline_passes_every_check(demo: tuple[DataDir, DemoReport]) -> None:
+    _, report = demo
+    assert report.ok and report.reason is None
+    assert report.residual_phi == 0
+    assert report.consent_violations == 0 and report.revoked_research_remaining == 0
+    assert report.audit_verified and report.audit_entries > 0
+
+
+def test_every_stage_did_work(demo: tuple[DataDir, DemoReport]) -> None:
+    _, report = demo
+    assert report.inputs["fhir-bundle"] == 4 and report.inputs["dicom"] > 0
+    assert report.inputs["note"] > 0 and report.inputs["consent"] == 4
+    assert report.consents_loaded == 4
+    assert report.decisions["TREAT"]["permit"] == 4
+    assert report.deid_dicom_files == report.inputs["dicom"]
+    assert report.deid_fhir_files == 4
+    released = sum(report.released_research.values())
+    assert released > 0
+    # every file released to research was scanned against the PHI manifest
+    assert report.leak_files_scanned == released
+    assert report.patients_scored == 4 and report.scores > 0
+    assert len(report.receipts) >= 1
+
+
+def test_bad_inputs_are_quarantined_not_fatal(demo: tuple[DataDir, DemoReport]) -> None:
+    data_dir, report = demo
+    assert sorted(report.quarantined) == [
+        "dicom/zz-corrupt/1.dcm: not a readable DICOM file (InvalidDicomError)",
+        "fhir/bundles/zz-truncated.json: invalid JSON",
+    ]
+    store = Quarantine(Path(report.run_dir) / "quarantine.db")
+    try:
+        assert {item.location for item in store.list(status=None)} == {
+            "dicom/zz-corrupt/1.dcm",
+            "fhir/bundles/zz-truncated.json",
+        }
+    finally:
+        store.close()
+
+
+def test_revoked_research_is_gone_and_treatment_scores_stay(
+    demo: tuple[DataDir, DemoReport],
+) -> None:
+    data_dir, report = demo
+    revoked = _revoked(data_dir)
+    assert revoked and set(revoked.values()) == {"HRESCH"}
+    receipt_found = sum(r["records_found"] for r in report.receipts)
+    assert receipt_found > 0 and all(r["complete"] for r in report.receipts)
+    assert sum(r["keys_destroyed"] for r in report.receipts) == len(revoked)
+    run = RunDir(Path(report.run_dir), data_dir.root)
+    with ConsentService(run) as service:
+        held = {record.patient for record in service.research.records()}
+        assert held, "some research data of non-revoked patients stays"
+        for patient, purpose in revoked.items():
+            assert patient not in held
+            assert service.lineage.find(patient, [purpose]) == []
+            retracted = service.lineage.find(patient, [purpose], include_retracted=True)
+            assert retracted and all(r.retracted_at is not None for r in retracted)
+            scores = service.lineage.find(patient, ["TREAT"])
+            assert scores and {r.sink for r in scores} == {"scoring-icu"}
+        assert len(service.research.files()) == len(service.research.records())
+    assert report.revoked_with_scores == len(revoked)
+
+
+def test_report_json_has_the_figures(demo: tuple[DataDir, DemoReport]) -> None:
+    _, report = demo
+    data = report.to_json()
+    for key in ("inputs", "quarantined", "consent", "deidentified", "research", "scoring",
+                "revocations", "leaks", "audit", "timings_s"):  # fmt: skip
+        assert key in data
+    assert data["leaks"]["residual_phi"] == 0 and data["audit"]["verified"] is True
+    assert set(data["timings_s"]) >= {"generate", "treatment", "research", "audit-verify"}
+    text = orjson.dumps(data).decode()
+    # no planted identifier (MRNs here) in the report
+    labels = orjson.loads((Path(report.data_dir) / "cohort" / "labels.json").read_bytes())
+    assert all(item["mrn"] not in text for item in labels["consent_revocations"])
