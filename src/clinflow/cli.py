@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from clinflow.cli_options import DataDirOption
 from clinflow.config import DataDir
 from clinflow.errors import ClinflowError, ConfigError
 from clinflow.quarantine import Quarantine
@@ -32,14 +33,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-DataDirOption = Annotated[
-    str | None,
-    typer.Option(
-        "--data-dir",
-        help="Deployment data directory (default ./clinflow-data or $CLINFLOW_DATA_DIR).",
-        show_default=False,
-    ),
-]
 
 _state = {"debug": False}
 

@@ -9,7 +9,6 @@ purposes S (since T)?" and marks what it retracted, so a second revocation finds
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from clinflow.envelope import Envelope
 from clinflow.errors import InputRejected
+from clinflow.sqlite_store import open_wal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outputs (
@@ -60,14 +60,9 @@ class LineageIndex:
     """SQLite (WAL) index in ``<data-dir>/lineage.db``."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA busy_timeout=5000")
-        self._conn.executescript(_SCHEMA)
+        self._conn = open_wal(path, _SCHEMA)
 
     def close(self) -> None:
         with self._lock:

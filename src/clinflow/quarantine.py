@@ -9,12 +9,13 @@ consent revocation.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+
+from clinflow.sqlite_store import open_wal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS quarantine (
@@ -48,12 +49,8 @@ class Quarantine:
     """SQLite-backed dead-letter store (WAL), one per data directory."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(_SCHEMA)
+        self._conn = open_wal(path, _SCHEMA)
 
     def close(self) -> None:
         self._conn.close()

@@ -6,18 +6,12 @@ from typing import Annotated
 
 import typer
 
+from clinflow.cli_options import DataDirOption
+
 serve_app = typer.Typer(help="Start HTTP services (audit-query API; scoring endpoints).")
 
 HostOption = Annotated[str, typer.Option("--host", help="Interface to bind.")]
 PortOption = Annotated[int, typer.Option("--port", help="TCP port.")]
-DataDirOption = Annotated[
-    str | None,
-    typer.Option(
-        "--data-dir",
-        help="Deployment data directory (default ./clinflow-data or $CLINFLOW_DATA_DIR).",
-        show_default=False,
-    ),
-]
 
 
 @serve_app.command("api")

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from clinflow.cli_options import DataDirOption
 from clinflow.config import DataDir
 from clinflow.consent.service import ConsentService
 from clinflow.errors import ConfigError
@@ -23,14 +24,6 @@ consent_app = typer.Typer(
 )
 console = Console()
 
-DataDirOption = Annotated[
-    str | None,
-    typer.Option(
-        "--data-dir",
-        help="Deployment data directory (default ./clinflow-data or $CLINFLOW_DATA_DIR).",
-        show_default=False,
-    ),
-]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 MrnOption = Annotated[
     bool, typer.Option("--mrn", help="PATIENT is a medical record number: pseudonymize it.")

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import orjson
 
 from clinflow.errors import ConfigError
+from clinflow.sqlite_store import open_wal
 
 PG_DSN_ENV = "CLINFLOW_PG_DSN"
 DEFAULT_PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -153,11 +154,7 @@ class SqliteConsentStore(_SqlHistoryReads):
         self.path = path
         self._lock = threading.RLock()
         try:
-            self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute("PRAGMA busy_timeout=5000")
-            self._conn.executescript(_SQLITE_SCHEMA)
+            self._conn = open_wal(path, _SQLITE_SCHEMA)
         except sqlite3.Error as exc:
             raise ConfigError(f"{path}: cannot open consent registry ({exc})") from exc
         self._data_version = self._read_data_version()

@@ -14,7 +14,6 @@ authenticated as associated data together with the caller's ``aad``.
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from clinflow.errors import KeyError_
+from clinflow.sqlite_store import open_wal
 
 MAGIC = b"CFK1"
 KEY_ID_BYTES = 16
@@ -61,15 +61,12 @@ class DataKeyStore:
     def __init__(self, path: Path, master_key: bytes) -> None:
         if len(master_key) != 32:
             raise KeyError_("master key must be 32 bytes")
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._master = AESGCM(master_key)
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA secure_delete=ON")
-        self._conn.execute("PRAGMA busy_timeout=5000")
-        self._conn.executescript(_SCHEMA)
+        # secure_delete: destroyed wrapped keys are overwritten on disk, not just unlinked.
+        # synchronous=FULL: a key destruction that returned must not come back after a crash.
+        self._conn = open_wal(path, _SCHEMA, synchronous="FULL", secure_delete=True)
         os.chmod(path, 0o600)
         self._live: dict[tuple[str, str], tuple[bytes, AESGCM]] = {}
         self._by_id: dict[bytes, AESGCM] = {}

@@ -6,8 +6,9 @@ from typing import Annotated
 
 import typer
 
+from clinflow.cli_options import DataDirOption
 from clinflow.errors import ConfigError
-from clinflow.serve_commands import DataDirOption, HostOption, PortOption
+from clinflow.serve_commands import HostOption, PortOption
 
 
 def serve_scoring(

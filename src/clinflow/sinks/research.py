@@ -10,7 +10,6 @@ rows for a patient and purposes (narrowed to given input ids if any); even a cop
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +22,7 @@ from clinflow.envelope import Envelope
 from clinflow.errors import InputRejected
 from clinflow.interfaces import RetractionReport, RetractionRequest
 from clinflow.lineage import LineageIndex
+from clinflow.sqlite_store import open_wal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS research_rows (
@@ -60,13 +60,7 @@ class ResearchStore:
         self.datakeys = datakeys
         self.lineage = lineage
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(
-            root / "index.db", isolation_level=None, check_same_thread=False
-        )
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA busy_timeout=5000")
-        self._conn.executescript(_SCHEMA)
+        self._conn = open_wal(root / "index.db", _SCHEMA)
 
     def close(self) -> None:
         with self._lock:

@@ -1,0 +1,16 @@
+"""Typer option types shared by every command group (one definition, one help text)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+DataDirOption = Annotated[
+    str | None,
+    typer.Option(
+        "--data-dir",
+        help="Deployment data directory (default ./clinflow-data or $CLINFLOW_DATA_DIR).",
+        show_default=False,
+    ),
+]
