@@ -41,6 +41,7 @@ from clinflow.runtime.rundir import RunDir
 from clinflow.runtime.stages import (
     ICU_DESTINATION,
     RESEARCH,
+    RESEARCH_DESTINATION,
     Gates,
     dicom_stage,
     fhir_runner,
@@ -212,7 +213,7 @@ class DemoPipeline:
         for envelope in ingested.dicom:
             for deidentified in dicom.process(_for_research(envelope)):
                 self.report.deid_dicom_files += 1
-                self._release(gates, deidentified, envelope, released)
+                self._release(gates, audit, deidentified, envelope, released)
         runner = fhir_runner(service, audit)
         staging = staging_path(Path(service.data_dir.root))
         try:
@@ -224,18 +225,35 @@ class DemoPipeline:
                     continue  # the whole file was quarantined by the runner
                 self.report.deid_fhir_files += 1
                 request = _for_research(bundle.envelope)
-                self._release(gates, request.derive(staged.read_bytes()), bundle.envelope, released)
+                deidentified = request.derive(staged.read_bytes())
+                self._release(gates, audit, deidentified, bundle.envelope, released)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         self.report.deid_fhir_resources = runner.report.resources_out
         self.report.quarantined_deid = runner.report.quarantined
 
     def _release(
-        self, gates: Gates, envelope: Envelope, source: Envelope, released: dict[str, str]
+        self,
+        gates: Gates,
+        audit: BufferedSink,
+        envelope: Envelope,
+        source: Envelope,
+        released: dict[str, str],
     ) -> None:
+        """Through the research gate into the store; each release is a disclosure (164.528)."""
         for written in gates.research_sink.process(envelope):
             released[written.message_id] = source.attributes["path"]
             self.report.released_research[source.source.value] += 1
+            audit.append(
+                audit_events.disclosure(
+                    patient=written.patient,
+                    recipient=RESEARCH_DESTINATION,
+                    purpose=RESEARCH,
+                    message_ids=[written.message_id],
+                    agent=AGENT,
+                    data_categories=[written.attributes.get("category", written.source.value)],
+                )
+            )
 
     def _leak_scan(self, service: ConsentService, released: dict[str, str]) -> None:
         """Decrypt everything the research store holds into a scratch tree and scan it."""
