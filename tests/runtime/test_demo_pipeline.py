@@ -115,3 +115,17 @@ def test_report_json_has_the_figures(demo: tuple[DataDir, DemoReport]) -> None:
     # no planted identifier (MRNs here) in the report
     labels = orjson.loads((Path(report.data_dir) / "cohort" / "labels.json").read_bytes())
     assert all(item["mrn"] not in text for item in labels["consent_revocations"])
+
+
+def test_audit_log_holds_no_planted_identifier(demo: tuple[DataDir, DemoReport]) -> None:
+    from clinflow.audit import AuditLog
+
+    data_dir, report = demo
+    with AuditLog.open(data_dir) as log:
+        entries = [log.get_entry(index) or b"" for index in range(log.size)]
+    text = b"\n".join(entries).decode().casefold()
+    assert len(entries) >= report.audit_entries
+    manifest = (data_dir.root / "cohort" / "manifest.ndjson").read_bytes().splitlines()
+    values = {orjson.loads(line)["value"] for line in manifest}
+    leaked = [value for value in values if len(value) >= 5 and value.casefold() in text]
+    assert leaked == []
