@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,18 @@ from clinflow.audit.store import NewEntry, SearchQuery, StoredCheckpoint, index_
 from clinflow.errors import AuditIntegrityError, ClinflowError, ConfigError
 
 TABLES = ("audit_entries", "audit_index", "audit_checkpoints")
+
+# The patient index is keyed by (idx >> PATIENT_BUCKET_BITS, patient): appends touch only the
+# newest bucket's pages instead of random leaves across the whole index, so a commit writes a
+# bounded number of index pages however large the log grows (ADR 0014). Patient searches seek
+# bucket by bucket (~31 seeks at 1M entries). Secondary indexes end in the implicit rowid (idx),
+# which already orders each key's entries for ``ORDER BY idx``.
+PATIENT_BUCKET_BITS = 15
+# New databases only (an existing file keeps its page size): 1.3 KB entries waste a third of a
+# 4 KiB page (two rows fit), about 8% of a 16 KiB page.
+PAGE_SIZE = 16384
+# WAL size between automatic checkpoints, in bytes (converted to pages of the file's size).
+WAL_AUTOCHECKPOINT_BYTES = 64 * 1024 * 1024
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_entries (
@@ -28,12 +40,13 @@ CREATE TABLE IF NOT EXISTS audit_index (
 CREATE TABLE IF NOT EXISTS audit_checkpoints (
     seq INTEGER PRIMARY KEY, size INTEGER NOT NULL, root BLOB NOT NULL, note TEXT NOT NULL,
     signed_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS audit_index_patient ON audit_index(patient, idx);
-CREATE INDEX IF NOT EXISTS audit_index_agent ON audit_index(agent, idx);
-CREATE INDEX IF NOT EXISTS audit_index_code ON audit_index(code, idx);
-CREATE INDEX IF NOT EXISTS audit_index_purpose ON audit_index(purpose, idx);
-CREATE INDEX IF NOT EXISTS audit_index_recorded ON audit_index(recorded, idx);
-"""
+CREATE INDEX IF NOT EXISTS audit_index_patient_bucket
+    ON audit_index(idx >> {bucket_bits}, patient);
+CREATE INDEX IF NOT EXISTS audit_index_agent ON audit_index(agent);
+CREATE INDEX IF NOT EXISTS audit_index_code ON audit_index(code);
+CREATE INDEX IF NOT EXISTS audit_index_purpose ON audit_index(purpose);
+CREATE INDEX IF NOT EXISTS audit_index_recorded ON audit_index(recorded);
+""".replace("{bucket_bits}", str(PATIENT_BUCKET_BITS))
 
 TRIGGER = """
 CREATE TRIGGER IF NOT EXISTS {table}_no_{op} BEFORE {verb} ON {table}
@@ -87,14 +100,17 @@ class SqliteStore:
         self._readers: list[sqlite3.Connection] = []
         self._write_lock = threading.Lock()
         try:
-            self._write = self._connect()
+            self._write = self._connect(page_size=PAGE_SIZE)
             # Fewer WAL checkpoints (each one fsyncs the database file); durability unchanged.
-            self._write.execute("PRAGMA wal_autocheckpoint=10000")
-            # Random-order inserts into the (patient, idx)... indexes need their upper pages
-            # cached once the log is large: 64 MiB of page cache for the writer.
+            page_size = int(self._write.execute("PRAGMA page_size").fetchone()[0])
+            pages = WAL_AUTOCHECKPOINT_BYTES // page_size
+            self._write.execute(f"PRAGMA wal_autocheckpoint={pages}")
+            # Index inserts need their upper pages cached once the log is large: 64 MiB of
+            # page cache for the writer.
             self._write.execute("PRAGMA cache_size=-65536")
             with self._write_lock:
                 self._write.executescript(SCHEMA)
+                self._migrate_patient_index()
                 columns = {row[1] for row in self._write.execute("PRAGMA table_info(audit_index)")}
                 if "entity_types" not in columns:
                     raise ConfigError(
@@ -107,13 +123,25 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise ClinflowError(f"audit store {self.path}: cannot open ({exc})") from exc
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, page_size: int | None = None) -> sqlite3.Connection:
         conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=30.0
         )
+        if page_size is not None:  # takes effect only while the file is still empty
+            conn.execute(f"PRAGMA page_size={int(page_size)}")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         return conn
+
+    def _migrate_patient_index(self) -> None:
+        """Files written before ADR 0014 carry ``audit_index_patient(patient, idx)``; the
+        bucketed index built by SCHEMA replaces it (an index is derived data: dropping it
+        removes no row, and the append-only triggers stay)."""
+        old = self._write.execute(
+            "SELECT 1 FROM sqlite_schema WHERE type = 'index' AND name = 'audit_index_patient'"
+        ).fetchone()
+        if old is not None:
+            self._write.execute("DROP INDEX IF EXISTS audit_index_patient")
 
     def _read(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -246,12 +274,36 @@ class SqliteStore:
         where, params = build_where(query, "?")
         where = where.replace("{contains}", "instr")
         order = "DESC" if query.descending else "ASC"
+        select = "SELECT i.idx, e.entry FROM audit_index i JOIN audit_entries e ON e.idx = i.idx"
+        conn = self._read()
+        if query.patient is None:
+            sql = f"{select}{where} ORDER BY i.idx {order} LIMIT ?"
+            return [(int(i), _blob(e)) for i, e in conn.execute(sql, [*params, query.limit])]
+        # Patient searches go bucket by bucket in index order, each an index seek on
+        # (bucket, patient) that yields rows already ordered by idx.
         sql = (
-            "SELECT i.idx, e.entry FROM audit_index i JOIN audit_entries e ON e.idx = i.idx"
-            f"{where} ORDER BY i.idx {order} LIMIT ?"
+            f"{select}{where} AND (i.idx >> {PATIENT_BUCKET_BITS}) = ? "
+            f"ORDER BY i.idx {order} LIMIT ?"
         )
-        rows = self._read().execute(sql, [*params, query.limit])
-        return [(int(idx), _blob(entry)) for idx, entry in rows]
+        (last,) = conn.execute("SELECT MAX(idx) FROM audit_index").fetchone()
+        if last is None or query.limit <= 0:
+            return []
+        last_bucket = int(last) >> PATIENT_BUCKET_BITS
+        if query.descending:
+            top = last_bucket if query.after is None else (query.after >> PATIENT_BUCKET_BITS)
+            buckets: Iterable[int] = range(min(top, last_bucket), -1, -1)
+        else:
+            first = 0 if query.after is None else max(0, query.after >> PATIENT_BUCKET_BITS)
+            buckets = range(first, last_bucket + 1)
+        found: list[tuple[int, bytes]] = []
+        for bucket in buckets:
+            wanted = query.limit - len(found)
+            found.extend(
+                (int(i), _blob(e)) for i, e in conn.execute(sql, [*params, bucket, wanted])
+            )
+            if len(found) >= query.limit:
+                break
+        return found
 
     def close(self) -> None:
         with self._write_lock:
