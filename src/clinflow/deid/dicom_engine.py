@@ -43,6 +43,7 @@ from clinflow.deid.dicom_actions import (
 from clinflow.deid.dicom_burnedin import MaskResult, burned_in_risk, mask_regions
 from clinflow.deid.dicom_profile import ActionCode, CompiledPolicy, ProfileOption
 from clinflow.deid.dicom_textclean import KnownValueScrubber, TextCleaner
+from clinflow.deid.dicom_writer import write_file
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.errors import InputRejected
 
@@ -216,7 +217,7 @@ class DicomDeidentifier:
     @staticmethod
     def _write(ds: Dataset, handle: BytesIO, location: str) -> None:
         try:
-            ds.save_as(handle, enforce_file_format=False)
+            write_file(ds, handle)
         except Exception as exc:
             raise InputRejected(
                 f"cannot write de-identified file ({type(exc).__name__})", location
