@@ -230,7 +230,8 @@ class DemoPipeline:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         self.report.deid_fhir_resources = runner.report.resources_out
-        self.report.quarantined_deid = runner.report.quarantined
+        dicom_rejected = len(ingested.dicom) - self.report.deid_dicom_files
+        self.report.quarantined_deid = dicom_rejected + runner.report.quarantined
 
     def _release(
         self,
