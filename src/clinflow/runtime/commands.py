@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from clinflow.cli_options import DataDirOption
 from clinflow.config import DataDir
 from clinflow.runtime.pipeline import (
     DEMO_PATIENTS,
@@ -24,14 +25,7 @@ err_console = Console(stderr=True)
 
 
 def demo_command(
-    data_dir: Annotated[
-        str | None,
-        typer.Option(
-            "--data-dir",
-            help="Deployment data directory (default ./clinflow-data or $CLINFLOW_DATA_DIR).",
-            show_default=False,
-        ),
-    ] = None,
+    data_dir: DataDirOption = None,
     patients: Annotated[
         int, typer.Option("--patients", min=1, max=1000, help="Cohort size.")
     ] = DEMO_PATIENTS,
