@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from clinflow.cli_options import DataDirOption
 from clinflow.config import DataDir
 from clinflow.crypto.keys import KeyRing
 from clinflow.deid.pseudonym import Pseudonymizer
@@ -17,16 +18,6 @@ from clinflow.quarantine import Quarantine
 
 console = Console()
 err_console = Console(stderr=True)
-DATA_KEY_SCOPE = "deid-fhir"
-
-DataDirOption = Annotated[
-    str | None,
-    typer.Option(
-        "--data-dir",
-        show_default=False,
-        help="Deployment data directory (default ./clinflow-data or $CLINFLOW_DATA_DIR).",
-    ),
-]
 
 
 def deid_fhir(
@@ -68,26 +59,16 @@ def deid_fhir(
         raise ConfigError(f"--validate {validate}: expected input, both or none")
     if not source.exists():
         raise ConfigError(f"input {source}: no such file or directory")
-    # Heavy imports (presidio, spaCy) stay inside the command so `clinflow --help` is fast.
-    from clinflow.deid.fhir_engine import FhirDeidentifier
+    from clinflow.crypto.datakeys import DataKeyStore
+    from clinflow.deid.fhir_engine import build_fhir_deidentifier
     from clinflow.deid.fhir_io import FhirDeidRunner, Validation
-    from clinflow.deid.fhir_policy import load_policy
-    from clinflow.deid.text import TextDeidentifier, load_text_policy
 
-    compiled = load_policy(policy)
-    texts = load_text_policy(text_policy)
     deployment = DataDir.open(data_dir)
     keyring = KeyRing(deployment.keys)
     pseudonymizer = Pseudonymizer(keyring.project_key())
-    from clinflow.crypto.datakeys import DataKeyStore
-
     datakeys = DataKeyStore(deployment.root / "datakeys.db", keyring.master_key())
-    engine = FhirDeidentifier(
-        compiled,
-        pseudonymizer,
-        sealer=lambda patient, data, aad: datakeys.seal(patient, DATA_KEY_SCOPE, data, aad),
-    )
-    engine.text_cleaner = TextDeidentifier(pseudonymizer, texts).cleaner(engine.index.known)
+    engine = build_fhir_deidentifier(pseudonymizer, datakeys, policy, text_policy)
+    compiled = engine.policy
     quarantine = Quarantine(deployment.quarantine_db)
     try:
         mode: Validation = validate  # type: ignore[assignment]

@@ -16,7 +16,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from clinflow.deid.fhir_index import PatientIndex
 from clinflow.deid.fhir_methods import REDACT, DataSealer, Method
@@ -24,6 +25,9 @@ from clinflow.deid.fhir_policy import Policy, Rule
 from clinflow.deid.fhir_types import element_type, is_data_type
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.errors import InputRejected
+
+if TYPE_CHECKING:
+    from clinflow.crypto.datakeys import DataKeyStore
 
 TextCleaner = Callable[[str, str | None], str]
 """``(text, patient_key) -> de-identified text``; see ``clinflow.deid.text``."""
@@ -419,3 +423,31 @@ class _WalkState:
     def count(self, rule: Rule) -> None:
         applied = self.report.rules_applied
         applied[rule.name] = applied.get(rule.name, 0) + 1
+
+
+# Data-key scope under which the ``encrypt`` method seals values (one key per patient+scope).
+DATA_KEY_SCOPE = "deid-fhir"
+
+
+def build_fhir_deidentifier(
+    pseudonymizer: Pseudonymizer,
+    datakeys: DataKeyStore,
+    policy: str | Path | None = None,
+    text_policy: Path | None = None,
+) -> FhirDeidentifier:
+    """The FHIR de-identifier as every entry point builds it: rules, data-key sealing, text.
+
+    ``policy`` is a policy name (``safe-harbor``, ``limited-data-set``) or file, default
+    Safe Harbor; notes and narratives go through the free-text de-identifier.
+    """
+    from clinflow.deid.fhir_policy import load_policy
+    from clinflow.deid.text import TextDeidentifier, load_text_policy  # heavy: presidio
+
+    engine = FhirDeidentifier(
+        load_policy(policy),
+        pseudonymizer,
+        sealer=lambda patient, data, aad: datakeys.seal(patient, DATA_KEY_SCOPE, data, aad),
+    )
+    texts = load_text_policy(text_policy)
+    engine.text_cleaner = TextDeidentifier(pseudonymizer, texts).cleaner(engine.index.known)
+    return engine

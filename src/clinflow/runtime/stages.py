@@ -23,21 +23,9 @@ RESEARCH_DESTINATION = "research-store"
 
 def fhir_runner(service: ConsentService, audit: AuditSink) -> FhirDeidRunner:
     """The FHIR de-identifier as ``clinflow deid fhir`` builds it (safe-harbor, text policy)."""
-    from clinflow.deid.fhir_cli import DATA_KEY_SCOPE
-    from clinflow.deid.fhir_engine import FhirDeidentifier
-    from clinflow.deid.fhir_policy import load_policy
-    from clinflow.deid.text import TextDeidentifier, load_text_policy
+    from clinflow.deid.fhir_engine import build_fhir_deidentifier
 
-    datakeys = service.datakeys
-    engine = FhirDeidentifier(
-        load_policy(None),
-        service.pseudonymizer,
-        sealer=lambda patient, data, aad: datakeys.seal(patient, DATA_KEY_SCOPE, data, aad),
-    )
-    texts = load_text_policy(None)
-    engine.text_cleaner = TextDeidentifier(service.pseudonymizer, texts).cleaner(
-        engine.index.known
-    )
+    engine = build_fhir_deidentifier(service.pseudonymizer, service.datakeys)
     return FhirDeidRunner(engine, service.quarantine, audit, "input")
 
 
