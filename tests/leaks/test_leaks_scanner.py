@@ -122,3 +122,22 @@ def test_ages_over_89_are_matched_in_age_context_only(
         tmp_path / "m.ndjson", [entry("93", PhiKind.AGE_OVER_89, "note.txt")]
     )
     assert scan(manifest, out).residual == int(leaked)
+
+
+def test_a_shifted_date_equal_to_another_planted_date_is_coincidental_not_residual(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    # The admission 2024-01-08 shifted by -140 days is 2023-08-21, which is also the (original)
+    # prior-admission date quoted in the patient's note.
+    (out / "b.json").write_text('{"period": {"start": "2023-08-21"}}', encoding="utf-8")
+    manifest = write_manifest(
+        tmp_path / "m.ndjson",
+        [entry("2024-01-08", PhiKind.DATE, "b.json"), entry("2023-08-21", PhiKind.DATE, "b.json")],
+    )
+    assert scan(manifest, out).residual == 1  # without the key it cannot be told apart
+    report = scan(manifest, out, lambda patient: -140)
+    assert report.residual == 0 and len(report.coincidental) == 1
+    (out / "b.json").write_text('{"start": "2023-08-21", "old": "2024-01-08"}', encoding="utf-8")
+    assert scan(manifest, out, lambda patient: -140).residual == 1  # the original still leaks

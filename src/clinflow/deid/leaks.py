@@ -21,9 +21,9 @@ import base64
 import binascii
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -98,6 +98,8 @@ class LeakReport:
     files_scanned: int = 0
     files_absent: int = 0
     findings: list[Finding] = field(default_factory=list)
+    # planted dates that equal a shifted date of the same patient (see ``scan``)
+    coincidental: list[Finding] = field(default_factory=list)
     checks: dict[str, Check] = field(default_factory=lambda: {c: Check() for c in CHECKS})
 
     @property
@@ -122,6 +124,7 @@ class LeakReport:
             "files_absent": self.files_absent,
             "residual": self.residual,
             "residual_by_kind": self.by_kind(),
+            "coincidental_shifted_dates": len(self.coincidental),
             "scorecard": {
                 name: {"correct": c.correct, "total": c.total, "share": round(c.share, 6)}
                 for name, c in self.checks.items()
@@ -341,10 +344,35 @@ def _region_hidden(ds: Dataset, frame: int, x: int, y: int, w: int, h: int) -> b
     return bool(region.size == 0 or (region == region.flat[0]).all())
 
 
-def scan(manifest: Path, output_dir: Path) -> LeakReport:
-    """Scan ``output_dir`` against the manifest; returns findings and the scorecard."""
+def _shifted_dates(
+    entries: list[PhiEntry], date_offset_days: Callable[[str], int]
+) -> dict[str, set[date]]:
+    """Per patient, the shifted image of every planted date (what de-identification writes)."""
+    shifted: dict[str, set[date]] = defaultdict(set)
+    for entry in entries:
+        if entry.kind is PhiKind.DATE:
+            day = _parse_date(entry.value[:10]) or _parse_date(entry.value)
+            if day is not None:
+                offset = date_offset_days(entry.patient)
+                shifted[entry.patient].add(day + timedelta(days=offset))
+    return shifted
+
+
+def scan(
+    manifest: Path,
+    output_dir: Path,
+    date_offset_days: Callable[[str], int] | None = None,
+) -> LeakReport:
+    """Scan ``output_dir`` against the manifest; returns findings and the scorecard.
+
+    With ``date_offset_days`` (the deployment's keyed offset per patient key), a planted date
+    found in the output that equals the *shifted* image of another of the same patient's
+    dates is reported as coincidental, not as residual: by value alone the two cannot be told
+    apart, and de-identification wrote it (probability about 1 in 10^3 patients per note date).
+    """
     entries = list(read_manifest(manifest))
     report = LeakReport(entries=len(entries))
+    shifted = _shifted_dates(entries, date_offset_days) if date_offset_days else {}
     by_file: dict[str, list[PhiEntry]] = defaultdict(list)
     for entry in entries:
         by_file[entry.file].append(entry)
@@ -364,7 +392,7 @@ def scan(manifest: Path, output_dir: Path) -> LeakReport:
         hay = read_haystack(path)
         report.files_scanned += 1
         for entry in file_entries:
-            _score_entry(report, hay, entry, file)
+            _score_entry(report, hay, entry, file, shifted.get(entry.patient, set()))
         ds = hay.dataset
         if ds is not None:
             _collect_dicom(ds, file_entries, defined, references, study_map)
@@ -403,7 +431,13 @@ def _score_absent(report: LeakReport, entry: PhiEntry) -> None:
     report.checks[_check_name(entry)].add(True)
 
 
-def _score_entry(report: LeakReport, hay: Haystack, entry: PhiEntry, file: str) -> None:
+def _score_entry(
+    report: LeakReport,
+    hay: Haystack,
+    entry: PhiEntry,
+    file: str,
+    shifted_dates: set[date] | frozenset[date] = frozenset(),
+) -> None:
     check = _check_name(entry)
     if check == "pixels hidden":
         match = _PIXELS.match(entry.location)
@@ -424,6 +458,12 @@ def _score_entry(report: LeakReport, hay: Haystack, entry: PhiEntry, file: str) 
     for name, text in variants(entry.value, entry.kind):
         location = hay.find(text)
         if location is not None:
+            if entry.kind is PhiKind.DATE and _parse_date(entry.value) in shifted_dates:
+                report.coincidental.append(
+                    Finding(entry.kind.value, file, location, name, entry.patient, entry.value)
+                )
+                report.checks[check].add(True)
+                return
             report.checks[check].add(False)
             report.findings.append(
                 Finding(entry.kind.value, file, location, name, entry.patient, entry.value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -10,10 +11,24 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from clinflow.cli_options import DataDirOption
+from clinflow.config import DataDir, resolve_data_dir
+from clinflow.crypto.keys import KeyRing
 from clinflow.deid.leaks import scan
-from clinflow.errors import ConfigError
+from clinflow.deid.pseudonym import Pseudonymizer
+from clinflow.errors import ConfigError, KeyError_
 
 console = Console()
+
+
+def _date_offsets(data_dir: str | None) -> Callable[[str], int] | None:
+    """The deployment's keyed date offset per patient key, if its project key exists."""
+    deployment = DataDir(resolve_data_dir(data_dir))
+    try:
+        key = KeyRing(deployment.keys, create_missing=False).project_key()
+    except KeyError_:
+        return None  # no key here: every planted date found counts as residual
+    return Pseudonymizer(key).date_offset_days
 
 
 def leaks(
@@ -27,6 +42,7 @@ def leaks(
         typer.Option("--show-values", help="Include the leaked values (synthetic labs only)."),
     ] = False,
     limit: Annotated[int, typer.Option(help="Findings to list (text output).")] = 50,
+    data_dir: DataDirOption = None,
     text_source: Annotated[
         Path | None,
         typer.Option(
@@ -42,7 +58,7 @@ def leaks(
         raise ConfigError(f"--manifest {manifest}: no such file")
     if not output_dir.is_dir():
         raise ConfigError(f"output folder {output_dir}: no such directory")
-    report = scan(manifest, output_dir)
+    report = scan(manifest, output_dir, _date_offsets(data_dir))
     if as_json:
         print(json.dumps(report.to_json(show_values)))
     else:
@@ -51,6 +67,11 @@ def leaks(
             f"{report.files_absent} absent (quarantined or not output); "
             f"residual PHI: {report.residual}"
         )
+        if report.coincidental:
+            console.print(
+                f"{len(report.coincidental)} planted date(s) equal a shifted date of the same "
+                "patient (written by de-identification; not counted as residual)"
+            )
         if report.findings:
             by_kind = Table("kind", "residual")
             for kind, count in report.by_kind().items():

@@ -267,7 +267,8 @@ class DemoPipeline:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(service.research.read(record.output_id))
             scratch.mkdir(exist_ok=True)
-            leaks = scan(self.cohort / "manifest.ndjson", scratch)
+            offsets = service.pseudonymizer.date_offset_days
+            leaks = scan(self.cohort / "manifest.ndjson", scratch, offsets)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         self.report.record_leaks(leaks)
