@@ -8,6 +8,7 @@ de-identifier can be injected into the engine through the :class:`TextCleaner` p
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
@@ -85,13 +86,70 @@ class KnownValueScrubber:
         return self.prepare(known)(text)
 
 
+class _CaseFold(dict[int, int]):
+    """Code point -> representative of its class under ``re.IGNORECASE`` (length-preserving).
+
+    ``re`` matches a literal case-insensitively when the simple lower-case forms agree or are
+    listed together in ``re._casefix`` (dotless i, long s, Kelvin sign...); mapping text and
+    identifier through this table keeps every such match a plain substring, which makes a
+    cheap and exact pre-filter. Filled on demand (``str.translate`` calls ``__missing__``).
+    """
+
+    def __init__(self, tolower: Callable[[int], int], extra: dict[int, tuple[int, ...]]) -> None:
+        super().__init__()
+        self._tolower, self._extra = tolower, extra
+
+    def __missing__(self, code: int) -> int:
+        low = self._tolower(code)
+        folded = min((low, *self._extra.get(low, ())))
+        self[code] = folded
+        return folded
+
+
+def _case_fold_table() -> _CaseFold | None:
+    try:  # the internals ``re`` itself uses; without them, use the full pattern
+        tolower = importlib.import_module("_sre").unicode_tolower
+        extra = importlib.import_module("re._casefix")._EXTRA_CASES
+    except (ImportError, AttributeError):
+        return None
+    return _CaseFold(tolower, dict(extra))
+
+
+_FOLD = _case_fold_table()
+
+
 @lru_cache(maxsize=512)
 def _prepared(known: frozenset[str]) -> Callable[[str], str]:
-    """Cached per set of known values: a patient's files share them, so one compile each."""
-    tokens = sorted(known_tokens(known), key=len, reverse=True)
+    """Cached per set of known values: a patient's files share them.
+
+    Compiling one alternation of every identifier per study cost more than cleaning did, so
+    only the identifiers present in the value (case-folded substring test, exact under
+    ``re.IGNORECASE``) go into the pattern, compiled once per such subset: the same matches as
+    the full alternation, since an identifier absent from the value cannot match.
+    """
+    tokens = tuple(sorted(known_tokens(known), key=len, reverse=True))
     if not tokens:
         return _generic
-    pattern = re.compile(
+    fold = _FOLD
+    if fold is None:
+        full = _alternation(tokens)
+        return lambda text: _generic(full.sub(REDACTED, text))
+    folded = tuple((token.translate(fold), token) for token in tokens)
+
+    def clean(text: str) -> str:
+        # ASCII letters are their class's smallest member: lower() is the fold
+        lowered = text.lower() if text.isascii() else text.translate(fold)
+        present = tuple(token for low, token in folded if low in lowered)
+        if present:
+            text = _alternation(present).sub(REDACTED, text)
+        return _generic(text)
+
+    return clean
+
+
+@lru_cache(maxsize=4096)
+def _alternation(tokens: tuple[str, ...]) -> re.Pattern[str]:
+    """Whole-word, case-insensitive match of any token (longest first)."""
+    return re.compile(
         r"(?<!\w)(?:" + "|".join(re.escape(t) for t in tokens) + r")(?!\w)", re.IGNORECASE
     )
-    return lambda text: _generic(pattern.sub(REDACTED, text))

@@ -18,13 +18,15 @@ from typing import Any
 
 from pydicom.charset import convert_encodings
 from pydicom.dataelem import DataElement, RawDataElement
-from pydicom.dataset import Dataset
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO, DicomIO
 from pydicom.filewriter import write_data_element, write_dataset, write_file_meta_info
+from pydicom.multival import MultiValue
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
 
 PIXEL_DATA = 0x7FE00010
+GROUP_LENGTH = 0x00020000
 UNDEFINED = 0xFFFFFFFF
 # Transfer syntax -> (implicit VR, little endian) for the syntaxes written here directly.
 _FAST_SYNTAXES = {
@@ -33,6 +35,11 @@ _FAST_SYNTAXES = {
     ExplicitVRBigEndian: (False, False),
 }
 _LONG_VRS = frozenset(str(vr) for vr in EXPLICIT_VR_LENGTH_32)
+# String VRs whose str values pydicom writes as joined text, padded to even length (UI with
+# NUL); PN (PersonName objects) and the numeric strings DS/IS (formatted numbers) are not.
+_ASCII_VRS = frozenset(
+    {"AE", "AS", "CS", "DA", "DT", "TM", "UI", "LO", "LT", "SH", "ST", "UC", "UT"}
+)
 _ITEM = 0xFFFEE000
 _ITEM_DELIMITER = 0xFFFEE00D
 _SEQUENCE_DELIMITER = 0xFFFEE0DD
@@ -74,9 +81,25 @@ def write_file(ds: Dataset, handle: BytesIO) -> None:
         fp.write(preamble)
         fp.write(b"DICM")
     if meta:
-        write_file_meta_info(fp, meta, enforce_standard=False)
+        _write_meta(fp, meta)
     _write_dataset(fp, ds, "iso8859")
     handle.write(fp.getvalue())
+
+
+def _write_meta(fp: DicomIO, meta: FileMetaDataset) -> None:
+    """``write_file_meta_info(fp, meta, enforce_standard=False)`` with the fast dataset path."""
+    if any(tag >> 16 != 2 for tag in meta._dict):
+        write_file_meta_info(fp, meta, enforce_standard=False)  # raises pydicom's error
+        return
+    buffer = DicomBytesIO()
+    buffer.is_little_endian, buffer.is_implicit_VR = True, False
+    _write_dataset(buffer, meta, "iso8859")
+    if GROUP_LENGTH in meta._dict:
+        # as pydicom: the length after the (12-byte) group length element, rewritten first
+        meta.FileMetaInformationGroupLength = buffer.tell() - 12
+        buffer.seek(0)
+        write_data_element(buffer, meta[GROUP_LENGTH])
+    fp.write(buffer.getvalue())
 
 
 def _pixels_writable(ds: Dataset) -> bool:
@@ -116,7 +139,7 @@ def _write_dataset(fp: DicomIO, ds: Dataset, parent_encoding: str | list[str]) -
                 write_data_element(fp, ds.get_item(tag), charset)
         elif elem.VR == "SQ" and not elem.is_empty:
             _write_sequence(fp, packers, implicit, elem, charset)
-        else:
+        elif not _write_ascii(write, packers, implicit, elem):
             write_data_element(fp, elem, charset)
 
 
@@ -149,6 +172,51 @@ def _write_raw(
     write(value)
     if undefined:
         write(packers.tag_ul(_SEQUENCE_DELIMITER >> 16, _SEQUENCE_DELIMITER & 0xFFFF, 0))
+    return True
+
+
+def _ascii_value(elem: DataElement) -> bytes | None:
+    """The encoded value of a plain-ASCII string element, as pydicom would write it."""
+    value = elem.value
+    if value is None:
+        return b""
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, MultiValue | list) and all(isinstance(v, str) for v in value):
+        text = "\\".join(value)
+    else:
+        return None
+    if not text.isascii():
+        return None  # character sets differ outside ASCII: pydicom encodes it
+    if len(text) % 2:
+        text += "\0" if elem.VR == "UI" else " "
+    return text.encode("ascii")
+
+
+def _write_ascii(
+    write: Callable[[bytes], Any], packers: _Packers, implicit: bool, elem: DataElement
+) -> bool:
+    """Write a string element whose value is ASCII text (what the actions set); else False.
+
+    ASCII encodes the same under every DICOM character set, so the bytes are pydicom's.
+    """
+    vr = elem.VR
+    if vr not in _ASCII_VRS or elem.is_undefined_length:
+        return False
+    value = _ascii_value(elem)
+    if value is None:
+        return False
+    tag = elem.tag
+    group, element, length = tag >> 16, tag & 0xFFFF, len(value)
+    if implicit:
+        write(packers.tag_ul(group, element, length))
+    elif vr in _LONG_VRS:
+        write(packers.tag_vr_ul(group, element, vr.encode(), length))
+    elif length > 0xFFFF:
+        return False
+    else:
+        write(packers.tag_vr_us(group, element, vr.encode(), length))
+    write(value)
     return True
 
 
