@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -55,8 +56,10 @@ def test_residual_phi_fails_the_demo_with_one_line(
 ) -> None:
     real_scan = leaks.scan
 
-    def leaky_scan(manifest: Path, output_dir: Path) -> leaks.LeakReport:
-        report = real_scan(manifest, output_dir)
+    def leaky_scan(
+        manifest: Path, output_dir: Path, offsets: Callable[[str], int] | None = None
+    ) -> leaks.LeakReport:
+        report = real_scan(manifest, output_dir, offsets)
         report.findings.append(leaks.Finding("name", "fhir/bundles/x.json", "text", "exact"))
         return report
 
