@@ -7,6 +7,7 @@ page of results, in both orders and from any cursor, with a brute-force filter.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,9 @@ def _patient_at(index: int) -> str | None:
 
 
 @pytest.fixture(scope="module")
-def spread_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[SqliteStore, list[str | None]]:
+def spread_store(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[SqliteStore, list[str | None]]]:
     """A store spanning three patient buckets (entries share bytes; search reads the index)."""
     from clinflow.audit import events
 
@@ -51,7 +54,8 @@ def spread_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[SqliteStore,
             store.append_batch(batch)
             batch = []
     store.append_batch(batch)
-    return store, patients
+    yield store, patients
+    store.close()
 
 
 def _expected(patients: list[str | None], q: SearchQuery) -> list[int]:
@@ -173,3 +177,27 @@ def _load(entry: bytes) -> dict[str, object]:
     parsed = orjson.loads(entry)
     assert isinstance(parsed, dict)
     return parsed
+
+
+def test_background_wal_checkpoint_keeps_every_entry_and_stops_on_close(tmp_path: Path) -> None:
+    import threading
+
+    from clinflow.audit import events
+    from clinflow.audit.store_sqlite import BACKGROUND_CHECKPOINT_BYTES
+
+    path = tmp_path / "audit.db"
+    store = SqliteStore(path)
+    entry = prepare(events.ingest(patient=PATIENTS[0], message_id="m", source_kind="fhir"))
+    per_batch = 2000
+    batches = 3 * BACKGROUND_CHECKPOINT_BYTES // (per_batch * len(entry.entry)) + 1
+    before = set(threading.enumerate())
+    for _ in range(batches):
+        store.append_batch([entry] * per_batch)
+    started = [t for t in threading.enumerate() if t not in before]
+    assert [t.name for t in started] == ["audit-wal-checkpoint"]
+    store.close()
+    assert not started[0].is_alive()
+    reopened = SqliteStore(path)
+    assert reopened.size() == batches * per_batch
+    assert reopened.leaf_hashes(0, reopened.size()) == [entry.leaf] * (batches * per_batch)
+    reopened.close()

@@ -36,25 +36,30 @@ def _first_code(concept: Any) -> str | None:
     return None
 
 
-def _str_or_none(value: Any) -> str | None:
-    if value is None or type(value) is str:
-        return value
-    raise TypeError("not a string")
-
-
 def _fast_index_fields(event: Mapping[str, Any]) -> IndexFields:
-    """Direct lookups for the builders' shape; raises on anything unexpected."""
+    """Direct lookups for the builders' shape; raises on anything unexpected.
+
+    Runs once per append in the caller's thread, so it avoids helper calls: every value is
+    read, then all are type-checked in one place.
+    """
     ref = event.get("patient")
-    patient = None if ref is None else _str_or_none(ref["reference"]).removeprefix("Patient/")  # type: ignore[union-attr]
+    patient = None if ref is None else ref["reference"]
     agents = event["agent"]
     chosen = agents[0]
     for candidate in agents:
         if candidate.get("requestor"):
             chosen = candidate
             break
-    agent = _str_or_none(chosen["who"]["identifier"]["value"])
+    agent = chosen["who"]["identifier"]["value"]
     auth = event.get("authorization")
-    purpose = _str_or_none(auth[0]["coding"][0]["code"]) if auth else None
+    purpose = auth[0]["coding"][0]["code"] if auth else None
+    action = event["action"]
+    code = event["code"]["coding"][0]["code"]
+    outcome = event["outcome"]["code"]["code"]
+    recorded = event["recorded"]
+    for value in (patient, agent, purpose, action, code, outcome, recorded):
+        if value is not None and type(value) is not str:
+            raise TypeError("not a string")
     kinds: list[str] = []
     for entity in event.get("entity", ()):
         system = entity["what"]["identifier"]["system"]
@@ -65,14 +70,14 @@ def _fast_index_fields(event: Mapping[str, Any]) -> IndexFields:
             if kind not in kinds:
                 kinds.append(kind)
     return IndexFields(
-        patient=patient,
-        agent=agent,
-        action=_str_or_none(event["action"]),
-        code=_str_or_none(event["code"]["coding"][0]["code"]),
-        purpose=purpose,
-        outcome=_str_or_none(event["outcome"]["code"]["code"]),
-        recorded=_str_or_none(event["recorded"]),
-        entity_types=tuple(kinds),
+        patient if patient is None else patient.removeprefix("Patient/"),
+        agent,
+        action,
+        code,
+        purpose,
+        outcome,
+        recorded,
+        tuple(kinds),
     )
 
 

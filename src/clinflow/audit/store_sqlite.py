@@ -2,7 +2,8 @@
 
 Durability: every batch is one transaction committed with ``synchronous=FULL`` in WAL mode,
 so the WAL is fsynced before ``append_batch`` returns; an acknowledged entry survives kill -9
-and power loss (ADR 0011). Triggers ``RAISE(ABORT)`` on UPDATE and DELETE of every table.
+and power loss (ADR 0011). WAL checkpoints run in a background thread and never decide
+durability (ADR 0014). Triggers ``RAISE(ABORT)`` on UPDATE and DELETE of every table.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ PAGE_SIZE = 16384
 # background thread on its own connection, overlapping the writer's commits; the writer's own
 # automatic checkpoint is only the fallback when the WAL grows past this many bytes.
 WAL_AUTOCHECKPOINT_BYTES = 256 * 1024 * 1024
+# The background checkpoint runs once this many entry bytes were committed since the last one
+# (small commits, e.g. audited API queries, do not each add a database-file fsync).
+BACKGROUND_CHECKPOINT_BYTES = 8 * 1024 * 1024
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_entries (
@@ -104,6 +108,7 @@ class SqliteStore:
         self._checkpointer: threading.Thread | None = None
         self._wal_frames = threading.Event()  # set after each commit: frames to checkpoint
         self._stopping = False
+        self._bytes_since_checkpoint = 0
         try:
             self._write = self._connect(page_size=PAGE_SIZE)
             # Fewer WAL checkpoints (each one fsyncs the database file); durability unchanged.
@@ -182,20 +187,23 @@ class SqliteStore:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise ClinflowError(f"audit store {self.path}: write failed ({exc})") from exc
-            if self._checkpointer is None:
-                self._checkpointer = threading.Thread(
-                    target=self._checkpoint_loop, name="audit-wal-checkpoint", daemon=True
-                )
-                self._checkpointer.start()
-        self._wal_frames.set()
+            self._bytes_since_checkpoint += sum(len(e.entry) for e in entries)
+            if self._bytes_since_checkpoint >= BACKGROUND_CHECKPOINT_BYTES:
+                self._bytes_since_checkpoint = 0
+                if self._checkpointer is None:
+                    self._checkpointer = threading.Thread(
+                        target=self._checkpoint_loop, name="audit-wal-checkpoint", daemon=True
+                    )
+                    self._checkpointer.start()
+                self._wal_frames.set()
         return start
 
     def _checkpoint_loop(self) -> None:
         """Copy committed WAL frames into the database file while the writer goes on.
 
         Durability does not depend on it: a commit is durable once its WAL frames are fsynced
-        (``synchronous=FULL``). A busy or failed checkpoint is simply retried after the next
-        commit; the writer's automatic checkpoint remains the fallback.
+        (``synchronous=FULL``). A busy or failed checkpoint is retried at the next signal; the
+        writer's automatic checkpoint remains the fallback.
         """
         try:
             conn = self._connect()
