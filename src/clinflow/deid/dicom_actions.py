@@ -18,9 +18,10 @@ from typing import Any, ClassVar
 
 from pydicom import config
 from pydicom.datadict import keyword_for_tag
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
+from pydicom.tag import BaseTag
 
 from clinflow.deid.dicom_profile import ActionCode
 from clinflow.deid.pseudonym import Pseudonymizer
@@ -85,7 +86,34 @@ def set_element(ds: Dataset, tag: int, vr: str, value: Any) -> None:
     Only for elements already in ``ds`` (the dict keeps its original tag key); values are
     built here from the VR, so pydicom's validation would only cost time.
     """
-    ds._dict[tag] = DataElement(tag, vr, value, validation_mode=config.IGNORE)  # type: ignore[index]
+    raw = _raw_ascii(ds, tag, vr, value)
+    elem = raw if raw is not None else DataElement(tag, vr, value, validation_mode=config.IGNORE)
+    ds._dict[tag] = elem  # type: ignore[index]
+
+
+# String VRs whose encoded form is the joined text padded to even length (UI with NUL):
+# a non-empty ASCII value is stored already encoded, as pydicom stores what it reads, so it
+# costs neither a DataElement now nor an encoding step when written (ASCII is the same
+# bytes under every DICOM character set).
+_RAW_VRS = frozenset({"AE", "AS", "CS", "DA", "DT", "TM", "UI", "LO", "LT", "SH", "ST", "UT"})
+
+
+def _raw_ascii(ds: Dataset, tag: int, vr: str, value: Any) -> RawDataElement | None:
+    if vr not in _RAW_VRS:
+        return None
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        text = "\\".join(value)
+    else:
+        return None
+    implicit, little = ds.original_encoding
+    if not text or not text.isascii() or implicit is None or little is None:
+        return None
+    if len(text) % 2:
+        text += "\0" if vr == "UI" else " "
+    encoded = text.encode("ascii")
+    return RawDataElement(BaseTag(tag), vr, len(encoded), encoded, 0, implicit, little)
 
 
 def _text_of(ds: Dataset, tag: int) -> str:
