@@ -12,6 +12,8 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,9 @@ WAL_AUTOCHECKPOINT_BYTES = 256 * 1024 * 1024
 # The background checkpoint runs once this many entry bytes were committed since the last one
 # (small commits, e.g. audited API queries, do not each add a database-file fsync).
 BACKGROUND_CHECKPOINT_BYTES = 8 * 1024 * 1024
+# Rows per multi-row INSERT (9 columns x 256 = 2,304 bound parameters, well under SQLite's
+# limit of 32,766).
+ROWS_PER_INSERT = 2048
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_entries (
@@ -67,6 +72,26 @@ def _blob(value: Any) -> bytes:
     if value is None:
         return b""
     return bytes(value)
+
+
+@lru_cache(maxsize=32)
+def _insert_sql(target: str, width: int, rows: int) -> str:
+    row = "(" + ", ".join("?" * width) + ")"
+    return f"INSERT INTO {target} VALUES " + ", ".join([row] * rows)
+
+
+def _insert_rows(
+    conn: sqlite3.Connection, target: str, width: int, rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Insert rows with multi-row INSERT statements of up to ``ROWS_PER_INSERT`` rows.
+
+    One statement step per chunk instead of per row: the sqlite3 module releases and re-takes
+    the GIL around every step, and with producer threads busy canonicalising entries each
+    re-take can wait for a switch interval.
+    """
+    for offset in range(0, len(rows), ROWS_PER_INSERT):
+        chunk = rows[offset : offset + ROWS_PER_INSERT]
+        conn.execute(_insert_sql(target, width, len(chunk)), list(chain.from_iterable(chunk)))
 
 
 def _now() -> str:
@@ -174,12 +199,16 @@ class SqliteStore:
                 conn.execute("BEGIN IMMEDIATE")
                 row = conn.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_entries")
                 start = int(row.fetchone()[0])
-                conn.executemany(
-                    "INSERT INTO audit_entries(idx, leaf, entry) VALUES (?, ?, ?)",
+                _insert_rows(
+                    conn,
+                    "audit_entries(idx, leaf, entry)",
+                    3,
                     [(start + i, e.leaf, e.entry) for i, e in enumerate(entries)],
                 )
-                conn.executemany(
-                    "INSERT INTO audit_index VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                _insert_rows(
+                    conn,
+                    "audit_index",
+                    9,
                     [(start + i, *index_row(e.fields)) for i, e in enumerate(entries)],
                 )
                 conn.execute("COMMIT")
