@@ -11,6 +11,7 @@ Figures:
   side index; events come pre-built from a pool (building them is the caller's cost).
 - ``concurrent_single_appends_per_s``: many threads each calling ``append`` (group commit).
 - ``naive_appends_per_s``: the baseline, one fsynced transaction per append on the same store.
+- ``db_bytes_per_entry``: ``audit.db`` size per stored entry (entries, side index, indexes).
 - ``inclusion_proof_*_us`` / ``consistency_proof_*_us`` at the full tree size.
 - ``verify_s``: ``verify_log`` over every entry and checkpoint.
 - ``patient_search_*_ms``: ``SearchQuery(patient=...)`` (first page of 50) via the side index,
@@ -186,7 +187,10 @@ def main() -> None:
         1,  # type: ignore[operator]
     )
     result["concurrent_single_appends_per_s"] = round(concurrent_singles(log, 4000, 32, patients))
+    stored = log.size
     log.close()
+    # File size after the clean close (WAL checkpointed): page fill of the entries table.
+    result["db_bytes_per_entry"] = round(data_dir.audit_db.stat().st_size / stored)
 
     began = time.perf_counter()
     log = AuditLog.open(data_dir)
