@@ -209,8 +209,12 @@ class DicomDeidentifier:
             result = self.deidentify_dataset(ds, location)
             buffer = BytesIO()
             self._write(ds, buffer, location)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(buffer.getvalue())
+        data = buffer.getvalue()
+        try:  # the folder usually exists already (a study's files share it)
+            target.write_bytes(data)
+        except FileNotFoundError:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
         result.warnings = len(caught)
         return result
 

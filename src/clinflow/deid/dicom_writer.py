@@ -130,7 +130,9 @@ def _write_dataset(fp: DicomIO, ds: Dataset, parent_encoding: str | list[str]) -
     packers = _PACKERS[bool(encoding[1])]
     write = fp.write
     elements = ds._dict
-    for tag in sorted(elements):
+    tags = list(elements)
+    tags.sort(key=int)  # plain int comparisons: BaseTag's are Python-level
+    for tag in tags:
         if tag & 0xFFFF == 0 and tag >> 16 > 6:
             continue  # retired group lengths are not written (PS3.5 7.2)
         elem = elements[tag]
