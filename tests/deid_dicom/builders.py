@@ -46,8 +46,8 @@ def make_dataset(
 ) -> Dataset:
     ds = Dataset()
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = sop_class
-    meta.MediaStorageSOPInstanceUID = sop_uid
+    meta.MediaStorageSOPClassUID = UID(sop_class)
+    meta.MediaStorageSOPInstanceUID = UID(sop_uid)
     meta.TransferSyntaxUID = syntax
     ds.file_meta = meta
     if charset:

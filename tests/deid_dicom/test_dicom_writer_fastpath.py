@@ -11,10 +11,18 @@ import pydicom
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from clinflow.deid.dicom_engine import DicomDeidentifier
+from clinflow.deid.dicom_profile import compile_policy
 from clinflow.deid.dicom_textclean import REDACTED, _generic, _prepared, known_tokens
 from clinflow.deid.dicom_writer import write_file
+from clinflow.deid.pseudonym import Pseudonymizer
+
+from .builders import make_dataset, nest, to_bytes
+from .conftest import KEY_A
 
 TEST_FILES = Path(pydicom.data.__file__).parent / "test_files"
 
@@ -91,3 +99,48 @@ def test_prefiltered_cleaner_equals_the_full_alternation(
     full = _full_alternation(known)
     assert callable(full)
     assert _prepared(known)(text) == full(text)
+
+
+_SYNTAXES = [ExplicitVRLittleEndian, ImplicitVRLittleEndian, ExplicitVRBigEndian]
+# What may sit inside a nested sequence: quiet codes, a named attribute, a date, free text,
+# a private element: the raw scan must tell quiet sequences from the rest.
+_INNER = {
+    "code": (0x00080100, "SH", "T-D3000"),
+    "meaning": (0x00080104, "LO", "Chest"),
+    "uid": (0x00081155, "UI", "1.2.3.99"),
+    "date": (0x00080023, "DA", "20200101"),
+    "text": (0x0040A160, "UT", "seen by Maren Lindqvist"),
+    "private": (0x00091010, "LO", "MRN-4417729"),
+}
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    syntax=st.sampled_from(_SYNTAXES),
+    depth=st.integers(min_value=1, max_value=5),
+    kinds=st.lists(st.sampled_from(sorted(_INNER)), max_size=3),
+    cleaned=st.booleans(),
+)
+def test_skipping_quiet_sequences_changes_nothing(
+    syntax: UID, depth: int, kinds: list[str], cleaned: bool
+) -> None:
+    ds = make_dataset(syntax=syntax, rows=4)
+    inner = Dataset()
+    for kind in kinds:
+        tag, vr, value = _INNER[kind]
+        inner.add_new(tag, vr, value)
+    if cleaned:  # ContentSequence is cleaned: text and dates inside it are in scope
+        item = Dataset()
+        nest(item, depth - 1, inner)
+        ds.ContentSequence = Sequence([item])
+    else:
+        nest(ds, depth, inner)
+    data = to_bytes(ds)
+    engine = DicomDeidentifier(compile_policy(), Pseudonymizer(KEY_A))
+    fast, fast_result = engine.deidentify_bytes(data, "x.dcm")
+    engine._quiet_depth = lambda *args: None  # type: ignore[method-assign]
+    slow, slow_result = engine.deidentify_bytes(data, "x.dcm")
+    assert fast == slow
+    assert fast_result.actions == slow_result.actions
+    assert fast_result.max_depth == slow_result.max_depth
+    assert fast_result.changes == slow_result.changes

@@ -23,7 +23,7 @@ from typing import Any
 
 from pydicom import dcmread
 from pydicom.datadict import dictionary_VR
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.filebase import DicomBytesIO
@@ -42,6 +42,7 @@ from clinflow.deid.dicom_actions import (
 )
 from clinflow.deid.dicom_burnedin import MaskResult, burned_in_risk, mask_regions
 from clinflow.deid.dicom_profile import ActionCode, CompiledPolicy, ProfileOption
+from clinflow.deid.dicom_rawscan import SequenceScanner
 from clinflow.deid.dicom_textclean import KnownValueScrubber, TextCleaner
 from clinflow.deid.dicom_writer import write_file
 from clinflow.deid.pseudonym import Pseudonymizer
@@ -165,6 +166,13 @@ class DicomDeidentifier:
         # Built once and shared by every output dataset (written, never mutated).
         self._raw_marks: dict[tuple[Any, Any], dict[Any, Any]] = {}
         self._method_items = [_code_item(code, meaning) for code, meaning in policy.method_codes]
+        # Repeating groups (50xx curves, 60xx overlays) count as named: the scanner is cautious.
+        self._scanner = SequenceScanner(
+            lambda tag: tag in self._actions or (tag >> 16) & 0xFF00 in (0x5000, 0x6000),
+            CODE_TAGS,
+            TEXT_VRS,
+            DATE_VRS,
+        )
 
     # --- files and bytes -------------------------------------------------------------------
 
@@ -321,7 +329,11 @@ class DicomDeidentifier:
             if entry is None:
                 raw_vr = elem.VR
                 if raw_vr == "SQ" or (raw_vr in (None, "UN") and _dictionary_sq(tag)):
-                    self._walk_items(ds, tag, ctx, result, depth, clean)
+                    quiet = self._quiet_depth(elem, depth, clean)
+                    if quiet is None:
+                        self._walk_items(ds, tag, ctx, result, depth, clean)
+                    elif quiet > result.max_depth:
+                        result.max_depth = quiet
                 elif clean and tag not in CODE_TAGS:
                     vr = _vr_of(elem, tag, ds)
                     if vr in TEXT_VRS:
@@ -349,6 +361,16 @@ class DicomDeidentifier:
             applied = action.apply(ds, tag, vr, ctx)
             counts[applied.action] += 1
             result.changes += applied.changed
+
+    def _quiet_depth(self, elem: Any, depth: int, clean: bool) -> int | None:
+        """For a raw sequence the walk would not change: its deepest item depth; else None."""
+        if not isinstance(elem, RawDataElement) or not isinstance(elem.value, bytes):
+            return None
+        if elem.VR != "SQ" and not (elem.VR is None and elem.is_implicit_VR):
+            return None
+        return self._scanner.quiet_depth(
+            elem.value, bool(elem.is_implicit_VR), bool(elem.is_little_endian), depth + 1, clean
+        )
 
     def _walk_items(
         self,
