@@ -90,7 +90,7 @@ def _complete(ds: FileDataset, location: str) -> FileDataset:
     """Refuse a truncated file: pydicom keeps a short last value without complaint."""
     if not ds._dict:
         raise InputRejected("truncated DICOM file (no data elements after the header)", location)
-    last_tag = max(ds._dict)
+    last_tag = max(ds._dict, key=int)  # int comparisons: BaseTag's are Python-level
     last = ds._dict[last_tag]
     length = getattr(last, "length", None)
     value = last.value

@@ -27,6 +27,7 @@ from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
 
 PIXEL_DATA = 0x7FE00010
 GROUP_LENGTH = 0x00020000
+CHARSET = 0x00080005
 UNDEFINED = 0xFFFFFFFF
 # Transfer syntax -> (implicit VR, little endian) for the syntaxes written here directly.
 _FAST_SYNTAXES = {
@@ -125,7 +126,8 @@ def _write_dataset(fp: DicomIO, ds: Dataset, parent_encoding: str | list[str]) -
     if encoding != ds.original_encoding or ds.original_character_set != ds._character_set:
         write_dataset(fp, ds, parent_encoding)  # re-encodes every element: pydicom's job
         return
-    charset = ds.get("SpecificCharacterSet", parent_encoding)
+    # ds.get("SpecificCharacterSet", parent_encoding) without the keyword look-up
+    charset = ds[CHARSET].value if CHARSET in ds._dict else parent_encoding
     implicit = encoding[0]
     packers = _PACKERS[bool(encoding[1])]
     write = fp.write
