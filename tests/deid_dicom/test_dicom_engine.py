@@ -10,6 +10,7 @@ import pytest
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.uid import (
+    UID,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
@@ -40,7 +41,7 @@ def all_text(ds: Dataset) -> str:
 @pytest.mark.parametrize(
     "syntax", [ExplicitVRLittleEndian, ImplicitVRLittleEndian, ExplicitVRBigEndian]
 )
-def test_identifiers_are_removed_or_replaced(engine: DicomDeidentifier, syntax: str) -> None:
+def test_identifiers_are_removed_or_replaced(engine: DicomDeidentifier, syntax: UID) -> None:
     out = run(engine, make_dataset(syntax=syntax))
     text = all_text(out)
     for value in (

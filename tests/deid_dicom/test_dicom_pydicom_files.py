@@ -41,8 +41,8 @@ def test_every_shipped_file_is_deidentified_or_quarantined(
     assert report.deidentified + len(report.rejected) == report.files
     assert report.deidentified > 0.8 * report.files
     assert quarantine.count() == len(report.rejected)
-    for rejected in report.rejected:
-        assert rejected.reason  # a reason a user can act on
+    for item in report.rejected:
+        assert item.reason  # a reason a user can act on
     rejected = {r.location for r in report.rejected}
     for path in files:
         location = path.relative_to(TEST_FILES).as_posix()
