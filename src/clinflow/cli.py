@@ -15,12 +15,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from clinflow.cli_options import DataDirOption
-from clinflow.config import DataDir
 from clinflow.errors import ClinflowError, ConfigError
-from clinflow.quarantine import Quarantine
 
 err_console = Console(stderr=True)
 console = Console()
@@ -44,23 +40,9 @@ def _root(
     _state["debug"] = debug
 
 
-quarantine_app = typer.Typer(help="List, inspect and replay quarantined (dead-letter) inputs.")
+from clinflow.quarantine_commands import quarantine_app  # noqa: E402
+
 app.add_typer(quarantine_app, name="quarantine")
-
-
-@quarantine_app.command("list")
-def quarantine_list(
-    data_dir: DataDirOption = None,
-    status: Annotated[str, typer.Option(help="open, replayed or all")] = "open",
-) -> None:
-    """List quarantined inputs with their stage, location and reason."""
-    store = Quarantine(DataDir.open(data_dir).quarantine_db)
-    items = store.list(status=None if status == "all" else status)
-    table = Table("id", "stage", "location", "reason", "status")
-    for item in items:
-        table.add_row(str(item.id), item.stage, item.location, item.reason, item.status)
-    console.print(table)
-    console.print(f"{len(items)} item(s)")
 
 
 # Capability command groups register below (one line each).
