@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from clinflow.cli_options import DataDirOption
 from clinflow.config import DataDir
 from clinflow.crypto.keys import KeyRing
 from clinflow.deid.dicom_batch import deidentify_tree
@@ -42,14 +43,7 @@ def deid_dicom(
             show_default=False,
         ),
     ] = None,
-    data_dir: Annotated[
-        str | None,
-        typer.Option(
-            "--data-dir",
-            help="Deployment data directory (default ./clinflow-data or $CLINFLOW_DATA_DIR).",
-            show_default=False,
-        ),
-    ] = None,
+    data_dir: DataDirOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     audit: Annotated[
         bool, typer.Option("--audit/--no-audit", help="Write one AuditEvent per file.")
