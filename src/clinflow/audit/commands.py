@@ -11,6 +11,7 @@ from rich.console import Console
 from clinflow.audit.checkpoint import NoteSigner, NoteVerifier
 from clinflow.audit.log import DEFAULT_ORIGIN
 from clinflow.audit.store import AuditStore
+from clinflow.cli_options import DataDirOption
 from clinflow.config import DataDir, resolve_data_dir
 from clinflow.crypto.keys import KeyRing
 from clinflow.errors import ConfigError
@@ -24,14 +25,6 @@ audit_app.add_typer(token_app, name="token")
 
 TRUSTED_VKEYS_FILE = "audit-trusted.vkeys"
 
-DataDirOption = Annotated[
-    str | None,
-    typer.Option(
-        "--data-dir",
-        help="Deployment data directory (default ./clinflow-data or $CLINFLOW_DATA_DIR).",
-        show_default=False,
-    ),
-]
 DsnOption = Annotated[
     str | None,
     typer.Option("--dsn", envvar="CLINFLOW_AUDIT_DSN", help="PostgreSQL DSN (default: SQLite)."),
