@@ -30,7 +30,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -96,10 +96,8 @@ def fill(
     """Append ``total`` events with ``producers`` threads cycling through a pre-built pool
     (building events is the caller's cost, not the log's); return the wall seconds."""
     per = total // producers
-    barrier = threading.Barrier(producers + 1)
 
     def produce(worker: int) -> None:
-        barrier.wait()
         for offset in range(worker * per, (worker + 1) * per, chunk):
             count = min(chunk, (worker + 1) * per - offset)
             start = offset % len(pool)
@@ -108,34 +106,37 @@ def fill(
                 batch = batch + pool[: count - len(batch)]
             log.append_many(batch)
 
-    threads = [threading.Thread(target=produce, args=(w,)) for w in range(producers)]
+    return run_threads(produce, producers)
+
+
+def run_threads(work: Callable[[int], None], count: int) -> float:
+    """Run ``work(0..count-1)`` on ``count`` threads released together by a barrier; return the
+    wall seconds from the release until the last one finishes."""
+    barrier = threading.Barrier(count + 1)
+
+    def start_together(worker: int) -> None:
+        barrier.wait()
+        work(worker)
+
+    threads = [threading.Thread(target=start_together, args=(w,)) for w in range(count)]
     for thread in threads:
         thread.start()
     barrier.wait()
-    wall = time.perf_counter()
+    began = time.perf_counter()
     for thread in threads:
         thread.join()
-    return time.perf_counter() - wall
+    return time.perf_counter() - began
 
 
 def concurrent_singles(log: AuditLog, count: int, threads: int, patients: int) -> float:
     events_list = list(event_stream(10**9, count, patients))
     per = count // threads
-    barrier = threading.Barrier(threads + 1)
 
     def worker(w: int) -> None:
-        barrier.wait()
         for event in events_list[w * per : (w + 1) * per]:
             log.append(event)
 
-    pool = [threading.Thread(target=worker, args=(w,)) for w in range(threads)]
-    for thread in pool:
-        thread.start()
-    barrier.wait()
-    began = time.perf_counter()
-    for thread in pool:
-        thread.join()
-    return per * threads / (time.perf_counter() - began)
+    return per * threads / run_threads(worker, threads)
 
 
 def naive(path: Path, count: int, patients: int) -> float:
