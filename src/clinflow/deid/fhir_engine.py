@@ -118,7 +118,6 @@ class FhirDeidentifier:
             for rule in policy.rules
             if rule.kind == "fhirpath"
         }
-        self._default: Method | None = None
         from clinflow.deid.fhir_methods import DateShift, Keep, Redact
 
         self._unknown: Method = Keep({}) if policy.unknown == "keep" else Redact({})
