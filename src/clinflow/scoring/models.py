@@ -21,11 +21,12 @@ from pydantic import (
     create_model,
 )
 
+from clinflow.audit.events import PSEUDONYM_RE
 from clinflow.scoring.policy import EndpointPolicy
 from clinflow.scoring.triage import ChiefComplaint
 from clinflow.scoring.vitals import Consciousness
 
-PSEUDONYM_PATTERN = r"^[A-Z]{2,8}-[0-9a-f]{8,64}$"  # clinflow pseudonyms (PT-<hex>)
+PSEUDONYM_PATTERN = PSEUDONYM_RE.pattern  # clinflow pseudonyms (PT-<hex>)
 
 # name -> (annotation, Field(...)). Only names in here may appear in the policy.
 FIELD_CATALOG: dict[str, tuple[Any, Any]] = {

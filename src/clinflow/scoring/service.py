@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import re
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -24,6 +23,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from clinflow.audit import events as audit_events
+from clinflow.audit.events import PSEUDONYM_RE
 from clinflow.errors import InputRejected
 from clinflow.interfaces import AuditSink, RetractionReport, RetractionRequest
 from clinflow.scoring.alerts import Alert, AlertEngine, AlertPolicy
@@ -36,7 +36,6 @@ from clinflow.scoring.fhir_io import (
 from clinflow.scoring.fhir_out import icu_risk_assessment, triage_risk_assessment
 from clinflow.scoring.minimum_necessary import MinimumNecessaryStage
 from clinflow.scoring.models import (
-    PSEUDONYM_PATTERN,
     build_bundle_model,
     build_observation_model,
     build_request_model,
@@ -55,7 +54,6 @@ from clinflow.scoring.qsofa import QsofaResult, score_qsofa
 from clinflow.scoring.triage import ChiefComplaint, TriageInput, TriageResult, triage
 from clinflow.scoring.vitals import Consciousness, Parameter, Reading
 
-PSEUDONYM_RE = re.compile(PSEUDONYM_PATTERN)  # as clinflow.audit.events.PSEUDONYM_RE
 MAX_SCORES_PER_PATIENT = 1000
 
 # Plain-JSON field name → parameter (temperature always °C in the plain variant).
