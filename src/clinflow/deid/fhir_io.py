@@ -15,13 +15,13 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 import orjson
 
 from clinflow.deid.fhir_engine import FhirDeidentifier
+from clinflow.deid.fhir_types import model_class
 from clinflow.errors import InputRejected
 from clinflow.interfaces import AuditSink
 from clinflow.quarantine import Quarantine
@@ -97,24 +97,12 @@ class RunReport:
         }
 
 
-@lru_cache(maxsize=512)
-def _model(version: str, resource_type: str) -> Any:
-    if version == "R4B":
-        from fhir.resources.R4B import get_fhir_model_class as get_r4b
-
-        return get_r4b(resource_type)
-    from fhir.resources import get_fhir_model_class
-
-    return get_fhir_model_class(resource_type)
-
-
 def _errors(version: str, resource: dict[str, Any]) -> list[dict[str, Any]] | None:
     """None when the model accepts the resource, else pydantic's error list."""
     from pydantic import ValidationError
 
-    try:
-        model = _model(version, str(resource.get("resourceType")))
-    except (KeyError, ValueError, ImportError, AttributeError):
+    model = model_class(str(resource.get("resourceType")), version)
+    if model is None:
         return [{"type": "unknown_resource_type", "loc": ("resourceType",)}]
     try:
         model.model_validate(resource)

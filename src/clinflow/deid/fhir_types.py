@@ -16,7 +16,8 @@ _PRIMITIVE = re.compile(r"Annotated\[[^,]+,\s*(\w+)\(")
 
 
 @lru_cache(maxsize=1024)
-def _model(name: str, version: str = "R5") -> Any:
+def model_class(name: str, version: str = "R5") -> Any:
+    """The fhir.resources model class for ``name`` (R5, or ``R4B``), None when unknown."""
     if version == "R4B":
         from fhir.resources.R4B import get_fhir_model_class as get_class
     else:
@@ -36,7 +37,7 @@ def _fields_by_json_name(name: str) -> dict[str, str]:
     """
     out: dict[str, str] = {}
     for version in ("R4B", "R5"):  # R5 last: it wins where both define an element
-        out.update(_fields_of(_model(name, version)))
+        out.update(_fields_of(model_class(name, version)))
     return out
 
 
@@ -67,13 +68,13 @@ def _resource_base() -> Any:
 
 @lru_cache(maxsize=512)
 def is_resource_type(name: str) -> bool:
-    cls = _model(name)
+    cls = model_class(name)
     return cls is not None and issubclass(cls, _resource_base())
 
 
 @lru_cache(maxsize=512)
 def is_data_type(name: str) -> bool:
-    return _model(name) is not None and not is_resource_type(name)
+    return model_class(name) is not None and not is_resource_type(name)
 
 
 @lru_cache(maxsize=65_536)
@@ -81,7 +82,7 @@ def element_type(path: str) -> str | None:
     """The data type of the element at ``path`` (resource-rooted, no indexes), or None."""
     head, _, rest = path.partition(".")
     if not rest:
-        known = _model(head) is not None or _model(head, "R4B") is not None
+        known = model_class(head) is not None or model_class(head, "R4B") is not None
         return head if known else None
     parent = element_type(path.rsplit(".", 1)[0])
     if parent is None:
