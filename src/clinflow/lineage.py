@@ -18,7 +18,7 @@ from pathlib import Path
 
 from clinflow.envelope import Envelope
 from clinflow.errors import InputRejected
-from clinflow.sqlite_store import open_wal
+from clinflow.sqlite_store import open_wal, write_transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outputs (
@@ -80,24 +80,18 @@ class LineageIndex:
         inputs: Iterable[str],
     ) -> None:
         """Record one released output (idempotent on (output_id, sink))."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.execute(
-                    "INSERT OR IGNORE INTO outputs(output_id, sink, patient, purpose, location,"
-                    " event_time, released_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (output_id, sink, patient, purpose, location, event_time.isoformat(),
-                     time.time()),
-                )
-                self._conn.executemany(
-                    "INSERT OR IGNORE INTO output_inputs(output_id, sink, input_id)"
-                    " VALUES (?, ?, ?)",
-                    [(output_id, sink, input_id) for input_id in inputs],
-                )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        with self._lock, write_transaction(self._conn) as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO outputs(output_id, sink, patient, purpose, location,"
+                " event_time, released_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (output_id, sink, patient, purpose, location, event_time.isoformat(),
+                 time.time()),
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO output_inputs(output_id, sink, input_id)"
+                " VALUES (?, ?, ?)",
+                [(output_id, sink, input_id) for input_id in inputs],
+            )
 
     def record_release(self, envelope: Envelope, sink: str, location: str = "") -> None:
         """Record an envelope released to ``sink`` (scores, alerts, exports use this too)."""
@@ -172,19 +166,13 @@ class LineageIndex:
     def mark_retracted(self, records: Iterable[LineageRecord]) -> int:
         """Mark outputs retracted (rows stay: they are the evidence the receipt refers to)."""
         now = time.time()
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                cur = self._conn.executemany(
-                    "UPDATE outputs SET retracted_at = ? WHERE output_id = ? AND sink = ?"
-                    " AND retracted_at IS NULL",
-                    [(now, r.output_id, r.sink) for r in records],
-                )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            return cur.rowcount
+        with self._lock, write_transaction(self._conn) as conn:
+            cur = conn.executemany(
+                "UPDATE outputs SET retracted_at = ? WHERE output_id = ? AND sink = ?"
+                " AND retracted_at IS NULL",
+                [(now, r.output_id, r.sink) for r in records],
+            )
+        return cur.rowcount
 
     def count(self, *, retracted: bool | None = None) -> int:
         sql = "SELECT COUNT(*) FROM outputs"

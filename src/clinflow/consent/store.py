@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import orjson
 
 from clinflow.errors import ConfigError
-from clinflow.sqlite_store import open_wal
+from clinflow.sqlite_store import open_wal, write_transaction
 
 PG_DSN_ENV = "CLINFLOW_PG_DSN"
 DEFAULT_PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -177,23 +177,18 @@ class SqliteConsentStore(_SqlHistoryReads):
 
     def append(self, patient: str, kind: str, item_id: str, body: dict[str, Any]) -> HistoryRow:
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                (version,) = self._conn.execute(
+            with write_transaction(self._conn) as conn:
+                (version,) = conn.execute(
                     "SELECT COALESCE(MAX(version), 0) + 1 FROM consent_history WHERE patient = ?",
                     (patient,),
                 ).fetchone()
                 now = time.time()
                 text = orjson.dumps(body).decode()
-                cur = self._conn.execute(
+                cur = conn.execute(
                     "INSERT INTO consent_history(patient, version, kind, item_id, recorded_at,"
                     " body) VALUES (?, ?, ?, ?, ?, ?)",
                     (patient, version, kind, item_id, now, text),
                 )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
             self._bump_signal()
             assert cur.lastrowid is not None
             return HistoryRow(cur.lastrowid, patient, int(version), kind, item_id, now, body)
@@ -201,14 +196,13 @@ class SqliteConsentStore(_SqlHistoryReads):
     def append_many(self, items: Sequence[tuple[str, str, str, dict[str, Any]]]) -> int:
         """Append (patient, kind, item_id, body) rows in one transaction (bulk loads)."""
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
+            with write_transaction(self._conn) as conn:
                 versions: dict[str, int] = {}
                 now = time.time()
                 rows = []
                 for patient, kind, item_id, body in items:
                     if patient not in versions:
-                        (versions[patient],) = self._conn.execute(
+                        (versions[patient],) = conn.execute(
                             "SELECT COALESCE(MAX(version), 0) FROM consent_history"
                             " WHERE patient = ?",
                             (patient,),
@@ -216,15 +210,11 @@ class SqliteConsentStore(_SqlHistoryReads):
                     versions[patient] += 1
                     rows.append((patient, versions[patient], kind, item_id, now,
                                  orjson.dumps(body).decode()))
-                self._conn.executemany(
+                conn.executemany(
                     "INSERT INTO consent_history(patient, version, kind, item_id, recorded_at,"
                     " body) VALUES (?, ?, ?, ?, ?, ?)",
                     rows,
                 )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
             self._bump_signal()
             return len(rows)
 

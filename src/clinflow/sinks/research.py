@@ -22,7 +22,7 @@ from clinflow.envelope import Envelope
 from clinflow.errors import InputRejected
 from clinflow.interfaces import RetractionReport, RetractionRequest
 from clinflow.lineage import LineageIndex
-from clinflow.sqlite_store import open_wal
+from clinflow.sqlite_store import open_wal, write_transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS research_rows (
@@ -136,13 +136,8 @@ class ResearchStore:
                     os.unlink(os.path.join(root, location))
                 except FileNotFoundError:
                     pass  # already gone: retraction is idempotent
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.executemany(
+            with write_transaction(self._conn) as conn:
+                conn.executemany(
                     "DELETE FROM research_rows WHERE output_id = ?", [(row[0],) for row in rows]
                 )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
         return RetractionReport(self.name, len(rows), details=tuple(row[1] for row in rows))
