@@ -199,7 +199,8 @@ class DicomDeidentifier:
         except Exception as exc:
             raise InputRejected(f"not a DICOM file ({type(exc).__name__})", location) from exc
 
-    def deidentify_bytes(self, data: bytes, location: str) -> tuple[bytes, DeidResult]:
+    def deidentify_bytes(self, data: Path | bytes, location: str) -> tuple[bytes, DeidResult]:
+        """Read ``data`` (bytes or a file), de-identify, encode; InputRejected if impossible."""
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             ds = self.read(data, location)
@@ -211,19 +212,12 @@ class DicomDeidentifier:
 
     def deidentify_file(self, source: Path, target: Path, location: str) -> DeidResult:
         """Read ``source``, de-identify, write ``target``; InputRejected if impossible."""
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            ds = self.read(source, location)
-            result = self.deidentify_dataset(ds, location)
-            buffer = BytesIO()
-            self._write(ds, buffer, location)
-        data = buffer.getvalue()
+        data, result = self.deidentify_bytes(source, location)
         try:  # the folder usually exists already (a study's files share it)
             target.write_bytes(data)
         except FileNotFoundError:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
-        result.warnings = len(caught)
         return result
 
     @staticmethod
