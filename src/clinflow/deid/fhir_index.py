@@ -9,6 +9,7 @@ recognizer.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from clinflow.deid.text_known import KnownIdentifiers
@@ -79,6 +80,17 @@ class PatientIndex:
             if not isinstance(resource_id, str) and full_url:
                 resource["id"] = full_url.rsplit(":", 1)[-1]
             self.add_patient(resource)
+
+    def add_all(self, resources: Iterable[tuple[dict[str, Any], str | None]]) -> None:
+        """The first pass over (resource, fullUrl) pairs: every resource is indexed, then the
+        displays of the patients' other records are read (their Patients are known by then)."""
+        deferred: list[dict[str, Any]] = []
+        for resource, full_url in resources:
+            self.add(resource, full_url)
+            if resource.get("resourceType") not in ("Observation", "Patient"):
+                deferred.append(resource)
+        for resource in deferred:
+            self.add_displays(resource)
 
     def add_displays(self, resource: dict[str, Any]) -> None:
         """Collect names of people and places a patient's record mentions (second pass)."""

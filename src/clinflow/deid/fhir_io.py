@@ -176,15 +176,7 @@ class FhirDeidRunner:
 
     # ----- pass 1 ------------------------------------------------------------------------
     def index(self, files: list[Path]) -> None:
-        index = self.engine.index
-        deferred: list[dict[str, Any]] = []
-        for path in files:
-            for resource, full_url in self._scan(path):
-                index.add(resource, full_url)
-                if resource.get("resourceType") not in ("Observation", "Patient"):
-                    deferred.append(resource)
-        for resource in deferred:
-            index.add_displays(resource)
+        self.engine.index.add_all(pair for path in files for pair in self._scan(path))
 
     def _scan(self, path: Path) -> Iterator[tuple[dict[str, Any], str | None]]:
         if path.suffix == ".ndjson":

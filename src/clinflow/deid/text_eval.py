@@ -108,14 +108,12 @@ def evaluate(
         by_note[key].append((int(match["start"]), int(match["end"]), entry))
     files = sorted({key[0] for key in by_note})
     index = PatientIndex()
-    resources: dict[tuple[str, str], dict[str, Any]] = {}
-    for name in files:
-        for resource in _resources(cohort / name):
-            index.add(resource)
-            resources[(name, f"{resource.get('resourceType')}/{resource.get('id')}")] = resource
-    for resource in resources.values():
-        if resource.get("resourceType") not in ("Observation", "Patient"):
-            index.add_displays(resource)
+    scanned = [(name, resource) for name in files for resource in _resources(cohort / name)]
+    index.add_all((resource, None) for _, resource in scanned)
+    resources = {
+        (name, f"{resource.get('resourceType')}/{resource.get('id')}"): resource
+        for name, resource in scanned
+    }
     report = TextEvalReport()
     detect_seconds = 0.0
     for (name, resource_ref, path), planted in sorted(by_note.items(), key=lambda kv: kv[0]):
