@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -296,7 +297,7 @@ def read_haystack(path: Path) -> Haystack:
     is_dicom = raw[128:132] == b"DICM" or path.suffix.lower() == ".dcm"
     if is_dicom:
         try:
-            ds = dcmread(path, force=True)
+            ds = dcmread(BytesIO(raw), force=True)  # the bytes already read
             elements = list(_dicom_elements(ds.file_meta, "meta.")) if ds.file_meta else []
             elements += list(_dicom_elements(ds))
             return Haystack(elements, "\n".join(t for _, t in elements), raw, ds)
