@@ -24,8 +24,21 @@ from pathlib import Path
 
 from clinflow.audit.events import check_pseudonym
 from clinflow.errors import ClinflowError, ConfigError
+from clinflow.sqlite_store import open_wal
 
 TOKEN_PREFIX = "cfa_"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS api_tokens (
+    token_id TEXT PRIMARY KEY,
+    token_hash BLOB NOT NULL UNIQUE,
+    role TEXT NOT NULL,
+    patient TEXT,
+    label TEXT NOT NULL DEFAULT '',
+    created TEXT NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0
+);
+"""
 
 
 class Role(StrEnum):
@@ -55,13 +68,7 @@ class TokenStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._conn.execute(
-                "CREATE TABLE IF NOT EXISTS api_tokens (token_id TEXT PRIMARY KEY, "
-                "token_hash BLOB NOT NULL UNIQUE, role TEXT NOT NULL, patient TEXT, "
-                "label TEXT NOT NULL DEFAULT '', created TEXT NOT NULL, "
-                "revoked INTEGER NOT NULL DEFAULT 0)"
-            )
+            self._conn = open_wal(path, _SCHEMA)
         except sqlite3.Error as exc:
             raise ClinflowError(f"token store {path}: cannot open ({exc})") from exc
 
