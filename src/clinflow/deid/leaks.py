@@ -32,6 +32,7 @@ from typing import Any
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 
+from clinflow.synthetic.dicom_phi import tag_text
 from clinflow.synthetic.manifest import PhiEntry, PhiKind, read_manifest
 
 DICOM_SUFFIXES = {".dcm", ".dicom", ""}
@@ -268,13 +269,9 @@ class Haystack:
         return None
 
 
-def _tag(tag: int) -> str:
-    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
-
-
 def _dicom_elements(ds: Dataset, prefix: str = "") -> Iterator[tuple[str, str]]:
     for elem in ds:
-        location = prefix + _tag(elem.tag)
+        location = prefix + tag_text(elem.tag)
         if elem.VR == "SQ":
             for index, item in enumerate(elem.value or ()):
                 yield from _dicom_elements(item, f"{location}[{index}].")
