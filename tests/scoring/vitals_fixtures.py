@@ -11,14 +11,31 @@ LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
 
 
-def quantity_obs(
-    obs_id: str, code: str, value: float, unit: str, when: datetime = T0, patient: str = PATIENT
+def _observation(
+    obs_id: str, system: str, code: str, when: datetime, patient: str, **value: Any
 ) -> dict[str, Any]:
+    """The fields every test Observation shares, followed by its value fields."""
     return {
         "resourceType": "Observation",
         "id": obs_id,
         "status": "final",
-        "category": [
+        "code": {"coding": [{"system": system, "code": code}]},
+        "subject": {"reference": f"Patient/{patient}"},
+        "effectiveDateTime": when.isoformat(),
+        **value,
+    }
+
+
+def quantity_obs(
+    obs_id: str, code: str, value: float, unit: str, when: datetime = T0, patient: str = PATIENT
+) -> dict[str, Any]:
+    return _observation(
+        obs_id,
+        LOINC,
+        code,
+        when,
+        patient,
+        category=[
             {
                 "coding": [
                     {
@@ -28,29 +45,25 @@ def quantity_obs(
                 ]
             }
         ],
-        "code": {"coding": [{"system": LOINC, "code": code}]},
-        "subject": {"reference": f"Patient/{patient}"},
-        "effectiveDateTime": when.isoformat(),
-        "valueQuantity": {
+        valueQuantity={
             "value": value,
             "unit": unit,
             "system": "http://unitsofmeasure.org",
             "code": unit,
         },
-    }
+    )
 
 
 def bp_obs(
     obs_id: str, systolic: float, when: datetime = T0, patient: str = PATIENT
 ) -> dict[str, Any]:
-    return {
-        "resourceType": "Observation",
-        "id": obs_id,
-        "status": "final",
-        "code": {"coding": [{"system": LOINC, "code": "85354-9"}]},
-        "subject": {"reference": f"Patient/{patient}"},
-        "effectiveDateTime": when.isoformat(),
-        "component": [
+    return _observation(
+        obs_id,
+        LOINC,
+        "85354-9",
+        when,
+        patient,
+        component=[
             {
                 "code": {"coding": [{"system": LOINC, "code": "8480-6"}]},
                 "valueQuantity": {"value": systolic, "unit": "mm[Hg]", "code": "mm[Hg]"},
@@ -60,21 +73,20 @@ def bp_obs(
                 "valueQuantity": {"value": 70, "unit": "mm[Hg]", "code": "mm[Hg]"},
             },
         ],
-    }
+    )
 
 
 def acvpu_obs(
     obs_id: str, level: str, when: datetime = T0, patient: str = PATIENT
 ) -> dict[str, Any]:
-    return {
-        "resourceType": "Observation",
-        "id": obs_id,
-        "status": "final",
-        "code": {"coding": [{"system": SNOMED, "code": "1104441000000107"}]},
-        "subject": {"reference": f"Patient/{patient}"},
-        "effectiveDateTime": when.isoformat(),
-        "valueCodeableConcept": {"coding": [{"system": SNOMED, "code": level}], "text": level},
-    }
+    return _observation(
+        obs_id,
+        SNOMED,
+        "1104441000000107",
+        when,
+        patient,
+        valueCodeableConcept={"coding": [{"system": SNOMED, "code": level}], "text": level},
+    )
 
 
 def vital_set(
