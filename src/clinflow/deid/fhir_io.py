@@ -259,6 +259,7 @@ class FhirDeidRunner:
     def _run_ndjson(self, path: Path, target: Path) -> None:
         audit: dict[str, Counter[str]] = {}
         digest = hashlib.sha256()
+        written = hashlib.sha256()
         with target.open("wb") as sink:
             for number, line in _iter_ndjson(path):
                 digest.update(line)
@@ -274,8 +275,10 @@ class FhirDeidRunner:
                 except InputRejected as exc:
                     self._reject(exc, line, resource)
                     continue
-                sink.write(orjson.dumps(out) + b"\n")
-        self._audit(path, digest.hexdigest(), target, audit)
+                data = orjson.dumps(out) + b"\n"
+                sink.write(data)
+                written.update(data)
+        self._audit(digest.hexdigest(), written.hexdigest(), audit)
 
     def _run_json(self, path: Path, target: Path) -> None:
         raw = path.read_bytes()
@@ -294,8 +297,9 @@ class FhirDeidRunner:
         except InputRejected as exc:
             self._reject(exc, raw)
             return
-        target.write_bytes(orjson.dumps(out))
-        self._audit(path, hashlib.sha256(raw).hexdigest(), target, audit)
+        data = orjson.dumps(out)
+        target.write_bytes(data)
+        self._audit(hashlib.sha256(raw).hexdigest(), hashlib.sha256(data).hexdigest(), audit)
 
     def _bundle(
         self, bundle: dict[str, Any], path: Path, audit: dict[str, Counter[str]]
@@ -324,14 +328,13 @@ class FhirDeidRunner:
         return out
 
     def _audit(
-        self, path: Path, input_digest: str, target: Path, audit: dict[str, Counter[str]]
+        self, input_digest: str, output_digest: str, audit: dict[str, Counter[str]]
     ) -> None:
         if self.audit is None or not audit:
             return
         from clinflow.audit import events
 
         policy = self.engine.policy
-        output_digest = hashlib.sha256(target.read_bytes()).hexdigest()
         batch = [
             events.deidentification(
                 patient=pseudonym,
