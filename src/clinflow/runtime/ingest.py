@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -31,6 +31,8 @@ STAGE = "ingest"
 MR_TYPE_CODE = "MR"
 VITAL_SIGNS = "vital-signs"
 NOTE_TYPE = "DocumentReference"
+
+_Parsed = TypeVar("_Parsed")
 
 
 def content_id(data: bytes) -> str:
@@ -92,12 +94,8 @@ class Ingest:
     def run(self, cohort: Path) -> IngestReport:
         report = IngestReport()
         for path in sorted((cohort / "fhir" / "bundles").glob("*.json")):
-            location = path.relative_to(cohort).as_posix()
-            data = path.read_bytes()
-            try:
-                bundle = self._bundle(data, location)
-            except InputRejected as exc:
-                self._reject(report, data, exc, location)
+            bundle = self._read(report, cohort, path, self._bundle)
+            if bundle is None:
                 continue
             report.bundles.append(bundle)
             report.inputs["fhir-bundle"] += 1
@@ -105,12 +103,9 @@ class Ingest:
             report.inputs["note"] += bundle.notes
             report.inputs["consent"] += bundle.consents
             self._accepted(bundle.envelope)
-        for path, location in self._dicom_files(cohort):
-            data = path.read_bytes()
-            try:
-                envelope = self._dicom(data, location)
-            except InputRejected as exc:
-                self._reject(report, data, exc, location)
+        for path in self._dicom_files(cohort):
+            envelope = self._read(report, cohort, path, self._dicom)
+            if envelope is None:
                 continue
             report.dicom.append(envelope)
             report.inputs["dicom"] += 1
@@ -118,12 +113,26 @@ class Ingest:
         return report
 
     @staticmethod
-    def _dicom_files(cohort: Path) -> Iterator[tuple[Path, str]]:
+    def _dicom_files(cohort: Path) -> Iterator[Path]:
         root = cohort / "dicom"
         if root.is_dir():
-            for path in sorted(root.rglob("*")):
-                if path.is_file():
-                    yield path, path.relative_to(cohort).as_posix()
+            yield from (path for path in sorted(root.rglob("*")) if path.is_file())
+
+    def _read(
+        self,
+        report: IngestReport,
+        cohort: Path,
+        path: Path,
+        parse: Callable[[bytes, str], _Parsed],
+    ) -> _Parsed | None:
+        """Read one input file and parse it; a rejected input is quarantined and gives None."""
+        location = path.relative_to(cohort).as_posix()
+        data = path.read_bytes()
+        try:
+            return parse(data, location)
+        except InputRejected as exc:
+            self._reject(report, data, exc, location)
+            return None
 
     # ----- one input ------------------------------------------------------------------------
     def _bundle(self, data: bytes, location: str) -> PatientBundle:
