@@ -52,6 +52,17 @@ job = json.load(sys.stdin)
 pairs = job["files"]
 done = refused = 0
 reasons = {}
+
+
+def refuse(exc):
+    global refused
+    refused += 1
+    reasons[type(exc).__name__] = reasons.get(type(exc).__name__, 0) + 1
+
+
+def save(ds, dst):
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    ds.save_as(dst)
 """
 _DRIVER_TAIL = """
 wall = time.perf_counter() - t0
@@ -69,12 +80,10 @@ for src, dst in pairs:
     try:
         ds = pydicom.dcmread(src)
         anonymizer.anonymize(ds)
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-        ds.save_as(dst)
+        save(ds, dst)
         done += 1
     except Exception as exc:
-        refused += 1
-        reasons[type(exc).__name__] = reasons.get(type(exc).__name__, 0) + 1
+        refuse(exc)
 """,
     "deid": """
 from deid.config import DeidRecipe
@@ -89,8 +98,7 @@ for src, dst in pairs:
                                   remove_private=True)
         done += 1
     except Exception as exc:
-        refused += 1
-        reasons[type(exc).__name__] = reasons.get(type(exc).__name__, 0) + 1
+        refuse(exc)
 """,
     "idiscore": """
 import pydicom
@@ -100,13 +108,10 @@ t0, c0 = time.perf_counter(), time.process_time()
 for src, dst in pairs:
     try:
         ds = core.deidentify(pydicom.dcmread(src))
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-        ds.save_as(dst)
+        save(ds, dst)
         done += 1
     except Exception as exc:
-        refused += 1
-        name = type(exc).__name__
-        reasons[name] = reasons.get(name, 0) + 1
+        refuse(exc)
 """,
 }
 
