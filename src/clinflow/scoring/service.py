@@ -228,12 +228,11 @@ class ScoringService:
         alert_recipient: str = "ward-team",
     ) -> None:
         self.policy = policy or cached_policy()
-        icu_settings = self.policy.endpoint("icu")
+        icu, tri = self.policy.endpoint("icu"), self.policy.endpoint("triage")
         if staleness is None:  # explicit argument, else the policy file, else the default
-            configured = icu_settings.staleness
-            staleness = configured.to_staleness() if configured else DEFAULT_STALENESS
-        if alert_policy is None and icu_settings.alerting is not None:
-            alert_policy = icu_settings.alerting.to_policy()
+            staleness = icu.staleness.to_staleness() if icu.staleness else DEFAULT_STALENESS
+        if alert_policy is None and icu.alerting is not None:
+            alert_policy = icu.alerting.to_policy()
         self.staleness = staleness
         self.audit = audit
         self.alert_recipient = alert_recipient
@@ -241,7 +240,6 @@ class ScoringService:
         self.features = FeatureStore()
         self.alerting = AlertEngine(alert_policy)
         self._held: dict[str, _Held] = {}
-        icu, tri = self.policy.endpoint("icu"), self.policy.endpoint("triage")
         self.icu_gate = MinimumNecessaryStage(icu)
         self.triage_gate = MinimumNecessaryStage(tri)
         self.IcuRequest = build_request_model(icu)
