@@ -27,11 +27,9 @@ from typing import Any
 
 import orjson
 
-from clinflow.deid.fhir_engine import FhirDeidentifier
+from clinflow.deid.fhir_engine import build_fhir_deidentifier
 from clinflow.deid.fhir_io import validate_resource
-from clinflow.deid.fhir_policy import load_policy
 from clinflow.deid.pseudonym import Pseudonymizer
-from clinflow.deid.text import TextDeidentifier
 
 TARGET = 5000
 
@@ -71,8 +69,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     floor_s = time.perf_counter() - started
 
     pseudonymizer = Pseudonymizer(bytes(range(32)))
-    engine = FhirDeidentifier(load_policy(), pseudonymizer)
-    engine.text_cleaner = TextDeidentifier(pseudonymizer).cleaner(engine.index.known)
+    engine = build_fhir_deidentifier(pseudonymizer)
     started = time.perf_counter()
     for line in lines:  # first pass: the patient index (ids, MRNs, known identifiers)
         resource = orjson.loads(line)

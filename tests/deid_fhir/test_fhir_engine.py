@@ -12,21 +12,16 @@ import orjson
 import pytest
 from tests.deid_fhir import fixtures
 
-from clinflow.deid.fhir_engine import FhirDeidentifier
+from clinflow.deid.fhir_engine import FhirDeidentifier, build_fhir_deidentifier
 from clinflow.deid.fhir_io import FhirDeidRunner, _errors, validate_output
-from clinflow.deid.fhir_policy import load_policy
 from clinflow.deid.pseudonym import Pseudonymizer
-from clinflow.deid.text import TextDeidentifier
 
 KEY = bytes(range(32))
 AS_OF = date(2026, 1, 1)
 
 
 def make_engine(policy: str = "safe-harbor") -> FhirDeidentifier:
-    pseudonymizer = Pseudonymizer(KEY)
-    engine = FhirDeidentifier(load_policy(policy), pseudonymizer, as_of=AS_OF)
-    engine.text_cleaner = TextDeidentifier(pseudonymizer).cleaner(engine.index.known)
-    return engine
+    return build_fhir_deidentifier(Pseudonymizer(KEY), policy=policy, as_of=AS_OF)
 
 
 def run(tmp_path: Path, documents: dict[str, Any], policy: str = "safe-harbor",

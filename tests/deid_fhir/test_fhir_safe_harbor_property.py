@@ -11,10 +11,9 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clinflow.deid.fhir_engine import FhirDeidentifier
+from clinflow.deid.fhir_engine import build_fhir_deidentifier
 from clinflow.deid.fhir_policy import load_policy
 from clinflow.deid.pseudonym import Pseudonymizer
-from clinflow.deid.text import TextDeidentifier
 
 POLICY = load_policy("safe-harbor")
 KEY = bytes(range(32))
@@ -36,9 +35,7 @@ def test_safe_harbor_removes_every_identifier(
     given_name: str, family: str, city: str, street: str, mrn: str, ssn: str, phone: str,
     birth: date,
 ) -> None:
-    pseudonymizer = Pseudonymizer(KEY)
-    engine = FhirDeidentifier(POLICY, pseudonymizer, as_of=date(2026, 1, 1))
-    engine.text_cleaner = TextDeidentifier(pseudonymizer).cleaner(engine.index.known)
+    engine = build_fhir_deidentifier(Pseudonymizer(KEY), policy=POLICY, as_of=date(2026, 1, 1))
     email = f"{given_name.lower()}.{family.lower()}@example.org"
     patient = {
         "resourceType": "Patient", "id": "p-1",

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from clinflow.deid.fhir_cli import meets_targets
-from clinflow.deid.fhir_engine import FhirDeidentifier
+from clinflow.deid.fhir_engine import build_fhir_deidentifier
 from clinflow.deid.fhir_io import FhirDeidRunner
-from clinflow.deid.fhir_policy import load_policy
 from clinflow.deid.leaks import scan
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.deid.text import TextDeidentifier
@@ -38,9 +37,7 @@ def test_text_recall_and_precision_meet_targets(cohort: Path) -> None:
 
 
 def test_no_residual_phi_after_deid(cohort: Path, tmp_path: Path) -> None:
-    pseudonymizer = Pseudonymizer(KEY)
-    engine = FhirDeidentifier(load_policy(), pseudonymizer)
-    engine.text_cleaner = TextDeidentifier(pseudonymizer).cleaner(engine.index.known)
+    engine = build_fhir_deidentifier(Pseudonymizer(KEY))
     out = tmp_path / "out" / "fhir"
     runner = FhirDeidRunner(engine, validation="both")
     report = runner.run(cohort / "fhir", out)

@@ -430,22 +430,33 @@ DATA_KEY_SCOPE = "deid-fhir"
 
 def build_fhir_deidentifier(
     pseudonymizer: Pseudonymizer,
-    datakeys: DataKeyStore,
-    policy: str | Path | None = None,
+    datakeys: DataKeyStore | None = None,
+    policy: str | Path | Policy | None = None,
     text_policy: Path | None = None,
+    *,
+    as_of: date | None = None,
 ) -> FhirDeidentifier:
     """The FHIR de-identifier as every entry point builds it: rules, data-key sealing, text.
 
-    ``policy`` is a policy name (``safe-harbor``, ``limited-data-set``) or file, default
-    Safe Harbor; notes and narratives go through the free-text de-identifier.
+    ``policy`` is a policy name (``safe-harbor``, ``limited-data-set``), file or loaded
+    ``Policy``, default Safe Harbor; notes and narratives go through the free-text
+    de-identifier. Without ``datakeys`` nothing can be sealed (``encrypt`` removes values).
     """
     from clinflow.deid.fhir_policy import load_policy
     from clinflow.deid.text import TextDeidentifier, load_text_policy  # heavy: presidio
 
+    sealer: DataSealer | None = None
+    if datakeys is not None:
+        store = datakeys
+
+        def sealer(patient: str, data: bytes, aad: bytes) -> bytes:
+            return store.seal(patient, DATA_KEY_SCOPE, data, aad)
+
     engine = FhirDeidentifier(
-        load_policy(policy),
+        policy if isinstance(policy, Policy) else load_policy(policy),
         pseudonymizer,
-        sealer=lambda patient, data, aad: datakeys.seal(patient, DATA_KEY_SCOPE, data, aad),
+        sealer=sealer,
+        as_of=as_of,
     )
     texts = load_text_policy(text_policy)
     engine.text_cleaner = TextDeidentifier(pseudonymizer, texts).cleaner(engine.index.known)
