@@ -259,9 +259,8 @@ def api_search(
         from fastapi.testclient import TestClient
 
     from clinflow.api.app import create_app
-    from clinflow.api.auth import TokenStore
+    from clinflow.api.auth import TokenStore, api_tokens_path
     from clinflow.api.settings import Settings
-    from clinflow.audit.commands import api_tokens_path
 
     tokens = TokenStore(api_tokens_path(data_dir))
     _, token = tokens.create("auditor", label="benchmark")

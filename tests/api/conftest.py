@@ -18,10 +18,9 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from clinflow.api.app import create_app
-from clinflow.api.auth import TokenStore
+from clinflow.api.auth import TokenStore, api_tokens_path
 from clinflow.api.settings import Settings
 from clinflow.audit import AuditLog, events
-from clinflow.audit.commands import api_tokens_path
 from clinflow.config import DataDir
 
 ALICE = "PT-00000000000000a1"

@@ -7,8 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from clinflow.api.auth import Role, TokenStore, hash_token
-from clinflow.audit.commands import api_tokens_path
+from clinflow.api.auth import Role, TokenStore, api_tokens_path, hash_token
 from clinflow.cli import app
 from clinflow.config import DataDir
 from clinflow.errors import ConfigError

@@ -10,13 +10,12 @@ from fastapi import Depends, FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from clinflow.api import errors
-from clinflow.api.auth import Principal, Role, TokenStore
+from clinflow.api.auth import Principal, Role, TokenStore, api_tokens_path
 from clinflow.api.deps import AnyPrincipal, get_log
 from clinflow.api.errors import Forbidden
 from clinflow.api.routes import checkpoints, disclosures, events, proofs
 from clinflow.api.settings import Settings
 from clinflow.audit import events as audit_events
-from clinflow.audit.commands import api_tokens_path
 from clinflow.audit.events import PSEUDONYM_RE
 from clinflow.audit.log import AuditLog
 

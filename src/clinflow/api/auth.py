@@ -23,6 +23,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from clinflow.audit.events import check_pseudonym
+from clinflow.config import DataDir
 from clinflow.errors import ClinflowError, ConfigError
 from clinflow.sqlite_store import open_wal
 
@@ -56,6 +57,11 @@ class Principal:
     role: Role
     patient: str | None = None
     label: str = ""
+
+
+def api_tokens_path(data_dir: DataDir) -> Path:
+    """Where a deployment keeps its token store."""
+    return data_dir.root / "api_tokens.db"
 
 
 def hash_token(token: str) -> bytes:

@@ -169,7 +169,7 @@ def token_create(
     data_dir: DataDirOption = None,
 ) -> None:
     """Create a bearer token and print it ONCE (only its SHA-256 is stored)."""
-    from clinflow.api.auth import TokenStore
+    from clinflow.api.auth import TokenStore, api_tokens_path
 
     store = TokenStore(api_tokens_path(DataDir.open(data_dir)))
     try:
@@ -183,7 +183,7 @@ def token_create(
 @token_app.command("list")
 def token_list(data_dir: DataDirOption = None) -> None:
     """List tokens (ids, roles, scope; never the tokens)."""
-    from clinflow.api.auth import TokenStore
+    from clinflow.api.auth import TokenStore, api_tokens_path
 
     store = TokenStore(api_tokens_path(DataDir.open(data_dir)))
     try:
@@ -197,7 +197,7 @@ def token_list(data_dir: DataDirOption = None) -> None:
 @token_app.command("revoke")
 def token_revoke(token_id: str, data_dir: DataDirOption = None) -> None:
     """Revoke a token by its id."""
-    from clinflow.api.auth import TokenStore
+    from clinflow.api.auth import TokenStore, api_tokens_path
 
     store = TokenStore(api_tokens_path(DataDir.open(data_dir)))
     try:
@@ -207,7 +207,3 @@ def token_revoke(token_id: str, data_dir: DataDirOption = None) -> None:
     finally:
         store.close()
     typer.echo(f"token {token_id} revoked")
-
-
-def api_tokens_path(data_dir: DataDir) -> Path:
-    return data_dir.root / "api_tokens.db"
