@@ -16,6 +16,7 @@ from functools import cache, lru_cache
 
 import orjson
 
+from clinflow.synthetic.fhir import iso
 from clinflow.synthetic.vitals import VitalSet
 
 LOINC = "http://loinc.org"
@@ -135,7 +136,7 @@ def _acvpu_value(letter: str) -> str:
 @lru_cache(maxsize=65_536)
 def _timestamp(moment: datetime) -> str:
     # Patients share charting times (admissions are on the interval grid): cache the strings.
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso(moment)
 
 
 _KEYS_OF_VALUES = {
