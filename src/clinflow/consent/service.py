@@ -19,7 +19,7 @@ import orjson
 from clinflow.config import DataDir
 from clinflow.consent.decision import DecisionQuery
 from clinflow.consent.gate import ConsentGate
-from clinflow.consent.model import ConsentRecord, parse_consent
+from clinflow.consent.model import ConsentRecord, parse_consent, patient_mrn
 from clinflow.consent.policy import ConsentPolicy, load_policy
 from clinflow.consent.receipt import Receipt
 from clinflow.consent.registry import Clock, ConsentRegistry, utc_now
@@ -37,7 +37,6 @@ from clinflow.sinks.registry import RetractionRegistry
 from clinflow.sinks.research import ResearchStore
 
 PSEUDONYM_PREFIX = "PT-"
-MR_TYPE_CODE = "MR"
 
 
 @dataclass
@@ -91,14 +90,6 @@ class ScheduledRevocation:
     purpose: str
     revoke_at: datetime
     consent_id: str
-
-
-def _mrn_of(patient: Mapping[str, Any]) -> str | None:
-    for identifier in patient.get("identifier") or []:
-        codings = ((identifier.get("type") or {}).get("coding")) or []
-        if any(c.get("code") == MR_TYPE_CODE for c in codings) and identifier.get("value"):
-            return str(identifier["value"])
-    return None
 
 
 class ConsentService:
@@ -188,7 +179,7 @@ class ConsentService:
             str(res["id"]): mrn
             for _, res in items
             if isinstance(res, Mapping) and res.get("resourceType") == "Patient" and res.get("id")
-            for mrn in [_mrn_of(res)]
+            for mrn in [patient_mrn(res)]
             if mrn is not None
         }
         for location, resource in items:

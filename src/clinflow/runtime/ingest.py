@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import orjson
 
 from clinflow.audit import events as audit_events
+from clinflow.consent.model import patient_mrn
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.envelope import Envelope, SourceKind
 from clinflow.errors import InputRejected
@@ -28,7 +29,6 @@ from clinflow.interfaces import AuditSink
 from clinflow.quarantine import Quarantine
 
 STAGE = "ingest"
-MR_TYPE_CODE = "MR"
 VITAL_SIGNS = "vital-signs"
 NOTE_TYPE = "DocumentReference"
 
@@ -57,14 +57,6 @@ class IngestReport:
     dicom: list[Envelope] = field(default_factory=list)
     inputs: Counter[str] = field(default_factory=Counter)  # kind -> count
     quarantined: list[str] = field(default_factory=list)  # "location: reason", never PHI
-
-
-def _mrn(patient: Mapping[str, Any]) -> str | None:
-    for identifier in patient.get("identifier") or []:
-        codings = ((identifier.get("type") or {}).get("coding")) or []
-        if any(c.get("code") == MR_TYPE_CODE for c in codings) and identifier.get("value"):
-            return str(identifier["value"])
-    return None
 
 
 def _is_vital_sign(resource: Mapping[str, Any]) -> bool:
@@ -150,7 +142,7 @@ class Ingest:
         patients = [r for r in resources if r.get("resourceType") == "Patient"]
         if len(patients) != 1:
             raise InputRejected("expected exactly one Patient resource", f"{location} Bundle")
-        mrn = _mrn(patients[0])
+        mrn = patient_mrn(patients[0])
         if mrn is None:
             raise InputRejected("Patient has no MR identifier", f"{location} Patient.identifier")
         fhir_id = str(patients[0].get("id", ""))
