@@ -16,12 +16,12 @@ from collections.abc import Callable
 from functools import lru_cache
 
 from pydicom.datadict import dictionary_VR
+from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
 
 UNDEFINED = 0xFFFFFFFF
 _ITEM = (0xFFFE, 0xE000)
-# Explicit VRs with a 2-byte reserved field and a 4-byte length (PS3.5 7.1.2).
-_LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN"})
-_LONG_VRS |= {b"UR", b"UT", b"UV"}
+# Explicit VRs with a 2-byte reserved field and a 4-byte length (PS3.5 7.1.2), as raw bytes.
+_LONG_VRS = frozenset(str(vr).encode("ascii") for vr in EXPLICIT_VR_LENGTH_32)
 _HEADERS = {little: struct.Struct("<HHL" if little else ">HHL") for little in (True, False)}
 _EXPLICIT = {little: struct.Struct("<HH2sH" if little else ">HH2sH") for little in (True, False)}
 _UL = {little: struct.Struct("<L" if little else ">L") for little in (True, False)}
