@@ -289,7 +289,8 @@ class DemoPipeline:
         scoring: ScoringService,
         revoked: dict[str, tuple[str, ...]],
     ) -> None:
-        for record in service.research.records():
+        held_records = service.research.records()
+        for record in held_records:
             decision = service.registry.decide(DecisionQuery(record.patient, record.purpose))
             if not decision.permitted:
                 self.report.consent_violations += 1
@@ -298,7 +299,7 @@ class DemoPipeline:
             live = service.lineage.find(patient, purposes, with_inputs=False)
             self.report.revoked_research_remaining += len(held) + len(live)
             self.report.revoked_with_scores += scoring.latest_score(patient) is not None
-        self.report.research_held = len(service.research.records())
+        self.report.research_held = len(held_records)
         self.report.research_files_on_disk = len(service.research.files())
 
     def _verify(self) -> None:
