@@ -12,6 +12,10 @@ serve_app = typer.Typer(help="Start HTTP services (audit-query API; scoring endp
 
 HostOption = Annotated[str, typer.Option("--host", help="Interface to bind.")]
 PortOption = Annotated[int, typer.Option("--port", help="TCP port.")]
+DsnOption = Annotated[
+    str | None,
+    typer.Option("--dsn", envvar="CLINFLOW_AUDIT_DSN", help="PostgreSQL DSN for the log."),
+]
 
 
 @serve_app.command("api")
@@ -19,10 +23,7 @@ def serve_api(
     host: HostOption = "127.0.0.1",
     port: PortOption = 8000,
     data_dir: DataDirOption = None,
-    dsn: Annotated[
-        str | None,
-        typer.Option("--dsn", envvar="CLINFLOW_AUDIT_DSN", help="PostgreSQL DSN for the log."),
-    ] = None,
+    dsn: DsnOption = None,
 ) -> None:
     """Serve the audit-query API (OpenAPI docs at /docs)."""
     import uvicorn
@@ -43,10 +44,7 @@ def serve_all(
         int, typer.Option("--scoring-port", help="Scoring endpoints port.")
     ] = 8001,
     data_dir: DataDirOption = None,
-    dsn: Annotated[
-        str | None,
-        typer.Option("--dsn", envvar="CLINFLOW_AUDIT_DSN", help="PostgreSQL DSN for the log."),
-    ] = None,
+    dsn: DsnOption = None,
 ) -> None:
     """Serve the audit-query API and the MOCK scoring endpoints from one process."""
     import asyncio
