@@ -154,7 +154,8 @@ def deidentify_tree(
 ) -> BatchReport:
     """De-identify every file under ``source`` into ``target`` (same relative paths)."""
     source, target = source.resolve(), target.resolve()
-    if source.is_dir() and (target == source or source in target.parents):
+    folder = source.is_dir()
+    if folder and (target == source or source in target.parents):
         raise ConfigError(f"output {target}: must not be inside the input folder")
     report = BatchReport()
     buffered = BufferedSink(audit) if audit is not None else None
@@ -175,7 +176,7 @@ def deidentify_tree(
                 _audit_rejected(audit, data, reason, qid)
         else:
             out_name = output_location(location, result, engine)
-            out_path = target / out_name if source.is_dir() else target / Path(out_name).name
+            out_path = target / out_name if folder else target / Path(out_name).name
             out_path.parent.mkdir(parents=True, exist_ok=True)
             out_path.write_bytes(output)
             report.deidentified += 1
