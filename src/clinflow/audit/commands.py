@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from clinflow.audit import store as audit_store
 from clinflow.audit.checkpoint import NoteSigner, NoteVerifier
 from clinflow.audit.log import DEFAULT_ORIGIN
 from clinflow.audit.store import AuditStore
@@ -35,15 +36,9 @@ PrefixOption = Annotated[str, typer.Option("--table-prefix", help="PostgreSQL ta
 
 def open_store(data_dir: DataDir, dsn: str | None, prefix: str = "audit") -> AuditStore:
     """Open an existing store read-mostly (never creates an SQLite log that is not there)."""
-    if dsn:
-        from clinflow.audit.store_postgres import PostgresStore
-
-        return PostgresStore(dsn, prefix=prefix)
-    if not data_dir.audit_db.exists():
+    if not dsn and not data_dir.audit_db.exists():
         raise ConfigError(f"no audit log at {data_dir.audit_db}")
-    from clinflow.audit.store_sqlite import SqliteStore
-
-    return SqliteStore(data_dir.audit_db)
+    return audit_store.open_store(data_dir, dsn, prefix)
 
 
 def trusted_verifiers(data_dir: DataDir, origin: str, vkeys: list[str]) -> list[NoteVerifier]:

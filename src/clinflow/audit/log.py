@@ -23,7 +23,13 @@ from clinflow.audit.canonical import canonical_json
 from clinflow.audit.checkpoint import Checkpoint, NoteSigner, NoteVerifier
 from clinflow.audit.merkle import MerkleTree, leaf_hash
 from clinflow.audit.search_fields import index_fields
-from clinflow.audit.store import AuditStore, NewEntry, SearchQuery, StoredCheckpoint
+from clinflow.audit.store import (
+    AuditStore,
+    NewEntry,
+    SearchQuery,
+    StoredCheckpoint,
+    open_store,
+)
 from clinflow.config import DataDir
 from clinflow.crypto.keys import KeyRing
 from clinflow.errors import AuditIntegrityError, ClinflowError
@@ -102,15 +108,7 @@ class AuditLog:
         ``origin``.
         """
         data_dir = data_dir or DataDir.open()
-        store: AuditStore
-        if dsn:
-            from clinflow.audit.store_postgres import PostgresStore
-
-            store = PostgresStore(dsn, prefix=table_prefix)
-        else:
-            from clinflow.audit.store_sqlite import SqliteStore
-
-            store = SqliteStore(data_dir.audit_db)
+        store = open_store(data_dir, dsn, table_prefix)
         signer = NoteSigner(origin, KeyRing(data_dir.keys).audit_signing_key())
         return cls(
             store,

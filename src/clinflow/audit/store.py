@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from clinflow.audit.search_fields import IndexFields
+from clinflow.config import DataDir
 
 SEARCH_FIELDS = ("patient", "agent", "action", "code", "purpose", "outcome")
 INDEX_COLUMNS = (*SEARCH_FIELDS, "recorded", "entity_types")
@@ -103,3 +104,15 @@ class AuditStore(Protocol):
     def search(self, query: SearchQuery) -> list[tuple[int, bytes]]: ...
 
     def close(self) -> None: ...
+
+
+def open_store(data_dir: DataDir, dsn: str | None = None, prefix: str = "audit") -> AuditStore:
+    """The deployment's store: PostgreSQL at ``dsn`` (tables ``<prefix>_*``), else SQLite at
+    ``data_dir.audit_db``."""
+    if dsn:
+        from clinflow.audit.store_postgres import PostgresStore
+
+        return PostgresStore(dsn, prefix=prefix)
+    from clinflow.audit.store_sqlite import SqliteStore
+
+    return SqliteStore(data_dir.audit_db)
