@@ -61,6 +61,11 @@ class PatientConsents:
         self.cache.clear()
 
 
+def _consent_body(record: ConsentRecord) -> dict[str, Any]:
+    """The history row body of a consent event (``PatientConsents.apply`` reads it back)."""
+    return {"resource": dict(record.raw), "fhir_version": record.fhir_version.value}
+
+
 def _revocation_from_body(patient: str, body: dict[str, Any]) -> Revocation:
     return Revocation(
         revocation_id=body["revocation_id"],
@@ -97,8 +102,7 @@ class ConsentRegistry:
 
     def add_consent(self, patient: str, record: ConsentRecord) -> int:
         """Append a Consent (new or a new version of one) for a pseudonymous patient."""
-        body = {"resource": dict(record.raw), "fhir_version": record.fhir_version.value}
-        return self._append(patient, "consent", record.consent_id, body)
+        return self._append(patient, "consent", record.consent_id, _consent_body(record))
 
     def add_consents(self, items: Iterable[tuple[str, ConsentRecord]]) -> int:
         """Bulk-append (patient, consent) pairs in one transaction (SQLite store only)."""
@@ -106,8 +110,7 @@ class ConsentRegistry:
         if append_many is None:
             return sum(1 for patient, record in items if self.add_consent(patient, record))
         rows = [
-            (patient, "consent", record.consent_id,
-             {"resource": dict(record.raw), "fhir_version": record.fhir_version.value})
+            (patient, "consent", record.consent_id, _consent_body(record))
             for patient, record in items
         ]
         with self._lock:
