@@ -75,13 +75,18 @@ def canonical_json(value: Mapping[str, Any]) -> bytes:
     return encoded
 
 
-def is_canonical(entry: bytes) -> bool:
-    """True when ``entry`` parses as a JSON object and re-serializes to the same bytes."""
+def parse_canonical(entry: bytes) -> tuple[dict[str, Any] | None, bool]:
+    """(the JSON object ``entry`` holds, or None; whether ``entry`` is its canonical form)."""
     try:
         parsed = orjson.loads(entry)
     except orjson.JSONDecodeError:
-        return False
+        return None, False
     if not isinstance(parsed, dict):
-        return False
+        return None, False
     # Parsed JSON holds only plain types and finite numbers: orjson alone re-serializes it.
-    return bool(orjson.dumps(parsed, option=orjson.OPT_SORT_KEYS) == entry)
+    return parsed, orjson.dumps(parsed, option=orjson.OPT_SORT_KEYS) == entry
+
+
+def is_canonical(entry: bytes) -> bool:
+    """True when ``entry`` parses as a JSON object and re-serializes to the same bytes."""
+    return parse_canonical(entry)[1]

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from hashlib import sha256
 
-import orjson
-
+from clinflow.audit.canonical import parse_canonical
 from clinflow.audit.checkpoint import Checkpoint, NoteVerifier
-from clinflow.audit.merkle import MerkleTree, verify_consistency
+from clinflow.audit.merkle import MerkleTree, leaf_hash, verify_consistency
 from clinflow.audit.search_fields import index_fields
 from clinflow.audit.store import AuditStore, index_row
 from clinflow.errors import AuditIntegrityError
@@ -55,14 +53,6 @@ class VerifyReport:
             self.truncated_failures += 1
 
 
-def _parse(entry: bytes) -> dict[str, object] | None:
-    try:
-        parsed = orjson.loads(entry)
-    except orjson.JSONDecodeError:
-        return None
-    return parsed if isinstance(parsed, dict) else None
-
-
 def _check_signed(
     note: str, verifiers: Sequence[NoteVerifier]
 ) -> tuple[Checkpoint | None, str | None]:
@@ -99,11 +89,11 @@ def verify_log(
             gap = f"entries {expected}..{last}" if last > expected else f"entry {expected}"
             report.fail(gap, "missing (deleted from the log)")
             expected = index
-        actual = sha256(b"\x00" + entry).digest()  # RFC 9162 leaf hash
-        parsed = _parse(entry)
+        actual = leaf_hash(entry)
+        parsed, canonical = parse_canonical(entry)
         if actual != stored_leaf:
             report.fail(f"entry {index}", "content does not match its stored leaf hash (altered)")
-        elif parsed is None or orjson.dumps(parsed, option=orjson.OPT_SORT_KEYS) != entry:
+        elif not canonical:
             report.fail(f"entry {index}", "not canonical JSON")
         if index_rows is not None:
             while pending_row is None or pending_row[0] < index:
