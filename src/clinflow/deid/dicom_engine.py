@@ -166,9 +166,12 @@ class DicomDeidentifier:
         # Built once and shared by every output dataset (written, never mutated).
         self._raw_marks: dict[tuple[Any, Any], dict[Any, Any]] = {}
         self._method_items = [_code_item(code, meaning) for code, meaning in policy.method_codes]
-        # Repeating groups (50xx curves, 60xx overlays) count as named: the scanner is cautious.
+        # Groups a table pattern covers (50xx curves, 60xx overlays): only their tags need
+        # the pattern look-up, and the scanner counts them as named.
+        pattern_groups = frozenset().union(*(p.groups() for p in policy.patterns))
+        self._pattern_groups = pattern_groups
         self._scanner = SequenceScanner(
-            lambda tag: tag in self._actions or (tag >> 16) & 0xFF00 in (0x5000, 0x6000),
+            lambda tag: tag in self._actions or tag >> 16 in pattern_groups,
             CODE_TAGS,
             TEXT_VRS,
             DATE_VRS,
@@ -306,7 +309,7 @@ class DicomDeidentifier:
         if depth > result.max_depth:
             result.max_depth = depth
         actions = self._actions
-        patterns = self.policy.patterns
+        pattern_groups = self._pattern_groups
         counts = result.actions
         elements = ds._dict
         for tag in list(elements):
@@ -315,7 +318,7 @@ class DicomDeidentifier:
                 result.changes += self._private(ds, tag, group, counts)
                 continue
             entry = actions.get(tag)
-            if entry is None and patterns and (group & 0xFF00) in (0x5000, 0x6000):
+            if entry is None and group in pattern_groups:
                 code = self.policy.action_for(tag)
                 if code is not None:
                     entry = (code, action_for(code))

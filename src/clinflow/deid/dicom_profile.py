@@ -309,6 +309,17 @@ class TagPattern:
     action: ActionCode
     name: str
 
+    def groups(self) -> frozenset[int]:
+        """Every group number a tag matching this pattern can have (``50xx``: 256 groups)."""
+        group_mask, group_value = self.mask >> 16, self.value >> 16
+        free = ~group_mask & 0xFFFF
+        found = {group_value}
+        bits = free
+        while bits:  # every subset of the free bits, set on top of the fixed ones
+            found.add(group_value | bits)
+            bits = (bits - 1) & free
+        return frozenset(found)
+
 
 @dataclass(frozen=True, slots=True)
 class CompiledPolicy:
