@@ -4,7 +4,7 @@ Consent events (grant, update, revoke) are appended to a ``ConsentStore``; each 
 the patient's version. Decisions are cached per patient keyed by (purpose, categories,
 recipient, action, time segment) — a time segment is the span between two consecutive period
 boundaries of the patient's consents, inside which the answer cannot change. Before answering,
-the registry asks the store whether anyone appended (SQLite ``PRAGMA data_version``), and
+the registry asks the store whether anyone appended (``ConsentStore.changed()``), and
 replays new rows, dropping the cache of every patient they touch: a revocation recorded by any
 process invalidates cached decisions at once.
 """

@@ -157,12 +157,8 @@ class SqliteConsentStore(_SqlHistoryReads):
             self._conn = open_wal(path, _SQLITE_SCHEMA)
         except sqlite3.Error as exc:
             raise ConfigError(f"{path}: cannot open consent registry ({exc})") from exc
-        self._data_version = self._read_data_version()
         self._signal_fd, self._signal = _open_signal(path.with_name(path.name + "-signal"))
         self._signal_seen = self._read_signal()
-
-    def _read_data_version(self) -> int:
-        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
 
     def _read_signal(self) -> int:
         return int(struct.unpack_from("<Q", self._signal)[0])
@@ -223,22 +219,13 @@ class SqliteConsentStore(_SqlHistoryReads):
 
         Reads an 8-byte counter in a shared memory-mapped file (``consent.db-signal``) that
         every writer bumps after committing: a fraction of a microsecond, so every decision
-        can afford it. ``PRAGMA data_version`` remains the check in ``changed_strict``.
+        can afford it.
         """
         current = self._read_signal()
         if current == self._signal_seen:
             return False
         self._signal_seen = current
         return True
-
-    def changed_strict(self) -> bool:
-        """SQLite's own view: another connection committed (also catches foreign writers)."""
-        with self._lock:
-            current = self._read_data_version()
-            if current == self._data_version:
-                return False
-            self._data_version = current
-            return True
 
     def save_receipt(self, receipt_id: str, patient: str, body: dict[str, Any]) -> None:
         with self._lock:
