@@ -79,10 +79,11 @@ def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Build the seeded log once (41 fsynced appends); each test gets a copy."""
     root = tmp_path_factory.mktemp("audit-template") / "data"
     template = DataDir.open(root)
+    seeded = seed_events()
     with AuditLog.open(template, checkpoint_every=16, batch_wait=0) as log:
-        log.append_many(seed_events()[:16])
-        log.append_many(seed_events()[16:32])
-        log.append_many(seed_events()[32:])
+        log.append_many(seeded[:16])
+        log.append_many(seeded[16:32])
+        log.append_many(seeded[32:])
     return root
 
 
