@@ -150,7 +150,6 @@ class SqliteConsentStore(_SqlHistoryReads):
     """Embedded backend: one SQLite file in WAL mode (``<data-dir>/consent.db``)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.RLock()
         try:
