@@ -59,6 +59,10 @@ class DataDir:
         return self.root / "consent.db"
 
     @property
+    def datakeys_db(self) -> Path:
+        return self.root / "datakeys.db"
+
+    @property
     def lineage_db(self) -> Path:
         return self.root / "lineage.db"
 

@@ -150,7 +150,7 @@ def _run_stage(stage: str, deployment: DataDir, source: Path, out: Path) -> list
         from clinflow.deid.fhir_engine import build_fhir_deidentifier
         from clinflow.deid.fhir_io import FhirDeidRunner
 
-        datakeys = DataKeyStore(deployment.root / "datakeys.db", keyring.master_key())
+        datakeys = DataKeyStore(deployment.datakeys_db, keyring.master_key())
         fhir = build_fhir_deidentifier(pseudonymizer, datakeys)
         result = FhirDeidRunner(fhir, None, audit, "input").run(source, out)
         return list(result.problems)

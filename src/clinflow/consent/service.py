@@ -113,7 +113,7 @@ class ConsentService:
             store or SqliteConsentStore(data_dir.consent_db), self.policy, clock
         )
         self.lineage = LineageIndex(data_dir.lineage_db)
-        self.datakeys = DataKeyStore(data_dir.root / "datakeys.db", keyring.master_key())
+        self.datakeys = DataKeyStore(data_dir.datakeys_db, keyring.master_key())
         self.research = ResearchStore(data_dir.research_store, self.datakeys, self.lineage)
         self.quarantine = Quarantine(data_dir.quarantine_db)
         self.targets = RetractionRegistry()

@@ -66,7 +66,7 @@ def deid_fhir(
     deployment = DataDir.open(data_dir)
     keyring = KeyRing(deployment.keys)
     pseudonymizer = Pseudonymizer(keyring.project_key())
-    datakeys = DataKeyStore(deployment.root / "datakeys.db", keyring.master_key())
+    datakeys = DataKeyStore(deployment.datakeys_db, keyring.master_key())
     engine = build_fhir_deidentifier(pseudonymizer, datakeys, policy, text_policy)
     compiled = engine.policy
     quarantine = Quarantine(deployment.quarantine_db)
