@@ -96,6 +96,15 @@ class Envelope:
         )
 
 
+def content_message_id(data: bytes) -> str:
+    """The message id of a source input: SHA-256 of its bytes, 32 hex characters.
+
+    Ingest and the batch de-identifiers both use it, so an input's audit entries and its
+    lineage rows name it by the same id.
+    """
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
 def derive_message_id(parent_id: str, payload: bytes) -> str:
     """Deterministic id of a derived message (same input, same output: replays are idempotent)."""
     digest = hashlib.sha256(parent_id.encode() + b"\x00" + payload).hexdigest()

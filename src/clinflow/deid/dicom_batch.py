@@ -9,7 +9,6 @@ processed go to the quarantine with a reason, and one AuditEvent per file goes t
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from typing import Any
 
 from clinflow.audit import events
 from clinflow.deid.dicom_engine import DeidResult, DicomDeidentifier
-from clinflow.envelope import Envelope, SourceKind, derive_message_id
+from clinflow.envelope import Envelope, SourceKind, content_message_id, derive_message_id
 from clinflow.errors import ConfigError, InputRejected
 from clinflow.interfaces import AuditSink
 from clinflow.quarantine import Quarantine
@@ -113,14 +112,10 @@ def output_location(location: str, result: DeidResult, engine: DicomDeidentifier
     return "/".join(renamed)
 
 
-def _message_id(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()[:32]
-
-
 def _audit_success(
     sink: AuditSink, result: DeidResult, data: bytes, output: bytes, policy_hash: str
 ) -> None:
-    input_id = _message_id(data)
+    input_id = content_message_id(data)
     sink.append(
         events.deidentification(
             patient=result.patient_pseudonym,
@@ -136,7 +131,7 @@ def _audit_success(
 def _audit_rejected(sink: AuditSink, data: bytes, reason: str, quarantine_id: int) -> None:
     sink.append(
         events.validation_failure(
-            message_id=_message_id(data),
+            message_id=content_message_id(data),
             stage=STAGE,
             reason=reason,
             quarantine_id=quarantine_id,

@@ -10,7 +10,6 @@ validation-failure AuditEvent naming the stage and the reason, never a value.
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ import orjson
 from clinflow.audit import events as audit_events
 from clinflow.consent.model import patient_mrn
 from clinflow.deid.pseudonym import Pseudonymizer
-from clinflow.envelope import Envelope, SourceKind
+from clinflow.envelope import Envelope, SourceKind, content_message_id
 from clinflow.errors import InputRejected
 from clinflow.interfaces import AuditSink
 from clinflow.quarantine import Quarantine
@@ -33,11 +32,6 @@ VITAL_SIGNS = "vital-signs"
 NOTE_TYPE = "DocumentReference"
 
 _Parsed = TypeVar("_Parsed")
-
-
-def content_id(data: bytes) -> str:
-    """The message id of an input: SHA-256 of its bytes, 32 hex characters."""
-    return hashlib.sha256(data).hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +145,7 @@ class Ingest:
             r for r in resources if r.get("resourceType") == "Observation" and _is_vital_sign(r)
         ]
         envelope = Envelope(
-            message_id=content_id(data),
+            message_id=content_message_id(data),
             source=SourceKind.FHIR,
             patient=pseudonym,
             payload=data,
@@ -185,7 +179,7 @@ class Ingest:
         if modality:
             attributes["modality"] = modality
         return Envelope(
-            message_id=content_id(data),
+            message_id=content_message_id(data),
             source=SourceKind.DICOM,
             patient=self.pseudonymizer.patient_pseudonym(patient_id),
             payload=data,
@@ -211,7 +205,7 @@ class Ingest:
         report.quarantined.append(f"{where}: {exc.reason}")
         self.audit.append(
             audit_events.validation_failure(
-                message_id=content_id(data),
+                message_id=content_message_id(data),
                 stage=STAGE,
                 reason=exc.reason,
                 quarantine_id=quarantine_id,
