@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -18,6 +18,19 @@ class AuditSink(Protocol):
     def append(self, event: Mapping[str, Any]) -> int:
         """Durably append one AuditEvent (a JSON-able dict); return its leaf index."""
         ...
+
+
+def append_all(sink: AuditSink, events: Sequence[Mapping[str, Any]]) -> None:
+    """Append ``events`` in one group commit when the sink offers ``append_many``.
+
+    ``append_many`` is optional so list-backed fakes stay one method; the audit log has it.
+    """
+    many = getattr(sink, "append_many", None)
+    if callable(many):
+        many(events)
+    else:
+        for event in events:
+            sink.append(event)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from clinflow.audit import events
 from clinflow.deid.dicom_engine import DeidResult, DicomDeidentifier
 from clinflow.envelope import Envelope, SourceKind, content_message_id, derive_message_id
 from clinflow.errors import ConfigError, InputRejected
-from clinflow.interfaces import AuditSink
+from clinflow.interfaces import AuditSink, append_all
 from clinflow.quarantine import Quarantine
 
 STAGE = "deid-dicom"
@@ -90,12 +90,7 @@ class BufferedSink:
     def flush(self) -> None:
         if not self.pending:
             return
-        many = getattr(self.sink, "append_many", None)
-        if callable(many):
-            many(self.pending)
-        else:
-            for event in self.pending:
-                self.sink.append(event)
+        append_all(self.sink, self.pending)
         self.pending = []
 
 

@@ -23,7 +23,7 @@ import orjson
 from clinflow.deid.fhir_engine import FhirDeidentifier
 from clinflow.deid.fhir_types import model_class
 from clinflow.errors import InputRejected
-from clinflow.interfaces import AuditSink
+from clinflow.interfaces import AuditSink, append_all
 from clinflow.quarantine import Quarantine
 
 Validation = Literal["none", "input", "both"]
@@ -346,9 +346,4 @@ class FhirDeidRunner:
             )
             for pseudonym, counts in sorted(audit.items())
         ]
-        append_many = getattr(self.audit, "append_many", None)
-        if callable(append_many):  # one group commit per file instead of one per event
-            append_many(batch)
-        else:
-            for event in batch:
-                self.audit.append(event)
+        append_all(self.audit, batch)  # one group commit per file instead of one per event
