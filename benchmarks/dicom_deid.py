@@ -38,11 +38,11 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from dicom_deid_peers import PEERS, ensure_peer  # noqa: E402
 
-from clinflow.deid.dicom_corpus import build_corpus  # noqa: E402
-from clinflow.deid.dicom_engine import DicomDeidentifier  # noqa: E402
-from clinflow.deid.dicom_profile import compile_policy  # noqa: E402
-from clinflow.deid.leaks import scan  # noqa: E402
+from clinflow.deid.dicom.engine import DicomDeidentifier  # noqa: E402
+from clinflow.deid.dicom.profile import compile_policy  # noqa: E402
+from clinflow.deid.leaks.scanner import scan  # noqa: E402
 from clinflow.deid.pseudonym import Pseudonymizer  # noqa: E402
+from clinflow.synthetic.dicom.corpus import build_corpus  # noqa: E402
 
 # Each driver reads a JSON job {"files": [[in, out], ...]} from stdin and prints a JSON result.
 _DRIVER_HEAD = """
@@ -136,7 +136,7 @@ def run_floor(source: Path, target: Path) -> dict[str, Any]:
 
 
 def run_clinflow(source: Path, target: Path) -> dict[str, Any]:
-    from clinflow.deid import dicom_textclean
+    from clinflow.deid.dicom import textclean as dicom_textclean
     from clinflow.errors import InputRejected
 
     # a repeated run starts as cold as the first: no compiled identifier patterns kept

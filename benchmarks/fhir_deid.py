@@ -27,8 +27,8 @@ from typing import Any
 
 import orjson
 
-from clinflow.deid.fhir_engine import build_fhir_deidentifier
-from clinflow.deid.fhir_io import validate_resource
+from clinflow.deid.fhir.engine import build_fhir_deidentifier
+from clinflow.deid.fhir.io import validate_resource
 from clinflow.deid.pseudonym import Pseudonymizer
 
 TARGET = 5000

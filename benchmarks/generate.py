@@ -66,7 +66,7 @@ def fhir_resources_baseline(sample: int = 5000) -> dict[str, float]:
     """Per-Observation time: ours (templates) vs a fhir.resources model built and dumped."""
     from fhir.resources.observation import Observation
 
-    from clinflow.synthetic.fhir_vitals import vital_observations
+    from clinflow.synthetic.fhir.vitals import vital_observations
     from clinflow.synthetic.population import make_patient
     from clinflow.synthetic.scenario import Scenario
     from clinflow.synthetic.vitals import trajectory

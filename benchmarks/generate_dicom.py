@@ -22,8 +22,8 @@ from pathlib import Path
 import orjson
 from pydicom.filewriter import dcmwrite
 
-from clinflow.synthetic.dicom import build_imaging_for_patient, write_imaging_for_patient
-from clinflow.synthetic.dicom_sample_patients import sample_patient
+from clinflow.synthetic.dicom.imaging import build_imaging_for_patient, write_imaging_for_patient
+from clinflow.synthetic.dicom.sample_patients import sample_patient
 from clinflow.synthetic.manifest import PhiEntry
 from clinflow.synthetic.model import Patient
 

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from clinflow.deid.pseudonym import Pseudonymizer
-from clinflow.deid.text import Span, TextDeidentifier, load_text_policy
-from clinflow.deid.text_eval import TextEvalReport, evaluate
-from clinflow.deid.text_known import KnownIdentifiers
+from clinflow.deid.text.engine import Span, TextDeidentifier, load_text_policy
+from clinflow.deid.text.evaluate import TextEvalReport, evaluate
+from clinflow.deid.text.known import KnownIdentifiers
 
 
 def make_cohort(patients: int, seed: int, root: Path) -> Path:

@@ -27,11 +27,11 @@ def register_all(app: typer.Typer) -> None:
     app.add_typer(audit_app, name="audit")
     app.add_typer(serve_app, name="serve")  # scoring adds `serve scoring` to serve_app
     # de-identification: deid dicom|fhir, leaks -> clinflow.deid.commands
-    from clinflow.deid.dicom_cli import register as register_deid_dicom
-    from clinflow.deid.leaks_cli import register as register_leaks
+    from clinflow.deid.dicom.cli import register as register_deid_dicom
+    from clinflow.deid.leaks.cli import register as register_leaks
 
     register_deid_dicom(deid_app)
-    from clinflow.deid.fhir_cli import register as register_deid_fhir
+    from clinflow.deid.fhir.cli import register as register_deid_fhir
 
     register_deid_fhir(deid_app)  # deid fhir, deid text-eval
     register_leaks(app)

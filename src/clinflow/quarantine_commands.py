@@ -139,16 +139,16 @@ def _run_stage(stage: str, deployment: DataDir, source: Path, out: Path) -> list
     pseudonymizer = Pseudonymizer(keyring.project_key())
     with AuditLog.open(deployment) as audit:
         if stage == "deid-dicom":
-            from clinflow.deid.dicom_batch import deidentify_tree
-            from clinflow.deid.dicom_engine import DicomDeidentifier
-            from clinflow.deid.dicom_profile import compile_policy
+            from clinflow.deid.dicom.batch import deidentify_tree
+            from clinflow.deid.dicom.engine import DicomDeidentifier
+            from clinflow.deid.dicom.profile import compile_policy
 
             engine = DicomDeidentifier(compile_policy(None, None), pseudonymizer)
             report = deidentify_tree(source, out, engine, None, audit)
             return [f"{r.location}: {r.reason}" for r in report.rejected]
         from clinflow.crypto.datakeys import DataKeyStore
-        from clinflow.deid.fhir_engine import build_fhir_deidentifier
-        from clinflow.deid.fhir_io import FhirDeidRunner
+        from clinflow.deid.fhir.engine import build_fhir_deidentifier
+        from clinflow.deid.fhir.io import FhirDeidRunner
 
         datakeys = DataKeyStore(deployment.datakeys_db, keyring.master_key())
         fhir = build_fhir_deidentifier(pseudonymizer, datakeys)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from clinflow.deid.dicom_corpus import build_corpus
-from clinflow.deid.dicom_engine import DicomDeidentifier
-from clinflow.deid.dicom_profile import compile_policy
+from clinflow.deid.dicom.engine import DicomDeidentifier
+from clinflow.deid.dicom.profile import compile_policy
 from clinflow.deid.pseudonym import Pseudonymizer
+from clinflow.synthetic.dicom.corpus import build_corpus
 
 KEY_A = bytes(range(32))
 KEY_B = bytes(range(1, 33))

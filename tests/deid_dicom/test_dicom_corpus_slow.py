@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from pydicom import dcmread
 
-from clinflow.deid.dicom_batch import deidentify_tree
-from clinflow.deid.dicom_corpus import build_corpus
-from clinflow.deid.dicom_engine import DicomDeidentifier
-from clinflow.deid.dicom_profile import compile_policy
-from clinflow.deid.leaks import scan
+from clinflow.deid.dicom.batch import deidentify_tree
+from clinflow.deid.dicom.engine import DicomDeidentifier
+from clinflow.deid.dicom.profile import compile_policy
+from clinflow.deid.leaks.scanner import scan
 from clinflow.deid.pseudonym import Pseudonymizer
+from clinflow.synthetic.dicom.corpus import build_corpus
 from clinflow.synthetic.manifest import read_manifest
 
 from .conftest import KEY_A, KEY_B

@@ -17,9 +17,9 @@ from pydicom.uid import (
     RLELossless,
 )
 
-from clinflow.deid.dicom_actions import shift_da, shift_dt, shift_tm
-from clinflow.deid.dicom_engine import DicomDeidentifier, time_offset_seconds
-from clinflow.deid.dicom_profile import compile_policy
+from clinflow.deid.dicom.actions import shift_da, shift_dt, shift_tm
+from clinflow.deid.dicom.engine import DicomDeidentifier, time_offset_seconds
+from clinflow.deid.dicom.profile import compile_policy
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.errors import InputRejected
 

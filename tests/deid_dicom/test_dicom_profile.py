@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from clinflow.deid.dicom_profile import (
+from clinflow.deid.dicom.profile import (
     DEFAULT_POLICY,
     POLICY_DIR,
     ActionCode,

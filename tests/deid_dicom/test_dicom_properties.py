@@ -10,8 +10,8 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from clinflow.deid.dicom_engine import DicomDeidentifier
-from clinflow.deid.dicom_profile import ActionCode, compile_policy
+from clinflow.deid.dicom.engine import DicomDeidentifier
+from clinflow.deid.dicom.profile import ActionCode, compile_policy
 from clinflow.deid.pseudonym import Pseudonymizer
 
 from .builders import make_dataset, to_bytes

@@ -10,8 +10,8 @@ import pydicom
 import pytest
 from pydicom import dcmread
 
-from clinflow.deid.dicom_batch import deidentify_tree
-from clinflow.deid.dicom_engine import DicomDeidentifier
+from clinflow.deid.dicom.batch import deidentify_tree
+from clinflow.deid.dicom.engine import DicomDeidentifier
 from clinflow.quarantine import Quarantine
 
 TEST_FILES = Path(os.path.dirname(pydicom.__file__)) / "data" / "test_files"

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from clinflow.deid.dicom_batch import DicomDeidStage, deidentify_tree
-from clinflow.deid.dicom_engine import DicomDeidentifier
+from clinflow.deid.dicom.batch import DicomDeidStage, deidentify_tree
+from clinflow.deid.dicom.engine import DicomDeidentifier
 from clinflow.envelope import Envelope, SourceKind
 from clinflow.quarantine import Quarantine
 

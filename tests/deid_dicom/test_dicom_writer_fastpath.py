@@ -15,10 +15,10 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from clinflow.deid.dicom_engine import DicomDeidentifier
-from clinflow.deid.dicom_profile import compile_policy
-from clinflow.deid.dicom_textclean import REDACTED, _generic, _prepared, known_tokens
-from clinflow.deid.dicom_writer import write_file
+from clinflow.deid.dicom.engine import DicomDeidentifier
+from clinflow.deid.dicom.profile import compile_policy
+from clinflow.deid.dicom.textclean import REDACTED, _generic, _prepared, known_tokens
+from clinflow.deid.dicom.writer import write_file
 from clinflow.deid.pseudonym import Pseudonymizer
 
 from .builders import make_dataset, nest, to_bytes

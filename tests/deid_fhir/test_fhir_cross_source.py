@@ -7,12 +7,12 @@ from datetime import date, timedelta
 from pydicom.dataset import Dataset
 from tests.deid_fhir import fixtures
 
-from clinflow.deid.dicom_engine import DicomDeidentifier
-from clinflow.deid.dicom_profile import compile_policy
-from clinflow.deid.fhir_engine import FhirDeidentifier
-from clinflow.deid.fhir_policy import load_policy
+from clinflow.deid.dicom.engine import DicomDeidentifier
+from clinflow.deid.dicom.profile import compile_policy
+from clinflow.deid.fhir.engine import FhirDeidentifier
+from clinflow.deid.fhir.policy import load_policy
 from clinflow.deid.pseudonym import Pseudonymizer
-from clinflow.deid.text import TextDeidentifier
+from clinflow.deid.text.engine import TextDeidentifier
 
 KEY = bytes(range(32))
 MRN = "33144716"

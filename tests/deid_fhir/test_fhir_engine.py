@@ -12,8 +12,8 @@ import orjson
 import pytest
 from tests.deid_fhir import fixtures
 
-from clinflow.deid.fhir_engine import FhirDeidentifier, build_fhir_deidentifier
-from clinflow.deid.fhir_io import FhirDeidRunner, _errors, validate_output
+from clinflow.deid.fhir.engine import FhirDeidentifier, build_fhir_deidentifier
+from clinflow.deid.fhir.io import FhirDeidRunner, _errors, validate_output
 from clinflow.deid.pseudonym import Pseudonymizer
 
 KEY = bytes(range(32))

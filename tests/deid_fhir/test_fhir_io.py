@@ -14,8 +14,8 @@ from clinflow.cli import app
 from clinflow.config import DataDir
 from clinflow.crypto.datakeys import DataKeyStore
 from clinflow.crypto.keys import KeyRing
-from clinflow.deid.fhir_engine import DATA_KEY_SCOPE, FhirDeidentifier
-from clinflow.deid.fhir_policy import parse_policy
+from clinflow.deid.fhir.engine import DATA_KEY_SCOPE, FhirDeidentifier
+from clinflow.deid.fhir.policy import parse_policy
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.quarantine import Quarantine
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clinflow.deid.fhir_engine import FhirDeidentifier
-from clinflow.deid.fhir_policy import load_policy, parse_policy
+from clinflow.deid.fhir.engine import FhirDeidentifier
+from clinflow.deid.fhir.policy import load_policy, parse_policy
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.errors import PolicyError
 

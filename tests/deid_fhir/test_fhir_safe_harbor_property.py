@@ -11,8 +11,8 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clinflow.deid.fhir_engine import build_fhir_deidentifier
-from clinflow.deid.fhir_policy import load_policy
+from clinflow.deid.fhir.engine import build_fhir_deidentifier
+from clinflow.deid.fhir.policy import load_policy
 from clinflow.deid.pseudonym import Pseudonymizer
 
 POLICY = load_policy("safe-harbor")

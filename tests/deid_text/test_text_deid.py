@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clinflow.deid.pseudonym import Pseudonymizer
-from clinflow.deid.text import (
+from clinflow.deid.text.engine import (
     DicomDescriptorCleaner,
     KnownIdentifiers,
     TextDeidentifier,

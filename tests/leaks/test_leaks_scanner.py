@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from clinflow.deid.leaks import scan, variants
+from clinflow.deid.leaks.scanner import scan, variants
 from clinflow.synthetic.manifest import PhiEntry, PhiKind, Subject
 
 

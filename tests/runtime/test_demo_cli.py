@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests.synthetic.cli_helper import run_cli
 
-from clinflow.deid import leaks
+from clinflow.deid.leaks import scanner as leaks
 from clinflow.runtime import DemoReport
 
 Capsys = pytest.CaptureFixture[str]

@@ -11,7 +11,7 @@ import orjson
 from fhir.resources import get_fhir_model_class as r5_model
 from fhir.resources.R4B import get_fhir_model_class as r4b_model
 
-from clinflow.synthetic.fhir_vitals import ACVPU_CODES
+from clinflow.synthetic.fhir.vitals import ACVPU_CODES
 
 
 def _version(cohort: Path) -> str:

@@ -13,9 +13,9 @@ import pytest
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileDataset
 
-from clinflow.synthetic.dicom import write_imaging_for_patient
-from clinflow.synthetic.dicom_pixels import BurnedText, anchor_of, text_mask
-from clinflow.synthetic.dicom_sample_patients import sample_patient
+from clinflow.synthetic.dicom.imaging import write_imaging_for_patient
+from clinflow.synthetic.dicom.pixels import BurnedText, anchor_of, text_mask
+from clinflow.synthetic.dicom.sample_patients import sample_patient
 from clinflow.synthetic.manifest import PhiEntry
 from clinflow.synthetic.model import Patient, StudyRecord
 

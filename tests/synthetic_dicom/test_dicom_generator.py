@@ -15,12 +15,12 @@ from pydicom.dataset import validate_file_meta
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from clinflow.errors import ConfigError
-from clinflow.synthetic.dicom import (
+from clinflow.synthetic.dicom.imaging import (
     IMPLEMENTATION_CLASS_UID,
     IMPLEMENTATION_VERSION_NAME,
     write_imaging_for_patient,
 )
-from clinflow.synthetic.dicom_sample_patients import sample_patient
+from clinflow.synthetic.dicom.sample_patients import sample_patient
 from clinflow.synthetic.manifest import PhiEntry, PhiKind
 
 from .conftest import ALL_MODALITIES, STUDY_TIME, Generated, check_entry, generate

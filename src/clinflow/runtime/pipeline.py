@@ -32,7 +32,7 @@ from clinflow.audit import events as audit_events
 from clinflow.config import DataDir
 from clinflow.consent.decision import DecisionQuery
 from clinflow.consent.service import ConsentService
-from clinflow.deid.dicom_batch import BufferedSink
+from clinflow.deid.dicom.batch import BufferedSink
 from clinflow.envelope import Envelope
 from clinflow.errors import InputRejected
 from clinflow.runtime.ingest import Ingest, IngestReport, vitals_for_treatment
@@ -258,7 +258,7 @@ class DemoPipeline:
 
     def _leak_scan(self, service: ConsentService, released: dict[str, str]) -> None:
         """Decrypt everything the research store holds into a scratch tree and scan it."""
-        from clinflow.deid.leaks import scan
+        from clinflow.deid.leaks.scanner import scan
 
         scratch = Path(service.data_dir.root) / "leak-scan"
         try:

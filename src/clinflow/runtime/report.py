@@ -16,7 +16,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     from clinflow.audit.verify import VerifyReport
     from clinflow.consent.receipt import Receipt
-    from clinflow.deid.leaks import LeakReport
+    from clinflow.deid.leaks.scanner import LeakReport
     from clinflow.runtime.ingest import IngestReport
     from clinflow.runtime.stages import Gates
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from clinflow.consent.gate import ConsentGate, GuardedSink
 from clinflow.consent.service import ConsentService
-from clinflow.deid.dicom_batch import DicomDeidStage
-from clinflow.deid.fhir_io import FhirDeidRunner
+from clinflow.deid.dicom.batch import DicomDeidStage
+from clinflow.deid.fhir.io import FhirDeidRunner
 from clinflow.interfaces import AuditSink
 
 TREAT = "TREAT"
@@ -23,7 +23,7 @@ RESEARCH_DESTINATION = "research-store"
 
 def fhir_runner(service: ConsentService, audit: AuditSink) -> FhirDeidRunner:
     """The FHIR de-identifier as ``clinflow deid fhir`` builds it (safe-harbor, text policy)."""
-    from clinflow.deid.fhir_engine import build_fhir_deidentifier
+    from clinflow.deid.fhir.engine import build_fhir_deidentifier
 
     engine = build_fhir_deidentifier(service.pseudonymizer, service.datakeys)
     return FhirDeidRunner(engine, service.quarantine, audit, "input")
@@ -31,8 +31,8 @@ def fhir_runner(service: ConsentService, audit: AuditSink) -> FhirDeidRunner:
 
 def dicom_stage(service: ConsentService, audit: AuditSink) -> DicomDeidStage:
     """The DICOM de-identification stage with the default site policy (PS3.15 Annex E)."""
-    from clinflow.deid.dicom_engine import DicomDeidentifier
-    from clinflow.deid.dicom_profile import compile_policy
+    from clinflow.deid.dicom.engine import DicomDeidentifier
+    from clinflow.deid.dicom.profile import compile_policy
 
     engine = DicomDeidentifier(compile_policy(None, None), service.pseudonymizer)
     return DicomDeidStage(engine, service.quarantine, audit)

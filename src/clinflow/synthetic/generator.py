@@ -4,7 +4,7 @@ Output layout under ``out``::
 
     fhir/bundles/<patient-id>.json    one transaction Bundle per patient
     fhir/ndjson/<ResourceType>.ndjson  Bulk Data export, one file per resource type
-    dicom/...                          written by ``clinflow.synthetic.dicom``
+    dicom/...                          written by ``clinflow.synthetic.dicom.imaging``
     manifest.ndjson                    every planted identifier (``PhiEntry`` per line)
     labels.json                        deteriorating patients + onset, scheduled revocations
     summary.json                       counts and the manifest's SHA-256
@@ -35,9 +35,9 @@ import orjson
 from pydicom.filereader import read_file_meta_info
 
 from clinflow.errors import ConfigError
-from clinflow.synthetic import fhir
-from clinflow.synthetic.fhir_imaging import imaging_study
-from clinflow.synthetic.fhir_vitals import vital_observations
+from clinflow.synthetic.fhir import resources as fhir
+from clinflow.synthetic.fhir.imaging import imaging_study
+from clinflow.synthetic.fhir.vitals import vital_observations
 from clinflow.synthetic.manifest import ManifestWriter, PhiEntry, PhiKind, Subject
 from clinflow.synthetic.model import Patient, StudyRecord
 from clinflow.synthetic.notes import write_note
@@ -49,7 +49,7 @@ OUTPUT_NAMES = ("fhir", "dicom", "manifest.ndjson", "labels.json", "summary.json
 
 
 class ImagingWriter(Protocol):
-    """The DICOM generator's entry point (``clinflow.synthetic.dicom``)."""
+    """The DICOM generator's entry point (``clinflow.synthetic.dicom.imaging``)."""
 
     def __call__(
         self,
@@ -66,11 +66,11 @@ class ImagingWriter(Protocol):
 def default_imaging_writer() -> ImagingWriter:
     """The real DICOM writer; a clear ConfigError while it is not installed."""
     try:
-        from clinflow.synthetic.dicom import write_imaging_for_patient
+        from clinflow.synthetic.dicom.imaging import write_imaging_for_patient
     except ImportError as exc:
         raise ConfigError(
             "scenario field 'imaging_fraction' > 0 needs the DICOM generator"
-            " (clinflow.synthetic.dicom), which is not available"
+            " (clinflow.synthetic.dicom.imaging), which is not available"
         ) from exc
     return write_imaging_for_patient
 

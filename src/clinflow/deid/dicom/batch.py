@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from clinflow.audit import events
-from clinflow.deid.dicom_engine import DeidResult, DicomDeidentifier
+from clinflow.deid.dicom.engine import DeidResult, DicomDeidentifier
 from clinflow.envelope import Envelope, SourceKind, content_message_id, derive_message_id
 from clinflow.errors import ConfigError, InputRejected
 from clinflow.interfaces import AuditSink, append_all

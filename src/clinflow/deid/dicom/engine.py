@@ -32,7 +32,7 @@ from pydicom.filewriter import write_dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 
-from clinflow.deid.dicom_actions import (
+from clinflow.deid.dicom.actions import (
     MAX_LENGTH,
     TEXT_VRS,
     ActionContext,
@@ -40,11 +40,11 @@ from clinflow.deid.dicom_actions import (
     action_for,
     set_element,
 )
-from clinflow.deid.dicom_burnedin import MaskResult, burned_in_risk, mask_regions
-from clinflow.deid.dicom_profile import ActionCode, CompiledPolicy, ProfileOption
-from clinflow.deid.dicom_rawscan import SequenceScanner
-from clinflow.deid.dicom_textclean import KnownValueScrubber, TextCleaner
-from clinflow.deid.dicom_writer import write_file
+from clinflow.deid.dicom.burnedin import MaskResult, burned_in_risk, mask_regions
+from clinflow.deid.dicom.profile import ActionCode, CompiledPolicy, ProfileOption
+from clinflow.deid.dicom.rawscan import SequenceScanner
+from clinflow.deid.dicom.textclean import KnownValueScrubber, TextCleaner
+from clinflow.deid.dicom.writer import write_file
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.errors import InputRejected
 

@@ -19,10 +19,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from clinflow.deid.fhir_index import PatientIndex
-from clinflow.deid.fhir_methods import REDACT, DataSealer, Method
-from clinflow.deid.fhir_policy import Policy, Rule
-from clinflow.deid.fhir_types import element_type, is_data_type
+from clinflow.deid.fhir.index import PatientIndex
+from clinflow.deid.fhir.methods import REDACT, DataSealer, Method
+from clinflow.deid.fhir.policy import Policy, Rule
+from clinflow.deid.fhir.resource_types import element_type, is_data_type
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.errors import InputRejected
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from clinflow.crypto.datakeys import DataKeyStore
 
 TextCleaner = Callable[[str, str | None], str]
-"""``(text, patient_key) -> de-identified text``; see ``clinflow.deid.text``."""
+"""``(text, patient_key) -> de-identified text``; see ``clinflow.deid.text.engine``."""
 
 _FUNCTION_CALL = re.compile(r"\.\w+\((?:[^()]|\([^()]*\))*\)")
 _PATIENT_KEYS = ("subject", "patient", "beneficiary", "individual")
@@ -118,7 +118,7 @@ class FhirDeidentifier:
             for rule in policy.rules
             if rule.kind == "fhirpath"
         }
-        from clinflow.deid.fhir_methods import DateShift, Keep, Redact
+        from clinflow.deid.fhir.methods import DateShift, Keep, Redact
 
         self._unknown: Method = Keep({}) if policy.unknown == "keep" else Redact({})
         self._date_shift: Method = DateShift({})
@@ -442,8 +442,8 @@ def build_fhir_deidentifier(
     ``Policy``, default Safe Harbor; notes and narratives go through the free-text
     de-identifier. Without ``datakeys`` nothing can be sealed (``encrypt`` removes values).
     """
-    from clinflow.deid.fhir_policy import load_policy
-    from clinflow.deid.text import TextDeidentifier, load_text_policy  # heavy: presidio
+    from clinflow.deid.fhir.policy import load_policy
+    from clinflow.deid.text.engine import TextDeidentifier, load_text_policy  # heavy: presidio
 
     sealer: DataSealer | None = None
     if datakeys is not None:

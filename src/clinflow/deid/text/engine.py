@@ -28,10 +28,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from clinflow.config import policies_dir
-from clinflow.deid.fhir_methods import SURROGATE_FAMILY, SURROGATE_GIVEN
+from clinflow.deid.fhir.methods import SURROGATE_FAMILY, SURROGATE_GIVEN
 from clinflow.deid.pseudonym import Pseudonymizer
-from clinflow.deid.text_known import DATE, PERSON, KnownIdentifiers
-from clinflow.deid.text_recognizers import AGE, compiled_patterns
+from clinflow.deid.text.known import DATE, PERSON, KnownIdentifiers
+from clinflow.deid.text.recognizers import AGE, compiled_patterns
 from clinflow.errors import PolicyError
 
 __all__ = [

@@ -23,7 +23,7 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag
 
-from clinflow.deid.dicom_profile import ActionCode
+from clinflow.deid.dicom.profile import ActionCode
 from clinflow.deid.pseudonym import Pseudonymizer
 
 _PATIENT_ID = 0x00100020

@@ -11,8 +11,8 @@ import random
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from clinflow.synthetic.dicom_modalities import ModalitySpec
-from clinflow.synthetic.dicom_phi import Mention, Node
+from clinflow.synthetic.dicom.modalities import ModalitySpec
+from clinflow.synthetic.dicom.phi import Mention, Node
 from clinflow.synthetic.manifest import PhiKind, Subject
 from clinflow.synthetic.model import Clinician, Patient, Person, Relative
 

@@ -12,9 +12,9 @@ from rich.console import Console
 from clinflow.cli_options import DataDirOption
 from clinflow.config import DataDir
 from clinflow.crypto.keys import KeyRing
-from clinflow.deid.dicom_batch import deidentify_tree
-from clinflow.deid.dicom_engine import DicomDeidentifier
-from clinflow.deid.dicom_profile import ProfileOption, compile_policy
+from clinflow.deid.dicom.batch import deidentify_tree
+from clinflow.deid.dicom.engine import DicomDeidentifier
+from clinflow.deid.dicom.profile import ProfileOption, compile_policy
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.quarantine import Quarantine
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from clinflow.deid.text_known import KnownIdentifiers
+from clinflow.deid.text.known import KnownIdentifiers
 
 MRN_CODES = frozenset({"MR", "MRN"})
 

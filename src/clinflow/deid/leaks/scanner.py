@@ -32,7 +32,7 @@ from typing import Any
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 
-from clinflow.synthetic.dicom_phi import tag_text
+from clinflow.synthetic.dicom.phi import tag_text
 from clinflow.synthetic.manifest import PhiEntry, PhiKind, read_manifest
 
 DICOM_SUFFIXES = {".dcm", ".dicom", ""}

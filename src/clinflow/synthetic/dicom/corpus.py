@@ -22,7 +22,7 @@ def build_corpus(
     burned_in_fraction: float = 0.5,
 ) -> tuple[Path, int]:
     """Write ``patients`` patients' studies under ``out_dir/dicom``; returns (manifest, files)."""
-    from clinflow.synthetic.dicom import write_imaging_for_patient
+    from clinflow.synthetic.dicom.imaging import write_imaging_for_patient
     from clinflow.synthetic.population import make_patient
     from clinflow.synthetic.scenario import load_scenario
 

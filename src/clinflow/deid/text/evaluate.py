@@ -21,9 +21,9 @@ from typing import Any
 
 import orjson
 
-from clinflow.deid.fhir_index import PatientIndex
-from clinflow.deid.text import Span, TextDeidentifier
-from clinflow.deid.text_known import KnownIdentifiers
+from clinflow.deid.fhir.index import PatientIndex
+from clinflow.deid.text.engine import Span, TextDeidentifier
+from clinflow.deid.text.known import KnownIdentifiers
 from clinflow.synthetic.manifest import PhiEntry, Subject, read_manifest
 
 _LOCATION = re.compile(r"^(?P<resource>\w+/[^#]+)#(?P<path>[^@]+)@(?P<start>\d+)-(?P<end>\d+)$")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from pydicom.dataset import Dataset
 
-from clinflow.deid.dicom_profile import BurnedInPolicy
+from clinflow.deid.dicom.profile import BurnedInPolicy
 from clinflow.errors import InputRejected
 
 PIXEL_DATA = 0x7FE00010

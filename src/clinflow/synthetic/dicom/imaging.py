@@ -33,9 +33,9 @@ from pydicom.filewriter import dcmwrite
 from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from clinflow.errors import ConfigError
-from clinflow.synthetic import dicom_pixels as px
-from clinflow.synthetic.dicom_context import PatientContext, StudyPlan, dicom_time
-from clinflow.synthetic.dicom_modalities import (
+from clinflow.synthetic.dicom import pixels as px
+from clinflow.synthetic.dicom.context import PatientContext, StudyPlan, dicom_time
+from clinflow.synthetic.dicom.modalities import (
     DOSE_REPORT,
     SPECS,
     US_MULTIFRAME,
@@ -45,8 +45,8 @@ from clinflow.synthetic.dicom_modalities import (
     spec_for,
     text_value,
 )
-from clinflow.synthetic.dicom_phi import Node, Planted, tag_and_vr
-from clinflow.synthetic.dicom_study import build_study_template
+from clinflow.synthetic.dicom.phi import Node, Planted, tag_and_vr
+from clinflow.synthetic.dicom.study import build_study_template
 from clinflow.synthetic.manifest import PhiEntry, PhiKind, Subject
 from clinflow.synthetic.model import Patient, SeriesRecord, StudyRecord
 

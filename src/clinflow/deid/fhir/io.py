@@ -20,8 +20,8 @@ from typing import Any, Literal
 
 import orjson
 
-from clinflow.deid.fhir_engine import FhirDeidentifier
-from clinflow.deid.fhir_types import model_class
+from clinflow.deid.fhir.engine import FhirDeidentifier
+from clinflow.deid.fhir.resource_types import model_class
 from clinflow.errors import InputRejected
 from clinflow.interfaces import AuditSink, append_all
 from clinflow.quarantine import Quarantine

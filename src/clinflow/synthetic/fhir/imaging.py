@@ -6,7 +6,7 @@ written files' meta headers (passed in), falling back to the modality's storage 
 
 from __future__ import annotations
 
-from clinflow.synthetic.fhir import BASE_URL, DCM, V2_0203, PatientFhir, _coding, iso
+from clinflow.synthetic.fhir.resources import BASE_URL, DCM, V2_0203, PatientFhir, _coding, iso
 from clinflow.synthetic.manifest import PhiKind, Subject
 from clinflow.synthetic.model import StudyRecord
 

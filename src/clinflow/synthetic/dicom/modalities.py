@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from clinflow.synthetic import dicom_pixels as px
+from clinflow.synthetic.dicom import pixels as px
 
 # SOP classes (PS3.4 Annex B.5)
 CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"

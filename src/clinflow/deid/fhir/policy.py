@@ -37,8 +37,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from clinflow.config import policies_dir
-from clinflow.deid.fhir_methods import METHODS, Method
-from clinflow.deid.fhir_types import is_data_type
+from clinflow.deid.fhir.methods import METHODS, Method
+from clinflow.deid.fhir.resource_types import is_data_type
 from clinflow.errors import PolicyError
 
 _SEGMENT = r"(?:[A-Za-z_][A-Za-z0-9_]*|\*)"

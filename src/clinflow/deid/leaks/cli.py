@@ -14,7 +14,7 @@ from rich.table import Table
 from clinflow.cli_options import DataDirOption
 from clinflow.config import DataDir, resolve_data_dir
 from clinflow.crypto.keys import KeyRing
-from clinflow.deid.leaks import scan
+from clinflow.deid.leaks.scanner import scan
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.errors import ConfigError, KeyError_
 
@@ -48,7 +48,7 @@ def leaks(
         typer.Option(
             "--text-source",
             help="Original cohort folder: also score free-text PHI recall/precision per kind "
-            "(clinflow.deid.text_eval); exit 1 if below target.",
+            "(clinflow.deid.text.evaluate); exit 1 if below target.",
             show_default=False,
         ),
     ] = None,
@@ -91,8 +91,8 @@ def leaks(
         console.print(f"scorecard overall: {100 * report.overall():.3f}%")
     text_ok = True
     if text_source is not None:  # free-text section (issue 6), detector vs planted spans
-        from clinflow.deid.fhir_cli import meets_targets
-        from clinflow.deid.text_eval import text_section
+        from clinflow.deid.fhir.cli import meets_targets
+        from clinflow.deid.text.evaluate import text_section
 
         figures = text_section(text_source, manifest)
         text_ok = meets_targets(figures)

@@ -60,8 +60,8 @@ def deid_fhir(
     if not source.exists():
         raise ConfigError(f"input {source}: no such file or directory")
     from clinflow.crypto.datakeys import DataKeyStore
-    from clinflow.deid.fhir_engine import build_fhir_deidentifier
-    from clinflow.deid.fhir_io import FhirDeidRunner, Validation
+    from clinflow.deid.fhir.engine import build_fhir_deidentifier
+    from clinflow.deid.fhir.io import FhirDeidRunner, Validation
 
     deployment = DataDir.open(data_dir)
     keyring = KeyRing(deployment.keys)
@@ -120,8 +120,8 @@ def text_eval(
     Exit 1 when overall recall < 0.99, the patient's own name/MRN/SSN/phone < 1.0, or
     precision < 0.90.
     """
-    from clinflow.deid.text import TextDeidentifier, load_text_policy
-    from clinflow.deid.text_eval import evaluate
+    from clinflow.deid.text.engine import TextDeidentifier, load_text_policy
+    from clinflow.deid.text.evaluate import evaluate
 
     manifest = manifest or cohort / "manifest.ndjson"
     if not manifest.is_file():

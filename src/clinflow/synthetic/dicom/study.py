@@ -11,14 +11,14 @@ import random
 
 from pydicom.dataset import Dataset
 
-from clinflow.synthetic.dicom_context import (
+from clinflow.synthetic.dicom.context import (
     PatientContext,
     StudyPlan,
     dicom_age,
     long_date,
     us_date,
 )
-from clinflow.synthetic.dicom_phi import Mention, Node, Planted
+from clinflow.synthetic.dicom.phi import Mention, Node, Planted
 from clinflow.synthetic.manifest import PhiKind, Subject
 from clinflow.synthetic.model import Patient
 

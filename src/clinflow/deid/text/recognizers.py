@@ -19,7 +19,7 @@ from typing import Any
 import regex  # type: ignore[import-untyped]
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 
-from clinflow.deid.text_known import (
+from clinflow.deid.text.known import (
     DATE,
     EMAIL,
     HOSPITAL,

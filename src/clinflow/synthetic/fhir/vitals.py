@@ -16,7 +16,7 @@ from functools import cache, lru_cache
 
 import orjson
 
-from clinflow.synthetic.fhir import iso
+from clinflow.synthetic.fhir.resources import iso
 from clinflow.synthetic.vitals import VitalSet
 
 LOINC = "http://loinc.org"

@@ -1,0 +1,1 @@
+"""DICOM de-identification per PS3.15 Annex E: profile, actions, engine, batch, CLI."""

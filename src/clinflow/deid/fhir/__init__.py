@@ -1,0 +1,1 @@
+"""FHIR de-identification by declarative rules: policy, methods, engine, file I/O, CLI."""

@@ -1,0 +1,1 @@
+"""Free-text de-identification: recognizers, the known-identifier index, the engine, evaluation."""

@@ -1,0 +1,1 @@
+"""Synthetic DICOM: studies, modalities, pixels with burned-in text, planted PHI, test corpora."""
