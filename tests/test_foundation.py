@@ -111,13 +111,30 @@ def test_envelope_round_trip_and_lineage() -> None:
 def test_quarantine_put_list_replay_purge(tmp_path: Path) -> None:
     store = Quarantine(tmp_path / "q.db")
     first = store.put("deid.dicom", "in/a.dcm", "not a DICOM file", b"xx", patient="PT-1")
-    store.put("deid.fhir", "in/b.json", "invalid JSON at line 1", b"{")
+    second = store.put("deid.fhir", "in/b.json", "invalid JSON at line 1", b"{")
     assert [i.location for i in store.list()] == ["in/a.dcm", "in/b.json"]
+
+    def fail(item: object) -> None:
+        raise RuntimeError("still broken")
+
+    with pytest.raises(RuntimeError):
+        store.replay(first, fail)
+    assert [(i.id, i.status) for i in store.list(status=None)] == [
+        (first, "open"),
+        (second, "open"),
+    ]  # a failed replay leaves the item open
+
     seen: list[bytes | None] = []
     store.replay(first, lambda item: seen.append(item.payload))
     assert seen == [b"xx"]
-    assert [i.id for i in store.list()] != [first]
+    assert [(i.id, i.status) for i in store.list(status=None)] == [
+        (first, "replayed"),
+        (second, "open"),
+    ]
+    assert [i.id for i in store.list()] == [second]
+    assert [i.id for i in store.list(status="replayed")] == [first]
     assert store.purge_patient("PT-1") == 1
+    assert [(i.id, i.status) for i in store.list(status=None)] == [(second, "open")]
     assert store.count(status=None) == 1
 
 
