@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from clinflow.envelope import Envelope, SourceKind
 from clinflow.errors import InputRejected, PolicyError
+from clinflow.scoring.fields import FIELD_CATALOG
 from clinflow.scoring.minimum_necessary import MinimumNecessaryStage
-from clinflow.scoring.models import FIELD_CATALOG
 from clinflow.scoring.policy import default_policy_path, load_policy
 from clinflow.scoring.service import ScoringService
 

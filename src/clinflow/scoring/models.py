@@ -1,10 +1,11 @@
 """Request models built from ``policies/endpoints.yaml`` (minimum necessary).
 
-``FIELD_CATALOG`` says what each *allowed-able* field is (type, bounds, meaning); the policy
-says which of them an endpoint may receive. Each request model has exactly the policy's fields
-and ``extra="forbid"``, so a request carrying race, ethnicity or any unlisted field fails
-validation (HTTP 422 naming the field). The FHIR variants get an Observation model whose
-elements are the policy's ``observation_elements`` (also ``extra="forbid"``).
+``FIELD_CATALOG`` (``clinflow.scoring.fields``) says what each *allowed-able* field is (type,
+bounds, meaning); the policy says which of them an endpoint may receive. Each request model has
+exactly the policy's fields and ``extra="forbid"``, so a request carrying race, ethnicity or any
+unlisted field fails validation (HTTP 422 naming the field). The FHIR variants get an
+Observation model whose elements are the policy's ``observation_elements`` (also
+``extra="forbid"``).
 """
 
 from __future__ import annotations
@@ -21,60 +22,8 @@ from pydantic import (
     create_model,
 )
 
-from clinflow.audit.events import PSEUDONYM_RE
+from clinflow.scoring.fields import FIELD_CATALOG
 from clinflow.scoring.policy import EndpointPolicy
-from clinflow.scoring.triage import ChiefComplaint
-from clinflow.scoring.vitals import Consciousness
-
-PSEUDONYM_PATTERN = PSEUDONYM_RE.pattern  # clinflow pseudonyms (PT-<hex>)
-
-# name -> (annotation, Field(...)). Only names in here may appear in the policy.
-FIELD_CATALOG: dict[str, tuple[Any, Any]] = {
-    "patient": (
-        str,
-        Field(pattern=PSEUDONYM_PATTERN, description="Patient pseudonym (never a source id)."),
-    ),
-    "observed_at": (
-        AwareDatetime | None,
-        Field(default=None, description="When the vitals were taken (default: now)."),
-    ),
-    "respiratory_rate": (float | None, Field(default=None, ge=0, le=120, description="/min")),
-    "spo2": (float | None, Field(default=None, ge=0, le=100, description="SpO2 %")),
-    "spo2_scale2": (
-        bool,
-        Field(default=False, description="Use NEWS2 SpO2 scale 2 (hypercapnic, target 88-92%)."),
-    ),
-    "supplemental_oxygen": (
-        bool | None,
-        Field(default=None, description="On supplemental oxygen (True) or air (False)."),
-    ),
-    "systolic_bp": (float | None, Field(default=None, ge=0, le=400, description="mmHg")),
-    "heart_rate": (float | None, Field(default=None, ge=0, le=400, description="/min")),
-    "consciousness": (
-        Consciousness | None,
-        Field(default=None, description="ACVPU: A, C (new confusion), V, P or U."),
-    ),
-    "gcs": (int | None, Field(default=None, ge=3, le=15, description="Glasgow Coma Scale total")),
-    "temperature_c": (float | None, Field(default=None, ge=15, le=46, description="°C")),
-    "age_years": (
-        float,
-        Field(ge=0, le=90, description="Age in years (fractions for infants; 90 means 90+)."),
-    ),
-    "chief_complaint": (ChiefComplaint, Field(description="Chief-complaint category.")),
-    "expected_resources": (
-        int,
-        Field(ge=0, le=20, description="Expected number of different ED resources (ESI)."),
-    ),
-    "pain_score": (int | None, Field(default=None, ge=0, le=10, description="0-10")),
-    "requires_immediate_intervention": (
-        bool,
-        Field(default=False, description="ESI decision point A: immediate life-saving need."),
-    ),
-    "high_risk_situation": (
-        bool,
-        Field(default=False, description="ESI decision point B: high-risk situation."),
-    ),
-}
 
 _FORBID = ConfigDict(extra="forbid", frozen=True)
 

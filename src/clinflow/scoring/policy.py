@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from clinflow.config import policies_dir
 from clinflow.errors import PolicyError
 from clinflow.scoring.alerts import AlertPolicy
+from clinflow.scoring.fields import FIELD_CATALOG
 from clinflow.scoring.news2 import RiskBand, Staleness
 from clinflow.scoring.vitals import Parameter
 
@@ -158,8 +159,6 @@ def parse_policy(raw: Any, source: str, known_fields: Iterable[str]) -> Endpoint
 
 def load_policy(path: str | os.PathLike[str] | None = None) -> EndpointsPolicy:
     """Load and validate the endpoints policy (file errors become ``PolicyError``)."""
-    from clinflow.scoring.models import FIELD_CATALOG
-
     policy_path = Path(path) if path is not None else default_policy_path()
     try:
         data = policy_path.read_bytes()

@@ -1,0 +1,67 @@
+"""The field catalog: every field a scoring endpoint *may* be allowed to receive.
+
+``FIELD_CATALOG`` maps a field name to its pydantic definition (type, bounds, meaning). The
+endpoints policy (``clinflow.scoring.policy``) checks its field lists against these names; the
+request models (``clinflow.scoring.models``) are built from them. Kept apart from both so
+neither has to import the other.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import AwareDatetime, Field
+
+from clinflow.audit.events import PSEUDONYM_RE
+from clinflow.scoring.triage import ChiefComplaint
+from clinflow.scoring.vitals import Consciousness
+
+PSEUDONYM_PATTERN = PSEUDONYM_RE.pattern  # clinflow pseudonyms (PT-<hex>)
+
+# name -> (annotation, Field(...)). Only names in here may appear in the policy.
+FIELD_CATALOG: dict[str, tuple[Any, Any]] = {
+    "patient": (
+        str,
+        Field(pattern=PSEUDONYM_PATTERN, description="Patient pseudonym (never a source id)."),
+    ),
+    "observed_at": (
+        AwareDatetime | None,
+        Field(default=None, description="When the vitals were taken (default: now)."),
+    ),
+    "respiratory_rate": (float | None, Field(default=None, ge=0, le=120, description="/min")),
+    "spo2": (float | None, Field(default=None, ge=0, le=100, description="SpO2 %")),
+    "spo2_scale2": (
+        bool,
+        Field(default=False, description="Use NEWS2 SpO2 scale 2 (hypercapnic, target 88-92%)."),
+    ),
+    "supplemental_oxygen": (
+        bool | None,
+        Field(default=None, description="On supplemental oxygen (True) or air (False)."),
+    ),
+    "systolic_bp": (float | None, Field(default=None, ge=0, le=400, description="mmHg")),
+    "heart_rate": (float | None, Field(default=None, ge=0, le=400, description="/min")),
+    "consciousness": (
+        Consciousness | None,
+        Field(default=None, description="ACVPU: A, C (new confusion), V, P or U."),
+    ),
+    "gcs": (int | None, Field(default=None, ge=3, le=15, description="Glasgow Coma Scale total")),
+    "temperature_c": (float | None, Field(default=None, ge=15, le=46, description="°C")),
+    "age_years": (
+        float,
+        Field(ge=0, le=90, description="Age in years (fractions for infants; 90 means 90+)."),
+    ),
+    "chief_complaint": (ChiefComplaint, Field(description="Chief-complaint category.")),
+    "expected_resources": (
+        int,
+        Field(ge=0, le=20, description="Expected number of different ED resources (ESI)."),
+    ),
+    "pain_score": (int | None, Field(default=None, ge=0, le=10, description="0-10")),
+    "requires_immediate_intervention": (
+        bool,
+        Field(default=False, description="ESI decision point A: immediate life-saving need."),
+    ),
+    "high_risk_situation": (
+        bool,
+        Field(default=False, description="ESI decision point B: high-risk situation."),
+    ),
+}
