@@ -194,21 +194,52 @@ def test_consent_event_stream_stage(service: ConsentService) -> None:
 
 def test_scoring_endpoints_register_as_retraction_target(service: ConsentService) -> None:
     from clinflow.scoring.service import ScoringService
+    from scoring.vitals_fixtures import vital_set
 
-    service.targets.register(ScoringService())
+    scoring_service = ScoringService()
+    service.targets.register(scoring_service)
+    # A: one NEWS2 set (7 observations) that raises an alert; B: a normal set.
+    scoring_service.score_icu_fhir(vital_set("a", rr=26, spo2=91, o2_flow=2, patient=PATIENT_A))
+    scoring_service.score_icu_fhir(vital_set("b", patient=PATIENT_B))
+    assert scoring_service.latest_score(PATIENT_A) and scoring_service.alerts(PATIENT_A)
+
     research = service.revoke(PATIENT_A, ["HRESCH"])
     scoring = {a.target: a for a in research.actions}["scoring"]
-    assert scoring.error is None and scoring.deleted == 0  # treatment data stays
+    assert (scoring.error, scoring.deleted, scoring.derived_deleted) == (None, 0, 0)
+    assert scoring.details == ("no data held for these purposes",)
+    # treatment data stays
+    assert scoring_service.latest_score(PATIENT_A) is not None
+    assert len(scoring_service.score_history(PATIENT_A)) == 1
+
     everything = service.revoke(PATIENT_A)
-    assert {a.target: a.error for a in everything.actions}["scoring"] is None
+    assert everything.complete and "TREAT" in everything.purposes
+    scoring = {a.target: a for a in everything.actions}["scoring"]
+    assert scoring.error is None
+    assert scoring.deleted == 5 + 7  # numeric window entries + latest of each parameter
+    assert scoring.derived_deleted == 1 + 1  # the score and its alert
+    assert f"patient={PATIENT_A}" in scoring.details
+    assert service.revocations.receipts(PATIENT_A)[-1] == everything
+    # A's scoring data is gone; B's is untouched.
+    assert scoring_service.latest_score(PATIENT_A) is None
+    assert scoring_service.score_history(PATIENT_A) == []
+    assert scoring_service.alerts(PATIENT_A) == []
+    assert scoring_service.patient_features(PATIENT_A).parameters == {}
+    assert scoring_service.patients() == [PATIENT_B]
+    assert len(scoring_service.score_history(PATIENT_B)) == 1
 
 
 def test_public_api_is_explicit() -> None:
+    import types
+
     import clinflow.consent as consent
 
     assert sorted(consent.__all__) == consent.__all__
-    for name in consent.__all__:
-        assert getattr(consent, name) is not None
+    public = {
+        name
+        for name, value in vars(consent).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
+    assert set(consent.__all__) == public  # nothing exported by accident, nothing missing
 
 
 def test_lineage_follows_derivations(service: ConsentService) -> None:
