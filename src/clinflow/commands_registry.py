@@ -33,7 +33,10 @@ def register_all(app: typer.Typer) -> None:
     register_deid_dicom(deid_app)
     from clinflow.deid.fhir.cli import register as register_deid_fhir
 
-    register_deid_fhir(deid_app)  # deid fhir, deid text-eval
+    register_deid_fhir(deid_app)  # deid fhir
+    from clinflow.deid.text.cli import register as register_deid_text
+
+    register_deid_text(deid_app)  # deid text-eval
     register_leaks(app)
     # consent: consent revoke|status       -> clinflow.consent.commands
     from clinflow.consent.commands import consent_app

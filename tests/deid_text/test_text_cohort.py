@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from clinflow.deid.fhir.cli import meets_targets
 from clinflow.deid.fhir.engine import build_fhir_deidentifier
 from clinflow.deid.fhir.io import FhirDeidRunner
 from clinflow.deid.leaks.scanner import scan
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.deid.text.engine import TextDeidentifier
-from clinflow.deid.text.evaluate import evaluate
+from clinflow.deid.text.evaluate import evaluate, meets_targets
 from clinflow.synthetic.generator import GenerateOptions, generate
 from clinflow.synthetic.scenario import load_scenario
 

@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING
 
 from clinflow.audit import AuditLog
 from clinflow.audit import events as audit_events
+from clinflow.audit.buffer import BufferedSink
 from clinflow.config import DataDir
 from clinflow.consent.decision import DecisionQuery
 from clinflow.consent.service import ConsentService
-from clinflow.deid.dicom.batch import BufferedSink
 from clinflow.envelope import Envelope
 from clinflow.errors import InputRejected
 from clinflow.runtime.ingest import Ingest, IngestReport, vitals_for_treatment

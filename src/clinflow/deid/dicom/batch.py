@@ -10,16 +10,16 @@ processed go to the quarantine with a reason, and one AuditEvent per file goes t
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from clinflow.audit import events
+from clinflow.audit.buffer import BufferedSink
 from clinflow.deid.dicom.engine import DeidResult, DicomDeidentifier
 from clinflow.envelope import Envelope, SourceKind, content_message_id, derive_message_id
 from clinflow.errors import ConfigError, InputRejected
-from clinflow.interfaces import AuditSink, append_all
+from clinflow.interfaces import AuditSink
 from clinflow.quarantine import Quarantine
 
 STAGE = "deid-dicom"
@@ -71,27 +71,6 @@ def iter_inputs(source: Path) -> Iterator[tuple[Path, str]]:
     for path in sorted(source.rglob("*")):
         if path.is_file() and not path.name.startswith("."):
             yield path, path.relative_to(source).as_posix()
-
-
-class BufferedSink:
-    """Collects AuditEvents and hands them to the real sink in batches (one commit each)."""
-
-    def __init__(self, sink: AuditSink, batch: int = 256) -> None:
-        self.sink = sink
-        self.batch = batch
-        self.pending: list[dict[str, object]] = []
-
-    def append(self, event: Mapping[str, Any]) -> int:
-        self.pending.append(dict(event))
-        if len(self.pending) >= self.batch:
-            self.flush()
-        return -1
-
-    def flush(self) -> None:
-        if not self.pending:
-            return
-        append_all(self.sink, self.pending)
-        self.pending = []
 
 
 def output_location(location: str, result: DeidResult, engine: DicomDeidentifier) -> str:

@@ -1,4 +1,4 @@
-"""``clinflow deid fhir IN OUT`` and ``clinflow deid text-eval``: FHIR and free-text de-id."""
+"""``clinflow deid fhir IN OUT``: FHIR de-identification of Bundles and ndjson."""
 
 from __future__ import annotations
 
@@ -106,49 +106,5 @@ def deid_fhir(
         raise typer.Exit(1)
 
 
-def text_eval(
-    cohort: Annotated[Path, typer.Argument(help="A generated cohort folder (original notes).")],
-    manifest: Annotated[
-        Path | None, typer.Option("--manifest", help="Manifest (default COHORT/manifest.ndjson).")
-    ] = None,
-    text_policy: Annotated[Path | None, typer.Option("--text-policy")] = None,
-    ner: Annotated[bool, typer.Option("--ner/--no-ner", help="Force spaCy NER on or off.")] = False,
-    data_dir: DataDirOption = None,
-) -> None:
-    """Text PHI recall per kind and precision against the generator's manifest (JSON).
-
-    Exit 1 when overall recall < 0.99, the patient's own name/MRN/SSN/phone < 1.0, or
-    precision < 0.90.
-    """
-    from clinflow.deid.text.engine import TextDeidentifier, load_text_policy
-    from clinflow.deid.text.evaluate import evaluate
-
-    manifest = manifest or cohort / "manifest.ndjson"
-    if not manifest.is_file():
-        raise ConfigError(f"--manifest {manifest}: no such file")
-    policy = load_text_policy(text_policy)
-    if ner:
-        policy = policy.model_copy(update={"ner": True})
-    deployment = DataDir.open(data_dir)
-    pseudonymizer = Pseudonymizer(KeyRing(deployment.keys).project_key())
-    report = evaluate(cohort, manifest, TextDeidentifier(pseudonymizer, policy))
-    print(json.dumps(report.as_dict()))
-    if not meets_targets(report.as_dict()):
-        raise typer.Exit(1)
-
-
-def meets_targets(figures: dict[str, object]) -> bool:
-    by_kind = figures.get("recall_by_kind")
-    assert isinstance(by_kind, dict)
-    own = [
-        by_kind.get(k, 1.0) for k in ("patient_name", "patient_mrn", "patient_ssn", "patient_phone")
-    ]
-    recall = figures.get("recall_overall")
-    precision = figures.get("precision")
-    assert isinstance(recall, float) and isinstance(precision, float)
-    return recall >= 0.99 and precision >= 0.90 and all(v == 1.0 for v in own)
-
-
 def register(deid_app: typer.Typer) -> None:
     deid_app.command("fhir")(deid_fhir)
-    deid_app.command("text-eval")(text_eval)

@@ -12,9 +12,10 @@ import base64
 import re
 from collections.abc import Callable
 from datetime import date, timedelta
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, cast
 
 from clinflow.deid.pseudonym import Pseudonymizer
+from clinflow.deid.surrogates import NamePart, surrogate_name
 
 
 class _Redact:
@@ -251,30 +252,6 @@ class Perturb(Method):
         return result_f if result_f != value else value + 10**-digits
 
 
-SURROGATE_GIVEN = (
-    "Alex Jordan Casey Riley Morgan Taylor Jamie Robin Avery Quinn Rowan Sage Emery Reese "
-    "Harper Finley Dakota Skyler Parker Hayden Elliot Marlowe Linden Arden Blair Cameron "
-    "Devon Ellis Frankie Gray Hollis Indigo Jesse Kendall Lane Milan Noel Oakley Peyton "
-    "Remy Shiloh Tatum Umber Val Wren Yael Zion Briar Cove Dale Ember Fern Glen Haven Ivory"
-).split()
-SURROGATE_FAMILY = (
-    "Ashford Bellamy Calloway Dunmore Everhart Fairbanks Galloway Hartwell Ingram Jessup "
-    "Kingsley Lockhart Merriweather Northcott Oakhurst Pembrook Quill Radcliffe Stanhope "
-    "Thornbury Underhill Vance Whitlock Yardley Abernathy Blackwood Cresswell Darrow "
-    "Ellington Fenwick Greystone Holloway Ives Juniper Kestrel Larkspur Marchbank Nettleton "
-    "Orwell Prescott Quimby Rutherford Sallow Thistlewood Upton Vexley Winthrop Yarrow "
-    "Zellner Ambrose Birchall Coldwell"
-).split()
-
-
-def surrogate_name(pseudonymizer: Pseudonymizer, scope: str, original: str, part: str) -> str:
-    """A consistent fake name: same (scope, original) always gives the same surrogate."""
-    digest = pseudonymizer.digest("surrogate", f"{scope}|{original.casefold()}")
-    given = SURROGATE_GIVEN[digest[0] % len(SURROGATE_GIVEN)]
-    family = SURROGATE_FAMILY[digest[1] % len(SURROGATE_FAMILY)]
-    return {"given": given, "family": family}.get(part, f"{given} {family}")
-
-
 class Substitute(Method):
     """A fixed ``value``, or a consistent ``surrogate`` (name | given | family) per patient."""
 
@@ -294,7 +271,8 @@ class Substitute(Method):
         if not isinstance(value, str):
             return REDACT
         scope = ctx.patient_key or ""
-        return surrogate_name(ctx.pseudonymizer, scope, value, str(self.params["surrogate"]))
+        part = cast(NamePart, self.params["surrogate"])  # checked in validate()
+        return surrogate_name(ctx.pseudonymizer, scope, value, part)
 
 
 class CleanText(Method):

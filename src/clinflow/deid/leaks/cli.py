@@ -91,8 +91,7 @@ def leaks(
         console.print(f"scorecard overall: {100 * report.overall():.3f}%")
     text_ok = True
     if text_source is not None:  # free-text section (issue 6), detector vs planted spans
-        from clinflow.deid.fhir.cli import meets_targets
-        from clinflow.deid.text.evaluate import text_section
+        from clinflow.deid.text.evaluate import meets_targets, text_section
 
         figures = text_section(text_source, manifest)
         text_ok = meets_targets(figures)

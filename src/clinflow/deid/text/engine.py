@@ -28,8 +28,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from clinflow.config import policies_dir
-from clinflow.deid.fhir.methods import SURROGATE_FAMILY, SURROGATE_GIVEN
 from clinflow.deid.pseudonym import Pseudonymizer
+from clinflow.deid.surrogates import surrogate_name
 from clinflow.deid.text.known import DATE, PERSON, KnownIdentifiers
 from clinflow.deid.text.recognizers import AGE, compiled_patterns
 from clinflow.errors import PolicyError
@@ -204,7 +204,7 @@ class TextDeidentifier:
         rule = self.policy.rule(span.entity)
         tag = f"[{rule.tag or span.entity}]"
         if rule.replace == "surrogate" and span.entity == PERSON:
-            return surrogate_for(self.pseudonymizer, patient_key or "", original)
+            return surrogate_name(self.pseudonymizer, patient_key or "", original)
         if rule.replace == "shift" and span.entity == DATE and patient_key:
             shifted = shift_text_date(original, self.pseudonymizer.date_offset_days(patient_key))
             return shifted if shifted is not None else tag
@@ -284,37 +284,6 @@ def _merge(spans: list[Span]) -> list[Span]:
     return merged
 
 
-def surrogate_for(pseudonymizer: Pseudonymizer, patient_key: str, original: str) -> str:
-    """A consistent fake name in the shape of the original (same person → same surrogate).
-
-    The surrogate is keyed by the family-name-like word (before a comma, else the last word),
-    so "Antonia Hagenes", "HAGENES, Antonia" and "Hagenes" share one fake family name.
-    """
-    cleaned = original.strip()
-    title = ""
-    head, _, rest_words = cleaned.partition(" ")
-    if rest_words and head.rstrip(".").lower() in _TITLES:
-        title, cleaned = head + " ", rest_words.strip()
-    if "," in cleaned:
-        family, _, rest = cleaned.partition(",")
-        given = rest.strip().split()[0] if rest.strip() else ""
-    else:
-        words = cleaned.split()
-        family, given = words[-1], (words[0] if len(words) > 1 else "")
-    family_key = re.sub(r"\d+$", "", family).casefold()
-    fam_digest = pseudonymizer.digest("surrogate", f"{patient_key}|family|{family_key}")
-    fake_family = SURROGATE_FAMILY[fam_digest[0] % len(SURROGATE_FAMILY)]
-    if not given:
-        return title + fake_family
-    given_key = re.sub(r"\d+$", "", given).casefold()
-    giv_digest = pseudonymizer.digest("surrogate", f"{patient_key}|given|{given_key}")
-    fake_given = SURROGATE_GIVEN[giv_digest[0] % len(SURROGATE_GIVEN)]
-    if "," in cleaned:
-        return f"{fake_family.upper() if family.isupper() else fake_family}, {fake_given}"
-    return f"{title}{fake_given} {fake_family}"
-
-
-_TITLES = frozenset({"dr", "mr", "mrs", "ms", "mx", "miss", "prof", "nurse", "rn", "np"})
 _MONTH_NAMES = (
     "January February March April May June July August September October November December"
 ).split()

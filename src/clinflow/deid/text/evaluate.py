@@ -165,3 +165,16 @@ def text_section(cohort: Path, manifest: Path) -> dict[str, Any]:
 
     detector = TextDeidentifier(Pseudonymizer(b"clinflow-text-evaluation-only"))
     return evaluate(cohort, manifest, detector).as_dict()
+
+
+def meets_targets(figures: dict[str, object]) -> bool:
+    """Text targets: recall >= 0.99, precision >= 0.90, the patient's own ids all caught."""
+    by_kind = figures.get("recall_by_kind")
+    assert isinstance(by_kind, dict)
+    own = [
+        by_kind.get(k, 1.0) for k in ("patient_name", "patient_mrn", "patient_ssn", "patient_phone")
+    ]
+    recall = figures.get("recall_overall")
+    precision = figures.get("precision")
+    assert isinstance(recall, float) and isinstance(precision, float)
+    return recall >= 0.99 and precision >= 0.90 and all(v == 1.0 for v in own)
