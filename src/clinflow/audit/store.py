@@ -3,70 +3,37 @@
 A store keeps three append-only tables — entries (index, leaf hash, canonical entry bytes),
 a side index of searchable fields (plus one row per entity type) and signed checkpoints — and
 refuses UPDATE and DELETE on all of them in the database itself (triggers / rules).
+
+Imports run one way: this module picks a backend; the backends share ``audit._sql`` and never
+import this module.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
-from clinflow.audit.search_fields import IndexFields
+from clinflow.audit._sql import (
+    INDEX_COLUMNS,
+    SEARCH_FIELDS,
+    NewEntry,
+    SearchQuery,
+    StoredCheckpoint,
+    index_row,
+)
+from clinflow.audit.store_sqlite import SqliteStore
 from clinflow.config import DataDir
 
-SEARCH_FIELDS = ("patient", "agent", "action", "code", "purpose", "outcome")
-INDEX_COLUMNS = (*SEARCH_FIELDS, "recorded", "entity_types")
-
-
-def index_row(fields: IndexFields) -> tuple[str | None, ...]:
-    """The side-index columns for one entry's fields (same order as ``INDEX_COLUMNS``)."""
-    kinds = "," + ",".join(fields.entity_types) + "," if fields.entity_types else ""
-    return (
-        fields.patient,
-        fields.agent,
-        fields.action,
-        fields.code,
-        fields.purpose,
-        fields.outcome,
-        fields.recorded,
-        kinds,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class NewEntry:
-    """One entry ready to store: canonical bytes, its RFC 9162 leaf hash and search fields."""
-
-    entry: bytes
-    leaf: bytes
-    fields: IndexFields
-
-
-@dataclass(frozen=True, slots=True)
-class StoredCheckpoint:
-    seq: int
-    size: int
-    root: bytes
-    note: str
-    signed_at: str
-
-
-@dataclass(frozen=True, slots=True)
-class SearchQuery:
-    """Filters of an AuditEvent search; ``None`` means any. Dates compare as FHIR instants."""
-
-    patient: str | None = None
-    agent: str | None = None
-    action: str | None = None
-    code: str | None = None
-    purpose: str | None = None
-    outcome: str | None = None
-    entity_type: str | None = None
-    since: str | None = None
-    until: str | None = None
-    after: int | None = None  # cursor: continue past this leaf index (in ``order``)
-    limit: int = 50
-    descending: bool = False
+__all__ = [
+    "INDEX_COLUMNS",
+    "SEARCH_FIELDS",
+    "AuditStore",
+    "NewEntry",
+    "SearchQuery",
+    "StoredCheckpoint",
+    "index_row",
+    "open_store",
+]
 
 
 class AuditStore(Protocol):
@@ -112,7 +79,5 @@ def open_store(data_dir: DataDir, dsn: str | None = None, prefix: str = "audit")
     if dsn:
         from clinflow.audit.store_postgres import PostgresStore
 
-        return PostgresStore(dsn, prefix=prefix)
-    from clinflow.audit.store_sqlite import SqliteStore
-
+        return PostgresStore(dsn, prefix=prefix)  # lazily: psycopg is an optional extra
     return SqliteStore(data_dir.audit_db)

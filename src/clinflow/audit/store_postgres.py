@@ -15,8 +15,14 @@ from typing import Any
 
 import psycopg
 
-from clinflow.audit.store import NewEntry, SearchQuery, StoredCheckpoint, index_row
-from clinflow.audit.store_sqlite import build_where
+from clinflow.audit._sql import (
+    NewEntry,
+    SearchQuery,
+    StoredCheckpoint,
+    build_where,
+    index_row,
+    utc_timestamp,
+)
 from clinflow.errors import AuditIntegrityError, ClinflowError, ConfigError
 
 _PREFIX_RE = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
@@ -171,8 +177,6 @@ class PostgresStore:
     def add_checkpoint(
         self, size: int, root: bytes, note: str, expected_latest: int | None
     ) -> bool:
-        from clinflow.audit.store_sqlite import _now
-
         p = self.p
         with self._lock:
             try:
@@ -184,7 +188,7 @@ class PostgresStore:
                     self._write.execute(
                         f"INSERT INTO {p}_checkpoints (size, root, note, signed_at) "
                         "VALUES (%s, %s, %s, %s)",
-                        (size, root, note, _now()),
+                        (size, root, note, utc_timestamp()),
                     )
             except psycopg.Error as exc:
                 raise self._fail(exc) from exc

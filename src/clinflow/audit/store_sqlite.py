@@ -11,13 +11,19 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from clinflow.audit.store import NewEntry, SearchQuery, StoredCheckpoint, index_row
+from clinflow.audit._sql import (
+    NewEntry,
+    SearchQuery,
+    StoredCheckpoint,
+    build_where,
+    index_row,
+    utc_timestamp,
+)
 from clinflow.errors import AuditIntegrityError, ClinflowError, ConfigError
 
 TABLES = ("audit_entries", "audit_index", "audit_checkpoints")
@@ -91,34 +97,6 @@ def _insert_rows(
     for offset in range(0, len(rows), ROWS_PER_INSERT):
         chunk = rows[offset : offset + ROWS_PER_INSERT]
         conn.execute(_insert_sql(target, width, len(chunk)), list(chain.from_iterable(chunk)))
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def build_where(query: SearchQuery, placeholder: str) -> tuple[str, list[Any]]:
-    """WHERE clause over ``audit_index i`` shared by the SQLite and PostgreSQL stores."""
-    clauses: list[str] = []
-    params: list[Any] = []
-    for name in ("patient", "agent", "action", "code", "purpose", "outcome"):
-        value = getattr(query, name)
-        if value is not None:
-            clauses.append(f"i.{name} = {placeholder}")
-            params.append(value)
-    if query.since is not None:
-        clauses.append(f"i.recorded >= {placeholder}")
-        params.append(query.since)
-    if query.until is not None:
-        clauses.append(f"i.recorded <= {placeholder}")
-        params.append(query.until)
-    if query.entity_type is not None:  # entity_types is ",kind1,kind2," (no wildcards used)
-        clauses.append(f"{{contains}}(i.entity_types, {placeholder}) > 0")
-        params.append(f",{query.entity_type},")
-    if query.after is not None:
-        clauses.append(f"i.idx {'<' if query.descending else '>'} {placeholder}")
-        params.append(query.after)
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
 class SqliteStore:
@@ -332,7 +310,7 @@ class SqliteStore:
                 conn.execute(
                     "INSERT INTO audit_checkpoints(size, root, note, signed_at) "
                     "VALUES (?, ?, ?, ?)",
-                    (size, root, note, _now()),
+                    (size, root, note, utc_timestamp()),
                 )
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:

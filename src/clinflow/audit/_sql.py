@@ -1,0 +1,97 @@
+"""What the SQLite and PostgreSQL audit stores share: the records they take and return, the
+side-index row of an entry and the WHERE clause of a search.
+
+Private to ``clinflow.audit``: callers use the records through ``clinflow.audit.store``. Both
+backends import this module and never ``store.py``, which picks a backend (one direction).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from clinflow.audit.search_fields import IndexFields
+
+SEARCH_FIELDS = ("patient", "agent", "action", "code", "purpose", "outcome")
+INDEX_COLUMNS = (*SEARCH_FIELDS, "recorded", "entity_types")
+
+
+def index_row(fields: IndexFields) -> tuple[str | None, ...]:
+    """The side-index columns for one entry's fields (same order as ``INDEX_COLUMNS``)."""
+    kinds = "," + ",".join(fields.entity_types) + "," if fields.entity_types else ""
+    return (
+        fields.patient,
+        fields.agent,
+        fields.action,
+        fields.code,
+        fields.purpose,
+        fields.outcome,
+        fields.recorded,
+        kinds,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    """One entry ready to store: canonical bytes, its RFC 9162 leaf hash and search fields."""
+
+    entry: bytes
+    leaf: bytes
+    fields: IndexFields
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    seq: int
+    size: int
+    root: bytes
+    note: str
+    signed_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """Filters of an AuditEvent search; ``None`` means any. Dates compare as FHIR instants."""
+
+    patient: str | None = None
+    agent: str | None = None
+    action: str | None = None
+    code: str | None = None
+    purpose: str | None = None
+    outcome: str | None = None
+    entity_type: str | None = None
+    since: str | None = None
+    until: str | None = None
+    after: int | None = None  # cursor: continue past this leaf index (in ``order``)
+    limit: int = 50
+    descending: bool = False
+
+
+def utc_timestamp() -> str:
+    """Now as a UTC ISO-8601 instant with milliseconds (a checkpoint's ``signed_at``)."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def build_where(query: SearchQuery, placeholder: str) -> tuple[str, list[Any]]:
+    """WHERE clause over ``audit_index i`` shared by the SQLite and PostgreSQL stores."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for name in SEARCH_FIELDS:
+        value = getattr(query, name)
+        if value is not None:
+            clauses.append(f"i.{name} = {placeholder}")
+            params.append(value)
+    if query.since is not None:
+        clauses.append(f"i.recorded >= {placeholder}")
+        params.append(query.since)
+    if query.until is not None:
+        clauses.append(f"i.recorded <= {placeholder}")
+        params.append(query.until)
+    if query.entity_type is not None:  # entity_types is ",kind1,kind2," (no wildcards used)
+        clauses.append(f"{{contains}}(i.entity_types, {placeholder}) > 0")
+        params.append(f",{query.entity_type},")
+    if query.after is not None:
+        clauses.append(f"i.idx {'<' if query.descending else '>'} {placeholder}")
+        params.append(query.after)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
