@@ -34,12 +34,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from clinflow.audit import AuditLog, events
-from clinflow.audit.commands import trusted_verifiers
 from clinflow.audit.log import DEFAULT_ORIGIN, prepare
 from clinflow.audit.merkle import verify_consistency, verify_inclusion
 from clinflow.audit.store import SearchQuery
 from clinflow.audit.store_sqlite import SqliteStore
-from clinflow.audit.verify import verify_log
+from clinflow.audit.verify import trusted_verifiers, verify_log
 from clinflow.config import DataDir
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -25,6 +25,10 @@ def register_all(app: typer.Typer) -> None:
     from clinflow.serve_commands import serve_app
 
     app.add_typer(audit_app, name="audit")
+    # API tokens: audit token create|list|revoke -> clinflow.api.token_commands
+    from clinflow.api.token_commands import token_app
+
+    audit_app.add_typer(token_app, name="token")
     app.add_typer(serve_app, name="serve")  # scoring adds `serve scoring` to serve_app
     # de-identification: deid dicom|fhir, leaks -> clinflow.deid.commands
     from clinflow.deid.dicom.cli import register as register_deid_dicom

@@ -6,10 +6,9 @@ import sqlite3
 from pathlib import Path
 
 from clinflow.audit import AuditLog, events
-from clinflow.audit.commands import trusted_verifiers
 from clinflow.audit.log import DEFAULT_ORIGIN
 from clinflow.audit.store_sqlite import SqliteStore
-from clinflow.audit.verify import VerifyReport, verify_log
+from clinflow.audit.verify import VerifyReport, trusted_verifiers, verify_log
 from clinflow.config import DataDir
 
 PATIENTS = [f"PT-{i:016x}" for i in range(1, 6)]

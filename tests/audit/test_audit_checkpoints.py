@@ -110,7 +110,7 @@ def test_key_rotation_keeps_old_checkpoints_verifiable(
 ) -> None:
     from tests.audit.helpers import failures, verify
 
-    from clinflow.audit.commands import TRUSTED_VKEYS_FILE
+    from clinflow.audit.verify import TRUSTED_VKEYS_FILE
 
     deployment = DataDir.open(data_dir)
     monkeypatch.setenv("CLINFLOW_AUDIT_SIGNING_KEY", bytes(range(32)).hex())

@@ -11,10 +11,9 @@ import pytest
 from tests.audit.helpers import PATIENTS, sample_event
 
 from clinflow.audit import AuditLog
-from clinflow.audit.commands import trusted_verifiers
 from clinflow.audit.log import DEFAULT_ORIGIN
 from clinflow.audit.store import SearchQuery
-from clinflow.audit.verify import verify_log
+from clinflow.audit.verify import trusted_verifiers, verify_log
 from clinflow.config import DataDir
 
 pytestmark = pytest.mark.postgres

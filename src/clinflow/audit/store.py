@@ -23,6 +23,7 @@ from clinflow.audit._sql import (
 )
 from clinflow.audit.store_sqlite import SqliteStore
 from clinflow.config import DataDir
+from clinflow.errors import ConfigError
 
 __all__ = [
     "INDEX_COLUMNS",
@@ -32,6 +33,7 @@ __all__ = [
     "SearchQuery",
     "StoredCheckpoint",
     "index_row",
+    "open_existing_store",
     "open_store",
 ]
 
@@ -81,3 +83,12 @@ def open_store(data_dir: DataDir, dsn: str | None = None, prefix: str = "audit")
 
         return PostgresStore(dsn, prefix=prefix)  # lazily: psycopg is an optional extra
     return SqliteStore(data_dir.audit_db)
+
+
+def open_existing_store(
+    data_dir: DataDir, dsn: str | None = None, prefix: str = "audit"
+) -> AuditStore:
+    """Open an existing store read-mostly (never creates an SQLite log that is not there)."""
+    if not dsn and not data_dir.audit_db.exists():
+        raise ConfigError(f"no audit log at {data_dir.audit_db}")
+    return open_store(data_dir, dsn, prefix)

@@ -13,13 +13,31 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from clinflow.audit.canonical import parse_canonical
-from clinflow.audit.checkpoint import Checkpoint, NoteVerifier
+from clinflow.audit.checkpoint import Checkpoint, NoteSigner, NoteVerifier
 from clinflow.audit.merkle import MerkleTree, leaf_hash, verify_consistency
 from clinflow.audit.search_fields import index_fields
 from clinflow.audit.store import AuditStore, index_row
+from clinflow.config import DataDir
+from clinflow.crypto.keys import KeyRing
 from clinflow.errors import AuditIntegrityError
 
 MAX_REPORTED = 100
+TRUSTED_VKEYS_FILE = "audit-trusted.vkeys"
+
+
+def trusted_verifiers(data_dir: DataDir, origin: str, vkeys: list[str]) -> list[NoteVerifier]:
+    """Verifier keys: those given, else the deployment's key plus any rotated-out keys listed
+    one per line in ``<data-dir>/keys/audit-trusted.vkeys``."""
+    if vkeys:
+        return [NoteVerifier(v) for v in vkeys]
+    key = KeyRing(data_dir.keys, create_missing=False).audit_signing_key()
+    verifiers = [NoteVerifier(NoteSigner(origin, key).vkey())]
+    extra = data_dir.keys / TRUSTED_VKEYS_FILE
+    if extra.exists():
+        for line in extra.read_text(encoding="utf-8").splitlines():
+            if line.strip() and not line.startswith("#"):
+                verifiers.append(NoteVerifier(line))
+    return verifiers
 
 
 @dataclass(frozen=True, slots=True)

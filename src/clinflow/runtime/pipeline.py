@@ -303,11 +303,11 @@ class DemoPipeline:
         self.report.research_files_on_disk = len(service.research.files())
 
     def _verify(self) -> None:
-        from clinflow.audit.commands import open_store, trusted_verifiers
         from clinflow.audit.log import DEFAULT_ORIGIN
-        from clinflow.audit.verify import verify_log
+        from clinflow.audit.store import open_existing_store
+        from clinflow.audit.verify import trusted_verifiers, verify_log
 
-        store = open_store(self.deployment, None)
+        store = open_existing_store(self.deployment)
         try:
             verifiers = trusted_verifiers(self.deployment, DEFAULT_ORIGIN, [])
             verified = verify_log(store, verifiers, origin=DEFAULT_ORIGIN)
