@@ -6,7 +6,7 @@ written files' meta headers (passed in), falling back to the modality's storage 
 
 from __future__ import annotations
 
-from clinflow.synthetic.fhir.resources import BASE_URL, DCM, V2_0203, PatientFhir, _coding, iso
+from clinflow.synthetic.fhir.resources import BASE_URL, DCM, V2_0203, PatientFhir, fhir_coding, iso
 from clinflow.synthetic.manifest import PhiKind, Subject
 from clinflow.synthetic.model import StudyRecord
 
@@ -42,7 +42,7 @@ def imaging_study(
         instances = [
             {
                 "uid": uid,
-                "sopClass": _coding(
+                "sopClass": fhir_coding(
                     "urn:ietf:rfc:3986",
                     "urn:oid:"
                     + sop_classes.get(uid, SOP_CLASSES.get(s.modality, SOP_CLASSES["OT"])),
@@ -68,7 +68,7 @@ def imaging_study(
         "identifier": [
             {"system": "urn:dicom:uid", "value": f"urn:oid:{study.uid}"},
             {
-                "type": {"coding": [_coding(V2_0203, "ACSN")]},
+                "type": {"coding": [fhir_coding(V2_0203, "ACSN")]},
                 "system": f"{BASE_URL}/sid/accession",
                 "value": study.accession_number,
             },

@@ -79,7 +79,8 @@ class PatientFhir:
         return (head + ",".join(self.entries) + "]}").encode()
 
 
-def _coding(system: str, code: str, display: str | None = None) -> dict[str, str]:
+def fhir_coding(system: str, code: str, display: str | None = None) -> dict[str, str]:
+    """A FHIR Coding (system, code and, when given, display)."""
     coding = {"system": system, "code": code}
     if display:
         coding["display"] = display
@@ -87,7 +88,7 @@ def _coding(system: str, code: str, display: str | None = None) -> dict[str, str
 
 
 def _identifier(type_code: str, system: str, value: str) -> dict[str, object]:
-    return {"type": {"coding": [_coding(V2_0203, type_code)]}, "system": system, "value": value}
+    return {"type": {"coding": [fhir_coding(V2_0203, type_code)]}, "system": system, "value": value}
 
 
 def patient_resource(out: PatientFhir) -> None:
@@ -103,7 +104,7 @@ def patient_resource(out: PatientFhir) -> None:
     for relative in p.relatives:
         contacts.append(
             {
-                "relationship": [{"coding": [_coding(ROLE_CODE, relative.relationship)]}],
+                "relationship": [{"coding": [fhir_coding(ROLE_CODE, relative.relationship)]}],
                 "name": {"family": relative.person.family, "given": list(relative.person.given)},
                 "telecom": [{"system": "phone", "value": relative.person.phone}],
             }
@@ -117,7 +118,7 @@ def patient_resource(out: PatientFhir) -> None:
                 "extension": [
                     {
                         "url": "ombCategory",
-                        "valueCoding": _coding(OMB, p.race, RACE_DISPLAY[p.race]),
+                        "valueCoding": fhir_coding(OMB, p.race, RACE_DISPLAY[p.race]),
                     },
                     {"url": "text", "valueString": RACE_DISPLAY[p.race]},
                 ],
@@ -127,7 +128,9 @@ def patient_resource(out: PatientFhir) -> None:
                 "extension": [
                     {
                         "url": "ombCategory",
-                        "valueCoding": _coding(OMB, p.ethnicity, ETHNICITY_DISPLAY[p.ethnicity]),
+                        "valueCoding": fhir_coding(
+                            OMB, p.ethnicity, ETHNICITY_DISPLAY[p.ethnicity]
+                        ),
                     },
                     {"url": "text", "valueString": ETHNICITY_DISPLAY[p.ethnicity]},
                 ],
@@ -217,9 +220,9 @@ def encounter_resource(out: PatientFhir, encounter_id: str, ended: datetime) -> 
     p = out.patient
     icu = p.extra.get("encounter_class") == "ICU"
     act = (
-        _coding(ACT_CODE, "IMP", "inpatient encounter")
+        fhir_coding(ACT_CODE, "IMP", "inpatient encounter")
         if icu
-        else _coding(ACT_CODE, "EMER", "emergency")
+        else fhir_coding(ACT_CODE, "EMER", "emergency")
     )
     period = {"start": iso(p.admitted_at), "end": iso(ended)}
     attending = p.clinicians[0].person
@@ -264,8 +267,8 @@ def consent_resource(
 ) -> None:
     p = out.patient
     decision = "permit" if permit else "deny"
-    category = [{"coding": [_coding("http://loinc.org", "59284-0", "Consent Document")]}]
-    purpose_coding = _coding(ACT_REASON, purpose)
+    category = [{"coding": [fhir_coding("http://loinc.org", "59284-0", "Consent Document")]}]
+    purpose_coding = fhir_coding(ACT_REASON, purpose)
     resource: dict[str, object] = {
         "resourceType": "Consent",
         "id": consent_id,
@@ -277,11 +280,11 @@ def consent_resource(
     scope = "research" if purpose == "HRESCH" else "patient-privacy"
     resource |= {
         "scope": {
-            "coding": [_coding("http://terminology.hl7.org/CodeSystem/consentscope", scope)]
+            "coding": [fhir_coding("http://terminology.hl7.org/CodeSystem/consentscope", scope)]
         },
         "patient": {"reference": f"Patient/{p.fhir_id}"},
         "dateTime": iso(signed),
-        "policyRule": {"coding": [_coding(ACT_CODE, "OPTIN" if permit else "OPTOUT")]},
+        "policyRule": {"coding": [fhir_coding(ACT_CODE, "OPTIN" if permit else "OPTOUT")]},
         "provision": {"type": decision, "purpose": [purpose_coding]},
     }
     date_path, date_value = "dateTime", iso(signed)
@@ -305,14 +308,14 @@ def consent_resource_r5(
         "resourceType": "Consent",
         "id": consent_id,
         "status": "active",
-        "category": [{"coding": [_coding("http://loinc.org", "59284-0", "Consent Document")]}],
+        "category": [{"coding": [fhir_coding("http://loinc.org", "59284-0", "Consent Document")]}],
         "subject": {"reference": f"Patient/{p.fhir_id}"},
         "date": signed.date().isoformat(),
         "decision": "deny",
     }
     if permitted:
         resource["provision"] = [
-            {"purpose": [_coding(ACT_REASON, purpose)]} for purpose in permitted
+            {"purpose": [fhir_coding(ACT_REASON, purpose)]} for purpose in permitted
         ]
     out.add(resource)
     out.plant(
@@ -342,7 +345,9 @@ def document_reference(
         "id": doc_id,
         "status": "current",
         "docStatus": "final",
-        "type": {"coding": [_coding("http://loinc.org", type_code, dict(NOTE_TYPES)[type_code])]},
+        "type": {
+            "coding": [fhir_coding("http://loinc.org", type_code, dict(NOTE_TYPES)[type_code])]
+        },
         "subject": {"reference": f"Patient/{p.fhir_id}"},
         "date": iso(written),
         "author": [{"display": author_name}],
