@@ -7,6 +7,13 @@ scraped copy of Table E.1-1 with its option columns (``idiscore/_public_dicom.py
 given with ``--wheel``), parses the module with :mod:`ast` (the package is never imported or
 installed) and writes our YAML with its provenance (package, version, sha256, scrape date).
 
+The wheel and the table module it holds are pinned by SHA-256 below: a download or a
+``--wheel`` that differs is refused, so the YAML is only ever regenerated from the source its
+header names. ``ROWS_SHA256`` pins the ``rows:`` section generated from that source; the test
+suite checks the committed YAML against these pins offline (tests/deid_dicom/test_dicom_profile.py),
+and the generator's parsing on a committed excerpt. Moving to another idiscore release means
+updating all three pins in one reviewed change.
+
     python scripts/gen_ps315_profile.py [--wheel PATH] [--out policies/dicom/ps3.15-e1-1.yaml]
 """
 
@@ -25,6 +32,11 @@ from pathlib import Path
 SOURCE_PACKAGE = "idiscore"
 SOURCE_VERSION = "1.2.0"
 SOURCE_MODULE = "idiscore/_public_dicom.py"
+# PyPI's idiscore-1.2.0-py3-none-any.whl, and the table module inside it (what is parsed).
+SOURCE_WHEEL_SHA256 = "2c0ef6caf00e38eb1d2f12f5f38e8cfa34dba62693e0bff85155e3428900a524"
+SOURCE_MODULE_SHA256 = "fb8a5558b9943309dfdc8ac1ef49b9b0526c8b5aae22cad8921806ff66a119ee"
+# sha256 of the generated YAML from its "rows:" line on (see rows_sha256), from the pinned module.
+ROWS_SHA256 = "5a0f7a835f68160f43710eca25b00e0dd23db5e1cd2e7aa682b2d1d32cfbc8a8"
 
 # idiscore's ActionCodes attribute names -> the standard's action codes.
 ACTION_CODES = {
@@ -77,6 +89,18 @@ def fetch_wheel(dest: Path) -> Path:
     if not wheels:
         raise SystemExit(f"no {SOURCE_PACKAGE} {SOURCE_VERSION} wheel downloaded into {dest}")
     return wheels[0]
+
+
+def check_pinned(what: str, actual: str, pinned: str) -> None:
+    """Refuse a source that is not the pinned one (names both hashes)."""
+    if actual != pinned:
+        raise SystemExit(f"{what} sha256 {actual} is not the pinned {pinned}; refusing to generate")
+
+
+def rows_sha256(yaml_text: str) -> str:
+    """SHA-256 of a generated table's ``rows:`` section (the provenance header excluded)."""
+    start = yaml_text.index("\nrows:\n") + 1
+    return hashlib.sha256(yaml_text[start:].encode("utf-8")).hexdigest()
 
 
 def tag_text(call: ast.Call) -> str:
@@ -161,8 +185,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         wheel = args.wheel or fetch_wheel(Path(tmp))
         wheel_sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        check_pinned(wheel.name, wheel_sha, SOURCE_WHEEL_SHA256)
         with zipfile.ZipFile(wheel) as archive:
             source_bytes = archive.read(SOURCE_MODULE)
+    module_sha = hashlib.sha256(source_bytes).hexdigest()
+    check_pinned(SOURCE_MODULE, module_sha, SOURCE_MODULE_SHA256)
     rule_sets, scrape_date = parse_rule_sets(source_bytes.decode("utf-8"))
     provenance = {
         "standard": "DICOM PS3.15 Annex E, Table E.1-1",
@@ -171,13 +198,22 @@ def main(argv: list[str] | None = None) -> int:
         "source_wheel": wheel.name,
         "source_wheel_sha256": wheel_sha,
         "source_module": SOURCE_MODULE,
-        "source_module_sha256": hashlib.sha256(source_bytes).hexdigest(),
+        "source_module_sha256": module_sha,
         "generated_by": "scripts/gen_ps315_profile.py",
         "generated": dt.date.today().isoformat(),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render(rule_sets, provenance), encoding="utf-8")
+    text = render(rule_sets, provenance)
+    args.out.write_text(text, encoding="utf-8")
     print(f"wrote {args.out}: {len(rule_sets['basic_profile'])} rows")
+    if rows_sha256(text) != ROWS_SHA256:
+        # Same source, different rows: this script's transformation changed.
+        print(
+            f"rows sha256 {rows_sha256(text)} differs from ROWS_SHA256 {ROWS_SHA256}: review the"
+            " diff of the table, then update ROWS_SHA256",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import types
+import zipfile
 from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 
 from clinflow.deid.dicom.profile import (
     DEFAULT_POLICY,
@@ -20,6 +25,9 @@ from clinflow.deid.dicom.profile import (
 from clinflow.errors import ConfigError, PolicyError
 
 TABLE = POLICY_DIR / "ps3.15-e1-1.yaml"
+GENERATOR = Path(__file__).parents[2] / "scripts" / "gen_ps315_profile.py"
+# Written from the committed YAML (idiscore, the real source, is GPLv3): see its docstring.
+SOURCE_EXCERPT = Path(__file__).parent / "data" / "ps3.15-e1-1-source-excerpt.py.txt"
 
 
 def test_table_size_and_action_counts_match_the_standard() -> None:
@@ -156,30 +164,58 @@ def test_policy_errors_name_file_row_and_field(tmp_path: Path) -> None:
         compile_policy(site)
 
 
-def test_generation_script_reproduces_the_committed_table(tmp_path: Path) -> None:
-    """Regenerating from the packaged copy gives the same rows (skipped without the wheel)."""
-    wheels = sorted(Path(".bench").glob("**/idiscore-1.2.0-py3-none-any.whl"))
-    if not wheels:
-        pytest.skip("idiscore 1.2.0 wheel not downloaded (scripts/gen_ps315_profile.py does it)")
-    import subprocess
-    import sys
+def _generator() -> types.ModuleType:
+    """scripts/gen_ps315_profile.py as a module (it is a script, not part of the package)."""
+    spec = importlib.util.spec_from_file_location("gen_ps315_profile", GENERATOR)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
+
+def test_committed_table_was_generated_from_the_pinned_source() -> None:
+    """The YAML header names the pinned wheel and table module; its rows are the pinned output."""
+    gen = _generator()
+    text = TABLE.read_text(encoding="utf-8")
+    provenance = yaml.safe_load(text)["provenance"]
+    assert provenance["source_package"] == f"{gen.SOURCE_PACKAGE}=={gen.SOURCE_VERSION}"
+    assert provenance["source_module"] == gen.SOURCE_MODULE
+    assert provenance["source_wheel_sha256"] == gen.SOURCE_WHEEL_SHA256
+    assert provenance["source_module_sha256"] == gen.SOURCE_MODULE_SHA256
+    assert gen.rows_sha256(text) == gen.ROWS_SHA256  # no hand edit of any row
+
+
+def test_generator_reproduces_the_committed_rows_from_a_source_excerpt() -> None:
+    """Offline regeneration: the script's parse + render on an excerpt of the source table
+    gives exactly the committed YAML rows for those tags, in order."""
+    gen = _generator()
+    rule_sets, scrape_date = gen.parse_rule_sets(SOURCE_EXCERPT.read_text(encoding="utf-8"))
+    assert scrape_date == "2024-09-19"
+    fresh = yaml.safe_load(gen.render(rule_sets, {"source_package": "excerpt"}))
+    committed = yaml.safe_load(TABLE.read_text(encoding="utf-8"))["rows"]
+    tags = {row["tag"] for row in fresh["rows"]}
+    assert len(tags) == len(fresh["rows"]) == 16
+    assert fresh["rows"] == [row for row in committed if row["tag"] in tags]
+    # the excerpt covers every basic action code and every option column of the table
+    assert {row["basic"] for row in fresh["rows"]} == {row["basic"] for row in committed}
+    assert set().union(*fresh["rows"]) == set().union(*committed)
+
+
+def test_generator_refuses_a_source_that_is_not_pinned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gen = _generator()
+    wheel = tmp_path / "idiscore-1.2.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr(gen.SOURCE_MODULE, SOURCE_EXCERPT.read_bytes())
     out = tmp_path / "table.yaml"
-    subprocess.run(
-        [
-            sys.executable,
-            "scripts/gen_ps315_profile.py",
-            "--wheel",
-            str(wheels[0]),
-            "--out",
-            str(out),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    fresh = load_profile_table(out)
-    committed = load_profile_table(TABLE)
-    assert fresh.rows == committed.rows
+    with pytest.raises(SystemExit, match=f"{wheel.name} sha256 .* not the pinned"):
+        gen.main(["--wheel", str(wheel), "--out", str(out)])
+    # a wheel that passes the pin still needs the pinned table module inside
+    monkeypatch.setattr(gen, "SOURCE_WHEEL_SHA256", hashlib.sha256(wheel.read_bytes()).hexdigest())
+    with pytest.raises(SystemExit, match=f"{gen.SOURCE_MODULE} sha256 .* not the pinned"):
+        gen.main(["--wheel", str(wheel), "--out", str(out)])
+    assert not out.exists()
 
 
 def test_shipped_site_example_policy() -> None:
