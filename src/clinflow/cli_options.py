@@ -14,3 +14,5 @@ DataDirOption = Annotated[
         show_default=False,
     ),
 ]
+HostOption = Annotated[str, typer.Option("--host", help="Interface to bind.")]
+PortOption = Annotated[int, typer.Option("--port", help="TCP port.")]

@@ -6,12 +6,10 @@ from typing import Annotated
 
 import typer
 
-from clinflow.cli_options import DataDirOption
+from clinflow.cli_options import DataDirOption, HostOption, PortOption
 
 serve_app = typer.Typer(help="Start HTTP services (audit-query API; scoring endpoints).")
 
-HostOption = Annotated[str, typer.Option("--host", help="Interface to bind.")]
-PortOption = Annotated[int, typer.Option("--port", help="TCP port.")]
 DsnOption = Annotated[
     str | None,
     typer.Option("--dsn", envvar="CLINFLOW_AUDIT_DSN", help="PostgreSQL DSN for the log."),

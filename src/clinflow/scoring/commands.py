@@ -6,9 +6,8 @@ from typing import Annotated
 
 import typer
 
-from clinflow.cli_options import DataDirOption
+from clinflow.cli_options import DataDirOption, HostOption, PortOption
 from clinflow.errors import ConfigError
-from clinflow.serve_commands import HostOption, PortOption
 
 
 def serve_scoring(
