@@ -46,6 +46,9 @@ def test_stage_emits_a_derived_envelope_and_one_audit_event(
     assert out.patient == engine.pseudonymizer.patient_pseudonym(PATIENT["PatientID"])
     assert b"Lindqvist" not in out.payload
     [event] = sink.events
+    # The AuditEvent joins the envelopes on their ids: input "m1" in, the released one out.
+    entity_ids = [e["what"]["identifier"]["value"] for e in event["entity"]]
+    assert entity_ids[:2] == ["m1", out.message_id]
     text = json.dumps(event)
     assert engine.policy.policy_hash in text and out.patient in text
     assert PATIENT["PatientID"] not in text and "Lindqvist" not in text

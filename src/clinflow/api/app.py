@@ -16,8 +16,8 @@ from clinflow.api.errors import Forbidden
 from clinflow.api.routes import checkpoints, disclosures, events, proofs
 from clinflow.api.settings import Settings
 from clinflow.audit import events as audit_events
-from clinflow.audit.events import PSEUDONYM_RE
 from clinflow.audit.log import AuditLog
+from clinflow.patient_ids import PSEUDONYM_RE
 
 _consent_lock = threading.Lock()
 

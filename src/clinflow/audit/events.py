@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeAlias
 
+from clinflow.patient_ids import PSEUDONYM_RE
+
 AuditEvent: TypeAlias = dict[str, Any]
 
 DCM = "http://dicom.nema.org/resources/ontology/DCM"
@@ -33,7 +35,6 @@ SOURCE_TYPE = "http://terminology.hl7.org/CodeSystem/security-source-type"
 CLINFLOW_CODES = "https://clinflow.example/fhir/CodeSystem/audit-event-code"
 CLINFLOW_DETAIL = "https://clinflow.example/fhir/CodeSystem/audit-entity-detail"
 
-PSEUDONYM_RE = re.compile(r"^[A-Z]{2,8}-[0-9a-f]{8,64}$")
 KIND_RE = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
 
 

@@ -17,8 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from clinflow.config import DataDir
 from clinflow.consent.service import ConsentService
 from clinflow.errors import ConfigError
-
-PSEUDONYM_PATTERN = r"^PT-[0-9a-f]{8,64}$"
+from clinflow.patient_ids import PSEUDONYM_PATTERN
 
 
 @lru_cache(maxsize=1)

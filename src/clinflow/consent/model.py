@@ -43,18 +43,6 @@ _FHIR_DATETIME = re.compile(
 )
 
 
-MR_TYPE_CODE = "MR"  # identifier.type code of a medical record number (v2-0203)
-
-
-def patient_mrn(patient: Mapping[str, Any]) -> str | None:
-    """The value of a FHIR Patient's MR-typed identifier, if it has one."""
-    for identifier in patient.get("identifier") or []:
-        codings = ((identifier.get("type") or {}).get("coding")) or []
-        if any(c.get("code") == MR_TYPE_CODE for c in codings) and identifier.get("value"):
-            return str(identifier["value"])
-    return None
-
-
 def parse_fhir_instant(text: str, *, upper: bool, location: str) -> datetime:
     """A FHIR date/dateTime as an aware datetime; partial dates widen to their whole span.
 

@@ -32,6 +32,7 @@ from clinflow.crypto.datakeys import DataKeyStore
 from clinflow.errors import ConfigError
 from clinflow.interfaces import AuditSink, RetractionRequest
 from clinflow.lineage import LineageIndex
+from clinflow.patient_ids import PSEUDONYM_RE
 from clinflow.sinks.registry import RetractionRegistry
 
 AGENT = "clinflow-revocation"
@@ -257,4 +258,4 @@ def _sample(details: tuple[str, ...], limit: int = RECEIPT_DETAIL_LIMIT) -> tupl
 
 
 def _looks_pseudonymous(patient: str) -> bool:
-    return bool(audit_events.PSEUDONYM_RE.match(patient))
+    return bool(PSEUDONYM_RE.match(patient))

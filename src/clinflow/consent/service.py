@@ -19,7 +19,7 @@ import orjson
 from clinflow.config import DataDir
 from clinflow.consent.decision import DecisionQuery
 from clinflow.consent.gate import ConsentGate
-from clinflow.consent.model import ConsentRecord, parse_consent, patient_mrn
+from clinflow.consent.model import ConsentRecord, parse_consent
 from clinflow.consent.policy import ConsentPolicy, load_policy
 from clinflow.consent.receipt import Receipt
 from clinflow.consent.registry import Clock, ConsentRegistry, utc_now
@@ -31,12 +31,11 @@ from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.errors import ConfigError, InputRejected
 from clinflow.interfaces import AuditSink
 from clinflow.lineage import LineageIndex
+from clinflow.patient_ids import PSEUDONYM_PREFIX, patient_mrn
 from clinflow.quarantine import Quarantine
 from clinflow.sinks.quarantine_target import QuarantineRetraction
 from clinflow.sinks.registry import RetractionRegistry
 from clinflow.sinks.research import ResearchStore
-
-PSEUDONYM_PREFIX = "PT-"
 
 
 @dataclass

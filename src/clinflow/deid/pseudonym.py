@@ -17,6 +17,8 @@ import hmac
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
+from clinflow.patient_ids import PSEUDONYM_PREFIX
+
 # Date offsets are whole weeks so weekday patterns survive, between 5 and 156 weeks back.
 MIN_OFFSET_WEEKS = 5
 MAX_OFFSET_WEEKS = 156
@@ -47,7 +49,7 @@ class Pseudonymizer:
 
     def patient_pseudonym(self, patient_key: str) -> str:
         """Stable pseudonym of a patient, e.g. ``PT-3f9a0c1d2e4b5a69``."""
-        return "PT-" + self.token("patient", patient_key)
+        return PSEUDONYM_PREFIX + self.token("patient", patient_key)
 
     def uid(self, original_uid: str) -> str:
         """DICOM UID remapped to ``2.25.<128-bit integer>`` (PS3.5 B.2), at most 44 chars."""

@@ -20,11 +20,11 @@ from typing import Any, TypeVar
 import orjson
 
 from clinflow.audit import events as audit_events
-from clinflow.consent.model import patient_mrn
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.envelope import Envelope, SourceKind, content_message_id
 from clinflow.errors import InputRejected
 from clinflow.interfaces import AuditSink
+from clinflow.patient_ids import patient_mrn
 from clinflow.quarantine import Quarantine
 
 STAGE = "ingest"

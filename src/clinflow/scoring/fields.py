@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, Field
 
-from clinflow.audit.events import PSEUDONYM_RE
+from clinflow.patient_ids import PSEUDONYM_RE
 from clinflow.scoring.triage import ChiefComplaint
 from clinflow.scoring.vitals import Consciousness
 

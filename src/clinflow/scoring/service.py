@@ -23,9 +23,9 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from clinflow.audit import events as audit_events
-from clinflow.audit.events import PSEUDONYM_RE
 from clinflow.errors import InputRejected
 from clinflow.interfaces import AuditSink, RetractionReport, RetractionRequest
+from clinflow.patient_ids import PSEUDONYM_RE
 from clinflow.scoring.alerts import Alert, AlertEngine, AlertPolicy
 from clinflow.scoring.features import FeatureStore, PatientFeatures
 from clinflow.scoring.fhir_io import (

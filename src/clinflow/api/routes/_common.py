@@ -10,7 +10,8 @@ import orjson
 
 from clinflow.api.auth import Principal, Role
 from clinflow.api.errors import BadParameter, Forbidden
-from clinflow.audit.events import PSEUDONYM_RE, format_instant
+from clinflow.audit.events import format_instant
+from clinflow.patient_ids import PSEUDONYM_RE
 
 
 def b64(data: bytes) -> str:

@@ -87,9 +87,10 @@ def output_location(location: str, result: DeidResult, engine: DicomDeidentifier
 
 
 def _audit_success(
-    sink: AuditSink, result: DeidResult, data: bytes, output: bytes, policy_hash: str
+    sink: AuditSink, result: DeidResult, input_id: str, output: bytes, policy_hash: str
 ) -> None:
-    input_id = content_message_id(data)
+    """The de-identification AuditEvent: ``input_id`` in, ``derive_message_id`` of it out, so
+    the entry joins the released envelope (``Envelope.derive`` uses the same rule)."""
     sink.append(
         events.deidentification(
             patient=result.patient_pseudonym,
@@ -102,10 +103,10 @@ def _audit_success(
     )
 
 
-def _audit_rejected(sink: AuditSink, data: bytes, reason: str, quarantine_id: int) -> None:
+def _audit_rejected(sink: AuditSink, input_id: str, reason: str, quarantine_id: int) -> None:
     sink.append(
         events.validation_failure(
-            message_id=content_message_id(data),
+            message_id=input_id,
             stage=STAGE,
             reason=reason,
             quarantine_id=quarantine_id,
@@ -142,7 +143,7 @@ def deidentify_tree(
             qid = quarantine.put(STAGE, location, reason, payload=data) if quarantine else None
             report.rejected.append(Rejected(location, reason, qid))
             if audit is not None and qid is not None:
-                _audit_rejected(audit, data, reason, qid)
+                _audit_rejected(audit, content_message_id(data), reason, qid)
         else:
             out_name = output_location(location, result, engine)
             out_path = target / out_name if folder else target / Path(out_name).name
@@ -153,7 +154,7 @@ def deidentify_tree(
             report.warnings += result.warnings
             report.burned_in_masked += result.mask is not None
             if audit is not None:
-                _audit_success(audit, result, data, output, policy_hash)
+                _audit_success(audit, result, content_message_id(data), output, policy_hash)
         if progress is not None:
             progress(1)
     if buffered is not None:
@@ -186,10 +187,10 @@ class DicomDeidStage:
                 STAGE, location, exc.reason, payload=envelope.payload, patient=envelope.patient
             )
             if self.audit is not None:
-                _audit_rejected(self.audit, envelope.payload, exc.reason, qid)
+                _audit_rejected(self.audit, envelope.message_id, exc.reason, qid)
             return []
         if self.audit is not None:
             _audit_success(
-                self.audit, result, envelope.payload, output, self.engine.policy.policy_hash
+                self.audit, result, envelope.message_id, output, self.engine.policy.policy_hash
             )
         return [envelope.derive(output, patient=result.patient_pseudonym)]

@@ -13,21 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from clinflow.deid.text.known import KnownIdentifiers
-
-MRN_CODES = frozenset({"MR", "MRN"})
-
-
-def mrn_of(patient: dict[str, Any]) -> str | None:
-    """The MRN: ``Patient.identifier`` whose type has code MR (HL7 v2 table 0203)."""
-    for identifier in patient.get("identifier") or ():
-        if not isinstance(identifier, dict):
-            continue
-        for coding in (identifier.get("type") or {}).get("coding") or ():
-            if isinstance(coding, dict) and coding.get("code") in MRN_CODES:
-                value = identifier.get("value")
-                if isinstance(value, str) and value:
-                    return value
-    return None
+from clinflow.patient_ids import patient_mrn
 
 
 class PatientIndex:
@@ -62,7 +48,7 @@ class PatientIndex:
 
     def add_patient(self, patient: dict[str, Any]) -> str:
         patient_id = str(patient.get("id", ""))
-        key = mrn_of(patient) or f"Patient/{patient_id}"
+        key = patient_mrn(patient) or f"Patient/{patient_id}"
         self.patient_keys[patient_id] = key
         known = self.known.setdefault(key, KnownIdentifiers())
         known.add_from_patient(patient)
