@@ -1,14 +1,50 @@
-"""``clinflow quarantine list|show|export|replay`` on a real data directory."""
+"""``clinflow quarantine list|show|export|replay`` on a real data directory.
+
+Every command runs in an empty working directory with ``HOME`` and ``TMPDIR`` inside the
+test's tmp_path and without ``CLINFLOW_DATA_DIR``, and each test ends by checking that
+nothing was written anywhere but the data directory and the paths it named.
+"""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from clinflow.quarantine import Quarantine
 
 SAMPLE_DICOM = sorted((Path(__file__).parents[1] / "synthetic/sample/dicom").rglob("*.dcm"))[0]
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    root: Path  # the test's tmp_path
+    data_dir: Path
+
+    def files_outside(self, *allowed: Path) -> list[str]:
+        """Every file or folder under root that is neither in data_dir nor an allowed path."""
+        keep = (self.data_dir, *allowed)
+        empty_dirs = {self.root / "cwd", self.root / "home", self.root / "tmp"}
+        return sorted(
+            str(path.relative_to(self.root))
+            for path in self.root.rglob("*")
+            if not any(path == k or k in path.parents or path in k.parents for k in keep)
+            and path not in empty_dirs
+        )
+
+
+@pytest.fixture()
+def sandbox(data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
+    for name in ("cwd", "home", "tmp"):
+        (tmp_path / name).mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")  # the default ./clinflow-data would land here
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    monkeypatch.delenv("CLINFLOW_DATA_DIR")  # only --data-dir points at the data directory
+    return Sandbox(tmp_path, data_dir)
 
 
 def cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -21,8 +57,9 @@ def cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_rejected_file_is_listed_shown_exported_and_stays_open_on_failed_replay(
-    data_dir: Path, tmp_path: Path
+    sandbox: Sandbox,
 ) -> None:
+    data_dir, tmp_path = sandbox.data_dir, sandbox.root
     inputs = tmp_path / "in"
     inputs.mkdir()
     (inputs / "notes.dcm").write_bytes(b"this is not DICOM at all" * 10)
@@ -40,11 +77,13 @@ def test_rejected_file_is_listed_shown_exported_and_stays_open_on_failed_replay(
     assert replay.returncode == 1 and "still rejected" in replay.stdout
     assert "Traceback" not in replay.stdout + replay.stderr
     assert Quarantine(data_dir / "quarantine.db").get(item.id).status == "open"  # type: ignore[union-attr]
+    assert sandbox.files_outside(inputs, tmp_path / "out", exported, tmp_path / "r") == []
 
 
 def test_replay_of_a_now_valid_payload_deidentifies_it_and_closes_the_item(
-    data_dir: Path, tmp_path: Path
+    sandbox: Sandbox,
 ) -> None:
+    data_dir, tmp_path = sandbox.data_dir, sandbox.root
     store = Quarantine(data_dir / "quarantine.db")
     item_id = store.put("deid-dicom", "in/ct.dcm", "decoder missing", SAMPLE_DICOM.read_bytes())
     store.close()
@@ -56,13 +95,18 @@ def test_replay_of_a_now_valid_payload_deidentifies_it_and_closes_the_item(
     assert Quarantine(data_dir / "quarantine.db").get(item_id).status == "replayed"  # type: ignore[union-attr]
     again = cli(data_dir, "quarantine", "replay", str(item_id), "--out", str(out))
     assert again.returncode == 2 and "already replayed" in again.stderr
+    assert sandbox.files_outside(out) == []
 
 
-def test_unknown_item_and_stage_without_replay_are_usage_errors(data_dir: Path) -> None:
+def test_unknown_item_and_stage_without_replay_are_usage_errors(sandbox: Sandbox) -> None:
+    data_dir = sandbox.data_dir
     store = Quarantine(data_dir / "quarantine.db")
     item_id = store.put("ingest", "fhir/x.json", "invalid JSON", b"{")
     store.close()
     missing = cli(data_dir, "quarantine", "show", "999")
     assert missing.returncode == 2 and "not found" in missing.stderr
-    no_replay = cli(data_dir, "quarantine", "replay", str(item_id), "--out", "/tmp/x")
+    never = sandbox.root / "never-written"
+    no_replay = cli(data_dir, "quarantine", "replay", str(item_id), "--out", str(never))
     assert no_replay.returncode == 2 and "export" in no_replay.stderr
+    assert not never.exists()
+    assert sandbox.files_outside() == []
