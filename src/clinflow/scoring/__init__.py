@@ -38,7 +38,8 @@ if TYPE_CHECKING:
     from clinflow.scoring.client import HttpClient, InProcessClient, ScoringClient
     from clinflow.scoring.minimum_necessary import MinimumNecessaryStage
     from clinflow.scoring.policy import EndpointsPolicy, load_policy
-    from clinflow.scoring.service import IcuScore, ScoringService, TriageScore
+    from clinflow.scoring.scores import IcuScore, TriageScore
+    from clinflow.scoring.service import ScoringService
     from clinflow.scoring.stage import IcuScoringStage
 
 _LAZY = {
@@ -49,9 +50,9 @@ _LAZY = {
     "MinimumNecessaryStage": "clinflow.scoring.minimum_necessary",
     "EndpointsPolicy": "clinflow.scoring.policy",
     "load_policy": "clinflow.scoring.policy",
-    "IcuScore": "clinflow.scoring.service",
+    "IcuScore": "clinflow.scoring.scores",
     "ScoringService": "clinflow.scoring.service",
-    "TriageScore": "clinflow.scoring.service",
+    "TriageScore": "clinflow.scoring.scores",
     "IcuScoringStage": "clinflow.scoring.stage",
 }
 

@@ -25,9 +25,10 @@ from starlette.types import Receive, Scope, Send
 
 from clinflow.errors import ClinflowError, InputRejected
 from clinflow.interfaces import RetractionRequest
+from clinflow.scoring.identifiers import check_patient
 from clinflow.scoring.models import AcknowledgeRequest, RetractionBody
 from clinflow.scoring.news2 import MOCK_LABEL
-from clinflow.scoring.service import ScoringService, check_patient
+from clinflow.scoring.service import ScoringService
 from clinflow.scoring.triage import TRIAGE_MOCK_LABEL
 
 FHIR_JSON = "application/fhir+json"

@@ -14,7 +14,7 @@ from pydantic import AwareDatetime, Field
 
 from clinflow.patient_ids import PSEUDONYM_RE
 from clinflow.scoring.triage import ChiefComplaint
-from clinflow.scoring.vitals import Consciousness
+from clinflow.scoring.vitals import Consciousness, Parameter
 
 PSEUDONYM_PATTERN = PSEUDONYM_RE.pattern  # clinflow pseudonyms (PT-<hex>)
 
@@ -64,4 +64,16 @@ FIELD_CATALOG: dict[str, tuple[Any, Any]] = {
         bool,
         Field(default=False, description="ESI decision point B: high-risk situation."),
     ),
+}
+
+# Plain-JSON vital-sign field -> parameter (temperature always °C in the plain variant).
+JSON_VITALS: dict[str, Parameter] = {
+    "respiratory_rate": Parameter.RESPIRATORY_RATE,
+    "spo2": Parameter.SPO2,
+    "supplemental_oxygen": Parameter.SUPPLEMENTAL_OXYGEN,
+    "systolic_bp": Parameter.SYSTOLIC_BP,
+    "heart_rate": Parameter.HEART_RATE,
+    "consciousness": Parameter.CONSCIOUSNESS,
+    "gcs": Parameter.GCS,
+    "temperature_c": Parameter.TEMPERATURE,
 }

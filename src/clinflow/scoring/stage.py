@@ -15,7 +15,8 @@ import orjson
 from clinflow.envelope import Envelope
 from clinflow.errors import InputRejected
 from clinflow.scoring.fhir_io import observations_from_body
-from clinflow.scoring.service import ScoringService, _subject_patient
+from clinflow.scoring.identifiers import subject_patient
+from clinflow.scoring.service import ScoringService
 
 
 class IcuScoringStage:
@@ -34,7 +35,7 @@ class IcuScoringStage:
         resources = [resource for _, resource in observations_from_body(body, where)]
         if not resources:
             return []
-        if _subject_patient(resources) != envelope.patient:
+        if subject_patient(resources) != envelope.patient:
             raise InputRejected("Observation subject is not the envelope's patient", where)
         outputs = []
         for score in self.service.ingest_many(resources):

@@ -1,0 +1,151 @@
+"""ICU scoring entry points: vital-sign Observations (streamed, micro-batched, or a Bundle)
+and plain-JSON vitals in; NEWS2 + qSOFA + alerting out, audited when a sink is given."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from clinflow.audit import events as audit_events
+from clinflow.errors import InputRejected
+from clinflow.scoring.fhir_io import observations_from_body, parse_observation
+from clinflow.scoring.fields import JSON_VITALS
+from clinflow.scoring.identifiers import check_patient, request_id, subject_patient
+from clinflow.scoring.news2 import score_news2
+from clinflow.scoring.qsofa import score_qsofa
+from clinflow.scoring.scores import IcuScore
+from clinflow.scoring.state import PatientScores, ScoringState, locked, validate_request
+from clinflow.scoring.vitals import Consciousness, Parameter, Reading
+
+
+class IcuScoring(ScoringState):
+    """NEWS2 + qSOFA + alert escalation over each patient's vital-sign windows."""
+
+    @locked
+    def ingest_observation(self, resource: Mapping[str, Any]) -> IcuScore | None:
+        """Streaming hot path: one vital-sign Observation in, a fresh score out.
+
+        Returns None for an already-seen (replayed) or unusable (entered-in-error) input.
+        """
+        self.icu_gate.enforce_resource(resource)
+        subject = subject_patient([resource])
+        readings = parse_observation(resource, "Observation")
+        fresh = [r for r in readings if self.features.add(subject, r)]
+        if not fresh:
+            return None
+        return self._score(subject, max(r.time for r in fresh), None)
+
+    @locked
+    def ingest_many(self, resources: Iterable[Mapping[str, Any]]) -> list[IcuScore]:
+        """Micro-batched streaming: one score per (patient, charting time) instead of one per
+        Observation. A patient's pending score is flushed as soon as a later reading for that
+        patient arrives, so no score ever sees readings from its future."""
+        pending: dict[str, datetime] = {}
+        scores: list[IcuScore] = []
+        gate, add = self.icu_gate, self.features.add
+        for resource in resources:
+            gate.enforce_resource(resource)
+            subject = subject_patient([resource])
+            readings = parse_observation(resource, "Observation")
+            if not readings:
+                continue
+            when = max(reading.time for reading in readings)
+            previous = pending.get(subject)
+            if previous is not None and when > previous:
+                # flush before the later readings enter the window
+                scores.append(self._score(subject, previous, None))
+                del pending[subject]
+            fresh = False
+            for reading in readings:
+                fresh = add(subject, reading) or fresh
+            if fresh:
+                pending[subject] = max(when, pending.get(subject, when))
+        for subject, when in pending.items():
+            scores.append(self._score(subject, when, None))
+        return scores
+
+    @locked
+    def score_icu_fhir(
+        self,
+        body: Any,
+        *,
+        spo2_scale2: bool | None = None,
+        as_of: datetime | None = None,
+    ) -> IcuScore:
+        """Score a Bundle / array of one patient's vital-sign Observations (the patient is
+        the pseudonym in their ``subject.reference``; all must agree)."""
+        if isinstance(body, BaseModel):
+            body = body.model_dump(exclude_none=True)
+        elif isinstance(body, list) and body and isinstance(body[0], BaseModel):
+            body = [item.model_dump(exclude_none=True) for item in body]
+        self.icu_gate.enforce(body)
+        located = observations_from_body(body)
+        subject = subject_patient([r for _, r in located])
+        readings = [reading for where, res in located for reading in parse_observation(res, where)]
+        if not readings:
+            raise InputRejected("no usable vital-sign Observations", "body")
+        for reading in readings:
+            self.features.add(subject, reading)
+        when = as_of or max(r.time for r in readings)
+        return self._score(subject, when, spo2_scale2)
+
+    @locked
+    def score_icu_json(self, request: BaseModel | Mapping[str, Any]) -> IcuScore:
+        """Score flat plain-JSON vitals (fields limited by the policy)."""
+        model = validate_request(self.IcuRequest, request)
+        data = model.model_dump()
+        patient = check_patient(data["patient"])
+        when = data.get("observed_at") or datetime.now(UTC)
+        source_id = request_id("icu", data)
+        for name, parameter in JSON_VITALS.items():
+            value = data.get(name)
+            if value is None:
+                continue
+            if parameter is Parameter.CONSCIOUSNESS:
+                value = Consciousness(value)
+            elif parameter is not Parameter.SUPPLEMENTAL_OXYGEN:
+                value = float(value)
+            self.features.add(patient, Reading(parameter, value, when, source_id))
+        return self._score(patient, when, bool(data.get("spo2_scale2", False)))
+
+    def _score(self, patient: str, as_of: datetime, scale2: bool | None) -> IcuScore:
+        held = self._held.get(patient)
+        if held is None:
+            held = self._held[patient] = PatientScores()
+        if scale2 is not None:
+            held.scale2 = scale2
+        latest = self.features.latest_view(patient)
+        news2 = score_news2(latest, as_of, scale2=held.scale2, staleness=self.staleness)
+        qsofa = score_qsofa(latest, as_of, staleness=self.staleness)
+        score = IcuScore(patient, news2, qsofa)
+        score.alert = self.alerting.evaluate(patient, news2, lambda: score.assessment_id)
+        held.latest = score
+        held.history.append((as_of.timestamp(), news2.total, news2.lineage))
+        if self.audit is not None:
+            self._audit_score(score)
+        return score
+
+    def _audit_score(self, score: IcuScore) -> None:
+        assert self.audit is not None
+        self.audit.append(
+            audit_events.score_produced(
+                patient=score.patient,
+                score_name="news2",
+                value=score.news2.total,
+                message_id=score.assessment_id,
+                recorded=datetime.now(UTC),
+            )
+        )
+        if score.alert is not None:
+            self.audit.append(
+                audit_events.alert_raised(
+                    patient=score.patient,
+                    alert_id=score.alert.alert_id,
+                    level=score.alert.band.value,
+                    recipient=self.alert_recipient,
+                    message_id=score.assessment_id,
+                )
+            )

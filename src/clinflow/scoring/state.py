@@ -1,0 +1,148 @@
+"""What a scoring service holds, and the read side over it.
+
+``ScoringState`` is built from the endpoints policy: the minimum-necessary gates, the request
+models, the feature windows, the alert engine and, per patient, the latest score with a
+compact history and the triage results. The ICU, triage and retraction entry points
+(``clinflow.scoring.icu``, ``triage_service``, ``retraction``) extend it; ``ScoringService``
+combines them. State-changing entry points are serialized with ``locked``.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from clinflow.errors import InputRejected
+from clinflow.interfaces import AuditSink
+from clinflow.scoring.alerts import Alert, AlertEngine, AlertPolicy
+from clinflow.scoring.features import FeatureStore, PatientFeatures
+from clinflow.scoring.identifiers import check_patient
+from clinflow.scoring.minimum_necessary import MinimumNecessaryStage
+from clinflow.scoring.models import (
+    build_bundle_model,
+    build_observation_model,
+    build_request_model,
+    build_triage_fhir_model,
+    fhir_body_type,
+)
+from clinflow.scoring.news2 import DEFAULT_STALENESS, Staleness
+from clinflow.scoring.policy import EndpointsPolicy, cached_policy
+from clinflow.scoring.scores import IcuScore, TriageScore
+
+MAX_SCORES_PER_PATIENT = 1000
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def locked(method: _F) -> _F:
+    """Serialize a state-changing entry point (the HTTP app may call from a threadpool)."""
+
+    @functools.wraps(method)
+    def wrapper(self: ScoringState, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def validate_request(model: type[BaseModel], request: BaseModel | Mapping[str, Any]) -> BaseModel:
+    """``request`` as ``model`` (re-validated if another model); errors name the field."""
+    if isinstance(request, model):
+        return request
+    if isinstance(request, BaseModel):
+        request = request.model_dump(exclude_none=True)
+    try:
+        return model.model_validate(request)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise InputRejected(first["msg"], where) from exc
+
+
+@dataclass(slots=True)
+class PatientScores:
+    """What the service keeps per patient: the latest full score, a compact history."""
+
+    latest: IcuScore | None = None
+    # (epoch seconds, NEWS2 total, lineage): tuples of atoms stay cheap for the GC.
+    history: deque[tuple[float, int, tuple[str, ...]]] = field(
+        default_factory=lambda: deque(maxlen=MAX_SCORES_PER_PATIENT)
+    )
+    triage: list[TriageScore] = field(default_factory=list)
+    scale2: bool = False
+
+
+class ScoringState:
+    """Policy, gates, request models and per-patient state; queries and acknowledgement."""
+
+    name = "scoring"  # its name as a retraction target
+
+    def __init__(
+        self,
+        policy: EndpointsPolicy | None = None,
+        *,
+        staleness: Staleness | None = None,
+        alert_policy: AlertPolicy | None = None,
+        audit: AuditSink | None = None,
+        alert_recipient: str = "ward-team",
+    ) -> None:
+        self.policy = policy or cached_policy()
+        icu, tri = self.policy.endpoint("icu"), self.policy.endpoint("triage")
+        if staleness is None:  # explicit argument, else the policy file, else the default
+            staleness = icu.staleness.to_staleness() if icu.staleness else DEFAULT_STALENESS
+        if alert_policy is None and icu.alerting is not None:
+            alert_policy = icu.alerting.to_policy()
+        self.staleness = staleness
+        self.audit = audit
+        self.alert_recipient = alert_recipient
+        self._lock = threading.RLock()
+        self.features = FeatureStore()
+        self.alerting = AlertEngine(alert_policy)
+        self._held: dict[str, PatientScores] = {}
+        self.icu_gate = MinimumNecessaryStage(icu)
+        self.triage_gate = MinimumNecessaryStage(tri)
+        self.IcuRequest = build_request_model(icu)
+        self.TriageRequest = build_request_model(tri)
+        self.IcuObservation = build_observation_model(icu)
+        self.IcuBundle = build_bundle_model(icu, self.IcuObservation)
+        self.IcuBody = fhir_body_type(self.IcuBundle, self.IcuObservation)
+        self.TriageObservation = build_observation_model(tri)
+        self.TriageBundle = build_bundle_model(tri, self.TriageObservation)
+        self.TriageFhirRequest = build_triage_fhir_model(
+            tri, self.TriageObservation, self.TriageBundle
+        )
+
+    @locked
+    def patient_features(self, patient: str, as_of: datetime | None = None) -> PatientFeatures:
+        """Trend features as of ``as_of`` (default: the stream time, i.e. the patient's latest
+        observation — replayed or simulated streams do not run on the wall clock)."""
+        check_patient(patient)
+        if as_of is None:
+            as_of = self.features.last_time(patient) or datetime.now(UTC)
+        return self.features.features(patient, as_of)
+
+    def latest_score(self, patient: str) -> IcuScore | None:
+        held = self._held.get(patient)
+        return held.latest if held else None
+
+    def score_history(self, patient: str) -> list[tuple[float, int, tuple[str, ...]]]:
+        """(epoch seconds, NEWS2 total, lineage) of the patient's recent scores."""
+        held = self._held.get(patient)
+        return list(held.history) if held else []
+
+    def alerts(self, patient: str | None = None) -> list[Alert]:
+        return self.alerting.alerts(patient)
+
+    @locked
+    def acknowledge(self, alert_id: str, by: str, at: datetime | None = None) -> Alert:
+        return self.alerting.acknowledge(alert_id, by, at or datetime.now(UTC))
+
+    def patients(self) -> list[str]:
+        return sorted(set(self._held) | set(self.features.patients()))
