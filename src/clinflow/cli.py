@@ -60,7 +60,7 @@ def main() -> None:
     except ClinflowError as exc:
         if _state["debug"]:
             raise
-        err_console.print(f"[red]error:[/red] {exc}")
+        err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)  # one line, never wrapped
         sys.exit(2 if isinstance(exc, ConfigError) else 1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
