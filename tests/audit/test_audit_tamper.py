@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -169,23 +171,31 @@ def test_cli_verify_exit_codes_and_messages(data_dir: Path) -> None:
     assert ok.exit_code == 0, ok.output
     assert ok.output.startswith("OK: 40 entries, 4 checkpoints verified")
     saved = data_dir / "trusted.note"
-    runner.invoke(
+    save = runner.invoke(
         app, ["audit", "verify", "--data-dir", str(data_dir), "--save-checkpoint", str(saved)]
     )
+    assert save.exit_code == 0, save.output
+    assert saved.read_text().split("\n")[:2] == ["clinflow.local/audit", "40"]
     raw(deployment).execute("DELETE FROM audit_entries WHERE idx = 7")
     bad = runner.invoke(
         app, ["audit", "verify", "--data-dir", str(data_dir), "--from-checkpoint", str(saved)]
     )
-    assert bad.exit_code == 1
-    assert "FAIL entry 7: missing (deleted from the log)" in bad.output
+    assert bad.exit_code == 1 and isinstance(bad.exception, SystemExit)  # typer.Exit(1), no crash
+    lines = bad.output.splitlines()
+    assert lines[0] == "FAIL entry 7: missing (deleted from the log)"  # the first failure
+    trusted = "FAIL trusted checkpoint: size 40 exceeds the 39 entries present (log truncated)"
+    assert trusted in lines
+    assert lines[-1] == "audit log NOT verified: 6 failure(s) in 39 entries, 4 checkpoints"
     assert "Traceback" not in bad.output
 
 
 def test_cli_checkpoint_and_pubkey(data_dir: Path) -> None:
     build_log(data_dir)
     runner = CliRunner()
-    note = runner.invoke(app, ["audit", "checkpoint", "--data-dir", str(data_dir)]).output
-    vkey = runner.invoke(app, ["audit", "pubkey", "--data-dir", str(data_dir)]).output.strip()
+    checkpoint = runner.invoke(app, ["audit", "checkpoint", "--data-dir", str(data_dir)])
+    pubkey = runner.invoke(app, ["audit", "pubkey", "--data-dir", str(data_dir)])
+    assert (checkpoint.exit_code, pubkey.exit_code) == (0, 0), checkpoint.output + pubkey.output
+    note, vkey = checkpoint.output, pubkey.output.strip()
     lines = note.split("\n")
     assert lines[0] == "clinflow.local/audit" and lines[1] == "40"
     assert lines[4].startswith("\u2014 clinflow.local/audit ")
@@ -195,9 +205,18 @@ def test_cli_checkpoint_and_pubkey(data_dir: Path) -> None:
 
 
 def test_verify_on_missing_log_is_a_clear_error(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["audit", "verify", "--data-dir", str(tmp_path / "none")])
-    assert result.exit_code != 0
-    assert not DataDir(tmp_path / "none").audit_db.exists()
+    # Through the real entry point: CliRunner would see the raised ConfigError as exit code 1.
+    missing = DataDir(tmp_path / "none").audit_db
+    result = subprocess.run(
+        [sys.executable, "-m", "clinflow", "audit", "verify", "--data-dir", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2  # usage error: there is no log to verify
+    assert result.stderr == f"error: no audit log at {missing}\n"
+    assert result.stdout == ""
+    assert not missing.exists() and not missing.parent.exists()
 
 
 def test_altered_search_index_row_is_named(data_dir: Path) -> None:
