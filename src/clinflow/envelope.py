@@ -109,3 +109,15 @@ def derive_message_id(parent_id: str, payload: bytes) -> str:
     """Deterministic id of a derived message (same input, same output: replays are idempotent)."""
     digest = hashlib.sha256(parent_id.encode() + b"\x00" + payload).hexdigest()
     return digest[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class TimedInput:
+    """A source input with its scheduled arrival, in seconds from the start of the run.
+
+    Sources fix the schedule in advance (open loop): a slow pipeline cannot slow the schedule
+    down and hide its own latency.
+    """
+
+    at_s: float
+    envelope: Envelope

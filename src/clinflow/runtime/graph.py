@@ -25,9 +25,11 @@ from clinflow.errors import ConfigError
 
 @runtime_checkable
 class Stage(Protocol):
-    """What every pipeline stage is: a name and a pure-ish envelope transformer."""
+    """What every pipeline stage is: an envelope transformer that knows no runtime.
 
-    name: str
+    It may raise ``InputRejected`` for bad input; the runtime quarantines that envelope
+    (with a validation-failure AuditEvent) and goes on with the next one.
+    """
 
     def process(self, envelope: Envelope) -> list[Envelope]: ...
 

@@ -22,6 +22,7 @@ import orjson
 
 from clinflow.deid.fhir.engine import FhirDeidentifier
 from clinflow.deid.fhir.resource_types import model_class
+from clinflow.envelope import content_message_id
 from clinflow.errors import InputRejected
 from clinflow.interfaces import AuditSink, append_all
 from clinflow.quarantine import Quarantine
@@ -158,6 +159,17 @@ def _iter_ndjson(path: Path) -> Iterator[tuple[int, bytes]]:
                 yield number, line
 
 
+def parse_document(raw: bytes, label: str) -> dict[str, Any]:
+    """A FHIR JSON document (resource or Bundle) or ``InputRejected`` naming ``label``."""
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InputRejected(f"invalid JSON ({exc.msg})", label) from exc
+    if not isinstance(document, dict):
+        raise InputRejected("not a FHIR resource (JSON object expected)", label)
+    return document
+
+
 class FhirDeidRunner:
     """Runs the engine over a file or folder, quarantining what cannot be processed."""
 
@@ -278,40 +290,44 @@ class FhirDeidRunner:
                 data = orjson.dumps(out) + b"\n"
                 sink.write(data)
                 written.update(data)
-        self._audit(digest.hexdigest(), written.hexdigest(), audit)
+        self.audit_deidentified(digest.hexdigest()[:32], written.hexdigest()[:32], audit)
 
     def _run_json(self, path: Path, target: Path) -> None:
         raw = path.read_bytes()
         audit: dict[str, Counter[str]] = {}
         try:
-            try:
-                document = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                raise InputRejected(f"invalid JSON ({exc.msg})", path.name) from exc
-            if not isinstance(document, dict):
-                raise InputRejected("not a FHIR resource (JSON object expected)", path.name)
-            if document.get("resourceType") == "Bundle":
-                out = self._bundle(document, path, audit)
-            else:
-                out = self._one(document, f"{path.name} {_label(document)} ", audit)
+            out = self.deidentify_document(parse_document(raw, path.name), path.name, audit)
         except InputRejected as exc:
             self._reject(exc, raw)
             return
         data = orjson.dumps(out)
         target.write_bytes(data)
-        self._audit(hashlib.sha256(raw).hexdigest(), hashlib.sha256(data).hexdigest(), audit)
+        self.audit_deidentified(content_message_id(raw), content_message_id(data), audit)
+
+    def deidentify_document(
+        self, document: dict[str, Any], label: str, audit: dict[str, Counter[str]]
+    ) -> dict[str, Any]:
+        """One resource or Bundle (``label`` names it in errors: a file name or message id).
+
+        Entries of a Bundle that cannot be processed are quarantined and left out; a document
+        that cannot be processed at all raises ``InputRejected``. ``audit`` collects the
+        rules applied per patient pseudonym for ``audit_deidentified``.
+        """
+        if document.get("resourceType") == "Bundle":
+            return self._bundle(document, label, audit)
+        return self._one(document, f"{label} {_label(document)} ", audit)
 
     def _bundle(
-        self, bundle: dict[str, Any], path: Path, audit: dict[str, Counter[str]]
+        self, bundle: dict[str, Any], label: str, audit: dict[str, Counter[str]]
     ) -> dict[str, Any]:
         if bundle.get("type") not in BUNDLE_TYPES:
-            raise InputRejected("Bundle.type missing or not a known bundle type", path.name)
+            raise InputRejected("Bundle.type missing or not a known bundle type", label)
         entries = bundle.get("entry") or []
         shell = {k: v for k, v in bundle.items() if k != "entry"}
-        out, _ = self.engine.deidentify_resource(shell, f"{path.name} Bundle ")
+        out, _ = self.engine.deidentify_resource(shell, f"{label} Bundle ")
         kept = []
         for number, entry in enumerate(entries):
-            where = f"{path.name} Bundle.entry[{number}] {_label((entry or {}).get('resource'))} "
+            where = f"{label} Bundle.entry[{number}] {_label((entry or {}).get('resource'))} "
             try:
                 if not isinstance(entry, dict):
                     raise InputRejected("entry is not a JSON object", where)
@@ -327,9 +343,10 @@ class FhirDeidRunner:
             out["entry"] = kept
         return out
 
-    def _audit(
-        self, input_digest: str, output_digest: str, audit: dict[str, Counter[str]]
+    def audit_deidentified(
+        self, input_id: str, output_id: str, audit: dict[str, Counter[str]]
     ) -> None:
+        """One de-identification AuditEvent per patient: ``input_id`` in, ``output_id`` out."""
         if self.audit is None or not audit:
             return
         from clinflow.audit import events
@@ -338,8 +355,8 @@ class FhirDeidRunner:
         batch = [
             events.deidentification(
                 patient=pseudonym,
-                message_id=input_digest[:32],
-                output_message_id=output_digest[:32],
+                message_id=input_id,
+                output_message_id=output_id,
                 policy_hash=policy.digest,
                 method=f"fhir-{policy.name}",
                 actions=dict(sorted(counts.items())),

@@ -1,0 +1,287 @@
+"""The embedded runtime: one process, one asyncio task per hop, bounded queues between hops.
+
+A source (an async iterator of ``TimedInput`` or of plain ``Envelope``) feeds the graph's
+entry hop. Each hop task takes a batch from its queue, skips inputs the ledger says it already
+completed (a replayed input is neither processed nor audited twice), runs the stage on each,
+quarantines what a stage rejects (``InputRejected``: a validation-failure AuditEvent names the
+stage and the reason, never a value; any other exception is caught the same way with its type
+name, so one bad message never stops the pipeline), commits the batch's audit entries in one
+group commit, hands the outputs on (``await queue.put``: a full downstream queue stops this
+hop, so memory stays flat and a slow stage slows its producers — backpressure), and only then
+marks the batch in the ledger.
+
+Shutdown (end of the source, ``duration`` reached, or ``stop()`` from a SIGINT/SIGTERM
+handler): the feeder stops taking input, an end marker follows the last input through every
+hop (a hop forwards it once all of its upstream hops have), so everything in flight drains;
+then the graph's closers run (audit buffers flushed) and ``run`` returns the statistics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import AsyncIterable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from clinflow.audit import events as audit_events
+from clinflow.audit.buffer import BufferedSink
+from clinflow.envelope import Envelope, TimedInput
+from clinflow.errors import InputRejected
+from clinflow.quarantine import Quarantine
+from clinflow.runtime.graph import Graph
+from clinflow.runtime.ledger import Ledger
+
+DEFAULT_QUEUE_SIZE = 1024
+DEFAULT_BATCH = 256
+
+
+class _End:
+    """The end-of-stream marker that follows the last input through the graph."""
+
+
+_END = _End()
+QueueItem = Envelope | _End
+
+
+@dataclass
+class HopStats:
+    received: int = 0
+    emitted: int = 0
+    rejected: int = 0
+    duplicates: int = 0  # skipped: the ledger says this hop completed them already
+    busy_s: float = 0.0
+    queue_depth: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "received": self.received,
+            "emitted": self.emitted,
+            "rejected": self.rejected,
+            "duplicates": self.duplicates,
+            "busy_s": round(self.busy_s, 3),
+        }
+
+
+@dataclass
+class RunStats:
+    """What one run did, per hop, plus latencies from source arrival to each terminal hop."""
+
+    hops: dict[str, HopStats] = field(default_factory=dict)
+    inputs: int = 0
+    started: float = field(default_factory=time.perf_counter)
+    seconds: float = 0.0
+    latencies_ms: dict[str, list[float]] = field(default_factory=dict)
+    stopped_by: str = "end of source"
+
+    def percentile(self, hop: str, q: float) -> float | None:
+        values = sorted(self.latencies_ms.get(hop, ()))
+        if not values:
+            return None
+        rank = min(len(values) - 1, max(0, round(q * (len(values) - 1))))
+        return values[rank]
+
+    def to_json(self) -> dict[str, Any]:
+        latency = {
+            hop: {
+                "count": len(values),
+                "p50_ms": self.percentile(hop, 0.50),
+                "p99_ms": self.percentile(hop, 0.99),
+                "max_ms": max(values) if values else None,
+            }
+            for hop, values in self.latencies_ms.items()
+        }
+        return {
+            "inputs": self.inputs,
+            "seconds": round(self.seconds, 3),
+            "stopped_by": self.stopped_by,
+            "hops": {name: stats.to_json() for name, stats in self.hops.items()},
+            "latency": latency,
+        }
+
+
+MAX_LATENCY_SAMPLES = 200_000  # per terminal hop; later samples are not kept (memory flat)
+
+
+class EmbeddedRuntime:
+    """Runs a ``Graph`` on asyncio queues; see the module docstring for the guarantees."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        *,
+        quarantine: Quarantine,
+        audit: BufferedSink,
+        ledger: Ledger | None = None,
+        queue_size: int = DEFAULT_QUEUE_SIZE,
+        batch: int = DEFAULT_BATCH,
+        on_terminal: Callable[[str, Envelope], None] | None = None,
+    ) -> None:
+        self.graph = graph
+        self.quarantine = quarantine
+        self.audit = audit
+        self.ledger = ledger
+        self.queue_size = queue_size
+        self.batch = batch
+        self.on_terminal = on_terminal
+        self.stats = RunStats(hops={name: HopStats() for name in graph.hops})
+        self._queues: dict[str, asyncio.Queue[QueueItem]] = {}
+        self._upstream: Counter[str] = Counter(
+            child for hop in graph.hops.values() for child in hop.downstream
+        )
+        self._upstream[graph.entry] += 1  # the feeder
+        self._stop = asyncio.Event()
+
+    # ----- control ----------------------------------------------------------------------------
+    def stop(self, reason: str = "stopped") -> None:
+        """Stop taking input; what is in flight drains. Safe from a signal handler."""
+        if not self._stop.is_set():
+            self.stats.stopped_by = reason
+            self._stop.set()
+
+    def queue_depths(self) -> dict[str, int]:
+        return {name: queue.qsize() for name, queue in self._queues.items()}
+
+    async def run(
+        self,
+        source: AsyncIterable[TimedInput] | AsyncIterable[Envelope],
+        *,
+        duration_s: float | None = None,
+    ) -> RunStats:
+        self._queues = {name: asyncio.Queue(self.queue_size) for name in self.graph.hops}
+        self.stats.started = time.perf_counter()
+        workers = [
+            asyncio.create_task(self._hop(name), name=f"hop:{name}") for name in self.graph.hops
+        ]
+        feeder = asyncio.create_task(self._feed(source), name="feeder")
+        timer = (
+            asyncio.get_running_loop().call_later(duration_s, self.stop, "duration reached")
+            if duration_s is not None
+            else None
+        )
+        try:
+            await feeder
+            await asyncio.gather(*workers)
+        finally:
+            if timer is not None:
+                timer.cancel()
+            for task in (feeder, *workers):
+                task.cancel()
+            self.audit.flush()
+            self.graph.close()
+        self.stats.seconds = time.perf_counter() - self.stats.started
+        return self.stats
+
+    # ----- tasks ------------------------------------------------------------------------------
+    async def _feed(self, source: AsyncIterable[TimedInput] | AsyncIterable[Envelope]) -> None:
+        entry = self._queues[self.graph.entry]
+        iterator = source.__aiter__()
+        stop_wait = asyncio.create_task(self._stop.wait())
+        try:
+            while not self._stop.is_set():
+                next_item = asyncio.ensure_future(iterator.__anext__())
+                done, _ = await asyncio.wait(
+                    {next_item, stop_wait}, return_when=asyncio.FIRST_COMPLETED
+                )
+                if next_item not in done:
+                    next_item.cancel()
+                    break
+                try:
+                    item: object = next_item.result()
+                except StopAsyncIteration:
+                    break
+                envelope = item.envelope if isinstance(item, TimedInput) else item
+                if not isinstance(envelope, Envelope):
+                    raise TypeError(f"source yielded {type(item).__name__}, not an Envelope")
+                self.stats.inputs += 1
+                await entry.put(envelope)
+        finally:
+            stop_wait.cancel()
+            closer = getattr(iterator, "aclose", None)
+            if closer is not None:
+                await closer()
+            await entry.put(_END)
+
+    async def _hop(self, name: str) -> None:
+        hop = self.graph.hops[name]
+        queue = self._queues[name]
+        stats = self.stats.hops[name]
+        ends_needed = self._upstream[name]
+        ends_seen = 0
+        while True:
+            first = await queue.get()
+            items: list[QueueItem] = [first]
+            while len(items) < self.batch and not queue.empty():
+                items.append(queue.get_nowait())
+            batch = [item for item in items if isinstance(item, Envelope)]
+            ends_seen += len(items) - len(batch)
+            stats.queue_depth = queue.qsize()
+            if batch:
+                await self._process_batch(name, batch)
+            if ends_seen >= ends_needed:
+                for child in hop.downstream:
+                    await self._queues[child].put(_END)
+                return
+
+    async def _process_batch(self, name: str, batch: list[Envelope]) -> None:
+        hop = self.graph.hops[name]
+        stats = self.stats.hops[name]
+        stats.received += len(batch)
+        done = self.ledger.seen(name, (e.message_id for e in batch)) if self.ledger else set()
+        started = time.perf_counter()
+        outputs: list[Envelope] = []
+        completed: list[str] = []
+        for envelope in batch:
+            if envelope.message_id in done:
+                stats.duplicates += 1
+                continue
+            try:
+                produced = hop.stage.process(envelope)
+            except InputRejected as exc:
+                self._reject(name, envelope, exc.reason, exc.location)
+                stats.rejected += 1
+            except Exception as exc:  # noqa: BLE001 - one bad message must not stop the run
+                self._reject(name, envelope, f"stage error ({type(exc).__name__})", None)
+                stats.rejected += 1
+            else:
+                outputs.extend(produced)
+            completed.append(envelope.message_id)
+        self.audit.flush()  # the batch's AuditEvents in one group commit, before hand-off
+        stats.busy_s += time.perf_counter() - started
+        stats.emitted += len(outputs)
+        if hop.downstream:
+            for output in outputs:
+                for child in hop.downstream:
+                    await self._queues[child].put(output)
+        else:
+            self._record_terminal(name, outputs)
+        if self.ledger is not None and completed:
+            self.ledger.mark(name, completed)
+
+    def _record_terminal(self, name: str, outputs: list[Envelope]) -> None:
+        """Latency of each output from its source input's arrival (``ingest_time``, which
+        every derived envelope carries along) to this terminal hop."""
+        now = datetime.now(UTC)
+        samples = self.stats.latencies_ms.setdefault(name, [])
+        for output in outputs:
+            if self.on_terminal is not None:
+                self.on_terminal(name, output)
+            if len(samples) < MAX_LATENCY_SAMPLES:
+                samples.append((now - output.ingest_time).total_seconds() * 1000.0)
+
+    def _reject(self, hop: str, envelope: Envelope, reason: str, location: str | None) -> None:
+        where = location or envelope.attributes.get("path") or f"message {envelope.message_id}"
+        quarantine_id = self.quarantine.put(
+            hop, where, reason, payload=envelope.payload, patient=envelope.patient or None
+        )
+        self.audit.append(
+            audit_events.validation_failure(
+                message_id=envelope.message_id,
+                stage=hop,
+                reason=reason,
+                patient=envelope.patient or None,
+                quarantine_id=quarantine_id,
+            )
+        )
