@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers.postgres import require_postgres
+
 
 @pytest.fixture()
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
@@ -16,3 +18,9 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     for var in ("CLINFLOW_PROJECT_KEY", "CLINFLOW_MASTER_KEY", "CLINFLOW_AUDIT_SIGNING_KEY"):
         monkeypatch.delenv(var, raising=False)
     yield root
+
+
+@pytest.fixture()
+def postgres_dsn() -> str:
+    """A reachable PostgreSQL's DSN; fails under CI=true and skips elsewhere when there is none."""
+    return require_postgres()

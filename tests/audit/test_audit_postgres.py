@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,32 +17,27 @@ from clinflow.config import DataDir
 
 pytestmark = pytest.mark.postgres
 
-DSN = os.environ.get("CLINFLOW_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
-
 
 @pytest.fixture()
-def prefix() -> Iterator[str]:
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        psycopg.connect(DSN, connect_timeout=3).close()
-    except psycopg.OperationalError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL unreachable at CLINFLOW_PG_DSN under CI: {exc}")
-        pytest.skip("PostgreSQL unreachable (set CLINFLOW_PG_DSN)")
+def prefix(postgres_dsn: str) -> Iterator[str]:
     name = "audit_t" + uuid.uuid4().hex[:10]
     yield name
     from clinflow.audit.store_postgres import PostgresStore
 
-    store = PostgresStore(DSN, prefix=name)
+    store = PostgresStore(postgres_dsn, prefix=name)
     store.drop_all()
     store.close()
 
 
-def test_postgres_log_appends_verifies_and_refuses_changes(data_dir: Path, prefix: str) -> None:
+def test_postgres_log_appends_verifies_and_refuses_changes(
+    data_dir: Path, postgres_dsn: str, prefix: str
+) -> None:
     import psycopg
 
     deployment = DataDir.open(data_dir)
-    with AuditLog.open(deployment, dsn=DSN, table_prefix=prefix, checkpoint_every=10) as log:
+    with AuditLog.open(
+        deployment, dsn=postgres_dsn, table_prefix=prefix, checkpoint_every=10
+    ) as log:
         indices = [log.append(sample_event(i)) for i in range(25)]
         assert indices == list(range(25))
         assert log.append_many([sample_event(i) for i in range(25, 40)]) == list(range(25, 40))
@@ -52,7 +46,7 @@ def test_postgres_log_appends_verifies_and_refuses_changes(data_dir: Path, prefi
         store = log.store
         report = verify_log(store, trusted_verifiers(deployment, DEFAULT_ORIGIN, []))
     assert report.ok and report.entries == 40 and report.checkpoints >= 3
-    with psycopg.connect(DSN, autocommit=True) as conn:
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
         for statement in (
             f"UPDATE {prefix}_entries SET entry = 'x' WHERE idx = 1",
             f"DELETE FROM {prefix}_entries WHERE idx = 1",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -17,14 +16,7 @@ from clinflow.consent.decision import DecisionQuery, DecisionSource
 from clinflow.consent.model import parse_consent
 from clinflow.consent.policy import ConsentPolicy, Effect, default_policy
 from clinflow.consent.registry import ConsentRegistry
-from clinflow.consent.store import (
-    DEFAULT_PG_DSN,
-    PG_DSN_ENV,
-    ConsentStore,
-    PostgresConsentStore,
-    SqliteConsentStore,
-)
-from clinflow.errors import ConfigError
+from clinflow.consent.store import ConsentStore, PostgresConsentStore, SqliteConsentStore
 
 from .fixtures import PATIENT_A, PATIENT_B, purpose, r4b_consent, r5_consent, research_opt_in_r5
 
@@ -149,27 +141,23 @@ def test_cached_equals_uncached(tmp_path_factory: pytest.TempPathFactory,
 
 
 @pytest.fixture()
-def pg_store() -> Iterator[PostgresConsentStore]:
-    dsn = os.environ.get(PG_DSN_ENV, DEFAULT_PG_DSN)
+def pg_store(postgres_dsn: str) -> Iterator[PostgresConsentStore]:
     schema = f"clinflow_consent_test_{uuid.uuid4().hex[:8]}"
-    try:
-        store = PostgresConsentStore(dsn, schema=schema)
-    except ConfigError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL unreachable under CI: {exc}")
-        pytest.skip(f"PostgreSQL unreachable at {PG_DSN_ENV}: {exc}")
+    store = PostgresConsentStore(postgres_dsn, schema=schema)
     yield store
     store._conn.execute(f"DROP SCHEMA {schema} CASCADE")
     store.close()
 
 
 @pytest.mark.postgres
-def test_postgres_registry_same_behaviour(pg_store: PostgresConsentStore) -> None:
+def test_postgres_registry_same_behaviour(
+    pg_store: PostgresConsentStore, postgres_dsn: str
+) -> None:
     policy = default_policy()
     store: ConsentStore = pg_store
     registry = ConsentRegistry(store, policy, clock=lambda: NOW)
     other = ConsentRegistry(
-        PostgresConsentStore(schema=pg_store.schema), policy, clock=lambda: NOW
+        PostgresConsentStore(postgres_dsn, schema=pg_store.schema), policy, clock=lambda: NOW
     )
     registry.add_consent(PATIENT_A, parse_consent(
         r4b_consent("r4b", PATIENT_A, {"type": "permit", "purpose": [purpose("HRESCH")]})
