@@ -2,7 +2,7 @@
 
     ClinflowError                 base: anything clinflow raises on purpose
     ├── ConfigError               bad settings, scenario or command-line values
-    │   └── PolicyError           a policy file fails validation (names file, rule, field)
+    │   └── PolicyError           a policy file fails validation: file:line: rule: field: why
     ├── InputRejected             one input cannot be processed (goes to quarantine)
     ├── ConsentDenied             consent forbids this use (dropped and audited, not quarantined)
     ├── KeyError_                 key material missing, malformed or destroyed
@@ -25,7 +25,24 @@ class ConfigError(ClinflowError):
 
 
 class PolicyError(ConfigError):
-    """A policy file failed validation; the message names the file, rule and field."""
+    """A policy or scenario file failed to load: ``file:line: rule: field: message``.
+
+    ``rule`` is the id (or mapping key) of the rule the problem is in and ``field`` the path
+    inside it (``method``, ``fields[3]``); either is ``-`` where none applies. ``line`` is
+    1-based, 0 when no line applies (the file cannot be read). Raised by
+    :mod:`clinflow.policy_loader`, which every policy loader goes through.
+    """
+
+    def __init__(self, file: str, line: int, rule: str, field: str, message: str) -> None:
+        self.file = file
+        self.line = line
+        self.rule = rule
+        self.field = field
+        self.detail = message
+        super().__init__(f"{file}:{line}: {rule}: {field}: {message}")
+
+    def __reduce__(self) -> tuple[type[PolicyError], tuple[str, int, str, str, str]]:
+        return type(self), (self.file, self.line, self.rule, self.field, self.detail)
 
 
 class InputRejected(ClinflowError):

@@ -3,6 +3,7 @@ ethnicity never change a score and never reach an endpoint."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,42 +35,55 @@ def write_policy(tmp_path: Path, mutate: Any) -> Path:
 
 
 @pytest.mark.parametrize(
-    ("mutate", "message"),
+    ("mutate", "located", "token"),
     [
         (lambda r: r["endpoints"]["triage"]["fields"].append("race"),
-         "endpoints.triage.fields[14]: 'race' is prohibited"),
+         "triage: fields[14]: 'race' is prohibited for every endpoint", "- race"),
         (lambda r: r["endpoints"]["icu"]["fields"].append("shoe_size"),
-         "endpoints.icu.fields[11]: unknown field 'shoe_size'"),
+         "icu: fields[11]: unknown field 'shoe_size'", "- shoe_size"),
         (lambda r: r["endpoints"]["icu"]["fields"].append("spo2"),
-         "endpoints.icu.fields[11]: duplicate field 'spo2'"),
-        (lambda r: r["endpoints"]["icu"].update(colour="red"), "endpoints.icu.colour"),
+         "icu: fields[11]: duplicate field 'spo2'", "- spo2"),
+        (lambda r: r["endpoints"]["icu"].update(colour="red"),
+         "icu: colour: unknown field", "colour: red"),
         (lambda r: r["endpoints"]["icu"]["fhir"]["observation_elements"].append("extension"),
-         "observation_elements[14]: 'extension' may carry prohibited attributes"),
+         "icu: fhir.observation_elements[14]: 'extension' may carry prohibited attributes",
+         "- extension"),
         (lambda r: r["endpoints"]["icu"]["fhir"]["codes"].append("8867-4"),
-         "endpoints.icu.fhir.codes[10]: expected system|code"),
-        (lambda r: r.pop("prohibited"), "prohibited"),
+         "icu: fhir.codes[10]: expected system|code", "- 8867-4"),
+        (lambda r: r.pop("prohibited"), "-: prohibited: Field required", "endpoints:"),
         (lambda r: r["endpoints"]["icu"]["staleness"]["per_parameter_minutes"].update(shoe=5),
-         "endpoints.icu.staleness.per_parameter_minutes.shoe"),
+         "icu: staleness.per_parameter_minutes.shoe: Input should be ", "shoe: 5"),
         (lambda r: r["endpoints"]["icu"]["alerting"].update(min_band="purple"),
-         "endpoints.icu.alerting.min_band"),
+         "icu: alerting.min_band: Input should be ", "min_band: purple"),
         (lambda r: r["endpoints"]["icu"]["alerting"].update(snooze=True),
-         "endpoints.icu.alerting.snooze"),
+         "icu: alerting.snooze: unknown field", "snooze: true"),
     ],
 )  # fmt: skip
-def test_policy_errors_name_file_and_field(tmp_path: Path, mutate: Any, message: str) -> None:
+def test_policy_errors_name_file_line_endpoint_and_field(
+    tmp_path: Path, mutate: Any, located: str, token: str
+) -> None:
     path = write_policy(tmp_path, mutate)
     with pytest.raises(PolicyError) as info:
         load_policy(path)
-    assert str(path) in str(info.value) and message in str(info.value)
+    match = re.fullmatch(rf"{re.escape(str(path))}:(\d+): (.*)", str(info.value))
+    assert match is not None and match.group(2).startswith(located)
+    # the line named is the offending one (the first line of the file for a missing key)
+    line = path.read_text().splitlines()[int(match.group(1)) - 1]
+    assert token in line
 
 
 def test_policy_missing_or_not_yaml(tmp_path: Path) -> None:
-    with pytest.raises(PolicyError, match="cannot read policy"):
-        load_policy(tmp_path / "nope.yaml")
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(PolicyError) as info:
+        load_policy(missing)
+    assert str(info.value) == (
+        f"{missing}:0: -: -: cannot read policy file (No such file or directory)"
+    )
     bad = tmp_path / "bad.yaml"
-    bad.write_text("endpoints: [unclosed")
-    with pytest.raises(PolicyError, match="not valid YAML"):
+    bad.write_text("version: 1\nendpoints: [unclosed")
+    with pytest.raises(PolicyError) as info:
         load_policy(bad)
+    assert str(info.value).startswith(f"{bad}:2: -: -: not valid YAML (")
 
 
 def test_request_models_have_exactly_the_policy_fields() -> None:

@@ -1,4 +1,4 @@
-"""Scenario files: shipped ones load; bad ones fail with the file and field named, exit 2."""
+"""Scenario files: shipped ones load; bad ones fail as file:line: -: field: message, exit 2."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from tests.synthetic.cli_helper import run_cli
 
-from clinflow.errors import ConfigError
+from clinflow.errors import ConfigError, PolicyError
 from clinflow.synthetic.scenario import Scenario, load_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "synthetic"
@@ -25,41 +25,46 @@ def test_builtin_default_is_default_yaml() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "field"),
+    ("text", "located"),
     [
-        ("patients: 10\nvital_hours: 4\n", "'vital_hours': unknown field"),
-        ("deterioration_fraction: 1.5\n", "'deterioration_fraction'"),
-        ("patients: many\n", "'patients'"),
-        ("consent:\n  revocation_fraction: -1\n", "'consent.revocation_fraction'"),
-        ("consent:\n  permit_probability: {TREAT: 2}\n", "'consent.permit_probability'"),
-        ("consent:\n  permit_probability: {GOSSIP: 0.5}\n", "'consent.permit_probability.GOSSIP"),
-        ("modality_mix: {XR: 1}\n", "'modality_mix.XR"),
-        ("encounter_mix: {ed: 0, icu: 0}\n", "'encounter_mix'"),
-        ("start: 2026-01-05T08:00:00\n", "'start': Value error, start must carry a timezone"),
-        ("fhir_version: R6\n", "'fhir_version'"),
+        ("patients: 10\nvital_hours: 4\n", "2: -: vital_hours: unknown field"),
+        ("deterioration_fraction: 1.5\n", "1: -: deterioration_fraction: Input should be less"),
+        ("patients: many\n", "1: -: patients: Input should be a valid integer"),
+        ("consent:\n  revocation_fraction: -1\n", "2: -: consent.revocation_fraction: "),
+        ("consent:\n  permit_probability: {TREAT: 2}\n",
+         "2: -: consent.permit_probability: Value error, probability for TREAT"),
+        ("consent:\n  permit_probability: {GOSSIP: 0.5}\n",
+         "2: -: consent.permit_probability.GOSSIP: Input should be 'TREAT'"),
+        ("modality_mix: {XR: 1}\n", "1: -: modality_mix.XR: "),
+        ("name: x\nencounter_mix: {ed: 0, icu: 0}\n",
+         "2: -: encounter_mix: Value error, at least one"),
+        ("start: 2026-01-05T08:00:00\n", "1: -: start: Value error, start must carry a timezone"),
+        ("name: x\n\nfhir_version: R6\n", "3: -: fhir_version: Input should be 'R4B' or 'R5'"),
     ],
-)
-def test_bad_scenario_names_file_and_field(tmp_path: Path, text: str, field: str) -> None:
+)  # fmt: skip
+def test_bad_scenario_names_file_line_and_field(tmp_path: Path, text: str, located: str) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(text)
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(PolicyError) as info:
         load_scenario(path)
-    message = str(info.value)
-    assert message.startswith(f"{path}: field ")
-    assert field in message
+    assert str(info.value).startswith(f"{path}:{located}")
 
 
 def test_not_yaml_or_not_a_mapping(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
-    broken.write_text("patients: [1, 2\n")
-    with pytest.raises(ConfigError, match="not valid YAML at line"):
+    broken.write_text("name: x\npatients: [1, 2\n")
+    with pytest.raises(PolicyError, match=r"broken\.yaml:2: -: -: not valid YAML \("):
         load_scenario(broken)
     listing = tmp_path / "list.yaml"
     listing.write_text("- patients\n")
-    with pytest.raises(ConfigError, match="must be a mapping"):
+    with pytest.raises(PolicyError) as info:
         load_scenario(listing)
-    with pytest.raises(ConfigError, match="cannot read"):
-        load_scenario(tmp_path / "missing.yaml")
+    assert str(info.value) == f"{listing}:1: -: -: expected a mapping at the top level"
+    missing = tmp_path / "missing.yaml"
+    with pytest.raises(PolicyError) as info:
+        load_scenario(missing)
+    assert str(info.value).startswith(f"{missing}:0: -: -: cannot read scenario file (")
+    assert isinstance(info.value, ConfigError)  # the CLI's usage-error class: exit 2
 
 
 def test_cli_bad_scenario_exits_2_with_one_line(

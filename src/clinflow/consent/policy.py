@@ -11,13 +11,13 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from clinflow.config import policies_dir
-from clinflow.errors import PolicyError
+from clinflow.policy_loader import Shape, read_document
 
 DEFAULT_POLICY_PATH = policies_dir() / "consent.yaml"
+SHAPE = Shape(rule_maps=frozenset({"purposes"}))
 
 
 class Effect(StrEnum):
@@ -57,27 +57,12 @@ class ConsentPolicy(BaseModel):
 
 
 def load_policy(path: Path | None = None) -> ConsentPolicy:
-    """Read and validate a consent policy; a bad file raises PolicyError naming file and field."""
-    path = path or DEFAULT_POLICY_PATH
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PolicyError(f"{path}: cannot read consent policy ({exc.strerror})") from exc
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{path}: not valid YAML") from exc
-    if not isinstance(raw, dict):
-        raise PolicyError(f"{path}: expected a mapping at the top level")
-    try:
-        policy = ConsentPolicy.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"])
-        raise PolicyError(f"{path}: field '{field}': {first['msg']}") from exc
-    unknown = [p for p in policy.revoke_all_excludes if p not in policy.purposes]
-    if unknown:
-        raise PolicyError(
-            f"{path}: field 'revoke_all_excludes': unknown purpose(s) {', '.join(unknown)}"
-        )
+    """Read and validate a consent policy; a bad file raises ``PolicyError`` (file:line: ...)."""
+    document = read_document(path or DEFAULT_POLICY_PATH, SHAPE)
+    policy = document.validate(ConsentPolicy)
+    for index, purpose in enumerate(policy.revoke_all_excludes):
+        if purpose not in policy.purposes:
+            raise document.error(("revoke_all_excludes", index), f"unknown purpose {purpose!r}")
     return policy
 
 

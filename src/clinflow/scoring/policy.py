@@ -2,7 +2,8 @@
 
 Validated on load: the YAML's shape (pydantic, ``extra="forbid"``), every field name known to
 the field catalog, no endpoint listing a prohibited attribute (race, ethnicity, ...), codes
-written ``system|code``. Errors are ``PolicyError`` naming the file, the rule and the field.
+written ``system|code``. Errors are ``PolicyError`` as ``file:line: endpoint: field: message``
+(:mod:`clinflow.policy_loader`).
 """
 
 from __future__ import annotations
@@ -12,20 +13,19 @@ import os
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from clinflow.config import policies_dir
 from clinflow.errors import PolicyError
+from clinflow.policy_loader import PolicyDocument, Shape, read_document
 from clinflow.scoring.alerts import AlertPolicy
 from clinflow.scoring.fields import FIELD_CATALOG
 from clinflow.scoring.news2 import RiskBand, Staleness
 from clinflow.scoring.vitals import Parameter
 
-POLICY_DIR_ENV = "CLINFLOW_POLICY_DIR"
 POLICY_FILE = "endpoints.yaml"
+SHAPE = Shape(rule_maps=frozenset({"endpoints"}))
 
 
 class FhirPolicy(BaseModel):
@@ -99,77 +99,53 @@ class EndpointsPolicy(BaseModel):
         try:
             return self.endpoints[name]
         except KeyError as exc:
-            raise PolicyError(f"{self.source}: endpoints.{name}: no such endpoint") from exc
+            raise PolicyError(self.source, 0, name, "-", "no such endpoint") from exc
 
 
 def default_policy_path() -> Path:
-    """``$CLINFLOW_POLICY_DIR/endpoints.yaml``, else the repository's ``policies/``."""
-    env = os.environ.get(POLICY_DIR_ENV)
-    if env:
-        return Path(env) / POLICY_FILE
+    """``endpoints.yaml`` in the policy set (``$CLINFLOW_POLICIES_DIR`` or the shipped one)."""
     return policies_dir() / POLICY_FILE
 
 
-def _loc(parts: Iterable[Any]) -> str:
-    out = ""
-    for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def parse_policy(raw: Any, source: str, known_fields: Iterable[str]) -> EndpointsPolicy:
-    """Validate a loaded YAML document; ``PolicyError`` names the file, rule and field."""
-    if not isinstance(raw, dict):
-        raise PolicyError(f"{source}: top level must be a mapping")
-    try:
-        policy = EndpointsPolicy.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise PolicyError(f"{source}: {_loc(first['loc'])}: {first['msg']}") from exc
+def parse_policy(document: PolicyDocument, known_fields: Iterable[str]) -> EndpointsPolicy:
+    """Validate a parsed document; ``PolicyError`` names the file, line, endpoint and field."""
+    policy = document.validate(EndpointsPolicy)
     known = set(known_fields)
     prohibited = set(policy.prohibited)
     endpoints = {}
     for name, endpoint in policy.endpoints.items():
         seen: set[str] = set()
         for index, field_name in enumerate(endpoint.fields):
-            where = f"{source}: endpoints.{name}.fields[{index}]"
+            where = ("endpoints", name, "fields", index)
             if field_name in prohibited:
-                raise PolicyError(f"{where}: '{field_name}' is prohibited for every endpoint")
+                raise document.error(where, f"'{field_name}' is prohibited for every endpoint")
             if field_name not in known:
-                raise PolicyError(f"{where}: unknown field '{field_name}'")
+                raise document.error(where, f"unknown field '{field_name}'")
             if field_name in seen:
-                raise PolicyError(f"{where}: duplicate field '{field_name}'")
+                raise document.error(where, f"duplicate field '{field_name}'")
             seen.add(field_name)
         if endpoint.fhir is not None:
             for index, code in enumerate(endpoint.fhir.codes):
                 system, _, value = code.partition("|")
                 if not system or not value:
-                    raise PolicyError(
-                        f"{source}: endpoints.{name}.fhir.codes[{index}]: expected system|code"
+                    raise document.error(
+                        ("endpoints", name, "fhir", "codes", index), "expected system|code"
                     )
             for index, element in enumerate(endpoint.fhir.observation_elements):
                 if element.lower() in prohibited or "extension" in element.lower():
-                    raise PolicyError(
-                        f"{source}: endpoints.{name}.fhir.observation_elements[{index}]: "
-                        f"'{element}' may carry prohibited attributes"
+                    raise document.error(
+                        ("endpoints", name, "fhir", "observation_elements", index),
+                        f"'{element}' may carry prohibited attributes",
                     )
         endpoints[name] = endpoint.model_copy(update={"name": name})
-    return policy.model_copy(update={"endpoints": endpoints, "source": source})
+    return policy.model_copy(update={"endpoints": endpoints, "source": document.source})
 
 
 def load_policy(path: str | os.PathLike[str] | None = None) -> EndpointsPolicy:
     """Load and validate the endpoints policy (file errors become ``PolicyError``)."""
-    policy_path = Path(path) if path is not None else default_policy_path()
-    try:
-        data = policy_path.read_bytes()
-    except OSError as exc:
-        raise PolicyError(f"{policy_path}: cannot read policy ({exc.strerror})") from exc
-    try:
-        raw = yaml.safe_load(data)
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{policy_path}: not valid YAML") from exc
-    policy = parse_policy(raw, str(policy_path), FIELD_CATALOG)
-    return policy.model_copy(update={"sha256": hashlib.sha256(data).hexdigest()})
+    document = read_document(path if path is not None else default_policy_path(), SHAPE)
+    policy = parse_policy(document, FIELD_CATALOG)
+    return policy.model_copy(update={"sha256": hashlib.sha256(document.raw).hexdigest()})
 
 
 @lru_cache(maxsize=4)

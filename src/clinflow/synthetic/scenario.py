@@ -1,7 +1,9 @@
 """Scenario files: the cohort mix a ``clinflow generate`` run produces, as validated YAML.
 
-A scenario lives in ``synthetic/*.yaml``. Unknown keys are refused (``extra="forbid"``) and
-every error names the file and the field, so a typo never silently falls back to a default.
+A scenario lives in ``synthetic/*.yaml`` (shipped in the package as ``clinflow/scenarios``).
+Unknown keys are refused (``extra="forbid"``) and every error is a ``PolicyError`` reading
+``file:line: -: field: message`` (:mod:`clinflow.policy_loader`), so a typo never silently falls
+back to a default.
 """
 
 from __future__ import annotations
@@ -10,10 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from clinflow.errors import ConfigError
+from clinflow.policy_loader import Shape, parse_document, read_document
 
 Purpose = Literal["TREAT", "ETREAT", "HPAYMT", "HOPERAT", "HRESCH", "PUBHLTH", "HTEST"]
 Modality = Literal["CT", "MR", "CR", "DX", "US", "SC", "OT"]
@@ -105,41 +106,16 @@ class Scenario(_Strict):
         return int(self.vitals_hours * 60 // self.vitals_interval_minutes)
 
 
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "(top level)"
+SHAPE = Shape(kind="scenario")
 
 
-def parse_scenario(raw: object, source: str) -> Scenario:
-    """Validate a scenario mapping; errors name ``source`` and the first offending field."""
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: a scenario must be a mapping of fields, not a list or value")
-    try:
-        return Scenario.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        message = first["msg"]
-        if first["type"] == "extra_forbidden":
-            message = "unknown field (not part of a scenario)"
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise ConfigError(
-            f"{source}: field '{_field_path(first['loc'])}': {message}{more}"
-        ) from exc
+def parse_scenario(text: str | bytes, source: str) -> Scenario:
+    """Validate scenario YAML text; errors name ``source``, the line and the field."""
+    return parse_document(text, source, SHAPE).validate(Scenario)
 
 
 def load_scenario(path: Path | None) -> Scenario:
     """Read and validate a scenario YAML file; ``None`` gives the built-in default."""
     if path is None:
         return Scenario()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read scenario file ({exc.strerror})") from exc
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}: not valid YAML{where}") from exc
-    return parse_scenario(raw, str(path))
+    return read_document(path, SHAPE).validate(Scenario)

@@ -5,7 +5,9 @@ its basic-profile action and option columns, made by ``scripts/gen_ps315_profile
 site policy (``site-default.yaml``) naming the profile, default options, single-attribute
 overrides, a curated IOD-type list for combined codes, the safe-private list and burned-in
 regions. Action strings become enums on load; pydantic (``extra="forbid"``) rejects unknown
-fields and :class:`~clinflow.errors.PolicyError` names the file, row and field.
+fields. Both load through :mod:`clinflow.policy_loader`: errors read ``file:line: rule: field:
+message`` (a table row or a site override named by its tag), and a site policy may
+``extends:`` another (overrides merge by tag, ``iod_type`` by key, other settings replace).
 
 :func:`compile_policy` resolves everything once per (policy, options) into a
 :class:`CompiledPolicy`: a dict from tag to one concrete action, so the walker does one dict
@@ -20,16 +22,18 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from clinflow.config import policies_dir
-from clinflow.errors import ConfigError, PolicyError
+from clinflow.errors import ConfigError
+from clinflow.policy_loader import PolicyDocument, Shape, read_document
 
 POLICY_DIR = policies_dir() / "dicom"
 DEFAULT_POLICY = POLICY_DIR / "site-default.yaml"
+TABLE_SHAPE = Shape(rule_lists={"rows": "tag"})
+SITE_SHAPE = Shape(rule_lists={"overrides": "tag"}, rule_maps=frozenset({"iod_type"}), extends=True)
 
 
 class ActionCode(StrEnum):
@@ -217,7 +221,6 @@ class BurnedInPolicy(BaseModel):
 class SitePolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    extends: str | None = None
     profile: str | None = None
     default_options: tuple[ProfileOption, ...] | None = None
     overrides: tuple[Override, ...] = ()
@@ -235,66 +238,27 @@ class SitePolicy(BaseModel):
         return value
 
 
-def _pydantic_error(path: Path, exc: ValidationError, rows: Any = None) -> PolicyError:
-    first = exc.errors()[0]
-    loc = list(first["loc"])
-    where = ".".join(str(part) for part in loc)
-    if rows is not None and len(loc) >= 2 and loc[0] == "rows" and isinstance(loc[1], int):
-        row = rows[loc[1]] if loc[1] < len(rows) else {}
-        tag = row.get("tag", "?") if isinstance(row, dict) else "?"
-        where = f"row {loc[1] + 1} (tag {tag}) field {'.'.join(str(p) for p in loc[2:])}"
-    return PolicyError(f"{path}: {where}: {first['msg']}")
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyError(f"{path}: cannot read policy file ({exc.strerror})") from exc
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{path}: not valid YAML ({type(exc).__name__})") from exc
-
-
 @lru_cache(maxsize=8)
 def load_profile_table(path: Path) -> ProfileTable:
     """Load and validate the generated Table E.1-1 (cached per path)."""
-    raw = _read_yaml(path)
-    try:
-        return ProfileTable.model_validate(raw)
-    except ValidationError as exc:
-        rows = raw.get("rows") if isinstance(raw, dict) else None
-        raise _pydantic_error(path, exc, rows) from exc
+    return read_document(path, TABLE_SHAPE).validate(ProfileTable)
 
 
-def _load_site(path: Path, seen: tuple[Path, ...] = ()) -> tuple[SitePolicy, Path, bytes]:
-    """The site policy with ``extends`` resolved (child fields win, overrides concatenate)."""
-    if path in seen:
-        raise PolicyError(f"{path}: 'extends' forms a cycle")
-    raw = _read_yaml(path)
-    try:
-        site = SitePolicy.model_validate(raw)
-    except ValidationError as exc:
-        raise _pydantic_error(path, exc) from exc
-    text = path.read_bytes()
-    if site.extends is None:
-        return site, path, text
-    parent, parent_base, parent_text = _load_site(
-        (path.parent / site.extends).resolve(), (*seen, path)
-    )
-    merged = SitePolicy(
-        profile=site.profile or parent.profile,
-        default_options=site.default_options
-        if site.default_options is not None
-        else parent.default_options,
-        overrides=(*parent.overrides, *site.overrides),
-        iod_type={**(parent.iod_type or {}), **(site.iod_type or {})},
-        safe_private=site.safe_private if site.safe_private is not None else parent.safe_private,
-        burned_in=site.burned_in or parent.burned_in,
-    )
-    base = path if site.profile else parent_base
-    return merged, base, parent_text + b"\x00" + text
+def _load_site(path: Path) -> tuple[SitePolicy, PolicyDocument]:
+    """The site policy with ``extends`` resolved by the policy loader (see the module doc)."""
+    document = read_document(path, SITE_SHAPE)
+    return document.validate(SitePolicy), document
+
+
+def _table_path(site: SitePolicy, document: PolicyDocument) -> Path:
+    """The E.1-1 table named by ``profile``, relative to the file that names it."""
+    if site.profile is None:
+        raise document.error(("profile",), "required (path of the E.1-1 table)")
+    declared_in, _ = document.locate(("profile",))
+    table_path = (Path(declared_in).parent / site.profile).resolve()
+    if not table_path.is_file():
+        raise document.error(("profile",), f"no such file {table_path}")
+    return table_path
 
 
 # --- compilation ---------------------------------------------------------------------------
@@ -389,10 +353,8 @@ def compile_policy(
 ) -> CompiledPolicy:
     """Load a site policy (default: ``policies/dicom/site-default.yaml``) and resolve it."""
     path = (policy_path or DEFAULT_POLICY).resolve()
-    site, base, site_bytes = _load_site(path)
-    if site.profile is None:
-        raise PolicyError(f"{path}: field 'profile' is required (path of the E.1-1 table)")
-    table_path = (base.parent / site.profile).resolve()
+    site, document = _load_site(path)
+    table_path = _table_path(site, document)
     table = load_profile_table(table_path)
     try:
         chosen = tuple(
@@ -437,7 +399,7 @@ def compile_policy(
         (int(s.group, 16), s.creator.strip(), int(s.element, 16)) for s in site.safe_private or ()
     )
     digest = hashlib.sha256()
-    digest.update(site_bytes + b"\x00" + table_path.read_bytes())
+    digest.update(document.raw + b"\x00" + table_path.read_bytes())
     digest.update(("\x00" + ",".join(o.value for o in ordered)).encode())
     return CompiledPolicy(
         actions=actions,

@@ -19,8 +19,13 @@ Selectors (exactly one per rule):
   select elements by value; used for conditional choices such as extensions by URL.
 
 The first rule that selects an element decides it. An element no rule selects inherits its
-parent's decision; at the resource root that is ``unknown`` (redact). Errors name the file,
-the rule (id or position) and the field.
+parent's decision; at the resource root that is ``unknown`` (redact).
+
+``extends: safe-harbor`` starts from another policy (beside this file, else in
+``policies/fhir/``): a rule whose id the parent has replaces that rule in place, a new rule is
+appended or placed with ``after: ID`` / ``before: ID``, and ``name``, ``description`` and
+``unknown`` override (:mod:`clinflow.policy_loader`). Errors read ``file:line: rule: field:
+message``, the rule named by its id or ``#N`` (its position).
 """
 
 from __future__ import annotations
@@ -33,13 +38,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from clinflow.config import policies_dir
 from clinflow.deid.fhir.methods import METHODS, Method
 from clinflow.deid.fhir.resource_types import is_data_type
 from clinflow.errors import PolicyError
+from clinflow.policy_loader import PolicyDocument, Shape, parse_document, read_document
 
 _SEGMENT = r"(?:[A-Za-z_][A-Za-z0-9_]*|\*)"
 PATH_RE = re.compile(rf"^(?:[A-Z][A-Za-z0-9]*|\*)(?:\.{_SEGMENT})+$")
@@ -47,6 +52,7 @@ TYPE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 
 POLICY_DIR = policies_dir() / "fhir"
 DEFAULT_POLICY = "safe-harbor"
+SHAPE = Shape(rule_lists={"rules": "id"}, extends=True, search_dirs=(POLICY_DIR,))
 
 
 class RuleSpec(BaseModel):
@@ -104,7 +110,7 @@ class Policy:
     name: str
     unknown: str
     rules: tuple[Rule, ...]
-    digest: str  # SHA-256 of the policy file bytes, recorded in the audit log
+    digest: str  # SHA-256 of the policy files' bytes (extends chain), recorded in the audit log
     source: str
 
 
@@ -153,23 +159,28 @@ def _rule_name(spec: RuleSpec, position: int) -> str:
     return spec.id or f"#{position + 1}"
 
 
-def compile_rule(spec: RuleSpec, position: int, where: str) -> Rule:
+def compile_rule(spec: RuleSpec, position: int, document: PolicyDocument) -> Rule:
+    """Compile rule ``position`` of ``document``; errors point at the rule's field."""
     name = _rule_name(spec, position)
+
+    def error(field: str, message: str) -> PolicyError:
+        return document.error(("rules", position, field), message)
+
     method_cls = METHODS.get(spec.method)
     if method_cls is None:
-        raise PolicyError(
-            f"{where}: rule {name}: field method: unknown method {spec.method!r}"
-            f" (known: {', '.join(sorted(METHODS))})"
+        raise error(
+            "method",
+            f"unknown method {spec.method!r} (known: {', '.join(sorted(METHODS))})",
         )
     try:
         method = method_cls(spec.params)
     except ValueError as exc:
-        raise PolicyError(f"{where}: rule {name}: field params: {exc}") from exc
+        raise error("params", str(exc)) from exc
     if spec.resource != "*" and not TYPE_RE.match(spec.resource):
-        raise PolicyError(f"{where}: rule {name}: field resource: malformed resource type")
+        raise error("resource", "malformed resource type")
     if spec.path is not None:
         if not PATH_RE.match(spec.path):
-            raise PolicyError(f"{where}: rule {name}: field path: malformed path {spec.path!r}")
+            raise error("path", f"malformed path {spec.path!r}")
         root = spec.path.split(".", 1)[0]
         # A path rooted at a data type (Reference.display) applies in every resource type.
         resource = spec.resource if root == "*" or is_data_type(root) else root
@@ -186,7 +197,7 @@ def compile_rule(spec: RuleSpec, position: int, where: str) -> Rule:
         )
     if spec.type is not None:
         if not TYPE_RE.match(spec.type):
-            raise PolicyError(f"{where}: rule {name}: field type: malformed type {spec.type!r}")
+            raise error("type", f"malformed type {spec.type!r}")
         return Rule(
             position, name, "type", spec.type, spec.resource, method, spec.params, generic=True
         )
@@ -194,7 +205,7 @@ def compile_rule(spec: RuleSpec, position: int, where: str) -> Rule:
     try:
         fn = compile_fhirpath(spec.fhirpath)
     except ValueError as exc:
-        raise PolicyError(f"{where}: rule {name}: field fhirpath: {exc}") from exc
+        raise error("fhirpath", str(exc)) from exc
     root = spec.fhirpath.split(".", 1)[0]
     resource = root if TYPE_RE.match(root) and root[0].isupper() else spec.resource
     return Rule(
@@ -202,35 +213,17 @@ def compile_rule(spec: RuleSpec, position: int, where: str) -> Rule:
     )
 
 
+def compile_document(document: PolicyDocument) -> Policy:
+    """Validate and compile a parsed policy (``extends`` already merged)."""
+    spec = document.validate(PolicySpec)
+    rules = tuple(compile_rule(rule, i, document) for i, rule in enumerate(spec.rules))
+    digest = hashlib.sha256(document.raw).hexdigest()
+    return Policy(spec.name, spec.unknown, rules, digest, document.source)
+
+
 def parse_policy(text: str | bytes, where: str = "<policy>") -> Policy:
     """Validate and compile a policy document; ``where`` names it in errors."""
-    raw_bytes = text.encode() if isinstance(text, str) else text
-    try:
-        document = yaml.safe_load(raw_bytes)
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{where}: not valid YAML ({type(exc).__name__})") from exc
-    if not isinstance(document, dict):
-        raise PolicyError(f"{where}: expected a mapping with name and rules")
-    raw_rules = document.get("rules")
-    if isinstance(raw_rules, list):
-        # Validate rule by rule so the error names the rule, not just a list index.
-        for position, raw in enumerate(raw_rules):
-            try:
-                RuleSpec.model_validate(raw)
-            except ValidationError as exc:
-                rule_id = raw.get("id") if isinstance(raw, dict) else None
-                name = rule_id or f"#{position + 1}"
-                first = exc.errors()[0]
-                field = ".".join(str(p) for p in first["loc"]) or "rule"
-                raise PolicyError(f"{where}: rule {name}: field {field}: {first['msg']}") from exc
-    try:
-        spec = PolicySpec.model_validate(document)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise PolicyError(f"{where}: field {field}: {first['msg']}") from exc
-    rules = tuple(compile_rule(rule, i, where) for i, rule in enumerate(spec.rules))
-    return Policy(spec.name, spec.unknown, rules, hashlib.sha256(raw_bytes).hexdigest(), where)
+    return compile_document(parse_document(text, where, SHAPE))
 
 
 def load_policy(path_or_name: str | Path | None = None) -> Policy:
@@ -240,8 +233,4 @@ def load_policy(path_or_name: str | Path | None = None) -> Policy:
     path = Path(path_or_name)
     if not path.exists() and not path.suffix:
         path = POLICY_DIR / f"{path_or_name}.yaml"
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise PolicyError(f"{path}: cannot read policy ({exc.strerror})") from exc
-    return parse_policy(data, str(path))
+    return compile_document(read_document(path, SHAPE))

