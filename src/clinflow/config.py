@@ -9,19 +9,39 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
+
+from clinflow.errors import ConfigError
 
 DEFAULT_DATA_DIR = "clinflow-data"
 DATA_DIR_ENV = "CLINFLOW_DATA_DIR"
 POLICIES_DIR_ENV = "CLINFLOW_POLICIES_DIR"
 
 
+def package_data(name: str) -> Path:
+    """A folder shipped inside the clinflow package (``policies``, ``scenarios``).
+
+    In a checkout these are symlinks to the top-level ``policies/`` and ``synthetic/`` folders
+    (the sources of truth) and resolve to them; a wheel carries copies (docs/adr/0004).
+    """
+    resource = files("clinflow").joinpath(name)
+    if not isinstance(resource, Path):  # e.g. imported from a zip archive
+        raise ConfigError(f"clinflow's {name}/ is not on the file system (install it unzipped)")
+    return resource.resolve()
+
+
 def policies_dir() -> Path:
-    """The policy set: ``$CLINFLOW_POLICIES_DIR``, else the project's ``policies/`` folder."""
+    """The policy set: ``$CLINFLOW_POLICIES_DIR``, else the ``policies/`` shipped with clinflow."""
     override = os.environ.get(POLICIES_DIR_ENV)
     if override:
         return Path(override).expanduser()
-    return Path(__file__).resolve().parents[2] / "policies"
+    return package_data("policies")
+
+
+def scenarios_dir() -> Path:
+    """The scenario files shipped with clinflow (``synthetic/*.yaml`` in a checkout)."""
+    return package_data("scenarios")
 
 
 def resolve_data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -65,6 +85,19 @@ class DataDir:
     @property
     def lineage_db(self) -> Path:
         return self.root / "lineage.db"
+
+    @property
+    def ledger_db(self) -> Path:
+        return self.root / "ledger.db"
+
+    @property
+    def scoring_db(self) -> Path:
+        return self.root / "scoring.db"
+
+    @property
+    def services(self) -> Path:
+        """Where running services register how to reach them (``serve`` writes, CLI reads)."""
+        return self.root / "services"
 
     @property
     def research_store(self) -> Path:

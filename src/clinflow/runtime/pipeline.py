@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from clinflow.audit import AuditLog
 from clinflow.audit import events as audit_events
 from clinflow.audit.buffer import BufferedSink
-from clinflow.config import DataDir
+from clinflow.config import DataDir, scenarios_dir
 from clinflow.consent.decision import DecisionQuery
 from clinflow.consent.service import ConsentService
 from clinflow.envelope import Envelope
@@ -53,7 +53,7 @@ from clinflow.synthetic.scenario import load_scenario
 if TYPE_CHECKING:
     from clinflow.scoring.service import ScoringService
 
-DEMO_SCENARIO = Path(__file__).resolve().parents[3] / "synthetic" / "demo.yaml"
+DEMO_SCENARIO = scenarios_dir() / "demo.yaml"  # synthetic/demo.yaml, shipped as package data
 DEMO_PATIENTS = 12
 DEMO_SEED = 7
 COHORT_FOLDER = "cohort"
