@@ -8,8 +8,7 @@ import pytest
 from clinflow.config import DataDir
 from clinflow.consent.policy import ConsentPolicy, default_policy
 from clinflow.consent.service import ConsentService
-
-from .fixtures import ListAudit
+from helpers.fakes import RecordingAuditSink
 
 
 @pytest.fixture()
@@ -18,12 +17,12 @@ def policy() -> ConsentPolicy:
 
 
 @pytest.fixture()
-def audit() -> ListAudit:
-    return ListAudit()
+def audit() -> RecordingAuditSink:
+    return RecordingAuditSink()
 
 
 @pytest.fixture()
-def service(data_dir: Path, audit: ListAudit) -> Iterator[ConsentService]:
+def service(data_dir: Path, audit: RecordingAuditSink) -> Iterator[ConsentService]:
     svc = ConsentService(DataDir.open(data_dir), audit=audit)
     yield svc
     svc.close()

@@ -5,7 +5,6 @@ No real people: patients are pseudonyms or synthetic MRNs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
@@ -15,20 +14,6 @@ DCM = "http://dicom.nema.org/resources/ontology/DCM"
 PATIENT_A = "PT-00000000000000aa"
 PATIENT_B = "PT-00000000000000bb"
 PATIENT_C = "PT-00000000000000cc"
-
-
-class ListAudit:
-    """List-backed AuditSink fake."""
-
-    def __init__(self) -> None:
-        self.events: list[Mapping[str, Any]] = []
-
-    def append(self, event: Mapping[str, Any]) -> int:
-        self.events.append(event)
-        return len(self.events) - 1
-
-    def codes(self) -> list[str]:
-        return [e["code"]["coding"][0]["code"] for e in self.events]
 
 
 def purpose(code: str) -> dict[str, Any]:

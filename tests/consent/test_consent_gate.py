@@ -12,8 +12,9 @@ from clinflow.consent.model import parse_consent
 from clinflow.consent.service import ConsentService
 from clinflow.envelope import Envelope, SourceKind
 from clinflow.errors import InputRejected
+from helpers.fakes import RecordingAuditSink
 
-from .fixtures import PATIENT_A, ListAudit, purpose, r5_consent, research_opt_in_r5
+from .fixtures import PATIENT_A, purpose, r5_consent, research_opt_in_r5
 
 AT = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -23,7 +24,7 @@ def envelope(purpose_code: str | None, **attrs: str) -> Envelope:
                     attributes=attrs)
 
 
-def test_permit_deny_and_audit(service: ConsentService, audit: ListAudit) -> None:
+def test_permit_deny_and_audit(service: ConsentService, audit: RecordingAuditSink) -> None:
     gate = service.gate("Device/research-store")
     denied = envelope("HRESCH", modality="CT")
     assert gate.process(denied) == []  # no consent: policy denies research
@@ -39,7 +40,7 @@ def test_permit_deny_and_audit(service: ConsentService, audit: ListAudit) -> Non
 
 
 def test_break_glass_passes_over_deny_and_is_audited(service: ConsentService,
-                                                     audit: ListAudit) -> None:
+                                                     audit: RecordingAuditSink) -> None:
     service.revocations.apply_consent(
         PATIENT_A, parse_consent(r5_consent("deny-all", PATIENT_A, "deny"))
     )

@@ -15,8 +15,9 @@ from clinflow.consent.service import ConsentService
 from clinflow.envelope import Envelope, SourceKind
 from clinflow.errors import ConfigError, KeyError_
 from clinflow.interfaces import RetractionReport, RetractionRequest
+from helpers.fakes import RecordingAuditSink
 
-from .fixtures import PATIENT_A, PATIENT_B, ListAudit, research_opt_in_r5
+from .fixtures import PATIENT_A, PATIENT_B, research_opt_in_r5
 
 
 def release(service: ConsentService, patient: str, n: int, purpose: str = "HRESCH") -> list[str]:
@@ -159,7 +160,9 @@ def test_with_real_audit_log(data_dir: Path) -> None:
             assert verify_inclusion(log.leaf_hash(index), index, log.size, proof, root_hash)
 
 
-def test_receipt_has_no_phi_and_round_trips(service: ConsentService, audit: ListAudit) -> None:
+def test_receipt_has_no_phi_and_round_trips(
+    service: ConsentService, audit: RecordingAuditSink
+) -> None:
     release(service, PATIENT_A, 1)
     receipt = service.revoke(PATIENT_A, ["HRESCH"])
     text = orjson.dumps(receipt.to_dict()).decode()

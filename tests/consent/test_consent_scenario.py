@@ -15,12 +15,12 @@ from hypothesis import strategies as st
 from clinflow.config import DataDir
 from clinflow.consent.model import parse_consent
 from clinflow.consent.service import ConsentService
+from helpers.fakes import RecordingAuditSink
 
 from .fixtures import (
     PATIENT_A,
     PATIENT_B,
     PATIENT_C,
-    ListAudit,
     purpose,
     r4b_consent,
     research_opt_in_r5,
@@ -37,7 +37,9 @@ def enrol(service: ConsentService) -> None:
     service.revocations.apply_consent(PATIENT_C, parse_consent(r4b))
 
 
-def test_scenario_revoke_research_at_t(service: ConsentService, audit: ListAudit) -> None:
+def test_scenario_revoke_research_at_t(
+    service: ConsentService, audit: RecordingAuditSink
+) -> None:
     enrol(service)
     pipe = Pipeline(service)
     for round_ in range(5):  # before T: everyone streams vitals and images
@@ -142,7 +144,7 @@ def test_no_violation_in_any_ordering_long(tmp_path_factory: pytest.TempPathFact
 def run_interleaving(tmp_path_factory: pytest.TempPathFactory, ops: list[tuple[str, ...]]) -> None:
     """Apply ops in order; after each, and at the end, scan every store for violations."""
     root = tmp_path_factory.mktemp("scenario")
-    with ConsentService(DataDir.open(root), audit=ListAudit()) as service:
+    with ConsentService(DataDir.open(root), audit=RecordingAuditSink()) as service:
         enrol(service)
         pipe = Pipeline(service)
         revoked: set[str] = set()

@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from clinflow.deid.dicom.batch import DicomDeidStage, deidentify_tree
 from clinflow.deid.dicom.engine import DicomDeidentifier
 from clinflow.envelope import Envelope, SourceKind
 from clinflow.quarantine import Quarantine
+from helpers.fakes import RecordingAuditSink
 
 from .builders import PATIENT, make_dataset, to_bytes
-
-
-class ListSink:
-    def __init__(self) -> None:
-        self.events: list[Mapping[str, Any]] = []
-
-    def append(self, event: Mapping[str, Any]) -> int:
-        self.events.append(event)
-        return len(self.events) - 1
 
 
 def _envelope(payload: bytes) -> Envelope:
@@ -39,7 +29,7 @@ def _envelope(payload: bytes) -> Envelope:
 def test_stage_emits_a_derived_envelope_and_one_audit_event(
     tmp_path: Path, engine: DicomDeidentifier
 ) -> None:
-    sink = ListSink()
+    sink = RecordingAuditSink()
     stage = DicomDeidStage(engine, Quarantine(tmp_path / "q.db"), sink)
     [out] = stage.process(_envelope(to_bytes(make_dataset())))
     assert out.lineage == ("m1",)
@@ -57,7 +47,7 @@ def test_stage_emits_a_derived_envelope_and_one_audit_event(
 def test_stage_quarantines_bad_input_and_audits_the_failure(
     tmp_path: Path, engine: DicomDeidentifier
 ) -> None:
-    sink = ListSink()
+    sink = RecordingAuditSink()
     quarantine = Quarantine(tmp_path / "q.db")
     stage = DicomDeidStage(engine, quarantine, sink)
     assert stage.process(_envelope(b"garbage" * 50)) == []
@@ -72,6 +62,6 @@ def test_batch_writes_one_event_per_file(tmp_path: Path, engine: DicomDeidentifi
     for index in range(3):
         ds = make_dataset(sop_uid=f"1.2.3.4.{index}")
         (source / f"{index}.dcm").write_bytes(to_bytes(ds))
-    sink = ListSink()
+    sink = RecordingAuditSink()
     report = deidentify_tree(source, tmp_path / "out", engine, None, sink)
     assert report.deidentified == 3 and len(sink.events) == 3

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,15 +21,7 @@ from clinflow.quarantine import Quarantine
 from clinflow.runtime.embedded import EmbeddedRuntime
 from clinflow.runtime.graph import Graph, Hop
 from clinflow.runtime.ledger import Ledger
-
-
-class Sink:
-    def __init__(self) -> None:
-        self.events: list[Mapping[str, Any]] = []
-
-    def append(self, event: Mapping[str, Any]) -> int:
-        self.events.append(event)
-        return len(self.events) - 1
+from helpers.fakes import RecordingAuditSink
 
 
 class Upper:
@@ -89,7 +81,7 @@ async def _source(items: list[Envelope]) -> AsyncIterator[TimedInput]:
 
 
 def _run(tmp: Path, items: list[Envelope], **kwargs: Any) -> tuple[Any, ...]:
-    sink = Sink()
+    sink = RecordingAuditSink()
     audit = BufferedSink(sink)
     graph, words, whole = _graph(audit)
     quarantine = Quarantine(tmp / "q.db")
@@ -114,7 +106,7 @@ def test_same_results_as_the_reference_run(
     stats, words, whole, quarantine, sink = _run(
         tmp, envelopes, queue_size=queue_size, batch=batch
     )
-    ref_audit = BufferedSink(Sink())
+    ref_audit = BufferedSink(RecordingAuditSink())
     ref_graph, ref_words, ref_whole = _graph(ref_audit)
     expected_rejects = 0
     for envelope in envelopes:
@@ -150,7 +142,7 @@ def test_replayed_inputs_are_not_processed_or_audited_twice(tmp_path: Path) -> N
 
 
 def test_stop_drains_what_is_in_flight(tmp_path: Path) -> None:
-    sink = Sink()
+    sink = RecordingAuditSink()
     audit = BufferedSink(sink)
     graph, words, whole = _graph(audit)
     runtime = EmbeddedRuntime(graph, quarantine=Quarantine(tmp_path / "q.db"), audit=audit,

@@ -20,6 +20,7 @@ from clinflow.scoring.fields import FIELD_CATALOG
 from clinflow.scoring.minimum_necessary import MinimumNecessaryStage
 from clinflow.scoring.policy import default_policy_path, load_policy
 from clinflow.scoring.service import ScoringService
+from helpers.fakes import RecordingAuditSink
 
 from .vitals_fixtures import PATIENT, bundle, vital_set
 
@@ -228,17 +229,8 @@ def test_stage_drops_envelope_with_nothing_allowed() -> None:
     assert stage.process(envelope) == []
 
 
-class ListSink:
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-
-    def append(self, event: Any) -> int:
-        self.events.append(dict(event))
-        return len(self.events) - 1
-
-
 def test_stage_audits_release_naming_withheld_fields_not_values() -> None:
-    sink = ListSink()
+    sink = RecordingAuditSink()
     stage = MinimumNecessaryStage(POLICY.endpoint("triage"), audit=sink)
     envelope = Envelope(
         message_id="m-3",

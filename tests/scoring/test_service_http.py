@@ -12,8 +12,9 @@ from fhir.resources.riskassessment import RiskAssessment
 from clinflow.interfaces import RetractionRequest, RetractionTarget
 from clinflow.scoring.app import create_app
 from clinflow.scoring.service import ScoringService
+from helpers.fakes import RecordingAuditSink
 
-from .test_policy_minimum_necessary import ListSink, us_core_extensions
+from .test_policy_minimum_necessary import us_core_extensions
 from .vitals_fixtures import PATIENT, bundle, later, vital_set
 
 
@@ -197,7 +198,7 @@ def test_alerts_ack_features_over_http() -> None:
 
 
 def test_retraction_deletes_everything_and_confirms() -> None:
-    sink = ListSink()
+    sink = RecordingAuditSink()
     service = ScoringService(audit=sink)
     assert isinstance(service, RetractionTarget)
     client = Client(service)
@@ -215,7 +216,7 @@ def test_retraction_deletes_everything_and_confirms() -> None:
     assert receipt["derived_deleted"] == 1 + 1 + 1  # score, alert, triage result
     assert receipt["remaining"] == {"scores": 0, "alerts": 0, "readings": 0}
     assert service.patient_features(PATIENT).parameters == {}
-    codes = [e["code"]["coding"][0]["code"] for e in sink.events]
+    codes = sink.codes()
     assert codes.count("score") == 2 and codes.count("alert") == 1 and codes[-1] == "purge"
     again = service.retract(RetractionRequest(patient=PATIENT))  # idempotent
     assert (again.deleted, again.derived_deleted) == (0, 0)
