@@ -6,9 +6,9 @@ import base64
 
 import pytest
 from tests.api.conftest import ALICE, BOB, Api
-from tests.audit import rfc9162_reference as ref
 
 from clinflow.audit import NoteVerifier
+from helpers import rfc9162_reference as ref
 
 CONTENT_ROLES = ["auditor", "privacy_officer"]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from serving import free_port, serving
+from helpers.serving import free_port, serving
 
 
 def test_serve_api_answers_health_and_refuses_anonymous_search(data_dir: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from serving import free_port, serving
+from helpers.serving import free_port, serving
 
 
 def test_serve_all_answers_on_both_ports(data_dir: Path) -> None:

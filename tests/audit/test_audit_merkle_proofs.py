@@ -6,11 +6,11 @@ import hashlib
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.audit import rfc9162_reference as ref
 
 from clinflow.audit.merkle import MerkleTree, leaf_hash
 from clinflow.audit.merkle import verify_consistency as our_verify_consistency
 from clinflow.audit.merkle import verify_inclusion as our_verify_inclusion
+from helpers import rfc9162_reference as ref
 
 MAX_SIZE = 150
 

@@ -197,7 +197,7 @@ def test_consent_event_stream_stage(service: ConsentService) -> None:
 
 def test_scoring_endpoints_register_as_retraction_target(service: ConsentService) -> None:
     from clinflow.scoring.service import ScoringService
-    from scoring.vitals_fixtures import vital_set
+    from helpers.vitals import vital_set
 
     scoring_service = ScoringService()
     service.targets.register(scoring_service)

@@ -9,10 +9,10 @@ import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.synthetic.cli_helper import run_cli
 
 from clinflow.deid.leaks import scanner as leaks
 from clinflow.runtime import DemoReport
+from helpers.cli import run_cli
 
 Capsys = pytest.CaptureFixture[str]
 TINY = ("--patients", "3", "--seed", "1")

@@ -11,8 +11,7 @@ from clinflow.errors import InputRejected
 from clinflow.scoring.app import create_app
 from clinflow.scoring.client import HttpClient, InProcessClient, ScoringClient
 from clinflow.scoring.service import ScoringService
-
-from .vitals_fixtures import PATIENT, bundle, later, vital_set
+from helpers.vitals import PATIENT, bundle, later, vital_set
 
 
 def asgi_bridge(service: ScoringService) -> httpx.Client:

@@ -12,9 +12,9 @@ from clinflow.scoring.alerts import AlertEngine, AlertPolicy, alert_metrics
 from clinflow.scoring.features import FeatureStore
 from clinflow.scoring.news2 import RiskBand, score_news2
 from clinflow.scoring.vitals import Parameter, Reading
+from helpers.vitals import PATIENT, T0, later
 
 from .test_news2 import readings
-from .vitals_fixtures import PATIENT, T0, later
 
 
 def hr(minutes: float, value: float, source: str | None = None) -> Reading:

@@ -9,8 +9,7 @@ from clinflow.errors import InputRejected
 from clinflow.scoring.fhir_io import parse_observation, parse_observations
 from clinflow.scoring.service import ScoringService
 from clinflow.scoring.vitals import Consciousness, Parameter
-
-from .vitals_fixtures import PATIENT, acvpu_obs, bp_obs, bundle, quantity_obs, vital_set
+from helpers.vitals import PATIENT, acvpu_obs, bp_obs, bundle, quantity_obs, vital_set
 
 
 def test_fahrenheit_converted_and_banded_at_one_decimal() -> None:

@@ -30,8 +30,7 @@ from clinflow.scoring.news2 import (
     temperature_points,
 )
 from clinflow.scoring.vitals import Consciousness, Parameter, Reading
-
-from .vitals_fixtures import T0
+from helpers.vitals import T0
 
 # (value, points): both sides of every edge in RCP 2017 Chart 1.
 RESPIRATION = [

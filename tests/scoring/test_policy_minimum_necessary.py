@@ -21,8 +21,7 @@ from clinflow.scoring.minimum_necessary import MinimumNecessaryStage
 from clinflow.scoring.policy import default_policy_path, load_policy
 from clinflow.scoring.service import ScoringService
 from helpers.fakes import RecordingAuditSink
-
-from .vitals_fixtures import PATIENT, bundle, vital_set
+from helpers.vitals import PATIENT, bundle, vital_set
 
 POLICY = load_policy()
 

@@ -13,8 +13,7 @@ import clinflow.scoring as scoring
 from clinflow.envelope import Envelope, SourceKind
 from clinflow.errors import InputRejected
 from clinflow.interfaces import RetractionRequest
-
-from .vitals_fixtures import PATIENT, bundle, later, vital_set
+from helpers.vitals import PATIENT, bundle, later, vital_set
 
 
 def test_public_api_is_exactly_all() -> None:

@@ -20,9 +20,9 @@ from clinflow.scoring.triage import (
     triage,
 )
 from clinflow.scoring.vitals import Consciousness, Parameter
+from helpers.vitals import T0
 
 from .test_news2 import readings
-from .vitals_fixtures import T0
 
 
 @pytest.mark.parametrize(("sbp", "met"), [(99, True), (100, True), (101, False), (100.4, True)])

@@ -10,9 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from serving import free_port, serving
-
-from .vitals_fixtures import PATIENT, bundle, vital_set
+from helpers.serving import free_port, serving
+from helpers.vitals import PATIENT, bundle, vital_set
 
 
 @pytest.mark.slow

@@ -13,9 +13,9 @@ from clinflow.interfaces import RetractionRequest, RetractionTarget
 from clinflow.scoring.app import create_app
 from clinflow.scoring.service import ScoringService
 from helpers.fakes import RecordingAuditSink
+from helpers.vitals import PATIENT, bundle, later, vital_set
 
 from .test_policy_minimum_necessary import us_core_extensions
-from .vitals_fixtures import PATIENT, bundle, later, vital_set
 
 
 class Client:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tests.synthetic.cli_helper import run_cli
 
 from clinflow.audit import AuditLog
 from clinflow.config import DataDir
+from helpers.cli import run_cli
 
 Capsys = pytest.CaptureFixture[str]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.synthetic.cli_helper import run_cli
 
 from clinflow.errors import ConfigError, PolicyError
 from clinflow.synthetic.scenario import Scenario, load_scenario
+from helpers.cli import run_cli
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "synthetic"
 

@@ -1,4 +1,4 @@
-"""Hand-written FHIR vital-sign Observations for the scoring tests (synthetic, no PHI)."""
+"""Hand-written FHIR vital-sign Observations for the scoring and consent tests (synthetic)."""
 
 from __future__ import annotations
 

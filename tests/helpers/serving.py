@@ -1,8 +1,4 @@
-"""Run a ``clinflow serve ...`` command as a real process for a test (shared by the serve tests).
-
-Importable as ``serving`` because pytest puts ``tests/`` (the folder of the root conftest) on
-``sys.path``, as it does for the test packages ``api``, ``scoring`` and the others.
-"""
+"""Run a ``clinflow serve ...`` command as a real process for a test (shared by the serve tests)."""
 
 from __future__ import annotations
 
