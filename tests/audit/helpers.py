@@ -1,4 +1,5 @@
-"""Shared helpers for audit tests: a small log with checkpoints, and raw SQLite access."""
+"""Helpers for the audit tests: one event of every builder, a small log with checkpoints, and
+raw SQLite access."""
 
 from __future__ import annotations
 
@@ -12,6 +13,51 @@ from clinflow.audit.verify import VerifyReport, trusted_verifiers, verify_log
 from clinflow.config import DataDir
 
 PATIENTS = [f"PT-{i:016x}" for i in range(1, 6)]
+PATIENT = "PT-0123456789abcdef"  # the one patient of all_builders()
+
+
+def all_builders() -> list[events.AuditEvent]:
+    """One event from each of clinflow.audit.events' builders (13)."""
+    return [
+        events.ingest(patient=PATIENT, message_id="m1", source_kind="fhir"),
+        events.validation_failure(
+            message_id="m2", stage="validate", reason="bad field", patient=PATIENT, quarantine_id=3
+        ),
+        events.consent_decision(
+            patient=PATIENT, decision="deny", purpose="HRESCH", recipient="research-store"
+        ),
+        events.consent_decision(
+            patient=PATIENT,
+            decision="permit",
+            purpose="ETREAT",
+            recipient="triage",
+            break_the_glass=True,
+        ),
+        events.deidentification(
+            patient=PATIENT,
+            message_id="m1",
+            output_message_id="m3",
+            policy_hash="ab" * 32,
+            method="fhir-safe-harbor",
+            actions={"remove": 4},
+        ),
+        events.disclosure(
+            patient=PATIENT,
+            recipient="triage",
+            purpose="TREAT",
+            message_ids=["m3"],
+            data_categories=["vitals"],
+        ),
+        events.score_produced(patient=PATIENT, score_name="news2", value=7, message_id="m3"),
+        events.alert_raised(patient=PATIENT, alert_id="a1", level="high", recipient="icu"),
+        events.consent_revocation(patient=PATIENT, consent_id="c1", purposes=["HRESCH"]),
+        events.purge(patient=PATIENT, target="research-store", records_deleted=2, receipt_id="r1"),
+        events.key_destruction(patient=PATIENT, key_id="k1"),
+        events.api_query(
+            agent="auditor-1", role="auditor", method="GET", path="/audit/events", query="patient=x"
+        ),
+        events.data_generation(patients=10, seed=1, output="out"),
+    ]
 
 
 def sample_event(i: int) -> events.AuditEvent:

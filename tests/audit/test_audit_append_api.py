@@ -11,50 +11,7 @@ from clinflow.audit import AuditLog, NoteVerifier, events
 from clinflow.config import DataDir
 from clinflow.interfaces import AuditSink
 
-PATIENT = "PT-0123456789abcdef"
-
-
-def all_builders() -> list[events.AuditEvent]:
-    return [
-        events.ingest(patient=PATIENT, message_id="m1", source_kind="fhir"),
-        events.validation_failure(
-            message_id="m2", stage="validate", reason="bad field", patient=PATIENT, quarantine_id=3
-        ),
-        events.consent_decision(
-            patient=PATIENT, decision="deny", purpose="HRESCH", recipient="research-store"
-        ),
-        events.consent_decision(
-            patient=PATIENT,
-            decision="permit",
-            purpose="ETREAT",
-            recipient="triage",
-            break_the_glass=True,
-        ),
-        events.deidentification(
-            patient=PATIENT,
-            message_id="m1",
-            output_message_id="m3",
-            policy_hash="ab" * 32,
-            method="fhir-safe-harbor",
-            actions={"remove": 4},
-        ),
-        events.disclosure(
-            patient=PATIENT,
-            recipient="triage",
-            purpose="TREAT",
-            message_ids=["m3"],
-            data_categories=["vitals"],
-        ),
-        events.score_produced(patient=PATIENT, score_name="news2", value=7, message_id="m3"),
-        events.alert_raised(patient=PATIENT, alert_id="a1", level="high", recipient="icu"),
-        events.consent_revocation(patient=PATIENT, consent_id="c1", purposes=["HRESCH"]),
-        events.purge(patient=PATIENT, target="research-store", records_deleted=2, receipt_id="r1"),
-        events.key_destruction(patient=PATIENT, key_id="k1"),
-        events.api_query(
-            agent="auditor-1", role="auditor", method="GET", path="/audit/events", query="patient=x"
-        ),
-        events.data_generation(patients=10, seed=1, output="out"),
-    ]
+from .helpers import PATIENT, all_builders
 
 
 def test_log_is_an_audit_sink_and_indices_are_sequential(data_dir: Path) -> None:

@@ -9,9 +9,10 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.audit.test_audit_append_api import all_builders
 
 from clinflow.audit.canonical import canonical_json
+
+from .helpers import all_builders
 
 _SHORT = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
           "\t": "\\t"}  # fmt: skip

@@ -13,12 +13,13 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.audit.helpers import sample_event
 
 from clinflow.audit import AuditLog, Checkpoint, NoteSigner, NoteVerifier, canonical_json
 from clinflow.audit.canonical import is_canonical
 from clinflow.config import DataDir
 from clinflow.errors import AuditIntegrityError
+
+from .helpers import sample_event
 
 SEED = bytes(range(32))
 
@@ -108,9 +109,9 @@ def test_canonical_json_is_order_independent_and_idempotent(value: dict[str, obj
 def test_key_rotation_keeps_old_checkpoints_verifiable(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.audit.helpers import failures, verify
-
     from clinflow.audit.verify import TRUSTED_VKEYS_FILE
+
+    from .helpers import failures, verify
 
     deployment = DataDir.open(data_dir)
     monkeypatch.setenv("CLINFLOW_AUDIT_SIGNING_KEY", bytes(range(32)).hex())

@@ -9,10 +9,10 @@ import sys
 import time
 from pathlib import Path
 
-from tests.audit.helpers import verify
-
 from clinflow.audit.store_sqlite import SqliteStore
 from clinflow.config import DataDir
+
+from .helpers import verify
 
 CHILD = r"""
 import sys, threading

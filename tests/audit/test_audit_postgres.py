@@ -7,13 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.audit.helpers import PATIENTS, sample_event
 
 from clinflow.audit import AuditLog
 from clinflow.audit.log import DEFAULT_ORIGIN
 from clinflow.audit.store import SearchQuery
 from clinflow.audit.verify import trusted_verifiers, verify_log
 from clinflow.config import DataDir
+
+from .helpers import PATIENTS, sample_event
 
 pytestmark = pytest.mark.postgres
 

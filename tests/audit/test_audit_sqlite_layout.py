@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.audit.helpers import build_log, verify
 
 from clinflow.audit.log import prepare
 from clinflow.audit.search_fields import index_fields
 from clinflow.audit.store import NewEntry, SearchQuery
 from clinflow.audit.store_sqlite import PAGE_SIZE, PATIENT_BUCKET_BITS, SqliteStore
+
+from .helpers import build_log, verify
 
 BUCKET = 1 << PATIENT_BUCKET_BITS
 PATIENTS = [f"PT-{i:016x}" for i in range(1, 8)]

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.audit.helpers import build_log, failures, raw, verify
 from typer.testing import CliRunner
 
 from clinflow.audit import AuditLog
@@ -16,6 +15,8 @@ from clinflow.audit.merkle import leaf_hash
 from clinflow.cli import app
 from clinflow.config import DataDir
 from clinflow.errors import AuditIntegrityError
+
+from .helpers import build_log, failures, raw, verify
 
 
 def test_untouched_log_verifies(data_dir: Path) -> None:
