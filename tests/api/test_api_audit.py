@@ -5,10 +5,11 @@ from __future__ import annotations
 import base64
 
 import pytest
-from tests.api.conftest import ALICE, BOB, Api
 
 from clinflow.audit import NoteVerifier
 from helpers import rfc9162_reference as ref
+
+from .helpers import ALICE, BOB, Api
 
 CONTENT_ROLES = ["auditor", "privacy_officer"]
 

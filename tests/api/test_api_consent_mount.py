@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import ALICE, BOB, Api
+from .helpers import ALICE, BOB, Api
 
 
 def test_consent_routes_require_a_token_and_respect_roles(api: Api) -> None:

@@ -6,10 +6,11 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.api.conftest import Api
 
 from clinflow.api.app import close_app, create_app
 from clinflow.api.settings import Settings
+
+from .helpers import Api
 
 EXAMPLES_PER_OPERATION = 30
 
