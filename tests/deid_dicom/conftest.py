@@ -12,8 +12,7 @@ from clinflow.deid.dicom.profile import compile_policy
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.synthetic.dicom.corpus import build_corpus
 
-KEY_A = bytes(range(32))
-KEY_B = bytes(range(1, 33))
+from .helpers import KEY_A
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.synthetic.dicom.corpus import build_corpus
 from clinflow.synthetic.manifest import read_manifest
 
-from .conftest import KEY_A, KEY_B
+from .helpers import KEY_A, KEY_B
 
 pytestmark = pytest.mark.slow
 

@@ -23,8 +23,7 @@ from clinflow.deid.dicom.profile import compile_policy
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.errors import InputRejected
 
-from .builders import PATIENT, US_IMAGE, make_dataset, nest, to_bytes
-from .conftest import KEY_A, KEY_B
+from .helpers import KEY_A, KEY_B, PATIENT, US_IMAGE, make_dataset, nest, to_bytes
 
 
 def run(engine: DicomDeidentifier, ds: Dataset) -> Dataset:

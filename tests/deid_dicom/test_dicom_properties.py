@@ -14,8 +14,7 @@ from clinflow.deid.dicom.engine import DicomDeidentifier
 from clinflow.deid.dicom.profile import ActionCode, compile_policy
 from clinflow.deid.pseudonym import Pseudonymizer
 
-from .builders import make_dataset, to_bytes
-from .conftest import KEY_A
+from .helpers import KEY_A, make_dataset, to_bytes
 
 POLICY = compile_policy(options=[])  # the basic profile alone
 ENGINE = DicomDeidentifier(POLICY, Pseudonymizer(KEY_A))

@@ -12,7 +12,7 @@ from clinflow.envelope import Envelope, SourceKind
 from clinflow.quarantine import Quarantine
 from helpers.fakes import RecordingAuditSink
 
-from .builders import PATIENT, make_dataset, to_bytes
+from .helpers import PATIENT, make_dataset, to_bytes
 
 
 def _envelope(payload: bytes) -> Envelope:

@@ -21,8 +21,7 @@ from clinflow.deid.dicom.textclean import REDACTED, _generic, _prepared, known_t
 from clinflow.deid.dicom.writer import write_file
 from clinflow.deid.pseudonym import Pseudonymizer
 
-from .builders import make_dataset, nest, to_bytes
-from .conftest import KEY_A
+from .helpers import KEY_A, make_dataset, nest, to_bytes
 
 TEST_FILES = Path(pydicom.data.__file__).parent / "test_files"
 

@@ -1,4 +1,5 @@
-"""Small hand-built DICOM datasets with known PHI, for engine tests."""
+"""Helpers for the DICOM de-identification tests: pseudonym keys and small hand-built datasets
+with known PHI."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from pydicom.uid import (
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
 )
+
+KEY_A = bytes(range(32))
+KEY_B = bytes(range(1, 33))
 
 CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
 US_IMAGE = "1.2.840.10008.5.1.4.1.1.6.1"
