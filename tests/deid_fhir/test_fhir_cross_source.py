@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from pydicom.dataset import Dataset
-from tests.deid_fhir import fixtures
 
 from clinflow.deid.dicom.engine import DicomDeidentifier
 from clinflow.deid.dicom.profile import compile_policy
@@ -13,6 +12,8 @@ from clinflow.deid.fhir.engine import FhirDeidentifier
 from clinflow.deid.fhir.policy import load_policy
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.deid.text.engine import TextDeidentifier
+
+from . import helpers
 
 KEY = bytes(range(32))
 MRN = "33144716"
@@ -24,7 +25,7 @@ def test_same_pseudonym_and_offset_in_fhir_dicom_and_notes() -> None:
     expected_date = date(2026, 1, 5) + timedelta(days=offset)
 
     engine = FhirDeidentifier(load_policy(), pseudonymizer)
-    bundle = fixtures.r5_patient_bundle()
+    bundle = helpers.r5_patient_bundle()
     patient, observation = (e["resource"] for e in bundle["entry"][:2])
     engine.index.add(patient)
     fhir_patient, _ = engine.deidentify_resource(patient)

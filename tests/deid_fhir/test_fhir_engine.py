@@ -10,11 +10,12 @@ from typing import Any
 
 import orjson
 import pytest
-from tests.deid_fhir import fixtures
 
 from clinflow.deid.fhir.engine import FhirDeidentifier, build_fhir_deidentifier
 from clinflow.deid.fhir.io import FhirDeidRunner, _errors, validate_output
 from clinflow.deid.pseudonym import Pseudonymizer
+
+from . import helpers
 
 KEY = bytes(range(32))
 AS_OF = date(2026, 1, 1)
@@ -53,16 +54,16 @@ def decoded_text(raw: bytes) -> str:
 
 
 def test_r4_synthea_bundle_keeps_no_phi(tmp_path: Path) -> None:
-    outputs, runner = run(tmp_path, {"bundle.json": fixtures.r4_synthea_bundle()})
+    outputs, runner = run(tmp_path, {"bundle.json": helpers.r4_synthea_bundle()})
     text = decoded_text(outputs["bundle.json"])
-    for value in fixtures.PHI:
+    for value in helpers.PHI:
         assert value not in text, f"{value!r} survived"
     assert runner.report.quarantined == 0
     assert runner.report.versions["R4B"] >= 1  # R4 Encounter (class Coding, period)
 
 
 def test_valid_r4_that_no_model_takes_is_deidentified_and_recorded(tmp_path: Path) -> None:
-    bundle = fixtures.r4_synthea_bundle()
+    bundle = helpers.r4_synthea_bundle()
     product = {"resourceType": "MedicinalProduct", "id": "mp1",
                "name": [{"productName": "Antonia30's compound"}]}
     bundle["entry"].append({"fullUrl": "urn:uuid:mp1", "resource": product,
@@ -73,10 +74,10 @@ def test_valid_r4_that_no_model_takes_is_deidentified_and_recorded(tmp_path: Pat
 
 
 def test_patient_pseudonym_and_references_are_consistent(tmp_path: Path) -> None:
-    outputs, _ = run(tmp_path, {"bundle.json": fixtures.r4_synthea_bundle()})
+    outputs, _ = run(tmp_path, {"bundle.json": helpers.r4_synthea_bundle()})
     bundle = orjson.loads(outputs["bundle.json"])
     out = resources(outputs["bundle.json"])
-    pseudonym = Pseudonymizer(KEY).patient_pseudonym(fixtures.MRN)
+    pseudonym = Pseudonymizer(KEY).patient_pseudonym(helpers.MRN)
     assert out["Patient"]["id"] == pseudonym
     patient_url = bundle["entry"][0]["fullUrl"]
     assert patient_url.startswith("urn:uuid:")
@@ -85,14 +86,14 @@ def test_patient_pseudonym_and_references_are_consistent(tmp_path: Path) -> None
     assert out["Observation"]["encounter"]["reference"] == bundle["entry"][1]["fullUrl"]
     # the same patient in an ndjson export, referenced as Patient/<id>, maps to the same id
     engine = make_engine()
-    engine.index.add(fixtures.r4_synthea_bundle()["entry"][0]["resource"])
-    assert engine.map_reference(f"Patient/{fixtures.PATIENT_UUID[9:]}") == f"Patient/{pseudonym}"
+    engine.index.add(helpers.r4_synthea_bundle()["entry"][0]["resource"])
+    assert engine.map_reference(f"Patient/{helpers.PATIENT_UUID[9:]}") == f"Patient/{pseudonym}"
 
 
 def test_dates_move_by_the_patient_offset(tmp_path: Path) -> None:
-    outputs, _ = run(tmp_path, {"bundle.json": fixtures.r4_synthea_bundle()})
+    outputs, _ = run(tmp_path, {"bundle.json": helpers.r4_synthea_bundle()})
     out = resources(outputs["bundle.json"])
-    offset = Pseudonymizer(KEY).date_offset_days(fixtures.MRN)
+    offset = Pseudonymizer(KEY).date_offset_days(helpers.MRN)
     shifted = date.fromordinal(date(2019, 3, 4).toordinal() + offset).isoformat()
     assert out["Observation"]["effectiveDateTime"] == f"{shifted}T10:12:00-05:00"
     assert out["Encounter"]["period"]["start"].startswith(shifted)  # R4-only element
@@ -102,8 +103,8 @@ def test_dates_move_by_the_patient_offset(tmp_path: Path) -> None:
 
 
 def test_safe_harbor_generalizations(tmp_path: Path) -> None:
-    outputs, _ = run(tmp_path, {"bundle.json": fixtures.r4_synthea_bundle(),
-                                "r5.json": fixtures.r5_patient_bundle()})
+    outputs, _ = run(tmp_path, {"bundle.json": helpers.r4_synthea_bundle(),
+                                "r5.json": helpers.r5_patient_bundle()})
     patient = resources(outputs["bundle.json"])["Patient"]
     assert patient["birthDate"] == "1936"  # 98 on AS_OF: folded to the 90-year-olds (90+)
     assert patient["address"] == [{"state": "MA", "postalCode": "011", "country": "US"}]
@@ -115,7 +116,7 @@ def test_safe_harbor_generalizations(tmp_path: Path) -> None:
 
 
 def test_contained_and_conditional_references(tmp_path: Path) -> None:
-    outputs, _ = run(tmp_path, {"bundle.json": fixtures.r4_synthea_bundle()})
+    outputs, _ = run(tmp_path, {"bundle.json": helpers.r4_synthea_bundle()})
     encounter = resources(outputs["bundle.json"])["Encounter"]
     contained = encounter["contained"][0]
     assert set(contained) == {"resourceType", "id"}  # Location: nothing allow-listed
@@ -125,7 +126,7 @@ def test_contained_and_conditional_references(tmp_path: Path) -> None:
 
 
 def test_unknown_elements_are_redacted(tmp_path: Path) -> None:
-    bundle = fixtures.r5_patient_bundle()
+    bundle = helpers.r5_patient_bundle()
     bundle["entry"][1]["resource"]["device"] = {"display": "Monitor SN 8812"}
     bundle["entry"][1]["resource"]["specimen"] = {"reference": "Specimen/x1"}
     outputs, _ = run(tmp_path, {"r5.json": bundle})
@@ -133,7 +134,7 @@ def test_unknown_elements_are_redacted(tmp_path: Path) -> None:
     assert "device" not in observation and "specimen" not in observation
 
 
-@pytest.mark.parametrize("builder", [fixtures.r5_patient_bundle, fixtures.r4_synthea_bundle])
+@pytest.mark.parametrize("builder", [helpers.r5_patient_bundle, helpers.r4_synthea_bundle])
 def test_every_output_resource_validates(tmp_path: Path, builder: Any) -> None:
     outputs, runner = run(tmp_path, {"b.json": builder()}, validation="both")
     assert runner.report.quarantined == 0, runner.report.problems
@@ -142,8 +143,8 @@ def test_every_output_resource_validates(tmp_path: Path, builder: Any) -> None:
 
 
 def test_r4b_resource_is_recognised_and_validates(tmp_path: Path) -> None:
-    bundle = fixtures.r5_patient_bundle()
-    consent_entry = {"fullUrl": "https://x/Consent/c-r4b", "resource": fixtures.r4b_consent()}
+    bundle = helpers.r5_patient_bundle()
+    consent_entry = {"fullUrl": "https://x/Consent/c-r4b", "resource": helpers.r4b_consent()}
     bundle["entry"].append(consent_entry)
     outputs, runner = run(tmp_path, {"b.json": bundle}, validation="both")
     assert runner.report.versions["R4B"] == 1
@@ -154,7 +155,7 @@ def test_r4b_resource_is_recognised_and_validates(tmp_path: Path) -> None:
 
 
 def test_limited_data_set_keeps_dates_and_town(tmp_path: Path) -> None:
-    outputs, _ = run(tmp_path, {"bundle.json": fixtures.r4_synthea_bundle()},
+    outputs, _ = run(tmp_path, {"bundle.json": helpers.r4_synthea_bundle()},
                      policy="limited-data-set")
     out = resources(outputs["bundle.json"])
     assert out["Patient"]["birthDate"] == "1927-06-14"
@@ -166,14 +167,14 @@ def test_limited_data_set_keeps_dates_and_town(tmp_path: Path) -> None:
 
 
 def test_same_input_same_output(tmp_path: Path) -> None:
-    first, _ = run(tmp_path / "a", {"b.json": fixtures.r4_synthea_bundle()})
-    second, _ = run(tmp_path / "b", {"b.json": fixtures.r4_synthea_bundle()})
+    first, _ = run(tmp_path / "a", {"b.json": helpers.r4_synthea_bundle()})
+    second, _ = run(tmp_path / "b", {"b.json": helpers.r4_synthea_bundle()})
     assert first == second
 
 
 @pytest.mark.parametrize("bundle_type", ["searchset", "batch", "collection", "transaction"])
 def test_bundle_types(tmp_path: Path, bundle_type: str) -> None:
-    bundle = fixtures.r5_patient_bundle()
+    bundle = helpers.r5_patient_bundle()
     bundle["type"] = bundle_type
     bundle["total"] = 3
     bundle["link"] = [{"relation": "self", "url": "https://ehr.example.org/Patient?name=Wei"}]

@@ -7,7 +7,6 @@ import base64
 from pathlib import Path
 
 import orjson
-from tests.deid_fhir import fixtures
 from typer.testing import CliRunner
 
 from clinflow.cli import app
@@ -19,20 +18,22 @@ from clinflow.deid.fhir.policy import parse_policy
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.quarantine import Quarantine
 
+from . import helpers
+
 cli = CliRunner()
 
 
 def write_inputs(root: Path) -> Path:
     source = root / "in"
     (source / "ndjson").mkdir(parents=True)
-    bundle = fixtures.r5_patient_bundle()
+    bundle = helpers.r5_patient_bundle()
     # a broken reference inside a bundle: only that entry goes to quarantine
-    broken = fixtures.clone(bundle["entry"][1])
+    broken = helpers.clone(bundle["entry"][1])
     broken["resource"]["id"] = "obs-broken"
     broken["resource"]["subject"] = {"reference": "Patient/does-not-exist"}
     bundle["entry"].append(broken)
     # a resource the models reject (and that is not valid R4 either)
-    bad = fixtures.clone(bundle["entry"][1])
+    bad = helpers.clone(bundle["entry"][1])
     bad["resource"]["id"] = "obs-bad"
     bad["resource"]["effectiveDateTime"] = "yesterday-ish"
     bundle["entry"].append(bad)
@@ -75,7 +76,7 @@ def test_cli_quarantines_bad_input_and_keeps_the_rest(tmp_path: Path, data_dir: 
 def test_cli_clean_input_exits_zero_and_audits(tmp_path: Path, data_dir: Path) -> None:
     source = tmp_path / "in"
     source.mkdir()
-    (source / "b.json").write_bytes(orjson.dumps(fixtures.r5_patient_bundle()))
+    (source / "b.json").write_bytes(orjson.dumps(helpers.r5_patient_bundle()))
     result = cli.invoke(app, ["deid", "fhir", str(source), str(tmp_path / "out"),
                               "--data-dir", str(data_dir), "--json"])
     assert result.exit_code == 0, result.output
@@ -95,7 +96,7 @@ def test_cli_clean_input_exits_zero_and_audits(tmp_path: Path, data_dir: Path) -
 def test_cli_usage_errors_exit_two(tmp_path: Path, data_dir: Path) -> None:
     bad_policy = tmp_path / "p.yaml"
     bad_policy.write_text("name: p\nrules:\n  - {id: x, path: Patient.name, method: nope}\n")
-    (tmp_path / "in.json").write_bytes(orjson.dumps(fixtures.r5_patient_bundle()))
+    (tmp_path / "in.json").write_bytes(orjson.dumps(helpers.r5_patient_bundle()))
     import pytest
 
     from clinflow.cli import main
@@ -126,7 +127,7 @@ def test_encrypt_uses_the_patients_data_key(tmp_path: Path, data_dir: Path) -> N
     pseudonymizer = Pseudonymizer(keys.project_key())
     engine = FhirDeidentifier(policy, pseudonymizer, sealer=lambda p, d, a: store.seal(
         p, DATA_KEY_SCOPE, d, a))
-    patient = fixtures.r5_patient_bundle()["entry"][0]["resource"]
+    patient = helpers.r5_patient_bundle()["entry"][0]["resource"]
     out, report = engine.deidentify_resource(patient)
     token = out["telecom"][0]["value"]
     assert token.startswith("enc:v1:") and "555" not in token
