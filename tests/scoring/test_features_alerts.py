@@ -14,7 +14,7 @@ from clinflow.scoring.news2 import RiskBand, score_news2
 from clinflow.scoring.vitals import Parameter, Reading
 from helpers.vitals import PATIENT, T0, later
 
-from .test_news2 import readings
+from .helpers import readings
 
 
 def hr(minutes: float, value: float, source: str | None = None) -> Reading:

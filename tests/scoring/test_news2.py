@@ -32,6 +32,8 @@ from clinflow.scoring.news2 import (
 from clinflow.scoring.vitals import Consciousness, Parameter, Reading
 from helpers.vitals import T0
 
+from .helpers import readings
+
 # (value, points): both sides of every edge in RCP 2017 Chart 1.
 RESPIRATION = [
     (0, 3),
@@ -144,31 +146,6 @@ def test_clinical_responses_chart4() -> None:
     assert clinical_response(7, RiskBand.HIGH) is RESPONSE_HIGH
     assert "continuous" in RESPONSE_HIGH.monitoring
     assert "critical care" in RESPONSE_HIGH.response
-
-
-def readings(
-    rr: float | None = 16,
-    spo2: float | None = 97,
-    oxygen: bool | None = False,
-    sbp: float | None = 120,
-    hr: float | None = 70,
-    acvpu: str | None = "A",
-    temp: float | None = 37.0,
-    gcs: float | None = None,
-    age_minutes: float = 0,
-) -> dict[Parameter, Reading]:
-    when = T0 - timedelta(minutes=age_minutes)
-    values: dict[Parameter, float | bool | Consciousness | None] = {
-        Parameter.RESPIRATORY_RATE: rr,
-        Parameter.SPO2: spo2,
-        Parameter.SUPPLEMENTAL_OXYGEN: oxygen,
-        Parameter.SYSTOLIC_BP: sbp,
-        Parameter.HEART_RATE: hr,
-        Parameter.CONSCIOUSNESS: Consciousness(acvpu) if acvpu else None,
-        Parameter.TEMPERATURE: temp,
-        Parameter.GCS: gcs,
-    }
-    return {p: Reading(p, v, when, f"obs-{p.value}") for p, v in values.items() if v is not None}
 
 
 # Worked examples: (inputs, scale 2, total, band).

@@ -23,6 +23,8 @@ from clinflow.scoring.service import ScoringService
 from helpers.fakes import RecordingAuditSink
 from helpers.vitals import PATIENT, bundle, vital_set
 
+from .helpers import us_core_extensions
+
 POLICY = load_policy()
 
 
@@ -131,17 +133,6 @@ def source_record(race: str | None, ethnicity: str | None, **vitals: float) -> d
     if ethnicity is not None:
         record["ethnicity"] = ethnicity
     return record
-
-
-def us_core_extensions(race: str, ethnicity: str) -> list[dict[str, Any]]:
-    base = "http://hl7.org/fhir/us/core/StructureDefinition/"
-    return [
-        {"url": base + "us-core-race", "extension": [{"url": "text", "valueString": race}]},
-        {
-            "url": base + "us-core-ethnicity",
-            "extension": [{"url": "text", "valueString": ethnicity}],
-        },
-    ]
 
 
 def through_stage(record: dict[str, Any], endpoint: str) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from clinflow.scoring.triage import (
 from clinflow.scoring.vitals import Consciousness, Parameter
 from helpers.vitals import T0
 
-from .test_news2 import readings
+from .helpers import readings
 
 
 @pytest.mark.parametrize(("sbp", "met"), [(99, True), (100, True), (101, False), (100.4, True)])

@@ -15,7 +15,7 @@ from clinflow.scoring.service import ScoringService
 from helpers.fakes import RecordingAuditSink
 from helpers.vitals import PATIENT, bundle, later, vital_set
 
-from .test_policy_minimum_necessary import us_core_extensions
+from .helpers import us_core_extensions
 
 
 class Client:
