@@ -8,6 +8,7 @@ import pytest
 from clinflow.config import DataDir
 from clinflow.consent.policy import ConsentPolicy, default_policy
 from clinflow.consent.service import ConsentService
+from clinflow.runtime.deployment import Deployment
 from helpers.fakes import RecordingAuditSink
 
 
@@ -23,6 +24,6 @@ def audit() -> RecordingAuditSink:
 
 @pytest.fixture()
 def service(data_dir: Path, audit: RecordingAuditSink) -> Iterator[ConsentService]:
-    svc = ConsentService(DataDir.open(data_dir), audit=audit)
-    yield svc
-    svc.close()
+    """The consent service as the composition root builds it (stores of one data dir)."""
+    with Deployment.open(DataDir.open(data_dir), audit=audit) as deployment:
+        yield deployment.consent

@@ -15,6 +15,7 @@ from clinflow.consent.service import ConsentService
 from clinflow.envelope import Envelope, SourceKind
 from clinflow.errors import ConfigError, KeyError_
 from clinflow.interfaces import RetractionReport, RetractionRequest
+from clinflow.runtime.deployment import Deployment
 from helpers.fakes import RecordingAuditSink
 
 from .fixtures import PATIENT_A, PATIENT_B, research_opt_in_r5
@@ -146,7 +147,8 @@ def test_load_bundle_resolves_patients_and_quarantines_bad(service: ConsentServi
 
 def test_with_real_audit_log(data_dir: Path) -> None:
     root = DataDir.open(data_dir)
-    with ConsentService(root) as service:
+    with Deployment.open(root) as deployment:
+        service = deployment.consent
         release(service, PATIENT_A, 2)
         receipt = service.revoke(PATIENT_A, ["HRESCH"])
         assert isinstance(service.audit, AuditLog)
@@ -200,6 +202,7 @@ def test_scoring_endpoints_register_as_retraction_target(service: ConsentService
     from helpers.vitals import vital_set
 
     scoring_service = ScoringService()
+    service.targets.unregister("scoring")  # the deployment's stored-state target steps aside
     service.targets.register(scoring_service)
     # A: one NEWS2 set (7 observations) that raises an alert; B: a normal set.
     scoring_service.score_icu_fhir(vital_set("a", rr=26, spo2=91, o2_flow=2, patient=PATIENT_A))
@@ -254,6 +257,22 @@ def test_lineage_follows_derivations(service: ConsentService) -> None:
     (record,) = service.lineage.find(PATIENT_A, ["HRESCH"])
     assert record.inputs == ("raw-1", feature.message_id) or set(record.inputs) == {
         "raw-1", feature.message_id}
+    # Found through lineage, but no retraction target reaches "feature-export": the receipt
+    # must not say complete, it must name the sink, and nothing is marked retracted.
     receipt = service.revoke(PATIENT_A, ["HRESCH"])
     assert {(f.sink, f.records) for f in receipt.found} == {("feature-export", 1)}
+    assert not receipt.complete
+    assert {a.target: a.error for a in receipt.actions}["feature-export"] == "NoTargetRegistered"
+    assert service.lineage.count(retracted=True) == 0
+    # Once a target for it is registered, --retry finishes the job.
+    service.targets.register(FeatureExport())
+    retried = service.retry(receipt.receipt_id)
+    assert retried.complete and retried.already_revoked
     assert service.lineage.count(retracted=True) == 1
+
+
+class FeatureExport:
+    name = "feature-export"
+
+    def retract(self, request: RetractionRequest) -> RetractionReport:
+        return RetractionReport(self.name, 1)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from clinflow.config import DataDir
 from clinflow.consent.model import parse_consent
 from clinflow.consent.service import ConsentService
+from clinflow.runtime.deployment import Deployment
 from helpers.fakes import RecordingAuditSink
 
 from .fixtures import (
@@ -144,7 +145,8 @@ def test_no_violation_in_any_ordering_long(tmp_path_factory: pytest.TempPathFact
 def run_interleaving(tmp_path_factory: pytest.TempPathFactory, ops: list[tuple[str, ...]]) -> None:
     """Apply ops in order; after each, and at the end, scan every store for violations."""
     root = tmp_path_factory.mktemp("scenario")
-    with ConsentService(DataDir.open(root), audit=RecordingAuditSink()) as service:
+    with Deployment.open(DataDir.open(root), audit=RecordingAuditSink()) as deployment:
+        service = deployment.consent
         enrol(service)
         pipe = Pipeline(service)
         revoked: set[str] = set()

@@ -29,13 +29,22 @@ def test_demo_json_rerun_and_audit_verify(data_dir: Path, capsys: Capsys) -> Non
     code, stdout, stderr = run_cli(capsys, "demo", "--data-dir", str(data_dir), "--json", *TINY)
     assert code == 0, stderr
     second = orjson.loads(stdout)
-    assert second["ok"] and second["run_dir"] != first["run_dir"]
-    # same keys, same cohort, same decisions: the re-run starts from clean run stores
+    assert second["ok"], second["reason"]
+    # same keys, same cohort: every input is a duplicate of the first run (idempotent by
+    # content) and the deployment's stores still hold exactly what the first run left
     assert sorted(p.name for p in (data_dir / "keys").iterdir()) == keys
-    for figure in ("inputs", "consent", "research", "scoring", "leaks"):
-        assert second[figure] == first[figure]
-    assert second["revocations"]["records_deleted"] == first["revocations"]["records_deleted"]
+    assert second["inputs"] == first["inputs"]
+    assert second["duplicates_skipped"] == sum(first["inputs"].values())
+    assert second["research"]["released_total"] == 0 and second["scoring"]["scores"] == 0
+    held = first["research"]["held_after_revocation"]
+    assert second["research"]["held_after_revocation"] == held
+    assert second["leaks"]["residual_phi"] == 0
     assert second["audit"]["entries"] > first["audit"]["entries"]  # one log, still verifying
+
+    code, stdout, stderr = run_cli(capsys, "consent", "status", "--data-dir", str(data_dir),
+                                   "--json")  # fmt: skip
+    assert code == 0, stderr
+    assert len(orjson.loads(stdout)) == 3  # the demo's patients, in the deployment's registry
 
     code, stdout, stderr = run_cli(capsys, "audit", "verify", "--data-dir", str(data_dir))
     assert code == 0, stderr

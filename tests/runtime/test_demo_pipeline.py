@@ -10,11 +10,10 @@ import orjson
 import pytest
 
 from clinflow.config import DataDir
-from clinflow.consent.service import ConsentService
 from clinflow.crypto.keys import KeyRing
 from clinflow.deid.pseudonym import Pseudonymizer
-from clinflow.quarantine import Quarantine
-from clinflow.runtime import DemoPipeline, DemoReport, PipelineOptions, RunDir
+from clinflow.runtime import DemoPipeline, DemoReport, PipelineOptions
+from clinflow.runtime.deployment import Deployment
 
 TINY = PipelineOptions(patients=4, seed=3)
 KEY_VARS = ("CLINFLOW_PROJECT_KEY", "CLINFLOW_MASTER_KEY", "CLINFLOW_AUDIT_SIGNING_KEY")
@@ -49,11 +48,10 @@ def test_pipeline_passes_every_check(demo: tuple[DataDir, DemoReport]) -> None:
 
 def test_every_stage_did_work(demo: tuple[DataDir, DemoReport]) -> None:
     _, report = demo
-    assert report.inputs["fhir-bundle"] == 4 and report.inputs["dicom"] > 0
-    assert report.inputs["note"] > 0 and report.inputs["consent"] == 4
+    assert report.inputs["fhir-bundle"] == 4 + 1 and report.inputs["dicom"] > 1  # + bad ones
     assert report.consents_loaded == 4
     assert report.decisions["TREAT"]["permit"] == 4
-    assert report.deid_dicom_files == report.inputs["dicom"]
+    assert report.deid_dicom_files == report.inputs["dicom"] - 1  # the corrupt one
     assert report.deid_fhir_files == 4
     released = sum(report.released_research.values())
     assert released > 0
@@ -69,14 +67,11 @@ def test_bad_inputs_are_quarantined_not_fatal(demo: tuple[DataDir, DemoReport]) 
         "dicom/zz-corrupt/1.dcm: not a readable DICOM file (InvalidDicomError)",
         "fhir/bundles/zz-truncated.json: invalid JSON",
     ]
-    store = Quarantine(Path(report.run_dir) / "quarantine.db")
-    try:
-        assert {item.location for item in store.list(status=None)} == {
+    with Deployment.open(data_dir) as deployment:  # the deployment's own quarantine
+        assert {item.location for item in deployment.quarantine.list(status=None)} == {
             "dicom/zz-corrupt/1.dcm",
             "fhir/bundles/zz-truncated.json",
         }
-    finally:
-        store.close()
 
 
 def test_revoked_research_is_gone_and_treatment_scores_stay(
@@ -88,8 +83,7 @@ def test_revoked_research_is_gone_and_treatment_scores_stay(
     receipt_found = sum(r["records_found"] for r in report.receipts)
     assert receipt_found > 0 and all(r["complete"] for r in report.receipts)
     assert sum(r["keys_destroyed"] for r in report.receipts) == len(revoked)
-    run = RunDir(Path(report.run_dir), data_dir.root)
-    with ConsentService(run) as service:
+    with Deployment.open(data_dir) as service:
         held = {record.patient for record in service.research.records()}
         assert held, "some research data of non-revoked patients stays"
         for patient, purpose in revoked.items():
@@ -110,7 +104,8 @@ def test_report_json_has_the_figures(demo: tuple[DataDir, DemoReport]) -> None:
                 "revocations", "leaks", "audit", "timings_s"):  # fmt: skip
         assert key in data
     assert data["leaks"]["residual_phi"] == 0 and data["audit"]["verified"] is True
-    assert set(data["timings_s"]) >= {"generate", "treatment", "research", "audit-verify"}
+    assert set(data["timings_s"]) >= {"generate", "stream", "leak-scan", "audit-verify"}
+    assert data["runtime"]["hops"]["ingest"]["received"] == sum(data["inputs"].values())
     text = orjson.dumps(data).decode()
     # no planted identifier (MRNs here) in the report
     labels = orjson.loads((Path(report.data_dir) / "cohort" / "labels.json").read_bytes())
@@ -129,3 +124,26 @@ def test_audit_log_holds_no_planted_identifier(demo: tuple[DataDir, DemoReport])
     values = {orjson.loads(line)["value"] for line in manifest}
     leaked = [value for value in values if len(value) >= 5 and value.casefold() in text]
     assert leaked == []
+
+
+def test_the_demo_writes_the_deployments_own_stores_and_reruns_idempotently(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the demo, the CLI's stores hold its data; the same cohort again is all duplicates
+    (nothing processed, audited or released twice) and the checks still pass."""
+    for var in KEY_VARS:
+        monkeypatch.delenv(var, raising=False)
+    data_dir = DataDir.open(tmp_path / "data")
+    options = PipelineOptions(patients=2, seed=5, bad_inputs=False)
+    first = DemoPipeline(data_dir, options).run()
+    with Deployment.open(data_dir) as deployment:
+        patients = [row["patient"] for row in deployment.consent.summary()]
+        held = len(deployment.research.records())
+    assert len(patients) == 2 and first.ok
+    second = DemoPipeline(data_dir, options).run()
+    assert second.ok, second.reason
+    assert second.duplicates == sum(first.inputs.values()) and second.scores == 0
+    assert sum(second.released_research.values()) == 0
+    assert second.audit_entries - first.audit_entries < 20  # run bookkeeping, not re-processing
+    with Deployment.open(data_dir) as deployment:
+        assert len(deployment.research.records()) == held

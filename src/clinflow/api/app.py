@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -18,6 +19,9 @@ from clinflow.api.settings import Settings
 from clinflow.audit import events as audit_events
 from clinflow.audit.log import AuditLog
 from clinflow.patient_ids import PSEUDONYM_RE
+
+if TYPE_CHECKING:
+    from clinflow.runtime.deployment import Deployment
 
 _consent_lock = threading.Lock()
 
@@ -42,8 +46,13 @@ def _record_query(request: Request, response: Response) -> None:
     log.append(event)
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Build the API for one deployment (tests build one per data directory)."""
+def create_app(settings: Settings, deployment: Deployment | None = None) -> FastAPI:
+    """Build the API for one deployment (tests build one per data directory).
+
+    ``deployment``: the composition root's open stores, shared with other services of the
+    same process (``serve all``: one AuditLog for both); the caller closes it. Without it
+    the app opens what it needs on first use and closes it at shutdown.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -63,11 +72,15 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.log = None
+    app.state.shared = deployment is not None
+    if deployment is not None:
+        app.state.log = deployment.audit
     app.state.tokens = TokenStore(api_tokens_path(settings.data_dir))
     errors.install(app)
     for module in (events, proofs, checkpoints, disclosures):
         app.include_router(module.router)
     _include_consent(app)
+    app.state.consent = deployment
 
     @app.get("/health", tags=["health"], summary="Liveness")
     def health() -> dict[str, str]:
@@ -110,20 +123,24 @@ def _include_consent(app: FastAPI) -> None:
 
     def consent_service(request: Request) -> ConsentService:
         with _consent_lock:
-            service: ConsentService | None = request.app.state.consent
-            if service is None:
+            deployment = request.app.state.consent
+            if deployment is None:
+                from clinflow.runtime.deployment import Deployment
+
                 settings: Settings = request.app.state.settings
-                service = ConsentService(settings.data_dir, audit=get_log(request))
-                request.app.state.consent = service
+                deployment = Deployment.open(settings.data_dir, audit=get_log(request))
+                request.app.state.consent = deployment
+        service: ConsentService = deployment.consent
         return service
 
-    app.state.consent = None
     app.dependency_overrides[get_consent_service] = consent_service
     app.include_router(consent_router, dependencies=[Depends(consent_access)])
 
 
 def close_app(app: FastAPI) -> None:
     """Close the log (signing a final checkpoint) and the token store."""
+    if getattr(app.state, "shared", False):  # the deployment's owner closes it
+        app.state.consent = app.state.log = None
     if getattr(app.state, "consent", None) is not None:
         app.state.consent.close()
         app.state.consent = None

@@ -22,7 +22,10 @@ from clinflow.patient_ids import PSEUDONYM_PATTERN
 
 @lru_cache(maxsize=1)
 def _default_service() -> ConsentService:
-    return ConsentService(DataDir.open())
+    """The consent service of the deployment in ``CLINFLOW_DATA_DIR`` (opened once)."""
+    from clinflow.runtime.deployment import Deployment
+
+    return Deployment.open(DataDir.open()).consent
 
 
 def get_consent_service() -> ConsentService:

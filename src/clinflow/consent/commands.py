@@ -7,7 +7,7 @@ number and pseudonymizes it with the deployment's project key (the MRN is never 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
@@ -15,9 +15,11 @@ from rich.console import Console
 from rich.table import Table
 
 from clinflow.cli_options import DataDirOption
-from clinflow.config import DataDir
 from clinflow.consent.service import ConsentService
 from clinflow.errors import ConfigError
+
+if TYPE_CHECKING:
+    from clinflow.runtime.deployment import Deployment
 
 consent_app = typer.Typer(
     help="Consent: load FHIR Consent resources, show status, revoke with a receipt."
@@ -32,6 +34,14 @@ MrnOption = Annotated[
 
 def _patient(service: ConsentService, patient: str, mrn: bool) -> str:
     return service.pseudonym_for(patient) if mrn else patient
+
+
+def _open(data_dir: str | None) -> Deployment:
+    """The deployment's stores, opened once (the composition root; imported lazily because
+    the runtime layer sits above the consent capability)."""
+    from clinflow.runtime.deployment import Deployment
+
+    return Deployment.open(data_dir)
 
 
 def _print_json(data: object) -> None:
@@ -49,8 +59,8 @@ def consent_load(
     """Ingest Consent resources (R5 or R4B); rejects are quarantined and listed (exit 1)."""
     if not file.exists():
         raise ConfigError(f"{file}: no such file or folder")
-    with ConsentService(DataDir.open(data_dir)) as service:
-        report = service.load(file)
+    with _open(data_dir) as deployment:
+        report = deployment.consent.load(file)
     if as_json:
         _print_json(
             {
@@ -78,7 +88,8 @@ def consent_status(
     as_json: JsonOption = False,
 ) -> None:
     """Consent state of one patient (decisions per purpose), or a summary of all patients."""
-    with ConsentService(DataDir.open(data_dir)) as service:
+    with _open(data_dir) as deployment:
+        service = deployment.consent
         if patient is None:
             rows = service.summary()
             if as_json:
@@ -109,7 +120,9 @@ def consent_status(
 
 @consent_app.command("revoke")
 def consent_revoke(
-    patient: Annotated[str, typer.Argument(help="Patient pseudonym (or MRN with --mrn).")],
+    patient: Annotated[
+        str | None, typer.Argument(help="Patient pseudonym (or MRN with --mrn).")
+    ] = None,
     purpose: Annotated[
         list[str] | None,
         typer.Option("--purpose", help="ActReason code to revoke (repeatable); default: all."),
@@ -120,13 +133,34 @@ def consent_revoke(
         bool,
         typer.Option("--from-now", help="Not retroactive: keep data released before now."),
     ] = False,
+    retry: Annotated[
+        str | None,
+        typer.Option(
+            "--retry",
+            metavar="RECEIPT",
+            help="Finish an incomplete revocation: sweep again the targets its receipt "
+            "could not reach (PATIENT and options are taken from the receipt).",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Withdraw consent, purge everything released for it, shred keys, print the receipt."""
-    with ConsentService(DataDir.open(data_dir)) as service:
-        receipt = service.revoke(
-            _patient(service, patient, mrn), purpose or None, retroactive=not from_now
-        )
+    """Withdraw consent, purge everything released for it, shred keys, print the receipt.
+
+    Every store found through lineage must be reached: the running scoring service (over
+    HTTP, with its service token) included. If one cannot be reached the receipt says
+    INCOMPLETE, names it, and the exit code is 1; run again with --retry RECEIPT later.
+    """
+    if (patient is None) == (retry is None):
+        raise ConfigError("give PATIENT, or --retry RECEIPT (not both)")
+    with _open(data_dir) as deployment:
+        service = deployment.consent
+        if retry is not None:
+            receipt = service.retry(retry)
+        else:
+            assert patient is not None
+            receipt = service.revoke(
+                _patient(service, patient, mrn), purpose or None, retroactive=not from_now
+            )
     if as_json:
         _print_json(receipt.to_dict())
     else:

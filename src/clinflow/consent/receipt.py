@@ -93,7 +93,11 @@ class Receipt:
 
     def render(self, console: Console) -> None:
         """Human-readable receipt (rich)."""
-        state = "complete" if self.complete else "INCOMPLETE (re-run revoke to retry)"
+        state = (
+            "complete"
+            if self.complete
+            else f"INCOMPLETE (finish later: clinflow consent revoke --retry {self.receipt_id})"
+        )
         console.print(f"[bold]Revocation receipt[/bold] {self.receipt_id} — {state}")
         console.print(
             f"patient {self.patient}; purposes {', '.join(self.purposes) or '-'}; "

@@ -33,7 +33,7 @@ from clinflow.errors import ConfigError
 from clinflow.interfaces import AuditSink, RetractionRequest
 from clinflow.lineage import LineageIndex
 from clinflow.patient_ids import PSEUDONYM_RE
-from clinflow.sinks.registry import RetractionRegistry
+from clinflow.sinks.registry import RetractionOutcome, RetractionRegistry
 
 AGENT = "clinflow-revocation"
 RECEIPT_DETAIL_LIMIT = 20
@@ -134,7 +134,12 @@ class RevocationService:
             request = RetractionRequest(
                 patient=patient, purposes=() if full else purposes, message_ids=message_ids
             )
-            for outcome in self.targets.retract_all(request):
+            outcomes = self.targets.retract_all(request)
+            covered = self.targets.covered_sinks()
+            for sink in sorted({record.sink for record in found} - covered):
+                # found through lineage, but no target can reach it: say so, never "complete"
+                outcomes.append(RetractionOutcome(sink, None, error="NoTargetRegistered"))
+            for outcome in outcomes:
                 report = outcome.report
                 actions.append(
                     ActionTaken(
@@ -201,6 +206,12 @@ class RevocationService:
         )
         self.registry.store.save_receipt(receipt_id, patient, receipt.to_dict())
         return receipt
+
+    def receipt(self, receipt_id: str) -> Receipt | None:
+        for body in self.registry.store.receipts(None):
+            if body.get("receipt_id") == receipt_id:
+                return Receipt.from_dict(body)
+        return None
 
     def receipts(self, patient: str | None = None) -> list[Receipt]:
         return [Receipt.from_dict(body) for body in self.registry.store.receipts(patient)]

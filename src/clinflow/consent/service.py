@@ -1,9 +1,8 @@
-"""The consent capability wired to one deployment's data directory (CLI and API use this).
+"""The consent capability's operations for one deployment (CLI and API use this).
 
-Opens the registry (``consent.db``), lineage index (``lineage.db``), data keys
-(``datakeys.db``), research store (``research/``), quarantine, the retraction registry (with the
-research store and quarantine registered) and the audit log, and offers the operations users
-call: load Consent resources, consent status, revoke with receipt, the gate.
+Built by the composition root (``clinflow.runtime.deployment``) from the deployment's stores:
+load Consent resources, consent status, revoke with receipt (and retry an incomplete one),
+the gate.
 """
 
 from __future__ import annotations
@@ -20,20 +19,17 @@ from clinflow.config import DataDir
 from clinflow.consent.decision import DecisionQuery
 from clinflow.consent.gate import ConsentGate
 from clinflow.consent.model import ConsentRecord, parse_consent
-from clinflow.consent.policy import ConsentPolicy, load_policy
+from clinflow.consent.policy import ConsentPolicy
 from clinflow.consent.receipt import Receipt
-from clinflow.consent.registry import Clock, ConsentRegistry, utc_now
+from clinflow.consent.registry import ConsentRegistry
 from clinflow.consent.revocation import RevocationService
-from clinflow.consent.store import ConsentStore, SqliteConsentStore
 from clinflow.crypto.datakeys import DataKeyStore
-from clinflow.crypto.keys import KeyRing
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.errors import ConfigError, InputRejected
 from clinflow.interfaces import AuditSink
 from clinflow.lineage import LineageIndex
 from clinflow.patient_ids import PSEUDONYM_PREFIX, patient_mrn
 from clinflow.quarantine import Quarantine
-from clinflow.sinks.quarantine_target import QuarantineRetraction
 from clinflow.sinks.registry import RetractionRegistry
 from clinflow.sinks.research import ResearchStore
 
@@ -92,55 +88,40 @@ class ScheduledRevocation:
 
 
 class ConsentService:
-    """Everything the consent commands and API need, for one data directory."""
+    """The consent operations users call (CLI and API), over stores opened by the caller.
+
+    It opens nothing itself: ``clinflow.runtime.deployment.Deployment`` (the composition root)
+    opens a data directory's stores once and builds this service from them, so the CLI, the
+    API, ``serve`` and the runtimes share the same registry, lineage and targets.
+    """
 
     def __init__(
         self,
-        data_dir: DataDir,
         *,
-        audit: AuditSink | None = None,
-        policy: ConsentPolicy | None = None,
-        policy_path: Path | None = None,
-        store: ConsentStore | None = None,
-        clock: Clock = utc_now,
+        data_dir: DataDir,
+        pseudonymizer: Pseudonymizer,
+        policy: ConsentPolicy,
+        registry: ConsentRegistry,
+        lineage: LineageIndex,
+        datakeys: DataKeyStore,
+        research: ResearchStore,
+        quarantine: Quarantine,
+        targets: RetractionRegistry,
+        audit: AuditSink,
     ) -> None:
-        keyring = KeyRing(data_dir.keys)
         self.data_dir = data_dir
-        self.pseudonymizer = Pseudonymizer(keyring.project_key())
-        self.policy = policy or load_policy(policy_path)
-        self.registry = ConsentRegistry(
-            store or SqliteConsentStore(data_dir.consent_db), self.policy, clock
-        )
-        self.lineage = LineageIndex(data_dir.lineage_db)
-        self.datakeys = DataKeyStore(data_dir.datakeys_db, keyring.master_key())
-        self.research = ResearchStore(data_dir.research_store, self.datakeys, self.lineage)
-        self.quarantine = Quarantine(data_dir.quarantine_db)
-        self.targets = RetractionRegistry()
-        self.targets.register(self.research)
-        self.targets.register(QuarantineRetraction(self.quarantine))
-        self._owned_audit = None
-        if audit is None:
-            from clinflow.audit import AuditLog
-
-            self._owned_audit = AuditLog.open(data_dir)
-            audit = self._owned_audit
+        self.pseudonymizer = pseudonymizer
+        self.policy = policy
+        self.registry = registry
+        self.lineage = lineage
+        self.datakeys = datakeys
+        self.research = research
+        self.quarantine = quarantine
+        self.targets = targets
         self.audit = audit
         self.revocations = RevocationService(
             self.registry, self.lineage, self.targets, self.datakeys, audit
         )
-
-    def close(self) -> None:
-        if self._owned_audit is not None:
-            self._owned_audit.close()
-        for closable in (self.research, self.lineage, self.datakeys, self.quarantine):
-            closable.close()
-        self.registry.store.close()
-
-    def __enter__(self) -> ConsentService:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -------------------------------------------------------------- patients
 
@@ -224,6 +205,22 @@ class ConsentService:
     ) -> Receipt:
         return self.revocations.revoke(
             patient, purposes, retroactive=retroactive, requested_by=requested_by
+        )
+
+    def retry(self, receipt_id: str, *, requested_by: str = "clinflow-cli") -> Receipt:
+        """Finish an incomplete revocation: sweep again for what its receipt left behind.
+
+        Retraction is idempotent and the lineage marks only what was retracted, so the new
+        sweep reaches exactly the targets the first one could not (a new receipt says so).
+        """
+        previous = self.revocations.receipt(receipt_id)
+        if previous is None:
+            raise ConfigError(f"--retry {receipt_id}: no such receipt")
+        return self.revocations.revoke(
+            previous.patient,
+            list(previous.purposes),
+            retroactive=previous.retroactive,
+            requested_by=requested_by,
         )
 
     def gate(self, destination: str) -> ConsentGate:

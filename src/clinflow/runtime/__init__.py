@@ -1,7 +1,6 @@
-"""The embedded runtime: one process, SQLite stores, the pipeline stages wired in order."""
+"""Runtimes: the composition root, the streaming graph, embedded and Kafka runtimes, demo."""
 
 from clinflow.runtime.pipeline import DemoPipeline, PipelineOptions
 from clinflow.runtime.report import DemoReport
-from clinflow.runtime.rundir import RunDir
 
-__all__ = ["DemoPipeline", "DemoReport", "PipelineOptions", "RunDir"]
+__all__ = ["DemoPipeline", "DemoReport", "PipelineOptions"]

@@ -14,7 +14,6 @@ from clinflow.config import DataDir
 from clinflow.runtime.pipeline import (
     DEMO_PATIENTS,
     DEMO_SEED,
-    REPORT_NAME,
     DemoPipeline,
     PipelineOptions,
     report_path,
@@ -52,8 +51,10 @@ def demo_command(
     signs at the ICU endpoint (TREAT), de-identifies DICOM and FHIR and releases them to the
     research store (HRESCH), scans the releases for residual PHI, applies the scheduled
     research-consent revocations, checks nothing revoked remains, and verifies the audit log.
-    Each run keeps its stores in a fresh <data-dir>/demo/run-*/ folder (keys and audit log are
-    the deployment's); the figures go to <data-dir>/demo-report.json. Exit 0 when residual PHI
+    The run streams into the deployment's own stores (no throw-away run folder), so afterwards
+    `clinflow consent status|revoke`, `audit ...`, `quarantine ...` and the API see its data;
+    a re-run with the same seed finds every input already processed (idempotent by content).
+    The figures go to <data-dir>/demo-report.json. Exit 0 when residual PHI
     is 0, there is no consent violation and the audit log verifies; 1 otherwise.
     """
     deployment = DataDir.open(data_dir)
@@ -69,7 +70,6 @@ def demo_command(
     data = report.to_json()
     text = json.dumps(data, indent=2) + "\n"
     report_path(deployment).write_text(text, encoding="utf-8")
-    (Path(report.run_dir) / REPORT_NAME).write_text(text, encoding="utf-8")
     if as_json:
         print(json.dumps(data))
     else:

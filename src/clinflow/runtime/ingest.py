@@ -1,21 +1,30 @@
-"""Ingest for the embedded runtime: cohort files in, ``Envelope``s out, bad inputs quarantined.
+"""Ingest as a stream stage: raw source inputs in, pseudonymous envelopes out.
 
-Each input file becomes one envelope whose ``patient`` is the keyed pseudonym of the
-patient's MRN (``Pseudonymizer``), whose ``message_id`` is the content hash (the idempotency
-key: the same bytes always get the same id, as ``clinflow deid dicom`` audits them), and whose
-``attributes["path"]`` is the path relative to the cohort (kept in the runtime, never released).
-Every accepted input gets an ingest AuditEvent; every rejected one goes to the quarantine with a
-validation-failure AuditEvent naming the stage and the reason, never a value.
+A source (generator stream, folder watcher, Kafka producer) hands the runtime RAW envelopes:
+``patient`` empty, ``attributes["path"]`` a PHI-free location, ``message_id`` the content
+hash (the idempotency key: the same bytes always get the same id, as ``clinflow deid dicom``
+audits them). ``IngestStage`` parses each one, finds its patient and emits it with the keyed
+pseudonym of the patient's MRN (``Pseudonymizer``) and its data categories:
+
+- a FHIR Bundle (one patient's record, as an EHR export drops it) → one envelope per
+  Consent in it (source ``consent``, ahead of the rest, so the registry knows them before the
+  Bundle's data reaches a gate) and the Bundle itself (source ``fhir``);
+- one FHIR resource (a streamed feed) → one envelope; a Patient makes its id known, later
+  resources find their patient through ``subject``/``patient``/``beneficiary``;
+- a DICOM instance → one envelope (``PatientID`` is the patient key, as in the DICOM
+  de-identifier).
+
+Every accepted input gets an ingest AuditEvent; a bad one raises ``InputRejected`` with a
+PHI-free reason, which the runtime quarantines and audits.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, TypeVar
+from io import BytesIO
+from typing import Any
 
 import orjson
 
@@ -25,149 +34,167 @@ from clinflow.envelope import Envelope, SourceKind, content_message_id
 from clinflow.errors import InputRejected
 from clinflow.interfaces import AuditSink
 from clinflow.patient_ids import patient_mrn
-from clinflow.quarantine import Quarantine
 
 STAGE = "ingest"
 VITAL_SIGNS = "vital-signs"
-NOTE_TYPE = "DocumentReference"
-
-_Parsed = TypeVar("_Parsed")
+PATIENT_REFERENCE_FIELDS = ("subject", "patient", "beneficiary")
 
 
-@dataclass(frozen=True, slots=True)
-class PatientBundle:
-    """One patient's FHIR Bundle as ingested, with what the later stages pick from it."""
-
-    envelope: Envelope
-    fhir_id: str
-    vitals: tuple[dict[str, Any], ...]
-    notes: int
-    consents: int
-
-
-@dataclass
-class IngestReport:
-    bundles: list[PatientBundle] = field(default_factory=list)
-    dicom: list[Envelope] = field(default_factory=list)
-    inputs: Counter[str] = field(default_factory=Counter)  # kind -> count
-    quarantined: list[str] = field(default_factory=list)  # "location: reason", never PHI
-
-
-def _is_vital_sign(resource: Mapping[str, Any]) -> bool:
+def is_vital_sign(resource: Mapping[str, Any]) -> bool:
+    if resource.get("resourceType") != "Observation":
+        return False
     for category in resource.get("category") or []:
-        for coding in category.get("coding") or []:
-            if coding.get("code") == VITAL_SIGNS:
+        for coding in (category or {}).get("coding") or []:
+            if isinstance(coding, dict) and coding.get("code") == VITAL_SIGNS:
                 return True
     return False
 
 
-def _latest_time(resources: list[dict[str, Any]]) -> datetime | None:
-    times = [r.get("effectiveDateTime") for r in resources]
-    parsed = [datetime.fromisoformat(t) for t in times if isinstance(t, str)]
-    return max(parsed) if parsed else None
+def bundle_resources(document: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """The resources of a Bundle, or the document itself when it is one resource."""
+    if document.get("resourceType") != "Bundle":
+        yield dict(document)
+        return
+    for entry in document.get("entry") or []:
+        if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
+            yield entry["resource"]
 
 
-class Ingest:
-    """Reads a generated cohort folder (``fhir/bundles/*.json`` and ``dicom/**``)."""
+def _event_time(resources: list[dict[str, Any]]) -> datetime:
+    times = []
+    for resource in resources:
+        value = resource.get("effectiveDateTime") or resource.get("date")
+        if isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value)
+            except ValueError:
+                continue
+            times.append(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
+    return max(times) if times else datetime.now(UTC)
 
-    def __init__(
-        self, pseudonymizer: Pseudonymizer, quarantine: Quarantine, audit: AuditSink
-    ) -> None:
+
+class IngestStage:
+    """``process(raw envelope) -> [envelopes]`` with the patient's pseudonym filled in."""
+
+    name = STAGE
+
+    def __init__(self, pseudonymizer: Pseudonymizer, audit: AuditSink) -> None:
         self.pseudonymizer = pseudonymizer
-        self.quarantine = quarantine
         self.audit = audit
+        # FHIR Patient id (as a keyed token, never the id itself) -> pseudonym
+        self._patients: dict[str, str] = {}
 
-    def run(self, cohort: Path) -> IngestReport:
-        report = IngestReport()
-        for path in sorted((cohort / "fhir" / "bundles").glob("*.json")):
-            bundle = self._read(report, cohort, path, self._bundle)
-            if bundle is None:
-                continue
-            report.bundles.append(bundle)
-            report.inputs["fhir-bundle"] += 1
-            report.inputs["vital-sign-observation"] += len(bundle.vitals)
-            report.inputs["note"] += bundle.notes
-            report.inputs["consent"] += bundle.consents
-            self._accepted(bundle.envelope)
-        for path in self._dicom_files(cohort):
-            envelope = self._read(report, cohort, path, self._dicom)
-            if envelope is None:
-                continue
-            report.dicom.append(envelope)
-            report.inputs["dicom"] += 1
-            self._accepted(envelope)
-        return report
+    def process(self, envelope: Envelope) -> list[Envelope]:
+        if envelope.patient:  # already ingested (a replay of a derived message)
+            return [envelope]
+        location = envelope.attributes.get("path") or f"message {envelope.message_id}"
+        if envelope.source is SourceKind.DICOM or envelope.attributes.get("format") == "dicom":
+            outputs = [self._dicom(envelope, location)]
+        else:
+            outputs = self._fhir(envelope, location)
+        for output in outputs:
+            self.audit.append(
+                audit_events.ingest(
+                    patient=output.patient,
+                    message_id=output.message_id,
+                    source_kind=output.source.value,
+                )
+            )
+        return outputs
 
-    @staticmethod
-    def _dicom_files(cohort: Path) -> Iterator[Path]:
-        root = cohort / "dicom"
-        if root.is_dir():
-            yield from (path for path in sorted(root.rglob("*")) if path.is_file())
-
-    def _read(
-        self,
-        report: IngestReport,
-        cohort: Path,
-        path: Path,
-        parse: Callable[[bytes, str], _Parsed],
-    ) -> _Parsed | None:
-        """Read one input file and parse it; a rejected input is quarantined and gives None."""
-        location = path.relative_to(cohort).as_posix()
-        data = path.read_bytes()
+    # ----- FHIR -----------------------------------------------------------------------------
+    def _fhir(self, raw: Envelope, location: str) -> list[Envelope]:
         try:
-            return parse(data, location)
-        except InputRejected as exc:
-            self._reject(report, data, exc, location)
-            return None
-
-    # ----- one input ------------------------------------------------------------------------
-    def _bundle(self, data: bytes, location: str) -> PatientBundle:
-        try:
-            bundle = orjson.loads(data)
+            document = orjson.loads(raw.payload)
         except orjson.JSONDecodeError as exc:
             raise InputRejected("invalid JSON", location) from exc
-        if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
-            raise InputRejected("not a FHIR Bundle", location)
-        resources = [
-            entry["resource"]
-            for entry in bundle.get("entry") or []
-            if isinstance(entry, dict) and isinstance(entry.get("resource"), dict)
-        ]
+        if not isinstance(document, dict) or not isinstance(document.get("resourceType"), str):
+            raise InputRejected("not a FHIR resource (no resourceType)", location)
+        resources = list(bundle_resources(document))
+        pseudonym = self._patient_of(document, resources, location)
+        resource_types = sorted({str(r.get("resourceType")) for r in resources})
+        outputs = []
+        if document.get("resourceType") == "Bundle":
+            for index, resource in enumerate(resources):
+                if resource.get("resourceType") == "Consent":
+                    payload = orjson.dumps(resource)
+                    outputs.append(
+                        Envelope(
+                            message_id=content_message_id(payload),
+                            source=SourceKind.CONSENT,
+                            patient=pseudonym,
+                            payload=payload,
+                            event_time=_event_time([resource]),
+                            ingest_time=raw.ingest_time,
+                            lineage=(raw.message_id,),
+                            attributes={"path": f"{location}#entry[{index}]"},
+                        )
+                    )
+        is_consent = document.get("resourceType") == "Consent"
+        source = SourceKind.CONSENT if is_consent else SourceKind.FHIR
+        categories = ["fhir", *resource_types]
+        if any(is_vital_sign(r) for r in resources):
+            categories.append(VITAL_SIGNS)
+        outputs.append(
+            replace(
+                raw,
+                source=source,
+                patient=pseudonym,
+                event_time=_event_time(resources),
+                attributes={
+                    **raw.attributes,
+                    "path": location,
+                    "category": ",".join(categories),
+                    "resource_type": str(document.get("resourceType")),
+                },
+            )
+        )
+        return outputs
+
+    def _patient_of(
+        self, document: dict[str, Any], resources: list[dict[str, Any]], location: str
+    ) -> str:
         patients = [r for r in resources if r.get("resourceType") == "Patient"]
-        if len(patients) != 1:
-            raise InputRejected("expected exactly one Patient resource", f"{location} Bundle")
-        mrn = patient_mrn(patients[0])
-        if mrn is None:
-            raise InputRejected("Patient has no MR identifier", f"{location} Patient.identifier")
-        fhir_id = str(patients[0].get("id", ""))
-        pseudonym = self.pseudonymizer.patient_pseudonym(mrn)
-        vitals = [
-            r for r in resources if r.get("resourceType") == "Observation" and _is_vital_sign(r)
-        ]
-        envelope = Envelope(
-            message_id=content_message_id(data),
-            source=SourceKind.FHIR,
-            patient=pseudonym,
-            payload=data,
-            event_time=_latest_time(vitals) or datetime.now(UTC),
-            attributes={"path": location, "category": "fhir"},
-        )
-        return PatientBundle(
-            envelope=envelope,
-            fhir_id=fhir_id,
-            vitals=tuple(vitals),
-            notes=sum(1 for r in resources if r.get("resourceType") == NOTE_TYPE),
-            consents=sum(1 for r in resources if r.get("resourceType") == "Consent"),
-        )
+        if document.get("resourceType") == "Bundle" and len(patients) > 1:
+            raise InputRejected("more than one Patient in the Bundle", f"{location} Bundle")
+        if patients:
+            mrn = patient_mrn(patients[0])
+            if mrn is None:
+                where = f"{location} Patient.identifier"
+                raise InputRejected("Patient has no MR identifier", where)
+            pseudonym = self.pseudonymizer.patient_pseudonym(mrn)
+            if patients[0].get("id"):
+                self._patients[self._key(str(patients[0]["id"]))] = pseudonym
+            return pseudonym
+        for resource in resources:
+            for field in PATIENT_REFERENCE_FIELDS:
+                reference = (resource.get(field) or {}) if isinstance(resource, dict) else {}
+                if not isinstance(reference, dict):
+                    continue
+                ref = reference.get("reference")
+                if isinstance(ref, str) and ref.startswith("Patient/"):
+                    target = ref.removeprefix("Patient/")
+                    if target.startswith("PT-"):
+                        return target  # already pseudonymous (a de-identified feed)
+                    found = self._patients.get(self._key(target))
+                    if found is not None:
+                        return found
+                    raise InputRejected(
+                        "patient not known yet: send the Patient resource first",
+                        f"{location} {resource.get('resourceType')}.{field}",
+                    )
+        raise InputRejected("no patient: no Patient resource and no patient reference", location)
 
-    def _dicom(self, data: bytes, location: str) -> Envelope:
-        from io import BytesIO
+    def _key(self, fhir_id: str) -> str:
+        return self.pseudonymizer.token("ingest-patient-ref", fhir_id, 24)
 
+    # ----- DICOM ----------------------------------------------------------------------------
+    def _dicom(self, raw: Envelope, location: str) -> Envelope:
         from pydicom import dcmread
         from pydicom.errors import InvalidDicomError
 
         try:
-            ds = dcmread(BytesIO(data), stop_before_pixels=True)
+            ds = dcmread(BytesIO(raw.payload), stop_before_pixels=True)
             patient_id = str(ds.get("PatientID", "") or "")
             modality = str(ds.get("Modality", "") or "")
         except (InvalidDicomError, EOFError, OSError, ValueError, KeyError, TypeError) as exc:
@@ -175,58 +202,12 @@ class Ingest:
             raise InputRejected(reason, location) from exc
         if not patient_id:
             raise InputRejected("no PatientID", f"{location} (0010,0020)")
-        attributes = {"path": location, "category": "dicom"}
+        attributes = {**raw.attributes, "path": location, "category": "dicom"}
         if modality:
             attributes["modality"] = modality
-        return Envelope(
-            message_id=content_message_id(data),
+        return replace(
+            raw,
             source=SourceKind.DICOM,
             patient=self.pseudonymizer.patient_pseudonym(patient_id),
-            payload=data,
-            event_time=datetime.now(UTC),
             attributes=attributes,
         )
-
-    # ----- audit and quarantine ---------------------------------------------------------------
-    def _accepted(self, envelope: Envelope) -> None:
-        self.audit.append(
-            audit_events.ingest(
-                patient=envelope.patient,
-                message_id=envelope.message_id,
-                source_kind=envelope.source.value,
-            )
-        )
-
-    def _reject(
-        self, report: IngestReport, data: bytes, exc: InputRejected, location: str
-    ) -> None:
-        where = exc.location or location
-        quarantine_id = self.quarantine.put(STAGE, where, exc.reason, payload=data)
-        report.quarantined.append(f"{where}: {exc.reason}")
-        self.audit.append(
-            audit_events.validation_failure(
-                message_id=content_message_id(data),
-                stage=STAGE,
-                reason=exc.reason,
-                quarantine_id=quarantine_id,
-            )
-        )
-
-
-def vitals_for_treatment(bundle: PatientBundle) -> Envelope | None:
-    """The bundle's vital-sign Observations for the ICU endpoint, subject = the pseudonym.
-
-    Treatment data is identified data for a covered purpose, but the endpoint only ever sees the
-    pseudonym: the subject reference is rewritten here and the minimum-necessary stage strips
-    everything else the endpoint may not receive.
-    """
-    if not bundle.vitals:
-        return None
-    subject = {"reference": f"Patient/{bundle.envelope.patient}"}
-    observations = [{**resource, "subject": subject} for resource in bundle.vitals]
-    observations.sort(key=lambda r: str(r.get("effectiveDateTime", "")))
-    return bundle.envelope.derive(
-        orjson.dumps(observations),
-        purpose="TREAT",
-        attributes={"category": "vital-signs", "path": bundle.envelope.attributes["path"]},
-    )

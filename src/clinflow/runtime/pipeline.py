@@ -1,57 +1,45 @@
-"""The embedded pipeline, run once end to end: what ``clinflow demo`` does.
+"""``clinflow demo``: a short streaming run on the deployment's own stores, then checks.
 
-One process, SQLite stores, no broker; every stage is the capability's own class called
-synchronously (``process(envelope) -> list[Envelope]``):
+One process, SQLite stores, no broker. The stages are the streaming graph
+(``runtime.stages``) on the embedded runtime (``runtime.embedded``) — the same code
+``clinflow run`` uses — over the data directory's own stores (``runtime.deployment``), so
+afterwards ``clinflow consent status|revoke``, ``audit ...``, ``quarantine ...`` and the API
+all see what the demo did:
 
 1. generate a synthetic cohort (``synthetic/demo.yaml``) into ``<data-dir>/cohort/``;
-2. ingest: files become ``Envelope``s (pseudonymous patient, content ids), bad ones quarantined;
-3. load the cohort's Consents into the run's consent registry;
-4. treatment: vital signs → consent gate (TREAT, ICU endpoint) → minimum necessary → ICU scoring;
-5. research: DICOM and FHIR de-identification → consent gate (HRESCH, research store) →
-   research store, lineage recorded;
-6. leak scan of everything released to research against the generator's PHI manifest;
-7. the scheduled research-consent revocations (``labels.json``), with receipts;
-8. checks: nothing of a revoked scope left, every held record still permitted, scores kept;
-9. ``audit verify`` of the deployment's audit log.
+2. stream it through the graph: ingest (bad inputs quarantined) → consent events → treatment
+   (consent gate TREAT → minimum necessary → ICU scoring) and research (DICOM and FHIR
+   de-identification → consent gate HRESCH → research store), every step audited;
+3. leak scan of everything the research store holds against the generator's PHI manifest;
+4. the scheduled research-consent revocations (``labels.json``), with receipts;
+5. checks: nothing of a revoked scope left, every held record still permitted, scores kept;
+6. ``audit verify`` of the deployment's audit log.
 
-The figures go to ``DemoReport`` (``report.py``), rendered and written as JSON by the command.
+Inputs are idempotent by content: a second demo with the same seed finds every input in the
+ledger and processes nothing again (the report counts them as duplicates).
 """
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from clinflow.audit import AuditLog
 from clinflow.audit import events as audit_events
 from clinflow.audit.buffer import BufferedSink
 from clinflow.config import DataDir, scenarios_dir
 from clinflow.consent.decision import DecisionQuery
-from clinflow.consent.service import ConsentService
-from clinflow.envelope import Envelope
-from clinflow.errors import InputRejected
-from clinflow.runtime.ingest import Ingest, IngestReport, vitals_for_treatment
+from clinflow.envelope import Envelope, SourceKind, content_message_id
+from clinflow.runtime.deployment import Deployment
+from clinflow.runtime.embedded import EmbeddedRuntime, RunStats
 from clinflow.runtime.report import DemoReport
-from clinflow.runtime.rundir import RunDir
-from clinflow.runtime.stages import (
-    ICU_DESTINATION,
-    RESEARCH,
-    RESEARCH_DESTINATION,
-    Gates,
-    dicom_stage,
-    fhir_runner,
-    staging_path,
-)
+from clinflow.runtime.stages import PipelineStages, build_pipeline
 from clinflow.synthetic.generator import GenerateOptions, generate
 from clinflow.synthetic.scenario import load_scenario
-
-if TYPE_CHECKING:
-    from clinflow.scoring.service import ScoringService
 
 DEMO_SCENARIO = scenarios_dir() / "demo.yaml"  # synthetic/demo.yaml, shipped as package data
 DEMO_PATIENTS = 12
@@ -79,8 +67,37 @@ def plant_bad_inputs(cohort: Path) -> None:
     (corrupt / "1.dcm").write_bytes(b"\x00" * 64 + b"this is not a DICOM file")
 
 
+def cohort_inputs(cohort: Path) -> Iterator[tuple[str, bytes, SourceKind]]:
+    """(relative path, bytes, kind) of a generated cohort: Bundles first (each patient's
+    Consents reach the registry before any of the patient's data reaches a gate), then DICOM."""
+    for path in sorted((cohort / "fhir" / "bundles").glob("*.json")):
+        yield path.relative_to(cohort).as_posix(), path.read_bytes(), SourceKind.FHIR
+    dicom = cohort / "dicom"
+    if dicom.is_dir():
+        for path in sorted(dicom.rglob("*")):
+            if path.is_file():
+                yield path.relative_to(cohort).as_posix(), path.read_bytes(), SourceKind.DICOM
+
+
+def raw_envelope(location: str, data: bytes, kind: SourceKind) -> Envelope:
+    """A source input before ingest: no patient yet, content id, PHI-free location."""
+    from datetime import UTC, datetime
+
+    return Envelope(
+        message_id=content_message_id(data),
+        source=kind,
+        patient="",
+        payload=data,
+        event_time=datetime.now(UTC),
+        attributes={
+            "path": location,
+            "format": "dicom" if kind is SourceKind.DICOM else "fhir-json",
+        },
+    )
+
+
 class DemoPipeline:
-    """Runs the stages in order on one data directory; ``run()`` returns the report."""
+    """Runs the demo on one data directory; ``run()`` returns the report."""
 
     def __init__(
         self,
@@ -88,7 +105,7 @@ class DemoPipeline:
         options: PipelineOptions | None = None,
         progress: Callable[[str], None] | None = None,
     ) -> None:
-        self.deployment = data_dir
+        self.data_dir = data_dir
         self.options = options or PipelineOptions()
         self.progress = progress or (lambda _stage: None)
         self.report = DemoReport(patients=self.options.patients, seed=self.options.seed)
@@ -105,18 +122,12 @@ class DemoPipeline:
 
     def run(self) -> DemoReport:
         started = time.perf_counter()
-        run_dir = RunDir.create(self.deployment)
-        self.report.run_dir = str(run_dir.root)
-        self.report.data_dir = str(self.deployment.root)
+        self.report.data_dir = str(self.data_dir.root)
         with self._stage("generate"):
             self._generate()
-        log = AuditLog.open(self.deployment)
-        try:
-            buffered = BufferedSink(log)
-            with ConsentService(run_dir, audit=log) as service:
-                self._pipeline(service, log, buffered)
-        finally:
-            log.close()  # signs a checkpoint at clean shutdown
+        with Deployment.open(self.data_dir) as deployment:
+            self._pipeline(deployment)
+        # the log signed a checkpoint as the deployment closed
         with self._stage("audit-verify"):
             self._verify()
         self.report.total_s = round(time.perf_counter() - started, 3)
@@ -139,195 +150,137 @@ class DemoPipeline:
         self.report.scenario = str(summary["scenario"])
         self.report.deteriorating = int(summary["deteriorating_patients"])
 
-    def _pipeline(self, service: ConsentService, log: AuditLog, buffered: BufferedSink) -> None:
-        log.append(
+    def _pipeline(self, deployment: Deployment) -> None:
+        deployment.audit.append(
             audit_events.data_generation(
                 patients=self.options.patients,
                 seed=self.options.seed,
-                output=str(self.cohort),
+                output=COHORT_FOLDER,
                 scenario=self.report.scenario,
             )
         )
-        with self._stage("ingest"):
-            ingested = Ingest(service.pseudonymizer, service.quarantine, buffered).run(self.cohort)
-            buffered.flush()
-        self.report.record_ingest(ingested)
-        with self._stage("consent-load"):
-            for bundle in ingested.bundles:
-                loaded = service.load(self.cohort / bundle.envelope.attributes["path"])
-                self.report.consents_loaded += loaded.loaded
-                self.report.consents_rejected += len(loaded.rejected)
-        gates = Gates.build(service, buffered)
-        with self._stage("treatment"):
-            scoring = self._treatment(service, gates, ingested, buffered)
-            buffered.flush()
-        released: dict[str, str] = {}  # research output id -> cohort path (never released)
-        with self._stage("research"):
-            self._research(service, gates, ingested, buffered, released)
-            buffered.flush()
-        self.report.record_gates(gates)
+        quarantined_before = _last_quarantine_id(deployment)
+        buffered = BufferedSink(deployment.audit)
+        stages = build_pipeline(deployment, buffered)
+        runtime = EmbeddedRuntime(
+            stages.graph, quarantine=deployment.quarantine, audit=buffered,
+            ledger=deployment.ledger,
+        )  # fmt: skip
+        paths: dict[str, str] = {}  # source message id -> cohort path (kept in this process)
+
+        async def source() -> AsyncIterator[Envelope]:
+            for location, data, kind in cohort_inputs(self.cohort):
+                envelope = raw_envelope(location, data, kind)
+                paths[envelope.message_id] = location
+                self.report.inputs["fhir-bundle" if kind is SourceKind.FHIR else "dicom"] += 1
+                yield envelope
+
+        with self._stage("stream"):
+            stats = asyncio.run(runtime.run(source()))
+        self._record_run(deployment, stages, stats, quarantined_before)
         with self._stage("leak-scan"):
-            self._leak_scan(service, released)
+            self._leak_scan(deployment, paths)
         with self._stage("revocation"):
-            revoked = self._revoke(service)
+            revoked = self._revoke(deployment)
         with self._stage("checks"):
-            self._checks(service, scoring, revoked)
-        self.report.quarantined_total = service.quarantine.count(status=None)
+            self._checks(deployment, revoked)
+        self.report.quarantined_total = deployment.quarantine.count(status=None)
 
-    def _treatment(
-        self, service: ConsentService, gates: Gates, ingested: IngestReport, audit: BufferedSink
-    ) -> ScoringService:
-        from clinflow.scoring.minimum_necessary import MinimumNecessaryStage
-        from clinflow.scoring.service import ScoringService
-        from clinflow.scoring.stage import IcuScoringStage
-
-        scoring = ScoringService(audit=audit)
-        service.targets.register(scoring)  # revocation retracts from the endpoint too
-        minimum = MinimumNecessaryStage(scoring.policy.endpoint("icu"), audit)
-        icu = IcuScoringStage(scoring)
-        for bundle in ingested.bundles:
-            vitals = vitals_for_treatment(bundle)
-            if vitals is None:
-                continue
-            try:
-                for permitted in gates.treatment.process(vitals):
-                    for stripped in minimum.process(permitted):
-                        for score in icu.process(stripped):
-                            service.lineage.record_release(score, ICU_DESTINATION)
-                            self.report.scores += 1
-                            self.report.alerts += "alert_id" in score.attributes
-            except InputRejected as exc:
-                self._quarantine(service, icu.name, vitals, exc)
-        self.report.patients_scored = len(scoring.patients())
-        return scoring
-
-    def _research(
+    def _record_run(
         self,
-        service: ConsentService,
-        gates: Gates,
-        ingested: IngestReport,
-        audit: BufferedSink,
-        released: dict[str, str],
+        deployment: Deployment,
+        stages: PipelineStages,
+        stats: RunStats,
+        quarantined_before: int,
     ) -> None:
-        dicom = dicom_stage(service, audit)
-        for envelope in ingested.dicom:
-            for deidentified in dicom.process(_for_research(envelope)):
-                self.report.deid_dicom_files += 1
-                self._release(gates, audit, deidentified, envelope, released)
-        runner = fhir_runner(service, audit)
-        staging = staging_path(Path(service.data_dir.root))
-        try:
-            for bundle in ingested.bundles:
-                source = self.cohort / bundle.envelope.attributes["path"]
-                runner.run(source, staging)
-                staged = staging / source.name
-                if not staged.is_file():
-                    continue  # the whole file was quarantined by the runner
-                self.report.deid_fhir_files += 1
-                request = _for_research(bundle.envelope)
-                deidentified = request.derive(staged.read_bytes())
-                self._release(gates, audit, deidentified, bundle.envelope, released)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        self.report.deid_fhir_resources = runner.report.resources_out
-        dicom_rejected = len(ingested.dicom) - self.report.deid_dicom_files
-        self.report.quarantined_deid = dicom_rejected + runner.report.quarantined
+        self.report.run = stats.to_json()
+        self.report.duplicates = stats.hops["ingest"].duplicates
+        for item in deployment.quarantine.list(status=None):
+            if item.id > quarantined_before:
+                if item.stage == "ingest":
+                    self.report.quarantined.append(f"{item.location}: {item.reason}")
+                else:
+                    self.report.quarantined_deid += 1
+        consent_hop = stats.hops["consent-events"]  # consumes Consents, passes the rest on
+        self.report.consents_rejected = consent_hop.rejected
+        self.report.consents_loaded = (
+            consent_hop.received - consent_hop.emitted - consent_hop.rejected
+        )
+        gates = (("TREAT", stages.treatment_gate), ("HRESCH", stages.research_gate))
+        for purpose, gate in gates:
+            self.report.decisions[purpose] = {"permit": gate.permitted, "deny": gate.denied}
+        self.report.deid_dicom_files = stages.deid_dicom.emitted.get("dicom", 0)
+        fhir_out = stats.hops["deid-fhir"].emitted
+        self.report.deid_fhir_files = fhir_out - self.report.deid_dicom_files
+        self.report.deid_fhir_resources = stages.fhir_runner.report.resources_out
+        self.report.released_research.update(stages.release.released)
+        self.report.scores = stages.score_sink.scores
+        self.report.alerts = stages.score_sink.alerts
+        self.report.patients_scored = len(deployment.scoring().patients())
 
-    def _release(
-        self,
-        gates: Gates,
-        audit: BufferedSink,
-        envelope: Envelope,
-        source: Envelope,
-        released: dict[str, str],
-    ) -> None:
-        """Through the research gate into the store; each release is a disclosure (164.528)."""
-        for written in gates.research_sink.process(envelope):
-            released[written.message_id] = source.attributes["path"]
-            self.report.released_research[source.source.value] += 1
-            audit.append(
-                audit_events.disclosure(
-                    patient=written.patient,
-                    recipient=RESEARCH_DESTINATION,
-                    purpose=RESEARCH,
-                    message_ids=[written.message_id],
-                    agent=AGENT,
-                    data_categories=[written.attributes.get("category", written.source.value)],
-                )
-            )
-
-    def _leak_scan(self, service: ConsentService, released: dict[str, str]) -> None:
+    def _leak_scan(self, deployment: Deployment, paths: dict[str, str]) -> None:
         """Decrypt everything the research store holds into a scratch tree and scan it."""
         from clinflow.deid.leaks.scanner import scan
 
-        scratch = Path(service.data_dir.root) / "leak-scan"
+        scratch = deployment.data_dir.root / "leak-scan"
+        shutil.rmtree(scratch, ignore_errors=True)
         try:
-            for record in service.research.records():
-                target = scratch / released[record.output_id]
+            scratch.mkdir()
+            for record in deployment.research.records():
+                location = paths.get(record.lineage[0]) if record.lineage else None
+                if location is None:
+                    continue  # released by another run from inputs not in this cohort
+                target = scratch / location
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(service.research.read(record.output_id))
-            scratch.mkdir(exist_ok=True)
-            offsets = service.pseudonymizer.date_offset_days
+                target.write_bytes(deployment.research.read(record.output_id))
+            offsets = deployment.pseudonymizer.date_offset_days
             leaks = scan(self.cohort / "manifest.ndjson", scratch, offsets)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         self.report.record_leaks(leaks)
 
-    def _revoke(self, service: ConsentService) -> dict[str, tuple[str, ...]]:
+    def _revoke(self, deployment: Deployment) -> dict[str, tuple[str, ...]]:
         revoked: dict[str, tuple[str, ...]] = {}
+        service = deployment.consent
         for scheduled in service.scheduled_revocations(self.cohort / "labels.json"):
-            receipt = service.revoke(
-                scheduled.patient, [scheduled.purpose], requested_by=AGENT
-            )
+            receipt = service.revoke(scheduled.patient, [scheduled.purpose], requested_by=AGENT)
             revoked[scheduled.patient] = receipt.purposes
             self.report.record_receipt(receipt)
         return revoked
 
-    def _checks(
-        self,
-        service: ConsentService,
-        scoring: ScoringService,
-        revoked: dict[str, tuple[str, ...]],
-    ) -> None:
-        held_records = service.research.records()
+    def _checks(self, deployment: Deployment, revoked: dict[str, tuple[str, ...]]) -> None:
+        service = deployment.consent
+        scoring = deployment.scoring()
+        held_records = deployment.research.records()
         for record in held_records:
             decision = service.registry.decide(DecisionQuery(record.patient, record.purpose))
             if not decision.permitted:
                 self.report.consent_violations += 1
         for patient, purposes in revoked.items():
-            held = [r for r in service.research.records(patient) if r.purpose in purposes]
-            live = service.lineage.find(patient, purposes, with_inputs=False)
+            held = [r for r in deployment.research.records(patient) if r.purpose in purposes]
+            live = deployment.lineage.find(patient, purposes, with_inputs=False)
             self.report.revoked_research_remaining += len(held) + len(live)
             self.report.revoked_with_scores += scoring.latest_score(patient) is not None
         self.report.research_held = len(held_records)
-        self.report.research_files_on_disk = len(service.research.files())
+        self.report.research_files_on_disk = len(deployment.research.files())
 
     def _verify(self) -> None:
         from clinflow.audit.log import DEFAULT_ORIGIN
         from clinflow.audit.store import open_existing_store
         from clinflow.audit.verify import trusted_verifiers, verify_log
 
-        store = open_existing_store(self.deployment)
+        store = open_existing_store(self.data_dir)
         try:
-            verifiers = trusted_verifiers(self.deployment, DEFAULT_ORIGIN, [])
+            verifiers = trusted_verifiers(self.data_dir, DEFAULT_ORIGIN, [])
             verified = verify_log(store, verifiers, origin=DEFAULT_ORIGIN)
         finally:
             store.close()
         self.report.record_audit(verified)
 
-    # ----- helpers --------------------------------------------------------------------------
-    def _quarantine(
-        self, service: ConsentService, stage: str, envelope: Envelope, exc: InputRejected
-    ) -> None:
-        service.quarantine.put(
-            stage, exc.location or envelope.message_id, exc.reason, patient=envelope.patient
-        )
-        self.report.quarantined.append(f"{exc.location or envelope.message_id}: {exc.reason}")
 
-
-def _for_research(envelope: Envelope) -> Envelope:
-    """The same input, now headed for the research store (purpose of use HRESCH)."""
-    return replace(envelope, purpose=RESEARCH)
+def _last_quarantine_id(deployment: Deployment) -> int:
+    items = deployment.quarantine.list(status=None)
+    return max((item.id for item in items), default=0)
 
 
 def report_path(data_dir: DataDir) -> Path:

@@ -17,8 +17,6 @@ if TYPE_CHECKING:
     from clinflow.audit.verify import VerifyReport
     from clinflow.consent.receipt import Receipt
     from clinflow.deid.leaks.scanner import LeakReport
-    from clinflow.runtime.ingest import IngestReport
-    from clinflow.runtime.stages import Gates
 
 
 @dataclass
@@ -27,7 +25,6 @@ class DemoReport:
     seed: int
     scenario: str = ""
     data_dir: str = ""
-    run_dir: str = ""
     deteriorating: int = 0
     inputs: Counter[str] = field(default_factory=Counter)
     quarantined: list[str] = field(default_factory=list)  # "location: reason", never PHI
@@ -57,20 +54,14 @@ class DemoReport:
     audit_checkpoints: int = 0
     audit_verified: bool = False
     audit_failures: list[str] = field(default_factory=list)
+    duplicates: int = 0  # inputs the ledger had already seen (a re-run with the same seed)
+    run: dict[str, Any] = field(default_factory=dict)  # the runtime's per-hop statistics
     timings_s: dict[str, float] = field(default_factory=dict)
     total_s: float = 0.0
     ok: bool = False
     reason: str | None = None
 
     # ----- collection -----------------------------------------------------------------------
-    def record_ingest(self, ingested: IngestReport) -> None:
-        self.inputs.update(ingested.inputs)
-        self.quarantined.extend(ingested.quarantined)
-
-    def record_gates(self, gates: Gates) -> None:
-        for purpose, gate in (("TREAT", gates.treatment), ("HRESCH", gates.research)):
-            self.decisions[purpose] = {"permit": gate.permitted, "deny": gate.denied}
-
     def record_leaks(self, leaks: LeakReport) -> None:
         self.leak_files_scanned = leaks.files_scanned
         self.leak_manifest_entries = leaks.entries
@@ -124,9 +115,9 @@ class DemoReport:
             "seed": self.seed,
             "scenario": self.scenario,
             "data_dir": self.data_dir,
-            "run_dir": self.run_dir,
             "deteriorating_patients": self.deteriorating,
             "inputs": dict(sorted(self.inputs.items())),
+            "duplicates_skipped": self.duplicates,
             "quarantined": {
                 "at_ingest": len(self.quarantined),
                 "at_deid": self.quarantined_deid,
@@ -177,6 +168,7 @@ class DemoReport:
                 "verified": self.audit_verified,
                 "failures": self.audit_failures,
             },
+            "runtime": self.run,
             "timings_s": self.timings_s,
             "total_s": self.total_s,
         }
@@ -191,6 +183,7 @@ class DemoReport:
         for kind, count in data["inputs"].items():
             table.add_row("ingest", f"inputs: {kind}", str(count))
         table.add_row("ingest", "quarantined (bad inputs)", str(len(self.quarantined)))
+        table.add_row("ingest", "duplicates skipped (seen before)", str(self.duplicates))
         table.add_row("consent", "Consents loaded", str(self.consents_loaded))
         for purpose, counts in self.decisions.items():
             table.add_row("consent", f"{purpose} permit / deny (messages)",

@@ -1,58 +1,204 @@
-"""Building the existing stage objects for one embedded run (engines, gates, scoring).
+"""The streaming pipeline's graph, built from one deployment's stores.
 
-Only construction lives here — the stages themselves are the de-identification, consent and
-scoring packages' own classes, used unchanged.
-"""
+```
+ingest ─► consent-events ─┬─► treatment-select ─► treatment-gate ─► minimum-necessary ─► icu-score ─► score-sink
+                          └─► research-select ─► deid-dicom ─► deid-fhir ─► research-release
+```
+
+The hops are the capabilities' own stage classes (consent gate, minimum necessary, ICU
+scoring, DICOM/FHIR de-identification, the guarded research sink); only the small
+routing stages (select, release bookkeeping) live here. The same graph runs embedded
+(``runtime.embedded``) and on Kafka (``runtime.kafka``).
+"""  # noqa: E501
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
+import orjson
+
+from clinflow.audit import events as audit_events
 from clinflow.consent.gate import ConsentGate, GuardedSink
-from clinflow.consent.service import ConsentService
-from clinflow.deid.dicom.batch import DicomDeidStage
-from clinflow.deid.fhir.io import FhirDeidRunner
+from clinflow.consent.stream import ConsentEventStage
+from clinflow.envelope import Envelope, SourceKind
 from clinflow.interfaces import AuditSink
+from clinflow.runtime.graph import Graph, Hop, Stage
+from clinflow.runtime.ingest import IngestStage, bundle_resources, is_vital_sign
+
+if TYPE_CHECKING:
+    from clinflow.deid.fhir.io import FhirDeidRunner
+    from clinflow.lineage import LineageIndex
+    from clinflow.runtime.deployment import Deployment
 
 TREAT = "TREAT"
 RESEARCH = "HRESCH"
 ICU_DESTINATION = "scoring-icu"
 RESEARCH_DESTINATION = "research-store"
+AGENT = "clinflow-pipeline"
 
 
-def fhir_runner(service: ConsentService, audit: AuditSink) -> FhirDeidRunner:
-    """The FHIR de-identifier as ``clinflow deid fhir`` builds it (safe-harbor, text policy)."""
-    from clinflow.deid.fhir.engine import build_fhir_deidentifier
+class TreatmentSelect:
+    """The vital-sign Observations of a FHIR envelope, headed for the ICU endpoint (TREAT).
 
-    engine = build_fhir_deidentifier(service.pseudonymizer, service.datakeys)
-    return FhirDeidRunner(engine, service.quarantine, audit, "input")
+    Treatment data is identified data for a covered purpose, but the endpoint only ever sees
+    the pseudonym: the subject reference is rewritten here, and the minimum-necessary stage
+    strips everything else the endpoint may not receive.
+    """
+
+    def process(self, envelope: Envelope) -> list[Envelope]:
+        if envelope.source is not SourceKind.FHIR or "vital-signs" not in envelope.attributes.get(
+            "category", ""
+        ):
+            return []
+        document = orjson.loads(envelope.payload)
+        vitals = [r for r in bundle_resources(document) if is_vital_sign(r)]
+        if not vitals:
+            return []
+        subject = {"reference": f"Patient/{envelope.patient}"}
+        observations = [{**resource, "subject": subject} for resource in vitals]
+        observations.sort(key=lambda r: str(r.get("effectiveDateTime", "")))
+        return [
+            envelope.derive(
+                orjson.dumps(observations),
+                purpose=TREAT,
+                attributes={"category": "vital-signs", "path": envelope.attributes["path"]},
+            )
+        ]
 
 
-def dicom_stage(service: ConsentService, audit: AuditSink) -> DicomDeidStage:
-    """The DICOM de-identification stage with the default site policy (PS3.15 Annex E)."""
-    from clinflow.deid.dicom.engine import DicomDeidentifier
-    from clinflow.deid.dicom.profile import compile_policy
+class ResearchSelect:
+    """Every FHIR and DICOM input, headed for the research store (purpose HRESCH)."""
 
-    engine = DicomDeidentifier(compile_policy(None, None), service.pseudonymizer)
-    return DicomDeidStage(engine, service.quarantine, audit)
+    def process(self, envelope: Envelope) -> list[Envelope]:
+        if envelope.source not in (SourceKind.FHIR, SourceKind.DICOM):
+            return []
+        return [replace(envelope, purpose=RESEARCH)]
 
 
 @dataclass
-class Gates:
-    """One consent gate per (purpose, destination) the demo releases to."""
+class ScoreSink:
+    """Records each RiskAssessment the ICU endpoint produced in the lineage index."""
 
-    treatment: ConsentGate
-    research: ConsentGate
-    research_sink: GuardedSink
+    lineage: LineageIndex
+    scores: int = 0
+    alerts: int = 0
 
-    @classmethod
-    def build(cls, service: ConsentService, audit: AuditSink) -> Gates:
-        treatment = ConsentGate(service.registry, audit, destination=ICU_DESTINATION)
-        research = ConsentGate(service.registry, audit, destination=RESEARCH_DESTINATION)
-        return cls(treatment, research, GuardedSink(research, service.research.write))
+    def process(self, envelope: Envelope) -> list[Envelope]:
+        self.lineage.record_release(envelope, ICU_DESTINATION)
+        self.scores += 1
+        self.alerts += "alert_id" in envelope.attributes
+        return [envelope]
 
 
-def staging_path(run_root: Path) -> Path:
-    """Scratch folder for de-identified FHIR files before release (removed after release)."""
-    return run_root / "staging"
+@dataclass
+class ResearchRelease:
+    """Through the research gate (re-checked under the patient's lock) into the store; each
+    release is a disclosure AuditEvent (45 CFR 164.528 accounting)."""
+
+    sink: GuardedSink
+    audit: AuditSink
+    released: dict[str, int] = field(default_factory=dict)  # source kind -> count
+
+    def process(self, envelope: Envelope) -> list[Envelope]:
+        written = self.sink.process(envelope)
+        for item in written:
+            kind = item.source.value
+            self.released[kind] = self.released.get(kind, 0) + 1
+            self.audit.append(
+                audit_events.disclosure(
+                    patient=item.patient,
+                    recipient=RESEARCH_DESTINATION,
+                    purpose=RESEARCH,
+                    message_ids=[item.message_id],
+                    agent=AGENT,
+                    data_categories=[item.attributes.get("category", kind).split(",")[0]],
+                )
+            )
+        return written
+
+
+@dataclass
+class Counted:
+    """A stage wrapped to count what it emits per source kind (for the run report)."""
+
+    inner: Stage
+    emitted: dict[str, int] = field(default_factory=dict)
+
+    def process(self, envelope: Envelope) -> list[Envelope]:
+        outputs = self.inner.process(envelope)
+        for output in outputs:
+            kind = output.source.value
+            self.emitted[kind] = self.emitted.get(kind, 0) + 1
+        return outputs
+
+
+@dataclass
+class PipelineStages:
+    """The stage objects of one graph, kept so reports can read their counters."""
+
+    ingest: IngestStage
+    consent: ConsentEventStage
+    treatment_gate: ConsentGate
+    research_gate: ConsentGate
+    score_sink: ScoreSink
+    release: ResearchRelease
+    deid_dicom: Counted
+    fhir_runner: FhirDeidRunner
+    graph: Graph
+
+
+def build_pipeline(deployment: Deployment, audit: AuditSink) -> PipelineStages:
+    """The streaming graph over ``deployment``'s stores; every stage audits to ``audit``
+    (the runtime's buffered sink, committed once per batch)."""
+    from clinflow.deid.dicom.batch import DicomDeidStage
+    from clinflow.deid.dicom.engine import DicomDeidentifier
+    from clinflow.deid.dicom.profile import compile_policy
+    from clinflow.deid.fhir.engine import build_fhir_deidentifier
+    from clinflow.deid.fhir.io import FhirDeidRunner
+    from clinflow.deid.fhir.stage import FhirDeidStage
+    from clinflow.scoring.minimum_necessary import MinimumNecessaryStage
+    from clinflow.scoring.stage import IcuScoringStage
+
+    registry = deployment.consent.registry
+    scoring = deployment.scoring()
+    scoring.audit = audit
+    ingest = IngestStage(deployment.pseudonymizer, audit)
+    consent = ConsentEventStage(deployment.consent.revocations)
+    treatment_gate = ConsentGate(registry, audit, destination=ICU_DESTINATION)
+    research_gate = ConsentGate(registry, audit, destination=RESEARCH_DESTINATION)
+    dicom_engine = DicomDeidentifier(compile_policy(None, None), deployment.pseudonymizer)
+    fhir_engine = build_fhir_deidentifier(deployment.pseudonymizer, deployment.datakeys)
+    fhir_runner = FhirDeidRunner(fhir_engine, deployment.quarantine, audit, "input")
+    score_sink = ScoreSink(deployment.lineage)
+    release = ResearchRelease(GuardedSink(research_gate, deployment.research.write), audit)
+    deid_dicom = Counted(DicomDeidStage(dicom_engine, deployment.quarantine, audit))
+    hops = [
+        Hop("ingest", ingest, ("consent-events",)),
+        Hop("consent-events", consent, ("treatment-select", "research-select")),
+        Hop("treatment-select", TreatmentSelect(), ("treatment-gate",)),
+        Hop("treatment-gate", treatment_gate, ("minimum-necessary",)),
+        Hop(
+            "minimum-necessary",
+            MinimumNecessaryStage(scoring.policy.endpoint("icu"), audit),
+            ("icu-score",),
+        ),
+        Hop("icu-score", IcuScoringStage(scoring), ("score-sink",)),
+        Hop("score-sink", score_sink),
+        Hop("research-select", ResearchSelect(), ("deid-dicom",)),
+        Hop("deid-dicom", deid_dicom, ("deid-fhir",)),
+        Hop("deid-fhir", FhirDeidStage(fhir_runner), ("research-release",)),
+        Hop("research-release", release),
+    ]
+    graph = Graph.of(hops, entry="ingest")
+    return PipelineStages(
+        ingest,
+        consent,
+        treatment_gate,
+        research_gate,
+        score_sink,
+        release,
+        deid_dicom,
+        fhir_runner,
+        graph,
+    )

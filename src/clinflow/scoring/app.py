@@ -12,12 +12,13 @@ it is a mock.
 """
 
 import functools
+import hmac
 from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 import orjson
-from fastapi import Body, Depends, FastAPI, Query, Request
+from fastapi import Body, Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime, TypeAdapter
@@ -167,13 +168,20 @@ async def _send_json(
     await send({"type": "http.response.body", "body": payload})
 
 
-def create_app(service: ScoringService | None = None) -> ScoringApp:
-    """The HTTP app over ``service`` (a fresh one from the default policy if not given)."""
+def create_app(
+    service: ScoringService | None = None, *, service_token: str | None = None
+) -> ScoringApp:
+    """The HTTP app over ``service`` (a fresh one from the default policy if not given).
+
+    ``service_token``: the bearer token retraction calls must carry (``clinflow serve``
+    generates one and registers it for the deployment's other processes); None leaves the
+    retraction routes open, for in-process tests only.
+    """
     svc = service or ScoringService()
-    return ScoringApp(create_fastapi(svc), svc)
+    return ScoringApp(create_fastapi(svc, service_token=service_token), svc)
 
 
-def create_fastapi(svc: ScoringService) -> FastAPI:
+def create_fastapi(svc: ScoringService, *, service_token: str | None = None) -> FastAPI:
     """The FastAPI app (every route; OpenAPI docs) over ``svc``."""
     app = FastAPI(
         title="clinflow mock scoring endpoints",
@@ -311,6 +319,22 @@ def create_fastapi(svc: ScoringService) -> FastAPI:
     def acknowledge(alert_id: str, body: AcknowledgeRequest) -> Any:
         return svc.acknowledge(alert_id, body.acknowledged_by, body.at).to_json()
 
+    def require_service_token(
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> None:
+        """Retraction deletes data: only the deployment's own services may call it."""
+        if service_token is None:
+            return
+        scheme, _, presented = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            presented.encode(), service_token.encode()
+        ):
+            raise HTTPException(
+                status_code=401,
+                detail="retraction needs the deployment's service token",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
     def _receipt(request: RetractionRequest) -> dict[str, Any]:
         report = svc.retract(request)
         return {
@@ -331,6 +355,7 @@ def create_fastapi(svc: ScoringService) -> FastAPI:
         "/patients/{patient}",
         tags=["retraction"],
         summary="Delete everything held for a pseudonymous patient and confirm",
+        dependencies=[Depends(require_service_token)],
     )
     def retract_patient(patient: str) -> Any:
         return _receipt(RetractionRequest(patient=check_patient(patient)))
@@ -339,6 +364,7 @@ def create_fastapi(svc: ScoringService) -> FastAPI:
         "/patients/{patient}/retractions",
         tags=["retraction"],
         summary="Retract a patient's data (optionally by purpose or input message ids)",
+        dependencies=[Depends(require_service_token)],
     )
     def retract_some(patient: str, body: RetractionBody) -> Any:
         return _receipt(

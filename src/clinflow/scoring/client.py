@@ -56,8 +56,15 @@ class InProcessClient:
 class HttpClient:
     """The same calls against ``clinflow serve scoring``; 422s become ``InputRejected``."""
 
-    def __init__(self, base_url: str, client: httpx.Client | None = None) -> None:
-        self._http = client or httpx.Client(base_url=base_url, timeout=10.0)
+    def __init__(
+        self,
+        base_url: str,
+        client: httpx.Client | None = None,
+        *,
+        service_token: str | None = None,
+    ) -> None:
+        headers = {"Authorization": f"Bearer {service_token}"} if service_token else None
+        self._http = client or httpx.Client(base_url=base_url, timeout=10.0, headers=headers)
 
     def close(self) -> None:
         self._http.close()

@@ -32,6 +32,7 @@ class IcuScoring(ScoringState):
         """
         self.icu_gate.enforce_resource(resource)
         subject = subject_patient([resource])
+        self._remember([(subject, resource)])
         readings = parse_observation(resource, "Observation")
         fresh = [r for r in readings if self.features.add(subject, r)]
         if not fresh:
@@ -45,10 +46,12 @@ class IcuScoring(ScoringState):
         patient arrives, so no score ever sees readings from its future."""
         pending: dict[str, datetime] = {}
         scores: list[IcuScore] = []
+        remembered: list[tuple[str, Mapping[str, Any]]] = []
         gate, add = self.icu_gate, self.features.add
         for resource in resources:
             gate.enforce_resource(resource)
             subject = subject_patient([resource])
+            remembered.append((subject, resource))
             readings = parse_observation(resource, "Observation")
             if not readings:
                 continue
@@ -65,7 +68,28 @@ class IcuScoring(ScoringState):
                 pending[subject] = max(when, pending.get(subject, when))
         for subject, when in pending.items():
             scores.append(self._score(subject, when, None))
+        self._remember(remembered)
         return scores
+
+    def _remember(self, rows: list[tuple[str, Mapping[str, Any]]]) -> None:
+        if self.store is not None and rows:
+            self.store.append((patient, dict(resource)) for patient, resource in rows)
+
+    @locked
+    def restore(self) -> int:
+        """Rebuild the state from the store after a restart (no audit: nothing new happens)."""
+        if self.store is None:
+            return 0
+        store, audit = self.store, self.audit
+        self.store, self.audit = None, None
+        restored = 0
+        try:
+            for chunk in store.replay():
+                self.ingest_many(chunk)
+                restored += len(chunk)
+        finally:
+            self.store, self.audit = store, audit
+        return restored
 
     @locked
     def score_icu_fhir(
@@ -87,6 +111,7 @@ class IcuScoring(ScoringState):
         readings = [reading for where, res in located for reading in parse_observation(res, where)]
         if not readings:
             raise InputRejected("no usable vital-sign Observations", "body")
+        self._remember([(subject, resource) for _, resource in located])
         for reading in readings:
             self.features.add(subject, reading)
         when = as_of or max(r.time for r in readings)

@@ -21,6 +21,8 @@ class ScoringRetraction(ScoringState):
         purposes = {self.policy.endpoint("icu").purpose, self.policy.endpoint("triage").purpose}
         if request.purposes and not purposes & set(request.purposes):
             return RetractionReport(self.name, 0, 0, ("no data held for these purposes",))
+        if self.store is not None:
+            self.store.delete(patient, request.message_ids)
         if request.message_ids:
             deleted, derived = self._retract_inputs(patient, frozenset(request.message_ids))
         else:

@@ -35,6 +35,7 @@ from clinflow.scoring.models import (
 from clinflow.scoring.news2 import DEFAULT_STALENESS, Staleness
 from clinflow.scoring.policy import EndpointsPolicy, cached_policy
 from clinflow.scoring.scores import IcuScore, TriageScore
+from clinflow.scoring.store import SCORING_SINKS, ScoringStore
 
 MAX_SCORES_PER_PATIENT = 1000
 
@@ -83,6 +84,7 @@ class ScoringState:
     """Policy, gates, request models and per-patient state; queries and acknowledgement."""
 
     name = "scoring"  # its name as a retraction target
+    covers = SCORING_SINKS  # the lineage sinks whose records it holds
 
     def __init__(
         self,
@@ -92,6 +94,7 @@ class ScoringState:
         alert_policy: AlertPolicy | None = None,
         audit: AuditSink | None = None,
         alert_recipient: str = "ward-team",
+        store: ScoringStore | None = None,
     ) -> None:
         self.policy = policy or cached_policy()
         icu, tri = self.policy.endpoint("icu"), self.policy.endpoint("triage")
@@ -101,6 +104,7 @@ class ScoringState:
             alert_policy = icu.alerting.to_policy()
         self.staleness = staleness
         self.audit = audit
+        self.store = store  # persisted inputs (restore after restart); None = memory only
         self.alert_recipient = alert_recipient
         self._lock = threading.RLock()
         self.features = FeatureStore()

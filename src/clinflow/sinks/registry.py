@@ -50,6 +50,21 @@ class RetractionRegistry:
 
         return unregister
 
+    def unregister(self, name: str) -> None:
+        """Remove the target registered under ``name`` (no error if there is none)."""
+        with self._lock:
+            self._targets.pop(name, None)
+
+    def covered_sinks(self) -> set[str]:
+        """Lineage sink names the registered targets hold data for (``covers``, else name)."""
+        with self._lock:
+            targets = list(self._targets.values())
+        covered: set[str] = set()
+        for target in targets:
+            covered.add(target.name)
+            covered.update(getattr(target, "covers", ()))
+        return covered
+
     def names(self) -> list[str]:
         with self._lock:
             return sorted(self._targets)

@@ -1,0 +1,122 @@
+"""What a scoring service has scored, kept in ``<data-dir>/scoring.db`` so state survives.
+
+The service keeps its working state in memory (windows, scores, alerts); this store keeps the
+inputs that state derives from — the minimum-necessary vital-sign Observations, keyed by
+patient pseudonym, in arrival order. A service started on a data directory replays them
+(``ScoringService.restore``), so ``clinflow serve`` after ``clinflow demo`` answers for the
+demo's patients, and scores are re-derived exactly (the scoring is deterministic). A
+revocation deletes a patient's rows (``secure_delete``): through the running service when one
+is registered, else directly (``StoredScoringTarget``). Nothing but pseudonyms and the
+fields the endpoint policy lets through is stored.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from clinflow.interfaces import RetractionReport, RetractionRequest
+from clinflow.sqlite_store import open_wal, write_transaction
+
+# The lineage sinks whose records a scoring retraction target covers.
+SCORING_SINKS = ("scoring-icu", "scoring-triage")
+TARGET_NAME = "scoring"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS observations (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    patient   TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    resource  BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS observations_patient ON observations(patient, source_id);
+"""
+
+
+class ScoringStore:
+    """Append, replay and delete the Observations a scoring service ingested."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn = open_wal(path, _SCHEMA, secure_delete=True)
+        self._lock = threading.Lock()
+
+    def append(self, rows: Iterable[tuple[str, dict[str, Any]]]) -> int:
+        """Store (patient pseudonym, Observation) pairs in one transaction."""
+        values = [
+            (patient, str(resource.get("id") or ""), orjson.dumps(resource))
+            for patient, resource in rows
+        ]
+        if not values:
+            return 0
+        with self._lock, write_transaction(self._conn):
+            self._conn.executemany(
+                "INSERT INTO observations(patient, source_id, resource) VALUES (?, ?, ?)", values
+            )
+        return len(values)
+
+    def replay(self, chunk: int = 2000) -> Iterator[list[dict[str, Any]]]:
+        """Every stored Observation in arrival order, in chunks (memory stays bounded)."""
+        last = 0
+        while True:
+            with self._lock:
+                rows = self._conn.execute(
+                    "SELECT seq, resource FROM observations WHERE seq > ? ORDER BY seq LIMIT ?",
+                    (last, chunk),
+                ).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield [orjson.loads(resource) for _, resource in rows]
+
+    def delete(self, patient: str, source_ids: Iterable[str] = ()) -> int:
+        """Delete a patient's rows (only those from ``source_ids`` when given)."""
+        ids = list(source_ids)
+        with self._lock, write_transaction(self._conn):
+            if ids:
+                marks = ",".join("?" * len(ids))
+                cursor = self._conn.execute(
+                    f"DELETE FROM observations WHERE patient = ? AND source_id IN ({marks})",
+                    (patient, *ids),
+                )
+            else:
+                cursor = self._conn.execute(
+                    "DELETE FROM observations WHERE patient = ?", (patient,)
+                )
+        return cursor.rowcount
+
+    def patients(self) -> list[str]:
+        with self._lock:
+            rows = self._conn.execute("SELECT DISTINCT patient FROM observations ORDER BY 1")
+            return [row[0] for row in rows]
+
+    def count(self, patient: str | None = None) -> int:
+        with self._lock:
+            if patient is None:
+                return int(self._conn.execute("SELECT count(*) FROM observations").fetchone()[0])
+            query = "SELECT count(*) FROM observations WHERE patient = ?"
+            return int(self._conn.execute(query, (patient,)).fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+class StoredScoringTarget:
+    """Retraction from the scoring store when no scoring service is running to do it."""
+
+    name = TARGET_NAME
+    covers = SCORING_SINKS
+
+    def __init__(self, store: ScoringStore) -> None:
+        self.store = store
+
+    def retract(self, request: RetractionRequest) -> RetractionReport:
+        deleted = self.store.delete(request.patient, request.message_ids)
+        return RetractionReport(
+            self.name, deleted, 0, (f"scoring.db rows={deleted}", "no scoring service registered")
+        )

@@ -1,0 +1,82 @@
+"""How a running service tells other processes of the deployment where it is.
+
+``clinflow serve scoring|all`` writes ``<data-dir>/services/<name>.json`` (0600: it holds the
+service token) with its URL, pid and a random bearer token it accepts for service calls such
+as retraction; it removes the file when it stops cleanly. A CLI process (``consent revoke``)
+reads it to reach the live service instead of touching state the service owns. A stale file
+(the service was killed) is kept on purpose: the state still belongs to that service, so a
+revocation reports it unreached until the service is back (``--retry``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from clinflow.config import DataDir
+from clinflow.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceRegistration:
+    name: str
+    url: str
+    token: str
+    pid: int
+
+
+def registration_path(data_dir: DataDir, name: str) -> Path:
+    return data_dir.services / f"{name}.json"
+
+
+def new_service_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def write_registration(data_dir: DataDir, registration: ServiceRegistration) -> Path:
+    """Write atomically with mode 0600 (the token must not be world-readable)."""
+    folder = data_dir.services
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = registration_path(data_dir, registration.name)
+    temp = path.with_suffix(".tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(
+            orjson.dumps(
+                {
+                    "name": registration.name,
+                    "url": registration.url,
+                    "token": registration.token,
+                    "pid": registration.pid,
+                }
+            )
+        )
+    os.replace(temp, path)
+    return path
+
+
+def read_registration(data_dir: DataDir, name: str) -> ServiceRegistration | None:
+    path = registration_path(data_dir, name)
+    try:
+        raw = orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: unreadable service registration") from exc
+    try:
+        return ServiceRegistration(
+            str(raw["name"]), str(raw["url"]), str(raw["token"]), int(raw["pid"])
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: malformed service registration") from exc
+
+
+def remove_registration(data_dir: DataDir, name: str, token: str) -> None:
+    """Remove the file if it is still ours (another instance may have replaced it)."""
+    current = read_registration(data_dir, name)
+    if current is not None and current.token == token:
+        registration_path(data_dir, name).unlink(missing_ok=True)
