@@ -23,7 +23,7 @@ from clinflow.synthetic.dicom.imaging import (
 from clinflow.synthetic.dicom.sample_patients import sample_patient
 from clinflow.synthetic.manifest import PhiEntry, PhiKind
 
-from .conftest import ALL_MODALITIES, STUDY_TIME, Generated, check_entry, generate
+from .helpers import ALL_MODALITIES, STUDY_TIME, Generated, check_entry, generate
 
 
 def test_every_file_is_part10_and_reads_back(cohort: Generated) -> None:
