@@ -20,7 +20,7 @@ from clinflow.cli import app
 from clinflow.consent.api import get_consent_service, router
 from clinflow.consent.service import ConsentService
 
-from .fixtures import PATIENT_A, research_opt_in_r5
+from .helpers import PATIENT_A, research_opt_in_r5
 
 
 def run_cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:

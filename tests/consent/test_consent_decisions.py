@@ -14,7 +14,7 @@ from clinflow.consent.model import FhirVersion, parse_consent, parse_fhir_instan
 from clinflow.consent.policy import ConsentPolicy, Effect, load_policy
 from clinflow.errors import InputRejected, PolicyError
 
-from .fixtures import (
+from .helpers import (
     PATIENT_A,
     modality,
     purpose,

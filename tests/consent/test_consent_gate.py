@@ -14,7 +14,7 @@ from clinflow.envelope import Envelope, SourceKind
 from clinflow.errors import InputRejected
 from helpers.fakes import RecordingAuditSink
 
-from .fixtures import PATIENT_A, purpose, r5_consent, research_opt_in_r5
+from .helpers import PATIENT_A, purpose, r5_consent, research_opt_in_r5
 
 AT = datetime(2025, 1, 1, tzinfo=UTC)
 

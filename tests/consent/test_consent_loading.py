@@ -12,7 +12,7 @@ import pytest
 from clinflow.consent.service import ConsentService
 from clinflow.errors import ConfigError
 
-from .fixtures import research_opt_in_r5
+from .helpers import research_opt_in_r5
 
 
 def patient_resource(fhir_id: str, mrn: str) -> dict[str, object]:

@@ -18,7 +18,7 @@ from clinflow.consent.policy import ConsentPolicy, Effect, default_policy
 from clinflow.consent.registry import ConsentRegistry
 from clinflow.consent.store import ConsentStore, PostgresConsentStore, SqliteConsentStore
 
-from .fixtures import PATIENT_A, PATIENT_B, purpose, r4b_consent, r5_consent, research_opt_in_r5
+from .helpers import PATIENT_A, PATIENT_B, purpose, r4b_consent, r5_consent, research_opt_in_r5
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 

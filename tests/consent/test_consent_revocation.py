@@ -18,7 +18,7 @@ from clinflow.interfaces import RetractionReport, RetractionRequest
 from clinflow.runtime.deployment import Deployment
 from helpers.fakes import RecordingAuditSink
 
-from .fixtures import PATIENT_A, PATIENT_B, research_opt_in_r5
+from .helpers import PATIENT_A, PATIENT_B, research_opt_in_r5
 
 
 def release(service: ConsentService, patient: str, n: int, purpose: str = "HRESCH") -> list[str]:

@@ -18,15 +18,15 @@ from clinflow.consent.service import ConsentService
 from clinflow.runtime.deployment import Deployment
 from helpers.fakes import RecordingAuditSink
 
-from .fixtures import (
+from .helpers import (
     PATIENT_A,
     PATIENT_B,
     PATIENT_C,
+    Pipeline,
     purpose,
     r4b_consent,
     research_opt_in_r5,
 )
-from .pipeline import Pipeline
 
 PATIENTS = (PATIENT_A, PATIENT_B, PATIENT_C)
 
