@@ -44,41 +44,51 @@ def serve_all(
     data_dir: DataDirOption = None,
     dsn: DsnOption = None,
 ) -> None:
-    """Serve the audit-query API and the MOCK scoring endpoints from one process."""
+    """Serve the audit-query API and the MOCK scoring endpoints from one process.
+
+    One deployment, one audit log: both apps share the data directory's stores. The scoring
+    state is restored from <data-dir>/scoring.db (what `clinflow demo` or `run` scored), and
+    the service registers itself in <data-dir>/services/scoring.json so a `consent revoke`
+    from another process retracts through it.
+    """
     import asyncio
 
     import uvicorn
 
     from clinflow.api.app import create_app
     from clinflow.api.settings import Settings
-    from clinflow.audit import AuditLog
     from clinflow.config import DataDir
     from clinflow.errors import ConfigError
+    from clinflow.runtime.deployment import Deployment
     from clinflow.scoring.app import create_app as create_scoring_app
-    from clinflow.scoring.policy import load_policy
-    from clinflow.scoring.service import ScoringService
+    from clinflow.services import registered_scoring_service
 
     for name, port in (("--api-port", api_port), ("--scoring-port", scoring_port)):
         if not 0 < port < 65536:
             raise ConfigError(f"{name}: {port} is not a TCP port")
     if api_port == scoring_port:
         raise ConfigError("--api-port and --scoring-port must differ")
-    deployment = DataDir.open(data_dir)
-    settings = Settings.from_env(data_dir=deployment, dsn=dsn)
-    with AuditLog.open(deployment, dsn=dsn) as scoring_audit:
-        scoring = ScoringService(load_policy(None), audit=scoring_audit)
-        servers = [
-            uvicorn.Server(
-                uvicorn.Config(create_app(settings), host=host, port=api_port, log_level="info")
-            ),
-            uvicorn.Server(
-                uvicorn.Config(
-                    create_scoring_app(scoring), host=host, port=scoring_port, log_level="warning"
-                )
-            ),
-        ]
+    root = DataDir.open(data_dir)
+    settings = Settings.from_env(data_dir=root, dsn=dsn)
+    with Deployment.open(root, dsn=dsn) as deployment:
+        scoring = deployment.scoring()
+        with registered_scoring_service(root, host, scoring_port) as token:
+            servers = [
+                uvicorn.Server(
+                    uvicorn.Config(
+                        create_app(settings, deployment), host=host, port=api_port,
+                        log_level="info",
+                    )
+                ),
+                uvicorn.Server(
+                    uvicorn.Config(
+                        create_scoring_app(scoring, service_token=token),
+                        host=host, port=scoring_port, log_level="warning",
+                    )
+                ),
+            ]  # fmt: skip
 
-        async def serve_both() -> None:
-            await asyncio.gather(*(server.serve() for server in servers))
+            async def serve_both() -> None:
+                await asyncio.gather(*(server.serve() for server in servers))
 
-        asyncio.run(serve_both())
+            asyncio.run(serve_both())

@@ -2,16 +2,18 @@
 
 ``clinflow serve scoring|all`` writes ``<data-dir>/services/<name>.json`` (0600: it holds the
 service token) with its URL, pid and a random bearer token it accepts for service calls such
-as retraction; it removes the file when it stops cleanly. A CLI process (``consent revoke``)
-reads it to reach the live service instead of touching state the service owns. A stale file
-(the service was killed) is kept on purpose: the state still belongs to that service, so a
-revocation reports it unreached until the service is back (``--retry``).
+as retraction. A CLI process (``consent revoke``) reads it to reach the live service instead
+of touching state the service owns. The file stays when the service stops: the state still
+belongs to that service (it restores it when it starts again), so a revocation reports it
+unreached until the service is back (``--retry``). Each start writes a fresh token.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,8 +77,18 @@ def read_registration(data_dir: DataDir, name: str) -> ServiceRegistration | Non
         raise ConfigError(f"{path}: malformed service registration") from exc
 
 
-def remove_registration(data_dir: DataDir, name: str, token: str) -> None:
-    """Remove the file if it is still ours (another instance may have replaced it)."""
-    current = read_registration(data_dir, name)
-    if current is not None and current.token == token:
-        registration_path(data_dir, name).unlink(missing_ok=True)
+@contextmanager
+def registered_scoring_service(data_dir: DataDir, host: str, port: int) -> Iterator[str]:
+    """Register the scoring service of this process (URL + a fresh service token) for the
+    deployment's other processes. Yields the token.
+
+    The registration stays when the service stops: the scoring state belongs to the service
+    from now on (it restores it at its next start, possibly on another machine), so a
+    revocation while it is down is reported incomplete and finished by ``--retry`` once it
+    is back, instead of editing state behind the owner's back.
+    """
+    token = new_service_token()
+    reach = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    url = f"http://[{reach}]:{port}" if ":" in reach else f"http://{reach}:{port}"
+    write_registration(data_dir, ServiceRegistration("scoring", url, token, os.getpid()))
+    yield token

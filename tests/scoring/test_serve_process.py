@@ -10,6 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from clinflow.config import DataDir
+from clinflow.services import read_registration
 from helpers.serving import free_port, serving
 from helpers.vitals import PATIENT, bundle, vital_set
 
@@ -32,7 +34,15 @@ def test_serve_scoring_process_scores_refuses_and_audits(tmp_path: Path) -> None
             f"{base}/icu/score", json={"patient": PATIENT, "race": "2106-3"}, timeout=10
         )
         assert refused.status_code == 422 and "2106-3" not in refused.text
-        receipt = httpx.delete(f"{base}/patients/{PATIENT}", timeout=10).json()
+        anonymous = httpx.delete(f"{base}/patients/{PATIENT}", timeout=10)
+        assert anonymous.status_code == 401  # deleting data needs the service token
+        registration = read_registration(DataDir.open(data_dir), "scoring")
+        assert registration is not None and registration.url == base
+        assert (data_dir / "services" / "scoring.json").stat().st_mode & 0o077 == 0
+        receipt = httpx.delete(
+            f"{base}/patients/{PATIENT}", timeout=10,
+            headers={"Authorization": f"Bearer {registration.token}"},
+        ).json()  # fmt: skip
         assert receipt["status"] == "retracted" and receipt["remaining"]["readings"] == 0
     assert (data_dir / "audit.db").exists()
     verify = subprocess.run(

@@ -41,6 +41,7 @@ from clinflow.sinks.research import ResearchStore
 
 if TYPE_CHECKING:
     from clinflow.audit.log import AuditLog
+    from clinflow.scoring.policy import EndpointsPolicy
     from clinflow.scoring.service import ScoringService
     from clinflow.scoring.store import ScoringStore
 
@@ -146,7 +147,7 @@ class Deployment:
         else:
             self.targets.register(StoredScoringTarget(self.scoring_store))
 
-    def scoring(self) -> ScoringService:
+    def scoring(self, policy: EndpointsPolicy | None = None) -> ScoringService:
         """This process's scoring service, restored from the scoring store on first use; it
         becomes the scoring retraction target of this deployment."""
         if self._scoring is None:
@@ -154,7 +155,7 @@ class Deployment:
             from clinflow.scoring.service import ScoringService
 
             service = ScoringService(
-                load_endpoints_policy(None), audit=self.audit, store=self.scoring_store
+                policy or load_endpoints_policy(None), audit=self.audit, store=self.scoring_store
             )
             service.restore()
             self.targets.unregister(SCORING_SERVICE)

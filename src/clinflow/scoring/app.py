@@ -287,6 +287,7 @@ def create_fastapi(svc: ScoringService, *, service_token: str | None = None) -> 
             Query(description="Default: the patient's latest observation (stream time)."),
         ] = None,
     ) -> Any:
+        require_held(patient)
         found = svc.patient_features(patient, as_of)
         return {
             "patient": found.patient,
@@ -313,11 +314,17 @@ def create_fastapi(svc: ScoringService, *, service_token: str | None = None) -> 
 
     @app.get("/patients/{patient}/alerts", tags=["alerts"], summary="Alerts raised for a patient")
     def alerts(patient: str) -> Any:
-        return [a.to_json() for a in svc.alerts(check_patient(patient))]
+        require_held(patient)
+        return [a.to_json() for a in svc.alerts(patient)]
 
     @app.post("/alerts/{alert_id}/acknowledge", tags=["alerts"], summary="Acknowledge an alert")
     def acknowledge(alert_id: str, body: AcknowledgeRequest) -> Any:
         return svc.acknowledge(alert_id, body.acknowledged_by, body.at).to_json()
+
+    def require_held(patient: str) -> None:
+        """404 for a patient the service holds nothing for (never seen, or retracted)."""
+        if not svc.holds(check_patient(patient)):
+            raise LookupError("no data held for this patient")
 
     def require_service_token(
         authorization: Annotated[str | None, Header()] = None,

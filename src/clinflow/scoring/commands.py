@@ -35,27 +35,23 @@ def serve_scoring(
     import uvicorn
 
     from clinflow.config import DataDir
+    from clinflow.runtime.deployment import Deployment
     from clinflow.scoring.app import create_app
     from clinflow.scoring.policy import load_policy
-    from clinflow.scoring.service import ScoringService
+    from clinflow.services import registered_scoring_service
 
     if not 0 < port < 65536:
         raise ConfigError(f"--port: {port} is not a TCP port")
     loaded = load_policy(policy)  # PolicyError names the file and field
     directory = DataDir.open(data_dir)
-
-    def run(service: ScoringService) -> None:
-        app = create_app(service)
-        # Long-lived server: move start-up objects out of the collector's way and collect
-        # cycles less often (refcounting frees the per-request garbage) — fewer tail pauses.
-        gc.freeze()
-        gc.set_threshold(50_000, 20, 20)
-        uvicorn.run(app, host=host, port=port, access_log=access_log, log_level="warning")
-
-    if audit:
-        from clinflow.audit import AuditLog
-
-        with AuditLog.open(directory) as log:
-            run(ScoringService(loaded, audit=log))
-    else:
-        run(ScoringService(loaded))
+    with Deployment.open(directory) as deployment:
+        service = deployment.scoring(loaded)
+        if not audit:
+            service.audit = None
+        with registered_scoring_service(directory, host, port) as token:
+            app = create_app(service, service_token=token)
+            # Long-lived server: move start-up objects out of the collector's way and collect
+            # cycles less often (refcounting frees the per-request garbage) — fewer tail pauses.
+            gc.freeze()
+            gc.set_threshold(50_000, 20, 20)
+            uvicorn.run(app, host=host, port=port, access_log=access_log, log_level="warning")

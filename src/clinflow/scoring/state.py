@@ -148,5 +148,9 @@ class ScoringState:
     def acknowledge(self, alert_id: str, by: str, at: datetime | None = None) -> Alert:
         return self.alerting.acknowledge(alert_id, by, at or datetime.now(UTC))
 
+    def holds(self, patient: str) -> bool:
+        """Whether anything is held for ``patient`` (readings, scores or triage results)."""
+        return patient in self._held or patient in self.features.patients()
+
     def patients(self) -> list[str]:
         return sorted(set(self._held) | set(self.features.patients()))
