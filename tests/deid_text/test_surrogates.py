@@ -15,7 +15,9 @@ from clinflow.deid.text.engine import TextDeidentifier
 from clinflow.deid.text.known import KnownIdentifiers
 
 KEY = b"k" * 32
-names = st.from_regex(r"[A-Z][a-z]{1,12}", fullmatch=True)
+TITLES = {"dr", "mr", "mrs", "ms", "mx", "miss", "prof", "nurse", "rn", "np"}
+# a leading title ("Dr X") is kept as a title, not replaced as a given name
+names = st.from_regex(r"[A-Z][a-z]{1,12}", fullmatch=True).filter(lambda n: n.lower() not in TITLES)
 
 
 class _Ctx:

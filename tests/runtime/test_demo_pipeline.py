@@ -147,3 +147,28 @@ def test_the_demo_writes_the_deployments_own_stores_and_reruns_idempotently(
     assert second.audit_entries - first.audit_entries < 20  # run bookkeeping, not re-processing
     with Deployment.open(data_dir) as deployment:
         assert len(deployment.research.records()) == held
+
+
+def test_every_input_is_accounted_for_in_the_audit_log(demo: tuple[DataDir, DemoReport]) -> None:
+    """Per kind: ingested = released + denied + quarantined, joined on message ids in the log;
+    dropping any disclosure from the log leaves an input unaccounted (a silent drop)."""
+    from clinflow.audit import AuditLog
+    from clinflow.runtime.accounting import account_research
+
+    data_dir, report = demo
+    assert set(report.accounting) == {"dicom", "fhir"}
+    for kind, account in report.accounting.items():
+        assert account["balanced"] and account["ingested"] > 0, kind
+        assert account["quarantined"] >= 1  # the planted bad input of each kind
+    assert report.accounting["dicom"]["released"] + report.accounting["fhir"]["released"] == sum(
+        report.released_research.values()
+    )
+    with AuditLog.open(data_dir) as log:
+        entries = [orjson.loads(log.get_entry(i) or b"{}") for i in range(log.size)]
+    disclosures = [i for i, e in enumerate(entries) if e.get("code", {}).get("coding", [{}])[0]
+                   .get("code") == "disclose"]  # fmt: skip
+    assert disclosures
+    without_one = entries[: disclosures[0]] + entries[disclosures[0] + 1 :]
+    accounts = account_research(e for e in without_one if e)
+    assert not all(account.balanced for account in accounts.values())
+    assert sum(len(account.unaccounted) for account in accounts.values()) == 1

@@ -301,9 +301,13 @@ def validation_failure(
     quarantine_id: str | int | None = None,
     agent: str | Agent = "clinflow-validate",
     recorded: datetime | None = None,
+    source_kind: str | None = None,
 ) -> AuditEvent:
     """An input failed validation and went to quarantine; ``reason`` is PHI-free."""
-    entities = [Entity("message", message_id, detail={"stage": stage})]
+    detail: dict[str, str | int | bool] = {"stage": stage}
+    if source_kind:
+        detail["source-kind"] = source_kind
+    entities = [Entity("message", message_id, detail=detail)]
     if quarantine_id is not None:
         entities.append(Entity("quarantine-item", str(quarantine_id), role="job"))
     return build_event(

@@ -30,6 +30,7 @@ from clinflow.consent.store import SqliteConsentStore
 from clinflow.crypto.datakeys import DataKeyStore
 from clinflow.crypto.keys import KeyRing
 from clinflow.deid.pseudonym import Pseudonymizer
+from clinflow.errors import ConfigError
 from clinflow.interfaces import AuditSink
 from clinflow.lineage import LineageIndex
 from clinflow.quarantine import Quarantine
@@ -162,6 +163,14 @@ class Deployment:
             self.targets.register(service)
             self._scoring = service
         return self._scoring
+
+    def audit_log(self) -> AuditLog:
+        """The deployment's own AuditLog (``ConfigError`` when a sink was injected instead)."""
+        from clinflow.audit.log import AuditLog
+
+        if not isinstance(self.audit, AuditLog):
+            raise ConfigError("this deployment audits to an injected sink, not its AuditLog")
+        return self.audit
 
     # ----- lifecycle --------------------------------------------------------------------------
     def close(self) -> None:

@@ -283,5 +283,6 @@ class EmbeddedRuntime:
                 reason=reason,
                 patient=envelope.patient or None,
                 quarantine_id=quarantine_id,
+                source_kind=envelope.source.value,
             )
         )

@@ -34,6 +34,7 @@ from clinflow.audit.buffer import BufferedSink
 from clinflow.config import DataDir, scenarios_dir
 from clinflow.consent.decision import DecisionQuery
 from clinflow.envelope import Envelope, SourceKind, content_message_id
+from clinflow.runtime.accounting import account_research
 from clinflow.runtime.deployment import Deployment
 from clinflow.runtime.embedded import EmbeddedRuntime, RunStats
 from clinflow.runtime.report import DemoReport
@@ -175,9 +176,14 @@ class DemoPipeline:
                 self.report.inputs["fhir-bundle" if kind is SourceKind.FHIR else "dicom"] += 1
                 yield envelope
 
+        log = deployment.audit_log()
+        first_entry = log.size
         with self._stage("stream"):
             stats = asyncio.run(runtime.run(source()))
         self._record_run(deployment, stages, stats, quarantined_before)
+        entries = (log.get_entry(index) or b"{}" for index in range(first_entry, log.size))
+        accounts = account_research(entries)
+        self.report.accounting = {kind: account.to_json() for kind, account in accounts.items()}
         with self._stage("leak-scan"):
             self._leak_scan(deployment, paths)
         with self._stage("revocation"):

@@ -56,6 +56,8 @@ class DemoReport:
     audit_failures: list[str] = field(default_factory=list)
     duplicates: int = 0  # inputs the ledger had already seen (a re-run with the same seed)
     run: dict[str, Any] = field(default_factory=dict)  # the runtime's per-hop statistics
+    # per source kind, from the audit log: ingested = released + denied + quarantined
+    accounting: dict[str, dict[str, Any]] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
     total_s: float = 0.0
     ok: bool = False
@@ -99,6 +101,9 @@ class DemoReport:
              f"research files without an index row: {self.research_files_on_disk}"
              f" on disk, {self.research_held} indexed"),
             (all(r["complete"] for r in self.receipts), "a revocation receipt is incomplete"),
+            (all(a["balanced"] for a in self.accounting.values()),
+             "an input is unaccounted for in the audit log (ingested != released + denied"
+             " + quarantined)"),
             (self.audit_verified, "audit log does not verify: "
              + (self.audit_failures[0] if self.audit_failures else "unknown")),
         )  # fmt: skip
@@ -168,6 +173,7 @@ class DemoReport:
                 "verified": self.audit_verified,
                 "failures": self.audit_failures,
             },
+            "accounting": self.accounting,
             "runtime": self.run,
             "timings_s": self.timings_s,
             "total_s": self.total_s,
@@ -207,6 +213,13 @@ class DemoReport:
         table.add_row("checks", "residual PHI (research)", str(self.residual_phi))
         table.add_row("checks", "revoked-scope records left", str(self.revoked_research_remaining))
         table.add_row("checks", "consent violations", str(self.consent_violations))
+        for kind, account in sorted(self.accounting.items()):
+            table.add_row(
+                "checks",
+                f"{kind}: ingested = released + denied + quarantined",
+                f"{account['ingested']} = {account['released']} + {account['denied']}"
+                f" + {account['quarantined']}" + ("" if account["balanced"] else " (NO)"),
+            )
         table.add_row("audit", "entries / checkpoints",
                       f"{self.audit_entries} / {self.audit_checkpoints}")  # fmt: skip
         table.add_row("audit", "verified", "yes" if self.audit_verified else "NO")

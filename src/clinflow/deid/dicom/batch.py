@@ -107,6 +107,7 @@ def _audit_rejected(sink: AuditSink, input_id: str, reason: str, quarantine_id: 
     sink.append(
         events.validation_failure(
             message_id=input_id,
+            source_kind="dicom",
             stage=STAGE,
             reason=reason,
             quarantine_id=quarantine_id,
