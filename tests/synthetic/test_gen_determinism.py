@@ -9,9 +9,10 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tests.synthetic.conftest import SMALL, build
 
 from clinflow.synthetic.generator import GenerateOptions, generate
+
+from .helpers import SAMPLE, SMALL, build
 
 
 def tree_digest(root: Path) -> dict[str, str]:
@@ -98,8 +99,6 @@ def test_cli_1000_patients_seed_7_twice_is_byte_identical(tmp_path: Path) -> Non
 
 
 def test_committed_sample_summary_matches_its_manifest() -> None:
-    from tests.synthetic.conftest import SAMPLE
-
     summary = orjson.loads((SAMPLE / "summary.json").read_bytes())
     manifest = (SAMPLE / "manifest.ndjson").read_bytes()
     assert summary["manifest_sha256"] == hashlib.sha256(manifest).hexdigest()
