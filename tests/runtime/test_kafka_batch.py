@@ -1,21 +1,25 @@
-"""The Kafka runtime's pieces that need no broker: one hop's batch, settings, the graph
-factory, process stops. (The broker tests are in test_kafka_runtime.py.)"""
+"""The Kafka runtime's pieces that need no broker: one hop's batch, the reject hook,
+settings, the graph factory, process stops. (The broker tests: test_kafka_runtime.py.)"""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from clinflow.envelope import Envelope, SourceKind, content_message_id
 from clinflow.errors import ConfigError, InputRejected
+from clinflow.quarantine import Quarantine
 from clinflow.runtime.broker import free_port, stop_process
 from clinflow.runtime.graph import Graph, Hop
 from clinflow.runtime.kafka import process_batch
+from clinflow.runtime.kafka_pipeline import quarantine_reject
 from clinflow.runtime.kafka_settings import (
     KafkaSettings,
     WorkerGraph,
@@ -174,3 +178,32 @@ def test_stop_process_terminates_then_kills(tmp_path: Path) -> None:
         stubborn.wait()
         if stubborn.stdout is not None:
             stubborn.stdout.close()
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.events: list[Mapping[str, Any]] = []
+
+    def append(self, event: Mapping[str, Any]) -> int:
+        self.events.append(event)
+        return len(self.events) - 1
+
+
+def test_quarantine_reject_keeps_the_input_and_audits_without_the_payload(tmp_path: Path) -> None:
+    quarantine = Quarantine(tmp_path / "quarantine.db")
+    audit = ListSink()
+    try:
+        reject = quarantine_reject(quarantine, audit)
+        patient = "PT-" + "ab" * 16
+        envelope = replace(note("secret text", patient), attributes={"path": "notes/1.txt"})
+        reject("ingest", envelope, "not a note", None)
+
+        [item] = quarantine.list()
+        assert (item.stage, item.location, item.reason) == ("ingest", "notes/1.txt", "not a note")
+        stored = quarantine.get(item.id)
+        assert stored is not None and stored.payload == b"secret text"  # kept for replay
+        [event] = audit.events
+        assert envelope.message_id in str(event)
+        assert "secret text" not in str(event)
+    finally:
+        quarantine.close()

@@ -20,7 +20,7 @@ from clinflow.runtime.graph import Graph
 TOPIC_PREFIX = "clinflow."
 DEFAULT_APP_ID = "clinflow-pipeline"
 # The deployment's pipeline graph, built by the composition root for every runtime.
-DEFAULT_GRAPH_FACTORY = "clinflow.runtime.deployment:kafka_graph"
+DEFAULT_GRAPH_FACTORY = "clinflow.runtime.kafka_pipeline:deployment_graph"
 
 
 

@@ -1,0 +1,68 @@
+"""The deployment's pipeline graph for Kafka workers (the default ``--graph``).
+
+Each worker process opens the data directory's stores once through the composition root
+(:class:`~clinflow.runtime.deployment.Deployment`), builds the same stages as the embedded
+runtime (:func:`~clinflow.runtime.stages.build_pipeline`) and hands the Kafka runtime the two
+hooks the embedded runtime applies itself: quarantine-and-audit for an input a stage
+rejects, and the audit buffer's group commit once per batch, before outputs are sent on.
+
+Options (``--graph-option KEY=VALUE``): ``dsn`` (PostgreSQL audit log; default
+``$CLINFLOW_AUDIT_DSN``, else SQLite ``<data-dir>/audit.db``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from clinflow.audit import events as audit_events
+from clinflow.audit.buffer import BufferedSink
+from clinflow.envelope import Envelope
+from clinflow.interfaces import AuditSink
+from clinflow.quarantine import Quarantine
+from clinflow.runtime.kafka_settings import WorkerGraph
+
+DSN_ENV = "CLINFLOW_AUDIT_DSN"
+
+Reject = Callable[[str, Envelope, str, str | None], None]
+
+
+def quarantine_reject(quarantine: Quarantine, audit: AuditSink) -> Reject:
+    """Quarantine a rejected input and audit a PHI-free validation failure (as embedded does)."""
+
+    def reject(hop: str, envelope: Envelope, reason: str, location: str | None) -> None:
+        where = location or envelope.attributes.get("path") or f"message {envelope.message_id}"
+        quarantine_id = quarantine.put(
+            hop, where, reason, payload=envelope.payload, patient=envelope.patient or None
+        )
+        audit.append(
+            audit_events.validation_failure(
+                message_id=envelope.message_id,
+                stage=hop,
+                reason=reason,
+                patient=envelope.patient or None,
+                quarantine_id=quarantine_id,
+                source_kind=envelope.source.value,
+            )
+        )
+
+    return reject
+
+
+def deployment_graph(data_dir: Path, options: Mapping[str, str]) -> WorkerGraph:
+    """The streaming graph over ``data_dir``'s stores, with the Kafka runtime's hooks."""
+    from clinflow.runtime.deployment import Deployment
+    from clinflow.runtime.stages import build_pipeline
+
+    dsn = options.get("dsn") or os.environ.get(DSN_ENV) or None
+    deployment = Deployment.open(data_dir, dsn=dsn)
+    try:
+        audit = BufferedSink(deployment.audit)
+        graph = build_pipeline(deployment, audit).graph
+    except BaseException:
+        deployment.close()
+        raise
+    graph.closers.extend([audit.flush, deployment.close])
+    return WorkerGraph(graph, reject=quarantine_reject(deployment.quarantine, audit),
+                       commit=audit.flush)  # fmt: skip
