@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -71,3 +73,31 @@ def test_reachable_postgres_gives_its_dsn(postgres_dsn: str) -> None:
 
     with psycopg.connect(postgres_dsn, connect_timeout=3) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+TESTS = Path(__file__).parent
+
+
+def _imported_modules(path: Path) -> list[str]:
+    """Every module a test file imports, relative ones written with their leading dots."""
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = "." * node.level + (node.module or "")
+            names.append(base)
+            if node.module is None:  # from . import x: x is a module
+                names += [base + alias.name for alias in node.names]
+    return names
+
+
+def test_tests_import_helpers_not_conftest_test_modules_or_the_repo_root() -> None:
+    """tests/README.md: shared code lives in helpers.py, imported relatively or as helpers.*."""
+    wrong = []
+    for path in sorted(TESTS.rglob("*.py")):
+        for name in _imported_modules(path):
+            last = name.rsplit(".", 1)[-1]
+            if name.split(".")[0] == "tests" or last == "conftest" or last.startswith("test_"):
+                wrong.append(f"{path.relative_to(TESTS)}: {name}")
+    assert wrong == []

@@ -9,9 +9,10 @@ from collections import defaultdict
 from pathlib import Path
 
 import orjson
-from tests.synthetic.manifest_resolve import resolve_dicom, resolve_fhir
 
 from clinflow.synthetic.manifest import PhiKind, read_manifest
+
+from .manifest_resolve import resolve_dicom, resolve_fhir
 
 
 def test_every_fhir_entry_is_at_its_location(small_cohort: Path) -> None:
