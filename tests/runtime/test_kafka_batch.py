@@ -19,7 +19,6 @@ from clinflow.quarantine import Quarantine
 from clinflow.runtime.broker import free_port, stop_process
 from clinflow.runtime.graph import Graph, Hop
 from clinflow.runtime.kafka import process_batch
-from clinflow.runtime.kafka_pipeline import quarantine_reject
 from clinflow.runtime.kafka_settings import (
     KafkaSettings,
     WorkerGraph,
@@ -29,6 +28,7 @@ from clinflow.runtime.kafka_settings import (
     topic_name,
 )
 from clinflow.runtime.ledger import Ledger
+from clinflow.runtime.rejects import quarantine_reject
 
 
 def note(text: str, patient: str = "pat-1") -> Envelope:

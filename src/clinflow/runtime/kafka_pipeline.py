@@ -13,42 +13,14 @@ Options (``--graph-option KEY=VALUE``): ``dsn`` (PostgreSQL audit log; default
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
-from clinflow.audit import events as audit_events
 from clinflow.audit.buffer import BufferedSink
-from clinflow.envelope import Envelope
-from clinflow.interfaces import AuditSink
-from clinflow.quarantine import Quarantine
 from clinflow.runtime.kafka_settings import WorkerGraph
+from clinflow.runtime.rejects import quarantine_reject
 
 DSN_ENV = "CLINFLOW_AUDIT_DSN"
-
-Reject = Callable[[str, Envelope, str, str | None], None]
-
-
-def quarantine_reject(quarantine: Quarantine, audit: AuditSink) -> Reject:
-    """Quarantine a rejected input and audit a PHI-free validation failure (as embedded does)."""
-
-    def reject(hop: str, envelope: Envelope, reason: str, location: str | None) -> None:
-        where = location or envelope.attributes.get("path") or f"message {envelope.message_id}"
-        quarantine_id = quarantine.put(
-            hop, where, reason, payload=envelope.payload, patient=envelope.patient or None
-        )
-        audit.append(
-            audit_events.validation_failure(
-                message_id=envelope.message_id,
-                stage=hop,
-                reason=reason,
-                patient=envelope.patient or None,
-                quarantine_id=quarantine_id,
-                source_kind=envelope.source.value,
-            )
-        )
-
-    return reject
-
 
 def deployment_graph(data_dir: Path, options: Mapping[str, str]) -> WorkerGraph:
     """The streaming graph over ``data_dir``'s stores, with the Kafka runtime's hooks."""
