@@ -30,6 +30,8 @@ from clinflow.runtime.kafka_settings import (
 from clinflow.runtime.ledger import Ledger
 from clinflow.runtime.rejects import quarantine_reject
 
+from .helpers import KAFKA_GRAPH, build_kafka_graph
+
 
 def note(text: str, patient: str = "pat-1") -> Envelope:
     payload = text.encode()
@@ -148,12 +150,12 @@ def test_settings_and_options_fail_with_a_clear_message() -> None:
 
 
 def test_graph_factory_is_resolved_or_named_in_the_error() -> None:
-    factory = load_graph_factory("runtime.kafka_graph:build")
-    assert factory.__name__ == "build"
+    factory = load_graph_factory(KAFKA_GRAPH)
+    assert factory is build_kafka_graph
     for path, message in [
         ("no_colon", "expected 'package.module:function'"),
         ("clinflow.nope:build", "cannot import"),
-        ("runtime.kafka_graph:nope", "has no function 'nope'"),
+        ("runtime.helpers:nope", "has no function 'nope'"),
     ]:
         with pytest.raises(ConfigError, match=message):
             load_graph_factory(path)

@@ -30,7 +30,8 @@ from clinflow.runtime.broker import (
 )
 from clinflow.runtime.kafka_settings import KafkaSettings
 from clinflow.runtime.ledger import Ledger
-from runtime.kafka_graph import FACTORY, build, sink_deliveries, sink_rows
+
+from .helpers import KAFKA_GRAPH, build_kafka_graph, sink_deliveries, sink_rows
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(150)]
 
@@ -60,7 +61,7 @@ def inputs(count: int = INPUTS, boom_at: int | None = None) -> list[Envelope]:
 
 def reference_rows(tmp: Path, envelopes: list[Envelope]) -> dict[str, tuple[str, bytes, str]]:
     """The sink after ``Graph.run_through`` of every input in this process."""
-    graph = build(tmp, {})
+    graph = build_kafka_graph(tmp, {})
     try:
         for envelope in envelopes:
             graph.run_through(envelope)
@@ -93,7 +94,7 @@ class Cluster:
         command = [
             sys.executable, "-m", "clinflow.runtime.kafka_commands",
             "--brokers", self.broker.bootstrap, "--data-dir", str(self.data_dir),
-            "--graph", FACTORY, "--partitions", str(PARTITIONS), "--batch-size", "50",
+            "--graph", KAFKA_GRAPH, "--partitions", str(PARTITIONS), "--batch-size", "50",
             *options,
         ]  # fmt: skip
         with log.open("wb") as out:
@@ -275,7 +276,7 @@ def test_local_broker_worker_stops_with_0_on_sigterm(tmp_path: Path) -> None:
     log = tmp_path / "worker.log"
     env = {**os.environ, "PYTHONPATH": str(TESTS_DIR)}
     command = [sys.executable, "-m", "clinflow.runtime.kafka_commands", "--local-broker",
-               "--data-dir", str(tmp_path / "data"), "--graph", FACTORY]  # fmt: skip
+               "--data-dir", str(tmp_path / "data"), "--graph", KAFKA_GRAPH]  # fmt: skip
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:

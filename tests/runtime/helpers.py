@@ -1,4 +1,6 @@
-"""A small pipeline graph for the Kafka runtime tests, importable by worker subprocesses.
+"""Helpers of the runtime tests: a small pipeline graph for the Kafka runtime, importable by
+worker subprocesses (``--graph runtime.helpers:build_kafka_graph`` with ``tests/`` on
+PYTHONPATH; tests import it as ``from .helpers import ...``).
 
 ``clean`` (entry) drops payloads starting with ``drop`` and lower-cases the rest, then fans
 out to ``split`` (one child per word) and ``measure`` (one child with the length); both feed
@@ -6,7 +8,6 @@ the terminal ``sink``, which writes one row per message id to ``<data-dir>/sink.
 (idempotent: ``INSERT OR IGNORE``) and logs every call in ``deliveries``, so a test can tell
 a redelivery that the ledger let through from a lost or duplicated row.
 
-Worker command line: ``--graph runtime.kafka_graph:build`` with ``tests/`` on PYTHONPATH.
 Options: ``delay`` seconds per envelope at ``split`` (to kill a worker mid-stream);
 ``fail_once=1``: ``measure`` raises on the first ``boom`` payload any worker sees.
 """
@@ -23,7 +24,7 @@ from pathlib import Path
 from clinflow.envelope import Envelope
 from clinflow.runtime.graph import Graph, Hop
 
-FACTORY = "runtime.kafka_graph:build"
+KAFKA_GRAPH = "runtime.helpers:build_kafka_graph"
 SINK_DB = "sink.db"
 
 _SCHEMA = """
@@ -109,7 +110,7 @@ class SqliteSink:
             self._conn.close()
 
 
-def build(data_dir: Path, options: Mapping[str, str]) -> Graph:
+def build_kafka_graph(data_dir: Path, options: Mapping[str, str]) -> Graph:
     sink = SqliteSink(Path(data_dir) / SINK_DB)
     fail_once = options.get("fail_once") == "1"
     graph = Graph.of(
