@@ -1,4 +1,4 @@
-"""The embedded pipeline end to end on a tiny cohort (4 patients, seed 3: imaging, notes,
+"""The embedded pipeline end to end on a tiny cohort (4 patients, seed 12: imaging, notes,
 research permits and one scheduled research revocation)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.runtime import DemoPipeline, DemoReport, PipelineOptions
 from clinflow.runtime.deployment import Deployment
 
-TINY = PipelineOptions(patients=4, seed=3)
+TINY = PipelineOptions(patients=4, seed=12)
 KEY_VARS = ("CLINFLOW_PROJECT_KEY", "CLINFLOW_MASTER_KEY", "CLINFLOW_AUDIT_SIGNING_KEY")
 
 

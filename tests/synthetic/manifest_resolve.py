@@ -47,9 +47,9 @@ def resolve_fhir(root: Path, entry: PhiEntry) -> str:
     return str(node)
 
 
-def _element_text(value: Any) -> str:
+def _element_text(value: Any, codec: str) -> str:
     if isinstance(value, bytes):  # private element without a dictionary entry: read as UN
-        return value.decode("utf-8").rstrip(" \x00")
+        return value.decode(codec).rstrip(" \x00")
     if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
         return "\\".join(str(item) for item in value)
     return str(value)
@@ -74,4 +74,6 @@ def resolve_dicom(root: Path, entry: PhiEntry) -> tuple[Dataset, str | None]:
             node = element.value[int(match["index"] or 0)]
         else:
             value = element.value
-    return dataset, _element_text(value)
+    charset = str(dataset.get("SpecificCharacterSet", ""))
+    codec = {"ISO_IR 192": "utf-8", "ISO_IR 100": "latin-1"}.get(charset, "ascii")
+    return dataset, _element_text(value, codec)

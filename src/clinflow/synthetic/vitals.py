@@ -43,6 +43,7 @@ _DRIFT = {
 _LIMITS = ((25, 220), (4, 60), (60, 100), (50, 240), (25, 140), (32.0, 42.5), (0.0, 15.0))
 _NOISE = (2.2, 0.9, 0.6, 3.5, 2.5, 0.06, 0.0)
 _PULL = 0.25  # mean reversion per step
+_NOISE_BLOCK = 4  # charting times of noise drawn at once
 
 
 def trajectory(
@@ -53,7 +54,12 @@ def trajectory(
     onset: datetime | None,
     pattern: str | None,
 ) -> Iterator[VitalSet]:
-    """Yield ``points`` vital sets ``interval_minutes`` apart from ``start``."""
+    """Yield ``points`` vital sets ``interval_minutes`` apart from ``start``.
+
+    ``rng`` is drawn from only here, before the first set: the returned iterator keeps a
+    numpy generator of its own (no reference to ``rng``), so a timed stream can hold one per
+    admitted patient for the whole stay at a cost of about 2 KB each.
+    """
     baseline = [
         rng.gauss(78, 9),
         rng.gauss(15.5, 1.6),
@@ -63,20 +69,33 @@ def trajectory(
         rng.gauss(36.8, 0.25),
         2.0 if rng.random() < 0.1 else 0.0,
     ]
+    # Standard-normal noise from numpy (PCG64 seeded from the patient's RNG): the per-value
+    # Python gauss() calls were a third of the generator's time.
+    noise = np.random.default_rng(rng.getrandbits(64))
+    return _walk(noise, baseline, start, points, interval_minutes, onset, pattern)
+
+
+def _walk(
+    noise: np.random.Generator,
+    baseline: list[float],
+    start: datetime,
+    points: int,
+    interval_minutes: int,
+    onset: datetime | None,
+    pattern: str | None,
+) -> Iterator[VitalSet]:
     state = list(baseline)
     drift = _DRIFT.get(pattern or "", (0.0,) * 7)
     step = timedelta(minutes=interval_minutes)
-    # Standard-normal noise drawn in one call (numpy PCG64 seeded from the patient's RNG):
-    # the per-value Python gauss() calls were a third of the generator's time.
-    noise = (
-        np.random.default_rng(rng.getrandbits(64)).standard_normal((points, 6)) * _NOISE[:6]
-    ).tolist()
+    rows = np.empty((0, 6))
     for point in range(points):
+        if point % _NOISE_BLOCK == 0:  # noise in blocks: fast like one big draw, small memory
+            rows = noise.standard_normal((min(_NOISE_BLOCK, points - point), 6)) * _NOISE[:6]
+        row: list[float] = rows[point % _NOISE_BLOCK].tolist()
         at = start + step * point
         progress = 0.0
         if onset is not None and at >= onset:
             progress = min(1.0, (at - onset).total_seconds() / 3600.0 / RAMP_HOURS)
-        row = noise[point]
         for k in range(6):
             target = baseline[k] + drift[k] * progress
             value = state[k] + _PULL * (target - state[k]) + row[k]
@@ -87,7 +106,7 @@ def trajectory(
         acvpu = "A"
         if pattern == "sepsis" and progress > 0.6:
             acvpu = "C" if progress < 0.95 else "V"
-        elif pattern == "respiratory_failure" and progress >= 1.0 and rng.random() < 0.3:
+        elif pattern == "respiratory_failure" and progress >= 1.0 and noise.random() < 0.3:
             acvpu = "C"
         systolic = round(state[3])
         diastolic = min(round(state[4]), systolic - 15)

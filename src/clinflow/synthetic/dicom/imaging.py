@@ -16,14 +16,20 @@ PHI-bearing variants, so the FHIR ImagingStudy built from them carries no extra 
 Speed: one template ``Dataset`` per study and per series; an instance is a shallow copy of the
 series template (elements shared, never mutated) plus its own dozen elements and pixels.
 Determinism: every choice comes from the caller's ``random.Random``; no clock, no uuid4.
+
+``iter_imaging_for_patient`` is the lazy form the timed stream uses: it yields ``StudyStart``
+before drawing a study, each ``BuiltFile`` as soon as it is built and the ``StudyRecord`` after
+the study's last file, consuming the rng in exactly the order the eager build does, so both
+give the same files.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +61,11 @@ __all__ = [
     "IMPLEMENTATION_VERSION_NAME",
     "BuiltFile",
     "ImagingBuild",
+    "ImagingEvent",
+    "StudyStart",
     "build_imaging_for_patient",
+    "dicom_file_bytes",
+    "iter_imaging_for_patient",
     "write_built_files",
     "write_imaging_for_patient",
 ]
@@ -78,12 +88,23 @@ class BuiltFile:
     path: str  # relative to the output directory
     dataset: Dataset
     phi: list[PhiEntry]
+    acquired: datetime | None = None  # ContentDate/Time (without the fraction): when it arrives
 
 
 @dataclass(slots=True)
 class ImagingBuild:
     studies: list[StudyRecord]
     files: list[BuiltFile]
+
+
+@dataclass(frozen=True, slots=True)
+class StudyStart:
+    """A study is about to be drawn and built (nothing of it exists yet)."""
+
+    started: datetime
+
+
+ImagingEvent = StudyStart | BuiltFile | StudyRecord
 
 
 def write_imaging_for_patient(
@@ -121,6 +142,13 @@ def write_built_files(
             add_phi(entry)
 
 
+def dicom_file_bytes(dataset: Dataset) -> bytes:
+    """The Part 10 file ``write_built_files`` would write, as bytes (for streams)."""
+    buffer = BytesIO()
+    dcmwrite(buffer, dataset, enforce_file_format=True)
+    return buffer.getvalue()
+
+
 def build_imaging_for_patient(
     patient: Patient,
     rng: random.Random,
@@ -129,6 +157,29 @@ def build_imaging_for_patient(
     burned_in_fraction: float,
 ) -> ImagingBuild:
     """Build (without writing) every dataset of the patient's studies; same rng, same result."""
+    build = ImagingBuild([], [])
+    for event in iter_imaging_for_patient(
+        patient, rng, study_time, modalities, burned_in_fraction
+    ):
+        if isinstance(event, BuiltFile):
+            build.files.append(event)
+        elif isinstance(event, StudyRecord):
+            build.studies.append(event)
+    return build
+
+
+def iter_imaging_for_patient(
+    patient: Patient,
+    rng: random.Random,
+    study_time: datetime,
+    modalities: Sequence[str],
+    burned_in_fraction: float,
+) -> Iterator[ImagingEvent]:
+    """The patient's studies lazily: ``StudyStart``, its ``BuiltFile``s, its ``StudyRecord``.
+
+    Arguments are checked before the first event (a bad modality raises ``ConfigError`` at
+    the call, not halfway through a stream).
+    """
     specs = [spec_for(name) for name in modalities]
     for name, maybe_spec in zip(modalities, specs, strict=True):
         if maybe_spec is None:
@@ -137,10 +188,22 @@ def build_imaging_for_patient(
             )
     if not 0.0 <= burned_in_fraction <= 1.0:
         raise ConfigError("burned_in_fraction: must be between 0 and 1")
+    return _iter_studies(
+        patient, rng, study_time, [s for s in specs if s is not None], burned_in_fraction
+    )
+
+
+def _iter_studies(
+    patient: Patient,
+    rng: random.Random,
+    study_time: datetime,
+    specs: list[ModalitySpec],
+    burned_in_fraction: float,
+) -> Iterator[ImagingEvent]:
     context = PatientContext.of(patient, rng)
-    build = ImagingBuild([], [])
     started = study_time
-    for study_index, spec in enumerate(s for s in specs if s is not None):
+    for study_index, spec in enumerate(specs):
+        yield StudyStart(started)
         plan = StudyPlan.draw(context, spec, study_index, started)
         study_node = build_study_template(context, plan, rng)
         series_specs = [spec] * rng.randint(*spec.series_range)
@@ -148,29 +211,18 @@ def build_imaging_for_patient(
             series_specs.append(DOSE_REPORT)
         series_records = []
         for series_number, series_spec in enumerate(series_specs, start=1):
-            series_records.append(
-                _build_series(
-                    context,
-                    plan,
-                    study_node,
-                    series_spec,
-                    series_number,
-                    rng,
-                    burned_in_fraction,
-                    build.files,
-                )
+            record = yield from _build_series(
+                context, plan, study_node, series_spec, series_number, rng, burned_in_fraction
             )
-        build.studies.append(
-            StudyRecord(
-                uid=plan.study_uid,
-                accession_number=plan.accession_number,
-                started=started,
-                description=plan.description,
-                series=tuple(series_records),
-            )
+            series_records.append(record)
+        yield StudyRecord(
+            uid=plan.study_uid,
+            accession_number=plan.accession_number,
+            started=started,
+            description=plan.description,
+            series=tuple(series_records),
         )
         started = started + timedelta(minutes=rng.randint(35, 150))
-    return build
 
 
 def _transfer_syntax(spec: ModalitySpec, rng: random.Random) -> str:
@@ -190,9 +242,12 @@ def _build_series(
     series_number: int,
     rng: random.Random,
     burned_in_fraction: float,
-    out: list[BuiltFile],
-) -> SeriesRecord:
-    """Build the series template, then each instance; append the files to ``out``."""
+) -> Generator[BuiltFile, None, SeriesRecord]:
+    """Build the series template, then yield each instance; returns the series record.
+
+    The record (UIDs, file names) is known before the first instance: ``instance_uids`` are
+    drawn up front, so the instances can be handed out one at a time.
+    """
     patient = context.patient
     frames = choose_frames(spec, rng)
     count = rng.randint(*spec.instance_range) if frames == 1 else rng.randint(1, 2)
@@ -256,8 +311,8 @@ def _build_series(
         inst = Node(ds, "", instance_phi)
         inst.plant("SOPInstanceUID", sop_uid, PhiKind.UID, Subject.PATIENT, "sop_instance")
         inst.put("InstanceNumber", str(number))
-        content_time = dicom_time(series_time + timedelta(seconds=7 * number),
-                                  rng.randint(0, 999_999))
+        acquired = series_time + timedelta(seconds=7 * number)
+        content_time = dicom_time(acquired, rng.randint(0, 999_999))
         for keyword in ("AcquisitionDate", "ContentDate"):
             inst.plant(keyword, plan.date_text, PhiKind.DATE, Subject.PATIENT, "content_date")
         for keyword in ("AcquisitionTime", "ContentTime"):
@@ -301,15 +356,14 @@ def _build_series(
                 "media_storage_sop_instance",
             )
         )
-        out.append(
-            BuiltFile(
-                rel,
-                ds,
-                [
-                    PhiEntry(p.value, p.kind, p.subject, patient.mrn, rel, p.location, p.detail)
-                    for p in planted
-                ],
-            )
+        yield BuiltFile(
+            rel,
+            ds,
+            [
+                PhiEntry(p.value, p.kind, p.subject, patient.mrn, rel, p.location, p.detail)
+                for p in planted
+            ],
+            acquired,
         )
     return SeriesRecord(
         series_uid, series_number, spec.modality, description, tuple(instance_uids), tuple(files)

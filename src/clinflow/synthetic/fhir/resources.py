@@ -10,8 +10,11 @@ planted identifier is recorded as a ``PhiEntry`` whose location is
 from __future__ import annotations
 
 import base64
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 import orjson
 
@@ -37,9 +40,39 @@ def iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def bundle_entry(kind: str, rid: str, text: str) -> str:
+    """A transaction Bundle entry (PUT ``kind/rid``) around serialized resource ``text``."""
+    return _ENTRY % (kind, rid, text, kind, rid)
+
+
+def transaction_bundle(bundle_id: str, entries: Iterable[str]) -> bytes:
+    """A transaction Bundle from entries made by ``bundle_entry`` (or pre-joined blocks)."""
+    head = f'{{"resourceType":"Bundle","id":"{bundle_id}","type":"transaction","entry":['
+    return (head + ",".join(entries) + "]}").encode()
+
+
+class ResourceBlock(Protocol):
+    """Resources of one type serialized together, ``ids`` in the order of ``lines``."""
+
+    @property
+    def ids(self) -> Sequence[str]: ...
+
+    @property
+    def lines(self) -> str:  # newline-joined resources (ndjson)
+        ...
+
+    @property
+    def entries(self) -> str:  # the same as comma-joined Bundle entries
+        ...
+
+
 @dataclass(slots=True)
 class PatientFhir:
-    """One patient's serialized resources, Bundle entries and manifest entries."""
+    """One patient's serialized resources, Bundle entries and manifest entries.
+
+    ``clinflow.synthetic.stream`` subclasses it to hand each resource out as it is added
+    instead of collecting a Bundle; builders only call ``add``, ``add_block`` and ``plant``.
+    """
 
     patient: Patient
     version: str
@@ -47,14 +80,22 @@ class PatientFhir:
     lines: dict[str, list[str]] = field(default_factory=dict)
     entries: list[str] = field(default_factory=list)
     phi: list[PhiEntry] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)  # resources added, by type
 
     def add(self, resource: dict[str, object]) -> str:
         """Serialize ``resource`` once; keep it for ndjson and the Bundle. Returns its id."""
         kind, rid = str(resource["resourceType"]), str(resource["id"])
         text = orjson.dumps(resource).decode()
         self.lines.setdefault(kind, []).append(text)
-        self.entries.append(_ENTRY % (kind, rid, text, kind, rid))
+        self.entries.append(bundle_entry(kind, rid, text))
+        self.counts[kind] += 1
         return rid
+
+    def add_block(self, kind: str, block: ResourceBlock) -> None:
+        """Resources serialized together (the vital-sign templates make these)."""
+        self.lines.setdefault(kind, []).append(block.lines)
+        self.entries.append(block.entries)
+        self.counts[kind] += len(block.ids)
 
     def plant(
         self, ref: str, path: str, value: str, kind: PhiKind, subject: Subject, detail: str = ""
@@ -72,11 +113,7 @@ class PatientFhir:
         )
 
     def bundle(self) -> bytes:
-        head = (
-            f'{{"resourceType":"Bundle","id":"bundle-{self.patient.fhir_id}",'
-            '"type":"transaction","entry":['
-        )
-        return (head + ",".join(self.entries) + "]}").encode()
+        return transaction_bundle(f"bundle-{self.patient.fhir_id}", self.entries)
 
 
 def fhir_coding(system: str, code: str, display: str | None = None) -> dict[str, str]:
@@ -87,7 +124,8 @@ def fhir_coding(system: str, code: str, display: str | None = None) -> dict[str,
     return coding
 
 
-def _identifier(type_code: str, system: str, value: str) -> dict[str, object]:
+def fhir_identifier(type_code: str, system: str, value: str) -> dict[str, object]:
+    """A FHIR Identifier typed with a v2-0203 code (MR, SS, AN, PLAC, ACSN, ...)."""
     return {"type": {"coding": [fhir_coding(V2_0203, type_code)]}, "system": system, "value": value}
 
 
@@ -137,10 +175,10 @@ def patient_resource(out: PatientFhir) -> None:
             },
         ],
         "identifier": [
-            _identifier("MR", f"{BASE_URL}/sid/mrn", p.mrn),
-            _identifier("SS", "http://hl7.org/fhir/sid/us-ssn", p.ssn),
-            _identifier("MB", f"{BASE_URL}/sid/health-plan-member", p.health_plan_id),
-            _identifier("AN", f"{BASE_URL}/sid/account", p.account_number),
+            fhir_identifier("MR", f"{BASE_URL}/sid/mrn", p.mrn),
+            fhir_identifier("SS", "http://hl7.org/fhir/sid/us-ssn", p.ssn),
+            fhir_identifier("MB", f"{BASE_URL}/sid/health-plan-member", p.health_plan_id),
+            fhir_identifier("AN", f"{BASE_URL}/sid/account", p.account_number),
         ],
         "name": [name],
         "telecom": [
@@ -263,8 +301,14 @@ def encounter_resource(out: PatientFhir, encounter_id: str, ended: datetime) -> 
 
 
 def consent_resource(
-    out: PatientFhir, consent_id: str, purpose: str, permit: bool, signed: datetime
+    out: PatientFhir,
+    consent_id: str,
+    purpose: str,
+    permit: bool,
+    signed: datetime,
+    status: str = "active",
 ) -> None:
+    """One R4B Consent for one purpose; ``status="inactive"`` is its withdrawal (an update)."""
     p = out.patient
     decision = "permit" if permit else "deny"
     category = [{"coding": [fhir_coding("http://loinc.org", "59284-0", "Consent Document")]}]
@@ -272,7 +316,7 @@ def consent_resource(
     resource: dict[str, object] = {
         "resourceType": "Consent",
         "id": consent_id,
-        "status": "active",
+        "status": status,
         "category": category,
     }
     if out.version == "R5":
@@ -300,14 +344,18 @@ def consent_resource(
 
 
 def consent_resource_r5(
-    out: PatientFhir, consent_id: str, permitted: list[str], signed: datetime
+    out: PatientFhir,
+    consent_id: str,
+    permitted: Sequence[str],
+    signed: datetime,
+    status: str = "active",
 ) -> None:
     """One R5 Consent: base ``decision: deny``, a permit exception per opted-in purpose."""
     p = out.patient
     resource: dict[str, object] = {
         "resourceType": "Consent",
         "id": consent_id,
-        "status": "active",
+        "status": status,
         "category": [{"coding": [fhir_coding("http://loinc.org", "59284-0", "Consent Document")]}],
         "subject": {"reference": f"Patient/{p.fhir_id}"},
         "date": signed.date().isoformat(),

@@ -10,7 +10,8 @@ SNOMED CT observable from the NHS NEWS2 FHIR guidance.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, lru_cache
 
@@ -154,8 +155,9 @@ _KEYS_OF_VALUES = {
 def _block_templates() -> tuple[str, str]:
     """Templates for one charting time: 7 ndjson lines, and the same 7 as Bundle entries.
 
-    Holes are named (``%(s)s`` the id stem, ``%(t)s`` the time, one per value), so a time
-    point is two ``%`` operations on one dict instead of fourteen.
+    Holes are named (``%(s)s`` the id stem, ``%(t)s`` the time, one per value, ``%(p)s`` and
+    ``%(e)s`` the subject and encounter references), so a time point is two ``%`` operations
+    on one dict instead of fourteen, and no per-patient copy of the templates is kept.
     """
     lines, entries = [], []
     for key in VITAL_KEYS:
@@ -163,6 +165,7 @@ def _block_templates() -> tuple[str, str]:
         holes = ["%(s)s-" + key, "%(t)s", *(f"%({name})s" for name in _KEYS_OF_VALUES[key])]
         for hole in holes:
             text = text.replace("\x00", hole, 1)
+        text = text.replace(_PATIENT, "%(p)s").replace(_ENCOUNTER, "%(e)s")
         lines.append(text)
         entries.append(
             '{"fullUrl":"https://clinflow.example/fhir/Observation/%(s)s-' + key + '",'
@@ -170,6 +173,66 @@ def _block_templates() -> tuple[str, str]:
             + key + '"}}'
         )
     return "\n".join(lines), ",".join(entries)
+
+
+@dataclass(frozen=True, slots=True)
+class VitalBlock:
+    """One charting time's 7 Observations; ``lines`` and ``entries`` are formatted on demand
+    (the stream only needs the lines)."""
+
+    point: int  # 0-based charting time of the patient
+    at: str  # effectiveDateTime of all 7
+    stem: str  # Observation ids are ``<stem>-<key>`` for key in VITAL_KEYS
+    first_of_day: bool  # the manifest records the first Observation of each day
+    values: dict[str, object]  # the templates' holes
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """The Observation ids, in the order of ``lines``."""
+        return tuple(f"{self.stem}-{key}" for key in VITAL_KEYS)
+
+    @property
+    def first_id(self) -> str:
+        """The id of the first Observation (heart rate): the one the manifest names."""
+        return f"{self.stem}-{VITAL_KEYS[0]}"
+
+    @property
+    def lines(self) -> str:
+        """The 7 resources as ndjson lines, newline-joined."""
+        return _block_templates()[0] % self.values
+
+    @property
+    def entries(self) -> str:
+        """The same 7 as Bundle entries, comma-joined."""
+        return _block_templates()[1] % self.values
+
+
+def vital_blocks(
+    patient_id: str, encounter_id: str, vitals: Iterable[VitalSet]
+) -> Iterator[VitalBlock]:
+    """One ``VitalBlock`` per vital set, lazily (the timed stream asks for one at a time)."""
+    subject, encounter = f"Patient/{patient_id}", f"Encounter/{encounter_id}"
+    last_day = ""
+    for point, vs in enumerate(vitals):
+        at = _timestamp(vs.at)
+        stem = f"{patient_id}-v{point:04d}"
+        first_of_day = at[:10] != last_day
+        last_day = at[:10]
+        values = {
+            "s": stem,
+            "t": at,
+            "p": subject,
+            "e": encounter,
+            "hr": vs.heart_rate,
+            "rr": vs.respiratory_rate,
+            "spo2": vs.spo2,
+            "sbp": vs.systolic,
+            "dbp": vs.diastolic,
+            "temp": vs.temperature,
+            "acvpu": _acvpu_value(vs.acvpu),
+            "o2": vs.o2_flow,
+        }
+        yield VitalBlock(point, at, stem, first_of_day, values)
 
 
 def vital_observations(
@@ -186,35 +249,13 @@ def vital_observations(
     and Bundle entries. Returns the Observation count and, per calendar day, the (id,
     effectiveDateTime) of its first Observation, which the manifest records (docs/adr/0002).
     """
-    line_block, entry_block = (
-        template.replace(_PATIENT, f"Patient/{patient_id}").replace(
-            _ENCOUNTER, f"Encounter/{encounter_id}"
-        )
-        for template in _block_templates()
-    )
     day_firsts: list[tuple[str, str]] = []
-    last_day = ""
     count = 0
-    add_line, add_entry = lines.append, entries.append
-    for point, vs in enumerate(vitals):
-        at = _timestamp(vs.at)
-        stem = f"{patient_id}-v{point:04d}"
-        if at[:10] != last_day:
-            last_day = at[:10]
-            day_firsts.append((f"{stem}-hr", at))
-        values = {
-            "s": stem,
-            "t": at,
-            "hr": vs.heart_rate,
-            "rr": vs.respiratory_rate,
-            "spo2": vs.spo2,
-            "sbp": vs.systolic,
-            "dbp": vs.diastolic,
-            "temp": vs.temperature,
-            "acvpu": _acvpu_value(vs.acvpu),
-            "o2": vs.o2_flow,
-        }
-        add_line(line_block % values)
-        add_entry(entry_block % values)
-        count += 7
+    for block in vital_blocks(patient_id, encounter_id, vitals):
+        if block.first_of_day:
+            day_firsts.append((block.first_id, block.at))
+        lines.append(block.lines)
+        entries.append(block.entries)
+        count += len(VITAL_KEYS)
     return count, day_firsts
+
