@@ -12,7 +12,7 @@ import orjson
 
 from clinflow.synthetic.manifest import PhiKind, read_manifest
 
-from .manifest_resolve import resolve_dicom, resolve_fhir
+from .helpers import resolve_dicom, resolve_fhir
 
 
 def test_every_fhir_entry_is_at_its_location(small_cohort: Path) -> None:
