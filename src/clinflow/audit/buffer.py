@@ -32,3 +32,8 @@ class BufferedSink:
             return
         append_all(self.sink, self.pending)
         self.pending = []
+
+    def take(self) -> list[dict[str, object]]:
+        """Hand over what is pending (the caller commits it); the buffer starts empty."""
+        pending, self.pending = self.pending, []
+        return pending

@@ -26,13 +26,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from clinflow.audit import events as audit_events
 from clinflow.audit.buffer import BufferedSink
 from clinflow.envelope import Envelope, TimedInput
 from clinflow.errors import InputRejected
+from clinflow.interfaces import append_all
 from clinflow.quarantine import Quarantine
 from clinflow.runtime.graph import Graph
 from clinflow.runtime.ledger import Ledger
+from clinflow.runtime.rejects import quarantine_reject
 
 DEFAULT_QUEUE_SIZE = 1024
 DEFAULT_BATCH = 256
@@ -127,12 +128,14 @@ class EmbeddedRuntime:
         self.batch = batch
         self.on_terminal = on_terminal
         self.stats = RunStats(hops={name: HopStats() for name in graph.hops})
+        self._reject = quarantine_reject(quarantine, audit)
         self._queues: dict[str, asyncio.Queue[QueueItem]] = {}
         self._upstream: Counter[str] = Counter(
             child for hop in graph.hops.values() for child in hop.downstream
         )
         self._upstream[graph.entry] += 1  # the feeder
         self._stop = asyncio.Event()
+        self._commit_lock = asyncio.Lock()
 
     # ----- control ----------------------------------------------------------------------------
     def stop(self, reason: str = "stopped") -> None:
@@ -156,18 +159,18 @@ class EmbeddedRuntime:
             asyncio.create_task(self._hop(name), name=f"hop:{name}") for name in self.graph.hops
         ]
         feeder = asyncio.create_task(self._feed(source), name="feeder")
+        stopper = asyncio.create_task(self._stop_feeder(feeder), name="stopper")
         timer = (
             asyncio.get_running_loop().call_later(duration_s, self.stop, "duration reached")
             if duration_s is not None
             else None
         )
         try:
-            await feeder
-            await asyncio.gather(*workers)
+            await asyncio.gather(feeder, *workers)
         finally:
             if timer is not None:
                 timer.cancel()
-            for task in (feeder, *workers):
+            for task in (stopper, feeder, *workers):
                 task.cancel()
             self.audit.flush()
             self.graph.close()
@@ -176,33 +179,48 @@ class EmbeddedRuntime:
 
     # ----- tasks ------------------------------------------------------------------------------
     async def _feed(self, source: AsyncIterable[TimedInput] | AsyncIterable[Envelope]) -> None:
+        """Hand source inputs to the entry hop until the source ends or ``stop()``; a stop
+        while the source waits for its next scheduled input cancels that wait."""
         entry = self._queues[self.graph.entry]
-        iterator = source.__aiter__()
-        stop_wait = asyncio.create_task(self._stop.wait())
         try:
-            while not self._stop.is_set():
-                next_item = asyncio.ensure_future(iterator.__anext__())
-                done, _ = await asyncio.wait(
-                    {next_item, stop_wait}, return_when=asyncio.FIRST_COMPLETED
-                )
-                if next_item not in done:
-                    next_item.cancel()
-                    break
-                try:
-                    item: object = next_item.result()
-                except StopAsyncIteration:
-                    break
+            async for item in source:
                 envelope = item.envelope if isinstance(item, TimedInput) else item
                 if not isinstance(envelope, Envelope):
                     raise TypeError(f"source yielded {type(item).__name__}, not an Envelope")
                 self.stats.inputs += 1
                 await entry.put(envelope)
+                if self._stop.is_set():
+                    break
+        except asyncio.CancelledError:
+            if not self._stop.is_set():
+                raise
         finally:
-            stop_wait.cancel()
-            closer = getattr(iterator, "aclose", None)
+            closer = getattr(source, "aclose", None)
             if closer is not None:
                 await closer()
             await entry.put(_END)
+
+    async def _stop_feeder(self, feeder: asyncio.Task[None]) -> None:
+        await self._stop.wait()
+        feeder.cancel()
+
+    async def _commit(self) -> None:
+        """Make every AuditEvent appended so far durable without blocking the event loop.
+
+        One commit at a time, in order: a hop that finishes while another hop's commit is
+        in flight waits for it, then commits whatever gathered meanwhile (group commit
+        across hops). With the AuditLog the fsync runs on its writer thread and the loop
+        keeps processing other hops; other sinks are called directly.
+        """
+        async with self._commit_lock:
+            pending = self.audit.take()
+            if not pending:
+                return
+            submit = getattr(self.audit.sink, "submit_many", None)
+            if callable(submit):
+                await asyncio.wrap_future(submit(pending))
+            else:
+                append_all(self.audit.sink, pending)
 
     async def _hop(self, name: str) -> None:
         hop = self.graph.hops[name]
@@ -248,8 +266,8 @@ class EmbeddedRuntime:
             else:
                 outputs.extend(produced)
             completed.append(envelope.message_id)
-        self.audit.flush()  # the batch's AuditEvents in one group commit, before hand-off
         stats.busy_s += time.perf_counter() - started
+        await self._commit()  # the batch's AuditEvents durable before anything is handed on
         stats.emitted += len(outputs)
         if hop.downstream:
             for output in outputs:
@@ -270,19 +288,3 @@ class EmbeddedRuntime:
                 self.on_terminal(name, output)
             if len(samples) < MAX_LATENCY_SAMPLES:
                 samples.append((now - output.ingest_time).total_seconds() * 1000.0)
-
-    def _reject(self, hop: str, envelope: Envelope, reason: str, location: str | None) -> None:
-        where = location or envelope.attributes.get("path") or f"message {envelope.message_id}"
-        quarantine_id = self.quarantine.put(
-            hop, where, reason, payload=envelope.payload, patient=envelope.patient or None
-        )
-        self.audit.append(
-            audit_events.validation_failure(
-                message_id=envelope.message_id,
-                stage=hop,
-                reason=reason,
-                patient=envelope.patient or None,
-                quarantine_id=quarantine_id,
-                source_kind=envelope.source.value,
-            )
-        )
