@@ -20,10 +20,12 @@ PHI-free reason, which the runtime quarantines and audits.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from io import BytesIO
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -34,6 +36,7 @@ from clinflow.envelope import Envelope, SourceKind, content_message_id
 from clinflow.errors import InputRejected
 from clinflow.interfaces import AuditSink
 from clinflow.patient_ids import patient_mrn
+from clinflow.sqlite_store import open_wal
 
 STAGE = "ingest"
 VITAL_SIGNS = "vital-signs"
@@ -73,16 +76,74 @@ def _event_time(resources: list[dict[str, Any]]) -> datetime:
     return max(times) if times else datetime.now(UTC)
 
 
+ROUTE_ATTR = "route"  # set by sources: a PHI-free key of the source patient (partitioning)
+
+
+def route_key(envelope: Envelope) -> str:
+    """Partition key of a raw input: the source's patient route, so one patient's inputs stay
+    in order on one partition before ingest knows the pseudonym; else the message id."""
+    return envelope.attributes.get(ROUTE_ATTR) or envelope.patient or envelope.message_id
+
+
+_DIRECTORY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS patient_refs (
+    ref_token TEXT PRIMARY KEY,
+    pseudonym TEXT NOT NULL
+) WITHOUT ROWID;
+"""
+
+
+class PatientDirectory:
+    """FHIR ``Patient/<id>`` → pseudonym, learnt from Patient resources, kept in SQLite so a
+    restarted or rebalanced worker still resolves references. Ids are stored as keyed
+    tokens, never as themselves; a small in-memory cache serves the hot path."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self._conn = open_wal(path, _DIRECTORY_SCHEMA) if path is not None else None
+        self._cache: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def remember(self, token: str, pseudonym: str) -> None:
+        if self._cache.get(token) == pseudonym:
+            return
+        self._cache[token] = pseudonym
+        if self._conn is not None:
+            with self._lock:
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO patient_refs VALUES (?, ?)", (token, pseudonym)
+                )
+
+    def lookup(self, token: str) -> str | None:
+        found = self._cache.get(token)
+        if found is None and self._conn is not None:
+            with self._lock:
+                row = self._conn.execute(
+                    "SELECT pseudonym FROM patient_refs WHERE ref_token = ?", (token,)
+                ).fetchone()
+            if row is not None:
+                found = self._cache[token] = str(row[0])
+        return found
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with self._lock:
+                self._conn.close()
+
+
 class IngestStage:
     """``process(raw envelope) -> [envelopes]`` with the patient's pseudonym filled in."""
 
     name = STAGE
 
-    def __init__(self, pseudonymizer: Pseudonymizer, audit: AuditSink) -> None:
+    def __init__(
+        self,
+        pseudonymizer: Pseudonymizer,
+        audit: AuditSink,
+        directory: PatientDirectory | None = None,
+    ) -> None:
         self.pseudonymizer = pseudonymizer
         self.audit = audit
-        # FHIR Patient id (as a keyed token, never the id itself) -> pseudonym
-        self._patients: dict[str, str] = {}
+        self.directory = directory or PatientDirectory()
 
     def process(self, envelope: Envelope) -> list[Envelope]:
         if envelope.patient:  # already ingested (a replay of a derived message)
@@ -164,7 +225,7 @@ class IngestStage:
                 raise InputRejected("Patient has no MR identifier", where)
             pseudonym = self.pseudonymizer.patient_pseudonym(mrn)
             if patients[0].get("id"):
-                self._patients[self._key(str(patients[0]["id"]))] = pseudonym
+                self.directory.remember(self._key(str(patients[0]["id"])), pseudonym)
             return pseudonym
         for resource in resources:
             for field in PATIENT_REFERENCE_FIELDS:
@@ -176,7 +237,7 @@ class IngestStage:
                     target = ref.removeprefix("Patient/")
                     if target.startswith("PT-"):
                         return target  # already pseudonymous (a de-identified feed)
-                    found = self._patients.get(self._key(target))
+                    found = self.directory.lookup(self._key(target))
                     if found is not None:
                         return found
                     raise InputRejected(

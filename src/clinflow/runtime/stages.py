@@ -24,7 +24,13 @@ from clinflow.consent.stream import ConsentEventStage
 from clinflow.envelope import Envelope, SourceKind
 from clinflow.interfaces import AuditSink
 from clinflow.runtime.graph import Graph, Hop, Stage
-from clinflow.runtime.ingest import IngestStage, bundle_resources, is_vital_sign
+from clinflow.runtime.ingest import (
+    IngestStage,
+    PatientDirectory,
+    bundle_resources,
+    is_vital_sign,
+    route_key,
+)
 
 if TYPE_CHECKING:
     from clinflow.deid.fhir.io import FhirDeidRunner
@@ -163,7 +169,8 @@ def build_pipeline(deployment: Deployment, audit: AuditSink) -> PipelineStages:
     registry = deployment.consent.registry
     scoring = deployment.scoring()
     scoring.audit = audit
-    ingest = IngestStage(deployment.pseudonymizer, audit)
+    directory = PatientDirectory(deployment.data_dir.ledger_db)
+    ingest = IngestStage(deployment.pseudonymizer, audit, directory)
     consent = ConsentEventStage(deployment.consent.revocations)
     treatment_gate = ConsentGate(registry, audit, destination=ICU_DESTINATION)
     research_gate = ConsentGate(registry, audit, destination=RESEARCH_DESTINATION)
@@ -174,7 +181,7 @@ def build_pipeline(deployment: Deployment, audit: AuditSink) -> PipelineStages:
     release = ResearchRelease(GuardedSink(research_gate, deployment.research.write), audit)
     deid_dicom = Counted(DicomDeidStage(dicom_engine, deployment.quarantine, audit))
     hops = [
-        Hop("ingest", ingest, ("consent-events",)),
+        Hop("ingest", ingest, ("consent-events",), key=route_key),
         Hop("consent-events", consent, ("treatment-select", "research-select")),
         Hop("treatment-select", TreatmentSelect(), ("treatment-gate",)),
         Hop("treatment-gate", treatment_gate, ("minimum-necessary",)),
@@ -191,6 +198,7 @@ def build_pipeline(deployment: Deployment, audit: AuditSink) -> PipelineStages:
         Hop("research-release", release),
     ]
     graph = Graph.of(hops, entry="ingest")
+    graph.closers.append(directory.close)
     return PipelineStages(
         ingest,
         consent,
