@@ -1,0 +1,314 @@
+"""Sources for ``clinflow run``: async iterators of ``TimedInput`` carrying RAW envelopes.
+
+- ``GeneratorSource(options, speed)``: the synthetic cohort as a timed stream
+  (``clinflow.synthetic.stream``), paced by clinical time / speed.
+- ``FolderSource(path, poll_s, once, state_file)``: a drop folder as a PACS or an EHR export
+  fills it: one envelope per new complete file (FHIR ``.json`` Bundle or resource, DICOM by
+  its ``DICM`` preamble or ``.dcm``) and one per line of ``.ndjson`` files.
+
+Pacing is open loop: ``at_s`` is fixed in advance relative to the source's start; the source
+sleeps until then and never waits for the consumer, so a slow pipeline cannot slow the
+schedule down and hide its latency (late items go out at once). Each yielded envelope's
+``ingest_time`` is the moment it was handed out (the runtime measures latency from it).
+Cancelling the consuming task (or ``aclose()``) stops a source cleanly, between items.
+
+Folder conventions (what makes a file complete):
+
+- a file is taken once its size and modification time are the same on two polls ``poll_s``
+  apart (a file last modified at least ``poll_s`` ago counts as already stable);
+- names starting with ``.`` and ending in ``.part``, ``.partial``, ``.tmp``, ``.crdownload``
+  or ``~`` are in-progress writes and never taken: a writer that writes ``x.dcm.part`` (or
+  ``.x.dcm``) and renames it to ``x.dcm`` when done is picked up right after the rename;
+- ``DICOMDIR`` and files that are neither FHIR JSON nor DICOM are skipped (counted);
+- what was yielded is remembered by (path, mtime, size): a rewritten file is yielded again,
+  an unchanged one never; with ``state_file`` this memory survives restarts (the runtime's
+  ledger also drops inputs whose content id it has seen).
+
+Locations (``attributes["path"]``) are paths relative to the folder (``name:LINE`` for an
+ndjson line). File names are read as bytes: one that is not UTF-8 (or that starts with
+``hex:``) is named ``hex:<hex of its bytes>``, never an error. A file name may carry PHI
+where a sender puts it there; the runtime keeps ``path`` internal (quarantine, audit
+locations), never releases it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+import orjson
+
+from clinflow.envelope import Envelope, SourceKind, TimedInput, content_message_id
+from clinflow.synthetic.stream import StreamOptions, generate_stream
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+FHIR_FORMAT = "fhir-json"
+DICOM_FORMAT = "dicom"
+PARTIAL_SUFFIXES = (b".part", b".partial", b".tmp", b".crdownload", b"~")
+SKIPPED_NAMES = (b"DICOMDIR",)
+_DICM_OFFSET = 128
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _arrived(timed: TimedInput) -> TimedInput:
+    """The item as handed out now: ``ingest_time`` is its arrival."""
+    return TimedInput(timed.at_s, replace(timed.envelope, ingest_time=_now()))
+
+
+# ---------------------------------------------------------------------------- generator
+
+
+class GeneratorSource:
+    """The synthetic cohort, one raw input at a time at ``at_s`` (``speed`` 0: flat out).
+
+    ``speed`` overrides ``options.speed`` when given. ``clock``/``sleep`` are injectable
+    (tests use a fake clock).
+    """
+
+    def __init__(
+        self,
+        options: StreamOptions,
+        speed: float | None = None,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.options = options if speed is None else replace(options, speed=speed)
+        self.clock = clock
+        self.sleep = sleep
+
+    async def __aiter__(self) -> AsyncIterator[TimedInput]:
+        items = generate_stream(self.options)
+        start = self.clock()
+        try:
+            for timed in items:
+                delay = timed.at_s - (self.clock() - start)
+                # Flat out or late, still hand the loop over between items.
+                await self.sleep(delay if delay > 0 else 0)
+                yield _arrived(timed)
+        finally:
+            items.close()  # closes the stream's manifest file
+
+
+# ---------------------------------------------------------------------------- folder
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    location: str
+    mtime_ns: int
+    size: int
+
+    def to_json(self) -> bytes:
+        return orjson.dumps({"path": self.location, "mtime_ns": self.mtime_ns, "size": self.size})
+
+
+def location_of(relative: bytes) -> str:
+    """A lossless, unambiguous text name for a relative path given as bytes (never raises):
+    the UTF-8 text, or ``hex:<bytes>`` when it is not UTF-8 (or itself starts ``hex:``)."""
+    try:
+        text = relative.decode("utf-8")
+    except UnicodeDecodeError:
+        return "hex:" + relative.hex()
+    return "hex:" + relative.hex() if text.startswith("hex:") else text
+
+
+def is_in_progress(name: bytes) -> bool:
+    """True for names that by convention are still being written (dotfiles, ``.part``...)."""
+    return name.startswith(b".") or name.lower().endswith(PARTIAL_SUFFIXES)
+
+
+def _kind_of_json(document: object) -> SourceKind:
+    is_consent = isinstance(document, dict) and document.get("resourceType") == "Consent"
+    return SourceKind.CONSENT if is_consent else SourceKind.FHIR
+
+
+def _raw(payload: bytes, source: SourceKind, at: datetime, location: str, fmt: str) -> Envelope:
+    return Envelope(
+        message_id=content_message_id(payload),
+        source=source,
+        patient="",
+        payload=payload,
+        event_time=at,
+        attributes={"path": location, "format": fmt},
+    )
+
+
+def file_envelopes(data: bytes, name: bytes, location: str, at: datetime) -> list[Envelope]:
+    """Raw envelopes of one complete file (none when it is neither FHIR JSON nor DICOM).
+
+    Undecodable JSON still becomes an envelope: ingest rejects and quarantines it, so a bad
+    export is visible instead of silently skipped.
+    """
+    lower = name.lower()
+    if lower.endswith(b".ndjson"):
+        out = []
+        for number, line in enumerate(data.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                source = _kind_of_json(orjson.loads(line))
+            except orjson.JSONDecodeError:
+                source = SourceKind.FHIR
+            out.append(_raw(line, source, at, f"{location}:{number}", FHIR_FORMAT))
+        return out
+    if lower.endswith(b".json"):
+        try:
+            source = _kind_of_json(orjson.loads(data))
+        except orjson.JSONDecodeError:
+            source = SourceKind.FHIR
+        return [_raw(data, source, at, location, FHIR_FORMAT)]
+    if data[_DICM_OFFSET : _DICM_OFFSET + 4] == b"DICM" or lower.endswith(b".dcm"):
+        return [_raw(data, SourceKind.DICOM, at, location, DICOM_FORMAT)]
+    return []
+
+
+@dataclass(slots=True)
+class FolderStats:
+    files: int = 0  # complete files read
+    envelopes: int = 0
+    skipped: list[str] = field(default_factory=list)  # "location: reason"
+
+
+class FolderSource:
+    """Watch ``path`` (recursively) and yield a raw envelope per new complete file.
+
+    ``once``: one scan (plus one re-check of files modified in the last ``poll_s``), then
+    stop. ``state_file``: ndjson of what was yielded, read at start and appended to, so a
+    restarted watcher does not yield the same files again.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        poll_s: float = 1.0,
+        once: bool = False,
+        *,
+        state_file: Path | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.root = Path(path)
+        self.poll_s = poll_s
+        self.once = once
+        self.state_file = state_file
+        self.clock = clock
+        self.sleep = sleep
+        self.stats = FolderStats()
+        self._seen: set[_Seen] = set()
+        self._previous: dict[bytes, tuple[int, int]] = {}  # relative -> (mtime_ns, size)
+
+    async def __aiter__(self) -> AsyncIterator[TimedInput]:
+        self._seen |= self._load_state()
+        state = self._open_state()
+        start = self.clock()
+        try:
+            rechecks = 0
+            while True:
+                ready, waiting = await asyncio.to_thread(self._poll)
+                for relative, seen in ready:
+                    envelopes = await asyncio.to_thread(self._read, relative, seen)
+                    for envelope in envelopes:
+                        yield TimedInput(max(0.0, self.clock() - start), envelope)
+                    self._remember(seen, state)
+                if self.once and (not waiting or rechecks >= 1):
+                    return
+                rechecks += 1
+                await self.sleep(self.poll_s)
+        finally:
+            if state is not None:
+                state.close()
+
+    # ----- scanning (in a worker thread) ---------------------------------------------------
+    def _walk(self) -> Iterator[tuple[bytes, os.stat_result]]:
+        root = os.fsencode(self.root)
+        for folder, dirs, files in os.walk(root, onerror=self._walk_error):
+            dirs[:] = sorted(d for d in dirs if not d.startswith(b"."))
+            for name in sorted(files):
+                full = os.path.join(folder, name)
+                try:
+                    info = os.stat(full)
+                except OSError:
+                    continue  # vanished between listing and stat
+                yield os.path.relpath(full, root), info
+
+    def _walk_error(self, error: OSError) -> None:
+        self.stats.skipped.append(f"{error.filename!r}: cannot list ({error.strerror})")
+
+    def _poll(self) -> tuple[list[tuple[bytes, _Seen]], bool]:
+        """Files complete now (oldest first), and whether any may still be being written."""
+        now_ns = time.time_ns()
+        quiet_ns = int(self.poll_s * 1e9)
+        current: dict[bytes, tuple[int, int]] = {}
+        ready: list[tuple[int, bytes, _Seen]] = []
+        waiting = False
+        for relative, info in self._walk():
+            name = os.path.basename(relative)
+            if is_in_progress(name) or name in SKIPPED_NAMES:
+                continue
+            key = (info.st_mtime_ns, info.st_size)
+            current[relative] = key
+            seen = _Seen(location_of(relative), *key)
+            if seen in self._seen:
+                continue
+            stable = self._previous.get(relative) == key or now_ns - key[0] >= quiet_ns
+            if stable:
+                ready.append((key[0], relative, seen))
+            else:
+                waiting = True
+        self._previous = current
+        ready.sort()
+        return [(relative, seen) for _, relative, seen in ready], waiting
+
+    def _read(self, relative: bytes, seen: _Seen) -> list[Envelope]:
+        full = os.path.join(os.fsencode(self.root), relative)
+        try:
+            with open(full, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            self.stats.skipped.append(f"{seen.location}: cannot read ({exc.strerror})")
+            return []
+        at = datetime.fromtimestamp(seen.mtime_ns / 1e9, UTC)
+        envelopes = file_envelopes(data, os.path.basename(relative), seen.location, at)
+        if envelopes:
+            self.stats.files += 1
+            self.stats.envelopes += len(envelopes)
+        else:
+            self.stats.skipped.append(f"{seen.location}: neither FHIR JSON nor DICOM")
+        return envelopes
+
+    # ----- memory of what was yielded --------------------------------------------------------
+    def _load_state(self) -> set[_Seen]:
+        if self.state_file is None or not self.state_file.exists():
+            return set()
+        seen = set()
+        for line in self.state_file.read_bytes().splitlines():
+            try:
+                raw = orjson.loads(line)
+                seen.add(_Seen(str(raw["path"]), int(raw["mtime_ns"]), int(raw["size"])))
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                continue  # a torn last line after a crash: that file is yielded again
+        return seen
+
+    def _open_state(self) -> IO[bytes] | None:
+        if self.state_file is None:
+            return None
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        return self.state_file.open("ab")
+
+    def _remember(self, seen: _Seen, state: IO[bytes] | None) -> None:
+        self._seen.add(seen)
+        if state is not None:
+            state.write(seen.to_json() + b"\n")
+            state.flush()
