@@ -20,6 +20,9 @@ def register_all(app: typer.Typer) -> None:
     from clinflow.runtime.commands import demo_command
 
     app.command("demo")(demo_command)  # embedded pipeline end to end
+    from clinflow.runtime.run_command import run_command
+
+    app.command("run")(run_command)  # stream a source into the deployment until stopped
     # audit log: audit verify, serve api   -> clinflow.audit.commands
     from clinflow.audit.commands import audit_app
     from clinflow.serve_commands import serve_app

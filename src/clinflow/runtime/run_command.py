@@ -1,0 +1,350 @@
+"""``clinflow run``: stream a source into the deployment until it ends or is stopped.
+
+The embedded runtime (default) runs the streaming graph in this process with a live display
+of every hop (received, emitted, rejected, duplicates, queue depth, rate). SIGINT/SIGTERM
+stop the source, drain what is in flight, flush the audit log (a signed checkpoint as it
+closes) and exit 0. ``--runtime kafka`` starts a faust-streaming worker on the same graph
+instead (several workers share the partitions).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import signal
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from clinflow.cli_options import DataDirOption
+from clinflow.envelope import Envelope, TimedInput
+from clinflow.errors import ConfigError
+
+console = Console()
+err_console = Console(stderr=True)
+
+RUN_REPORT = "run-report.json"
+STREAM_MANIFEST = "stream-manifest.ndjson"
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$")
+
+
+def parse_duration(text: str | None) -> float | None:
+    """``90``, ``90s``, ``10m``, ``1.5h``, ``500ms`` → seconds; None → no limit."""
+    if text is None:
+        return None
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise ConfigError(f"--duration {text!r}: expected e.g. 30s, 10m, 1h")
+    value = float(match.group(1))
+    unit = match.group(2) or "s"
+    return value * {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}[unit]
+
+
+def parse_speed(text: str) -> float:
+    """``max`` (as fast as possible) → 0; ``x60`` or ``60`` → 60 clinical seconds per second."""
+    cleaned = text.strip().lower()
+    if cleaned in ("max", "inf", "0"):
+        return 0.0
+    try:
+        speed = float(cleaned.removeprefix("x"))
+    except ValueError as exc:
+        raise ConfigError(f"--speed {text!r}: expected max, x60 or a number") from exc
+    if speed <= 0:
+        raise ConfigError(f"--speed {text!r}: must be positive (or max)")
+    return speed
+
+
+def parse_source(text: str) -> tuple[str, Path | None]:
+    """``generator`` | ``folder:PATH`` | ``PATH`` (an existing folder)."""
+    if text == "generator":
+        return "generator", None
+    if text.startswith("folder:"):
+        path = Path(text.removeprefix("folder:"))
+    elif Path(text).is_dir():
+        path = Path(text)
+    else:
+        raise ConfigError(f"--source {text!r}: expected generator, folder:PATH or a folder")
+    if not path.is_dir():
+        raise ConfigError(f"--source {text!r}: {path} is not a folder")
+    return "folder", path
+
+
+def run_command(
+    data_dir: DataDirOption = None,
+    source: Annotated[
+        str,
+        typer.Option(
+            "--source",
+            help="generator (a synthetic cohort as a timed stream), folder:PATH or PATH "
+            "(a DICOM/FHIR drop folder, watched).",
+        ),
+    ] = "generator",
+    speed: Annotated[
+        str,
+        typer.Option("--speed", help="Clinical time per wall second: max, x60, x3600 ..."),
+    ] = "max",
+    duration: Annotated[
+        str | None,
+        typer.Option("--duration", help="Stop after this long (30s, 10m, 1h); default: "
+                     "when the source ends (a folder is watched until stopped)."),
+    ] = None,  # fmt: skip
+    patients: Annotated[int, typer.Option("--patients", min=1, help="Generator: cohort size.")]
+    = 20,
+    seed: Annotated[int, typer.Option("--seed", help="Generator: random seed.")] = 7,
+    scenario: Annotated[
+        Path | None, typer.Option("--scenario", help="Generator: scenario YAML.")
+    ] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Folder: scan once, process, drain and exit.")
+    ] = False,
+    runtime: Annotated[
+        str, typer.Option("--runtime", help="embedded (default) or kafka.")
+    ] = "embedded",
+    brokers: Annotated[
+        str | None, typer.Option("--brokers", help="Kafka: bootstrap servers HOST:PORT.")
+    ] = None,
+    feed: Annotated[
+        bool,
+        typer.Option("--feed", help="Kafka: send the source into the ingest topic and exit "
+                     "(workers started with --runtime kafka process it)."),
+    ] = False,  # fmt: skip
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Live per-hop display.")
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run report as JSON.")]
+    = False,
+) -> None:
+    """Stream a source through de-identification, consent, audit and scoring until it ends
+    or is stopped (SIGINT/SIGTERM drain and exit 0).
+
+    Everything goes to the deployment's own stores, so `clinflow consent status|revoke`,
+    `audit ...`, `quarantine ...` and the API see it while it runs and afterwards. Inputs
+    already processed (same content) are skipped, never processed or audited twice.
+    """
+    if runtime not in ("embedded", "kafka"):
+        raise ConfigError(f"--runtime {runtime!r}: expected embedded or kafka")
+    kind, folder = parse_source(source)
+    seconds = parse_duration(duration)
+    pace = parse_speed(speed)
+    if runtime == "kafka":
+        feed_source = None
+        if feed:
+            if pace:
+                raise ConfigError("--feed sends the source flat out: use --speed max")
+            from clinflow.config import DataDir
+
+            feed_source = _source(
+                kind, folder, speed=0.0, patients=patients, seed=seed, scenario=scenario,
+                manifest=DataDir.open(data_dir).root / STREAM_MANIFEST, once=True,
+            )  # fmt: skip
+        _run_kafka(data_dir, brokers, feed, feed_source)
+        return
+    report = run_embedded(
+        data_dir,
+        kind=kind,
+        folder=folder,
+        speed=pace,
+        duration_s=seconds,
+        patients=patients,
+        seed=seed,
+        scenario=scenario,
+        once=once,
+        progress=progress and not as_json,
+    )
+    if as_json:
+        print(json.dumps(report))
+    else:
+        _render(report)
+
+
+def _run_kafka(
+    data_dir: str | None,
+    brokers: str | None,
+    feed: bool,
+    source: AsyncIterator[TimedInput] | AsyncIterator[Envelope] | None,
+) -> None:
+    """A Kafka worker (default), or with ``--feed`` the source sent into the entry topic."""
+    from clinflow.runtime.broker import BrokerUnavailable
+    from clinflow.runtime.kafka_worker import run_kafka_worker
+
+    if not brokers:
+        raise ConfigError("--runtime kafka needs --brokers HOST:PORT")
+    if feed:
+        assert source is not None
+        from clinflow.runtime.ingest import route_key
+        from clinflow.runtime.kafka import produce_sync
+        from clinflow.runtime.kafka_settings import KafkaSettings
+
+        envelopes = asyncio.run(_collect(source))
+        sent = produce_sync(KafkaSettings(brokers=brokers), envelopes, entry="ingest",
+                            key=route_key)  # fmt: skip
+        console.print(f"sent {sent} input(s) to the ingest topic at {brokers}")
+        return
+    try:
+        status = run_kafka_worker(brokers=brokers, data_dir=data_dir)
+    except BrokerUnavailable as exc:
+        raise ConfigError(str(exc)) from exc
+    raise typer.Exit(status)
+
+
+async def _collect(
+    source: AsyncIterator[TimedInput] | AsyncIterator[Envelope],
+) -> list[Envelope]:
+    collected = []
+    async for item in source:
+        collected.append(item.envelope if isinstance(item, TimedInput) else item)
+    return collected
+
+
+def _source(
+    kind: str,
+    folder: Path | None,
+    *,
+    speed: float,
+    patients: int,
+    seed: int,
+    scenario: Path | None,
+    manifest: Path,
+    once: bool,
+) -> AsyncIterator[TimedInput] | AsyncIterator[Envelope]:
+    from clinflow.runtime import sources
+
+    if kind == "folder":
+        assert folder is not None
+        return sources.FolderSource(folder, once=once).__aiter__()
+    from clinflow.config import scenarios_dir
+    from clinflow.synthetic.scenario import load_scenario
+    from clinflow.synthetic.stream import StreamOptions
+
+    options = StreamOptions(
+        patients=patients,
+        seed=seed,
+        scenario=load_scenario(scenario or scenarios_dir() / "demo.yaml"),
+        speed=speed,
+        manifest=manifest,
+    )
+    return sources.GeneratorSource(options).__aiter__()
+
+
+def run_embedded(
+    data_dir: str | Path | None,
+    *,
+    kind: str,
+    folder: Path | None,
+    speed: float,
+    duration_s: float | None,
+    patients: int,
+    seed: int,
+    scenario: Path | None,
+    once: bool,
+    progress: bool,
+) -> dict[str, Any]:
+    """Run the streaming graph on the embedded runtime; returns the run report (JSON-able)."""
+    from clinflow.audit.buffer import BufferedSink
+    from clinflow.config import DataDir
+    from clinflow.runtime.accounting import account_research
+    from clinflow.runtime.deployment import Deployment
+    from clinflow.runtime.embedded import EmbeddedRuntime
+    from clinflow.runtime.stages import build_pipeline
+
+    root = DataDir.open(data_dir)
+    with Deployment.open(root) as deployment:
+        log = deployment.audit_log()
+        first_entry = log.size
+        buffered = BufferedSink(deployment.audit)
+        stages = build_pipeline(deployment, buffered)
+        runtime = EmbeddedRuntime(
+            stages.graph, quarantine=deployment.quarantine, audit=buffered,
+            ledger=deployment.ledger,
+        )  # fmt: skip
+        feed = _source(
+            kind, folder, speed=speed, patients=patients, seed=seed, scenario=scenario,
+            manifest=root.root / STREAM_MANIFEST, once=once,
+        )  # fmt: skip
+
+        async def main() -> None:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, runtime.stop, signal.Signals(signum).name)
+            run = asyncio.ensure_future(runtime.run(feed, duration_s=duration_s))
+            if progress:
+                with Live(_table(runtime, 0.0), console=err_console, refresh_per_second=4) as live:
+                    started = time.perf_counter()
+                    while not run.done():
+                        await asyncio.wait({run}, timeout=0.25)
+                        live.update(_table(runtime, time.perf_counter() - started))
+            await run
+
+        asyncio.run(main())
+        stats = runtime.stats
+        entries = (log.get_entry(index) or b"{}" for index in range(first_entry, log.size))
+        accounting = {k: a.to_json() for k, a in account_research(entries).items()}
+        report: dict[str, Any] = {
+            "source": kind if folder is None else f"folder:{folder}",
+            "speed": speed or "max",
+            **stats.to_json(),
+            "consent": {
+                purpose: {"permit": gate.permitted, "deny": gate.denied}
+                for purpose, gate in (
+                    ("TREAT", stages.treatment_gate),
+                    ("HRESCH", stages.research_gate),
+                )
+            },
+            "released_research": stages.release.released,
+            "scores": stages.score_sink.scores,
+            "alerts": stages.score_sink.alerts,
+            "accounting": accounting,
+            "audit_entries_appended": log.size - first_entry,
+        }
+    (root.root / RUN_REPORT).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return report
+
+
+def _table(runtime: Any, elapsed: float) -> Table:
+    table = Table(title=f"clinflow run — {elapsed:6.1f} s", show_lines=False)
+    for column in ("hop", "received", "emitted", "rejected", "dup", "queue", "per s"):
+        table.add_column(column, justify="left" if column == "hop" else "right")
+    depths = runtime.queue_depths()
+    for name in runtime.graph.order():
+        hop = runtime.stats.hops[name]
+        rate = hop.received / elapsed if elapsed > 0 else 0.0
+        table.add_row(
+            name,
+            str(hop.received),
+            str(hop.emitted),
+            str(hop.rejected),
+            str(hop.duplicates),
+            str(depths.get(name, 0)),
+            f"{rate:,.0f}",
+        )
+    return table
+
+
+def _render(report: dict[str, Any]) -> None:
+    table = Table(title=f"clinflow run: {report['inputs']} inputs in {report['seconds']} s "
+                  f"(stopped by {report['stopped_by']})")  # fmt: skip
+    for column in ("hop", "received", "emitted", "rejected", "duplicates", "busy s"):
+        table.add_column(column, justify="left" if column == "hop" else "right")
+    for name, hop in report["hops"].items():
+        table.add_row(name, *(str(hop[k]) for k in ("received", "emitted", "rejected",
+                                                    "duplicates", "busy_s")))  # fmt: skip
+    console.print(table)
+    for kind, account in report["accounting"].items():
+        state = "balanced" if account["balanced"] else "NOT BALANCED"
+        console.print(
+            f"{kind}: ingested {account['ingested']} = released {account['released']} + "
+            f"denied {account['denied']} + quarantined {account['quarantined']} ({state})"
+        )
+    for hop, latency in report["latency"].items():
+        console.print(
+            f"latency to {hop}: p50 {latency['p50_ms']:.1f} ms, p99 {latency['p99_ms']:.1f} ms"
+            if latency["count"]
+            else f"latency to {hop}: no outputs"
+        )
