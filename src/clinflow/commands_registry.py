@@ -23,6 +23,9 @@ def register_all(app: typer.Typer) -> None:
     from clinflow.runtime.run_command import run_command
 
     app.command("run")(run_command)  # stream a source into the deployment until stopped
+    from clinflow.runtime.kafka_commands import register as register_worker
+
+    register_worker(app)  # worker: one Kafka pipeline worker (distributed runtime)
     # audit log: audit verify, serve api   -> clinflow.audit.commands
     from clinflow.audit.commands import audit_app
     from clinflow.serve_commands import serve_app
