@@ -50,26 +50,88 @@ class ModalitySpec:
     attributes: tuple[Attr, ...]  # constant per series
 
 
+@dataclass(frozen=True, slots=True)
+class PixelModule:
+    """The Image Pixel module values (PS3.3 C.7.6.3) every instance of a modality shares."""
+
+    size: int  # rows == columns
+    bits_allocated: int
+    bits_stored: int
+    photometric: str
+    samples_per_pixel: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesPlan:
+    """How a study of a modality is laid out: series per study, instances per series."""
+
+    volumetric: bool  # has a frame of reference and slice positions
+    burn_in_eligible: bool  # big enough for readable burned-in text
+    series_range: tuple[int, int]
+    instance_range: tuple[int, int]
+
+
+# Cross-sectional modalities (CT, MR): small 12-bit slices, a few stacks of a few slices.
+SLICE_PIXELS = PixelModule(size=64, bits_allocated=16, bits_stored=12, photometric="MONOCHROME2")
+SLICE_PLAN = SeriesPlan(
+    volumetric=True, burn_in_eligible=False, series_range=(2, 3), instance_range=(3, 6)
+)
+# Projection radiographs (CR, DX) and captures: larger single images, one or two a series.
+SINGLE_IMAGE_PLAN = SeriesPlan(
+    volumetric=False, burn_in_eligible=True, series_range=(1, 2), instance_range=(1, 2)
+)
+
+
+def _spec(
+    name: str,
+    modality: str,
+    sop_class_uid: str,
+    pixels: PixelModule,
+    plan: SeriesPlan,
+    *,
+    studies: tuple[str, ...],
+    series: tuple[str, ...],
+    body_part: str,
+    attributes: tuple[Attr, ...],
+) -> ModalitySpec:
+    """One table row: the shared pixel module and series plan flattened into the spec."""
+    return ModalitySpec(
+        name=name,
+        modality=modality,
+        sop_class_uid=sop_class_uid,
+        size=pixels.size,
+        bits_allocated=pixels.bits_allocated,
+        bits_stored=pixels.bits_stored,
+        photometric=pixels.photometric,
+        samples_per_pixel=pixels.samples_per_pixel,
+        volumetric=plan.volumetric,
+        burn_in_eligible=plan.burn_in_eligible,
+        series_range=plan.series_range,
+        instance_range=plan.instance_range,
+        study_descriptions=studies,
+        series_descriptions=series,
+        body_part=body_part,
+        attributes=attributes,
+    )
+
+
 SPECS: dict[str, ModalitySpec] = {
     spec.name: spec
     for spec in (
-        ModalitySpec(
+        _spec(
             "CT",
             "CT",
             CT_IMAGE,
-            64,
-            16,
-            12,
-            "MONOCHROME2",
-            1,
-            True,
-            False,
-            (2, 3),
-            (3, 6),
-            ("CT CHEST WITHOUT CONTRAST", "CT CHEST ABDOMEN PELVIS W CONTRAST", "CT PE PROTOCOL"),
-            ("AXIAL 5MM", "AXIAL LUNG 1MM", "CORONAL MPR", "SAGITTAL MPR"),
-            "CHEST",
-            (
+            SLICE_PIXELS,
+            SLICE_PLAN,
+            studies=(
+                "CT CHEST WITHOUT CONTRAST",
+                "CT CHEST ABDOMEN PELVIS W CONTRAST",
+                "CT PE PROTOCOL",
+            ),
+            series=("AXIAL 5MM", "AXIAL LUNG 1MM", "CORONAL MPR", "SAGITTAL MPR"),
+            body_part="CHEST",
+            attributes=(
                 ("ImageType", "CS", ["ORIGINAL", "PRIMARY", "AXIAL"]),
                 ("KVP", "DS", "120"),
                 ("SliceThickness", "DS", "5"),
@@ -83,23 +145,16 @@ SPECS: dict[str, ModalitySpec] = {
                 ("PatientPosition", "CS", "HFS"),
             ),
         ),
-        ModalitySpec(
+        _spec(
             "MR",
             "MR",
             MR_IMAGE,
-            64,
-            16,
-            12,
-            "MONOCHROME2",
-            1,
-            True,
-            False,
-            (2, 3),
-            (3, 6),
-            ("MRI BRAIN WITHOUT CONTRAST", "MRI BRAIN W WO CONTRAST"),
-            ("AX T1", "AX T2", "AX FLAIR", "SAG T1", "AX DWI"),
-            "HEAD",
-            (
+            SLICE_PIXELS,
+            SLICE_PLAN,
+            studies=("MRI BRAIN WITHOUT CONTRAST", "MRI BRAIN W WO CONTRAST"),
+            series=("AX T1", "AX T2", "AX FLAIR", "SAG T1", "AX DWI"),
+            body_part="HEAD",
+            attributes=(
                 ("ImageType", "CS", ["ORIGINAL", "PRIMARY", "M", "ND"]),
                 ("ScanningSequence", "CS", "SE"),
                 ("SequenceVariant", "CS", "NONE"),
@@ -115,23 +170,16 @@ SPECS: dict[str, ModalitySpec] = {
                 ("PatientPosition", "CS", "HFS"),
             ),
         ),
-        ModalitySpec(
+        _spec(
             "CR",
             "CR",
             CR_IMAGE,
-            128,
-            16,
-            12,
-            "MONOCHROME1",
-            1,
-            False,
-            True,
-            (1, 2),
-            (1, 2),
-            ("XR CHEST 2 VIEWS", "XR CHEST 1 VIEW PORTABLE"),
-            ("PA", "LATERAL", "AP PORTABLE"),
-            "CHEST",
-            (
+            PixelModule(size=128, bits_allocated=16, bits_stored=12, photometric="MONOCHROME1"),
+            SINGLE_IMAGE_PLAN,
+            studies=("XR CHEST 2 VIEWS", "XR CHEST 1 VIEW PORTABLE"),
+            series=("PA", "LATERAL", "AP PORTABLE"),
+            body_part="CHEST",
+            attributes=(
                 ("ImageType", "CS", ["ORIGINAL", "PRIMARY"]),
                 ("ViewPosition", "CS", "PA"),
                 ("KVP", "DS", "110"),
@@ -140,23 +188,16 @@ SPECS: dict[str, ModalitySpec] = {
                 ("WindowWidth", "DS", "4096"),
             ),
         ),
-        ModalitySpec(
+        _spec(
             "DX",
             "DX",
             DX_PRESENTATION,
-            128,
-            16,
-            12,
-            "MONOCHROME2",
-            1,
-            False,
-            True,
-            (1, 2),
-            (1, 2),
-            ("XR CHEST PA AND LATERAL", "XR ABDOMEN 1 VIEW"),
-            ("PA", "LATERAL", "AP SUPINE"),
-            "CHEST",
-            (
+            PixelModule(size=128, bits_allocated=16, bits_stored=12, photometric="MONOCHROME2"),
+            SINGLE_IMAGE_PLAN,
+            studies=("XR CHEST PA AND LATERAL", "XR ABDOMEN 1 VIEW"),
+            series=("PA", "LATERAL", "AP SUPINE"),
+            body_part="CHEST",
+            attributes=(
                 ("ImageType", "CS", ["ORIGINAL", "PRIMARY"]),
                 ("PresentationIntentType", "CS", "FOR PRESENTATION"),
                 ("PresentationLUTShape", "CS", "IDENTITY"),
@@ -170,44 +211,34 @@ SPECS: dict[str, ModalitySpec] = {
                 ("WindowWidth", "DS", "4096"),
             ),
         ),
-        ModalitySpec(
+        _spec(
             "US",
             "US",
             US_IMAGE,
-            128,
-            8,
-            8,
-            "MONOCHROME2",
-            1,
-            False,
-            True,
-            (1, 3),
-            (1, 4),
-            ("US ABDOMEN COMPLETE", "ECHO TRANSTHORACIC", "US RENAL"),
-            ("LIVER", "GALLBLADDER", "KIDNEY RIGHT", "CINE LOOP"),
-            "ABDOMEN",
-            (
+            PixelModule(size=128, bits_allocated=8, bits_stored=8, photometric="MONOCHROME2"),
+            SeriesPlan(
+                volumetric=False, burn_in_eligible=True, series_range=(1, 3), instance_range=(1, 4)
+            ),
+            studies=("US ABDOMEN COMPLETE", "ECHO TRANSTHORACIC", "US RENAL"),
+            series=("LIVER", "GALLBLADDER", "KIDNEY RIGHT", "CINE LOOP"),
+            body_part="ABDOMEN",
+            attributes=(
                 ("ImageType", "CS", ["ORIGINAL", "PRIMARY", "ABDOMINAL", ""]),
                 ("LossyImageCompression", "CS", "00"),
             ),
         ),
-        ModalitySpec(
+        _spec(
             "SC",
             "OT",
             SECONDARY_CAPTURE,
-            128,
-            8,
-            8,
-            "RGB",
-            3,
-            False,
-            True,
-            (1, 2),
-            (1, 2),
-            ("OUTSIDE IMAGES IMPORT", "3D RECONSTRUCTION"),
-            ("SCREEN CAPTURE", "REPORT PAGE", "DOSE REPORT"),
-            "",
-            (("ConversionType", "CS", "WSD"),),
+            PixelModule(
+                size=128, bits_allocated=8, bits_stored=8, photometric="RGB", samples_per_pixel=3
+            ),
+            SINGLE_IMAGE_PLAN,
+            studies=("OUTSIDE IMAGES IMPORT", "3D RECONSTRUCTION"),
+            series=("SCREEN CAPTURE", "REPORT PAGE", "DOSE REPORT"),
+            body_part="",
+            attributes=(("ConversionType", "CS", "WSD"),),
         ),
     )
 }
