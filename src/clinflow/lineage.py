@@ -93,6 +93,33 @@ class LineageIndex:
                 [(output_id, sink, input_id) for input_id in inputs],
             )
 
+    def record_releases(self, envelopes: Sequence[Envelope], sink: str) -> None:
+        """``record_release`` for many envelopes in one transaction (a batch's scores)."""
+        for envelope in envelopes:
+            if not envelope.purpose:
+                location = f"message {envelope.message_id}"
+                raise InputRejected("released envelope has no purpose", location)
+        now = time.time()
+        outputs = [
+            (e.message_id, sink, e.patient, e.purpose, e.message_id, e.event_time.isoformat(), now)
+            for e in envelopes
+        ]
+        inputs = [
+            (e.message_id, sink, input_id)
+            for e in envelopes
+            for input_id in (*e.lineage, e.message_id)
+        ]
+        with self._lock, write_transaction(self._conn) as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO outputs(output_id, sink, patient, purpose, location,"
+                " event_time, released_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                outputs,
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO output_inputs(output_id, sink, input_id) VALUES (?, ?, ?)",
+                inputs,
+            )
+
     def record_release(self, envelope: Envelope, sink: str, location: str = "") -> None:
         """Record an envelope released to ``sink`` (scores, alerts, exports use this too)."""
         if not envelope.purpose:

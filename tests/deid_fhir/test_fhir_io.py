@@ -7,6 +7,7 @@ import base64
 from pathlib import Path
 
 import orjson
+import pytest
 from typer.testing import CliRunner
 
 from clinflow.cli import app
@@ -141,3 +142,21 @@ def test_encrypt_uses_the_patients_data_key(tmp_path: Path, data_dir: Path) -> N
     with pytest.raises(KeyError_):
         store.open(raw, b"Patient.telecom.value")
     store.close()
+
+
+def test_shallow_validation_refuses_unknown_types_ids_and_elements() -> None:
+    from clinflow.deid.fhir.io import validate_shallow
+    from clinflow.errors import InputRejected
+
+    good = {"resourceType": "Observation", "id": "o-1", "status": "final",
+            "code": {"text": "x"}, "_status": {"extension": []}}  # fmt: skip
+    assert validate_shallow(good, "f ") == "R5"
+    bad_cases = [
+        ({**good, "resourceType": "Observaton"}, "unknown resourceType"),
+        ({**good, "id": "has spaces"}, "id is not a FHIR id"),
+        ({**good, "race": "2106-3"}, "element not defined"),
+    ]
+    for resource, reason in bad_cases:
+        with pytest.raises(InputRejected, match=reason) as caught:
+            validate_shallow(resource, "f ")
+        assert "2106-3" not in str(caught.value)

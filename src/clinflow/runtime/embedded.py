@@ -31,7 +31,7 @@ from clinflow.envelope import Envelope, TimedInput
 from clinflow.errors import InputRejected
 from clinflow.interfaces import append_all
 from clinflow.quarantine import Quarantine
-from clinflow.runtime.graph import Graph
+from clinflow.runtime.graph import Graph, flush_stage
 from clinflow.runtime.ledger import Ledger
 from clinflow.runtime.rejects import quarantine_reject
 
@@ -266,6 +266,7 @@ class EmbeddedRuntime:
             else:
                 outputs.extend(produced)
             completed.append(envelope.message_id)
+        flush_stage(hop.stage)
         stats.busy_s += time.perf_counter() - started
         await self._commit()  # the batch's AuditEvents durable before anything is handed on
         stats.emitted += len(outputs)

@@ -34,6 +34,14 @@ class Stage(Protocol):
     def process(self, envelope: Envelope) -> list[Envelope]: ...
 
 
+def flush_stage(stage: Stage) -> None:
+    """End of a batch: a stage that defers its writes (``flush()``) makes them now, before
+    the runtime commits the audit entries and hands the batch's outputs on."""
+    flush = getattr(stage, "flush", None)
+    if callable(flush):
+        flush()
+
+
 def patient_key(envelope: Envelope) -> str:
     """Partition key: the patient's pseudonym keeps a patient's events in order; inputs whose
     patient is not known yet (raw sources) are keyed by their message id."""
@@ -101,6 +109,7 @@ class Graph:
             name, item = pending.pop()
             hop = self.hops[name]
             outputs = hop.stage.process(item)
+            flush_stage(hop.stage)  # a batch of one
             if not hop.downstream:
                 reached[name] += len(outputs)
                 continue

@@ -54,7 +54,7 @@ import faust
 from clinflow.config import DataDir
 from clinflow.envelope import Envelope
 from clinflow.errors import InputRejected
-from clinflow.runtime.graph import Graph, Hop, patient_key
+from clinflow.runtime.graph import Graph, Hop, flush_stage, patient_key
 from clinflow.runtime.kafka_settings import (
     DEFAULT_GRAPH_FACTORY,
     KafkaSettings,
@@ -120,6 +120,7 @@ def process_batch(
                 (child, child_key(output).encode(), output.to_bytes()) for output in outputs
             )
         result.completed.append(message_id)
+    flush_stage(hop.stage)
     if worker_graph.commit is not None:
         worker_graph.commit()
     return result

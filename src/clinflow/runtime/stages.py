@@ -84,17 +84,24 @@ class ResearchSelect:
 
 @dataclass
 class ScoreSink:
-    """Records each RiskAssessment the ICU endpoint produced in the lineage index."""
+    """Records each RiskAssessment the ICU endpoint produced in the lineage index (one
+    transaction per batch: ``flush`` runs before the batch is committed and handed on)."""
 
     lineage: LineageIndex
     scores: int = 0
     alerts: int = 0
+    pending: list[Envelope] = field(default_factory=list)
 
     def process(self, envelope: Envelope) -> list[Envelope]:
-        self.lineage.record_release(envelope, ICU_DESTINATION)
+        self.pending.append(envelope)
         self.scores += 1
         self.alerts += "alert_id" in envelope.attributes
         return [envelope]
+
+    def flush(self) -> None:
+        if self.pending:
+            self.lineage.record_releases(self.pending, ICU_DESTINATION)
+            self.pending = []
 
 
 @dataclass

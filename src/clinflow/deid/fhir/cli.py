@@ -41,7 +41,12 @@ def deid_fhir(
         ),
     ] = None,
     validate: Annotated[
-        str, typer.Option("--validate", help="fhir.resources validation: input, both, none.")
+        str,
+        typer.Option(
+            "--validate",
+            help="input (fhir.resources models), shallow (type, id and element names only: "
+            "much cheaper), both (input and output), none.",
+        ),
     ] = "input",
     data_dir: DataDirOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
@@ -55,7 +60,7 @@ def deid_fhir(
     data directory). Exit 0 when everything was written, 1 when some inputs were quarantined
     (listed with file, entry or line, and field), 2 on a usage or policy error.
     """
-    if validate not in ("input", "both", "none"):
+    if validate not in ("input", "shallow", "both", "none"):
         raise ConfigError(f"--validate {validate}: expected input, both or none")
     if not source.exists():
         raise ConfigError(f"input {source}: no such file or directory")

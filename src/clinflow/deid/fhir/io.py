@@ -12,6 +12,7 @@ fhir.resources R5 model, then R4B; content both reject only for R4-era element n
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,13 +22,13 @@ from typing import Any, Literal
 import orjson
 
 from clinflow.deid.fhir.engine import FhirDeidentifier
-from clinflow.deid.fhir.resource_types import model_class
+from clinflow.deid.fhir.resource_types import element_names, model_class
 from clinflow.envelope import content_message_id
 from clinflow.errors import InputRejected
 from clinflow.interfaces import AuditSink, append_all
 from clinflow.quarantine import Quarantine
 
-Validation = Literal["none", "input", "both"]
+Validation = Literal["none", "shallow", "input", "both"]
 BUNDLE_TYPES = frozenset(
     {
         "transaction",
@@ -129,6 +130,36 @@ def validate_resource(resource: dict[str, Any], where: str) -> str:
     worst = next(e for e in r4b if e.get("type") not in _R4_TOLERATED)
     loc = ".".join(str(p) for p in worst.get("loc", ()) if not isinstance(p, int)) or "resource"
     raise InputRejected(f"fhir.resources rejects field {loc} ({worst.get('type')})", where)
+
+
+_FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+_ALWAYS = frozenset({"resourceType", "id", "meta", "implicitRules", "language", "text",
+                     "contained", "extension", "modifierExtension"})  # fmt: skip
+
+
+def validate_shallow(resource: dict[str, Any], where: str) -> str:
+    """The cheap mode: a known resource type, a valid id, and only element names the type
+    defines (R4B or R5) at the top level — what catches a mislabelled or hand-edited export
+    and an element smuggled in beside the real ones, at a small fraction of the cost of
+    building the fhir.resources model (benchmarks/runtime.py measures both). Nested
+    structure and data types are not checked; the de-identifier is an allow-list anyway."""
+    resource_type = resource.get("resourceType")
+    if not isinstance(resource_type, str) or (
+        model_class(resource_type) is None and resource_type not in R4_ONLY_TYPES
+    ):
+        raise InputRejected("unknown resourceType", where)
+    rid = resource.get("id")
+    if rid is not None and (not isinstance(rid, str) or not _FHIR_ID.match(rid)):
+        raise InputRejected("id is not a FHIR id", f"{where}{resource_type}.id")
+    known = element_names(resource_type)
+    if known:
+        for key in resource:
+            name = key[1:] if key.startswith("_") else key
+            if name not in known and name not in _ALWAYS:
+                raise InputRejected(
+                    "element not defined for this resource type", f"{where}{resource_type}.?"
+                )
+    return "R5"
 
 
 def validate_output(resource: dict[str, Any], version: str, where: str) -> None:
@@ -251,7 +282,9 @@ class FhirDeidRunner:
         if not isinstance(resource, dict):
             raise InputRejected("entry is not a JSON object", where)
         version = "R5"
-        if self.validation != "none":
+        if self.validation == "shallow":
+            version = validate_shallow(resource, where)
+        elif self.validation != "none":
             version = validate_resource(resource, where)
             if version == "R4":
                 self.report.validation_skipped += 1

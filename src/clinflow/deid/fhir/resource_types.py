@@ -91,3 +91,8 @@ def element_type(path: str) -> str | None:
     if parent in ("Resource", "DomainResource") or name.startswith("_"):
         return None
     return _fields_by_json_name(parent).get(name)
+
+
+def element_names(name: str) -> frozenset[str]:
+    """The JSON element names a resource type may carry at its top level (R4B and R5)."""
+    return frozenset(_fields_by_json_name(name))
