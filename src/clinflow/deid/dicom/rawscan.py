@@ -53,19 +53,27 @@ class SequenceScanner:
         self, value: bytes, implicit: bool, little: bool, depth: int, clean: bool
     ) -> int | None:
         """The deepest item depth if walking ``value`` changes nothing, else None."""
-        return self._items(value, 0, len(value), implicit, little, depth, clean)
+        return _Scan(self, value, implicit, little, clean).items(0, len(value), depth)
 
-    def _items(
-        self,
-        data: bytes,
-        start: int,
-        end: int,
-        implicit: bool,
-        little: bool,
-        depth: int,
-        clean: bool,
-    ) -> int | None:
-        header = _HEADERS[little].unpack_from
+
+class _Scan:
+    """One scan of one raw value: the bytes and their encoding stay fixed down the recursion."""
+
+    __slots__ = ("_scanner", "_data", "_implicit", "_little", "_clean")
+
+    def __init__(
+        self, scanner: SequenceScanner, data: bytes, implicit: bool, little: bool, clean: bool
+    ) -> None:
+        self._scanner = scanner
+        self._data = data
+        self._implicit = implicit
+        self._little = little
+        self._clean = clean
+
+    def items(self, start: int, end: int, depth: int) -> int | None:
+        """The items of a sequence value in ``data[start:end]``."""
+        data = self._data
+        header = _HEADERS[self._little].unpack_from
         deepest = 0
         pos = start
         while pos < end:
@@ -75,29 +83,22 @@ class SequenceScanner:
             if (group, element) != _ITEM or length == UNDEFINED or pos + 8 + length > end:
                 return None
             pos += 8
-            inner = self._dataset(data, pos, pos + length, implicit, little, depth, clean)
+            inner = self.dataset(pos, pos + length, depth)
             if inner is None:
                 return None
             deepest = max(deepest, inner)
             pos += length
         return deepest
 
-    def _dataset(
-        self,
-        data: bytes,
-        start: int,
-        end: int,
-        implicit: bool,
-        little: bool,
-        depth: int,
-        clean: bool,
-    ) -> int | None:
+    def dataset(self, start: int, end: int, depth: int) -> int | None:
+        """The elements of one item in ``data[start:end]``."""
+        data, little, scanner = self._data, self._little, self._scanner
         deepest = depth
         pos = start
         while pos < end:
             if pos + 8 > end:
                 return None
-            if implicit:
+            if self._implicit:
                 group, element, length = _HEADERS[little].unpack_from(data, pos)
                 pos += 8
                 tag = (group << 16) | element
@@ -116,14 +117,14 @@ class SequenceScanner:
                 vr = raw_vr.decode("ascii")
             if length == UNDEFINED or pos + length > end:
                 return None
-            if group & 1 or self._named(tag):
+            if group & 1 or scanner._named(tag):
                 return None
             if vr == "SQ":
-                inner = self._items(data, pos, pos + length, implicit, little, depth + 1, clean)
+                inner = self.items(pos, pos + length, depth + 1)
                 if inner is None:
                     return None
                 deepest = max(deepest, inner)
-            elif clean and tag not in self._code_tags and vr in self._cleanable:
+            elif self._clean and tag not in scanner._code_tags and vr in scanner._cleanable:
                 return None
             pos += length
         return deepest
