@@ -8,29 +8,24 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from clinflow.errors import (
-    AuditIntegrityError,
-    ClinflowError,
-    ConfigError,
-    ConsentDenied,
-    InputRejected,
-    KeyError_,
-)
+# The clinflow hierarchy, qualified here so the table below shows which errors are the core's
+# and which (NotFound, Unauthenticated, Forbidden, BadParameter) the API adds to it.
+from clinflow import errors as core
 
 
-class NotFound(ClinflowError):
+class NotFound(core.ClinflowError):
     """The requested entry or checkpoint does not exist (or is outside the caller's scope)."""
 
 
-class Unauthenticated(ClinflowError):
+class Unauthenticated(core.ClinflowError):
     """No valid bearer token."""
 
 
-class Forbidden(ClinflowError):
+class Forbidden(core.ClinflowError):
     """The token's role or patient scope does not allow this request."""
 
 
-class BadParameter(ConfigError):
+class BadParameter(core.ConfigError):
     """A request parameter is invalid; the message names it."""
 
     def __init__(self, parameter: str, problem: str) -> None:
@@ -38,20 +33,20 @@ class BadParameter(ConfigError):
         super().__init__(f"parameter '{parameter}': {problem}")
 
 
-STATUS: list[tuple[type[ClinflowError], int]] = [
+STATUS: list[tuple[type[core.ClinflowError], int]] = [
     (Unauthenticated, 401),
     (Forbidden, 403),
-    (ConsentDenied, 403),
+    (core.ConsentDenied, 403),
     (NotFound, 404),
     (BadParameter, 422),
-    (ConfigError, 422),
-    (InputRejected, 422),
-    (AuditIntegrityError, 409),
-    (KeyError_, 503),
+    (core.ConfigError, 422),
+    (core.InputRejected, 422),
+    (core.AuditIntegrityError, 409),
+    (core.KeyError_, 503),
 ]
 
 
-def status_for(exc: ClinflowError) -> int:
+def status_for(exc: core.ClinflowError) -> int:
     for kind, status in STATUS:
         if isinstance(exc, kind):
             return status
@@ -68,8 +63,8 @@ def _location(loc: tuple[Any, ...] | list[Any]) -> str:
 def install(app: FastAPI) -> None:
     """Register the single ClinflowError handler and a clearer 422 for validation errors."""
 
-    @app.exception_handler(ClinflowError)
-    async def clinflow_error(request: Request, exc: ClinflowError) -> JSONResponse:
+    @app.exception_handler(core.ClinflowError)
+    async def clinflow_error(request: Request, exc: core.ClinflowError) -> JSONResponse:
         status = status_for(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         detail = str(exc) if status < 500 else "internal error"
