@@ -1,5 +1,6 @@
 """What the SQLite and PostgreSQL audit stores share: the records they take and return, the
-side-index row of an entry and the WHERE clause of a search.
+side-index row of an entry, the gap check on a range of leaf hashes and the WHERE clause of a
+search.
 
 Private to ``clinflow.audit``: callers use the records through ``clinflow.audit.store``. Both
 backends import this module and never ``store.py``, which picks a backend (one direction).
@@ -7,11 +8,13 @@ backends import this module and never ``store.py``, which picks a backend (one d
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from clinflow.audit.search_fields import IndexFields
+from clinflow.errors import AuditIntegrityError
 
 SEARCH_FIELDS = ("patient", "agent", "action", "code", "purpose", "outcome")
 INDEX_COLUMNS = (*SEARCH_FIELDS, "recorded", "entity_types")
@@ -71,6 +74,23 @@ class SearchQuery:
 def utc_timestamp() -> str:
     """Now as a UTC ISO-8601 instant with milliseconds (a checkpoint's ``signed_at``)."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def contiguous_leaves(
+    rows: Iterable[tuple[int, Any]], start: int, end: int, as_bytes: Callable[[Any], bytes]
+) -> list[bytes]:
+    """The leaf hashes of entries ``start..end-1`` from ``(idx, leaf)`` rows in index order.
+
+    A gap (a deleted row) is an ``AuditIntegrityError`` naming the first missing entry.
+    """
+    leaves = []
+    for expected, (idx, leaf) in enumerate(rows, start):
+        if idx != expected:
+            raise AuditIntegrityError(f"audit store: entry {expected} missing")
+        leaves.append(as_bytes(leaf))
+    if len(leaves) != end - start:
+        raise AuditIntegrityError(f"audit store: entry {start + len(leaves)} missing")
+    return leaves
 
 
 def build_where(query: SearchQuery, placeholder: str) -> tuple[str, list[Any]]:

@@ -20,10 +20,11 @@ from clinflow.audit._sql import (
     SearchQuery,
     StoredCheckpoint,
     build_where,
+    contiguous_leaves,
     index_row,
     utc_timestamp,
 )
-from clinflow.errors import AuditIntegrityError, ClinflowError, ConfigError
+from clinflow.errors import ClinflowError, ConfigError
 
 _PREFIX_RE = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
 
@@ -120,14 +121,7 @@ class PostgresStore:
                 f"SELECT idx, leaf FROM {self.p}_entries WHERE idx >= %s AND idx < %s ORDER BY idx",
                 (start, end),
             ).fetchall()
-        leaves = []
-        for expected, (idx, leaf) in enumerate(rows, start):
-            if idx != expected:
-                raise AuditIntegrityError(f"audit store: entry {expected} missing")
-            leaves.append(bytes(leaf))
-        if len(leaves) != end - start:
-            raise AuditIntegrityError(f"audit store: entry {start + len(leaves)} missing")
-        return leaves
+        return contiguous_leaves(rows, start, end, bytes)
 
     def iter_entries(self, start: int = 0) -> Iterator[tuple[int, bytes, bytes]]:
         with psycopg.connect(self.dsn) as conn, conn.cursor(name="audit_verify") as cur:

@@ -21,10 +21,11 @@ from clinflow.audit._sql import (
     SearchQuery,
     StoredCheckpoint,
     build_where,
+    contiguous_leaves,
     index_row,
     utc_timestamp,
 )
-from clinflow.errors import AuditIntegrityError, ClinflowError, ConfigError
+from clinflow.errors import ClinflowError, ConfigError
 
 TABLES = ("audit_entries", "audit_index", "audit_checkpoints")
 
@@ -233,14 +234,7 @@ class SqliteStore:
             "SELECT idx, leaf FROM audit_entries WHERE idx >= ? AND idx < ? ORDER BY idx",
             (start, end),
         )
-        leaves = []
-        for expected, (idx, leaf) in enumerate(rows, start):
-            if idx != expected:
-                raise AuditIntegrityError(f"audit store: entry {expected} missing")
-            leaves.append(_blob(leaf))
-        if len(leaves) != end - start:
-            raise AuditIntegrityError(f"audit store: entry {start + len(leaves)} missing")
-        return leaves
+        return contiguous_leaves(rows, start, end, _blob)
 
     def iter_entries(self, start: int = 0) -> Iterator[tuple[int, bytes, bytes]]:
         conn = self._connect()  # own connection: a long read must not share a cursor
