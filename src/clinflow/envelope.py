@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 
+FRAME_MAGIC = b"\x00CFE1"  # starts every serialized envelope (never "{", the old form)
+
 
 class SourceKind(StrEnum):
     DICOM = "dicom"
@@ -65,13 +67,18 @@ class Envelope:
         )
 
     def to_bytes(self) -> bytes:
-        """Serialize for a transport (Kafka value); payload kept as raw bytes via hex."""
-        return orjson.dumps(
+        """Serialize for a transport (Kafka value): a JSON header, then the payload as is.
+
+        ``FRAME_MAGIC``, the header's length (4 bytes, big-endian), the header (every field
+        but the payload, JSON), the raw payload. The payload is not hex- or base64-encoded:
+        a 520 KB Bundle stays a 520 KB message (hex made it 1.04 MB, over Kafka's default
+        1 MB limit).
+        """
+        header = orjson.dumps(
             {
                 "message_id": self.message_id,
                 "source": self.source.value,
                 "patient": self.patient,
-                "payload": self.payload.hex(),
                 "event_time": self.event_time.isoformat(),
                 "ingest_time": self.ingest_time.isoformat(),
                 "lineage": list(self.lineage),
@@ -79,15 +86,24 @@ class Envelope:
                 "attributes": self.attributes,
             }
         )
+        return b"".join((FRAME_MAGIC, len(header).to_bytes(4, "big"), header, self.payload))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Envelope:
-        raw = orjson.loads(data)
+        """Read ``to_bytes`` output, or the earlier all-JSON form (payload as hex)."""
+        if data.startswith(FRAME_MAGIC):
+            start = len(FRAME_MAGIC) + 4
+            end = start + int.from_bytes(data[len(FRAME_MAGIC) : start], "big")
+            raw = orjson.loads(data[start:end])
+            payload = data[end:]
+        else:  # written by a worker before the framed form: {"payload": "<hex>", ...}
+            raw = orjson.loads(data)
+            payload = bytes.fromhex(raw["payload"])
         return cls(
             message_id=raw["message_id"],
             source=SourceKind(raw["source"]),
             patient=raw["patient"],
-            payload=bytes.fromhex(raw["payload"]),
+            payload=payload,
             event_time=datetime.fromisoformat(raw["event_time"]),
             ingest_time=datetime.fromisoformat(raw["ingest_time"]),
             lineage=tuple(raw["lineage"]),

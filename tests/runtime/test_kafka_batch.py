@@ -134,6 +134,32 @@ def test_without_a_reject_hook_a_stage_error_propagates(ledger: Ledger) -> None:
                       [note("bad").to_bytes()])  # fmt: skip
 
 
+def test_an_output_over_the_message_limit_is_rejected_not_sent(ledger: Ledger) -> None:
+    """The broker would refuse it and the redelivered batch would stop every worker in turn:
+    the input is quarantined through the hook instead, the rest of the batch goes on."""
+    rejected: list[tuple[str, str]] = []
+    worker_graph = WorkerGraph(
+        graph(Upper()),
+        reject=lambda hop, envelope, reason, where: rejected.append((envelope.message_id, reason)),
+    )
+    small, large = note("small"), note("x" * 5000)
+    limit = len(small.derive(b"SMALL").to_bytes())
+
+    result = process_batch(worker_graph, worker_graph.graph.hops["upper"], ledger,
+                           [small.to_bytes(), large.to_bytes()], limit)  # fmt: skip
+
+    size = len(large.derive(b"X" * 5000).to_bytes())
+    assert rejected == [
+        (large.message_id, f"an output of {size} bytes exceeds the Kafka message limit "
+                           f"({limit} bytes)"),
+    ]  # fmt: skip
+    assert result.completed == [small.message_id, large.message_id]
+    assert [Envelope.from_bytes(value).payload for _, _, value in result.sends] == [b"SMALL"] * 2
+    assert KafkaSettings(brokers="k:1").topic_config == {"max.message.bytes": str(16 << 20)}
+    with pytest.raises(ConfigError, match="at least 1024 bytes"):
+        KafkaSettings(brokers="k:1", max_message_bytes=10)
+
+
 def test_settings_and_options_fail_with_a_clear_message() -> None:
     settings = KafkaSettings(brokers="kafka:9092, 10.0.0.2:9093")
     assert settings.bootstrap == ["kafka:9092", "10.0.0.2:9093"]

@@ -84,14 +84,20 @@ class BatchResult:
 
 
 def process_batch(
-    worker_graph: WorkerGraph, hop: Hop, ledger: Ledger, values: Sequence[bytes]
+    worker_graph: WorkerGraph,
+    hop: Hop,
+    ledger: Ledger,
+    values: Sequence[bytes],
+    max_message_bytes: int | None = None,
 ) -> BatchResult:
     """Decode, skip what the ledger says ``hop`` finished, run the stage (in the stage thread).
 
     A stage exception goes to ``worker_graph.reject`` when there is one (quarantined and audited,
-    the input completed, as in the embedded runtime) and propagates otherwise. Outputs are
-    keyed by the *receiving* hop's key function: a topic is partitioned the way the hop
-    reading it wants. ``worker_graph.commit`` runs before the outputs leave.
+    the input completed, as in the embedded runtime) and propagates otherwise. So does an
+    output larger than ``max_message_bytes``: the broker would refuse it, the worker would
+    exit, and the redelivered batch would stop every worker in turn. Outputs are keyed by the
+    *receiving* hop's key function: a topic is partitioned the way the hop reading it wants.
+    ``worker_graph.commit`` runs before the outputs leave.
     """
     envelopes: dict[str, Envelope] = {}
     for value in values:
@@ -104,20 +110,26 @@ def process_batch(
             continue
         try:
             outputs = hop.stage.process(envelope)
+            encoded = [output.to_bytes() for output in outputs] if hop.downstream else []
+            largest = max(map(len, encoded), default=0)
+            if max_message_bytes is not None and largest > max_message_bytes:
+                raise InputRejected(f"an output of {largest} bytes exceeds the Kafka message "
+                                    f"limit ({max_message_bytes} bytes)")  # fmt: skip
         except InputRejected as exc:
             if worker_graph.reject is None:
                 raise
             worker_graph.reject(hop.name, envelope, exc.reason, exc.location or None)
-            outputs = []
+            outputs, encoded = [], []
         except Exception as exc:
             if worker_graph.reject is None:
                 raise
             worker_graph.reject(hop.name, envelope, f"stage error ({type(exc).__name__})", None)
-            outputs = []
+            outputs, encoded = [], []
         for child in hop.downstream:
             child_key = worker_graph.graph.hops[child].key
             result.sends.extend(
-                (child, child_key(output).encode(), output.to_bytes()) for output in outputs
+                (child, child_key(output).encode(), value)
+                for output, value in zip(outputs, encoded, strict=True)
             )
         result.completed.append(message_id)
     flush_stage(hop.stage)
@@ -184,6 +196,7 @@ def build_app(
         broker_heartbeat_interval=settings.heartbeat_interval,
         broker_commit_interval=settings.commit_interval,
         producer_max_batch_size=512 * 1024,  # 16 KiB made every send wait for the broker
+        producer_max_request_size=settings.max_message_bytes,  # one Bundle can pass 1 MB
         producer_linger_ms=2,
         stream_wait_empty=True,  # a clean stop finishes the batches in flight
         autodiscover=False,
@@ -198,6 +211,7 @@ def build_app(
             value_serializer="raw",
             partitions=settings.partitions,
             internal=True,  # faust creates only "internal" topics, with these partitions
+            config=settings.topic_config,
         )
         for name in graph.order()
     }
@@ -220,7 +234,7 @@ def _hop_agent(pipeline: PipelineApp, name: str) -> Callable[[Any], Awaitable[No
             try:
                 result = await loop.run_in_executor(
                     pipeline.stage_thread, process_batch, pipeline.worker_graph, hop,
-                    pipeline.ledger, values,
+                    pipeline.ledger, values, settings.max_message_bytes,
                 )  # fmt: skip
                 # The app's producer directly: Topic.send's per-message bookkeeping cost
                 # ~0.3 ms a message, more than the test stages themselves.
@@ -375,7 +389,8 @@ async def ensure_topics(settings: KafkaSettings, hops: Iterable[str]) -> None:
     try:
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(topic_name(hop), settings.partitions, settings.replication)
+            NewTopic(topic_name(hop), settings.partitions, settings.replication,
+                     topic_configs=settings.topic_config)  # fmt: skip
             for hop in hops
             if topic_name(hop) not in existing
         ]
@@ -404,7 +419,8 @@ async def produce(
     from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 
     await ensure_topics(settings, [entry])
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, acks="all", linger_ms=5)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, acks="all", linger_ms=5,
+                                max_request_size=settings.max_message_bytes)  # fmt: skip
     await producer.start()
     try:
         delivered = [

@@ -83,11 +83,21 @@ class KafkaSettings:
     heartbeat_interval: float = 1.0
     commit_interval: float = 1.0
     stop_timeout: float = 20.0  # clean stop bound before the process gives up with status 1
+    # Largest envelope a topic carries (producer max_request_size, topic max.message.bytes):
+    # a patient's Bundle is hundreds of KB to MB; Kafka's default (1 MB) is too small.
+    max_message_bytes: int = 16 * 1024 * 1024
 
     def __post_init__(self) -> None:
         parse_brokers(self.brokers)
         if self.partitions < 1 or self.batch_size < 1:
             raise ConfigError("kafka: partitions and batch size must be at least 1")
+        if self.max_message_bytes < 1024:
+            raise ConfigError("kafka: the message size limit must be at least 1024 bytes")
+
+    @property
+    def topic_config(self) -> dict[str, str]:
+        """Per-topic configuration set when a worker or the producer creates a topic."""
+        return {"max.message.bytes": str(self.max_message_bytes)}
 
     @property
     def bootstrap(self) -> list[str]:
