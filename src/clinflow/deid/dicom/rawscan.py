@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 
 from pydicom.datadict import dictionary_VR
@@ -45,9 +46,9 @@ class SequenceScanner:
         text_vrs: frozenset[str],
         date_vrs: frozenset[str],
     ) -> None:
-        self._named = named  # the profile has an action for this tag (or might: patterns)
-        self._code_tags = code_tags
-        self._cleanable = text_vrs | date_vrs
+        self.named = named  # the profile has an action for this tag (or might: patterns)
+        self.code_tags = code_tags
+        self.cleanable = text_vrs | date_vrs
 
     def quiet_depth(
         self, value: bytes, implicit: bool, little: bool, depth: int, clean: bool
@@ -56,24 +57,20 @@ class SequenceScanner:
         return _Scan(self, value, implicit, little, clean).items(0, len(value), depth)
 
 
+@dataclass(frozen=True, slots=True)
 class _Scan:
     """One scan of one raw value: the bytes and their encoding stay fixed down the recursion."""
 
-    __slots__ = ("_scanner", "_data", "_implicit", "_little", "_clean")
-
-    def __init__(
-        self, scanner: SequenceScanner, data: bytes, implicit: bool, little: bool, clean: bool
-    ) -> None:
-        self._scanner = scanner
-        self._data = data
-        self._implicit = implicit
-        self._little = little
-        self._clean = clean
+    scanner: SequenceScanner
+    data: bytes
+    implicit: bool
+    little: bool
+    clean: bool
 
     def items(self, start: int, end: int, depth: int) -> int | None:
         """The items of a sequence value in ``data[start:end]``."""
-        data = self._data
-        header = _HEADERS[self._little].unpack_from
+        data = self.data
+        header = _HEADERS[self.little].unpack_from
         deepest = 0
         pos = start
         while pos < end:
@@ -92,13 +89,15 @@ class _Scan:
 
     def dataset(self, start: int, end: int, depth: int) -> int | None:
         """The elements of one item in ``data[start:end]``."""
-        data, little, scanner = self._data, self._little, self._scanner
+        data, implicit, little, clean = self.data, self.implicit, self.little, self.clean
+        scanner = self.scanner
+        named, code_tags, cleanable = scanner.named, scanner.code_tags, scanner.cleanable
         deepest = depth
         pos = start
         while pos < end:
             if pos + 8 > end:
                 return None
-            if self._implicit:
+            if implicit:
                 group, element, length = _HEADERS[little].unpack_from(data, pos)
                 pos += 8
                 tag = (group << 16) | element
@@ -117,14 +116,14 @@ class _Scan:
                 vr = raw_vr.decode("ascii")
             if length == UNDEFINED or pos + length > end:
                 return None
-            if group & 1 or scanner._named(tag):
+            if group & 1 or named(tag):
                 return None
             if vr == "SQ":
                 inner = self.items(pos, pos + length, depth + 1)
                 if inner is None:
                     return None
                 deepest = max(deepest, inner)
-            elif self._clean and tag not in scanner._code_tags and vr in scanner._cleanable:
+            elif clean and tag not in code_tags and vr in cleanable:
                 return None
             pos += length
         return deepest
