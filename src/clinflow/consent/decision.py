@@ -103,6 +103,17 @@ def revocation_in_force(
     )
 
 
+def _by_provision(consent: ConsentRecord, node: Provision, purpose: str) -> Decision:
+    """What a consent's deciding provision says, naming the consent and the provision."""
+    return Decision(
+        node.effect,
+        DecisionSource.CONSENT,
+        f"Consent/{consent.consent_id} {node.path} {_VERB[node.effect]} {purpose}",
+        consent_id=consent.consent_id,
+        provision=node.path,
+    )
+
+
 def evaluate(
     query: DecisionQuery,
     when: datetime,
@@ -132,24 +143,11 @@ def evaluate(
             continue
         for node in _deciding(consent.root, query, when):
             if node.effect is Effect.DENY:
-                return Decision(
-                    Effect.DENY,
-                    DecisionSource.CONSENT,
-                    f"Consent/{consent.consent_id} {node.path} denies {query.purpose}",
-                    consent_id=consent.consent_id,
-                    provision=node.path,
-                )
+                return _by_provision(consent, node, query.purpose)
             if permit is None:
                 permit = (consent, node)
     if permit is not None:
-        consent, node = permit
-        return Decision(
-            Effect.PERMIT,
-            DecisionSource.CONSENT,
-            f"Consent/{consent.consent_id} {node.path} permits {query.purpose}",
-            consent_id=consent.consent_id,
-            provision=node.path,
-        )
+        return _by_provision(*permit, query.purpose)
     effect = policy.fallback(query.purpose)
     return Decision(
         effect,
