@@ -5,10 +5,12 @@ entry hop. Each hop task takes a batch from its queue, skips inputs the ledger s
 completed (a replayed input is neither processed nor audited twice), runs the stage on each,
 quarantines what a stage rejects (``InputRejected``: a validation-failure AuditEvent names the
 stage and the reason, never a value; any other exception is caught the same way with its type
-name, so one bad message never stops the pipeline), commits the batch's audit entries in one
-group commit, hands the outputs on (``await queue.put``: a full downstream queue stops this
-hop, so memory stays flat and a slow stage slows its producers — backpressure), and only then
-marks the batch in the ledger.
+name, so one bad message never stops the pipeline), hands the outputs on (``await
+queue.put``: a full downstream queue stops this hop, so memory stays flat and a slow stage
+slows its producers — backpressure), then commits the batch's AuditEvents (group commit
+across hops, the fsync off the event loop, one commit in flight per hop) and only once they
+are durable marks the batch done in the ledger. In-memory queues do not survive a crash in
+any case; what the ledger says is done has its audit trail on disk.
 
 Shutdown (end of the source, ``duration`` reached, or ``stop()`` from a SIGINT/SIGTERM
 handler): the feeder stops taking input, an end marker follows the last input through every
@@ -136,6 +138,7 @@ class EmbeddedRuntime:
         self._upstream[graph.entry] += 1  # the feeder
         self._stop = asyncio.Event()
         self._commit_lock = asyncio.Lock()
+        self._committing: dict[str, asyncio.Future[None]] = {}
 
     # ----- control ----------------------------------------------------------------------------
     def stop(self, reason: str = "stopped") -> None:
@@ -239,6 +242,7 @@ class EmbeddedRuntime:
             if batch:
                 await self._process_batch(name, batch)
             if ends_seen >= ends_needed:
+                await self._settle(name)
                 for child in hop.downstream:
                     await self._queues[child].put(_END)
                 return
@@ -268,7 +272,6 @@ class EmbeddedRuntime:
             completed.append(envelope.message_id)
         flush_stage(hop.stage)
         stats.busy_s += time.perf_counter() - started
-        await self._commit()  # the batch's AuditEvents durable before anything is handed on
         stats.emitted += len(outputs)
         if hop.downstream:
             for output in outputs:
@@ -276,8 +279,24 @@ class EmbeddedRuntime:
                     await self._queues[child].put(output)
         else:
             self._record_terminal(name, outputs)
+        # The batch's AuditEvents become durable, then the ledger marks it done. This runs
+        # beside the next batch (one commit in flight per hop), so an fsync is never on the
+        # hot path; a hop waits only when its previous batch is still being committed.
+        previous = self._committing.get(name)
+        if previous is not None:
+            await previous
+        self._committing[name] = asyncio.ensure_future(self._commit_and_mark(name, completed))
+
+    async def _commit_and_mark(self, name: str, completed: list[str]) -> None:
+        await self._commit()
         if self.ledger is not None and completed:
             self.ledger.mark(name, completed)
+
+    async def _settle(self, name: str) -> None:
+        """Wait for the hop's last commit (before it passes the end marker on)."""
+        pending = self._committing.pop(name, None)
+        if pending is not None:
+            await pending
 
     def _record_terminal(self, name: str, outputs: list[Envelope]) -> None:
         """Latency of each output from its source input's arrival (``ingest_time``, which

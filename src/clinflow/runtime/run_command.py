@@ -16,7 +16,7 @@ import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -26,6 +26,9 @@ from rich.table import Table
 from clinflow.cli_options import DataDirOption
 from clinflow.envelope import Envelope, TimedInput
 from clinflow.errors import ConfigError
+
+if TYPE_CHECKING:
+    from clinflow.deid.fhir.io import Validation
 
 console = Console()
 err_console = Console(stderr=True)
@@ -115,6 +118,11 @@ def run_command(
         typer.Option("--feed", help="Kafka: send the source into the ingest topic and exit "
                      "(workers started with --runtime kafka process it)."),
     ] = False,  # fmt: skip
+    validation: Annotated[
+        str,
+        typer.Option("--validation", help="FHIR input validation: input (fhir.resources "
+                     "models) or shallow (type, id, element names; much cheaper)."),
+    ] = "input",  # fmt: skip
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Live per-hop display.")
     ] = True,
@@ -130,6 +138,8 @@ def run_command(
     """
     if runtime not in ("embedded", "kafka"):
         raise ConfigError(f"--runtime {runtime!r}: expected embedded or kafka")
+    if validation not in ("input", "shallow"):
+        raise ConfigError(f"--validation {validation!r}: expected input or shallow")
     kind, folder = parse_source(source)
     seconds = parse_duration(duration)
     pace = parse_speed(speed)
@@ -157,6 +167,7 @@ def run_command(
         scenario=scenario,
         once=once,
         progress=progress and not as_json,
+        validation="shallow" if validation == "shallow" else "input",
     )
     if as_json:
         print(json.dumps(report))
@@ -245,6 +256,7 @@ def run_embedded(
     scenario: Path | None,
     once: bool,
     progress: bool,
+    validation: Validation = "input",
 ) -> dict[str, Any]:
     """Run the streaming graph on the embedded runtime; returns the run report (JSON-able)."""
     from clinflow.audit.buffer import BufferedSink
@@ -259,7 +271,7 @@ def run_embedded(
         log = deployment.audit_log()
         first_entry = log.size
         buffered = BufferedSink(deployment.audit)
-        stages = build_pipeline(deployment, buffered)
+        stages = build_pipeline(deployment, buffered, validation=validation)
         runtime = EmbeddedRuntime(
             stages.graph, quarantine=deployment.quarantine, audit=buffered,
             ledger=deployment.ledger,

@@ -33,7 +33,7 @@ from clinflow.runtime.ingest import (
 )
 
 if TYPE_CHECKING:
-    from clinflow.deid.fhir.io import FhirDeidRunner
+    from clinflow.deid.fhir.io import FhirDeidRunner, Validation
     from clinflow.lineage import LineageIndex
     from clinflow.runtime.deployment import Deployment
 
@@ -161,9 +161,13 @@ class PipelineStages:
     graph: Graph
 
 
-def build_pipeline(deployment: Deployment, audit: AuditSink) -> PipelineStages:
+def build_pipeline(
+    deployment: Deployment, audit: AuditSink, *, validation: Validation = "input"
+) -> PipelineStages:
     """The streaming graph over ``deployment``'s stores; every stage audits to ``audit``
-    (the runtime's buffered sink, committed once per batch)."""
+    (the runtime's buffered sink, committed once per batch). ``validation``: how the FHIR
+    de-identification stage validates inputs (``input``: fhir.resources models; ``shallow``:
+    type, id and element names only)."""
     from clinflow.deid.dicom.batch import DicomDeidStage
     from clinflow.deid.dicom.engine import DicomDeidentifier
     from clinflow.deid.dicom.profile import compile_policy
@@ -183,7 +187,7 @@ def build_pipeline(deployment: Deployment, audit: AuditSink) -> PipelineStages:
     research_gate = ConsentGate(registry, audit, destination=RESEARCH_DESTINATION)
     dicom_engine = DicomDeidentifier(compile_policy(None, None), deployment.pseudonymizer)
     fhir_engine = build_fhir_deidentifier(deployment.pseudonymizer, deployment.datakeys)
-    fhir_runner = FhirDeidRunner(fhir_engine, deployment.quarantine, audit, "input")
+    fhir_runner = FhirDeidRunner(fhir_engine, deployment.quarantine, audit, validation)
     score_sink = ScoreSink(deployment.lineage)
     release = ResearchRelease(GuardedSink(research_gate, deployment.research.write), audit)
     deid_dicom = Counted(DicomDeidStage(dicom_engine, deployment.quarantine, audit))

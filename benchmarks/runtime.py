@@ -1,0 +1,284 @@
+"""The streaming runtime, embedded and Kafka side by side, with the audit log on.
+
+Figures (one JSON line):
+- ``embedded``: vital-sign inputs/s and all inputs/s end to end (ingest → consent → treatment
+  scoring and research de-identification/release, every AuditEvent durable) on an ICU-ward
+  cohort streamed flat out; per-hop busy seconds (where the time goes);
+- ``latency``: ingest→score p50/p99 with the source paced (open loop, arrivals fixed in
+  advance) at ``--rate`` inputs/s (default 1,000) and at a quarter of it;
+- ``dicom``: DICOM instances/s through the whole pipeline (imaging-day cohort: consents
+  first, then the timed DICOM files only);
+- ``fhir_stage``: FHIR resources/s through the FHIR de-identification stage on patient
+  Bundles with the generator's realistic mix, per validation mode (input = fhir.resources
+  models, shallow, none) — the difference is where validation time goes;
+- ``rss``: peak RSS of a ``clinflow run`` process sampled over ``--rss-seconds`` of paced
+  streaming (first vs last third: flat or growing);
+- ``kafka``: the same cohort through 2 Kafka workers (``benchmarks/runtime_kafka.py``) when
+  ``--kafka`` is given, as a ratio to embedded.
+
+Targets (issue 12): embedded >= 5,000 vitals/s; p99 < 100 ms at 1,000/s; DICOM >= 200/s;
+FHIR stage >= 3,000 resources/s per core with validation on; RSS flat.
+Run: ``.venv/bin/python benchmarks/runtime.py [--patients 10] [--rss-seconds 600] [--kafka]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from clinflow.audit.buffer import BufferedSink
+from clinflow.config import DataDir, scenarios_dir
+from clinflow.envelope import Envelope, TimedInput
+from clinflow.runtime.deployment import Deployment
+from clinflow.runtime.embedded import EmbeddedRuntime, RunStats
+from clinflow.runtime.pipeline import cohort_inputs, raw_envelope
+from clinflow.runtime.stages import build_pipeline
+from clinflow.synthetic.scenario import load_scenario
+from clinflow.synthetic.stream import StreamOptions, generate_stream
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGETS = {"vitals_per_s": 5000, "p99_ms_at_1000": 100, "dicom_per_s": 200,
+           "fhir_resources_per_s": 3000}  # fmt: skip
+
+
+def _stream(patients: int, seed: int, scenario: str, manifest: Path) -> list[TimedInput]:
+    options = StreamOptions(patients=patients, seed=seed,
+                            scenario=load_scenario(scenarios_dir() / f"{scenario}.yaml"),
+                            manifest=manifest)  # fmt: skip
+    return list(generate_stream(options))
+
+
+def _is_vital(envelope: Envelope) -> bool:
+    return b'"vital-signs"' in envelope.payload and b'"Observation"' in envelope.payload[:40]
+
+
+def _run(data_dir: Path, feed: AsyncIterator[Envelope], validation: str = "input") -> RunStats:
+    with Deployment.open(DataDir.open(data_dir)) as deployment:
+        buffered = BufferedSink(deployment.audit, batch=4096)
+        stages = build_pipeline(deployment, buffered,
+                                validation="shallow" if validation == "shallow" else "input")
+        runtime = EmbeddedRuntime(stages.graph, quarantine=deployment.quarantine,
+                                  audit=buffered, ledger=deployment.ledger)  # fmt: skip
+        return asyncio.run(runtime.run(feed))
+
+
+async def _flat(envelopes: Iterable[Envelope]) -> AsyncIterator[Envelope]:
+    for count, envelope in enumerate(envelopes, start=1):
+        if count % 256 == 0:
+            await asyncio.sleep(0)
+        yield envelope
+
+
+async def _paced(items: list[TimedInput], rate: float) -> AsyncIterator[Envelope]:
+    """Open loop: item i is due at i / rate seconds after the start, whatever the pipeline
+    does; ``ingest_time`` is the scheduled arrival, so queueing counts in the latency."""
+    from dataclasses import replace
+    from datetime import UTC, datetime, timedelta
+
+    start_wall = datetime.now(UTC)
+    start = time.perf_counter()
+    for index, item in enumerate(items):
+        due = index / rate
+        delay = due - (time.perf_counter() - start)
+        if delay > 0:
+            await asyncio.sleep(delay)
+        yield replace(item.envelope, ingest_time=start_wall + timedelta(seconds=due))
+
+
+def embedded_throughput(patients: int, seed: int, scratch: Path) -> dict[str, Any]:
+    items = _stream(patients, seed, "icu-ward", scratch / "m1.ndjson")
+    vitals = sum(1 for item in items if _is_vital(item.envelope))
+    started = time.perf_counter()
+    stats = _run(scratch / "throughput", _flat(item.envelope for item in items))
+    seconds = time.perf_counter() - started
+    return {
+        "inputs": len(items),
+        "vital_inputs": vitals,
+        "seconds": round(seconds, 2),
+        "inputs_per_s": round(len(items) / seconds, 1),
+        "vitals_per_s": round(vitals / seconds, 1),
+        "busy_s": {name: hop.to_json()["busy_s"] for name, hop in stats.hops.items()},
+    }
+
+
+def latency(patients: int, seed: int, rate: float, seconds: float, scratch: Path,
+            tag: str) -> dict[str, Any]:  # fmt: skip
+    items = _stream(patients, seed, "icu-ward", scratch / f"m-{tag}.ndjson")
+    items = items[: int(rate * seconds)]
+    stats = _run(scratch / f"latency-{tag}", _paced(items, rate))
+    return {
+        "rate_per_s": rate,
+        "inputs": len(items),
+        "score_p50_ms": _round(stats.percentile("score-sink", 0.50)),
+        "score_p99_ms": _round(stats.percentile("score-sink", 0.99)),
+        "research_p99_ms": _round(stats.percentile("research-release", 0.99)),
+    }
+
+
+def dicom_throughput(patients: int, seed: int, scratch: Path) -> dict[str, Any]:
+    cohort = scratch / "imaging-cohort"
+    subprocess.run(
+        [sys.executable, "-m", "clinflow", "generate", "--patients", str(patients), "--seed",
+         str(seed), "--scenario", str(scenarios_dir() / "imaging-day.yaml"), "--out",
+         str(cohort), "--data-dir", str(scratch / "gen"), "--quiet"],
+        check=True, timeout=600,
+    )  # fmt: skip
+    inputs = [raw_envelope(loc, data, kind) for loc, data, kind in cohort_inputs(cohort)]
+    bundles = [e for e in inputs if e.source.value == "fhir"]
+    dicom = [e for e in inputs if e.source.value == "dicom"]
+    data_dir = scratch / "dicom"
+    _run(data_dir, _flat(bundles))  # consents and records first
+    started = time.perf_counter()
+    stats = _run(data_dir, _flat(dicom))
+    seconds = time.perf_counter() - started
+    return {
+        "files": len(dicom),
+        "bytes": sum(len(e.payload) for e in dicom),
+        "seconds": round(seconds, 2),
+        "files_per_s": round(len(dicom) / seconds, 1),
+        "released": stats.hops["research-release"].emitted,
+    }
+
+
+def fhir_stage(patients: int, seed: int, scratch: Path) -> dict[str, Any]:
+    """The FHIR de-identification stage alone, on the generator's patient Bundles."""
+    from clinflow.crypto.datakeys import DataKeyStore
+    from clinflow.crypto.keys import KeyRing
+    from clinflow.deid.fhir.engine import build_fhir_deidentifier
+    from clinflow.deid.fhir.io import FhirDeidRunner
+    from clinflow.deid.fhir.stage import FhirDeidStage
+    from clinflow.deid.pseudonym import Pseudonymizer
+    from clinflow.quarantine import Quarantine
+    from clinflow.runtime.ingest import IngestStage
+
+    cohort = scratch / "fhir-cohort"
+    subprocess.run(
+        [sys.executable, "-m", "clinflow", "generate", "--patients", str(patients), "--seed",
+         str(seed), "--out", str(cohort), "--data-dir", str(scratch / "gen2"), "--quiet"],
+        check=True, timeout=600,
+    )  # fmt: skip
+    root = DataDir.open(scratch / "fhir-stage")
+    keys = KeyRing(root.keys)
+    pseudonymizer = Pseudonymizer(keys.project_key())
+    ingest = IngestStage(pseudonymizer, NullAudit())
+    bundles = [
+        out
+        for loc, data, kind in cohort_inputs(cohort)
+        if kind.value == "fhir"
+        for out in ingest.process(raw_envelope(loc, data, kind))
+        if out.source.value == "fhir"
+    ]
+    results: dict[str, Any] = {}
+    for mode in ("input", "shallow", "none"):
+        datakeys = DataKeyStore(root.root / f"dk-{mode}.db", keys.master_key())
+        engine = build_fhir_deidentifier(pseudonymizer, datakeys)
+        runner = FhirDeidRunner(engine, Quarantine(root.root / f"q-{mode}.db"), NullAudit(),
+                                mode)  # type: ignore[arg-type]  # fmt: skip
+        stage = FhirDeidStage(runner)
+        cpu = time.process_time()
+        started = time.perf_counter()
+        for envelope in bundles:
+            stage.process(envelope)
+        seconds = time.perf_counter() - started
+        cpu_seconds = time.process_time() - cpu
+        results[mode] = {
+            "resources": runner.report.resources_out,
+            "seconds": round(seconds, 2),
+            "resources_per_s": round(runner.report.resources_out / seconds, 1),
+            "resources_per_cpu_s": round(runner.report.resources_out / cpu_seconds, 1),
+            "by_type": dict(sorted(runner.report.by_type.items())),
+        }
+        datakeys.close()
+    full, none = results["input"]["seconds"], results["none"]["seconds"]
+    results["validation_share_of_stage_time"] = round((full - none) / full, 3) if full else None
+    return results
+
+
+def rss_run(seconds: float, patients: int, scratch: Path) -> dict[str, Any]:
+    """A paced ``clinflow run`` process, RSS sampled every second."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "clinflow", "run", "--data-dir", str(scratch / "rss"),
+         "--patients", str(patients), "--speed", "x3600", "--duration", f"{seconds}s",
+         "--no-progress", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    handle = psutil.Process(process.pid)
+    samples: list[tuple[float, int]] = []
+    started = time.perf_counter()
+    while process.poll() is None:
+        try:
+            samples.append((time.perf_counter() - started, handle.memory_info().rss))
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(1.0)
+    stdout, _ = process.communicate(timeout=120)
+    report = json.loads(stdout or b"{}")
+    third = max(1, len(samples) // 3)
+    first = max(rss for _, rss in samples[:third]) if samples else 0
+    last = max(rss for _, rss in samples[-third:]) if samples else 0
+    return {
+        "seconds": round(samples[-1][0], 1) if samples else 0,
+        "inputs": report.get("inputs"),
+        "peak_rss_mb": round(max((rss for _, rss in samples), default=0) / 2**20, 1),
+        "first_third_peak_mb": round(first / 2**20, 1),
+        "last_third_peak_mb": round(last / 2**20, 1),
+        "growth_ratio": round(last / first, 3) if first else None,
+    }
+
+
+class NullAudit:
+    """The FHIR stage measured alone: AuditEvents built but not stored."""
+
+    def append(self, event: Any) -> int:
+        return -1
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--rate", type=float, default=1000.0)
+    parser.add_argument("--latency-seconds", type=float, default=15.0)
+    parser.add_argument("--rss-seconds", type=float, default=600.0)
+    parser.add_argument("--kafka", action="store_true", help="Also run 2 Kafka workers.")
+    args = parser.parse_args()
+    figures: dict[str, Any] = {"targets": TARGETS}
+    with tempfile.TemporaryDirectory(prefix="clinflow-bench-runtime-") as tmp:
+        scratch = Path(tmp)
+        figures["embedded"] = embedded_throughput(args.patients, args.seed, scratch)
+        figures["latency"] = [
+            latency(max(args.patients, 20), args.seed, rate, args.latency_seconds, scratch, tag)
+            for rate, tag in ((args.rate, "full"), (args.rate / 4, "quarter"))
+        ]
+        figures["dicom"] = dicom_throughput(6, args.seed, scratch)
+        figures["fhir_stage"] = fhir_stage(4, args.seed, scratch)
+        if args.kafka:
+            sys.path.insert(0, str(Path(__file__).parent))
+            from runtime_kafka import measure_kafka
+
+            kafka = measure_kafka(args.patients, args.seed, workers=2)
+            figures["kafka"] = kafka
+            embedded_rate = figures["embedded"]["inputs_per_s"]
+            if kafka.get("inputs_per_s") and embedded_rate:
+                figures["kafka_to_embedded_ratio"] = round(kafka["inputs_per_s"] / embedded_rate, 3)
+        if args.rss_seconds > 0:
+            figures["rss"] = rss_run(args.rss_seconds, 200, scratch)
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
