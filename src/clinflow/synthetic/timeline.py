@@ -1,6 +1,6 @@
 """One patient's record as phases of timed steps: the builder files and the stream share.
 
-A phase (admission, consents, vitals, notes, imaging) is a generator that adds
+A phase (admission, consents, vitals, notes, clinical, imaging) is a generator that adds
 resources to a ``PatientFhir`` sink and yields ``Step``s saying when they happened:
 
 - ``Wake(at)``: nothing built yet; do not resume me before ``at`` (the timed stream keeps a
@@ -28,7 +28,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from clinflow.synthetic.clinical import ClinicalEvent, ClinicalPlan
 from clinflow.synthetic.dicom.imaging import BuiltFile, ImagingEvent, StudyStart
+from clinflow.synthetic.fhir import billing, clinical
 from clinflow.synthetic.fhir import resources as fhir
 from clinflow.synthetic.fhir.imaging import imaging_study
 from clinflow.synthetic.fhir.vitals import vital_blocks
@@ -270,6 +272,33 @@ def notes(tl: PatientTimeline, out: fhir.PatientFhir) -> Iterator[Step]:
         yield Emit(written)
 
 
+# ----------------------------------------------------------------------------- clinical
+
+
+def clinical_record(tl: PatientTimeline, out: fhir.PatientFhir) -> Iterator[Step]:
+    """Conditions, medication orders, a diagnostic report, the claim and the payer's EOB."""
+    pid = tl.patient.fhir_id
+    plan = ClinicalPlan.draw(tl.rng("clinical"), tl.patient, tl.discharged)
+    discharged = fhir.iso(tl.discharged)
+    for at, event, number in plan.events:
+        yield Wake(at)
+        if event is ClinicalEvent.CONDITION:
+            clinical.condition_resource(out, f"{pid}-cond-{number}", tl.encounter_id, plan, number)
+        elif event is ClinicalEvent.MEDICATION:
+            clinical.medication_request(
+                out, f"{pid}-medrx-{number}", tl.encounter_id, plan, number, f"{pid}-cond-0"
+            )
+        elif event is ClinicalEvent.REPORT:
+            clinical.diagnostic_report(
+                out, f"{pid}-report-0", tl.encounter_id, plan, tl.rng("report")
+            )
+        elif event is ClinicalEvent.CLAIM:
+            billing.claim_resource(out, f"{pid}-claim", plan, discharged)
+        else:
+            billing.explanation_of_benefit(out, f"{pid}-eob", f"{pid}-claim", plan, discharged)
+        yield Emit(at)
+
+
 # ----------------------------------------------------------------------------- imaging
 
 
@@ -318,6 +347,7 @@ RECORD_PHASES = (
     Phase("consent", consents),
     Phase("vitals", vitals),
     Phase("notes", notes),
+    Phase("clinical", clinical_record),
     Phase("imaging", imaging),
 )
 STREAM_PHASES = (*RECORD_PHASES, Phase("consent-update", consent_withdrawals, updates=True))
