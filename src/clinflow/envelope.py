@@ -137,3 +137,18 @@ class TimedInput:
 
     at_s: float
     envelope: Envelope
+
+
+def source_input(
+    payload: bytes, source: SourceKind, event_time: datetime, location: str, fmt: str
+) -> Envelope:
+    """A RAW source input as sources hand it to ingest: content id, no patient yet (ingest
+    resolves it), ``attributes`` = the PHI-free ``path`` and the ``format``."""
+    return Envelope(
+        message_id=content_message_id(payload),
+        source=source,
+        patient="",
+        payload=payload,
+        event_time=event_time,
+        attributes={"path": location, "format": fmt},
+    )

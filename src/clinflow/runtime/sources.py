@@ -44,7 +44,7 @@ from typing import IO
 
 import orjson
 
-from clinflow.envelope import Envelope, SourceKind, TimedInput, content_message_id
+from clinflow.envelope import Envelope, SourceKind, TimedInput, source_input
 from clinflow.synthetic.stream import StreamOptions, generate_stream
 
 Clock = Callable[[], float]
@@ -141,17 +141,6 @@ def _kind_of_json(document: object) -> SourceKind:
     return SourceKind.CONSENT if is_consent else SourceKind.FHIR
 
 
-def _raw(payload: bytes, source: SourceKind, at: datetime, location: str, fmt: str) -> Envelope:
-    return Envelope(
-        message_id=content_message_id(payload),
-        source=source,
-        patient="",
-        payload=payload,
-        event_time=at,
-        attributes={"path": location, "format": fmt},
-    )
-
-
 def file_envelopes(data: bytes, name: bytes, location: str, at: datetime) -> list[Envelope]:
     """Raw envelopes of one complete file (none when it is neither FHIR JSON nor DICOM).
 
@@ -168,16 +157,16 @@ def file_envelopes(data: bytes, name: bytes, location: str, at: datetime) -> lis
                 source = _kind_of_json(orjson.loads(line))
             except orjson.JSONDecodeError:
                 source = SourceKind.FHIR
-            out.append(_raw(line, source, at, f"{location}:{number}", FHIR_FORMAT))
+            out.append(source_input(line, source, at, f"{location}:{number}", FHIR_FORMAT))
         return out
     if lower.endswith(b".json"):
         try:
             source = _kind_of_json(orjson.loads(data))
         except orjson.JSONDecodeError:
             source = SourceKind.FHIR
-        return [_raw(data, source, at, location, FHIR_FORMAT)]
+        return [source_input(data, source, at, location, FHIR_FORMAT)]
     if data[_DICM_OFFSET : _DICM_OFFSET + 4] == b"DICM" or lower.endswith(b".dcm"):
-        return [_raw(data, SourceKind.DICOM, at, location, DICOM_FORMAT)]
+        return [source_input(data, SourceKind.DICOM, at, location, DICOM_FORMAT)]
     return []
 
 

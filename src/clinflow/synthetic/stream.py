@@ -41,7 +41,7 @@ from pathlib import Path
 
 import orjson
 
-from clinflow.envelope import Envelope, SourceKind, TimedInput, content_message_id
+from clinflow.envelope import Envelope, SourceKind, TimedInput, source_input
 from clinflow.synthetic.dicom.imaging import dicom_file_bytes, iter_imaging_for_patient
 from clinflow.synthetic.fhir.resources import (
     PatientFhir,
@@ -114,37 +114,23 @@ def at_seconds(event_time: datetime, start: datetime, speed: float) -> float:
     return max(0.0, (event_time - start).total_seconds() / speed)
 
 
-def _raw(payload: bytes, source: SourceKind, at: datetime, path: str, fmt: str) -> Envelope:
-    return Envelope(
-        message_id=content_message_id(payload),
-        source=source,
-        patient="",
-        payload=payload,
-        event_time=at,
-        attributes={"path": path, "format": fmt},
-    )
-
-
 def _envelopes(step: Emit, sink: StreamSink) -> tuple[list[Envelope], list[PhiEntry]]:
     added, phi = sink.take()
     out: list[Envelope] = []
+    where = sink.bundle_file
     if step.bundle is not None and added:
         entries = (bundle_entry(kind, rid, text) for kind, rid, text in added)
         payload = transaction_bundle(step.bundle, entries)
-        out.append(
-            _raw(payload, SourceKind.FHIR, step.at, f"{sink.bundle_file}#Bundle/{step.bundle}",
-                 FHIR_FORMAT)
-        )
+        location = f"{where}#Bundle/{step.bundle}"
+        out.append(source_input(payload, SourceKind.FHIR, step.at, location, FHIR_FORMAT))
     else:
         for kind, rid, text in added:
             source = SourceKind.CONSENT if kind == "Consent" else SourceKind.FHIR
-            out.append(
-                _raw(text.encode(), source, step.at, f"{sink.bundle_file}#{kind}/{rid}",
-                     FHIR_FORMAT)
-            )
+            location = f"{where}#{kind}/{rid}"
+            out.append(source_input(text.encode(), source, step.at, location, FHIR_FORMAT))
     if step.dicom is not None:
         data = dicom_file_bytes(step.dicom.dataset)
-        out.append(_raw(data, SourceKind.DICOM, step.at, step.dicom.path, DICOM_FORMAT))
+        out.append(source_input(data, SourceKind.DICOM, step.at, step.dicom.path, DICOM_FORMAT))
         phi = [*phi, *step.dicom.phi]
     return out, phi
 
