@@ -10,19 +10,41 @@ a redelivery that the ledger let through from a lost or duplicated row.
 
 Options: ``delay`` seconds per envelope at ``split`` (to kill a worker mid-stream);
 ``fail_once=1``: ``measure`` raises on the first ``boom`` payload any worker sees.
+
+The broker/worker harness of the Kafka tests (any graph, the deployment's by default):
+``local_cluster`` starts an in-memory Tansu broker (a broker that cannot start fails the test
+under ``CI=true`` and skips it elsewhere), ``Cluster.start_worker`` runs ``clinflow worker``
+processes, ``wait_for_group`` waits (bounded) until they hold every partition, and every
+process is stopped by its pid when the block ends.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from clinflow.envelope import Envelope
-from clinflow.runtime.graph import Graph, Hop
+from clinflow.runtime.broker import (
+    BrokerUnavailable,
+    LocalBroker,
+    start_local_broker,
+    stop_process,
+)
+from clinflow.runtime.graph import Graph, Hop, patient_key
+from clinflow.runtime.kafka_settings import KafkaSettings
 
 KAFKA_GRAPH = "runtime.helpers:build_kafka_graph"
 SINK_DB = "sink.db"
@@ -138,3 +160,127 @@ def sink_rows(data_dir: Path) -> dict[str, tuple[str, bytes, str]]:
 def sink_deliveries(data_dir: Path) -> int:
     with sqlite3.connect(Path(data_dir) / SINK_DB) as conn:
         return int(conn.execute("SELECT count(*) FROM deliveries").fetchone()[0])
+
+
+# ----- the broker/worker harness -----------------------------------------------------------
+
+TESTS_DIR = Path(__file__).resolve().parents[1]
+JOIN_TIMEOUT = 60.0  # first consumer-group join on Tansu: seconds to tens of seconds
+ASSIGNED = re.compile(r"partitions assigned \((\d+)\) after ([\d.]+) s")
+
+
+@dataclass
+class Worker:
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def assignments(self) -> list[tuple[int, float]]:
+        """(partitions, seconds after start) of every rebalance the worker reported."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return [(int(count), float(after)) for count, after in ASSIGNED.findall(text)]
+
+
+@dataclass
+class Cluster:
+    """A broker, a data directory and the ``clinflow worker`` processes started on them.
+
+    ``graph`` None: the workers run the default ``--graph`` (the deployment's pipeline);
+    ``hops``: how many topics the graph has (a settled group holds ``hops * partitions``).
+    """
+
+    broker: LocalBroker
+    data_dir: Path
+    logs: Path
+    graph: str | None = KAFKA_GRAPH
+    hops: int = 4  # the test graph: clean, split, measure, sink
+    partitions: int = 4
+    batch_size: int = 50
+    workers: list[Worker] = field(default_factory=list)
+
+    @property
+    def settings(self) -> KafkaSettings:
+        return KafkaSettings(brokers=self.broker.bootstrap, partitions=self.partitions)
+
+    def start_worker(self, *options: str) -> Worker:
+        log = self.logs / f"worker-{len(self.workers)}.log"
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS_DIR),
+                                                             os.environ.get("PYTHONPATH", "")])}
+        graph = ["--graph", self.graph] if self.graph is not None else []
+        command = [
+            sys.executable, "-m", "clinflow.runtime.kafka_commands",
+            "--brokers", self.broker.bootstrap, "--data-dir", str(self.data_dir), *graph,
+            "--partitions", str(self.partitions), "--batch-size", str(self.batch_size),
+            *options,
+        ]  # fmt: skip
+        with log.open("wb") as out:
+            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+        worker = Worker(process, log)
+        self.workers.append(worker)
+        return worker
+
+    def wait_for_group(self, workers: list[Worker], timeout: float = JOIN_TIMEOUT) -> float:
+        """Until ``workers`` hold every partition between them; the slowest join in seconds."""
+        deadline = time.monotonic() + timeout
+        expected = self.partitions * self.hops
+        while time.monotonic() < deadline:
+            latest = [worker.assignments()[-1:] for worker in workers]
+            if all(latest) and sum(entry[0][0] for entry in latest) == expected:
+                if all(entry[0][0] > 0 for entry in latest):
+                    return max(entry[0][1] for entry in latest)
+            for worker in workers:
+                assert worker.process.poll() is None, self.describe("a worker exited early")
+            time.sleep(0.2)
+        raise AssertionError(self.describe(f"the group did not settle in {timeout:.0f} s"))
+
+    def wait_until(self, done: Callable[[], bool], what: str, timeout: float) -> float:
+        start = time.monotonic()
+        while not done():
+            if time.monotonic() - start > timeout:
+                raise AssertionError(self.describe(f"{what}: not after {timeout:.0f} s"))
+            time.sleep(0.1)
+        return time.monotonic() - start
+
+    def produce(
+        self, envelopes: Iterable[Envelope], *, entry: str,
+        key: Callable[[Envelope], str] = patient_key,
+    ) -> int:  # fmt: skip
+        """Send source inputs to the ``entry`` hop's topic; returns once the broker has them."""
+        from clinflow.runtime.kafka import produce_sync
+
+        return produce_sync(self.settings, envelopes, entry=entry, key=key)
+
+    def describe(self, problem: str) -> str:
+        tails = [f"--- {worker.log.name} (rc={worker.process.poll()}):\n"
+                 + worker.log.read_text(errors="replace")[-3000:]
+                 for worker in self.workers]  # fmt: skip
+        return "\n".join([problem, *tails])
+
+
+@contextmanager
+def local_cluster(tmp_path: Path, **options: object) -> Iterator[Cluster]:
+    """A ``Cluster`` on a fresh in-memory broker, data dir ``tmp_path/data``; every process it
+    started is stopped by pid at the end. No broker: fail under ``CI=true``, skip elsewhere."""
+    try:
+        broker = start_local_broker(log_path=tmp_path / "tansu.log")
+    except BrokerUnavailable as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{exc} (CI=true: broker tests must run, not skip)", pytrace=False)
+        pytest.skip(f"the local Tansu broker cannot start: {exc}")
+    cluster = Cluster(broker, tmp_path / "data", tmp_path, **options)  # type: ignore[arg-type]
+    try:
+        yield cluster
+    finally:
+        try:
+            for worker in cluster.workers:
+                stop_process(worker.process, timeout=5.0)
+        finally:
+            stop_process(broker.process)
+
+
+def stop_cleanly(worker: Worker, timeout: float = 30.0) -> int | None:
+    """SIGTERM, then the exit status (None if it did not stop in ``timeout``)."""
+    os.kill(worker.process.pid, signal.SIGTERM)
+    try:
+        return worker.process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None

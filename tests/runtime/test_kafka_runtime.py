@@ -14,34 +14,34 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from clinflow.envelope import Envelope, SourceKind, content_message_id
-from clinflow.runtime.broker import (
-    BrokerUnavailable,
-    LocalBroker,
-    start_local_broker,
-    stop_process,
-)
-from clinflow.runtime.kafka_settings import KafkaSettings
+from clinflow.runtime.broker import stop_process
 from clinflow.runtime.ledger import Ledger
 
-from .helpers import KAFKA_GRAPH, build_kafka_graph, sink_deliveries, sink_rows
+from .helpers import (
+    ASSIGNED,
+    JOIN_TIMEOUT,
+    KAFKA_GRAPH,
+    SINK_DB,
+    TESTS_DIR,
+    Cluster,
+    build_kafka_graph,
+    local_cluster,
+    sink_deliveries,
+    sink_rows,
+    stop_cleanly,
+)
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(150)]
 
-TESTS_DIR = Path(__file__).resolve().parents[1]
 INPUTS = 300
-PARTITIONS = 4
-TOPICS = 4  # clean, split, measure, sink
-JOIN_TIMEOUT = 60.0  # first consumer-group join on Tansu: seconds to tens of seconds
 DRAIN_TIMEOUT = 60.0
-ASSIGNED = re.compile(r"partitions assigned \((\d+)\) after ([\d.]+) s")
 
 
 def inputs(count: int = INPUTS, boom_at: int | None = None) -> list[Envelope]:
@@ -70,104 +70,20 @@ def reference_rows(tmp: Path, envelopes: list[Envelope]) -> dict[str, tuple[str,
     return sink_rows(tmp)
 
 
-@dataclass
-class Worker:
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def assignments(self) -> list[tuple[int, float]]:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return [(int(count), float(after)) for count, after in ASSIGNED.findall(text)]
-
-
-@dataclass
-class Cluster:
-    broker: LocalBroker
-    data_dir: Path
-    logs: Path
-    workers: list[Worker] = field(default_factory=list)
-
-    def start_worker(self, *options: str) -> Worker:
-        log = self.logs / f"worker-{len(self.workers)}.log"
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS_DIR),
-                                                             os.environ.get("PYTHONPATH", "")])}
-        command = [
-            sys.executable, "-m", "clinflow.runtime.kafka_commands",
-            "--brokers", self.broker.bootstrap, "--data-dir", str(self.data_dir),
-            "--graph", KAFKA_GRAPH, "--partitions", str(PARTITIONS), "--batch-size", "50",
-            *options,
-        ]  # fmt: skip
-        with log.open("wb") as out:
-            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-        worker = Worker(process, log)
-        self.workers.append(worker)
-        return worker
-
-    def wait_for_group(self, workers: list[Worker], timeout: float = JOIN_TIMEOUT) -> float:
-        """Until ``workers`` hold every partition between them; the slowest join in seconds."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            latest = [worker.assignments()[-1:] for worker in workers]
-            if all(latest) and sum(entry[0][0] for entry in latest) == PARTITIONS * TOPICS:
-                if all(entry[0][0] > 0 for entry in latest):
-                    return max(entry[0][1] for entry in latest)
-            for worker in workers:
-                assert worker.process.poll() is None, self.describe("a worker exited early")
-            time.sleep(0.2)
-        raise AssertionError(self.describe(f"the group did not settle in {timeout:.0f} s"))
-
-    def wait_until(self, done: Callable[[], bool], what: str, timeout: float) -> float:
-        start = time.monotonic()
-        while not done():
-            if time.monotonic() - start > timeout:
-                raise AssertionError(self.describe(f"{what}: not after {timeout:.0f} s"))
-            time.sleep(0.1)
-        return time.monotonic() - start
-
-    def describe(self, problem: str) -> str:
-        tails = [f"--- {worker.log.name} (rc={worker.process.poll()}):\n"
-                 + worker.log.read_text(errors="replace")[-3000:]
-                 for worker in self.workers]  # fmt: skip
-        return "\n".join([problem, *tails])
-
-    def rows(self) -> dict[str, tuple[str, bytes, str]]:
-        if not (self.data_dir / "sink.db").exists():
-            return {}
-        return sink_rows(self.data_dir)
+def sink_of(cluster: Cluster) -> dict[str, tuple[str, bytes, str]]:
+    if not (cluster.data_dir / SINK_DB).exists():
+        return {}
+    return sink_rows(cluster.data_dir)
 
 
 @pytest.fixture()
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    try:
-        broker = start_local_broker(log_path=tmp_path / "tansu.log")
-    except BrokerUnavailable as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{exc} (CI=true: broker tests must run, not skip)", pytrace=False)
-        pytest.skip(f"the local Tansu broker cannot start: {exc}")
-    state = Cluster(broker, tmp_path / "data", tmp_path)
-    try:
+    with local_cluster(tmp_path) as state:
         yield state
-    finally:
-        try:
-            for worker in state.workers:
-                stop_process(worker.process, timeout=5.0)
-        finally:
-            stop_process(broker.process)
 
 
 def produce(cluster: Cluster, envelopes: list[Envelope]) -> None:
-    from clinflow.runtime.kafka import produce_sync
-
-    settings = KafkaSettings(brokers=cluster.broker.bootstrap, partitions=PARTITIONS)
-    assert produce_sync(settings, envelopes, entry="clean") == len(envelopes)
-
-
-def stop_cleanly(worker: Worker) -> int | None:
-    os.kill(worker.process.pid, signal.SIGTERM)
-    try:
-        return worker.process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        return None
+    assert cluster.produce(envelopes, entry="clean") == len(envelopes)
 
 
 def test_every_input_reaches_the_sink_once_and_matches_run_through(
@@ -182,11 +98,11 @@ def test_every_input_reaches_the_sink_once_and_matches_run_through(
     join = cluster.wait_for_group(workers)
     joined = time.monotonic() - started
     produce(cluster, envelopes)
-    drain = cluster.wait_until(lambda: len(cluster.rows()) >= len(expected), "sink complete",
+    drain = cluster.wait_until(lambda: len(sink_of(cluster)) >= len(expected), "sink complete",
                                DRAIN_TIMEOUT)  # fmt: skip
     time.sleep(1.0)  # anything extra would show up now
 
-    rows = cluster.rows()
+    rows = sink_of(cluster)
     assert set(rows) == set(expected), "lost or unexpected message ids at the sink"
     assert rows == expected  # same patients, payloads and lineage as run_through
     # Without failures the ledger let nothing through twice.
@@ -213,17 +129,17 @@ def test_kill_9_of_one_worker_loses_and_duplicates_nothing(
     workers = [cluster.start_worker("--graph-option", "delay=0.01") for _ in range(2)]
     cluster.wait_for_group(workers)
     produce(cluster, envelopes)
-    cluster.wait_until(lambda: len(cluster.rows()) >= len(expected) // 5, "first rows", 30.0)
+    cluster.wait_until(lambda: len(sink_of(cluster)) >= len(expected) // 5, "first rows", 30.0)
     victim = workers[0]
     os.kill(victim.process.pid, signal.SIGKILL)
     victim.process.wait(timeout=10)
-    at_kill = len(cluster.rows())
+    at_kill = len(sink_of(cluster))
     assert at_kill < len(expected), "the stream finished before the kill; slow it down"
 
-    recovery = cluster.wait_until(lambda: len(cluster.rows()) >= len(expected),
+    recovery = cluster.wait_until(lambda: len(sink_of(cluster)) >= len(expected),
                                   "sink complete after kill -9", DRAIN_TIMEOUT)  # fmt: skip
     time.sleep(1.0)
-    rows = cluster.rows()
+    rows = sink_of(cluster)
     assert set(rows) == set(expected), "lost or unexpected message ids after kill -9"
     assert rows == expected
     redelivered = sink_deliveries(cluster.data_dir) - len(expected)
@@ -248,10 +164,10 @@ def test_a_failing_stage_ends_its_worker_with_1_and_the_batch_is_redelivered(
     failed = next(worker for worker in workers if worker.process.poll() is not None)
     assert failed.process.returncode == 1
     assert "planted failure" in failed.log.read_text(errors="replace")
-    cluster.wait_until(lambda: len(cluster.rows()) >= len(expected),
+    cluster.wait_until(lambda: len(sink_of(cluster)) >= len(expected),
                        "sink complete after the failure", DRAIN_TIMEOUT)  # fmt: skip
     time.sleep(1.0)
-    assert cluster.rows() == expected  # the failed batch was not acked: nothing lost
+    assert sink_of(cluster) == expected  # the failed batch was not acked: nothing lost
     survivor = next(worker for worker in workers if worker is not failed)
     assert stop_cleanly(survivor) == 0, cluster.describe("survivor did not stop with status 0")
 
