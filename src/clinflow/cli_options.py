@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -16,3 +17,5 @@ DataDirOption = Annotated[
 ]
 HostOption = Annotated[str, typer.Option("--host", help="Interface to bind.")]
 PortOption = Annotated[int, typer.Option("--port", help="TCP port.")]
+OutputFolderArgument = Annotated[Path, typer.Argument(help="Output folder (mirrors input paths).")]
+JsonReportOption = Annotated[bool, typer.Option("--json", help="Print the report as JSON.")]

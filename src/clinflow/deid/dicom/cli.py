@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from clinflow.cli_options import DataDirOption
+from clinflow.cli_options import DataDirOption, JsonReportOption, OutputFolderArgument
 from clinflow.config import DataDir
 from clinflow.crypto.keys import KeyRing
 from clinflow.deid.dicom.batch import deidentify_tree
@@ -26,7 +26,7 @@ _OPTIONS = ", ".join(o.value for o in ProfileOption)
 
 def deid_dicom(
     source: Annotated[Path, typer.Argument(help="A DICOM file or a folder (recursively).")],
-    target: Annotated[Path, typer.Argument(help="Output folder (mirrors input paths).")],
+    target: OutputFolderArgument,
     policy: Annotated[
         Path | None,
         typer.Option(
@@ -44,7 +44,7 @@ def deid_dicom(
         ),
     ] = None,
     data_dir: DataDirOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    as_json: JsonReportOption = False,
     audit: Annotated[
         bool, typer.Option("--audit/--no-audit", help="Write one AuditEvent per file.")
     ] = True,

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from clinflow.cli_options import DataDirOption
+from clinflow.cli_options import DataDirOption, JsonReportOption, OutputFolderArgument
 from clinflow.config import DataDir
 from clinflow.crypto.keys import KeyRing
 from clinflow.deid.pseudonym import Pseudonymizer
@@ -22,7 +22,7 @@ err_console = Console(stderr=True)
 
 def deid_fhir(
     source: Annotated[Path, typer.Argument(help="A Bundle/ndjson file or a folder (recursively).")],
-    target: Annotated[Path, typer.Argument(help="Output folder (mirrors input paths).")],
+    target: OutputFolderArgument,
     policy: Annotated[
         str | None,
         typer.Option(
@@ -49,7 +49,7 @@ def deid_fhir(
         ),
     ] = "input",
     data_dir: DataDirOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    as_json: JsonReportOption = False,
     audit: Annotated[
         bool, typer.Option("--audit/--no-audit", help="Write AuditEvents (per file, patient).")
     ] = True,

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from clinflow.cli_options import DataDirOption
+from clinflow.cli_options import DataDirOption, JsonReportOption
 from clinflow.config import DataDir, resolve_data_dir
 from clinflow.crypto.keys import KeyRing
 from clinflow.deid.leaks.scanner import scan
@@ -36,7 +36,7 @@ def leaks(
     manifest: Annotated[
         Path, typer.Option("--manifest", help="The generator's manifest.ndjson (ground truth).")
     ],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    as_json: JsonReportOption = False,
     show_values: Annotated[
         bool,
         typer.Option("--show-values", help="Include the leaked values (synthetic labs only)."),
