@@ -140,15 +140,25 @@ class TimedInput:
 
 
 def source_input(
-    payload: bytes, source: SourceKind, event_time: datetime, location: str, fmt: str
+    payload: bytes,
+    source: SourceKind,
+    event_time: datetime,
+    location: str,
+    fmt: str,
+    route: str | None = None,
 ) -> Envelope:
     """A RAW source input as sources hand it to ingest: content id, no patient yet (ingest
-    resolves it), ``attributes`` = the PHI-free ``path`` and the ``format``."""
+    resolves it), ``attributes`` = the PHI-free ``path`` and the ``format``, and ``route``
+    when the source knows which of its patients this is (a PHI-free token: one patient's
+    inputs then stay in order on one partition before ingest knows the pseudonym)."""
+    attributes = {"path": location, "format": fmt}
+    if route:
+        attributes["route"] = route
     return Envelope(
         message_id=content_message_id(payload),
         source=source,
         patient="",
         payload=payload,
         event_time=event_time,
-        attributes={"path": location, "format": fmt},
+        attributes=attributes,
     )

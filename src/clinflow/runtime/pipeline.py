@@ -27,13 +27,14 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from clinflow.audit import events as audit_events
 from clinflow.audit.buffer import BufferedSink
 from clinflow.config import DataDir, scenarios_dir
 from clinflow.consent.decision import DecisionQuery
-from clinflow.envelope import Envelope, SourceKind, content_message_id
+from clinflow.envelope import Envelope, SourceKind, source_input
 from clinflow.runtime.accounting import account_research
 from clinflow.runtime.deployment import Deployment
 from clinflow.runtime.embedded import EmbeddedRuntime, RunStats
@@ -81,20 +82,9 @@ def cohort_inputs(cohort: Path) -> Iterator[tuple[str, bytes, SourceKind]]:
 
 
 def raw_envelope(location: str, data: bytes, kind: SourceKind) -> Envelope:
-    """A source input before ingest: no patient yet, content id, PHI-free location."""
-    from datetime import UTC, datetime
-
-    return Envelope(
-        message_id=content_message_id(data),
-        source=kind,
-        patient="",
-        payload=data,
-        event_time=datetime.now(UTC),
-        attributes={
-            "path": location,
-            "format": "dicom" if kind is SourceKind.DICOM else "fhir-json",
-        },
-    )
+    """A cohort file as a raw source input (``envelope.source_input``), arriving now."""
+    fmt = "dicom" if kind is SourceKind.DICOM else "fhir-json"
+    return source_input(data, kind, datetime.now(UTC), location, fmt)
 
 
 class DemoPipeline:

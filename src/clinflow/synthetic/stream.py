@@ -32,12 +32,13 @@ was generated, only (by a few KB per patient) with the cohort size.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import math
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import orjson
 
@@ -118,16 +119,22 @@ def _envelopes(step: Emit, sink: StreamSink) -> tuple[list[Envelope], list[PhiEn
     added, phi = sink.take()
     out: list[Envelope] = []
     where = sink.bundle_file
+    # the patient's record and updates share the file stem: one route per patient (no PHI)
+    route = "r-" + hashlib.sha256(PurePosixPath(where).stem.encode()).hexdigest()[:16]
     if step.bundle is not None and added:
         entries = (bundle_entry(kind, rid, text) for kind, rid, text in added)
         payload = transaction_bundle(step.bundle, entries)
         location = f"{where}#Bundle/{step.bundle}"
-        out.append(source_input(payload, SourceKind.FHIR, step.at, location, FHIR_FORMAT))
+        out.append(
+            source_input(payload, SourceKind.FHIR, step.at, location, FHIR_FORMAT, route)
+        )
     else:
         for kind, rid, text in added:
             source = SourceKind.CONSENT if kind == "Consent" else SourceKind.FHIR
             location = f"{where}#{kind}/{rid}"
-            out.append(source_input(text.encode(), source, step.at, location, FHIR_FORMAT))
+            out.append(
+                source_input(text.encode(), source, step.at, location, FHIR_FORMAT, route)
+            )
     if step.dicom is not None:
         data = dicom_file_bytes(step.dicom.dataset)
         out.append(source_input(data, SourceKind.DICOM, step.at, step.dicom.path, DICOM_FORMAT))
