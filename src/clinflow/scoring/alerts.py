@@ -15,10 +15,15 @@ Why: a patient hovering at a threshold (NEWS2 4-5-4-5...) must not page on every
 - ``AlertPolicy.naive()`` alerts on every reading at or above the trigger: the baseline the
   benchmark compares against. Every reading at or above the trigger that did not alert is
   counted as suppressed, with the reason.
+- **Alert ids** are derived from the patient, the score time and the patient's alert count,
+  not from a process-wide counter: Kafka workers each hold some patients, and a counter per
+  process gave two patients' alerts the same id ("alert-1" in every worker). The same
+  readings give the same ids in any runtime, and again after a restart's restore.
 """
 
 from __future__ import annotations
 
+import hashlib
 import statistics
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -40,6 +45,12 @@ class AlertPolicy:
     def naive(cls, min_band: RiskBand = RiskBand.MEDIUM) -> AlertPolicy:
         """Alert on every reading at or above the trigger (no hysteresis, no suppression)."""
         return cls(min_band=min_band, suppression_window_s=0.0, every_reading=True)
+
+
+def alert_id(patient: str, time: datetime, number: int) -> str:
+    """``alert-<24 hex>``: the patient's ``number``-th alert, raised on the score at ``time``."""
+    key = f"{patient}\x00{time.isoformat()}\x00{number}".encode()
+    return "alert-" + hashlib.sha256(key).hexdigest()[:24]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +87,7 @@ class _AlarmState:
     last_alert_time: datetime | None = None
     last_alert_rank: int = -1
     last_alert_id: str | None = None
+    raised: int = 0  # alerts ever raised for the patient (never goes down: ids stay unique)
     acknowledged: bool = False
     alerts: list[Alert] = field(default_factory=list)
 
@@ -88,7 +100,6 @@ class AlertEngine:
         self._min_rank = self.policy.min_band.rank
         self._patients: dict[str, _AlarmState] = {}
         self._by_id: dict[str, tuple[str, int]] = {}
-        self._sequence = 0
         self.suppressed: Counter[str] = Counter()
 
     def evaluate(
@@ -148,9 +159,9 @@ class AlertEngine:
     ) -> Alert:
         if callable(assessment_id):
             assessment_id = assessment_id()
-        self._sequence += 1
+        state.raised += 1
         alert = Alert(
-            alert_id=f"alert-{self._sequence}",
+            alert_id=alert_id(patient, news2.as_of, state.raised),
             patient=patient,
             time=news2.as_of,
             band=news2.band,
