@@ -22,6 +22,8 @@ ledger and processes nothing again (the report counts them as duplicates).
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import re
 import shutil
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -81,10 +83,31 @@ def cohort_inputs(cohort: Path) -> Iterator[tuple[str, bytes, SourceKind]]:
                 yield path.relative_to(cohort).as_posix(), path.read_bytes(), SourceKind.DICOM
 
 
+_COHORT_PATIENT = re.compile(r"^(?:fhir/bundles/pat-(\d+)\.json|dicom/p(\d+)/.+)$")
+
+
+def cohort_route(location: str) -> str | None:
+    """The routing key of a generated cohort's file: one per patient, PHI-free.
+
+    A patient's Bundle (``fhir/bundles/pat-N.json``, with its Consents) and its DICOM files
+    (``dicom/pN/...``) share it, so on Kafka they stay in order on one entry partition, as
+    ``cohort_inputs`` orders them (Bundle first). Without it DICOM was keyed by message id and
+    could reach the consent gate before its patient's Consent was registered (seen: 3 of 38
+    instances on ``consent-events`` ahead of the Consent; released only because the gate ran
+    later). Same key as the generator stream's route for the patient (hash of ``pat-N``).
+    """
+    match = _COHORT_PATIENT.match(location)
+    if match is None:
+        return None
+    stem = f"pat-{match.group(1) or match.group(2)}"
+    return "r-" + hashlib.sha256(stem.encode()).hexdigest()[:16]
+
+
 def raw_envelope(location: str, data: bytes, kind: SourceKind) -> Envelope:
-    """A cohort file as a raw source input (``envelope.source_input``), arriving now."""
+    """A cohort file as a raw source input (``envelope.source_input``), arriving now, with
+    its patient's ``cohort_route``."""
     fmt = "dicom" if kind is SourceKind.DICOM else "fhir-json"
-    return source_input(data, kind, datetime.now(UTC), location, fmt)
+    return source_input(data, kind, datetime.now(UTC), location, fmt, cohort_route(location))
 
 
 class DemoPipeline:
