@@ -98,9 +98,8 @@ async def _paced(items: list[TimedInput], rate: float) -> AsyncIterator[Envelope
 def embedded_throughput(patients: int, seed: int, scratch: Path) -> dict[str, Any]:
     items = _stream(patients, seed, "icu-ward", scratch / "m1.ndjson")
     vitals = sum(1 for item in items if _is_vital(item.envelope))
-    started = time.perf_counter()
     stats = _run(scratch / "throughput", _flat(item.envelope for item in items))
-    seconds = time.perf_counter() - started
+    seconds = stats.seconds  # the run itself: opening the stores and policies not counted
     return {
         "inputs": len(items),
         "vital_inputs": vitals,
@@ -138,9 +137,8 @@ def dicom_throughput(patients: int, seed: int, scratch: Path) -> dict[str, Any]:
     dicom = [e for e in inputs if e.source.value == "dicom"]
     data_dir = scratch / "dicom"
     _run(data_dir, _flat(bundles))  # consents and records first
-    started = time.perf_counter()
     stats = _run(data_dir, _flat(dicom))
-    seconds = time.perf_counter() - started
+    seconds = stats.seconds
     return {
         "files": len(dicom),
         "bytes": sum(len(e.payload) for e in dicom),
@@ -264,7 +262,7 @@ def main() -> None:
             latency(max(args.patients, 20), args.seed, rate, args.latency_seconds, scratch, tag)
             for rate, tag in ((args.rate, "full"), (args.rate / 4, "quarter"))
         ]
-        figures["dicom"] = dicom_throughput(6, args.seed, scratch)
+        figures["dicom"] = dicom_throughput(20, args.seed, scratch)
         figures["fhir_stage"] = fhir_stage(4, args.seed, scratch)
         if args.kafka:
             sys.path.insert(0, str(Path(__file__).parent))
