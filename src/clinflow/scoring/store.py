@@ -8,6 +8,12 @@ demo's patients, and scores are re-derived exactly (the scoring is deterministic
 revocation deletes a patient's rows (``secure_delete``): through the running service when one
 is registered, else directly (``StoredScoringTarget``). Nothing but pseudonyms and the
 fields the endpoint policy lets through is stored.
+
+Appending is idempotent: a row the store already holds (same patient, Observation id and
+bytes) is not stored again. A Kafka worker that takes over a dead worker's partitions re-runs
+the batch the dead one had not marked done, and its scoring state (restored when it started)
+does not know those Observations yet; without this, they were stored twice. An updated
+Observation (same id, other content) is a new row.
 """
 
 from __future__ import annotations
@@ -46,7 +52,8 @@ class ScoringStore:
         self._lock = threading.Lock()
 
     def append(self, rows: Iterable[tuple[str, dict[str, Any]]]) -> int:
-        """Store (patient pseudonym, Observation) pairs in one transaction."""
+        """Store (patient pseudonym, Observation) pairs in one transaction; rows held already
+        are skipped. Returns how many were new."""
         values = [
             (patient, str(resource.get("id") or ""), orjson.dumps(resource))
             for patient, resource in rows
@@ -54,10 +61,13 @@ class ScoringStore:
         if not values:
             return 0
         with self._lock, write_transaction(self._conn):
-            self._conn.executemany(
-                "INSERT INTO observations(patient, source_id, resource) VALUES (?, ?, ?)", values
+            cursor = self._conn.executemany(
+                "INSERT INTO observations(patient, source_id, resource) SELECT ?1, ?2, ?3"
+                " WHERE NOT EXISTS (SELECT 1 FROM observations"
+                " WHERE patient = ?1 AND source_id = ?2 AND resource = ?3)",
+                values,
             )
-        return len(values)
+        return cursor.rowcount
 
     def replay(self, chunk: int = 2000) -> Iterator[list[dict[str, Any]]]:
         """Every stored Observation in arrival order, in chunks (memory stays bounded)."""

@@ -1,0 +1,34 @@
+"""The scoring store keeps each Observation a scoring service ingested once: a worker that
+re-runs a dead worker's unfinished batch appends the same rows again, and they must not
+count twice (restores, per-patient counts); an updated Observation is kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from clinflow.scoring.store import ScoringStore
+
+PATIENT = "PT-0123456789abcdef"
+
+
+def observation(value: float, status: str = "final") -> dict[str, object]:
+    return {"resourceType": "Observation", "id": "obs-1", "status": status,
+            "subject": {"reference": f"Patient/{PATIENT}"},
+            "valueQuantity": {"value": value, "unit": "/min"}}  # fmt: skip
+
+
+def test_rows_held_already_are_not_stored_again(tmp_path: Path) -> None:
+    store = ScoringStore(tmp_path / "scoring.db")
+    try:
+        first = [(PATIENT, observation(72)), (PATIENT, {**observation(80), "id": "obs-2"})]
+        assert store.append(first) == 2
+        assert store.append(first) == 0  # the re-run batch
+        assert store.append([(PATIENT, observation(72)), (PATIENT, observation(72))]) == 0
+        assert store.append([(PATIENT, observation(72, "entered-in-error"))]) == 1
+        assert store.append([("PT-fedcba9876543210", observation(72))]) == 1
+        assert store.count(PATIENT) == 3
+        replayed = [resource for chunk in store.replay() for resource in chunk]
+        assert [r["id"] for r in replayed] == ["obs-1", "obs-2", "obs-1", "obs-1"]
+        assert [r["status"] for r in replayed][2] == "entered-in-error"
+    finally:
+        store.close()
