@@ -40,7 +40,7 @@ from clinflow.config import DataDir, scenarios_dir
 from clinflow.envelope import Envelope, SourceKind
 from clinflow.runtime.broker import LocalBroker, local_broker, stop_process
 from clinflow.runtime.ingest import bundle_resources, is_vital_sign, route_key
-from clinflow.runtime.kafka_settings import KafkaSettings
+from clinflow.runtime.kafka_settings import KafkaSettings, settled_join
 from clinflow.runtime.ledger import Ledger
 from clinflow.synthetic.scenario import load_scenario
 from clinflow.synthetic.stream import StreamOptions, generate_stream
@@ -54,7 +54,6 @@ PARTITIONS = 8  # the worker's default
 JOIN_TIMEOUT = 90.0
 POLL_S = 0.05
 QUIET_S = 1.0  # the ledger unchanged this long: check the topics against it
-ASSIGNED = re.compile(r"partitions assigned \((\d+)\) after ([\d.]+) s")
 
 
 def stream_inputs(patients: int, seed: int, scenario: str, manifest: Path) -> list[Envelope]:
@@ -79,9 +78,8 @@ class _Worker:
     log: Path
     peak_rss: int = 0
 
-    def assignments(self) -> list[tuple[int, float]]:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return [(int(count), float(after)) for count, after in ASSIGNED.findall(text)]
+    def text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     def sample_rss(self) -> None:
         try:
@@ -116,12 +114,10 @@ def _start_workers(broker: LocalBroker, data_dir: Path, count: int, logs: Path) 
 def _wait_for_group(workers: list[_Worker]) -> float:
     """Until the workers hold every partition of every topic; the slowest reported join."""
     deadline = time.monotonic() + JOIN_TIMEOUT
-    expected = PARTITIONS * len(HOPS)
     while time.monotonic() < deadline:
-        latest = [worker.assignments()[-1:] for worker in workers]
-        if all(latest) and sum(entry[0][0] for entry in latest) == expected:
-            if all(entry[0][0] > 0 for entry in latest):
-                return max(entry[0][1] for entry in latest)
+        joined = settled_join([worker.text() for worker in workers], PARTITIONS * len(HOPS))
+        if joined is not None:
+            return joined
         for worker in workers:
             if worker.process.poll() is not None:
                 raise RuntimeError(f"worker exited early: {worker.log.read_text()[-2000:]}")

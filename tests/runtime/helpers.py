@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import sqlite3
 import subprocess
@@ -44,7 +43,11 @@ from clinflow.runtime.broker import (
     stop_process,
 )
 from clinflow.runtime.graph import Graph, Hop, patient_key
-from clinflow.runtime.kafka_settings import KafkaSettings
+from clinflow.runtime.kafka_settings import (
+    KafkaSettings,
+    assignments,
+    settled_join,
+)
 
 KAFKA_GRAPH = "runtime.helpers:build_kafka_graph"
 SINK_DB = "sink.db"
@@ -166,7 +169,6 @@ def sink_deliveries(data_dir: Path) -> int:
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
 JOIN_TIMEOUT = 60.0  # first consumer-group join on Tansu: seconds to tens of seconds
-ASSIGNED = re.compile(r"partitions assigned \((\d+)\) after ([\d.]+) s")
 
 
 @dataclass
@@ -174,10 +176,12 @@ class Worker:
     process: subprocess.Popen[bytes]
     log: Path
 
+    def text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
     def assignments(self) -> list[tuple[int, float]]:
         """(partitions, seconds after start) of every rebalance the worker reported."""
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return [(int(count), float(after)) for count, after in ASSIGNED.findall(text)]
+        return assignments(self.text())
 
 
 @dataclass
@@ -221,12 +225,10 @@ class Cluster:
     def wait_for_group(self, workers: list[Worker], timeout: float = JOIN_TIMEOUT) -> float:
         """Until ``workers`` hold every partition between them; the slowest join in seconds."""
         deadline = time.monotonic() + timeout
-        expected = self.partitions * self.hops
         while time.monotonic() < deadline:
-            latest = [worker.assignments()[-1:] for worker in workers]
-            if all(latest) and sum(entry[0][0] for entry in latest) == expected:
-                if all(entry[0][0] > 0 for entry in latest):
-                    return max(entry[0][1] for entry in latest)
+            joined = settled_join([w.text() for w in workers], self.partitions * self.hops)
+            if joined is not None:
+                return joined
             for worker in workers:
                 assert worker.process.poll() is None, self.describe("a worker exited early")
             time.sleep(0.2)

@@ -23,8 +23,10 @@ from clinflow.runtime.kafka_settings import (
     KafkaSettings,
     WorkerGraph,
     as_worker_graph,
+    assignments,
     load_graph_factory,
     parse_graph_options,
+    settled_join,
     topic_name,
 )
 from clinflow.runtime.ledger import Ledger
@@ -173,6 +175,18 @@ def test_settings_and_options_fail_with_a_clear_message() -> None:
     assert parse_graph_options(["delay=0.5", "mode=a=b"]) == {"delay": "0.5", "mode": "a=b"}
     with pytest.raises(ConfigError, match="KEY=VALUE"):
         parse_graph_options(["novalue"])
+
+
+def test_a_group_has_settled_when_its_workers_hold_every_partition_each_some() -> None:
+    first = "clinflow worker 1: partitions assigned (8) after 6.0 s\n"
+    second = "clinflow worker 2: partitions assigned (4) after 6.1 s\n"
+    rebalanced = first + "clinflow worker 1: partitions assigned (4) after 9.5 s\n"
+    assert assignments(rebalanced) == [(8, 6.0), (4, 9.5)]
+    assert settled_join([first], 8) == 6.0
+    assert settled_join([first, ""], 8) is None  # the second worker has not joined yet
+    assert settled_join([first, second], 8) is None  # 12 held: the first one's is stale
+    assert settled_join([rebalanced, second], 8) == 9.5
+    assert settled_join([first, "partitions assigned (0) after 7.0 s"], 8) is None
 
 
 def test_graph_factory_is_resolved_or_named_in_the_error() -> None:

@@ -22,10 +22,10 @@ import pytest
 
 from clinflow.envelope import Envelope, SourceKind, content_message_id
 from clinflow.runtime.broker import stop_process
+from clinflow.runtime.kafka_settings import ASSIGNED_LINE
 from clinflow.runtime.ledger import Ledger
 
 from .helpers import (
-    ASSIGNED,
     JOIN_TIMEOUT,
     KAFKA_GRAPH,
     SINK_DB,
@@ -197,7 +197,7 @@ def test_local_broker_worker_stops_with_0_on_sigterm(tmp_path: Path) -> None:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
         deadline = time.monotonic() + JOIN_TIMEOUT
-        while not ASSIGNED.search(log.read_text(errors="replace")):
+        while not ASSIGNED_LINE.search(log.read_text(errors="replace")):
             assert process.poll() is None, log.read_text(errors="replace")
             assert time.monotonic() < deadline, log.read_text(errors="replace")
             time.sleep(0.2)

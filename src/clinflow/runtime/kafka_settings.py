@@ -7,8 +7,9 @@ can validate options and name topics without the import cost.
 from __future__ import annotations
 
 import importlib
+import re
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -133,6 +134,26 @@ def parse_graph_options(pairs: list[str] | None) -> dict[str, str]:
             raise ConfigError(f"--graph-option {pair!r}: expected KEY=VALUE")
         options[key] = value
     return options
+
+
+# A worker prints one line per rebalance (``run_worker``); supervisors and tests read it.
+ASSIGNED_LINE = re.compile(r"partitions assigned \((\d+)\) after ([\d.]+) s")
+
+
+def assignments(log: str) -> list[tuple[int, float]]:
+    """(partitions, seconds after the worker started) of each rebalance in a worker's log."""
+    return [(int(count), float(after)) for count, after in ASSIGNED_LINE.findall(log)]
+
+
+def settled_join(logs: Iterable[str], total: int) -> float | None:
+    """Once the workers with these logs hold ``total`` partitions between them, each some:
+    the slowest worker's join in seconds; None before."""
+    latest = [assignments(log)[-1:] for log in logs]
+    if not all(latest) or sum(entry[0][0] for entry in latest) != total:
+        return None
+    if not all(entry[0][0] > 0 for entry in latest):
+        return None
+    return max(entry[0][1] for entry in latest)
 
 
 class StopSignals:
