@@ -268,7 +268,10 @@ def main() -> None:
             sys.path.insert(0, str(Path(__file__).parent))
             from runtime_kafka import measure_kafka
 
-            kafka = measure_kafka(args.patients, args.seed, workers=2)
+            try:
+                kafka = measure_kafka(args.patients, args.seed, workers=2)
+            except Exception as exc:  # noqa: BLE001 - report it beside the embedded figures
+                kafka = {"error": f"{type(exc).__name__}: {str(exc)[-300:]}"}
             figures["kafka"] = kafka
             embedded_rate = figures["embedded"]["inputs_per_s"]
             if kafka.get("inputs_per_s") and embedded_rate:

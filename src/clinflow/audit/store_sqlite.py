@@ -26,6 +26,7 @@ from clinflow.audit._sql import (
     utc_timestamp,
 )
 from clinflow.errors import ClinflowError, ConfigError
+from clinflow.sqlite_store import retry_while_locked
 
 TABLES = ("audit_entries", "audit_index", "audit_checkpoints")
 
@@ -113,7 +114,15 @@ class SqliteStore:
         self._stopping = False
         self._bytes_since_checkpoint = 0
         try:
-            self._write = self._connect(page_size=PAGE_SIZE)
+            self._write = retry_while_locked(self._open_writer, str(self.path))
+        except sqlite3.Error as exc:
+            raise ClinflowError(f"audit store {self.path}: cannot open ({exc})") from exc
+
+    def _open_writer(self) -> sqlite3.Connection:
+        """The writer connection with the schema in place (retried while another process
+        creates the same file: see ``sqlite_store.retry_while_locked``)."""
+        self._write = self._connect(page_size=PAGE_SIZE)
+        try:
             # Fewer WAL checkpoints (each one fsyncs the database file); durability unchanged.
             page_size = int(self._write.execute("PRAGMA page_size").fetchone()[0])
             pages = WAL_AUTOCHECKPOINT_BYTES // page_size
@@ -133,8 +142,10 @@ class SqliteStore:
                 for table in TABLES:
                     for op, verb in (("update", "UPDATE"), ("delete", "DELETE")):
                         self._write.execute(TRIGGER.format(table=table, op=op, verb=verb))
-        except sqlite3.Error as exc:
-            raise ClinflowError(f"audit store {self.path}: cannot open ({exc})") from exc
+        except BaseException:
+            self._write.close()
+            raise
+        return self._write
 
     def _connect(self, page_size: int | None = None) -> sqlite3.Connection:
         conn = sqlite3.connect(
