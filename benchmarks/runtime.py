@@ -130,7 +130,7 @@ def dicom_throughput(patients: int, seed: int, scratch: Path) -> dict[str, Any]:
         [sys.executable, "-m", "clinflow", "generate", "--patients", str(patients), "--seed",
          str(seed), "--scenario", str(scenarios_dir() / "imaging-day.yaml"), "--out",
          str(cohort), "--data-dir", str(scratch / "gen"), "--quiet"],
-        check=True, timeout=600,
+        check=True, timeout=600, capture_output=True,
     )  # fmt: skip
     inputs = [raw_envelope(loc, data, kind) for loc, data, kind in cohort_inputs(cohort)]
     bundles = [e for e in inputs if e.source.value == "fhir"]
@@ -163,7 +163,7 @@ def fhir_stage(patients: int, seed: int, scratch: Path) -> dict[str, Any]:
     subprocess.run(
         [sys.executable, "-m", "clinflow", "generate", "--patients", str(patients), "--seed",
          str(seed), "--out", str(cohort), "--data-dir", str(scratch / "gen2"), "--quiet"],
-        check=True, timeout=600,
+        check=True, timeout=600, capture_output=True,
     )  # fmt: skip
     root = DataDir.open(scratch / "fhir-stage")
     keys = KeyRing(root.keys)
