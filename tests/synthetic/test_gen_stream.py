@@ -108,10 +108,9 @@ def test_envelopes_are_raw_source_inputs(tmp_path: Path) -> None:
         envelope = item.envelope
         assert envelope.message_id == content_message_id(envelope.payload)
         assert envelope.patient == "" and envelope.lineage == ()
-        expected = {"path", "format"} | ({"route"} if envelope.source.value != "dicom" else set())
-        assert set(envelope.attributes) == expected
-        if "route" in envelope.attributes:  # one PHI-free route per patient record
-            assert re.fullmatch(r"r-[0-9a-f]{16}", envelope.attributes["route"])
+        assert set(envelope.attributes) == {"path", "format", "route"}
+        # one PHI-free route per patient: FHIR and DICOM of a patient share a partition
+        assert re.fullmatch(r"r-[0-9a-f]{16}", envelope.attributes["route"])
         path = envelope.attributes["path"]
         assert not any(value in path for value in manifest_values if len(value) > 3), path
         patient = path.split("/")[2].split(".")[0] if path.startswith("fhir/") else ""

@@ -137,7 +137,9 @@ def _envelopes(step: Emit, sink: StreamSink) -> tuple[list[Envelope], list[PhiEn
             )
     if step.dicom is not None:
         data = dicom_file_bytes(step.dicom.dataset)
-        out.append(source_input(data, SourceKind.DICOM, step.at, step.dicom.path, DICOM_FORMAT))
+        out.append(
+            source_input(data, SourceKind.DICOM, step.at, step.dicom.path, DICOM_FORMAT, route)
+        )
         phi = [*phi, *step.dicom.phi]
     return out, phi
 
