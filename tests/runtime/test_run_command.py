@@ -82,6 +82,12 @@ def test_folder_source_once(tmp_path: Path) -> None:
     assert report["hops"]["ingest"]["rejected"] >= 1  # the bad file, quarantined
     assert report["accounting"]["fhir"]["quarantined"] >= 1
     assert all(account["balanced"] for account in report["accounting"].values())
+    again = clinflow("run", "--data-dir", str(tmp_path / "data"), "--source",
+                     f"folder:{cohort}", "--once", "--json")  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["inputs"] == 0  # the watcher remembers what it yielded
+    seen = list((tmp_path / "data" / "sources").glob("folder-*.seen"))
+    assert len(seen) == 1 and str(tmp_path) not in seen[0].name
 
 
 def test_bad_options_are_one_line_usage_errors(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ instead (several workers share the partitions).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 import signal
@@ -229,7 +230,11 @@ def _source(
 
     if kind == "folder":
         assert folder is not None
-        return sources.FolderSource(folder, once=once).__aiter__()
+        # what this folder already yielded, per folder, kept beside the stores (paths only)
+        digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
+        state = manifest.parent / "sources" / f"folder-{digest}.seen"
+        state.parent.mkdir(parents=True, exist_ok=True)
+        return sources.FolderSource(folder, once=once, state_file=state).__aiter__()
     from clinflow.config import scenarios_dir
     from clinflow.synthetic.scenario import load_scenario
     from clinflow.synthetic.stream import StreamOptions
