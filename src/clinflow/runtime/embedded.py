@@ -56,7 +56,6 @@ class HopStats:
     rejected: int = 0
     duplicates: int = 0  # skipped: the ledger says this hop completed them already
     busy_s: float = 0.0
-    queue_depth: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -228,7 +227,6 @@ class EmbeddedRuntime:
     async def _hop(self, name: str) -> None:
         hop = self.graph.hops[name]
         queue = self._queues[name]
-        stats = self.stats.hops[name]
         ends_needed = self._upstream[name]
         ends_seen = 0
         while True:
@@ -238,7 +236,6 @@ class EmbeddedRuntime:
                 items.append(queue.get_nowait())
             batch = [item for item in items if isinstance(item, Envelope)]
             ends_seen += len(items) - len(batch)
-            stats.queue_depth = queue.qsize()
             if batch:
                 await self._process_batch(name, batch)
             if ends_seen >= ends_needed:

@@ -185,5 +185,8 @@ class FeatureStore:
         state.seen = {key for key in state.seen if key[0] not in source_ids}
         return dropped
 
+    def holds(self, patient: str) -> bool:
+        return patient in self._patients
+
     def patients(self) -> list[str]:
         return list(self._patients)

@@ -150,7 +150,7 @@ class ScoringState:
 
     def holds(self, patient: str) -> bool:
         """Whether anything is held for ``patient`` (readings, scores or triage results)."""
-        return patient in self._held or patient in self.features.patients()
+        return patient in self._held or self.features.holds(patient)
 
     def patients(self) -> list[str]:
         return sorted(set(self._held) | set(self.features.patients()))
