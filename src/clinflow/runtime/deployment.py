@@ -18,9 +18,9 @@ target.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from clinflow.config import DataDir
 from clinflow.consent.policy import load_policy as load_consent_policy
@@ -67,7 +67,6 @@ class Deployment:
     targets: RetractionRegistry
     _owned_log: AuditLog | None = None
     _scoring: ScoringService | None = None
-    _closers: list[Any] = field(default_factory=list)
 
     @classmethod
     def open(
