@@ -15,7 +15,9 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh deployment data directory; keys are created in it on first use."""
     root = tmp_path / "data"
     monkeypatch.setenv("CLINFLOW_DATA_DIR", str(root))
-    for var in ("CLINFLOW_PROJECT_KEY", "CLINFLOW_MASTER_KEY", "CLINFLOW_AUDIT_SIGNING_KEY"):
+    from clinflow.crypto.keys import ENV_VARS
+
+    for var in ENV_VARS.values():
         monkeypatch.delenv(var, raising=False)
     yield root
 

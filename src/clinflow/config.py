@@ -13,6 +13,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from clinflow.errors import ConfigError
+from clinflow.sqlite_store import secure_dir
 
 DEFAULT_DATA_DIR = "clinflow-data"
 DATA_DIR_ENV = "CLINFLOW_DATA_DIR"
@@ -59,7 +60,7 @@ class DataDir:
     @classmethod
     def open(cls, explicit: str | os.PathLike[str] | None = None) -> DataDir:
         root = resolve_data_dir(explicit)
-        root.mkdir(parents=True, exist_ok=True)
+        secure_dir(root)  # 0700: the stores inside hold PHI and keys (ADR 0086)
         return cls(root)
 
     @property

@@ -1,15 +1,22 @@
-"""Opening the embedded SQLite stores the same way everywhere.
+"""Opening the embedded SQLite stores the same way everywhere, owner-only on disk.
 
 Every embedded store (quarantine, lineage, research index, data keys, consent registry) is a
 WAL-mode database shared by threads and, through WAL, by processes; ``busy_timeout`` makes a
 concurrent writer wait rather than fail. The audit log has its own stricter settings
-(``synchronous=FULL``, ADR 0011).
+(``synchronous=FULL``, ADR 0011) but takes its file permissions from here too.
+
+Permissions (ADR 0086): every store file and its ``-wal``/``-shm`` is 0600 in a 0700 folder.
+``secure_store_file`` creates the database file 0600 before SQLite opens it (SQLite gives the
+``-wal`` and ``-shm`` files it creates the mode of the database file) and tightens files that
+already exist, so a data directory written by an older build is fixed on the next open.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import sqlite3
+import stat
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +27,47 @@ _T = TypeVar("_T")
 
 
 OPEN_ATTEMPTS = 60  # about 10 s of retries with backoff
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def secure_dir(path: Path) -> Path:
+    """Create ``path`` (and missing parents) 0700; tighten an existing folder we own.
+
+    Group and other bits are removed only from a folder this user owns and that is not a
+    shared sticky folder (``/tmp``): a data directory pointed at by mistake is not changed.
+    """
+    path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    info = path.stat()
+    if (
+        info.st_uid == os.getuid()
+        and not info.st_mode & stat.S_ISVTX
+        and stat.S_IMODE(info.st_mode) & 0o077
+    ):
+        os.chmod(path, stat.S_IMODE(info.st_mode) & ~0o077)
+    return path
+
+
+def secure_file(path: Path) -> None:
+    """Make an existing file owner-only (0600); a missing file is left alone."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return
+    if stat.S_IMODE(info.st_mode) & 0o077 and info.st_uid == os.getuid():
+        os.chmod(path, stat.S_IMODE(info.st_mode) & ~0o077)
+
+
+def secure_store_file(path: Path) -> Path:
+    """Prepare a SQLite store file to be opened: 0700 folder, file (created if missing) and
+    its ``-wal``/``-shm``/``-journal`` 0600. Call it before ``sqlite3.connect(path)``."""
+    secure_dir(path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+    os.close(fd)
+    for candidate in (path, *(path.with_name(path.name + s) for s in SQLITE_SIDE_FILES)):
+        secure_file(candidate)
+    return path
 
 
 def retry_while_locked(attempt: Callable[[], _T], what: str) -> _T:
@@ -50,8 +98,9 @@ def open_wal(
     synchronous: str = "NORMAL",
     secure_delete: bool = False,
 ) -> sqlite3.Connection:
-    """Open (creating parents and ``schema``) a WAL-mode SQLite database in autocommit mode."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Open (creating parents and ``schema``) a WAL-mode SQLite database in autocommit mode,
+    owner-only on disk (``secure_store_file``)."""
+    secure_store_file(path)
 
     def attempt() -> sqlite3.Connection:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
