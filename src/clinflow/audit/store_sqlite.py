@@ -26,7 +26,7 @@ from clinflow.audit._sql import (
     utc_timestamp,
 )
 from clinflow.errors import ClinflowError, ConfigError
-from clinflow.sqlite_store import retry_while_locked
+from clinflow.sqlite_store import retry_while_locked, secure_store_file
 
 TABLES = ("audit_entries", "audit_index", "audit_checkpoints")
 
@@ -114,6 +114,7 @@ class SqliteStore:
         self._stopping = False
         self._bytes_since_checkpoint = 0
         try:
+            secure_store_file(self.path)  # 0600 file and -wal/-shm, 0700 folder (ADR 0086)
             self._write = retry_while_locked(self._open_writer, str(self.path))
         except sqlite3.Error as exc:
             raise ClinflowError(f"audit store {self.path}: cannot open ({exc})") from exc
