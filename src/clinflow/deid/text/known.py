@@ -38,6 +38,11 @@ _IDENTIFIER_TYPES = {
     "PRN": ID,
 }
 _NAME_DIGITS = re.compile(r"\d+$")
+# Resources that describe a person or place rather than a patient's clinical record: their
+# names are known identifiers for every patient whose bundle holds them.
+PERSON_RESOURCES = frozenset(
+    {"Practitioner", "PractitionerRole", "RelatedPerson", "Person", "Organization", "Location"}
+)
 
 
 @dataclass
@@ -164,12 +169,29 @@ class KnownIdentifiers:
             "attester",
             "interpreter",
             "referrer",
+            "practitioner",
+            "authenticator",
+            "resultsInterpreter",
+            "sender",
+            "recipient",
+            "informationSource",
+            "enterer",
+            "provider",
+            "careTeam",
+            "legalAuthenticator",
         ):
             items = resource.get(key)
             for item in items if isinstance(items, list) else [items]:
                 if not isinstance(item, dict):
                     continue
-                ref = item.get("individual") or item.get("actor") or item.get("party") or item
+                ref = (
+                    item.get("individual")
+                    or item.get("actor")
+                    or item.get("party")
+                    or item.get("member")
+                    or item.get("provider")
+                    or item
+                )
                 if isinstance(ref, dict):
                     if "Organization" in str(ref.get("reference", "")):
                         self.add(HOSPITAL, ref.get("display"))
@@ -184,11 +206,37 @@ class KnownIdentifiers:
                     inner = item.get("location") if isinstance(item, dict) else None
                     if isinstance(inner, dict):
                         self.add(HOSPITAL, inner.get("display"))
-        if resource.get("resourceType") in ("RelatedPerson", "Practitioner"):
-            for name in resource.get("name") or ():
-                if isinstance(name, dict):
-                    self.add_human_name(name)
-            self.add_telecom(resource.get("telecom") or [])
+        if resource.get("resourceType") in PERSON_RESOURCES:
+            self.add_person(resource)
+
+    def add_person(self, resource: dict[str, Any]) -> None:
+        """A Practitioner, RelatedPerson, Person, PractitionerRole, Organization or Location
+        of the bundle: names, telecom, address, identifiers (NPI, licence numbers)."""
+        kind = resource.get("resourceType")
+        if kind in ("Organization", "Location"):
+            self.add(HOSPITAL, resource.get("name"))
+            for alias in resource.get("alias") or ():
+                self.add(HOSPITAL, alias if isinstance(alias, str) else None)
+        names = resource.get("name")
+        for name in names if isinstance(names, list) else ():
+            if isinstance(name, dict):
+                self.add_human_name(name)
+        self.add_telecom(resource.get("telecom") or [])
+        addresses = resource.get("address")
+        for address in addresses if isinstance(addresses, list) else [addresses]:
+            if isinstance(address, dict):
+                self.add_address(address)
+        for identifier in resource.get("identifier") or ():
+            if isinstance(identifier, dict) and isinstance(identifier.get("value"), str):
+                if len(identifier["value"]) >= 4:
+                    self.add(ID, identifier["value"])
+        for key in ("practitioner", "organization"):
+            ref = resource.get(key)
+            if isinstance(ref, dict):
+                if key == "organization":
+                    self.add(HOSPITAL, ref.get("display"))
+                else:
+                    self._add_display(ref.get("display"))
 
     def merge(self, other: KnownIdentifiers) -> None:
         for entity, values in other.values.items():

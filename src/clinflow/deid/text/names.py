@@ -1,0 +1,337 @@
+"""Person-name recognizers that need no model: dictionary, context rules, recall-first.
+
+Three rules over one tokenisation of the note (words, initials such as ``G.``):
+
+- ``name_dictionary``: a capitalised word that is a first or last name in the name lists
+  (``lexicon.person_names``) and not a safe word seeds a name; adjacent capitalised words and
+  initials that are not English words join it ("Xzavian G. Tavares", "Tavares, Xzavian").
+- ``name_context``: words in *name position* — after a title (Dr., Mrs.), after a cue such as
+  "signed by", "dictated by", "d/w", "discussed with", "cc:", "attending:", "PCP:", "Dear",
+  a relation ("wife", "son"), before a credential ("M.D.", "RN", "PA-C", "PhD"), or alone on a
+  signature line after "Sincerely," — are a name whatever the dictionary says; after strong
+  cues even lower-case ("d/w holmes"), unless the word is a safe or clinical word.
+- ``name_recall_first`` (Philter's idea, a policy option): any capitalised word that is not an
+  English word (spaCy's WordNet lemma list) and not on the safe list is a name.
+
+Each rule returns ``(start, end, recognizer, score)`` tuples; the engine turns them into
+``Span`` objects labelled ``PERSON``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import regex  # type: ignore[import-untyped]
+
+from clinflow.deid.text.lexicon import (
+    CLINICAL_SAFE,
+    all_person_names,
+    is_english_word,
+    safe_words,
+)
+
+NameHit = tuple[int, int, str, float]
+
+# words (not glued to digits: "SpO2", "A1c" are not names) and initials ("G.")
+_TOKEN = regex.compile(
+    r"(?<![\d\p{L}])(?:\p{Lu}\.(?!\p{L})|\p{L}[\p{L}'’\-]*\p{L}(?![\d\p{L}])|\p{L}(?![\d\p{L}]))",
+    regex.V0,
+)
+# Between two words of one name: spaces or tabs (no newline), or "Family, Given".
+_JOIN = regex.compile(r"[ \t]{1,3}|,[ \t]{1,2}|\.[ \t]{1,2}", regex.V0)
+
+_TITLES = (
+    r"Dr|Drs|Doctor|Mr|Mrs|Ms|Mx|Miss|Mister|Prof|Professor|Nurse|Sr|Sister|Rev|Reverend|"
+    r"Father|Fr|Rabbi|Pastor|Capt|Sgt|Officer"
+)
+# Cues after which the next words are a person's name (strong: even lower-case words).
+_STRONG_CUES = regex.compile(
+    rf"(?:\b(?:{_TITLES})\b\.?"
+    r"|\b(?:electronically\s+)?signed(?:\s+electronically)?(?:\s+by)?\s*:?"
+    r"|\b(?:dictated|transcribed|authored|reviewed|cosigned|co-signed|verified|"
+    r"approved|interpreted|read|prepared|entered|written|attested|examined)\s+by\s*:?"
+    r"|\bd/w|\bdw\b|\bdiscussed\s+(?:with|w/)|\bdiscussed\s+(?:the\s+)?case\s+with"
+    r"|\b(?:spoke|spoken|talked|conferred|consulted)\s+(?:with|to)|\bcc\s*:|\bc\.c\.\s*:?"
+    r"|\b(?:attending|resident|intern|fellow|surgeon|physician|provider|pcp|np|pa|rn|nurse|"
+    r"anesthesiologist|radiologist|pathologist|cardiologist|consultant|author|dictator|"
+    r"transcriptionist|therapist|sw|social\s+worker|case\s+manager|referring(?:\s+\w+)?|"
+    r"primary\s+care(?:\s+physician|\s+provider)?|ordering(?:\s+\w+)?|attending\s+physician|"
+    r"hcp|health\s*care\s+proxy|emergency\s+contact|contact|guardian|poa|next\s+of\s+kin|"
+    r"patient(?:\s+name)?|pt\s+name|name|to|from|attn|re)\s*:"
+    r"|\bdear|\bc/o|\bper\s+(?:dr\.?|attending|pcp)"
+    r"|\bwith\s+(?:dr\.?|attending|pcp)"
+    r")[ \t]{0,3}",
+    regex.I | regex.V0,
+)
+# Weaker cues: the next capitalised words count only when they are not English words or are
+# in the name lists ("per Hobbs", "wife Maria", "paged Tavares").
+_WEAK_CUES = regex.compile(
+    r"(?:\b(?:per|paged|page|called|notified|informed|with|by|from|to|and|seen\s+by|"
+    r"wife|husband|son|daughter|mother|father|sister|brother|spouse|partner|friend|"
+    r"boyfriend|girlfriend|fiancee?|aunt|uncle|niece|nephew|cousin|grandson|granddaughter|"
+    r"grandmother|grandfather|caregiver|neighbor|neighbour|roommate|mom|dad|"
+    r"(?:his|her|their|pt's|patient's)\s+\w+)\s*,?)[ \t]{1,3}",
+    regex.I | regex.V0,
+)
+_CREDENTIAL = regex.compile(
+    r",?[ \t]*(?:M\.D\.|MD|D\.O\.|DO|R\.N\.|RN|N\.P\.|NP|P\.A\.|PA-C|PA|Ph\.D\.|PhD|MBBS|"
+    r"CNM|CRNA|LPN|LICSW|LCSW|MSW|PharmD|DPM|DDS|DMD|FACP|FACC|FACS|MPH|APRN|ANP|FNP|ACNP|"
+    r"CNS|BSN|MSN|RD|DPT|SLP|RRT|CNA|MA|OTR|OTR/L|PT|LMFT|PsyD)(?![\p{L}\d])",
+    regex.V0,
+)
+_SIGN_OFF = regex.compile(
+    r"(?:sincerely|regards|best|thank\s+you|thanks|respectfully|yours\s+truly|cordially)"
+    r"[,.]?[ \t]*\n",
+    regex.I | regex.V0,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    start: int
+    end: int
+    text: str
+
+    @property
+    def initial(self) -> bool:
+        return len(self.text) == 2 and self.text[1] == "."
+
+    @property
+    def capitalised(self) -> bool:
+        return self.text[0].isupper()
+
+    @property
+    def all_caps(self) -> bool:
+        return len(self.text) > 1 and self.text.isupper()
+
+    @property
+    def key(self) -> str:
+        low = self.text.casefold().replace("’", "'")
+        return low[:-2] if low.endswith("'s") else low
+
+
+@lru_cache(maxsize=1)
+def _clinical() -> frozenset[str]:
+    return frozenset(CLINICAL_SAFE)
+
+
+def _tokens(text: str) -> list[_Token]:
+    return [_Token(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
+
+
+def _joined(text: str, left: _Token, right: _Token) -> bool:
+    return _JOIN.fullmatch(text, left.end, right.start) is not None
+
+
+def _is_name_word(token: _Token) -> bool:
+    """A word that may continue a name: an initial, or a capitalised non-safe word that is a
+    dictionary name or not an English word."""
+    if token.initial:
+        return True
+    if not token.capitalised or token.key in safe_words():
+        return False
+    return token.key in all_person_names() or not is_english_word(token.text)
+
+
+def dictionary_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit]:
+    """Capitalised dictionary names and the name-like words next to them."""
+    tokens = _tokens(text) if tokens is None else tokens
+    names = all_person_names()
+    safe = safe_words()
+    hits: list[NameHit] = []
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        seed = (
+            token.capitalised
+            and len(token.text) >= 2
+            and not token.initial
+            and token.key in names
+            and token.key not in safe
+            and (not token.all_caps or not is_english_word(token.text))
+        )
+        if not seed:
+            index += 1
+            continue
+        first = last = index
+        while first > 0 and _joined(text, tokens[first - 1], tokens[first]) and _is_name_word(
+            tokens[first - 1]
+        ):
+            first -= 1
+        while last + 1 < len(tokens) and _joined(text, tokens[last], tokens[last + 1]) and (
+            _is_name_word(tokens[last + 1])
+        ):
+            last += 1
+        hits.append((tokens[first].start, tokens[last].end, "name_dictionary", 0.6))
+        index = last + 1
+    return hits
+
+
+def _accept_after_cue(token: _Token, strong: bool) -> bool:
+    if token.initial:
+        return True
+    if token.key in _clinical() or token.key in safe_words() and not token.capitalised:
+        return False
+    if token.capitalised:
+        if strong:
+            return token.key not in safe_words() or token.key in all_person_names()
+        return _is_name_word(token)
+    # lower case: only after a strong cue, and only a name or a non-English word
+    return strong and (token.key in all_person_names() or not is_english_word(token.text))
+
+
+def _take(text: str, tokens: list[_Token], at: int, strong: bool, limit: int = 4) -> int:
+    """How many tokens from ``at`` form a name after a cue (0 = none)."""
+    count = 0
+    while at + count < len(tokens) and count < limit:
+        token = tokens[at + count]
+        if count and not _joined(text, tokens[at + count - 1], token):
+            break
+        if not _accept_after_cue(token, strong):
+            break
+        count += 1
+    # a name is not only initials
+    while count and tokens[at + count - 1].initial and count > 1 and all(
+        t.initial for t in tokens[at : at + count]
+    ):
+        count -= 1
+    return count
+
+
+def context_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit]:
+    """Names in name position: after titles and cues, before credentials, after sign-offs."""
+    tokens = _tokens(text) if tokens is None else tokens
+    starts = {t.start: i for i, t in enumerate(tokens)}
+    hits: list[NameHit] = []
+    for pattern, strong, score in ((_STRONG_CUES, True, 0.8), (_WEAK_CUES, False, 0.6)):
+        for match in pattern.finditer(text):
+            at = starts.get(match.end())
+            if at is None:
+                continue
+            count = _take(text, tokens, at, strong)
+            if count:
+                hits.append((tokens[at].start, tokens[at + count - 1].end, "name_context", score))
+    ends = {t.end: i for i, t in enumerate(tokens)}
+    for match in _CREDENTIAL.finditer(text):
+        # the credential must follow a word directly (", M.D." or " MD")
+        position = match.start()
+        while position > 0 and text[position - 1] in " \t":
+            position -= 1
+        last = ends.get(position)
+        if last is None or tokens[last].text in ("Dr", "Mr", "Mrs", "Ms"):
+            continue
+        first = last
+        while (
+            first > 0
+            and last - first < 3
+            and _joined(text, tokens[first - 1], tokens[first])
+            and text[tokens[first - 1].end : tokens[first].start].strip() != ","
+            and (tokens[first - 1].initial or tokens[first - 1].capitalised)
+            and tokens[first - 1].key not in _clinical()
+        ):
+            first -= 1
+        if tokens[last].capitalised and tokens[last].key not in _clinical():
+            hits.append((tokens[first].start, tokens[last].end, "name_context", 0.75))
+    for match in _SIGN_OFF.finditer(text):
+        line_end = text.find("\n", match.end())
+        line_end = len(text) if line_end < 0 else line_end
+        at = starts.get(match.end() + len(text[match.end():line_end]) - len(
+            text[match.end():line_end].lstrip()))
+        if at is None:
+            continue
+        count = _take(text, tokens, at, True)
+        if count:
+            hits.append((tokens[at].start, tokens[at + count - 1].end, "name_context", 0.75))
+    return hits
+
+
+def recall_first_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit]:
+    """Philter-style: every capitalised word that is not English and not a safe word."""
+    tokens = _tokens(text) if tokens is None else tokens
+    hits: list[NameHit] = []
+    safe = safe_words()
+    for token in tokens:
+        if (
+            token.capitalised
+            and not token.all_caps
+            and len(token.text) >= 3
+            and token.key not in safe
+            and not is_english_word(token.text)
+        ):
+            hits.append((token.start, token.end, "name_recall_first", 0.45))
+    return hits
+
+
+_PLACE_CUE = regex.compile(
+    r"\b(?:lives|living|lived|resides|residing|resident|moved|relocated|born|raised|grew\s+up|"
+    r"visiting|visited|vacation(?:ed|ing)?|travel(?:ed|led|ing)?|trip|flew|emigrated|immigrated|"
+    r"transferred|home|hometown|native)\s+(?:back\s+)?(?:in|to|from|of|at)\s+(?:the\s+)?",
+    regex.I | regex.V0,
+)
+
+
+def place_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit]:
+    """Countries by name (Faker's list) and places after "lives in", "moved to", "from"."""
+    from clinflow.deid.text.lexicon import countries
+
+    tokens = _tokens(text) if tokens is None else tokens
+    known_countries = countries()
+    hits: list[NameHit] = []
+    for index, token in enumerate(tokens):
+        if not token.capitalised:
+            continue
+        for width in (3, 2, 1):
+            last = index + width - 1
+            if last >= len(tokens):
+                continue
+            if width > 1 and not all(
+                _joined(text, tokens[i], tokens[i + 1]) for i in range(index, last)
+            ):
+                continue
+            phrase = text[token.start : tokens[last].end].casefold()
+            if " ".join(phrase.split()) in known_countries:
+                hits.append((token.start, tokens[last].end, "place_country", 0.6))
+                break
+    starts = {t.start: i for i, t in enumerate(tokens)}
+    for match in _PLACE_CUE.finditer(text):
+        at = starts.get(match.end())
+        if at is None:
+            continue
+        count = 0
+        while at + count < len(tokens) and count < 3:
+            token = tokens[at + count]
+            if count and not _joined(text, tokens[at + count - 1], token):
+                break
+            if not token.capitalised or token.key in safe_words() or token.initial:
+                break
+            count += 1
+        if count:
+            hits.append((tokens[at].start, tokens[at + count - 1].end, "place_context", 0.6))
+    return hits
+
+
+PERSON = "PERSON"
+LOCATION = "LOCATION"
+
+# rule name (as written in policies/text.yaml) -> (function, entity it finds)
+RULES: dict[str, tuple[Any, str]] = {
+    "names_dictionary": (dictionary_names, PERSON),
+    "names_context": (context_names, PERSON),
+    "names_recall_first": (recall_first_names, PERSON),
+    "places": (place_names, LOCATION),
+}
+
+
+def find_names(text: str, rules: list[str]) -> Iterator[tuple[int, int, str, str, float]]:
+    """Run the named rules (keys of ``RULES``) over one tokenisation of ``text``:
+    ``(start, end, entity, recognizer, score)``."""
+    if not rules:
+        return
+    tokens = _tokens(text)
+    for rule in rules:
+        function, entity = RULES[rule]
+        for start, end, recognizer, score in function(text, tokens):
+            yield start, end, entity, recognizer, score
