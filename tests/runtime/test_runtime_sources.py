@@ -347,3 +347,24 @@ def test_locations_are_lossless_and_never_raise(first: bytes, second: bytes) -> 
 )  # fmt: skip
 def test_in_progress_names(name: bytes, in_progress: bool) -> None:
     assert is_in_progress(name) is in_progress
+
+
+def test_symlink_loops_in_the_drop_folder_are_reported_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "ok.json").write_bytes(b'{"resourceType":"Patient","id":"p"}')
+    _old(drop / "ok.json")
+    (drop / "loop.json").symlink_to(drop / "loop.json")
+    (drop / "back").symlink_to(drop)
+    source = FolderSource(drop, poll_s=0.05, once=True)
+    with caplog.at_level("WARNING", logger="clinflow.sources"):
+        items = asyncio.run(collect(source))
+    assert [i.envelope.attributes["path"] for i in items] == ["ok.json"]
+    assert source.stats.skipped == [
+        "back: symbolic link to a folder (not followed)",
+        "loop.json: symbolic link loop (not followed)",
+    ]  # once each, though the folder was polled twice
+    warnings = [r.getMessage() for r in caplog.records]
+    assert warnings == [f"input folder: {line}" for line in source.stats.skipped]

@@ -17,6 +17,7 @@ from rich.table import Table
 from clinflow.cli_options import DataDirOption
 from clinflow.consent.service import ConsentService
 from clinflow.errors import ConfigError
+from clinflow.patient_ids import PSEUDONYM_RE
 
 if TYPE_CHECKING:
     from clinflow.runtime.deployment import Deployment
@@ -33,7 +34,17 @@ MrnOption = Annotated[
 
 
 def _patient(service: ConsentService, patient: str, mrn: bool) -> str:
-    return service.pseudonym_for(patient) if mrn else patient
+    """The pseudonym PATIENT names. Without ``--mrn`` it must be one (``PSEUDONYM_RE``):
+    an MRN typed there used to be taken as a pseudonym of nobody ("no consent") instead of
+    refused. The value is never echoed: it may be an MRN."""
+    if mrn:
+        return service.pseudonym_for(patient)
+    if not PSEUDONYM_RE.match(patient):
+        raise ConfigError(
+            "PATIENT is not a patient pseudonym (PT- and hex digits); for a medical record"
+            " number, add --mrn"
+        )
+    return patient
 
 
 def _open(data_dir: str | None) -> Deployment:

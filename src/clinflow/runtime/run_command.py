@@ -15,7 +15,7 @@ import json
 import re
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -180,7 +180,7 @@ def _run_kafka(
     data_dir: str | None,
     brokers: str | None,
     feed: bool,
-    source: AsyncIterator[TimedInput] | AsyncIterator[Envelope] | None,
+    source: AsyncIterable[TimedInput] | AsyncIterable[Envelope] | None,
 ) -> None:
     """A Kafka worker (default), or with ``--feed`` the source sent into the entry topic."""
     from clinflow.runtime.broker import BrokerUnavailable
@@ -207,7 +207,7 @@ def _run_kafka(
 
 
 async def _collect(
-    source: AsyncIterator[TimedInput] | AsyncIterator[Envelope],
+    source: AsyncIterable[TimedInput] | AsyncIterable[Envelope],
 ) -> list[Envelope]:
     collected = []
     async for item in source:
@@ -225,7 +225,7 @@ def _source(
     scenario: Path | None,
     manifest: Path,
     once: bool,
-) -> AsyncIterator[TimedInput] | AsyncIterator[Envelope]:
+) -> AsyncIterable[TimedInput] | AsyncIterable[Envelope]:
     from clinflow.runtime import sources
 
     if kind == "folder":
@@ -234,7 +234,7 @@ def _source(
         digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
         state = manifest.parent / "sources" / f"folder-{digest}.seen"
         state.parent.mkdir(parents=True, exist_ok=True)
-        return sources.FolderSource(folder, once=once, state_file=state).__aiter__()
+        return sources.FolderSource(folder, once=once, state_file=state)
     from clinflow.config import scenarios_dir
     from clinflow.synthetic.scenario import load_scenario
     from clinflow.synthetic.stream import StreamOptions
@@ -246,7 +246,7 @@ def _source(
         speed=speed,
         manifest=manifest,
     )
-    return sources.GeneratorSource(options).__aiter__()
+    return sources.GeneratorSource(options)
 
 
 def run_embedded(
@@ -266,6 +266,7 @@ def run_embedded(
     """Run the streaming graph on the embedded runtime; returns the run report (JSON-able)."""
     from clinflow.audit.buffer import BufferedSink
     from clinflow.config import DataDir
+    from clinflow.runtime import sources
     from clinflow.runtime.accounting import account_research
     from clinflow.runtime.deployment import Deployment
     from clinflow.runtime.embedded import EmbeddedRuntime
@@ -320,6 +321,9 @@ def run_embedded(
             "accounting": accounting,
             "audit_entries_appended": log.size - first_entry,
         }
+        if isinstance(feed, sources.FolderSource):
+            # paths not read as inputs (symlink loops, dangling links...): named, not silent
+            report["source_skipped"] = list(feed.stats.skipped)
     (root.root / RUN_REPORT).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report
 

@@ -20,6 +20,10 @@ Folder conventions (what makes a file complete):
   or ``~`` are in-progress writes and never taken: a writer that writes ``x.dcm.part`` (or
   ``.x.dcm``) and renames it to ``x.dcm`` when done is picked up right after the rename;
 - ``DICOMDIR`` and files that are neither FHIR JSON nor DICOM are skipped (counted);
+- links to folders are not followed; a symbolic link loop, a dangling link, a link to a
+  folder, a FIFO or a folder that cannot be listed is reported once (a warning on the
+  ``clinflow.sources`` logger naming the relative path, and ``stats.skipped``), never
+  skipped in silence (``clinflow.folders``, ADR 0091);
 - what was yielded is remembered by (path, mtime, size): a rewritten file is yielded again,
   an unchanged one never; with ``state_file`` this memory survives restarts (the runtime's
   ledger also drops inputs whose content id it has seen).
@@ -34,6 +38,7 @@ locations), never releases it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -45,6 +50,7 @@ from typing import IO
 import orjson
 
 from clinflow.envelope import Envelope, SourceKind, TimedInput, source_input
+from clinflow.folders import SkippedPath, walk_files
 from clinflow.synthetic.stream import StreamOptions, generate_stream
 
 Clock = Callable[[], float]
@@ -54,6 +60,7 @@ FHIR_FORMAT = "fhir-json"
 DICOM_FORMAT = "dicom"
 PARTIAL_SUFFIXES = (b".part", b".partial", b".tmp", b".crdownload", b"~")
 SKIPPED_NAMES = (b"DICOMDIR",)
+log = logging.getLogger("clinflow.sources")
 _DICM_OFFSET = 128
 
 
@@ -204,6 +211,7 @@ class FolderSource:
         self.stats = FolderStats()
         self._seen: set[_Seen] = set()
         self._previous: dict[bytes, tuple[int, int]] = {}  # relative -> (mtime_ns, size)
+        self._reported: set[SkippedPath] = set()  # each problem path warned about once
 
     async def __aiter__(self) -> AsyncIterator[TimedInput]:
         self._seen |= self._load_state()
@@ -228,19 +236,17 @@ class FolderSource:
 
     # ----- scanning (in a worker thread) ---------------------------------------------------
     def _walk(self) -> Iterator[tuple[bytes, os.stat_result]]:
-        root = os.fsencode(self.root)
-        for folder, dirs, files in os.walk(root, onerror=self._walk_error):
-            dirs[:] = sorted(d for d in dirs if not d.startswith(b"."))
-            for name in sorted(files):
-                full = os.path.join(folder, name)
-                try:
-                    info = os.stat(full)
-                except OSError:
-                    continue  # vanished between listing and stat
-                yield os.path.relpath(full, root), info
+        # dot names (in-progress writes, tool state) are left out silently, as is_in_progress says
+        return walk_files(self.root, self._skip)
 
-    def _walk_error(self, error: OSError) -> None:
-        self.stats.skipped.append(f"{error.filename!r}: cannot list ({error.strerror})")
+    def _skip(self, skipped: SkippedPath) -> None:
+        """A path that is not an input (loop, dangling link...): warned about once."""
+        if skipped in self._reported:
+            return
+        self._reported.add(skipped)
+        location = location_of(skipped.relative)
+        self.stats.skipped.append(f"{location}: {skipped.reason}")
+        log.warning("input folder: %s: %s", location, skipped.reason)
 
     def _poll(self) -> tuple[list[tuple[bytes, _Seen]], bool]:
         """Files complete now (oldest first), and whether any may still be being written."""

@@ -6,7 +6,10 @@ and paths they can select. Every element the walk meets is decided by the first 
 selects it, else by its parent's decision, else by the policy's ``unknown`` (redact): an
 allow-list. References (``Patient/123``, ``urn:uuid:...``) are rewritten through one mapping
 so the same patient gets the same pseudonym everywhere, and dates move by the patient's keyed
-offset from ``Pseudonymizer``, the same one the DICOM and text de-identifiers use.
+offset from ``Pseudonymizer``, the same one the DICOM and text de-identifiers use. A reference
+that does not resolve (``#id`` with no such contained resource, a ``urn:uuid:`` no entry has,
+a Patient not in the input) or is not a FHIR reference at all (``../../etc/passwd``) raises
+``InputRejected`` naming the file, resource and field, never the value (ADR 0090).
 """
 
 from __future__ import annotations
@@ -36,7 +39,22 @@ _FUNCTION_CALL = re.compile(r"\.\w+\((?:[^()]|\([^()]*\))*\)")
 _PATIENT_KEYS = ("subject", "patient", "beneficiary", "individual")
 _FULL_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:T[\d:.]+(?:Z|[+-]\d{2}:\d{2})?)?$")
 _TRAILING_REFERENCE = re.compile(r"(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})$")
-_REFERENCE = re.compile(r"^(?:(?P<base>https?://\S+?)/)?(?P<type>[A-Z][A-Za-z]+)/(?P<id>[^/?#]+)")
+# A FHIR id ([A-Za-z0-9\-.]{1,64}, FHIR R5 datatypes "id"), but never "." or "..": a path
+# segment that walks the tree is no resource id.
+_ID = r"(?!\.{1,2}(?:/|$))[A-Za-z0-9\-.]{1,64}"
+# Literal references (FHIR R5 references.html#literal): Type/id, optionally versioned, relative
+# or under an absolute http(s) base.
+_REFERENCE = re.compile(
+    rf"^(?:(?P<base>https?://[^\s?#]+?)/)?(?P<type>[A-Z][A-Za-z]+)/(?P<id>{_ID})"
+    rf"(?:/_history/{_ID})?$"
+)
+# Conditional references (transaction bundles): Type?search, relative or absolute.
+_CONDITIONAL = re.compile(r"^(?:https?://[^\s?#]+/)?(?P<type>[A-Z][A-Za-z]+)\?\S*$")
+_OID = re.compile(r"^urn:oid:[0-2](?:\.(?:0|[1-9][0-9]*))+$")
+INVALID_REFERENCE = (
+    "invalid reference: not Type/id, an absolute URL ending in Type/id, urn:uuid:, urn:oid:,"
+    " #contained or Type?search"
+)
 
 
 @dataclass(slots=True)
@@ -60,24 +78,44 @@ class ResourceReport:
 class _Context:
     """Per-resource state handed to methods (implements ``ElementContext``)."""
 
-    __slots__ = ("engine", "pseudonymizer", "patient_key", "resource_type", "path", "as_of")
+    __slots__ = (
+        "engine", "pseudonymizer", "patient_key", "resource_type", "path", "as_of",
+        "where", "contained_ids",
+    )
 
-    def __init__(self, engine: FhirDeidentifier, resource_type: str, patient_key: str | None):
+    def __init__(
+        self,
+        engine: FhirDeidentifier,
+        resource_type: str,
+        patient_key: str | None,
+        where: str = "",
+        contained_ids: frozenset[str] = frozenset(),
+    ):
         self.engine = engine
         self.pseudonymizer = engine.pseudonymizer
         self.patient_key = patient_key
         self.resource_type = resource_type
         self.path = resource_type
         self.as_of = engine.as_of
+        self.where = where  # "file.json Bundle.entry[3] Observation ": prefixes error locations
+        self.contained_ids = contained_ids  # ids "#id" may point at (the container's contained)
 
     def map_id(self, resource_type: str, resource_id: str) -> str:
         return self.engine.map_id(resource_type, resource_id)
 
     def map_reference(self, reference: str) -> str:
-        return self.engine.map_reference(reference, self.path)
+        # "#" alone is the container itself; "#id" must name one of its contained resources.
+        # Checked here, per resource, because the engine's reference cache is not.
+        if reference.startswith("#") and len(reference) > 1:
+            if reference[1:] not in self.contained_ids:
+                raise InputRejected(
+                    "unresolved reference: no contained resource has this id",
+                    self.where + self.path,
+                )
+        return self.engine.map_reference(reference, self.where + self.path)
 
     def map_full_url(self, full_url: str) -> str:
-        return self.engine.map_full_url(full_url, self.path)
+        return self.engine.map_full_url(full_url, self.where + self.path)
 
     def seal(self, plaintext: bytes, aad: bytes) -> bytes | None:
         if self.patient_key is None or self.engine.sealer is None:
@@ -141,6 +179,10 @@ class FhirDeidentifier:
         return mapped
 
     def _map_reference(self, reference: str, where: str) -> str:
+        """One reference's pseudonymous form; ``InputRejected`` when it is not a FHIR
+        reference or does not resolve (the value itself never goes into the message)."""
+        if reference == "#":
+            return reference  # the container itself
         if reference.startswith("#"):
             return "#" + self.pseudonymizer.token("contained", reference[1:], 12)
         if re.fullmatch(r"[A-Z][A-Za-z]+", reference):
@@ -151,15 +193,19 @@ class FhirDeidentifier:
                 raise InputRejected("broken reference: no entry has this fullUrl", where)
             return self.full_url_for(*target)
         match = _REFERENCE.match(reference)
-        if match and "?" not in reference:
+        if match:
             resource_type, resource_id = match.group("type"), match.group("id")
             if resource_type == "Patient" and not self.index.has_patient(resource_id):
                 raise InputRejected("broken reference: Patient not found in input", where)
             return f"{resource_type}/{self.map_id(resource_type, resource_id)}"
-        # Conditional or unparseable references can carry identifiers (NPI, MRN): hash them.
-        head = reference.split("?", 1)[0].rsplit("/", 1)[-1]
-        prefix = head if re.fullmatch(r"[A-Z][A-Za-z]+", head) else "Resource"
-        return f"{prefix}/{self.pseudonymizer.token('fhir-ref', reference, 24)}"
+        conditional = _CONDITIONAL.match(reference)
+        if conditional:
+            # Search parameters carry identifiers (NPI, MRN): the whole reference is hashed.
+            prefix = conditional.group("type")
+            return f"{prefix}/{self.pseudonymizer.token('fhir-ref', reference, 24)}"
+        if _OID.match(reference):
+            return "urn:oid:" + self.pseudonymizer.uid(reference.removeprefix("urn:oid:"))
+        raise InputRejected(INVALID_REFERENCE, where)
 
     def map_full_url(self, full_url: str, where: str = "") -> str:
         """An entry's fullUrl as ``urn:uuid:`` derived from the pseudonymous resource id."""
@@ -248,14 +294,23 @@ class FhirDeidentifier:
         return None
 
     def deidentify_resource(
-        self, resource: dict[str, Any], where: str = "", contained: bool = False
+        self,
+        resource: dict[str, Any],
+        where: str = "",
+        contained: bool = False,
+        container_ids: frozenset[str] | None = None,
     ) -> tuple[dict[str, Any], ResourceReport]:
-        """De-identify one resource dict; raises ``InputRejected`` for broken references."""
+        """De-identify one resource dict; raises ``InputRejected`` for broken references.
+
+        ``container_ids`` are the ids of the container's contained resources, which a
+        contained resource's ``#id`` references may name (its siblings)."""
         resource_type = resource.get("resourceType")
         if not isinstance(resource_type, str) or not resource_type:
             raise InputRejected("resource has no resourceType", where)
         patient_key = self.patient_key_of(resource, where)
-        ctx = _Context(self, resource_type, patient_key)
+        if not contained:
+            container_ids = _contained_ids(resource)
+        ctx = _Context(self, resource_type, patient_key, where, container_ids or frozenset())
         report = ResourceReport(
             resource_type,
             self.pseudonymizer.patient_pseudonym(patient_key) if patient_key else None,
@@ -269,7 +324,7 @@ class FhirDeidentifier:
 
     def deidentify_entry(self, entry: dict[str, Any], where: str = "") -> dict[str, Any]:
         """A Bundle entry's wrapper (fullUrl, request, search, response) without its resource."""
-        ctx = _Context(self, "Bundle", None)
+        ctx = _Context(self, "Bundle", None, where)
         state = _WalkState(entry, ctx, ResourceReport("Bundle", None), False)
         state.where = where
         out = self._walk(entry, "Bundle.entry", self._unknown, True, state)
@@ -303,7 +358,10 @@ class FhirDeidentifier:
                 for item in items:
                     if isinstance(item, dict):
                         sub, sub_report = self.deidentify_resource(
-                            item, f"{state.where}{child_path}.", contained=key == "contained"
+                            item,
+                            f"{state.where}{child_path}.",
+                            contained=key == "contained",
+                            container_ids=ctx.contained_ids,
                         )
                         for name, count in sub_report.rules_applied.items():
                             state.report.rules_applied[name] = (
@@ -393,6 +451,18 @@ class FhirDeidentifier:
         if result is REDACT:
             state.report.removed += 1
         return result
+
+
+def _contained_ids(resource: dict[str, Any]) -> frozenset[str]:
+    """Ids of a resource's contained resources: what its ``#id`` references may name."""
+    contained = resource.get("contained")
+    if not isinstance(contained, list):
+        return frozenset()
+    return frozenset(
+        item["id"]
+        for item in contained
+        if isinstance(item, dict) and isinstance(item.get("id"), str)
+    )
 
 
 class _WalkState:

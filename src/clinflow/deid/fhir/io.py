@@ -25,6 +25,7 @@ from clinflow.deid.fhir.engine import FhirDeidentifier
 from clinflow.deid.fhir.resource_types import element_names, model_class
 from clinflow.envelope import content_message_id
 from clinflow.errors import InputRejected
+from clinflow.folders import OnSkip, SkippedPath, files_under
 from clinflow.interfaces import AuditSink, append_all
 from clinflow.quarantine import Quarantine
 
@@ -171,10 +172,13 @@ def validate_output(resource: dict[str, Any], version: str, where: str) -> None:
         raise InputRejected(f"de-identified resource fails {version} validation at {loc}", where)
 
 
-def input_files(root: Path) -> list[Path]:
+def input_files(root: Path, on_skip: OnSkip | None = None) -> list[Path]:
+    """The FHIR files of ``root`` (itself when a file); ``on_skip`` hears of every path that
+    is not a readable file (symlink loop, dangling link...; ``clinflow.folders``)."""
     if root.is_file():
         return [root]
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".json", ".ndjson"))
+    found = files_under(root, on_skip or (lambda _: None), hidden=True)
+    return [p for p in found if p.suffix in (".json", ".ndjson")]
 
 
 def _label(resource: Any) -> str:
@@ -247,7 +251,7 @@ class FhirDeidRunner:
 
     # ----- pass 2 ------------------------------------------------------------------------
     def run(self, source: Path, out: Path) -> RunReport:
-        files = input_files(source)
+        files = input_files(source, self._skipped_path)
         self.index(files)
         base = source if source.is_dir() else source.parent
         for path in files:
@@ -259,6 +263,10 @@ class FhirDeidRunner:
             else:
                 self._run_json(path, target)
         return self.report
+
+    def _skipped_path(self, skipped: SkippedPath) -> None:
+        """A path in the input folder that is not a readable file: an input error, listed."""
+        self._reject(InputRejected(skipped.reason, skipped.location), None)
 
     def _reject(self, exc: InputRejected, payload: bytes | None, resource: Any = None) -> None:
         self.report.quarantined += 1
