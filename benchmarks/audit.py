@@ -9,7 +9,10 @@ Figures:
 - ``batched_appends_per_s``: events appended through ``AuditLog.append_many`` (group commit,
   WAL + synchronous=FULL: durable when acknowledged), including canonical JSON, hashing and the
   side index; events come pre-built from a pool (building them is the caller's cost).
-- ``concurrent_single_appends_per_s``: many threads each calling ``append`` (group commit).
+- ``single_entry_producers``: 1, 4, 16 and 64 threads each calling ``append`` (one entry,
+  waiting until it is durable) in a loop, and 64 asyncio tasks awaiting ``append_async`` on one
+  event loop, for ``--producer-seconds`` each: durable appends/s (group commit across the
+  producers) and this process's CPU microseconds per append.
 - ``naive_appends_per_s``: the baseline, one fsynced transaction per append on the same store.
 - ``db_bytes_per_entry``: ``audit.db`` size per stored entry (entries, side index, indexes).
 - ``inclusion_proof_*_us`` / ``consistency_proof_*_us`` at the full tree size.
@@ -21,6 +24,7 @@ Figures:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import random
@@ -126,15 +130,73 @@ def run_threads(work: Callable[[int], None], count: int) -> float:
     return time.perf_counter() - began
 
 
-def concurrent_singles(log: AuditLog, count: int, threads: int, patients: int) -> float:
-    events_list = list(event_stream(10**9, count, patients))
-    per = count // threads
+def concurrent_singles(
+    log: AuditLog, threads: int, patients: int, seconds: float, base: int
+) -> dict[str, float]:
+    """``threads`` threads each calling ``append`` (one entry, waiting until it is durable)
+    in a loop for ``seconds``; durable appends/s over all of them and CPU per append."""
+    pool = list(event_stream(base, 4096, patients))
+    counts = [0] * threads
+    stop = time.perf_counter() + seconds + 3600  # replaced once all threads are released
 
     def worker(w: int) -> None:
-        for event in events_list[w * per : (w + 1) * per]:
-            log.append(event)
+        n = 0
+        while time.perf_counter() < stop:
+            log.append(pool[(w * 61 + n) % len(pool)])
+            n += 1
+        counts[w] = n
 
-    return per * threads / run_threads(worker, threads)
+    barrier = threading.Barrier(threads + 1)
+
+    def start_together(w: int) -> None:
+        barrier.wait()
+        worker(w)
+
+    workers = [threading.Thread(target=start_together, args=(w,)) for w in range(threads)]
+    for thread in workers:
+        thread.start()
+    cpu = time.process_time()
+    barrier.wait()
+    began = time.perf_counter()
+    stop = began + seconds
+    for thread in workers:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    cpu = time.process_time() - cpu
+    total = sum(counts)
+    return {
+        "appends_per_s": round(total / elapsed),
+        "cpu_us_per_append": round(cpu / total * 1e6, 1),
+    }
+
+
+def async_singles(
+    log: AuditLog, tasks: int, patients: int, seconds: float, base: int
+) -> dict[str, float]:
+    """``tasks`` asyncio tasks on one event loop each awaiting ``append_async`` in a loop."""
+    pool = list(event_stream(base, 4096, patients))
+
+    async def run() -> tuple[int, float]:
+        stop = time.perf_counter() + seconds
+
+        async def task(w: int) -> int:
+            n = 0
+            while time.perf_counter() < stop:
+                await log.append_async(pool[(w * 61 + n) % len(pool)])
+                n += 1
+            return n
+
+        began = time.perf_counter()
+        counts = await asyncio.gather(*(task(w) for w in range(tasks)))
+        return sum(counts), time.perf_counter() - began
+
+    cpu = time.process_time()
+    total, elapsed = asyncio.run(run())
+    cpu = time.process_time() - cpu
+    return {
+        "appends_per_s": round(total / elapsed),
+        "cpu_us_per_append": round(cpu / total * 1e6, 1),
+    }
 
 
 def naive(path: Path, count: int, patients: int) -> float:
@@ -158,6 +220,9 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=20_000, help="distinct pre-built events")
     parser.add_argument("--naive", type=int, default=1000, help="appends for the baseline")
     parser.add_argument("--samples", type=int, default=2000, help="proofs / searches timed")
+    parser.add_argument(
+        "--producer-seconds", type=float, default=3.0, help="per concurrent-producer run"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", type=Path, default=None, help="data dir to use and keep")
     args = parser.parse_args()
@@ -184,7 +249,15 @@ def main() -> None:
     # overloaded machine wall-clock rates understate what the code does on idle cores.
     result["batched_appends_per_cpu_s"] = round(args.entries / cpu)
     result["speedup_vs_naive"] = round(batched_rate / naive_rate, 1)
-    result["concurrent_single_appends_per_s"] = round(concurrent_singles(log, 4000, 32, patients))
+    producers: dict[str, object] = {}
+    for threads in (1, 4, 16, 64):
+        producers[f"threads_{threads}"] = concurrent_singles(
+            log, threads, patients, args.producer_seconds, 10**9 + threads
+        )
+    producers["asyncio_tasks_64"] = async_singles(
+        log, 64, patients, args.producer_seconds, 2 * 10**9
+    )
+    result["single_entry_producers"] = producers
     stored = log.size
     log.close()
     # File size after the clean close (WAL checkpointed): page fill of the entries table.
@@ -274,7 +347,7 @@ def api_search(
                 "/audit/events", params={"patient": patient, "limit": 50}, headers=headers
             )
             timings.append(time.perf_counter() - t)
-            assert response.status_code == 200
+            assert response.status_code == 200, (response.status_code, response.text[:200])
     return {
         "api_patient_search_p50_ms": round(statistics.median(timings) * 1e3, 2),
         "api_patient_search_p99_ms": round(percentile(timings, 0.99) * 1e3, 2),

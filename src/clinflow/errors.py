@@ -67,3 +67,8 @@ class KeyError_(ClinflowError):  # noqa: N801 - avoid shadowing the builtin KeyE
 
 class AuditIntegrityError(ClinflowError):
     """The audit log, a proof or a checkpoint failed verification."""
+
+
+class AuditUnavailable(ClinflowError):
+    """The audit log could not make entries durable (full disk, lost database connection):
+    nothing in the failed commit was acknowledged; services answer 503 and retry later."""

@@ -8,9 +8,11 @@ backends import this module and never ``store.py``, which picks a backend (one d
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import chain
+from operator import attrgetter
 from typing import Any
 
 from clinflow.audit.search_fields import IndexFields
@@ -37,11 +39,46 @@ def index_row(fields: IndexFields) -> tuple[str | None, ...]:
 
 @dataclass(frozen=True, slots=True)
 class NewEntry:
-    """One entry ready to store: canonical bytes, its RFC 9162 leaf hash and search fields."""
+    """One entry ready to store: canonical bytes, its RFC 9162 leaf hash and search fields.
+
+    ``row`` is ``index_row(fields)``, built where the entry is made (the producer) so the writer
+    does no per-entry Python work to turn a batch into statement parameters (ADR 0015).
+    """
 
     entry: bytes
     leaf: bytes
     fields: IndexFields
+    row: tuple[str | None, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.row:
+            object.__setattr__(self, "row", index_row(self.fields))
+
+
+_LEAF = attrgetter("leaf")
+_ENTRY = attrgetter("entry")
+_LEAF_AND_ENTRY = attrgetter("leaf", "entry")
+_ROW = attrgetter("row")
+
+
+def leaves_of(entries: Sequence[NewEntry]) -> Iterator[bytes]:
+    """The entries' leaf hashes (C-level iteration: no Python frame per entry)."""
+    return map(_LEAF, entries)
+
+
+def entry_bytes(entries: Sequence[NewEntry]) -> int:
+    """Total size of the entries' canonical bytes."""
+    return sum(map(len, map(_ENTRY, entries)))
+
+
+def entry_params(entries: Sequence[NewEntry]) -> Iterator[bytes]:
+    """leaf, entry, leaf, entry, ... for a multi-row INSERT of ``(leaf, entry)`` rows."""
+    return chain.from_iterable(map(_LEAF_AND_ENTRY, entries))
+
+
+def index_params(entries: Sequence[NewEntry]) -> Iterator[str | None]:
+    """The side-index columns of every entry, flattened row after row (``INDEX_COLUMNS``)."""
+    return chain.from_iterable(map(_ROW, entries))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,17 +1,25 @@
 """``AuditLog``: the append API every pipeline stage writes to.
 
-``append`` returns a leaf index once the entry is durable. Appends from any thread go through
-one writer thread that groups them (group commit): it takes what is queued, waits up to
-``batch_wait`` seconds or until ``max_batch`` entries for more, writes them in one transaction
-(fsync), updates the in-memory Merkle tree and only then acknowledges every caller. The writer
-also signs a checkpoint every ``checkpoint_every`` entries or ``checkpoint_seconds`` seconds, and
+``append`` returns a leaf index once the entry is durable. Appends from any thread or asyncio
+task go through one writer thread that groups them (group commit, ADR 0011 and 0015):
+producers put their entries into the batch being gathered and wait; the writer takes the whole
+batch, writes it in one transaction (fsync), extends the in-memory Merkle tree and only then
+releases every caller of the batch at once with its leaf indices. The writer also signs a
+checkpoint every ``checkpoint_every`` entries or ``checkpoint_seconds`` seconds, and
 ``close()`` signs one on clean shutdown. It never signs a checkpoint inconsistent with the
 latest one stored.
+
+Gathering: while the writer commits, the next batch fills. When it is free it waits (at most
+``batch_wait`` seconds after the batch's first entry, and never past ``max_batch`` entries)
+until as many callers have joined as were in the batch it committed last — the callers it just
+released usually come straight back — so N producers appending one entry each share one fsync.
+Backpressure: at most one gathering batch of ``max_batch`` entries waits beside the one being
+committed; further producers block (threads) or await (tasks) until the writer takes it.
 """
 
 from __future__ import annotations
 
-import queue
+import asyncio
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -28,11 +36,12 @@ from clinflow.audit.store import (
     NewEntry,
     SearchQuery,
     StoredCheckpoint,
+    leaves_of,
     open_store,
 )
 from clinflow.config import DataDir
 from clinflow.crypto.keys import KeyRing
-from clinflow.errors import AuditIntegrityError, ClinflowError
+from clinflow.errors import AuditIntegrityError, AuditUnavailable, ClinflowError
 
 DEFAULT_ORIGIN = "clinflow.local/audit"
 DEFAULT_CHECKPOINT_EVERY = 1000
@@ -41,18 +50,43 @@ DEFAULT_BATCH_WAIT = 0.002
 DEFAULT_MAX_BATCH = 5000
 
 
-class _Pending:
-    __slots__ = ("entries", "future")
+class _Batch:
+    """The entries of one group commit and how to release its callers.
 
-    def __init__(self, entries: list[NewEntry]) -> None:
-        self.entries = entries
-        self.future: Future[list[int]] = Future()
+    Thread callers wait on ``done`` (one Event per batch, not one per entry); asyncio callers
+    on one future per event loop, resolved with one ``call_soon_threadsafe`` per loop;
+    ``submit_many`` callers get a ``concurrent.futures.Future`` each.
+    """
+
+    __slots__ = ("callers", "done", "entries", "error", "first_at", "futures", "loops", "start")
+
+    def __init__(self) -> None:
+        self.entries: list[NewEntry] = []
+        self.callers = 0
+        self.first_at = 0.0
+        self.done = threading.Event()
+        self.start = -1
+        self.error: BaseException | None = None
+        self.loops: dict[asyncio.AbstractEventLoop, asyncio.Future[None]] = {}
+        self.futures: list[tuple[Future[list[int]], int, int]] = []
+
+    def indices(self, offset: int, count: int) -> list[int]:
+        """The leaf indices of a caller's ``count`` entries at ``offset`` (after success)."""
+        if self.error is not None:
+            raise AuditUnavailable(f"audit log: entries not stored ({self.error})") from self.error
+        first = self.start + offset
+        return list(range(first, first + count))
 
 
 def prepare(event: Mapping[str, Any]) -> NewEntry:
-    """Canonicalise and hash one event (done in the caller's thread)."""
+    """Canonicalise and hash one event, and read its search fields (in the caller's thread)."""
     entry = canonical_json(event)
     return NewEntry(entry, leaf_hash(entry), index_fields(event))
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class AuditLog:
@@ -70,6 +104,8 @@ class AuditLog:
     ) -> None:
         if checkpoint_every < 1 or checkpoint_seconds <= 0:
             raise ClinflowError("checkpoint_every must be >= 1 and checkpoint_seconds > 0")
+        if max_batch < 1 or batch_wait < 0:
+            raise ClinflowError("max_batch must be >= 1 and batch_wait >= 0")
         self.store = store
         self.signer = signer
         self.origin = signer.name
@@ -83,7 +119,14 @@ class AuditLog:
         latest = store.latest_checkpoint()
         self._checkpointed_size = latest.size if latest else -1
         self._last_checkpoint_time = time.monotonic()
-        self._queue: queue.Queue[_Pending | None] = queue.Queue()
+        # One lock guards the gathering batch; producers signal ``_arrived`` (the writer waits
+        # on it), the writer signals ``_space`` when it takes the batch (full-batch waiters).
+        self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
+        self._space = threading.Condition(self._lock)
+        self._space_loops: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._gathering = _Batch()
+        self._expected_callers = 1  # callers in the last committed batch: worth waiting for
         self._closed = False
         self._writer = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._writer.start()
@@ -100,6 +143,7 @@ class AuditLog:
         checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
         checkpoint_seconds: float = DEFAULT_CHECKPOINT_SECONDS,
         batch_wait: float = DEFAULT_BATCH_WAIT,
+        max_batch: int = DEFAULT_MAX_BATCH,
         table_prefix: str = "audit",
     ) -> AuditLog:
         """Open the deployment's log: SQLite at ``data_dir.audit_db``, or PostgreSQL at ``dsn``.
@@ -116,6 +160,7 @@ class AuditLog:
             checkpoint_every=checkpoint_every,
             checkpoint_seconds=checkpoint_seconds,
             batch_wait=batch_wait,
+            max_batch=max_batch,
         )
 
     def __enter__(self) -> AuditLog:
@@ -131,80 +176,172 @@ class AuditLog:
 
     # --- appending ----------------------------------------------------------------------
 
-    def submit_many(self, events: Iterable[Mapping[str, Any]]) -> Future[list[int]]:
-        """Queue events for the writer; the future resolves to their indices once durable."""
+    def _place(self, entries: list[NewEntry]) -> tuple[_Batch, int] | None:
+        """Add ``entries`` to the gathering batch (lock held); None when it is full.
+
+        A call larger than ``max_batch`` goes alone into an empty batch (its entries are
+        committed together, in order, as the caller asked).
+        """
         if self._closed:
             raise ClinflowError("audit log is closed")
-        pending = _Pending([prepare(event) for event in events])
-        if not pending.entries:
-            pending.future.set_result([])
-            return pending.future
-        self._queue.put(pending)
-        return pending.future
+        batch = self._gathering
+        offset = len(batch.entries)
+        if offset and offset + len(entries) > self.max_batch:
+            return None
+        if not offset:
+            batch.first_at = time.monotonic()
+        batch.entries += entries
+        batch.callers += 1
+        if (
+            offset == 0
+            or batch.callers >= self._expected_callers
+            or len(batch.entries) >= self.max_batch
+        ):
+            self._arrived.notify()
+        return batch, offset
+
+    def _enqueue(self, entries: list[NewEntry]) -> tuple[_Batch, int]:
+        """Place entries, blocking while the gathering batch is full (backpressure)."""
+        with self._lock:
+            while (placed := self._place(entries)) is None:
+                self._space.wait()
+            return placed
+
+    def submit_many(self, events: Iterable[Mapping[str, Any]]) -> Future[list[int]]:
+        """Queue events for the writer; the future resolves to their indices once durable
+        (or raises ``AuditUnavailable``). Blocks only while the writer is a full batch behind."""
+        entries = [prepare(event) for event in events]
+        future: Future[list[int]] = Future()
+        if not entries:
+            future.set_result([])
+            return future
+        with self._lock:
+            while (placed := self._place(entries)) is None:
+                self._space.wait()
+            batch, offset = placed
+            batch.futures.append((future, offset, len(entries)))
+        return future
 
     def append(self, event: Mapping[str, Any]) -> int:
         """Append one AuditEvent; returns its leaf index when it is durable (``AuditSink``)."""
-        return self.submit_many([event]).result()[0]
+        batch, offset = self._enqueue([prepare(event)])
+        batch.done.wait()
+        return batch.indices(offset, 1)[0]
 
     def append_many(self, events: Iterable[Mapping[str, Any]]) -> list[int]:
         """Append events in order; returns their indices once all are durable."""
-        return self.submit_many(events).result()
+        entries = [prepare(event) for event in events]
+        if not entries:
+            return []
+        batch, offset = self._enqueue(entries)
+        batch.done.wait()
+        return batch.indices(offset, len(entries))
+
+    async def append_async(self, event: Mapping[str, Any]) -> int:
+        """``append`` for asyncio code: the event loop keeps running while the batch commits."""
+        return (await self.append_many_async([event]))[0]
+
+    async def append_many_async(self, events: Iterable[Mapping[str, Any]]) -> list[int]:
+        """``append_many`` for asyncio code; returns the indices once all are durable.
+
+        The events are canonicalised and placed in the gathering batch before the first
+        ``await``, so calls made in one order on a loop are stored in that order. Cancelling
+        the awaiting task does not withdraw its entries (they may still be stored).
+        """
+        entries = [prepare(event) for event in events]
+        if not entries:
+            return []
+        loop = asyncio.get_running_loop()
+        while True:
+            with self._lock:
+                placed = self._place(entries)
+                if placed is not None:
+                    batch, offset = placed
+                    waiter = batch.loops.get(loop)
+                    if waiter is None:
+                        waiter = batch.loops[loop] = loop.create_future()
+                    break
+                space = loop.create_future()
+                self._space_loops.append((loop, space))
+            await space
+        # Many tasks share the batch's future: shield it so one cancelled caller does not
+        # cancel it for the others.
+        await asyncio.shield(waiter)
+        return batch.indices(offset, len(entries))
 
     # --- the writer thread ----------------------------------------------------------------
 
+    def _take(self) -> _Batch | None:
+        """Wait for a batch worth committing and take it; None on an idle timeout (the
+        checkpoint timer) or when closed with nothing left."""
+        with self._lock:
+            batch = self._gathering
+            if not batch.entries:
+                if self._closed:
+                    return None
+                timeout = max(
+                    0.01,
+                    self.checkpoint_seconds - (time.monotonic() - self._last_checkpoint_time),
+                )
+                self._arrived.wait(timeout)
+                if not batch.entries:
+                    return None
+            deadline = batch.first_at + self.batch_wait
+            while (
+                not self._closed
+                and batch.callers < self._expected_callers
+                and len(batch.entries) < self.max_batch
+            ):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._arrived.wait(remaining)
+            self._expected_callers = batch.callers
+            self._gathering = _Batch()
+            self._space.notify_all()
+            space_loops, self._space_loops = self._space_loops, []
+        for loop, future in space_loops:
+            self._call_soon(loop, future)
+        return batch
+
     def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            timeout = max(
-                0.01,
-                self.checkpoint_seconds - (time.monotonic() - self._last_checkpoint_time),
-            )
-            try:
-                first = self._queue.get(timeout=timeout)
-            except queue.Empty:
+        while True:
+            batch = self._take()
+            if batch is None:
+                if self._closed:
+                    break
                 self._maybe_checkpoint(idle=True)
                 continue
-            if first is None:
-                break
-            batch = [first]
-            count = len(first.entries)
-            deadline = time.monotonic() + self.batch_wait
-            while count < self.max_batch:
-                remaining = deadline - time.monotonic()
-                try:
-                    item = (
-                        self._queue.get(timeout=remaining)
-                        if remaining > 0
-                        else self._queue.get_nowait()
-                    )
-                except queue.Empty:
-                    break
-                if item is None:
-                    stopping = True
-                    break
-                batch.append(item)
-                count += len(item.entries)
             self._commit(batch)
             self._maybe_checkpoint(idle=False)
         self._maybe_checkpoint(idle=False, force=True)
 
-    def _commit(self, batch: list[_Pending]) -> None:
-        entries = [entry for pending in batch for entry in pending.entries]
+    def _commit(self, batch: _Batch) -> None:
+        entries = batch.entries
         try:
             with self._tree_lock:
                 start = self.store.append_batch(entries)
                 if start != self._tree.size:  # another process appended: catch up first
                     self._tree.extend(self.store.leaf_hashes(self._tree.size, start))
-                self._tree.extend(entry.leaf for entry in entries)
+                self._tree.extend(leaves_of(entries))
+            batch.start = start
         except BaseException as exc:  # noqa: BLE001 - every caller must hear about it
-            for pending in batch:
-                pending.future.set_exception(exc)
-            return
-        position = start
-        for pending in batch:
-            n = len(pending.entries)
-            pending.future.set_result(list(range(position, position + n)))
-            position += n
+            batch.error = exc
+        batch.done.set()
+        for future, offset, count in batch.futures:
+            try:
+                future.set_result(batch.indices(offset, count))
+            except AuditUnavailable as exc:
+                future.set_exception(exc)
+        for loop, waiter in batch.loops.items():
+            self._call_soon(loop, waiter)
+
+    @staticmethod
+    def _call_soon(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]) -> None:
+        try:
+            loop.call_soon_threadsafe(_settle, future)
+        except RuntimeError:  # the loop was closed meanwhile: nobody is waiting any more
+            pass
 
     def _maybe_checkpoint(self, *, idle: bool, force: bool = False) -> None:
         size = self.size
@@ -310,7 +447,9 @@ class AuditLog:
         """Flush queued appends, sign a final checkpoint and close the store."""
         if self._closed:
             return
-        self._closed = True
-        self._queue.put(None)
+        with self._lock:
+            self._closed = True
+            self._arrived.notify()
+            self._space.notify_all()
         self._writer.join()
         self.store.close()

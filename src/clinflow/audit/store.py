@@ -20,6 +20,7 @@ from clinflow.audit._sql import (
     SearchQuery,
     StoredCheckpoint,
     index_row,
+    leaves_of,
 )
 from clinflow.audit.store_sqlite import SqliteStore
 from clinflow.config import DataDir
@@ -33,6 +34,7 @@ __all__ = [
     "SearchQuery",
     "StoredCheckpoint",
     "index_row",
+    "leaves_of",
     "open_existing_store",
     "open_store",
 ]

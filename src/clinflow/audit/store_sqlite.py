@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,9 @@ from clinflow.audit._sql import (
     StoredCheckpoint,
     build_where,
     contiguous_leaves,
-    index_row,
+    entry_bytes,
+    entry_params,
+    index_params,
     utc_timestamp,
 )
 from clinflow.errors import ClinflowError, ConfigError
@@ -46,7 +47,7 @@ WAL_AUTOCHECKPOINT_BYTES = 256 * 1024 * 1024
 # The background checkpoint runs once this many entry bytes were committed since the last one
 # (small commits, e.g. audited API queries, do not each add a database-file fsync).
 BACKGROUND_CHECKPOINT_BYTES = 8 * 1024 * 1024
-# Rows per multi-row INSERT (9 columns x 2,048 = 18,432 bound parameters, under SQLite's
+# Rows per multi-row INSERT (1 + 8 columns x 2,048 = 16,385 bound parameters, under SQLite's
 # limit of 32,766).
 ROWS_PER_INSERT = 2048
 
@@ -82,23 +83,38 @@ def _blob(value: Any) -> bytes:
     return bytes(value)
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=64)
 def _insert_sql(target: str, width: int, rows: int) -> str:
-    row = "(" + ", ".join("?" * width) + ")"
-    return f"INSERT INTO {target} VALUES " + ", ".join([row] * rows)
+    """``INSERT INTO target VALUES (?1+0, ?2, ...), (?1+1, ...)``: the first parameter is the
+    batch's first index and each row's index is that plus its position, so the parameters
+    are the start followed by the entries' columns flattened (no per-row tuple to build)."""
+    values = []
+    parameter = 2
+    for position in range(rows):
+        columns = ", ".join(f"?{parameter + c}" for c in range(width))
+        values.append(f"(?1+{position}, {columns})")
+        parameter += width
+    return f"INSERT INTO {target} VALUES " + ", ".join(values)
 
 
 def _insert_rows(
-    conn: sqlite3.Connection, target: str, width: int, rows: Sequence[tuple[Any, ...]]
+    conn: sqlite3.Connection,
+    target: str,
+    width: int,
+    start: int,
+    entries: Sequence[NewEntry],
+    params: Callable[[Sequence[NewEntry]], Iterable[Any]],
 ) -> None:
-    """Insert rows with multi-row INSERT statements of up to ``ROWS_PER_INSERT`` rows.
+    """Insert one row per entry (index ``start + i`` and ``width`` columns from ``params``)
+    with multi-row INSERT statements of up to ``ROWS_PER_INSERT`` rows.
 
     One statement execution per chunk instead of one per row (``executemany``): fewer trips
     through the sqlite3 module and the VDBE per row; the batch's rows and order are unchanged.
     """
-    for offset in range(0, len(rows), ROWS_PER_INSERT):
-        chunk = rows[offset : offset + ROWS_PER_INSERT]
-        conn.execute(_insert_sql(target, width, len(chunk)), list(chain.from_iterable(chunk)))
+    for offset in range(0, len(entries), ROWS_PER_INSERT):
+        chunk = entries[offset : offset + ROWS_PER_INSERT]
+        sql = _insert_sql(target, width, len(chunk))
+        conn.execute(sql, [start + offset, *params(chunk)])
 
 
 class SqliteStore:
@@ -189,24 +205,15 @@ class SqliteStore:
                 conn.execute("BEGIN IMMEDIATE")
                 row = conn.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_entries")
                 start = int(row.fetchone()[0])
-                _insert_rows(
-                    conn,
-                    "audit_entries(idx, leaf, entry)",
-                    3,
-                    [(start + i, e.leaf, e.entry) for i, e in enumerate(entries)],
-                )
-                _insert_rows(
-                    conn,
-                    "audit_index",
-                    9,
-                    [(start + i, *index_row(e.fields)) for i, e in enumerate(entries)],
-                )
+                entries_table = "audit_entries(idx, leaf, entry)"
+                _insert_rows(conn, entries_table, 2, start, entries, entry_params)
+                _insert_rows(conn, "audit_index", 8, start, entries, index_params)
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise ClinflowError(f"audit store {self.path}: write failed ({exc})") from exc
-            self._bytes_since_checkpoint += sum(len(e.entry) for e in entries)
+            self._bytes_since_checkpoint += entry_bytes(entries)
             if self._bytes_since_checkpoint >= BACKGROUND_CHECKPOINT_BYTES:
                 self._bytes_since_checkpoint = 0
                 if self._checkpointer is None:
