@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from clinflow.cli_options import DataDirOption, HostOption, PortOption
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from clinflow.api.settings import Settings
+    from clinflow.runtime.deployment import Deployment
+    from clinflow.scoring.app import ScoringApp
 
 serve_app = typer.Typer(help="Start HTTP services (audit-query API; scoring endpoints).")
 
@@ -55,12 +62,10 @@ def serve_all(
 
     import uvicorn
 
-    from clinflow.api.app import create_app
     from clinflow.api.settings import Settings
     from clinflow.config import DataDir
     from clinflow.errors import ConfigError
     from clinflow.runtime.deployment import Deployment
-    from clinflow.scoring.app import create_app as create_scoring_app
     from clinflow.services import registered_scoring_service
 
     for name, port in (("--api-port", api_port), ("--scoring-port", scoring_port)):
@@ -71,24 +76,33 @@ def serve_all(
     root = DataDir.open(data_dir)
     settings = Settings.from_env(data_dir=root, dsn=dsn)
     with Deployment.open(root, dsn=dsn) as deployment:
-        scoring = deployment.scoring()
         with registered_scoring_service(root, host, scoring_port) as token:
+            api, scoring = serve_all_apps(settings, deployment, token)
             servers = [
+                uvicorn.Server(uvicorn.Config(api, host=host, port=api_port, log_level="info")),
                 uvicorn.Server(
-                    uvicorn.Config(
-                        create_app(settings, deployment), host=host, port=api_port,
-                        log_level="info",
-                    )
+                    uvicorn.Config(scoring, host=host, port=scoring_port, log_level="warning")
                 ),
-                uvicorn.Server(
-                    uvicorn.Config(
-                        create_scoring_app(scoring, service_token=token),
-                        host=host, port=scoring_port, log_level="warning",
-                    )
-                ),
-            ]  # fmt: skip
+            ]
 
             async def serve_both() -> None:
                 await asyncio.gather(*(server.serve() for server in servers))
 
             asyncio.run(serve_both())
+
+
+def serve_all_apps(
+    settings: Settings, deployment: Deployment, service_token: str
+) -> tuple[FastAPI, ScoringApp]:
+    """The two apps of ``serve all`` over one deployment: the audit-query API (with consent)
+    and the scoring endpoints (the access-matrix test enumerates both from here)."""
+    from clinflow.api.app import create_app
+    from clinflow.scoring.app import create_app as create_scoring_app
+    from clinflow.services import scoring_authenticator
+
+    scoring = create_scoring_app(
+        deployment.scoring(),
+        authenticator=scoring_authenticator(settings.data_dir, service_token),
+        limits=settings.limits,
+    )
+    return create_app(settings, deployment), scoring

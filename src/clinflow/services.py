@@ -16,11 +16,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 
 from clinflow.config import DataDir
 from clinflow.errors import ConfigError
+
+if TYPE_CHECKING:
+    from clinflow.api.auth import Authenticator
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,3 +96,11 @@ def registered_scoring_service(data_dir: DataDir, host: str, port: int) -> Itera
     url = f"http://[{reach}]:{port}" if ":" in reach else f"http://{reach}:{port}"
     write_registration(data_dir, ServiceRegistration("scoring", url, token, os.getpid()))
     yield token
+
+
+def scoring_authenticator(data_dir: DataDir, service_token: str) -> Authenticator:
+    """Who may call the scoring service: the deployment's API tokens (``clinflow audit token
+    create``; role ``scoring`` for clients) plus this start's registered service token."""
+    from clinflow.api.auth import Authenticator, TokenStore, api_tokens_path
+
+    return Authenticator(TokenStore(api_tokens_path(data_dir)), deployment_token=service_token)

@@ -15,7 +15,7 @@ def test_consent_routes_require_a_token_and_respect_roles(api: Api) -> None:
         assert response.json()["patient"] == ALICE
     auditor = {"Authorization": f"Bearer {api.tokens['auditor']}"}
     refused = api.client.post(f"/consent/{ALICE}/revoke", json={}, headers=auditor)
-    assert refused.status_code == 403 and "read-only" in refused.json()["detail"]
+    assert refused.status_code == 403 and "auditor may not" in refused.json()["detail"]
 
 
 def test_consent_queries_are_audited(api: Api) -> None:

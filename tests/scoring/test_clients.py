@@ -11,12 +11,13 @@ from clinflow.errors import InputRejected
 from clinflow.scoring.app import create_app
 from clinflow.scoring.client import HttpClient, InProcessClient, ScoringClient
 from clinflow.scoring.service import ScoringService
+from helpers.tokens import scratch_access
 from helpers.vitals import PATIENT, bundle, later, vital_set
 
 
 def asgi_bridge(service: ScoringService) -> httpx.Client:
     """A sync httpx client whose transport hands each request to the ASGI app in process."""
-    app = create_app(service)
+    app = create_app(service, authenticator=scratch_access(PATIENT).authenticator)
 
     def handle(request: httpx.Request) -> httpx.Response:
         async def forward() -> httpx.Response:
@@ -58,7 +59,13 @@ def run_session(client: ScoringClient) -> list[object]:
 
 def test_in_process_and_http_clients_agree() -> None:
     in_process = run_session(InProcessClient(ScoringService()))
-    http_client = HttpClient("http://scoring", asgi_bridge(ScoringService()))
+    tokens = scratch_access(PATIENT).tokens
+    http_client = HttpClient(
+        "http://scoring",
+        asgi_bridge(ScoringService()),
+        token=tokens["scoring"],
+        service_token=tokens["deployment"],
+    )
     try:
         over_http = run_session(http_client)
     finally:
@@ -71,7 +78,8 @@ def test_in_process_and_http_clients_agree() -> None:
 
 
 def test_http_client_raises_input_rejected_naming_field() -> None:
-    client = HttpClient("http://scoring", asgi_bridge(ScoringService()))
+    token = scratch_access(PATIENT).tokens["scoring"]
+    client = HttpClient("http://scoring", asgi_bridge(ScoringService()), token=token)
     with pytest.raises(InputRejected) as info:
         client.icu_score({"patient": PATIENT, "ethnicity": "2135-2"})
     assert info.value.location == "ethnicity" and "2135-2" not in str(info.value)

@@ -13,29 +13,42 @@ from clinflow.interfaces import RetractionRequest, RetractionTarget
 from clinflow.scoring.app import create_app
 from clinflow.scoring.service import ScoringService
 from helpers.fakes import RecordingAuditSink
+from helpers.tokens import scratch_access
 from helpers.vitals import PATIENT, bundle, later, vital_set
 
 from .helpers import us_core_extensions
 
 
 class Client:
-    """Synchronous calls into the ASGI app (httpx in-process transport, no sockets).
+    """Synchronous calls into the ASGI app (httpx in-process transport, no sockets), with a
+    ``scoring`` token unless ``who`` names another (``deployment`` for retraction).
 
-    ``fast=False`` bypasses the hot-route fast path and exercises the FastAPI route itself.
+    ``fast=False`` bypasses the hot-route fast path (the gate, then the FastAPI route).
     """
 
     def __init__(self, service: ScoringService | None = None, fast: bool = True) -> None:
         self.service = service or ScoringService()
-        scoring_app = create_app(self.service)
-        self.app: Any = scoring_app if fast else scoring_app.fastapi
+        self.access = scratch_access(PATIENT)
+        scoring_app = create_app(self.service, authenticator=self.access.authenticator)
+        self.app: Any = scoring_app if fast else _gate_only(scoring_app)
 
-    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    def request(
+        self, method: str, url: str, who: str | None = "scoring", **kwargs: Any
+    ) -> httpx.Response:
+        kwargs["headers"] = {**self.access.headers(who), **kwargs.get("headers", {})}
+
         async def call() -> httpx.Response:
             transport = httpx.ASGITransport(app=self.app)
             async with httpx.AsyncClient(transport=transport, base_url="http://scoring") as c:
                 return await c.request(method, url, **kwargs)
 
         return asyncio.run(call())
+
+
+def _gate_only(scoring_app: Any) -> Any:
+    """The app with the fast path off: every request goes through the gate to FastAPI."""
+    scoring_app.fast_path = False
+    return scoring_app
 
 
 @pytest.mark.parametrize("fast", [True, False])
@@ -210,14 +223,21 @@ def test_retraction_deletes_everything_and_confirms() -> None:
               "expected_resources": 2},
     )  # fmt: skip
     assert service.alerts(PATIENT) and service.latest_score(PATIENT)
-    receipt = client.request("DELETE", f"/patients/{PATIENT}").json()
+    refused = client.request("DELETE", f"/patients/{PATIENT}")  # a scoring client's token
+    assert refused.status_code == 403 and service.latest_score(PATIENT)
+    receipt = client.request("DELETE", f"/patients/{PATIENT}", who="deployment").json()
     assert receipt["status"] == "retracted"
     assert receipt["deleted"] == 5 + 7  # numeric window entries + latest of each parameter
     assert receipt["derived_deleted"] == 1 + 1 + 1  # score, alert, triage result
     assert receipt["remaining"] == {"scores": 0, "alerts": 0, "readings": 0}
     assert service.patient_features(PATIENT).parameters == {}
     codes = sink.codes()
-    assert codes.count("score") == 2 and codes.count("alert") == 1 and codes[-1] == "purge"
+    assert codes.count("score") == 2 and codes.count("alert") == 1
+    # the refused attempt, the purge, then the retraction call itself (with its principal)
+    assert codes[-3:] == ["api-query", "purge", "api-query"]
+    who = sink.events[-1]["agent"][0]
+    assert who["who"]["identifier"]["value"] == "token:deployment"
+    assert who["role"] == [{"text": "deployment"}]
     again = service.retract(RetractionRequest(patient=PATIENT))  # idempotent
     assert (again.deleted, again.derived_deleted) == (0, 0)
 

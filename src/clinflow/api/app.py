@@ -1,49 +1,33 @@
-"""The audit-query FastAPI app: routers, one error handler, and auditing of every query."""
+"""The audit-query FastAPI app: routers, one error handler, behind the access gate.
+
+The gate (``clinflow.api.gate``) authenticates, checks role and patient scope from the
+access table, bounds the body and audits every ``/audit`` and ``/consent`` call with the
+caller's principal, before any route runs.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
-from fastapi import Depends, FastAPI, Request, Response
-from starlette.concurrency import run_in_threadpool
+from fastapi import Depends, FastAPI, Request
 
 from clinflow.api import errors
-from clinflow.api.auth import Principal, Role, TokenStore, api_tokens_path
-from clinflow.api.deps import AnyPrincipal, get_log
+from clinflow.api.access import AUDIT_APP
+from clinflow.api.auth import Authenticator, Principal, Role, TokenStore, api_tokens_path
+from clinflow.api.deps import AnyPrincipal, get_log, open_log
 from clinflow.api.errors import Forbidden
+from clinflow.api.gate import AccessGate, GateControl
 from clinflow.api.routes import checkpoints, disclosures, events, proofs
 from clinflow.api.settings import Settings
-from clinflow.audit import events as audit_events
-from clinflow.audit.log import AuditLog
-from clinflow.patient_ids import PSEUDONYM_RE
+from clinflow.interfaces import AuditSink
 
 if TYPE_CHECKING:
     from clinflow.runtime.deployment import Deployment
 
 _consent_lock = threading.Lock()
-
-
-def _record_query(request: Request, response: Response) -> None:
-    """Append an api-query AuditEvent for this request (refusals included)."""
-    principal: Principal | None = getattr(request.state, "principal", None)
-    patient = getattr(request.state, "audit_patient", None)
-    if patient is not None and not PSEUDONYM_RE.match(patient):
-        patient = None
-    event = audit_events.api_query(
-        agent=f"token:{principal.token_id}" if principal else "anonymous",
-        role=principal.role.value if principal else "none",
-        method=request.method,
-        path=request.url.path[:200],
-        query=request.url.query[:1000],
-        status_code=response.status_code,
-        patient=patient,
-        result_count=getattr(request.state, "result_count", None),
-    )
-    log: AuditLog = get_log(request)
-    log.append(event)
 
 
 def create_app(settings: Settings, deployment: Deployment | None = None) -> FastAPI:
@@ -76,6 +60,7 @@ def create_app(settings: Settings, deployment: Deployment | None = None) -> Fast
     if deployment is not None:
         app.state.log = deployment.audit
     app.state.tokens = TokenStore(api_tokens_path(settings.data_dir))
+    app.state.authenticator = Authenticator(app.state.tokens)
     errors.install(app)
     for module in (events, proofs, checkpoints, disclosures):
         app.include_router(module.router)
@@ -86,16 +71,13 @@ def create_app(settings: Settings, deployment: Deployment | None = None) -> Fast
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    if settings.audit_queries:
+    def audit_sink() -> AuditSink | None:
+        return open_log(app.state) if settings.audit_queries else None
 
-        @app.middleware("http")
-        async def audit_every_query(
-            request: Request, call_next: Callable[[Request], Awaitable[Response]]
-        ) -> Response:
-            response = await call_next(request)
-            if request.url.path.startswith("/audit") or request.url.path.startswith("/consent"):
-                await run_in_threadpool(_record_query, request, response)
-            return response
+    app.state.gate = GateControl(
+        AUDIT_APP, lambda: app.router.routes, app.state.authenticator, settings.limits, audit_sink
+    )
+    app.add_middleware(AccessGate, control=app.state.gate)
 
     return app
 
@@ -106,7 +88,8 @@ def _include_consent(app: FastAPI) -> None:
     Auditors read; privacy officers and patients (their own record only) may also revoke;
     service tokens may not touch consent. The ConsentService shares this app's AuditLog.
     """
-    from clinflow.consent.api import get_consent_service
+    from clinflow.audit.events import Agent
+    from clinflow.consent.api import get_consent_service, get_requester
     from clinflow.consent.api import router as consent_router
     from clinflow.consent.service import ConsentService
 
@@ -133,12 +116,21 @@ def _include_consent(app: FastAPI) -> None:
         service: ConsentService = deployment.consent
         return service
 
+    def requester(principal: AnyPrincipal) -> Agent:
+        """A revocation through the API is attributed to the calling token (id and role)."""
+        return Agent(principal.agent, role=principal.role.value)
+
     app.dependency_overrides[get_consent_service] = consent_service
+    app.dependency_overrides[get_requester] = requester
     app.include_router(consent_router, dependencies=[Depends(consent_access)])
 
 
 def close_app(app: FastAPI) -> None:
-    """Close the log (signing a final checkpoint) and the token store."""
+    """Write the coalesced refusals still open, close the log (signing a final checkpoint)
+    and the token store."""
+    gate: GateControl | None = getattr(app.state, "gate", None)
+    if gate is not None:
+        gate.flush()
     if getattr(app.state, "shared", False):  # the deployment's owner closes it
         app.state.consent = app.state.log = None
     if getattr(app.state, "consent", None) is not None:

@@ -8,6 +8,13 @@ are compared with ``hmac.compare_digest``. Roles:
 - ``privacy_officer``: the same (and is who answers a patient's accounting request).
 - ``service``: checkpoints and proofs only (machines verifying the log), no entry contents.
 - ``patient``: scoped to one patient pseudonym; sees only that patient's entries/disclosures.
+- ``scoring``: a pipeline or EHR client of the scoring service: posts assessments, reads a
+  patient's features and alerts, acknowledges alerts (nothing on the audit API but proofs).
+- ``deployment``: reserved, never stored: the random token a running scoring service
+  registers in ``<data-dir>/services/scoring.json`` for the deployment's own processes
+  (retraction on consent revocation). ``Authenticator`` maps it to this role.
+
+Which role may call which route is declared in ``clinflow.api.access`` (ADR 0080).
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ import hashlib
 import hmac
 import secrets
 import sqlite3
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,6 +56,12 @@ class Role(StrEnum):
     PRIVACY_OFFICER = "privacy_officer"
     SERVICE = "service"
     PATIENT = "patient"
+    SCORING = "scoring"
+    DEPLOYMENT = "deployment"
+
+
+# Roles a token can be created with (``deployment`` is the registered service token only).
+TOKEN_ROLES = tuple(role for role in Role if role is not Role.DEPLOYMENT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +72,11 @@ class Principal:
     role: Role
     patient: str | None = None
     label: str = ""
+
+    @property
+    def agent(self) -> str:
+        """How AuditEvents name this caller: the token id, never the token."""
+        return f"token:{self.token_id}"
 
 
 def api_tokens_path(data_dir: DataDir) -> Path:
@@ -82,10 +102,13 @@ class TokenStore:
         self, role: Role | str, patient: str | None = None, label: str = ""
     ) -> tuple[str, str]:
         """Create a token; return (token id, token). The token is not stored, only its hash."""
+        choices = ", ".join(r.value for r in TOKEN_ROLES)
         try:
             role = Role(role)
         except ValueError as exc:
-            raise ConfigError(f"--role must be one of {', '.join(r.value for r in Role)}") from exc
+            raise ConfigError(f"--role must be one of {choices}") from exc
+        if role not in TOKEN_ROLES:
+            raise ConfigError(f"--role must be one of {choices} (deployment is reserved)")
         if role is Role.PATIENT:
             if not patient:
                 raise ConfigError("--patient is required for a patient-scoped token")
@@ -117,6 +140,13 @@ class TokenStore:
             return None
         return Principal(str(row[0]), Role(row[2]), row[3], str(row[4]))
 
+    def describe(self, token_id: str) -> tuple[str, str | None] | None:
+        """(role, patient scope) of a token id, or None."""
+        row = self._conn.execute(
+            "SELECT role, patient FROM api_tokens WHERE token_id = ?", (token_id,)
+        ).fetchone()
+        return None if row is None else (str(row[0]), row[1])
+
     def revoke(self, token_id: str) -> bool:
         cursor = self._conn.execute(
             "UPDATE api_tokens SET revoked = 1 WHERE token_id = ?", (token_id,)
@@ -132,3 +162,43 @@ class TokenStore:
 
     def close(self) -> None:
         self._conn.close()
+
+
+DEPLOYMENT_PRINCIPAL = Principal("deployment", Role.DEPLOYMENT, label="registered service token")
+
+
+class Authenticator:
+    """Bearer token -> Principal for every clinflow HTTP app: the deployment's token store,
+    plus (scoring service) the registered deployment token.
+
+    Lookups are cached for ``ttl`` seconds (the scoring hot path answers in well under a
+    millisecond; a SQLite lookup per request would be a visible share of it), so a revoked
+    token stops working within ``ttl`` seconds in a running server.
+    """
+
+    def __init__(
+        self, tokens: TokenStore, *, deployment_token: str | None = None, ttl: float = 2.0
+    ) -> None:
+        self.tokens = tokens
+        self._deployment = hash_token(deployment_token) if deployment_token else None
+        self._ttl = ttl
+        self._cache: dict[bytes, tuple[float, Principal | None]] = {}
+        self._lock = threading.Lock()
+
+    def authenticate(self, token: str) -> Principal | None:
+        digest = hash_token(token)
+        if self._deployment is not None and hmac.compare_digest(digest, self._deployment):
+            return DEPLOYMENT_PRINCIPAL
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(digest)
+            if cached is not None and cached[0] > now:
+                return cached[1]
+            principal = self.tokens.authenticate(token)
+            if len(self._cache) >= 4096:  # bounded: guessed tokens must not grow it
+                self._cache.clear()
+            self._cache[digest] = (now + self._ttl, principal)
+        return principal
+
+    def close(self) -> None:
+        self.tokens.close()

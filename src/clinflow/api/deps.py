@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.datastructures import State
 
 from clinflow.api.auth import Principal, Role, TokenStore
 from clinflow.api.errors import Forbidden, Unauthenticated
@@ -24,7 +25,11 @@ def get_settings(request: Request) -> Settings:
 
 def get_log(request: Request) -> AuditLog:
     """The app's AuditLog, opened on first use (closed by the app's lifespan)."""
-    state = request.app.state
+    return open_log(request.app.state)
+
+
+def open_log(state: State) -> AuditLog:
+    """The AuditLog held in an app's ``state``, opened on first use."""
     with _open_lock:
         if state.log is None:
             settings: Settings = state.settings
@@ -49,6 +54,10 @@ def current_principal(
     tokens: Annotated[TokenStore, Depends(get_tokens)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    """The principal the access gate authenticated (or, without a gate, from the header)."""
+    checked: Principal | None = getattr(request.state, "principal", None)
+    if checked is not None:
+        return checked
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("missing bearer token (Authorization: Bearer <token>)")
     principal = tokens.authenticate(credentials.credentials)

@@ -9,6 +9,32 @@ from clinflow.audit.log import DEFAULT_ORIGIN
 from clinflow.config import DataDir
 from clinflow.errors import ConfigError
 
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What an unauthenticated or oversized request may cost (both HTTP apps, ADR 0081).
+
+    ``max_body_bytes``: request bodies above it get 413 before they are parsed (routes that
+    need more declare it in ``clinflow.api.access``). Failed authentications are rate-limited
+    per client address (token bucket: ``refused_per_second`` refill, ``refused_burst``
+    capacity; then 429) and audited as one AuditEvent per client per ``refusal_window_s``.
+    """
+
+    max_body_bytes: int = MIB
+    refused_per_second: float = 5.0
+    refused_burst: int = 20
+    refusal_window_s: float = 60.0
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        """``CLINFLOW_HTTP_MAX_BODY`` (bytes) overrides the default body limit."""
+        raw = os.environ.get("CLINFLOW_HTTP_MAX_BODY", str(MIB))
+        if not raw.isdigit() or not 1024 <= int(raw) <= 256 * MIB:
+            raise ConfigError("CLINFLOW_HTTP_MAX_BODY must be an integer in 1024..268435456")
+        return cls(max_body_bytes=int(raw))
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:
@@ -19,6 +45,7 @@ class Settings:
     max_page: int = 500
     audit_queries: bool = True  # every API query is itself audited (never off in production)
     batch_wait: float = 0.0  # API appends: do not wait for company, fsync at once
+    limits: Limits = Limits()
 
     @classmethod
     def from_env(cls, data_dir: DataDir | None = None, dsn: str | None = None) -> Settings:
@@ -31,4 +58,5 @@ class Settings:
             dsn=dsn or os.environ.get("CLINFLOW_AUDIT_DSN") or None,
             origin=os.environ.get("CLINFLOW_AUDIT_ORIGIN", DEFAULT_ORIGIN),
             max_page=int(raw_page),
+            limits=Limits.from_env(),
         )

@@ -53,6 +53,7 @@ class EventCode(StrEnum):
     KEY_DESTROY = "key-destroy"
     API_QUERY = "api-query"
     GENERATE = "generate"
+    API_TOKEN = "api-token"
 
 
 class Action(StrEnum):
@@ -571,13 +572,25 @@ def api_query(
     patient: str | None = None,
     result_count: int | None = None,
     recorded: datetime | None = None,
+    client: str | None = None,
+    count: int | None = None,
+    source: str = "clinflow/api",
 ) -> AuditEvent:
-    """A call to the audit-query API (BALP RESTful query: category rest + DCM 110112)."""
+    """A call to a clinflow HTTP API (BALP RESTful query: category rest + DCM 110112).
+
+    ``count``: how many refused calls of one client this event stands for (refusals of
+    unauthenticated callers are coalesced per client and window, ADR 0081); ``client``: the
+    caller's network address.
+    """
     import base64
 
     detail: dict[str, str | int | bool] = {"method": method, "status": status_code}
     if result_count is not None:
         detail["results"] = result_count
+    if client is not None:
+        detail["client"] = client[:100]
+    if count is not None:
+        detail["count"] = count
     outcome = (
         Outcome.SUCCESS
         if status_code < 400
@@ -602,6 +615,31 @@ def api_query(
             )
         ],
         outcome=outcome,
+        source=source,
+        recorded=recorded,
+    )
+
+
+def api_token_change(
+    *,
+    agent: str,
+    token_id: str,
+    token_role: str,
+    scope: str | None,
+    action: Action | str,
+    recorded: datetime | None = None,
+) -> AuditEvent:
+    """An API bearer token was created (action C) or revoked (D): the id, never the token."""
+    detail: dict[str, str | int | bool] = {"role": token_role}
+    if scope:
+        detail["scope"] = check_pseudonym(scope)
+    return build_event(
+        EventCode.API_TOKEN,
+        action=action,
+        categories=["110113"],
+        agents=[Agent(agent)],
+        purposes=["HSYSADMIN"],
+        entities=[Entity("api-token", token_id, role="security-resource", detail=detail)],
         source="clinflow/api",
         recorded=recorded,
     )

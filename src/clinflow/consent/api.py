@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field
 
+from clinflow.audit.events import Agent
 from clinflow.config import DataDir
 from clinflow.consent.service import ConsentService
 from clinflow.errors import ConfigError
@@ -33,7 +34,14 @@ def get_consent_service() -> ConsentService:
     return _default_service()
 
 
+def get_requester() -> str | Agent:
+    """Dependency: who asks (the AuditEvent agent of a revocation); the app including this
+    router overrides it with the authenticated caller."""
+    return "clinflow-api"
+
+
 ConsentServiceDep = Annotated[ConsentService, Depends(get_consent_service)]
+RequesterDep = Annotated["str | Agent", Depends(get_requester)]
 PatientPath = Annotated[
     str, Path(pattern=PSEUDONYM_PATTERN, description="Patient pseudonym (PT-<hex>).")
 ]
@@ -80,12 +88,13 @@ def consent_revoke(
     patient: PatientPath,
     body: RevokeRequest,
     service: ConsentServiceDep,
+    requester: RequesterDep,
 ) -> dict[str, Any]:
     """Revoke consent and return the revocation receipt (idempotent)."""
     try:
         receipt = service.revoke(
             patient, body.purposes or None, retroactive=body.retroactive,
-            requested_by="clinflow-api",
+            requested_by=requester,
         )
     except ConfigError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from exc

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from clinflow.audit import events as audit_events
+from clinflow.audit.events import Agent
 from clinflow.consent.decision import DecisionQuery, Revocation
 from clinflow.consent.model import ConsentRecord
 from clinflow.consent.policy import Effect
@@ -67,7 +68,7 @@ class RevocationService:
         purposes: Iterable[str] | None = None,
         *,
         retroactive: bool = True,
-        requested_by: str = AGENT,
+        requested_by: str | Agent = AGENT,
     ) -> Receipt:
         """Withdraw consent for ``purposes`` (default: every revocable purpose)."""
         if not _looks_pseudonymous(patient):
@@ -103,7 +104,7 @@ class RevocationService:
         *,
         already_revoked: bool,
         requested_at: str,
-        requested_by: str,
+        requested_by: str | Agent,
         full: bool,
     ) -> Receipt:
         purposes = tuple(sorted(revocation.purposes))

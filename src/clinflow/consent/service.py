@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from clinflow.audit.events import Agent
 from clinflow.config import DataDir
 from clinflow.consent.decision import DecisionQuery
 from clinflow.consent.gate import ConsentGate
@@ -201,13 +202,13 @@ class ConsentService:
 
     def revoke(
         self, patient: str, purposes: list[str] | None = None, *, retroactive: bool = True,
-        requested_by: str = "clinflow-cli",
+        requested_by: str | Agent = "clinflow-cli",
     ) -> Receipt:
         return self.revocations.revoke(
             patient, purposes, retroactive=retroactive, requested_by=requested_by
         )
 
-    def retry(self, receipt_id: str, *, requested_by: str = "clinflow-cli") -> Receipt:
+    def retry(self, receipt_id: str, *, requested_by: str | Agent = "clinflow-cli") -> Receipt:
         """Finish an incomplete revocation: sweep again for what its receipt left behind.
 
         Retraction is idempotent and the lineage marks only what was retracted, so the new

@@ -6,23 +6,34 @@ an ASGI fast path for the streaming hot route ``POST /icu/risk-assessment`` (ADR
 No ``from __future__ import annotations`` here on purpose: the request models are built at
 run time from ``policies/endpoints.yaml`` and FastAPI must see them as real classes.
 
+Access: the same token store and roles as the audit API (``clinflow.api.auth``), enforced
+by the access gate (``clinflow.api.gate``) in front of both the fast path and FastAPI: role
+``scoring`` posts assessments and reads features/alerts (audited, with the principal), a
+``patient`` token reads its own; retraction needs the deployment's registered service token;
+bodies are bounded before they are parsed (ADR 0080, 0081).
+
 Errors: request-model failures and ``InputRejected`` → 422 with ``detail[].loc`` naming the
 field and never echoing its value; unknown alert → 404. Every response carrying a score says
 it is a mock.
 """
 
 import functools
-import hmac
-from collections.abc import Callable
-from typing import Annotated, Any
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import parse_qsl
 
 import orjson
-from fastapi import Body, Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import Body, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime, TypeAdapter
 from starlette.types import Receive, Scope, Send
+
+if TYPE_CHECKING:  # the access gate is the application layer's (imported where used)
+    from clinflow.api.auth import Authenticator
+    from clinflow.api.gate import GateControl
+    from clinflow.api.settings import Limits
 
 from clinflow.errors import ClinflowError, InputRejected
 from clinflow.interfaces import RetractionRequest
@@ -79,7 +90,6 @@ async def _raw_body(request: Request) -> bytes:
 
 
 ICU_FHIR_PATH = "/icu/risk-assessment"
-MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 class ScoringApp:
@@ -89,15 +99,23 @@ class ScoringApp:
     refusals and 422 body as the FastAPI route — skipping the framework's middleware and
     dependency machinery, which cost as much CPU as the scoring itself (ADR 0050). Every other
     request, ``/docs`` and ``/openapi.json`` go to ``fastapi``; with an audit sink attached
-    (durable appends may block) everything goes through FastAPI's threadpool.
+    (durable appends may block) everything goes through FastAPI's threadpool. The access gate
+    is in front of both: the fast path sees only authorised requests with bounded bodies.
     """
 
-    def __init__(self, fastapi: FastAPI, service: ScoringService) -> None:
+    def __init__(self, fastapi: FastAPI, service: ScoringService, control: "GateControl") -> None:
+        from clinflow.api.gate import AccessGate
+
         self.fastapi = fastapi
         self.service = service
+        self.control = control
         self.fast_path = service.audit is None
+        self._gate = AccessGate(self._dispatch, control)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._gate(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             self.fast_path
             and scope["type"] == "http"
@@ -110,17 +128,11 @@ class ScoringApp:
 
     async def _icu_fhir(self, scope: Scope, receive: Receive, send: Send) -> None:
         chunks: list[bytes] = []
-        size = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                await _send_json(send, 413, {"message": "request body too large"})
-                return
-            chunks.append(chunk)
+            chunks.append(message.get("body", b""))  # bounded by the gate
             if not message.get("more_body", False):
                 break
         try:
@@ -169,25 +181,52 @@ async def _send_json(
 
 
 def create_app(
-    service: ScoringService | None = None, *, service_token: str | None = None
+    service: ScoringService | None = None,
+    *,
+    authenticator: "Authenticator",
+    limits: "Limits | None" = None,
 ) -> ScoringApp:
     """The HTTP app over ``service`` (a fresh one from the default policy if not given).
 
-    ``service_token``: the bearer token retraction calls must carry (``clinflow serve``
-    generates one and registers it for the deployment's other processes); None leaves the
-    retraction routes open, for in-process tests only.
+    ``authenticator``: the deployment's token store, plus the service token ``clinflow serve``
+    registers for the deployment's other processes (retraction). Reads of a patient's
+    features and alerts, and every refusal, are audited to the service's audit sink.
     """
+    from clinflow.api.access import SCORING_APP
+    from clinflow.api.gate import GateControl
+    from clinflow.api.settings import Limits
+
     svc = service or ScoringService()
-    return ScoringApp(create_fastapi(svc, service_token=service_token), svc)
+    fastapi = create_fastapi(svc)
+    control = GateControl(
+        SCORING_APP,
+        lambda: fastapi.router.routes,
+        authenticator,
+        limits or Limits(),
+        lambda: svc.audit,
+        source="clinflow/scoring",
+    )
+    fastapi.state.gate = control
+    return ScoringApp(fastapi, svc, control)
 
 
-def create_fastapi(svc: ScoringService, *, service_token: str | None = None) -> FastAPI:
-    """The FastAPI app (every route; OpenAPI docs) over ``svc``."""
+def create_fastapi(svc: ScoringService) -> FastAPI:
+    """The FastAPI app (every route; OpenAPI docs) over ``svc``; the gate is added by
+    ``create_app``."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        control: GateControl | None = getattr(app.state, "gate", None)
+        if control is not None:
+            control.flush()  # coalesced refusals still open
+
     app = FastAPI(
         title="clinflow mock scoring endpoints",
         description=DESCRIPTION,
         version="0.1.0",
         default_response_class=FastJSONResponse,
+        lifespan=lifespan,
     )
     app.state.scoring = svc
 
@@ -326,22 +365,6 @@ def create_fastapi(svc: ScoringService, *, service_token: str | None = None) -> 
         if not svc.holds(check_patient(patient)):
             raise LookupError("no data held for this patient")
 
-    def require_service_token(
-        authorization: Annotated[str | None, Header()] = None,
-    ) -> None:
-        """Retraction deletes data: only the deployment's own services may call it."""
-        if service_token is None:
-            return
-        scheme, _, presented = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            presented.encode(), service_token.encode()
-        ):
-            raise HTTPException(
-                status_code=401,
-                detail="retraction needs the deployment's service token",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-
     def _receipt(request: RetractionRequest) -> dict[str, Any]:
         report = svc.retract(request)
         return {
@@ -362,7 +385,6 @@ def create_fastapi(svc: ScoringService, *, service_token: str | None = None) -> 
         "/patients/{patient}",
         tags=["retraction"],
         summary="Delete everything held for a pseudonymous patient and confirm",
-        dependencies=[Depends(require_service_token)],
     )
     def retract_patient(patient: str) -> Any:
         return _receipt(RetractionRequest(patient=check_patient(patient)))
@@ -371,7 +393,6 @@ def create_fastapi(svc: ScoringService, *, service_token: str | None = None) -> 
         "/patients/{patient}/retractions",
         tags=["retraction"],
         summary="Retract a patient's data (optionally by purpose or input message ids)",
-        dependencies=[Depends(require_service_token)],
     )
     def retract_some(patient: str, body: RetractionBody) -> Any:
         return _receipt(

@@ -54,17 +54,26 @@ class InProcessClient:
 
 
 class HttpClient:
-    """The same calls against ``clinflow serve scoring``; 422s become ``InputRejected``."""
+    """The same calls against ``clinflow serve scoring``; 422s become ``InputRejected``.
+
+    ``token``: a bearer token of role ``scoring`` (``clinflow audit token create --role
+    scoring``) for the scoring calls; ``service_token``: the deployment's registered service
+    token (``<data-dir>/services/scoring.json``), which ``retract_patient`` needs instead.
+    """
 
     def __init__(
         self,
         base_url: str,
         client: httpx.Client | None = None,
         *,
+        token: str | None = None,
         service_token: str | None = None,
     ) -> None:
-        headers = {"Authorization": f"Bearer {service_token}"} if service_token else None
-        self._http = client or httpx.Client(base_url=base_url, timeout=10.0, headers=headers)
+        self._http = client or httpx.Client(base_url=base_url, timeout=10.0)
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._retract_headers = (
+            {"Authorization": f"Bearer {service_token}"} if service_token else {}
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -79,19 +88,25 @@ class HttpClient:
 
     def icu_risk_assessment(self, body: Any, *, spo2_scale2: bool | None = None) -> Any:
         params = {} if spo2_scale2 is None else {"spo2_scale2": str(spo2_scale2).lower()}
-        return self._json(self._http.post("/icu/risk-assessment", json=body, params=params))
+        return self._json(
+            self._http.post("/icu/risk-assessment", json=body, params=params, headers=self._headers)
+        )
 
     def icu_score(self, request: dict[str, Any]) -> Any:
-        return self._json(self._http.post("/icu/score", json=request))
+        return self._json(self._http.post("/icu/score", json=request, headers=self._headers))
 
     def triage_risk_assessment(self, request: dict[str, Any]) -> Any:
-        return self._json(self._http.post("/triage/risk-assessment", json=request))
+        return self._json(
+            self._http.post("/triage/risk-assessment", json=request, headers=self._headers)
+        )
 
     def triage_score(self, request: dict[str, Any]) -> Any:
-        return self._json(self._http.post("/triage/score", json=request))
+        return self._json(self._http.post("/triage/score", json=request, headers=self._headers))
 
     def retract_patient(self, patient: str) -> Any:
-        receipt = self._json(self._http.delete(f"/patients/{patient}"))
+        receipt = self._json(
+            self._http.delete(f"/patients/{patient}", headers=self._retract_headers)
+        )
         return {
             k: receipt[k] for k in ("status", "target", "patient", "deleted", "derived_deleted")
         }

@@ -28,7 +28,8 @@ def serve_scoring(
     """Serve the MOCK ICU (NEWS2, qSOFA) and triage (ESI-style) endpoints; docs at /docs.
 
     Mock clinical models for simulation only. Requests carrying race, ethnicity or any field
-    not listed in the endpoints policy are refused with 422.
+    not listed in the endpoints policy are refused with 422. Every route but /healthz and the
+    docs needs a bearer token (`clinflow audit token create --role scoring`).
     """
     import gc
 
@@ -38,18 +39,23 @@ def serve_scoring(
     from clinflow.runtime.deployment import Deployment
     from clinflow.scoring.app import create_app
     from clinflow.scoring.policy import load_policy
-    from clinflow.services import registered_scoring_service
+    from clinflow.services import registered_scoring_service, scoring_authenticator
 
     if not 0 < port < 65536:
         raise ConfigError(f"--port: {port} is not a TCP port")
+    from clinflow.api.settings import Limits
+
     loaded = load_policy(policy)  # PolicyError names the file and field
+    limits = Limits.from_env()
     directory = DataDir.open(data_dir)
     with Deployment.open(directory) as deployment:
         service = deployment.scoring(loaded)
         if not audit:
             service.audit = None
         with registered_scoring_service(directory, host, port) as token:
-            app = create_app(service, service_token=token)
+            app = create_app(
+                service, authenticator=scoring_authenticator(directory, token), limits=limits
+            )
             # Long-lived server: move start-up objects out of the collector's way and collect
             # cycles less often (refcounting frees the per-request garbage) — fewer tail pauses.
             gc.freeze()

@@ -13,6 +13,8 @@ from clinflow.api.errors import BadParameter, Forbidden
 from clinflow.audit.events import format_instant
 from clinflow.patient_ids import PSEUDONYM_RE
 
+MAX_INDEX = 2**53  # the largest leaf index any route accepts
+
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
@@ -31,7 +33,9 @@ def decode_cursor(cursor: str, descending: bool) -> int:
         same_order = data["desc"] is descending
     except (binascii.Error, ValueError, TypeError, KeyError, orjson.JSONDecodeError) as exc:
         raise BadParameter("cursor", "not a cursor returned by this API") from exc
-    if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+    # Leaf indices are below 2**53 (the proofs' bound): a larger ``after`` (SQLite integers
+    # stop at 2**63 - 1) was not issued by this API.
+    if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_INDEX:
         raise BadParameter("cursor", "not a cursor returned by this API")
     if not same_order:
         raise BadParameter("cursor", "was issued for the other sort order")
