@@ -24,6 +24,7 @@ from clinflow.config import policies_dir, scenarios_dir
 from clinflow.consent.policy import load_policy as consent
 from clinflow.deid.dicom.profile import compile_policy
 from clinflow.deid.fhir.policy import load_policy as fhir
+from clinflow.deid.text.corpus import annotated_notes_path, load_annotated_notes
 from clinflow.deid.text.engine import load_text_policy
 from clinflow.runtime.pipeline import DEMO_SCENARIO
 from clinflow.scoring.policy import load_policy as endpoints
@@ -39,6 +40,7 @@ print(json.dumps({
     "fhir": [fhir("safe-harbor").name, fhir("limited-data-set").name],
     "dicom": len(compile_policy().actions),
     "text": load_text_policy().name,
+    "text_eval": [str(annotated_notes_path()), len(load_annotated_notes(annotated_notes_path()))],
     "demo": str(DEMO_SCENARIO),
     "demo_name": load_scenario(DEMO_SCENARIO).name,
 }))
@@ -66,6 +68,7 @@ def _source_copy(target: Path) -> Path:
     (target / "synthetic").mkdir()
     for scenario in (REPO / "synthetic").glob("*.yaml"):
         shutil.copy2(scenario, target / "synthetic" / scenario.name)
+    shutil.copytree(REPO / "synthetic" / "text_eval", target / "synthetic" / "text_eval")
     assert (target / "src" / "clinflow" / "policies").is_symlink()
     return target
 
@@ -89,6 +92,7 @@ def test_wheel_ships_policies_and_scenarios_found_via_importlib_resources(
     scenarios = {f"clinflow/scenarios/{p.name}" for p in (REPO / "synthetic").glob("*.yaml")}
     assert scenarios <= names and "clinflow/scenarios/demo.yaml" in names
     assert not [name for name in names if "/sample/" in name]  # the sample corpus stays out
+    assert "clinflow/scenarios/text_eval/notes.jsonl" in names  # the text de-id evaluation set
 
     subprocess.run(
         [*pip, "install", "--no-deps", "--target", str(site), str(wheel)],
@@ -109,5 +113,7 @@ def test_wheel_ships_policies_and_scenarios_found_via_importlib_resources(
     assert "TREAT" in found["consent"] and {"icu", "triage"} <= set(found["endpoints"])
     assert found["fhir"] == ["safe-harbor", "limited-data-set"]  # extends resolves in the wheel
     assert found["dicom"] > 500 and found["text"]
+    notes = str(installed / "scenarios" / "text_eval" / "notes.jsonl")
+    assert found["text_eval"][0] == notes and found["text_eval"][1] >= 80
     demo = str(installed / "scenarios" / "demo.yaml")  # `clinflow demo`'s default scenario
     assert (found["demo"], found["demo_name"]) == (demo, "demo")
