@@ -4,6 +4,10 @@ Replay re-runs a quarantined input through the stage that rejected it (the DICOM
 de-identifiers, with the deployment's keys and default policies), writing the result under
 ``--out``; the item is marked replayed only when the stage now accepts it. Items of other
 stages can be exported, fixed and fed back through their own command.
+
+Payloads are sealed at rest (ADR 0085): ``list`` shows metadata only; ``show``, ``export`` and
+``replay`` decrypt. Listing and replaying link an item held without a patient to the patient
+its payload names (re-sealed under that patient's data key), so a revocation purges it.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from rich.table import Table
 
 from clinflow.cli_options import DataDirOption
 from clinflow.config import DataDir
-from clinflow.errors import ConfigError
+from clinflow.errors import ConfigError, KeyError_
 from clinflow.quarantine import Quarantine, QuarantinedItem
 
 console = Console()
@@ -33,8 +37,21 @@ def _store(data_dir: str | None) -> Quarantine:
     return Quarantine(DataDir.open(data_dir).quarantine_db)
 
 
+def _link_unknown(store: Quarantine, deployment: DataDir) -> int:
+    """Link items held without a patient whose payload names one (see ``deid.quarantined``)."""
+    from clinflow.crypto.keys import KeyRing
+    from clinflow.deid.pseudonym import Pseudonymizer
+    from clinflow.deid.quarantined import patient_resolver
+
+    pseudonymizer = Pseudonymizer(KeyRing(deployment.keys).project_key())
+    return store.link_unknown(patient_resolver(pseudonymizer))
+
+
 def _item(store: Quarantine, item_id: int) -> QuarantinedItem:
-    item = store.get(item_id)
+    try:
+        item = store.get(item_id)
+    except KeyError_ as exc:
+        raise ConfigError(f"quarantine item {item_id}: payload cannot be opened ({exc})") from exc
     if item is None:
         raise ConfigError(f"quarantine item {item_id}: not found (see `clinflow quarantine list`)")
     return item
@@ -54,12 +71,22 @@ def quarantine_list(
     """List quarantined inputs with their stage, location and reason."""
     if status not in ("open", "replayed", "all"):
         raise ConfigError(f"--status {status}: expected open, replayed or all")
-    items = _store(data_dir).list(status=None if status == "all" else status)
-    table = Table("id", "stage", "location", "reason", "status")
+    deployment = DataDir.open(data_dir)
+    store = Quarantine(deployment.quarantine_db)
+    try:
+        linked = _link_unknown(store, deployment)
+        items = store.list(status=None if status == "all" else status)
+    finally:
+        store.close()
+    table = Table("id", "stage", "location", "reason", "patient", "status")
     for item in items:
-        table.add_row(str(item.id), item.stage, item.location, item.reason, item.status)
+        table.add_row(
+            str(item.id), item.stage, item.location, item.reason,
+            "linked" if item.patient else "-", item.status,
+        )
     console.print(table)
-    console.print(f"{len(items)} item(s)")
+    console.print(f"{len(items)} item(s)" + (f"; {linked} newly linked to their patient"
+                                             if linked else ""))
 
 
 @quarantine_app.command("show")
@@ -118,6 +145,7 @@ def quarantine_replay(
         )
     if item.payload is None:
         raise ConfigError(f"quarantine item {item_id}: no payload was kept")
+    _link_unknown(store, deployment)  # the patient may be known now: revocation then purges it
     with tempfile.TemporaryDirectory(prefix="clinflow-replay-") as scratch:
         source = Path(scratch) / _safe_name(item.location, item.id)
         source.write_bytes(item.payload)

@@ -30,10 +30,11 @@ from clinflow.consent.store import SqliteConsentStore
 from clinflow.crypto.datakeys import DataKeyStore
 from clinflow.crypto.keys import KeyRing
 from clinflow.deid.pseudonym import Pseudonymizer
+from clinflow.deid.quarantined import patient_resolver
 from clinflow.errors import ConfigError
 from clinflow.interfaces import AuditSink
 from clinflow.lineage import LineageIndex
-from clinflow.quarantine import Quarantine
+from clinflow.quarantine import Quarantine, QuarantineSeal
 from clinflow.runtime.ledger import Ledger
 from clinflow.services import ServiceRegistration, read_registration
 from clinflow.sinks.quarantine_target import QuarantineRetraction
@@ -98,10 +99,10 @@ class Deployment:
         lineage = LineageIndex(root.lineage_db)
         datakeys = DataKeyStore(root.datakeys_db, keyring.master_key())
         research = ResearchStore(root.research_store, datakeys, lineage)
-        quarantine = Quarantine(root.quarantine_db)
+        quarantine = Quarantine(root.quarantine_db, QuarantineSeal.for_keys(datakeys, keyring))
         targets = RetractionRegistry()
         targets.register(research)
-        targets.register(QuarantineRetraction(quarantine))
+        targets.register(QuarantineRetraction(quarantine, patient_resolver(pseudonymizer)))
         consent = ConsentService(
             data_dir=root,
             pseudonymizer=pseudonymizer,

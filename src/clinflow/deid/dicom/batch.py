@@ -9,10 +9,13 @@ processed go to the quarantine with a reason, and one AuditEvent per file goes t
 
 from __future__ import annotations
 
+import io
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from clinflow.audit import events
 from clinflow.audit.buffer import BufferedSink
@@ -20,9 +23,13 @@ from clinflow.deid.dicom.engine import DeidResult, DicomDeidentifier
 from clinflow.envelope import Envelope, SourceKind, content_message_id, derive_message_id
 from clinflow.errors import ConfigError, InputRejected
 from clinflow.interfaces import AuditSink
-from clinflow.quarantine import Quarantine
+from clinflow.quarantine import Quarantine, printable_location
+
+if TYPE_CHECKING:
+    from clinflow.deid.pseudonym import Pseudonymizer
 
 STAGE = "deid-dicom"
+PATIENT_ID_TAG = 0x00100020
 METHOD = "dicom-ps3.15-e1-1"
 
 
@@ -103,13 +110,16 @@ def _audit_success(
     )
 
 
-def _audit_rejected(sink: AuditSink, input_id: str, reason: str, quarantine_id: int) -> None:
+def _audit_rejected(
+    sink: AuditSink, input_id: str, reason: str, quarantine_id: int, patient: str | None = None
+) -> None:
     sink.append(
         events.validation_failure(
             message_id=input_id,
             source_kind="dicom",
             stage=STAGE,
             reason=reason,
+            patient=patient,
             quarantine_id=quarantine_id,
         )
     )
@@ -130,38 +140,88 @@ def deidentify_tree(
         raise ConfigError(f"output {target}: must not be inside the input folder")
     report = BatchReport()
     buffered = BufferedSink(audit) if audit is not None else None
-    audit = buffered
     started = time.perf_counter()
-    policy_hash = engine.policy.policy_hash
-    for path, location in iter_inputs(source):
-        report.files += 1
+    try:
+        for path, location in iter_inputs(source):
+            _deidentify_file(path, location, target, folder, engine, quarantine, buffered, report)
+            if progress is not None:
+                progress(1)
+    finally:  # everything written so far has its AuditEvent, even if the run dies
+        if buffered is not None:
+            buffered.flush()
+        report.seconds = time.perf_counter() - started
+    return report
+
+
+def _deidentify_file(
+    path: Path,
+    location: str,
+    target: Path,
+    folder: bool,
+    engine: DicomDeidentifier,
+    quarantine: Quarantine | None,
+    audit: AuditSink | None,
+    report: BatchReport,
+) -> None:
+    """One file of ``deidentify_tree``: written and audited, or quarantined with a reason
+    naming the file (printable: an undecodable name is shown with ``\\xNN`` escapes). An
+    error of one file never stops the run."""
+    shown = printable_location(location)
+    report.files += 1
+    data = b""
+    try:
         data = path.read_bytes()
         report.bytes_in += len(data)
-        try:
-            output, result = engine.deidentify_bytes(data, location)
-        except InputRejected as exc:
-            reason = exc.reason
-            qid = quarantine.put(STAGE, location, reason, payload=data) if quarantine else None
-            report.rejected.append(Rejected(location, reason, qid))
-            if audit is not None and qid is not None:
-                _audit_rejected(audit, content_message_id(data), reason, qid)
-        else:
-            out_name = output_location(location, result, engine)
-            out_path = target / out_name if folder else target / Path(out_name).name
-            out_path.parent.mkdir(parents=True, exist_ok=True)
-            out_path.write_bytes(output)
-            report.deidentified += 1
-            report.bytes_out += len(output)
-            report.warnings += result.warnings
-            report.burned_in_masked += result.mask is not None
-            if audit is not None:
-                _audit_success(audit, result, content_message_id(data), output, policy_hash)
-        if progress is not None:
-            progress(1)
-    if buffered is not None:
-        buffered.flush()
-    report.seconds = time.perf_counter() - started
-    return report
+        output, result = engine.deidentify_bytes(data, shown)
+        out_name = output_location(location, result, engine)
+        out_path = target / out_name if folder else target / Path(out_name).name
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out_path.write_bytes(output)
+    except InputRejected as exc:
+        reason = exc.reason
+    except OSError as exc:  # unreadable input or unwritable output
+        reason = f"cannot read or write ({exc.strerror or 'I/O error'})"
+    except Exception as exc:  # a defect on one input must not stop the batch
+        reason = f"internal error ({type(exc).__name__}); file skipped"
+    else:
+        report.deidentified += 1
+        report.bytes_out += len(output)
+        report.warnings += result.warnings
+        report.burned_in_masked += result.mask is not None
+        if audit is not None:
+            policy_hash = engine.policy.policy_hash
+            _audit_success(audit, result, content_message_id(data), output, policy_hash)
+        return
+    patient = dicom_patient_pseudonym(data, engine.pseudonymizer)
+    qid = (
+        quarantine.put(STAGE, shown, reason, payload=data or None, patient=patient)
+        if quarantine is not None
+        else None
+    )
+    report.rejected.append(Rejected(shown, reason, qid))
+    if audit is not None and qid is not None:
+        _audit_rejected(audit, content_message_id(data), reason, qid, patient)
+
+
+def dicom_patient_pseudonym(data: bytes, pseudonymizer: Pseudonymizer) -> str | None:
+    """The pseudonym of the patient a DICOM payload names by PatientID (the MRN), or None
+    when it names none or cannot be read: so a rejected file can be purged on revocation."""
+    if not data:
+        return None
+    import pydicom
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(
+                io.BytesIO(data), stop_before_pixels=True, force=True,
+                specific_tags=[PATIENT_ID_TAG],
+            )
+            value = ds.get(PATIENT_ID_TAG)
+            key = str(value.value).strip() if value is not None and value.value else ""
+    except Exception:  # any unreadable file: no patient can be named
+        return None
+    return pseudonymizer.patient_pseudonym(key) if key else None
 
 
 class DicomDeidStage:
@@ -184,11 +244,13 @@ class DicomDeidStage:
         try:
             output, result = self.engine.deidentify_bytes(envelope.payload, location)
         except InputRejected as exc:
+            named = dicom_patient_pseudonym(envelope.payload, self.engine.pseudonymizer)
             qid = self.quarantine.put(
-                STAGE, location, exc.reason, payload=envelope.payload, patient=envelope.patient
+                STAGE, location, exc.reason, payload=envelope.payload,
+                patient=envelope.patient or named,
             )
             if self.audit is not None:
-                _audit_rejected(self.audit, envelope.message_id, exc.reason, qid)
+                _audit_rejected(self.audit, envelope.message_id, exc.reason, qid, named)
             return []
         if self.audit is not None:
             _audit_success(

@@ -14,7 +14,7 @@ from clinflow.config import DataDir
 from clinflow.crypto.keys import KeyRing
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.errors import ConfigError
-from clinflow.quarantine import Quarantine
+from clinflow.quarantine import Quarantine, QuarantineSeal
 
 console = Console()
 err_console = Console(stderr=True)
@@ -74,7 +74,7 @@ def deid_fhir(
     datakeys = DataKeyStore(deployment.datakeys_db, keyring.master_key())
     engine = build_fhir_deidentifier(pseudonymizer, datakeys, policy, text_policy)
     compiled = engine.policy
-    quarantine = Quarantine(deployment.quarantine_db)
+    quarantine = Quarantine(deployment.quarantine_db, QuarantineSeal.for_keys(datakeys, keyring))
     try:
         mode: Validation = validate  # type: ignore[assignment]
         if audit:

@@ -27,7 +27,7 @@ from clinflow.envelope import content_message_id
 from clinflow.errors import InputRejected
 from clinflow.folders import OnSkip, SkippedPath, files_under
 from clinflow.interfaces import AuditSink, append_all
-from clinflow.quarantine import Quarantine
+from clinflow.quarantine import Quarantine, printable_location
 
 Validation = Literal["none", "shallow", "input", "both"]
 BUNDLE_TYPES = frozenset(
@@ -181,6 +181,11 @@ def input_files(root: Path, on_skip: OnSkip | None = None) -> list[Path]:
     return [p for p in found if p.suffix in (".json", ".ndjson")]
 
 
+def _label_of(path: Path) -> str:
+    """A file's name as reports, errors and the quarantine show it (printable, no PHI)."""
+    return printable_location(path.name)
+
+
 def _label(resource: Any) -> str:
     if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
         return str(resource["resourceType"])
@@ -203,6 +208,20 @@ def parse_document(raw: bytes, label: str) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise InputRejected("not a FHIR resource (JSON object expected)", label)
     return document
+
+
+def _document_resources(document: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str | None]]:
+    """(resource, fullUrl) of a resource, each entry of a Bundle, or a lone Bundle entry."""
+    if document.get("resourceType") == "Bundle":
+        for entry in document.get("entry") or ():
+            if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
+                full_url = entry.get("fullUrl")
+                yield entry["resource"], full_url if isinstance(full_url, str) else None
+    elif "resourceType" not in document and isinstance(document.get("resource"), dict):
+        full_url = document.get("fullUrl")
+        yield document["resource"], full_url if isinstance(full_url, str) else None
+    else:
+        yield document, None
 
 
 class FhirDeidRunner:
@@ -239,15 +258,24 @@ class FhirDeidRunner:
             document = orjson.loads(path.read_bytes())
         except (orjson.JSONDecodeError, OSError):
             return
+        if isinstance(document, dict):
+            yield from _document_resources(document)
+
+    def patient_of_payload(self, raw: bytes) -> str | None:
+        """The pseudonym of the one patient a quarantined payload (a resource, Bundle, Bundle
+        entry or ndjson line) belongs to; None when it names none, several, or is unreadable.
+        Lets the quarantine link an item to its patient so a revocation purges it."""
+        try:
+            document = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return None
         if not isinstance(document, dict):
-            return
-        if document.get("resourceType") == "Bundle":
-            for entry in document.get("entry") or ():
-                if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
-                    full_url = entry.get("fullUrl")
-                    yield entry["resource"], full_url if isinstance(full_url, str) else None
-        else:
-            yield document, None
+            return None
+        resources = list(_document_resources(document))
+        self.engine.index.add_all(resources)
+        found = {self._pseudonym_of(resource) for resource, _ in resources}
+        found.discard(None)
+        return found.pop() if len(found) == 1 else None
 
     # ----- pass 2 ------------------------------------------------------------------------
     def run(self, source: Path, out: Path) -> RunReport:
@@ -255,14 +283,27 @@ class FhirDeidRunner:
         self.index(files)
         base = source if source.is_dir() else source.parent
         for path in files:
-            target = out / path.relative_to(base)
-            target.parent.mkdir(parents=True, exist_ok=True)
             self.report.files += 1
-            if path.suffix == ".ndjson":
-                self._run_ndjson(path, target)
-            else:
-                self._run_json(path, target)
+            try:
+                target = out / path.relative_to(base)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if path.suffix == ".ndjson":
+                    self._run_ndjson(path, target)
+                else:
+                    self._run_json(path, target)
+            except OSError as exc:  # unreadable input, unwritable output: this file only
+                self._reject_file(path, f"cannot read or write ({exc.strerror or 'I/O error'})")
+            except Exception as exc:  # a defect on one input must not stop the batch
+                self._reject_file(path, f"internal error ({type(exc).__name__}); file skipped")
         return self.report
+
+    def _reject_file(self, path: Path, reason: str) -> None:
+        """Quarantine a whole file the run could not finish (its bytes when still readable)."""
+        try:
+            payload: bytes | None = path.read_bytes()
+        except OSError:
+            payload = None
+        self._reject(InputRejected(reason, _label_of(path)), payload)
 
     def _skipped_path(self, skipped: SkippedPath) -> None:
         """A path in the input folder that is not a readable file: an input error, listed."""
@@ -272,8 +313,10 @@ class FhirDeidRunner:
         self.report.quarantined += 1
         self.report.problems.append(str(exc))
         if self.quarantine is not None:
-            self.quarantine.put(STAGE, exc.location, exc.reason, payload,
-                                patient=self._pseudonym_of(resource))
+            patient = self._pseudonym_of(resource)
+            if patient is None and resource is None and payload is not None:
+                patient = self.patient_of_payload(payload)
+            self.quarantine.put(STAGE, exc.location, exc.reason, payload, patient=patient)
 
     def _pseudonym_of(self, resource: Any) -> str | None:
         """The patient pseudonym of a rejected resource, so consent revocation can purge it."""
@@ -313,31 +356,34 @@ class FhirDeidRunner:
         audit: dict[str, Counter[str]] = {}
         digest = hashlib.sha256()
         written = hashlib.sha256()
-        with target.open("wb") as sink:
-            for number, line in _iter_ndjson(path):
-                digest.update(line)
-                where = f"{path.name}:line {number}"
-                resource: Any = None
-                try:
+        try:
+            with target.open("wb") as sink:
+                for number, line in _iter_ndjson(path):
+                    digest.update(line)
+                    where = f"{_label_of(path)}:line {number}"
+                    resource: Any = None
                     try:
-                        resource = orjson.loads(line)
-                    except orjson.JSONDecodeError as exc:
-                        raise InputRejected(f"invalid JSON ({exc.msg})", where) from exc
-                    where = f"{where} {_label(resource)}"
-                    out = self._one(resource, where + " ", audit)
-                except InputRejected as exc:
-                    self._reject(exc, line, resource)
-                    continue
-                data = orjson.dumps(out) + b"\n"
-                sink.write(data)
-                written.update(data)
-        self.audit_deidentified(digest.hexdigest()[:32], written.hexdigest()[:32], audit)
+                        try:
+                            resource = orjson.loads(line)
+                        except orjson.JSONDecodeError as exc:
+                            raise InputRejected(f"invalid JSON ({exc.msg})", where) from exc
+                        where = f"{where} {_label(resource)}"
+                        out = self._one(resource, where + " ", audit)
+                    except InputRejected as exc:
+                        self._reject(exc, line, resource)
+                        continue
+                    data = orjson.dumps(out) + b"\n"
+                    sink.write(data)
+                    written.update(data)
+        finally:  # the lines written so far are audited even if the file cannot be finished
+            self.audit_deidentified(digest.hexdigest()[:32], written.hexdigest()[:32], audit)
 
     def _run_json(self, path: Path, target: Path) -> None:
         raw = path.read_bytes()
         audit: dict[str, Counter[str]] = {}
+        label = _label_of(path)
         try:
-            out = self.deidentify_document(parse_document(raw, path.name), path.name, audit)
+            out = self.deidentify_document(parse_document(raw, label), label, audit)
         except InputRejected as exc:
             self._reject(exc, raw)
             return
