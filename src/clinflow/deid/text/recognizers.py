@@ -47,7 +47,7 @@ _PARTICLES = (
     r"bin|ibn|al|el|ter|St\.)\s+)*"
 )
 _NAME_WORD = _PARTICLES + r"\p{Lu}[\p{L}'\-]+\d*"
-_TITLE = r"(?:Dr|Mr|Mrs|Ms|Mx|Miss|Prof|Nurse|RN|NP)"
+_TITLE = r"(?:Dr|Mr|Mrs|Ms|Mx|Miss|Prof|Nurse)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +222,9 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # every stated age (annotated as PHI in i2b2-style sets); replacement keeps <= 89
         "age_any",
         AGE,
-        r"(?<![\d.])\d{1,3}(?=\s*-?\s*(?:years?|yrs?|y\.?o\.?\b|y/o|yo\b|-year|year-old|"
+        r"(?<![\d.])(?<!\b(?:for|x|over|past|last|in|after|within|about|approximately|"
+        r"nearly|almost|around|than|since|of|to|and|or|-)\s{1,3})"
+        r"\d{1,3}(?=\s*-?\s*(?:years?|yrs?|y\.?o\.?\b|y/o|yo\b|-year|year-old|"
         r"month-old|months?\s+old|weeks?\s+old|[MF]\b))"
         r"|(?<=\b(?:aged?|age\s+of|age:)\s{1,3})\d{1,3}(?!\d)",
         0.6,
@@ -256,7 +258,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         "ipv4",
         IP,
         r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)"
-        r"(?![\d.])",
+        r"(?!\d|\.\d)",
         0.8,
     ),
     PatternSpec("ipv6", IP, r"(?<![\w:])(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}(?![\w:])", 0.8, regex.I),
@@ -302,7 +304,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
     PatternSpec(
         "dictation_code",
         USERNAME,
-        rf"(?<![\w/.-])(?!{_CLINICAL_CODES}(?![\w]))[A-Z]{{2,4}}\d{{2,6}}(?![\w/-])",
+        rf"(?<![\w/.-])(?!{_CLINICAL_CODES}(?![\w]))[A-Z]{{2,4}}\d{{2,6}}(?![\w-])",
         0.6,
     ),
     PatternSpec(
@@ -310,15 +312,26 @@ PATTERNS: tuple[PatternSpec, ...] = (
         USERNAME,
         r"(?<=\b(?:user(?:name)?|login|log-in|user\s*id|userid|uid|screen\s*name|handle|"
         r"dictated\s+by|transcribed\s+by|transcriptionist|typist|entered\s+by)\s*[:#]\s*)"
-        r"[A-Za-z][\w.-]{1,30}",
+        r"[A-Za-z][\w.-]{1,30}"
+        r"|(?<=\b(?:user(?:name)?|login|user\s*id|userid|account|handle|by)\s+)"
+        r"[a-z][a-z._-]{1,20}\d{1,6}[a-z]*\b",
         0.7,
         regex.I,
+    ),
+    PatternSpec(
+        # a lower-case user id signing a line: "... -jquist", "-- kt"
+        "username_signature",
+        USERNAME,
+        r"(?m)(?<=(?:^|\s)[-–—]{1,2}[ \t]?)[a-z][a-z0-9._]{1,15}(?=[ \t]*$)",
+        0.5,
     ),
     PatternSpec(
         # dictation initials: "DD/tp", "JT:mb", "xw/ab"
         "dictation_initials",
         USERNAME,
-        r"(?<![\w/])(?:[A-Z]{2,4}[/:][a-z]{2,4}|[a-z]{2,4}/[A-Z]{2,4}|[A-Z]{2,4}/[A-Z]{2,4})(?![\w/])",
+        r"(?<![\w/])(?:[A-Z]{2,4}\d{0,4}[/:][a-z]{2,4}|[a-z]{2,4}/[A-Z]{2,4}|"
+        r"[A-Z]{2,4}/[A-Z]{2,4})(?![\w/])(?<!\b(?:SI/HI|HI/SI|AV/VA|PO/IV|IV/PO|N/V|A/P|S/P|"
+        r"W/U|F/U|D/C|C/O|R/O|H/O|S/S|Y/O)\b)",
         0.5,
     ),
     PatternSpec(
@@ -368,6 +381,13 @@ PATTERNS: tuple[PatternSpec, ...] = (
     ),
     PatternSpec("state_name", LOCATION, rf"\b{_STATE_NAME}\b", 0.55),
     PatternSpec(
+        "street_name",
+        LOCATION,
+        r"\b(?:\p{Lu}[\p{L}'-]+[ \t]+){1,3}(?:Street|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|"
+        r"Drive|Court|Terrace|Parkway|Pkwy|Highway|Hwy|Turnpike|Pike|Plaza|Alley)\b\.?",
+        0.6,
+    ),
+    PatternSpec(
         "hospital",
         HOSPITAL,
         r"\b(?:(?:St\.?|Saint|Mount|Mt\.?|\p{Lu}[\p{L}'&.-]*|of|the|and|&)[ \t]+){0,5}"
@@ -408,7 +428,12 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"PA-C|PhD|MBBS|CNA|LPN)(?![\p{L}]))",
         0.75,
     ),
-    PatternSpec("surname_comma_given", PERSON, rf"\b[A-Z][A-Z'\-]{{2,}}\d*,\s+{_NAME_WORD}\b", 0.6),
+    PatternSpec(
+        "surname_comma_given",
+        PERSON,
+        rf"\b[A-Z][A-Z'\-]{{2,}}\d*,\s+{_PARTICLES}\p{{Lu}}\p{{Ll}}[\p{{L}}'\-]*\d*\b",
+        0.6,
+    ),
 )
 
 
