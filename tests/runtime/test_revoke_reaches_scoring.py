@@ -13,6 +13,7 @@ import httpx
 import orjson
 import pytest
 
+from clinflow.api.auth import TokenStore, api_tokens_path
 from clinflow.config import DataDir
 from clinflow.runtime.deployment import Deployment
 from helpers.serving import free_port, serving
@@ -47,12 +48,19 @@ def test_demo_then_revoke_through_the_running_scoring_service(tmp_path: Path) ->
     with Deployment.open(DataDir.open(data_dir)) as deployment:
         scored = [p for p in patients if deployment.scoring_store.count(p) > 0]
     first, second = scored[0], scored[1]
+    store = TokenStore(api_tokens_path(DataDir.open(data_dir)))
+    client = {"Authorization": f"Bearer {store.create('scoring')[1]}"}  # an EHR client
+    store.close()
+
+    def read(url: str) -> int:
+        return httpx.get(url, timeout=10, headers=client).status_code
 
     api_port, scoring_port = free_port(), free_port()
     scoring = f"http://127.0.0.1:{scoring_port}"
     with _serve_all(data_dir, api_port, scoring_port, signal.SIGTERM):
         # restored from scoring.db: the running service answers for the demo's patients
-        assert httpx.get(f"{scoring}/patients/{first}/features", timeout=10).status_code == 200
+        assert httpx.get(f"{scoring}/patients/{first}/features", timeout=10).status_code == 401
+        assert read(f"{scoring}/patients/{first}/features") == 200
         anonymous = httpx.delete(f"{scoring}/patients/{first}", timeout=10)
         assert anonymous.status_code == 401  # retraction needs the service token
         revoke = clinflow("consent", "revoke", first, "--data-dir", str(data_dir), "--json")
@@ -62,9 +70,8 @@ def test_demo_then_revoke_through_the_running_scoring_service(tmp_path: Path) ->
         action = {a["target"]: a for a in receipt["actions"]}["scoring"]
         assert action["error"] is None and action["deleted"] > 0
         for path in ("features", "alerts"):
-            gone = httpx.get(f"{scoring}/patients/{first}/{path}", timeout=10)
-            assert gone.status_code == 404, path
-        assert httpx.get(f"{scoring}/patients/{second}/features", timeout=10).status_code == 200
+            assert read(f"{scoring}/patients/{first}/{path}") == 404, path
+        assert read(f"{scoring}/patients/{second}/features") == 200
 
     # the service is stopped: its state cannot be reached, the receipt says so
     revoke = clinflow("consent", "revoke", second, "--data-dir", str(data_dir), "--json")
@@ -79,13 +86,13 @@ def test_demo_then_revoke_through_the_running_scoring_service(tmp_path: Path) ->
     api_port, scoring_port = free_port(), free_port()
     scoring = f"http://127.0.0.1:{scoring_port}"
     with _serve_all(data_dir, api_port, scoring_port, signal.SIGKILL):
-        assert httpx.get(f"{scoring}/patients/{second}/features", timeout=10).status_code == 200
+        assert read(f"{scoring}/patients/{second}/features") == 200
         retry = clinflow("consent", "revoke", "--retry", receipt["receipt_id"],
                          "--data-dir", str(data_dir), "--json")  # fmt: skip
         assert retry.returncode == 0, retry.stdout + retry.stderr
         finished = orjson.loads(retry.stdout)
         assert finished["complete"] is True and finished["patient"] == second
-        assert httpx.get(f"{scoring}/patients/{second}/features", timeout=10).status_code == 404
+        assert read(f"{scoring}/patients/{second}/features") == 404
     with Deployment.open(DataDir.open(data_dir)) as deployment:
         assert deployment.scoring_store.count(first) == deployment.scoring_store.count(second) == 0
     verify = clinflow("audit", "verify", "--data-dir", str(data_dir))
