@@ -76,7 +76,11 @@ def test_parse_marked_offsets_on_a_signature() -> None:
         ("by {{CLINICIAN|}} x", "marked span is empty", "line 1 column 4 (offset 3)"),
         ("by {{Hobbs}} x", "markup has no '|' between type and text", "line 1 column 4 (offset 3)"),
         ("{{DATE|4/7|69}}", "marked span contains '{', '}' or '|'", "line 1 column 1 (offset 0)"),
-        ("{{CLINICIAN|{{DATE|x}}", "marked span contains '{', '}' or '|'", "line 1 column 1 (offset 0)"),
+        (
+            "{{PATIENT|{{DATE|x}}",
+            "marked span contains '{', '}' or '|'",
+            "line 1 column 1 (offset 0)",
+        ),
     ],
 )
 def test_malformed_markup_is_rejected_with_note_id_and_position(
@@ -114,7 +118,9 @@ def test_loader_rejects_a_bad_line_naming_file_and_line(tmp_path: Path) -> None:
     path.write_text(json.dumps(good) + "\n")
     (note,) = load_annotated_notes(path)
     assert (note.text, note.spans, note.people) == (
-        "Ann Lee seen", (AnnotatedSpan(0, 7, PhiType.PATIENT),), ()
+        "Ann Lee seen",
+        (AnnotatedSpan(0, 7, PhiType.PATIENT),),
+        (),
     )
 
 
@@ -198,7 +204,8 @@ def test_each_record_identifier_is_annotated_in_its_note() -> None:
             marked.setdefault(span.type, []).append(note.surface(span).lower())
         family = note.record["name"][0]["family"].lower()
         assert any(family in s for s in marked.get(PhiType.PATIENT, [])), note.id
-        (mrn,) = [i["value"] for i in note.record["identifier"] if i.get("type", {}).get("text") == "MRN"]
+        identifiers = note.record["identifier"]
+        (mrn,) = [i["value"] for i in identifiers if i.get("type", {}).get("text") == "MRN"]
         assert any(_digits(mrn) == _digits(s) for s in marked.get(PhiType.MRN, [])), note.id
         birth = date.fromisoformat(note.record["birthDate"])
         wanted = (birth.year % 100, birth.month, birth.day)

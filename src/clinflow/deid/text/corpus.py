@@ -82,14 +82,24 @@ _CATEGORY: dict[PhiType, PhiCategory] = {
     **{
         t: PhiCategory.ID
         for t in (
-            PhiType.MRN, PhiType.SSN, PhiType.ACCOUNT, PhiType.ID, PhiType.USERNAME,
-            PhiType.DEVICE, PhiType.LICENSE, PhiType.VEHICLE,
+            PhiType.MRN,
+            PhiType.SSN,
+            PhiType.ACCOUNT,
+            PhiType.ID,
+            PhiType.USERNAME,
+            PhiType.DEVICE,
+            PhiType.LICENSE,
+            PhiType.VEHICLE,
         )
     },  # fmt: skip
     **{
         t: PhiCategory.LOCATION
         for t in (
-            PhiType.HOSPITAL, PhiType.STREET, PhiType.CITY, PhiType.STATE, PhiType.ZIP,
+            PhiType.HOSPITAL,
+            PhiType.STREET,
+            PhiType.CITY,
+            PhiType.STATE,
+            PhiType.ZIP,
             PhiType.COUNTRY,
         )
     },  # fmt: skip
@@ -132,9 +142,7 @@ def _position(text: str, offset: int) -> str:
     return f"line {line} column {column} (offset {offset})"
 
 
-def parse_marked(
-    marked: str, note_id: str = "<text>"
-) -> tuple[str, tuple[AnnotatedSpan, ...]]:
+def parse_marked(marked: str, note_id: str = "<text>") -> tuple[str, tuple[AnnotatedSpan, ...]]:
     """Strip ``{{TYPE|surface}}`` markup: the plain text and each span's offsets into it.
 
     Raises :class:`InputRejected` for an unclosed ``{{``, a stray ``}}``, a missing ``|``,
