@@ -66,6 +66,11 @@ def leaves_of(entries: Sequence[NewEntry]) -> Iterator[bytes]:
     return map(_LEAF, entries)
 
 
+def blobs_of(entries: Sequence[NewEntry]) -> Iterator[bytes]:
+    """The entries' canonical bytes."""
+    return map(_ENTRY, entries)
+
+
 def entry_bytes(entries: Sequence[NewEntry]) -> int:
     """Total size of the entries' canonical bytes."""
     return sum(map(len, map(_ENTRY, entries)))
@@ -74,6 +79,11 @@ def entry_bytes(entries: Sequence[NewEntry]) -> int:
 def entry_params(entries: Sequence[NewEntry]) -> Iterator[bytes]:
     """leaf, entry, leaf, entry, ... for a multi-row INSERT of ``(leaf, entry)`` rows."""
     return chain.from_iterable(map(_LEAF_AND_ENTRY, entries))
+
+
+def index_rows(entries: Sequence[NewEntry]) -> Iterator[tuple[str | None, ...]]:
+    """Every entry's side-index columns (``INDEX_COLUMNS`` order)."""
+    return map(_ROW, entries)
 
 
 def index_params(entries: Sequence[NewEntry]) -> Iterator[str | None]:

@@ -16,12 +16,15 @@ from typing import Any
 import psycopg
 
 from clinflow.audit._sql import (
+    INDEX_COLUMNS,
     NewEntry,
     SearchQuery,
     StoredCheckpoint,
+    blobs_of,
     build_where,
     contiguous_leaves,
-    index_row,
+    index_rows,
+    leaves_of,
     utc_timestamp,
 )
 from clinflow.errors import ClinflowError, ConfigError
@@ -94,23 +97,45 @@ class PostgresStore:
             ).fetchone()
         return int(row[0]) if row else 0
 
+    def _writer(self) -> psycopg.Connection[Any]:
+        """The write connection, reopened when the last one was lost (server restart, network):
+        the failed batch was rolled back and reported; the next one goes to a new connection."""
+        if self._write.closed or self._write.broken:
+            self._write.close()
+            self._write = psycopg.connect(self.dsn)
+        return self._write
+
     def append_batch(self, entries: Sequence[NewEntry]) -> int:
+        """One transaction per batch: two multi-row ``INSERT ... SELECT FROM unnest(...)``
+        statements whose parameters are one array per column (built by ``zip`` in C, no
+        per-row Python work); indices are ``start + ordinality - 1``, computed by the server."""
         p = self.p
+        leaves = list(leaves_of(entries))
+        blobs = list(blobs_of(entries))
+        columns = list(zip(*index_rows(entries), strict=True)) or [()] * len(INDEX_COLUMNS)
         with self._lock:
             try:
-                with self._write.transaction():
-                    self._write.execute(f"LOCK TABLE {p}_entries IN EXCLUSIVE MODE")
-                    row = self._write.execute(
+                conn = self._writer()
+                with conn.transaction():
+                    conn.execute(f"LOCK TABLE {p}_entries IN EXCLUSIVE MODE")
+                    row = conn.execute(
                         f"SELECT COALESCE(MAX(idx) + 1, 0) FROM {p}_entries"
                     ).fetchone()
                     start = int(row[0]) if row else 0
-                    with self._write.cursor() as cur:
-                        with cur.copy(f"COPY {p}_entries (idx, leaf, entry) FROM STDIN") as cp:
-                            for i, e in enumerate(entries):
-                                cp.write_row((start + i, e.leaf, e.entry))
-                        with cur.copy(f"COPY {p}_index FROM STDIN") as cp:
-                            for i, e in enumerate(entries):
-                                cp.write_row((start + i, *index_row(e.fields)))
+                    conn.execute(
+                        f"INSERT INTO {p}_entries (idx, leaf, entry) "
+                        "SELECT %s + n - 1, leaf, entry FROM unnest(%s::bytea[], %s::bytea[]) "
+                        "WITH ORDINALITY AS t(leaf, entry, n)",
+                        (start, leaves, blobs),
+                    )
+                    conn.execute(
+                        f"INSERT INTO {p}_index (idx, patient, agent, action, code, purpose, "
+                        "outcome, recorded, entity_types) "
+                        "SELECT %s + n - 1, a, b, c, d, e, f, g, h FROM unnest("
+                        "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
+                        "%s::text[], %s::text[]) WITH ORDINALITY AS t(a, b, c, d, e, f, g, h, n)",
+                        (start, *(list(column) for column in columns)),
+                    )
             except psycopg.Error as exc:
                 raise self._fail(exc) from exc
         return start
