@@ -93,16 +93,21 @@ class LineageIndex:
                 [(output_id, sink, input_id) for input_id in inputs],
             )
 
-    def record_releases(self, envelopes: Sequence[Envelope], sink: str) -> None:
-        """``record_release`` for many envelopes in one transaction (a batch's scores)."""
+    def record_releases(
+        self, envelopes: Sequence[Envelope], sink: str, locations: Sequence[str] = ()
+    ) -> None:
+        """``record_release`` for many envelopes in one transaction (a batch's scores or
+        research releases); ``locations[i]`` is where envelope ``i`` was stored (default: its
+        message id)."""
         for envelope in envelopes:
             if not envelope.purpose:
                 location = f"message {envelope.message_id}"
                 raise InputRejected("released envelope has no purpose", location)
         now = time.time()
+        where = list(locations) or [e.message_id for e in envelopes]
         outputs = [
-            (e.message_id, sink, e.patient, e.purpose, e.message_id, e.event_time.isoformat(), now)
-            for e in envelopes
+            (e.message_id, sink, e.patient, e.purpose, location, e.event_time.isoformat(), now)
+            for e, location in zip(envelopes, where, strict=True)
         ]
         inputs = [
             (e.message_id, sink, input_id)

@@ -120,8 +120,8 @@ class TriageEndpoint:
     def __init__(self) -> None:
         self.items: list[Envelope] = []
 
-    def receive(self, envelope: Envelope) -> None:
-        self.items.append(envelope)
+    def receive(self, envelopes: list[Envelope]) -> None:
+        self.items.extend(envelopes)
 
     def retract(self, request: RetractionRequest) -> RetractionReport:
         keep, drop = [], []
@@ -148,7 +148,7 @@ class Pipeline:
         service.targets.register(self.triage)
         self.research_gate = service.gate("Device/research-store")
         self.treatment_gate = service.gate("Device/triage")
-        self.research_sink = GuardedSink(self.research_gate, service.research.write)
+        self.research_sink = GuardedSink(self.research_gate, service.research.write_many)
         self.treatment_sink = GuardedSink(self.treatment_gate, self.triage.receive)
         self.topic = Topic()
         self.in_flight: list[tuple[Envelope, bytes]] = []

@@ -32,3 +32,30 @@ def test_rows_held_already_are_not_stored_again(tmp_path: Path) -> None:
         assert [r["status"] for r in replayed][2] == "entered-in-error"
     finally:
         store.close()
+
+
+def test_a_pipeline_batch_reaches_the_store_at_its_end_and_a_retraction_first_saves_it(
+    tmp_path: Path,
+) -> None:
+    """The pipeline stage defers the store write to its batch end (one transaction); a
+    revocation in between must still delete those rows, never leave them to be saved after."""
+    from clinflow.interfaces import RetractionRequest
+    from clinflow.scoring.service import ScoringService
+    from helpers.vitals import PATIENT as VITALS_PATIENT
+    from helpers.vitals import later, vital_set
+
+    store = ScoringStore(tmp_path / "scoring.db")
+    service = ScoringService(store=store)
+    try:
+        assert service.ingest_many(vital_set("a"), defer_store=True)
+        assert store.count() == 0  # deferred
+        assert service.save_remembered() == 7
+        assert store.count(VITALS_PATIENT) == 7
+        assert service.ingest_many(vital_set("b", when=later(15)), defer_store=True)
+        service.retract(RetractionRequest(patient=VITALS_PATIENT, reason="test"))
+        assert service.save_remembered() == 0
+        assert store.count(VITALS_PATIENT) == 0
+        assert service.ingest_many(vital_set("c", when=later(30)))  # the HTTP path: at once
+        assert store.count(VITALS_PATIENT) == 7
+    finally:
+        store.close()

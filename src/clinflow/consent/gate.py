@@ -13,7 +13,7 @@ instead of written after the revocation swept the stores.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -107,15 +107,32 @@ class ConsentGate:
 
 
 class GuardedSink:
-    """Release into a sink only if consent still permits at write time (under the lock)."""
+    """Release into a sink only if consent still permits at write time (under the lock).
 
-    def __init__(self, gate: ConsentGate, write: Callable[[Envelope], Any]) -> None:
+    ``write_many`` stores a list of envelopes (one transaction). ``release`` takes a batch:
+    per patient, under that patient's lock, it re-decides every envelope and writes the
+    permitted ones together, so a revocation (which holds the same lock across its sweep)
+    sees each write either before it or refused after it, and a batch costs one write per
+    patient instead of one per message."""
+
+    def __init__(
+        self, gate: ConsentGate, write_many: Callable[[list[Envelope]], Any]
+    ) -> None:
         self.gate = gate
-        self.write = write
+        self.write_many = write_many
 
     def process(self, envelope: Envelope) -> list[Envelope]:
-        with self.gate.registry.patient_lock(envelope.patient):
-            passed = self.gate.process(envelope)
-            for item in passed:
-                self.write(item)
-            return passed
+        return self.release([envelope])
+
+    def release(self, envelopes: Iterable[Envelope]) -> list[Envelope]:
+        by_patient: dict[str, list[Envelope]] = {}
+        for envelope in envelopes:
+            by_patient.setdefault(envelope.patient, []).append(envelope)
+        released: list[Envelope] = []
+        for patient, group in by_patient.items():
+            with self.gate.registry.patient_lock(patient):
+                passed = [item for envelope in group for item in self.gate.process(envelope)]
+                if passed:
+                    self.write_many(passed)
+            released.extend(passed)
+        return released

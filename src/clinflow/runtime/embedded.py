@@ -267,7 +267,7 @@ class EmbeddedRuntime:
             else:
                 outputs.extend(produced)
             completed.append(envelope.message_id)
-        flush_stage(hop.stage)
+        outputs.extend(flush_stage(hop.stage))
         stats.busy_s += time.perf_counter() - started
         stats.emitted += len(outputs)
         if hop.downstream:

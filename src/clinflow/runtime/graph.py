@@ -34,12 +34,16 @@ class Stage(Protocol):
     def process(self, envelope: Envelope) -> list[Envelope]: ...
 
 
-def flush_stage(stage: Stage) -> None:
-    """End of a batch: a stage that defers its writes (``flush()``) makes them now, before
-    the runtime commits the audit entries and hands the batch's outputs on."""
+def flush_stage(stage: Stage) -> list[Envelope]:
+    """End of a batch: a stage that defers its work (``flush()``) does it now, before the
+    runtime commits the audit entries and hands the batch's outputs on. A stage that batches
+    its releases (one transaction for the batch) returns from ``flush`` the outputs its
+    ``process`` calls deferred; they go on like ``process`` outputs."""
     flush = getattr(stage, "flush", None)
-    if callable(flush):
-        flush()
+    if not callable(flush):
+        return []
+    deferred = flush()
+    return list(deferred) if deferred else []
 
 
 def patient_key(envelope: Envelope) -> str:
@@ -108,8 +112,7 @@ class Graph:
         while pending:
             name, item = pending.pop()
             hop = self.hops[name]
-            outputs = hop.stage.process(item)
-            flush_stage(hop.stage)  # a batch of one
+            outputs = [*hop.stage.process(item), *flush_stage(hop.stage)]  # a batch of one
             if not hop.downstream:
                 reached[name] += len(outputs)
                 continue

@@ -132,7 +132,10 @@ def process_batch(
                 for output, value in zip(outputs, encoded, strict=True)
             )
         result.completed.append(message_id)
-    flush_stage(hop.stage)
+    deferred = flush_stage(hop.stage)
+    for child in hop.downstream:
+        child_key = worker_graph.graph.hops[child].key
+        result.sends.extend((child, child_key(out).encode(), out.to_bytes()) for out in deferred)
     if worker_graph.commit is not None:
         worker_graph.commit()
     return result

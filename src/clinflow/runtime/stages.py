@@ -107,14 +107,26 @@ class ScoreSink:
 @dataclass
 class ResearchRelease:
     """Through the research gate (re-checked under the patient's lock) into the store; each
-    release is a disclosure AuditEvent (45 CFR 164.528 accounting)."""
+    release is a disclosure AuditEvent (45 CFR 164.528 accounting).
+
+    Releases are batched: ``process`` checks the envelope can be decided (a bad one is
+    rejected on its own) and keeps it; ``flush`` (end of the runtime's batch, before the
+    batch's AuditEvents are committed) releases them per patient through the guarded sink,
+    one store transaction per batch, and returns what was written."""
 
     sink: GuardedSink
     audit: AuditSink
     released: dict[str, int] = field(default_factory=dict)  # source kind -> count
+    pending: list[Envelope] = field(default_factory=list)
 
     def process(self, envelope: Envelope) -> list[Envelope]:
-        written = self.sink.process(envelope)
+        self.sink.gate.query_for(envelope)  # raises InputRejected for this envelope alone
+        self.pending.append(envelope)
+        return []
+
+    def flush(self) -> list[Envelope]:
+        pending, self.pending = self.pending, []
+        written = self.sink.release(pending)
         for item in written:
             kind = item.source.value
             self.released[kind] = self.released.get(kind, 0) + 1
@@ -189,7 +201,7 @@ def build_pipeline(
     fhir_engine = build_fhir_deidentifier(deployment.pseudonymizer, deployment.datakeys)
     fhir_runner = FhirDeidRunner(fhir_engine, deployment.quarantine, audit, validation)
     score_sink = ScoreSink(deployment.lineage)
-    release = ResearchRelease(GuardedSink(research_gate, deployment.research.write), audit)
+    release = ResearchRelease(GuardedSink(research_gate, deployment.research.write_many), audit)
     deid_dicom = Counted(DicomDeidStage(dicom_engine, deployment.quarantine, audit))
     hops = [
         Hop("ingest", ingest, ("consent-events",), key=route_key),

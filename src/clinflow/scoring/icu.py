@@ -40,10 +40,14 @@ class IcuScoring(ScoringState):
         return self._score(subject, max(r.time for r in fresh), None)
 
     @locked
-    def ingest_many(self, resources: Iterable[Mapping[str, Any]]) -> list[IcuScore]:
+    def ingest_many(
+        self, resources: Iterable[Mapping[str, Any]], *, defer_store: bool = False
+    ) -> list[IcuScore]:
         """Micro-batched streaming: one score per (patient, charting time) instead of one per
         Observation. A patient's pending score is flushed as soon as a later reading for that
-        patient arrives, so no score ever sees readings from its future."""
+        patient arrives, so no score ever sees readings from its future. ``defer_store``: the
+        inputs reach the scoring store at the caller's ``save_remembered()`` (a pipeline
+        stage's end of batch) instead of now."""
         pending: dict[str, datetime] = {}
         scores: list[IcuScore] = []
         remembered: list[tuple[str, Mapping[str, Any]]] = []
@@ -68,11 +72,15 @@ class IcuScoring(ScoringState):
                 pending[subject] = max(when, pending.get(subject, when))
         for subject, when in pending.items():
             scores.append(self._score(subject, when, None))
-        self._remember(remembered)
+        self._remember(remembered, defer=defer_store)
         return scores
 
-    def _remember(self, rows: list[tuple[str, Mapping[str, Any]]]) -> None:
-        if self.store is not None and rows:
+    def _remember(self, rows: list[tuple[str, Mapping[str, Any]]], defer: bool = False) -> None:
+        if self.store is None or not rows:
+            return
+        if defer:
+            self._unsaved.extend((patient, dict(resource)) for patient, resource in rows)
+        else:
             self.store.append((patient, dict(resource)) for patient, resource in rows)
 
     @locked

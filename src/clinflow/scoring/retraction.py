@@ -22,6 +22,7 @@ class ScoringRetraction(ScoringState):
         if request.purposes and not purposes & set(request.purposes):
             return RetractionReport(self.name, 0, 0, ("no data held for these purposes",))
         if self.store is not None:
+            self.save_remembered()  # a deferred row must not outlive the delete
             self.store.delete(patient, request.message_ids)
         if request.message_ids:
             deleted, derived = self._retract_inputs(patient, frozenset(request.message_ids))

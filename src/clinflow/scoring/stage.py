@@ -26,6 +26,10 @@ class IcuScoringStage:
         self.service = service
         self.name = "scoring:icu"
 
+    def flush(self) -> None:
+        """End of a batch: the batch's inputs into the scoring store, one transaction."""
+        self.service.save_remembered()
+
     def process(self, envelope: Envelope) -> list[Envelope]:
         where = f"{self.name}:{envelope.message_id}"
         try:
@@ -38,7 +42,7 @@ class IcuScoringStage:
         if subject_patient(resources) != envelope.patient:
             raise InputRejected("Observation subject is not the envelope's patient", where)
         outputs = []
-        for score in self.service.ingest_many(resources):
+        for score in self.service.ingest_many(resources, defer_store=True):
             attributes = {
                 **envelope.attributes,
                 "score": "news2",

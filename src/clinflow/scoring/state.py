@@ -105,6 +105,9 @@ class ScoringState:
         self.staleness = staleness
         self.audit = audit
         self.store = store  # persisted inputs (restore after restart); None = memory only
+        # A pipeline stage defers the store's writes to the end of its batch (one transaction
+        # per batch, ``save_remembered``); the HTTP endpoints write before they answer.
+        self._unsaved: list[tuple[str, dict[str, Any]]] = []
         self.alert_recipient = alert_recipient
         self._lock = threading.RLock()
         self.features = FeatureStore()
@@ -122,6 +125,15 @@ class ScoringState:
         self.TriageFhirRequest = build_triage_fhir_model(
             tri, self.TriageObservation, self.TriageBundle
         )
+
+    @locked
+    def save_remembered(self) -> int:
+        """Write the inputs remembered since the last call (deferred mode) in one transaction;
+        runs before the batch's AuditEvents are committed. Returns how many were new."""
+        rows, self._unsaved = self._unsaved, []
+        if self.store is None or not rows:
+            return 0
+        return self.store.append(rows)
 
     @locked
     def patient_features(self, patient: str, as_of: datetime | None = None) -> PatientFeatures:

@@ -219,7 +219,9 @@ def consent_withdrawals(tl: PatientTimeline, out: fhir.PatientFhir) -> Iterator[
 
 
 def vitals(tl: PatientTimeline, out: fhir.PatientFhir) -> Iterator[Step]:
-    """One charting time's 7 Observations per step, every ``vitals_interval_minutes``."""
+    """One charting time's 7 Observations per step, every ``vitals_interval_minutes``; the
+    stream sends each set as one message (a transaction Bundle, as an interface engine
+    delivers a monitor's ORU^R01 with one OBX per vital sign)."""
     p, scenario = tl.patient, tl.scenario
     interval = timedelta(minutes=scenario.vitals_interval_minutes)
     blocks = vital_blocks(
@@ -249,7 +251,7 @@ def vitals(tl: PatientTimeline, out: fhir.PatientFhir) -> Iterator[Step]:
                 "first vital sign of the day (all vitals of the patient share these dates)",
             )
         del block  # parked generators keep nothing of what they built
-        yield Emit(at)
+        yield Emit(at, bundle=f"vitals-{p.fhir_id}-{point:04d}")
 
 
 # ----------------------------------------------------------------------------- notes
