@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
 
 with warnings.catch_warnings():
     # Starlette >= 1.x warns at import when its TestClient runs on httpx rather than httpx2;
@@ -12,6 +16,8 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=".*httpx2.*")
     from fastapi.testclient import TestClient
 
+from clinflow.api.access import SCORING_APP, Rule, Scope
+from clinflow.api.auth import Role
 from clinflow.audit import events
 from clinflow.config import DataDir
 
@@ -64,3 +70,49 @@ def seed_events() -> list[events.AuditEvent]:
         )
     )
     return out
+
+
+# ---- access matrix and reliability figures -----------------------------------------------------
+
+CALLERS = (
+    None, "revoked", "auditor", "privacy_officer", "service", "patient", "other_patient",
+    "scoring", "deployment",
+)  # fmt: skip
+SAMPLE_PARAMS = {"patient": ALICE, "index": "0", "alert_id": "alert-unknown"}
+SAMPLE_BODIES: dict[tuple[str, str], bytes] = {
+    ("POST", "/consent/{patient}/revoke"): b'{"purposes": ["HRESCH"]}',
+    ("POST", "/alerts/{alert_id}/acknowledge"): b'{"acknowledged_by": "rrt-nurse"}',
+    ("POST", "/patients/{patient}/retractions"): b'{"reason": "consent-revoked"}',
+}
+
+
+def expected_outcome(rule: Rule, caller: str | None, app: str) -> str:
+    """What the declared table says a caller gets: ``allowed`` (the route answers: 2xx, 404,
+    422...), ``401`` or ``403``. The deployment token is a credential of the scoring service
+    only (the audit API does not know it)."""
+    if rule.public:
+        return "allowed"
+    if caller in (None, "revoked") or (caller == "deployment" and app != SCORING_APP):
+        return "401"
+    role = Role.PATIENT if caller == "other_patient" else Role(caller)
+    if role not in rule.roles:
+        return "403"
+    if caller == "other_patient" and rule.scope is Scope.PATH:
+        return "403"  # SAMPLE_PARAMS name the ``patient`` token's patient
+    return "allowed"
+
+
+def actual_outcome(status: int) -> str:
+    return str(status) if status in (401, 403) else "allowed" if status < 500 else str(status)
+
+
+def report_figures(key: str, figures: object) -> None:
+    """Merge ``figures`` under ``key`` into the JSON file named by CLINFLOW_RELIABILITY_OUT
+    (docs/reliability.md is regenerated from it); nothing when the variable is unset."""
+    target = os.environ.get("CLINFLOW_RELIABILITY_OUT")
+    if not target:
+        return
+    path = Path(target)
+    current = orjson.loads(path.read_bytes()) if path.exists() else {}
+    current[key] = figures
+    path.write_bytes(orjson.dumps(current, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
