@@ -236,7 +236,7 @@ def test_people_resources_name_people_annotated_in_the_note() -> None:
 
 
 @pytest.mark.parametrize(
-    "word", ["Parkinson", "Foley", "Swan-Ganz", "Bell's palsy", "Graves", "Cushing", "Apgar",
+    "word", ["Parkinson", "Foley", "Swan-Ganz", "Bell's palsy", "Graves disease", "Cushing", "Apgar",
              "Glasgow Coma Scale", "Hodgkin", "Homans", "BP 128/76", "5/325", "K 4.2"],
 )  # fmt: skip
 def test_negative_controls_occur_unannotated(word: str) -> None:
