@@ -5,14 +5,22 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi import FastAPI
 
-from clinflow.api.app import create_app
+from clinflow.api.access import AUDIT_APP, SCORING_APP
+from clinflow.api.app import close_app, create_app
 from clinflow.api.auth import TokenStore, api_tokens_path
-from clinflow.api.settings import Settings
+from clinflow.api.settings import Limits, Settings
 from clinflow.audit import AuditLog
 from clinflow.config import DataDir
+from clinflow.runtime.deployment import Deployment
+from clinflow.scoring.app import create_app as create_scoring_app
+from clinflow.scoring.service import ScoringService
+from clinflow.serve_commands import serve_all_apps
+from helpers.tokens import DEPLOYMENT_TOKEN, Access, make_access
 
 from .helpers import ALICE, Api, TestClient, seed_events
 
@@ -51,3 +59,31 @@ def api(deployment: DataDir) -> Iterator[Api]:
     app = create_app(Settings(data_dir=deployment))
     with TestClient(app) as client:
         yield Api(client, tokens, deployment)
+
+
+# The matrix sends ~20 refused calls per app from one address: no rate limit in the way.
+UNLIMITED = Limits(refused_burst=1_000_000)
+
+
+@pytest.fixture()
+def apps(deployment: DataDir) -> Iterator[tuple[Access, dict[str, tuple[str, Any, FastAPI]]]]:
+    """name -> (table name, ASGI app, its FastAPI app) for every app, tokens for every role."""
+    access = make_access(deployment.root, ALICE)
+    settings = Settings(data_dir=deployment, limits=UNLIMITED)
+    audit_api = create_app(settings)
+    scoring = create_scoring_app(
+        ScoringService(), authenticator=access.authenticator, limits=UNLIMITED
+    )
+    with Deployment.open(deployment) as opened:
+        all_api, all_scoring = serve_all_apps(settings, opened, DEPLOYMENT_TOKEN)
+        yield (
+            access,
+            {
+                "audit-api": (AUDIT_APP, audit_api, audit_api),
+                "scoring": (SCORING_APP, scoring, scoring.fastapi),
+                "serve-all:audit-api": (AUDIT_APP, all_api, all_api),
+                "serve-all:scoring": (SCORING_APP, all_scoring, all_scoring.fastapi),
+            },
+        )
+        close_app(all_api)
+    close_app(audit_api)
