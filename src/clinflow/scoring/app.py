@@ -35,7 +35,8 @@ if TYPE_CHECKING:  # the access gate is the application layer's (imported where 
     from clinflow.api.gate import GateControl
     from clinflow.api.settings import Limits
 
-from clinflow.errors import ClinflowError, InputRejected
+from clinflow.audit.buffer import RequestAudit, request_audit
+from clinflow.errors import AuditUnavailable, ClinflowError, InputRejected
 from clinflow.interfaces import RetractionRequest
 from clinflow.scoring.identifiers import check_patient
 from clinflow.scoring.models import AcknowledgeRequest, RetractionBody
@@ -90,6 +91,9 @@ async def _raw_body(request: Request) -> bytes:
 
 
 ICU_FHIR_PATH = "/icu/risk-assessment"
+# A score is released only with its audit trail durable: when the log cannot store it (full
+# disk, lost database) the request fails with this, and succeeds again once the fault clears.
+AUDIT_UNAVAILABLE = {"message": "audit trail unavailable: result not released, retry later"}
 
 
 class ScoringApp:
@@ -98,8 +102,9 @@ class ScoringApp:
     ``POST /icu/risk-assessment`` is answered directly — same ``ScoringService`` call, same
     refusals and 422 body as the FastAPI route — skipping the framework's middleware and
     dependency machinery, which cost as much CPU as the scoring itself (ADR 0050). Every other
-    request, ``/docs`` and ``/openapi.json`` go to ``fastapi``; with an audit sink attached
-    (durable appends may block) everything goes through FastAPI's threadpool. The access gate
+    request, ``/docs`` and ``/openapi.json`` go to ``fastapi``. With the AuditLog attached the
+    request's entries are awaited durable (group commit) before the response; with another
+    sink (appends may block) everything goes through FastAPI's threadpool. The access gate
     is in front of both: the fast path sees only authorised requests with bounded bodies.
     """
 
@@ -109,7 +114,9 @@ class ScoringApp:
         self.fastapi = fastapi
         self.service = service
         self.control = control
-        self.fast_path = service.audit is None
+        # With the AuditLog attached the fast path commits the request's entries with
+        # ``append_many_async`` before responding (ADR 0015); a plain sink blocks: FastAPI.
+        self.fast_path = service.audit is None or isinstance(service.audit, RequestAudit)
         self._gate = AccessGate(self._dispatch, control)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -141,9 +148,18 @@ class ScoringApp:
                 body = orjson.loads(b"".join(chunks))
             except orjson.JSONDecodeError as exc:
                 raise InputRejected("body is not JSON", "body") from exc
-            score = self.service.score_icu_fhir(body, spo2_scale2=scale2)
+            audit = self.service.audit
+            if isinstance(audit, RequestAudit):
+                with audit.collect() as pending:
+                    score = self.service.score_icu_fhir(body, spo2_scale2=scale2)
+                await audit.commit(pending)  # respond once the entries are durable
+            else:
+                score = self.service.score_icu_fhir(body, spo2_scale2=scale2)
         except InputRejected as exc:
             await _send_json(send, 422, rejected_content(exc))
+            return
+        except AuditUnavailable:
+            await _send_json(send, 503, AUDIT_UNAVAILABLE)
             return
         except ClinflowError as exc:
             await _send_json(send, 500, {"message": type(exc).__name__})
@@ -197,6 +213,7 @@ def create_app(
     from clinflow.api.settings import Limits
 
     svc = service or ScoringService()
+    svc.audit = request_audit(svc.audit)  # entries committed per request, off the state lock
     fastapi = create_fastapi(svc)
     control = GateControl(
         SCORING_APP,
@@ -246,14 +263,30 @@ def create_fastapi(svc: ScoringService) -> FastAPI:
     async def _missing(request: Request, exc: LookupError) -> JSONResponse:
         return JSONResponse(status_code=404, content={"message": str(exc)})
 
+    @app.exception_handler(AuditUnavailable)
+    async def _audit_unavailable(request: Request, exc: AuditUnavailable) -> JSONResponse:
+        return JSONResponse(status_code=503, content=AUDIT_UNAVAILABLE)
+
     @app.exception_handler(ClinflowError)
     async def _clinflow(request: Request, exc: ClinflowError) -> JSONResponse:
         return JSONResponse(status_code=500, content={"message": type(exc).__name__})
 
     def route(handler: Callable[..., Any]) -> Callable[..., Any]:
-        """Scoring is CPU-only and short: run it on the event loop (no threadpool hop) unless
-        an audit sink is attached, whose durable append may block — then use the threadpool."""
-        if svc.audit is not None:
+        """Scoring is CPU-only and short: run it on the event loop (no threadpool hop). With
+        the AuditLog its entries are collected and awaited durable before the response; a
+        plain audit sink may block on its append — then use the threadpool."""
+        audit = svc.audit
+        if isinstance(audit, RequestAudit):
+
+            @functools.wraps(handler)
+            async def audited_on_loop(*args: Any, **kwargs: Any) -> Any:
+                with audit.collect() as pending:
+                    result = handler(*args, **kwargs)
+                await audit.commit(pending)  # AuditUnavailable: 503, nothing released
+                return result
+
+            return audited_on_loop
+        if audit is not None:
             return handler
 
         @functools.wraps(handler)
