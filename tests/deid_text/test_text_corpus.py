@@ -236,8 +236,9 @@ def test_people_resources_name_people_annotated_in_the_note() -> None:
 
 
 @pytest.mark.parametrize(
-    "word", ["Parkinson", "Foley", "Swan-Ganz", "Bell's palsy", "Graves disease", "Cushing", "Apgar",
-             "Glasgow Coma Scale", "Hodgkin", "Homans", "BP 128/76", "5/325", "K 4.2"],
+    "word", ["Parkinson", "Foley", "Swan-Ganz", "Bell's palsy", "Graves disease", "Cushing",
+             "Apgar", "Glasgow Coma Scale", "Hodgkin", "Homans", "BP 128/76", "5/325", "K 4.2",
+             "Murphy's sign", "Allen test", "frank pain", "call bell"],
 )  # fmt: skip
 def test_negative_controls_occur_unannotated(word: str) -> None:
     """Eponyms and numbers that look like PHI are in the set and are never marked."""
