@@ -6,7 +6,9 @@ DICOM instances ``clinflow generate`` writes for the same options (both run the 
 
 - ``source=fhir``: one FHIR resource (JSON) per envelope, except a patient's first message,
   a transaction Bundle with the Patient and the Encounter (an ADT admission: ingest learns
-  the patient's MRN from it before any resource refers to ``Patient/<id>``);
+  the patient's MRN from it before any resource refers to ``Patient/<id>``), and each
+  charting time's vital signs, one transaction Bundle of 7 Observations (a bedside monitor's
+  ORU^R01 with one OBX per vital sign, as an interface engine delivers it);
 - ``source=consent``: a Consent, at admission, and the scheduled revocations (labels.json)
   as updates with status ``inactive`` at their time (R5: preceded by a replacement Consent
   without the revoked purpose; see ``timeline.consent_withdrawals``);
