@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import orjson
 
 from clinflow.errors import ConfigError
-from clinflow.sqlite_store import open_wal, write_transaction
+from clinflow.sqlite_store import open_wal, secure_file, write_transaction
 
 PG_DSN_ENV = "CLINFLOW_PG_DSN"
 DEFAULT_PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -243,6 +243,7 @@ class SqliteConsentStore(_SqlHistoryReads):
 
 def _open_signal(path: Path) -> tuple[int, mmap.mmap]:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    secure_file(path)  # one left 0644 by an older build (ADR 0086)
     if os.fstat(fd).st_size < 8:
         os.ftruncate(fd, 8)
     return fd, mmap.mmap(fd, 8)

@@ -52,7 +52,8 @@ def _decode(text: str, source: str) -> bytes:
 
 
 def _read_key_file(path: Path) -> bytes:
-    secure_file(path)  # a key file written by an older build or by hand: owner-only
+    secure_dir(path.parent)  # a key folder or file left by an older build or by hand:
+    secure_file(path)  # made owner-only
     return _decode(path.read_text(encoding="ascii"), f"key file {path}")
 
 
