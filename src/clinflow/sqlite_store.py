@@ -59,6 +59,11 @@ def secure_file(path: Path) -> None:
         os.chmod(path, stat.S_IMODE(info.st_mode) & ~0o077)
 
 
+def private_opener(path: str | os.PathLike[str], flags: int) -> int:
+    """``open(..., opener=private_opener)``: a file it creates is owner-only (0600)."""
+    return os.open(path, flags, PRIVATE_FILE)
+
+
 def secure_store_file(path: Path) -> Path:
     """Prepare a SQLite store file to be opened: 0700 folder, file (created if missing) and
     its ``-wal``/``-shm``/``-journal`` 0600. Call it before ``sqlite3.connect(path)``."""

@@ -23,7 +23,13 @@ from clinflow.envelope import Envelope
 from clinflow.errors import InputRejected
 from clinflow.interfaces import RetractionReport, RetractionRequest
 from clinflow.lineage import LineageIndex
-from clinflow.sqlite_store import open_wal, write_transaction
+from clinflow.sqlite_store import (
+    PRIVATE_DIR,
+    open_wal,
+    private_opener,
+    secure_dir,
+    write_transaction,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS research_rows (
@@ -56,7 +62,7 @@ class ResearchStore:
     name = "research-store"
 
     def __init__(self, root: Path, datakeys: DataKeyStore, lineage: LineageIndex) -> None:
-        root.mkdir(parents=True, exist_ok=True)
+        secure_dir(root)  # 0700, its files 0600 (ADR 0086)
         self.root = root
         self.datakeys = datakeys
         self.lineage = lineage
@@ -92,7 +98,7 @@ class ResearchStore:
                 output_id = envelope.message_id
                 folder = output_id[:2]
                 if folder not in self._folders:
-                    (self.root / folder).mkdir(exist_ok=True)
+                    (self.root / folder).mkdir(mode=PRIVATE_DIR, exist_ok=True)
                     self._folders.add(folder)
                 location = f"{folder}/{output_id}.bin"
                 purpose = envelope.purpose or ""  # checked above
@@ -101,7 +107,7 @@ class ResearchStore:
                 )
                 path = os.path.join(self._root, location)
                 tmp = path + ".tmp"
-                with open(tmp, "wb") as handle:
+                with open(tmp, "wb", opener=private_opener) as handle:
                     handle.write(sealed)
                 os.replace(tmp, path)  # a reader never sees half a file
                 lineage = (*envelope.lineage, output_id)
