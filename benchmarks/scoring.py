@@ -11,12 +11,16 @@
    hysteresis + suppression (default ``AlertPolicy``) versus alerting on every reading at or
    above the trigger (the naive baseline): sensitivity, median onset → first alert, median
    lead before the patient first reaches NEWS2 >= 7, alerts per patient-day, suppressed.
-4. Over HTTP: ``uvicorn`` serving ``create_app`` on 127.0.0.1 in a child process; an open-loop
-   load at ``--rate`` requests/s (default 500) for ``--seconds`` (default 10), each request a
-   Bundle of one patient's 7 vital signs; p50/p95/p99/max latency (target p99 < 20 ms).
-   Loopback only; every wait is bounded and the server is stopped by its pid.
+4. Over HTTP: ``clinflow serve scoring`` on 127.0.0.1 in a child process, on a fresh data dir,
+   with the audit trail ON as users run it (``http``: every score's AuditEvent durable before
+   the response), then with ``--no-audit`` (``http_audit_off``) for comparison; an open-loop
+   load at ``--rate`` requests/s (default 1,000) for ``--seconds`` (default 10), each request
+   a Bundle of one patient's 7 vital signs with a ``scoring`` bearer token; p50/p95/p99/max
+   latency (target p99 < 20 ms), server CPU per request (``audit_server_cpu_ratio_on_vs_off``,
+   target <= 2) and the audit entries stored. Loopback only; every wait is bounded and the
+   server is stopped by its pid.
 
-    .venv/bin/python benchmarks/scoring.py [--patients 40] [--seed 7] [--rate 500] [--seconds 10]
+    .venv/bin/python benchmarks/scoring.py [--patients 40] [--seed 7] [--rate 1000] [--seconds 10]
 """
 
 from __future__ import annotations
@@ -237,7 +241,12 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 
 
 async def open_loop(
-    port: int, bodies: list[bytes], rate: float, seconds: float, connections: int = 32
+    port: int,
+    bodies: list[bytes],
+    rate: float,
+    seconds: float,
+    token: str,
+    connections: int = 32,
 ) -> dict[str, Any]:
     """Open-loop load: requests are *scheduled* at ``rate``/s and latency is measured from the
     scheduled time (queueing included, no coordinated omission). A minimal keep-alive HTTP/1.1
@@ -245,7 +254,9 @@ async def open_loop(
     total = int(rate * seconds)
     requests = [
         b"POST /icu/risk-assessment HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(b), b)
+        b"Authorization: Bearer %s\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+        % (token.encode(), len(b), b)
         for b in bodies
     ]
     queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
@@ -305,19 +316,51 @@ async def open_loop(
     }
 
 
+def scoring_token(data_dir: Path) -> str:
+    """A ``scoring`` bearer token in the data dir's token store (what a client is issued)."""
+    from clinflow.api.auth import TokenStore, api_tokens_path
+    from clinflow.config import DataDir
+
+    store = TokenStore(api_tokens_path(DataDir.open(data_dir)))
+    try:
+        return store.create("scoring", label="benchmark")[1]
+    finally:
+        store.close()
+
+
+def audit_entries(data_dir: Path) -> int:
+    """Entries in the data dir's audit log (after the server stopped)."""
+    from clinflow.audit.store_sqlite import SqliteStore
+    from clinflow.config import DataDir
+
+    path = DataDir.open(data_dir).audit_db
+    if not path.exists():
+        return 0
+    store = SqliteStore(path)
+    try:
+        return store.size()
+    finally:
+        store.close()
+
+
 def http(
     observations: list[dict[str, Any]],
     rate: float,
     seconds: float,
     data_dir: Path,
     extra: tuple[tuple[float, float], ...] = (),
+    audit: bool = True,
 ) -> dict[str, Any]:
-    """``clinflow serve scoring`` (the real command) in a child process, loaded open-loop."""
+    """``clinflow serve scoring`` (the real command, audit on as users run it unless
+    ``audit`` is False) in a child process on a fresh data dir, loaded open-loop."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    token = scoring_token(data_dir)
+    runs: list[dict[str, Any]] = []
+    flag = "--audit" if audit else "--no-audit"
     server = subprocess.Popen(
         [PY, "-m", "clinflow", "serve", "scoring", "--host", "127.0.0.1", "--port", str(port),
-         "--no-audit", "--data-dir", str(data_dir)],
+         flag, "--data-dir", str(data_dir)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
@@ -337,11 +380,10 @@ def http(
 
         server_process = psutil.Process(server.pid)
         bodies = http_bodies(observations)
-        runs = []
         for run_rate, run_seconds in ((rate, seconds), *extra):
             before = server_process.cpu_times()
             client_cpu = time.process_time()
-            result = asyncio.run(open_loop(port, bodies, run_rate, run_seconds))
+            result = asyncio.run(open_loop(port, bodies, run_rate, run_seconds, token))
             client_cpu = time.process_time() - client_cpu
             after = server_process.cpu_times()
             server_cpu = (after.user - before.user) + (after.system - before.system)
@@ -355,7 +397,7 @@ def http(
             runs.append(result)
         main_run = runs[0]
         main_run["server"] = (
-            "clinflow serve scoring --no-audit (uvicorn, httptools, uvloop), 1 process"
+            f"clinflow serve scoring {flag} (uvicorn, httptools, uvloop), 1 process"
         )
         if len(runs) > 1:
             main_run["lower_rates"] = [
@@ -370,18 +412,21 @@ def http(
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(timeout=10)
+        if audit:
+            runs[0]["audit_entries_stored"] = audit_entries(data_dir) if runs else 0
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=40)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--rate", type=float, default=500.0, help="HTTP requests/s")
+    parser.add_argument("--rate", type=float, default=1000.0, help="HTTP requests/s")
     parser.add_argument("--seconds", type=float, default=10.0, help="HTTP load duration")
     parser.add_argument("--no-http", action="store_true")
     parser.add_argument(
-        "--lower-rates", default="250", help="extra 5 s runs for context, e.g. '250,100'"
+        "--lower-rates", default="500", help="extra 5 s runs for context, e.g. '500,250'"
     )
+    parser.add_argument("--no-audit-off", action="store_true", help="skip the audit-off server run")
     parser.add_argument("--work", default=str(ROOT / ".bench" / "scoring"))
     args = parser.parse_args()
 
@@ -410,11 +455,20 @@ def main() -> None:
     }  # fmt: skip
     if not args.no_http:
         extra = tuple((float(r), 5.0) for r in args.lower_rates.split(",") if r.strip())
-        http_figures = http(observations, args.rate, args.seconds, work / "serve-data", extra)
-        http_figures["target_p99_ms"] = 20.0
-        p99 = http_figures["p99_ms"]
-        http_figures["p99_ratio_to_target"] = round(p99 / 20.0, 2) if p99 is not None else None
-        figures["http"] = http_figures
+        variants = [True] if args.no_audit_off else [True, False]
+        for audit in variants:  # audit on (as users run it), then off for comparison
+            with tempfile.TemporaryDirectory(prefix="clinflow-serve-") as serve_data:
+                http_figures = http(
+                    observations, args.rate, args.seconds, Path(serve_data), extra, audit
+                )
+            http_figures["target_p99_ms"] = 20.0
+            p99 = http_figures["p99_ms"]
+            http_figures["p99_ratio_to_target"] = round(p99 / 20.0, 2) if p99 is not None else None
+            figures["http" if audit else "http_audit_off"] = http_figures
+        if "http_audit_off" in figures:
+            on = figures["http"]["server_cpu_ms_per_request"]
+            off = figures["http_audit_off"]["server_cpu_ms_per_request"]
+            figures["audit_server_cpu_ratio_on_vs_off"] = round(on / off, 2) if off else None
     figures["cpus"] = os.cpu_count()
     figures["load_avg_1m"] = round(os.getloadavg()[0], 2)
     print(orjson.dumps(figures).decode())
