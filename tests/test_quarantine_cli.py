@@ -12,8 +12,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import pydicom
 import pytest
 
+from clinflow.crypto.keys import KeyRing
+from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.quarantine import Quarantine
 
 SAMPLE_DICOM = sorted((Path(__file__).parents[1] / "synthetic/sample/dicom").rglob("*.dcm"))[0]
@@ -92,7 +95,12 @@ def test_replay_of_a_now_valid_payload_deidentifies_it_and_closes_the_item(
     assert replay.returncode == 0, replay.stdout + replay.stderr
     written = list(out.rglob("*.dcm"))
     assert len(written) == 1 and written[0].read_bytes() != SAMPLE_DICOM.read_bytes()
-    assert Quarantine(data_dir / "quarantine.db").get(item_id).status == "replayed"  # type: ignore[union-attr]
+    replayed = Quarantine(data_dir / "quarantine.db").get(item_id)
+    assert replayed is not None and replayed.status == "replayed"
+    mrn = str(pydicom.dcmread(SAMPLE_DICOM, stop_before_pixels=True).PatientID)
+    keys = KeyRing(data_dir / "keys")
+    # held without a patient, linked once replay read it: the patient's revocation purges it
+    assert replayed.patient == Pseudonymizer(keys.project_key()).patient_pseudonym(mrn)
     again = cli(data_dir, "quarantine", "replay", str(item_id), "--out", str(out))
     assert again.returncode == 2 and "already replayed" in again.stderr
     assert sandbox.files_outside(out) == []

@@ -175,3 +175,31 @@ def test_files_left_world_readable_by_an_older_build_are_tightened(data_dir: Pat
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
     loose = {name: oct(mode) for name, mode in modes.items() if mode & 0o077}
     assert loose == {}
+
+
+def test_listing_links_an_item_whose_payload_names_its_patient(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from clinflow.crypto.keys import KeyRing
+    from clinflow.deid.pseudonym import Pseudonymizer
+
+    patient = {"resourceType": "Patient", "id": "p1", "identifier": [
+        {"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203",
+                              "code": "MR"}]}, "value": "MRN-4711"}]}  # fmt: skip
+    observation = {"resourceType": "Observation", "id": "o1", "status": "final",
+                   "code": {"text": "x"}, "subject": {"reference": "Patient/p1"}}  # fmt: skip
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": [{"resource": patient}, {"resource": observation}]}  # fmt: skip
+    store = Quarantine(DataDir.open(data_dir).quarantine_db)
+    held = store.put("ingest", "message m-9", "refused at ingest", orjson.dumps(bundle))
+    store.put("ingest", "message m-10", "invalid JSON", b"{")
+    store.close()
+    code, out, _ = run_cli(capsys, "quarantine", "list", "--data-dir", str(data_dir))
+    assert code == 0 and "1 newly linked to their patient" in out
+    expected = Pseudonymizer(KeyRing(data_dir / "keys").project_key()).patient_pseudonym(
+        "MRN-4711"
+    )
+    reopened = Quarantine(data_dir / "quarantine.db")
+    assert reopened.get(held).patient == expected  # type: ignore[union-attr]
+    assert reopened.get(held).payload == orjson.dumps(bundle)  # type: ignore[union-attr]
+    assert "MRN-4711" not in out
