@@ -35,7 +35,8 @@ from clinflow.deid.surrogates import surrogate_name
 from clinflow.deid.text.known import DATE, PERSON, KnownIdentifiers
 from clinflow.deid.text.names import RULES as NAME_RULES
 from clinflow.deid.text.names import find_names
-from clinflow.deid.text.recognizers import AGE, compiled_patterns
+from clinflow.deid.text.known import PHONE
+from clinflow.deid.text.recognizers import AGE, compiled_patterns, library_phone_numbers
 from clinflow.policy_loader import Shape, read_document
 
 __all__ = [
@@ -60,6 +61,10 @@ _NER_LABELS = {
 }
 
 
+def disabled_patterns(policy: TextPolicy) -> frozenset[str]:
+    return frozenset(policy.disabled_patterns)
+
+
 class EntityRule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -71,7 +76,7 @@ RecognizerName = Literal[
     "known", "patterns", "names_dictionary", "names_context", "names_recall_first", "places", "ner"
 ]
 DEFAULT_RECOGNIZERS: tuple[RecognizerName, ...] = (
-    "known", "patterns", "names_dictionary", "names_context", "places"
+    "known", "patterns", "names_dictionary", "names_context", "names_recall_first", "places"
 )
 
 
@@ -169,6 +174,11 @@ class TextDeidentifier:
                     found.append(
                         Span(match.start(), match.end(), spec.entity, spec.name, spec.score)
                     )
+        if self._patterns and "phone_library" not in disabled_patterns(self.policy):
+            for start, end in library_phone_numbers(text):
+                digits = sum(c.isdigit() for c in text[start:end])
+                if "/" not in text[start:end] and digits >= 7:
+                    found.append(Span(start, end, PHONE, "phone_library", 0.7))
         for start, end, entity, recognizer, score in find_names(text, self._name_rules):
             if score >= threshold:
                 found.append(Span(start, end, entity, recognizer, score))
@@ -177,7 +187,7 @@ class TextDeidentifier:
                 label = _NER_LABELS.get(ent.label_)
                 if label is not None:
                     found.append(Span(ent.start_char, ent.end_char, label, "spacy_ner", 0.5))
-        return _merge(found)
+        return _extend_names(text, _merge(found))
 
     # ----- replacement ----------------------------------------------------------------
     def deidentify(
@@ -308,6 +318,36 @@ def _merge(spans: list[Span]) -> list[Span]:
         else:
             merged.append(span)
     return merged
+
+
+_TITLE_BEFORE = re.compile(
+    r"(?:(?:\b(?:Dr|Drs|Mr|Mrs|Ms|Miss|Mx|Prof)\.?|\b[A-Z]\.)[ \t]{1,2}){1,3}$"
+)
+_AFTER_NAME = re.compile(r"^(?:,?[ \t]+(?:Jr|Sr)\.?|[ \t]+(?:II|III|IV)\b|[ \t]{1,2}[A-Z]\.(?=\s))")
+
+
+def _extend_names(text: str, spans: list[Span]) -> list[Span]:
+    """Grow PERSON spans over a title or initial just before them ("Mr.", "G.") and a suffix
+    or initial just after ("Jr.", "G."), so "Adaeze N. Okonkwo" is one span even when only
+    the two names are known; overlapping spans are merged again."""
+    grown: list[Span] = []
+    changed = False
+    for span in spans:
+        if span.entity != PERSON:
+            grown.append(span)
+            continue
+        start, end = span.start, span.end
+        before = _TITLE_BEFORE.search(text[max(0, start - 16) : start])
+        if before is not None:
+            start = max(0, start - 16) + before.start()
+        after = _AFTER_NAME.match(text[end : end + 8])
+        if after is not None:
+            end += after.end()
+        if (start, end) != (span.start, span.end):
+            changed = True
+            span = Span(start, end, span.entity, span.recognizer, span.score, span.found_by)
+        grown.append(span)
+    return _merge(grown) if changed else grown
 
 
 _MONTH_NAMES = (

@@ -66,6 +66,14 @@ class KnownIdentifiers:
     ) -> None:
         parts = [g for g in given if isinstance(g, str) and g]
         names = [*parts, family] if family else parts
+        # hyphenated and multi-word parts are also written alone ("Velazquez-Ortiz")
+        names += [
+            piece
+            for name in list(names)
+            if isinstance(name, str)
+            for piece in re.split(r"[\s-]+", name)
+            if piece != name and len(piece) >= 3
+        ]
         for name in names:
             if isinstance(name, str) and len(name) >= 2:
                 self.add(PERSON, name)
@@ -92,14 +100,20 @@ class KnownIdentifiers:
         for point in telecom or ():
             if isinstance(point, dict) and isinstance(point.get("value"), str):
                 system = point.get("system")
-                self.add(
+                entity = (
                     EMAIL
                     if system == "email"
                     else PHONE
                     if system in ("phone", "fax", "sms", "pager")
-                    else ID,
-                    point["value"],
+                    else ID
                 )
+                self.add(entity, point["value"])
+                if entity == PHONE:
+                    digits = re.sub(r"\D", "", point["value"])
+                    if len(digits) == 11 and digits.startswith("1"):
+                        self.add(PHONE, digits[1:])  # "+1 508 ..." written "508-..."
+                    if len(digits) >= 10:
+                        self.add(PHONE, digits[-7:-4] + "-" + digits[-4:])  # local form
 
     def add_address(self, address: dict[str, Any]) -> None:
         for line in address.get("line") or ():
@@ -116,6 +130,7 @@ class KnownIdentifiers:
         for address in patient.get("address") or ():
             if isinstance(address, dict):
                 self.add_address(address)
+        self.add(DATE, patient.get("birthDate"))
         for identifier in patient.get("identifier") or ():
             if not isinstance(identifier, dict):
                 continue
@@ -129,6 +144,11 @@ class KnownIdentifiers:
             if "ssn" in system or "us-ssn" in system:
                 entity = SSN
             self.add(entity, identifier.get("value"))
+            value = identifier.get("value")
+            if isinstance(value, str):
+                bare = re.sub(r"^[A-Za-z]+[-:]?|^0+", "", value)  # "MRN-00123" written "123"
+                if bare != value and len(bare) >= 5:
+                    self.add(entity, bare)
         for contact in patient.get("contact") or ():
             if not isinstance(contact, dict):
                 continue

@@ -51,7 +51,7 @@ spetzler garden schatzker neer mason gustilo tanner rutherford fontaine balthaza
 duke duke's durie salmon rai binet ishak metavir bosniak lirads birads tirads pirads
 fitzpatrick mallampati cormack lehane norwood hamilton ludwig lown bazett friedewald
 cockcroft gault mdrd ckd epi wells caprini padua geneva perc centor mcisaac alvarado
-medicare medicaid tricare humana aetna cigna kaiser permanente blue cross shield
+medicare medicaid tricare blue cross shield
 tylenol motrin advil aleve lasix coumadin keppra zosyn vanco vancomycin plavix lipitor
 zofran ativan haldol norco percocet dilaudid toradol protonix flomax xarelto eliquis lovenox
 heparin lantus humalog novolog glucophage norvasc synthroid solumedrol decadron augmentin
@@ -75,7 +75,8 @@ patient pt history present illness neurosurgery ortho renal gi ent ir vascular s
 transplant hepatology palliative pain anesthesia nutrition dietitian chaplain rt ot slp wound
 ostomy hospitalist covering night float charge primary staff pharmacist radiologist
 interventional hospice ems ambulance police security interpreter liaison cardiothoracic
-neonatology perinatology midwife midwifery lab blood bank micro microbiology path pathology assessment plan impression findings exam examination
+neonatology perinatology midwife midwifery lab blood bank micro microbiology path pathology
+snf ltac ltach facility rehab home assessment plan impression findings exam examination
 physical review systems chief complaint hpi ros pmh psh meds medications allergies nkda
 social family vitals vital signs labs laboratory imaging radiology procedure procedures
 diagnosis diagnoses discharge admission admit admitted disposition follow followup course

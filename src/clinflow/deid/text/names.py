@@ -63,7 +63,13 @@ _STRONG_CUES = regex.compile(
     r"primary\s+care(?:\s+physician|\s+provider)?|ordering(?:\s+\w+)?|attending\s+physician|"
     r"hcp|health\s*care\s+proxy|emergency\s+contact|contact|guardian|poa|next\s+of\s+kin|"
     r"patient(?:\s+name)?|pt\s+name|name|to|from|attn)\s*:"
-    r"|\bdear|\bc/o|\bper\s+(?:dr\.?|attending|pcp)"
+    r"|\bdear|\bc/o|\bper\s+(?:dr\.?|attending|pcp)|/s/"
+    r"|\b(?:authenticated|ordered|requested|performed|assisted|scribed|accompanied|escorted|"
+    r"transported|covered|supervised|staffed|precepted)\s+by\s*:?"
+    r"|\b(?:covering\s+for|sign(?:ed)?\s+out\s+to|hand(?:ed)?\s*off\s+to|on\s+behalf\s+of)"
+    r"|\b(?:cosigner|co-signer|supervising(?:\s+physician)?|teaching\s+physician|staff|"
+    r"consult(?:ant)?|reading(?:\s+physician)?|interpreting(?:\s+physician)?|dictating|"
+    r"scribe|md|do|np|pa|rn|lpn|cna|preceptor|proxy|surrogate|witness|interpreter)\s*:"
     r"|\b(?:wife|husband|son|daughter|mother|father|sister|brother|spouse|partner|friend|"
     r"boyfriend|girlfriend|fiancee?|aunt|uncle|niece|nephew|cousin|grandson|granddaughter|"
     r"grandmother|grandfather|caregiver|neighbou?r|roommate|mom|dad|stepson|stepdaughter|"
@@ -78,7 +84,9 @@ _STRONG_CUES = regex.compile(
 # Weaker cues: the next capitalised words count only when they are not English words or are
 # in the name lists ("per Hobbs", "wife Maria", "paged Tavares").
 _WEAK_CUES = regex.compile(
-    r"(?:\b(?:per|paged|page|called|notified|informed|with|by|from|to|and|seen\s+by|"
+    r"(?:\bre:|\bpt:|\b(?:per|paged|page|called|notified|informed|with|by|from|to|and|seen\s+by|"
+    r"attending|resident|intern|fellow|surgeon|pcp|physician|provider|consultant|covering|"
+    r"messaged|texted|emailed|phoned|told|asked|thanked|updated|"
     r"(?:his|her|their|pt's|patient's)\s+\w+)\s*,?)[ \t]{1,3}",
     regex.I | regex.V0,
 )
@@ -200,9 +208,11 @@ def _accept_after_cue(token: _Token, strong: bool) -> bool:
         if strong:
             return token.key not in safe_words() or is_name(token.text)
         return _is_name_word(token)
-    # lower case ("d/w holmes"): only after a strong cue, and only a name, a word that is
-    # not English, or a proper-noun-only dictionary word
-    return strong and (
+    # lower case ("d/w holmes"): after a strong cue a name, a word that is not English or a
+    # proper-noun-only dictionary word; after a weak cue ("per holmes") only a listed name
+    if not strong:
+        return is_name(token.text) and token.key not in safe_words()
+    return (
         is_name(token.text)
         or not is_english_word(token.text)
         or token.key in noun_only_words()
@@ -254,7 +264,11 @@ def context_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit
             first > 0
             and last - first < 3
             and _joined(text, tokens[first - 1], tokens[first])
-            and text[tokens[first - 1].end : tokens[first].start].strip() != ","
+            and (
+                text[tokens[first - 1].end : tokens[first].start].strip() != ","
+                or first == last - 0 and tokens[first - 1].capitalised and not tokens[first].initial
+                or (last - first <= 1 and tokens[first - 1].capitalised)
+            )
             and (tokens[first - 1].initial or tokens[first - 1].capitalised)
             and tokens[first - 1].key not in _clinical()
         ):
@@ -276,18 +290,44 @@ def context_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit
     return hits
 
 
+# drug-name endings (INN stems) and a dose right after: a capitalised unknown word that looks
+# like a drug is not a name
+_DRUG_STEM = regex.compile(
+    r"(?:mab|nib|pril|sartan|olol|azole|cillin|mycin|floxacin|statin|prazole|tidine|dipine|"
+    r"parin|xaban|gliptin|gliflozin|glutide|tide|vir|vudine|azepam|zolam|triptan|setron|"
+    r"profen|fenac|oxacin|cycline|conazole|semide|thiazide|lukast|terol|sonide|asone|olone|"
+    r"platin|taxel|rubicin|trexate|lamide|tinib|zumab|ximab|cept|ase|itis|osis|emia|ectomy|"
+    r"otomy|plasty|scopy|gram|graphy|ology|ologist|iasis|oma|pathy|algia|uria)$",
+    regex.I | regex.V0,
+)
+_DOSE_AFTER = regex.compile(r"[ \t]*\d+(?:\.\d+)?[ \t]*(?:mg|mcg|g|mL|ml|units|u|%|mEq)\b", regex.V0)
+
+
+# start of a line, a sentence, a list item or a heading's value: capitals there are grammar
+_SENTENCE_START = regex.compile(r"(?:\A|[.!?:;]\s|\n)[ \t\-*•\d.)(\"']*\Z", regex.V0)
+
+
 def recall_first_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit]:
-    """Philter-style: every capitalised word that is not English and not a safe word."""
+    """Philter-style: every capitalised word that is not English and not a safe word (nor
+    shaped like a drug or a clinical term, nor followed by a dose)."""
     tokens = _tokens(text) if tokens is None else tokens
     hits: list[NameHit] = []
     safe = safe_words()
-    for token in tokens:
+    for index, token in enumerate(tokens):
+        if _SENTENCE_START.search(text[max(0, token.start - 12) : token.start]) and not (
+            index + 1 < len(tokens)
+            and _joined(text, token, tokens[index + 1])
+            and _is_name_word(tokens[index + 1])
+        ):
+            continue  # capitalised by grammar, not a name position
         if (
             token.capitalised
             and not token.all_caps
             and len(token.text) >= 3
             and token.key not in safe
             and not is_english_word(token.text)
+            and _DRUG_STEM.search(token.key) is None
+            and _DOSE_AFTER.match(text, token.end) is None
         ):
             hits.append((token.start, token.end, "name_recall_first", 0.45))
     return hits
@@ -299,6 +339,9 @@ _PLACE_CUE = regex.compile(
     r"transferred|home|hometown|native)\s+(?:back\s+)?(?:in|to|from|of|at)\s+(?:the\s+)?",
     regex.I | regex.V0,
 )
+
+
+_PLACE_PREPOSITION = regex.compile(r"\b(?:in|from|near|to|outside|around|of)[ \t]+", regex.V0)
 
 
 def place_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit]:
@@ -333,6 +376,20 @@ def place_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit]:
                 hits.append((token.start, tokens[last].end, "place_city", 0.55))
                 break
     starts = {t.start: i for i, t in enumerate(tokens)}
+    for match in _PLACE_PREPOSITION.finditer(text):
+        at = starts.get(match.end())
+        if at is None or not tokens[at].capitalised or tokens[at].all_caps:
+            continue
+        for width in (3, 2, 1):
+            last = at + width - 1
+            if last >= len(tokens) or not all(
+                _joined(text, tokens[i], tokens[i + 1]) for i in range(at, last)
+            ):
+                continue
+            phrase = " ".join(text[tokens[at].start : tokens[last].end].casefold().split())
+            if phrase in cities and phrase not in safe_words():
+                hits.append((tokens[at].start, tokens[last].end, "place_city", 0.55))
+                break
     for match in _PLACE_CUE.finditer(text):
         at = starts.get(match.end())
         if at is None:

@@ -114,6 +114,26 @@ _CLINICAL_CODES = (
     r"MELD\d*|GRACE\d*|CURB\d+|PSI\d*|BMI\d*|CPT\d*|LOINC\d*|UTI\d*|URI\d*|NSTEMI\d*|STEMI\d*)"
 )
 
+_FACILITY_HEAD = (
+    r"(?:Hospital|Medical\s+Center|Medical\s+Centre|Med\s+Ctr|Health\s+Center|Healthcare|"
+    r"Health|General|Memorial|Regional|Rehab|Rehabilitation|Clinic|Dialysis(?:\s+Center|"
+    r"\s+Unit)?|Pharmacy|Practice|Associates|Partners|Physicians|Medical\s+Group|Infirmary|"
+    r"Hospice|Manor|Village|Gardens|Lodge|Nursing\s+Home|Nursing\s+Center|Care\s+Center|"
+    r"Senior\s+Living|Assisted\s+Living|Institute|Center|Centre|Deaconess|Women's|Children's|"
+    r"Mercy|Presbyterian|Methodist|Baptist|Lutheran|Adventist|VA|VAMC|Medical|Med|"
+    r"Eye\s+and\s+Ear|Surgical|Specialty\s+Hospital|Health\s+Partners|Health\s+Alliance|"
+    r"(?:Cardiology|Orthopedics|Orthopaedics|Oncology|Urology|Dermatology|Pediatrics|"
+    r"Neurology|Gastroenterology|Radiology|Imaging|Dental|Eye|Vision|Physical\s+Therapy|"
+    r"Surgery|Surgeons|Women's\s+Health|Family\s+Health)(?:\s+(?:Associates|Group|"
+    r"Partners|Specialists|Center|Clinic|Consultants))?)"
+)
+_FACILITY_CUE = (
+    r"(?:transferred|admitted|presented|brought|discharged|sent|returned|seen|followed|"
+    r"treated|evaluated|hospitali[sz]ed|stayed|works?|worked|employed|volunteers?|"
+    r"delivered|born|resides|residing|placed|referred|rehab|PT|dialy[sz]es|dialysis|"
+    r"OSH|outside\s+hospital|records\s+from|care\s+at)"
+)
+
 PATTERNS: tuple[PatternSpec, ...] = (
     # ----- dates (at least as broad as presidio's DateRecognizer + spaCy DATE) ------------
     PatternSpec(
@@ -201,11 +221,34 @@ PATTERNS: tuple[PatternSpec, ...] = (
         regex.I,
     ),
     PatternSpec("date_weekday", DATE, rf"\b{_WEEKDAY}s?\b", 0.5),
+    PatternSpec(
+        "date_weekday_short",
+        DATE,
+        r"\b(?:Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)\.?(?=,?\s+\d{1,2}[/-]|,?\s+"
+        + MONTHS
+        + r")",
+        0.5,
+    ),
+    PatternSpec(
+        "date_day_month",
+        DATE,
+        rf"(?<![\d/.-])\d{{1,2}}[-\s]{_MONTH_ANY}\b\.?",
+        0.6,
+    ),
+    PatternSpec(
+        "date_season_year",
+        DATE,
+        r"\b(?:(?:early|late|mid)[-\s])?(?:spring|summer|fall|autumn|winter)\s+(?:of\s+)?"
+        r"(?:19|20)\d{2}\b",
+        0.6,
+        regex.I,
+    ),
     PatternSpec("date_holiday", DATE, rf"\b{_HOLIDAY}\b", 0.5),
     PatternSpec(
         "date_year",
         DATE,
-        rf"(?<![\d/.,:#-]|\d\s)(?:19\d\d|20\d\d|2100)(?![\d/]|\.\d|,\d|\s*{_UNITS}(?![\p{{L}}]))",
+        rf"(?<![\d/.,:#-]|\d\s)(?:19\d\d|20\d\d|2100)(?:['’]?s\b)?"
+        rf"(?![\d/]|\.\d|,\d|\s*{_UNITS}(?![\p{{L}}]))",
         0.5,
     ),
     PatternSpec("date_short_year", DATE, r"(?<![\w'’])['’]\d{2}(?![\d\w])", 0.5),
@@ -213,8 +256,12 @@ PATTERNS: tuple[PatternSpec, ...] = (
     PatternSpec(
         "age_over_89",
         AGE,
-        r"(?<!\d)(?:9\d|1[0-2]\d)(?=\s*-?\s*(?:years?|yrs?|y/?o\b|-year|year-old))"
-        r"|(?<=\b(?:aged?|age of)\s{1,3})(?:9\d|1[0-2]\d)(?!\d)",
+        r"(?<![\d.])(?:9\d|1[0-2]\d)(?=\s*-?\s*(?:years?|yrs?|y\.?\s?o\.?|y/o|yo|-year|"
+        r"year-old|[MF]\b|(?:male|female|man|woman|gentleman|lady|M|F)\b))"
+        r"|(?<=\b(?:aged?|age\s+of|age:|in\s+(?:his|her|their)|turned|turning)\s{1,3})"
+        r"(?:9\d|1[0-2]\d)(?:['’]?s)?(?!\d)"
+        r"|\b(?:nonagenarian|centenarian|ninety|one\s+hundred)(?:[-\s](?:one|two|three|four|"
+        r"five|six|seven|eight|nine))?(?=[-\s](?:years?|yo|y/o|-year)|\b)",
         0.85,
         regex.I,
     ),
@@ -234,14 +281,17 @@ PATTERNS: tuple[PatternSpec, ...] = (
     PatternSpec(
         "phone",
         PHONE,
-        r"(?<![\w+])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4}(?!\d)"
+        r"(?<![\w+])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s./-]?\d{3}[\s.-]?\d{4}(?!\d)"
         r"(?:\s*(?:x|ext\.?)\s*\d{1,5})?",
         0.75,
     ),
     PatternSpec(
-        "phone_international", PHONE, r"(?<![\w+])\+\d{1,3}(?:[\s.-]\(?\d{1,4}\)?){2,5}(?!\d)", 0.7
+        "phone_international",
+        PHONE,
+        r"(?<![\w+])(?:\+|00)\d{1,3}(?:\s?\(0\))?(?:[\s.-]\(?\d{1,5}\)?){2,5}(?!\d)",
+        0.7,
     ),
-    PatternSpec("phone_local", PHONE, r"(?<![\d/.-])\d{3}-\d{4}(?![\d-]|\.\d)", 0.55),
+    PatternSpec("phone_local", PHONE, r"(?<![\d/.-])\d{3}[-.]\d{4}(?![\d-]|\.\d)", 0.55),
     PatternSpec(
         "phone_short_after_cue",
         PHONE,
@@ -326,12 +376,42 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.5,
     ),
     PatternSpec(
+        # a clinician's initials signing a line: "-- TV", "— JKL"
+        "initials_signature",
+        PERSON,
+        r"(?m)(?<=(?:^|\s)[-–—]{1,2}[ \t]?)[A-Z]{2,3}(?=[ \t]*$)",
+        0.5,
+    ),
+    PatternSpec(
         # dictation initials: "DD/tp", "JT:mb", "xw/ab"
         "dictation_initials",
         USERNAME,
         r"(?<![\w/])(?:[A-Z]{2,4}\d{0,4}[/:][a-z]{2,4}|[a-z]{2,4}/[A-Z]{2,4}|"
-        r"[A-Z]{2,4}/[A-Z]{2,4})(?![\w/])(?<!\b(?:SI/HI|HI/SI|AV/VA|PO/IV|IV/PO|N/V|A/P|S/P|"
+        r"[A-Z]{2,4}/[A-Z]{2,4}|(?!(?:mg|ml|mcg|kg|dl|hr|min|cm|mm|ng|meq|mmol|iu|unit|units|"
+        r"day|wk|mo|yr|sec|ug|gm|cc|lb|oz|hpf|lpf)/)[a-z]{2,4}/(?!(?:mg|ml|mcg|kg|dl|hr|min|cm|"
+        r"mm|hg|ng|meq|mmol|iu|units?|day|wk|mo|yr|sec|ug|gm|cc|lb|oz|hpf|lpf|kg|m2|l|L)\b)"
+        r"[a-z]{2,4})(?![\w/])(?<!\b(?:SI/HI|HI/SI|AV/VA|PO/IV|IV/PO|N/V|A/P|S/P|"
         r"W/U|F/U|D/C|C/O|R/O|H/O|S/S|Y/O)\b)",
+        0.5,
+    ),
+    PatternSpec(
+        # upper-case letters and digits mixed (licence, plate, serial, internal ids): at least
+        # two of each, five characters or more, not a clinical code, spinal level or unit
+        "alphanumeric_id",
+        ID,
+        r"(?<![\w/.-])"
+        r"(?![CTLS]\d{1,2}-[CTLS]?\d{1,2}(?![\w-])|G\d+P\d+|\d+(?:[A-Z]{1,3})(?![\w-])|"
+        r"COVID-?\d+|CHA2DS2|ICD-?\d+|SF-?\d+|CA-?\d+(?:-\d+)?|HLA-[A-Z]+\d+|IL-?\d+|"
+        r"CD\d+|NYHA|PHQ-?\d+|GAD-?\d+|H\d+N\d+|DSM-?\d+)"
+        r"(?=(?:[A-Z-]*\d){2})(?=(?:[\d-]*[A-Z]){2})[A-Z0-9]+(?:-[A-Z0-9]+)*(?<=[\w]{5,}|"
+        r"[\w-]{6,})(?![\w/-])",
+        0.55,
+    ),
+    PatternSpec(
+        "username_mixed",
+        USERNAME,
+        r"(?<![\w/.@-])(?!(?:spo|pao|fio|pco|hco|mso|po|covid|sao|vo|feo|cao|fev|fvc|dlco|"
+        r"icd|dsm|phq|gad|sf|hba|cd|il|brca|her|kcl)\d)[a-z]{2,8}\d{1,4}(?![\w@-])",
         0.5,
     ),
     PatternSpec(
@@ -374,10 +454,18 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.65,
     ),
     PatternSpec(
+        "city_before_state_zip",
+        LOCATION,
+        rf"(?<![\p{{L}}])(?:\p{{Lu}}[\p{{L}}'.-]+[ \t]){{0,2}}\p{{Lu}}[\p{{L}}'.-]+"
+        rf"(?=,?[ \t]+{_STATE_ABBR}[ \t]+\d{{5}}(?!\d))",
+        0.65,
+    ),
+    PatternSpec(
         "state_abbr_in_address",
         LOCATION,
-        rf"(?<=\p{{L}},[ \t]{{0,2}}){_STATE_ABBR}(?=[ \t]+\d{{5}}(?!\d))",
-        0.7,
+        rf"(?<=\p{{L}},?[ \t]{{1,2}}){_STATE_ABBR}(?=[ \t]+\d{{5}}(?!\d))"
+        rf"|(?<=\p{{Ll}},[ \t]{{0,2}})(?!MD|PA|DO)(?-i:{_STATE_ABBR})(?![\p{{L}}\d-])",
+        0.6,
     ),
     PatternSpec("state_name", LOCATION, rf"\b{_STATE_NAME}\b", 0.55),
     PatternSpec(
@@ -401,9 +489,29 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.7,
     ),
     PatternSpec(
+        "facility_name",
+        HOSPITAL,
+        r"\b(?:(?:St\.?|Saint|Mount|Mt\.?)[ \t]+)?(?:\p{Lu}[\p{L}'&.-]*[ \t]+){1,3}"
+        + _FACILITY_HEAD
+        + r"\b"
+        r"|\b(?:St\.?|Saint)[ \t]+\p{Lu}\p{Ll}+['’]s\b",
+        0.5,
+    ),
+    PatternSpec(
+        "facility_after_cue",
+        HOSPITAL,
+        rf"(?<=\b{_FACILITY_CUE}[ \t]+(?:to|at|from|in|by|for|with)[ \t]+(?:the[ \t]+)?)"
+        r"(?!(?:Dr|Mr|Mrs|Ms|ICU|MICU|SICU|CCU|ED|ER|OR|PACU|ICU|SNF|LTAC|LTACH|Medicine|"
+        r"Surgery|Rehab|Hospice|Home|Cardiology|Oncology|Neurology|PCP|PT|OT)\b)"
+        r"(?:\p{Lu}[\p{L}'&.-]*)(?:[ \t]+(?:of[ \t]+)?\p{Lu}[\p{L}'&.-]*){0,4}",
+        0.5,
+    ),
+    PatternSpec(
         "hospital_upper",
         HOSPITAL,
         r"\b(?:[A-Z][A-Z'&.-]+[ \t]+){1,5}(?:HOSPITAL|MEDICAL[ \t]+CENTER|MED[ \t]+CTR|CLINIC|"
+        r"GENERAL|MEMORIAL|REGIONAL|MEDICAL|DEACONESS|CHILDREN'S|WOMEN'S|VA|VAMC|ASSOCIATES|"
+        r"PRACTICE|PHARMACY|PARTNERS|PHYSICIANS|"
         r"HEALTH(?:[ \t]+(?:CENTER|SYSTEM|CARE))?|HEALTHCARE|INFIRMARY|REHAB(?:ILITATION)?"
         r"(?:[ \t]+(?:CENTER|HOSPITAL))?|NURSING[ \t]+(?:HOME|FACILITY|CENTER)|HOSPICE|"
         r"INSTITUTE|CARE[ \t]+CENTER|MANOR)\b",
@@ -487,3 +595,25 @@ class KnownIdentifierRecognizer(EntityRecognizer):
             if not entities or entity in entities:
                 results.append(RecognizerResult(entity, start, end, 1.0))
         return results
+
+
+# presidio's PhoneRecognizer regions ("FE" is not a region phonenumbers knows)
+PHONE_REGIONS = ("US", "GB", "DE", "IL", "IN", "CA", "BR")
+
+
+def library_phone_numbers(text: str) -> list[tuple[int, int]]:
+    """Phone numbers found by ``phonenumbers`` (the library behind presidio's PhoneRecognizer)
+    in presidio's regions. Only lines holding a run of 5+ digits are handed to the matcher
+    (a number does not span lines), which keeps the cost to a fraction of presidio's."""
+    import phonenumbers
+
+    found: set[tuple[int, int]] = set()
+    for line in _DIGIT_LINE.finditer(text):
+        segment = line.group()
+        for region in PHONE_REGIONS:
+            for match in phonenumbers.PhoneNumberMatcher(segment, region, leniency=1):
+                found.add((line.start() + match.start, line.start() + match.end))
+    return sorted(found)
+
+
+_DIGIT_LINE = regex.compile(r"(?m)^.*(?:\d[\s().+/-]{0,2}){5}.*$", regex.V0)
