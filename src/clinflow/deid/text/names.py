@@ -19,7 +19,7 @@ Each rule returns ``(start, end, recognizer, score)`` tuples; the engine turns t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -300,7 +300,9 @@ _DRUG_STEM = regex.compile(
     r"otomy|plasty|scopy|gram|graphy|ology|ologist|iasis|oma|pathy|algia|uria)$",
     regex.I | regex.V0,
 )
-_DOSE_AFTER = regex.compile(r"[ \t]*\d+(?:\.\d+)?[ \t]*(?:mg|mcg|g|mL|ml|units|u|%|mEq)\b", regex.V0)
+_DOSE_AFTER = regex.compile(
+    r"[ \t]*\d+(?:\.\d+)?[ \t]*(?:mg|mcg|g|mL|ml|units|u|%|mEq)\b", regex.V0
+)
 
 
 # start of a line, a sentence, a list item or a heading's value: capitals there are grammar
@@ -419,7 +421,7 @@ RULES: dict[str, tuple[Any, str]] = {
 }
 
 
-def find_names(text: str, rules: list[str]) -> Iterator[tuple[int, int, str, str, float]]:
+def find_names(text: str, rules: Sequence[str]) -> Iterator[tuple[int, int, str, str, float]]:
     """Run the named rules (keys of ``RULES``) over one tokenisation of ``text``:
     ``(start, end, entity, recognizer, score)``."""
     if not rules:

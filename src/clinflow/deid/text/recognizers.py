@@ -418,7 +418,9 @@ PATTERNS: tuple[PatternSpec, ...] = (
         "long_number",
         ID,
         r"(?<![\d.,/:#-])(?<!(?:plt|platelets?|wbc|anc|alc|count|load|vl|cd4|copies|mg|dose|"
-        r"weight|steps|calories)\s{0,3}:?\s{0,2})\d{5,}(?![\d,/]|\.\d|\s*" + _UNITS + r"(?![\p{L}]))",
+        r"weight|steps|calories)\s{0,3}:?\s{0,2})\d{5,}(?![\d,/]|\.\d|\s*"
+        + _UNITS
+        + r"(?![\p{L}]))",
         0.5,
         regex.I,
     ),
@@ -430,8 +432,11 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.7,
     ),
     PatternSpec(
-        "zip_after_label", ZIP, r"(?<=\b(?:zip|zip\s*code|postal\s*code)[:#\s]{1,3})\d{5}(?:-\d{4})?",
-        0.8, regex.I,
+        "zip_after_label",
+        ZIP,
+        r"(?<=\b(?:zip|zip\s*code|postal\s*code)[:#\s]{1,3})\d{5}(?:-\d{4})?",
+        0.8,
+        regex.I,
     ),
     PatternSpec(
         "street_address",

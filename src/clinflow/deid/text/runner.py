@@ -1,0 +1,147 @@
+"""Runs the text de-identifier over .txt/.jsonl notes, writing outputs and quarantining bad input.
+
+Each note's patient key comes from its FHIR Patient (the MRN, else ``Patient/<id>``, as the
+FHIR path keys patients) or ``--patient-id``; its known identifiers from that Patient and the
+people given with it, so names, dates and surrogates match ``clinflow deid fhir`` for the
+same patient and key. Spans are kept per note for ``--explain`` (offsets, type, recognizers;
+values only on request).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from clinflow.deid.text.engine import Span, TextDeidentifier
+from clinflow.deid.text.known import KnownIdentifiers
+from clinflow.deid.text.notes_io import (
+    NoteInput,
+    input_files,
+    iter_jsonl,
+    parse_jsonl_line,
+    read_txt,
+)
+from clinflow.errors import InputRejected
+from clinflow.patient_ids import patient_mrn
+from clinflow.quarantine import Quarantine
+
+STAGE = "deid-text"
+
+
+@dataclass
+class TextRunReport:
+    files: int = 0
+    notes: int = 0
+    spans: int = 0
+    quarantined: int = 0
+    problems: list[str] = field(default_factory=list)  # file/line + reason, never PHI
+    by_entity: dict[str, int] = field(default_factory=dict)
+    explained: list[tuple[str, Span, str]] = field(default_factory=list)  # (note, span, value)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "notes": self.notes,
+            "spans": self.spans,
+            "by_entity": dict(sorted(self.by_entity.items())),
+            "quarantined": self.quarantined,
+            "problems": self.problems,
+        }
+
+    def explain(self, show_values: bool = False) -> list[str]:
+        """One line per span: note, entity, start-end, recognizers (and the value if asked)."""
+        lines = []
+        for note, span, value in self.explained:
+            line = f"{note}\t{span.entity}\t{span.start}-{span.end}\t{'+'.join(span.found_by)}"
+            lines.append(f"{line}\t{value!r}" if show_values else line)
+        return lines
+
+
+class TextDeidRunner:
+    """De-identifies every note under a path into an output folder."""
+
+    def __init__(
+        self,
+        deidentifier: TextDeidentifier,
+        quarantine: Quarantine | None = None,
+        patient_id: str | None = None,
+    ) -> None:
+        self.deidentifier = deidentifier
+        self.quarantine = quarantine
+        self.patient_id = patient_id
+        self.report = TextRunReport()
+
+    def run(self, source: Path, out: Path) -> TextRunReport:
+        base = source if source.is_dir() else source.parent
+        for path in input_files(source):
+            target = out / path.relative_to(base)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.report.files += 1
+            if path.suffix == ".jsonl":
+                self._run_jsonl(path, target)
+            else:
+                self._run_txt(path, target)
+        return self.report
+
+    def deidentify(self, note: NoteInput, label: str) -> str:
+        """One note's de-identified text; records its spans in the report."""
+        patient_key, known = self._patient(note)
+        result = self.deidentifier.deidentify(note.text, patient_key, known)
+        self.report.notes += 1
+        self.report.spans += len(result.spans)
+        for span in result.spans:
+            self.report.by_entity[span.entity] = self.report.by_entity.get(span.entity, 0) + 1
+            self.report.explained.append((label, span, note.text[span.start : span.end]))
+        return result.text
+
+    def _patient(self, note: NoteInput) -> tuple[str | None, KnownIdentifiers | None]:
+        known: KnownIdentifiers | None = None
+        key = self.patient_id
+        if note.patient is not None:
+            known = KnownIdentifiers()
+            known.add_from_patient(note.patient)
+            key = patient_mrn(note.patient) or f"Patient/{note.patient.get('id', '')}"
+        if note.people:
+            known = known or KnownIdentifiers()
+            for person in note.people:
+                known.add_person(person)
+        return key, known
+
+    def _reject(self, exc: InputRejected, payload: bytes | None) -> None:
+        self.report.quarantined += 1
+        self.report.problems.append(str(exc))
+        if self.quarantine is not None:
+            self.quarantine.put(STAGE, exc.location, exc.reason, payload)
+
+    def _run_txt(self, path: Path, target: Path) -> None:
+        try:
+            note = read_txt(path)
+        except InputRejected as exc:
+            self._reject(exc, _read_or_none(path))
+            return
+        target.write_text(self.deidentify(note, path.name), encoding="utf-8")
+
+    def _run_jsonl(self, path: Path, target: Path) -> None:
+        try:
+            lines = list(iter_jsonl(path))
+        except InputRejected as exc:
+            self._reject(exc, None)
+            return
+        with target.open("w", encoding="utf-8") as sink:
+            for number, line in lines:
+                try:
+                    note = parse_jsonl_line(path, number, line)
+                except InputRejected as exc:
+                    self._reject(exc, line)
+                    continue
+                text = self.deidentify(note, f"{path.name}:{note.note_id}")
+                sink.write(json.dumps({"id": note.note_id, "text": text}) + "\n")
+
+
+def _read_or_none(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
