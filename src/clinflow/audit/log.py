@@ -10,9 +10,10 @@ checkpoint every ``checkpoint_every`` entries or ``checkpoint_seconds`` seconds,
 latest one stored.
 
 Gathering: while the writer commits, the next batch fills. When it is free it waits (at most
-``batch_wait`` seconds after the batch's first entry, and never past ``max_batch`` entries)
-until as many callers have joined as were in the batch it committed last — the callers it just
-released usually come straight back — so N producers appending one entry each share one fsync.
+``batch_wait`` seconds or as long as its last commit took, and never past ``max_batch``
+entries) for the callers it just released to come back and join those already gathered — so
+N producers appending one entry each share one fsync instead of splitting into groups that
+alternate.
 Backpressure: at most one gathering batch of ``max_batch`` entries waits beside the one being
 committed; further producers block (threads) or await (tasks) until the writer takes it.
 """
@@ -126,7 +127,10 @@ class AuditLog:
         self._space = threading.Condition(self._lock)
         self._space_loops: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._gathering = _Batch()
-        self._expected_callers = 1  # callers in the last committed batch: worth waiting for
+        self._expected_callers = 1  # the writer waits for this many callers (see _take)
+        self._released = 0  # callers released by the last commit
+        self._free_at = 0.0  # when the last commit ended
+        self._commit_seconds = batch_wait  # how long it took
         self._closed = False
         self._writer = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._writer.start()
@@ -276,6 +280,9 @@ class AuditLog:
         checkpoint timer) or when closed with nothing left."""
         with self._lock:
             batch = self._gathering
+            # Worth waiting for: the callers already gathered (they queued during the last
+            # commit) plus those the last commit released, who usually come straight back.
+            self._expected_callers = batch.callers + self._released
             if not batch.entries:
                 if self._closed:
                     return None
@@ -286,7 +293,11 @@ class AuditLog:
                 self._arrived.wait(timeout)
                 if not batch.entries:
                     return None
-            deadline = batch.first_at + self.batch_wait
+            # The wait counts from when the writer could commit (the batch's first entry, or
+            # the end of the last commit if the batch gathered during it) and is at most what
+            # the last commit took: waiting longer than a commit costs more than it saves.
+            wait = min(self.batch_wait, self._commit_seconds)
+            deadline = max(batch.first_at, self._free_at) + wait
             while (
                 not self._closed
                 and batch.callers < self._expected_callers
@@ -296,7 +307,6 @@ class AuditLog:
                 if remaining <= 0:
                     break
                 self._arrived.wait(remaining)
-            self._expected_callers = batch.callers
             self._gathering = _Batch()
             self._space.notify_all()
             space_loops, self._space_loops = self._space_loops, []
@@ -312,7 +322,11 @@ class AuditLog:
                     break
                 self._maybe_checkpoint(idle=True)
                 continue
+            began = time.monotonic()
             self._commit(batch)
+            self._released = batch.callers
+            self._free_at = time.monotonic()
+            self._commit_seconds = self._free_at - began
             self._maybe_checkpoint(idle=False)
         self._maybe_checkpoint(idle=False, force=True)
 
