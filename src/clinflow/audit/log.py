@@ -14,8 +14,9 @@ Gathering: while the writer commits, the next batch fills. When it is free it wa
 entries) for the callers it just released to come back and join those already gathered — so
 N producers appending one entry each share one fsync instead of splitting into groups that
 alternate.
-Backpressure: at most one gathering batch of ``max_batch`` entries waits beside the one being
-committed; further producers block (threads) or await (tasks) until the writer takes it.
+Backpressure: at most one gathering batch (``max_batch`` entries plus the call that filled it)
+waits beside the one being committed; further producers block (threads) or await (tasks) until
+the writer takes it.
 """
 
 from __future__ import annotations
@@ -59,12 +60,23 @@ class _Batch:
     ``submit_many`` callers get a ``concurrent.futures.Future`` each.
     """
 
-    __slots__ = ("callers", "done", "entries", "error", "first_at", "futures", "loops", "start")
+    __slots__ = (
+        "callers",
+        "done",
+        "entries",
+        "error",
+        "first_at",
+        "full",
+        "futures",
+        "loops",
+        "start",
+    )
 
     def __init__(self) -> None:
         self.entries: list[NewEntry] = []
         self.callers = 0
         self.first_at = 0.0
+        self.full = False  # a producer is waiting because its entries did not fit
         self.done = threading.Event()
         self.start = -1
         self.error: BaseException | None = None
@@ -183,14 +195,17 @@ class AuditLog:
     def _place(self, entries: list[NewEntry]) -> tuple[_Batch, int] | None:
         """Add ``entries`` to the gathering batch (lock held); None when it is full.
 
-        A call larger than ``max_batch`` goes alone into an empty batch (its entries are
-        committed together, in order, as the caller asked).
+        A call joins while the batch holds fewer than ``max_batch`` entries, so a batch holds
+        at most ``max_batch`` plus one call's entries (a call is committed whole, in order).
         """
         if self._closed:
             raise ClinflowError("audit log is closed")
         batch = self._gathering
         offset = len(batch.entries)
-        if offset and offset + len(entries) > self.max_batch:
+        if offset >= self.max_batch:
+            if not batch.full:
+                batch.full = True
+                self._arrived.notify()  # nothing more fits: the writer need not wait
             return None
         if not offset:
             batch.first_at = time.monotonic()
@@ -302,6 +317,7 @@ class AuditLog:
                 not self._closed
                 and batch.callers < self._expected_callers
                 and len(batch.entries) < self.max_batch
+                and not batch.full
             ):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
