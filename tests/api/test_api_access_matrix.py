@@ -4,6 +4,14 @@ patient token of another patient, the deployment token) gets what the rule says.
 
 Apps: the audit-query API (with consent), the scoring service, and the two apps of
 ``clinflow serve all`` built by ``serve_all_apps`` over one deployment.
+
+Figures for docs/reliability.md (routes per app, routes without a rule, probes, mismatches;
+schemathesis cases and 5xx per app and caller; the anonymous flood) are merged into the JSON
+file named by ``CLINFLOW_RELIABILITY_OUT``:
+
+    CLINFLOW_RELIABILITY_OUT=figures.json CLINFLOW_SCHEMATHESIS_EXAMPLES=30 \
+        pytest -p no:cacheprovider -m "slow or not slow" tests/api/test_api_access_matrix.py \
+        tests/api/test_api_schemathesis.py tests/api/test_api_security.py
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from clinflow.cli import app as cli
 from clinflow.config import DataDir
 from helpers.asgi import call
 
-from .helpers import ALICE, BOB, Api, TestClient
+from .helpers import ALICE, BOB, Api, TestClient, report_figures
 
 
 def api_queries(data_dir: DataDir, **filters: Any) -> list[dict[str, Any]]:
@@ -197,3 +197,14 @@ def test_anonymous_flood_is_rate_limited_and_audited_coalesced(deployment: DataD
     anonymous = [e for e in events if e["agent"][0]["who"]["identifier"]["value"] == "anonymous"]
     assert [detail(e, "count") for e in anonymous] == [1, 299]  # first at once, the rest summed
     assert len(events) - len(anonymous) == 10  # authenticated: one event each
+    report_figures(
+        "anonymous_flood",
+        {
+            "anonymous_requests": len(statuses),
+            "answered_401": statuses.count(401),
+            "answered_429": statuses.count(429),
+            "audit_events_for_them": len(anonymous),
+            "authenticated_requests": 10,
+            "audit_events_for_those": len(events) - len(anonymous),
+        },
+    )
