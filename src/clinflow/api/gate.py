@@ -150,16 +150,20 @@ class GateControl:
         self.buckets = TokenBuckets(limits.refused_per_second, limits.refused_burst)
         self.refusals = RefusalLedger(limits.refusal_window_s)
         self._next_sweep = 0.0
-        self._compiled: list[_Compiled] | None = None
+        self._compiled: list[_Compiled] = []
+        self._compiled_for = -1
 
     def compiled(self) -> list[_Compiled]:
-        """The app's routes as (regex, methods, template, convertors), built on first use
-        (after every route is declared)."""
-        if self._compiled is None:
+        """The app's routes as (regex, convertors, methods, template), rebuilt when the app's
+        route list changes length (routes are declared before serving; this catches a late
+        ``include_router`` or route, so no route escapes the table)."""
+        routes = self.routes()
+        if len(routes) != self._compiled_for:
             self._compiled = [
                 (*_compile(template), methods, template)
-                for template, methods in app_routes(self.routes())
+                for template, methods in app_routes(routes)
             ]
+            self._compiled_for = len(routes)
         return self._compiled
 
     def match(self, scope: Scope) -> tuple[Rule, str, dict[str, Any]] | None:
