@@ -217,7 +217,7 @@ def is_english_word(word: str) -> bool:
     if low in vocabulary:
         return True
     for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"),
-                         ("ing", ""), ("ing", "e"), ("ly", ""), ("er", ""), ("est", "")):
+                         ("ing", ""), ("ing", "e"), ("ly", "")):
         if low.endswith(suffix) and len(low) - len(suffix) >= 3:
             stem = low[: len(low) - len(suffix)]
             if suffix == "es" and not stem.endswith(("s", "x", "z", "ch", "sh")):
@@ -265,11 +265,15 @@ def anglo_names() -> frozenset[str]:
 
 
 def is_name(word: str) -> bool:
-    """In the name lists: an anglophone name, or another locale's name that is not English."""
+    """In the name lists: an anglophone name, or another locale's name that is not an
+    English word (or only a noun, as WordNet's famous people are)."""
     key = word.casefold()
     if key in anglo_names():
         return True
-    return key in all_person_names() and not is_english_word(word)
+    if key not in all_person_names():
+        return False
+    # WordNet lists famous people as nouns ("monteverdi"): a noun-only word is still a name
+    return not is_english_word(word) or key in noun_only_words()
 
 
 @lru_cache(maxsize=1)

@@ -28,6 +28,7 @@ import regex  # type: ignore[import-untyped]
 
 from clinflow.deid.text.lexicon import (
     CLINICAL_SAFE,
+    all_person_names,
     city_names,
     is_english_word,
     is_name,
@@ -107,7 +108,7 @@ _SIGNATURE_LINE = regex.compile(
 )
 _SIGN_OFF = regex.compile(
     r"(?:sincerely|regards|best|thank\s+you|thanks|respectfully|yours\s+truly|cordially)"
-    r"[,.]?[ \t]*\n",
+    r"[,.]?[ \t]*\n(?:[ \t]*\n)*",
     regex.I | regex.V0,
 )
 
@@ -161,7 +162,8 @@ def _is_name_word(token: _Token) -> bool:
         return True
     if not token.capitalised or token.key in safe_words() or token.abbreviation:
         return False
-    return is_name(token.text) or not is_english_word(token.text)
+    # next to a name, any listed name counts, even one that is also an English word
+    return token.key in all_person_names() or not is_english_word(token.text)
 
 
 def dictionary_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit]:
