@@ -129,3 +129,19 @@ def test_compose_publishes_every_port_on_loopback_only() -> None:
     published = [(name, port) for name, s in services.items() for port in s.get("ports", [])]
     assert {name for name, _ in published} >= {"api", "scoring"}
     assert all(str(port).startswith("127.0.0.1:") for _, port in published), published
+
+
+def test_access_is_audited_even_when_scores_are_not(access: Access) -> None:
+    """``serve scoring --no-audit`` (the benchmark's setting) stops auditing scores only."""
+    access_log = RecordingAuditSink()
+    service = ScoringService()  # no audit sink: scores and alerts are not audited
+    app = create_app(service, authenticator=access.authenticator, access_audit=access_log)
+    sick = orjson.dumps(vital_set("a", rr=26, spo2=91, o2_flow=2))
+    assert request(app, access, "scoring", "POST", "/icu/risk-assessment", sick).status == 200
+    assert access_log.events == []  # the fast path stays unaudited per request
+    assert request(app, access, "patient", "GET", f"/patients/{PATIENT}/alerts").status == 200
+    assert request(app, access, None, "GET", f"/patients/{PATIENT}/alerts").status == 401
+    assert access_log.codes() == ["api-query", "api-query"]
+    assert [e["agent"][0]["who"]["identifier"]["value"] for e in access_log.events][1] == (
+        "anonymous"
+    )

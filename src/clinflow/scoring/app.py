@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # the access gate is the application layer's (imported where 
 
 from clinflow.audit.buffer import RequestAudit, request_audit
 from clinflow.errors import AuditUnavailable, ClinflowError, InputRejected
-from clinflow.interfaces import RetractionRequest
+from clinflow.interfaces import AuditSink, RetractionRequest
 from clinflow.scoring.identifiers import check_patient
 from clinflow.scoring.models import AcknowledgeRequest, RetractionBody
 from clinflow.scoring.news2 import MOCK_LABEL
@@ -201,12 +201,14 @@ def create_app(
     *,
     authenticator: "Authenticator",
     limits: "Limits | None" = None,
+    access_audit: AuditSink | None = None,
 ) -> ScoringApp:
     """The HTTP app over ``service`` (a fresh one from the default policy if not given).
 
     ``authenticator``: the deployment's token store, plus the service token ``clinflow serve``
     registers for the deployment's other processes (retraction). Reads of a patient's
-    features and alerts, and every refusal, are audited to the service's audit sink.
+    features and alerts, and every refusal, are audited to ``access_audit`` (default: the
+    service's audit sink; ``serve scoring --no-audit`` stops auditing scores, not access).
     """
     from clinflow.api.access import SCORING_APP
     from clinflow.api.gate import GateControl
@@ -220,7 +222,7 @@ def create_app(
         lambda: fastapi.router.routes,
         authenticator,
         limits or Limits(),
-        lambda: svc.audit,
+        lambda: access_audit if access_audit is not None else svc.audit,
         source="clinflow/scoring",
     )
     fastapi.state.gate = control

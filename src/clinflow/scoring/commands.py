@@ -19,7 +19,11 @@ def serve_scoring(
         typer.Option("--policy", help="Endpoints policy YAML (default policies/endpoints.yaml)."),
     ] = None,
     audit: Annotated[
-        bool, typer.Option("--audit/--no-audit", help="Append scores and alerts to audit.db.")
+        bool,
+        typer.Option(
+            "--audit/--no-audit",
+            help="Append scores and alerts to audit.db (access is always audited).",
+        ),
     ] = True,
     access_log: Annotated[
         bool, typer.Option("--access-log/--no-access-log", help="Log every request line.")
@@ -54,7 +58,10 @@ def serve_scoring(
             service.audit = None
         with registered_scoring_service(directory, host, port) as token:
             app = create_app(
-                service, authenticator=scoring_authenticator(directory, token), limits=limits
+                service,
+                authenticator=scoring_authenticator(directory, token),
+                limits=limits,
+                access_audit=deployment.audit,  # access is audited even with --no-audit
             )
             # Long-lived server: move start-up objects out of the collector's way and collect
             # cycles less often (refcounting frees the per-request garbage) — fewer tail pauses.
