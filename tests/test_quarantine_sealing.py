@@ -10,6 +10,7 @@ are 0600 in 0700 folders (ADR 0086).
 from __future__ import annotations
 
 import logging
+import os
 import re
 import stat
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clinflow.config import DataDir
 from clinflow.deid.leaks.scanner import variants
@@ -134,11 +137,23 @@ def test_list_shows_metadata_only_and_a_tampered_row_does_not_open(tmp_path: Pat
 
 
 def test_printable_location_escapes_undecodable_bytes_and_control_characters() -> None:
-    import os
-
     assert printable_location(os.fsdecode(b"bad\xff.dcm")) == "bad\\xff.dcm"
     assert printable_location("scan\n01.dcm") == "scan\\n01.dcm"
     assert printable_location("Größe 1.dcm") == "Größe 1.dcm"
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=st.binary(min_size=1, max_size=40).filter(lambda b: b"/" not in b and b"\0" not in b))
+def test_any_file_name_is_stored_printable_and_utf8(name: bytes) -> None:
+    shown = printable_location(os.fsdecode(name))
+    assert shown.isprintable()  # no control character, no lone surrogate
+    shown.encode("utf-8")  # what SQLite, the console and JSON need: never raises
+    try:
+        decoded = name.decode("utf-8")
+    except UnicodeDecodeError:
+        return
+    if decoded.isprintable():
+        assert shown == decoded  # a good name is shown as it is
 
 
 def _modes(root: Path) -> dict[str, int]:
