@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from clinflow.api.settings import MIB
+from clinflow.errors import AuditUnavailable
 from clinflow.scoring.app import create_app
 from clinflow.scoring.service import ScoringService
 from helpers.asgi import Answer, call
@@ -145,3 +146,25 @@ def test_access_is_audited_even_when_scores_are_not(access: Access) -> None:
     assert [e["agent"][0]["who"]["identifier"]["value"] for e in access_log.events][1] == (
         "anonymous"
     )
+
+
+class FailingSink:
+    """An audit log that cannot store anything (full disk)."""
+
+    def append(self, event: Any) -> int:
+        raise AuditUnavailable("disk full")
+
+
+def test_no_read_is_released_without_its_audit_record(access: Access) -> None:
+    service = ScoringService()
+    app = create_app(service, authenticator=access.authenticator, access_audit=FailingSink())
+    sick = orjson.dumps(vital_set("a", rr=26, spo2=91, o2_flow=2))
+    assert request(app, access, "scoring", "POST", "/icu/risk-assessment", sick).status == 200
+    withheld = request(app, access, "scoring", "GET", f"/patients/{PATIENT}/features")
+    assert withheld.status == 503 and b"respiratory" not in withheld.body
+    assert withheld.json() == {
+        "detail": "audit trail unavailable: response not released, retry later"
+    }
+    # refusals are still answered when their record cannot be written
+    assert request(app, access, None, "GET", f"/patients/{PATIENT}/features").status == 401
+    assert request(app, access, "auditor", "GET", f"/patients/{PATIENT}/features").status == 403

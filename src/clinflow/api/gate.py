@@ -16,6 +16,7 @@ Pure ASGI, so it runs before the framework reads or parses anything:
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -34,10 +35,13 @@ from clinflow.api.access import Scope as PatientScope
 from clinflow.api.auth import Authenticator, Principal, Role
 from clinflow.api.settings import Limits
 from clinflow.audit import events as audit_events
+from clinflow.errors import ClinflowError
 from clinflow.interfaces import AuditSink
 from clinflow.patient_ids import PSEUDONYM_RE
 
 DENY = Rule()  # a route missing from the access table: no role may call it
+AUDIT_UNAVAILABLE = "audit trail unavailable: response not released, retry later"
+_log = logging.getLogger("clinflow.api")
 MAX_CLIENTS = 10_000  # per-client state kept for refusals (bounded memory under a flood)
 
 
@@ -160,8 +164,7 @@ class GateControl:
         routes = self.routes()
         if len(routes) != self._compiled_for:
             self._compiled = [
-                (*_compile(template), methods, template)
-                for template, methods in app_routes(routes)
+                (*_compile(template), methods, template) for template, methods in app_routes(routes)
             ]
             self._compiled_for = len(routes)
         return self._compiled
@@ -193,6 +196,16 @@ class GateControl:
         for event in events:
             sink.append(event)
 
+    async def write_quietly(self, events: list[dict[str, Any]]) -> None:
+        """``write`` off the loop; an unavailable log is logged (no PHI), not raised: these
+        records describe refusals already answered."""
+        if not events:
+            return
+        try:
+            await run_in_threadpool(self.write, events)
+        except ClinflowError as exc:
+            _log.warning("audit of refused calls failed (%s)", type(exc).__name__)
+
     def coalesced(self, windows: list[tuple[str, _Window, int]]) -> list[dict[str, Any]]:
         return [
             audit_events.api_query(
@@ -216,7 +229,10 @@ class GateControl:
 
     def flush(self) -> None:
         """Write the coalesced refusals still open (app shutdown)."""
-        self.write(self.coalesced(self.refusals.flush()))
+        try:
+            self.write(self.coalesced(self.refusals.flush()))
+        except ClinflowError as exc:
+            _log.warning("audit of refused calls failed at shutdown (%s)", type(exc).__name__)
 
 
 def _bearer(scope: Scope) -> str | None:
@@ -292,7 +308,7 @@ class AccessGate:
         now = time.monotonic()
         ended = control.due(now)
         if ended:
-            await run_in_threadpool(control.write, control.coalesced(ended))
+            await control.write_quietly(control.coalesced(ended))
         found = control.match(scope)
         if found is None:
             await self.app(scope, receive, send)
@@ -311,7 +327,7 @@ class AccessGate:
         denied = _denied(rule, principal, params)
         if denied is not None:
             await send_json(send, 403, refusal(denied))
-            await self._audit(scope, principal, 403, params, rule, refused=True)
+            await self._audit_quietly(scope, principal, 403, params, rule)
             return
         await self._forward(scope, receive, send, limit, principal, rule, params)
 
@@ -326,8 +342,7 @@ class AccessGate:
             headers = [(b"retry-after", b"1")]
         await send_json(send, status, refusal(message), headers)
         windows = control.refusals.note(client, scope["method"], scope["path"], status, now)
-        if windows:
-            await run_in_threadpool(control.write, control.coalesced(windows))
+        await control.write_quietly(control.coalesced(windows))
 
     async def _forward(
         self,
@@ -347,7 +362,7 @@ class AccessGate:
         except BodyTooLarge:
             await send_json(send, 413, refusal(f"request body exceeds {limit} bytes"))
             if principal is not None:
-                await self._audit(scope, principal, 413, params, rule, refused=True)
+                await self._audit_quietly(scope, principal, 413, params, rule)
             return
         if body is None:
             return
@@ -361,21 +376,48 @@ class AccessGate:
             return await receive()
 
         status = 500
+        # An audited call's response is held until its AuditEvent is durable: no disclosure
+        # without its record (a failed append answers 503 and releases nothing).
+        held: list[Message] | None = [] if principal is not None and rule.audited else None
 
         async def capture(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-            await send(message)
+            if held is None:
+                await send(message)
+            else:
+                held.append(message)
 
         try:
             await self.app(scope, replay, capture)
         except Exception:
             if principal is not None:
-                await self._audit(scope, principal, 500, params, rule, refused=False)
+                await self._audit_quietly(scope, principal, 500, params, rule)
+            for message in held or ():  # the inner app's own 500, if it wrote one
+                await send(message)
             raise
-        if principal is not None and (rule.audited or status in (401, 403, 413)):
-            await self._audit(scope, principal, status, params, rule, refused=status >= 400)
+        if held is not None and principal is not None:
+            try:
+                await self._audit(scope, principal, status, params, rule, refused=status >= 400)
+            except ClinflowError as exc:
+                _log.warning("audit append failed (%s): response withheld", type(exc).__name__)
+                await send_json(send, 503, refusal(AUDIT_UNAVAILABLE))
+                return
+            for message in held:
+                await send(message)
+        elif principal is not None and status in (401, 403, 413):
+            await self._audit_quietly(scope, principal, status, params, rule)
+
+    async def _audit_quietly(
+        self, scope: Scope, principal: Principal, status: int, params: dict[str, Any], rule: Rule
+    ) -> None:
+        """Audit a refusal or failure whose response is already decided; an unavailable log
+        is logged (no PHI), not raised over the answer."""
+        try:
+            await self._audit(scope, principal, status, params, rule, refused=True)
+        except ClinflowError as exc:
+            _log.warning("audit of a refused or failed call failed (%s)", type(exc).__name__)
 
     async def _audit(
         self,
