@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import chain
-from operator import attrgetter
+from itertools import chain, count
+from operator import add, attrgetter
 from typing import Any
 
 from clinflow.audit.search_fields import IndexFields
@@ -57,7 +57,6 @@ class NewEntry:
 
 _LEAF = attrgetter("leaf")
 _ENTRY = attrgetter("entry")
-_LEAF_AND_ENTRY = attrgetter("leaf", "entry")
 _ROW = attrgetter("row")
 
 
@@ -76,9 +75,10 @@ def entry_bytes(entries: Sequence[NewEntry]) -> int:
     return sum(map(len, map(_ENTRY, entries)))
 
 
-def entry_params(entries: Sequence[NewEntry]) -> Iterator[bytes]:
-    """leaf, entry, leaf, entry, ... for a multi-row INSERT of ``(leaf, entry)`` rows."""
-    return chain.from_iterable(map(_LEAF_AND_ENTRY, entries))
+def entry_params(entries: Sequence[NewEntry], start: int) -> Iterator[Any]:
+    """idx, leaf, entry, idx + 1, leaf, entry, ... for a multi-row INSERT (C-level iterators:
+    no Python frame per entry)."""
+    return chain.from_iterable(zip(count(start), map(_LEAF, entries), map(_ENTRY, entries)))
 
 
 def index_rows(entries: Sequence[NewEntry]) -> Iterator[tuple[str | None, ...]]:
@@ -86,9 +86,9 @@ def index_rows(entries: Sequence[NewEntry]) -> Iterator[tuple[str | None, ...]]:
     return map(_ROW, entries)
 
 
-def index_params(entries: Sequence[NewEntry]) -> Iterator[str | None]:
-    """The side-index columns of every entry, flattened row after row (``INDEX_COLUMNS``)."""
-    return chain.from_iterable(map(_ROW, entries))
+def index_params(entries: Sequence[NewEntry], start: int) -> Iterator[Any]:
+    """idx, then the side-index columns (``INDEX_COLUMNS``), entry after entry."""
+    return chain.from_iterable(map(add, zip(count(start)), map(_ROW, entries)))
 
 
 @dataclass(frozen=True, slots=True)

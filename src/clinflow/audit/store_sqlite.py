@@ -47,7 +47,7 @@ WAL_AUTOCHECKPOINT_BYTES = 256 * 1024 * 1024
 # The background checkpoint runs once this many entry bytes were committed since the last one
 # (small commits, e.g. audited API queries, do not each add a database-file fsync).
 BACKGROUND_CHECKPOINT_BYTES = 8 * 1024 * 1024
-# Rows per multi-row INSERT (1 + 8 columns x 2,048 = 16,385 bound parameters, under SQLite's
+# Rows per multi-row INSERT (9 columns x 2,048 = 18,432 bound parameters, under SQLite's
 # limit of 32,766).
 ROWS_PER_INSERT = 2048
 
@@ -83,18 +83,12 @@ def _blob(value: Any) -> bytes:
     return bytes(value)
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=32)
 def _insert_sql(target: str, width: int, rows: int) -> str:
-    """``INSERT INTO target VALUES (?1+0, ?2, ...), (?1+1, ...)``: the first parameter is the
-    batch's first index and each row's index is that plus its position, so the parameters
-    are the start followed by the entries' columns flattened (no per-row tuple to build)."""
-    values = []
-    parameter = 2
-    for position in range(rows):
-        columns = ", ".join(f"?{parameter + c}" for c in range(width))
-        values.append(f"(?1+{position}, {columns})")
-        parameter += width
-    return f"INSERT INTO {target} VALUES " + ", ".join(values)
+    # Anonymous ``?`` only: binding a sequence to numbered ``?NNN`` parameters makes the
+    # sqlite3 module look up every parameter's name, a linear scan each (quadratic per chunk).
+    row = "(" + ", ".join("?" * width) + ")"
+    return f"INSERT INTO {target} VALUES " + ", ".join([row] * rows)
 
 
 def _insert_rows(
@@ -103,18 +97,19 @@ def _insert_rows(
     width: int,
     start: int,
     entries: Sequence[NewEntry],
-    params: Callable[[Sequence[NewEntry]], Iterable[Any]],
+    params: Callable[[Sequence[NewEntry], int], Iterable[Any]],
 ) -> None:
-    """Insert one row per entry (index ``start + i`` and ``width`` columns from ``params``)
+    """Insert one row per entry (index ``start + i``, then its columns: ``width`` in all)
     with multi-row INSERT statements of up to ``ROWS_PER_INSERT`` rows.
 
     One statement execution per chunk instead of one per row (``executemany``): fewer trips
     through the sqlite3 module and the VDBE per row; the batch's rows and order are unchanged.
+    ``params`` flattens a chunk's rows with C-level iterators (no Python frame per entry).
     """
     for offset in range(0, len(entries), ROWS_PER_INSERT):
         chunk = entries[offset : offset + ROWS_PER_INSERT]
         sql = _insert_sql(target, width, len(chunk))
-        conn.execute(sql, [start + offset, *params(chunk)])
+        conn.execute(sql, list(params(chunk, start + offset)))
 
 
 class SqliteStore:
@@ -206,8 +201,8 @@ class SqliteStore:
                 row = conn.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_entries")
                 start = int(row.fetchone()[0])
                 entries_table = "audit_entries(idx, leaf, entry)"
-                _insert_rows(conn, entries_table, 2, start, entries, entry_params)
-                _insert_rows(conn, "audit_index", 8, start, entries, index_params)
+                _insert_rows(conn, entries_table, 3, start, entries, entry_params)
+                _insert_rows(conn, "audit_index", 9, start, entries, index_params)
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 if conn.in_transaction:
