@@ -43,6 +43,7 @@ STATUS: list[tuple[type[core.ClinflowError], int]] = [
     (core.InputRejected, 422),
     (core.AuditIntegrityError, 409),
     (core.KeyError_, 503),
+    (core.AuditUnavailable, 503),
 ]
 
 
