@@ -76,6 +76,7 @@ def test_rejected_file_is_listed_shown_exported_and_stays_open_on_failed_replay(
     exported = tmp_path / "payload.bin"
     assert cli(data_dir, "quarantine", "export", str(item.id), str(exported)).returncode == 0
     assert exported.read_bytes() == b"this is not DICOM at all" * 10
+    assert exported.stat().st_mode & 0o077 == 0  # decrypted PHI leaves the store owner-only
     replay = cli(data_dir, "quarantine", "replay", str(item.id), "--out", str(tmp_path / "r"))
     assert replay.returncode == 1 and "still rejected" in replay.stdout
     assert "Traceback" not in replay.stdout + replay.stderr

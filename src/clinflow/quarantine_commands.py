@@ -26,6 +26,7 @@ from clinflow.cli_options import DataDirOption
 from clinflow.config import DataDir
 from clinflow.errors import ConfigError, KeyError_
 from clinflow.quarantine import Quarantine, QuarantinedItem
+from clinflow.sqlite_store import private_opener
 
 console = Console()
 quarantine_app = typer.Typer(help="List, inspect, export and replay quarantined inputs.")
@@ -118,11 +119,12 @@ def quarantine_export(
     out: Annotated[Path, typer.Argument(help="File to write the quarantined payload to.")],
     data_dir: DataDirOption = None,
 ) -> None:
-    """Write an item's payload (as received; may hold PHI) to a file for inspection or repair."""
+    """Write an item's payload (decrypted, as received; may hold PHI) to an owner-only file."""
     item = _item(_store(data_dir), item_id)
     if item.payload is None:
         raise ConfigError(f"quarantine item {item_id}: no payload was kept")
-    out.write_bytes(item.payload)
+    with open(out, "wb", opener=private_opener) as handle:  # decrypted, may hold PHI: 0600
+        handle.write(item.payload)
     console.print(f"wrote {len(item.payload)} bytes to {out}")
 
 
