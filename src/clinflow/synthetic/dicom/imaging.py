@@ -287,6 +287,11 @@ def _build_series(
         node.put("PositionReferenceIndicator", "")
         node.put("ImageOrientationPatient", ["1", "0", "0", "0", "1", "0"])
     node.put_all(spec.attributes)
+    for keyword, (value, scheme, meaning) in spec.codes:
+        code = node.sequence(keyword, 1)[0]
+        code.put("CodeValue", value)
+        code.put("CodingSchemeDesignator", scheme)
+        code.put("CodeMeaning", meaning)
     _put_pixel_module(node, spec, frames)
     if rng.random() < _ORPHAN_SERIES_FRACTION:
         node.plant_private(

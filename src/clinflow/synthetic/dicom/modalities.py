@@ -4,7 +4,9 @@ One ``ModalitySpec`` per name accepted in ``write_imaging_for_patient(modalities
 CT, MR, CR, DX, US and SC (secondary capture; DICOM modality ``OT``, also accepted as a
 name). Pixel-module values follow PS3.3 C.7.6.3 (Image Pixel) and the modality modules
 (C.8.2.1 CT Image, C.8.3.1 MR Image, C.8.1.2 CR Image, C.8.11 DX, C.8.5.6 US Image,
-C.8.6.2 SC Image).
+C.8.6.2 SC Image). Every Type 1 and Type 2 attribute of the IODs emitted is set (Type 2 ones
+empty where no value is known), so each file passes ``dciodvfy`` without errors (ADR 0025);
+``policies/dicom/iod-modules.yaml`` lists them and the conformance tests check them.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 
 # (keyword, VR, value) triples of modality-specific attributes
 Attr = tuple[str, str, object]
+# (sequence keyword, (code value, coding scheme, code meaning)): a one-item code sequence
+CodedAttr = tuple[str, tuple[str, str, str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +52,7 @@ class ModalitySpec:
     series_descriptions: tuple[str, ...]
     body_part: str
     attributes: tuple[Attr, ...]  # constant per series
+    codes: tuple[CodedAttr, ...] = ()  # one-item code sequences, built fresh per series
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +98,7 @@ def _spec(
     series: tuple[str, ...],
     body_part: str,
     attributes: tuple[Attr, ...],
+    codes: tuple[CodedAttr, ...] = (),
 ) -> ModalitySpec:
     """One table row: the shared pixel module and series plan flattened into the spec."""
     return ModalitySpec(
@@ -112,6 +118,7 @@ def _spec(
         series_descriptions=series,
         body_part=body_part,
         attributes=attributes,
+        codes=codes,
     )
 
 
@@ -143,6 +150,7 @@ SPECS: dict[str, ModalitySpec] = {
                 ("WindowWidth", "DS", "400"),
                 ("ConvolutionKernel", "SH", "STANDARD"),
                 ("PatientPosition", "CS", "HFS"),
+                ("AcquisitionNumber", "IS", "1"),  # Type 2 in CT Image (C.8.2.1)
             ),
         ),
         _spec(
@@ -155,7 +163,7 @@ SPECS: dict[str, ModalitySpec] = {
             series=("AX T1", "AX T2", "AX FLAIR", "SAG T1", "AX DWI"),
             body_part="HEAD",
             attributes=(
-                ("ImageType", "CS", ["ORIGINAL", "PRIMARY", "M", "ND"]),
+                ("ImageType", "CS", ["ORIGINAL", "PRIMARY", "OTHER"]),  # value 3: C.8.3.1.1.1
                 ("ScanningSequence", "CS", "SE"),
                 ("SequenceVariant", "CS", "NONE"),
                 ("ScanOptions", "CS", ""),
@@ -186,6 +194,9 @@ SPECS: dict[str, ModalitySpec] = {
                 ("ImagerPixelSpacing", "DS", ["3.2", "3.2"]),
                 ("WindowCenter", "DS", "2048"),
                 ("WindowWidth", "DS", "4096"),
+                # Type 2C in General Image (no Image Plane module): PA view, rows to the
+                # patient's left, columns to the feet
+                ("PatientOrientation", "CS", ["L", "F"]),
             ),
         ),
         _spec(
@@ -209,6 +220,19 @@ SPECS: dict[str, ModalitySpec] = {
                 ("RescaleType", "LO", "US"),
                 ("WindowCenter", "DS", "2048"),
                 ("WindowWidth", "DS", "4096"),
+                # DX Image (C.8.11.3): Type 1 and 1C
+                ("PixelIntensityRelationship", "CS", "LIN"),
+                ("PixelIntensityRelationshipSign", "SS", 1),
+                ("LossyImageCompression", "CS", "00"),
+                ("PatientOrientation", "CS", ["L", "F"]),
+                ("ImageLaterality", "CS", "U"),  # DX Anatomy Imaged (C.8.11.2): unpaired
+                ("DetectorType", "CS", "SCINTILLATOR"),  # DX Detector (C.8.11.4): Type 2
+                ("PositionerType", "CS", "COLUMN"),  # DX Positioning (C.8.11.5): Type 2
+                ("AcquisitionContextSequence", "SQ", []),  # Type 2 (C.7.6.14), empty
+            ),
+            codes=(
+                ("AnatomicRegionSequence", ("43799004", "SCT", "Chest")),  # CID 4009
+                ("ViewCodeSequence", ("399348003", "SCT", "postero-anterior")),  # CID 4010
             ),
         ),
         _spec(
@@ -223,8 +247,9 @@ SPECS: dict[str, ModalitySpec] = {
             series=("LIVER", "GALLBLADDER", "KIDNEY RIGHT", "CINE LOOP"),
             body_part="ABDOMEN",
             attributes=(
-                ("ImageType", "CS", ["ORIGINAL", "PRIMARY", "ABDOMINAL", ""]),
+                ("ImageType", "CS", ["ORIGINAL", "PRIMARY", "ABDOMINAL"]),
                 ("LossyImageCompression", "CS", "00"),
+                ("PatientOrientation", "CS", ""),  # Type 2C in General Image: unknown
             ),
         ),
         _spec(
@@ -238,7 +263,11 @@ SPECS: dict[str, ModalitySpec] = {
             studies=("OUTSIDE IMAGES IMPORT", "3D RECONSTRUCTION"),
             series=("SCREEN CAPTURE", "REPORT PAGE", "DOSE REPORT"),
             body_part="",
-            attributes=(("ConversionType", "CS", "WSD"),),
+            attributes=(
+                ("ConversionType", "CS", "WSD"),
+                ("PatientOrientation", "CS", ""),  # Type 2C in General Image: unknown
+                ("Laterality", "CS", ""),  # Type 2C in General Series: unknown
+            ),
         ),
     )
 }
