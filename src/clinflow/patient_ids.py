@@ -28,7 +28,8 @@ def patient_mrn(patient: Mapping[str, Any]) -> str | None:
         if not isinstance(codings, list):
             continue
         for coding in codings:
-            if isinstance(coding, dict) and coding.get("code") in MRN_TYPE_CODES:
+            code = coding.get("code") if isinstance(coding, dict) else None
+            if isinstance(code, str) and code in MRN_TYPE_CODES:
                 value = identifier.get("value")
                 if isinstance(value, str) and value:
                     return value

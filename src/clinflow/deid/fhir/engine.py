@@ -316,6 +316,7 @@ class FhirDeidentifier:
             self.pseudonymizer.patient_pseudonym(patient_key) if patient_key else None,
         )
         state = _WalkState(resource, ctx, report, contained)
+        state.where = where  # contained resources are located under this one
         out = self._walk(resource, resource_type, self._unknown, True, state)
         if out is REDACT:
             out = {}

@@ -51,7 +51,11 @@ class PatientIndex:
         key = patient_mrn(patient) or f"Patient/{patient_id}"
         self.patient_keys[patient_id] = key
         known = self.known.setdefault(key, KnownIdentifiers())
-        known.add_from_patient(patient)
+        try:
+            known.add_from_patient(patient)
+        except (TypeError, AttributeError, ValueError):
+            pass  # a malformed name/address/telecom (fuzzing: ``address: true``): the allow-list
+            # still removes it; only the text de-identifier's hint for this patient is partial
         return key
 
     def add(self, resource: dict[str, Any], full_url: str | None = None) -> None:
@@ -73,9 +77,14 @@ class PatientIndex:
         deferred: list[dict[str, Any]] = []
         people = KnownIdentifiers()  # Practitioners etc.: not tied to one patient
         for resource, full_url in resources:
+            if not isinstance(resource.get("resourceType"), str):
+                continue  # not a resource (fuzzing found a list here): the second pass rejects it
             self.add(resource, full_url)
             if resource.get("resourceType") in PERSON_RESOURCES:
-                people.add_person(resource)
+                try:
+                    people.add_person(resource)
+                except (TypeError, AttributeError, ValueError):
+                    pass  # malformed (this pass runs before validation): see add_patient
             if resource.get("resourceType") not in ("Observation", "Patient"):
                 deferred.append(resource)
         for resource in deferred:
@@ -89,7 +98,8 @@ class PatientIndex:
         subject = resource.get("subject") or resource.get("patient")
         ref = subject.get("reference") if isinstance(subject, dict) else None
         patient_id = self.patient_id_of_reference(ref) if isinstance(ref, str) else None
-        if patient_id is None:
+        key = self.patient_keys.get(patient_id) if patient_id is not None else None
+        if key is None:  # no such patient, or a Patient the first pass could not read
             return
-        known = self.known.setdefault(self.patient_keys[patient_id], KnownIdentifiers())
+        known = self.known.setdefault(key, KnownIdentifiers())
         known.add_from_resource(resource)

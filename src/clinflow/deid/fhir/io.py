@@ -332,6 +332,8 @@ class FhirDeidRunner:
         """Validate, de-identify and (optionally) re-validate one resource."""
         if not isinstance(resource, dict):
             raise InputRejected("entry is not a JSON object", where)
+        if not isinstance(resource.get("resourceType"), str) or not resource["resourceType"]:
+            raise InputRejected("resource has no resourceType", where)
         version = "R5"
         if self.validation == "shallow":
             version = validate_shallow(resource, where)
@@ -407,14 +409,17 @@ class FhirDeidRunner:
     def _bundle(
         self, bundle: dict[str, Any], label: str, audit: dict[str, Counter[str]]
     ) -> dict[str, Any]:
-        if bundle.get("type") not in BUNDLE_TYPES:
+        if not isinstance(bundle.get("type"), str) or bundle["type"] not in BUNDLE_TYPES:
             raise InputRejected("Bundle.type missing or not a known bundle type", label)
         entries = bundle.get("entry") or []
+        if not isinstance(entries, list):
+            raise InputRejected("Bundle.entry is not a list", label)
         shell = {k: v for k, v in bundle.items() if k != "entry"}
         out, _ = self.engine.deidentify_resource(shell, f"{label} Bundle ")
         kept = []
         for number, entry in enumerate(entries):
-            where = f"{label} Bundle.entry[{number}] {_label((entry or {}).get('resource'))} "
+            resource = entry.get("resource") if isinstance(entry, dict) else None
+            where = f"{label} Bundle.entry[{number}] {_label(resource)} "
             try:
                 if not isinstance(entry, dict):
                     raise InputRejected("entry is not a JSON object", where)
@@ -424,7 +429,6 @@ class FhirDeidRunner:
                     result["resource"] = self._one(entry["resource"], where, audit)
                 kept.append(result)
             except InputRejected as exc:
-                resource = entry.get("resource") if isinstance(entry, dict) else None
                 self._reject(exc, orjson.dumps(entry), resource)
         if kept:
             out["entry"] = kept

@@ -29,7 +29,8 @@ def _index_pairs(document: dict[str, Any]) -> list[tuple[dict[str, Any], str | N
     if document.get("resourceType") != "Bundle":
         return [(document, None)]
     pairs = []
-    for entry in document.get("entry") or ():
+    entries = document.get("entry")
+    for entry in entries if isinstance(entries, list) else ():  # else rejected by the runner
         if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
             full_url = entry.get("fullUrl")
             pairs.append((entry["resource"], full_url if isinstance(full_url, str) else None))

@@ -1,0 +1,133 @@
+"""Fuzz-test plumbing shared by the ``test_*_fuzz.py`` modules (issue 13).
+
+Every fuzz target is one property ``body(**drawn)``; ``fuzz_tests`` turns it into two tests:
+a quick one (``QUICK`` examples, run by ``make test-quick``) and a ``slow``-marked one with
+``MANY`` examples. ``CLINFLOW_FUZZ_EXAMPLES`` overrides both counts (what
+``benchmarks/reliability.py --examples N`` sets), and with ``CLINFLOW_FUZZ_COUNTS=FILE`` every
+example run is counted per target and the counts are added to FILE (JSON) at exit, so the
+reliability table reports inputs actually fuzzed, not inputs asked for.
+
+What a target may raise is part of its property: ``only_clinflow_errors`` turns anything that
+is not a ``ClinflowError`` into a test failure naming the exception type.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import random
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from clinflow.errors import ClinflowError
+
+QUICK = 50
+MANY = 2000
+EXAMPLES_ENV = "CLINFLOW_FUZZ_EXAMPLES"
+COUNTS_ENV = "CLINFLOW_FUZZ_COUNTS"
+
+_counts: Counter[str] = Counter()
+
+
+def _examples(default: int) -> int:
+    value = os.environ.get(EXAMPLES_ENV)
+    return int(value) if value else default
+
+
+def _write_counts() -> None:
+    target = os.environ.get(COUNTS_ENV)
+    if not target or not _counts:
+        return
+    path = Path(target)
+    merged: Counter[str] = Counter()
+    if path.exists():
+        merged.update(json.loads(path.read_text(encoding="utf-8")))
+    merged.update(_counts)
+    path.write_text(json.dumps(dict(sorted(merged.items()))), encoding="utf-8")
+
+
+atexit.register(_write_counts)
+
+
+def tally(name: str) -> None:
+    """Count an outcome (e.g. ``dicom:phi-leak``) beside the example counts."""
+    _counts[name] += 1
+
+
+def fuzz_tests(
+    target: str, body: Callable[..., None], **strategies: st.SearchStrategy[Any]
+) -> tuple[Callable[..., None], Callable[..., None]]:
+    """``(quick test, slow test)`` running ``body`` on examples drawn from ``strategies``."""
+
+    def make(examples: int) -> Callable[..., None]:
+        @settings(
+            max_examples=_examples(examples),
+            deadline=None,
+            derandomize=True,  # the same examples on every run: a failure reproduces
+            database=None,  # no .hypothesis/ in the checkout; failures print their example
+            suppress_health_check=[
+                HealthCheck.too_slow,
+                HealthCheck.data_too_large,
+                HealthCheck.filter_too_much,
+            ],
+        )
+        @given(**strategies)
+        def test(**drawn: Any) -> None:
+            _counts[target] += 1
+            body(**drawn)
+
+        test.__doc__ = body.__doc__
+        return test
+
+    return make(QUICK), pytest.mark.slow(make(MANY))
+
+
+@contextlib.contextmanager
+def only_clinflow_errors(what: str) -> Iterator[list[ClinflowError]]:
+    """Swallow a ``ClinflowError`` (recorded in the yielded list); fail on anything else."""
+    raised: list[ClinflowError] = []
+    try:
+        yield raised
+    except ClinflowError as exc:
+        raised.append(exc)
+    except Exception as exc:  # noqa: BLE001 - the point: nothing else may escape
+        pytest.fail(f"{what} raised {type(exc).__name__} (not a clinflow error): {exc!r:.300}")
+
+
+SEEDS = st.integers(0, 2**32 - 1)  # a mutation plan's random seed
+MUTATIONS = st.integers(1, 8)  # how many mutations one example applies
+
+
+def mutate(original: bytes, plan: int, mutations: int) -> bytes:
+    """``original`` with ``mutations`` byte-level changes chosen by ``plan``: bit flips, random
+    bytes, deletions, insertions, duplicated chunks and "interesting" integers where lengths
+    and tags live (what a bad disk, a cut transfer or a hostile sender produce)."""
+    data = bytearray(original)
+    rng = random.Random(plan)
+    for _ in range(mutations):
+        if not data:
+            break
+        kind = rng.randrange(6)
+        at = rng.randrange(len(data))
+        if kind == 0:
+            data[at] ^= 1 << rng.randrange(8)
+        elif kind == 1:
+            data[at] = rng.randrange(256)
+        elif kind == 2:
+            del data[at : at + rng.randrange(1, 64)]
+        elif kind == 3:
+            data[at:at] = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 16)))
+        elif kind == 4:
+            data[at:at] = data[at : at + rng.randrange(1, 256)]
+        else:
+            value = rng.choice((0, 1, 0x7F, 0x80, 0xFF, 0xFFFF, 0xFFFFFFFF, 0x7FFFFFFF))
+            data[at : at + 4] = value.to_bytes(4, "little")
+    return bytes(data)
