@@ -66,7 +66,7 @@ def fuzz(apps: Any, app_name: str, caller: str | None, per_operation: int) -> di
 def test_no_generated_request_causes_a_server_error_quick(
     apps: Any, app_name: str, caller: str
 ) -> None:
-    figures = fuzz(apps, app_name, caller, per_operation=3)
+    figures = fuzz(apps, app_name, caller, per_operation=2)
     assert figures["server_errors"] == 0 and figures["cases"] > 0
 
 
