@@ -36,7 +36,7 @@ from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.deid.surrogates import surrogate_name
 from clinflow.deid.text.known import DATE, PERSON, PHONE, KnownIdentifiers
 from clinflow.deid.text.names import RULES as NAME_RULES
-from clinflow.deid.text.names import find_names
+from clinflow.deid.text.names import find_names, is_name_like
 from clinflow.deid.text.recognizers import AGE, compiled_patterns, library_phone_numbers
 from clinflow.policy_loader import Shape, read_document
 
@@ -328,7 +328,13 @@ def _merge(spans: list[Span]) -> list[Span]:
 _TITLE_BEFORE = re.compile(
     r"(?:(?:\b(?:Dr|Drs|Mr|Mrs|Ms|Miss|Mx|Prof)\.?|\b[A-Z]\.)[ \t]{1,2}){1,3}$"
 )
-_AFTER_NAME = re.compile(r"^(?:,?[ \t]+(?:Jr|Sr)\.?|[ \t]+(?:II|III|IV)\b|[ \t]{1,2}[A-Z]\.(?=\s))")
+_BETWEEN_NAMES = re.compile(r"[ \t]+[A-Z]\.?[ \t]+")
+_AFTER_NAME = re.compile(
+    r"^(?:,?[ \t]+(?:Jr|Sr)\.?|[ \t]+(?:II|III|IV)\b|[ \t]{1,2}[A-Z]\.(?=\s)|['’]s\b"
+    r"|[ \t][A-Z](?=[ \t]*(?:$|\n|[,;:)(|/]|[ \t]{2})|[ \t]+[A-Z]{2,}\b))"
+)
+_WORD_AFTER = re.compile(r"^[ \t]{1,2}([^\W\d_][\w'’-]*)")
+_WORD_BEFORE = re.compile(r"([^\W\d_][\w'’-]*)[ \t]{1,2}$")
 
 
 def _extend_names(text: str, spans: list[Span]) -> list[Span]:
@@ -348,6 +354,17 @@ def _extend_names(text: str, spans: list[Span]) -> list[Span]:
         after = _AFTER_NAME.match(text[end : end + 8])
         if after is not None:
             end += after.end()
+        # a middle or second family name next to a found name ("Adaeze Chidinma Okonkwo")
+        while (word := _WORD_AFTER.match(text[end : end + 40])) and is_name_like(word[1]):
+            end += word.end()
+        while (word := _WORD_BEFORE.search(text[max(0, start - 40) : start])) and (
+            is_name_like(word[1])
+        ):
+            start -= len(word[0])
+        if grown and grown[-1].entity == PERSON and _BETWEEN_NAMES.fullmatch(
+            text, grown[-1].end, start
+        ):
+            start = grown.pop().start  # "Adaeze N Okonkwo": two names and an initial
         if (start, end) != (span.start, span.end):
             changed = True
             span = Span(start, end, span.entity, span.recognizer, span.score, span.found_by)

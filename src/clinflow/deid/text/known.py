@@ -10,6 +10,7 @@ compiled: values and text are reduced to letters and digits and searched with ``
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -302,10 +303,16 @@ class KnownIdentifiers:
 
 
 def normalize(text: str) -> tuple[str, list[int]]:
-    """Lower-cased letters and digits of ``text`` and each one's index in ``text``."""
+    """Lower-cased letters and digits of ``text`` (accents dropped: "Renée" = "Renee") and
+    each one's index in ``text``."""
     positions = [i for i, c in enumerate(text) if c.isalnum()]
     chars = []
     for i in positions:
         low = text[i].lower()
-        chars.append(low if len(low) == 1 else text[i])
+        if len(low) != 1:
+            low = text[i]
+        elif not low.isascii():
+            base = unicodedata.normalize("NFKD", low)[0]
+            low = base if base.isalnum() else low
+        chars.append(low)
     return "".join(chars), positions

@@ -77,7 +77,9 @@ transplant hepatology palliative pain anesthesia nutrition dietitian chaplain rt
 ostomy hospitalist covering night float charge primary staff pharmacist radiologist
 interventional hospice ems ambulance police security interpreter liaison cardiothoracic
 neonatology perinatology midwife midwifery lab blood bank micro microbiology path pathology
-snf ltac ltach facility rehab home assessment plan impression findings exam examination
+snf ltac ltach facility rehab home colleague colleagues sir madam doctor doctors provider
+providers tel fax ph pgr ext attn dob mrn acct dx hx tx rx sx fx sig disp yep yeah yes ok okay
+hmm um uh nope hi hello bye thanks sure alright assessment plan impression findings exam examination
 physical review systems chief complaint hpi ros pmh psh meds medications allergies nkda
 social family vitals vital signs labs laboratory imaging radiology procedure procedures
 diagnosis diagnoses discharge admission admit admitted disposition follow followup course
@@ -214,6 +216,9 @@ def is_english_word(word: str) -> bool:
     low = word.casefold().replace("’", "'")
     if low.endswith("'s"):
         low = low[:-2]
+    base, apostrophe, ending = low.partition("'")
+    if apostrophe and ending in ("m", "ll", "re", "ve", "d", "t") and base in vocabulary:
+        return True  # contractions: I'm, we'll, don't
     if low in vocabulary:
         return True
     for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"),

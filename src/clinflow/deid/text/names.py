@@ -96,7 +96,7 @@ _CREDENTIAL = regex.compile(
     r"CNM|CRNA|LPN|LICSW|LCSW|MSW|PharmD|DPM|DDS|DMD|FACP|FACC|FACS|MPH|APRN|ANP|FNP|ACNP|"
     r"CNS|BSN|MSN|RD|DPT|SLP|RRT|CNA|MA|OTR|OTR/L|PT|LMFT|PsyD|PMHNP|DNP|CNP|AGACNP|"
     r"CCRN|RN-BC|FNP-BC|PMHNP-BC|NP-C|ANP-BC|MD-PhD|CRNP|LNA|MT|MLS|RPh|PharmD|RDN|"
-    r"CDE|CDCES|LMHC|LPC|BCBA|CCC-SLP|AuD|OD|DC|DMD)(?![\p{L}\d])",
+    r"CDE|CDCES|LMHC|LPC|BCBA|CCC-SLP|AuD|OD|DC|DMD)(?![\p{L}\d])(?![ \t]*:)",
     regex.V0,
 )
 # "Given Family, XXXX" alone on a line: a signature with a credential we may not list
@@ -164,6 +164,13 @@ def _is_name_word(token: _Token) -> bool:
         return False
     # next to a name, any listed name counts, even one that is also an English word
     return token.key in all_person_names() or not is_english_word(token.text)
+
+
+def is_name_like(word: str) -> bool:
+    """``word`` may continue a name next to one already found (an initial, a listed name,
+    a capitalised word that is not English and not a safe word)."""
+    match = _TOKEN.fullmatch(word)
+    return match is not None and _is_name_word(_Token(0, len(word), word))
 
 
 def dictionary_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit]:
@@ -307,6 +314,8 @@ _DOSE_AFTER = regex.compile(
 )
 
 
+# "MoCA", "NovoLOG": a word ending in two capitals is an abbreviation or brand, not a name
+_CAMEL_TAIL = regex.compile(r"\p{Ll}\p{Lu}{2,}$", regex.V0)
 # start of a line, a sentence, a list item or a heading's value: capitals there are grammar
 _SENTENCE_START = regex.compile(r"(?:\A|[.!?:;]\s|\n)[ \t\-*•\d.)(\"']*\Z", regex.V0)
 
@@ -327,6 +336,7 @@ def recall_first_names(text: str, tokens: list[_Token] | None = None) -> list[Na
         if (
             token.capitalised
             and not token.all_caps
+            and not _CAMEL_TAIL.search(token.text)
             and len(token.text) >= 3
             and token.key not in safe
             and not is_english_word(token.text)
@@ -374,6 +384,7 @@ def place_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit]:
             if (
                 phrase in cities
                 and not token.all_caps
+                and not _CAMEL_TAIL.search(tokens[last].text)
                 and phrase not in safe_words()
                 and (width > 1 or not is_english_word(token.text))
             ):

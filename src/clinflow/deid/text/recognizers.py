@@ -116,6 +116,8 @@ _CLINICAL_CODES = (
 
 _FACILITY_HEAD = (
     r"(?:Hospital|Medical\s+Center|Medical\s+Centre|Med\s+Ctr|Health\s+Center|Healthcare|"
+    r"(?:Rehabilitation|Rehab|Health)\s*(?:&|and)\s*(?:Nursing|Rehab|Rehabilitation|Wellness)"
+    r"(?:\s+(?:Center|Home|Facility))?|"
     r"Health|General|Memorial|Regional|Rehab|Rehabilitation|Clinic|Dialysis(?:\s+Center|"
     r"\s+Unit)?|Pharmacy|Practice|Associates|Partners|Physicians|Medical\s+Group|Infirmary|"
     r"Hospice|Manor|Village|Gardens|Lodge|Nursing\s+Home|Nursing\s+Center|Care\s+Center|"
@@ -417,7 +419,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
     PatternSpec(
         "long_number",
         ID,
-        r"(?<![\d.,/:#-])(?<!(?:plt|platelets?|wbc|anc|alc|count|load|vl|cd4|copies|mg|dose|"
+        r"(?<![\d.,/:-])(?<!(?:plt|platelets?|wbc|anc|alc|count|load|vl|cd4|copies|mg|dose|"
         r"weight|steps|calories)\s{0,3}:?\s{0,2})\d{5,}(?![\d,/]|\.\d|\s*"
         + _UNITS
         + r"(?![\p{L}]))",
@@ -469,7 +471,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         "state_abbr_in_address",
         LOCATION,
         rf"(?<=\p{{L}},?[ \t]{{1,2}}){_STATE_ABBR}(?=[ \t]+\d{{5}}(?!\d))"
-        rf"|(?<=\p{{Ll}},[ \t]{{0,2}})(?!MD|PA|DO)(?-i:{_STATE_ABBR})(?![\p{{L}}\d-])",
+        rf"|(?<=\p{{L}}{{2}},[ \t]{{0,2}})(?!MD|PA|DO)(?-i:{_STATE_ABBR})(?![\p{{L}}\d-])",
         0.6,
     ),
     PatternSpec("state_name", LOCATION, rf"\b{_STATE_NAME}\b", 0.55),
