@@ -23,6 +23,10 @@ def register_all(app: typer.Typer) -> None:
     from clinflow.runtime.run_command import run_command
 
     app.command("run")(run_command)  # stream a source into the deployment until stopped
+    from clinflow.runtime.replay_command import record_command, replay_command
+
+    app.command("replay")(replay_command)  # load runs: rate, faults, report (issue 15)
+    app.command("record")(record_command)  # a stream with its timing into a recording
     from clinflow.runtime.kafka_commands import register as register_worker
 
     register_worker(app)  # worker: one Kafka pipeline worker (distributed runtime)

@@ -138,6 +138,10 @@ class EmbeddedRuntime:
         self._stop = asyncio.Event()
         self._commit_lock = asyncio.Lock()
         self._committing: dict[str, asyncio.Future[None]] = {}
+        # per hop: ids processed whose ledger mark is not written yet (a redelivery arriving
+        # meanwhile is skipped like one the ledger knows; found by clinflow replay's
+        # duplicate fault, ADR 0074)
+        self._unmarked: dict[str, set[str]] = {name: set() for name in graph.hops}
 
     # ----- control ----------------------------------------------------------------------------
     def stop(self, reason: str = "stopped") -> None:
@@ -249,13 +253,15 @@ class EmbeddedRuntime:
         stats = self.stats.hops[name]
         stats.received += len(batch)
         done = self.ledger.seen(name, (e.message_id for e in batch)) if self.ledger else set()
+        unmarked = self._unmarked[name]
         started = time.perf_counter()
         outputs: list[Envelope] = []
         completed: list[str] = []
         for envelope in batch:
-            if envelope.message_id in done:
+            if envelope.message_id in done or envelope.message_id in unmarked:
                 stats.duplicates += 1
                 continue
+            unmarked.add(envelope.message_id)
             try:
                 produced = hop.stage.process(envelope)
             except InputRejected as exc:
@@ -288,6 +294,7 @@ class EmbeddedRuntime:
         await self._commit()
         if self.ledger is not None and completed:
             self.ledger.mark(name, completed)
+        self._unmarked[name].difference_update(completed)
 
     async def _settle(self, name: str) -> None:
         """Wait for the hop's last commit (before it passes the end marker on)."""

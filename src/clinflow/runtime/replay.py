@@ -1,0 +1,476 @@
+"""``clinflow replay``: drive the deployment's pipeline with a recorded or generated stream at
+a controlled rate, break things on purpose, and report speed and correctness side by side.
+
+``run_replay(options)``:
+
+1. opens the source (``replay_load.open_source``) and a FRESH data directory (a replay on a
+   deployment that already processed inputs would skip them as done and measure nothing);
+2. builds the open-loop schedule with the faults woven in (``replay_load.schedule``), and
+   runs the streaming graph on the embedded runtime, fed at the scheduled times
+   (``replay_metrics.paced``), latency per output from scheduled arrival to sink;
+3. checks, from the stores and the audit log: inputs lost (no ingest or quarantine entry),
+   outputs duplicated at sinks and repeated disclosures, accounting per kind, quarantine by
+   reason, residual PHI in the research store (leak scan against the source's manifest),
+   consent violations, revoked patients' data left anywhere, and ``audit verify``;
+4. writes ``report.json`` (``replay_report.ReplayReport``) and ``report.html``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from clinflow.errors import ConfigError
+from clinflow.runtime.replay_load import (
+    FaultInjector,
+    Patients,
+    ReplaySource,
+    ScheduleState,
+    open_source,
+    schedule,
+)
+from clinflow.runtime.replay_metrics import ReplayMetrics, paced, sample_queues, summarize
+from clinflow.runtime.replay_report import (
+    Account,
+    Correctness,
+    FaultMark,
+    HopSummary,
+    InputsSummary,
+    ReplayReport,
+    RunSummary,
+    Timeline,
+    failed_checks,
+)
+from clinflow.runtime.replay_spec import FaultKind, FaultPlan, Load, parse_faults, parse_rate
+
+if TYPE_CHECKING:
+    from clinflow.deid.fhir.io import Validation
+    from clinflow.runtime.deployment import Deployment
+    from clinflow.runtime.embedded import EmbeddedRuntime, RunStats
+    from clinflow.runtime.stages import PipelineStages
+
+REPORT_JSON = "report.json"
+REPORT_HTML = "report.html"
+MAX_BUCKETS = 150
+NOISE_NOTE = (
+    "Figures from one process on a shared machine; the load generator runs in the "
+    "same process as the pipeline (its lag is reported). Treat absolute numbers "
+    "as indicative."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayOptions:
+    source: str
+    report_dir: Path
+    data_dir: Path | None = None  # default: <report_dir>/data
+    runtime: str = "embedded"
+    rate: str = "max"
+    ramp: str | None = None
+    duration_s: float | None = None
+    patients: int = 20
+    seed: int = 7
+    faults: str | None = None
+    validation: Validation = "input"
+    leak_scan: bool = True
+    verify_audit: bool = True
+
+
+@dataclass
+class _Run:
+    """What the run left for the checks and the report."""
+
+    source: ReplaySource
+    load: Load
+    plan: FaultPlan
+    injector: FaultInjector
+    state: ScheduleState
+    metrics: ReplayMetrics
+    stats: RunStats | None = None
+
+
+Progress = Callable[[ReplayMetrics, "EmbeddedRuntime"], None]
+
+
+def run_replay(options: ReplayOptions, progress: Progress | None = None) -> ReplayReport:
+    """Run one replay (see the module docstring); writes and returns the report."""
+    load = parse_rate(options.rate, options.ramp)
+    plan = parse_faults(options.faults)
+    if options.runtime != "embedded":
+        raise ConfigError(
+            f"--runtime {options.runtime!r}: replay drives the embedded runtime "
+            "only so far (the Kafka runtime is `clinflow run --runtime kafka`)"
+        )
+    plan.check_runtime(options.runtime)
+    from clinflow.config import DataDir
+    from clinflow.runtime.deployment import Deployment
+
+    data_dir = options.data_dir or options.report_dir / "data"
+    root = DataDir.open(data_dir)
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    manifest = root.root / "replay-manifest.ndjson"
+    source = open_source(
+        options.source, patients=options.patients, seed=options.seed, manifest=manifest
+    )
+    with Deployment.open(root) as deployment:
+        done_before = deployment.ledger.count("ingest")
+        if done_before:
+            raise ConfigError(
+                f"--data-dir {root.root}: not fresh ({done_before} inputs already "
+                "processed there would be skipped); give a new folder"
+            )
+        bucket_s = _bucket_seconds(options.duration_s)
+        metrics = ReplayMetrics(bucket_s=bucket_s)
+        patients = Patients(deployment.pseudonymizer.patient_pseudonym)
+        injector = FaultInjector(plan, options.seed, patients)
+        run = _Run(source, load, plan, injector, ScheduleState(), metrics)
+        log = deployment.audit_log()
+        first_entry = log.size
+        stages = _run_embedded(deployment, run, options, progress)
+        entries = [log.get_entry(index) or b"{}" for index in range(first_entry, log.size)]
+        correctness = _correctness(deployment, stages, run, entries, options)
+    if options.verify_audit:
+        _verify(root, correctness)
+    report = _report(options, run, stages, correctness, started_at)
+    write_report(report, options.report_dir)
+    return report
+
+
+def _bucket_seconds(duration_s: float | None) -> float:
+    if duration_s is None:
+        return 1.0
+    return max(1.0, round(duration_s / MAX_BUCKETS))
+
+
+def _run_embedded(
+    deployment: Deployment, run: _Run, options: ReplayOptions, progress: Progress | None
+) -> PipelineStages:
+    from clinflow.audit.buffer import BufferedSink
+    from clinflow.runtime.embedded import EmbeddedRuntime
+    from clinflow.runtime.stages import build_pipeline
+
+    buffered = BufferedSink(deployment.audit)
+    stages = build_pipeline(deployment, buffered, validation=options.validation)
+    runtime = EmbeddedRuntime(
+        stages.graph,
+        quarantine=deployment.quarantine,
+        audit=buffered,
+        ledger=deployment.ledger,
+        on_terminal=run.metrics.on_terminal,
+    )
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, runtime.stop, signal.Signals(signum).name)
+        run.metrics = ReplayMetrics(bucket_s=run.metrics.bucket_s)  # the clock starts now
+        runtime.on_terminal = run.metrics.on_terminal
+        items = schedule(
+            iter(run.source.items()),
+            run.load,
+            run.injector,
+            duration_s=options.duration_s,
+            state=run.state,
+        )
+        sampler = asyncio.create_task(sample_queues(runtime, run.metrics))
+        task = asyncio.ensure_future(runtime.run(paced(items, run.metrics)))
+        try:
+            while not task.done():
+                await asyncio.wait({task}, timeout=0.5)
+                if progress is not None:
+                    progress(run.metrics, runtime)
+            run.stats = await task
+        finally:
+            sampler.cancel()
+            close = getattr(items, "close", None)
+            if callable(close):
+                close()
+
+    asyncio.run(main())
+    return stages
+
+
+# ----- checks ---------------------------------------------------------------------------------
+
+
+def _correctness(
+    deployment: Deployment,
+    stages: PipelineStages,
+    run: _Run,
+    entries: list[bytes],
+    options: ReplayOptions,
+) -> Correctness:
+    from clinflow.runtime.accounting import account_research
+
+    audited, disclosures = _audited_ids(entries)
+    accounts = account_research(entries)
+    quarantined = Counter(item.reason for item in deployment.quarantine.list(status=None))
+    revoked, remaining = _revoked_remaining(deployment, run.injector.log.revoked)
+    released = sum(stages.release.released.values())
+    correctness = Correctness(
+        lost=len(run.metrics.expected - audited),
+        duplicated_at_sinks=sum(run.metrics.sink_duplicates.values()),
+        duplicate_disclosures=sum(1 for n in disclosures.values() if n > 1),
+        quarantined=sum(quarantined.values()),
+        quarantined_by_reason=dict(sorted(quarantined.items())),
+        residual_phi=None,
+        residual_by_kind={},
+        leak_files_scanned=0,
+        consent_violations=_consent_violations(deployment),
+        revoked_patients=revoked,
+        revoked_data_remaining=remaining,
+        audit_entries=len(entries),
+        audit_verified=None,
+        audit_failures=[],
+        accounting={kind: Account(**a.to_json()) for kind, a in accounts.items()},
+        counts_match_audit=released == sum(disclosures.values()),
+    )
+    if options.leak_scan and run.source.manifest is not None:
+        _leak_scan(deployment, run.source.manifest, run.metrics.locations, correctness)
+    return correctness
+
+
+def _audited_ids(entries: Iterable[bytes]) -> tuple[set[str], Counter[str]]:
+    """Message ids with an ingest or validation-failure entry (first message entity), and
+    research disclosures per message id."""
+    from clinflow.runtime.accounting import RESEARCH_PURPOSE
+
+    audited: set[str] = set()
+    disclosures: Counter[str] = Counter()
+    for entry in entries:
+        event: dict[str, Any] = orjson.loads(entry)
+        code = event.get("code", {}).get("coding", [{}])[0].get("code")
+        ids = [
+            e["what"]["identifier"]["value"]
+            for e in event.get("entity") or ()
+            if e.get("what", {}).get("identifier", {}).get("system") == "urn:clinflow:message"
+        ]
+        if code in ("ingest", "validation-failure") and ids:
+            audited.add(ids[0])
+        elif code == "disclose":
+            purposes = {
+                c.get("code")
+                for p in event.get("authorization") or ()
+                for c in p.get("coding") or ()
+            }
+            if RESEARCH_PURPOSE in purposes:
+                disclosures.update(ids)
+    return audited, disclosures
+
+
+def _consent_violations(deployment: Deployment) -> int:
+    """Research records held whose purpose the registry now denies."""
+    from clinflow.consent.decision import DecisionQuery
+
+    registry = deployment.consent.registry
+    return sum(
+        1
+        for record in deployment.research.records()
+        if not registry.decide(DecisionQuery(record.patient, record.purpose)).permitted
+    )
+
+
+def _revoked_remaining(
+    deployment: Deployment, revoked: dict[str, tuple[str, ...]]
+) -> tuple[int, int]:
+    """(patients revoked, their records of the revoked purposes still held anywhere)."""
+    policy = deployment.consent.registry.policy
+    remaining = 0
+    for patient, purposes in revoked.items():
+        chosen = purposes or policy.revocable_purposes()
+        remaining += sum(1 for r in deployment.research.records(patient) if r.purpose in chosen)
+        remaining += len(deployment.lineage.find(patient, chosen, with_inputs=False))
+        if "TREAT" in chosen:
+            remaining += deployment.scoring_store.count(patient)
+    return len(revoked), remaining
+
+
+def _leak_scan(
+    deployment: Deployment, manifest: Path, locations: dict[str, str], correctness: Correctness
+) -> None:
+    """Decrypt the research store into a scratch tree laid out like the source (one file per
+    source file: a Bundle's resources appended together) and scan it against the manifest."""
+    from clinflow.deid.leaks.scanner import scan
+
+    scratch = deployment.data_dir.root / "replay-leak-scan"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(mode=0o700)
+    try:
+        for record in deployment.research.records():
+            location = locations.get(record.lineage[0]) if record.lineage else None
+            if location is None or location.startswith("replay-fault/"):
+                continue
+            target = scratch / location.split("#", 1)[0]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(target, "ab", opener=_private) as handle:
+                handle.write(deployment.research.read(record.output_id) + b"\n")
+        leaks = scan(manifest, scratch, deployment.pseudonymizer.date_offset_days)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    correctness.residual_phi = leaks.residual
+    correctness.residual_by_kind = leaks.by_kind()
+    correctness.leak_files_scanned = leaks.files_scanned
+
+
+def _private(path: str, flags: int) -> int:
+    return os.open(path, flags, 0o600)
+
+
+def _verify(root: Any, correctness: Correctness) -> None:
+    from clinflow.audit.log import DEFAULT_ORIGIN
+    from clinflow.audit.store import open_existing_store
+    from clinflow.audit.verify import trusted_verifiers, verify_log
+
+    store = open_existing_store(root)
+    try:
+        verified = verify_log(
+            store, trusted_verifiers(root, DEFAULT_ORIGIN, []), origin=DEFAULT_ORIGIN
+        )
+    finally:
+        store.close()
+    correctness.audit_verified = verified.ok
+    correctness.audit_failures = [str(f) for f in verified.failures][:20]
+
+
+# ----- the report -----------------------------------------------------------------------------
+
+
+def _report(
+    options: ReplayOptions,
+    run: _Run,
+    stages: PipelineStages,
+    correctness: Correctness,
+    started_at: str,
+) -> ReplayReport:
+    from clinflow import __version__
+
+    stats = run.stats
+    assert stats is not None
+    metrics = run.metrics
+    seconds = max(stats.seconds, 1e-9)
+    span = run.state.last_at_s
+    outputs = {hop: int(h.get_total_count()) for hop, h in metrics.latency.items()}
+    run_summary = RunSummary(
+        seconds=round(stats.seconds, 3),
+        stopped_by=stats.stopped_by,
+        offered_per_s=round(run.state.base / span, 1) if span > 0 else None,
+        achieved_per_s=round(metrics.fed_total / seconds, 1),
+        outputs=outputs,
+        outputs_per_s={hop: round(n / seconds, 1) for hop, n in outputs.items()},
+        generator_lag_ms=summarize(metrics.generator_lag),
+    )
+    hops = {name: HopSummary(**hop.to_json()) for name, hop in stats.hops.items()}
+    consent = {
+        purpose: {"permit": gate.permitted, "deny": gate.denied}
+        for purpose, gate in (("TREAT", stages.treatment_gate), ("HRESCH", stages.research_gate))
+    }
+    report = ReplayReport(
+        clinflow_version=__version__,
+        started_at=started_at,
+        source=run.source.name,
+        source_kind=run.source.kind,
+        runtime=options.runtime,
+        rate=run.load.text,
+        duration_s=options.duration_s,
+        patients=options.patients if run.source.kind == "scenario" else None,
+        seed=options.seed,
+        faults=run.plan.describe(),
+        ok=True,
+        failed_checks=[],
+        machine={"cpus": str(os.cpu_count() or 0), "note": NOISE_NOTE},
+        inputs=InputsSummary(
+            source_inputs=run.state.base,
+            injected=dict(metrics.injected),
+            fed=metrics.fed_total,
+            source_exhausted=run.state.exhausted,
+        ),
+        run=run_summary,
+        latency={hop: summarize(h) for hop, h in metrics.latency.items()},
+        hops=hops,
+        consent=consent,
+        correctness=correctness,
+        timeline=_timeline(run),
+    )
+    report.failed_checks = failed_checks(correctness)
+    report.ok = not report.failed_checks
+    return report
+
+
+def _timeline(run: _Run) -> Timeline:
+    metrics = run.metrics
+    last = max(
+        [
+            0,
+            *metrics.offered,
+            *metrics.fed,
+            *metrics.queue_depth,
+            *(b for c in metrics.completed.values() for b in c),
+        ]
+    )
+    buckets = range(last + 1)
+
+    def percentile(hop: str, q: float) -> list[float | None]:
+        by_bucket = metrics.latency_by_bucket.get(hop, {})
+        return [
+            round(by_bucket[b].get_value_at_percentile(q) / 1000.0, 3) if b in by_bucket else None
+            for b in buckets
+        ]
+
+    return Timeline(
+        bucket_s=metrics.bucket_s,
+        offered=[metrics.offered[b] for b in buckets],
+        fed=[metrics.fed[b] for b in buckets],
+        completed={hop: [c[b] for b in buckets] for hop, c in metrics.completed.items()},
+        p50_ms={hop: percentile(hop, 50) for hop in metrics.latency_by_bucket},
+        p99_ms={hop: percentile(hop, 99) for hop in metrics.latency_by_bucket},
+        queue_depth=[metrics.queue_depth[b] for b in buckets],
+        faults=fault_marks(run.injector),
+    )
+
+
+def fault_marks(injector: FaultInjector) -> list[FaultMark]:
+    """The faults for the timeline: a band per ratio fault kind, a mark per storm."""
+    marks: list[FaultMark] = []
+    log = injector.log
+    for kind, times in sorted(log.times.items()):
+        if kind == FaultKind.REVOKE_STORM.value or not times:
+            continue
+        spec = next(f for f in injector.plan.faults if f.kind.value == kind)
+        marks.append(
+            FaultMark(
+                kind=kind,
+                at_s=round(min(times), 3),
+                until_s=round(max(times), 3),
+                count=len(times),
+                detail=spec.describe(),
+            )
+        )
+    for storm in log.storms:
+        marks.append(
+            FaultMark(
+                kind=FaultKind.REVOKE_STORM.value,
+                at_s=storm["at_s"],
+                count=storm["patients"],
+                detail=f"{storm['patients']} of {storm['admitted']} admitted "
+                f"patients, purposes {'+'.join(storm['purposes'])}",
+            )
+        )
+    return sorted(marks, key=lambda m: m.at_s)
+
+
+def write_report(report: ReplayReport, folder: Path) -> None:
+    from clinflow.runtime.replay_html import replay_html
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / REPORT_JSON).write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    (folder / REPORT_HTML).write_text(replay_html(report), encoding="utf-8")
