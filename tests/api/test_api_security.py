@@ -19,6 +19,7 @@ from clinflow.audit.store import SearchQuery
 from clinflow.cli import app as cli
 from clinflow.config import DataDir
 from helpers.asgi import call
+from helpers.cli import run_cli
 
 from .helpers import ALICE, BOB, Api, TestClient, report_figures
 
@@ -208,3 +209,16 @@ def test_anonymous_flood_is_rate_limited_and_audited_coalesced(deployment: DataD
             "audit_events_for_those": len(events) - len(anonymous),
         },
     )
+
+
+def test_the_deployment_role_cannot_be_issued(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only the running service's registered token holds it (retraction stays behind
+    ``consent revoke`` and its receipt)."""
+    code, out, err = run_cli(
+        capsys, "audit", "token", "create", "--role", "deployment", "--data-dir", str(data_dir)
+    )
+    assert code == 2 and "deployment is reserved" in err and "Traceback" not in err
+    assert out == ""
+    assert api_queries(DataDir.open(data_dir), code="api-token") == []
