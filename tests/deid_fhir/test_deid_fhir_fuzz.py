@@ -27,7 +27,7 @@ from clinflow.deid.fhir.stage import FhirDeidStage
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.envelope import SourceKind, source_input
 from clinflow.errors import InputRejected
-from helpers.fuzz import fuzz_tests, only_clinflow_errors, tally
+from helpers.fuzz import fuzz_tests, hostile_documents, only_clinflow_errors, tally
 
 from . import helpers
 
@@ -38,58 +38,7 @@ R5_PHI = ["Schäfer", "33144716", "(312) 555-0196", "9522 Chestnut Boulevard", "
 # Values checked in outputs: long enough not to turn up by chance in hashes and codes.
 PLANTED = [v for v in helpers.PHI + R5_PHI if len(v) >= 6]
 
-HOSTILE: st.SearchStrategy[Any] = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(2**70), max_value=2**70),
-    st.floats(allow_nan=False),  # orjson refuses NaN on output: not a FHIR value anyway
-    st.sampled_from(["", " ", "#", "#nope", "../../../../etc/passwd", "Patient/",
-                     "Patient/../../x", "urn:uuid:", "Patient?identifier=x|1",
-                     "urn:uuid:00000000-0000-0000-0000-000000000000", "http://",
-                     "9999-99-99", "2019-02-30",
-                     "0000-01-01T25:61:61Z", "\x00", "\ud7ff\ufffd", "A" * 10_000,
-                     "<div>" * 50, "enc:v1:!!", "{}", "[]", "null"]),
-    st.text(max_size=40),
-    st.lists(st.integers(), max_size=3),
-    st.dictionaries(st.text(max_size=8), st.integers(), max_size=3),
-    st.recursive(st.just({}), lambda inner: st.dictionaries(st.just("x"), inner), max_leaves=40),
-)
-
-
-def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Every key path in a JSON document (dict keys and list indexes)."""
-    found = []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            found.append((*prefix, key))
-            found.extend(_paths(value, (*prefix, key)))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            found.append((*prefix, index))
-            found.extend(_paths(value, (*prefix, index)))
-    return found
-
-
-@st.composite
-def hostile_documents(draw: st.DrawFn) -> dict[str, Any]:
-    document = copy.deepcopy(draw(st.sampled_from(SEEDS)))
-    for _ in range(draw(st.integers(1, 6))):
-        paths = _paths(document)
-        if not paths:
-            break
-        path = draw(st.sampled_from(paths))
-        parent: Any = document
-        for step in path[:-1]:
-            parent = parent[step]
-        action = draw(st.sampled_from(["replace", "replace", "drop", "retype"]))
-        if action == "drop" and isinstance(parent, dict):
-            del parent[path[-1]]
-        elif action == "retype" and isinstance(parent, dict) and "resourceType" in parent:
-            parent["resourceType"] = draw(st.sampled_from(
-                ["Patient", "Observation", "Bundle", "Consent", "Nope", "", "Binary"]))
-        else:
-            parent[path[-1]] = draw(HOSTILE)
-    return document
+DOCUMENTS = hostile_documents(SEEDS)
 
 
 def _engine() -> FhirDeidentifier:
@@ -122,7 +71,7 @@ def _check(document: dict[str, Any], validation: str) -> None:
 
 
 test_hostile_fhir_is_deidentified_or_rejected, test_hostile_fhir_many = fuzz_tests(
-    "fhir", _check, document=hostile_documents(),
+    "fhir", _check, document=DOCUMENTS,
     validation=st.sampled_from(["none", "shallow", "input"]),
 )
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import copy
 import json
 import os
 import random
@@ -131,3 +132,59 @@ def mutate(original: bytes, plan: int, mutations: int) -> bytes:
             value = rng.choice((0, 1, 0x7F, 0x80, 0xFF, 0xFFFF, 0xFFFFFFFF, 0x7FFFFFFF))
             data[at : at + 4] = value.to_bytes(4, "little")
     return bytes(data)
+
+
+HOSTILE: st.SearchStrategy[Any] = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False),  # orjson refuses NaN on output: not a FHIR value anyway
+    st.sampled_from(["", " ", "#", "#nope", "../../../../etc/passwd", "Patient/",
+                     "Patient/../../x", "urn:uuid:", "Patient?identifier=x|1",
+                     "urn:uuid:00000000-0000-0000-0000-000000000000", "http://",
+                     "9999-99-99", "2019-02-30",
+                     "0000-01-01T25:61:61Z", "\x00", "\ud7ff\ufffd", "A" * 10_000,
+                     "<div>" * 50, "enc:v1:!!", "{}", "[]", "null"]),
+    st.text(max_size=40),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=8), st.integers(), max_size=3),
+    st.recursive(st.just({}), lambda inner: st.dictionaries(st.just("x"), inner), max_leaves=40),
+)
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every key path in a JSON document (dict keys and list indexes)."""
+    found = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found.append((*prefix, key))
+            found.extend(_paths(value, (*prefix, key)))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found.append((*prefix, index))
+            found.extend(_paths(value, (*prefix, index)))
+    return found
+
+
+@st.composite
+def hostile_documents(draw: st.DrawFn, seeds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One of ``seeds`` (JSON documents) with 1-6 values replaced by ``HOSTILE`` ones, keys
+    dropped or resource types renamed."""
+    document = copy.deepcopy(draw(st.sampled_from(seeds)))
+    for _ in range(draw(st.integers(1, 6))):
+        paths = _paths(document)
+        if not paths:
+            break
+        path = draw(st.sampled_from(paths))
+        parent: Any = document
+        for step in path[:-1]:
+            parent = parent[step]
+        action = draw(st.sampled_from(["replace", "replace", "drop", "retype"]))
+        if action == "drop" and isinstance(parent, dict):
+            del parent[path[-1]]
+        elif action == "retype" and isinstance(parent, dict) and "resourceType" in parent:
+            parent["resourceType"] = draw(st.sampled_from(
+                ["Patient", "Observation", "Bundle", "Consent", "Nope", "", "Binary"]))
+        else:
+            parent[path[-1]] = draw(HOSTILE)
+    return document

@@ -46,8 +46,11 @@ PATIENT_REFERENCE_FIELDS = ("subject", "patient", "beneficiary")
 def is_vital_sign(resource: Mapping[str, Any]) -> bool:
     if resource.get("resourceType") != "Observation":
         return False
-    for category in resource.get("category") or []:
-        for coding in (category or {}).get("coding") or []:
+    categories = resource.get("category")
+    # Elements of the wrong JSON type (fuzzing, issue 13) are not vital signs, not crashes.
+    for category in categories if isinstance(categories, list) else ():
+        codings = category.get("coding") if isinstance(category, dict) else None
+        for coding in codings if isinstance(codings, list) else ():
             if isinstance(coding, dict) and coding.get("code") == VITAL_SIGNS:
                 return True
     return False
@@ -58,7 +61,8 @@ def bundle_resources(document: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     if document.get("resourceType") != "Bundle":
         yield dict(document)
         return
-    for entry in document.get("entry") or []:
+    entries = document.get("entry")
+    for entry in entries if isinstance(entries, list) else ():
         if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
             yield entry["resource"]
 
