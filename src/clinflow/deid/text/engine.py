@@ -74,10 +74,23 @@ class EntityRule(BaseModel):
 
 
 RecognizerName = Literal[
-    "known", "patterns", "names_dictionary", "names_context", "names_recall_first", "places", "ner"
+    "known",
+    "patterns",
+    "names_dictionary",
+    "names_context",
+    "names_recall_first",
+    "places",
+    "facilities",
+    "ner",
 ]
 DEFAULT_RECOGNIZERS: tuple[RecognizerName, ...] = (
-    "known", "patterns", "names_dictionary", "names_context", "names_recall_first", "places"
+    "known",
+    "patterns",
+    "names_dictionary",
+    "names_context",
+    "names_recall_first",
+    "places",
+    "facilities",
 )
 
 

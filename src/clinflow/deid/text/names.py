@@ -422,8 +422,61 @@ def place_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit]:
     return hits
 
 
+# Words that make a capitalised phrase an institution ("Brookhaven Pavilion of Fairmont")
+INSTITUTION_WORDS = frozenset("""
+hospital hospitals medical health healthcare clinic clinics center centre centers institute
+rehab rehabilitation nursing care hospice pavilion campus infirmary sanatorium memorial
+general regional community university college school foundation associates partners group
+practice practices services system systems network alliance home homes manor house village
+residence lodge gardens commons pharmacy laboratories labs laboratory imaging radiology
+dialysis surgery surgical ambulatory outpatient specialty children's women's veterans va
+saint st mount mt healthplex polyclinic wellness physicians doctors consultants specialists
+cardiology cardiovascular oncology orthopedics orthopaedics orthopedic pediatrics pediatric
+neurology dermatology urology gastroenterology obstetrics gynecology psychiatry psychiatric
+behavioral medicine dental eye vision spine heart cancer kidney vein sleep pain senior living
+assisted skilled transitional recovery treatment counseling therapy retirement residential
+primary urgent family women children kids pulmonary endocrine rheumatology allergy ent
+""".split())
+_CONNECTORS = frozenset({"of", "the", "and", "for", "at", "on"})
+_FACILITY_JOIN = regex.compile(r"[ \t]{1,2}(?:&[ \t]{1,2})?|\.[ \t]{1,2}", regex.V0)
+
+
+def facility_phrases(text: str, tokens: list[_Token] | None = None) -> list[NameHit]:
+    """Capitalised multi-word phrases that hold an institution word and a proper name
+    ("Brookhaven Pavilion", "Sisters of Fairmont Health"): hospitals and care facilities."""
+    tokens = _tokens(text) if tokens is None else tokens
+    hits: list[NameHit] = []
+    index = 0
+    while index < len(tokens):
+        if not tokens[index].capitalised:
+            index += 1
+            continue
+        last = index
+        while last + 1 < len(tokens) and _FACILITY_JOIN.fullmatch(
+            text, tokens[last].end, tokens[last + 1].start
+        ) and (tokens[last + 1].capitalised or tokens[last + 1].text in _CONNECTORS):
+            last += 1
+        run = tokens[index : last + 1]
+        while run and (run[-1].text in _CONNECTORS or not run[-1].capitalised):
+            run.pop()
+        while run and run[0].key in safe_words() and run[0].key not in INSTITUTION_WORDS:
+            run.pop(0)  # "Seen", "The" before the name
+        capitalised = [t for t in run if t.capitalised]
+        if len(capitalised) >= 2 and any(t.key in INSTITUTION_WORDS for t in capitalised) and any(
+            t.key not in INSTITUTION_WORDS
+            and t.key not in safe_words()
+            and not t.abbreviation
+            and (is_name(t.text) or not is_english_word(t.text))
+            for t in capitalised
+        ):
+            hits.append((run[0].start, run[-1].end, "facility_phrase", 0.55))
+        index = last + 1
+    return hits
+
+
 PERSON = "PERSON"
 LOCATION = "LOCATION"
+HOSPITAL = "HOSPITAL"
 
 # rule name (as written in policies/text.yaml) -> (function, entity it finds)
 RULES: dict[str, tuple[Any, str]] = {
@@ -431,6 +484,7 @@ RULES: dict[str, tuple[Any, str]] = {
     "names_context": (context_names, PERSON),
     "names_recall_first": (recall_first_names, PERSON),
     "places": (place_names, LOCATION),
+    "facilities": (facility_phrases, HOSPITAL),
 }
 
 
