@@ -222,3 +222,17 @@ def test_the_deployment_role_cannot_be_issued(
     assert code == 2 and "deployment is reserved" in err and "Traceback" not in err
     assert out == ""
     assert api_queries(DataDir.open(data_dir), code="api-token") == []
+
+
+def test_an_anonymous_callers_path_is_logged_as_the_route_template(api: Api) -> None:
+    mrn = "33144716"
+    assert api.client.get(f"/consent/{mrn}").status_code == 401
+    anonymous = [
+        e
+        for e in api_queries(api.data_dir)
+        if e["agent"][0]["who"]["identifier"]["value"] == "anonymous"
+    ]
+    assert [e["entity"][0]["what"]["identifier"]["value"] for e in anonymous] == [
+        "/consent/{patient}"
+    ]
+    assert all(mrn not in str(e) for e in anonymous)

@@ -321,7 +321,7 @@ class AccessGate:
         token = _bearer(scope)
         principal = control.authenticator.authenticate(token) if token else None
         if principal is None:
-            await self._unauthenticated(scope, send, now)
+            await self._unauthenticated(scope, send, now, template)
             return
         scope.setdefault("state", {})["principal"] = principal
         denied = _denied(rule, principal, params)
@@ -331,7 +331,9 @@ class AccessGate:
             return
         await self._forward(scope, receive, send, limit, principal, rule, params)
 
-    async def _unauthenticated(self, scope: Scope, send: Send, now: float) -> None:
+    async def _unauthenticated(self, scope: Scope, send: Send, now: float, template: str) -> None:
+        """401 (or 429 past the client's bucket), audited coalesced under the route template:
+        an anonymous caller's path (which may hold anything typed) never enters the log."""
         control = self.control
         client = (scope.get("client") or ("unknown", 0))[0]
         if control.buckets.take(client, now):
@@ -341,7 +343,7 @@ class AccessGate:
             status, message = 429, "too many unauthenticated requests from this address"
             headers = [(b"retry-after", b"1")]
         await send_json(send, status, refusal(message), headers)
-        windows = control.refusals.note(client, scope["method"], scope["path"], status, now)
+        windows = control.refusals.note(client, scope["method"], template, status, now)
         await control.write_quietly(control.coalesced(windows))
 
     async def _forward(
