@@ -8,6 +8,12 @@ private tags removed unless on the safe-private list, UIDs remapped through the 
 :class:`~clinflow.deid.pseudonym.Pseudonymizer` (so references across files and runs agree),
 and dates shifted by the patient's keyed offset. Free-text descriptors are cleaned last, once
 every identifier of the dataset has been seen.
+
+Conformance (ADR 0025): the action table is chosen by the file's SOP class (combined codes
+resolved by the attribute's type in that IOD: Z for Type 2, D for Type 1), and after the walk
+the policy's ``dependents`` remove attributes whose condition the profile removed
+(ResponsiblePersonRole without ResponsiblePerson, an overlay without its OverlayData). Both
+come from ``policies/dicom/iod-modules.yaml``; the walker has no attribute of its own.
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ PATIENT_ID = 0x00100020
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
 STUDY_UID = 0x0020000D
 SOP_INSTANCE_UID = 0x00080018
+SOP_CLASS_UID = 0x00080016
 _PLAUSIBLE = (0x00080016, STUDY_UID, SOP_INSTANCE_UID, PATIENT_ID, 0x00080060)
 DATE_VRS = frozenset({"DA", "DT", "TM"})
 # Coded-entry attributes: structure, not identity; never run through the text cleaner.
@@ -147,6 +154,14 @@ class DicomDeidentifier:
         self.text_cleaner: TextCleaner = text_cleaner or KnownValueScrubber()
         self._actions: dict[int, tuple[ActionCode, DeidAction]] = {
             tag: (code, action_for(code)) for tag, code in policy.actions.items()
+        }
+        # per SOP class: the same table with the IOD's own resolutions of combined codes
+        self._iod_actions: dict[str, dict[int, tuple[ActionCode, DeidAction]]] = {
+            sop_class: {
+                **self._actions,
+                **{tag: (code, action_for(code)) for tag, code in differing.items()},
+            }
+            for sop_class, differing in policy.iod_actions.items()
         }
         self._private_keep = policy.private_action in (ActionCode.CLEAN, ActionCode.KEEP)
         self._remap = ProfileOption.RETAIN_UIDS not in policy.options
@@ -281,9 +296,15 @@ class DicomDeidentifier:
                 "make a new DICOMDIR from the de-identified files",
                 location,
             )
-        self._walk(ds, ctx, result, 0, clean=False)
+        actions = self._actions
+        if self._iod_actions:
+            sop_class = ds.get(SOP_CLASS_UID)
+            if sop_class is not None and sop_class.value:
+                actions = self._iod_actions.get(str(sop_class.value).strip("\0 "), actions)
+        self._walk(ds, ctx, result, 0, False, actions)
         if ctx.deferred_text:
             self._clean_text(ctx)
+        self._drop_dependents(ds, result)
         result.identifiers = frozenset(
             v.strip().casefold() for v in (*ctx.known_values, key) if len(v.strip()) >= 3
         )
@@ -298,7 +319,13 @@ class DicomDeidentifier:
         return str(sop_class or "") == MEDIA_STORAGE_DIRECTORY or 0x00041220 in ds
 
     def _walk(
-        self, ds: Dataset, ctx: ActionContext, result: DeidResult, depth: int, clean: bool
+        self,
+        ds: Dataset,
+        ctx: ActionContext,
+        result: DeidResult,
+        depth: int,
+        clean: bool,
+        actions: dict[int, tuple[ActionCode, DeidAction]],
     ) -> None:
         """Apply the profile to every element of ``ds``; recurse into sequences.
 
@@ -308,7 +335,6 @@ class DicomDeidentifier:
         """
         if depth > result.max_depth:
             result.max_depth = depth
-        actions = self._actions
         pattern_groups = self._pattern_groups
         counts = result.actions
         elements = ds._dict
@@ -328,7 +354,7 @@ class DicomDeidentifier:
                 if raw_vr == "SQ" or (raw_vr in (None, "UN") and _dictionary_sq(tag)):
                     quiet = self._quiet_depth(elem, depth, clean)
                     if quiet is None:
-                        self._walk_items(ds, tag, ctx, result, depth, clean)
+                        self._walk_items(ds, tag, ctx, result, depth, clean, actions)
                     elif quiet > result.max_depth:
                         result.max_depth = quiet
                 elif clean and tag not in CODE_TAGS:
@@ -351,7 +377,7 @@ class DicomDeidentifier:
                     ds[tag] = DataElement(tag, "SQ", Sequence())
                 else:
                     inner = clean or code in (ActionCode.CLEAN, ActionCode.DUMMY)
-                    self._walk_items(ds, tag, ctx, result, depth, inner)
+                    self._walk_items(ds, tag, ctx, result, depth, inner, actions)
                 counts[_SEQUENCE_COUNT.get(code, "sequence-cleaned")] += 1
                 result.changes += code in _SEQUENCE_COUNT
                 continue
@@ -377,15 +403,30 @@ class DicomDeidentifier:
         result: DeidResult,
         depth: int,
         clean: bool,
+        actions: dict[int, tuple[ActionCode, DeidAction]],
     ) -> None:
         original = ds._dict[tag]  # type: ignore[index]
         before = result.changes
         value = ds[tag].value
         for item in value or ():
-            self._walk(item, ctx, result, depth + 1, clean)
+            self._walk(item, ctx, result, depth + 1, clean, actions)
         if result.changes == before and not isinstance(original, DataElement):
             # nothing inside changed: put the raw bytes back, which write far faster
             ds._dict[tag] = original  # type: ignore[index]
+
+    def _drop_dependents(self, ds: Dataset, result: DeidResult) -> None:
+        """Remove top-level attributes whose "absent otherwise" condition no longer holds."""
+        elements = ds._dict
+        for rule in self.policy.dependents:
+            if rule.mask == 0xFFFFFFFF:
+                doomed = [rule.value] if rule.value in elements else []
+            else:
+                doomed = [tag for tag in elements if tag & rule.mask == rule.value]
+            for tag in doomed:
+                if rule.needed_for(tag) not in elements:
+                    del ds[tag]
+                    result.actions["X-conformance"] += 1
+                    result.changes += 1
 
     def _private(self, ds: Dataset, tag: int, group: int, counts: Counter[str]) -> bool:
         if self._private_keep:

@@ -11,7 +11,9 @@ message`` (a table row or a site override named by its tag), and a site policy m
 
 :func:`compile_policy` resolves everything once per (policy, options) into a
 :class:`CompiledPolicy`: a dict from tag to one concrete action, so the walker does one dict
-look-up per element.
+look-up per element. With ``iod_table`` (``iod-modules.yaml``, ADR 0025) combined codes also
+resolve per SOP class by the attribute's type in that IOD (``iod_actions``), and attributes
+whose "absent otherwise" condition the profile removed are listed in ``dependents``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from clinflow.config import policies_dir
+from clinflow.deid.dicom.iod import Dependent, load_iod_table
 from clinflow.errors import ConfigError
 from clinflow.policy_loader import PolicyDocument, Shape, read_document
 
@@ -222,6 +225,7 @@ class SitePolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     profile: str | None = None
+    iod_table: str | None = None  # iod-modules.yaml: IOD types by SOP class (ADR 0025)
     default_options: tuple[ProfileOption, ...] | None = None
     overrides: tuple[Override, ...] = ()
     iod_type: dict[str, str] | None = None
@@ -250,14 +254,15 @@ def _load_site(path: Path) -> tuple[SitePolicy, PolicyDocument]:
     return document.validate(SitePolicy), document
 
 
-def _table_path(site: SitePolicy, document: PolicyDocument) -> Path:
-    """The E.1-1 table named by ``profile``, relative to the file that names it."""
-    if site.profile is None:
-        raise document.error(("profile",), "required (path of the E.1-1 table)")
-    declared_in, _ = document.locate(("profile",))
-    table_path = (Path(declared_in).parent / site.profile).resolve()
+def _table_path(site: SitePolicy, document: PolicyDocument, key: str = "profile") -> Path:
+    """The file named by ``key`` (the E.1-1 table), relative to the file that names it."""
+    named = getattr(site, key)
+    if named is None:
+        raise document.error((key,), "required (path of the E.1-1 table)")
+    declared_in, _ = document.locate((key,))
+    table_path = (Path(declared_in).parent / named).resolve()
     if not table_path.is_file():
-        raise document.error(("profile",), f"no such file {table_path}")
+        raise document.error((key,), f"no such file {table_path}")
     return table_path
 
 
@@ -298,6 +303,10 @@ class CompiledPolicy:
     burned_in: BurnedInPolicy
     policy_hash: str
     provenance: Mapping[str, str] = field(default_factory=dict)
+    # SOP class UID -> the tags whose combined code resolves differently in that IOD
+    iod_actions: Mapping[str, Mapping[int, ActionCode]] = field(default_factory=dict)
+    # attributes removed after the walk when what their condition needs is gone
+    dependents: tuple[Dependent, ...] = ()
 
     def action_for(self, tag: int) -> ActionCode | None:
         action = self.actions.get(tag)
@@ -376,6 +385,7 @@ def compile_policy(
     iod = {parse_tag(tag): level for tag, level in (site.iod_type or {}).items()}
 
     actions: dict[int, ActionCode] = {}
+    unresolved: dict[int, ActionCode] = {}
     names: dict[int, str] = {}
     patterns: list[TagPattern] = []
     private_action = ActionCode.REMOVE
@@ -389,18 +399,39 @@ def compile_policy(
             patterns.append(TagPattern(mask, value, resolve_combined(action, None), row.name))
             continue
         tag = parse_tag(row.tag)
-        actions[tag] = resolve_combined(action, iod.get(tag))
+        unresolved[tag] = action
         names[tag] = row.name
     for override in site.overrides:
         tag = parse_tag(override.tag)
-        actions[tag] = resolve_combined(override.action, iod.get(tag))
+        unresolved[tag] = override.action
         names.setdefault(tag, override.tag)
+    for tag, action in unresolved.items():
+        actions[tag] = resolve_combined(action, iod.get(tag))
+    iod_actions: dict[str, dict[int, ActionCode]] = {}
+    dependents: tuple[Dependent, ...] = ()
+    iod_raw = b""
+    if site.iod_table is not None:
+        iod_path = _table_path(site, document, "iod_table")
+        iod_table = load_iod_table(iod_path)
+        iod_raw = iod_table.raw
+        dependents = iod_table.dependents()
+        for sop_class, levels in iod_table.levels().items():
+            differing = {
+                tag: resolved
+                for tag, level in levels.items()
+                if tag in unresolved
+                and (resolved := resolve_combined(unresolved[tag], level)) != actions[tag]
+            }
+            if differing:
+                iod_actions[sop_class] = differing
     safe = frozenset(
         (int(s.group, 16), s.creator.strip(), int(s.element, 16)) for s in site.safe_private or ()
     )
     digest = hashlib.sha256()
     digest.update(document.raw + b"\x00" + table_path.read_bytes())
     digest.update(("\x00" + ",".join(o.value for o in ordered)).encode())
+    if iod_raw:
+        digest.update(b"\x00" + iod_raw)
     return CompiledPolicy(
         actions=actions,
         names=names,
@@ -411,4 +442,6 @@ def compile_policy(
         burned_in=site.burned_in or BurnedInPolicy(),
         policy_hash=digest.hexdigest(),
         provenance=dict(table.provenance),
+        iod_actions=iod_actions,
+        dependents=dependents,
     )
