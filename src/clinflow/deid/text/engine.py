@@ -394,7 +394,7 @@ _NUMERIC = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})$")
 _MDY = re.compile(r"^([A-Za-z]+)(\.?)(\s+)(\d{1,2})(st|nd|rd|th)?(,?)(\s+)(\d{4})$")
 _DMY = re.compile(r"^(\d{1,2})(st|nd|rd|th)?(\s+)([A-Za-z]+)(\.?)(,?)(\s+)(\d{4})$")
 _MD = re.compile(r"^([A-Za-z]+)(\.?)(\s+)(\d{1,2})(st|nd|rd|th)?$")
-_MY = re.compile(r"^([A-Za-z]+)(\.?,?)([\s-]+)(of\s+)?(\d{4}|['’]\d{2})$")
+_MY = re.compile(r"^([A-Za-z]+)(\.?,?)([\s/-]+)(of\s+)?(\d{4}|['’]?\d{2})$")
 _YEAR = re.compile(r"^(?:19|20)\d\d$|^2100$")
 _SHORT_YEAR = re.compile(r"^(['’])(\d{2})$")
 _MONTH_SLASH_YEAR = re.compile(r"^(\d{1,2})([/-])(\d{4})$")
@@ -451,10 +451,12 @@ def shift_text_date(text: str, offset_days: int) -> str | None:
             named = _MONTH_INDEX.get(m[1][:3].lower())
             if named is None:
                 return None
-            short = not m[5][0].isdigit()
-            year = _full_year(m[5][1:]) if short else int(m[5])
+            short = len(m[5]) <= 3
+            year = _full_year(m[5][-2:]) if short else int(m[5])
             shifted = date(year, named, 15) + delta
-            year_text = f"{m[5][0]}{shifted.year % 100:02d}" if short else str(shifted.year)
+            year_text = (
+                f"{m[5][:-2]}{shifted.year % 100:02d}" if short else str(shifted.year)
+            )
             return f"{_month_word(shifted.month, m[1])}{m[2]}{m[3]}{m[4] or ''}{year_text}"
         if _YEAR.match(text):
             return str((date(int(text), 7, 1) + delta).year)

@@ -143,6 +143,14 @@ class _Token:
 
 
 @lru_cache(maxsize=1)
+def _clinical_words() -> frozenset[str]:
+    """Words that end a name: clinical vocabulary and common English beyond the safe list."""
+    from clinflow.deid.text.lexicon import english_vocabulary
+
+    return _clinical() | (english_vocabulary() - all_person_names() - city_names())
+
+
+@lru_cache(maxsize=1)
 def _clinical() -> frozenset[str]:
     return frozenset(CLINICAL_SAFE)
 
@@ -162,8 +170,8 @@ def _is_name_word(token: _Token) -> bool:
         return True
     if not token.capitalised or token.key in safe_words() or token.abbreviation:
         return False
-    # next to a name, any listed name counts, even one that is also an English word
-    return token.key in all_person_names() or not is_english_word(token.text)
+    # next to a name, any capitalised word that is not a safe (common, clinical) word counts
+    return token.key not in _clinical_words()
 
 
 def is_name_like(word: str) -> bool:

@@ -191,7 +191,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
     PatternSpec(
         "date_month_year",
         DATE,
-        rf"\b{_MONTH_ANY}\.?,?[\s-]+(?:of\s+)?(?:\d{{4}}|['’]\d{{2}})(?!\d)",
+        rf"\b{_MONTH_ANY}\.?,?[\s-]+(?:of\s+)?(?:\d{{4}}|['’]\d{{2}})(?!\d)"
+        rf"|\b{_MONTH_ANY}[-/]\d{{2}}(?![\d/-])",
         0.7,
     ),
     PatternSpec(
@@ -213,7 +214,21 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.5,
         regex.I,
     ),
-    PatternSpec("date_month_name", DATE, rf"\b{_MONTH_FULL}\b\.?", 0.5),
+    PatternSpec(
+        "date_month_name",
+        DATE,
+        rf"\b(?:(?:mid|early|late|end|beginning)[- ](?:of[ ])?)?{_MONTH_FULL}\b\.?",
+        0.5,
+    ),
+    PatternSpec(
+        # weekday abbreviations: unambiguous ones alone, "Mon"/"Sat"/"Sun" after a date cue
+        "date_weekday_abbreviation",
+        DATE,
+        r"\b(?:Tue|Tues|Wed|Weds|Thu|Thur|Thurs|Fri|TUE|TUES|WED|THU|THUR|THURS|FRI)\b\.?"
+        rf"|(?<=\b{_DATE_CUE}[ \t]{{1,2}}(?:next[ \t]|last[ \t]|this[ \t])?)"
+        r"(?:Mon|Sat|Sun|MON|SAT|SUN)\b\.?",
+        0.5,
+    ),
     PatternSpec(
         "date_may_in_context",
         DATE,
