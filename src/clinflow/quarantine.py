@@ -5,8 +5,8 @@ name, where it came from (file path or message id, never a PHI value) and why. T
 kept so it can be replayed after a fix; it may hold PHI, so it is never stored in the clear
 (ADR 0085): it is sealed (AES-256-GCM) under the patient's data key (scope ``quarantine``)
 when the stage knows the patient, else under the project quarantine key. Listing shows
-metadata only; ``get`` (show, export, replay) decrypts. A revocation purges the patient's
-items and destroys their data key (``purge_patient``); an item whose patient becomes known
+metadata only; ``get`` (show, export, replay) decrypts. A full revocation purges the
+patient's items (``purge_patient``) and destroys their data key; an item whose patient becomes known
 later is re-sealed under that patient's key and linked (``link``, ``link_unknown``), so the
 next revocation finds it. Locations are stored printable (``printable_location``).
 """
@@ -146,10 +146,6 @@ class QuarantineSeal:
         except InvalidTag as exc:
             raise KeyError_("quarantined payload fails authentication (wrong key?)") from exc
 
-    def shred(self, patient: str) -> int:
-        """Destroy the patient's quarantine data key; the number of keys destroyed."""
-        return len(self.datakeys.destroy(patient, QUARANTINE_SCOPE))
-
     def close(self) -> None:
         if self._owns_datakeys and self._datakeys is not None:
             self._datakeys.close()
@@ -284,13 +280,13 @@ class Quarantine:
         return linked
 
     def purge_patient(self, patient: str) -> int:
-        """Delete every item held for a pseudonymous patient and destroy the data key their
-        payloads were sealed under (consent revocation); the number of items deleted."""
+        """Delete every item held for a pseudonymous patient (consent revocation); the number
+        of items deleted. The revocation then destroys the data key they were sealed under
+        (scope ``quarantine``), audited and listed on its receipt, so copies in a backup or an
+        old WAL frame stay unreadable."""
         cur = self._conn.execute("DELETE FROM quarantine WHERE patient = ?", (patient,))
-        deleted = cur.rowcount
-        self.seal.shred(patient)
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # no sealed copy left in the WAL
-        return deleted
+        return cur.rowcount
 
     def __iter__(self) -> Iterator[QuarantinedItem]:
         return iter(self.list(status=None))

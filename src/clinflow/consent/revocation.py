@@ -7,7 +7,8 @@
 2. finds through the lineage index everything released for those purposes (all of it for a
    retroactive revocation, from the effective time otherwise);
 3. sends a ``RetractionRequest`` to every registered ``RetractionTarget``;
-4. destroys the patient's data keys for the revoked purposes (retroactive scope), so copies
+4. destroys the patient's data keys for the revoked purposes (retroactive scope; a full
+   revocation also the key of the patient's quarantined inputs), so copies
    clinflow cannot rewrite — topics, exports, audit-log encrypted fields — become unreadable;
 5. audits each step and stores a receipt.
 
@@ -34,6 +35,7 @@ from clinflow.errors import ConfigError
 from clinflow.interfaces import AuditSink, RetractionRequest
 from clinflow.lineage import LineageIndex
 from clinflow.patient_ids import PSEUDONYM_RE
+from clinflow.quarantine import QUARANTINE_SCOPE
 from clinflow.sinks.registry import RetractionOutcome, RetractionRegistry
 
 AGENT = "clinflow-revocation"
@@ -176,8 +178,10 @@ class RevocationService:
             self.lineage.mark_retracted(found)
         destroyed: list[DestroyedKey] = []
         if revocation.retroactive:
-            for purpose in purposes:
-                for key in self.datakeys.destroy(patient, purpose):
+            # a full revocation purged the quarantine: its data key goes too (ADR 0085)
+            scopes = (*purposes, QUARANTINE_SCOPE) if full else purposes
+            for scope in scopes:
+                for key in self.datakeys.destroy(patient, scope):
                     destroyed.append(DestroyedKey(key.key_id, key.scope))
                     audit_entries.append(
                         self.audit.append(

@@ -4,8 +4,8 @@ Quarantined inputs are raw (pre-de-identification) and not released for any purp
 are purged only when a revocation covers every purpose the policy lets a patient withdraw
 (``RetractionRequest.purposes`` empty); a research-only withdrawal leaves them for treatment
 replay. See docs/adr/0042-retraction-targets.md. Items held without a patient are first
-linked where their payload now names one (``resolve``), and the patient's quarantine data
-key is destroyed with the rows (docs/adr/0085-quarantine-sealing.md).
+linked where their payload now names one (``resolve``); the revocation then destroys the
+patient's quarantine data key (docs/adr/0085-quarantine-sealed-at-rest.md).
 """
 
 from __future__ import annotations
