@@ -140,7 +140,7 @@ class EmbeddedRuntime:
         self._committing: dict[str, asyncio.Future[None]] = {}
         # per hop: ids processed whose ledger mark is not written yet (a redelivery arriving
         # meanwhile is skipped like one the ledger knows; found by clinflow replay's
-        # duplicate fault, ADR 0074)
+        # duplicate fault, ADR 0075)
         self._unmarked: dict[str, set[str]] = {name: set() for name in graph.hops}
 
     # ----- control ----------------------------------------------------------------------------

@@ -129,6 +129,7 @@ def run_replay(options: ReplayOptions, progress: Progress | None = None) -> Repl
                 f"--data-dir {root.root}: not fresh ({done_before} inputs already "
                 "processed there would be skipped); give a new folder"
             )
+        _check_purposes(plan, deployment)
         bucket_s = _bucket_seconds(options.duration_s)
         metrics = ReplayMetrics(bucket_s=bucket_s)
         patients = Patients(deployment.pseudonymizer.patient_pseudonym)
@@ -144,6 +145,18 @@ def run_replay(options: ReplayOptions, progress: Progress | None = None) -> Repl
     report = _report(options, run, stages, correctness, started_at)
     write_report(report, options.report_dir)
     return report
+
+
+def _check_purposes(plan: FaultPlan, deployment: Deployment) -> None:
+    """A storm's purposes must be the consent policy's (else every revocation is rejected)."""
+    known = deployment.consent.registry.policy.purposes
+    for fault in plan.of(FaultKind.REVOKE_STORM):
+        for purpose in fault.purposes:
+            if purpose not in known:
+                raise ConfigError(
+                    f"--faults revoke-storm purposes: {purpose!r} is not a purpose of the "
+                    f"consent policy ({', '.join(known)})"
+                )
 
 
 def _bucket_seconds(duration_s: float | None) -> float:
