@@ -23,6 +23,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from clinflow.config import DataDir
 from clinflow.crypto.datakeys import MAGIC as DATA_KEY_MAGIC
 from clinflow.crypto.datakeys import DataKeyStore
 from clinflow.crypto.keys import KeyRing
@@ -106,10 +107,11 @@ class QuarantineSeal:
 
     @classmethod
     def beside(cls, db_path: Path) -> QuarantineSeal:
-        """The keys of the data directory ``db_path`` lives in (``keys/``, ``datakeys.db``)."""
-        keyring = KeyRing(db_path.parent / "keys")
+        """The keys of the data directory ``db_path`` is in (its key folder and data keys)."""
+        data_dir = DataDir(db_path.parent)
+        keyring = KeyRing(data_dir.keys)
         return cls(
-            lambda: DataKeyStore(db_path.parent / "datakeys.db", keyring.master_key()),
+            lambda: DataKeyStore(data_dir.datakeys_db, keyring.master_key()),
             keyring.quarantine_key,
             owns_datakeys=True,
         )
