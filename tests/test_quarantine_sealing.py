@@ -3,7 +3,7 @@
 Payloads are sealed (ADR 0085): no planted identifier of a generated cohort (fixed seed) is
 in ``quarantine.db`` or its ``-wal``/``-shm`` after ``deid dicom`` and ``deid fhir``
 quarantined damaged copies of every file, nor in any line those commands and ``quarantine
-list|show`` printed or logged. Every store of a deployment, its side files and the key files
+list|show|replay`` printed or logged. Every store of a deployment, its side files and the key files
 are 0600 in 0700 folders (ADR 0086).
 """
 
@@ -112,7 +112,12 @@ def test_no_planted_phi_at_rest_in_the_quarantine_or_in_any_output_line(
         assert code == 0
         printed += [out, err]
         assert store.get(item.id).payload  # type: ignore[union-attr]  # decrypts
+    dicom_item = next(item for item in items if item.stage == "deid-dicom")
     store.close()
+    code, out, err = run_cli(capsys, "quarantine", "replay", str(dicom_item.id), "--out",
+                             str(tmp_path / "replayed"), "--data-dir", str(data_dir))
+    assert code == 1 and "still rejected" in out  # still truncated
+    printed += [out, err]
     printed += [record.getMessage() for record in caplog.records]
     assert _phi_in_text("\n".join(printed), damaged.needles) == []
     at_rest = b"".join(
