@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -286,3 +287,46 @@ def stop_cleanly(worker: Worker, timeout: float = 30.0) -> int | None:
         return worker.process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         return None
+
+
+# ----- replay reports (``clinflow replay compare``) ----------------------------------------
+
+
+def sample_replay_report(p99_ms: float = 40.0, per_s: float = 500.0, lost: int = 0) -> Any:
+    """A small valid ``ReplayReport`` with the given headline figures."""
+    from clinflow.runtime.replay_report import (
+        Account,
+        Correctness,
+        InputsSummary,
+        LatencySummary,
+        ReplayReport,
+        RunSummary,
+        Timeline,
+        failed_checks,
+    )
+
+    latency = LatencySummary(count=100, p50_ms=p99_ms / 4, p90_ms=p99_ms / 2, p99_ms=p99_ms,
+                             p999_ms=p99_ms, max_ms=p99_ms * 1.5, mean_ms=p99_ms / 3)  # fmt: skip
+    correctness = Correctness(
+        lost=lost, duplicated_at_sinks=0, duplicate_disclosures=0, quarantined=1,
+        quarantined_by_reason={"invalid JSON": 1}, residual_phi=0, residual_by_kind={},
+        leak_files_scanned=3, consent_violations=0, revoked_patients=0,
+        revoked_data_remaining=0, audit_entries=10, audit_verified=True, audit_failures=[],
+        accounting={"fhir": Account(ingested=5, released=4, denied=0, quarantined=1,
+                                    balanced=True, unaccounted=[])},
+        counts_match_audit=True,
+    )  # fmt: skip
+    failed = failed_checks(correctness)
+    return ReplayReport(
+        clinflow_version="0", started_at="2026-01-01T00:00:00+00:00", source="icu-ward",
+        source_kind="scenario", runtime="embedded", rate="500/s", duration_s=10.0,
+        patients=3, seed=1, faults="", ok=not failed, failed_checks=failed, machine={},
+        inputs=InputsSummary(source_inputs=100, injected={}, fed=100, source_exhausted=False),
+        run=RunSummary(seconds=10.0, stopped_by="end of source", offered_per_s=per_s,
+                       achieved_per_s=per_s, outputs={"score-sink": 100},
+                       outputs_per_s={"score-sink": 10.0}, generator_lag_ms=latency),
+        latency={"score-sink": latency}, hops={}, consent={},
+        correctness=correctness,
+        timeline=Timeline(bucket_s=1.0, offered=[1], fed=[1], completed={}, p50_ms={},
+                          p99_ms={}, queue_depth=[0], faults=[]),
+    )  # fmt: skip

@@ -37,6 +37,14 @@ SeedOption = Annotated[int, typer.Option("--seed", help="Scenario cohort and fau
 
 def replay_command(
     source: SourceArgument,
+    reports: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="With SOURCE 'compare': the baseline and the candidate report "
+            "(report.json or its folder).",
+            show_default=False,
+        ),
+    ] = None,
     report: Annotated[
         Path, typer.Option("--report", help="Folder for report.json and report.html.")
     ] = Path("replay-report"),
@@ -89,13 +97,25 @@ def replay_command(
         bool, typer.Option("--progress/--no-progress", help="Live display while running.")
     ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print report.json to stdout.")] = False,
+    tolerance: Annotated[
+        str, typer.Option("--tolerance", help="compare: how much worse a speed figure may be.")
+    ] = "10%",
 ) -> None:
     """Drive the pipeline with a scenario, cohort or recording at a controlled rate, inject
     faults, and report throughput, latency (from scheduled arrival: open loop) and
     correctness (lost, duplicated, quarantined, residual PHI, consent violations, revoked
-    data left, audit verified). Exit 1 when a correctness check fails."""
+    data left, audit verified). Exit 1 when a correctness check fails.
+
+    `clinflow replay compare A B`: two reports side by side, regressions of B against A
+    flagged (speed beyond --tolerance, correctness on any change); exit 1 when flagged."""
     from clinflow.errors import ConfigError
     from clinflow.runtime.replay import ReplayOptions, run_replay
+
+    if source == "compare":
+        _compare(reports or [], tolerance)
+        return
+    if reports:
+        raise ConfigError(f"unexpected argument {str(reports[0])!r} (one SOURCE per replay)")
 
     if validation not in ("input", "shallow"):
         raise ConfigError(f"--validation {validation!r}: expected input or shallow")
@@ -144,6 +164,41 @@ def _progress(metrics: ReplayMetrics, runtime: EmbeddedRuntime, elapsed: float) 
     table.add_row("quarantined", str(rejected))
     table.add_row("queued", str(sum(runtime.queue_depths().values())))
     return table
+
+
+def _compare(reports: list[Path], tolerance_text: str) -> None:
+    from clinflow.errors import ConfigError
+    from clinflow.runtime.replay_compare import compare, load_report
+    from clinflow.runtime.replay_spec import parse_ratio
+
+    if len(reports) != 2:
+        raise ConfigError("replay compare: expected two reports, A (baseline) and B")
+    tolerance = parse_ratio(tolerance_text, "--tolerance")
+    a, b = (load_report(path) for path in reports)
+    rows = compare(a, b, tolerance)
+    table = Table(
+        title=f"replay compare: A {reports[0]} vs B {reports[1]} (tolerance {tolerance:.0%})"
+    )
+    for column in ("figure", "A", "B", "change", ""):
+        table.add_column(column, justify="left" if column == "figure" else "right")
+    for row in rows:
+        table.add_row(
+            row.figure,
+            _value(row.a),
+            _value(row.b),
+            row.change,
+            "[red]REGRESSION[/red]" if row.regressed else "ok",
+        )
+    console.print(table)
+    flagged = [row.figure for row in rows if row.regressed]
+    if flagged:
+        console.print(f"{len(flagged)} regression(s): {', '.join(flagged)}")
+        raise typer.Exit(1)
+    console.print("no regression")
+
+
+def _value(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f}"
 
 
 def render(report: ReplayReport, folder: Path) -> None:
