@@ -168,13 +168,18 @@ def _modes(root: Path) -> dict[str, int]:
 def test_every_store_and_key_file_is_owner_only_in_an_owner_only_data_dir(
     data_dir: Path,
 ) -> None:
-    with Deployment.open(DataDir.open(data_dir)) as deployment:
+    from clinflow.api.auth import TokenStore, api_tokens_path
+
+    root = DataDir.open(data_dir)
+    with Deployment.open(root) as deployment:
         deployment.quarantine.put("ingest", "a.json", "bad", payload=b"x")
         deployment.keyring.quarantine_key()
+        TokenStore(api_tokens_path(root)).close()
         modes = _modes(data_dir)
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
     stores = {"audit.db", "consent.db", "datakeys.db", "lineage.db", "ledger.db",
-              "quarantine.db", "scoring.db", "research/index.db"}  # fmt: skip
+              "quarantine.db", "scoring.db", "research/index.db", "api_tokens.db",
+              "keys/project.key", "keys/master.key", "keys/quarantine.key"}  # fmt: skip
     assert stores <= set(modes)
     assert any(name.endswith("-wal") for name in modes)
     loose = {name: oct(mode) for name, mode in modes.items()
