@@ -256,7 +256,7 @@ def _load_site(path: Path) -> tuple[SitePolicy, PolicyDocument]:
 
 def _table_path(site: SitePolicy, document: PolicyDocument, key: str = "profile") -> Path:
     """The file named by ``key`` (the E.1-1 table), relative to the file that names it."""
-    named = getattr(site, key)
+    named: str | None = getattr(site, key)
     if named is None:
         raise document.error((key,), "required (path of the E.1-1 table)")
     declared_in, _ = document.locate((key,))

@@ -136,6 +136,8 @@ def _plant_study(node: Node, context: PatientContext, plan: StudyPlan, rng: rand
     if context.referring is not None:
         node.plant("ReferringPhysicianName", context.referring.person.dicom_name, PhiKind.NAME,
                    Subject.CLINICIAN, f"clinician:{context.referring.role}")
+    else:  # Type 2 in General Study (PS3.3 C.7.2.1): present, empty when unknown
+        node.put("ReferringPhysicianName", "")
     if context.radiologist is not None:
         node.plant("NameOfPhysiciansReadingStudy", context.radiologist.person.dicom_name,
                    PhiKind.NAME, Subject.CLINICIAN, f"clinician:{context.radiologist.role}")
