@@ -13,6 +13,10 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,kafka,postgres]"
+	# Debian's chromium for the browser test of the replay report (root, as on CI machines)
+	command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends chromium; } || \
+		echo "chromium not installed: browser tests skip (and fail under CI=true)"
 	touch $(STAMP)
 
 ## Run the main job: generate a small synthetic cohort and push it through the embedded pipeline.
