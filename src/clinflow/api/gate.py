@@ -24,7 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor
 from starlette.routing import BaseRoute, compile_path
@@ -34,6 +33,7 @@ from clinflow.api.access import Rule, app_routes, rule_for
 from clinflow.api.access import Scope as PatientScope
 from clinflow.api.auth import Authenticator, Principal, Role
 from clinflow.api.settings import Limits
+from clinflow.asgi import send_json
 from clinflow.audit import events as audit_events
 from clinflow.errors import ClinflowError
 from clinflow.interfaces import AuditSink
@@ -253,24 +253,6 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def send_json(
-    send: Send, status: int, content: Any, headers: list[tuple[bytes, bytes]] | None = None
-) -> None:
-    payload = orjson.dumps(content)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                *(headers or []),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
-
-
 async def read_body(receive: Receive, limit: int) -> bytes | None:
     """The whole body, or raise BodyTooLarge past ``limit`` bytes; None if the client left."""
     chunks: list[bytes] = []
@@ -342,7 +324,7 @@ class AccessGate:
         else:
             status, message = 429, "too many unauthenticated requests from this address"
             headers = [(b"retry-after", b"1")]
-        await send_json(send, status, refusal(message), headers)
+        await send_json(send, status, refusal(message), headers=headers)
         windows = control.refusals.note(client, scope["method"], template, status, now)
         await control.write_quietly(control.coalesced(windows))
 

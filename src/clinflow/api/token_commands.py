@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 from clinflow.api.auth import TOKEN_ROLES, TokenStore, api_tokens_path
-from clinflow.audit.events import Action, AuditEvent, api_token_change
+from clinflow.audit.events import Action, api_token_change
 from clinflow.cli_options import DataDirOption
 from clinflow.config import DataDir
 
@@ -32,11 +32,15 @@ def _operator() -> str:
         return f"cli:uid-{os.getuid()}"
 
 
-def _audit(root: DataDir, event: AuditEvent) -> None:
-    """Append one event to the deployment's log (SQLite, or the DSN of the environment)."""
+def _audit(root: DataDir, token_id: str, role: str, patient: str | None, action: Action) -> None:
+    """Append the token's lifecycle event to the deployment's log (SQLite, or the DSN of the
+    environment)."""
     from clinflow.api.settings import Settings
     from clinflow.audit.log import AuditLog
 
+    event = api_token_change(
+        agent=_operator(), token_id=token_id, token_role=role, scope=patient, action=action
+    )
     settings = Settings.from_env(data_dir=root)
     with AuditLog.open(root, dsn=settings.dsn, origin=settings.origin, batch_wait=0) as log:
         log.append(event)
@@ -57,13 +61,7 @@ def token_create(
     try:
         token_id, token = store.create(role, patient, label)
         try:
-            _audit(
-                root,
-                api_token_change(
-                    agent=_operator(), token_id=token_id, token_role=role, scope=patient,
-                    action=Action.CREATE,
-                ),
-            )  # fmt: skip
+            _audit(root, token_id, role, patient, Action.CREATE)
         except BaseException:
             store.revoke(token_id)  # an unaudited token must not stay usable
             raise
@@ -98,11 +96,5 @@ def token_revoke(token_id: str, data_dir: DataDirOption = None) -> None:
     finally:
         store.close()
     role, patient = described
-    _audit(
-        root,
-        api_token_change(
-            agent=_operator(), token_id=token_id, token_role=role, scope=patient,
-            action=Action.DELETE,
-        ),
-    )  # fmt: skip
+    _audit(root, token_id, role, patient, Action.DELETE)
     typer.echo(f"token {token_id} revoked")

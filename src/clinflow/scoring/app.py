@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # the access gate is the application layer's (imported where 
     from clinflow.api.gate import GateControl
     from clinflow.api.settings import Limits
 
+from clinflow.asgi import send_json as _send_json
 from clinflow.audit.buffer import RequestAudit, request_audit
 from clinflow.errors import AuditUnavailable, ClinflowError, InputRejected
 from clinflow.interfaces import AuditSink, RetractionRequest
@@ -177,23 +178,6 @@ def _scale2_flag(query: bytes) -> bool | None:
                 return False
             raise InputRejected("spo2_scale2 must be true or false", "query.spo2_scale2")
     return None
-
-
-async def _send_json(
-    send: Send, status: int, content: Any, media_type: str = "application/json"
-) -> None:
-    payload = orjson.dumps(content)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", media_type.encode()),
-                (b"content-length", str(len(payload)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
 
 
 def create_app(
