@@ -121,7 +121,10 @@ class _Token:
 
     @property
     def initial(self) -> bool:
-        return len(self.text) == 2 and self.text[1] == "."
+        """"G." or a lone capital other than the pronoun "I" ("Xzavian G Tavares")."""
+        if len(self.text) == 2:
+            return self.text[1] == "." and self.text[0].isupper()
+        return len(self.text) == 1 and self.text.isupper() and self.text != "I"
 
     @property
     def capitalised(self) -> bool:
