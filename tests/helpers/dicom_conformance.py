@@ -24,7 +24,7 @@ _NUMBER = re.compile(r"\b[0-9][0-9.]*\b")
 _SPACE = re.compile(r"\s+")
 # The validator could not read the whole input: its errors stop where it stopped, so an
 # output it reads further (illegal elements removed) shows errors the input had unseen.
-UNREADABLE = ("Dicom dataset read failed", "Tag read failed")
+UNREADABLE = ("Dicom dataset read failed", "Tag read failed", "Tags out of order")
 
 # Warnings the synthetic generator keeps on purpose (ADR 0025), as message fragments.
 ALLOWED_WARNINGS: dict[str, str] = {
@@ -128,12 +128,18 @@ def write_every_kind(
         dicom_file_bytes,
         iter_imaging_for_patient,
     )
+    from clinflow.synthetic.dicom.modalities import SPECS, US_MULTIFRAME
     from clinflow.synthetic.dicom.sample_patients import sample_patient
 
     wanted = expected_kinds()
     chosen: dict[tuple[str, str, bool], Path] = {}
-    modalities = ("CT", "MR", "CR", "DX", "US", "SC")
     for index in range(max_patients):
+        missing = {sop for sop, _, _ in wanted - set(chosen)}
+        modalities = [
+            name
+            for name, spec in SPECS.items()
+            if spec.sop_class_uid in missing or (name == "US" and US_MULTIFRAME in missing)
+        ]
         patient = sample_patient(index)
         rng = random.Random(f"{seed}:{index}")
         events = iter_imaging_for_patient(
