@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-quick lint bench clean venv
+.PHONY: demo test test-quick lint bench clean venv dicom-tools
 
 venv: $(STAMP)
 
@@ -23,8 +23,18 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/clinflow demo
 
+## Debian's DICOM validators for the conformance tests (dciodvfy from dicom3tools, dcmtk's
+## dcmdump/storescu): installed with apt-get when run as root, else the tests that need them skip.
+dicom-tools:
+	@if command -v dciodvfy >/dev/null 2>&1 && command -v dcmdump >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends dicom3tools dcmtk >/dev/null 2>&1 \
+	  || { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends dicom3tools dcmtk >/dev/null 2>&1; } \
+	  || echo "dicom-tools: apt-get could not install dicom3tools dcmtk; the dciodvfy tests will skip"; \
+	else echo "dicom-tools: no apt-get as root here; the dciodvfy tests will skip"; fi
+
 ## Run the whole test suite (what .ci/run calls).
-test: $(STAMP)
+test: $(STAMP) dicom-tools
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 ## The quick subset for the edit loop: no slow, broker or PostgreSQL tests.
