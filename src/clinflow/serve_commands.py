@@ -56,7 +56,8 @@ def serve_all(
     One deployment, one audit log: both apps share the data directory's stores. The scoring
     state is restored from <data-dir>/scoring.db (what `clinflow demo` or `run` scored), and
     the service registers itself in <data-dir>/services/scoring.json so a `consent revoke`
-    from another process retracts through it.
+    from another process retracts through it. Both apps take bearer tokens from the same
+    store (`clinflow audit token create --role auditor|privacy_officer|service|patient|scoring`).
     """
     import asyncio
 
