@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,10 +97,21 @@ def test_lost_connection_fails_the_batch_and_the_next_one_reconnects(
     import psycopg
 
     assert log.append(sample_event(0)) == 0
-    writer_pid = log.store._write.info.backend_pid  # type: ignore[attr-defined]
+    store: Any = log.store
+    pids = (store._write.info.backend_pid, store._readconn.info.backend_pid)
     with psycopg.connect(postgres_dsn, autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", (writer_pid,))
+        for pid in pids:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
     with pytest.raises(AuditUnavailable, match="postgres"):
         log.append(sample_event(1))
     assert log.append(sample_event(2)) == 1  # nothing of the failed batch was stored
     assert log.size == 2
+    # Reads and checkpoints recover too (the read connection is reopened after its failure).
+    for _attempt in range(2):
+        try:
+            note = log.sign_checkpoint()
+            break
+        except psycopg.Error:
+            continue
+    assert "\n2\n" in note
+    assert store.size() == 2

@@ -383,9 +383,10 @@ class AuditLog:
         if due and size != self._checkpointed_size:
             try:
                 self.sign_checkpoint()
-            except ClinflowError:
-                # Refused (inconsistent) or storage failure: appends stay durable; verify
-                # will report the log. Try again at the next trigger.
+            except Exception:  # noqa: BLE001 - the writer thread must outlive a failure
+                # Refused (inconsistent), storage failure or a lost database connection:
+                # appends stay durable; verify will report the log. Try again at the next
+                # trigger (a dead writer would leave every later caller waiting forever).
                 pass
         self._last_checkpoint_time = time.monotonic()
 

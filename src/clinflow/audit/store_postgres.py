@@ -92,10 +92,17 @@ class PostgresStore:
 
     def size(self) -> int:
         with self._lock:
-            row = self._readconn.execute(
+            row = self._reader().execute(
                 f"SELECT COALESCE(MAX(idx) + 1, 0) FROM {self.p}_entries"
             ).fetchone()
         return int(row[0]) if row else 0
+
+    def _reader(self) -> psycopg.Connection[Any]:
+        """The read connection (lock held), reopened when the last one was lost."""
+        if self._readconn.closed or self._readconn.broken:
+            self._readconn.close()
+            self._readconn = psycopg.connect(self.dsn, autocommit=True)
+        return self._readconn
 
     def _writer(self) -> psycopg.Connection[Any]:
         """The write connection, reopened when the last one was lost (server restart, network):
@@ -142,7 +149,7 @@ class PostgresStore:
 
     def leaf_hashes(self, start: int, end: int) -> list[bytes]:
         with self._lock:
-            rows = self._readconn.execute(
+            rows = self._reader().execute(
                 f"SELECT idx, leaf FROM {self.p}_entries WHERE idx >= %s AND idx < %s ORDER BY idx",
                 (start, end),
             ).fetchall()
@@ -171,14 +178,14 @@ class PostgresStore:
 
     def get_entry(self, index: int) -> bytes | None:
         with self._lock:
-            row = self._readconn.execute(
+            row = self._reader().execute(
                 f"SELECT entry FROM {self.p}_entries WHERE idx = %s", (index,)
             ).fetchone()
         return None if row is None else bytes(row[0])
 
     def _checkpoint_rows(self, suffix: str) -> list[StoredCheckpoint]:
         with self._lock:
-            rows = self._readconn.execute(
+            rows = self._reader().execute(
                 f"SELECT seq, size, root, note, signed_at FROM {self.p}_checkpoints {suffix}"
             ).fetchall()
         return [
@@ -223,7 +230,7 @@ class PostgresStore:
         )
         params_all: list[Any] = [*params, query.limit]
         with self._lock:
-            rows = self._readconn.execute(sql, params_all).fetchall()
+            rows = self._reader().execute(sql, params_all).fetchall()
         return [(int(idx), bytes(entry)) for idx, entry in rows]
 
     def drop_all(self) -> None:
