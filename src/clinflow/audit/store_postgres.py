@@ -92,9 +92,11 @@ class PostgresStore:
 
     def size(self) -> int:
         with self._lock:
-            row = self._reader().execute(
-                f"SELECT COALESCE(MAX(idx) + 1, 0) FROM {self.p}_entries"
-            ).fetchone()
+            row = (
+                self._reader()
+                .execute(f"SELECT COALESCE(MAX(idx) + 1, 0) FROM {self.p}_entries")
+                .fetchone()
+            )
         return int(row[0]) if row else 0
 
     def _reader(self) -> psycopg.Connection[Any]:
@@ -149,10 +151,15 @@ class PostgresStore:
 
     def leaf_hashes(self, start: int, end: int) -> list[bytes]:
         with self._lock:
-            rows = self._reader().execute(
-                f"SELECT idx, leaf FROM {self.p}_entries WHERE idx >= %s AND idx < %s ORDER BY idx",
-                (start, end),
-            ).fetchall()
+            rows = (
+                self._reader()
+                .execute(
+                    f"SELECT idx, leaf FROM {self.p}_entries "
+                    "WHERE idx >= %s AND idx < %s ORDER BY idx",
+                    (start, end),
+                )
+                .fetchall()
+            )
         return contiguous_leaves(rows, start, end, bytes)
 
     def iter_entries(self, start: int = 0) -> Iterator[tuple[int, bytes, bytes]]:
@@ -178,16 +185,22 @@ class PostgresStore:
 
     def get_entry(self, index: int) -> bytes | None:
         with self._lock:
-            row = self._reader().execute(
-                f"SELECT entry FROM {self.p}_entries WHERE idx = %s", (index,)
-            ).fetchone()
+            row = (
+                self._reader()
+                .execute(f"SELECT entry FROM {self.p}_entries WHERE idx = %s", (index,))
+                .fetchone()
+            )
         return None if row is None else bytes(row[0])
 
     def _checkpoint_rows(self, suffix: str) -> list[StoredCheckpoint]:
         with self._lock:
-            rows = self._reader().execute(
-                f"SELECT seq, size, root, note, signed_at FROM {self.p}_checkpoints {suffix}"
-            ).fetchall()
+            rows = (
+                self._reader()
+                .execute(
+                    f"SELECT seq, size, root, note, signed_at FROM {self.p}_checkpoints {suffix}"
+                )
+                .fetchall()
+            )
         return [
             StoredCheckpoint(int(seq), int(size), bytes(root), str(note), str(signed))
             for seq, size, root, note, signed in rows
