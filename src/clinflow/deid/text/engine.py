@@ -183,13 +183,14 @@ class TextDeidentifier:
         for spec, compiled in self._patterns:
             if spec.score < threshold:
                 continue
+            group = "phi" if "phi" in compiled.groupindex else 0
             for match in compiled.finditer(text):
-                if match.end() > match.start():
-                    found.append(
-                        Span(match.start(), match.end(), spec.entity, spec.name, spec.score)
-                    )
+                start, end = match.span(group)
+                if end > start:
+                    found.append(Span(start, end, spec.entity, spec.name, spec.score))
         if self._patterns and "phone_library" not in disabled_patterns(self.policy):
-            for start, end in library_phone_numbers(text):
+            covered = [(s.start, s.end) for s in found]
+            for start, end in library_phone_numbers(text, covered):
                 digits = sum(c.isdigit() for c in text[start:end])
                 if "/" not in text[start:end] and digits >= 7:
                     found.append(Span(start, end, PHONE, "phone_library", 0.7))
