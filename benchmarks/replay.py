@@ -1,0 +1,123 @@
+"""``clinflow replay`` as a capacity probe: the largest open-loop rate at which p99 stays
+under a latency budget, and the flat-out throughput, on the embedded runtime.
+
+For each rate of ``--rates`` (ascending), one replay of ``--seconds`` of the ICU-ward
+scenario (``--patients``, enough inputs for the longest run) on a fresh data directory, with
+the pipeline's real stages and the audit log on; p99 is the larger of the two sinks'
+(score-sink, research-release), measured from each input's scheduled arrival. The probe stops
+after the first rate over budget. Then one flat-out replay (``--rate max``) of the same
+number of inputs gives the throughput ceiling. One JSON line, with every run's figures.
+
+Kafka side by side, and the cost of a worker kill, are not measured yet: ``clinflow replay``
+drives the embedded runtime only (see docs/adr/0072); ``benchmarks/runtime_kafka.py`` has
+the Kafka runtime's own throughput.
+
+The machine is shared: run it on a quiet one for capacity figures, and read figures taken
+beside other work as a lower bound (``cpu_share`` says how much of a core the run got).
+
+Run: ``.venv/bin/python benchmarks/replay.py [--rates 25,50,100,200,400,800]
+[--seconds 10] [--budget-ms 100] [--validation input|shallow]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from clinflow.runtime.replay import ReplayOptions, run_replay
+from clinflow.runtime.replay_report import ReplayReport
+
+SINKS = ("score-sink", "research-release")
+
+
+def _p99(report: ReplayReport) -> float | None:
+    values = [report.latency[s].p99_ms for s in SINKS if s in report.latency]
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
+def one_run(
+    scratch: Path, tag: str, rate: str, seconds: float | None, patients: int, validation: str
+) -> dict[str, Any]:
+    cpu = time.process_time()
+    started = time.perf_counter()
+    report = run_replay(
+        ReplayOptions(
+            source="icu-ward",
+            report_dir=scratch / tag,
+            rate=rate,
+            duration_s=seconds,
+            patients=patients,
+            seed=3,
+            validation="shallow" if validation == "shallow" else "input",
+            leak_scan=False,
+            verify_audit=False,
+        )
+    )
+    wall = time.perf_counter() - started
+    return {
+        "rate": rate,
+        "inputs": report.inputs.fed,
+        "source_exhausted": report.inputs.source_exhausted,
+        "run_s": report.run.seconds,
+        "achieved_per_s": report.run.achieved_per_s,
+        "p50_ms": {s: report.latency[s].p50_ms for s in SINKS if s in report.latency},
+        "p99_ms": {s: report.latency[s].p99_ms for s in SINKS if s in report.latency},
+        "worst_p99_ms": _p99(report),
+        "generator_lag_p99_ms": report.run.generator_lag_ms.p99_ms,
+        "cpu_share": round((time.process_time() - cpu) / wall, 3),
+        "checks_ok": report.ok,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rates", default="25,50,100,200,400,800")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--budget-ms", type=float, default=100.0)
+    parser.add_argument("--patients", type=int, default=60)
+    parser.add_argument("--validation", default="input", choices=("input", "shallow"))
+    args = parser.parse_args()
+    rates = sorted(float(r) for r in args.rates.split(","))
+    runs: list[dict[str, Any]] = []
+    best: float | None = None
+    with tempfile.TemporaryDirectory(prefix="clinflow-bench-replay-") as tmp:
+        scratch = Path(tmp)
+        for rate in rates:
+            run = one_run(
+                scratch,
+                f"rate-{rate:g}",
+                f"{rate:g}/s",
+                args.seconds,
+                args.patients,
+                args.validation,
+            )
+            runs.append(run)
+            worst = run["worst_p99_ms"]
+            if worst is None or worst >= args.budget_ms:
+                break
+            best = rate
+        inputs = max(run["inputs"] for run in runs)
+        flat = one_run(scratch, "max", "max", None, max(2, args.patients // 6), args.validation)
+    print(
+        json.dumps(
+            {
+                "runtime": "embedded",
+                "validation": args.validation,
+                "budget_p99_ms": args.budget_ms,
+                "largest_rate_within_budget_per_s": best,
+                "runs": runs,
+                "flat_out": flat,
+                "flat_out_inputs_vs_probe": inputs,
+                "kafka": "not measured: clinflow replay drives the embedded runtime only (ADR 0072)",
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
