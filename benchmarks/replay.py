@@ -113,7 +113,7 @@ def main() -> None:
                 "runs": runs,
                 "flat_out": flat,
                 "flat_out_inputs_vs_probe": inputs,
-                "kafka": "not measured: clinflow replay drives the embedded runtime only (ADR 0072)",
+                "kafka": "not measured: replay drives the embedded runtime only (ADR 0072)",
             }
         )
     )
