@@ -151,6 +151,33 @@ def _load_ner() -> Any:
     return spacy.load(NER_MODEL, disable=["parser", "lemmatizer", "attribute_ruler"])
 
 
+_NER_DATE = re.compile(
+    r"\d+[/.-]\d+|\b(?:19|20)\d\d\b|['’]\d\d\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|"
+    r"oct|nov|dec|mon|tue|wed|thu|fri|sat|sun|christmas|thanksgiving|easter|hanukkah|passover|"
+    r"halloween|new year)",
+    re.I,
+)
+_NER_WORD = re.compile(r"[^\W\d_][\w'’-]*")
+
+
+def ner_vote_counts(surface: str, label: str) -> bool:
+    """Whether a spaCy entity may vote: the small model tags clinical words as PERSON or ORG
+    and durations as DATE, so a name or place must hold a capitalised word that is a listed
+    name, a city or not an English word (and not a safe word); a date a numeric date, a
+    year, a month, weekday or holiday ("3 days", "today" are not PHI)."""
+    if label == DATE:
+        return _NER_DATE.search(surface) is not None
+    from clinflow.deid.text.lexicon import city_names, is_english_word, is_name, safe_words
+
+    for word in _NER_WORD.findall(surface):
+        key = word.casefold()
+        if not word[0].isupper() or key in safe_words() or (word.isupper() and len(word) <= 4):
+            continue
+        if is_name(word) or key in city_names() or not is_english_word(word):
+            return True
+    return False
+
+
 class TextDeidentifier:
     """Detects and replaces PHI in free text, consistently per patient."""
 
@@ -200,7 +227,7 @@ class TextDeidentifier:
         if self._nlp is not None:
             for ent in self._nlp(text).ents:
                 label = _NER_LABELS.get(ent.label_)
-                if label is not None:
+                if label is not None and ner_vote_counts(ent.text, label):
                     found.append(Span(ent.start_char, ent.end_char, label, "spacy_ner", 0.5))
         return _extend_names(text, _merge(found))
 
