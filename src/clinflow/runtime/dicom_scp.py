@@ -1,0 +1,258 @@
+"""A DICOM C-STORE SCP as a source for ``clinflow run --source dicom-scp:[HOST:]PORT``.
+
+A modality or PACS sends instances with C-STORE (any storage SOP class, any transfer
+syntax pynetdicom knows); each instance becomes one RAW DICOM envelope, exactly as a file in
+a drop folder does (``sources.file_envelopes``), so ingest, de-identification, consent and
+audit treat both the same.
+
+Durability (ADR 0026): the C-STORE handler writes the received Part 10 bytes to a spool
+folder (temporary name, fsync, rename, fsync of the folder) and only then answers Success
+(0x0000). The source yields spool files in arrival order and deletes one once the runtime's
+ledger says the entry hop completed it (its AuditEvents durable). A spool file left by a
+stopped or crashed run is yielded again at the next start; the ledger drops a content id it
+has seen, so a resend by the client of an instance whose answer it never got is processed
+once. Writing fails (disk full, folder gone): the answer is 0xA700 "out of resources", which
+tells the client to resend later; nothing is lost silently.
+
+Spool names are the content id (the envelope's message id, from SHA-256 of the bytes): no
+identifier from the dataset ever becomes a file name. Error and log messages name the SOP
+class and status, never a value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from clinflow.envelope import SourceKind, TimedInput, content_message_id, source_input
+from clinflow.errors import ConfigError
+
+log = logging.getLogger("clinflow.sources")
+
+DICOM_FORMAT = "dicom"
+DEFAULT_AE_TITLE = "CLINFLOW"
+DEFAULT_HOST = "127.0.0.1"
+SUCCESS = 0x0000
+OUT_OF_RESOURCES = 0xA700
+CANNOT_UNDERSTAND = 0xC000
+_SUFFIX = ".dcm"
+
+# ``seen(ids) -> ids the pipeline's entry hop has completed`` (the runtime ledger's answer)
+Completed = Callable[[Iterable[str]], set[str]]
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """``PORT`` or ``HOST:PORT`` (after ``dicom-scp:``) -> (host, port); ConfigError if bad."""
+    host, _, port_text = text.rpartition(":")
+    host = host or DEFAULT_HOST
+    try:
+        port = int(port_text)
+    except ValueError as exc:
+        raise ConfigError(f"--source dicom-scp:{text}: expected PORT or HOST:PORT") from exc
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--source dicom-scp:{text}: port must be 0-65535")
+    return host, port
+
+
+def check_ae_title(title: str) -> str:
+    """An AE title: 1-16 characters of printable ASCII without backslash (PS3.5 AE VR)."""
+    stripped = title.strip()
+    if not 0 < len(stripped) <= 16 or not stripped.isascii() or "\\" in stripped or not (
+        stripped.isprintable()
+    ):
+        raise ConfigError(f"--ae-title {title!r}: 1-16 printable ASCII characters, no backslash")
+    return stripped
+
+
+def content_id(data: bytes) -> str:
+    """The spool name of an instance: ``content_message_id`` (the ledger's id for it)."""
+    return content_message_id(data)
+
+
+@dataclass(slots=True)
+class ScpStats:
+    received: int = 0  # C-STORE requests answered Success
+    failed: int = 0  # answered with a failure status (the client resends)
+    resumed: int = 0  # spool files left by an earlier run, yielded again
+    released: int = 0  # spool files deleted after the entry hop completed them
+
+
+class Spool:
+    """A folder of received instances, each written durably before its C-STORE answer."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def put(self, data: bytes) -> str:
+        """Write ``data`` durably under its content id; returns the id (idempotent)."""
+        ident = content_id(data)
+        target = self.folder / f"{ident}{_SUFFIX}"
+        if target.exists():
+            return ident
+        partial = self.folder / f".{ident}.{threading.get_ident()}.part"
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(partial, target)
+        self._sync_folder()
+        return ident
+
+    def _sync_folder(self) -> None:
+        fd = os.open(self.folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def pending(self) -> list[str]:
+        """Ids of spooled instances, oldest first (a resumed run yields them in order)."""
+        files = [p for p in self.folder.iterdir() if p.suffix == _SUFFIX]
+        files.sort(key=lambda p: (p.stat().st_mtime_ns, p.name))
+        return [p.stem for p in files]
+
+    def read(self, ident: str) -> bytes:
+        return (self.folder / f"{ident}{_SUFFIX}").read_bytes()
+
+    def release(self, ident: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (self.folder / f"{ident}{_SUFFIX}").unlink()
+
+
+class DicomScpSource:
+    """Listen for C-STORE on ``(host, port)`` and yield a raw DICOM envelope per instance.
+
+    ``completed`` (the runtime ledger's ``seen`` for the entry hop) lets the source delete
+    spool files the pipeline finished; without it spool files are kept. ``port`` 0 picks a
+    free port (``address`` tells which, once the server runs).
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        spool_dir: Path,
+        *,
+        ae_title: str = DEFAULT_AE_TITLE,
+        completed: Completed | None = None,
+        release_every_s: float = 0.5,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.ae_title = check_ae_title(ae_title)
+        self.spool = Spool(spool_dir)
+        self.completed = completed
+        self.release_every_s = release_every_s
+        self.stats = ScpStats()
+        self.address: tuple[str, int] | None = None
+        self.ready = asyncio.Event()
+        self._server: Any = None
+
+    def _start_server(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str]) -> None:
+        from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
+        from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+
+        ae = AE(ae_title=self.ae_title)
+        for context in AllStoragePresentationContexts:
+            if context.abstract_syntax is not None:
+                ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+        ae.add_supported_context(Verification)
+        ae.maximum_associations = 16
+
+        def on_store(event: Any) -> int:
+            sop_class = str(getattr(event.request, "AffectedSOPClassUID", "") or "?")
+            try:
+                data = event.encoded_dataset(include_meta=True)
+            except Exception as exc:  # noqa: BLE001 - a bad request answers, never crashes
+                self.stats.failed += 1
+                log.warning("dicom-scp: C-STORE of %s not decodable (%s)", sop_class,
+                            type(exc).__name__)  # fmt: skip
+                return CANNOT_UNDERSTAND
+            try:
+                ident = self.spool.put(data)
+            except OSError as exc:
+                self.stats.failed += 1
+                log.warning("dicom-scp: cannot spool a %s instance (%s); answered 0xA700",
+                            sop_class, type(exc).__name__)  # fmt: skip
+                return OUT_OF_RESOURCES
+            self.stats.received += 1
+            loop.call_soon_threadsafe(queue.put_nowait, ident)
+            return SUCCESS
+
+        self._server = ae.start_server(
+            (self.host, self.port), block=False, evt_handlers=[(evt.EVT_C_STORE, on_store)]
+        )
+        bound = self._server.server_address
+        self.address = (str(bound[0]), int(bound[1]))
+
+    def _stop_server(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+
+    def _release(self, outstanding: set[str]) -> None:
+        if self.completed is None or not outstanding:
+            return
+        for ident in self.completed(list(outstanding)):
+            self.spool.release(ident)
+            outstanding.discard(ident)
+            self.stats.released += 1
+
+    async def __aiter__(self) -> AsyncIterator[TimedInput]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        leftover = self.spool.pending()
+        for ident in leftover:
+            queue.put_nowait(ident)
+        self.stats.resumed = len(leftover)
+        try:
+            await asyncio.to_thread(self._start_server, loop, queue)
+        except OSError as exc:
+            raise ConfigError(
+                f"--source dicom-scp: cannot listen on {self.host}:{self.port} ({exc.strerror})"
+            ) from exc
+        self.ready.set()
+        start = loop.time()
+        outstanding: set[str] = set()
+        yielded: set[str] = set()
+        released_at = start
+        try:
+            while True:
+                if loop.time() - released_at >= self.release_every_s:
+                    # the ledger is used on the loop's thread, as the runtime itself does
+                    self._release(outstanding)
+                    released_at = loop.time()
+                try:
+                    ident = await asyncio.wait_for(queue.get(), self.release_every_s)
+                except TimeoutError:
+                    continue
+                if ident in yielded and ident in outstanding:
+                    continue  # the same bytes again while the first copy is in flight
+                try:
+                    data = await asyncio.to_thread(self.spool.read, ident)
+                except FileNotFoundError:
+                    continue
+                yielded.add(ident)
+                outstanding.add(ident)
+                at = datetime.now(UTC)
+                envelope = source_input(
+                    data, SourceKind.DICOM, at, f"dicom-scp/{ident[:16]}", DICOM_FORMAT
+                )
+                yield TimedInput(max(0.0, loop.time() - start), envelope)
+        finally:
+            await asyncio.to_thread(self._stop_server)
+            self._release(outstanding)

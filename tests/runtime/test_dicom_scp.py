@@ -1,0 +1,141 @@
+"""The DICOM C-STORE source: pynetdicom's own SCU sends generated files on loopback; every
+instance answered Success is on disk before the answer and becomes one raw DICOM envelope;
+a restarted source yields what was acknowledged but not finished; a spool failure answers
+0xA700 so the client resends."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from pydicom import dcmread
+from pynetdicom import AE
+
+from clinflow.envelope import Envelope, SourceKind, content_message_id
+from clinflow.errors import ConfigError
+from clinflow.runtime import dicom_scp
+from clinflow.runtime.dicom_scp import DicomScpSource, check_ae_title, parse_address
+from helpers.dicom_conformance import write_every_kind
+
+
+@pytest.fixture(scope="module")
+def studies(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """One generated file of every SOP class x transfer syntax (18 files)."""
+    return sorted(write_every_kind(tmp_path_factory.mktemp("scp-in")).values())
+
+
+def send(files: Iterable[Path], address: tuple[str, int], title: str = "CLINFLOW") -> list[int]:
+    """C-STORE each file on one association (pynetdicom as the SCU); the status of each."""
+    datasets = [dcmread(path) for path in files]
+    ae = AE(ae_title="TESTSCU")
+    for ds in datasets:
+        ae.add_requested_context(ds.SOPClassUID, ds.file_meta.TransferSyntaxUID)
+    assoc = ae.associate(address[0], address[1], ae_title=title)
+    assert assoc.is_established
+    try:
+        return [int(assoc.send_c_store(ds).Status) for ds in datasets]
+    finally:
+        assoc.release()
+
+
+async def _receive(
+    source: DicomScpSource, files: list[Path], expect: int
+) -> tuple[list[int], list[Envelope]]:
+    items = source.__aiter__()
+    first = asyncio.ensure_future(anext(items))
+    await asyncio.wait_for(source.ready.wait(), 20)
+    assert source.address is not None
+    statuses = await asyncio.to_thread(send, files, source.address) if files else []
+    received = [(await asyncio.wait_for(first, 20)).envelope] if expect else []
+    while len(received) < expect:
+        received.append((await asyncio.wait_for(anext(items), 20)).envelope)
+    if not expect:
+        first.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await first
+    await items.aclose()
+    return statuses, received
+
+
+def test_every_instance_answered_success_is_spooled_and_becomes_one_envelope(
+    tmp_path: Path, studies: list[Path]
+) -> None:
+    source = DicomScpSource("127.0.0.1", 0, tmp_path / "spool")
+    statuses, envelopes = asyncio.run(_receive(source, studies, len(studies)))
+    assert statuses == [0x0000] * len(studies)
+    assert source.stats.received == len(studies) and source.stats.failed == 0
+    sent = {str(dcmread(p).SOPInstanceUID) for p in studies}
+    got = set()
+    for envelope in envelopes:
+        assert envelope.source is SourceKind.DICOM
+        assert envelope.attributes["format"] == "dicom"
+        assert envelope.message_id == content_message_id(envelope.payload)
+        got.add(str(dcmread(BytesIO(envelope.payload)).SOPInstanceUID))
+    assert got == sent
+    # no ledger said done: every acknowledged instance is still on disk, named by content id
+    spooled = sorted(p.name for p in (tmp_path / "spool").iterdir())
+    assert spooled == sorted(f"{e.message_id}.dcm" for e in envelopes)
+
+
+def test_a_restarted_source_yields_what_was_acknowledged_and_releases_what_is_done(
+    tmp_path: Path, studies: list[Path]
+) -> None:
+    spool = tmp_path / "spool"
+    asyncio.run(_receive(DicomScpSource("127.0.0.1", 0, spool), studies[:5], 5))
+    done: set[str] = set()
+
+    def completed(ids: Iterable[str]) -> set[str]:
+        return set(ids) & done
+
+    again = DicomScpSource("127.0.0.1", 0, spool, completed=completed, release_every_s=0.05)
+
+    async def resume() -> list[Envelope]:
+        items = again.__aiter__()
+        got = [(await asyncio.wait_for(anext(items), 20)).envelope for _ in range(5)]
+        done.update(e.message_id for e in got)  # the pipeline's entry hop finished them
+        waiter = asyncio.ensure_future(anext(items))
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if not any(spool.glob("*.dcm")):
+                break
+        waiter.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiter  # the cancellation closes the source (its finally stops the server)
+        await items.aclose()
+        return got
+
+    resumed = asyncio.run(resume())
+    assert again.stats.resumed == 5 and len({e.message_id for e in resumed}) == 5
+    assert again.stats.released == 5 and list(spool.glob("*.dcm")) == []
+
+
+def test_an_instance_that_cannot_be_spooled_is_answered_out_of_resources(
+    tmp_path: Path, studies: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(self: dicom_scp.Spool, data: bytes) -> str:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(dicom_scp.Spool, "put", full)
+    source = DicomScpSource("127.0.0.1", 0, tmp_path / "spool")
+    statuses, envelopes = asyncio.run(_receive(source, studies[:2], 0))
+    assert statuses == [0xA700, 0xA700] and envelopes == []
+    assert source.stats.failed == 2 and source.stats.received == 0
+
+
+@pytest.mark.parametrize("text", ["", "abc", "host:99999", "host:"])
+def test_a_bad_address_is_refused(text: str) -> None:
+    with pytest.raises(ConfigError, match="dicom-scp"):
+        parse_address(text)
+
+
+def test_address_and_ae_title_forms() -> None:
+    assert parse_address("11112") == ("127.0.0.1", 11112)
+    assert parse_address("0.0.0.0:104") == ("0.0.0.0", 104)
+    assert check_ae_title(" PACS_IN ") == "PACS_IN"
+    for bad in ("", "A" * 17, "A\\B", "ÄE"):
+        with pytest.raises(ConfigError, match="ae-title"):
+            check_ae_title(bad)
