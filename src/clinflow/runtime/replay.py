@@ -365,7 +365,7 @@ def _report(
     correctness: Correctness,
     started_at: str,
 ) -> ReplayReport:
-    from clinflow import __version__
+    from importlib.metadata import version
 
     stats = run.stats
     assert stats is not None
@@ -388,7 +388,7 @@ def _report(
         for purpose, gate in (("TREAT", stages.treatment_gate), ("HRESCH", stages.research_gate))
     }
     report = ReplayReport(
-        clinflow_version=__version__,
+        clinflow_version=version("clinflow"),
         started_at=started_at,
         source=run.source.name,
         source_kind=run.source.kind,
