@@ -45,22 +45,24 @@ def _examples(default: int) -> int:
 
 def _write_counts() -> None:
     target = os.environ.get(COUNTS_ENV)
-    if not target or not _counts:
+    if not target or not _counts.keys():
         return
     path = Path(target)
     merged: Counter[str] = Counter()
     if path.exists():
         merged.update(json.loads(path.read_text(encoding="utf-8")))
-    merged.update(_counts)
+    for name, count in _counts.items():
+        merged[name] = merged.get(name, 0) + count  # Counter.update would drop the zeros
     path.write_text(json.dumps(dict(sorted(merged.items()))), encoding="utf-8")
 
 
 atexit.register(_write_counts)
 
 
-def tally(name: str) -> None:
-    """Count an outcome (e.g. ``dicom:phi-leak``) beside the example counts."""
-    _counts[name] += 1
+def tally(name: str, count: int = 1) -> None:
+    """Count an outcome (e.g. ``dicom:phi-leak``) beside the example counts; ``count`` 0
+    records that it was measured and found nothing."""
+    _counts[name] += count
 
 
 def fuzz_tests(
