@@ -109,3 +109,23 @@ def test_a_defect_on_one_file_is_quarantined_not_raised(
     # the crashed file is a readable DICOM naming its patient: held for that patient
     assert held["1.dcm"].patient is not None and held["bad\\xff.dcm"].patient is None
     assert len(sink.events) == 4
+
+
+def test_an_output_that_cannot_be_written_is_quarantined_and_not_left_half_written(
+    tmp_path: Path, engine: DicomDeidentifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = _folder(tmp_path / "in", valid=2)
+    original = Path.write_bytes
+
+    def disk_full_on_one(self: Path, data: bytes) -> int:  # type: ignore[override]
+        if self.name == "1.dcm":
+            original(self, data[:100])
+            raise OSError(28, "No space left on device")
+        return original(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", disk_full_on_one)
+    report = deidentify_tree(source, tmp_path / "out", engine, None, RecordingAuditSink())
+    reasons = {r.location: r.reason for r in report.rejected}
+    assert reasons["1.dcm"] == "cannot read or write (No space left on device)"
+    assert not (tmp_path / "out" / "1.dcm").exists()
+    assert (tmp_path / "out" / "0.dcm").exists() and report.deidentified == 2

@@ -169,6 +169,7 @@ def _deidentify_file(
     shown = printable_location(location)
     report.files += 1
     data = b""
+    writing: Path | None = None
     try:
         data = path.read_bytes()
         report.bytes_in += len(data)
@@ -176,11 +177,14 @@ def _deidentify_file(
         out_name = output_location(location, result, engine)
         out_path = target / out_name if folder else target / Path(out_name).name
         out_path.parent.mkdir(parents=True, exist_ok=True)
+        writing = out_path
         out_path.write_bytes(output)
     except InputRejected as exc:
         reason = exc.reason
-    except OSError as exc:  # unreadable input or unwritable output
+    except OSError as exc:  # unreadable input or unwritable output (disk full ...)
         reason = f"cannot read or write ({exc.strerror or 'I/O error'})"
+        if writing is not None:
+            writing.unlink(missing_ok=True)  # no half-written output left behind
     except Exception as exc:  # a defect on one input must not stop the batch
         reason = f"internal error ({type(exc).__name__}); file skipped"
     else:

@@ -390,7 +390,11 @@ class FhirDeidRunner:
             self._reject(exc, raw)
             return
         data = orjson.dumps(out)
-        target.write_bytes(data)
+        try:
+            target.write_bytes(data)
+        except OSError:  # disk full ...: no half-written output left behind
+            target.unlink(missing_ok=True)
+            raise
         self.audit_deidentified(content_message_id(raw), content_message_id(data), audit)
 
     def deidentify_document(
