@@ -198,3 +198,21 @@ def test_a_recording_replayed_twice_leaves_the_same_sink_contents(
     first, second = contents
     assert first["research"] and first["scoring"]
     assert first == second
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [(["nosuch"], "SOURCE 'nosuch'"), (["icu-ward", "--faults", "bogus"], "'bogus' is not"),
+     (["icu-ward", "--faults", "kill-worker@3s"], "needs --runtime kafka"),
+     (["icu-ward", "--rate", "fast"], "--rate 'fast'"),
+     (["icu-ward", "--faults", "revoke-storm@1s:purposes=XYZ"], "'XYZ' is not a purpose")],
+)  # fmt: skip
+def test_usage_errors_exit_2_with_one_line_and_leave_nothing_behind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], named: str
+) -> None:
+    from helpers.cli import run_cli
+
+    code, _, err = run_cli(capsys, "replay", *args, "--report", str(tmp_path / "r"))
+    assert code == 2 and named in err and "Traceback" not in err
+    if "purpose" not in named:  # the policy check needs the deployment's consent policy
+        assert not (tmp_path / "r").exists()

@@ -115,13 +115,16 @@ def run_replay(options: ReplayOptions, progress: Progress | None = None) -> Repl
     from clinflow.config import DataDir
     from clinflow.runtime.deployment import Deployment
 
-    data_dir = options.data_dir or options.report_dir / "data"
+    data_dir = Path(options.data_dir or options.report_dir / "data")
+    # the source first: a bad SOURCE creates no data directory
+    source = open_source(
+        options.source,
+        patients=options.patients,
+        seed=options.seed,
+        manifest=data_dir / "replay-manifest.ndjson",
+    )
     root = DataDir.open(data_dir)
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
-    manifest = root.root / "replay-manifest.ndjson"
-    source = open_source(
-        options.source, patients=options.patients, seed=options.seed, manifest=manifest
-    )
     with Deployment.open(root) as deployment:
         done_before = deployment.ledger.count("ingest")
         if done_before:
