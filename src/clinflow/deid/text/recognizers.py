@@ -276,8 +276,9 @@ PATTERNS: tuple[PatternSpec, ...] = (
     PatternSpec(
         "age_over_89",
         AGE,
-        r"(?<![\d.])(?:9\d|1[0-2]\d)(?=\s*-?\s*(?:years?|yrs?|y\.?\s?o\.?|y/o|yo|-year|"
+        r"(?<![\d.])(?:9\d|1[0-2]\d)(?=\s*-?\s*(?:years?|yrs?|yr\b|y\b|y\.?\s?o\.?|y/o|yo|-year|"
         r"year-old|[MF]\b|(?:male|female|man|woman|gentleman|lady|M|F)\b))"
+        r"|(?<=\b(?:male|female|man|woman|M|F),?[ \t]{1,2})(?:9\d|1[0-2]\d)(?![\d.%])"
         r"|(?<=\b(?:aged?|age\s+of|age:|in\s+(?:his|her|their)|turned|turning)\s{1,3})"
         r"(?:9\d|1[0-2]\d)(?:['’]?s)?(?!\d)"
         r"|\b(?:nonagenarian|centenarian|ninety|one\s+hundred)(?:[-\s](?:one|two|three|four|"
@@ -321,7 +322,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.6,
         regex.I,
     ),
-    PatternSpec("pager_prefixed", PHONE, r"\b[pPxX]\d{4,5}\b", 0.6),
+    PatternSpec("pager_prefixed", PHONE, r"\b[pPxX](?:\d{1,2}-)?\d{4,5}\b", 0.6),
     PatternSpec("email", EMAIL, r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", 0.95),
     PatternSpec("url", URL, r"\bhttps?://[^\s<>\"')]+|\bwww\.[^\s<>\"')]+", 0.9, regex.I),
     PatternSpec(
@@ -389,6 +390,13 @@ PATTERNS: tuple[PatternSpec, ...] = (
         regex.I,
     ),
     PatternSpec(
+        # a user id in parentheses after a time stamp: "14:30 (jquist)"; a code after " / "
+        "username_stamp",
+        USERNAME,
+        r"(?<=\d[ \t]?\()[a-z][a-z0-9._]{2,15}(?=\))|(?<=/[ \t]?)[A-Z]{2,4}\d{1,6}\b",
+        0.5,
+    ),
+    PatternSpec(
         # a lower-case user id signing a line: "... -jquist", "-- kt"
         "username_signature",
         USERNAME,
@@ -406,7 +414,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # dictation initials: "DD/tp", "JT:mb", "xw/ab"
         "dictation_initials",
         USERNAME,
-        r"(?<![\w/])(?:[A-Z]{2,4}\d{0,4}[/:][a-z]{2,4}|[a-z]{2,4}/[A-Z]{2,4}|"
+        r"(?<![\w/])(?:[A-Z]{2,4}\d{0,4}[/:][a-z]{2,4}\d{0,4}|[a-z]{2,4}/[A-Z]{2,4}|"
         r"[A-Z]{2,4}/[A-Z]{2,4}|(?!(?:mg|ml|mcg|kg|dl|hr|min|cm|mm|ng|meq|mmol|iu|unit|units|"
         r"day|wk|mo|yr|sec|ug|gm|cc|lb|oz|hpf|lpf)/)[a-z]{2,4}/(?!(?:mg|ml|mcg|kg|dl|hr|min|cm|"
         r"mm|hg|ng|meq|mmol|iu|units?|day|wk|mo|yr|sec|ug|gm|cc|lb|oz|hpf|lpf|kg|m2|l|L)\b)"
@@ -450,6 +458,27 @@ PATTERNS: tuple[PatternSpec, ...] = (
         ZIP,
         r"(?<=\b[A-Z]{2},?\s{1,2})\d{5}(?:-\d{4})?(?!\d)",
         0.7,
+    ),
+    PatternSpec(
+        # UK postcodes and Canadian postal codes
+        "postcode_international",
+        ZIP,
+        r"\b(?:[A-Z]{1,2}\d[A-Z\d]?[ \t]\d[A-Z]{2}|[A-Z]\d[A-Z][ \t]?\d[A-Z]\d)\b",
+        0.6,
+    ),
+    PatternSpec(
+        "province_before_postcode",
+        LOCATION,
+        r"(?<=\p{L},[ \t]{0,2})(?:ON|QC|BC|AB|MB|SK|NS|NB|NL|PE|YT|NT|NU)"
+        r"(?=[ \t]+[A-Z]\d[A-Z][ \t]?\d[A-Z]\d\b)",
+        0.6,
+    ),
+    PatternSpec(
+        "state_in_parentheses",
+        LOCATION,
+        rf"(?<=\p{{Lu}}\p{{Ll}}+[ \t]\()(?!OR|IN|ME|PA|MD|DO|OK|HI|ID|CO|DC\b)"
+        rf"{_STATE_ABBR}(?=\))",
+        0.55,
     ),
     PatternSpec(
         "zip_after_label",
