@@ -51,6 +51,7 @@ _TITLES = (
     r"Father|Fr|Rabbi|Pastor|Capt|Sgt|Officer"
 )
 # Cues after which the next words are a person's name (strong: even lower-case words).
+_TITLE_ONLY = regex.compile(rf"(?:{_TITLES})\.?", regex.I | regex.V0)
 _STRONG_CUES = regex.compile(
     rf"(?:\b(?:{_TITLES})\b\.?"
     r"|\b(?:electronically\s+)?signed(?:\s+electronically)?(?:\s+by)?\s*:?"
@@ -63,7 +64,8 @@ _STRONG_CUES = regex.compile(
     r"transcriptionist|therapist|sw|social\s+worker|case\s+manager|referring(?:\s+\w+)?|"
     r"primary\s+care(?:\s+physician|\s+provider)?|ordering(?:\s+\w+)?|attending\s+physician|"
     r"hcp|health\s*care\s+proxy|emergency\s+contact|contact|guardian|poa|next\s+of\s+kin|"
-    r"patient(?:\s+name)?|pt\s+name|name|to|from|attn)\s*:"
+    r"patient(?:\s+name)?|pt\s+name|name|to|from|attn|by|signature|sign|doctor|dr|note\s+by|"
+    r"seen\s+by|entered\s+by|created\s+by)\s*[:(]"
     r"|\bdear|\bc/o|\bper\s+(?:dr\.?|attending|pcp)|/s/"
     r"|\b(?:authenticated|ordered|requested|performed|assisted|scribed|accompanied|escorted|"
     r"transported|covered|supervised|staffed|precepted)\s+by\s*:?"
@@ -217,34 +219,63 @@ def dictionary_names(text: str, tokens: list[_Token] | None = None) -> list[Name
     return hits
 
 
+@lru_cache(maxsize=1)
+def _never_after_cue() -> frozenset[str]:
+    """Words that are not a name even right after "d/w" or "Dr.": function words, clinical
+    words, eponyms and drugs (common English words such as "Young" or "White" may be)."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    from clinflow.deid.text.lexicon import MEDICAL_SAFE, MONTHS, WEEKDAYS
+
+    extra = {w.casefold() for w in (*MONTHS, *WEEKDAYS)} | {
+        "morning", "afternoon", "evening", "night", "today", "tomorrow", "yesterday", "tonight",
+        "hello", "hi", "thanks", "thank", "ok", "okay", "yes", "no", "sure", "good", "great",
+        "fine", "well", "noted", "none", "unknown", "pending", "n/a", "na", "same", "self",
+    }
+    return _clinical() | frozenset(STOP_WORDS) | frozenset(MEDICAL_SAFE) | extra
+
+
 def _accept_after_cue(token: _Token, strong: bool) -> bool:
     if token.initial:
         return True
     if token.key in _clinical() or (token.key in safe_words() and not token.capitalised):
-        return False
+        if not (strong and token.key not in _never_after_cue()):
+            return False
     if token.capitalised:
         if token.all_caps and len(token.text) <= 4 and not is_name(token.text):
             return False  # "d/w RT", "with CHF"
         if strong:
-            return token.key not in safe_words() or is_name(token.text)
+            return token.key not in _never_after_cue() or is_name(token.text)
         return _is_name_word(token)
-    # lower case ("d/w holmes"): after a strong cue a name, a word that is not English or a
-    # proper-noun-only dictionary word; after a weak cue ("per holmes") only a listed name
+    # lower case ("d/w holmes", "d/w young"): after a strong cue any word but function,
+    # clinical and drug words; after a weak cue ("per holmes") only a listed name
     if not strong:
         return is_name(token.text) and token.key not in safe_words()
-    return (
+    return token.key not in _never_after_cue() and (
         is_name(token.text)
         or not is_english_word(token.text)
         or token.key in noun_only_words()
+        or token.key not in safe_words()
+        or token.key in all_person_names()
     )
 
 
-def _take(text: str, tokens: list[_Token], at: int, strong: bool, limit: int = 4) -> int:
-    """How many tokens from ``at`` form a name after a cue (0 = none)."""
+def _take(
+    text: str,
+    tokens: list[_Token],
+    at: int,
+    strong: bool,
+    limit: int = 4,
+    capitalised_only: bool = False,
+) -> int:
+    """How many tokens from ``at`` form a name after a cue (0 = none); after a title
+    ("Nurse", "Dr.") only capitalised words ("the nurse line" is not a name)."""
     count = 0
     while at + count < len(tokens) and count < limit:
         token = tokens[at + count]
         if count and not _joined(text, tokens[at + count - 1], token):
+            break
+        if capitalised_only and not token.capitalised:
             break
         if not _accept_after_cue(token, strong):
             break
@@ -267,7 +298,8 @@ def context_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit
             at = starts.get(match.end())
             if at is None:
                 continue
-            count = _take(text, tokens, at, strong)
+            title = strong and _TITLE_ONLY.fullmatch(match.group().strip()) is not None
+            count = _take(text, tokens, at, strong, capitalised_only=title)
             if count:
                 hits.append((tokens[at].start, tokens[at + count - 1].end, "name_context", score))
     ends = {t.end: i for i, t in enumerate(tokens)}
@@ -442,6 +474,7 @@ practice practices services system systems network alliance home homes manor hou
 residence lodge gardens commons pharmacy laboratories labs laboratory imaging radiology
 dialysis surgery surgical ambulatory outpatient specialty children's women's veterans va
 saint st mount mt healthplex polyclinic wellness physicians doctors consultants specialists
+llc pllc pc inc ltd corp llp
 cardiology cardiovascular oncology orthopedics orthopaedics orthopedic pediatrics pediatric
 neurology dermatology urology gastroenterology obstetrics gynecology psychiatry psychiatric
 behavioral medicine dental eye vision spine heart cancer kidney vein sleep pain senior living

@@ -404,6 +404,25 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.5,
     ),
     PatternSpec(
+        # "J. Smith", "K. Abernathy-Vogt": an initial and a capitalised word is a name
+        # (not a bacterium: "E. Coli", "C. Diff", "H. Pylori")
+        "initial_surname",
+        PERSON,
+        r"\b\p{Lu}\.[ \t]?(?!(?:Coli|Diff|Difficile|Pylori|Aureus|Aeruginosa|Pneumoniae|"
+        r"Faecalis|Faecium|Epidermidis|Albicans|Jirovecii|Influenzae|Vulgaris|Mirabilis|"
+        r"Marcescens|Cloacae|Baumannii|Fib|Flutter|Gonorrhoeae|Trachomatis|Vaginalis|"
+        r"Pyogenes|Agalactiae|Typhi|Enteritidis|Jejuni|Monocytogenes|Gondii|Burgdorferi|"
+        r"Pallidum|Tuberculosis|Glabrata|Fumigatus)\b)\p{Lu}\p{Ll}+(?:-\p{Lu}\p{Ll}+)?\b",
+        0.6,
+    ),
+    PatternSpec(
+        # initials after " / " at the end of a line: "... / JS", "/ J.S."
+        "initials_after_slash",
+        PERSON,
+        r"(?m)(?<=/[ \t]?)(?:(?:\p{Lu}\.){2,3}|[A-Z]{2,3})(?=[ \t]*$)",
+        0.5,
+    ),
+    PatternSpec(
         # a clinician's initials signing a line: "-- TV", "— JKL"
         "initials_signature",
         PERSON,
