@@ -10,12 +10,13 @@ instead (several workers share the partitions).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import re
 import signal
 import time
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -66,18 +67,31 @@ def parse_speed(text: str) -> float:
 
 
 def parse_source(text: str) -> tuple[str, Path | None]:
-    """``generator`` | ``folder:PATH`` | ``PATH`` (an existing folder)."""
+    """``generator`` | ``folder:PATH`` | ``PATH`` (an existing folder) | ``dicom-scp:[HOST:]PORT``
+    (the address is read again by ``scp_address``)."""
     if text == "generator":
         return "generator", None
+    if text.startswith("dicom-scp:"):
+        scp_address(text)  # refuse a bad address before anything starts
+        return "dicom-scp", None
     if text.startswith("folder:"):
         path = Path(text.removeprefix("folder:"))
     elif Path(text).is_dir():
         path = Path(text)
     else:
-        raise ConfigError(f"--source {text!r}: expected generator, folder:PATH or a folder")
+        raise ConfigError(
+            f"--source {text!r}: expected generator, folder:PATH, a folder or dicom-scp:PORT"
+        )
     if not path.is_dir():
         raise ConfigError(f"--source {text!r}: {path} is not a folder")
     return "folder", path
+
+
+def scp_address(text: str) -> tuple[str, int]:
+    """(host, port) of ``dicom-scp:[HOST:]PORT`` (host defaults to 127.0.0.1)."""
+    from clinflow.runtime.dicom_scp import parse_address
+
+    return parse_address(text.removeprefix("dicom-scp:"))
 
 
 def run_command(
@@ -87,7 +101,8 @@ def run_command(
         typer.Option(
             "--source",
             help="generator (a synthetic cohort as a timed stream), folder:PATH or PATH "
-            "(a DICOM/FHIR drop folder, watched).",
+            "(a DICOM/FHIR drop folder, watched), or dicom-scp:[HOST:]PORT (a DICOM C-STORE "
+            "SCP: modalities and PACS send studies; host 127.0.0.1 unless given).",
         ),
     ] = "generator",
     speed: Annotated[
@@ -129,6 +144,9 @@ def run_command(
     ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run report as JSON.")]
     = False,
+    ae_title: Annotated[
+        str, typer.Option("--ae-title", help="dicom-scp: this SCP's AE title.")
+    ] = "CLINFLOW",
 ) -> None:
     """Stream a source through de-identification, consent, audit and scoring until it ends
     or is stopped (SIGINT/SIGTERM drain and exit 0).
@@ -142,6 +160,13 @@ def run_command(
     if validation not in ("input", "shallow"):
         raise ConfigError(f"--validation {validation!r}: expected input or shallow")
     kind, folder = parse_source(source)
+    scp = scp_address(source) if kind == "dicom-scp" else None
+    if scp is not None:
+        from clinflow.runtime.dicom_scp import check_ae_title
+
+        ae_title = check_ae_title(ae_title)
+        if runtime == "kafka" and feed:
+            raise ConfigError("--feed: dicom-scp is a live source; run it on the embedded runtime")
     seconds = parse_duration(duration)
     pace = parse_speed(speed)
     if runtime == "kafka":
@@ -169,6 +194,8 @@ def run_command(
         once=once,
         progress=progress and not as_json,
         validation="shallow" if validation == "shallow" else "input",
+        scp=scp,
+        ae_title=ae_title,
     )
     if as_json:
         print(json.dumps(report))
@@ -225,8 +252,19 @@ def _source(
     scenario: Path | None,
     manifest: Path,
     once: bool,
+    scp: tuple[str, int] | None = None,
+    ae_title: str = "CLINFLOW",
+    completed: Callable[[Iterable[str]], set[str]] | None = None,
 ) -> AsyncIterable[TimedInput] | AsyncIterable[Envelope]:
     from clinflow.runtime import sources
+
+    if kind == "dicom-scp":
+        from clinflow.runtime.dicom_scp import DicomScpSource
+
+        assert scp is not None
+        # received instances wait here, fsynced, until the entry hop completed them (ADR 0026)
+        spool = manifest.parent / "sources" / f"dicom-scp-{scp[1]}"
+        return DicomScpSource(scp[0], scp[1], spool, ae_title=ae_title, completed=completed)
 
     if kind == "folder":
         assert folder is not None
@@ -262,6 +300,8 @@ def run_embedded(
     once: bool,
     progress: bool,
     validation: Validation = "input",
+    scp: tuple[str, int] | None = None,
+    ae_title: str = "CLINFLOW",
 ) -> dict[str, Any]:
     """Run the streaming graph on the embedded runtime; returns the run report (JSON-able)."""
     from clinflow.audit.buffer import BufferedSink
@@ -284,7 +324,8 @@ def run_embedded(
         )  # fmt: skip
         feed = _source(
             kind, folder, speed=speed, patients=patients, seed=seed, scenario=scenario,
-            manifest=root.root / STREAM_MANIFEST, once=once,
+            manifest=root.root / STREAM_MANIFEST, once=once, scp=scp, ae_title=ae_title,
+            completed=lambda ids: deployment.ledger.seen(stages.graph.entry, ids),
         )  # fmt: skip
 
         async def main() -> None:
@@ -305,7 +346,10 @@ def run_embedded(
         entries = (log.get_entry(index) or b"{}" for index in range(first_entry, log.size))
         accounting = {k: a.to_json() for k, a in account_research(entries).items()}
         report: dict[str, Any] = {
-            "source": kind if folder is None else f"folder:{folder}",
+            "source": (
+                f"dicom-scp:{scp[0]}:{scp[1]}" if scp else kind if folder is None
+                else f"folder:{folder}"
+            ),  # fmt: skip
             "speed": speed or "max",
             **stats.to_json(),
             "consent": {
@@ -324,6 +368,13 @@ def run_embedded(
         if isinstance(feed, sources.FolderSource):
             # paths not read as inputs (symlink loops, dangling links...): named, not silent
             report["source_skipped"] = list(feed.stats.skipped)
+        if scp is not None:
+            from clinflow.runtime.dicom_scp import DicomScpSource
+
+            if isinstance(feed, DicomScpSource):
+                report["dicom_scp"] = {
+                    "ae_title": ae_title, **dataclasses.asdict(feed.stats),
+                }  # fmt: skip
     (root.root / RUN_REPORT).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report
 
