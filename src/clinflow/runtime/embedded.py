@@ -261,7 +261,8 @@ class EmbeddedRuntime:
             if envelope.message_id in done or envelope.message_id in unmarked:
                 stats.duplicates += 1
                 continue
-            unmarked.add(envelope.message_id)
+            if self.ledger is not None:  # without a ledger every delivery is processed
+                unmarked.add(envelope.message_id)
             try:
                 produced = hop.stage.process(envelope)
             except InputRejected as exc:
