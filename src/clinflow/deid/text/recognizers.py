@@ -144,7 +144,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
     PatternSpec(
         "date_iso",
         DATE,
-        r"(?<!\d)\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+        r"(?<!\d)\d{4}-\d{1,2}-\d{1,2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
         r"(?:Z|[+-]\d{2}:?\d{2})?)?(?!\d)",
         0.9,
     ),
@@ -162,12 +162,17 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.7,
     ),
     PatternSpec(
-        # m/d without a year: not scale scores written x/4, x/5, x/6, x/10 ("5/5 strength")
+        # m/d without a year, but not a score: "5/5 strength", "pain 7/10", "murmur 2/6"
         "date_month_day_numeric",
         DATE,
-        r"(?<![\d/.:-])(?:1[0-2]|0?[1-9])/(?!(?:4|5|6|10)(?!\d))(?:3[01]|[12]\d|0?[1-9])"
-        r"(?![\d/]|\.\d|\s*(?:mg|mcg|ml|units|strength|power|pain|\+))",
+        r"(?<![\d/.:-])(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9])"
+        r"(?![\d/]|\.\d|\s*(?:mg|mcg|ml|units|strength|power|pain|\+|bilat|b/l|in\b|on\b|"
+        r"throughout|symmetric|x\s*\d))"
+        r"(?<!(?:strength|motor|power|pain|reflex(?:es)?|DTRs?|score|scale|murmur|grade|rated|"
+        r"pulses?|GCS|MoCA|MMSE|Apgars?|tone|bulk|edema|PHQ-?\d|GAD-?\d|CAGE)"
+        r"[^\n.;]{0,24})",
         0.55,
+        regex.I,
     ),
     PatternSpec(
         "date_month_day_scale_after_cue",
@@ -453,6 +458,15 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"(?=(?:[A-Z-]*\d){2})(?=(?:[\d-]*[A-Z]){2})[A-Z0-9]+(?:-[A-Z0-9]+)*(?<=[\w]{5,}|"
         r"[\w-]{6,})(?![\w/-])",
         0.55,
+    ),
+    PatternSpec(
+        # licence plates: "4ABC 123", "7XKJ221", "ABC-1234" after a vehicle word
+        "vehicle_plate",
+        ID,
+        r"\b\d[A-Z]{2,3}[ -]?\d{3,4}\b"
+        r"|(?<=\b(?:plate|plates|tag|vehicle|car|truck|VIN)\b[^\n]{0,20})"
+        r"[A-Z0-9]{2,4}[ -]\d{3,4}\b",
+        0.6,
     ),
     PatternSpec(
         "username_mixed",
