@@ -219,3 +219,40 @@ def test_clinflow_run_receives_deidentifies_and_audits_each_instance_once(
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_dcmtk_storescu_sends_every_kind_and_each_is_acknowledged(
+    tmp_path: Path, studies: list[Path]
+) -> None:
+    """dcmtk's storescu (``make dicom-tools``) as the client: every instance answered."""
+    import shutil
+    import subprocess
+
+    storescu = shutil.which("storescu")
+    if storescu is None:
+        pytest.skip("storescu not installed (Debian package dcmtk: run `make dicom-tools`)")
+    source = DicomScpSource("127.0.0.1", 0, tmp_path / "spool")
+
+    async def run() -> list[Envelope]:
+        items = source.__aiter__()
+        first = asyncio.ensure_future(anext(items))
+        await asyncio.wait_for(source.ready.wait(), 20)
+        assert source.address is not None
+        sent = await asyncio.to_thread(
+            subprocess.run,
+            [storescu, "-aec", "CLINFLOW", "127.0.0.1", str(source.address[1]),
+             *map(str, studies)],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert sent.returncode == 0, sent.stderr
+        got = [(await asyncio.wait_for(first, 20)).envelope]
+        while len(got) < len(studies):
+            got.append((await asyncio.wait_for(anext(items), 20)).envelope)
+        await items.aclose()
+        return got
+
+    envelopes = asyncio.run(run())
+    assert source.stats.received == len(studies) and source.stats.failed == 0
+    assert {e.message_id for e in envelopes} == {
+        content_message_id(p.read_bytes()) for p in (tmp_path / "spool").glob("*.dcm")
+    }
