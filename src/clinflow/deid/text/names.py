@@ -482,6 +482,15 @@ assisted skilled transitional recovery treatment counseling therapy retirement r
 primary urgent family women children kids pulmonary endocrine rheumatology allergy ent
 """.split())
 _CONNECTORS = frozenset({"of", "the", "and", "for", "at", "on"})
+# words that make a unit or service, not an institution's proper name
+_GENERIC_FACILITY = frozenset("""
+intensive critical acute chronic step down step-down long-term long term short inpatient unit
+department dept division service services floor ward wing emergency internal general family
+primary urgent physical occupational speech social mental behavioral public preventive sports
+palliative supportive respiratory cardiac cardiothoracic neonatal pediatric adult geriatric
+medical surgical clinical outpatient day night evening weekend main north south east west
+new old upper lower first second third center centre program team office room suite bay
+""".split())
 _FACILITY_JOIN = regex.compile(r"[ \t]{1,2}(?:&[ \t]{1,2})?|\.[ \t]{1,2}", regex.V0)
 
 
@@ -509,8 +518,8 @@ def facility_phrases(text: str, tokens: list[_Token] | None = None) -> list[Name
         if len(capitalised) >= 2 and any(t.key in INSTITUTION_WORDS for t in capitalised) and any(
             t.key not in INSTITUTION_WORDS
             and t.key not in safe_words()
+            and t.key not in _GENERIC_FACILITY
             and not t.abbreviation
-            and (is_name(t.text) or not is_english_word(t.text))
             for t in capitalised
         ):
             hits.append((run[0].start, run[-1].end, "facility_phrase", 0.55))
