@@ -100,7 +100,8 @@ def faulty_replay(tmp_path_factory: pytest.TempPathFactory) -> tuple[ReplayRepor
         source="icu-ward", report_dir=folder / "report", patients=3, seed=4, rate="400/s",
         duration_s=2.5, validation="shallow",
         faults="malformed:ratio=0.03; duplicate:ratio=0.05,delay=50ms; "
-               "reorder:ratio=0.05,shift=500ms; revoke-storm@1s:patients=2",
+               "reorder:ratio=0.05,shift=500ms; revoke-storm@1s:patients=2; "
+               "audit-outage@1s:for=3s",
     )  # fmt: skip
     return run_replay(options), folder / "report"
 
@@ -126,7 +127,9 @@ def test_a_replay_with_every_embedded_fault_passes_its_checks(
     assert sum(a.quarantined for a in c.accounting.values()) >= injected["malformed"]
     assert c.quarantined_by_reason.get("invalid JSON", 0) > 0
     assert {m.kind for m in report.timeline.faults} == {"malformed", "duplicate", "reorder",
-                                                        "revoke-storm"}  # fmt: skip
+                                                        "revoke-storm", "audit-outage"}  # fmt: skip
+    outage = next(m for m in report.timeline.faults if m.kind == "audit-outage")
+    assert (outage.at_s, outage.until_s) == (1.0, 4.0) and outage.count > 0  # commits held
     storm = next(m for m in report.timeline.faults if m.kind == "revoke-storm")
     assert storm.at_s == 1.0 and storm.count == 2
     assert report.latency["score-sink"].count > 0 and report.latency["score-sink"].p99_ms

@@ -22,18 +22,21 @@ def test_a_full_spec_parses_into_its_faults() -> None:
     plan = parse_faults(
         " malformed:ratio=1% ; duplicate@2s:ratio=0.02,delay=250ms,for=1m;"
         "reorder:ratio=0.05,shift=3s; revoke-storm@10s:patients=40%,purposes=HRESCH+TREAT;"
-        "kill-worker@1m"
+        "kill-worker@1m; audit-outage@30s:for=2s"
     )
     kinds = [f.kind for f in plan.faults]
     assert kinds == [FaultKind.MALFORMED, FaultKind.DUPLICATE, FaultKind.REORDER,
-                     FaultKind.REVOKE_STORM, FaultKind.KILL_WORKER]  # fmt: skip
-    malformed, duplicate, reorder, storm, kill = plan.faults
+                     FaultKind.REVOKE_STORM, FaultKind.KILL_WORKER,
+                     FaultKind.AUDIT_OUTAGE]  # fmt: skip
+    malformed, duplicate, reorder, storm, kill, outage = plan.faults
     assert malformed.ratio == pytest.approx(0.01)
     assert (duplicate.start_s, duplicate.delay_s, duplicate.for_s) == (2.0, 0.25, 60.0)
     assert duplicate.active(2.5) and not duplicate.active(1.9) and not duplicate.active(62.0)
     assert reorder.shift_s == 3.0
     assert (storm.start_s, storm.share, storm.purposes) == (10.0, 0.4, ("HRESCH", "TREAT"))
     assert kill.start_s == 60.0
+    assert (outage.start_s, outage.for_s) == (30.0, 2.0)
+    assert parse_faults("audit-outage@1s").faults[0].for_s == 5.0  # the default
 
 
 @pytest.mark.parametrize(
@@ -84,7 +87,13 @@ _storm = st.builds(
 )  # fmt: skip
 
 
-@given(st.lists(_ratio_fault | _storm, min_size=1, max_size=6))
+_outage = st.builds(
+    lambda start, for_s: Fault(FaultKind.AUDIT_OUTAGE, start_s=float(start), for_s=float(for_s)),
+    _seconds, st.integers(1, 60),
+)  # fmt: skip
+
+
+@given(st.lists(_ratio_fault | _storm | _outage, min_size=1, max_size=6))
 def test_describe_parses_back_to_the_same_plan(faults: list[Fault]) -> None:
     plan = FaultPlan(tuple(faults))
     again = parse_faults(plan.describe())

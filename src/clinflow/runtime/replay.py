@@ -40,6 +40,7 @@ from clinflow.runtime.replay_load import (
     schedule,
 )
 from clinflow.runtime.replay_metrics import ReplayMetrics, paced, sample_queues, summarize
+from clinflow.runtime.replay_outage import StalledAudit
 from clinflow.runtime.replay_report import (
     Account,
     Correctness,
@@ -97,6 +98,7 @@ class _Run:
     state: ScheduleState
     metrics: ReplayMetrics
     stats: RunStats | None = None
+    stalled_commits: int = 0  # audit-outage: group commits held back
 
 
 Progress = Callable[[ReplayMetrics, "EmbeddedRuntime"], None]
@@ -175,7 +177,11 @@ def _run_embedded(
     from clinflow.runtime.embedded import EmbeddedRuntime
     from clinflow.runtime.stages import build_pipeline
 
-    buffered = BufferedSink(deployment.audit)
+    outages = [
+        (f.start_s, f.start_s + (f.for_s or 0.0)) for f in run.plan.of(FaultKind.AUDIT_OUTAGE)
+    ]
+    stalled = StalledAudit(deployment.audit, outages, lambda: run.metrics.elapsed())
+    buffered = BufferedSink(stalled if outages else deployment.audit)
     stages = build_pipeline(deployment, buffered, validation=options.validation)
     runtime = EmbeddedRuntime(
         stages.graph,
@@ -207,6 +213,7 @@ def _run_embedded(
                     progress(run.metrics, runtime)
             run.stats = await task
         finally:
+            run.stalled_commits = stalled.stalled_commits
             sampler.cancel()
             close = getattr(items, "close", None)
             if callable(close):
@@ -450,13 +457,26 @@ def _timeline(run: _Run) -> Timeline:
         p50_ms={hop: percentile(hop, 50) for hop in metrics.latency_by_bucket},
         p99_ms={hop: percentile(hop, 99) for hop in metrics.latency_by_bucket},
         queue_depth=[metrics.queue_depth[b] for b in buckets],
-        faults=fault_marks(run.injector),
+        faults=fault_marks(run),
     )
 
 
-def fault_marks(injector: FaultInjector) -> list[FaultMark]:
-    """The faults for the timeline: a band per ratio fault kind, a mark per storm."""
+def fault_marks(run: _Run) -> list[FaultMark]:
+    """The faults for the timeline: a band per ratio fault kind and per outage, a mark per
+    storm."""
+    injector = run.injector
     marks: list[FaultMark] = []
+    for outage in run.plan.of(FaultKind.AUDIT_OUTAGE):
+        end = outage.start_s + (outage.for_s or 0.0)
+        marks.append(
+            FaultMark(
+                kind=outage.kind.value,
+                at_s=outage.start_s,
+                until_s=end,
+                count=run.stalled_commits,
+                detail=f"{outage.describe()}: group commits held back",
+            )
+        )
     log = injector.log
     for kind, times in sorted(log.times.items()):
         if kind == FaultKind.REVOKE_STORM.value or not times:

@@ -77,7 +77,7 @@ def replay_command(
         typer.Option(
             "--faults",
             help="e.g. 'malformed:ratio=0.01; duplicate:ratio=0.02; "
-            "reorder:ratio=0.05,shift=2s; revoke-storm@10s:patients=50%' "
+            "reorder:ratio=0.05,shift=2s; revoke-storm@10s:patients=50%; audit-outage@20s:for=5s' "
             "(grammar: docs/adr/0073).",
         ),
     ] = None,

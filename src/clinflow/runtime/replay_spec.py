@@ -30,6 +30,8 @@ Faults (``--faults SPEC``), the grammar::
                                             at T, revocation events for N (default 50%) of
                                             the patients admitted so far, for every
                                             revocable purpose (default) or the listed ones
+    audit-outage@T[:for=TIME]               from T, for TIME (default 5 s), the audit log
+                                            does not answer: commits wait, then resume
     kill-worker@T                           kill -9 of a Kafka worker at T (--runtime kafka)
 
 ``@T`` on a ratio fault is when it starts (default 0) and ``for`` how long it lasts (default:
@@ -59,11 +61,12 @@ class FaultKind(StrEnum):
     DUPLICATE = "duplicate"
     REORDER = "reorder"
     REVOKE_STORM = "revoke-storm"
+    AUDIT_OUTAGE = "audit-outage"
     KILL_WORKER = "kill-worker"
 
 
 RATIO_FAULTS = (FaultKind.MALFORMED, FaultKind.DUPLICATE, FaultKind.REORDER)
-TIMED_FAULTS = (FaultKind.REVOKE_STORM, FaultKind.KILL_WORKER)
+TIMED_FAULTS = (FaultKind.REVOKE_STORM, FaultKind.AUDIT_OUTAGE, FaultKind.KILL_WORKER)
 KAFKA_ONLY = (FaultKind.KILL_WORKER,)
 
 # parameter names each kind accepts (besides "@T")
@@ -72,11 +75,13 @@ _PARAMS: dict[FaultKind, tuple[str, ...]] = {
     FaultKind.DUPLICATE: ("ratio", "delay", "for"),
     FaultKind.REORDER: ("ratio", "shift", "for"),
     FaultKind.REVOKE_STORM: ("patients", "purposes"),
+    FaultKind.AUDIT_OUTAGE: ("for",),
     FaultKind.KILL_WORKER: (),
 }
 DEFAULT_DELAY_S = 0.5
 DEFAULT_SHIFT_S = 2.0
 DEFAULT_STORM_SHARE = 0.5
+DEFAULT_OUTAGE_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +124,8 @@ class Fault:
                 params.append(f"patients={_num(self.share * 100)}%")
             if self.purposes:
                 params.append("purposes=" + "+".join(self.purposes))
+        elif self.kind is FaultKind.AUDIT_OUTAGE and self.for_s is not None:
+            params.append(f"for={_num(self.for_s)}s")
         at = f"@{_num(self.start_s)}s" if self.start_s or self.kind in TIMED_FAULTS else ""
         return self.kind.value + at + (":" + ",".join(params) if params else "")
 
@@ -300,6 +307,9 @@ def _parse_fault(token: str) -> Fault:
             share=share,
             purposes=_parse_purposes(params.get("purposes"), where),
         )
+    if kind is FaultKind.AUDIT_OUTAGE:
+        for_s = parse_time(params.get("for", str(DEFAULT_OUTAGE_S)), f"{where} for")
+        return Fault(kind, start_s=start, for_s=for_s)
     return Fault(kind, start_s=start)
 
 
