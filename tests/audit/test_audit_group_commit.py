@@ -13,6 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clinflow.audit import AuditLog, NoteSigner
 from clinflow.audit.canonical import canonical_json
@@ -233,3 +236,70 @@ def test_closed_log_refuses_appends_and_flushes_what_was_queued(data_dir: Path) 
         log.append(sample_event(4))
     with AuditLog.open(DataDir.open(data_dir)) as reopened:
         assert reopened.size == 3
+
+
+class MemoryStore:
+    """An in-memory AuditStore (entries only) recording each commit's size."""
+
+    def __init__(self) -> None:
+        self.entries: list[NewEntry] = []
+        self.commits: list[int] = []
+
+    def size(self) -> int:
+        return len(self.entries)
+
+    def append_batch(self, entries: Sequence[NewEntry]) -> int:
+        start = len(self.entries)
+        self.entries.extend(entries)
+        self.commits.append(len(entries))
+        return start
+
+    def leaf_hashes(self, start: int, end: int) -> list[bytes]:
+        return [entry.leaf for entry in self.entries[start:end]]
+
+    def latest_checkpoint(self) -> None:
+        return None
+
+    def add_checkpoint(self, size: int, root: bytes, note: str, expected: int | None) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    calls=st.lists(st.lists(st.integers(1, 9), min_size=1, max_size=6), min_size=1, max_size=8),
+    max_batch=st.integers(1, 8),
+)
+def test_any_mix_of_calls_gets_consecutive_disjoint_gap_free_indices(
+    calls: list[list[int]], max_batch: int
+) -> None:
+    """Each producer thread makes calls of the given sizes; every call's indices are
+    consecutive and hold its own entries in order, the calls partition 0..n-1, and no commit
+    holds more than ``max_batch`` plus one call."""
+    store = MemoryStore()
+    signer = NoteSigner("test.local/audit", Ed25519PrivateKey.generate())
+    log = AuditLog(store, signer, batch_wait=0.001, max_batch=max_batch, checkpoint_every=10**6)  # type: ignore[arg-type]
+    got: list[tuple[list[int], list[bytes]]] = []
+    lock = threading.Lock()
+
+    def producer(worker: int, sizes: list[int]) -> None:
+        for n, size in enumerate(sizes):
+            batch = [sample_event(worker * 1000 + n * 10 + i) for i in range(size)]
+            indices = log.append_many(batch)
+            with lock:
+                got.append((indices, [canonical_json(e) for e in batch]))
+
+    try:
+        with ThreadPoolExecutor(len(calls)) as pool:
+            for future in [pool.submit(producer, w, sizes) for w, sizes in enumerate(calls)]:
+                future.result(timeout=WAIT)
+    finally:
+        log.close()
+    total = sum(map(sum, calls))
+    assert sorted(i for indices, _ in got for i in indices) == list(range(total))
+    for indices, entries in got:
+        assert indices == list(range(indices[0], indices[0] + len(indices)))
+        assert [store.entries[i].entry for i in indices] == entries
+    assert max(store.commits) < max_batch + max(max(sizes) for sizes in calls)
