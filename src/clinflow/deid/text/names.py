@@ -491,6 +491,7 @@ palliative supportive respiratory cardiac cardiothoracic neonatal pediatric adul
 medical surgical clinical outpatient day night evening weekend main north south east west
 new old upper lower first second third center centre program team office room suite bay
 """.split())
+_HEADING_AFTER = regex.compile(r"[ \t]*:", regex.V0)  # "Medical Decision Making:"
 _FACILITY_JOIN = regex.compile(r"[ \t]{1,2}(?:&[ \t]{1,2})?|\.[ \t]{1,2}", regex.V0)
 
 
@@ -512,16 +513,28 @@ def facility_phrases(text: str, tokens: list[_Token] | None = None) -> list[Name
         run = tokens[index : last + 1]
         while run and (run[-1].text in _CONNECTORS or not run[-1].capitalised):
             run.pop()
-        while run and run[0].key in safe_words() and run[0].key not in INSTITUTION_WORDS:
-            run.pop(0)  # "Seen", "The" before the name
+        while run and (
+            run[0].text in _CONNECTORS
+            or (run[0].key in safe_words() and run[0].key not in INSTITUTION_WORDS)
+            or (
+                len(run) > 1
+                and run[1].text in _CONNECTORS
+                and run[0].key not in INSTITUTION_WORDS
+                and is_english_word(run[0].text)
+            )
+        ):
+            run.pop(0)  # "Seen at", "The" before the name
         capitalised = [t for t in run if t.capitalised]
-        if len(capitalised) >= 2 and any(t.key in INSTITUTION_WORDS for t in capitalised) and any(
+        heading = bool(run) and _HEADING_AFTER.match(text, run[-1].end) is not None
+        institution = any(t.key in INSTITUTION_WORDS for t in capitalised)
+        proper = any(
             t.key not in INSTITUTION_WORDS
             and t.key not in safe_words()
             and t.key not in _GENERIC_FACILITY
             and not t.abbreviation
             for t in capitalised
-        ):
+        )
+        if not heading and len(capitalised) >= 2 and institution and proper:
             hits.append((run[0].start, run[-1].end, "facility_phrase", 0.55))
         index = last + 1
     return hits
