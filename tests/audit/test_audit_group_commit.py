@@ -303,3 +303,32 @@ def test_any_mix_of_calls_gets_consecutive_disjoint_gap_free_indices(
         assert indices == list(range(indices[0], indices[0] + len(indices)))
         assert [store.entries[i].entry for i in indices] == entries
     assert max(store.commits) < max_batch + max(max(sizes) for sizes in calls)
+
+
+def test_a_cancelled_waiter_neither_withdraws_its_entries_nor_stops_the_writer(
+    data_dir: Path,
+) -> None:
+    """A task awaiting ``submit_many`` through ``asyncio.wrap_future`` is cancelled (as a
+    runtime shutting down cancels its tasks): the queued entries are still stored and later
+    appends still complete (a cancelled future used to kill the writer thread)."""
+    log, store = open_log(data_dir, batch_wait=0)
+    store.gate = threading.Event()
+    events = [sample_event(i) for i in (1, 2, 3)]
+
+    async def cancel_while_waiting() -> None:
+        future = log.submit_many(events[:2])
+        task = asyncio.ensure_future(asyncio.wrap_future(future))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert not future.cancel()  # the entries cannot be withdrawn
+
+    try:
+        asyncio.run(cancel_while_waiting())
+        store.gate.set()
+        assert log.append(events[2]) == 2
+        assert [log.get_entry(i) for i in range(3)] == [canonical_json(e) for e in events]
+    finally:
+        store.gate.set()
+        log.close()

@@ -231,6 +231,9 @@ class AuditLog:
         (or raises ``AuditUnavailable``). Blocks only while the writer is a full batch behind."""
         entries = [prepare(event) for event in events]
         future: Future[list[int]] = Future()
+        # Running from the start: the entries cannot be withdrawn once queued, so cancel()
+        # (e.g. by asyncio.wrap_future when the awaiting task is cancelled) returns False.
+        future.set_running_or_notify_cancel()
         if not entries:
             future.set_result([])
             return future
@@ -360,9 +363,11 @@ class AuditLog:
         batch.done.set()
         for future, offset, count in batch.futures:
             try:
-                future.set_result(batch.indices(offset, count))
+                result = batch.indices(offset, count)
             except AuditUnavailable as exc:
                 future.set_exception(exc)
+            else:
+                future.set_result(result)
         for loop, waiter in batch.loops.items():
             self._call_soon(loop, waiter)
 
