@@ -18,6 +18,7 @@ a controlled rate, break things on purpose, and report speed and correctness sid
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import shutil
 import signal
@@ -39,7 +40,13 @@ from clinflow.runtime.replay_load import (
     open_source,
     schedule,
 )
-from clinflow.runtime.replay_metrics import ReplayMetrics, paced, sample_queues, summarize
+from clinflow.runtime.replay_metrics import (
+    ReplayMetrics,
+    TimedStage,
+    paced,
+    sample_queues,
+    summarize,
+)
 from clinflow.runtime.replay_outage import StalledAudit
 from clinflow.runtime.replay_report import (
     Account,
@@ -183,6 +190,9 @@ def _run_embedded(
     stalled = StalledAudit(deployment.audit, outages, lambda: run.metrics.elapsed())
     buffered = BufferedSink(stalled if outages else deployment.audit)
     stages = build_pipeline(deployment, buffered, validation=options.validation)
+    for name, hop in list(stages.graph.hops.items()):  # per-hop latency (the stages unchanged)
+        timed = TimedStage(hop.stage, name, lambda: run.metrics)
+        stages.graph.hops[name] = dataclasses.replace(hop, stage=timed)
     runtime = EmbeddedRuntime(
         stages.graph,
         quarantine=deployment.quarantine,
@@ -419,6 +429,9 @@ def _report(
         ),
         run=run_summary,
         latency={hop: summarize(h) for hop, h in metrics.latency.items()},
+        hop_latency={
+            hop: summarize(metrics.at_hop[hop]) for hop in stats.hops if hop in metrics.at_hop
+        },
         hops=hops,
         consent=consent,
         correctness=correctness,

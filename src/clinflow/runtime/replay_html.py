@@ -83,6 +83,8 @@ def replay_html(report: ReplayReport) -> str:
         _checks(report),
         "<h2>Latency percentiles (ms)</h2>",
         _latency_table(report),
+        "<h2>Per hop: from scheduled arrival until the hop starts the input (ms)</h2>",
+        _hop_latency_table(report),
         "<h2>Accounting (research path, from the audit log)</h2>",
         _accounting(report),
         "<h2>Faults</h2>",
@@ -203,6 +205,21 @@ def _latency_table(report: ReplayReport) -> str:
         for sink, s in report.latency.items()
     ]
     return _table(["sink", "outputs", "p50", "p90", "p99", "p99.9", "max"], rows)
+
+
+def _hop_latency_table(report: ReplayReport) -> str:
+    rows = [
+        [
+            hop,
+            str(s.count),
+            _ms(s.p50_ms),
+            _ms(s.p99_ms),
+            _ms(s.max_ms),
+            f"{report.hops[hop].busy_s:.2f}" if hop in report.hops else "-",
+        ]
+        for hop, s in report.hop_latency.items()
+    ]
+    return _table(["hop", "inputs", "p50", "p99", "max", "busy s"], rows)
 
 
 def _accounting(report: ReplayReport) -> str:

@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
@@ -76,6 +77,7 @@ class ReplayMetrics:
     locations: dict[str, str] = field(default_factory=dict)  # source id -> path (leak scan)
     sink_seen: dict[str, set[str]] = field(default_factory=dict)
     sink_duplicates: Counter[str] = field(default_factory=Counter)
+    at_hop: dict[str, HdrHistogram] = field(default_factory=dict)  # arrival -> hop starts it
 
     @property
     def start_wall(self) -> datetime:
@@ -127,6 +129,14 @@ class ReplayMetrics:
         hist.record_value(micros)
         self.completed[hop][self._bucket(now - self.start_epoch)] += 1
 
+    def on_hop(self, hop: str, envelope: Envelope) -> None:
+        """A hop starts processing ``envelope``: time since its scheduled arrival."""
+        hist = self.at_hop.get(hop)
+        if hist is None:
+            hist = self.at_hop[hop] = histogram(2)
+        since = time.time() - envelope.ingest_time.timestamp()
+        hist.record_value(min(MAX_US, max(1, int(since * 1e6))))
+
     def note_queue_depth(self, depth: int) -> None:
         bucket = self._bucket(self.elapsed())
         self.queue_depth[bucket] = max(self.queue_depth[bucket], depth)
@@ -161,3 +171,21 @@ async def sample_queues(runtime: object, metrics: ReplayMetrics, every_s: float 
     while callable(depths):
         metrics.note_queue_depth(sum(depths().values()))
         await asyncio.sleep(every_s)
+
+
+class TimedStage:
+    """A hop's stage, wrapped to note when each input reaches it (per-hop latency); every
+    other attribute (``flush``, counters) is the stage's own."""
+
+    def __init__(self, inner: Any, hop: str, metrics: Callable[[], ReplayMetrics]) -> None:
+        self._inner = inner
+        self._hop = hop
+        self._metrics = metrics
+
+    def process(self, envelope: Envelope) -> list[Envelope]:
+        self._metrics().on_hop(self._hop, envelope)
+        result: list[Envelope] = self._inner.process(envelope)
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)

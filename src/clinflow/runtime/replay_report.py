@@ -149,6 +149,10 @@ class ReplayReport(_Model):
     inputs: InputsSummary
     run: RunSummary
     latency: dict[str, LatencySummary]
+    hop_latency: dict[str, LatencySummary] = Field(
+        default_factory=dict,
+        description="per hop: from an input's scheduled arrival until the hop starts it",
+    )
     hops: dict[str, HopSummary]
     consent: dict[str, dict[str, int]]
     correctness: Correctness
