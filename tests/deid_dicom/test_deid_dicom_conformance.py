@@ -71,6 +71,39 @@ def test_deidentified_files_of_every_kind_pass_dciodvfy_without_errors(
     assert {k: sorted(after.errors) for k, (_, after) in verdicts.items() if after.errors} == {}
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "options",
+    [
+        None,  # the site default
+        ["clean_pixel_data"],  # the basic profile (plus masking, else US/SC are refused)
+        ["retain_uids", "retain_device_identity", "retain_institution_identity",
+         "retain_patient_characteristics", "retain_long_full_dates", "retain_safe_private",
+         "clean_pixel_data"],
+    ],
+    ids=["default", "basic", "retain-all"],
+)
+def test_a_deidentified_corpus_passes_dciodvfy_under_each_option_set(
+    tmp_path: Path, small_corpus: tuple[Path, Path, int], options: list[str] | None
+) -> None:
+    """Two patients, every modality (tens of files), de-identified under three option sets."""
+    from clinflow.deid.pseudonym import Pseudonymizer
+
+    from .helpers import KEY_A
+
+    engine = DicomDeidentifier(compile_policy(options=options), Pseudonymizer(KEY_A))
+    folder, _, count = small_corpus
+    failing = {}
+    for path in sorted(folder.rglob("*.dcm")):
+        target = tmp_path / path.relative_to(folder)
+        engine.deidentify_file(path, target, path.name)
+        verdict = dciodvfy(target)
+        if verdict.errors:
+            failing[path.relative_to(folder).as_posix()] = sorted(verdict.errors)
+    assert count > 40
+    assert failing == {}
+
+
 def test_combined_codes_resolve_by_the_type_in_the_files_iod() -> None:
     """X/Z/D is X where the IOD does not need the attribute, D for Type 1, Z for Type 2."""
     policy = compile_policy()
