@@ -15,8 +15,8 @@ from html import escape
 
 from clinflow.runtime.replay_report import FaultMark, ReplayReport
 
-WIDTH, HEIGHT = 880, 250
-LEFT, RIGHT, TOP, BOTTOM = 64, 150, 28, 36
+WIDTH, HEIGHT = 920, 250
+LEFT, RIGHT, TOP, BOTTOM = 64, 200, 28, 36
 PALETTE = ("#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f")
 FAULT_COLOUR = "#d62728"
 
@@ -151,7 +151,7 @@ def _headline(report: ReplayReport) -> str:
                 f"p50 {_ms(summary.p50_ms)}, p99 {_ms(summary.p99_ms)}, max {_ms(summary.max_ms)}",
             ]
         )
-    return _table(["", ""], rows)
+    return _table(["figure", "value"], rows)
 
 
 def _checks(report: ReplayReport) -> str:
@@ -317,20 +317,20 @@ def line_chart(
             f"<text x='{x:.1f}' y='{TOP + plot_h + 16}' font-size='11' "
             f"text-anchor='middle'>{x_value:.0f}s</text>"
         )
-    for mark in faults:
+    for number, mark in enumerate(faults):
         x = x_of(min(mark.at_s, x_max))
         if mark.until_s is not None and mark.until_s > mark.at_s:
             width = max(1.0, x_of(min(mark.until_s, x_max)) - x)
             out.append(
                 f"<rect x='{x:.1f}' y='{TOP}' width='{width:.1f}' height='{plot_h}' "
-                f"fill='{FAULT_COLOUR}' opacity='0.07'/>"
+                f"fill='{FAULT_COLOUR}' opacity='0.05'/>"
             )
         out.append(
             f"<line x1='{x:.1f}' x2='{x:.1f}' y1='{TOP}' y2='{TOP + plot_h}' "
             f"stroke='{FAULT_COLOUR}' stroke-dasharray='4 3'/>"
         )
         out.append(
-            f"<text x='{x + 3:.1f}' y='{TOP + 11}' font-size='10' "
+            f"<text x='{x + 3:.1f}' y='{TOP + 11 + 11 * (number % 4)}' font-size='10' "
             f"fill='{FAULT_COLOUR}'>{escape(mark.kind)}</text>"
         )
     for number, (name, points) in enumerate(series.items()):
