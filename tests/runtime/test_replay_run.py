@@ -133,6 +133,7 @@ def test_a_replay_with_every_embedded_fault_passes_its_checks(
     storm = next(m for m in report.timeline.faults if m.kind == "revoke-storm")
     assert storm.at_s == 1.0 and storm.count == 2
     assert report.latency["score-sink"].count > 0 and report.latency["score-sink"].p99_ms
+    assert report.scoring["scores"] == report.latency["score-sink"].count > 0
     # every hop's latency; ingest starts every input that is not a ledger duplicate once
     assert set(report.hop_latency) == set(report.hops)
     ingest = report.hops["ingest"]

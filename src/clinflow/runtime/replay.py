@@ -106,6 +106,7 @@ class _Run:
     metrics: ReplayMetrics
     stats: RunStats | None = None
     stalled_commits: int = 0  # audit-outage: group commits held back
+    alerts_suppressed: int = 0
 
 
 Progress = Callable[[ReplayMetrics, "EmbeddedRuntime"], None]
@@ -152,6 +153,7 @@ def run_replay(options: ReplayOptions, progress: Progress | None = None) -> Repl
         stages = _run_embedded(deployment, run, options, progress)
         entries = [log.get_entry(index) or b"{}" for index in range(first_entry, log.size)]
         correctness = _correctness(deployment, stages, run, entries, options)
+        run.alerts_suppressed = sum(deployment.scoring().alerting.suppressed.values())
     if options.verify_audit:
         _verify(root, correctness)
     report = _report(options, run, stages, correctness, started_at)
@@ -434,6 +436,11 @@ def _report(
         },
         hops=hops,
         consent=consent,
+        scoring={
+            "scores": stages.score_sink.scores,
+            "alerts_raised": stages.score_sink.alerts,
+            "alerts_suppressed": run.alerts_suppressed,
+        },
         correctness=correctness,
         timeline=_timeline(run),
     )

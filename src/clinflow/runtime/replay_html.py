@@ -109,6 +109,10 @@ def replay_html(report: ReplayReport) -> str:
                 for name, h in report.hops.items()
             ],
         ),
+        "<h2>Scoring and alerts</h2>",
+        _table(
+            ["figure", "count"], [[k.replace("_", " "), str(v)] for k, v in report.scoring.items()]
+        ),
         "<h2>Consent decisions</h2>",
         _table(
             ["purpose", "permit", "deny"],

@@ -155,6 +155,11 @@ class ReplayReport(_Model):
     )
     hops: dict[str, HopSummary]
     consent: dict[str, dict[str, int]]
+    scoring: dict[str, int] = Field(
+        default_factory=dict,
+        description="ICU scores produced, alerts raised and alerts suppressed (hysteresis, "
+        "suppression window) in this run",
+    )
     correctness: Correctness
     timeline: Timeline
 
