@@ -161,6 +161,11 @@ class DicomScpSource:
         self.address: tuple[str, int] | None = None
         self.ready = asyncio.Event()
         self._server: Any = None
+        self._count_lock = threading.Lock()  # handlers run on several association threads
+
+    def _count(self, field: str) -> None:
+        with self._count_lock:
+            setattr(self.stats, field, getattr(self.stats, field) + 1)
 
     def _start_server(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str]) -> None:
         from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
@@ -178,18 +183,18 @@ class DicomScpSource:
             try:
                 data = event.encoded_dataset(include_meta=True)
             except Exception as exc:  # noqa: BLE001 - a bad request answers, never crashes
-                self.stats.failed += 1
+                self._count("failed")
                 log.warning("dicom-scp: C-STORE of %s not decodable (%s)", sop_class,
                             type(exc).__name__)  # fmt: skip
                 return CANNOT_UNDERSTAND
             try:
                 ident = self.spool.put(data)
             except OSError as exc:
-                self.stats.failed += 1
+                self._count("failed")
                 log.warning("dicom-scp: cannot spool a %s instance (%s); answered 0xA700",
                             sop_class, type(exc).__name__)  # fmt: skip
                 return OUT_OF_RESOURCES
-            self.stats.received += 1
+            self._count("received")
             loop.call_soon_threadsafe(queue.put_nowait, ident)
             return SUCCESS
 
