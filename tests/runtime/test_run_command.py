@@ -75,10 +75,13 @@ def test_folder_source_once(tmp_path: Path) -> None:
                     "--data-dir", str(tmp_path / "gen"), "--quiet")  # fmt: skip
     assert made.returncode == 0, made.stderr
     (cohort / "fhir" / "bundles" / "bad.json").write_bytes(b"{not json")
+    (cohort / "loop.json").symlink_to(cohort / "loop.json")  # issue 13 #9: named, not silent
     done = clinflow("run", "--data-dir", str(tmp_path / "data"), "--source",
                     f"folder:{cohort}", "--once", "--json")  # fmt: skip
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
+    assert report["source_skipped"] == ["loop.json: symbolic link loop (not followed)"]
+    assert "input folder: loop.json: symbolic link loop" in done.stderr
     assert report["hops"]["ingest"]["rejected"] >= 1  # the bad file, quarantined
     assert report["accounting"]["fhir"]["quarantined"] >= 1
     assert all(account["balanced"] for account in report["accounting"].values())
