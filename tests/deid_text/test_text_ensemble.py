@@ -14,6 +14,7 @@ from clinflow.deid.fhir.index import PatientIndex
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.deid.text.engine import KnownIdentifiers, TextDeidentifier, load_text_policy
 from clinflow.deid.text.lexicon import is_name, person_names, safe_words
+from clinflow.deid.text.streaming import StreamingTextDeidentifier
 from clinflow.errors import PolicyError
 
 from .helpers import covered, patient
@@ -160,10 +161,11 @@ def test_dates_keep_their_spelling_when_shifted(deid: TextDeidentifier) -> None:
     assert out.count(";") == 3 and offset != 0
 
 
-# Names the property test inserts: every 40th first and last name of the name lists that the
+# The property: a name inserted at the start, the end, after a newline, before punctuation,
+# inside a list or mid-sentence is caught, also when the note arrives in two chunks split
+# inside the name. The names: every 40th first and last name of the name lists that the
 # dictionary counts as a name (not a safe word; an anglophone name, or another locale's name
-# that is not an everyday English word such as "Gall" or "Date"); they must be caught
-# anywhere, with no context.
+# that is not an everyday English word such as "Gall" or "Date"), inserted with no context.
 _FIRST, _LAST = person_names()
 _SAFE = safe_words()
 
@@ -205,4 +207,10 @@ def test_a_name_inserted_anywhere_is_caught(
     text = PLACES[place](name)
     spans = deid.analyze(text)
     assert covered(text, name, spans), (place, [text[s.start : s.end] for s in spans])
-    assert name not in deid.deidentify(text, "p1").text
+    one_shot = deid.deidentify(text, "p1").text
+    assert name not in one_shot
+    # the same note streamed in two chunks split inside the name
+    cut = text.index(name) + len(name) // 2
+    streamer = StreamingTextDeidentifier(deid, "p1", window=32)
+    streamed = streamer.feed(text[:cut]) + streamer.feed(text[cut:]) + streamer.close()
+    assert streamed == one_shot
