@@ -68,8 +68,16 @@ def secure_store_file(path: Path) -> Path:
     """Prepare a SQLite store file to be opened: 0700 folder, file (created if missing) and
     its ``-wal``/``-shm``/``-journal`` 0600. Call it before ``sqlite3.connect(path)``."""
     secure_dir(path.parent)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
-    os.close(fd)
+    # Never open and close a descriptor on a database file that may already be open: closing
+    # any descriptor of a file drops every POSIX lock this process holds on it, SQLite's
+    # included (https://sqlite.org/howtocorrupt.html, 2.2) -- a second store on the same file
+    # in one process (ledger.db: the ledger and the patient directory) then loses its locks.
+    # Only a file that does not exist yet is created here (O_EXCL: nobody has it open).
+    if not path.exists():
+        try:
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+        except FileExistsError:
+            pass  # created meanwhile by another opener: tightened below by path
     for candidate in (path, *(path.with_name(path.name + s) for s in SQLITE_SIDE_FILES)):
         secure_file(candidate)
     return path

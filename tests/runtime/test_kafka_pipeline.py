@@ -265,8 +265,12 @@ def wait_complete(cluster: Cluster, reference: Reference) -> float:
     """Until B's ledger has completed as many inputs at every hop as A's, then a quiet second
     in which nothing more arrives; the seconds it took."""
     ledger = DataDir.open(cluster.data_dir).ledger_db
-    took = cluster.wait_until(lambda: ledger_counts(ledger) == reference.stores.ledger,
-                              "every hop complete", DRAIN_TIMEOUT)  # fmt: skip
+    try:
+        took = cluster.wait_until(lambda: ledger_counts(ledger) == reference.stores.ledger,
+                                  "every hop complete", DRAIN_TIMEOUT)  # fmt: skip
+    except AssertionError as exc:
+        raise AssertionError(f"ledger counts per hop: kafka {ledger_counts(ledger)}, "
+                             f"embedded {reference.stores.ledger}\n{exc}") from None  # fmt: skip
     time.sleep(1.0)
     assert ledger_counts(ledger) == reference.stores.ledger
     return took
