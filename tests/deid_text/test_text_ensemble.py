@@ -92,6 +92,10 @@ NEGATIVE_CONTROLS = [
     "Crohn disease, Hashimoto thyroiditis, Cushing syndrome, Raynaud phenomenon.",
     "Continue current plan. Will follow up in clinic. Hope to discharge soon.",
     "ECG with LBBB, QRS 150 ms, troponin negative x2, EF 40%.",
+    "CTA HEAD/NECK W/WO CONTRAST",  # DICOM descriptors go through the same cleaner
+    "XR CHEST PA/LAT",
+    "MR L-SPINE WO; DWI/ADC; PET/CT WHOLE BODY",
+    "Please call the nurse line with questions.",
 ]
 
 

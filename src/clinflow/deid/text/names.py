@@ -51,9 +51,13 @@ _TITLES = (
     r"Father|Fr|Rabbi|Pastor|Capt|Sgt|Officer"
 )
 # Cues after which the next words are a person's name (strong: even lower-case words).
+_TITLES_LOWER = _TITLES.lower()
+_TITLES_UPPER = _TITLES.upper()
 _TITLE_ONLY = regex.compile(rf"(?:{_TITLES})\.?", regex.I | regex.V0)
 _STRONG_CUES = regex.compile(
-    rf"(?:\b(?:{_TITLES})\b\.?"
+    # titles: as written ("Dr", "dr"), or in capitals only with a period ("DR." but not the
+    # "MR" of an MR scan)
+    rf"(?:(?-i:\b(?:{_TITLES})\b\.?|\b(?:{_TITLES_LOWER})\b\.?|\b(?:{_TITLES_UPPER})\.)"
     r"|\b(?:electronically\s+)?signed(?:\s+electronically)?(?:\s+by)?\s*:?"
     r"|\b(?:dictated|transcribed|authored|reviewed|cosigned|co-signed|verified|"
     r"approved|interpreted|read|prepared|entered|written|attested|examined)\s+by\s*:?"
@@ -200,7 +204,7 @@ def dictionary_names(text: str, tokens: list[_Token] | None = None) -> list[Name
             and not token.initial
             and token.key not in safe
             and is_name(token.text)
-            and (not token.all_caps or not is_english_word(token.text))
+            and (not token.all_caps or (len(token.text) >= 4 and not is_english_word(token.text)))
         )
         if not seed:
             index += 1
@@ -298,7 +302,14 @@ def context_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit
             at = starts.get(match.end())
             if at is None:
                 continue
-            title = strong and _TITLE_ONLY.fullmatch(match.group().strip()) is not None
+            cue = match.group().strip()
+            # after a title only capitalised words ("the nurse line"), except after a
+            # lower-case abbreviation in quick notes ("dr hobbs")
+            title = (
+                strong
+                and _TITLE_ONLY.fullmatch(cue) is not None
+                and not (cue.islower() and cue.rstrip(".") in ("dr", "drs", "mr", "mrs", "ms"))
+            )
             count = _take(text, tokens, at, strong, capitalised_only=title)
             if count:
                 hits.append((tokens[at].start, tokens[at + count - 1].end, "name_context", score))

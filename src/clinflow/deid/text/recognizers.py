@@ -48,6 +48,7 @@ _PARTICLES = (
 )
 _NAME_WORD = _PARTICLES + r"\p{Lu}[\p{L}'\-]+\d*"
 _TITLE = r"(?:Dr|Mr|Mrs|Ms|Mx|Miss|Prof|Nurse)"
+_TITLE_CASE_WORD = _PARTICLES + r"\p{Lu}\p{Ll}[\p{L}'\-]*\d*"
 
 
 @dataclass(frozen=True, slots=True)
@@ -424,7 +425,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # initials after " / " at the end of a line: "... / JS", "/ J.S."
         "initials_after_slash",
         PERSON,
-        r"(?m)(?<=/[ \t]?)(?:(?:\p{Lu}\.){2,3}|[A-Z]{2,3})(?=[ \t]*$)",
+        r"(?m)(?<=[ \t]/[ \t]?)(?:(?:\p{Lu}\.){2,3}|[A-Z]{2,3})(?=[ \t]*$)",
         0.5,
     ),
     PatternSpec(
@@ -439,7 +440,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         "dictation_initials",
         USERNAME,
         r"(?<![\w/])(?:[A-Z]{2,4}\d{0,4}[/:][a-z]{2,4}\d{0,4}|[a-z]{2,4}/[A-Z]{2,4}|"
-        r"[A-Z]{2,4}/[A-Z]{2,4}|(?!(?:mg|ml|mcg|kg|dl|hr|min|cm|mm|ng|meq|mmol|iu|unit|units|"
+        r"(?!(?:mg|ml|mcg|kg|dl|hr|min|cm|mm|ng|meq|mmol|iu|unit|units|"
         r"day|wk|mo|yr|sec|ug|gm|cc|lb|oz|hpf|lpf)/)[a-z]{2,4}/(?!(?:mg|ml|mcg|kg|dl|hr|min|cm|"
         r"mm|hg|ng|meq|mmol|iu|units?|day|wk|mo|yr|sec|ug|gm|cc|lb|oz|hpf|lpf|kg|m2|l|L)\b)"
         r"[a-z]{2,4})(?![\w/])(?<!\b(?:SI/HI|HI/SI|AV/VA|PO/IV|IV/PO|N/V|A/P|S/P|"
@@ -619,7 +620,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
     PatternSpec(
         "name_with_credentials",
         PERSON,
-        rf"\b{_NAME_WORD}(?:\s+[A-Z]\.)?\s+{_NAME_WORD}(?=,?\s+(?:MD|M\.D\.|DO|RN|NP|PA|"
+        rf"\b{_TITLE_CASE_WORD}(?:\s+[A-Z]\.)?\s+{_TITLE_CASE_WORD}(?=,?\s+(?:MD|M\.D\.|DO|RN|NP|PA|"
         r"PA-C|PhD|MBBS|CNA|LPN)(?![\p{L}]))",
         0.75,
     ),
