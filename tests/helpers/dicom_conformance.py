@@ -163,3 +163,21 @@ def write_every_kind(
         if wanted <= set(chosen):
             break
     return chosen
+
+
+def write_study(source: Path, folder: Path, instances: int) -> list[Path]:
+    """``instances`` copies of one DICOM file with fresh SOP Instance UIDs (one study)."""
+    from pydicom.uid import generate_uid
+
+    template = dcmread(source)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for number in range(1, instances + 1):
+        uid = generate_uid(entropy_srcs=["clinflow-test-study", str(number)])
+        template.SOPInstanceUID = uid
+        template.file_meta.MediaStorageSOPInstanceUID = uid
+        template.InstanceNumber = number
+        path = folder / f"{number:05d}.dcm"
+        template.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return paths

@@ -256,3 +256,106 @@ def test_dcmtk_storescu_sends_every_kind_and_each_is_acknowledged(
     assert {e.message_id for e in envelopes} == {
         content_message_id(p.read_bytes()) for p in (tmp_path / "spool").glob("*.dcm")
     }
+
+
+@pytest.mark.slow
+def test_storescu_study_of_200_stopped_mid_transfer_is_processed_once_after_restart(
+    tmp_path: Path, studies: list[Path]
+) -> None:
+    """dcmtk's storescu sends a 200-instance study; the runtime is stopped (SIGTERM) after
+    some are acknowledged; restarted, storescu sends the whole study again: every instance is
+    ingested exactly once over both runs, and the audit log verifies."""
+    import json
+    import shutil
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from helpers.dicom_conformance import write_study
+
+    storescu = shutil.which("storescu")
+    if storescu is None:
+        pytest.skip("storescu not installed (Debian package dcmtk: run `make dicom-tools`)")
+    ct = next(p for p in studies if dcmread(p).Modality == "CT")
+    study = tmp_path / "study"
+    write_study(ct, study, 200)
+    data_dir, port = tmp_path / "data", _free_port()
+    spool = data_dir / "sources" / f"dicom-scp-{port}"
+
+    def start() -> subprocess.Popen[str]:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "clinflow", "run", "--data-dir", str(data_dir), "--source",
+             f"dicom-scp:{port}", "--json", "--no-progress"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while True:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    return process
+            assert process.poll() is None and time.monotonic() < deadline, "never listened"
+            time.sleep(0.3)
+
+    def send_all() -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [storescu, "-aec", "CLINFLOW", "+sd", "127.0.0.1", str(port), str(study)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+
+    def stop(process: subprocess.Popen[str]) -> dict[str, object]:
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=180)
+        assert process.returncode == 0, stderr
+        return dict(json.loads(stdout))
+
+    first = start()
+    try:
+        client = send_all()
+        deadline = time.monotonic() + 120
+        while len(list(spool.glob("*.dcm"))) + _ingested(data_dir) < 40:
+            assert time.monotonic() < deadline and client.poll() is None, "transfer stalled"
+            time.sleep(0.05)
+        report = stop(first)  # mid-transfer: storescu loses its association
+        client.wait(timeout=60)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert client.returncode != 0  # it did not get through
+    scp = report["dicom_scp"]
+    assert isinstance(scp, dict) and 0 < scp["received"] < 200
+    second = start()
+    try:
+        client = send_all()
+        assert client.wait(timeout=300) == 0  # every instance acknowledged this time
+        deadline = time.monotonic() + 120
+        while _ingested(data_dir) < 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        report = stop(second)
+    finally:
+        if second.poll() is None:
+            second.kill()
+    assert _ingested(data_dir) == 200  # each instance once, over both runs
+    accounting = report["accounting"]
+    assert isinstance(accounting, dict) and accounting["dicom"]["balanced"]
+    verify = subprocess.run(
+        [sys.executable, "-m", "clinflow", "audit", "verify", "--data-dir", str(data_dir)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def _ingested(data_dir: Path) -> int:
+    """Distinct inputs the ingest hop completed (the runtime ledger), 0 before it exists."""
+    import sqlite3
+
+    db = data_dir / "ledger.db"
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+            row = conn.execute("SELECT COUNT(*) FROM processed WHERE hop = 'ingest'").fetchone()
+            return int(row[0])
+    except sqlite3.OperationalError:
+        return 0
