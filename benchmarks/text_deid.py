@@ -6,7 +6,7 @@ Two kinds of notes, side by side:
   spans for is scored against the manifest (recall per kind, precision).
 - ``annotated``: the hand-annotated unseen-style set (``synthetic/text_eval/notes.jsonl``,
   ``clinflow.deid.text.corpus``), and ``dev``: the notes the recognizers were developed on
-  (``tests/deid_text/data/dev_notes.jsonl``), and ``dev2``: a second set written later in
+  (``tests/deid_text/data/dev_notes.jsonl``), and ``dev2``/``dev3``: sets written later in
   other styles; recall per PHI type, precision, F2 (``evaluate_annotated``).
 
 Detection is timed alone. Prints ONE JSON line:
@@ -46,6 +46,7 @@ from clinflow.deid.text.known import KnownIdentifiers
 
 DEV_NOTES = Path(__file__).resolve().parents[1] / "tests" / "deid_text" / "data" / "dev_notes.jsonl"
 DEV2 = "dev_notes_2.jsonl"  # written after tuning on dev_notes; measured once before tuning
+DEV3 = "dev_notes_3.jsonl"  # likewise, written last
 
 
 def make_cohort(patients: int, seed: int, root: Path) -> Path:
@@ -105,7 +106,12 @@ def annotated_sets(
 ) -> dict[str, Any]:
     """Both annotated sets, every detector, plus the default/stock throughput ratio."""
     result: dict[str, Any] = {}
-    sets = (("annotated", annotated_notes_path()), ("dev", dev), ("dev2", dev.with_name(DEV2)))
+    sets = (
+        ("annotated", annotated_notes_path()),
+        ("dev", dev),
+        ("dev2", dev.with_name(DEV2)),
+        ("dev3", dev.with_name(DEV3)),
+    )
     for label, path in sets:
         if not path.is_file():
             result[label] = {"missing": str(path)}

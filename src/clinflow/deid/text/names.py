@@ -485,7 +485,7 @@ practice practices services system systems network alliance home homes manor hou
 residence lodge gardens commons pharmacy laboratories labs laboratory imaging radiology
 dialysis surgery surgical ambulatory outpatient specialty children's women's veterans va
 saint st mount mt healthplex polyclinic wellness physicians doctors consultants specialists
-llc pllc pc inc ltd corp llp
+llc pllc pc inc ltd corp llp apothecary drug drugs chemist dispensary
 cardiology cardiovascular oncology orthopedics orthopaedics orthopedic pediatrics pediatric
 neurology dermatology urology gastroenterology obstetrics gynecology psychiatry psychiatric
 behavioral medicine dental eye vision spine heart cancer kidney vein sleep pain senior living
