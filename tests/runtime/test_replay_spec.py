@@ -69,6 +69,8 @@ def test_kill_worker_needs_the_kafka_runtime() -> None:
     with pytest.raises(ConfigError, match="needs --runtime kafka"):
         plan.check_runtime("embedded")
     plan.check_runtime("kafka")
+    with pytest.raises(ConfigError, match="embedded runtime only"):
+        parse_faults("audit-outage@5s").check_runtime("kafka")
 
 
 _ratio = st.integers(0, 1000).map(lambda n: n / 1000)

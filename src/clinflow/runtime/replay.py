@@ -24,7 +24,7 @@ import shutil
 import signal
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -92,6 +92,9 @@ class ReplayOptions:
     validation: Validation = "input"
     leak_scan: bool = True
     verify_audit: bool = True
+    brokers: str | None = None  # kafka: bootstrap servers (default: a local Tansu broker)
+    workers: int = 2  # kafka: clinflow worker processes
+    partitions: int = 4  # kafka: partitions per topic
 
 
 @dataclass
@@ -106,7 +109,17 @@ class _Run:
     metrics: ReplayMetrics
     stats: RunStats | None = None
     stalled_commits: int = 0  # audit-outage: group commits held back
-    alerts_suppressed: int = 0
+    kills: list[dict[str, float]] = field(default_factory=list)  # kafka: kill-worker
+
+
+@dataclass
+class _Counters:
+    """What the pipeline's own counters say (embedded: the stage objects; Kafka: the stages
+    run in the workers, so the figures come from the lineage index)."""
+
+    released: int  # research releases
+    consent: dict[str, dict[str, int]]
+    scoring: dict[str, int]
 
 
 Progress = Callable[[ReplayMetrics, "EmbeddedRuntime"], None]
@@ -116,11 +129,8 @@ def run_replay(options: ReplayOptions, progress: Progress | None = None) -> Repl
     """Run one replay (see the module docstring); writes and returns the report."""
     load = parse_rate(options.rate, options.ramp)
     plan = parse_faults(options.faults)
-    if options.runtime != "embedded":
-        raise ConfigError(
-            f"--runtime {options.runtime!r}: replay drives the embedded runtime "
-            "only so far (the Kafka runtime is `clinflow run --runtime kafka`)"
-        )
+    if options.runtime not in ("embedded", "kafka"):
+        raise ConfigError(f"--runtime {options.runtime!r}: expected embedded or kafka")
     plan.check_runtime(options.runtime)
     from clinflow.config import DataDir
     from clinflow.runtime.deployment import Deployment
@@ -150,13 +160,16 @@ def run_replay(options: ReplayOptions, progress: Progress | None = None) -> Repl
         run = _Run(source, load, plan, injector, ScheduleState(), metrics)
         log = deployment.audit_log()
         first_entry = log.size
-        stages = _run_embedded(deployment, run, options, progress)
+        if options.runtime == "kafka":
+            counters = _run_kafka(deployment, run, options)
+            log.refresh()  # the workers appended to it
+        else:
+            counters = _counters(deployment, _run_embedded(deployment, run, options, progress))
         entries = [log.get_entry(index) or b"{}" for index in range(first_entry, log.size)]
-        correctness = _correctness(deployment, stages, run, entries, options)
-        run.alerts_suppressed = sum(deployment.scoring().alerting.suppressed.values())
+        correctness = _correctness(deployment, counters, run, entries, options)
     if options.verify_audit:
         _verify(root, correctness)
-    report = _report(options, run, stages, correctness, started_at)
+    report = _report(options, run, counters, correctness, started_at)
     write_report(report, options.report_dir)
     return report
 
@@ -238,24 +251,80 @@ def _run_embedded(
 # ----- checks ---------------------------------------------------------------------------------
 
 
+def _counters(deployment: Deployment, stages: PipelineStages) -> _Counters:
+    gates = (("TREAT", stages.treatment_gate), ("HRESCH", stages.research_gate))
+    return _Counters(
+        released=sum(stages.release.released.values()),
+        consent={p: {"permit": g.permitted, "deny": g.denied} for p, g in gates},
+        scoring={
+            "scores": stages.score_sink.scores,
+            "alerts_raised": stages.score_sink.alerts,
+            "alerts_suppressed": sum(deployment.scoring().alerting.suppressed.values()),
+        },
+    )
+
+
+def _run_kafka(deployment: Deployment, run: _Run, options: ReplayOptions) -> _Counters:
+    """The schedule through ``clinflow worker`` processes (``replay_kafka``)."""
+    import sqlite3
+
+    from clinflow.runtime.embedded import HopStats, RunStats
+    from clinflow.runtime.replay_kafka import KafkaRun, LedgerWatch, feed, latency_from_lineage
+
+    root = deployment.data_dir.root
+    cluster = KafkaRun(root, options.report_dir / "kafka-logs", options.partitions)
+    try:
+        cluster.start(options.brokers, options.workers)
+        run.metrics = ReplayMetrics(bucket_s=run.metrics.bucket_s)  # the clock starts now
+        items = schedule(
+            iter(run.source.items()),
+            run.load,
+            run.injector,
+            duration_s=options.duration_s,
+            state=run.state,
+        )
+        with LedgerWatch(cluster, run.metrics) as watch:
+            asyncio.run(feed(cluster, items, run.metrics, run.plan))
+            counts = watch.wait_drained(len(run.metrics.due))
+            watch.stalls()
+    finally:
+        cluster.stop()
+    run.kills = cluster.kills
+    run.stats = RunStats(
+        hops={hop: HopStats(received=n) for hop, n in sorted(counts.items())},
+        inputs=run.metrics.fed_total,
+        seconds=cluster.drained_s,
+        stopped_by="drained",
+    )
+    latency_from_lineage(deployment.data_dir.lineage_db, run.metrics)
+    with sqlite3.connect(f"file:{deployment.data_dir.lineage_db}?mode=ro", uri=True) as conn:
+        by_sink = dict(conn.execute("SELECT sink, count(*) FROM outputs GROUP BY sink").fetchall())
+    return _Counters(
+        released=int(by_sink.get("research-store", 0)),
+        consent={},
+        scoring={"scores": int(by_sink.get("scoring-icu", 0))},
+    )
+
+
 def _correctness(
     deployment: Deployment,
-    stages: PipelineStages,
+    counters: _Counters,
     run: _Run,
     entries: list[bytes],
     options: ReplayOptions,
 ) -> Correctness:
     from clinflow.runtime.accounting import account_research
 
-    audited, disclosures = _audited_ids(entries)
+    audited, disclosures, ingested = _audited_ids(entries)
     accounts = account_research(entries)
     quarantined = Counter(item.reason for item in deployment.quarantine.list(status=None))
     revoked, remaining = _revoked_remaining(deployment, run.injector.log.revoked)
-    released = sum(stages.release.released.values())
+    released = counters.released
     correctness = Correctness(
         lost=len(run.metrics.expected - audited),
         duplicated_at_sinks=sum(run.metrics.sink_duplicates.values()),
         duplicate_disclosures=sum(1 for n in disclosures.values() if n > 1),
+        reprocessed=sum(1 for n in ingested.values() if n > 1),
         quarantined=sum(quarantined.values()),
         quarantined_by_reason=dict(sorted(quarantined.items())),
         residual_phi=None,
@@ -275,13 +344,14 @@ def _correctness(
     return correctness
 
 
-def _audited_ids(entries: Iterable[bytes]) -> tuple[set[str], Counter[str]]:
-    """Message ids with an ingest or validation-failure entry (first message entity), and
-    research disclosures per message id."""
+def _audited_ids(entries: Iterable[bytes]) -> tuple[set[str], Counter[str], Counter[str]]:
+    """Message ids with an ingest or validation-failure entry (first message entity),
+    research disclosures per message id, ingest entries per message id."""
     from clinflow.runtime.accounting import RESEARCH_PURPOSE
 
     audited: set[str] = set()
     disclosures: Counter[str] = Counter()
+    ingested: Counter[str] = Counter()
     for entry in entries:
         event: dict[str, Any] = orjson.loads(entry)
         code = event.get("code", {}).get("coding", [{}])[0].get("code")
@@ -292,6 +362,7 @@ def _audited_ids(entries: Iterable[bytes]) -> tuple[set[str], Counter[str]]:
         ]
         if code in ("ingest", "validation-failure") and ids:
             audited.add(ids[0])
+            ingested[ids[0]] += code == "ingest"
         elif code == "disclose":
             purposes = {
                 c.get("code")
@@ -300,7 +371,7 @@ def _audited_ids(entries: Iterable[bytes]) -> tuple[set[str], Counter[str]]:
             }
             if RESEARCH_PURPOSE in purposes:
                 disclosures.update(ids)
-    return audited, disclosures
+    return audited, disclosures, ingested
 
 
 def _consent_violations(deployment: Deployment) -> int:
@@ -383,7 +454,7 @@ def _verify(root: Any, correctness: Correctness) -> None:
 def _report(
     options: ReplayOptions,
     run: _Run,
-    stages: PipelineStages,
+    counters: _Counters,
     correctness: Correctness,
     started_at: str,
 ) -> ReplayReport:
@@ -405,10 +476,6 @@ def _report(
         generator_lag_ms=summarize(metrics.generator_lag),
     )
     hops = {name: HopSummary(**hop.to_json()) for name, hop in stats.hops.items()}
-    consent = {
-        purpose: {"permit": gate.permitted, "deny": gate.denied}
-        for purpose, gate in (("TREAT", stages.treatment_gate), ("HRESCH", stages.research_gate))
-    }
     report = ReplayReport(
         clinflow_version=version("clinflow"),
         started_at=started_at,
@@ -435,12 +502,8 @@ def _report(
             hop: summarize(metrics.at_hop[hop]) for hop in stats.hops if hop in metrics.at_hop
         },
         hops=hops,
-        consent=consent,
-        scoring={
-            "scores": stages.score_sink.scores,
-            "alerts_raised": stages.score_sink.alerts,
-            "alerts_suppressed": run.alerts_suppressed,
-        },
+        consent=counters.consent,
+        scoring=counters.scoring,
         correctness=correctness,
         timeline=_timeline(run),
     )
@@ -486,6 +549,16 @@ def fault_marks(run: _Run) -> list[FaultMark]:
     storm."""
     injector = run.injector
     marks: list[FaultMark] = []
+    for kill in run.kills:
+        marks.append(
+            FaultMark(
+                kind=FaultKind.KILL_WORKER.value,
+                at_s=kill["at_s"],
+                count=1,
+                detail=f"kill -9 of a worker, a fresh one started; no progress for "
+                f"{kill.get('stalled_s', 0.0):g} s",
+            )
+        )
     for outage in run.plan.of(FaultKind.AUDIT_OUTAGE):
         end = outage.start_s + (outage.for_s or 0.0)
         marks.append(

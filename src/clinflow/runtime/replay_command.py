@@ -49,8 +49,16 @@ def replay_command(
         Path, typer.Option("--report", help="Folder for report.json and report.html.")
     ] = Path("replay-report"),
     runtime: Annotated[
-        str, typer.Option("--runtime", help="embedded (kafka: not yet).")
+        str, typer.Option("--runtime", help="embedded (default) or kafka (worker processes).")
     ] = "embedded",
+    brokers: Annotated[
+        str | None,
+        typer.Option("--brokers", help="Kafka: HOST:PORT (default: start a local broker)."),
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Kafka: worker processes.")] = 2,
+    partitions: Annotated[
+        int, typer.Option("--partitions", min=1, help="Kafka: partitions per topic.")
+    ] = 4,
     rate: Annotated[
         str,
         typer.Option(
@@ -132,6 +140,9 @@ def replay_command(
         faults=faults,
         validation="shallow" if validation == "shallow" else "input",
         leak_scan=leak_scan,
+        brokers=brokers,
+        workers=workers,
+        partitions=partitions,
     )
     show = progress and not as_json
     if show:

@@ -186,6 +186,7 @@ def _checks(report: ReplayReport) -> str:
             c.counts_match_audit,
         ),
         ("quarantined (expected with faults)", c.quarantined, True),
+        ("reprocessed after a redelivery (information)", c.reprocessed, True),
     ]
     body = "".join(
         f"<tr><td>{escape(name)}</td><td>{escape(str(value))}</td>"

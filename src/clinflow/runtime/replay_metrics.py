@@ -78,6 +78,7 @@ class ReplayMetrics:
     sink_seen: dict[str, set[str]] = field(default_factory=dict)
     sink_duplicates: Counter[str] = field(default_factory=Counter)
     at_hop: dict[str, HdrHistogram] = field(default_factory=dict)  # arrival -> hop starts it
+    due: dict[str, float] = field(default_factory=dict)  # message id -> first scheduled at_s
 
     @property
     def start_wall(self) -> datetime:
@@ -96,6 +97,7 @@ class ReplayMetrics:
         self.fed[self._bucket(scheduled.at_s + max(0.0, lag_s))] += 1
         self.generator_lag.record_value(min(MAX_US, max(1, int(lag_s * 1e6))))
         envelope = scheduled.envelope
+        self.due.setdefault(envelope.message_id, scheduled.at_s)
         if scheduled.fault is not None:
             self.injected[scheduled.fault.value] += 1
         if scheduled.fault in (None, FaultKind.REORDER, FaultKind.MALFORMED):
@@ -107,13 +109,16 @@ class ReplayMetrics:
     # ----- the sinks ------------------------------------------------------------------------
     def on_terminal(self, hop: str, envelope: Envelope) -> None:
         """The runtime's terminal callback: one output reached the sink ``hop``."""
-        now = time.time()
+        self.record_latency(hop, envelope.message_id, envelope.ingest_time.timestamp(), time.time())
+
+    def record_latency(self, hop: str, message_id: str, due: float, now: float) -> None:
+        """An output reached the sink ``hop`` at ``now``; its input was due at ``due``
+        (both epoch seconds)."""
         seen = self.sink_seen.setdefault(hop, set())
-        if envelope.message_id in seen:
+        if message_id in seen:
             self.sink_duplicates[hop] += 1
         else:
-            seen.add(envelope.message_id)
-        due = envelope.ingest_time.timestamp()
+            seen.add(message_id)
         micros = min(MAX_US, max(1, int((now - due) * 1e6)))
         total = self.latency.get(hop)
         if total is None:

@@ -86,6 +86,11 @@ class Correctness(_Model):
     lost: int = Field(description="source inputs with no ingest or quarantine audit entry")
     duplicated_at_sinks: int = Field(description="outputs that reached a sink more than once")
     duplicate_disclosures: int = Field(description="message ids disclosed more than once")
+    reprocessed: int = Field(
+        default=0,
+        description="inputs ingested (and audited) more than once: a redelivery after a "
+        "crash re-runs what a dead worker had not marked done (not a failed check)",
+    )
     quarantined: int
     quarantined_by_reason: dict[str, int]
     residual_phi: int | None = Field(

@@ -68,6 +68,7 @@ class FaultKind(StrEnum):
 RATIO_FAULTS = (FaultKind.MALFORMED, FaultKind.DUPLICATE, FaultKind.REORDER)
 TIMED_FAULTS = (FaultKind.REVOKE_STORM, FaultKind.AUDIT_OUTAGE, FaultKind.KILL_WORKER)
 KAFKA_ONLY = (FaultKind.KILL_WORKER,)
+EMBEDDED_ONLY = (FaultKind.AUDIT_OUTAGE,)  # the stalled sink sits in the replay's process
 
 # parameter names each kind accepts (besides "@T")
 _PARAMS: dict[FaultKind, tuple[str, ...]] = {
@@ -145,7 +146,12 @@ class FaultPlan:
             if fault.kind in KAFKA_ONLY and runtime != "kafka":
                 raise ConfigError(
                     f"--faults: {fault.kind.value!r} needs --runtime kafka "
-                    f"(there is no worker to kill in the embedded runtime)"
+                    "(there is no worker to kill in the embedded runtime)"
+                )
+            if fault.kind in EMBEDDED_ONLY and runtime != "embedded":
+                raise ConfigError(
+                    f"--faults: {fault.kind.value!r} works on the embedded runtime only "
+                    "(the workers write the audit log themselves)"
                 )
 
 
