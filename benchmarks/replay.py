@@ -8,15 +8,16 @@ the pipeline's real stages and the audit log on; p99 is the larger of the two si
 after the first rate over budget. Then one flat-out replay (``--rate max``) of the same
 number of inputs gives the throughput ceiling. One JSON line, with every run's figures.
 
-Kafka side by side, and the cost of a worker kill, are not measured yet: ``clinflow replay``
-drives the embedded runtime only (see docs/adr/0072); ``benchmarks/runtime_kafka.py`` has
-the Kafka runtime's own throughput.
+With ``--kafka``, the Kafka runtime side by side (2 ``clinflow worker`` processes on a local
+Tansu broker, ``--partitions`` per topic) at the lowest rate: once as is, once with a worker
+killed (``kill -9``) halfway, for the cost of a kill (seconds without progress, inputs
+processed again, repeated disclosures).
 
 The machine is shared: run it on a quiet one for capacity figures, and read figures taken
 beside other work as a lower bound (``cpu_share`` says how much of a core the run got).
 
 Run: ``.venv/bin/python benchmarks/replay.py [--rates 25,50,100,200,400,800]
-[--seconds 10] [--budget-ms 100] [--validation input|shallow]``.
+[--seconds 10] [--budget-ms 100] [--validation input|shallow] [--kafka]``.
 """
 
 from __future__ import annotations
@@ -41,7 +42,14 @@ def _p99(report: ReplayReport) -> float | None:
 
 
 def one_run(
-    scratch: Path, tag: str, rate: str, seconds: float | None, patients: int, validation: str
+    scratch: Path,
+    tag: str,
+    rate: str,
+    seconds: float | None,
+    patients: int,
+    validation: str,
+    runtime: str = "embedded",
+    faults: str | None = None,
 ) -> dict[str, Any]:
     cpu = time.process_time()
     started = time.perf_counter()
@@ -56,6 +64,9 @@ def one_run(
             validation="shallow" if validation == "shallow" else "input",
             leak_scan=False,
             verify_audit=False,
+            runtime=runtime,
+            faults=faults,
+            partitions=4,
         )
     )
     wall = time.perf_counter() - started
@@ -71,6 +82,10 @@ def one_run(
         "generator_lag_p99_ms": report.run.generator_lag_ms.p99_ms,
         "cpu_share": round((time.process_time() - cpu) / wall, 3),
         "checks_ok": report.ok,
+        "failed_checks": report.failed_checks,
+        "kills": [m.model_dump() for m in report.timeline.faults if m.kind == "kill-worker"],
+        "reprocessed": report.correctness.reprocessed,
+        "duplicate_disclosures": report.correctness.duplicate_disclosures,
     }
 
 
@@ -81,6 +96,7 @@ def main() -> None:
     parser.add_argument("--budget-ms", type=float, default=100.0)
     parser.add_argument("--patients", type=int, default=60)
     parser.add_argument("--validation", default="input", choices=("input", "shallow"))
+    parser.add_argument("--kafka", action="store_true", help="Also the Kafka runtime.")
     args = parser.parse_args()
     rates = sorted(float(r) for r in args.rates.split(","))
     runs: list[dict[str, Any]] = []
@@ -103,6 +119,24 @@ def main() -> None:
             best = rate
         inputs = max(run["inputs"] for run in runs)
         flat = one_run(scratch, "max", "max", None, max(2, args.patients // 6), args.validation)
+        kafka: dict[str, Any] | str = "not run (--kafka)"
+        if args.kafka:
+            low = f"{rates[0]:g}/s"
+            kafka = {
+                "as_is": one_run(
+                    scratch, "kafka", low, args.seconds, args.patients, args.validation, "kafka"
+                ),
+                "worker_killed": one_run(
+                    scratch,
+                    "kafka-kill",
+                    low,
+                    args.seconds,
+                    args.patients,
+                    args.validation,
+                    "kafka",
+                    f"kill-worker@{args.seconds / 2:g}s",
+                ),
+            }
     print(
         json.dumps(
             {
@@ -113,7 +147,7 @@ def main() -> None:
                 "runs": runs,
                 "flat_out": flat,
                 "flat_out_inputs_vs_probe": inputs,
-                "kafka": "not measured: replay drives the embedded runtime only (ADR 0072)",
+                "kafka": kafka,
             }
         )
     )
