@@ -7,7 +7,8 @@ a controlled rate, break things on purpose, and report speed and correctness sid
    deployment that already processed inputs would skip them as done and measure nothing);
 2. builds the open-loop schedule with the faults woven in (``replay_load.schedule``), and
    runs the streaming graph on the embedded runtime, fed at the scheduled times
-   (``replay_metrics.paced``), latency per output from scheduled arrival to sink;
+   (``replay_metrics.paced``), latency per output from scheduled arrival to sink; or, with
+   ``--runtime kafka``, sends the schedule into worker processes (``replay_kafka``);
 3. checks, from the stores and the audit log: inputs lost (no ingest or quarantine entry),
    outputs duplicated at sinks and repeated disclosures, accounting per kind, quarantine by
    reason, residual PHI in the research store (leak scan against the source's manifest),
