@@ -23,6 +23,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 
 from clinflow.config import policies_dir
 from clinflow.policy_loader import Shape, read_document
@@ -179,7 +180,7 @@ class IodTable:
     def levels(self) -> dict[str, dict[int, str]]:
         """Per SOP class: tag -> '1' or '2' (1C/2C count as 1/2), for combined codes."""
         out: dict[str, dict[int, str]] = {}
-        for name, iod in self.document.iods.items():
+        for iod in self.document.iods.values():
             types: dict[int, str] = {}
             for module in iod.modules:
                 for attr in self.document.modules[module].attributes:
@@ -187,7 +188,6 @@ class IodTable:
                         types[parse(attr.tag)] = attr.type[0]
             for uid in iod.sop_classes:
                 out[uid] = types
-            del name
         return out
 
     def dependents(self) -> tuple[Dependent, ...]:
@@ -232,7 +232,7 @@ def _first_value(ds: Dataset, tag: int) -> str | None:
     if elem is None or elem.value is None:
         return None
     value = elem.value
-    if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue":
+    if isinstance(value, list | tuple | MultiValue):
         value = value[0] if len(value) else None
     return None if value is None else str(value).strip()
 
