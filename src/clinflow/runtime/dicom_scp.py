@@ -56,9 +56,9 @@ def parse_address(text: str) -> tuple[str, int]:
     try:
         port = int(port_text)
     except ValueError as exc:
-        raise ConfigError(f"--source dicom-scp:{text}: expected PORT or HOST:PORT") from exc
+        raise ConfigError(f"--source dicom-scp: {text!r} is not PORT or HOST:PORT") from exc
     if not 0 <= port <= 65535:
-        raise ConfigError(f"--source dicom-scp:{text}: port must be 0-65535")
+        raise ConfigError(f"--source dicom-scp: port {port} is not 0-65535")
     return host, port
 
 
