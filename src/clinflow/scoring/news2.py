@@ -38,30 +38,23 @@ MOCK_LABEL = (
 # --- Chart 1: one function per row ---------------------------------------------------------
 
 
+def _chart_points(value: int, bands: tuple[tuple[int, int], ...], above: int) -> int:
+    """Points of the first band whose upper edge (inclusive) ``value`` does not exceed;
+    ``above`` when it exceeds every edge. One reading of a Chart 1 row, edges ascending."""
+    for upper, points in bands:
+        if value <= upper:
+            return points
+    return above
+
+
 def respiration_points(rate_per_min: float) -> int:
     """RCP 2017 Chart 1: ≤8 → 3; 9–11 → 1; 12–20 → 0; 21–24 → 2; ≥25 → 3."""
-    rate = round_half_up(rate_per_min)
-    if rate <= 8:
-        return 3
-    if rate <= 11:
-        return 1
-    if rate <= 20:
-        return 0
-    if rate <= 24:
-        return 2
-    return 3
+    return _chart_points(round_half_up(rate_per_min), ((8, 3), (11, 1), (20, 0), (24, 2)), 3)
 
 
 def spo2_scale1_points(spo2_percent: float) -> int:
     """RCP 2017 Chart 1, SpO2 scale 1: ≤91 → 3; 92–93 → 2; 94–95 → 1; ≥96 → 0."""
-    spo2 = round_half_up(spo2_percent)
-    if spo2 <= 91:
-        return 3
-    if spo2 <= 93:
-        return 2
-    if spo2 <= 95:
-        return 1
-    return 0
+    return _chart_points(round_half_up(spo2_percent), ((91, 3), (93, 2), (95, 1)), 0)
 
 
 def spo2_scale2_points(spo2_percent: float, on_oxygen: bool) -> int:
@@ -71,19 +64,9 @@ def spo2_scale2_points(spo2_percent: float, on_oxygen: bool) -> int:
     95–96 → 2, ≥97 → 3 (over-oxygenation is penalised only when on oxygen).
     """
     spo2 = round_half_up(spo2_percent)
-    if spo2 <= 83:
-        return 3
-    if spo2 <= 85:
-        return 2
-    if spo2 <= 87:
-        return 1
-    if spo2 <= 92 or not on_oxygen:
+    if spo2 > 92 and not on_oxygen:
         return 0
-    if spo2 <= 94:
-        return 1
-    if spo2 <= 96:
-        return 2
-    return 3
+    return _chart_points(spo2, ((83, 3), (85, 2), (87, 1), (92, 0), (94, 1), (96, 2)), 3)
 
 
 def oxygen_points(on_oxygen: bool) -> int:
@@ -93,32 +76,13 @@ def oxygen_points(on_oxygen: bool) -> int:
 
 def systolic_bp_points(systolic_mmhg: float) -> int:
     """RCP 2017 Chart 1: ≤90 → 3; 91–100 → 2; 101–110 → 1; 111–219 → 0; ≥220 → 3."""
-    sbp = round_half_up(systolic_mmhg)
-    if sbp <= 90:
-        return 3
-    if sbp <= 100:
-        return 2
-    if sbp <= 110:
-        return 1
-    if sbp <= 219:
-        return 0
-    return 3
+    return _chart_points(round_half_up(systolic_mmhg), ((90, 3), (100, 2), (110, 1), (219, 0)), 3)
 
 
 def pulse_points(pulse_per_min: float) -> int:
     """RCP 2017 Chart 1: ≤40 → 3; 41–50 → 1; 51–90 → 0; 91–110 → 1; 111–130 → 2; ≥131 → 3."""
-    pulse = round_half_up(pulse_per_min)
-    if pulse <= 40:
-        return 3
-    if pulse <= 50:
-        return 1
-    if pulse <= 90:
-        return 0
-    if pulse <= 110:
-        return 1
-    if pulse <= 130:
-        return 2
-    return 3
+    bands = ((40, 3), (50, 1), (90, 0), (110, 1), (130, 2))
+    return _chart_points(round_half_up(pulse_per_min), bands, 3)
 
 
 def consciousness_points(level: Consciousness) -> int:
@@ -129,16 +93,7 @@ def consciousness_points(level: Consciousness) -> int:
 def temperature_points(celsius: float) -> int:
     """RCP 2017 Chart 1 (one decimal): ≤35.0 → 3; 35.1–36.0 → 1; 36.1–38.0 → 0;
     38.1–39.0 → 1; ≥39.1 → 2."""
-    tenths = round_half_up(celsius, 1)
-    if tenths <= 350:
-        return 3
-    if tenths <= 360:
-        return 1
-    if tenths <= 380:
-        return 0
-    if tenths <= 390:
-        return 1
-    return 2
+    return _chart_points(round_half_up(celsius, 1), ((350, 3), (360, 1), (380, 0), (390, 1)), 2)
 
 
 # --- Charts 3 and 4: risk bands and clinical response --------------------------------------
