@@ -74,6 +74,7 @@ def pytest(args: list[str], env: dict[str, str], timeout: float) -> dict[str, An
         "exit": done.returncode,
         "summary": lines[-1].strip("= ") if lines else done.stderr.strip()[-300:],
         "failed": [line for line in lines if line.startswith(("FAILED", "ERROR"))][:10],
+        "errors": [line[1:].strip() for line in lines if line.startswith("E  ")][:12],
         "skipped": [line for line in lines if line.startswith("SKIPPED")][:10],
         "stdout": done.stdout,
         "seconds": round(time.monotonic() - started, 1),

@@ -91,8 +91,20 @@ def _patient_with(**changes: Any) -> dict[str, Any]:
     return bundle
 
 
+def _attachment_url_false() -> dict[str, Any]:
+    bundle = helpers.r4_synthea_bundle()
+    for entry in bundle["entry"]:
+        if entry["resource"]["resourceType"] == "DocumentReference":
+            entry["resource"]["content"][0]["attachment"]["url"] = False
+            return bundle
+    raise AssertionError("the Synthea-style bundle has no DocumentReference")
+
+
 # The crashes fuzzing found (issue 13), each now an InputRejected or a clean de-identification.
 CRASHES = {
+    # fhir.resources' Url validator calls .startswith on the value: AttributeError, not a
+    # ValidationError (found by the 1,000-example reliability run)
+    "attachment-url-false": _attachment_url_false(),
     "entry-not-a-list": {"resourceType": "Bundle", "type": "collection", "entry": True},
     "bundle-type-a-list": {"resourceType": "Bundle", "type": ["collection"], "entry": []},
     "resource-type-a-list": {"resourceType": "Bundle", "type": "collection",

@@ -111,7 +111,9 @@ def _errors(version: str, resource: dict[str, Any]) -> list[dict[str, Any]] | No
         model.model_validate(resource)
     except ValidationError as exc:
         return list(exc.errors())  # type: ignore[arg-type]
-    except (ValueError, TypeError) as exc:  # fhir.resources' own checks
+    except (ValueError, TypeError, AttributeError) as exc:
+        # fhir.resources' own validators raise what they hit on values of the wrong JSON type
+        # (fuzzing, issue 13: AttributeError from a str check given a bool): a rejection too
         return [{"type": type(exc).__name__, "loc": ()}]
     return None
 
