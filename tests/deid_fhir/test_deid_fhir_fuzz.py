@@ -105,6 +105,9 @@ CRASHES = {
     # fhir.resources' Url validator calls .startswith on the value: AttributeError, not a
     # ValidationError (found by the 1,000-example reliability run)
     "attachment-url-false": _attachment_url_false(),
+    "contained-of-unknown-type": {  # KeyError inside fhir.resources
+        **helpers.r5_patient_bundle()["entry"][1]["resource"],
+        "contained": [{"resourceType": "x", "id": "c"}]},
     "entry-not-a-list": {"resourceType": "Bundle", "type": "collection", "entry": True},
     "bundle-type-a-list": {"resourceType": "Bundle", "type": ["collection"], "entry": []},
     "resource-type-a-list": {"resourceType": "Bundle", "type": "collection",

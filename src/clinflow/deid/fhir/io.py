@@ -111,9 +111,10 @@ def _errors(version: str, resource: dict[str, Any]) -> list[dict[str, Any]] | No
         model.model_validate(resource)
     except ValidationError as exc:
         return list(exc.errors())  # type: ignore[arg-type]
-    except (ValueError, TypeError, AttributeError) as exc:
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
         # fhir.resources' own validators raise what they hit on values of the wrong JSON type
-        # (fuzzing, issue 13: AttributeError from a str check given a bool): a rejection too
+        # (issue 13: AttributeError from a str check given a bool, KeyError for a contained
+        # resource of an unknown type): a rejection too
         return [{"type": type(exc).__name__, "loc": ()}]
     return None
 
