@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -83,14 +83,9 @@ RecognizerName = Literal[
     "facilities",
     "ner",
 ]
-DEFAULT_RECOGNIZERS: tuple[RecognizerName, ...] = (
-    "known",
-    "patterns",
-    "names_dictionary",
-    "names_context",
-    "names_recall_first",
-    "places",
-    "facilities",
+# Every recognizer in the order above except the spaCy NER, which a policy opts into.
+DEFAULT_RECOGNIZERS: tuple[RecognizerName, ...] = tuple(
+    name for name in get_args(RecognizerName) if name != "ner"
 )
 
 
@@ -458,23 +453,11 @@ def shift_text_date(text: str, offset_days: int) -> str | None:
             yy = f"{shifted.year % 100:02d}" if len(year_text) == 2 else str(shifted.year)
             return f"{mm}{m[2]}{dd}{m[2]}{yy}"
         if m := _MDY.match(text):
-            named = _MONTH_INDEX.get(m[1][:3].lower())
-            if named is None:
-                return None
-            shifted = date(int(m[8]), named, int(m[4])) + delta
-            return (
-                f"{_month_word(shifted.month, m[1])}{m[2]}{m[3]}{shifted.day}"
-                f"{_ordinal(shifted.day) if m[5] else ''}{m[6]}{m[7]}{shifted.year}"
-            )
+            moved = _shift_month_day(m, int(m[8]), delta)
+            return None if moved is None else f"{moved[1]}{m[6]}{m[7]}{moved[0].year}"
         if m := _MD.match(text):
-            named = _MONTH_INDEX.get(m[1][:3].lower())
-            if named is None:
-                return None
-            shifted = date(_NO_YEAR, named, int(m[4])) + delta
-            return (
-                f"{_month_word(shifted.month, m[1])}{m[2]}{m[3]}{shifted.day}"
-                f"{_ordinal(shifted.day) if m[5] else ''}"
-            )
+            moved = _shift_month_day(m, _NO_YEAR, delta)
+            return None if moved is None else moved[1]
         if m := _MY.match(text):
             named = _MONTH_INDEX.get(m[1][:3].lower())
             if named is None:
@@ -510,6 +493,20 @@ def shift_text_date(text: str, offset_days: int) -> str | None:
     except ValueError:
         return None
     return None
+
+
+def _shift_month_day(
+    m: re.Match[str], year: int, delta: timedelta
+) -> tuple[date, str] | None:
+    """Move a spelled month (groups 1-3: word, dot, space) and day (4, ordinal 5) of ``year`` by
+    ``delta``: the moved date and its month-day text in the same spelling (shared by _MDY and
+    _MD); None when the word is not a month. Raises ValueError for a day the month lacks."""
+    month = _MONTH_INDEX.get(m[1][:3].lower())
+    if month is None:
+        return None
+    shifted = date(year, month, int(m[4])) + delta
+    ordinal = _ordinal(shifted.day) if m[5] else ""
+    return shifted, f"{_month_word(shifted.month, m[1])}{m[2]}{m[3]}{shifted.day}{ordinal}"
 
 
 def _full_year(two_digits: str) -> int:
