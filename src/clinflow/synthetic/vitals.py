@@ -72,52 +72,45 @@ def trajectory(
     # Standard-normal noise from numpy (PCG64 seeded from the patient's RNG): the per-value
     # Python gauss() calls were a third of the generator's time.
     noise = np.random.default_rng(rng.getrandbits(64))
-    return _walk(noise, baseline, start, points, interval_minutes, onset, pattern)
 
+    def walk() -> Iterator[VitalSet]:  # closes over noise and baseline, never over rng
+        state = list(baseline)
+        drift = _DRIFT.get(pattern or "", (0.0,) * 7)
+        step = timedelta(minutes=interval_minutes)
+        rows = np.empty((0, 6))
+        for point in range(points):
+            if point % _NOISE_BLOCK == 0:  # noise in blocks: fast like one big draw, small memory
+                rows = noise.standard_normal((min(_NOISE_BLOCK, points - point), 6)) * _NOISE[:6]
+            row: list[float] = rows[point % _NOISE_BLOCK].tolist()
+            at = start + step * point
+            progress = 0.0
+            if onset is not None and at >= onset:
+                progress = min(1.0, (at - onset).total_seconds() / 3600.0 / RAMP_HOURS)
+            for k in range(6):
+                target = baseline[k] + drift[k] * progress
+                value = state[k] + _PULL * (target - state[k]) + row[k]
+                low, high = _LIMITS[k]
+                state[k] = low if value < low else high if value > high else value
+            # Supplemental oxygen is titrated in steps, never randomly walked.
+            state[6] = round(baseline[6] + drift[6] * progress)
+            acvpu = "A"
+            if pattern == "sepsis" and progress > 0.6:
+                acvpu = "C" if progress < 0.95 else "V"
+            elif pattern == "respiratory_failure" and progress >= 1.0 and noise.random() < 0.3:
+                acvpu = "C"
+            systolic = round(state[3])
+            diastolic = min(round(state[4]), systolic - 15)
+            yield VitalSet(
+                at=at,
+                heart_rate=round(state[0]),
+                respiratory_rate=round(state[1]),
+                spo2=min(100, round(state[2])),
+                systolic=systolic,
+                diastolic=diastolic,
+                temperature=round(state[5], 1),
+                acvpu=acvpu,
+                o2_flow=float(state[6]),
+            )
 
-def _walk(
-    noise: np.random.Generator,
-    baseline: list[float],
-    start: datetime,
-    points: int,
-    interval_minutes: int,
-    onset: datetime | None,
-    pattern: str | None,
-) -> Iterator[VitalSet]:
-    state = list(baseline)
-    drift = _DRIFT.get(pattern or "", (0.0,) * 7)
-    step = timedelta(minutes=interval_minutes)
-    rows = np.empty((0, 6))
-    for point in range(points):
-        if point % _NOISE_BLOCK == 0:  # noise in blocks: fast like one big draw, small memory
-            rows = noise.standard_normal((min(_NOISE_BLOCK, points - point), 6)) * _NOISE[:6]
-        row: list[float] = rows[point % _NOISE_BLOCK].tolist()
-        at = start + step * point
-        progress = 0.0
-        if onset is not None and at >= onset:
-            progress = min(1.0, (at - onset).total_seconds() / 3600.0 / RAMP_HOURS)
-        for k in range(6):
-            target = baseline[k] + drift[k] * progress
-            value = state[k] + _PULL * (target - state[k]) + row[k]
-            low, high = _LIMITS[k]
-            state[k] = low if value < low else high if value > high else value
-        # Supplemental oxygen is titrated in steps, never randomly walked.
-        state[6] = round(baseline[6] + drift[6] * progress)
-        acvpu = "A"
-        if pattern == "sepsis" and progress > 0.6:
-            acvpu = "C" if progress < 0.95 else "V"
-        elif pattern == "respiratory_failure" and progress >= 1.0 and noise.random() < 0.3:
-            acvpu = "C"
-        systolic = round(state[3])
-        diastolic = min(round(state[4]), systolic - 15)
-        yield VitalSet(
-            at=at,
-            heart_rate=round(state[0]),
-            respiratory_rate=round(state[1]),
-            spo2=min(100, round(state[2])),
-            systolic=systolic,
-            diastolic=diastolic,
-            temperature=round(state[5], 1),
-            acvpu=acvpu,
-            o2_flow=float(state[6]),
-        )
+    return walk()
+
