@@ -103,7 +103,19 @@ def test_canonical_json_is_order_independent_and_idempotent(value: dict[str, obj
     assert canonical_json(reordered) == encoded
     assert is_canonical(encoded)
     assert canonical_json(orjson.loads(encoded)) == encoded
-    assert b"\n" not in encoded and b": " not in encoded
+    assert b"\n" not in encoded  # one line; separators are checked by is_canonical
+    if all(":" not in text for text in _strings(value)):
+        assert b": " not in encoded  # no space after a key (": " may only occur inside strings)
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [*value, *(s for item in value.values() for s in _strings(item))]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return []
 
 
 def test_key_rotation_keeps_old_checkpoints_verifiable(
