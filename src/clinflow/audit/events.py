@@ -120,6 +120,34 @@ ENTITY_ROLES: dict[str, tuple[str, str]] = {
 
 
 @dataclass(frozen=True, slots=True)
+class EventKind:
+    """What an event code fixes: its R5 action, its BALP categories and its source."""
+
+    action: Action
+    categories: tuple[str, ...]
+    source: str
+
+
+# One row per event code; a builder overrides a field only where the event itself varies it
+# (a break-the-glass consent decision is also a Security Alert, a token is created or revoked).
+EVENT_KINDS: dict[EventCode, EventKind] = {
+    EventCode.INGEST: EventKind(Action.CREATE, ("110107",), "clinflow/ingest"),
+    EventCode.VALIDATION_FAILURE: EventKind(Action.CREATE, ("110107",), "clinflow/validate"),
+    EventCode.CONSENT_DECISION: EventKind(Action.EXECUTE, ("110110",), "clinflow/consent"),
+    EventCode.DEIDENTIFY: EventKind(Action.EXECUTE, ("110110",), "clinflow/deid"),
+    EventCode.DISCLOSE: EventKind(Action.READ, ("110106",), "clinflow/release"),
+    EventCode.SCORE: EventKind(Action.CREATE, ("110100",), "clinflow/scoring"),
+    EventCode.ALERT: EventKind(Action.CREATE, ("110100",), "clinflow/scoring"),
+    EventCode.CONSENT_REVOKE: EventKind(Action.UPDATE, ("110110",), "clinflow/consent"),
+    EventCode.PURGE: EventKind(Action.DELETE, ("110110",), "clinflow/revocation"),
+    EventCode.KEY_DESTROY: EventKind(Action.DELETE, ("110113",), "clinflow/keys"),
+    EventCode.API_QUERY: EventKind(Action.EXECUTE, ("rest", "110112"), "clinflow/api"),
+    EventCode.API_TOKEN: EventKind(Action.CREATE, ("110113",), "clinflow/api"),
+    EventCode.GENERATE: EventKind(Action.CREATE, ("110100",), "clinflow/generate"),
+}
+
+
+@dataclass(frozen=True, slots=True)
 class Agent:
     """Who took part: ``who`` is a service or user name (never a patient identifier)."""
 
@@ -203,21 +231,27 @@ def check_purpose(purpose: str) -> str:
 def build_event(
     code: EventCode | str,
     *,
-    action: Action | str,
-    categories: Sequence[str],
     agents: Sequence[Agent],
+    action: Action | str | None = None,
+    categories: Sequence[str] | None = None,
     patient: str | None = None,
     purposes: Iterable[str] = (),
     entities: Sequence[Entity] = (),
     outcome: Outcome | str = Outcome.SUCCESS,
     outcome_detail: str | None = None,
-    source: str = "clinflow",
+    source: str | None = None,
     recorded: datetime | None = None,
     severity: str = "informational",
 ) -> AuditEvent:
-    """Assemble one R5 AuditEvent; every builder below calls this."""
+    """Assemble one R5 AuditEvent; every builder below calls this.
+
+    ``action``, ``categories`` and ``source`` default to the code's row in ``EVENT_KINDS``.
+    """
     code = EventCode(code)
-    action = Action(action)
+    kind = EVENT_KINDS[code]
+    action = kind.action if action is None else Action(action)
+    categories = kind.categories if categories is None else categories
+    source = kind.source if source is None else source
     outcome = Outcome(outcome)
     if not agents:
         raise ValueError("an audit event needs at least one agent")
@@ -263,6 +297,11 @@ def _agent(agent: str | Agent) -> Agent:
     return agent if isinstance(agent, Agent) else Agent(agent)
 
 
+def _recipient(recipient: str) -> Agent:
+    """The endpoint or person data goes to: a non-requesting agent of type IRCP."""
+    return Agent(recipient, requestor=False, type="IRCP")
+
+
 def _purposes(purpose: str | None) -> tuple[str, ...]:
     return (purpose,) if purpose else ()
 
@@ -282,13 +321,10 @@ def ingest(
     """A message entered the pipeline (DCM 110107 Import)."""
     return build_event(
         EventCode.INGEST,
-        action=Action.CREATE,
-        categories=["110107"],
         agents=[_agent(agent)],
         patient=patient,
         purposes=_purposes(purpose),
         entities=[Entity("message", message_id, detail={"source-kind": source_kind})],
-        source="clinflow/ingest",
         recorded=recorded,
     )
 
@@ -313,8 +349,6 @@ def validation_failure(
         entities.append(Entity("quarantine-item", str(quarantine_id), role="job"))
     return build_event(
         EventCode.VALIDATION_FAILURE,
-        action=Action.CREATE,
-        categories=["110107"],
         agents=[_agent(agent)],
         patient=patient,
         entities=entities,
@@ -349,15 +383,13 @@ def consent_decision(
     purposes = [purpose, "BTG"] if break_the_glass and purpose != "BTG" else [purpose]
     return build_event(
         EventCode.CONSENT_DECISION,
-        action=Action.EXECUTE,
         categories=["110110", "110113"] if break_the_glass else ["110110"],
-        agents=[_agent(agent), Agent(recipient, requestor=False, type="IRCP")],
+        agents=[_agent(agent), _recipient(recipient)],
         patient=patient,
         purposes=purposes,
         entities=entities,
         outcome=Outcome.SUCCESS if decision == "permit" else Outcome.MINOR_FAILURE,
         outcome_detail=f"{decision}: {reason}" if reason else decision,
-        source="clinflow/consent",
         recorded=recorded,
         severity="alert" if break_the_glass else "informational",
     )
@@ -381,8 +413,6 @@ def deidentification(
     counts: dict[str, str | int | bool] = {f"action-{k}": v for k, v in (actions or {}).items()}
     return build_event(
         EventCode.DEIDENTIFY,
-        action=Action.EXECUTE,
-        categories=["110110"],
         agents=[_agent(agent)],
         patient=patient,
         purposes=_purposes(purpose),
@@ -393,7 +423,6 @@ def deidentification(
         ],
         outcome=outcome,
         outcome_detail=reason,
-        source="clinflow/deid",
         recorded=recorded,
     )
 
@@ -420,15 +449,12 @@ def disclosure(
     entities = [Entity("message", mid, detail=detail) for mid in message_ids]
     return build_event(
         EventCode.DISCLOSE,
-        action=Action.READ,
-        categories=["110106"],
-        agents=[_agent(agent), Agent(recipient, requestor=False, type="IRCP")],
+        agents=[_agent(agent), _recipient(recipient)],
         patient=patient,
         purposes=[purpose],
         entities=entities,
         outcome=outcome,
         outcome_detail=reason,
-        source="clinflow/release",
         recorded=recorded,
     )
 
@@ -446,8 +472,6 @@ def score_produced(
     """A (mock) clinical score was computed from a message."""
     return build_event(
         EventCode.SCORE,
-        action=Action.CREATE,
-        categories=["110100"],
         agents=[_agent(agent)],
         patient=patient,
         purposes=[purpose],
@@ -455,7 +479,6 @@ def score_produced(
             Entity("message", message_id),
             Entity("score", score_name, role="report", detail={"value": value}),
         ],
-        source="clinflow/scoring",
         recorded=recorded,
     )
 
@@ -477,13 +500,10 @@ def alert_raised(
         entities.append(Entity("message", message_id))
     return build_event(
         EventCode.ALERT,
-        action=Action.CREATE,
-        categories=["110100"],
-        agents=[_agent(agent), Agent(recipient, requestor=False, type="IRCP")],
+        agents=[_agent(agent), _recipient(recipient)],
         patient=patient,
         purposes=[purpose],
         entities=entities,
-        source="clinflow/scoring",
         recorded=recorded,
     )
 
@@ -499,13 +519,10 @@ def consent_revocation(
     """A patient's consent was revoked (for ``purposes``; empty means every purpose)."""
     return build_event(
         EventCode.CONSENT_REVOKE,
-        action=Action.UPDATE,
-        categories=["110110"],
         agents=[_agent(agent)],
         patient=patient,
         purposes=purposes,
         entities=[Entity("consent", consent_id, role="security-resource")],
-        source="clinflow/consent",
         recorded=recorded,
     )
 
@@ -527,14 +544,11 @@ def purge(
         entities.append(Entity("receipt", receipt_id, role="report"))
     return build_event(
         EventCode.PURGE,
-        action=Action.DELETE,
-        categories=["110110"],
         agents=[_agent(agent)],
         patient=patient,
         entities=entities,
         outcome=outcome,
         outcome_detail=reason,
-        source="clinflow/revocation",
         recorded=recorded,
     )
 
@@ -550,13 +564,10 @@ def key_destruction(
     """A patient's data key was destroyed (crypto-shredding); ``key_id`` is not key material."""
     return build_event(
         EventCode.KEY_DESTROY,
-        action=Action.DELETE,
-        categories=["110113"],
         agents=[_agent(agent)],
         patient=patient,
         entities=[Entity("key", key_id, role="security-resource")],
         outcome_detail=reason,
-        source="clinflow/keys",
         recorded=recorded,
     )
 
@@ -600,8 +611,6 @@ def api_query(
     )
     return build_event(
         EventCode.API_QUERY,
-        action=Action.EXECUTE,
-        categories=["rest", "110112"],
         agents=[Agent(agent, role=role)],
         patient=patient,
         purposes=["HCOMPL"],
@@ -636,11 +645,9 @@ def api_token_change(
     return build_event(
         EventCode.API_TOKEN,
         action=action,
-        categories=["110113"],
         agents=[Agent(agent)],
         purposes=["HSYSADMIN"],
         entities=[Entity("api-token", token_id, role="security-resource", detail=detail)],
-        source="clinflow/api",
         recorded=recorded,
     )
 
@@ -660,11 +667,8 @@ def data_generation(
         detail["scenario"] = scenario
     return build_event(
         EventCode.GENERATE,
-        action=Action.CREATE,
-        categories=["110100"],
         agents=[_agent(agent)],
         purposes=["HTEST"],
         entities=[Entity("dataset", output, role="job", detail=detail)],
-        source="clinflow/generate",
         recorded=recorded,
     )
