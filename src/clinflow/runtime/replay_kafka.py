@@ -7,7 +7,8 @@ runtime (ADR 0070/0071), with ``kill-worker@T`` (``kill -9`` of a worker, then a
 - The feed sends each input to the ingest topic at its scheduled time (not awaiting the
   broker's acknowledgement before the next: open loop), keyed by the source's patient route.
 - Done when the ledger says ingest completed every distinct input and no hop's count moved
-  for ``QUIET_S`` (bounded by ``DRAIN_TIMEOUT_S``).
+  for ``QUIET_S`` (bounded by ``DRAIN_TIMEOUT_S``), and not before ``KILL_SETTLE_S`` after
+  the last worker kill (the dead worker's partitions move only after a rebalance).
 - Latency per output from the lineage index: ``released_at`` of each research-store and
   scoring-icu output minus the scheduled arrival of the source input it derives from (the
   sinks run in the workers; their release time is what the deployment records).
@@ -35,6 +36,10 @@ PIPELINE_HOPS = 11  # runtime.stages.build_pipeline: ingest ... research-release
 JOIN_TIMEOUT_S = 180.0
 DRAIN_TIMEOUT_S = 900.0
 QUIET_S = 6.0
+# After a kill the dead worker's partitions wait for the session timeout (10 s) and a
+# rebalance with the fresh worker (its join took 6-26 s here): a quiet ledger before then
+# is not the end (a first run ended early and reported the unfinished inputs unbalanced).
+KILL_SETTLE_S = 30.0
 ENTRY = "ingest"
 SINKS = {"research-store": "research-release", "scoring-icu": "score-sink"}
 
@@ -216,7 +221,9 @@ class LedgerWatch:
         while time.monotonic() - started < DRAIN_TIMEOUT_S:
             last_change = self.changes[-1] if self.changes else 0.0
             done = self.counts.get(ENTRY, 0) >= distinct_inputs
-            if done and self.metrics.elapsed() - last_change >= QUIET_S:
+            settled = max((k["at_s"] + KILL_SETTLE_S for k in self.run.kills), default=0.0)
+            now = self.metrics.elapsed()
+            if done and now - last_change >= QUIET_S and now >= settled:
                 self.run.drained_s = last_change
                 return dict(self.counts)
             time.sleep(0.5)
