@@ -142,3 +142,12 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def where_equal(sql: str, column: str, value: str | None) -> tuple[str, tuple[str, ...]]:
+    """``sql`` and its parameters, narrowed to rows whose ``column`` equals ``value`` when one
+    is given (a store's optional filter: one patient's rows, or all). ``column`` is a name from
+    the calling store's own schema, never user input."""
+    if value is None:
+        return sql, ()
+    return f"{sql} WHERE {column} = ?", (value,)

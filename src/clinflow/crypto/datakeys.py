@@ -23,7 +23,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from clinflow.errors import KeyError_
-from clinflow.sqlite_store import open_wal
+from clinflow.sqlite_store import open_wal, where_equal
 
 MAGIC = b"CFK1"
 KEY_ID_BYTES = 16
@@ -172,11 +172,9 @@ class DataKeyStore:
             return destroyed
 
     def keys(self, patient: str | None = None) -> list[KeyInfo]:
-        sql = "SELECT key_id, patient, scope, created, destroyed FROM data_keys"
-        params: tuple[str, ...] = ()
-        if patient is not None:
-            sql += " WHERE patient = ?"
-            params = (patient,)
+        sql, params = where_equal(
+            "SELECT key_id, patient, scope, created, destroyed FROM data_keys", "patient", patient
+        )
         with self._lock:
             rows = self._conn.execute(sql + " ORDER BY created", params).fetchall()
         return [KeyInfo(bytes(r[0]).hex(), r[1], r[2], r[3], r[4]) for r in rows]

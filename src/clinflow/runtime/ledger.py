@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
-from clinflow.sqlite_store import open_wal, write_transaction
+from clinflow.sqlite_store import open_wal, where_equal, write_transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS processed (
@@ -55,11 +55,9 @@ class Ledger:
             self._conn.executemany("INSERT OR IGNORE INTO processed VALUES (?, ?)", rows)
 
     def count(self, hop: str | None = None) -> int:
+        sql, params = where_equal("SELECT count(*) FROM processed", "hop", hop)
         with self._lock:
-            if hop is None:
-                return int(self._conn.execute("SELECT count(*) FROM processed").fetchone()[0])
-            query = "SELECT count(*) FROM processed WHERE hop = ?"
-            return int(self._conn.execute(query, (hop,)).fetchone()[0])
+            return int(self._conn.execute(sql, params).fetchone()[0])
 
     def close(self) -> None:
         with self._lock:

@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from clinflow.interfaces import RetractionReport, RetractionRequest
-from clinflow.sqlite_store import open_wal, write_transaction
+from clinflow.sqlite_store import open_wal, where_equal, write_transaction
 
 # The lineage sinks whose records a scoring retraction target covers.
 SCORING_SINKS = ("scoring-icu", "scoring-triage")
@@ -105,11 +105,9 @@ class ScoringStore:
             return [row[0] for row in rows]
 
     def count(self, patient: str | None = None) -> int:
+        sql, params = where_equal("SELECT count(*) FROM observations", "patient", patient)
         with self._lock:
-            if patient is None:
-                return int(self._conn.execute("SELECT count(*) FROM observations").fetchone()[0])
-            query = "SELECT count(*) FROM observations WHERE patient = ?"
-            return int(self._conn.execute(query, (patient,)).fetchone()[0])
+            return int(self._conn.execute(sql, params).fetchone()[0])
 
     def close(self) -> None:
         with self._lock:

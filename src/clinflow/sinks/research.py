@@ -28,6 +28,7 @@ from clinflow.sqlite_store import (
     open_wal,
     private_opener,
     secure_dir,
+    where_equal,
     write_transaction,
 )
 
@@ -132,12 +133,12 @@ class ResearchStore:
         return self.datakeys.open(self._path(output_id).read_bytes(), aad=output_id.encode())
 
     def records(self, patient: str | None = None) -> list[ResearchRecord]:
-        sql = ("SELECT output_id, patient, purpose, category, event_time, location, lineage"
-               " FROM research_rows")
-        params: tuple[str, ...] = ()
-        if patient is not None:
-            sql += " WHERE patient = ?"
-            params = (patient,)
+        sql, params = where_equal(
+            "SELECT output_id, patient, purpose, category, event_time, location, lineage"
+            " FROM research_rows",
+            "patient",
+            patient,
+        )
         with self._lock:
             rows = self._conn.execute(sql + " ORDER BY output_id", params).fetchall()
         return [
