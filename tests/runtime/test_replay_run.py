@@ -46,12 +46,13 @@ def _message(number: int) -> Envelope:
 
 
 def _run(tmp_path: Path, sink: SlowSink, items: list[Scheduled], ledger: Ledger | None = None,
-         batch: int = 256) -> ReplayMetrics:  # fmt: skip
+         batch: int = 256, queue_size: int = 1024) -> ReplayMetrics:  # fmt: skip
     metrics = ReplayMetrics(bucket_s=1.0)
     runtime = EmbeddedRuntime(Graph.of([Hop("sink", sink)], entry="sink"),
                               quarantine=Quarantine(tmp_path / "q.db"),
                               audit=BufferedSink(RecordingAuditSink()), ledger=ledger,
-                              on_terminal=metrics.on_terminal, batch=batch)  # fmt: skip
+                              on_terminal=metrics.on_terminal, batch=batch,
+                              queue_size=queue_size)  # fmt: skip
 
     async def main() -> None:
         metrics.start_epoch, metrics.started = time.time(), time.perf_counter()
@@ -64,10 +65,13 @@ def _run(tmp_path: Path, sink: SlowSink, items: list[Scheduled], ledger: Ledger 
 def test_a_slow_sink_does_not_slow_the_schedule_latency_includes_the_queue(
     tmp_path: Path,
 ) -> None:
-    # 100 inputs due over 0.1 s (1,000/s) into a sink that needs 5 ms each (200/s): closed
-    # loop would report ~5 ms per message; open loop reports the wait, up to ~0.4 s.
+    # 100 inputs due over 0.1 s (1,000/s) into a sink that needs 5 ms each (200/s), behind a
+    # queue of 2: backpressure holds the feed back (it hands inputs out late), and measured
+    # from when each was handed out latency would be ~5-10 ms; from when it was DUE, the
+    # wait shows, up to ~0.4 s.
     items = [Scheduled(i / 1000, _message(i)) for i in range(100)]
-    metrics = _run(tmp_path, SlowSink(0.005), items)
+    metrics = _run(tmp_path, SlowSink(0.005), items, batch=1, queue_size=2)
+    assert metrics.generator_lag.get_value_at_percentile(99) / 1e6 > 0.2  # the feed was held
     latency = metrics.latency["sink"]
     assert latency.get_total_count() == 100
     assert latency.get_value_at_percentile(99) / 1e6 > 0.3  # seconds: queueing counted
@@ -79,10 +83,11 @@ def test_a_redelivery_while_the_first_copy_is_in_flight_reaches_the_sink_once(
     tmp_path: Path,
 ) -> None:
     ledger = Ledger(tmp_path / "ledger.db")
-    first = [Scheduled(i / 1000, _message(i)) for i in range(50)]
-    again = [Scheduled(0.05 + i / 1000, _message(i)) for i in range(50)]  # same ids
+    # each message twice in a row (same id): the copy lands in the same batch as the first,
+    # before the ledger marks it, or in the next one while that commit is in flight
+    twice = [Scheduled(0.0, _message(i // 2)) for i in range(100)]
     sink = SlowSink(0.0)
-    metrics = _run(tmp_path, sink, first + again, ledger, batch=8)
+    metrics = _run(tmp_path, sink, twice, ledger, batch=8)
     assert len(sink.calls) == len(set(sink.calls)) == 50
     assert sum(metrics.sink_duplicates.values()) == 0
     ledger.close()
