@@ -19,3 +19,11 @@ HostOption = Annotated[str, typer.Option("--host", help="Interface to bind.")]
 PortOption = Annotated[int, typer.Option("--port", help="TCP port.")]
 OutputFolderArgument = Annotated[Path, typer.Argument(help="Output folder (mirrors input paths).")]
 JsonReportOption = Annotated[bool, typer.Option("--json", help="Print the report as JSON.")]
+AuditDsnOption = Annotated[
+    str | None,
+    typer.Option(
+        "--dsn",
+        envvar="CLINFLOW_AUDIT_DSN",
+        help="PostgreSQL DSN of the audit log (default: SQLite in the data directory).",
+    ),
+]

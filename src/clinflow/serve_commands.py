@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from clinflow.cli_options import DataDirOption, HostOption, PortOption
+from clinflow.cli_options import AuditDsnOption, DataDirOption, HostOption, PortOption
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -17,18 +17,12 @@ if TYPE_CHECKING:
 
 serve_app = typer.Typer(help="Start HTTP services (audit-query API; scoring endpoints).")
 
-DsnOption = Annotated[
-    str | None,
-    typer.Option("--dsn", envvar="CLINFLOW_AUDIT_DSN", help="PostgreSQL DSN for the log."),
-]
-
-
 @serve_app.command("api")
 def serve_api(
     host: HostOption = "127.0.0.1",
     port: PortOption = 8000,
     data_dir: DataDirOption = None,
-    dsn: DsnOption = None,
+    dsn: AuditDsnOption = None,
 ) -> None:
     """Serve the audit-query API (OpenAPI docs at /docs)."""
     import uvicorn
@@ -49,7 +43,7 @@ def serve_all(
         int, typer.Option("--scoring-port", help="Scoring endpoints port.")
     ] = 8001,
     data_dir: DataDirOption = None,
-    dsn: DsnOption = None,
+    dsn: AuditDsnOption = None,
 ) -> None:
     """Serve the audit-query API and the MOCK scoring endpoints from one process.
 

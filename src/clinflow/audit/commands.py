@@ -12,7 +12,7 @@ from clinflow.audit.checkpoint import NoteSigner
 from clinflow.audit.log import DEFAULT_ORIGIN
 from clinflow.audit.store import open_existing_store
 from clinflow.audit.verify import trusted_verifiers, verify_log
-from clinflow.cli_options import DataDirOption
+from clinflow.cli_options import AuditDsnOption, DataDirOption
 from clinflow.config import DataDir, resolve_data_dir
 from clinflow.crypto.keys import KeyRing
 
@@ -23,10 +23,6 @@ err_console = Console(stderr=True)
 # clinflow.api.token_commands; the registry attaches them to this app.
 audit_app = typer.Typer(help="Verify the tamper-evident audit log; checkpoints, keys, API tokens.")
 
-DsnOption = Annotated[
-    str | None,
-    typer.Option("--dsn", envvar="CLINFLOW_AUDIT_DSN", help="PostgreSQL DSN (default: SQLite)."),
-]
 OriginOption = Annotated[str, typer.Option("--origin", help="Log origin = checkpoint key name.")]
 PrefixOption = Annotated[str, typer.Option("--table-prefix", help="PostgreSQL table prefix.")]
 
@@ -51,7 +47,7 @@ def verify_command(
         Path | None,
         typer.Option("--save-checkpoint", help="On success, write the latest checkpoint here."),
     ] = None,
-    dsn: DsnOption = None,
+    dsn: AuditDsnOption = None,
     origin: OriginOption = DEFAULT_ORIGIN,
     table_prefix: PrefixOption = "audit",
 ) -> None:
@@ -96,7 +92,7 @@ def checkpoint_command(
     sign: Annotated[
         bool, typer.Option("--sign", help="Sign a checkpoint of the current tree.")
     ] = False,
-    dsn: DsnOption = None,
+    dsn: AuditDsnOption = None,
     origin: OriginOption = DEFAULT_ORIGIN,
     table_prefix: PrefixOption = "audit",
 ) -> None:

@@ -15,13 +15,19 @@ from clinflow.crypto.keys import KeyRing
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.errors import ConfigError
 
+TextPolicyOption = Annotated[
+    Path | None,
+    typer.Option("--text-policy", show_default=False,
+                 help="Free-text policy YAML (default policies/text.yaml)."),
+]  # fmt: skip
+
 
 def text_eval(
     cohort: Annotated[Path, typer.Argument(help="A generated cohort folder (original notes).")],
     manifest: Annotated[
         Path | None, typer.Option("--manifest", help="Manifest (default COHORT/manifest.ndjson).")
     ] = None,
-    text_policy: Annotated[Path | None, typer.Option("--text-policy")] = None,
+    text_policy: TextPolicyOption = None,
     ner: Annotated[bool, typer.Option("--ner/--no-ner", help="Force spaCy NER on or off.")] = False,
     data_dir: DataDirOption = None,
 ) -> None:
@@ -56,11 +62,7 @@ def deid_text(
         ),
     ],
     target: OutputFolderArgument,
-    text_policy: Annotated[
-        Path | None,
-        typer.Option("--text-policy", show_default=False,
-                     help="Free-text policy YAML (default policies/text.yaml)."),
-    ] = None,
+    text_policy: TextPolicyOption = None,
     patient_id: Annotated[
         str | None,
         typer.Option("--patient-id", show_default=False,
