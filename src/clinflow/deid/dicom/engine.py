@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from pydicom import dcmread
-from pydicom.datadict import dictionary_VR
+from pydicom.datadict import dictionary_has_tag, dictionary_VR, repeater_has_tag
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileDataset
 from pydicom.errors import InvalidDicomError
@@ -122,6 +122,12 @@ def _dictionary_sq(tag: int) -> bool:
         return False
 
 
+@lru_cache(maxsize=8192)
+def _known_public(tag: int) -> bool:
+    """A public tag some DICOM dictionary knows (repeating groups and group lengths too)."""
+    return tag & 0xFFFF == 0 or bool(dictionary_has_tag(tag) or repeater_has_tag(tag))
+
+
 def _vr_of(elem: Any, tag: int, ds: Dataset) -> str:
     vr = elem.VR
     if vr is None or vr == "UN":
@@ -164,6 +170,7 @@ class DicomDeidentifier:
             for sop_class, differing in policy.iod_actions.items()
         }
         self._private_keep = policy.private_action in (ActionCode.CLEAN, ActionCode.KEEP)
+        self._remove_unknown = policy.remove_unknown_public
         self._remap = ProfileOption.RETAIN_UIDS not in policy.options
         self._clean_pixels = ProfileOption.CLEAN_PIXEL_DATA in policy.options
         if ProfileOption.RETAIN_LONG_MODIFIED_DATES in policy.options:
@@ -357,6 +364,10 @@ class DicomDeidentifier:
                         self._walk_items(ds, tag, ctx, result, depth, clean, actions)
                     elif quiet > result.max_depth:
                         result.max_depth = quiet
+                elif self._remove_unknown and group > 0x0002 and not _known_public(tag):
+                    del ds[tag]  # an attribute no dictionary knows (site: unknown_public)
+                    counts["unknown-public-removed"] += 1
+                    result.changes += 1
                 elif clean and tag not in CODE_TAGS:
                     vr = _vr_of(elem, tag, ds)
                     if vr in TEXT_VRS:

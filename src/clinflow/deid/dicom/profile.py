@@ -231,6 +231,9 @@ class SitePolicy(BaseModel):
     iod_type: dict[str, str] | None = None
     safe_private: tuple[SafePrivate, ...] | None = None
     burned_in: BurnedInPolicy | None = None
+    # A public (even-group) tag no DICOM dictionary knows: nobody can say what it holds (a
+    # corrupt or misread file can move a name into one), so it is removed unless kept here.
+    unknown_public: Literal["remove", "keep"] = "remove"
 
     @field_validator("iod_type")
     @classmethod
@@ -307,6 +310,7 @@ class CompiledPolicy:
     iod_actions: Mapping[str, Mapping[int, ActionCode]] = field(default_factory=dict)
     # attributes removed after the walk when what their condition needs is gone
     dependents: tuple[Dependent, ...] = ()
+    remove_unknown_public: bool = True
 
     def action_for(self, tag: int) -> ActionCode | None:
         action = self.actions.get(tag)
@@ -444,4 +448,5 @@ def compile_policy(
         provenance=dict(table.provenance),
         iod_actions=iod_actions,
         dependents=dependents,
+        remove_unknown_public=site.unknown_public == "remove",
     )
