@@ -160,6 +160,7 @@ def table(report: dict[str, Any]) -> list[tuple[str, str]]:
     kinds = {
         "chaos:revoke-kill9-mid-revocation": "kill -9 inside a revocation",
         "chaos:revoke-kill9-before": "kill -9 of revoke before its record step",
+        "chaos:revoke-kill9-after-receipt": "kill -9 of revoke after its receipt (exiting)",
         "chaos:audit-disk-full": "audit store disk full (RLIMIT_FSIZE)",
         "chaos:audit-db-locked": "audit database write-locked 2.5 s",
         "chaos:audit-postgres-kill9": "kill -9 of a PostgreSQL audit writer",

@@ -98,15 +98,19 @@ def test_kill_9_during_revoke_then_restart_converges(
             delay = rng.uniform(0.5 * recorded_s, recorded_s)
         else:  # mostly inside the steps after the record: sweep, retract, shred, receipt
             wait_for_change(data_dir / SIGNAL, child)
-            delay = rng.uniform(0, sweep_s)
+            delay = rng.uniform(0, 0.4 * sweep_s)  # the window starts before the record step
         killed, out, _ = kill_after(child, delay)
         killed_runs += killed
         printed = orjson.loads(out)["receipt_id"] if not killed and out.strip() else None
         if killed:
             at_kill = state(data_dir, patient)
-            # something changed but no new receipt: the kill landed inside the revocation
-            mid = at_kill != before and at_kill["receipt_ids"] == before["receipt_ids"]
-            tally("chaos:revoke-kill9-mid-revocation" if mid else "chaos:revoke-kill9-before")
+            if at_kill["receipt_ids"] != before["receipt_ids"]:
+                where = "after-receipt"  # stored its receipt, killed while closing
+            elif at_kill != before:
+                where = "mid-revocation"  # recorded, sweep partial, no receipt
+            else:
+                where = "before"  # start-up: nothing changed yet
+            tally(f"chaos:revoke-kill9-{where}")
 
         restart = run_clinflow("consent", "revoke", patient, "--json", "--data-dir", data_dir)
         assert restart.returncode == 0, (run, delay, restart.stderr[-2000:])

@@ -56,7 +56,7 @@ def kill_after(child: subprocess.Popen[str], delay_s: float) -> tuple[bool, str,
     """SIGKILL ``child`` ``delay_s`` after now unless it ended first: (killed, stdout, stderr)."""
     deadline = time.monotonic() + delay_s
     while time.monotonic() < deadline and child.poll() is None:
-        time.sleep(0.01)
+        time.sleep(min(0.001, max(0.0, deadline - time.monotonic())))
     killed = child.poll() is None
     if killed:
         os.kill(child.pid, signal.SIGKILL)
