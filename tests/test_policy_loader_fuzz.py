@@ -123,12 +123,10 @@ test_random_yaml_fails_at_file_and_line, test_random_yaml_many = fuzz_tests(
 )
 
 
-@pytest.mark.xfail(strict=True, reason="F13-POLICY-1: yaml timestamp ValueError escapes the loader")
 def test_fuzz_finding_an_impossible_date_is_a_policy_error() -> None:
     """F13-POLICY-1 (fuzzing, issue 13): YAML's timestamp constructor raises ValueError
-    ('month must be in 1..12') for ``2024-13-45`` and it escapes ``policy_loader`` as a
-    traceback instead of ``file:line: PolicyError``. policy_loader.py is not this change's;
-    pinned until fixed there."""
+    ('month must be in 1..12') for ``2024-13-45``; it escaped ``policy_loader`` as a traceback
+    instead of ``file:line: PolicyError``."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "consent.yaml"
         path.write_text(POLICIES.joinpath("consent.yaml").read_text("utf-8") + "x: 2024-13-45\n")

@@ -287,7 +287,13 @@ class _Builder:
                     values.append(value)
                     children[index] = child
                 return values, _Node(self.source, line, children)
-            return loader.construct_object(node, deep=True), _Node(self.source, line, {})
+            try:
+                value = loader.construct_object(node, deep=True)
+            except (ValueError, OverflowError) as exc:
+                # a scalar YAML cannot build: an impossible timestamp (2024-13-45), ...
+                reason = f"not a valid {node.tag.rsplit(':', 1)[-1]} ({type(exc).__name__})"
+                raise PolicyError(self.source, line, "-", format_field(loc), reason) from exc
+            return value, _Node(self.source, line, {})
         finally:
             self._active.discard(id(node))
 
