@@ -18,6 +18,7 @@ come from ``policies/dicom/iod-modules.yaml``; the walker has no attribute of it
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections import Counter
 from collections.abc import Mapping
@@ -120,6 +121,44 @@ def _dictionary_sq(tag: int) -> bool:
         return bool(dictionary_VR(tag) == "SQ")
     except KeyError:
         return False
+
+
+_UID_VALUE = re.compile(rb"[0-9.]{1,64}")
+
+
+def _refuse_invalid_uids(ds: Dataset, location: str) -> None:
+    """Kept UIDs (SOP Class, Transfer Syntax, ...) must be UIDs: a corrupt length makes a
+    reader swallow the elements that follow (names, ids) into one "UID" that the profile
+    keeps. Such a file is refused, not written (fuzz finding F13-DICOM-1)."""
+    meta = getattr(ds, "file_meta", None)
+    for dataset in (ds, meta) if meta is not None else (ds,):
+        for tag, elem in dataset._dict.items():
+            vr = elem.VR if elem.VR not in (None, "UN") else _dictionary_vr(tag)
+            if vr != "UI":
+                continue
+            value = elem.value
+            if isinstance(value, bytes):
+                parts = value.split(b"\\")
+            elif isinstance(value, MultiValue | list | tuple):
+                parts = [str(v).encode("latin-1", "replace") for v in value]
+            else:
+                parts = [str(value or "").encode("latin-1", "replace")]
+            for part in parts:
+                part = part.strip(b"\x00 ")
+                if part and not _UID_VALUE.fullmatch(part):
+                    where = f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+                    raise InputRejected(
+                        f"value of {where} is not a UID (VR UI): corrupt element lengths?",
+                        location,
+                    )
+
+
+@lru_cache(maxsize=8192)
+def _dictionary_vr(tag: int) -> str | None:
+    try:
+        return str(dictionary_VR(tag))
+    except KeyError:
+        return None
 
 
 @lru_cache(maxsize=8192)
@@ -312,6 +351,7 @@ class DicomDeidentifier:
         if ctx.deferred_text:
             self._clean_text(ctx)
         self._drop_dependents(ds, result)
+        _refuse_invalid_uids(ds, location)
         result.identifiers = frozenset(
             v.strip().casefold() for v in (*ctx.known_values, key) if len(v.strip()) >= 3
         )
