@@ -52,6 +52,9 @@ class TextCleaner(Protocol):
     def prepare(self, known: Iterable[str]) -> Callable[[str], str]: ...
 
 
+_NON_NAME = re.compile(r"[^\w'\-]+")
+
+
 def known_tokens(values: Iterable[str]) -> set[str]:
     """Identifier strings worth searching for: whole values, PN components, digit forms."""
     tokens: set[str] = set()
@@ -66,6 +69,9 @@ def known_tokens(values: Iterable[str]) -> set[str]:
                 tokens.update(p for p in parts if len(p) >= 2)
                 for part in parts:
                     tokens.update(w for w in part.split() if len(w) >= 2)
+                    # a damaged byte inside a component ('Lindqvist\x9cMaren', fuzz finding
+                    # F13-DICOM-3) must not hide the names on either side of it
+                    tokens.update(w for w in _NON_NAME.split(part) if len(w) >= 3)
                 if len(parts) >= 2:
                     tokens.add(f"{' '.join(parts[1:])} {parts[0]}")
                     tokens.add(f"{parts[0]}, {' '.join(parts[1:])}")
