@@ -39,8 +39,9 @@ LOADERS: dict[str, tuple[Path, Callable[[Path], object]]] = {
     "text": (POLICIES / "text.yaml", text_engine.load_text_policy),
     "scenario": (REPO / "synthetic" / "demo.yaml", scenario_module.load_scenario),
 }
-# "2024-13-45" (an impossible date) is left out: F13-POLICY-1 below, pinned by an xfail test.
+# "2024-13-45": an impossible date (F13-POLICY-1, regression test below).
 ODD_SCALARS = ["", "~", "null", "-1", "1e999", ".nan", "0x1F", "[", "{", "'", "*anchor",
+               "2024-13-45",
                "&a [*a]", "!!python/object:os.system x", "yes", "a: b: c",
                "\t", "? x", "- - -", "%YAML 9.9", "\u2028", "@", "`", "|", ">-"]  # fmt: skip
 

@@ -72,8 +72,9 @@ def _check(index: int, plan: int, mutations: int) -> None:
     """Mutated DICOM: a de-identified file or InputRejected naming the input, never a crash.
 
     Identifying values left in a successful output are tallied (``dicom:phi-leak``, reported
-    by benchmarks/reliability.py) rather than failed: the known classes are pinned by the
-    xfail tests below; ``CLINFLOW_FUZZ_STRICT_PHI=1`` makes any leak fail."""
+    by benchmarks/reliability.py) rather than failed: byte mutation can make a value no
+    de-identifier can recognise; the classes found so far have regression tests below;
+    ``CLINFLOW_FUZZ_STRICT_PHI=1`` makes any leak fail."""
     original, identity = SEED_FILES[index]
     data = mutate(original, plan, mutations)
     with only_clinflow_errors("DicomDeidentifier.deidentify_bytes") as raised:
