@@ -20,6 +20,9 @@ PHI-free reason, which the runtime quarantines and audits.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
@@ -29,11 +32,13 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from clinflow.audit import events as audit_events
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.envelope import Envelope, SourceKind, content_message_id
-from clinflow.errors import InputRejected
+from clinflow.errors import ConfigError, InputRejected
 from clinflow.interfaces import AuditSink
 from clinflow.patient_ids import patient_mrn
 from clinflow.sqlite_store import open_wal
@@ -92,30 +97,83 @@ def route_key(envelope: Envelope) -> str:
 _DIRECTORY_SCHEMA = """
 CREATE TABLE IF NOT EXISTS patient_refs (
     ref_token TEXT PRIMARY KEY,
-    pseudonym TEXT NOT NULL
+    pseudonym TEXT NOT NULL,
+    sealed_key BLOB
 ) WITHOUT ROWID;
 """
+_SEAL_DOMAIN = "patient-directory-key"
 
 
 class PatientDirectory:
-    """FHIR ``Patient/<id>`` → pseudonym, learnt from Patient resources, kept in SQLite so a
-    restarted or rebalanced worker still resolves references. Ids are stored as keyed
-    tokens, never as themselves; a small in-memory cache serves the hot path."""
+    """FHIR ``Patient/<id>`` → pseudonym and patient key (MRN), learnt from Patient resources,
+    kept in SQLite so a restarted or rebalanced worker still resolves references and its FHIR
+    de-identifier still knows the patient key (pseudonym, date shift) of a patient admitted
+    before it started. Ids are stored as keyed tokens, never as themselves; the MRN is sealed
+    (AES-256-GCM under a key derived from the project key, bound to its token). A small
+    in-memory cache serves the hot path."""
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(
+        self, path: Path | None = None, pseudonymizer: Pseudonymizer | None = None
+    ) -> None:
         self._conn = open_wal(path, _DIRECTORY_SCHEMA) if path is not None else None
+        if self._conn is not None:
+            columns = {row[1] for row in self._conn.execute("PRAGMA table_info(patient_refs)")}
+            if "sealed_key" not in columns:  # a ledger.db written before keys were kept
+                with contextlib.suppress(sqlite3.OperationalError):  # another process did it
+                    self._conn.execute("ALTER TABLE patient_refs ADD COLUMN sealed_key BLOB")
+        self._pseudonymizer = pseudonymizer
+        self._aead = (
+            AESGCM(pseudonymizer.digest(_SEAL_DOMAIN, "aes-256-gcm")) if pseudonymizer else None
+        )
         self._cache: dict[str, str] = {}
+        self._keys: dict[str, str] = {}
         self._lock = threading.Lock()
 
-    def remember(self, token: str, pseudonym: str) -> None:
-        if self._cache.get(token) == pseudonym:
+    def token(self, fhir_id: str) -> str:
+        """The keyed token a ``Patient/<id>`` is stored under (never the id itself)."""
+        if self._pseudonymizer is None:
+            raise ConfigError("patient directory without a pseudonymizer has no tokens")
+        return self._pseudonymizer.token("ingest-patient-ref", fhir_id, 24)
+
+    def remember(self, token: str, pseudonym: str, patient_key: str | None = None) -> None:
+        if self._cache.get(token) == pseudonym and (
+            patient_key is None or self._keys.get(token) == patient_key
+        ):
             return
         self._cache[token] = pseudonym
+        sealed = None
+        if patient_key is not None:
+            self._keys[token] = patient_key
+            if self._aead is not None:
+                nonce = os.urandom(12)
+                sealed = nonce + self._aead.encrypt(nonce, patient_key.encode(), token.encode())
         if self._conn is not None:
             with self._lock:
                 self._conn.execute(
-                    "INSERT OR REPLACE INTO patient_refs VALUES (?, ?)", (token, pseudonym)
+                    "INSERT OR REPLACE INTO patient_refs VALUES (?, ?, ?)",
+                    (token, pseudonym, sealed),
                 )
+
+    def patient_key(self, fhir_id: str) -> str | None:
+        """The patient key (MRN) of ``Patient/<fhir_id>`` if a Patient with that id was
+        ingested by any process on this data dir; None otherwise."""
+        token = self.token(fhir_id)
+        found = self._keys.get(token)
+        if found is not None or self._conn is None or self._aead is None:
+            return found
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT sealed_key FROM patient_refs WHERE ref_token = ?", (token,)
+            ).fetchone()
+        if row is None or row[0] is None:
+            return None
+        sealed = bytes(row[0])
+        try:
+            found = self._aead.decrypt(sealed[:12], sealed[12:], token.encode()).decode()
+        except InvalidTag:
+            return None  # sealed under another project key: not ours to use
+        self._keys[token] = found
+        return found
 
     def lookup(self, token: str) -> str | None:
         found = self._cache.get(token)
@@ -147,7 +205,7 @@ class IngestStage:
     ) -> None:
         self.pseudonymizer = pseudonymizer
         self.audit = audit
-        self.directory = directory or PatientDirectory()
+        self.directory = directory or PatientDirectory(None, pseudonymizer)
 
     def process(self, envelope: Envelope) -> list[Envelope]:
         if envelope.patient:  # already ingested (a replay of a derived message)
@@ -229,7 +287,8 @@ class IngestStage:
                 raise InputRejected("Patient has no MR identifier", where)
             pseudonym = self.pseudonymizer.patient_pseudonym(mrn)
             if patients[0].get("id"):
-                self.directory.remember(self._key(str(patients[0]["id"])), pseudonym)
+                token = self._key(str(patients[0]["id"]))
+                self.directory.remember(token, pseudonym, patient_key=mrn)
             return pseudonym
         for resource in resources:
             for field in PATIENT_REFERENCE_FIELDS:
@@ -251,7 +310,7 @@ class IngestStage:
         raise InputRejected("no patient: no Patient resource and no patient reference", location)
 
     def _key(self, fhir_id: str) -> str:
-        return self.pseudonymizer.token("ingest-patient-ref", fhir_id, 24)
+        return self.pseudonymizer.token("ingest-patient-ref", fhir_id, 24)  # = directory.token
 
     # ----- DICOM ----------------------------------------------------------------------------
     def _dicom(self, raw: Envelope, location: str) -> Envelope:

@@ -192,7 +192,7 @@ def build_pipeline(
     registry = deployment.consent.registry
     scoring = deployment.scoring()
     scoring.audit = audit
-    directory = PatientDirectory(deployment.data_dir.ledger_db)
+    directory = PatientDirectory(deployment.data_dir.ledger_db, deployment.pseudonymizer)
     ingest = IngestStage(deployment.pseudonymizer, audit, directory)
     consent = ConsentEventStage(deployment.consent.revocations)
     treatment_gate = ConsentGate(registry, audit, destination=ICU_DESTINATION)
@@ -217,7 +217,7 @@ def build_pipeline(
         Hop("score-sink", score_sink),
         Hop("research-select", ResearchSelect(), ("deid-dicom",)),
         Hop("deid-dicom", deid_dicom, ("deid-fhir",)),
-        Hop("deid-fhir", FhirDeidStage(fhir_runner), ("research-release",)),
+        Hop("deid-fhir", FhirDeidStage(fhir_runner, directory.patient_key), ("research-release",)),
         Hop("research-release", release),
     ]
     graph = Graph.of(hops, entry="ingest")

@@ -15,6 +15,7 @@ that patient that arrive later in the same worker.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -23,6 +24,7 @@ from clinflow.deid.fhir.io import FhirDeidRunner, parse_document
 from clinflow.envelope import Envelope, SourceKind
 
 STAGE = "deid-fhir"
+_PATIENT_FIELDS = ("subject", "patient", "beneficiary")
 
 
 def _index_pairs(document: dict[str, Any]) -> list[tuple[dict[str, Any], str | None]]:
@@ -38,19 +40,40 @@ def _index_pairs(document: dict[str, Any]) -> list[tuple[dict[str, Any], str | N
 
 
 class FhirDeidStage:
-    """``process(envelope) -> list[Envelope]``; non-FHIR envelopes pass through untouched."""
+    """``process(envelope) -> list[Envelope]``; non-FHIR envelopes pass through untouched.
+
+    ``patient_key(fhir_id)`` (the streaming runtime's persisted patient directory) answers
+    for a ``Patient/<id>`` this process has not seen: a patient admitted before a restart,
+    or on another Kafka worker before a rebalance, keeps its key (pseudonym, date shift)."""
 
     name = STAGE
 
-    def __init__(self, runner: FhirDeidRunner) -> None:
+    def __init__(
+        self, runner: FhirDeidRunner, patient_key: Callable[[str], str | None] | None = None
+    ) -> None:
         self.runner = runner
+        self.patient_key = patient_key
 
     def process(self, envelope: Envelope) -> list[Envelope]:
         if envelope.source is not SourceKind.FHIR:
             return [envelope]
         label = f"message {envelope.message_id}"
         document = parse_document(envelope.payload, label)
-        self.runner.engine.index.add_all(_index_pairs(document))
+        pairs = _index_pairs(document)
+        index = self.runner.engine.index
+        if self.patient_key is not None:
+            for resource, _ in pairs:
+                for field in _PATIENT_FIELDS:
+                    value = resource.get(field)
+                    ref = value.get("reference") if isinstance(value, dict) else None
+                    if not isinstance(ref, str) or not ref.startswith("Patient/"):
+                        continue
+                    patient_id = ref.removeprefix("Patient/")
+                    if not index.has_patient(patient_id):
+                        key = self.patient_key(patient_id)
+                        if key is not None:
+                            index.patient_keys[patient_id] = key
+        index.add_all(pairs)
         audit: dict[str, Counter[str]] = {}
         out = self.runner.deidentify_document(document, label, audit)
         released = envelope.derive(orjson.dumps(out))
