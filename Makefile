@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-quick lint bench clean venv dicom-tools
+.PHONY: demo test test-quick lint bench clean venv dicom-tools browser
 
 venv: $(STAMP)
 
@@ -13,10 +13,6 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,kafka,postgres]"
-	# Debian's chromium for the browser test of the replay report (root, as on CI machines)
-	command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y -qq --no-install-recommends chromium; } || \
-		echo "chromium not installed: browser tests skip (and fail under CI=true)"
 	touch $(STAMP)
 
 ## Run the main job: generate a small synthetic cohort and push it through the embedded pipeline.
@@ -33,8 +29,15 @@ dicom-tools:
 	  || echo "dicom-tools: apt-get could not install dicom3tools dcmtk; the dciodvfy tests will skip"; \
 	else echo "dicom-tools: no apt-get as root here; the dciodvfy tests will skip"; fi
 
+## Debian's chromium for the browser test of the replay report (root, as on CI machines);
+## only the test command needs it, not the demo.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends chromium; } || \
+		echo "chromium not installed: browser tests skip (and fail under CI=true)"
+
 ## Run the whole test suite (what .ci/run calls).
-test: $(STAMP) dicom-tools
+test: $(STAMP) dicom-tools browser
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 ## The quick subset for the edit loop: no slow, broker or PostgreSQL tests.
