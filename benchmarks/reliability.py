@@ -52,6 +52,7 @@ API_MODULES = [
     "tests/api/test_api_access_matrix.py",
     "tests/api/test_api_schemathesis.py",
     "tests/api/test_api_security.py",
+    "tests/api/test_api_error_bodies.py",
 ]
 QUARANTINE_TEST = "tests/test_quarantine_sealing.py::test_no_planted_phi_at_rest_in_the_quarantine_or_in_any_output_line"  # noqa: E501
 AT_REST = re.compile(r"PHI at rest: (\d+) over (\d+) quarantined items, (\d+) needles")
@@ -122,6 +123,14 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------- table
+
+
+def _error_bodies(found: dict[str, int] | None) -> str:
+    if not found:
+        return "API error bodies: not measured (tests/api/test_api_error_bodies.py did not run)"
+    return (f"API error bodies: {found['echoing_a_planted_value']} of "
+            f"{found['error_answers']:,} error answers echo a planted identifier "
+            f"({found['probes']:,} probes: every route, app and caller)")  # fmt: skip
 
 
 def _not_measured(reason: str) -> str:
@@ -204,7 +213,7 @@ def table(report: dict[str, Any]) -> list[tuple[str, str]]:
             f"quarantine.db/-wal/-shm: {at_rest['phi_found']} of {at_rest['needles']:,} planted "
             f"identifiers over {at_rest['items']} quarantined items; CLI output and log lines "
             f"of deid/quarantine commands: 0; fuzzed rejection messages: 0 of {rejected:,}; "
-            "API error bodies: not measured (no PHI check on response bodies)",
+            + _error_bodies(figures.get("error_bodies")),
         ))
     else:
         rows.append(("PHI in any log, error body or quarantine file at rest",

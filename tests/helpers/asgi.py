@@ -35,6 +35,7 @@ def call(
     chunk_count: int = 0,
     chunk: bytes = b"",
     client: str = "198.51.100.7",
+    query: str = "",
 ) -> Answer:
     """One request; the body is ``chunks``, or ``chunk`` repeated ``chunk_count`` times (sent
     as a streamed body: ``more_body`` until the last)."""
@@ -49,7 +50,7 @@ def call(
         "path": path,
         "raw_path": path.encode(),
         "root_path": "",
-        "query_string": b"",
+        "query_string": query.encode(),
         "headers": [(k.lower().encode(), v.encode()) for k, v in headers],
         "client": (client, 50000),
         "server": ("testserver", 80),
