@@ -124,6 +124,21 @@ def _dictionary_sq(tag: int) -> bool:
 
 
 _UID_VALUE = re.compile(rb"[0-9.]{1,64}")
+_PRIVATE_TEXT = re.compile(rb"[ -~]{3,64}")
+
+
+def _remember_private_text(elem: Any, ctx: ActionContext) -> None:
+    """A removed private element's short text (a vendor's copy of the patient's name or id)
+    is a known identifier for free-text cleaning: when a damaged file loses PatientName, its
+    private copy still tells the cleaner the names (fuzz finding F13-DICOM-4)."""
+    value = elem.value
+    if isinstance(value, str):
+        value = value.encode("latin-1", "replace")
+    if not isinstance(value, bytes) or len(value) > 64:
+        return
+    text = value.strip(b"\x00 ")
+    if _PRIVATE_TEXT.fullmatch(text) and not text.replace(b".", b"").isdigit():
+        ctx.remember(text.decode("ascii"))
 
 
 def _refuse_invalid_uids(ds: Dataset, location: str) -> None:
@@ -388,7 +403,7 @@ class DicomDeidentifier:
         for tag in list(elements):
             group = tag >> 16
             if group & 1:
-                result.changes += self._private(ds, tag, group, counts)
+                result.changes += self._private(ds, tag, group, counts, ctx)
                 continue
             entry = actions.get(tag)
             if entry is None and group in pattern_groups:
@@ -479,7 +494,9 @@ class DicomDeidentifier:
                     result.actions["X-conformance"] += 1
                     result.changes += 1
 
-    def _private(self, ds: Dataset, tag: int, group: int, counts: Counter[str]) -> bool:
+    def _private(
+        self, ds: Dataset, tag: int, group: int, counts: Counter[str], ctx: ActionContext
+    ) -> bool:
         if self._private_keep:
             element = tag & 0xFFFF
             if 0x0010 <= element <= 0x00FF:
@@ -490,6 +507,8 @@ class DicomDeidentifier:
                 if (group, name, element & 0xFF) in self.policy.safe_private:
                     counts["private-kept"] += 1
                     return False
+        if tag & 0xFFFF > 0x00FF:  # a data element, not a private creator's name
+            _remember_private_text(ds._dict[tag], ctx)  # type: ignore[index]
         del ds[tag]
         counts["private-removed"] += 1
         return True
