@@ -75,7 +75,15 @@ class FhirDeidStage:
                             index.patient_keys[patient_id] = key
         index.add_all(pairs)
         audit: dict[str, Counter[str]] = {}
-        out = self.runner.deidentify_document(document, label, audit)
+        try:
+            out = self.runner.deidentify_document(document, label, audit)
+        finally:
+            # A fullUrl resolves inside its own Bundle only (FHIR Bundle rules): forget them,
+            # or a stream of vital-sign Bundles grows the index for ever. A Patient's stays:
+            # it is also how the index knows the patient.
+            for resource, full_url in pairs:
+                if full_url is not None and resource.get("resourceType") != "Patient":
+                    index.full_urls.pop(full_url, None)
         released = envelope.derive(orjson.dumps(out))
         self.runner.audit_deidentified(envelope.message_id, released.message_id, audit)
         return [released]
