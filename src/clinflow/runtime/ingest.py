@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from clinflow.audit import events as audit_events
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.envelope import Envelope, SourceKind, content_message_id
-from clinflow.errors import ConfigError, InputRejected
+from clinflow.errors import InputRejected
 from clinflow.interfaces import AuditSink
 from clinflow.patient_ids import patient_mrn
 from clinflow.sqlite_store import open_wal
@@ -112,9 +112,7 @@ class PatientDirectory:
     (AES-256-GCM under a key derived from the project key, bound to its token). A small
     in-memory cache serves the hot path."""
 
-    def __init__(
-        self, path: Path | None = None, pseudonymizer: Pseudonymizer | None = None
-    ) -> None:
+    def __init__(self, path: Path | None, pseudonymizer: Pseudonymizer) -> None:
         self._conn = open_wal(path, _DIRECTORY_SCHEMA) if path is not None else None
         if self._conn is not None:
             columns = {row[1] for row in self._conn.execute("PRAGMA table_info(patient_refs)")}
@@ -122,17 +120,13 @@ class PatientDirectory:
                 with contextlib.suppress(sqlite3.OperationalError):  # another process did it
                     self._conn.execute("ALTER TABLE patient_refs ADD COLUMN sealed_key BLOB")
         self._pseudonymizer = pseudonymizer
-        self._aead = (
-            AESGCM(pseudonymizer.digest(_SEAL_DOMAIN, "aes-256-gcm")) if pseudonymizer else None
-        )
+        self._aead = AESGCM(pseudonymizer.digest(_SEAL_DOMAIN, "aes-256-gcm"))
         self._cache: dict[str, str] = {}
         self._keys: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def token(self, fhir_id: str) -> str:
         """The keyed token a ``Patient/<id>`` is stored under (never the id itself)."""
-        if self._pseudonymizer is None:
-            raise ConfigError("patient directory without a pseudonymizer has no tokens")
         return self._pseudonymizer.token("ingest-patient-ref", fhir_id, 24)
 
     def remember(self, token: str, pseudonym: str, patient_key: str | None = None) -> None:
@@ -144,9 +138,8 @@ class PatientDirectory:
         sealed = None
         if patient_key is not None:
             self._keys[token] = patient_key
-            if self._aead is not None:
-                nonce = os.urandom(12)
-                sealed = nonce + self._aead.encrypt(nonce, patient_key.encode(), token.encode())
+            nonce = os.urandom(12)
+            sealed = nonce + self._aead.encrypt(nonce, patient_key.encode(), token.encode())
         if self._conn is not None:
             with self._lock:
                 self._conn.execute(
@@ -159,7 +152,7 @@ class PatientDirectory:
         ingested by any process on this data dir; None otherwise."""
         token = self.token(fhir_id)
         found = self._keys.get(token)
-        if found is not None or self._conn is None or self._aead is None:
+        if found is not None or self._conn is None:
             return found
         with self._lock:
             row = self._conn.execute(
@@ -310,7 +303,7 @@ class IngestStage:
         raise InputRejected("no patient: no Patient resource and no patient reference", location)
 
     def _key(self, fhir_id: str) -> str:
-        return self.pseudonymizer.token("ingest-patient-ref", fhir_id, 24)  # = directory.token
+        return self.directory.token(fhir_id)
 
     # ----- DICOM ----------------------------------------------------------------------------
     def _dicom(self, raw: Envelope, location: str) -> Envelope:

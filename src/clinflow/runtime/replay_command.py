@@ -14,7 +14,7 @@ from rich.live import Live
 from rich.table import Table
 
 from clinflow.envelope import TimedInput
-from clinflow.runtime.run_command import parse_duration
+from clinflow.runtime.run_command import parse_duration, parse_validation
 
 if TYPE_CHECKING:
     from clinflow.runtime.embedded import EmbeddedRuntime
@@ -125,8 +125,7 @@ def replay_command(
     if reports:
         raise ConfigError(f"unexpected argument {str(reports[0])!r} (one SOURCE per replay)")
 
-    if validation not in ("input", "shallow"):
-        raise ConfigError(f"--validation {validation!r}: expected input or shallow")
+    checked = parse_validation(validation)
     options = ReplayOptions(
         source=source,
         report_dir=report,
@@ -138,7 +137,7 @@ def replay_command(
         patients=patients,
         seed=seed,
         faults=faults,
-        validation="shallow" if validation == "shallow" else "input",
+        validation=checked,
         leak_scan=leak_scan,
         brokers=brokers,
         workers=workers,

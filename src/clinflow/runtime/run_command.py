@@ -40,6 +40,13 @@ STREAM_MANIFEST = "stream-manifest.ndjson"
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$")
 
 
+def parse_validation(text: str) -> Validation:
+    """``--validation`` of a streaming command: ``input`` (fhir.resources) or ``shallow``."""
+    if text not in ("input", "shallow"):
+        raise ConfigError(f"--validation {text!r}: expected input or shallow")
+    return "shallow" if text == "shallow" else "input"
+
+
 def parse_duration(text: str | None) -> float | None:
     """``90``, ``90s``, ``10m``, ``1.5h``, ``500ms`` → seconds; None → no limit."""
     if text is None:
@@ -157,8 +164,7 @@ def run_command(
     """
     if runtime not in ("embedded", "kafka"):
         raise ConfigError(f"--runtime {runtime!r}: expected embedded or kafka")
-    if validation not in ("input", "shallow"):
-        raise ConfigError(f"--validation {validation!r}: expected input or shallow")
+    checked = parse_validation(validation)
     kind, folder = parse_source(source)
     scp = scp_address(source) if kind == "dicom-scp" else None
     if scp is not None:
@@ -193,7 +199,7 @@ def run_command(
         scenario=scenario,
         once=once,
         progress=progress and not as_json,
-        validation="shallow" if validation == "shallow" else "input",
+        validation=checked,
         scp=scp,
         ae_title=ae_title,
     )

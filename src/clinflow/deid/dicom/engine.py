@@ -115,12 +115,8 @@ def _complete(ds: FileDataset, location: str) -> FileDataset:
     return ds
 
 
-@lru_cache(maxsize=8192)
 def _dictionary_sq(tag: int) -> bool:
-    try:
-        return bool(dictionary_VR(tag) == "SQ")
-    except KeyError:
-        return False
+    return _dictionary_vr(tag) == "SQ"
 
 
 _UID_VALUE = re.compile(rb"[0-9.]{1,64}")
