@@ -13,6 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 MRN_TYPE_CODES = frozenset({"MR", "MRN"})
+# Where a FHIR resource names the patient it belongs to (Observation.subject, Consent.patient,
+# Coverage.beneficiary): the streaming runtime's ingest and FHIR de-identification read these.
+PATIENT_REFERENCE_FIELDS = ("subject", "patient", "beneficiary")
 
 
 def patient_mrn(patient: Mapping[str, Any]) -> str | None:

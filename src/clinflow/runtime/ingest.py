@@ -40,12 +40,11 @@ from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.envelope import Envelope, SourceKind, content_message_id
 from clinflow.errors import InputRejected
 from clinflow.interfaces import AuditSink
-from clinflow.patient_ids import patient_mrn
+from clinflow.patient_ids import PATIENT_REFERENCE_FIELDS, patient_mrn
 from clinflow.sqlite_store import open_wal
 
 STAGE = "ingest"
 VITAL_SIGNS = "vital-signs"
-PATIENT_REFERENCE_FIELDS = ("subject", "patient", "beneficiary")
 
 
 def is_vital_sign(resource: Mapping[str, Any]) -> bool:

@@ -22,9 +22,9 @@ import orjson
 
 from clinflow.deid.fhir.io import FhirDeidRunner, parse_document
 from clinflow.envelope import Envelope, SourceKind
+from clinflow.patient_ids import PATIENT_REFERENCE_FIELDS
 
 STAGE = "deid-fhir"
-_PATIENT_FIELDS = ("subject", "patient", "beneficiary")
 
 
 def _index_pairs(document: dict[str, Any]) -> list[tuple[dict[str, Any], str | None]]:
@@ -63,7 +63,7 @@ class FhirDeidStage:
         index = self.runner.engine.index
         if self.patient_key is not None:
             for resource, _ in pairs:
-                for field in _PATIENT_FIELDS:
+                for field in PATIENT_REFERENCE_FIELDS:
                     value = resource.get(field)
                     ref = value.get("reference") if isinstance(value, dict) else None
                     if not isinstance(ref, str) or not ref.startswith("Patient/"):
