@@ -49,6 +49,7 @@ from clinflow.runtime.kafka_settings import (
     assignments,
     settled_join,
 )
+from clinflow.sqlite_store import open_wal
 
 KAFKA_GRAPH = "runtime.helpers:build_kafka_graph"
 SINK_DB = "sink.db"
@@ -111,15 +112,9 @@ class SqliteSink:
     name = "sink"
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # timeout first: two workers opening a fresh file race to switch it to WAL
-        self._conn = sqlite3.connect(
-            path, timeout=10, isolation_level=None, check_same_thread=False
-        )
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
+        # two workers opening a fresh file race to switch it to WAL: open as the product does
+        self._conn = open_wal(path, _SCHEMA)
         self._conn.execute("PRAGMA busy_timeout=10000")
-        self._conn.executescript(_SCHEMA)
         self._lock = threading.Lock()
 
     def process(self, envelope: Envelope) -> list[Envelope]:
@@ -146,8 +141,9 @@ def build_kafka_graph(data_dir: Path, options: Mapping[str, str]) -> Graph:
         [
             Hop("clean", Clean(), ("split", "measure")),
             Hop("split", Split(float(options.get("delay", "0"))), ("sink",)),
-            Hop("measure", Measure(Path(data_dir) / "failed-once" if fail_once else None),
-                ("sink",)),
+            Hop(
+                "measure", Measure(Path(data_dir) / "failed-once" if fail_once else None), ("sink",)
+            ),
             Hop("sink", sink),
         ],
         entry="clean",
@@ -211,8 +207,10 @@ class Cluster:
 
     def start_worker(self, *options: str) -> Worker:
         log = self.logs / f"worker-{len(self.workers)}.log"
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS_DIR),
-                                                             os.environ.get("PYTHONPATH", "")])}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
+        }
         graph = ["--graph", self.graph] if self.graph is not None else []
         command = [
             sys.executable, "-m", "clinflow.runtime.kafka_commands",
