@@ -31,6 +31,7 @@ LOWER_PACKAGES = (
     "clinflow.consent",
     "clinflow.crypto",
     "clinflow.deid",
+    "clinflow.ehr",
     "clinflow.scoring",
     "clinflow.sinks",
     "clinflow.synthetic",
