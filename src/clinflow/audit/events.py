@@ -317,14 +317,19 @@ def ingest(
     agent: str | Agent = "clinflow-ingest",
     purpose: str | None = None,
     recorded: datetime | None = None,
+    source_system: str | None = None,
 ) -> AuditEvent:
-    """A message entered the pipeline (DCM 110107 Import)."""
+    """A message entered the pipeline (DCM 110107 Import); ``source_system`` names where it
+    came from when the source knows (``fhir:<base URL>``, ``mllp:<port>``...), never PHI."""
+    detail: dict[str, str | int | bool] = {"source-kind": source_kind}
+    if source_system:
+        detail["source-system"] = source_system
     return build_event(
         EventCode.INGEST,
         agents=[_agent(agent)],
         patient=patient,
         purposes=_purposes(purpose),
-        entities=[Entity("message", message_id, detail={"source-kind": source_kind})],
+        entities=[Entity("message", message_id, detail=detail)],
         recorded=recorded,
     )
 

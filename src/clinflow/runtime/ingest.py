@@ -85,6 +85,9 @@ def _event_time(resources: list[dict[str, Any]]) -> datetime:
 
 
 ROUTE_ATTR = "route"  # set by sources: a PHI-free key of the source patient (partitioning)
+# set by sources that know their sending system (a FHIR server's base URL, an MLLP port):
+# named in each ingest AuditEvent; PHI-free (no query values, no credentials)
+SOURCE_SYSTEM_ATTR = "source_system"
 
 
 def route_key(envelope: Envelope) -> str:
@@ -207,12 +210,14 @@ class IngestStage:
             outputs = [self._dicom(envelope, location)]
         else:
             outputs = self._fhir(envelope, location)
+        system = envelope.attributes.get(SOURCE_SYSTEM_ATTR)
         for output in outputs:
             self.audit.append(
                 audit_events.ingest(
                     patient=output.patient,
                     message_id=output.message_id,
                     source_kind=output.source.value,
+                    source_system=system,
                 )
             )
         return outputs
