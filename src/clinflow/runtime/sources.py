@@ -148,30 +148,29 @@ def _kind_of_json(document: object) -> SourceKind:
     return SourceKind.CONSENT if is_consent else SourceKind.FHIR
 
 
-def file_envelopes(data: bytes, name: bytes, location: str, at: datetime) -> list[Envelope]:
-    """Raw envelopes of one complete file (none when it is neither FHIR JSON nor DICOM).
+def fhir_envelope(data: bytes, location: str, at: datetime) -> Envelope:
+    """The raw envelope of one FHIR JSON document (a file, an ndjson line, a fetched
+    resource): source ``consent`` for a Consent, else ``fhir``. Undecodable JSON still
+    becomes an envelope: ingest rejects and quarantines it, so a bad export is visible
+    instead of silently skipped."""
+    try:
+        source = _kind_of_json(orjson.loads(data))
+    except orjson.JSONDecodeError:
+        source = SourceKind.FHIR
+    return source_input(data, source, at, location, FHIR_FORMAT)
 
-    Undecodable JSON still becomes an envelope: ingest rejects and quarantines it, so a bad
-    export is visible instead of silently skipped.
-    """
+
+def file_envelopes(data: bytes, name: bytes, location: str, at: datetime) -> list[Envelope]:
+    """Raw envelopes of one complete file (none when it is neither FHIR JSON nor DICOM)."""
     lower = name.lower()
     if lower.endswith(b".ndjson"):
-        out = []
-        for number, line in enumerate(data.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                source = _kind_of_json(orjson.loads(line))
-            except orjson.JSONDecodeError:
-                source = SourceKind.FHIR
-            out.append(source_input(line, source, at, f"{location}:{number}", FHIR_FORMAT))
-        return out
+        return [
+            fhir_envelope(line, f"{location}:{number}", at)
+            for number, line in enumerate(data.splitlines(), start=1)
+            if line.strip()
+        ]
     if lower.endswith(b".json"):
-        try:
-            source = _kind_of_json(orjson.loads(data))
-        except orjson.JSONDecodeError:
-            source = SourceKind.FHIR
-        return [source_input(data, source, at, location, FHIR_FORMAT)]
+        return [fhir_envelope(data, location, at)]
     if data[_DICM_OFFSET : _DICM_OFFSET + 4] == b"DICM" or lower.endswith(b".dcm"):
         return [source_input(data, SourceKind.DICOM, at, location, DICOM_FORMAT)]
     return []
