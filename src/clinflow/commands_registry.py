@@ -14,6 +14,9 @@ def register_all(app: typer.Typer) -> None:
     from clinflow.deid.commands import deid_app
 
     app.add_typer(deid_app, name="deid")
+    from clinflow.labs.commands import lab_app
+
+    app.add_typer(lab_app, name="lab")  # teaching labs: lab list|start|check (issue 16)
     from clinflow.synthetic.commands import register as register_synthetic
 
     register_synthetic(app)  # synthetic generator: generate
