@@ -1,0 +1,80 @@
+"""The canonical vital signs of an HL7 v2 feed and the FHIR code each becomes.
+
+The same codes and UCUM units the synthetic generator writes (``clinflow.synthetic.fhir.vitals``,
+FHIR vital-signs profile, /work/shared/REFERENCE.md): heart rate 8867-4 ``/min``,
+respiratory rate 9279-1 ``/min``, SpO2 2708-6 / 59408-5 ``%``, systolic 8480-6 and diastolic
+8462-4 ``mm[Hg]`` (one blood-pressure panel 85354-9 in FHIR, two OBX in v2, as monitors send
+them), body temperature 8310-5 ``Cel``, inhaled O2 flow 3151-8 ``L/min`` and ACVPU (SNOMED CT
+1104441000000107, NHS NEWS2 FHIR guidance). The round-trip test checks these against the
+generator's own output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+SNOMED = "http://snomed.info/sct"
+OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+BP_PANEL = "85354-9"
+SYSTOLIC = "8480-6"
+DIASTOLIC = "8462-4"
+ACVPU = "1104441000000107"
+
+# v2 coding-system names (HL7 table 0396) <-> FHIR system URIs
+V2_SYSTEMS = {"LN": LOINC, "SCT": SNOMED, "SNM": SNOMED, "UCUM": UCUM}
+FHIR_SYSTEMS = {LOINC: "LN", SNOMED: "SCT"}
+
+
+@dataclass(frozen=True, slots=True)
+class Vital:
+    """One vital sign: the key the generator uses in Observation ids, its FHIR codings, the
+    UCUM unit (None for coded values) and the v2 code the generator sends in OBX-3."""
+
+    key: str
+    codings: tuple[tuple[str, str, str], ...]  # (system, code, display)
+    unit: str | None
+    v2_code: str
+    v2_system: str = "LN"
+
+
+VITALS: tuple[Vital, ...] = (
+    Vital("hr", ((LOINC, "8867-4", "Heart rate"),), "/min", "8867-4"),
+    Vital("rr", ((LOINC, "9279-1", "Respiratory rate"),), "/min", "9279-1"),
+    Vital("spo2", ((LOINC, "2708-6", "Oxygen saturation"), (LOINC, "59408-5", "")), "%", "59408-5"),
+    Vital("temp", ((LOINC, "8310-5", "Body temperature"),), "Cel", "8310-5"),
+    Vital(
+        "acvpu",
+        ((SNOMED, ACVPU, "ACVPU (Alert Confusion Voice Pain Unresponsive) scale"),),
+        None,
+        ACVPU,
+        "SCT",
+    ),
+    Vital("o2", ((LOINC, "3151-8", "Inhaled oxygen flow rate"),), "L/min", "3151-8"),
+)
+BP_CODING = ((LOINC, BP_PANEL, "Blood pressure panel"),)
+BP_COMPONENTS = {
+    SYSTOLIC: ((LOINC, SYSTOLIC, "Systolic blood pressure"),),
+    DIASTOLIC: ((LOINC, DIASTOLIC, "Diastolic blood pressure"),),
+}
+BP_UNIT = "mm[Hg]"
+
+# canonical OBX-3 code -> the vital it is (both SpO2 codes are the same vital)
+VITAL_BY_CODE: dict[str, Vital] = {code: v for v in VITALS for _, code, _ in v.codings}
+# units a canonical code accepts without a vendor conversion
+UNIT_OF_CODE: dict[str, str] = {
+    **{code: v.unit for code, v in VITAL_BY_CODE.items() if v.unit is not None},
+    SYSTOLIC: BP_UNIT,
+    DIASTOLIC: BP_UNIT,
+}
+
+
+def codeable(codings: tuple[tuple[str, str, str], ...]) -> dict[str, object]:
+    """A CodeableConcept as the generator writes it (display only where it has one)."""
+    return {
+        "coding": [
+            {"system": s, "code": c, "display": d} if d else {"system": s, "code": c}
+            for s, c, d in codings
+        ]
+    }
