@@ -27,6 +27,7 @@ class DecisionSource(StrEnum):
     REVOCATION = "revocation"
     POLICY = "policy"
     BREAK_GLASS = "break-the-glass"
+    AGREEMENT = "data-use-agreement"  # consent permitted, no data use agreement did (ADR 0094)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,7 @@ class Decision:
     provision: str | None = None
     revocation_id: str | None = None
     break_glass: bool = False
+    agreement_id: str | None = None  # the data use agreement that permitted (research)
     registry_version: int = field(default=0, compare=False)
 
     @property

@@ -9,16 +9,23 @@ quarantined. Break-the-glass permits are audited too.
 ``GuardedSink`` re-checks at the moment of writing, under the patient's registry lock, so a
 message that passed the gate and was still in flight when a revocation landed is dropped
 instead of written after the revocation swept the stores.
+
+A gate given ``agreements`` (the research gate) also needs a data use agreement in force for
+the purpose and the data's class: consent without an agreement, or an agreement without
+consent, releases nothing, and the denial is audited with its reason (ADR 0094).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from clinflow.audit import events as audit_events
-from clinflow.consent.decision import Decision, DecisionQuery
+from clinflow.consent.decision import Decision, DecisionQuery, DecisionSource
+from clinflow.consent.dua import AgreementDecision
+from clinflow.consent.policy import Effect
 from clinflow.consent.registry import ConsentRegistry
 from clinflow.envelope import Envelope
 from clinflow.errors import InputRejected
@@ -28,6 +35,14 @@ CONSENT_VERSION_ATTR = "consent_version"
 DESTINATION_ATTR = "destination"
 # Envelope attributes naming the data categories a consent's class/code can refer to.
 CATEGORY_ATTRS = ("category", "resource_type", "modality")
+
+
+class AgreementCheck(Protocol):
+    """The data-use-agreement half of a release decision (``consent.dua.ReleaseAgreements``)."""
+
+    def decide(
+        self, purpose: str, categories: Iterable[str], when: datetime
+    ) -> AgreementDecision: ...
 
 
 def categories_of(envelope: Envelope) -> frozenset[str]:
@@ -52,8 +67,10 @@ class ConsentGate:
         *,
         destination: str,
         agent: str = "clinflow-consent-gate",
+        agreements: AgreementCheck | None = None,
     ) -> None:
         self.registry = registry
+        self.agreements = agreements
         self.audit = audit
         self.destination = destination
         self.agent = agent
@@ -73,11 +90,27 @@ class ConsentGate:
         )
 
     def decide(self, envelope: Envelope) -> Decision:
-        return self.registry.decide(self.query_for(envelope))
+        return self.decide_query(self.query_for(envelope))
+
+    def decide_query(self, query: DecisionQuery) -> Decision:
+        """Consent in force, then (for a gate with agreements) a data use agreement in force."""
+        decision = self.registry.decide(query)
+        if not decision.permitted or self.agreements is None:
+            return decision
+        agreement = self.agreements.decide(query.purpose, query.categories, self.registry.clock())
+        if agreement.permitted:
+            return replace(decision, agreement_id=agreement.agreement_id)
+        return replace(
+            decision,
+            effect=Effect.DENY,
+            source=DecisionSource.AGREEMENT,
+            reason=agreement.reason,
+            break_glass=False,
+        )
 
     def process(self, envelope: Envelope) -> list[Envelope]:
         query = self.query_for(envelope)
-        decision = self.registry.decide(query)
+        decision = self.decide_query(query)
         if not decision.permitted:
             self.denied += 1
             self._audit(envelope, query, decision)

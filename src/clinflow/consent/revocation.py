@@ -33,7 +33,7 @@ from clinflow.consent.registry import ConsentRegistry
 from clinflow.crypto.datakeys import DataKeyStore
 from clinflow.errors import ConfigError
 from clinflow.interfaces import AuditSink, RetractionRequest
-from clinflow.lineage import LineageIndex
+from clinflow.lineage import LineageIndex, LineageRecord
 from clinflow.patient_ids import PSEUDONYM_RE
 from clinflow.quarantine import QUARANTINE_SCOPE
 from clinflow.sinks.registry import RetractionOutcome, RetractionRegistry
@@ -137,57 +137,14 @@ class RevocationService:
             request = RetractionRequest(
                 patient=patient, purposes=() if full else purposes, message_ids=message_ids
             )
-            outcomes = self.targets.retract_all(request)
-            covered = self.targets.covered_sinks()
-            for sink in sorted({record.sink for record in found} - covered):
-                # found through lineage, but no target can reach it: say so, never "complete"
-                outcomes.append(RetractionOutcome(sink, None, error="NoTargetRegistered"))
-            for outcome in outcomes:
-                report = outcome.report
-                actions.append(
-                    ActionTaken(
-                        target=outcome.target,
-                        deleted=report.deleted if report else 0,
-                        derived_deleted=report.derived_deleted if report else 0,
-                        error=outcome.error,
-                        details=_sample(report.details) if report else (),
-                    )
-                )
-                audit_entries.append(
-                    self.audit.append(
-                        audit_events.purge(
-                            patient=patient,
-                            target=outcome.target,
-                            records_deleted=(report.deleted + report.derived_deleted)
-                            if report
-                            else 0,
-                            receipt_id=receipt_id,
-                            agent=AGENT,
-                            outcome=audit_events.Outcome.SUCCESS
-                            if outcome.ok
-                            else audit_events.Outcome.SERIOUS_FAILURE,
-                        )
-                    )
-                )
+            actions = self._retract(request, found, receipt_id, audit_entries, notes)
         else:
             notes.append("nothing released since the effective time; no retraction sent")
-        failed = [action.target for action in actions if action.error is not None]
-        if failed:
-            notes.append(f"retraction failed at {', '.join(failed)}; re-run to retry")
-        else:
-            self.lineage.mark_retracted(found)
         destroyed: list[DestroyedKey] = []
         if revocation.retroactive:
             # a full revocation purged the quarantine: its data key goes too (ADR 0085)
             scopes = (*purposes, QUARANTINE_SCOPE) if full else purposes
-            for scope in scopes:
-                for key in self.datakeys.destroy(patient, scope):
-                    destroyed.append(DestroyedKey(key.key_id, key.scope))
-                    audit_entries.append(
-                        self.audit.append(
-                            audit_events.key_destruction(patient=patient, key_id=key.key_id)
-                        )
-                    )
+            destroyed = self._shred(patient, scopes, audit_entries)
         else:
             notes.append("non-retroactive scope: data keys kept for data released before")
         receipt = Receipt(
@@ -211,6 +168,141 @@ class RevocationService:
         )
         self.registry.store.save_receipt(receipt_id, patient, receipt.to_dict())
         return receipt
+
+    def _retract(
+        self,
+        request: RetractionRequest,
+        found: Sequence[LineageRecord],
+        receipt_id: str,
+        audit_entries: list[int],
+        notes: list[str],
+    ) -> list[ActionTaken]:
+        """Send ``request`` to every target, audit each outcome, mark ``found`` retracted
+        when every target succeeded (else a note says to re-run)."""
+        outcomes = self.targets.retract_all(request)
+        covered = self.targets.covered_sinks()
+        for sink in sorted({record.sink for record in found} - covered):
+            # found through lineage, but no target can reach it: say so, never "complete"
+            outcomes.append(RetractionOutcome(sink, None, error="NoTargetRegistered"))
+        actions: list[ActionTaken] = []
+        for outcome in outcomes:
+            report = outcome.report
+            actions.append(
+                ActionTaken(
+                    target=outcome.target,
+                    deleted=report.deleted if report else 0,
+                    derived_deleted=report.derived_deleted if report else 0,
+                    error=outcome.error,
+                    details=_sample(report.details) if report else (),
+                )
+            )
+            audit_entries.append(
+                self.audit.append(
+                    audit_events.purge(
+                        patient=request.patient,
+                        target=outcome.target,
+                        records_deleted=(report.deleted + report.derived_deleted)
+                        if report
+                        else 0,
+                        receipt_id=receipt_id,
+                        reason=request.reason,
+                        agent=AGENT,
+                        outcome=audit_events.Outcome.SUCCESS
+                        if outcome.ok
+                        else audit_events.Outcome.SERIOUS_FAILURE,
+                    )
+                )
+            )
+        failed = [action.target for action in actions if action.error is not None]
+        if failed:
+            notes.append(f"retraction failed at {', '.join(failed)}; re-run to retry")
+        else:
+            self.lineage.mark_retracted(found)
+        return actions
+
+    def _shred(
+        self,
+        patient: str,
+        scopes: Iterable[str],
+        audit_entries: list[int],
+        reason: str = "consent-revoked",
+    ) -> list[DestroyedKey]:
+        """Destroy the patient's data keys of ``scopes``, each destruction audited."""
+        destroyed: list[DestroyedKey] = []
+        for scope in scopes:
+            for key in self.datakeys.destroy(patient, scope):
+                destroyed.append(DestroyedKey(key.key_id, key.scope))
+                audit_entries.append(
+                    self.audit.append(
+                        audit_events.key_destruction(
+                            patient=patient, key_id=key.key_id, reason=reason
+                        )
+                    )
+                )
+        return destroyed
+
+    def retract_records(
+        self,
+        patient: str,
+        found: Sequence[LineageRecord],
+        *,
+        basis_id: str,
+        purposes: Sequence[str],
+        reason: str,
+        shred: bool = False,
+        requested_by: str = AGENT,
+        note: str = "",
+    ) -> Receipt:
+        """Retract exactly ``found`` (lineage records of ``patient``) for a reason other than
+        a revocation — a data use agreement that expired, a retention period that elapsed —
+        through the same targets, audit events and receipt as a revocation; ``shred`` also
+        destroys the patient's data keys of ``purposes`` (nothing of theirs is left there).
+
+        ``basis_id`` names what ended (``dua:<id>``, ``retention:<store>``); it is the
+        receipt's revocation id. Caller holds nothing: this takes the patient's lock."""
+        if not _looks_pseudonymous(patient):
+            raise ConfigError("patient: expected a pseudonym like PT-<hex>, not an identifier")
+        receipt_id = f"rcpt-{uuid.uuid4().hex[:16]}"
+        requested_at = self.registry.clock().isoformat()
+        audit_entries: list[int] = []
+        notes = [note] if note else []
+        with self.registry.patient_lock(patient):
+            output_ids = tuple(sorted({record.output_id for record in found}))
+            actions: list[ActionTaken] = []
+            if output_ids:
+                request = RetractionRequest(
+                    patient=patient,
+                    purposes=tuple(sorted(purposes)),
+                    message_ids=output_ids,
+                    reason=reason,
+                )
+                actions = self._retract(request, found, receipt_id, audit_entries, notes)
+            destroyed = self._shred(patient, purposes, audit_entries, reason) if shred else []
+            if not shred:
+                notes.append("data keys kept: the patient has other records under a basis")
+            counts = Counter((record.sink, record.purpose) for record in found)
+            receipt = Receipt(
+                receipt_id=receipt_id,
+                patient=patient,
+                revocation_id=basis_id,
+                purposes=tuple(sorted(purposes)),
+                retroactive=True,
+                effective_at=requested_at,
+                requested_at=requested_at,
+                completed_at=self.registry.clock().isoformat(),
+                registry_version=self.registry.version(patient),
+                already_revoked=False,
+                found=tuple(
+                    FoundItem(sink, purpose, count)
+                    for (sink, purpose), count in sorted(counts.items())
+                ),
+                actions=tuple(actions),
+                keys_destroyed=tuple(destroyed),
+                audit_entries=tuple(audit_entries),
+                notes=tuple(notes),
+            )
+            self.registry.store.save_receipt(receipt_id, patient, receipt.to_dict())
+            return receipt
 
     def receipt(self, receipt_id: str) -> Receipt | None:
         for body in self.registry.store.receipts(None):

@@ -180,6 +180,7 @@ def build_pipeline(
     (the runtime's buffered sink, committed once per batch). ``validation``: how the FHIR
     de-identification stage validates inputs (``input``: fhir.resources models; ``shallow``:
     type, id and element names only)."""
+    from clinflow.consent.retention import research_release_agreements
     from clinflow.deid.dicom.batch import DicomDeidStage
     from clinflow.deid.dicom.engine import DicomDeidentifier
     from clinflow.deid.dicom.profile import compile_policy
@@ -196,7 +197,13 @@ def build_pipeline(
     ingest = IngestStage(deployment.pseudonymizer, audit, directory)
     consent = ConsentEventStage(deployment.consent.revocations)
     treatment_gate = ConsentGate(registry, audit, destination=ICU_DESTINATION)
-    research_gate = ConsentGate(registry, audit, destination=RESEARCH_DESTINATION)
+    # consent AND a data use agreement in force (ADR 0094)
+    research_gate = ConsentGate(
+        registry,
+        audit,
+        destination=RESEARCH_DESTINATION,
+        agreements=research_release_agreements(deployment.data_dir),
+    )
     dicom_engine = DicomDeidentifier(compile_policy(None, None), deployment.pseudonymizer)
     fhir_engine = build_fhir_deidentifier(deployment.pseudonymizer, deployment.datakeys)
     fhir_runner = FhirDeidRunner(fhir_engine, deployment.quarantine, audit, validation)
