@@ -35,6 +35,8 @@ from clinflow.consent.dua import (
     load_deployment_agreements,
 )
 from clinflow.consent.revocation import RevocationService
+from clinflow.consent.service import ConsentService
+from clinflow.errors import ConfigError
 from clinflow.lineage import LineageIndex, LineageRecord
 from clinflow.policy_loader import Shape, read_document
 from clinflow.sinks.research import ResearchRecord, ResearchStore
@@ -318,3 +320,23 @@ class RetentionEnforcer:
                     "detail": item.reason,
                 }
             )
+
+
+def enforcer_for(service: ConsentService, data_dir: DataDir | None = None) -> RetentionEnforcer:
+    """An enforcer over a deployment's consent service (its registry, lineage, targets)."""
+    return RetentionEnforcer(
+        policy=default_retention(),
+        agreements=research_release_agreements(data_dir),
+        revocations=service.revocations,
+        research=service.research,
+        lineage=service.lineage,
+    )
+
+
+def parse_instant(value: str, option: str) -> datetime:
+    """An ISO date or date-time; no zone means UTC. ``ConfigError`` names the option."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ConfigError(f"{option}: expected an ISO date or date-time") from exc
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -1,0 +1,46 @@
+"""``clinflow retention enforce``: remove what has outlived its legal basis, with a report."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from clinflow.cli_options import DataDirOption
+from clinflow.consent.retention import parse_instant
+
+retention_app = typer.Typer(help="Legal basis and retention per store (policies/retention.yaml).")
+
+
+@retention_app.command("enforce")
+def enforce_command(
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", help="Judge bases at this time (ISO; default now).", show_default=False
+        ),
+    ] = None,  # fmt: skip
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Also write the JSON report here.")
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Retract (and crypto-shred) research records whose consent, data use agreement or
+    retention period no longer holds, through the revocation machinery (audited, receipts);
+    print the JSON report. Exit 1 if a retraction failed or anything without a basis remains."""
+    from clinflow.consent.retention import enforcer_for
+    from clinflow.runtime.deployment import Deployment
+
+    moment = parse_instant(as_of, "--as-of") if as_of else datetime.now(UTC)
+    with Deployment.open(data_dir) as deployment:
+        result = enforcer_for(deployment.consent, deployment.data_dir).enforce(moment)
+    text = json.dumps(result.to_json(), indent=2)
+    typer.echo(text)
+    if report is not None:
+        report.write_text(text + "\n", encoding="utf-8")
+    if not result.verified:
+        typer.echo("retention NOT verified: see the report", err=True)
+        raise typer.Exit(1)

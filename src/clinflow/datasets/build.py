@@ -1,0 +1,438 @@
+"""Build a de-identified research dataset from the research store, under data use agreements.
+
+``build_dataset(sources, dua_ids, as_of, out)`` reads every record of the research store
+(sealed, de-identified DICOM instances and FHIR Bundles), and keeps an item only when, at
+``as_of``, the patient's Consent permits research for it (a Consent record, not a fallback)
+and one of the listed agreements in force covers its data class. Items are written as
+
+    dicom/<patient>/<output id>.dcm       the de-identified instance, bytes as stored
+    fhir/<ResourceType>.ndjson            one resource per line (sorted keys), sorted by id
+    notes/<patient>/<record id>.txt       the text of each DocumentReference attachment
+    manifest.json                         every item: lineage, consent, DUA, hashes, ...
+    DATASET_CARD.md                       cohort, modalities, exclusions, privacy measures
+
+Nothing depends on the clock or on iteration order: the same research store, keys, policies
+and ``as_of`` give byte-identical files (``rebuild`` relies on it).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import io
+import os
+import shutil
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from clinflow import __version__
+from clinflow.audit import events as audit_events
+from clinflow.config import DataDir, policies_dir
+from clinflow.consent.decision import DecisionQuery, DecisionSource
+from clinflow.consent.dua import (
+    DUA_FOLDER,
+    AgreementSet,
+    DataUseAgreement,
+    DeidLevel,
+    imaging_class,
+    resource_class,
+)
+from clinflow.consent.registry import ConsentRegistry
+from clinflow.errors import ConfigError, KeyError_
+from clinflow.interfaces import AuditSink
+from clinflow.sinks.research import ResearchRecord, ResearchStore
+
+FORMAT = "clinflow-dataset/1"
+MANIFEST = "manifest.json"
+CARD = "DATASET_CARD.md"
+REBUILD_REPORT = "REBUILD_REPORT.json"
+META_FILES = frozenset({MANIFEST, CARD, REBUILD_REPORT})
+PURPOSE = "HRESCH"
+RECIPIENT_STORE = "research-store"
+AGENT = "clinflow-dataset"
+KEY_ID_SLICE = slice(4, 20)  # crypto.datakeys token: b"CFK1" || key id (16) || ...
+
+
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """What a build reads: the deployment's stores and fingerprints (built by the command)."""
+
+    research: ResearchStore
+    registry: ConsentRegistry
+    agreements: AgreementSet
+    held: DeidLevel
+    key_epoch: str
+    policy_set_hash: str
+    audit: AuditSink | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    record_id: str
+    kind: str  # dicom | fhir | note
+    file: str
+    data: bytes
+    data_class: str
+    patient: str
+    output_id: str
+    lineage: tuple[str, ...]
+    consent: str
+    dua: str
+    data_key: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusion:
+    record_id: str
+    patient: str
+    data_class: str
+    code: str
+    detail: str
+
+
+@dataclass
+class BuildResult:
+    out: Path
+    manifest: dict[str, Any]
+    items: list[Item]
+    excluded: list[Exclusion] = field(default_factory=list)
+
+    @property
+    def dataset_id(self) -> str:
+        return str(self.manifest["dataset_id"])
+
+
+# ------------------------------------------------------------------------- fingerprints
+
+
+def key_epoch(project_key: bytes) -> str:
+    """A fingerprint of the pseudonymization key (HMAC of a fixed label): it changes when the
+    key does, and reveals nothing of it."""
+    return hmac.new(project_key, b"clinflow-key-epoch", hashlib.sha256).hexdigest()[:16]
+
+
+def policy_set_hash(data_dir: DataDir | None = None) -> str:
+    """SHA-256 over every policy YAML (path and bytes, sorted) and the deployment's DUAs."""
+    digest = hashlib.sha256()
+    roots = [("policies", policies_dir())]
+    if data_dir is not None:
+        roots.append(("data-dir-dua", data_dir.root / DUA_FOLDER))
+    for label, root in roots:
+        if not root.is_dir():
+            continue
+        for path in sorted(root.rglob("*.yaml")):
+            digest.update(f"{label}/{path.relative_to(root).as_posix()}\0".encode())
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def code_version() -> str:
+    return f"clinflow {__version__}"
+
+
+def canonical(data: Any) -> bytes:
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+
+
+# ------------------------------------------------------------------------- splitting records
+
+
+def _modality(data: bytes) -> str | None:
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    try:
+        dataset = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True, force=True)
+    except (InvalidDicomError, OSError, ValueError, AttributeError, KeyError):
+        return None
+    value = str(dataset.get("Modality", "") or "").strip()
+    return value or None
+
+
+def _note_text(resource: dict[str, Any]) -> bytes | None:
+    for content in resource.get("content") or []:
+        attachment = content.get("attachment") if isinstance(content, dict) else None
+        data = attachment.get("data") if isinstance(attachment, dict) else None
+        if isinstance(data, str):
+            try:
+                return base64.b64decode(data, validate=True)
+            except ValueError:
+                return None
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """One dataset item before the DUA check: id, kind, file, bytes, data class."""
+
+    record_id: str
+    kind: str
+    file: str
+    data: bytes
+    data_class: str
+
+
+def pieces(record: ResearchRecord, payload: bytes) -> Iterator[Piece]:
+    """The items of one research record: a DICOM instance, or each resource of a Bundle (a
+    DocumentReference also yields its note text)."""
+    patient = record.patient
+    if record.category.split(",")[0] == "dicom":
+        data_class = imaging_class(_modality(payload))
+        file = f"dicom/{patient}/{record.output_id}.dcm"
+        yield Piece(record.output_id, "dicom", file, payload, data_class)
+        return
+    document = orjson.loads(payload)
+    entries = document.get("entry") if isinstance(document, dict) else None
+    resources = (
+        [entry.get("resource") for entry in entries or [] if isinstance(entry, dict)]
+        if isinstance(document, dict) and document.get("resourceType") == "Bundle"
+        else [document]
+    )
+    for index, resource in enumerate(resources):
+        if not isinstance(resource, dict) or not resource.get("resourceType"):
+            continue
+        record_id = f"{record.output_id}#{index}"
+        data_class = resource_class(resource)
+        kind = str(resource["resourceType"])
+        yield Piece(record_id, "fhir", f"fhir/{kind}.ndjson", canonical(resource), data_class)
+        if kind == "DocumentReference":
+            text = _note_text(resource)
+            if text is not None:
+                file = f"notes/{patient}/{record.output_id}-{index}.txt"
+                yield Piece(f"{record_id}/text", "note", file, text, data_class)
+
+
+# ------------------------------------------------------------------------- the build
+
+
+def _agreements(sources: Sources, dua_ids: Sequence[str]) -> list[DataUseAgreement]:
+    chosen: list[DataUseAgreement] = []
+    for dua_id in dua_ids:
+        agreement = sources.agreements.get(dua_id)
+        if agreement is None:
+            known = ", ".join(sources.agreements.ids()) or "none"
+            raise ConfigError(f"--dua {dua_id}: no such data use agreement (known: {known})")
+        chosen.append(agreement)
+    if not chosen:
+        raise ConfigError("--dua: name at least one data use agreement")
+    recipients = {agreement.recipient for agreement in chosen}
+    if len(recipients) > 1:
+        raise ConfigError("--dua: the agreements name different recipients; one dataset each")
+    return chosen
+
+
+def _consent_reason(source: DecisionSource) -> str:
+    if source is DecisionSource.REVOCATION:
+        return "consent-withdrawn"
+    if source is DecisionSource.POLICY:
+        return "no-consent"
+    return "consent-denied"
+
+
+def select(
+    sources: Sources, dua_ids: Sequence[str], as_of: datetime
+) -> tuple[list[Item], list[Exclusion]]:
+    """Every item the agreements and consents permit at ``as_of``, and what was left out."""
+    _agreements(sources, dua_ids)
+    items: list[Item] = []
+    excluded: list[Exclusion] = []
+    for record in sources.research.records():
+        raw = (sources.research.root / record.location).read_bytes()
+        try:
+            payload = sources.research.read(record.output_id)
+        except (KeyError_, OSError) as exc:
+            detail = "sealed under a destroyed key" if isinstance(exc, KeyError_) else "missing"
+            excluded.append(Exclusion(record.output_id, record.patient, "-", "unreadable", detail))
+            continue
+        categories = frozenset(part for part in record.category.split(",") if part)
+        query = DecisionQuery(record.patient, PURPOSE, categories, RECIPIENT_STORE)
+        consent = sources.registry.decide(query, as_of)
+        for piece in pieces(record, payload):
+            if not consent.permitted or consent.consent_id is None:
+                code = _consent_reason(consent.source) if not consent.permitted else "no-consent"
+                excluded.append(
+                    Exclusion(piece.record_id, record.patient, piece.data_class, code,
+                              consent.reason)
+                )  # fmt: skip
+                continue
+            decision = sources.agreements.decide(
+                PURPOSE, [piece.data_class], as_of, held=sources.held, only=dua_ids
+            )
+            if not decision.permitted or decision.agreement_id is None:
+                excluded.append(
+                    Exclusion(piece.record_id, record.patient, piece.data_class, decision.code,
+                              decision.reason)
+                )  # fmt: skip
+                continue
+            items.append(
+                Item(
+                    record_id=piece.record_id,
+                    kind=piece.kind,
+                    file=piece.file,
+                    data=piece.data,
+                    data_class=piece.data_class,
+                    patient=record.patient,
+                    output_id=record.output_id,
+                    lineage=record.lineage,
+                    consent=f"Consent/{consent.consent_id}",
+                    dua=decision.agreement_id,
+                    data_key=raw[KEY_ID_SLICE].hex(),
+                )
+            )
+    items.sort(key=lambda item: item.record_id)
+    excluded.sort(key=lambda item: item.record_id)
+    return items, excluded
+
+
+def _files(items: Sequence[Item]) -> dict[str, bytes]:
+    lines: dict[str, list[bytes]] = {}
+    files: dict[str, bytes] = {}
+    for item in items:
+        if item.kind == "fhir":
+            lines.setdefault(item.file, []).append(item.data)
+        else:
+            files[item.file] = item.data
+    for name, content in lines.items():
+        files[name] = b"\n".join(content) + b"\n"
+    return dict(sorted(files.items()))
+
+
+def _manifest(
+    sources: Sources,
+    agreements: Sequence[DataUseAgreement],
+    as_of: datetime,
+    items: Sequence[Item],
+    excluded: Sequence[Exclusion],
+    files: dict[str, bytes],
+) -> dict[str, Any]:
+    records = [
+        {
+            "record_id": item.record_id,
+            "kind": item.kind,
+            "file": item.file,
+            "data_class": item.data_class,
+            "patient": item.patient,
+            "lineage_id": item.output_id,
+            "lineage": list(item.lineage),
+            "consent": item.consent,
+            "dua": item.dua,
+            "policy_set_hash": sources.policy_set_hash,
+            "key_epoch": sources.key_epoch,
+            "data_key": item.data_key,
+            "code_version": code_version(),
+            "content_sha256": item.sha256,
+        }
+        for item in items
+    ]
+    body: dict[str, Any] = {
+        "format": FORMAT,
+        "as_of": as_of.isoformat(),
+        "purpose": PURPOSE,
+        "recipient": agreements[0].recipient,
+        "agreements": [
+            {
+                "id": a.id,
+                "version": a.version,
+                "title": a.title,
+                "data_classes": list(a.data_classes),
+                "modalities": list(a.modalities),
+                "deidentification": a.deidentification.value,
+                "period": {"start": a.period.start.isoformat(), "end": a.period.end.isoformat()},
+                "reidentification_keys": a.reidentification_keys,
+            }
+            for a in agreements
+        ],
+        "deidentification_held": sources.held.value,
+        "policy_set_hash": sources.policy_set_hash,
+        "key_epoch": sources.key_epoch,
+        "code_version": code_version(),
+        "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
+        "records": records,
+        "exclusions": dict(sorted(Counter(e.code for e in excluded).items())),
+    }
+    body["dataset_id"] = "ds-" + hashlib.sha256(canonical(body)).hexdigest()[:20]
+    return body
+
+
+def manifest_bytes(manifest: dict[str, Any]) -> bytes:
+    return orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
+
+
+def write_tree(out: Path, files: dict[str, bytes]) -> None:
+    """Write ``files`` under ``out`` (a fresh folder: an existing one must be empty)."""
+    if out.exists() and any(out.iterdir()):
+        raise ConfigError(f"--out {out}: folder exists and is not empty")
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        target = out / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+def build_dataset(
+    sources: Sources, dua_ids: Sequence[str], as_of: datetime, out: Path
+) -> BuildResult:
+    """Select, write the dataset, its manifest and card; audit the disclosure per patient."""
+    from clinflow.datasets.card import render_card
+
+    agreements = _agreements(sources, dua_ids)
+    items, excluded = select(sources, dua_ids, as_of)
+    files = _files(items)
+    manifest = _manifest(sources, agreements, as_of, items, excluded, files)
+    result = BuildResult(out, manifest, items, excluded)
+    files[MANIFEST] = manifest_bytes(manifest)
+    files[CARD] = render_card(manifest, excluded).encode()
+    write_tree(out, files)
+    if sources.audit is not None:
+        audit_disclosures(sources.audit, manifest, files[MANIFEST])
+    return result
+
+
+def audit_disclosures(audit: AuditSink, manifest: dict[str, Any], raw_manifest: bytes) -> None:
+    """One disclosure AuditEvent per patient in the dataset, naming the dataset and manifest
+    hash and every research record (lineage id) of theirs it carries."""
+    by_patient: dict[str, set[str]] = {}
+    for record in manifest["records"]:
+        by_patient.setdefault(record["patient"], set()).add(record["lineage_id"])
+    detail: dict[str, str | int | bool] = {
+        "manifest-sha256": hashlib.sha256(raw_manifest).hexdigest(),
+        "dua": ",".join(a["id"] for a in manifest["agreements"]),
+        "as-of": manifest["as_of"],
+    }
+    for patient, outputs in sorted(by_patient.items()):
+        audit.append(
+            audit_events.build_event(
+                audit_events.EventCode.DISCLOSE,
+                agents=[
+                    audit_events.Agent(AGENT),
+                    audit_events.Agent(manifest["recipient"], requestor=False, type="IRCP"),
+                ],
+                patient=patient,
+                purposes=[PURPOSE],
+                entities=[
+                    audit_events.Entity(
+                        "dataset", manifest["dataset_id"], role="job", detail=detail
+                    ),
+                    *(audit_events.Entity("message", output) for output in sorted(outputs)),
+                ],  # fmt: skip
+            )
+        )
+
+
+def replace_tree(staged: Path, target: Path) -> None:
+    """Swap a freshly built folder into ``target``'s place (old one removed after)."""
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    target.rename(old)
+    staged.rename(target)
+    shutil.rmtree(old)
