@@ -63,3 +63,9 @@ def register_all(app: typer.Typer) -> None:
     from clinflow.scoring.commands import serve_scoring
 
     serve_app.command("scoring")(serve_scoring)
+    # research datasets and retention (issue 20): dataset build|verify|rebuild, retention enforce
+    from clinflow.consent.retention_commands import retention_app
+    from clinflow.datasets.commands import dataset_app
+
+    app.add_typer(dataset_app, name="dataset")
+    app.add_typer(retention_app, name="retention")
