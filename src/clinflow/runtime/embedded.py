@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from clinflow.audit.buffer import BufferedSink
@@ -35,6 +36,7 @@ from clinflow.interfaces import append_all
 from clinflow.quarantine import Quarantine
 from clinflow.runtime.graph import Graph, flush_stage
 from clinflow.runtime.ledger import Ledger
+from clinflow.runtime.live_status import publish
 from clinflow.runtime.rejects import quarantine_reject
 
 DEFAULT_QUEUE_SIZE = 1024
@@ -120,8 +122,10 @@ class EmbeddedRuntime:
         queue_size: int = DEFAULT_QUEUE_SIZE,
         batch: int = DEFAULT_BATCH,
         on_terminal: Callable[[str, Envelope], None] | None = None,
+        status_path: Path | None = None,
     ) -> None:
         self.graph = graph
+        self.status_path = status_path  # live counters for other processes (live_status)
         self.quarantine = quarantine
         self.audit = audit
         self.ledger = ledger
@@ -166,6 +170,11 @@ class EmbeddedRuntime:
         ]
         feeder = asyncio.create_task(self._feed(source), name="feeder")
         stopper = asyncio.create_task(self._stop_feeder(feeder), name="stopper")
+        status = (
+            asyncio.create_task(publish(self, self.status_path), name="status")
+            if self.status_path is not None
+            else None
+        )
         timer = (
             asyncio.get_running_loop().call_later(duration_s, self.stop, "duration reached")
             if duration_s is not None
@@ -178,6 +187,9 @@ class EmbeddedRuntime:
                 timer.cancel()
             for task in (stopper, feeder, *workers):
                 task.cancel()
+            if status is not None:
+                status.cancel()
+                await asyncio.gather(status, return_exceptions=True)
             self.audit.flush()
             self.graph.close()
         self.stats.seconds = time.perf_counter() - self.stats.started

@@ -40,6 +40,7 @@ from clinflow.envelope import Envelope, SourceKind, source_input
 from clinflow.runtime.accounting import account_research
 from clinflow.runtime.deployment import Deployment
 from clinflow.runtime.embedded import EmbeddedRuntime, RunStats
+from clinflow.runtime.live_status import RUN_STATUS
 from clinflow.runtime.report import DemoReport
 from clinflow.runtime.stages import PipelineStages, build_pipeline
 from clinflow.synthetic.generator import GenerateOptions, generate
@@ -178,7 +179,7 @@ class DemoPipeline:
         stages = build_pipeline(deployment, buffered)
         runtime = EmbeddedRuntime(
             stages.graph, quarantine=deployment.quarantine, audit=buffered,
-            ledger=deployment.ledger,
+            ledger=deployment.ledger, status_path=deployment.data_dir.root / RUN_STATUS,
         )  # fmt: skip
         paths: dict[str, str] = {}  # source message id -> cohort path (kept in this process)
 
