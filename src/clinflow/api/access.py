@@ -57,6 +57,33 @@ _DOCS = {
     ("GET", "/redoc"): PUBLIC,
 }
 
+# The browser dashboard of the audit app (docs/adr/0094): page shells and static files hold no
+# data (public, like /docs); every fragment with data is gated and audited like the API.
+_DASHBOARD = {
+    **{
+        ("GET", path): PUBLIC
+        for path in (
+            "/dashboard",
+            "/dashboard/pipeline",
+            "/dashboard/patient",
+            "/dashboard/audit",
+            "/dashboard/consent",
+            "/dashboard/replays",
+            "/dashboard/static/dashboard.js",
+            "/dashboard/static/proof.js",
+            "/dashboard/static/dashboard.css",
+        )
+    },  # fmt: skip
+    ("GET", "/dashboard/fragments/whoami"): _rule(A, PO, PT),
+    ("GET", "/dashboard/fragments/pipeline"): _rule(A, PO),
+    ("GET", "/dashboard/fragments/patients/{patient}"): _rule(A, PO, PT, scope=Scope.PATH),
+    ("GET", "/dashboard/fragments/audit"): _rule(A, PO, PT, scope=Scope.FILTER),
+    ("GET", "/dashboard/fragments/consent/{patient}"): _rule(A, PO, PT, scope=Scope.PATH),
+    ("POST", "/dashboard/fragments/consent/{patient}/revoke"): _rule(PO, PT, scope=Scope.PATH),
+    ("GET", "/dashboard/fragments/replays"): _rule(A, PO),
+    ("GET", "/dashboard/fragments/replays/{index}"): _rule(A, PO),
+}
+
 # Keys: (method, route template exactly as the app declares it).
 TABLE: dict[str, dict[tuple[str, str], Rule]] = {
     AUDIT_APP: {
@@ -72,6 +99,7 @@ TABLE: dict[str, dict[tuple[str, str], Rule]] = {
         ("GET", "/consent/{patient}"): _rule(A, PO, PT, scope=Scope.PATH),
         ("POST", "/consent/{patient}/revoke"): _rule(PO, PT, scope=Scope.PATH),
         ("GET", "/consent/{patient}/receipts"): _rule(A, PO, PT, scope=Scope.PATH),
+        **_DASHBOARD,
     },
     SCORING_APP: {
         **_DOCS,
