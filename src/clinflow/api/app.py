@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI, Request
 
-from clinflow.api import errors
+from clinflow.api import dashboard, errors
 from clinflow.api.access import AUDIT_APP
 from clinflow.api.auth import Authenticator, Principal, Role, TokenStore, api_tokens_path
 from clinflow.api.deps import AnyPrincipal, get_log, open_log
@@ -78,6 +78,7 @@ def create_app(settings: Settings, deployment: Deployment | None = None) -> Fast
         AUDIT_APP, lambda: app.router.routes, app.state.authenticator, settings.limits, audit_sink
     )
     app.add_middleware(AccessGate, control=app.state.gate)
+    dashboard.install(app)  # after the gate: its headers wrap the gate's refusals too
 
     return app
 
@@ -105,15 +106,7 @@ def _include_consent(app: FastAPI) -> None:
         return principal
 
     def consent_service(request: Request) -> ConsentService:
-        with _consent_lock:
-            deployment = request.app.state.consent
-            if deployment is None:
-                from clinflow.runtime.deployment import Deployment
-
-                settings: Settings = request.app.state.settings
-                deployment = Deployment.open(settings.data_dir, audit=get_log(request))
-                request.app.state.consent = deployment
-        service: ConsentService = deployment.consent
+        service: ConsentService = deployment_of(request).consent
         return service
 
     def requester(principal: AnyPrincipal) -> Agent:
@@ -123,6 +116,20 @@ def _include_consent(app: FastAPI) -> None:
     app.dependency_overrides[get_consent_service] = consent_service
     app.dependency_overrides[get_requester] = requester
     app.include_router(consent_router, dependencies=[Depends(consent_access)])
+
+
+def deployment_of(request: Request) -> Deployment:
+    """The app's deployment: the one it was built with, else opened on first use (sharing
+    the app's AuditLog) and closed with the app."""
+    with _consent_lock:
+        deployment: Deployment | None = request.app.state.consent
+        if deployment is None:
+            from clinflow.runtime.deployment import Deployment
+
+            settings: Settings = request.app.state.settings
+            deployment = Deployment.open(settings.data_dir, audit=get_log(request))
+            request.app.state.consent = deployment
+    return deployment
 
 
 def close_app(app: FastAPI) -> None:
