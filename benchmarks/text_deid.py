@@ -112,6 +112,9 @@ def annotated_sets(
         # written blind, after all tuning, by someone who never saw the recognizers or the
         # other sets: the best estimate of recall on notes nobody tuned for
         ("blind2", annotated_notes_path().with_name("blind_2.jsonl")),
+        # a third blind set by another writer, in styles the first two covered less (OCR,
+        # sign-outs, non-US letters, pharmacy, dental, obstetric, run sheets)
+        ("blind3", annotated_notes_path().with_name("blind_3.jsonl")),
         ("dev", dev),
         ("dev2", dev.with_name(DEV2)),
         ("dev3", dev.with_name(DEV3)),
