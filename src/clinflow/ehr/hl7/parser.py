@@ -8,11 +8,11 @@ sequences decoded, only for the fields a caller reads. ``tree()`` gives the whol
 ``InputRejected``) naming the segment and field (``PID[1]-5``), never a value: a malformed
 message may carry PHI anywhere (docs/adr/0100-hl7v2-parser.md).
 
-Escape sequences (2.7): ``\\F\\ \\S\\ \\T\\ \\R\\ \\E\\`` give the delimiters back, ``\\Xhh..\\``
-the bytes ``hh..`` (UTF-8 when they decode, else Latin-1), ``\\.br\\`` and ``\\.sp\\`` a line
-break (``\\n``), the other formatting commands (``\\.fi\\ \\.nf\\ \\.in..\\ \\.ti..\\ \\.sk..\\
-\\.ce\\``) and highlighting (``\\H\\ \\N\\``) nothing or a space; character-set switches
-(``\\Cxxyy\\ \\Mxxyyzz\\``) and local ``\\Z..\\`` sequences are dropped. An escape character
+Escape sequences (2.7): ``\\F\\ \\S\\ \\T\\ \\R\\ \\E\\`` give the delimiters back,
+``\\Xhh..\\`` the bytes ``hh..`` (UTF-8 when they decode, else Latin-1), ``\\.br\\``,
+``\\.sp\\`` and ``\\.ce\\`` a line break (``\\n``), ``\\.skN\\ \\.inN\\ \\.tiN\\`` N spaces;
+``\\.fi\\ \\.nf\\``, highlighting (``\\H\\ \\N\\``), character-set switches
+(``\\Cxxyy\\ \\Mxxyyzz\\``) and local ``\\Z..\\`` sequences give nothing. An escape character
 without its closing one is an error.
 """
 
@@ -105,6 +105,7 @@ def _sequence(code: str, enc: Encoding, where: str) -> str:
         "E": enc.escape,
         ".br": "\n",
         ".sp": "\n",
+        ".ce": "\n",  # centre the next line: it starts a line
     }.get(code)
     if simple is not None:
         return simple
@@ -122,9 +123,10 @@ def _sequence(code: str, enc: Encoding, where: str) -> str:
         except UnicodeDecodeError:
             return raw.decode("latin-1")
     if code.startswith((".sk", ".in", ".ti")):
-        return " "
-    # highlighting, .fi/.nf/.ce, character-set switches and local (Z) sequences carry no text
-    if head in "HNCMZ" or code in (".fi", ".nf", ".ce"):
+        count = code[3:].lstrip("+-")
+        return " " * (int(count) if count.isdigit() else 1)
+    # highlighting, .fi/.nf, character-set switches and local (Z) sequences carry no text
+    if head in "HNCMZ" or code in (".fi", ".nf"):
         return ""
     raise HL7Error("unknown escape sequence", where)
 
