@@ -32,7 +32,6 @@ from typing import Any
 
 import orjson
 
-from clinflow import __version__
 from clinflow.audit import events as audit_events
 from clinflow.config import DataDir, policies_dir
 from clinflow.consent.decision import DecisionQuery, DecisionSource
@@ -138,7 +137,9 @@ def policy_set_hash(data_dir: DataDir | None = None) -> str:
 
 
 def code_version() -> str:
-    return f"clinflow {__version__}"
+    import clinflow
+
+    return f"clinflow {clinflow.__version__}"
 
 
 def canonical(data: Any) -> bytes:

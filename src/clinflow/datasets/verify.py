@@ -133,7 +133,7 @@ def verify_audit(
     dataset_id = manifest["dataset_id"]
     disclosed: set[str] = set()
     for _index, _leaf, entry in store.iter_entries():
-        if b'"dataset"' not in entry or dataset_id.encode() not in entry:
+        if b"urn:clinflow:dataset" not in entry or dataset_id.encode() not in entry:
             continue
         event = orjson.loads(entry)
         entities = event.get("entity", [])

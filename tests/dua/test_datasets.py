@@ -1,0 +1,317 @@
+"""Research datasets end to end on a small demo deployment (4 patients, seed 3).
+
+A dataset is built under two agreements (a core DUA and an addendum that expires); then one
+patient withdraws research consent and the addendum expires: the rebuild drops exactly that
+patient's records and the addendum's classes, its report says why, and everything else is
+byte for byte the same. Retention enforcement on a store whose agreement has expired removes
+exactly the records without a basis, through the revocation machinery, and verifies.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from clinflow.audit.log import DEFAULT_ORIGIN
+from clinflow.audit.store import open_existing_store
+from clinflow.audit.verify import trusted_verifiers, verify_log
+from clinflow.cli import app
+from clinflow.config import DataDir
+from clinflow.consent.dua import load_deployment_agreements
+from clinflow.datasets.build import MANIFEST, REBUILD_REPORT
+from clinflow.datasets.service import build, rebuild, verify
+from clinflow.runtime import DemoPipeline, PipelineOptions
+from clinflow.runtime.deployment import Deployment
+
+pytestmark = pytest.mark.slow  # one demo run (~10 s) shared by the module
+
+KEY_VARS = ("CLINFLOW_PROJECT_KEY", "CLINFLOW_MASTER_KEY", "CLINFLOW_AUDIT_SIGNING_KEY")
+CORE = """\
+id: dua-study-core
+recipient: Organization/example-university
+purposes: [HRESCH]
+data_classes: [demographics, vitals, notes]
+deidentification: limited_data_set
+period: {start: 2026-01-01, end: 2030-12-31}
+"""
+ADDENDUM = """\
+id: dua-study-addendum
+recipient: Organization/example-university
+purposes: [HRESCH]
+data_classes: [conditions, imaging]
+modalities: [CT, DX]
+deidentification: safe_harbor
+period: {start: 2026-01-01, end: 2027-03-31}
+"""
+VITALS_ONLY = """\
+id: dua-vitals-long
+recipient: Organization/registry
+purposes: [HRESCH]
+data_classes: [demographics, vitals]
+deidentification: limited_data_set
+period: {start: 2026-01-01, end: 2035-12-31}
+"""
+ADDENDUM_CLASSES = {"conditions", "imaging"}
+BUILT_AT = datetime(2027, 1, 15, tzinfo=UTC)
+AFTER_EXPIRY = datetime(2027, 6, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The demo's default deployment: its example DUA is in force, so research releases."""
+    with pytest.MonkeyPatch.context() as env:
+        for var in KEY_VARS:
+            env.delenv(var, raising=False)
+        root = tmp_path_factory.mktemp("dua-demo") / "data"
+        options = PipelineOptions(patients=4, seed=3, bad_inputs=False)
+        report = DemoPipeline(DataDir.open(root), options).run()
+        assert report.ok, report.reason
+        assert sum(report.released_research.values()) > 0
+        yield root
+
+
+def deployment_copy(demo: Path, where: Path, *agreements: str) -> DataDir:
+    shutil.copytree(demo, where)
+    (where / "dua").mkdir()
+    for text in agreements:
+        agreement_id = text.split("\n", 1)[0].removeprefix("id: ")
+        (where / "dua" / f"{agreement_id}.yaml").write_text(text, encoding="utf-8")
+    return DataDir(where)
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != REBUILD_REPORT
+    }
+
+
+def manifest(folder: Path) -> dict[str, Any]:
+    data: dict[str, Any] = orjson.loads((folder / MANIFEST).read_bytes())
+    return data
+
+
+def audit_verifies(data_dir: DataDir) -> bool:
+    store = open_existing_store(data_dir)
+    try:
+        verifiers = trusted_verifiers(data_dir, DEFAULT_ORIGIN, [])
+        return verify_log(store, verifiers, origin=DEFAULT_ORIGIN).ok
+    finally:
+        store.close()
+
+
+@dataclass
+class Scenario:
+    data_dir: DataDir
+    first: Path  # built at BUILT_AT
+    again: Path  # rebuilt at BUILT_AT, nothing changed
+    after: Path  # rebuilt at AFTER_EXPIRY, after the revocation
+    revoked: str
+    report_same: dict[str, Any]
+    report_after: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def scenario(demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    base = tmp_path_factory.mktemp("dua-scenario")
+    data_dir = deployment_copy(demo, base / "data", CORE, ADDENDUM)
+    first, again, after = base / "ds", base / "ds-again", base / "ds-after"
+    with Deployment.open(data_dir) as deployment:
+        build(deployment, ["dua-study-core", "dua-study-addendum"], BUILT_AT, first)
+        same = rebuild(deployment, first, BUILT_AT, again)
+        # a patient without imaging withdraws, so the addendum's imaging belongs to others
+        records = manifest(first)["records"]
+        imaging = {r["patient"] for r in records if r["kind"] == "dicom"}
+        revoked = sorted({r["patient"] for r in records} - imaging)[0]
+        deployment.consent.revoke(revoked, ["HRESCH"], requested_by="test")
+        changed = rebuild(deployment, first, AFTER_EXPIRY, after)
+    return Scenario(data_dir, first, again, after, revoked, same, changed)
+
+
+def test_rebuild_with_same_inputs_is_byte_identical(scenario: Scenario) -> None:
+    assert scenario.report_same["identical"] is True
+    assert scenario.report_same["removed"] == [] and scenario.report_same["changed"] == []
+    assert tree(scenario.first) == tree(scenario.again)
+    kinds = {r["kind"] for r in manifest(scenario.first)["records"]}
+    assert kinds == {"dicom", "fhir", "note"}
+
+
+def test_rebuild_drops_exactly_the_revoked_patient_and_the_expired_addendum(
+    scenario: Scenario,
+) -> None:
+    old = {r["record_id"]: r for r in manifest(scenario.first)["records"]}
+    new = {r["record_id"]: r for r in manifest(scenario.after)["records"]}
+    expected_gone = {
+        rid
+        for rid, r in old.items()
+        if r["patient"] == scenario.revoked or r["data_class"].split(":")[0] in ADDENDUM_CLASSES
+    }
+    assert expected_gone and set(old) - set(new) == expected_gone
+    assert set(new) <= set(old)  # nothing added
+    report = scenario.report_after
+    assert {r["record_id"] for r in report["removed"]} == expected_gone
+    for item in report["removed"]:
+        if item["patient"] == scenario.revoked:
+            assert item["reason"] == "consent-withdrawn", item
+        else:
+            assert item["reason"] == "dua-expired", item
+            assert "dua-study-addendum expired 2027-03-31" in item["detail"]
+    by_reason = report["removed_by_reason"]
+    assert set(by_reason) == {"consent-withdrawn", "dua-expired"}
+    assert by_reason["dua-expired"] >= 1 and report["changed"] == [] and report["added"] == []
+    # the rest is unchanged: same content hashes, same DICOM and note bytes
+    for rid, record in new.items():
+        assert record["content_sha256"] == old[rid]["content_sha256"]
+    before, after = tree(scenario.first), tree(scenario.after)
+    for name, data in after.items():
+        if not name.endswith((".ndjson", ".json", ".md")):
+            assert before[name] == data
+    written = orjson.loads((scenario.after / REBUILD_REPORT).read_bytes())
+    assert written == report
+
+
+def test_every_record_of_every_dataset_has_a_consent_and_a_dua(scenario: Scenario) -> None:
+    with Deployment.open(scenario.data_dir) as deployment:
+        agreements = load_deployment_agreements(scenario.data_dir)
+        registry = deployment.consent.registry
+        patients = {r["patient"] for r in manifest(scenario.first)["records"]}
+        consents = {p: {c.consent_id for c in registry.consents(p)} for p in patients}
+        released = {
+            p: {i.output_id for i in deployment.lineage.find(p, include_retracted=True,
+                                                             with_inputs=False)}
+            for p in patients
+        }  # fmt: skip
+        for folder in (scenario.first, scenario.again, scenario.after):
+            data = manifest(folder)
+            listed = {a["id"] for a in data["agreements"]}
+            assert data["records"]
+            for record in data["records"]:
+                assert record["consent"].removeprefix("Consent/") in consents[record["patient"]]
+                agreement = agreements.get(record["dua"])
+                assert agreement is not None and record["dua"] in listed
+                assert agreement.covers_class(record["data_class"]), record
+                assert agreement.period.contains(datetime.fromisoformat(data["as_of"]))
+                assert record["lineage_id"] in released[record["patient"]]
+                for key in ("policy_set_hash", "key_epoch", "code_version", "data_key"):
+                    assert record[key]
+
+
+def test_verify_checks_files_and_audit_log_and_catches_tampering(scenario: Scenario) -> None:
+    store = open_existing_store(scenario.data_dir)
+    try:
+        for folder in (scenario.first, scenario.after):
+            result = verify(folder, store)
+            assert result.ok, result.problems
+            assert result.disclosures >= 1
+    finally:
+        store.close()
+    assert audit_verifies(scenario.data_dir)
+    tampered = scenario.first.parent / "ds-tampered"
+    shutil.copytree(scenario.after, tampered)
+    note = next(tampered.glob("notes/*/*.txt"))
+    note.write_bytes(note.read_bytes() + b" and one more line")
+    (tampered / "extra.csv").write_bytes(b"a,b\n")
+    runner = CliRunner()
+    args = ["dataset", "verify", str(tampered), "--data-dir", str(scenario.data_dir.root)]
+    outcome = runner.invoke(app, args)
+    assert outcome.exit_code == 1
+    assert "extra.csv: file not in the manifest" in outcome.output
+    assert "content hash differs" in outcome.output
+    outcome = runner.invoke(app, args[:2] + [str(scenario.after)] + args[3:])
+    assert outcome.exit_code == 0, outcome.output
+
+
+def test_card_summarises_cohort_exclusions_and_privacy(scenario: Scenario) -> None:
+    card = (scenario.after / "DATASET_CARD.md").read_text(encoding="utf-8")
+    data = manifest(scenario.after)
+    patients = len({r["patient"] for r in data["records"]})
+    assert f"- Patients: {patients}" in card
+    assert "## Exclusions by reason" in card and "dua-expired" in card
+    assert "consent-withdrawn" not in data["exclusions"]  # revoked records left the store
+    assert "Re-identification keys: not part of the dataset" in card
+    assert "dua-study-addendum" in card and data["key_epoch"] in card
+
+
+def test_retention_enforcement_removes_exactly_what_lost_its_basis(
+    demo: Path, tmp_path: Path
+) -> None:
+    data_dir = deployment_copy(demo, tmp_path / "data", VITALS_ONLY)
+    as_of = "2032-01-15"  # the example DUA (all classes) ended 2031-12-31
+    with Deployment.open(data_dir) as deployment:
+        held = deployment.research.records()
+    imaging = {r.output_id for r in held if r.category.split(",")[0] == "dicom"}
+    assert imaging and len(imaging) < len(held)
+    report_file = tmp_path / "retention.json"
+    runner = CliRunner()
+    args = ["retention", "enforce", "--as-of", as_of, "--report", str(report_file),
+            "--data-dir", str(data_dir.root)]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = orjson.loads(report_file.read_bytes())
+    research = next(s for s in report["stores"] if s["store"] == "research-store")
+    assert research["held_before"] == len(held)
+    assert research["removed"] == len(imaging) == report["removed_total"]
+    assert research["held_after"] == len(held) - len(imaging)
+    assert research["by_reason"] == {"dua-expired": len(imaging)}
+    assert {item["output_id"] for item in report["removed"]} == imaging
+    assert report["verified"] is True and report["remaining_without_basis"] == 0
+    assert report["receipts"] and all(r["complete"] for r in report["receipts"])
+    deleted = sum(a["deleted"] for r in report["receipts"] for a in r["actions"]
+                  if a["target"] == "research-store")  # fmt: skip
+    assert deleted == len(imaging)
+    with Deployment.open(data_dir) as deployment:
+        left = deployment.research.records()
+        assert {r.output_id for r in left} == {r.output_id for r in held} - imaging
+        assert len(deployment.research.files()) == len(left)
+        for record in held:
+            if record.output_id in imaging:
+                found = deployment.lineage.find(record.patient, include_retracted=True,
+                                                with_inputs=False)  # fmt: skip
+                item = next(f for f in found if f.output_id == record.output_id)
+                assert item.retracted_at is not None
+        receipts = deployment.consent.revocations.receipts()
+        assert any(r.revocation_id.startswith("retention:dua-expired") for r in receipts)
+    assert audit_verifies(data_dir)
+    again = runner.invoke(app, args[:-2] + ["--data-dir", str(data_dir.root)])
+    assert again.exit_code == 0
+    assert orjson.loads(again.output)["removed_total"] == 0
+
+
+def test_release_without_an_agreement_in_force_is_denied_and_audited(
+    demo: Path, tmp_path: Path
+) -> None:
+    """The research gate of the pipeline, at a time no agreement is in force: consent
+    permits, the DUA half denies, nothing is written, the denial is audited with why."""
+    from clinflow.consent.gate import ConsentGate
+    from clinflow.consent.retention import research_release_agreements
+    from clinflow.envelope import Envelope, SourceKind
+    from helpers.fakes import RecordingAuditSink
+
+    data_dir = deployment_copy(demo, tmp_path / "data")
+    audit = RecordingAuditSink()
+    with Deployment.open(data_dir, audit=audit) as deployment:
+        patient = deployment.research.records()[0].patient
+        registry = deployment.consent.registry
+        gate = ConsentGate(registry, audit, destination="research-store",
+                           agreements=research_release_agreements(data_dir))  # fmt: skip
+        envelope = Envelope(
+            message_id="m-dua-gate", source=SourceKind.DICOM, patient=patient, payload=b"x",
+            event_time=datetime(2026, 11, 1, tzinfo=UTC), purpose="HRESCH",
+            attributes={"modality": "CT"},
+        )  # fmt: skip
+        assert len(gate.process(envelope)) == 1  # now: consent and the example DUA permit
+        registry.clock = lambda: datetime(2032, 6, 1, tzinfo=UTC)
+        assert gate.process(envelope) == []
+        assert gate.denied == 1
+    denial = audit.events[-1]
+    detail = denial["outcome"]["detail"][0]["text"]
+    assert detail.startswith("deny:") and "dua-demo-research expired 2031-12-31" in detail
