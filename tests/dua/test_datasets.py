@@ -312,6 +312,19 @@ def test_release_without_an_agreement_in_force_is_denied_and_audited(
         registry.clock = lambda: datetime(2032, 6, 1, tzinfo=UTC)
         assert gate.process(envelope) == []
         assert gate.denied == 1
+    store = open_existing_store(data_dir)  # the demo's own releases name their DUA
+    try:
+        releases = [
+            orjson.loads(entry)
+            for _, _, entry in store.iter_entries()
+            if b'"disclose"' in entry and b"research-store" in entry
+        ]
+    finally:
+        store.close()
+    assert releases
+    for event in releases:
+        basis = event["outcome"]["detail"][0]["text"]
+        assert basis == "consent and data use agreement dua-demo-research"
     denial = audit.events[-1]
     detail = denial["outcome"]["detail"][0]["text"]
     assert detail.startswith("deny:") and "dua-demo-research expired 2031-12-31" in detail

@@ -32,6 +32,7 @@ from clinflow.errors import InputRejected
 from clinflow.interfaces import AuditSink
 
 CONSENT_VERSION_ATTR = "consent_version"
+AGREEMENT_ATTR = "data_use_agreement"  # the DUA that permitted a research release
 DESTINATION_ATTR = "destination"
 # Envelope attributes naming the data categories a consent's class/code can refer to.
 CATEGORY_ATTRS = ("category", "resource_type", "modality")
@@ -118,9 +119,11 @@ class ConsentGate:
         self.permitted += 1
         if decision.break_glass:
             self._audit(envelope, query, decision)
-        if envelope.attributes.get(CONSENT_VERSION_ATTR) == str(decision.registry_version):
-            return [envelope]
         attributes = {**envelope.attributes, CONSENT_VERSION_ATTR: str(decision.registry_version)}
+        if decision.agreement_id is not None:
+            attributes[AGREEMENT_ATTR] = decision.agreement_id
+        if attributes == envelope.attributes:
+            return [envelope]
         return [replace(envelope, attributes=attributes)]
 
     def _audit(self, envelope: Envelope, query: DecisionQuery, decision: Decision) -> None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from clinflow.audit import events as audit_events
-from clinflow.consent.gate import ConsentGate, GuardedSink
+from clinflow.consent.gate import AGREEMENT_ATTR, ConsentGate, GuardedSink
 from clinflow.consent.stream import ConsentEventStage
 from clinflow.envelope import Envelope, SourceKind
 from clinflow.interfaces import AuditSink
@@ -138,9 +138,16 @@ class ResearchRelease:
                     message_ids=[item.message_id],
                     agent=AGENT,
                     data_categories=[item.attributes.get("category", kind).split(",")[0]],
+                    reason=_release_basis(item),
                 )
             )
         return written
+
+
+def _release_basis(envelope: Envelope) -> str | None:
+    """The disclosure's basis: the data use agreement the research gate found (ADR 0094)."""
+    agreement = envelope.attributes.get(AGREEMENT_ATTR)
+    return f"consent and data use agreement {agreement}" if agreement else None
 
 
 @dataclass
