@@ -50,6 +50,8 @@ class Quirks:
     loop: bool = False
     contained: bool = True
     export_polls: int = 3
+    export_retry_after: str = "5"  # Retry-After of the 202s while the export runs
+    export_429_retry_after: str = "11"  # of the 429 at the second poll
     malformed_line: bool = True
     error_file: bool = True
     token: str | None = "test-token-not-a-secret"
@@ -243,9 +245,10 @@ class _Handler(BaseHTTPRequestHandler):
             polls = fhir.jobs[job]
         if polls <= fhir.quirks.export_polls:
             if polls == 2:
-                return self._send(429, b"", {"Retry-After": "11"})
+                return self._send(429, b"", {"Retry-After": fhir.quirks.export_429_retry_after})
             progress = f"{100 * polls // (fhir.quirks.export_polls + 1)}% done"
-            return self._send(202, b"", {"X-Progress": progress, "Retry-After": "5"})
+            wait = fhir.quirks.export_retry_after
+            return self._send(202, b"", {"X-Progress": progress, "Retry-After": wait})
         types = self._types(job)
         manifest = {
             "transactionTime": "2026-01-01T00:00:00Z",
@@ -331,12 +334,14 @@ def serve(cohort: Path, quirks: Quirks | None = None) -> Iterator[MockFhir]:
         thread.join(timeout=10)
 
 
-def make_cohort(out: Path, patients: int = 2, seed: int = 9) -> Path:
+def make_cohort(out: Path, patients: int = 2, seed: int = 9, vitals_hours: float = 24.0) -> Path:
     """A generated cohort without imaging (FHIR only), as ``clinflow generate`` writes it."""
     from clinflow.runtime.pipeline import DEMO_SCENARIO
     from clinflow.synthetic.generator import GenerateOptions, generate
     from clinflow.synthetic.scenario import load_scenario
 
-    scenario = load_scenario(DEMO_SCENARIO).model_copy(update={"imaging_fraction": 0.0})
+    scenario = load_scenario(DEMO_SCENARIO).model_copy(
+        update={"imaging_fraction": 0.0, "vitals_hours": vitals_hours}
+    )
     generate(GenerateOptions(patients=patients, seed=seed, out=out, scenario=scenario, workers=1))
     return out

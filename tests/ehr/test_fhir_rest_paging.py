@@ -42,7 +42,7 @@ links = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)
 @given(bundle=st.dictionaries(st.just("link"), links | json_values, max_size=1) | json_values)
 def test_any_link_json_is_read_without_a_crash(bundle: Any) -> None:
     try:
@@ -55,7 +55,7 @@ def test_any_link_json_is_read_without_a_crash(bundle: Any) -> None:
 segment = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-.", min_size=1, max_size=12)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, derandomize=True)
 @given(
     path=st.lists(segment.filter(lambda s: s not in (".", "..")), min_size=1, max_size=4),
     page=st.integers(min_value=2, max_value=10_000),
@@ -78,7 +78,7 @@ def test_relative_path_absolute_and_absolute_links_reach_the_same_page(
         assert next_link(bundle, current) == expected, form
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, derandomize=True)
 @given(
     names=st.lists(st.text(alphabet="abcdefghij_", min_size=1, max_size=8), max_size=4),
     values=st.lists(st.text(alphabet="0123456789XYZ", min_size=4, max_size=10), max_size=4),
@@ -117,7 +117,9 @@ def pagings(draw: st.DrawFn) -> tuple[list[str], list[list[str]], list[str], boo
     return items, pages, forms, draw(st.booleans())
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(paging=pagings())
 def test_any_paging_yields_every_resource_exactly_once(
     paging: tuple[list[str], list[list[str]], list[str], bool],

@@ -2,9 +2,9 @@
 
 - ``FhirRestSource`` polls a FHIR R4 server over REST. Without ``types`` it lists the
   Patients (``Patient`` search, every page) and reads each one's ``Patient/<id>/$everything``
-  (every page, the Patient handed out first: ingest must learn a patient before its data);
-  with ``types`` (``fhir:URL?_type=Patient,Observation``) it runs those type searches in that
-  order, Patient first. ``once``: one pass; else a pass every ``poll_s`` seconds.
+  (every page; the Patient handed out first, then its Consents: ``arrival_rank``); with
+  ``types`` (``fhir:URL?_type=Patient,Observation``) it runs those type searches in that
+  order, Patient and Consent first. ``once``: one pass; else a pass every ``poll_s`` seconds.
 - ``BulkExportSource`` runs one Bulk Data ``$export`` (``bulk:URL``; ``_type``/``_since``
   from the URL's parameters) and streams its ndjson, one raw envelope per line.
 
@@ -40,6 +40,7 @@ from clinflow.ehr.fhir_client import (
     FhirHttp,
     FhirRestClient,
     RetryPolicy,
+    arrival_rank,
     bearer_token,
     system_name,
 )
@@ -190,7 +191,7 @@ class FhirRestSource(_ServerSource):
                 self.stats.warnings = list(client.stats.warnings)
 
     async def _by_type(self, client: FhirRestClient) -> AsyncIterator[list[tuple[bytes, str]]]:
-        ordered = sorted(self.types, key=lambda kind: kind != "Patient")
+        ordered = sorted(self.types, key=arrival_rank)
         params = {"_lastUpdated": f"ge{self.since}"} if self.since else None
         for resource_type in ordered:
             batch: list[tuple[bytes, str]] = []
@@ -224,8 +225,9 @@ class FhirRestSource(_ServerSource):
                     record.append(fetched)
             except FhirClientError as exc:
                 self._failed(exc)  # the pages read so far still go in
-            # the Patient first: its data's references resolve through it at ingest
-            record.sort(key=lambda fetched: fetched.resource_type != "Patient")
+            # the Patient first (its data's references resolve through it at ingest), then
+            # its Consents (the gate knows them before the data they govern)
+            record.sort(key=lambda fetched: arrival_rank(fetched.resource_type))
             yield [(fetched.payload, fetched.location) for fetched in record]
 
 

@@ -30,10 +30,12 @@ from clinflow.ehr.fhir_client.http import (
     bearer_token,
     retry_after_seconds,
 )
+from clinflow.ehr.fhir_client.ordering import FIRST_TYPES, arrival_rank
 from clinflow.ehr.fhir_client.rest import Fetched, FhirRestClient, RestStats
 from clinflow.ehr.fhir_client.urls import LinkError, next_link, safe_url, system_name
 
 __all__ = [
+    "FIRST_TYPES",
     "TOKEN_ENV",
     "TOKEN_FILE_ENV",
     "BulkExportClient",
@@ -51,6 +53,7 @@ __all__ = [
     "LinkError",
     "RestStats",
     "RetryPolicy",
+    "arrival_rank",
     "bearer_token",
     "kickoff_url",
     "next_link",

@@ -11,7 +11,7 @@ The flow, as the IG draws it:
    (``transactionTime``, ``requiresAccessToken``, ``output[]`` and ``error[]`` of
    ``{type, url}``), or a 4xx/5xx with an OperationOutcome: the export failed;
 3. downloads: each ``output`` file (ndjson, ``Accept: application/fhir+ndjson``) streamed
-   line by line, Patient files first (ingest learns a patient before its data); ``error``
+   line by line, Patient then Consent files first (``ordering.arrival_rank``); ``error``
    files are ndjson OperationOutcomes, read and reported (``ExportStats.server_errors``);
 4. ``DELETE`` of the status URL once done (the server may drop the files) or when the export
    is abandoned (cancelled, failed, too slow: ``max_wait_s``).
@@ -40,6 +40,7 @@ from clinflow.ehr.fhir_client.http import (
     json_body,
     retry_after_seconds,
 )
+from clinflow.ehr.fhir_client.ordering import arrival_rank
 from clinflow.ehr.fhir_client.urls import safe_url, same_origin
 from clinflow.errors import ConfigError
 
@@ -238,12 +239,13 @@ class BulkExportClient:
             self.stats.deleted = response.status_code in (200, 202, 204)
 
     async def lines(self) -> AsyncIterator[ExportLine]:
-        """Run the export: kick-off, poll, stream every output line (Patient files first),
-        read the error files, DELETE. Cancelled or failed after kick-off: DELETE too."""
+        """Run the export: kick-off, poll, stream every output line (Patient, then Consent
+        files first), read the error files, DELETE. Cancelled or failed after kick-off: DELETE
+        too."""
         status_url = await self.kickoff()
         try:
             manifest = self.manifest = await self.wait(status_url)
-            ordered = sorted(manifest.output, key=lambda file: file.type != "Patient")
+            ordered = sorted(manifest.output, key=lambda file: arrival_rank(file.type))
             for file in ordered:
                 async for line in self.file_lines(file, manifest):
                     yield line
