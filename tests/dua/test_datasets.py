@@ -26,8 +26,10 @@ from clinflow.audit.verify import trusted_verifiers, verify_log
 from clinflow.cli import app
 from clinflow.config import DataDir
 from clinflow.consent.dua import load_deployment_agreements
+from clinflow.consent.retention import parse_instant
 from clinflow.datasets.build import MANIFEST, REBUILD_REPORT
 from clinflow.datasets.service import build, rebuild, verify
+from clinflow.errors import ConfigError
 from clinflow.runtime import DemoPipeline, PipelineOptions
 from clinflow.runtime.deployment import Deployment
 
@@ -264,6 +266,7 @@ def test_retention_enforcement_removes_exactly_what_lost_its_basis(
     assert research["by_reason"] == {"dua-expired": len(imaging)}
     assert {item["output_id"] for item in report["removed"]} == imaging
     assert report["verified"] is True and report["remaining_without_basis"] == 0
+    assert report["audit_log_verified"] is True
     assert report["receipts"] and all(r["complete"] for r in report["receipts"])
     deleted = sum(a["deleted"] for r in report["receipts"] for a in r["actions"]
                   if a["target"] == "research-store")  # fmt: skip
@@ -328,3 +331,35 @@ def test_release_without_an_agreement_in_force_is_denied_and_audited(
     denial = audit.events[-1]
     detail = denial["outcome"]["detail"][0]["text"]
     assert detail.startswith("deny:") and "dua-demo-research expired 2031-12-31" in detail
+
+
+def test_build_refuses_without_an_agreement_and_rebuild_in_place(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = str(scenario.data_dir.root)
+    env = {**os.environ, "CLINFLOW_DATA_DIR": root}
+    done = subprocess.run(
+        [sys.executable, "-m", "clinflow", "dataset", "build", "--dua", "dua-study-addendum",
+         "--as-of", "2028-01-01", "--out", str(tmp_path / "refused")],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "no listed agreement is in force at 2028-01-01" in done.stderr
+    assert "Traceback" not in done.stderr and done.stderr.strip().count("\n") == 0
+    with Deployment.open(scenario.data_dir) as deployment:
+        with pytest.raises(ConfigError, match="no such data use agreement"):
+            build(deployment, ["dua-nobody"], BUILT_AT, tmp_path / "refused")
+    with pytest.raises(ConfigError, match="--as-of: expected an ISO"):
+        parse_instant("last tuesday", "--as-of")
+    assert not (tmp_path / "refused").exists()
+    in_place = tmp_path / "ds"
+    shutil.copytree(scenario.after, in_place)
+    with Deployment.open(scenario.data_dir) as deployment:
+        report = rebuild(deployment, in_place, AFTER_EXPIRY)
+    assert report["identical"] is True
+    assert tree(in_place) == tree(scenario.after)
+    assert orjson.loads((in_place / REBUILD_REPORT).read_bytes()) == report

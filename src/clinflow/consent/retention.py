@@ -180,6 +180,7 @@ class RetentionReport:
     keys_destroyed: int = 0
     remaining_without_basis: int = 0
     complete: bool = True
+    audit_log_verified: bool | None = None  # set by the command after the log is closed
 
     @property
     def removed_total(self) -> int:
@@ -187,14 +188,20 @@ class RetentionReport:
 
     @property
     def verified(self) -> bool:
-        """Every retraction succeeded and nothing without a basis remains."""
-        return self.complete and self.remaining_without_basis == 0
+        """Every retraction succeeded, nothing without a basis remains, and the audit log
+        verifies (when it was checked)."""
+        return (
+            self.complete
+            and self.remaining_without_basis == 0
+            and self.audit_log_verified is not False
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
             "as_of": self.as_of,
             "verified": self.verified,
             "complete": self.complete,
+            "audit_log_verified": self.audit_log_verified,
             "removed_total": self.removed_total,
             "remaining_without_basis": self.remaining_without_basis,
             "keys_destroyed": self.keys_destroyed,

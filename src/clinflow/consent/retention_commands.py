@@ -30,13 +30,25 @@ def enforce_command(
 ) -> None:
     """Retract (and crypto-shred) research records whose consent, data use agreement or
     retention period no longer holds, through the revocation machinery (audited, receipts);
-    print the JSON report. Exit 1 if a retraction failed or anything without a basis remains."""
+    then verify the audit log. Print the JSON report; exit 1 if a retraction failed, anything
+    without a basis remains or the audit log does not verify."""
+    from clinflow.audit.log import DEFAULT_ORIGIN
+    from clinflow.audit.store import open_existing_store
+    from clinflow.audit.verify import trusted_verifiers, verify_log
     from clinflow.consent.retention import enforcer_for
     from clinflow.runtime.deployment import Deployment
 
     moment = parse_instant(as_of, "--as-of") if as_of else datetime.now(UTC)
     with Deployment.open(data_dir) as deployment:
         result = enforcer_for(deployment.consent, deployment.data_dir).enforce(moment)
+        root = deployment.data_dir
+    # the log signed a checkpoint as the deployment closed: verify everything, offline
+    store = open_existing_store(root)
+    try:
+        log = verify_log(store, trusted_verifiers(root, DEFAULT_ORIGIN, []), origin=DEFAULT_ORIGIN)
+    finally:
+        store.close()
+    result.audit_log_verified = log.ok
     text = json.dumps(result.to_json(), indent=2)
     typer.echo(text)
     if report is not None:

@@ -259,7 +259,14 @@ def select(
         categories = frozenset(part for part in record.category.split(",") if part)
         query = DecisionQuery(record.patient, PURPOSE, categories, RECIPIENT_STORE)
         consent = sources.registry.decide(query, as_of)
-        for piece in pieces(record, payload):
+        try:
+            split = list(pieces(record, payload))
+        except orjson.JSONDecodeError:
+            excluded.append(
+                Exclusion(record.output_id, record.patient, "-", "unreadable", "not valid JSON")
+            )
+            continue
+        for piece in split:
             if not consent.permitted or consent.consent_id is None:
                 code = _consent_reason(consent.source) if not consent.permitted else "no-consent"
                 excluded.append(
@@ -382,12 +389,21 @@ def write_tree(out: Path, files: dict[str, bytes]) -> None:
 
 
 def build_dataset(
-    sources: Sources, dua_ids: Sequence[str], as_of: datetime, out: Path
+    sources: Sources,
+    dua_ids: Sequence[str],
+    as_of: datetime,
+    out: Path,
+    *,
+    require_in_force: bool = True,
 ) -> BuildResult:
-    """Select, write the dataset, its manifest and card; audit the disclosure per patient."""
+    """Select, write the dataset, its manifest and card; audit the disclosure per patient.
+    A new build needs an agreement in force; a rebuild (``require_in_force=False``) may come
+    out empty, its report saying why."""
     from clinflow.datasets.card import render_card
 
     agreements = _agreements(sources, dua_ids)
+    if require_in_force and not any(a.in_force(as_of) for a in agreements):
+        raise ConfigError(f"--dua: no listed agreement is in force at {as_of.date().isoformat()}")
     items, excluded = select(sources, dua_ids, as_of)
     files = _files(items)
     manifest = _manifest(sources, agreements, as_of, items, excluded, files)

@@ -80,7 +80,7 @@ def rebuild(
     dua_ids = [agreement["id"] for agreement in old["agreements"]]
     sources = sources_for(deployment)
     staged = out or folder.with_name(f".{folder.name}.rebuild-{os.getpid()}")
-    result = build_dataset(sources, dua_ids, as_of, staged)
+    result = build_dataset(sources, dua_ids, as_of, staged, require_in_force=False)
     excluded = {item.record_id: (item.code, item.detail) for item in result.excluded}
 
     def explain(record: dict[str, Any]) -> tuple[str, str]:
