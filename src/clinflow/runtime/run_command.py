@@ -81,6 +81,12 @@ def parse_source(text: str) -> tuple[str, Path | None]:
     if text.startswith("dicom-scp:"):
         scp_address(text)  # refuse a bad address before anything starts
         return "dicom-scp", None
+    if text.startswith(("fhir:", "bulk:")):  # a FHIR server: REST polling or a Bulk export
+        from clinflow.runtime.fhir_sources import parse_server_url
+
+        kind = text.partition(":")[0]
+        parse_server_url(kind, text)  # refuse a bad URL before anything starts
+        return kind, None
     if text.startswith("folder:"):
         path = Path(text.removeprefix("folder:"))
     elif Path(text).is_dir():
@@ -109,7 +115,10 @@ def run_command(
             "--source",
             help="generator (a synthetic cohort as a timed stream), folder:PATH or PATH "
             "(a DICOM/FHIR drop folder, watched), or dicom-scp:[HOST:]PORT (a DICOM C-STORE "
-            "SCP: modalities and PACS send studies; host 127.0.0.1 unless given).",
+            "SCP: modalities and PACS send studies; host 127.0.0.1 unless given), fhir:URL "
+            "(a FHIR R4 server: every Patient's $everything, or ?_type=A,B searches) or "
+            "bulk:URL (one Bulk Data $export; ?_type=, ?_since=). Token: CLINFLOW_FHIR_TOKEN "
+            "or CLINFLOW_FHIR_TOKEN_FILE.",
         ),
     ] = "generator",
     speed: Annotated[
@@ -128,7 +137,8 @@ def run_command(
         Path | None, typer.Option("--scenario", help="Generator: scenario YAML.")
     ] = None,
     once: Annotated[
-        bool, typer.Option("--once", help="Folder: scan once, process, drain and exit.")
+        bool,
+        typer.Option("--once", help="Folder: scan once; fhir: one pass; then drain and exit."),
     ] = False,
     runtime: Annotated[
         str, typer.Option("--runtime", help="embedded (default) or kafka.")
@@ -185,6 +195,7 @@ def run_command(
             feed_source = _source(
                 kind, folder, speed=0.0, patients=patients, seed=seed, scenario=scenario,
                 manifest=DataDir.open(data_dir).root / STREAM_MANIFEST, once=True,
+                endpoint=source,
             )  # fmt: skip
         _run_kafka(data_dir, brokers, feed, feed_source)
         return
@@ -202,6 +213,7 @@ def run_command(
         validation=checked,
         scp=scp,
         ae_title=ae_title,
+        endpoint=source if kind in ("fhir", "bulk") else None,
     )
     if as_json:
         print(json.dumps(report))
@@ -261,8 +273,15 @@ def _source(
     scp: tuple[str, int] | None = None,
     ae_title: str = "CLINFLOW",
     completed: Callable[[Iterable[str]], set[str]] | None = None,
+    endpoint: str | None = None,
 ) -> AsyncIterable[TimedInput] | AsyncIterable[Envelope]:
     from clinflow.runtime import sources
+
+    if kind in ("fhir", "bulk"):
+        from clinflow.runtime.fhir_sources import server_source
+
+        assert endpoint is not None
+        return server_source(kind, endpoint, once=once, completed=completed)
 
     if kind == "dicom-scp":
         from clinflow.runtime.dicom_scp import DicomScpSource
@@ -308,6 +327,7 @@ def run_embedded(
     validation: Validation = "input",
     scp: tuple[str, int] | None = None,
     ae_title: str = "CLINFLOW",
+    endpoint: str | None = None,
 ) -> dict[str, Any]:
     """Run the streaming graph on the embedded runtime; returns the run report (JSON-able)."""
     from clinflow.audit.buffer import BufferedSink
@@ -332,6 +352,7 @@ def run_embedded(
             kind, folder, speed=speed, patients=patients, seed=seed, scenario=scenario,
             manifest=root.root / STREAM_MANIFEST, once=once, scp=scp, ae_title=ae_title,
             completed=lambda ids: deployment.ledger.seen(stages.graph.entry, ids),
+            endpoint=endpoint,
         )  # fmt: skip
 
         async def main() -> None:
@@ -374,6 +395,10 @@ def run_embedded(
         if isinstance(feed, sources.FolderSource):
             # paths not read as inputs (symlink loops, dangling links...): named, not silent
             report["source_skipped"] = list(feed.stats.skipped)
+        fhir_stats = getattr(feed, "stats", None) if endpoint else None
+        if fhir_stats is not None:  # requests, retries, export polls, errors (PHI-free)
+            report["source"] = fhir_stats.system
+            report["fhir_source"] = fhir_stats.to_json()
         if scp is not None:
             from clinflow.runtime.dicom_scp import DicomScpSource
 
