@@ -20,6 +20,8 @@ Folder conventions (what makes a file complete):
   or ``~`` are in-progress writes and never taken: a writer that writes ``x.dcm.part`` (or
   ``.x.dcm``) and renames it to ``x.dcm`` when done is picked up right after the rename;
 - ``DICOMDIR`` and files that are neither FHIR JSON nor DICOM are skipped (counted);
+- the files complete at one scan are taken oldest first, except that a Bulk export's
+  ``Patient`` then ``Consent`` ndjson files go ahead of the rest (``input_rank``);
 - links to folders are not followed; a symbolic link loop, a dangling link, a link to a
   folder, a FIFO or a folder that cannot be listed is reported once (a warning on the
   ``clinflow.sources`` logger naming the relative path, and ``stats.skipped``), never
@@ -138,6 +140,19 @@ def location_of(relative: bytes) -> str:
     return "hex:" + relative.hex() if text.startswith("hex:") else text
 
 
+def input_rank(name: bytes) -> int:
+    """Order among the files of one scan (oldest first within a rank): a Bulk export's
+    Patient files (``Patient.ndjson``, ``Patient.000.ndjson``), then its Consent files, then
+    the rest, as the FHIR sources do (``arrival_rank``): ingest must know a patient, and the
+    consent gate its consents, before their data; an exporter's mtimes need not say so."""
+    from clinflow.ehr.fhir_client.ordering import arrival_rank
+
+    if not name.lower().endswith(b".ndjson"):
+        return arrival_rank(None)
+    parts = name[: -len(b".ndjson")].decode("utf-8", "replace").split(".")
+    return min(arrival_rank(part) for part in parts)
+
+
 def is_in_progress(name: bytes) -> bool:
     """True for names that by convention are still being written (dotfiles, ``.part``...)."""
     return name.startswith(b".") or name.lower().endswith(PARTIAL_SUFFIXES)
@@ -252,7 +267,7 @@ class FolderSource:
         now_ns = time.time_ns()
         quiet_ns = int(self.poll_s * 1e9)
         current: dict[bytes, tuple[int, int]] = {}
-        ready: list[tuple[int, bytes, _Seen]] = []
+        ready: list[tuple[int, int, bytes, _Seen]] = []
         waiting = False
         for relative, info in self._walk():
             name = os.path.basename(relative)
@@ -265,12 +280,12 @@ class FolderSource:
                 continue
             stable = self._previous.get(relative) == key or now_ns - key[0] >= quiet_ns
             if stable:
-                ready.append((key[0], relative, seen))
+                ready.append((input_rank(name), key[0], relative, seen))
             else:
                 waiting = True
         self._previous = current
         ready.sort()
-        return [(relative, seen) for _, relative, seen in ready], waiting
+        return [(relative, seen) for _, _, relative, seen in ready], waiting
 
     def _read(self, relative: bytes, seen: _Seen) -> list[Envelope]:
         full = os.path.join(os.fsencode(self.root), relative)
