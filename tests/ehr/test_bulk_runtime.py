@@ -43,10 +43,11 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cohort = make_cohort(
         tmp_path_factory.mktemp("bulk-run") / "cohort", patients=2, seed=5, vitals_hours=6
     )
-    # the drop folder takes files oldest first: as an exporter writing Patients, then
-    # Consents, then the rest (the generator's own mtimes put Observation.ndjson first)
+    # an exporter that wrote Observations first and Patients last: the drop folder still
+    # takes Patient.ndjson, then Consent.ndjson, ahead of the rest (else every Observation
+    # is quarantined as "patient not known yet")
     files = sorted((cohort / "fhir" / "ndjson").iterdir(), key=lambda p: arrival_rank(p.stem))
-    for age, path in enumerate(reversed(files), start=10):
+    for age, path in enumerate(files, start=10):
         os.utime(path, (time.time() - age, time.time() - age))
     return cohort
 
