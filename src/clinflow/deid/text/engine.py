@@ -36,8 +36,17 @@ from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.deid.surrogates import surrogate_name
 from clinflow.deid.text.known import DATE, PERSON, PHONE, KnownIdentifiers
 from clinflow.deid.text.names import RULES as NAME_RULES
-from clinflow.deid.text.names import find_names, is_name_like
-from clinflow.deid.text.recognizers import AGE, compiled_patterns, library_phone_numbers
+from clinflow.deid.text.names import find_names, is_name_like, is_vocabulary
+from clinflow.deid.text.recognizers import (
+    AGE,
+    USERNAME,
+    compiled_patterns,
+    derived_usernames,
+    library_phone_numbers,
+    lowercase_relatives,
+    lowercase_signatures,
+    ocr_normalized,
+)
 from clinflow.policy_loader import Shape, read_document
 
 __all__ = [
@@ -202,6 +211,28 @@ class TextDeidentifier:
             for start, end, entity in known.find(text):
                 found.append(Span(start, end, entity, "known_identifier", 1.0))
         threshold = self.policy.score_threshold
+        # scanned and faxed notes: read O/0 and l/1/I look-alikes back (same length, so the
+        # spans found hold for the original too) and run the detectors on both readings
+        ocr = ocr_normalized(text)
+        for reading in (text,) if ocr == text else (text, ocr):
+            self._detect(reading, found, threshold)
+        if self._name_rules:
+            for start, end in lowercase_signatures(text, is_vocabulary):
+                found.append(Span(start, end, PERSON, "names_lowercase_signature", 0.6))
+            for start, end in lowercase_relatives(text, is_vocabulary):
+                found.append(Span(start, end, PERSON, "names_lowercase_relative", 0.5))
+        if self._nlp is not None:
+            for ent in self._nlp(text).ents:
+                label = _NER_LABELS.get(ent.label_)
+                if label is not None and ner_vote_counts(ent.text, label):
+                    found.append(Span(ent.start_char, ent.end_char, label, "spacy_ner", 0.5))
+        spans = _extend_names(text, _merge(found))
+        if self._patterns:
+            spans = self._with_derived_usernames(text, spans, known)
+        return spans
+
+    def _detect(self, text: str, found: list[Span], threshold: float) -> None:
+        """Pattern, phone-library and name rules over one reading of the note."""
         for spec, compiled in self._patterns:
             if spec.score < threshold:
                 continue
@@ -219,12 +250,22 @@ class TextDeidentifier:
         for start, end, entity, recognizer, score in find_names(text, self._name_rules):
             if score >= threshold:
                 found.append(Span(start, end, entity, recognizer, score))
-        if self._nlp is not None:
-            for ent in self._nlp(text).ents:
-                label = _NER_LABELS.get(ent.label_)
-                if label is not None and ner_vote_counts(ent.text, label):
-                    found.append(Span(ent.start_char, ent.end_char, label, "spacy_ner", 0.5))
-        return _extend_names(text, _merge(found))
+
+    @staticmethod
+    def _with_derived_usernames(
+        text: str, spans: list[Span], known: KnownIdentifiers | None
+    ) -> list[Span]:
+        """Log-in ids made from a name found in the note or known ("twojcik" after
+        "t. wojcik pt"): a signature's user id names the same person."""
+        names = [text[s.start : s.end] for s in spans if s.entity == PERSON]
+        if known is not None:
+            names.extend(known.person_names())
+        extra = [
+            Span(start, end, USERNAME, "username_from_name", 0.6)
+            for start, end in derived_usernames(text, names)
+            if not any(s.start <= start and end <= s.end for s in spans)
+        ]
+        return _merge([*spans, *extra]) if extra else spans
 
     # ----- replacement ----------------------------------------------------------------
     def deidentify(
@@ -257,16 +298,25 @@ class TextDeidentifier:
             rule = self.policy.rule(entity)
             if rule.replace == "tag" or (rule.replace, entity) not in _CUSTOM:
                 operators[entity] = OperatorConfig(
-                    "replace", {"new_value": f"[{rule.tag or entity}]"})
+                    "replace", {"new_value": f"[{rule.tag or entity}]"}
+                )
             else:
                 probe = Span(0, 0, entity, "", 1.0)
-                operators[entity] = OperatorConfig("custom", {
-                    "lambda": lambda value, probe=probe: self._replacement(
-                        value, probe, patient_key)})
+                operators[entity] = OperatorConfig(
+                    "custom",
+                    {
+                        "lambda": lambda value, probe=probe: self._replacement(
+                            value, probe, patient_key
+                        )
+                    },
+                )
         results = [AnonymizerResult(s.entity, s.start, s.end, s.score) for s in spans]
         engine = _anonymizer()
-        return str(engine.anonymize(text, results, operators=operators,
-                                    merge_entities_with_spaces=False).text)
+        return str(
+            engine.anonymize(
+                text, results, operators=operators, merge_entities_with_spaces=False
+            ).text
+        )
 
     def _replacement(self, original: str, span: Span, patient_key: str | None) -> str:
         rule = self.policy.rule(span.entity)
@@ -397,8 +447,10 @@ def _extend_names(text: str, spans: list[Span]) -> list[Span]:
             is_name_like(word[1])
         ):
             start -= len(word[0])
-        if grown and grown[-1].entity == PERSON and _BETWEEN_NAMES.fullmatch(
-            text, grown[-1].end, start
+        if (
+            grown
+            and grown[-1].entity == PERSON
+            and _BETWEEN_NAMES.fullmatch(text, grown[-1].end, start)
         ):
             start = grown.pop().start  # "Adaeze N Okonkwo": two names and an initial
         if (start, end) != (span.start, span.end):
@@ -465,9 +517,7 @@ def shift_text_date(text: str, offset_days: int) -> str | None:
             short = len(m[5]) <= 3
             year = _full_year(m[5][-2:]) if short else int(m[5])
             shifted = date(year, named, 15) + delta
-            year_text = (
-                f"{m[5][:-2]}{shifted.year % 100:02d}" if short else str(shifted.year)
-            )
+            year_text = f"{m[5][:-2]}{shifted.year % 100:02d}" if short else str(shifted.year)
             return f"{_month_word(shifted.month, m[1])}{m[2]}{m[3]}{m[4] or ''}{year_text}"
         if _YEAR.match(text):
             return str((date(int(text), 7, 1) + delta).year)
@@ -495,9 +545,7 @@ def shift_text_date(text: str, offset_days: int) -> str | None:
     return None
 
 
-def _shift_month_day(
-    m: re.Match[str], year: int, delta: timedelta
-) -> tuple[date, str] | None:
+def _shift_month_day(m: re.Match[str], year: int, delta: timedelta) -> tuple[date, str] | None:
     """Move a spelled month (groups 1-3: word, dot, space) and day (4, ordinal 5) of ``year`` by
     ``delta``: the moved date and its month-day text in the same spelling (shared by _MDY and
     _MD); None when the word is not a month. Raises ValueError for a day the month lacks."""

@@ -62,6 +62,10 @@ class KnownIdentifiers:
         self.values.setdefault(entity, set()).add(value)
         self._compiled = None
 
+    def person_names(self) -> set[str]:
+        """Every known person name string (whole names and their parts)."""
+        return set(self.values.get(PERSON, ()))
+
     def add_name(
         self, given: list[str] | tuple[str, ...], family: str | None, prefix: str = ""
     ) -> None:

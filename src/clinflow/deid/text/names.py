@@ -127,7 +127,7 @@ class _Token:
 
     @property
     def initial(self) -> bool:
-        """"G." or a lone capital other than the pronoun "I" ("Xzavian G Tavares")."""
+        """ "G." or a lone capital other than the pronoun "I" ("Xzavian G Tavares")."""
         if len(self.text) == 2:
             return self.text[1] == "." and self.text[0].isupper()
         return len(self.text) == 1 and self.text.isupper() and self.text != "I"
@@ -183,6 +183,14 @@ def _is_name_word(token: _Token) -> bool:
     return token.key not in _clinical_words()
 
 
+def is_vocabulary(word: str) -> bool:
+    """``word`` (any case) is a safe word, clinical vocabulary or common English, not a name."""
+    key = word.casefold()
+    if key in safe_words() or key in _clinical():
+        return True
+    return is_english_word(word) and not is_name(word)
+
+
 def is_name_like(word: str) -> bool:
     """``word`` may continue a name next to one already found (an initial, a listed name,
     a capitalised word that is not English and not a safe word)."""
@@ -210,12 +218,16 @@ def dictionary_names(text: str, tokens: list[_Token] | None = None) -> list[Name
             index += 1
             continue
         first = last = index
-        while first > 0 and _joined(text, tokens[first - 1], tokens[first]) and _is_name_word(
-            tokens[first - 1]
+        while (
+            first > 0
+            and _joined(text, tokens[first - 1], tokens[first])
+            and _is_name_word(tokens[first - 1])
         ):
             first -= 1
-        while last + 1 < len(tokens) and _joined(text, tokens[last], tokens[last + 1]) and (
-            _is_name_word(tokens[last + 1])
+        while (
+            last + 1 < len(tokens)
+            and _joined(text, tokens[last], tokens[last + 1])
+            and (_is_name_word(tokens[last + 1]))
         ):
             last += 1
         hits.append((tokens[first].start, tokens[last].end, "name_dictionary", 0.6))
@@ -232,9 +244,35 @@ def _never_after_cue() -> frozenset[str]:
     from clinflow.deid.text.lexicon import MEDICAL_SAFE, MONTHS, WEEKDAYS
 
     extra = {w.casefold() for w in (*MONTHS, *WEEKDAYS)} | {
-        "morning", "afternoon", "evening", "night", "today", "tomorrow", "yesterday", "tonight",
-        "hello", "hi", "thanks", "thank", "ok", "okay", "yes", "no", "sure", "good", "great",
-        "fine", "well", "noted", "none", "unknown", "pending", "n/a", "na", "same", "self",
+        "morning",
+        "afternoon",
+        "evening",
+        "night",
+        "today",
+        "tomorrow",
+        "yesterday",
+        "tonight",
+        "hello",
+        "hi",
+        "thanks",
+        "thank",
+        "ok",
+        "okay",
+        "yes",
+        "no",
+        "sure",
+        "good",
+        "great",
+        "fine",
+        "well",
+        "noted",
+        "none",
+        "unknown",
+        "pending",
+        "n/a",
+        "na",
+        "same",
+        "self",
     }
     return _clinical() | frozenset(STOP_WORDS) | frozenset(MEDICAL_SAFE) | extra
 
@@ -255,6 +293,10 @@ def _accept_after_cue(token: _Token, strong: bool) -> bool:
     # clinical and drug words; after a weak cue ("per holmes") only a listed name
     if not strong:
         return is_name(token.text) and token.key not in safe_words()
+    # a verb form that is no name ("son called", "wife passed", "daughter visiting") is an
+    # action, not a person; other rare words are taken ("d/w hutchins")
+    if token.key.endswith(("ed", "ing")) and is_english_word(token.text):
+        return is_name(token.text) or token.key in all_person_names()
     return token.key not in _never_after_cue() and (
         is_name(token.text)
         or not is_english_word(token.text)
@@ -285,8 +327,11 @@ def _take(
             break
         count += 1
     # a name is not only initials
-    while count and tokens[at + count - 1].initial and count > 1 and all(
-        t.initial for t in tokens[at : at + count]
+    while (
+        count
+        and tokens[at + count - 1].initial
+        and count > 1
+        and all(t.initial for t in tokens[at : at + count])
     ):
         count -= 1
     return count
@@ -329,7 +374,9 @@ def context_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit
             and _joined(text, tokens[first - 1], tokens[first])
             and (
                 text[tokens[first - 1].end : tokens[first].start].strip() != ","
-                or first == last - 0 and tokens[first - 1].capitalised and not tokens[first].initial
+                or first == last - 0
+                and tokens[first - 1].capitalised
+                and not tokens[first].initial
                 or (last - first <= 1 and tokens[first - 1].capitalised)
             )
             and (tokens[first - 1].initial or tokens[first - 1].capitalised)
@@ -343,8 +390,11 @@ def context_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit
     for match in _SIGN_OFF.finditer(text):
         line_end = text.find("\n", match.end())
         line_end = len(text) if line_end < 0 else line_end
-        at = starts.get(match.end() + len(text[match.end():line_end]) - len(
-            text[match.end():line_end].lstrip()))
+        at = starts.get(
+            match.end()
+            + len(text[match.end() : line_end])
+            - len(text[match.end() : line_end].lstrip())
+        )
         if at is None:
             continue
         count = _take(text, tokens, at, True)
@@ -477,7 +527,8 @@ def place_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit]:
 
 
 # Words that make a capitalised phrase an institution ("Brookhaven Pavilion of Fairmont")
-INSTITUTION_WORDS = frozenset("""
+INSTITUTION_WORDS = frozenset(
+    """
 hospital hospitals medical health healthcare clinic clinics center centre centers institute
 rehab rehabilitation nursing care hospice pavilion campus infirmary sanatorium memorial
 general regional community university college school foundation associates partners group
@@ -491,17 +542,20 @@ neurology dermatology urology gastroenterology obstetrics gynecology psychiatry 
 behavioral medicine dental eye vision spine heart cancer kidney vein sleep pain senior living
 assisted skilled transitional recovery treatment counseling therapy retirement residential
 primary urgent family women children kids pulmonary endocrine rheumatology allergy ent
-""".split())
+""".split()
+)
 _CONNECTORS = frozenset({"of", "the", "and", "for", "at", "on"})
 # words that make a unit or service, not an institution's proper name
-_GENERIC_FACILITY = frozenset("""
+_GENERIC_FACILITY = frozenset(
+    """
 intensive critical acute chronic step down step-down long-term long term short inpatient unit
 department dept division service services floor ward wing emergency internal general family
 primary urgent physical occupational speech social mental behavioral public preventive sports
 palliative supportive respiratory cardiac cardiothoracic neonatal pediatric adult geriatric
 medical surgical clinical outpatient day night evening weekend main north south east west
 new old upper lower first second third center centre program team office room suite bay
-""".split())
+""".split()
+)
 _HEADING_AFTER = regex.compile(r"[ \t]*:", regex.V0)  # "Medical Decision Making:"
 _FACILITY_JOIN = regex.compile(r"[ \t]{1,2}(?:&[ \t]{1,2})?|\.[ \t]{1,2}", regex.V0)
 
@@ -517,9 +571,11 @@ def facility_phrases(text: str, tokens: list[_Token] | None = None) -> list[Name
             index += 1
             continue
         last = index
-        while last + 1 < len(tokens) and _FACILITY_JOIN.fullmatch(
-            text, tokens[last].end, tokens[last + 1].start
-        ) and (tokens[last + 1].capitalised or tokens[last + 1].text in _CONNECTORS):
+        while (
+            last + 1 < len(tokens)
+            and _FACILITY_JOIN.fullmatch(text, tokens[last].end, tokens[last + 1].start)
+            and (tokens[last + 1].capitalised or tokens[last + 1].text in _CONNECTORS)
+        ):
             last += 1
         run = tokens[index : last + 1]
         while run and (run[-1].text in _CONNECTORS or not run[-1].capitalised):
