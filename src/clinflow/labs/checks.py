@@ -101,14 +101,16 @@ def check_1(data_dir: Path) -> list[Problem]:
     answers = read_answers(data_dir / "answers.yaml", f"run `clinflow lab start 1` ({data_dir})")
     manifest = cohort / "manifest.ndjson"
     lines = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines()]
-    raw, _, _ = residual(manifest, cohort / "fhir", data_dir)
+    scan = read_json(data_dir / "raw-leaks.json", "run the `clinflow leaks ... --json` step")
+    if not isinstance(scan, dict) or scan.get("entries") != len(lines):
+        raise Stop(f"{data_dir}/raw-leaks.json is not a scan of this cohort", "run the step again")
     truth = {
         "patients": summary["patients"],
         "manifest_entries": len(lines),
         "kinds": len({line["kind"] for line in lines}),
         "dicom_files": summary["dicom_files"],
         "revocations": len(labels["consent_revocations"]),
-        "raw_residual": raw,
+        "raw_residual": scan["residual"],
         "research_residual": demo["leaks"]["residual_phi"],
     }
     hints = {
