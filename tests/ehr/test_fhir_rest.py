@@ -289,3 +289,17 @@ def test_the_token_comes_from_the_environment_or_its_key_file(tmp_path: Path) ->
     assert "secret" not in str(caught.value)
     with pytest.raises(ConfigError, match="cannot read"):
         bearer_token({"CLINFLOW_FHIR_TOKEN_FILE": str(tmp_path / "missing")})
+
+
+def test_a_type_search_source_keeps_the_url_s_own_parameters(fhir: MockFhir) -> None:
+    url = f"fhir:{fhir.base}?_count=20&_type=Observation&_since=2026-01-01T00:00:00Z"
+    source = FhirRestSource(url, token=TOKEN, sleep=Waits())
+
+    async def run() -> list[object]:
+        return [item async for item in source]
+
+    items = asyncio.run(run())
+    assert sorted(i.envelope.payload for i in items) == sorted(fhir.lines["Observation"])  # type: ignore[attr-defined]
+    first = next(r for r in fhir.requests if r.path == "/fhir/Observation")
+    assert first.query == {"_count": ["20"], "_lastUpdated": ["ge2026-01-01T00:00:00Z"]}
+    assert source.system == f"fhir:{fhir.base}"  # no query in the name

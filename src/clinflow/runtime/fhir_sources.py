@@ -29,7 +29,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 
@@ -74,7 +74,7 @@ def parse_server_url(kind: str, text: str) -> tuple[str, list[str], str | None]:
             kept.append((name, value))
     if any(not t.isalnum() or not t[:1].isupper() for t in types):
         raise ConfigError(f"--source {kind}:URL: _type lists FHIR resource types")
-    query = "&".join(f"{k}={v}" for k, v in kept)
+    query = urlencode(kept)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, "")), types, since
 
 
@@ -173,7 +173,8 @@ class FhirRestSource(_ServerSource):
     async def __aiter__(self) -> AsyncIterator[TimedInput]:
         start = self.clock()
         async with self._http() as http:
-            client = FhirRestClient(self.url, http)
+            base = urlsplit(self.url)._replace(query="").geturl()
+            client = FhirRestClient(base, http)
             try:
                 while True:
                     self.stats.passes += 1
@@ -190,9 +191,13 @@ class FhirRestSource(_ServerSource):
                 self.stats.malformed = client.stats.malformed
                 self.stats.warnings = list(client.stats.warnings)
 
+    def _params(self, own: dict[str, str]) -> dict[str, str]:
+        """The URL's other parameters (``_count``, a server's own) with a search's own."""
+        return {**dict(parse_qsl(urlsplit(self.url).query)), **own}
+
     async def _by_type(self, client: FhirRestClient) -> AsyncIterator[list[tuple[bytes, str]]]:
         ordered = sorted(self.types, key=arrival_rank)
-        params = {"_lastUpdated": f"ge{self.since}"} if self.since else None
+        params = self._params({"_lastUpdated": f"ge{self.since}"} if self.since else {})
         for resource_type in ordered:
             batch: list[tuple[bytes, str]] = []
             try:
@@ -209,7 +214,7 @@ class FhirRestSource(_ServerSource):
     async def _everything(self, client: FhirRestClient) -> AsyncIterator[list[tuple[bytes, str]]]:
         patient_ids: list[str] = []
         try:
-            async for fetched in client.search("Patient"):
+            async for fetched in client.search("Patient", self._params({})):
                 patient_id = _id_of(fetched)
                 if patient_id is not None and patient_id not in patient_ids:
                     patient_ids.append(patient_id)
@@ -217,7 +222,7 @@ class FhirRestSource(_ServerSource):
                     yield [(fetched.payload, fetched.location)]
         except FhirClientError as exc:
             self._failed(exc)
-        params = {"_since": self.since} if self.since else None
+        params = {"_since": self.since} if self.since else None  # $everything's own
         for patient_id in patient_ids:
             record: list[Fetched] = []
             try:
