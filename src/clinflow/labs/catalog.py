@@ -115,3 +115,16 @@ def find_lab(number: int) -> Lab:
             return lab
     known = ", ".join(str(lab.number) for lab in all_labs())
     raise ConfigError(f"lab {number}: no such lab (known: {known})")
+
+
+def next_step(steps: tuple[str, ...], number: int) -> str:
+    """The commands after ``clinflow lab start N``: the rest of its block, else the next one."""
+    start = f"clinflow lab start {number}"
+    for index, block in enumerate(steps):
+        lines = block.splitlines()
+        if start in lines:
+            rest = "\n".join(lines[lines.index(start) + 1 :]).strip("\n")
+            if rest:
+                return rest
+            return steps[index + 1] if index + 1 < len(steps) else ""
+    return steps[0]

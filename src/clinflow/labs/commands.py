@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from clinflow.labs.catalog import all_labs, find_lab
+from clinflow.labs.catalog import all_labs, find_lab, next_step
 from clinflow.labs.checks import run_check
 from clinflow.labs.starts import start_lab
 
@@ -43,12 +43,11 @@ def start_command(number: LabNumber, data_dir: LabDataDir = None) -> None:
     target = data_dir or lab.default_data_dir
     console.print(f"[bold]Lab {lab.number} — {lab.title}[/bold] ({lab.minutes} minutes)")
     start_lab(lab.number, target, lambda line: console.print(line, highlight=False))
-    first = next((s for s in lab.steps if "clinflow lab start" not in s), lab.steps[0])
     console.print(f"data directory ready: {target}", highlight=False)
     if target != lab.default_data_dir:
         console.print(f"(the lab's commands say {lab.default_data_dir}: use {target} instead)")
     console.print(f"read {lab.path}; the next step is:", highlight=False)
-    print(first)
+    print(next_step(lab.steps, number))
 
 
 @lab_app.command("check")
