@@ -92,7 +92,12 @@ const Proof = {
 
   // true / false, or null when this browser's SubtleCrypto has no Ed25519.
   async verifyNote(parsed, vkey) {
-    const [name, hexId, keyB64] = vkey.split("+");
+    // <name>+<hex key id>+<base64 key>: the base64 part may itself hold "+" characters
+    const first = vkey.indexOf("+");
+    const second = vkey.indexOf("+", first + 1);
+    if (first < 0 || second < 0) throw new Error("verifier key must be name+id+key");
+    const [name, hexId, keyB64] = [vkey.slice(0, first), vkey.slice(first + 1, second),
+                                   vkey.slice(second + 1)];
     const raw = this.fromBase64(keyB64 || "");
     if (raw.length !== 33 || raw[0] !== 1) throw new Error("verifier key is not Ed25519");
     const publicKey = raw.slice(1);
@@ -155,7 +160,7 @@ const Proof = {
       const signed = await this.verifyNote(note, String(doc.vkey || ""));
       if (signed === false) return fail("the checkpoint's Ed25519 signature does not verify");
       checks.push([true, signed ? "checkpoint signature verifies (Ed25519, key " +
-                                  String(doc.vkey).split("+")[0] + ")"
+                                  String(doc.vkey).split("+", 1)[0] + ")"
                                 : "signature not checked: this browser has no Ed25519"]);
       return { verdict: "pass", checks };
     } catch (error) {
