@@ -77,7 +77,8 @@ def test_residual_phi_fails_the_demo_with_one_line(
         capsys, "demo", "--data-dir", str(data_dir), "--json", "--no-bad-inputs", *TINY
     )
     assert code == 1
-    assert stderr.strip() == "demo check failed: residual PHI in research releases: 1"
+    # the kind, never the value: a failing run says what to look for
+    assert stderr.strip() == "demo check failed: residual PHI in research releases: 1 (name 1)"
     assert orjson.loads(stdout)["quarantined"]["at_ingest"] == 0
 
 

@@ -92,7 +92,9 @@ class DemoReport:
     def finish(self) -> None:
         """Decide the outcome: the first failed check is the reason."""
         checks = (
-            (self.residual_phi == 0, f"residual PHI in research releases: {self.residual_phi}"),
+            (self.residual_phi == 0,
+             f"residual PHI in research releases: {self.residual_phi} ("
+             + ", ".join(f"{kind} {n}" for kind, n in self.residual_by_kind.items()) + ")"),
             (self.consent_violations == 0,
              f"consent violations in the research store: {self.consent_violations}"),
             (self.revoked_research_remaining == 0,
