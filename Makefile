@@ -36,9 +36,9 @@ browser:
 		apt-get install -y -qq --no-install-recommends chromium; } || \
 		echo "chromium not installed: browser tests skip (and fail under CI=true)"
 
-## Run the whole test suite (what .ci/run calls).
+## Run the whole test suite (what .ci/run calls): two workers, broker tests on one of them.
 test: $(STAMP) dicom-tools browser
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 ## The quick subset for the edit loop: no slow, broker or PostgreSQL tests.
 test-quick: $(STAMP)

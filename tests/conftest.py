@@ -26,3 +26,12 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def postgres_dsn() -> str:
     """A reachable PostgreSQL's DSN; fails under CI=true and skips elsewhere when there is none."""
     return require_postgres()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under ``pytest -n 2 --dist loadgroup`` (``make test``) the broker tests share one
+    worker, one at a time: each starts its own broker and consumer groups, and two at once on
+    a 2-core machine only lengthen their group joins."""
+    for item in items:
+        if item.get_closest_marker("broker") is not None:
+            item.add_marker(pytest.mark.xdist_group("broker"))
