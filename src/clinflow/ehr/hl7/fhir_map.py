@@ -65,13 +65,20 @@ _DTM = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\.\d{1,4})?
 # ---------------------------------------------------------------------------- small readers
 
 
-@lru_cache(maxsize=8192)  # a message's OBX share a time; monitors chart on a grid
 def hl7_time(text: str, tz: timezone, where: str) -> str:
     """An HL7 DTM as FHIR dateTime in UTC (``2024-03-01T08:00:00Z``); date-only stays a date.
     A timestamp without an offset is read in the profile's zone ``tz``."""
+    converted = _fhir_time(text, tz)
+    if converted is None:
+        raise HL7Error("not a valid HL7 date/time (YYYYMMDD[HHMM[SS]][+ZZZZ])", where)
+    return converted
+
+
+@lru_cache(maxsize=8192)  # a message's OBX share a time; monitors chart on a grid
+def _fhir_time(text: str, tz: timezone) -> str | None:
     match = _DTM.match(text)
     if match is None:
-        raise HL7Error("not an HL7 date/time (YYYYMMDD[HHMM[SS]][+ZZZZ])", where)
+        return None
     year, month, day, hour, minute, second, _fraction, offset = match.groups()
     try:
         if hour is None:
@@ -84,8 +91,8 @@ def hl7_time(text: str, tz: timezone, where: str) -> str:
             zone = timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5])))
         moment = datetime(int(year), int(month or 1), int(day or 1), int(hour),
                           int(minute or 0), int(second or 0), tzinfo=zone)  # fmt: skip
-    except ValueError as exc:
-        raise HL7Error("date/time out of range", where) from exc
+    except ValueError:
+        return None
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -119,6 +126,7 @@ class MappedMessage:
     sent_at: str  # MSH-7 as FHIR dateTime
     vendor: str
     resources: list[dict[str, Any]] = field(default_factory=list)
+    message: Message | None = None  # the parsed message (the listener answers from it)
 
     def bundle(self) -> dict[str, Any]:
         return {
@@ -175,11 +183,12 @@ def validate_and_map(
     tz = profile.tz
     sent_at = hl7_time(msh.value(7), tz, "MSH-7")
     sender = f"{application}/{facility}"
-    raw = data if not isinstance(data, Message) else message.encode()
-    mapped = MappedMessage(
-        message_type, control_id, sender, message_key(sender, control_id, raw), sent_at,
-        profile.vendor,
-    )  # fmt: skip
+    if control_id:
+        key = message_key(sender, control_id, b"")
+    else:  # the content is the key: the bytes as sent, or the message as parsed
+        key = message_key(sender, "", data if not isinstance(data, Message) else message.encode())
+    mapped = MappedMessage(message_type, control_id, sender, key, sent_at, profile.vendor)
+    mapped.message = message
     pid = message.first("PID")
     if pid is None:
         raise HL7Error("PID segment missing", f"{message_type} PID")

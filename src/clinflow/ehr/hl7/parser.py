@@ -176,12 +176,13 @@ class Segment:
     def value(self, number: int, component: int = 1, sub: int = 1, repetition: int = 0) -> str:
         """The unescaped text of one leaf (1-based component and subcomponent, 0-based
         repetition); "" when absent."""
-        text = self.raw(number)
-        if not text:
+        fields = self.fields
+        if number >= len(fields):
             return ""
-        enc = self.enc
-        if self.name == "MSH" and number <= 2:
+        text = fields[number]
+        if not text or (number <= 2 and self.name == "MSH"):
             return text
+        enc = self.enc
         if repetition or enc.repetition in text:
             reps = text.split(enc.repetition)
             text = reps[repetition] if repetition < len(reps) else ""
@@ -197,15 +198,15 @@ class Segment:
         """Field ``number`` as repetitions of components of subcomponents, unescaped."""
         text = self.raw(number)
         enc = self.enc
-        if self.name == "MSH" and number <= 2:
+        if number <= 2 and self.name == "MSH":
             return [[[text]]]
+        cs, ss, rs = enc.component, enc.subcomponent, enc.repetition
+        if enc.escape not in text:  # the common case: nothing to decode
+            return [[comp.split(ss) for comp in rep.split(cs)] for rep in text.split(rs)]
         where = f"{self.where}-{number}"
         return [
-            [
-                [unescape(sub, enc, where) for sub in comp.split(enc.subcomponent)]
-                for comp in rep.split(enc.component)
-            ]
-            for rep in text.split(enc.repetition)
+            [[unescape(leaf, enc, where) for leaf in comp.split(ss)] for comp in rep.split(cs)]
+            for rep in text.split(rs)
         ]
 
     def components(self, number: int, repetition: int = 0) -> list[str]:

@@ -106,10 +106,7 @@ class VendorProfile(BaseModel):
 
     @property
     def tz(self) -> TimeZone:
-        match = _OFFSET.match(self.timezone)
-        assert match is not None
-        sign = -1 if match.group(1) == "-" else 1
-        return TimeZone(sign * timedelta(hours=int(match.group(2)), minutes=int(match.group(3))))
+        return _zone(self.timezone)
 
     def local_code(self, canonical: str) -> tuple[str, str, str]:
         """(OBX-3.1, OBX-3.2, OBX-6) the vendor writes for ``canonical`` (the canonical code
@@ -122,6 +119,14 @@ class VendorProfile(BaseModel):
     def canonical_code(self, local: str) -> str:
         entry = self.observations.get(local)
         return entry.code if entry is not None else local
+
+
+@cache
+def _zone(offset: str) -> TimeZone:
+    match = _OFFSET.match(offset)
+    assert match is not None  # checked when the profile was loaded
+    sign = -1 if match.group(1) == "-" else 1
+    return TimeZone(sign * timedelta(hours=int(match.group(2)), minutes=int(match.group(3))))
 
 
 def load_profile(path: Path) -> VendorProfile:
