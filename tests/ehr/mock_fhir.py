@@ -38,6 +38,17 @@ from clinflow.patient_ids import PATIENT_REFERENCE_FIELDS
 
 MALFORMED_LINE = b'{"resourceType": "Observation", "id": "broken-line'
 RETRY_AFTER_S = 7
+TOKEN = "test-token-not-a-secret"
+
+
+class Waits:
+    """An injectable ``sleep`` that records what it was asked to wait and returns at once."""
+
+    def __init__(self) -> None:
+        self.asked: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.asked.append(seconds)
 
 
 @dataclass
@@ -54,7 +65,7 @@ class Quirks:
     export_429_retry_after: str = "11"  # of the 429 at the second poll
     malformed_line: bool = True
     error_file: bool = True
-    token: str | None = "test-token-not-a-secret"
+    token: str | None = TOKEN
 
 
 @dataclass

@@ -23,9 +23,7 @@ from clinflow.ehr.fhir_client import (
 )
 from clinflow.errors import ConfigError
 
-from .mock_fhir import MALFORMED_LINE, MockFhir, Quirks, make_cohort, serve
-
-TOKEN = "test-token-not-a-secret"
+from .mock_fhir import MALFORMED_LINE, TOKEN, MockFhir, Quirks, Waits, make_cohort, serve
 
 
 @pytest.fixture(scope="module")
@@ -37,14 +35,6 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def fhir(cohort: Path) -> Iterator[MockFhir]:
     with serve(cohort) as server:
         yield server
-
-
-class Waits:
-    def __init__(self) -> None:
-        self.asked: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.asked.append(seconds)
 
 
 def export(

@@ -29,9 +29,8 @@ from clinflow.errors import ConfigError
 from clinflow.quarantine import Quarantine
 from clinflow.runtime.run_command import parse_source, run_embedded
 
-from .mock_fhir import Quirks, make_cohort, serve
+from .mock_fhir import TOKEN, Quirks, make_cohort, serve
 
-TOKEN = "test-token-not-a-secret"
 # no real waiting in these runs: the waits themselves are counted in the client tests
 QUICK = Quirks(
     rate_limit=False, contained=False, export_retry_after="0", export_429_retry_after="0"

@@ -26,9 +26,7 @@ from clinflow.errors import ConfigError
 from clinflow.runtime.fhir_sources import FhirRestSource
 from clinflow.runtime.ingest import SOURCE_SYSTEM_ATTR
 
-from .mock_fhir import RETRY_AFTER_S, MockFhir, Quirks, make_cohort, serve
-
-TOKEN = "test-token-not-a-secret"
+from .mock_fhir import RETRY_AFTER_S, TOKEN, MockFhir, Quirks, Waits, make_cohort, serve
 
 
 @pytest.fixture(scope="module")
@@ -40,16 +38,6 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def fhir(cohort: Path) -> Iterator[MockFhir]:
     with serve(cohort) as server:
         yield server
-
-
-class Waits:
-    """An injectable ``sleep`` that records what it was asked to wait and returns at once."""
-
-    def __init__(self) -> None:
-        self.asked: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.asked.append(seconds)
 
 
 def collect(base: str, run: Callable[[FhirRestClient], object], **http: object) -> object:
@@ -303,3 +291,17 @@ def test_a_type_search_source_keeps_the_url_s_own_parameters(fhir: MockFhir) -> 
     first = next(r for r in fhir.requests if r.path == "/fhir/Observation")
     assert first.query == {"_count": ["20"], "_lastUpdated": ["ge2026-01-01T00:00:00Z"]}
     assert source.system == f"fhir:{fhir.base}"  # no query in the name
+
+
+def test_the_public_api_is_its_all() -> None:
+    import types
+
+    import clinflow.ehr.fhir_client as fhir_client
+
+    public = {
+        name
+        for name, value in vars(fhir_client).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
+    assert set(fhir_client.__all__) == public  # nothing exported by accident, nothing missing
+    assert len(fhir_client.__all__) == len(set(fhir_client.__all__))
