@@ -91,9 +91,29 @@ def generate_command(
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar or table.")] = False,
+    output_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="fhir (FHIR, DICOM, notes) or hl7v2 (ADT and ORU^R01 vitals as one HL7 v2 "
+            "feed file, in --vendor's dialect).",
+        ),
+    ] = "fhir",
+    vendor: Annotated[
+        str, typer.Option("--vendor", help="hl7v2: vendor dialect (policies/ehr/vendors).")
+    ] = "standard",
 ) -> None:
     """Generate a synthetic cohort: FHIR, DICOM, notes and the PHI ground-truth manifest."""
     chosen = load_scenario(scenario)
+    if output_format not in ("fhir", "hl7v2"):
+        raise ConfigError(f"--format: must be fhir or hl7v2, got {output_format!r}")
+    if output_format == "hl7v2":
+        from clinflow.ehr.hl7.feed_files import write_feed
+
+        feed = write_feed(out, patients or chosen.patients, seed, chosen, vendor)
+        console.print(f"{feed['file']}: {feed['messages']} ({feed['vendor']} dialect)")
+        _record_audit(data_dir, feed, out)
+        return
     if fhir_version is not None:
         if fhir_version not in ("R4B", "R5"):
             raise ConfigError(f"--fhir-version: must be R4B or R5, got {fhir_version!r}")
