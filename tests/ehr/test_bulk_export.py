@@ -205,3 +205,23 @@ def test_kick_off_refused_without_a_status_url(cohort: Path) -> None:
     with serve(cohort, Quirks(token="expected")) as fhir:
         with pytest.raises(FhirHttpError, match="HTTP 401"):
             export(fhir.base, token="other")
+
+
+def test_a_stopped_bulk_source_deletes_its_export_at_once(fhir: MockFhir) -> None:
+    from clinflow.runtime.fhir_sources import BulkExportSource
+
+    source = BulkExportSource(f"bulk:{fhir.base}", token=TOKEN, sleep=Waits())
+
+    async def main() -> int:
+        taken = 0
+        stream = source.__aiter__()
+        async for _ in stream:
+            taken += 1
+            if taken == 3:
+                break
+        assert not fhir.deleted  # not yet: the source is only paused
+        await stream.aclose()  # as the runtime stops a source
+        return taken
+
+    assert asyncio.run(main()) == 3
+    assert fhir.deleted == ["job1"] and source.stats.requests > 0

@@ -261,8 +261,9 @@ class BulkExportSource(_ServerSource):
                 self.url, http, types=self.types, since=self.since, poll_s=self.poll_s
             )
             batch: list[tuple[bytes, str]] = []
+            lines = export.lines()
             try:
-                async for line in export.lines():
+                async for line in lines:
                     batch.append((line.payload, line.location))
                     if len(batch) >= BATCH:
                         for item in self._envelopes(batch, start):
@@ -271,6 +272,9 @@ class BulkExportSource(_ServerSource):
             except FhirClientError as exc:
                 self._failed(exc)
             finally:
+                # stopped mid-export (aclose, cancel): the export's DELETE runs now, while
+                # the connection is open, not whenever the generator is collected
+                await lines.aclose()
                 self._take(http)
                 self.stats.export_polls = export.stats.polls
                 self.stats.export_files = export.stats.files

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
@@ -238,7 +238,7 @@ class BulkExportClient:
             response = await self.http.request("DELETE", status_url, accept="application/json")
             self.stats.deleted = response.status_code in (200, 202, 204)
 
-    async def lines(self) -> AsyncIterator[ExportLine]:
+    async def lines(self) -> AsyncGenerator[ExportLine, None]:
         """Run the export: kick-off, poll, stream every output line (Patient, then Consent
         files first), read the error files, DELETE. Cancelled or failed after kick-off: DELETE
         too."""
