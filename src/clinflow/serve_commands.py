@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 serve_app = typer.Typer(help="Start HTTP services (audit-query API; scoring endpoints).")
 
+
 @serve_app.command("api")
 def serve_api(
     host: HostOption = "127.0.0.1",
@@ -24,7 +25,8 @@ def serve_api(
     data_dir: DataDirOption = None,
     dsn: AuditDsnOption = None,
 ) -> None:
-    """Serve the audit-query API (OpenAPI docs at /docs)."""
+    """Serve the audit-query API (OpenAPI docs at /docs) and the browser dashboard
+    (/dashboard: sign in with a token from `clinflow audit token create`)."""
     import uvicorn
 
     from clinflow.api.app import create_app
@@ -52,6 +54,7 @@ def serve_all(
     the service registers itself in <data-dir>/services/scoring.json so a `consent revoke`
     from another process retracts through it. Both apps take bearer tokens from the same
     store (`clinflow audit token create --role auditor|privacy_officer|service|patient|scoring`).
+    The browser dashboard is at http://HOST:API-PORT/dashboard (docs/adr/0094).
     """
     import asyncio
 
@@ -79,6 +82,8 @@ def serve_all(
                     uvicorn.Config(scoring, host=host, port=scoring_port, log_level="warning")
                 ),
             ]
+
+            print(f"dashboard: http://{host}:{api_port}/dashboard", flush=True)
 
             async def serve_both() -> None:
                 await asyncio.gather(*(server.serve() for server in servers))
