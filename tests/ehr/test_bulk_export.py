@@ -225,3 +225,4 @@ def test_a_stopped_bulk_source_deletes_its_export_at_once(fhir: MockFhir) -> Non
 
     assert asyncio.run(main()) == 3
     assert fhir.deleted == ["job1"] and source.stats.requests > 0
+    assert source.stats.waited_s == 21.0 and source.stats.export_polls == 4  # 202, 429, 202, 200

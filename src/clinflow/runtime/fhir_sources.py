@@ -23,6 +23,7 @@ next search; a failed export ends the source with the same record.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -86,10 +87,10 @@ class FhirSourceStats:
     passes: int = 0
     inputs: int = 0
     already_done: int = 0  # content ids the runtime had completed: not handed out again
-    malformed: int = 0
+    malformed: int = 0  # REST pages/entries that are not resources (ingest finds an export's)
     requests: int = 0
     retries: int = 0
-    waited_s: float = 0.0
+    waited_s: float = 0.0  # asked by Retry-After or backoff, export polling included
     pages: int = 0
     export_polls: int = 0
     export_files: int = 0
@@ -98,9 +99,7 @@ class FhirSourceStats:
     errors: list[str] = field(default_factory=list)  # failed requests (PHI-free)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            name: getattr(self, name) for name in self.__dataclass_fields__
-        }  # fmt: skip
+        return dataclasses.asdict(self)
 
 
 class _ServerSource:
@@ -276,6 +275,7 @@ class BulkExportSource(_ServerSource):
                 # the connection is open, not whenever the generator is collected
                 await lines.aclose()
                 self._take(http)
+                self.stats.waited_s = round(http.stats.waited_s + export.stats.waited_s, 3)
                 self.stats.export_polls = export.stats.polls
                 self.stats.export_files = export.stats.files
                 self.stats.server_errors = list(export.stats.server_errors)
