@@ -306,6 +306,30 @@ def test_patient_view_plots_news2_and_alerts(tab: Tab, demo: Demo) -> None:
     tab.shot("patient")
 
 
+def test_a_patient_token_sees_its_own_record_and_no_other(tab: Tab, demo: Demo) -> None:
+    from clinflow.api.auth import TokenStore, api_tokens_path
+    from clinflow.config import DataDir
+
+    own, other = demo.patients[1], demo.patients[2]
+    store = TokenStore(api_tokens_path(DataDir.open(demo.root)))
+    try:
+        token = store.create("patient", own)[1]
+    finally:
+        store.close()
+    tab.page.goto(f"{tab.server.base}/dashboard")
+    tab.page.fill("#token", token)
+    tab.page.click("#login-form button[type=submit]")
+    tab.page.wait_for_url("**/dashboard/patient")  # a patient's home is its own record
+    tab.page.wait_for_function("(own) => document.querySelector('#patient').value === own", arg=own)
+    tab.page.click("#patient-form button[type=submit]")
+    tab.page.wait_for_selector("#news2-plot polyline")
+    tab.shot("patient-token-own")
+    tab.page.fill("#patient", other)
+    tab.page.click("#patient-form button[type=submit]")
+    tab.page.wait_for_selector("#forbidden")
+    assert "scoped to another patient" in tab.page.inner_text("#forbidden")
+
+
 def test_privacy_officer_revokes_and_reads_the_receipt(tab: Tab, demo: Demo) -> None:
     patient = next(p for p in demo.patients if p != _alerted_patient(tab.server, demo))
     tab.sign_in(demo.tokens["privacy_officer"])

@@ -108,8 +108,10 @@ const Dashboard = {
     sessionStorage.setItem(TOKEN_KEY, token);
     const response = await this.call("/dashboard/fragments/whoami");
     if (response.ok) {
+      const patientToken = (await response.text()).includes('data-role="patient"');
       const next = new URLSearchParams(window.location.search).get("next");
-      const safe = next && /^\/dashboard\/[a-z]+$/.test(next) ? next : "/dashboard/pipeline";
+      const home = patientToken ? "/dashboard/patient" : "/dashboard/pipeline";
+      const safe = next && /^\/dashboard\/[a-z]+$/.test(next) ? next : home;
       window.location.assign(safe);
       return;
     }
@@ -168,6 +170,14 @@ const Dashboard = {
       if (!button) return;
       if (button.id === "signout") this.signOut();
       else if (button.dataset.report !== undefined) this.openReport(button.dataset.report);
+    });
+    document.addEventListener("fragment-loaded", (event) => {
+      // a patient token: its own pseudonym fills the empty pseudonym fields
+      const own = event.target.querySelector(".who[data-role='patient']");
+      if (!own) return;
+      for (const input of document.querySelectorAll("input[name='patient']")) {
+        if (!input.value) input.value = own.dataset.patient;
+      }
     });
     if (view !== "login") this.startFragments();
   },
