@@ -46,8 +46,8 @@ def read_answers(path: Path, hint: str) -> dict[str, Any]:
     if not path.is_file():
         raise Stop(f"{path} is missing", hint)
     try:
-        answers = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError:
+        answers = yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError):
         raise Stop(f"{path} is not valid YAML", "keep the 'key: number' lines") from None
     if not isinstance(answers, dict):
         raise Stop(f"{path} holds no answers", "keep the 'key: number' lines")

@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from clinflow.errors import ClinflowError
 from clinflow.labs.checks import (
     Problem,
     Stop,
@@ -187,7 +188,12 @@ def check_6(data_dir: Path) -> list[Problem]:
     measured = read_json(data_dir / "invariance.json", "run lab6/invariance.py (exercise 2)")
     request = read_json(data_dir / "triage.json", "run `clinflow lab start 6`")
     stage = MinimumNecessaryStage(load_policy().endpoint("triage"))
-    expected = ScoringService().triage_json(stage.strip_record(request)[0]).to_json()["esi_level"]
+    try:
+        scored = ScoringService().triage_json(stage.strip_record(request)[0])
+    except ClinflowError as exc:  # names the field, never its value
+        hint = "run `clinflow lab start 6` in a fresh folder"
+        return [*problems, Problem(f"lab6/triage.json is not a triage request ({exc})", hint)]
+    expected = scored.to_json()["esi_level"]
     variants = measured.get("variants", 0) if isinstance(measured, dict) else 0
     if not isinstance(measured, dict) or variants < 10:
         problems.append(Problem("lab6/invariance.json has fewer than 10 variants", "run it"))
