@@ -81,6 +81,9 @@ def parse_source(text: str) -> tuple[str, Path | None]:
     if text.startswith("dicom-scp:"):
         scp_address(text)  # refuse a bad address before anything starts
         return "dicom-scp", None
+    if text.startswith("mllp:"):
+        mllp_address(text)  # refuse a bad address before anything starts
+        return "mllp", None
     if text.startswith(("fhir:", "bulk:")):  # a FHIR server: REST polling or a Bulk export
         from clinflow.runtime.fhir_sources import parse_server_url
 
@@ -98,6 +101,13 @@ def parse_source(text: str) -> tuple[str, Path | None]:
     if not path.is_dir():
         raise ConfigError(f"--source {text!r}: {path} is not a folder")
     return "folder", path
+
+
+def mllp_address(text: str) -> tuple[str, int]:
+    """(host, port) of ``mllp:[HOST:]PORT`` (host defaults to 127.0.0.1)."""
+    from clinflow.ehr.hl7.mllp import parse_address
+
+    return parse_address(text.removeprefix("mllp:"))
 
 
 def scp_address(text: str) -> tuple[str, int]:
@@ -118,7 +128,8 @@ def run_command(
             "SCP: modalities and PACS send studies; host 127.0.0.1 unless given), fhir:URL "
             "(a FHIR R4 server: every Patient's $everything, or ?_type=A,B searches) or "
             "bulk:URL (one Bulk Data $export; ?_type=, ?_since=). Token: CLINFLOW_FHIR_TOKEN "
-            "or CLINFLOW_FHIR_TOKEN_FILE.",
+            "or CLINFLOW_FHIR_TOKEN_FILE. mllp:[HOST:]PORT: an HL7 v2 listener (ADT, ORU^R01; "
+            "AA once stored; vendor dialects in policies/ehr/vendors).",
         ),
     ] = "generator",
     speed: Annotated[
@@ -177,6 +188,9 @@ def run_command(
     checked = parse_validation(validation)
     kind, folder = parse_source(source)
     scp = scp_address(source) if kind == "dicom-scp" else None
+    mllp = mllp_address(source) if kind == "mllp" else None
+    if mllp is not None and runtime == "kafka" and feed:
+        raise ConfigError("--feed: mllp is a live source; run it on the embedded runtime")
     if scp is not None:
         from clinflow.runtime.dicom_scp import check_ae_title
 
@@ -214,6 +228,7 @@ def run_command(
         scp=scp,
         ae_title=ae_title,
         endpoint=source if kind in ("fhir", "bulk") else None,
+        mllp=mllp,
     )
     if as_json:
         print(json.dumps(report))
@@ -274,8 +289,17 @@ def _source(
     ae_title: str = "CLINFLOW",
     completed: Callable[[Iterable[str]], set[str]] | None = None,
     endpoint: str | None = None,
+    mllp: tuple[str, int] | None = None,
+    reject: Callable[[str, Envelope, str, str | None], None] | None = None,
 ) -> AsyncIterable[TimedInput] | AsyncIterable[Envelope]:
     from clinflow.runtime import sources
+
+    if mllp is not None:
+        from clinflow.ehr.hl7.mllp import MllpSource
+
+        # acknowledged messages wait here, fsynced, until the entry hop completed them
+        spool = manifest.parent / "sources" / f"mllp-{mllp[1]}"
+        return MllpSource(mllp[0], mllp[1], spool, reject=reject, completed=completed)
 
     if kind in ("fhir", "bulk"):
         from clinflow.runtime.fhir_sources import server_source
@@ -328,6 +352,7 @@ def run_embedded(
     scp: tuple[str, int] | None = None,
     ae_title: str = "CLINFLOW",
     endpoint: str | None = None,
+    mllp: tuple[str, int] | None = None,
 ) -> dict[str, Any]:
     """Run the streaming graph on the embedded runtime; returns the run report (JSON-able)."""
     from clinflow.audit.buffer import BufferedSink
@@ -336,6 +361,7 @@ def run_embedded(
     from clinflow.runtime.accounting import account_research
     from clinflow.runtime.deployment import Deployment
     from clinflow.runtime.embedded import EmbeddedRuntime
+    from clinflow.runtime.rejects import quarantine_reject
     from clinflow.runtime.stages import build_pipeline
 
     root = DataDir.open(data_dir)
@@ -352,7 +378,8 @@ def run_embedded(
             kind, folder, speed=speed, patients=patients, seed=seed, scenario=scenario,
             manifest=root.root / STREAM_MANIFEST, once=once, scp=scp, ae_title=ae_title,
             completed=lambda ids: deployment.ledger.seen(stages.graph.entry, ids),
-            endpoint=endpoint,
+            endpoint=endpoint, mllp=mllp,
+            reject=quarantine_reject(deployment.quarantine, buffered),
         )  # fmt: skip
 
         async def main() -> None:
@@ -392,6 +419,12 @@ def run_embedded(
             "accounting": accounting,
             "audit_entries_appended": log.size - first_entry,
         }
+        if mllp is not None:  # answered AA/AE/AR, duplicates, spool (no PHI)
+            from clinflow.ehr.hl7.mllp import MllpSource
+
+            report["source"] = f"mllp:{mllp[0]}:{mllp[1]}"
+            if isinstance(feed, MllpSource):
+                report["mllp"] = dataclasses.asdict(feed.stats)
         if isinstance(feed, sources.FolderSource):
             # paths not read as inputs (symlink loops, dangling links...): named, not silent
             report["source_skipped"] = list(feed.stats.skipped)
