@@ -18,6 +18,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from clinflow.audit.log import DEFAULT_ORIGIN
@@ -26,7 +28,7 @@ from clinflow.audit.verify import trusted_verifiers, verify_log
 from clinflow.cli import app
 from clinflow.config import DataDir
 from clinflow.consent.dua import load_deployment_agreements
-from clinflow.consent.retention import parse_instant
+from clinflow.consent.retention import enforcer_for, parse_instant
 from clinflow.datasets.build import MANIFEST, REBUILD_REPORT
 from clinflow.datasets.service import build, rebuild, verify
 from clinflow.errors import ConfigError
@@ -211,7 +213,7 @@ def test_verify_checks_files_and_audit_log_and_catches_tampering(scenario: Scena
     store = open_existing_store(scenario.data_dir)
     try:
         for folder in (scenario.first, scenario.after):
-            result = verify(folder, store)
+            result = verify(folder, store, load_deployment_agreements(scenario.data_dir))
             assert result.ok, result.problems
             assert result.disclosures >= 1
     finally:
@@ -363,3 +365,74 @@ def test_build_refuses_without_an_agreement_and_rebuild_in_place(
     assert report["identical"] is True
     assert tree(in_place) == tree(scenario.after)
     assert orjson.loads((in_place / REBUILD_REPORT).read_bytes()) == report
+
+
+def test_retention_keeps_what_a_non_retroactive_revocation_left(demo: Path, tmp_path: Path) -> None:
+    data_dir = deployment_copy(demo, tmp_path / "data")
+    with Deployment.open(data_dir) as deployment:
+        patient = deployment.research.records()[0].patient
+        kept = deployment.research.records(patient)
+        receipt = deployment.consent.revoke(patient, ["HRESCH"], retroactive=False)
+        assert receipt.complete and deployment.research.records(patient) == kept
+        report = enforcer_for(deployment.consent, data_dir).enforce(
+            datetime(2027, 1, 1, tzinfo=UTC)
+        )
+        assert report.removed_total == 0 and report.verified
+        assert deployment.research.records(patient) == kept
+
+
+manifest_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=8)
+    | st.sampled_from(["../../etc/passwd", "/etc/passwd", "a\\b", "fhir/../../x"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                                max_size=3),
+    max_leaves=6,
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def small_dataset(scenario: Scenario) -> Path:
+    """A dataset of the addendum's classes only (a few dozen records): quick to verify."""
+    folder = scenario.first.parent / "ds-small"
+    with Deployment.open(scenario.data_dir) as deployment:
+        build(deployment, ["dua-study-addendum"], BUILT_AT, folder)
+    return folder
+
+
+def manifest_paths(body: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Where a hostile edit may land: the top level, the first agreement, file and record."""
+    paths: list[tuple[Any, ...]] = [(), *((key,) for key in sorted(body))]
+    paths += [("agreements", 0, key) for key in sorted(body["agreements"][0])]
+    paths += [("files", sorted(body["files"])[0]), ("records", 0)]
+    paths += [("records", 0, key) for key in sorted(body["records"][0])]
+    return paths
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(data=st.data())
+def test_hostile_manifest_is_refused_or_reported_never_a_crash(
+    scenario: Scenario, small_dataset: Path, data: st.DataObject
+) -> None:
+    original = manifest(small_dataset)
+    folder = small_dataset.parent / "ds-hostile"
+    if not folder.exists():
+        shutil.copytree(small_dataset, folder)
+    where = data.draw(st.sampled_from(manifest_paths(original)))
+    value = data.draw(manifest_values)
+    body: Any = orjson.loads(orjson.dumps(original))
+    if where:
+        parent = body
+        for key in where[:-1]:
+            parent = parent[key]
+        parent[where[-1]] = value
+    else:
+        body = value
+    (folder / MANIFEST).write_bytes(orjson.dumps(body))
+    try:
+        result = verify(folder, None, load_deployment_agreements(scenario.data_dir))
+    except ConfigError as exc:
+        assert str(exc) and "Traceback" not in str(exc)
+        return
+    if body != original:
+        assert not result.ok, (where, value)

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from clinflow.audit.events import PURPOSES
 from clinflow.config import DataDir, policies_dir
-from clinflow.consent.decision import DecisionQuery
+from clinflow.consent.decision import Decision, DecisionQuery
 from clinflow.consent.dua import (
     AgreementSet,
     DeidLevel,
@@ -34,6 +34,7 @@ from clinflow.consent.dua import (
     classes_of_categories,
     load_deployment_agreements,
 )
+from clinflow.consent.registry import ConsentRegistry
 from clinflow.consent.revocation import RevocationService
 from clinflow.consent.service import ConsentService
 from clinflow.errors import ConfigError
@@ -211,6 +212,17 @@ class RetentionReport:
         }
 
 
+def _released_before(registry: ConsentRegistry, consent: Decision, record: ResearchRecord) -> bool:
+    """A record released before a non-retroactive revocation keeps its basis (ADR 0042: such
+    a revocation purges only what came after its effective time)."""
+    if consent.revocation_id is None:
+        return False
+    for revocation in registry.revocations(record.patient):
+        if revocation.revocation_id == consent.revocation_id:
+            return not revocation.retroactive and record.event_time < revocation.effective_at
+    return False
+
+
 @dataclass
 class RetentionEnforcer:
     """Checks the research store against its declared basis; retracts what outlived it."""
@@ -232,7 +244,7 @@ class RetentionEnforcer:
             categories = frozenset(part for part in record.category.split(",") if part)
             query = DecisionQuery(record.patient, record.purpose, categories, RESEARCH_STORE)
             consent = registry.decide(query, as_of)
-            if not consent.permitted:
+            if not consent.permitted and not _released_before(registry, consent, record):
                 basis = consent.revocation_id or consent.consent_id or "policy"
                 found.append(Expired(record, "consent-withdrawn", consent.reason, basis))
                 continue

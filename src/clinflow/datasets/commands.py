@@ -71,19 +71,21 @@ def build_command(
 
 @dataset_app.command("verify")
 def verify_command(folder: FolderArgument, data_dir: DataDirOption = None) -> None:
-    """Check a dataset against its manifest and the deployment's audit log (which must
-    verify and hold the dataset's disclosures). Exit 0 only when everything checks."""
+    """Check a dataset against its manifest, its agreements against the deployment's, and
+    the deployment's audit log (which must verify and hold the dataset's disclosures).
+    Exit 0 only when everything checks."""
     from clinflow.audit.log import DEFAULT_ORIGIN
     from clinflow.audit.store import open_existing_store
     from clinflow.audit.verify import trusted_verifiers, verify_log
     from clinflow.config import DataDir, resolve_data_dir
+    from clinflow.consent.dua import load_deployment_agreements
     from clinflow.datasets.service import verify
 
     root = DataDir(resolve_data_dir(data_dir))
     store = open_existing_store(root)
     try:
         log = verify_log(store, trusted_verifiers(root, DEFAULT_ORIGIN, []), origin=DEFAULT_ORIGIN)
-        result = verify(folder, store)
+        result = verify(folder, store, load_deployment_agreements(root))
     finally:
         store.close()
     for failure in log.failures:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clinflow.consent.decision import DecisionQuery
-from clinflow.consent.dua import load_deployment_agreements
+from clinflow.consent.dua import AgreementSet, load_deployment_agreements
 from clinflow.consent.retention import RESEARCH_STORE, default_retention
 from clinflow.datasets.build import (
     MANIFEST,
@@ -31,6 +31,7 @@ from clinflow.datasets.verify import (
     VerifyResult,
     diff_manifests,
     read_manifest,
+    verify_agreements,
     verify_audit,
     verify_files,
 )
@@ -60,11 +61,16 @@ def build(
     return build_dataset(sources_for(deployment), dua_ids, as_of, out)
 
 
-def verify(folder: Path, store: AuditStore | None) -> VerifyResult:
-    """Files against the manifest; with ``store``, disclosures against the audit log."""
+def verify(
+    folder: Path, store: AuditStore | None, agreements: AgreementSet | None = None
+) -> VerifyResult:
+    """Files against the manifest; with ``agreements``, the manifest's agreements against
+    the deployment's; with ``store``, disclosures against the audit log."""
     manifest = read_manifest(folder)
     result = VerifyResult()
     verify_files(folder, manifest, result)
+    if agreements is not None:
+        verify_agreements(manifest, agreements, result)
     if store is not None:
         verify_audit(store, manifest, (folder / MANIFEST).read_bytes(), result)
     return result

@@ -16,14 +16,16 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from datetime import datetime
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 
 from clinflow.audit.store import AuditStore
-from clinflow.consent.dua import DataUseAgreement
-from clinflow.datasets.build import FORMAT, MANIFEST, META_FILES
+from clinflow.consent.dua import AgreementSet, DataUseAgreement
+from clinflow.datasets.build import FORMAT, MANIFEST, META_FILES, canonical
 from clinflow.errors import ConfigError
 
 MAX_PROBLEMS = 50
@@ -64,7 +66,63 @@ def read_manifest(folder: Path) -> dict[str, Any]:
         ) from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ConfigError(f"{path}: not a {FORMAT} manifest")
+    _check_shape(path, manifest)
     return manifest
+
+
+RECORD_FIELDS = ("record_id", "kind", "file", "data_class", "patient", "lineage_id", "consent",
+                 "dua", "content_sha256")  # fmt: skip
+
+
+def safe_name(name: object) -> bool:
+    """A relative path inside the dataset: no absolute path, no ``..``, no backslash."""
+    if not isinstance(name, str) or not name or "\\" in name or "\x00" in name:
+        return False
+    parts = PurePosixPath(name).parts
+    return not PurePosixPath(name).is_absolute() and ".." not in parts and "." not in parts
+
+
+def _check_shape(path: Path, manifest: dict[str, Any]) -> None:
+    """Refuse a manifest that is not shaped like one (a hostile or damaged file) with an
+    error naming the field, before anything trusts it."""
+
+    def bad(field: str) -> ConfigError:
+        return ConfigError(f"{path}: {field}: malformed manifest field")
+
+    for key in ("dataset_id", "as_of", "recipient", "purpose"):
+        if not isinstance(manifest.get(key), str):
+            raise bad(key)
+    try:
+        if datetime.fromisoformat(manifest["as_of"]).tzinfo is None:
+            raise bad("as_of")
+    except ValueError as exc:
+        raise bad("as_of") from exc
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        raise bad("files")
+    for name, digest in files.items():
+        if not safe_name(name) or not isinstance(digest, str):
+            raise bad("files")
+    agreements = manifest.get("agreements")
+    if not isinstance(agreements, list) or not agreements:
+        raise bad("agreements")
+    for index, agreement in enumerate(agreements):
+        try:
+            summary = {**agreement, "purposes": [manifest["purpose"]],
+                       "recipient": manifest["recipient"]}  # fmt: skip
+            DataUseAgreement.model_validate(summary)
+        except (TypeError, ValidationError) as exc:
+            raise bad(f"agreements[{index}]") from exc
+    records = manifest.get("records")
+    if not isinstance(records, list):
+        raise bad("records")
+    for index, record in enumerate(records):
+        if not isinstance(record, dict) or not all(
+            isinstance(record.get(key), str) for key in RECORD_FIELDS
+        ):
+            raise bad(f"records[{index}]")
+        if not safe_name(record["file"]):
+            raise bad(f"records[{index}].file")
 
 
 def _sha(data: bytes) -> str:
@@ -72,6 +130,9 @@ def _sha(data: bytes) -> str:
 
 
 def verify_files(folder: Path, manifest: dict[str, Any], result: VerifyResult) -> None:
+    body = {key: value for key, value in manifest.items() if key != "dataset_id"}
+    if manifest["dataset_id"] != "ds-" + hashlib.sha256(canonical(body)).hexdigest()[:20]:
+        result.fail("manifest: its contents do not match its dataset id (altered)")
     listed: dict[str, str] = manifest.get("files", {})
     on_disk = {
         path.relative_to(folder).as_posix()
@@ -122,6 +183,36 @@ def verify_files(folder: Path, manifest: dict[str, Any], result: VerifyResult) -
     for name, left in sorted(lines.items()):
         if sum(n for n in left.values() if n > 0):
             result.fail(f"{name}: lines no record accounts for")
+
+
+def verify_agreements(
+    manifest: dict[str, Any], agreements: AgreementSet, result: VerifyResult
+) -> None:
+    """The manifest's agreements are the deployment's, as written; those its records name
+    were in force at its as-of."""
+    as_of = datetime.fromisoformat(manifest["as_of"])
+    used = {record["dua"] for record in manifest["records"]}
+    for summary in manifest["agreements"]:
+        actual = agreements.get(summary["id"])
+        if actual is None:
+            result.fail(f"agreement {summary['id']}: not among the deployment's agreements")
+            continue
+        expected = {
+            "version": actual.version,
+            "data_classes": list(actual.data_classes),
+            "modalities": list(actual.modalities),
+            "deidentification": actual.deidentification.value,
+            "period": {"start": actual.period.start.isoformat(),
+                       "end": actual.period.end.isoformat()},
+            "reidentification_keys": actual.reidentification_keys,
+        }  # fmt: skip
+        for key, value in expected.items():
+            if summary.get(key) != value:
+                result.fail(f"agreement {actual.id}: {key} differs from the agreement on file")
+        if actual.recipient != manifest["recipient"]:
+            result.fail(f"agreement {actual.id}: recipient differs from the agreement on file")
+        if actual.id in used and not actual.in_force(as_of):
+            result.fail(f"agreement {actual.id}: permits records but not in force at as-of")
 
 
 def verify_audit(
