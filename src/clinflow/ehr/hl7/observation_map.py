@@ -1,0 +1,179 @@
+"""ORU^R01 OBX -> FHIR R4 Observations: vital signs with the generator's LOINC codes and UCUM
+units (``clinflow.ehr.hl7.vitals``), systolic and diastolic of one OBR as one blood-pressure
+panel, other codes as laboratory Observations in the vendor's code system."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clinflow.ehr.hl7 import vitals as v
+from clinflow.ehr.hl7.parser import HL7Error, Message, Segment
+from clinflow.ehr.hl7.profiles import VendorProfile
+from clinflow.ehr.hl7.values import hl7_number, hl7_time
+
+RESULT_STATUS = {"F": "final", "C": "amended", "P": "preliminary", "R": "preliminary",
+                 "W": "entered-in-error", "X": "cancelled", "I": "registered"}  # fmt: skip
+NUMERIC_TYPES = frozenset({"NM", "SN"})
+CODED_TYPES = frozenset({"CWE", "CE", "CNE"})
+TEXT_TYPES = frozenset({"ST", "TX", "FT"})
+
+
+def observations(
+    message: Message,
+    profile: VendorProfile,
+    subject: dict[str, str],
+    encounter: dict[str, str] | None,
+    key: str,
+) -> list[dict[str, Any]]:
+    obrs = message.all("OBR")
+    if not obrs:
+        raise HL7Error("OBR segment missing", "ORU^R01 OBR")
+    out: list[dict[str, Any]] = []
+    # OBX segments belong to the OBR before them
+    group: list[Segment] = []
+    current: Segment | None = None
+    groups: list[tuple[Segment, list[Segment]]] = []
+    for segment in message.segments:
+        if segment.name == "OBR":
+            if current is not None:
+                groups.append((current, group))
+            current, group = segment, []
+        elif segment.name == "OBX":
+            if current is None:
+                raise HL7Error("OBX before any OBR", segment.where)
+            group.append(segment)
+    if current is not None:
+        groups.append((current, group))
+    if not any(obxs for _, obxs in groups):
+        raise HL7Error("no OBX segment", "ORU^R01 OBX")
+    tz = profile.tz
+    for number, (obr, obxs) in enumerate(groups, start=1):
+        stem = obr.value(3) or obr.value(2) or f"hl7-{key}-{number}"
+        default_time = obr.value(7)
+        bp: dict[str, tuple[int | float, str]] = {}
+        bp_meta: tuple[str, str] | None = None
+        for obx in obxs:
+            where = obx.where
+            local = obx.value(3)
+            if not local:
+                raise HL7Error("observation identifier missing", f"{where}-3")
+            code = profile.canonical_code(local)
+            status_code = obx.value(11) or "F"
+            if status_code not in RESULT_STATUS:
+                raise HL7Error("result status not in HL7 table 0085", f"{where}-11")
+            when_text = obx.value(14) or default_time
+            if not when_text:
+                raise HL7Error("observation date/time missing (OBX-14 and OBR-7)", f"{where}-14")
+            when = hl7_time(when_text, tz, f"{where}-14")
+            value_type = obx.value(2)
+            if code in (v.SYSTOLIC, v.DIASTOLIC):
+                bp[code] = _quantity_value(obx, code, profile, value_type)
+                bp_meta = (when, RESULT_STATUS[status_code])
+                continue
+            vital = v.VITAL_BY_CODE.get(code)
+            resource: dict[str, Any] = {
+                "resourceType": "Observation",
+                "id": f"{stem}-{vital.key}" if vital else f"{stem}-{obx.value(1) or where}",
+                "status": RESULT_STATUS[status_code],
+                "category": [_category("vital-signs" if vital else "laboratory")],
+                "code": v.codeable(vital.codings) if vital else _local_code(obx, profile),
+                "subject": subject,
+            }
+            if encounter is not None:
+                resource["encounter"] = encounter
+            resource["effectiveDateTime"] = when
+            resource.update(_value(obx, code, profile, value_type, vital))
+            out.append(resource)
+        if bp:
+            assert bp_meta is not None
+            out.append(_bp_panel(stem, bp, bp_meta, subject, encounter))
+    return out
+
+
+def _category(code: str) -> dict[str, Any]:
+    return {"coding": [{"system": v.OBSERVATION_CATEGORY, "code": code}]}
+
+
+def _local_code(obx: Segment, profile: VendorProfile) -> dict[str, Any]:
+    comps = obx.components(3) + ["", "", ""]
+    code = profile.canonical_code(comps[0])
+    system = v.V2_SYSTEMS.get(comps[2], f"urn:clinflow:hl7v2:{profile.vendor}")
+    coding = {"system": system, "code": code}
+    if comps[1]:
+        coding["display"] = comps[1]
+    return {"coding": [coding]}
+
+
+def _quantity_value(
+    obx: Segment, code: str, profile: VendorProfile, value_type: str
+) -> tuple[int | float, str]:
+    where = obx.where
+    if value_type not in NUMERIC_TYPES:
+        raise HL7Error("numeric value type (NM) expected", f"{where}-2")
+    text = obx.value(5)
+    if not text:
+        raise HL7Error("observation value missing", f"{where}-5")
+    number = hl7_number(text, f"{where}-5")
+    unit = obx.value(6)
+    conversion = profile.units.get(unit)
+    if conversion is not None:
+        return conversion.to_ucum(number), conversion.ucum
+    expected = v.UNIT_OF_CODE.get(code)
+    if expected is not None and unit != expected:
+        raise HL7Error("unit not known for this observation (no vendor conversion)", f"{where}-6")
+    return number, unit
+
+
+def _value(
+    obx: Segment, code: str, profile: VendorProfile, value_type: str, vital: v.Vital | None
+) -> dict[str, Any]:
+    where = obx.where
+    if value_type in CODED_TYPES:
+        comps = obx.components(5) + [""] * 9
+        if not comps[0]:
+            raise HL7Error("coded value missing", f"{where}-5")
+        coding = {"system": v.V2_SYSTEMS.get(comps[2], comps[2] or "urn:clinflow:local"),
+                  "code": comps[0]}  # fmt: skip
+        if comps[1]:
+            coding["display"] = comps[1]
+        concept: dict[str, Any] = {"coding": [coding]}
+        if comps[8]:
+            concept["text"] = comps[8]
+        return {"valueCodeableConcept": concept}
+    if value_type in TEXT_TYPES:
+        return {"valueString": obx.value(5)}
+    if vital is not None and vital.unit is None:
+        raise HL7Error("coded value type (CWE) expected", f"{where}-2")
+    number, unit = _quantity_value(obx, code, profile, value_type)
+    return {"valueQuantity": {"value": number, "unit": unit, "system": v.UCUM, "code": unit}}
+
+
+def _bp_panel(
+    stem: str,
+    bp: dict[str, tuple[int | float, str]],
+    meta: tuple[str, str],
+    subject: dict[str, str],
+    encounter: dict[str, str] | None,
+) -> dict[str, Any]:
+    when, status = meta
+    resource: dict[str, Any] = {
+        "resourceType": "Observation",
+        "id": f"{stem}-bp",
+        "status": status,
+        "category": [_category("vital-signs")],
+        "code": v.codeable(v.BP_CODING),
+        "subject": subject,
+    }
+    if encounter is not None:
+        resource["encounter"] = encounter
+    resource["effectiveDateTime"] = when
+    resource["component"] = [
+        {
+            "code": v.codeable(v.BP_COMPONENTS[code]),
+            "valueQuantity": {"value": value, "unit": unit, "system": v.UCUM, "code": unit},
+        }
+        for code in (v.SYSTOLIC, v.DIASTOLIC)
+        if code in bp
+        for value, unit in (bp[code],)
+    ]
+    return resource

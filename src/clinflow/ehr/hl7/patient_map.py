@@ -1,0 +1,229 @@
+"""PID (+ PD1, NK1) -> FHIR R4 Patient and PV1 -> Encounter, as the generator writes them.
+
+The MRN is the PID-3 repetition typed MR (or MRN, or the vendor's type) and becomes an
+identifier typed MR; a PI repetition is the Patient's id (else one derived from vendor and
+MRN); PID-18 the account (AN), PID-19 the SSN (SS). PV1-19 is the Encounter's id, PV1-44/45
+its period (an A03 must carry PV1-45; a PV1-45 makes it ``finished``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timezone
+from typing import Any
+
+from clinflow.ehr.hl7.parser import HL7Error, Message, Segment
+from clinflow.ehr.hl7.profiles import VendorProfile
+from clinflow.ehr.hl7.values import hl7_time
+
+BASE_URL = "https://clinflow.example/fhir"  # the generator's base (synthetic.fhir.resources)
+V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
+ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+ROLE_CODE = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
+US_CORE = "http://hl7.org/fhir/us/core/StructureDefinition"
+OMB = "urn:oid:2.16.840.1.113883.6.238"
+IDENTIFIER_SYSTEMS = {
+    "MR": f"{BASE_URL}/sid/mrn",
+    "MRN": f"{BASE_URL}/sid/mrn",
+    "SS": "http://hl7.org/fhir/sid/us-ssn",
+    "MB": f"{BASE_URL}/sid/health-plan-member",
+    "AN": f"{BASE_URL}/sid/account",
+}
+GENDER = {"M": "male", "F": "female", "O": "other", "U": "unknown", "A": "other", "N": "unknown"}
+PATIENT_CLASS = {
+    "I": ("IMP", "inpatient encounter"),
+    "E": ("EMER", "emergency"),
+    "O": ("AMB", "ambulatory"),
+}
+LOCATION_TYPES = {"ICU": "Intensive care unit stay", "ED": "Emergency department visit"}
+
+
+def patient_resource(pid: Segment, message: Message, profile: VendorProfile) -> dict[str, Any]:
+    where = pid.where
+    identifiers: list[dict[str, Any]] = []
+    patient_id = ""
+    mrn_types = {profile.mrn_type, "MR", "MRN"}
+    for rep in pid.repetitions(3):
+        comps = [subs[0] for subs in rep]
+        value = comps[0]
+        id_type = comps[4] if len(comps) > 4 else ""
+        if not value:
+            continue
+        if id_type == "PI":
+            patient_id = patient_id or value
+            continue
+        code = "MR" if id_type in mrn_types else id_type
+        identifiers.append(_identifier(code, value))
+    if not any(i["type"]["coding"][0]["code"] == "MR" for i in identifiers):
+        raise HL7Error("no medical record number (PID-3 with type MR)", f"{where}-3")
+    mrn = next(i["value"] for i in identifiers if i["type"]["coding"][0]["code"] == "MR")
+    if pid.has(18):
+        identifiers.append(_identifier("AN", pid.value(18)))
+    if pid.has(19):
+        identifiers.append(_identifier("SS", pid.value(19)))
+    if not patient_id:
+        patient_id = "hl7-" + hashlib.sha256(f"{profile.vendor}\x00{mrn}".encode()).hexdigest()[:24]
+    resource: dict[str, Any] = {"resourceType": "Patient", "id": patient_id}
+    extensions = [
+        ext
+        for ext in (
+            _omb("us-core-race", pid.components(10)),
+            _omb("us-core-ethnicity", pid.components(22)),
+        )
+        if ext is not None
+    ]
+    if extensions:
+        resource["extension"] = extensions
+    resource["identifier"] = identifiers
+    names = [_name(rep) for rep in pid.repetitions(5) if rep and rep[0][0]]
+    if names:
+        resource["name"] = names
+    telecom = [t for rep in pid.repetitions(13) if (t := _telecom(rep, "home")) is not None]
+    if telecom:
+        resource["telecom"] = telecom
+    sex = pid.value(8)
+    if sex:
+        if sex not in GENDER:
+            raise HL7Error("administrative sex not in HL7 table 0001", f"{where}-8")
+        resource["gender"] = GENDER[sex]
+    if pid.has(7):
+        resource["birthDate"] = hl7_time(pid.value(7)[:8], profile.tz, f"{where}-7")
+    addresses = [_address(rep) for rep in pid.repetitions(11) if any(c[0] for c in rep)]
+    if addresses:
+        resource["address"] = addresses
+    contacts = [_contact(nk1) for nk1 in message.all("NK1")]
+    if contacts:
+        resource["contact"] = contacts
+    pd1 = message.first("PD1")
+    if pd1 is not None and pd1.has(3):
+        resource["managingOrganization"] = {"display": pd1.value(3)}
+    return resource
+
+
+def _identifier(code: str, value: str) -> dict[str, Any]:
+    return {
+        "type": {"coding": [{"system": V2_0203, "code": code}]},
+        "system": IDENTIFIER_SYSTEMS.get(code, f"urn:clinflow:hl7v2:{code}"),
+        "value": value,
+    }
+
+
+def _omb(name: str, comps: list[str]) -> dict[str, Any] | None:
+    if not comps or not comps[0]:
+        return None
+    display = comps[1] if len(comps) > 1 else ""
+    coding = {"system": OMB, "code": comps[0]}
+    if display:
+        coding["display"] = display
+    parts: list[dict[str, Any]] = [{"url": "ombCategory", "valueCoding": coding}]
+    if display:
+        parts.append({"url": "text", "valueString": display})
+    return {"url": f"{US_CORE}/{name}", "extension": parts}
+
+
+def _name(rep: list[list[str]]) -> dict[str, Any]:
+    comps = [subs[0] for subs in rep] + [""] * 7
+    family, first, middle, _suffix, _prefix, _degree, name_type = comps[:7]
+    given = [first] if first else []
+    if middle:
+        given.extend(middle.split(" "))
+    name: dict[str, Any] = {"use": "official" if name_type in ("L", "") else "usual"}
+    name["text"] = " ".join((*given, family)).strip()
+    if family:
+        name["family"] = family
+    if given:
+        name["given"] = given
+    return name
+
+
+def _telecom(rep: list[list[str]], use: str) -> dict[str, Any] | None:
+    comps = [subs[0] for subs in rep] + [""] * 4
+    number, _use_code, equipment, email = comps[:4]
+    if equipment == "Internet" or (email and not number):
+        return {"system": "email", "value": email} if email else None
+    if not number:
+        return None
+    return {"system": "phone", "value": number, "use": use}
+
+
+def _address(rep: list[list[str]]) -> dict[str, Any]:
+    comps = [subs[0] for subs in rep] + [""] * 7
+    street, _other, city, state, postal, country, address_type = comps[:7]
+    address: dict[str, Any] = {"use": "home" if address_type in ("H", "") else "work"}
+    if street:
+        address["line"] = [street]
+    for key, value in (("city", city), ("state", state), ("postalCode", postal),
+                       ("country", country)):  # fmt: skip
+        if value:
+            address[key] = value
+    return address
+
+
+def _contact(nk1: Segment) -> dict[str, Any]:
+    name_comps = nk1.components(2) + ["", "", ""]
+    family, first, middle = name_comps[:3]
+    given = [first] if first else []
+    if middle:
+        given.extend(middle.split(" "))
+    contact: dict[str, Any] = {}
+    relationship = nk1.value(3)
+    if relationship:
+        contact["relationship"] = [{"coding": [{"system": ROLE_CODE, "code": relationship}]}]
+    contact["name"] = {"family": family, "given": given}
+    phones = [t for rep in nk1.repetitions(5) if (t := _telecom(rep, "home")) is not None]
+    if phones:
+        contact["telecom"] = [{k: t[k] for k in ("system", "value")} for t in phones]
+    return contact
+
+
+def _visit_id(pv1: Segment | None) -> str:
+    return pv1.value(19) if pv1 is not None else ""
+
+
+def encounter_reference(pv1: Segment | None) -> dict[str, str] | None:
+    visit = _visit_id(pv1)
+    return {"reference": f"Encounter/{visit}"} if visit else None
+
+
+def encounter_resource(
+    pv1: Segment, event: str, subject: dict[str, str], tz: timezone
+) -> dict[str, Any]:
+    where = pv1.where
+    visit = pv1.value(19)
+    if not visit:
+        raise HL7Error("visit number missing", f"{where}-19")
+    patient_class = pv1.value(2)
+    if patient_class not in PATIENT_CLASS:
+        raise HL7Error("patient class not I, E or O", f"{where}-2")
+    code, display = PATIENT_CLASS[patient_class]
+    period: dict[str, str] = {}
+    if pv1.has(44):
+        period["start"] = hl7_time(pv1.value(44), tz, f"{where}-44")
+    if pv1.has(45):
+        period["end"] = hl7_time(pv1.value(45), tz, f"{where}-45")
+    if event == "A03" and "end" not in period:
+        raise HL7Error("discharge date/time missing in a discharge (A03)", f"{where}-45")
+    resource: dict[str, Any] = {
+        "resourceType": "Encounter",
+        "id": visit,
+        "status": "finished" if "end" in period else "in-progress",
+        "class": {"system": ACT_CODE, "code": code, "display": display},
+        "subject": subject,
+    }
+    point_of_care = pv1.value(3)
+    if point_of_care:
+        resource["type"] = [{"text": LOCATION_TYPES.get(point_of_care, point_of_care)}]
+        resource["location"] = [{"location": {"display": point_of_care}}]
+    if period:
+        resource["period"] = period
+    doctor = pv1.components(7) + [""] * 6
+    if doctor[1]:
+        given = " ".join(part for part in (doctor[2], doctor[3]) if part)
+        who = " ".join(part for part in (doctor[5], given, doctor[1]) if part)
+        resource["participant"] = [{"individual": {"display": who}}]
+    if pv1.has(39):
+        resource["serviceProvider"] = {"display": pv1.value(39)}
+    return resource
+
+
+# ---------------------------------------------------------------------------- observations
