@@ -361,6 +361,7 @@ def run_embedded(
     from clinflow.runtime.accounting import account_research
     from clinflow.runtime.deployment import Deployment
     from clinflow.runtime.embedded import EmbeddedRuntime
+    from clinflow.runtime.live_status import RUN_STATUS
     from clinflow.runtime.rejects import quarantine_reject
     from clinflow.runtime.stages import build_pipeline
 
@@ -372,7 +373,7 @@ def run_embedded(
         stages = build_pipeline(deployment, buffered, validation=validation)
         runtime = EmbeddedRuntime(
             stages.graph, quarantine=deployment.quarantine, audit=buffered,
-            ledger=deployment.ledger,
+            ledger=deployment.ledger, status_path=root.root / RUN_STATUS,
         )  # fmt: skip
         feed = _source(
             kind, folder, speed=speed, patients=patients, seed=seed, scenario=scenario,
