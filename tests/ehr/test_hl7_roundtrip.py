@@ -5,6 +5,7 @@ vendor dialect (local codes, deg F, local time, Z-segments, missing MSH-10, hex 
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
@@ -22,6 +23,7 @@ from clinflow.synthetic.scenario import load_scenario
 from clinflow.synthetic.stream import StreamOptions, generate_stream
 
 PATIENTS = 4
+AT = datetime(2026, 1, 5, tzinfo=UTC)
 
 
 def _options(version: str = "R5") -> StreamOptions:
@@ -190,3 +192,31 @@ def test_hex_escapes_carry_non_ascii_names() -> None:
     assert sorted(names) == sorted(direct_names)
     assert all(t.isascii() for t in texts)
     assert any("\\X" in t for t in texts)  # some name of this cohort is not ASCII
+
+
+def test_hl7_bundles_pass_input_validation_and_ingest_as_the_same_patient() -> None:
+    """What the runtime does first: the mapped Bundles validate as FHIR and ingest gives them
+    the pseudonym the direct path gives, also for an ORU that arrives before its ADT."""
+    from clinflow.deid.fhir.io import validate_resource
+    from clinflow.deid.pseudonym import Pseudonymizer
+    from clinflow.envelope import source_input
+    from clinflow.runtime.ingest import IngestStage
+    from helpers.fakes import RecordingAuditSink
+
+    options = _options()
+    texts = [text for _, text in cohort_messages(options, vendor_profile("northwind-monitors"))]
+    first_oru = next(t for t in texts if "|ORU^R01^" in t.split("\r", 1)[0])
+    admission = next(t for t in texts if "|ADT^A01^" in t.split("\r", 1)[0])
+    stage = IngestStage(Pseudonymizer(bytes(range(32))), RecordingAuditSink())
+    pseudonyms = []
+    for text in (first_oru, admission):  # out of order: the ORU first
+        mapped = validate_and_map(text)
+        for resource in mapped.resources:
+            validate_resource(resource, "hl7")  # raises InputRejected naming the field
+        envelope = source_input(mapped.bundle_bytes(), SourceKind.FHIR, AT, "mllp:1", "fhir-json")
+        pseudonyms.append(stage.process(envelope)[-1].patient)
+    direct = next(
+        timed.envelope for timed in generate_stream(options)
+        if b'"Patient"' in timed.envelope.payload
+    )  # fmt: skip
+    assert pseudonyms[0] == pseudonyms[1] == stage.process(direct)[-1].patient
