@@ -143,6 +143,8 @@ def test_sign_in_and_watch_a_runs_counts_move(tab: Tab, demo: Demo) -> None:
     cell = "tr[data-hop='ingest'] .completed"
     tab.page.wait_for_selector(cell)
     before = int(tab.page.inner_text(cell))
+    received = "tr[data-hop='ingest'] .received"  # this run's, from run-status.json
+    demo_received = tab.page.inner_text(received)
     assert tab.page.inner_text("#run-state") == "idle"  # the demo published its last status
     tab.shot("pipeline-before")
     run = subprocess.Popen(
@@ -168,6 +170,12 @@ def test_sign_in_and_watch_a_runs_counts_move(tab: Tab, demo: Demo) -> None:
         arg=[cell, before],
     )
     assert int(tab.page.inner_text("#audit-entries")) > 0
+    # the new run published its own counters (the demo's were replaced)
+    tab.page.wait_for_function(
+        "([selector, old]) => document.querySelector(selector)?.textContent !== old",
+        arg=[received, demo_received],
+    )
+    assert tab.page.inner_text("#run-state") == "idle"
     tab.shot("pipeline-after")
 
 
