@@ -54,7 +54,7 @@ def serve_all(
     the service registers itself in <data-dir>/services/scoring.json so a `consent revoke`
     from another process retracts through it. Both apps take bearer tokens from the same
     store (`clinflow audit token create --role auditor|privacy_officer|service|patient|scoring`).
-    The browser dashboard is at http://HOST:API-PORT/dashboard (docs/adr/0094).
+    The browser dashboard is at http://HOST:API-PORT/dashboard (docs/adr/0101).
     """
     import asyncio
 

@@ -57,7 +57,7 @@ _DOCS = {
     ("GET", "/redoc"): PUBLIC,
 }
 
-# The browser dashboard of the audit app (docs/adr/0094): page shells and static files hold no
+# The browser dashboard of the audit app (docs/adr/0101): page shells and static files hold no
 # data (public, like /docs); every fragment with data is gated and audited like the API.
 _DASHBOARD = {
     **{

@@ -1,6 +1,6 @@
 """The browser dashboard served by the audit-query app (``clinflow serve api|all``, at
 ``/dashboard``): live pipeline, patient view, audit search with in-page proof verification,
-consent revocation with its receipt, replay reports. docs/adr/0094.
+consent revocation with its receipt, replay reports. docs/adr/0101.
 
 Page shells and static files are public and hold no data (``pages``); every fragment with data
 is a gated, audited route (``fragments``); ``headers`` adds the security headers.

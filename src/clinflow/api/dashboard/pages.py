@@ -3,7 +3,7 @@
 A shell is the frame of a view (navigation, forms, empty panels); the browser fills it by
 calling the authenticated fragments (``fragments.py``) with the token it holds for this tab.
 A shell shows nothing about any patient or the log, so it needs no token (like ``/docs``);
-everything with data goes through the access gate and is audited (docs/adr/0094).
+everything with data goes through the access gate and is audited (docs/adr/0101).
 """
 
 from __future__ import annotations

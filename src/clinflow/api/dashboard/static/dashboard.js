@@ -3,7 +3,7 @@
 //
 // The API token lives in this tab's sessionStorage and goes out as "Authorization: Bearer" on
 // every fragment call: there is no cookie, so another site cannot make the browser send a
-// credential (no CSRF), and closing the tab forgets the token (docs/adr/0094).
+// credential (no CSRF), and closing the tab forgets the token (docs/adr/0101).
 "use strict";
 
 const TOKEN_KEY = "clinflow.dashboard.token";
