@@ -199,3 +199,22 @@ def test_check_names_malformed_files_without_a_traceback(
 def test_problem_is_what_and_hint() -> None:
     assert Problem("x", "y") == Problem("x", "y")
     assert find_lab(5).default_data_dir == Path("lab5")
+
+
+def test_lab_list_names_every_lab(tmp_path: Path) -> None:
+    code, out, _ = clinflow_in_process(["lab", "list"], tmp_path)
+    assert code == 0
+    for lab in all_labs():
+        assert lab.title.split()[0] in out
+
+
+def test_lab_start_prints_the_next_step_and_never_overwrites_work(tmp_path: Path) -> None:
+    code, out, _ = clinflow_in_process(["lab", "start", "6", "--data-dir", "mine"], tmp_path)
+    assert code == 0
+    assert "wrote mine/triage.json" in out and "use mine instead" in out
+    assert out.rstrip().endswith(next_step(find_lab(6).steps, 6))
+    assert (tmp_path / "mine").stat().st_mode & 0o077 == 0  # a data directory: 0700
+    (tmp_path / "mine" / "triage.json").write_text("my edit", encoding="utf-8")
+    code, out, _ = clinflow_in_process(["lab", "start", "6", "--data-dir", "mine"], tmp_path)
+    assert code == 0 and "kept your mine/triage.json" in out
+    assert (tmp_path / "mine" / "triage.json").read_text(encoding="utf-8") == "my edit"
