@@ -71,18 +71,19 @@ def observations(
                 bp_meta = (when, RESULT_STATUS[status_code])
                 continue
             vital = v.VITAL_BY_CODE.get(code)
+            known = vital or v.LAB_BY_CODE.get(code)
             resource: dict[str, Any] = {
                 "resourceType": "Observation",
-                "id": f"{stem}-{vital.key}" if vital else f"{stem}-{obx.value(1) or where}",
+                "id": f"{stem}-{known.key}" if known else f"{stem}-{obx.value(1) or where}",
                 "status": RESULT_STATUS[status_code],
                 "category": [_category("vital-signs" if vital else "laboratory")],
-                "code": v.codeable(vital.codings) if vital else _local_code(obx, profile),
+                "code": v.codeable(known.codings) if known else _local_code(obx, profile),
                 "subject": subject,
             }
             if encounter is not None:
                 resource["encounter"] = encounter
             resource["effectiveDateTime"] = when
-            resource.update(_value(obx, code, profile, value_type, vital))
+            resource.update(_value(obx, code, profile, value_type, known))
             out.append(resource)
         if bp:
             assert bp_meta is not None
@@ -115,7 +116,10 @@ def _quantity_value(
         raise HL7Error("observation value missing", f"{where}-5")
     number = hl7_number(text, f"{where}-5")
     unit = obx.value(6)
+    entry = profile.observations.get(obx.value(3))
     conversion = profile.units.get(unit)
+    if entry is not None and entry.conversion is not None and unit == entry.unit:
+        conversion = entry.conversion  # this code's own conversion (umol/L differs per analyte)
     if conversion is not None:
         return conversion.to_ucum(number), conversion.ucum
     expected = v.UNIT_OF_CODE.get(code)

@@ -31,16 +31,6 @@ _OFFSET = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
 _SEGMENT = re.compile(r"^Z[A-Z0-9]{2}$")
 
 
-class ObservationCode(BaseModel):
-    """A local OBX-3 code and the LOINC (or SNOMED CT, for ACVPU) code it stands for."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    code: str = Field(min_length=1)  # the canonical code (LOINC; SNOMED for ACVPU)
-    text: str = ""  # what the vendor writes in OBX-3.2
-    unit: str = ""  # the unit the vendor writes in OBX-6 for it ("" = the UCUM unit)
-
-
 class UnitConversion(BaseModel):
     """A local unit and the UCUM unit it becomes: ``ucum = (value + offset) * factor``."""
 
@@ -58,6 +48,17 @@ class UnitConversion(BaseModel):
 
     def from_ucum(self, value: float) -> float:
         return round(value / self.factor - self.offset, self.emit_decimals)
+
+
+class ObservationCode(BaseModel):
+    """A local OBX-3 code and the LOINC (or SNOMED CT, for ACVPU) code it stands for."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: str = Field(min_length=1)  # the canonical code (LOINC; SNOMED for ACVPU)
+    text: str = ""  # what the vendor writes in OBX-3.2
+    unit: str = ""  # the unit the vendor writes in OBX-6 for it ("" = the UCUM unit)
+    conversion: UnitConversion | None = None  # for ``unit`` with this code only
 
 
 class Match(BaseModel):

@@ -6,7 +6,9 @@ respiratory rate 9279-1 ``/min``, SpO2 2708-6 / 59408-5 ``%``, systolic 8480-6 a
 8462-4 ``mm[Hg]`` (one blood-pressure panel 85354-9 in FHIR, two OBX in v2, as monitors send
 them), body temperature 8310-5 ``Cel``, inhaled O2 flow 3151-8 ``L/min`` and ACVPU (SNOMED CT
 1104441000000107, NHS NEWS2 FHIR guidance). The round-trip test checks these against the
-generator's own output.
+generator's own output. Laboratory results (lactate 2524-7 ``mmol/L`` as in REFERENCE.md,
+creatinine 2160-0 and total bilirubin 1975-2 ``mg/dL``, leukocytes 6690-2 and platelets 777-3
+``10*3/uL``) map the same way with category ``laboratory``.
 """
 
 from __future__ import annotations
@@ -60,11 +62,27 @@ BP_COMPONENTS = {
 }
 BP_UNIT = "mm[Hg]"
 
+# Laboratory results a deterioration score reads (SOFA-style components): LOINC, UCUM.
+LABS: tuple[Vital, ...] = (
+    Vital("lactate", ((LOINC, "2524-7", "Lactate [Moles/volume] in Serum or Plasma"),),
+          "mmol/L", "2524-7"),
+    Vital("creatinine", ((LOINC, "2160-0", "Creatinine [Mass/volume] in Serum or Plasma"),),
+          "mg/dL", "2160-0"),
+    Vital("wbc", ((LOINC, "6690-2", "Leukocytes [#/volume] in Blood by Automated count"),),
+          "10*3/uL", "6690-2"),
+    Vital("platelets", ((LOINC, "777-3", "Platelets [#/volume] in Blood by Automated count"),),
+          "10*3/uL", "777-3"),
+    Vital("bilirubin", ((LOINC, "1975-2", "Bilirubin.total [Mass/volume] in Serum or Plasma"),),
+          "mg/dL", "1975-2"),
+)  # fmt: skip
+
 # canonical OBX-3 code -> the vital it is (both SpO2 codes are the same vital)
 VITAL_BY_CODE: dict[str, Vital] = {code: v for v in VITALS for _, code, _ in v.codings}
+LAB_BY_CODE: dict[str, Vital] = {code: lab for lab in LABS for _, code, _ in lab.codings}
 # units a canonical code accepts without a vendor conversion
 UNIT_OF_CODE: dict[str, str] = {
     **{code: v.unit for code, v in VITAL_BY_CODE.items() if v.unit is not None},
+    **{code: lab.unit for code, lab in LAB_BY_CODE.items() if lab.unit is not None},
     SYSTOLIC: BP_UNIT,
     DIASTOLIC: BP_UNIT,
 }
