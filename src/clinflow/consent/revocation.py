@@ -21,7 +21,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from clinflow.audit import events as audit_events
 from clinflow.audit.events import Agent
@@ -115,7 +115,6 @@ class RevocationService:
         found = self.lineage.find(
             patient, purposes, since=since, with_inputs=not revocation.retroactive
         )
-        counts = Counter((record.sink, record.purpose) for record in found)
         audit_entries: list[int] = []
         notes: list[str] = []
         if not already_revoked:
@@ -147,26 +146,39 @@ class RevocationService:
             destroyed = self._shred(patient, scopes, audit_entries)
         else:
             notes.append("non-retroactive scope: data keys kept for data released before")
-        receipt = Receipt(
-            receipt_id=receipt_id,
-            patient=patient,
-            revocation_id=revocation.revocation_id,
-            purposes=purposes,
-            retroactive=revocation.retroactive,
-            effective_at=revocation.effective_at.isoformat(),
-            requested_at=requested_at,
+        return self._store_receipt(
+            Receipt(
+                receipt_id=receipt_id,
+                patient=patient,
+                revocation_id=revocation.revocation_id,
+                purposes=purposes,
+                retroactive=revocation.retroactive,
+                effective_at=revocation.effective_at.isoformat(),
+                requested_at=requested_at,
+                completed_at="",
+                registry_version=0,
+                already_revoked=already_revoked,
+                actions=tuple(actions),
+                keys_destroyed=tuple(destroyed),
+                audit_entries=tuple(audit_entries),
+                notes=tuple(notes),
+            ),
+            found,
+        )
+
+    def _store_receipt(self, receipt: Receipt, found: Sequence[LineageRecord]) -> Receipt:
+        """Complete a receipt (what was found per sink and purpose, completion time, registry
+        version) and store it append-only."""
+        counts = Counter((record.sink, record.purpose) for record in found)
+        receipt = replace(
+            receipt,
             completed_at=self.registry.clock().isoformat(),
-            registry_version=self.registry.version(patient),
-            already_revoked=already_revoked,
+            registry_version=self.registry.version(receipt.patient),
             found=tuple(
                 FoundItem(sink, purpose, count) for (sink, purpose), count in sorted(counts.items())
             ),
-            actions=tuple(actions),
-            keys_destroyed=tuple(destroyed),
-            audit_entries=tuple(audit_entries),
-            notes=tuple(notes),
         )
-        self.registry.store.save_receipt(receipt_id, patient, receipt.to_dict())
+        self.registry.store.save_receipt(receipt.receipt_id, receipt.patient, receipt.to_dict())
         return receipt
 
     def _retract(
@@ -280,29 +292,25 @@ class RevocationService:
             destroyed = self._shred(patient, purposes, audit_entries, reason) if shred else []
             if not shred:
                 notes.append("data keys kept: the patient has other records under a basis")
-            counts = Counter((record.sink, record.purpose) for record in found)
-            receipt = Receipt(
-                receipt_id=receipt_id,
-                patient=patient,
-                revocation_id=basis_id,
-                purposes=tuple(sorted(purposes)),
-                retroactive=True,
-                effective_at=requested_at,
-                requested_at=requested_at,
-                completed_at=self.registry.clock().isoformat(),
-                registry_version=self.registry.version(patient),
-                already_revoked=False,
-                found=tuple(
-                    FoundItem(sink, purpose, count)
-                    for (sink, purpose), count in sorted(counts.items())
+            return self._store_receipt(
+                Receipt(
+                    receipt_id=receipt_id,
+                    patient=patient,
+                    revocation_id=basis_id,
+                    purposes=tuple(sorted(purposes)),
+                    retroactive=True,
+                    effective_at=requested_at,
+                    requested_at=requested_at,
+                    completed_at="",
+                    registry_version=0,
+                    already_revoked=False,
+                    actions=tuple(actions),
+                    keys_destroyed=tuple(destroyed),
+                    audit_entries=tuple(audit_entries),
+                    notes=tuple(notes),
                 ),
-                actions=tuple(actions),
-                keys_destroyed=tuple(destroyed),
-                audit_entries=tuple(audit_entries),
-                notes=tuple(notes),
+                found,
             )
-            self.registry.store.save_receipt(receipt_id, patient, receipt.to_dict())
-            return receipt
 
     def receipt(self, receipt_id: str) -> Receipt | None:
         for body in self.registry.store.receipts(None):
