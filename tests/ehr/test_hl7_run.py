@@ -118,3 +118,20 @@ def test_mllp_source_feeds_the_runtime_and_audits_the_sending_system(tmp_path: P
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--source", "mllp:notaport"), "--source mllp"),
+        (("--source", "mllp:99999"), "0-65535"),
+        (("--source", "mllp:2575", "--runtime", "kafka", "--feed", "--brokers", "x:1"), "live"),
+    ],
+)
+def test_bad_mllp_source_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], message: str
+) -> None:
+    from helpers.cli import run_cli
+
+    code, _, stderr = run_cli(capsys, "run", "--data-dir", str(tmp_path / "d"), *args)
+    assert code == 2 and message in stderr
