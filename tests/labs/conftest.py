@@ -1,4 +1,4 @@
-"""Lab tests share one workspace per session; lab 1's demo run is copied for labs 4 and 5."""
+"""Lab tests share one workspace per test run; lab 1's demo run is copied for labs 4 and 5."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ LAB1_ONLY = ("answers.yaml", "raw-leaks.json", "gen-a", "gen-b")
 TOOLS = ("jq", "sqlite3", "curl")
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)
 def no_clinflow_environment() -> Iterator[None]:
     """Keys and data directories come from the labs' folders, never from the environment."""
     with pytest.MonkeyPatch.context() as patch:
@@ -25,7 +25,7 @@ def no_clinflow_environment() -> Iterator[None]:
         yield
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def after_steps(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Callable[[int], tuple[Path, Transcript]]:
