@@ -244,10 +244,13 @@ def check_4(data_dir: Path) -> list[Problem]:
     receipt = read_json(data_dir / "receipt.json", revoke)
     problems = []
     if not isinstance(receipt, dict) or receipt.get("patient") != patient:
-        problems.append(Problem("lab4/receipt.json is not a receipt for the patient", revoke))
+        what = f"{data_dir}/receipt.json is not a receipt for the patient"
+        problems.append(Problem(what, revoke))
     elif "HRESCH" not in (receipt.get("purposes") or []) or not receipt.get("complete"):
         problems.append(
-            Problem("lab4/receipt.json is not a complete HRESCH revocation", "--purpose HRESCH")
+            Problem(
+                f"{data_dir}/receipt.json is not a complete HRESCH revocation", "--purpose HRESCH"
+            )
         )
     held = query(
         data_dir / "lineage.db",

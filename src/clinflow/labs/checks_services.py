@@ -149,12 +149,12 @@ def check_5(data_dir: Path) -> list[Problem]:
         store.close()
     if not isinstance(accounting, dict) or accounting.get("patient") != patient:
         problems.append(
-            Problem("lab5/disclosures.json is not the patient's accounting", "check the URL")
+            Problem(f"{data_dir}/disclosures.json is not the patient's accounting", "check the URL")
         )
     elif len(accounting.get("disclosures") or []) != len(disclosed):
         problems.append(
             Problem(
-                f"lab5/disclosures.json lists {len(accounting.get('disclosures') or [])} "
+                f"{data_dir}/disclosures.json lists {len(accounting.get('disclosures') or [])} "
                 f"disclosure(s), the log holds {len(disclosed)}",
                 "fetch the accounting again",
             )
@@ -183,7 +183,7 @@ def check_6(data_dir: Path) -> list[Problem]:
     }
     if not fields & PROTECTED:
         problems.append(
-            Problem("lab6/refused.json is not a refusal naming race", "add race, send again")
+            Problem(f"{data_dir}/refused.json is not a refusal naming race", "add race, send again")
         )
     measured = read_json(data_dir / "invariance.json", "run lab6/invariance.py (exercise 2)")
     request = read_json(data_dir / "triage.json", "run `clinflow lab start 6`")
@@ -192,11 +192,11 @@ def check_6(data_dir: Path) -> list[Problem]:
         scored = ScoringService().triage_json(stage.strip_record(request)[0])
     except ClinflowError as exc:  # names the field, never its value
         hint = "run `clinflow lab start 6` in a fresh folder"
-        return [*problems, Problem(f"lab6/triage.json is not a triage request ({exc})", hint)]
+        return [*problems, Problem(f"{data_dir}/triage.json is not a triage request ({exc})", hint)]
     expected = scored.to_json()["esi_level"]
     variants = measured.get("variants", 0) if isinstance(measured, dict) else 0
     if not isinstance(measured, dict) or variants < 10:
-        problems.append(Problem("lab6/invariance.json has fewer than 10 variants", "run it"))
+        problems.append(Problem(f"{data_dir}/invariance.json has fewer than 10 variants", "run it"))
     elif measured.get("refused_direct") != variants:
         problems.append(
             Problem("not every variant with race was refused", "is the service running?")
@@ -206,7 +206,7 @@ def check_6(data_dir: Path) -> list[Problem]:
     elif measured.get("esi_levels") != [expected]:
         problems.append(
             Problem(
-                "lab6/invariance.json does not show one ESI level, the scorer's",
+                f"{data_dir}/invariance.json does not show one ESI level, the scorer's",
                 "run lab6/invariance.py against the running service with lab6/triage.json",
             )
         )
