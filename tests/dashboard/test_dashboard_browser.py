@@ -310,6 +310,16 @@ def test_patient_view_plots_news2_and_alerts(tab: Tab, demo: Demo) -> None:
     points = tab.page.get_attribute("#news2-plot polyline", "points") or ""
     assert len(points.split()) > 10
     assert tab.page.locator("#news2-plot circle").count() >= 1  # its alerts
+    titles = tab.page.locator("#vitals svg .title").all_text_contents()  # SVG: no innerText
+    assert [t.split(":")[0] for t in titles] == [
+        "respiration rate /min", "SpO2 %", "systolic BP mmHg", "pulse /min", "temperature °C",
+    ]  # fmt: skip
+    assert all(
+        len((p or "").split()) > 10
+        for p in tab.page.locator("#vitals svg polyline").evaluate_all(
+            "(lines) => lines.map((l) => l.getAttribute('points'))"
+        )
+    )
     assert tab.page.locator("#disclosures tbody tr").count() >= 1
     tab.shot("patient")
 

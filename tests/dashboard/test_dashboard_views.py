@@ -13,9 +13,17 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clinflow.api.dashboard.plot import HEIGHT, MAX_POINTS, WIDTH, news2_plot
-from clinflow.api.dashboard.views import RateSampler, replay_reports, report_path
+from clinflow.api.dashboard.plot import (
+    HEIGHT,
+    MAX_POINTS,
+    VITALS_HEIGHT,
+    WIDTH,
+    news2_plot,
+    vitals_plots,
+)
+from clinflow.api.dashboard.views import RateSampler, replay_reports, report_path, vital_series
 from clinflow.runtime.live_status import STALE_S, publish, read_status, write_status
+from clinflow.scoring.vitals import Parameter
 
 
 @dataclass
@@ -122,6 +130,36 @@ def _y_of(plot: object, value: int) -> float:
 
 def test_no_history_no_plot() -> None:
     assert news2_plot([], []) is None
+    assert vitals_plots({}, (0.0, 1.0)) == []
+
+
+def _observation(code: str, value: object, when: str, unit: str = "/min") -> dict[str, object]:
+    return {
+        "resourceType": "Observation", "id": f"obs-{code}-{when}", "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+        "effectiveDateTime": when,
+        "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org",
+                          "code": unit},
+    }  # fmt: skip
+
+
+def test_vital_signs_are_plotted_on_the_shared_axis_and_bad_ones_left_out() -> None:
+    observations = [_observation("8867-4", 80 + i, f"2026-01-05T0{i}:00:00Z") for i in range(5)] + [
+        _observation("8867-4", "fast", "2026-01-05T06:00:00Z"),  # refused by scoring too
+        _observation("9279-1", 400, "2026-01-05T02:00:00Z"),  # off the chart: clamped
+        {"resourceType": "Patient", "id": "x"},
+    ]
+    series = vital_series(observations)
+    assert sorted(series) == [Parameter.HEART_RATE, Parameter.RESPIRATORY_RATE]
+    assert [v for _, v in series[Parameter.HEART_RATE]] == [80.0, 81.0, 82.0, 83.0, 84.0]
+    start = series[Parameter.HEART_RATE][0][0]
+    plots = vitals_plots(series, (start - 3600, start + 8 * 3600))
+    assert [p.title for p in plots] == ["respiration rate /min", "pulse /min"]
+    for plot in plots:
+        for point in plot.points.split():
+            x, y = map(float, point.split(","))
+            assert 40 < x < WIDTH and 0 <= y <= VITALS_HEIGHT
+    assert plots[0].last == 400.0 and plots[1].last == 84.0
 
 
 def test_replay_reports_under_the_data_dir_only(tmp_path: Path) -> None:

@@ -99,6 +99,16 @@ class ScoringStore:
                 )
         return cursor.rowcount
 
+    def observations(self, patient: str, limit: int = 5000) -> list[dict[str, Any]]:
+        """The patient's latest ``limit`` stored Observations, in arrival order (the
+        dashboard's vitals over time)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT resource FROM observations WHERE patient = ? ORDER BY seq DESC LIMIT ?",
+                (patient, limit),
+            ).fetchall()
+        return [orjson.loads(row[0]) for row in reversed(rows)]
+
     def patients(self) -> list[str]:
         with self._lock:
             rows = self._conn.execute("SELECT DISTINCT patient FROM observations ORDER BY 1")

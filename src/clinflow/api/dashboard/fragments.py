@@ -83,7 +83,7 @@ def patient(
     assert scoped is not None
     deployment = _deployment(request)
     service = _scoring(request, deployment)
-    scores = views.scores_view(service, scoped) if service is not None else None
+    scores = views.scores_view(service, deployment.scoring_store, scoped)
     consent = deployment.consent.status(scoped)
     accounting = accounting_of_disclosures(request, principal, log, scoped)
     request.state.audit_patient = scoped

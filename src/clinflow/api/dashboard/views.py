@@ -19,12 +19,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from clinflow.api.dashboard.plot import Plot, news2_plot
+from clinflow.api.dashboard.plot import Plot, news2_plot, time_span, vitals_plots
+from clinflow.errors import InputRejected
 from clinflow.runtime.live_status import RUN_STATUS, read_status
+from clinflow.scoring.fhir_io import parse_observation
+from clinflow.scoring.vitals import Parameter
 
 if TYPE_CHECKING:
     from clinflow.runtime.deployment import Deployment
     from clinflow.scoring.service import ScoringService
+    from clinflow.scoring.store import ScoringStore
 
 RATE_WINDOW_S = 5.0  # rates are averaged over the samples of the last few seconds
 MAX_REPORTS = 100
@@ -127,21 +131,26 @@ class AlertRow:
 
 @dataclass(frozen=True, slots=True)
 class ScoresView:
-    plot: Plot | None
+    plot: Plot | None  # NEWS2 with alerts; None without scores (or scores held elsewhere)
+    vitals: tuple[Plot, ...]  # the numeric vital signs, same time axis
     latest_total: int | None
     latest_band: str | None
     readings: tuple[Reading, ...]
     alerts: tuple[AlertRow, ...]
+    scores_here: bool  # False: the scoring state is another process's (serve scoring)
 
 
-def scores_view(service: ScoringService, patient: str) -> ScoresView:
-    """NEWS2 over time, the alerts raised and the latest score's inputs of one patient."""
-    history = [(t, total) for t, total, _lineage in service.score_history(patient)]
-    alerts = service.alerts(patient)
-    plot = news2_plot(
-        history, [(a.time.timestamp(), a.news2_total, a.kind, a.band.value) for a in alerts]
-    )
-    latest = service.latest_score(patient)
+def scores_view(service: ScoringService | None, store: ScoringStore, patient: str) -> ScoresView:
+    """NEWS2 over time, the alerts raised, the vital signs stored for scoring and the latest
+    score's inputs of one patient (``service`` None: vital signs only)."""
+    history = [(t, total) for t, total, _ in service.score_history(patient)] if service else []
+    alerts = service.alerts(patient) if service else []
+    marks = [(a.time.timestamp(), a.news2_total, a.kind, a.band.value) for a in alerts]
+    series = vital_series(store.observations(patient))
+    times = [t for t, _ in history] + [m[0] for m in marks]
+    times += [t for points in series.values() for t, _ in points]
+    span = time_span(times) if times else (0.0, 1.0)
+    latest = service.latest_score(patient) if service else None
     readings: tuple[Reading, ...] = ()
     if latest is not None:
         readings = tuple(
@@ -154,7 +163,8 @@ def scores_view(service: ScoringService, patient: str) -> ScoresView:
             for score in latest.news2.parameters
         )
     return ScoresView(
-        plot=plot,
+        plot=news2_plot(history, marks, span),
+        vitals=tuple(vitals_plots(series, span)),
         latest_total=latest.news2.total if latest else None,
         latest_band=latest.news2.band.value if latest else None,
         readings=readings,
@@ -168,7 +178,26 @@ def scores_view(service: ScoringService, patient: str) -> ScoresView:
             )
             for a in alerts
         ),
+        scores_here=service is not None,
     )
+
+
+def vital_series(observations: list[dict[str, Any]]) -> dict[Parameter, list[tuple[float, float]]]:
+    """(epoch s, value) per numeric parameter from stored vital-sign Observations; one that
+    does not parse is left out (the scoring service refused it too)."""
+    series: dict[Parameter, list[tuple[float, float]]] = {}
+    for resource in observations:
+        try:
+            found = parse_observation(resource)
+        except InputRejected:
+            continue
+        for reading in found:
+            value = reading.value
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                series.setdefault(reading.parameter, []).append(
+                    (reading.time.timestamp(), float(value))
+                )
+    return series
 
 
 @dataclass(frozen=True, slots=True)
