@@ -181,3 +181,23 @@ def test_replay_reports_under_the_data_dir_only(tmp_path: Path) -> None:
     assert found[0].summary == "generator: 5 inputs, rate x60, 12/s"
     assert report_path(root, 0) == root / "replays" / "a" / "report.html"
     assert report_path(root, 2) is None and report_path(root, -1) is None
+
+
+def test_scoring_store_gives_a_patients_latest_observations_in_arrival_order(
+    tmp_path: Path,
+) -> None:
+    from clinflow.scoring.store import ScoringStore
+
+    store = ScoringStore(tmp_path / "scoring.db")
+    try:
+        patients = ("PT-00000000000000b2", "PT-00000000000000a1")
+        rows = [
+            (patients[i % 2], _observation("8867-4", 60 + i, f"2026-01-05T0{i}:00:00Z"))
+            for i in range(8)
+        ]
+        store.append(rows)
+        latest = store.observations("PT-00000000000000a1", limit=3)
+        assert [o["valueQuantity"]["value"] for o in latest] == [63, 65, 67]  # type: ignore[index]
+        assert store.observations("PT-00000000000000ff") == []
+    finally:
+        store.close()
