@@ -18,8 +18,8 @@ pytestmark = pytest.mark.slow  # each runs pipelines, servers or replays: second
 # What `lab check N` must name right after the steps (before the exercise is done).
 UNSOLVED = {
     1: "'raw_residual' is not filled in",
-    2: "lab2/site-policy.yaml still leaks 252 identifier(s): kinds date, device, name",
-    3: "kinds below 1.0: name, patient_name",
+    2: "lab2/site-policy.yaml still leaks",
+    3: "lab3/site-text.yaml: recall",
     4: "lab4/receipt.json is missing",
     5: "verify_proof.py rejects a valid proof of entry 0",
     6: "lab6/refused.json is missing",
