@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
@@ -436,3 +437,41 @@ def test_hostile_manifest_is_refused_or_reported_never_a_crash(
         return
     if body != original:
         assert not result.ok, (where, value)
+
+
+def test_no_planted_identifier_in_the_dataset(scenario: Scenario, tmp_path: Path) -> None:
+    """The generator's ground truth against the dataset, file by file: each cohort input is
+    mirrored by what the dataset holds of it (a DICOM instance by its lineage, a patient's
+    Bundle by every resource line and note text of theirs), then the leak scanner runs."""
+    from clinflow.deid.leaks.scanner import scan
+    from clinflow.envelope import content_message_id
+    from clinflow.synthetic.manifest import read_manifest
+
+    cohort = scenario.data_dir.root / "cohort"
+    records = manifest(scenario.first)["records"]
+    by_input = {r["lineage"][0]: r for r in records if r["kind"] == "dicom"}
+    mirror = tmp_path / "mirror"
+    with Deployment.open(scenario.data_dir) as deployment:
+        offsets = deployment.pseudonymizer.date_offset_days
+        pseudonym = deployment.pseudonymizer.patient_pseudonym
+        entries = list(read_manifest(cohort / "manifest.ndjson"))
+        for file in sorted({entry.file for entry in entries}):
+            target = mirror / file
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if file.startswith("dicom/"):
+                record = by_input.get(content_message_id((cohort / file).read_bytes()))
+                if record is not None:
+                    target.write_bytes((scenario.first / record["file"]).read_bytes())
+                continue
+            mrn = next(e.patient for e in entries if e.file == file)
+            mine = [r for r in records if r["patient"] == pseudonym(mrn) and r["kind"] != "dicom"]
+            lines = {(scenario.first / r["file"]).read_bytes() for r in mine if r["kind"] == "note"}
+            for name in sorted({r["file"] for r in mine if r["kind"] == "fhir"}):
+                hashes = {r["content_sha256"] for r in mine if r["file"] == name}
+                data = (scenario.first / name).read_bytes()
+                lines |= {ln for ln in data.split(b"\n") if sha256(ln).hexdigest() in hashes}
+            target.write_bytes(b"\n".join(sorted(lines)))
+        report = scan(cohort / "manifest.ndjson", mirror, offsets)
+    dicom_files = sum(1 for r in records if r["kind"] == "dicom")
+    assert report.files_scanned >= dicom_files + 4  # every instance and every patient's Bundle
+    assert report.residual == 0, report.by_kind
