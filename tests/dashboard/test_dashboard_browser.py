@@ -175,7 +175,7 @@ def test_sign_in_and_watch_a_runs_counts_move(tab: Tab, demo: Demo) -> None:
         "([selector, old]) => document.querySelector(selector)?.textContent !== old",
         arg=[received, demo_received],
     )
-    assert tab.page.inner_text("#run-state") == "idle"
+    tab.page.wait_for_function("document.querySelector('#run-state')?.textContent === 'idle'")
     tab.shot("pipeline-after")
 
 
