@@ -475,3 +475,16 @@ def test_no_planted_identifier_in_the_dataset(scenario: Scenario, tmp_path: Path
     dicom_files = sum(1 for r in records if r["kind"] == "dicom")
     assert report.files_scanned >= dicom_files + 4  # every instance and every patient's Bundle
     assert report.residual == 0, report.by_kind
+
+
+def test_crypto_shredded_records_are_excluded_as_unreadable(demo: Path, tmp_path: Path) -> None:
+    data_dir = deployment_copy(demo, tmp_path / "data")
+    with Deployment.open(data_dir) as deployment:
+        patient = deployment.research.records()[0].patient
+        held = len(deployment.research.records(patient))
+        assert deployment.datakeys.destroy(patient, "HRESCH")  # copies it cannot rewrite
+        result = build(deployment, ["dua-demo-research"], BUILT_AT, tmp_path / "ds")
+    assert result.manifest["exclusions"] == {"unreadable": held}
+    assert all(record["patient"] != patient for record in result.manifest["records"])
+    card = (tmp_path / "ds" / "DATASET_CARD.md").read_text(encoding="utf-8")
+    assert f"| unreadable | {held} | crypto-shredded" in card

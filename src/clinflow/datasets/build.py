@@ -249,8 +249,8 @@ def select(
     items: list[Item] = []
     excluded: list[Exclusion] = []
     for record in sources.research.records():
-        raw = (sources.research.root / record.location).read_bytes()
         try:
+            raw = (sources.research.root / record.location).read_bytes()
             payload = sources.research.read(record.output_id)
         except (KeyError_, OSError) as exc:
             detail = "sealed under a destroyed key" if isinstance(exc, KeyError_) else "missing"
