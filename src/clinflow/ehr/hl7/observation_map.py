@@ -16,6 +16,9 @@ RESULT_STATUS = {"F": "final", "C": "amended", "P": "preliminary", "R": "prelimi
 NUMERIC_TYPES = frozenset({"NM", "SN"})
 CODED_TYPES = frozenset({"CWE", "CE", "CNE"})
 TEXT_TYPES = frozenset({"ST", "TX", "FT"})
+# Constant parts are shared between resources (built once): mapped resources are read-only.
+VITAL_CATEGORY = [{"coding": [{"system": v.OBSERVATION_CATEGORY, "code": "vital-signs"}]}]
+LAB_CATEGORY = [{"coding": [{"system": v.OBSERVATION_CATEGORY, "code": "laboratory"}]}]
 
 
 def observations(
@@ -76,7 +79,7 @@ def observations(
                 "resourceType": "Observation",
                 "id": f"{stem}-{known.key}" if known else f"{stem}-{obx.value(1) or where}",
                 "status": RESULT_STATUS[status_code],
-                "category": [_category("vital-signs" if vital else "laboratory")],
+                "category": VITAL_CATEGORY if vital else LAB_CATEGORY,
                 "code": v.codeable(known.codings) if known else _local_code(obx, profile),
                 "subject": subject,
             }
@@ -89,10 +92,6 @@ def observations(
             assert bp_meta is not None
             out.append(_bp_panel(stem, bp, bp_meta, subject, encounter))
     return out
-
-
-def _category(code: str) -> dict[str, Any]:
-    return {"coding": [{"system": v.OBSERVATION_CATEGORY, "code": code}]}
 
 
 def _local_code(obx: Segment, profile: VendorProfile) -> dict[str, Any]:
@@ -164,7 +163,7 @@ def _bp_panel(
         "resourceType": "Observation",
         "id": f"{stem}-bp",
         "status": status,
-        "category": [_category("vital-signs")],
+        "category": VITAL_CATEGORY,
         "code": v.codeable(v.BP_CODING),
         "subject": subject,
     }

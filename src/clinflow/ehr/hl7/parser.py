@@ -37,6 +37,7 @@ __all__ = [
 
 _SEGMENT_NAME = re.compile(r"[A-Z][A-Z0-9]{2}\Z")
 _FORBIDDEN_DELIMITERS = frozenset("\r\n")
+_KNOWN_NAMES: set[str] = set()  # valid segment names seen: checked by the regex once
 
 
 class HL7Error(InputRejected):
@@ -154,13 +155,18 @@ class Segment:
     """One segment: ``fields[n]`` is the raw text of field ``n`` (MSH: ``fields[1]`` is the
     field separator and ``fields[2]`` the encoding characters, as the standard numbers them)."""
 
-    __slots__ = ("enc", "fields", "name", "where")
+    __slots__ = ("enc", "fields", "name", "occurrence")
 
-    def __init__(self, name: str, fields: list[str], enc: Encoding, where: str) -> None:
+    def __init__(self, name: str, fields: list[str], enc: Encoding, occurrence: int = 1) -> None:
         self.name = name
         self.fields = fields
         self.enc = enc
-        self.where = where  # ``OBX[3]``: the segment's name and its 1-based occurrence
+        self.occurrence = occurrence  # 1-based, among the message's segments of this name
+
+    @property
+    def where(self) -> str:
+        """``OBX[3]``: the segment's name and occurrence (what errors name)."""
+        return f"{self.name}[{self.occurrence}]"
 
     def __len__(self) -> int:
         return len(self.fields)
@@ -290,15 +296,17 @@ def parse(message: str | bytes) -> Message:
             continue
         fields = line.split(field)
         name = fields[0]
-        if len(name) != 3 or not _SEGMENT_NAME.match(name):
-            raise HL7Error(
-                "segment name is not 3 upper-case letters or digits", f"segment {number}"
-            )
+        if name not in _KNOWN_NAMES:
+            if len(name) != 3 or not _SEGMENT_NAME.match(name):
+                where = f"segment {number}"
+                raise HL7Error("segment name is not 3 upper-case letters or digits", where)
+            if len(_KNOWN_NAMES) < 4096:
+                _KNOWN_NAMES.add(name)
         occurrence = counts[name] = counts.get(name, 0) + 1
         if name == "MSH":
             if segments:
                 raise HL7Error("a second MSH segment (two messages run together?)",
                                f"segment {number}")  # fmt: skip
             fields.insert(1, field)
-        segments.append(Segment(name, fields, enc, f"{name}[{occurrence}]"))
+        segments.append(Segment(name, fields, enc, occurrence))
     return Message(segments, enc)

@@ -38,7 +38,32 @@ PATIENT_CLASS = {
 LOCATION_TYPES = {"ICU": "Intensive care unit stay", "ED": "Emergency department visit"}
 
 
+PATIENT_CACHE_SIZE = 1024
+# (vendor, delimiters, PID, NK1s, PD1 fields) -> Patient: a monitor repeats a patient's PID in
+# every ORU, so it is mapped once; the resource is shared between messages: read-only.
+_patients: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+
 def patient_resource(pid: Segment, message: Message, profile: VendorProfile) -> dict[str, Any]:
+    """The Patient of PID (+ NK1 contacts, PD1 facility); raises ``HL7Error`` naming the field."""
+    nk1s = message.all("NK1")
+    pd1 = message.first("PD1")
+    key = (
+        profile.vendor, pid.enc, tuple(pid.fields), tuple(tuple(n.fields) for n in nk1s),
+        tuple(pd1.fields) if pd1 is not None else None,
+    )  # fmt: skip
+    found = _patients.get(key)
+    if found is None:
+        found = _build_patient(pid, nk1s, pd1, profile)
+        if len(_patients) >= PATIENT_CACHE_SIZE:
+            del _patients[next(iter(_patients))]  # the oldest
+        _patients[key] = found
+    return found
+
+
+def _build_patient(
+    pid: Segment, nk1s: list[Segment], pd1: Segment | None, profile: VendorProfile
+) -> dict[str, Any]:
     where = pid.where
     identifiers: list[dict[str, Any]] = []
     patient_id = ""
@@ -91,10 +116,9 @@ def patient_resource(pid: Segment, message: Message, profile: VendorProfile) -> 
     addresses = [_address(rep) for rep in pid.repetitions(11) if any(c[0] for c in rep)]
     if addresses:
         resource["address"] = addresses
-    contacts = [_contact(nk1) for nk1 in message.all("NK1")]
+    contacts = [_contact(nk1) for nk1 in nk1s]
     if contacts:
         resource["contact"] = contacts
-    pd1 = message.first("PD1")
     if pd1 is not None and pd1.has(3):
         resource["managingOrganization"] = {"display": pd1.value(3)}
     return resource

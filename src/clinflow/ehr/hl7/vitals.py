@@ -14,6 +14,7 @@ creatinine 2160-0 and total bilirubin 1975-2 ``mg/dL``, leukocytes 6690-2 and pl
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
@@ -88,8 +89,10 @@ UNIT_OF_CODE: dict[str, str] = {
 }
 
 
+@cache
 def codeable(codings: tuple[tuple[str, str, str], ...]) -> dict[str, object]:
-    """A CodeableConcept as the generator writes it (display only where it has one)."""
+    """A CodeableConcept as the generator writes it (display only where it has one); built
+    once per code and shared: read-only."""
     return {
         "coding": [
             {"system": s, "code": c, "display": d} if d else {"system": s, "code": c}
