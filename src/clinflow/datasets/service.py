@@ -23,10 +23,9 @@ from clinflow.datasets.build import (
     BuildResult,
     Sources,
     build_dataset,
-    key_epoch,
-    policy_set_hash,
     replace_tree,
 )
+from clinflow.datasets.items import key_epoch, policy_set_hash
 from clinflow.datasets.verify import (
     VerifyResult,
     diff_manifests,

@@ -25,7 +25,8 @@ from pydantic import ValidationError
 
 from clinflow.audit.store import AuditStore
 from clinflow.consent.dua import AgreementSet, DataUseAgreement
-from clinflow.datasets.build import FORMAT, MANIFEST, META_FILES, canonical
+from clinflow.datasets.build import FORMAT, MANIFEST, META_FILES
+from clinflow.datasets.items import canonical
 from clinflow.errors import ConfigError
 
 MAX_PROBLEMS = 50
