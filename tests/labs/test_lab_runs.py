@@ -28,12 +28,6 @@ UNSOLVED = {
 # Where each lab's ground truth is (the check's output must not contain its identifiers).
 MANIFEST = {1: "cohort", 2: "cohort", 3: "cohort", 4: "cohort", 5: "cohort"}
 
-SCORING_BUG = (
-    "clinflow consent revoke --purpose HRESCH with no scoring service running deletes the "
-    "patient's TREAT rows from scoring.db (scoring.store.StoredScoringTarget ignores the "
-    "request's purposes; the in-service retraction honours them)"
-)
-
 Prepared = Callable[[int], tuple[Path, Transcript]]
 
 
@@ -54,18 +48,7 @@ def test_unsolved_start_fails_naming_what_is_wrong(after_steps: Prepared, number
         assert_no_phi(printed, manifest)
 
 
-@pytest.mark.parametrize(
-    "number",
-    [
-        1,
-        2,
-        3,
-        pytest.param(4, marks=pytest.mark.xfail(strict=True, reason=SCORING_BUG)),
-        5,
-        6,
-        7,
-    ],
-)
+@pytest.mark.parametrize("number", [1, 2, 3, 4, 5, 6, 7])
 def test_expected_solution_passes(after_steps: Prepared, number: int) -> None:
     # The guide's solution ends with `clinflow lab check N`, which must exit 0 (run_blocks
     # fails on any command that exits non-zero without `|| echo`).

@@ -59,3 +59,27 @@ def test_a_pipeline_batch_reaches_the_store_at_its_end_and_a_retraction_first_sa
         assert store.count(VITALS_PATIENT) == 7
     finally:
         store.close()
+
+
+def test_stored_target_leaves_treatment_rows_to_a_research_revocation(tmp_path: Path) -> None:
+    """With no scoring service running, the deployment retracts from scoring.db itself: a
+    revocation of research (HRESCH) must leave the treatment scores alone, as the running
+    service does; a treatment revocation or one of every purpose removes them."""
+    from clinflow.interfaces import RetractionRequest
+    from clinflow.scoring.policy import load_policy
+    from clinflow.scoring.store import StoredScoringTarget
+
+    store = ScoringStore(tmp_path / "scoring.db")
+    try:
+        store.append([(PATIENT, observation(72)), (PATIENT, {**observation(80), "id": "obs-2"})])
+        purposes = load_policy(None).held_purposes()
+        assert purposes == {"TREAT"}
+        target = StoredScoringTarget(store, purposes)
+        research = target.retract(RetractionRequest(PATIENT, purposes=("HRESCH",)))
+        assert research.deleted == 0 and store.count(PATIENT) == 2
+        treatment = target.retract(RetractionRequest(PATIENT, purposes=("TREAT",)))
+        assert treatment.deleted == 2 and store.count(PATIENT) == 0
+        store.append([(PATIENT, observation(90))])
+        assert target.retract(RetractionRequest(PATIENT)).deleted == 1
+    finally:
+        store.close()

@@ -146,7 +146,10 @@ class Deployment:
         if registration is not None:
             self.targets.register(RemoteScoringTarget(registration))
         else:
-            self.targets.register(StoredScoringTarget(self.scoring_store))
+            from clinflow.scoring.policy import load_policy as load_endpoints_policy
+
+            purposes = load_endpoints_policy(None).held_purposes()
+            self.targets.register(StoredScoringTarget(self.scoring_store, purposes))
 
     def scoring(self, policy: EndpointsPolicy | None = None) -> ScoringService:
         """This process's scoring service, restored from the scoring store on first use; it

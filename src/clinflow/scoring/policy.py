@@ -95,6 +95,11 @@ class EndpointsPolicy(BaseModel):
     source: str = ""
     sha256: str = ""
 
+    def held_purposes(self) -> frozenset[str]:
+        """Purposes of use the scoring endpoints hold data for (a revocation of other
+        purposes leaves their data alone)."""
+        return frozenset(endpoint.purpose for endpoint in self.endpoints.values())
+
     def endpoint(self, name: str) -> EndpointPolicy:
         try:
             return self.endpoints[name]

@@ -18,8 +18,7 @@ class ScoringRetraction(ScoringState):
     def retract(self, request: RetractionRequest) -> RetractionReport:
         """Delete everything held for the pseudonymous patient (or derived from given inputs)."""
         patient = check_patient(request.patient)
-        purposes = {self.policy.endpoint("icu").purpose, self.policy.endpoint("triage").purpose}
-        if request.purposes and not purposes & set(request.purposes):
+        if request.purposes and not self.policy.held_purposes() & set(request.purposes):
             return RetractionReport(self.name, 0, 0, ("no data held for these purposes",))
         if self.store is not None:
             self.save_remembered()  # a deferred row must not outlive the delete

@@ -130,10 +130,14 @@ class StoredScoringTarget:
     name = TARGET_NAME
     covers = SCORING_SINKS
 
-    def __init__(self, store: ScoringStore) -> None:
+    def __init__(self, store: ScoringStore, purposes: frozenset[str]) -> None:
         self.store = store
+        self.purposes = purposes  # what the endpoints hold data for (policy.held_purposes)
 
     def retract(self, request: RetractionRequest) -> RetractionReport:
+        # as the running service does: a research revocation leaves treatment scores alone
+        if request.purposes and not self.purposes & set(request.purposes):
+            return RetractionReport(self.name, 0, 0, ("no data held for these purposes",))
         deleted = self.store.delete(request.patient, request.message_ids)
         return RetractionReport(
             self.name, deleted, 0, (f"scoring.db rows={deleted}", "no scoring service registered")
