@@ -3,6 +3,7 @@ research permits and one scheduled research revocation)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,7 +123,13 @@ def test_audit_log_holds_no_planted_identifier(demo: tuple[DataDir, DemoReport])
     assert len(entries) >= report.audit_entries
     manifest = (data_dir.root / "cohort" / "manifest.ndjson").read_bytes().splitlines()
     values = {orjson.loads(line)["value"] for line in manifest}
-    leaked = [value for value in values if len(value) >= 5 and value.casefold() in text]
+    # bounded as the leak scanner matches: "01103" inside a hex message id is not a zip code
+    leaked = [
+        value
+        for value in values
+        if len(value) >= 5
+        and re.search(rf"(?<![0-9a-z]){re.escape(value.casefold())}(?![0-9a-z])", text)
+    ]
     assert leaked == []
 
 
