@@ -209,7 +209,7 @@ def test_burst_small_then_restart_keeps_every_acknowledged_message(
     _check(burst, answers, received, tmp_path, audit)
     assert source.stats.duplicates == len(burst.frames) - burst.valid_keys - burst.malformed
     # a new run on the same spool hands out everything acknowledged before (no ledger here)...
-    again = _source(tmp_path, RecordingAuditSink())
+    again = _source(tmp_path, RecordingAuditSink(), queue_size=5)  # more resumed than queued
     _, resumed = asyncio.run(_run(again, [], connections=1))
     assert sorted(e.message_id for e in resumed) == sorted(e.message_id for e in received)
     # ...and the ledger saying they were ingested frees the spool

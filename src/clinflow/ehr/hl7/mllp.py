@@ -156,9 +156,8 @@ class MllpSource:
         self.stats = MllpStats()
         self.address: tuple[str, int] | None = None
         self.ready = asyncio.Event()
-        self._queue: asyncio.Queue[tuple[str, bytes, MappedMessage | None]] = asyncio.Queue(
-            queue_size
-        )
+        # accepted messages waiting to be yielded: a full queue holds answers back (backpressure)
+        self._queue: asyncio.Queue[tuple[str, bytes, MappedMessage]] = asyncio.Queue(queue_size)
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._pending: dict[str, asyncio.Future[None]] = {}
         self._writers: set[asyncio.StreamWriter] = set()
@@ -280,10 +279,10 @@ class MllpSource:
             self.stats.released += self.spool.release(self.completed(outstanding))
 
     async def __aiter__(self) -> AsyncIterator[TimedInput]:
-        for key, frame in await asyncio.to_thread(self.spool.recover):
+        resumed = await asyncio.to_thread(self.spool.recover)  # before new ones: their order
+        for key, _ in resumed:
             self._remember(key)
-            self._queue.put_nowait((key, frame, None))
-            self.stats.resumed += 1
+        self.stats.resumed = len(resumed)
         try:
             server = await asyncio.start_server(self._connection, self.host, self.port)
         except OSError as exc:
@@ -296,6 +295,16 @@ class MllpSource:
         start = time.monotonic()
         released_at = start
         try:
+            for key, frame in resumed:  # acknowledged by an earlier run: mapped again
+                try:
+                    mapped = validate_and_map(frame)
+                except HL7Error as error:  # e.g. a vendor profile changed since
+                    self._refuse(frame, error)
+                    self.spool.release({key})
+                    continue
+                envelope = self._envelope(key, frame, mapped)
+                yield TimedInput(max(0.0, time.monotonic() - start), envelope)
+            del resumed
             while True:
                 if time.monotonic() - released_at >= self.release_every_s:
                     self._release()
@@ -306,13 +315,6 @@ class MllpSource:
                     )
                 except TimeoutError:
                     continue
-                if mapped is None:  # resumed from the spool: map it again
-                    try:
-                        mapped = validate_and_map(frame)
-                    except HL7Error as error:  # e.g. a vendor profile changed since
-                        self._refuse(frame, error)
-                        self.spool.release({key})
-                        continue
                 envelope = self._envelope(key, frame, mapped)
                 yield TimedInput(max(0.0, time.monotonic() - start), envelope)
         finally:
