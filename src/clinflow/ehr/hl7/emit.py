@@ -27,7 +27,6 @@ from clinflow.ehr.hl7.profiles import VendorProfile
 from clinflow.envelope import SourceKind
 from clinflow.synthetic.stream import StreamOptions, generate_stream
 
-RECEIVER = "CLINFLOW^CLINFLOW"
 V2_SEX = {"male": "M", "female": "F", "other": "O", "unknown": "U"}
 POINT_OF_CARE = {"Intensive care unit stay": "ICU", "Emergency department visit": "ED"}
 CLASS_OF_ACT = {"IMP": "I", "EMER": "E", "AMB": "O"}
@@ -177,16 +176,16 @@ def adt_message(
     return "\r".join(segments) + "\r"
 
 
-def _obx_code(w: Writer, codes: tuple[str, ...]) -> tuple[str, str, str, str]:
-    """(OBX-3 text, local unit or "", canonical code) for a vital known by ``codes``."""
+def _obx_code(w: Writer, codes: tuple[str, ...]) -> tuple[str, str]:
+    """(OBX-3, the vendor's unit or "") for an observation known by ``codes`` (the first the
+    dialect remaps, else the first code as it is)."""
     for code in codes:
         local, text, unit = w.profile.local_code(code)
         if local != code or text:
-            system = "L" if local != code else v.FHIR_SYSTEMS.get(v.LOINC, "LN")
-            return f"{w.text(local)}^{w.text(text)}^{system}", unit, code, text
+            system = "L" if local != code else "LN"
+            return f"{w.text(local)}^{w.text(text)}^{system}", unit
     code = codes[0]
-    system = "SCT" if code == v.ACVPU else "LN"
-    return f"{code}^^{system}", "", code, ""
+    return f"{code}^^{'SCT' if code == v.ACVPU else 'LN'}", ""
 
 
 def _obx_value(w: Writer, value: int | float, ucum: str, local_unit: str) -> tuple[str, str]:
@@ -224,20 +223,20 @@ def oru_message(
         codes = tuple(c["code"] for c in resource["code"]["coding"])
         if codes[0] == v.BP_PANEL:
             for component in resource["component"]:
-                code_text, unit, _, _ = _obx_code(w, (component["code"]["coding"][0]["code"],))
+                code_text, unit = _obx_code(w, (component["code"]["coding"][0]["code"],))
                 quantity = component["valueQuantity"]
                 obx("NM", code_text, *_obx_value(w, quantity["value"], quantity["code"], unit))
         elif "valueCodeableConcept" in resource:
             concept = resource["valueCodeableConcept"]
             coding = concept["coding"][0]
-            code_text, _, _, _ = _obx_code(w, codes)
+            code_text, _ = _obx_code(w, codes)
             value = (f"{coding['code']}^{w.text(coding.get('display', ''))}^SCT^^^^^^"
                      f"{w.text(concept.get('text', ''))}")  # fmt: skip
             obx("CWE", code_text, value, "")
         else:
             vital = v.VITAL_BY_CODE.get(codes[0])
             ordered = (vital.v2_code, *codes) if vital is not None else codes
-            code_text, unit, _, _ = _obx_code(w, ordered)
+            code_text, unit = _obx_code(w, ordered)
             quantity = resource["valueQuantity"]
             obx("NM", code_text, *_obx_value(w, quantity["value"], quantity["code"], unit))
     return "\r".join(segments) + "\r"
