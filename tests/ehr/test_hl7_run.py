@@ -95,6 +95,9 @@ def test_mllp_source_feeds_the_runtime_and_audits_the_sending_system(tmp_path: P
     assert mllp["accepted"] == len(frames) and mllp["duplicates"] == 1 and mllp["rejected"] == 1
     ingest = report["hops"]["ingest"]
     assert ingest["received"] == len(frames) and ingest["rejected"] == 0
+    orus = sum(b"|ORU^R01^" in f.split(b"\r", 1)[0] for f in frames)
+    assert report["scores"] == orus > 0  # each monitor's vital signs reached ICU scoring
+    assert report["hops"]["deid-fhir"]["received"] == len(frames)
     from clinflow.audit import AuditLog
     from clinflow.config import DataDir
     from clinflow.quarantine import Quarantine
