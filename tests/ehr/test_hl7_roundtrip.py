@@ -220,3 +220,17 @@ def test_hl7_bundles_pass_input_validation_and_ingest_as_the_same_patient() -> N
         if b'"Patient"' in timed.envelope.payload
     )  # fmt: skip
     assert pseudonyms[0] == pseudonyms[1] == stage.process(direct)[-1].patient
+
+
+def test_late_and_resent_messages_are_in_the_feed_and_normalise() -> None:
+    """northwind-monitors resends some messages and delivers some charting times late: the
+    duplicates share their message key (the listener processes them once) and the content
+    still equals the direct path (the parametrized test above), whatever the order."""
+    stats = FeedStats()
+    texts = [t for _, t in cohort_messages(_options(), vendor_profile("northwind-monitors"), stats)]
+    assert stats.resent > 0 and stats.late > 0
+    keys = [validate_and_map(t).key for t in texts]
+    assert len(keys) - len(set(keys)) == stats.resent
+    first_copies = list(dict.fromkeys(t for t in texts if "|ORU^R01^" in t[:120]))
+    times = [parse(t).segments[3].value(7) for t in first_copies]  # OBR-7
+    assert times != sorted(times)  # late ones: out of clinical-time order on the wire

@@ -250,13 +250,54 @@ class FeedStats:
     messages: Counter[str] = field(default_factory=Counter)  # by message type
     skipped: Counter[str] = field(default_factory=Counter)  # stream items with no v2 form
     missing_control_ids: int = 0
+    resent: int = 0  # messages sent a second time (same bytes: a sender without its ACK)
+    late: int = 0  # ORU^R01 delivered after later messages (store-and-forward)
 
 
 def cohort_messages(
     options: StreamOptions, profile: VendorProfile, stats: FeedStats | None = None
 ) -> Iterator[tuple[datetime, str]]:
-    """(event time, message text) of the cohort, in clinical-time order."""
+    """(event time, message text) of the cohort, in clinical-time order except where the
+    dialect delivers some late or twice (``late_every``, ``resend_every``)."""
     stats = stats if stats is not None else FeedStats()
+    return _delivered(_in_order(options, profile, stats), profile, stats)
+
+
+def _delivered(
+    messages: Iterator[tuple[datetime, str]], profile: VendorProfile, stats: FeedStats
+) -> Iterator[tuple[datetime, str]]:
+    """The dialect's delivery quirks: every ``late_every``-th ORU^R01 held back until
+    ``late_by`` later messages went out; every ``resend_every``-th message sent again right
+    after the next one (the sender did not see its ACK)."""
+    held: list[tuple[int, tuple[datetime, str]]] = []  # (release after this count, message)
+    resend: tuple[datetime, str] | None = None
+    count = orus = 0
+    for item in messages:
+        is_oru = "|ORU^R01^" in item[1].split("\r", 1)[0]
+        orus += is_oru
+        if is_oru and profile.late_every and orus % profile.late_every == 0:
+            held.append((count + profile.late_by, item))
+            stats.late += 1
+            continue
+        count += 1
+        yield item
+        if resend is not None:
+            yield resend
+            resend = None
+        if profile.resend_every and count % profile.resend_every == 0:
+            resend = item
+            stats.resent += 1
+        while held and held[0][0] <= count:
+            yield held.pop(0)[1]
+    if resend is not None:
+        yield resend
+    for _, item in held:
+        yield item
+
+
+def _in_order(
+    options: StreamOptions, profile: VendorProfile, stats: FeedStats
+) -> Iterator[tuple[datetime, str]]:
     w = Writer(profile)
     patients: dict[str, dict[str, Any]] = {}
     discharges: list[tuple[datetime, int, str, str]] = []  # (time, order, patient id, enc id)

@@ -83,6 +83,9 @@ class VendorProfile(BaseModel):
     emit_timezone: bool = True  # False: the generator writes local time without an offset
     control_id: str = Field(default="required", pattern="^(required|optional)$")
     missing_control_id_every: int = Field(default=0, ge=0)  # generator: drop MSH-10 every Nth
+    resend_every: int = Field(default=0, ge=0)  # generator: every Nth message sent twice
+    late_every: int = Field(default=0, ge=0)  # generator: every Nth ORU^R01 delivered late...
+    late_by: int = Field(default=3, ge=1, le=100)  # ...after this many later messages
     mrn_type: str = "MR"  # PID-3.5 of the MRN
     mrn_authority: str = "CLINFLOW"  # PID-3.4 of the MRN when emitting
     z_segments: tuple[str, ...] = ()
