@@ -70,6 +70,8 @@ def write_feed(
         "file": str(feed.relative_to(out)),
         "messages": dict(sorted(stats.messages.items())),
         "missing_control_ids": stats.missing_control_ids,
+        "resent": stats.resent,
+        "late": stats.late,
         "not_in_hl7v2": dict(sorted(stats.skipped.items())),
     }
     (out / "summary.json").write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2) + b"\n")
