@@ -21,6 +21,7 @@ then the graph's closers run (audit buffers flushed) and ``run`` returns the sta
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections import Counter
 from collections.abc import AsyncIterable, Callable
@@ -109,6 +110,24 @@ class RunStats:
 MAX_LATENCY_SAMPLES = 200_000  # per terminal hop; later samples are not kept (memory flat)
 
 
+# Batches after which the long-lived heap is frozen again (lazy loads happen early).
+_REFREEZE_AT = frozenset({16, 256, 2048})
+
+
+def _freeze_long_lived(collect: bool = False) -> None:
+    """Move what is alive now (stores, policies, the text de-identifier's name and place
+    lists: millions of objects) out of the cyclic collector's sight (``gc.freeze``), so a
+    full collection no longer walks them. Measured on 10 icu-ward patients (13,440 vital
+    signs): without it 8 full collections took 1.5 s of 8 CPU-s, each pausing the event
+    loop up to 234 ms (the p99 latency); with it GC took 0.2-0.4 s. Frozen objects are
+    still freed by reference counting; only cyclic garbage among them waits for
+    ``gc.unfreeze()`` at the end of the run. ``collect`` (before the run only: a full
+    collection is such a pause) drops garbage first."""
+    if collect:
+        gc.collect()
+    gc.freeze()
+
+
 class EmbeddedRuntime:
     """Runs a ``Graph`` on asyncio queues; see the module docstring for the guarantees."""
 
@@ -140,6 +159,10 @@ class EmbeddedRuntime:
         )
         self._upstream[graph.entry] += 1  # the feeder
         self._stop = asyncio.Event()
+        self._batches = 0
+        # here, not in run(): a full collection is a pause, and callers start their clocks
+        # (replay schedules, benchmarks) between building the runtime and running it
+        _freeze_long_lived(collect=True)
         self._commit_lock = asyncio.Lock()
         self._committing: dict[str, asyncio.Future[None]] = {}
         # per hop: ids processed whose ledger mark is not written yet (a redelivery arriving
@@ -163,6 +186,10 @@ class EmbeddedRuntime:
         *,
         duration_s: float | None = None,
     ) -> RunStats:
+        threshold = gc.get_threshold()
+        # young-generation collections every 20,000 allocations instead of 700: a run
+        # allocates and frees envelopes and dicts by the million, almost none in cycles
+        gc.set_threshold(max(threshold[0], 20_000), threshold[1], threshold[2])
         self._queues = {name: asyncio.Queue(self.queue_size) for name in self.graph.hops}
         self.stats.started = time.perf_counter()
         workers = [
@@ -183,6 +210,8 @@ class EmbeddedRuntime:
         try:
             await asyncio.gather(feeder, *workers)
         finally:
+            gc.set_threshold(*threshold)
+            gc.unfreeze()
             if timer is not None:
                 timer.cancel()
             for task in (stopper, feeder, *workers):
@@ -261,6 +290,9 @@ class EmbeddedRuntime:
                 return
 
     async def _process_batch(self, name: str, batch: list[Envelope]) -> None:
+        self._batches += 1
+        if self._batches in _REFREEZE_AT:
+            _freeze_long_lived()  # what the first batches loaded lazily (name lists, models)
         hop = self.graph.hops[name]
         stats = self.stats.hops[name]
         stats.received += len(batch)
