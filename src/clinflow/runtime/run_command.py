@@ -84,6 +84,11 @@ def parse_source(text: str) -> tuple[str, Path | None]:
     if text.startswith("mllp:"):
         mllp_address(text)  # refuse a bad address before anything starts
         return "mllp", None
+    if text.startswith("hl7:"):  # HL7 v2 feed files, read once
+        feed = Path(text.removeprefix("hl7:"))
+        if not feed.exists():
+            raise ConfigError(f"--source {text!r}: {feed} is not a file or folder")
+        return "hl7", feed
     if text.startswith(("fhir:", "bulk:")):  # a FHIR server: REST polling or a Bulk export
         from clinflow.runtime.fhir_sources import parse_server_url
 
@@ -129,7 +134,8 @@ def run_command(
             "(a FHIR R4 server: every Patient's $everything, or ?_type=A,B searches) or "
             "bulk:URL (one Bulk Data $export; ?_type=, ?_since=). Token: CLINFLOW_FHIR_TOKEN "
             "or CLINFLOW_FHIR_TOKEN_FILE. mllp:[HOST:]PORT: an HL7 v2 listener (ADT, ORU^R01; "
-            "AA once stored; vendor dialects in policies/ehr/vendors).",
+            "AA once stored; vendor dialects in policies/ehr/vendors); hl7:PATH: HL7 v2 feed "
+            "files (a file or a folder of *.hl7), read once.",
         ),
     ] = "generator",
     speed: Annotated[
@@ -300,6 +306,11 @@ def _source(
         # acknowledged messages wait here, fsynced, until the entry hop completed them
         spool = manifest.parent / "sources" / f"mllp-{mllp[1]}"
         return MllpSource(mllp[0], mllp[1], spool, reject=reject, completed=completed)
+    if kind == "hl7":
+        from clinflow.ehr.hl7.file_source import Hl7FileSource
+
+        assert folder is not None
+        return Hl7FileSource(folder, reject=reject)
 
     if kind in ("fhir", "bulk"):
         from clinflow.runtime.fhir_sources import server_source
@@ -426,6 +437,12 @@ def run_embedded(
             report["source"] = f"mllp:{mllp[0]}:{mllp[1]}"
             if isinstance(feed, MllpSource):
                 report["mllp"] = dataclasses.asdict(feed.stats)
+        if kind == "hl7":  # messages read, accepted, duplicates, quarantined
+            from clinflow.ehr.hl7.file_source import Hl7FileSource
+
+            report["source"] = f"hl7:{folder}"
+            if isinstance(feed, Hl7FileSource):
+                report["hl7_file"] = dataclasses.asdict(feed.stats)
         if isinstance(feed, sources.FolderSource):
             # paths not read as inputs (symlink loops, dangling links...): named, not silent
             report["source_skipped"] = list(feed.stats.skipped)
