@@ -25,19 +25,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from clinflow.ehr.hl7.ack import ack_for, build_ack, lenient_header
+from clinflow.ehr.hl7.envelopes import Reject, mapped_envelope, refused_envelope
 from clinflow.ehr.hl7.fhir_map import MappedMessage, ack_code, validate_and_map
 from clinflow.ehr.hl7.parser import HL7Error
 from clinflow.ehr.hl7.spool import Spool
-from clinflow.envelope import Envelope, SourceKind, TimedInput, content_message_id
+from clinflow.envelope import TimedInput, content_message_id
 from clinflow.errors import ConfigError
 
 log = logging.getLogger("clinflow.sources")
@@ -46,13 +45,8 @@ START, END = b"\x0b", b"\x1c\r"
 DEFAULT_HOST = "127.0.0.1"
 MAX_FRAME_BYTES = 4 * 1024 * 1024
 SEEN_KEYS = 200_000  # recent message keys remembered for duplicates (the ledger backs it)
-HL7_FORMAT = "hl7v2"
-FHIR_FORMAT = "fhir-json"
 STAGE = "mllp"
-_SYSTEM_CHARS = re.compile(r"[^A-Za-z0-9 ._/:-]")
 
-# ``reject(stage, envelope, reason, location)``: quarantine + audit (runtime.rejects)
-Reject = Callable[[str, Envelope, str, "str | None"], None]
 # ``completed(keys) -> keys the pipeline's entry hop has completed`` (the runtime ledger)
 Completed = Callable[[Iterable[str]], set[str]]
 
@@ -125,10 +119,6 @@ class MllpStats:
     resumed: int = 0  # spooled by an earlier run, yielded again
     released: int = 0  # spool segments deleted once ingested
     connections: int = 0
-
-
-def _source_system(sender: str) -> str:
-    return "hl7v2:" + _SYSTEM_CHARS.sub("_", sender)[:80]
 
 
 class MllpSource:
@@ -212,13 +202,8 @@ class MllpSource:
         self.stats.rejected += 1
         where = f"mllp:{self.port} {error.location}"
         if self.reject is not None:
-            ident = content_message_id(frame)
-            envelope = Envelope(
-                message_id=ident, source=SourceKind.FHIR, patient="", payload=frame,
-                event_time=datetime.now(UTC),
-                attributes={"path": f"mllp:{self.port}/{ident[:16]}", "format": HL7_FORMAT},
-            )  # fmt: skip
-            self.reject(STAGE, envelope, error.reason, where)
+            location = f"mllp:{self.port}/{content_message_id(frame)[:16]}"
+            self.reject(STAGE, refused_envelope(frame, location), error.reason, where)
         log.info("mllp: message refused (%s) at %s", code, error.location)
         application, facility, event, control_id, version = lenient_header(frame)
         return build_ack(code, sender=(application, facility), event=event,
@@ -254,23 +239,6 @@ class MllpSource:
                 await writer.wait_closed()
 
     # ----- the source ----------------------------------------------------------------------------
-    def _envelope(self, key: str, frame: bytes, mapped: MappedMessage) -> Envelope:
-        from clinflow.runtime.ingest import SOURCE_SYSTEM_ATTR  # lazy: runtime is above ehr
-
-        sent = datetime.fromisoformat(mapped.sent_at.replace("Z", "+00:00"))
-        return Envelope(
-            message_id=key,
-            source=SourceKind.FHIR,
-            patient="",
-            payload=mapped.bundle_bytes(),
-            event_time=sent if sent.tzinfo else sent.replace(tzinfo=UTC),
-            attributes={
-                "path": f"mllp:{self.port}/{key[:16]}",
-                "format": FHIR_FORMAT,
-                SOURCE_SYSTEM_ATTR: _source_system(mapped.sender),
-            },
-        )
-
     def _release(self) -> None:
         if self.completed is None:
             return
@@ -302,7 +270,7 @@ class MllpSource:
                     self._refuse(frame, error)
                     self.spool.release({key})
                     continue
-                envelope = self._envelope(key, frame, mapped)
+                envelope = mapped_envelope(mapped, f"mllp:{self.port}/{key[:16]}")
                 yield TimedInput(max(0.0, time.monotonic() - start), envelope)
             del resumed
             while True:
@@ -315,7 +283,7 @@ class MllpSource:
                     )
                 except TimeoutError:
                     continue
-                envelope = self._envelope(key, frame, mapped)
+                envelope = mapped_envelope(mapped, f"mllp:{self.port}/{key[:16]}")
                 yield TimedInput(max(0.0, time.monotonic() - start), envelope)
         finally:
             server.close()
