@@ -17,6 +17,7 @@ from clinflow.quarantine import Quarantine
 from helpers.cli import run_cli
 
 
+@pytest.mark.slow  # two runtime runs: ~3 s, more under load
 def test_feed_file_streams_once_and_quarantines_the_malformed(
     tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
