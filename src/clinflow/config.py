@@ -45,6 +45,22 @@ def scenarios_dir() -> Path:
     return package_data("scenarios")
 
 
+LOOPBACK = "127.0.0.1"
+
+
+def parse_listen_address(text: str, scheme: str) -> tuple[str, int]:
+    """A listening source's ``PORT`` or ``HOST:PORT`` (after ``SCHEME:``) -> (host, port);
+    loopback when no host is given; ``ConfigError`` naming the source when malformed."""
+    host, _, port_text = text.rpartition(":")
+    try:
+        port = int(port_text)
+    except ValueError as exc:
+        raise ConfigError(f"--source {scheme}: {text!r} is not PORT or HOST:PORT") from exc
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--source {scheme}: port {port} is not 0-65535")
+    return host or LOOPBACK, port
+
+
 def resolve_data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     """The data directory: explicit argument, then ``CLINFLOW_DATA_DIR``, then the default."""
     raw = explicit if explicit is not None else os.environ.get(DATA_DIR_ENV, DEFAULT_DATA_DIR)

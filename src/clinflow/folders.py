@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from clinflow.errors import ConfigError
 
 SYMLINK_LOOP = "symbolic link loop (not followed)"
 DANGLING_LINK = "dangling symbolic link (target missing)"
@@ -109,3 +112,21 @@ def files_under(root: Path, on_skip: OnSkip, *, hidden: bool = False) -> list[Pa
     return sorted(
         root / os.fsdecode(relative) for relative, _ in walk_files(root, on_skip, hidden=hidden)
     )
+
+
+def clear_previous_output(out: Path, owned: Collection[str], what: str) -> None:
+    """Make ``out`` ready for a writer that owns the top-level ``owned`` names: refuse a file
+    or a folder holding anything else (a wrong ``--out`` must never delete someone's data),
+    remove a previous output of the same writer (it leaves ``summary.json`` last)."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()):
+        names = {child.name for child in out.iterdir()}
+        if "summary.json" not in names or names - set(owned):
+            raise ConfigError(f"--out {out}: directory is not empty and is not a previous {what}")
+        for name in owned:
+            target = out / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()

@@ -5,47 +5,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from clinflow.api.auth import Role, TokenStore, api_tokens_path
 from clinflow.config import DataDir
-from clinflow.crypto.keys import ENV_VARS
 
-CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-)  # fmt: skip
-
-
-def clean_env() -> dict[str, str]:
-    """The test process's environment without key variables (keys come from the data dir)."""
-    return {k: v for k, v in os.environ.items() if k not in ENV_VARS.values()}
-
-
-def chromium() -> str:
-    """Debian's chromium (``make browser``); skip without it, fail under CI=true."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        reason = "Debian's chromium is not installed (make browser installs it)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}; CI=true: browser tests must run", pytrace=False)
-        pytest.skip(reason)
-    return found
-
-
-@dataclass(frozen=True)
-class Demo:
-    root: Path
-    tokens: dict[str, str]  # role -> token
-    patients: list[str]  # pseudonyms with NEWS2 scores
-    phi: list[str]  # every planted identifier of the cohort but dates (ground truth)
+from .helpers import Demo, clean_env
 
 
 def create_tokens(root: Path) -> dict[str, str]:

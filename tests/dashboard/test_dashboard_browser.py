@@ -24,7 +24,7 @@ from clinflow.audit.search_fields import index_fields
 from helpers import rfc9162_reference as rfc
 from helpers.serving import free_port
 
-from .conftest import CHROMIUM_FLAGS, Demo, chromium, clean_env
+from .helpers import CHROMIUM_FLAGS, Demo, chromium, clean_env, wait_until
 
 pytestmark = pytest.mark.slow  # a demo run, a server and a browser: tens of seconds
 
@@ -153,11 +153,7 @@ def test_sign_in_and_watch_a_runs_counts_move(tab: Tab, demo: Demo) -> None:
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=clean_env(),
     )  # fmt: skip
     try:
-        tab.page.wait_for_function(
-            GREW,
-            arg=[cell, before],
-            timeout=90_000,
-        )
+        wait_until(tab.page, GREW, arg=[cell, before], timeout_s=90)
         tab.shot("pipeline-moving")
         _, stderr = run.communicate(timeout=120)
         assert run.returncode == 0, stderr.decode(errors="replace")[-2000:]
@@ -165,17 +161,15 @@ def test_sign_in_and_watch_a_runs_counts_move(tab: Tab, demo: Demo) -> None:
         if run.poll() is None:
             run.kill()
             run.wait(timeout=10)
-    tab.page.wait_for_function(
-        GREW,
-        arg=[cell, before],
-    )
+    wait_until(tab.page, GREW, arg=[cell, before])
     assert int(tab.page.inner_text("#audit-entries")) > 0
     # the new run published its own counters (the demo's were replaced)
-    tab.page.wait_for_function(
+    wait_until(
+        tab.page,
         "([selector, old]) => document.querySelector(selector)?.textContent !== old",
         arg=[received, demo_received],
     )
-    tab.page.wait_for_function("document.querySelector('#run-state')?.textContent === 'idle'")
+    wait_until(tab.page, "document.querySelector('#run-state')?.textContent === 'idle'")
     tab.shot("pipeline-after")
 
 
@@ -225,7 +219,7 @@ def test_the_pages_proof_code_agrees_with_rfc_9162(tab: Tab, demo: Demo) -> None
     the reference MTH; the same path with one hash changed reaches another root."""
     tab.sign_in(demo.tokens["auditor"])
     tab.page.goto(f"{tab.server.base}/dashboard/audit")
-    tab.page.wait_for_function("window.ClinflowProof !== undefined")
+    wait_until(tab.page, "window.ClinflowProof !== undefined")
     cases = []
     for size in range(1, 25):
         entries = [f"entry {i}".encode() for i in range(size)]
@@ -284,7 +278,7 @@ def test_the_pages_checkpoint_signature_check_agrees_with_clinflow(tab: Tab, dem
         ]
     tab.sign_in(demo.tokens["auditor"])
     tab.page.goto(f"{tab.server.base}/dashboard/audit")
-    tab.page.wait_for_function("window.ClinflowProof !== undefined")
+    wait_until(tab.page, "window.ClinflowProof !== undefined")
     got = tab.page.evaluate(
         """async (cases) => {
             const P = window.ClinflowProof;
@@ -338,7 +332,7 @@ def test_a_patient_token_sees_its_own_record_and_no_other(tab: Tab, demo: Demo) 
     tab.page.fill("#token", token)
     tab.page.click("#login-form button[type=submit]")
     tab.page.wait_for_url("**/dashboard/patient")  # a patient's home is its own record
-    tab.page.wait_for_function("(own) => document.querySelector('#patient').value === own", arg=own)
+    wait_until(tab.page, "(own) => document.querySelector('#patient').value === own", arg=own)
     tab.page.click("#patient-form button[type=submit]")
     tab.page.wait_for_selector("#news2-plot polyline")
     tab.shot("patient-token-own")

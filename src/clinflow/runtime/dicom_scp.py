@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from clinflow.config import LOOPBACK, parse_listen_address
 from clinflow.envelope import SourceKind, TimedInput, content_message_id, source_input
 from clinflow.errors import ConfigError
 
@@ -39,7 +40,7 @@ log = logging.getLogger("clinflow.sources")
 
 DICOM_FORMAT = "dicom"
 DEFAULT_AE_TITLE = "CLINFLOW"
-DEFAULT_HOST = "127.0.0.1"
+DEFAULT_HOST = LOOPBACK
 SUCCESS = 0x0000
 OUT_OF_RESOURCES = 0xA700
 CANNOT_UNDERSTAND = 0xC000
@@ -51,15 +52,7 @@ Completed = Callable[[Iterable[str]], set[str]]
 
 def parse_address(text: str) -> tuple[str, int]:
     """``PORT`` or ``HOST:PORT`` (after ``dicom-scp:``) -> (host, port); ConfigError if bad."""
-    host, _, port_text = text.rpartition(":")
-    host = host or DEFAULT_HOST
-    try:
-        port = int(port_text)
-    except ValueError as exc:
-        raise ConfigError(f"--source dicom-scp: {text!r} is not PORT or HOST:PORT") from exc
-    if not 0 <= port <= 65535:
-        raise ConfigError(f"--source dicom-scp: port {port} is not 0-65535")
-    return host, port
+    return parse_listen_address(text, "dicom-scp")
 
 
 def check_ae_title(title: str) -> str:

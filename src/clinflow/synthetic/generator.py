@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import queue
-import shutil
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -35,7 +34,7 @@ from typing import Any
 
 import orjson
 
-from clinflow.errors import ConfigError
+from clinflow.folders import clear_previous_output
 from clinflow.synthetic.dicom.imaging import dicom_file_bytes, iter_imaging_for_patient
 from clinflow.synthetic.fhir import resources as fhir
 from clinflow.synthetic.manifest import ManifestWriter
@@ -147,20 +146,7 @@ class GenerateOptions:
 
 def prepare_out_dir(out: Path) -> None:
     """Create ``out``, or clear a previous clinflow output in it; refuse foreign content."""
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out}: exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()):
-        names = {child.name for child in out.iterdir()}
-        if "summary.json" not in names or names - set(OUTPUT_NAMES):
-            raise ConfigError(
-                f"--out {out}: directory is not empty and is not a previous clinflow output"
-            )
-        for name in OUTPUT_NAMES:
-            target = out / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
+    clear_previous_output(out, OUTPUT_NAMES, "clinflow output")
     (out / "fhir" / "bundles").mkdir(parents=True, exist_ok=True)
     (out / "fhir" / "ndjson").mkdir(parents=True, exist_ok=True)
 

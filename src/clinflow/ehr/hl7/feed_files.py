@@ -12,7 +12,6 @@ An existing ``out`` is cleared only when it holds a previous feed and nothing el
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ import orjson
 
 from clinflow.ehr.hl7.emit import FeedStats, cohort_messages
 from clinflow.ehr.hl7.profiles import vendor_profile
-from clinflow.errors import ConfigError
+from clinflow.folders import clear_previous_output
 from clinflow.synthetic.scenario import Scenario
 from clinflow.synthetic.stream import StreamOptions
 
@@ -30,20 +29,7 @@ OUTPUT_NAMES = frozenset({FEED_DIR, "manifest.ndjson", "summary.json"})
 
 
 def _prepare(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out}: exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()):
-        names = {child.name for child in out.iterdir()}
-        if "summary.json" not in names or names - OUTPUT_NAMES:
-            raise ConfigError(
-                f"--out {out}: directory is not empty and is not a previous HL7 v2 feed"
-            )
-        for name in OUTPUT_NAMES:
-            target = out / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
+    clear_previous_output(out, OUTPUT_NAMES, "HL7 v2 feed")
     (out / FEED_DIR).mkdir(parents=True, exist_ok=True)
 
 

@@ -31,6 +31,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from clinflow.config import LOOPBACK, parse_listen_address
 from clinflow.ehr.hl7.ack import ack_for, build_ack, lenient_header
 from clinflow.ehr.hl7.envelopes import Reject, mapped_envelope, refused_envelope
 from clinflow.ehr.hl7.fhir_map import MappedMessage, ack_code, validate_and_map
@@ -42,7 +43,7 @@ from clinflow.errors import ConfigError
 log = logging.getLogger("clinflow.sources")
 
 START, END = b"\x0b", b"\x1c\r"
-DEFAULT_HOST = "127.0.0.1"
+DEFAULT_HOST = LOOPBACK
 MAX_FRAME_BYTES = 4 * 1024 * 1024
 SEEN_KEYS = 200_000  # recent message keys remembered for duplicates (the ledger backs it)
 STAGE = "mllp"
@@ -53,14 +54,7 @@ Completed = Callable[[Iterable[str]], set[str]]
 
 def parse_address(text: str) -> tuple[str, int]:
     """``PORT`` or ``HOST:PORT`` (after ``mllp:``) -> (host, port); ConfigError if bad."""
-    host, _, port_text = text.rpartition(":")
-    try:
-        port = int(port_text)
-    except ValueError as exc:
-        raise ConfigError(f"--source mllp: {text!r} is not PORT or HOST:PORT") from exc
-    if not 0 <= port <= 65535:
-        raise ConfigError(f"--source mllp: port {port} is not 0-65535")
-    return host or DEFAULT_HOST, port
+    return parse_listen_address(text, "mllp")
 
 
 class FrameReader:
