@@ -22,7 +22,7 @@ import asyncio
 import dataclasses
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +34,7 @@ from clinflow.runtime.replay_load import (
     FaultInjector,
     Patients,
     ReplaySource,
+    Scheduled,
     ScheduleState,
     open_source,
     schedule,
@@ -107,6 +108,15 @@ class _Run:
     stats: RunStats | None = None
     stalled_commits: int = 0  # audit-outage: group commits held back
     kills: list[dict[str, float]] = field(default_factory=list)  # kafka: kill-worker
+
+    def start_clock(self, duration_s: float | None) -> Iterator[Scheduled]:
+        """Fresh metrics (the clock starts now) and the source's inputs on the schedule of
+        the load and the faults, for either runtime."""
+        self.metrics = ReplayMetrics(bucket_s=self.metrics.bucket_s)
+        return schedule(
+            iter(self.source.items()), self.load, self.injector,
+            duration_s=duration_s, state=self.state,
+        )  # fmt: skip
 
 
 @dataclass
@@ -227,15 +237,8 @@ def _run_embedded(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, runtime.stop, signal.Signals(signum).name)
-        run.metrics = ReplayMetrics(bucket_s=run.metrics.bucket_s)  # the clock starts now
+        items = run.start_clock(options.duration_s)
         runtime.on_terminal = run.metrics.on_terminal
-        items = schedule(
-            iter(run.source.items()),
-            run.load,
-            run.injector,
-            duration_s=options.duration_s,
-            state=run.state,
-        )
         sampler = asyncio.create_task(sample_queues(runtime, run.metrics))
         task = asyncio.ensure_future(runtime.run(paced(items, run.metrics)))
         try:
@@ -282,14 +285,7 @@ def _run_kafka(deployment: Deployment, run: _Run, options: ReplayOptions) -> _Co
     cluster = KafkaRun(root, options.report_dir / "kafka-logs", options.partitions)
     try:
         cluster.start(options.brokers, options.workers)
-        run.metrics = ReplayMetrics(bucket_s=run.metrics.bucket_s)  # the clock starts now
-        items = schedule(
-            iter(run.source.items()),
-            run.load,
-            run.injector,
-            duration_s=options.duration_s,
-            state=run.state,
-        )
+        items = run.start_clock(options.duration_s)
         with LedgerWatch(cluster, run.metrics) as watch:
             asyncio.run(feed(cluster, items, run.metrics, run.plan))
             counts = watch.wait_drained(len(run.metrics.due))
