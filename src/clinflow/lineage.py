@@ -18,6 +18,8 @@ from pathlib import Path
 
 from clinflow.envelope import Envelope
 from clinflow.errors import InputRejected
+from clinflow.patient_merges import SCHEMA as MERGES_SCHEMA
+from clinflow.patient_merges import PatientMerges
 from clinflow.sqlite_store import open_wal, write_transaction
 
 _SCHEMA = """
@@ -62,7 +64,9 @@ class LineageIndex:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.RLock()
-        self._conn = open_wal(path, _SCHEMA)
+        self._conn = open_wal(path, _SCHEMA + MERGES_SCHEMA)
+        # which pseudonyms were merged into which (ADR 0102): a revocation's sweep covers them
+        self.merges = PatientMerges(self._conn, self._lock)
 
     def close(self) -> None:
         with self._lock:
@@ -84,12 +88,10 @@ class LineageIndex:
             conn.execute(
                 "INSERT OR IGNORE INTO outputs(output_id, sink, patient, purpose, location,"
                 " event_time, released_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (output_id, sink, patient, purpose, location, event_time.isoformat(),
-                 time.time()),
+                (output_id, sink, patient, purpose, location, event_time.isoformat(), time.time()),
             )
             conn.executemany(
-                "INSERT OR IGNORE INTO output_inputs(output_id, sink, input_id)"
-                " VALUES (?, ?, ?)",
+                "INSERT OR IGNORE INTO output_inputs(output_id, sink, input_id) VALUES (?, ?, ?)",
                 [(output_id, sink, input_id) for input_id in inputs],
             )
 

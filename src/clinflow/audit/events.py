@@ -54,6 +54,7 @@ class EventCode(StrEnum):
     API_QUERY = "api-query"
     GENERATE = "generate"
     API_TOKEN = "api-token"
+    PATIENT_MERGE = "patient-merge"
 
 
 class Action(StrEnum):
@@ -144,6 +145,7 @@ EVENT_KINDS: dict[EventCode, EventKind] = {
     EventCode.API_QUERY: EventKind(Action.EXECUTE, ("rest", "110112"), "clinflow/api"),
     EventCode.API_TOKEN: EventKind(Action.CREATE, ("110113",), "clinflow/api"),
     EventCode.GENERATE: EventKind(Action.CREATE, ("110100",), "clinflow/generate"),
+    EventCode.PATIENT_MERGE: EventKind(Action.UPDATE, ("110110",), "clinflow/ingest"),
 }
 
 
@@ -509,6 +511,32 @@ def alert_raised(
         patient=patient,
         purposes=[purpose],
         entities=entities,
+        recorded=recorded,
+    )
+
+
+def patient_merge(
+    *,
+    patient: str,
+    merged: str,
+    message_id: str,
+    source_system: str | None = None,
+    agent: str | Agent = "clinflow-ingest",
+    recorded: datetime | None = None,
+) -> AuditEvent:
+    """The record of ``merged`` was merged into ``patient``, the surviving one (HL7 v2
+    ADT^A40, FHIR ``Patient.link`` replaces): both are pseudonyms, never MRNs."""
+    detail: dict[str, str | int | bool] = {"merged-patient": check_pseudonym(merged)}
+    if source_system:
+        detail["source-system"] = source_system
+    return build_event(
+        EventCode.PATIENT_MERGE,
+        agents=[_agent(agent)],
+        patient=patient,
+        entities=[
+            Entity("message", message_id, detail=detail),
+            Entity("patient", merged, role="patient"),
+        ],
         recorded=recorded,
     )
 

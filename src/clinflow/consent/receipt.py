@@ -18,6 +18,7 @@ class FoundItem:
     sink: str
     purpose: str
     records: int
+    patient: str = ""  # the pseudonym released under (a merged record's, ADR 0102)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,8 @@ class Receipt:
     keys_destroyed: tuple[DestroyedKey, ...] = ()
     audit_entries: tuple[int, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # pseudonyms merged into ``patient`` (HL7 v2 A40) whose history this receipt covers too
+    merged_patients: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:
@@ -89,6 +92,7 @@ class Receipt:
             keys_destroyed=tuple(DestroyedKey(**item) for item in data.get("keys_destroyed", ())),
             audit_entries=tuple(data.get("audit_entries", ())),
             notes=tuple(data.get("notes", ())),
+            merged_patients=tuple(data.get("merged_patients", ())),
         )
 
     def render(self, console: Console) -> None:
@@ -106,9 +110,11 @@ class Receipt:
             + (" (already in force)" if self.already_revoked else "")
         )
         console.print(f"requested {self.requested_at}, completed {self.completed_at}")
-        found = Table("sink", "purpose", "records found", title="Found through lineage")
+        if self.merged_patients:
+            console.print(f"covers merged patient(s) {', '.join(self.merged_patients)}")
+        found = Table("patient", "sink", "purpose", "records found", title="Found through lineage")
         for item in self.found:
-            found.add_row(item.sink, item.purpose, str(item.records))
+            found.add_row(item.patient, item.sink, item.purpose, str(item.records))
         console.print(found)
         done = Table("target", "deleted", "derived deleted", "status", title="Retractions")
         for action in self.actions:

@@ -12,6 +12,10 @@
    clinflow cannot rewrite — topics, exports, audit-log encrypted fields — become unreadable;
 5. audits each step and stores a receipt.
 
+Merged records (HL7 v2 ADT^A40, ADR 0102): a revocation of the surviving patient is recorded
+for every pseudonym merged into it too and its sweep covers their releases and keys; the
+receipt lists them (``merged_patients``, ``FoundItem.patient``).
+
 Idempotent: revoking again reuses the revocation in force and finds nothing new. A revoke
 that arrives before the data it covers still applies, because the gate consults the registry.
 """
@@ -20,7 +24,8 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 
 from clinflow.audit import events as audit_events
@@ -77,7 +82,8 @@ class RevocationService:
             raise ConfigError("PATIENT: expected a pseudonym like PT-<hex>, not an identifier")
         chosen = self.resolve_purposes(purposes)
         requested_at = self.registry.clock()
-        with self.registry.patient_lock(patient):
+        covered = self.lineage.merges.covering(patient)
+        with self._patient_locks(covered):
             existing = self._revocation_in_force(patient, chosen, retroactive)
             revocation = existing or self.registry.add_revocation(
                 patient, chosen, retroactive=retroactive
@@ -89,6 +95,48 @@ class RevocationService:
                 requested_at=requested_at.isoformat(),
                 requested_by=requested_by,
                 full=set(chosen) >= set(self.registry.policy.revocable_purposes()),
+                covered=covered,
+            )
+
+    @contextmanager
+    def _patient_locks(self, patients: Sequence[str]) -> Iterator[None]:
+        """Hold the registry locks of ``patients`` (a surviving patient and the records merged
+        into it), always taken in one global order so two sweeps cannot deadlock."""
+        locks = {id(lock): lock for lock in map(self.registry.patient_lock, patients)}
+        with ExitStack() as stack:
+            for key in sorted(locks):
+                stack.enter_context(locks[key])
+            yield
+
+    def _cover_merged(
+        self,
+        revocation: Revocation,
+        merged: Sequence[str],
+        requested_by: str | Agent,
+        audit_entries: list[int],
+    ) -> None:
+        """Record ``revocation`` for each record merged into its patient (ADR 0102), so the
+        gate also drops their inputs still in flight; audited like the surviving one's."""
+        purposes = tuple(sorted(revocation.purposes))
+        for alias in merged:
+            if self._revocation_in_force(alias, purposes, revocation.retroactive) is not None:
+                continue
+            recorded = self.registry.add_revocation(
+                alias,
+                purposes,
+                retroactive=revocation.retroactive,
+                effective_at=revocation.effective_at,
+                revocation_id=f"{revocation.revocation_id}-merged-{alias.removeprefix('PT-')[:12]}",
+            )
+            audit_entries.append(
+                self.audit.append(
+                    audit_events.consent_revocation(
+                        patient=alias,
+                        consent_id=recorded.revocation_id,
+                        purposes=purposes,
+                        agent=requested_by,
+                    )
+                )
             )
 
     def _revocation_in_force(
@@ -108,13 +156,20 @@ class RevocationService:
         requested_at: str,
         requested_by: str | Agent,
         full: bool,
+        covered: Sequence[str] = (),
     ) -> Receipt:
+        """Find, retract and shred what was released for ``patient`` and for every record
+        merged into it (``covered``: ``patient`` first, then its merged pseudonyms)."""
         purposes = tuple(sorted(revocation.purposes))
         receipt_id = f"rcpt-{uuid.uuid4().hex[:16]}"
         since = None if revocation.retroactive else revocation.effective_at
-        found = self.lineage.find(
-            patient, purposes, since=since, with_inputs=not revocation.retroactive
-        )
+        patients = list(covered) or [patient]
+        merged = patients[1:]
+        per_patient = [
+            (p, self.lineage.find(p, purposes, since=since, with_inputs=not revocation.retroactive))
+            for p in patients
+        ]
+        found = [record for _, records in per_patient for record in records]
         audit_entries: list[int] = []
         notes: list[str] = []
         if not already_revoked:
@@ -128,22 +183,30 @@ class RevocationService:
                     )
                 )
             )
+        self._cover_merged(revocation, merged, requested_by, audit_entries)
+        if merged:
+            notes.append(f"covers {len(merged)} patient record(s) merged into this one")
         actions: list[ActionTaken] = []
         if revocation.retroactive or found:
-            message_ids: tuple[str, ...] = ()
-            if not revocation.retroactive:
-                message_ids = tuple(sorted({i for record in found for i in record.inputs}))
-            request = RetractionRequest(
-                patient=patient, purposes=() if full else purposes, message_ids=message_ids
-            )
-            actions = self._retract(request, found, receipt_id, audit_entries, notes)
+            for who, records in per_patient:
+                if not (revocation.retroactive or records):
+                    continue
+                message_ids: tuple[str, ...] = ()
+                if not revocation.retroactive:
+                    message_ids = tuple(sorted({i for record in records for i in record.inputs}))
+                request = RetractionRequest(
+                    patient=who, purposes=() if full else purposes, message_ids=message_ids
+                )
+                actions.extend(self._retract(request, records, receipt_id, audit_entries, notes))
+            actions = _combine(actions)
         else:
             notes.append("nothing released since the effective time; no retraction sent")
         destroyed: list[DestroyedKey] = []
         if revocation.retroactive:
             # a full revocation purged the quarantine: its data key goes too (ADR 0085)
             scopes = (*purposes, QUARANTINE_SCOPE) if full else purposes
-            destroyed = self._shred(patient, scopes, audit_entries)
+            for who in patients:
+                destroyed.extend(self._shred(who, scopes, audit_entries))
         else:
             notes.append("non-retroactive scope: data keys kept for data released before")
         return self._store_receipt(
@@ -161,7 +224,8 @@ class RevocationService:
                 actions=tuple(actions),
                 keys_destroyed=tuple(destroyed),
                 audit_entries=tuple(audit_entries),
-                notes=tuple(notes),
+                notes=tuple(dict.fromkeys(notes)),
+                merged_patients=tuple(merged),
             ),
             found,
         )
@@ -169,13 +233,14 @@ class RevocationService:
     def _store_receipt(self, receipt: Receipt, found: Sequence[LineageRecord]) -> Receipt:
         """Complete a receipt (what was found per sink and purpose, completion time, registry
         version) and store it append-only."""
-        counts = Counter((record.sink, record.purpose) for record in found)
+        counts = Counter((record.sink, record.purpose, record.patient) for record in found)
         receipt = replace(
             receipt,
             completed_at=self.registry.clock().isoformat(),
             registry_version=self.registry.version(receipt.patient),
             found=tuple(
-                FoundItem(sink, purpose, count) for (sink, purpose), count in sorted(counts.items())
+                FoundItem(sink, purpose, count, patient)
+                for (sink, purpose, patient), count in sorted(counts.items())
             ),
         )
         self.registry.store.save_receipt(receipt.receipt_id, receipt.patient, receipt.to_dict())
@@ -213,9 +278,7 @@ class RevocationService:
                     audit_events.purge(
                         patient=request.patient,
                         target=outcome.target,
-                        records_deleted=(report.deleted + report.derived_deleted)
-                        if report
-                        else 0,
+                        records_deleted=(report.deleted + report.derived_deleted) if report else 0,
                         receipt_id=receipt_id,
                         reason=request.reason,
                         agent=AGENT,
@@ -330,7 +393,8 @@ class RevocationService:
         it permitted that the registry now denies is swept retroactively, exactly as a
         ``revoke`` would.
         """
-        with self.registry.patient_lock(patient):
+        covered = self.lineage.merges.covering(patient)
+        with self._patient_locks(covered):
             before = {c.consent_id: c for c in self.registry.consents(patient)}
             self.registry.add_consent(patient, record)
             previous = before.get(record.consent_id)
@@ -354,6 +418,7 @@ class RevocationService:
                 requested_at=self.registry.clock().isoformat(),
                 requested_by="clinflow-consent-stream",
                 full=set(withdrawn) >= set(self.registry.policy.revocable_purposes()),
+                covered=covered,
             )
 
 
@@ -364,6 +429,25 @@ def _permitted_purposes(record: ConsentRecord, known: Iterable[str]) -> list[str
         if node.effect is Effect.PERMIT:
             purposes.update(node.purposes or known)
     return sorted(purposes)
+
+
+def _combine(actions: Sequence[ActionTaken]) -> list[ActionTaken]:
+    """One action per target: a sweep over merged records retracts at each target once per
+    pseudonym; the receipt sums them (the first error stands)."""
+    combined: dict[str, ActionTaken] = {}
+    for action in actions:
+        seen = combined.get(action.target)
+        if seen is None:
+            combined[action.target] = action
+            continue
+        combined[action.target] = ActionTaken(
+            target=action.target,
+            deleted=seen.deleted + action.deleted,
+            derived_deleted=seen.derived_deleted + action.derived_deleted,
+            error=seen.error or action.error,
+            details=_sample((*seen.details, *action.details)),
+        )
+    return list(combined.values())
 
 
 def _sample(details: tuple[str, ...], limit: int = RECEIPT_DETAIL_LIMIT) -> tuple[str, ...]:

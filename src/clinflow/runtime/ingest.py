@@ -11,6 +11,9 @@ pseudonym of the patient's MRN (``Pseudonymizer``) and its data categories:
   Bundle's data reaches a gate) and the Bundle itself (source ``fhir``);
 - one FHIR resource (a streamed feed) → one envelope; a Patient makes its id known, later
   resources find their patient through ``subject``/``patient``/``beneficiary``;
+- a Patient with ``link`` type ``replaces`` (HL7 v2 ADT^A40) merges the linked record into
+  this one (ADR 0102): recorded in the deployment's merge index and audited once; inputs that
+  still carry a merged record's MRN are attributed to the surviving patient;
 - a DICOM instance → one envelope (``PatientID`` is the patient key, as in the DICOM
   de-identifier).
 
@@ -40,7 +43,8 @@ from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.envelope import Envelope, SourceKind, content_message_id
 from clinflow.errors import InputRejected
 from clinflow.interfaces import AuditSink
-from clinflow.patient_ids import PATIENT_REFERENCE_FIELDS, patient_mrn
+from clinflow.patient_ids import PATIENT_REFERENCE_FIELDS, PSEUDONYM_RE, patient_mrn
+from clinflow.patient_merges import PatientMerges
 from clinflow.sqlite_store import open_wal
 
 STAGE = "ingest"
@@ -181,6 +185,18 @@ class PatientDirectory:
                 found = self._cache[token] = str(row[0])
         return found
 
+    def knows(self, pseudonym: str) -> bool:
+        """True when a Patient with this pseudonym was ingested (by any process here)."""
+        if pseudonym in self._cache.values():
+            return True
+        if self._conn is None:
+            return False
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT 1 FROM patient_refs WHERE pseudonym = ? LIMIT 1", (pseudonym,)
+            ).fetchone()
+        return row is not None
+
     def close(self) -> None:
         if self._conn is not None:
             with self._lock:
@@ -197,10 +213,12 @@ class IngestStage:
         pseudonymizer: Pseudonymizer,
         audit: AuditSink,
         directory: PatientDirectory | None = None,
+        merges: PatientMerges | None = None,
     ) -> None:
         self.pseudonymizer = pseudonymizer
         self.audit = audit
         self.directory = directory or PatientDirectory(None, pseudonymizer)
+        self.merges = merges  # None: a Patient that merges another one is refused
 
     def process(self, envelope: Envelope) -> list[Envelope]:
         if envelope.patient:  # already ingested (a replay of a derived message)
@@ -232,6 +250,7 @@ class IngestStage:
             raise InputRejected("not a FHIR resource (no resourceType)", location)
         resources = list(bundle_resources(document))
         pseudonym = self._patient_of(document, resources, location)
+        self._record_merges(resources, pseudonym, raw, location)
         resource_types = sorted({str(r.get("resourceType")) for r in resources})
         outputs = []
         if document.get("resourceType") == "Bundle":
@@ -282,7 +301,7 @@ class IngestStage:
             if mrn is None:
                 where = f"{location} Patient.identifier"
                 raise InputRejected("Patient has no MR identifier", where)
-            pseudonym = self.pseudonymizer.patient_pseudonym(mrn)
+            pseudonym = self._surviving(self.pseudonymizer.patient_pseudonym(mrn))
             if patients[0].get("id"):
                 token = self._key(str(patients[0]["id"]))
                 self.directory.remember(token, pseudonym, patient_key=mrn)
@@ -296,10 +315,11 @@ class IngestStage:
                 if isinstance(ref, str) and ref.startswith("Patient/"):
                     target = ref.removeprefix("Patient/")
                     if target.startswith("PT-"):
-                        return target  # already pseudonymous (a de-identified feed)
+                        # already pseudonymous (a de-identified feed)
+                        return self._surviving(target)
                     found = self.directory.lookup(self._key(target))
                     if found is not None:
-                        return found
+                        return self._surviving(found)
                     raise InputRejected(
                         "patient not known yet: send the Patient resource first",
                         f"{location} {resource.get('resourceType')}.{field}",
@@ -308,6 +328,80 @@ class IngestStage:
 
     def _key(self, fhir_id: str) -> str:
         return self.directory.token(fhir_id)
+
+    # ----- merges (ADR 0102) ------------------------------------------------------------------
+    def _surviving(self, pseudonym: str) -> str:
+        """The patient an input is attributed to: the surviving one when ``pseudonym``'s
+        record was merged into another (an input still carrying the prior MRN)."""
+        return self.merges.surviving(pseudonym) if self.merges is not None else pseudonym
+
+    def _record_merges(
+        self, resources: list[dict[str, Any]], surviving: str, raw: Envelope, location: str
+    ) -> None:
+        """A Patient with ``link`` type ``replaces`` (HL7 v2 ADT^A40) merges the linked
+        record into this one: recorded once (a resent A40 changes nothing) and audited."""
+        for resource in resources:
+            if resource.get("resourceType") != "Patient":
+                continue
+            links = resource.get("link")
+            for index, link in enumerate(links if isinstance(links, list) else ()):
+                if not isinstance(link, dict) or link.get("type") != "replaces":
+                    continue
+                where = f"{location} Patient.link[{index}]"
+                merged = self._prior_pseudonym(link, where)
+                if self.merges is None:
+                    raise InputRejected("patient merges are not kept by this runtime", where)
+                if merged != surviving and not (
+                    self.directory.knows(merged) or self.merges.known(merged)
+                ):
+                    raise InputRejected(
+                        "patient merge names a prior patient not known here"
+                        " (send its record first)",
+                        where,
+                    )
+                try:
+                    new = self.merges.record(
+                        merged,
+                        surviving,
+                        merged_at=datetime.now(UTC).isoformat(),
+                        message_id=raw.message_id,
+                    )
+                except InputRejected as exc:
+                    raise InputRejected(exc.reason, where) from exc
+                if new:
+                    self.audit.append(
+                        audit_events.patient_merge(
+                            patient=surviving,
+                            merged=merged,
+                            message_id=raw.message_id,
+                            source_system=raw.attributes.get(SOURCE_SYSTEM_ATTR),
+                        )
+                    )
+
+    def _prior_pseudonym(self, link: dict[str, Any], where: str) -> str:
+        """The pseudonym of the record a ``replaces`` link names: by its MR identifier, else
+        by a ``Patient/<id>`` this deployment has ingested."""
+        other = link.get("other")
+        if not isinstance(other, dict):
+            raise InputRejected("patient merge link without other", where)
+        identifier = other.get("identifier")
+        if isinstance(identifier, dict):
+            mrn = patient_mrn({"identifier": [identifier]})
+            if mrn is not None:
+                return self.pseudonymizer.patient_pseudonym(mrn)
+        ref = other.get("reference")
+        if isinstance(ref, str) and ref.startswith("Patient/"):
+            target = ref.removeprefix("Patient/")
+            if PSEUDONYM_RE.match(target):
+                return target
+            found = self.directory.lookup(self._key(target))
+            if found is not None:
+                return found
+        raise InputRejected(
+            "patient merge names a prior patient not known here (no MR identifier, or a"
+            " Patient reference never ingested)",
+            where,
+        )
 
     # ----- DICOM ----------------------------------------------------------------------------
     def _dicom(self, raw: Envelope, location: str) -> Envelope:

@@ -201,7 +201,7 @@ def build_pipeline(
     scoring = deployment.scoring()
     scoring.audit = audit
     directory = PatientDirectory(deployment.data_dir.ledger_db, deployment.pseudonymizer)
-    ingest = IngestStage(deployment.pseudonymizer, audit, directory)
+    ingest = IngestStage(deployment.pseudonymizer, audit, directory, deployment.lineage.merges)
     consent = ConsentEventStage(deployment.consent.revocations)
     treatment_gate = ConsentGate(registry, audit, destination=ICU_DESTINATION)
     # consent AND a data use agreement in force (ADR 0094)

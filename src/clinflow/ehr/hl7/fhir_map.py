@@ -3,6 +3,9 @@
 - ADT^A01 (admit), A02 (transfer), A03 (discharge), A04 (register), A08 (update): Patient
   from PID (+ NK1 contacts, PD1 primary facility) and Encounter from PV1 (visit number PV1-19
   is the Encounter id, PV1-44/45 the period, A03 and a PV1-45 make it ``finished``).
+- ADT^A40 (merge patient): the surviving Patient from PID with ``link`` type ``replaces``
+  naming the prior record of MRG-1 (its MRN as the Reference's identifier); ingest records
+  the merge (``clinflow.patient_merges``, ADR 0102).
 - ORU^R01: Patient from PID and one Observation per OBX, vital signs with the generator's
   LOINC/UCUM codes (``clinflow.ehr.hl7.vitals``): systolic and diastolic OBX of one OBR
   become one blood-pressure panel. Observation ids are ``<OBR-3>-<vital key>`` (the
@@ -29,12 +32,14 @@ from clinflow.ehr.hl7.patient_map import (
     BASE_URL,
     encounter_reference,
     encounter_resource,
+    merge_link,
     patient_resource,
 )
 from clinflow.ehr.hl7.profiles import VendorProfile, profile_for
 from clinflow.ehr.hl7.values import hl7_time
 
-ADT_EVENTS = frozenset({"A01", "A02", "A03", "A04", "A08"})
+ADT_EVENTS = frozenset({"A01", "A02", "A03", "A04", "A08", "A40"})
+MERGE_EVENT = "A40"
 SUPPORTED = frozenset({"ORU^R01", *(f"ADT^{event}" for event in ADT_EVENTS)})
 
 
@@ -104,7 +109,7 @@ def validate_and_map(
     if not kind:
         raise HL7Error("message type missing", "MSH-9")
     if message_type not in SUPPORTED:
-        raise HL7Error("unsupported message type (ADT^A01/A02/A03/A04/A08, ORU^R01)", "MSH-9")
+        raise HL7Error("unsupported message type (ADT^A01/A02/A03/A04/A08/A40, ORU^R01)", "MSH-9")
     version = msh.value(12)
     if not version.startswith("2."):
         raise HL7Error("version missing or not 2.x", "MSH-12")
@@ -129,6 +134,12 @@ def validate_and_map(
     if pid is None:
         raise HL7Error("PID segment missing", f"{message_type} PID")
     patient = patient_resource(pid, message, profile)
+    if kind == "ADT" and event == MERGE_EVENT:  # the surviving Patient, replacing MRG-1's
+        mrg = message.first("MRG")
+        if mrg is None:
+            raise HL7Error("MRG segment missing", f"{message_type} MRG")
+        mapped.resources.append({**patient, "link": [merge_link(mrg, profile)]})
+        return mapped  # PV1 is optional in an A40 and says nothing about the merge
     mapped.resources.append(patient)
     subject = {"reference": f"Patient/{patient['id']}"}
     pv1 = message.first("PV1")

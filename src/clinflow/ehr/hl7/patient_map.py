@@ -2,7 +2,8 @@
 
 The MRN is the PID-3 repetition typed MR (or MRN, or the vendor's type) and becomes an
 identifier typed MR; a PI repetition is the Patient's id (else one derived from vendor and
-MRN); PID-18 the account (AN), PID-19 the SSN (SS). PV1-19 is the Encounter's id, PV1-44/45
+MRN); PID-18 the account (AN), PID-19 the SSN (SS). An A40's MRG-1 (the prior record) becomes
+``Patient.link`` of type ``replaces`` (``merge_link``). PV1-19 is the Encounter's id, PV1-44/45
 its period (an A03 must carry PV1-45; a PV1-45 makes it ``finished``).
 """
 
@@ -122,6 +123,34 @@ def _build_patient(
     if pd1 is not None and pd1.has(3):
         resource["managingOrganization"] = {"display": pd1.value(3)}
     return resource
+
+
+def merge_link(mrg: Segment, profile: VendorProfile) -> dict[str, Any]:
+    """MRG (ADT^A40) -> a FHIR R4 ``Patient.link`` entry of type ``replaces``: the surviving
+    patient (PID) replaces the prior one. The prior record's MRN (MRG-1 typed MR) is the
+    Reference's identifier (ingest pseudonymizes it; de-identification drops it); its id is a
+    PI repetition of MRG-1, else derived from vendor and MRN as for PID."""
+    where = mrg.where
+    mrn = prior_id = ""
+    mrn_types = {profile.mrn_type, "MR", "MRN"}
+    for rep in mrg.repetitions(1):
+        comps = [subs[0] for subs in rep]
+        value = comps[0]
+        id_type = comps[4] if len(comps) > 4 else ""
+        if not value:
+            continue
+        if id_type == "PI":
+            prior_id = prior_id or value
+        elif id_type in mrn_types:
+            mrn = mrn or value
+    if not mrn:
+        raise HL7Error("no prior medical record number (MRG-1 with type MR)", f"{where}-1")
+    if not prior_id:
+        prior_id = "hl7-" + hashlib.sha256(f"{profile.vendor}\x00{mrn}".encode()).hexdigest()[:24]
+    return {
+        "other": {"reference": f"Patient/{prior_id}", "identifier": _identifier("MR", mrn)},
+        "type": "replaces",
+    }
 
 
 def _identifier(code: str, value: str) -> dict[str, Any]:
