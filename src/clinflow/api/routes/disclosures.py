@@ -1,7 +1,9 @@
 """``/audit/patients/{patient}/disclosures``: a patient's accounting of disclosures.
 
 45 CFR 164.528: for each disclosure, the date, the recipient, what was disclosed and the
-purpose. Built from the log's ``disclose`` entries for the patient.
+purpose. Built from the log's ``disclose`` entries for the patient and for every patient
+record merged into it (HL7 v2 ADT^A40, ADR 0102): each disclosure names the pseudonym it was
+made under, the accounting lists the merged ones.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pydantic import BaseModel
 from clinflow.api.deps import AuditLogDep, ContentReader
 from clinflow.api.routes._common import check_patient_param, instant, scope_patient
 from clinflow.audit.events import PURPOSES, EventCode
+from clinflow.audit.log import AuditLog
 from clinflow.audit.store import SearchQuery
 
 router = APIRouter(prefix="/audit/patients", tags=["accounting of disclosures"])
@@ -26,6 +29,7 @@ MAX_ROWS = 50_000
 
 class Disclosure(BaseModel):
     index: int
+    patient: str | None = None  # the pseudonym disclosed under (a merged record's, or the own)
     when: str
     recipient: str | None
     purpose: str | None
@@ -39,6 +43,7 @@ class Disclosure(BaseModel):
 class Accounting(BaseModel):
     patient: str
     disclosures: list[Disclosure]
+    merged_patients: list[str] = []  # records merged into this patient, covered above
 
 
 def _who(agent: dict[str, Any]) -> str | None:
@@ -61,8 +66,10 @@ def _disclosure(index: int, event: dict[str, Any]) -> Disclosure:
                 for item in str(detail.get("valueString", "")).split(","):
                     if item and item not in categories:
                         categories.append(item)
+    patient = event.get("patient", {}).get("reference", "")
     return Disclosure(
         index=index,
+        patient=patient.removeprefix("Patient/") or None,
         when=event.get("recorded", ""),
         recipient=recipient,
         purpose=purpose,
@@ -88,12 +95,32 @@ def accounting_of_disclosures(
     assert scoped is not None
     request.state.audit_patient = scoped
     since, until = instant(date_from, "date-from"), instant(date_to, "date-to")
+    covering = _covering(request, scoped)
+    found: list[Disclosure] = []
+    for who in covering:
+        found.extend(_disclosures(log, who, since, until, MAX_ROWS - len(found)))
+    found.sort(key=lambda disclosure: disclosure.index)
+    request.state.result_count = len(found)
+    return Accounting(patient=scoped, disclosures=found, merged_patients=covering[1:])
+
+
+def _covering(request: Request, patient: str) -> list[str]:
+    """``patient`` and the pseudonyms of the records merged into it (the deployment's merge
+    index, ADR 0102)."""
+    from clinflow.api.app import deployment_of  # lazy: the app module includes this router
+
+    return deployment_of(request).lineage.merges.covering(patient)
+
+
+def _disclosures(
+    log: AuditLog, patient: str, since: str | None, until: str | None, most: int
+) -> list[Disclosure]:
     found: list[Disclosure] = []
     after: int | None = None
-    while len(found) < MAX_ROWS:
+    while len(found) < most:
         rows = log.search(
             SearchQuery(
-                patient=scoped,
+                patient=patient,
                 code=EventCode.DISCLOSE.value,
                 since=since,
                 until=until,
@@ -105,5 +132,4 @@ def accounting_of_disclosures(
         if len(rows) < PAGE:
             break
         after = rows[-1][0]
-    request.state.result_count = len(found)
-    return Accounting(patient=scoped, disclosures=found)
+    return found
