@@ -1,0 +1,297 @@
+"""HL7 v2 ADT^A40 patient merge (ADR 0102): the surviving patient's revocation and accounting
+of disclosures cover the merged patient's history; a resent A40 changes nothing; an A40
+naming an unknown prior patient is quarantined without identifiers; merge chains resolve."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import warnings
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from clinflow.config import DataDir, scenarios_dir
+from clinflow.consent.model import parse_consent
+from clinflow.ehr.hl7.emit import cohort_messages
+from clinflow.ehr.hl7.fhir_map import message_key, validate_and_map
+from clinflow.ehr.hl7.parser import HL7Error, parse
+from clinflow.ehr.hl7.profiles import vendor_profile
+from clinflow.errors import InputRejected
+from clinflow.patient_merges import SCHEMA, PatientMerges
+from clinflow.quarantine import Quarantine
+from clinflow.runtime.deployment import Deployment
+from clinflow.synthetic.scenario import load_scenario
+from clinflow.synthetic.stream import StreamOptions
+from helpers.cli import run_cli
+
+SENDER = "CLINFLOW/CLINFLOW-HOSP"
+ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+UNKNOWN_MRN = "31415926"
+
+
+def _a40(control_id: str, surviving_pid: str, prior_mrn: str, *, mrg: bool = True) -> str:
+    segments = [
+        f"MSH|^~\\&|CLINFLOW|CLINFLOW-HOSP|CLINFLOW|CLINFLOW|20260105120000+0000||"
+        f"ADT^A40^ADT_A39|{control_id}|P|2.5.1",
+        "EVN|A40|20260105120000+0000",
+        surviving_pid,
+    ]
+    if mrg:
+        segments.append(f"MRG|{prior_mrn}^^^CLINFLOW^MR")
+    return "\r".join(segments)
+
+
+def _pid(message: str) -> str:
+    return next(s for s in message.split("\r") if s.startswith("PID|"))
+
+
+def _mrn(message: str) -> str:
+    pid = parse(message).first("PID")
+    assert pid is not None
+    return next(rep[0][0] for rep in pid.repetitions(3) if rep[4][0] == "MR")
+
+
+# ------------------------------------------------------------------------------- mapping
+
+
+def test_a40_maps_to_the_surviving_patient_replacing_the_prior() -> None:
+    pid = "PID|1||1001^^^CLINFLOW^MR~pat-9^^^CLINFLOW^PI||Doe^Jo||19500101|F"
+    mapped = validate_and_map(_a40("M1", pid, "2002"))
+    (patient,) = mapped.resources
+    assert mapped.message_type == "ADT^A40" and patient["id"] == "pat-9"
+    (link,) = patient["link"]
+    assert link["type"] == "replaces"
+    assert link["other"]["identifier"]["value"] == "2002"
+    assert link["other"]["identifier"]["type"]["coding"][0]["code"] == "MR"
+    assert link["other"]["reference"].startswith("Patient/hl7-")
+    # the mapper's cached PID Patient is shared: the merge did not write into it
+    update = _a40("M2", pid, "", mrg=False).replace("ADT^A40", "ADT^A08")
+    again = validate_and_map(update + "\rPV1|1|I|ICU||||||||||||||||visit-1")
+    assert again.resources[0]["id"] == "pat-9" and "link" not in again.resources[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "reason", "location"),
+    [
+        (_a40("M3", "PID|1||1001^^^CLINFLOW^MR", "", mrg=False), "MRG segment missing",
+         "ADT^A40 MRG"),
+        (_a40("M4", "PID|1||1001^^^CLINFLOW^MR", "2002").replace("^MR\rMRG|2002^^^CLINFLOW^MR",
+                                                                  "^MR\rMRG|2002^^^CLINFLOW^AN"),
+         "no prior medical record number", "MRG[1]-1"),
+        (_a40("M5", "PID|1||1001^^^CLINFLOW^MR", "").replace("MRG|^^^CLINFLOW^MR", "MRG|"),
+         "no prior medical record number", "MRG[1]-1"),
+    ],
+)  # fmt: skip
+def test_a40_without_a_prior_mrn_is_refused_naming_the_field(
+    text: str, reason: str, location: str
+) -> None:
+    with pytest.raises(HL7Error) as caught:
+        validate_and_map(text)
+    assert reason in caught.value.reason and caught.value.location == location
+    assert "2002" not in str(caught.value) and "1001" not in str(caught.value)
+
+
+# ------------------------------------------------------------------------------- merge index
+
+
+def _merges() -> PatientMerges:
+    conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    conn.executescript(SCHEMA)
+    return PatientMerges(conn, threading.RLock())
+
+
+def test_merge_chain_resolves_and_refuses_cycles() -> None:
+    merges = _merges()
+    a, b, c = "PT-000000000000000a", "PT-000000000000000b", "PT-000000000000000c"
+    assert merges.record(a, b, merged_at="t1", message_id="m1") is True
+    assert merges.record(a, b, merged_at="t2", message_id="m2") is False  # resent
+    assert merges.record(b, c, merged_at="t3", message_id="m3") is True
+    assert merges.surviving(a) == merges.surviving(b) == merges.surviving(c) == c
+    assert merges.aliases(c) == [b, a] and merges.aliases(b) == [a] and merges.aliases(a) == []
+    assert merges.record(a, c, merged_at="t4", message_id="m4") is False  # already C's
+    with pytest.raises(InputRejected, match="surviving patient was merged into the prior"):
+        merges.record(c, a, merged_at="t5", message_id="m5")
+    with pytest.raises(InputRejected, match="same"):
+        merges.record(c, c, merged_at="t6", message_id="m6")
+    d = "PT-000000000000000d"
+    with pytest.raises(InputRejected, match="merged into another"):
+        merges.record(b, d, merged_at="t7", message_id="m7")
+    assert [m.message_id for m in merges.merges()] == ["m1", "m3"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 7), st.integers(0, 7)), max_size=25))
+def test_every_patient_resolves_to_a_root_that_covers_it(pairs: list[tuple[int, int]]) -> None:
+    """Whatever merges arrive (cycles and conflicts refused), the merges form a forest:
+    ``surviving`` is a root, and a root's ``aliases`` are exactly the patients resolving to it."""
+    merges = _merges()
+    names = [f"PT-{i:016x}" for i in range(8)]
+    for merged, surviving in pairs:
+        try:
+            merges.record(names[merged], names[surviving], merged_at="t", message_id="m")
+        except InputRejected:
+            pass
+    for name in names:
+        root = merges.surviving(name)
+        assert merges.surviving(root) == root
+        assert name == root or name in merges.aliases(root)
+        assert set(merges.aliases(root)) == {n for n in names if n != root
+                                             and merges.surviving(n) == root}  # fmt: skip
+
+
+# ------------------------------------------------------------------------------- end to end
+
+
+def _feed() -> list[str]:
+    scenario = load_scenario(scenarios_dir() / "demo.yaml").model_copy(
+        update={"vitals_hours": 0.5, "imaging_fraction": 0.0}
+    )
+    options = StreamOptions(patients=3, seed=13, scenario=scenario)
+    return [text for _, text in cohort_messages(options, vendor_profile("standard"))]
+
+
+def _research_opt_in(pseudonym: str) -> dict[str, Any]:
+    return {
+        "resourceType": "Consent", "id": f"research-{pseudonym[3:11]}", "status": "active",
+        "subject": {"reference": f"Patient/{pseudonym}"}, "decision": "deny", "date": "2024-01-01",
+        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+        "provision": [{"purpose": [{"system": ACT_REASON, "code": "HRESCH"},
+                                   {"system": ACT_REASON, "code": "TREAT"}]}],
+    }  # fmt: skip
+
+
+def _run(capsys: pytest.CaptureFixture[str], path: Path) -> dict[str, Any]:
+    code, stdout, stderr = run_cli(capsys, "run", "--source", f"hl7:{path}", "--json",
+                                   "--no-progress", "--validation", "shallow")  # fmt: skip
+    assert code == 0, stderr
+    report: dict[str, Any] = json.loads(stdout)
+    return report
+
+
+def _audit_events(data_dir: Path) -> list[dict[str, Any]]:
+    with Deployment.open(data_dir) as deployment:
+        log = deployment.audit_log()
+        return [orjson.loads(entry) for _, _, entry in log.store.iter_entries()]
+
+
+@pytest.mark.slow  # three runtime runs, two revocations, the API: ~10 s
+def test_a40_merge_revocation_and_accounting_cover_the_merged_history(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    messages = _feed()
+    admits = [m for m in messages if "|ADT^A01^" in m]
+    a_msg, b_msg, c_msg = admits  # three patients, one admission each
+    mrns = [_mrn(m) for m in admits]
+    with Deployment.open(data_dir) as deployment:
+        a, b, c = (deployment.pseudonymizer.patient_pseudonym(mrn) for mrn in mrns)
+        for pseudonym in (a, b, c):
+            deployment.consent.registry.add_consent(
+                pseudonym, parse_consent(_research_opt_in(pseudonym))
+            )
+    feed = tmp_path / "feed.hl7"
+    feed.write_text("\n".join(messages))
+    assert _run(capsys, feed)["hl7_file"]["rejected"] == 0
+    with Deployment.open(data_dir) as deployment:
+        released = {p: len(deployment.lineage.find(p, ["HRESCH"])) for p in (a, b, c)}
+    assert all(released.values()), released
+
+    # A is merged into B; the A40 is resent under a new control id; an A40 names a prior
+    # patient never seen; a late ORU still carries A's MRN.
+    late_oru = next(m for m in messages if "|ORU^R01^" in m and _mrn(m) == mrns[0])
+    late_oru = late_oru.replace("|CF0000", "|LATE00", 1).replace("pat-000000-v", "late-v")
+    merge_feed = tmp_path / "a40.hl7"
+    merge_feed.write_text("\n".join([
+        _a40("MERGE-1", _pid(b_msg), mrns[0]),
+        _a40("MERGE-1-RESENT", _pid(b_msg), mrns[0]),
+        _a40("MERGE-UNKNOWN", _pid(c_msg), UNKNOWN_MRN),
+        late_oru,
+    ]))  # fmt: skip
+    report = _run(capsys, merge_feed)
+    assert report["hl7_file"]["accepted"] == 4
+    quarantine = Quarantine(data_dir / "quarantine.db")
+    (item,) = quarantine.list()
+    quarantine.close()
+    assert item.location == "a40.hl7:3 Patient.link[0]"
+    assert "prior patient not known" in item.reason
+    assert UNKNOWN_MRN not in f"{item.location} {item.reason}"
+
+    events = _audit_events(data_dir)
+    merges = [e for e in events if e["code"]["coding"][0]["code"] == "patient-merge"]
+    assert len(merges) == 1  # the resent A40 changed nothing
+    assert merges[0]["patient"]["reference"] == f"Patient/{b}"
+    assert {"value": a, "system": "urn:clinflow:patient"} in [
+        e["what"]["identifier"] for e in merges[0]["entity"]
+    ]
+    raw_log = orjson.dumps(events).decode()
+    assert not any(mrn in raw_log for mrn in [*mrns, UNKNOWN_MRN])
+    late_key = message_key(SENDER, _control_id(late_oru), b"")
+    (late_ingest,) = [e for e in events if e["code"]["coding"][0]["code"] == "ingest"
+                      and e["entity"][0]["what"]["identifier"]["value"] == late_key]  # fmt: skip
+    assert late_ingest["patient"]["reference"] == f"Patient/{b}"  # attributed to the survivor
+
+    # the accounting of disclosures of B lists A's disclosures too
+    accounting = _accounting(data_dir, b)
+    assert accounting["merged_patients"] == [a]
+    under = {d["patient"] for d in accounting["disclosures"]}
+    assert under == {a, b}
+
+    # revoke B for research: every research record of A and B is gone, C's stay
+    code, stdout, stderr = run_cli(capsys, "consent", "revoke", b, "--purpose", "HRESCH", "--json")
+    assert code == 0, stderr
+    receipt = json.loads(stdout)
+    assert receipt["merged_patients"] == [a]
+    assert {item["patient"] for item in receipt["found"]} == {a, b}
+    with Deployment.open(data_dir) as deployment:
+        assert deployment.research.records(a) == [] and deployment.research.records(b) == []
+        assert deployment.research.records(c)
+        assert deployment.lineage.find(a, ["HRESCH"]) == []
+        status = deployment.consent.status(a)
+    assert status["decisions"]["HRESCH"]["decision"] == "deny"  # recorded for A too
+
+    # B is merged into C: a chain A -> B -> C; revoking C covers both
+    chain = tmp_path / "chain.hl7"
+    chain.write_text(_a40("MERGE-2", _pid(c_msg), mrns[1]))
+    assert _run(capsys, chain)["hl7_file"]["accepted"] == 1
+    code, stdout, stderr = run_cli(capsys, "consent", "revoke", c, "--purpose", "HRESCH", "--json")
+    assert code == 0, stderr
+    receipt = json.loads(stdout)
+    assert receipt["merged_patients"] == [b, a]
+    assert {item["patient"] for item in receipt["found"]} == {c}  # A's and B's went before
+    with Deployment.open(data_dir) as deployment:
+        assert all(deployment.research.records(p) == [] for p in (a, b, c))
+        assert deployment.research.files() == []
+    code, _, stderr = run_cli(capsys, "audit", "verify")
+    assert code == 0, stderr
+
+
+def _control_id(message: str) -> str:
+    return message.split("\r", 1)[0].split("|")[9]
+
+
+def _accounting(data_dir: Path, patient: str) -> dict[str, Any]:
+    with warnings.catch_warnings():  # starlette warns when its TestClient runs on httpx
+        warnings.filterwarnings("ignore", message=".*httpx2.*")
+        from fastapi.testclient import TestClient
+
+    from clinflow.api.app import create_app
+    from clinflow.api.auth import TokenStore, api_tokens_path
+    from clinflow.api.settings import Settings
+
+    root = DataDir.open(data_dir)
+    store = TokenStore(api_tokens_path(root))
+    token = store.create("patient", patient)[1]
+    store.close()
+    with TestClient(create_app(Settings(data_dir=root))) as client:
+        response = client.get(
+            f"/audit/patients/{patient}/disclosures",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
