@@ -26,7 +26,8 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator, Callable, Iterable
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,8 +59,11 @@ def parse_address(text: str) -> tuple[str, int]:
 def check_ae_title(title: str) -> str:
     """An AE title: 1-16 characters of printable ASCII without backslash (PS3.5 AE VR)."""
     stripped = title.strip()
-    if not 0 < len(stripped) <= 16 or not stripped.isascii() or "\\" in stripped or not (
-        stripped.isprintable()
+    if (
+        not 0 < len(stripped) <= 16
+        or not stripped.isascii()
+        or "\\" in stripped
+        or not (stripped.isprintable())
     ):
         raise ConfigError(f"--ae-title {title!r}: 1-16 printable ASCII characters, no backslash")
     return stripped
@@ -71,11 +75,15 @@ def content_id(data: bytes) -> str:
 
 
 @dataclass(slots=True)
-class ScpStats:
-    received: int = 0  # C-STORE requests answered Success
-    failed: int = 0  # answered with a failure status (the client resends)
+class SpoolCounts:
     resumed: int = 0  # spool files left by an earlier run, yielded again
     released: int = 0  # spool files deleted after the entry hop completed them
+
+
+@dataclass(slots=True)
+class ScpStats(SpoolCounts):
+    received: int = 0  # C-STORE requests answered Success
+    failed: int = 0  # answered with a failure status (the client resends)
 
 
 class Spool:
@@ -88,8 +96,7 @@ class Spool:
     def put(self, data: bytes) -> str:
         """Write ``data`` durably under its content id; returns the id (idempotent)."""
         ident = content_id(data)
-        target = self.folder / f"{ident}{_SUFFIX}"
-        if target.exists():
+        if (self.folder / f"{ident}{_SUFFIX}").exists():
             return ident
         partial = self.folder / f".{ident}.{threading.get_ident()}.part"
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -101,9 +108,27 @@ class Spool:
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(partial, target)
-        self._sync_folder()
+        self.commit(partial, ident)
+        self.sync()
         return ident
+
+    def partial(self) -> Path:
+        """A fresh in-progress name in the folder (``.part``: never yielded, see ``pending``)
+        for a writer that streams an instance and ``commit``s it once complete and fsync'd."""
+        return self.folder / f".{uuid.uuid4().hex}.part"
+
+    def commit(self, partial: Path, ident: str) -> None:
+        """Rename a complete, fsync'd ``partial`` to the spool name of ``ident`` (a copy
+        already there wins: same id, same bytes). Durable after ``sync``."""
+        target = self.folder / f"{ident}{_SUFFIX}"
+        if target.exists():
+            partial.unlink(missing_ok=True)
+            return
+        os.replace(partial, target)
+
+    def sync(self) -> None:
+        """fsync the folder: the renames done so far survive a crash."""
+        self._sync_folder()
 
     def _sync_folder(self) -> None:
         fd = os.open(self.folder, os.O_RDONLY)
@@ -114,9 +139,16 @@ class Spool:
 
     def pending(self) -> list[str]:
         """Ids of spooled instances, oldest first (a resumed run yields them in order)."""
-        files = [p for p in self.folder.iterdir() if p.suffix == _SUFFIX]
-        files.sort(key=lambda p: (p.stat().st_mtime_ns, p.name))
-        return [p.stem for p in files]
+        stamped = []
+        for path in self.folder.iterdir():
+            if path.suffix != _SUFFIX:
+                continue
+            try:
+                stamped.append((path.stat().st_mtime_ns, path.name, path.stem))
+            except FileNotFoundError:
+                continue  # released meanwhile
+        stamped.sort()
+        return [stem for _, _, stem in stamped]
 
     def read(self, ident: str) -> bytes:
         return (self.folder / f"{ident}{_SUFFIX}").read_bytes()
@@ -202,21 +234,11 @@ class DicomScpSource:
         if server is not None:
             server.shutdown()
 
-    def _release(self, outstanding: set[str]) -> None:
-        if self.completed is None or not outstanding:
-            return
-        for ident in self.completed(list(outstanding)):
-            self.spool.release(ident)
-            outstanding.discard(ident)
-            self.stats.released += 1
-
     async def __aiter__(self) -> AsyncIterator[TimedInput]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str] = asyncio.Queue()
-        leftover = self.spool.pending()
-        for ident in leftover:
-            queue.put_nowait(ident)
-        self.stats.resumed = len(leftover)
+        reader = SpoolReader(self.spool, self.stats, self.completed, self.release_every_s)
+        reader.resume(queue)
         try:
             await asyncio.to_thread(self._start_server, loop, queue)
         except OSError as exc:
@@ -224,33 +246,98 @@ class DicomScpSource:
                 f"--source dicom-scp: cannot listen on {self.host}:{self.port} ({exc.strerror})"
             ) from exc
         self.ready.set()
-        start = loop.time()
-        outstanding: set[str] = set()
-        yielded: set[str] = set()
-        released_at = start
+        items = reader.envelopes(queue, "dicom-scp")
+        try:
+            async for item in items:
+                yield item
+        finally:
+            await asyncio.to_thread(self._stop_server)
+            await items.aclose()  # its last release of what the entry hop completed
+
+
+class SpoolReader:
+    """A spool's instances as raw DICOM envelopes, each spool file deleted once the runtime's
+    ledger says the entry hop completed its content id: what the C-STORE SCP source and the
+    STOW-RS source (``clinflow.runtime.dicom_stow``) share.
+
+    Ids come from a queue (the SCP's handler puts each received one) and, with ``on_found``,
+    from polling the folder every ``release_every_s`` (a writer in another process: the API).
+    An id is yielded again only after its earlier copy was released (the ledger drops it).
+    """
+
+    def __init__(
+        self,
+        spool: Spool,
+        counts: SpoolCounts,
+        completed: Completed | None,
+        release_every_s: float,
+    ) -> None:
+        self.spool = spool
+        self.counts = counts
+        self.completed = completed
+        self.release_every_s = release_every_s
+        self._outstanding: set[str] = set()  # yielded, spool file not yet released
+        self._queued: set[str] = set()  # put in the queue by a folder scan, not yet taken
+
+    def resume(self, queue: asyncio.Queue[str]) -> None:
+        """Queue the spool files left by an earlier run (oldest first)."""
+        leftover = self.spool.pending()
+        for ident in leftover:
+            queue.put_nowait(ident)
+        self._queued.update(leftover)
+        self.counts.resumed = len(leftover)
+
+    async def _scan(self, queue: asyncio.Queue[str]) -> int:
+        """Queue spool files neither queued nor in flight; how many."""
+        pending = await asyncio.to_thread(self.spool.pending)
+        fresh = [i for i in pending if i not in self._queued and i not in self._outstanding]
+        for ident in fresh:
+            queue.put_nowait(ident)
+        self._queued.update(fresh)
+        return len(fresh)
+
+    def _release(self) -> None:
+        if self.completed is None or not self._outstanding:
+            return
+        for ident in self.completed(list(self._outstanding)):
+            self.spool.release(ident)
+            self._outstanding.discard(ident)
+            self.counts.released += 1
+
+    async def envelopes(
+        self,
+        queue: asyncio.Queue[str],
+        label: str,
+        on_found: Callable[[int], None] | None = None,
+    ) -> AsyncGenerator[TimedInput]:
+        """Yield the queued instances (location ``<label>/<id prefix>``) until cancelled or
+        closed; releases what is done every ``release_every_s`` and once more at the end."""
+        loop = asyncio.get_running_loop()
+        start = released_at = loop.time()
         try:
             while True:
                 if loop.time() - released_at >= self.release_every_s:
                     # the ledger is used on the loop's thread, as the runtime itself does
-                    self._release(outstanding)
+                    self._release()
+                    if on_found is not None:
+                        on_found(await self._scan(queue))
                     released_at = loop.time()
                 try:
                     ident = await asyncio.wait_for(queue.get(), self.release_every_s)
                 except TimeoutError:
                     continue
-                if ident in yielded and ident in outstanding:
+                self._queued.discard(ident)
+                if ident in self._outstanding:
                     continue  # the same bytes again while the first copy is in flight
                 try:
                     data = await asyncio.to_thread(self.spool.read, ident)
                 except FileNotFoundError:
                     continue
-                yielded.add(ident)
-                outstanding.add(ident)
+                self._outstanding.add(ident)
                 at = datetime.now(UTC)
                 envelope = source_input(
-                    data, SourceKind.DICOM, at, f"dicom-scp/{ident[:16]}", DICOM_FORMAT
+                    data, SourceKind.DICOM, at, f"{label}/{ident[:16]}", DICOM_FORMAT
                 )
                 yield TimedInput(max(0.0, loop.time() - start), envelope)
         finally:
-            await asyncio.to_thread(self._stop_server)
-            self._release(outstanding)
+            self._release()
