@@ -235,6 +235,11 @@ def test_a40_merge_revocation_and_accounting_cover_the_merged_history(
                       and e["entity"][0]["what"]["identifier"]["value"] == late_key]  # fmt: skip
     assert late_ingest["patient"]["reference"] == f"Patient/{b}"  # attributed to the survivor
 
+    with Deployment.open(data_dir) as deployment:  # the A40 released de-identified
+        held = [deployment.research.read(r.output_id) for r in deployment.research.records(b)]
+    assert len(held) > released[b]  # the A40's Patient and the late ORU, under B
+    assert not any(mrn.encode() in payload for payload in held for mrn in mrns)
+
     # the accounting of disclosures of B lists A's disclosures too
     accounting = _accounting(data_dir, b)
     assert accounting["merged_patients"] == [a]
@@ -253,6 +258,7 @@ def test_a40_merge_revocation_and_accounting_cover_the_merged_history(
         assert deployment.lineage.find(a, ["HRESCH"]) == []
         status = deployment.consent.status(a)
     assert status["decisions"]["HRESCH"]["decision"] == "deny"  # recorded for A too
+    assert status["merged_into"] == b and status["merged_patients"] == []
 
     # B is merged into C: a chain A -> B -> C; revoking C covers both
     chain = tmp_path / "chain.hl7"
@@ -266,6 +272,8 @@ def test_a40_merge_revocation_and_accounting_cover_the_merged_history(
     with Deployment.open(data_dir) as deployment:
         assert all(deployment.research.records(p) == [] for p in (a, b, c))
         assert deployment.research.files() == []
+        assert deployment.consent.status(c)["merged_patients"] == [b, a]
+        assert deployment.consent.status(a)["merged_into"] == c
     code, _, stderr = run_cli(capsys, "audit", "verify")
     assert code == 0, stderr
 

@@ -172,8 +172,12 @@ class ConsentService:
                 record = parse_consent(resource, source=location)
                 patient = self.resolve_patient(record, fhir_ids)
             except InputRejected as exc:
-                self.quarantine.put("consent-load", exc.location or location, exc.reason,
-                                    payload=orjson.dumps(resource) if resource else None)
+                self.quarantine.put(
+                    "consent-load",
+                    exc.location or location,
+                    exc.reason,
+                    payload=orjson.dumps(resource) if resource else None,
+                )
                 report.rejected.append(exc.location or location)
                 continue
             receipt = self.revocations.apply_consent(patient, record)
@@ -201,7 +205,11 @@ class ConsentService:
             ) from exc
 
     def revoke(
-        self, patient: str, purposes: list[str] | None = None, *, retroactive: bool = True,
+        self,
+        patient: str,
+        purposes: list[str] | None = None,
+        *,
+        retroactive: bool = True,
         requested_by: str | Agent = "clinflow-cli",
     ) -> Receipt:
         return self.revocations.revoke(
@@ -229,6 +237,7 @@ class ConsentService:
 
     def status(self, patient: str) -> dict[str, Any]:
         """The consent state of a patient: version, consents, revocations, per-purpose decision."""
+        surviving = self.lineage.merges.surviving(patient)
         decisions = {}
         for purpose in self.policy.purposes:
             decision = self.registry.decide(DecisionQuery(patient, purpose))
@@ -260,6 +269,9 @@ class ConsentService:
             ],
             "decisions": decisions,
             "receipts": [r.receipt_id for r in self.revocations.receipts(patient)],
+            # records merged into this patient (ADR 0102): its revocations cover them too
+            "merged_patients": self.lineage.merges.aliases(patient),
+            "merged_into": None if surviving == patient else surviving,
         }
 
     def summary(self) -> list[dict[str, Any]]:
