@@ -75,9 +75,12 @@ def parse_speed(text: str) -> float:
 
 def parse_source(text: str) -> tuple[str, Path | None]:
     """``generator`` | ``folder:PATH`` | ``PATH`` (an existing folder) | ``dicom-scp:[HOST:]PORT``
-    (the address is read again by ``scp_address``)."""
+    (the address is read again by ``scp_address``) | ``stow`` (or ``dicomweb``: the API's
+    DICOMweb STOW-RS spool)."""
     if text == "generator":
         return "generator", None
+    if text in ("stow", "dicomweb"):
+        return "stow", None
     if text.startswith("dicom-scp:"):
         scp_address(text)  # refuse a bad address before anything starts
         return "dicom-scp", None
@@ -135,7 +138,8 @@ def run_command(
             "bulk:URL (one Bulk Data $export; ?_type=, ?_since=). Token: CLINFLOW_FHIR_TOKEN "
             "or CLINFLOW_FHIR_TOKEN_FILE. mllp:[HOST:]PORT: an HL7 v2 listener (ADT, ORU^R01; "
             "AA once stored; vendor dialects in policies/ehr/vendors); hl7:PATH: HL7 v2 feed "
-            "files (a file or a folder of *.hl7), read once.",
+            "files (a file or a folder of *.hl7), read once. stow (or dicomweb): instances "
+            "the API accepted by DICOMweb STOW-RS (POST /dicomweb/studies).",
         ),
     ] = "generator",
     speed: Annotated[
@@ -197,6 +201,8 @@ def run_command(
     mllp = mllp_address(source) if kind == "mllp" else None
     if mllp is not None and runtime == "kafka" and feed:
         raise ConfigError("--feed: mllp is a live source; run it on the embedded runtime")
+    if kind == "stow" and runtime == "kafka" and feed:
+        raise ConfigError("--feed: stow is a live source; run it on the embedded runtime")
     if scp is not None:
         from clinflow.runtime.dicom_scp import check_ae_title
 
@@ -326,6 +332,12 @@ def _source(
         spool = manifest.parent / "sources" / f"dicom-scp-{scp[1]}"
         return DicomScpSource(scp[0], scp[1], spool, ae_title=ae_title, completed=completed)
 
+    if kind == "stow":
+        from clinflow.runtime.dicom_stow import StowSource
+
+        # the API spools accepted instances beside the stores, fsynced (ADR 0026)
+        return StowSource(manifest.parent, completed=completed)
+
     if kind == "folder":
         assert folder is not None
         # what this folder already yielded, per folder, kept beside the stores (paths only)
@@ -450,6 +462,11 @@ def run_embedded(
         if fhir_stats is not None:  # requests, retries, export polls, errors (PHI-free)
             report["source"] = fhir_stats.system
             report["fhir_source"] = fhir_stats.to_json()
+        if kind == "stow":  # instances picked up from the STOW-RS spool, resumed, released
+            from clinflow.runtime.dicom_stow import StowSource
+
+            if isinstance(feed, StowSource):
+                report["dicom_stow"] = dataclasses.asdict(feed.stats)
         if scp is not None:
             from clinflow.runtime.dicom_scp import DicomScpSource
 
