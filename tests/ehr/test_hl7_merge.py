@@ -240,18 +240,14 @@ def test_a40_merge_revocation_and_accounting_cover_the_merged_history(
     assert len(held) > released[b]  # the A40's Patient and the late ORU, under B
     assert not any(mrn.encode() in payload for payload in held for mrn in mrns)
 
-    # the accounting of disclosures of B lists A's disclosures too
-    accounting = _accounting(data_dir, b)
+    # B's own token (the API): the accounting of disclosures of B lists A's disclosures too;
+    # B revokes research: every research record of A and B is gone, C's stay
+    accounting, receipt, state = _as_patient(data_dir, b)
     assert accounting["merged_patients"] == [a]
-    under = {d["patient"] for d in accounting["disclosures"]}
-    assert under == {a, b}
-
-    # revoke B for research: every research record of A and B is gone, C's stay
-    code, stdout, stderr = run_cli(capsys, "consent", "revoke", b, "--purpose", "HRESCH", "--json")
-    assert code == 0, stderr
-    receipt = json.loads(stdout)
-    assert receipt["merged_patients"] == [a]
+    assert {d["patient"] for d in accounting["disclosures"]} == {a, b}
+    assert receipt["complete"] and receipt["merged_patients"] == [a]
     assert {item["patient"] for item in receipt["found"]} == {a, b}
+    assert state["merged_patients"] == [a] and state["decisions"]["HRESCH"]["decision"] == "deny"
     with Deployment.open(data_dir) as deployment:
         assert deployment.research.records(a) == [] and deployment.research.records(b) == []
         assert deployment.research.records(c)
@@ -282,7 +278,9 @@ def _control_id(message: str) -> str:
     return message.split("\r", 1)[0].split("|")[9]
 
 
-def _accounting(data_dir: Path, patient: str) -> dict[str, Any]:
+def _as_patient(data_dir: Path, patient: str) -> tuple[dict[str, Any], ...]:
+    """With the patient's own API token: the accounting of disclosures, a research
+    revocation's receipt, then the consent state."""
     with warnings.catch_warnings():  # starlette warns when its TestClient runs on httpx
         warnings.filterwarnings("ignore", message=".*httpx2.*")
         from fastapi.testclient import TestClient
@@ -293,13 +291,15 @@ def _accounting(data_dir: Path, patient: str) -> dict[str, Any]:
 
     root = DataDir.open(data_dir)
     store = TokenStore(api_tokens_path(root))
-    token = store.create("patient", patient)[1]
+    headers = {"Authorization": f"Bearer {store.create('patient', patient)[1]}"}
     store.close()
     with TestClient(create_app(Settings(data_dir=root))) as client:
-        response = client.get(
-            f"/audit/patients/{patient}/disclosures",
-            headers={"Authorization": f"Bearer {token}"},
-        )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
+        responses = [
+            client.get(f"/audit/patients/{patient}/disclosures", headers=headers),
+            client.post(f"/consent/{patient}/revoke", json={"purposes": ["HRESCH"]},
+                        headers=headers),
+            client.get(f"/consent/{patient}", headers=headers),
+        ]  # fmt: skip
+    for response in responses:
+        assert response.status_code == 200, response.text
+    return tuple(response.json() for response in responses)

@@ -69,6 +69,8 @@ class ConsentStatePublic(BaseModel):
     revocations: list[dict[str, Any]]
     decisions: dict[str, DecisionPublic]
     receipts: list[str]
+    merged_patients: list[str] = []  # records merged into this patient (ADR 0102)
+    merged_into: str | None = None  # the surviving patient, when this record was merged
 
 
 router = APIRouter(prefix="/consent", tags=["consent"])
@@ -93,7 +95,9 @@ def consent_revoke(
     """Revoke consent and return the revocation receipt (idempotent)."""
     try:
         receipt = service.revoke(
-            patient, body.purposes or None, retroactive=body.retroactive,
+            patient,
+            body.purposes or None,
+            retroactive=body.retroactive,
             requested_by=requester,
         )
     except ConfigError as exc:
