@@ -108,3 +108,40 @@ def test_missing_input_and_lone_show_values_are_usage_errors(
     code, _, err = run_cli(capsys, "deid", "text", str(tmp_path / "a.txt"), str(tmp_path / "o"),
                            "--show-values")
     assert code == 2 and "--show-values needs --explain" in err
+
+
+def test_every_note_is_audited_by_content_id_and_pseudonym_never_its_text(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One transformation AuditEvent per note (as `deid fhir` writes per resource): the
+    note's patient by pseudonym, input and output by content id, the text policy by hash;
+    nothing of the note's text in the log, which still verifies; --no-audit writes none."""
+    from clinflow.audit.log import AuditLog
+
+    record = patient(["Adaeze"], "Okonkwo", "00318842", "508-555-0143")
+    notes = tmp_path / "notes.jsonl"
+    notes.write_text(
+        json.dumps({"id": "n1", "text": "Adaeze Okonkwo seen 04/07/2069.", "patient": record})
+        + "\n"
+        + json.dumps({"id": "n2", "text": "cc: Hobbs, pager 54321"})
+        + "\n"
+    )
+    code, _, err = run_cli(capsys, "deid", "text", str(notes), str(tmp_path / "out"))
+    assert code == 0, err
+    deployment = DataDir.open(data_dir)
+    pseudonym = Pseudonymizer(KeyRing(deployment.keys).project_key()).patient_pseudonym("00318842")
+    with AuditLog.open(deployment) as log:
+        entries = [json.loads(log.get_entry(i) or b"{}") for i in range(log.size)]
+    code, _, err = run_cli(capsys, "audit", "verify")
+    assert code == 0, err
+    deid = [e for e in entries if "deidentif" in json.dumps(e.get("code", e.get("type", "")))]
+    assert len(deid) == 2, [e.get("code") for e in entries]
+    text = json.dumps(entries)
+    assert pseudonym in text
+    for value in ("Adaeze", "Okonkwo", "00318842", "Hobbs", "54321", "04/07/2069"):
+        assert value not in text
+    size = len(entries)
+    code, _, err = run_cli(capsys, "deid", "text", str(notes), str(tmp_path / "out2"), "--no-audit")
+    assert code == 0, err
+    with AuditLog.open(deployment) as log:
+        assert log.size == size

@@ -404,7 +404,7 @@ def consent_decision(
 
 def deidentification(
     *,
-    patient: str,
+    patient: str | None,
     message_id: str,
     output_message_id: str,
     policy_hash: str,

@@ -78,6 +78,9 @@ def deid_text(
     ] = False,
     data_dir: DataDirOption = None,
     as_json: JsonReportOption = False,
+    audit: Annotated[
+        bool, typer.Option("--audit/--no-audit", help="Write AuditEvents (one per note).")
+    ] = True,
 ) -> None:
     """De-identify plain-text clinical notes with the same surrogates and date shift as
     `clinflow deid fhir` (project key in the data directory).
@@ -102,10 +105,16 @@ def deid_text(
     pseudonymizer = Pseudonymizer(KeyRing(deployment.keys).project_key())
     quarantine = Quarantine(deployment.quarantine_db)
     try:
-        runner = TextDeidRunner(
-            TextDeidentifier(pseudonymizer, policy), quarantine, patient_id=patient_id
-        )
-        report = runner.run(source, target)
+        deidentifier = TextDeidentifier(pseudonymizer, policy)
+        if audit:
+            from clinflow.audit.log import AuditLog
+
+            with AuditLog.open(deployment) as log:
+                report = TextDeidRunner(deidentifier, quarantine, patient_id, log).run(
+                    source, target
+                )
+        else:
+            report = TextDeidRunner(deidentifier, quarantine, patient_id).run(source, target)
     finally:
         quarantine.close()
     if explain:

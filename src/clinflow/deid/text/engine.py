@@ -116,6 +116,12 @@ class TextPolicy(BaseModel):
     def rule(self, entity: str) -> EntityRule:
         return self.entities.get(entity) or EntityRule()
 
+    def digest(self) -> str:
+        """SHA-256 of the policy's canonical JSON: what an AuditEvent names it by."""
+        import hashlib
+
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+
 
 def load_text_policy(path: Path | None = None) -> TextPolicy:
     """Read and validate the text policy; a bad file raises ``PolicyError`` (file:line: ...)."""

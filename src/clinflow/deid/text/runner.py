@@ -10,10 +10,12 @@ values only on request).
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clinflow.audit import events
 from clinflow.deid.text.engine import Span, TextDeidentifier
 from clinflow.deid.text.known import KnownIdentifiers
 from clinflow.deid.text.notes_io import (
@@ -23,7 +25,9 @@ from clinflow.deid.text.notes_io import (
     parse_jsonl_line,
     read_txt,
 )
+from clinflow.envelope import content_message_id
 from clinflow.errors import InputRejected
+from clinflow.interfaces import AuditSink, append_all
 from clinflow.patient_ids import patient_mrn
 from clinflow.quarantine import Quarantine
 
@@ -67,11 +71,15 @@ class TextDeidRunner:
         deidentifier: TextDeidentifier,
         quarantine: Quarantine | None = None,
         patient_id: str | None = None,
+        audit: AuditSink | None = None,
     ) -> None:
         self.deidentifier = deidentifier
         self.quarantine = quarantine
         self.patient_id = patient_id
+        self.audit = audit
         self.report = TextRunReport()
+        self._policy_hash = deidentifier.policy.digest()
+        self._pending: list[Any] = []  # this file's AuditEvents: one group commit per file
 
     def run(self, source: Path, out: Path) -> TextRunReport:
         base = source if source.is_dir() else source.parent
@@ -83,6 +91,9 @@ class TextDeidRunner:
                 self._run_jsonl(path, target)
             else:
                 self._run_txt(path, target)
+            if self.audit is not None and self._pending:
+                append_all(self.audit, self._pending)
+                self._pending = []
         return self.report
 
     def deidentify(self, note: NoteInput, label: str) -> str:
@@ -91,9 +102,25 @@ class TextDeidRunner:
         result = self.deidentifier.deidentify(note.text, patient_key, known)
         self.report.notes += 1
         self.report.spans += len(result.spans)
+        counts: Counter[str] = Counter()
         for span in result.spans:
             self.report.by_entity[span.entity] = self.report.by_entity.get(span.entity, 0) + 1
             self.report.explained.append((label, span, note.text[span.start : span.end]))
+            counts[span.entity] += 1
+        if self.audit is not None:
+            # one transformation AuditEvent per note: content ids in and out (never the text),
+            # the patient's pseudonym when the note names its patient, the policy's hash
+            pseudonymizer = self.deidentifier.pseudonymizer
+            self._pending.append(
+                events.deidentification(
+                    patient=pseudonymizer.patient_pseudonym(patient_key) if patient_key else None,
+                    message_id=content_message_id(note.text.encode()),
+                    output_message_id=content_message_id(result.text.encode()),
+                    policy_hash=self._policy_hash,
+                    method=f"text-{self.deidentifier.policy.name}",
+                    actions=dict(sorted(counts.items())),
+                )
+            )
         return result.text
 
     def _patient(self, note: NoteInput) -> tuple[str | None, KnownIdentifiers | None]:
