@@ -10,6 +10,8 @@ Pure ASGI, so it runs before the framework reads or parses anything:
 3. role and patient scope (``{patient}`` in the path of a ``Scope.PATH`` route) -> 403;
 4. the body is read here, at most the route's limit (Content-Length first, then the bytes
    actually streamed, so chunked bodies are bounded too) -> 413, and replayed to the app;
+   a ``streamed`` route (STOW-RS) gets the body as it arrives, counted against its limit
+   (past it the route's receive raises and the gate answers 413);
 5. the call is audited with the caller's principal after the response, also when the app
    raised (recorded as a 500, then re-raised).
 """
@@ -296,7 +298,10 @@ class AccessGate:
             await self.app(scope, receive, send)
             return
         rule, template, params = found
-        limit = rule.max_body or control.limits.max_body_bytes
+        default = control.limits.max_streamed_bytes if rule.streamed else None
+        limit = rule.max_body or default or control.limits.max_body_bytes
+        if rule.audit_template:  # the path holds identifiers (a study UID): not in the log
+            scope.setdefault("state", {})["audit_path"] = template
         if rule.public:
             await self._forward(scope, receive, send, limit, None, rule, params)
             return
@@ -342,18 +347,23 @@ class AccessGate:
         try:
             if declared is not None and (declared < 0 or declared > limit):
                 raise BodyTooLarge
-            body = await read_body(receive, limit)
+            body = None if rule.streamed else await read_body(receive, limit)
         except BodyTooLarge:
-            await send_json(send, 413, refusal(f"request body exceeds {limit} bytes"))
-            if principal is not None:
-                await self._audit_quietly(scope, principal, 413, params, rule)
+            await self._too_large(scope, send, limit, principal, params, rule)
             return
-        if body is None:
+        if body is None and not rule.streamed:
             return
         replayed = False
+        counted = 0
 
         async def replay() -> Message:
-            nonlocal replayed
+            nonlocal replayed, counted
+            if body is None:  # streamed: pass the body on as it arrives, bounded
+                message = await receive()
+                counted += len(message.get("body", b""))
+                if counted > limit:
+                    raise BodyTooLarge
+                return message
             if not replayed:
                 replayed = True
                 return {"type": "http.request", "body": body, "more_body": False}
@@ -375,6 +385,9 @@ class AccessGate:
 
         try:
             await self.app(scope, replay, capture)
+        except BodyTooLarge:  # a streamed body past its limit (its route cleaned up)
+            await self._too_large(scope, send, limit, principal, params, rule)
+            return
         except Exception:
             if principal is not None:
                 await self._audit_quietly(scope, principal, 500, params, rule)
@@ -392,6 +405,19 @@ class AccessGate:
                 await send(message)
         elif principal is not None and status in (401, 403, 413):
             await self._audit_quietly(scope, principal, status, params, rule)
+
+    async def _too_large(
+        self,
+        scope: Scope,
+        send: Send,
+        limit: int,
+        principal: Principal | None,
+        params: dict[str, Any],
+        rule: Rule,
+    ) -> None:
+        await send_json(send, 413, refusal(f"request body exceeds {limit} bytes"))
+        if principal is not None:
+            await self._audit_quietly(scope, principal, 413, params, rule)
 
     async def _audit_quietly(
         self, scope: Scope, principal: Principal, status: int, params: dict[str, Any], rule: Rule
@@ -418,7 +444,7 @@ class AccessGate:
             agent=principal.agent,
             role=principal.role.value,
             method=scope["method"],
-            path=scope["path"][:200],
+            path=str(state.get("audit_path") or scope["path"])[:200],
             query=scope.get("query_string", b"").decode("latin-1")[:1000],
             status_code=status,
             patient=_indexed_patient(principal, state, params, rule, refused),

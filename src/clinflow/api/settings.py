@@ -10,6 +10,7 @@ from clinflow.config import DataDir
 from clinflow.errors import ConfigError
 
 MIB = 1024 * 1024
+GIB = 1024 * MIB
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,17 +24,24 @@ class Limits:
     """
 
     max_body_bytes: int = MIB
+    max_streamed_bytes: int = 2 * GIB  # routes that stream their body (DICOMweb STOW-RS)
     refused_per_second: float = 5.0
     refused_burst: int = 20
     refusal_window_s: float = 60.0
 
     @classmethod
     def from_env(cls) -> Limits:
-        """``CLINFLOW_HTTP_MAX_BODY`` (bytes) overrides the default body limit."""
+        """``CLINFLOW_HTTP_MAX_BODY`` (bytes) overrides the default body limit,
+        ``CLINFLOW_HTTP_MAX_STREAMED_BODY`` that of streamed bodies (STOW-RS studies)."""
         raw = os.environ.get("CLINFLOW_HTTP_MAX_BODY", str(MIB))
         if not raw.isdigit() or not 1024 <= int(raw) <= 256 * MIB:
             raise ConfigError("CLINFLOW_HTTP_MAX_BODY must be an integer in 1024..268435456")
-        return cls(max_body_bytes=int(raw))
+        streamed = os.environ.get("CLINFLOW_HTTP_MAX_STREAMED_BODY", str(2 * GIB))
+        if not streamed.isdigit() or not MIB <= int(streamed) <= 1024 * GIB:
+            raise ConfigError(
+                f"CLINFLOW_HTTP_MAX_STREAMED_BODY must be an integer in {MIB}..{1024 * GIB}"
+            )
+        return cls(max_body_bytes=int(raw), max_streamed_bytes=int(streamed))
 
 
 @dataclass(frozen=True, slots=True)
