@@ -37,13 +37,24 @@ class Rule:
     public: bool = False
     scope: Scope = Scope.NONE
     audited: bool = True  # every call (any outcome) is an api-query AuditEvent
-    max_body: int | None = None  # bytes; None: the app's Limits.max_body_bytes
+    max_body: int | None = None  # bytes; None: the app's Limits (max_body_bytes or, streamed,
+    # max_streamed_bytes)
+    streamed: bool = False  # the body reaches the route as it arrives (counted, not buffered)
+    audit_template: bool = False  # audit the route template: the path holds identifiers
 
 
 def _rule(
-    *roles: Role, scope: Scope = Scope.NONE, audited: bool = True, max_body: int | None = None
+    *roles: Role,
+    scope: Scope = Scope.NONE,
+    audited: bool = True,
+    max_body: int | None = None,
+    streamed: bool = False,
+    audit_template: bool = False,
 ) -> Rule:
-    return Rule(frozenset(roles), scope=scope, audited=audited, max_body=max_body)
+    return Rule(
+        frozenset(roles), scope=scope, audited=audited, max_body=max_body, streamed=streamed,
+        audit_template=audit_template,
+    )  # fmt: skip
 
 
 PUBLIC = Rule(public=True, audited=False)
@@ -100,6 +111,9 @@ TABLE: dict[str, dict[tuple[str, str], Rule]] = {
         ("POST", "/consent/{patient}/revoke"): _rule(PO, PT, scope=Scope.PATH),
         ("GET", "/consent/{patient}/receipts"): _rule(A, PO, PT, scope=Scope.PATH),
         **_DASHBOARD,
+        # DICOMweb STOW-RS (ADR 0026): machines (a PACS, a modality gateway) push studies
+        ("POST", "/dicomweb/studies"): _rule(SVC, streamed=True),
+        ("POST", "/dicomweb/studies/{study}"): _rule(SVC, streamed=True, audit_template=True),
     },
     SCORING_APP: {
         **_DOCS,
