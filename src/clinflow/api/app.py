@@ -20,7 +20,7 @@ from clinflow.api.auth import Authenticator, Principal, Role, TokenStore, api_to
 from clinflow.api.deps import AnyPrincipal, get_log, open_log
 from clinflow.api.errors import Forbidden
 from clinflow.api.gate import AccessGate, GateControl
-from clinflow.api.routes import checkpoints, disclosures, events, proofs
+from clinflow.api.routes import checkpoints, disclosures, events, proofs, stow
 from clinflow.api.settings import Settings
 from clinflow.interfaces import AuditSink
 
@@ -62,7 +62,7 @@ def create_app(settings: Settings, deployment: Deployment | None = None) -> Fast
     app.state.tokens = TokenStore(api_tokens_path(settings.data_dir))
     app.state.authenticator = Authenticator(app.state.tokens)
     errors.install(app)
-    for module in (events, proofs, checkpoints, disclosures):
+    for module in (events, proofs, checkpoints, disclosures, stow):
         app.include_router(module.router)
     _include_consent(app)
     app.state.consent = deployment
