@@ -78,7 +78,9 @@ CALLERS = (
     None, "revoked", "auditor", "privacy_officer", "service", "patient", "other_patient",
     "scoring", "deployment",
 )  # fmt: skip
-SAMPLE_PARAMS = {"patient": ALICE, "index": "0", "alert_id": "alert-unknown"}
+SAMPLE_PARAMS = {
+    "patient": ALICE, "index": "0", "alert_id": "alert-unknown", "study": "1.2.826.0.1.3680043.2.1"
+}  # fmt: skip
 SAMPLE_BODIES: dict[tuple[str, str], bytes] = {
     ("POST", "/consent/{patient}/revoke"): b'{"purposes": ["HRESCH"]}',
     ("POST", "/alerts/{alert_id}/acknowledge"): b'{"acknowledged_by": "rrt-nurse"}',

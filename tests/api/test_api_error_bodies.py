@@ -22,9 +22,9 @@ from .helpers import ALICE, report_figures
 
 NAME, GIVEN, MRN, BIRTH, PHONE = "Lindqvist", "Maren", "MRN4417729", "1947-03-12", "6175550143"
 PLANTED = (NAME, GIVEN, MRN, BIRTH, PHONE)
-CALLERS = (None, "auditor", "privacy_officer", "patient", "scoring", "deployment")
-PARAMS = {"patient": MRN, "index": MRN, "alert_id": f"{NAME}-{MRN}"}
-VALID_PARAMS = {"patient": ALICE, "index": "0", "alert_id": "alert-unknown"}
+CALLERS = (None, "auditor", "privacy_officer", "patient", "scoring", "deployment", "service")
+PARAMS = {"patient": MRN, "index": MRN, "alert_id": f"{NAME}-{MRN}", "study": f"{NAME}-{MRN}"}
+VALID_PARAMS = {"patient": ALICE, "index": "0", "alert_id": "alert-unknown", "study": "1.2.3"}
 QUERY = (f"patient={MRN}&after={NAME}&since={BIRTH}&until={quote(GIVEN)}&limit={PHONE}"
          f"&purpose={NAME}&q={MRN}&cursor={NAME}")  # fmt: skip
 OBSERVATION = {
