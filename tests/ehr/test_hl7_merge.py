@@ -8,6 +8,7 @@ import json
 import sqlite3
 import threading
 import warnings
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +144,56 @@ def test_every_patient_resolves_to_a_root_that_covers_it(pairs: list[tuple[int, 
         assert name == root or name in merges.aliases(root)
         assert set(merges.aliases(root)) == {n for n in names if n != root
                                              and merges.surviving(n) == root}  # fmt: skip
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-9, 9) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                                max_size=3),
+    max_leaves=8,
+)  # fmt: skip
+LINKS = st.one_of(
+    JSON,
+    st.lists(st.fixed_dictionaries({"type": st.sampled_from(["replaces", "seealso", 3]),
+                                     "other": JSON}), max_size=3),
+    st.just([{"type": "replaces", "other": {"identifier": {
+        "type": {"coding": [{"code": "MR"}]}, "value": "2002"}}}]),
+    st.just([{"type": "replaces", "other": {"reference": "Patient/PT-00000000000000ab"}}]),
+)  # fmt: skip
+
+
+@settings(max_examples=80, deadline=None)
+@given(LINKS)
+def test_any_patient_link_merges_or_is_refused_with_a_location(link: Any) -> None:
+    """Hostile ``Patient.link`` values: envelopes, or ``InputRejected`` located at
+    ``Patient.link[i]`` without the MRN, never another exception; a merge only of a known
+    prior patient."""
+    from clinflow.deid.pseudonym import Pseudonymizer
+    from clinflow.envelope import Envelope, SourceKind
+    from clinflow.runtime.ingest import IngestStage
+    from helpers.fakes import RecordingAuditSink
+
+    pseudonymizer = Pseudonymizer(b"k" * 32)
+    audit = RecordingAuditSink()
+    stage = IngestStage(pseudonymizer, audit, merges=_merges())
+    prior = {"resourceType": "Patient", "id": "p2",
+             "identifier": [{"type": {"coding": [{"code": "MR"}]}, "value": "2002"}]}  # fmt: skip
+    patient = {"resourceType": "Patient", "id": "p1", "link": link,
+               "identifier": [{"type": {"coding": [{"code": "MR"}]}, "value": "1001"}]}  # fmt: skip
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    stage.process(Envelope("m0", SourceKind.FHIR, "", orjson.dumps(prior), at,
+                           attributes={"path": "f:0"}))  # fmt: skip
+    try:
+        (out,) = stage.process(Envelope("m1", SourceKind.FHIR, "", orjson.dumps(patient), at,
+                                        attributes={"path": "f:1"}))  # fmt: skip
+    except InputRejected as exc:
+        assert exc.location is not None and exc.location.startswith("f:1 Patient.link[")
+        assert "1001" not in str(exc) and "2002" not in str(exc)
+        return
+    survivor = pseudonymizer.patient_pseudonym("1001")
+    assert out.patient == survivor
+    merged = stage.merges.aliases(survivor) if stage.merges is not None else []
+    assert merged in ([], [pseudonymizer.patient_pseudonym("2002")])
 
 
 # ------------------------------------------------------------------------------- end to end
