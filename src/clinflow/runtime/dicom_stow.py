@@ -12,7 +12,7 @@ A study POSTed twice writes the same spool names; the ledger drops the second co
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,7 +47,7 @@ class StowSource:
     def _found(self, count: int) -> None:
         self.stats.received += count
 
-    async def __aiter__(self) -> AsyncIterator[TimedInput]:
+    async def __aiter__(self) -> AsyncGenerator[TimedInput]:
         queue: asyncio.Queue[str] = asyncio.Queue()
         reader = SpoolReader(self.spool, self.stats, self.completed, self.poll_s)
         reader.resume(queue)
