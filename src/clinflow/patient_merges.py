@@ -18,6 +18,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 from clinflow.errors import InputRejected
 from clinflow.sqlite_store import write_transaction
@@ -127,3 +128,21 @@ class PatientMerges:
                 " ORDER BY merged_at, merged"
             ).fetchall()
         return [Merge(*map(str, row)) for row in rows]
+
+
+def covering_in(lineage_db: Path, patient: str) -> list[str]:
+    """``PatientMerges.covering`` read from a data directory's ``lineage.db`` without opening
+    (or creating) its stores: the audit-query API answers from it. ``[patient]`` when there
+    is no such database or no merge table yet."""
+    if not lineage_db.exists():
+        return [patient]
+    conn = sqlite3.connect(f"file:{lineage_db}?mode=ro", uri=True, timeout=10)
+    try:
+        table = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'patient_merges'"
+        ).fetchone()
+        if table is None:
+            return [patient]
+        return PatientMerges(conn, threading.RLock()).covering(patient)
+    finally:
+        conn.close()

@@ -293,7 +293,10 @@ def test_a40_merge_revocation_and_accounting_cover_the_merged_history(
 
     # B's own token (the API): the accounting of disclosures of B lists A's disclosures too;
     # B revokes research: every research record of A and B is gone, C's stay
-    accounting, receipt, state = _as_patient(data_dir, b)
+    accounting, trail, entry, receipt, state = _as_patient(data_dir, b)
+    assert {i["event"]["patient"]["reference"] for i in trail["items"] if "patient" in i["event"]
+            } == {f"Patient/{a}", f"Patient/{b}"}  # fmt: skip
+    assert entry["event"]["patient"] == {"reference": f"Patient/{a}"}
     assert accounting["merged_patients"] == [a]
     assert {d["patient"] for d in accounting["disclosures"]} == {a, b}
     assert receipt["complete"] and receipt["merged_patients"] == [a]
@@ -347,6 +350,15 @@ def _as_patient(data_dir: Path, patient: str) -> tuple[dict[str, Any], ...]:
     with TestClient(create_app(Settings(data_dir=root))) as client:
         responses = [
             client.get(f"/audit/patients/{patient}/disclosures", headers=headers),
+            client.get("/audit/events", headers=headers,
+                       params={"patient": patient, "format": "json", "limit": 500}),
+        ]  # fmt: skip
+        trail = responses[-1].json()["items"]
+        others = [i["index"] for i in trail if i["event"]["patient"] != {
+            "reference": f"Patient/{patient}"}]  # fmt: skip
+        assert others  # the merged record's entries are in the survivor's trail ...
+        responses.append(client.get(f"/audit/events/{others[0]}", headers=headers))  # ... readable
+        responses += [
             client.post(f"/consent/{patient}/revoke", json={"purposes": ["HRESCH"]},
                         headers=headers),
             client.get(f"/consent/{patient}", headers=headers),

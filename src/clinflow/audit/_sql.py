@@ -116,6 +116,8 @@ class SearchQuery:
     after: int | None = None  # cursor: continue past this leaf index (in ``order``)
     limit: int = 50
     descending: bool = False
+    # pseudonyms merged into ``patient`` (HL7 v2 A40, ADR 0102): their entries match too
+    merged: tuple[str, ...] = ()
 
 
 def utc_timestamp() -> str:
@@ -146,9 +148,15 @@ def build_where(query: SearchQuery, placeholder: str) -> tuple[str, list[Any]]:
     params: list[Any] = []
     for name in SEARCH_FIELDS:
         value = getattr(query, name)
-        if value is not None:
-            clauses.append(f"i.{name} = {placeholder}")
-            params.append(value)
+        if value is None:
+            continue
+        if name == "patient" and query.merged:
+            values = [value, *query.merged]
+            clauses.append(f"i.patient IN ({', '.join([placeholder] * len(values))})")
+            params.extend(values)
+            continue
+        clauses.append(f"i.{name} = {placeholder}")
+        params.append(value)
     if query.since is not None:
         clauses.append(f"i.recorded >= {placeholder}")
         params.append(query.since)

@@ -423,6 +423,6 @@ class IngestStage:
         return replace(
             raw,
             source=SourceKind.DICOM,
-            patient=self.pseudonymizer.patient_pseudonym(patient_id),
+            patient=self._surviving(self.pseudonymizer.patient_pseudonym(patient_id)),
             attributes=attributes,
         )

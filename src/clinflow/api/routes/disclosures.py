@@ -15,11 +15,12 @@ import orjson
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel
 
-from clinflow.api.deps import AuditLogDep, ContentReader
+from clinflow.api.deps import AuditLogDep, ContentReader, get_settings
 from clinflow.api.routes._common import check_patient_param, instant, scope_patient
 from clinflow.audit.events import PURPOSES, EventCode
 from clinflow.audit.log import AuditLog
 from clinflow.audit.store import SearchQuery
+from clinflow.patient_merges import covering_in
 
 router = APIRouter(prefix="/audit/patients", tags=["accounting of disclosures"])
 
@@ -95,21 +96,14 @@ def accounting_of_disclosures(
     assert scoped is not None
     request.state.audit_patient = scoped
     since, until = instant(date_from, "date-from"), instant(date_to, "date-to")
-    covering = _covering(request, scoped)
+    # the records merged into this patient (ADR 0102) are its history too
+    covering = covering_in(get_settings(request).data_dir.lineage_db, scoped)
     found: list[Disclosure] = []
     for who in covering:
         found.extend(_disclosures(log, who, since, until, MAX_ROWS - len(found)))
     found.sort(key=lambda disclosure: disclosure.index)
     request.state.result_count = len(found)
     return Accounting(patient=scoped, disclosures=found, merged_patients=covering[1:])
-
-
-def _covering(request: Request, patient: str) -> list[str]:
-    """``patient`` and the pseudonyms of the records merged into it (the deployment's merge
-    index, ADR 0102)."""
-    from clinflow.api.app import deployment_of  # lazy: the app module includes this router
-
-    return deployment_of(request).lineage.merges.covering(patient)
 
 
 def _disclosures(

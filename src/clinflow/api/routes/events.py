@@ -10,7 +10,7 @@ import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
 
-from clinflow.api.deps import AuditLogDep, ContentReader, SettingsDep
+from clinflow.api.deps import AuditLogDep, ContentReader, SettingsDep, get_settings
 from clinflow.api.errors import BadParameter, NotFound
 from clinflow.api.routes._common import (
     b64,
@@ -23,6 +23,7 @@ from clinflow.api.routes._common import (
 from clinflow.audit.events import KIND_RE, PURPOSES, Action, EventCode, Outcome
 from clinflow.audit.search_fields import index_fields
 from clinflow.audit.store import SearchQuery
+from clinflow.patient_merges import covering_in
 
 router = APIRouter(prefix="/audit/events", tags=["audit events"])
 
@@ -91,8 +92,12 @@ def search_events(
     if entity_type is not None and not KIND_RE.match(entity_type):
         raise BadParameter("entity-type", "must be a lower-case entity kind such as message")
     descending = sort is SortOrder.DESC
+    scoped = scope_patient(principal, check_patient_param(patient))
+    # a patient's trail includes the records merged into it (ADR 0102)
+    covering = covering_in(settings.data_dir.lineage_db, scoped) if scoped else []
     query = SearchQuery(
-        patient=scope_patient(principal, check_patient_param(patient)),
+        patient=scoped,
+        merged=tuple(covering[1:]),
         agent=agent,
         action=action.value if action else None,
         code=code.value if code else None,
@@ -153,7 +158,11 @@ def get_event(
     event = orjson.loads(entry)
     patient = index_fields(event).patient
     request.state.audit_patient = patient
-    if scope_patient(principal, None) not in (None, patient):
+    scope = scope_patient(principal, None)
+    if scope not in (None, patient) and (
+        patient is None  # a patient token reads its own trail: merged records' too (ADR 0102)
+        or patient not in covering_in(get_settings(request).data_dir.lineage_db, scope or "")
+    ):
         raise NotFound(f"entry {index} not found")
     log.refresh()
     latest = log.latest_checkpoint()
