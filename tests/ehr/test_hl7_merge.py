@@ -324,6 +324,8 @@ def test_a40_merge_revocation_and_accounting_cover_the_merged_history(
         assert deployment.research.files() == []
         assert deployment.consent.status(c)["merged_patients"] == [b, a]
         assert deployment.consent.status(a)["merged_into"] == c
+    code, stdout, _ = run_cli(capsys, "consent", "status", a)
+    assert code == 0 and f"merged into {c}" in " ".join(stdout.split())
     code, _, stderr = run_cli(capsys, "audit", "verify")
     assert code == 0, stderr
 

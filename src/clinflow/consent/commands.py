@@ -92,8 +92,9 @@ def consent_load(
 
 @consent_app.command("status")
 def consent_status(
-    patient: Annotated[str | None, typer.Argument(help="Patient pseudonym (or MRN with --mrn).")]
-    = None,
+    patient: Annotated[
+        str | None, typer.Argument(help="Patient pseudonym (or MRN with --mrn).")
+    ] = None,
     data_dir: DataDirOption = None,
     mrn: MrnOption = False,
     as_json: JsonOption = False,
@@ -108,8 +109,12 @@ def consent_status(
                 return
             table = Table("patient", "version", "consents", "revocations in force")
             for row in rows:
-                table.add_row(row["patient"], str(row["version"]), str(row["consents"]),
-                              str(row["revocations"]))
+                table.add_row(
+                    row["patient"],
+                    str(row["version"]),
+                    str(row["consents"]),
+                    str(row["revocations"]),
+                )
             console.print(table)
             console.print(f"{len(rows)} patient(s)")
             return
@@ -127,6 +132,10 @@ def consent_status(
             f"revocation {revocation['id']}: {', '.join(revocation['purposes'])}"
             f" at {revocation['effective_at']}"
         )
+    if state["merged_patients"]:  # HL7 v2 A40 merges (ADR 0102): revocations cover them
+        console.print(f"merged into this patient: {', '.join(state['merged_patients'])}")
+    if state["merged_into"]:
+        console.print(f"merged into {state['merged_into']} (that patient's consent governs)")
 
 
 @consent_app.command("revoke")
