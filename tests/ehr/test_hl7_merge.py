@@ -203,7 +203,7 @@ def _feed() -> list[str]:
     scenario = load_scenario(scenarios_dir() / "demo.yaml").model_copy(
         update={"vitals_hours": 0.5, "imaging_fraction": 0.0}
     )
-    options = StreamOptions(patients=3, seed=13, scenario=scenario)
+    options = StreamOptions(patients=4, seed=13, scenario=scenario)
     return [text for _, text in cohort_messages(options, vendor_profile("standard"))]
 
 
@@ -237,11 +237,11 @@ def test_a40_merge_revocation_and_accounting_cover_the_merged_history(
 ) -> None:
     messages = _feed()
     admits = [m for m in messages if "|ADT^A01^" in m]
-    a_msg, b_msg, c_msg = admits  # three patients, one admission each
+    _, b_msg, c_msg, _ = admits  # four patients, one admission each
     mrns = [_mrn(m) for m in admits]
     with Deployment.open(data_dir) as deployment:
-        a, b, c = (deployment.pseudonymizer.patient_pseudonym(mrn) for mrn in mrns)
-        for pseudonym in (a, b, c):
+        a, b, c, d = (deployment.pseudonymizer.patient_pseudonym(mrn) for mrn in mrns)
+        for pseudonym in (a, b, c, d):
             deployment.consent.registry.add_consent(
                 pseudonym, parse_consent(_research_opt_in(pseudonym))
             )
@@ -249,7 +249,7 @@ def test_a40_merge_revocation_and_accounting_cover_the_merged_history(
     feed.write_text("\n".join(messages))
     assert _run(capsys, feed)["hl7_file"]["rejected"] == 0
     with Deployment.open(data_dir) as deployment:
-        released = {p: len(deployment.lineage.find(p, ["HRESCH"])) for p in (a, b, c)}
+        released = {p: len(deployment.lineage.find(p, ["HRESCH"])) for p in (a, b, c, d)}
     assert all(released.values()), released
 
     # A is merged into B; the A40 is resent under a new control id; an A40 names a prior
@@ -310,19 +310,29 @@ def test_a40_merge_revocation_and_accounting_cover_the_merged_history(
     assert status["decisions"]["HRESCH"]["decision"] == "deny"  # recorded for A too
     assert status["merged_into"] == b and status["merged_patients"] == []
 
-    # B is merged into C: a chain A -> B -> C; revoking C covers both
+    # C revokes research; then D and B are merged into C (a chain A -> B -> C): the merges
+    # extend C's revocation to them at once (D's releases go), a revoke of C covers all
+    code, stdout, stderr = run_cli(capsys, "consent", "revoke", c, "--purpose", "HRESCH", "--json")
+    assert code == 0, stderr
+    assert {item["patient"] for item in json.loads(stdout)["found"]} == {c}
     chain = tmp_path / "chain.hl7"
-    chain.write_text(_a40("MERGE-2", _pid(c_msg), mrns[1]))
-    assert _run(capsys, chain)["hl7_file"]["accepted"] == 1
+    chain.write_text("\n".join([_a40("MERGE-2", _pid(c_msg), mrns[3]),
+                                _a40("MERGE-3", _pid(c_msg), mrns[1])]))  # fmt: skip
+    assert _run(capsys, chain)["hl7_file"]["accepted"] == 2
+    with Deployment.open(data_dir) as deployment:
+        assert deployment.research.records(d) == [] and deployment.research.records(c) == []
+        assert deployment.consent.status(d)["decisions"]["HRESCH"]["decision"] == "deny"
+        swept = [r for r in deployment.consent.revocations.receipts(c) if d in r.merged_patients]
+    assert any(item.patient == d and item.records for r in swept for item in r.found)
     code, stdout, stderr = run_cli(capsys, "consent", "revoke", c, "--purpose", "HRESCH", "--json")
     assert code == 0, stderr
     receipt = json.loads(stdout)
-    assert receipt["merged_patients"] == [b, a]
-    assert {item["patient"] for item in receipt["found"]} == {c}  # A's and B's went before
+    assert receipt["already_revoked"] and set(receipt["merged_patients"]) == {a, b, d}
+    assert receipt["found"] == []  # everything went before
     with Deployment.open(data_dir) as deployment:
-        assert all(deployment.research.records(p) == [] for p in (a, b, c))
+        assert all(deployment.research.records(p) == [] for p in (a, b, c, d))
         assert deployment.research.files() == []
-        assert deployment.consent.status(c)["merged_patients"] == [b, a]
+        assert set(deployment.consent.status(c)["merged_patients"]) == {a, b, d}
         assert deployment.consent.status(a)["merged_into"] == c
     code, stdout, _ = run_cli(capsys, "consent", "status", a)
     assert code == 0 and f"merged into {c}" in " ".join(stdout.split())

@@ -44,6 +44,7 @@ from clinflow.quarantine import QUARANTINE_SCOPE
 from clinflow.sinks.registry import RetractionOutcome, RetractionRegistry
 
 AGENT = "clinflow-revocation"
+MERGE_AGENT = "clinflow-patient-merge"
 RECEIPT_DETAIL_LIMIT = 20
 
 
@@ -138,6 +139,21 @@ class RevocationService:
                     )
                 )
             )
+
+    def extend_to_merged(self, surviving: str, merged: str) -> list[Receipt]:
+        """A record was merged into ``surviving`` (ADR 0102): each revocation of the
+        survivor in force now covers it too: swept again (recorded for the merged pseudonym,
+        its releases retracted, its keys shredded), one receipt per revocation."""
+        return [
+            self.revoke(
+                surviving,
+                sorted(revocation.purposes),
+                retroactive=revocation.retroactive,
+                requested_by=MERGE_AGENT,
+            )
+            for revocation in self.registry.revocations(surviving, in_force_only=True)
+            if merged in self.lineage.merges.aliases(surviving)
+        ]
 
     def _revocation_in_force(
         self, patient: str, purposes: Sequence[str], retroactive: bool

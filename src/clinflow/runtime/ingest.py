@@ -27,7 +27,7 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from io import BytesIO
@@ -214,11 +214,15 @@ class IngestStage:
         audit: AuditSink,
         directory: PatientDirectory | None = None,
         merges: PatientMerges | None = None,
+        on_merge: Callable[[str, str], object] | None = None,
     ) -> None:
         self.pseudonymizer = pseudonymizer
         self.audit = audit
         self.directory = directory or PatientDirectory(None, pseudonymizer)
         self.merges = merges  # None: a Patient that merges another one is refused
+        # (surviving, merged) after a new merge is recorded: the runtime extends the
+        # survivor's revocations in force to the merged record (ADR 0102)
+        self.on_merge = on_merge
 
     def process(self, envelope: Envelope) -> list[Envelope]:
         if envelope.patient:  # already ingested (a replay of a derived message)
@@ -377,6 +381,8 @@ class IngestStage:
                             source_system=raw.attributes.get(SOURCE_SYSTEM_ATTR),
                         )
                     )
+                    if self.on_merge is not None:
+                        self.on_merge(surviving, merged)
 
     def _prior_pseudonym(self, link: dict[str, Any], where: str) -> str:
         """The pseudonym of the record a ``replaces`` link names: by its MR identifier, else

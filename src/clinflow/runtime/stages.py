@@ -201,7 +201,13 @@ def build_pipeline(
     scoring = deployment.scoring()
     scoring.audit = audit
     directory = PatientDirectory(deployment.data_dir.ledger_db, deployment.pseudonymizer)
-    ingest = IngestStage(deployment.pseudonymizer, audit, directory, deployment.lineage.merges)
+    ingest = IngestStage(
+        deployment.pseudonymizer,
+        audit,
+        directory,
+        deployment.lineage.merges,
+        on_merge=deployment.consent.revocations.extend_to_merged,
+    )
     consent = ConsentEventStage(deployment.consent.revocations)
     treatment_gate = ConsentGate(registry, audit, destination=ICU_DESTINATION)
     # consent AND a data use agreement in force (ADR 0094)
