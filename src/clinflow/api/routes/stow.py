@@ -29,6 +29,7 @@ from typing import IO, Any
 import orjson
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from clinflow.api.deps import AnyPrincipal
 from clinflow.api.multipart import (
@@ -227,6 +228,8 @@ async def _store(request: Request, study: str | None) -> Response:
         parts = await _receive_parts(request, spool, boundary)
     except MultipartError as exc:
         return _refuse(400, f"multipart body: {exc}; nothing stored")
+    except ClientDisconnect:  # the client left mid-body: nothing stored, nobody to answer
+        return _refuse(400, "client disconnected before the end of the body; nothing stored")
     except OSError as exc:  # the spool cannot take them (disk full, folder gone)
         log.warning("stow-rs: cannot spool (%s)", type(exc).__name__)
         return _refuse(503, "cannot store the instances now; nothing stored, retry later")
