@@ -69,6 +69,30 @@ def test_sigterm_drains_and_exits_zero(tmp_path: Path) -> None:
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
+def test_sigterm_while_starting_still_exits_zero_with_a_report(tmp_path: Path) -> None:
+    """A stop that arrives before the event loop runs (stores opening, source building) is
+    remembered, not fatal: the run takes nothing more, writes its report and exits 0."""
+    data_dir = tmp_path / "data"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "clinflow", "run", "--data-dir", str(data_dir), "--patients", "3",
+         "--speed", "x3600", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not (data_dir / "keys").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)  # the deployment is being opened: the loop is not running yet
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    assert process.returncode == 0, stderr
+    report = json.loads(stdout)
+    assert report["stopped_by"] == "SIGTERM"
+
+
 def test_folder_source_once(tmp_path: Path) -> None:
     cohort = tmp_path / "cohort"
     made = clinflow("generate", "--patients", "2", "--seed", "9", "--out", str(cohort),

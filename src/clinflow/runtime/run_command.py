@@ -378,6 +378,9 @@ def run_embedded(
     mllp: tuple[str, int] | None = None,
 ) -> dict[str, Any]:
     """Run the streaming graph on the embedded runtime; returns the run report (JSON-able)."""
+    from clinflow.runtime.signals import StopSignals
+
+    stop_signals = StopSignals().install()  # a signal before the loop runs or after it ends
     from clinflow.audit.buffer import BufferedSink
     from clinflow.config import DataDir
     from clinflow.runtime import sources
@@ -410,6 +413,8 @@ def run_embedded(
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, runtime.stop, signal.Signals(signum).name)
+            if stop_signals.received is not None:  # stopped while starting: no input taken
+                runtime.stop(stop_signals.received)
             run = asyncio.ensure_future(runtime.run(feed, duration_s=duration_s))
             if progress:
                 with Live(_table(runtime, 0.0), console=err_console, refresh_per_second=4) as live:
@@ -420,6 +425,7 @@ def run_embedded(
             await run
 
         asyncio.run(main())
+        stop_signals.install()  # the loop gave the signals back: the report still gets written
         stats = runtime.stats
         entries = (log.get_entry(index) or b"{}" for index in range(first_entry, log.size))
         accounting = {k: a.to_json() for k, a in account_research(entries).items()}
