@@ -48,7 +48,16 @@ def test_sigterm_drains_and_exits_zero(tmp_path: Path) -> None:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        time.sleep(8)  # imports, then paced streaming (inputs from about 1.3 s to 36 s)
+        # paced streaming (inputs from about 1.3 s to 36 s): stop once the run has taken
+        # input (its live status file says so), however long starting took on this machine
+        status = Path(data_dir) / "run-status.json"
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and process.poll() is None:
+            hops = json.loads(status.read_text())["hops"] if status.exists() else []
+            if hops and hops[0]["received"] > 0:
+                break
+            time.sleep(0.1)
+        time.sleep(1)
         assert process.poll() is None, process.stderr.read() if process.stderr else ""
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=60)
