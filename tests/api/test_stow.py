@@ -31,7 +31,7 @@ from clinflow.audit import AuditLog
 from clinflow.config import DataDir
 from clinflow.envelope import content_message_id
 from clinflow.runtime.dicom_stow import stow_spool
-from helpers.dicom_conformance import write_every_kind, write_study
+from helpers.dicom_conformance import write_ct_study
 
 from .helpers import Api
 
@@ -46,10 +46,7 @@ CONTENT_TYPE = f'multipart/related; type="application/dicom"; boundary={BOUNDARY
 @pytest.fixture(scope="module")
 def study(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """A generated CT instance as a 12-instance study (fresh SOP Instance UIDs)."""
-    folder = tmp_path_factory.mktemp("stow-in")
-    kinds = write_every_kind(folder / "every")
-    ct = next(p for p in sorted(kinds.values()) if dcmread(p).Modality == "CT")
-    return write_study(ct, folder / "study", 12)
+    return write_ct_study(tmp_path_factory.mktemp("stow-in"), 12)
 
 
 def multipart(parts: list[bytes], media: str | None = "application/dicom") -> bytes:

@@ -165,6 +165,13 @@ def write_every_kind(
     return chosen
 
 
+def write_ct_study(folder: Path, instances: int) -> list[Path]:
+    """A generated CT instance (planted PHI) as a study of ``instances`` (``write_study``)."""
+    kinds = write_every_kind(folder / "every-kind")
+    ct = next(p for p in sorted(kinds.values()) if dcmread(p).Modality == "CT")
+    return write_study(ct, folder / "study", instances)
+
+
 def write_study(source: Path, folder: Path, instances: int) -> list[Path]:
     """``instances`` copies of one DICOM file with fresh SOP Instance UIDs (one study)."""
     from pydicom.uid import generate_uid

@@ -20,6 +20,7 @@ from clinflow.errors import ConfigError
 from clinflow.runtime import dicom_scp
 from clinflow.runtime.dicom_scp import DicomScpSource, check_ae_title, parse_address
 from helpers.dicom_conformance import write_every_kind
+from helpers.ledger import ingested
 
 
 @pytest.fixture(scope="module")
@@ -314,7 +315,7 @@ def test_storescu_study_of_200_stopped_mid_transfer_is_processed_once_after_rest
     try:
         client = send_all()
         deadline = time.monotonic() + 120
-        while len(list(spool.glob("*.dcm"))) + _ingested(data_dir) < 40:
+        while len(list(spool.glob("*.dcm"))) + ingested(data_dir) < 40:
             assert time.monotonic() < deadline and client.poll() is None, "transfer stalled"
             time.sleep(0.05)
         report = stop(first)  # mid-transfer: storescu loses its association
@@ -330,13 +331,13 @@ def test_storescu_study_of_200_stopped_mid_transfer_is_processed_once_after_rest
         client = send_all()
         assert client.wait(timeout=300) == 0  # every instance acknowledged this time
         deadline = time.monotonic() + 120
-        while _ingested(data_dir) < 200 and time.monotonic() < deadline:
+        while ingested(data_dir) < 200 and time.monotonic() < deadline:
             time.sleep(0.2)
         report = stop(second)
     finally:
         if second.poll() is None:
             second.kill()
-    assert _ingested(data_dir) == 200  # each instance once, over both runs
+    assert ingested(data_dir) == 200  # each instance once, over both runs
     accounting = report["accounting"]
     assert isinstance(accounting, dict) and accounting["dicom"]["balanced"]
     verify = subprocess.run(
@@ -344,18 +345,3 @@ def test_storescu_study_of_200_stopped_mid_transfer_is_processed_once_after_rest
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert verify.returncode == 0, verify.stdout + verify.stderr
-
-
-def _ingested(data_dir: Path) -> int:
-    """Distinct inputs the ingest hop completed (the runtime ledger), 0 before it exists."""
-    import sqlite3
-
-    db = data_dir / "ledger.db"
-    if not db.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
-            row = conn.execute("SELECT COUNT(*) FROM processed WHERE hop = 'ingest'").fetchone()
-            return int(row[0])
-    except sqlite3.OperationalError:
-        return 0

@@ -28,7 +28,8 @@ from clinflow.envelope import Envelope, SourceKind, content_message_id
 from clinflow.runtime.dicom_scp import Spool
 from clinflow.runtime.dicom_stow import StowSource, stow_spool
 from clinflow.runtime.run_command import parse_source
-from helpers.dicom_conformance import write_every_kind, write_study
+from helpers.dicom_conformance import write_ct_study
+from helpers.ledger import ingested
 
 with warnings.catch_warnings():  # Starlette's httpx2 notice (see tests/api/helpers.py)
     warnings.filterwarnings("ignore", message=".*httpx2.*")
@@ -40,10 +41,7 @@ BOUNDARY = "stow-runtime-test"
 @pytest.fixture(scope="module")
 def study(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """A generated CT instance as a 20-instance study."""
-    folder = tmp_path_factory.mktemp("stow-study")
-    kinds = write_every_kind(folder / "every")
-    ct = next(p for p in sorted(kinds.values()) if dcmread(p).Modality == "CT")
-    return write_study(ct, folder / "study", 20)
+    return write_ct_study(tmp_path_factory.mktemp("stow-study"), 20)
 
 
 def test_stow_and_dicomweb_name_the_source() -> None:
@@ -118,20 +116,6 @@ def _poster(data_dir: Path) -> Callable[[list[Path]], int]:
     return post
 
 
-def _ingested(data_dir: Path) -> int:
-    import sqlite3
-
-    db = data_dir / "ledger.db"
-    if not db.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
-            row = conn.execute("SELECT COUNT(*) FROM processed WHERE hop = 'ingest'").fetchone()
-            return int(row[0])
-    except sqlite3.OperationalError:
-        return 0
-
-
 def _run_until(data_dir: Path, during: Callable[[], None], want: int) -> dict[str, object]:
     """``clinflow run --source stow``; ``during()`` once it runs; SIGTERM once ``want`` are
     ingested and the spool is empty (every file released); the run report."""
@@ -144,7 +128,7 @@ def _run_until(data_dir: Path, during: Callable[[], None], want: int) -> dict[st
     try:
         during()
         deadline = time.monotonic() + 90
-        while _ingested(data_dir) < want or any(spool.glob("*.dcm")):
+        while ingested(data_dir) < want or any(spool.glob("*.dcm")):
             assert process.poll() is None and time.monotonic() < deadline, "never drained"
             time.sleep(0.2)
         process.send_signal(signal.SIGTERM)
@@ -170,7 +154,7 @@ def test_posted_studies_are_ingested_deidentified_and_audited_once(
 
     def post_while_running() -> None:
         deadline = time.monotonic() + 60
-        while _ingested(data_dir) < 10:  # the run has started and taken what was spooled
+        while ingested(data_dir) < 10:  # the run has started and taken what was spooled
             assert time.monotonic() < deadline, "the run never ingested the spooled half"
             time.sleep(0.1)
         assert post(study[10:]) == 200
@@ -188,7 +172,7 @@ def test_posted_studies_are_ingested_deidentified_and_audited_once(
     second = _run_until(data_dir, lambda: None, 20)
     hops = second["hops"]
     assert isinstance(hops, dict) and hops["ingest"]["duplicates"] == 20
-    assert _ingested(data_dir) == 20
+    assert ingested(data_dir) == 20
     for report in (first, second):
         accounting = report["accounting"]
         assert isinstance(accounting, dict)

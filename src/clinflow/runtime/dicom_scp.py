@@ -27,7 +27,7 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -234,7 +234,7 @@ class DicomScpSource:
         if server is not None:
             server.shutdown()
 
-    async def __aiter__(self) -> AsyncIterator[TimedInput]:
+    async def __aiter__(self) -> AsyncGenerator[TimedInput]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str] = asyncio.Queue()
         reader = SpoolReader(self.spool, self.stats, self.completed, self.release_every_s)
