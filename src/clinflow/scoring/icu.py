@@ -156,7 +156,7 @@ class IcuScoring(ScoringState):
         score = IcuScore(patient, news2, qsofa)
         score.alert = self.alerting.evaluate(patient, news2, lambda: score.assessment_id)
         held.latest = score
-        held.history.append((as_of.timestamp(), news2.total, news2.lineage))
+        held.record(as_of.timestamp(), news2.total, news2.lineage)
         if self.audit is not None:
             self._audit_score(score)
         return score

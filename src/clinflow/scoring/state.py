@@ -38,6 +38,12 @@ from clinflow.scoring.scores import IcuScore, TriageScore
 from clinflow.scoring.store import SCORING_SINKS, ScoringStore
 
 MAX_SCORES_PER_PATIENT = 1000
+# Scores held per patient in memory: those within this much clinical time of the patient's
+# newest score (the span of the feature windows, 24 h), and at most MAX_SCORES_PER_PATIENT.
+# Alerting keeps its own per-patient state and trends read the feature windows, so nothing
+# else reads older entries; older scores are re-derived from the Observations in scoring.db
+# (``restore``). Kept the whole run, the history grew with the stream (ADR 0103).
+HISTORY_WINDOW_S = 86400.0
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -78,6 +84,20 @@ class PatientScores:
     )
     triage: list[TriageScore] = field(default_factory=list)
     scale2: bool = False
+    newest: float = float("-inf")  # epoch seconds of the newest score (the history's clock)
+
+    def record(self, when: float, total: int, lineage: tuple[str, ...]) -> None:
+        """Add a score to the history; drop those older than ``HISTORY_WINDOW_S`` before the
+        newest (a late score older than that is not kept)."""
+        if when > self.newest:
+            self.newest = when
+        horizon = self.newest - HISTORY_WINDOW_S
+        if when < horizon:
+            return
+        history = self.history
+        history.append((when, total, lineage))
+        while history[0][0] < horizon:
+            history.popleft()
 
 
 class ScoringState:
@@ -149,7 +169,8 @@ class ScoringState:
         return held.latest if held else None
 
     def score_history(self, patient: str) -> list[tuple[float, int, tuple[str, ...]]]:
-        """(epoch seconds, NEWS2 total, lineage) of the patient's recent scores."""
+        """(epoch seconds, NEWS2 total, lineage) of the patient's recent scores: the last
+        ``HISTORY_WINDOW_S`` of clinical time, at most ``MAX_SCORES_PER_PATIENT``."""
         held = self._held.get(patient)
         return list(held.history) if held else []
 
