@@ -50,6 +50,7 @@ DEFAULT_CHECKPOINT_EVERY = 1000
 DEFAULT_CHECKPOINT_SECONDS = 10.0
 DEFAULT_BATCH_WAIT = 0.002
 DEFAULT_MAX_BATCH = 5000
+REFRESH_CHUNK = 65_536  # leaf hashes read per query when the tree catches up with the store
 
 
 class _Batch:
@@ -127,7 +128,9 @@ class AuditLog:
         self.batch_wait = batch_wait
         self.max_batch = max_batch
         self._tree_lock = threading.RLock()
-        self._tree = MerkleTree()
+        # Bounded: levels below 256-leaf subtrees only at the right edge, older ones read back
+        # from the store for proofs (ADR 0103: memory no longer grows 64 bytes per entry)
+        self._tree = MerkleTree(leaf_source=store.leaf_hashes)
         self._refresh_tree()
         latest = store.latest_checkpoint()
         self._checkpointed_size = latest.size if latest else -1
@@ -400,8 +403,9 @@ class AuditLog:
     def _refresh_tree(self) -> None:
         with self._tree_lock:
             stored = self.store.size()
-            if stored > self._tree.size:
-                self._tree.extend(self.store.leaf_hashes(self._tree.size, stored))
+            while stored > self._tree.size:  # in chunks: a long log is not read at once
+                end = min(stored, self._tree.size + REFRESH_CHUNK)
+                self._tree.extend(self.store.leaf_hashes(self._tree.size, end))
 
     @property
     def size(self) -> int:

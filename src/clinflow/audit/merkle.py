@@ -7,17 +7,27 @@ of n > 1 leaves splits at k, the largest power of two smaller than n (RFC 9162 �
 holds the hashes of the subtrees covering leaves [i*2^h, (i+1)*2^h)), so appending is amortised
 O(1) hashes, any subtree hash needs O(log n) lookups and proofs are O(log² n) lookups with no
 storage round-trips: ~64 bytes of memory per leaf, rebuilt from the stored leaf hashes on open.
+
+Given a ``leaf_source`` (the store's ``leaf_hashes(start, end)``), the tree holds the levels
+below ``floor`` (default 8: subtrees of 256 leaves) only for the incomplete chunk at the right
+edge, which appending needs; a hash inside an older chunk is computed from that chunk's leaf
+hashes, read from the store once (one chunk cached) and checked against the chunk's held root.
+Memory is then ~n/4 bytes for n leaves instead of 64 n: the audit log of a streaming
+deployment grew by 64 bytes per AuditEvent for as long as it ran (ADR 0103).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from clinflow.errors import AuditIntegrityError
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
+DEFAULT_FLOOR = 8  # bounded trees hold complete subtrees of 2**8 leaves and up
+
+LeafSource = Callable[[int, int], Sequence[bytes]]
 
 
 def leaf_hash(entry: bytes) -> bytes:
@@ -38,21 +48,37 @@ def _split(n: int) -> int:
 class MerkleTree:
     """An append-only Merkle tree over leaf hashes with cached complete subtrees."""
 
-    __slots__ = ("_levels",)
+    __slots__ = ("_levels", "_base", "_floor", "_source", "_chunk")
 
-    def __init__(self, leaf_hashes: Iterable[bytes] = ()) -> None:
+    def __init__(
+        self,
+        leaf_hashes: Iterable[bytes] = (),
+        *,
+        leaf_source: LeafSource | None = None,
+        floor: int = DEFAULT_FLOOR,
+    ) -> None:
         self._levels: list[bytearray] = [bytearray()]
+        self._base: list[int] = [0]  # index (at its level) of each level's first held hash
+        self._source = leaf_source
+        self._floor = floor if leaf_source is not None else 0  # 0: every level held whole
+        if self._floor < 0:
+            raise ValueError("floor must be >= 0")
+        self._chunk: tuple[int, list[bytes]] | None = None  # (chunk number, its leaf hashes)
         self.extend(leaf_hashes)
 
     @property
     def size(self) -> int:
-        return len(self._levels[0]) // HASH_SIZE
+        return self._base[0] + len(self._levels[0]) // HASH_SIZE
 
     def __len__(self) -> int:
         return self.size
 
+    def held_hashes(self) -> int:
+        """Hashes held in memory, all levels (the bound a ``leaf_source`` buys)."""
+        return sum(len(level) for level in self._levels) // HASH_SIZE
+
     def _node(self, level: int, index: int) -> bytes:
-        start = index * HASH_SIZE
+        start = (index - self._base[level]) * HASH_SIZE
         return bytes(self._levels[level][start : start + HASH_SIZE])
 
     def append(self, leaf: bytes) -> int:
@@ -60,6 +86,9 @@ class MerkleTree:
         if len(leaf) != HASH_SIZE:
             raise ValueError("leaf hash must be 32 bytes")
         index = self.size
+        if self._floor:
+            self.extend((leaf,))
+            return index
         self._levels[0] += leaf
         level, position, current = 0, index, leaf
         while position & 1:  # this node completes a pair: hash it into the level above
@@ -69,6 +98,7 @@ class MerkleTree:
             position >>= 1
             if len(self._levels) == level:
                 self._levels.append(bytearray())
+                self._base.append(0)
             self._levels[level] += current
         return index
 
@@ -83,28 +113,60 @@ class MerkleTree:
         sha256 = hashlib.sha256
         level = 0
         while True:
-            below = self._levels[level]
-            complete = len(below) // (2 * HASH_SIZE)  # pairs available at this level
+            below, below_base = self._levels[level], self._base[level]
+            complete = (below_base + len(below) // HASH_SIZE) // 2  # nodes the level above has
             if level + 1 == len(self._levels):
                 if complete == 0:
                     break
                 self._levels.append(bytearray())
+                self._base.append(below_base // 2)
             above = self._levels[level + 1]
-            have = len(above) // HASH_SIZE
+            have = self._base[level + 1] + len(above) // HASH_SIZE
             if have == complete:
                 break
             view = memoryview(below)
             step = 2 * HASH_SIZE
+            first = have - below_base // 2  # the first new pair, counted in ``below``
             above += b"".join(
                 sha256(b"\x01" + view[j * step : (j + 1) * step]).digest()
-                for j in range(have, complete)
+                for j in range(first, first + complete - have)
             )
             view.release()
             level += 1
+        self._trim()
+
+    def _trim(self) -> None:
+        """Bounded trees: drop the levels below ``floor`` up to the right edge's chunk."""
+        if not self._floor:
+            return
+        tail = (self.size >> self._floor) << self._floor  # first leaf of the open chunk
+        for level in range(min(self._floor, len(self._levels))):
+            drop = (tail >> level) - self._base[level]
+            if drop > 0:
+                del self._levels[level][: drop * HASH_SIZE]
+                self._base[level] += drop
+
+    def _stored(self, start: int, end: int) -> bytes:
+        """MTH(D[start:end]) of a range inside one chunk no longer held: from its leaves."""
+        assert self._source is not None
+        span = 1 << self._floor
+        number = start >> self._floor
+        if self._chunk is None or self._chunk[0] != number:
+            first = number * span
+            leaves = list(self._source(first, first + span))
+            if len(leaves) != span or _mth(leaves) != self._node(self._floor, number):
+                raise AuditIntegrityError(
+                    f"stored leaf hashes {first}..{first + span - 1} do not match the tree"
+                )
+            self._chunk = (number, leaves)
+        offset = number << self._floor
+        return _mth(self._chunk[1][start - offset : end - offset])
 
     def leaf(self, index: int) -> bytes:
         if not 0 <= index < self.size:
             raise IndexError(f"leaf {index} outside tree of size {self.size}")
+        if index < self._base[0]:
+            return self._stored(index, index + 1)
         return self._node(0, index)
 
     def subtree_hash(self, start: int, end: int) -> bytes:
@@ -112,6 +174,9 @@ class MerkleTree:
         n = end - start
         if n <= 0:
             return EMPTY_ROOT
+        # RFC ranges of at most 2**floor leaves lie inside one chunk: held or not, wholly
+        if start < self._base[0] and n <= 1 << self._floor:
+            return self._stored(start, end)
         if n & (n - 1) == 0 and start % n == 0:  # complete aligned subtree: cached
             level = n.bit_length() - 1
             return self._node(level, start >> level)
@@ -166,6 +231,17 @@ class MerkleTree:
             right = self.subtree_hash(start + k, end)
             return [*self._subproof(m, start, start + k, complete), right]
         return [*self._subproof(m - k, start + k, end, False), self.subtree_hash(start, start + k)]
+
+
+def _mth(leaves: Sequence[bytes]) -> bytes:
+    """MTH of a short list of leaf hashes (RFC 9162 §2.1.1, recursively)."""
+    n = len(leaves)
+    if n == 0:
+        return EMPTY_ROOT
+    if n == 1:
+        return leaves[0]
+    k = _split(n)
+    return node_hash(_mth(leaves[:k]), _mth(leaves[k:]))
 
 
 def root_from_leaves(leaves: Sequence[bytes]) -> bytes:
