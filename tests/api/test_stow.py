@@ -6,6 +6,7 @@ malformed or oversized body each get the PS3.18 answer and leave nothing half-st
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,8 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydicom import dcmread
+from starlette.types import Message
 
-from clinflow.api.app import create_app
+from clinflow.api.app import close_app, create_app
 from clinflow.api.multipart import (
     MultipartError,
     MultipartReader,
@@ -302,3 +304,36 @@ def test_media_type_parameters_quoted_or_not() -> None:
         "multipart/related", {"boundary": "xyz"},
     )  # fmt: skip
     assert orjson.loads(orjson.dumps(media_type("")))[0] == ""
+
+
+def test_a_client_that_leaves_mid_body_gets_nothing_stored(api: Api, study: list[Path]) -> None:
+    body = multipart([p.read_bytes() for p in study[:2]])
+    first_part_and_more = body[: len(body) * 3 // 4]  # the first instance complete, then gone
+    messages: list[Message] = [
+        {"type": "http.request", "body": first_part_and_more, "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    statuses: list[int] = []
+
+    async def receive() -> Message:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(int(str(message["status"])))
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/dicomweb/studies", "raw_path": b"/dicomweb/studies",
+        "root_path": "", "query_string": b"", "client": ("198.51.100.7", 5000),
+        "server": ("testserver", 80),
+        "headers": [(b"authorization", f"Bearer {api.tokens['service']}".encode()),
+                    (b"content-type", CONTENT_TYPE.encode())],
+    }  # fmt: skip
+    app = create_app(Settings(data_dir=api.data_dir))
+    try:
+        asyncio.run(app(scope, receive, send))
+    finally:
+        close_app(app)
+    assert statuses == [400]  # not a 500; nobody reads it, but the gate audits the call
+    assert spooled(api.data_dir) == []
