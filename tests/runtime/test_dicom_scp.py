@@ -20,7 +20,7 @@ from clinflow.errors import ConfigError
 from clinflow.runtime import dicom_scp
 from clinflow.runtime.dicom_scp import DicomScpSource, check_ae_title, parse_address
 from helpers.dicom_conformance import write_every_kind
-from helpers.ledger import ingested
+from helpers.ledger import assert_accounted_and_verified, ingested
 
 
 @pytest.fixture(scope="module")
@@ -208,18 +208,7 @@ def test_clinflow_run_receives_deidentifies_and_audits_each_instance_once(
     assert isinstance(hops, dict)
     assert hops["ingest"]["duplicates"] == 10  # resent: the ledger drops them
     assert hops["ingest"]["received"] - hops["ingest"]["duplicates"] == len(studies) - 10
-    accounting = second["accounting"]
-    assert isinstance(accounting, dict)
-    for kind, account in accounting.items():
-        assert account["balanced"], kind
-    import subprocess
-    import sys
-
-    verify = subprocess.run(
-        [sys.executable, "-m", "clinflow", "audit", "verify", "--data-dir", str(data_dir)],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert_accounted_and_verified([second], data_dir)
 
 
 def test_dcmtk_storescu_sends_every_kind_and_each_is_acknowledged(
@@ -338,10 +327,4 @@ def test_storescu_study_of_200_stopped_mid_transfer_is_processed_once_after_rest
         if second.poll() is None:
             second.kill()
     assert ingested(data_dir) == 200  # each instance once, over both runs
-    accounting = report["accounting"]
-    assert isinstance(accounting, dict) and accounting["dicom"]["balanced"]
-    verify = subprocess.run(
-        [sys.executable, "-m", "clinflow", "audit", "verify", "--data-dir", str(data_dir)],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert_accounted_and_verified([report], data_dir)
