@@ -337,3 +337,39 @@ def test_a_client_that_leaves_mid_body_gets_nothing_stored(api: Api, study: list
         close_app(app)
     assert statuses == [400]  # not a 500; nobody reads it, but the gate audits the call
     assert spooled(api.data_dir) == []
+
+
+@settings(
+    max_examples=30, deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)  # fmt: skip
+@given(data=st.data())
+def test_any_parts_get_a_ps318_answer_of_uids_and_reasons_only(
+    api: Api, study: list[Path], data: st.DataObject
+) -> None:
+    good = study[0].read_bytes()
+    cut = st.integers(0, len(good))
+    part = st.one_of(
+        st.binary(max_size=200),
+        st.just(good),
+        cut.map(lambda n: good[:n]),  # a Part 10 file cut short
+        st.tuples(cut, st.binary(min_size=1, max_size=8)).map(  # bytes overwritten
+            lambda c: good[: c[0]] + c[1] + good[c[0] + len(c[1]) :]
+        ),
+    )
+    parts = [p for p in data.draw(st.lists(part, min_size=1, max_size=4))
+             if f"\r\n--{BOUNDARY}".encode() not in p + b"\r\n"]  # fmt: skip
+    if not parts:
+        return
+    answer = post(api, multipart(parts))
+    assert answer.status_code in (200, 202, 409), answer.text
+    body = answer.json()
+    assert set(body) <= {"00081199", "00081198"}
+    for sequence in body.values():
+        for item in sequence["Value"]:
+            assert set(item) <= {"00081150", "00081155", "00081197"}
+            for tag in ("00081150", "00081155"):
+                if tag in item:
+                    (uid,) = item[tag]["Value"]
+                    assert len(uid) <= 64 and set(uid) <= set("0123456789.")
+    assert not any(p.name.endswith(".part") for p in spooled(api.data_dir))
