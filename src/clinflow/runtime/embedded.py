@@ -24,7 +24,8 @@ import asyncio
 import gc
 import time
 from collections import Counter
-from collections.abc import AsyncIterable, Callable
+from collections.abc import AsyncIterable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,7 +115,7 @@ MAX_LATENCY_SAMPLES = 200_000  # per terminal hop; later samples are not kept (m
 _REFREEZE_AT = frozenset({16, 256, 2048})
 
 
-def _freeze_long_lived(collect: bool = False) -> None:
+def freeze_long_lived(collect: bool = False) -> None:
     """Move what is alive now (stores, policies, the text de-identifier's name and place
     lists: millions of objects) out of the cyclic collector's sight (``gc.freeze``), so a
     full collection no longer walks them. Measured on 10 icu-ward patients (13,440 vital
@@ -126,6 +127,24 @@ def _freeze_long_lived(collect: bool = False) -> None:
     if collect:
         gc.collect()
     gc.freeze()
+
+
+YOUNG_GC_THRESHOLD = 20_000  # allocations between young collections (CPython's default: 700)
+
+
+@contextmanager
+def run_gc() -> Iterator[None]:
+    """The collector's settings while a run lasts: young-generation collections every
+    ``YOUNG_GC_THRESHOLD`` allocations (a run allocates and frees envelopes and dicts by the
+    million, almost none in cycles); on exit the thresholds come back and what
+    ``freeze_long_lived`` froze is unfrozen."""
+    threshold = gc.get_threshold()
+    gc.set_threshold(max(threshold[0], YOUNG_GC_THRESHOLD), threshold[1], threshold[2])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
 
 
 class EmbeddedRuntime:
@@ -162,7 +181,7 @@ class EmbeddedRuntime:
         self._batches = 0
         # here, not in run(): a full collection is a pause, and callers start their clocks
         # (replay schedules, benchmarks) between building the runtime and running it
-        _freeze_long_lived(collect=True)
+        freeze_long_lived(collect=True)
         self._commit_lock = asyncio.Lock()
         self._committing: dict[str, asyncio.Future[None]] = {}
         # per hop: ids processed whose ledger mark is not written yet (a redelivery arriving
@@ -186,10 +205,6 @@ class EmbeddedRuntime:
         *,
         duration_s: float | None = None,
     ) -> RunStats:
-        threshold = gc.get_threshold()
-        # young-generation collections every 20,000 allocations instead of 700: a run
-        # allocates and frees envelopes and dicts by the million, almost none in cycles
-        gc.set_threshold(max(threshold[0], 20_000), threshold[1], threshold[2])
         self._queues = {name: asyncio.Queue(self.queue_size) for name in self.graph.hops}
         self.stats.started = time.perf_counter()
         workers = [
@@ -208,10 +223,9 @@ class EmbeddedRuntime:
             else None
         )
         try:
-            await asyncio.gather(feeder, *workers)
+            with run_gc():
+                await asyncio.gather(feeder, *workers)
         finally:
-            gc.set_threshold(*threshold)
-            gc.unfreeze()
             if timer is not None:
                 timer.cancel()
             for task in (stopper, feeder, *workers):
@@ -292,7 +306,7 @@ class EmbeddedRuntime:
     async def _process_batch(self, name: str, batch: list[Envelope]) -> None:
         self._batches += 1
         if self._batches in _REFREEZE_AT:
-            _freeze_long_lived()  # what the first batches loaded lazily (name lists, models)
+            freeze_long_lived()  # what the first batches loaded lazily (name lists, models)
         hop = self.graph.hops[name]
         stats = self.stats.hops[name]
         stats.received += len(batch)
