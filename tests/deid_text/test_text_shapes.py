@@ -98,3 +98,15 @@ def test_login_forms_come_from_the_name_shape() -> None:
     assert "sahmed" in username_forms("Ahmed, S")
     assert "mruiztan" in username_forms("M. Ruiz-Tanaka")  # first 8 letters
     assert username_forms("Dr. Li") == set()  # too short to tell from a word
+
+
+def test_initials_written_together_before_the_patients_name(deid: TextDeidentifier) -> None:
+    """"BG Rivera" (baby girl) is the patient; "ED Rivera" is a unit before the name."""
+    from clinflow.deid.text.known import KnownIdentifiers
+
+    known = KnownIdentifiers()
+    known.add_name(["Ana"], "Rivera")
+    text = "Baby Girl Rivera (BG Rivera), born 9/14; seen in ED Rivera was stable"
+    spans = deid.analyze(text, known)
+    assert covered(text, "BG Rivera", spans)
+    assert not any(text[s.start : s.end].startswith("ED") for s in spans)

@@ -420,6 +420,13 @@ def _merge(spans: list[Span]) -> list[Span]:
 _TITLE_BEFORE = re.compile(
     r"(?:(?:\b(?:Dr|Drs|Mr|Mrs|Ms|Miss|Mx|Prof)\.?|\b[A-Z]\.)[ \t]{1,2}){1,3}$"
 )
+# "BG Rivera", "JT Okafor": initials written together before a name the record knows
+_INITIALS_BEFORE = re.compile(r"(?<![\w.])[A-Z]{2,3}[ \t]$")
+# ...but not the unit or test a sentence names right before it ("seen in ED Rivera ...")
+_UNIT_ABBREVIATIONS = frozenset(
+    "ED ER OR CT MR MRI US IR ICU CCU NICU PICU MICU SICU PACU IV PO PT OT RN MD NP PA DO "
+    "ECG EKG EEG EMS GI OB".split()
+)
 _BETWEEN_NAMES = re.compile(r"[ \t]+[A-Z]\.?[ \t]+")
 _AFTER_NAME = re.compile(
     r"^(?:,?[ \t]+(?:Jr|Sr)\.?|[ \t]+(?:II|III|IV)\b|[ \t]{1,2}[A-Z]\.(?=\s)|['’]s\b"
@@ -443,6 +450,10 @@ def _extend_names(text: str, spans: list[Span]) -> list[Span]:
         before = _TITLE_BEFORE.search(text[max(0, start - 16) : start])
         if before is not None:
             start = max(0, start - 16) + before.start()
+        elif span.recognizer == "known_identifier":
+            initials = _INITIALS_BEFORE.search(text[max(0, start - 5) : start])
+            if initials is not None and initials.group().strip() not in _UNIT_ABBREVIATIONS:
+                start = max(0, start - 5) + initials.start()
         after = _AFTER_NAME.match(text[end : end + 8])
         if after is not None:
             end += after.end()
