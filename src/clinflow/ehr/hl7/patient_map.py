@@ -10,6 +10,7 @@ its period (an A03 must carry PV1-45; a PV1-45 makes it ``finished``).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from datetime import timezone
 from typing import Any
 
@@ -62,6 +63,14 @@ def patient_resource(pid: Segment, message: Message, profile: VendorProfile) -> 
     return found
 
 
+def _cx_ids(segment: Segment, field: int) -> Iterator[tuple[str, str]]:
+    """(id, identifier type code) of each non-empty CX repetition of ``segment``-``field``."""
+    for rep in segment.repetitions(field):
+        comps = [subs[0] for subs in rep]
+        if comps[0]:
+            yield comps[0], comps[4] if len(comps) > 4 else ""
+
+
 def _build_patient(
     pid: Segment, nk1s: list[Segment], pd1: Segment | None, profile: VendorProfile
 ) -> dict[str, Any]:
@@ -69,12 +78,7 @@ def _build_patient(
     identifiers: list[dict[str, Any]] = []
     patient_id = ""
     mrn_types = {profile.mrn_type, "MR", "MRN"}
-    for rep in pid.repetitions(3):
-        comps = [subs[0] for subs in rep]
-        value = comps[0]
-        id_type = comps[4] if len(comps) > 4 else ""
-        if not value:
-            continue
+    for value, id_type in _cx_ids(pid, 3):
         if id_type == "PI":
             patient_id = patient_id or value
             continue
@@ -133,12 +137,7 @@ def merge_link(mrg: Segment, profile: VendorProfile) -> dict[str, Any]:
     where = mrg.where
     mrn = prior_id = ""
     mrn_types = {profile.mrn_type, "MR", "MRN"}
-    for rep in mrg.repetitions(1):
-        comps = [subs[0] for subs in rep]
-        value = comps[0]
-        id_type = comps[4] if len(comps) > 4 else ""
-        if not value:
-            continue
+    for value, id_type in _cx_ids(mrg, 1):
         if id_type == "PI":
             prior_id = prior_id or value
         elif id_type in mrn_types:
