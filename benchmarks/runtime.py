@@ -232,12 +232,20 @@ def fhir_stage(patients: int, seed: int, scratch: Path) -> dict[str, Any]:
     return results
 
 
-def rss_run(seconds: float, patients: int, scratch: Path) -> dict[str, Any]:
-    """A paced ``clinflow run`` process, RSS sampled every second."""
+def rss_run(
+    seconds: float, patients: int, scratch: Path, scenario: str = "icu-ward", speed: str = "x300"
+) -> dict[str, Any]:
+    """A paced ``clinflow run`` process, RSS sampled every second.
+
+    The default stream (icu-ward: 48 clinical hours at x300, 9.6 minutes) outlasts the
+    scoring windows (24 clinical hours, ADR 0103): while they fill, memory grows with the
+    data they must hold by design; after, it must stay flat. Both are reported: growth over
+    the whole run (last third / first third) and after the fill (last third / middle third).
+    """
     process = subprocess.Popen(
         [sys.executable, "-m", "clinflow", "run", "--data-dir", str(scratch / "rss"),
-         "--patients", str(patients), "--speed", "x3600", "--duration", f"{seconds}s",
-         "--no-progress", "--json"],
+         "--patients", str(patients), "--speed", speed, "--duration", f"{seconds}s",
+         "--scenario", str(scenarios_dir() / f"{scenario}.yaml"), "--no-progress", "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     handle = psutil.Process(process.pid)
@@ -253,14 +261,21 @@ def rss_run(seconds: float, patients: int, scratch: Path) -> dict[str, Any]:
     report = json.loads(stdout or b"{}")
     third = max(1, len(samples) // 3)
     first = max(rss for _, rss in samples[:third]) if samples else 0
+    middle = max(rss for _, rss in samples[third:-third]) if len(samples) > 2 else 0
     last = max(rss for _, rss in samples[-third:]) if samples else 0
     return {
+        "scenario": scenario,
+        "speed": speed,
+        "patients": patients,
         "seconds": round(samples[-1][0], 1) if samples else 0,
         "inputs": report.get("inputs"),
+        "stopped_by": report.get("stopped_by"),
         "peak_rss_mb": round(max((rss for _, rss in samples), default=0) / 2**20, 1),
         "first_third_peak_mb": round(first / 2**20, 1),
+        "middle_third_peak_mb": round(middle / 2**20, 1),
         "last_third_peak_mb": round(last / 2**20, 1),
         "growth_ratio": round(last / first, 3) if first else None,
+        "growth_ratio_after_fill": round(last / middle, 3) if middle else None,
     }
 
 
