@@ -42,7 +42,7 @@ test: $(STAMP) dicom-tools browser
 
 ## The quick subset for the edit loop: no slow, broker or PostgreSQL tests.
 test-quick: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow and not broker and not postgres" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n 2 -m "not slow and not broker and not postgres" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
