@@ -138,9 +138,14 @@ def clinflow(work: Path, study: Path, instances: int) -> dict[str, Any]:
     if process.returncode != 0:
         raise SystemExit(f"clinflow run failed: {stderr[-2000:]}")
     report = json.loads(stdout)
+    return {"ack_s": round(ack, 3), **pipeline_figures(report, ingested, drained),
+            "scp": report.get("dicom_scp")}  # fmt: skip
+
+
+def pipeline_figures(report: dict[str, Any], ingested: float, drained: float) -> dict[str, Any]:
+    """What a ``clinflow run --json`` report says about a DICOM front door's instances."""
     hops = report["hops"]
     return {
-        "ack_s": round(ack, 3),
         "ingested_s": round(ingested, 3),
         "drained_s": round(drained, 3),
         "ingest_received": hops["ingest"]["received"],
@@ -148,7 +153,6 @@ def clinflow(work: Path, study: Path, instances: int) -> dict[str, Any]:
         "deid_dicom_emitted": hops["deid-dicom"]["emitted"],
         "quarantined": sum(h["rejected"] for h in hops.values()),
         "accounting": report["accounting"],
-        "scp": report.get("dicom_scp"),
     }
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from dicom_scp import free_port, ledger_count, make_study
+from dicom_scp import free_port, ledger_count, make_study, pipeline_figures
 
 BOUNDARY = "clinflow-bench-stow"
 
@@ -122,19 +122,12 @@ def run(work: Path, study: Path, instances: int) -> dict[str, Any]:
     if runtime.returncode != 0:
         raise SystemExit(f"clinflow run failed: {stderr[-2000:]}")
     report = json.loads(stdout)
-    hops = report["hops"]
     return {
         "stored": stored,
         "body_bytes": sum(p.stat().st_size for p in study.iterdir()),
         "api_peak_rss_mib": {"before_post": rss_before, "after_post": rss_after},
         "answered_s": round(answered, 3),
-        "ingested_s": round(ingested, 3),
-        "drained_s": round(drained, 3),
-        "ingest_received": hops["ingest"]["received"],
-        "deid_dicom_received": hops["deid-dicom"]["received"],
-        "deid_dicom_emitted": hops["deid-dicom"]["emitted"],
-        "quarantined": sum(h["rejected"] for h in hops.values()),
-        "accounting": report["accounting"],
+        **pipeline_figures(report, ingested, drained),
         "stow": report.get("dicom_stow"),
     }
 
