@@ -149,6 +149,48 @@ class FeatureStore:
         since = now - state.last_time if state.last_time != float("-inf") else None
         return PatientFeatures(patient, as_of, since, parameters)
 
+    def worst(
+        self, patient: str, parameter: Parameter, since: float, until: float, *, highest: bool
+    ) -> tuple[float, float, str] | None:
+        """The (epoch s, value, source id) of the highest (or lowest) reading of ``parameter``
+        in ``[since, until]``; the latest one on ties. None when there is none (SOFA scores
+        the worst value of a period; lab series hold a few readings a day)."""
+        state = self._patients.get(patient)
+        series = state.series.get(parameter) if state is not None else None
+        if not series:
+            return None
+        found: tuple[float, float, str] | None = None
+        for point in reversed(series):
+            t = point[0]
+            if t > until:
+                continue
+            if t < since:
+                break
+            if (
+                found is None
+                or (highest and point[1] > found[1])
+                or (not highest and point[1] < found[1])
+            ):
+                found = point
+        return found
+
+    def holds_any(self, patient: str, parameters: frozenset[Parameter]) -> bool:
+        """Whether a reading of any of ``parameters`` is held for ``patient`` (cheap)."""
+        state = self._patients.get(patient)
+        return state is not None and not parameters.isdisjoint(state.series)
+
+    def last_before(
+        self, patient: str, parameter: Parameter, until: float
+    ) -> tuple[float, float, str] | None:
+        """The (epoch s, value, source id) of the last reading of ``parameter`` at or before
+        ``until`` still held, or None."""
+        state = self._patients.get(patient)
+        series = state.series.get(parameter) if state is not None else None
+        for point in reversed(series or ()):
+            if point[0] <= until:
+                return point
+        return None
+
     def last_time(self, patient: str) -> datetime | None:
         """Time of the patient's latest observation (the stream time), if any."""
         state = self._patients.get(patient)

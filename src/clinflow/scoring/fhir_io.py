@@ -6,6 +6,13 @@ a bare 8480-6), 8867-4 heart rate, 8310-5 body temperature in ``Cel`` or ``[degF
 inhaled oxygen flow (> 0 L/min means on supplemental oxygen), 9269-2 GCS total, and ACVPU as
 SNOMED CT 1104441000000107 with the level as the value (NHS NEWS2 FHIR guidance).
 
+Laboratory results the SOFA-style lab components read (``clinflow.scoring.sofa``): lactate
+2524-7 (serum/plasma) or 32693-4 (blood), creatinine 2160-0 (mass) or 14682-9 (moles), total
+bilirubin 1975-2 (mass) or 14631-6 (moles), platelets 777-3, leukocytes 6690-2. A lab result
+must say its unit; it is converted to one canonical unit per analyte (lactate mmol/L,
+creatinine and bilirubin mg/dL, counts 10^3/uL): µmol/L creatinine / 88.4, µmol/L bilirubin
+/ 17.1, lactate mg/dL / 9.008, 10^9/L = 10^3/uL, /uL / 1000. An unknown unit is refused.
+
 Parsing is a plain-dict fast path (no fhir.resources model per reading: this is the scoring hot
 path); outputs are validated against fhir.resources R5 in the tests. Errors are
 ``InputRejected`` naming the location (``entry[2].resource.valueQuantity.code``), never the
@@ -44,6 +51,27 @@ LOINC_PARAMETERS: dict[str, Parameter] = {
     "3151-8": Parameter.SUPPLEMENTAL_OXYGEN,
     "9269-2": Parameter.GCS,
     SYSTOLIC_CODE: Parameter.SYSTOLIC_BP,
+}
+# LOINC code -> laboratory parameter (SOFA-style components, lactate, leukocytes).
+LAB_LOINC_PARAMETERS: dict[str, Parameter] = {
+    "2524-7": Parameter.LACTATE,  # Lactate [Moles/volume] in Serum or Plasma
+    "32693-4": Parameter.LACTATE,  # Lactate [Moles/volume] in Blood
+    "2160-0": Parameter.CREATININE,  # Creatinine [Mass/volume] in Serum or Plasma
+    "14682-9": Parameter.CREATININE,  # Creatinine [Moles/volume] in Serum or Plasma
+    "777-3": Parameter.PLATELETS,  # Platelets [#/volume] in Blood by Automated count
+    "1975-2": Parameter.BILIRUBIN,  # Bilirubin.total [Mass/volume] in Serum or Plasma
+    "14631-6": Parameter.BILIRUBIN,  # Bilirubin.total [Moles/volume] in Serum or Plasma
+    "6690-2": Parameter.WBC,  # Leukocytes [#/volume] in Blood by Automated count
+}
+_COUNT_UNITS = {"10*3/ul": 1.0, "10^3/ul": 1.0, "10*9/l": 1.0, "10^9/l": 1.0, "k/ul": 1.0,
+                "/ul": 0.001, "/mm3": 0.001, "{cells}/ul": 0.001}  # fmt: skip
+# Per analyte: unit (micro sign as u, case folded) -> factor to the canonical unit.
+LAB_UNIT_FACTORS: dict[Parameter, dict[str, float]] = {
+    Parameter.LACTATE: {"mmol/l": 1.0, "mg/dl": 1 / 9.008},  # lactate 90.08 g/mol
+    Parameter.CREATININE: {"mg/dl": 1.0, "umol/l": 1 / 88.4},  # 1 mg/dL = 88.4 umol/L
+    Parameter.BILIRUBIN: {"mg/dl": 1.0, "umol/l": 1 / 17.1},  # 1 mg/dL = 17.1 umol/L
+    Parameter.PLATELETS: _COUNT_UNITS,
+    Parameter.WBC: _COUNT_UNITS,
 }
 # ACVPU values. The letter (``text``) or the words win; SNOMED finding codes are a fallback
 # (sources disagree on some of them, so only unambiguous ones are listed).
@@ -136,6 +164,11 @@ def _quantity(holder: Mapping[str, Any], parameter: Parameter, where: str) -> fl
         raise InputRejected("valueQuantity.value must be a number", f"{where}.valueQuantity.value")
     unit = str(quantity.get("code") or quantity.get("unit") or "")
     number = float(value)
+    factors = LAB_UNIT_FACTORS.get(parameter)
+    if factors is not None:
+        factor = _lab_factor(factors, unit, parameter, where)
+        # converted values to 3 decimals: 176.8 umol/L is 2.0 mg/dL, not 1.9999999999999998
+        return number if factor == 1.0 else round(number * factor, 3)
     if parameter is Parameter.TEMPERATURE:
         if unit in _FAHRENHEIT:
             return fahrenheit_to_celsius(number)
@@ -146,6 +179,24 @@ def _quantity(holder: Mapping[str, Any], parameter: Parameter, where: str) -> fl
     if allowed is not None and unit and unit not in allowed:
         raise InputRejected(f"unexpected unit for {parameter.value}", f"{where}.valueQuantity.code")
     return number
+
+
+@lru_cache(maxsize=256)
+def _folded_unit(unit: str) -> str:
+    return unit.replace("\u00b5", "u").replace("\u03bc", "u").replace(" ", "").lower()
+
+
+def _lab_factor(factors: dict[str, float], unit: str, parameter: Parameter, where: str) -> float:
+    """Factor from ``unit`` to the analyte's canonical unit; a lab result without a unit, or
+    with one we cannot convert, is refused (creatinine 2.0 and 176.8 differ by the unit)."""
+    if not unit:
+        raise InputRejected(
+            f"a unit is required for {parameter.value}", f"{where}.valueQuantity.code"
+        )
+    factor = factors.get(_folded_unit(unit))
+    if factor is None:
+        raise InputRejected(f"unexpected unit for {parameter.value}", f"{where}.valueQuantity.code")
+    return factor
 
 
 def _acvpu(resource: Mapping[str, Any], where: str) -> Consciousness:
@@ -176,10 +227,11 @@ def _acvpu(resource: Mapping[str, Any], where: str) -> Consciousness:
 
 
 def parse_observation(resource: Mapping[str, Any], where: str = "Observation") -> list[Reading]:
-    """Readings in one vital-sign Observation (a BP panel yields its systolic component).
+    """Readings in one vital-sign or laboratory Observation (a BP panel yields its systolic
+    component).
 
-    Observations that are not vital signs used by the scores raise ``InputRejected``;
-    entered-in-error or cancelled ones yield nothing.
+    Observations that are not vital signs or lab results used by the scores raise
+    ``InputRejected``; entered-in-error or cancelled ones yield nothing.
     """
     if resource.get("resourceType") != "Observation":
         raise InputRejected("only Observation resources are accepted", f"{where}.resourceType")
@@ -201,9 +253,30 @@ def parse_observation(resource: Mapping[str, Any], where: str = "Observation") -
             return _components(resource, when, source_id, where)
         if system == SNOMED and code == ACVPU_CODE:
             return [Reading(Parameter.CONSCIOUSNESS, _acvpu(resource, where), when, source_id)]
+        if system == LOINC and code in LAB_LOINC_PARAMETERS:
+            parameter = LAB_LOINC_PARAMETERS[code]
+            return [Reading(parameter, _quantity(resource, parameter, where), when, source_id)]
     raise InputRejected(
-        "Observation code is not a vital sign used by this endpoint", f"{where}.code"
+        "Observation code is not a vital sign or lab result used by this endpoint",
+        f"{where}.code",
     )
+
+
+def is_scored_observation(resource: Mapping[str, Any]) -> bool:
+    """Whether an Observation carries a code the ICU scoring reads (a vital sign, the BP
+    panel, ACVPU or one of the lab results): what a pipeline routes to the ICU endpoint."""
+    if resource.get("resourceType") != "Observation":
+        return False
+    for system, code in _codings(resource.get("code")):
+        if system == LOINC and (
+            code in LOINC_PARAMETERS
+            or code in LAB_LOINC_PARAMETERS
+            or code in (BP_PANEL_CODE, "85353-1")
+        ):
+            return True
+        if system == SNOMED and code == ACVPU_CODE:
+            return True
+    return False
 
 
 def _components(

@@ -4,7 +4,10 @@ A RiskAssessment carries: the NEWS2 total and each parameter's sub-score as a co
 Observation (SNOMED CT 1104051000000101, one component per parameter, ``dataAbsentReason`` for
 a missing or stale one), qSOFA as a second contained Observation, the risk band and the RCP
 clinical response as predictions, the mock label in ``meta.tag`` and ``note``, and its lineage
-in ``basis`` (the input Observations) so consent revocation can find it.
+in ``basis`` (the input Observations) so consent revocation can find it. When lab results are
+held, a third contained Observation carries the SOFA-style lab components (one component per
+organ system, points as the value) and the lactate and leukocyte readings with their flags,
+and a third prediction says whether lactate is elevated.
 """
 
 from __future__ import annotations
@@ -14,9 +17,12 @@ from typing import Any
 from clinflow.scoring.fhir_io import NEWS2_TOTAL_CODE, SNOMED
 from clinflow.scoring.news2 import MOCK_LABEL, InputStatus, News2Result, RiskBand
 from clinflow.scoring.qsofa import QsofaResult
+from clinflow.scoring.sofa import LabFlag, LabScores
 from clinflow.scoring.triage import TriageResult
 
 PARAMETER_SYSTEM = "https://clinflow.example/fhir/CodeSystem/news2-parameter"
+SOFA_SYSTEM = "https://clinflow.example/fhir/CodeSystem/sofa-lab-component"
+UCUM = "http://unitsofmeasure.org"
 MOCK_TAG = {
     "system": "https://clinflow.example/fhir/CodeSystem/tags",
     "code": "mock-clinical-model",
@@ -96,24 +102,86 @@ def qsofa_observation(qsofa: QsofaResult, subject: dict[str, str], as_of: str) -
     }
 
 
+def _lab_flag_component(flag: LabFlag) -> dict[str, Any]:
+    return {
+        "code": {
+            "coding": [{"system": SOFA_SYSTEM, "code": flag.parameter.value}],
+            "text": f"{flag.parameter.value}: {', '.join(flag.flags) or 'not flagged'}",
+        },
+        "valueQuantity": {"value": flag.value, "unit": flag.unit, "system": UCUM,
+                          "code": flag.unit},
+    }  # fmt: skip
+
+
+def labs_observation(labs: LabScores, subject: dict[str, str], as_of: str) -> dict[str, Any]:
+    """Contained Observation: the SOFA-style lab subtotal, one component per organ system
+    (points, or ``dataAbsentReason`` when no value is held), lactate and leukocytes."""
+    components: list[dict[str, Any]] = []
+    for item in labs.components:
+        component: dict[str, Any] = {
+            "code": {
+                "coding": [{"system": SOFA_SYSTEM, "code": item.system}],
+                "text": f"SOFA {item.system} ({item.parameter.value}, worst in 24 h)",
+            }
+        }
+        if item.points is not None:
+            component["valueInteger"] = item.points
+        else:
+            component["dataAbsentReason"] = {"coding": [{"system": DATA_ABSENT, "code": "unknown"}]}
+        components.append(component)
+    components += [_lab_flag_component(f) for f in (labs.lactate, labs.wbc) if f is not None]
+    return {
+        "resourceType": "Observation",
+        "id": "sofa-labs",
+        "status": "preliminary" if labs.missing else "final",
+        "code": {"text": "SOFA-style lab components (Vincent 1996): renal, coagulation, liver"},
+        "subject": subject,
+        "effectiveDateTime": as_of,
+        "valueInteger": labs.subtotal,
+        "component": components,
+    }
+
+
 def icu_risk_assessment(
-    assessment_id: str, patient: str, news2: News2Result, qsofa: QsofaResult
+    assessment_id: str,
+    patient: str,
+    news2: News2Result,
+    qsofa: QsofaResult,
+    labs: LabScores | None = None,
 ) -> dict[str, Any]:
     """The ICU endpoint's output resource."""
     subject = {"reference": f"Patient/{patient}"}
     as_of = news2.as_of.isoformat()
-    lineage = tuple(dict.fromkeys((*news2.lineage, *qsofa.lineage)))
+    with_labs = labs is not None and not labs.empty
+    lab_lineage = labs.lineage if labs is not None and with_labs else ()
+    lineage = tuple(dict.fromkeys((*news2.lineage, *qsofa.lineage, *lab_lineage)))
     qsofa_text = {True: "positive", False: "negative", None: "indeterminate"}[qsofa.positive]
     used = "; ".join(
         f"{p.parameter.value}={p.status.value}"
         + (f" ({p.age_seconds:.0f}s old)" if p.age_seconds is not None else "")
         for p in news2.parameters
     )
+    contained = [news2_observation(news2, subject), qsofa_observation(qsofa, subject, as_of)]
+    basis = [{"reference": "#news2"}, {"reference": "#qsofa"}]
+    predictions: list[dict[str, Any]] = []
+    if labs is not None and with_labs:
+        contained.append(labs_observation(labs, subject, as_of))
+        basis.append({"reference": "#sofa-labs"})
+        if labs.lactate is not None:
+            elevated = "elevated" in labs.lactate.flags
+            predictions.append(
+                {
+                    "outcome": {"text": "tissue hypoperfusion (lactate > 2 mmol/L)"},
+                    "qualitativeRisk": {"text": "elevated" if elevated else "not elevated"},
+                    "rationale": f"lactate {labs.lactate.value:g} mmol/L"
+                    + (f" ({', '.join(labs.lactate.flags)})" if labs.lactate.flags else ""),
+                }
+            )
     return {
         "resourceType": "RiskAssessment",
         "id": assessment_id,
         "meta": {"tag": [MOCK_TAG]},
-        "contained": [news2_observation(news2, subject), qsofa_observation(qsofa, subject, as_of)],
+        "contained": contained,
         "status": "preliminary" if news2.partial else "final",
         "method": {
             "coding": [{"system": SNOMED, "code": NEWS2_TOTAL_CODE}],
@@ -122,7 +190,7 @@ def icu_risk_assessment(
         "code": {"text": "Risk of clinical deterioration (mock)"},
         "subject": subject,
         "occurrenceDateTime": as_of,
-        "basis": [{"reference": "#news2"}, {"reference": "#qsofa"}, *_observation_refs(lineage)],
+        "basis": [*basis, *_observation_refs(lineage)],
         "prediction": [
             {
                 "outcome": {"text": "clinical deterioration (NEWS2)"},
@@ -141,6 +209,7 @@ def icu_risk_assessment(
                 "qualitativeRisk": {"text": qsofa_text},
                 "rationale": f"qSOFA {qsofa.score}/3{' (partial)' if qsofa.partial else ''}",
             },
+            *predictions,
         ],
         "note": [{"text": MOCK_LABEL}, {"text": f"inputs: {used}"}],
     }

@@ -46,6 +46,26 @@ FIELD_CATALOG: dict[str, tuple[Any, Any]] = {
     ),
     "gcs": (int | None, Field(default=None, ge=3, le=15, description="Glasgow Coma Scale total")),
     "temperature_c": (float | None, Field(default=None, ge=15, le=46, description="°C")),
+    "lactate_mmol_per_l": (
+        float | None,
+        Field(default=None, ge=0, le=40, description="Lactate, mmol/L (LOINC 2524-7)"),
+    ),
+    "creatinine_mg_per_dl": (
+        float | None,
+        Field(default=None, ge=0, le=40, description="Creatinine, mg/dL (LOINC 2160-0)"),
+    ),
+    "bilirubin_mg_per_dl": (
+        float | None,
+        Field(default=None, ge=0, le=80, description="Total bilirubin, mg/dL (LOINC 1975-2)"),
+    ),
+    "platelets_k_per_ul": (
+        float | None,
+        Field(default=None, ge=0, le=5000, description="Platelets, 10^3/uL (LOINC 777-3)"),
+    ),
+    "wbc_k_per_ul": (
+        float | None,
+        Field(default=None, ge=0, le=1000, description="Leukocytes, 10^3/uL (LOINC 6690-2)"),
+    ),
     "age_years": (
         float,
         Field(ge=0, le=90, description="Age in years (fractions for infants; 90 means 90+)."),
@@ -77,3 +97,12 @@ JSON_VITALS: dict[str, Parameter] = {
     "gcs": Parameter.GCS,
     "temperature_c": Parameter.TEMPERATURE,
 }
+# Plain-JSON lab field -> parameter (canonical units, see clinflow.scoring.vitals.LAB_UNITS).
+JSON_LABS: dict[str, Parameter] = {
+    "lactate_mmol_per_l": Parameter.LACTATE,
+    "creatinine_mg_per_dl": Parameter.CREATININE,
+    "bilirubin_mg_per_dl": Parameter.BILIRUBIN,
+    "platelets_k_per_ul": Parameter.PLATELETS,
+    "wbc_k_per_ul": Parameter.WBC,
+}
+JSON_FIELDS: dict[str, Parameter] = {**JSON_VITALS, **JSON_LABS}

@@ -1,5 +1,10 @@
-"""ICU scoring entry points: vital-sign Observations (streamed, micro-batched, or a Bundle)
-and plain-JSON vitals in; NEWS2 + qSOFA + alerting out, audited when a sink is given."""
+"""ICU scoring entry points: vital-sign and lab Observations (streamed, micro-batched, or a
+Bundle) and plain-JSON vitals and labs in; NEWS2 + qSOFA + SOFA-style lab components and the
+lactate flag + alerting out, audited when a sink is given.
+
+A lab result is drawn before it is reported, so it often arrives after later vital signs:
+a score triggered only by lab readings is taken as of the patient's stream time (the latest
+observation), not the draw time, so it never scores vitals from its future."""
 
 from __future__ import annotations
 
@@ -12,13 +17,16 @@ from pydantic import BaseModel
 from clinflow.audit import events as audit_events
 from clinflow.errors import InputRejected
 from clinflow.scoring.fhir_io import observations_from_body, parse_observation
-from clinflow.scoring.fields import JSON_VITALS
+from clinflow.scoring.fields import JSON_FIELDS
 from clinflow.scoring.identifiers import check_patient, request_id, subject_patient
 from clinflow.scoring.news2 import score_news2
 from clinflow.scoring.qsofa import score_qsofa
 from clinflow.scoring.scores import IcuScore
+from clinflow.scoring.sofa import score_labs
 from clinflow.scoring.state import PatientScores, ScoringState, locked, validate_request
-from clinflow.scoring.vitals import Consciousness, Parameter, Reading
+from clinflow.scoring.vitals import LAB_PARAMETERS, Consciousness, Parameter, Reading
+
+_LABS = frozenset(LAB_PARAMETERS)
 
 
 class IcuScoring(ScoringState):
@@ -37,7 +45,17 @@ class IcuScoring(ScoringState):
         fresh = [r for r in readings if self.features.add(subject, r)]
         if not fresh:
             return None
-        return self._score(subject, max(r.time for r in fresh), None)
+        return self._score(subject, self._as_of(subject, fresh), None)
+
+    def _as_of(self, patient: str, readings: list[Reading]) -> datetime:
+        """When a score triggered by ``readings`` is taken: their latest time, or the stream
+        time when they are all lab results (reported after later vital signs)."""
+        when = max(r.time for r in readings)
+        if all(r.parameter in _LABS for r in readings):
+            stream_time = self.features.last_time(patient)
+            if stream_time is not None and stream_time > when:
+                return stream_time
+        return when
 
     @locked
     def ingest_many(
@@ -59,7 +77,7 @@ class IcuScoring(ScoringState):
             readings = parse_observation(resource, "Observation")
             if not readings:
                 continue
-            when = max(reading.time for reading in readings)
+            when = self._as_of(subject, readings)
             previous = pending.get(subject)
             if previous is not None and when > previous:
                 # flush before the later readings enter the window
@@ -118,7 +136,7 @@ class IcuScoring(ScoringState):
         subject = subject_patient([r for _, r in located])
         readings = [reading for where, res in located for reading in parse_observation(res, where)]
         if not readings:
-            raise InputRejected("no usable vital-sign Observations", "body")
+            raise InputRejected("no usable vital-sign or lab Observations", "body")
         self._remember([(subject, resource) for _, resource in located])
         for reading in readings:
             self.features.add(subject, reading)
@@ -133,7 +151,7 @@ class IcuScoring(ScoringState):
         patient = check_patient(data["patient"])
         when = data.get("observed_at") or datetime.now(UTC)
         source_id = request_id("icu", data)
-        for name, parameter in JSON_VITALS.items():
+        for name, parameter in JSON_FIELDS.items():
             value = data.get(name)
             if value is None:
                 continue
@@ -153,7 +171,7 @@ class IcuScoring(ScoringState):
         latest = self.features.latest_view(patient)
         news2 = score_news2(latest, as_of, scale2=held.scale2, staleness=self.staleness)
         qsofa = score_qsofa(latest, as_of, staleness=self.staleness)
-        score = IcuScore(patient, news2, qsofa)
+        score = IcuScore(patient, news2, qsofa, score_labs(self.features, patient, as_of))
         score.alert = self.alerting.evaluate(patient, news2, lambda: score.assessment_id)
         held.latest = score
         held.record(as_of.timestamp(), news2.total, news2.lineage)

@@ -1,4 +1,5 @@
-"""What scoring returns: an ICU score (NEWS2, qSOFA, any alert) or a triage result, each with
+"""What scoring returns: an ICU score (NEWS2, qSOFA, SOFA-style lab components and the lactate
+flag, any alert) or a triage result, each with
 its lineage, a deterministic RiskAssessment id, its FHIR R5 RiskAssessment and its JSON form.
 """
 
@@ -13,16 +14,18 @@ from clinflow.scoring.fhir_out import icu_risk_assessment, triage_risk_assessmen
 from clinflow.scoring.identifiers import risk_assessment_id
 from clinflow.scoring.news2 import MOCK_LABEL, News2Result
 from clinflow.scoring.qsofa import QsofaResult
+from clinflow.scoring.sofa import LabScores
 from clinflow.scoring.triage import TriageResult
 
 
 @dataclass(slots=True)
 class IcuScore:
-    """One ICU scoring result: NEWS2, qSOFA, any alert raised, and its lineage."""
+    """One ICU scoring result: NEWS2, qSOFA, lab components, any alert raised, its lineage."""
 
     patient: str
     news2: News2Result
     qsofa: QsofaResult
+    labs: LabScores | None = None  # None or empty: no lab result in the window
     alert: Alert | None = None
     _assessment_id: str | None = field(default=None, repr=False)
     _resource: dict[str, Any] | None = field(default=None, repr=False)
@@ -32,20 +35,24 @@ class IcuScore:
         """Deterministic RiskAssessment id (computed on first use: the hot path rarely needs
         it)."""
         if self._assessment_id is None:
+            lineage = self.news2.lineage
+            if self.labs is not None and not self.labs.empty:  # a new lab, a new assessment
+                lineage = (*lineage, *self.labs.lineage)
             self._assessment_id = risk_assessment_id(
-                "news2", self.patient, self.news2.lineage, self.news2.as_of
+                "news2", self.patient, lineage, self.news2.as_of
             )
         return self._assessment_id
 
     @property
     def lineage(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys((*self.news2.lineage, *self.qsofa.lineage)))
+        labs = self.labs.lineage if self.labs is not None else ()
+        return tuple(dict.fromkeys((*self.news2.lineage, *self.qsofa.lineage, *labs)))
 
     def risk_assessment(self) -> dict[str, Any]:
         """The FHIR R5 RiskAssessment (built on first use; the hot path may never need it)."""
         if self._resource is None:
             self._resource = icu_risk_assessment(
-                self.assessment_id, self.patient, self.news2, self.qsofa
+                self.assessment_id, self.patient, self.news2, self.qsofa, self.labs
             )
         return self._resource
 
@@ -84,6 +91,7 @@ class IcuScore:
                 "partial": self.qsofa.partial,
                 "criteria": dict(self.qsofa.criteria),
             },
+            "sofa_labs": self.labs.to_json() if self.labs is not None else None,
             "alert": self.alert.to_json() if self.alert else None,
             "lineage": list(self.lineage),
         }

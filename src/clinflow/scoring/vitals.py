@@ -1,4 +1,7 @@
-"""Vital-sign readings as the scores see them: one parameter, one value, when, from which input.
+"""Readings as the scores see them: one parameter, one value, when, from which input.
+
+Parameters are the vital signs NEWS2/qSOFA score and the laboratory results the SOFA-style
+lab components read (``clinflow.scoring.sofa``), each in one canonical unit.
 
 A ``Reading`` keeps the id of the Observation (or message) it came from, so every score and
 alert can list its lineage, and its time, so a score can say how old each input was.
@@ -13,7 +16,9 @@ from enum import StrEnum
 
 
 class Parameter(StrEnum):
-    """The physiological parameters scored by NEWS2, qSOFA and the triage mock."""
+    """The physiological parameters scored by NEWS2, qSOFA, the triage mock and the SOFA-style
+    lab components (labs in canonical units: lactate mmol/L, creatinine and total bilirubin
+    mg/dL, platelets and leukocytes 10^3/uL)."""
 
     # Enum.__hash__ is a Python-level function; parameters key every hot-path dict lookup, so
     # hash as the plain string (C speed, and consistent with ``==`` on the value).
@@ -27,6 +32,11 @@ class Parameter(StrEnum):
     CONSCIOUSNESS = "consciousness"
     TEMPERATURE = "temperature"
     GCS = "gcs"
+    LACTATE = "lactate"
+    CREATININE = "creatinine"
+    PLATELETS = "platelets"
+    BILIRUBIN = "bilirubin"
+    WBC = "wbc"
 
 
 # NEWS2's seven parameters, in the order of RCP 2017 Chart 1.
@@ -40,6 +50,22 @@ NEWS2_PARAMETERS: tuple[Parameter, ...] = (
     Parameter.TEMPERATURE,
 )
 
+# Laboratory results (canonical unit of each in LAB_UNITS).
+LAB_PARAMETERS: tuple[Parameter, ...] = (
+    Parameter.LACTATE,
+    Parameter.CREATININE,
+    Parameter.PLATELETS,
+    Parameter.BILIRUBIN,
+    Parameter.WBC,
+)
+LAB_UNITS: dict[Parameter, str] = {
+    Parameter.LACTATE: "mmol/L",
+    Parameter.CREATININE: "mg/dL",
+    Parameter.PLATELETS: "10*3/uL",
+    Parameter.BILIRUBIN: "mg/dL",
+    Parameter.WBC: "10*3/uL",
+}
+
 NUMERIC_PARAMETERS: frozenset[Parameter] = frozenset(
     {
         Parameter.RESPIRATORY_RATE,
@@ -48,6 +74,7 @@ NUMERIC_PARAMETERS: frozenset[Parameter] = frozenset(
         Parameter.HEART_RATE,
         Parameter.TEMPERATURE,
         Parameter.GCS,
+        *LAB_PARAMETERS,
     }
 )
 
