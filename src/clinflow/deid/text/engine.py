@@ -434,6 +434,40 @@ _AFTER_NAME = re.compile(
 )
 _WORD_AFTER = re.compile(r"^[ \t]{1,2}([^\W\d_][\w'’-]*)")
 _WORD_BEFORE = re.compile(r"([^\W\d_][\w'’-]*)[ \t]{1,2}$")
+# a nickname in quotes inside or after a name: Brandon "Bear" Szczepanski, Jesús "Chuy"
+_QUOTED_AFTER = re.compile(r"^[ \t]{1,2}[\"“‘'(]([^\W\d_][\w'’-]*)[\"”’')]")
+# particles inside a name: Hamad bin Rashid, Ana de la Cruz, Pieter van der Merwe
+NAME_PARTICLES = frozenset(
+    "bin ibn bint binti al el abu ap de del della dei der den di da das dos du la le van "
+    "von ter ten y".split()
+)
+
+
+def _name_end(text: str, end: int) -> int:
+    """Where a name found up to ``end`` really ends: over middle or second family names,
+    particles followed by a name word, and a quoted nickname."""
+    while True:
+        window = text[end : end + 60]
+        word = _WORD_AFTER.match(window)
+        if word and is_name_like(word[1]):
+            end += word.end()
+            continue
+        if word and word[1].casefold() in NAME_PARTICLES:
+            skip = word.end()
+            second = _WORD_AFTER.match(window[skip:])
+            if second and second[1].casefold() in NAME_PARTICLES:
+                skip += second.end()
+                second = _WORD_AFTER.match(window[skip:])
+            if second and second[1][0].isupper() and is_name_like(second[1]):
+                end += skip + second.end()
+                continue
+        quoted = _QUOTED_AFTER.match(window)
+        if quoted and quoted[1][0].isupper():
+            after = _WORD_AFTER.match(window[quoted.end() :])
+            if not is_vocabulary(quoted[1]) or (after and is_name_like(after[1])):
+                end += quoted.end()
+                continue
+        return end
 
 
 def _extend_names(text: str, spans: list[Span]) -> list[Span]:
@@ -457,9 +491,9 @@ def _extend_names(text: str, spans: list[Span]) -> list[Span]:
         after = _AFTER_NAME.match(text[end : end + 8])
         if after is not None:
             end += after.end()
-        # a middle or second family name next to a found name ("Adaeze Chidinma Okonkwo")
-        while (word := _WORD_AFTER.match(text[end : end + 40])) and is_name_like(word[1]):
-            end += word.end()
+        # a middle or second family name next to a found name ("Adaeze Chidinma Okonkwo"),
+        # particles ("bin", "de la") and a quoted nickname
+        end = _name_end(text, end)
         while (word := _WORD_BEFORE.search(text[max(0, start - 40) : start])) and (
             is_name_like(word[1])
         ):

@@ -81,6 +81,7 @@ _STRONG_CUES = regex.compile(
     r"boyfriend|girlfriend|fiancee?|aunt|uncle|niece|nephew|cousin|grandson|granddaughter|"
     r"grandmother|grandfather|caregiver|neighbou?r|roommate|mom|dad|stepson|stepdaughter|"
     r"stepmother|stepfather|sibling|child|aide|interpreter|chaplain|pharmacist|"
+    r"(?:daughter|son|sister|brother|grandson|granddaughter|niece|nephew|cousin|parent)s|"
     r"(?:his|her|their|pt's|patient's)\s+(?:wife|husband|son|daughter|mother|father|sister|"
     r"brother|spouse|partner|friend|aunt|uncle|niece|nephew|cousin|neighbou?r|caregiver))"
     r"(?:\s*,|\s*\(|\s+is|\s+named)?"
@@ -156,7 +157,10 @@ def _clinical_words() -> frozenset[str]:
     """Words that end a name: clinical vocabulary and common English beyond the safe list."""
     from clinflow.deid.text.lexicon import english_vocabulary
 
-    return _clinical() | (english_vocabulary() - all_person_names() - city_names())
+    # WordNet's proper nouns (famous people, places: "Ignatius", "Hutchins") may be names
+    return _clinical() | (
+        english_vocabulary() - all_person_names() - city_names() - noun_only_words()
+    )
 
 
 @lru_cache(maxsize=1)
@@ -236,6 +240,13 @@ def dictionary_names(text: str, tokens: list[_Token] | None = None) -> list[Name
 
 
 @lru_cache(maxsize=1)
+def _function_words() -> frozenset[str]:
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    return frozenset(STOP_WORDS)
+
+
+@lru_cache(maxsize=1)
 def _never_after_cue() -> frozenset[str]:
     """Words that are not a name even right after "d/w" or "Dr.": function words, clinical
     words, eponyms and drugs (common English words such as "Young" or "White" may be)."""
@@ -301,8 +312,6 @@ def _accept_after_cue(token: _Token, strong: bool) -> bool:
         is_name(token.text)
         or not is_english_word(token.text)
         or token.key in noun_only_words()
-        or token.key not in safe_words()
-        or token.key in all_person_names()
     )
 
 
@@ -323,8 +332,24 @@ def _take(
             break
         if capitalised_only and not token.capitalised:
             break
+        if len(token.text) == 1 and text.startswith("/", token.end):
+            break  # "CC: f/u": a letter before a slash is an abbreviation, not an initial
+        if len(token.text) == 1 and token.text.islower() and text.startswith(".", token.end):
+            count += 1  # "dr. k. o'farrell": a lower-case initial
+            continue
         if not _accept_after_cue(token, strong):
             break
+        if (
+            not token.capitalised
+            and is_english_word(token.text)
+            and at + count + 1 < len(tokens)
+            and not text[token.end : tokens[at + count + 1].start].strip()
+            and not tokens[at + count + 1].capitalised
+            and len(tokens[at + count + 1].text) >= 3
+            and tokens[at + count + 1].key not in _function_words()
+            and is_vocabulary(tokens[at + count + 1].text)
+        ):
+            break  # "sign out to day team": an English word before another is a phrase
         count += 1
     # a name is not only initials
     while (
@@ -420,6 +445,31 @@ _DOSE_AFTER = regex.compile(
 
 # "MoCA", "NovoLOG": a word ending in two capitals is an abbreviation or brand, not a name
 _CAMEL_TAIL = regex.compile(r"\p{Ll}\p{Lu}{2,}$", regex.V0)
+# "GlideScope", "HeartMate", "SUVmax", "FHx": a capital inside a word part (other than the
+# Mc/Mac/De/La/Van... of a surname) or capitals then lower case make a brand or abbreviation
+_NAME_CAMEL = regex.compile(
+    r"(?:Mc|Mac|O|D|De|Di|Da|Du|Del|Della|La|Le|Lo|Van|Von|Vander|Fitz|St|San|Ben|Abu|Al|El)"
+    r"\p{Lu}\p{Ll}+",
+    regex.V0,
+)
+_VOWEL = regex.compile(
+    r"[aeiouyàáâãäåæèéêëìíîïòóôõöøùúûüýÿāăąēĕėęěīĭįıōŏőœūŭůűų]", regex.I | regex.V0
+)
+
+
+def brand_or_abbreviation_shape(word: str) -> bool:
+    """A capitalised word whose shape is a brand, product or abbreviation rather than a
+    name: an inner capital ("GlideScope"), a capital run before lower case ("SUVmax",
+    "FHx"), or no vowel at all ("Hgb", "Sx")."""
+    for part in regex.split(r"[-'’]", word):
+        if not part:
+            continue
+        if regex.match(r"\p{Lu}{2,}\p{Ll}", part, regex.V0):
+            return True
+        inner = regex.search(r"\p{Ll}\p{Lu}", part, regex.V0)
+        if inner is not None and not _NAME_CAMEL.fullmatch(part):
+            return True
+    return len(word) >= 3 and _VOWEL.search(word) is None
 # start of a line, a sentence, a list item or a heading's value: capitals there are grammar
 _SENTENCE_START = regex.compile(r"(?:\A|[.!?:;]\s|\n)[ \t\-*•\d.)(\"']*\Z", regex.V0)
 
@@ -441,6 +491,7 @@ def recall_first_names(text: str, tokens: list[_Token] | None = None) -> list[Na
             token.capitalised
             and not token.all_caps
             and not _CAMEL_TAIL.search(token.text)
+            and not brand_or_abbreviation_shape(token.text)
             and len(token.text) >= 3
             and token.key not in safe
             and not is_english_word(token.text)

@@ -231,7 +231,25 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.5,
     ),
     PatternSpec(
-        # weekday abbreviations: unambiguous ones alone, "Mon"/"Sat"/"Sun" after a date cue
+        # a weekday written with a date is part of it: "Sun 30 Nov", "Wed 26th",
+        # "Thursday 11/20/2025", "Tue, 3rd June"
+        "date_weekday",
+        DATE,
+        rf"\b(?:{_WEEKDAY}|Mon|Tue|Tues|Wed|Weds|Thu|Thur|Thurs|Fri|Sat|Sun|MON|TUE|TUES|WED|THU|"
+        rf"THUR|THURS|FRI|SAT|SUN)\.?(?:,?[ \t]{{1,2}}(?:the[ \t]+)?\d{{1,2}}(?:st|nd|rd|th)?"
+        rf"(?![\w/:.-]|\.\d)|(?=,?[ \t]{{1,2}}(?:the[ \t]+)?(?:\d{{1,2}}(?:st|nd|rd|th)?\b"
+        rf"|{_MONTH_ANY}\b)))",
+        0.55,
+    ),
+    PatternSpec(
+        # weekdays alone (off in policies/text.yaml: not PHI under Safe Harbor) ...
+        "date_weekday_alone",
+        DATE,
+        rf"\b{_WEEKDAY}s?\b",
+        0.5,
+    ),
+    PatternSpec(
+        # ... and their abbreviations: unambiguous ones alone, "Mon"/"Sat"/"Sun" after a cue
         "date_weekday_abbreviation",
         DATE,
         r"\b(?:Tue|Tues|Wed|Weds|Thu|Thur|Thurs|Fri|TUE|TUES|WED|THU|THUR|THURS|FRI)\b\.?"
@@ -246,15 +264,6 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"[\s-]{1,2})(?:May|MAY)\b",
         0.6,
         regex.I,
-    ),
-    PatternSpec("date_weekday", DATE, rf"\b{_WEEKDAY}s?\b", 0.5),
-    PatternSpec(
-        "date_weekday_short",
-        DATE,
-        r"\b(?:Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)\.?(?=,?\s+\d{1,2}[/-]|,?\s+"
-        + MONTHS
-        + r")",
-        0.5,
     ),
     PatternSpec(
         "date_day_month",
@@ -323,9 +332,11 @@ PATTERNS: tuple[PatternSpec, ...] = (
     PatternSpec(
         "phone_short_after_cue",
         PHONE,
-        r"(?<=\b(?:pager|pgr|pg|beeper|bpr|beep|page|paged|ext|x|extension|tel|telephone|"
+        r"(?<=\b(?:pager|pgr|pg|beeper|bpr|beep|bleep|page|paged|ext|x|extension|tel|telephone|"
         r"phone|ph|cell|mobile|fax|call|callback|call\s+back|number|contact|reached\s+at|"
-        r"at)\.?\s*(?:#|no\.?|num(?:ber)?)?\s*[:#]?\s{0,2})(?:\d{1,2}-)?\d{4,6}(?![\d,/]|\.\d)",
+        r"at)\.?\s*(?:#|no\.?|num(?:ber)?)?\s*[:#]?\s{0,2})"
+        r"(?!(?<=\b(?:at|call|called)\s{1,2})(?:[01]\d|2[0-3])[0-5]\d(?![\d:]))"
+        r"(?:\d{1,2}-)?\d{4,6}(?![\d,/]|\.\d)",
         0.6,
         regex.I,
     ),

@@ -1,0 +1,98 @@
+"""Note shapes measured on blind_3/blind_4 (development sets since) and the dev notes: name
+particles and quoted nicknames inside a name, weekdays with and without a date, clock times
+after "at", brand and abbreviation shapes, verbs after relation words. Every example string
+here is invented for the test."""
+
+from __future__ import annotations
+
+import pytest
+
+from clinflow.deid.pseudonym import Pseudonymizer
+from clinflow.deid.text.engine import TextDeidentifier, load_text_policy
+from clinflow.deid.text.known import KnownIdentifiers
+from clinflow.deid.text.names import brand_or_abbreviation_shape
+
+from .helpers import covered
+
+KEY = bytes(range(32))
+
+
+@pytest.fixture(scope="module")
+def deid() -> TextDeidentifier:
+    policy = load_text_policy().model_copy(update={"anonymizer": "builtin"})
+    return TextDeidentifier(Pseudonymizer(KEY), policy)
+
+
+def _known(given: str, family: str) -> KnownIdentifiers:
+    known = KnownIdentifiers()
+    known.add_name([given], family)
+    return known
+
+
+@pytest.mark.parametrize(
+    ("given", "family", "text", "phi"),
+    [
+        # the record holds given + family; the note writes the full name with particles
+        ("Tariq", "Al-Hashimi", "Pt: Tariq bin Yousef Al-Hashimi  DOB 2 Mar 1960", "bin Yousef"),
+        ("Lucia", "Marquez", "Seen with Lucia de la Fuente Marquez and her son.", "de la Fuente"),
+        # a nickname in quotes between the given and the family name
+        ("Dorothea", "Pennywhistle", 'Mrs. Dorothea "Dottie" Pennywhistle, 81, CHF', "Dottie"),
+        ("Ramon", "Quintanilla", 'ADMIT: Ramon "Moncho" Quintanilla   MRN 5512', "Moncho"),
+    ],
+)
+def test_patients_name_is_whole_with_particles_and_nicknames(
+    deid: TextDeidentifier, given: str, family: str, text: str, phi: str
+) -> None:
+    spans = deid.analyze(text, _known(given, family))
+    assert covered(text, phi, spans), [text[s.start : s.end] for s in spans]
+
+
+FOUND = [
+    ("Clinic letter   Sat 14 Mar 2071\nRe: follow-up", "Sat 14 Mar 2071"),
+    ("Next huddle Thu 19th 09:00 in the ward office", "Thu 19th"),
+    ("Seen Tuesday 3/17/2070 at the bedside", "Tuesday 3/17/2070"),
+    ("Twins seen by their daughters Marisela and Odalys Brightwater today", "Marisela"),
+    ("d/w hutchins re: plan", "hutchins"),
+    ("cc: dr. k. o'farrell (PCP)", "o'farrell"),
+    ("Pt: Ignatius Okonkwo-Baptiste   MRN 4410021", "Ignatius"),
+]
+
+
+@pytest.mark.parametrize(("text", "phi"), FOUND)
+def test_shapes_are_found(deid: TextDeidentifier, text: str, phi: str) -> None:
+    spans = deid.analyze(text)
+    assert covered(text, phi, spans), [(text[s.start : s.end], s.recognizer) for s in spans]
+
+
+CLEAN = [
+    "family hopes for discharge on Friday; PT Mon/Wed/Fri",
+    "Will recheck at 0600 and again at 1430",
+    "video laryngoscopy (GlideScope) first line; HeartMate 3 LVAD; SUVmax 6.2; Hgb 9.1",
+    "Husband prefers to stay overnight; dad gave the 2300 feed",
+    "plan to sign out to day team",
+    "CC: f/u asthma after ED visit",
+]
+
+
+@pytest.mark.parametrize("text", CLEAN)
+def test_ordinary_text_stays(deid: TextDeidentifier, text: str) -> None:
+    spans = deid.analyze(text)
+    assert not spans, [(text[s.start : s.end], s.entity, s.recognizer) for s in spans]
+
+
+@pytest.mark.parametrize(
+    ("word", "brand"),
+    [
+        ("GlideScope", True),
+        ("NeoSure", True),
+        ("FHx", True),
+        ("Hgb", True),
+        ("McAllister", False),
+        ("DeShawn", False),
+        ("O'Donnell", False),
+        ("Okafor-Lindqvist", False),
+        ("Lynn", False),
+    ],
+)
+def test_brand_shapes_are_not_names(word: str, brand: bool) -> None:
+    assert brand_or_abbreviation_shape(word) is brand
