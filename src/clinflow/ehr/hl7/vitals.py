@@ -8,7 +8,9 @@ them), body temperature 8310-5 ``Cel``, inhaled O2 flow 3151-8 ``L/min`` and ACV
 1104441000000107, NHS NEWS2 FHIR guidance). The round-trip test checks these against the
 generator's own output. Laboratory results (lactate 2524-7 ``mmol/L`` as in REFERENCE.md,
 creatinine 2160-0 and total bilirubin 1975-2 ``mg/dL``, leukocytes 6690-2 and platelets 777-3
-``10*3/uL``) map the same way with category ``laboratory``.
+``10*3/uL``; lactate in blood 32693-4, creatinine 14682-9 and bilirubin 14631-6 in ``umol/L``)
+map the same way with category ``laboratory``; ICU scoring reads them
+(``clinflow.scoring.sofa``).
 """
 
 from __future__ import annotations
@@ -75,6 +77,15 @@ LABS: tuple[Vital, ...] = (
           "10*3/uL", "777-3"),
     Vital("bilirubin", ((LOINC, "1975-2", "Bilirubin.total [Mass/volume] in Serum or Plasma"),),
           "mg/dL", "1975-2"),
+    # the same analytes as other senders code them: lactate in whole blood (point of care,
+    # blood gas analysers), creatinine and bilirubin in SI (moles/volume) units
+    Vital("lactate-blood", ((LOINC, "32693-4", "Lactate [Moles/volume] in Blood"),),
+          "mmol/L", "32693-4"),
+    Vital("creatinine-si", ((LOINC, "14682-9", "Creatinine [Moles/volume] in Serum or Plasma"),),
+          "umol/L", "14682-9"),
+    Vital("bilirubin-si",
+          ((LOINC, "14631-6", "Bilirubin.total [Moles/volume] in Serum or Plasma"),),
+          "umol/L", "14631-6"),
 )  # fmt: skip
 
 # canonical OBX-3 code -> the vital it is (both SpO2 codes are the same vital)
