@@ -8,11 +8,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import orjson
 import pytest
 from fhir.resources.riskassessment import RiskAssessment
 from hypothesis import given
 from hypothesis import strategies as st
 
+from clinflow.envelope import Envelope, SourceKind
 from clinflow.errors import InputRejected
 from clinflow.interfaces import RetractionRequest
 from clinflow.scoring.fhir_io import is_scored_observation, parse_observation
@@ -20,6 +22,7 @@ from clinflow.scoring.minimum_necessary import MinimumNecessaryStage
 from clinflow.scoring.policy import cached_policy
 from clinflow.scoring.service import ScoringService
 from clinflow.scoring.sofa import bilirubin_points, creatinine_points, platelet_points
+from clinflow.scoring.stage import IcuScoringStage
 from clinflow.scoring.vitals import Parameter
 from helpers.vitals import PATIENT, T0, bp_obs, bundle, quantity_obs, vital_set
 
@@ -240,3 +243,18 @@ def test_retracting_a_lab_input_drops_its_reading_and_the_score_built_on_it() ->
     score = service.score_icu_fhir(bundle(vital_set("v2", when=T0 + timedelta(minutes=15))))
     assert score.labs is not None and score.labs.components[0].points is None
     assert score.labs.components[1].points == 2
+
+
+def test_pipeline_stage_names_the_lab_subtotal_and_lactate_flag() -> None:
+    stage = IcuScoringStage(ScoringService())
+    labs = _labs("l", (2.2, "mg/dL"), 80, (1, "mg/dL"), 2.5)
+    envelope = Envelope(
+        message_id="m-1",
+        source=SourceKind.FHIR,
+        patient=PATIENT,
+        payload=orjson.dumps(vital_set("v1") + labs),
+        event_time=T0,
+    )
+    (out,) = stage.process(envelope)
+    assert out.attributes["sofa_labs"] == "4" and out.attributes["lactate_elevated"] == "true"
+    assert {"reference": "Observation/l-lact"} in orjson.loads(out.payload)["basis"]

@@ -1,11 +1,14 @@
-"""Pipeline stage for the embedded/distributed runtimes: vital signs in, RiskAssessments out.
+"""Pipeline stage for the embedded/distributed runtimes: vital signs and lab results in,
+RiskAssessments out.
 
 ``IcuScoringStage.process(envelope) -> list[Envelope]`` feeds the envelope's Observations
 (one resource, a Bundle or an array — already through de-identification and the
 minimum-necessary stage) to an in-process ``ScoringService`` — the same code as the HTTP
 endpoints — and emits one envelope per score holding the FHIR RiskAssessment. Each output is
 ``envelope.derive(...)``: its lineage ends with the input message id, and the RiskAssessment's
-``basis`` lists the Observation ids, so revocation can find and retract it.
+``basis`` lists the Observation ids, so revocation can find and retract it. Attributes name
+the NEWS2 total and band, and when lab results are held the SOFA-style lab subtotal and
+whether lactate is elevated.
 """
 
 from __future__ import annotations
@@ -50,6 +53,11 @@ class IcuScoringStage:
                 "risk_band": score.news2.band.value,
                 "partial": "true" if score.news2.partial else "false",
             }
+            labs = score.labs
+            if labs is not None and not labs.empty:
+                attributes["sofa_labs"] = str(labs.subtotal)
+                if labs.lactate_elevated is not None:
+                    attributes["lactate_elevated"] = "true" if labs.lactate_elevated else "false"
             if score.alert is not None:
                 attributes["alert_id"] = score.alert.alert_id
             payload = orjson.dumps(score.risk_assessment())
