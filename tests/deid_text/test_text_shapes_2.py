@@ -55,7 +55,23 @@ FOUND = [
     ("d/w hutchins re: plan", "hutchins"),
     ("cc: dr. k. o'farrell (PCP)", "o'farrell"),
     ("Pt: Ignatius Okonkwo-Baptiste   MRN 4410021", "Ignatius"),
+    ("ok'd w/ Dr. T... see flowsheet", "T"),
 ]
+
+
+@pytest.mark.parametrize(
+    ("text", "phi", "start"),
+    [
+        # a name found once by a cue names the person wherever else the note writes it
+        ("Discussed with Dr. Vasquez-Thornbury.\nvasquez-thornbury to call family.", "vasquez", 30),
+        ("Signed: Oyelaran Whitfield-Nkemelu\nNkemelu agrees with plan", "Nkemelu", 35),
+    ],
+)
+def test_a_found_name_is_found_again_elsewhere_in_the_note(
+    deid: TextDeidentifier, text: str, phi: str, start: int
+) -> None:
+    spans = deid.analyze(text)
+    assert covered(text, phi, spans, start), [(text[s.start : s.end], s.recognizer) for s in spans]
 
 
 @pytest.mark.parametrize(("text", "phi"), FOUND)
@@ -71,6 +87,11 @@ CLEAN = [
     "Husband prefers to stay overnight; dad gave the 2300 feed",
     "plan to sign out to day team",
     "CC: f/u asthma after ED visit",
+    "CC: asthma follow-up",
+    "sepsis due to E. coli UTI; tracheal deviation to R, no stridor",
+    "Speaks French and English; Arabic interpreter booked",
+    "Signed, RN, CCM, Utilization Management",
+    "Reviewed by the Infection Preventionist; Med Onc to see",
 ]
 
 

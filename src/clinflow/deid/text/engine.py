@@ -35,8 +35,14 @@ from clinflow.config import policies_dir
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.deid.surrogates import surrogate_name
 from clinflow.deid.text.known import DATE, PERSON, PHONE, KnownIdentifiers
+from clinflow.deid.text.lexicon import is_english_word, is_name, noun_only_words
 from clinflow.deid.text.names import RULES as NAME_RULES
-from clinflow.deid.text.names import find_names, is_name_like, is_vocabulary
+from clinflow.deid.text.names import (
+    brand_or_abbreviation_shape,
+    find_names,
+    is_name_like,
+    is_vocabulary,
+)
 from clinflow.deid.text.recognizers import (
     AGE,
     USERNAME,
@@ -232,6 +238,8 @@ class TextDeidentifier:
                 label = _NER_LABELS.get(ent.label_)
                 if label is not None and ner_vote_counts(ent.text, label):
                     found.append(Span(ent.start_char, ent.end_char, label, "spacy_ner", 0.5))
+        if self._name_rules:
+            found.extend(_propagated_names(text, found))
         spans = _extend_names(text, _merge(found))
         if self._patterns:
             spans = self._with_derived_usernames(text, spans, known)
@@ -416,6 +424,59 @@ def _merge(spans: list[Span]) -> list[Span]:
             merged.append(span)
     return merged
 
+
+# recognizers whose PERSON spans are sure enough to look for their words elsewhere in the note
+_CONFIDENT_NAME_SOURCES = frozenset(
+    {
+        "name_context",
+        "titled_name",
+        "name_with_credentials",
+        "name_after_cue",
+        "surname_comma_given",
+        "surname_comma_given_upper",
+        "names_lowercase_signature",
+        "names_lowercase_relative",
+    }
+)
+_NAME_PART = re.compile(r"[^\W\d_][\w'’-]*[^\W\d_]")
+
+
+def _propagated_names(text: str, found: list[Span]) -> list[Span]:
+    """A name found once in a note by a confident rule names the same person wherever else
+    the note writes it, in any case ("Dr. Okonkwo-Baptiste ... okonkwo-baptiste to call"), as
+    long as the word is no English or clinical word."""
+    words: set[str] = set()
+    for span in found:
+        if span.entity != PERSON or span.recognizer not in _CONFIDENT_NAME_SOURCES:
+            continue
+        surface = text[span.start : span.end]
+        # hyphenated names are also written by one part ("Whitfield-Nkemelu" ... "Nkemelu")
+        parts = _NAME_PART.findall(surface) + re.findall(r"[^\W\d_]{3,}", surface)
+        for word in parts:
+            key = word.casefold()
+            if (
+                len(key) >= 3
+                and key not in _TITLE_KEYS
+                and not (word.isupper() and len(word) <= 5 and not is_name(word))
+                and not brand_or_abbreviation_shape(word)
+                and not is_vocabulary(word)
+                and (not is_english_word(word) or key in noun_only_words())
+            ):
+                words.add(key)
+    if not words:
+        return []
+    alternation = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    pattern = re.compile(rf"(?<![\w'’-])(?:{alternation})(?![\w'’-])", re.I)
+    return [
+        Span(m.start(), m.end(), PERSON, "name_propagated", 0.55)
+        for m in pattern.finditer(text)
+    ]
+
+
+_TITLE_KEYS = frozenset(
+    "dr mr mrs ms mx miss prof doctor nurse md rn np pa do dpt phd pharmd lpn cna msw lcsw "
+    "licsw crna facp jr sr".split()
+)
 
 _TITLE_BEFORE = re.compile(
     r"(?:(?:\b(?:Dr|Drs|Mr|Mrs|Ms|Miss|Mx|Prof)\.?|\b[A-Z]\.)[ \t]{1,2}){1,3}$"

@@ -102,6 +102,8 @@ heart lung lungs abdomen chest head neck back extremities skin neuro psych
 blood pressure pulse temperature respiratory rate oxygen saturation weight height bmi
 alert oriented awake comfortable distress acute chronic
 continue start stop hold increase decrease titrate monitor check repeat obtain
+onc surg pulm neph nephro cards heme endo rheum derm psych gyn uro resus rec recs vit
+hem lytes abx gtt gtts neb nebs preventionist specialist coordinator navigator
 """.split()
 
 HOLIDAYS = (
@@ -169,7 +171,21 @@ def common_words() -> frozenset[str]:
 def safe_words() -> frozenset[str]:
     """Words never flagged as names by the dictionary or recall-first rules."""
     dates = _casefolded(MONTHS) | _casefolded(WEEKDAYS)
-    return common_words() | _casefolded(MEDICAL_SAFE) | _casefolded(CLINICAL_SAFE) | dates
+    return (
+        common_words()
+        | _casefolded(MEDICAL_SAFE)
+        | _casefolded(CLINICAL_SAFE)
+        | dates
+        | languages()
+    )
+
+
+@lru_cache(maxsize=1)
+def languages() -> frozenset[str]:
+    """Language names ("Speaks French and English", "Arabic interpreter"): Faker's list."""
+    from faker.providers.person.en import Provider as Person
+
+    return _casefolded(Person.language_names)
 
 
 def _lemma_tables() -> list[Path]:

@@ -183,6 +183,8 @@ def _is_name_word(token: _Token) -> bool:
         return True
     if not token.capitalised or token.key in safe_words() or token.abbreviation:
         return False
+    if brand_or_abbreviation_shape(token.text):
+        return False
     # next to a name, any capitalised word that is not a safe (common, clinical) word counts
     return token.key not in _clinical_words()
 
@@ -297,6 +299,8 @@ def _accept_after_cue(token: _Token, strong: bool) -> bool:
     if token.capitalised:
         if token.all_caps and len(token.text) <= 4 and not is_name(token.text):
             return False  # "d/w RT", "with CHF"
+        if brand_or_abbreviation_shape(token.text):
+            return False  # "from HeartMate 3", "with IADLs"
         if strong:
             return token.key not in _never_after_cue() or is_name(token.text)
         return _is_name_word(token)
@@ -351,6 +355,8 @@ def _take(
         ):
             break  # "sign out to day team": an English word before another is a phrase
         count += 1
+    if count == 1 and tokens[at].initial and not capitalised_only:
+        return 0  # "due to E. coli", "deviation to R": a lone initial is not a name
     # a name is not only initials
     while (
         count
@@ -379,7 +385,7 @@ def context_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit
                 strong
                 and _TITLE_ONLY.fullmatch(cue) is not None
                 and not (cue.islower() and cue.rstrip(".") in ("dr", "drs", "mr", "mrs", "ms"))
-            )
+            ) or cue.replace(" ", "") == "CC:"  # chief complaint, not a copy to a person
             count = _take(text, tokens, at, strong, capitalised_only=title)
             if count:
                 hits.append((tokens[at].start, tokens[at + count - 1].end, "name_context", score))
@@ -466,7 +472,7 @@ def brand_or_abbreviation_shape(word: str) -> bool:
             continue
         if regex.match(r"\p{Lu}{2,}\p{Ll}", part, regex.V0):
             return True
-        inner = regex.search(r"\p{Ll}\p{Lu}", part, regex.V0)
+        inner = regex.search(r"\p{Ll}{2}\p{Lu}", part, regex.V0)
         if inner is not None and not _NAME_CAMEL.fullmatch(part):
             return True
     return len(word) >= 3 and _VOWEL.search(word) is None

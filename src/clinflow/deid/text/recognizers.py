@@ -48,7 +48,7 @@ _PARTICLES = (
     r"bin|ibn|al|el|ter|St\.)\s+)*"
 )
 _NAME_WORD = _PARTICLES + r"\p{Lu}[\p{L}'\-]+\d*"
-_TITLE = r"(?:Dr|Mr|Mrs|Ms|Mx|Miss|Prof|Nurse)"
+_TITLE = r"(?:Dr|Mr|Mrs|Ms|Mx|Miss|Prof)"  # "Nurse Specialist": names.py checks the word
 _TITLE_CASE_WORD = _PARTICLES + r"\p{Lu}\p{Ll}[\p{L}'\-]*\d*"
 
 
@@ -787,7 +787,9 @@ PATTERNS: tuple[PatternSpec, ...] = (
     PatternSpec(
         "surname_comma_given",
         PERSON,
-        rf"\b[A-Z][A-Z'\-]{{2,}}\d*,\s+{_PARTICLES}\p{{Lu}}\p{{Ll}}[\p{{L}}'\-]*\d*\b",
+        # not inside a list of credentials ("Jane Roe, RN, CCM, Utilization Management")
+        rf"(?<!,[ \t]{{0,2}})\b[A-Z][A-Z'\-]{{2,}}\d*,\s+"
+        rf"{_PARTICLES}\p{{Lu}}\p{{Ll}}[\p{{L}}'\-]*\d*\b",
         0.6,
     ),
 )
