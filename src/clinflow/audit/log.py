@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from types import TracebackType
 from typing import Any
@@ -51,6 +51,7 @@ DEFAULT_CHECKPOINT_SECONDS = 10.0
 DEFAULT_BATCH_WAIT = 0.002
 DEFAULT_MAX_BATCH = 5000
 REFRESH_CHUNK = 65_536  # leaf hashes read per query when the tree catches up with the store
+IDLE_INDEX_FLUSH_SECONDS = 0.5  # an idle writer hands the store's held index rows over (0110)
 
 
 class _Batch:
@@ -147,6 +148,8 @@ class AuditLog:
         self._free_at = 0.0  # when the last commit ended
         self._commit_seconds = batch_wait  # how long it took
         self._closed = False
+        # SQLite writes side-index rows in batches (ADR 0110); an idle writer flushes them
+        self._flush_index: Callable[[], None] | None = getattr(store, "flush_index", None)
         self._writer = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._writer.start()
 
@@ -311,6 +314,8 @@ class AuditLog:
                     0.01,
                     self.checkpoint_seconds - (time.monotonic() - self._last_checkpoint_time),
                 )
+                if self._flush_index is not None:
+                    timeout = min(timeout, IDLE_INDEX_FLUSH_SECONDS)
                 self._arrived.wait(timeout)
                 if not batch.entries:
                     return None
@@ -342,6 +347,11 @@ class AuditLog:
             if batch is None:
                 if self._closed:
                     break
+                if self._flush_index is not None:
+                    try:
+                        self._flush_index()
+                    except Exception:  # noqa: BLE001 - the writer must outlive it (entries
+                        pass  # are durable; the next commit or writer writes the rows)
                 self._maybe_checkpoint(idle=True)
                 continue
             began = time.monotonic()

@@ -3,7 +3,9 @@
 Durability: every batch is one transaction committed with ``synchronous=FULL`` in WAL mode,
 so the WAL is fsynced before ``append_batch`` returns; an acknowledged entry survives kill -9
 and power loss (ADR 0011). WAL checkpoints run in a background thread and never decide
-durability (ADR 0014). Triggers ``RAISE(ABORT)`` on UPDATE and DELETE of every table.
+durability (ADR 0014). Side-index rows are written in batches, not in every commit: a search
+covers the entries not yet indexed (ADR 0110, ``audit.index_tail``). Triggers ``RAISE(ABORT)``
+on UPDATE and DELETE of every table.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
+from itertools import chain, count
+from operator import add
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +23,14 @@ from clinflow.audit._sql import (
     NewEntry,
     SearchQuery,
     StoredCheckpoint,
+    blobs_of,
     build_where,
     contiguous_leaves,
     entry_bytes,
     entry_params,
-    index_params,
     utc_timestamp,
 )
+from clinflow.audit.index_tail import PendingRows, Row, derive_row, pairs_of, row_filter, runs_from
 from clinflow.errors import ClinflowError, ConfigError
 from clinflow.sqlite_store import retry_while_locked, secure_store_file
 
@@ -50,6 +55,13 @@ BACKGROUND_CHECKPOINT_BYTES = 8 * 1024 * 1024
 # Rows per multi-row INSERT (9 columns x 2,048 = 18,432 bound parameters, under SQLite's
 # limit of 32,766).
 ROWS_PER_INSERT = 2048
+# Side-index rows are written once this many entries are unindexed, or once the oldest held
+# row is this old (at the next commit, an idle tick or close), in the same transaction as a
+# batch of entries (ADR 0110): one write of the index pages for many entries instead of ~30
+# B-tree pages of WAL per small commit. A search matches the unindexed tail in Python, so this
+# also bounds the work a search does on it.
+INDEX_FLUSH_ROWS = 2048
+INDEX_FLUSH_SECONDS = 0.5
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_entries (
@@ -112,6 +124,26 @@ def _insert_rows(
         conn.execute(sql, list(params(chunk, start + offset)))
 
 
+def _insert_index_pairs(conn: sqlite3.Connection, pairs: Iterable[tuple[int, Row]]) -> None:
+    """Insert side-index rows given as (index, columns) pairs, ``ROWS_PER_INSERT`` a statement."""
+    pending = list(pairs)
+    for offset in range(0, len(pending), ROWS_PER_INSERT):
+        chunk = pending[offset : offset + ROWS_PER_INSERT]
+        indices, rows = zip(*chunk, strict=True)  # C-level: no Python frame per row
+        sql = _insert_sql("audit_index", 9, len(chunk))
+        conn.execute(sql, list(chain.from_iterable(map(add, zip(indices), rows))))
+
+
+def _size(conn: sqlite3.Connection) -> int:
+    """One past the last stored entry."""
+    return int(conn.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_entries").fetchone()[0])
+
+
+def _indexed_end(conn: sqlite3.Connection) -> int:
+    """One past the last side-index row: the index covers entries ``[0, this)``."""
+    return int(conn.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_index").fetchone()[0])
+
+
 class SqliteStore:
     """Append-only audit tables in one SQLite file."""
 
@@ -124,6 +156,10 @@ class SqliteStore:
         self._wal_frames = threading.Event()  # set every BACKGROUND_CHECKPOINT_BYTES committed
         self._stopping = False
         self._bytes_since_checkpoint = 0
+        self._pending = PendingRows()  # index rows of committed entries, not yet written
+        self._indexed_to = 0  # the index holds rows for [0, this) (last seen; may be behind)
+        self._derived: dict[int, Row] = {}  # tail rows derived from stored entries (searches)
+        self._derived_lock = threading.Lock()
         try:
             secure_store_file(self.path)  # 0600 file and -wal/-shm, 0700 folder (ADR 0086)
             self._write = retry_while_locked(self._open_writer, str(self.path))
@@ -194,6 +230,8 @@ class SqliteStore:
         return int(row[0])
 
     def append_batch(self, entries: Sequence[NewEntry]) -> int:
+        """Store entries in one durable transaction; their side-index rows go in with a later
+        batch (or this one) once enough are unindexed (ADR 0110)."""
         with self._write_lock:
             conn = self._write
             try:
@@ -202,12 +240,18 @@ class SqliteStore:
                 start = int(row.fetchone()[0])
                 entries_table = "audit_entries(idx, leaf, entry)"
                 _insert_rows(conn, entries_table, 3, start, entries, entry_params)
-                _insert_rows(conn, "audit_index", 9, start, entries, index_params)
+                indexed = self._index_due(conn, start, len(entries))
+                if indexed:
+                    self._write_index(conn, start + len(entries), (start, entries))
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise ClinflowError(f"audit store {self.path}: write failed ({exc})") from exc
+            if indexed:
+                self._pending.clear()
+            else:
+                self._pending.add(start, entries)
             self._bytes_since_checkpoint += entry_bytes(entries)
             if self._bytes_since_checkpoint >= BACKGROUND_CHECKPOINT_BYTES:
                 self._bytes_since_checkpoint = 0
@@ -218,6 +262,55 @@ class SqliteStore:
                     self._checkpointer.start()
                 self._wal_frames.set()
         return start
+
+    def _index_due(self, conn: sqlite3.Connection, start: int, adding: int) -> bool:
+        """Whether this commit writes the side index: enough entries unindexed (this
+        process's, another's or a crashed writer's), or this process's oldest row too old."""
+        if self._pending.age() >= INDEX_FLUSH_SECONDS:
+            return True
+        unindexed = self._pending.rows + adding
+        if unindexed < INDEX_FLUSH_ROWS and self._indexed_to + self._pending.rows >= start:
+            return False  # every unindexed entry is ours, and too few (no query needed)
+        self._indexed_to = _indexed_end(conn)
+        return start + adding - self._indexed_to >= INDEX_FLUSH_ROWS
+
+    def _write_index(
+        self, conn: sqlite3.Connection, end: int, current: tuple[int, Sequence[NewEntry]]
+    ) -> None:
+        """Write the side-index rows of entries ``[w, end)`` (inside the caller's transaction):
+        the held rows of this process's entries, rows derived from the stored entries for the
+        others, so the index stays gap-free from 0."""
+        first = _indexed_end(conn)
+        batches = [*self._pending.batches(), current]
+        pairs: dict[int, Row] = {}
+        for start, run in runs_from(batches, first, end):
+            pairs.update(pairs_of(start, run))
+        if len(pairs) < end - first:  # entries of other (or crashed) writers: derive them
+            for idx, entry in conn.execute(
+                "SELECT idx, entry FROM audit_entries WHERE idx >= ? AND idx < ?", (first, end)
+            ):
+                if idx not in pairs:
+                    pairs[int(idx)] = derive_row(_blob(entry))
+        _insert_index_pairs(conn, sorted(pairs.items()))
+        self._indexed_to = end
+
+    def flush_index(self) -> None:
+        """Write the rows this process holds (idle tick, close); a failure leaves them for the
+        next commit or the next writer (the entries are durable; search covers the tail)."""
+        if not self._pending.rows:
+            return
+        with self._write_lock:
+            conn = self._write
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                end = _size(conn)
+                self._write_index(conn, end, (end, ()))
+                conn.execute("COMMIT")
+            except sqlite3.Error:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                return
+            self._pending.clear()
 
     def _checkpoint_loop(self) -> None:
         """Copy committed WAL frames into the database file while the writer goes on.
@@ -328,24 +421,45 @@ class SqliteStore:
         return True
 
     def search(self, query: SearchQuery) -> list[tuple[int, bytes]]:
+        """Entries matching ``query`` in index order: the side index below its end, then the
+        tail not yet indexed (matched in Python, ADR 0110), read in one snapshot."""
+        if query.limit <= 0:
+            return []
+        conn = self._read()
+        conn.execute("BEGIN")  # one read snapshot: index end, indexed rows and tail agree
+        try:
+            indexed_end = _indexed_end(conn)
+            size = _size(conn)
+            tail = self._search_tail(conn, query, indexed_end, size) if size > indexed_end else []
+            if query.descending:
+                found = tail[: query.limit]
+                found += self._search_index(conn, query, indexed_end, query.limit - len(found))
+            else:
+                found = self._search_index(conn, query, indexed_end, query.limit)
+                found += tail[: query.limit - len(found)]
+        finally:
+            conn.execute("COMMIT")
+        return found
+
+    def _search_index(
+        self, conn: sqlite3.Connection, query: SearchQuery, indexed_end: int, limit: int
+    ) -> list[tuple[int, bytes]]:
+        if limit <= 0 or indexed_end == 0:
+            return []
         where, params = build_where(query, "?")
         where = where.replace("{contains}", "instr")
         order = "DESC" if query.descending else "ASC"
         select = "SELECT i.idx, e.entry FROM audit_index i JOIN audit_entries e ON e.idx = i.idx"
-        conn = self._read()
         if query.patient is None:
             sql = f"{select}{where} ORDER BY i.idx {order} LIMIT ?"
-            return [(int(i), _blob(e)) for i, e in conn.execute(sql, [*params, query.limit])]
+            return [(int(i), _blob(e)) for i, e in conn.execute(sql, [*params, limit])]
         # Patient searches go bucket by bucket in index order, each an index seek on
         # (bucket, patient) that yields rows already ordered by idx.
         sql = (
             f"{select}{where} AND (i.idx >> {PATIENT_BUCKET_BITS}) = ? "
             f"ORDER BY i.idx {order} LIMIT ?"
         )
-        (last,) = conn.execute("SELECT MAX(idx) FROM audit_index").fetchone()
-        if last is None or query.limit <= 0:
-            return []
-        last_bucket = int(last) >> PATIENT_BUCKET_BITS
+        last_bucket = (indexed_end - 1) >> PATIENT_BUCKET_BITS
         if query.descending:
             top = last_bucket if query.after is None else (query.after >> PATIENT_BUCKET_BITS)
             buckets: Iterable[int] = range(min(top, last_bucket), -1, -1)
@@ -354,15 +468,60 @@ class SqliteStore:
             buckets = range(first, last_bucket + 1)
         found: list[tuple[int, bytes]] = []
         for bucket in buckets:
-            wanted = query.limit - len(found)
+            wanted = limit - len(found)
             found.extend(
                 (int(i), _blob(e)) for i, e in conn.execute(sql, [*params, bucket, wanted])
             )
-            if len(found) >= query.limit:
+            if len(found) >= limit:
                 break
         return found
 
+    def _search_tail(
+        self, conn: sqlite3.Connection, query: SearchQuery, first: int, end: int
+    ) -> list[tuple[int, bytes]]:
+        """Matches among entries ``[first, end)`` (no index rows yet), in query order, at most
+        ``query.limit``: rows this process holds, else derived from the stored entries (cached:
+        entries never change)."""
+        entries: dict[int, bytes] = {}
+        rows: dict[int, Row] = {}
+        for start, run in runs_from(self._pending.batches(), first, end):
+            rows.update(pairs_of(start, run))
+            entries.update(zip(count(start), blobs_of(run)))
+        with self._derived_lock:
+            for idx in [i for i in self._derived if i < first]:
+                del self._derived[idx]  # indexed since: no longer tail
+            missing = [i for i in range(first, end) if i not in rows and i not in self._derived]
+            if missing:
+                for idx, entry in conn.execute(
+                    "SELECT idx, entry FROM audit_entries WHERE idx >= ? AND idx < ?",
+                    (missing[0], missing[-1] + 1),
+                ):
+                    if idx not in rows:
+                        self._derived[int(idx)] = derive_row(_blob(entry))
+            for idx in range(first, end):
+                if idx not in rows and idx in self._derived:
+                    rows[idx] = self._derived[idx]
+        matches = row_filter(query)
+        order = range(end - 1, first - 1, -1) if query.descending else range(first, end)
+        after = query.after
+        hits: list[int] = []
+        for idx in order:
+            if after is not None and (idx >= after if query.descending else idx <= after):
+                continue
+            row = rows.get(idx)
+            if row is not None and matches(row):
+                hits.append(idx)
+                if len(hits) >= query.limit:
+                    break
+        unknown = [i for i in hits if i not in entries]
+        if unknown:
+            marks = ", ".join("?" * len(unknown))
+            sql = f"SELECT idx, entry FROM audit_entries WHERE idx IN ({marks})"
+            entries.update((int(i), _blob(e)) for i, e in conn.execute(sql, unknown))
+        return [(idx, entries[idx]) for idx in hits if idx in entries]
+
     def close(self) -> None:
+        self.flush_index()
         self._stopping = True
         self._wal_frames.set()
         if self._checkpointer is not None:

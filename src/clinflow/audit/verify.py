@@ -4,7 +4,9 @@
 checks each signed checkpoint (signature by a trusted key, root equal to the recomputed tree at
 its size, consistency with the previous checkpoint, size within the entries present) and, if
 given, consistency from the checkpoint the verifier last trusted. Every failure names the entry
-index or checkpoint sequence number it concerns.
+index or checkpoint sequence number it concerns. The side index must match the entries without
+a gap; entries past its last row are its tail, written in a later batch (ADR 0110), and only
+counted (``unindexed``): searches derive their fields from the entries themselves.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from clinflow.crypto.keys import KeyRing
 from clinflow.errors import AuditIntegrityError
 
 MAX_REPORTED = 100
+_NO_MORE_ROWS = 2**63  # sentinel index past the side index's last row
 TRUSTED_VKEYS_FILE = "audit-trusted.vkeys"
 
 
@@ -59,6 +62,7 @@ class VerifyReport:
     root: bytes = b""
     failures: list[Failure] = field(default_factory=list)
     truncated_failures: int = 0
+    unindexed: int = 0  # entries past the side index's last row (its tail, ADR 0110)
 
     @property
     def ok(self) -> bool:
@@ -115,8 +119,10 @@ def verify_log(
             report.fail(f"entry {index}", "not canonical JSON")
         if index_rows is not None:
             while pending_row is None or pending_row[0] < index:
-                pending_row = next(index_rows, (2**63, ()))
-            if pending_row[0] != index:
+                pending_row = next(index_rows, (_NO_MORE_ROWS, ()))
+            if pending_row[0] == _NO_MORE_ROWS:
+                report.unindexed += 1
+            elif pending_row[0] != index:
                 report.fail(f"index row {index}", "missing from the search index")
             elif parsed is not None and index_row(index_fields(parsed)) != pending_row[1]:
                 report.fail(
