@@ -56,6 +56,18 @@ FOUND = [
     ("cc: dr. k. o'farrell (PCP)", "o'farrell"),
     ("Pt: Ignatius Okonkwo-Baptiste   MRN 4410021", "Ignatius"),
     ("ok'd w/ Dr. T... see flowsheet", "T"),
+    # dates: day/month when the day cannot be a month, range ends, lower-case months and
+    # holidays, a 'x 3 days' after the date
+    ("symptom onset 27/10 at 21:00, stool sample sent", "27/10"),
+    ("travel 3/14-3/22 to see family", "3/22"),
+    ("hopes to be back at work by february", "february"),
+    ("family gathering at christmas, then lunar new year", "christmas"),
+    ("family gathering at christmas, then Lunar New Year", "Lunar New Year"),
+    ("approved 10/14 x 5 days, review due 10/19", "10/14"),
+    ("on sertraline (2014-2018), then none", "2014"),
+    # ages over 89: in a first-person message, after a name and comma
+    ("HELLO DOCTOR, I AM 94 AND MY KNEE IS SWOLLEN", "94"),
+    ("Mr. Oswaldo Pereira-Tan, 97, admitted with pneumonia", "97"),
 ]
 
 
@@ -92,6 +104,11 @@ CLEAN = [
     "Speaks French and English; Arabic interpreter booked",
     "Signed, RN, CCM, Utilization Management",
     "Reviewed by the Infection Preventionist; Med Onc to see",
+    # times, fractions, tests that look like dates
+    "Night shift 1900-0700: settled; parents in at 2100",
+    "GA 31 3/7 wk; recall 2/3; passed 3/4 trials; Pg 1/2",
+    "OCT: macular thickness stable; repeat after 4th dose; bedroom on 2nd floor",
+    "needs 24/7 supervision",
 ]
 
 

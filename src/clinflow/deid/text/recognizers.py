@@ -85,7 +85,12 @@ _HOLIDAY = (
     r"New\s+Year'?s(?:\s+Day|\s+Eve)?|Memorial\s+Day|Labor\s+Day|Independence\s+Day|"
     r"Fourth\s+of\s+July|Veterans'?\s+Day|Halloween|Hanukkah|Passover|Yom\s+Kippur|"
     r"Rosh\s+Hashanah|Valentine'?s\s+Day|Mother'?s\s+Day|Father'?s\s+Day|"
-    r"Presidents'?\s+Day|Columbus\s+Day|Good\s+Friday|Martin\s+Luther\s+King(?:\s+Jr\.?)?\s+Day)"
+    r"Presidents'?\s+Day|Columbus\s+Day|Good\s+Friday|Martin\s+Luther\s+King(?:\s+Jr\.?)?\s+Day|"
+    r"(?:Chinese|Lunar)\s+New\s+Year|Diwali|Deepavali|Eid(?:\s+(?:al|ul)[-\s](?:Fitr|Adha))?|"
+    r"Ramadan|Boxing\s+Day|Kwanzaa|St\.?\s+Patrick'?s\s+Day|Canada\s+Day|Australia\s+Day|"
+    r"Remembrance\s+Day|Bonfire\s+Night|Mardi\s+Gras|Juneteenth|Ash\s+Wednesday|"
+    r"Palm\s+Sunday|Holi|Navratri|Lohri|Pongal|Onam|Vesak|Tet|Nowruz|Hogmanay|"
+    r"Thanksgiving\s+weekend|Easter\s+(?:weekend|Monday)|Christmas\s+(?:weekend|week))"
 )
 _STATE_ABBR = (
     r"(?:AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|"
@@ -167,19 +172,24 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # m/d without a year, but not a score: "5/5 strength", "pain 7/10", "murmur 2/6"
         "date_month_day_numeric",
         DATE,
-        r"(?<![\d/.:-])(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9])"
+        # nor a fraction: "29 2/7 wk" (weeks and days), "recall 2/3", "2/4 trials", "Pg 2/2"
+        r"(?<![\d/.:-]|(?<!\d)\d{1,2}[ \t])(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9])"
         r"(?![\d/]|\.\d|\s*(?:mg|mcg|ml|units|strength|power|pain|\+|bilat|b/l|in\b|on\b|"
-        r"throughout|symmetric|x\s*\d))"
-        r"(?<!(?:strength|motor|power|pain|reflex(?:es)?|DTRs?|score|scale|murmur|grade|rated|"
-        r"pulses?|GCS|MoCA|MMSE|Apgars?|tone|bulk|edema|PHQ-?\d|GAD-?\d|CAGE)"
-        r"[^\n.;]{0,24})",
+        r"throughout|symmetric|x\s*\d(?!\s*(?:days?|d\b|nights?|weeks?|wks?))|"
+        r"(?:trials?|feeds?|attempts?|items?|words?|doses?|times|sets?|reps?|correct|"
+        r"bottles?|cultures?|sites?|lobes?|views?|of|wk|wks|weeks?)\b))"
+        r"(?<!\b(?:strength|motor|power|pain|reflex(?:es)?|DTRs?|score|scale|murmur|grade|rated|"
+        r"pulses?|GCS|MoCA|MMSE|Apgars?|tone|bulk|edema|PHQ-?\d|GAD-?\d|CAGE|recall|"
+        r"drawing|serial|MMT|flex(?:ion)?|ext(?:ension)?|abd(?:uction)?|grip|HIV)"
+        r"[^\n.;]{0,24}|\b(?:pg|page|p\.)[ \t]?\d{1,2}/\d{1,2})",
         0.55,
         regex.I,
     ),
     PatternSpec(
         "date_month_day_scale_after_cue",
         DATE,
-        rf"(?<=\b{_DATE_CUE}\s{{1,2}})(?:1[0-2]|0?[1-9])/(?:4|5|6|10)(?![\d/])",
+        rf"(?<=\b{_DATE_CUE}\s{{1,2}})(?:1[0-2]|0?[1-9])/(?:4|5|6|10)(?![\d/])"
+        r"(?!\s*(?:trials?|feeds?|attempts?|items?|words?|doses?|times|sets?|reps?)\b)",
         0.55,
         regex.I,
     ),
@@ -220,14 +230,18 @@ PATTERNS: tuple[PatternSpec, ...] = (
     PatternSpec(
         "date_ordinal_day",
         DATE,
-        rf"(?<=\b{_DATE_CUE}\s{{1,2}}(?:the\s+)?)\d{{1,2}}(?:st|nd|rd|th)\b",
+        # not an ordinal before a word ("after 4th dose", "on 2nd floor", "2nd and 3rd MCPs")
+        rf"(?<=\b{_DATE_CUE}\s{{1,2}}(?:the\s+)?)\d{{1,2}}(?:st|nd|rd|th)\b"
+        r"(?![ \t]+(?!(?:at|of|in|or|to|with|from|until|@)\b)[a-z]{2,})",
         0.5,
         regex.I,
     ),
     PatternSpec(
         "date_month_name",
         DATE,
-        rf"\b(?:(?:mid|early|late|end|beginning)[- ](?:of[ ])?)?{_MONTH_FULL}\b\.?",
+        # capital abbreviations alone are tests and records ("OCT:", "MAR review"), not months
+        rf"\b(?:(?:mid|early|late|end|beginning)[- ](?:of[ ])?)?"
+        rf"(?!(?:JAN|FEB|APR|JUN|JUL|AUG|SEPT?|OCT|NOV|DEC)\b){_MONTH_FULL}\b\.?",
         0.5,
     ),
     PatternSpec(
@@ -279,12 +293,49 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.6,
         regex.I,
     ),
-    PatternSpec("date_holiday", DATE, rf"\b{_HOLIDAY}\b", 0.5),
+    PatternSpec(
+        # "christmas", "Chinese New Year"; the short ones (Holi, Tet, Eid, Onam) capitalised
+        "date_holiday",
+        DATE,
+        rf"\b(?!(?i:holi|tet|eid|onam)\b){_HOLIDAY}\b|\b(?-i:Holi|Tet|Eid|Onam)\b",
+        0.5,
+        regex.I,
+    ),
+    PatternSpec(
+        # day/month without a year when the day cannot be a month (UK, Commonwealth: "23/11")
+        "date_day_month_numeric",
+        DATE,
+        r"(?<![\d/.:-])(?!24/7\b)(?:1[3-9]|2\d|3[01])/(?:1[0-2]|0?[1-9])(?![\d/]|\.\d|\s*old\b)"
+        r"(?<!(?:strength|motor|power|pain|reflex(?:es)?|DTRs?|score|scale|murmur|grade|rated|"
+        r"pulses?|GCS|MoCA|MMSE|Apgars?|tone|bulk|edema|PHQ-?\d|GAD-?\d|CAGE|CGA|GA|EGA)"
+        r"[^\n.;]{0,24})",
+        0.55,
+        regex.I,
+    ),
+    PatternSpec(
+        # the end of a range of dates: "12/20-12/28"
+        "date_range_end",
+        DATE,
+        r"(?<=\b\d{1,2}/\d{1,2}[ \t]?[-–][ \t]?)(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9])"
+        r"(?![\d/])",
+        0.55,
+    ),
+    PatternSpec(
+        # full month names in lower case alone ("back to work by january"); not may/march
+        "date_month_name_lower",
+        DATE,
+        r"\b(?:january|february|april|june|july|august|september|october|november|december)\b",
+        0.5,
+    ),
     PatternSpec(
         "date_year",
         DATE,
         rf"(?<![\d/.,:#-]|\d\s)(?:19\d\d|20\d\d|2100)(?:['’]?s\b)?"
-        rf"(?![\d/]|\.\d|,\d|\s*{_UNITS}(?![\p{{L}}]))",
+        rf"(?![\d/]|\.\d|,\d|\s*{_UNITS}(?![\p{{L}}]))"
+        # a 24-hour time, not a year: "1900-0730" shifts, "in at 2100"
+        r"(?<!(?:19|20|21)[0-5]\d(?=[ \t]?[-–][ \t]?(?:0\d|2[2-3])[0-5]\d\b))"
+        r"(?<!(?:19|20|21)00(?=[ \t]?[-–][ \t]?\d{4}\b))"
+        r"(?<!\b(?:at|@|by|until|till)[ \t]{1,2}(?:19|20|21)[0-5]\d)",
         0.5,
     ),
     PatternSpec("date_short_year", DATE, r"(?<![\w'’])['’]\d{2}(?![\d\w])", 0.5),
@@ -297,6 +348,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"|(?<=\b(?:male|female|man|woman|M|F),?[ \t]{1,2})(?:9\d|1[0-2]\d)(?![\d.%])"
         r"|(?<=\b(?:aged?|age\s+of|age:|in\s+(?:his|her|their)|turned|turning)\s{1,3})"
         r"(?:9\d|1[0-2]\d)(?:['’]?s)?(?!\d)"
+        r"|(?<=\bI(?:\s+am|'m|’m)\s{1,2})(?:9\d|1[0-2]\d)(?![\d.%])"
+        r"|(?<=\b\p{Lu}[\p{L}'’-]+,[ \t]{1,2})(?:9\d|1[01]\d)(?=[ \t]*(?:,|;|\(|yo\b|y/o|y\b))"
         r"|\b(?:nonagenarian|centenarian|ninety|one\s+hundred)(?:[-\s](?:one|two|three|four|"
         r"five|six|seven|eight|nine))?(?=[-\s](?:years?|yo|y/o|-year)|\b)",
         0.85,
