@@ -68,6 +68,29 @@ FOUND = [
     # ages over 89: in a first-person message, after a name and comma
     ("HELLO DOCTOR, I AM 94 AND MY KNEE IS SWOLLEN", "94"),
     ("Mr. Oswaldo Pereira-Tan, 97, admitted with pneumonia", "97"),
+    # staff named by their role, hand-off labels, self-introductions
+    ("Called by lab tech Marisol at 14:10 with the K+", "Marisol"),
+    ("Crew: paramedic J. Okoro, EMT Dashiell Vantongeren", "Dashiell Vantongeren"),
+    ("Staff: HCA Blessing Ndlovu and SN Gareth Pryce off sick", "Blessing Ndlovu"),
+    ("handoff 07:00   off: Wojciechowska  on: Adeyemi-Nakamura", "Wojciechowska"),
+    ("handoff 07:00   off: Wojciechowska  on: Adeyemi-Nakamura", "Adeyemi-Nakamura"),
+    ("DR OYELARAN THIS IS TEODORO. MY NIECE IS TYPING", "TEODORO"),
+    ("REFERRING: NWACHUKWU-BELL, IFE\nREASON: chest pain", "IFE"),
+    ("TO: DR PRIYANKA SUBRAMANIAM OFFICE", "PRIYANKA SUBRAMANIAM"),
+    # the patient's slot, lower case
+    ("pharmacy note\npt adaeze okonkwo-bright, 58F, d/c home today", "adaeze okonkwo-bright"),
+    ("paged re pt xiong meiling, 77F, rm 402", "xiong meiling"),
+    ("4. Mr o'donoghue, side room 2 - onset 14:00", "o'donoghue"),
+    ('HPI: 16 yo Marisela Quispe (goes by "Mari"), here with aunt', "Mari"),
+    # initials of a patient heading a list item; a name in a plot/villa address
+    ("Tumour board\n1. T.N. (5581230), 66M, LUL nodule", "T.N."),
+    ("Rm 12  J.O. (Adewale)  72M  full code", "J.O."),
+    ("Entered by QX 12/11/25 14:02", "QX"),
+    ("Home: Villa 9, Street 12, Al Nahda, Dubai", "Villa 9, Street 12, Al Nahda"),
+    ("Sent to Dr Lomax, Hythe Surgery, 4 Mill Approach, Hythe", "4 Mill Approach"),
+    ("4410 Kingsway Ave, Room B2-14, Vancouver, BC V5H 2A9", "Room B2-14"),
+    ("4410 Kingsway Ave, Room B2-14, Vancouver, BC V5H 2A9", "Vancouver"),
+    ("Followed at Tillinghast Foot & Ankle since 2019", "Tillinghast Foot & Ankle"),
 ]
 
 

@@ -170,7 +170,12 @@ def common_words() -> frozenset[str]:
 @lru_cache(maxsize=1)
 def safe_words() -> frozenset[str]:
     """Words never flagged as names by the dictionary or recall-first rules."""
-    dates = _casefolded(MONTHS) | _casefolded(WEEKDAYS)
+    dates = (
+        _casefolded(MONTHS)
+        | _casefolded(WEEKDAYS)
+        | frozenset("mon tue tues wed weds thu thur thurs fri sat sun".split())
+        | frozenset("jan feb mar apr jun jul aug sep sept oct nov dec".split())
+    )
     return (
         common_words()
         | _casefolded(MEDICAL_SAFE)

@@ -57,7 +57,8 @@ _TITLE_ONLY = regex.compile(rf"(?:{_TITLES})\.?", regex.I | regex.V0)
 _STRONG_CUES = regex.compile(
     # titles: as written ("Dr", "dr"), or in capitals only with a period ("DR." but not the
     # "MR" of an MR scan)
-    rf"(?:(?-i:\b(?:{_TITLES})\b\.?|\b(?:{_TITLES_LOWER})\b\.?|\b(?:{_TITLES_UPPER})\.)"
+    rf"(?:(?-i:\b(?:{_TITLES})\b\.?|\b(?:{_TITLES_LOWER})\b\.?|\b(?:{_TITLES_UPPER})\."
+    r"|\b(?:DR|DRS|MRS|MS|PROF)\b(?=[ \t]+[A-Z]{3,}))"
     r"|\b(?:electronically\s+)?signed(?:\s+electronically)?(?:\s+by)?\s*:?"
     r"|\b(?:dictated|transcribed|authored|reviewed|cosigned|co-signed|verified|"
     r"approved|interpreted|read|prepared|entered|written|attested|examined)\s+by\s*:?"
@@ -95,8 +96,32 @@ _WEAK_CUES = regex.compile(
     r"(?:\bre:|\bpt:|\b(?:per|paged|page|called|notified|informed|with|by|from|to|and|seen\s+by|"
     r"attending|resident|intern|fellow|surgeon|pcp|physician|provider|consultant|covering|"
     r"messaged|texted|emailed|phoned|told|asked|thanked|updated|"
+    # staff named by their role ("micro tech Hyacinth", "EMT Lamar Fitch", "HCA Precious")
+    r"tech|technician|technologist|emt|paramedic|medic|hca|sn|sister|sitter|scribe|navigator|"
+    r"coordinator|aide|dietitian|rd|pharmacist|officer|trooper|caseworker|counsell?or|"
+    r"chaplain|interpreter|volunteer|therapist|pt|ot|slp|rt|cna|lpn|rn|np|pa|midwife|"
+    r"doula|phlebotomist|porter|receptionist|manager|liaison|matron|registrar|sho|"
+    r"(?:off|on|oncoming|outgoing|incoming|handoff\s+to)\s*:|"
     r"(?:his|her|their|pt's|patient's)\s+\w+)\s*,?)[ \t]{1,3}",
     regex.I | regex.V0,
+)
+# The patient's slot ("pt eleanor vance", "re pt zhou wei", "client:"): capitalised words as
+# after a weak cue, lower-case words when they are names or not English at all
+_PATIENT_CUES = regex.compile(
+    r"(?:\b(?:re:?\s+)?(?:pt|patient|client|resident|member|pt\s+name|name)\b\s*:?"
+    r"|(?-i:\b(?:Mrs?|Ms|Miss|mrs?|ms|miss)\b\.?|\b(?:MRS?|MS)\.)"  # not the MR of a scan
+    r"|\b(?:this\s+is|my\s+name\s+is))[ \t]{1,3}",
+    regex.I | regex.V0,
+)
+# Nicknames: "goes by \"Vale\"", "known as Tito", "aka Chuy"
+_NICKNAME_CUES = regex.compile(
+    r"\b(?:goes\s+by|going\s+by|known\s+as|aka|a\.k\.a\.|nicknamed|prefers\s+to\s+be\s+called|"
+    r"prefers|likes\s+to\s+be\s+called|calls\s+(?:him|her|them)self)[ \t]{1,3}[\"“‘']",
+    regex.I | regex.V0,
+)
+_CREDENTIAL_KEYS = frozenset(
+    "md do rn np pa phd mbbs cnm crna lpn licsw lcsw msw pharmd dpm dds dmd facp facc facs mph "
+    "aprn anp fnp cns bsn msn rd dpt slp rrt cna ma otr pt ot jr sr ii iii iv".split()
 )
 _CREDENTIAL = regex.compile(
     r",?[ \t]*(?:M\.D\.|MD|D\.O\.|DO|R\.N\.|RN|N\.P\.|NP|P\.A\.|PA-C|PA|Ph\.D\.|PhD|MBBS|"
@@ -290,9 +315,17 @@ def _never_after_cue() -> frozenset[str]:
     return _clinical() | frozenset(STOP_WORDS) | frozenset(MEDICAL_SAFE) | extra
 
 
-def _accept_after_cue(token: _Token, strong: bool) -> bool:
+def _accept_after_cue(token: _Token, strong: bool, slot: bool = False) -> bool:
     if token.initial:
         return True
+    if slot:
+        if token.capitalised:
+            return not token.all_caps and _is_name_word(token) or (
+                token.all_caps and len(token.text) >= 4 and not is_english_word(token.text)
+            )
+        return token.key not in safe_words() and (
+            is_name(token.text) or not is_english_word(token.text)
+        ) and not is_vocabulary(token.text)
     if token.key in _clinical() or (token.key in safe_words() and not token.capitalised):
         if not (strong and token.key not in _never_after_cue()):
             return False
@@ -326,6 +359,7 @@ def _take(
     strong: bool,
     limit: int = 4,
     capitalised_only: bool = False,
+    slot: bool = False,
 ) -> int:
     """How many tokens from ``at`` form a name after a cue (0 = none); after a title
     ("Nurse", "Dr.") only capitalised words ("the nurse line" is not a name)."""
@@ -341,7 +375,17 @@ def _take(
         if len(token.text) == 1 and token.text.islower() and text.startswith(".", token.end):
             count += 1  # "dr. k. o'farrell": a lower-case initial
             continue
-        if not _accept_after_cue(token, strong):
+        if (
+            count
+            and token.all_caps
+            and tokens[at + count - 1].all_caps
+            and text[tokens[at + count - 1].end : token.start].strip() == ","
+            and token.key not in _CREDENTIAL_KEYS
+            and not is_english_word(token.text)
+        ):
+            count += 1  # "ADEYEMI-STONE, TEMI": the given name of a name in capitals
+            continue
+        if not _accept_after_cue(token, strong, slot):
             break
         if (
             not token.capitalised
@@ -373,7 +417,13 @@ def context_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit
     tokens = _tokens(text) if tokens is None else tokens
     starts = {t.start: i for i, t in enumerate(tokens)}
     hits: list[NameHit] = []
-    for pattern, strong, score in ((_STRONG_CUES, True, 0.8), (_WEAK_CUES, False, 0.6)):
+    for pattern, strong, score in (
+        (_STRONG_CUES, True, 0.8),
+        (_WEAK_CUES, False, 0.6),
+        (_PATIENT_CUES, False, 0.6),
+        (_NICKNAME_CUES, True, 0.7),
+    ):
+        slot = pattern is _PATIENT_CUES
         for match in pattern.finditer(text):
             at = starts.get(match.end())
             if at is None:
@@ -386,7 +436,7 @@ def context_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit
                 and _TITLE_ONLY.fullmatch(cue) is not None
                 and not (cue.islower() and cue.rstrip(".") in ("dr", "drs", "mr", "mrs", "ms"))
             ) or cue.replace(" ", "") == "CC:"  # chief complaint, not a copy to a person
-            count = _take(text, tokens, at, strong, capitalised_only=title)
+            count = _take(text, tokens, at, strong, capitalised_only=title, slot=slot)
             if count:
                 hits.append((tokens[at].start, tokens[at + count - 1].end, "name_context", score))
     ends = {t.end: i for i, t in enumerate(tokens)}
@@ -433,6 +483,8 @@ def context_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit
             hits.append((tokens[at].start, tokens[at + count - 1].end, "name_context", 0.75))
     return hits
 
+
+_PARTICLE_KEYS = frozenset("bin ibn bint binti abu ap de del della der van von".split())
 
 # drug-name endings (INN stems) and a dose right after: a capitalised unknown word that looks
 # like a drug is not a name
@@ -490,7 +542,14 @@ def recall_first_names(text: str, tokens: list[_Token] | None = None) -> list[Na
         if _SENTENCE_START.search(text[max(0, token.start - 12) : token.start]) and not (
             index + 1 < len(tokens)
             and _joined(text, token, tokens[index + 1])
-            and _is_name_word(tokens[index + 1])
+            and (
+                _is_name_word(tokens[index + 1])
+                or (
+                    tokens[index + 1].key in _PARTICLE_KEYS
+                    and index + 2 < len(tokens)
+                    and _is_name_word(tokens[index + 2])
+                )
+            )
         ):
             continue  # capitalised by grammar, not a name position
         if (
@@ -599,6 +658,9 @@ neurology dermatology urology gastroenterology obstetrics gynecology psychiatry 
 behavioral medicine dental eye vision spine heart cancer kidney vein sleep pain senior living
 assisted skilled transitional recovery treatment counseling therapy retirement residential
 primary urgent family women children kids pulmonary endocrine rheumatology allergy ent
+foot ankle hand joint sports bone ear nose throat skin breast fertility wound vascular
+endoscopy hearing audiology podiatry chiropractic physiotherapy physio detox methadone otp
+opioid addiction program programme clinique hôpital hopital médicale medicale santé sante
 """.split()
 )
 _CONNECTORS = frozenset({"of", "the", "and", "for", "at", "on"})

@@ -594,16 +594,25 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"Place|Pl|Terrace|Ter|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Trail|Trl|Row|"
         r"Pike|Turnpike|Tpke|Alley|Crescent|Loop|Path|Run|Pass|Plaza|Walk|Commons|Heights|"
         r"Extension|Ext|Expressway|Freeway|Route|Rte|STREET|ST|AVENUE|AVE|ROAD|RD|DRIVE|DR|"
-        r"LANE|LN|BLVD|COURT|CT|WAY)\b\.?"
-        r"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|Fl|Floor|#)\.?\s*\w+)?"
-        r"|\bP\.?\s?O\.?\s+Box\s+\d+",
+        r"LANE|LN|BLVD|COURT|CT|WAY|Approach|Rise|Gardens|Green|Close|Mews|Grove|Parade|"
+        r"Wharf|Quay|Vale|Hill)\b\.?"
+        r"(?:[ \t]?,?\s+(?:Apt|Apartment|Suite|Ste|Unit|Fl|Floor|Room|Rm|Bldg|Building|#)\.?"
+        r"\s*[\w-]+)?"
+        r"|\bP\.?\s?O\.?\s+Box\s+\d+"
+        # addresses written by plot, villa or house number ("Villa 9, Street 12, Al Nahda",
+        # "No. 7, 3rd Cross, 2nd Block, Jayanagar")
+        r"|\b(?:Villa|Flat|Plot|House[ \t]No\.?|No\.)[ \t]?\d+[A-Z]?(?:,[ \t]*(?:Street[ \t]\d+|"
+        r"\d+(?:st|nd|rd|th)[ \t]+(?:Cross|Main|Block|Stage|Sector|Phase|Street|Road)|"
+        r"(?:Al|El)[ \t]\p{Lu}\p{Ll}+|\p{Lu}\p{Ll}+(?:[ \t]\p{Lu}\p{Ll}+)?)){1,4}",
         0.7,
     ),
     PatternSpec(
         "city_before_state",
         LOCATION,
         rf"(?<![\p{{L}}])(?:\p{{Lu}}[\p{{L}}'.-]+[ \t]){{0,2}}\p{{Lu}}[\p{{L}}'.-]+"
-        rf"(?=,[ \t]*(?:{_STATE_ABBR}(?![\p{{L}}])|{_STATE_NAME}\b))",
+        rf"(?=[ \t]?,[ \t]*(?:{_STATE_ABBR}(?![\p{{L}}])|{_STATE_NAME}\b"
+        r"|(?:ON|QC|BC|AB|MB|SK|NS|NB|NL|PE)[ \t]+[A-Z]\d[A-Z]"
+        r"|(?:NSW|VIC|QLD|TAS|ACT|SA|WA|NT)[ \t]+\d{4}\b))",
         0.65,
     ),
     PatternSpec(
@@ -667,7 +676,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"PRACTICE|PHARMACY|PARTNERS|PHYSICIANS|"
         r"HEALTH(?:[ \t]+(?:CENTER|SYSTEM|CARE))?|HEALTHCARE|INFIRMARY|REHAB(?:ILITATION)?"
         r"(?:[ \t]+(?:CENTER|HOSPITAL))?|NURSING[ \t]+(?:HOME|FACILITY|CENTER)|HOSPICE|"
-        r"INSTITUTE|CARE[ \t]+CENTER|MANOR)\b",
+        r"INSTITUTE|CARE[ \t]+CENTER|MANOR|CENTER|CENTRE|PROGRAM|PROGRAMME)\b",
         0.7,
     ),
     # ----- shapes seen in held-out notes (blind_3): dates, ids, places, facilities -------
@@ -802,12 +811,19 @@ PATTERNS: tuple[PatternSpec, ...] = (
     PatternSpec(
         "initials_after_role",
         PERSON,
-        r"(?m)(?<=\b(?:RN|signed|sign-?off|from:|to:|by:|phlebotomist:|tech:|scribe:|"
-        r"co-?signed)[ \t]{1,2})"
+        r"(?m)(?<=\b(?:RN|(?i:signed|sign-?off|from:|to:|by:|phlebotomist:|tech:|scribe:|"
+        r"co-?signed|entered\s+by|signed\s+by|reviewed\s+by|initials:?))[ \t]{1,2})"
         r"(?!(?:ED|ER|OR|ICU|CCU|MICU|SICU|PACU|NICU|PICU|SNF|LTAC|IR|CT|MRI|OSH|PCP|GI|US|VA|"
         r"PT|OT|ST|ME|IV|PO)\b)"
-        r"(?:(?:\p{Lu}\.){2,3}|[A-Z]{2,3})(?=[ \t]*(?:$|/|\(|\||to:))",
+        r"(?:(?:\p{Lu}\.){2,3}|[A-Z]{2,3})(?=[ \t]*(?:$|/|\(|\||to:)|[ \t]+\d{1,4}[/:.-]\d)",
         0.5,
+    ),
+    PatternSpec(
+        "initials_list_item",
+        PERSON,
+        r"(?m)(?<=^[ \t]*(?:\d{1,2}[.)][ \t]*|(?:Rm|Room|Bed|bed|Bay|bay)[ \t]*\d+[A-Z]?[ \t]+)?)"
+        r"(?:\p{Lu}\.){2,3}(?=[ \t]*\((?:\d{4,}|\p{Lu}\p{Ll}+)\))",
+        0.55,
     ),
     PatternSpec(
         # sign-out and census lists: "MCALLISTER, EWAN  MR4419022", "OKONJO, CHIOMA  61F"
