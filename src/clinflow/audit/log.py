@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from _thread import LockType
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from types import TracebackType
@@ -57,14 +58,14 @@ IDLE_INDEX_FLUSH_SECONDS = 0.5  # an idle writer hands the store's held index ro
 class _Batch:
     """The entries of one group commit and how to release its callers.
 
-    Thread callers wait on ``done`` (one Event per batch, not one per entry); asyncio callers
-    on one future per event loop, resolved with one ``call_soon_threadsafe`` per loop;
+    Thread callers each block on their own thread's lock (``waiters``, released by the writer
+    in one C-level loop: no shared Condition that every woken thread must take again);
+    asyncio callers on a future each, settled per event loop by one ``call_soon_threadsafe``;
     ``submit_many`` callers get a ``concurrent.futures.Future`` each.
     """
 
     __slots__ = (
         "callers",
-        "done",
         "entries",
         "error",
         "first_at",
@@ -72,6 +73,7 @@ class _Batch:
         "futures",
         "loops",
         "start",
+        "waiters",
     )
 
     def __init__(self) -> None:
@@ -79,10 +81,10 @@ class _Batch:
         self.callers = 0
         self.first_at = 0.0
         self.full = False  # a producer is waiting because its entries did not fit
-        self.done = threading.Event()
+        self.waiters: list[LockType] = []
         self.start = -1
         self.error: BaseException | None = None
-        self.loops: dict[asyncio.AbstractEventLoop, asyncio.Future[None]] = {}
+        self.loops: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
         self.futures: list[tuple[Future[list[int]], int, int]] = []
 
     def indices(self, offset: int, count: int) -> list[int]:
@@ -91,6 +93,19 @@ class _Batch:
             raise AuditUnavailable(f"audit log: entries not stored ({self.error})") from self.error
         first = self.start + offset
         return list(range(first, first + count))
+
+
+_THREAD = threading.local()
+
+
+def _thread_waiter() -> LockType:
+    """This thread's wait lock, held: ``acquire()`` blocks until the writer releases it, and
+    leaves it held again for the next wait."""
+    lock: LockType | None = getattr(_THREAD, "waiter", None)
+    if lock is None:
+        lock = _THREAD.waiter = threading.Lock()
+        lock.acquire()
+    return lock
 
 
 def prepare(event: Mapping[str, Any]) -> NewEntry:
@@ -102,6 +117,12 @@ def prepare(event: Mapping[str, Any]) -> NewEntry:
 def _settle(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
+
+
+def _settle_all(futures: list[asyncio.Future[None]]) -> None:
+    for future in futures:
+        if not future.done():  # a cancelled caller's future is done already
+            future.set_result(None)
 
 
 class AuditLog:
@@ -225,12 +246,20 @@ class AuditLog:
             self._arrived.notify()
         return batch, offset
 
-    def _enqueue(self, entries: list[NewEntry]) -> tuple[_Batch, int]:
-        """Place entries, blocking while the gathering batch is full (backpressure)."""
+    def _wait_durable(self, entries: list[NewEntry]) -> tuple[_Batch, int]:
+        """Place entries (blocking while the gathering batch is full: backpressure) and wait
+        until the writer released their batch."""
+        waiter = _thread_waiter()
         with self._lock:
             while (placed := self._place(entries)) is None:
                 self._space.wait()
-            return placed
+            placed[0].waiters.append(waiter)
+        try:
+            waiter.acquire()
+        except BaseException:
+            _THREAD.waiter = None  # interrupted: the writer releases it later, never reuse it
+            raise
+        return placed
 
     def submit_many(self, events: Iterable[Mapping[str, Any]]) -> Future[list[int]]:
         """Queue events for the writer; the future resolves to their indices once durable
@@ -252,8 +281,7 @@ class AuditLog:
 
     def append(self, event: Mapping[str, Any]) -> int:
         """Append one AuditEvent; returns its leaf index when it is durable (``AuditSink``)."""
-        batch, offset = self._enqueue([prepare(event)])
-        batch.done.wait()
+        batch, offset = self._wait_durable([prepare(event)])
         return batch.indices(offset, 1)[0]
 
     def append_many(self, events: Iterable[Mapping[str, Any]]) -> list[int]:
@@ -261,8 +289,7 @@ class AuditLog:
         entries = [prepare(event) for event in events]
         if not entries:
             return []
-        batch, offset = self._enqueue(entries)
-        batch.done.wait()
+        batch, offset = self._wait_durable(entries)
         return batch.indices(offset, len(entries))
 
     async def append_async(self, event: Mapping[str, Any]) -> int:
@@ -285,16 +312,19 @@ class AuditLog:
                 placed = self._place(entries)
                 if placed is not None:
                     batch, offset = placed
-                    waiter = batch.loops.get(loop)
-                    if waiter is None:
-                        waiter = batch.loops[loop] = loop.create_future()
+                    waiter = loop.create_future()
+                    waiters = batch.loops.get(loop)
+                    if waiters is None:
+                        batch.loops[loop] = [waiter]
+                    else:
+                        waiters.append(waiter)
                     break
                 space = loop.create_future()
                 self._space_loops.append((loop, space))
             await space
-        # Many tasks share the batch's future: shield it so one cancelled caller does not
-        # cancel it for the others.
-        await asyncio.shield(waiter)
+        # One future per caller (settled for the whole loop in one callback): a cancelled
+        # caller cancels only its own.
+        await waiter
         return batch.indices(offset, len(entries))
 
     # --- the writer thread ----------------------------------------------------------------
@@ -373,7 +403,8 @@ class AuditLog:
             batch.start = start
         except BaseException as exc:  # noqa: BLE001 - every caller must hear about it
             batch.error = exc
-        batch.done.set()
+        for waiter in batch.waiters:
+            waiter.release()
         for future, offset, count in batch.futures:
             try:
                 result = batch.indices(offset, count)
@@ -381,8 +412,11 @@ class AuditLog:
                 future.set_exception(exc)
             else:
                 future.set_result(result)
-        for loop, waiter in batch.loops.items():
-            self._call_soon(loop, waiter)
+        for loop, waiters in batch.loops.items():
+            try:
+                loop.call_soon_threadsafe(_settle_all, waiters)
+            except RuntimeError:  # the loop was closed meanwhile: nobody is waiting any more
+                pass
 
     @staticmethod
     def _call_soon(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]) -> None:
