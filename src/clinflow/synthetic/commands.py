@@ -96,7 +96,9 @@ def generate_command(
         typer.Option(
             "--format",
             help="fhir (FHIR, DICOM, notes) or hl7v2 (ADT and ORU^R01 vitals as one HL7 v2 "
-            "feed file, in --vendor's dialect).",
+            "feed file, in --vendor's dialect; with a scenario's labs_interval_hours and "
+            "duplicate_registration_fraction also ORU^R01 lab results and ADT^A28/A40, e.g. "
+            "synthetic/icu-labs.yaml).",
         ),
     ] = "fhir",
     vendor: Annotated[

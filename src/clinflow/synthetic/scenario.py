@@ -84,6 +84,13 @@ class Scenario(_Strict):
     burned_in_fraction: float = Field(default=0.1, ge=0, le=1)
     consent: ConsentSettings = ConsentSettings()
     fhir_version: Literal["R4B", "R5"] = "R5"
+    # Lab results (lactate, creatinine, platelets, bilirubin, leukocytes) every this many
+    # hours of the stay, worsening with a deterioration; 0: none (ADR 0111).
+    labs_interval_hours: float = Field(default=0.0, ge=0, le=24 * 7)
+    # Share of patients registered a second time (a duplicate record with its own MRN, sent
+    # as a Patient / ADT^A28) and merged into their own record later (Patient.link replaces /
+    # ADT^A40). Stream only, like consent withdrawals: the record files hold one Patient.
+    duplicate_registration_fraction: float = Field(default=0.0, ge=0, le=1)
 
     @field_validator("start")
     @classmethod

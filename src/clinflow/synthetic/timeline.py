@@ -1,6 +1,6 @@
 """One patient's record as phases of timed steps: the builder files and the stream share.
 
-A phase (admission, consents, vitals, notes, clinical, imaging) is a generator that adds
+A phase (admission, consents, vitals, labs, notes, clinical, imaging) is a generator that adds
 resources to a ``PatientFhir`` sink and yields ``Step``s saying when they happened:
 
 - ``Wake(at)``: nothing built yet; do not resume me before ``at`` (the timed stream keeps a
@@ -33,7 +33,15 @@ from clinflow.synthetic.dicom.imaging import BuiltFile, ImagingEvent, StudyStart
 from clinflow.synthetic.fhir import billing, clinical
 from clinflow.synthetic.fhir import resources as fhir
 from clinflow.synthetic.fhir.imaging import imaging_study
+from clinflow.synthetic.fhir.labs import lab_observations
+from clinflow.synthetic.fhir.registration import (
+    RegistrationPlan,
+    duplicate_mrn,
+    duplicate_patient,
+    merge_patient,
+)
 from clinflow.synthetic.fhir.vitals import vital_blocks
+from clinflow.synthetic.labs import lab_sets
 from clinflow.synthetic.manifest import PhiKind, Subject
 from clinflow.synthetic.model import Patient, StudyRecord
 from clinflow.synthetic.notes import write_note
@@ -254,6 +262,69 @@ def vitals(tl: PatientTimeline, out: fhir.PatientFhir) -> Iterator[Step]:
         yield Emit(at, bundle=f"vitals-{p.fhir_id}-{point:04d}")
 
 
+# ----------------------------------------------------------------------------- labs
+
+
+def labs(tl: PatientTimeline, out: fhir.PatientFhir) -> Iterator[Step]:
+    """Each blood draw's results (``clinflow.synthetic.labs``) as one message: a transaction
+    Bundle of laboratory Observations, as a lab system sends one ORU^R01 per order."""
+    p, scenario = tl.patient, tl.scenario
+    if scenario.labs_interval_hours <= 0:
+        return
+    sets = lab_sets(
+        tl.rng("labs"),
+        p.admitted_at,
+        tl.discharged,
+        scenario.labs_interval_hours,
+        p.deterioration_onset,
+        p.extra.get("pattern"),
+    )
+    days: set[object] = set()
+    for lab_set in sets:
+        yield Wake(lab_set.at)
+        day = lab_set.at.date()
+        lab_observations(out, tl.encounter_id, lab_set, plant_date=day not in days)
+        days.add(day)
+        yield Emit(lab_set.at, bundle=f"labs-{p.fhir_id}-{lab_set.number:03d}")
+
+
+# ----------------------------------------------------------------------------- registration
+
+
+def registration_plan(tl: PatientTimeline) -> RegistrationPlan | None:
+    """Whether the patient is registered twice; when the duplicate is made and merged."""
+    fraction = tl.scenario.duplicate_registration_fraction
+    if fraction <= 0:
+        return None
+    rng = tl.rng("registration")
+    if rng.random() >= fraction:
+        return None
+    p = tl.patient
+    stay_minutes = max(2, int(tl.scenario.vitals_hours * 60))
+    registered = p.admitted_at + timedelta(minutes=rng.randint(5, max(5, stay_minutes // 4)))
+    merged = registered + timedelta(minutes=rng.randint(30, max(30, stay_minutes // 2)))
+    return RegistrationPlan(
+        registered=registered,
+        merged=min(merged, tl.discharged),
+        duplicate_id=f"{p.fhir_id}-dup",
+        duplicate_mrn=duplicate_mrn(tl.seed, p.index),
+    )
+
+
+def duplicate_registration(tl: PatientTimeline, out: fhir.PatientFhir) -> Iterator[Step]:
+    """A duplicate record of the patient, then its merge into the patient's own (stream
+    only: ``clinflow.synthetic.fhir.registration``)."""
+    plan = registration_plan(tl)
+    if plan is None:
+        return
+    yield Wake(plan.registered)
+    duplicate_patient(out, plan)
+    yield Emit(plan.registered)
+    yield Wake(plan.merged)
+    merge_patient(out, plan)
+    yield Emit(plan.merged)
+
+
 # ----------------------------------------------------------------------------- notes
 
 
@@ -351,5 +422,10 @@ RECORD_PHASES = (
     Phase("notes", notes),
     Phase("clinical", clinical_record),
     Phase("imaging", imaging),
+    Phase("labs", labs),
 )
-STREAM_PHASES = (*RECORD_PHASES, Phase("consent-update", consent_withdrawals, updates=True))
+STREAM_PHASES = (
+    *RECORD_PHASES,
+    Phase("consent-update", consent_withdrawals, updates=True),
+    Phase("registration", duplicate_registration, updates=True),
+)

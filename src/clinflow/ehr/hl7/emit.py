@@ -1,9 +1,13 @@
-"""The synthetic cohort as HL7 v2 feeds: ADT^A01/A03 and ORU^R01 vitals, in a vendor dialect.
+"""The synthetic cohort as HL7 v2 feeds: ADT^A01/A03, ORU^R01 vitals and labs, ADT^A28/A40
+(a duplicate registration and its merge), in a vendor dialect.
 
 The generator's timed stream (``clinflow.synthetic.stream``) is read in clinical-time order
 and each patient's admission Bundle (Patient + Encounter) becomes an ADT^A01 (PID, PD1, NK1,
 PV1) at admission and an ADT^A03 at discharge, each charting time's vital-sign Bundle an
-ORU^R01 (PID, PV1, OBR, one OBX per vital sign, systolic and diastolic apart). Other resources
+ORU^R01 (PID, PV1, OBR, one OBX per vital sign, systolic and diastolic apart), each blood
+draw's laboratory Bundle an ORU^R01 (OBR-4 a laboratory set, one OBX per analyte, in the
+dialect's local codes and units), a duplicate registration (a Patient alone) an ADT^A28 and
+its merge (the Patient with ``link`` type ``replaces``) an ADT^A40 (PID, MRG). Other resources
 (consents, notes, clinical record, imaging) have no place in these feeds and are counted as
 skipped. The vendor profile picks codes, units (with conversion), Z-segments, local time,
 missing MSH-10 and hexadecimal escapes for non-ASCII text. Messages carry the cohort's
@@ -23,7 +27,7 @@ import orjson
 
 from clinflow.ehr.hl7 import vitals as v
 from clinflow.ehr.hl7.parser import DEFAULT_ENCODING, escape
-from clinflow.ehr.hl7.profiles import VendorProfile
+from clinflow.ehr.hl7.profiles import UnitConversion, VendorProfile
 from clinflow.envelope import SourceKind
 from clinflow.synthetic.stream import StreamOptions, generate_stream
 
@@ -31,6 +35,7 @@ V2_SEX = {"male": "M", "female": "F", "other": "O", "unknown": "U"}
 POINT_OF_CARE = {"Intensive care unit stay": "ICU", "Emergency department visit": "ED"}
 CLASS_OF_ACT = {"IMP": "I", "EMER": "E", "AMB": "O"}
 VITALS_PANEL = "85353-1^Vital signs panel^LN"
+LAB_SET = "26436-6^Laboratory studies (set)^LN"
 
 
 class Writer:
@@ -176,20 +181,30 @@ def adt_message(
     return "\r".join(segments) + "\r"
 
 
-def _obx_code(w: Writer, codes: tuple[str, ...]) -> tuple[str, str]:
-    """(OBX-3, the vendor's unit or "") for an observation known by ``codes`` (the first the
-    dialect remaps, else the first code as it is)."""
+def _obx_code(w: Writer, codes: tuple[str, ...]) -> tuple[str, str, UnitConversion | None]:
+    """(OBX-3, the vendor's unit or "", that code's own unit conversion) for an observation
+    known by ``codes`` (the first the dialect remaps, else the first code as it is)."""
     for code in codes:
         local, text, unit = w.profile.local_code(code)
         if local != code or text:
             system = "L" if local != code else "LN"
-            return f"{w.text(local)}^{w.text(text)}^{system}", unit
+            entry = w.profile.observations.get(local)
+            conversion = entry.conversion if entry is not None and entry.unit == unit else None
+            return f"{w.text(local)}^{w.text(text)}^{system}", unit, conversion
     code = codes[0]
-    return f"{code}^^{'SCT' if code == v.ACVPU else 'LN'}", ""
+    return f"{code}^^{'SCT' if code == v.ACVPU else 'LN'}", "", None
 
 
-def _obx_value(w: Writer, value: int | float, ucum: str, local_unit: str) -> tuple[str, str]:
-    conversion = w.profile.units.get(local_unit) if local_unit else None
+def _obx_value(
+    w: Writer,
+    value: int | float,
+    ucum: str,
+    local_unit: str,
+    own: UnitConversion | None = None,
+) -> tuple[str, str]:
+    """OBX-5 and OBX-6: the value in the vendor's unit (the code's own conversion, e.g.
+    creatinine and bilirubin in umol/L, else the unit's), else as it is in UCUM."""
+    conversion = own or (w.profile.units.get(local_unit) if local_unit else None)
     if conversion is None or (conversion.factor == 1 and conversion.offset == 0):
         return str(value), w.text(local_unit or ucum)
     converted = conversion.from_ucum(float(value))
@@ -207,10 +222,14 @@ def oru_message(
     at = observations[0]["effectiveDateTime"]
     when = w.time(at)
     pv1 = "|".join(["PV1", "1", "I", *[""] * 16, w.text(encounter_id)])
+    laboratory = _is_laboratory(observations[0])
+    panel = LAB_SET if laboratory else VITALS_PANEL
     segments = [w.msh("ORU^R01", control_id, at), pid_segment(w, patient), pv1,
-                f"OBR|1||{w.text(stem)}|{VITALS_PANEL}|||{when}"]  # fmt: skip
+                f"OBR|1||{w.text(stem)}|{panel}|||{when}"]  # fmt: skip
     for z in w.profile.z_segments:
-        if z in ("ZMD", "ZOB"):
+        if z == "ZLR" and laboratory:
+            segments.append(f"ZLR|1|ANALYZER-{len(stem) % 7 + 1}")
+        elif z in ("ZMD", "ZOB") and not laboratory:
             segments.append(f"{z}|1|MONITOR^{w.text(w.profile.sending_facility)}|v4.2")
     number = 0
 
@@ -223,23 +242,52 @@ def oru_message(
         codes = tuple(c["code"] for c in resource["code"]["coding"])
         if codes[0] == v.BP_PANEL:
             for component in resource["component"]:
-                code_text, unit = _obx_code(w, (component["code"]["coding"][0]["code"],))
+                code_text, unit, own = _obx_code(w, (component["code"]["coding"][0]["code"],))
                 quantity = component["valueQuantity"]
-                obx("NM", code_text, *_obx_value(w, quantity["value"], quantity["code"], unit))
+                obx("NM", code_text,
+                    *_obx_value(w, quantity["value"], quantity["code"], unit, own))  # fmt: skip
         elif "valueCodeableConcept" in resource:
             concept = resource["valueCodeableConcept"]
             coding = concept["coding"][0]
-            code_text, _ = _obx_code(w, codes)
+            code_text, _, _ = _obx_code(w, codes)
             value = (f"{coding['code']}^{w.text(coding.get('display', ''))}^SCT^^^^^^"
                      f"{w.text(concept.get('text', ''))}")  # fmt: skip
             obx("CWE", code_text, value, "")
         else:
             vital = v.VITAL_BY_CODE.get(codes[0])
             ordered = (vital.v2_code, *codes) if vital is not None else codes
-            code_text, unit = _obx_code(w, ordered)
+            code_text, unit, own = _obx_code(w, ordered)
             quantity = resource["valueQuantity"]
-            obx("NM", code_text, *_obx_value(w, quantity["value"], quantity["code"], unit))
+            obx("NM", code_text,
+                *_obx_value(w, quantity["value"], quantity["code"], unit, own))  # fmt: skip
     return "\r".join(segments) + "\r"
+
+
+def _is_laboratory(resource: dict[str, Any]) -> bool:
+    return any(
+        coding.get("code") == "laboratory"
+        for category in resource.get("category", [])
+        for coding in category.get("coding", [])
+    )
+
+
+def registration_message(
+    w: Writer, patient: dict[str, Any], control_id: str, at: str
+) -> tuple[str, str]:
+    """(message type, text) for a Patient sent alone: ADT^A40 when it replaces another
+    record (MRG-1 the prior MRN and id), else ADT^A28 (add person information)."""
+    link = next((k for k in patient.get("link", []) if k.get("type") == "replaces"), None)
+    event = "A40" if link is not None else "A28"
+    segments = [w.msh(f"ADT^{event}", control_id, at), f"EVN|{event}|{w.time(at)}",
+                pid_segment(w, patient)]  # fmt: skip
+    if link is not None:
+        p = w.profile
+        other = link["other"]
+        prior_mrn = other["identifier"]["value"]
+        prior_id = other["reference"].removeprefix("Patient/")
+        segments.append(f"MRG|{w.text(prior_mrn)}^^^{p.mrn_authority}^{p.mrn_type}~"
+                        f"{w.text(prior_id)}^^^{p.mrn_authority}^PI")  # fmt: skip
+    return f"ADT^{event}", "\r".join(segments) + "\r"
 
 
 # ---------------------------------------------------------------------------- the cohort
@@ -353,7 +401,16 @@ def _in_order(
             stats.messages["ORU^R01"] += 1
             yield envelope.event_time, oru_message(w, patients[patient_id], encounter_id, stem,
                                                    resources, control_id())  # fmt: skip
+        elif kinds == {"Patient"} and len(resources) == 1:  # a registration or a merge
+            message_type, text = registration_message(w, resources[0], control_id(),
+                                                      fhir_time(envelope.event_time))  # fmt: skip
+            stats.messages[message_type] += 1
+            yield envelope.event_time, text
         else:
             for kind in sorted(kinds):
                 stats.skipped[kind] += 1
     yield from due(None)
+
+
+def fhir_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -3,6 +3,7 @@
 - ADT^A01 (admit), A02 (transfer), A03 (discharge), A04 (register), A08 (update): Patient
   from PID (+ NK1 contacts, PD1 primary facility) and Encounter from PV1 (visit number PV1-19
   is the Encounter id, PV1-44/45 the period, A03 and a PV1-45 make it ``finished``).
+- ADT^A28 (add person information): the Patient from PID alone (no visit; PV1 ignored).
 - ADT^A40 (merge patient): the surviving Patient from PID with ``link`` type ``replaces``
   naming the prior record of MRG-1 (its MRN as the Reference's identifier); ingest records
   the merge (``clinflow.patient_merges``, ADR 0102).
@@ -38,8 +39,9 @@ from clinflow.ehr.hl7.patient_map import (
 from clinflow.ehr.hl7.profiles import VendorProfile, profile_for
 from clinflow.ehr.hl7.values import hl7_time
 
-ADT_EVENTS = frozenset({"A01", "A02", "A03", "A04", "A08", "A40"})
+ADT_EVENTS = frozenset({"A01", "A02", "A03", "A04", "A08", "A28", "A40"})
 MERGE_EVENT = "A40"
+PERSON_EVENTS = frozenset({"A28"})  # person information only: no visit
 SUPPORTED = frozenset({"ORU^R01", *(f"ADT^{event}" for event in ADT_EVENTS)})
 
 
@@ -109,7 +111,9 @@ def validate_and_map(
     if not kind:
         raise HL7Error("message type missing", "MSH-9")
     if message_type not in SUPPORTED:
-        raise HL7Error("unsupported message type (ADT^A01/A02/A03/A04/A08/A40, ORU^R01)", "MSH-9")
+        raise HL7Error(
+            "unsupported message type (ADT^A01/A02/A03/A04/A08/A28/A40, ORU^R01)", "MSH-9"
+        )
     version = msh.value(12)
     if not version.startswith("2."):
         raise HL7Error("version missing or not 2.x", "MSH-12")
@@ -141,6 +145,8 @@ def validate_and_map(
         mapped.resources.append({**patient, "link": [merge_link(mrg, profile)]})
         return mapped  # PV1 is optional in an A40 and says nothing about the merge
     mapped.resources.append(patient)
+    if kind == "ADT" and event in PERSON_EVENTS:
+        return mapped
     subject = {"reference": f"Patient/{patient['id']}"}
     pv1 = message.first("PV1")
     if kind == "ADT":
