@@ -172,3 +172,25 @@ def test_a_gap_inside_the_index_is_still_named(data_dir: Path) -> None:
     report = verify(deployment)
     assert failures(report) == ["index row 7: missing from the search index"]
     assert report.unindexed == 1
+
+
+def test_two_writers_on_one_file_index_each_others_entries_without_a_gap(data_dir: Path) -> None:
+    """Two logs on one SQLite file (as two processes would be) interleave commits; each
+    search sees all entries, each flush derives the other's rows, the index ends gap-free."""
+    deployment = DataDir.open(data_dir)
+    first = AuditLog.open(deployment, batch_wait=0)
+    second = AuditLog.open(deployment, batch_wait=0)
+    try:
+        for i in range(40):
+            (first if i % 3 else second).append(sample_event(i))
+        for log in (first, second):
+            found = log.search(SearchQuery(patient=PATIENTS[1], limit=100))
+            assert [i for i, _ in found] == list(range(1, 40, len(PATIENTS)))
+        first.store.flush_index()  # type: ignore[attr-defined]
+        assert _indexed(deployment) == 40  # the second log's rows derived from its entries
+        second.append_many([sample_event(i) for i in range(40, 45)])
+    finally:
+        first.close()
+        second.close()
+    report = verify(deployment)
+    assert report.ok and report.entries == 45 and report.unindexed == 0, failures(report)

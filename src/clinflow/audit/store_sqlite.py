@@ -28,6 +28,7 @@ from clinflow.audit._sql import (
     contiguous_leaves,
     entry_bytes,
     entry_params,
+    index_params,
     utc_timestamp,
 )
 from clinflow.audit.index_tail import PendingRows, Row, derive_row, pairs_of, row_filter, runs_from
@@ -281,9 +282,14 @@ class SqliteStore:
         the held rows of this process's entries, rows derived from the stored entries for the
         others, so the index stays gap-free from 0."""
         first = _indexed_end(conn)
-        batches = [*self._pending.batches(), current]
+        runs = list(runs_from([*self._pending.batches(), current], first, end))
+        if sum(len(run) for _, run in runs) == end - first:  # all ours: one contiguous run
+            held = list(chain.from_iterable(run for _, run in runs))
+            _insert_rows(conn, "audit_index", 9, first, held, index_params)
+            self._indexed_to = end
+            return
         pairs: dict[int, Row] = {}
-        for start, run in runs_from(batches, first, end):
+        for start, run in runs:
             pairs.update(pairs_of(start, run))
         if len(pairs) < end - first:  # entries of other (or crashed) writers: derive them
             for idx, entry in conn.execute(
