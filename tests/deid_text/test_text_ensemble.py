@@ -64,7 +64,8 @@ CONTEXT_CASES = [
     ("Returned on Thanksgiving.", "Thanksgiving", "date_holiday"),
     ("She is a 93 yo woman.", "93", "age_over_89"),
     ("Lives in Fall River, MA 02720.", "02720", "zip_after_state"),
-    ("Moved from Norway last year.", "Norway", "place_country"),
+    # a country is PHI inside an address only (Safe Harbor; the evaluation sets' rule)
+    ("Moved from 4 Kirkegata, Bergen, Norway last year.", "Norway", "place_country"),
     ("Login: rquill51 on the portal.", "rquill51", "username_after_label"),
     ("License plate 7XKJ221 noted by security.", "7XKJ221", "account_id"),
     ("Call 508.555.0199 to reschedule.", "508.555.0199", "phone"),

@@ -91,6 +91,22 @@ FOUND = [
     ("4410 Kingsway Ave, Room B2-14, Vancouver, BC V5H 2A9", "Room B2-14"),
     ("4410 Kingsway Ave, Room B2-14, Vancouver, BC V5H 2A9", "Vancouver"),
     ("Followed at Tillinghast Foot & Ankle since 2019", "Tillinghast Foot & Ankle"),
+    # ids: after a hash, a letter and 7 digits, UK plates, MRNs in digit groups
+    ("IV pump #B-40217 alarmed twice", "B-40217"),
+    ("CDL Q5520193, class B", "Q5520193"),
+    ("reg. no. KP19 XRD, silver hatchback", "KP19 XRD"),
+    ("Med Rec No 552 0193", "552 0193"),
+    # addresses: lower-case drive, streets named by kind, flats, AP state abbreviations
+    ("home visit 41 heron ridge dr apt 3b", "41 heron ridge dr apt 3b"),
+    ("lives at 88 Rue Saint-Hubert, Montréal", "88 Rue Saint-Hubert"),
+    ("Flat 2, 14 Wellesley Road, Croydon", "Flat 2"),
+    ("moved from Worcester, Mass. in 2019", "Mass"),
+    # places: WordNet's proper nouns, lower-case cities and states
+    ("works remotely for a Cambridge start-up", "Cambridge"),
+    ("son lives in scranton, visits monthly", "scranton"),
+    ("guest dosing in el paso, tx over the holidays", "el paso"),
+    ("guest dosing in el paso, tx over the holidays", "tx"),
+    ("Home: Villa 9, Al Nahda, Abu Dhabi, United Arab Emirates", "United Arab Emirates"),
 ]
 
 
@@ -132,6 +148,8 @@ CLEAN = [
     "GA 31 3/7 wk; recall 2/3; passed 3/4 trials; Pg 1/2",
     "OCT: macular thickness stable; repeat after 4th dose; bedroom on 2nd floor",
     "needs 24/7 supervision",
+    "hopes to fly to the Netherlands in spring; born in Peru",
+    "flushing the line in clinic; from home to rehab",
 ]
 
 

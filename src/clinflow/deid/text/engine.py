@@ -240,6 +240,8 @@ class TextDeidentifier:
                     found.append(Span(ent.start_char, ent.end_char, label, "spacy_ner", 0.5))
         if self._name_rules:
             found.extend(_propagated_names(text, found))
+        # a country alone is no PHI (Safe Harbor): only inside an address (place_country)
+        found = [s for s in found if not _bare_country(text, s)]
         spans = _extend_names(text, _merge(found))
         if self._patterns:
             spans = self._with_derived_usernames(text, spans, known)
@@ -423,6 +425,15 @@ def _merge(spans: list[Span]) -> list[Span]:
         else:
             merged.append(span)
     return merged
+
+
+def _bare_country(text: str, span: Span) -> bool:
+    from clinflow.deid.text.lexicon import countries
+
+    return (
+        span.recognizer not in ("place_country", "known_identifier")
+        and " ".join(text[span.start : span.end].split()).casefold() in countries()
+    )
 
 
 # recognizers whose PERSON spans are sure enough to look for their words elsewhere in the note

@@ -576,6 +576,16 @@ _PLACE_CUE = regex.compile(
 
 
 _PLACE_PREPOSITION = regex.compile(r"\b(?:in|from|near|to|outside|around|of)[ \t]+", regex.V0)
+_PLACE_PREPOSITION_ANY_CASE = regex.compile(
+    r"\b(?:in|from|near|outside|around|at|to)[ \t]+", regex.I | regex.V0
+)
+_AFTER_COMMA = regex.compile(r",[ \t]*\Z", regex.V0)
+_LOWER_STATE = regex.compile(
+    r",?[ \t]{1,2}(al|ak|az|ar|ca|co|ct|dc|fl|ga|hi|ia|il|ks|ky|md|ma|mi|mn|ms|mo|mt|ne|nv|nh|"
+    r"nj|nm|ny|nc|nd|oh|ok|pa|ri|sc|sd|tn|tx|ut|vt|va|wa|wv|wi|wy)\b(?![\w-])",
+    regex.V0,
+)
+NAME_PARTICLE_WORDS = frozenset("el la le los las san santa st saint de del da do des".split())
 
 
 def place_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit]:
@@ -599,14 +609,21 @@ def place_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit]:
                 continue
             phrase = " ".join(text[token.start : tokens[last].end].casefold().split())
             if phrase in known_countries:
-                hits.append((token.start, tokens[last].end, "place_country", 0.6))
+                # a country is PHI inside an address ("Abu Dhabi, United Arab Emirates"), not
+                # in "flew to the Netherlands" or "born in Peru"
+                if _AFTER_COMMA.search(text, 0, token.start) is not None:
+                    hits.append((token.start, tokens[last].end, "place_country", 0.6))
                 break
             if (
                 phrase in cities
                 and not token.all_caps
                 and not _CAMEL_TAIL.search(tokens[last].text)
                 and phrase not in safe_words()
-                and (width > 1 or not is_english_word(token.text))
+                and (
+                    width > 1
+                    or not is_english_word(token.text)
+                    or token.key in noun_only_words()  # WordNet's proper nouns: "Cambridge"
+                )
             ):
                 hits.append((token.start, tokens[last].end, "place_city", 0.55))
                 break
@@ -625,6 +642,35 @@ def place_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit]:
             if phrase in cities and phrase not in safe_words():
                 hits.append((tokens[at].start, tokens[last].end, "place_city", 0.55))
                 break
+    for match in _PLACE_PREPOSITION_ANY_CASE.finditer(text):
+        at = starts.get(match.end())
+        if at is None or tokens[at].capitalised:
+            continue
+        # lower-case notes: "lives in dracut", "from el paso, tx", "in manchester nh"
+        for width in (3, 2, 1):
+            last = at + width - 1
+            if last >= len(tokens) or not all(
+                _joined(text, tokens[i], tokens[i + 1]) for i in range(at, last)
+            ):
+                continue
+            words = tokens[at : last + 1]
+            phrase = " ".join(text[tokens[at].start : tokens[last].end].split())
+            if (
+                phrase in cities
+                and phrase not in safe_words()
+                and all(
+                    not is_english_word(t.text)
+                    or t.key in NAME_PARTICLE_WORDS
+                    or t.key in noun_only_words()
+                    for t in words
+                )
+                and not all(t.key in NAME_PARTICLE_WORDS for t in words)
+            ):
+                hits.append((tokens[at].start, tokens[last].end, "place_city", 0.55))
+                state = _LOWER_STATE.match(text, tokens[last].end)
+                if state is not None:
+                    hits.append((state.start(1), state.end(1), "place_state", 0.55))
+                break
     for match in _PLACE_CUE.finditer(text):
         at = starts.get(match.end())
         if at is None:
@@ -637,7 +683,10 @@ def place_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit]:
             if not token.capitalised or token.key in safe_words() or token.initial:
                 break
             count += 1
-        if count:
+        if not count:
+            continue
+        phrase = " ".join(text[tokens[at].start : tokens[at + count - 1].end].split())
+        if phrase.casefold() not in countries():  # "born in Peru" is no PHI
             hits.append((tokens[at].start, tokens[at + count - 1].end, "place_context", 0.6))
     return hits
 

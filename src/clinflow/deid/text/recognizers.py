@@ -418,7 +418,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         MRN,
         r"\b(?:MRN|MR#|MR|Med\.?\s*Rec\.?(?:\s*(?:#|No\.?))?|Medical Record(?: Number| No\.?|"
         r" #)?|Unit\s*(?:No\.?|#|Number)|Hospital\s*(?:No\.?|#)|Hosp\s*#|Chart\s*(?:#|No\.?))"
-        r"[:#\s]{1,4}(?P<phi>[A-Z]{0,4}-?\d[\dA-Z-]{2,})",
+        r"[:#\s]{1,4}(?P<phi>[A-Z]{0,4}-?\d[\dA-Z-]{2,}(?:[ ]\d{3,}(?![\d/:.]))*)",
         0.9,
         regex.I,
     ),
@@ -611,6 +611,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         LOCATION,
         rf"(?<![\p{{L}}])(?:\p{{Lu}}[\p{{L}}'.-]+[ \t]){{0,2}}\p{{Lu}}[\p{{L}}'.-]+"
         rf"(?=[ \t]?,[ \t]*(?:{_STATE_ABBR}(?![\p{{L}}])|{_STATE_NAME}\b"
+        r"|(?:Mass|Calif|Conn|Fla|Ill|Mich|Minn|Tenn|Tex|Wash|Wis|Ariz|Colo|Okla|Ore)\."
         r"|(?:ON|QC|BC|AB|MB|SK|NS|NB|NL|PE)[ \t]+[A-Z]\d[A-Z]"
         r"|(?:NSW|VIC|QLD|TAS|ACT|SA|WA|NT)[ \t]+\d{4}\b))",
         0.65,
@@ -751,9 +752,38 @@ PATTERNS: tuple[PatternSpec, ...] = (
         "street_address_lower",
         LOCATION,
         r"\b\d{1,5}[ \t]+(?:[a-z][a-z'-]+[ \t]+){1,3}(?:street|st|avenue|ave|road|rd|lane|ln|"
-        r"drive|court|ct|way|blvd|terrace|place|pl|circle|cir)\b\.?"
+        r"drive|dr|court|ct|way|blvd|terrace|ter|place|pl|circle|cir|pkwy|hwy|sq)\b\.?"
         r"(?:,?[ \t]+(?:apt|apartment|suite|ste|unit|#)\.?[ \t]*\w+)?",
         0.6,
+    ),
+    PatternSpec(
+        # streets named first by their kind: "88 Rue Sainte-Catherine", "12 Calle Mayor",
+        # a flat before the house number ("Flat 2, 14 Wellington Road")
+        "street_kind_first",
+        LOCATION,
+        r"\b\d{1,5},?[ \t]+(?:Rue|rue|Calle|calle|Via|via|Avenida|Rua|Chemin|Boulevard|Strada)"
+        r"(?:[ \t]+(?:de|del|la|le|des|du|da|do|dos)){0,2}(?:[ \t]+\p{Lu}[\p{L}'-]+){1,3}"
+        r"|\b(?:Flat|Apt|Apartment|Unit|Suite)[ \t]?\d+[A-Z]?(?=,[ \t]*\d{1,5}[ \t]+\p{Lu})",
+        0.6,
+    ),
+    PatternSpec(
+        # AP-style state abbreviations after a city: "Worcester, Mass.", "Springfield, Ill."
+        "state_ap_abbreviation",
+        LOCATION,
+        r"(?<=\p{Lu}\p{Ll}+,[ \t]{1,2})(?:Ala|Ariz|Ark|Calif|Colo|Conn|Del|Fla|Ga|Ill|Ind|Kan|"
+        r"Ky|La|Md|Mass|Mich|Minn|Miss|Mo|Mont|Neb|Nev|N\.H|N\.J|N\.M|N\.Y|N\.C|N\.D|Okla|Ore|"
+        r"Pa|R\.I|S\.C|S\.D|Tenn|Tex|Vt|Va|Wash|W\.Va|Wis|Wyo)\.",
+        0.6,
+    ),
+    PatternSpec(
+        # ids written after a hash ("pump #A-88213"), a letter and 6-9 digits (licences,
+        # passports: "A4471229"), UK number plates ("WX21 KLM")
+        "hash_or_letter_id",
+        ID,
+        r"(?<=#[ \t]?)[A-Z]{1,3}-?\d{4,}(?![\w-])"
+        r"|(?<![\w/.-])[A-Z]\d{6,9}(?![\w/-])"
+        r"|\b[A-Z]{2}\d{2}[ ][A-Z]{3}\b",
+        0.55,
     ),
     PatternSpec(
         "street_ordinal_or_commonwealth",
