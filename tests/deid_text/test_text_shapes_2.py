@@ -96,6 +96,12 @@ FOUND = [
     ("CDL Q5520193, class B", "Q5520193"),
     ("reg. no. KP19 XRD, silver hatchback", "KP19 XRD"),
     ("Med Rec No 552 0193", "552 0193"),
+    ("ICD generator S/N KQT 552019 H", "KQT 552019 H"),
+    ("pump serial 0071 5520 checked", "0071 5520"),
+    ("taxi medallion #7719 per police", "7719"),
+    ("Path #S-26-5520 reviewed", "S-26-5520"),
+    ("Cluster ref: IPC/2026/RSV-004 opened", "IPC/2026/RSV-004"),
+    ("green Subaru, NH 5520QX, parked in lot B", "5520QX"),
     # addresses: lower-case drive, streets named by kind, flats, AP state abbreviations
     ("home visit 41 heron ridge dr apt 3b", "41 heron ridge dr apt 3b"),
     ("lives at 88 Rue Saint-Hubert, Montréal", "88 Rue Saint-Hubert"),

@@ -430,9 +430,11 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"specimen|spec|case|report|document|doc|ref|reference|encounter|enc|visit|CSN|FIN|"
         r"job|record|claim|invoice|study|exam|ticket|tracking|VIN|plate|tag|DL|passport|"
         r"insurance|group|MBI|HICN|Medicare|Medicaid|pacemaker|implant|lot|model|S/N|SN|"
-        r"UDI|catalog|file|batch|control|confirmation|auth|authorization|voucher)"
+        r"UDI|catalog|file|batch|control|confirmation|auth|authorization|voucher|medallion|"
+        r"path|employee|staff)"
         r"(?:\s+(?:no\.?|number|#|id|num))?[:#\s]{1,4}(?P<phi>[A-Z]{0,5}-?\d[\dA-Z/-]{2,}"
-        r"|[A-Z]{2,}\d*-?\d{3,})",
+        r"(?:[ ]\d{3,}(?![\d/:.]))*(?:[ ][A-Z](?![\w]))?"
+        r"|[A-Z]{2,}\d*-?\d{3,}|[A-Z]{2,5}[ ]\d{4,}(?:[ ][A-Z](?![\w]))?)",
         0.8,
         regex.I,
     ),
@@ -440,7 +442,9 @@ PATTERNS: tuple[PatternSpec, ...] = (
         "document_id",
         ID,
         r"(?<![\w/-])[A-Z]{1,4}\d{2,}(?:[/-][A-Z]{0,3}\d{2,})+(?![\w/-])"
-        r"|(?<![\w/.-])\d{3,}/\d{4,}(?![\w/])|(?<![\w/.-])\d{4,}/\d{3,}(?![\w/])",
+        r"|(?<![\w/.-])\d{3,}/\d{4,}(?![\w/])|(?<![\w/.-])\d{4,}/\d{3,}(?![\w/])"
+        # letters then two or more slashed parts with digits: "IPC/2025/NV-017"
+        r"|(?<![\w/-])[A-Z]{2,5}(?:/[A-Z0-9-]*\d[A-Z0-9-]*){2,}(?![\w/])",
         0.7,
     ),
     PatternSpec(
@@ -518,7 +522,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         "alphanumeric_id",
         ID,
         r"(?<![\w/.-])"
-        r"(?![CTLS]\d{1,2}-[CTLS]?\d{1,2}(?![\w-])|G\d+P\d+|\d+(?:[A-Z]{1,3})(?![\w-])|"
+        r"(?![CTLS]\d{1,2}-[CTLS]?\d{1,2}(?![\w-])|G\d+P\d+|\d{1,3}(?:[A-Z]{1,3})(?![\w-])|"
         r"COVID-?\d+|CHA2DS2|ICD-?\d+|SF-?\d+|CA-?\d+(?:-\d+)?|HLA-[A-Z]+\d+|IL-?\d+|"
         r"CD\d+|NYHA|PHQ-?\d+|GAD-?\d+|H\d+N\d+|DSM-?\d+)"
         r"(?=(?:[A-Z-]*\d){2})(?=(?:[\d-]*[A-Z]){2})[A-Z0-9]+(?:-[A-Z0-9]+)*(?<=[\w]{5,}|"
@@ -780,7 +784,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # passports: "A4471229"), UK number plates ("WX21 KLM")
         "hash_or_letter_id",
         ID,
-        r"(?<=#[ \t]?)[A-Z]{1,3}-?\d{4,}(?![\w-])"
+        r"(?<=#[ \t]?)[A-Z]{1,3}-?\d[\d-]{3,}(?<=\d)(?![\w-])"
         r"|(?<![\w/.-])[A-Z]\d{6,9}(?![\w/-])"
         r"|\b[A-Z]{2}\d{2}[ ][A-Z]{3}\b",
         0.55,
