@@ -61,8 +61,8 @@ ROWS_PER_INSERT = 2048
 # batch of entries (ADR 0110): one write of the index pages for many entries instead of ~30
 # B-tree pages of WAL per small commit. A search matches the unindexed tail in Python, so this
 # also bounds the work a search does on it.
-INDEX_FLUSH_ROWS = 2048
-INDEX_FLUSH_SECONDS = 0.5
+INDEX_FLUSH_ROWS = 1024
+INDEX_FLUSH_SECONDS = 0.25
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_entries (
