@@ -17,7 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clinflow.audit import AuditLog, SearchQuery
+from clinflow.audit import AuditLog, SearchQuery, store_sqlite
+from clinflow.audit import log as audit_log
 from clinflow.audit.index_tail import derive_row
 from clinflow.audit.store_sqlite import INDEX_FLUSH_ROWS, SqliteStore
 from clinflow.config import DataDir
@@ -26,6 +27,14 @@ from .helpers import PATIENTS, failures, raw, sample_event, verify
 
 KINDS = ["message", "consent", "nonexistent"]
 TIMES = ["2000-01-01T00:00:00Z", "2026-01-01T00:00:00Z", "2999-01-01T00:00:00Z"]
+
+
+@pytest.fixture(autouse=True)
+def _flush_by_count_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No flush by age or idleness here: what these tests hold must still be held when they
+    look, however slow the machine."""
+    monkeypatch.setattr(store_sqlite, "INDEX_FLUSH_SECONDS", 3600.0)
+    monkeypatch.setattr(audit_log, "IDLE_INDEX_FLUSH_SECONDS", 3600.0)
 
 
 def _indexed(data_dir: DataDir) -> int:
@@ -118,8 +127,10 @@ from clinflow.config import DataDir
 sys.path.insert(0, sys.argv[2])
 from audit.helpers import sample_event
 
+import clinflow.audit.store_sqlite as store_sqlite
+store_sqlite.INDEX_FLUSH_SECONDS = 3600.0  # no flush by age: the rows must still be held
 log = AuditLog.open(DataDir.open(sys.argv[1]), batch_wait=0)
-log._flush_index = None  # no idle flush: the rows must still be held when the kill comes
+log._flush_index = None  # nor by an idle writer
 for i in range(int(sys.argv[3])):
     log.append(sample_event(i))
 print("appended", flush=True)
