@@ -68,11 +68,16 @@ def _vitals_in(envelope: Envelope) -> int:
     return sum(is_vital_sign(r) for r in bundle_resources(orjson.loads(envelope.payload)))
 
 
-def _run(data_dir: Path, feed: AsyncIterator[Envelope], validation: str = "input") -> RunStats:
+def _run(data_dir: Path, feed: AsyncIterator[Envelope], validation: str = "input",
+         deid_workers: int = 0) -> RunStats:  # fmt: skip
     with Deployment.open(DataDir.open(data_dir)) as deployment:
         buffered = BufferedSink(deployment.audit, batch=4096)
         stages = build_pipeline(deployment, buffered,
-                                validation="shallow" if validation == "shallow" else "input")
+                                validation="shallow" if validation == "shallow" else "input",
+                                deid_workers=deid_workers)  # fmt: skip
+        offload = stages.graph.hops["deid-fhir"].stage.offload  # type: ignore[attr-defined]
+        if offload is not None:
+            offload.wait_ready()  # loading the workers' engines is start-up, as opening is
         runtime = EmbeddedRuntime(stages.graph, quarantine=deployment.quarantine,
                                   audit=buffered, ledger=deployment.ledger)  # fmt: skip
         return asyncio.run(runtime.run(feed))
@@ -106,15 +111,17 @@ async def _paced(items: list[TimedInput], rate: float) -> AsyncIterator[Envelope
 
 
 def embedded_throughput(
-    patients: int, seed: int, scratch: Path, validation: str = "input"
+    patients: int, seed: int, scratch: Path, validation: str = "input", deid_workers: int = 0
 ) -> dict[str, Any]:
-    items = _stream(patients, seed, "icu-ward", scratch / f"m1-{validation}.ndjson")
+    tag = f"{validation}-w{deid_workers}"
+    items = _stream(patients, seed, "icu-ward", scratch / f"m1-{tag}.ndjson")
     vitals = sum(_vitals_in(item.envelope) for item in items)
-    stats = _run(scratch / f"throughput-{validation}",
-                 _flat(item.envelope for item in items), validation)  # fmt: skip
+    stats = _run(scratch / f"throughput-{tag}",
+                 _flat(item.envelope for item in items), validation, deid_workers)  # fmt: skip
     seconds = stats.seconds  # the run itself: opening the stores and policies not counted
     return {
         "fhir_validation": validation,
+        "deid_workers": deid_workers,
         "inputs": len(items),
         "vital_sign_observations": vitals,
         "seconds": round(seconds, 2),
@@ -125,7 +132,7 @@ def embedded_throughput(
 
 
 def latency(patients: int, seed: int, rate: float, seconds: float, scratch: Path,
-            tag: str) -> dict[str, Any]:  # fmt: skip
+            tag: str, deid_workers: int = 0) -> dict[str, Any]:  # fmt: skip
     items = _stream(patients, seed, "icu-ward", scratch / f"m-{tag}.ndjson")
     kept, budget = [], int(rate * seconds)
     for item in items:  # the first ``seconds`` of the stream at ``rate`` vitals/s
@@ -133,9 +140,11 @@ def latency(patients: int, seed: int, rate: float, seconds: float, scratch: Path
         if budget < 0:
             break
         kept.append(item)
-    stats = _run(scratch / f"latency-{tag}", _paced(kept, rate))
+    stats = _run(scratch / f"latency-{tag}-w{deid_workers}", _paced(kept, rate),
+                 deid_workers=deid_workers)  # fmt: skip
     return {
         "vitals_per_s": rate,
+        "deid_workers": deid_workers,
         "inputs": len(kept),
         "score_p50_ms": _round(stats.percentile("score-sink", 0.50)),
         "score_p99_ms": _round(stats.percentile("score-sink", 0.99)),

@@ -2,6 +2,8 @@
 
 - ``AuditSink``: anything that appends FHIR AuditEvent dicts durably (``clinflow.audit``
   provides the Merkle log; tests may pass a list-backed fake).
+- ``QuarantineSink``: where a stage puts an input it rejects (``clinflow.quarantine``; a
+  worker process records the puts and its parent replays them into the real store).
 - ``RetractionTarget``: a downstream store or endpoint that holds data derived from a patient
   and can delete it on consent revocation (research store, quarantine, scoring endpoints).
 """
@@ -17,6 +19,19 @@ from typing import Any, Protocol, runtime_checkable
 class AuditSink(Protocol):
     def append(self, event: Mapping[str, Any]) -> int:
         """Durably append one AuditEvent (a JSON-able dict); return its leaf index."""
+        ...
+
+
+class QuarantineSink(Protocol):
+    def put(
+        self,
+        stage: str,
+        location: str,
+        reason: str,
+        payload: bytes | None = None,
+        patient: str | None = None,
+    ) -> int:
+        """Store one rejected input (``location``/``reason`` never hold PHI); its id."""
         ...
 
 

@@ -28,6 +28,7 @@ from rich.table import Table
 from clinflow.cli_options import DataDirOption
 from clinflow.envelope import Envelope, TimedInput
 from clinflow.errors import ConfigError
+from clinflow.runtime.offload import parse_deid_workers
 
 if TYPE_CHECKING:
     from clinflow.deid.fhir.io import Validation
@@ -177,6 +178,12 @@ def run_command(
         typer.Option("--validation", help="FHIR input validation: input (fhir.resources "
                      "models) or shallow (type, id, element names; much cheaper)."),
     ] = "input",  # fmt: skip
+    deid_workers: Annotated[
+        str,
+        typer.Option("--deid-workers", help="FHIR de-identification in N worker processes "
+                     "(partitioned by patient; 0 = in this process, the default; auto = one "
+                     "per core beyond the first). Frees the event loop for the scoring path."),
+    ] = "0",
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Live per-hop display.")
     ] = True,
@@ -196,6 +203,7 @@ def run_command(
     if runtime not in ("embedded", "kafka"):
         raise ConfigError(f"--runtime {runtime!r}: expected embedded or kafka")
     checked = parse_validation(validation)
+    workers = parse_deid_workers(deid_workers)
     kind, folder = parse_source(source)
     scp = scp_address(source) if kind == "dicom-scp" else None
     mllp = mllp_address(source) if kind == "mllp" else None
@@ -237,6 +245,7 @@ def run_command(
         once=once,
         progress=progress and not as_json,
         validation=checked,
+        deid_workers=workers,
         scp=scp,
         ae_title=ae_title,
         endpoint=source if kind in ("fhir", "bulk") else None,
@@ -372,6 +381,7 @@ def run_embedded(
     once: bool,
     progress: bool,
     validation: Validation = "input",
+    deid_workers: int = 0,
     scp: tuple[str, int] | None = None,
     ae_title: str = "CLINFLOW",
     endpoint: str | None = None,
@@ -396,7 +406,9 @@ def run_embedded(
         log = deployment.audit_log()
         first_entry = log.size
         buffered = BufferedSink(deployment.audit)
-        stages = build_pipeline(deployment, buffered, validation=validation)
+        stages = build_pipeline(
+            deployment, buffered, validation=validation, deid_workers=deid_workers
+        )
         runtime = EmbeddedRuntime(
             stages.graph, quarantine=deployment.quarantine, audit=buffered,
             ledger=deployment.ledger, status_path=root.root / RUN_STATUS,

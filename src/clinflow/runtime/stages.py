@@ -181,12 +181,17 @@ class PipelineStages:
 
 
 def build_pipeline(
-    deployment: Deployment, audit: AuditSink, *, validation: Validation = "input"
+    deployment: Deployment,
+    audit: AuditSink,
+    *,
+    validation: Validation = "input",
+    deid_workers: int = 0,
 ) -> PipelineStages:
     """The streaming graph over ``deployment``'s stores; every stage audits to ``audit``
     (the runtime's buffered sink, committed once per batch). ``validation``: how the FHIR
     de-identification stage validates inputs (``input``: fhir.resources models; ``shallow``:
-    type, id and element names only)."""
+    type, id and element names only). ``deid_workers`` > 0: the embedded runtime runs FHIR
+    de-identification in that many worker processes (ADR 0110); 0 keeps it in-process."""
     from clinflow.consent.retention import research_release_agreements
     from clinflow.deid.dicom.batch import DicomDeidStage
     from clinflow.deid.dicom.engine import DicomDeidentifier
@@ -223,6 +228,11 @@ def build_pipeline(
     score_sink = ScoreSink(deployment.lineage)
     release = ResearchRelease(GuardedSink(research_gate, deployment.research.write_many), audit)
     deid_dicom = Counted(DicomDeidStage(dicom_engine, deployment.quarantine, audit))
+    deid_fhir = FhirDeidStage(fhir_runner, directory.patient_key)
+    if deid_workers > 0:
+        from clinflow.runtime.offload import DeidWorkers
+
+        deid_fhir.offload = DeidWorkers(deid_workers, deployment.data_dir.root, validation)
     hops = [
         Hop("ingest", ingest, ("consent-events",), key=route_key),
         Hop("consent-events", consent, ("treatment-select", "research-select")),
@@ -237,11 +247,13 @@ def build_pipeline(
         Hop("score-sink", score_sink),
         Hop("research-select", ResearchSelect(), ("deid-dicom",)),
         Hop("deid-dicom", deid_dicom, ("deid-fhir",)),
-        Hop("deid-fhir", FhirDeidStage(fhir_runner, directory.patient_key), ("research-release",)),
+        Hop("deid-fhir", deid_fhir, ("research-release",)),
         Hop("research-release", release),
     ]
     graph = Graph.of(hops, entry="ingest")
     graph.closers.append(directory.close)
+    if deid_fhir.offload is not None:
+        graph.closers.append(deid_fhir.offload.close)
     return PipelineStages(
         ingest,
         consent,

@@ -26,8 +26,8 @@ from clinflow.deid.fhir.resource_types import element_names, model_class
 from clinflow.envelope import content_message_id
 from clinflow.errors import InputRejected
 from clinflow.folders import OnSkip, SkippedPath, files_under
-from clinflow.interfaces import AuditSink, append_all
-from clinflow.quarantine import Quarantine, printable_location
+from clinflow.interfaces import AuditSink, QuarantineSink, append_all
+from clinflow.quarantine import printable_location
 
 Validation = Literal["none", "shallow", "input", "both"]
 BUNDLE_TYPES = frozenset(
@@ -86,6 +86,18 @@ class RunReport:
     @property
     def failed(self) -> bool:
         return self.quarantined > 0
+
+    def merge(self, other: RunReport) -> None:
+        """Add ``other``'s counts (a worker process's share of the run) to this report."""
+        self.files += other.files
+        self.resources_in += other.resources_in
+        self.resources_out += other.resources_out
+        self.quarantined += other.quarantined
+        self.validation_skipped += other.validation_skipped
+        self.versions.update(other.versions)
+        self.by_type.update(other.by_type)
+        self.problems.extend(other.problems)
+        self.patients.update(other.patients)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -233,7 +245,7 @@ class FhirDeidRunner:
     def __init__(
         self,
         engine: FhirDeidentifier,
-        quarantine: Quarantine | None = None,
+        quarantine: QuarantineSink | None = None,
         audit: AuditSink | None = None,
         validation: Validation = "input",
     ) -> None:

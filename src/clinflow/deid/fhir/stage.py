@@ -10,18 +10,25 @@ The engine's patient index grows as the stream goes: a Bundle is indexed before 
 de-identified (its own Patient, practitioners and relatives become known identifiers for
 the notes in it), and a Patient resource streamed on its own stays known for the notes of
 that patient that arrive later in the same worker.
+
+The work is split in two so it can run in a worker process (``clinflow.runtime.offload``,
+ADR 0110): ``compute`` de-identifies and returns a picklable ``DeidOutcome`` (no store
+touched: quarantine puts are recorded), ``apply`` does the side effects in the runtime's own
+process (quarantine, AuditEvents, the released envelope), in input order.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from clinflow.deid.fhir.io import FhirDeidRunner, parse_document
+from clinflow.deid.fhir.io import FhirDeidRunner, RunReport, parse_document
 from clinflow.envelope import Envelope, SourceKind
+from clinflow.errors import InputRejected
 from clinflow.patient_ids import PATIENT_REFERENCE_FIELDS
 
 STAGE = "deid-fhir"
@@ -39,12 +46,57 @@ def _index_pairs(document: dict[str, Any]) -> list[tuple[dict[str, Any], str | N
     return pairs
 
 
+@dataclass
+class RecordedQuarantine:
+    """A quarantine that records puts (in a worker process) for the parent to replay."""
+
+    puts: list[tuple[str, str, str, bytes | None, str | None]] = field(default_factory=list)
+
+    def put(
+        self,
+        stage: str,
+        location: str,
+        reason: str,
+        payload: bytes | None = None,
+        patient: str | None = None,
+    ) -> int:
+        self.puts.append((stage, location, reason, payload, patient))
+        return -len(self.puts)
+
+
+@dataclass
+class DeidOutcome:
+    """What de-identifying one FHIR envelope produced; picklable.
+
+    ``payload`` is the de-identified document, or None when the whole document was rejected
+    (``rejected`` = reason, location) or the work failed (``error`` = the exception type);
+    ``audit`` the rules applied per patient pseudonym; ``quarantined`` the entries left out."""
+
+    payload: bytes | None
+    audit: dict[str, Counter[str]] = field(default_factory=dict)
+    quarantined: list[tuple[str, str, str, bytes | None, str | None]] = field(
+        default_factory=list
+    )
+    rejected: tuple[str, str] | None = None
+    error: str | None = None
+
+
+class StageWorkError(Exception):
+    """The stage's work failed in a worker process; ``kind`` names the exception type."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
 class FhirDeidStage:
     """``process(envelope) -> list[Envelope]``; non-FHIR envelopes pass through untouched.
 
     ``patient_key(fhir_id)`` (the streaming runtime's persisted patient directory) answers
     for a ``Patient/<id>`` this process has not seen: a patient admitted before a restart,
-    or on another Kafka worker before a rebalance, keeps its key (pseudonym, date shift)."""
+    or on another Kafka worker before a rebalance, keeps its key (pseudonym, date shift).
+    ``offload``: a pool of worker processes that run ``compute`` (the embedded runtime uses
+    it when set; ``process`` stays in-process)."""
 
     name = STAGE
 
@@ -53,18 +105,64 @@ class FhirDeidStage:
     ) -> None:
         self.runner = runner
         self.patient_key = patient_key
+        self.offload: Any = None
 
     def process(self, envelope: Envelope) -> list[Envelope]:
         if envelope.source is not SourceKind.FHIR:
             return [envelope]
-        label = f"message {envelope.message_id}"
-        document = parse_document(envelope.payload, label)
+        return self.apply(envelope, self.compute(envelope.message_id, envelope.payload))
+
+    def compute(self, message_id: str, payload: bytes) -> DeidOutcome:
+        """De-identify one FHIR message; a whole-document rejection or failure is returned,
+        not raised (a worker process sends it back)."""
+        label = f"message {message_id}"
+        audit: dict[str, Counter[str]] = {}
+        try:
+            document = parse_document(payload, label)
+            out = self._deidentify(document, label, audit)
+        except InputRejected as exc:
+            return DeidOutcome(None, audit, self._drain(), rejected=(exc.reason, exc.location))
+        except Exception as exc:  # noqa: BLE001 - reported as a stage error of this message
+            return DeidOutcome(None, audit, self._drain(), error=type(exc).__name__)
+        return DeidOutcome(orjson.dumps(out), audit, self._drain())
+
+    def apply(self, envelope: Envelope, outcome: DeidOutcome | None) -> list[Envelope]:
+        """The side effects of ``outcome`` in this process; raises what ``process`` raised."""
+        if outcome is None or envelope.source is not SourceKind.FHIR:
+            return [envelope]
+        quarantine = self.runner.quarantine
+        if quarantine is not None:
+            for stage, location, reason, payload, patient in outcome.quarantined:
+                quarantine.put(stage, location, reason, payload, patient)
+        if outcome.rejected is not None:
+            raise InputRejected(*outcome.rejected)
+        if outcome.error is not None or outcome.payload is None:
+            raise StageWorkError(outcome.error or "no output")
+        released = envelope.derive(outcome.payload)
+        self.runner.audit_deidentified(envelope.message_id, released.message_id, outcome.audit)
+        return [released]
+
+    def take_report(self) -> RunReport:
+        """The counts since the last call (a worker process sends them to its parent)."""
+        report, self.runner.report = self.runner.report, RunReport()
+        return report
+
+    def _drain(self) -> list[tuple[str, str, str, bytes | None, str | None]]:
+        quarantine = self.runner.quarantine
+        if not isinstance(quarantine, RecordedQuarantine) or not quarantine.puts:
+            return []
+        puts, quarantine.puts = quarantine.puts, []
+        return puts
+
+    def _deidentify(
+        self, document: dict[str, Any], label: str, audit: dict[str, Counter[str]]
+    ) -> dict[str, Any]:
         pairs = _index_pairs(document)
         index = self.runner.engine.index
         if self.patient_key is not None:
             for resource, _ in pairs:
-                for field in PATIENT_REFERENCE_FIELDS:
-                    value = resource.get(field)
+                for field_name in PATIENT_REFERENCE_FIELDS:
+                    value = resource.get(field_name)
                     ref = value.get("reference") if isinstance(value, dict) else None
                     if not isinstance(ref, str) or not ref.startswith("Patient/"):
                         continue
@@ -74,9 +172,8 @@ class FhirDeidStage:
                         if key is not None:
                             index.patient_keys[patient_id] = key
         index.add_all(pairs)
-        audit: dict[str, Counter[str]] = {}
         try:
-            out = self.runner.deidentify_document(document, label, audit)
+            return self.runner.deidentify_document(document, label, audit)
         finally:
             # A fullUrl resolves inside its own Bundle only (FHIR Bundle rules): forget them,
             # or a stream of vital-sign Bundles grows the index for ever. A Patient's stays:
@@ -84,6 +181,3 @@ class FhirDeidStage:
             for resource, full_url in pairs:
                 if full_url is not None and resource.get("resourceType") != "Patient":
                     index.full_urls.pop(full_url, None)
-        released = envelope.derive(orjson.dumps(out))
-        self.runner.audit_deidentified(envelope.message_id, released.message_id, audit)
-        return [released]
