@@ -113,6 +113,18 @@ FOUND = [
     ("guest dosing in el paso, tx over the holidays", "el paso"),
     ("guest dosing in el paso, tx over the holidays", "tx"),
     ("Home: Villa 9, Al Nahda, Abu Dhabi, United Arab Emirates", "United Arab Emirates"),
+    ("serial 552.0193.07 on the controller", "552.0193.07"),
+    ("UDI (01)00812345678905(17)270131(10)A552", "(01)00812345678905(17)270131(10)A552"),
+    # care sites in lower case; wards named by a proper word, and again later
+    ("home visit for woundcare - brightwater home health", "brightwater home health"),
+    ("dosing note - eastbrook opioid treatment program", "eastbrook opioid treatment program"),
+    ("next appt at st. aldric's vascular clinic, dec 9", "st. aldric's vascular clinic"),
+    ("Admitted to Kestrel Ward (day case unit); overnight on Kestrel", "Kestrel"),
+    ("Ward: Waratah 6 (Gen Med)", "Waratah"),
+    # given names that are words, right before a surname; role + word + surname
+    ("Family: sons Anil Mehra and Hope Varghese-Mehra at bedside", "Hope"),
+    ("Staff: HCA Precious Zondo (sx 2/3) off until clear", "Precious Zondo"),
+    ("vac reapplied by on-call rn yevgeny.", "yevgeny"),
 ]
 
 
@@ -122,6 +134,7 @@ FOUND = [
         # a name found once by a cue names the person wherever else the note writes it
         ("Discussed with Dr. Vasquez-Thornbury.\nvasquez-thornbury to call family.", "vasquez", 30),
         ("Signed: Oyelaran Whitfield-Nkemelu\nNkemelu agrees with plan", "Nkemelu", 35),
+        ("Admitted to Kestrel Ward; overnight on Kestrel (OSA)", "Kestrel", 30),
     ],
 )
 def test_a_found_name_is_found_again_elsewhere_in_the_note(
@@ -156,6 +169,7 @@ CLEAN = [
     "needs 24/7 supervision",
     "hopes to fly to the Netherlands in spring; born in Peru",
     "flushing the line in clinic; from home to rehab",
+    "pt education done; heart failure clinic referral; surgical ward; the West Ward",
 ]
 
 

@@ -515,6 +515,23 @@ NAME_PARTICLES = frozenset(
 )
 
 
+def _given_name_before(text: str, start: int, word: str) -> bool:
+    """A capitalised listed given name right before a found name, not where a sentence starts
+    ("daughters Ana and Hope Fairweather"), is part of it even when it is also a word."""
+    from clinflow.deid.text.lexicon import person_names
+
+    return (
+        word[:1].isupper()
+        and not word.isupper()
+        and word.casefold() in person_names()[0]
+        and is_name(word)
+        and _SENTENCE_BEFORE.search(text[max(0, start - 6) : start]) is None
+    )
+
+
+_SENTENCE_BEFORE = re.compile(r"(?:^|[.!?:;\n]|\n[-*•\d.) \t]*)[ \t\"'(]*$")
+
+
 def _name_end(text: str, end: int) -> int:
     """Where a name found up to ``end`` really ends: over middle or second family names,
     particles followed by a name word, and a quoted nickname."""
@@ -567,7 +584,7 @@ def _extend_names(text: str, spans: list[Span]) -> list[Span]:
         # particles ("bin", "de la") and a quoted nickname
         end = _name_end(text, end)
         while (word := _WORD_BEFORE.search(text[max(0, start - 40) : start])) and (
-            is_name_like(word[1])
+            is_name_like(word[1]) or _given_name_before(text, start - len(word[0]), word[1])
         ):
             start -= len(word[0])
         if (

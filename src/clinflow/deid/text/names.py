@@ -96,11 +96,6 @@ _WEAK_CUES = regex.compile(
     r"(?:\bre:|\bpt:|\b(?:per|paged|page|called|notified|informed|with|by|from|to|and|seen\s+by|"
     r"attending|resident|intern|fellow|surgeon|pcp|physician|provider|consultant|covering|"
     r"messaged|texted|emailed|phoned|told|asked|thanked|updated|"
-    # staff named by their role ("micro tech Hyacinth", "EMT Lamar Fitch", "HCA Precious")
-    r"tech|technician|technologist|emt|paramedic|medic|hca|sn|sister|sitter|scribe|navigator|"
-    r"coordinator|aide|dietitian|rd|pharmacist|officer|trooper|caseworker|counsell?or|"
-    r"chaplain|interpreter|volunteer|therapist|pt|ot|slp|rt|cna|lpn|rn|np|pa|midwife|"
-    r"doula|phlebotomist|porter|receptionist|manager|liaison|matron|registrar|sho|"
     r"(?:off|on|oncoming|outgoing|incoming|handoff\s+to)\s*:|"
     r"(?:his|her|their|pt's|patient's)\s+\w+)\s*,?)[ \t]{1,3}",
     regex.I | regex.V0,
@@ -110,7 +105,13 @@ _WEAK_CUES = regex.compile(
 _PATIENT_CUES = regex.compile(
     r"(?:\b(?:re:?\s+)?(?:pt|patient|client|resident|member|pt\s+name|name)\b\s*:?"
     r"|(?-i:\b(?:Mrs?|Ms|Miss|mrs?|ms|miss)\b\.?|\b(?:MRS?|MS)\.)"  # not the MR of a scan
-    r"|\b(?:this\s+is|my\s+name\s+is))[ \t]{1,3}",
+    r"|\b(?:this\s+is|my\s+name\s+is)"
+    # staff named by their role ("micro tech Hyacinth", "EMT Lamar Fitch", "on-call rn dwight")
+    r"|\b(?:tech|technician|technologist|emt|paramedic|medic|hca|sn|sitter|scribe|navigator|"
+    r"coordinator|aide|dietitian|rd|pharmacist|officer|trooper|caseworker|counsell?or|"
+    r"chaplain|interpreter|volunteer|therapist|slp|rt|cna|lpn|rn|np|pa|midwife|"
+    r"doula|phlebotomist|porter|receptionist|manager|liaison|matron|registrar|sho)\b,?)"
+    r"[ \t]{1,3}",
     regex.I | regex.V0,
 )
 # Nicknames: "goes by \"Vale\"", "known as Tito", "aka Chuy"
@@ -323,9 +324,15 @@ def _accept_after_cue(token: _Token, strong: bool, slot: bool = False) -> bool:
             return not token.all_caps and _is_name_word(token) or (
                 token.all_caps and len(token.text) >= 4 and not is_english_word(token.text)
             )
-        return token.key not in safe_words() and (
-            is_name(token.text) or not is_english_word(token.text)
-        ) and not is_vocabulary(token.text)
+        return (
+            token.key not in safe_words()
+            and (
+                is_name(token.text)
+                or not is_english_word(token.text)
+                or token.key in noun_only_words()
+            )
+            and (not is_vocabulary(token.text) or token.key in noun_only_words())
+        )
     if token.key in _clinical() or (token.key in safe_words() and not token.capitalised):
         if not (strong and token.key not in _never_after_cue()):
             return False
@@ -386,7 +393,19 @@ def _take(
             count += 1  # "ADEYEMI-STONE, TEMI": the given name of a name in capitals
             continue
         if not _accept_after_cue(token, strong, slot):
-            break
+            following = tokens[at + count + 1] if at + count + 1 < len(tokens) else None
+            if not (
+                token.capitalised
+                and not token.all_caps
+                and following is not None
+                and text[token.end : following.start] == " "
+                and following.capitalised
+                and not following.all_caps
+                and _is_name_word(following)
+                and not is_english_word(following.text)
+                and token.key not in _never_after_cue()
+            ):
+                break
         if (
             not token.capitalised
             and is_english_word(token.text)
@@ -401,6 +420,11 @@ def _take(
         count += 1
     if count == 1 and tokens[at].initial and not capitalised_only:
         return 0  # "due to E. coli", "deviation to R": a lone initial is not a name
+    if slot and count and all(
+        not t.capitalised and not t.initial and is_english_word(t.text) and not is_name(t.text)
+        for t in tokens[at : at + count]
+    ):
+        return 0  # WordNet nouns only ("pt education"): one word must be a name or foreign
     # a name is not only initials
     while (
         count
@@ -772,7 +796,87 @@ def facility_phrases(text: str, tokens: list[_Token] | None = None) -> list[Name
         if not heading and len(capitalised) >= 2 and institution and proper:
             hits.append((run[0].start, run[-1].end, "facility_phrase", 0.55))
         index = last + 1
+    hits.extend(_lowercase_facilities(text, tokens))
+    hits.extend(_named_wards(text, tokens))
     return hits
+
+
+# the last word of a care site written in lower case ("harborlight home health")
+_LOWER_FACILITY_HEADS = frozenset(
+    "hospital clinic health center centre program programme pharmacy hospice rehab spine "
+    "practice associates vna infirmary medical".split()
+)
+_LOWER_FACILITY_JOIN = regex.compile(r"[ \t]{1,2}(?:&[ \t]{1,2})?", regex.V0)
+
+
+def _lowercase_facilities(text: str, tokens: list[_Token]) -> list[NameHit]:
+    """Lower-case care sites in quick notes: 2-5 lower-case words ending with an institution
+    head, holding a word that is no English word or a saint ("northgate opioid treatment
+    program", "st. brendan's vascular clinic")."""
+    hits: list[NameHit] = []
+    for index, token in enumerate(tokens):
+        if token.key not in _LOWER_FACILITY_HEADS or not token.text.islower():
+            continue
+        first = index
+        while (
+            first > 0
+            and index - first < 4
+            and tokens[first - 1].text[0].islower()
+            and (
+                _LOWER_FACILITY_JOIN.fullmatch(text, tokens[first - 1].end, tokens[first].start)
+                or (  # "st. brendan's"
+                    text[tokens[first - 1].end : tokens[first].start] == ". "
+                    and tokens[first - 1].key in ("st", "ste")
+                )
+            )
+        ):
+            first -= 1
+        run = tokens[first : index + 1]
+        while run[:-1] and (run[0].key in _function_words() or run[0].key in _clinical()):
+            run.pop(0)
+        proper = [
+            t
+            for t in run[:-1]
+            if t.key in ("st", "saint")
+            or (
+                len(t.text) >= 4
+                and (not is_english_word(t.text) or t.key in city_names())
+                and t.key not in safe_words()
+                and _DRUG_STEM.search(t.key) is None
+            )
+        ]
+        if len(run) >= 2 and proper:
+            hits.append((run[0].start, run[-1].end, "facility_lowercase", 0.5))
+    return hits
+
+
+_WARD_AFTER = regex.compile(r"[ \t]+(?:Ward|WARD|ward)\b", regex.V0)
+_WARD_LABEL = regex.compile(r"\bWard[ \t]*:[ \t]*", regex.I | regex.V0)
+
+
+def _named_wards(text: str, tokens: list[_Token]) -> list[NameHit]:
+    """A ward named by a proper word ("Puffin Ward", "Ward: Banksia 4"), not by a direction
+    or a service ("6 West", "Surgical Ward"); the name again elsewhere in the note."""
+    names: set[str] = set()
+    starts = {t.start: i for i, t in enumerate(tokens)}
+    for index, token in enumerate(tokens):
+        before_ward = _WARD_AFTER.match(text, token.end) is not None
+        label = _WARD_LABEL.search(text, max(0, token.start - 12), token.start)
+        after_label = label is not None and label.end() == token.start
+        if (
+            (before_ward or after_label)
+            and token.capitalised
+            and not token.all_caps
+            and token.key not in _GENERIC_FACILITY
+            and token.key not in _clinical()
+            and token.key not in INSTITUTION_WORDS
+            and not (index and tokens[index - 1].key in ("the", "a", "this", "same", "that"))
+        ):
+            names.add(token.text)
+    del starts
+    return [
+        (t.start, t.end, "facility_ward", 0.5) for t in tokens if t.text in names
+    ]
 
 
 PERSON = "PERSON"

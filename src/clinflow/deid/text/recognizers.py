@@ -432,8 +432,9 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"insurance|group|MBI|HICN|Medicare|Medicaid|pacemaker|implant|lot|model|S/N|SN|"
         r"UDI|catalog|file|batch|control|confirmation|auth|authorization|voucher|medallion|"
         r"path|employee|staff)"
-        r"(?:\s+(?:no\.?|number|#|id|num))?[:#\s]{1,4}(?P<phi>[A-Z]{0,5}-?\d[\dA-Z/-]{2,}"
-        r"(?:[ ]\d{3,}(?![\d/:.]))*(?:[ ][A-Z](?![\w]))?"
+        r"(?:\s+(?:no\.?|number|#|id|num))?[:#\s]{1,4}"
+        r"(?P<phi>[A-Z]{0,5}-?\d(?=[\dA-Z/.-]{2,})[\dA-Z]*(?:[/.-][\dA-Z]+)*"
+        r"(?:[ ]\d{3,}(?![\d/:.]))*(?:[ ][A-Z]{1,3}(?![\w]))?"
         r"|[A-Z]{2,}\d*-?\d{3,}|[A-Z]{2,5}[ ]\d{4,}(?:[ ][A-Z](?![\w]))?)",
         0.8,
         regex.I,
@@ -786,7 +787,9 @@ PATTERNS: tuple[PatternSpec, ...] = (
         ID,
         r"(?<=#[ \t]?)[A-Z]{1,3}-?\d[\d-]{3,}(?<=\d)(?![\w-])"
         r"|(?<![\w/.-])[A-Z]\d{6,9}(?![\w/-])"
-        r"|\b[A-Z]{2}\d{2}[ ][A-Z]{3}\b",
+        r"|\b[A-Z]{2}\d{2}[ ][A-Z]{3}\b"
+        # GS1 device identifiers: "(01)00643169001763(17)260228(10)4417"
+        r"|(?:\(\d{2,4}\)[\dA-Z-]+){2,}",
         0.55,
     ),
     PatternSpec(
