@@ -4,8 +4,11 @@ Figures (one JSON line):
 - ``embedded``: vital-sign inputs/s and all inputs/s end to end (ingest → consent → treatment
   scoring and research de-identification/release, every AuditEvent durable) on an ICU-ward
   cohort streamed flat out; per-hop busy seconds (where the time goes);
+- ``embedded_deid_workers`` / ``embedded_shallow_deid_workers``: the same with FHIR
+  de-identification in worker processes (``--deid-workers auto``, ADR 0112);
 - ``latency``: ingest→score p50/p99 with the source paced (open loop, arrivals fixed in
-  advance) at ``--rate`` inputs/s (default 1,000) and at a quarter of it;
+  advance) at ``--rate`` vital signs/s (default 1,000) and at a quarter of it, in-process and
+  with de-identification workers;
 - ``dicom``: DICOM instances/s through the whole pipeline (imaging-day cohort: consents
   first, then the timed DICOM files only);
 - ``fhir_stage``: FHIR resources/s through the FHIR de-identification stage on patient
@@ -43,6 +46,7 @@ from clinflow.envelope import Envelope, SourceKind, TimedInput
 from clinflow.runtime.deployment import Deployment
 from clinflow.runtime.embedded import EmbeddedRuntime, RunStats
 from clinflow.runtime.ingest import bundle_resources, is_vital_sign
+from clinflow.runtime.offload import parse_deid_workers
 from clinflow.runtime.pipeline import cohort_inputs, raw_envelope
 from clinflow.runtime.stages import build_pipeline
 from clinflow.synthetic.scenario import load_scenario
@@ -311,12 +315,21 @@ def main() -> None:
     figures: dict[str, Any] = {"targets": TARGETS}
     with tempfile.TemporaryDirectory(prefix="clinflow-bench-runtime-") as tmp:
         scratch = Path(tmp)
+        workers = parse_deid_workers("auto")  # the embedded runtime with --deid-workers auto
         figures["embedded"] = embedded_throughput(args.patients, args.seed, scratch)
         figures["embedded_shallow"] = embedded_throughput(
             args.patients, args.seed, scratch, "shallow"
         )
+        figures["embedded_deid_workers"] = embedded_throughput(
+            args.patients, args.seed, scratch, "input", workers
+        )
+        figures["embedded_shallow_deid_workers"] = embedded_throughput(
+            args.patients, args.seed, scratch, "shallow", workers
+        )
         figures["latency"] = [
-            latency(max(args.patients, 20), args.seed, rate, args.latency_seconds, scratch, tag)
+            latency(max(args.patients, 20), args.seed, rate, args.latency_seconds, scratch, tag,
+                    deid_workers)  # fmt: skip
+            for deid_workers in (0, workers)
             for rate, tag in ((args.rate, "full"), (args.rate / 4, "quarter"))
         ]
         figures["dicom"] = dicom_throughput(20, args.seed, scratch)

@@ -88,6 +88,7 @@ class ReplayOptions:
     seed: int = 7
     faults: str | None = None
     validation: Validation = "input"
+    deid_workers: int = 0  # embedded: FHIR de-identification processes (ADR 0112)
     leak_scan: bool = True
     verify_audit: bool = True
     brokers: str | None = None  # kafka: bootstrap servers (default: a local Tansu broker)
@@ -221,7 +222,9 @@ def _run_embedded(
     ]
     stalled = StalledAudit(deployment.audit, outages, lambda: run.metrics.elapsed())
     buffered = BufferedSink(stalled if outages else deployment.audit)
-    stages = build_pipeline(deployment, buffered, validation=options.validation)
+    stages = build_pipeline(
+        deployment, buffered, validation=options.validation, deid_workers=options.deid_workers
+    )
     for name, hop in list(stages.graph.hops.items()):  # per-hop latency (the stages unchanged)
         timed = TimedStage(hop.stage, name, lambda: run.metrics)
         stages.graph.hops[name] = dataclasses.replace(hop, stage=timed)

@@ -14,6 +14,7 @@ from rich.live import Live
 from rich.table import Table
 
 from clinflow.envelope import TimedInput
+from clinflow.runtime.offload import parse_deid_workers
 from clinflow.runtime.run_command import parse_duration, parse_validation
 
 if TYPE_CHECKING:
@@ -98,6 +99,12 @@ def replay_command(
     validation: Annotated[
         str, typer.Option("--validation", help="FHIR input validation: input or shallow.")
     ] = "input",
+    deid_workers: Annotated[
+        str,
+        typer.Option("--deid-workers", help="embedded: FHIR de-identification in N worker "
+                     "processes (0 = in-process, the default; auto = one per core beyond the "
+                     "first)."),
+    ] = "0",
     leak_scan: Annotated[
         bool, typer.Option("--leak-scan/--no-leak-scan", help="Scan the research store.")
     ] = True,
@@ -138,6 +145,7 @@ def replay_command(
         seed=seed,
         faults=faults,
         validation=checked,
+        deid_workers=parse_deid_workers(deid_workers),
         leak_scan=leak_scan,
         brokers=brokers,
         workers=workers,

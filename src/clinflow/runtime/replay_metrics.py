@@ -192,5 +192,11 @@ class TimedStage:
         result: list[Envelope] = self._inner.process(envelope)
         return result
 
+    def apply(self, envelope: Envelope, outcome: Any) -> list[Envelope]:
+        """A stage computed in worker processes (ADR 0112): its in-process half."""
+        self._metrics().on_hop(self._hop, envelope)
+        result: list[Envelope] = self._inner.apply(envelope, outcome)
+        return result
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
