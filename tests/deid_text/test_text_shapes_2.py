@@ -125,6 +125,14 @@ FOUND = [
     ("Family: sons Anil Mehra and Hope Varghese-Mehra at bedside", "Hope"),
     ("Staff: HCA Precious Zondo (sx 2/3) off until clear", "Precious Zondo"),
     ("vac reapplied by on-call rn yevgeny.", "yevgeny"),
+    # meeting lists, care sites before their kind or after a facility label, short street
+    # suffixes without a number, state abbreviations without a comma
+    ("Present: Quennell (RN), Abernathy (SW), Dr. Oyelaran", "Quennell"),
+    ("previously at Oak Hollow SNF for 3 weeks", "Oak Hollow"),
+    ("Facility: Cedar Crest\nBed: 12", "Cedar Crest"),
+    ("lives at the corner of Main St and Elm St", "Main St"),
+    ("lives in Nashua NH with her son", "NH"),
+    ("moved to TX in 2019", "TX"),
 ]
 
 
@@ -170,6 +178,7 @@ CLEAN = [
     "hopes to fly to the Netherlands in spring; born in Peru",
     "flushing the line in clinic; from home to rehab",
     "pt education done; heart failure clinic referral; surgical ward; the West Ward",
+    "Advised ED eval. Dictated by RN, ER positive, PR positive",
 ]
 
 

@@ -96,6 +96,7 @@ _WEAK_CUES = regex.compile(
     r"(?:\bre:|\bpt:|\b(?:per|paged|page|called|notified|informed|with|by|from|to|and|seen\s+by|"
     r"attending|resident|intern|fellow|surgeon|pcp|physician|provider|consultant|covering|"
     r"messaged|texted|emailed|phoned|told|asked|thanked|updated|"
+    r"(?:present|attendees|in\s+attendance|participants|team|members)\s*:|"
     r"(?:off|on|oncoming|outgoing|incoming|handoff\s+to)\s*:|"
     r"(?:his|her|their|pt's|patient's)\s+\w+)\s*,?)[ \t]{1,3}",
     regex.I | regex.V0,

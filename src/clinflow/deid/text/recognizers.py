@@ -632,7 +632,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         "state_abbr_in_address",
         LOCATION,
         rf"(?<=\p{{L}},?[ \t]{{1,2}}){_STATE_ABBR}(?=[ \t]+\d{{5}}(?!\d))"
-        rf"|(?<=\p{{L}}{{2}},[ \t]{{0,2}})(?!MD|PA|DO)(?-i:{_STATE_ABBR})(?![\p{{L}}\d-])",
+        rf"|(?<=\p{{L}}{{2}},[ \t]{{0,2}})(?<!(?:positive|negative|pos|neg),[ \t]{{0,2}})"
+        rf"(?!MD|PA|DO)(?-i:{_STATE_ABBR})(?![\p{{L}}\d-])",
         0.6,
     ),
     PatternSpec("state_name", LOCATION, rf"\b{_STATE_NAME}\b", 0.55),
@@ -746,6 +747,42 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"Diagnostics?(?:[ \t]+PSC)?|Spine(?:[ \t]+(?:Center|Centre))?|Behavioral)\b"
         r"|(?<![\w-])(?:[a-z]+[ \t]+){1,3}vna\b",
         0.55,
+    ),
+    PatternSpec(
+        # a care site named before its kind ("Oak Hollow SNF", "Mercy Ridge ED") or after a
+        # facility label ("Facility: Cedar Crest")
+        "facility_before_kind",
+        HOSPITAL,
+        r"\b(?!(?:The|the|Our|This|That|Same|Main|Adult|Pediatric|Paediatric|Peds|Emergency|"
+        r"Trauma|Satellite|Local|Outside|Community|Inpatient|Outpatient|Hospital|Medical|"
+        r"Surgical|Psychiatric|Psych|Skilled|Nursing|Home|Rehab|Acute|Previous|Prior|New|"
+        r"Current|Receiving|Sending|Referring|Nearest|Closest)\b)"
+        r"(?<!(?:^|[.!?:;\n])[ \t]{0,3})(?:\p{Lu}\p{Ll}+[ \t]){1,3}"
+        r"(?=(?:SNF|ALF|LTAC|LTACH|OTP|IOP|PHP|CHC|FQHC|ED|ER)\b)"
+        r"|(?<=\b(?:Facility|Hospital|Referring[ \t]+facility|Receiving[ \t]+facility|"
+        r"Sending[ \t]+facility|Agency|Pharmacy|Practice|Placement|Discharged[ \t]+to)[ \t]*:"
+        r"[ \t]*)(?:\p{Lu}[\p{L}'’.&-]*[ \t]?){1,5}(?<![ \t])",
+        0.55,
+    ),
+    PatternSpec(
+        # "Elm St and Main St": a short street suffix with no number, not before a name
+        "street_short_suffix",
+        LOCATION,
+        r"\b(?:\p{Lu}[\p{L}'-]+[ \t]+){1,2}(?:St|Rd|Ave|Blvd|Ln)\b\.?(?![ \t]*\p{Lu})",
+        0.55,
+    ),
+    PatternSpec(
+        # a state abbreviation after a city with no comma ("Nashua NH"), or after "in/to/from"
+        # when the abbreviation is not also a clinical one (not IN, OR, MD, CT, MS, MI, CA...)
+        "state_abbr_loose",
+        LOCATION,
+        rf"(?<=\b\p{{Lu}}\p{{Ll}}{{2,}}[ \t])(?!MD|DO|PA|OR|IN|ME|DE|ID|HI|OK|CO|MS|MI|CT|CA|GA|"
+        rf"LA|AL|MO|OH|VA|SD|ND|SC|NC|NE|WA|RN|NP|PT|OT)"
+        rf"{_STATE_ABBR}(?=[ \t]*(?:$|[,.;)]|\n|[ \t]\d{{5}}))"
+        r"|(?<=\b(?:in|to|from|moved\s+to|lives\s+in)[ \t])(?:AK|AZ|AR|FL|IA|KS|KY|MA|MN|MT|NE|NV|"
+        r"NH|NJ|NM|NY|NC|RI|SC|TN|TX|UT|VT|WV|WI|WY|DC)(?=[ \t]*(?:$|[,.;)]|\n|[ \t]+(?:in|with|"
+        r"for|since|last|and|to|on)\b))",
+        0.5,
     ),
     PatternSpec(
         "route_number",
