@@ -4,12 +4,13 @@ panel, other codes as laboratory Observations in the vendor's code system."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from clinflow.ehr.hl7 import vitals as v
 from clinflow.ehr.hl7.parser import HL7Error, Message, Segment
-from clinflow.ehr.hl7.profiles import VendorProfile
-from clinflow.ehr.hl7.values import hl7_number, hl7_time
+from clinflow.ehr.hl7.profiles import UnitConversion, VendorProfile
+from clinflow.ehr.hl7.values import fhir_time, hl7_number, hl7_time
 
 RESULT_STATUS = {"F": "final", "C": "amended", "P": "preliminary", "R": "preliminary",
                  "W": "entered-in-error", "X": "cancelled", "I": "registered"}  # fmt: skip
@@ -50,12 +51,55 @@ def observations(
     if not any(obxs for _, obxs in groups):
         raise HL7Error("no OBX segment", "ORU^R01 OBX")
     tz = profile.tz
+    has_encounter = encounter is not None
     for number, (obr, obxs) in enumerate(groups, start=1):
         stem = obr.value(3) or obr.value(2) or f"hl7-{key}-{number}"
         default_time = obr.value(7)
         bp: dict[str, tuple[int | float, str]] = {}
         bp_meta: tuple[str, str] | None = None
         for obx in obxs:
+            fields = obx.fields
+            plan_key = _plan_key(profile, fields)
+            plan = _PLANS.get(plan_key)
+            if plan is not None and plan.profile is profile:  # a numeric result seen before
+                when_text = obx.value(14) or default_time
+                if not when_text:
+                    raise HL7Error(
+                        "observation date/time missing (OBX-14 and OBR-7)", f"{obx.where}-14"
+                    )
+                when = fhir_time(when_text, tz)  # locations built only for an error
+                if when is None:
+                    when = hl7_time(when_text, tz, f"{obx.where}-14")  # raises
+                text = obx.value(5)
+                if not text:
+                    raise HL7Error("observation value missing", f"{obx.where}-5")
+                value = (
+                    int(text)
+                    if text.isdigit() and text.isascii()
+                    else hl7_number(text, f"{obx.where}-5")
+                )
+                if plan.conversion is not None:
+                    value = plan.conversion.to_ucum(value)
+                if plan.bp:
+                    bp[plan.code] = (value, plan.unit)
+                    bp_meta = (when, plan.status)
+                    continue
+                resource: dict[str, Any] = {
+                    "resourceType": "Observation",
+                    "id": f"{stem}-{plan.suffix}",
+                    "status": plan.status,
+                    "category": plan.category,
+                    "code": plan.concept,
+                    "subject": subject,
+                }
+                if has_encounter:
+                    resource["encounter"] = encounter
+                resource["effectiveDateTime"] = when
+                resource["valueQuantity"] = {
+                    "value": value, "unit": plan.unit, "system": v.UCUM, "code": plan.unit
+                }  # fmt: skip
+                out.append(resource)
+                continue
             where = obx.where
             local = obx.value(3)
             if not local:
@@ -72,10 +116,11 @@ def observations(
             if code in (v.SYSTOLIC, v.DIASTOLIC):
                 bp[code] = _quantity_value(obx, code, profile, value_type)
                 bp_meta = (when, RESULT_STATUS[status_code])
+                _remember(plan_key, profile, obx, code, RESULT_STATUS[status_code], None)
                 continue
             vital = v.VITAL_BY_CODE.get(code)
             known = vital or v.LAB_BY_CODE.get(code)
-            resource: dict[str, Any] = {
+            resource = {
                 "resourceType": "Observation",
                 "id": f"{stem}-{known.key}" if known else f"{stem}-{obx.value(1) or where}",
                 "status": RESULT_STATUS[status_code],
@@ -88,10 +133,69 @@ def observations(
             resource["effectiveDateTime"] = when
             resource.update(_value(obx, code, profile, value_type, known))
             out.append(resource)
+            if known is not None and "valueQuantity" in resource:
+                _remember(plan_key, profile, obx, code, resource["status"], known)
         if bp:
             assert bp_meta is not None
             out.append(_bp_panel(stem, bp, bp_meta, subject, encounter))
     return out
+
+
+# ---------------------------------------------------------------------------- plans
+# What a numeric OBX of a known code maps to depends only on the sender's dialect and the raw
+# OBX-2 (value type), OBX-3 (code), OBX-6 (unit) and OBX-11 (status): a feed repeats a handful
+# of them. Once one has mapped, later ones skip the code, status, unit and concept lookups
+# (the message's own value and time are still read and checked, with the same errors).
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    profile: VendorProfile  # held: the key's id(profile) cannot be reused while cached
+    code: str
+    status: str
+    bp: bool  # a systolic / diastolic component of the blood-pressure panel
+    suffix: str  # the Observation id's suffix (the vital's or lab's key)
+    category: list[dict[str, Any]]
+    concept: dict[str, Any]
+    conversion: UnitConversion | None
+    unit: str
+
+
+PLAN_CACHE_SIZE = 4096
+_PLANS: dict[tuple[int, str, str, str, str], _Plan] = {}
+
+
+def _plan_key(profile: VendorProfile, fields: list[str]) -> tuple[int, str, str, str, str]:
+    count = len(fields)
+    return (
+        id(profile),
+        fields[2] if count > 2 else "",
+        fields[3] if count > 3 else "",
+        fields[6] if count > 6 else "",
+        fields[11] if count > 11 else "",
+    )
+
+
+def _remember(
+    plan_key: tuple[int, str, str, str, str],
+    profile: VendorProfile,
+    obx: Segment,
+    code: str,
+    status: str,
+    known: v.Vital | None,
+) -> None:
+    """Keep the plan of a numeric OBX that has just mapped (its unit is known to be valid)."""
+    conversion, unit = _unit_plan(obx, code, profile)
+    if len(_PLANS) >= PLAN_CACHE_SIZE:
+        del _PLANS[next(iter(_PLANS))]
+    if known is None:  # a blood-pressure component: the panel is built per OBR
+        _PLANS[plan_key] = _Plan(profile, code, status, True, "", [], {}, conversion, unit)
+        return
+    category = VITAL_CATEGORY if code in v.VITAL_BY_CODE else LAB_CATEGORY
+    concept = v.codeable(known.codings)
+    _PLANS[plan_key] = _Plan(
+        profile, code, status, False, known.key, category, concept, conversion, unit
+    )
 
 
 def _local_code(obx: Segment, profile: VendorProfile) -> dict[str, Any]:
@@ -114,17 +218,28 @@ def _quantity_value(
     if not text:
         raise HL7Error("observation value missing", f"{where}-5")
     number = hl7_number(text, f"{where}-5")
+    conversion, unit = _unit_plan(obx, code, profile)
+    return (conversion.to_ucum(number) if conversion is not None else number), unit
+
+
+def _unit_plan(
+    obx: Segment, code: str, profile: VendorProfile
+) -> tuple[UnitConversion | None, str]:
+    """(the conversion to apply or None, the UCUM unit kept) for OBX-6 of ``code``; a unit
+    neither expected nor converted by the dialect is an error naming OBX-6."""
     unit = obx.value(6)
     entry = profile.observations.get(obx.value(3))
     conversion = profile.units.get(unit)
     if entry is not None and entry.conversion is not None and unit == entry.unit:
         conversion = entry.conversion  # this code's own conversion (umol/L differs per analyte)
     if conversion is not None:
-        return conversion.to_ucum(number), conversion.ucum
+        return conversion, conversion.ucum
     expected = v.UNIT_OF_CODE.get(code)
     if expected is not None and unit != expected:
-        raise HL7Error("unit not known for this observation (no vendor conversion)", f"{where}-6")
-    return number, unit
+        raise HL7Error(
+            "unit not known for this observation (no vendor conversion)", f"{obx.where}-6"
+        )
+    return None, unit
 
 
 def _value(

@@ -63,6 +63,9 @@ class Encoding:
 DEFAULT_ENCODING = Encoding()
 
 
+_ENCODINGS: dict[str, Encoding] = {}  # delimiters -> Encoding: senders reuse a few sets
+
+
 def _encoding_of(text: str) -> Encoding:
     if len(text) < 8 or not text.startswith("MSH"):
         raise HL7Error("does not start with an MSH segment", "MSH")
@@ -72,6 +75,9 @@ def _encoding_of(text: str) -> Encoding:
     if end < 0 or not 2 <= len(chars) <= 5:
         raise HL7Error("encoding characters must be 2 to 5 characters", "MSH-2")
     delimiters = field + chars
+    known = _ENCODINGS.get(delimiters)
+    if known is not None:
+        return known
     if (
         len(set(delimiters)) != len(delimiters)
         or field.isalnum()
@@ -79,7 +85,10 @@ def _encoding_of(text: str) -> Encoding:
     ):
         raise HL7Error("delimiters must be distinct, non-alphanumeric characters", "MSH-2")
     padded = chars + "\x00" * (4 - len(chars)) if len(chars) < 4 else chars
-    return Encoding(field, padded[0], padded[1], padded[2], padded[3], chars[4:5])
+    encoding = Encoding(field, padded[0], padded[1], padded[2], padded[3], chars[4:5])
+    if len(_ENCODINGS) < 64:  # valid sets only; bounded
+        _ENCODINGS[delimiters] = encoding
+    return encoding
 
 
 def unescape(value: str, enc: Encoding = DEFAULT_ENCODING, where: str = "") -> str:

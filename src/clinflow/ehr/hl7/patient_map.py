@@ -50,8 +50,10 @@ def patient_resource(pid: Segment, message: Message, profile: VendorProfile) -> 
     """The Patient of PID (+ NK1 contacts, PD1 facility); raises ``HL7Error`` naming the field."""
     nk1s = message.all("NK1")
     pd1 = message.first("PD1")
+    enc = pid.enc  # its delimiters (hashing the dataclass itself costs a Python call)
     key = (
-        profile.vendor, pid.enc, tuple(pid.fields), tuple(tuple(n.fields) for n in nk1s),
+        profile.vendor, enc.component, enc.repetition, enc.escape, enc.subcomponent,
+        tuple(pid.fields), tuple(tuple(n.fields) for n in nk1s),
         tuple(pd1.fields) if pd1 is not None else None,
     )  # fmt: skip
     found = _patients.get(key)
@@ -76,17 +78,18 @@ def _build_patient(
 ) -> dict[str, Any]:
     where = pid.where
     identifiers: list[dict[str, Any]] = []
-    patient_id = ""
-    mrn_types = {profile.mrn_type, "MR", "MRN"}
+    patient_id = mrn = ""
+    mrn_type = profile.mrn_type
     for value, id_type in _cx_ids(pid, 3):
         if id_type == "PI":
             patient_id = patient_id or value
             continue
-        code = "MR" if id_type in mrn_types else id_type
+        code = "MR" if id_type in ("MR", "MRN") or id_type == mrn_type else id_type
+        if code == "MR" and not mrn:
+            mrn = value
         identifiers.append(_identifier(code, value))
-    if not any(i["type"]["coding"][0]["code"] == "MR" for i in identifiers):
+    if not mrn:
         raise HL7Error("no medical record number (PID-3 with type MR)", f"{where}-3")
-    mrn = next(i["value"] for i in identifiers if i["type"]["coding"][0]["code"] == "MR")
     if pid.has(18):
         identifiers.append(_identifier("AN", pid.value(18)))
     if pid.has(19):
@@ -96,10 +99,7 @@ def _build_patient(
     resource: dict[str, Any] = {"resourceType": "Patient", "id": patient_id}
     extensions = [
         ext
-        for ext in (
-            _omb("us-core-race", pid.components(10)),
-            _omb("us-core-ethnicity", pid.components(22)),
-        )
+        for ext in (_omb_of(pid, 10, "us-core-race"), _omb_of(pid, 22, "us-core-ethnicity"))
         if ext is not None
     ]
     if extensions:
@@ -152,12 +152,37 @@ def merge_link(mrg: Segment, profile: VendorProfile) -> dict[str, Any]:
     }
 
 
+_IDENTIFIER_TYPES: dict[str, tuple[dict[str, Any], str]] = {}  # code -> (type, system), shared
+
+
 def _identifier(code: str, value: str) -> dict[str, Any]:
-    return {
-        "type": {"coding": [{"system": V2_0203, "code": code}]},
-        "system": IDENTIFIER_SYSTEMS.get(code, f"urn:clinflow:hl7v2:{code}"),
-        "value": value,
-    }
+    known = _IDENTIFIER_TYPES.get(code)
+    if known is None:
+        known = (
+            {"coding": [{"system": V2_0203, "code": code}]},
+            IDENTIFIER_SYSTEMS.get(code, f"urn:clinflow:hl7v2:{code}"),
+        )
+        if len(_IDENTIFIER_TYPES) < 256:
+            _IDENTIFIER_TYPES[code] = known
+    return {"type": known[0], "system": known[1], "value": value}
+
+
+_OMB_CACHE: dict[tuple[str, ...], dict[str, Any] | None] = {}
+
+
+def _omb_of(pid: Segment, field: int, name: str) -> dict[str, Any] | None:
+    """The race / ethnicity extension of a PID field; built once per value and delimiters
+    (a few codes repeat across every patient) and shared: read-only."""
+    enc = pid.enc
+    key = (name, pid.raw(field), enc.component, enc.repetition, enc.escape, enc.subcomponent)
+    try:
+        return _OMB_CACHE[key]
+    except KeyError:
+        pass
+    found = _omb(name, pid.components(field))
+    if len(_OMB_CACHE) < 1024:
+        _OMB_CACHE[key] = found
+    return found
 
 
 def _omb(name: str, comps: list[str]) -> dict[str, Any] | None:

@@ -19,14 +19,16 @@ _DTM = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\.\d{1,4})?
 def hl7_time(text: str, tz: timezone, where: str) -> str:
     """An HL7 DTM as FHIR dateTime in UTC (``2024-03-01T08:00:00Z``); date-only stays a date.
     A timestamp without an offset is read in the profile's zone ``tz``."""
-    converted = _fhir_time(text, tz)
+    converted = fhir_time(text, tz)
     if converted is None:
         raise HL7Error("not a valid HL7 date/time (YYYYMMDD[HHMM[SS]][+ZZZZ])", where)
     return converted
 
 
 @lru_cache(maxsize=8192)  # a message's OBX share a time; monitors chart on a grid
-def _fhir_time(text: str, tz: timezone) -> str | None:
+def fhir_time(text: str, tz: timezone) -> str | None:
+    """``hl7_time`` without the error: None when ``text`` is not a valid DTM (hot paths
+    build the error's location only when there is one)."""
     match = _DTM.match(text)
     if match is None:
         return None
@@ -48,6 +50,8 @@ def _fhir_time(text: str, tz: timezone) -> str | None:
 
 
 def hl7_number(text: str, where: str) -> int | float:
+    if text.isdigit() and text.isascii():  # the common case: a whole number
+        return int(text)
     if not _NUMBER.match(text):
         raise HL7Error("numeric value expected", where)
     return int(text) if _INTEGER.match(text) else float(text)
