@@ -38,6 +38,11 @@ def _known(given: str, family: str) -> KnownIdentifiers:
         # a nickname in quotes between the given and the family name
         ("Dorothea", "Pennywhistle", 'Mrs. Dorothea "Dottie" Pennywhistle, 81, CHF', "Dottie"),
         ("Ramon", "Quintanilla", 'ADMIT: Ramon "Moncho" Quintanilla   MRN 5512', "Moncho"),
+        # a middle name the record lacks; a hyphenated family name of which it knows one part
+        ("Imelda", "Okafor", "Seen with Imelda Consolata Okafor today", "Consolata"),
+        ("Imelda", "Okafor", "Mrs Okafor-Lindqvist called back", "Lindqvist"),
+        # a scanned fax: the record's name read back from OCR look-alikes
+        ("Rosalind", "Castellanos", "PATIENT: CASTELLAN0S, R0SALIND  D0B 1/2/61", "R0SALIND"),
     ],
 )
 def test_patients_name_is_whole_with_particles_and_nicknames(
@@ -133,6 +138,7 @@ FOUND = [
     ("lives at the corner of Main St and Elm St", "Main St"),
     ("lives in Nashua NH with her son", "NH"),
     ("moved to TX in 2019", "TX"),
+    ("SSN on file xxx-xx-4471, verified", "4471"),
 ]
 
 

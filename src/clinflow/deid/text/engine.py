@@ -40,6 +40,7 @@ from clinflow.deid.text.names import RULES as NAME_RULES
 from clinflow.deid.text.names import (
     brand_or_abbreviation_shape,
     find_names,
+    is_clinical_word,
     is_name_like,
     is_vocabulary,
 )
@@ -222,6 +223,10 @@ class TextDeidentifier:
         if known is not None and self._use_known:
             for start, end, entity in known.find(text):
                 found.append(Span(start, end, entity, "known_identifier", 1.0))
+            ocr_reading = ocr_normalized(text)
+            if ocr_reading != text:  # "R0SALES", "MRN 44l7228" in a scanned fax
+                for start, end, entity in known.find(ocr_reading):
+                    found.append(Span(start, end, entity, "known_identifier", 1.0))
         threshold = self.policy.score_threshold
         # scanned and faxed notes: read O/0 and l/1/I look-alikes back (same length, so the
         # spans found hold for the original too) and run the detectors on both readings
@@ -500,6 +505,11 @@ _UNIT_ABBREVIATIONS = frozenset(
     "ECG EKG EEG EMS GI OB".split()
 )
 _BETWEEN_NAMES = re.compile(r"[ \t]+[A-Z]\.?[ \t]+")
+# a middle name the record does not hold ("Mary Grace Okafor" when it knows Mary Okafor)
+_MIDDLE_WORD = re.compile(r"[ \t]+([^\W\d_][\w'’-]*)[ \t]+")
+# hyphenated names of which the record holds one part ("Okafor" in "Okafor-Lindqvist")
+_HYPHEN_AFTER = re.compile(r"^-[A-ZÀ-ÖØ-Þ][\w'’]+")
+_HYPHEN_BEFORE = re.compile(r"[A-ZÀ-ÖØ-Þ][\w'’]*-$")
 _AFTER_NAME = re.compile(
     r"^(?:,?[ \t]+(?:Jr|Sr)\.?|[ \t]+(?:II|III|IV)\b|[ \t]{1,2}[A-Z]\.(?=\s)|['’]s\b"
     r"|[ \t][A-Z](?=[ \t]*(?:$|\n|[,;:)(|/]|[ \t]{2})|[ \t]+[A-Z]{2,}\b))"
@@ -580,6 +590,11 @@ def _extend_names(text: str, spans: list[Span]) -> list[Span]:
         after = _AFTER_NAME.match(text[end : end + 8])
         if after is not None:
             end += after.end()
+        if span.recognizer == "known_identifier":
+            if hyphen := _HYPHEN_AFTER.match(text[end : end + 40]):
+                end += hyphen.end()
+            if hyphen := _HYPHEN_BEFORE.search(text[max(0, start - 40) : start]):
+                start -= len(hyphen.group())
         # a middle or second family name next to a found name ("Adaeze Chidinma Okonkwo"),
         # particles ("bin", "de la") and a quoted nickname
         end = _name_end(text, end)
@@ -593,6 +608,15 @@ def _extend_names(text: str, spans: list[Span]) -> list[Span]:
             and _BETWEEN_NAMES.fullmatch(text, grown[-1].end, start)
         ):
             start = grown.pop().start  # "Adaeze N Okonkwo": two names and an initial
+        elif (
+            grown
+            and grown[-1].entity == PERSON
+            and "known_identifier" in (grown[-1].recognizer, span.recognizer)
+            and (middle := _MIDDLE_WORD.fullmatch(text, grown[-1].end, start))
+            and middle[1][0].isupper()
+            and not is_clinical_word(middle[1])
+        ):
+            start = grown.pop().start
         if (start, end) != (span.start, span.end):
             changed = True
             span = Span(start, end, span.entity, span.recognizer, span.score, span.found_by)

@@ -216,6 +216,11 @@ def _is_name_word(token: _Token) -> bool:
     return token.key not in _clinical_words()
 
 
+def is_clinical_word(word: str) -> bool:
+    """``word`` is a clinical or heading word (CLINICAL_SAFE), never part of a name."""
+    return word.casefold() in _clinical()
+
+
 def is_vocabulary(word: str) -> bool:
     """``word`` (any case) is a safe word, clinical vocabulary or common English, not a name."""
     key = word.casefold()

@@ -409,7 +409,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         "ssn",
         SSN,
         r"(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)"
-        r"|(?<=\b(?:SSN|SS#|Social Security(?: Number| No\.?| #)?)[:#\s]{1,4})\d{9}(?!\d)",
+        r"|(?<=\b(?:SSN|SS#|Social Security(?: Number| No\.?| #)?)[:#\s]{1,4})\d{9}(?!\d)"
+        r"|(?<=\b[xX*#•]{3}-?[xX*#•]{2}-?)\d{4}(?!\d)",  # the last four of a masked SSN
         0.85,
         regex.I,
     ),
