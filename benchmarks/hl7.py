@@ -10,6 +10,9 @@ MSH-10 and OBR-3 each), one core, one process, measured in one run:
   messages are 4 patients' charting times, so PIDs repeat as in a monitor feed (the mapper
   maps a repeated PID once);
 - ``clinflow_one_patient_each``: the same with a new patient (MRN) in every message;
+- ``clinflow_labs_one_patient_each``: 10-segment ORU^R01 lab results in the ``cascade-lab``
+  dialect (MSH, PID, PV1, OBR, ZLR, 5 OBX: lactate, creatinine and bilirubin in umol/L
+  converted to mg/dL, leukocytes and platelets in K/uL; local time), a new patient each;
 - ``clinflow_parse``: parse only, every field split down to subcomponents (``Segment.tree``);
 - ``python_hl7``: ``hl7.parse`` (python-hl7 0.4.5);
 - ``hl7apy``: ``hl7apy.parser.parse_message`` with its validation (STRICT when the messages
@@ -60,6 +63,36 @@ def messages(count: int) -> list[str]:
         head[3] = head[3].replace("OBR|1||", f"OBR|1||b{number}-", 1)
         out.append("\r".join(head + obx) + "\r")
     assert all(len(m.rstrip("\r").split("\r")) == 9 for m in out)
+    return out
+
+
+def lab_messages(count: int) -> list[str]:
+    """``count`` cascade-lab ORU^R01 lab messages, each with its own MSH-10, OBR-3 and
+    patient (MRN), from the generator's icu-labs cohort."""
+    from clinflow.config import scenarios_dir
+    from clinflow.ehr.hl7.emit import cohort_messages
+    from clinflow.ehr.hl7.profiles import vendor_profile
+    from clinflow.synthetic.scenario import load_scenario
+    from clinflow.synthetic.stream import StreamOptions
+
+    scenario = load_scenario(scenarios_dir() / "icu-labs.yaml").model_copy(
+        update={"imaging_fraction": 0.0, "vitals_hours": 12.0}
+    )
+    options = StreamOptions(patients=4, seed=7, scenario=scenario)
+    feed = (text for _, text in cohort_messages(options, vendor_profile("cascade-lab")))
+    templates = [t for t in feed if "|ORU^R01^" in t.split("\r", 1)[0] and "\rZLR|" in t]
+    out = []
+    for number in range(count):
+        segments = templates[number % len(templates)].rstrip("\r").split("\r")
+        msh = segments[0].split("|")
+        msh[9] = f"LAB{number:08d}"
+        segments[0] = "|".join(msh)
+        pid = segments[1].split("|")
+        pid[3] = f"{80000000 + number}^^^CLINFLOW^MR"
+        segments[1] = "|".join(pid)
+        segments[3] = segments[3].replace("OBR|1||", f"OBR|1||b{number}-", 1)
+        out.append("\r".join(segments) + "\r")
+    assert all(len(m.rstrip("\r").split("\r")) == 10 for m in out)
     return out
 
 
@@ -129,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     contenders: dict[str, tuple[Callable[[str], Any], list[str]]] = {
         "clinflow": (clinflow_full, texts),
         "clinflow_one_patient_each": (clinflow_full, one_patient_each(texts)),
+        "clinflow_labs_one_patient_each": (clinflow_full, lab_messages(args.messages)),
         "clinflow_parse": (clinflow_parse, texts),
         "floor": (floor, texts),
     }
