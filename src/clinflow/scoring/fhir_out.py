@@ -42,25 +42,35 @@ def _observation_refs(lineage: tuple[str, ...]) -> list[dict[str, str]]:
     return [{"reference": f"Observation/{source_id}"} for source_id in lineage]
 
 
+def _points_component(
+    system: str, code: str, text: str, points: int | None, absent: str, absent_text: str = ""
+) -> dict[str, Any]:
+    """A score component: its points, or why they are absent (data-absent-reason code)."""
+    component: dict[str, Any] = {"code": {"coding": [{"system": system, "code": code}],
+                                          "text": text}}  # fmt: skip
+    if points is not None:
+        component["valueInteger"] = points
+    else:
+        reason: dict[str, Any] = {"coding": [{"system": DATA_ABSENT, "code": absent}]}
+        if absent_text:
+            reason["text"] = absent_text
+        component["dataAbsentReason"] = reason
+    return component
+
+
 def news2_observation(news2: News2Result, subject: dict[str, str]) -> dict[str, Any]:
     """Contained NEWS2 total Observation with one component per parameter sub-score."""
-    components: list[dict[str, Any]] = []
-    for item in news2.parameters:
-        component: dict[str, Any] = {
-            "code": {
-                "coding": [{"system": PARAMETER_SYSTEM, "code": item.parameter.value}],
-                "text": f"NEWS2 sub-score: {item.parameter.value.replace('_', ' ')}",
-            }
-        }
-        if item.status is InputStatus.USED and item.points is not None:
-            component["valueInteger"] = item.points
-        else:
-            code = "unknown" if item.status is InputStatus.MISSING else "not-performed"
-            component["dataAbsentReason"] = {
-                "coding": [{"system": DATA_ABSENT, "code": code}],
-                "text": item.status.value,
-            }
-        components.append(component)
+    components = [
+        _points_component(
+            PARAMETER_SYSTEM,
+            item.parameter.value,
+            f"NEWS2 sub-score: {item.parameter.value.replace('_', ' ')}",
+            item.points if item.status is InputStatus.USED else None,
+            "unknown" if item.status is InputStatus.MISSING else "not-performed",
+            item.status.value,
+        )
+        for item in news2.parameters
+    ]
     return {
         "resourceType": "Observation",
         "id": "news2",
@@ -116,19 +126,16 @@ def _lab_flag_component(flag: LabFlag) -> dict[str, Any]:
 def labs_observation(labs: LabScores, subject: dict[str, str], as_of: str) -> dict[str, Any]:
     """Contained Observation: the SOFA-style lab subtotal, one component per organ system
     (points, or ``dataAbsentReason`` when no value is held), lactate and leukocytes."""
-    components: list[dict[str, Any]] = []
-    for item in labs.components:
-        component: dict[str, Any] = {
-            "code": {
-                "coding": [{"system": SOFA_SYSTEM, "code": item.system}],
-                "text": f"SOFA {item.system} ({item.parameter.value}, worst in 24 h)",
-            }
-        }
-        if item.points is not None:
-            component["valueInteger"] = item.points
-        else:
-            component["dataAbsentReason"] = {"coding": [{"system": DATA_ABSENT, "code": "unknown"}]}
-        components.append(component)
+    components = [
+        _points_component(
+            SOFA_SYSTEM,
+            item.system,
+            f"SOFA {item.system} ({item.parameter.value}, worst in 24 h)",
+            item.points,
+            "unknown",
+        )
+        for item in labs.components
+    ]
     components += [_lab_flag_component(f) for f in (labs.lactate, labs.wbc) if f is not None]
     return {
         "resourceType": "Observation",
