@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -287,6 +287,20 @@ class Quarantine:
         (scope ``quarantine``), audited and listed on its receipt, so copies in a backup or an
         old WAL frame stay unreadable."""
         cur = self._conn.execute("DELETE FROM quarantine WHERE patient = ?", (patient,))
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # no sealed copy left in the WAL
+        return cur.rowcount
+
+    def purge_items(self, item_ids: Iterable[int]) -> int:
+        """Delete the given items (retention elapsed: ``clinflow retention enforce``), as
+        ``purge_patient`` does (rows gone, bytes overwritten, WAL truncated); the number
+        deleted. Destroying the data key is the caller's decision: other items may share it."""
+        ids = sorted(set(item_ids))
+        if not ids:
+            return 0
+        with write_transaction(self._conn):
+            cur = self._conn.executemany(
+                "DELETE FROM quarantine WHERE id = ?", [(item_id,) for item_id in ids]
+            )
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # no sealed copy left in the WAL
         return cur.rowcount
 

@@ -2,20 +2,22 @@
 
 Every store declares why it may hold what it holds (``treatment``, ``consent+dua``,
 ``legal_obligation``) and for how long. ``RetentionEnforcer.enforce(as_of)`` checks every
-record of the stores it can act on (today the research store: ``consent+dua``) against its
-basis at ``as_of``: the patient's consent for the purpose, a data use agreement in force
+record of the research store (``consent+dua``) against its basis at ``as_of``: the patient's
+consent for the purpose (and, for a record released under a pseudonym since merged into
+another, ADR 0102, the surviving patient's revocations), a data use agreement in force
 covering the record's data class, and the retention period since release. What has outlived
 its basis is retracted through the same machinery as a consent revocation
 (``RevocationService.retract_records``: every retraction target, purge AuditEvents, the
 lineage marked, a receipt), and the patient's data keys of the purpose are destroyed when
-nothing of theirs is left under it. Afterwards it checks again: nothing without a basis may
-remain (``verified``). See docs/adr/0094-data-use-agreements.md.
+nothing of theirs is left under it. The stores held for treatment (quarantine, scoring) lose
+their basis by age alone: ``clinflow.consent.retention_stores``. Afterwards it checks again:
+nothing without a basis may remain (``verified``). See docs/adr/0094-data-use-agreements.md.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
@@ -24,9 +26,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from clinflow.audit import events as audit_events
 from clinflow.audit.events import PURPOSES
 from clinflow.config import DataDir, policies_dir
-from clinflow.consent.decision import Decision, DecisionQuery
+from clinflow.consent.decision import Decision, DecisionQuery, DecisionSource
 from clinflow.consent.dua import (
     AgreementSet,
     DeidLevel,
@@ -35,11 +38,19 @@ from clinflow.consent.dua import (
     load_deployment_agreements,
 )
 from clinflow.consent.registry import ConsentRegistry
+from clinflow.consent.retention_stores import (
+    RETENTION_ELAPSED,
+    QuarantineRetention,
+    ScoringRetention,
+    TimedStore,
+)
 from clinflow.consent.revocation import RevocationService
 from clinflow.consent.service import ConsentService
 from clinflow.errors import ConfigError
 from clinflow.lineage import LineageIndex, LineageRecord
+from clinflow.patient_merges import PatientMerges
 from clinflow.policy_loader import Shape, read_document
+from clinflow.scoring.store import ScoringStore
 from clinflow.sinks.research import ResearchRecord, ResearchStore
 
 DEFAULT_RETENTION_PATH = policies_dir() / "retention.yaml"
@@ -176,12 +187,19 @@ class StoreReport:
 class RetentionReport:
     as_of: str
     stores: list[StoreReport] = field(default_factory=list)
-    removed: list[dict[str, str]] = field(default_factory=list)  # output id, patient, reason
+    # research: output id, patient, reason; quarantine and scoring: patient, count (ids)
+    removed: list[dict[str, Any]] = field(default_factory=list)
     receipts: list[dict[str, Any]] = field(default_factory=list)
     keys_destroyed: int = 0
     remaining_without_basis: int = 0
     complete: bool = True
     audit_log_verified: bool | None = None  # set by the command after the log is closed
+
+    def note_store(self, name: str, note: str) -> None:
+        """Add a note to a store's part of the report."""
+        for store in self.stores:
+            if store.store == name:
+                store.note = "; ".join(part for part in (store.note, note) if part)
 
     @property
     def removed_total(self) -> int:
@@ -212,12 +230,15 @@ class RetentionReport:
         }
 
 
-def _released_before(registry: ConsentRegistry, consent: Decision, record: ResearchRecord) -> bool:
+def _released_before(
+    registry: ConsentRegistry, consent: Decision, record: ResearchRecord, patient: str = ""
+) -> bool:
     """A record released before a non-retroactive revocation keeps its basis (ADR 0042: such
-    a revocation purges only what came after its effective time)."""
+    a revocation purges only what came after its effective time). ``patient``: whose
+    revocation it is (default the record's own patient)."""
     if consent.revocation_id is None:
         return False
-    for revocation in registry.revocations(record.patient):
+    for revocation in registry.revocations(patient or record.patient):
         if revocation.revocation_id == consent.revocation_id:
             return not revocation.retroactive and record.event_time < revocation.effective_at
     return False
@@ -232,6 +253,8 @@ class RetentionEnforcer:
     revocations: RevocationService
     research: ResearchStore
     lineage: LineageIndex
+    timed: tuple[TimedStore, ...] = ()  # stores held for treatment: expire by age alone
+    merges: PatientMerges | None = None
 
     def expired(self, as_of: datetime) -> list[Expired]:
         """Research records without a basis at ``as_of`` (consent, DUA, retention period)."""
@@ -247,6 +270,10 @@ class RetentionEnforcer:
             if not consent.permitted and not _released_before(registry, consent, record):
                 basis = consent.revocation_id or consent.consent_id or "policy"
                 found.append(Expired(record, "consent-withdrawn", consent.reason, basis))
+                continue
+            withdrawn = self._withdrawn_by_survivor(record, query, as_of)
+            if withdrawn is not None:
+                found.append(withdrawn)
                 continue
             agreement = self.agreements.agreements.decide(
                 record.purpose,
@@ -264,6 +291,28 @@ class RetentionEnforcer:
                 found.append(Expired(record, "retention-elapsed", reason, "retention"))
         return found
 
+    def _withdrawn_by_survivor(
+        self, record: ResearchRecord, query: DecisionQuery, as_of: datetime
+    ) -> Expired | None:
+        """A record released under a pseudonym since merged into another (ADR 0102) also
+        loses its basis when the surviving patient withdrew consent (a revocation in force
+        covers the records merged into them, as if they had been theirs all along), even if
+        the revocation was never recorded for the merged pseudonym (e.g. made before the
+        merge, and the merge's extension did not run)."""
+        if self.merges is None:
+            return None
+        survivor = self.merges.surviving(record.patient)
+        if survivor == record.patient:
+            return None
+        registry = self.revocations.registry
+        decision = registry.decide(replace(query, patient=survivor), as_of)
+        if decision.permitted or decision.source is not DecisionSource.REVOCATION:
+            return None  # the survivor's lack of a consent of their own does not govern
+        if _released_before(registry, decision, record, survivor):
+            return None
+        reason = f"{decision.reason} (the patient this record was merged into)"
+        return Expired(record, "consent-withdrawn", reason, decision.revocation_id or "merge")
+
     def _released_at(self) -> dict[str, datetime]:
         times: dict[str, datetime] = {}
         for patient in {record.patient for record in self.research.records()}:
@@ -274,8 +323,11 @@ class RetentionEnforcer:
 
     def enforce(self, as_of: datetime) -> RetentionReport:
         report = RetentionReport(as_of=as_of.isoformat())
+        timed = {store.name: store for store in self.timed}
         for name, rule in sorted(self.policy.stores.items()):
-            if name != RESEARCH_STORE:
+            if name in timed:
+                report.stores.append(self._enforce_timed(timed[name], rule, as_of, report))
+            elif name != RESEARCH_STORE:
                 note = "declared; not enforced by this job" + (
                     "" if not rule.enforced else " (no enforcement implemented for this store)"
                 )
@@ -297,10 +349,67 @@ class RetentionEnforcer:
             self._retract(patient, items, rule.purposes, report)
         store.held_after = len(self.research.records())
         store.removed = store.held_before - store.held_after
-        report.remaining_without_basis = len(self.expired(as_of)) if rule.enforced else 0
+        report.remaining_without_basis += len(self.expired(as_of)) if rule.enforced else 0
         if not rule.enforced:
             store.note = "enforced: false in the retention policy"
         return report
+
+    def _enforce_timed(
+        self, store: TimedStore, rule: StoreRetention, as_of: datetime, report: RetentionReport
+    ) -> StoreReport:
+        """Remove what ``store`` holds past its retention at ``as_of``: per patient, the rows
+        deleted and one purge AuditEvent; the patient's data key of the store destroyed when
+        none of theirs is left (each destruction audited)."""
+        days = rule.retention.total_days
+        result = StoreReport(store.name, rule.basis.value, days, rule.enforced)
+        result.held_before = store.held()
+        if not rule.enforced:
+            result.held_after = result.held_before
+            result.note = "enforced: false in the retention policy"
+            return result
+        cutoff = as_of - timedelta(days=days)
+        expired = store.expired(cutoff)
+        detail = f"retention of {days} days elapsed (held from before {cutoff.isoformat()})"
+        audit, registry = self.revocations.audit, self.revocations.registry
+        for patient, ids in sorted(expired.by_patient.items(), key=lambda kv: kv[0] or ""):
+            if patient is None:
+                deleted = store.remove(ids)
+                audit.append(_purge_event(None, store.name, deleted))
+            else:
+                with registry.patient_lock(patient):
+                    deleted = store.remove(ids)
+                    audit.append(_purge_event(patient, store.name, deleted))
+                    if store.key_scope is not None and not store.holds_for(patient):
+                        report.keys_destroyed += self._shred(patient, store.key_scope)
+            result.removed += deleted
+            entry: dict[str, Any] = {
+                "store": store.name,
+                "patient": patient or "",
+                "count": deleted,
+                "reason": RETENTION_ELAPSED,
+                "detail": detail,
+            }
+            if store.lists_ids:
+                entry["ids"] = sorted(ids)
+            report.removed.append(entry)
+        result.held_after = store.held()
+        if result.removed:
+            result.by_reason = {RETENTION_ELAPSED: result.removed}
+        if expired.undated:
+            result.note = f"kept {expired.undated} row(s) without a clinical time"
+        report.remaining_without_basis += store.expired(cutoff).total
+        return result
+
+    def _shred(self, patient: str, scope: str) -> int:
+        """Destroy the patient's data key of ``scope``, each destruction audited."""
+        destroyed = self.revocations.datakeys.destroy(patient, scope)
+        for key in destroyed:
+            self.revocations.audit.append(
+                audit_events.key_destruction(
+                    patient=patient, key_id=key.key_id, agent=AGENT, reason=RETENTION_ELAPSED
+                )
+            )
+        return len(destroyed)
 
     def _retract(
         self,
@@ -333,6 +442,7 @@ class RetentionEnforcer:
         for item in sorted(items, key=lambda entry: entry.record.output_id):
             report.removed.append(
                 {
+                    "store": RESEARCH_STORE,
                     "output_id": item.record.output_id,
                     "patient": patient,
                     "reason": item.code,
@@ -341,14 +451,43 @@ class RetentionEnforcer:
             )
 
 
-def enforcer_for(service: ConsentService, data_dir: DataDir | None = None) -> RetentionEnforcer:
-    """An enforcer over a deployment's consent service (its registry, lineage, targets)."""
+def enforcer_for(
+    service: ConsentService,
+    data_dir: DataDir | None = None,
+    scoring: ScoringStore | None = None,
+) -> RetentionEnforcer:
+    """An enforcer over a deployment's consent service (its registry, lineage, targets,
+    quarantine) and, when given, its scoring store."""
+    timed: list[TimedStore] = [QuarantineRetention(service.quarantine)]
+    if scoring is not None:
+        timed.append(ScoringRetention(scoring))
     return RetentionEnforcer(
         policy=default_retention(),
         agreements=research_release_agreements(data_dir),
         revocations=service.revocations,
         research=service.research,
         lineage=service.lineage,
+        timed=tuple(timed),
+        merges=service.lineage.merges,
+    )
+
+
+def _purge_event(patient: str | None, store: str, deleted: int) -> audit_events.AuditEvent:
+    """The purge AuditEvent of a revocation (``audit_events.purge``), for a retention removal;
+    items held without a patient name none."""
+    if patient is not None:
+        return audit_events.purge(
+            patient=patient,
+            target=store,
+            records_deleted=deleted,
+            reason=RETENTION_ELAPSED,
+            agent=AGENT,
+        )
+    return audit_events.build_event(
+        audit_events.EventCode.PURGE,
+        agents=[audit_events.Agent(AGENT)],
+        entities=[audit_events.Entity("store", store, detail={"records-deleted": deleted})],
+        outcome_detail=RETENTION_ELAPSED,
     )
 
 

@@ -30,17 +30,26 @@ def enforce_command(
 ) -> None:
     """Retract (and crypto-shred) research records whose consent, data use agreement or
     retention period no longer holds, through the revocation machinery (audited, receipts);
-    then verify the audit log. Print the JSON report; exit 1 if a retraction failed, anything
-    without a basis remains or the audit log does not verify."""
+    purge quarantined items and scoring-store Observations older than their store's
+    retention (audited); then verify the audit log. Print the JSON report; exit 1 if a
+    retraction failed, anything without a basis remains or the audit log does not verify."""
     from clinflow.audit.log import DEFAULT_ORIGIN
     from clinflow.audit.store import open_existing_store
     from clinflow.audit.verify import trusted_verifiers, verify_log
     from clinflow.consent.retention import enforcer_for
+    from clinflow.consent.retention_stores import SCORING_STORE
     from clinflow.runtime.deployment import Deployment
 
     moment = parse_instant(as_of, "--as-of") if as_of else datetime.now(UTC)
     with Deployment.open(data_dir) as deployment:
-        result = enforcer_for(deployment.consent, deployment.data_dir).enforce(moment)
+        enforcer = enforcer_for(deployment.consent, deployment.data_dir, deployment.scoring_store)
+        result = enforcer.enforce(moment)
+        if deployment.scoring_registration() is not None:
+            result.note_store(
+                SCORING_STORE,
+                "a scoring service is running: the rows left scoring.db; its in-memory state"
+                " holds the latest of them until it restarts",
+            )
         root = deployment.data_dir
     # the log signed a checkpoint as the deployment closed: verify everything, offline
     store = open_existing_store(root)

@@ -99,6 +99,35 @@ class ScoringStore:
                 )
         return cursor.rowcount
 
+    def rows(self, chunk: int = 2000) -> Iterator[list[tuple[int, str, dict[str, Any]]]]:
+        """Every stored row as (seq, patient, Observation), in arrival order, in chunks (the
+        retention job judges each by its clinical time)."""
+        last = 0
+        while True:
+            with self._lock:
+                found = self._conn.execute(
+                    "SELECT seq, patient, resource FROM observations WHERE seq > ?"
+                    " ORDER BY seq LIMIT ?",
+                    (last, chunk),
+                ).fetchall()
+            if not found:
+                return
+            last = found[-1][0]
+            yield [(seq, patient, orjson.loads(resource)) for seq, patient, resource in found]
+
+    def delete_rows(self, seqs: Iterable[int]) -> int:
+        """Delete rows by their sequence number (retention elapsed); the number deleted."""
+        ids = sorted(set(seqs))
+        if not ids:
+            return 0
+        with self._lock, write_transaction(self._conn):
+            cursor = self._conn.executemany(
+                "DELETE FROM observations WHERE seq = ?", [(seq,) for seq in ids]
+            )
+        with self._lock:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return cursor.rowcount
+
     def observations(self, patient: str, limit: int = 5000) -> list[dict[str, Any]]:
         """The patient's latest ``limit`` stored Observations, in arrival order (the
         dashboard's vitals over time)."""

@@ -1,0 +1,150 @@
+"""Retention of the stores held for treatment: the quarantine and the scoring store.
+
+Neither is released under a consent, so neither is judged against one: their basis is
+treatment, for the period ``policies/retention.yaml`` declares. ``clinflow retention
+enforce --as-of T`` removes what is older than that at T:
+
+- **quarantine** (``<data-dir>/quarantine.db``): an item older than its retention by the time
+  it was quarantined is purged as a full revocation purges it (``Quarantine.purge_items``:
+  row deleted, bytes overwritten, WAL truncated); when none of the patient's items is left,
+  the patient's quarantine data key is destroyed too (crypto-shredding, ADR 0085), so a
+  backup copy stays unreadable. Items held without a patient are sealed under the project
+  key: they are deleted, not shredded.
+- **scoring** (``<data-dir>/scoring.db``): a stored Observation whose clinical time
+  (``effectiveDateTime``, ``effectiveInstant``, ``effectivePeriod`` end, else ``issued``) is
+  older than the retention is deleted (``ScoringStore.delete_rows``). A row with no readable
+  clinical time is kept and counted (``undated``).
+
+Each store's removals for one patient are one ``purge`` AuditEvent (the shape a revocation's
+purge has: patient, store, records deleted, reason ``retention-elapsed``), each key
+destroyed one ``key-destroy`` AuditEvent. See docs/adr/0094-data-use-agreements.md.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from clinflow.quarantine import QUARANTINE_SCOPE, Quarantine
+from clinflow.scoring.store import ScoringStore
+
+QUARANTINE_STORE = "quarantine"
+SCORING_STORE = "scoring"
+RETENTION_ELAPSED = "retention-elapsed"
+
+
+def clinical_time(resource: Mapping[str, Any]) -> datetime | None:
+    """When an Observation was taken: ``effectiveDateTime``/``effectiveInstant``, the end
+    (else start) of ``effectivePeriod``, else ``issued``; a date or a time without a zone
+    counts as UTC. None when there is none or it does not parse."""
+    period = resource.get("effectivePeriod")
+    candidates: list[object] = [resource.get("effectiveDateTime"), resource.get("effectiveInstant")]
+    if isinstance(period, Mapping):
+        candidates += [period.get("end"), period.get("start")]
+    candidates.append(resource.get("issued"))
+    for raw in candidates:
+        if isinstance(raw, str) and raw:
+            return _instant(raw)
+    return None
+
+
+def _instant(raw: str) -> datetime | None:
+    text = raw.strip().replace("Z", "+00:00")
+    if len(text) == 4:  # FHIR partial dates: a year, a year and month
+        text += "-01-01"
+    elif len(text) == 7:
+        text += "-01"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiredRows:
+    """What a store holds past ``cutoff``: ids per patient (None: held without a patient),
+    and how many rows could not be dated (kept)."""
+
+    by_patient: dict[str | None, list[int]]
+    undated: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(len(ids) for ids in self.by_patient.values())
+
+
+class TimedStore(Protocol):
+    """A store whose rows expire by age alone (no consent behind them)."""
+
+    name: str
+    key_scope: str | None  # the data-key scope its payloads are sealed under, if any
+    lists_ids: bool  # the report lists the ids removed (quarantine item ids: no PHI)
+
+    def held(self) -> int: ...
+    def expired(self, cutoff: datetime) -> ExpiredRows: ...
+    def remove(self, ids: list[int]) -> int: ...
+    def holds_for(self, patient: str) -> bool: ...
+
+
+class QuarantineRetention:
+    """The quarantine, judged by when each item was quarantined."""
+
+    name = QUARANTINE_STORE
+    key_scope: str | None = QUARANTINE_SCOPE
+    lists_ids = True
+
+    def __init__(self, quarantine: Quarantine) -> None:
+        self.quarantine = quarantine
+
+    def held(self) -> int:
+        return self.quarantine.count(status=None)
+
+    def expired(self, cutoff: datetime) -> ExpiredRows:
+        limit = cutoff.timestamp()
+        found: dict[str | None, list[int]] = defaultdict(list)
+        for item in self.quarantine.list(status=None):
+            if item.created < limit:
+                found[item.patient].append(item.id)
+        return ExpiredRows(dict(found))
+
+    def remove(self, ids: list[int]) -> int:
+        return self.quarantine.purge_items(ids)
+
+    def holds_for(self, patient: str) -> bool:
+        return any(item.patient == patient for item in self.quarantine.list(status=None))
+
+
+class ScoringRetention:
+    """The scoring store, judged by each Observation's clinical time."""
+
+    name = SCORING_STORE
+    key_scope: str | None = None  # rows are minimum-necessary Observations, not sealed
+    lists_ids = False  # row numbers mean nothing outside scoring.db; counts per patient
+
+    def __init__(self, store: ScoringStore) -> None:
+        self.store = store
+
+    def held(self) -> int:
+        return self.store.count()
+
+    def expired(self, cutoff: datetime) -> ExpiredRows:
+        found: dict[str | None, list[int]] = defaultdict(list)
+        undated = 0
+        for chunk in self.store.rows():
+            for seq, patient, resource in chunk:
+                when = clinical_time(resource)
+                if when is None:
+                    undated += 1
+                elif when < cutoff:
+                    found[patient].append(seq)
+        return ExpiredRows(dict(found), undated)
+
+    def remove(self, ids: list[int]) -> int:
+        return self.store.delete_rows(ids)
+
+    def holds_for(self, patient: str) -> bool:
+        return self.store.count(patient) > 0
