@@ -553,3 +553,21 @@ def test_dua_expiry_covers_records_released_under_a_merged_pseudonym(
         assert {item["reason"] for item in removed.values()} == {"dua-expired"}
         left = {r.output_id for r in deployment.research.records(merged)}
         assert left == merged_outputs - imaging and report.verified
+
+
+def test_dataset_leaves_out_a_merged_record_once_the_survivor_withdraws(
+    demo: Path, tmp_path: Path
+) -> None:
+    from clinflow.consent.retention import MERGED_NOTE
+
+    data_dir = deployment_copy(demo, tmp_path / "data")
+    with Deployment.open(data_dir) as deployment:
+        merged, surviving, merged_outputs = _merge(deployment)
+        deployment.consent.registry.add_revocation(surviving, ("HRESCH",), retroactive=True)
+        result = build(deployment, ["dua-demo-research"], BUILT_AT, tmp_path / "ds")
+    patients = {r["patient"] for r in result.manifest["records"]}
+    assert patients and not patients & {merged, surviving}
+    left_out = [e for e in result.excluded if e.patient == merged]
+    assert {e.record_id.split("#")[0] for e in left_out} == merged_outputs
+    for exclusion in left_out:
+        assert exclusion.code == "consent-withdrawn" and MERGED_NOTE in exclusion.detail

@@ -244,6 +244,33 @@ def _released_before(
     return False
 
 
+MERGED_NOTE = "the patient this record was merged into"
+
+
+def survivor_withdrawal(
+    registry: ConsentRegistry,
+    merges: PatientMerges,
+    record: ResearchRecord,
+    query: DecisionQuery,
+    as_of: datetime,
+) -> Decision | None:
+    """The surviving patient's withdrawal that also covers ``record``, released under a
+    pseudonym since merged into them (ADR 0102: a revocation in force of the survivor covers
+    the records merged into them, as if they had been theirs all along), even when it was
+    never recorded for the merged pseudonym (made before the merge, and the merge's
+    extension did not run). None when the record's patient was not merged, or the survivor
+    has not withdrawn (their lack of a consent of their own does not govern the record)."""
+    survivor = merges.surviving(record.patient)
+    if survivor == record.patient:
+        return None
+    decision = registry.decide(replace(query, patient=survivor), as_of)
+    if decision.permitted or decision.source is not DecisionSource.REVOCATION:
+        return None
+    if _released_before(registry, decision, record, survivor):
+        return None
+    return decision
+
+
 @dataclass
 class RetentionEnforcer:
     """Checks the research store against its declared basis; retracts what outlived it."""
@@ -294,23 +321,13 @@ class RetentionEnforcer:
     def _withdrawn_by_survivor(
         self, record: ResearchRecord, query: DecisionQuery, as_of: datetime
     ) -> Expired | None:
-        """A record released under a pseudonym since merged into another (ADR 0102) also
-        loses its basis when the surviving patient withdrew consent (a revocation in force
-        covers the records merged into them, as if they had been theirs all along), even if
-        the revocation was never recorded for the merged pseudonym (e.g. made before the
-        merge, and the merge's extension did not run)."""
         if self.merges is None:
             return None
-        survivor = self.merges.surviving(record.patient)
-        if survivor == record.patient:
-            return None
         registry = self.revocations.registry
-        decision = registry.decide(replace(query, patient=survivor), as_of)
-        if decision.permitted or decision.source is not DecisionSource.REVOCATION:
-            return None  # the survivor's lack of a consent of their own does not govern
-        if _released_before(registry, decision, record, survivor):
+        decision = survivor_withdrawal(registry, self.merges, record, query, as_of)
+        if decision is None:
             return None
-        reason = f"{decision.reason} (the patient this record was merged into)"
+        reason = f"{decision.reason} ({MERGED_NOTE})"
         return Expired(record, "consent-withdrawn", reason, decision.revocation_id or "merge")
 
     def _released_at(self) -> dict[str, datetime]:

@@ -22,7 +22,7 @@ import os
 import shutil
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -33,10 +33,12 @@ from clinflow.audit import events as audit_events
 from clinflow.consent.decision import DecisionQuery, DecisionSource
 from clinflow.consent.dua import AgreementSet, DataUseAgreement, DeidLevel
 from clinflow.consent.registry import ConsentRegistry
+from clinflow.consent.retention import MERGED_NOTE, survivor_withdrawal
 from clinflow.crypto.datakeys import KEY_ID_BYTES, MAGIC
 from clinflow.datasets.items import canonical, code_version, pieces
 from clinflow.errors import ConfigError, KeyError_
 from clinflow.interfaces import AuditSink
+from clinflow.patient_merges import PatientMerges
 from clinflow.sinks.research import ResearchStore
 
 FORMAT = "clinflow-dataset/1"
@@ -61,6 +63,7 @@ class Sources:
     key_epoch: str
     policy_set_hash: str
     audit: AuditSink | None = None
+    merges: PatientMerges | None = None  # records merged into others follow their withdrawal
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +151,10 @@ def select(
         categories = frozenset(part for part in record.category.split(",") if part)
         query = DecisionQuery(record.patient, PURPOSE, categories, RECIPIENT_STORE)
         consent = sources.registry.decide(query, as_of)
+        if consent.permitted and sources.merges is not None:
+            withdrawn = survivor_withdrawal(sources.registry, sources.merges, record, query, as_of)
+            if withdrawn is not None:
+                consent = replace(withdrawn, reason=f"{withdrawn.reason} ({MERGED_NOTE})")
         try:
             split = list(pieces(record, payload))
         except orjson.JSONDecodeError:

@@ -51,6 +51,7 @@ def sources_for(deployment: Deployment) -> Sources:
         key_epoch=key_epoch(deployment.keyring.project_key()),
         policy_set_hash=policy_set_hash(deployment.data_dir),
         audit=deployment.audit,
+        merges=deployment.lineage.merges,
     )
 
 
