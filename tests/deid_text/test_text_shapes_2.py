@@ -139,6 +139,14 @@ FOUND = [
     ("lives in Nashua NH with her son", "NH"),
     ("moved to TX in 2019", "TX"),
     ("SSN on file xxx-xx-4471, verified", "4471"),
+    # spoken and spelled dates (ambient transcripts), relations before a dash or colon,
+    # pedigrees, '&' inside a site's name
+    ("DR: and your birthday? PT: june ninth, nineteen forty-seven", "june ninth"),
+    ("DR: and your birthday? PT: june ninth, nineteen forty-seven", "nineteen forty-seven"),
+    ("moved here on the twenty-first of October", "twenty-first of October"),
+    ("sister - Oluchi, 38, BRCA negative", "Oluchi"),
+    ("Grandfather: Obiora (deceased)", "Obiora"),
+    ("works at Buy & Save on Route 9", "Buy & Save"),
 ]
 
 
@@ -185,6 +193,7 @@ CLEAN = [
     "flushing the line in clinic; from home to rehab",
     "pt education done; heart failure clinic referral; surgical ward; the West Ward",
     "Advised ED eval. Dictated by RN, ER positive, PR positive",
+    "BiPAP first, then call; a second unit responded; third molar pain",
 ]
 
 

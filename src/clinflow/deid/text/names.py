@@ -51,7 +51,8 @@ _TITLES = (
     r"Father|Fr|Rabbi|Pastor|Capt|Sgt|Officer"
 )
 # Cues after which the next words are a person's name (strong: even lower-case words).
-_TITLES_LOWER = _TITLES.lower()
+# lower-case "sister", "father" are relations (their cue takes "sister - Ifeoma" too)
+_TITLES_LOWER = "|".join(t for t in _TITLES.lower().split("|") if t not in ("sister", "father"))
 _TITLES_UPPER = _TITLES.upper()
 _TITLE_ONLY = regex.compile(rf"(?:{_TITLES})\.?", regex.I | regex.V0)
 _STRONG_CUES = regex.compile(
@@ -85,7 +86,7 @@ _STRONG_CUES = regex.compile(
     r"(?:daughter|son|sister|brother|grandson|granddaughter|niece|nephew|cousin|parent)s|"
     r"(?:his|her|their|pt's|patient's)\s+(?:wife|husband|son|daughter|mother|father|sister|"
     r"brother|spouse|partner|friend|aunt|uncle|niece|nephew|cousin|neighbou?r|caregiver))"
-    r"(?:\s*,|\s*\(|\s+is|\s+named)?"
+    r"(?:\s*,|\s*\(|\s+is|\s+named|[ \t]*[-–:])?"
     r"|\bwith\s+(?:dr\.?|attending|pcp)"
     r")[ \t]{0,3}",
     regex.I | regex.V0,

@@ -71,6 +71,11 @@ _MONTH_FULL = (
     r"JANUARY|FEBRUARY|MARCH|APRIL|JUNE|JULY|AUGUST|SEPTEMBER|OCTOBER|NOVEMBER|DECEMBER|"
     r"Jan|Feb|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|JAN|FEB|APR|JUN|JUL|AUG|SEPT?|OCT|NOV|DEC)"
 )
+_ORDINAL_WORD = (
+    r"(?:(?:(?:twenty|thirty)[ \t-])?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|"
+    r"ninth)|tenth|eleventh|twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|"
+    r"eighteenth|nineteenth|twentieth|thirtieth)"
+)
 _DATE_CUE = r"(?:on|since|from|until|till|to|through|thru|by|before|after|dated|of|DOS|DOB|date)"
 _UNITS = (
     r"(?:mg|mcg|ug|µg|ml|mL|cc|g|gm|gram|grams|kg|lb|lbs|units?|IU|mEq|mmol|kcal|cal|cells|"
@@ -339,6 +344,23 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.5,
     ),
     PatternSpec("date_short_year", DATE, r"(?<![\w'’])['’]\d{2}(?![\d\w])", 0.5),
+    PatternSpec(
+        # dates spoken or spelled out (ambient transcripts): "march third", "the 3rd of
+        # March", "the twenty-first of June", "nineteen fifty-two", "two thousand and three"
+        "date_spelled",
+        DATE,
+        rf"\b{_MONTH_ANY}[ \t]+(?:the[ \t]+)?{_ORDINAL_WORD}\b"
+        rf"|\b(?:the[ \t]+)?{_ORDINAL_WORD}[ \t]+of[ \t]+{_MONTH_ANY}\b"
+        r"|\b(?:nineteen|twenty)[ \t-](?:hundred|oh[ \t-](?:one|two|three|four|five|six|seven|"
+        r"eight|nine)|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|"
+        r"nineteen|(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)"
+        r"(?:[ \t-](?:one|two|three|four|five|six|seven|eight|nine))?)\b"
+        r"|\btwo[ \t]thousand(?:[ \t]and)?(?:[ \t-](?:one|two|three|four|five|six|seven|eight|"
+        r"nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|"
+        r"nineteen|twenty(?:[ \t-](?:one|two|three|four|five|six|seven|eight|nine))?))?\b",
+        0.55,
+        regex.I,
+    ),
     # ----- ages --------------------------------------------------------------------------
     PatternSpec(
         "age_over_89",
@@ -673,7 +695,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         rf"(?<=\b{_FACILITY_CUE}[ \t]+(?:to|at|from|in|by|for|with)[ \t]+(?:the[ \t]+)?)"
         r"(?!(?:Dr|Mr|Mrs|Ms|ICU|MICU|SICU|CCU|ED|ER|OR|PACU|ICU|SNF|LTAC|LTACH|Medicine|"
         r"Surgery|Rehab|Hospice|Home|Cardiology|Oncology|Neurology|PCP|PT|OT)\b)"
-        r"(?:\p{Lu}[\p{L}'&.-]*)(?:[ \t]+(?:of[ \t]+)?\p{Lu}[\p{L}'&.-]*){0,4}",
+        r"(?:\p{Lu}[\p{L}'&.-]*)(?:[ \t]+(?:of[ \t]+|&[ \t]+)?\p{Lu}[\p{L}'&.-]*){0,4}",
         0.5,
     ),
     PatternSpec(
