@@ -12,7 +12,8 @@ Figures:
 - ``single_entry_producers``: 1, 4, 16 and 64 threads each calling ``append`` (one entry,
   waiting until it is durable) in a loop, and 64 asyncio tasks awaiting ``append_async`` on one
   event loop, for ``--producer-seconds`` each: durable appends/s (group commit across the
-  producers) and this process's CPU microseconds per append.
+  producers), this process's CPU microseconds per append and the 1-minute load average when
+  the setting started (the machine is shared: read the rates with it).
 - ``naive_appends_per_s``: the baseline, one fsynced transaction per append on the same store.
 - ``db_bytes_per_entry``: ``audit.db`` size per stored entry (entries, side index, indexes).
 - ``inclusion_proof_*_us`` / ``consistency_proof_*_us`` at the full tree size.
@@ -251,12 +252,14 @@ def main() -> None:
     result["speedup_vs_naive"] = round(batched_rate / naive_rate, 1)
     producers: dict[str, object] = {}
     for threads in (1, 4, 16, 64):
+        load = round(os.getloadavg()[0], 2)
         producers[f"threads_{threads}"] = concurrent_singles(
             log, threads, patients, args.producer_seconds, 10**9 + threads
-        )
+        ) | {"loadavg_1m": load}
+    load = round(os.getloadavg()[0], 2)
     producers["asyncio_tasks_64"] = async_singles(
         log, 64, patients, args.producer_seconds, 2 * 10**9
-    )
+    ) | {"loadavg_1m": load}
     result["single_entry_producers"] = producers
     stored = log.size
     log.close()
