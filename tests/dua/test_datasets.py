@@ -571,3 +571,56 @@ def test_dataset_leaves_out_a_merged_record_once_the_survivor_withdraws(
     assert {e.record_id.split("#")[0] for e in left_out} == merged_outputs
     for exclusion in left_out:
         assert exclusion.code == "consent-withdrawn" and MERGED_NOTE in exclusion.detail
+
+
+def test_code_version_hashes_the_source_once_per_process(tmp_path: Path) -> None:
+    import clinflow
+    from clinflow.datasets.items import code_version, source_hash
+
+    assert code_version() is code_version()  # computed once
+    assert code_version().startswith(f"clinflow {clinflow.__version__}+src.")
+    package = tmp_path / "clinflow"
+    shutil.copytree(Path(clinflow.__file__).parent, package, symlinks=True,
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    first = source_hash(package)
+    (package / "__pycache__").mkdir(exist_ok=True)
+    (package / "__pycache__" / "x.pyc").write_bytes(b"cache")
+    (package / "notes.txt").write_text("not source", encoding="utf-8")
+    assert source_hash(package) == first  # deterministic; caches and non-source ignored
+    assert code_version().endswith(first[:16])
+    module = package / "datasets" / "items.py"
+    module.write_bytes(module.read_bytes() + b"\n# a change\n")
+    assert source_hash(package) != first
+    module.rename(package / "datasets" / "items_moved.py")
+    assert source_hash(package) != first
+
+
+def test_rebuild_by_other_code_says_so(
+    scenario: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same inputs rebuilt by different code: every record and file the same, but the
+    manifest names the other code, and verify and the rebuild report say the code changed."""
+    from clinflow.datasets import build as build_module
+    from clinflow.datasets.items import code_version
+
+    other = "clinflow 0.1.0+src.0123456789abcdef"
+    monkeypatch.setattr(build_module, "code_version", lambda: other)
+    with Deployment.open(scenario.data_dir) as deployment:
+        report = rebuild(deployment, scenario.after, AFTER_EXPIRY, tmp_path / "ds-other-code")
+    assert report["code_changed"] is True and report["identical"] is False
+    assert report["provenance_changed"] == [
+        {"field": "code_version", "old": code_version(), "new": other,
+         "reason": "code changed (package version or source hash)"}
+    ]  # fmt: skip
+    assert report["removed"] == report["added"] == report["changed"] == []
+    assert report["files_changed"] == []
+    assert report["old_dataset_id"] != report["new_dataset_id"]
+    rebuilt = manifest(tmp_path / "ds-other-code")
+    assert {r["code_version"] for r in rebuilt["records"]} == {other}
+    result = verify(tmp_path / "ds-other-code", None, load_deployment_agreements(scenario.data_dir))
+    assert result.ok, result.problems
+    assert result.notes == [f"code changed: built by {other}, this is {code_version()};"
+                            " a rebuild may differ"]  # fmt: skip
+    assert verify(scenario.first, None).notes == []
+    assert scenario.report_same["code_changed"] is False
+    assert scenario.report_same["provenance_changed"] == []

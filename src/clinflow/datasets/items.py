@@ -7,8 +7,11 @@ import base64
 import hashlib
 import hmac
 import io
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -41,10 +44,32 @@ def policy_set_hash(data_dir: DataDir | None = None) -> str:
     return digest.hexdigest()
 
 
+def source_hash(package_root: Path) -> str:
+    """SHA-256 over the package's Python source files (relative path and bytes, sorted by
+    path), walked without following symbolic links: the policies and scenarios shipped
+    beside it are fingerprinted by ``policy_set_hash``, caches are not source."""
+    digest = hashlib.sha256()
+    found: list[tuple[str, Path]] = []
+    for folder, dirs, files in os.walk(package_root):
+        dirs[:] = [name for name in dirs if name != "__pycache__"]
+        for name in files:
+            if name.endswith(".py"):
+                path = Path(folder) / name
+                found.append((path.relative_to(package_root).as_posix(), path))
+    for relative, path in sorted(found):
+        digest.update(f"{relative}\0".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+@lru_cache(maxsize=1)
 def code_version() -> str:
+    """The package version and a hash of the installed source (computed once per process):
+    two builds by different code differ even when the version number does not."""
     import clinflow
 
-    return f"clinflow {clinflow.__version__}"
+    root = Path(clinflow.__file__).resolve().parent
+    return f"clinflow {clinflow.__version__}+src.{source_hash(root)[:16]}"
 
 
 def canonical(data: Any) -> bytes:

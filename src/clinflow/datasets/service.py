@@ -25,10 +25,11 @@ from clinflow.datasets.build import (
     build_dataset,
     replace_tree,
 )
-from clinflow.datasets.items import key_epoch, policy_set_hash
+from clinflow.datasets.items import code_version, key_epoch, policy_set_hash
 from clinflow.datasets.verify import (
     VerifyResult,
     diff_manifests,
+    note_code_change,
     read_manifest,
     verify_agreements,
     verify_audit,
@@ -69,6 +70,7 @@ def verify(
     manifest = read_manifest(folder)
     result = VerifyResult()
     verify_files(folder, manifest, result)
+    note_code_change(manifest, code_version(), result)
     if agreements is not None:
         verify_agreements(manifest, agreements, result)
     if store is not None:

@@ -7,7 +7,8 @@ dataset's agreements covering its class; the audit log verifies and holds the da
 disclosures, naming the manifest's hash and every research record the dataset carries.
 
 ``diff_manifests(old, new, explain)``: which records were dropped (with why), added or
-changed, and whether everything else is byte for byte the same.
+changed, what the build depended on changed (code version, policy set, key epoch), and
+whether everything else is byte for byte the same.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class VerifyResult:
     files: int = 0
     disclosures: int = 0
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # worth knowing, not a failure
 
     @property
     def ok(self) -> bool:
@@ -54,6 +56,7 @@ class VerifyResult:
             "files": self.files,
             "disclosures_in_audit_log": self.disclosures,
             "problems": self.problems,
+            "notes": self.notes,
         }
 
 
@@ -253,13 +256,37 @@ def verify_audit(
         )
 
 
+def note_code_change(manifest: dict[str, Any], running: str, result: VerifyResult) -> None:
+    """Say when the dataset was built by other code than the one verifying it: it still
+    verifies, but a rebuild will carry the new code version and may differ."""
+    built = manifest.get("code_version")
+    if built != running:
+        result.notes.append(
+            f"code changed: built by {built}, this is {running}; a rebuild may differ"
+        )
+
+
 # ------------------------------------------------------------------------- rebuild diff
+
+# What a build depends on besides the research store, as the manifest records it.
+PROVENANCE = {
+    "code_version": "code changed (package version or source hash)",
+    "policy_set_hash": "policy set changed (policy YAML or the deployment's agreements)",
+    "key_epoch": "pseudonymization key changed",
+}
 
 Explain = Callable[[dict[str, Any]], tuple[str, str]]
 
 
 def diff_manifests(old: dict[str, Any], new: dict[str, Any], explain: Explain) -> dict[str, Any]:
-    """What a rebuild changed: records dropped (``explain`` says why), added, changed."""
+    """What a rebuild changed: records dropped (``explain`` says why), added, changed, and
+    what the build depended on (``PROVENANCE``) changed."""
+    provenance = [
+        {"field": key, "old": old.get(key), "new": new.get(key), "reason": reason}
+        for key, reason in PROVENANCE.items()
+        if old.get(key) != new.get(key)
+    ]
+    since = ", ".join(PROVENANCE[str(item["field"])] for item in provenance)
     before = {r["record_id"]: r for r in old["records"]}
     after = {r["record_id"]: r for r in new["records"]}
     removed = []
@@ -285,7 +312,7 @@ def diff_manifests(old: dict[str, Any], new: dict[str, Any], explain: Explain) -
             "record_id": rid,
             "old_sha256": before[rid]["content_sha256"],
             "new_sha256": after[rid]["content_sha256"],
-            "reason": "content differs (keys, policies or code changed)",
+            "reason": f"content differs: {since or 'the stored record changed'}",
         }
         for rid in sorted(set(before) & set(after))
         if before[rid]["content_sha256"] != after[rid]["content_sha256"]
@@ -301,7 +328,9 @@ def diff_manifests(old: dict[str, Any], new: dict[str, Any], explain: Explain) -
         "new_dataset_id": new["dataset_id"],
         "old_as_of": old["as_of"],
         "new_as_of": new["as_of"],
-        "identical": not removed and not added and not changed and not files_changed,
+        "identical": not (removed or added or changed or files_changed or provenance),
+        "code_changed": any(item["field"] == "code_version" for item in provenance),
+        "provenance_changed": provenance,
         "unchanged_records": len(set(before) & set(after)) - len(changed),
         "removed_by_reason": dict(sorted(Counter(r["reason"] for r in removed).items())),
         "removed": removed,
