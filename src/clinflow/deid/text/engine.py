@@ -455,6 +455,7 @@ _CONFIDENT_NAME_SOURCES = frozenset(
     }
 )
 _NAME_PART = re.compile(r"[^\W\d_][\w'’-]*[^\W\d_]")
+_LETTER_RUN = re.compile(r"[^\W\d_]{3,}")
 
 
 def _propagated_names(text: str, found: list[Span]) -> list[Span]:
@@ -467,7 +468,7 @@ def _propagated_names(text: str, found: list[Span]) -> list[Span]:
             continue
         surface = text[span.start : span.end]
         # hyphenated names are also written by one part ("Whitfield-Nkemelu" ... "Nkemelu")
-        parts = _NAME_PART.findall(surface) + re.findall(r"[^\W\d_]{3,}", surface)
+        parts = _NAME_PART.findall(surface) + _LETTER_RUN.findall(surface)
         for word in parts:
             key = word.casefold()
             if (

@@ -546,17 +546,22 @@ _VOWEL = regex.compile(
 )
 
 
+_WORD_PARTS = regex.compile(r"[-'’]", regex.V0)
+_CAPITALS_THEN_LOWER = regex.compile(r"\p{Lu}{2,}\p{Ll}", regex.V0)
+_INNER_CAPITAL = regex.compile(r"\p{Ll}{2}\p{Lu}", regex.V0)
+
+
+@lru_cache(maxsize=65536)
 def brand_or_abbreviation_shape(word: str) -> bool:
     """A capitalised word whose shape is a brand, product or abbreviation rather than a
     name: an inner capital ("GlideScope"), a capital run before lower case ("SUVmax",
     "FHx"), or no vowel at all ("Hgb", "Sx")."""
-    for part in regex.split(r"[-'’]", word):
+    for part in _WORD_PARTS.split(word):
         if not part:
             continue
-        if regex.match(r"\p{Lu}{2,}\p{Ll}", part, regex.V0):
+        if _CAPITALS_THEN_LOWER.match(part):
             return True
-        inner = regex.search(r"\p{Ll}{2}\p{Lu}", part, regex.V0)
-        if inner is not None and not _NAME_CAMEL.fullmatch(part):
+        if _INNER_CAPITAL.search(part) is not None and not _NAME_CAMEL.fullmatch(part):
             return True
     return len(word) >= 3 and _VOWEL.search(word) is None
 # start of a line, a sentence, a list item or a heading's value: capitals there are grammar
