@@ -22,7 +22,7 @@ from typing import Any, Literal
 import orjson
 
 from clinflow.deid.fhir.engine import FhirDeidentifier
-from clinflow.deid.fhir.resource_types import element_names, model_class
+from clinflow.deid.fhir.resource_types import complex_fields, element_names, model_class
 from clinflow.envelope import content_message_id
 from clinflow.errors import InputRejected
 from clinflow.folders import OnSkip, SkippedPath, files_under
@@ -112,6 +112,64 @@ class RunReport:
         }
 
 
+class _ValidatedParts:
+    """Complex elements already validated, by their exact JSON (ADR 0112).
+
+    A stream repeats most of a resource's complex elements verbatim: every heart-rate
+    Observation has the same ``code`` and ``category``, every one of a patient's the same
+    ``subject``. pydantic does not validate again a model instance handed to a field of its
+    type, and an element's validity does not depend on where it stands (fhir.resources has
+    no cross-element checks below the resource: tests/deid_fhir/test_validation_cache.py
+    checks acceptance and errors against the plain model on generated and mutated
+    resources), so the resource is validated with the repeated elements as their cached
+    instances: ~2x cheaper on vital signs. An element that fails alone is not cached; the
+    resource is then validated as it came, so errors are the model's own."""
+
+    LIMIT = 16_384  # cached elements (then the cache starts again: bounded memory)
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, str, str, bytes], Any] = {}
+
+    def substituted(self, version: str, resource: dict[str, Any]) -> dict[str, Any]:
+        fields = complex_fields(str(resource.get("resourceType")), version)
+        if not fields:
+            return resource
+        out: dict[str, Any] | None = None
+        cache = self._cache
+        for name, value in resource.items():
+            spec = fields.get(name)
+            if spec is None or not isinstance(value, dict | list) or not value:
+                continue
+            key = (version, str(resource["resourceType"]), name, orjson.dumps(value))
+            instance = cache.get(key)
+            if instance is None:
+                instance = self._validate(spec, value)
+                if instance is None:
+                    continue
+                if len(cache) >= self.LIMIT:
+                    cache.clear()
+                cache[key] = instance
+            if out is None:
+                out = dict(resource)
+            out[name] = instance
+        return resource if out is None else out
+
+    @staticmethod
+    def _validate(spec: tuple[Any, bool], value: Any) -> Any:
+        cls, is_list = spec
+        try:
+            if is_list:
+                if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+                    return None
+                return [cls.model_validate(item) for item in value]
+            return cls.model_validate(value) if isinstance(value, dict) else None
+        except Exception:  # noqa: BLE001 - invalid alone: the whole resource says why
+            return None
+
+
+_PARTS = _ValidatedParts()
+
+
 def _errors(version: str, resource: dict[str, Any]) -> list[dict[str, Any]] | None:
     """None when the model accepts the resource, else pydantic's error list."""
     from pydantic import ValidationError
@@ -119,6 +177,11 @@ def _errors(version: str, resource: dict[str, Any]) -> list[dict[str, Any]] | No
     model = model_class(str(resource.get("resourceType")), version)
     if model is None:
         return [{"type": "unknown_resource_type", "loc": ("resourceType",)}]
+    try:
+        model.model_validate(_PARTS.substituted(version, resource))
+        return None
+    except Exception:  # noqa: BLE001, S110 - validated again as it came: the model's own errors
+        pass
     try:
         model.model_validate(resource)
     except ValidationError as exc:

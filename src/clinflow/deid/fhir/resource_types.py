@@ -93,6 +93,26 @@ def element_type(path: str) -> str | None:
     return _fields_by_json_name(parent).get(name)
 
 
+@lru_cache(maxsize=1024)
+def complex_fields(name: str, version: str = "R5") -> dict[str, tuple[Any, bool]]:
+    """JSON element name -> (model class, is a list) of the complex-typed elements a
+    resource type's ``version`` model declares (data types whose model class is known:
+    CodeableConcept, Reference, Meta...; backbone elements are left out)."""
+    cls = model_class(name, version)
+    if cls is None:
+        return {}
+    out: dict[str, tuple[Any, bool]] = {}
+    for field_name, info in cls.model_fields.items():
+        text = repr(info.annotation)
+        match = _COMPLEX.search(text)
+        if match is None:
+            continue
+        element_cls = model_class(match.group(1), version)
+        if element_cls is not None and is_data_type(match.group(1)):
+            out[info.alias or field_name] = (element_cls, "List[" in text)
+    return out
+
+
 def element_names(name: str) -> frozenset[str]:
     """The JSON element names a resource type may carry at its top level (R4B and R5)."""
     return frozenset(_fields_by_json_name(name))
