@@ -61,6 +61,7 @@ FOUND = [
     ("cc: dr. k. o'farrell (PCP)", "o'farrell"),
     ("Pt: Ignatius Okonkwo-Baptiste   MRN 4410021", "Ignatius"),
     ("ok'd w/ Dr. T... see flowsheet", "T"),
+    ("Seen with B. Frost in clinic", "B. Frost"),
     # dates: day/month when the day cannot be a month, range ends, lower-case months and
     # holidays, a 'x 3 days' after the date
     ("symptom onset 27/10 at 21:00, stool sample sent", "27/10"),
@@ -194,6 +195,9 @@ CLEAN = [
     "pt education done; heart failure clinic referral; surgical ward; the West Ward",
     "Advised ED eval. Dictated by RN, ER positive, PR positive",
     "BiPAP first, then call; a second unit responded; third molar pain",
+    # ordinary words in user-id and initial shapes
+    "Monitored for bleeding - none.\nRehab bed - pending.\nHCP phone (cell), PHQ 6 (mild)",
+    "Current Rx: T. Metoprolol 25 mg OD, T. Aspirin 75 mg; L->R. No murmur",
 ]
 
 

@@ -35,7 +35,7 @@ from clinflow.config import policies_dir
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.deid.surrogates import surrogate_name
 from clinflow.deid.text.known import DATE, PERSON, PHONE, KnownIdentifiers
-from clinflow.deid.text.lexicon import is_english_word, is_name, noun_only_words
+from clinflow.deid.text.lexicon import is_english_word, is_name, noun_only_words, safe_words
 from clinflow.deid.text.names import RULES as NAME_RULES
 from clinflow.deid.text.names import (
     brand_or_abbreviation_shape,
@@ -43,6 +43,7 @@ from clinflow.deid.text.names import (
     is_clinical_word,
     is_name_like,
     is_vocabulary,
+    looks_like_drug,
 )
 from clinflow.deid.text.recognizers import (
     AGE,
@@ -246,7 +247,7 @@ class TextDeidentifier:
         if self._name_rules:
             found.extend(_propagated_names(text, found))
         # a country alone is no PHI (Safe Harbor): only inside an address (place_country)
-        found = [s for s in found if not _bare_country(text, s)]
+        found = [s for s in found if not _bare_country(text, s) and not _word_shaped(text, s)]
         spans = _extend_names(text, _merge(found))
         if self._patterns:
             spans = self._with_derived_usernames(text, spans, known)
@@ -430,6 +431,34 @@ def _merge(spans: list[Span]) -> list[Span]:
         else:
             merged.append(span)
     return merged
+
+
+# recognizers that find a shape ("- yes.", "(mild)", "T. Aspirin") whose word may be ordinary
+_SHAPE_ONLY = frozenset({"username_signature", "username_stamp", "initial_surname"})
+
+
+def _word_shaped(text: str, span: Span) -> bool:
+    """A user-id or initial-and-surname shape whose word is English or clinical vocabulary
+    or a drug ("- pending.", "(cell)", "T. Metoprolol", "R. Normotensive"): not PHI."""
+    if span.recognizer not in _SHAPE_ONLY:
+        return False
+    word = text[span.start : span.end].rstrip(".")
+    if span.recognizer == "initial_surname":
+        # surnames are often words ("B. Frost"): only drugs ("T. Metoprolol", a dose after
+        # it) and safe or clinical words ("R. No", "A. Grooming") are dropped
+        word = word.split(".", 1)[-1].strip()
+        return (
+            looks_like_drug(word)
+            or word.casefold() in safe_words()
+            or is_clinical_word(word)
+            or _DOSE_NEXT.match(text, span.end) is not None
+        )
+    return is_vocabulary(word) or looks_like_drug(word)
+
+
+_DOSE_NEXT = re.compile(
+    r"[ \t]+(?:[A-Z]{2}[ \t]+)?\d+(?:\.\d+)?[ \t]*(?:mg|mcg|g|ml|mL|units|IU)\b"
+)
 
 
 def _bare_country(text: str, span: Span) -> bool:

@@ -527,6 +527,13 @@ _DRUG_STEM = regex.compile(
     r"otomy|plasty|scopy|gram|graphy|ology|ologist|iasis|oma|pathy|algia|uria)$",
     regex.I | regex.V0,
 )
+
+
+def looks_like_drug(word: str) -> bool:
+    """``word`` ends like a drug or clinical term (INN stems: "-olol", "-statin", "-itis")."""
+    return _DRUG_STEM.search(word.casefold()) is not None
+
+
 _DOSE_AFTER = regex.compile(
     r"[ \t]*\d+(?:\.\d+)?[ \t]*(?:mg|mcg|g|mL|ml|units|u|%|mEq)\b", regex.V0
 )
