@@ -17,16 +17,14 @@ nothing without a basis may remain (``verified``). See docs/adr/0094-data-use-ag
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from clinflow.audit import events as audit_events
 from clinflow.audit.events import PURPOSES
 from clinflow.config import DataDir, policies_dir
 from clinflow.consent.decision import Decision, DecisionQuery, DecisionSource
@@ -38,11 +36,13 @@ from clinflow.consent.dua import (
     load_deployment_agreements,
 )
 from clinflow.consent.registry import ConsentRegistry
+from clinflow.consent.retention_report import RetentionReport, StoreReport
 from clinflow.consent.retention_stores import (
-    RETENTION_ELAPSED,
+    AGENT,
     QuarantineRetention,
     ScoringRetention,
     TimedStore,
+    enforce_timed,
 )
 from clinflow.consent.revocation import RevocationService
 from clinflow.consent.service import ConsentService
@@ -56,7 +56,6 @@ from clinflow.sinks.research import ResearchRecord, ResearchStore
 DEFAULT_RETENTION_PATH = policies_dir() / "retention.yaml"
 SHAPE = Shape(rule_maps=frozenset({"stores"}))
 RESEARCH_STORE = "research-store"
-AGENT = "clinflow-retention"
 
 
 class LegalBasis(StrEnum):
@@ -155,79 +154,6 @@ class Expired:
     code: str  # consent-withdrawn | dua-expired | retention-elapsed
     reason: str
     basis_id: str
-
-
-@dataclass
-class StoreReport:
-    store: str
-    basis: str
-    retention_days: int
-    enforced: bool
-    held_before: int = 0
-    removed: int = 0
-    held_after: int = 0
-    by_reason: dict[str, int] = field(default_factory=dict)
-    note: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "store": self.store,
-            "basis": self.basis,
-            "retention_days": self.retention_days,
-            "enforced": self.enforced,
-            "held_before": self.held_before,
-            "removed": self.removed,
-            "held_after": self.held_after,
-            "by_reason": dict(sorted(self.by_reason.items())),
-            "note": self.note,
-        }
-
-
-@dataclass
-class RetentionReport:
-    as_of: str
-    stores: list[StoreReport] = field(default_factory=list)
-    # research: output id, patient, reason; quarantine and scoring: patient, count (ids)
-    removed: list[dict[str, Any]] = field(default_factory=list)
-    receipts: list[dict[str, Any]] = field(default_factory=list)
-    keys_destroyed: int = 0
-    remaining_without_basis: int = 0
-    complete: bool = True
-    audit_log_verified: bool | None = None  # set by the command after the log is closed
-
-    def note_store(self, name: str, note: str) -> None:
-        """Add a note to a store's part of the report."""
-        for store in self.stores:
-            if store.store == name:
-                store.note = "; ".join(part for part in (store.note, note) if part)
-
-    @property
-    def removed_total(self) -> int:
-        return sum(store.removed for store in self.stores)
-
-    @property
-    def verified(self) -> bool:
-        """Every retraction succeeded, nothing without a basis remains, and the audit log
-        verifies (when it was checked)."""
-        return (
-            self.complete
-            and self.remaining_without_basis == 0
-            and self.audit_log_verified is not False
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "as_of": self.as_of,
-            "verified": self.verified,
-            "complete": self.complete,
-            "audit_log_verified": self.audit_log_verified,
-            "removed_total": self.removed_total,
-            "remaining_without_basis": self.remaining_without_basis,
-            "keys_destroyed": self.keys_destroyed,
-            "stores": [store.to_json() for store in self.stores],
-            "removed": self.removed,
-            "receipts": self.receipts,
-        }
 
 
 def _released_before(
@@ -343,7 +269,10 @@ class RetentionEnforcer:
         timed = {store.name: store for store in self.timed}
         for name, rule in sorted(self.policy.stores.items()):
             if name in timed:
-                report.stores.append(self._enforce_timed(timed[name], rule, as_of, report))
+                days = rule.retention.total_days
+                result = StoreReport(name, rule.basis.value, days, rule.enforced)
+                enforce_timed(timed[name], result, as_of, self.revocations, report)
+                report.stores.append(result)
             elif name != RESEARCH_STORE:
                 note = "declared; not enforced by this job" + (
                     "" if not rule.enforced else " (no enforcement implemented for this store)"
@@ -370,63 +299,6 @@ class RetentionEnforcer:
         if not rule.enforced:
             store.note = "enforced: false in the retention policy"
         return report
-
-    def _enforce_timed(
-        self, store: TimedStore, rule: StoreRetention, as_of: datetime, report: RetentionReport
-    ) -> StoreReport:
-        """Remove what ``store`` holds past its retention at ``as_of``: per patient, the rows
-        deleted and one purge AuditEvent; the patient's data key of the store destroyed when
-        none of theirs is left (each destruction audited)."""
-        days = rule.retention.total_days
-        result = StoreReport(store.name, rule.basis.value, days, rule.enforced)
-        result.held_before = store.held()
-        if not rule.enforced:
-            result.held_after = result.held_before
-            result.note = "enforced: false in the retention policy"
-            return result
-        cutoff = as_of - timedelta(days=days)
-        expired = store.expired(cutoff)
-        detail = f"retention of {days} days elapsed (held from before {cutoff.isoformat()})"
-        audit, registry = self.revocations.audit, self.revocations.registry
-        for patient, ids in sorted(expired.by_patient.items(), key=lambda kv: kv[0] or ""):
-            if patient is None:
-                deleted = store.remove(ids)
-                audit.append(_purge_event(None, store.name, deleted))
-            else:
-                with registry.patient_lock(patient):
-                    deleted = store.remove(ids)
-                    audit.append(_purge_event(patient, store.name, deleted))
-                    if store.key_scope is not None and not store.holds_for(patient):
-                        report.keys_destroyed += self._shred(patient, store.key_scope)
-            result.removed += deleted
-            entry: dict[str, Any] = {
-                "store": store.name,
-                "patient": patient or "",
-                "count": deleted,
-                "reason": RETENTION_ELAPSED,
-                "detail": detail,
-            }
-            if store.lists_ids:
-                entry["ids"] = sorted(ids)
-            report.removed.append(entry)
-        result.held_after = store.held()
-        if result.removed:
-            result.by_reason = {RETENTION_ELAPSED: result.removed}
-        if expired.undated:
-            result.note = f"kept {expired.undated} row(s) without a clinical time"
-        report.remaining_without_basis += store.expired(cutoff).total
-        return result
-
-    def _shred(self, patient: str, scope: str) -> int:
-        """Destroy the patient's data key of ``scope``, each destruction audited."""
-        destroyed = self.revocations.datakeys.destroy(patient, scope)
-        for key in destroyed:
-            self.revocations.audit.append(
-                audit_events.key_destruction(
-                    patient=patient, key_id=key.key_id, agent=AGENT, reason=RETENTION_ELAPSED
-                )
-            )
-        return len(destroyed)
 
     def _retract(
         self,
@@ -486,25 +358,6 @@ def enforcer_for(
         lineage=service.lineage,
         timed=tuple(timed),
         merges=service.lineage.merges,
-    )
-
-
-def _purge_event(patient: str | None, store: str, deleted: int) -> audit_events.AuditEvent:
-    """The purge AuditEvent of a revocation (``audit_events.purge``), for a retention removal;
-    items held without a patient name none."""
-    if patient is not None:
-        return audit_events.purge(
-            patient=patient,
-            target=store,
-            records_deleted=deleted,
-            reason=RETENTION_ELAPSED,
-            agent=AGENT,
-        )
-    return audit_events.build_event(
-        audit_events.EventCode.PURGE,
-        agents=[audit_events.Agent(AGENT)],
-        entities=[audit_events.Entity("store", store, detail={"records-deleted": deleted})],
-        outcome_detail=RETENTION_ELAPSED,
     )
 
 

@@ -25,15 +25,19 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from clinflow.audit import events as audit_events
+from clinflow.consent.retention_report import RetentionReport, StoreReport
+from clinflow.consent.revocation import RevocationService
 from clinflow.quarantine import QUARANTINE_SCOPE, Quarantine
 from clinflow.scoring.store import ScoringStore
 
 QUARANTINE_STORE = "quarantine"
 SCORING_STORE = "scoring"
 RETENTION_ELAPSED = "retention-elapsed"
+AGENT = "clinflow-retention"
 
 
 def clinical_time(resource: Mapping[str, Any]) -> datetime | None:
@@ -148,3 +152,84 @@ class ScoringRetention:
 
     def holds_for(self, patient: str) -> bool:
         return self.store.count(patient) > 0
+
+
+def enforce_timed(
+    store: TimedStore,
+    result: StoreReport,
+    as_of: datetime,
+    revocations: RevocationService,
+    report: RetentionReport,
+) -> None:
+    """Remove what ``store`` holds past its retention (``result.retention_days``) at
+    ``as_of``: per patient, the rows deleted and one purge AuditEvent; the patient's data key
+    of the store destroyed when none of theirs is left (each destruction audited). Counts go
+    to ``result``, removals and destroyed keys to ``report``."""
+    days = result.retention_days
+    result.held_before = store.held()
+    if not result.enforced:
+        result.held_after = result.held_before
+        result.note = "enforced: false in the retention policy"
+        return
+    cutoff = as_of - timedelta(days=days)
+    expired = store.expired(cutoff)
+    detail = f"retention of {days} days elapsed (held from before {cutoff.isoformat()})"
+    audit, registry = revocations.audit, revocations.registry
+    for patient, ids in sorted(expired.by_patient.items(), key=lambda kv: kv[0] or ""):
+        if patient is None:
+            deleted = store.remove(ids)
+            audit.append(_purge_event(None, store.name, deleted))
+        else:
+            with registry.patient_lock(patient):
+                deleted = store.remove(ids)
+                audit.append(_purge_event(patient, store.name, deleted))
+                if store.key_scope is not None and not store.holds_for(patient):
+                    report.keys_destroyed += _shred(revocations, patient, store.key_scope)
+        result.removed += deleted
+        entry: dict[str, Any] = {
+            "store": store.name,
+            "patient": patient or "",
+            "count": deleted,
+            "reason": RETENTION_ELAPSED,
+            "detail": detail,
+        }
+        if store.lists_ids:
+            entry["ids"] = sorted(ids)
+        report.removed.append(entry)
+    result.held_after = store.held()
+    if result.removed:
+        result.by_reason = {RETENTION_ELAPSED: result.removed}
+    if expired.undated:
+        result.note = f"kept {expired.undated} row(s) without a clinical time"
+    report.remaining_without_basis += store.expired(cutoff).total
+
+
+def _shred(revocations: RevocationService, patient: str, scope: str) -> int:
+    """Destroy the patient's data key of ``scope``, each destruction audited."""
+    destroyed = revocations.datakeys.destroy(patient, scope)
+    for key in destroyed:
+        revocations.audit.append(
+            audit_events.key_destruction(
+                patient=patient, key_id=key.key_id, agent=AGENT, reason=RETENTION_ELAPSED
+            )
+        )
+    return len(destroyed)
+
+
+def _purge_event(patient: str | None, store: str, deleted: int) -> audit_events.AuditEvent:
+    """The purge AuditEvent of a revocation (``audit_events.purge``), for a retention removal;
+    items held without a patient name none."""
+    if patient is not None:
+        return audit_events.purge(
+            patient=patient,
+            target=store,
+            records_deleted=deleted,
+            reason=RETENTION_ELAPSED,
+            agent=AGENT,
+        )
+    return audit_events.build_event(
+        audit_events.EventCode.PURGE,
+        agents=[audit_events.Agent(AGENT)],
+        entities=[audit_events.Entity("store", store, detail={"records-deleted": deleted})],
+        outcome_detail=RETENTION_ELAPSED,
+    )

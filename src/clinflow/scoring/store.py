@@ -71,17 +71,8 @@ class ScoringStore:
 
     def replay(self, chunk: int = 2000) -> Iterator[list[dict[str, Any]]]:
         """Every stored Observation in arrival order, in chunks (memory stays bounded)."""
-        last = 0
-        while True:
-            with self._lock:
-                rows = self._conn.execute(
-                    "SELECT seq, resource FROM observations WHERE seq > ? ORDER BY seq LIMIT ?",
-                    (last, chunk),
-                ).fetchall()
-            if not rows:
-                return
-            last = rows[-1][0]
-            yield [orjson.loads(resource) for _, resource in rows]
+        for rows in self.rows(chunk):
+            yield [resource for _, _, resource in rows]
 
     def delete(self, patient: str, source_ids: Iterable[str] = ()) -> int:
         """Delete a patient's rows (only those from ``source_ids`` when given)."""
