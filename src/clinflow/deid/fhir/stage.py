@@ -32,6 +32,7 @@ from clinflow.errors import InputRejected
 from clinflow.patient_ids import PATIENT_REFERENCE_FIELDS
 
 STAGE = "deid-fhir"
+QuarantinePut = tuple[tuple[Any, ...], dict[str, Any]]  # the arguments of one put
 
 
 def _index_pairs(document: dict[str, Any]) -> list[tuple[dict[str, Any], str | None]]:
@@ -48,19 +49,13 @@ def _index_pairs(document: dict[str, Any]) -> list[tuple[dict[str, Any], str | N
 
 @dataclass
 class RecordedQuarantine:
-    """A quarantine that records puts (in a worker process) for the parent to replay."""
+    """A quarantine that records puts (in a worker process) for the parent to replay with
+    the same arguments into the real one (``QuarantineSink.put``)."""
 
-    puts: list[tuple[str, str, str, bytes | None, str | None]] = field(default_factory=list)
+    puts: list[QuarantinePut] = field(default_factory=list)
 
-    def put(
-        self,
-        stage: str,
-        location: str,
-        reason: str,
-        payload: bytes | None = None,
-        patient: str | None = None,
-    ) -> int:
-        self.puts.append((stage, location, reason, payload, patient))
+    def put(self, *args: Any, **kwargs: Any) -> int:
+        self.puts.append((args, kwargs))
         return -len(self.puts)
 
 
@@ -74,9 +69,7 @@ class DeidOutcome:
 
     payload: bytes | None
     audit: dict[str, Counter[str]] = field(default_factory=dict)
-    quarantined: list[tuple[str, str, str, bytes | None, str | None]] = field(
-        default_factory=list
-    )
+    quarantined: list[QuarantinePut] = field(default_factory=list)
     rejected: tuple[str, str] | None = None
     error: str | None = None
 
@@ -132,8 +125,8 @@ class FhirDeidStage:
             return [envelope]
         quarantine = self.runner.quarantine
         if quarantine is not None:
-            for stage, location, reason, payload, patient in outcome.quarantined:
-                quarantine.put(stage, location, reason, payload, patient)
+            for args, kwargs in outcome.quarantined:
+                quarantine.put(*args, **kwargs)
         if outcome.rejected is not None:
             raise InputRejected(*outcome.rejected)
         if outcome.error is not None or outcome.payload is None:
@@ -147,7 +140,7 @@ class FhirDeidStage:
         report, self.runner.report = self.runner.report, RunReport()
         return report
 
-    def _drain(self) -> list[tuple[str, str, str, bytes | None, str | None]]:
+    def _drain(self) -> list[QuarantinePut]:
         quarantine = self.runner.quarantine
         if not isinstance(quarantine, RecordedQuarantine) or not quarantine.puts:
             return []
