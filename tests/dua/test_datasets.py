@@ -270,6 +270,9 @@ def test_retention_enforcement_removes_exactly_what_lost_its_basis(
     assert research["by_reason"] == {"dua-expired": len(imaging)}
     # by 2032 the demo's quarantine and scoring rows are past their retention too
     assert report["removed_total"] == sum(s["removed"] for s in report["stores"])
+    scoring = next(s for s in report["stores"] if s["store"] == "scoring")
+    assert scoring["held_before"] > 0 and scoring["held_after"] == 0 and scoring["note"] == ""
+    assert scoring["removed"] == scoring["held_before"]
     released = [item for item in report["removed"] if item["store"] == "research-store"]
     assert {item["output_id"] for item in released} == imaging
     assert report["verified"] is True and report["remaining_without_basis"] == 0

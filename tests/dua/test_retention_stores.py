@@ -233,4 +233,7 @@ def test_clinical_time_reads_every_fhir_spelling_of_an_instant(moment: datetime,
     assert clinical_time({key: moment.date().isoformat()}) == datetime(
         moment.year, moment.month, moment.day, tzinfo=UTC
     )
+    assert clinical_time({key: f"{moment.year:04d}-{moment.month:02d}"}) == datetime(
+        moment.year, moment.month, 1, tzinfo=UTC
+    )  # FHIR partial dates
     assert clinical_time({key: "not a time"}) is None
