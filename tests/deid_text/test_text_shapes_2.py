@@ -148,6 +148,15 @@ FOUND = [
     ("sister - Oluchi, 38, BRCA negative", "Oluchi"),
     ("Grandfather: Obiora (deceased)", "Obiora"),
     ("works at Buy & Save on Route 9", "Buy & Save"),
+    # HL7 fields pasted into a note, a flat before the street, chat and e-mail signatures,
+    # lists of children, nicknames in quotes after "calls her husband"
+    ("PID|1||5520193^^^MRN||ABERNATHY^JOLENE^R||19580211|F", "ABERNATHY^JOLENE^R"),
+    ("22 QUARRY RD^^LEOMINSTER^MA^01453", "LEOMINSTER"),
+    ("Apt. 4, 38 Hawthorne St, Salem", "Apt. 4"),
+    ("[09:41] Adeyemi-Nakamura, T (RN): pt resting", "Adeyemi-Nakamura, T"),
+    ("Thanks so much! -Oluwakemi", "Oluwakemi"),
+    ("children: Obinna (12), Adaugo (9)", "Obinna"),
+    ('she calls her husband "Tank"', "Tank"),
 ]
 
 

@@ -542,7 +542,9 @@ _HYPHEN_AFTER = re.compile(r"^-[A-ZÀ-ÖØ-Þ][\w'’]+")
 _HYPHEN_BEFORE = re.compile(r"[A-ZÀ-ÖØ-Þ][\w'’]*-$")
 _AFTER_NAME = re.compile(
     r"^(?:,?[ \t]+(?:Jr|Sr)\.?|[ \t]+(?:II|III|IV)\b|[ \t]{1,2}[A-Z]\.(?=\s)|['’]s\b"
-    r"|[ \t][A-Z](?=[ \t]*(?:$|\n|[,;:)(|/]|[ \t]{2})|[ \t]+[A-Z]{2,}\b))"
+    r"|[ \t][A-Z](?=[ \t]*(?:$|\n|[,;:)(|/]|[ \t]{2})|[ \t]+[A-Z]{2,}\b)"
+    # "Okafor-Lindqvist, N (RN)": a family name and the initial of the given name
+    r"|,[ \t]?[A-Z](?=[ \t]*(?:\(|$|\n|[;:)|])))"
 )
 _WORD_AFTER = re.compile(r"^[ \t]{1,2}([^\W\d_][\w'’-]*)")
 _WORD_BEFORE = re.compile(r"([^\W\d_][\w'’-]*)[ \t]{1,2}$")

@@ -79,13 +79,13 @@ _STRONG_CUES = regex.compile(
     r"|\b(?:cosigner|co-signer|supervising(?:\s+physician)?|teaching\s+physician|staff|"
     r"consult(?:ant)?|reading(?:\s+physician)?|interpreting(?:\s+physician)?|dictating|"
     r"scribe|md|do|np|pa|rn|lpn|cna|preceptor|proxy|surrogate|witness|interpreter)\s*:"
-    r"|\b(?:wife|husband|son|daughter|mother|father|sister|brother|spouse|partner|friend|"
+    r"|\b(?:(?:wife|husband|son|daughter|mother|father|sister|brother|spouse|partner|friend|"
     r"boyfriend|girlfriend|fiancee?|aunt|uncle|niece|nephew|cousin|grandson|granddaughter|"
     r"grandmother|grandfather|caregiver|neighbou?r|roommate|mom|dad|stepson|stepdaughter|"
-    r"stepmother|stepfather|sibling|child|aide|interpreter|chaplain|pharmacist|"
-    r"(?:daughter|son|sister|brother|grandson|granddaughter|niece|nephew|cousin|parent)s|"
+    r"stepmother|stepfather|sibling|child|aide|interpreter|chaplain|pharmacist|parent)s?|"
+    r"children|kids|grandchildren|"
     r"(?:his|her|their|pt's|patient's)\s+(?:wife|husband|son|daughter|mother|father|sister|"
-    r"brother|spouse|partner|friend|aunt|uncle|niece|nephew|cousin|neighbou?r|caregiver))"
+    r"brother|spouse|partner|friend|aunt|uncle|niece|nephew|cousin|neighbou?r|caregiver)s?)\b"
     r"(?:\s*,|\s*\(|\s+is|\s+named|[ \t]*[-–:])?"
     r"|\bwith\s+(?:dr\.?|attending|pcp)"
     r")[ \t]{0,3}",
@@ -119,7 +119,8 @@ _PATIENT_CUES = regex.compile(
 # Nicknames: "goes by \"Vale\"", "known as Tito", "aka Chuy"
 _NICKNAME_CUES = regex.compile(
     r"\b(?:goes\s+by|going\s+by|known\s+as|aka|a\.k\.a\.|nicknamed|prefers\s+to\s+be\s+called|"
-    r"prefers|likes\s+to\s+be\s+called|calls\s+(?:him|her|them)self)[ \t]{1,3}[\"“‘']",
+    r"prefers|likes\s+to\s+be\s+called|calls\s+(?:him|her|them)self|"
+    r"calls\s+(?:him|her|them|(?:his|her|their)\s+\w+))[ \t]{1,3}[\"“‘']",
     regex.I | regex.V0,
 )
 _CREDENTIAL_KEYS = frozenset(
@@ -141,6 +142,8 @@ _SIGNATURE_LINE = regex.compile(
     r"\p{Lu}[\p{Lu}\p{Ll}/-]{1,9}(?:,[ \t]*\p{Lu}[\p{Lu}\p{Ll}/-]{1,9})*[ \t]*$",
     regex.V0,
 )
+# a name signing a line after a dash: "Thanks! -Priyamvada", "~ Tamsin"
+_DASH_SIGNATURE = regex.compile(r"(?m)(?:^|(?<=[\s.!,]))[-–—~]{1,2}[ \t]?(?=\p{Lu}\p{Ll}+[ \t]*$)")
 _SIGN_OFF = regex.compile(
     r"(?:sincerely|regards|best|thank\s+you|thanks|respectfully|yours\s+truly|cordially)"
     r"[,.]?[ \t]*\n(?:[ \t]*\n)*",
@@ -451,6 +454,7 @@ def context_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit
     for pattern, strong, score in (
         (_STRONG_CUES, True, 0.8),
         (_WEAK_CUES, False, 0.6),
+        (_DASH_SIGNATURE, False, 0.6),
         (_PATIENT_CUES, False, 0.6),
         (_NICKNAME_CUES, True, 0.7),
     ):

@@ -828,7 +828,21 @@ PATTERNS: tuple[PatternSpec, ...] = (
         LOCATION,
         r"\b\d{1,5},?[ \t]+(?:Rue|rue|Calle|calle|Via|via|Avenida|Rua|Chemin|Boulevard|Strada)"
         r"(?:[ \t]+(?:de|del|la|le|des|du|da|do|dos)){0,2}(?:[ \t]+\p{Lu}[\p{L}'-]+){1,3}"
-        r"|\b(?:Flat|Apt|Apartment|Unit|Suite)[ \t]?\d+[A-Z]?(?=,[ \t]*\d{1,5}[ \t]+\p{Lu})",
+        r"|\b(?:Flat|Apt|Apartment|Unit|Suite)\.?[ \t]?\d+[A-Z]?(?=,[ \t]*\d{1,5}[ \t]+\p{Lu})",
+        0.6,
+    ),
+    PatternSpec(
+        # HL7 v2 fields pasted into a note: "QUINTERO^ANA^M" (family^given^middle), and an
+        # address "14 LARKSPUR LN^^DORCHESTER^MA^02124" (city and state between carets)
+        "caret_name",
+        PERSON,
+        r"(?<![\w^])\p{Lu}[\p{L}'’-]+\^\p{Lu}[\p{L}'’-]*(?:\^\p{Lu}[\p{L}'’.-]*)?(?![\w])",
+        0.6,
+    ),
+    PatternSpec(
+        "caret_address_place",
+        LOCATION,
+        rf"(?<=\^)\p{{Lu}}[\p{{L}} .'’-]+(?=\^{_STATE_ABBR}\^)|(?<=\^){_STATE_ABBR}(?=\^\d{{5}})",
         0.6,
     ),
     PatternSpec(
