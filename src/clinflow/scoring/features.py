@@ -177,7 +177,10 @@ class FeatureStore:
     def holds_any(self, patient: str, parameters: frozenset[Parameter]) -> bool:
         """Whether a reading of any of ``parameters`` is held for ``patient`` (cheap)."""
         state = self._patients.get(patient)
-        return state is not None and not parameters.isdisjoint(state.series)
+        if state is None:
+            return False
+        series = state.series
+        return any(parameter in series for parameter in parameters)
 
     def last_before(
         self, patient: str, parameter: Parameter, until: float

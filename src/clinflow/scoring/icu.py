@@ -50,8 +50,8 @@ class IcuScoring(ScoringState):
     def _as_of(self, patient: str, readings: list[Reading]) -> datetime:
         """When a score triggered by ``readings`` is taken: their latest time, or the stream
         time when they are all lab results (reported after later vital signs)."""
-        when = max(r.time for r in readings)
-        if all(r.parameter in _LABS for r in readings):
+        when = max(r.time for r in readings) if len(readings) > 1 else readings[0].time
+        if readings[0].parameter in _LABS and all(r.parameter in _LABS for r in readings):
             stream_time = self.features.last_time(patient)
             if stream_time is not None and stream_time > when:
                 return stream_time
