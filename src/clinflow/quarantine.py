@@ -307,5 +307,12 @@ class Quarantine:
     def __iter__(self) -> Iterator[QuarantinedItem]:
         return iter(self.list(status=None))
 
+    def count_for(self, patient: str) -> int:
+        """How many items (any status) are held for ``patient`` (indexed)."""
+        with closing(
+            self._conn.execute("SELECT count(*) FROM quarantine WHERE patient = ?", (patient,))
+        ) as cur:
+            return int(cur.fetchone()[0])
+
     def count(self, status: str | None = "open") -> int:
         return len(self.list(status=status))

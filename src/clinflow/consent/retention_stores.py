@@ -119,7 +119,7 @@ class QuarantineRetention:
         return self.quarantine.purge_items(ids)
 
     def holds_for(self, patient: str) -> bool:
-        return any(item.patient == patient for item in self.quarantine.list(status=None))
+        return self.quarantine.count_for(patient) > 0
 
 
 class ScoringRetention:
