@@ -114,7 +114,8 @@ def test_labs_and_merges_round_trip_in_every_dialect(vendor: str) -> None:
 
 
 def test_lab_dialect_on_the_wire() -> None:
-    """cascade-lab sends its local codes, umol/L and K/uL; the default dialect LOINC/UCUM."""
+    """cascade-lab sends its local codes, umol/L and K/uL, meridian-ehr its own result codes;
+    the default dialect LOINC/UCUM."""
     options = _options()
     cascade = [t for _, t in cohort_messages(options, vendor_profile("cascade-lab"))]
     labs = [t for t in cascade if "|26436-6^Laboratory studies (set)^LN|" in t]
@@ -122,6 +123,8 @@ def test_lab_dialect_on_the_wire() -> None:
     text = "".join(labs)
     assert "CREAT^Creatinine^L" in text and "|umol/L|" in text and "|K/uL|" in text
     assert "TBIL^Bilirubin total^L" in text and "2160-0" not in text
+    meridian = "".join(t for _, t in cohort_messages(options, vendor_profile("meridian-ehr")))
+    assert "LAB-CREA^Creatinine serum^L" in meridian and "|x10E3/uL|" in meridian
     standard = "".join(t for _, t in cohort_messages(options, vendor_profile("standard")))
     assert "2160-0^^LN" in standard and "|mg/dL|" in standard
     assert "|ADT^A40^ADT_A40|" in standard and "\rMRG|" in standard
