@@ -115,9 +115,13 @@ class ScoringStore:
             cursor = self._conn.executemany(
                 "DELETE FROM observations WHERE seq = ?", [(seq,) for seq in ids]
             )
+        return cursor.rowcount
+
+    def checkpoint(self) -> None:
+        """Move the WAL into the database and truncate it: deleted rows' old pages no longer
+        sit in WAL frames (``secure_delete`` overwrote them in the database)."""
         with self._lock:
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        return cursor.rowcount
 
     def observations(self, patient: str, limit: int = 5000) -> list[dict[str, Any]]:
         """The patient's latest ``limit`` stored Observations, in arrival order (the
