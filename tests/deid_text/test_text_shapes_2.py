@@ -157,6 +157,8 @@ FOUND = [
     ("Thanks so much! -Oluwakemi", "Oluwakemi"),
     ("children: Obinna (12), Adaugo (9)", "Obinna"),
     ('she calls her husband "Tank"', "Tank"),
+    ("DOB: 1958.02.11 (from the old chart)", "1958.02.11"),
+    ("Admitted: Feb-11-2071 via ED", "Feb-11-2071"),
 ]
 
 

@@ -166,7 +166,13 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"(?<![\d/-]|\d\.)\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})(?![\d/-]|\.\d)",
         0.8,
     ),
-    PatternSpec("date_ymd_slash", DATE, r"(?<![\d/])(?:19|20)\d{2}/\d{1,2}/\d{1,2}(?![\d/])", 0.8),
+    PatternSpec(
+        "date_ymd_slash",
+        DATE,
+        r"(?<![\d/.])(?:19|20)\d{2}([/.])\d{1,2}\1\d{1,2}(?![\d/]|\.\d)"
+        rf"|\b{_MONTH_ANY}[-/]\d{{1,2}}[-/](?:\d{{4}}|\d{{2}})(?![\d/-])",
+        0.8,
+    ),
     PatternSpec(
         "date_month_slash_year",
         DATE,
