@@ -258,3 +258,25 @@ def test_pipeline_stage_names_the_lab_subtotal_and_lactate_flag() -> None:
     (out,) = stage.process(envelope)
     assert out.attributes["sofa_labs"] == "4" and out.attributes["lactate_elevated"] == "true"
     assert {"reference": "Observation/l-lact"} in orjson.loads(out.payload)["basis"]
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_http_endpoints_take_lab_results(fast: bool) -> None:
+    from .test_service_http import Client
+
+    client = Client(fast=fast)
+    labs = _labs("h", (4.2, "mg/dL"), 18, (13.0, "mg/dL"), 5.0)
+    answer = client.request("POST", "/icu/risk-assessment", json=bundle(vital_set("v1") + labs))
+    assert answer.status_code == 200, answer.text
+    (contained,) = [c for c in answer.json()["contained"] if c["id"] == "sofa-labs"]
+    assert contained["valueInteger"] == 3 + 4 + 4
+    sodium = lab_obs("na", "2951-2", 140, "mmol/L")
+    refused = client.request("POST", "/icu/risk-assessment", json=[sodium])
+    assert refused.status_code == 422 and refused.json()["detail"][0]["loc"][-1] == "code"
+    plain = client.request("POST", "/icu/score", json={
+        "patient": PATIENT, "observed_at": T0.isoformat(), "platelets_k_per_ul": 45})  # fmt: skip
+    assert plain.status_code == 200
+    coagulation = plain.json()["sofa_labs"]["components"][1]
+    assert (coagulation["points"], coagulation["value"]) == (4, 18)  # 18 is worse than 45
+    features = client.request("GET", f"/patients/{PATIENT}/features")
+    assert "creatinine" in features.json()["parameters"]
