@@ -64,13 +64,37 @@ def test_a_bad_spec_names_the_bad_token(spec: str, named: str) -> None:
     assert str(caught.value).startswith("--faults")
 
 
-def test_kill_worker_needs_the_kafka_runtime() -> None:
+def test_kill_worker_needs_kafka_or_de_identification_workers() -> None:
     plan = parse_faults("kill-worker@5s")
-    with pytest.raises(ConfigError, match="needs --runtime kafka"):
+    with pytest.raises(ConfigError, match="needs --runtime kafka, or --deid-workers 1"):
         plan.check_runtime("embedded")
+    plan.check_runtime("embedded", deid_workers=1)  # kills a de-identification process
     plan.check_runtime("kafka")
-    with pytest.raises(ConfigError, match="embedded runtime only"):
-        parse_faults("audit-outage@5s").check_runtime("kafka")
+    parse_faults("audit-outage@5s").check_runtime("kafka")  # the workers' commits wait
+    parse_faults("audit-outage@5s").check_runtime("embedded")
+
+
+def test_a_broker_restart_parses_and_needs_a_broker_that_keeps_its_data() -> None:
+    plan = parse_faults("broker-restart@20s:for=8s; broker-restart@1m")
+    first, second = plan.faults
+    assert (first.kind, first.start_s, first.for_s) == (FaultKind.BROKER_RESTART, 20.0, 8.0)
+    assert second.for_s == 5.0  # the default
+    assert parse_faults(plan.describe()) == plan
+    with pytest.raises(ConfigError, match="needs --runtime kafka"):
+        plan.check_runtime("embedded", deid_workers=2)
+    plan.check_runtime("kafka")
+    with pytest.raises(ConfigError, match=r"stores in memory \(memory://tansu/\), so a restart "
+                                          "would lose its topics, consumer offsets and groups"):
+        plan.check_broker(None, "memory://tansu/")
+    with pytest.raises(ConfigError, match="not --brokers"):
+        plan.check_broker("kafka-1:9092", "s3://tansu/")
+    plan.check_broker(None, "s3://tansu/")
+    FaultPlan().check_broker("kafka-1:9092", "memory://tansu/")  # no restart: nothing to check
+    for spec, named in (("broker-restart", "needs a time"),
+                        ("broker-restart@1s:for=0s", "more than 0 s"),
+                        ("broker-restart@1s:ratio=1", "unknown parameter 'ratio'")):  # fmt: skip
+        with pytest.raises(ConfigError, match=named):
+            parse_faults(spec)
 
 
 _ratio = st.integers(0, 1000).map(lambda n: n / 1000)
@@ -90,7 +114,8 @@ _storm = st.builds(
 
 
 _outage = st.builds(
-    lambda start, for_s: Fault(FaultKind.AUDIT_OUTAGE, start_s=float(start), for_s=float(for_s)),
+    lambda kind, start, for_s: Fault(kind, start_s=float(start), for_s=float(for_s)),
+    st.sampled_from([FaultKind.AUDIT_OUTAGE, FaultKind.BROKER_RESTART]),
     _seconds, st.integers(1, 60),
 )  # fmt: skip
 

@@ -102,8 +102,10 @@ def start_local_broker(
     port: int | None = None,
     log_path: Path | None = None,
     startup_timeout: float = STARTUP_TIMEOUT,
+    storage: str = MEMORY_STORAGE,
 ) -> LocalBroker:
-    """Start Tansu on ``host:port`` (a free port by default) and wait until it listens."""
+    """Start Tansu on ``host:port`` (a free port by default) and wait until it listens.
+    ``storage``: Tansu's ``--storage-engine`` URL (this build: ``memory://`` or ``s3://``)."""
     binary = broker_binary()
     port = port or free_port(host)
     url = f"tcp://{host}:{port}"
@@ -111,7 +113,7 @@ def start_local_broker(
         binary, "broker",
         "--listener-url", url,
         "--advertised-listener-url", url,
-        "--storage-engine", MEMORY_STORAGE,
+        "--storage-engine", storage,
     ]  # fmt: skip
     if log_path is not None:
         log_path.parent.mkdir(parents=True, exist_ok=True)

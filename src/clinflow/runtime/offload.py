@@ -129,6 +129,11 @@ class DeidWorkers:
         """Block until every worker has loaded its engine; their pids."""
         return [future.result() for future in self._warming]
 
+    def pids(self) -> list[int]:
+        """The worker processes' pids now (after a restart: the replacement's, once started);
+        the replay's ``kill-worker`` fault picks one."""
+        return [pid for executor in self._executors for pid in (executor._processes or {})]
+
     def partition(self, envelope: Envelope) -> int:
         return zlib.crc32(envelope.patient.encode()) % len(self._executors)
 

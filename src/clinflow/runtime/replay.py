@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from clinflow.deid.fhir.io import Validation
     from clinflow.runtime.deployment import Deployment
     from clinflow.runtime.embedded import EmbeddedRuntime, RunStats
+    from clinflow.runtime.offload import DeidWorkers
     from clinflow.runtime.stages import PipelineStages
 
 REPORT_JSON = "report.json"
@@ -92,6 +93,7 @@ class ReplayOptions:
     leak_scan: bool = True
     verify_audit: bool = True
     brokers: str | None = None  # kafka: bootstrap servers (default: a local Tansu broker)
+    broker_storage: str | None = None  # kafka: the local broker's storage (default: memory)
     workers: int = 2  # kafka: clinflow worker processes
     partitions: int = 4  # kafka: partitions per topic
 
@@ -108,7 +110,10 @@ class _Run:
     metrics: ReplayMetrics
     stats: RunStats | None = None
     stalled_commits: int = 0  # audit-outage: group commits held back
-    kills: list[dict[str, float]] = field(default_factory=list)  # kafka: kill-worker
+    kills: list[dict[str, float]] = field(default_factory=list)  # kill-worker
+    restarts: list[dict[str, float]] = field(default_factory=list)  # kafka: broker-restart
+    resent: int = 0  # kafka: inputs sent again (the broker did not acknowledge them)
+    runtime: str = "embedded"
 
     def start_clock(self, duration_s: float | None) -> Iterator[Scheduled]:
         """Fresh metrics (the clock starts now) and the source's inputs on the schedule of
@@ -139,7 +144,9 @@ def run_replay(options: ReplayOptions, progress: Progress | None = None) -> Repl
     plan = parse_faults(options.faults)
     if options.runtime not in ("embedded", "kafka"):
         raise ConfigError(f"--runtime {options.runtime!r}: expected embedded or kafka")
-    plan.check_runtime(options.runtime)
+    plan.check_runtime(options.runtime, options.deid_workers)
+    if options.runtime == "kafka":
+        plan.check_broker(options.brokers, options.broker_storage or _memory_storage())
     from clinflow.config import DataDir
     from clinflow.runtime.deployment import Deployment
 
@@ -192,6 +199,12 @@ def run_replay(options: ReplayOptions, progress: Progress | None = None) -> Repl
     return report
 
 
+def _memory_storage() -> str:
+    from clinflow.runtime.broker import MEMORY_STORAGE
+
+    return MEMORY_STORAGE
+
+
 def _check_purposes(plan: FaultPlan, deployment: Deployment) -> None:
     """A storm's purposes must be the consent policy's (else every revocation is rejected)."""
     known = deployment.consent.registry.policy.purposes
@@ -225,6 +238,12 @@ def _run_embedded(
     stages = build_pipeline(
         deployment, buffered, validation=options.validation, deid_workers=options.deid_workers
     )
+    offload: DeidWorkers | None = getattr(stages.graph.hops["deid-fhir"].stage, "offload", None)
+    kills = sorted(f.start_s for f in run.plan.of(FaultKind.KILL_WORKER))
+    if kills and offload is None:
+        raise ConfigError("--faults kill-worker: no de-identification worker to kill")
+    if kills and offload is not None:
+        offload.wait_ready()  # a kill at T finds a worker that is up (not one still loading)
     for name, hop in list(stages.graph.hops.items()):  # per-hop latency (the stages unchanged)
         timed = TimedStage(hop.stage, name, lambda: run.metrics)
         stages.graph.hops[name] = dataclasses.replace(hop, stage=timed)
@@ -244,6 +263,11 @@ def _run_embedded(
         runtime.on_terminal = run.metrics.on_terminal
         sampler = asyncio.create_task(sample_queues(runtime, run.metrics))
         task = asyncio.ensure_future(runtime.run(paced(items, run.metrics)))
+        killer = (
+            asyncio.create_task(_kill_deid_workers(offload, kills, run, task))
+            if kills and offload is not None
+            else None
+        )
         try:
             while not task.done():
                 await asyncio.wait({task}, timeout=0.5)
@@ -253,12 +277,36 @@ def _run_embedded(
         finally:
             run.stalled_commits = stalled.stalled_commits
             sampler.cancel()
+            if killer is not None and offload is not None:
+                killer.cancel()
+                for kill in run.kills:
+                    kill["restarts"] = float(offload.restarts)
             close = getattr(items, "close", None)
             if callable(close):
                 close()
 
     asyncio.run(main())
     return stages
+
+
+async def _kill_deid_workers(
+    offload: DeidWorkers, kills: list[float], run: _Run, task: asyncio.Future[RunStats]
+) -> None:
+    """``kill-worker@T`` on the embedded runtime: ``kill -9`` of one FHIR de-identification
+    worker process at each T (the first of the pool's current pids); the pool replaces it
+    and recomputes its share (``DeidWorkers.restarts``)."""
+    for at_s in kills:
+        await asyncio.sleep(max(0.0, at_s - run.metrics.elapsed()))
+        if task.done():
+            return
+        pids = offload.pids()
+        if not pids:
+            continue
+        try:
+            os.kill(pids[0], signal.SIGKILL)
+        except ProcessLookupError:
+            continue
+        run.kills.append({"at_s": at_s, "pid": float(pids[0])})
 
 
 # ----- checks ---------------------------------------------------------------------------------
@@ -283,9 +331,14 @@ def _run_kafka(deployment: Deployment, run: _Run, options: ReplayOptions) -> _Co
 
     from clinflow.runtime.embedded import HopStats, RunStats
     from clinflow.runtime.replay_kafka import KafkaRun, LedgerWatch, feed, latency_from_lineage
+    from clinflow.runtime.replay_outage import OutageSwitch
 
     root = deployment.data_dir.root
     cluster = KafkaRun(root, options.report_dir / "kafka-logs", options.partitions)
+    cluster.storage = options.broker_storage or cluster.storage
+    if run.plan.of(FaultKind.AUDIT_OUTAGE):
+        cluster.outage = OutageSwitch(root / "kafka" / "audit-outage.switch")
+        cluster.outage.off()
     try:
         cluster.start(options.brokers, options.workers)
         items = run.start_clock(options.duration_s)
@@ -295,7 +348,13 @@ def _run_kafka(deployment: Deployment, run: _Run, options: ReplayOptions) -> _Co
             watch.stalls()
     finally:
         cluster.stop()
+        if cluster.outage is not None:
+            cluster.outage.off()
+    run.runtime = "kafka"
     run.kills = cluster.kills
+    run.restarts = cluster.restarts
+    run.resent = cluster.resent
+    run.stalled_commits = cluster.outage.held() if cluster.outage is not None else 0
     run.stats = RunStats(
         hops={hop: HopStats(received=n) for hop, n in sorted(counts.items())},
         inputs=run.metrics.fed_total,
@@ -414,15 +473,34 @@ def fault_marks(run: _Run) -> list[FaultMark]:
     injector = run.injector
     marks: list[FaultMark] = []
     for kill in run.kills:
+        if "pid" in kill:  # embedded: a de-identification worker process
+            restarts = int(kill.get("restarts", 0))
+            detail = (
+                f"kill -9 of a FHIR de-identification worker process; the pool replaced it "
+                f"and recomputed its share ({restarts} restart(s) in the run)"
+            )
+        else:
+            detail = (
+                f"kill -9 of a worker, a fresh one started; no progress for "
+                f"{kill.get('stalled_s', 0.0):g} s"
+            )
+        marks.append(
+            FaultMark(kind=FaultKind.KILL_WORKER.value, at_s=kill["at_s"], count=1, detail=detail)
+        )
+    for restart in run.restarts:
+        how = "killed (SIGTERM ignored)" if restart.get("killed") else "stopped"
         marks.append(
             FaultMark(
-                kind=FaultKind.KILL_WORKER.value,
-                at_s=kill["at_s"],
+                kind=FaultKind.BROKER_RESTART.value,
+                at_s=restart["at_s"],
+                until_s=restart["back_s"],
                 count=1,
-                detail=f"kill -9 of a worker, a fresh one started; no progress for "
-                f"{kill.get('stalled_s', 0.0):g} s",
+                detail=f"the local broker {how} at {restart['gone_s']:g} s, started again on "
+                f"its port (persistent storage) at {restart['back_s']:g} s; no progress for "
+                f"{restart.get('stalled_s', 0.0):g} s; inputs sent again: {run.resent}",
             )
         )
+    where = "the Kafka workers' audit commits" if run.runtime == "kafka" else "group commits"
     for outage in run.plan.of(FaultKind.AUDIT_OUTAGE):
         end = outage.start_s + (outage.for_s or 0.0)
         marks.append(
@@ -431,7 +509,7 @@ def fault_marks(run: _Run) -> list[FaultMark]:
                 at_s=outage.start_s,
                 until_s=end,
                 count=run.stalled_commits,
-                detail=f"{outage.describe()}: group commits held back",
+                detail=f"{outage.describe()}: {where} held back",
             )
         )
     log = injector.log

@@ -56,6 +56,14 @@ def replay_command(
         str | None,
         typer.Option("--brokers", help="Kafka: HOST:PORT (default: start a local broker)."),
     ] = None,
+    broker_storage: Annotated[
+        str | None,
+        typer.Option(
+            "--broker-storage",
+            help="Kafka: the local Tansu broker's --storage-engine (default memory://tansu/; "
+            "s3://BUCKET/ with AWS_ENDPOINT... keeps topics across a broker-restart fault).",
+        ),
+    ] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Kafka: worker processes.")] = 2,
     partitions: Annotated[
         int, typer.Option("--partitions", min=1, help="Kafka: partitions per topic.")
@@ -148,6 +156,7 @@ def replay_command(
         deid_workers=parse_deid_workers(deid_workers),
         leak_scan=leak_scan,
         brokers=brokers,
+        broker_storage=broker_storage,
         workers=workers,
         partitions=partitions,
     )

