@@ -280,3 +280,5 @@ def test_http_endpoints_take_lab_results(fast: bool) -> None:
     assert (coagulation["points"], coagulation["value"]) == (4, 18)  # 18 is worse than 45
     features = client.request("GET", f"/patients/{PATIENT}/features")
     assert "creatinine" in features.json()["parameters"]
+    assert features.json()["sofa_labs"]["subtotal"] == 11
+    assert features.json()["sofa_labs"]["lactate"]["flags"] == ["elevated", "severe"]

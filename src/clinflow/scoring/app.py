@@ -337,7 +337,11 @@ def create_fastapi(svc: ScoringService) -> FastAPI:
     def triage_json(body: Annotated[TriageRequest, Body()]) -> Any:  # type: ignore[valid-type]
         return svc.triage_json(body).to_json()
 
-    @app.get("/patients/{patient}/features", tags=["icu"], summary="Trend features (1h/4h/24h)")
+    @app.get(
+        "/patients/{patient}/features",
+        tags=["icu"],
+        summary="Trend features (1h/4h/24h) and SOFA-style lab components",
+    )
     def features(
         patient: str,
         as_of: Annotated[
@@ -351,6 +355,7 @@ def create_fastapi(svc: ScoringService) -> FastAPI:
             "patient": found.patient,
             "as_of": found.as_of.isoformat(),
             "seconds_since_last_observation": found.seconds_since_last_observation,
+            "sofa_labs": svc.lab_scores(patient, found.as_of).to_json(),
             "parameters": {
                 p.value: {
                     "last": f.last,

@@ -35,6 +35,7 @@ from clinflow.scoring.models import (
 from clinflow.scoring.news2 import DEFAULT_STALENESS, Staleness
 from clinflow.scoring.policy import EndpointsPolicy, cached_policy
 from clinflow.scoring.scores import IcuScore, TriageScore
+from clinflow.scoring.sofa import LabScores, score_labs
 from clinflow.scoring.store import SCORING_SINKS, ScoringStore
 
 MAX_SCORES_PER_PATIENT = 1000
@@ -163,6 +164,14 @@ class ScoringState:
         if as_of is None:
             as_of = self.features.last_time(patient) or datetime.now(UTC)
         return self.features.features(patient, as_of)
+
+    @locked
+    def lab_scores(self, patient: str, as_of: datetime | None = None) -> LabScores:
+        """SOFA-style lab components and lab flags as of ``as_of`` (default: stream time)."""
+        check_patient(patient)
+        if as_of is None:
+            as_of = self.features.last_time(patient) or datetime.now(UTC)
+        return score_labs(self.features, patient, as_of)
 
     def latest_score(self, patient: str) -> IcuScore | None:
         held = self._held.get(patient)
