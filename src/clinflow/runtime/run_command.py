@@ -28,6 +28,7 @@ from rich.table import Table
 from clinflow.cli_options import DataDirOption
 from clinflow.envelope import Envelope, TimedInput
 from clinflow.errors import ConfigError
+from clinflow.listeners import PeerPolicy
 from clinflow.runtime.offload import parse_deid_workers
 
 if TYPE_CHECKING:
@@ -192,6 +193,22 @@ def run_command(
     ae_title: Annotated[
         str, typer.Option("--ae-title", help="dicom-scp: this SCP's AE title.")
     ] = "CLINFLOW",
+    allow_peers: Annotated[
+        str | None,
+        typer.Option("--allow-peers", help="mllp: the networks senders may connect from "
+                     "(CIDR,...); others are closed unread."),
+    ] = None,  # fmt: skip
+    tls_cert: Annotated[
+        Path | None, typer.Option("--tls-cert", help="mllp: serve TLS with this PEM certificate.")
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option("--tls-key", help="mllp: the certificate's PEM private key.")
+    ] = None,
+    tls_client_ca: Annotated[
+        Path | None,
+        typer.Option("--tls-client-ca", help="mllp: senders must present a certificate this "
+                     "CA signed (mutual TLS)."),
+    ] = None,  # fmt: skip
 ) -> None:
     """Stream a source through de-identification, consent, audit and scoring until it ends
     or is stopped (SIGINT/SIGTERM drain and exit 0).
@@ -207,6 +224,13 @@ def run_command(
     kind, folder = parse_source(source)
     scp = scp_address(source) if kind == "dicom-scp" else None
     mllp = mllp_address(source) if kind == "mllp" else None
+    peers = None
+    if mllp is not None:  # a non-loopback listener must say who may send PHI to it
+        peers = PeerPolicy.for_listener("mllp", mllp[0], allow_peers=allow_peers,
+                                        tls_cert=tls_cert, tls_key=tls_key,
+                                        tls_client_ca=tls_client_ca)  # fmt: skip
+    elif allow_peers or tls_cert or tls_key or tls_client_ca:
+        raise ConfigError("--allow-peers and --tls-* apply to --source mllp:[HOST:]PORT only")
     if mllp is not None and runtime == "kafka" and feed:
         raise ConfigError("--feed: mllp is a live source; run it on the embedded runtime")
     if kind == "stow" and runtime == "kafka" and feed:
@@ -250,6 +274,7 @@ def run_command(
         ae_title=ae_title,
         endpoint=source if kind in ("fhir", "bulk") else None,
         mllp=mllp,
+        peers=peers,
     )
     if as_json:
         print(json.dumps(report))
@@ -312,6 +337,7 @@ def _source(
     endpoint: str | None = None,
     mllp: tuple[str, int] | None = None,
     reject: Callable[[str, Envelope, str, str | None], None] | None = None,
+    peers: PeerPolicy | None = None,
 ) -> AsyncIterable[TimedInput] | AsyncIterable[Envelope]:
     from clinflow.runtime import sources
 
@@ -320,7 +346,9 @@ def _source(
 
         # acknowledged messages wait here, fsynced, until the entry hop completed them
         spool = manifest.parent / "sources" / f"mllp-{mllp[1]}"
-        return MllpSource(mllp[0], mllp[1], spool, reject=reject, completed=completed)
+        return MllpSource(
+            mllp[0], mllp[1], spool, reject=reject, completed=completed, peers=peers
+        )
     if kind == "hl7":
         from clinflow.ehr.hl7.file_source import Hl7FileSource
 
@@ -386,6 +414,7 @@ def run_embedded(
     ae_title: str = "CLINFLOW",
     endpoint: str | None = None,
     mllp: tuple[str, int] | None = None,
+    peers: PeerPolicy | None = None,
 ) -> dict[str, Any]:
     """Run the streaming graph on the embedded runtime; returns the run report (JSON-able)."""
     from clinflow.runtime.signals import StopSignals
@@ -417,7 +446,7 @@ def run_embedded(
             kind, folder, speed=speed, patients=patients, seed=seed, scenario=scenario,
             manifest=root.root / STREAM_MANIFEST, once=once, scp=scp, ae_title=ae_title,
             completed=lambda ids: deployment.ledger.seen(stages.graph.entry, ids),
-            endpoint=endpoint, mllp=mllp,
+            endpoint=endpoint, mllp=mllp, peers=peers,
             reject=quarantine_reject(deployment.quarantine, buffered),
         )  # fmt: skip
 

@@ -39,6 +39,7 @@ from clinflow.ehr.hl7.parser import HL7Error
 from clinflow.ehr.hl7.spool import Spool
 from clinflow.envelope import TimedInput, content_message_id
 from clinflow.errors import ConfigError
+from clinflow.listeners import PeerPolicy
 
 log = logging.getLogger("clinflow.sources")
 
@@ -113,6 +114,7 @@ class MllpStats:
     resumed: int = 0  # spooled by an earlier run, yielded again
     released: int = 0  # spool segments deleted once ingested
     connections: int = 0
+    refused_peers: int = 0  # connections closed unread: peer not on --allow-peers (ADR 0113)
 
 
 class MllpSource:
@@ -129,8 +131,10 @@ class MllpSource:
         release_every_s: float = 0.5,
         max_frame_bytes: int = MAX_FRAME_BYTES,
         queue_size: int = 20_000,
+        peers: PeerPolicy | None = None,
     ) -> None:
         self.host = host
+        self.peers = peers or PeerPolicy()
         self.port = port
         self.spool = Spool(spool_dir)
         self.reject = reject
@@ -205,6 +209,11 @@ class MllpSource:
                          location=error.location, ack_id=self._ack_id())  # fmt: skip
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.peers.admits(writer.get_extra_info("peername")):
+            self.stats.refused_peers += 1
+            log.warning("mllp: connection refused (peer not on --allow-peers)")
+            writer.close()
+            return
         self.stats.connections += 1
         self._writers.add(writer)
         frames = FrameReader(self.max_frame_bytes)
@@ -246,7 +255,9 @@ class MllpSource:
             self._remember(key)
         self.stats.resumed = len(resumed)
         try:
-            server = await asyncio.start_server(self._connection, self.host, self.port)
+            server = await asyncio.start_server(
+                self._connection, self.host, self.port, ssl=self.peers.tls
+            )
         except OSError as exc:
             raise ConfigError(
                 f"--source mllp: cannot listen on {self.host}:{self.port} ({exc.strerror})"
