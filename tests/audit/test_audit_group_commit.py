@@ -6,6 +6,7 @@ wait instead of buffering without limit."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import threading
 import time
 from collections.abc import Sequence
@@ -332,3 +333,47 @@ def test_a_cancelled_waiter_neither_withdraws_its_entries_nor_stops_the_writer(
     finally:
         store.gate.set()
         log.close()
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_a_thread_caller_interrupted_while_waiting_does_not_strand_the_callers_after_it(
+    data_dir: Path,
+) -> None:
+    """Thread callers of a batch are released one by another (ADR 0110): when the first is
+    interrupted (a signal in the main thread) the release still reaches those after it."""
+    log, store = open_log(data_dir)
+    store.gate = threading.Event()
+    results: dict[str, int] = {}
+
+    def append(name: str, delay: float) -> None:
+        time.sleep(delay)
+        results[name] = log.append(sample_event(len(results)))
+
+    holder = threading.Thread(target=append, args=("holder", 0.0))
+    holder.start()  # its batch holds the writer at the gate: the next batch gathers
+    assert store.entered.wait(WAIT)
+    later = [threading.Thread(target=append, args=(f"t{i}", 0.2)) for i in range(3)]
+    for thread in later:
+        thread.start()
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.6)
+        with pytest.raises(Interrupted):
+            log.append(sample_event(99))  # first in the gathering batch, then interrupted
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    store.gate.set()
+    for thread in [holder, *later]:
+        thread.join(WAIT)
+        assert not thread.is_alive(), "a caller after the interrupted one was never released"
+    assert sorted(results.values()) == [0, 2, 3, 4]  # 1: the interrupted caller's entry
+    assert log.append(sample_event(5)) == 5  # this thread waits on a fresh lock
+    log.close()

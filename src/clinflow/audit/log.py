@@ -58,8 +58,9 @@ IDLE_INDEX_FLUSH_SECONDS = 0.5  # an idle writer hands the store's held index ro
 class _Batch:
     """The entries of one group commit and how to release its callers.
 
-    Thread callers each block on their own thread's lock (``waiters``, released by the writer
-    in one C-level loop: no shared Condition that every woken thread must take again);
+    Thread callers each block on their own thread's lock (``waiters``): the writer releases
+    the first, each woken caller the next (no shared Condition that every woken thread must
+    take again, and no loop of wake-ups in the writer while it holds the GIL);
     asyncio callers on a future each, settled per event loop by one ``call_soon_threadsafe``;
     ``submit_many`` callers get a ``concurrent.futures.Future`` each.
     """
@@ -112,6 +113,19 @@ def prepare(event: Mapping[str, Any]) -> NewEntry:
     """Canonicalise and hash one event, and read its search fields (in the caller's thread)."""
     entry = canonical_json(event)
     return NewEntry(entry, leaf_hash(entry), index_fields(event))
+
+
+def _wake_next(waiters: list[LockType], position: int) -> None:
+    """Release the thread caller after ``position`` in its batch (the batch is taken: the
+    list no longer changes)."""
+    if position + 1 < len(waiters):
+        waiters[position + 1].release()
+
+
+def _pass_on(waiter: LockType, waiters: list[LockType], position: int) -> None:
+    """For a caller interrupted while waiting: wait for its release, pass it on."""
+    waiter.acquire()
+    _wake_next(waiters, position)
 
 
 def _settle(future: asyncio.Future[None]) -> None:
@@ -248,17 +262,26 @@ class AuditLog:
 
     def _wait_durable(self, entries: list[NewEntry]) -> tuple[_Batch, int]:
         """Place entries (blocking while the gathering batch is full: backpressure) and wait
-        until the writer released their batch."""
+        until their batch is released, then release the next thread caller of the batch."""
         waiter = _thread_waiter()
         with self._lock:
             while (placed := self._place(entries)) is None:
                 self._space.wait()
-            placed[0].waiters.append(waiter)
+            waiters = placed[0].waiters
+            position = len(waiters)
+            waiters.append(waiter)
+        woken = False
         try:
             waiter.acquire()
-        except BaseException:
-            _THREAD.waiter = None  # interrupted: the writer releases it later, never reuse it
-            raise
+            woken = True
+        finally:
+            if woken:
+                _wake_next(waiters, position)
+            else:  # interrupted: the writer or the caller before releases this lock later
+                _THREAD.waiter = None  # never reuse it, and pass the release on when it comes
+                threading.Thread(
+                    target=_pass_on, args=(waiter, waiters, position), daemon=True
+                ).start()
         return placed
 
     def submit_many(self, events: Iterable[Mapping[str, Any]]) -> Future[list[int]]:
@@ -403,8 +426,8 @@ class AuditLog:
             batch.start = start
         except BaseException as exc:  # noqa: BLE001 - every caller must hear about it
             batch.error = exc
-        for waiter in batch.waiters:
-            waiter.release()
+        if batch.waiters:  # each released thread releases the next (_wake_next): the writer
+            batch.waiters[0].release()  # wakes one, not the whole batch while holding the GIL
         for future, offset, count in batch.futures:
             try:
                 result = batch.indices(offset, count)
