@@ -83,6 +83,12 @@ def test_typed_notes_are_read_once() -> None:
     assert ocr_normalized(text) == text
 
 
+def test_ocr_words_with_zeros_and_ells_are_read_back() -> None:
+    assert ocr_normalized("0RDERlNG PR0VlDER; Phleb0t0mist; N0ne") == (
+        "ORDERING PROVIDER; Phlebotomist; None"
+    )
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet="0123456789OolIAbcZ /-:.,", max_size=60))
 def test_ocr_reading_keeps_length_and_only_swaps_look_alikes(text: str) -> None:

@@ -159,6 +159,9 @@ FOUND = [
     ('she calls her husband "Tank"', "Tank"),
     ("DOB: 1958.02.11 (from the old chart)", "1958.02.11"),
     ("Admitted: Feb-11-2071 via ED", "Feb-11-2071"),
+    # scanned forms: labels with OCR look-alikes read back, "Name (Last, First):" labels
+    ("PATlENT NAME (LAST, FlRST): KEBEDE , MULUGETA", "KEBEDE , MULUGETA"),
+    ("0RDERlNG PR0VlDER: HALVORSEN, T  NPl 1234567890", "HALVORSEN, T"),
 ]
 
 

@@ -44,7 +44,7 @@ _TOKEN = regex.compile(
     regex.V0,
 )
 # Between two words of one name: spaces or tabs (no newline), or "Family, Given".
-_JOIN = regex.compile(r"[ \t]{1,3}|,[ \t]{1,2}|\.[ \t]{1,2}", regex.V0)
+_JOIN = regex.compile(r"[ \t]{1,3}|[ \t]?,[ \t]{1,2}|\.[ \t]{1,2}", regex.V0)
 
 _TITLES = (
     r"Dr|Drs|Doctor|Mr|Mrs|Ms|Mx|Miss|Mister|Prof|Professor|Nurse|Sr|Sister|Rev|Reverend|"
@@ -105,7 +105,8 @@ _WEAK_CUES = regex.compile(
 # The patient's slot ("pt eleanor vance", "re pt zhou wei", "client:"): capitalised words as
 # after a weak cue, lower-case words when they are names or not English at all
 _PATIENT_CUES = regex.compile(
-    r"(?:\b(?:re:?\s+)?(?:pt|patient|client|resident|member|pt\s+name|name)\b\s*:?"
+    r"(?:\bname\s*\([^)\n]{0,20}\)\s*:"  # form labels: "PATIENT NAME (LAST, FIRST):"
+    r"|\b(?:re:?\s+)?(?:pt|patient|client|resident|member|pt\s+name|name)\b\s*:?"
     r"|(?-i:\b(?:Mrs?|Ms|Miss|mrs?|ms|miss)\b\.?|\b(?:MRS?|MS)\.)"  # not the MR of a scan
     r"|\b(?:this\s+is|my\s+name\s+is)"
     # staff named by their role ("micro tech Hyacinth", "EMT Lamar Fitch", "on-call rn dwight")

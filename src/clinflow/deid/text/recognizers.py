@@ -1096,8 +1096,16 @@ def _ocr_token(token: str) -> str:
             return "".join(chars)
         chars = list(token)
     letters = sum(c.isalpha() for c in token)
-    if digits and set(c for c in token if c.isdigit()) <= {"0"} and letters >= 2 > digits:
-        return token.replace("0", "O" if token.isupper() or token[1:].isupper() else "o")
+    if (
+        digits
+        and set(c for c in token if c.isdigit()) <= {"0"}
+        and letters >= 2
+        and (digits < 2 or letters >= 3 * digits)
+    ):
+        # "N0ne", "Phleb0t0mist", "0RDERlNG" (then its l read as I below)
+        upper_word = token.isupper() or token[1:].replace("l", "").isupper()
+        token = token.replace("0", "O" if upper_word else "o")
+        letters += digits
     if "l" in token and letters >= 3:
         upper = sum(c.isupper() for c in token)
         if upper >= 2 and upper + token.count("l") == letters:
