@@ -162,6 +162,9 @@ FOUND = [
     # scanned forms: labels with OCR look-alikes read back, "Name (Last, First):" labels
     ("PATlENT NAME (LAST, FlRST): KEBEDE , MULUGETA", "KEBEDE , MULUGETA"),
     ("0RDERlNG PR0VlDER: HALVORSEN, T  NPl 1234567890", "HALVORSEN, T"),
+    # a listed given name in lower case that is no English word, even after a colon
+    ("Subject: tyrone inhaler??", "tyrone"),
+    ("can brianna use the new one? she coughs at night", "brianna"),
 ]
 
 
@@ -212,6 +215,7 @@ CLEAN = [
     # ordinary words in user-id and initial shapes
     "Monitored for bleeding - none.\nRehab bed - pending.\nHCP phone (cell), PHQ 6 (mild)",
     "Current Rx: T. Metoprolol 25 mg OD, T. Aspirin 75 mg; L->R. No murmur",
+    "will mark the site; we hope for the best; frank pus; joy at the news",
 ]
 
 

@@ -302,6 +302,20 @@ def anglo_names() -> frozenset[str]:
     return frozenset(names)
 
 
+@lru_cache(maxsize=1)
+def anglo_given_names() -> frozenset[str]:
+    """Given names of the anglophone locales (a lower-case one in a note is still a name)."""
+    import importlib
+
+    names: set[str] = set()
+    for locale in ANGLO_LOCALES:
+        provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+        for attr in ("first_names", "first_names_male", "first_names_female"):
+            for value in getattr(provider, attr, None) or ():
+                names.add(str(value).casefold())
+    return frozenset(names)
+
+
 def is_name(word: str) -> bool:
     """In the name lists: an anglophone name, or another locale's name that is not an
     English word (or only a noun, as WordNet's famous people are)."""

@@ -29,6 +29,7 @@ import regex  # type: ignore[import-untyped]
 from clinflow.deid.text.lexicon import (
     CLINICAL_SAFE,
     all_person_names,
+    anglo_given_names,
     city_names,
     is_english_word,
     is_name,
@@ -587,6 +588,17 @@ def recall_first_names(text: str, tokens: list[_Token] | None = None) -> list[Na
     hits: list[NameHit] = []
     safe = safe_words()
     for index, token in enumerate(tokens):
+        if (
+            token.text.islower()
+            and len(token.text) >= 4
+            and token.key in anglo_given_names()
+            and token.key not in safe
+            and not is_english_word(token.text)
+        ):
+            # lower-case notes and portal messages: "can kevin use that one?" (a lower-case
+            # word is not capitalised by grammar, so a sentence start does not matter)
+            hits.append((token.start, token.end, "name_recall_first", 0.45))
+            continue
         if _SENTENCE_START.search(text[max(0, token.start - 12) : token.start]) and not (
             index + 1 < len(tokens)
             and _joined(text, token, tokens[index + 1])
