@@ -165,6 +165,9 @@ FOUND = [
     # a listed given name in lower case that is no English word, even after a colon
     ("Subject: tyrone inhaler??", "tyrone"),
     ("can brianna use the new one? she coughs at night", "brianna"),
+    # a log-in id ending a signature or a print stamp
+    ("census printed 11/4 05:40 by jokonkwob\nBed 4 ...", "jokonkwob"),
+    ("next visit 3/7.  tamsin h. rn   thalvors", "thalvors"),
 ]
 
 
@@ -216,6 +219,7 @@ CLEAN = [
     "Monitored for bleeding - none.\nRehab bed - pending.\nHCP phone (cell), PHQ 6 (mild)",
     "Current Rx: T. Metoprolol 25 mg OD, T. Aspirin 75 mg; L->R. No murmur",
     "will mark the site; we hope for the best; frank pus; joy at the news",
+    "wound dressed by rn\nreviewed by pharmacist",
 ]
 
 

@@ -51,6 +51,7 @@ from clinflow.deid.text.recognizers import (
     compiled_patterns,
     derived_usernames,
     library_phone_numbers,
+    logins_at_line_end,
     lowercase_relatives,
     lowercase_signatures,
     ocr_normalized,
@@ -239,6 +240,9 @@ class TextDeidentifier:
                 found.append(Span(start, end, PERSON, "names_lowercase_signature", 0.6))
             for start, end in lowercase_relatives(text, is_vocabulary):
                 found.append(Span(start, end, PERSON, "names_lowercase_relative", 0.5))
+        if self._patterns:
+            for start, end in logins_at_line_end(text, is_vocabulary):
+                found.append(Span(start, end, USERNAME, "username_line_end", 0.5))
         if self._nlp is not None:
             for ent in self._nlp(text).ents:
                 label = _NER_LABELS.get(ent.label_)

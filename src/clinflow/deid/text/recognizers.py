@@ -1235,3 +1235,20 @@ def lowercase_relatives(text: str, is_word: Any) -> list[tuple[int, int]]:
         for m in _LOWER_RELATION.finditer(text)
         if m.group("name").islower() and not is_word(m.group("name"))
     ]
+
+
+# ----- a log-in id ending a signature or a print stamp ("rosa d. rn  rdasilva") -----------
+_LOGIN_AT_LINE_END = regex.compile(
+    r"(?mi)(?:\b(?:by|rn|r\.n\.|md|np|pa|pa-c|pt|ot|lpn|pharmd|msw|lcsw|dpt|slp|rrt|cna)\.?,?)"
+    r"[ \t]+(?P<login>[a-z][a-z0-9._]{4,15})[ \t]*$",
+)
+
+
+def logins_at_line_end(text: str, is_word: Any) -> list[tuple[int, int]]:
+    """A lower-case log-in id after a credential or "by" at the end of a line, when it is
+    no ordinary or clinical word ("printed by cvanderwalt", "rosa d. rn   rdasilva")."""
+    return [
+        m.span("login")
+        for m in _LOGIN_AT_LINE_END.finditer(text)
+        if m.group("login").islower() and not is_word(m.group("login").rstrip("."))
+    ]
