@@ -11,13 +11,19 @@ number of inputs gives the throughput ceiling. One JSON line, with every run's f
 With ``--kafka``, the Kafka runtime side by side (2 ``clinflow worker`` processes on a local
 Tansu broker, ``--partitions`` per topic) at the lowest rate: once as is, once with a worker
 killed (``kill -9``) halfway, for the cost of a kill (seconds without progress, inputs
-processed again, repeated disclosures).
+processed again, repeated disclosures); with ``--broker-storage s3://BUCKET/`` (and the AWS_*
+variables of an S3-compatible store) also once with the broker restarted halfway (down 3 s).
+
+With ``--deid-kill``, the embedded runtime at the lowest rate with one FHIR de-identification
+worker process (``--deid-workers 1``), once as is and once with that process killed halfway:
+what a de-identification worker crash costs in latency (the pool replaces it, ADR 0112).
 
 The machine is shared: run it on a quiet one for capacity figures, and read figures taken
 beside other work as a lower bound (``cpu_share`` says how much of a core the run got).
 
 Run: ``.venv/bin/python benchmarks/replay.py [--rates 25,50,100,200,400,800]
-[--seconds 10] [--budget-ms 100] [--validation input|shallow] [--kafka]``.
+[--seconds 10] [--budget-ms 100] [--validation input|shallow] [--kafka]
+[--broker-storage URL] [--deid-kill]``.
 """
 
 from __future__ import annotations
@@ -50,6 +56,8 @@ def one_run(
     validation: str,
     runtime: str = "embedded",
     faults: str | None = None,
+    deid_workers: int = 0,
+    broker_storage: str | None = None,
 ) -> dict[str, Any]:
     cpu = time.process_time()
     started = time.perf_counter()
@@ -67,6 +75,8 @@ def one_run(
             runtime=runtime,
             faults=faults,
             partitions=4,
+            deid_workers=deid_workers,
+            broker_storage=broker_storage,
         )
     )
     wall = time.perf_counter() - started
@@ -83,7 +93,8 @@ def one_run(
         "cpu_share": round((time.process_time() - cpu) / wall, 3),
         "checks_ok": report.ok,
         "failed_checks": report.failed_checks,
-        "kills": [m.model_dump() for m in report.timeline.faults if m.kind == "kill-worker"],
+        "faults": [m.model_dump() for m in report.timeline.faults
+                   if m.kind in ("kill-worker", "broker-restart")],  # fmt: skip
         "reprocessed": report.correctness.reprocessed,
         "duplicate_disclosures": report.correctness.duplicate_disclosures,
     }
@@ -97,6 +108,10 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=60)
     parser.add_argument("--validation", default="input", choices=("input", "shallow"))
     parser.add_argument("--kafka", action="store_true", help="Also the Kafka runtime.")
+    parser.add_argument("--broker-storage", default=None,
+                        help="Kafka: persistent Tansu storage (s3://...): adds a broker restart.")
+    parser.add_argument("--deid-kill", action="store_true",
+                        help="Also a de-identification worker process killed (embedded).")
     args = parser.parse_args()
     rates = sorted(float(r) for r in args.rates.split(","))
     runs: list[dict[str, Any]] = []
@@ -137,6 +152,22 @@ def main() -> None:
                     f"kill-worker@{args.seconds / 2:g}s",
                 ),
             }
+            if args.broker_storage:
+                kafka["broker_restarted"] = one_run(
+                    scratch, "kafka-restart", low, args.seconds, args.patients,
+                    args.validation, "kafka", f"broker-restart@{args.seconds / 2:g}s:for=3s",
+                    broker_storage=args.broker_storage,
+                )  # fmt: skip
+        deid: dict[str, Any] | str = "not run (--deid-kill)"
+        if args.deid_kill:
+            low = f"{rates[0]:g}/s"
+            deid = {
+                "as_is": one_run(scratch, "deid", low, args.seconds, args.patients,
+                                 args.validation, deid_workers=1),
+                "worker_killed": one_run(scratch, "deid-kill", low, args.seconds, args.patients,
+                                         args.validation, faults=f"kill-worker@"
+                                         f"{args.seconds / 2:g}s", deid_workers=1),
+            }  # fmt: skip
     print(
         json.dumps(
             {
@@ -148,6 +179,7 @@ def main() -> None:
                 "flat_out": flat,
                 "flat_out_inputs_vs_probe": inputs,
                 "kafka": kafka,
+                "deid_workers_1": deid,
             }
         )
     )

@@ -242,8 +242,10 @@ def _run_embedded(
     kills = sorted(f.start_s for f in run.plan.of(FaultKind.KILL_WORKER))
     if kills and offload is None:
         raise ConfigError("--faults kill-worker: no de-identification worker to kill")
-    if kills and offload is not None:
-        offload.wait_ready()  # a kill at T finds a worker that is up (not one still loading)
+    if offload is not None:
+        # the clock starts once the workers have loaded their engines: the run measures the
+        # pipeline, not their start-up, and a kill at T finds a worker that is up
+        offload.wait_ready()
     for name, hop in list(stages.graph.hops.items()):  # per-hop latency (the stages unchanged)
         timed = TimedStage(hop.stage, name, lambda: run.metrics)
         stages.graph.hops[name] = dataclasses.replace(hop, stage=timed)

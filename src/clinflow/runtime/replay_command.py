@@ -95,7 +95,8 @@ def replay_command(
             "--faults",
             help="e.g. 'malformed:ratio=0.01; duplicate:ratio=0.02; "
             "reorder:ratio=0.05,shift=2s; revoke-storm@10s:patients=50%; audit-outage@20s:for=5s' "
-            "(grammar: docs/adr/0073).",
+            "; kill-worker@T (kafka, or --deid-workers), broker-restart@T:for=S (kafka, "
+            "persistent --broker-storage) (grammar: docs/adr/0073, 0114).",
         ),
     ] = None,
     data_dir: Annotated[
