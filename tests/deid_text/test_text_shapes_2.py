@@ -168,6 +168,9 @@ FOUND = [
     # a log-in id ending a signature or a print stamp
     ("census printed 11/4 05:40 by jokonkwob\nBed 4 ...", "jokonkwob"),
     ("next visit 3/7.  tamsin h. rn   thalvors", "thalvors"),
+    # churches and shelters are places that name a person's community
+    ("goes to AA meetings at Linden Church on Tuesdays", "Linden Church"),
+    ("stays at the Harborview Inn shelter most nights", "Harborview Inn"),
 ]
 
 

@@ -770,6 +770,7 @@ primary urgent family women children kids pulmonary endocrine rheumatology aller
 foot ankle hand joint sports bone ear nose throat skin breast fertility wound vascular
 endoscopy hearing audiology podiatry chiropractic physiotherapy physio detox methadone otp
 opioid addiction program programme clinique hôpital hopital médicale medicale santé sante
+church chapel parish temple mosque synagogue cathedral masjid gurdwara ministries inn shelter
 """.split()
 )
 _CONNECTORS = frozenset({"of", "the", "and", "for", "at", "on"})
