@@ -635,6 +635,17 @@ _PLACE_CUE = regex.compile(
 )
 
 
+def _phrases_at(text: str, tokens: list[_Token], at: int) -> Iterator[tuple[int, str]]:
+    """The phrases of 3, 2 and 1 joined words starting at token ``at``, longest first:
+    ``(index of the last token, the words joined by single spaces)``."""
+    for width in (3, 2, 1):
+        last = at + width - 1
+        if last < len(tokens) and all(
+            _joined(text, tokens[i], tokens[i + 1]) for i in range(at, last)
+        ):
+            yield last, " ".join(text[tokens[at].start : tokens[last].end].split())
+
+
 _PLACE_PREPOSITION = regex.compile(r"\b(?:in|from|near|to|outside|around|of)[ \t]+", regex.V0)
 _PLACE_PREPOSITION_ANY_CASE = regex.compile(
     r"\b(?:in|from|near|outside|around|at|to)[ \t]+", regex.I | regex.V0
@@ -692,14 +703,8 @@ def place_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit]:
         at = starts.get(match.end())
         if at is None or not tokens[at].capitalised or tokens[at].all_caps:
             continue
-        for width in (3, 2, 1):
-            last = at + width - 1
-            if last >= len(tokens) or not all(
-                _joined(text, tokens[i], tokens[i + 1]) for i in range(at, last)
-            ):
-                continue
-            phrase = " ".join(text[tokens[at].start : tokens[last].end].casefold().split())
-            if phrase in cities and phrase not in safe_words():
+        for last, phrase in _phrases_at(text, tokens, at):
+            if phrase.casefold() in cities and phrase.casefold() not in safe_words():
                 hits.append((tokens[at].start, tokens[last].end, "place_city", 0.55))
                 break
     for match in _PLACE_PREPOSITION_ANY_CASE.finditer(text):
@@ -707,14 +712,8 @@ def place_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit]:
         if at is None or tokens[at].capitalised:
             continue
         # lower-case notes: "lives in dracut", "from el paso, tx", "in manchester nh"
-        for width in (3, 2, 1):
-            last = at + width - 1
-            if last >= len(tokens) or not all(
-                _joined(text, tokens[i], tokens[i + 1]) for i in range(at, last)
-            ):
-                continue
+        for last, phrase in _phrases_at(text, tokens, at):
             words = tokens[at : last + 1]
-            phrase = " ".join(text[tokens[at].start : tokens[last].end].split())
             if (
                 phrase in cities
                 and phrase not in safe_words()
