@@ -171,6 +171,9 @@ FOUND = [
     # churches and shelters are places that name a person's community
     ("goes to AA meetings at Linden Church on Tuesdays", "Linden Church"),
     ("stays at the Harborview Inn shelter most nights", "Harborview Inn"),
+    # Arabic and Romance prefixes written in lower case before a capital
+    ("Seen with Tariq ibn Walid al-Hashemi today", "al-Hashemi"),
+    ("son Karim el-Sayed at bedside", "el-Sayed"),
 ]
 
 

@@ -153,6 +153,9 @@ _SIGN_OFF = regex.compile(
 )
 
 
+_PREFIXED_CAPITAL = regex.compile(r"(?:al|el|ad|ud|as|ash|ibn|bin|abu|d)[-'’]\p{Lu}", regex.V0)
+
+
 @dataclass(frozen=True, slots=True)
 class _Token:
     start: int
@@ -168,7 +171,9 @@ class _Token:
 
     @property
     def capitalised(self) -> bool:
-        return self.text[0].isupper()
+        """A capital first letter, or one after a lower-case name prefix ("al-Amin",
+        "el-Sayed", "d'Angelo")."""
+        return self.text[0].isupper() or _PREFIXED_CAPITAL.match(self.text) is not None
 
     @property
     def all_caps(self) -> bool:
