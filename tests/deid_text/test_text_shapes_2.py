@@ -174,6 +174,13 @@ FOUND = [
     # Arabic and Romance prefixes written in lower case before a capital
     ("Seen with Tariq ibn Walid al-Hashemi today", "al-Hashemi"),
     ("son Karim el-Sayed at bedside", "el-Sayed"),
+    # European addresses: number after the street, postcodes before the town, Eircodes
+    ("Anschrift: Lindenstraße 14, 80331 München", "Lindenstraße 14"),
+    ("Anschrift: Lindenstraße 14, 80331 München", "80331"),
+    ("c/ Calle del Pez 7, 28004 Madrid", "Calle del Pez 7"),
+    ("lives in Cork T12 K8AF with her sister", "T12 K8AF"),
+    ("Prinsengracht 263, 1016 GV Amsterdam", "1016 GV"),
+    ("PPSN 7654321K on file", "7654321K"),
 ]
 
 
@@ -226,6 +233,8 @@ CLEAN = [
     "Current Rx: T. Metoprolol 25 mg OD, T. Aspirin 75 mg; L->R. No murmur",
     "will mark the site; we hope for the best; frank pus; joy at the news",
     "wound dressed by rn\nreviewed by pharmacist",
+    "0112  seen in triage, then 0130 to CT",
+    "vitamin D 1000000IU once; 5000000U",
 ]
 
 

@@ -651,6 +651,10 @@ def _phrases_at(text: str, tokens: list[_Token], at: int) -> Iterator[tuple[int,
             yield last, " ".join(text[tokens[at].start : tokens[last].end].split())
 
 
+# five digits, or four after a comma (not a 24-hour time heading a log line: "0112  Anan")
+_CODE_BEFORE_CITY = regex.compile(
+    r"(?:(?<![\w/.-])\d{5}|(?<=,[ \t]?)\d{4})(?=[ \t]+\Z)", regex.V0
+)
 _PLACE_PREPOSITION = regex.compile(r"\b(?:in|from|near|to|outside|around|of)[ \t]+", regex.V0)
 _PLACE_PREPOSITION_ANY_CASE = regex.compile(
     r"\b(?:in|from|near|outside|around|at|to)[ \t]+", regex.I | regex.V0
@@ -702,6 +706,10 @@ def place_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit]:
                 )
             ):
                 hits.append((token.start, tokens[last].end, "place_city", 0.55))
+                # a postcode written before the city ("10115 Berlin", "75004 Paris")
+                code = _CODE_BEFORE_CITY.search(text, max(0, token.start - 12), token.start)
+                if code is not None:
+                    hits.append((code.start(), code.end(), "place_postcode", 0.55))
                 break
     starts = {t.start: i for i, t in enumerate(tokens)}
     for match in _PLACE_PREPOSITION.finditer(text):

@@ -78,7 +78,7 @@ _ORDINAL_WORD = (
 )
 _DATE_CUE = r"(?:on|since|from|until|till|to|through|thru|by|before|after|dated|of|DOS|DOB|date)"
 _UNITS = (
-    r"(?:mg|mcg|ug|µg|ml|mL|cc|g|gm|gram|grams|kg|lb|lbs|units?|IU|mEq|mmol|kcal|cal|cells|"
+    r"(?:mg|mcg|ug|µg|ml|mL|cc|g|gm|gram|grams|kg|lb|lbs|units?|IU|U|mEq|mmol|kcal|cal|cells|"
     r"copies|steps|ft|feet|m|meters|miles|km|%|/|x)"
 )
 _WEEKDAY = (
@@ -553,6 +553,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         ID,
         r"(?<![\w/.-])"
         r"(?![CTLS]\d{1,2}-[CTLS]?\d{1,2}(?![\w-])|G\d+P\d+|\d{1,3}(?:[A-Z]{1,3})(?![\w-])|"
+        r"\d+(?:IU|U|MG|ML|MCG|G|L|MM|CM|KG|MEQ|MMOL)(?![\w-])|"
         r"COVID-?\d+|CHA2DS2|ICD-?\d+|SF-?\d+|CA-?\d+(?:-\d+)?|HLA-[A-Z]+\d+|IL-?\d+|"
         r"CD\d+|NYHA|PHQ-?\d+|GAD-?\d+|H\d+N\d+|DSM-?\d+)"
         r"(?=(?:[A-Z-]*\d){2})(?=(?:[\d-]*[A-Z]){2})[A-Z0-9]+(?:-[A-Z0-9]+)*(?<=[\w]{5,}|"
@@ -850,6 +851,33 @@ PATTERNS: tuple[PatternSpec, ...] = (
         LOCATION,
         rf"(?<=\^)\p{{Lu}}[\p{{L}} .'’-]+(?=\^{_STATE_ABBR}\^)|(?<=\^){_STATE_ABBR}(?=\^\d{{5}})",
         0.6,
+    ),
+    PatternSpec(
+        # European streets, number after the name: "Hauptstraße 5", "Calle Mayor 12",
+        # "Via Roma 3", "Keizersgracht 123"
+        "street_number_after",
+        LOCATION,
+        r"\b(?:\p{Lu}[\p{L}-]*(?:straße|strasse|weg|gasse|platz|allee|laan|straat|gracht|"
+        r"vej|gade|gatan|vägen|katu|utca|ulica)"
+        r"|(?:Calle|Avenida|Via|Viale|Rua|Plaza|Piazza|Paseo|Carrer|Travessa|Largo)"
+        r"(?:[ \t]+(?:de|del|la|di|da|do|dos|des|du|della))*(?:[ \t]+\p{Lu}[\p{L}'-]+){1,3})"
+        r",?[ \t]\d{1,4}[a-zA-Z]?\b",
+        0.6,
+    ),
+    PatternSpec(
+        # postcodes outside the US and UK: Irish Eircode after a town ("Dublin D02 X285"),
+        # Dutch "1012 AB", and digits with a trailing letter ("1234567T")
+        "postcode_europe",
+        ZIP,
+        r"(?<=\p{Lu}\p{Ll}+,?[ \t])[A-Z]\d{2}[ ][A-Z0-9]{4}\b"
+        r"|\b\d{4}[ ][A-Z]{2}(?=[ \t,]+\p{Lu}\p{Ll})",
+        0.55,
+    ),
+    PatternSpec(
+        "digits_letter_id",
+        ID,
+        r"(?<![\w/.-])\d{7,9}[A-Z]{1,2}(?![\w/-])(?<!\d(?:IU|U|MG|ML|G|L|M|MM|CM|KG))",
+        0.55,
     ),
     PatternSpec(
         # AP-style state abbreviations after a city: "Worcester, Mass.", "Springfield, Ill."
