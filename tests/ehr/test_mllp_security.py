@@ -7,16 +7,10 @@ is refused (mutual TLS)."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import ipaddress
 import ssl
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from clinflow.ehr.hl7.mllp import END, START, MllpSource
 from clinflow.errors import ConfigError
@@ -25,66 +19,14 @@ from clinflow.quarantine import Quarantine
 from clinflow.runtime.rejects import quarantine_reject
 from helpers.cli import run_cli
 from helpers.fakes import RecordingAuditSink
+from helpers.pki import make_pki
 
 from .test_hl7_mllp import _msa, _orus
 
 
-# ----- a throw-away CA, server and client certificates (generated per test session) ----------
-def _key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-Issuer = tuple[str, ec.EllipticCurvePrivateKey]
-
-
-def _cert(subject: str, key: ec.EllipticCurvePrivateKey, issuer: Issuer | None,
-          ca: bool = False, ip: str | None = None) -> x509.Certificate:  # fmt: skip
-    now = dt.datetime.now(dt.UTC)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
-    issuer_name = (
-        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer[0])]) if issuer else name
-    )
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(issuer_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if ip is not None:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]), critical=False
-        )
-    return builder.sign(issuer[1] if issuer else key, hashes.SHA256())
-
-
-def _write(
-    path: Path, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey
-) -> tuple[Path, Path]:
-    cert_path, key_path = path.with_suffix(".crt"), path.with_suffix(".key")
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))  # fmt: skip
-    return cert_path, key_path
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("pki")
-    ca_key = _key()
-    ca = _cert("clinflow test CA", ca_key, None, ca=True)
-    server_key, client_key = _key(), _key()
-    server = _cert("mllp listener", server_key, ("clinflow test CA", ca_key), ip="127.0.0.1")
-    client = _cert("monitor gateway", client_key, ("clinflow test CA", ca_key))
-    ca_path, _ = _write(root / "ca", ca, ca_key)
-    server_cert, server_key_path = _write(root / "server", server, server_key)
-    client_cert, client_key_path = _write(root / "client", client, client_key)
-    return {"ca": ca_path, "cert": server_cert, "key": server_key_path,
-            "client_cert": client_cert, "client_key": client_key_path}  # fmt: skip
+    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 # ----- policy ---------------------------------------------------------------------------------

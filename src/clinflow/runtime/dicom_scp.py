@@ -25,6 +25,8 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
+import ssl
 import threading
 import uuid
 from collections.abc import AsyncGenerator, Callable, Iterable
@@ -36,6 +38,7 @@ from typing import Any
 from clinflow.config import LOOPBACK, parse_listen_address
 from clinflow.envelope import SourceKind, TimedInput, content_message_id, source_input
 from clinflow.errors import ConfigError
+from clinflow.listeners import PeerPolicy
 
 log = logging.getLogger("clinflow.sources")
 
@@ -45,6 +48,7 @@ DEFAULT_HOST = LOOPBACK
 SUCCESS = 0x0000
 OUT_OF_RESOURCES = 0xA700
 CANNOT_UNDERSTAND = 0xC000
+NOT_AUTHORIZED = 0x0124  # PS3.7 C.4: Refused: Not Authorized
 _SUFFIX = ".dcm"
 
 # ``seen(ids) -> ids the pipeline's entry hop has completed`` (the runtime ledger's answer)
@@ -84,6 +88,7 @@ class SpoolCounts:
 class ScpStats(SpoolCounts):
     received: int = 0  # C-STORE requests answered Success
     failed: int = 0  # answered with a failure status (the client resends)
+    refused_peers: int = 0  # connections from outside --allow-peers (ADR 0115)
 
 
 class Spool:
@@ -175,9 +180,11 @@ class DicomScpSource:
         ae_title: str = DEFAULT_AE_TITLE,
         completed: Completed | None = None,
         release_every_s: float = 0.5,
+        peers: PeerPolicy | None = None,
     ) -> None:
         self.host = host
         self.port = port
+        self.peers = peers or PeerPolicy()
         self.ae_title = check_ae_title(ae_title)
         self.spool = Spool(spool_dir)
         self.completed = completed
@@ -204,6 +211,12 @@ class DicomScpSource:
         ae.maximum_associations = 16
 
         def on_store(event: Any) -> int:
+            requestor = event.assoc.requestor
+            if not self.peers.admits((requestor.address, requestor.port)):
+                # the server's own check closes such connections unread; this one covers a
+                # connection accepted before it was installed
+                self._count("refused_peers")
+                return NOT_AUTHORIZED
             sop_class = str(getattr(event.request, "AffectedSOPClassUID", "") or "?")
             try:
                 data = event.encoded_dataset(include_meta=True)
@@ -224,8 +237,22 @@ class DicomScpSource:
             return SUCCESS
 
         self._server = ae.start_server(
-            (self.host, self.port), block=False, evt_handlers=[(evt.EVT_C_STORE, on_store)]
-        )
+            (self.host, self.port), block=False, ssl_context=self.peers.tls,
+            evt_handlers=[(evt.EVT_C_STORE, on_store)],
+        )  # fmt: skip
+        if self.peers.tls is not None:
+            self._server.get_request = _tls_accept(self._server, self.peers.tls)
+        if self.peers.networks:
+            peers = self.peers
+
+            def verify_request(request: Any, client_address: Any) -> bool:
+                if peers.admits(client_address):
+                    return True
+                self._count("refused_peers")
+                log.warning("dicom-scp: connection refused (peer not on --allow-peers)")
+                return False
+
+            self._server.verify_request = verify_request  # socketserver: closed unread
         bound = self._server.server_address
         self.address = (str(bound[0]), int(bound[1]))
 
@@ -253,6 +280,29 @@ class DicomScpSource:
         finally:
             await asyncio.to_thread(self._stop_server)
             await items.aclose()  # its last release of what the entry hop completed
+
+
+TLS_HANDSHAKE_TIMEOUT_S = 10.0
+
+
+def _tls_accept(server: Any, context: ssl.SSLContext) -> Any:
+    """pynetdicom's ``get_request`` with TLS, mended: the handshake (in the accept thread) is
+    bounded, so a peer that connects and sends nothing cannot stop the SCP accepting others,
+    and a failed handshake (a plaintext SCU, an unsigned client certificate) closes the
+    accepted socket (pynetdicom 2 leaves it open until garbage collection)."""
+
+    def get_request() -> tuple[socket.socket, Any]:
+        accepted, address = server.socket.accept()
+        try:
+            accepted.settimeout(TLS_HANDSHAKE_TIMEOUT_S)
+            wrapped = context.wrap_socket(accepted, server_side=True)
+            wrapped.settimeout(None)
+        except (OSError, ssl.SSLError):
+            accepted.close()
+            raise
+        return wrapped, address
+
+    return get_request
 
 
 class SpoolReader:

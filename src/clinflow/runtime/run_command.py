@@ -195,18 +195,18 @@ def run_command(
     ] = "CLINFLOW",
     allow_peers: Annotated[
         str | None,
-        typer.Option("--allow-peers", help="mllp: the networks senders may connect from "
+        typer.Option("--allow-peers", help="mllp/dicom-scp: networks senders may connect from "
                      "(CIDR,...); others are closed unread."),
     ] = None,  # fmt: skip
     tls_cert: Annotated[
-        Path | None, typer.Option("--tls-cert", help="mllp: serve TLS with this PEM certificate.")
+        Path | None, typer.Option("--tls-cert", help="mllp/dicom-scp: TLS with this PEM cert.")
     ] = None,
     tls_key: Annotated[
-        Path | None, typer.Option("--tls-key", help="mllp: the certificate's PEM private key.")
+        Path | None, typer.Option("--tls-key", help="mllp/dicom-scp: the cert's PEM private key.")
     ] = None,
     tls_client_ca: Annotated[
         Path | None,
-        typer.Option("--tls-client-ca", help="mllp: senders must present a certificate this "
+        typer.Option("--tls-client-ca", help="mllp/dicom-scp: senders must present a cert this "
                      "CA signed (mutual TLS)."),
     ] = None,  # fmt: skip
 ) -> None:
@@ -225,12 +225,14 @@ def run_command(
     scp = scp_address(source) if kind == "dicom-scp" else None
     mllp = mllp_address(source) if kind == "mllp" else None
     peers = None
-    if mllp is not None:  # a non-loopback listener must say who may send PHI to it
-        peers = PeerPolicy.for_listener("mllp", mllp[0], allow_peers=allow_peers,
+    listening = mllp or scp
+    if listening is not None:  # a non-loopback listener must say who may send PHI to it
+        peers = PeerPolicy.for_listener(kind, listening[0], allow_peers=allow_peers,
                                         tls_cert=tls_cert, tls_key=tls_key,
                                         tls_client_ca=tls_client_ca)  # fmt: skip
     elif allow_peers or tls_cert or tls_key or tls_client_ca:
-        raise ConfigError("--allow-peers and --tls-* apply to --source mllp:[HOST:]PORT only")
+        raise ConfigError("--allow-peers and --tls-* apply to the listening sources "
+                          "(mllp:, dicom-scp:) only")  # fmt: skip
     if mllp is not None and runtime == "kafka" and feed:
         raise ConfigError("--feed: mllp is a live source; run it on the embedded runtime")
     if kind == "stow" and runtime == "kafka" and feed:
@@ -367,7 +369,9 @@ def _source(
         assert scp is not None
         # received instances wait here, fsynced, until the entry hop completed them (ADR 0026)
         spool = manifest.parent / "sources" / f"dicom-scp-{scp[1]}"
-        return DicomScpSource(scp[0], scp[1], spool, ae_title=ae_title, completed=completed)
+        return DicomScpSource(
+            scp[0], scp[1], spool, ae_title=ae_title, completed=completed, peers=peers
+        )
 
     if kind == "stow":
         from clinflow.runtime.dicom_stow import StowSource
