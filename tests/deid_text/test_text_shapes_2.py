@@ -181,6 +181,10 @@ FOUND = [
     ("lives in Cork T12 K8AF with her sister", "T12 K8AF"),
     ("Prinsengracht 263, 1016 GV Amsterdam", "1016 GV"),
     ("PPSN 7654321K on file", "7654321K"),
+    # a role in parentheses after a name; a signature credential before a colon
+    ("- Marisela (charge RN) aware of plan", "Marisela"),
+    ("Care team: Wojciechowski (attending), Lutz (RN)", "Lutz"),
+    ("* Okonjo-Hale, PharmD: recs appreciated", "Okonjo-Hale"),
 ]
 
 
@@ -234,6 +238,7 @@ CLEAN = [
     "will mark the site; we hope for the best; frank pus; joy at the news",
     "wound dressed by rn\nreviewed by pharmacist",
     "0112  seen in triage, then 0130 to CT",
+    "RN: aware. Cardiology (attending) to see; Night (charge RN) aware",
     "vitamin D 1000000IU once; 5000000U",
 ]
 

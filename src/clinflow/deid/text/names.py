@@ -134,8 +134,19 @@ _CREDENTIAL = regex.compile(
     r"CNM|CRNA|LPN|LICSW|LCSW|MSW|PharmD|DPM|DDS|DMD|FACP|FACC|FACS|MPH|APRN|ANP|FNP|ACNP|"
     r"CNS|BSN|MSN|RD|DPT|SLP|RRT|CNA|MA|OTR|OTR/L|PT|LMFT|PsyD|PMHNP|DNP|CNP|AGACNP|"
     r"CCRN|RN-BC|FNP-BC|PMHNP-BC|NP-C|ANP-BC|MD-PhD|CRNP|LNA|MT|MLS|RPh|PharmD|RDN|"
-    r"CDE|CDCES|LMHC|LPC|BCBA|CCC-SLP|AuD|OD|DC|DMD)(?![\p{L}\d])(?![ \t]*:)",
+    r"CDE|CDCES|LMHC|LPC|BCBA|CCC-SLP|AuD|OD|DC|DMD)(?![\p{L}\d])"
+    # "RN: Marguerite" is a label; "Okonjo, PharmD: recs..." (after a comma) a signature
+    r"(?:(?![ \t]*:)|(?<=^,|[\p{L}],[ \t]{0,2}\S+))",
     regex.V0,
+)
+# a role in parentheses right after a name: "Tamsin (charge RN)", "Lutz (RN)", "Jonas (son)"
+_ROLE_AFTER = regex.compile(
+    r"[ \t]*\((?:charge|primary|night|day|covering|bedside|floor|unit)?[ \t]*(?:RN|MD|NP|PA|"
+    r"attending|resident|intern|fellow|nurse|SW|PT|OT|SLP|RT|pharmacist|physician|surgeon|"
+    r"PCP|CNA|LPN|tech|aide|sitter|chaplain|interpreter|wife|husband|son|daughter|mother|"
+    r"father|sister|brother|partner|friend|neighbou?r|niece|nephew|aunt|uncle|cousin|"
+    r"grandson|granddaughter|HCP|proxy)\)",
+    regex.I | regex.V0,
 )
 # "Given Family, XXXX" alone on a line: a signature with a credential we may not list
 _SIGNATURE_LINE = regex.compile(
@@ -508,6 +519,21 @@ def context_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit
             first -= 1
         if tokens[last].capitalised and tokens[last].key not in _clinical():
             hits.append((tokens[first].start, tokens[last].end, "name_context", 0.75))
+    for index, token in enumerate(tokens):
+        role = _ROLE_AFTER.match(text, token.end)
+        if role is None or not token.capitalised or token.initial:
+            continue
+        first = index
+        while (
+            first >= 0
+            and index - first < 3
+            and tokens[first].capitalised
+            and _accept_after_cue(tokens[first], False)
+            and (first == index or _joined(text, tokens[first], tokens[first + 1]))
+        ):
+            first -= 1
+        if first < index:
+            hits.append((tokens[first + 1].start, token.end, "name_context", 0.6))
     for match in _SIGNATURE_LINE.finditer(text):
         hits.append((match.start(1), match.end(1), "name_context", 0.7))
     for match in _SIGN_OFF.finditer(text):
