@@ -185,6 +185,12 @@ FOUND = [
     ("- Marisela (charge RN) aware of plan", "Marisela"),
     ("Care team: Wojciechowski (attending), Lutz (RN)", "Lutz"),
     ("* Okonjo-Hale, PharmD: recs appreciated", "Okonjo-Hale"),
+    # states written loosely
+    ("moved from oregon last year", "oregon"),
+    ("VT resident, works in Lebanon", "VT"),
+    ("grew up in Washington, D.C.", "D.C."),
+    ("family lives upstate NY", "NY"),
+    ("from Georgia (the state, not the country)", "Georgia"),
 ]
 
 

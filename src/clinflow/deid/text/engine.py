@@ -466,11 +466,13 @@ _DOSE_NEXT = re.compile(
 
 
 def _bare_country(text: str, span: Span) -> bool:
-    from clinflow.deid.text.lexicon import countries
+    from clinflow.deid.text.lexicon import countries, us_states
 
+    words = " ".join(text[span.start : span.end].split()).casefold()
     return (
         span.recognizer not in ("place_country", "known_identifier")
-        and " ".join(text[span.start : span.end].split()).casefold() in countries()
+        and words in countries()
+        and words not in us_states()[0]  # Georgia the state
     )
 
 

@@ -668,6 +668,19 @@ PATTERNS: tuple[PatternSpec, ...] = (
     ),
     PatternSpec("state_name", LOCATION, rf"\b{_STATE_NAME}\b", 0.55),
     PatternSpec(
+        # states written loosely: lower case after a preposition ("moved from texas"), an
+        # abbreviation before resident/native/licence ("NH resident"), dotted ("N.Y."),
+        # after a region word ("upstate NY", "western Mass")
+        "state_loose",
+        LOCATION,
+        rf"(?<=\b(?:in|from|to|near|of|moved\s+to)[ \t])(?i:{_STATE_NAME})\b"
+        rf"|\b{_STATE_ABBR}(?=[ \t-]+(?:resident|native|licensed?|Medicaid|driver'?s)\b)"
+        r"|(?<=(?:,|\bin|\bfrom|\bto)[ \t])(?:D\.C\.|N\.Y\.|N\.J\.|N\.H\.|R\.I\.|N\.C\.|S\.C\.)"
+        r"|(?<=\b(?:upstate|downstate|western|eastern|northern|southern|central)[ \t])"
+        rf"(?:{_STATE_ABBR}|Mass|Penn|Conn|{_STATE_NAME})\b",
+        0.55,
+    ),
+    PatternSpec(
         "street_name",
         LOCATION,
         r"\b(?:\p{Lu}[\p{L}'-]+[ \t]+){1,3}(?:Street|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|"
