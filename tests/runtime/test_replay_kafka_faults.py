@@ -120,8 +120,10 @@ def test_a_broker_restart_of_an_in_memory_broker_is_refused(tmp_path: Path) -> N
                                  faults="broker-restart@3s"))  # fmt: skip
     with pytest.raises(ConfigError, match="not --brokers"):
         run_replay(ReplayOptions(source="icu-ward", report_dir=tmp_path / "r", runtime="kafka",
-                                 brokers="127.0.0.1:9", broker_storage="s3://tansu/",
-                                 faults="broker-restart@3s"))  # fmt: skip
+                                 brokers="127.0.0.1:9", faults="broker-restart@3s"))  # fmt: skip
+    with pytest.raises(ConfigError, match="only for the local broker of --runtime kafka"):
+        run_replay(ReplayOptions(source="icu-ward", report_dir=tmp_path / "r",
+                                 broker_storage="s3://tansu/"))  # fmt: skip
     assert not (tmp_path / "r").exists()  # refused before anything started
 
 

@@ -13,24 +13,31 @@ Options (``--graph-option KEY=VALUE``): ``dsn`` (PostgreSQL audit log; default
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from clinflow.audit.buffer import BufferedSink
+from clinflow.interfaces import AuditSink
 from clinflow.runtime.kafka_settings import WorkerGraph
 from clinflow.runtime.rejects import quarantine_reject
 
 DSN_ENV = "CLINFLOW_AUDIT_DSN"
 
-def deployment_graph(data_dir: Path, options: Mapping[str, str]) -> WorkerGraph:
-    """The streaming graph over ``data_dir``'s stores, with the Kafka runtime's hooks."""
+def deployment_graph(
+    data_dir: Path,
+    options: Mapping[str, str],
+    audit_wrapper: Callable[[AuditSink], AuditSink] | None = None,
+) -> WorkerGraph:
+    """The streaming graph over ``data_dir``'s stores, with the Kafka runtime's hooks;
+    ``audit_wrapper`` wraps the audit log (the replay's audit-outage fault)."""
     from clinflow.runtime.deployment import Deployment
     from clinflow.runtime.stages import build_pipeline
 
     dsn = options.get("dsn") or os.environ.get(DSN_ENV) or None
     deployment = Deployment.open(data_dir, dsn=dsn)
     try:
-        audit = BufferedSink(deployment.audit)
+        wrapped = deployment.audit if audit_wrapper is None else audit_wrapper(deployment.audit)
+        audit = BufferedSink(wrapped)
         graph = build_pipeline(deployment, audit).graph
     except BaseException:
         deployment.close()

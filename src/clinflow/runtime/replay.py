@@ -145,6 +145,9 @@ def run_replay(options: ReplayOptions, progress: Progress | None = None) -> Repl
     if options.runtime not in ("embedded", "kafka"):
         raise ConfigError(f"--runtime {options.runtime!r}: expected embedded or kafka")
     plan.check_runtime(options.runtime, options.deid_workers)
+    if options.broker_storage and (options.runtime != "kafka" or options.brokers):
+        raise ConfigError("--broker-storage: only for the local broker of --runtime kafka "
+                          "(without --brokers)")  # fmt: skip
     if options.runtime == "kafka":
         plan.check_broker(options.brokers, options.broker_storage or _memory_storage())
     from clinflow.config import DataDir

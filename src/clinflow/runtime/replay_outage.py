@@ -162,22 +162,8 @@ class SwitchedAudit:
 def worker_graph(data_dir: Path, options: Mapping[str, str]) -> WorkerGraph:
     """``kafka_pipeline.deployment_graph`` with the audit behind a ``SwitchedAudit`` on the
     switch file of the ``audit_switch`` graph option (the replay's Kafka workers)."""
-    from clinflow.audit.buffer import BufferedSink
-    from clinflow.runtime.deployment import Deployment
-    from clinflow.runtime.kafka_pipeline import DSN_ENV
-    from clinflow.runtime.kafka_settings import WorkerGraph
-    from clinflow.runtime.rejects import quarantine_reject
-    from clinflow.runtime.stages import build_pipeline
+    from clinflow.runtime.kafka_pipeline import deployment_graph
 
     switch = OutageSwitch(Path(options[SWITCH_OPTION]))
-    dsn = options.get("dsn") or os.environ.get(DSN_ENV) or None
-    deployment = Deployment.open(data_dir, dsn=dsn)
-    try:
-        audit = BufferedSink(SwitchedAudit(deployment.audit, switch))
-        graph = build_pipeline(deployment, audit).graph
-    except BaseException:
-        deployment.close()
-        raise
-    graph.closers.extend([audit.flush, deployment.close])
-    return WorkerGraph(graph, reject=quarantine_reject(deployment.quarantine, audit),
-                       commit=audit.flush)  # fmt: skip
+    rest = {key: value for key, value in options.items() if key != SWITCH_OPTION}
+    return deployment_graph(data_dir, rest, lambda audit: SwitchedAudit(audit, switch))
