@@ -474,7 +474,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"(?<![\w/-])[A-Z]{1,4}\d{2,}(?:[/-][A-Z]{0,3}\d{2,})+(?![\w/-])"
         r"|(?<![\w/.-])\d{3,}/\d{4,}(?![\w/])|(?<![\w/.-])\d{4,}/\d{3,}(?![\w/])"
         # letters then two or more slashed parts with digits: "IPC/2025/NV-017"
-        r"|(?<![\w/-])[A-Z]{2,5}(?:/[A-Z0-9-]*\d[A-Z0-9-]*){2,}(?![\w/])",
+        r"|(?=[A-Z]{2,5}/)(?<![\w/-])[A-Z]{2,5}(?:/[A-Z0-9-]*\d[A-Z0-9-]*){2,}(?![\w/])",
         0.7,
     ),
     PatternSpec(
@@ -673,10 +673,12 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # after a region word ("upstate NY", "western Mass")
         "state_loose",
         LOCATION,
-        rf"(?<=\b(?:in|from|to|near|of|moved\s+to)[ \t])(?i:{_STATE_NAME})\b"
+        # (a cheap look-ahead first: the look-behinds are tried only where they may hold)
+        rf"(?=[A-Za-z])(?<=\b(?:in|from|to|near|of|moved\s+to)[ \t])(?i:{_STATE_NAME})\b"
         rf"|\b{_STATE_ABBR}(?=[ \t-]+(?:resident|native|licensed?|Medicaid|driver'?s)\b)"
-        r"|(?<=(?:,|\bin|\bfrom|\bto)[ \t])(?:D\.C\.|N\.Y\.|N\.J\.|N\.H\.|R\.I\.|N\.C\.|S\.C\.)"
-        r"|(?<=\b(?:upstate|downstate|western|eastern|northern|southern|central)[ \t])"
+        r"|(?=[DNRS]\.)(?<=(?:,|\bin|\bfrom|\bto)[ \t])"
+        r"(?:D\.C\.|N\.Y\.|N\.J\.|N\.H\.|R\.I\.|N\.C\.|S\.C\.)"
+        r"|(?=[A-Z])(?<=\b(?:upstate|downstate|western|eastern|northern|southern|central)[ \t])"
         rf"(?:{_STATE_ABBR}|Mass|Penn|Conn|{_STATE_NAME})\b",
         0.55,
     ),
@@ -882,7 +884,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # Dutch "1012 AB", and digits with a trailing letter ("1234567T")
         "postcode_europe",
         ZIP,
-        r"(?<=\p{Lu}\p{Ll}+,?[ \t])[A-Z]\d{2}[ ][A-Z0-9]{4}\b"
+        r"(?=[A-Z]\d\d[ ])(?<=\p{Lu}\p{Ll}+,?[ \t])[A-Z]\d{2}[ ][A-Z0-9]{4}\b"
         r"|\b\d{4}[ ][A-Z]{2}(?=[ \t,]+\p{Lu}\p{Ll})",
         0.55,
     ),
@@ -906,7 +908,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # passports: "A4471229"), UK number plates ("WX21 KLM")
         "hash_or_letter_id",
         ID,
-        r"(?<=#[ \t]?)[A-Z]{1,3}-?\d[\d-]{3,}(?<=\d)(?![\w-])"
+        r"(?=[A-Z])(?<=#[ \t]?)[A-Z]{1,3}-?\d[\d-]{3,}(?<=\d)(?![\w-])"
         r"|(?<![\w/.-])[A-Z]\d{6,9}(?![\w/-])"
         r"|\b[A-Z]{2}\d{2}[ ][A-Z]{3}\b"
         # GS1 device identifiers: "(01)00643169001763(17)260228(10)4417"
