@@ -83,13 +83,6 @@ def test_oru_lab_results_feed_sofa_components_and_lactate_flag() -> None:
     assert features.parameters[Parameter.LACTATE].windows["24h"].count == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the runtime's treatment path (runtime.stages.TreatmentSelect, runtime.ingest "
-    "categories) routes only vital-sign Observations to the ICU endpoint; passes with the "
-    "change proposed in the issue 19 lab report (laboratory category + "
-    "scoring.fhir_io.is_scored_observation). Remove this marker with that change.",
-)
 def test_lab_results_reach_scoring_through_clinflow_run(
     tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -49,9 +49,19 @@ from clinflow.sqlite_store import open_wal
 
 STAGE = "ingest"
 VITAL_SIGNS = "vital-signs"
+LABORATORY = "laboratory"
 
 
 def is_vital_sign(resource: Mapping[str, Any]) -> bool:
+    return has_category(resource, VITAL_SIGNS)
+
+
+def is_laboratory(resource: Mapping[str, Any]) -> bool:
+    return has_category(resource, LABORATORY)
+
+
+def has_category(resource: Mapping[str, Any], wanted: str) -> bool:
+    """An Observation with a category coding of code ``wanted``."""
     if resource.get("resourceType") != "Observation":
         return False
     categories = resource.get("category")
@@ -59,7 +69,7 @@ def is_vital_sign(resource: Mapping[str, Any]) -> bool:
     for category in categories if isinstance(categories, list) else ():
         codings = category.get("coding") if isinstance(category, dict) else None
         for coding in codings if isinstance(codings, list) else ():
-            if isinstance(coding, dict) and coding.get("code") == VITAL_SIGNS:
+            if isinstance(coding, dict) and coding.get("code") == wanted:
                 return True
     return False
 
@@ -278,6 +288,8 @@ class IngestStage:
         categories = ["fhir", *resource_types]
         if any(is_vital_sign(r) for r in resources):
             categories.append(VITAL_SIGNS)
+        if any(is_laboratory(r) for r in resources):
+            categories.append(LABORATORY)
         outputs.append(
             replace(
                 raw,

@@ -25,12 +25,16 @@ from clinflow.envelope import Envelope, SourceKind
 from clinflow.interfaces import AuditSink
 from clinflow.runtime.graph import Graph, Hop, Stage
 from clinflow.runtime.ingest import (
+    LABORATORY,
+    VITAL_SIGNS,
     IngestStage,
     PatientDirectory,
     bundle_resources,
+    is_laboratory,
     is_vital_sign,
     route_key,
 )
+from clinflow.scoring.fhir_io import is_scored_observation
 
 if TYPE_CHECKING:
     from clinflow.deid.fhir.io import FhirDeidRunner, Validation
@@ -53,14 +57,22 @@ class TreatmentSelect:
     """
 
     def process(self, envelope: Envelope) -> list[Envelope]:
-        if envelope.source is not SourceKind.FHIR or "vital-signs" not in envelope.attributes.get(
-            "category", ""
+        categories = envelope.attributes.get("category", "").split(",")
+        if envelope.source is not SourceKind.FHIR or (
+            VITAL_SIGNS not in categories and LABORATORY not in categories
         ):
             return []
         document = orjson.loads(envelope.payload)
-        vitals = [r for r in bundle_resources(document) if is_vital_sign(r)]
-        if not vitals:
+        vitals, labs = [], []
+        for resource in bundle_resources(document):
+            if is_vital_sign(resource):
+                vitals.append(resource)
+            elif is_laboratory(resource) and is_scored_observation(resource):
+                labs.append(resource)  # the lab results ICU scoring reads (SOFA, lactate)
+        if not vitals and not labs:
             return []
+        kinds = [k for k, found in ((VITAL_SIGNS, vitals), (LABORATORY, labs)) if found]
+        vitals += labs
         subject = {"reference": f"Patient/{envelope.patient}"}
         observations = [{**resource, "subject": subject} for resource in vitals]
         observations.sort(key=lambda r: str(r.get("effectiveDateTime", "")))
@@ -68,7 +80,7 @@ class TreatmentSelect:
             envelope.derive(
                 orjson.dumps(observations),
                 purpose=TREAT,
-                attributes={"category": "vital-signs", "path": envelope.attributes["path"]},
+                attributes={"category": ",".join(kinds), "path": envelope.attributes["path"]},
             )
         ]
 
