@@ -191,6 +191,9 @@ FOUND = [
     ("grew up in Washington, D.C.", "D.C."),
     ("family lives upstate NY", "NY"),
     ("from Georgia (the state, not the country)", "Georgia"),
+    # a capitalised common word right after a relation word is a name
+    ("her nephew Guy stayed overnight", "Guy"),
+    ("husband Bill and daughter Joy at bedside", "Bill"),
 ]
 
 
@@ -245,6 +248,7 @@ CLEAN = [
     "wound dressed by rn\nreviewed by pharmacist",
     "0112  seen in triage, then 0130 to CT",
     "RN: aware. Cardiology (attending) to see; Night (charge RN) aware",
+    "daughter (Spanish speaking) at bedside; son, MRI tech, aware",
     "vitamin D 1000000IU once; 5000000U",
 ]
 

@@ -341,7 +341,9 @@ def _never_after_cue() -> frozenset[str]:
         "same",
         "self",
     }
-    return _clinical() | frozenset(STOP_WORDS) | frozenset(MEDICAL_SAFE) | extra
+    from clinflow.deid.text.lexicon import languages
+
+    return _clinical() | frozenset(STOP_WORDS) | frozenset(MEDICAL_SAFE) | extra | languages()
 
 
 def _accept_after_cue(token: _Token, strong: bool, slot: bool = False) -> bool:
@@ -490,6 +492,16 @@ def context_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit
                 and not (cue.islower() and cue.rstrip(".") in ("dr", "drs", "mr", "mrs", "ms"))
             ) or cue.replace(" ", "") == "CC:"  # chief complaint, not a copy to a person
             count = _take(text, tokens, at, strong, capitalised_only=title, slot=slot)
+            if (
+                not count
+                and _RELATION_END.search(cue) is not None
+                and _capitalised_word_as_name(tokens[at])
+            ):
+                # "grandson Will at bedside": after a relation word a capitalised common
+                # word is a name (mid-sentence, grammar does not capitalise "will")
+                count = 1 + _take(text, tokens, at + 1, strong) if at + 1 < len(tokens) and (
+                    _joined(text, tokens[at], tokens[at + 1])
+                ) else 1
             if count:
                 hits.append((tokens[at].start, tokens[at + count - 1].end, "name_context", score))
     ends = {t.end: i for i, t in enumerate(tokens)}
@@ -553,6 +565,31 @@ def context_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit
 
 
 _PARTICLE_KEYS = frozenset("bin ibn bint binti abu ap de del della der van von".split())
+
+_RELATION_END = regex.compile(
+    r"\b(?:wife|husband|son|daughter|mother|father|sister|brother|spouse|partner|friend|"
+    r"boyfriend|girlfriend|fiancee?|aunt|uncle|niece|nephew|cousin|grandson|granddaughter|"
+    r"grandmother|grandfather|stepson|stepdaughter|mom|dad)s?[ \t]*[,(]?$",
+    regex.I | regex.V0,
+)
+
+
+def _capitalised_word_as_name(token: _Token) -> bool:
+    """A capitalised word, not in capitals, that is no clinical word, month or weekday."""
+    from clinflow.deid.text.lexicon import MONTHS, WEEKDAYS
+
+    return (
+        token.capitalised
+        and not token.all_caps
+        and not token.initial
+        and len(token.text) >= 3
+        and token.key not in _clinical()
+        and token.key not in _never_after_cue() - _function_words()
+        and token.text not in MONTHS
+        and token.text not in WEEKDAYS
+        and not brand_or_abbreviation_shape(token.text)
+    )
+
 
 # drug-name endings (INN stems) and a dose right after: a capitalised unknown word that looks
 # like a drug is not a name
