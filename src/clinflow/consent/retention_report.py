@@ -3,7 +3,7 @@ every removal, the receipts, and whether it all verified."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
@@ -20,17 +20,8 @@ class StoreReport:
     note: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "store": self.store,
-            "basis": self.basis,
-            "retention_days": self.retention_days,
-            "enforced": self.enforced,
-            "held_before": self.held_before,
-            "removed": self.removed,
-            "held_after": self.held_after,
-            "by_reason": dict(sorted(self.by_reason.items())),
-            "note": self.note,
-        }
+        """Every field, in declaration order; reasons sorted so reports compare as text."""
+        return {**asdict(self), "by_reason": dict(sorted(self.by_reason.items()))}
 
 
 @dataclass
