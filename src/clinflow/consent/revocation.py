@@ -130,15 +130,18 @@ class RevocationService:
                 revocation_id=f"{revocation.revocation_id}-merged-{alias.removeprefix('PT-')[:12]}",
             )
             audit_entries.append(
-                self.audit.append(
-                    audit_events.consent_revocation(
-                        patient=alias,
-                        consent_id=recorded.revocation_id,
-                        purposes=purposes,
-                        agent=requested_by,
-                    )
-                )
+                self._audit_revocation(alias, recorded.revocation_id, purposes, requested_by)
             )
+
+    def _audit_revocation(
+        self, patient: str, revocation_id: str, purposes: Sequence[str], agent: str | Agent
+    ) -> int:
+        """Append the consent-revocation event of ``patient``; its audit entry index."""
+        return self.audit.append(
+            audit_events.consent_revocation(
+                patient=patient, consent_id=revocation_id, purposes=purposes, agent=agent
+            )
+        )
 
     def extend_to_merged(self, surviving: str, merged: str) -> list[Receipt]:
         """A record was merged into ``surviving`` (ADR 0102): each revocation of the
@@ -190,14 +193,7 @@ class RevocationService:
         notes: list[str] = []
         if not already_revoked:
             audit_entries.append(
-                self.audit.append(
-                    audit_events.consent_revocation(
-                        patient=patient,
-                        consent_id=revocation.revocation_id,
-                        purposes=purposes,
-                        agent=requested_by,
-                    )
-                )
+                self._audit_revocation(patient, revocation.revocation_id, purposes, requested_by)
             )
         self._cover_merged(revocation, merged, requested_by, audit_entries)
         if merged:
