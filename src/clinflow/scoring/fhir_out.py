@@ -58,6 +58,29 @@ def _points_component(
     return component
 
 
+def _score_observation(
+    observation_id: str,
+    partial: bool,
+    code: dict[str, Any],
+    subject: dict[str, str],
+    as_of: str,
+    score: int,
+    components: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """A contained score Observation: preliminary while inputs are missing, the total as
+    ``valueInteger``, one component per part of the score."""
+    return {
+        "resourceType": "Observation",
+        "id": observation_id,
+        "status": "preliminary" if partial else "final",
+        "code": code,
+        "subject": subject,
+        "effectiveDateTime": as_of,
+        "valueInteger": score,
+        "component": components,
+    }
+
+
 def news2_observation(news2: News2Result, subject: dict[str, str]) -> dict[str, Any]:
     """Contained NEWS2 total Observation with one component per parameter sub-score."""
     components = [
@@ -71,24 +94,18 @@ def news2_observation(news2: News2Result, subject: dict[str, str]) -> dict[str, 
         )
         for item in news2.parameters
     ]
-    return {
-        "resourceType": "Observation",
-        "id": "news2",
-        "status": "preliminary" if news2.partial else "final",
-        "code": {
-            "coding": [
-                {
-                    "system": SNOMED,
-                    "code": NEWS2_TOTAL_CODE,
-                    "display": "Royal College of Physicians NEWS2 total score",
-                }
-            ]
-        },
-        "subject": subject,
-        "effectiveDateTime": news2.as_of.isoformat(),
-        "valueInteger": news2.total,
-        "component": components,
+    code = {
+        "coding": [
+            {
+                "system": SNOMED,
+                "code": NEWS2_TOTAL_CODE,
+                "display": "Royal College of Physicians NEWS2 total score",
+            }
+        ]
     }
+    return _score_observation(
+        "news2", news2.partial, code, subject, news2.as_of.isoformat(), news2.total, components
+    )
 
 
 def qsofa_observation(qsofa: QsofaResult, subject: dict[str, str], as_of: str) -> dict[str, Any]:
@@ -100,16 +117,8 @@ def qsofa_observation(qsofa: QsofaResult, subject: dict[str, str], as_of: str) -
         else:
             component["valueBoolean"] = met
         components.append(component)
-    return {
-        "resourceType": "Observation",
-        "id": "qsofa",
-        "status": "preliminary" if qsofa.partial else "final",
-        "code": {"text": "qSOFA score (Seymour et al., JAMA 2016)"},
-        "subject": subject,
-        "effectiveDateTime": as_of,
-        "valueInteger": qsofa.score,
-        "component": components,
-    }
+    code = {"text": "qSOFA score (Seymour et al., JAMA 2016)"}
+    return _score_observation("qsofa", qsofa.partial, code, subject, as_of, qsofa.score, components)
 
 
 def _lab_flag_component(flag: LabFlag) -> dict[str, Any]:
@@ -137,16 +146,10 @@ def labs_observation(labs: LabScores, subject: dict[str, str], as_of: str) -> di
         for item in labs.components
     ]
     components += [_lab_flag_component(f) for f in (labs.lactate, labs.wbc) if f is not None]
-    return {
-        "resourceType": "Observation",
-        "id": "sofa-labs",
-        "status": "preliminary" if labs.missing else "final",
-        "code": {"text": "SOFA-style lab components (Vincent 1996): renal, coagulation, liver"},
-        "subject": subject,
-        "effectiveDateTime": as_of,
-        "valueInteger": labs.subtotal,
-        "component": components,
-    }
+    code = {"text": "SOFA-style lab components (Vincent 1996): renal, coagulation, liver"}
+    return _score_observation(
+        "sofa-labs", bool(labs.missing), code, subject, as_of, labs.subtotal, components
+    )
 
 
 def icu_risk_assessment(
