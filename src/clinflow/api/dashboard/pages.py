@@ -8,10 +8,12 @@ everything with data goes through the access gate and is audited (docs/adr/0101)
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
-from clinflow.api.dashboard.templating import render, static_file
+from clinflow.api.dashboard.templating import STATIC, render, static_file
 from clinflow.audit.events import EventCode
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
@@ -35,41 +37,23 @@ def login_page() -> HTMLResponse:
     return render("login.html", view="login", views=VIEWS)
 
 
-@router.get("/pipeline")
-def pipeline_page() -> HTMLResponse:
-    return _shell("pipeline")
+def _view_page(view: str) -> Callable[[], HTMLResponse]:
+    def page() -> HTMLResponse:
+        return _shell(view)
+
+    return page
 
 
-@router.get("/patient")
-def patient_page() -> HTMLResponse:
-    return _shell("patient")
+def _static_page(name: str) -> Callable[[], Response]:
+    def page() -> Response:
+        return static_file(name)
+
+    return page
 
 
-@router.get("/audit")
-def audit_page() -> HTMLResponse:
-    return _shell("audit")
-
-
-@router.get("/consent")
-def consent_page() -> HTMLResponse:
-    return _shell("consent")
-
-
-@router.get("/replays")
-def replays_page() -> HTMLResponse:
-    return _shell("replays")
-
-
-@router.get("/static/dashboard.js")
-def dashboard_js() -> Response:
-    return static_file("dashboard.js")
-
-
-@router.get("/static/proof.js")
-def proof_js() -> Response:
-    return static_file("proof.js")
-
-
-@router.get("/static/dashboard.css")
-def dashboard_css() -> Response:
-    return static_file("dashboard.css")
+# One public GET route per view and per static file, each path named in the access table
+# (``api/access.py``): no path parameter, so nothing but these is served.
+for _view in VIEWS:
+    router.add_api_route(f"/{_view}", _view_page(_view), methods=["GET"], name=f"{_view}_page")
+for _name in STATIC:
+    router.add_api_route(f"/static/{_name}", _static_page(_name), methods=["GET"], name=_name)
