@@ -44,9 +44,10 @@ def tansu() -> None:
 
 
 def _python_with_moto() -> str | None:
-    """A Python that can run moto's S3 server (not a project dependency: the system one)."""
-    for candidate in (os.environ.get("CLINFLOW_TEST_MOTO_PYTHON"), shutil.which("python3"),
-                      sys.executable):  # fmt: skip
+    """A Python that can run moto's S3 server: the project's own (moto[s3] is a test extra),
+    else one named by CLINFLOW_TEST_MOTO_PYTHON or on PATH."""
+    for candidate in (sys.executable, os.environ.get("CLINFLOW_TEST_MOTO_PYTHON"),
+                      shutil.which("python3")):  # fmt: skip
         if not candidate:
             continue
         probe = subprocess.run([candidate, "-c", "import moto.server, flask"],
