@@ -94,6 +94,16 @@ class DeidResult:
     identifiers: frozenset[str] = frozenset()  # for renaming identifying output paths only
 
 
+@dataclass(frozen=True, slots=True)
+class _Walk:
+    """What stays the same over one dataset's walk, however deep it recurses: the action
+    context, the result being counted and the action table (the IOD's, or the whole one)."""
+
+    ctx: ActionContext
+    result: DeidResult
+    actions: dict[int, tuple[ActionCode, DeidAction]]
+
+
 def _complete(ds: FileDataset, location: str) -> FileDataset:
     """Refuse a truncated file: pydicom keeps a short last value without complaint."""
     if not ds._dict:
@@ -358,7 +368,7 @@ class DicomDeidentifier:
             sop_class = ds.get(SOP_CLASS_UID)
             if sop_class is not None and sop_class.value:
                 actions = self._iod_actions.get(str(sop_class.value).strip("\0 "), actions)
-        self._walk(ds, ctx, result, 0, False, actions)
+        self._walk(ds, _Walk(ctx, result, actions), 0, False)
         if ctx.deferred_text:
             self._clean_text(ctx)
         self._drop_dependents(ds, result)
@@ -376,21 +386,14 @@ class DicomDeidentifier:
         sop_class = meta.get("MediaStorageSOPClassUID") if meta is not None else None
         return str(sop_class or "") == MEDIA_STORAGE_DIRECTORY or 0x00041220 in ds
 
-    def _walk(
-        self,
-        ds: Dataset,
-        ctx: ActionContext,
-        result: DeidResult,
-        depth: int,
-        clean: bool,
-        actions: dict[int, tuple[ActionCode, DeidAction]],
-    ) -> None:
+    def _walk(self, ds: Dataset, walk: _Walk, depth: int, clean: bool) -> None:
         """Apply the profile to every element of ``ds``; recurse into sequences.
 
         ``clean`` is set inside a sequence the profile says to clean (C) or dummy (D), such
         as ContentSequence: there, text and dates the table does not list (TextValue, ...)
         are cleaned too, since the sequence's action covers everything it contains.
         """
+        ctx, result, actions = walk.ctx, walk.result, walk.actions
         if depth > result.max_depth:
             result.max_depth = depth
         pattern_groups = self._pattern_groups
@@ -412,7 +415,7 @@ class DicomDeidentifier:
                 if raw_vr == "SQ" or (raw_vr in (None, "UN") and _dictionary_sq(tag)):
                     quiet = self._quiet_depth(elem, depth, clean)
                     if quiet is None:
-                        self._walk_items(ds, tag, ctx, result, depth, clean, actions)
+                        self._walk_items(ds, tag, walk, depth, clean)
                     elif quiet > result.max_depth:
                         result.max_depth = quiet
                 elif self._remove_unknown and group > 0x0002 and not _known_public(tag):
@@ -439,7 +442,7 @@ class DicomDeidentifier:
                     ds[tag] = DataElement(tag, "SQ", Sequence())
                 else:
                     inner = clean or code in (ActionCode.CLEAN, ActionCode.DUMMY)
-                    self._walk_items(ds, tag, ctx, result, depth, inner, actions)
+                    self._walk_items(ds, tag, walk, depth, inner)
                 counts[_SEQUENCE_COUNT.get(code, "sequence-cleaned")] += 1
                 result.changes += code in _SEQUENCE_COUNT
                 continue
@@ -457,22 +460,13 @@ class DicomDeidentifier:
             elem.value, bool(elem.is_implicit_VR), bool(elem.is_little_endian), depth + 1, clean
         )
 
-    def _walk_items(
-        self,
-        ds: Dataset,
-        tag: int,
-        ctx: ActionContext,
-        result: DeidResult,
-        depth: int,
-        clean: bool,
-        actions: dict[int, tuple[ActionCode, DeidAction]],
-    ) -> None:
+    def _walk_items(self, ds: Dataset, tag: int, walk: _Walk, depth: int, clean: bool) -> None:
         original = ds._dict[tag]  # type: ignore[index]
-        before = result.changes
+        before = walk.result.changes
         value = ds[tag].value
         for item in value or ():
-            self._walk(item, ctx, result, depth + 1, clean, actions)
-        if result.changes == before and not isinstance(original, DataElement):
+            self._walk(item, walk, depth + 1, clean)
+        if walk.result.changes == before and not isinstance(original, DataElement):
             # nothing inside changed: put the raw bytes back, which write far faster
             ds._dict[tag] = original  # type: ignore[index]
 
