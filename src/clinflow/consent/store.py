@@ -112,12 +112,34 @@ def _row(raw: Sequence[Any]) -> HistoryRow:
 _COLUMNS = "seq, patient, version, kind, item_id, recorded_at, body"
 
 
-class _SqlHistoryReads:
-    """The read side both backends share; ``_PARAM`` is the driver's placeholder."""
+class _SqlConsentStore:
+    """What both backends share: the reads, receipts and change detection. ``_PARAM`` is the
+    driver's placeholder, ``_SAVE_RECEIPT`` its insert-unless-present of a receipt."""
 
     _PARAM = "?"
+    _SAVE_RECEIPT: str
     _conn: Any
     _lock: threading.RLock
+    _seen: int  # the change counter at the last ``changed()``
+
+    def _change_counter(self) -> int:
+        """A number that every committed write makes larger."""
+        raise NotImplementedError
+
+    def changed(self) -> bool:
+        """True when any writer committed since the last call."""
+        current = self._change_counter()
+        if current == self._seen:
+            return False
+        self._seen = current
+        return True
+
+    def save_receipt(self, receipt_id: str, patient: str, body: dict[str, Any]) -> None:
+        with self._lock:
+            self._conn.execute(
+                self._SAVE_RECEIPT,
+                (receipt_id, patient, time.time(), orjson.dumps(body).decode()),
+            )
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
@@ -146,8 +168,13 @@ class _SqlHistoryReads:
         return [_body(r[0]) for r in self._query(sql + " ORDER BY created, receipt_id", params)]
 
 
-class SqliteConsentStore(_SqlHistoryReads):
+class SqliteConsentStore(_SqlConsentStore):
     """Embedded backend: one SQLite file in WAL mode (``<data-dir>/consent.db``)."""
+
+    _SAVE_RECEIPT = (
+        "INSERT OR IGNORE INTO consent_receipts(receipt_id, patient, created, body)"
+        " VALUES (?, ?, ?, ?)"
+    )
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -157,10 +184,16 @@ class SqliteConsentStore(_SqlHistoryReads):
         except sqlite3.Error as exc:
             raise ConfigError(f"{path}: cannot open consent registry ({exc})") from exc
         self._signal_fd, self._signal = _open_signal(path.with_name(path.name + "-signal"))
-        self._signal_seen = self._read_signal()
+        self._seen = self._read_signal()
 
     def _read_signal(self) -> int:
         return int(struct.unpack_from("<Q", self._signal)[0])
+
+    def _change_counter(self) -> int:
+        """An 8-byte counter in a shared memory-mapped file (``consent.db-signal``) that
+        every writer bumps after committing: a fraction of a microsecond, so every decision
+        can afford ``changed()``."""
+        return self._read_signal()
 
     def _bump_signal(self) -> None:
         """After a commit: bump the shared change counter (under an exclusive file lock)."""
@@ -213,27 +246,6 @@ class SqliteConsentStore(_SqlHistoryReads):
             self._bump_signal()
             return len(rows)
 
-    def changed(self) -> bool:
-        """True when any writer committed since the last call.
-
-        Reads an 8-byte counter in a shared memory-mapped file (``consent.db-signal``) that
-        every writer bumps after committing: a fraction of a microsecond, so every decision
-        can afford it.
-        """
-        current = self._read_signal()
-        if current == self._signal_seen:
-            return False
-        self._signal_seen = current
-        return True
-
-    def save_receipt(self, receipt_id: str, patient: str, body: dict[str, Any]) -> None:
-        with self._lock:
-            self._conn.execute(
-                "INSERT OR IGNORE INTO consent_receipts(receipt_id, patient, created, body)"
-                " VALUES (?, ?, ?, ?)",
-                (receipt_id, patient, time.time(), orjson.dumps(body).decode()),
-            )
-
     def close(self) -> None:
         with self._lock:
             self._conn.close()
@@ -277,13 +289,17 @@ FOR EACH ROW EXECUTE FUNCTION clinflow_consent_append_only();
 """
 
 
-class PostgresConsentStore(_SqlHistoryReads):
+class PostgresConsentStore(_SqlConsentStore):
     """Distributed backend: the same tables in PostgreSQL (DSN from ``CLINFLOW_PG_DSN``).
 
     ``schema`` isolates deployments (and tests) sharing one database.
     """
 
     _PARAM = "%s"
+    _SAVE_RECEIPT = (
+        "INSERT INTO consent_receipts(receipt_id, patient, created, body)"
+        " VALUES (%s, %s, %s, %s::jsonb) ON CONFLICT (receipt_id) DO NOTHING"
+    )
 
     def __init__(self, dsn: str | None = None, schema: str = "clinflow_consent") -> None:
         import psycopg
@@ -303,7 +319,7 @@ class PostgresConsentStore(_SqlHistoryReads):
             raise ConfigError(
                 f"PostgreSQL consent registry unavailable ({type(exc).__name__})"
             ) from exc
-        self._seen_seq = self.last_seq()
+        self._seen = self.last_seq()
 
     def append(self, patient: str, kind: str, item_id: str, body: dict[str, Any]) -> HistoryRow:
         text = orjson.dumps(body).decode()
@@ -325,20 +341,8 @@ class PostgresConsentStore(_SqlHistoryReads):
                                   float(row[2]), body)
         raise ConfigError("consent registry: could not append after repeated conflicts")
 
-    def changed(self) -> bool:
-        current = self.last_seq()
-        if current == self._seen_seq:
-            return False
-        self._seen_seq = current
-        return True
-
-    def save_receipt(self, receipt_id: str, patient: str, body: dict[str, Any]) -> None:
-        with self._lock:
-            self._conn.execute(
-                "INSERT INTO consent_receipts(receipt_id, patient, created, body)"
-                " VALUES (%s, %s, %s, %s::jsonb) ON CONFLICT (receipt_id) DO NOTHING",
-                (receipt_id, patient, time.time(), orjson.dumps(body).decode()),
-            )
+    def _change_counter(self) -> int:
+        return self.last_seq()
 
     def close(self) -> None:
         with self._lock:
