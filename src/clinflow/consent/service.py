@@ -88,6 +88,8 @@ class ScheduledRevocation:
     consent_id: str
 
 
+# A service, not a value: compared by identity, and no repr that would print its stores and keys.
+@dataclass(kw_only=True, eq=False, repr=False)
 class ConsentService:
     """The consent operations users call (CLI and API), over stores opened by the caller.
 
@@ -96,32 +98,21 @@ class ConsentService:
     API, ``serve`` and the runtimes share the same registry, lineage and targets.
     """
 
-    def __init__(
-        self,
-        *,
-        data_dir: DataDir,
-        pseudonymizer: Pseudonymizer,
-        policy: ConsentPolicy,
-        registry: ConsentRegistry,
-        lineage: LineageIndex,
-        datakeys: DataKeyStore,
-        research: ResearchStore,
-        quarantine: Quarantine,
-        targets: RetractionRegistry,
-        audit: AuditSink,
-    ) -> None:
-        self.data_dir = data_dir
-        self.pseudonymizer = pseudonymizer
-        self.policy = policy
-        self.registry = registry
-        self.lineage = lineage
-        self.datakeys = datakeys
-        self.research = research
-        self.quarantine = quarantine
-        self.targets = targets
-        self.audit = audit
+    data_dir: DataDir
+    pseudonymizer: Pseudonymizer
+    policy: ConsentPolicy
+    registry: ConsentRegistry
+    lineage: LineageIndex
+    datakeys: DataKeyStore
+    research: ResearchStore
+    quarantine: Quarantine
+    targets: RetractionRegistry
+    audit: AuditSink
+    revocations: RevocationService = field(init=False)
+
+    def __post_init__(self) -> None:
         self.revocations = RevocationService(
-            self.registry, self.lineage, self.targets, self.datakeys, audit
+            self.registry, self.lineage, self.targets, self.datakeys, self.audit
         )
 
     # -------------------------------------------------------------- patients
