@@ -18,6 +18,12 @@ from clinflow.scoring.vitals import Consciousness, Parameter
 
 PSEUDONYM_PATTERN = PSEUDONYM_RE.pattern  # clinflow pseudonyms (PT-<hex>)
 
+
+def _measured(ge: float, le: float, description: str) -> tuple[Any, Any]:
+    """An optional measurement (vital sign or lab value) within physiological bounds."""
+    return (float | None, Field(default=None, ge=ge, le=le, description=description))
+
+
 # name -> (annotation, Field(...)). Only names in here may appear in the policy.
 FIELD_CATALOG: dict[str, tuple[Any, Any]] = {
     "patient": (
@@ -28,8 +34,8 @@ FIELD_CATALOG: dict[str, tuple[Any, Any]] = {
         AwareDatetime | None,
         Field(default=None, description="When the vitals were taken (default: now)."),
     ),
-    "respiratory_rate": (float | None, Field(default=None, ge=0, le=120, description="/min")),
-    "spo2": (float | None, Field(default=None, ge=0, le=100, description="SpO2 %")),
+    "respiratory_rate": _measured(0, 120, "/min"),
+    "spo2": _measured(0, 100, "SpO2 %"),
     "spo2_scale2": (
         bool,
         Field(default=False, description="Use NEWS2 SpO2 scale 2 (hypercapnic, target 88-92%)."),
@@ -38,34 +44,19 @@ FIELD_CATALOG: dict[str, tuple[Any, Any]] = {
         bool | None,
         Field(default=None, description="On supplemental oxygen (True) or air (False)."),
     ),
-    "systolic_bp": (float | None, Field(default=None, ge=0, le=400, description="mmHg")),
-    "heart_rate": (float | None, Field(default=None, ge=0, le=400, description="/min")),
+    "systolic_bp": _measured(0, 400, "mmHg"),
+    "heart_rate": _measured(0, 400, "/min"),
     "consciousness": (
         Consciousness | None,
         Field(default=None, description="ACVPU: A, C (new confusion), V, P or U."),
     ),
     "gcs": (int | None, Field(default=None, ge=3, le=15, description="Glasgow Coma Scale total")),
-    "temperature_c": (float | None, Field(default=None, ge=15, le=46, description="°C")),
-    "lactate_mmol_per_l": (
-        float | None,
-        Field(default=None, ge=0, le=40, description="Lactate, mmol/L (LOINC 2524-7)"),
-    ),
-    "creatinine_mg_per_dl": (
-        float | None,
-        Field(default=None, ge=0, le=40, description="Creatinine, mg/dL (LOINC 2160-0)"),
-    ),
-    "bilirubin_mg_per_dl": (
-        float | None,
-        Field(default=None, ge=0, le=80, description="Total bilirubin, mg/dL (LOINC 1975-2)"),
-    ),
-    "platelets_k_per_ul": (
-        float | None,
-        Field(default=None, ge=0, le=5000, description="Platelets, 10^3/uL (LOINC 777-3)"),
-    ),
-    "wbc_k_per_ul": (
-        float | None,
-        Field(default=None, ge=0, le=1000, description="Leukocytes, 10^3/uL (LOINC 6690-2)"),
-    ),
+    "temperature_c": _measured(15, 46, "°C"),
+    "lactate_mmol_per_l": _measured(0, 40, "Lactate, mmol/L (LOINC 2524-7)"),
+    "creatinine_mg_per_dl": _measured(0, 40, "Creatinine, mg/dL (LOINC 2160-0)"),
+    "bilirubin_mg_per_dl": _measured(0, 80, "Total bilirubin, mg/dL (LOINC 1975-2)"),
+    "platelets_k_per_ul": _measured(0, 5000, "Platelets, 10^3/uL (LOINC 777-3)"),
+    "wbc_k_per_ul": _measured(0, 1000, "Leukocytes, 10^3/uL (LOINC 6690-2)"),
     "age_years": (
         float,
         Field(ge=0, le=90, description="Age in years (fractions for infants; 90 means 90+)."),
