@@ -54,6 +54,8 @@ from clinflow.deid.text.recognizers import (
     logins_at_line_end,
     lowercase_relatives,
     lowercase_signatures,
+    message_handles,
+    names_after_room,
     ocr_normalized,
 )
 from clinflow.policy_loader import Shape, read_document
@@ -240,9 +242,13 @@ class TextDeidentifier:
                 found.append(Span(start, end, PERSON, "names_lowercase_signature", 0.6))
             for start, end in lowercase_relatives(text, is_vocabulary):
                 found.append(Span(start, end, PERSON, "names_lowercase_relative", 0.5))
+            for start, end in names_after_room(text, is_vocabulary):
+                found.append(Span(start, end, PERSON, "names_after_room", 0.5))
         if self._patterns:
             for start, end in logins_at_line_end(text, is_vocabulary):
                 found.append(Span(start, end, USERNAME, "username_line_end", 0.5))
+            for start, end in message_handles(text, is_vocabulary):
+                found.append(Span(start, end, USERNAME, "username_handle", 0.5))
         if self._nlp is not None:
             for ent in self._nlp(text).ents:
                 label = _NER_LABELS.get(ent.label_)

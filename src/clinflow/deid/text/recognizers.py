@@ -163,7 +163,9 @@ PATTERNS: tuple[PatternSpec, ...] = (
     PatternSpec(
         "date_numeric",
         DATE,
-        r"(?<![\d/-]|\d\.)\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})(?![\d/-]|\.\d)",
+        # both ends of a range: "04/02/2070-06/11/2070"
+        r"(?:(?<![\d/-]|\d\.)|(?<=\d/\d{2,4}[-–]))\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})"
+        r"(?![\d/]|-(?!\d{1,2}/\d{1,2}/\d{2,4}(?![\d/]))|\.\d)",
         0.8,
     ),
     PatternSpec(
@@ -229,7 +231,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
     PatternSpec(
         "date_month_day",
         DATE,
-        rf"\b{_MONTH_ANY}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b(?!,?\s*\d{{4}})(?!\s*{_UNITS}\b)",
+        rf"\b{_MONTH_ANY}\.?\s+\d{{1,2}}(?:st|nd|rd|th|ST|ND|RD|TH)?\b(?!,?\s*\d{{4}})"
+        rf"(?!\s*{_UNITS}\b)",
         0.6,
     ),
     PatternSpec(
@@ -264,6 +267,15 @@ PATTERNS: tuple[PatternSpec, ...] = (
         rf"THUR|THURS|FRI|SAT|SUN)\.?(?:,?[ \t]{{1,2}}(?:the[ \t]+)?\d{{1,2}}(?:st|nd|rd|th)?"
         rf"(?![\w/:.-]|\.\d)|(?=,?[ \t]{{1,2}}(?:the[ \t]+)?(?:\d{{1,2}}(?:st|nd|rd|th)?\b"
         rf"|{_MONTH_ANY}\b)))",
+        0.55,
+    ),
+    PatternSpec(
+        # a weekday in lower case (messages, quick notes) right before a numeric date:
+        # "sat 12/3", "thurs 12/1"; alone it stays no PHI
+        "date_weekday_lower",
+        DATE,
+        r"\b(?:mon|tue|tues|wed|weds|thu|thur|thurs|fri|sat|sun|monday|tuesday|wednesday|"
+        r"thursday|friday|saturday|sunday)\.?,?[ \t]{1,2}\d{1,2}/\d{1,2}(?![\d/]|\.\d)",
         0.55,
     ),
     PatternSpec(
@@ -417,7 +429,9 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"phone|ph|cell|mobile|fax|call|callback|call\s+back|number|contact|reached\s+at|"
         r"at)\.?\s*(?:#|no\.?|num(?:ber)?)?\s*[:#]?\s{0,2})"
         r"(?!(?<=\b(?:at|call|called)\s{1,2})(?:[01]\d|2[0-3])[0-5]\d(?![\d:]))"
-        r"(?:\d{1,2}-)?\d{4,6}(?![\d,/]|\.\d)",
+        r"(?:\d{1,2}-)?\d{4,6}(?![\d/]|,\d|\.\d)"
+        # a short hospital bleep: "bleep 622", "pgr 418"
+        r"|(?<=\b(?:pager|pgr|beeper|bleep|bleeped|paged)[ \t]{1,2}(?:#[ \t]?)?)\d{3}(?![\d/:.])",
         0.6,
         regex.I,
     ),
@@ -440,6 +454,20 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"|(?<=\b(?:SSN|SS#|Social Security(?: Number| No\.?| #)?)[:#\s]{1,4})\d{9}(?!\d)"
         r"|(?<=\b[xX*#•]{3}-?[xX*#•]{2}-?)\d{4}(?!\d)",  # the last four of a masked SSN
         0.85,
+        regex.I,
+    ),
+    PatternSpec(
+        # the last four of an SSN in words: "SSN on file ending 2291", "SSN (last 4): 0357",
+        # "last four of SSN 8820", "social security # ends in 5521"
+        "ssn_last_four",
+        SSN,
+        r"\b(?:SSN|SS\#|soc(?:ial)?[ \t]+sec(?:urity)?(?:[ \t]+(?:number|no\.?|\#))?)"
+        r"[^\n\d]{0,40}?(?:end(?:s|ing)?|last[ \t-]?(?:4|four)(?:[ \t]+digits)?)"
+        r"[^\n\d]{0,25}?(?P<phi>\d{4})(?!\d)"
+        r"|\blast[ \t-]?(?:4|four)(?:[ \t]+digits)?[ \t]+(?:of[ \t]+)?(?:the[ \t]+|his[ \t]+|"
+        r"her[ \t]+|their[ \t]+|pt'?s[ \t]+)?(?:SSN|SS\#|social[ \t]+security(?:[ \t]+number)?)"
+        r"[ \t:#=-]{1,4}(?P<phi>\d{4})(?!\d)",
+        0.8,
         regex.I,
     ),
     PatternSpec(
@@ -547,6 +575,18 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.5,
     ),
     PatternSpec(
+        # a dictation footer's author and typist initials in capitals at the start of a line,
+        # before the dictated/typed stamps or alone ("KLR/MT  D: 02/03/2071", "ABW/DC");
+        # also before a reference ("Our ref: PJ/tw/CX-1182")
+        "dictation_initials_upper",
+        USERNAME,
+        r"(?m)^[ \t]*(?P<phi>[A-Z]{2,4}/[A-Z]{2,4})(?=[ \t]*$|[ \t]+(?:D|T|DD|DT|Dict|Job|"
+        r"Doc|cc|CC)\b)"
+        r"|(?<=\b(?i:ref|reference)\.?[ \t]*:?[ \t]*)"
+        r"(?P<phi>[A-Za-z]{2,4}(?:/[A-Za-z]{2,4})+)(?=/)",
+        0.5,
+    ),
+    PatternSpec(
         # upper-case letters and digits mixed (licence, plate, serial, internal ids): at least
         # two of each, five characters or more, not a clinical code, spinal level or unit
         "alphanumeric_id",
@@ -650,6 +690,16 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"|(?:ON|QC|BC|AB|MB|SK|NS|NB|NL|PE)[ \t]+[A-Z]\d[A-Z]"
         r"|(?:NSW|VIC|QLD|TAS|ACT|SA|WA|NT)[ \t]+\d{4}\b))",
         0.65,
+    ),
+    PatternSpec(
+        # "..., Barre VT (802...", "Mackenzie Hospital, Emerald QLD": a town after a comma and
+        # before a state or territory abbreviation (not one that is also a clinical one)
+        "city_after_comma_before_state",
+        LOCATION,
+        rf"(?<=,[ \t]{{1,2}})(?:\p{{Lu}}[\p{{L}}'.-]+[ \t]){{0,2}}\p{{Lu}}[\p{{L}}\d'.-]*\p{{L}}"
+        rf"[ \t]{{1,2}}(?!MD|DO|PA|OR|IN|ME|DE|ID|HI|OK|CO|MS|MI|CT|RN|NP|PT|OT)"
+        rf"(?:{_STATE_ABBR}|NSW|VIC|QLD|TAS|ACT|NT)(?![\p{{L}}\d-])",
+        0.55,
     ),
     PatternSpec(
         "city_before_state_zip",
@@ -994,6 +1044,14 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"(?=[ \t]{1,3}(?:MR|MRN|DOB|#|\d{1,3}[ \t]?(?:[MF]|y|yo)\b|\d{5,}))",
         0.6,
     ),
+    PatternSpec(
+        # a schedule or census table's cell holding "FAMILY, GIVEN" / "Family, Given"
+        "surname_comma_given_cell",
+        PERSON,
+        r"(?<=\|[ \t]{0,3})\p{Lu}[\p{L}'’-]+(?:[ \t]\p{Lu}[\p{L}'’-]+)?,[ \t]?\p{Lu}[\p{L}'’-]+"
+        r"(?:[ \t]\p{Lu}[\p{L}'’-]+|[ \t]\p{Lu}\.?)?(?=[ \t]*\|)",
+        0.6,
+    ),
     # ----- names with fixed shapes (more in names.py) ------------------------------------
     PatternSpec(
         "titled_name", PERSON, rf"\b{_TITLE}\.?\s{{1,2}}(?:{_NAME_WORD}\s+){{0,3}}{_NAME_WORD}", 0.8
@@ -1295,3 +1353,60 @@ def logins_at_line_end(text: str, is_word: Any) -> list[tuple[int, int]]:
         for m in _LOGIN_AT_LINE_END.finditer(text)
         if m.group("login").islower() and not is_word(m.group("login").rstrip("."))
     ]
+
+
+# ----- handles in exported message threads and stamps ("22:41 rkhan2: on my way") ----------
+_HANDLE_SHAPES = regex.compile(
+    # a time stamp starting the line, then the sender's handle and ":" or "(full name"
+    r"(?m)^[ \t]*(?:\[?\d{1,2}:\d{2}(?::\d{2})?\]?|\d{4})[ \t]+(?P<login>[a-z][a-z0-9._]{2,15})"
+    r"(?=[ \t]*(?::|\([^)\n]{0,60}\)[ \t]*:?))"
+    # a handle in parentheses closing a signature line after a credential or a time stamp:
+    # "J. Ruiz, MD  (jruiz4)", "01/02/2070 1915  (mokafor)"
+    r"|(?<=(?:\d|\b(?:MD|DO|RN|NP|PA|PA-C|PharmD|DPT|LPN|BSN|CCRN|CNM|CRNA|LCSW|LICSW|"
+    r"M\.D|R\.N)\.?)[ \t]{1,3}\()(?P<login>[a-z][a-z0-9._]{3,15})(?=\)[ \t]*$)"
+    # "printed by kvoss 07:10", "exported by mlee from ..."
+    r"|\b(?i:printed|exported|entered|created|generated|modified|updated|uploaded|edited|"
+    r"accessed|released|filed|logged|run)[ \t]+(?:\S+[ \t]+){0,2}?(?i:by)[ \t]+"
+    r"(?P<login>[a-z][a-z0-9._]{2,15})\b(?![.'’-]\w)",
+)
+
+
+def message_handles(text: str, is_word: Any) -> list[tuple[int, int]]:
+    """Log-in handles in the shapes of exported message threads and print stamps, when the
+    handle is no ordinary or clinical word; every other occurrence of a handle found is
+    the same user ("22:44 rkhan2: ok" after "22:41 rkhan2 (ravi khan, md): ...")."""
+    handles = {
+        m.group("login")
+        for m in _HANDLE_SHAPES.finditer(text)
+        if not is_word(m.group("login").rstrip("."))
+    }
+    if not handles:
+        return []
+    pattern = regex.compile(
+        r"(?<![\w@./-])(?:" + "|".join(regex.escape(h) for h in sorted(handles)) + r")(?![\w@-])"
+    )
+    return [m.span() for m in pattern.finditer(text)]
+
+
+# ----- a lower-case name after a room or bed ("rm 412b okafor k 3.1", "709 de souza fall") ---
+_ROOM_THEN_NAME = regex.compile(
+    r"(?:\b(?:rm|room|bed|bd|bay)\.?[ \t]*\d{1,4}[a-d]?|(?<![\w/.:-])\d{2,4}[a-d])[ \t]+"
+    r"(?P<name>(?:[a-z]\.[ \t]?)?(?:(?:de|da|del|della|di|van|von|la|le|st\.?)[ \t]+)?"
+    r"(?P<first>[a-z][a-z'’-]{2,}))(?:[ \t]+(?P<second>[a-z][a-z'’-]{2,}))?",
+)
+
+
+def names_after_room(text: str, is_word: Any) -> list[tuple[int, int]]:
+    """Lower-case patient names after a room or bed number in census and cross-cover logs,
+    when the name is no ordinary or clinical word; a second word is kept only when it is no
+    such word either ("rm 12 hale refused" -> "hale", "bed 4 ines pardo" -> both)."""
+    found = []
+    for match in _ROOM_THEN_NAME.finditer(text):
+        if is_word(match.group("first").strip("'’-")):
+            continue
+        end = match.end("name")
+        second = match.group("second")
+        if second is not None and not is_word(second.strip("'’-")):
+            end = match.end("second")
+        found.append((match.start("name"), end))
+    return found

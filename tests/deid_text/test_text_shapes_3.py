@@ -1,0 +1,106 @@
+"""Note shapes measured on blind_5 (a development set since): handles in exported message
+threads, patients named after a room in cross-cover logs, schedule tables, the last four of
+an SSN in words, dictation footers in capitals, towns before a state with no comma, lower-case
+weekdays before a date, ranges of full dates, short bleeps. Every example string here is
+invented for the test."""
+
+from __future__ import annotations
+
+import pytest
+
+from clinflow.deid.pseudonym import Pseudonymizer
+from clinflow.deid.text.engine import TextDeidentifier, load_text_policy
+
+from .helpers import covered
+
+KEY = bytes(range(32))
+
+
+@pytest.fixture(scope="module")
+def deid() -> TextDeidentifier:
+    policy = load_text_policy().model_copy(update={"anonymizer": "builtin"})
+    return TextDeidentifier(Pseudonymizer(KEY), policy)
+
+
+FOUND = [
+    # exported message threads: the sender's handle after a time stamp, then everywhere
+    ("07:12 rvossberg (ruth vossberg, rn): bed 9 is ready\n07:15 tmalik: thx", "rvossberg"),
+    ("07:12 rvossberg (ruth vossberg, rn): bed 9 is ready\n07:15 tmalik: thx", "tmalik"),
+    ("[09:02] okw3: labs back\n[09:10] dr pell: seen\nfwd to okw3 later", "okw3"),
+    ("07:12 rvossberg: hi\n07:40 rvossberg: pt asleep", "rvossberg"),
+    # print and export stamps, a handle in parentheses closing a signature
+    ("Clinic list  Printed by mquandt 06:55", "mquandt"),
+    ("[thread exported by zhollis from 10.0.0.1]", "zhollis"),
+    ("Electronically signed: P. Varga, MD  (pvarga7)", "pvarga7"),
+    ("Ines Rocha, RN  03/04/2071 2310  (irocha)", "irocha"),
+    # cross-cover logs: the patient's name in lower case after the room or bed
+    ("0115 rm 512c pennington k 3.0 -> repleted", "pennington"),
+    ("0300 rm 508 odalys fairweather c/o nausea, zofran given", "odalys fairweather"),
+    ("0420 514a t. hargreave pulled ng tube", "hargreave"),
+    ("0500 rm 511 van der berg up to chair", "der berg"),
+    # schedule and census tables: "FAMILY, GIVEN" or "Family, Given" in a cell
+    ("| 0900 | QUILLFEATHER, ODESSA | XR-1182 | 01/02/1970 | F/U |", "QUILLFEATHER, ODESSA"),
+    ("| 0920 | Marchetti-Lowe, Bram | XR-1190 | new |", "Marchetti-Lowe, Bram"),
+    # the last four of an SSN written in words
+    ("Insurance verified, SSN on file ending 2291.", "2291"),
+    ("DOB 1950-02-03   SSN (last 4, verification): 0357", "0357"),
+    ("Identity checked against last four of SSN 8820 and DOB.", "8820"),
+    ("SOCIAL SECURITY # ENDS IN 5521", "5521"),
+    # dictation footers in capitals, and a reference's initials before a number
+    ("MARGO T. FENWICK, MD\nMTF/KLR  D: 02/03/2071  T: 02/04/2071", "MTF/KLR"),
+    ("ANSEL RUIZ, M.D.\nAR/QW", "AR/QW"),
+    ("Our ref: PJ/tw/CX4471-09\nDictated 3 Feb", "PJ/tw"),
+    # a town after a comma and before a state or territory with no comma
+    ("Pharmacy: Corner Drug, Montpelier VT (802) 555-0100", "Montpelier"),
+    ("Referring site: Base Hospital, Longreach QLD   Dr on call", "Longreach"),
+    ("from Pine Hollow Manor, Sylva NC, adm 2/2", "Sylva"),
+    # a weekday in lower case right before a numeric date
+    ("quick note - wed 11/4 0230\npt calm", "wed 11/4"),
+    ("gave his cat to a neighbour on thurs 10/2 - concerning", "thurs 10/2"),
+    # months with an ordinal in capitals; both ends of a range of full dates
+    ("DISCHARGED NOVEMBER 12TH, STABLE.", "NOVEMBER 12TH"),
+    ("  03/01/2071-05/20/2071 PT x12 visits", "03/01/2071"),
+    ("  03/01/2071-05/20/2071 PT x12 visits", "05/20/2071"),
+    # pagers: a short bleep, and a pager number before a comma
+    ("Signed: T Oyelaran  bleep 417", "417"),
+    ("no answer, paged 3-2219, will retry", "3-2219"),
+]
+
+
+@pytest.mark.parametrize(("text", "phi"), FOUND)
+def test_blind5_shapes_are_found(deid: TextDeidentifier, text: str, phi: str) -> None:
+    spans = deid.analyze(text)
+    assert covered(text, phi, spans), [text[s.start : s.end] for s in spans]
+
+
+def test_a_handle_is_found_at_each_of_its_occurrences(deid: TextDeidentifier) -> None:
+    text = "21:10 qbrandt (q brandt, np): coming\n21:30 ldeane: ok\n21:31 qbrandt: here"
+    spans = deid.analyze(text)
+    assert covered(text, "qbrandt", spans, start=text.index("21:31")), spans
+
+
+KEPT = [
+    # ordinary words after a time stamp, in parentheses, after a room, or after "by"
+    ("14:05 family: at bedside\n14:20 plan: home", "family"),
+    ("L carpal tunnel release (ring)\nANESTHESIA: Bier block", "ring"),
+    ("0300 rm 508 refused labs", "refused"),
+    ("0300 bed 4 sleeping, no complaints", "sleeping"),
+    ("Report run by hand at 0700", "hand"),
+    # weekdays alone stay (Safe Harbor); a month alone in capitals is not a date with a day
+    ("follow up sat in clinic", "sat"),
+    # a clinical pair at the start of a line is no dictation footer
+    ("PO/IV  transition tomorrow", "PO/IV"),
+    # a clinical abbreviation after a town is no state
+    ("Seen at Harborview, Cardiology MD note reviewed", "Cardiology"),
+    # a dose and a score are no pager
+    ("pgr 4411 (not 44,110)", "44,110"),
+]
+
+
+@pytest.mark.parametrize(("text", "safe"), KEPT)
+def test_blind5_look_alikes_are_kept(deid: TextDeidentifier, text: str, safe: str) -> None:
+    spans = deid.analyze(text)
+    at = text.index(safe)
+    assert not any(s.start < at + len(safe) and at < s.end for s in spans), [
+        (text[s.start : s.end], s.recognizer) for s in spans
+    ]
