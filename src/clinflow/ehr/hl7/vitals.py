@@ -44,11 +44,16 @@ class Vital:
     v2_system: str = "LN"
 
 
+def _loinc(key: str, code: str, display: str, unit: str) -> Vital:
+    """A measurement with one LOINC coding, sent in v2 under that same code."""
+    return Vital(key, ((LOINC, code, display),), unit, code)
+
+
 VITALS: tuple[Vital, ...] = (
-    Vital("hr", ((LOINC, "8867-4", "Heart rate"),), "/min", "8867-4"),
-    Vital("rr", ((LOINC, "9279-1", "Respiratory rate"),), "/min", "9279-1"),
+    _loinc("hr", "8867-4", "Heart rate", "/min"),
+    _loinc("rr", "9279-1", "Respiratory rate", "/min"),
     Vital("spo2", ((LOINC, "2708-6", "Oxygen saturation"), (LOINC, "59408-5", "")), "%", "59408-5"),
-    Vital("temp", ((LOINC, "8310-5", "Body temperature"),), "Cel", "8310-5"),
+    _loinc("temp", "8310-5", "Body temperature", "Cel"),
     Vital(
         "acvpu",
         ((SNOMED, ACVPU, "ACVPU (Alert Confusion Voice Pain Unresponsive) scale"),),
@@ -56,7 +61,7 @@ VITALS: tuple[Vital, ...] = (
         ACVPU,
         "SCT",
     ),
-    Vital("o2", ((LOINC, "3151-8", "Inhaled oxygen flow rate"),), "L/min", "3151-8"),
+    _loinc("o2", "3151-8", "Inhaled oxygen flow rate", "L/min"),
 )
 BP_CODING = ((LOINC, BP_PANEL, "Blood pressure panel"),)
 BP_COMPONENTS = {
@@ -67,26 +72,19 @@ BP_UNIT = "mm[Hg]"
 
 # Laboratory results a deterioration score reads (SOFA-style components): LOINC, UCUM.
 LABS: tuple[Vital, ...] = (
-    Vital("lactate", ((LOINC, "2524-7", "Lactate [Moles/volume] in Serum or Plasma"),),
-          "mmol/L", "2524-7"),
-    Vital("creatinine", ((LOINC, "2160-0", "Creatinine [Mass/volume] in Serum or Plasma"),),
-          "mg/dL", "2160-0"),
-    Vital("wbc", ((LOINC, "6690-2", "Leukocytes [#/volume] in Blood by Automated count"),),
-          "10*3/uL", "6690-2"),
-    Vital("platelets", ((LOINC, "777-3", "Platelets [#/volume] in Blood by Automated count"),),
-          "10*3/uL", "777-3"),
-    Vital("bilirubin", ((LOINC, "1975-2", "Bilirubin.total [Mass/volume] in Serum or Plasma"),),
-          "mg/dL", "1975-2"),
+    _loinc("lactate", "2524-7", "Lactate [Moles/volume] in Serum or Plasma", "mmol/L"),
+    _loinc("creatinine", "2160-0", "Creatinine [Mass/volume] in Serum or Plasma", "mg/dL"),
+    _loinc("wbc", "6690-2", "Leukocytes [#/volume] in Blood by Automated count", "10*3/uL"),
+    _loinc("platelets", "777-3", "Platelets [#/volume] in Blood by Automated count", "10*3/uL"),
+    _loinc("bilirubin", "1975-2", "Bilirubin.total [Mass/volume] in Serum or Plasma", "mg/dL"),
     # the same analytes as other senders code them: lactate in whole blood (point of care,
     # blood gas analysers), creatinine and bilirubin in SI (moles/volume) units
-    Vital("lactate-blood", ((LOINC, "32693-4", "Lactate [Moles/volume] in Blood"),),
-          "mmol/L", "32693-4"),
-    Vital("creatinine-si", ((LOINC, "14682-9", "Creatinine [Moles/volume] in Serum or Plasma"),),
-          "umol/L", "14682-9"),
-    Vital("bilirubin-si",
-          ((LOINC, "14631-6", "Bilirubin.total [Moles/volume] in Serum or Plasma"),),
-          "umol/L", "14631-6"),
-)  # fmt: skip
+    _loinc("lactate-blood", "32693-4", "Lactate [Moles/volume] in Blood", "mmol/L"),
+    _loinc("creatinine-si", "14682-9", "Creatinine [Moles/volume] in Serum or Plasma", "umol/L"),
+    _loinc(
+        "bilirubin-si", "14631-6", "Bilirubin.total [Moles/volume] in Serum or Plasma", "umol/L"
+    ),
+)
 
 # canonical OBX-3 code -> the vital it is (both SpO2 codes are the same vital)
 VITAL_BY_CODE: dict[str, Vital] = {code: v for v in VITALS for _, code, _ in v.codings}
