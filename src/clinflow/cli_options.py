@@ -19,6 +19,10 @@ HostOption = Annotated[str, typer.Option("--host", help="Interface to bind.")]
 PortOption = Annotated[int, typer.Option("--port", help="TCP port.")]
 OutputFolderArgument = Annotated[Path, typer.Argument(help="Output folder (mirrors input paths).")]
 JsonReportOption = Annotated[bool, typer.Option("--json", help="Print the report as JSON.")]
+# The de-identification commands: one AuditEvent per input written (file, note, resource set).
+AuditEventsOption = Annotated[
+    bool, typer.Option("--audit/--no-audit", help="Write one AuditEvent per input de-identified.")
+]
 AuditDsnOption = Annotated[
     str | None,
     typer.Option(

@@ -9,7 +9,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from clinflow.cli_options import DataDirOption, JsonReportOption, OutputFolderArgument
+from clinflow.cli_options import (
+    AuditEventsOption,
+    DataDirOption,
+    JsonReportOption,
+    OutputFolderArgument,
+)
 from clinflow.config import DataDir
 from clinflow.crypto.keys import KeyRing
 from clinflow.deid.dicom.batch import deidentify_tree
@@ -45,9 +50,7 @@ def deid_dicom(
     ] = None,
     data_dir: DataDirOption = None,
     as_json: JsonReportOption = False,
-    audit: Annotated[
-        bool, typer.Option("--audit/--no-audit", help="Write one AuditEvent per file.")
-    ] = True,
+    audit: AuditEventsOption = True,
 ) -> None:
     """De-identify DICOM with PS3.15 Table E.1-1 and its options; quarantine what cannot be.
 
