@@ -18,9 +18,9 @@ consent, releases nothing, and the denial is audited with its reason (ADR 0094).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import KW_ONLY, dataclass, field, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from clinflow.audit import events as audit_events
 from clinflow.consent.decision import Decision, DecisionQuery, DecisionSource
@@ -56,27 +56,20 @@ def categories_of(envelope: Envelope) -> frozenset[str]:
     return frozenset(found)
 
 
+@dataclass(eq=False, repr=False)  # a pipeline stage: compared by identity
 class ConsentGate:
     """``process(envelope) -> list[Envelope]``: pass permitted data, drop and audit the rest."""
 
-    stage = "consent-gate"
+    stage: ClassVar[str] = "consent-gate"
 
-    def __init__(
-        self,
-        registry: ConsentRegistry,
-        audit: AuditSink,
-        *,
-        destination: str,
-        agent: str = "clinflow-consent-gate",
-        agreements: AgreementCheck | None = None,
-    ) -> None:
-        self.registry = registry
-        self.agreements = agreements
-        self.audit = audit
-        self.destination = destination
-        self.agent = agent
-        self.permitted = 0
-        self.denied = 0
+    registry: ConsentRegistry
+    audit: AuditSink
+    _: KW_ONLY
+    destination: str
+    agent: str = "clinflow-consent-gate"
+    agreements: AgreementCheck | None = None
+    permitted: int = field(default=0, init=False)
+    denied: int = field(default=0, init=False)
 
     def query_for(self, envelope: Envelope) -> DecisionQuery:
         if not envelope.purpose:
