@@ -135,29 +135,25 @@ def _compile(template: str) -> tuple[re.Pattern[str], dict[str, Convertor[Any]]]
     return regex, convertors
 
 
+@dataclass(eq=False, repr=False)  # one per app, compared by identity
 class GateControl:
     """What a gate needs, shared by the app that owns it (which flushes it at shutdown)."""
 
-    def __init__(
-        self,
-        app_name: str,
-        routes: Callable[[], list[BaseRoute]],
-        authenticator: Authenticator,
-        limits: Limits,
-        audit: Callable[[], AuditSink | None],
-        source: str = "clinflow/api",
-    ) -> None:
-        self.app_name = app_name
-        self.routes = routes
-        self.authenticator = authenticator
-        self.limits = limits
-        self.audit = audit
-        self.source = source
-        self.buckets = TokenBuckets(limits.refused_per_second, limits.refused_burst)
-        self.refusals = RefusalLedger(limits.refusal_window_s)
-        self._next_sweep = 0.0
-        self._compiled: list[_Compiled] = []
-        self._compiled_for = -1
+    app_name: str
+    routes: Callable[[], list[BaseRoute]]
+    authenticator: Authenticator
+    limits: Limits
+    audit: Callable[[], AuditSink | None]
+    source: str = "clinflow/api"
+    buckets: TokenBuckets = field(init=False)
+    refusals: RefusalLedger = field(init=False)
+    _next_sweep: float = field(default=0.0, init=False)
+    _compiled: list[_Compiled] = field(default_factory=list, init=False)
+    _compiled_for: int = field(default=-1, init=False)
+
+    def __post_init__(self) -> None:
+        self.buckets = TokenBuckets(self.limits.refused_per_second, self.limits.refused_burst)
+        self.refusals = RefusalLedger(self.limits.refusal_window_s)
 
     def compiled(self) -> list[_Compiled]:
         """The app's routes as (regex, convertors, methods, template), rebuilt when the app's
