@@ -228,18 +228,13 @@ def dicom_patient_pseudonym(data: bytes, pseudonymizer: Pseudonymizer) -> str | 
     return pseudonymizer.patient_pseudonym(key) if key else None
 
 
+@dataclass(eq=False, repr=False)  # a pipeline stage: compared by identity
 class DicomDeidStage:
     """Pipeline stage: DICOM envelope in, de-identified envelope out (or quarantined)."""
 
-    def __init__(
-        self,
-        engine: DicomDeidentifier,
-        quarantine: Quarantine,
-        audit: AuditSink | None = None,
-    ) -> None:
-        self.engine = engine
-        self.quarantine = quarantine
-        self.audit = audit
+    engine: DicomDeidentifier
+    quarantine: Quarantine
+    audit: AuditSink | None = None
 
     def process(self, envelope: Envelope) -> list[Envelope]:
         if envelope.source is not SourceKind.DICOM:
