@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
+from clinflow.cli_options import DataDirOption
 from clinflow.config import DataDir
 from clinflow.errors import ConfigError
 from clinflow.synthetic.generator import GenerateOptions, default_workers, generate
@@ -82,14 +83,7 @@ def generate_command(
     workers: Annotated[
         int | None, typer.Option("--workers", min=1, help="Worker processes (default 2).")
     ] = None,
-    data_dir: Annotated[
-        str | None,
-        typer.Option(
-            "--data-dir",
-            help="Data directory whose audit log records the run (default ./clinflow-data).",
-            show_default=False,
-        ),
-    ] = None,
+    data_dir: DataDirOption = None,  # its audit log records the run
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar or table.")] = False,
     output_format: Annotated[
         str,
