@@ -15,29 +15,17 @@ from pathlib import Path
 import orjson
 import pytest
 
-from clinflow.config import scenarios_dir
-from clinflow.ehr.hl7.emit import cohort_messages
 from clinflow.ehr.hl7.mllp import END, START, FrameReader, MllpSource, parse_address
 from clinflow.ehr.hl7.parser import parse
-from clinflow.ehr.hl7.profiles import vendor_profile
 from clinflow.envelope import Envelope
 from clinflow.errors import ConfigError
 from clinflow.quarantine import Quarantine
 from clinflow.runtime.rejects import quarantine_reject
-from clinflow.synthetic.scenario import load_scenario
-from clinflow.synthetic.stream import StreamOptions
 from helpers.fakes import RecordingAuditSink
 
+from .helpers import msa, oru_messages
+
 VENDORS = ("standard", "northwind-monitors", "meridian-ehr")
-
-
-def _orus(patients: int, vendor: str) -> list[str]:
-    scenario = load_scenario(scenarios_dir() / "demo.yaml").model_copy(
-        update={"vitals_hours": 6.0, "imaging_fraction": 0.0}
-    )
-    options = StreamOptions(patients=patients, seed=5, scenario=scenario)
-    texts = (t for _, t in cohort_messages(options, vendor_profile(vendor)))
-    return [t for t in texts if "|ORU^R01^" in t.split("\r", 1)[0]]
 
 
 def _unique(text: str, number: int) -> str:
@@ -86,7 +74,7 @@ class Burst:
 
 def make_burst(total: int, seed: int, patients: int) -> Burst:
     rng = random.Random(seed)
-    templates = [t for vendor in VENDORS for t in _orus(patients, vendor)]
+    templates = [t for vendor in VENDORS for t in oru_messages(patients, vendor)]
     frames: list[bytes] = []
     expected: list[str] = []
     sent: list[bytes] = []
@@ -129,12 +117,6 @@ async def _send(host: str, port: int, frames: Iterable[bytes]) -> list[bytes]:
     return [a.removeprefix(START).removesuffix(END) for a in answers]
 
 
-def _msa(answer: bytes) -> tuple[str, str, str]:
-    msa = parse(answer).first("MSA")
-    assert msa is not None
-    return msa.value(1), msa.value(2), msa.value(3)
-
-
 async def _run(
     source: MllpSource, frames: list[bytes], connections: int
 ) -> tuple[list[bytes], list[Envelope]]:
@@ -172,7 +154,7 @@ def _source(tmp_path: Path, audit: RecordingAuditSink, **kwargs: object) -> Mllp
 
 def _check(burst: Burst, answers: list[bytes], received: list[Envelope], tmp_path: Path,
            audit: RecordingAuditSink) -> None:  # fmt: skip
-    codes = [_msa(a) for a in answers]
+    codes = [msa(a) for a in answers]
     for (code, _, reason), expected in zip(codes, burst.expected, strict=True):
         assert code == expected
         assert bool(reason) == (expected != "AA")  # a NAK says why
@@ -222,22 +204,22 @@ def test_burst_small_then_restart_keeps_every_acknowledged_message(
 def test_resent_message_during_its_own_write_is_answered_once(
     tmp_path: Path, data_dir: Path
 ) -> None:
-    text = _orus(1, "standard")[0]
+    text = oru_messages(1, "standard")[0]
     audit = RecordingAuditSink()
     source = _source(tmp_path, audit)
     frames = [text.encode()] * 6
     answers, received = asyncio.run(_run(source, frames, connections=6))
-    assert [_msa(a)[0] for a in answers] == ["AA"] * 6
+    assert [msa(a)[0] for a in answers] == ["AA"] * 6
     assert len(received) == 1 and source.stats.duplicates == 5
 
 
 def test_oversize_and_garbage_between_frames(tmp_path: Path, data_dir: Path) -> None:
-    text = _orus(1, "standard")[0].encode()
+    text = oru_messages(1, "standard")[0].encode()
     source = _source(tmp_path, RecordingAuditSink(), max_frame_bytes=4096)
     frames = [text, b"MSH|" + b"x" * 10_000, text.replace(b"|CF", b"|XX", 1)]
     answers, received = asyncio.run(_run(source, frames, connections=1))
-    assert [_msa(a)[0] for a in answers] == ["AA", "AR", "AA"]
-    assert "larger than 4096" in _msa(answers[1])[2]
+    assert [msa(a)[0] for a in answers] == ["AA", "AR", "AA"]
+    assert "larger than 4096" in msa(answers[1])[2]
     assert len(received) == 2
 
 
@@ -267,7 +249,7 @@ def test_burst_of_10000_oru_messages(tmp_path: Path, data_dir: Path) -> None:
     source = _source(tmp_path, audit)
     answers, received = asyncio.run(_run(source, burst.frames, connections=16))
     _check(burst, answers, received, tmp_path, audit)
-    counts = Counter(_msa(a)[0] for a in answers)
+    counts = Counter(msa(a)[0] for a in answers)
     assert counts["AA"] == burst.valid_keys + source.stats.duplicates
     assert source.spool.flushes < source.stats.accepted  # group commit did batch fsyncs
     names = Counter(parse(f).msh.value(3) for f in islice(burst.frames, 0, None, 97)

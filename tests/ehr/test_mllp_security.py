@@ -21,7 +21,7 @@ from helpers.cli import run_cli
 from helpers.fakes import RecordingAuditSink
 from helpers.pki import make_pki
 
-from .test_hl7_mllp import _msa, _orus
+from .helpers import msa, oru_messages
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +110,7 @@ async def _exchange(source: MllpSource, frame: bytes, tls: ssl.SSLContext | None
 
 
 def _frame() -> bytes:
-    return _orus(1, "standard")[0].encode()
+    return oru_messages(1, "standard")[0].encode()
 
 
 def test_a_peer_outside_the_allow_list_is_closed_unread(tmp_path: Path) -> None:
@@ -128,7 +128,7 @@ def test_tls_sender_gets_aa_and_a_plaintext_sender_gets_nothing(
     client = ssl.create_default_context(cafile=pki["ca"])
     source = _source(tmp_path / "tls", policy)
     answer = asyncio.run(_exchange(source, _frame(), client))
-    assert answer is not None and _msa(answer)[0] == "AA"
+    assert answer is not None and msa(answer)[0] == "AA"
     assert source.stats.accepted == 1
 
     plain = _source(tmp_path / "plain", policy)
@@ -149,4 +149,4 @@ def test_mutual_tls_refuses_a_sender_without_a_signed_certificate(
     signed.load_cert_chain(pki["client_cert"], pki["client_key"])
     source = _source(tmp_path / "signed", policy)
     answer = asyncio.run(_exchange(source, _frame(), signed))
-    assert answer is not None and _msa(answer)[0] == "AA"
+    assert answer is not None and msa(answer)[0] == "AA"

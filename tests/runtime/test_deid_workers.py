@@ -25,7 +25,7 @@ from clinflow.runtime.stages import build_pipeline
 from clinflow.synthetic.generator import GenerateOptions, generate
 from clinflow.synthetic.scenario import load_scenario
 
-from .test_kafka_pipeline import KEYS, read_stores
+from .helpers import KEYS, read_stores
 
 pytestmark = pytest.mark.slow  # spawns worker processes that load the de-identifier
 

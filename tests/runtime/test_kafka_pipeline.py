@@ -24,7 +24,6 @@ the ledger) and completed afterwards, at most one batch of inputs per hop.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import signal
 import sqlite3
@@ -39,10 +38,8 @@ import orjson
 import pytest
 
 from clinflow.audit.buffer import BufferedSink
-from clinflow.audit.store import open_existing_store
 from clinflow.config import DataDir
 from clinflow.envelope import Envelope
-from clinflow.runtime.accounting import account_research
 from clinflow.runtime.deployment import Deployment
 from clinflow.runtime.embedded import EmbeddedRuntime
 from clinflow.runtime.ingest import route_key
@@ -52,152 +49,28 @@ from clinflow.runtime.stages import build_pipeline
 from clinflow.synthetic.generator import GenerateOptions, generate
 from clinflow.synthetic.scenario import load_scenario
 from helpers.cli import run_cli
-from helpers.fakes import RecordingAuditSink
 
-from .helpers import Cluster, local_cluster, stop_cleanly
+from .helpers import (
+    HOP_NAMES,
+    KEYS,
+    MESSAGE,
+    Cluster,
+    Stores,
+    audit_size,
+    event_code,
+    ledger_counts,
+    local_cluster,
+    read_stores,
+    stop_cleanly,
+)
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow, pytest.mark.timeout(240)]
 
-KEYS = {  # one deployment's keys for both data dirs (hex, 32 bytes each)
-    "CLINFLOW_PROJECT_KEY": "a1" * 32,
-    "CLINFLOW_MASTER_KEY": "b2" * 32,
-    "CLINFLOW_AUDIT_SIGNING_KEY": "c3" * 32,
-}
 PATIENTS = 4
 SEED = 12
 HOPS = 11  # ingest ... research-release (runtime.stages)
 ENTRY = "ingest"
 DRAIN_TIMEOUT = 90.0
-
-
-# ----- the stores of one data dir, comparable across runs ------------------------------------
-
-
-QUARANTINE_ITEM = "urn:clinflow:quarantine-item"
-MESSAGE = "urn:clinflow:message"
-
-
-def event_content(entry: bytes, quarantined: dict[str, str]) -> bytes:
-    """An AuditEvent without the time it was recorded (what a re-run repeats), a quarantine
-    row id replaced by the item it names: ids count up in arrival order in each data dir's
-    quarantine.db, and two rejected inputs on different partitions arrive in either order."""
-    event = orjson.loads(entry)
-    event.pop("recorded", None)
-    for entity in event.get("entity") or ():
-        identifier = entity.get("what", {}).get("identifier", {})
-        if identifier.get("system") == QUARANTINE_ITEM:
-            identifier["value"] = quarantined[identifier["value"]]
-    return orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
-
-
-def event_code(entry: bytes) -> str:
-    return str(orjson.loads(entry)["code"]["coding"][0]["code"])
-
-
-@dataclass
-class Stores:
-    research: list[tuple[Any, ...]]  # record fields + SHA-256 of the decrypted bytes
-    research_files: int
-    lineage: list[tuple[Any, ...]]  # (output, sink, patient, purpose, location, time, inputs)
-    lineage_rows: int
-    scoring: Counter[tuple[str, bytes]]  # (patient, Observation) with multiplicity
-    quarantine: Counter[tuple[str, str, str, str | None]]  # (stage, location, reason, patient)
-    consent: list[tuple[str, int, str, str, bytes]]  # (patient, version, kind, item, body)
-    quarantined: dict[str, str]  # quarantine row id -> "stage location: reason"
-    ledger: dict[str, int]  # completed inputs per hop
-    audit: list[bytes]  # every entry, in log order
-
-    def contents(self) -> list[bytes]:
-        return [event_content(entry, self.quarantined) for entry in self.audit]
-
-    @property
-    def events(self) -> Counter[bytes]:
-        return Counter(self.contents())
-
-    @property
-    def codes(self) -> Counter[str]:
-        return Counter(event_code(entry) for entry in self.audit)
-
-    def accounts(self) -> dict[str, dict[str, Any]]:
-        return {kind: account.to_json() for kind, account in account_research(self.audit).items()}
-
-
-def read_stores(data_dir: Path) -> Stores:
-    """Everything the pipeline wrote to ``data_dir`` (opened without its audit log, so reading
-    signs no checkpoint)."""
-    root = DataDir.open(data_dir)
-    with Deployment.open(root, audit=RecordingAuditSink()) as deployment:
-        records = deployment.research.records()
-        research = [
-            (r.output_id, r.patient, r.purpose, r.category, r.event_time, r.location, r.lineage,
-             hashlib.sha256(deployment.research.read(r.output_id)).hexdigest())
-            for r in records
-        ]  # fmt: skip
-        registry = deployment.consent.registry
-        patients = sorted({r.patient for r in records} | set(registry.patients())
-                          | set(deployment.scoring_store.patients()))  # fmt: skip
-        lineage = sorted(
-            (r.output_id, r.sink, r.patient, r.purpose, r.location, r.event_time,
-             tuple(sorted(r.inputs)))
-            for patient in patients
-            for r in deployment.lineage.find(patient, include_retracted=True)
-        )  # fmt: skip
-        scoring: Counter[tuple[str, bytes]] = Counter()
-        for chunk in deployment.scoring_store.replay():
-            for resource in chunk:
-                subject = str(resource.get("subject", {}).get("reference", ""))
-                scoring[(subject, orjson.dumps(resource, option=orjson.OPT_SORT_KEYS))] += 1
-        items = deployment.quarantine.list(status=None)
-        consent = sorted(
-            (row.patient, row.version, row.kind, row.item_id,
-             orjson.dumps(row.body, option=orjson.OPT_SORT_KEYS))
-            for patient in registry.patients()
-            for row in registry.history(patient)
-        )  # fmt: skip
-        stores = Stores(
-            research=sorted(research),
-            research_files=len(deployment.research.files()),
-            lineage=lineage,
-            lineage_rows=deployment.lineage.count(),
-            scoring=scoring,
-            quarantine=Counter((item.stage, item.location, item.reason, item.patient)
-                               for item in items),  # fmt: skip
-            consent=consent,
-            quarantined={str(item.id): f"{item.stage} {item.location}: {item.reason}"
-                         for item in items},  # fmt: skip
-            ledger={},
-            audit=[],
-        )
-    stores.ledger = ledger_counts(root.ledger_db)
-    audit = open_existing_store(root)
-    try:
-        stores.audit = [entry for _, _, entry in audit.iter_entries()]
-    finally:
-        audit.close()
-    return stores
-
-
-def ledger_counts(path: Path) -> dict[str, int]:
-    if not path.exists():
-        return {}
-    ledger = Ledger(path)
-    try:
-        return {hop: count for hop in HOP_NAMES if (count := ledger.count(hop))}
-    finally:
-        ledger.close()
-
-
-HOP_NAMES = ("ingest", "consent-events", "treatment-select", "treatment-gate",
-             "minimum-necessary", "icu-score", "score-sink", "research-select", "deid-dicom",
-             "deid-fhir", "research-release")  # fmt: skip
-
-
-def audit_size(data_dir: Path) -> int:
-    store = open_existing_store(DataDir.open(data_dir))
-    try:
-        return store.size()
-    finally:
-        store.close()
 
 
 # ----- the two runs ---------------------------------------------------------------------------

@@ -2,53 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-import httpx
 import pytest
 from fhir.resources.riskassessment import RiskAssessment
 
 from clinflow.interfaces import RetractionRequest, RetractionTarget
-from clinflow.scoring.app import create_app
 from clinflow.scoring.service import ScoringService
 from helpers.fakes import RecordingAuditSink
-from helpers.tokens import scratch_access
 from helpers.vitals import PATIENT, bundle, later, vital_set
 
-from .helpers import us_core_extensions
-
-
-class Client:
-    """Synchronous calls into the ASGI app (httpx in-process transport, no sockets), with a
-    ``scoring`` token unless ``who`` names another (``deployment`` for retraction).
-
-    ``fast=False`` bypasses the hot-route fast path (the gate, then the FastAPI route).
-    """
-
-    def __init__(self, service: ScoringService | None = None, fast: bool = True) -> None:
-        self.service = service or ScoringService()
-        self.access = scratch_access(PATIENT)
-        scoring_app = create_app(self.service, authenticator=self.access.authenticator)
-        self.app: Any = scoring_app if fast else _gate_only(scoring_app)
-
-    def request(
-        self, method: str, url: str, who: str | None = "scoring", **kwargs: Any
-    ) -> httpx.Response:
-        kwargs["headers"] = {**self.access.headers(who), **kwargs.get("headers", {})}
-
-        async def call() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://scoring") as c:
-                return await c.request(method, url, **kwargs)
-
-        return asyncio.run(call())
-
-
-def _gate_only(scoring_app: Any) -> Any:
-    """The app with the fast path off: every request goes through the gate to FastAPI."""
-    scoring_app.fast_path = False
-    return scoring_app
+from .helpers import Client, us_core_extensions
 
 
 @pytest.mark.parametrize("fast", [True, False])

@@ -262,7 +262,7 @@ def test_pipeline_stage_names_the_lab_subtotal_and_lactate_flag() -> None:
 
 @pytest.mark.parametrize("fast", [True, False])
 def test_http_endpoints_take_lab_results(fast: bool) -> None:
-    from .test_service_http import Client
+    from .helpers import Client
 
     client = Client(fast=fast)
     labs = _labs("h", (4.2, "mg/dL"), 18, (13.0, "mg/dL"), 5.0)
