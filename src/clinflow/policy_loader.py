@@ -36,11 +36,26 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from clinflow.errors import PolicyError
 
-__all__ = ["PolicyDocument", "Shape", "format_field", "parse_document", "read_document"]
+__all__ = [
+    "PolicyDocument",
+    "PolicyModel",
+    "Shape",
+    "format_field",
+    "parse_document",
+    "read_document",
+]
+
+
+class PolicyModel(BaseModel):
+    """Base of the policy and scenario models: a key the model does not declare is an error
+    (a misspelt rule must not be ignored), and a loaded policy cannot be changed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 Loc = Sequence[Any]

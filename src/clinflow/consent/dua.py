@@ -25,11 +25,11 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from clinflow.audit.events import PURPOSES
 from clinflow.config import DataDir, policies_dir
-from clinflow.policy_loader import Shape, read_document
+from clinflow.policy_loader import PolicyModel, Shape, read_document
 
 DUA_FOLDER = "dua"
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -91,9 +91,7 @@ class DeidLevel(StrEnum):
         return self.strength >= required.strength
 
 
-class Period(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class Period(PolicyModel):
     start: date
     end: date  # inclusive
 
@@ -102,10 +100,8 @@ class Period(BaseModel):
         return self.start <= day <= self.end
 
 
-class DataUseAgreement(BaseModel):
+class DataUseAgreement(PolicyModel):
     """One agreement, as written in ``policies/dua/<id>.yaml``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str
     version: int = Field(default=1, ge=1)

@@ -11,10 +11,10 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from clinflow.config import policies_dir
-from clinflow.policy_loader import Shape, read_document
+from clinflow.policy_loader import PolicyModel, Shape, read_document
 
 DEFAULT_POLICY_PATH = policies_dir() / "consent.yaml"
 SHAPE = Shape(rule_maps=frozenset({"purposes"}))
@@ -25,18 +25,14 @@ class Effect(StrEnum):
     DENY = "deny"
 
 
-class PurposeRule(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class PurposeRule(PolicyModel):
     fallback: Effect
     break_glass: bool = False
     description: str = ""
 
 
-class ConsentPolicy(BaseModel):
+class ConsentPolicy(PolicyModel):
     """Fallback decisions per purpose of use (v3 ActReason codes)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: int = Field(ge=1)
     default: Effect = Effect.DENY

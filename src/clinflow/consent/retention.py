@@ -23,7 +23,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from clinflow.audit.events import PURPOSES
 from clinflow.config import DataDir, policies_dir
@@ -49,7 +49,7 @@ from clinflow.consent.service import ConsentService
 from clinflow.errors import ConfigError
 from clinflow.lineage import LineageIndex, LineageRecord
 from clinflow.patient_merges import PatientMerges
-from clinflow.policy_loader import Shape, read_document
+from clinflow.policy_loader import PolicyModel, Shape, read_document
 from clinflow.scoring.store import ScoringStore
 from clinflow.sinks.research import ResearchRecord, ResearchStore
 
@@ -64,9 +64,7 @@ class LegalBasis(StrEnum):
     LEGAL_OBLIGATION = "legal_obligation"
 
 
-class RetentionPeriod(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class RetentionPeriod(PolicyModel):
     days: int | None = Field(default=None, ge=1)
     years: int | None = Field(default=None, ge=1)
 
@@ -81,10 +79,8 @@ class RetentionPeriod(BaseModel):
         return self.days if self.days is not None else 365 * (self.years or 0)
 
 
-class StoreRetention(BaseModel):
+class StoreRetention(PolicyModel):
     """One store's declaration."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     basis: LegalBasis
     purposes: tuple[str, ...] = ()
@@ -94,9 +90,7 @@ class StoreRetention(BaseModel):
     description: str = ""
 
 
-class RetentionPolicy(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class RetentionPolicy(PolicyModel):
     version: int = Field(ge=1)
     stores: dict[str, StoreRetention]
 

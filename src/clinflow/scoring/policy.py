@@ -14,11 +14,11 @@ from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from clinflow.config import policies_dir
 from clinflow.errors import PolicyError
-from clinflow.policy_loader import PolicyDocument, Shape, read_document
+from clinflow.policy_loader import PolicyDocument, PolicyModel, Shape, read_document
 from clinflow.scoring.alerts import AlertPolicy
 from clinflow.scoring.fields import FIELD_CATALOG
 from clinflow.scoring.news2 import RiskBand, Staleness
@@ -28,9 +28,7 @@ POLICY_FILE = "endpoints.yaml"
 SHAPE = Shape(rule_maps=frozenset({"endpoints"}))
 
 
-class FhirPolicy(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class FhirPolicy(PolicyModel):
     resource_types: tuple[str, ...] = ("Observation",)
     observation_elements: tuple[str, ...]
     codes: tuple[str, ...]
@@ -39,10 +37,8 @@ class FhirPolicy(BaseModel):
         return frozenset((c.split("|", 1)[0], c.split("|", 1)[1]) for c in self.codes)
 
 
-class StalenessSettings(BaseModel):
+class StalenessSettings(PolicyModel):
     """How old a reading may be and still be scored (minutes); per-parameter overrides."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     default_max_age_minutes: float = Field(default=240, gt=0)
     per_parameter_minutes: dict[Parameter, float] = Field(default_factory=dict)
@@ -54,10 +50,8 @@ class StalenessSettings(BaseModel):
         )
 
 
-class AlertingSettings(BaseModel):
+class AlertingSettings(PolicyModel):
     """Alert escalation settings (see clinflow.scoring.alerts)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     min_band: RiskBand = RiskBand.MEDIUM
     rearm_at_or_below: int = Field(default=3, ge=0, le=20)
@@ -74,9 +68,7 @@ class AlertingSettings(BaseModel):
         )
 
 
-class EndpointPolicy(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class EndpointPolicy(PolicyModel):
     name: str = ""
     description: str
     purpose: str
@@ -86,9 +78,7 @@ class EndpointPolicy(BaseModel):
     alerting: AlertingSettings | None = None
 
 
-class EndpointsPolicy(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class EndpointsPolicy(PolicyModel):
     version: int
     prohibited: tuple[str, ...]
     endpoints: dict[str, EndpointPolicy]

@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from clinflow.policy_loader import Shape, parse_document, read_document
+from clinflow.policy_loader import PolicyModel, Shape, parse_document, read_document
 
 Purpose = Literal["TREAT", "ETREAT", "HPAYMT", "HOPERAT", "HRESCH", "PUBHLTH", "HTEST"]
 Modality = Literal["CT", "MR", "CR", "DX", "US", "SC", "OT"]
@@ -28,11 +28,7 @@ def _default_modalities() -> dict[Modality, float]:
     return {"CT": 0.3, "MR": 0.2, "CR": 0.2, "US": 0.15, "DX": 0.1, "SC": 0.05}
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class EncounterMix(_Strict):
+class EncounterMix(PolicyModel):
     """Relative weights of the index encounter's setting."""
 
     ed: float = Field(default=0.5, ge=0)
@@ -45,7 +41,7 @@ class EncounterMix(_Strict):
         return self
 
 
-class ConsentSettings(_Strict):
+class ConsentSettings(PolicyModel):
     """Per purpose of use: the probability a patient's consent for it is a permit."""
 
     permit_probability: dict[Purpose, float] = Field(default_factory=_default_permits)
@@ -62,7 +58,7 @@ class ConsentSettings(_Strict):
         return value
 
 
-class Scenario(_Strict):
+class Scenario(PolicyModel):
     """Everything that shapes a synthetic cohort except its size and seed (both overridable)."""
 
     name: str = "default"

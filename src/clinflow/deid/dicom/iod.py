@@ -20,13 +20,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import field_validator, model_validator
 from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
 from clinflow.config import policies_dir
-from clinflow.policy_loader import Shape, read_document
+from clinflow.policy_loader import PolicyModel, Shape, read_document
 
 IOD_TABLE = policies_dir() / "dicom" / "iod-modules.yaml"
 _SHAPE = Shape(rule_maps=frozenset({"modules", "iods"}), kind="IOD table")
@@ -40,10 +40,8 @@ def _tag_or_pattern(text: str) -> str:
     return text
 
 
-class Attribute(BaseModel):
+class Attribute(PolicyModel):
     """One attribute of a module table: its type and, for 1C/2C, its condition."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     tag: str
     name: str
@@ -75,25 +73,19 @@ class Attribute(BaseModel):
         return self
 
 
-class Module(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class Module(PolicyModel):
     section: str
     attributes: tuple[Attribute, ...]
 
 
-class Iod(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class Iod(PolicyModel):
     section: str
     sop_classes: tuple[str, ...]
     modules: tuple[str, ...]
     partial: bool = False
 
 
-class IodDocument(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class IodDocument(PolicyModel):
     source: str
     modules: dict[str, Module]
     iods: dict[str, Iod]

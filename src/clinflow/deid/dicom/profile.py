@@ -26,12 +26,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import field_validator, model_validator
 
 from clinflow.config import policies_dir
 from clinflow.deid.dicom.iod import Dependent, load_iod_table
 from clinflow.errors import ConfigError
-from clinflow.policy_loader import PolicyDocument, Shape, read_document
+from clinflow.policy_loader import PolicyDocument, PolicyModel, Shape, read_document
 
 POLICY_DIR = policies_dir() / "dicom"
 DEFAULT_POLICY = POLICY_DIR / "site-default.yaml"
@@ -124,10 +124,8 @@ def parse_tag(text: str) -> int:
 # --- the generated table -------------------------------------------------------------------
 
 
-class ProfileRow(BaseModel):
+class ProfileRow(PolicyModel):
     """One row of Table E.1-1: the basic action and each option column that is filled in."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     tag: str
     name: str
@@ -157,9 +155,7 @@ class ProfileRow(BaseModel):
         return value if isinstance(value, ActionCode) else None
 
 
-class ProfileTable(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class ProfileTable(PolicyModel):
     provenance: dict[str, str]
     rows: tuple[ProfileRow, ...]
 
@@ -167,9 +163,7 @@ class ProfileTable(BaseModel):
 # --- the site policy -----------------------------------------------------------------------
 
 
-class Override(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class Override(PolicyModel):
     tag: str
     action: ActionCode
     reason: str = ""
@@ -181,23 +175,19 @@ class Override(BaseModel):
         return value
 
 
-class SafePrivate(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class SafePrivate(PolicyModel):
     group: str
     creator: str
     element: str
     name: str = ""
 
 
-class RegionRule(BaseModel):
+class RegionRule(PolicyModel):
     """Boxes (x, y, width, height) to mask, in pixels or as fractions of the frame.
 
     Pixels suit burned-in text (font height does not grow with the image); negative x or y
     count from the right or bottom edge, so ``[0, -52, 100000, 52]`` is a 52-pixel bottom band.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     modality: str
     unit: Literal["px", "fraction"] = "px"
@@ -213,17 +203,13 @@ class RegionRule(BaseModel):
         return self
 
 
-class BurnedInPolicy(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class BurnedInPolicy(PolicyModel):
     modalities: tuple[str, ...] = ()
     sop_classes: tuple[str, ...] = ()
     regions: tuple[RegionRule, ...] = ()
 
 
-class SitePolicy(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class SitePolicy(PolicyModel):
     profile: str | None = None
     iod_table: str | None = None  # iod-modules.yaml: IOD types by SOP class (ADR 0025)
     default_options: tuple[ProfileOption, ...] | None = None

@@ -18,11 +18,11 @@ from datetime import timezone as TimeZone
 from functools import cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from clinflow.config import policies_dir
 from clinflow.errors import ConfigError
-from clinflow.policy_loader import Shape, read_document
+from clinflow.policy_loader import PolicyModel, Shape, read_document
 
 VENDORS_DIR = policies_dir() / "ehr" / "vendors"
 DEFAULT_VENDOR = "standard"
@@ -31,10 +31,8 @@ _OFFSET = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
 _SEGMENT = re.compile(r"^Z[A-Z0-9]{2}$")
 
 
-class UnitConversion(BaseModel):
+class UnitConversion(PolicyModel):
     """A local unit and the UCUM unit it becomes: ``ucum = (value + offset) * factor``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     ucum: str = Field(min_length=1)
     factor: float = 1.0
@@ -50,10 +48,8 @@ class UnitConversion(BaseModel):
         return round(value / self.factor - self.offset, self.emit_decimals)
 
 
-class ObservationCode(BaseModel):
+class ObservationCode(PolicyModel):
     """A local OBX-3 code and the LOINC (or SNOMED CT, for ACVPU) code it stands for."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     code: str = Field(min_length=1)  # the canonical code (LOINC; SNOMED for ACVPU)
     text: str = ""  # what the vendor writes in OBX-3.2
@@ -61,16 +57,12 @@ class ObservationCode(BaseModel):
     conversion: UnitConversion | None = None  # for ``unit`` with this code only
 
 
-class Match(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class Match(PolicyModel):
     sending_application: tuple[str, ...] = ()  # MSH-3.1 values this vendor sends
 
 
-class VendorProfile(BaseModel):
+class VendorProfile(PolicyModel):
     """One sending system's dialect (see the module docstring)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: int = Field(ge=1)
     vendor: str = Field(pattern=r"^[a-z][a-z0-9-]{1,40}$")
