@@ -1,8 +1,9 @@
 """Note shapes measured on blind_5 (a development set since): handles in exported message
 threads, patients named after a room in cross-cover logs, schedule tables, the last four of
 an SSN in words, dictation footers in capitals, towns before a state with no comma, lower-case
-weekdays before a date, ranges of full dates, short bleeps. Every example string here is
-invented for the test."""
+weekdays before a date, ranges of full dates, short bleeps, staff named by role in lower
+case, initials signing, quoted nicknames, names in dictation typed in capitals. Every example
+string here is invented for the test."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.deid.text.engine import TextDeidentifier, load_text_policy
+from clinflow.deid.text.known import KnownIdentifiers
 
 from .helpers import covered
 
@@ -64,12 +66,44 @@ FOUND = [
     # pagers: a short bleep, and a pager number before a comma
     ("Signed: T Oyelaran  bleep 417", "417"),
     ("no answer, paged 3-2219, will retry", "3-2219"),
+    # staff in lower-case quick notes: after a role, before a role in parentheses, before a
+    # credential after ordinary words, initials signing before a log-in or a name
+    ("0600 nm supervisor odile aware of the fall", "odile"),
+    ("his case mgr tova at the shelter will call back", "tova"),
+    ("seen together w/ priya (psych np) at 0200", "priya"),
+    ("0045 transferred to step-down, report given to ifeoma rn", "ifeoma"),
+    ("-- tk / tamsin kovacs, licsw, crisis team", "tamsin kovacs"),
+    ("-- tk / tamsin kovacs, licsw, crisis team", "tk"),
+    ("-rk / rkoval2", "rk"),
+    ("Result phoned to the ward clerk at 1420 by QZ.\nSigned", "QZ"),
+    # dictation typed in capitals: names after a role cue read as in mixed case
+    (
+        "PT FOUND AT 0140 BY THE NIGHT STAFF. FACILITY NURSE MIRABEL OSEI-GRANT SENDS THE MAR "
+        "AND THE DNR FORM WITH THE CREW.",
+        "MIRABEL OSEI-GRANT",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("text", "phi"), FOUND)
 def test_blind5_shapes_are_found(deid: TextDeidentifier, text: str, phi: str) -> None:
     spans = deid.analyze(text)
+    assert covered(text, phi, spans), [text[s.start : s.end] for s in spans]
+
+
+@pytest.mark.parametrize(
+    ("text", "phi"),
+    [
+        # a quoted nickname right before the family name the record knows
+        ('BED 4 -- "Dottie" Marchbank (Dorothy Marchbank)  88F', "Dottie"),
+        # the capitalised word after 'Given "Nick"' is the family name even when a word
+        ('Family: niece Ottilie "Tilly" Marsh at bedside', "Marsh"),
+    ],
+)
+def test_quoted_nicknames_join_the_name(deid: TextDeidentifier, text: str, phi: str) -> None:
+    known = KnownIdentifiers()
+    known.add_name(["Dorothy"], "Marchbank")
+    spans = deid.analyze(text, known)
     assert covered(text, phi, spans), [text[s.start : s.end] for s in spans]
 
 
@@ -94,6 +128,17 @@ KEPT = [
     ("Seen at Harborview, Cardiology MD note reviewed", "Cardiology"),
     # a dose and a score are no pager
     ("pgr 4411 (not 44,110)", "44,110"),
+    # ordinary words after a role, before a credential, and tests after "by"
+    ("0600 charge nurse aware, plan unchanged", "aware"),
+    ("d/c to outpt pt at the sports clinic", "outpt"),
+    ("EF 45% by TEE. Swan in place.", "TEE"),
+    ("CONFIRMED BY CXR.", "CXR"),
+    # capitals: clinical words after a cue are no names
+    (
+        "PROCEDURE: LAPAROSCOPIC CHOLECYSTECTOMY WITH INTRAOPERATIVE CHOLANGIOGRAM. THE CYSTIC "
+        "DUCT WAS CLIPPED AND DIVIDED WITH HOOK CAUTERY.",
+        "INTRAOPERATIVE",
+    ),
 ]
 
 

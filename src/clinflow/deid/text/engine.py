@@ -282,6 +282,12 @@ class TextDeidentifier:
         for start, end, entity, recognizer, score in find_names(text, self._name_rules):
             if score >= threshold:
                 found.append(Span(start, end, entity, recognizer, score))
+        if "names_context" in self._name_rules and (titled := _title_case_reading(text)):
+            # dictation typed in capitals: the context rules (cues, roles, credentials) read
+            # the words as written in mixed case ("FACILITY NURSE JO ANN" -> "Nurse Jo Ann")
+            for start, end, entity, recognizer, score in find_names(titled, ["names_context"]):
+                if score >= threshold and (kept := _capitals_name(titled, start, end, score)):
+                    found.append(Span(start, kept, entity, recognizer, score))
 
     @staticmethod
     def _with_derived_usernames(
@@ -561,6 +567,7 @@ _AFTER_NAME = re.compile(
 _WORD_AFTER = re.compile(r"^[ \t]{1,2}([^\W\d_][\w'’-]*)")
 _WORD_BEFORE = re.compile(r"([^\W\d_][\w'’-]*)[ \t]{1,2}$")
 # a nickname in quotes inside or after a name: Brandon "Bear" Szczepanski, Jesús "Chuy"
+_QUOTED_BEFORE = re.compile(r"[\"“‘']([^\W\d_][\w'’-]*)[\"”’'][ \t]{1,2}$")
 _QUOTED_AFTER = re.compile(r"^[ \t]{1,2}[\"“‘'(]([^\W\d_][\w'’-]*)[\"”’')]")
 # particles inside a name: Hamad bin Rashid, Ana de la Cruz, Pieter van der Merwe
 NAME_PARTICLES = frozenset(
@@ -586,6 +593,50 @@ def _given_name_before(text: str, start: int, word: str) -> bool:
 _SENTENCE_BEFORE = re.compile(r"(?:^|[.!?:;\n]|\n[-*•\d.) \t]*)[ \t\"'(]*$")
 
 
+_CAPITAL_WORD = re.compile(r"(?<![^\W\d_])[A-Z][A-Z'’]+")
+# grammar words stay lower case in the title-case reading (the rules' cues are "by", "to"...)
+_FUNCTION_WORDS = frozenset(
+    "a an and as at by for from he her his in is of on or she the to was were with".split()
+)
+
+
+def _title_case_reading(text: str) -> str | None:
+    """A note written (almost) all in capitals read in mixed case, same length: grammar words
+    in lower case, other words of four letters or more in title case (hyphenated parts too),
+    shorter ones (credentials, units: "RN", "ED") as written; ``None`` for a note in mixed
+    case."""
+    upper = sum(1 for c in text if c.isupper())
+    lower = sum(1 for c in text if c.islower())
+    if upper < 40 or lower * 10 > upper:
+        return None
+
+    def title(match: re.Match[str]) -> str:
+        word = match[0]
+        if word.casefold() in _FUNCTION_WORDS:
+            return word.lower()
+        return word if len(word) < 4 else word[0] + word[1:].lower()
+
+    return _CAPITAL_WORD.sub(title, text)
+
+
+def _capitals_name(titled: str, start: int, end: int, score: float) -> int:
+    """Where a name found in the title-case reading of a note in capitals ends (0: no name).
+    Capitals say nothing there: trailing ordinary or clinical words are dropped ("Nurse Jo
+    Ann Sends"), no word left may be one, and after a weak cue ("with") the first word must
+    be a listed given or family name or an initial."""
+    words = list(_NAME_WORD_OR_INITIAL.finditer(titled, start, end))
+    while words and is_vocabulary(words[-1][0]):
+        words.pop()
+    if not words or (score < 0.7 and not (len(words[0][0]) == 1 or is_name(words[0][0]))):
+        return 0
+    if any(is_vocabulary(w[0]) for w in words[1:]):
+        return 0
+    return words[-1].end()
+
+
+_NAME_WORD_OR_INITIAL = re.compile(r"[^\W\d_][\w'’-]*[^\W\d_]|[A-Z](?=\.)")
+
+
 def _name_end(text: str, end: int) -> int:
     """Where a name found up to ``end`` really ends: over middle or second family names,
     particles followed by a name word, and a quoted nickname."""
@@ -609,8 +660,21 @@ def _name_end(text: str, end: int) -> int:
             after = _WORD_AFTER.match(window[quoted.end() :])
             if not is_vocabulary(quoted[1]) or (after and is_name_like(after[1])):
                 end += quoted.end()
+                # 'Given "Nick" Family': the capitalised word after a nickname is the family
+                # name even when it is also a word ("Ottilie "Tilly" Marsh")
+                if after and _family_after_nickname(after[1]):
+                    end += after.end()
                 continue
         return end
+
+
+def _family_after_nickname(word: str) -> bool:
+    return (
+        word[0].isupper()
+        and word[1:].islower()
+        and word.casefold() not in _FUNCTION_WORDS
+        and not is_clinical_word(word)
+    )
 
 
 def _extend_names(text: str, spans: list[Span]) -> list[Span]:
@@ -642,6 +706,11 @@ def _extend_names(text: str, spans: list[Span]) -> list[Span]:
         # a middle or second family name next to a found name ("Adaeze Chidinma Okonkwo"),
         # particles ("bin", "de la") and a quoted nickname
         end = _name_end(text, end)
+        # a quoted nickname right before a name ('BED 4 -- "Dottie" Marsh')
+        if (nick := _QUOTED_BEFORE.search(text[max(0, start - 30) : start])) and nick[1][
+            0
+        ].isupper():
+            start -= len(nick[0])
         while (word := _WORD_BEFORE.search(text[max(0, start - 40) : start])) and (
             is_name_like(word[1]) or _given_name_before(text, start - len(word[0]), word[1])
         ):

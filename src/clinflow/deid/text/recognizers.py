@@ -563,6 +563,19 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.5,
     ),
     PatternSpec(
+        # lower-case initials signing a line before a log-in or a name: "-- rk / rkoval2",
+        # and capitals after "by" closing a sentence: "called to the ward by TQ."
+        "initials_signing_lower",
+        PERSON,
+        r"(?m)^[ \t]*[-–—]{1,2}[ \t]?(?P<phi>[a-z]{2,3})(?=[ \t]*/[ \t]*[a-z])"
+        r"|(?<=\b(?i:by)[ \t])(?!(?:ED|ER|OR|ICU|CCU|IR|CT|MRI|OSH|PCP|GI|US|VA|PT|OT|ST|ME|IV|PO|"
+        r"ID|RT|SW|NP|MD|PA|DO|RN|CM|EMS|MR|MS|GP|HR|AM|PM|EKG|ECG|ENT|PET|CNA|PCA|TEE|TTE|CXR|"
+        r"KUB|EUS|LP|EGD|ABG|VBG|UA|CBC|BMP|CMP|CTA|MRA|XR|US|NG|OG|IO|SC|IM|SL|PR|NP|DSA|EEG|"
+        r"EMG|NCS|FNA|HD|CRRT|PEG|PICC|EBUS)\b)"
+        r"(?P<phi>[A-Z]{2,3})(?=\.(?:[ \t]|$)|[ \t]*$)",
+        0.5,
+    ),
+    PatternSpec(
         # dictation initials: "DD/tp", "JT:mb", "xw/ab"
         "dictation_initials",
         USERNAME,
@@ -1296,7 +1309,7 @@ _LOGIN_WORD = regex.compile(r"(?<![\w@.])[A-Za-z][A-Za-z0-9]{4,}(?![\w@])")
 _LOWER_CREDENTIAL = regex.compile(
     r"(?<![\w.'’])(?P<name>(?:[a-z]\.[ \t]?)?[a-z][a-z'’-]{1,}(?:[ \t]+[a-z][a-z'’-]+)?"
     r"(?:[ \t]+[a-z]\.)?(?:,[ \t]*[a-z]\.?)?)"
-    r",?[ \t]+(?P<cred>(?i:rn|r\.n\.|pharmd|md|m\.d\.|np|cnm|dpt|lpn|crna|msw|lcsw|slp|rrt|"
+    r",?[ \t]+(?P<cred>(?i:rn|r\.n\.|pharmd|md|m\.d\.|np|cnm|dpt|lpn|crna|msw|lcsw|licsw|slp|rrt|"
     r"otr(?:/l)?|aprn|fnp|pa-c)|pt|ot)(?![\w-])",
 )
 
@@ -1314,9 +1327,21 @@ def lowercase_signatures(text: str, is_word: Any) -> list[tuple[int, int]]:
         initial = regex.match(r"[a-z]\.", name) is not None or regex.search(r"[a-z]\.?$", name)
         if match.group("cred") in ("pt", "ot") and not initial:
             continue
-        # "seen by pt", "d/w rn": every word must be a name, not vocabulary
-        if all(not is_word(w) for w in words):
-            found.append(match.span("name"))
+        # "seen by pt", "d/w rn": every word must be a name, not vocabulary; leading words
+        # that are ("report to emeka rn") are no part of it
+        start = match.start("name")
+        for word in regex.finditer(r"[a-z][a-z'’-]*", name):
+            if (
+                len(word.group()) < 2
+                or not is_word(word.group())
+                or word.end() == len(name)
+                or match.group("cred") in ("pt", "ot")
+            ):
+                break
+            start = match.start("name") + word.end()
+        kept = text[start : match.end("name")]
+        if _WORD.search(kept) and all(not is_word(w) for w in _WORD.findall(kept) if len(w) > 1):
+            found.append((start + len(kept) - len(kept.lstrip()), match.end("name")))
     return found
 
 
@@ -1328,14 +1353,30 @@ _LOWER_RELATION = regex.compile(
 )
 
 
+# staff named by role in quick notes: "nm supervisor odile aware", "case mgr rhea",
+# "intake jem at 555-...", and a name before its role in parentheses: "w/ priya (psych np)"
+_LOWER_ROLE = regex.compile(
+    r"\b(?:supervisor|charge(?:[ \t]+(?:rn|nurse))?|case[ \t]+(?:mgr|manager)|sw|"
+    r"social[ \t]+worker|intake|scheduler|coordinator|chaplain|interpreter|sitter|cna|pca|"
+    r"tech|rt|np|pa|fellow|resident|attending|hospitalist|nurse|pharmacist|dietitian|"
+    r"therapist|aide|clerk|secretary|unit[ \t]+clerk)[ \t]+(?P<name>[a-z][a-z'’-]{2,})\b"
+    r"|(?<![\w.'’-])(?P<name>[a-z][a-z'’-]{2,})[ \t]+\((?:[a-z]+[ \t]){0,2}(?:np|rn|md|pa|"
+    r"pa-c|sw|rt|cna|lpn|pharmd|resident|attending|fellow|charge|nurse|therapist|"
+    r"coordinator|chaplain|interpreter|son|daughter|wife|husband|sister|brother|mother|"
+    r"father|friend|neighbou?r)\)",
+)
+
+
 def lowercase_relatives(text: str, is_word: Any) -> list[tuple[int, int]]:
-    """A lower-case name right after a relation word ("son-in-law venkat"), when the word is
-    not ordinary English or clinical vocabulary ("son called", "wife passed")."""
-    return [
-        m.span("name")
-        for m in _LOWER_RELATION.finditer(text)
-        if m.group("name").islower() and not is_word(m.group("name"))
-    ]
+    """A lower-case name right after a relation word ("son-in-law venkat") or a staff role
+    ("supervisor odile"), or before a role in parentheses ("priya (psych np)"), when the
+    word is not ordinary English or clinical vocabulary ("son called", "wife passed")."""
+    found = []
+    for pattern in (_LOWER_RELATION, _LOWER_ROLE):
+        for m in pattern.finditer(text):
+            if m.group("name").islower() and not is_word(m.group("name")):
+                found.append(m.span("name"))
+    return found
 
 
 # ----- a log-in id ending a signature or a print stamp ("rosa d. rn  rdasilva") -----------
