@@ -2,8 +2,9 @@
 threads, patients named after a room in cross-cover logs, schedule tables, the last four of
 an SSN in words, dictation footers in capitals, towns before a state with no comma, lower-case
 weekdays before a date, ranges of full dates, short bleeps, staff named by role in lower
-case, initials signing, quoted nicknames, names in dictation typed in capitals. Every example
-string here is invented for the test."""
+case, initials signing, quoted nicknames, names in dictation typed in capitals, OCR digits
+inside words, ids after more labels, counties, floors, aircraft. Every example string here is
+invented for the test."""
 
 from __future__ import annotations
 
@@ -76,6 +77,25 @@ FOUND = [
     ("-- tk / tamsin kovacs, licsw, crisis team", "tk"),
     ("-rk / rkoval2", "rk"),
     ("Result phoned to the ward clerk at 1420 by QZ.\nSigned", "QZ"),
+    # scanned letters: a 1 or 0 read inside a word ("Merid1an", "V1EW", "H0SP")
+    ("T0: Bramwell Merid1an Med Ctr - Transfer Center", "Bramwell Merid1an Med Ctr"),
+    ("ATTN: Dr. Ke1lerman\nRE: transfer", "Ke1lerman"),
+    # ids after a confirmation, chart, CLIA or folder label; digit groups after letters
+    ("CONF #: 55120934\nCC: chart", "55120934"),
+    ("will reach out separately (donor chart K-71-00418).", "K-71-00418"),
+    ("Lab address above   CLIA 22D0417736\nAccession: S1", "22D0417736"),
+    ("Name: A. Patient   Folder no: KW 031-55821   DOB: 1990/01/02", "KW 031-55821"),
+    # a title before initials only; an initial before an O' / Mc surname
+    ("Review in clinic with Dr. R.T.; call the OPD to book.", "R.T."),
+    ("ride-along student P. O'Hanlon-Reyes observed", "O'Hanlon-Reyes"),
+    ("ride-along student P. McAvoy observed", "McAvoy"),
+    # counties by name, an Irish county after "Co.", a floor after a street
+    ("grant from Dunmore County Council (ref 2231)", "Dunmore"),
+    ("UNIT 9 (KESTREL COUNTY EMS) ON SCENE", "KESTREL"),
+    ("Main Street, Ballina, Co. Sligo F26 XY12", "Sligo"),
+    ("Hale & Ortiz LLP, 18 Tremont St, 4th Fl, Boston, MA 02108", "4th Fl"),
+    # an aircraft registration near an air word
+    ("fixed wing via Coastal Air Ambulance (VH-KQZ), pilot on standby", "VH-KQZ"),
     # dictation typed in capitals: names after a role cue read as in mixed case
     (
         "PT FOUND AT 0140 BY THE NIGHT STAFF. FACILITY NURSE MIRABEL OSEI-GRANT SENDS THE MAR "
@@ -107,6 +127,19 @@ def test_quoted_nicknames_join_the_name(deid: TextDeidentifier, text: str, phi: 
     assert covered(text, phi, spans), [text[s.start : s.end] for s in spans]
 
 
+def test_a_part_number_after_the_patients_known_id_is_part_of_it(deid: TextDeidentifier) -> None:
+    text = "Our ref: PJ/tw/QX5512034-O7\nDictated 3 Feb"
+    patient = {
+        "resourceType": "Patient",
+        "name": [{"given": ["Ottilie"], "family": "Marsh"}],
+        "identifier": [{"value": "QX5512034"}],
+    }
+    known = KnownIdentifiers()
+    known.add_from_patient(patient)
+    spans = deid.analyze(text, known)
+    assert covered(text, "QX5512034-O7", spans), [text[s.start : s.end] for s in spans]
+
+
 def test_a_handle_is_found_at_each_of_its_occurrences(deid: TextDeidentifier) -> None:
     text = "21:10 qbrandt (q brandt, np): coming\n21:30 ldeane: ok\n21:31 qbrandt: here"
     spans = deid.analyze(text)
@@ -128,6 +161,9 @@ KEPT = [
     ("Seen at Harborview, Cardiology MD note reviewed", "Cardiology"),
     # a dose and a score are no pager
     ("pgr 4411 (not 44,110)", "44,110"),
+    # lab tests with a 1 inside, growth factors and D-dimer (no air word) are kept
+    ("T2DM, A1c 8.1 per PCP; HbA1c repeat in 3 mo", "A1c"),
+    ("started G-CSF; D-DIMER 2.1; retrieval team aware", "G-CSF"),
     # ordinary words after a role, before a credential, and tests after "by"
     ("0600 charge nurse aware, plan unchanged", "aware"),
     ("d/c to outpt pt at the sports clinic", "outpt"),

@@ -226,6 +226,8 @@ class TextDeidentifier:
         found: list[Span] = []
         if known is not None and self._use_known:
             for start, end, entity in known.find(text):
+                if entity != PERSON and (suffix := _ID_SUFFIX.match(text, end)):
+                    end = suffix.end()  # "RX4471902-O6": a part number after the known id
                 found.append(Span(start, end, entity, "known_identifier", 1.0))
             ocr_reading = ocr_normalized(text)
             if ocr_reading != text:  # "R0SALES", "MRN 44l7228" in a scanned fax
@@ -567,6 +569,7 @@ _AFTER_NAME = re.compile(
 _WORD_AFTER = re.compile(r"^[ \t]{1,2}([^\W\d_][\w'’-]*)")
 _WORD_BEFORE = re.compile(r"([^\W\d_][\w'’-]*)[ \t]{1,2}$")
 # a nickname in quotes inside or after a name: Brandon "Bear" Szczepanski, Jesús "Chuy"
+_ID_SUFFIX = re.compile(r"[-/](?=[A-Za-z]?\d)[A-Za-z]?\d[A-Za-z0-9]{0,2}(?![\w/-])")
 _QUOTED_BEFORE = re.compile(r"[\"“‘']([^\W\d_][\w'’-]*)[\"”’'][ \t]{1,2}$")
 _QUOTED_AFTER = re.compile(r"^[ \t]{1,2}[\"“‘'(]([^\W\d_][\w'’-]*)[\"”’')]")
 # particles inside a name: Hamad bin Rashid, Ana de la Cruz, Pieter van der Merwe

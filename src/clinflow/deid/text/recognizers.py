@@ -488,11 +488,13 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"job|record|claim|invoice|study|exam|ticket|tracking|VIN|plate|tag|DL|passport|"
         r"insurance|group|MBI|HICN|Medicare|Medicaid|pacemaker|implant|lot|model|S/N|SN|"
         r"UDI|catalog|file|batch|control|confirmation|auth|authorization|voucher|medallion|"
-        r"path|employee|staff)"
+        r"path|employee|staff|conf|chart|CLIA|folder|donor|unit\s+no)"
         r"(?:\s+(?:no\.?|number|#|id|num))?[:#\s]{1,4}"
         r"(?P<phi>[A-Z]{0,5}-?\d(?=[\dA-Z/.-]{2,})[\dA-Z]*(?:[/.-][\dA-Z]+)*"
         r"(?:[ ]\d{3,}(?![\d/:.]))*(?:[ ][A-Z]{1,3}(?![\w]))?"
-        r"|[A-Z]{2,}\d*-?\d{3,}|[A-Z]{2,5}[ ]\d{4,}(?:[ ][A-Z](?![\w]))?)",
+        r"|[A-Z]{2,}\d*-?\d{3,}|[A-Z]{2,5}[ ]\d{4,}(?:[ ][A-Z](?![\w]))?"
+        # letters, then digit groups joined by hyphens: "KW 031-55821"
+        r"|[A-Z]{1,4}[ ]\d{2,}(?:-\d{2,})+(?![\w-]))",
         0.8,
         regex.I,
     ),
@@ -545,7 +547,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"Faecalis|Faecium|Epidermidis|Albicans|Jirovecii|Influenzae|Vulgaris|Mirabilis|"
         r"Marcescens|Cloacae|Baumannii|Fib|Flutter|Gonorrhoeae|Trachomatis|Vaginalis|"
         r"Pyogenes|Agalactiae|Typhi|Enteritidis|Jejuni|Monocytogenes|Gondii|Burgdorferi|"
-        r"Pallidum|Tuberculosis|Glabrata|Fumigatus)\b)\p{Lu}\p{Ll}+(?:-\p{Lu}\p{Ll}+)?\b",
+        r"Pallidum|Tuberculosis|Glabrata|Fumigatus)\b)(?:O['’]|Ma?c)?\p{Lu}\p{Ll}+"
+        r"(?:-(?:O['’]|Ma?c)?\p{Lu}\p{Ll}+)?\b",
         0.6,
     ),
     PatternSpec(
@@ -612,6 +615,17 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"(?=(?:[A-Z-]*\d){2})(?=(?:[\d-]*[A-Z]){2})[A-Z0-9]+(?:-[A-Z0-9]+)*(?<=[\w]{5,}|"
         r"[\w-]{6,})(?![\w/-])",
         0.55,
+    ),
+    PatternSpec(
+        # an aircraft's registration near an air word: "fixed wing (VH-KQZ)", "helicopter
+        # G-HMED"; not G-CSF or D-dimer (no air word)
+        "aircraft_registration",
+        ID,
+        r"(?=\b(?:VH|ZK|EI|G|C|D|F|OE|HB|PH|SE|LN|OY|OH)-[A-Z]{3,4}\b)"
+        r"(?<=\b(?i:air|aircraft|helicopter|heli|wing|rotor|jet|plane|flight|tail|airframe|"
+        r"retrieval|aeromedical)\b[^\n]{0,40})"
+        r"(?:VH|ZK|EI|G|C|D|F|OE|HB|PH|SE|LN|OY|OH)-[A-Z]{3,4}\b",
+        0.6,
     ),
     PatternSpec(
         # licence plates: "4ABC 123", "7XKJ221", "ABC-1234" after a vehicle word
@@ -684,8 +698,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"Extension|Ext|Expressway|Freeway|Route|Rte|STREET|ST|AVENUE|AVE|ROAD|RD|DRIVE|DR|"
         r"LANE|LN|BLVD|COURT|CT|WAY|Approach|Rise|Gardens|Green|Close|Mews|Grove|Parade|"
         r"Wharf|Quay|Vale|Hill)\b\.?"
-        r"(?:[ \t]?,?\s+(?:Apt|Apartment|Suite|Ste|Unit|Fl|Floor|Room|Rm|Bldg|Building|#)\.?"
-        r"\s*[\w-]+)?"
+        r"(?:[ \t]?,?\s+(?:(?:Apt|Apartment|Suite|Ste|Unit|Fl|Floor|Room|Rm|Bldg|Building|#)\.?"
+        r"\s*[\w-]+|\d{1,3}(?:st|nd|rd|th)[ \t]+(?:Fl|Floor|Flr)\b\.?))?"
         r"|\bP\.?\s?O\.?\s+Box\s+\d+"
         # addresses written by plot, villa or house number ("Villa 9, Street 12, Al Nahda",
         # "No. 7, 3rd Cross, 2nd Block, Jayanagar")
@@ -712,6 +726,16 @@ PATTERNS: tuple[PatternSpec, ...] = (
         rf"(?<=,[ \t]{{1,2}})(?:\p{{Lu}}[\p{{L}}'.-]+[ \t]){{0,2}}\p{{Lu}}[\p{{L}}\d'.-]*\p{{L}}"
         rf"[ \t]{{1,2}}(?!MD|DO|PA|OR|IN|ME|DE|ID|HI|OK|CO|MS|MI|CT|RN|NP|PT|OT)"
         rf"(?:{_STATE_ABBR}|NSW|VIC|QLD|TAS|ACT|NT)(?![\p{{L}}\d-])",
+        0.55,
+    ),
+    PatternSpec(
+        # a county, parish or borough by name ("Dunmore County Council", "KESTREL COUNTY
+        # EMS"), an Irish county after "Co." ("Co. Sligo")
+        "county_name",
+        LOCATION,
+        r"\b(?P<phi>\p{Lu}\p{Ll}+(?:[ \t]\p{Lu}\p{Ll}+)?)[ \t]+(?:County|Parish|Borough)\b"
+        r"|\b(?P<phi>[A-Z]{3,}(?:[ \t][A-Z]{3,})?)[ \t]+COUNTY\b"
+        r"|\bCo\.[ \t](?P<phi>\p{Lu}\p{Ll}+)",
         0.55,
     ),
     PatternSpec(
@@ -1067,6 +1091,12 @@ PATTERNS: tuple[PatternSpec, ...] = (
     ),
     # ----- names with fixed shapes (more in names.py) ------------------------------------
     PatternSpec(
+        "titled_initials",
+        PERSON,
+        rf"(?<=\b{_TITLE}\.?[ \t]{{1,2}})(?:\p{{Lu}}\.[ \t]?){{2,3}}(?!\p{{Lu}}\p{{Ll}})",
+        0.6,
+    ),
+    PatternSpec(
         "titled_name", PERSON, rf"\b{_TITLE}\.?\s{{1,2}}(?:{_NAME_WORD}\s+){{0,3}}{_NAME_WORD}", 0.8
     ),
     PatternSpec(
@@ -1184,6 +1214,7 @@ _PHONE_CANDIDATE = regex.compile(
 _OCR_TOKEN = regex.compile(r"[A-Za-z0-9]+(?:[/.:-][A-Za-z0-9]+)*")
 _ICD_CODE = regex.compile(r"[A-Z]\d{2}(?:\.\d{1,4})?")
 _OCR_AS_DIGIT = {"O": "0", "o": "0", "l": "1", "I": "1"}
+_ONE_INSIDE_WORD = regex.compile(r"(?i)(?!.*a1c)(?=(?:.*[a-z]){4})(?:[a-z]+[01])+[a-z]+")
 
 
 def _ocr_token(token: str) -> str:
@@ -1212,13 +1243,16 @@ def _ocr_token(token: str) -> str:
     letters = sum(c.isalpha() for c in token)
     if (
         digits
-        and set(c for c in token if c.isdigit()) <= {"0"}
+        and set(c for c in token if c.isdigit()) <= {"0", "1"}
         and letters >= 2
         and (digits < 2 or letters >= 3 * digits)
+        and ("1" not in token or _ONE_INSIDE_WORD.fullmatch(token))
     ):
-        # "N0ne", "Phleb0t0mist", "0RDERlNG" (then its l read as I below)
+        # "N0ne", "Phleb0t0mist", "0RDERlNG" (then its l read as I below); a 1 between
+        # letters too: "Merid1an", "V1EW"
         upper_word = token.isupper() or token[1:].replace("l", "").isupper()
         token = token.replace("0", "O" if upper_word else "o")
+        token = token.replace("1", "I" if upper_word else "l")
         letters += digits
     if "l" in token and letters >= 3:
         upper = sum(c.isupper() for c in token)
