@@ -3,7 +3,8 @@ threads, patients named after a room in cross-cover logs, schedule tables, the l
 an SSN in words, dictation footers in capitals, towns before a state with no comma, lower-case
 weekdays before a date, ranges of full dates, short bleeps, staff named by role in lower
 case, initials signing, quoted nicknames, names in dictation typed in capitals, OCR digits
-inside words, ids after more labels, counties, floors, aircraft. Every example string here is
+inside words, ids after more labels, counties, floors, aircraft, care sites after more cues,
+suburbs and four-digit postcodes, a sender's name after a handle. Every example string here is
 invented for the test."""
 
 from __future__ import annotations
@@ -96,6 +97,18 @@ FOUND = [
     ("Hale & Ortiz LLP, 18 Tremont St, 4th Fl, Boston, MA 02108", "4th Fl"),
     # an aircraft registration near an air word
     ("fixed wing via Coastal Air Ambulance (VH-KQZ), pilot on standby", "VH-KQZ"),
+    # care sites: a "Service" name, after "nurse at" / "Booked at:", and heads in capitals
+    ("COAGULATION CLINIC - PHONE NOTE\nBrindlecombe Anticoagulation Service   Tue", "Brindlecombe"),
+    ("- daughter Ines (nurse at Tallowmere Private) asked for a copy", "Tallowmere Private"),
+    ("SEEN AT QUARRY LANE URGENT CARE THE SAME DAY.", "QUARRY LANE"),
+    ("UNIT 7 (OSPREY VALLEY FIRE RESCUE) ON SCENE", "OSPREY VALLEY"),
+    ("FR0M: MAPLE R1DGE C0MMUNITY H0SP   FAX: 1", "MAPLE R1DGE"),
+    # addresses outside the US: the suburb between street and town, four-digit postcodes
+    ("Address: 7 Kloof Street, Tamboerskloof, Cape Town, 8001   Cell: 1", "Tamboerskloof"),
+    ("Address: 7 Kloof Street, Tamboerskloof, Cape Town, 8001   Cell: 1", "8001"),
+    ("Suite 4, 2 Marine Drive, Ballito 4420, South Africa", "4420"),
+    # the sender's name in lower case after a handle
+    ("21:10 qbrandt (quentin brandt, charge): on my way", "quentin brandt"),
     # dictation typed in capitals: names after a role cue read as in mixed case
     (
         "PT FOUND AT 0140 BY THE NIGHT STAFF. FACILITY NURSE MIRABEL OSEI-GRANT SENDS THE MAR "
@@ -161,6 +174,9 @@ KEPT = [
     ("Seen at Harborview, Cardiology MD note reviewed", "Cardiology"),
     # a dose and a score are no pager
     ("pgr 4411 (not 44,110)", "44,110"),
+    # a handle's parentheses holding ordinary words; a log time after a town is no postcode
+    ("21:10 qbrandt (on call): coming", "on call"),
+    ("Seen in Clinic, Ward 4, 1400 rounds", "1400"),
     # lab tests with a 1 inside, growth factors and D-dimer (no air word) are kept
     ("T2DM, A1c 8.1 per PCP; HbA1c repeat in 3 mo", "A1c"),
     ("started G-CSF; D-DIMER 2.1; retrieval team aware", "G-CSF"),

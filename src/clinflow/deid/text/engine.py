@@ -50,6 +50,7 @@ from clinflow.deid.text.recognizers import (
     USERNAME,
     compiled_patterns,
     derived_usernames,
+    handle_owners,
     library_phone_numbers,
     logins_at_line_end,
     lowercase_relatives,
@@ -246,6 +247,8 @@ class TextDeidentifier:
                 found.append(Span(start, end, PERSON, "names_lowercase_relative", 0.5))
             for start, end in names_after_room(text, is_vocabulary):
                 found.append(Span(start, end, PERSON, "names_after_room", 0.5))
+            for start, end in handle_owners(text, is_vocabulary):
+                found.append(Span(start, end, PERSON, "names_handle_owner", 0.5))
         if self._patterns:
             for start, end in logins_at_line_end(text, is_vocabulary):
                 found.append(Span(start, end, USERNAME, "username_line_end", 0.5))

@@ -832,7 +832,7 @@ INSTITUTION_WORDS = frozenset(
 hospital hospitals medical health healthcare clinic clinics center centre centers institute
 rehab rehabilitation nursing care hospice pavilion campus infirmary sanatorium memorial
 general regional community university college school foundation associates partners group
-practice practices services system systems network alliance home homes manor house village
+practice practices service services system systems network alliance home homes manor house village
 residence lodge gardens commons pharmacy laboratories labs laboratory imaging radiology
 dialysis surgery surgical ambulatory outpatient specialty children's women's veterans va
 saint st mount mt healthplex polyclinic wellness physicians doctors consultants specialists

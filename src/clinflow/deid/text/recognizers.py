@@ -148,7 +148,8 @@ _FACILITY_CUE = (
     r"(?:transferred|admitted|presented|brought|discharged|sent|returned|seen|followed|"
     r"treated|evaluated|hospitali[sz]ed|stayed|works?|worked|employed|volunteers?|"
     r"delivered|born|resides|residing|placed|referred|rehab|PT|dialy[sz]es|dialysis|"
-    r"OSH|outside\s+hospital|records\s+from|care\s+at)"
+    r"OSH|outside\s+hospital|records\s+from|care\s+at|booked|nurse|midwife|physician|"
+    r"pharmacist|therapist)"
 )
 
 PATTERNS: tuple[PatternSpec, ...] = (
@@ -739,6 +740,25 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.55,
     ),
     PatternSpec(
+        # four-digit postcodes after a town in an address line (South Africa, Australia,
+        # Belgium...): "..., Rondebosch 7700", "..., Durban, 4001   Tel" ; and the suburb between
+        # a street and its town: "14 Kloof Street, Gardens, Cape Town"
+        "postcode_four_after_town",
+        ZIP,
+        r",[ \t](?:\p{Lu}\p{Ll}+[ \t]){0,2}\p{Lu}\p{Ll}+,?[ \t](?P<phi>\d{4})"
+        r"(?=,[ \t]*\p{Lu}|[ \t]*$|[ \t]{2,}|[ \t]*\|)",
+        0.5,
+        regex.M,
+    ),
+    PatternSpec(
+        "locality_after_street",
+        LOCATION,
+        r"\b\d{1,5}[A-Z]?[ \t](?:\p{Lu}\p{Ll}+[ \t]){1,3}(?:Street|St|Road|Rd|Avenue|Ave|Drive|"
+        r"Dr|Lane|Ln|Crescent|Close|Way|Place|Terrace|Grove|Parade)\.?,[ \t]"
+        r"(?P<phi>(?:\p{Lu}\p{Ll}+[ \t]){0,2}\p{Lu}\p{Ll}+)(?=,)",
+        0.55,
+    ),
+    PatternSpec(
         "city_before_state_zip",
         LOCATION,
         rf"(?<![\p{{L}}])(?:\p{{Lu}}[\p{{L}}'.-]+[ \t]){{0,2}}\p{{Lu}}[\p{{L}}'.-]+"
@@ -801,7 +821,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
     PatternSpec(
         "facility_after_cue",
         HOSPITAL,
-        rf"(?<=\b{_FACILITY_CUE}[ \t]+(?:to|at|from|in|by|for|with)[ \t]+(?:the[ \t]+)?)"
+        rf"(?<=\b{_FACILITY_CUE}[ \t]+(?:to|at|from|in|by|for|with):?[ \t]+(?:the[ \t]+)?)"
         r"(?!(?:Dr|Mr|Mrs|Ms|ICU|MICU|SICU|CCU|ED|ER|OR|PACU|ICU|SNF|LTAC|LTACH|Medicine|"
         r"Surgery|Rehab|Hospice|Home|Cardiology|Oncology|Neurology|PCP|PT|OT)\b)"
         r"(?:\p{Lu}[\p{L}'&.-]*)(?:[ \t]+(?:of[ \t]+|&[ \t]+)?\p{Lu}[\p{L}'&.-]*){0,4}",
@@ -815,7 +835,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"PRACTICE|PHARMACY|PARTNERS|PHYSICIANS|"
         r"HEALTH(?:[ \t]+(?:CENTER|SYSTEM|CARE))?|HEALTHCARE|INFIRMARY|REHAB(?:ILITATION)?"
         r"(?:[ \t]+(?:CENTER|HOSPITAL))?|NURSING[ \t]+(?:HOME|FACILITY|CENTER)|HOSPICE|"
-        r"INSTITUTE|CARE[ \t]+CENTER|MANOR|CENTER|CENTRE|PROGRAM|PROGRAMME)\b",
+        r"INSTITUTE|CARE[ \t]+CENTER|MANOR|CENTER|CENTRE|PROGRAM|PROGRAMME|HOSP|"
+        r"URGENT[ \t]+CARE|FIRE[ \t]+(?:RESCUE|DEPT|DEPARTMENT)|EMS)\b",
         0.7,
     ),
     # ----- shapes seen in held-out notes (blind_3): dates, ids, places, facilities -------
@@ -1214,7 +1235,7 @@ _PHONE_CANDIDATE = regex.compile(
 _OCR_TOKEN = regex.compile(r"[A-Za-z0-9]+(?:[/.:-][A-Za-z0-9]+)*")
 _ICD_CODE = regex.compile(r"[A-Z]\d{2}(?:\.\d{1,4})?")
 _OCR_AS_DIGIT = {"O": "0", "o": "0", "l": "1", "I": "1"}
-_ONE_INSIDE_WORD = regex.compile(r"(?i)(?!.*a1c)(?=(?:.*[a-z]){4})(?:[a-z]+[01])+[a-z]+")
+_ONE_INSIDE_WORD = regex.compile(r"(?i)(?!.*a1c)(?=(?:.*[a-z]){3})(?:[a-z]+[01])+[a-z]+")
 
 
 def _ocr_token(token: str) -> str:
@@ -1461,6 +1482,23 @@ def message_handles(text: str, is_word: Any) -> list[tuple[int, int]]:
         r"(?<![\w@./-])(?:" + "|".join(regex.escape(h) for h in sorted(handles)) + r")(?![\w@-])"
     )
     return [m.span() for m in pattern.finditer(text)]
+
+
+_HANDLE_OWNER = regex.compile(
+    r"(?m)^[ \t]*(?:\[?\d{1,2}:\d{2}(?::\d{2})?\]?|\d{4})[ \t]+[a-z][a-z0-9._]{2,15}[ \t]*"
+    r"\((?P<name>[a-z][a-z'’-]+(?:[ \t][a-z][a-z'’-]+){0,2})(?=[ \t]*[,)])"
+)
+
+
+def handle_owners(text: str, is_word: Any) -> list[tuple[int, int]]:
+    """The sender's name written in lower case after a handle in a message thread:
+    "21:10 qbrandt (quentin brandt, np): ..."; not when every word is an ordinary one
+    ("(on call)")."""
+    return [
+        m.span("name")
+        for m in _HANDLE_OWNER.finditer(text)
+        if not all(is_word(w) for w in _WORD.findall(m.group("name")))
+    ]
 
 
 # ----- a lower-case name after a room or bed ("rm 412b okafor k 3.1", "709 de souza fall") ---
