@@ -432,7 +432,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"(?!(?<=\b(?:at|call|called)\s{1,2})(?:[01]\d|2[0-3])[0-5]\d(?![\d:]))"
         r"(?:\d{1,2}-)?\d{4,6}(?![\d/]|,\d|\.\d)"
         # a short hospital bleep: "bleep 622", "pgr 418"
-        r"|(?<=\b(?:pager|pgr|beeper|bleep|bleeped|paged)[ \t]{1,2}(?:#[ \t]?)?)\d{3}(?![\d/:.])",
+        r"|(?=\d{3}(?![\d/:.]))"
+        r"(?<=\b(?:pager|pgr|beeper|bleep|bleeped|paged)[ \t]{1,2}(?:#[ \t]?)?)\d{3}",
         0.6,
         regex.I,
     ),
@@ -572,8 +573,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         "initials_signing_lower",
         PERSON,
         r"(?m)^[ \t]*[-–—]{1,2}[ \t]?(?P<phi>[a-z]{2,3})(?=[ \t]*/[ \t]*[a-z])"
-        r"|(?<=\b(?i:by)[ \t])(?!(?:ED|ER|OR|ICU|CCU|IR|CT|MRI|OSH|PCP|GI|US|VA|PT|OT|ST|ME|IV|PO|"
-        r"ID|RT|SW|NP|MD|PA|DO|RN|CM|EMS|MR|MS|GP|HR|AM|PM|EKG|ECG|ENT|PET|CNA|PCA|TEE|TTE|CXR|"
+        r"|(?=[A-Z]{2,3}\b)(?<=\b(?i:by)[ \t])"
+        r"(?!(?:ED|ER|OR|ICU|CCU|IR|CT|MRI|OSH|PCP|GI|US|VA|PT|OT|ST|ME|IV|PO|ID|RT|SW|NP|MD|PA|DO|RN|CM|EMS|MR|MS|GP|HR|AM|PM|EKG|ECG|ENT|PET|CNA|PCA|TEE|TTE|CXR|"
         r"KUB|EUS|LP|EGD|ABG|VBG|UA|CBC|BMP|CMP|CTA|MRA|XR|US|NG|OG|IO|SC|IM|SL|PR|NP|DSA|EEG|"
         r"EMG|NCS|FNA|HD|CRRT|PEG|PICC|EBUS)\b)"
         r"(?P<phi>[A-Z]{2,3})(?=\.(?:[ \t]|$)|[ \t]*$)",
@@ -599,8 +600,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         USERNAME,
         r"(?m)^[ \t]*(?P<phi>[A-Z]{2,4}/[A-Z]{2,4})(?=[ \t]*$|[ \t]+(?:D|T|DD|DT|Dict|Job|"
         r"Doc|cc|CC)\b)"
-        r"|(?<=\b(?i:ref|reference)\.?[ \t]*:?[ \t]*)"
-        r"(?P<phi>[A-Za-z]{2,4}(?:/[A-Za-z]{2,4})+)(?=/)",
+        r"|\b(?i:ref|reference)\.?[ \t]*:?[ \t]*(?P<phi>[A-Za-z]{2,4}(?:/[A-Za-z]{2,4})+)(?=/)",
         0.5,
     ),
     PatternSpec(
@@ -724,9 +724,10 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # before a state or territory abbreviation (not one that is also a clinical one)
         "city_after_comma_before_state",
         LOCATION,
-        rf"(?<=,[ \t]{{1,2}})(?:\p{{Lu}}[\p{{L}}'.-]+[ \t]){{0,2}}\p{{Lu}}[\p{{L}}\d'.-]*\p{{L}}"
-        rf"[ \t]{{1,2}}(?!MD|DO|PA|OR|IN|ME|DE|ID|HI|OK|CO|MS|MI|CT|RN|NP|PT|OT)"
-        rf"(?:{_STATE_ABBR}|NSW|VIC|QLD|TAS|ACT|NT)(?![\p{{L}}\d-])",
+        rf",[ \t]{{1,2}}(?P<phi>(?:\p{{Lu}}[\p{{L}}'.-]+[ \t]){{0,2}}"
+        rf"\p{{Lu}}[\p{{L}}\d'.-]*\p{{L}}[ \t]{{1,2}}"
+        rf"(?!MD|DO|PA|OR|IN|ME|DE|ID|HI|OK|CO|MS|MI|CT|RN|NP|PT|OT)"
+        rf"(?:{_STATE_ABBR}|NSW|VIC|QLD|TAS|ACT|NT))(?![\p{{L}}\d-])",
         0.55,
     ),
     PatternSpec(
@@ -780,12 +781,13 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # after a region word ("upstate NY", "western Mass")
         "state_loose",
         LOCATION,
-        # (a cheap look-ahead first: the look-behinds are tried only where they may hold)
-        rf"(?=[A-Za-z])(?<=\b(?:in|from|to|near|of|moved\s+to)[ \t])(?i:{_STATE_NAME})\b"
+        # (cheap look-arounds first: the long look-behinds are tried only where they may hold)
+        rf"(?=[A-Za-z])(?<=[ \t])(?<=\b(?:in|from|to|near|of|moved\s+to)[ \t])(?i:{_STATE_NAME})\b"
         rf"|\b{_STATE_ABBR}(?=[ \t-]+(?:resident|native|licensed?|Medicaid|driver'?s)\b)"
         r"|(?=[DNRS]\.)(?<=(?:,|\bin|\bfrom|\bto)[ \t])"
         r"(?:D\.C\.|N\.Y\.|N\.J\.|N\.H\.|R\.I\.|N\.C\.|S\.C\.)"
-        r"|(?=[A-Z])(?<=\b(?:upstate|downstate|western|eastern|northern|southern|central)[ \t])"
+        r"|(?=[A-Z])(?<=[ \t])"
+        r"(?<=\b(?:upstate|downstate|western|eastern|northern|southern|central)[ \t])"
         rf"(?:{_STATE_ABBR}|Mass|Penn|Conn|{_STATE_NAME})\b",
         0.55,
     ),
@@ -1106,15 +1108,15 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # a schedule or census table's cell holding "FAMILY, GIVEN" / "Family, Given"
         "surname_comma_given_cell",
         PERSON,
-        r"(?<=\|[ \t]{0,3})\p{Lu}[\p{L}'’-]+(?:[ \t]\p{Lu}[\p{L}'’-]+)?,[ \t]?\p{Lu}[\p{L}'’-]+"
-        r"(?:[ \t]\p{Lu}[\p{L}'’-]+|[ \t]\p{Lu}\.?)?(?=[ \t]*\|)",
+        r"\|[ \t]{0,3}(?P<phi>\p{Lu}[\p{L}'’-]+(?:[ \t]\p{Lu}[\p{L}'’-]+)?,[ \t]?\p{Lu}[\p{L}'’-]+"
+        r"(?:[ \t]\p{Lu}[\p{L}'’-]+|[ \t]\p{Lu}\.?)?)(?=[ \t]*\|)",
         0.6,
     ),
     # ----- names with fixed shapes (more in names.py) ------------------------------------
     PatternSpec(
         "titled_initials",
         PERSON,
-        rf"(?<=\b{_TITLE}\.?[ \t]{{1,2}})(?:\p{{Lu}}\.[ \t]?){{2,3}}(?!\p{{Lu}}\p{{Ll}})",
+        rf"\b{_TITLE}\.?[ \t]{{1,2}}(?P<phi>(?:\p{{Lu}}\.[ \t]?){{2,3}})(?!\p{{Lu}}\p{{Ll}})",
         0.6,
     ),
     PatternSpec(
@@ -1287,8 +1289,16 @@ def ocr_normalized(text: str) -> str:
     it are spans of ``text``; equal to ``text`` for ordinary typed notes."""
     if not any(c in text for c in "0OolI"):
         return text
-    read: str = _OCR_TOKEN.sub(lambda m: _ocr_token(m.group()), text)
+    # only words that mix letters and digits, or hold an "l" among capitals, can change
+    read: str = _OCR_CANDIDATE.sub(lambda m: _ocr_token(m.group()), text)
     return read
+
+
+_OCR_CANDIDATE = regex.compile(
+    r"(?<![A-Za-z0-9])(?=[A-Za-z0-9/.:-]*?(?:[A-Za-z][A-Za-z0-9/.:-]*?\d|\d[A-Za-z0-9/.:-]*?"
+    r"[A-Za-z]|[A-Z][A-Za-z0-9/.:-]*?l|l[A-Za-z0-9/.:-]*?[A-Z]))"
+    r"[A-Za-z0-9]+(?:[/.:-][A-Za-z0-9]+)*"
+)
 
 
 # ----- user ids made from a person's name ("t. wojcik" signs as "twojcik") ----------------
