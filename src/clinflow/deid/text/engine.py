@@ -225,19 +225,19 @@ class TextDeidentifier:
     def analyze(self, text: str, known: KnownIdentifiers | None = None) -> list[Span]:
         """All PHI spans, overlaps merged (longest/highest-scoring wins the label)."""
         found: list[Span] = []
+        # scanned and faxed notes: read O/0 and l/1/I look-alikes back (same length, so the
+        # spans found hold for the original too)
+        ocr = ocr_normalized(text)
         if known is not None and self._use_known:
             for start, end, entity in known.find(text):
                 if entity != PERSON and (suffix := _ID_SUFFIX.match(text, end)):
                     end = suffix.end()  # "RX4471902-O6": a part number after the known id
                 found.append(Span(start, end, entity, "known_identifier", 1.0))
-            ocr_reading = ocr_normalized(text)
-            if ocr_reading != text:  # "R0SALES", "MRN 44l7228" in a scanned fax
-                for start, end, entity in known.find(ocr_reading):
+            if ocr != text:  # "R0SALES", "MRN 44l7228" in a scanned fax
+                for start, end, entity in known.find(ocr):
                     found.append(Span(start, end, entity, "known_identifier", 1.0))
         threshold = self.policy.score_threshold
-        # scanned and faxed notes: read O/0 and l/1/I look-alikes back (same length, so the
-        # spans found hold for the original too) and run the detectors on both readings
-        ocr = ocr_normalized(text)
+        # the detectors run on both readings of a scanned note
         for reading in (text,) if ocr == text else (text, ocr):
             self._detect(reading, found, threshold)
         if self._name_rules:
