@@ -4,7 +4,8 @@ an SSN in words, dictation footers in capitals, towns before a state with no com
 weekdays before a date, ranges of full dates, short bleeps, staff named by role in lower
 case, initials signing, quoted nicknames, names in dictation typed in capitals, OCR digits
 inside words, ids after more labels, counties, floors, aircraft, care sites after more cues,
-suburbs and four-digit postcodes, a sender's name after a handle. Every example string here is
+suburbs and four-digit postcodes, a sender's name after a handle, family names that are
+words, named wards, long numbers after "no.". Every example string here is
 invented for the test."""
 
 from __future__ import annotations
@@ -109,6 +110,12 @@ FOUND = [
     ("Suite 4, 2 Marine Drive, Ballito 4420, South Africa", "4420"),
     # the sender's name in lower case after a handle
     ("21:10 qbrandt (quentin brandt, charge): on my way", "quentin brandt"),
+    # a given name that is no English word, then a capitalised word: the family name
+    ("0930 | weaning started, RT Desmond Cork at bedside. Tolerated.", "Desmond Cork"),
+    # named wards, the site of a record number, a long number after "no."
+    ("Cardiology (Ward Kowhai 3)\nPatient: A", "Kowhai"),
+    ("DOB 01.02.2019, Ballina\nMRN (KGUH): 0441278", "KGUH"),
+    ("Medical aid: Bonitas Standard, no. 55120934, main member: self", "55120934"),
     # dictation typed in capitals: names after a role cue read as in mixed case
     (
         "PT FOUND AT 0140 BY THE NIGHT STAFF. FACILITY NURSE MIRABEL OSEI-GRANT SENDS THE MAR "
@@ -174,6 +181,8 @@ KEPT = [
     ("Seen at Harborview, Cardiology MD note reviewed", "Cardiology"),
     # a dose and a score are no pager
     ("pgr 4411 (not 44,110)", "44,110"),
+    # amounts after "no." are no ids
+    ("no 1,500,000 units given", "1,500,000"),
     # a handle's parentheses holding ordinary words; a log time after a town is no postcode
     ("21:10 qbrandt (on call): coming", "on call"),
     ("Seen in Clinic, Ward 4, 1400 rounds", "1400"),
@@ -201,3 +210,21 @@ def test_blind5_look_alikes_are_kept(deid: TextDeidentifier, text: str, safe: st
     assert not any(s.start < at + len(safe) and at < s.end for s in spans), [
         (text[s.start : s.end], s.recognizer) for s in spans
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        # after a given name: an institution word or a month is no family name
+        ("Handover: RT Desmond Hospital transport booked", "Hospital"),
+        ("Plan per Desmond March follow-up", "March"),
+    ],
+)
+def test_a_given_name_does_not_take_institution_or_calendar_words(
+    deid: TextDeidentifier, text: str, word: str
+) -> None:
+    spans = deid.analyze(text)
+    at = text.index(word)
+    assert not any(
+        s.entity == "PERSON" and s.start < at + len(word) and at < s.end for s in spans
+    ), [(text[s.start : s.end], s.entity) for s in spans]

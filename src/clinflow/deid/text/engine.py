@@ -35,9 +35,15 @@ from clinflow.config import policies_dir
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.deid.surrogates import surrogate_name
 from clinflow.deid.text.known import DATE, PERSON, PHONE, KnownIdentifiers
-from clinflow.deid.text.lexicon import is_english_word, is_name, noun_only_words, safe_words
-from clinflow.deid.text.names import RULES as NAME_RULES
+from clinflow.deid.text.lexicon import (
+    anglo_given_names,
+    is_english_word,
+    is_name,
+    noun_only_words,
+    safe_words,
+)
 from clinflow.deid.text.names import (
+    INSTITUTION_WORDS,
     brand_or_abbreviation_shape,
     find_names,
     is_clinical_word,
@@ -45,6 +51,7 @@ from clinflow.deid.text.names import (
     is_vocabulary,
     looks_like_drug,
 )
+from clinflow.deid.text.names import RULES as NAME_RULES
 from clinflow.deid.text.recognizers import (
     AGE,
     USERNAME,
@@ -677,7 +684,27 @@ def _name_end(text: str, end: int) -> int:
                 if after and _family_after_nickname(after[1]):
                     end += after.end()
                 continue
+        # a given name that is no English word, then a capitalised word mid-sentence: the
+        # family name even when it is also a word ("RT Marcus Bell at bedside")
+        given = _WORD_BEFORE_END.search(text, max(0, end - 30), end)
+        if (
+            word
+            and given
+            and given[0].casefold() in anglo_given_names()
+            and not is_english_word(given[0])
+            and _family_after_nickname(word[1])
+            and word[1].casefold() not in INSTITUTION_WORDS
+            and word[1].casefold() not in _CALENDAR_WORDS
+        ):
+            end += word.end()
         return end
+
+
+_WORD_BEFORE_END = re.compile(r"(?<![\w'’-])[A-Z][a-z]+$")
+_CALENDAR_WORDS = frozenset(
+    "january february march april may june july august september october november december "
+    "monday tuesday wednesday thursday friday saturday sunday".split()
+)
 
 
 def _family_after_nickname(word: str) -> bool:

@@ -830,6 +830,23 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.5,
     ),
     PatternSpec(
+        # a ward or unit named after a word before its number: "(Ward Kowhai 3)", "Unit
+        # Banksia 2"; the site whose record number it is: "MRN (KGUH): 0441"
+        "ward_or_site_name",
+        HOSPITAL,
+        r"\b(?:Ward|Unit|Wing|Pavilion)[ \t](?P<phi>\p{Lu}\p{Ll}{2,})(?=[ \t]*(?:\d|\)))"
+        r"|\b(?:MRN|MR\#|Hosp(?:ital)?[ \t]?(?:no\.?|\#))[ \t]*\((?P<phi>[A-Z]{2,6})\)",
+        0.55,
+    ),
+    PatternSpec(
+        # a number of six digits or more after "no.": "Practice no 0418877", "medical aid
+        # ..., no. 55120934"
+        "number_after_no",
+        ID,
+        r"\b(?i:no)\.?[ \t]?:?[ \t]{0,2}(?P<phi>\d{6,})(?![\d/]|[.,]\d)",
+        0.55,
+    ),
+    PatternSpec(
         "hospital_upper",
         HOSPITAL,
         r"\b(?:[A-Z][A-Z'&.-]+[ \t]+){1,5}(?:HOSPITAL|MEDICAL[ \t]+CENTER|MED[ \t]+CTR|CLINIC|"
