@@ -10,7 +10,8 @@ Two kinds of notes, side by side:
   other styles; ``blind2`` (``synthetic/text_eval/blind_2.jsonl``): written blind after all
   tuning; ``blind3``/``blind4``: written blind, since used as development sets (their misses
   were read to find the shapes of tests/deid_text/test_text_shapes*.py); ``blind5``: a later
-  held-out set, skipped while its file is absent; recall per PHI type, precision, F2
+  held-out set, measured once, a development set since (test_text_shapes_3.py); recall per
+  PHI type, precision, F2
   (``evaluate_annotated``). ``--sets`` picks some of them.
 
 Detection is timed alone. Prints ONE JSON line:
@@ -132,7 +133,8 @@ def annotated_sets(
         # development set since; blind4 was written meanwhile and measured once, after)
         ("blind3", annotated_notes_path().with_name("blind_3.jsonl")),
         ("blind4", annotated_notes_path().with_name("blind_4.jsonl")),
-        # a fifth held-out set, written after blind3/blind4 were used for development
+        # a fifth held-out set, written after blind3/blind4 were used for development; measured
+        # once, then its misses were read too (test_text_shapes_3.py): a development set since
         ("blind5", annotated_notes_path().with_name("blind_5.jsonl")),
         ("dev", dev),
         ("dev2", dev.with_name(DEV2)),
