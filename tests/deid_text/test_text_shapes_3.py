@@ -5,8 +5,8 @@ weekdays before a date, ranges of full dates, short bleeps, staff named by role 
 case, initials signing, quoted nicknames, names in dictation typed in capitals, OCR digits
 inside words, ids after more labels, counties, floors, aircraft, care sites after more cues,
 suburbs and four-digit postcodes, a sender's name after a handle, family names that are
-words, named wards, long numbers after "no.". Every example string here is
-invented for the test."""
+words, named wards, long numbers after "no.", more credentials, city-states. Every example
+string here is invented for the test."""
 
 from __future__ import annotations
 
@@ -116,6 +116,10 @@ FOUND = [
     ("Cardiology (Ward Kowhai 3)\nPatient: A", "Kowhai"),
     ("DOB 01.02.2019, Ballina\nMRN (KGUH): 0441278", "KGUH"),
     ("Medical aid: Bonitas Standard, no. 55120934, main member: self", "55120934"),
+    # more credentials after a name; a city-state is a city too
+    ("ASSISTANT: Brice Tannehill, CST\nANESTHESIA: general", "Brice Tannehill"),
+    ("Genetic counselor: Rowan Pike-Adeyemi, MS, CGC", "Rowan Pike-Adeyemi"),
+    ("consent delayed -- elder son abroad in Singapore). MRI done.", "Singapore"),
     # dictation typed in capitals: names after a role cue read as in mixed case
     (
         "PT FOUND AT 0140 BY THE NIGHT STAFF. FACILITY NURSE MIRABEL OSEI-GRANT SENDS THE MAR "
@@ -181,6 +185,8 @@ KEPT = [
     ("Seen at Harborview, Cardiology MD note reviewed", "Cardiology"),
     # a dose and a score are no pager
     ("pgr 4411 (not 44,110)", "44,110"),
+    # an eye's central subfield thickness is no credential
+    ("OCT: OD CST 412 um, OS CST 300 um", "OD"),
     # amounts after "no." are no ids
     ("no 1,500,000 units given", "1,500,000"),
     # a handle's parentheses holding ordinary words; a log time after a town is no postcode

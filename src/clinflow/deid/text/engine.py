@@ -497,7 +497,11 @@ def _bare_country(text: str, span: Span) -> bool:
         span.recognizer not in ("place_country", "known_identifier")
         and words in countries()
         and words not in us_states()[0]  # Georgia the state
+        and words not in _CITY_STATES  # a city as much as a country: "son in Singapore"
     )
+
+
+_CITY_STATES = frozenset({"singapore", "monaco", "hong kong", "macau", "macao", "gibraltar"})
 
 
 # recognizers whose PERSON spans are sure enough to look for their words elsewhere in the note

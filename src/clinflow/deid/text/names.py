@@ -134,7 +134,9 @@ _CREDENTIAL = regex.compile(
     r"CNM|CRNA|LPN|LICSW|LCSW|MSW|PharmD|DPM|DDS|DMD|FACP|FACC|FACS|MPH|APRN|ANP|FNP|ACNP|"
     r"CNS|BSN|MSN|RD|DPT|SLP|RRT|CNA|MA|OTR|OTR/L|PT|LMFT|PsyD|PMHNP|DNP|CNP|AGACNP|"
     r"CCRN|RN-BC|FNP-BC|PMHNP-BC|NP-C|ANP-BC|MD-PhD|CRNP|LNA|MT|MLS|RPh|PharmD|RDN|"
-    r"CDE|CDCES|LMHC|LPC|BCBA|CCC-SLP|AuD|OD|DC|DMD)(?![\p{L}\d])"
+    r"CDE|CDCES|LMHC|LPC|BCBA|CCC-SLP|AuD|OD|DC|DMD|CSFA|CRNFA|EMT|EMT-B|EMT-P|NRP|CHPN|"
+    # a surgical technologist, not an eye's central subfield thickness ("OD CST 412")
+    r"CGC|CPhT|CST(?![ \t]*\d))(?![\p{L}\d])"
     # "RN: Marguerite" is a label; "Okonjo, PharmD: recs..." (after a comma) a signature
     r"(?:(?![ \t]*:)|(?<=^,|[\p{L}],[ \t]{0,2}\S+))",
     regex.V0,
