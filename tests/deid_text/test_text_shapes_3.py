@@ -185,6 +185,11 @@ KEPT = [
     ("Seen at Harborview, Cardiology MD note reviewed", "Cardiology"),
     # a dose and a score are no pager
     ("pgr 4411 (not 44,110)", "44,110"),
+    # ward abbreviations and drugs after a room; a ward's level
+    ("0600 rm 14 npo for cath, rm 409b tele review", "npo"),
+    ("0600 rm 14 npo for cath, rm 409b tele review", "tele"),
+    ("0600 rm 7 atorvastatin held", "atorvastatin"),
+    ("Pavilion Level 2, Unit North 3", "Level"),
     # an eye's central subfield thickness is no credential
     ("OCT: OD CST 412 um, OS CST 300 um", "OD"),
     # amounts after "no." are no ids

@@ -252,7 +252,7 @@ class TextDeidentifier:
                 found.append(Span(start, end, PERSON, "names_lowercase_signature", 0.6))
             for start, end in lowercase_relatives(text, is_vocabulary):
                 found.append(Span(start, end, PERSON, "names_lowercase_relative", 0.5))
-            for start, end in names_after_room(text, is_vocabulary):
+            for start, end in names_after_room(text, _vocabulary_or_drug):
                 found.append(Span(start, end, PERSON, "names_after_room", 0.5))
             for start, end in handle_owners(text, is_vocabulary):
                 found.append(Span(start, end, PERSON, "names_handle_owner", 0.5))
@@ -619,6 +619,10 @@ _FUNCTION_WORDS = frozenset(
 
 _DROP_LOWER = str.maketrans("", "", "abcdefghijklmnopqrstuvwxyz")
 _DROP_UPPER = str.maketrans("", "", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def _vocabulary_or_drug(word: str) -> bool:
+    return is_vocabulary(word) or looks_like_drug(word)
 
 
 def _title_case_reading(text: str) -> str | None:

@@ -834,7 +834,9 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # Banksia 2"; the site whose record number it is: "MRN (KGUH): 0441"
         "ward_or_site_name",
         HOSPITAL,
-        r"\b(?:Ward|Unit|Wing|Pavilion)[ \t](?P<phi>\p{Lu}\p{Ll}{2,})(?=[ \t]*(?:\d|\)))"
+        r"\b(?:Ward|Unit|Wing|Pavilion)[ \t](?!(?:Level|Floor|Bed|Room|Bay|Block|Wing|Ward|"
+        r"Unit|North|South|East|West|Clerk|Manager|Nurse|Number|No|Side|Area|Zone|Pod|Team|"
+        r"Round|Rounds|Dose|Doses)\b)(?P<phi>\p{Lu}\p{Ll}{2,})(?=[ \t]*(?:\d|\)))"
         r"|\b(?:MRN|MR\#|Hosp(?:ital)?[ \t]?(?:no\.?|\#))[ \t]*\((?P<phi>[A-Z]{2,6})\)",
         0.55,
     ),
@@ -1542,11 +1544,16 @@ def names_after_room(text: str, is_word: Any) -> list[tuple[int, int]]:
     such word either ("rm 12 hale refused" -> "hale", "bed 4 ines pardo" -> both)."""
     found = []
     for match in _ROOM_THEN_NAME.finditer(text):
-        if is_word(match.group("first").strip("'’-")):
+        first = match.group("first").strip("'’-")
+        if is_word(first):
             continue
         end = match.end("name")
         second = match.group("second")
         if second is not None and not is_word(second.strip("'’-")):
             end = match.end("second")
+        # a short word alone may be a ward abbreviation ("rm 14 npo", "bed 2 tele"): it needs
+        # an initial or particle before it, or a second name word after it
+        elif len(first) < 5 and match.start("first") == match.start("name"):
+            continue
         found.append((match.start("name"), end))
     return found
