@@ -239,3 +239,17 @@ def test_a_given_name_does_not_take_institution_or_calendar_words(
     assert not any(
         s.entity == "PERSON" and s.start < at + len(word) and at < s.end for s in spans
     ), [(text[s.start : s.end], s.entity) for s in spans]
+
+
+def test_a_note_in_capitals_is_not_one_care_site(deid: TextDeidentifier) -> None:
+    """Capitalised words across full stops are sentences, not one care-site phrase; a care
+    site in capitals starts after the verb and preposition before it."""
+    text = (
+        "SEEN AT THE OFFICE. FOLLOW UP WITH DR. QUARRELL NEXT WEEK. PATIENT IS STABLE AND "
+        "WELL. WILL CALL WITH RESULTS."
+    )
+    spans = deid.analyze(text)
+    assert [text[s.start : s.end] for s in spans] == ["QUARRELL"], spans
+    text = "REFERRED FROM MAPLE HOLLOW CLINIC."
+    spans = deid.analyze(text)
+    assert [text[s.start : s.end] for s in spans] == ["MAPLE HOLLOW CLINIC"], spans

@@ -881,6 +881,9 @@ def facility_phrases(text: str, tokens: list[_Token] | None = None) -> list[Name
             last + 1 < len(tokens)
             and _FACILITY_JOIN.fullmatch(text, tokens[last].end, tokens[last + 1].start)
             and (tokens[last + 1].capitalised or tokens[last + 1].text in _CONNECTORS)
+            # a full stop joins only after an abbreviation ("St. Jude"), not across sentences
+            # of a note typed in capitals ("... CLINIC. FOLLOW UP ...")
+            and not (text.startswith(".", tokens[last].end) and len(tokens[last].text) > 3)
         ):
             last += 1
         run = tokens[index : last + 1]

@@ -851,7 +851,9 @@ PATTERNS: tuple[PatternSpec, ...] = (
     PatternSpec(
         "hospital_upper",
         HOSPITAL,
-        r"\b(?:[A-Z][A-Z'&.-]+[ \t]+){1,5}(?:HOSPITAL|MEDICAL[ \t]+CENTER|MED[ \t]+CTR|CLINIC|"
+        # (not from a grammar word or verb: "SEEN AT THE CLINIC")
+        r"\b(?!OF\b)(?:(?!(?:AT|TO|IN|FROM|SEEN|WITH|AND|OR|FOR|BY|ON|IS|WAS|VIA)\b)"
+        r"[A-Z][A-Z'&.-]+[ \t]+){1,5}(?:HOSPITAL|MEDICAL[ \t]+CENTER|MED[ \t]+CTR|CLINIC|"
         r"GENERAL|MEMORIAL|REGIONAL|MEDICAL|DEACONESS|CHILDREN'S|WOMEN'S|VA|VAMC|ASSOCIATES|"
         r"PRACTICE|PHARMACY|PARTNERS|PHYSICIANS|"
         r"HEALTH(?:[ \t]+(?:CENTER|SYSTEM|CARE))?|HEALTHCARE|INFIRMARY|REHAB(?:ILITATION)?"
