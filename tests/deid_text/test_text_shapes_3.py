@@ -253,3 +253,20 @@ def test_a_note_in_capitals_is_not_one_care_site(deid: TextDeidentifier) -> None
     text = "REFERRED FROM MAPLE HOLLOW CLINIC."
     spans = deid.analyze(text)
     assert [text[s.start : s.end] for s in spans] == ["MAPLE HOLLOW CLINIC"], spans
+
+
+
+@pytest.mark.parametrize(
+    ("text", "phi"),
+    [
+        # an abbreviation's full stop stays inside a care-site name
+        ("Transferred from Kestrel Univ. Hospital today.", "Kestrel Univ. Hospital"),
+        ("Records from Osprey Gen. Hospital reviewed.", "Osprey Gen. Hospital"),
+        ("TRANSFERRED FROM KESTREL UNIV. HOSPITAL TODAY.", "KESTREL UNIV. HOSPITAL"),
+    ],
+)
+def test_abbreviations_stay_inside_care_sites_in_capitals(
+    deid: TextDeidentifier, text: str, phi: str
+) -> None:
+    spans = deid.analyze(text)
+    assert covered(text, phi, spans), [text[s.start : s.end] for s in spans]

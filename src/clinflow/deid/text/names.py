@@ -866,6 +866,22 @@ _HEADING_AFTER = regex.compile(r"[ \t]*:", regex.V0)  # "Medical Decision Making
 _FACILITY_JOIN = regex.compile(r"[ \t]{1,2}(?:&[ \t]{1,2})?|\.[ \t]{1,2}", regex.V0)
 
 
+_FACILITY_ABBREVIATIONS = frozenset(
+    "univ hosp mass gen mem inst natl nat'l assoc dept comm reg med ctr cntr intl sch coll "
+    "mtn hts twp".split()
+)
+
+
+def _ends_sentence(token: _Token) -> bool:
+    """A word before a full stop that closes a sentence rather than abbreviates: longer than
+    three letters, an English word and no usual abbreviation of a care-site name."""
+    return (
+        len(token.text) > 3
+        and token.key not in _FACILITY_ABBREVIATIONS
+        and is_english_word(token.text)
+    )
+
+
 def facility_phrases(text: str, tokens: list[_Token] | None = None) -> list[NameHit]:
     """Capitalised multi-word phrases that hold an institution word and a proper name
     ("Brookhaven Pavilion", "Sisters of Fairmont Health"): hospitals and care facilities."""
@@ -881,9 +897,9 @@ def facility_phrases(text: str, tokens: list[_Token] | None = None) -> list[Name
             last + 1 < len(tokens)
             and _FACILITY_JOIN.fullmatch(text, tokens[last].end, tokens[last + 1].start)
             and (tokens[last + 1].capitalised or tokens[last + 1].text in _CONNECTORS)
-            # a full stop joins only after an abbreviation ("St. Jude"), not across sentences
-            # of a note typed in capitals ("... CLINIC. FOLLOW UP ...")
-            and not (text.startswith(".", tokens[last].end) and len(tokens[last].text) > 3)
+            # a full stop joins only after an abbreviation ("St. Jude", "UNIV. HOSPITAL"), not
+            # across sentences of a note typed in capitals ("... CLINIC. FOLLOW UP ...")
+            and not (text.startswith(".", tokens[last].end) and _ends_sentence(tokens[last]))
         ):
             last += 1
         run = tokens[index : last + 1]
