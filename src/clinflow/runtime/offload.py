@@ -35,12 +35,6 @@ if TYPE_CHECKING:
     from clinflow.deid.fhir.stage import DeidOutcome, FhirDeidStage
 
 _STAGE: FhirDeidStage | None = None  # the worker process's own stage
-# a note about no one: loads what de-identifying a Bundle with free text loads lazily
-_WARM_UP = (
-    b'{"resourceType":"Bundle","type":"collection","entry":[{"resource":'
-    b'{"resourceType":"DocumentReference","status":"current","content":[{"attachment":'
-    b'{"contentType":"text/plain","data":"V2FybS11cCBub3RlLg=="}}]}}]}'
-)
 
 
 def _init_worker(data_dir: str, validation: Validation) -> None:
@@ -73,8 +67,7 @@ def _init_worker(data_dir: str, validation: Validation) -> None:
     freeze_long_lived(collect=True)
     threshold = gc.get_threshold()
     gc.set_threshold(max(threshold[0], YOUNG_GC_THRESHOLD), threshold[1], threshold[2])
-    _STAGE.compute("warm-up", _WARM_UP)  # lazy loads (models, name lists) before the run
-    _STAGE.take_report()  # the warm-up is not part of any run's counts
+    _STAGE.warm_up()  # lazy loads (models, name lists) before the run
     freeze_long_lived()
 
 

@@ -245,6 +245,8 @@ def build_pipeline(
         from clinflow.runtime.offload import DeidWorkers
 
         deid_fhir.offload = DeidWorkers(deid_workers, deployment.data_dir.root, validation)
+    else:  # the first note's lazy loads (~0.5 s) paused the loop: the p99 of a short run
+        deid_fhir.warm_up()
     hops = [
         Hop("ingest", ingest, ("consent-events",), key=route_key),
         Hop("consent-events", consent, ("treatment-select", "research-select")),
