@@ -43,6 +43,7 @@ FOUND = [
     ("0300 rm 508 odalys fairweather c/o nausea, zofran given", "odalys fairweather"),
     ("0420 514a t. hargreave pulled ng tube", "hargreave"),
     ("0500 rm 511 van der berg up to chair", "der berg"),
+    ("0540 rm 516 chen k 3.1 -> kcl", "chen"),
     # schedule and census tables: "FAMILY, GIVEN" or "Family, Given" in a cell
     ("| 0900 | QUILLFEATHER, ODESSA | XR-1182 | 01/02/1970 | F/U |", "QUILLFEATHER, ODESSA"),
     ("| 0920 | Marchetti-Lowe, Bram | XR-1190 | new |", "Marchetti-Lowe, Bram"),

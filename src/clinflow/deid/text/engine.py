@@ -252,7 +252,7 @@ class TextDeidentifier:
                 found.append(Span(start, end, PERSON, "names_lowercase_signature", 0.6))
             for start, end in lowercase_relatives(text, is_vocabulary):
                 found.append(Span(start, end, PERSON, "names_lowercase_relative", 0.5))
-            for start, end in names_after_room(text, _vocabulary_or_drug):
+            for start, end in names_after_room(text, _vocabulary_or_drug, is_name):
                 found.append(Span(start, end, PERSON, "names_after_room", 0.5))
             for start, end in handle_owners(text, is_vocabulary):
                 found.append(Span(start, end, PERSON, "names_handle_owner", 0.5))

@@ -1540,7 +1540,9 @@ _ROOM_THEN_NAME = regex.compile(
 )
 
 
-def names_after_room(text: str, is_word: Any) -> list[tuple[int, int]]:
+def names_after_room(
+    text: str, is_word: Any, is_listed_name: Any = None
+) -> list[tuple[int, int]]:
     """Lower-case patient names after a room or bed number in census and cross-cover logs,
     when the name is no ordinary or clinical word; a second word is kept only when it is no
     such word either ("rm 12 hale refused" -> "hale", "bed 4 ines pardo" -> both)."""
@@ -1554,8 +1556,13 @@ def names_after_room(text: str, is_word: Any) -> list[tuple[int, int]]:
         if second is not None and not is_word(second.strip("'’-")):
             end = match.end("second")
         # a short word alone may be a ward abbreviation ("rm 14 npo", "bed 2 tele"): it needs
-        # an initial or particle before it, or a second name word after it
-        elif len(first) < 5 and match.start("first") == match.start("name"):
+        # to be a listed name ("rm 12 chen"), an initial or particle before it, or a second
+        # name word after it
+        elif (
+            len(first) < 5
+            and match.start("first") == match.start("name")
+            and not (is_listed_name is not None and is_listed_name(first))
+        ):
             continue
         found.append((match.start("name"), end))
     return found
