@@ -112,6 +112,9 @@ def main() -> None:
                         help="Kafka: persistent Tansu storage (s3://...): adds a broker restart.")
     parser.add_argument("--deid-kill", action="store_true",
                         help="Also a de-identification worker process killed (embedded).")
+    parser.add_argument("--deid-workers", type=int, default=0,
+                        help="The probe and flat-out runs with FHIR de-identification in N "
+                        "worker processes (ADR 0112); 0: in-process.")  # fmt: skip
     args = parser.parse_args()
     rates = sorted(float(r) for r in args.rates.split(","))
     runs: list[dict[str, Any]] = []
@@ -126,6 +129,7 @@ def main() -> None:
                 args.seconds,
                 args.patients,
                 args.validation,
+                deid_workers=args.deid_workers,
             )
             runs.append(run)
             worst = run["worst_p99_ms"]
@@ -133,7 +137,8 @@ def main() -> None:
                 break
             best = rate
         inputs = max(run["inputs"] for run in runs)
-        flat = one_run(scratch, "max", "max", None, max(2, args.patients // 6), args.validation)
+        flat = one_run(scratch, "max", "max", None, max(2, args.patients // 6), args.validation,
+                       deid_workers=args.deid_workers)  # fmt: skip
         kafka: dict[str, Any] | str = "not run (--kafka)"
         if args.kafka:
             low = f"{rates[0]:g}/s"
@@ -173,6 +178,7 @@ def main() -> None:
             {
                 "runtime": "embedded",
                 "validation": args.validation,
+                "deid_workers": args.deid_workers,
                 "budget_p99_ms": args.budget_ms,
                 "largest_rate_within_budget_per_s": best,
                 "runs": runs,
