@@ -18,9 +18,13 @@ def test_fahrenheit_converted_and_banded_at_one_decimal() -> None:
     assert reading.value == pytest.approx(39.0)
 
 
-def test_bp_panel_yields_systolic_only() -> None:
+def test_bp_panel_yields_systolic_and_diastolic() -> None:
+    # NEWS2 scores the systolic; the diastolic makes the MAP of the SOFA cardiovascular component
     readings = parse_observation(bp_obs("bp", 95))
-    assert [(r.parameter, r.value) for r in readings] == [(Parameter.SYSTOLIC_BP, 95)]
+    assert [(r.parameter, r.value) for r in readings] == [
+        (Parameter.SYSTOLIC_BP, 95),
+        (Parameter.DIASTOLIC_BP, 70),
+    ]
 
 
 @pytest.mark.parametrize(("flow", "on_oxygen"), [(0, False), (0.5, True), (15, True)])

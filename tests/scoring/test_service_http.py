@@ -191,7 +191,7 @@ def test_retraction_deletes_everything_and_confirms() -> None:
     assert refused.status_code == 403 and service.latest_score(PATIENT)
     receipt = client.request("DELETE", f"/patients/{PATIENT}", who="deployment").json()
     assert receipt["status"] == "retracted"
-    assert receipt["deleted"] == 5 + 7  # numeric window entries + latest of each parameter
+    assert receipt["deleted"] == 6 + 8  # window entries + latest of each parameter (BP: 2)
     assert receipt["derived_deleted"] == 1 + 1 + 1  # score, alert, triage result
     assert receipt["remaining"] == {"scores": 0, "alerts": 0, "readings": 0}
     assert service.patient_features(PATIENT).parameters == {}

@@ -174,6 +174,25 @@ class FeatureStore:
                 found = point
         return found
 
+    def window(
+        self, patient: str, parameter: Parameter, since: float, until: float
+    ) -> list[tuple[float, float, str]]:
+        """The (epoch s, value, source id) readings of ``parameter`` in ``[since, until]``, in
+        time order (pairs a BP panel's systolic and diastolic into a MAP)."""
+        state = self._patients.get(patient)
+        series = state.series.get(parameter) if state is not None else None
+        if not series:
+            return []
+        found: list[tuple[float, float, str]] = []
+        for point in reversed(series):
+            if point[0] > until:
+                continue
+            if point[0] < since:
+                break
+            found.append(point)
+        found.reverse()
+        return found
+
     def holds_any(self, patient: str, parameters: frozenset[Parameter]) -> bool:
         """Whether a reading of any of ``parameters`` is held for ``patient`` (cheap)."""
         state = self._patients.get(patient)

@@ -39,6 +39,8 @@ SNOMED = "http://snomed.info/sct"
 ACVPU_CODE = "1104441000000107"
 NEWS2_TOTAL_CODE = "1104051000000101"
 SYSTOLIC_CODE = "8480-6"
+DIASTOLIC_CODE = "8462-4"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 BP_PANEL_CODE = "85354-9"
 
 # LOINC code → parameter for single-valued vital signs (FHIR vital-signs profile).
@@ -63,6 +65,24 @@ LAB_LOINC_PARAMETERS: dict[str, Parameter] = {
     "14631-6": Parameter.BILIRUBIN,  # Bilirubin.total [Moles/volume] in Serum or Plasma
     "6690-2": Parameter.WBC,  # Leukocytes [#/volume] in Blood by Automated count
 }
+# BP panel components read only inside a panel (MAP for the SOFA cardiovascular component).
+_PANEL_ONLY_PARAMETERS: dict[str, Parameter] = {DIASTOLIC_CODE: Parameter.DIASTOLIC_BP}
+# RxNorm ingredient -> vasoactive infusion (SOFA cardiovascular component).
+RXNORM_VASOACTIVE: dict[str, Parameter] = {
+    "7512": Parameter.NOREPINEPHRINE,
+    "3992": Parameter.EPINEPHRINE,
+    "3628": Parameter.DOPAMINE,
+    "3616": Parameter.DOBUTAMINE,
+}
+# Dose-rate unit (micro sign as u, "mcg" as ug, case folded) -> factor to mcg/kg/min.
+DOSE_RATE_FACTORS: dict[str, float] = {
+    "ug/kg/min": 1.0,
+    "ug/kg/h": 1 / 60,
+    "mg/kg/min": 1000.0,
+    "mg/kg/h": 1000 / 60,
+    "ng/kg/min": 0.001,
+}
+_GIVEN_STATUS = frozenset({"in-progress", "completed"})
 _COUNT_UNITS = {"10*3/ul": 1.0, "10^3/ul": 1.0, "10*9/l": 1.0, "10^9/l": 1.0, "k/ul": 1.0,
                 "/ul": 0.001, "/mm3": 0.001, "{cells}/ul": 0.001}  # fmt: skip
 # Per analyte: unit (micro sign as u, case folded) -> factor to the canonical unit.
@@ -93,6 +113,7 @@ _UNITS: dict[Parameter, frozenset[str]] = {
     Parameter.HEART_RATE: frozenset({"/min", "{beats}/min", "beats/min"}),
     Parameter.SPO2: frozenset({"%"}),
     Parameter.SYSTOLIC_BP: frozenset({"mm[Hg]", "mmHg"}),
+    Parameter.DIASTOLIC_BP: frozenset({"mm[Hg]", "mmHg"}),
     Parameter.SUPPLEMENTAL_OXYGEN: frozenset({"L/min", "l/min"}),
     Parameter.GCS: frozenset({"{score}", "1", ""}),
 }
@@ -106,7 +127,7 @@ def observations_from_body(
 ) -> list[tuple[str, Mapping[str, Any]]]:
     """The Observations of a Bundle or JSON array, each with its location for error messages."""
     if isinstance(body, dict):
-        if body.get("resourceType") == "Observation":
+        if body.get("resourceType") in ("Observation", "MedicationAdministration"):
             return [(location, body)]
         if body.get("resourceType") != "Bundle":
             raise InputRejected("expected a Bundle, an Observation or an array", location)
@@ -279,6 +300,96 @@ def is_scored_observation(resource: Mapping[str, Any]) -> bool:
     return False
 
 
+def medication_codings(resource: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """The medication codings of a MedicationAdministration: R4 ``medicationCodeableConcept``
+    or R5 ``medication.concept`` (a CodeableReference)."""
+    yield from _codings(resource.get("medicationCodeableConcept"))
+    medication = resource.get("medication")
+    if isinstance(medication, dict):
+        yield from _codings(medication.get("concept"))
+
+
+def is_scored_medication(resource: Mapping[str, Any]) -> bool:
+    """Whether a MedicationAdministration is a vasoactive infusion the ICU scoring reads."""
+    if resource.get("resourceType") != "MedicationAdministration":
+        return False
+    return any(s == RXNORM and c in RXNORM_VASOACTIVE for s, c in medication_codings(resource))
+
+
+def _administration_time(resource: Mapping[str, Any], where: str) -> datetime:
+    """effective[x] (R4) or occurence[x] (R5): the date-time, or the start of the period."""
+    for prefix in ("effective", "occurence"):
+        raw = resource.get(f"{prefix}DateTime")
+        field_name = f"{prefix}DateTime"
+        if raw is None:
+            period = resource.get(f"{prefix}Period")
+            raw = period.get("start") if isinstance(period, dict) else None
+            field_name = f"{prefix}Period.start"
+        if raw is not None:
+            when = _parse_instant(str(raw))
+            if when is None:
+                raise InputRejected(
+                    "not an ISO 8601 date-time with a time zone", f"{where}.{field_name}"
+                )
+            return when
+    raise InputRejected(
+        "MedicationAdministration has no effectiveDateTime or effectivePeriod.start",
+        f"{where}.effective[x]",
+    )
+
+
+def _dose_rate(resource: Mapping[str, Any], where: str) -> float:
+    """``dosage.rateQuantity`` in mcg/kg/min; a missing or unknown unit is refused."""
+    dosage = resource.get("dosage")
+    rate = dosage.get("rateQuantity") if isinstance(dosage, dict) else None
+    location = f"{where}.dosage.rateQuantity"
+    if not isinstance(rate, dict) or "value" not in rate:
+        raise InputRejected("dosage.rateQuantity with a value is required", location)
+    value = rate["value"]
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise InputRejected("dose rate must be a non-negative number", f"{location}.value")
+    unit = str(rate.get("code") or rate.get("unit") or "")
+    if not unit:
+        raise InputRejected("a unit is required for the dose rate", f"{location}.code")
+    factor = DOSE_RATE_FACTORS.get(_folded_unit(unit).replace("mcg", "ug"))
+    if factor is None:
+        raise InputRejected("unexpected unit for the dose rate (weight-based rate required)",
+                            f"{location}.code")  # fmt: skip
+    return float(value) if factor == 1.0 else round(float(value) * factor, 4)
+
+
+def parse_medication_administration(
+    resource: Mapping[str, Any], where: str = "MedicationAdministration"
+) -> list[Reading]:
+    """The dose rate of one vasoactive infusion (norepinephrine, epinephrine, dopamine,
+    dobutamine by RxNorm ingredient) as a reading in mcg/kg/min. Only ``in-progress`` and
+    ``completed`` administrations count; any other status yields nothing."""
+    if resource.get("resourceType") != "MedicationAdministration":
+        raise InputRejected(
+            "only MedicationAdministration resources are accepted", f"{where}.resourceType"
+        )
+    if resource.get("status") not in _GIVEN_STATUS:
+        return []
+    source_id = str(resource.get("id") or "")
+    if not source_id:
+        raise InputRejected("MedicationAdministration.id is required (lineage)", f"{where}.id")
+    for system, code in medication_codings(resource):
+        if system == RXNORM and code in RXNORM_VASOACTIVE:
+            parameter = RXNORM_VASOACTIVE[code]
+            when = _administration_time(resource, where)
+            return [Reading(parameter, _dose_rate(resource, where), when, source_id)]
+    raise InputRejected(
+        "medication is not a vasoactive infusion used by this endpoint", f"{where}.medication"
+    )
+
+
+def parse_resource(resource: Mapping[str, Any], where: str = "resource") -> list[Reading]:
+    """Readings in an Observation or a vasoactive MedicationAdministration."""
+    if resource.get("resourceType") == "MedicationAdministration":
+        return parse_medication_administration(resource, where)
+    return parse_observation(resource, where)
+
+
 def _components(
     resource: Mapping[str, Any], when: datetime, source_id: str, where: str
 ) -> list[Reading]:
@@ -287,7 +398,11 @@ def _components(
         if not isinstance(component, dict):
             continue
         for system, code in _codings(component.get("code")):
-            parameter = LOINC_PARAMETERS.get(code) if system == LOINC else None
+            parameter = (
+                LOINC_PARAMETERS.get(code) or _PANEL_ONLY_PARAMETERS.get(code)
+                if system == LOINC
+                else None
+            )
             if parameter is not None and parameter is not Parameter.SUPPLEMENTAL_OXYGEN:
                 value = _quantity(component, parameter, f"{where}.component[{index}]")
                 readings.append(Reading(parameter, value, when, source_id))
@@ -301,7 +416,7 @@ def parse_observations(body: Any) -> list[Reading]:
     """All readings in a Bundle / array / single Observation, in time order."""
     readings: list[Reading] = []
     for where, resource in observations_from_body(body):
-        readings.extend(parse_observation(resource, where))
+        readings.extend(parse_resource(resource, where))
     readings.sort(key=lambda r: r.time)
     return readings
 

@@ -38,8 +38,18 @@ _BAND_TO_RISK = {
 }
 
 
-def _observation_refs(lineage: tuple[str, ...]) -> list[dict[str, str]]:
-    return [{"reference": f"Observation/{source_id}"} for source_id in lineage]
+def _observation_refs(
+    lineage: tuple[str, ...], administrations: frozenset[str] = frozenset()
+) -> list[dict[str, str]]:
+    """References to the inputs (``administrations``: MedicationAdministration ids)."""
+    return [
+        {
+            "reference": f"MedicationAdministration/{source_id}"
+            if source_id in administrations
+            else f"Observation/{source_id}"
+        }
+        for source_id in lineage
+    ]
 
 
 def _points_component(
@@ -146,6 +156,18 @@ def labs_observation(labs: LabScores, subject: dict[str, str], as_of: str) -> di
         for item in labs.components
     ]
     components += [_lab_flag_component(f) for f in (labs.lactate, labs.wbc) if f is not None]
+    cardiovascular = labs.cardiovascular
+    if cardiovascular.points is not None and cardiovascular.basis is not None:
+        components.append(
+            _points_component(
+                SOFA_SYSTEM,
+                "cardiovascular",
+                f"SOFA cardiovascular ({cardiovascular.basis.value} {cardiovascular.value:g} "
+                f"{cardiovascular.unit}, worst in 24 h; not in the lab subtotal)",
+                cardiovascular.points,
+                "unknown",
+            )
+        )
     code = {"text": "SOFA-style lab components (Vincent 1996): renal, coagulation, liver"}
     return _score_observation(
         "sofa-labs", bool(labs.missing), code, subject, as_of, labs.subtotal, components
@@ -165,6 +187,9 @@ def icu_risk_assessment(
     with_labs = labs is not None and not labs.empty
     lab_lineage = labs.lineage if labs is not None and with_labs else ()
     lineage = tuple(dict.fromkeys((*news2.lineage, *qsofa.lineage, *lab_lineage)))
+    administrations = frozenset(
+        i.source_id for i in (labs.cardiovascular.infusions if labs is not None else ())
+    )
     qsofa_text = {True: "positive", False: "negative", None: "indeterminate"}[qsofa.positive]
     used = "; ".join(
         f"{p.parameter.value}={p.status.value}"
@@ -187,6 +212,19 @@ def icu_risk_assessment(
                     + (f" ({', '.join(labs.lactate.flags)})" if labs.lactate.flags else ""),
                 }
             )
+        if labs.cardiovascular.infusions:
+            infusions = ", ".join(
+                f"{i.parameter.value} {i.rate:g} ug/kg/min" for i in labs.cardiovascular.infusions
+            )
+            predictions.append(
+                {
+                    "outcome": {"text": "circulatory failure (SOFA cardiovascular)"},
+                    "qualitativeRisk": {
+                        "text": f"SOFA cardiovascular {labs.cardiovascular.points}/4"
+                    },
+                    "rationale": f"vasoactive infusions (highest rate in 24 h): {infusions}",
+                }
+            )
     return {
         "resourceType": "RiskAssessment",
         "id": assessment_id,
@@ -200,7 +238,7 @@ def icu_risk_assessment(
         "code": {"text": "Risk of clinical deterioration (mock)"},
         "subject": subject,
         "occurrenceDateTime": as_of,
-        "basis": [*basis, *_observation_refs(lineage)],
+        "basis": [*basis, *_observation_refs(lineage, administrations)],
         "prediction": [
             {
                 "outcome": {"text": "clinical deterioration (NEWS2)"},

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from clinflow.audit import events as audit_events
 from clinflow.errors import InputRejected
-from clinflow.scoring.fhir_io import observations_from_body, parse_observation
+from clinflow.scoring.fhir_io import observations_from_body, parse_resource
 from clinflow.scoring.fields import JSON_FIELDS
 from clinflow.scoring.identifiers import check_patient, request_id, subject_patient
 from clinflow.scoring.news2 import score_news2
@@ -24,9 +24,16 @@ from clinflow.scoring.qsofa import score_qsofa
 from clinflow.scoring.scores import IcuScore
 from clinflow.scoring.sofa import score_labs
 from clinflow.scoring.state import PatientScores, ScoringState, locked, validate_request
-from clinflow.scoring.vitals import LAB_PARAMETERS, Consciousness, Parameter, Reading
+from clinflow.scoring.vitals import (
+    LAB_PARAMETERS,
+    VASOACTIVE_PARAMETERS,
+    Consciousness,
+    Parameter,
+    Reading,
+)
 
-_LABS = frozenset(LAB_PARAMETERS)
+# reported after later vital signs (lab results; pump records of infusions)
+_LABS = frozenset((*LAB_PARAMETERS, *VASOACTIVE_PARAMETERS))
 
 
 class IcuScoring(ScoringState):
@@ -41,7 +48,7 @@ class IcuScoring(ScoringState):
         self.icu_gate.enforce_resource(resource)
         subject = subject_patient([resource])
         self._remember([(subject, resource)])
-        readings = parse_observation(resource, "Observation")
+        readings = parse_resource(resource, str(resource.get("resourceType") or "resource"))
         fresh = [r for r in readings if self.features.add(subject, r)]
         if not fresh:
             return None
@@ -49,7 +56,8 @@ class IcuScoring(ScoringState):
 
     def _as_of(self, patient: str, readings: list[Reading]) -> datetime:
         """When a score triggered by ``readings`` is taken: their latest time, or the stream
-        time when they are all lab results (reported after later vital signs)."""
+        time when they are all lab results or infusion doses (reported after later vital
+        signs)."""
         when = max(r.time for r in readings) if len(readings) > 1 else readings[0].time
         if readings[0].parameter in _LABS and all(r.parameter in _LABS for r in readings):
             stream_time = self.features.last_time(patient)
@@ -74,7 +82,7 @@ class IcuScoring(ScoringState):
             gate.enforce_resource(resource)
             subject = subject_patient([resource])
             remembered.append((subject, resource))
-            readings = parse_observation(resource, "Observation")
+            readings = parse_resource(resource, str(resource.get("resourceType") or "resource"))
             if not readings:
                 continue
             when = self._as_of(subject, readings)
@@ -134,7 +142,7 @@ class IcuScoring(ScoringState):
         self.icu_gate.enforce(body)
         located = observations_from_body(body)
         subject = subject_patient([r for _, r in located])
-        readings = [reading for where, res in located for reading in parse_observation(res, where)]
+        readings = [reading for where, res in located for reading in parse_resource(res, where)]
         if not readings:
             raise InputRejected("no usable vital-sign or lab Observations", "body")
         self._remember([(subject, resource) for _, resource in located])

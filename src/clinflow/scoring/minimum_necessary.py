@@ -19,7 +19,7 @@ from clinflow.audit import events as audit_events
 from clinflow.envelope import Envelope
 from clinflow.errors import InputRejected
 from clinflow.interfaces import AuditSink
-from clinflow.scoring.fhir_io import observations_from_body
+from clinflow.scoring.fhir_io import medication_codings, observations_from_body
 from clinflow.scoring.policy import EndpointPolicy
 
 _EXTENSIONS = frozenset({"extension", "modifierExtension"})
@@ -59,6 +59,18 @@ class MinimumNecessaryStage:
         self._elements = frozenset(fhir.observation_elements) if fhir else frozenset()
         self._codes = fhir.code_pairs() if fhir else frozenset()
         self._types = frozenset(fhir.resource_types) if fhir else frozenset()
+        # MedicationAdministration: its own element list, allowed by its medication code
+        # (an element may be written ``dosage.rateQuantity``: only that part of ``dosage``)
+        medication_elements = fhir.medication_administration_elements if fhir else ()
+        self._medication_elements = frozenset(e.split(".", 1)[0] for e in medication_elements)
+        self._medication_parts: dict[str, frozenset[str]] = {}
+        for element in medication_elements:
+            if "." in element:
+                top, part = element.split(".", 1)
+                self._medication_parts[top] = self._medication_parts.get(top, frozenset()) | {
+                    part
+                }
+        self._medication_codes = fhir.medication_code_pairs() if fhir else frozenset()
         self.audit = audit
 
     # -- plain records -----------------------------------------------------------------------
@@ -71,7 +83,21 @@ class MinimumNecessaryStage:
 
     # -- FHIR --------------------------------------------------------------------------------
 
+    def _elements_of(self, resource: Mapping[str, Any]) -> frozenset[str]:
+        if resource.get("resourceType") == "MedicationAdministration":
+            return self._medication_elements
+        return self._elements
+
+    def _parts_of(self, resource: Mapping[str, Any], key: str) -> frozenset[str] | None:
+        """The parts of element ``key`` allowed (None: the whole element)."""
+        if resource.get("resourceType") == "MedicationAdministration":
+            return self._medication_parts.get(key)
+        return None
+
     def _allowed_code(self, resource: Mapping[str, Any]) -> bool:
+        if resource.get("resourceType") == "MedicationAdministration":
+            codes = self._medication_codes
+            return any(pair in codes for pair in medication_codings(resource))
         code = resource.get("code")
         codings = code.get("coding", ()) if isinstance(code, dict) else ()
         return any(
@@ -88,14 +114,19 @@ class MinimumNecessaryStage:
             return None, [f"{where} ({kind or 'unknown'})"]
         removed: list[str] = []
         kept: dict[str, Any] = {}
+        elements = self._elements_of(resource)
         for key, value in resource.items():
-            if key not in self._elements:
+            if key not in elements:
                 removed.append(f"{where}.{key}")
                 continue
             if key == "subject" and isinstance(value, dict):
                 extra = [k for k in value if k != "reference"]
                 removed += [f"{where}.subject.{k}" for k in extra]
                 value = {"reference": value["reference"]} if "reference" in value else {}
+            parts = self._parts_of(resource, key)
+            if parts is not None and isinstance(value, dict):
+                removed += [f"{where}.{key}.{k}" for k in value if k not in parts]
+                value = {k: v for k, v in value.items() if k in parts}
             kept[key] = _drop_extensions(value, f"{where}.{key}", removed)
         return kept, removed
 
@@ -133,11 +164,21 @@ class MinimumNecessaryStage:
         """``enforce`` for one resource (the streaming hot path)."""
         if resource.get("resourceType") not in self._types:
             raise InputRejected("resource type not permitted", f"{where}.resourceType")
-        elements = self._elements
+        elements = self._elements_of(resource)
         for key in resource:
             if key not in elements:
                 raise InputRejected("element not permitted for this endpoint", f"{where}.{key}")
+            parts = self._parts_of(resource, key) if self._medication_parts else None
+            value = resource[key]
+            if parts is not None and isinstance(value, dict):
+                for part in value:
+                    if part not in parts:
+                        raise InputRejected(
+                            "element not permitted for this endpoint", f"{where}.{key}.{part}"
+                        )
         if not self._allowed_code(resource):
+            if resource.get("resourceType") == "MedicationAdministration":
+                raise InputRejected("medication not permitted", f"{where}.medication")
             raise InputRejected("Observation code not permitted", f"{where}.code")
 
     def enforce(self, body: Any) -> None:

@@ -32,9 +32,22 @@ class FhirPolicy(PolicyModel):
     resource_types: tuple[str, ...] = ("Observation",)
     observation_elements: tuple[str, ...]
     codes: tuple[str, ...]
+    # MedicationAdministration (vasoactive infusions): its elements and medication codes
+    medication_administration_elements: tuple[str, ...] = ()
+    medication_codes: tuple[str, ...] = ()
 
     def code_pairs(self) -> frozenset[tuple[str, str]]:
         return frozenset((c.split("|", 1)[0], c.split("|", 1)[1]) for c in self.codes)
+
+    def medication_code_pairs(self) -> frozenset[tuple[str, str]]:
+        return frozenset(
+            (c.split("|", 1)[0], c.split("|", 1)[1]) for c in self.medication_codes
+        )
+
+    def elements_for(self, resource_type: str) -> tuple[str, ...]:
+        if resource_type == "MedicationAdministration":
+            return self.medication_administration_elements
+        return self.observation_elements
 
 
 class StalenessSettings(PolicyModel):
@@ -120,18 +133,24 @@ def parse_policy(document: PolicyDocument, known_fields: Iterable[str]) -> Endpo
                 raise document.error(where, f"duplicate field '{field_name}'")
             seen.add(field_name)
         if endpoint.fhir is not None:
-            for index, code in enumerate(endpoint.fhir.codes):
-                system, _, value = code.partition("|")
-                if not system or not value:
-                    raise document.error(
-                        ("endpoints", name, "fhir", "codes", index), "expected system|code"
-                    )
-            for index, element in enumerate(endpoint.fhir.observation_elements):
-                if element.lower() in prohibited or "extension" in element.lower():
-                    raise document.error(
-                        ("endpoints", name, "fhir", "observation_elements", index),
-                        f"'{element}' may carry prohibited attributes",
-                    )
+            fhir = endpoint.fhir
+            for key, codes in (("codes", fhir.codes), ("medication_codes", fhir.medication_codes)):
+                for index, code in enumerate(codes):
+                    system, _, value = code.partition("|")
+                    if not system or not value:
+                        raise document.error(
+                            ("endpoints", name, "fhir", key, index), "expected system|code"
+                        )
+            for key, elements in (
+                ("observation_elements", fhir.observation_elements),
+                ("medication_administration_elements", fhir.medication_administration_elements),
+            ):
+                for index, element in enumerate(elements):
+                    if element.lower() in prohibited or "extension" in element.lower():
+                        raise document.error(
+                            ("endpoints", name, "fhir", key, index),
+                            f"'{element}' may carry prohibited attributes",
+                        )
         endpoints[name] = endpoint.model_copy(update={"name": name})
     return policy.model_copy(update={"endpoints": endpoints, "source": document.source})
 

@@ -58,6 +58,8 @@ class IcuScoringStage:
                 attributes["sofa_labs"] = str(labs.subtotal)
                 if labs.lactate_elevated is not None:
                     attributes["lactate_elevated"] = "true" if labs.lactate_elevated else "false"
+                if labs.cardiovascular.points is not None:
+                    attributes["sofa_cardiovascular"] = str(labs.cardiovascular.points)
             if score.alert is not None:
                 attributes["alert_id"] = score.alert.alert_id
             payload = orjson.dumps(score.risk_assessment())

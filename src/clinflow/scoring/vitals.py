@@ -37,6 +37,13 @@ class Parameter(StrEnum):
     PLATELETS = "platelets"
     BILIRUBIN = "bilirubin"
     WBC = "wbc"
+    DIASTOLIC_BP = "diastolic_bp"  # read from a BP panel: MAP for SOFA cardiovascular
+    MEAN_ARTERIAL_PRESSURE = "mean_arterial_pressure"  # derived (SBP + 2 DBP) / 3, not held
+    # vasoactive infusions (MedicationAdministration dose rates, mcg/kg/min)
+    NOREPINEPHRINE = "norepinephrine"
+    EPINEPHRINE = "epinephrine"
+    DOPAMINE = "dopamine"
+    DOBUTAMINE = "dobutamine"
 
 
 # NEWS2's seven parameters, in the order of RCP 2017 Chart 1.
@@ -66,6 +73,15 @@ LAB_UNITS: dict[Parameter, str] = {
     Parameter.WBC: "10*3/uL",
 }
 
+# Vasoactive infusions the SOFA cardiovascular component reads (dose rates in mcg/kg/min).
+VASOACTIVE_PARAMETERS: tuple[Parameter, ...] = (
+    Parameter.NOREPINEPHRINE,
+    Parameter.EPINEPHRINE,
+    Parameter.DOPAMINE,
+    Parameter.DOBUTAMINE,
+)
+DOSE_RATE_UNIT = "ug/kg/min"
+
 NUMERIC_PARAMETERS: frozenset[Parameter] = frozenset(
     {
         Parameter.RESPIRATORY_RATE,
@@ -74,7 +90,9 @@ NUMERIC_PARAMETERS: frozenset[Parameter] = frozenset(
         Parameter.HEART_RATE,
         Parameter.TEMPERATURE,
         Parameter.GCS,
+        Parameter.DIASTOLIC_BP,
         *LAB_PARAMETERS,
+        *VASOACTIVE_PARAMETERS,
     }
 )
 
