@@ -83,6 +83,9 @@ class Scenario(PolicyModel):
     # Lab results (lactate, creatinine, platelets, bilirubin, leukocytes) every this many
     # hours of the stay, worsening with a deterioration; 0: none (ADR 0111).
     labs_interval_hours: float = Field(default=0.0, ge=0, le=24 * 7)
+    # Septic patients get a norepinephrine infusion whose pump records the rate every this
+    # many minutes (MedicationAdministration; SOFA cardiovascular); 0: none (ADR 0111).
+    vasopressor_record_minutes: float = Field(default=0.0, ge=0, le=24 * 60)
     # Share of patients registered a second time (a duplicate record with its own MRN, sent
     # as a Patient / ADT^A28) and merged into their own record later (Patient.link replaces /
     # ADT^A40). Stream only, like consent withdrawals: the record files hold one Patient.

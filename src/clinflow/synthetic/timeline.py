@@ -1,7 +1,8 @@
 """One patient's record as phases of timed steps: the builder files and the stream share.
 
-A phase (admission, consents, vitals, labs, notes, clinical, imaging) is a generator that adds
-resources to a ``PatientFhir`` sink and yields ``Step``s saying when they happened:
+A phase (admission, consents, vitals, labs, infusions, notes, clinical, imaging) is a
+generator that adds resources to a ``PatientFhir`` sink and yields ``Step``s saying when they
+happened:
 
 - ``Wake(at)``: nothing built yet; do not resume me before ``at`` (the timed stream keeps a
   phase parked in its heap without building ahead);
@@ -33,6 +34,7 @@ from clinflow.synthetic.dicom.imaging import BuiltFile, ImagingEvent, StudyStart
 from clinflow.synthetic.fhir import billing, clinical
 from clinflow.synthetic.fhir import resources as fhir
 from clinflow.synthetic.fhir.imaging import imaging_study
+from clinflow.synthetic.fhir.infusions import norepinephrine_administration
 from clinflow.synthetic.fhir.labs import lab_observations
 from clinflow.synthetic.fhir.registration import (
     RegistrationPlan,
@@ -41,6 +43,7 @@ from clinflow.synthetic.fhir.registration import (
     merge_patient,
 )
 from clinflow.synthetic.fhir.vitals import vital_blocks
+from clinflow.synthetic.infusions import rate_records
 from clinflow.synthetic.labs import lab_sets
 from clinflow.synthetic.manifest import PhiKind, Subject
 from clinflow.synthetic.model import Patient, StudyRecord
@@ -288,6 +291,31 @@ def labs(tl: PatientTimeline, out: fhir.PatientFhir) -> Iterator[Step]:
         yield Emit(lab_set.at, bundle=f"labs-{p.fhir_id}-{lab_set.number:03d}")
 
 
+# ----------------------------------------------------------------------------- infusions
+
+
+def infusions(tl: PatientTimeline, out: fhir.PatientFhir) -> Iterator[Step]:
+    """A septic patient's norepinephrine pump records (``clinflow.synthetic.infusions``), each
+    one message: a transaction Bundle of one MedicationAdministration."""
+    p, scenario = tl.patient, tl.scenario
+    if scenario.vasopressor_record_minutes <= 0:
+        return
+    records = rate_records(
+        tl.rng("infusions"),
+        tl.discharged,
+        scenario.vasopressor_record_minutes,
+        p.deterioration_onset,
+        p.extra.get("pattern"),
+    )
+    days: set[object] = set()
+    for record in records:
+        yield Wake(record.at)
+        day = record.at.date()
+        norepinephrine_administration(out, tl.encounter_id, record, plant_date=day not in days)
+        days.add(day)
+        yield Emit(record.at, bundle=f"infusion-{p.fhir_id}-{record.number:03d}")
+
+
 # ----------------------------------------------------------------------------- registration
 
 
@@ -423,6 +451,7 @@ RECORD_PHASES = (
     Phase("clinical", clinical_record),
     Phase("imaging", imaging),
     Phase("labs", labs),
+    Phase("infusions", infusions),
 )
 STREAM_PHASES = (
     *RECORD_PHASES,
