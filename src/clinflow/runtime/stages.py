@@ -34,7 +34,7 @@ from clinflow.runtime.ingest import (
     is_vital_sign,
     route_key,
 )
-from clinflow.scoring.fhir_io import is_scored_observation
+from clinflow.scoring.fhir_io import is_scored_medication, is_scored_observation
 
 if TYPE_CHECKING:
     from clinflow.deid.fhir.io import FhirDeidRunner, Validation
@@ -48,6 +48,9 @@ RESEARCH_DESTINATION = "research-store"
 AGENT = "clinflow-pipeline"
 
 
+MEDICATION_ADMINISTRATION = "MedicationAdministration"  # ingest lists resource types as categories
+
+
 class TreatmentSelect:
     """The vital-sign Observations of a FHIR envelope, headed for the ICU endpoint (TREAT).
 
@@ -59,23 +62,37 @@ class TreatmentSelect:
     def process(self, envelope: Envelope) -> list[Envelope]:
         categories = envelope.attributes.get("category", "").split(",")
         if envelope.source is not SourceKind.FHIR or (
-            VITAL_SIGNS not in categories and LABORATORY not in categories
+            VITAL_SIGNS not in categories
+            and LABORATORY not in categories
+            and MEDICATION_ADMINISTRATION not in categories
         ):
             return []
         document = orjson.loads(envelope.payload)
-        vitals, labs = [], []
+        vitals, labs, infusions = [], [], []
         for resource in bundle_resources(document):
             if is_vital_sign(resource):
                 vitals.append(resource)
             elif is_laboratory(resource) and is_scored_observation(resource):
                 labs.append(resource)  # the lab results ICU scoring reads (SOFA, lactate)
-        if not vitals and not labs:
+            elif is_scored_medication(resource):
+                infusions.append(resource)  # vasoactive infusions (SOFA cardiovascular)
+        if not vitals and not labs and not infusions:
             return []
-        kinds = [k for k, found in ((VITAL_SIGNS, vitals), (LABORATORY, labs)) if found]
-        vitals += labs
+        kinds = [
+            k
+            for k, found in (
+                (VITAL_SIGNS, vitals),
+                (LABORATORY, labs),
+                (MEDICATION_ADMINISTRATION, infusions),
+            )
+            if found
+        ]
+        vitals += labs + infusions
         subject = {"reference": f"Patient/{envelope.patient}"}
         observations = [{**resource, "subject": subject} for resource in vitals]
-        observations.sort(key=lambda r: str(r.get("effectiveDateTime", "")))
+        observations.sort(
+            key=lambda r: str(r.get("effectiveDateTime") or r.get("occurenceDateTime") or "")
+        )
         return [
             envelope.derive(
                 orjson.dumps(observations),
