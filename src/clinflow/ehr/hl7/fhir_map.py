@@ -11,6 +11,8 @@
   LOINC/UCUM codes (``clinflow.ehr.hl7.vitals``): systolic and diastolic OBX of one OBR
   become one blood-pressure panel. Observation ids are ``<OBR-3>-<vital key>`` (the
   generator puts its id stem in OBR-3), else derived from the message key.
+- RAS^O17: Patient from PID and one MedicationAdministration per RXA (pump and eMAR records;
+  ``clinflow.ehr.hl7.medication_map``).
 
 A vendor profile (``clinflow.ehr.hl7.profiles``) turns local codes and units into canonical
 ones and says the time zone of timestamps without an offset. ``validate_and_map`` checks what
@@ -27,6 +29,7 @@ from typing import Any
 
 import orjson
 
+from clinflow.ehr.hl7.medication_map import medication_administrations
 from clinflow.ehr.hl7.observation_map import observations
 from clinflow.ehr.hl7.parser import HL7Error, Message, parse
 from clinflow.ehr.hl7.patient_map import (
@@ -42,7 +45,7 @@ from clinflow.ehr.hl7.values import hl7_time
 ADT_EVENTS = frozenset({"A01", "A02", "A03", "A04", "A08", "A28", "A40"})
 MERGE_EVENT = "A40"
 PERSON_EVENTS = frozenset({"A28"})  # person information only: no visit
-SUPPORTED = frozenset({"ORU^R01", *(f"ADT^{event}" for event in ADT_EVENTS)})
+SUPPORTED = frozenset({"ORU^R01", "RAS^O17", *(f"ADT^{event}" for event in ADT_EVENTS)})
 
 
 def message_key(sender: str, control_id: str, data: bytes | str) -> str:
@@ -112,7 +115,8 @@ def validate_and_map(
         raise HL7Error("message type missing", "MSH-9")
     if message_type not in SUPPORTED:
         raise HL7Error(
-            "unsupported message type (ADT^A01/A02/A03/A04/A08/A28/A40, ORU^R01)", "MSH-9"
+            "unsupported message type (ADT^A01/A02/A03/A04/A08/A28/A40, ORU^R01, RAS^O17)",
+            "MSH-9",
         )
     version = msh.value(12)
     if not version.startswith("2."):
@@ -153,6 +157,11 @@ def validate_and_map(
         if pv1 is None:
             raise HL7Error("PV1 segment missing", f"{message_type} PV1")
         mapped.resources.append(encounter_resource(pv1, event, subject, tz))
+    elif kind == "RAS":  # pharmacy/pump administration records (clinflow.ehr.hl7.medication_map)
+        encounter = encounter_reference(pv1)
+        mapped.resources.extend(
+            medication_administrations(message, tz, subject, encounter, mapped.key)
+        )
     else:
         encounter = encounter_reference(pv1)
         mapped.resources.extend(observations(message, profile, subject, encounter, mapped.key))
