@@ -221,7 +221,7 @@ def test_scoring_endpoints_register_as_retraction_target(service: ConsentService
     assert everything.complete and "TREAT" in everything.purposes
     scoring = {a.target: a for a in everything.actions}["scoring"]
     assert scoring.error is None
-    assert scoring.deleted == 5 + 7  # numeric window entries + latest of each parameter
+    assert scoring.deleted == 6 + 8  # window entries + latest of each parameter (BP: 2)
     assert scoring.derived_deleted == 1 + 1  # the score and its alert
     assert f"patient={PATIENT_A}" in scoring.details
     assert service.revocations.receipts(PATIENT_A)[-1] == everything
