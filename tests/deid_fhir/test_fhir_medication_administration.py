@@ -10,7 +10,23 @@ from typing import Any
 import orjson
 import pytest
 
-from .test_fhir_engine import run
+from clinflow.deid.fhir.engine import build_fhir_deidentifier
+from clinflow.deid.fhir.io import FhirDeidRunner
+from clinflow.deid.pseudonym import Pseudonymizer
+
+KEY = bytes(range(32))
+
+
+def run(tmp_path: Path, documents: dict[str, Any]) -> tuple[dict[str, bytes], FhirDeidRunner]:
+    """De-identify ``documents`` (file name -> resource) as `clinflow deid fhir` does, both
+    validations on; the output files by name."""
+    source = tmp_path / "in"
+    source.mkdir(parents=True)
+    for name, document in documents.items():
+        (source / name).write_bytes(orjson.dumps(document))
+    runner = FhirDeidRunner(build_fhir_deidentifier(Pseudonymizer(KEY)), validation="both")
+    runner.run(source, tmp_path / "out")
+    return {p.name: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}, runner
 
 PATIENT = {"resourceType": "Patient", "id": "p-ma", "name": [{"family": "Quillfeather",
            "given": ["Odalys"]}], "identifier": [{"type": {"coding": [{"code": "MR"}]},
@@ -56,8 +72,8 @@ def test_research_keeps_the_infusion_and_loses_the_people(make: Any, tmp_path: P
     for phi in ("Quillfeather", "Odalys", "Ignatius", "Vell", "Marisol", "MRN-558201", "p-ma",
                 "pr-9", "2031-05-01"):  # fmt: skip
         assert phi not in text, phi
-    (administration,) = [e["resource"] for e in orjson.loads(text)["entry"]
-                         if e["resource"]["resourceType"] == "MedicationAdministration"]  # fmt: skip
+    resources = [entry["resource"] for entry in orjson.loads(text)["entry"]]
+    (administration,) = [r for r in resources if r["resourceType"] == "MedicationAdministration"]
     assert administration["status"] in ("in-progress", "completed")
     assert "7512" in orjson.dumps(administration).decode()  # the drug
     assert administration["dosage"]["rateQuantity"] == RATE  # the rate scoring and research use
