@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from clinflow.synthetic.clinical import ClinicalEvent, ClinicalPlan
 from clinflow.synthetic.dicom.imaging import BuiltFile, ImagingEvent, StudyStart
@@ -282,13 +282,10 @@ def labs(tl: PatientTimeline, out: fhir.PatientFhir) -> Iterator[Step]:
         p.deterioration_onset,
         p.extra.get("pattern"),
     )
-    days: set[object] = set()
-    for lab_set in sets:
-        yield Wake(lab_set.at)
-        day = lab_set.at.date()
-        lab_observations(out, tl.encounter_id, lab_set, plant_date=day not in days)
-        days.add(day)
-        yield Emit(lab_set.at, bundle=f"labs-{p.fhir_id}-{lab_set.number:03d}")
+    yield from _daily_messages(
+        tl, sets, "labs",
+        lambda lab_set, plant: lab_observations(out, tl.encounter_id, lab_set, plant_date=plant),
+    )  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- infusions
@@ -307,13 +304,36 @@ def infusions(tl: PatientTimeline, out: fhir.PatientFhir) -> Iterator[Step]:
         p.deterioration_onset,
         p.extra.get("pattern"),
     )
+    yield from _daily_messages(
+        tl, records, "infusion",
+        lambda record, plant: norepinephrine_administration(
+            out, tl.encounter_id, record, plant_date=plant
+        ),
+    )  # fmt: skip
+
+
+class _Timed(Protocol):
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def number(self) -> int: ...
+
+
+_T = TypeVar("_T", bound=_Timed)
+
+
+def _daily_messages(
+    tl: PatientTimeline, items: Iterable[_T], kind: str, write: Callable[[_T, bool], object]
+) -> Iterator[Step]:
+    """Each item (a lab draw, a pump record) as one message at its time, written by ``write``;
+    the first of each clinical day plants its date in the manifest (``plant`` True)."""
     days: set[object] = set()
-    for record in records:
-        yield Wake(record.at)
-        day = record.at.date()
-        norepinephrine_administration(out, tl.encounter_id, record, plant_date=day not in days)
+    for item in items:
+        yield Wake(item.at)
+        day = item.at.date()
+        write(item, day not in days)
         days.add(day)
-        yield Emit(record.at, bundle=f"infusion-{p.fhir_id}-{record.number:03d}")
+        yield Emit(item.at, bundle=f"{kind}-{tl.patient.fhir_id}-{item.number:03d}")
 
 
 # ----------------------------------------------------------------------------- registration
