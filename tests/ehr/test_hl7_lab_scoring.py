@@ -12,13 +12,11 @@ from typing import Any
 import orjson
 import pytest
 
-from clinflow.ehr.hl7.fhir_map import validate_and_map
 from clinflow.runtime.deployment import Deployment
-from clinflow.scoring.minimum_necessary import MinimumNecessaryStage
-from clinflow.scoring.policy import cached_policy
 from clinflow.scoring.service import ScoringService
 from clinflow.scoring.vitals import Parameter
 from helpers.cli import run_cli
+from helpers.hl7_treatment import treatment_view
 
 PATIENT = "PT-00000000000000aa"
 
@@ -47,17 +45,7 @@ POC = (
 
 
 def _treatment_view(message: str) -> list[dict[str, Any]]:
-    """The lab Observations of a message as the ICU endpoint receives them (pseudonymous
-    subject, minimum necessary), without the runtime."""
-    mapped = validate_and_map(message)
-    observations = [
-        {**r, "subject": {"reference": f"Patient/{PATIENT}"}}
-        for r in mapped.resources
-        if r["resourceType"] == "Observation"
-    ]
-    kept, _ = MinimumNecessaryStage(cached_policy().endpoint("icu")).strip_body(observations)
-    assert isinstance(kept, list)
-    return kept
+    return treatment_view(message, "Observation", PATIENT)
 
 
 def test_oru_lab_results_feed_sofa_components_and_lactate_flag() -> None:

@@ -14,10 +14,9 @@ from clinflow.ehr.hl7.fhir_map import validate_and_map
 from clinflow.ehr.hl7.parser import HL7Error
 from clinflow.errors import InputRejected
 from clinflow.runtime.deployment import Deployment
-from clinflow.scoring.minimum_necessary import MinimumNecessaryStage
-from clinflow.scoring.policy import cached_policy
 from clinflow.scoring.service import ScoringService
 from helpers.cli import run_cli
+from helpers.hl7_treatment import treatment_view
 
 PATIENT = "PT-00000000000000bb"
 HEAD = (
@@ -39,15 +38,7 @@ def ras(control: str, rate: str, unit: str = "ug/kg/min", when: str = "202601050
 
 
 def _treatment_view(message: str) -> list[dict[str, Any]]:
-    mapped = validate_and_map(message)
-    administrations = [
-        {**r, "subject": {"reference": f"Patient/{PATIENT}"}}
-        for r in mapped.resources
-        if r["resourceType"] == "MedicationAdministration"
-    ]
-    kept, _ = MinimumNecessaryStage(cached_policy().endpoint("icu")).strip_body(administrations)
-    assert isinstance(kept, list)
-    return kept
+    return treatment_view(message, "MedicationAdministration", PATIENT)
 
 
 def test_ras_maps_to_a_valid_medication_administration() -> None:
