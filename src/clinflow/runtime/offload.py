@@ -114,10 +114,6 @@ class DeidWorkers:
             1, mp_context=self._context, initializer=_init_worker, initargs=self._args
         )
 
-    @property
-    def workers(self) -> int:
-        return len(self._executors)
-
     def wait_ready(self) -> list[int]:
         """Block until every worker has loaded its engine; their pids."""
         return [future.result() for future in self._warming]
