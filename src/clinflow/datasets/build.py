@@ -35,7 +35,7 @@ from clinflow.consent.dua import AgreementSet, DataUseAgreement, DeidLevel
 from clinflow.consent.registry import ConsentRegistry
 from clinflow.consent.retention import MERGED_NOTE, survivor_withdrawal
 from clinflow.crypto.datakeys import KEY_ID_BYTES, MAGIC
-from clinflow.datasets.items import canonical, code_version, pieces
+from clinflow.datasets.items import Piece, canonical, code_version, pieces
 from clinflow.errors import ConfigError, KeyError_
 from clinflow.interfaces import AuditSink
 from clinflow.patient_merges import PatientMerges
@@ -68,11 +68,10 @@ class Sources:
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    record_id: str
-    kind: str  # dicom | fhir | note
-    file: str
-    data: bytes
-    data_class: str
+    """A piece the consent and an agreement release: the research record it came from, the
+    Consent and agreement that permit it, the data key its record is sealed under."""
+
+    piece: Piece
     patient: str
     output_id: str
     lineage: tuple[str, ...]
@@ -82,7 +81,7 @@ class Item:
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
+        return hashlib.sha256(self.piece.data).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,11 +180,7 @@ def select(
                 continue
             items.append(
                 Item(
-                    record_id=piece.record_id,
-                    kind=piece.kind,
-                    file=piece.file,
-                    data=piece.data,
-                    data_class=piece.data_class,
+                    piece=piece,
                     patient=record.patient,
                     output_id=record.output_id,
                     lineage=record.lineage,
@@ -194,7 +189,7 @@ def select(
                     data_key=raw[KEY_ID_SLICE].hex(),
                 )
             )
-    items.sort(key=lambda item: item.record_id)
+    items.sort(key=lambda item: item.piece.record_id)
     excluded.sort(key=lambda item: item.record_id)
     return items, excluded
 
@@ -202,11 +197,11 @@ def select(
 def _files(items: Sequence[Item]) -> dict[str, bytes]:
     lines: dict[str, list[bytes]] = {}
     files: dict[str, bytes] = {}
-    for item in items:
-        if item.kind == "fhir":
-            lines.setdefault(item.file, []).append(item.data)
+    for piece in (item.piece for item in items):
+        if piece.kind == "fhir":
+            lines.setdefault(piece.file, []).append(piece.data)
         else:
-            files[item.file] = item.data
+            files[piece.file] = piece.data
     for name, content in lines.items():
         files[name] = b"\n".join(content) + b"\n"
     return dict(sorted(files.items()))
@@ -222,10 +217,10 @@ def _manifest(
 ) -> dict[str, Any]:
     records = [
         {
-            "record_id": item.record_id,
-            "kind": item.kind,
-            "file": item.file,
-            "data_class": item.data_class,
+            "record_id": item.piece.record_id,
+            "kind": item.piece.kind,
+            "file": item.piece.file,
+            "data_class": item.piece.data_class,
             "patient": item.patient,
             "lineage_id": item.output_id,
             "lineage": list(item.lineage),

@@ -108,7 +108,7 @@ class Piece:
     """One dataset item before the DUA check: id, kind, file, bytes, data class."""
 
     record_id: str
-    kind: str
+    kind: str  # dicom | fhir | note
     file: str
     data: bytes
     data_class: str
