@@ -34,7 +34,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from clinflow.config import policies_dir
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.deid.surrogates import surrogate_name
-from clinflow.deid.text.known import DATE, PERSON, PHONE, KnownIdentifiers
+from clinflow.deid.text.checked_ids import checked_identifiers
+from clinflow.deid.text.known import DATE, ID, PERSON, PHONE, KnownIdentifiers
 from clinflow.deid.text.lexicon import (
     anglo_given_names,
     is_english_word,
@@ -261,6 +262,8 @@ class TextDeidentifier:
                 found.append(Span(start, end, USERNAME, "username_line_end", 0.5))
             for start, end in message_handles(text, is_vocabulary):
                 found.append(Span(start, end, USERNAME, "username_handle", 0.5))
+            for start, end in checked_identifiers(text):
+                found.append(Span(start, end, ID, "checked_identifier", 0.8))
         if self._nlp is not None:
             for ent in self._nlp(text).ents:
                 label = _NER_LABELS.get(ent.label_)

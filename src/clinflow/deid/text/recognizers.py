@@ -638,6 +638,31 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.6,
     ),
     PatternSpec(
+        # a number plate within a few words after its cue, with the region written before
+        # it: "plate KY 4TRK-882", "Plate ... given for parking: GKR 4471", "rego ABC12D";
+        # letters and digits both, in capitals (not "plate 3.5 mm", "8-hole plate")
+        "vehicle_plate_after_cue",
+        ID,
+        r"\b(?i:plates?|rego|number[ \t]+plate|licen[cs]e[ \t]+plate|registration)\b"
+        r"[^\n]{0,50}?(?<![\w.-])"
+        r"(?P<phi>(?:[A-Z]{2,3}[ \t])?(?=[A-Z0-9 -]{0,4}\d)(?=[0-9 -]{0,4}[A-Z])"
+        r"(?![CTLS]\d{1,2}-[CTLS]?\d)[A-Z0-9]{1,4}[ -]?[A-Z0-9]{2,4})(?![\w.-])",
+        0.6,
+    ),
+    PatternSpec(
+        # a licence or registration number after its label: "lic. CPSNS 009912", "reg
+        # P-3318", "Reg. No.: MDCN/R/40417", "licence # for application: CT 118-442-097";
+        # three digits at least, letters in capitals ("reg insulin 10 units" stays)
+        "licence_after_label",
+        ID,
+        r"\b(?i:licen[cs]e|lic|reg|registration|cert|certificate|certification|NMC[ \t]+PIN|"
+        r"permit)\b"
+        r"\.?(?:[ \t]*(?i:no|number|num|#)\.?)?(?:[ \t]+(?i:for)[ \t]+\p{Ll}+)?[ \t]*[:#]?[ \t]*"
+        r"(?P<phi>(?=(?:[A-Z/ -]{0,8}\d){3})(?:[A-Z]{1,6}(?:[ /-]|(?=\d)))?(?:[A-Z]{1,3}/)?"
+        r"\d[\dA-Z]*(?:[/-][\dA-Z]+)*(?:[ ]\d{3,}(?:-\d+)*)?)(?![\w/-])",
+        0.6,
+    ),
+    PatternSpec(
         "username_mixed",
         USERNAME,
         r"(?<![\w/.@-])(?!(?:spo|pao|fio|pco|hco|mso|po|covid|sao|vo|feo|cao|fev|fvc|dlco|"
@@ -1485,8 +1510,12 @@ def logins_at_line_end(text: str, is_word: Any) -> list[tuple[int, int]]:
 # ----- handles in exported message threads and stamps ("22:41 rkhan2: on my way") ----------
 _HANDLE_SHAPES = regex.compile(
     # a time stamp starting the line, then the sender's handle and ":" or "(full name"
-    r"(?m)^[ \t]*(?:\[?\d{1,2}:\d{2}(?::\d{2})?\]?|\d{4})[ \t]+(?P<login>[a-z][a-z0-9._]{2,15})"
-    r"(?=[ \t]*(?::|\([^)\n]{0,60}\)[ \t]*:?))"
+    r"(?m)^[ \t]*(?:\[?\d{1,2}:\d{2}(?::\d{2})?\]?|\[?\d{4}\]?)[ \t]+"
+    r"(?P<login>[a-z][a-z0-9._]{2,15})(?=[ \t]*(?::|\([^)\n]{0,60}\)[ \t]*:?))"
+    # a portal or e-mail sender's handle in parentheses after the name: "From: Ana Ruiz
+    # (ana.ruiz82)", "Sender: K. Obi (kobi)"
+    r"|(?<=\b(?i:from|sender|sent\s+by|to|author|user)[ \t]*:[ \t]*[^\n()]{2,60}\()"
+    r"(?P<login>[a-z][a-z0-9._]{2,24})(?=\))"
     # a handle in parentheses closing a signature line after a credential or a time stamp:
     # "J. Ruiz, MD  (jruiz4)", "01/02/2070 1915  (mokafor)"
     r"|(?<=(?:\d|\b(?:MD|DO|RN|NP|PA|PA-C|PharmD|DPT|LPN|BSN|CCRN|CNM|CRNA|LCSW|LICSW|"
@@ -1516,7 +1545,7 @@ def message_handles(text: str, is_word: Any) -> list[tuple[int, int]]:
 
 
 _HANDLE_OWNER = regex.compile(
-    r"(?m)^[ \t]*(?:\[?\d{1,2}:\d{2}(?::\d{2})?\]?|\d{4})[ \t]+[a-z][a-z0-9._]{2,15}[ \t]*"
+    r"(?m)^[ \t]*(?:\[?\d{1,2}:\d{2}(?::\d{2})?\]?|\[?\d{4}\]?)[ \t]+[a-z][a-z0-9._]{2,15}[ \t]*"
     r"\((?P<name>[a-z][a-z'’-]+(?:[ \t][a-z][a-z'’-]+){0,2})(?=[ \t]*[,)])"
 )
 

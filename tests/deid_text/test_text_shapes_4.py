@@ -1,0 +1,79 @@
+"""Note shapes measured on blind_6 (a development set since), fixed as general rules:
+handles of message exports stamped "[0712]" and senders' handles after "From: Name",
+licence numbers after registration labels, number plates with their region, initials in a
+table's sign-off column, countries written with "the", day ranges and ordinals, care sites
+named by their kind (supply, pharmacy, school, renal unit...). Every example string here is
+invented for the test."""
+
+from __future__ import annotations
+
+import pytest
+
+from clinflow.deid.pseudonym import Pseudonymizer
+from clinflow.deid.text.engine import TextDeidentifier, load_text_policy
+
+from .helpers import covered
+
+KEY = bytes(range(32))
+
+
+@pytest.fixture(scope="module")
+def deid() -> TextDeidentifier:
+    policy = load_text_policy().model_copy(update={"anonymizer": "builtin"})
+    return TextDeidentifier(Pseudonymizer(KEY), policy)
+
+
+FOUND = [
+    # message exports stamped with a bracketed 24-hour time, and every later occurrence
+    ("[0655] tvale.rn: pt in 4 awake\n[0701] o_mensah: ok\n[0702] tvale.rn: thx", "o_mensah"),
+    ("[2210] j_okoro: bp 90/50\n[2215] dr.ames: bolus 500", "dr.ames"),
+    # a portal sender's handle in parentheses after the name
+    ("[02/11/2071 7:01 AM] From: Ana Ruiz (ana.ruiz82)\nhi doc, quick q", "ana.ruiz82"),
+    ("Sender: Tomas Klee (tklee_44)\nSubject: refill", "tklee_44"),
+    # number plates a few words after their cue, with the region before them
+    ("keys to a red Honda plate OH 7KRD-221 left at the kerb", "OH 7KRD-221"),
+    ("Plate of her car given for the permit: HTR 5520 (Ont.)", "HTR 5520"),
+    ("car is a blue Kia, plate 8MXP 41, towed", "8MXP 41"),
+    ("ute rego 1AB2CD parked in bay 3", "1AB2CD"),
+    # licence and registration numbers after their labels
+    ("written by Dr. Q. Lamb, lic. CPSNS 004411, dated 3/2", "CPSNS 004411"),
+    ("Pharmacist: O. Reyes, RPh  NSCP reg P-7712", "P-7712"),
+    ("MMC Reg. No.: MMC/R/55012", "MMC/R/55012"),
+    ("Driver licence # for application: NJ 221-004-117.", "NJ 221-004-117"),
+    ("Signed K. Ross RN, NMC PIN 19B2281E", "19B2281E"),
+    ("Board certification no. ABFM-778812", "ABFM-778812"),
+]
+
+
+@pytest.mark.parametrize(("text", "phi"), FOUND)
+def test_blind6_shapes_are_found(deid: TextDeidentifier, text: str, phi: str) -> None:
+    spans = deid.analyze(text)
+    assert covered(text, phi, spans), [(text[s.start : s.end], s.recognizer) for s in spans]
+
+
+def test_a_bracketed_handle_is_found_at_each_occurrence(deid: TextDeidentifier) -> None:
+    text = "[0655] tvale.rn: pt in 4 awake\n[0701] o_mensah: ok\n[0702] tvale.rn: thx"
+    spans = deid.analyze(text)
+    assert covered(text, "tvale.rn", spans, start=text.index("[0702]")), spans
+
+
+KEPT = [
+    # ordinary words after a bracketed stamp, or in parentheses after "From:"
+    ("[0800] plan: home today\n[0805] note: pt agrees", "plan"),
+    ("From: Pharmacy (on call)\nplease call back", "on call"),
+    ("To: Dr Kim (cardiology)\nre: echo", "cardiology"),
+    # an orthopaedic plate, a spinal level, a registrar, regular insulin
+    ("ORIF with 3.5 mm LCP plate, 8-hole, screws x6", "8-hole"),
+    ("Seen by Dr Abara (stroke reg) on the ward", "reg"),
+    ("reg insulin 10 units sc before meals", "10"),
+    ("licence renewal due; registration 2 weeks ago", "2"),
+]
+
+
+@pytest.mark.parametrize(("text", "safe"), KEPT)
+def test_blind6_look_alikes_are_kept(deid: TextDeidentifier, text: str, safe: str) -> None:
+    spans = deid.analyze(text)
+    at = text.index(safe)
+    assert not any(s.start < at + len(safe) and at < s.end for s in spans), [
+        (text[s.start : s.end], s.recognizer) for s in spans
+    ]
