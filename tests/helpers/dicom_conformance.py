@@ -104,7 +104,7 @@ def expected_kinds() -> set[tuple[str, str, bool]]:
     kinds: set[tuple[str, str, bool]] = set()
     for spec in SPECS.values():
         syntaxes = [str(ExplicitVRLittleEndian), str(ImplicitVRLittleEndian)]
-        if spec.bits_allocated == 16:
+        if spec.pixels.bits_allocated == 16:
             syntaxes.append(str(ExplicitVRBigEndian))
         for syntax in syntaxes:
             kinds.add((spec.sop_class_uid, syntax, False))

@@ -46,6 +46,7 @@ from clinflow.synthetic.dicom.modalities import (
     SPECS,
     US_MULTIFRAME,
     ModalitySpec,
+    PixelModule,
     choose_frames,
     pixel_array,
     spec_for,
@@ -206,7 +207,7 @@ def _iter_studies(
         yield StudyStart(started)
         plan = StudyPlan.draw(context, spec, study_index, started)
         study_node = build_study_template(context, plan, rng)
-        series_specs = [spec] * rng.randint(*spec.series_range)
+        series_specs = [spec] * rng.randint(*spec.plan.series_range)
         if spec.name == "CT" and rng.random() < 0.5:
             series_specs.append(DOSE_REPORT)
         series_records = []
@@ -227,7 +228,7 @@ def _iter_studies(
 
 def _transfer_syntax(spec: ModalitySpec, rng: random.Random) -> str:
     draw = rng.random()
-    if spec.bits_allocated == 16 and draw < _BIG_ENDIAN_FRACTION:
+    if spec.pixels.bits_allocated == 16 and draw < _BIG_ENDIAN_FRACTION:
         return str(ExplicitVRBigEndian)
     if draw < _BIG_ENDIAN_FRACTION + _IMPLICIT_FRACTION:
         return str(ImplicitVRLittleEndian)
@@ -250,7 +251,7 @@ def _build_series(
     """
     patient = context.patient
     frames = choose_frames(spec, rng)
-    count = rng.randint(*spec.instance_range) if frames == 1 else rng.randint(1, 2)
+    count = rng.randint(*spec.plan.instance_range) if frames == 1 else rng.randint(1, 2)
     series_uid = context.new_uid()
     instance_uids = [context.new_uid() for _ in range(count)]
     sop_class = US_MULTIFRAME if frames > 1 else spec.sop_class_uid
@@ -276,7 +277,7 @@ def _build_series(
     if spec.body_part:
         node.put("BodyPartExamined", spec.body_part)
     node.put("ProtocolName", description)
-    if spec.volumetric:
+    if spec.plan.volumetric:
         node.plant(
             "FrameOfReferenceUID",
             context.new_uid(),
@@ -292,7 +293,7 @@ def _build_series(
         code.put("CodeValue", value)
         code.put("CodingSchemeDesignator", scheme)
         code.put("CodeMeaning", meaning)
-    _put_pixel_module(node, spec, frames)
+    _put_pixel_module(node, spec.pixels, frames)
     if rng.random() < _ORPHAN_SERIES_FRACTION:
         node.plant_private(
             (ORPHAN_GROUP << 16) | 0x1010, "LO", patient.mrn, PhiKind.MRN, Subject.PATIENT, ""
@@ -332,13 +333,13 @@ def _build_series(
                 Subject.PATIENT,
                 "referenced_image",
             )
-        if spec.volumetric:
+        if spec.plan.volumetric:
             z = f"{-100 + 5 * number:.1f}"
             inst.put("ImagePositionPatient", ["-176", "-176", z])
             inst.put("SliceLocation", z)
         context.plant_image_comment(inst, plan, rng)
         pixels = pixel_array(spec, noise, (number - 0.5) / count, frames)
-        burn = spec.burn_in_eligible and rng.random() < burned_in_fraction
+        burn = spec.plan.burn_in_eligible and rng.random() < burned_in_fraction
         inst.put("BurnedInAnnotation", "YES" if burn else "NO")
         if burn:
             _burn_identifiers(context, plan, spec, pixels, frames, rng, instance_phi)
@@ -375,17 +376,17 @@ def _build_series(
     )
 
 
-def _put_pixel_module(node: Node, spec: ModalitySpec, frames: int) -> None:
+def _put_pixel_module(node: Node, pixels: PixelModule, frames: int) -> None:
     """Image Pixel module (PS3.3 C.7.6.3) plus multi-frame attributes for cine loops."""
-    node.put("SamplesPerPixel", spec.samples_per_pixel)
-    node.put("PhotometricInterpretation", spec.photometric)
-    if spec.samples_per_pixel > 1:
+    node.put("SamplesPerPixel", pixels.samples_per_pixel)
+    node.put("PhotometricInterpretation", pixels.photometric)
+    if pixels.samples_per_pixel > 1:
         node.put("PlanarConfiguration", 0)
-    node.put("Rows", spec.size)
-    node.put("Columns", spec.size)
-    node.put("BitsAllocated", spec.bits_allocated)
-    node.put("BitsStored", spec.bits_stored)
-    node.put("HighBit", spec.bits_stored - 1)
+    node.put("Rows", pixels.size)
+    node.put("Columns", pixels.size)
+    node.put("BitsAllocated", pixels.bits_allocated)
+    node.put("BitsStored", pixels.bits_stored)
+    node.put("HighBit", pixels.bits_stored - 1)
     node.put("PixelRepresentation", 0)
     if frames > 1:
         node.put("NumberOfFrames", str(frames))
@@ -395,7 +396,7 @@ def _put_pixel_module(node: Node, spec: ModalitySpec, frames: int) -> None:
 
 def _put_pixel_data(ds: Dataset, pixels: np.ndarray, spec: ModalitySpec, syntax: str) -> None:
     """Native pixel data; 16-bit values byte-swapped for Explicit VR Big Endian."""
-    if spec.bits_allocated == 16:
+    if spec.pixels.bits_allocated == 16:
         order = ">u2" if syntax == ExplicitVRBigEndian else "<u2"
         raw = pixels.astype(order, copy=False).tobytes()
         ds[_PIXEL_DATA] = DataElement(_PIXEL_DATA, "OW", raw)
@@ -415,7 +416,7 @@ def _burn_identifiers(
     """Render name, MRN and study date into every frame and record each line's box."""
     lines = context.burned_in_lines(plan)
     placed = px.layout_text(
-        [text for text, _, _ in lines], spec.size, spec.size, top=rng.random() < 0.6
+        [text for text, _, _ in lines], spec.pixels.size, spec.pixels.size, top=rng.random() < 0.6
     )
     kinds = {text: (kind, detail) for text, kind, detail in lines}
     value = text_value(spec)

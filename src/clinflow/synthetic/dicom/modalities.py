@@ -35,27 +35,6 @@ CodedAttr = tuple[str, tuple[str, str, str]]
 
 
 @dataclass(frozen=True, slots=True)
-class ModalitySpec:
-    name: str  # the name callers pass (CT, MR, CR, DX, US, SC)
-    modality: str  # value of Modality (0008,0060)
-    sop_class_uid: str
-    size: int  # rows == columns
-    bits_allocated: int
-    bits_stored: int
-    photometric: str
-    samples_per_pixel: int
-    volumetric: bool  # has a frame of reference and slice positions
-    burn_in_eligible: bool  # big enough for readable burned-in text
-    series_range: tuple[int, int]
-    instance_range: tuple[int, int]
-    study_descriptions: tuple[str, ...]
-    series_descriptions: tuple[str, ...]
-    body_part: str
-    attributes: tuple[Attr, ...]  # constant per series
-    codes: tuple[CodedAttr, ...] = ()  # one-item code sequences, built fresh per series
-
-
-@dataclass(frozen=True, slots=True)
 class PixelModule:
     """The Image Pixel module values (PS3.3 C.7.6.3) every instance of a modality shares."""
 
@@ -87,56 +66,35 @@ SINGLE_IMAGE_PLAN = SeriesPlan(
 )
 
 
-def _spec(
-    name: str,
-    modality: str,
-    sop_class_uid: str,
-    pixels: PixelModule,
-    plan: SeriesPlan,
-    *,
-    studies: tuple[str, ...],
-    series: tuple[str, ...],
-    body_part: str,
-    attributes: tuple[Attr, ...],
-    codes: tuple[CodedAttr, ...] = (),
-) -> ModalitySpec:
-    """One table row: the shared pixel module and series plan flattened into the spec."""
-    return ModalitySpec(
-        name=name,
-        modality=modality,
-        sop_class_uid=sop_class_uid,
-        size=pixels.size,
-        bits_allocated=pixels.bits_allocated,
-        bits_stored=pixels.bits_stored,
-        photometric=pixels.photometric,
-        samples_per_pixel=pixels.samples_per_pixel,
-        volumetric=plan.volumetric,
-        burn_in_eligible=plan.burn_in_eligible,
-        series_range=plan.series_range,
-        instance_range=plan.instance_range,
-        study_descriptions=studies,
-        series_descriptions=series,
-        body_part=body_part,
-        attributes=attributes,
-        codes=codes,
-    )
+@dataclass(frozen=True, slots=True)
+class ModalitySpec:
+    name: str  # the name callers pass (CT, MR, CR, DX, US, SC)
+    modality: str  # value of Modality (0008,0060)
+    sop_class_uid: str
+    pixels: PixelModule
+    plan: SeriesPlan
+    study_descriptions: tuple[str, ...]
+    series_descriptions: tuple[str, ...]
+    body_part: str
+    attributes: tuple[Attr, ...]  # constant per series
+    codes: tuple[CodedAttr, ...] = ()  # one-item code sequences, built fresh per series
 
 
 SPECS: dict[str, ModalitySpec] = {
     spec.name: spec
     for spec in (
-        _spec(
+        ModalitySpec(
             "CT",
             "CT",
             CT_IMAGE,
             SLICE_PIXELS,
             SLICE_PLAN,
-            studies=(
+            study_descriptions=(
                 "CT CHEST WITHOUT CONTRAST",
                 "CT CHEST ABDOMEN PELVIS W CONTRAST",
                 "CT PE PROTOCOL",
             ),
-            series=("AXIAL 5MM", "AXIAL LUNG 1MM", "CORONAL MPR", "SAGITTAL MPR"),
+            series_descriptions=("AXIAL 5MM", "AXIAL LUNG 1MM", "CORONAL MPR", "SAGITTAL MPR"),
             body_part="CHEST",
             attributes=(
                 ("ImageType", "CS", ["ORIGINAL", "PRIMARY", "AXIAL"]),
@@ -153,14 +111,14 @@ SPECS: dict[str, ModalitySpec] = {
                 ("AcquisitionNumber", "IS", "1"),  # Type 2 in CT Image (C.8.2.1)
             ),
         ),
-        _spec(
+        ModalitySpec(
             "MR",
             "MR",
             MR_IMAGE,
             SLICE_PIXELS,
             SLICE_PLAN,
-            studies=("MRI BRAIN WITHOUT CONTRAST", "MRI BRAIN W WO CONTRAST"),
-            series=("AX T1", "AX T2", "AX FLAIR", "SAG T1", "AX DWI"),
+            study_descriptions=("MRI BRAIN WITHOUT CONTRAST", "MRI BRAIN W WO CONTRAST"),
+            series_descriptions=("AX T1", "AX T2", "AX FLAIR", "SAG T1", "AX DWI"),
             body_part="HEAD",
             attributes=(
                 ("ImageType", "CS", ["ORIGINAL", "PRIMARY", "OTHER"]),  # value 3: C.8.3.1.1.1
@@ -178,14 +136,14 @@ SPECS: dict[str, ModalitySpec] = {
                 ("PatientPosition", "CS", "HFS"),
             ),
         ),
-        _spec(
+        ModalitySpec(
             "CR",
             "CR",
             CR_IMAGE,
             PixelModule(size=128, bits_allocated=16, bits_stored=12, photometric="MONOCHROME1"),
             SINGLE_IMAGE_PLAN,
-            studies=("XR CHEST 2 VIEWS", "XR CHEST 1 VIEW PORTABLE"),
-            series=("PA", "LATERAL", "AP PORTABLE"),
+            study_descriptions=("XR CHEST 2 VIEWS", "XR CHEST 1 VIEW PORTABLE"),
+            series_descriptions=("PA", "LATERAL", "AP PORTABLE"),
             body_part="CHEST",
             attributes=(
                 ("ImageType", "CS", ["ORIGINAL", "PRIMARY"]),
@@ -199,14 +157,14 @@ SPECS: dict[str, ModalitySpec] = {
                 ("PatientOrientation", "CS", ["L", "F"]),
             ),
         ),
-        _spec(
+        ModalitySpec(
             "DX",
             "DX",
             DX_PRESENTATION,
             PixelModule(size=128, bits_allocated=16, bits_stored=12, photometric="MONOCHROME2"),
             SINGLE_IMAGE_PLAN,
-            studies=("XR CHEST PA AND LATERAL", "XR ABDOMEN 1 VIEW"),
-            series=("PA", "LATERAL", "AP SUPINE"),
+            study_descriptions=("XR CHEST PA AND LATERAL", "XR ABDOMEN 1 VIEW"),
+            series_descriptions=("PA", "LATERAL", "AP SUPINE"),
             body_part="CHEST",
             attributes=(
                 ("ImageType", "CS", ["ORIGINAL", "PRIMARY"]),
@@ -235,7 +193,7 @@ SPECS: dict[str, ModalitySpec] = {
                 ("ViewCodeSequence", ("399348003", "SCT", "postero-anterior")),  # CID 4010
             ),
         ),
-        _spec(
+        ModalitySpec(
             "US",
             "US",
             US_IMAGE,
@@ -243,8 +201,8 @@ SPECS: dict[str, ModalitySpec] = {
             SeriesPlan(
                 volumetric=False, burn_in_eligible=True, series_range=(1, 3), instance_range=(1, 4)
             ),
-            studies=("US ABDOMEN COMPLETE", "ECHO TRANSTHORACIC", "US RENAL"),
-            series=("LIVER", "GALLBLADDER", "KIDNEY RIGHT", "CINE LOOP"),
+            study_descriptions=("US ABDOMEN COMPLETE", "ECHO TRANSTHORACIC", "US RENAL"),
+            series_descriptions=("LIVER", "GALLBLADDER", "KIDNEY RIGHT", "CINE LOOP"),
             body_part="ABDOMEN",
             attributes=(
                 ("ImageType", "CS", ["ORIGINAL", "PRIMARY", "ABDOMINAL"]),
@@ -252,7 +210,7 @@ SPECS: dict[str, ModalitySpec] = {
                 ("PatientOrientation", "CS", ""),  # Type 2C in General Image: unknown
             ),
         ),
-        _spec(
+        ModalitySpec(
             "SC",
             "OT",
             SECONDARY_CAPTURE,
@@ -260,8 +218,8 @@ SPECS: dict[str, ModalitySpec] = {
                 size=128, bits_allocated=8, bits_stored=8, photometric="RGB", samples_per_pixel=3
             ),
             SINGLE_IMAGE_PLAN,
-            studies=("OUTSIDE IMAGES IMPORT", "3D RECONSTRUCTION"),
-            series=("SCREEN CAPTURE", "REPORT PAGE", "DOSE REPORT"),
+            study_descriptions=("OUTSIDE IMAGES IMPORT", "3D RECONSTRUCTION"),
+            series_descriptions=("SCREEN CAPTURE", "REPORT PAGE", "DOSE REPORT"),
             body_part="",
             attributes=(
                 ("ConversionType", "CS", "WSD"),
@@ -293,23 +251,24 @@ def pixel_array(
     frames: int,
 ) -> NDArray[np.uint8] | NDArray[np.uint16]:
     """Fresh pixels for one instance: ``(rows, cols)``, ``(frames, rows, cols)`` or RGB."""
+    size = spec.pixels.size
     if spec.name == "CT":
-        return px.ct_slice(spec.size, position, noise)
+        return px.ct_slice(size, position, noise)
     if spec.name == "MR":
-        return px.mr_slice(spec.size, position, noise)
+        return px.mr_slice(size, position, noise)
     if spec.name in ("CR", "DX"):
-        return px.radiograph(spec.size, noise, invert=spec.photometric == "MONOCHROME1")
+        return px.radiograph(size, noise, invert=spec.pixels.photometric == "MONOCHROME1")
     if spec.name == "US":
-        stack = px.ultrasound_frames(spec.size, frames, noise)
+        stack = px.ultrasound_frames(size, frames, noise)
         return stack if frames > 1 else stack[0]
-    return px.secondary_capture(spec.size, noise)
+    return px.secondary_capture(size, noise)
 
 
 def text_value(spec: ModalitySpec) -> int:
     """The stored value that displays brightest, for burned-in text."""
-    if spec.photometric == "MONOCHROME1":
+    if spec.pixels.photometric == "MONOCHROME1":
         return 0
-    return (1 << spec.bits_stored) - 1
+    return (1 << spec.pixels.bits_stored) - 1
 
 
 def choose_frames(spec: ModalitySpec, rng: random.Random) -> int:
