@@ -56,18 +56,28 @@ def test_builders_produce_r5_shape() -> None:
 
 def test_search_fields_fast_path_agrees_with_tolerant_reader() -> None:
     from clinflow.audit.search_fields import (
-        _fast_index_fields,
+        _fast_row,
         _tolerant_index_fields,
         index_fields,
+        index_row,
+        search_row,
     )
 
     for event in all_builders():
-        assert _fast_index_fields(event) == _tolerant_index_fields(event)
+        assert _fast_row(event) == index_row(_tolerant_index_fields(event))
+        assert index_fields(event) == _tolerant_index_fields(event)
     odd: list[dict[str, object]] = [
         {"resourceType": "AuditEvent"},
         {"patient": {"reference": 5}, "agent": [{"who": {"reference": "Device/x"}}]},
         {"agent": [{"requestor": False, "who": {"identifier": {"value": "a"}}}], "action": 3},
         {"entity": [{"what": {"identifier": {"system": "urn:other:x"}}}], "recorded": None},
     ]
+    odd += [  # kinds the row's separator would make ambiguous, repeated and empty kinds
+        {**all_builders()[0], "entity": [{"what": {"identifier": {"system": f"urn:clinflow:{k}"}}}
+                                         for k in ("a,b", "b", "", "b", "")]},
+        {**all_builders()[0], "entity": [{"what": {"identifier": {"system": f"urn:clinflow:{k}"}}}
+                                         for k in ("", "a", "a", "")]},
+    ]
     for event in odd:
         assert index_fields(event) == _tolerant_index_fields(event)
+        assert search_row(event) == index_row(_tolerant_index_fields(event))

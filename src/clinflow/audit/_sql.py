@@ -13,46 +13,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import chain, count
 from operator import add, attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
-from clinflow.audit.search_fields import IndexFields
+from clinflow.audit.search_fields import Row
 from clinflow.errors import AuditIntegrityError
 
 SEARCH_FIELDS = ("patient", "agent", "action", "code", "purpose", "outcome")
 INDEX_COLUMNS = (*SEARCH_FIELDS, "recorded", "entity_types")
 
 
-def index_row(fields: IndexFields) -> tuple[str | None, ...]:
-    """The side-index columns for one entry's fields (same order as ``INDEX_COLUMNS``)."""
-    kinds = "," + ",".join(fields.entity_types) + "," if fields.entity_types else ""
-    return (
-        fields.patient,
-        fields.agent,
-        fields.action,
-        fields.code,
-        fields.purpose,
-        fields.outcome,
-        fields.recorded,
-        kinds,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class NewEntry:
-    """One entry ready to store: canonical bytes, its RFC 9162 leaf hash and search fields.
-
-    ``row`` is ``index_row(fields)``, built where the entry is made (the producer) so the writer
-    does no per-entry Python work to turn a batch into statement parameters (ADR 0015).
-    """
+class NewEntry(NamedTuple):
+    """One entry ready to store: canonical bytes, its RFC 9162 leaf hash and its side-index
+    row (``INDEX_COLUMNS``), all made where the entry is made (the producer), so the writer
+    does no per-entry Python work to turn a batch into statement parameters (ADR 0015). A
+    named tuple: one C-level allocation per entry (ADR 0116)."""
 
     entry: bytes
     leaf: bytes
-    fields: IndexFields
-    row: tuple[str | None, ...] = ()
-
-    def __post_init__(self) -> None:
-        if not self.row:
-            object.__setattr__(self, "row", index_row(self.fields))
+    row: Row
 
 
 _LEAF = attrgetter("leaf")
@@ -81,7 +59,7 @@ def entry_params(entries: Sequence[NewEntry], start: int) -> Iterator[Any]:
     return chain.from_iterable(zip(count(start), map(_LEAF, entries), map(_ENTRY, entries)))
 
 
-def index_rows(entries: Sequence[NewEntry]) -> Iterator[tuple[str | None, ...]]:
+def index_rows(entries: Sequence[NewEntry]) -> Iterator[Row]:
     """Every entry's side-index columns (``INDEX_COLUMNS`` order)."""
     return map(_ROW, entries)
 

@@ -19,10 +19,9 @@ from operator import attrgetter
 
 import orjson
 
-from clinflow.audit._sql import NewEntry, SearchQuery, index_row
-from clinflow.audit.search_fields import index_fields
+from clinflow.audit._sql import NewEntry, SearchQuery
+from clinflow.audit.search_fields import Row, search_row
 
-Row = tuple[str | None, ...]
 _ROW = attrgetter("row")
 _NO_FIELDS: Row = (None, None, None, None, None, None, None, "")
 _RECORDED = 6  # INDEX_COLUMNS position of ``recorded``; ``entity_types`` is the last
@@ -34,7 +33,7 @@ def derive_row(entry: bytes) -> Row:
         parsed = orjson.loads(entry)
     except orjson.JSONDecodeError:
         return _NO_FIELDS
-    return index_row(index_fields(parsed)) if isinstance(parsed, dict) else _NO_FIELDS
+    return search_row(parsed) if isinstance(parsed, dict) else _NO_FIELDS
 
 
 def row_filter(query: SearchQuery) -> Callable[[Row], bool]:

@@ -33,7 +33,7 @@ from typing import Any
 from clinflow.audit.canonical import canonical_json
 from clinflow.audit.checkpoint import Checkpoint, NoteSigner, NoteVerifier
 from clinflow.audit.merkle import MerkleTree, leaf_hash
-from clinflow.audit.search_fields import index_fields
+from clinflow.audit.search_fields import search_row
 from clinflow.audit.store import (
     AuditStore,
     NewEntry,
@@ -110,9 +110,9 @@ def _thread_waiter() -> LockType:
 
 
 def prepare(event: Mapping[str, Any]) -> NewEntry:
-    """Canonicalise and hash one event, and read its search fields (in the caller's thread)."""
+    """Canonicalise and hash one event, and read its search row (in the caller's thread)."""
     entry = canonical_json(event)
-    return NewEntry(entry, leaf_hash(entry), index_fields(event))
+    return NewEntry(entry, leaf_hash(entry), search_row(event))
 
 
 def _wake_next(waiters: list[LockType], position: int) -> None:

@@ -1,9 +1,9 @@
 """The searchable fields of an AuditEvent, as stored in the side index.
 
 ``index_fields`` reads patient, requesting agent, action, event code, purpose of use, outcome,
-recorded time and entity kinds. A fast path does direct lookups for the shape the builders in
-``clinflow.audit.events`` produce; anything else goes through a tolerant reader, and both give
-the same answer (tested).
+recorded time and entity kinds; ``search_row`` gives them as the side-index row. A fast path
+does direct lookups for the shape the builders in ``clinflow.audit.events`` produce; anything
+else goes through a tolerant reader, and both give the same answer (tested).
 """
 
 from __future__ import annotations
@@ -36,11 +36,32 @@ def _first_code(concept: Any) -> str | None:
     return None
 
 
-def _fast_index_fields(event: Mapping[str, Any]) -> IndexFields:
-    """Direct lookups for the builders' shape; raises on anything unexpected.
+Row = tuple[str | None, ...]
+"""A side-index row: ``INDEX_COLUMNS`` (patient, agent, action, code, purpose, outcome,
+recorded, entity_types as ``,kind1,kind2,`` or empty)."""
 
-    Runs once per append in the caller's thread, so it avoids helper calls: every value is
-    read, then all are type-checked in one place.
+
+def index_row(fields: IndexFields) -> Row:
+    """The side-index columns for one entry's fields (same order as ``INDEX_COLUMNS``)."""
+    kinds = "," + ",".join(fields.entity_types) + "," if fields.entity_types else ""
+    return (
+        fields.patient,
+        fields.agent,
+        fields.action,
+        fields.code,
+        fields.purpose,
+        fields.outcome,
+        fields.recorded,
+        kinds,
+    )
+
+
+def _fast_row(event: Mapping[str, Any]) -> Row:
+    """Direct lookups for the builders' shape, straight to the row; raises on anything
+    unexpected.
+
+    Runs once per append in the caller's thread, so it avoids helper calls and intermediate
+    records: every value is read, then all are type-checked in one place.
     """
     ref = event.get("patient")
     patient = None if ref is None else ref["reference"]
@@ -60,16 +81,20 @@ def _fast_index_fields(event: Mapping[str, Any]) -> IndexFields:
     for value in (patient, agent, purpose, action, code, outcome, recorded):
         if value is not None and type(value) is not str:
             raise TypeError("not a string")
-    kinds: list[str] = []
+    kinds = ""
     for entity in event.get("entity", ()):
         system = entity["what"]["identifier"]["system"]
         if type(system) is not str:
             raise TypeError("entity system")
         if system.startswith("urn:clinflow:"):
             kind = system[13:]
-            if kind not in kinds:
-                kinds.append(kind)
-    return IndexFields(
+            if "," in kind:  # the column separator: the tolerant reader keeps such kinds whole
+                raise TypeError("entity kind with a comma")
+            if not kinds:
+                kinds = f",{kind},"
+            elif f",{kind}," not in kinds:
+                kinds += f"{kind},"
+    return (
         patient if patient is None else patient.removeprefix("Patient/"),
         agent,
         action,
@@ -77,16 +102,36 @@ def _fast_index_fields(event: Mapping[str, Any]) -> IndexFields:
         purpose,
         outcome,
         recorded,
-        tuple(kinds),
+        kinds,
     )
+
+
+def search_row(event: Mapping[str, Any]) -> Row:
+    """The side-index row of an event (``index_row(index_fields(event))``, without the
+    intermediate record on the builders' shape)."""
+    try:
+        return _fast_row(event)
+    except (KeyError, TypeError, IndexError, AttributeError):
+        return index_row(_tolerant_index_fields(event))
 
 
 def index_fields(event: Mapping[str, Any]) -> IndexFields:
     """Extract searchable fields; tolerant of events not made by these builders."""
     try:
-        return _fast_index_fields(event)
+        row = _fast_row(event)
     except (KeyError, TypeError, IndexError, AttributeError):
         return _tolerant_index_fields(event)
+    patient, agent, action, code, purpose, outcome, recorded, kinds = row
+    return IndexFields(
+        patient,
+        agent,
+        action,
+        code,
+        purpose,
+        outcome,
+        recorded,
+        tuple(kinds[1:-1].split(",")) if kinds else (),
+    )
 
 
 def _tolerant_index_fields(event: Mapping[str, Any]) -> IndexFields:

@@ -19,9 +19,9 @@ from clinflow.audit._sql import (
     NewEntry,
     SearchQuery,
     StoredCheckpoint,
-    index_row,
     leaves_of,
 )
+from clinflow.audit.search_fields import index_row
 from clinflow.audit.store_sqlite import SqliteStore
 from clinflow.config import DataDir
 from clinflow.errors import ConfigError

@@ -31,7 +31,8 @@ from clinflow.audit._sql import (
     index_params,
     utc_timestamp,
 )
-from clinflow.audit.index_tail import PendingRows, Row, derive_row, pairs_of, row_filter, runs_from
+from clinflow.audit.index_tail import PendingRows, derive_row, pairs_of, row_filter, runs_from
+from clinflow.audit.search_fields import Row
 from clinflow.errors import ClinflowError, ConfigError
 from clinflow.sqlite_store import retry_while_locked, secure_store_file
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from clinflow.audit.canonical import parse_canonical
 from clinflow.audit.checkpoint import Checkpoint, NoteSigner, NoteVerifier
 from clinflow.audit.merkle import MerkleTree, leaf_hash, verify_consistency
-from clinflow.audit.search_fields import index_fields
-from clinflow.audit.store import AuditStore, index_row
+from clinflow.audit.search_fields import search_row
+from clinflow.audit.store import AuditStore
 from clinflow.config import DataDir
 from clinflow.crypto.keys import KeyRing
 from clinflow.errors import AuditIntegrityError
@@ -124,7 +124,7 @@ def verify_log(
                 report.unindexed += 1
             elif pending_row[0] != index:
                 report.fail(f"index row {index}", "missing from the search index")
-            elif parsed is not None and index_row(index_fields(parsed)) != pending_row[1]:
+            elif parsed is not None and search_row(parsed) != pending_row[1]:
                 report.fail(
                     f"index row {index}", "search fields differ from the entry (index altered)"
                 )
