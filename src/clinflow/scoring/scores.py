@@ -18,6 +18,19 @@ from clinflow.scoring.sofa import LabScores
 from clinflow.scoring.triage import TriageResult
 
 
+def _assessment_head(
+    assessment_id: str, patient: str, as_of: datetime, label: str
+) -> dict[str, Any]:
+    """The keys the JSON form of every scoring result starts with: which RiskAssessment,
+    whose, as of when, and the mock-model label."""
+    return {
+        "assessment_id": assessment_id,
+        "patient": patient,
+        "as_of": as_of.isoformat(),
+        "label": label,
+    }
+
+
 @dataclass(slots=True)
 class IcuScore:
     """One ICU scoring result: NEWS2, qSOFA, lab components, any alert raised, its lineage."""
@@ -59,10 +72,7 @@ class IcuScore:
     def to_json(self) -> dict[str, Any]:
         news2 = self.news2
         return {
-            "assessment_id": self.assessment_id,
-            "patient": self.patient,
-            "as_of": news2.as_of.isoformat(),
-            "label": MOCK_LABEL,
+            **_assessment_head(self.assessment_id, self.patient, news2.as_of, MOCK_LABEL),
             "news2": {
                 "total": news2.total,
                 "partial": news2.partial,
@@ -115,10 +125,7 @@ class TriageScore:
     def to_json(self) -> dict[str, Any]:
         r = self.result
         return {
-            "assessment_id": self.assessment_id,
-            "patient": self.patient,
-            "as_of": self.as_of.isoformat(),
-            "label": r.label,
+            **_assessment_head(self.assessment_id, self.patient, self.as_of, r.label),
             "esi_level": r.level,
             "decision_point": r.decision_point,
             "reasons": list(r.reasons),
