@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from clinflow.cli_options import DataDirOption
+from clinflow.cli_options import DataDirOption, JsonReportOption
 from clinflow.config import DataDir
 from clinflow.runtime.pipeline import (
     DEMO_PATIENTS,
@@ -41,9 +41,7 @@ def demo_command(
         typer.Option("--bad-inputs/--no-bad-inputs",
                      help="Plant two malformed files to show the quarantine."),
     ] = True,  # fmt: skip
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the report as JSON instead of a table.")
-    ] = False,
+    as_json: JsonReportOption = False,
 ) -> None:
     """Run the embedded pipeline end to end on a synthetic cohort and report what it did.
 

@@ -13,6 +13,12 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from clinflow.cli_options import (
+    DeidWorkersOption,
+    JsonReportOption,
+    ProgressOption,
+    ValidationOption,
+)
 from clinflow.envelope import TimedInput
 from clinflow.runtime.offload import parse_deid_workers
 from clinflow.runtime.run_command import parse_duration, parse_validation
@@ -105,22 +111,13 @@ def replay_command(
             "--data-dir", help="A FRESH data directory for the run's stores (default: REPORT/data)."
         ),
     ] = None,
-    validation: Annotated[
-        str, typer.Option("--validation", help="FHIR input validation: input or shallow.")
-    ] = "input",
-    deid_workers: Annotated[
-        str,
-        typer.Option("--deid-workers", help="embedded: FHIR de-identification in N worker "
-                     "processes (0 = in-process, the default; auto = one per core beyond the "
-                     "first)."),
-    ] = "0",
+    validation: ValidationOption = "input",
+    deid_workers: DeidWorkersOption = "0",
     leak_scan: Annotated[
         bool, typer.Option("--leak-scan/--no-leak-scan", help="Scan the research store.")
     ] = True,
-    progress: Annotated[
-        bool, typer.Option("--progress/--no-progress", help="Live display while running.")
-    ] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="Print report.json to stdout.")] = False,
+    progress: ProgressOption = True,
+    as_json: JsonReportOption = False,
     tolerance: Annotated[
         str, typer.Option("--tolerance", help="compare: how much worse a speed figure may be.")
     ] = "10%",

@@ -25,7 +25,13 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from clinflow.cli_options import DataDirOption
+from clinflow.cli_options import (
+    DataDirOption,
+    DeidWorkersOption,
+    JsonReportOption,
+    ProgressOption,
+    ValidationOption,
+)
 from clinflow.envelope import Envelope, TimedInput
 from clinflow.errors import ConfigError
 from clinflow.listeners import PeerPolicy
@@ -174,22 +180,10 @@ def run_command(
         typer.Option("--feed", help="Kafka: send the source into the ingest topic and exit "
                      "(workers started with --runtime kafka process it)."),
     ] = False,  # fmt: skip
-    validation: Annotated[
-        str,
-        typer.Option("--validation", help="FHIR input validation: input (fhir.resources "
-                     "models) or shallow (type, id, element names; much cheaper)."),
-    ] = "input",  # fmt: skip
-    deid_workers: Annotated[
-        str,
-        typer.Option("--deid-workers", help="FHIR de-identification in N worker processes "
-                     "(partitioned by patient; 0 = in this process, the default; auto = one "
-                     "per core beyond the first). Frees the event loop for the scoring path."),
-    ] = "0",
-    progress: Annotated[
-        bool, typer.Option("--progress/--no-progress", help="Live per-hop display.")
-    ] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the run report as JSON.")]
-    = False,
+    validation: ValidationOption = "input",
+    deid_workers: DeidWorkersOption = "0",
+    progress: ProgressOption = True,
+    as_json: JsonReportOption = False,
     ae_title: Annotated[
         str, typer.Option("--ae-title", help="dicom-scp: this SCP's AE title.")
     ] = "CLINFLOW",
