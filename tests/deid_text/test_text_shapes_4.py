@@ -42,6 +42,12 @@ FOUND = [
     ("Driver licence # for application: NJ 221-004-117.", "NJ 221-004-117"),
     ("Signed K. Ross RN, NMC PIN 19B2281E", "19B2281E"),
     ("Board certification no. ABFM-778812", "ABFM-778812"),
+    # a country closing an address: with "the", by an alias, or on the block's last line
+    ("Home: Keizersgracht 12, 1015 CJ Utrecht, the Netherlands\nAdmitted 3/4", "the Netherlands"),
+    ("c/o 22 Pho Hue, Hanoi, Viet Nam", "Viet Nam"),
+    ("Flat 3, 8 Jalan Ampang, Kuala Lumpur, Malaysia", "Malaysia"),
+    ("14 Elm Road\nLondon SW1A 1AA\nUnited Kingdom\n\nDear colleague", "United Kingdom"),
+    ("Al Wasl Rd, Dubai, UAE", "UAE"),
 ]
 
 
@@ -67,6 +73,11 @@ KEPT = [
     ("Seen by Dr Abara (stroke reg) on the ward", "reg"),
     ("reg insulin 10 units sc before meals", "10"),
     ("licence renewal due; registration 2 weeks ago", "2"),
+    # a country outside an address is no PHI (Safe Harbor, the evaluation sets' rule)
+    ("flew home to the Netherlands last week", "Netherlands"),
+    ("born in Syria, moved here as a child", "Syria"),
+    ("CXR, US abdomen normal", "US"),
+    ("Family visiting from Russia this week", "Russia"),
 ]
 
 
@@ -76,4 +87,38 @@ def test_blind6_look_alikes_are_kept(deid: TextDeidentifier, text: str, safe: st
     at = text.index(safe)
     assert not any(s.start < at + len(safe) and at < s.end for s in spans), [
         (text[s.start : s.end], s.recognizer) for s in spans
+    ]
+
+
+TABLE = """Run sheet:
+| Time | BP | Init |
+|---|---|---|
+| 0700 | 150/80 | QV |
+| 0800 | 140/70 | tb |
+| 0900 | 130/70 | RMcK |
+| 1000 | 120/60 | n/a |
+
+| Date | INR | Dose | Checked by |
+|:-----|-----|------|-----------:|
+| 01/02/84 | 2.1 | 5 mg | Odile Brant |
+| 01/09/84 | 2.4 | 5 mg | see above |
+
+| Drug | Route | Held |
+|---|---|---|
+| heparin | IV | no |
+"""
+
+
+@pytest.mark.parametrize("signer", ["QV", "tb", "RMcK", "Odile Brant"])
+def test_initials_and_names_in_a_sign_off_column(deid: TextDeidentifier, signer: str) -> None:
+    spans = deid.analyze(TABLE)
+    assert covered(TABLE, signer, spans), [(TABLE[s.start : s.end], s.recognizer) for s in spans]
+
+
+@pytest.mark.parametrize("cell", ["n/a", "see above", "150/80", "IV", "heparin", "no"])
+def test_other_cells_are_kept(deid: TextDeidentifier, cell: str) -> None:
+    spans = deid.analyze(TABLE)
+    at = TABLE.index(f"| {cell} |")
+    assert not any(s.start < at + len(cell) + 2 and at + 2 < s.end for s in spans), [
+        (TABLE[s.start : s.end], s.recognizer) for s in spans
     ]

@@ -67,6 +67,7 @@ from clinflow.deid.text.recognizers import (
     names_after_room,
     ocr_normalized,
 )
+from clinflow.deid.text.tables import sign_off_cells
 from clinflow.policy_loader import Shape, read_document
 
 __all__ = [
@@ -257,6 +258,8 @@ class TextDeidentifier:
                 found.append(Span(start, end, PERSON, "names_after_room", 0.5))
             for start, end in handle_owners(text, is_vocabulary):
                 found.append(Span(start, end, PERSON, "names_handle_owner", 0.5))
+            for start, end in sign_off_cells(text, is_vocabulary):
+                found.append(Span(start, end, PERSON, "names_table_sign_off", 0.5))
         if self._patterns:
             for start, end in logins_at_line_end(text, is_vocabulary):
                 found.append(Span(start, end, USERNAME, "username_line_end", 0.5))

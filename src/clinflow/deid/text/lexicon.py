@@ -279,8 +279,29 @@ def us_states() -> tuple[frozenset[str], frozenset[str]]:
 def countries() -> frozenset[str]:
     from faker.providers.address.en import Provider as Address
 
-    return _casefolded(Address.countries) | _casefolded(["USA", "U.S.A.", "UK", "England",
-                                                          "Scotland", "Wales"])
+    return (
+        _casefolded(Address.countries)
+        | _casefolded(["USA", "U.S.A.", "UK", "England", "Scotland", "Wales"])
+        | _casefolded(COUNTRY_ALIASES)
+    )
+
+
+# ISO 3166 short names Faker's list lacks or spells otherwise, and the usual English aliases
+# (no demonyms, no "US": "CXR, US abdomen" is an ultrasound). A country counts as PHI only
+# inside an address (names.place_names); this list also keeps a country alone from being taken
+# for a city or a name.
+COUNTRY_ALIASES = (
+    "Åland Islands", "Bolivia (Plurinational State of)", "Bonaire", "Britain", "Brunei",
+    "Burma", "Cabo Verde", "Côte d'Ivoire", "Curaçao", "Czechia", "DR Congo", "DRC",
+    "Democratic Republic of the Congo", "East Timor", "Eswatini", "Falkland Islands",
+    "Federated States of Micronesia", "Great Britain", "Holland", "Iran (Islamic Republic of)",
+    "Ivory Coast", "Kosovo", "Kyrgyzstan", "Laos", "Libya", "Macau", "Macedonia",
+    "North Korea", "Northern Ireland", "Palestine", "Republic of Ireland", "Republic of Korea",
+    "Republic of the Congo", "Russia", "Réunion", "Saint Vincent", "Sint Maarten", "Slovakia",
+    "Slovak Republic", "South Korea", "South Sudan", "St Kitts and Nevis", "St Lucia",
+    "St. Lucia", "St Vincent and the Grenadines", "São Tomé and Príncipe", "Syria",
+    "Türkiye", "Turkiye", "U.A.E.", "UAE", "U.K.", "United States", "Vatican City", "Viet Nam",
+)
 
 
 # Locales whose names are common in English-language notes: a name from these lists is a name

@@ -725,6 +725,13 @@ _PLACE_PREPOSITION_ANY_CASE = regex.compile(
     r"\b(?:in|from|near|outside|around|at|to)[ \t]+", regex.I | regex.V0
 )
 _AFTER_COMMA = regex.compile(r",[ \t]*\Z", regex.V0)
+_COUNTRY_IN_ADDRESS = regex.compile(
+    # after a comma, or on its own line after a postcode (digits, UK, Canadian)
+    r"(?:(?P<comma>,)[ \t]*|(?:\d{3,}|\b[A-Z]{1,2}\d[A-Z0-9]?[ ]\d[A-Z]{2}|"
+    r"\b[A-Z]\d[A-Z][ ]?\d[A-Z]\d)[ \t]*\n[ \t]*)(?P<phi>(?:[Tt]he[ \t]+)?)\Z",
+    regex.V0,
+)
+_LINE_END = regex.compile(r"[ \t]*(?:\n|\Z)", regex.V0)
 _LOWER_STATE = regex.compile(
     r",?[ \t]{1,2}(al|ak|az|ar|ca|co|ct|dc|fl|ga|hi|ia|il|ks|ky|md|ma|mi|mn|ms|mo|mt|ne|nv|nh|"
     r"nj|nm|ny|nc|nd|oh|ok|pa|ri|sc|sd|tn|tx|ut|vt|va|wa|wv|wi|wy)\b(?![\w-])",
@@ -758,6 +765,12 @@ def place_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit]:
                 # in "flew to the Netherlands" or "born in Peru"
                 if _AFTER_COMMA.search(text, 0, token.start) is not None:
                     hits.append((token.start, tokens[last].end, "place_country", 0.6))
+                elif (the := _COUNTRY_IN_ADDRESS.search(text, 0, token.start)) is not None and (
+                    the.group("comma") or _LINE_END.match(text, tokens[last].end)
+                ):
+                    # "Amsterdam, the Netherlands"; an address block's last line after a
+                    # postcode ("SW1A 1AA\nUnited Kingdom")
+                    hits.append((the.start("phi"), tokens[last].end, "place_country", 0.6))
                 break
             if (
                 phrase in cities
