@@ -138,31 +138,25 @@ def validate_and_map(
         key = message_key(sender, "", data if not isinstance(data, Message) else message.encode())
     mapped = MappedMessage(message_type, control_id, sender, key, sent_at, profile.vendor)
     mapped.message = message
-    pid = message.first("PID")
-    if pid is None:
-        raise HL7Error("PID segment missing", f"{message_type} PID")
+    pid = message.require("PID", message_type)[0]
     patient = patient_resource(pid, message, profile)
     if kind == "ADT" and event == MERGE_EVENT:  # the surviving Patient, replacing MRG-1's
-        mrg = message.first("MRG")
-        if mrg is None:
-            raise HL7Error("MRG segment missing", f"{message_type} MRG")
+        mrg = message.require("MRG", message_type)[0]
         mapped.resources.append({**patient, "link": [merge_link(mrg, profile)]})
         return mapped  # PV1 is optional in an A40 and says nothing about the merge
     mapped.resources.append(patient)
     if kind == "ADT" and event in PERSON_EVENTS:
         return mapped
     subject = {"reference": f"Patient/{patient['id']}"}
-    pv1 = message.first("PV1")
     if kind == "ADT":
-        if pv1 is None:
-            raise HL7Error("PV1 segment missing", f"{message_type} PV1")
+        pv1 = message.require("PV1", message_type)[0]
         mapped.resources.append(encounter_resource(pv1, event, subject, tz))
     elif kind == "RAS":  # pharmacy/pump administration records (clinflow.ehr.hl7.medication_map)
-        encounter = encounter_reference(pv1)
+        encounter = encounter_reference(message.first("PV1"))
         mapped.resources.extend(
             medication_administrations(message, tz, subject, encounter, mapped.key)
         )
     else:
-        encounter = encounter_reference(pv1)
+        encounter = encounter_reference(message.first("PV1"))
         mapped.resources.extend(observations(message, profile, subject, encounter, mapped.key))
     return mapped

@@ -69,9 +69,7 @@ def medication_administrations(
     key: str,
 ) -> list[dict[str, Any]]:
     """One MedicationAdministration per RXA of a RAS^O17."""
-    rxas = message.all("RXA")
-    if not rxas:
-        raise HL7Error("RXA segment missing", "RAS^O17 RXA")
+    rxas = message.require("RXA", "RAS^O17")
     orc = message.first("ORC")
     stem = (orc.value(3) or orc.value(2)) if orc is not None else ""
     rxr = message.first("RXR")

@@ -29,9 +29,7 @@ def observations(
     encounter: dict[str, str] | None,
     key: str,
 ) -> list[dict[str, Any]]:
-    obrs = message.all("OBR")
-    if not obrs:
-        raise HL7Error("OBR segment missing", "ORU^R01 OBR")
+    message.require("OBR", "ORU^R01")
     out: list[dict[str, Any]] = []
     # OBX segments belong to the OBR before them
     group: list[Segment] = []

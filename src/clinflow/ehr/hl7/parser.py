@@ -265,6 +265,14 @@ class Message:
         found = self.all(name)
         return found[0] if found else None
 
+    def require(self, name: str, message_type: str) -> list[Segment]:
+        """Every ``name`` segment, of which there must be one: else HL7Error
+        ``<name> segment missing`` at ``<message type> <name>``."""
+        found = self.all(name)
+        if not found:
+            raise HL7Error(f"{name} segment missing", f"{message_type} {name}")
+        return found
+
     @property
     def msh(self) -> Segment:
         return self.segments[0]
