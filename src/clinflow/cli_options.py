@@ -31,25 +31,3 @@ AuditDsnOption = Annotated[
         help="PostgreSQL DSN of the audit log (default: SQLite in the data directory).",
     ),
 ]
-# The streaming commands (run, replay): how the embedded runtime checks and de-identifies FHIR
-# (parsed by ``parse_validation`` and ``parse_deid_workers``) and whether it shows live figures.
-ValidationOption = Annotated[
-    str,
-    typer.Option(
-        "--validation",
-        help="FHIR input validation: input (fhir.resources models) or shallow (type, id, "
-        "element names; much cheaper).",
-    ),
-]
-DeidWorkersOption = Annotated[
-    str,
-    typer.Option(
-        "--deid-workers",
-        help="embedded: FHIR de-identification in N worker processes (partitioned by patient; "
-        "0 = in this process, the default; auto = one per core beyond the first). Frees the "
-        "event loop for the scoring path.",
-    ),
-]
-ProgressOption = Annotated[
-    bool, typer.Option("--progress/--no-progress", help="Live display while running.")
-]

@@ -13,15 +13,16 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from clinflow.cli_options import (
-    DeidWorkersOption,
-    JsonReportOption,
-    ProgressOption,
-    ValidationOption,
-)
+from clinflow.cli_options import JsonReportOption
 from clinflow.envelope import TimedInput
 from clinflow.runtime.offload import parse_deid_workers
-from clinflow.runtime.run_command import parse_duration, parse_validation
+from clinflow.runtime.run_command import (
+    DeidWorkersOption,
+    ProgressOption,
+    ValidationOption,
+    parse_duration,
+    parse_validation,
+)
 
 if TYPE_CHECKING:
     from clinflow.runtime.embedded import EmbeddedRuntime

@@ -25,13 +25,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from clinflow.cli_options import (
-    DataDirOption,
-    DeidWorkersOption,
-    JsonReportOption,
-    ProgressOption,
-    ValidationOption,
-)
+from clinflow.cli_options import DataDirOption, JsonReportOption
 from clinflow.envelope import Envelope, TimedInput
 from clinflow.errors import ConfigError
 from clinflow.listeners import PeerPolicy
@@ -46,6 +40,29 @@ err_console = Console(stderr=True)
 RUN_REPORT = "run-report.json"
 STREAM_MANIFEST = "stream-manifest.ndjson"
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$")
+
+# Options of both streaming commands (run here, replay borrows them with the parsers): how the
+# embedded runtime checks and de-identifies FHIR, and whether it shows live figures.
+ValidationOption = Annotated[
+    str,
+    typer.Option(
+        "--validation",
+        help="FHIR input validation: input (fhir.resources models) or shallow (type, id, "
+        "element names; much cheaper).",
+    ),
+]
+DeidWorkersOption = Annotated[
+    str,
+    typer.Option(
+        "--deid-workers",
+        help="embedded: FHIR de-identification in N worker processes (partitioned by patient; "
+        "0 = in this process, the default; auto = one per core beyond the first). Frees the "
+        "event loop for the scoring path.",
+    ),
+]
+ProgressOption = Annotated[
+    bool, typer.Option("--progress/--no-progress", help="Live display while running.")
+]
 
 
 def parse_validation(text: str) -> Validation:
