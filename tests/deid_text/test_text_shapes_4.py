@@ -48,6 +48,32 @@ FOUND = [
     ("Flat 3, 8 Jalan Ampang, Kuala Lumpur, Malaysia", "Malaysia"),
     ("14 Elm Road\nLondon SW1A 1AA\nUnited Kingdom\n\nDear colleague", "United Kingdom"),
     ("Al Wasl Rd, Dubai, UAE", "UAE"),
+    # care sites named by more kinds: suppliers, schools, jails, renal units, pathology
+    # practices, "X Royal", Spanish names; a branch number joins the site
+    ("feeds ordered via Harbourside Enteral Supply today", "Harbourside Enteral Supply"),
+    ("aunt was tested at Kinloch Royal in 2061", "Kinloch Royal"),
+    ("care plan faxed to Waverly Elementary (health room)", "Waverly Elementary"),
+    ("letter to Kauri Intermediate -- Health Office", "Kauri Intermediate"),
+    ("assessed at Mesquite County Jail infirmary", "Mesquite County Jail"),
+    ("HOME THERAPIES\nTaupo Basin Renal Unit | Tue", "Taupo Basin Renal Unit"),
+    ("biopsy read by Eastbrook Pathology (#S71-0021)", "Eastbrook Pathology"),
+    ("refill history from Larchmont Pharmacy #4471 attached", "Larchmont Pharmacy #4471"),
+    # dates: a weekday with an ordinal ending a sentence, a month with a range or list of
+    # days, day-month-year with the month in another language, a lower-case month after
+    # "til"/"since", a holiday in Vietnamese
+    ("Next review Thu 23rd.\nSigned", "Thu 23rd"),
+    ("family meeting on Wed the 9th. Chaplain aware", "Wed the 9th"),
+    ("Admission (Mar 4-9, 2081) for CAP", "Mar 4-9, 2081"),
+    ("PSG nights: Oct. 12-13, 2070", "Oct. 12-13, 2070"),
+    ("Dates of testing: April 2 and 4, 2068 (two sessions)", "April 2 and 4, 2068"),
+    ("Fecha de nac. 14-dic-2059", "14-dic-2059"),
+    ("Geboren 4 mrt 2061 te Delft", "4 mrt 2061"),
+    ("né le 12 déc. 2079 à Lyon", "12 déc. 2079"),
+    ("son is away til march, will call", "march"),
+    ("off sertraline since ~sept. per mum", "sept"),
+    ("wants to be home for Tết with her sons", "Tết"),
+    # an age over 89 after "who is"
+    ("her father, who is 96, lives with them", "96"),
 ]
 
 
@@ -78,6 +104,20 @@ KEPT = [
     ("born in Syria, moved here as a child", "Syria"),
     ("CXR, US abdomen normal", "US"),
     ("Family visiting from Russia this week", "Russia"),
+    # institution words without a proper name
+    ("Renal Unit aware of the potassium", "Renal Unit"),
+    ("Medical Supply closet restocked", "Medical Supply"),
+    ("Royal blue gown given", "Royal"),
+    ("per The Royal College guidance", "Royal College"),
+    ("Surgical Pathology Report: benign", "Surgical Pathology"),
+    ("Clinic #2 aware of the change", "Clinic #2"),
+    # doses and times after a month and day, saturations, modal "may", percentages
+    ("Mar 3, 5 mg given at noon", "5 mg"),
+    ("Oct 2 and 3 pm visits", "3 pm"),
+    ("Sat 92. on room air", "92"),
+    ("she may go home until may be safe", "go home"),
+    ("he is 95% sure of the dose", "95"),
+    ("Sodium 134, 3-ene ring on imaging", "3-ene"),
 ]
 
 

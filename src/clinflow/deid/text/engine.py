@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -276,7 +276,7 @@ class TextDeidentifier:
             found.extend(_propagated_names(text, found))
         # a country alone is no PHI (Safe Harbor): only inside an address (place_country)
         found = [s for s in found if not _bare_country(text, s) and not _word_shaped(text, s)]
-        spans = _extend_names(text, _merge(found))
+        spans = _with_site_numbers(text, _extend_names(text, _merge(found)))
         if self._patterns:
             spans = self._with_derived_usernames(text, spans, known)
         return spans
@@ -589,6 +589,26 @@ _AFTER_NAME = re.compile(
 _WORD_AFTER = re.compile(r"^[ \t]{1,2}([^\W\d_][\w'’-]*)")
 _WORD_BEFORE = re.compile(r"([^\W\d_][\w'’-]*)[ \t]{1,2}$")
 # a nickname in quotes inside or after a name: Brandon "Bear" Szczepanski, Jesús "Chuy"
+_SITE_NUMBER = re.compile(r"[ \t]?#[ \t]?\d{1,6}(?![\w/-])")
+
+
+def _with_site_numbers(text: str, spans: list[Span]) -> list[Span]:
+    """A care site's branch number joins it ("Pinecrest Pharmacy #8812", "Store #12"): the
+    number names the site as much as its name does."""
+    out: list[Span] = []
+    for span in spans:
+        words = text[span.start : span.end].split()
+        if (
+            words
+            and words[-1].casefold() in INSTITUTION_WORDS
+            and (number := _SITE_NUMBER.match(text, span.end))
+            and not any(span.end <= s.start < number.end() for s in spans)
+        ):
+            span = replace(span, end=number.end())
+        out.append(span)
+    return out
+
+
 _ID_SUFFIX = re.compile(r"[-/](?=[A-Za-z]?\d)[A-Za-z]?\d[A-Za-z0-9]{0,2}(?![\w/-])")
 _QUOTED_BEFORE = re.compile(r"[\"“‘']([^\W\d_][\w'’-]*)[\"”’'][ \t]{1,2}$")
 _QUOTED_AFTER = re.compile(r"^[ \t]{1,2}[\"“‘'(]([^\W\d_][\w'’-]*)[\"”’')]")

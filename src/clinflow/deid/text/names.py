@@ -861,6 +861,8 @@ foot ankle hand joint sports bone ear nose throat skin breast fertility wound va
 endoscopy hearing audiology podiatry chiropractic physiotherapy physio detox methadone otp
 opioid addiction program programme clinique hôpital hopital médicale medicale santé sante
 church chapel parish temple mosque synagogue cathedral masjid gurdwara ministries inn shelter
+royal renal pathology diagnostics supply supplies elementary intermediate academy kindergarten
+preschool jail prison correctional penitentiary clínica clinica centro salud farmacia
 """.split()
 )
 _CONNECTORS = frozenset({"of", "the", "and", "for", "at", "on"})

@@ -94,7 +94,7 @@ _HOLIDAY = (
     r"(?:Chinese|Lunar)\s+New\s+Year|Diwali|Deepavali|Eid(?:\s+(?:al|ul)[-\s](?:Fitr|Adha))?|"
     r"Ramadan|Boxing\s+Day|Kwanzaa|St\.?\s+Patrick'?s\s+Day|Canada\s+Day|Australia\s+Day|"
     r"Remembrance\s+Day|Bonfire\s+Night|Mardi\s+Gras|Juneteenth|Ash\s+Wednesday|"
-    r"Palm\s+Sunday|Holi|Navratri|Lohri|Pongal|Onam|Vesak|Tet|Nowruz|Hogmanay|"
+    r"Palm\s+Sunday|Holi|Navratri|Lohri|Pongal|Onam|Vesak|Tết|Tet|Nowruz|Hogmanay|"
     r"Thanksgiving\s+weekend|Easter\s+(?:weekend|Monday)|Christmas\s+(?:weekend|week))"
 )
 _STATE_ABBR = (
@@ -215,6 +215,33 @@ PATTERNS: tuple[PatternSpec, ...] = (
         regex.I,
     ),
     PatternSpec(
+        # a month with a range or a list of days, the year after the last: "Nov. 2-3, 2072",
+        # "Feb 11-15", "September 9 and 11, 2071", "March 3, 5 & 9"
+        "date_month_days",
+        DATE,
+        rf"\b{MONTHS}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?"
+        r"(?:[ \t]?[-–][ \t]?\d{1,2}(?:st|nd|rd|th)?(?!\d)"
+        r"|(?:,[ \t]?|,?[ \t]+(?:and|&)[ \t]+)\d{1,2}(?:st|nd|rd|th)?(?![\d:.]|[ \t]*(?:mg|mcg|"
+        r"units?|ml|mL|kg|lbs?|pm|am|%)))+"
+        r"(?:,?[ \t]+(?:\d{4}|['’]\d{2})(?!\d))?",
+        0.7,
+        regex.I,
+    ),
+    PatternSpec(
+        # day, month and year with the month in Spanish, Portuguese, French or Dutch:
+        # "3-ene-2061", "12 déc. 2079", "4 mrt 2081", "21/ago/2070" (day and year required)
+        "date_day_month_year_foreign",
+        DATE,
+        r"\b\d{1,2}[-/. ]{1,2}(?:ene|enero|febrero|fev|fevereiro|marzo|março|mrt|maart|abr|abril|"
+        r"avr|avril|mayo|mai|mei|junio|junho|juin|juni|julio|julho|juil|juillet|juli|ago|agosto|"
+        r"août|aout|augustus|septiembre|setembro|set|septembre|octubre|outubro|out|okt|"
+        r"oktober|noviembre|novembro|novembre|dic|diciembre|dez|dezembro|déc|décembre|"
+        r"janv|janvier|janeiro|januari|févr|février|februari|mars|enero)\.?[-/. ]{1,2}"
+        r"(?:\d{4}|\d{2})(?![\d/.-])",
+        0.7,
+        regex.I,
+    ),
+    PatternSpec(
         "date_day_month_year",
         DATE,
         rf"\b\d{{1,2}}(?:st|nd|rd|th)?(?:\s+of)?[\s-]*{MONTHS}\.?,?[\s-]*(?:\d{{4}}|['’]?\d{{2}})"
@@ -265,8 +292,11 @@ PATTERNS: tuple[PatternSpec, ...] = (
         "date_weekday",
         DATE,
         rf"\b(?:{_WEEKDAY}|Mon|Tue|Tues|Wed|Weds|Thu|Thur|Thurs|Fri|Sat|Sun|MON|TUE|TUES|WED|THU|"
-        rf"THUR|THURS|FRI|SAT|SUN)\.?(?:,?[ \t]{{1,2}}(?:the[ \t]+)?\d{{1,2}}(?:st|nd|rd|th)?"
-        rf"(?![\w/:.-]|\.\d)|(?=,?[ \t]{{1,2}}(?:the[ \t]+)?(?:\d{{1,2}}(?:st|nd|rd|th)?\b"
+        rf"THUR|THURS|FRI|SAT|SUN)\.?(?:,?[ \t]{{1,2}}(?:the[ \t]+)?(?:\d{{1,2}}(?:st|nd|rd|th)"
+        # an ordinal may end the sentence ("Next visit Fri 17th."), a bare number may not
+        # ("Sat 92." is a saturation)
+        rf"(?![\w/:-]|\.\d)|\d{{1,2}}(?![\w/:.-]|\.\d))"
+        rf"|(?=,?[ \t]{{1,2}}(?:the[ \t]+)?(?:\d{{1,2}}(?:st|nd|rd|th)?\b"
         rf"|{_MONTH_ANY}\b)))",
         0.55,
     ),
@@ -390,6 +420,9 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"|(?<=\b(?:aged?|age\s+of|age:|in\s+(?:his|her|their)|turned|turning)\s{1,3})"
         r"(?:9\d|1[0-2]\d)(?:['’]?s)?(?!\d)"
         r"|(?<=\bI(?:\s+am|'m|’m)\s{1,2})(?:9\d|1[0-2]\d)(?![\d.%])"
+        # "her mother, who is 91,", "she's 93 now"
+        r"|(?<=\b(?:who\s+is|who's|who’s|is\s+now|she's|he's|she’s|he’s|shes|hes)\s{1,2})"
+        r"(?:9\d|1[0-2]\d)(?![\d.%/]|\s*(?:%|mg|kg|lbs?|bpm|mm|cm|min|percent|kg|F\b|°))"
         r"|(?<=\b\p{Lu}[\p{L}'’-]+,[ \t]{1,2})(?:9\d|1[01]\d)(?=[ \t]*(?:,|;|\(|yo\b|y/o|y\b))"
         r"|\b(?:nonagenarian|centenarian|ninety|one\s+hundred)(?:[-\s](?:one|two|three|four|"
         r"five|six|seven|eight|nine))?(?=[-\s](?:years?|yo|y/o|-year)|\b)",
@@ -899,6 +932,16 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"june|july|august|september|october|november|december)\.?[ \t]+"
         r"(?:\d{1,2}(?:st|nd|rd|th)?(?![\d:/]|\.\d)|['’]\d{2}(?!\d)|(?:19|20)\d{2}(?!\d))",
         0.6,
+    ),
+    PatternSpec(
+        # a lower-case month alone after "until", "til", "since" (quick notes and texts):
+        # "in lagos til march", "off lithium since ~sept"; "may"/"march" only there
+        "date_month_lower_after_cue",
+        DATE,
+        r"(?<=\b(?:til|till|until|since|thru|through)[ \t]{1,2}~?)"
+        r"(?:jan|feb|mar|march|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)\b\.?"
+        r"(?![ \t]+(?:be|have|need|not|also|help|want|go|take|cause|require)\b)",
+        0.55,
     ),
     PatternSpec(
         "date_day_month_after_cue",
