@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from clinflow.audit.log import AuditLog
+    from clinflow.config import DataDir
 
 DataDirOption = Annotated[
     str | None,
@@ -31,3 +37,16 @@ AuditDsnOption = Annotated[
         help="PostgreSQL DSN of the audit log (default: SQLite in the data directory).",
     ),
 ]
+
+
+@contextmanager
+def audit_log_for(data_dir: DataDir, audit: bool) -> Iterator[AuditLog | None]:
+    """What ``--audit/--no-audit`` asks for: the data directory's audit log while the command
+    runs (closed at the end, signing a checkpoint), or None."""
+    if not audit:
+        yield None
+        return
+    from clinflow.audit.log import AuditLog
+
+    with AuditLog.open(data_dir) as log:
+        yield log

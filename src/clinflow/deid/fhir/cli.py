@@ -9,7 +9,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from clinflow.cli_options import DataDirOption, JsonReportOption, OutputFolderArgument
+from clinflow.cli_options import (
+    AuditEventsOption,
+    DataDirOption,
+    JsonReportOption,
+    OutputFolderArgument,
+    audit_log_for,
+)
 from clinflow.config import DataDir
 from clinflow.crypto.keys import KeyRing
 from clinflow.deid.pseudonym import Pseudonymizer
@@ -50,9 +56,7 @@ def deid_fhir(
     ] = "input",
     data_dir: DataDirOption = None,
     as_json: JsonReportOption = False,
-    audit: Annotated[
-        bool, typer.Option("--audit/--no-audit", help="Write AuditEvents (per file, patient).")
-    ] = True,
+    audit: AuditEventsOption = True,
 ) -> None:
     """De-identify FHIR Bundles and Bulk ndjson (R4, R4B, R5) by a declarative policy.
 
@@ -77,13 +81,8 @@ def deid_fhir(
     quarantine = Quarantine(deployment.quarantine_db, QuarantineSeal.for_keys(datakeys, keyring))
     try:
         mode: Validation = validate  # type: ignore[assignment]
-        if audit:
-            from clinflow.audit.log import AuditLog
-
-            with AuditLog.open(deployment) as log:
-                report = FhirDeidRunner(engine, quarantine, log, mode).run(source, target)
-        else:
-            report = FhirDeidRunner(engine, quarantine, None, mode).run(source, target)
+        with audit_log_for(deployment, audit) as log:
+            report = FhirDeidRunner(engine, quarantine, log, mode).run(source, target)
     finally:
         quarantine.close()
         datakeys.close()
