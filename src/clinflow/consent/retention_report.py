@@ -3,8 +3,10 @@ every removal, the receipts, and whether it all verified."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
+
+from clinflow.jsonable import fields_json
 
 
 @dataclass
@@ -21,7 +23,7 @@ class StoreReport:
 
     def to_json(self) -> dict[str, Any]:
         """Every field, in declaration order; reasons sorted so reports compare as text."""
-        return {**asdict(self), "by_reason": dict(sorted(self.by_reason.items()))}
+        return fields_json(self, by_reason=dict(sorted(self.by_reason.items())))
 
 
 @dataclass

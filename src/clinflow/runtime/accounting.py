@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 
+from clinflow.jsonable import fields_json
+
 RESEARCH_KINDS = ("dicom", "fhir")
 RESEARCH_PURPOSE = "HRESCH"
 
@@ -33,14 +35,7 @@ class KindAccount:
         return self.ingested == self.released + self.denied + self.quarantined
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "ingested": self.ingested,
-            "released": self.released,
-            "denied": self.denied,
-            "quarantined": self.quarantined,
-            "balanced": self.balanced,
-            "unaccounted": self.unaccounted[:20],
-        }
+        return fields_json(self, unaccounted=self.unaccounted[:20], balanced=self.balanced)
 
 
 def _code(event: dict[str, Any]) -> str:
