@@ -59,11 +59,6 @@ def entry_params(entries: Sequence[NewEntry], start: int) -> Iterator[Any]:
     return chain.from_iterable(zip(count(start), map(_LEAF, entries), map(_ENTRY, entries)))
 
 
-def index_rows(entries: Sequence[NewEntry]) -> Iterator[Row]:
-    """Every entry's side-index columns (``INDEX_COLUMNS`` order)."""
-    return map(_ROW, entries)
-
-
 def index_params(entries: Sequence[NewEntry], start: int) -> Iterator[Any]:
     """idx, then the side-index columns (``INDEX_COLUMNS``), entry after entry."""
     return chain.from_iterable(map(add, zip(count(start)), map(_ROW, entries)))

@@ -94,16 +94,8 @@ def _fast_row(event: Mapping[str, Any]) -> Row:
                 kinds = f",{kind},"
             elif f",{kind}," not in kinds:
                 kinds += f"{kind},"
-    return (
-        patient if patient is None else patient.removeprefix("Patient/"),
-        agent,
-        action,
-        code,
-        purpose,
-        outcome,
-        recorded,
-        kinds,
-    )
+    patient = patient if patient is None else patient.removeprefix("Patient/")
+    return (patient, agent, action, code, purpose, outcome, recorded, kinds)
 
 
 def search_row(event: Mapping[str, Any]) -> Row:
@@ -122,16 +114,8 @@ def index_fields(event: Mapping[str, Any]) -> IndexFields:
     except (KeyError, TypeError, IndexError, AttributeError):
         return _tolerant_index_fields(event)
     patient, agent, action, code, purpose, outcome, recorded, kinds = row
-    return IndexFields(
-        patient,
-        agent,
-        action,
-        code,
-        purpose,
-        outcome,
-        recorded,
-        tuple(kinds[1:-1].split(",")) if kinds else (),
-    )
+    entity_types = tuple(kinds[1:-1].split(",")) if kinds else ()
+    return IndexFields(patient, agent, action, code, purpose, outcome, recorded, entity_types)
 
 
 def _tolerant_index_fields(event: Mapping[str, Any]) -> IndexFields:

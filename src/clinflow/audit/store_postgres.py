@@ -20,11 +20,8 @@ from clinflow.audit._sql import (
     NewEntry,
     SearchQuery,
     StoredCheckpoint,
-    blobs_of,
     build_where,
     contiguous_leaves,
-    index_rows,
-    leaves_of,
     utc_timestamp,
 )
 from clinflow.errors import ClinflowError, ConfigError
@@ -119,9 +116,8 @@ class PostgresStore:
         statements whose parameters are one array per column (built by ``zip`` in C, no
         per-row Python work); indices are ``start + ordinality - 1``, computed by the server."""
         p = self.p
-        leaves = list(leaves_of(entries))
-        blobs = list(blobs_of(entries))
-        columns = list(zip(*index_rows(entries), strict=True)) or [()] * len(INDEX_COLUMNS)
+        blobs, leaves, rows = zip(*entries, strict=True) if entries else ((), (), ())
+        columns = list(zip(*rows, strict=True)) or [()] * len(INDEX_COLUMNS)
         with self._lock:
             try:
                 conn = self._writer()
@@ -135,7 +131,7 @@ class PostgresStore:
                         f"INSERT INTO {p}_entries (idx, leaf, entry) "
                         "SELECT %s + n - 1, leaf, entry FROM unnest(%s::bytea[], %s::bytea[]) "
                         "WITH ORDINALITY AS t(leaf, entry, n)",
-                        (start, leaves, blobs),
+                        (start, list(leaves), list(blobs)),
                     )
                     conn.execute(
                         f"INSERT INTO {p}_index (idx, patient, agent, action, code, purpose, "
