@@ -74,6 +74,19 @@ FOUND = [
     ("wants to be home for Tết with her sons", "Tết"),
     # an age over 89 after "who is"
     ("her father, who is 96, lives with them", "96"),
+    # names in capitals in a form's person slot, with an alias after "@"
+    ("Patient: TAN AH BENG @ TAN KOK WEE   NRIC: S1234567D", "TAN AH BENG"),
+    ("Patient: TAN AH BENG @ TAN KOK WEE   NRIC: S1234567D", "TAN KOK WEE"),
+    ("MRN 4471   Recipient: OKONJO, ADAEZE T   MRN 0033", "OKONJO, ADAEZE T"),
+    ("Donor name: VOSS, HELGA\nABO: O pos", "VOSS, HELGA"),
+    # patronymic particles and a nickname in parentheses before a particle
+    ("MO: Dr Suresh s/o Rajan   Discharge by: Dr Lee", "Suresh s/o Rajan"),
+    ("Dr Siti Aminah binte Abdul Rahman, MCR M1234Q", "Siti Aminah binte Abdul Rahman"),
+    ("Patient: Johannes (Hans) van Oort\nDate of birth", "Hans"),
+    # an initial before a surname with a particle; capitals and a log-in signing a line
+    ("Present: Ngata (surg), H. van Dijk (radiology), Stroud (path)", "H. van Dijk"),
+    ("Next visit Tue.\nKLM / kmorris", "KLM"),
+    ("Next visit Tue.\nKLM / kmorris", "kmorris"),
 ]
 
 
@@ -118,6 +131,14 @@ KEPT = [
     ("she may go home until may be safe", "go home"),
     ("he is 95% sure of the dose", "95"),
     ("Sodium 134, 3-ene ring on imaging", "3-ene"),
+    # capitals after a label that are no name: ordinary or clinical words, a study's name
+    ("Patient: NOT KNOWN\nMRN pending", "NOT KNOWN"),
+    ("Name: MRI BRAIN WO CONTRAST\nReason: headache", "MRI BRAIN"),
+    ("Exam Name: CT HEAD WO\nIndication: fall", "CT HEAD"),
+    # "w/o" is "without", a slash pair is no signature, "E. de novo" no name
+    ("Dr Smith w/o delay", "delay"),
+    ("PO / iv\nflush", "iv"),
+    ("E. de novo lesion on CT", "de novo"),
 ]
 
 

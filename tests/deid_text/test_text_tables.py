@@ -44,3 +44,26 @@ def test_only_whole_cells_of_sign_off_columns(
 def test_no_table_no_cells() -> None:
     assert sign_off_cells("Init: KD | BP 120/80", is_english_word) == []
     assert sign_off_cells("| Init |\n| KD |", is_english_word) == []  # no separator row
+
+
+LABELS = st.sampled_from(["Patient", "Pt", "Name", "Recipient", "Donor name", "Exam", "Ward"])
+WORDS = st.lists(
+    st.text(alphabet="ABCDEFGHIJKLMNOPRSTUVWYZ'", min_size=1, max_size=8), min_size=1, max_size=7
+)
+
+
+@settings(deadline=None)
+@given(LABELS, WORDS, st.sampled_from([",", "", " @"]), st.sampled_from(["\n", "   MRN 1", " x"]))
+def test_person_slot_spans_are_capitals_after_a_person_label(
+    label: str, words: list[str], joiner: str, tail: str
+) -> None:
+    from clinflow.deid.text.names import is_clinical_word
+    from clinflow.deid.text.slots import capitals_in_person_slots
+
+    value = (joiner + " ").join(words[:2]) + (" " + " ".join(words[2:]) if words[2:] else "")
+    text = f"Form\n{label}: {value}{tail}"
+    for start, end in capitals_in_person_slots(text, is_english_word, is_clinical_word):
+        found = text[start:end]
+        assert "\n" not in found and not any(c.islower() for c in found)
+        assert text[:start].rstrip().endswith(":")
+        assert label not in ("Exam", "Ward")

@@ -67,6 +67,7 @@ from clinflow.deid.text.recognizers import (
     names_after_room,
     ocr_normalized,
 )
+from clinflow.deid.text.slots import capitals_in_person_slots
 from clinflow.deid.text.tables import sign_off_cells
 from clinflow.policy_loader import Shape, read_document
 
@@ -260,6 +261,8 @@ class TextDeidentifier:
                 found.append(Span(start, end, PERSON, "names_handle_owner", 0.5))
             for start, end in sign_off_cells(text, is_vocabulary):
                 found.append(Span(start, end, PERSON, "names_table_sign_off", 0.5))
+            for start, end in capitals_in_person_slots(text, is_vocabulary, is_clinical_word):
+                found.append(Span(start, end, PERSON, "names_slot_capitals", 0.6))
         if self._patterns:
             for start, end in logins_at_line_end(text, is_vocabulary):
                 found.append(Span(start, end, USERNAME, "username_line_end", 0.5))
@@ -586,7 +589,8 @@ _AFTER_NAME = re.compile(
     # "Okafor-Lindqvist, N (RN)": a family name and the initial of the given name
     r"|,[ \t]?[A-Z](?=[ \t]*(?:\(|$|\n|[;:)|])))"
 )
-_WORD_AFTER = re.compile(r"^[ \t]{1,2}([^\W\d_][\w'’-]*)")
+# a word after a name; "s/o", "d/o", "a/l", "a/p" (son/daughter of) are words here
+_WORD_AFTER = re.compile(r"^[ \t]{1,2}((?i:[sd]/o|a/[lp])(?=[ \t])|[^\W\d_][\w'’-]*)")
 _WORD_BEFORE = re.compile(r"([^\W\d_][\w'’-]*)[ \t]{1,2}$")
 # a nickname in quotes inside or after a name: Brandon "Bear" Szczepanski, Jesús "Chuy"
 _SITE_NUMBER = re.compile(r"[ \t]?#[ \t]?\d{1,6}(?![\w/-])")
@@ -614,8 +618,8 @@ _QUOTED_BEFORE = re.compile(r"[\"“‘']([^\W\d_][\w'’-]*)[\"”’'][ \t]{1,
 _QUOTED_AFTER = re.compile(r"^[ \t]{1,2}[\"“‘'(]([^\W\d_][\w'’-]*)[\"”’')]")
 # particles inside a name: Hamad bin Rashid, Ana de la Cruz, Pieter van der Merwe
 NAME_PARTICLES = frozenset(
-    "bin ibn bint binti al el abu ap de del della dei der den di da das dos du la le van "
-    "von ter ten y".split()
+    "bin ibn bint binti binte bte al el abu ap de del della dei der den di da das dos du la le "
+    "van von ter ten y s/o d/o a/l a/p".split()
 )
 
 
@@ -711,7 +715,9 @@ def _name_end(text: str, end: int) -> int:
         quoted = _QUOTED_AFTER.match(window)
         if quoted and quoted[1][0].isupper():
             after = _WORD_AFTER.match(window[quoted.end() :])
-            if not is_vocabulary(quoted[1]) or (after and is_name_like(after[1])):
+            if not is_vocabulary(quoted[1]) or (
+                after and (is_name_like(after[1]) or after[1].casefold() in NAME_PARTICLES)
+            ):
                 end += quoted.end()
                 # 'Given "Nick" Family': the capitalised word after a nickname is the family
                 # name even when it is also a word ("Ottilie "Tilly" Marsh")

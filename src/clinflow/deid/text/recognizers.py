@@ -587,6 +587,29 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.6,
     ),
     PatternSpec(
+        # an initial and a surname with a lower-case particle: "H. de Vries", "P. van der Berg"
+        "initial_particle_surname",
+        PERSON,
+        r"\b\p{Lu}\.[ \t]?(?:(?:de|van|von|der|den|du|da|di|del|della|dos|la|le|ter|ten|"
+        r"'t)[ \t]+){1,2}\p{Lu}\p{Ll}+(?:-\p{Lu}\p{Ll}+)?\b",
+        0.6,
+    ),
+    PatternSpec(
+        # a line signed with capitals and a log-in: "SLK / skereama"
+        "initials_before_login",
+        PERSON,
+        r"(?m)^[ \t]*(?:[-–—]{1,2}[ \t]?)?(?P<phi>[A-Z]{2,4})(?=[ \t]*/[ \t]*[a-z][a-z0-9._]{3,15}"
+        r"[ \t]*$)",
+        0.5,
+    ),
+    PatternSpec(
+        "login_after_initials",
+        USERNAME,
+        r"(?m)^[ \t]*(?:[-–—]{1,2}[ \t]?)?[A-Z]{2,4}[ \t]*/[ \t]*(?P<phi>[a-z][a-z0-9._]{3,15})"
+        r"(?=[ \t]*$)",
+        0.5,
+    ),
+    PatternSpec(
         # initials after " / " at the end of a line: "... / JS", "/ J.S."
         "initials_after_slash",
         PERSON,
