@@ -233,7 +233,8 @@ def check_purpose(purpose: str) -> str:
 def build_event(
     code: EventCode | str,
     *,
-    agents: Sequence[Agent],
+    agents: Sequence[Agent | str],
+    recipient: str | None = None,
     action: Action | str | None = None,
     categories: Sequence[str] | None = None,
     patient: str | None = None,
@@ -247,7 +248,9 @@ def build_event(
 ) -> AuditEvent:
     """Assemble one R5 AuditEvent; every builder below calls this.
 
-    ``action``, ``categories`` and ``source`` default to the code's row in ``EVENT_KINDS``.
+    ``action``, ``categories`` and ``source`` default to the code's row in ``EVENT_KINDS``;
+    an agent given by name is a requestor (``Agent(name)``), and ``recipient`` adds the
+    endpoint or person data goes to (a non-requesting agent of type IRCP).
     """
     code = EventCode(code)
     kind = EVENT_KINDS[code]
@@ -275,12 +278,14 @@ def build_event(
                 "display": OUTCOME_DISPLAY[outcome],
             }
         },
-        "agent": [agent.to_fhir() for agent in agents],
+        "agent": [_agent(agent).to_fhir() for agent in agents],
         "source": {
             "observer": {"identifier": {"system": "urn:clinflow:source", "value": source}},
             "type": [{"system": SOURCE_TYPE, "code": "4", "display": "Application Server"}],
         },
     }
+    if recipient is not None:
+        event["agent"].append(_recipient(recipient).to_fhir())
     if outcome_detail:
         event["outcome"]["detail"] = [{"text": outcome_detail}]
     authorization = [
@@ -308,6 +313,11 @@ def _purposes(purpose: str | None) -> tuple[str, ...]:
     return (purpose,) if purpose else ()
 
 
+def _details(**values: str | int | bool | None) -> dict[str, str | int | bool]:
+    """Entity detail from keyword values (``_`` for ``-``), leaving out those that are None."""
+    return {name.replace("_", "-"): v for name, v in values.items() if v is not None}
+
+
 # --- one builder per pipeline action -------------------------------------------------------
 
 
@@ -323,12 +333,10 @@ def ingest(
 ) -> AuditEvent:
     """A message entered the pipeline (DCM 110107 Import); ``source_system`` names where it
     came from when the source knows (``fhir:<base URL>``, ``mllp:<port>``...), never PHI."""
-    detail: dict[str, str | int | bool] = {"source-kind": source_kind}
-    if source_system:
-        detail["source-system"] = source_system
+    detail = _details(source_kind=source_kind, source_system=source_system or None)
     return build_event(
         EventCode.INGEST,
-        agents=[_agent(agent)],
+        agents=[agent],
         patient=patient,
         purposes=_purposes(purpose),
         entities=[Entity("message", message_id, detail=detail)],
@@ -348,15 +356,14 @@ def validation_failure(
     source_kind: str | None = None,
 ) -> AuditEvent:
     """An input failed validation and went to quarantine; ``reason`` is PHI-free."""
-    detail: dict[str, str | int | bool] = {"stage": stage}
-    if source_kind:
-        detail["source-kind"] = source_kind
-    entities = [Entity("message", message_id, detail=detail)]
+    entities = [
+        Entity("message", message_id, detail=_details(stage=stage, source_kind=source_kind or None))
+    ]
     if quarantine_id is not None:
         entities.append(Entity("quarantine-item", str(quarantine_id), role="job"))
     return build_event(
         EventCode.VALIDATION_FAILURE,
-        agents=[_agent(agent)],
+        agents=[agent],
         patient=patient,
         entities=entities,
         outcome=Outcome.MINOR_FAILURE,
@@ -391,7 +398,8 @@ def consent_decision(
     return build_event(
         EventCode.CONSENT_DECISION,
         categories=["110110", "110113"] if break_the_glass else ["110110"],
-        agents=[_agent(agent), _recipient(recipient)],
+        agents=[agent],
+        recipient=recipient,
         patient=patient,
         purposes=purposes,
         entities=entities,
@@ -420,7 +428,7 @@ def deidentification(
     counts: dict[str, str | int | bool] = {f"action-{k}": v for k, v in (actions or {}).items()}
     return build_event(
         EventCode.DEIDENTIFY,
-        agents=[_agent(agent)],
+        agents=[agent],
         patient=patient,
         purposes=_purposes(purpose),
         entities=[
@@ -450,13 +458,12 @@ def disclosure(
 
     These entries make a patient's accounting of disclosures (45 CFR 164.528).
     """
-    detail: dict[str, str | int | bool] = {}
-    if data_categories:
-        detail["data-categories"] = ",".join(data_categories)
+    detail = _details(data_categories=",".join(data_categories) or None)
     entities = [Entity("message", mid, detail=detail) for mid in message_ids]
     return build_event(
         EventCode.DISCLOSE,
-        agents=[_agent(agent), _recipient(recipient)],
+        agents=[agent],
+        recipient=recipient,
         patient=patient,
         purposes=[purpose],
         entities=entities,
@@ -479,7 +486,7 @@ def score_produced(
     """A (mock) clinical score was computed from a message."""
     return build_event(
         EventCode.SCORE,
-        agents=[_agent(agent)],
+        agents=[agent],
         patient=patient,
         purposes=[purpose],
         entities=[
@@ -507,7 +514,8 @@ def alert_raised(
         entities.append(Entity("message", message_id))
     return build_event(
         EventCode.ALERT,
-        agents=[_agent(agent), _recipient(recipient)],
+        agents=[agent],
+        recipient=recipient,
         patient=patient,
         purposes=[purpose],
         entities=entities,
@@ -526,12 +534,10 @@ def patient_merge(
 ) -> AuditEvent:
     """The record of ``merged`` was merged into ``patient``, the surviving one (HL7 v2
     ADT^A40, FHIR ``Patient.link`` replaces): both are pseudonyms, never MRNs."""
-    detail: dict[str, str | int | bool] = {"merged-patient": check_pseudonym(merged)}
-    if source_system:
-        detail["source-system"] = source_system
+    detail = _details(merged_patient=check_pseudonym(merged), source_system=source_system or None)
     return build_event(
         EventCode.PATIENT_MERGE,
-        agents=[_agent(agent)],
+        agents=[agent],
         patient=patient,
         entities=[
             Entity("message", message_id, detail=detail),
@@ -552,7 +558,7 @@ def consent_revocation(
     """A patient's consent was revoked (for ``purposes``; empty means every purpose)."""
     return build_event(
         EventCode.CONSENT_REVOKE,
-        agents=[_agent(agent)],
+        agents=[agent],
         patient=patient,
         purposes=purposes,
         entities=[Entity("consent", consent_id, role="security-resource")],
@@ -577,7 +583,7 @@ def purge(
         entities.append(Entity("receipt", receipt_id, role="report"))
     return build_event(
         EventCode.PURGE,
-        agents=[_agent(agent)],
+        agents=[agent],
         patient=patient,
         entities=entities,
         outcome=outcome,
@@ -597,7 +603,7 @@ def key_destruction(
     """A patient's data key was destroyed (crypto-shredding); ``key_id`` is not key material."""
     return build_event(
         EventCode.KEY_DESTROY,
-        agents=[_agent(agent)],
+        agents=[agent],
         patient=patient,
         entities=[Entity("key", key_id, role="security-resource")],
         outcome_detail=reason,
@@ -628,13 +634,13 @@ def api_query(
     """
     import base64
 
-    detail: dict[str, str | int | bool] = {"method": method, "status": status_code}
-    if result_count is not None:
-        detail["results"] = result_count
-    if client is not None:
-        detail["client"] = client[:100]
-    if count is not None:
-        detail["count"] = count
+    detail = _details(
+        method=method,
+        status=status_code,
+        results=result_count,
+        client=None if client is None else client[:100],
+        count=count,
+    )
     outcome = (
         Outcome.SUCCESS
         if status_code < 400
@@ -672,9 +678,7 @@ def api_token_change(
     recorded: datetime | None = None,
 ) -> AuditEvent:
     """An API bearer token was created (action C) or revoked (D): the id, never the token."""
-    detail: dict[str, str | int | bool] = {"role": token_role}
-    if scope:
-        detail["scope"] = check_pseudonym(scope)
+    detail = _details(role=token_role, scope=check_pseudonym(scope) if scope else None)
     return build_event(
         EventCode.API_TOKEN,
         action=action,
@@ -695,12 +699,10 @@ def data_generation(
     recorded: datetime | None = None,
 ) -> AuditEvent:
     """A synthetic cohort was generated (no patient: the event covers the whole dataset)."""
-    detail: dict[str, str | int | bool] = {"patients": patients, "seed": seed}
-    if scenario:
-        detail["scenario"] = scenario
+    detail = _details(patients=patients, seed=seed, scenario=scenario or None)
     return build_event(
         EventCode.GENERATE,
-        agents=[_agent(agent)],
+        agents=[agent],
         purposes=["HTEST"],
         entities=[Entity("dataset", output, role="job", detail=detail)],
         recorded=recorded,
