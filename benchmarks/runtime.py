@@ -3,7 +3,10 @@
 Figures (one JSON line):
 - ``embedded``: vital-sign inputs/s and all inputs/s end to end (ingest → consent → treatment
   scoring and research de-identification/release, every AuditEvent durable) on an ICU-ward
-  cohort streamed flat out; per-hop busy seconds (where the time goes);
+  cohort streamed flat out; per-hop busy seconds (where the time goes); CPU seconds of the
+  process and its de-identification workers, CPU ms per input and the rate that CPU allows
+  at most (``ceiling_vitals_per_s``: one core for the event loop, two free cores in all) --
+  on a shared machine the wall-clock rates swing with the load, the CPU figures much less;
 - ``embedded_deid_workers`` / ``embedded_shallow_deid_workers``: the same with FHIR
   de-identification in worker processes (``--deid-workers auto``, ADR 0112);
 - ``latency``: ingest→score p50/p99 with the source paced (open loop, arrivals fixed in
@@ -32,6 +35,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
@@ -72,8 +76,51 @@ def _vitals_in(envelope: Envelope) -> int:
     return sum(is_vital_sign(r) for r in bundle_resources(orjson.loads(envelope.payload)))
 
 
+class _CpuMeter:
+    """CPU seconds of this process and of its child processes (de-identification workers)
+    over a run: the machine is shared, so the wall-clock rates swing with the load; CPU
+    seconds per input do not, and give the rate two free cores would sustain at most. A
+    child's CPU is sampled while it lives (the runtime stops the workers as it ends)."""
+
+    def __init__(self) -> None:
+        self._process = psutil.Process()
+        self._children: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._start = time.process_time()
+        self.parent_s = 0.0
+
+    def __enter__(self) -> _CpuMeter:
+        self._start = time.process_time()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.parent_s = time.process_time() - self._start
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        base: dict[int, float] = {}
+        while True:
+            for child in self._process.children(recursive=True):
+                try:
+                    times = child.cpu_times()
+                except psutil.Error:
+                    continue
+                used = times.user + times.system
+                base.setdefault(child.pid, used)  # CPU before the run (start-up, warm-up)
+                self._children[child.pid] = used - base[child.pid]
+            if self._stop.wait(0.1):
+                return
+
+    @property
+    def children_s(self) -> float:
+        return sum(self._children.values())
+
+
 def _run(data_dir: Path, feed: AsyncIterator[Envelope], validation: str = "input",
-         deid_workers: int = 0) -> RunStats:  # fmt: skip
+         deid_workers: int = 0, meter: _CpuMeter | None = None) -> RunStats:  # fmt: skip
     with Deployment.open(DataDir.open(data_dir)) as deployment:
         buffered = BufferedSink(deployment.audit, batch=4096)
         stages = build_pipeline(deployment, buffered,
@@ -84,7 +131,10 @@ def _run(data_dir: Path, feed: AsyncIterator[Envelope], validation: str = "input
             offload.wait_ready()  # loading the workers' engines is start-up, as opening is
         runtime = EmbeddedRuntime(stages.graph, quarantine=deployment.quarantine,
                                   audit=buffered, ledger=deployment.ledger)  # fmt: skip
-        return asyncio.run(runtime.run(feed))
+        if meter is None:
+            return asyncio.run(runtime.run(feed))
+        with meter:
+            return asyncio.run(runtime.run(feed))
 
 
 async def _flat(envelopes: Iterable[Envelope]) -> AsyncIterator[Envelope]:
@@ -120,9 +170,11 @@ def embedded_throughput(
     tag = f"{validation}-w{deid_workers}"
     items = _stream(patients, seed, "icu-ward", scratch / f"m1-{tag}.ndjson")
     vitals = sum(_vitals_in(item.envelope) for item in items)
-    stats = _run(scratch / f"throughput-{tag}",
-                 _flat(item.envelope for item in items), validation, deid_workers)  # fmt: skip
+    meter = _CpuMeter()
+    stats = _run(scratch / f"throughput-{tag}", _flat(item.envelope for item in items),
+                 validation, deid_workers, meter)  # fmt: skip
     seconds = stats.seconds  # the run itself: opening the stores and policies not counted
+    cpu_s = meter.parent_s + meter.children_s
     return {
         "fhir_validation": validation,
         "deid_workers": deid_workers,
@@ -131,6 +183,16 @@ def embedded_throughput(
         "seconds": round(seconds, 2),
         "inputs_per_s": round(len(items) / seconds, 1),
         "vitals_per_s": round(vitals / seconds, 1),
+        # CPU, this process and its de-identification workers (also the audit writer thread)
+        "cpu_s": {"parent": round(meter.parent_s, 2), "workers": round(meter.children_s, 2)},
+        "cpu_ms_per_input": round(cpu_s * 1000 / len(items), 3),
+        # what the CPU per input allows at most: the parent alone (one core: its event loop
+        # is one thread) and both cores busy with no other load on the machine
+        "ceiling_vitals_per_s": {
+            "parent_one_core": round(vitals / meter.parent_s, 1),
+            "two_free_cores": round(2 * vitals / cpu_s, 1),
+            "at_most": round(min(vitals / meter.parent_s, 2 * vitals / cpu_s), 1),
+        },
         "busy_s": {name: hop.to_json()["busy_s"] for name, hop in stats.hops.items()},
     }
 
