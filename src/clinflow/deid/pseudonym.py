@@ -35,17 +35,21 @@ DIGEST_CACHE_SIZE = 16_384
 class Pseudonymizer:
     """HMAC-based pseudonyms under one project key."""
 
-    __slots__ = ("_key", "_digest_cached")
+    __slots__ = ("_key", "_keyed", "_digest_cached")
 
     def __init__(self, project_key: bytes) -> None:
         if len(project_key) < 16:
             raise ValueError("project key must be at least 16 bytes")
         self._key = project_key
+        # the HMAC with the key's pads already hashed: a copy of it costs a third of
+        # ``hmac.new`` (~5 us against ~14 us), and a stream makes tens of thousands of these
+        self._keyed = hmac.new(project_key, digestmod=hashlib.sha256)
         self._digest_cached = lru_cache(maxsize=DIGEST_CACHE_SIZE)(self._digest)
 
     def _digest(self, domain: str, value: str) -> bytes:
-        message = domain.encode() + b"\x00" + value.encode("utf-8")
-        return hmac.new(self._key, message, hashlib.sha256).digest()
+        mac = self._keyed.copy()
+        mac.update(domain.encode() + b"\x00" + value.encode("utf-8"))
+        return mac.digest()
 
     def digest(self, domain: str, value: str) -> bytes:
         """Raw 32-byte HMAC of ``value`` in ``domain`` (cached: UIDs repeat across files)."""
