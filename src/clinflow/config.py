@@ -67,55 +67,37 @@ def resolve_data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     return Path(raw).expanduser()
 
 
+class _InDataDir:
+    """A store's path inside the data directory, named once: ``audit_db = _InDataDir("audit.db")``
+    reads as ``data_dir.root / "audit.db"``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, data_dir: DataDir, owner: type[DataDir] | None = None) -> Path:
+        return data_dir.root / self.name
+
+
 @dataclass(frozen=True, slots=True)
 class DataDir:
     """Paths of the stores inside one deployment's data directory."""
 
     root: Path
 
+    keys = _InDataDir("keys")
+    audit_db = _InDataDir("audit.db")
+    quarantine_db = _InDataDir("quarantine.db")
+    consent_db = _InDataDir("consent.db")
+    datakeys_db = _InDataDir("datakeys.db")
+    lineage_db = _InDataDir("lineage.db")
+    ledger_db = _InDataDir("ledger.db")
+    scoring_db = _InDataDir("scoring.db")
+    # where running services register how to reach them (``serve`` writes, CLI reads)
+    services = _InDataDir("services")
+    research_store = _InDataDir("research")
+
     @classmethod
     def open(cls, explicit: str | os.PathLike[str] | None = None) -> DataDir:
         root = resolve_data_dir(explicit)
         secure_dir(root)  # 0700: the stores inside hold PHI and keys (ADR 0086)
         return cls(root)
-
-    @property
-    def keys(self) -> Path:
-        return self.root / "keys"
-
-    @property
-    def audit_db(self) -> Path:
-        return self.root / "audit.db"
-
-    @property
-    def quarantine_db(self) -> Path:
-        return self.root / "quarantine.db"
-
-    @property
-    def consent_db(self) -> Path:
-        return self.root / "consent.db"
-
-    @property
-    def datakeys_db(self) -> Path:
-        return self.root / "datakeys.db"
-
-    @property
-    def lineage_db(self) -> Path:
-        return self.root / "lineage.db"
-
-    @property
-    def ledger_db(self) -> Path:
-        return self.root / "ledger.db"
-
-    @property
-    def scoring_db(self) -> Path:
-        return self.root / "scoring.db"
-
-    @property
-    def services(self) -> Path:
-        """Where running services register how to reach them (``serve`` writes, CLI reads)."""
-        return self.root / "services"
-
-    @property
-    def research_store(self) -> Path:
-        return self.root / "research"
