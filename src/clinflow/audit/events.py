@@ -213,8 +213,11 @@ def format_instant(moment: datetime | None = None) -> str:
     moment = datetime.now(UTC) if moment is None else moment
     if moment.tzinfo is None:
         raise ValueError("recorded time must be timezone-aware")
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    # ``YYYY-MM-DDTHH:MM:SS.mmm+00:00`` cut to ``...mmm`` + Z: in C, about a third of strftime's
+    # cost, which was a quarter of building an event (ADR 0116)
+    return moment.isoformat(timespec="milliseconds")[:23] + "Z"
 
 
 def check_pseudonym(patient: str) -> str:
@@ -252,12 +255,14 @@ def build_event(
     an agent given by name is a requestor (``Agent(name)``), and ``recipient`` adds the
     endpoint or person data goes to (a non-requesting agent of type IRCP).
     """
-    code = EventCode(code)
+    if type(code) is not EventCode:  # the enum call costs more than the rest of a field
+        code = EventCode(code)
     kind = EVENT_KINDS[code]
     action = kind.action if action is None else Action(action)
     categories = kind.categories if categories is None else categories
     source = kind.source if source is None else source
-    outcome = Outcome(outcome)
+    if type(outcome) is not Outcome:
+        outcome = Outcome(outcome)
     if not agents:
         raise ValueError("an audit event needs at least one agent")
     category = []
@@ -267,14 +272,15 @@ def build_event(
     event: AuditEvent = {
         "resourceType": "AuditEvent",
         "category": category,
-        "code": {"coding": [{"system": CLINFLOW_CODES, "code": code.value}]},
-        "action": action.value,
+        # str() of a StrEnum member is its plain value, in C (``.value`` runs Python code)
+        "code": {"coding": [{"system": CLINFLOW_CODES, "code": str(code)}]},
+        "action": str(action),
         "severity": severity,
         "recorded": format_instant(recorded),
         "outcome": {
             "code": {
                 "system": OUTCOME_SYSTEM,
-                "code": outcome.value,
+                "code": str(outcome),
                 "display": OUTCOME_DISPLAY[outcome],
             }
         },
