@@ -45,9 +45,10 @@ class Receipt:
     retroactive: bool
     effective_at: str
     requested_at: str
-    completed_at: str
-    registry_version: int
-    already_revoked: bool
+    # set when the receipt is stored, once the work is done (RevocationService._store_receipt)
+    completed_at: str = ""
+    registry_version: int = 0
+    already_revoked: bool = False
     found: tuple[FoundItem, ...] = ()
     actions: tuple[ActionTaken, ...] = ()
     keys_destroyed: tuple[DestroyedKey, ...] = ()
