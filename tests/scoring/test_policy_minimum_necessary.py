@@ -252,3 +252,37 @@ def test_staleness_and_alerting_come_from_the_policy_file(tmp_path: Path) -> Non
     score = service.score_icu_fhir(observations)
     assert score.news2.partial and "temperature" in {p.value for p in score.news2.missing}
     assert score.alert is not None  # alerts from low-medium, as configured
+
+
+_JSON_LEAF = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=4))
+_KEYS = st.sampled_from(["extension", "modifierExtension", "valueQuantity", "code", "x", "url"])
+_JSON = st.recursive(
+    _JSON_LEAF,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_JSON)
+def test_extension_scan_agrees_with_the_drop_it_guards(value: Any) -> None:
+    """strip_resource copies an element only when ``_has_extension`` says it holds one: that
+    must be exactly when dropping them removes something, and what is kept as it came must
+    equal what dropping would have built."""
+    from clinflow.scoring.minimum_necessary import _drop_extensions, _has_extension
+
+    removed: list[str] = []
+    dropped = _drop_extensions(value, "x", removed)
+    assert _has_extension(value) == bool(removed)
+    if not removed:
+        assert dropped == value
+
+
+def test_extensions_nested_in_an_allowed_element_are_removed_and_named() -> None:
+    stage = MinimumNecessaryStage(POLICY.endpoint("icu"))
+    resource = vital_set()[0]  # respiratory rate, a valueQuantity
+    resource["valueQuantity"] = {**resource["valueQuantity"],
+                                 "extension": [{"url": "urn:x", "valueString": "y"}]}  # fmt: skip
+    kept, removed = stage.strip_resource(resource)
+    assert kept is not None and "extension" not in kept["valueQuantity"]
+    assert "resource.valueQuantity.extension" in removed

@@ -27,6 +27,26 @@ BUNDLE_ELEMENTS = frozenset({"resourceType", "id", "meta", "type", "timestamp", 
 ENTRY_ELEMENTS = frozenset({"fullUrl", "resource", "request"})
 
 
+def _has_extension(value: Any) -> bool:
+    """Whether ``value`` holds an ``extension``/``modifierExtension`` at any depth (the
+    common case is none: then nothing is copied and no path string is built)."""
+    kind = type(value)
+    if kind is dict:
+        for key, item in value.items():
+            if key in _EXTENSIONS:
+                return True
+            item_kind = type(item)
+            if (item_kind is dict or item_kind is list) and _has_extension(item):
+                return True
+        return False
+    if kind is list:
+        for item in value:
+            item_kind = type(item)
+            if (item_kind is dict or item_kind is list) and _has_extension(item):
+                return True
+    return False
+
+
 def _drop_extensions(value: Any, path: str, removed: list[str]) -> Any:
     """``value`` without any ``extension``/``modifierExtension`` at any depth."""
     kind = type(value)
@@ -115,6 +135,8 @@ class MinimumNecessaryStage:
         removed: list[str] = []
         kept: dict[str, Any] = {}
         elements = self._elements_of(resource)
+        # the parts allowed per element: only MedicationAdministration narrows any
+        all_parts = self._medication_parts if kind == "MedicationAdministration" else {}
         for key, value in resource.items():
             if key not in elements:
                 removed.append(f"{where}.{key}")
@@ -123,11 +145,14 @@ class MinimumNecessaryStage:
                 extra = [k for k in value if k != "reference"]
                 removed += [f"{where}.subject.{k}" for k in extra]
                 value = {"reference": value["reference"]} if "reference" in value else {}
-            parts = self._parts_of(resource, key)
+            parts = all_parts.get(key)
             if parts is not None and isinstance(value, dict):
                 removed += [f"{where}.{key}.{k}" for k in value if k not in parts]
                 value = {k: v for k, v in value.items() if k in parts}
-            kept[key] = _drop_extensions(value, f"{where}.{key}", removed)
+            if _has_extension(value):
+                kept[key] = _drop_extensions(value, f"{where}.{key}", removed)
+            else:
+                kept[key] = value  # nothing to drop: the parsed value itself, not a copy
         return kept, removed
 
     def strip_body(self, body: Any) -> tuple[Any, list[str]]:
