@@ -10,7 +10,7 @@ percentiles, accounting per kind, quarantine reasons, hops, consent decisions.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 
 from clinflow.runtime.replay_report import FaultMark, ReplayReport
@@ -92,34 +92,24 @@ def replay_html(report: ReplayReport) -> str:
         "<h2>Quarantined, by reason</h2>",
         _table(
             ["reason", "inputs"],
-            [[r, str(n)] for r, n in sorted(report.correctness.quarantined_by_reason.items())],
+            sorted(report.correctness.quarantined_by_reason.items()),
         ),
         "<h2>Hops</h2>",
         _table(
             ["hop", "received", "emitted", "rejected", "already done", "busy s"],
             [
-                [
-                    name,
-                    str(h.received),
-                    str(h.emitted),
-                    str(h.rejected),
-                    str(h.duplicates),
-                    f"{h.busy_s:.2f}",
-                ]
+                [name, h.received, h.emitted, h.rejected, h.duplicates, f"{h.busy_s:.2f}"]
                 for name, h in report.hops.items()
             ],
         ),
         "<h2>Scoring and alerts</h2>",
         _table(
-            ["figure", "count"], [[k.replace("_", " "), str(v)] for k, v in report.scoring.items()]
+            ["figure", "count"], [[k.replace("_", " "), v] for k, v in report.scoring.items()]
         ),
         "<h2>Consent decisions</h2>",
         _table(
             ["purpose", "permit", "deny"],
-            [
-                [p, str(d.get("permit", 0)), str(d.get("deny", 0))]
-                for p, d in report.consent.items()
-            ],
+            [[p, d.get("permit", 0), d.get("deny", 0)] for p, d in report.consent.items()],
         ),
         f"<p class='note'>{escape(report.machine.get('note', ''))}</p>",
         f"<p class='note'>report schema {report.schema_version}, clinflow "
@@ -198,15 +188,7 @@ def _checks(report: ReplayReport) -> str:
 
 def _latency_table(report: ReplayReport) -> str:
     rows = [
-        [
-            sink,
-            str(s.count),
-            _ms(s.p50_ms),
-            _ms(s.p90_ms),
-            _ms(s.p99_ms),
-            _ms(s.p999_ms),
-            _ms(s.max_ms),
-        ]
+        [sink, s.count, *map(_ms, (s.p50_ms, s.p90_ms, s.p99_ms, s.p999_ms, s.max_ms))]
         for sink, s in report.latency.items()
     ]
     return _table(["sink", "outputs", "p50", "p90", "p99", "p99.9", "max"], rows)
@@ -216,10 +198,8 @@ def _hop_latency_table(report: ReplayReport) -> str:
     rows = [
         [
             hop,
-            str(s.count),
-            _ms(s.p50_ms),
-            _ms(s.p99_ms),
-            _ms(s.max_ms),
+            s.count,
+            *map(_ms, (s.p50_ms, s.p99_ms, s.max_ms)),
             f"{report.hops[hop].busy_s:.2f}" if hop in report.hops else "-",
         ]
         for hop, s in report.hop_latency.items()
@@ -229,14 +209,7 @@ def _hop_latency_table(report: ReplayReport) -> str:
 
 def _accounting(report: ReplayReport) -> str:
     rows = [
-        [
-            kind,
-            str(a.ingested),
-            str(a.released),
-            str(a.denied),
-            str(a.quarantined),
-            "yes" if a.balanced else "NO",
-        ]
+        [kind, a.ingested, a.released, a.denied, a.quarantined, "yes" if a.balanced else "NO"]
         for kind, a in sorted(report.correctness.accounting.items())
     ]
     return _table(["kind", "ingested", "released", "denied", "quarantined", "balanced"], rows)
@@ -248,7 +221,7 @@ def _faults(report: ReplayReport) -> str:
             m.kind,
             f"{m.at_s:.2f}",
             "" if m.until_s is None else f"{m.until_s:.2f}",
-            str(m.count),
+            m.count,
             m.detail,
         ]
         for m in report.timeline.faults
@@ -258,9 +231,12 @@ def _faults(report: ReplayReport) -> str:
     return _table(["fault", "at s", "until s", "count", "detail"], rows)
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
+def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """An HTML table; each cell is written as ``str(cell)``, escaped."""
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
+    )
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
