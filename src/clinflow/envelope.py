@@ -9,10 +9,9 @@ revocation follows downstream.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
 
 import orjson
 
@@ -55,15 +54,28 @@ class Envelope:
         if self.event_time.tzinfo is None:
             raise ValueError("Envelope.event_time must be timezone-aware")
 
-    def derive(self, payload: bytes, **changes: Any) -> Envelope:
-        """A child envelope: new content-derived id, this envelope appended to the lineage."""
-        child_id = derive_message_id(self.message_id, payload)
-        return replace(
-            self,
-            message_id=child_id,
-            payload=payload,
-            lineage=(*self.lineage, self.message_id),
-            **changes,
+    def derive(
+        self,
+        payload: bytes,
+        *,
+        patient: str | None = None,
+        purpose: str | None = None,
+        attributes: dict[str, str] | None = None,
+    ) -> Envelope:
+        """A child envelope: new content-derived id, this envelope appended to the lineage;
+        ``patient``, ``purpose`` and ``attributes`` replace the parent's when given. (Built
+        directly: ``dataclasses.replace`` cost ~3x as much, and every hop of every message
+        derives one.)"""
+        return Envelope(
+            derive_message_id(self.message_id, payload),
+            self.source,
+            self.patient if patient is None else patient,
+            payload,
+            self.event_time,
+            self.ingest_time,
+            (*self.lineage, self.message_id),
+            self.purpose if purpose is None else purpose,
+            self.attributes if attributes is None else attributes,
         )
 
     def to_bytes(self) -> bytes:
