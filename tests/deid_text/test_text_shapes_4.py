@@ -87,6 +87,12 @@ FOUND = [
     ("Present: Ngata (surg), H. van Dijk (radiology), Stroud (path)", "H. van Dijk"),
     ("Next visit Tue.\nKLM / kmorris", "KLM"),
     ("Next visit Tue.\nKLM / kmorris", "kmorris"),
+    # a street's unit, floor or block, and the house number before a numbered route
+    ("Cardiology at 300 Grant Ave, 4th floor, Erie -- Thu", "300 Grant Ave, 4th floor"),
+    ("lives at Blk 118 Bedok North St 2 #05-311, Singapore 460118", "Blk 118"),
+    ("lives at Blk 118 Bedok North St 2 #05-311, Singapore 460118", "#05-311"),
+    ("Allergy Partners, 22 Route 9, Dover, NH 03820", "22 Route 9"),
+    ("41 Elm Street #4B, Dover", "#4B"),
 ]
 
 
@@ -139,6 +145,9 @@ KEPT = [
     ("Dr Smith w/o delay", "delay"),
     ("PO / iv\nflush", "iv"),
     ("E. de novo lesion on CT", "de novo"),
+    # numbers near a street that are no unit
+    ("lives on Elm St, 2 kids at home", "2 kids"),
+    ("took Route 9 home, then 2 buses", "2 buses"),
 ]
 
 

@@ -35,7 +35,7 @@ from clinflow.config import policies_dir
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.deid.surrogates import surrogate_name
 from clinflow.deid.text.checked_ids import checked_identifiers
-from clinflow.deid.text.known import DATE, ID, PERSON, PHONE, KnownIdentifiers
+from clinflow.deid.text.known import DATE, ID, LOCATION, PERSON, PHONE, KnownIdentifiers
 from clinflow.deid.text.lexicon import (
     anglo_given_names,
     is_english_word,
@@ -280,6 +280,7 @@ class TextDeidentifier:
         # a country alone is no PHI (Safe Harbor): only inside an address (place_country)
         found = [s for s in found if not _bare_country(text, s) and not _word_shaped(text, s)]
         spans = _with_site_numbers(text, _extend_names(text, _merge(found)))
+        spans = _with_address_units(text, spans)
         if self._patterns:
             spans = self._with_derived_usernames(text, spans, known)
         return spans
@@ -611,6 +612,49 @@ def _with_site_numbers(text: str, spans: list[Span]) -> list[Span]:
             span = replace(span, end=number.end())
         out.append(span)
     return out
+
+
+# the unit, floor or block of a street address, after or before it: "300 Liberty Ave, 4th
+# floor", "9 Quay Rd, #07-12", "Blk 412 Tampines St 41", "Shop 12, 3 Lagoon Drive"; a house
+# number before a numbered route ("14 Route 108")
+_UNIT_AFTER = re.compile(
+    r",?[ \t]{0,2}(?:#\d{1,3}-\d{1,5}|#\d{1,5}[A-Z]?|\d{1,2}(?:st|nd|rd|th)[ \t]+(?i:floor|fl\.?)"
+    r"|(?i:floor|fl\.|level|lvl|suite|ste\.?|unit|apt\.?)[ \t]*\d{1,4}[A-Z]?)(?![\w/-])"
+)
+_UNIT_BEFORE = re.compile(
+    r"(?:\b(?i:blk|block|shop|unit|lot|plot|flat|apt\.?)[ \t]*\d{1,5}[A-Z]?,?[ \t]+"
+    r"|\b(?i:blk|block)\.?[ \t]*)$"
+)
+_ROUTE = re.compile(r"(?i:route|rte|highway|hwy|state[ \t]+route|sr|county[ \t]+road|cr|rr)\b")
+_HOUSE_NUMBER_BEFORE = re.compile(r"(?<![\w,.-])\d{1,5}[ \t]+$")
+_STREET_END = re.compile(r"\b(?:St|Street|Ave|Avenue|Rd|Road|Dr|Drive|Cres|Crescent|Way)$")
+_NUMBER_AFTER_STREET = re.compile(r"[ \t]\d{1,3}(?=[ \t]*(?:#|,|\n|$))")
+
+
+def _with_address_units(text: str, spans: list[Span]) -> list[Span]:
+    """Street spans grown over the unit, floor or block written beside them."""
+    out: list[Span] = []
+    changed = False
+    for span in spans:
+        if span.entity == LOCATION and span.recognizer.startswith(("street", "route")):
+            start, end = span.start, span.end
+            # "Tampines St 41": a street numbered after its kind
+            if _STREET_END.search(text, start, end) and (
+                number := _NUMBER_AFTER_STREET.match(text, end)
+            ):
+                end = number.end()
+            if unit := _UNIT_AFTER.match(text, end):
+                end = unit.end()
+            window = text[max(0, start - 16) : start]
+            if unit := _UNIT_BEFORE.search(window):
+                start -= len(unit.group())
+            elif _ROUTE.match(text, start) and (house := _HOUSE_NUMBER_BEFORE.search(window)):
+                start -= len(house.group())
+            if (start, end) != (span.start, span.end):
+                span = replace(span, start=start, end=end)
+                changed = True
+        out.append(span)
+    return _merge(out) if changed else out
 
 
 _ID_SUFFIX = re.compile(r"[-/](?=[A-Za-z]?\d)[A-Za-z]?\d[A-Za-z0-9]{0,2}(?![\w/-])")
