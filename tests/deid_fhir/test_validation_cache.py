@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clinflow.deid.fhir import io
-from clinflow.deid.fhir.resource_types import complex_fields, model_class
+from clinflow.deid.fhir.resource_types import complex_fields, model_class, primitive_fields
 from clinflow.synthetic.generator import GenerateOptions, generate
 from clinflow.synthetic.scenario import Scenario
 
@@ -117,3 +117,65 @@ def test_a_broken_element_beside_cached_ones_is_rejected_with_the_model_s_error(
         accepted, errors = _cached(version, broken)
         assert not accepted and errors == _plain(version, broken)[1]
         assert any("code" in loc for _, loc in errors), errors
+
+
+# Values a primitive element may carry in a broken export: each valid for some primitive
+# types and not others (ids, codes, dates, instants, strings, numbers, booleans, nulls).
+_PRIMITIVE_VALUES = st.one_of(
+    st.none(),
+    st.integers(-3, 3),
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+    st.booleans(),
+    st.sampled_from(
+        [
+            "", " ", "final", "x" * 65, "a b", "pat-1", "../x", "2026-02-02", "2026-02-30",
+            "2026-02-02T06:30:00Z", "2026-02-02T06:30:00", "2026-02-02T24:00:00Z",
+            "2026-02-02T06:30:60Z", "2026", "2026-13", "06:30:00", "true", "1.5",
+            "http://example.org/x", "urn:uuid:0b1b0a51-8c3e-4f0b-9d8e-4dc7c2b0a6a1",
+        ]
+    ),
+    st.text(max_size=4),
+    st.just([]),
+    st.just(["final"]),
+    st.just({}),
+)
+
+
+@settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_accepted_shapes_with_other_primitives_get_the_plain_model_s_answer(
+    corpus: Any, data: st.DataObject
+) -> None:
+    """A resource whose shape was accepted before, with primitive elements changed (added,
+    removed, valid or not, of the wrong JSON type), or a field named by its Python name:
+    the same answer as the plain model."""
+    version, resources = corpus
+    resource = data.draw(st.sampled_from(resources))
+    assert _cached(version, resource) == _plain(version, resource)  # its shape accepted
+    singles, renamed = primitive_fields(str(resource["resourceType"]), version)
+    names = sorted(singles) + sorted(renamed)[:5] + ["unknownElement"]
+    changed = dict(resource)
+    for name in data.draw(st.lists(st.sampled_from(names), min_size=1, max_size=3)):
+        if name in changed and data.draw(st.booleans()):
+            del changed[name]
+        else:
+            changed[name] = data.draw(_PRIMITIVE_VALUES)
+    assert _cached(version, changed) == _plain(version, changed)
+    assert _cached(version, changed) == _plain(version, changed)  # its own shape, if accepted
+
+
+def test_an_accepted_shape_is_answered_without_the_model(corpus: Any) -> None:
+    version, resources = corpus
+    observation = next(r for r in resources if r["resourceType"] == "Observation")
+    assert _cached(version, observation) == (True, [])
+    other = dict(observation, id="another-id-123")
+    _, shape = io._PARTS.substituted(version, other)
+    assert io._PARTS.accepted(shape)
+    for bad_id in ("no spaces allowed", "x" * 300, 5, "a/b"):
+        broken = dict(observation, id=bad_id)
+        _, shape = io._PARTS.substituted(version, broken)
+        assert not io._PARTS.accepted(shape)
+        assert _cached(version, broken) == _plain(version, broken)
+        assert _cached(version, broken)[0] is False

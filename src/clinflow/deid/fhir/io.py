@@ -22,7 +22,13 @@ from typing import Any, Literal
 import orjson
 
 from clinflow.deid.fhir.engine import FhirDeidentifier
-from clinflow.deid.fhir.resource_types import complex_fields, element_names, model_class
+from clinflow.deid.fhir.resource_types import (
+    complex_fields,
+    element_names,
+    model_class,
+    primitive_fields,
+    primitive_validator,
+)
 from clinflow.envelope import content_message_id
 from clinflow.errors import InputRejected
 from clinflow.folders import OnSkip, SkippedPath, files_under
@@ -113,7 +119,8 @@ class RunReport:
 
 
 class _ValidatedParts:
-    """Complex elements already validated, by their exact JSON (ADR 0112).
+    """Complex elements already validated, by their exact JSON (ADR 0112), and the shapes of
+    resources already accepted (ADR 0118).
 
     A stream repeats most of a resource's complex elements verbatim: every heart-rate
     Observation has the same ``code`` and ``category``, every one of a patient's the same
@@ -123,28 +130,55 @@ class _ValidatedParts:
     checks acceptance and errors against the plain model on generated and mutated
     resources), so the resource is validated with the repeated elements as their cached
     instances: ~2x cheaper on vital signs. An element that fails alone is not cached; the
-    resource is then validated as it came, so errors are the model's own."""
+    resource is then validated as it came, so errors are the model's own.
+
+    What is left of a resource's validation then depends on its keys, on which complex
+    elements became instances (and how many items a list has), and on each primitive
+    element's own validity: the model's checks above the fields look at presence only
+    (required elements, one of a choice, nulls in lists, extra keys). So a resource whose
+    shape (keys; each complex element an instance or its exact JSON; each single-valued
+    primitive "valid alone" by its field's own validator, else its exact JSON) was accepted
+    before is accepted without building the model again (~60 us per resource of fixed cost
+    in fhir_core's Python validators). Rejections are never cached: the model says why."""
 
     LIMIT = 16_384  # cached elements (then the cache starts again: bounded memory)
+    _VALID = "\x00valid-primitive"  # a shape token no JSON value encodes to (bytes else)
 
     def __init__(self) -> None:
         self._cache: dict[tuple[str, str, str, bytes], Any] = {}
+        self._primitives: dict[tuple[str, str, str, type, Any], bool] = {}
+        self._accepted: set[tuple[Any, ...]] = set()
 
-    def substituted(self, version: str, resource: dict[str, Any]) -> dict[str, Any]:
-        fields = complex_fields(str(resource.get("resourceType")), version)
-        if not fields:
-            return resource
+    def substituted(
+        self, version: str, resource: dict[str, Any]
+    ) -> tuple[dict[str, Any], tuple[Any, ...] | None]:
+        """The resource with its cached complex elements as instances, and its shape (None
+        when it has none: a key that is a Python field name fills the field of another)."""
+        resource_type = str(resource.get("resourceType"))
+        fields = complex_fields(resource_type, version)
+        primitives, renamed = primitive_fields(resource_type, version)
         out: dict[str, Any] | None = None
         cache = self._cache
+        shape: list[Any] | None = [version, resource_type]
         for name, value in resource.items():
             spec = fields.get(name)
             if spec is None or not isinstance(value, dict | list) or not value:
+                if shape is not None:
+                    if name in renamed:
+                        shape = None
+                    elif name in primitives and self._valid(version, resource_type, name, value):
+                        shape += (name, self._VALID)
+                    else:
+                        shape += (name, _exact(value))
                 continue
-            key = (version, str(resource["resourceType"]), name, orjson.dumps(value))
+            dumped = orjson.dumps(value)
+            key = (version, resource_type, name, dumped)
             instance = cache.get(key)
             if instance is None:
                 instance = self._validate(spec, value)
                 if instance is None:
+                    if shape is not None:
+                        shape += (name, dumped)
                     continue
                 if len(cache) >= self.LIMIT:
                     cache.clear()
@@ -152,7 +186,36 @@ class _ValidatedParts:
             if out is None:
                 out = dict(resource)
             out[name] = instance
-        return resource if out is None else out
+            if shape is not None:
+                shape += (name, len(value) if isinstance(value, list) else -1)
+        return (resource if out is None else out), (None if shape is None else tuple(shape))
+
+    def _valid(self, version: str, resource_type: str, name: str, value: Any) -> bool:
+        """Whether a primitive element's value passes its field's own validator."""
+        if value is None or isinstance(value, dict | list):
+            return False  # presence, or not a primitive: part of the shape as it is
+        key = (version, resource_type, name, type(value), value)
+        known = self._primitives.get(key)
+        if known is None:
+            try:
+                primitive_validator(resource_type, version, name).validate_python(value)
+                known = True
+            except Exception:  # noqa: BLE001 - invalid: the shape keeps the value itself
+                known = False
+            if len(self._primitives) >= self.LIMIT:
+                self._primitives.clear()
+            self._primitives[key] = known
+        return known
+
+    def accepted(self, shape: tuple[Any, ...] | None) -> bool:
+        return shape is not None and shape in self._accepted
+
+    def accept(self, shape: tuple[Any, ...] | None) -> None:
+        if shape is None:
+            return
+        if len(self._accepted) >= self.LIMIT:
+            self._accepted.clear()
+        self._accepted.add(shape)
 
     @staticmethod
     def _validate(spec: tuple[Any, bool], value: Any) -> Any:
@@ -167,6 +230,14 @@ class _ValidatedParts:
             return None
 
 
+def _exact(value: Any) -> Any:
+    """A value as a shape token: its JSON (types told apart: 1, 1.0, true), else itself."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return ("\x00unserialisable", id(value))  # never equal to another resource's
+
+
 _PARTS = _ValidatedParts()
 
 
@@ -177,8 +248,12 @@ def _errors(version: str, resource: dict[str, Any]) -> list[dict[str, Any]] | No
     model = model_class(str(resource.get("resourceType")), version)
     if model is None:
         return [{"type": "unknown_resource_type", "loc": ("resourceType",)}]
+    substituted, shape = _PARTS.substituted(version, resource)
+    if _PARTS.accepted(shape):
+        return None
     try:
-        model.model_validate(_PARTS.substituted(version, resource))
+        model.model_validate(substituted)
+        _PARTS.accept(shape)
         return None
     except Exception:  # noqa: BLE001, S110 - validated again as it came: the model's own errors
         pass

@@ -116,3 +116,38 @@ def complex_fields(name: str, version: str = "R5") -> dict[str, tuple[Any, bool]
 def element_names(name: str) -> frozenset[str]:
     """The JSON element names a resource type may carry at its top level (R4B and R5)."""
     return frozenset(_fields_by_json_name(name))
+
+
+@lru_cache(maxsize=1024)
+def primitive_fields(name: str, version: str = "R5") -> tuple[frozenset[str], frozenset[str]]:
+    """(JSON names of the single-valued primitive elements, Python field names that differ
+    from their JSON name) of a resource type's ``version`` model. The first are what
+    ``primitive_validator`` checks alone; the second, when a document uses them as keys,
+    make two keys fill one field (``populate_by_name``)."""
+    cls = model_class(name, version)
+    if cls is None:
+        return frozenset(), frozenset()
+    single: set[str] = set()
+    renamed: set[str] = set()
+    for field_name, info in cls.model_fields.items():
+        json_name = info.alias or field_name
+        if json_name != field_name:
+            renamed.add(field_name)
+        text = repr(info.annotation)
+        if _COMPLEX.search(text) is None and _PRIMITIVE.search(text) and "List[" not in text:
+            single.add(json_name)
+    return frozenset(single), frozenset(renamed)
+
+
+@lru_cache(maxsize=4096)
+def primitive_validator(name: str, version: str, json_name: str) -> Any:
+    """A pydantic ``TypeAdapter`` of one primitive element of a resource type's model: its
+    annotation alone, validated as the model validates that field (fhir_core's primitive
+    validators read neither the other fields nor the validation context)."""
+    from pydantic import TypeAdapter
+
+    cls = model_class(name, version)
+    for field_name, info in cls.model_fields.items():
+        if (info.alias or field_name) == json_name:
+            return TypeAdapter(info.annotation)
+    raise KeyError(json_name)
