@@ -19,6 +19,7 @@ from clinflow.runtime.offload import parse_deid_workers
 from clinflow.runtime.run_command import (
     DeidWorkersOption,
     ProgressOption,
+    RuntimeOption,
     ValidationOption,
     parse_duration,
     parse_validation,
@@ -56,9 +57,7 @@ def replay_command(
     report: Annotated[
         Path, typer.Option("--report", help="Folder for report.json and report.html.")
     ] = Path("replay-report"),
-    runtime: Annotated[
-        str, typer.Option("--runtime", help="embedded (default) or kafka (worker processes).")
-    ] = "embedded",
+    runtime: RuntimeOption = "embedded",
     brokers: Annotated[
         str | None,
         typer.Option("--brokers", help="Kafka: HOST:PORT (default: start a local broker)."),

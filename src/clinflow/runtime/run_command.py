@@ -41,8 +41,8 @@ RUN_REPORT = "run-report.json"
 STREAM_MANIFEST = "stream-manifest.ndjson"
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$")
 
-# Options of both streaming commands (run here, replay borrows them with the parsers): how the
-# embedded runtime checks and de-identifies FHIR, and whether it shows live figures.
+# Options of both streaming commands (run here, replay borrows them with the parsers): which
+# runtime, how the embedded one checks and de-identifies FHIR, whether it shows live figures.
 ValidationOption = Annotated[
     str,
     typer.Option(
@@ -62,6 +62,9 @@ DeidWorkersOption = Annotated[
 ]
 ProgressOption = Annotated[
     bool, typer.Option("--progress/--no-progress", help="Live display while running.")
+]
+RuntimeOption = Annotated[
+    str, typer.Option("--runtime", help="embedded (default) or kafka (worker processes).")
 ]
 
 
@@ -186,9 +189,7 @@ def run_command(
         bool,
         typer.Option("--once", help="Folder: scan once; fhir: one pass; then drain and exit."),
     ] = False,
-    runtime: Annotated[
-        str, typer.Option("--runtime", help="embedded (default) or kafka.")
-    ] = "embedded",
+    runtime: RuntimeOption = "embedded",
     brokers: Annotated[
         str | None, typer.Option("--brokers", help="Kafka: bootstrap servers HOST:PORT.")
     ] = None,
