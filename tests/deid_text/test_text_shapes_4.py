@@ -93,6 +93,16 @@ FOUND = [
     ("lives at Blk 118 Bedok North St 2 #05-311, Singapore 460118", "#05-311"),
     ("Allergy Partners, 22 Route 9, Dover, NH 03820", "22 Route 9"),
     ("41 Elm Street #4B, Dover", "#4B"),
+    # wards named by a proper word and floor after "on"/"to"/"Location:"; saints'
+    # possessives and "Mercy" with a place, in any case
+    ("Admit to renal, bed on Talcott 7.\n-- K. Ng, MD", "Talcott 7"),
+    ("Report called to Tomasz RN on Pemberly 5. Transferred", "Pemberly 5"),
+    ("Location: Ellsworth 3 (Ortho), bed 318-2", "Ellsworth 3"),
+    ("MED 14 TO ST. BRIGID'S ED -- RADIO REPORT", "ST. BRIGID'S"),
+    ("is he the one from st. anselm's w the cirrhosis", "st. anselm's"),
+    ("Emergency Department Note -- Mercy North\nDate: 2/2", "Mercy North"),
+    ("last admit mercy ridge oct 2084", "mercy ridge"),
+    ("PNEUMONIA AT MERCY EASTGATE, DISCHARGED", "MERCY EASTGATE"),
 ]
 
 
@@ -148,6 +158,13 @@ KEPT = [
     # numbers near a street that are no unit
     ("lives on Elm St, 2 kids at home", "2 kids"),
     ("took Route 9 home, then 2 buses", "2 buses"),
+    # drugs, scores, days and ambulance units with a number after "on"/"to"
+    ("then on Lasix 40. daily weights", "Lasix"),
+    ("score on Braden 14 today", "Braden"),
+    ("moved on Day 3.", "Day"),
+    ("Unit: Medic 7  Agency: county", "Medic"),
+    ("at the mercy of the disease", "mercy"),
+    ("took St John's wort daily", "wort"),
 ]
 
 

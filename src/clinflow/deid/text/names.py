@@ -1000,15 +1000,41 @@ def _lowercase_facilities(text: str, tokens: list[_Token]) -> list[NameHit]:
 
 _WARD_AFTER = regex.compile(r"[ \t]+(?:Ward|WARD|ward)\b", regex.V0)
 _WARD_LABEL = regex.compile(r"\bWard[ \t]*:[ \t]*", regex.I | regex.V0)
+# a ward named by a proper word and its floor after "on", "to", "Location:" ("bed on
+# Gifford 7", "report called to RN on Whitcomb 5", "Location: Ellsworth 3 (Ortho)")
+_WARD_CUE_BEFORE = regex.compile(
+    r"\b(?:on|to|location:|admit(?:ted)?[ \t]+to|transfer(?:red)?[ \t]+to)[ \t]+\Z",
+    regex.I | regex.V0,
+)
+_WARD_FLOOR_AFTER = regex.compile(
+    r"[ \t]\d{1,2}[A-Z]?(?![\w/%:-]|\.\d)(?![ \t]*(?:mg|mcg|units?|ml|%|x\b|times|hours?|hrs?|h\b|"
+    r"days?|d\b|min|weeks?|wks?|months?|pts?|points?|/))",
+    regex.I | regex.V0,
+)
 
 
 def _named_wards(text: str, tokens: list[_Token]) -> list[NameHit]:
     """A ward named by a proper word ("Puffin Ward", "Ward: Banksia 4"), not by a direction
     or a service ("6 West", "Surgical Ward"); the name again elsewhere in the note."""
     names: set[str] = set()
+    floors: list[NameHit] = []
     starts = {t.start: i for i, t in enumerate(tokens)}
     for index, token in enumerate(tokens):
         before_ward = _WARD_AFTER.match(text, token.end) is not None
+        if (
+            token.capitalised
+            and not token.all_caps
+            and (floor := _WARD_FLOOR_AFTER.match(text, token.end)) is not None
+            and _WARD_CUE_BEFORE.search(text, max(0, token.start - 24), token.start) is not None
+            and (not is_english_word(token.text) or token.key in noun_only_words())
+            and not looks_like_drug(token.text)
+            and token.key not in _CALENDAR_KEYS
+            and token.key not in safe_words()  # scores and eponyms: "on Braden 14"
+            and token.key not in _clinical()
+            and token.key not in _GENERIC_FACILITY
+            and not brand_or_abbreviation_shape(token.text)
+        ):
+            floors.append((token.start, floor.end(), "facility_ward", 0.5))
         label = _WARD_LABEL.search(text, max(0, token.start - 12), token.start)
         after_label = label is not None and label.end() == token.start
         if (
@@ -1022,10 +1048,16 @@ def _named_wards(text: str, tokens: list[_Token]) -> list[NameHit]:
         ):
             names.add(token.text)
     del starts
-    return [
+    return floors + [
         (t.start, t.end, "facility_ward", 0.5) for t in tokens if t.text in names
     ]
 
+
+_CALENDAR_KEYS = frozenset(
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday "
+    "friday saturday sunday mon tue tues wed thu thur thurs fri sat sun".split()
+)
 
 PERSON = "PERSON"
 LOCATION = "LOCATION"

@@ -719,6 +719,26 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.6,
     ),
     PatternSpec(
+        # a care site named for a saint in the possessive, in any case: "St. Jude's",
+        # "ST. JUDE'S", "st. vincent's", "Saint Luke's" (not St John's wort, St Patrick's Day)
+        "hospital_saint_possessive",
+        HOSPITAL,
+        r"\b(?i:st\.?|saint)[ \t]+(?!(?i:john['’]s[ \t]+wort|patrick['’]s[ \t]+day|"
+        r"valentine['’]s)\b)(?:\p{Lu}\p{Ll}+|\p{Lu}{2,}|(?<=(?-i:st|saint)\.?[ \t]+)\p{Ll}{3,})"
+        r"['’][sS]\b",
+        0.6,
+    ),
+    PatternSpec(
+        # "Mercy" with a place or direction after it is a hospital: "Mercy West", "MERCY
+        # SOUTHWEST", "mercy ridge" (not "at the mercy of")
+        "hospital_mercy",
+        HOSPITAL,
+        r"\b(?:Mercy|MERCY|mercy)[ \t]+(?!(?i:of|and|for|to|killing)\b)"
+        r"(?:\p{Lu}\p{Ll}+|\p{Lu}{3,}|(?i:north|south|east|west|northwest|northeast|"
+        r"southwest|southeast|ridge|hill|hills|valley|general|medical|hospital|health)\b)",
+        0.6,
+    ),
+    PatternSpec(
         "username_mixed",
         USERNAME,
         r"(?<![\w/.@-])(?!(?:spo|pao|fio|pco|hco|mso|po|covid|sao|vo|feo|cao|fev|fvc|dlco|"
