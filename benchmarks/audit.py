@@ -14,6 +14,10 @@ Figures:
   event loop, for ``--producer-seconds`` each: durable appends/s (group commit across the
   producers), this process's CPU microseconds per append and the 1-minute load average when
   the setting started (the machine is shared: read the rates with it).
+- ``build_cpu_us_per_event`` / ``prepare_cpu_us_per_entry``: this process's CPU per event
+  for the builders in ``clinflow.audit.events`` (the caller's cost) and for ``prepare``
+  (canonical JSON, leaf hash, side-index row: the producer's share of an append), best of 3
+  passes over the pool: steadier than the wall rates on a shared machine.
 - ``naive_appends_per_s``: the baseline, one fsynced transaction per append on the same store.
 - ``db_bytes_per_entry``: ``audit.db`` size per stored entry (entries, side index, indexes).
 - ``inclusion_proof_*_us`` / ``consistency_proof_*_us`` at the full tree size.
@@ -200,6 +204,25 @@ def async_singles(
     }
 
 
+def per_event_cpu(pool: list[events.AuditEvent], patients: int) -> dict[str, float]:
+    """CPU microseconds per event to build it and to ``prepare`` it, best of 3 passes."""
+    count = min(len(pool), 5000)
+    build, prep = [], []
+    for _ in range(3):
+        cpu = time.process_time()
+        for _ in event_stream(0, count, patients):
+            pass
+        build.append(time.process_time() - cpu)
+        cpu = time.process_time()
+        for event in pool[:count]:
+            prepare(event)
+        prep.append(time.process_time() - cpu)
+    return {
+        "build_cpu_us_per_event": round(min(build) / count * 1e6, 1),
+        "prepare_cpu_us_per_entry": round(min(prep) / count * 1e6, 1),
+    }
+
+
 def naive(path: Path, count: int, patients: int) -> float:
     """Baseline: one durable transaction per append (no group commit), same schema/settings."""
     store = SqliteStore(path)
@@ -241,6 +264,7 @@ def main() -> None:
     result["cpus"] = os.cpu_count()
     log = AuditLog.open(data_dir, checkpoint_every=100_000, checkpoint_seconds=30)
     pool = list(event_stream(0, min(args.entries, args.pool), patients))
+    result.update(per_event_cpu(pool, patients))
     cpu = time.process_time()
     seconds = fill(log, args.entries, pool, args.chunk, args.producers)
     cpu = time.process_time() - cpu
