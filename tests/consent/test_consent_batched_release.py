@@ -51,7 +51,7 @@ def test_a_batch_is_written_at_flush_with_lineage_and_one_disclosure_each(
 
     assert sorted(e.message_id for e in written) == sorted(e.message_id for e in batch)
     assert len(service.research.records(PATIENT_A)) == 3
-    assert len(service.research.files()) == 6
+    assert len(service.research.held()) == 6
     assert len(service.lineage.find(PATIENT_B, ["HRESCH"])) == 3
     stored = {r.output_id: r.location for r in service.research.records()}
     for record in service.lineage.find(PATIENT_A, ["HRESCH"]):

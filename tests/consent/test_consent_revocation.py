@@ -114,7 +114,7 @@ def test_stream_withdrawal_sweeps_and_shreds(service: ConsentService) -> None:
 
 def test_escaped_copy_unreadable_after_revoke(service: ConsentService, tmp_path: Path) -> None:
     (output_id,) = release(service, PATIENT_A, 1)
-    backup = (service.research.root / service.research.records(PATIENT_A)[0].location).read_bytes()
+    backup = service.research.sealed(output_id)  # a copy that escaped (a backup)
     service.revoke(PATIENT_A, ["HRESCH"])
     with pytest.raises(KeyError_, match="destroyed"):
         service.datakeys.open(backup, aad=output_id.encode())

@@ -74,7 +74,7 @@ def test_scenario_revoke_research_at_t(
     assert pipe.research_rows(PATIENT_A) == 0
     assert pipe.live_lineage(PATIENT_A, "HRESCH") == 0
     assert pipe.readable_topic_records(PATIENT_A, "HRESCH") == 0
-    assert len(service.research.files()) == len(service.research.records())
+    assert len(service.research.held()) == len(service.research.records())
     # Treatment data flows on for A; B and C untouched everywhere.
     assert pipe.treatment_items(PATIENT_A) == 10
     for patient in (PATIENT_B, PATIENT_C):
@@ -189,4 +189,4 @@ def run_interleaving(tmp_path_factory: pytest.TempPathFactory, ops: list[tuple[s
                 expected = pipe.ingested.get((patient, "HRESCH"), 0)
                 assert pipe.research_rows(patient) == expected
                 assert pipe.readable_topic_records(patient, "HRESCH") == expected
-        assert len(service.research.files()) == len(service.research.records())
+        assert len(service.research.held()) == len(service.research.records())

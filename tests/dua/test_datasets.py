@@ -284,7 +284,7 @@ def test_retention_enforcement_removes_exactly_what_lost_its_basis(
     with Deployment.open(data_dir) as deployment:
         left = deployment.research.records()
         assert {r.output_id for r in left} == {r.output_id for r in held} - imaging
-        assert len(deployment.research.files()) == len(left)
+        assert len(deployment.research.held()) == len(left)
         for record in held:
             if record.output_id in imaging:
                 found = deployment.lineage.find(record.patient, include_retracted=True,

@@ -331,7 +331,7 @@ def test_a40_merge_revocation_and_accounting_cover_the_merged_history(
     assert receipt["found"] == []  # everything went before
     with Deployment.open(data_dir) as deployment:
         assert all(deployment.research.records(p) == [] for p in (a, b, c, d))
-        assert deployment.research.files() == []
+        assert deployment.research.held() == []
         assert set(deployment.consent.status(c)["merged_patients"]) == {a, b, d}
         assert deployment.consent.status(a)["merged_into"] == c
     code, stdout, _ = run_cli(capsys, "consent", "status", a)

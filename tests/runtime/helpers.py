@@ -377,7 +377,7 @@ def event_code(entry: bytes) -> str:
 @dataclass
 class Stores:
     research: list[tuple[Any, ...]]  # record fields + SHA-256 of the decrypted bytes
-    research_files: int
+    research_payloads: int
     lineage: list[tuple[Any, ...]]  # (output, sink, patient, purpose, location, time, inputs)
     lineage_rows: int
     scoring: Counter[tuple[str, bytes]]  # (patient, Observation) with multiplicity
@@ -436,7 +436,7 @@ def read_stores(data_dir: Path) -> Stores:
         )  # fmt: skip
         stores = Stores(
             research=sorted(research),
-            research_files=len(deployment.research.files()),
+            research_payloads=len(deployment.research.held()),
             lineage=lineage,
             lineage_rows=deployment.lineage.count(),
             scoring=scoring,

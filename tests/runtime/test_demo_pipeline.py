@@ -94,7 +94,7 @@ def test_revoked_research_is_gone_and_treatment_scores_stay(
             assert retracted and all(r.retracted_at is not None for r in retracted)
             scores = service.lineage.find(patient, ["TREAT"])
             assert scores and {r.sink for r in scores} == {"scoring-icu"}
-        assert len(service.research.files()) == len(service.research.records())
+        assert len(service.research.held()) == len(service.research.records())
     assert report.revoked_with_scores == len(revoked)
 
 

@@ -151,7 +151,7 @@ def wait_complete(cluster: Cluster, reference: Reference) -> float:
 
 def assert_same_stores(kafka: Stores, embedded: Stores) -> None:
     assert kafka.research == embedded.research  # ids, patients, purposes, lineage, bytes
-    assert kafka.research_files == embedded.research_files == len(embedded.research)
+    assert kafka.research_payloads == embedded.research_payloads == len(embedded.research)
     assert kafka.lineage == embedded.lineage
     assert kafka.lineage_rows == embedded.lineage_rows == len(embedded.lineage)
     assert kafka.scoring == embedded.scoring

@@ -141,7 +141,7 @@ def select(
     excluded: list[Exclusion] = []
     for record in sources.research.records():
         try:
-            raw = (sources.research.root / record.location).read_bytes()
+            raw = sources.research.sealed(record.output_id)
             payload = sources.research.read(record.output_id)
         except (KeyError_, OSError) as exc:
             detail = "sealed under a destroyed key" if isinstance(exc, KeyError_) else "missing"

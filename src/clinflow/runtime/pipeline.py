@@ -282,7 +282,7 @@ class DemoPipeline:
             self.report.revoked_research_remaining += len(held) + len(live)
             self.report.revoked_with_scores += scoring.latest_score(patient) is not None
         self.report.research_held = len(held_records)
-        self.report.research_files_on_disk = len(deployment.research.files())
+        self.report.research_payloads_held = len(deployment.research.held())
 
     def _verify(self) -> None:
         from clinflow.audit.log import DEFAULT_ORIGIN

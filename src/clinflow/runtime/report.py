@@ -49,7 +49,7 @@ class DemoReport:
     revoked_research_remaining: int = 0
     revoked_with_scores: int = 0
     research_held: int = 0
-    research_files_on_disk: int = 0
+    research_payloads_held: int = 0
     audit_entries: int = 0
     audit_checkpoints: int = 0
     audit_verified: bool = False
@@ -99,9 +99,9 @@ class DemoReport:
              f"consent violations in the research store: {self.consent_violations}"),
             (self.revoked_research_remaining == 0,
              f"records of revoked scopes still held: {self.revoked_research_remaining}"),
-            (self.research_files_on_disk == self.research_held,
-             f"research files without an index row: {self.research_files_on_disk}"
-             f" on disk, {self.research_held} indexed"),
+            (self.research_payloads_held == self.research_held,
+             f"research rows without their payload: {self.research_payloads_held}"
+             f" payloads held, {self.research_held} rows"),
             (all(r["complete"] for r in self.receipts), "a revocation receipt is incomplete"),
             (all(a["balanced"] for a in self.accounting.values()),
              "an input is unaccounted for in the audit log (ingested != released + denied"
@@ -146,7 +146,7 @@ class DemoReport:
                 "released": dict(sorted(self.released_research.items())),
                 "released_total": sum(self.released_research.values()),
                 "held_after_revocation": self.research_held,
-                "files_on_disk": self.research_files_on_disk,
+                "payloads_held": self.research_payloads_held,
                 "revoked_scope_remaining": self.revoked_research_remaining,
             },
             "scoring": {
