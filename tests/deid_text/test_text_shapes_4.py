@@ -103,6 +103,9 @@ FOUND = [
     ("Emergency Department Note -- Mercy North\nDate: 2/2", "Mercy North"),
     ("last admit mercy ridge oct 2084", "mercy ridge"),
     ("PNEUMONIA AT MERCY EASTGATE, DISCHARGED", "MERCY EASTGATE"),
+    # a listed city in a note typed in capitals, after a preposition
+    ("SON IS DRIVING FROM SACRAMENTO, ETA 2 HOURS.", "SACRAMENTO"),
+    ("WORKS IN FRESNO AS A ROOFER.", "FRESNO"),
 ]
 
 
@@ -165,6 +168,10 @@ KEPT = [
     ("Unit: Medic 7  Agency: county", "Medic"),
     ("at the mercy of the disease", "mercy"),
     ("took St John's wort daily", "wort"),
+    # capitals after a preposition that are no city
+    ("PAIN IN ABDOMEN SINCE NOON", "ABDOMEN"),
+    ("HISTORY FROM READING THE CHART", "READING"),
+    ("INFO FROM MOTHER AT BEDSIDE", "MOTHER"),
 ]
 
 

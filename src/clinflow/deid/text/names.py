@@ -800,7 +800,30 @@ def place_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit]:
                 break
     for match in _PLACE_PREPOSITION_ANY_CASE.finditer(text):
         at = starts.get(match.end())
-        if at is None or tokens[at].capitalised:
+        if at is None:
+            continue
+        if tokens[at].all_caps and match.group().isupper():
+            # notes typed in capitals: "DRIVING FROM INDIANAPOLIS", "WORKS IN TUCSON"; a
+            # listed city of five letters or more whose words are no English words (or
+            # WordNet's proper nouns: "SACRAMENTO") nor clinical ones
+            for last, phrase in _phrases_at(text, tokens, at):
+                words = tokens[at : last + 1]
+                if (
+                    phrase.casefold() in cities
+                    and len(tokens[at].text) >= 5
+                    and all(
+                        t.all_caps
+                        and (not is_english_word(t.text) or t.key in noun_only_words())
+                        and t.key not in _clinical()
+                        and not t.key.endswith("ing")  # "FROM READING THE CHART"
+                        for t in words
+                    )
+                    and phrase.casefold() not in safe_words()
+                ):
+                    hits.append((tokens[at].start, tokens[last].end, "place_city_capitals", 0.55))
+                    break
+            continue
+        if tokens[at].capitalised:
             continue
         # lower-case notes: "lives in dracut", "from el paso, tx", "in manchester nh"
         for last, phrase in _phrases_at(text, tokens, at):
