@@ -35,6 +35,7 @@ from clinflow.audit.buffer import BufferedSink
 from clinflow.envelope import Envelope, TimedInput
 from clinflow.errors import InputRejected
 from clinflow.interfaces import append_all
+from clinflow.jsonable import fields_json
 from clinflow.quarantine import Quarantine
 from clinflow.runtime.graph import Graph, flush_stage
 from clinflow.runtime.ledger import Ledger
@@ -62,13 +63,7 @@ class HopStats:
     busy_s: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "received": self.received,
-            "emitted": self.emitted,
-            "rejected": self.rejected,
-            "duplicates": self.duplicates,
-            "busy_s": round(self.busy_s, 3),
-        }
+        return fields_json(self, busy_s=round(self.busy_s, 3))
 
 
 @dataclass
