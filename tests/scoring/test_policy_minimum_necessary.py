@@ -3,6 +3,7 @@ ethnicity never change a score and never reach an endpoint."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -254,7 +255,7 @@ def test_staleness_and_alerting_come_from_the_policy_file(tmp_path: Path) -> Non
     assert score.alert is not None  # alerts from low-medium, as configured
 
 
-_JSON_LEAF = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=4))
+_JSON_LEAF = st.one_of(st.none(), st.booleans(), st.integers(-(2**53), 2**53), st.text(max_size=4))
 _KEYS = st.sampled_from(["extension", "modifierExtension", "valueQuantity", "code", "x", "url"])
 _JSON = st.recursive(
     _JSON_LEAF,
@@ -286,3 +287,30 @@ def test_extensions_nested_in_an_allowed_element_are_removed_and_named() -> None
     kept, removed = stage.strip_resource(resource)
     assert kept is not None and "extension" not in kept["valueQuantity"]
     assert "resource.valueQuantity.extension" in removed
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_JSON)
+def test_the_byte_check_never_clears_a_payload_that_holds_an_extension(value: Any) -> None:
+    from clinflow.scoring.minimum_necessary import _has_extension, _may_hold_extensions
+
+    if _has_extension(value):
+        assert _may_hold_extensions(orjson.dumps(value))
+        assert _may_hold_extensions(json.dumps(value, indent=1).encode())  # other writers
+
+
+def test_an_extension_key_spelled_with_unicode_escapes_is_still_removed() -> None:
+    """JSON may spell a key with \\u escapes: the byte check must not wave it through."""
+    stage = MinimumNecessaryStage(POLICY.endpoint("icu"))
+    resource = vital_set()[0]
+    raw = orjson.dumps(bundle([resource]))
+    quantity = orjson.dumps(resource["valueQuantity"])
+    hidden = quantity[:-1] + rb',"\u0065xtension":[{"url":"urn:race","valueString":"x"}]}'
+    payload = raw.replace(quantity, hidden)
+    assert orjson.loads(payload)["entry"][0]["resource"]["valueQuantity"]["extension"]
+    when = datetime(2026, 1, 5, 8, tzinfo=UTC)
+    envelope = Envelope("m-esc", SourceKind.FHIR, PATIENT, payload, when, purpose="TREAT")
+    (out,) = stage.process(envelope)
+    kept = orjson.loads(out.payload)["entry"][0]["resource"]
+    assert "extension" not in kept["valueQuantity"]
+    assert "urn:race" not in out.payload.decode()
