@@ -16,8 +16,8 @@ import regex  # type: ignore[import-untyped]
 
 _CAPS_WORD = r"\p{Lu}[\p{Lu}'’.-]*"
 _SLOT = regex.compile(
-    # a form label: at a line start or after a column gap ("MRN 44   Patient: ...")
-    r"(?m)(?:^|(?<=[ \t]{2}|\t|\|))[ \t]*(?i:patient|pt|name|recipient|donor|client|resident|"
+    # a form label (at a line start or after a column gap: checked in the loop)
+    r"(?<![\w-])(?i:patient|pt|name|recipient|donor|client|resident|"
     r"claimant|member|subject|child|infant|baby|student|insured|beneficiary)"
     r"(?:[ \t]+(?i:name))?[ \t]*:[ \t]*"
     rf"(?P<name>{_CAPS_WORD}(?:,?[ \t]{_CAPS_WORD}){{1,5}}"
@@ -38,6 +38,9 @@ def capitals_in_person_slots(
         return []
     spans: list[tuple[int, int]] = []
     for match in _SLOT.finditer(text):
+        line = text[text.rfind("\n", 0, match.start()) + 1 : match.start()]
+        if line.strip(" \t") and not line.endswith(("  ", "\t", "|", "| ")):
+            continue  # "Exam Name: CT HEAD": the label is not the form's own
         words = [w.lower() for w in _WORD.findall(match.group("name")) if len(w) > 1]
         if (
             words
