@@ -139,10 +139,10 @@ class GuardedSink:
     """Release into a sink only if consent still permits at write time (under the lock).
 
     ``write_many`` stores a list of envelopes (one transaction). ``release`` takes a batch:
-    per patient, under that patient's lock, it re-decides every envelope and writes the
-    permitted ones together, so a revocation (which holds the same lock across its sweep)
-    sees each write either before it or refused after it, and a batch costs one write per
-    patient instead of one per message."""
+    holding the locks of all its patients (taken in the registry's one global order), it
+    re-decides every envelope and writes the permitted ones together, so a revocation (which
+    holds its patient's lock across its sweep) sees each write either before it or refused
+    after it, and a batch costs one write, not one per patient or per message."""
 
     def __init__(
         self, gate: ConsentGate, write_many: Callable[[list[Envelope]], Any]
@@ -154,14 +154,9 @@ class GuardedSink:
         return self.release([envelope])
 
     def release(self, envelopes: Iterable[Envelope]) -> list[Envelope]:
-        by_patient: dict[str, list[Envelope]] = {}
-        for envelope in envelopes:
-            by_patient.setdefault(envelope.patient, []).append(envelope)
-        released: list[Envelope] = []
-        for patient, group in by_patient.items():
-            with self.gate.registry.patient_lock(patient):
-                passed = [item for envelope in group for item in self.gate.process(envelope)]
-                if passed:
-                    self.write_many(passed)
-            released.extend(passed)
-        return released
+        batch = list(envelopes)
+        with self.gate.registry.patient_locks({envelope.patient for envelope in batch}):
+            passed = [item for envelope in batch for item in self.gate.process(envelope)]
+            if passed:
+                self.write_many(passed)
+        return passed

@@ -14,7 +14,8 @@ from __future__ import annotations
 import threading
 import uuid
 from bisect import bisect_right
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -97,6 +98,17 @@ class ConsentRegistry:
         stores, and only then the message is written (embedded runtime; see ADR 0041).
         """
         return self._patient_locks[hash(patient) % _LOCK_STRIPES]
+
+    @contextmanager
+    def patient_locks(self, patients: Iterable[str]) -> Iterator[None]:
+        """Hold the ``patient_lock`` of every one of ``patients``, always taken in one global
+        order, so two holders of several (a batch's release, a sweep of a patient and the
+        records merged into it) cannot deadlock."""
+        locks = {id(lock): lock for lock in map(self.patient_lock, patients)}
+        with ExitStack() as stack:
+            for key in sorted(locks):
+                stack.enter_context(locks[key])
+            yield
 
     # ------------------------------------------------------------------ events in
 

@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from clinflow.audit import events as audit_events
@@ -84,7 +83,7 @@ class RevocationService:
         chosen = self.resolve_purposes(purposes)
         requested_at = self.registry.clock()
         covered = self.lineage.merges.covering(patient)
-        with self._patient_locks(covered):
+        with self.registry.patient_locks(covered):
             existing = self._revocation_in_force(patient, chosen, retroactive)
             revocation = existing or self.registry.add_revocation(
                 patient, chosen, retroactive=retroactive
@@ -98,16 +97,6 @@ class RevocationService:
                 full=set(chosen) >= set(self.registry.policy.revocable_purposes()),
                 covered=covered,
             )
-
-    @contextmanager
-    def _patient_locks(self, patients: Sequence[str]) -> Iterator[None]:
-        """Hold the registry locks of ``patients`` (a surviving patient and the records merged
-        into it), always taken in one global order so two sweeps cannot deadlock."""
-        locks = {id(lock): lock for lock in map(self.registry.patient_lock, patients)}
-        with ExitStack() as stack:
-            for key in sorted(locks):
-                stack.enter_context(locks[key])
-            yield
 
     def _cover_merged(
         self,
@@ -401,7 +390,7 @@ class RevocationService:
         ``revoke`` would.
         """
         covered = self.lineage.merges.covering(patient)
-        with self._patient_locks(covered):
+        with self.registry.patient_locks(covered):
             before = {c.consent_id: c for c in self.registry.consents(patient)}
             self.registry.add_consent(patient, record)
             previous = before.get(record.consent_id)

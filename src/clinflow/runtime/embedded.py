@@ -288,6 +288,8 @@ class EmbeddedRuntime:
         ends_seen = 0
         while True:
             first = await queue.get()
+            if hop.linger_s and first is not _END and queue.qsize() < self.batch - 1:
+                await asyncio.sleep(hop.linger_s)
             items: list[QueueItem] = [first]
             while len(items) < self.batch and not queue.empty():
                 items.append(queue.get_nowait())

@@ -58,6 +58,10 @@ class Hop:
     stage: Stage
     downstream: tuple[str, ...] = ()  # hops that receive every output; () = terminal
     key: Callable[[Envelope], str] = patient_key
+    # embedded runtime: a hop off the latency-critical path may wait this long after its
+    # first queued input for more, so it and the hops after it work (and commit) in larger
+    # batches; 0 = take what is queued now
+    linger_s: float = 0.0
 
 
 @dataclass
