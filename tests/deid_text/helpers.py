@@ -27,3 +27,16 @@ def patient(given: list[str], family: str, mrn: str, phone: str) -> dict[str, ob
         "identifier": [{"type": {"coding": [{"code": "MR"}]}, "value": mrn}],
         "telecom": [{"system": "phone", "value": phone}],
     }
+
+
+def overlapping(
+    text: str, safe: str, spans: list[Span] | tuple[Span, ...], start: int = 0
+) -> list[str]:
+    """The spans (text and recognizer) touching the first ``safe`` at or after ``start``:
+    empty when a look-alike is kept."""
+    at = text.index(safe, start)
+    return [
+        f"{text[s.start : s.end]} ({s.recognizer})"
+        for s in spans
+        if s.start < at + len(safe) and at < s.end
+    ]
