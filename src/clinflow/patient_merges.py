@@ -34,6 +34,8 @@ CREATE INDEX IF NOT EXISTS patient_merges_surviving ON patient_merges(surviving)
 """
 MAX_CHAIN = 64  # merges of merges followed at most this deep (a chain is a handful in practice)
 
+SURVIVOR_CACHE = 65_536  # patients whose surviving record is remembered
+
 
 @dataclass(frozen=True, slots=True)
 class Merge:
@@ -50,6 +52,11 @@ class PatientMerges:
     def __init__(self, conn: sqlite3.Connection, lock: threading.RLock) -> None:
         self._conn = conn
         self._lock = lock
+        # ``surviving`` answers from memory while no connection committed meanwhile (SQLite's
+        # data_version: another connection's commit, any process) and this one recorded no
+        # merge: one cheap pragma per input instead of a query per chain link
+        self._survivors: dict[str, str] = {}
+        self._version = -1
 
     def record(self, merged: str, surviving: str, *, merged_at: str, message_id: str) -> bool:
         """Record that ``merged`` was merged into ``surviving``; True when new, False when
@@ -75,6 +82,7 @@ class PatientMerges:
                 "INSERT INTO patient_merges VALUES (?, ?, ?, ?)",
                 (merged, surviving, merged_at, message_id),
             )
+            self._survivors.clear()
             return True
 
     @staticmethod
@@ -92,7 +100,17 @@ class PatientMerges:
     def surviving(self, patient: str) -> str:
         """The patient ``patient`` is now part of: itself unless it was merged (transitively)."""
         with self._lock:
-            return self._root(self._conn, patient)
+            version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+            if version != self._version:
+                self._survivors.clear()
+                self._version = version
+            found = self._survivors.get(patient)
+            if found is None:
+                found = self._root(self._conn, patient)
+                if len(self._survivors) >= SURVIVOR_CACHE:
+                    self._survivors.clear()  # bounded memory
+                self._survivors[patient] = found
+            return found
 
     def aliases(self, patient: str) -> list[str]:
         """Every pseudonym merged into ``patient``, directly or through a chain, in order of

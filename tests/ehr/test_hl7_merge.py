@@ -126,6 +126,21 @@ def test_merge_chain_resolves_and_refuses_cycles() -> None:
     assert [m.message_id for m in merges.merges()] == ["m1", "m3"]
 
 
+def test_a_merge_committed_by_another_connection_is_seen_at_once(tmp_path: Path) -> None:
+    """``surviving`` answers from memory until the database changes: a merge another
+    process (here another connection) commits is seen by the next lookup."""
+    from clinflow.lineage import LineageIndex
+
+    here, there = LineageIndex(tmp_path / "lineage.db"), LineageIndex(tmp_path / "lineage.db")
+    prior, survivor = "PT-00000000000000a1", "PT-00000000000000b2"
+    assert here.merges.surviving(prior) == prior  # remembered
+    assert there.merges.record(prior, survivor, merged_at="t1", message_id="m1") is True
+    assert here.merges.surviving(prior) == survivor
+    third = "PT-00000000000000c3"
+    assert here.merges.record(survivor, third, merged_at="t2", message_id="m2") is True
+    assert here.merges.surviving(prior) == there.merges.surviving(prior) == third
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 7), st.integers(0, 7)), max_size=25))
 def test_every_patient_resolves_to_a_root_that_covers_it(pairs: list[tuple[int, int]]) -> None:
