@@ -106,6 +106,8 @@ FOUND = [
     # a listed city in a note typed in capitals, after a preposition
     ("SON IS DRIVING FROM SACRAMENTO, ETA 2 HOURS.", "SACRAMENTO"),
     ("WORKS IN FRESNO AS A ROOFER.", "FRESNO"),
+    # digit groups joined by hyphens after "No.:"
+    ("Hosp. No.: KLM-2080-0041   PhilHealth No.: 31-004471992-7   Age/Sex", "31-004471992-7"),
 ]
 
 
@@ -172,6 +174,10 @@ KEPT = [
     ("PAIN IN ABDOMEN SINCE NOON", "ABDOMEN"),
     ("HISTORY FROM READING THE CHART", "READING"),
     ("INFO FROM MOTHER AT BEDSIDE", "MOTHER"),
+    # day ranges after "no"; a lower-case word after an id is no check letter
+    ("no 12-14 hours of fasting", "12-14"),
+    ("Member no. 4471-009921 on file", "on file"),
+    ("NPI 1234567893 ok per registry", "ok"),
 ]
 
 

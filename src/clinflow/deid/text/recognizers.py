@@ -526,8 +526,9 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"path|employee|staff|conf|chart|CLIA|folder|donor|unit\s+no)"
         r"(?:\s+(?:no\.?|number|#|id|num))?[:#\s]{1,4}"
         r"(?P<phi>[A-Z]{0,5}-?\d(?=[\dA-Z/.-]{2,})[\dA-Z]*(?:[/.-][\dA-Z]+)*"
-        r"(?:[ ]\d{3,}(?![\d/:.]))*(?:[ ][A-Z]{1,3}(?![\w]))?"
-        r"|[A-Z]{2,}\d*-?\d{3,}|[A-Z]{2,5}[ ]\d{4,}(?:[ ][A-Z](?![\w]))?"
+        # a trailing check letter in capitals only ("4471-0099 B", not "4471-0099 on")
+        r"(?:[ ]\d{3,}(?![\d/:.]))*(?-i:[ ][A-Z]{1,3}(?![\w]))?"
+        r"|[A-Z]{2,}\d*-?\d{3,}|[A-Z]{2,5}[ ]\d{4,}(?-i:[ ][A-Z](?![\w]))?"
         # letters, then digit groups joined by hyphens: "KW 031-55821"
         r"|[A-Z]{1,4}[ ]\d{2,}(?:-\d{2,})+(?![\w-]))",
         0.8,
@@ -946,7 +947,10 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # ..., no. 55120934"
         "number_after_no",
         ID,
-        r"\b(?i:no)\.?[ \t]?:?[ \t]{0,2}(?P<phi>\d{6,})(?![\d/]|[.,]\d)",
+        # also digit groups joined by hyphens, six digits at least ("PhilHealth No.:
+        # 12-025518890-3")
+        r"\b(?i:no)\.?[ \t]?:?[ \t]{0,2}(?P<phi>\d{6,}|(?=(?:\d-?){6})\d+(?:-\d+){1,3})"
+        r"(?![\d/-]|[.,]\d)",
         0.55,
     ),
     PatternSpec(
