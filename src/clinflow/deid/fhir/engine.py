@@ -22,6 +22,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from clinflow.deid.fhir.compiled import FULL_DATE as _FULL_DATE
+from clinflow.deid.fhir.compiled import CompiledWalk
 from clinflow.deid.fhir.index import PatientIndex
 from clinflow.deid.fhir.methods import REDACT, DataSealer, Method
 from clinflow.deid.fhir.policy import Policy, Rule
@@ -37,7 +39,6 @@ TextCleaner = Callable[[str, str | None], str]
 
 _FUNCTION_CALL = re.compile(r"\.\w+\((?:[^()]|\([^()]*\))*\)")
 _PATIENT_KEYS = ("subject", "patient", "beneficiary", "individual")
-_FULL_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:T[\d:.]+(?:Z|[+-]\d{2}:\d{2})?)?$")
 _TRAILING_REFERENCE = re.compile(r"(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})$")
 # A FHIR id ([A-Za-z0-9\-.]{1,64}, FHIR R5 datatypes "id"), but never "." or "..": a path
 # segment that walks the tree is no resource id.
@@ -142,7 +143,10 @@ class FhirDeidentifier:
         text_cleaner: TextCleaner | None = None,
         sealer: DataSealer | None = None,
         as_of: date | None = None,
+        compiled: bool = True,
     ) -> None:
+        """``compiled=False`` walks every element generically (the reference the compiled
+        walk is checked against: tests/deid_fhir/test_engine_fast_path.py)."""
         self.policy = policy
         self.pseudonymizer = pseudonymizer
         self.index = index if index is not None else PatientIndex()
@@ -160,13 +164,25 @@ class FhirDeidentifier:
 
         self._unknown: Method = Keep({}) if policy.unknown == "keep" else Redact({})
         self._date_shift: Method = DateShift({})
+        self._compiled = CompiledWalk(self) if compiled else None
+        self._full_url_cache: dict[tuple[str, str], str] = {}
+        self._id_cache: dict[tuple[str, str], str] = {}
+        self._rule_index: tuple[dict[str, list[Rule]], dict[str, list[Rule]]] | None = None
 
     # ----- identifiers and references -------------------------------------------------
     def map_id(self, resource_type: str, resource_id: str) -> str:
         """Pseudonymous logical id: the patient pseudonym for Patients, a keyed token else."""
         if resource_type == "Patient":
             return self.pseudonymizer.patient_pseudonym(self.index.patient_key_for(resource_id))
-        return self.pseudonymizer.token("fhir-id", f"{resource_type}/{resource_id}", 24)
+        # A resource's id, its entry's fullUrl and request.url name it three times: one HMAC.
+        key = (resource_type, resource_id)
+        mapped = self._id_cache.get(key)
+        if mapped is None:
+            mapped = self.pseudonymizer.token("fhir-id", f"{resource_type}/{resource_id}", 24)
+            if len(self._id_cache) > 200_000:
+                self._id_cache.clear()
+            self._id_cache[key] = mapped
+        return mapped
 
     def map_reference(self, reference: str, where: str = "") -> str:
         cached = self._reference_cache.get(reference)
@@ -220,8 +236,19 @@ class FhirDeidentifier:
         return self.full_url_for(*target)
 
     def full_url_for(self, resource_type: str, resource_id: str) -> str:
+        key = (resource_type, resource_id)
+        cached = self._full_url_cache.get(key)
+        if cached is not None:
+            return cached
         mapped = self.map_id(resource_type, resource_id)
-        return "urn:uuid:" + str(uuid.UUID(bytes=self.pseudonymizer.digest("fullurl", mapped)[:16]))
+        full_url = "urn:uuid:" + str(
+            uuid.UUID(bytes=self.pseudonymizer.digest("fullurl", mapped)[:16])
+        )
+        if resource_type != "Patient":  # a Patient's id maps through the growing index
+            if len(self._full_url_cache) > 200_000:
+                self._full_url_cache.clear()
+            self._full_url_cache[key] = full_url
+        return full_url
 
     # ----- plans ----------------------------------------------------------------------
     @staticmethod
@@ -259,6 +286,15 @@ class FhirDeidentifier:
         plan = self._plans.get(path)
         if plan is not None:
             return plan
+        if self._compiled is not None:
+            plan = self._indexed_plan(resource_type, path)
+        else:
+            plan = self._scanned_plan(resource_type, path)
+        self._plans[path] = plan
+        return plan
+
+    def _scanned_plan(self, resource_type: str, path: str) -> _Plan:
+        """Every rule tried in order (the generic engine's way: the reference)."""
         static: Rule | None = None
         dynamic: list[Rule] = []
         for rule in self.policy.rules:
@@ -270,9 +306,39 @@ class FhirDeidentifier:
             if self._rule_matches(rule, resource_type, path):
                 static = rule
                 break
-        plan = _Plan(static, tuple(dynamic))
-        self._plans[path] = plan
-        return plan
+        return _Plan(static, tuple(dynamic))
+
+    def _indexed_plan(self, resource_type: str, path: str) -> _Plan:
+        """``_scanned_plan`` trying only the rules that can select ``path``: path rules whose
+        last segment is the path's (or ``*``), type rules of the path's data type."""
+        if self._rule_index is None:
+            by_last: dict[str, list[Rule]] = {}
+            by_type: dict[str, list[Rule]] = {}
+            for rule in self.policy.rules:
+                if rule.kind == "path":
+                    by_last.setdefault(rule.selector.rsplit(".", 1)[-1], []).append(rule)
+                elif rule.kind == "type":
+                    by_type.setdefault(rule.selector, []).append(rule)
+            self._rule_index = (by_last, by_type)
+        by_last, by_type = self._rule_index
+        candidates = by_last.get(path.rsplit(".", 1)[-1], []) + by_last.get("*", [])
+        data_type = element_type(path)
+        if data_type is not None:
+            candidates += by_type.get(data_type, [])
+        static: Rule | None = None
+        for rule in sorted(candidates, key=lambda r: r.index):
+            if self._rule_matches(rule, resource_type, path):
+                static = rule
+                break
+        dynamic = tuple(
+            rule
+            for rule in self.policy.rules
+            if rule.kind == "fhirpath"
+            and (static is None or rule.index < static.index)
+            and rule.applies_to_resource(resource_type)
+            and self._dynamic_paths[rule.index] in (None, path)
+        )
+        return _Plan(static, dynamic)
 
     # ----- resources ------------------------------------------------------------------
     def patient_key_of(self, resource: dict[str, Any], where: str = "") -> str | None:
@@ -317,7 +383,11 @@ class FhirDeidentifier:
         )
         state = _WalkState(resource, ctx, report, contained)
         state.where = where  # contained resources are located under this one
-        out = self._walk(resource, resource_type, self._unknown, True, state)
+        if self._compiled is not None:
+            node = self._compiled.node(resource_type, self._unknown, True, True)
+            out = self._compiled.walk(node, resource, state)
+        else:
+            out = self._walk(resource, resource_type, self._unknown, True, state)
         if out is REDACT:
             out = {}
         out["resourceType"] = resource_type
@@ -328,67 +398,84 @@ class FhirDeidentifier:
         ctx = _Context(self, "Bundle", None, where)
         state = _WalkState(entry, ctx, ResourceReport("Bundle", None), False)
         state.where = where
-        out = self._walk(entry, "Bundle.entry", self._unknown, True, state)
+        if self._compiled is not None:
+            node = self._compiled.node("Bundle.entry", self._unknown, True, False)
+            out = self._compiled.walk(node, entry, state)
+        else:
+            out = self._walk(entry, "Bundle.entry", self._unknown, True, state)
         return {} if out is REDACT else dict(out)
 
     def _walk(
         self, node: dict[str, Any], path: str, inherited: Method, selected: bool, state: _WalkState
     ) -> Any:
+        """The generic walk (the reference the compiled one is checked against): every
+        element's path built, its plan looked up and its rules checked where it stands."""
         out: dict[str, Any] = {}
+        for key, value in node.items():
+            self._walk_key(out, key, value, path, inherited, selected, state)
+        return out if out else REDACT
+
+    def _walk_key(
+        self,
+        out: dict[str, Any],
+        key: str,
+        value: Any,
+        path: str,
+        inherited: Method,
+        selected: bool,
+        state: _WalkState,
+    ) -> None:
+        """Decide one key of the dict at ``path`` into ``out``."""
         ctx = state.ctx
         resource_type = ctx.resource_type
-        for key, value in node.items():
-            if key == "resourceType" and path == resource_type:
-                continue
-            if key.startswith("_"):
-                # Extensions/ids of a primitive: kept only where the primitive itself is kept.
-                child_path = f"{path}.{key[1:]}"
-                decision = self._decide(resource_type, child_path, value, inherited, state)
-                if decision.keeps and isinstance(value, dict | list):
-                    out[key] = value
-                else:
-                    state.report.removed += 1
-                continue
-            child_path = f"{path}.{key}"
-            if key == "id" and path == resource_type and state.contained:
-                out[key] = self.pseudonymizer.token("contained", str(value), 12)
-                continue
-            if key == "contained" or (key == "resource" and path == "Bundle.entry"):
-                items = value if isinstance(value, list) else [value]
-                done = []
-                for item in items:
-                    if isinstance(item, dict):
-                        sub, sub_report = self.deidentify_resource(
-                            item,
-                            f"{state.where}{child_path}.",
-                            contained=key == "contained",
-                            container_ids=ctx.contained_ids,
-                        )
-                        for name, count in sub_report.rules_applied.items():
-                            state.report.rules_applied[name] = (
-                                state.report.rules_applied.get(name, 0) + count
-                            )
-                        done.append(sub)
-                if done:
-                    out[key] = done if isinstance(value, list) else done[0]
-                continue
-            if isinstance(value, list):
-                kept = []
-                for item in value:
-                    result = self._element(
-                        resource_type, child_path, item, inherited, selected, state
-                    )
-                    if result is not REDACT:
-                        kept.append(result)
-                if kept:
-                    out[key] = kept
-                else:
-                    state.report.removed += 1
+        if key == "resourceType" and path == resource_type:
+            return
+        if key.startswith("_"):
+            # Extensions/ids of a primitive: kept only where the primitive itself is kept.
+            child_path = f"{path}.{key[1:]}"
+            decision = self._decide(resource_type, child_path, value, inherited, state)
+            if decision.keeps and isinstance(value, dict | list):
+                out[key] = value
             else:
-                result = self._element(resource_type, child_path, value, inherited, selected, state)
+                state.report.removed += 1
+            return
+        child_path = f"{path}.{key}"
+        if key == "id" and path == resource_type and state.contained:
+            out[key] = self.pseudonymizer.token("contained", str(value), 12)
+            return
+        if key == "contained" or (key == "resource" and path == "Bundle.entry"):
+            items = value if isinstance(value, list) else [value]
+            done = []
+            for item in items:
+                if isinstance(item, dict):
+                    sub, sub_report = self.deidentify_resource(
+                        item,
+                        f"{state.where}{child_path}.",
+                        contained=key == "contained",
+                        container_ids=ctx.contained_ids,
+                    )
+                    for name, count in sub_report.rules_applied.items():
+                        state.report.rules_applied[name] = (
+                            state.report.rules_applied.get(name, 0) + count
+                        )
+                    done.append(sub)
+            if done:
+                out[key] = done if isinstance(value, list) else done[0]
+            return
+        if isinstance(value, list):
+            kept = []
+            for item in value:
+                result = self._element(resource_type, child_path, item, inherited, selected, state)
                 if result is not REDACT:
-                    out[key] = result
-        return out if out else REDACT
+                    kept.append(result)
+            if kept:
+                out[key] = kept
+            else:
+                state.report.removed += 1
+        else:
+            result = self._element(resource_type, child_path, value, inherited, selected, state)
+            if result is not REDACT:
+                out[key] = result
 
     def _decide(
         self, resource_type: str, path: str, value: Any, inherited: Method, state: _WalkState
@@ -467,7 +554,7 @@ def _contained_ids(resource: dict[str, Any]) -> frozenset[str]:
 
 
 class _WalkState:
-    __slots__ = ("resource", "ctx", "report", "contained", "where", "_fhirpath_results")
+    __slots__ = ("resource", "ctx", "report", "contained", "where", "impure", "_fhirpath_results")
 
     def __init__(
         self, resource: dict[str, Any], ctx: _Context, report: ResourceReport, contained: bool
@@ -477,6 +564,7 @@ class _WalkState:
         self.report = report
         self.contained = contained
         self.where = ""
+        self.impure = 0  # steps that needed the context (compiled walk: not remembered)
         self._fhirpath_results: dict[int, list[Any]] = {}
 
     def fhirpath_selects(self, rule: Rule, value: Any) -> bool:

@@ -113,6 +113,7 @@ def complex_fields(name: str, version: str = "R5") -> dict[str, tuple[Any, bool]
     return out
 
 
+@lru_cache(maxsize=1024)
 def element_names(name: str) -> frozenset[str]:
     """The JSON element names a resource type may carry at its top level (R4B and R5)."""
     return frozenset(_fields_by_json_name(name))
