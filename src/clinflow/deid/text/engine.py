@@ -283,7 +283,7 @@ class TextDeidentifier:
         spans = _with_address_units(text, spans)
         if self._patterns:
             spans = self._with_derived_usernames(text, spans, known)
-        return spans
+        return _with_handle_tokens(text, spans)
 
     def _detect(self, text: str, found: list[Span], threshold: float) -> None:
         """Pattern, phone-library and name rules over one reading of the note."""
@@ -595,6 +595,42 @@ _WORD_AFTER = re.compile(r"^[ \t]{1,2}((?i:[sd]/o|a/[lp])(?=[ \t])|[^\W\d_][\w'�
 _WORD_BEFORE = re.compile(r"([^\W\d_][\w'’-]*)[ \t]{1,2}$")
 # a nickname in quotes inside or after a name: Brandon "Bear" Szczepanski, Jesús "Chuy"
 _SITE_NUMBER = re.compile(r"[ \t]?#[ \t]?\d{1,6}(?![\w/-])")
+
+
+# a name glued into a log-in, file or chat handle by "_", "." or digits: "devika_kn66",
+# "j.okafor2", "scan_Tavares_0412"; the token ends at white space or other punctuation (a
+# sentence's full stop is not part of it)
+_HANDLE_PART = re.compile(r"[A-Za-z0-9_.]")
+
+
+def _with_handle_tokens(text: str, spans: list[Span]) -> list[Span]:
+    """A person's name found inside a handle grows over the whole handle (a username): the
+    rest of it ("_kn66") is left with the name gone otherwise, and the handle as a whole is
+    what identifies. Only where a joiner ("_", ".", a digit) touches the name."""
+    out: list[Span] = []
+    changed = False
+    for span in spans:
+        if span.entity == PERSON:
+            start, end = span.start, span.end
+            joined_after = end < len(text) and (text[end] == "_" or text[end].isdigit()
+                                                 or (text[end] == "." and end + 1 < len(text)
+                                                     and (text[end + 1].islower()
+                                                          or text[end + 1].isdigit())))  # fmt: skip
+            joined_before = start > 0 and (text[start - 1] in "_" or text[start - 1].isdigit())
+            if joined_after or joined_before:
+                while start > 0 and _HANDLE_PART.match(text, start - 1):
+                    start -= 1
+                while end < len(text) and _HANDLE_PART.match(text, end):
+                    end += 1
+                while end > span.end and text[end - 1] in "._":
+                    end -= 1  # a full stop (or a trailing joiner) after the handle
+                while start < span.start and text[start] in "._":
+                    start += 1
+                if (start, end) != (span.start, span.end):
+                    span = replace(span, start=start, end=end, entity=USERNAME)
+                    changed = True
+        out.append(span)
+    return _merge(out) if changed else spans  # a grown span may now overlap a neighbour
 
 
 def _with_site_numbers(text: str, spans: list[Span]) -> list[Span]:

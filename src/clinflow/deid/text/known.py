@@ -285,7 +285,8 @@ class KnownIdentifiers:
 
         Text and values are reduced to their letters and digits (so "(312) 555-0196",
         "312.555.0196" and "3125550196" are one needle); a hit counts only where the
-        original text has no letter or digit right before or after it.
+        original text has no letter or digit right before or after it -- a name (three
+        letters or more) may touch digits: a handle built on it ("okafor99", "2okafor").
         """
         needles = self._needles()
         if not needles:
@@ -294,12 +295,13 @@ class KnownIdentifiers:
         found: list[tuple[int, int, str]] = []
         length = len(text)
         for needle, entity in needles:
+            touches: Any = str.isalpha if entity == PERSON and len(needle) >= 3 else str.isalnum
             start = flat.find(needle)
             while start >= 0:
                 first = positions[start]
                 last = positions[start + len(needle) - 1] + 1
-                if (first == 0 or not text[first - 1].isalnum()) and (
-                    last >= length or not text[last].isalnum()
+                if (first == 0 or not touches(text[first - 1])) and (
+                    last >= length or not touches(text[last])
                 ):
                     found.append((first, last, entity))
                 start = flat.find(needle, start + 1)
