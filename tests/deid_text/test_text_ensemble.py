@@ -22,11 +22,6 @@ from .helpers import covered, patient
 KEY = bytes(range(32))
 
 
-@pytest.fixture(scope="module")
-def deid() -> TextDeidentifier:
-    policy = load_text_policy().model_copy(update={"anonymizer": "builtin"})
-    return TextDeidentifier(Pseudonymizer(KEY), policy)
-
 
 # (note text, the PHI in it that must be covered, a recognizer that must be among the finders)
 CONTEXT_CASES = [

@@ -9,20 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clinflow.deid.pseudonym import Pseudonymizer
-from clinflow.deid.text.engine import TextDeidentifier, load_text_policy
+from clinflow.deid.text.engine import TextDeidentifier
 from clinflow.deid.text.recognizers import ocr_normalized, username_forms
 
 from .helpers import covered
-
-KEY = bytes(range(32))
-
-
-@pytest.fixture(scope="module")
-def deid() -> TextDeidentifier:
-    policy = load_text_policy().model_copy(update={"anonymizer": "builtin"})
-    return TextDeidentifier(Pseudonymizer(KEY), policy)
-
 
 # (note text, the PHI in it that must be covered)
 FOUND = [

@@ -7,20 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from clinflow.deid.pseudonym import Pseudonymizer
-from clinflow.deid.text.engine import TextDeidentifier, load_text_policy
+from clinflow.deid.text.engine import TextDeidentifier
 from clinflow.deid.text.known import KnownIdentifiers
 from clinflow.deid.text.names import brand_or_abbreviation_shape
 
 from .helpers import covered
-
-KEY = bytes(range(32))
-
-
-@pytest.fixture(scope="module")
-def deid() -> TextDeidentifier:
-    policy = load_text_policy().model_copy(update={"anonymizer": "builtin"})
-    return TextDeidentifier(Pseudonymizer(KEY), policy)
 
 
 def _known(given: str, family: str) -> KnownIdentifiers:

@@ -12,20 +12,10 @@ from __future__ import annotations
 
 import pytest
 
-from clinflow.deid.pseudonym import Pseudonymizer
-from clinflow.deid.text.engine import TextDeidentifier, load_text_policy
+from clinflow.deid.text.engine import TextDeidentifier
 from clinflow.deid.text.known import KnownIdentifiers
 
 from .helpers import covered
-
-KEY = bytes(range(32))
-
-
-@pytest.fixture(scope="module")
-def deid() -> TextDeidentifier:
-    policy = load_text_policy().model_copy(update={"anonymizer": "builtin"})
-    return TextDeidentifier(Pseudonymizer(KEY), policy)
-
 
 FOUND = [
     # exported message threads: the sender's handle after a time stamp, then everywhere

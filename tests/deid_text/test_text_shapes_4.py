@@ -9,19 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from clinflow.deid.pseudonym import Pseudonymizer
-from clinflow.deid.text.engine import TextDeidentifier, load_text_policy
+from clinflow.deid.text.engine import TextDeidentifier
 
 from .helpers import covered, overlapping
-
-KEY = bytes(range(32))
-
-
-@pytest.fixture(scope="module")
-def deid() -> TextDeidentifier:
-    policy = load_text_policy().model_copy(update={"anonymizer": "builtin"})
-    return TextDeidentifier(Pseudonymizer(KEY), policy)
-
 
 FOUND = [
     # message exports stamped with a bracketed 24-hour time, and every later occurrence

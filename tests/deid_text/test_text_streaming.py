@@ -9,9 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.deid.text.corpus import load_annotated_notes
-from clinflow.deid.text.engine import TextDeidentifier, load_text_policy
+from clinflow.deid.text.engine import TextDeidentifier
 from clinflow.deid.text.evaluate import known_for_note
 from clinflow.deid.text.streaming import StreamingTextDeidentifier
 
@@ -19,11 +18,6 @@ from .helpers import DEV_NOTES
 
 NOTES = load_annotated_notes(Path(__file__).parent / "data" / DEV_NOTES)
 
-
-@pytest.fixture(scope="module")
-def deid() -> TextDeidentifier:
-    policy = load_text_policy().model_copy(update={"anonymizer": "builtin"})
-    return TextDeidentifier(Pseudonymizer(bytes(range(32))), policy)
 
 
 def stream(deid: TextDeidentifier, text: str, cuts: list[int], window: int = 96,
