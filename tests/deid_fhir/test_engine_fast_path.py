@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -23,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clinflow.config import scenarios_dir
-from clinflow.deid.fhir.engine import FhirDeidentifier
+from clinflow.deid.fhir.engine import FhirDeidentifier, urn_uuid
 from clinflow.deid.fhir.io import FhirDeidRunner
 from clinflow.deid.fhir.policy import Policy, load_policy, parse_policy
 from clinflow.deid.fhir.stage import DeidOutcome, FhirDeidStage, RecordedQuarantine
@@ -289,3 +290,8 @@ def test_mutated_resources_give_the_generic_walk_s_output(
     document = data.draw(st.sampled_from(small_bundles))
     pair.check(_mutate(document, data))
     pair.check(document)  # the unmutated one after: nothing remembered wrongly
+
+
+@given(digest=st.binary(min_size=16, max_size=32))
+def test_urn_uuid_writes_what_uuid_writes(digest: bytes) -> None:
+    assert urn_uuid(digest) == "urn:uuid:" + str(uuid.UUID(bytes=digest[:16]))

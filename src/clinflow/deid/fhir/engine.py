@@ -15,7 +15,6 @@ a Patient not in the input) or is not a FHIR reference at all (``../../etc/passw
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -229,9 +228,7 @@ class FhirDeidentifier:
         if target is None:
             match = _TRAILING_REFERENCE.search(full_url)
             if match is None:
-                return "urn:uuid:" + str(
-                    uuid.UUID(bytes=self.pseudonymizer.digest("fullurl", full_url)[:16])
-                )
+                return urn_uuid(self.pseudonymizer.digest("fullurl", full_url))
             target = (match.group("type"), match.group("id"))
         return self.full_url_for(*target)
 
@@ -241,9 +238,7 @@ class FhirDeidentifier:
         if cached is not None:
             return cached
         mapped = self.map_id(resource_type, resource_id)
-        full_url = "urn:uuid:" + str(
-            uuid.UUID(bytes=self.pseudonymizer.digest("fullurl", mapped)[:16])
-        )
+        full_url = urn_uuid(self.pseudonymizer.digest("fullurl", mapped))
         if resource_type != "Patient":  # a Patient's id maps through the growing index
             if len(self._full_url_cache) > 200_000:
                 self._full_url_cache.clear()
@@ -539,6 +534,13 @@ class FhirDeidentifier:
         if result is REDACT:
             state.report.removed += 1
         return result
+
+
+def urn_uuid(digest: bytes) -> str:
+    """``urn:uuid:`` and the UUID of a digest's first 16 bytes, as ``str(uuid.UUID(bytes=...))``
+    writes it (lower-case hex, 8-4-4-4-12), without building the UUID object."""
+    h = digest[:16].hex()
+    return f"urn:uuid:{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
 def _contained_ids(resource: dict[str, Any]) -> frozenset[str]:
