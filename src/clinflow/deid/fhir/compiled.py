@@ -93,29 +93,25 @@ class CompiledWalk:
         decide it, for any value."""
         engine = self.engine
         path = node.path
+        extension = key.startswith("_")
         if node.root and key == "resourceType":
             step = Step(SKIP)
-        elif key.startswith("_"):
-            child_path = f"{path}.{key[1:]}"
+        elif key == "contained" or (key == "resource" and path == "Bundle.entry"):
+            step = Step(GENERIC)
+        else:
+            child_path = f"{path}.{key[1:] if extension else key}"
             plan = engine._plan(resource_type, child_path)
             if plan.dynamic:
                 step = Step(GENERIC)
-            else:
+            elif extension:
                 step = Step(PRIMITIVE_EXTENSION, child_path)
                 method = node.inherited
                 if plan.static is not None:  # the generic rules count here too (_decide)
                     step.name = plan.static.name
                     method = plan.static.method
                 step.keeps = method.keeps
-        elif key == "contained" or (key == "resource" and path == "Bundle.entry"):
-            step = Step(GENERIC)
-        else:
-            child_path = f"{path}.{key}"
-            plan = engine._plan(resource_type, child_path)
-            if plan.dynamic:
-                step = Step(GENERIC)
             else:
-                step = Step(ELEMENT, child_path)
+                step = Step(ROOT_ID if node.root and key == "id" else ELEMENT, child_path)
                 rule = plan.static
                 if rule is not None and rule.generic and not node.selected:
                     rule = None
@@ -132,8 +128,6 @@ class CompiledWalk:
                     rule is not None or (node.selected and method is not unknown),
                     False,
                 )
-                if node.root and key == "id":
-                    step.kind = ROOT_ID
         node.steps[key] = step
         return step
 
