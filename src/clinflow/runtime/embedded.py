@@ -286,7 +286,16 @@ class EmbeddedRuntime:
         queue = self._queues[name]
         ends_needed = self._upstream[name]
         ends_seen = 0
+        # A hop whose stage computes in worker processes (``stage.offload``) keeps two batches
+        # going: the next batch's computation starts in the workers before this process
+        # applies the previous one's outcomes (quarantine, AuditEvents, release), so neither
+        # side waits for the other. Batches are still applied in order, one at a time.
+        offloads = getattr(hop.stage, "offload", None) is not None
+        ahead: tuple[list[Envelope], asyncio.Future[dict[str, Any] | None]] | None = None
         while True:
+            if ahead is not None and queue.empty():
+                await self._process_batch(name, *ahead)  # nothing new to start meanwhile
+                ahead = None
             first = await queue.get()
             if hop.linger_s and first is not _END and queue.qsize() < self.batch - 1:
                 await asyncio.sleep(hop.linger_s)
@@ -295,15 +304,37 @@ class EmbeddedRuntime:
                 items.append(queue.get_nowait())
             batch = [item for item in items if isinstance(item, Envelope)]
             ends_seen += len(items) - len(batch)
-            if batch:
+            if batch and offloads:
+                started = (batch, self._start_offload(name, batch))
+                if ahead is not None:
+                    await self._process_batch(name, *ahead)
+                ahead = started
+            elif batch:
                 await self._process_batch(name, batch)
             if ends_seen >= ends_needed:
+                if ahead is not None:
+                    await self._process_batch(name, *ahead)
+                    ahead = None
                 await self._settle(name)
                 for child in hop.downstream:
                     await self._queues[child].put(_END)
                 return
 
-    async def _process_batch(self, name: str, batch: list[Envelope]) -> None:
+    def _start_offload(
+        self, name: str, batch: list[Envelope]
+    ) -> asyncio.Future[dict[str, Any] | None]:
+        """Start the workers on ``batch`` (what the ledger and the hop's in-flight set do not
+        already hold); ``_process_batch`` checks both again when it applies the outcomes."""
+        done = self.ledger.seen(name, (e.message_id for e in batch)) if self.ledger else set()
+        stage = self.graph.hops[name].stage
+        return asyncio.ensure_future(self._offload(stage, batch, done, self._unmarked[name]))
+
+    async def _process_batch(
+        self,
+        name: str,
+        batch: list[Envelope],
+        offloading: asyncio.Future[dict[str, Any] | None] | None = None,
+    ) -> None:
         self._batches += 1
         if self._batches in _REFREEZE_AT:
             freeze_long_lived()  # what the first batches loaded lazily (name lists, models)
@@ -316,7 +347,10 @@ class EmbeddedRuntime:
         busy = 0.0
         outputs: list[Envelope] = []
         completed: list[str] = []
-        offloaded = await self._offload(hop.stage, batch, done, unmarked)
+        if offloading is None:
+            offloaded = await self._offload(hop.stage, batch, done, unmarked)
+        else:  # started earlier (``_start_offload``); a message computed for nothing is skipped
+            offloaded = await offloading
         slice_started = time.perf_counter()  # the workers' time is not this hop's
         for position, envelope in enumerate(batch, start=1):
             if position % FLUSH_EVERY == 0:

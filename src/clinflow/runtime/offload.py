@@ -160,16 +160,18 @@ class DeidWorkers:
         self, worker: int, items: list[tuple[str, bytes]]
     ) -> tuple[list[DeidOutcome | None], RunReport | None]:
         for attempt in range(2):
+            executor = self._executors[worker]
             try:
-                outcomes, report = await asyncio.wrap_future(
-                    self._executors[worker].submit(_work, items)
-                )
+                outcomes, report = await asyncio.wrap_future(executor.submit(_work, items))
                 return list(outcomes), report
             except BrokenProcessPool:
-                # the worker died (killed, out of memory): replace it; retry the share once
-                self._executors[worker].shutdown(wait=False, cancel_futures=True)
-                self._executors[worker] = self._start()
-                self.restarts += 1
+                # the worker died (killed, out of memory): replace it -- once, though two
+                # batches in flight (the runtime starts the next before applying this one)
+                # both see it die -- and retry the share once
+                if self._executors[worker] is executor:
+                    executor.shutdown(wait=False, cancel_futures=True)
+                    self._executors[worker] = self._start()
+                    self.restarts += 1
                 if attempt:
                     break
         return [None] * len(items), None
