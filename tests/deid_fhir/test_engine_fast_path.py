@@ -274,8 +274,14 @@ def small_bundles(cohorts: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     return found
 
 
+# derandomize: the engine pairs keep state across examples (remembered walks, known
+# patients), which once made hypothesis report its strategy flaky while replaying a case;
+# the same 150 examples every run keep CI's verdict the one seen here
 @settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(data=st.data())
 def test_mutated_resources_give_the_generic_walk_s_output(
