@@ -45,7 +45,7 @@ TREAT = "TREAT"
 RESEARCH = "HRESCH"
 ICU_DESTINATION = "scoring-icu"
 RESEARCH_DESTINATION = "research-store"
-RESEARCH_LINGER_S = 0.05  # how long the research path waits to batch (embedded runtime)
+RESEARCH_LINGER_S = 0.01  # how long the research path waits to batch (embedded runtime)
 AGENT = "clinflow-pipeline"
 
 
