@@ -24,7 +24,7 @@ import orjson
 from clinflow.deid.fhir.methods import REDACT, Method
 
 if TYPE_CHECKING:
-    from clinflow.deid.fhir.engine import FhirDeidentifier, _WalkState
+    from clinflow.deid.fhir.engine import FhirDeidentifier, WalkState
 
 # The date safety net: a string a kept element inherits that looks like a date is shifted.
 FULL_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:T[\d:.]+(?:Z|[+-]\d{2}:\d{2})?)?$")
@@ -131,7 +131,7 @@ class CompiledWalk:
         node.steps[key] = step
         return step
 
-    def walk(self, node: Node, value: dict[str, Any], state: _WalkState) -> Any:
+    def walk(self, node: Node, value: dict[str, Any], state: WalkState) -> Any:
         """``FhirDeidentifier._walk`` of ``value`` at ``node``: the same output and report."""
         out: dict[str, Any] = {}
         steps = node.steps
@@ -178,7 +178,7 @@ class CompiledWalk:
         return out if out else REDACT
 
     def _element(
-        self, step: Step, value: Any, state: _WalkState, applied: dict[str, int]
+        self, step: Step, value: Any, state: WalkState, applied: dict[str, int]
     ) -> Any:
         name = step.name
         if isinstance(value, dict):
@@ -209,7 +209,7 @@ class CompiledWalk:
             state.report.removed += 1
         return result
 
-    def _remembered(self, node: Node, value: dict[str, Any], state: _WalkState) -> Any:
+    def _remembered(self, node: Node, value: dict[str, Any], state: WalkState) -> Any:
         """``walk(node, value)``, from memory when a walk of the same JSON at the same node
         only kept and removed, and kept all of it or nothing: vital signs repeat their code,
         category and quantity. Engine inputs are parsed JSON; a null in the JSON (also what

@@ -376,7 +376,7 @@ class FhirDeidentifier:
             resource_type,
             self.pseudonymizer.patient_pseudonym(patient_key) if patient_key else None,
         )
-        state = _WalkState(resource, ctx, report, contained)
+        state = WalkState(resource, ctx, report, contained)
         state.where = where  # contained resources are located under this one
         if self._compiled is not None:
             node = self._compiled.node(resource_type, self._unknown, True, True)
@@ -391,7 +391,7 @@ class FhirDeidentifier:
     def deidentify_entry(self, entry: dict[str, Any], where: str = "") -> dict[str, Any]:
         """A Bundle entry's wrapper (fullUrl, request, search, response) without its resource."""
         ctx = _Context(self, "Bundle", None, where)
-        state = _WalkState(entry, ctx, ResourceReport("Bundle", None), False)
+        state = WalkState(entry, ctx, ResourceReport("Bundle", None), False)
         state.where = where
         if self._compiled is not None:
             node = self._compiled.node("Bundle.entry", self._unknown, True, False)
@@ -401,7 +401,7 @@ class FhirDeidentifier:
         return {} if out is REDACT else dict(out)
 
     def _walk(
-        self, node: dict[str, Any], path: str, inherited: Method, selected: bool, state: _WalkState
+        self, node: dict[str, Any], path: str, inherited: Method, selected: bool, state: WalkState
     ) -> Any:
         """The generic walk (the reference the compiled one is checked against): every
         element's path built, its plan looked up and its rules checked where it stands."""
@@ -418,7 +418,7 @@ class FhirDeidentifier:
         path: str,
         inherited: Method,
         selected: bool,
-        state: _WalkState,
+        state: WalkState,
     ) -> None:
         """Decide one key of the dict at ``path`` into ``out``."""
         ctx = state.ctx
@@ -473,7 +473,7 @@ class FhirDeidentifier:
                 out[key] = result
 
     def _decide(
-        self, resource_type: str, path: str, value: Any, inherited: Method, state: _WalkState
+        self, resource_type: str, path: str, value: Any, inherited: Method, state: WalkState
     ) -> Method:
         plan = self._plan(resource_type, path)
         for rule in plan.dynamic:
@@ -492,7 +492,7 @@ class FhirDeidentifier:
         value: Any,
         inherited: Method,
         parent_selected: bool,
-        state: _WalkState,
+        state: WalkState,
     ) -> Any:
         """Decide one element. Generic rules (by data type) only transform elements whose
         parent was selected: they never bring back content the allow-list left out."""
@@ -555,7 +555,10 @@ def _contained_ids(resource: dict[str, Any]) -> frozenset[str]:
     )
 
 
-class _WalkState:
+class WalkState:
+    """One resource's walk: the resource, its context and report, and the FHIRPath results
+    worked out for it; the generic and the compiled walk (``compiled.py``) share it."""
+
     __slots__ = ("resource", "ctx", "report", "contained", "where", "impure", "_fhirpath_results")
 
     def __init__(
