@@ -141,3 +141,27 @@ def test_a_shifted_date_equal_to_another_planted_date_is_coincidental_not_residu
     assert report.residual == 0 and len(report.coincidental) == 1
     (out / "b.json").write_text('{"start": "2023-08-21", "old": "2024-01-08"}', encoding="utf-8")
     assert scan(manifest, out, lambda patient: -140).residual == 1  # the original still leaks
+
+
+@pytest.mark.parametrize("style", [0, 1, 2, 3, 4])
+def test_a_coincidental_shifted_date_is_recognised_in_every_note_spelling(
+    tmp_path: Path, style: int
+) -> None:
+    """A note's "06 Jan 2026" shifted by -70 days is written "28 Oct 2025", also the prior
+    admission quoted in another note: seen in a demo run (a per-data-dir key), reported as
+    residual because the scanner could not read the "%d %b %Y" spelling."""
+    from datetime import date
+
+    from clinflow.synthetic.notes import format_date
+
+    seen, prior = date(2026, 1, 6), date(2025, 10, 28)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "note.txt").write_text(f"was seen on {format_date(prior, style)}.", encoding="utf-8")
+    manifest = write_manifest(
+        tmp_path / "m.ndjson",
+        [entry(format_date(seen, style), PhiKind.DATE, "note.txt"),
+         entry(format_date(prior, style), PhiKind.DATE, "note.txt")],
+    )  # fmt: skip
+    report = scan(manifest, out, lambda patient: -70)
+    assert report.residual == 0 and len(report.coincidental) == 1

@@ -37,7 +37,10 @@ from clinflow.synthetic.manifest import PhiEntry, PhiKind, read_manifest
 
 DICOM_SUFFIXES = {".dcm", ".dicom", ""}
 TEXT_SUFFIXES = {".json", ".ndjson", ".txt", ".csv", ".xml", ".html", ".md", ".yaml"}
-_DATE_FORMATS = ("%Y%m%d", "%Y-%m-%d", "%m/%d/%Y", "%B %d, %Y", "%d %B %Y", "%b %d, %Y")
+# every spelling the generator's notes use (synthetic.notes.format_date) and a few more: a
+# date the scanner cannot read is never recognised as the shifted image of another
+_DATE_FORMATS = ("%Y%m%d", "%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y", "%B %d, %Y", "%d %B %Y",
+                 "%b %d, %Y", "%d %b %Y")  # fmt: skip
 _DIGIT_KINDS = {
     PhiKind.PHONE,
     PhiKind.FAX,
