@@ -612,11 +612,11 @@ def _with_handle_tokens(text: str, spans: list[Span]) -> list[Span]:
     for span in spans:
         if span.entity == PERSON:
             start, end = span.start, span.end
-            joined_after = end < len(text) and (text[end] == "_" or text[end].isdigit()
-                                                 or (text[end] == "." and end + 1 < len(text)
-                                                     and (text[end + 1].islower()
-                                                          or text[end + 1].isdigit())))  # fmt: skip
-            joined_before = start > 0 and (text[start - 1] in "_" or text[start - 1].isdigit())
+            after = text[end : end + 2]
+            joined_after = after[:1] == "_" or after[:1].isdigit() or (
+                after[:1] == "." and (after[1:].islower() or after[1:].isdigit())
+            )
+            joined_before = start > 0 and (text[start - 1] == "_" or text[start - 1].isdigit())
             if joined_after or joined_before:
                 while start > 0 and _HANDLE_PART.match(text, start - 1):
                     start -= 1
