@@ -10,11 +10,11 @@ shared by every process of one machine; ids only, never payloads or PHI.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 from pathlib import Path
 
-from clinflow.sqlite_store import open_wal, where_equal, write_transaction
+from clinflow.sqlite_locked import LockedWalStore
+from clinflow.sqlite_store import write_transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS processed (
@@ -25,12 +25,11 @@ CREATE TABLE IF NOT EXISTS processed (
 """
 
 
-class Ledger:
+class Ledger(LockedWalStore):
     """SQLite ledger of completed (hop, message id) pairs; batch-friendly."""
 
     def __init__(self, path: Path) -> None:
-        self._conn = open_wal(path, _SCHEMA)
-        self._lock = threading.Lock()
+        super().__init__(path, _SCHEMA)
 
     def seen(self, hop: str, message_ids: Iterable[str]) -> set[str]:
         """The subset of ``message_ids`` that ``hop`` already completed."""
@@ -55,10 +54,4 @@ class Ledger:
             self._conn.executemany("INSERT OR IGNORE INTO processed VALUES (?, ?)", rows)
 
     def count(self, hop: str | None = None) -> int:
-        sql, params = where_equal("SELECT count(*) FROM processed", "hop", hop)
-        with self._lock:
-            return int(self._conn.execute(sql, params).fetchone()[0])
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        return self._count_where("SELECT count(*) FROM processed", "hop", hop)

@@ -18,7 +18,6 @@ Observation (same id, other content) is a new row.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,8 @@ from typing import Any
 import orjson
 
 from clinflow.interfaces import RetractionReport, RetractionRequest
-from clinflow.sqlite_store import open_wal, where_equal, write_transaction
+from clinflow.sqlite_locked import LockedWalStore
+from clinflow.sqlite_store import write_transaction
 
 # The lineage sinks whose records a scoring retraction target covers.
 SCORING_SINKS = ("scoring-icu", "scoring-triage")
@@ -43,13 +43,12 @@ CREATE INDEX IF NOT EXISTS observations_patient ON observations(patient, source_
 """
 
 
-class ScoringStore:
+class ScoringStore(LockedWalStore):
     """Append, replay and delete the Observations a scoring service ingested."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._conn = open_wal(path, _SCHEMA, secure_delete=True)
-        self._lock = threading.Lock()
+        super().__init__(path, _SCHEMA, secure_delete=True)
 
     def append(self, rows: Iterable[tuple[str, dict[str, Any]]]) -> int:
         """Store (patient pseudonym, Observation) pairs in one transaction; rows held already
@@ -139,13 +138,7 @@ class ScoringStore:
             return [row[0] for row in rows]
 
     def count(self, patient: str | None = None) -> int:
-        sql, params = where_equal("SELECT count(*) FROM observations", "patient", patient)
-        with self._lock:
-            return int(self._conn.execute(sql, params).fetchone()[0])
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        return self._count_where("SELECT count(*) FROM observations", "patient", patient)
 
 
 class StoredScoringTarget:
