@@ -281,6 +281,7 @@ class TextDeidentifier:
         found = [s for s in found if not _bare_country(text, s) and not _word_shaped(text, s)]
         spans = _with_site_numbers(text, _extend_names(text, _merge(found)))
         spans = _with_address_units(text, spans)
+        spans = _with_ages_after_names(text, spans)
         if self._patterns:
             spans = self._with_derived_usernames(text, spans, known)
         return _with_handle_tokens(text, spans)
@@ -665,6 +666,26 @@ _ROUTE = re.compile(r"(?i:route|rte|highway|hwy|state[ \t]+route|sr|county[ \t]+
 _HOUSE_NUMBER_BEFORE = re.compile(r"(?<![\w,.-])\d{1,5}[ \t]+$")
 _STREET_END = re.compile(r"\b(?:St|Street|Ave|Avenue|Rd|Road|Dr|Drive|Cres|Crescent|Way)$")
 _NUMBER_AFTER_STREET = re.compile(r"[ \t]\d{1,3}(?=[ \t]*(?:#|,|\n|$))")
+# a quadrant or direction closing a street's name: "1220 32nd Ave S, Fargo"
+_COMPASS_AFTER_STREET = re.compile(r"[ \t](?:N|S|E|W|NE|NW|SE|SW)\.?(?=[ \t]*(?:,|\n|$))")
+
+
+# an age over 89 in parentheses right after a person's name: "sister Greta (94)", "(91 y)"
+_AGE_AFTER_NAME = re.compile(
+    r"[ \t]{0,2}\((?P<age>9\d|1[01]\d)(?:[ \t]?(?:y|yo|y/o|yrs?|years?)\.?)?\)"
+)
+
+
+def _with_ages_after_names(text: str, spans: list[Span]) -> list[Span]:
+    """An age over 89 (PHI under Safe Harbor) written in parentheses after a name found: a
+    number there says how old the person is, not a dose or a score."""
+    extra = [
+        Span(match.start("age"), match.end("age"), AGE, "age_after_name", 0.6)
+        for span in spans
+        if span.entity == PERSON and (match := _AGE_AFTER_NAME.match(text, span.end))
+        and not any(s.start < match.end("age") and match.start("age") < s.end for s in spans)
+    ]
+    return _merge([*spans, *extra]) if extra else spans
 
 
 def _with_address_units(text: str, spans: list[Span]) -> list[Span]:
@@ -679,6 +700,10 @@ def _with_address_units(text: str, spans: list[Span]) -> list[Span]:
                 number := _NUMBER_AFTER_STREET.match(text, end)
             ):
                 end = number.end()
+            elif _STREET_END.search(text, start, end) and (
+                compass := _COMPASS_AFTER_STREET.match(text, end)
+            ):
+                end = compass.end()
             if unit := _UNIT_AFTER.match(text, end):
                 end = unit.end()
             window = text[max(0, start - 16) : start]
@@ -701,6 +726,11 @@ NAME_PARTICLES = frozenset(
     "bin ibn bint binti binte bte al el abu ap de del della dei der den di da das dos du la le "
     "van von ter ten y s/o d/o a/l a/p".split()
 )
+
+
+# particles that begin a family name (Dutch, German, French, Spanish, Portuguese, Italian)
+_SURNAME_PARTICLES = frozenset("de del della der den di da dos du van von ter ten".split())
+_PARTICLE_BEFORE = re.compile(r"(?<![\w'’.-])([a-z]{2,5})[ \t]$")
 
 
 def _given_name_before(text: str, start: int, word: str) -> bool:
@@ -874,6 +904,13 @@ def _extend_names(text: str, spans: list[Span]) -> list[Span]:
             is_name_like(word[1]) or _given_name_before(text, start - len(word[0]), word[1])
         ):
             start -= len(word[0])
+        # a family name's particles written before it ("de Wit, Maarten", "van der Berg")
+        while (
+            (particle := _PARTICLE_BEFORE.search(text, max(0, start - 8), start))
+            and particle[1] in _SURNAME_PARTICLES
+            and text[start : start + 1].isupper()
+        ):
+            start = particle.start(1)
         if (
             grown
             and grown[-1].entity == PERSON

@@ -100,6 +100,10 @@ _WEAK_CUES = regex.compile(
     r"messaged|texted|emailed|phoned|told|asked|thanked|updated|"
     r"(?:present|attendees|in\s+attendance|participants|team|members)\s*:|"
     r"(?:off|on|oncoming|outgoing|incoming|handoff\s+to)\s*:|"
+    # staff labelled by their theatre or ward role: "ODP: Obed", "Scrub: Mara", "NIC: Ffion"
+    r"(?:odp|scrub(?:\s+nurse)?|anaesthetist|anesthetist|circulat(?:ing|or)|nic|cons|sho|"
+    r"outreach|registrar|midwife|physio|ota|slt|key\s*worker|named\s+nurse|charge\s+nurse|"
+    r"allocated\s+nurse|nurse\s+in\s+charge|porter|hca|runner|recorder|scribe)\s*:|"
     r"(?:his|her|their|pt's|patient's)\s+\w+)\s*,?)[ \t]{1,3}",
     regex.I | regex.V0,
 )

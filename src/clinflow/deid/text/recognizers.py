@@ -306,7 +306,9 @@ PATTERNS: tuple[PatternSpec, ...] = (
         "date_weekday_lower",
         DATE,
         r"\b(?:mon|tue|tues|wed|weds|thu|thur|thurs|fri|sat|sun|monday|tuesday|wednesday|"
-        r"thursday|friday|saturday|sunday)\.?,?[ \t]{1,2}\d{1,2}/\d{1,2}(?![\d/]|\.\d)",
+        r"thursday|friday|saturday|sunday)\.?,?(?:[ \t]{1,2}\d{1,2}/\d{1,2}(?![\d/]|\.\d)"
+        # or before a day and a month in words: "tues 3rd feb 2071" (the date its own match)
+        rf"|(?=[ \t]{{1,2}}\d{{1,2}}(?:st|nd|rd|th)?[ \t]+(?i:{MONTHS})\b))",
         0.55,
     ),
     PatternSpec(
@@ -470,8 +472,19 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.6,
         regex.I,
     ),
+    PatternSpec(
+        # a team or person between the paging verb and the number: "page ortho 4-4821",
+        # "bleep the reg 5512"
+        "phone_paged_team",
+        PHONE,
+        r"\b(?:page|paged|pager|bleep|bleeped)[ \t]+(?:the[ \t]+)?[A-Za-z]{2,10}[ \t]+"
+        r"(?P<phi>(?:\d{1,2}-)?\d{4,5})(?![\d/]|,\d|\.\d)",
+        0.6,
+        regex.I,
+    ),
     PatternSpec("pager_prefixed", PHONE, r"\b[pPxX](?:\d{1,2}-)?\d{4,5}\b", 0.6),
-    PatternSpec("email", EMAIL, r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", 0.95),
+    # (the last label starts with a letter: "0.75V@0.4ms" is a pacing threshold)
+    PatternSpec("email", EMAIL, r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z][\w-]*", 0.95),
     PatternSpec("url", URL, r"\bhttps?://[^\s<>\"')]+|\bwww\.[^\s<>\"')]+", 0.9, regex.I),
     PatternSpec(
         "ipv4",
@@ -523,8 +536,12 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"job|record|claim|invoice|study|exam|ticket|tracking|VIN|plate|tag|DL|passport|"
         r"insurance|group|MBI|HICN|Medicare|Medicaid|pacemaker|implant|lot|model|S/N|SN|"
         r"UDI|catalog|file|batch|control|confirmation|auth|authorization|voucher|medallion|"
-        r"path|employee|staff|conf|chart|CLIA|folder|donor|unit\s+no)"
+        r"path|employee|staff|conf|chart|CLIA|folder|donor|unit\s+no|ser|serial\s+no)"
         r"(?:\s+(?:no\.?|number|#|id|num))?[:#\s]{1,4}"
+        # "serial number is X", "serial ending in 4471"
+        r"(?:(?-i:is|was|ending|ends)(?:[ \t]+in)?[ \t]{1,2})?"
+        # (a spinal level after "plate" or "implant" is anatomy: "plate T10-L2")
+        r"(?!(?-i:[CTLS]\d{1,2}(?:-[CTLS]?\d{1,2})?)(?![\w-]))"
         r"(?P<phi>[A-Z]{0,5}-?\d(?=[\dA-Z/.-]{2,})[\dA-Z]*(?:[/.-][\dA-Z]+)*"
         # a trailing check letter in capitals only ("4471-0099 B", not "4471-0099 on")
         r"(?:[ ]\d{3,}(?![\d/:.]))*(?-i:[ ][A-Z]{1,3}(?![\w]))?"
@@ -535,9 +552,36 @@ PATTERNS: tuple[PatternSpec, ...] = (
         regex.I,
     ),
     PatternSpec(
+        # a licence, health-card or hospital number written with its region or register in
+        # capitals and spaced digit groups: "CDL TX 441902117", "DL NV B2291 4471 88",
+        # "HPCSA MP 0081234", "hosp no QB 4471 209", "HSN: 551 208 337" (five digits at least)
+        "licence_spaced",
+        ID,
+        r"\b(?:(?-i:CDL|DL|HPCSA|HSN|PHN|NHI|GMC|MCNZ|AHPRA|MDCN|PMDC|KMPDC|SANC|IMC|MCI)"
+        r"|driver'?s?[ \t]+licen[cs]e|licen[cs]e|lic|permit"
+        r"|(?:hosp(?:ital)?|health(?:[ \t]+card)?|folder|unit|file|chart|patient)"
+        r"(?=[ \t]*(?:no\b|number|num\b|#)))\.?"
+        r"(?:[ \t]*(?:no\.?|number|num|#))?[ \t]*[:#]?[ \t]{0,2}"
+        r"(?=(?:[A-Z \t]*\d){5})"
+        r"(?P<phi>(?-i:[A-Z]{1,3}[ \t][A-Z]{0,2}\d{3,}(?:[ \t]\d{2,}){0,3}"
+        r"|\d{3,}(?:[ \t]\d{3,}){1,3}))"
+        r"(?![\w.-]|[ \t]*(?:mg|mcg|ml|mL|units?|%|x\b))",
+        0.6,
+        regex.I,
+    ),
+    PatternSpec(
+        # a device's network (MAC) address: "00:1B:44:11:3A:B7"
+        "mac_address",
+        ID,
+        r"(?<![\w:-])[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}(?![\w:-])",
+        0.7,
+    ),
+    PatternSpec(
         "document_id",
         ID,
-        r"(?<![\w/-])[A-Z]{1,4}\d{2,}(?:[/-][A-Z]{0,3}\d{2,})+(?![\w/-])"
+        # (not a span of spinal levels: "T10-T12")
+        r"(?<![\w/-])(?![CTLS]\d{1,2}-[CTLS]?\d{1,2}(?![\w/-]))"
+        r"[A-Z]{1,4}\d{2,}(?:[/-][A-Z]{0,3}\d{2,})+(?![\w/-])"
         r"|(?<![\w/.-])\d{3,}/\d{4,}(?![\w/])|(?<![\w/.-])\d{4,}/\d{3,}(?![\w/])"
         # letters then two or more slashed parts with digits: "IPC/2025/NV-017"
         r"|(?=[A-Z]{2,5}/)(?<![\w/-])[A-Z]{2,5}(?:/[A-Z0-9-]*\d[A-Z0-9-]*){2,}(?![\w/])",
@@ -555,6 +599,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"(?<=\b(?:user(?:name)?|login|log-in|user\s*id|userid|uid|screen\s*name|handle|"
         r"dictated\s+by|transcribed\s+by|transcriptionist|typist|entered\s+by)\s*[:#]\s*)"
         r"[A-Za-z][\w.-]{1,30}"
+        r"|(?<=\b(?:transcribed|typed)[ \t]*[:/]?[ \t]*)(?!by\b|on\b|at\b)[a-z]{2,6}"
+        r"(?=[ \t]+\d|[ \t]*$)"
         r"|(?<=\b(?:user(?:name)?|login|user\s*id|userid|account|handle|by)\s+)"
         r"[a-z][a-z._-]{1,20}\d{1,6}[a-z]*\b",
         0.7,
@@ -564,7 +610,9 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # a user id in parentheses after a time stamp: "14:30 (jquist)"; a code after " / "
         "username_stamp",
         USERNAME,
-        r"(?<=\d[ \t]?\()[a-z][a-z0-9._]{2,15}(?=\))|(?<=/[ \t]?)[A-Z]{2,4}\d{1,6}\b",
+        r"(?<=\d[ \t]?\()[a-z][a-z0-9._]{2,15}(?=\))|(?<=/[ \t]?)[A-Z]{2,4}\d{1,6}\b"
+        # after a date or time and a comma in parentheses: "(03/12/2071, tkoval)"
+        r"|(?<=\(\d{1,4}[/:.-]\d{1,2}(?:[/:.-]\d{2,4})?,[ \t]?)[a-z][a-z0-9._]{2,15}(?=\))",
         0.5,
     ),
     PatternSpec(
@@ -579,7 +627,12 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # (not a bacterium: "E. Coli", "C. Diff", "H. Pylori")
         "initial_surname",
         PERSON,
-        r"\b\p{Lu}\.[ \t]?(?!(?:Coli|Diff|Difficile|Pylori|Aureus|Aeruginosa|Pneumoniae|"
+        # (also a given name cut to two letters: "Kh. Batbayar", "Wm. Tully"; not "St.",
+        # "Dr.", "Pt." or "Rx.")
+        r"\b(?:\p{Lu}|(?!(?:St|Mt|Ft|Pt|Dx|Hx|Rx|Tx|Sx|Fx|Bx|Cx|No|Vs|Co|Ca|Ph|Wt|Ht|Ex|Op|Dr|"
+        r"Mr|Ms|Jr|Sr|Fr|Sq|Rd|Av|Ln|Ct|Pl|Hr|Mo|Yr|Wk|Oz|Lb|Kg|Mg|Ml|Cm|Mm|In|On|At|To|Of|Is|"
+        r"It|He|We|Me|My|Or|So|Up|Us|Do|Go|No|Am|An|As|Be|By|If)\.)\p{Lu}\p{Ll})\.[ \t]?"
+        r"(?!(?:Coli|Diff|Difficile|Pylori|Aureus|Aeruginosa|Pneumoniae|"
         r"Faecalis|Faecium|Epidermidis|Albicans|Jirovecii|Influenzae|Vulgaris|Mirabilis|"
         r"Marcescens|Cloacae|Baumannii|Fib|Flutter|Gonorrhoeae|Trachomatis|Vaginalis|"
         r"Pyogenes|Agalactiae|Typhi|Enteritidis|Jejuni|Monocytogenes|Gondii|Burgdorferi|"
@@ -657,7 +710,10 @@ PATTERNS: tuple[PatternSpec, ...] = (
         USERNAME,
         r"(?m)^[ \t]*(?P<phi>[A-Z]{2,4}/[A-Z]{2,4})(?=[ \t]*$|[ \t]+(?:D|T|DD|DT|Dict|Job|"
         r"Doc|cc|CC)\b)"
-        r"|\b(?i:ref|reference)\.?[ \t]*:?[ \t]*(?P<phi>[A-Za-z]{2,4}(?:/[A-Za-z]{2,4})+)(?=/)",
+        r"|\b(?i:ref|reference)\.?[ \t]*:?[ \t]*(?P<phi>[A-Za-z]{2,4}(?:/[A-Za-z]{2,4})+)(?=/)"
+        # after the dictated/typed stamps on the same line: "T: 08/09/2070  AB/CDE  JOB 12"
+        r"|\b[DT]:[ \t]*\d{1,2}/\d{1,2}/\d{2,4}(?:[ \t]+\d{1,2}:?\d{2})?[ \t]+"
+        r"(?P<phi>[A-Z]{2,4}/[A-Za-z]{2,4})(?![\w/])",
         0.5,
     ),
     PatternSpec(
@@ -771,9 +827,19 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.6,
     ),
     PatternSpec(
+        # the town written right before a UK postcode or a Canadian postal code: "Leeds LS9
+        # 8DT", "Sheffield, S10 2TN", "Moose Jaw SK S6H 1V6" (with the province)
+        "town_before_postcode",
+        LOCATION,
+        r"(?<![\p{L}\d'-])\p{Lu}[\p{L}'.-]+(?:[ \t]\p{Lu}[\p{L}'.-]+){0,2}"
+        r"(?=,?[ \t]{1,2}(?:[A-Z]{1,2}\d[A-Z\d]?[ \t]\d[A-Z]{2}|[A-Z]\d[A-Z][ \t]?\d[A-Z]\d)"
+        r"(?![\w-]))",
+        0.55,
+    ),
+    PatternSpec(
         "province_before_postcode",
         LOCATION,
-        r"(?<=\p{L},[ \t]{0,2})(?:ON|QC|BC|AB|MB|SK|NS|NB|NL|PE|YT|NT|NU)"
+        r"(?<=\p{L},[ \t]{0,2}|\p{Ll}[ \t]{1,2})(?:ON|QC|BC|AB|MB|SK|NS|NB|NL|PE|YT|NT|NU)"
         r"(?=[ \t]+[A-Z]\d[A-Z][ \t]?\d[A-Z]\d\b)",
         0.6,
     ),
@@ -800,7 +866,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"Pike|Turnpike|Tpke|Alley|Crescent|Loop|Path|Run|Pass|Plaza|Walk|Commons|Heights|"
         r"Extension|Ext|Expressway|Freeway|Route|Rte|STREET|ST|AVENUE|AVE|ROAD|RD|DRIVE|DR|"
         r"LANE|LN|BLVD|COURT|CT|WAY|Approach|Rise|Gardens|Green|Close|Mews|Grove|Parade|"
-        r"Wharf|Quay|Vale|Hill)\b\.?"
+        r"Wharf|Quay|Vale|Hill|Bank|Causeway|Wynd|Chase|Croft|Esplanade|Promenade|Embankment|"
+        r"Cove|Glen|Crossing|Landing)\b\.?"
         r"(?:[ \t]?,?\s+(?:(?:Apt|Apartment|Suite|Ste|Unit|Fl|Floor|Room|Rm|Bldg|Building|#)\.?"
         r"\s*[\w-]+|\d{1,3}(?:st|nd|rd|th)[ \t]+(?:Fl|Floor|Flr)\b\.?))?"
         r"|\bP\.?\s?O\.?\s+Box\s+\d+"
@@ -1084,9 +1151,14 @@ PATTERNS: tuple[PatternSpec, ...] = (
     PatternSpec(
         "street_address_lower",
         LOCATION,
-        r"\b\d{1,5}[ \t]+(?:[a-z][a-z'-]+[ \t]+){1,3}(?:street|st|avenue|ave|road|rd|lane|ln|"
+        r"\b\d{1,5}[ \t]+(?!(?:min|mins|minutes?|hrs?|hours?|mi|miles?|km|kms|sec|secs|"
+        r"seconds?|days?|weeks?|yrs?|years?|minute's|hour's)\b)"
+        r"(?:[a-z][a-z'-]+[ \t]+){1,3}(?:street|st|avenue|ave|road|rd|lane|ln|"
         r"drive|dr|court|ct|way|blvd|terrace|ter|place|pl|circle|cir|pkwy|hwy|sq)\b\.?"
-        r"(?:,?[ \t]+(?:apt|apartment|suite|ste|unit|#)\.?[ \t]*\w+)?",
+        r"(?:,?[ \t]+(?:apt|apartment|suite|ste|unit|#)\.?[ \t]*\w+)?"
+        # "2 chapel row", "14 stable mews" (not "3 in a row", "5 days in a row")
+        r"|\b\d{1,5}[ \t]+(?!(?:in|on|at|of|a|the|per|times?|days?|nights?|weeks?|hours?|"
+        r"months?|years?)\b)[a-z][a-z'-]{2,}[ \t]+(?:row|mews|wynd)\b",
         0.6,
     ),
     PatternSpec(
@@ -1094,7 +1166,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # a flat before the house number ("Flat 2, 14 Wellington Road")
         "street_kind_first",
         LOCATION,
-        r"\b\d{1,5},?[ \t]+(?:Rue|rue|Calle|calle|Via|via|Avenida|Rua|Chemin|Boulevard|Strada)"
+        r"\b\d{1,5},?[ \t]+(?:Rue|rue|Calle|calle|Via|via|Avenida|Rua|Chemin|Boulevard|Strada|"
+        r"Alameda|Camino|Paseo|Travessa|Largo|Praça|Calzada|Carrera|Rambla)"
         r"(?:[ \t]+(?:de|del|la|le|des|du|da|do|dos)){0,2}(?:[ \t]+\p{Lu}[\p{L}'-]+){1,3}"
         r"|\b(?:Flat|Apt|Apartment|Unit|Suite)\.?[ \t]?\d+[A-Z]?(?=,[ \t]*\d{1,5}[ \t]+\p{Lu})",
         0.6,
@@ -1560,7 +1633,8 @@ _LOWER_ROLE = regex.compile(
     r"\b(?:supervisor|charge(?:[ \t]+(?:rn|nurse))?|case[ \t]+(?:mgr|manager)|sw|"
     r"social[ \t]+worker|intake|scheduler|coordinator|chaplain|interpreter|sitter|cna|pca|"
     r"tech|rt|np|pa|fellow|resident|attending|hospitalist|nurse|pharmacist|dietitian|"
-    r"therapist|aide|clerk|secretary|unit[ \t]+clerk)[ \t]+(?P<name>[a-z][a-z'’-]{2,})\b"
+    r"therapist|aide|clerk|secretary|unit[ \t]+clerk|ot|ota|dn|hca|slt|physio)[ \t]+"
+    r"(?P<name>[a-z][a-z'’-]{2,}(?:[ \t]+[a-z][a-z'’-]{2,})?)\b"
     r"|(?<![\w.'’-])(?P<name>[a-z][a-z'’-]{2,})[ \t]+\((?:[a-z]+[ \t]){0,2}(?:np|rn|md|pa|"
     r"pa-c|sw|rt|cna|lpn|pharmd|resident|attending|fellow|charge|nurse|therapist|"
     r"coordinator|chaplain|interpreter|son|daughter|wife|husband|sister|brother|mother|"
@@ -1575,15 +1649,23 @@ def lowercase_relatives(text: str, is_word: Any) -> list[tuple[int, int]]:
     found = []
     for pattern in (_LOWER_RELATION, _LOWER_ROLE):
         for m in pattern.finditer(text):
-            if m.group("name").islower() and not is_word(m.group("name")):
-                found.append(m.span("name"))
+            name = m.group("name")
+            first = name.split()[0]
+            if not name.islower() or is_word(first):
+                continue
+            # a second word joins only when it is no ordinary word either ("ot hollie
+            # mayhew", not "ot hollie came")
+            second = name[len(first) :].strip()
+            end = m.end("name") if second and not is_word(second) else m.start("name") + len(first)
+            found.append((m.start("name"), end))
     return found
 
 
 # ----- a log-in id ending a signature or a print stamp ("rosa d. rn  rdasilva") -----------
 _LOGIN_AT_LINE_END = regex.compile(
-    r"(?mi)(?:\b(?:by|rn|r\.n\.|md|np|pa|pa-c|pt|ot|lpn|pharmd|msw|lcsw|dpt|slp|rrt|cna)\.?,?)"
-    r"[ \t]+(?P<login>[a-z][a-z0-9._]{4,15})[ \t]*$",
+    r"(?mi)(?:\b(?:by|rn|r\.n\.|md|np|pa|pa-c|pt|ot|lpn|pharmd|msw|lcsw|dpt|slp|rrt|cna|"
+    r"dn|rgn|rmn|ota|hca|cns|slt|rd|sw)\.?,?)"
+    r"(?:[ \t]+|[ \t]*/[ \t]*)(?P<login>[a-z][a-z0-9._]{4,15})[ \t]*$",
 )
 
 

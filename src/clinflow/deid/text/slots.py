@@ -18,7 +18,8 @@ _CAPS_WORD = r"\p{Lu}[\p{Lu}'’.-]*"
 _SLOT = regex.compile(
     # a form label (at a line start or after a column gap: checked in the loop)
     r"(?<![\w-])(?i:patient|pt|name|recipient|donor|client|resident|"
-    r"claimant|member|subject|child|infant|baby|student|insured|beneficiary)"
+    r"claimant|member|subject|child|infant|baby|student|insured|beneficiary|driver|employee|"
+    r"worker|applicant|guarantor|subscriber|deceased|decedent|examinee|enrollee|caller)"
     r"(?:[ \t]+(?i:name))?[ \t]*:[ \t]*"
     rf"(?P<name>{_CAPS_WORD}(?:,?[ \t]{_CAPS_WORD}){{1,5}}"
     # an alias after "@" (Singapore registrations): "LIM AH KOW @ LIM YONG SENG"

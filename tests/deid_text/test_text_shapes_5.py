@@ -1,0 +1,169 @@
+"""Note shapes measured on blind_7 (a development set since), fixed as general rules:
+licence, health-card and hospital numbers written with a region in capitals and spaced digit
+groups, provinces before a postal code without a comma, countries as their own people write
+them, ages over 89 in parentheses after a name, numbers paged with the team between, log-ins
+after a credential and a slash, typists after "transcribed", dictation initials after the
+D:/T: stamps, lower-case weekdays before a day and month, a direction closing a street; and
+look-alikes kept (spinal levels after "plate", travel times, pacing thresholds with "@").
+Every example string here is invented for the test."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from clinflow.deid.text.engine import TextDeidentifier
+
+from .helpers import covered, overlapping
+
+FOUND = [
+    # licence and hospital numbers: region or register in capitals, spaced digit groups
+    ("Fit to drive (CDL TX 441902117) once the cast is off.", "TX 441902117"),
+    ("Commercial licence: DL NV B2291 4471 88 class B", "NV B2291 4471 88"),
+    ("Registered doctor, HPCSA MP 0081234, for the consultant", "MP 0081234"),
+    ("Seen by nurse, hosp no QB 4471 209, on the ward.", "QB 4471 209"),
+    ("Health card HSN: 551 208 337 noted on arrival", "551 208 337"),
+    ("Hospital number: RX 2290 41 in the notes", "RX 2290 41"),
+    # a device's network address
+    ("Home monitor MAC 00:1B:44:11:3A:B7 linked to the portal", "00:1B:44:11:3A:B7"),
+    ("Hub address 3c-a9-f4-10-22-8e registered", "3c-a9-f4-10-22-8e"),
+    # a province before the postal code without a comma
+    ("Home: 12 rue Sainte-Anne, Lachine QC H8S 2K4", "QC"),
+    ("Office: 400 Hill Ave, Yorkton SK S3N 1X2", "SK"),
+    # a country as its people write it, closing an address
+    ("Lindenweg 4, 80331 Oberau, Deutschland\nTel. +49 89 555 0101", "Deutschland"),
+    ("Calle Mayor 7, 28013 Madrid, España", "España"),
+    # an age over 89 in parentheses after a name
+    ("Her sister Greta (94) visits every Sunday.", "94"),
+    ("Lodger Mr Abernathy (101 y) keeps the key", "101"),
+    # a short number paged with the team named between
+    ("can u page ortho 4-4821 -- thx", "4-4821"),
+    ("pls bleep the reg 5512 if worse", "5512"),
+    # log-ins and typists
+    ("j brennan OT / jbrennan", "jbrennan"),
+    ("Dictated by Dr Hollis / transcribed pkq  2070-01-02", "pkq"),
+    ("Reply (03/12/2071, tkoval): agreed, coded as AKI.", "tkoval"),
+    ("PAUL GREY, MD\nD: 01/02/2070  T: 01/03/2070  PG/KMT  JOB 1182", "PG/KMT"),
+    # a lower-case weekday before a day and a month in words
+    ("visit - tues 3rd feb 2071 - north team", "tues 3rd feb 2071"),
+    # a direction closing a numbered street
+    ("Office at 880 21st Ave N, Fargo ND 58102", "880 21st Ave N"),
+    # more street kinds, in capitals and in lower case, and kinds written first
+    ("Lives at 7 Weir Bank, Exeter", "7 Weir Bank"),
+    ("Address: 14 Abbey Causeway, Selby", "14 Abbey Causeway"),
+    ("pt at 2 chapel row, stable today", "2 chapel row"),
+    ("Home: 41 Camino del Sol, Reno NV 89501", "41 Camino del Sol"),
+    # the town right before a UK postcode or a Canadian postal code
+    ("Team base, 9 Quarry Lane\nSheffield S10 2TN\nTel 0114", "Sheffield"),
+    ("Service: Brookfield CMHT, 3 Mill Road, Halesowen B63 3PL", "Halesowen"),
+    # a name in capitals after more form labels
+    ("Driver: HALVORSEN, INGRID MAY   DOB 01/02/1990", "HALVORSEN, INGRID MAY"),
+    ("Employee: OKAFOR, JUDE T   Employer: Acme", "OKAFOR, JUDE T"),
+    # a given name cut to two letters before a surname
+    ("| 1922 | Loup Hills | Th. Oyunbileg 62M | STEMI |", "Th. Oyunbileg"),
+    # a family name's particle before it, in a table cell
+    ("| PCP | de Wit, Maarten |", "de Wit, Maarten"),
+    ("| GP  | van Houten, Pieter (Dune Medical) |", "van Houten, Pieter"),
+    # staff after a theatre or ward role label, and lower-case names after a role
+    ("ODP: Tiberius   Scrub: Marguerite", "Tiberius"),
+    ("NIC: Ffion   Outreach: Lowri", "Lowri"),
+    ("grandson interpreting, ot hollie mayhew, ota brendan", "hollie mayhew"),
+]
+
+
+@pytest.mark.parametrize(("text", "phi"), FOUND)
+def test_blind7_shapes_are_found(deid: TextDeidentifier, text: str, phi: str) -> None:
+    spans = deid.analyze(text)
+    assert covered(text, phi, spans), [(text[s.start : s.end], s.recognizer) for s in spans]
+
+
+KEPT = [
+    # spinal levels after an implant word are anatomy
+    ("Fixation plate T10-L2 placed without incident.", "T10-L2"),
+    ("rod and screws L4-S1, implant seated", "L4-S1"),
+    # a travel time is no street
+    ("Lives 45 min drive from the clinic.", "45 min drive"),
+    ("daughter is 20 miles drive away", "20 miles drive"),
+    # a pacing threshold is no e-mail address
+    ("RA 0.75V@0.4ms, RV 1.0V@0.5ms", "0.75V@0.4ms"),
+    # doses after a licence word, a percentage or a small number after a name
+    ("reg insulin 10 units before meals", "10"),
+    ("Dr Mbeki (95%) agreed", "95"),
+    ("Greta (44) is his daughter", "44"),
+    # ordinary words after a date in parentheses
+    ("Noted (2 doses, given) and (12:30, done)", "given"),
+    ("Noted (2 doses, given) and (12:30, done)", "done"),
+    # "transcribed by" is followed by a name rule's span, not by "by"
+    ("typed on 02/03/2070 and sent", "on"),
+    # a row of things, a role's ordinary words, abbreviations with a full stop
+    ("3 in a row, 5 days in a row", "3 in a row"),
+    ("ot hollie came today", "came"),
+    ("St. Mary's; Pt. Refused; Dx. Pneumonia; Rx. Amoxicillin 500", "Pt. Refused"),
+    ("Dx. Pneumonia, Rx. Amoxicillin 500", "Dx. Pneumonia"),
+]
+
+
+@pytest.mark.parametrize(("text", "safe"), KEPT)
+def test_blind7_look_alikes_are_kept(deid: TextDeidentifier, text: str, safe: str) -> None:
+    assert overlapping(text, safe, deid.analyze(text)) == []
+
+
+_REGION = st.text(alphabet="ABCDEFGHJKLMNPRSTUVWXYZ", min_size=2, max_size=2)
+_GROUPS = st.lists(
+    st.text(alphabet="0123456789", min_size=3, max_size=4), min_size=2, max_size=3
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    cue=st.sampled_from(["CDL", "DL", "licence no", "hosp no", "Hospital #", "license:"]),
+    region=_REGION,
+    groups=_GROUPS,
+)
+def test_a_spaced_number_after_a_licence_cue_is_found(
+    deid: TextDeidentifier, cue: str, region: str, groups: list[str]
+) -> None:
+    number = f"{region} {' '.join(groups)}"
+    text = f"Documented today: {cue} {number}, checked by the clerk."
+    spans = deid.analyze(text)
+    assert covered(text, number, spans), [(text[s.start : s.end], s.recognizer) for s in spans]
+
+
+@settings(max_examples=40, deadline=None)
+@given(octets=st.lists(st.integers(0, 255), min_size=6, max_size=6), sep=st.sampled_from(":-"))
+def test_a_mac_address_is_found(deid: TextDeidentifier, octets: list[int], sep: str) -> None:
+    address = sep.join(f"{o:02X}" for o in octets)
+    text = f"Bedside monitor paired, MAC {address} logged."
+    assert covered(text, address, deid.analyze(text))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    age=st.integers(90, 119),
+    name=st.sampled_from(["Greta", "Mr Abernathy", "Dr Okonkwo-Hale", "Teodora"]),
+)
+def test_an_age_over_89_after_a_name_is_found(
+    deid: TextDeidentifier, age: int, name: str
+) -> None:
+    text = f"Visitor today: {name} ({age}), stayed an hour."
+    assert covered(text, str(age), deid.analyze(text))
+
+
+_LEVELS = [f"C{n}" for n in range(1, 8)] + [f"T{n}" for n in range(1, 13)] + [
+    f"L{n}" for n in range(1, 6)
+] + [f"S{n}" for n in range(1, 3)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    pair=st.lists(st.sampled_from(range(len(_LEVELS))), min_size=2, max_size=2, unique=True),
+    cue=st.sampled_from(["plate", "implant", "rod", "fusion"]),
+)
+def test_a_spinal_level_after_an_implant_word_is_kept(
+    deid: TextDeidentifier, pair: list[int], cue: str
+) -> None:
+    low, high = sorted(pair)
+    level = f"{_LEVELS[low]}-{_LEVELS[high]}"
+    text = f"Posterior {cue} {level} placed, no complication."
+    assert overlapping(text, level, deid.analyze(text)) == []
