@@ -890,6 +890,7 @@ opioid addiction program programme clinique hôpital hopital médicale medicale 
 church chapel parish temple mosque synagogue cathedral masjid gurdwara ministries inn shelter
 royal renal pathology diagnostics supply supplies elementary intermediate academy kindergarten
 preschool jail prison correctional penitentiary clínica clinica centro salud farmacia
+cmht cmhc chc fqhc clsc gmf chsld snf ltc private rescue ambulance paramedics
 """.split()
 )
 _CONNECTORS = frozenset({"of", "the", "and", "for", "at", "on"})
@@ -979,7 +980,7 @@ def facility_phrases(text: str, tokens: list[_Token] | None = None) -> list[Name
 # the last word of a care site written in lower case ("harborlight home health")
 _LOWER_FACILITY_HEADS = frozenset(
     "hospital clinic health center centre program programme pharmacy hospice rehab spine "
-    "practice associates vna infirmary medical".split()
+    "practice associates vna infirmary medical chemist".split()
 )
 _LOWER_FACILITY_JOIN = regex.compile(r"[ \t]{1,2}(?:&[ \t]{1,2})?", regex.V0)
 
@@ -1025,8 +1026,17 @@ def _lowercase_facilities(text: str, tokens: list[_Token]) -> list[NameHit]:
     return hits
 
 
-_WARD_AFTER = regex.compile(r"[ \t]+(?:Ward|WARD|ward)\b", regex.V0)
+# (a wing too: "Pendle Wing", "Banksia wing")
+_WARD_AFTER = regex.compile(r"[ \t]+(?:Ward|WARD|ward|Wing|WING|wing)\b", regex.V0)
 _WARD_LABEL = regex.compile(r"\bWard[ \t]*:[ \t]*", regex.I | regex.V0)
+# "Ward Protea G3", "Ward Kowhai 4": a ward's name between "Ward" and its floor or code
+_WARD_BEFORE_PLAIN = regex.compile(r"\bWard[ \t]+", regex.V0)
+_WARD_NOT_NAMES = frozenset(
+    "round rounds manager sister clerk staff nurse nurses team host hostess doctor registrar "
+    "pharmacist meeting huddle based transfer level floor bed bay block room area side "
+    "number no report list board".split()
+)
+_WARD_CODE_AFTER = regex.compile(r"[ \t]+[A-Z]?\d{1,2}[A-Z]?(?![\w/%:-]|\.\d)", regex.V0)
 # a ward named by a proper word and its floor after "on", "to", "Location:" ("bed on
 # Gifford 7", "report called to RN on Whitcomb 5", "Location: Ellsworth 3 (Ortho)")
 _WARD_CUE_BEFORE = regex.compile(
@@ -1064,6 +1074,14 @@ def _named_wards(text: str, tokens: list[_Token]) -> list[NameHit]:
             floors.append((token.start, floor.end(), "facility_ward", 0.5))
         label = _WARD_LABEL.search(text, max(0, token.start - 12), token.start)
         after_label = label is not None and label.end() == token.start
+        plain = _WARD_BEFORE_PLAIN.search(text, max(0, token.start - 8), token.start)
+        if (
+            plain is not None
+            and plain.end() == token.start
+            and _WARD_CODE_AFTER.match(text, token.end) is not None
+            and token.key not in _WARD_NOT_NAMES
+        ):
+            after_label = True
         if (
             (before_ward or after_label)
             and token.capitalised
@@ -1075,8 +1093,16 @@ def _named_wards(text: str, tokens: list[_Token]) -> list[NameHit]:
         ):
             names.add(token.text)
     del starts
+    # the name with its "Ward"/"Wing" where written together ("Pendle Wing"), alone elsewhere
     return floors + [
-        (t.start, t.end, "facility_ward", 0.5) for t in tokens if t.text in names
+        (
+            t.start,
+            after.end() if (after := _WARD_AFTER.match(text, t.end)) else t.end,
+            "facility_ward",
+            0.5,
+        )
+        for t in tokens
+        if t.text in names
     ]
 
 

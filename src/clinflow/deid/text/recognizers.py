@@ -776,6 +776,30 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.6,
     ),
     PatternSpec(
+        # a care site named in French, Spanish, Portuguese or Italian: the institution word,
+        # a particle, a few words, and a capitalised name ("Centre de réadaptation
+        # Marie-Desrochers", "Clínica do Lima", "GMF des Berges", "Hôpital du Sacré-Cœur");
+        # a university hospital centre by its acronym ("CHUM", "CHUS")
+        "hospital_romance",
+        HOSPITAL,
+        r"\b(?:Centre|Centro|Clínica|Clinica|Clinique|Hôpital|Hopital|Hospital|Institut|"
+        r"Instituto|Maison|Résidence|Policlínica|Policlinico|Sanatorio|Casa|Pavillon|Hospicio|"
+        r"Fundación|Fundação|Ospedale|Presidio|GMF|CLSC|CHSLD|CIUSSS|CISSS|UMF)"
+        r"[ \t]+(?:de[ \t]+la|de[ \t]+l['’]|d['’]|de|del|du|des|do|da|dos|das|di|della|dell['’])"
+        r"[ \t]*(?:[\p{Ll}\p{Lu}][\p{L}'’-]+[ \t]+){0,3}?\p{Lu}[\p{L}'’-]+"
+        r"|\bCHU[A-Z]{0,4}\b",
+        0.6,
+    ),
+    PatternSpec(
+        # a care site named for Our Lady, in any case: "Our Lady of Lourdes", "OUR LADY OF
+        # THE LAKE" (not the department after it: "... ED")
+        "hospital_our_lady",
+        HOSPITAL,
+        r"\b(?i:our[ \t]+lady(?:['’]s)?[ \t]+of)(?:[ \t]+(?i:the))?[ \t]+\p{Lu}[\p{L}'’-]+"
+        r"(?:[ \t]+(?!(?i:ED|ER|ICU|OR|AND|IN|ON|AT|FOR|WITH|WAS|IS)\b)\p{Lu}[\p{L}'’-]+){0,2}",
+        0.6,
+    ),
+    PatternSpec(
         # a care site named for a saint in the possessive, in any case: "St. Jude's",
         # "ST. JUDE'S", "st. vincent's", "Saint Luke's" (not St John's wort, St Patrick's Day)
         "hospital_saint_possessive",
@@ -835,6 +859,20 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"(?=,?[ \t]{1,2}(?:[A-Z]{1,2}\d[A-Z\d]?[ \t]\d[A-Z]{2}|[A-Z]\d[A-Z][ \t]?\d[A-Z]\d)"
         r"(?![\w-]))",
         0.55,
+    ),
+    PatternSpec(
+        # an Indian PIN code after its town and a dash: "Hyderabad - 500033"
+        "pin_after_town",
+        ZIP,
+        r"\b\p{Lu}\p{Ll}{2,}[ \t]?[-–][ \t]?(?P<phi>[1-9]\d{5})(?![\d-]|\.\d)",
+        0.55,
+    ),
+    PatternSpec(
+        # an Australian or New Zealand landline written with its area code: "03 9011 2284"
+        "phone_area_code_spaced",
+        PHONE,
+        r"(?<![\d+-])0[2-9][ \t]\d{4}[ \t]\d{4}(?![\d-])",
+        0.6,
     ),
     PatternSpec(
         "province_before_postcode",
@@ -1031,7 +1069,9 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"HEALTH(?:[ \t]+(?:CENTER|SYSTEM|CARE))?|HEALTHCARE|INFIRMARY|REHAB(?:ILITATION)?"
         r"(?:[ \t]+(?:CENTER|HOSPITAL))?|NURSING[ \t]+(?:HOME|FACILITY|CENTER)|HOSPICE|"
         r"INSTITUTE|CARE[ \t]+CENTER|MANOR|CENTER|CENTRE|PROGRAM|PROGRAMME|HOSP|"
-        r"URGENT[ \t]+CARE|FIRE[ \t]+(?:RESCUE|DEPT|DEPARTMENT)|EMS)\b",
+        r"URGENT[ \t]+CARE|FIRE[ \t]+(?:RESCUE|DEPT|DEPARTMENT)|EMS|"
+        # a practice named by its specialties: "... ORTHOPAEDIC & SPINE"
+        r"ORTHOPA?EDICS?[ \t]+(?:&|AND)[ \t]+(?:SPINE|SPORTS(?:[ \t]+MEDICINE)?))\b",
         0.7,
     ),
     # ----- shapes seen in held-out notes (blind_3): dates, ids, places, facilities -------
@@ -1470,6 +1510,9 @@ def _ocr_token(token: str) -> str:
                     chars[i] = _OCR_AS_DIGIT[c]
                     changed = True
         if sum(c.isdigit() for c in chars) >= 3:
+            if digits >= 2 and all(c.isdigit() or c in _OCR_AS_DIGIT or c in "/.:-" for c in chars):
+                # a date or number misread throughout: "lO/O8/2O34" (each part a number)
+                chars = [_OCR_AS_DIGIT.get(c, c) for c in chars]
             return "".join(chars)
         chars = list(token)
     letters = sum(c.isalpha() for c in token)
