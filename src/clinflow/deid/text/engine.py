@@ -614,10 +614,18 @@ def _with_handle_tokens(text: str, spans: list[Span]) -> list[Span]:
         if span.entity == PERSON:
             start, end = span.start, span.end
             after = text[end : end + 2]
-            joined_after = after[:1] == "_" or after[:1].isdigit() or (
-                after[:1] == "." and (after[1:].islower() or after[1:].isdigit())
+            joined_after = (
+                after[:1] == "_"
+                or after[:1].isdigit()
+                or (after[:1] == "." and (after[1:].islower() or after[1:].isdigit()))
+                or (text[end - 1].isdigit() and after[:1].isalnum())
             )
-            joined_before = start > 0 and (text[start - 1] == "_" or text[start - 1].isdigit())
+            joined_before = start > 0 and (
+                text[start - 1] == "_"
+                or text[start - 1].isdigit()
+                # the span already holds the digits the name was glued to ("0a0007okafor")
+                or (text[start].isdigit() and _HANDLE_PART.match(text, start - 1) is not None)
+            )
             if joined_after or joined_before:
                 while start > 0 and _HANDLE_PART.match(text, start - 1):
                     start -= 1
