@@ -95,6 +95,10 @@ FOUND = [
     # an Indian PIN code after its town, an Australian landline with its area code
     ("Plot 9, Karve Road No. 3, Pune - 411038, Maharashtra", "411038"),
     ("GP notified via 03 9011 2284, to visit.", "03 9011 2284"),
+    # a month and day after "on" or before a time stays a date; an initial signing a line
+    ("Seen on 6/12. Next appt 3/12 at 10.", "6/12"),
+    ("Seen on 6/12. Next appt 3/12 at 10.", "3/12"),
+    ("Reviewed with\nA. Smithers (consultant)\nPlan: home", "A. Smithers"),
     # a date misread by OCR throughout
     ("Re: Thi Ng0c     D0B: O3/l2/2O41\nDear", "O3/l2/2O41"),
 ]
@@ -137,6 +141,23 @@ KEPT = [
     ("Hospital de day; centro de salud", "Hospital de day"),
     ("East Wing, North wing, Private Room", "East Wing"),
     ("Dose 2l of fluid, O2 sat 94", "2l"),
+    # British durations, a course's day, a limb's power, an observation interval
+    ("repeat scan in 6/12 if stable", "6/12"),
+    ("two falls in last 3/12, none since", "3/12"),
+    ("co-amoxiclav day 4/5 today", "4/5"),
+    ("L leg 4/5 distally, R arm 5/5", "4/5"),
+    ("neuro obs 4/24 overnight", "4/24"),
+    # the lettered parts of a pathology report are no initials and surnames
+    (
+        "SPECIMENS: A. Descending colon mass, bx. B. Rectum polyp.\n"
+        "DIAGNOSIS:\n A. Colon, descending, biopsy: ADENOMA\n B. Rectum: polyp.",
+        "A. Descending",
+    ),
+    (
+        "SPECIMENS: A. Descending colon mass, bx. B. Rectum polyp.\n"
+        "DIAGNOSIS:\n A. Colon, descending, biopsy: ADENOMA\n B. Rectum: polyp.",
+        "A. Colon",
+    ),
 ]
 
 

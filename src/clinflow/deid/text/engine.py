@@ -278,7 +278,13 @@ class TextDeidentifier:
         if self._name_rules:
             found.extend(_propagated_names(text, found))
         # a country alone is no PHI (Safe Harbor): only inside an address (place_country)
-        found = [s for s in found if not _bare_country(text, s) and not _word_shaped(text, s)]
+        found = [
+            s
+            for s in found
+            if not _bare_country(text, s)
+            and not _word_shaped(text, s)
+            and not (s.entity == PERSON and _lettered_part(text, s.start))
+        ]
         spans = _with_site_numbers(text, _extend_names(text, _merge(found)))
         spans = _with_address_units(text, spans)
         spans = _with_ages_after_names(text, spans)
@@ -493,6 +499,21 @@ def _word_shaped(text: str, span: Span) -> bool:
             or _DOSE_NEXT.match(text, span.end) is not None
         )
     return is_vocabulary(word) or looks_like_drug(word)
+
+
+# a lettered part of a report: at a line start or after ": " or ". " ("SPECIMENS: A. Ascending
+# colon mass, bx. B. Sigmoid polyp.")
+_LETTERED_PART = re.compile(r"(?:^|(?<=[:.][ \t])|(?<=\n)[ \t]*)([A-H])\.[ \t]+(?=[A-Z])", re.M)
+
+
+def _lettered_part(text: str, start: int) -> bool:
+    """An initial that labels a part of a lettered list (specimens, parts of a report): its
+    letter at a line start or after ": "/". ", while another part of the note is labelled
+    the same way with another letter ("A. Colon, ascending, biopsy:" ... "B. Sigmoid:")."""
+    if not text.startswith(".", start + 1):
+        return False
+    labels = {m.start(1): m[1] for m in _LETTERED_PART.finditer(text)}
+    return start in labels and len(set(labels.values())) >= 2
 
 
 _DOSE_NEXT = re.compile(

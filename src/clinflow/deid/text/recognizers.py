@@ -187,7 +187,12 @@ PATTERNS: tuple[PatternSpec, ...] = (
         "date_month_day_numeric",
         DATE,
         # nor a fraction: "29 2/7 wk" (weeks and days), "recall 2/3", "2/4 trials", "Pg 2/2"
-        r"(?<![\d/.:-]|(?<!\d)\d{1,2}[ \t])(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9])"
+        r"(?<![\d/.:-]|(?<!\d)\d{1,2}[ \t])"
+        # nor a British duration ("review in 6/12", "falls in last 3/12": months, weeks, days),
+        # a course's day ("day 4/5"), a limb's power ("R arm 4/5"), an interval ("obs 4/24")
+        r"(?<!\b(?:day|obs|arm|arms|leg|legs|limb|limbs|UL|LL|UE|LE)[ \t]{1,2})"
+        r"(?!(?<=\b(?:in|last|past|for|over|within)[ \t]{1,2})\d{1,2}/(?:12|52|7)(?!\d))"
+        r"(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9])"
         r"(?![\d/]|\.\d|\s*(?:mg|mcg|ml|units|strength|power|pain|\+|bilat|b/l|in\b|on\b|"
         r"throughout|symmetric|x\s*\d(?!\s*(?:days?|d\b|nights?|weeks?|wks?))|"
         r"(?:trials?|feeds?|attempts?|items?|words?|doses?|times|sets?|reps?|correct|"
