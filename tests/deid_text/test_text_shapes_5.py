@@ -99,6 +99,22 @@ FOUND = [
     ("Seen on 6/12. Next appt 3/12 at 10.", "6/12"),
     ("Seen on 6/12. Next appt 3/12 at 10.", "3/12"),
     ("Reviewed with\nA. Smithers (consultant)\nPlan: home", "A. Smithers"),
+    # serial and licence numbers: "s/n." with a full stop, plural "numbers", a dotted or
+    # hyphenated value
+    ("nebuliser s/n. pq-44812 checked", "pq-44812"),
+    ("Hearing aids: serial numbers 2291A44 (L)", "2291A44"),
+    ("Nebulizer serial #ABX 4471-22", "ABX 4471-22"),
+    ("Medical license # MD.44812 (NY)", "MD.44812"),
+    # national and health identifiers by their names
+    ("Aadhaar 1234 5678 9012 on the form", "1234 5678 9012"),
+    ("SIN: 046 454 286; URN: 4471882", "046 454 286"),
+    ("SIN: 046 454 286; URN: 4471882", "4471882"),
+    ("CHI 0101701234 confirmed", "0101701234"),
+    # a month, "the" and an ordinal; a date as one number; Xmas; eight digits after "tel"
+    ("again March the 5th, 2071 for review", "March the 5th, 2071"),
+    ("Specimen collected 20710304 at noon", "20710304"),
+    ("home for Xmas 2070 with family", "Xmas 2070"),
+    ("tel 9876 5432 (home)", "9876 5432"),
     # a date misread by OCR throughout
     ("Re: Thi Ng0c     D0B: O3/l2/2O41\nDear", "O3/l2/2O41"),
 ]
@@ -141,6 +157,9 @@ KEPT = [
     ("Hospital de day; centro de salud", "Hospital de day"),
     ("East Wing, North wing, Private Room", "East Wing"),
     ("Dose 2l of fluid, O2 sat 94", "2l"),
+    # words that are also the names of identifiers, and label words before short numbers
+    ("sin 2 days; chi square test; the nhs is busy; medicare covers it", "chi square"),
+    ("ID. 44 years; acct. 3 days", "44 years"),
     # British durations, a course's day, a limb's power, an observation interval
     ("repeat scan in 6/12 if stable", "6/12"),
     ("two falls in last 3/12, none since", "3/12"),

@@ -86,7 +86,7 @@ _WEEKDAY = (
     r"MONDAY|TUESDAY|WEDNESDAY|THURSDAY|FRIDAY|SATURDAY|SUNDAY)"
 )
 _HOLIDAY = (
-    r"(?:Christmas(?:\s+Eve|\s+Day)?|Thanksgiving(?:\s+Day)?|Easter(?:\s+Sunday)?|"
+    r"(?:Christmas(?:\s+Eve|\s+Day)?|X-?mas(?:\s+Eve|\s+Day)?|Thanksgiving(?:\s+Day)?|Easter(?:\s+Sunday)?|"
     r"New\s+Year'?s(?:\s+Day|\s+Eve)?|Memorial\s+Day|Labor\s+Day|Independence\s+Day|"
     r"Fourth\s+of\s+July|Veterans'?\s+Day|Halloween|Hanukkah|Passover|Yom\s+Kippur|"
     r"Rosh\s+Hashanah|Valentine'?s\s+Day|Mother'?s\s+Day|Father'?s\s+Day|"
@@ -217,6 +217,16 @@ PATTERNS: tuple[PatternSpec, ...] = (
         DATE,
         rf"\b{MONTHS}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+(?:\d{{4}}|['’]\d{{2}})(?!\d)",
         0.9,
+        regex.I,
+    ),
+    PatternSpec(
+        # a month, "the" and an ordinal: "March the 5th, 2071", "Jan the 3rd"; a date
+        # written as one number, year first: "20710304"
+        "date_month_the_day",
+        DATE,
+        rf"\b{MONTHS}\.?[ \t]+the[ \t]+\d{{1,2}}(?:st|nd|rd|th)(?:,?[ \t]+\d{{4}}(?!\d))?"
+        r"|(?<![\d.,/-])(?:19|20|21)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?![\d.,/-]\d|\d)",
+        0.6,
         regex.I,
     ),
     PatternSpec(
@@ -470,7 +480,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"phone|ph|cell|mobile|fax|call|callback|call\s+back|number|contact|reached\s+at|"
         r"at)\.?\s*(?:#|no\.?|num(?:ber)?)?\s*[:#]?\s{0,2})"
         r"(?!(?<=\b(?:at|call|called)\s{1,2})(?:[01]\d|2[0-3])[0-5]\d(?![\d:]))"
-        r"(?:\d{1,2}-)?\d{4,6}(?![\d/]|,\d|\.\d)"
+        r"(?:\d{4}[ -]\d{4}(?![\d-])|(?:\d{1,2}-)?\d{4,6}(?![\d/]|,\d|\.\d))"
         # a short hospital bleep: "bleep 622", "pgr 418"
         r"|(?=\d{3}(?![\d/:.]))"
         r"(?<=\b(?:pager|pgr|beeper|bleep|bleeped|paged)[ \t]{1,2}(?:#[ \t]?)?)\d{3}",
@@ -541,16 +551,20 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"job|record|claim|invoice|study|exam|ticket|tracking|VIN|plate|tag|DL|passport|"
         r"insurance|group|MBI|HICN|Medicare|Medicaid|pacemaker|implant|lot|model|S/N|SN|"
         r"UDI|catalog|file|batch|control|confirmation|auth|authorization|voucher|medallion|"
-        r"path|employee|staff|conf|chart|CLIA|folder|donor|unit\s+no|ser|serial\s+no)"
-        r"(?:\s+(?:no\.?|number|#|id|num))?[:#\s]{1,4}"
+        r"path|employee|staff|conf|chart|CLIA|folder|donor|unit\s+no|ser|serial\s+no|"
+        # national and health identifiers by their names
+        r"aadhaar|uidai|nric|sin|nhs|chi|nhi|ihi|urn?|medicare|mykad|curp|cpf|rut|dni|nie|"
+        r"pesel|bsn|tfn|phn|hcn|ohip|ramq|emirates\s+id|iqama|cnic|nin|pps|ppsn)"
+        # ("s/n. pq-44812", "serial numbers 2291A44")
+        r"(?:\s+(?:no\.?|nos\.?|numbers?|#|id|num))?(?:[:#\s]|(?<=[a-z/])\.){1,4}"
         # "serial number is X", "serial ending in 4471"
         r"(?:(?-i:is|was|ending|ends)(?:[ \t]+in)?[ \t]{1,2})?"
         # (a spinal level after "plate" or "implant" is anatomy: "plate T10-L2")
         r"(?!(?-i:[CTLS]\d{1,2}(?:-[CTLS]?\d{1,2})?)(?![\w-]))"
-        r"(?P<phi>[A-Z]{0,5}-?\d(?=[\dA-Z/.-]{2,})[\dA-Z]*(?:[/.-][\dA-Z]+)*"
+        r"(?P<phi>[A-Z]{0,5}[-.]?\d(?=[\dA-Z/.-]{2,})[\dA-Z]*(?:[/.-][\dA-Z]+)*"
         # a trailing check letter in capitals only ("4471-0099 B", not "4471-0099 on")
         r"(?:[ ]\d{3,}(?![\d/:.]))*(?-i:[ ][A-Z]{1,3}(?![\w]))?"
-        r"|[A-Z]{2,}\d*-?\d{3,}|[A-Z]{2,5}[ ]\d{4,}(?-i:[ ][A-Z](?![\w]))?"
+        r"|[A-Z]{2,}\d*-?\d{3,}|[A-Z]{2,5}[ ]\d{4,}(?:-\d{1,6})*(?-i:[ ][A-Z](?![\w]))?"
         # letters, then digit groups joined by hyphens: "KW 031-55821"
         r"|[A-Z]{1,4}[ ]\d{2,}(?:-\d{2,})+(?![\w-]))",
         0.8,
