@@ -115,6 +115,8 @@ FOUND = [
     ("Specimen collected 20710304 at noon", "20710304"),
     ("home for Xmas 2070 with family", "Xmas 2070"),
     ("tel 9876 5432 (home)", "9876 5432"),
+    # a long number closing a list item before a comma
+    ("Ref 4471882, then called back", "4471882"),
     # a date misread by OCR throughout
     ("Re: Thi Ng0c     D0B: O3/l2/2O41\nDear", "O3/l2/2O41"),
 ]
@@ -160,6 +162,9 @@ KEPT = [
     # words that are also the names of identifiers, and label words before short numbers
     ("sin 2 days; chi square test; the nhs is busy; medicare covers it", "chi square"),
     ("ID. 44 years; acct. 3 days", "44 years"),
+    # counts before a comma stay counts
+    ("plt 150000, wbc 12000, steps 10000, done", "150000"),
+    ("heparin 5000, IV", "5000"),
     # British durations, a course's day, a limb's power, an observation interval
     ("repeat scan in 6/12 if stable", "6/12"),
     ("two falls in last 3/12, none since", "3/12"),

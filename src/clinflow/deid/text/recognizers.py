@@ -849,7 +849,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         "long_number",
         ID,
         r"(?<![\d.,/:-])(?<!(?:plt|platelets?|wbc|anc|alc|count|load|vl|cd4|copies|mg|dose|"
-        r"weight|steps|calories)\s{0,3}:?\s{0,2})\d{5,}(?![\d,/]|\.\d|\s*"
+        # (a comma after it ends a list, "4471882, Telangana"; only ",\d" is a thousands mark)
+        r"weight|steps|calories)\s{0,3}:?\s{0,2})\d{5,}(?![\d/]|,\d|\.\d|\s*"
         + _UNITS
         + r"(?![\p{L}]))",
         0.5,
