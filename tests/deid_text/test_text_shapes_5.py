@@ -33,7 +33,7 @@ FOUND = [
     ("Office: 400 Hill Ave, Yorkton SK S3N 1X2", "SK"),
     # a country as its people write it, closing an address
     ("Lindenweg 4, 6020 Oberau, Österreich\nTel. +43 512 555 0101", "Österreich"),
-    ("Calle Mayor 7, 28013 Alcalá, España", "España"),
+    ("ul. Długa 7, 80-831 Gdańsk, Polska", "Polska"),
     # an age over 89 in parentheses after a name
     ("Her sister Ottilie (94) visits every Sunday.", "94"),
     ("Lodger Mr Abernathy (101 y) keeps the key", "101"),
@@ -115,6 +115,13 @@ FOUND = [
     ("Specimen collected 20710304 at noon", "20710304"),
     ("home for Xmas 2070 with family", "Xmas 2070"),
     ("tel 9876 5432 (home)", "9876 5432"),
+    # a city of two words in a note typed in capitals
+    ("HE FELL AT A PARTY IN BATON ROUGE. SEEN AT HOME", "BATON ROUGE"),
+    # a surname that is an ordinary word, after a role and an initial
+    ("Reviewed by ward manager K. Frost 02/02/2070", "K. Frost"),
+    # a typist's initials after the signed name and a slash; a name with a doubled OCR "1"
+    ("Thank you -- E. Ashworth-Bayo / kd", "kd"),
+    ("Sincere1y,\nWi11iam Drury, MD", "Wi11iam Drury"),
     # a long number closing a list item before a comma
     ("Ref 4471882, then called back", "4471882"),
     # a date misread by OCR throughout
@@ -162,6 +169,10 @@ KEPT = [
     # words that are also the names of identifiers, and label words before short numbers
     ("sin 2 days; chi square test; the nhs is busy; medicare covers it", "chi square"),
     ("ID. 44 years; acct. 3 days", "44 years"),
+    # capitals after a preposition that are no city; a route or "ok" after a slash
+    ("PAIN IN LOWER BACK. IN GOOD SPIRITS", "LOWER BACK"),
+    ("PAIN IN LOWER BACK. IN GOOD SPIRITS", "GOOD SPIRITS"),
+    ("Plan: Metoprolol PO / iv\nflush", "iv"),
     # counts before a comma stay counts
     ("plt 150000, wbc 12000, steps 10000, done", "150000"),
     ("heparin 5000, IV", "5000"),

@@ -492,9 +492,12 @@ def _word_shaped(text: str, span: Span) -> bool:
         # surnames are often words ("B. Frost"): only drugs ("T. Metoprolol", a dose after
         # it) and safe or clinical words ("R. No", "A. Grooming") are dropped
         word = word.split(".", 1)[-1].strip()
+        # after a person's role or title a safe word is a surname ("ward manager D. Hope",
+        # "seen by F. May"): only drugs and clinical words are dropped there
+        person_before = _ROLE_BEFORE.search(text, max(0, span.start - 24), span.start) is not None
         return (
             looks_like_drug(word)
-            or word.casefold() in safe_words()
+            or (word.casefold() in safe_words() and not person_before)
             or is_clinical_word(word)
             or _DOSE_NEXT.match(text, span.end) is not None
         )
@@ -516,6 +519,10 @@ def _lettered_part(text: str, start: int) -> bool:
     return start in labels and len(set(labels.values())) >= 2
 
 
+_ROLE_BEFORE = re.compile(
+    r"\b(?i:manager|nurse|sister|matron|lead|officer|worker|consultant|registrar|doctor|"
+    r"dr|by|with|cc|from|to|attn|physio|therapist|pharmacist|midwife|surgeon)\.?:?[ \t]{1,2}$"
+)
 _DOSE_NEXT = re.compile(
     r"[ \t]+(?:[A-Z]{2}[ \t]+)?\d+(?:\.\d+)?[ \t]*(?:mg|mcg|g|ml|mL|units|IU)\b"
 )

@@ -301,9 +301,9 @@ COUNTRY_ALIASES = (
     "Slovak Republic", "South Korea", "South Sudan", "St Kitts and Nevis", "St Lucia",
     "St. Lucia", "St Vincent and the Grenadines", "São Tomé and Príncipe", "Syria",
     "Türkiye", "Turkiye", "U.A.E.", "UAE", "U.K.", "United States", "Vatican City", "Viet Nam",
-    # the country as its own people write it, closing a letterhead from abroad (not names
-    # too: no "Italia", "Eire" stays "Éire")
-    "Deutschland", "Österreich", "Schweiz", "Suisse", "Svizzera", "España", "Brasil",
+    # the country as its own people write it, closing a letterhead from abroad (not those
+    # that are given names too: no "Italia", "España")
+    "Deutschland", "Österreich", "Schweiz", "Suisse", "Svizzera", "Brasil",
     "México", "Nederland", "België", "Belgique", "Polska", "Sverige", "Norge", "Danmark",
     "Suomi", "Éire", "Magyarország", "Česko", "Česká republika", "Slovensko", "Hrvatska",
     "Slovenija", "Srbija", "România", "Lietuva", "Latvija", "Eesti", "Ísland", "Perú",

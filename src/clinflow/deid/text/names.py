@@ -812,15 +812,29 @@ def place_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit]:
             # WordNet's proper nouns: "SACRAMENTO") nor clinical ones
             for last, phrase in _phrases_at(text, tokens, at):
                 words = tokens[at : last + 1]
+                # (a city of two or three words, "IN BATON ROUGE", "FROM SAN ANTONIO", needs
+                # one word of them no English word or a noun only, and none clinical)
+                several = last > at
                 if (
                     phrase.casefold() in cities
-                    and len(tokens[at].text) >= 5
+                    and (len(tokens[at].text) >= 5 or several)
                     and all(
                         t.all_caps
-                        and (not is_english_word(t.text) or t.key in noun_only_words())
+                        and (
+                            several
+                            or not is_english_word(t.text)
+                            or t.key in noun_only_words()
+                        )
                         and t.key not in _clinical()
                         and not t.key.endswith("ing")  # "FROM READING THE CHART"
                         for t in words
+                    )
+                    and (
+                        not several
+                        or any(
+                            not is_english_word(t.text) or t.key in noun_only_words()
+                            for t in words
+                        )
                     )
                     and phrase.casefold() not in safe_words()
                 ):

@@ -690,6 +690,16 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.5,
     ),
     PatternSpec(
+        # a typist's lower-case initials after a signed name and " / " closing a line:
+        # "E. Ashworth-Bayo / kd" (not a route or a unit: "PO / iv")
+        "typist_after_name",
+        USERNAME,
+        r"(?m)(?<=\p{Lu}\p{Ll}+(?:-\p{Lu}\p{Ll}+)?[ \t]/[ \t]?)"
+        r"(?!(?:iv|po|im|sc|sl|pr|od|bd|tds|qds|qd|bid|tid|prn|mg|ml|kg|hr|dc|fu|na|nil|ok|"
+        r"yes|no)[ \t]*$)[a-z]{2,3}(?=[ \t]*$)",
+        0.5,
+    ),
+    PatternSpec(
         # a clinician's initials signing a line: "-- TV", "— JKL"
         "initials_signature",
         PERSON,
@@ -1506,7 +1516,8 @@ _PHONE_CANDIDATE = regex.compile(
 _OCR_TOKEN = regex.compile(r"[A-Za-z0-9]+(?:[/.:-][A-Za-z0-9]+)*")
 _ICD_CODE = regex.compile(r"[A-Z]\d{2}(?:\.\d{1,4})?")
 _OCR_AS_DIGIT = {"O": "0", "o": "0", "l": "1", "I": "1"}
-_ONE_INSIDE_WORD = regex.compile(r"(?i)(?!.*a1c)(?=(?:.*[a-z]){3})(?:[a-z]+[01])+[a-z]+")
+# (a doubled look-alike too: "Wi11iam", "Santl11an")
+_ONE_INSIDE_WORD = regex.compile(r"(?i)(?!.*a1c)(?=(?:.*[a-z]){3})(?:[a-z]+[01]{1,2})+[a-z]+")
 
 
 def _ocr_token(token: str) -> str:
@@ -1540,7 +1551,7 @@ def _ocr_token(token: str) -> str:
         digits
         and set(c for c in token if c.isdigit()) <= {"0", "1"}
         and letters >= 2
-        and (digits < 2 or letters >= 3 * digits)
+        and (digits < 2 or letters >= 2 * digits)
         and ("1" not in token or _ONE_INSIDE_WORD.fullmatch(token))
     ):
         # "N0ne", "Phleb0t0mist", "0RDERlNG" (then its l read as I below); a 1 between
@@ -1559,7 +1570,7 @@ def _ocr_token(token: str) -> str:
 def ocr_normalized(text: str) -> str:
     """``text`` with OCR look-alikes (O/0, l/1/I) read back, same length, so spans found in
     it are spans of ``text``; equal to ``text`` for ordinary typed notes."""
-    if not any(c in text for c in "0OolI"):
+    if not any(c in text for c in "0OolI1"):
         return text
     # only words that mix letters and digits, or hold an "l" among capitals, can change
     read: str = _OCR_CANDIDATE.sub(lambda m: _ocr_token(m.group()), text)
