@@ -122,6 +122,18 @@ FOUND = [
     # a typist's initials after the signed name and a slash; a name with a doubled OCR "1"
     ("Thank you -- E. Ashworth-Bayo / kd", "kd"),
     ("Sincere1y,\nWi11iam Drury, MD", "Wi11iam Drury"),
+    # a family name inside an employer's name, in mixed case or capitals
+    ("Employer: Vandersloot Grain Transport, dispatcher Ann", "Vandersloot"),
+    ("WORKS AS A LINEMAN FOR BOUDREAUX ELECTRIC SINCE 2060", "BOUDREAUX"),
+    ("works for Okonjo & Sons Roofing, no PPE", "Okonjo"),
+    # people around the patient named by their role, in a note typed in capitals
+    (
+        "HISTORY: THE PATIENT FELL FROM A LADDER AT WORK. WORKERS COMP CLAIM OPEN, "
+        "ADJUSTER TAMSIN ORLEY (225) 555-0166.\nEXAMINATION: MILD SWELLING.",
+        "TAMSIN ORLEY",
+    ),
+    # an OCR'd letter: the date of birth and the greeting's name stay apart
+    ("Re: Thi Ng0c     D0B: O3/l2/2O41\nDear Dr. Quint11an,\nThank y0u", "Quint11an"),
     # a long number closing a list item before a comma
     ("Ref 4471882, then called back", "4471882"),
     # a date misread by OCR throughout
@@ -173,6 +185,9 @@ KEPT = [
     ("PAIN IN LOWER BACK. IN GOOD SPIRITS", "LOWER BACK"),
     ("PAIN IN LOWER BACK. IN GOOD SPIRITS", "GOOD SPIRITS"),
     ("Plan: Metoprolol PO / iv\nflush", "iv"),
+    # trades without a name before them
+    ("Northern Plains Logistics called; Patient Transport booked", "Northern Plains"),
+    ("Patient Transport booked for 10:00", "Patient Transport"),
     # counts before a comma stay counts
     ("plt 150000, wbc 12000, steps 10000, done", "150000"),
     ("heparin 5000, IV", "5000"),
@@ -259,3 +274,33 @@ def test_a_spinal_level_after_an_implant_word_is_kept(
     level = f"{_LEVELS[low]}-{_LEVELS[high]}"
     text = f"Posterior {cue} {level} placed, no complication."
     assert overlapping(text, level, deid.analyze(text)) == []
+
+
+_VOCABULARY_FREE_SURNAMES = ["Vandersloot", "Okonjo", "Boudreaux", "Przybylski", "Nakashima"]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    surname=st.sampled_from(_VOCABULARY_FREE_SURNAMES),
+    trade=st.sampled_from(["Trucking", "Construction", "Plumbing", "Farms", "Electric"]),
+    upper=st.booleans(),
+)
+def test_a_family_name_before_a_trade_word_is_found(
+    deid: TextDeidentifier, surname: str, trade: str, upper: bool
+) -> None:
+    employer = f"{surname} {trade}"
+    text = f"Social: employed at {employer} for 6 years, lives alone."
+    if upper:
+        text, employer = text.upper(), employer.upper()
+    spans = deid.analyze(text)
+    name = employer.split()[0]
+    assert covered(text, name, spans), [(text[s.start : s.end], s.recognizer) for s in spans]
+
+
+def test_a_number_ending_a_line_and_a_title_after_it_are_no_street(
+    deid: TextDeidentifier,
+) -> None:
+    text = "DOB 1/2/2041\nDear Dr. Quint, thank you"
+    spans = deid.analyze(text)
+    assert all("\n" not in text[s.start : s.end] for s in spans), spans
+    assert covered(text, "Quint", spans)

@@ -35,6 +35,7 @@ from clinflow.config import policies_dir
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.deid.surrogates import surrogate_name
 from clinflow.deid.text.checked_ids import checked_identifiers
+from clinflow.deid.text.employers import employer_owner_names
 from clinflow.deid.text.known import DATE, ID, LOCATION, PERSON, PHONE, KnownIdentifiers
 from clinflow.deid.text.lexicon import (
     anglo_given_names,
@@ -255,6 +256,8 @@ class TextDeidentifier:
                 found.append(Span(start, end, PERSON, "names_lowercase_signature", 0.6))
             for start, end in lowercase_relatives(text, is_vocabulary):
                 found.append(Span(start, end, PERSON, "names_lowercase_relative", 0.5))
+            for start, end in employer_owner_names(text, is_vocabulary):
+                found.append(Span(start, end, PERSON, "names_employer_owner", 0.5))
             for start, end in names_after_room(text, _vocabulary_or_drug, is_name):
                 found.append(Span(start, end, PERSON, "names_after_room", 0.5))
             for start, end in handle_owners(text, is_vocabulary):

@@ -118,7 +118,10 @@ _PATIENT_CUES = regex.compile(
     r"|\b(?:tech|technician|technologist|emt|paramedic|medic|hca|sn|sitter|scribe|navigator|"
     r"coordinator|aide|dietitian|rd|pharmacist|officer|trooper|caseworker|counsell?or|"
     r"chaplain|interpreter|volunteer|therapist|slp|rt|cna|lpn|rn|np|pa|midwife|"
-    r"doula|phlebotomist|porter|receptionist|manager|liaison|matron|registrar|sho)\b,?)"
+    r"doula|phlebotomist|porter|receptionist|manager|liaison|matron|registrar|sho|"
+    # people around the patient named by their role: "adjuster Karen Ruiz", "landlord Mr X"
+    r"adjuster|attorney|lawyer|solicitor|advocate|landlord|landlady|foreman|dispatcher|"
+    r"teacher|coach|employer|priest|imam|minister|warden|carer)\b,?)"
     r"[ \t]{1,3}",
     regex.I | regex.V0,
 )

@@ -928,8 +928,10 @@ PATTERNS: tuple[PatternSpec, ...] = (
     PatternSpec(
         "street_address",
         LOCATION,
-        r"\b\d{1,6}[A-Z]?\s+(?:[NSEW]\.?\s+)?(?:\p{Lu}[\p{L}'.-]*\s+|\d{1,3}(?:st|nd|rd|th)\s+)"
-        r"{1,4}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|"
+        # (on one line: "DOB 2041\nDear Dr. X" is no street)
+        r"\b\d{1,6}[A-Z]?[ \t]+(?:[NSEW]\.?[ \t]+)?(?:\p{Lu}[\p{L}'.-]*[ \t]+|"
+        r"\d{1,3}(?:st|nd|rd|th)[ \t]+){1,4}"
+        r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|"
         r"Place|Pl|Terrace|Ter|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Trail|Trl|Row|"
         r"Pike|Turnpike|Tpke|Alley|Crescent|Loop|Path|Run|Pass|Plaza|Walk|Commons|Heights|"
         r"Extension|Ext|Expressway|Freeway|Route|Rte|STREET|ST|AVENUE|AVE|ROAD|RD|DRIVE|DR|"
