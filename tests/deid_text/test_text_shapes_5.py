@@ -134,6 +134,10 @@ FOUND = [
     ),
     # an OCR'd letter: the date of birth and the greeting's name stay apart
     ("Re: Thi Ng0c     D0B: O3/l2/2O41\nDear Dr. Quint11an,\nThank y0u", "Quint11an"),
+    # a dictation code after initials and a slash, initials and a typist; a state after a city
+    ("typed DD/TP12 on 03/04", "TP12"),
+    ("Plan discussed.\nJT/mb", "JT/mb"),
+    ("Lives in Newark, NJ since 2060", "NJ"),
     # a long number closing a list item before a comma
     ("Ref 4471882, then called back", "4471882"),
     # a date misread by OCR throughout
@@ -188,6 +192,17 @@ KEPT = [
     # trades without a name before them
     ("Northern Plains Logistics called; Patient Transport booked", "Northern Plains"),
     ("Patient Transport booked for 10:00", "Patient Transport"),
+    # a specialist's title after "Consultant"; the label before "No."
+    ("Dr Wren Oyelaran, Consultant Nephrologist\ncc: GP", "Nephrologist"),
+    ("Dr Wren Oyelaran, Consultant Paediatrician, CPT", "Paediatrician"),
+    ("NHS No 402 881 6634, Hosp No RH5508217", "Hosp"),
+    ("Dr. Reddy (Gastro)   Regn No. APMC 48812", "Regn"),
+    # gene or marker pairs, two body parts, an age as a compound word, a feeding tube
+    ("MMR IHC: MLH1/PMS2 loss -> reflex BRAF/MLH1 promoter", "PMS2"),
+    ("MMR IHC: MLH1/PMS2 loss -> reflex BRAF/MLH1 promoter", "BRAF/MLH1"),
+    ("bruising to ears/neck in a 3-yr-old", "ears/neck"),
+    ("MR. ONYANGO IS A 29-YEAR-OLD RIGHT-HAND-DOMINANT ROOFER", "29-YEAR-OLD"),
+    ("Managed conservatively, NJ feeds started", "NJ"),
     # counts before a comma stay counts
     ("plt 150000, wbc 12000, steps 10000, done", "150000"),
     ("heparin 5000, IV", "5000"),

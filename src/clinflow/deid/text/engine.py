@@ -482,7 +482,9 @@ def _merge(spans: list[Span]) -> list[Span]:
 
 
 # recognizers that find a shape ("- yes.", "(mild)", "T. Aspirin") whose word may be ordinary
-_SHAPE_ONLY = frozenset({"username_signature", "username_stamp", "initial_surname"})
+_SHAPE_ONLY = frozenset(
+    {"username_signature", "username_stamp", "initial_surname", "dictation_initials"}
+)
 
 
 def _word_shaped(text: str, span: Span) -> bool:
@@ -491,6 +493,10 @@ def _word_shaped(text: str, span: Span) -> bool:
     if span.recognizer not in _SHAPE_ONLY:
         return False
     word = text[span.start : span.end].rstrip(".")
+    if span.recognizer == "dictation_initials":
+        # "ears/neck", "arms/legs": two words, no initials
+        parts = word.split("/")
+        return all(len(p) >= 3 and is_vocabulary(p) for p in parts)
     if span.recognizer == "initial_surname":
         # surnames are often words ("B. Frost"): only drugs ("T. Metoprolol", a dose after
         # it) and safe or clinical words ("R. No", "A. Grooming") are dropped

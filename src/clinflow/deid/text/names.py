@@ -355,6 +355,14 @@ def _never_after_cue() -> frozenset[str]:
     return _clinical() | frozenset(STOP_WORDS) | frozenset(MEDICAL_SAFE) | extra | languages()
 
 
+# the title of a specialist, never a name: "Cardiologist", "Paediatrician", "Orthodontist"
+_SPECIALIST = regex.compile(
+    r"(?:olog(?:ist|ists|y)|ician|icians|iatrist|iatrists|iatrician|therapist|ographer|"
+    r"odontist|opaedist|opedist|ometrist|ologue)$",
+    regex.V0,
+)
+
+
 def _accept_after_cue(token: _Token, strong: bool, slot: bool = False) -> bool:
     if token.initial:
         return True
@@ -375,6 +383,8 @@ def _accept_after_cue(token: _Token, strong: bool, slot: bool = False) -> bool:
     if token.key in _clinical() or (token.key in safe_words() and not token.capitalised):
         if not (strong and token.key not in _never_after_cue()):
             return False
+    if _SPECIALIST.search(token.key) is not None:
+        return False  # "Consultant Paediatrician", "with Radiologist"
     if token.capitalised:
         if token.all_caps and len(token.text) <= 4 and not is_name(token.text):
             return False  # "d/w RT", "with CHF"
@@ -699,9 +709,14 @@ def recall_first_names(text: str, tokens: list[_Token] | None = None) -> list[Na
             and not is_english_word(token.text)
             and _DRUG_STEM.search(token.key) is None
             and _DOSE_AFTER.match(text, token.end) is None
+            and _LABEL_AFTER.match(text, token.end) is None
         ):
             hits.append((token.start, token.end, "name_recall_first", 0.45))
     return hits
+
+
+# a word before "No."/"#"/"Number" is the label of a number ("Hosp No RH55", "Reg No. 4")
+_LABEL_AFTER = regex.compile(r"\.?[ \t]?(?:No\b\.?|NO\b\.?|#|Number\b)[ \t]*:?[ \t]*\w", regex.V0)
 
 
 _PLACE_CUE = regex.compile(

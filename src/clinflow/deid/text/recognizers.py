@@ -629,7 +629,9 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # a user id in parentheses after a time stamp: "14:30 (jquist)"; a code after " / "
         "username_stamp",
         USERNAME,
-        r"(?<=\d[ \t]?\()[a-z][a-z0-9._]{2,15}(?=\))|(?<=/[ \t]?)[A-Z]{2,4}\d{1,6}\b"
+        # (not the second of a pair of genes or markers: "MLH1/PMS2")
+        r"(?<=\d[ \t]?\()[a-z][a-z0-9._]{2,15}(?=\))"
+        r"|(?<=/[ \t]?)(?<![A-Z]{2,5}\d{1,2}/|[A-Z]{4,5}/)[A-Z]{2,4}\d{1,6}\b"
         # after a date or time and a comma in parentheses: "(03/12/2071, tkoval)"
         r"|(?<=\(\d{1,4}[/:.-]\d{1,2}(?:[/:.-]\d{2,4})?,[ \t]?)[a-z][a-z0-9._]{2,15}(?=\))",
         0.5,
@@ -754,7 +756,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"(?![CTLS]\d{1,2}-[CTLS]?\d{1,2}(?![\w-])|G\d+P\d+|\d{1,3}(?:[A-Z]{1,3})(?![\w-])|"
         r"\d+(?:IU|U|MG|ML|MCG|G|L|MM|CM|KG|MEQ|MMOL)(?![\w-])|"
         r"COVID-?\d+|CHA2DS2|ICD-?\d+|SF-?\d+|CA-?\d+(?:-\d+)?|HLA-[A-Z]+\d+|IL-?\d+|"
-        r"CD\d+|NYHA|PHQ-?\d+|GAD-?\d+|H\d+N\d+|DSM-?\d+)"
+        r"CD\d+|NYHA|PHQ-?\d+|GAD-?\d+|H\d+N\d+|DSM-?\d+|"
+        r"\d{1,3}-(?:YEARS?|YRS?|MONTHS?|MOS?|WEEKS?|WKS?|DAYS?)(?:-OLDS?)?(?![\w-]))"
         r"(?=(?:[A-Z-]*\d){2})(?=(?:[\d-]*[A-Z]){2})[A-Z0-9]+(?:-[A-Z0-9]+)*(?<=[\w]{5,}|"
         r"[\w-]{6,})(?![\w/-])",
         0.55,
@@ -1010,7 +1013,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         LOCATION,
         rf"(?<=\p{{L}},?[ \t]{{1,2}}){_STATE_ABBR}(?=[ \t]+\d{{5}}(?!\d))"
         rf"|(?<=\p{{L}}{{2}},[ \t]{{0,2}})(?<!(?:positive|negative|pos|neg),[ \t]{{0,2}})"
-        rf"(?!MD|PA|DO)(?-i:{_STATE_ABBR})(?![\p{{L}}\d-])",
+        rf"(?!MD|PA|DO)(?-i:{_STATE_ABBR})(?![\p{{L}}\d-])"
+        r"(?![ \t]+(?i:feeds?|feeding|tubes?|placement|insertion))",
         0.6,
     ),
     PatternSpec("state_name", LOCATION, rf"\b{_STATE_NAME}\b", 0.55),
