@@ -138,6 +138,12 @@ FOUND = [
     ("typed DD/TP12 on 03/04", "TP12"),
     ("Plan discussed.\nJT/mb", "JT/mb"),
     ("Lives in Newark, NJ since 2060", "NJ"),
+    # a family name in capitals after a quoted nickname
+    ('Resident: Winifred "Winnie" BALLANTYNE   ID RAC-40118', "BALLANTYNE"),
+    # post boxes and bags by other names
+    ("Private Bag X12, Mowbray, 7705", "Private Bag X12"),
+    ("Locked Bag 2002, Penrith", "Locked Bag 2002"),
+    ("Postfach 1123, 53001 Bonn", "Postfach 1123"),
     # a long number closing a list item before a comma
     ("Ref 4471882, then called back", "4471882"),
     # a date misread by OCR throughout
@@ -203,6 +209,9 @@ KEPT = [
     ("bruising to ears/neck in a 3-yr-old", "ears/neck"),
     ("MR. ONYANGO IS A 29-YEAR-OLD RIGHT-HAND-DOMINANT ROOFER", "29-YEAR-OLD"),
     ("Managed conservatively, NJ feeds started", "NJ"),
+    # a clinical abbreviation after a nickname; a blood pressure, a bag of fluid
+    ('Pt Winifred "Winnie" HTN, DM2', "HTN"),
+    ("BP 120 systolic; PMB 4 drugs; 1 bag 0.9% saline", "BP 120"),
     # counts before a comma stay counts
     ("plt 150000, wbc 12000, steps 10000, done", "150000"),
     ("heparin 5000, IV", "5000"),

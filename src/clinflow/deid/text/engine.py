@@ -903,6 +903,14 @@ _CALENDAR_WORDS = frozenset(
 
 
 def _family_after_nickname(word: str) -> bool:
+    if word.isupper() and len(word) >= 3:
+        # a family name in capitals, as registration forms print it ('Winifred "Winnie"
+        # BALLANTYNE'), when it is no ordinary or clinical word
+        return (
+            (len(word) > 4 or is_name(word))  # not "HTN", "COPD"
+            and not is_vocabulary(word)
+            and not is_clinical_word(word)
+        )
     return (
         word[0].isupper()
         and word[1:].islower()

@@ -944,6 +944,12 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"(?:[ \t]?,?\s+(?:(?:Apt|Apartment|Suite|Ste|Unit|Fl|Floor|Room|Rm|Bldg|Building|#)\.?"
         r"\s*[\w-]+|\d{1,3}(?:st|nd|rd|th)[ \t]+(?:Fl|Floor|Flr)\b\.?))?"
         r"|\bP\.?\s?O\.?\s+Box\s+\d+"
+        # post boxes and bags by other names: "Private Bag X7", "Locked Bag 2002", "GPO Box
+        # 4471", "Postfach 1123", "Apartado 55", "Caixa Postal 12", "Postbus 90"
+        r"|\b(?:Private[ \t]+(?:Mail[ \t]+)?Bag|Locked[ \t]+Bag|Mail[ \t]+Bag|GPO[ \t]+Box|"
+        r"Postfach|Apartado(?:[ \t]+Postal)?|Caixa[ \t]+Postal|Postbus|Casilla|"
+        r"Boîte[ \t]+postale)"
+        r"[ \t]+[A-Z]?\d{1,6}(?![\w/-])"
         # addresses written by plot, villa or house number ("Villa 9, Street 12, Al Nahda",
         # "No. 7, 3rd Cross, 2nd Block, Jayanagar")
         r"|\b(?:Villa|Flat|Plot|House[ \t]No\.?|No\.)[ \t]?\d+[A-Z]?(?:,[ \t]*(?:Street[ \t]\d+|"
