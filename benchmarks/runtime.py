@@ -41,7 +41,6 @@ from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
-import orjson
 import psutil
 
 from clinflow.audit.buffer import BufferedSink
@@ -49,7 +48,7 @@ from clinflow.config import DataDir, scenarios_dir
 from clinflow.envelope import Envelope, SourceKind, TimedInput
 from clinflow.runtime.deployment import Deployment
 from clinflow.runtime.embedded import EmbeddedRuntime, RunStats
-from clinflow.runtime.ingest import bundle_resources, is_vital_sign
+from clinflow.runtime.ingest import vital_signs_in
 from clinflow.runtime.offload import parse_deid_workers
 from clinflow.runtime.pipeline import cohort_inputs, raw_envelope
 from clinflow.runtime.stages import build_pipeline
@@ -69,11 +68,8 @@ def _stream(patients: int, seed: int, scenario: str, manifest: Path) -> list[Tim
 
 
 def _vitals_in(envelope: Envelope) -> int:
-    """Vital-sign Observations an input carries (the stream sends a charting time's set of
-    7 as one message, as a monitor's ORU^R01 does)."""
-    if envelope.source is not SourceKind.FHIR or b"vital-signs" not in envelope.payload:
-        return 0
-    return sum(is_vital_sign(r) for r in bundle_resources(orjson.loads(envelope.payload)))
+    """Vital-sign Observations an input carries (``runtime.ingest.vital_signs_in``)."""
+    return vital_signs_in(envelope.payload) if envelope.source is SourceKind.FHIR else 0
 
 
 class _CpuMeter:

@@ -74,6 +74,20 @@ def has_category(resource: Mapping[str, Any], wanted: str) -> bool:
     return False
 
 
+def vital_signs_in(payload: bytes) -> int:
+    """Vital-sign Observations a raw FHIR input carries (a charting time's set of 7 arrives
+    as one message, as a monitor's ORU^R01 does): what load figures count "vitals/s" in."""
+    if b"vital-signs" not in payload:
+        return 0
+    try:
+        document = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return 0
+    if not isinstance(document, dict):
+        return 0
+    return sum(is_vital_sign(resource) for resource in bundle_resources(document))
+
+
 def bundle_resources(document: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     """The resources of a Bundle, or the document itself when it is one resource."""
     if document.get("resourceType") != "Bundle":
