@@ -30,6 +30,7 @@ _EMPLOYER = regex.compile(
     regex.V0,
 )
 _WORD = regex.compile(r"\p{L}[\p{L}'’-]*")
+_ANY_TRADE = regex.compile(rf"\b(?i:{_TRADES})\b", regex.V0)
 
 
 def employer_owner_names(
@@ -38,6 +39,8 @@ def employer_owner_names(
     """Spans of the capitalised words before a trade word that are a name, not ordinary
     words: ``is_word(w)`` says a word is English or clinical vocabulary."""
     found: list[tuple[int, int]] = []
+    if _ANY_TRADE.search(text) is None:
+        return found  # most notes name no trade: one cheap scan
     for match in _EMPLOYER.finditer(text):
         # ordinary words at either end are no part of the name ("FOR THERIOT", "Kittelson
         # Grain")

@@ -67,6 +67,7 @@ from clinflow.deid.text.recognizers import (
     message_handles,
     names_after_room,
     ocr_normalized,
+    towns_before_postcodes,
 )
 from clinflow.deid.text.slots import capitals_in_person_slots
 from clinflow.deid.text.tables import sign_off_cells
@@ -273,6 +274,8 @@ class TextDeidentifier:
                 found.append(Span(start, end, USERNAME, "username_handle", 0.5))
             for start, end in checked_identifiers(text):
                 found.append(Span(start, end, ID, "checked_identifier", 0.8))
+            for start, end in towns_before_postcodes(text):
+                found.append(Span(start, end, LOCATION, "town_before_postcode", 0.55))
         if self._nlp is not None:
             for ent in self._nlp(text).ents:
                 label = _NER_LABELS.get(ent.label_)
@@ -483,7 +486,13 @@ def _merge(spans: list[Span]) -> list[Span]:
 
 # recognizers that find a shape ("- yes.", "(mild)", "T. Aspirin") whose word may be ordinary
 _SHAPE_ONLY = frozenset(
-    {"username_signature", "username_stamp", "initial_surname", "dictation_initials"}
+    {
+        "username_signature",
+        "username_stamp",
+        "username_stamp_dated",
+        "initial_surname",
+        "dictation_initials",
+    }
 )
 
 

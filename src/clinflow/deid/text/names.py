@@ -1088,6 +1088,7 @@ def _named_wards(text: str, tokens: list[_Token]) -> list[NameHit]:
     names: set[str] = set()
     floors: list[NameHit] = []
     starts = {t.start: i for i, t in enumerate(tokens)}
+    has_ward = "Ward " in text or "Ward\t" in text
     for index, token in enumerate(tokens):
         before_ward = _WARD_AFTER.match(text, token.end) is not None
         if (
@@ -1106,7 +1107,11 @@ def _named_wards(text: str, tokens: list[_Token]) -> list[NameHit]:
             floors.append((token.start, floor.end(), "facility_ward", 0.5))
         label = _WARD_LABEL.search(text, max(0, token.start - 12), token.start)
         after_label = label is not None and label.end() == token.start
-        plain = _WARD_BEFORE_PLAIN.search(text, max(0, token.start - 8), token.start)
+        plain = (
+            _WARD_BEFORE_PLAIN.search(text, max(0, token.start - 8), token.start)
+            if has_ward
+            else None
+        )
         if (
             plain is not None
             and plain.end() == token.start

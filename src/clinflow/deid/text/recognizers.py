@@ -225,7 +225,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         "date_month_the_day",
         DATE,
         rf"\b{MONTHS}\.?[ \t]+the[ \t]+\d{{1,2}}(?:st|nd|rd|th)(?:,?[ \t]+\d{{4}}(?!\d))?"
-        r"|(?<![\d.,/-])(?:19|20|21)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?![\d.,/-]\d|\d)",
+        r"|\b(?<![.,/-])(?:19|20|21)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?![\d.,/-]\d|\d)",
         0.6,
         regex.I,
     ),
@@ -592,7 +592,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # a device's network (MAC) address: "00:1B:44:11:3A:B7"
         "mac_address",
         ID,
-        r"(?<![\w:-])[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}(?![\w:-])",
+        r"\b(?<![:-])[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}(?![\w:-])",
         0.7,
     ),
     PatternSpec(
@@ -618,12 +618,27 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"(?<=\b(?:user(?:name)?|login|log-in|user\s*id|userid|uid|screen\s*name|handle|"
         r"dictated\s+by|transcribed\s+by|transcriptionist|typist|entered\s+by)\s*[:#]\s*)"
         r"[A-Za-z][\w.-]{1,30}"
-        r"|(?<=\b(?:transcribed|typed)[ \t]*[:/]?[ \t]*)(?!by\b|on\b|at\b)[a-z]{2,6}"
-        r"(?=[ \t]+\d|[ \t]*$)"
         r"|(?<=\b(?:user(?:name)?|login|user\s*id|userid|account|handle|by)\s+)"
         r"[a-z][a-z._-]{1,20}\d{1,6}[a-z]*\b",
         0.7,
         regex.I,
+    ),
+    PatternSpec(
+        # a typist after "transcribed"/"typed", before a date or the line end: "transcribed
+        # pkq  2070-01-02" (label first: cheaper than a look-behind at every position)
+        "username_after_transcribed",
+        USERNAME,
+        r"(?m)\b(?:transcribed|typed)[ \t]*[:/]?[ \t]*(?P<phi>(?!by\b|on\b|at\b)[a-z]{2,6})"
+        r"(?=[ \t]+\d|[ \t]*$)",
+        0.7,
+        regex.I,
+    ),
+    PatternSpec(
+        # a user id after a date or time and a comma in parentheses: "(03/12/2071, tkoval)"
+        "username_stamp_dated",
+        USERNAME,
+        r"\(\d{1,4}[/:.-]\d{1,2}(?:[/:.-]\d{2,4})?,[ \t]?(?P<phi>[a-z][a-z0-9._]{2,15})(?=\))",
+        0.5,
     ),
     PatternSpec(
         # a user id in parentheses after a time stamp: "14:30 (jquist)"; a code after " / "
@@ -631,9 +646,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         USERNAME,
         # (not the second of a pair of genes or markers: "MLH1/PMS2")
         r"(?<=\d[ \t]?\()[a-z][a-z0-9._]{2,15}(?=\))"
-        r"|(?<=/[ \t]?)(?<![A-Z]{2,5}\d{1,2}/|[A-Z]{4,5}/)[A-Z]{2,4}\d{1,6}\b"
-        # after a date or time and a comma in parentheses: "(03/12/2071, tkoval)"
-        r"|(?<=\(\d{1,4}[/:.-]\d{1,2}(?:[/:.-]\d{2,4})?,[ \t]?)[a-z][a-z0-9._]{2,15}(?=\))",
+        r"|(?<=/[ \t]?)(?<![A-Z]{2,5}\d{1,2}/|[A-Z]{4,5}/)[A-Z]{2,4}\d{1,6}\b",
         0.5,
     ),
     PatternSpec(
@@ -696,9 +709,10 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # "E. Ashworth-Bayo / kd" (not a route or a unit: "PO / iv")
         "typist_after_name",
         USERNAME,
-        r"(?m)(?<=\p{Lu}\p{Ll}+(?:-\p{Lu}\p{Ll}+)?[ \t]/[ \t]?)"
-        r"(?!(?:iv|po|im|sc|sl|pr|od|bd|tds|qds|qd|bid|tid|prn|mg|ml|kg|hr|dc|fu|na|nil|ok|"
-        r"yes|no)[ \t]*$)[a-z]{2,3}(?=[ \t]*$)",
+        # (the slash found first: a literal the engine looks for directly)
+        r"(?m)(?<=\p{Lu}\p{Ll}+(?:-\p{Lu}\p{Ll}+)?[ \t])/[ \t]?"
+        r"(?P<phi>(?!(?:iv|po|im|sc|sl|pr|od|bd|tds|qds|qd|bid|tid|prn|mg|ml|kg|hr|dc|fu|na|"
+        r"nil|ok|yes|no)[ \t]*$)[a-z]{2,3})(?=[ \t]*$)",
         0.5,
     ),
     PatternSpec(
@@ -882,16 +896,6 @@ PATTERNS: tuple[PatternSpec, ...] = (
         ZIP,
         r"\b(?:[A-Z]{1,2}\d[A-Z\d]?[ \t]\d[A-Z]{2}|[A-Z]\d[A-Z][ \t]?\d[A-Z]\d)\b",
         0.6,
-    ),
-    PatternSpec(
-        # the town written right before a UK postcode or a Canadian postal code: "Leeds LS9
-        # 8DT", "Sheffield, S10 2TN", "Moose Jaw SK S6H 1V6" (with the province)
-        "town_before_postcode",
-        LOCATION,
-        r"(?<![\p{L}\d'-])\p{Lu}[\p{L}'.-]+(?:[ \t]\p{Lu}[\p{L}'.-]+){0,2}"
-        r"(?=,?[ \t]{1,2}(?:[A-Z]{1,2}\d[A-Z\d]?[ \t]\d[A-Z]{2}|[A-Z]\d[A-Z][ \t]?\d[A-Z]\d)"
-        r"(?![\w-]))",
-        0.55,
     ),
     PatternSpec(
         # an Indian PIN code after its town and a dash: "Hyderabad - 500033"
@@ -1594,6 +1598,31 @@ _OCR_CANDIDATE = regex.compile(
     r"[A-Za-z]|[A-Z][A-Za-z0-9/.:-]*?l|l[A-Za-z0-9/.:-]*?[A-Z]))"
     r"[A-Za-z0-9]+(?:[/.:-][A-Za-z0-9]+)*"
 )
+
+
+# ----- the town before a UK postcode or a Canadian postal code ------------------------------
+_POSTCODE = regex.compile(
+    r"(?<=\p{L}[.'-]?,?[ \t]{1,2})"
+    r"(?:[A-Z]{1,2}\d[A-Z\d]?[ \t]\d[A-Z]{2}|[A-Z]\d[A-Z][ \t]?\d[A-Z]\d)(?![\w-])",
+    regex.V0,
+)
+_TOWN_BEFORE = regex.compile(
+    r"(?<![\p{L}\d'-])\p{Lu}[\p{L}'.-]+(?:[ \t]\p{Lu}[\p{L}'.-]+){0,2},?[ \t]{1,2}\Z", regex.V0
+)
+
+
+def towns_before_postcodes(text: str) -> list[tuple[int, int]]:
+    """The town written right before a UK postcode or a Canadian postal code: "Leeds LS9
+    8DT", "Sheffield, S10 2TN", "Moose Jaw SK S6H 1V6" (with the province). The postcode is
+    found first (rare), then up to three capitalised words before it."""
+    found = []
+    for code in _POSTCODE.finditer(text):
+        window_start = max(0, code.start() - 48)
+        town = _TOWN_BEFORE.search(text, window_start, code.start())
+        if town is not None:
+            words = text[town.start() : code.start()].rstrip(" \t,")
+            found.append((town.start(), town.start() + len(words)))
+    return found
 
 
 # ----- user ids made from a person's name ("t. wojcik" signs as "twojcik") ----------------
