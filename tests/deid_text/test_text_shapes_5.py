@@ -144,6 +144,11 @@ FOUND = [
     ("Private Bag X12, Mowbray, 7705", "Private Bag X12"),
     ("Locked Bag 2002, Penrith", "Locked Bag 2002"),
     ("Postfach 1123, 53001 Bonn", "Postfach 1123"),
+    # a unit or a house range written onto the number; rural routes and their boxes
+    ("Home: 3/45 Tasman St, Kiama", "3/45 Tasman St"),
+    ("c/o 12-14 Rue de Rivoli, Paris", "12-14 Rue de Rivoli"),
+    ("Mail to Rural Route 2, Box 44, Alma", "Rural Route 2, Box 44"),
+    ("lives at HC 65 Box 120 past the creek", "HC 65 Box 120"),
     # a long number closing a list item before a comma
     ("Ref 4471882, then called back", "4471882"),
     # a date misread by OCR throughout
@@ -212,6 +217,8 @@ KEPT = [
     # a clinical abbreviation after a nickname; a blood pressure, a bag of fluid
     ('Pt Winifred "Winnie" HTN, DM2', "HTN"),
     ("BP 120 systolic; PMB 4 drugs; 1 bag 0.9% saline", "BP 120"),
+    # a respiratory rate is no rural route
+    ("Obs: RR 18, SpO2 97% on air", "RR 18"),
     # counts before a comma stay counts
     ("plt 150000, wbc 12000, steps 10000, done", "150000"),
     ("heparin 5000, IV", "5000"),

@@ -716,6 +716,7 @@ _UNIT_BEFORE = re.compile(
     r"(?:\b(?i:blk|block|shop|unit|lot|plot|flat|apt\.?)[ \t]*\d{1,5}[A-Z]?,?[ \t]+"
     r"|\b(?i:blk|block)\.?[ \t]*)$"
 )
+_NUMBER_PREFIX = re.compile(r"(?<![\w/.-])\d{1,5}[A-Z]?[/-]$")
 _ROUTE = re.compile(r"(?i:route|rte|highway|hwy|state[ \t]+route|sr|county[ \t]+road|cr|rr)\b")
 _HOUSE_NUMBER_BEFORE = re.compile(r"(?<![\w,.-])\d{1,5}[ \t]+$")
 _STREET_END = re.compile(r"\b(?:St|Street|Ave|Avenue|Rd|Road|Dr|Drive|Cres|Crescent|Way)$")
@@ -760,6 +761,12 @@ def _with_address_units(text: str, spans: list[Span]) -> list[Span]:
                 end = compass.end()
             if unit := _UNIT_AFTER.match(text, end):
                 end = unit.end()
+            # a unit or the first house of a range written onto the number: "3/45 George St",
+            # "12-14 Rue de Rivoli"
+            if text[start : start + 1].isdigit() and (
+                prefix := _NUMBER_PREFIX.search(text, max(0, start - 7), start)
+            ):
+                start = prefix.start()
             window = text[max(0, start - 16) : start]
             if unit := _UNIT_BEFORE.search(window):
                 start -= len(unit.group())

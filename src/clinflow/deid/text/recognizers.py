@@ -1231,7 +1231,11 @@ PATTERNS: tuple[PatternSpec, ...] = (
     PatternSpec(
         "route_number",
         LOCATION,
-        r"\b(?:Route|Rte|Rt|Hwy|Highway|Interstate)\.?[ \t]?\d{1,3}[A-Z]?\b|\bI-\d{1,3}\b",
+        r"\b(?:Route|Rte|Rt|Hwy|Highway|Interstate)\.?[ \t]?\d{1,3}[A-Z]?\b|\bI-\d{1,3}\b"
+        # rural addresses: "Rural Route 2, Box 44", "RR 3 Box 12", "HC 65 Box 120" (RR and HC
+        # only with their box: "RR 18" is a respiratory rate)
+        r"|\bRural[ \t]+Route[ \t]+\d{1,4}(?:,?[ \t]+Box[ \t]+\d{1,5})?"
+        r"|\b(?:RR|HC|Star[ \t]+Route)[ \t]?\d{1,4},?[ \t]+Box[ \t]+\d{1,5}\b",
         0.55,
     ),
     PatternSpec(
