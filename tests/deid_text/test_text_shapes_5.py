@@ -149,6 +149,9 @@ FOUND = [
     ("c/o 12-14 Rue de Rivoli, Paris", "12-14 Rue de Rivoli"),
     ("Mail to Rural Route 2, Box 44, Alma", "Rural Route 2, Box 44"),
     ("lives at HC 65 Box 120 past the creek", "HC 65 Box 120"),
+    # a name in a list before a British ward or theatre role in parentheses
+    ("Present:\n- Dr Anand (chair)\n- Halvard (physio)\n- Ingunn (SLT)", "Halvard"),
+    ("Team: Okoro (cons), Pell (reg), Quist (FY1)", "Pell"),
     # a long number closing a list item before a comma
     ("Ref 4471882, then called back", "4471882"),
     # a date misread by OCR throughout
@@ -217,6 +220,9 @@ KEPT = [
     # a clinical abbreviation after a nickname; a blood pressure, a bag of fluid
     ('Pt Winifred "Winnie" HTN, DM2', "HTN"),
     ("BP 120 systolic; PMB 4 drugs; 1 bag 0.9% saline", "BP 120"),
+    # ordinary words before a role in parentheses
+    ("Plan (physio) today; Review (GP) next week", "Plan"),
+    ("Plan (physio) today; Review (GP) next week", "Review"),
     # a respiratory rate is no rural route
     ("Obs: RR 18, SpO2 97% on air", "RR 18"),
     # counts before a comma stay counts

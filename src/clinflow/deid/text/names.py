@@ -154,7 +154,12 @@ _ROLE_AFTER = regex.compile(
     r"attending|resident|intern|fellow|nurse|SW|PT|OT|SLP|RT|pharmacist|physician|surgeon|"
     r"PCP|CNA|LPN|tech|aide|sitter|chaplain|interpreter|wife|husband|son|daughter|mother|"
     r"father|sister|brother|partner|friend|neighbou?r|niece|nephew|aunt|uncle|cousin|"
-    r"grandson|granddaughter|HCP|proxy)\)",
+    r"grandson|granddaughter|HCP|proxy|"
+    # British and Commonwealth ward and theatre roles
+    r"physio|physiotherapist|SLT|SALT|dietitian|dietician|cons|consultant|reg|registrar|"
+    r"SHO|FY1|FY2|F1|F2|CT[12]|ST[1-8]|chair|CNS|HCA|ODP|scrub|anaesthetist|anesthetist|"
+    r"psych|psychologist|key[ \t]worker|GP|matron|midwife|MW|dentist|podiatrist|"
+    r"orthoptist|radiographer|sonographer|phlebotomist|porter|EMT|paramedic|medic)\)",
     regex.I | regex.V0,
 )
 # "Given Family, XXXX" alone on a line: a signature with a credential we may not list
