@@ -105,6 +105,8 @@ FOUND = [
     ("Hearing aids: serial numbers 2291A44 (L)", "2291A44"),
     ("Nebulizer serial #ABX 4471-22", "ABX 4471-22"),
     ("Medical license # MD.44812 (NY)", "MD.44812"),
+    # a phone's hardware id with hyphen groups
+    ("her phone (IMEI 35-209900-176148-1) was logged", "35-209900-176148-1"),
     # national and health identifiers by their names
     ("Aadhaar 1234 5678 9012 on the form", "1234 5678 9012"),
     ("SIN: 046 454 286; URN: 4471882", "046 454 286"),

@@ -554,7 +554,9 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"path|employee|staff|conf|chart|CLIA|folder|donor|unit\s+no|ser|serial\s+no|"
         # national and health identifiers by their names
         r"aadhaar|uidai|nric|sin|nhs|chi|nhi|ihi|urn?|medicare|mykad|curp|cpf|rut|dni|nie|"
-        r"pesel|bsn|tfn|phn|hcn|ohip|ramq|emirates\s+id|iqama|cnic|nin|pps|ppsn)"
+        r"pesel|bsn|tfn|phn|hcn|ohip|ramq|emirates\s+id|iqama|cnic|nin|pps|ppsn|"
+        # a phone's or radio's hardware id
+        r"imei|meid|esn|iccid)"
         # ("s/n. pq-44812", "serial numbers 2291A44")
         r"(?:\s+(?:no\.?|nos\.?|numbers?|#|id|num))?(?:[:#\s]|(?<=[a-z/])\.){1,4}"
         # "serial number is X", "serial ending in 4471"
