@@ -12,7 +12,7 @@ Two kinds of notes, side by side:
   were read to find the shapes of tests/deid_text/test_text_shapes*.py); ``blind5``: a later
   held-out set, measured once, a development set since (test_text_shapes_3.py); ``blind6``:
   the next held-out set, measured once, a development set since (ADR 0117); ``blind7``: the
-  next held-out set, measured once after the last change; recall per
+  next held-out set, measured once, a development set since (ADR 0120); recall per
   PHI type, precision, F2
   (``evaluate_annotated``). ``--sets`` picks some of them.
 
@@ -142,7 +142,7 @@ def annotated_sets(
         # were being fixed; measured once after the last change (the next honest figure)
         ("blind6", annotated_notes_path().with_name("blind_6.jsonl")),
         # a seventh, written blind to the recognizers (40 styles, 953 spans) while blind6's
-        # misses were read for development; measured once after the last change of that work
+        # misses were read for development; measured once, a development set since (ADR 0120)
         ("blind7", annotated_notes_path().with_name("blind_7.jsonl")),
         ("dev", dev),
         ("dev2", dev.with_name(DEV2)),
