@@ -37,6 +37,7 @@ from clinflow.deid.surrogates import surrogate_name
 from clinflow.deid.text.checked_ids import checked_identifiers
 from clinflow.deid.text.employers import employer_owner_names
 from clinflow.deid.text.known import DATE, ID, LOCATION, PERSON, PHONE, KnownIdentifiers
+from clinflow.deid.text.layouts import delimited_name_cells, hl7_fields
 from clinflow.deid.text.lexicon import (
     anglo_given_names,
     is_english_word,
@@ -267,6 +268,8 @@ class TextDeidentifier:
                 found.append(Span(start, end, PERSON, "names_table_sign_off", 0.5))
             for start, end in capitals_in_person_slots(text, is_vocabulary, is_clinical_word):
                 found.append(Span(start, end, PERSON, "names_slot_capitals", 0.6))
+            for start, end in delimited_name_cells(text, is_vocabulary):
+                found.append(Span(start, end, PERSON, "names_table_column", 0.5))
         if self._patterns:
             for start, end in logins_at_line_end(text, is_vocabulary):
                 found.append(Span(start, end, USERNAME, "username_line_end", 0.5))
@@ -276,6 +279,8 @@ class TextDeidentifier:
                 found.append(Span(start, end, ID, "checked_identifier", 0.8))
             for start, end in towns_before_postcodes(text):
                 found.append(Span(start, end, LOCATION, "town_before_postcode", 0.55))
+            for start, end, entity in hl7_fields(text):
+                found.append(Span(start, end, entity, "hl7_field", 0.7))
         if self._nlp is not None:
             for ent in self._nlp(text).ents:
                 label = _NER_LABELS.get(ent.label_)

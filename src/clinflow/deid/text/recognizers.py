@@ -1439,6 +1439,45 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.75,
     ),
     PatternSpec(
+        # any label ending in a number word ("Folder No.:", "Docket No", "EEG #:", "Case Ref")
+        # before a value with three digits or more, with its scheme letters if spaced
+        # ("CRH 49-88-210"); not a page, bed, room or dose number
+        "id_after_any_label",
+        ID,
+        r"\b(?!(?i:page|room|rm|bed|bay|ward|step|item|version|size|cycle|dose|day|week|"
+        r"level|line|table|figure|fig|grade|stage|type|class|gauge|lead|channel|option|"
+        r"question|box|flat|apt|house|phone|tel|fax|pager|bleep|ext|gravida|para|score)\b)"
+        r"\p{L}[\p{L}\-]{1,20}[ \t]?(?-i:No\.?|NO\.?|Nr\.?|Number|Num\.?|\#|ID|Ref\.?)"
+        r"[ \t]*[:.#]?[ \t]{0,3}"
+        r"(?P<phi>(?:[A-Z]{2,6}[ ](?=\d))?(?=(?:[A-Za-z/.\-]*\d){3})"
+        r"[A-Za-z0-9]+(?:[/.\-][A-Za-z0-9]+)*(?:[ ]\d{2,}(?![\d/:.]))*)",
+        0.7,
+    ),
+    PatternSpec(
+        # an acronym label and a colon before digit groups joined by hyphens (seven digits
+        # or more: "TRN: 118-442-903"), an id whatever the acronym stands for
+        "id_acronym_colon",
+        ID,
+        r"\b[A-Z]{2,5}:[ \t]*(?P<phi>(?=(?:-?\d){7})\d{2,}(?:-\d{2,}){1,4})(?![\d-])",
+        0.6,
+    ),
+    PatternSpec(
+        # a scheme's acronym written again before its number ("NHF card NHF 0299173",
+        # "ACC claim ACC 70 44 219")
+        "id_scheme_repeated",
+        ID,
+        r"\b(?P<scheme>[A-Z]{2,5})\b[^\n\d]{1,20}?\b"
+        r"(?P<phi>(?P=scheme)[ ]?\d{2,}(?:[ ]\d{2,})*(?:-[A-Z0-9]{1,3})?)(?![\w-])",
+        0.7,
+    ),
+    PatternSpec(
+        # an ISBT 128 donation number on a blood or tissue unit ("G0812 79 334 512 Q")
+        "donation_number",
+        ID,
+        r"\b[A-Z]\d{4}[ ]?\d{2}[ ]?\d{3}[ ]?\d{3}(?:[ ][A-Z0-9](?![\w]))?",
+        0.7,
+    ),
+    PatternSpec(
         "surname_comma_given",
         PERSON,
         # not inside a list of credentials ("Jane Roe, RN, CCM, Utilization Management")

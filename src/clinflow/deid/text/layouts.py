@@ -1,0 +1,179 @@
+"""PHI found by the layout of pasted machine text, not by its words.
+
+Two layouts that ambient feeds and pasted reports bring into notes:
+
+- **HL7 v2 segments** (``PID|1||A123^^^HOSP^MR||DOE^JANE||19580417|F|||1 Main St^^TOWN^ST``):
+  the standard fixes which field of which segment holds a name, an address, a phone, an id,
+  a facility or a doctor, so the fields are PHI whatever their words are (``ROSE``, ``MAY``
+  and ``BELL`` are ordinary words, not safe ones, in a name field).
+- **Delimited tables with a header row** (``MRN|LAST|FIRST|DOB`` or ``| time | patient |
+  by |``), with or without a Markdown separator row: a column headed as a person (patient,
+  name, last/first, surname, given) or as a sign-off (by, chk, init, clinician) holds names
+  or initials in every row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import regex  # type: ignore[import-untyped]
+
+from clinflow.deid.text.known import DATE, HOSPITAL, ID, LOCATION, PERSON, PHONE
+
+_P, _L, _H, _D, _T, _I = PERSON, LOCATION, HOSPITAL, DATE, PHONE, ID
+_NAME = (0, 1, 2)
+_ADDRESS = (0, 1, 2, 3, 4, 5)
+_DOCTOR = (0, 1, 2, 3)
+# segment -> {field number: (entity, components to take)}
+# MSH counts its field separator as MSH-1, so its fields are shifted by one in a split.
+_HL7_FIELDS: dict[str, dict[int, tuple[str, tuple[int, ...]]]] = {
+    "MSH": {4: (_H, (0,)), 6: (_H, (0,))},  # sending / receiving facility
+    "PID": {
+        2: (_I, (0,)), 3: (_I, (0, 3)), 4: (_I, (0,)), 5: (_P, _NAME), 6: (_P, _NAME),
+        7: (_D, (0,)), 9: (_P, _NAME), 11: (_L, _ADDRESS), 13: (_T, (0,)), 14: (_T, (0,)),
+        18: (_I, (0,)), 19: (_I, (0,)), 20: (_I, (0,)), 21: (_I, (0,)), 23: (_L, (0,)),
+        29: (_D, (0,)),
+    },
+    "NK1": {2: (_P, _NAME), 4: (_L, _ADDRESS), 5: (_T, (0,)), 6: (_T, (0,))},
+    "PV1": {3: (_H, (3,)), 7: (_P, _DOCTOR), 8: (_P, _DOCTOR), 9: (_P, _DOCTOR),
+            17: (_P, _DOCTOR), 19: (_I, (0,)), 50: (_I, (0,))},
+    "PD1": {3: (_H, (0,)), 4: (_P, _DOCTOR)},
+    "ORC": {10: (_P, _DOCTOR), 12: (_P, _DOCTOR), 21: (_H, (0,))},
+    "OBR": {16: (_P, _DOCTOR), 28: (_P, _DOCTOR), 32: (_P, _DOCTOR)},
+    "IN1": {16: (_P, _NAME), 19: (_L, _ADDRESS), 36: (_I, (0,)), 49: (_I, (0,))},
+    "GT1": {3: (_P, _NAME), 5: (_L, _ADDRESS), 6: (_T, (0,)), 7: (_T, (0,)), 12: (_I, (0,))},
+}  # fmt: skip
+_HL7_SEGMENT = regex.compile(r"(?m)^[ \t]*(MSH|PID|NK1|PV1|PD1|ORC|OBR|IN1|GT1)\|[^\n]*")
+# assigning authorities and type codes that name no one
+_HL7_CODES = frozenset({"SSA", "USSSA", "SS", "MR", "MRN", "NPI", "DL", "PI", "PN", "AN", "PT"})
+
+
+def hl7_fields(text: str) -> list[tuple[int, int, str]]:
+    """The PHI components of HL7 v2 segments pasted into a note, with their entity."""
+    if "|" not in text:
+        return []
+    spans: list[tuple[int, int, str]] = []
+    for line in _HL7_SEGMENT.finditer(text):
+        segment = line.group(1)
+        wanted = _HL7_FIELDS[segment]
+        shift = 1 if segment == "MSH" else 0
+        position = line.start(1)
+        for number, field in enumerate(line.group(0).lstrip(" \t").split("|")):
+            rule = wanted.get(number + shift)
+            if rule is not None and field:
+                entity, components = rule
+                found = _components(field, position, components)
+                if entity == LOCATION and found:  # one address: a country alone is no PHI
+                    found = [(found[0][0], found[-1][1])]
+                spans.extend((s, e, entity) for s, e in found)
+            position += len(field) + 1
+    return spans
+
+
+def _components(field: str, start: int, wanted: tuple[int, ...]) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    at = start
+    for repetition in field.split("~"):
+        offset = at
+        for index, component in enumerate(repetition.split("^")):
+            value = component.strip()
+            if index in wanted and value and value not in _HL7_CODES and len(value) > 1:
+                begin = offset + component.index(value)
+                spans.append((begin, begin + len(value)))
+            offset += len(component) + 1
+        at += len(repetition) + 1
+    return spans
+
+
+_PERSON_HEADER = regex.compile(
+    r"(?i)(?:patient|pt|name|patient[ ]name|pt[ ]name|last|first|last[ ]name|first[ ]name|"
+    r"surname|given|given[ ]name|forename|family[ ]name|lname|fname|full[ ]name|patient[ ]/[ ]mrn|"
+    r"name[ ]/[ ]mrn|pt[ ]/[ ]mrn|resident|client|member|guest|inmate|"
+    r"by|chk|check|checked|checker|init|inits|initials|sign|signed|sig|staff|nurse|rn|tech|"
+    r"clinician|provider|prescriber|author|witness|verified[ ]by|checked[ ]by|done[ ]by|"
+    r"reviewed[ ]by|entered[ ]by|given[ ]by|called[ ]to|attending|doctor|physician|md)"
+)
+_CELL_NAME = regex.compile(
+    r"[\"'“]?\p{L}[\p{L}.'’\-]*[\"'”]?(?:,?[ ]+[\"'“]?\p{L}[\p{L}.'’\-]*[\"'”]?){0,4}"
+)
+_NOT_A_NAME = frozenset(
+    {"na", "n/a", "nil", "none", "yes", "no", "y", "n", "ok", "done", "tbd", "pending", "auto",
+     "self", "pt", "patient", "family", "see", "above", "same", "unknown", "unk", "male",
+     "female", "m", "f", "u"}
+)  # fmt: skip
+
+
+def delimited_name_cells(text: str, is_word: Callable[[str], bool]) -> list[tuple[int, int]]:
+    """Names and initials in the person columns of a ``|``-delimited table under a header.
+
+    A header row is a line of at least three ``|``-separated cells with no digit in it; the
+    rows under it (same delimiter, until a line without one) are read by column.
+    """
+    if text.count("|") < 6:
+        return []
+    spans: list[tuple[int, int]] = []
+    lines = text.split("\n")
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line) + 1)
+    index = 0
+    while index < len(lines):
+        header = lines[index]
+        cells = _split(header, offsets[index])
+        if len(cells) < 3 or any(c.isdigit() for c in header) or _HL7_SEGMENT.match(header):
+            index += 1
+            continue
+        columns = [
+            n for n, (start, end) in enumerate(cells) if _PERSON_HEADER.fullmatch(text[start:end])
+        ]
+        row = index + 1
+        while row < len(lines) and lines[row].count("|") >= 2:
+            row_cells = _split(lines[row], offsets[row])
+            for column in columns if len(row_cells) >= len(cells) - 1 else ():
+                if column < len(row_cells):
+                    spans.extend(_names_in_cell(text, *row_cells[column], is_word))
+            row += 1
+        index = max(row, index + 1)
+    return spans
+
+
+def _split(line: str, offset: int) -> list[tuple[int, int]]:
+    """(start, end) of each stripped cell; a leading and a trailing ``|`` open no cell."""
+    if line.count("|") < 2:
+        return []
+    body_start, body_end = 0, len(line)
+    stripped = line.strip()
+    if stripped.startswith("|"):
+        body_start = line.index("|") + 1
+    if stripped.endswith("|"):
+        body_end = line.rindex("|")
+    cells: list[tuple[int, int]] = []
+    start = body_start
+    for position in [*(i for i in range(body_start, body_end) if line[i] == "|"), body_end]:
+        left, right = start, position
+        while left < right and line[left] in " \t*":
+            left += 1
+        while right > left and line[right - 1] in " \t":
+            right -= 1
+        cells.append((offset + left, offset + right))
+        start = position + 1
+    return cells
+
+
+def _names_in_cell(
+    text: str, start: int, end: int, is_word: Callable[[str], bool]
+) -> list[tuple[int, int]]:
+    """The name in a person cell: the whole cell, or its part before `` / `` (an MRN)."""
+    cell = text[start:end]
+    if " / " in cell:
+        end = start + cell.index(" / ")
+        cell = text[start:end]
+    if not cell or cell.casefold() in _NOT_A_NAME or not _CELL_NAME.fullmatch(cell):
+        return []
+    if len(cell) <= 3 and cell.isalpha():
+        return [(start, end)]  # initials: "KT", "jr"
+    words = [w.strip("\"'“”.,-") for w in cell.split()]
+    lowered = [w for w in words if w and w[0].islower()]
+    if lowered and all(is_word(w) for w in lowered):
+        return []  # "unable to reach", "see notes"
+    return [(start, end)]

@@ -1,0 +1,147 @@
+"""Note shapes measured on blind_8 (a development set since, ADR 0121), written as rules that
+hold beyond the spellings seen: HL7 v2 segments read by their fields, ``|``-delimited tables
+read by the header of each column (with or without a Markdown separator row), ids after any
+label ending in a number word, an acronym label with hyphenated digits, a scheme's acronym
+written again before its number, blood-unit donation numbers. Every example string here is
+invented for the test (none occurs in any annotated set)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from clinflow.deid.text.engine import TextDeidentifier
+
+from .helpers import covered, overlapping
+
+_HL7 = (
+    "MSH|^~\\&|LABSYS|FERNDALE COMMUNITY HOSP|HIS|FCH|20700102030405||ORU^R01|X1|P|2.5.1\n"
+    "PID|1||QQ4410027^^^FCH^MR~111-22-3333^^^SSA^SS||PALOMINO^ORSOLYA^KAY||19610203|F|||"
+    "77 Tamarack Bend^^YREKA^CA^96097^USA||(530)555-0148|||||Z0081177642\n"
+    "NK1|1|PALOMINO^BRASSICA|SIS|||(530)555-0190\n"
+    "PV1|1|O|CLINIC^2^B^FCH||||9988776655^QUILLFEATHER^DUNSTAN^^^^MD|||MED\n"
+)
+
+FOUND = [
+    # HL7 v2: the field says what a component is, whatever its words are
+    (_HL7, "FERNDALE COMMUNITY HOSP"),
+    (_HL7, "FCH"),
+    (_HL7, "PALOMINO^ORSOLYA^KAY"),
+    (_HL7, "77 Tamarack Bend^^YREKA^CA^96097^USA"),
+    (_HL7, "Z0081177642"),
+    (_HL7, "BRASSICA"),
+    (_HL7, "QUILLFEATHER^DUNSTAN"),
+    # a delimited table under a header row without a separator row: the person columns
+    (
+        "Recall list:\nID|SURNAME|GIVEN|DOB|NURSE\n"
+        "A771|LARKSPUR|DAISY|1950-02-03|PQ\nA772|MEADOWS|HOLLY|1960-04-05|RT\n",
+        "LARKSPUR",
+    ),
+    (
+        "Recall list:\nID|SURNAME|GIVEN|DOB|NURSE\n"
+        "A771|LARKSPUR|DAISY|1950-02-03|PQ\nA772|MEADOWS|HOLLY|1960-04-05|RT\n",
+        "HOLLY",
+    ),
+    (
+        "Recall list:\nID|SURNAME|GIVEN|DOB|NURSE\n"
+        "A771|LARKSPUR|DAISY|1950-02-03|PQ\nA772|MEADOWS|HOLLY|1960-04-05|RT\n",
+        "PQ",
+    ),
+    (
+        "| bed | patient | drug | chk |\n| 4 | Fenwick, Opal | heparin | QZ |\n"
+        "| 5 | Brook, Ivy / RX20993 | insulin | QZ |\n",
+        "Fenwick, Opal",
+    ),
+    (
+        "| bed | patient | drug | chk |\n| 4 | Fenwick, Opal | heparin | QZ |\n"
+        "| 5 | Brook, Ivy / RX20993 | insulin | QZ |\n",
+        "Brook, Ivy",
+    ),
+    (
+        "| bed | patient | drug | chk |\n| 4 | Fenwick, Opal | heparin | QZ |\n"
+        "| 5 | Brook, Ivy / RX20993 | insulin | QZ |\n",
+        "QZ",
+    ),
+    # ids after any label ending in a number word, with the scheme's letters if spaced
+    ("Casefile No.: TRW/ORT/70/10442 on the front sheet", "TRW/ORT/70/10442"),
+    ("Register No: BXQ 71-20-993 recorded", "BXQ 71-20-993"),
+    ("EMG #: K-40-77310 attached", "K-40-77310"),
+    ("Welfare Ref DS-440192 quoted", "DS-440192"),
+    # an acronym label and hyphenated digit groups
+    ("TIN: 302-771-559 on file", "302-771-559"),
+    # a scheme's acronym written again before its number
+    ("PHB card PHB 4410938 seen", "PHB 4410938"),
+    ("WCB claim WCB 81 22 907 pending", "WCB 81 22 907"),
+    # donation numbers on blood units
+    ("Transfused unit K1177 70 112 845 X without reaction", "K1177 70 112 845 X"),
+]
+
+
+@pytest.mark.parametrize(("text", "phi"), FOUND)
+def test_blind8_shapes_are_found(deid: TextDeidentifier, text: str, phi: str) -> None:
+    spans = deid.analyze(text)
+    assert covered(text, phi, spans), [(text[s.start : s.end], s.recognizer) for s in spans]
+
+
+KEPT = [
+    # an HL7 code or an assigning authority that names no one
+    (_HL7, "SSA"),
+    (_HL7, "ORU^R01"),
+    # a table's non-person columns and a cell of ordinary words in a person column
+    (
+        "| time | test | by |\n| 0300 | potassium | see notes |\n",
+        "potassium",
+    ),
+    ("| time | test | by |\n| 0300 | potassium | see notes |\n", "see notes"),
+    # a page, bed or dose number after its label; a short number after a number word
+    ("Page No. 2 of 3, Bed No 14", "2 of 3"),
+    ("Hep B #2 given", "#2"),
+    # an acronym label before a range of values
+    ("HR: 60-100 target", "60-100"),
+]
+
+
+@pytest.mark.parametrize(("text", "safe"), KEPT)
+def test_blind8_look_alikes_are_kept(deid: TextDeidentifier, text: str, safe: str) -> None:
+    assert overlapping(text, safe, deid.analyze(text)) == []
+
+
+_CAPS = st.text(alphabet="ABCDEFGHIJKLMNOPRSTUVWYZ", min_size=3, max_size=10)
+
+
+@settings(max_examples=40, deadline=None)
+@given(family=_CAPS, given_name=_CAPS)
+def test_any_name_in_an_hl7_name_field_is_found(
+    deid: TextDeidentifier, family: str, given_name: str
+) -> None:
+    text = f"Feed line:\nPID|1||M5512^^^SITE^MR||{family}^{given_name}||19700101|M\n"
+    spans = deid.analyze(text)
+    assert covered(text, f"{family}^{given_name}", spans)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    header=st.sampled_from(["patient", "Name", "SURNAME", "given", "by", "chk", "Initials"]),
+    cell=st.sampled_from(["ROSE", "May", "Bell, Hope", "Sterling", "KT", "jr", "Grace Winter"]),
+)
+def test_any_name_in_a_person_column_is_found(
+    deid: TextDeidentifier, header: str, cell: str
+) -> None:
+    text = f"| slot | {header} | note |\n| 0800 | {cell} | stable |\n| 0900 | {cell} | ok |\n"
+    spans = deid.analyze(text)
+    assert covered(text, cell, spans), [(text[s.start : s.end], s.recognizer) for s in spans]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    label=st.sampled_from(["Folder", "Docket", "Claim", "Case", "Register", "Trust", "EEG"]),
+    word=st.sampled_from(["No.:", "No:", "No", "#:", "Number", "Ref", "ID"]),
+    value=st.from_regex(r"[A-Z]{1,3}[-/]?[0-9]{3,6}(?:[-/][0-9]{2,5})?", fullmatch=True),
+)
+def test_an_id_after_a_number_label_is_found(
+    deid: TextDeidentifier, label: str, word: str, value: str
+) -> None:
+    text = f"Front sheet: {label} {word} {value} recorded."
+    spans = deid.analyze(text)
+    assert covered(text, value, spans), [(text[s.start : s.end], s.recognizer) for s in spans]
