@@ -75,6 +75,19 @@ FOUND = [
     ("WCB claim WCB 81 22 907 pending", "WCB 81 22 907"),
     # donation numbers on blood units
     ("Transfused unit K1177 70 112 845 X without reaction", "K1177 70 112 845 X"),
+    # a name before any role in parentheses, known by the shape of its word
+    ("Minutes: Oriel Quennell-Baptiste (MDT coordinator, notes)", "Oriel Quennell-Baptiste"),
+    ("Reviewed with Tamsyn Greaves (lead orthoptist) today", "Tamsyn Greaves"),
+    ("Letter copied to Bram Oosterhuis (duty social worker)", "Bram Oosterhuis"),
+    # a name after any role label ending like a specialist's
+    ("Optometrist: Wairimu Kahiga, BOptom", "Wairimu Kahiga"),
+    # initials in a person slot, as action owners in minutes, signing a message line
+    ("Visit 03.04.2071 10:10   Clinician: QT (qtoa01)\n\nPC: cough", "QT"),
+    ("Actions: QT to book a scan. HLW to send the letter. GP to review.", "HLW"),
+    ("Actions: QT to book a scan. HLW to send the letter. GP to review.", "QT"),
+    ("Home once transport sorted.\n>> KQ\n\nDISCLAIMER", "KQ"),
+    # a family name in capitals then the given name after a form label for other people
+    ("Passenger: VOSS-TER HAAR, Ilse   DOB 01/01/1990", "VOSS-TER HAAR, Ilse"),
 ]
 
 
@@ -99,6 +112,10 @@ KEPT = [
     ("Hep B #2 given", "#2"),
     # an acronym label before a range of values
     ("HR: 60-100 target", "60-100"),
+    # a team or role as an action's owner; a drug or test before a parenthesis
+    ("Actions: GP to review bloods. OT to assess at home.", "GP"),
+    ("Actions: GP to review bloods. OT to assess at home.", "OT"),
+    ("Started Apixaban (anticoagulant) today", "Apixaban"),
 ]
 
 

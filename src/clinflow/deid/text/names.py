@@ -104,6 +104,8 @@ _WEAK_CUES = regex.compile(
     r"(?:odp|scrub(?:\s+nurse)?|anaesthetist|anesthetist|circulat(?:ing|or)|nic|cons|sho|"
     r"outreach|registrar|midwife|physio|ota|slt|key\s*worker|named\s+nurse|charge\s+nurse|"
     r"allocated\s+nurse|nurse\s+in\s+charge|porter|hca|runner|recorder|scribe)\s*:|"
+    # any role by the shape of its word: "Audiologist:", "Dietitian:", "Optician:"
+    r"\p{L}{3,}(?:ist|ician|itian)\s*:|"
     r"(?:his|her|their|pt's|patient's)\s+\w+)\s*,?)[ \t]{1,3}",
     regex.I | regex.V0,
 )
@@ -159,7 +161,12 @@ _ROLE_AFTER = regex.compile(
     r"physio|physiotherapist|SLT|SALT|dietitian|dietician|cons|consultant|reg|registrar|"
     r"SHO|FY1|FY2|F1|F2|CT[12]|ST[1-8]|chair|CNS|HCA|ODP|scrub|anaesthetist|anesthetist|"
     r"psych|psychologist|key[ \t]worker|GP|matron|midwife|MW|dentist|podiatrist|"
-    r"orthoptist|radiographer|sonographer|phlebotomist|porter|EMT|paramedic|medic)\)",
+    r"orthoptist|radiographer|sonographer|phlebotomist|porter|EMT|paramedic|medic"
+    # any role by the shape of its word, after up to two words, before a remark: "(MDT
+    # coordinator, minutes)", "(lead podiatrist)", "(duty social worker)"
+    r"|(?:[\p{L}-]+[ \t]){0,2}\p{L}{2,}(?:ist|ician|itian|ator|isor|ellor|nurse|worker|"
+    r"officer|manager|assistant|secretary|clerk|lead|carer|therapist|technologist)"
+    r"(?:,[^)\n]{0,30})?)\)",
     regex.I | regex.V0,
 )
 # "Given Family, XXXX" alone on a line: a signature with a credential we may not list
@@ -564,7 +571,8 @@ def context_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit
             first >= 0
             and index - first < 3
             and tokens[first].capitalised
-            and _accept_after_cue(tokens[first], False)
+            # a role named right after is as strong a cue as a title before
+            and _accept_after_cue(tokens[first], True)
             and (first == index or _joined(text, tokens[first], tokens[first + 1]))
         ):
             first -= 1

@@ -1478,6 +1478,39 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.7,
     ),
     PatternSpec(
+        # initials in a person's slot of a form: "Clinician: KT (ktoa01)", "Seen by: PQR"
+        "initials_in_person_slot",
+        PERSON,
+        r"\b(?i:clinician|nurse|doctor|author|signed(?:[ \t]by)?|seen[ \t]by|reviewed[ \t]by|"
+        r"checked[ \t]by|witness(?:ed[ \t]by)?|staff|practitioner|provider|"
+        r"examiner|assessor|operator|scribe|recorder|keyworker|key[ \t]worker)"
+        r"[ \t]*:[ \t]*(?P<phi>[A-Z]{2,3})(?=[ \t]*(?:\(|\n|$|[ \t]{2}|[,;|]))",
+        0.6,
+    ),
+    PatternSpec(
+        # the owner of an action in minutes: "Actions: QT to book the scan. HLW to send..."
+        # (a team or role written the same way is no one: "GP to", "OT to", "SLT to")
+        "initials_action_owner",
+        PERSON,
+        r"(?:^|(?<=[.;:][ \t]{1,2})|(?<=\n[ \t]*[-*•][ \t]))"
+        r"(?!(?:GP|OT|PT|ED|AE|SW|DN|RN|MDT|SLT|SALT|HCA|CNS|ICU|ITU|TVN|IPC|NOK|PCP|ENT|EMS|"
+        r"CMHT|OPD|SNF|PCN|HV|MW|CPN|AHP|SHO|FY|REG|CCU|HDU|AMU|MAU|LAB|US|UK|DR|MR|MS|NP|PA|"
+        r"IT|PH|PM|AM|PLAN|ALL|TTO|TCI|CT|MRI|ECG|OP|BP|IV|VTE)\b)"
+        r"(?P<phi>[A-Z]{2,3})[ \t]+to[ \t]+(?:book|send|call|review|chase|arrange|contact|"
+        r"discuss|follow|refer|see|check|request|order|update|write|speak|inform|liaise|email|"
+        r"phone|ring|complete|organise|organize|confirm|ask|escalate|feed[ \t]?back|action|"
+        r"circulate|draft|present|meet|visit|repeat|re-?refer|audit|prescribe|list)\b",
+        0.55,
+        regex.M,
+    ),
+    PatternSpec(
+        # initials signing a message on their own line after a dash or ">>": ">> KQ", "- T"
+        "initials_signing_line",
+        PERSON,
+        r"(?m)^[ \t]*(?:>>|[-–—~]{1,2})[ \t]*(?P<phi>[A-Z]{1,3})[ \t]*$",
+        0.55,
+    ),
+    PatternSpec(
         "surname_comma_given",
         PERSON,
         # not inside a list of credentials ("Jane Roe, RN, CCM, Utilization Management")

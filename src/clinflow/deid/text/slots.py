@@ -19,9 +19,12 @@ _SLOT = regex.compile(
     # a form label (at a line start or after a column gap: checked in the loop)
     r"(?<![\w-])(?i:patient|pt|name|recipient|donor|client|resident|"
     r"claimant|member|subject|child|infant|baby|student|insured|beneficiary|driver|employee|"
-    r"worker|applicant|guarantor|subscriber|deceased|decedent|examinee|enrollee|caller)"
+    r"worker|applicant|guarantor|subscriber|deceased|decedent|examinee|enrollee|caller|"
+    r"guest|inmate|passenger|traveller|traveler|visitor|adult[ \t]at[ \t]risk)"
     r"(?:[ \t]+(?i:name))?[ \t]*:[ \t]*"
     rf"(?P<name>{_CAPS_WORD}(?:,?[ \t]{_CAPS_WORD}){{1,5}}"
+    # the given name in mixed case after the family name in capitals: "VOSS-TER HAAR, Ilse"
+    r"(?:,[ \t]\p{Lu}\p{Ll}[\p{L}'’-]*(?:[ \t]\p{Lu}\p{Ll}[\p{L}'’-]*)?)?"
     # an alias after "@" (Singapore registrations): "LIM AH KOW @ LIM YONG SENG"
     rf"(?:[ \t]@[ \t]{_CAPS_WORD}(?:[ \t]{_CAPS_WORD}){{0,4}})?)"
     r"(?=[ \t]{2,}|[ \t]*(?:\n|$|\(|;|\||/))",
