@@ -88,6 +88,13 @@ FOUND = [
     ("Home once transport sorted.\n>> KQ\n\nDISCLAIMER", "KQ"),
     # a family name in capitals then the given name after a form label for other people
     ("Passenger: VOSS-TER HAAR, Ilse   DOB 01/01/1990", "VOSS-TER HAAR, Ilse"),
+    # an address by its structure: after its label, or a line of capitalised comma parts
+    # with a house number or a postcode, whatever the street's kind is called
+    ("Address: Plot 17, Mahogany Estate, Runaway Bay\nNOK: wife", "Plot 17, Mahogany Estate"),
+    ("Home: Keizersgrachtje 40-3, 1016 GB Leiden, Nederland", "Keizersgrachtje 40-3"),
+    ("Tarrawong Eye Clinic\nSuite 4, 19 Banksia Parade, Wyong, NSW 2259\nTel", "Suite 4"),
+    ("Practice\nLon Eifion, Pwllheli LL53 5AA\n\nDear", "Lon Eifion"),
+    ("Jalan Merbau Indah 7, 41050 Klang, Selangor", "Jalan Merbau Indah 7"),
 ]
 
 
@@ -116,6 +123,9 @@ KEPT = [
     ("Actions: GP to review bloods. OT to assess at home.", "GP"),
     ("Actions: GP to review bloods. OT to assess at home.", "OT"),
     ("Started Apixaban (anticoagulant) today", "Apixaban"),
+    # a line of results with commas is no address
+    ("Na 138, K 4.4, Urea 6.1, Creat 1021", "Na 138"),
+    ("Home: independent with ADLs", "independent"),
 ]
 
 

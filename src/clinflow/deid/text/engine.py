@@ -37,7 +37,7 @@ from clinflow.deid.surrogates import surrogate_name
 from clinflow.deid.text.checked_ids import checked_identifiers
 from clinflow.deid.text.employers import employer_owner_names
 from clinflow.deid.text.known import DATE, ID, LOCATION, PERSON, PHONE, KnownIdentifiers
-from clinflow.deid.text.layouts import delimited_name_cells, hl7_fields
+from clinflow.deid.text.layouts import address_lines, delimited_name_cells, hl7_fields
 from clinflow.deid.text.lexicon import (
     anglo_given_names,
     is_english_word,
@@ -279,6 +279,8 @@ class TextDeidentifier:
                 found.append(Span(start, end, ID, "checked_identifier", 0.8))
             for start, end in towns_before_postcodes(text):
                 found.append(Span(start, end, LOCATION, "town_before_postcode", 0.55))
+            for start, end in address_lines(text):
+                found.append(Span(start, end, LOCATION, "address_structure", 0.55))
             for start, end, entity in hl7_fields(text):
                 found.append(Span(start, end, entity, "hl7_field", 0.7))
         if self._nlp is not None:

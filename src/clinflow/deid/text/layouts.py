@@ -177,3 +177,57 @@ def _names_in_cell(
     if lowered and all(is_word(w) for w in lowered):
         return []  # "unable to reach", "see notes"
     return [(start, end)]
+
+
+# ----- addresses by their structure --------------------------------------------------------
+
+# an address after its label: "Address: Lot 4, Hibiscus Scheme, Ocho Rios", "Home: ..."
+_ADDRESS_LABEL = regex.compile(
+    r"(?i:\b(?:address|addr|home(?:[ \t]address)?|residence|postal[ \t]address|"
+    r"correspondence[ \t]address|lives[ \t]at|resides[ \t]at)[ \t]*:[ \t]*)"
+    r"(?P<phi>[\p{Lu}\d][^\n]{2,90}?)(?=[ \t]{3,}|\t|\n|$)",
+    regex.V0,
+)
+_PART = regex.compile(r"[\p{Lu}\d][\p{L}\d'’./()\-]*(?:[ \t][\p{L}\d'’./()\-]+){0,5}")
+# a house number before a capitalised word, a four-to-six-digit postcode, a UK postcode
+_ADDRESS_EVIDENCE = regex.compile(
+    r"(?:^|[ \t])\d{1,5}[A-Za-z]?(?:[-/]\d{1,4})?[ \t]\p{Lu}|\b\d{4,6}\b"
+    r"|\b[A-Z]{1,2}\d[A-Z\d]?[ \t]\d[A-Z]{2}\b"
+)
+# words written in lower case inside a street's or town's name ("Heol y Bont", "Rua da Paz")
+_PARTICLES = frozenset(
+    "y yr a de da das do dos del della di du la le les van der den von am an op".split()
+)
+_NOT_ADDRESS = regex.compile(r"\d[.,]\d|\b(?:mg|ml|mmol|kg|bpm|mmHg|units?|x\d)\b", regex.I)
+
+
+def address_lines(text: str) -> list[tuple[int, int]]:
+    """Addresses by their structure, whatever their words: the value of an address label
+    (with a comma or a digit in it), or a line of comma-separated parts that each start
+    with a capital or a digit and that carries a house number or a postcode."""
+    spans: list[tuple[int, int]] = []
+    for match in _ADDRESS_LABEL.finditer(text):
+        value = match.group("phi")
+        if any(c.isdigit() for c in value) or "," in value:
+            spans.append(match.span("phi"))
+    if text.count(",") < 1:
+        return spans
+    offset = 0
+    for line in text.split("\n"):
+        head = line.split("   ")[0].rstrip()
+        parts = [p.strip() for p in head.split(",")]
+        if (
+            len(parts) >= 2
+            and ":" not in head
+            and all(_PART.fullmatch(p) for p in parts)
+            and not any(
+                w[0].islower() and w not in _PARTICLES for p in parts for w in p.split()
+            )
+            and (len(parts) >= 3 or regex.search(r"\b[A-Z]{1,2}\d[A-Z\d]?[ \t]\d[A-Z]{2}$", head))
+            and _ADDRESS_EVIDENCE.search(head)
+            and not _NOT_ADDRESS.search(head)
+        ):
+            start = offset + len(line) - len(line.lstrip())
+            spans.append((start, offset + len(head)))
+        offset += len(line) + 1
+    return spans
