@@ -95,6 +95,15 @@ FOUND = [
     ("Tarrawong Eye Clinic\nSuite 4, 19 Banksia Parade, Wyong, NSW 2259\nTel", "Suite 4"),
     ("Practice\nLon Eifion, Pwllheli LL53 5AA\n\nDear", "Lon Eifion"),
     ("Jalan Merbau Indah 7, 41050 Klang, Selangor", "Jalan Merbau Indah 7"),
+    # care sites: the body or part named after the head word, the kind written first in
+    # capitals, a health board by its region, transport and veterans' outpatient clinics
+    ("NORTHERN DISTRICT HEALTH BOARD\nREFERRAL", "NORTHERN DISTRICT HEALTH BOARD"),
+    ("ST BRENDAN'S GENERAL HOSPITAL ANNEX - ward 3", "ST BRENDAN'S GENERAL HOSPITAL ANNEX"),
+    ("HIGHVELD AMBULANCE SERVICE   RUN SHEET", "HIGHVELD AMBULANCE SERVICE"),
+    ("HOSPITAL TUANKU MERAH INDAH\nRingkasan", "HOSPITAL TUANKU MERAH INDAH"),
+    ("Copy to NHS Tayside and the GP", "Tayside"),
+    ("Booked with Fenland Patient Transport for 9am", "Fenland Patient Transport"),
+    ("Labs drawn at Saguaro Wash CBOC last week", "Saguaro Wash CBOC"),
 ]
 
 
@@ -126,6 +135,9 @@ KEPT = [
     # a line of results with commas is no address
     ("Na 138, K 4.4, Urea 6.1, Creat 1021", "Na 138"),
     ("Home: independent with ADLs", "independent"),
+    # a document's title with the care-site word first; the NHS number's label
+    ("HOSPITAL PHARMACY STOCK POLICY\nPt: x", "HOSPITAL PHARMACY"),
+    ("NHS Number 943 476 5919", "Number"),
 ]
 
 

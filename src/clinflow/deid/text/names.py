@@ -936,6 +936,7 @@ church chapel parish temple mosque synagogue cathedral masjid gurdwara ministrie
 royal renal pathology diagnostics supply supplies elementary intermediate academy kindergarten
 preschool jail prison correctional penitentiary clínica clinica centro salud farmacia
 cmht cmhc chc fqhc clsc gmf chsld snf ltc private rescue ambulance paramedics
+cboc vamc lab transport annex authority trust
 """.split()
 )
 _CONNECTORS = frozenset({"of", "the", "and", "for", "at", "on"})

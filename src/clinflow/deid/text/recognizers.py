@@ -1119,8 +1119,33 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"INSTITUTE|CARE[ \t]+CENTER|MANOR|CENTER|CENTRE|PROGRAM|PROGRAMME|HOSP|"
         r"URGENT[ \t]+CARE|FIRE[ \t]+(?:RESCUE|DEPT|DEPARTMENT)|EMS|"
         # a practice named by its specialties: "... ORTHOPAEDIC & SPINE"
-        r"ORTHOPA?EDICS?[ \t]+(?:&|AND)[ \t]+(?:SPINE|SPORTS(?:[ \t]+MEDICINE)?))\b",
+        r"ORTHOPA?EDICS?[ \t]+(?:&|AND)[ \t]+(?:SPINE|SPORTS(?:[ \t]+MEDICINE)?)|"
+        r"AMBULANCE[ \t]+SERVICES?|AMBULANCE|PATIENT[ \t]+TRANSPORT)"
+        # the body or part it names after the head: "... HEALTH AUTHORITY", "... HOSPITAL ANNEX"
+        r"(?:[ \t]+(?:ANNEX|AUTHORITY|BOARD|TRUST|SERVICES?|WING|CAMPUS|DIVISION|NETWORK))?\b",
         0.7,
+    ),
+    PatternSpec(
+        # a care site named with its kind first, on its own line in capitals, as Malay,
+        # Indonesian, Spanish or French names are written ("HOSPITAL TUANKU AMPUAN")
+        "hospital_kind_first_upper",
+        HOSPITAL,
+        r"(?m)^[ \t]*(?![^\n]*\b(?:NOTE|NOTES|SUMMARY|REPORT|RECORD|LOG|FORM|MEDICINE|COURSE|"
+        r"ADMISSION|DISCHARGE|DAY|STAY|ACQUIRED|PROGRESS|POLICY|TRANSFER|NUMBER|ORDERS?)\b)"
+        r"(?P<phi>(?:HOSPITAL|HOSPITALE|H[ÔO]PITAL|KLINIK|CL[ÍI]NICA|SANATORIO|"
+        r"RUMAH[ \t]+SAKIT|PUSKESMAS|POLIKLINIK|CENTRO[ \t]+DE[ \t]+SALUD)"
+        r"(?:[ \t]+[A-Z][A-Z'.-]+){1,5})[ \t]*$",
+        0.7,
+    ),
+    PatternSpec(
+        # a health board or trust by its region: "NHS Grampian", "NHS Borders"
+        "nhs_region",
+        HOSPITAL,
+        r"\bNHS[ \t]+(?!(?:Number|No|Trust|Foundation|England|Digital|Direct|Wales|Scotland|"
+        r"Choices|App|Login|Spine|Pensions?|Health|Ref|Reference|Card|Constitution|Test|"
+        r"Funded|Funding|Care|Continuing|Hospital|Service|Services)\b)"
+        r"(?P<phi>\p{Lu}\p{Ll}+(?:[ \t]+(?:and[ \t]+)?\p{Lu}\p{Ll}+){0,2})",
+        0.6,
     ),
     # ----- shapes seen in held-out notes (blind_3): dates, ids, places, facilities -------
     PatternSpec(
