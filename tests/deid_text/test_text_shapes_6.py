@@ -136,7 +136,7 @@ KEPT = [
     ("Na 138, K 4.4, Urea 6.1, Creat 1021", "Na 138"),
     ("Home: independent with ADLs", "independent"),
     # a document's title with the care-site word first; the NHS number's label
-    ("HOSPITAL PHARMACY STOCK POLICY\nPt: x", "HOSPITAL PHARMACY"),
+    ("HOSPITAL CATERING MENU POLICY\nPt: x", "HOSPITAL CATERING"),
     ("NHS Number 943 476 5919", "Number"),
 ]
 
