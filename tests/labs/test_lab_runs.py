@@ -13,7 +13,11 @@ from clinflow.labs.catalog import find_lab
 
 from .helpers import Transcript, assert_no_phi, check, run_blocks
 
-pytestmark = pytest.mark.slow  # each runs pipelines, servers or replays: seconds each
+# Each runs pipelines, servers or replays (seconds each). One xdist worker runs them all: the
+# labs' servers listen on the fixed ports their text names (8705, 8706), and the package-scoped
+# ``after_steps`` would otherwise run a lab's steps on both workers at once -- two lab-5 API
+# servers on one port, one student's curl reaching the other's server (a 401, no proof).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("labs")]
 
 # What `lab check N` must name right after the steps (before the exercise is done).
 UNSOLVED = {
