@@ -104,6 +104,14 @@ FOUND = [
     ("Copy to NHS Tayside and the GP", "Tayside"),
     ("Booked with Fenland Patient Transport for 9am", "Fenland Patient Transport"),
     ("Labs drawn at Saguaro Wash CBOC last week", "Saguaro Wash CBOC"),
+    # an id with its serial label or mask written on, and a check letter after
+    ("Pump (Alaris SN 8812-4470) swapped", "SN 8812-4470"),
+    ("SSN (last four) xx-7720 verified", "xx-7720"),
+    ("Registration: GMC 4471902-K", "4471902-K"),
+    # a log-in in parentheses after a found name; an age over 89 after "is"
+    ("Countersigned by Marisela Oyelaran (moyelaran), 2071", "moyelaran"),
+    ("Bench tech: Priyamvada Goss (pg_lab2)", "pg_lab2"),
+    ("Dear Dr Q, please see Mr Tregenza, who is 97. He lives alone.", "97"),
 ]
 
 
@@ -137,7 +145,10 @@ KEPT = [
     ("Home: independent with ADLs", "independent"),
     # a document's title with the care-site word first; the NHS number's label
     ("HOSPITAL CATERING MENU POLICY\nPt: x", "HOSPITAL CATERING"),
-    ("NHS Number 943 476 5919", "Number"),
+    ("NHS Number 555 010 7788", "Number"),
+    # a word in parentheses after a name, a measurement after "is"
+    ("Spoke with Oren Lindqvist (outpt) on the phone", "outpt"),
+    ("HR is 95.5 and she is 96% on air", "96"),
 ]
 
 

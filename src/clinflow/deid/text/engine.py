@@ -36,7 +36,16 @@ from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.deid.surrogates import surrogate_name
 from clinflow.deid.text.checked_ids import checked_identifiers
 from clinflow.deid.text.employers import employer_owner_names
-from clinflow.deid.text.known import DATE, ID, LOCATION, PERSON, PHONE, KnownIdentifiers
+from clinflow.deid.text.known import (
+    DATE,
+    ID,
+    LOCATION,
+    MRN,
+    PERSON,
+    PHONE,
+    SSN,
+    KnownIdentifiers,
+)
 from clinflow.deid.text.layouts import address_lines, delimited_name_cells, hl7_fields
 from clinflow.deid.text.lexicon import (
     anglo_given_names,
@@ -301,6 +310,9 @@ class TextDeidentifier:
         spans = _with_site_numbers(text, _extend_names(text, _merge(found)))
         spans = _with_address_units(text, spans)
         spans = _with_ages_after_names(text, spans)
+        spans = _with_ages_after_verbs(text, _with_labelled_ids(text, spans))
+        if self._name_rules:
+            spans = _with_handles_after_names(text, spans)
         if self._patterns:
             spans = self._with_derived_usernames(text, spans, known)
         return _with_handle_tokens(text, spans)
@@ -746,6 +758,71 @@ def _with_ages_after_names(text: str, spans: list[Span]) -> list[Span]:
         for span in spans
         if span.entity == PERSON and (match := _AGE_AFTER_NAME.match(text, span.end))
         and not any(s.start < match.end("age") and match.start("age") < s.end for s in spans)
+    ]
+    return _merge([*spans, *extra]) if extra else spans
+
+
+# a serial label or a mask written onto an id ("SN 4471-0922", "S/N 0720", "x-4417",
+# "***-**-5521") and a check letter after it ("88219-P"): one identifier with the value
+_ID_LABEL_BEFORE = re.compile(
+    r"(?:\b(?:S/N|SN|s/n|Ser\.?)[ \t]*[:#]?[ \t]*|(?<![\w])[xX*#]{1,5}-)$"
+)
+_CHECK_LETTER_AFTER = re.compile(r"-[A-Z](?![\w-])")
+_ID_ENTITIES = frozenset({ID, MRN, SSN})
+# a log-in in parentheses right after a person's name: "(kfolau)", "(twg_bms)", "(jp4)"
+_HANDLE_AFTER_NAME = re.compile(r"[ \t]{0,2}\((?P<handle>[a-z][a-z0-9_.]{2,15})\)")
+# an age over 89 after "is", "turned", "aged" when a person is the subject: "who is 91"
+_AGE_AFTER_VERB = re.compile(
+    r"\b(?:who|he|she|they|patient|pt|and)[ \t]+(?:is|was|turned|turns|has[ \t]+turned)[ \t]+"
+    r"(?P<age>9\d|1[01]\d)(?![\d,/%]|\.\d|[ \t]*(?:%|mg|kg|cm|mm|ml|bpm|beats|mmHg|min|lb|"
+    r"over|/|percent|degrees))",
+    re.I,
+)
+
+
+def _with_labelled_ids(text: str, spans: list[Span]) -> list[Span]:
+    """Id spans grown over a serial label or mask before them and a check letter after."""
+    out: list[Span] = []
+    changed = False
+    for span in spans:
+        if span.entity in _ID_ENTITIES:
+            start, end = span.start, span.end
+            if before := _ID_LABEL_BEFORE.search(text, max(0, start - 8), start):
+                start = before.start()
+            if after := _CHECK_LETTER_AFTER.match(text, end):
+                end = after.end()
+            if (start, end) != (span.start, span.end):
+                span = replace(span, start=start, end=end)
+                changed = True
+        out.append(span)
+    return _merge(out) if changed else out
+
+
+def _with_handles_after_names(text: str, spans: list[Span]) -> list[Span]:
+    """A log-in in parentheses right after a found name is that person's: "Kalani Folau
+    (kfolau)", "T. Grant (twg_bms)" -- unless it is an ordinary word ("(son)", "(physio)")."""
+    extra: list[Span] = []
+    for span in spans:
+        if span.entity != PERSON or not (match := _HANDLE_AFTER_NAME.match(text, span.end)):
+            continue
+        handle = match.group("handle")
+        words = [w.casefold() for w in re.findall(r"[^\W\d_]{3,}", text[span.start : span.end])]
+        if not any(c in handle for c in "0123456789_.") and not any(
+            w[:3] in handle for w in words
+        ):
+            continue  # "(outpt)", "(son)": no trace of a log-in or of the name
+        start, end = match.span("handle")
+        if not any(s.start < end and start < s.end for s in spans):
+            extra.append(Span(start, end, USERNAME, "username_after_name", 0.6))
+    return _merge([*spans, *extra]) if extra else spans
+
+
+def _with_ages_after_verbs(text: str, spans: list[Span]) -> list[Span]:
+    """An age over 89 after a person and "is"/"turned" ("who is 91", "she is 101")."""
+    extra = [
+        Span(match.start("age"), match.end("age"), AGE, "age_after_verb", 0.6)
+        for match in _AGE_AFTER_VERB.finditer(text)
+        if not any(s.start < match.end("age") and match.start("age") < s.end for s in spans)
     ]
     return _merge([*spans, *extra]) if extra else spans
 
