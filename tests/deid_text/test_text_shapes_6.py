@@ -104,6 +104,17 @@ FOUND = [
     ("Copy to NHS Tayside and the GP", "Tayside"),
     ("Booked with Fenland Patient Transport for 9am", "Fenland Patient Transport"),
     ("Labs drawn at Saguaro Wash CBOC last week", "Saguaro Wash CBOC"),
+    # a name a table column holds, written again elsewhere in the note
+    (
+        "ID|SURNAME|GIVEN\nQ1|MARTEN-OYELOWO|HAZEL\nQ2|FROST|HOLLY\n\n"
+        "Notes: FROST, HOLLY (93) lives alone; Marten-Oyelowo declined.",
+        "FROST, HOLLY (93)",
+    ),
+    (
+        "ID|SURNAME|GIVEN\nQ1|MARTEN-OYELOWO|HAZEL\nQ2|FROST|HOLLY\n\n"
+        "Notes: FROST, HOLLY (93) lives alone; Marten-Oyelowo declined.",
+        "Marten-Oyelowo",
+    ),
     # an id with its serial label or mask written on, and a check letter after
     ("Pump (Alaris SN 8812-4470) swapped", "SN 8812-4470"),
     ("SSN (last four) xx-7720 verified", "xx-7720"),

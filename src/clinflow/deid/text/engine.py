@@ -589,6 +589,8 @@ _CONFIDENT_NAME_SOURCES = frozenset(
         "name_after_cue",
         "surname_comma_given",
         "surname_comma_given_upper",
+        "names_table_column",
+        "hl7_field",
         "names_lowercase_signature",
         "names_lowercase_relative",
     }
@@ -602,10 +604,15 @@ def _propagated_names(text: str, found: list[Span]) -> list[Span]:
     the note writes it, in any case ("Dr. Okonkwo-Baptiste ... okonkwo-baptiste to call"), as
     long as the word is no English or clinical word."""
     words: set[str] = set()
+    exact: set[str] = set()
     for span in found:
         if span.entity != PERSON or span.recognizer not in _CONFIDENT_NAME_SOURCES:
             continue
         surface = text[span.start : span.end]
+        if span.recognizer in _LAYOUT_NAME_SOURCES:
+            # a name a table's or a message's field holds, written again in capitals
+            # elsewhere, is that name even when it is a word ("BELL, ROSE (91)")
+            exact.update(w for w in _NAME_PART.findall(surface) if w.isupper() and len(w) >= 3)
         # hyphenated names are also written by one part ("Whitfield-Nkemelu" ... "Nkemelu")
         parts = _NAME_PART.findall(surface) + _LETTER_RUN.findall(surface)
         for word in parts:
@@ -619,16 +626,25 @@ def _propagated_names(text: str, found: list[Span]) -> list[Span]:
                 and (not is_english_word(word) or key in noun_only_words())
             ):
                 words.add(key)
+    out: list[Span] = []
+    if exact:
+        alternation = "|".join(re.escape(w) for w in sorted(exact, key=len, reverse=True))
+        pattern = re.compile(rf"(?<![\w'’-])(?:{alternation})(?![\w'’-])")
+        out.extend(
+            Span(m.start(), m.end(), PERSON, "name_propagated", 0.55)
+            for m in pattern.finditer(text)
+        )
     if not words:
-        return []
+        return out
     alternation = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
     pattern = re.compile(rf"(?<![\w'’-])(?:{alternation})(?![\w'’-])", re.I)
-    return [
+    return out + [
         Span(m.start(), m.end(), PERSON, "name_propagated", 0.55)
         for m in pattern.finditer(text)
     ]
 
 
+_LAYOUT_NAME_SOURCES = frozenset({"names_table_column", "hl7_field"})
 _TITLE_KEYS = frozenset(
     "dr mr mrs ms mx miss prof doctor nurse md rn np pa do dpt phd pharmd lpn cna msw lcsw "
     "licsw crna facp jr sr".split()
