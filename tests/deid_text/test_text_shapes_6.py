@@ -115,6 +115,16 @@ FOUND = [
         "Notes: FROST, HOLLY (93) lives alone; Marten-Oyelowo declined.",
         "Marten-Oyelowo",
     ),
+    # dates said aloud, months in other languages after a preposition, New Year
+    ("CALLER: it's Ines Quaresma, October tenth, fifty-two\nAGENT: ok", "October tenth, fifty-two"),
+    ("Vino a consulta; operada en marzo de 2070 en Oaxaca", "marzo de 2070"),
+    ("Sturz im März, seitdem Gehhilfe", "März"),
+    ("no alcohol since New Year apart from one wedding", "New Year"),
+    # a subject's initials after their label; a second name after "aka"; a dash signature
+    # with a role
+    ("Screening log: Subject 09-114   Initials: T-B.K.   Sex: M", "T-B.K."),
+    ("Re: Seosaimhín Ní Bhraonáin (aka Josie Brennan), DOB", "Josie Brennan"),
+    ("Lovely to see you sitting out. - Ailbhe, night shift nurse", "Ailbhe"),
     # an id with its serial label or mask written on, and a check letter after
     ("Pump (Alaris SN 8812-4470) swapped", "SN 8812-4470"),
     ("SSN (last four) xx-7720 verified", "xx-7720"),
@@ -160,6 +170,8 @@ KEPT = [
     # a word in parentheses after a name, a measurement after "is"
     ("Spoke with Oren Lindqvist (outpt) on the phone", "outpt"),
     ("HR is 95.5 and she is 96% on air", "96"),
+    # a clinic named after a person is kept as a site, not a date ("to a Mayo clinic")
+    ("referred to a Mayo clinic colleague", "Mayo"),
 ]
 
 

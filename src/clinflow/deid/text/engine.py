@@ -589,6 +589,8 @@ _CONFIDENT_NAME_SOURCES = frozenset(
         "name_after_cue",
         "surname_comma_given",
         "surname_comma_given_upper",
+        "name_after_aka",
+        "name_dash_role",
         "names_table_column",
         "hl7_field",
         "names_lowercase_signature",

@@ -87,7 +87,7 @@ _WEEKDAY = (
 )
 _HOLIDAY = (
     r"(?:Christmas(?:\s+Eve|\s+Day)?|X-?mas(?:\s+Eve|\s+Day)?|Thanksgiving(?:\s+Day)?|Easter(?:\s+Sunday)?|"
-    r"New\s+Year'?s(?:\s+Day|\s+Eve)?|Memorial\s+Day|Labor\s+Day|Independence\s+Day|"
+    r"New\s+Year'?s(?:\s+Day|\s+Eve)?|New\s+Year\b|Memorial\s+Day|Labor\s+Day|Independence\s+Day|"
     r"Fourth\s+of\s+July|Veterans'?\s+Day|Halloween|Hanukkah|Passover|Yom\s+Kippur|"
     r"Rosh\s+Hashanah|Valentine'?s\s+Day|Mother'?s\s+Day|Father'?s\s+Day|"
     r"Presidents'?\s+Day|Columbus\s+Day|Good\s+Friday|Martin\s+Luther\s+King(?:\s+Jr\.?)?\s+Day|"
@@ -1534,6 +1534,62 @@ PATTERNS: tuple[PatternSpec, ...] = (
         PERSON,
         r"(?m)^[ \t]*(?:>>|[-–—~]{1,2})[ \t]*(?P<phi>[A-Z]{1,3})[ \t]*$",
         0.55,
+    ),
+    PatternSpec(
+        # a date said aloud in a transcript: "June ninth, nineteen eighty-two", "May the
+        # third, twenty twelve", "October tenth, forty-one"
+        "date_spoken",
+        DATE,
+        rf"\b{_MONTH_FULL}[ \t]+(?:the[ \t]+)?{_ORDINAL_WORD}\b"
+        r"(?:,?[ \t]+(?:(?:nineteen|twenty)[ \t-]+)?(?:(?:twenty|thirty|forty|fifty|sixty|"
+        r"seventy|eighty|ninety)(?:[ \t-](?:one|two|three|four|five|six|seven|eight|nine))?|"
+        r"oh[ \t-](?:one|two|three|four|five|six|seven|eight|nine)|ten|eleven|twelve|"
+        r"thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|hundred|"
+        r"thousand(?:[ \t]+and)?(?:[ \t-]\w+)?)\b)?",
+        0.6,
+        regex.I,
+    ),
+    PatternSpec(
+        # a month named in Spanish, Portuguese, French, Italian or German after a
+        # preposition of time ("en junio", "em março", "en juillet", "im März")
+        "date_month_other_language",
+        DATE,
+        r"\b(?:en|em|de|in|im|au|el|desde|hasta|fin|finales|principios|depuis|ab|seit|"
+        r"bis|da|dal|entro)[ \t]+(?:(?:el|le|del|de|mes[ \t]+de)[ \t]+)?"
+        r"(?P<phi>(?i:enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|"
+        r"octubre|noviembre|diciembre|janeiro|fevereiro|março|maio|junho|julho|setembro|"
+        r"outubro|novembro|dezembro|janvier|février|fevrier|avril|juin|juillet|août|aout|"
+        r"septembre|octobre|novembre|décembre|gennaio|febbraio|aprile|maggio|giugno|luglio|"
+        r"settembre|ottobre|dicembre|januar|februar|märz|maerz|juni|juli|oktober|dezember)"
+        r"(?:[ \t]+(?:de[ \t]+)?\d{2,4})?)\b",
+        0.6,
+    ),
+    PatternSpec(
+        # a subject's or patient's initials after their label: "Initials: T-B.K.", "Pt
+        # initials: JQ"
+        "initials_after_label",
+        PERSON,
+        r"\b(?i:initials|pt[ \t]+initials|patient[ \t]+initials|subject[ \t]+initials)"
+        r"[ \t]*:[ \t]*(?P<phi>[A-Z](?:[-.]?[ \t]?[A-Z]){1,3}\.?)(?![\w])",
+        0.6,
+    ),
+    PatternSpec(
+        # a second name after "aka", "goes by", "also known as", without quotes
+        "name_after_aka",
+        PERSON,
+        r"\b(?:aka|a\.k\.a\.?|also[ \t]+known[ \t]+as|goes[ \t]+by|prefers[ \t]+to[ \t]+be"
+        r"[ \t]+called)[ \t]+(?P<phi>\p{Lu}[\p{Ll}'’-]+(?:[ \t]\p{Lu}[\p{Ll}'’-]+){0,2})",
+        0.6,
+    ),
+    PatternSpec(
+        # a name signing a line after a dash, then its role: "- Tamsin, ward 4 nurse"
+        "name_dash_role",
+        PERSON,
+        r"(?:^|(?<=[\s.!]))[-–—~][ \t]?(?P<phi>\p{Lu}[\p{Ll}'’-]+(?:[ \t]\p{Lu}[\p{Ll}'’-]+)?),"
+        r"[ \t](?:[\p{L}\d-]+[ \t]){0,3}(?i:nurse|physio|doctor|consultant|registrar|midwife|"
+        r"therapist|sister|matron|chaplain|volunteer|\p{L}+(?:ist|ician|itian))\b",
+        0.6,
+        regex.M,
     ),
     PatternSpec(
         "surname_comma_given",
