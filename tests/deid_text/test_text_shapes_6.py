@@ -125,6 +125,9 @@ FOUND = [
     ("Screening log: Subject 09-114   Initials: T-B.K.   Sex: M", "T-B.K."),
     ("Re: Seosaimhín Ní Bhraonáin (aka Josie Brennan), DOB", "Josie Brennan"),
     ("Lovely to see you sitting out. - Ailbhe, night shift nurse", "Ailbhe"),
+    # a name typed in lower case before a role in parentheses; a weekday before a date
+    ("wound check done by oisin d (tissue viability nurse)", "oisin d"),
+    ("fri 3/7/2071 home visit, daughter present", "fri 3/7/2071"),
     # an id with its serial label or mask written on, and a check letter after
     ("Pump (Alaris SN 8812-4470) swapped", "SN 8812-4470"),
     ("SSN (last four) xx-7720 verified", "xx-7720"),
@@ -172,6 +175,8 @@ KEPT = [
     ("HR is 95.5 and she is 96% on air", "96"),
     # a clinic named after a person is kept as a site, not a date ("to a Mayo clinic")
     ("referred to a Mayo clinic colleague", "Mayo"),
+    # ordinary lower-case words before a role in parentheses
+    ("dressing changed by the (district nurse) today", "the"),
 ]
 
 

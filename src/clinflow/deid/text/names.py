@@ -164,8 +164,8 @@ _ROLE_AFTER = regex.compile(
     r"orthoptist|radiographer|sonographer|phlebotomist|porter|EMT|paramedic|medic"
     # any role by the shape of its word, after up to two words, before a remark: "(MDT
     # coordinator, minutes)", "(lead podiatrist)", "(duty social worker)"
-    r"|(?:[\p{L}-]+[ \t]){0,2}\p{L}{2,}(?:ist|ician|itian|ator|isor|ellor|nurse|worker|"
-    r"officer|manager|assistant|secretary|clerk|lead|carer|therapist|technologist)"
+    r"|(?:[\p{L}-]+[ \t]){0,2}(?:\p{L}{2,}(?:ist|ician|itian|ator|isor|ellor)|\p{L}*(?:nurse|"
+    r"worker|officer|manager|assistant|secretary|clerk|lead|carer|therapist|technologist))"
     r"(?:,[^)\n]{0,30})?)\)",
     regex.I | regex.V0,
 )
@@ -564,6 +564,12 @@ def context_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit
             hits.append((tokens[first].start, tokens[last].end, "name_context", 0.75))
     for index, token in enumerate(tokens):
         role = _ROLE_AFTER.match(text, token.end)
+        lower = None if role is None or token.capitalised else _lower_name_before(
+            tokens, index, text
+        )
+        if lower is not None:
+            hits.append((tokens[lower].start, token.end, "name_context", 0.55))
+            continue
         if role is None or not token.capitalised or token.initial:
             continue
         first = index
@@ -594,6 +600,29 @@ def context_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit
         if count:
             hits.append((tokens[at].start, tokens[at + count - 1].end, "name_context", 0.75))
     return hits
+
+
+def _lower_name_before(tokens: list[_Token], index: int, text: str) -> int | None:
+    """The first token of a name typed in lower case right before a role in parentheses
+    ("callum r (podiatrist)", "seen by jo (physio)"): one or two words, each a listed name or
+    a single letter, not all letters, and not an ordinary word unless it is a listed name."""
+    first = index
+    while (
+        first >= 0
+        and index - first < 2
+        and tokens[first].text.isalpha()
+        and tokens[first].text.islower()
+        and (first == index or _joined(text, tokens[first], tokens[first + 1]))
+        and (
+            len(tokens[first].text) == 1
+            or is_name(tokens[first].text) and tokens[first].key not in safe_words()
+        )
+    ):
+        first -= 1
+    first += 1
+    if first > index or all(len(tokens[i].text) == 1 for i in range(first, index + 1)):
+        return None
+    return first
 
 
 _PARTICLE_KEYS = frozenset("bin ibn bint binti abu ap de del della der van von".split())

@@ -1592,6 +1592,14 @@ PATTERNS: tuple[PatternSpec, ...] = (
         regex.M,
     ),
     PatternSpec(
+        # a weekday, in any case or cut short, before a numeric date: "thurs 16/1/2086"
+        "date_weekday_numeric",
+        DATE,
+        r"\b(?i:mon|tue|tues|wed|weds|thu|thur|thurs|fri|sat|sun)(?i:day)?\.?,?[ \t]+"
+        r"\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b",
+        0.6,
+    ),
+    PatternSpec(
         "surname_comma_given",
         PERSON,
         # not inside a list of credentials ("Jane Roe, RN, CCM, Utilization Management")
