@@ -146,7 +146,7 @@ def annotated_sets(
         ("blind7", annotated_notes_path().with_name("blind_7.jsonl")),
         # an eighth, by a writer blind to the recognizers (40 styles none of the earlier sets
         # used, 1,102 spans), written while blind7's misses were read; measured once after
-        # the last change of that round (2026-11-29): the held-out figure of issue 14
+        # the last change of that round (2026-11-29), a development set since (ADR 0121)
         ("blind8", annotated_notes_path().with_name("blind_8.jsonl")),
         ("dev", dev),
         ("dev2", dev.with_name(DEV2)),
