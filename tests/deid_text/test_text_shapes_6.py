@@ -101,7 +101,7 @@ FOUND = [
     ("ST BRENDAN'S GENERAL HOSPITAL ANNEX - ward 3", "ST BRENDAN'S GENERAL HOSPITAL ANNEX"),
     ("HIGHVELD AMBULANCE SERVICE   RUN SHEET", "HIGHVELD AMBULANCE SERVICE"),
     ("HOSPITAL TUANKU MERAH INDAH\nRingkasan", "HOSPITAL TUANKU MERAH INDAH"),
-    ("Copy to NHS Tayside and the GP", "Tayside"),
+    ("Copy to NHS Tayside and the GP", "NHS Tayside"),
     ("Booked with Fenland Patient Transport for 9am", "Fenland Patient Transport"),
     ("Labs drawn at Saguaro Wash CBOC last week", "Saguaro Wash CBOC"),
     # a name a table column holds, written again elsewhere in the note
@@ -143,6 +143,14 @@ FOUND = [
 def test_blind8_shapes_are_found(deid: TextDeidentifier, text: str, phi: str) -> None:
     spans = deid.analyze(text)
     assert covered(text, phi, spans), [(text[s.start : s.end], s.recognizer) for s in spans]
+
+
+def test_a_whole_name_found_once_is_found_again_even_with_a_word_in_it(
+    deid: TextDeidentifier,
+) -> None:
+    text = "Dietitian: Hope Vanterpool, RD\n\nPlan: review.\n\nHope Vanterpool"
+    spans = deid.analyze(text)
+    assert covered(text, "Hope Vanterpool", spans, start=text.index("review"))
 
 
 KEPT = [

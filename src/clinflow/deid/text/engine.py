@@ -607,10 +607,15 @@ def _propagated_names(text: str, found: list[Span]) -> list[Span]:
     long as the word is no English or clinical word."""
     words: set[str] = set()
     exact: set[str] = set()
+    phrases: set[str] = set()
     for span in found:
         if span.entity != PERSON or span.recognizer not in _CONFIDENT_NAME_SOURCES:
             continue
         surface = text[span.start : span.end]
+        if _FULL_NAME.fullmatch(surface):
+            # the whole name written again names the same person even when a part of it is
+            # a word ("Audiologist: Mere Tawhiri" ... "Mere Tawhiri" signing the letter)
+            phrases.add(surface)
         if span.recognizer in _LAYOUT_NAME_SOURCES:
             # a name a table's or a message's field holds, written again in capitals
             # elsewhere, is that name even when it is a word ("BELL, ROSE (91)")
@@ -629,6 +634,7 @@ def _propagated_names(text: str, found: list[Span]) -> list[Span]:
             ):
                 words.add(key)
     out: list[Span] = []
+    exact |= phrases
     if exact:
         alternation = "|".join(re.escape(w) for w in sorted(exact, key=len, reverse=True))
         pattern = re.compile(rf"(?<![\w'’-])(?:{alternation})(?![\w'’-])")
@@ -646,6 +652,10 @@ def _propagated_names(text: str, found: list[Span]) -> list[Span]:
     ]
 
 
+# a given and a family name in mixed case: "Mere Tawhiri", "Jo-Ann de Wit"
+_FULL_NAME = re.compile(
+    r"[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+(?:[ \t]+(?:[a-z]{1,3}[ \t]+)?[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ'’-]+){1,2}"
+)
 _LAYOUT_NAME_SOURCES = frozenset({"names_table_column", "hl7_field"})
 _TITLE_KEYS = frozenset(
     "dr mr mrs ms mx miss prof doctor nurse md rn np pa do dpt phd pharmd lpn cna msw lcsw "

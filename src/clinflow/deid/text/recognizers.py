@@ -1141,10 +1141,10 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # a health board or trust by its region: "NHS Grampian", "NHS Borders"
         "nhs_region",
         HOSPITAL,
-        r"\bNHS[ \t]+(?!(?:Number|No|Trust|Foundation|England|Digital|Direct|Wales|Scotland|"
-        r"Choices|App|Login|Spine|Pensions?|Health|Ref|Reference|Card|Constitution|Test|"
+        r"\b(?P<phi>NHS[ \t]+(?!(?:Number|No|Trust|Foundation|England|Digital|Direct|Wales|"
+        r"Scotland|Choices|App|Login|Spine|Pensions?|Health|Ref|Reference|Card|Constitution|Test|"
         r"Funded|Funding|Care|Continuing|Hospital|Service|Services)\b)"
-        r"(?P<phi>\p{Lu}\p{Ll}+(?:[ \t]+(?:and[ \t]+)?\p{Lu}\p{Ll}+){0,2})",
+        r"\p{Lu}\p{Ll}+(?:[ \t]+(?:and[ \t]+)?\p{Lu}\p{Ll}+){0,2})",
         0.6,
     ),
     # ----- shapes seen in held-out notes (blind_3): dates, ids, places, facilities -------
