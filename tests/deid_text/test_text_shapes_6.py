@@ -128,6 +128,11 @@ FOUND = [
     # a name typed in lower case before a role in parentheses; a weekday before a date
     ("wound check done by oisin d (tissue viability nurse)", "oisin d"),
     ("fri 3/7/2071 home visit, daughter present", "fri 3/7/2071"),
+    # lower-case initials signing before a role; a day alone after a follow-up word; a ship
+    ("dressing reapplied.\n\nq j, physio   ext 4410", "q j"),
+    ("rv 2 wks, 14th, in the fracture clinic", "14th"),
+    ("Crew doctor, MV Boreal Tern (IMO 9411203) in port", "MV Boreal Tern"),
+    ("Injured aboard the FV Silver Kittiwake on Tuesday", "FV Silver Kittiwake"),
     # an id with its serial label or mask written on, and a check letter after
     ("Pump (Alaris SN 8812-4470) swapped", "SN 8812-4470"),
     ("SSN (last four) xx-7720 verified", "xx-7720"),
@@ -185,6 +190,9 @@ KEPT = [
     ("referred to a Mayo clinic colleague", "Mayo"),
     # ordinary lower-case words before a role in parentheses
     ("dressing changed by the (district nurse) today", "the"),
+    # a multiple sclerosis clinic; an ordinal that is no day
+    ("MS Nurse Specialist review next week", "MS Nurse"),
+    ("follow up in the 2nd trimester scan", "2nd"),
 ]
 
 

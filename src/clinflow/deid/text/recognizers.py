@@ -1600,6 +1600,37 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.6,
     ),
     PatternSpec(
+        # initials typed in lower case signing a line before a role: "k t, podiatrist",
+        # "m.j. physio"
+        "initials_lower_before_role",
+        PERSON,
+        r"(?m)^[ \t]*(?P<phi>[a-z]\.?[ \t]?[a-z]\.?(?:[ \t]?[a-z]\.?)?)(?:,[ \t]*|[ \t]+)"
+        r"(?:[a-z]+(?:ist|ician|itian)|nurse|physio|doctor|midwife|rn|hca|slt|ot|pt|sw|"
+        r"paramedic|therapist)\b",
+        0.55,
+    ),
+    PatternSpec(
+        # a day of the month alone after a follow-up word: "review 1 wk, 23rd", "rv on 9th"
+        "date_ordinal_after_follow_up",
+        DATE,
+        r"\b(?i:review|rv|f/u|follow[- ]?up|appt|appointment|return|recall|next|clinic)\b"
+        r"[^.\n]{0,20}?(?<![\w/])(?P<phi>(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th))\b"
+        r"(?![ \t]*(?:percentile|centile|day|week|month|year|cycle|dose|line|degree|"
+        r"generation|floor|visit|trimester|time|attempt|session|fraction|toe|finger|rib|"
+        r"ICS|intercostal|MTP|MCP))",
+        0.55,
+    ),
+    PatternSpec(
+        # a ship by its prefix before its IMO or MMSI number, or after "aboard"/"vessel"
+        "vessel_name",
+        ID,
+        r"\b(?P<phi>(?:MV|M/V|MS|M/S|MT|SS|RMS|HMS|FV|MY|SY)[ \t]+\p{Lu}\p{Ll}+"
+        r"(?:[ \t]\p{Lu}\p{Ll}+){0,2})(?=[ \t]*\(?(?:IMO|MMSI)\b)"
+        r"|\b(?:aboard|on[ \t]board|vessel|ship)[ \t:]+(?:the[ \t]+)?"
+        r"(?P<phi>(?:MV|M/V|MS|M/S|MT|SS|RMS|FV)[ \t]+\p{Lu}\p{Ll}+(?:[ \t]\p{Lu}\p{Ll}+){0,2})",
+        0.6,
+    ),
+    PatternSpec(
         "surname_comma_given",
         PERSON,
         # not inside a list of credentials ("Jane Roe, RN, CCM, Utilization Management")
