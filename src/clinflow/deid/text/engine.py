@@ -633,20 +633,20 @@ def _propagated_names(text: str, found: list[Span]) -> list[Span]:
                 and (not is_english_word(word) or key in noun_only_words())
             ):
                 words.add(key)
-    out: list[Span] = []
     exact |= phrases
+    if not words and not exact:
+        return []
+    # one pattern per note: the words in any case, the names as written (written-as-is
+    # first: a phrase is longer than its words)
+    branches = []
     if exact:
-        alternation = "|".join(re.escape(w) for w in sorted(exact, key=len, reverse=True))
-        pattern = re.compile(rf"(?<![\w'’-])(?:{alternation})(?![\w'’-])")
-        out.extend(
-            Span(m.start(), m.end(), PERSON, "name_propagated", 0.55)
-            for m in pattern.finditer(text)
+        branches.append(
+            "(?-i:" + "|".join(re.escape(w) for w in sorted(exact, key=len, reverse=True)) + ")"
         )
-    if not words:
-        return out
-    alternation = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-    pattern = re.compile(rf"(?<![\w'’-])(?:{alternation})(?![\w'’-])", re.I)
-    return out + [
+    if words:
+        branches.append("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
+    pattern = re.compile(rf"(?<![\w'’-])(?:{'|'.join(branches)})(?![\w'’-])", re.I)
+    return [
         Span(m.start(), m.end(), PERSON, "name_propagated", 0.55)
         for m in pattern.finditer(text)
     ]

@@ -1469,10 +1469,13 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # ("CRH 49-88-210"); not a page, bed, room or dose number
         "id_after_any_label",
         ID,
-        r"\b(?!(?i:page|room|rm|bed|bay|ward|step|item|version|size|cycle|dose|day|week|"
-        r"level|line|table|figure|fig|grade|stage|type|class|gauge|lead|channel|option|"
-        r"question|box|flat|apt|house|phone|tel|fax|pager|bleep|ext|gravida|para|score)\b)"
-        r"\p{L}[\p{L}\-]{1,20}[ \t]?(?-i:No\.?|NO\.?|Nr\.?|Number|Num\.?|\#|ID|Ref\.?)"
+        # (the number word first, its label looked at behind it: cheaper than trying a
+        # label at every word)
+        r"(?<=\p{L}{2}[ \t]?)(?<!\b(?i:page|room|rm|bed|bay|ward|step|item|version|size|cycle|"
+        r"dose|day|week|level|line|table|figure|fig|grade|stage|type|class|gauge|lead|channel|"
+        r"option|question|box|flat|apt|house|phone|tel|fax|pager|bleep|ext|gravida|para|score)"
+        r"[ \t]?)"
+        r"(?-i:No\.?|NO\.?|Nr\.?|Number|Num\.?|\#|ID|Ref\.?)"
         r"[ \t]*[:.#]?[ \t]{0,3}"
         r"(?P<phi>(?:[A-Z]{2,6}[ ](?=\d))?(?=(?:[A-Za-z/.\-]*\d){3})"
         r"[A-Za-z0-9]+(?:[/.\-][A-Za-z0-9]+)*(?:[ ]\d{2,}(?![\d/:.]))*)",
@@ -1517,7 +1520,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # (a team or role written the same way is no one: "GP to", "OT to", "SLT to")
         "initials_action_owner",
         PERSON,
-        r"(?:^|(?<=[.;:][ \t]{1,2})|(?<=\n[ \t]*[-*•][ \t]))"
+        r"(?<![\w-])(?=[A-Z]{2,3}[ \t]+to[ \t])(?:^|(?<=[.;:][ \t]{1,2})|(?<=\n[ \t]*[-*•][ \t]))"
         r"(?!(?:GP|OT|PT|ED|AE|SW|DN|RN|MDT|SLT|SALT|HCA|CNS|ICU|ITU|TVN|IPC|NOK|PCP|ENT|EMS|"
         r"CMHT|OPD|SNF|PCN|HV|MW|CPN|AHP|SHO|FY|REG|CCU|HDU|AMU|MAU|LAB|US|UK|DR|MR|MS|NP|PA|"
         r"IT|PH|PM|AM|PLAN|ALL|TTO|TCI|CT|MRI|ECG|OP|BP|IV|VTE)\b)"
