@@ -19,6 +19,7 @@ from collections.abc import Callable
 import regex  # type: ignore[import-untyped]
 
 from clinflow.deid.text.known import DATE, HOSPITAL, ID, LOCATION, PERSON, PHONE
+from clinflow.deid.text.tables import lines_with_offsets
 
 _P, _L, _H, _D, _T, _I = PERSON, LOCATION, HOSPITAL, DATE, PHONE, ID
 _NAME = (0, 1, 2)
@@ -112,10 +113,7 @@ def delimited_name_cells(text: str, is_word: Callable[[str], bool]) -> list[tupl
     if text.count("|") < 6:
         return []
     spans: list[tuple[int, int]] = []
-    lines = text.split("\n")
-    offsets = [0]
-    for line in lines:
-        offsets.append(offsets[-1] + len(line) + 1)
+    lines, offsets = lines_with_offsets(text)
     index = 0
     while index < len(lines):
         header = lines[index]

@@ -41,15 +41,21 @@ def _cells(line: str, offset: int) -> list[tuple[int, int]]:
     return cells
 
 
+def lines_with_offsets(text: str) -> tuple[list[str], list[int]]:
+    """The text's lines and where each starts (one more offset: the end of the last)."""
+    lines = text.split("\n")
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line) + 1)
+    return lines, offsets
+
+
 def sign_off_cells(text: str, is_word: Callable[[str], bool]) -> list[tuple[int, int]]:
     """Initials and names in the cells of a table column headed as a sign-off column."""
     if "|" not in text:
         return []
     spans: list[tuple[int, int]] = []
-    lines = text.split("\n")
-    offsets = [0]
-    for line in lines:
-        offsets.append(offsets[-1] + len(line) + 1)
+    lines, offsets = lines_with_offsets(text)
     index = 0
     while index + 1 < len(lines):
         header, separator = lines[index], lines[index + 1]
