@@ -1633,6 +1633,81 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"(?P<phi>(?:MV|M/V|MS|M/S|MT|SS|RMS|FV)[ \t]+\p{Lu}\p{Ll}+(?:[ \t]\p{Lu}\p{Ll}+){0,2})",
         0.6,
     ),
+    # ----- round 3 (blind_9's misses, ADR 0121): general shapes -------------------------
+    PatternSpec(
+        # a reference code of capitals and slash-separated parts, one of three digits or
+        # more: "Our ref: QX/LM/2091/0044", "Incident no TRMT-044/12" (not "PHQ-9/GAD-7")
+        "reference_code_slashed",
+        ID,
+        r"(?<![\w/-])(?=[A-Z0-9/-]*\d{3})(?=[A-Z0-9-]*/)"
+        r"[A-Z]{2,6}(?:[-/][A-Z0-9]{1,8}){2,5}(?![\w/-])",
+        0.6,
+    ),
+    PatternSpec(
+        # a UK National Insurance number written in pairs: "NI no KT 12 34 56 B"
+        "ni_number_spaced",
+        SSN,
+        r"\b(?-i:[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z])[ \t]\d{2}[ \t]\d{2}[ \t]\d{2}[ \t]"
+        r"(?-i:[A-D])\b",
+        0.7,
+    ),
+    PatternSpec(
+        # an ordinal day before a month in any case: "left on 19th april", "3rd of SEPT"
+        "date_ordinal_month_any_case",
+        DATE,
+        r"\b(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)[ \t]+(?:of[ \t]+)?"
+        r"(?i:january|february|march|april|may|june|july|august|september|october|november|"
+        r"december|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)\b",
+        0.6,
+    ),
+    PatternSpec(
+        # an age over 89 in brackets after a date of birth or after a relation: "DOB
+        # 02/03/1990 (97)", "(husband, 93)", and "lived to 102"
+        "age_over_89_bracketed",
+        AGE,
+        r"\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}[ \t]*\((?P<phi>9\d|1[01]\d)\)"
+        r"|\((?i:wife|husband|partner|son|daughter|mother|father|mum|dad|sister|brother|"
+        r"aunt|uncle|friend|neighbour|neighbor|widow|widower|carer),[ \t]*(?P<phi>9\d|1[01]\d)"
+        r"[ \t]*\)"
+        r"|\b(?i:lived|live|living|survived)[ \t]+to[ \t]+(?:be[ \t]+)?(?P<phi>9\d|1[01]\d)\b",
+        0.6,
+    ),
+    PatternSpec(
+        # a registration number after its register's acronym: "NZMC 40412", "APC 27-31190"
+        "registration_after_register",
+        ID,
+        r"\b(?:MCNZ|NZMC|AHPRA|GMC|NMC|HCPC|IMC|MCI|HPCSA|APC|MCRN|PMDC|KMPDC|MDCN|SANC|"
+        r"CPSO|NMBI|CORU|GPhC|PSI|SMC|MMC)[ \t]*(?:no\.?|number|#)?[ \t]*:?[ \t]*"
+        r"(?P<phi>\d{2}-\d{4,7}|\d{4,8})(?![\d.,-])",
+        0.6,
+    ),
+    PatternSpec(
+        # a log-in after a sign-off's name and a slash: "P. Okafor / pokafor.icu"
+        "login_after_name_slash",
+        USERNAME,
+        r"(?m)(?:^|(?<=[ \t]))\p{Lu}[\p{L}.'’-]*(?:[ \t]\p{Lu}[\p{L}'’-]+){0,3}[ \t]/[ \t]"
+        r"(?P<phi>[a-z][a-z0-9]*[._][a-z0-9][a-z0-9._]*)(?![\w@])",
+        0.6,
+    ),
+    PatternSpec(
+        # an Irish Eircode: "Co. Wexford, Y35 H2K7"
+        "eircode",
+        ZIP,
+        r"\b(?-i:[AC-FHKPRV-Y]\d{2}|D6W)[ \t](?=[0-9A-Z]{0,3}[A-Z])(?=[0-9A-Z]{0,3}\d)"
+        r"(?-i:[0-9AC-FHKNPRTV-Y]{4})\b",
+        0.6,
+    ),
+    PatternSpec(
+        # a town and UK postcode typed in lower case after an address's comma:
+        # ", derry bt48 7pe"
+        "town_postcode_lower",
+        ZIP,
+        # (a postcode's area never starts with q, v or x; it ends the line or a clause)
+        r",[ \t]*(?P<phi>[a-z]{3,}(?:[ \t][a-z]{3,})?[ \t]+[a-pr-uwyz][a-hk-y]?\d[a-z\d]?"
+        r"[ \t]\d[abd-hjlnp-uw-z]{2})(?=[ \t]*(?:$|[,.;)]))",
+        0.55,
+        regex.M,
+    ),
     PatternSpec(
         "surname_comma_given",
         PERSON,
