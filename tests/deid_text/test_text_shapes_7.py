@@ -3,7 +3,9 @@ rules that hold beyond the spellings seen: slash-separated reference codes, Nati
 Insurance numbers in pairs, an ordinal day before a month in any case, an age over 89 in
 brackets (after a date of birth or a relation) or after "lived to", a registration number
 after its register's acronym, a log-in after a sign-off's name and a slash, an Irish
-Eircode, a town and postcode typed in lower case. Every example string here is invented
+Eircode, a town and postcode typed in lower case, a flat, room or floor beside an address,
+collar, member and permit numbers, trunk-prefixed phone numbers, aircraft registrations and
+number-plates after their vehicle. Every example string here is invented
 for the test (none occurs in any annotated set)."""
 
 from __future__ import annotations
@@ -40,6 +42,21 @@ FOUND = [
     ("Rosslare Road, Co. Wexford   Y35 H2K7\nTel 053 555 0101", "Y35 H2K7"),
     # a town and postcode in lower case after an address's comma
     ("addr 9 quarry lane, derry bt48 7pe\nseen at home", "derry bt48 7pe"),
+    # a flat, room or floor before an address, and a flat after a lower-case street
+    ("Home: Unit 4, Harbour Walk, Wexley\n", "Unit 4, Harbour Walk"),
+    ("Second Floor, Elm Court, 9 Percy Place, Dunmore\n", "Second Floor, Elm Court"),
+    ("lives 14 ashby rd, flat 3, with partner", "14 ashby rd, flat 3"),
+    ("Send to 17-C Canal Road, Harpley", "17-C Canal Road"),
+    ("NOK at 41 Elmfield Mount, Tadley", "41 Elmfield Mount"),
+    # a collar number, a member number, a permit with its check letter
+    ("Attending: PC Rowe (collar 2218) present.", "2218"),
+    ("Scheme member QA 7702 1184 05 verified.", "QA 7702 1184 05"),
+    ("Work permit F 4410 2293 M seen.", "F 4410 2293 M"),
+    # a trunk-prefixed phone number in groups
+    ("Ward clerk: 021 555 0107 (weekdays)", "021 555 0107"),
+    # an aircraft's registration, a number-plate in lower case after the vehicle
+    ("Lifted by helicopter AW139 G-KRNX at 14:10.", "G-KRNX"),
+    ("mum drives, her ute kpl 418 parked outside.", "kpl 418"),
 ]
 
 
@@ -64,6 +81,10 @@ KEPT = [
     ("Diet / fluids as tolerated.", "fluids"),
     # a staging string is not an Eircode
     ("Staging: T2 N0M0 on CT.", "T2 N0M0"),
+    # a room number that leads to no street, a car seat, a dose in groups
+    ("Moved to Room 4, Dr Fenn aware.", "Room 4"),
+    ("car seat fitted, van 2 mins away", "seat"),
+    ("Tacrolimus level 0.8 then 5.5.", "0.8"),
 ]
 
 

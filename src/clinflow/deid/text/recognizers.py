@@ -579,12 +579,12 @@ PATTERNS: tuple[PatternSpec, ...] = (
         "licence_spaced",
         ID,
         r"\b(?:(?-i:CDL|DL|HPCSA|HSN|PHN|NHI|GMC|MCNZ|AHPRA|MDCN|PMDC|KMPDC|SANC|IMC|MCI)"
-        r"|driver'?s?[ \t]+licen[cs]e|licen[cs]e|lic|permit"
+        r"|driver'?s?[ \t]+licen[cs]e|licen[cs]e|lic|permit|member(?:ship)?"
         r"|(?:hosp(?:ital)?|health(?:[ \t]+card)?|folder|unit|file|chart|patient)"
         r"(?=[ \t]*(?:no\b|number|num\b|#)))\.?"
         r"(?:[ \t]*(?:no\.?|number|num|#))?[ \t]*[:#]?[ \t]{0,2}"
         r"(?=(?:[A-Z \t]*\d){5})"
-        r"(?P<phi>(?-i:[A-Z]{1,3}[ \t][A-Z]{0,2}\d{3,}(?:[ \t]\d{2,}){0,3}"
+        r"(?P<phi>(?-i:[A-Z]{1,3}[ \t][A-Z]{0,2}\d{3,}(?:[ \t]\d{2,}){0,3}(?:[ \t][A-Z](?!\w))?"
         r"|\d{3,}(?:[ \t]\d{3,}){1,3}))"
         r"(?![\w.-]|[ \t]*(?:mg|mcg|ml|mL|units?|%|x\b))",
         0.6,
@@ -938,7 +938,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         "street_address",
         LOCATION,
         # (on one line: "DOB 2041\nDear Dr. X" is no street)
-        r"\b\d{1,6}[A-Z]?[ \t]+(?:[NSEW]\.?[ \t]+)?(?:\p{Lu}[\p{L}'.-]*[ \t]+|"
+        r"\b\d{1,6}(?:-?[A-Z])?[ \t]+(?:[NSEW]\.?[ \t]+)?(?:\p{Lu}[\p{L}'.-]*[ \t]+|"
         r"\d{1,3}(?:st|nd|rd|th)[ \t]+){1,4}"
         r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|"
         r"Place|Pl|Terrace|Ter|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Trail|Trl|Row|"
@@ -946,7 +946,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"Extension|Ext|Expressway|Freeway|Route|Rte|STREET|ST|AVENUE|AVE|ROAD|RD|DRIVE|DR|"
         r"LANE|LN|BLVD|COURT|CT|WAY|Approach|Rise|Gardens|Green|Close|Mews|Grove|Parade|"
         r"Wharf|Quay|Vale|Hill|Bank|Causeway|Wynd|Chase|Croft|Esplanade|Promenade|Embankment|"
-        r"Cove|Glen|Crossing|Landing)\b\.?"
+        r"Cove|Glen|Crossing|Landing|Mount)\b\.?"
         r"(?:[ \t]?,?\s+(?:(?:Apt|Apartment|Suite|Ste|Unit|Fl|Floor|Room|Rm|Bldg|Building|#)\.?"
         r"\s*[\w-]+|\d{1,3}(?:st|nd|rd|th)[ \t]+(?:Fl|Floor|Flr)\b\.?))?"
         r"|\bP\.?\s?O\.?\s+Box\s+\d+"
@@ -1191,7 +1191,10 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"(?<=\b(?:run|trooper|officer|badge|GMC|NMC|HCPC|AHPRA|CPSO|ABHA|NHS|OHIP|CHI|IHI|"
         r"Medicare|Medicaid|NPI|provider)(?:\s+(?:no\.?|number|#))?[:#\s]{1,4})"
         r"\d[\d -]{3,18}\d(?![\d-])"
-        r"|(?<=\(#)\d{3,6}(?=\))",
+        r"|(?<=\(#)\d{3,6}(?=\))"
+        # a police officer's collar or shoulder number: "(collar 2218)", "shoulder no 507"
+        r"|(?<=\b(?:collar|shoulder|epaulette)(?:\s+(?:no\.?|number|#))?[:#\s]{1,4})"
+        r"\d{3,6}(?![\d-])",
         0.6,
         regex.I,
     ),
@@ -1272,7 +1275,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"seconds?|days?|weeks?|yrs?|years?|minute's|hour's)\b)"
         r"(?:[a-z][a-z'-]+[ \t]+){1,3}(?:street|st|avenue|ave|road|rd|lane|ln|"
         r"drive|dr|court|ct|way|blvd|terrace|ter|place|pl|circle|cir|pkwy|hwy|sq)\b\.?"
-        r"(?:,?[ \t]+(?:apt|apartment|suite|ste|unit|#)\.?[ \t]*\w+)?"
+        r"(?:,?[ \t]+(?:apt|apartment|suite|ste|unit|flat|room|#)\.?[ \t]*\w+)?"
         # "2 chapel row", "14 stable mews" (not "3 in a row", "5 days in a row")
         r"|\b\d{1,5}[ \t]+(?!(?:in|on|at|of|a|the|per|times?|days?|nights?|weeks?|hours?|"
         r"months?|years?)\b)[a-z][a-z'-]{2,}[ \t]+(?:row|mews|wynd)\b",
@@ -1707,6 +1710,50 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"[ \t]\d[abd-hjlnp-uw-z]{2})(?=[ \t]*(?:$|[,.;)]))",
         0.55,
         regex.M,
+    ),
+    PatternSpec(
+        # a flat, room or floor before the rest of an address, with the street it belongs
+        # to: "Unit 4, Harbour Walk", "Second Floor, Elm Court, 9 Percy Place"
+        "unit_then_street",
+        LOCATION,
+        r"\b(?:(?:Ground|First|Second|Third|Fourth|Fifth|Upper|Lower|Top|Basement|"
+        r"\d{1,2}(?:st|nd|rd|th))[ \t]+(?:Floor|Flr)"
+        r"|(?:Flat|Apt|Apartment|Unit|Suite|Ste|Room|Rm|Purok|Block|Blk|Level|Lvl)\.?[ \t]?#?"
+        r"[A-Z]?\d{1,4}[A-Z]?)"
+        r"(?:,[ \t]*\p{Lu}[\p{L}'-]+(?:[ \t]\p{Lu}[\p{L}'-]+){0,2})?"
+        r",[ \t]*(?:\d{1,5}(?:-?[A-Z])?[ \t]+)?(?:\p{Lu}[\p{L}'-]+[ \t]+){1,3}"
+        r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|"
+        r"Pl|Terrace|Crescent|Close|Walk|Grove|Gardens|Mews|Row|Parade|Square|Sq|Hill|Rise|"
+        r"Green|Quay|Wharf|Mount|Vale|View)\b\.?",
+        0.6,
+    ),
+    PatternSpec(
+        # an aircraft's registration after the aircraft: "helicopter AW139 G-KRNX",
+        # "fixed-wing VH-FQX"
+        "aircraft_registration",
+        ID,
+        r"\b(?i:helicopter|aircraft|airframe|plane|jet|fixed[- ]wing|rotary[- ]wing|"
+        r"air[ \t]ambulance)[ \t]+(?:[A-Z0-9]{1,5}-?[A-Z0-9]{0,4}[ \t]+)?"
+        r"(?P<phi>(?:[A-Z]{1,2}|\d[A-Z]|[A-Z]\d)-[A-Z]{3,4}|N\d{1,5}[A-Z]{0,2})(?![\w-])",
+        0.6,
+    ),
+    PatternSpec(
+        # a number-plate after the vehicle it belongs to, in any case: "his ute kpl 418",
+        # "car reg WX 7102"
+        "plate_after_vehicle",
+        ID,
+        r"\b(?i:car|van|ute|truck|lorry|vehicle|motorbike|motorcycle|taxi|cab)"
+        r"(?:[ \t]+(?i:reg(?:istration)?|plate|is))?[:]?[ \t]+"
+        r"(?P<phi>(?i:[a-z]{2,3}[ \t]?\d{3,4}|\d{3,4}[ \t]?[a-z]{2,3}))(?![\w-])",
+        0.55,
+    ),
+    PatternSpec(
+        # a phone number with its trunk 0 and a short area code in groups: "01 555 0188",
+        # "021 555 0107"
+        "phone_trunk_grouped",
+        PHONE,
+        r"(?<![\d+.-])0\d{1,2}[ \t]\d{3}[ \t]\d{4}(?![\d.])",
+        0.55,
     ),
     PatternSpec(
         "surname_comma_given",
