@@ -780,13 +780,14 @@ PATTERNS: tuple[PatternSpec, ...] = (
     ),
     PatternSpec(
         # an aircraft's registration near an air word: "fixed wing (VH-KQZ)", "helicopter
-        # G-HMED"; not G-CSF or D-dimer (no air word)
+        # G-HMED", "helicopter S-92 5N-QRT" (any nationality mark: one or two letters, or a
+        # digit and a letter); not G-CSF or D-dimer (no air word)
         "aircraft_registration",
         ID,
-        r"(?=\b(?:VH|ZK|EI|G|C|D|F|OE|HB|PH|SE|LN|OY|OH)-[A-Z]{3,4}\b)"
+        r"(?=\b(?:[A-Z]{1,2}|\d[A-Z]|[A-Z]\d)-[A-Z]{3,4}\b)"
         r"(?<=\b(?i:air|aircraft|helicopter|heli|wing|rotor|jet|plane|flight|tail|airframe|"
         r"retrieval|aeromedical)\b[^\n]{0,40})"
-        r"(?:VH|ZK|EI|G|C|D|F|OE|HB|PH|SE|LN|OY|OH)-[A-Z]{3,4}\b",
+        r"(?:[A-Z]{1,2}|\d[A-Z]|[A-Z]\d)-[A-Z]{3,4}\b",
         0.6,
     ),
     PatternSpec(
@@ -1191,10 +1192,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"(?<=\b(?:run|trooper|officer|badge|GMC|NMC|HCPC|AHPRA|CPSO|ABHA|NHS|OHIP|CHI|IHI|"
         r"Medicare|Medicaid|NPI|provider)(?:\s+(?:no\.?|number|#))?[:#\s]{1,4})"
         r"\d[\d -]{3,18}\d(?![\d-])"
-        r"|(?<=\(#)\d{3,6}(?=\))"
-        # a police officer's collar or shoulder number: "(collar 2218)", "shoulder no 507"
-        r"|(?<=\b(?:collar|shoulder|epaulette)(?:\s+(?:no\.?|number|#))?[:#\s]{1,4})"
-        r"\d{3,6}(?![\d-])",
+        r"|(?<=\(#)\d{3,6}(?=\))",
         0.6,
         regex.I,
     ),
@@ -1642,7 +1640,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # more: "Our ref: QX/LM/2091/0044", "Incident no TRMT-044/12" (not "PHQ-9/GAD-7")
         "reference_code_slashed",
         ID,
-        r"(?<![\w/-])(?=[A-Z0-9/-]*\d{3})(?=[A-Z0-9-]*/)"
+        r"(?<![\w/-])(?=[A-Z]{2})(?=[A-Z0-9/-]*\d{3})(?=[A-Z0-9-]*/)"
         r"[A-Z]{2,6}(?:[-/][A-Z0-9]{1,8}){2,5}(?![\w/-])",
         0.6,
     ),
@@ -1672,7 +1670,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"|\((?i:wife|husband|partner|son|daughter|mother|father|mum|dad|sister|brother|"
         r"aunt|uncle|friend|neighbour|neighbor|widow|widower|carer),[ \t]*(?P<phi>9\d|1[01]\d)"
         r"[ \t]*\)"
-        r"|\b(?i:lived|live|living|survived)[ \t]+to[ \t]+(?:be[ \t]+)?(?P<phi>9\d|1[01]\d)\b",
+        r"|\b(?:[Ll]ived|[Ll]ive|[Ll]iving|[Ss]urvived)[ \t]+to[ \t]+(?:be[ \t]+)?"
+        r"(?P<phi>9\d|1[01]\d)\b",
         0.6,
     ),
     PatternSpec(
@@ -1688,8 +1687,18 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # a log-in after a sign-off's name and a slash: "P. Okafor / pokafor.icu"
         "login_after_name_slash",
         USERNAME,
-        r"(?m)(?:^|(?<=[ \t]))\p{Lu}[\p{L}.'’-]*(?:[ \t]\p{Lu}[\p{L}'’-]+){0,3}[ \t]/[ \t]"
-        r"(?P<phi>[a-z][a-z0-9]*[._][a-z0-9][a-z0-9._]*)(?![\w@])",
+        # (the slash first, the name looked back at: cheaper than trying every capital)
+        r"[ \t]/[ \t](?<=(?:^|[ \t])\p{Lu}[\p{L}.'’-]*(?:[ \t]\p{Lu}[\p{L}'’-]+){0,3}"
+        r"[ \t]/[ \t])(?P<phi>[a-z][a-z0-9]*[._][a-z0-9][a-z0-9._]*)(?![\w@])",
+        0.6,
+        regex.M,
+    ),
+    PatternSpec(
+        # a police officer's collar or shoulder number: "(collar 2218)", "shoulder no 507"
+        "collar_number",
+        ID,
+        r"\b(?i:collar|shoulder|epaulette)(?:[ \t]+(?i:no\.?|number|#))?[:#\s]{1,4}"
+        r"(?P<phi>\d{3,6})(?![\d-])",
         0.6,
     ),
     PatternSpec(
@@ -1725,16 +1734,6 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|"
         r"Pl|Terrace|Crescent|Close|Walk|Grove|Gardens|Mews|Row|Parade|Square|Sq|Hill|Rise|"
         r"Green|Quay|Wharf|Mount|Vale|View)\b\.?",
-        0.6,
-    ),
-    PatternSpec(
-        # an aircraft's registration after the aircraft: "helicopter AW139 G-KRNX",
-        # "fixed-wing VH-FQX"
-        "aircraft_registration",
-        ID,
-        r"\b(?i:helicopter|aircraft|airframe|plane|jet|fixed[- ]wing|rotary[- ]wing|"
-        r"air[ \t]ambulance)[ \t]+(?:[A-Z0-9]{1,5}-?[A-Z0-9]{0,4}[ \t]+)?"
-        r"(?P<phi>(?:[A-Z]{1,2}|\d[A-Z]|[A-Z]\d)-[A-Z]{3,4}|N\d{1,5}[A-Z]{0,2})(?![\w-])",
         0.6,
     ),
     PatternSpec(
