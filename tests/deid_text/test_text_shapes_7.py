@@ -5,7 +5,8 @@ brackets (after a date of birth or a relation) or after "lived to", a registrati
 after its register's acronym, a log-in after a sign-off's name and a slash, an Irish
 Eircode, a town and postcode typed in lower case, a flat, room or floor beside an address,
 collar, member and permit numbers, trunk-prefixed phone numbers, aircraft registrations and
-number-plates after their vehicle. Every example string here is invented
+number-plates after their vehicle, a care site's
+acronym before one of its services. Every example string here is invented
 for the test (none occurs in any annotated set)."""
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ FOUND = [
     # an aircraft's registration, a number-plate in lower case after the vehicle
     ("Lifted by helicopter AW139 G-KRNX at 14:10.", "G-KRNX"),
     ("mum drives, her ute kpl 418 parked outside.", "kpl 418"),
+    # a care site's acronym before one of its services, or after the emergency department
+    ("Discussed with QMH neurosurgery, no bed.", "QMH"),
+    ("If drowsy, straight to ED (RKH).", "RKH"),
 ]
 
 
@@ -85,6 +89,8 @@ KEPT = [
     ("Moved to Room 4, Dr Fenn aware.", "Room 4"),
     ("car seat fitted, van 2 mins away", "seat"),
     ("Tacrolimus level 0.8 then 5.5.", "0.8"),
+    # a team's own acronym before a service is no care site
+    ("Listed for the MDT oncology meeting.", "MDT"),
 ]
 
 

@@ -1755,6 +1755,20 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.55,
     ),
     PatternSpec(
+        # a care site by its acronym before one of its services, or in brackets after the
+        # emergency department: "referred to QMH neurosurgery", "ED (RKH)"
+        "site_acronym_before_service",
+        HOSPITAL,
+        # (not a team's or a unit's own acronym: "MDT oncology", "NICU maternity")
+        r"\b(?!(?:MDT|ICU|ITU|HDU|NICU|PICU|SCBU|CCU|OPD|ENT|MSK|MRI|PET|ECG|EEG|TIA|ACS|NHS|"
+        r"PCI|CABG|ICD|SVT|CHD|CKD|AKI|IBD|COPD|TBI|MVA|RTA|SAH|ICH)\b)"
+        r"(?P<phi>[A-Z]{3,6})[ \t]+(?i:cardiology|neurology|neurosurgery|oncology|"
+        r"haematology|hematology|maternity|paediatrics|pediatrics|critical[ \t]care|"
+        r"HDU[ \t]crew|switchboard|trauma[ \t]team|burns[ \t]unit)\b"
+        r"|\b(?:ED|A&E)[ \t]?\((?P<phi>[A-Z]{2,5})\)",
+        0.55,
+    ),
+    PatternSpec(
         "surname_comma_given",
         PERSON,
         # not inside a list of credentials ("Jane Roe, RN, CCM, Utilization Management")
