@@ -63,6 +63,7 @@ from clinflow.errors import InputRejected
 from clinflow.runtime.graph import Graph, Hop, flush_stage, patient_key
 from clinflow.runtime.kafka_settings import (
     DEFAULT_GRAPH_FACTORY,
+    FAUST_FETCH_MAX_WAIT_MS,
     KafkaSettings,
     StopSignals,
     WorkerGraph,
@@ -184,22 +185,23 @@ def _bound_fetch_wait(max_wait_ms: int) -> None:
     """faust 0.15 creates its worker consumer with ``fetch_max_wait_ms=1500`` (not a setting).
     The broker may hold a fetch that long when a partition has nothing new, and each hop of a
     message's path waits on one: at a few messages/s per partition, every hop added ~0.5 s
-    (5 s over the pipeline's 11 hops). Bound it on the consumer faust built, before it starts
-    (aiokafka reads the attribute when it creates its fetcher, in ``start``)."""
+    (5 s over the pipeline's 11 hops). Another value is set on the consumer faust built, before
+    it starts (aiokafka reads the attribute when it creates its fetcher, in ``start``); faust's
+    own value leaves faust's method as it is."""
     from faust.transport.drivers import aiokafka as driver
 
     thread = driver.AIOKafkaConsumerThread
-    original = thread._create_worker_consumer
-    if getattr(original, "_clinflow_bounded", None) == max_wait_ms:
+    current = thread._create_worker_consumer
+    original = getattr(current, "_clinflow_original", current)
+    if max_wait_ms == FAUST_FETCH_MAX_WAIT_MS:
+        thread._create_worker_consumer = original  # type: ignore[method-assign]
         return
-    original = getattr(original, "_clinflow_original", original)
 
     def create(self: Any, transport: Any) -> Any:
         consumer = original(self, transport)
         consumer._fetch_max_wait_ms = max_wait_ms
         return consumer
 
-    create._clinflow_bounded = max_wait_ms  # type: ignore[attr-defined]
     create._clinflow_original = original  # type: ignore[attr-defined]
     thread._create_worker_consumer = create  # type: ignore[method-assign]
 

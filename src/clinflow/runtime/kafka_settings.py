@@ -22,6 +22,8 @@ TOPIC_PREFIX = "clinflow."
 DEFAULT_APP_ID = "clinflow-pipeline"
 # The deployment's pipeline graph, built by the composition root for every runtime.
 DEFAULT_GRAPH_FACTORY = "clinflow.runtime.kafka_pipeline:deployment_graph"
+# What faust 0.15 writes into its worker consumer's construction (ADR 0122).
+FAUST_FETCH_MAX_WAIT_MS = 1500
 
 
 
@@ -80,7 +82,7 @@ class KafkaSettings:
     replication: int = 1
     batch_size: int = 200  # envelopes per stream.take() batch
     batch_within: float = 0.05  # seconds a partial batch waits for more
-    fetch_max_wait_ms: int = 1500  # faust's own value; lower cuts latency (ADR 0122)
+    fetch_max_wait_ms: int = FAUST_FETCH_MAX_WAIT_MS  # lower cuts latency (ADR 0122)
     session_timeout: float = 10.0  # a dead worker's partitions move after this (Kafka min 6)
     heartbeat_interval: float = 1.0
     commit_interval: float = 1.0
