@@ -119,9 +119,14 @@ class DeidWorkers:
         return [future.result() for future in self._warming]
 
     def pids(self) -> list[int]:
-        """The worker processes' pids now (after a restart: the replacement's, once started);
-        the replay's ``kill-worker`` fault picks one."""
-        return [pid for executor in self._executors for pid in (executor._processes or {})]
+        """The worker processes' pids now, as each reported it once started (after a
+        restart: the replacement's, once it has started); the replay's ``kill-worker`` fault
+        picks one."""
+        return [
+            future.result()
+            for future in self._warming
+            if future.done() and not future.cancelled() and future.exception() is None
+        ]
 
     def partition(self, envelope: Envelope) -> int:
         return zlib.crc32(envelope.patient.encode()) % len(self._executors)
@@ -170,7 +175,8 @@ class DeidWorkers:
                 # both see it die -- and retry the share once
                 if self._executors[worker] is executor:
                     executor.shutdown(wait=False, cancel_futures=True)
-                    self._executors[worker] = self._start()
+                    self._executors[worker] = replacement = self._start()
+                    self._warming[worker] = replacement.submit(_ready)  # its pid (pids())
                     self.restarts += 1
                 if attempt:
                     break
