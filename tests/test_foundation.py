@@ -19,6 +19,7 @@ from clinflow.crypto.keys import KeyRing
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.envelope import Envelope, SourceKind
 from clinflow.errors import KeyError_
+from clinflow.interfaces import Rejection
 from clinflow.quarantine import Quarantine
 
 KEY_A = bytes(range(32))
@@ -110,8 +111,8 @@ def test_envelope_round_trip_and_lineage() -> None:
 
 def test_quarantine_put_list_replay_purge(tmp_path: Path) -> None:
     store = Quarantine(tmp_path / "q.db")
-    first = store.put("deid.dicom", "in/a.dcm", "not a DICOM file", b"xx", patient="PT-1")
-    second = store.put("deid.fhir", "in/b.json", "invalid JSON at line 1", b"{")
+    first = store.put(Rejection("deid.dicom", "in/a.dcm", "not a DICOM file", b"xx", "PT-1"))
+    second = store.put(Rejection("deid.fhir", "in/b.json", "invalid JSON at line 1", b"{"))
     assert [i.location for i in store.list()] == ["in/a.dcm", "in/b.json"]
 
     def fail(item: object) -> None:

@@ -17,6 +17,7 @@ import pytest
 
 from clinflow.crypto.keys import KeyRing
 from clinflow.deid.pseudonym import Pseudonymizer
+from clinflow.interfaces import Rejection
 from clinflow.quarantine import Quarantine
 
 SAMPLE_DICOM = sorted((Path(__file__).parents[1] / "synthetic/sample/dicom").rglob("*.dcm"))[0]
@@ -89,7 +90,9 @@ def test_replay_of_a_now_valid_payload_deidentifies_it_and_closes_the_item(
 ) -> None:
     data_dir, tmp_path = sandbox.data_dir, sandbox.root
     store = Quarantine(data_dir / "quarantine.db")
-    item_id = store.put("deid-dicom", "in/ct.dcm", "decoder missing", SAMPLE_DICOM.read_bytes())
+    item_id = store.put(
+        Rejection("deid-dicom", "in/ct.dcm", "decoder missing", SAMPLE_DICOM.read_bytes())
+    )
     store.close()
     out = tmp_path / "replayed"
     replay = cli(data_dir, "quarantine", "replay", str(item_id), "--out", str(out))
@@ -110,7 +113,7 @@ def test_replay_of_a_now_valid_payload_deidentifies_it_and_closes_the_item(
 def test_unknown_item_and_stage_without_replay_are_usage_errors(sandbox: Sandbox) -> None:
     data_dir = sandbox.data_dir
     store = Quarantine(data_dir / "quarantine.db")
-    item_id = store.put("ingest", "fhir/x.json", "invalid JSON", b"{")
+    item_id = store.put(Rejection("ingest", "fhir/x.json", "invalid JSON", b"{"))
     store.close()
     missing = cli(data_dir, "quarantine", "show", "999")
     assert missing.returncode == 2 and "not found" in missing.stderr

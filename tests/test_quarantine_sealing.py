@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from clinflow.config import DataDir
 from clinflow.deid.leaks.scanner import variants
 from clinflow.errors import KeyError_
+from clinflow.interfaces import Rejection
 from clinflow.quarantine import Quarantine, printable_location
 from clinflow.runtime.deployment import Deployment
 from clinflow.runtime.pipeline import DEMO_SCENARIO
@@ -131,8 +132,8 @@ def test_no_planted_phi_at_rest_in_the_quarantine_or_in_any_output_line(
 
 def test_list_shows_metadata_only_and_a_tampered_row_does_not_open(tmp_path: Path) -> None:
     store = Quarantine(tmp_path / "quarantine.db")
-    first = store.put("ingest", "a.json", "bad", payload=b"Jane Roe 1970-01-01")
-    second = store.put("ingest", "b.json", "bad", payload=b"other")
+    first = store.put(Rejection("ingest", "a.json", "bad", payload=b"Jane Roe 1970-01-01"))
+    second = store.put(Rejection("ingest", "b.json", "bad", payload=b"other"))
     assert all(item.payload is None for item in store.list())
     assert store.get(first).payload == b"Jane Roe 1970-01-01"  # type: ignore[union-attr]
     sealed = store._row(first).payload  # type: ignore[union-attr]
@@ -172,7 +173,7 @@ def test_every_store_and_key_file_is_owner_only_in_an_owner_only_data_dir(
 
     root = DataDir.open(data_dir)
     with Deployment.open(root) as deployment:
-        deployment.quarantine.put("ingest", "a.json", "bad", payload=b"x")
+        deployment.quarantine.put(Rejection("ingest", "a.json", "bad", payload=b"x"))
         deployment.keyring.quarantine_key()
         TokenStore(api_tokens_path(root)).close()
         modes = _modes(data_dir)
@@ -216,8 +217,8 @@ def test_listing_links_an_item_whose_payload_names_its_patient(
     bundle = {"resourceType": "Bundle", "type": "collection",
               "entry": [{"resource": patient}, {"resource": observation}]}  # fmt: skip
     store = Quarantine(DataDir.open(data_dir).quarantine_db)
-    held = store.put("ingest", "message m-9", "refused at ingest", orjson.dumps(bundle))
-    store.put("ingest", "message m-10", "invalid JSON", b"{")
+    held = store.put(Rejection("ingest", "message m-9", "refused at ingest", orjson.dumps(bundle)))
+    store.put(Rejection("ingest", "message m-10", "invalid JSON", b"{"))
     store.close()
     code, out, _ = run_cli(capsys, "quarantine", "list", "--data-dir", str(data_dir))
     assert code == 0 and "1 newly linked to their patient" in out

@@ -22,16 +22,25 @@ class AuditSink(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """One input a stage refused, as it is handed to a ``QuarantineSink``.
+
+    ``stage`` names the refusing stage; ``location`` (file path or message id) and ``reason``
+    never hold PHI; ``payload`` (the input, may hold PHI) is kept to replay it; ``patient``
+    (pseudonym) when the stage knows it, so a revocation can purge the item.
+    """
+
+    stage: str
+    location: str
+    reason: str
+    payload: bytes | None = None
+    patient: str | None = None
+
+
 class QuarantineSink(Protocol):
-    def put(
-        self,
-        stage: str,
-        location: str,
-        reason: str,
-        payload: bytes | None = None,
-        patient: str | None = None,
-    ) -> int:
-        """Store one rejected input (``location``/``reason`` never hold PHI); its id."""
+    def put(self, rejection: Rejection) -> int:
+        """Store one rejected input; its quarantine id."""
         ...
 
 

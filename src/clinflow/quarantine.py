@@ -28,6 +28,7 @@ from clinflow.crypto.datakeys import MAGIC as DATA_KEY_MAGIC
 from clinflow.crypto.datakeys import DataKeyStore
 from clinflow.crypto.keys import KeyRing
 from clinflow.errors import KeyError_
+from clinflow.interfaces import Rejection
 from clinflow.sqlite_store import open_wal, write_transaction
 
 QUARANTINE_SCOPE = "quarantine"  # the data-key scope of a patient's quarantined payloads
@@ -175,21 +176,16 @@ class Quarantine:
         self._conn.close()
         self.seal.close()
 
-    def put(
-        self,
-        stage: str,
-        location: str,
-        reason: str,
-        payload: bytes | None = None,
-        patient: str | None = None,
-    ) -> int:
+    def put(self, rejection: Rejection) -> int:
         """Store one rejected input, its payload sealed; returns its quarantine id.
 
         ``location`` and ``reason`` are stored printable (an undecodable file name is shown
         with ``\\xNN`` escapes); they must not hold PHI, the payload may.
         """
-        location, reason = printable_location(location), printable_location(reason)
-        patient = patient or None
+        stage, payload = rejection.stage, rejection.payload
+        location = printable_location(rejection.location)
+        reason = printable_location(rejection.reason)
+        patient = rejection.patient or None
         aad = _aad(stage, location)
         sealed = None if payload is None else self.seal.seal(patient, payload, aad)
         cur = self._conn.execute(

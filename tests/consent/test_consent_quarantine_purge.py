@@ -13,6 +13,7 @@ from clinflow.deid.dicom.batch import deidentify_tree
 from clinflow.deid.dicom.engine import DicomDeidentifier
 from clinflow.deid.dicom.profile import compile_policy
 from clinflow.errors import KeyError_
+from clinflow.interfaces import Rejection
 from clinflow.quarantine import QUARANTINE_SCOPE
 
 SAMPLE_DICOM = sorted((Path(__file__).parents[2] / "synthetic/sample/dicom").rglob("*.dcm"))
@@ -35,11 +36,12 @@ def test_full_revocation_purges_quarantined_inputs_found_by_deid_and_linked_late
     (rejected,) = report.rejected
     assert quarantine.get(rejected.quarantine_id).patient == patient  # type: ignore[arg-type,union-attr]
     # 2. an input held before its patient was known (e.g. refused at ingest)
-    unknown = quarantine.put("ingest", "message m-1", "refused before de-identification",
-                             payload=first)
+    unknown = quarantine.put(
+        Rejection("ingest", "message m-1", "refused before de-identification", payload=first)
+    )
     assert quarantine.get(unknown).patient is None  # type: ignore[union-attr]
     sealed_copy = quarantine._row(rejected.quarantine_id).payload  # type: ignore[union-attr]
-    other = quarantine.put("ingest", "message m-2", "bad", payload=b"{}")  # no patient to find
+    other = quarantine.put(Rejection("ingest", "message m-2", "bad", b"{}"))  # no patient to find
     receipt = service.revoke(patient)  # every revocable purpose
     action = {a.target: a for a in receipt.actions}["quarantine"]
     assert action.deleted == 2 and action.error is None

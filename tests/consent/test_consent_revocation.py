@@ -14,7 +14,7 @@ from clinflow.consent.model import parse_consent
 from clinflow.consent.service import ConsentService
 from clinflow.envelope import Envelope, SourceKind
 from clinflow.errors import ConfigError, KeyError_
-from clinflow.interfaces import RetractionReport, RetractionRequest
+from clinflow.interfaces import Rejection, RetractionReport, RetractionRequest
 from clinflow.runtime.deployment import Deployment
 from helpers.fakes import RecordingAuditSink
 
@@ -78,7 +78,7 @@ def test_non_retroactive_keeps_earlier_data(service: ConsentService) -> None:
 
 
 def test_quarantine_purged_only_on_full_revocation(service: ConsentService) -> None:
-    service.quarantine.put("ingest", "file.json", "bad", payload=b"x", patient=PATIENT_A)
+    service.quarantine.put(Rejection("ingest", "file.json", "bad", payload=b"x", patient=PATIENT_A))
     service.revoke(PATIENT_A, ["HRESCH"])
     assert service.quarantine.count() == 1
     receipt = service.revoke(PATIENT_A)  # every revocable purpose

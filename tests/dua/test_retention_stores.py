@@ -23,6 +23,7 @@ from clinflow.cli import app
 from clinflow.config import DataDir
 from clinflow.consent.retention_stores import clinical_time
 from clinflow.errors import KeyError_
+from clinflow.interfaces import Rejection
 from clinflow.quarantine import QUARANTINE_SCOPE
 from clinflow.runtime.deployment import Deployment
 
@@ -80,7 +81,9 @@ def _stock(root: Path) -> tuple[set[int], set[int]]:
     with Deployment.open(root) as deployment:
         for number, (patient, at, expired) in enumerate(QUARANTINED):
             item = deployment.quarantine.put(
-                "deid-fhir", f"inbox/file-{number}.json", "not valid FHIR", b"{raw}", patient
+                Rejection(
+                    "deid-fhir", f"inbox/file-{number}.json", "not valid FHIR", b"{raw}", patient
+                )
             )
             aged.append((_ts(at), item))
             if not expired:

@@ -27,7 +27,7 @@ from clinflow.consent.revocation import RevocationService
 from clinflow.crypto.datakeys import DataKeyStore
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.errors import ConfigError, InputRejected
-from clinflow.interfaces import AuditSink
+from clinflow.interfaces import AuditSink, Rejection
 from clinflow.lineage import LineageIndex
 from clinflow.patient_ids import PSEUDONYM_PREFIX, patient_mrn
 from clinflow.quarantine import Quarantine
@@ -164,10 +164,12 @@ class ConsentService:
                 patient = self.resolve_patient(record, fhir_ids)
             except InputRejected as exc:
                 self.quarantine.put(
-                    "consent-load",
-                    exc.location or location,
-                    exc.reason,
-                    payload=orjson.dumps(resource) if resource else None,
+                    Rejection(
+                        "consent-load",
+                        exc.location or location,
+                        exc.reason,
+                        payload=orjson.dumps(resource) if resource else None,
+                    )
                 )
                 report.rejected.append(exc.location or location)
                 continue

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from clinflow.audit import events as audit_events
 from clinflow.envelope import Envelope
-from clinflow.interfaces import AuditSink
+from clinflow.interfaces import AuditSink, Rejection
 from clinflow.quarantine import Quarantine
 
 Reject = Callable[[str, Envelope, str, str | None], None]
@@ -23,7 +23,7 @@ def quarantine_reject(quarantine: Quarantine, audit: AuditSink) -> Reject:
     def reject(hop: str, envelope: Envelope, reason: str, location: str | None) -> None:
         where = location or envelope.attributes.get("path") or f"message {envelope.message_id}"
         quarantine_id = quarantine.put(
-            hop, where, reason, payload=envelope.payload, patient=envelope.patient or None
+            Rejection(hop, where, reason, envelope.payload, envelope.patient or None)
         )
         audit.append(
             audit_events.validation_failure(

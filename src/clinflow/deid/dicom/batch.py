@@ -22,7 +22,7 @@ from clinflow.audit.buffer import BufferedSink
 from clinflow.deid.dicom.engine import DeidResult, DicomDeidentifier
 from clinflow.envelope import Envelope, SourceKind, content_message_id, derive_message_id
 from clinflow.errors import ConfigError, InputRejected
-from clinflow.interfaces import AuditSink
+from clinflow.interfaces import AuditSink, Rejection
 from clinflow.quarantine import Quarantine, printable_location
 
 if TYPE_CHECKING:
@@ -198,7 +198,7 @@ def _deidentify_file(
         return
     patient = dicom_patient_pseudonym(data, engine.pseudonymizer)
     qid = (
-        quarantine.put(STAGE, shown, reason, payload=data or None, patient=patient)
+        quarantine.put(Rejection(STAGE, shown, reason, data or None, patient))
         if quarantine is not None
         else None
     )
@@ -245,8 +245,7 @@ class DicomDeidStage:
         except InputRejected as exc:
             named = dicom_patient_pseudonym(envelope.payload, self.engine.pseudonymizer)
             qid = self.quarantine.put(
-                STAGE, location, exc.reason, payload=envelope.payload,
-                patient=envelope.patient or named,
+                Rejection(STAGE, location, exc.reason, envelope.payload, envelope.patient or named)
             )
             if self.audit is not None:
                 _audit_rejected(self.audit, envelope.message_id, exc.reason, qid, named)

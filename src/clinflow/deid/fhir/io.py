@@ -32,7 +32,7 @@ from clinflow.deid.fhir.resource_types import (
 from clinflow.envelope import content_message_id
 from clinflow.errors import InputRejected
 from clinflow.folders import OnSkip, SkippedPath, files_under
-from clinflow.interfaces import AuditSink, QuarantineSink, append_all
+from clinflow.interfaces import AuditSink, QuarantineSink, Rejection, append_all
 from clinflow.quarantine import printable_location
 
 Validation = Literal["none", "shallow", "input", "both"]
@@ -469,7 +469,7 @@ class FhirDeidRunner:
             patient = self._pseudonym_of(resource)
             if patient is None and resource is None and payload is not None:
                 patient = self.patient_of_payload(payload)
-            self.quarantine.put(STAGE, exc.location, exc.reason, payload, patient=patient)
+            self.quarantine.put(Rejection(STAGE, exc.location, exc.reason, payload, patient))
 
     def _pseudonym_of(self, resource: Any) -> str | None:
         """The patient pseudonym of a rejected resource, so consent revocation can purge it."""

@@ -29,10 +29,10 @@ import orjson
 from clinflow.deid.fhir.io import FhirDeidRunner, RunReport, parse_document
 from clinflow.envelope import Envelope, SourceKind
 from clinflow.errors import InputRejected
+from clinflow.interfaces import Rejection
 from clinflow.patient_ids import PATIENT_REFERENCE_FIELDS
 
 STAGE = "deid-fhir"
-QuarantinePut = tuple[tuple[Any, ...], dict[str, Any]]  # the arguments of one put
 # a note about no one: what ``warm_up`` de-identifies
 _WARM_UP = (
     b'{"resourceType":"Bundle","type":"collection","entry":[{"resource":'
@@ -55,13 +55,13 @@ def _index_pairs(document: dict[str, Any]) -> list[tuple[dict[str, Any], str | N
 
 @dataclass
 class RecordedQuarantine:
-    """A quarantine that records puts (in a worker process) for the parent to replay with
-    the same arguments into the real one (``QuarantineSink.put``)."""
+    """A quarantine that records puts (in a worker process) for the parent to replay into
+    the real one (``QuarantineSink.put``)."""
 
-    puts: list[QuarantinePut] = field(default_factory=list)
+    puts: list[Rejection] = field(default_factory=list)
 
-    def put(self, *args: Any, **kwargs: Any) -> int:
-        self.puts.append((args, kwargs))
+    def put(self, rejection: Rejection) -> int:
+        self.puts.append(rejection)
         return -len(self.puts)
 
 
@@ -75,7 +75,7 @@ class DeidOutcome:
 
     payload: bytes | None
     audit: dict[str, Counter[str]] = field(default_factory=dict)
-    quarantined: list[QuarantinePut] = field(default_factory=list)
+    quarantined: list[Rejection] = field(default_factory=list)
     rejected: tuple[str, str] | None = None
     error: str | None = None
 
@@ -131,8 +131,8 @@ class FhirDeidStage:
             return [envelope]
         quarantine = self.runner.quarantine
         if quarantine is not None:
-            for args, kwargs in outcome.quarantined:
-                quarantine.put(*args, **kwargs)
+            for rejection in outcome.quarantined:
+                quarantine.put(rejection)
         if outcome.rejected is not None:
             raise InputRejected(*outcome.rejected)
         if outcome.error is not None or outcome.payload is None:
@@ -152,7 +152,7 @@ class FhirDeidStage:
         report, self.runner.report = self.runner.report, RunReport()
         return report
 
-    def _drain(self) -> list[QuarantinePut]:
+    def _drain(self) -> list[Rejection]:
         quarantine = self.runner.quarantine
         if not isinstance(quarantine, RecordedQuarantine) or not quarantine.puts:
             return []
