@@ -9,7 +9,6 @@ purposes S (since T)?" and marks what it retracted, so a second revocation finds
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from clinflow.envelope import Envelope
 from clinflow.errors import InputRejected
 from clinflow.patient_merges import SCHEMA as MERGES_SCHEMA
 from clinflow.patient_merges import PatientMerges
-from clinflow.sqlite_store import open_wal, write_transaction
+from clinflow.sqlite_locked import LockedWalStore
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outputs (
@@ -58,19 +57,14 @@ class LineageRecord:
     inputs: tuple[str, ...] = ()
 
 
-class LineageIndex:
+class LineageIndex(LockedWalStore):
     """SQLite (WAL) index in ``<data-dir>/lineage.db``."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.RLock()
-        self._conn = open_wal(path, _SCHEMA + MERGES_SCHEMA)
+        super().__init__(path, _SCHEMA + MERGES_SCHEMA)
         # which pseudonyms were merged into which (ADR 0102): a revocation's sweep covers them
         self.merges = PatientMerges(self._conn, self._lock)
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
 
     def record(
         self,
@@ -84,7 +78,7 @@ class LineageIndex:
         inputs: Iterable[str],
     ) -> None:
         """Record one released output (idempotent on (output_id, sink))."""
-        with self._lock, write_transaction(self._conn) as conn:
+        with self._transaction() as conn:
             conn.execute(
                 "INSERT OR IGNORE INTO outputs(output_id, sink, patient, purpose, location,"
                 " event_time, released_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -116,7 +110,7 @@ class LineageIndex:
             for e in envelopes
             for input_id in (*e.lineage, e.message_id)
         ]
-        with self._lock, write_transaction(self._conn) as conn:
+        with self._transaction() as conn:
             conn.executemany(
                 "INSERT OR IGNORE INTO outputs(output_id, sink, patient, purpose, location,"
                 " event_time, released_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -200,7 +194,7 @@ class LineageIndex:
     def mark_retracted(self, records: Iterable[LineageRecord]) -> int:
         """Mark outputs retracted (rows stay: they are the evidence the receipt refers to)."""
         now = time.time()
-        with self._lock, write_transaction(self._conn) as conn:
+        with self._transaction() as conn:
             cur = conn.executemany(
                 "UPDATE outputs SET retracted_at = ? WHERE output_id = ? AND sink = ?"
                 " AND retracted_at IS NULL",

@@ -29,7 +29,7 @@ from clinflow.crypto.datakeys import DataKeyStore
 from clinflow.crypto.keys import KeyRing
 from clinflow.errors import KeyError_
 from clinflow.interfaces import Rejection
-from clinflow.sqlite_store import open_wal, write_transaction
+from clinflow.sqlite_locked import LockedWalStore
 
 QUARANTINE_SCOPE = "quarantine"  # the data-key scope of a patient's quarantined payloads
 PROJECT_MAGIC = b"CFQ1"  # payload sealed under the project quarantine key
@@ -163,17 +163,17 @@ def _aad(stage: str, location: str) -> bytes:
 Resolver = Callable[[str, bytes], "str | None"]  # (stage, payload) -> patient pseudonym
 
 
-class Quarantine:
+class Quarantine(LockedWalStore):
     """SQLite-backed dead-letter store (WAL), one per data directory; payloads sealed."""
 
     def __init__(self, path: Path, seal: QuarantineSeal | None = None) -> None:
         self.path = path
         self.seal = seal if seal is not None else QuarantineSeal.beside(path)
         # secure_delete: a purged item's (sealed) bytes are overwritten, not left in free pages
-        self._conn = open_wal(path, _SCHEMA, secure_delete=True)
+        super().__init__(path, _SCHEMA, secure_delete=True)
 
     def close(self) -> None:
-        self._conn.close()
+        super().close()
         self.seal.close()
 
     def put(self, rejection: Rejection) -> int:
@@ -188,11 +188,12 @@ class Quarantine:
         patient = rejection.patient or None
         aad = _aad(stage, location)
         sealed = None if payload is None else self.seal.seal(patient, payload, aad)
-        cur = self._conn.execute(
-            "INSERT INTO quarantine(created, stage, location, reason, patient, payload)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (time.time(), stage, location, reason, patient, sealed),
-        )
+        with self._lock:
+            cur = self._conn.execute(
+                "INSERT INTO quarantine(created, stage, location, reason, patient, payload)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (time.time(), stage, location, reason, patient, sealed),
+            )
         assert cur.lastrowid is not None
         return cur.lastrowid
 
@@ -208,11 +209,11 @@ class Quarantine:
             params.append(stage)
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
-        with closing(self._conn.execute(sql + " ORDER BY id", params)) as cur:
+        with self._lock, closing(self._conn.execute(sql + " ORDER BY id", params)) as cur:
             return [QuarantinedItem(*row) for row in cur.fetchall()]
 
     def _row(self, item_id: int) -> QuarantinedItem | None:
-        with closing(
+        with self._lock, closing(
             self._conn.execute(
                 "SELECT id, created, stage, location, reason, patient, status, payload"
                 " FROM quarantine WHERE id = ?",
@@ -236,7 +237,10 @@ class Quarantine:
         if item is None:
             raise LookupError(f"quarantine item {item_id} not found")
         handler(item)
-        self._conn.execute("UPDATE quarantine SET status = 'replayed' WHERE id = ?", (item_id,))
+        with self._lock:
+            self._conn.execute(
+                "UPDATE quarantine SET status = 'replayed' WHERE id = ?", (item_id,)
+            )
 
     def link(self, item_id: int, patient: str) -> bool:
         """Attach an item held without a patient to ``patient``: its payload is re-sealed
@@ -247,7 +251,7 @@ class Quarantine:
             return False
         aad = _aad(item.stage, item.location)
         sealed = None if item.payload is None else self.seal.seal(patient, item.payload, aad)
-        with write_transaction(self._conn):
+        with self._transaction():
             cur = self._conn.execute(
                 "UPDATE quarantine SET patient = ?, payload = ? WHERE id = ? AND patient IS NULL",
                 (patient, sealed, item_id),
@@ -257,7 +261,7 @@ class Quarantine:
     def link_unknown(self, resolve: Resolver) -> int:
         """Link every item without a patient whose payload ``resolve`` (stage, payload) can
         now attribute to a patient; the number linked. Items it cannot open are skipped."""
-        with closing(
+        with self._lock, closing(
             self._conn.execute(
                 "SELECT id FROM quarantine WHERE patient IS NULL AND payload IS NOT NULL"
                 " ORDER BY id"
@@ -282,8 +286,9 @@ class Quarantine:
         of items deleted. The revocation then destroys the data key they were sealed under
         (scope ``quarantine``), audited and listed on its receipt, so copies in a backup or an
         old WAL frame stay unreadable."""
-        cur = self._conn.execute("DELETE FROM quarantine WHERE patient = ?", (patient,))
-        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # no sealed copy left in the WAL
+        with self._lock:
+            cur = self._conn.execute("DELETE FROM quarantine WHERE patient = ?", (patient,))
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # no sealed copy left in WAL
         return cur.rowcount
 
     def purge_items(self, item_ids: Iterable[int]) -> int:
@@ -293,11 +298,12 @@ class Quarantine:
         ids = sorted(set(item_ids))
         if not ids:
             return 0
-        with write_transaction(self._conn):
-            cur = self._conn.executemany(
-                "DELETE FROM quarantine WHERE id = ?", [(item_id,) for item_id in ids]
-            )
-        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # no sealed copy left in the WAL
+        with self._lock:
+            with self._transaction():
+                cur = self._conn.executemany(
+                    "DELETE FROM quarantine WHERE id = ?", [(item_id,) for item_id in ids]
+                )
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # no sealed copy left in WAL
         return cur.rowcount
 
     def __iter__(self) -> Iterator[QuarantinedItem]:
@@ -305,10 +311,7 @@ class Quarantine:
 
     def count_for(self, patient: str) -> int:
         """How many items (any status) are held for ``patient`` (indexed)."""
-        with closing(
-            self._conn.execute("SELECT count(*) FROM quarantine WHERE patient = ?", (patient,))
-        ) as cur:
-            return int(cur.fetchone()[0])
+        return self._count_where("SELECT count(*) FROM quarantine", "patient", patient)
 
     def count(self, status: str | None = "open") -> int:
         return len(self.list(status=status))

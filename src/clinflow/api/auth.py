@@ -34,7 +34,7 @@ from pathlib import Path
 from clinflow.audit.events import check_pseudonym
 from clinflow.config import DataDir
 from clinflow.errors import ClinflowError, ConfigError
-from clinflow.sqlite_store import open_wal
+from clinflow.sqlite_locked import LockedWalStore
 
 TOKEN_PREFIX = "cfa_"
 
@@ -88,13 +88,13 @@ def hash_token(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-class TokenStore:
+class TokenStore(LockedWalStore):
     """Hashed API tokens in a small SQLite file beside the audit log."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            self._conn = open_wal(path, _SCHEMA)
+            super().__init__(path, _SCHEMA)
         except sqlite3.Error as exc:
             raise ClinflowError(f"token store {path}: cannot open ({exc})") from exc
 
@@ -121,47 +121,49 @@ class TokenStore:
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         token_id = uuid.uuid4().hex[:12]
         created = datetime.now(UTC).isoformat(timespec="seconds")
-        self._conn.execute(
-            "INSERT INTO api_tokens(token_id, token_hash, role, patient, label, created) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (token_id, hash_token(token), role.value, patient, label, created),
-        )
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO api_tokens(token_id, token_hash, role, patient, label, created) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (token_id, hash_token(token), role.value, patient, label, created),
+            )
         return token_id, token
 
     def authenticate(self, token: str) -> Principal | None:
         """The principal for a presented token, or None (unknown or revoked)."""
         digest = hash_token(token)
-        row = self._conn.execute(
-            "SELECT token_id, token_hash, role, patient, label, revoked FROM api_tokens "
-            "WHERE token_hash = ?",
-            (digest,),
-        ).fetchone()
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT token_id, token_hash, role, patient, label, revoked FROM api_tokens "
+                "WHERE token_hash = ?",
+                (digest,),
+            ).fetchone()
         if row is None or not hmac.compare_digest(bytes(row[1]), digest) or row[5]:
             return None
         return Principal(str(row[0]), Role(row[2]), row[3], str(row[4]))
 
     def describe(self, token_id: str) -> tuple[str, str | None] | None:
         """(role, patient scope) of a token id, or None."""
-        row = self._conn.execute(
-            "SELECT role, patient FROM api_tokens WHERE token_id = ?", (token_id,)
-        ).fetchone()
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT role, patient FROM api_tokens WHERE token_id = ?", (token_id,)
+            ).fetchone()
         return None if row is None else (str(row[0]), row[1])
 
     def revoke(self, token_id: str) -> bool:
-        cursor = self._conn.execute(
-            "UPDATE api_tokens SET revoked = 1 WHERE token_id = ?", (token_id,)
-        )
+        with self._lock:
+            cursor = self._conn.execute(
+                "UPDATE api_tokens SET revoked = 1 WHERE token_id = ?", (token_id,)
+            )
         return cursor.rowcount > 0
 
     def list(self) -> list[tuple[str, str, str | None, str, str, bool]]:
-        rows = self._conn.execute(
-            "SELECT token_id, role, patient, label, created, revoked FROM api_tokens "
-            "ORDER BY created"
-        )
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT token_id, role, patient, label, created, revoked FROM api_tokens "
+                "ORDER BY created"
+            ).fetchall()
         return [(str(a), str(b), c, str(d), str(e), bool(f)) for a, b, c, d, e, f in rows]
-
-    def close(self) -> None:
-        self._conn.close()
 
 
 DEPLOYMENT_PRINCIPAL = Principal("deployment", Role.DEPLOYMENT, label="registered service token")

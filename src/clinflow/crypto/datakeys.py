@@ -14,7 +14,6 @@ authenticated as associated data together with the caller's ``aad``.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from clinflow.errors import KeyError_
-from clinflow.sqlite_store import open_wal, where_equal
+from clinflow.sqlite_locked import LockedWalStore
+from clinflow.sqlite_store import where_equal
 
 MAGIC = b"CFK1"
 KEY_ID_BYTES = 16
@@ -55,7 +55,7 @@ class KeyInfo:
     destroyed: float | None
 
 
-class DataKeyStore:
+class DataKeyStore(LockedWalStore):
     """Wrapped data keys in ``<data-dir>/datakeys.db``; seal and open payloads with them."""
 
     def __init__(self, path: Path, master_key: bytes) -> None:
@@ -63,18 +63,13 @@ class DataKeyStore:
             raise KeyError_("master key must be 32 bytes")
         self.path = path
         self._master = AESGCM(master_key)
-        self._lock = threading.RLock()
         # secure_delete: destroyed wrapped keys are overwritten on disk, not just unlinked.
         # synchronous=FULL: a key destruction that returned must not come back after a crash.
-        self._conn = open_wal(path, _SCHEMA, synchronous="FULL", secure_delete=True)
+        super().__init__(path, _SCHEMA, synchronous="FULL", secure_delete=True)
         os.chmod(path, 0o600)
         self._live: dict[tuple[str, str], tuple[bytes, AESGCM]] = {}
         self._by_id: dict[bytes, AESGCM] = {}
         self._data_version = self._read_data_version()
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
 
     # ---------------------------------------------------------------- key lifecycle
 

@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from clinflow.sqlite_locked import LockedWalStore
-from clinflow.sqlite_store import write_transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS processed (
@@ -50,7 +49,7 @@ class Ledger(LockedWalStore):
         rows = [(hop, message_id) for message_id in message_ids]
         if not rows:
             return
-        with self._lock, write_transaction(self._conn):
+        with self._transaction():
             self._conn.executemany("INSERT OR IGNORE INTO processed VALUES (?, ?)", rows)
 
     def count(self, hop: str | None = None) -> int:

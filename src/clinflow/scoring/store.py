@@ -26,7 +26,6 @@ import orjson
 
 from clinflow.interfaces import RetractionReport, RetractionRequest
 from clinflow.sqlite_locked import LockedWalStore
-from clinflow.sqlite_store import write_transaction
 
 # The lineage sinks whose records a scoring retraction target covers.
 SCORING_SINKS = ("scoring-icu", "scoring-triage")
@@ -59,7 +58,7 @@ class ScoringStore(LockedWalStore):
         ]
         if not values:
             return 0
-        with self._lock, write_transaction(self._conn):
+        with self._transaction():
             cursor = self._conn.executemany(
                 "INSERT INTO observations(patient, source_id, resource) SELECT ?1, ?2, ?3"
                 " WHERE NOT EXISTS (SELECT 1 FROM observations"
@@ -76,7 +75,7 @@ class ScoringStore(LockedWalStore):
     def delete(self, patient: str, source_ids: Iterable[str] = ()) -> int:
         """Delete a patient's rows (only those from ``source_ids`` when given)."""
         ids = list(source_ids)
-        with self._lock, write_transaction(self._conn):
+        with self._transaction():
             if ids:
                 marks = ",".join("?" * len(ids))
                 cursor = self._conn.execute(
@@ -110,7 +109,7 @@ class ScoringStore(LockedWalStore):
         ids = sorted(set(seqs))
         if not ids:
             return 0
-        with self._lock, write_transaction(self._conn):
+        with self._transaction():
             cursor = self._conn.executemany(
                 "DELETE FROM observations WHERE seq = ?", [(seq,) for seq in ids]
             )

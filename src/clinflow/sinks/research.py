@@ -16,7 +16,6 @@ of that layout still holds are read, listed and retracted as before.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,7 +28,8 @@ from clinflow.envelope import Envelope
 from clinflow.errors import InputRejected
 from clinflow.interfaces import RetractionReport, RetractionRequest
 from clinflow.lineage import LineageIndex
-from clinflow.sqlite_store import open_wal, secure_dir, where_equal, write_transaction
+from clinflow.sqlite_locked import LockedWalStore
+from clinflow.sqlite_store import secure_dir, where_equal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS research_rows (
@@ -58,7 +58,7 @@ class ResearchRecord:
     lineage: tuple[str, ...]
 
 
-class ResearchStore:
+class ResearchStore(LockedWalStore):
     """Sealed payloads and their rows under ``<data-dir>/research``; a ``RetractionTarget``
     named research-store."""
 
@@ -69,17 +69,12 @@ class ResearchStore:
         self.root = root
         self.datakeys = datakeys
         self.lineage = lineage
-        self._lock = threading.RLock()
         # secure_delete: a retracted payload's (sealed) bytes are overwritten, not left in
         # free pages
-        self._conn = open_wal(root / "index.db", _SCHEMA, secure_delete=True)
+        super().__init__(root / "index.db", _SCHEMA, secure_delete=True)
         columns = {row[1] for row in self._conn.execute("PRAGMA table_info(research_rows)")}
         if "sealed" not in columns:  # a store written when payloads were files
             self._conn.execute("ALTER TABLE research_rows ADD COLUMN sealed BLOB")
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
 
     def write(self, envelope: Envelope) -> str:
         """Store one released envelope; returns its output id (the envelope's message id)."""
@@ -107,7 +102,7 @@ class ResearchStore:
                          envelope.event_time.isoformat(), LOCATION,
                          orjson.dumps(lineage).decode(), sealed))  # fmt: skip
         if rows:
-            with self._lock, write_transaction(self._conn) as conn:
+            with self._transaction() as conn:
                 conn.executemany(
                     "INSERT OR REPLACE INTO research_rows(output_id, patient, purpose, category,"
                     " event_time, location, lineage, sealed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -184,7 +179,7 @@ class ResearchStore:
                     os.unlink(os.path.join(root, location))
                 except FileNotFoundError:
                     pass  # already gone: retraction is idempotent
-            with write_transaction(self._conn) as conn:
+            with self._transaction() as conn:
                 conn.executemany(
                     "DELETE FROM research_rows WHERE output_id = ?", [(row[0],) for row in rows]
                 )
