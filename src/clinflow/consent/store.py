@@ -25,7 +25,8 @@ from typing import Any, Protocol
 import orjson
 
 from clinflow.errors import ConfigError
-from clinflow.sqlite_store import open_wal, secure_file, write_transaction
+from clinflow.sqlite_locked import LockedWalStore
+from clinflow.sqlite_store import secure_file
 
 PG_DSN_ENV = "CLINFLOW_PG_DSN"
 DEFAULT_PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -168,7 +169,7 @@ class _SqlConsentStore:
         return [_body(r[0]) for r in self._query(sql + " ORDER BY created, receipt_id", params)]
 
 
-class SqliteConsentStore(_SqlConsentStore):
+class SqliteConsentStore(_SqlConsentStore, LockedWalStore):
     """Embedded backend: one SQLite file in WAL mode (``<data-dir>/consent.db``)."""
 
     _SAVE_RECEIPT = (
@@ -178,9 +179,8 @@ class SqliteConsentStore(_SqlConsentStore):
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.RLock()
         try:
-            self._conn = open_wal(path, _SQLITE_SCHEMA)
+            LockedWalStore.__init__(self, path, _SQLITE_SCHEMA)
         except sqlite3.Error as exc:
             raise ConfigError(f"{path}: cannot open consent registry ({exc})") from exc
         self._signal_fd, self._signal = _open_signal(path.with_name(path.name + "-signal"))
@@ -205,7 +205,7 @@ class SqliteConsentStore(_SqlConsentStore):
 
     def append(self, patient: str, kind: str, item_id: str, body: dict[str, Any]) -> HistoryRow:
         with self._lock:
-            with write_transaction(self._conn) as conn:
+            with self._transaction() as conn:
                 (version,) = conn.execute(
                     "SELECT COALESCE(MAX(version), 0) + 1 FROM consent_history WHERE patient = ?",
                     (patient,),
@@ -224,7 +224,7 @@ class SqliteConsentStore(_SqlConsentStore):
     def append_many(self, items: Sequence[tuple[str, str, str, dict[str, Any]]]) -> int:
         """Append (patient, kind, item_id, body) rows in one transaction (bulk loads)."""
         with self._lock:
-            with write_transaction(self._conn) as conn:
+            with self._transaction() as conn:
                 versions: dict[str, int] = {}
                 now = time.time()
                 rows = []
@@ -248,7 +248,7 @@ class SqliteConsentStore(_SqlConsentStore):
 
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
+            LockedWalStore.close(self)
             self._signal.close()
             os.close(self._signal_fd)
 
