@@ -34,10 +34,19 @@ from pydantic import BaseModel, ConfigDict, Field
 from clinflow.config import policies_dir
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.deid.surrogates import surrogate_name
+from clinflow.deid.text.broad import (
+    addressed_names,
+    capitals_surname_given,
+    names_before_age_sex,
+    signatures_at_line_end,
+    sites_after_care_verbs,
+    titled_any_case,
+)
 from clinflow.deid.text.checked_ids import checked_identifiers
 from clinflow.deid.text.employers import employer_owner_names
 from clinflow.deid.text.known import (
     DATE,
+    HOSPITAL,
     ID,
     LOCATION,
     MRN,
@@ -279,6 +288,19 @@ class TextDeidentifier:
                 found.append(Span(start, end, PERSON, "names_slot_capitals", 0.6))
             for start, end in delimited_name_cells(text, is_vocabulary):
                 found.append(Span(start, end, PERSON, "names_table_column", 0.5))
+            # by slot alone, any case, no name list (broad.py, ADR 0123)
+            for start, end in titled_any_case(text):
+                found.append(Span(start, end, PERSON, "names_titled_any_case", 0.55))
+            for start, end in capitals_surname_given(text, _vocabulary_or_drug):
+                found.append(Span(start, end, PERSON, "names_capitals_family_given", 0.5))
+            for start, end in addressed_names(text, _vocabulary_or_drug):
+                found.append(Span(start, end, PERSON, "names_addressed", 0.5))
+            for start, end in names_before_age_sex(text):
+                found.append(Span(start, end, PERSON, "names_before_age_sex", 0.5))
+            for start, end in signatures_at_line_end(text):
+                found.append(Span(start, end, PERSON, "names_signature_line_end", 0.5))
+            for start, end in sites_after_care_verbs(text, is_vocabulary, is_clinical_word):
+                found.append(Span(start, end, HOSPITAL, "site_after_care_verb", 0.5))
         if self._patterns:
             for start, end in logins_at_line_end(text, is_vocabulary):
                 found.append(Span(start, end, USERNAME, "username_line_end", 0.5))

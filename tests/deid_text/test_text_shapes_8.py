@@ -1,0 +1,130 @@
+"""Slots that name a person or a care site whatever the words in them (ADR 0123, broad.py):
+the words after a personal title in any case, "FAMILY, GIVEN" in capitals beside a patient's
+demographics, the name a message opens with or thanks, the words of a row before an age and
+sex, a name in capitals or lower case ending a line after a dash or slash, a phrase or an
+acronym after a care verb and its preposition. The rules take words by their shape (no
+function, clinical or common word), not from a name list, so the property tests feed them
+made-up words. Every example string here is invented for the test (none occurs in any
+annotated set)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from clinflow.deid.text.engine import TextDeidentifier
+
+from .helpers import covered, overlapping
+
+FOUND = [
+    # after a personal title, in any case
+    ("Discussed with Dr. vantongeren-aki who agrees.", "vantongeren-aki"),
+    ("ortho (dr qwabe) to review the wound", "qwabe"),
+    ("DR TOMASZEWSKA-ILOH THIS IS THE LAB CALLING", "TOMASZEWSKA-ILOH"),
+    ("rm 12 mrs. ottilie brackenbury asking for her glasses", "ottilie brackenbury"),
+    ("pt handed over to Dr nurul binti zakaria at 0800", "nurul binti zakaria"),
+    # FAMILY, GIVEN in capitals beside demographics or after a patient's slot
+    ("Bay 3 -- ACHTERHOF, PERPETUA  MRN 55-120-447  DOB 3/3/51", "ACHTERHOF, PERPETUA"),
+    ("Pt: MWANSA-LOCKE, ZEBEDEE R, 61M, lives alone", "MWANSA-LOCKE, ZEBEDEE R"),
+    # the name a message opens with or thanks
+    ("[2215] ngm: thx ottoline fairclough. will check k+", "ottoline fairclough"),
+    ("Hi QUARSHIE-BELL, TEODORA, your results are back.", "QUARSHIE-BELL, TEODORA"),
+    # the words of a row before an age and sex
+    ("0312  prendergast-ola  47F  ESI 3  rash", "prendergast-ola"),
+    ("Rm 14  Wirihana TAPSELL  73M  DNACPR", "Wirihana TAPSELL"),
+    # a name in capitals or lower case ending a line after a dash or slash
+    ("Warfarin unchanged, INR in 1/52.\n-ISOLDE QUENNEVILLE\n", "ISOLDE QUENNEVILLE"),
+    ("Plan agreed.\nK. Osei, NP / ZOLTANOVA-REED\n", "ZOLTANOVA-REED"),
+    # a care site after a care verb and its preposition
+    ("She was seen at Ashgrove Meadows last spring.", "Ashgrove Meadows"),
+    ("an old fracture was managed at the QMEH in 2079.", "QMEH"),
+    ("Onward transfer via NEWAS critical care team.", "NEWAS"),
+]
+
+
+@pytest.mark.parametrize(("text", "phi"), FOUND)
+def test_slot_shapes_are_found(deid: TextDeidentifier, text: str, phi: str) -> None:
+    spans = deid.analyze(text)
+    assert covered(text, phi, spans), [(text[s.start : s.end], s.recognizer) for s in spans]
+
+
+KEPT = [
+    # a title before a function, calendar, common or clinical word
+    ("Dr to review in the morning; dr office closed Friday.", "office"),
+    ("Mrs and Mr both present.", "both present"),
+    # acronym lists in capitals are no names, even beside demographics
+    ("Pt: 64M, HTN, HLD, CKD3; DNR/DNI, MOLST on chart.", "DNI, MOLST"),
+    # a greeting before ordinary words
+    ("Hi team, thanks all for the help today.", "team"),
+    ("my son says hi lol. best number is the mobile", "lol"),
+    # a row before an age and sex whose words are ordinary
+    ("Pt is a 35 yo F with asthma.", "Pt is a"),
+    ("MVC driver 34M restrained, GCS 15", "driver"),
+    # a heading after a dash, a role after a slash
+    ("PRIMARY CARE VISIT - TELEPHONE\n", "TELEPHONE"),
+    ("Occupation: roofer / welder\n", "welder"),
+    ("Rm 9  N.P.  77F  DNR/DNI\n", "DNI"),
+    # a department, unit or team after a care verb
+    ("Admitted to ICU, then referred to Cardiology and seen in ED.", "Cardiology"),
+    ("Referred to the CMHT for follow-up.", "CMHT"),
+    ("Reviewed by FME by phone.", "FME"),
+    ("seen in ED Pritchard was stable", "ED"),
+    ("PLACED IN A THUMB SPICA. SEEN AT THE FRACTURE CLINIC.", "THUMB SPICA"),
+]
+
+
+@pytest.mark.parametrize(("text", "safe"), KEPT)
+def test_slot_look_alikes_are_kept(deid: TextDeidentifier, text: str, safe: str) -> None:
+    assert overlapping(text, safe, deid.analyze(text)) == []
+
+
+# made-up words: consonant-vowel syllables, no English word and no listed name needed
+_SYLLABLE = st.sampled_from(
+    ["ka", "zo", "mbu", "tre", "vi", "lo", "qua", "ny", "ske", "rho", "dza", "fu", "wen"]
+)
+_MADE_UP = st.lists(_SYLLABLE, min_size=3, max_size=4).map("".join)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    title=st.sampled_from(["Dr.", "dr", "Dr", "mrs.", "Mrs", "Prof"]),
+    given_name=_MADE_UP,
+    family=_MADE_UP,
+    upper=st.booleans(),
+)
+def test_any_lower_or_capital_name_after_a_title_is_found(
+    deid: TextDeidentifier, title: str, given_name: str, family: str, upper: bool
+) -> None:
+    name = f"{given_name} {family}"
+    name = name.upper() if upper else name
+    text = f"Plan discussed with {title} {name} today."
+    assert covered(text, name, deid.analyze(text))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    time=st.integers(min_value=0, max_value=2359),
+    family=_MADE_UP,
+    age=st.integers(min_value=16, max_value=99),
+    sex=st.sampled_from(["M", "F"]),
+)
+def test_any_name_before_an_age_and_sex_in_a_row_is_found(
+    deid: TextDeidentifier, time: int, family: str, age: int, sex: str
+) -> None:
+    text = f"ED board\n{time:04d}  {family}  {age}{sex}  ESI 3  abdo pain\n"
+    assert covered(text, family, deid.analyze(text))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    first=_MADE_UP,
+    second=_MADE_UP,
+    verb=st.sampled_from(["seen at", "managed at", "transferred to"]),
+)
+def test_any_two_word_site_after_a_care_verb_is_found(
+    deid: TextDeidentifier, first: str, second: str, verb: str
+) -> None:
+    site = f"{first.title()} {second.title()}"
+    text = f"Previously {verb} {site} for the same problem."
+    assert covered(text, site, deid.analyze(text))
