@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -177,18 +176,12 @@ class Quarantine(LockedWalStore):
         super().close()
         self.seal.close()
 
-    def put(self, rejection: Rejection | str, *legacy: Any) -> int:
+    def put(self, rejection: Rejection) -> int:
         """Store one rejected input, its payload sealed; returns its quarantine id.
 
         ``location`` and ``reason`` are stored printable (an undecodable file name is shown
         with ``\\xNN`` escapes); they must not hold PHI, the payload may.
-
-        Transitional: ``put(stage, location, reason, payload)`` (positional, the text
-        de-identifier's runner until its owner moves it to ``Rejection``) is read as that
-        ``Rejection``; drop it with that last call.
         """
-        if not isinstance(rejection, Rejection):
-            rejection = Rejection(rejection, *legacy)
         stage, payload = rejection.stage, rejection.payload
         location = printable_location(rejection.location)
         reason = printable_location(rejection.reason)

@@ -27,7 +27,7 @@ from clinflow.deid.text.notes_io import (
 )
 from clinflow.envelope import content_message_id
 from clinflow.errors import InputRejected
-from clinflow.interfaces import AuditSink, append_all
+from clinflow.interfaces import AuditSink, Rejection, append_all
 from clinflow.patient_ids import patient_mrn
 from clinflow.quarantine import Quarantine
 
@@ -140,7 +140,7 @@ class TextDeidRunner:
         self.report.quarantined += 1
         self.report.problems.append(str(exc))
         if self.quarantine is not None:
-            self.quarantine.put(STAGE, exc.location, exc.reason, payload)
+            self.quarantine.put(Rejection(STAGE, exc.location, exc.reason, payload))
 
     def _run_txt(self, path: Path, target: Path) -> None:
         try:
