@@ -2,10 +2,11 @@
 the words after a personal title in any case, "FAMILY, GIVEN" in capitals beside a patient's
 demographics, the name a message opens with or thanks, the words of a row before an age and
 sex, a name in capitals or lower case ending a line after a dash or slash, a phrase or an
-acronym after a care verb and its preposition. The rules take words by their shape (no
-function, clinical or common word), not from a name list, so the property tests feed them
-made-up words. Every example string here is invented for the test (none occurs in any
-annotated set)."""
+acronym after a care verb and its preposition; a day and a month named in another language;
+a score or a British duration written as a fraction ("pain 7/10", "7/7", "2/52") kept. The
+rules take words by their shape (no function, clinical or common word), not from a name
+list, so the property tests feed them made-up words. Every example string here is invented
+for the test (none occurs in any annotated set)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,12 @@ FOUND = [
     ("She was seen at Ashgrove Meadows last spring.", "Ashgrove Meadows"),
     ("an old fracture was managed at the QMEH in 2079.", "QMEH"),
     ("Onward transfer via NEWAS critical care team.", "NEWAS"),
+    # a day and a month named in another language, either order, the year optional
+    ("Balik-konsulta sa 23 Setyembre, dalhin ang resulta.", "23 Setyembre"),
+    ("Ingreso el 4 de febrero de 2086 por disnea.", "4 de febrero de 2086"),
+    ("Kontrolle am 19. Oktober 2085 in der Ambulanz.", "19. Oktober 2085"),
+    ("Ricovero dal 8 giugno per febbre.", "8 giugno"),
+    ("Jadwal kontrol Agustus 14, 2087 di poli.", "Agustus 14, 2087"),
 ]
 
 
@@ -68,9 +75,17 @@ KEPT = [
     # a department, unit or team after a care verb
     ("Admitted to ICU, then referred to Cardiology and seen in ED.", "Cardiology"),
     ("Referred to the CMHT for follow-up.", "CMHT"),
-    ("Reviewed by FME by phone.", "FME"),
     ("seen in ED Pritchard was stable", "ED"),
     ("PLACED IN A THUMB SPICA. SEEN AT THE FRACTURE CLINIC.", "THUMB SPICA"),
+    # a score or a British duration written as a fraction is no month and day
+    ("Reports pain 8/10 on walking, mood maybe 5/10.", "8/10"),
+    ("Reports pain 8/10 on walking, mood maybe 5/10.", "5/10"),
+    ("Rx nitrofurantoin 50 mg QDS 3/7 then review.", "3/7"),
+    ("Cough for 6/7, ran out of inhaler 2/7 ago.", "2/7"),
+    ("GP review within 2/52.", "2/52"),
+    ("Apgars 7/9, plantarflexion 4/5, Lawton IADL 5/8.", "4/5"),
+    # a name followed by a number is no foreign month
+    ("Mayo 2 and Abril 5 were the team names.", "Mayo 2"),
 ]
 
 
@@ -114,6 +129,34 @@ def test_any_name_before_an_age_and_sex_in_a_row_is_found(
 ) -> None:
     text = f"ED board\n{time:04d}  {family}  {age}{sex}  ESI 3  abdo pain\n"
     assert covered(text, family, deid.analyze(text))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    day=st.integers(min_value=1, max_value=28),
+    month=st.sampled_from(
+        ["Hunyo", "Hulyo", "Disyembre", "marzo", "junio", "janvier", "juillet", "Oktober",
+         "maggio", "maart", "Ogos", "Desember", "fevereiro"]
+    ),
+    year=st.one_of(st.none(), st.integers(min_value=2030, max_value=2099)),
+)
+def test_any_day_and_foreign_month_is_found(
+    deid: TextDeidentifier, day: int, month: str, year: int | None
+) -> None:
+    date = f"{day} {month}" + (f" {year}" if year else "")
+    text = f"Susunod na balik: {date}, umaga."
+    assert covered(text, date, deid.analyze(text))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    word=st.sampled_from(["pain", "Pain", "energy", "mood", "strength", "Apgars"]),
+    score=st.integers(min_value=0, max_value=10),
+)
+def test_any_score_out_of_ten_is_no_date(deid: TextDeidentifier, word: str, score: int) -> None:
+    fraction = f"{score}/10"
+    text = f"Today {word} {fraction}, tolerating diet."
+    assert overlapping(text, fraction, deid.analyze(text)) == []
 
 
 @settings(max_examples=25, deadline=None)

@@ -351,7 +351,7 @@ def names_before_age_sex(text: str) -> Spans:
 # "VISIT - TELEPHONE"), or a slash spaced from a word ("MD / NAME"; not "DNR/DNI")
 _SIGNATURE_MARK = regex.compile(
     r"(?:^[ \t]*|(?<=[.!][ \t]{1,2}))(?:--?|—|–|~)[ \t]?(?=\p{L})"
-    r"|(?<=\w[ \t])/[ \t]?(?=\p{L})|(?<=\w)/[ \t](?=\p{L})",
+    r"|(?<=[\w)][ \t]{1,2})/[ \t]?(?=\p{L})|(?<=[\w)])/[ \t](?=\p{L})",
     regex.V0 | regex.M,
 )
 _LINE_END_AFTER = regex.compile(
@@ -376,3 +376,87 @@ def signatures_at_line_end(text: str) -> Spans:
             continue
         out.append(span)
     return out
+
+
+# ----- a fraction that is a score or a duration, not a date -------------------------------
+
+_FRACTION = regex.compile(r"(\d{1,2})/(\d{1,2})", regex.V0)
+# a score's or a scale's word just before ("pain 7/10", "Apgars 8/9", "MoCA 26/30",
+# "strength 4/5", "energy 6/10", "vision 6/9", "day 4/7" of a course, "CGA 29 2/7")
+_SCORE_BEFORE = regex.compile(
+    r"(?<![\p{L}\d/-])(?i:pain|score[sd]?|scale|mood|energy|anxiety|fatigue|nausea|strength|"
+    r"power|grade|apgars?|moca|mmse|ace-?iii|4at|gcs|iadl|adl|bpp|naming|recall|vision|va|"
+    r"acuity|rated|rates|maybe|c/o[ \t]+\w+|cp|sob|monofilament|brim|day|cycle|"
+    r"(?:ga|cga|gestation|pog)(?:[ \t]+\d{2})?|\d{2}[ \t]?(?:w|wk|wks))"
+    r"[ \t]*[:=(]?[ \t]*(?:(?:at|of|is|was|now|today)[ \t]+)?(?:~|approx\.?[ \t]*)?\Z",
+    regex.V0,
+)
+# a duration written the British way or a count after it ("7/7", "2/52", "in last 3/12",
+# "ran out 3/7 ago", "pT2 pN1a (2/14)" nodes)
+_DURATION_BEFORE = regex.compile(
+    r"(?i:\b(?:for|x|over|within|last|past|next|in|bd|tds|qds|od|om|on|nocte|daily|ago|"
+    r"dysuria|cough|fever|diarrh(?:o)?ea|vomiting|symptoms|hx|history))[ \t]*\(?[ \t]*\Z",
+    regex.V0,
+)
+_DURATION_AFTER = regex.compile(r"[ \t]*(?i:ago|hx|history|wks?\b|weeks?\b|duration)", regex.V0)
+
+
+def score_or_duration(text: str, start: int, end: int) -> bool:
+    """``text[start:end]`` is a bare "a/b" that reads as a score ("pain 7/10", "4/5 power")
+    or a British duration ("7/7", "2/52", "3/12 ago"), not a month and day."""
+    match = _FRACTION.fullmatch(text, start, end)
+    if match is None:
+        return False
+    a, b = int(match[1]), int(match[2])
+    before = text[max(0, start - 32) : start]
+    if a <= b and _SCORE_BEFORE.search(before) is not None:
+        return True
+    if b in (7, 52, 12) and a <= b:
+        if _DURATION_AFTER.match(text, end) is not None:
+            return True
+        # "within 1/52", "over 3/7": a duration word before; but "on 4/7" is a date
+        cue = _DURATION_BEFORE.search(before)
+        return cue is not None and cue.group().strip().casefold().rstrip("(").strip() != "on"
+    return False
+
+
+# ----- a day and a month named in another language ------------------------------------------
+
+# months in Spanish, Portuguese, French, Italian, German, Dutch, Tagalog and Indonesian/Malay
+# that are not spelt as in English (short or ambiguous forms left out: "mac", "set", "out")
+_FOREIGN_MONTHS = (
+    r"(?:enero|febrero|marzo|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|"
+    r"diciembre|janeiro|fevereiro|março|maio|junho|julho|setembro|outubro|novembro|"
+    r"dezembro|janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|"
+    r"octobre|novembre|décembre|decembre|gennaio|febbraio|aprile|maggio|giugno|luglio|"
+    r"settembre|ottobre|dicembre|januar|jänner|februar|märz|maerz|oktober|dezember|januari|"
+    r"februari|maart|mei|augustus|pebrero|marso|abril|hunyo|hulyo|setyembre|oktubre|"
+    r"nobyembre|disyembre|maret|juni|juli|julai|agustus|ogos|desember|disember)"
+)
+# before its day only the ones that are no given name as well ("Mayo 2", "Abril 5" may be
+# a person and a number)
+_FOREIGN_MONTHS_FIRST = (
+    r"(?:enero|febrero|marzo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|"
+    r"diciembre|janeiro|fevereiro|março|junho|julho|setembro|outubro|novembro|dezembro|"
+    r"janvier|février|fevrier|juillet|août|septembre|octobre|novembre|décembre|gennaio|"
+    r"febbraio|maggio|giugno|luglio|settembre|ottobre|dicembre|januar|februar|märz|oktober|"
+    r"dezember|januari|februari|maart|augustus|pebrero|marso|hunyo|hulyo|setyembre|oktubre|"
+    r"nobyembre|disyembre|agustus|ogos|desember|disember)"
+)
+_FOREIGN_DATE = regex.compile(
+    rf"(?<![\d/.-])(?:ika-?)?(?:3[01]|[12]\d|0?[1-9])(?:\.|º|er)?[ \t]{{0,2}}"
+    rf"(?:(?:de|del|di|ng)[ \t]+)?{_FOREIGN_MONTHS}\.?"
+    rf"(?:,?[ \t]+(?:(?:de|del)[ \t]+)?(?:\d{{4}}|['’]\d{{2}}))?(?![\p{{L}}\d])"
+    rf"|(?<![\p{{L}}\d]){_FOREIGN_MONTHS_FIRST}[ \t]+"
+    rf"(?:(?:3[01]|[12]\d|0?[1-9])(?![\d:.])(?:,?[ \t]+\d{{4}})?|(?:de[ \t]+)?\d{{4}})"
+    rf"(?![\p{{L}}\d])",
+    regex.I | regex.V0,
+)
+
+
+def foreign_month_dates(text: str) -> Spans:
+    """A day and a month named in Spanish, Portuguese, French, Italian, German, Dutch,
+    Tagalog or Indonesian/Malay, either order, the year optional ("12 Hunyo", "7. März
+    2086", "3 de marzo", "21 maart", "Enero 5, 2085"), or the month and a four-digit year
+    ("Hulyo 2084")."""
+    return [m.span() for m in _FOREIGN_DATE.finditer(text)]

@@ -37,7 +37,9 @@ from clinflow.deid.surrogates import surrogate_name
 from clinflow.deid.text.broad import (
     addressed_names,
     capitals_surname_given,
+    foreign_month_dates,
     names_before_age_sex,
+    score_or_duration,
     signatures_at_line_end,
     sites_after_care_verbs,
     titled_any_case,
@@ -314,6 +316,8 @@ class TextDeidentifier:
                 found.append(Span(start, end, LOCATION, "address_structure", 0.55))
             for start, end, entity in hl7_fields(text):
                 found.append(Span(start, end, entity, "hl7_field", 0.7))
+            for start, end in foreign_month_dates(text):
+                found.append(Span(start, end, DATE, "date_month_any_language", 0.65))
         if self._nlp is not None:
             for ent in self._nlp(text).ents:
                 label = _NER_LABELS.get(ent.label_)
@@ -328,6 +332,7 @@ class TextDeidentifier:
             if not _bare_country(text, s)
             and not _word_shaped(text, s)
             and not (s.entity == PERSON and _lettered_part(text, s.start))
+            and not (s.entity == DATE and score_or_duration(text, s.start, s.end))
         ]
         spans = _with_site_numbers(text, _extend_names(text, _merge(found)))
         spans = _with_address_units(text, spans)
