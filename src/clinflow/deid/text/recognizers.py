@@ -177,6 +177,22 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.8,
     ),
     PatternSpec(
+        # month and two-digit year, as histories and problem lists write them: "PCI 04/72",
+        # "A1c 6.6 (10/88)", "echo 9/79". Only years 32-99, which cannot be a day (m/d with a
+        # day is date_month_day_numeric); not "6/52" (six weeks, British), nor a Snellen
+        # acuity ("6/36", "6/60"), nor a count ("3/45 nodes", "2/38 cores positive")
+        "date_month_short_year",
+        DATE,
+        r"(?<![\d/.:,-])(?!6/(?:36|60)\b)(?:1[0-2]|0?[1-9])/(?!52\b)(?:3[2-9]|[4-9]\d)"
+        r"(?![\d/]|\.\d|\s*(?:%|mg|mcg|ml|units|nodes?|lymph|LNs?|cores?|positive|pos\b|"
+        r"neg\b|negative|specimens?|samples?|points?|pts?\b|correct|items?|of\b|x\b))"
+        r"(?<!\b(?:score[ds]?|scale|MoCA|MMSE|SLUMS|PHQ-?\d*|GAD-?\d*|Berg|ESS|BDI|HAM-?[AD]|"
+        r"total|VA|acuity|vision|Snellen|ratio|dilution|titer|titre)[ \t:]{1,3}"
+        r"(?:1[0-2]|0?[1-9])/\d\d)",
+        0.55,
+        regex.I,
+    ),
+    PatternSpec(
         "date_month_slash_year",
         DATE,
         r"(?<![\d/.-])(?:0?[1-9]|1[0-2])[/-](?:19|20|21)\d{2}(?![\d/-]|\.\d)",
@@ -478,7 +494,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         PHONE,
         r"(?<=\b(?:pager|pgr|pg|beeper|bpr|beep|bleep|page|paged|ext|x|extension|tel|telephone|"
         r"phone|ph|cell|mobile|fax|call|callback|call\s+back|number|contact|reached\s+at|"
-        r"at)\.?\s*(?:#|no\.?|num(?:ber)?)?\s*[:#]?\s{0,2})"
+        # (the number may stand in parentheses: "paged (4-7732)", "pgr (#6-2209)")
+        r"at)\.?\s*\(?(?:#|no\.?|num(?:ber)?)?\s*[:#]?\s{0,2})"
         r"(?!(?<=\b(?:at|call|called)\s{1,2})(?:[01]\d|2[0-3])[0-5]\d(?![\d:]))"
         r"(?:\d{4}[ -]\d{4}(?![\d-])|(?:\d{1,2}-)?\d{4,6}(?![\d/]|,\d|\.\d))"
         # a short hospital bleep: "bleep 622", "pgr 418"
@@ -620,6 +637,15 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"(?<=\b(?:user(?:name)?|login|log-in|user\s*id|userid|uid|screen\s*name|handle|"
         r"dictated\s+by|transcribed\s+by|transcriptionist|typist|entered\s+by)\s*[:#]\s*)"
         r"[A-Za-z][\w.-]{1,30}"
+        # a staff member's initials or login after the role that made or handled the record:
+        # "Sonographer: LMR", "Technician: mcb", "Scanned by pdk", "Scribe: jt"
+        r"|(?<=\b(?:sonographer|technician|technologist|tech|scribe|scribed\s+by|scanned\s+by|"
+        r"verified\s+by|witnessed\s+by|performed\s+by|"
+        r"recorded\s+by|charted\s+by|prepared\s+by)[ \t]*:?[ \t]{1,3})"
+        r"(?!(?:none|self|same|n/?a|tbd|unk|rn|md|do|np|pa|the|and|for|with|on|at|in|to|by|dr|mr|mrs|"
+        r"ms|mx|pt|via|ward|team|unit|staff|nurse|son|wife|her|his|him|them|fax|mail|post|"
+        r"phone|hand|pcp|icu|ed|er|or)\b)"
+        r"[A-Za-z]{2,4}(?![\w.@/-])"
         r"|(?<=\b(?:user(?:name)?|login|user\s*id|userid|account|handle|by)\s+)"
         r"[a-z][a-z._-]{1,20}\d{1,6}[a-z]*\b",
         0.7,
