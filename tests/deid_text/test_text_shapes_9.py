@@ -1,8 +1,9 @@
 """Note shapes measured on blind_10 (i2b2/MIMIC-style US notes, written blind; a development
 set since its one measurement): a month and two-digit year in histories and problem lists,
 a staff member's initials after the role that handled the record, a pager number in
-parentheses after "paged". Every example string here is invented for the test (none occurs
-in any annotated set)."""
+parentheses after "paged", care sites in capitals after a column gap or with "&", practices
+named by a specialty, and a care site's initials once its name is in the note. Every example
+string here is invented for the test (none occurs in any annotated set)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,23 @@ FOUND = [
     # a pager number in parentheses after the paging verb
     ("Cardiology fellow paged (3-4417), will come.", "3-4417"),
     ("Surgery attending paged (#7-1190) - aware.", "7-1190"),
+    # a care site in capitals after a column gap, with "&" among its words
+    (
+        "OP NOTE    QUINNIPIAC VALLEY REGIONAL HOSPITAL    Page 1",
+        "QUINNIPIAC VALLEY REGIONAL HOSPITAL",
+    ),
+    (
+        "TRANSFER TO: ELMSWORTH GARDENS NURSING & REHABILITATION",
+        "ELMSWORTH GARDENS NURSING & REHABILITATION",
+    ),
+    ("DUNMORE HEART & VASCULAR\n12 Fenn Street", "DUNMORE HEART & VASCULAR"),
+    # a practice named by its specialty, a sleep lab, a gym
+    ("Followed at Harrowgate Nephrology for CKD 4.", "Harrowgate Nephrology"),
+    ("Study done at the Pellworth Sleep Center in May.", "Pellworth Sleep Center"),
+    ("Swims at the Kestrel Falls YMCA most mornings.", "Kestrel Falls YMCA"),
+    # a care site's initials, once its name is in the note, in any case
+    ("Admitted to Ostrander Valley Medical Center. Labs at OVMC lab fri.", "OVMC"),
+    ("Records from Ostrander Valley Medical Center. f/u at ovmc", "ovmc"),
 ]
 
 
@@ -44,6 +62,8 @@ KEPT = [
     # a role followed by a word that is nobody's initials
     ("Technician: none available overnight.", "none"),
     ("CAPD exchange performed by pt with cueing.", "pt"),
+    # a department heading is no care site's name, its initials no site
+    ("DIVISION OF CARDIOLOGY    CLINIC NOTE", "CLINIC NOTE"),
 ]
 
 

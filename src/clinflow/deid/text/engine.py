@@ -325,6 +325,7 @@ class TextDeidentifier:
                     found.append(Span(ent.start_char, ent.end_char, label, "spacy_ner", 0.5))
         if self._name_rules:
             found.extend(_propagated_names(text, found))
+        found.extend(_site_acronyms(text, found))
         # a country alone is no PHI (Safe Harbor): only inside an address (place_country)
         found = [
             s
@@ -626,6 +627,35 @@ _CONFIDENT_NAME_SOURCES = frozenset(
 )
 _NAME_PART = re.compile(r"[^\W\d_][\w'’-]*[^\W\d_]")
 _LETTER_RUN = re.compile(r"[^\W\d_]{3,}")
+
+
+_SITE_WORD = re.compile(r"[A-Za-z][\w'’.-]*")
+_SITE_SMALL_WORDS = frozenset({"of", "the", "and", "at", "for", "in", "on"})
+
+
+def _site_acronyms(text: str, found: list[Span]) -> list[Span]:
+    """A care site found by its name is also written by its initials, in capitals or in a
+    lower-case note ("Kellerman Memorial Hospital" ... "KMH lab", "bmp at kmh"): the
+    initials of a name of three words or more, wherever they stand alone in the note."""
+    acronyms: set[str] = set()
+    for span in found:
+        if span.entity != HOSPITAL:
+            continue
+        words = [
+            w
+            for w in _SITE_WORD.findall(text[span.start : span.end])
+            if w.casefold() not in _SITE_SMALL_WORDS
+        ]
+        if len(words) >= 3 and all(w[0].isupper() for w in words):
+            acronyms.add("".join(w[0] for w in words).casefold())
+    acronyms = {a for a in acronyms if len(a) <= 6 and not is_vocabulary(a)}
+    if not acronyms:
+        return []
+    alternatives = "|".join(sorted(acronyms, key=len, reverse=True))
+    pattern = re.compile(rf"(?<![\w'’./-])(?:{alternatives})(?![\w'’/-])", re.I)
+    return [
+        Span(m.start(), m.end(), HOSPITAL, "site_acronym", 0.55) for m in pattern.finditer(text)
+    ]
 
 
 def _propagated_names(text: str, found: list[Span]) -> list[Span]:

@@ -139,9 +139,13 @@ _FACILITY_HEAD = (
     r"Senior\s+Living|Assisted\s+Living|Institute|Center|Centre|Deaconess|Women's|Children's|"
     r"Mercy|Presbyterian|Methodist|Baptist|Lutheran|Adventist|VA|VAMC|Medical|Med|"
     r"Eye\s+and\s+Ear|Surgical|Specialty\s+Hospital|Health\s+Partners|Health\s+Alliance|"
+    r"YMCA|YWCA|MedFlight|Med\s+Flight|Home\s+Companions|Elder\s+Care|Home\s+Care|"
     r"(?:Cardiology|Orthopedics|Orthopaedics|Oncology|Urology|Dermatology|Pediatrics|"
     r"Neurology|Gastroenterology|Radiology|Imaging|Dental|Eye|Vision|Physical\s+Therapy|"
-    r"Surgery|Surgeons|Women's\s+Health|Family\s+Health)(?:\s+(?:Associates|Group|"
+    r"Surgery|Surgeons|Women's\s+Health|Family\s+Health|Nephrology|Pulmonary|Pulmonology|"
+    r"Rheumatology|Endocrinology|Internal\s+Medicine|Primary\s+Care|Heart\s+&\s+Vascular|"
+    r"Sleep\s+(?:Lab|Laboratory|Center|Centre|Clinic)|Labs|Laboratory|Laboratories)"
+    r"(?:\s+(?:Associates|Group|"
     r"Partners|Specialists|Center|Clinic|Consultants))?)"
 )
 _FACILITY_CUE = (
@@ -1137,8 +1141,9 @@ PATTERNS: tuple[PatternSpec, ...] = (
         "hospital_upper",
         HOSPITAL,
         # (not from a grammar word or verb: "SEEN AT THE CLINIC")
+        # words one space apart (a wider gap is a column: "ED NOTE   MARLOW BAY HOSPITAL")
         r"\b(?!OF\b)(?:(?!(?:AT|TO|IN|FROM|SEEN|WITH|AND|OR|FOR|BY|ON|IS|WAS|VIA)\b)"
-        r"[A-Z][A-Z'&.-]+[ \t]+){1,5}(?:HOSPITAL|MEDICAL[ \t]+CENTER|MED[ \t]+CTR|CLINIC|"
+        r"(?:[A-Z][A-Z'&.-]+|&)[ \t]){1,5}(?:HOSPITAL|MEDICAL[ \t]+CENTER|MED[ \t]+CTR|CLINIC|"
         r"GENERAL|MEMORIAL|REGIONAL|MEDICAL|DEACONESS|CHILDREN'S|WOMEN'S|VA|VAMC|ASSOCIATES|"
         r"PRACTICE|PHARMACY|PARTNERS|PHYSICIANS|"
         r"HEALTH(?:[ \t]+(?:CENTER|SYSTEM|CARE))?|HEALTHCARE|INFIRMARY|REHAB(?:ILITATION)?"
@@ -1147,6 +1152,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"URGENT[ \t]+CARE|FIRE[ \t]+(?:RESCUE|DEPT|DEPARTMENT)|EMS|"
         # a practice named by its specialties: "... ORTHOPAEDIC & SPINE"
         r"ORTHOPA?EDICS?[ \t]+(?:&|AND)[ \t]+(?:SPINE|SPORTS(?:[ \t]+MEDICINE)?)|"
+        r"HEART[ \t]+(?:&|AND)[ \t]+VASCULAR|"
         r"AMBULANCE[ \t]+SERVICES?|AMBULANCE|PATIENT[ \t]+TRANSPORT)"
         # the body or part it names after the head: "... HEALTH AUTHORITY", "... HOSPITAL ANNEX"
         r"(?:[ \t]+(?:ANNEX|AUTHORITY|BOARD|TRUST|SERVICES?|WING|CAMPUS|DIVISION|NETWORK))?\b",
