@@ -2,7 +2,9 @@
 the words after a personal title in any case, "FAMILY, GIVEN" in capitals beside a patient's
 demographics, the name a message opens with or thanks, the words of a row before an age and
 sex, a name in capitals or lower case ending a line after a dash or slash, a phrase or an
-acronym after a care verb and its preposition; a day and a month named in another language;
+acronym after a care verb and its preposition, a site with a proper name beside a heading in
+a letterhead or after a site's label, a lower-case name before a lower-case credential; a
+day and a month named in another language;
 a score or a British duration written as a fraction ("pain 7/10", "7/7", "2/52") kept. The
 rules take words by their shape (no function, clinical or common word), not from a name
 list, so the property tests feed them made-up words. Every example string here is invented
@@ -41,6 +43,15 @@ FOUND = [
     ("She was seen at Ashgrove Meadows last spring.", "Ashgrove Meadows"),
     ("an old fracture was managed at the QMEH in 2079.", "QMEH"),
     ("Onward transfer via NEWAS critical care team.", "NEWAS"),
+    # a site with a proper name beside a heading in a note's first lines, after a site's
+    # label, or a phrase after "at"
+    ("KILLOWEN VALE - DEPARTMENT OF DERMATOLOGY\nClinic letter\n", "KILLOWEN VALE"),
+    ("STOMA CARE SERVICE -- Tarrengower Community Unit\nPt: J. Doe\n", "Tarrengower Community"),
+    ("Booking: 12/05\nGP: Mallowbrae\nNext of kin: sister", "Mallowbrae"),
+    ("She works as a cook at Bellquarry Gardens in town.", "Bellquarry Gardens"),
+    # a lower-case name before a lower-case credential
+    ("2210 spoke w/ oyebanji-holt rn re fluids", "oyebanji-holt"),
+    ("ok to restart heparin -- tamsin quarrie md, night float", "tamsin quarrie"),
     # a day and a month named in another language, either order, the year optional
     ("Balik-konsulta sa 23 Setyembre, dalhin ang resulta.", "23 Setyembre"),
     ("Ingreso el 4 de febrero de 2086 por disnea.", "4 de febrero de 2086"),
@@ -77,6 +88,13 @@ KEPT = [
     ("Referred to the CMHT for follow-up.", "CMHT"),
     ("seen in ED Pritchard was stable", "ED"),
     ("PLACED IN A THUMB SPICA. SEEN AT THE FRACTURE CLINIC.", "THUMB SPICA"),
+    # a heading beside a heading, a document type, a label inside a sentence
+    ("TELEHEALTH VISIT - TECHNICAL NOTE\nPt seen by video\n", "TELEHEALTH"),
+    ("DISCHARGE SUMMARY - PAEDIATRIC WARD\nIP No: 7\n", "PAEDIATRIC WARD"),
+    ("On arrival at clinic: GCS 15, HR 90.", "GCS"),
+    # a common word before a credential is a verb or a role
+    ("can u page rrt to bed 4", "page"),
+    ("seen by charge rn today", "charge"),
     # a score or a British duration written as a fraction is no month and day
     ("Reports pain 8/10 on walking, mood maybe 5/10.", "8/10"),
     ("Reports pain 8/10 on walking, mood maybe 5/10.", "5/10"),

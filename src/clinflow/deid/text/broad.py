@@ -236,6 +236,11 @@ _CARE_VERB = regex.compile(
     r"[ \t]+(?:(?i:the)[ \t]+)?",
     regex.V0,
 )
+# "at" after any word: only a phrase of two capitalised words or more counts there
+_AT_ANY_WORD = regex.compile(
+    r"(?<=\p{Ll}[ \t])(?:at|@)[ \t]+(?:the[ \t]+)?(?=\p{Lu}[\p{L}'’-]*[ \t]+(?:of[ \t]+)?\p{Lu})",
+    regex.V0,
+)
 _PHRASE_WORD = regex.compile(
     r"(?:\p{Lu}[\p{L}'’-]*\p{L}|\p{Lu})(?![\p{L}\d])|\d{1,3}[A-Z]?(?![\p{L}\d/:.-])",
     regex.V0,
@@ -270,14 +275,16 @@ def sites_after_care_verbs(
     word that is no clinical word (one word alone must be no ordinary word either), or an
     acronym that is no clinical abbreviation."""
     out: Spans = []
-    for match in _CARE_VERB.finditer(text):
+    matches = [(m, False) for m in _CARE_VERB.finditer(text)]
+    matches += [(m, True) for m in _AT_ANY_WORD.finditer(text)]
+    for match, phrase_only in matches:
         at = match.end()
         line_start = text.rfind("\n", 0, at) + 1
         line_end = text.find("\n", at)
         line = text[line_start : len(text) if line_end < 0 else line_end]
         if not any(c.islower() for c in line):
             continue  # a note typed in capitals: every phrase is capitalised
-        by_whom = match["by"].casefold() in ("by", "with")
+        by_whom = match["by"].casefold() in ("by", "with") if not phrase_only else False
         # "referred to the CTLD": a team is referred to by its acronym more than a site
         referred = match.group().casefold().startswith("referr")
         words = list(_phrase(text, at))
@@ -290,6 +297,8 @@ def sites_after_care_verbs(
             continue
         if len(letters) > 1 and is_clinical(letters[0]):
             continue  # "seen in ED Rivera was stable": a unit, then a name
+        if len(letters) == 1 and phrase_only:
+            continue  # after "at" alone only a phrase ("a teacher at Smile Bright Kids")
         if len(letters) == 1:
             word = letters[0]
             if _ACRONYM.fullmatch(word):
@@ -460,3 +469,191 @@ def foreign_month_dates(text: str) -> Spans:
     2086", "3 de marzo", "21 maart", "Enero 5, 2085"), or the month and a four-digit year
     ("Hulyo 2084")."""
     return [m.span() for m in _FOREIGN_DATE.finditer(text)]
+
+
+# ----- a lower-case name before a lower-case credential -------------------------------------
+
+_LOWER_CREDENTIAL = regex.compile(
+    r"(?<=[\p{Ll}'’][ \t])(?:rn|md|np|pa|pa-c|do|lpn|lvn|cna|rd|slp|ot|rrt|crna|cnm|sw|msw|"
+    r"lcsw|licsw|pharmd|dpt|hca|dn)(?=[ \t]*(?:[,.;:)/]|\n|\Z|[ \t]\d|[ \t](?:to|aware|"
+    r"notified|updated|at|and|here|says|said|will|called|paged|informed)\b))",
+    regex.V0,
+)
+
+
+def credential_name_word(word: str) -> bool:
+    """Right before a credential: a listed name or no English word (not a function, common,
+    clinical or calendar word, nor another credential)."""
+    key = word.casefold()
+    if key in _CREDENTIALS or key in _MONTHS_DAYS or not word.islower():
+        return False
+    if key in _function_words() or key in _clinical_words_only() or key in common_words():
+        return False  # "can u page rrt": a common word ("page", "hope") is a verb there
+    return is_name(word) or not is_english_word(word)
+
+
+def lowercase_names_before_credentials(text: str) -> Spans:
+    """One to three lower-case name words right before a lower-case credential ("spoke w/
+    frank rn", "-- marcus bell md, nocturnist"); the mixed-case shapes are names.py's."""
+    out: Spans = []
+    for match in _LOWER_CREDENTIAL.finditer(text):
+        end = match.start() - 1
+        while end > 0 and text[end - 1] in " \t":
+            end -= 1
+        start = end
+        taken = 0
+        position = end
+        while taken < 3:
+            word = _WORD_BEFORE.search(text, max(0, position - 40), position)
+            if word is None:
+                break
+            if not credential_name_word(word.group(1)):
+                if taken and word.group(1).casefold() in _PARTICLES:
+                    start = word.start(1)
+                    position = word.start(1)
+                    continue
+                break
+            start = word.start(1)
+            taken += 1
+            position = word.start(1)
+        if taken:
+            out.append((start, end))
+    return out
+
+
+_WORD_BEFORE = regex.compile(r"(?<![\p{L}'’-])(\p{L}[\p{L}'’-]*\p{L})[ \t]{0,2}\Z", regex.V0)
+
+
+@lru_cache(maxsize=1)
+def _function_words() -> frozenset[str]:
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    return frozenset(STOP_WORDS)
+
+
+@lru_cache(maxsize=1)
+def _clinical_words_only() -> frozenset[str]:
+    from clinflow.deid.text.lexicon import CLINICAL_SAFE
+
+    return frozenset(w.casefold() for w in CLINICAL_SAFE)
+
+
+# ----- a care site in a letterhead or a heading, or after a site's label --------------------
+
+_HEADING_WORD = regex.compile(
+    r"(?i:department|dept|clinic|service|services|unit|note|notes|summary|report|sheet|record|"
+    r"letter|consult|consultation|liaison|team|program|programme|nursing|radiology|pathology|"
+    r"laboratory|pharmacy|outpatients?|inpatients?|medicine|surgery|health|referral|"
+    r"assessment|encounter|visit|review|handover|proforma|worksheet|log|run|transfer)\b",
+    regex.V0,
+)
+_DASH_LINE = regex.compile(
+    r"^[ \t]*(?P<left>[^\n]{2,60}?)[ \t]+(?:-{1,2}|—|–|\|)[ \t]+(?P<right>[^\n]{2,80}?)[ \t]*$",
+    regex.V0 | regex.M,
+)
+_SITE_PHRASE = regex.compile(
+    r"(?:\p{Lu}[\p{L}'’.&-]*|\d{1,3}[A-Z]?)(?:[ \t](?:of|the|and|&|on|upon|de|la|du|"
+    r"\p{Lu}[\p{L}'’.&-]*|\d{1,3}[A-Z]?)){0,5}",
+    regex.V0,
+)
+
+
+def _site_words(phrase: str, is_word: Callable[[str], bool], is_clinical: Callable[[str], bool]
+                ) -> bool:
+    """A capitalised phrase that names a site: its first word no clinical or calendar word,
+    not every word a clinical or heading word, one word alone no ordinary word."""
+    words = [w for w in _WORD.findall(phrase) if w.casefold() not in _PHRASE_JOINS]
+    if not words or words[0].casefold() in _MONTHS_DAYS or is_clinical(words[0]):
+        return False
+    if _TITLE.match(phrase + " ") is not None:
+        return False  # "GP: Dr Okafor" is a person
+    if all(is_clinical(w) or _HEADING_WORD.fullmatch(w) for w in words):
+        return False
+    if len(words) == 1:
+        word = words[0]
+        return not is_word(word) and not (_ACRONYM.fullmatch(word) and len(word) < 3)
+    return True
+
+
+_PHRASE_JOINS = frozenset("of the and on upon de la du".split())
+
+
+_DOCUMENT_WORD = regex.compile(
+    r"(?i:\b(?:form|report|visit|assessment|note|notes|sheet|log|review|request|notice|"
+    r"evaluation|summary|encounter|consult|consultation|letter|worksheet|proforma|record|"
+    r"comments|flowsheet|plan|screening|intake|download)\b)",
+    regex.V0,
+)
+
+
+def _proper_word(
+    word: str, is_word: Callable[[str], bool], is_clinical: Callable[[str], bool]
+) -> bool:
+    """A word of a proper name: listed, or no English, clinical word or acronym, nor made
+    of English parts joined by hyphens ("INTERPRETER-ASSISTED")."""
+    if is_name(word) and not is_english_word(word):
+        return True  # not "WARD", "DAY": names that are English words too
+    if _ACRONYM.fullmatch(word) or is_clinical(word):
+        return False
+    # British spellings are English too ("PAEDIATRIC", "HAEMATOLOGY", "OESOPHAGEAL")
+    american = word.casefold().replace("ae", "e").replace("oe", "e")
+    if is_word(american) or is_clinical(american):
+        return False
+    return any(not is_word(part) and len(part) >= 4 for part in word.split("-"))
+
+
+def letterhead_sites(
+    text: str, is_word: Callable[[str], bool], is_clinical: Callable[[str], bool]
+) -> Spans:
+    """In the first lines of a note, a capitalised site beside a heading across a dash or
+    bar: "RIVERTON - DEPARTMENT OF RADIOLOGY", "DISTRICT NURSING -- Clydeside West HSCP"."""
+    out: Spans = []
+    head_end = 0
+    for _ in range(4):
+        nl = text.find("\n", head_end)
+        if nl < 0:
+            head_end = len(text)
+            break
+        head_end = nl + 1
+    for match in _DASH_LINE.finditer(text, 0, head_end):
+        for side, other in (("left", "right"), ("right", "left")):
+            phrase = match[side]
+            whole = _SITE_PHRASE.fullmatch(phrase)
+            if whole is None or _HEADING_WORD.search(match[other]) is None:
+                continue
+            # a heading's words are English ("TELEPHONE ENCOUNTER", "SPLIT NIGHT"): a site
+            # has a proper name in it ("RIVERBEND DIALYSIS UNIT", "Severn Vale CAMHS")
+            if _DOCUMENT_WORD.search(phrase) is not None:
+                continue  # "TELEHEALTH VISIT", "INTERFACILITY TRANSFER FORM"
+            if _site_words(phrase, is_word, is_clinical) and any(
+                _proper_word(w, is_word, is_clinical) for w in _WORD.findall(phrase)
+            ):
+                out.append(match.span(side))
+    return out
+
+
+_SITE_LABEL = regex.compile(
+    r"(?:^|(?<=[|;(]))[ \t]*(?i:clinic|gp|gp[ \t]practice|practice|surgery|hospital|facility|site|"
+    r"pharmacy|lab|laboratory|agency|nursing[ \t]home|care[ \t]home|placement|"
+    r"accepting[ \t]facility|referring[ \t](?:facility|hospital)|location|venue|base)"
+    r"[ \t]*:[ \t]*",
+    regex.V0 | regex.M,
+)
+
+
+def sites_after_labels(
+    text: str, is_word: Callable[[str], bool], is_clinical: Callable[[str], bool]
+) -> Spans:
+    """The capitalised phrase after a site's label: "GP: Waratah", "Clinic: Smile Bright
+    Kids", "Pharmacy: Harbour Chemist"."""
+    out: Spans = []
+    for match in _SITE_LABEL.finditer(text):
+        phrase = _SITE_PHRASE.match(text, match.end())
+        if phrase is None:
+            continue
+        surface = phrase.group()
+        while surface and surface.split()[-1].casefold() in _PHRASE_JOINS:
+            surface = surface.rsplit(None, 1)[0] if " " in surface else ""
+        if surface and _site_words(surface, is_word, is_clinical):
+            out.append((phrase.start(), phrase.start() + len(surface)))
+    return out

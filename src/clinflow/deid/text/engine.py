@@ -38,10 +38,13 @@ from clinflow.deid.text.broad import (
     addressed_names,
     capitals_surname_given,
     foreign_month_dates,
+    letterhead_sites,
+    lowercase_names_before_credentials,
     names_before_age_sex,
     score_or_duration,
     signatures_at_line_end,
     sites_after_care_verbs,
+    sites_after_labels,
     titled_any_case,
 )
 from clinflow.deid.text.checked_ids import checked_identifiers
@@ -303,6 +306,12 @@ class TextDeidentifier:
                 found.append(Span(start, end, PERSON, "names_signature_line_end", 0.5))
             for start, end in sites_after_care_verbs(text, is_vocabulary, is_clinical_word):
                 found.append(Span(start, end, HOSPITAL, "site_after_care_verb", 0.5))
+            for start, end in letterhead_sites(text, is_vocabulary, is_clinical_word):
+                found.append(Span(start, end, HOSPITAL, "site_letterhead", 0.5))
+            for start, end in sites_after_labels(text, is_vocabulary, is_clinical_word):
+                found.append(Span(start, end, HOSPITAL, "site_after_label", 0.5))
+            for start, end in lowercase_names_before_credentials(text):
+                found.append(Span(start, end, PERSON, "names_lowercase_credential", 0.5))
         if self._patterns:
             for start, end in logins_at_line_end(text, is_vocabulary):
                 found.append(Span(start, end, USERNAME, "username_line_end", 0.5))
