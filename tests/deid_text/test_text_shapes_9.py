@@ -2,7 +2,8 @@
 set since its one measurement): a month and two-digit year in histories and problem lists,
 a staff member's initials after the role that handled the record, a pager number in
 parentheses after "paged", care sites in capitals after a column gap or with "&", practices
-named by a specialty, and a care site's initials once its name is in the note. Every example
+named by a specialty, a care site's initials once its name is in the note, and a place a
+few words after "lives" or after an occasion ("wedding in"). Every example
 string here is invented for the test (none occurs in any annotated set)."""
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ FOUND = [
     # a care site's initials, once its name is in the note, in any case
     ("Admitted to Ostrander Valley Medical Center. Labs at OVMC lab fri.", "OVMC"),
     ("Records from Ostrander Valley Medical Center. f/u at ovmc", "ovmc"),
+    # a place a few words after "lives"/"moved", or an occasion's place
+    ("SH: Lives alone in Thornbury Flats, no pets.", "Thornbury Flats"),
+    ("Lives with her partner Odile in Wexcombe.", "Wexcombe"),
+    ("Missed doses at her niece's wedding in Larkspur Bend.", "Larkspur Bend"),
 ]
 
 
@@ -64,6 +69,9 @@ KEPT = [
     ("CAPD exchange performed by pt with cueing.", "pt"),
     # a department heading is no care site's name, its initials no site
     ("DIVISION OF CARDIOLOGY    CLINIC NOTE", "CLINIC NOTE"),
+    # a kind of home after "lives ... in" is no place
+    ("Lives with husband in Assisted Living since spring.", "Assisted Living"),
+    ("lives with son in Spanish-speaking household", "Spanish-speaking"),
 ]
 
 

@@ -764,8 +764,20 @@ _LABEL_AFTER = regex.compile(r"\.?[ \t]?(?:No\b\.?|NO\b\.?|#|Number\b)[ \t]*:?[ 
 _PLACE_CUE = regex.compile(
     r"\b(?:lives|living|lived|resides|residing|resident|moved|relocated|born|raised|grew\s+up|"
     r"visiting|visited|vacation(?:ed|ing)?|travel(?:ed|led|ing)?|trip|flew|emigrated|immigrated|"
-    r"transferred|home|hometown|native)\s+(?:back\s+)?(?:in|to|from|of|at)\s+(?:the\s+)?",
+    r"transferred|home|hometown|native)\s+(?:back\s+)?(?:in|to|from|of|at)\s+(?:the\s+)?"
+    # a few words between the verb and its place, within the sentence: "lives alone in",
+    # "lives with his wife Beatrix in", "moved last year to"; and an occasion's place:
+    # "a wedding in", "the tournament in", "urgent care in"
+    r"|\b(?:lives|living|lived|resides|residing|moved|relocated|stays|staying|stayed)"
+    r"(?:[ \t]+(?!(?:in|to|from|near|at)\b)[\p{L}'’-]+){1,5}?[ \t]+(?:in|to|near|outside)[ \t]+"
+    r"|\b(?:wedding|funeral|tournament|reunion|graduation|holiday|vacation|urgent\s+care|"
+    r"camp|cruise|conference)s?[ \t]+(?:in|near|outside)[ \t]+",
     regex.I | regex.V0,
+)
+
+
+_PLACE_CUE_LOOSE = (
+    "lives ", "living ", "lived ", "resides ", "residing ", "moved ", "relocated ", "stay",
 )
 
 
@@ -937,6 +949,11 @@ def place_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit]:
         if not count:
             continue
         phrase = " ".join(text[tokens[at].start : tokens[at + count - 1].end].split())
+        if match.group().casefold().startswith(_PLACE_CUE_LOOSE) and any(
+            t.key in INSTITUTION_WORDS or t.key.endswith("-speaking")
+            for t in tokens[at : at + count]
+        ):
+            continue  # "lives with husband in Assisted Living": a kind of home, no place
         if phrase.casefold() not in countries():  # "born in Peru" is no PHI
             hits.append((tokens[at].start, tokens[at + count - 1].end, "place_context", 0.6))
     return hits
