@@ -49,6 +49,9 @@ FOUND = [
     ("SH: Lives alone in Thornbury Flats, no pets.", "Thornbury Flats"),
     ("Lives with her partner Odile in Wexcombe.", "Wexcombe"),
     ("Missed doses at her niece's wedding in Larkspur Bend.", "Larkspur Bend"),
+    # a lower-case month alone after "in", "mid", or a drug stopped or started
+    ("ldl 88 (102 in jul), cont statin", "jul"),
+    ("metformin stopped nov for gi upset", "nov"),
 ]
 
 
@@ -72,6 +75,7 @@ KEPT = [
     # a kind of home after "lives ... in" is no place
     ("Lives with husband in Assisted Living since spring.", "Assisted Living"),
     ("lives with son in Spanish-speaking household", "Spanish-speaking"),
+    ("dose in dec by half; may in future", "dec"),
 ]
 
 

@@ -1200,6 +1200,11 @@ PATTERNS: tuple[PatternSpec, ...] = (
         DATE,
         r"(?<=\b(?:til|till|until|since|thru|through)[ \t]{1,2}~?)"
         r"(?:jan|feb|mar|march|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)\b\.?"
+        # after "in", "early"/"mid"/"late", or a drug stopped or started: "bnp 410 in aug",
+        # "glipizide stopped oct", "started mid-sept" (not may/mar/march/dec there: verbs,
+        # "decreased")
+        r"|(?<=\b(?:in|early|mid|late|stopped|started|restarted|held|changed|last)[ \t-]{1,2}~?)"
+        r"(?:jan|feb|apr|jun|jul|aug|sep|sept|oct|nov)\b\.?(?![\w/-])"
         r"(?![ \t]+(?:be|have|need|not|also|help|want|go|take|cause|require)\b)",
         0.55,
     ),
