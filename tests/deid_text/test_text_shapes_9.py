@@ -38,6 +38,7 @@ FOUND = [
         "ELMSWORTH GARDENS NURSING & REHABILITATION",
     ),
     ("DUNMORE HEART & VASCULAR\n12 Fenn Street", "DUNMORE HEART & VASCULAR"),
+    ("Record date: 2081-02-11\n\nSALTWICK INTERNAL MEDICINE\nVISIT", "SALTWICK INTERNAL MEDICINE"),
     # a practice named by its specialty, a sleep lab, a gym
     ("Followed at Harrowgate Nephrology for CKD 4.", "Harrowgate Nephrology"),
     ("Study done at the Pellworth Sleep Center in May.", "Pellworth Sleep Center"),
@@ -72,6 +73,7 @@ KEPT = [
     ("CAPD exchange performed by pt with cueing.", "pt"),
     # a department heading is no care site's name, its initials no site
     ("DIVISION OF CARDIOLOGY    CLINIC NOTE", "CLINIC NOTE"),
+    ("DEPARTMENT OF INTERNAL MEDICINE\nPROGRESS NOTE", "INTERNAL MEDICINE"),
     # a kind of home after "lives ... in" is no place
     ("Lives with husband in Assisted Living since spring.", "Assisted Living"),
     ("lives with son in Spanish-speaking household", "Spanish-speaking"),

@@ -1153,6 +1153,10 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # a practice named by its specialties: "... ORTHOPAEDIC & SPINE"
         r"ORTHOPA?EDICS?[ \t]+(?:&|AND)[ \t]+(?:SPINE|SPORTS(?:[ \t]+MEDICINE)?)|"
         r"HEART[ \t]+(?:&|AND)[ \t]+VASCULAR|"
+        # a practice named by its discipline, after a name that is no department's word
+        r"(?<=\b(?!(?:DEPARTMENT|DEPT|DIVISION|SECTION|SERVICE|GENERAL|ADULT|PEDIATRIC|"
+        r"PAEDIATRIC|OUTPATIENT|INPATIENT|ACADEMIC|HOSPITAL|SPECIALTY|OF)\b)[A-Z][A-Z'.-]+[ \t])"
+        r"(?:INTERNAL[ \t]+MEDICINE|FAMILY[ \t]+(?:MEDICINE|PRACTICE)|PRIMARY[ \t]+CARE)|"
         r"AMBULANCE[ \t]+SERVICES?|AMBULANCE|PATIENT[ \t]+TRANSPORT)"
         # the body or part it names after the head: "... HEALTH AUTHORITY", "... HOSPITAL ANNEX"
         r"(?:[ \t]+(?:ANNEX|AUTHORITY|BOARD|TRUST|SERVICES?|WING|CAMPUS|DIVISION|NETWORK))?\b",
