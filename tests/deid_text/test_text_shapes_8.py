@@ -3,7 +3,8 @@ the words after a personal title in any case, "FAMILY, GIVEN" in capitals beside
 demographics, the name a message opens with or thanks, the words of a row before an age and
 sex, a name in capitals or lower case ending a line after a dash or slash, a phrase or an
 acronym after a care verb and its preposition, a site with a proper name beside a heading in
-a letterhead or after a site's label, a lower-case name before a lower-case credential; a
+a letterhead or after a site's label, a town before its police service and a state before a
+number-plate, a lower-case name before a lower-case credential; a
 day and a month named in another language;
 a score or a British duration written as a fraction ("pain 7/10", "7/7", "2/52") kept. The
 rules take words by their shape (no function, clinical or common word), not from a name
@@ -49,6 +50,9 @@ FOUND = [
     ("STOMA CARE SERVICE -- Tarrengower Community Unit\nPt: J. Doe\n", "Tarrengower Community"),
     ("Booking: 12/05\nGP: Mallowbrae\nNext of kin: sister", "Mallowbrae"),
     ("She works as a cook at Bellquarry Gardens in town.", "Bellquarry Gardens"),
+    # a town before its police service, a state or province before a number-plate
+    ("Brought in by Trewarthen PD after a fall in the street.", "Trewarthen"),
+    ("Son waited in the car (PE plate 4471 KQ) during the visit.", "PE"),
     # a lower-case name before a lower-case credential
     ("2210 spoke w/ oyebanji-holt rn re fluids", "oyebanji-holt"),
     ("ok to restart heparin -- tamsin quarrie md, night float", "tamsin quarrie"),
@@ -92,6 +96,9 @@ KEPT = [
     ("TELEHEALTH VISIT - TECHNICAL NOTE\nPt seen by video\n", "TELEHEALTH"),
     ("DISCHARGE SUMMARY - PAEDIATRIC WARD\nIP No: 7\n", "PAEDIATRIC WARD"),
     ("On arrival at clinic: GCS 15, HR 90.", "GCS"),
+    # an ordinary word before a police service or a plate, a board before "reg"
+    ("State Police notified; front plate missing.", "State"),
+    ("Senior OT, HCPC reg OT01234", "HCPC"),
     # a common word before a credential is a verb or a role
     ("can u page rrt to bed 4", "page"),
     ("seen by charge rn today", "charge"),

@@ -657,3 +657,36 @@ def sites_after_labels(
         if surface and _site_words(surface, is_word, is_clinical):
             out.append((phrase.start(), phrase.start() + len(surface)))
     return out
+
+
+# ----- a place named by the agency or the number-plate it goes with ------------------------
+
+_PLACE_BEFORE_AGENCY = regex.compile(
+    r"(?<![\p{L}'’-])(?P<place>\p{Lu}[\p{L}'’-]+(?:[ \t]\p{Lu}[\p{L}'’-]+)?)[ \t]+"
+    r"(?:PD|P\.D\.|Police(?:[ \t]Dep(?:artmen)?t)?|Sheriff(?:'s)?|Fire[ \t](?:Dept|Department)|"
+    r"Constabulary)\b",
+    regex.V0,
+)
+_REGION_BEFORE_PLATE = regex.compile(
+    r"(?<=[(\[,;:][ \t]?|\b(?:car|van|truck|vehicle|a|an|the)[ \t])"
+    r"(?P<place>[A-Z]{2,3}|\p{Lu}[\p{L}'’-]+(?:[ \t]\p{Lu}[\p{L}'’-]+)?)[ \t]+"
+    r"(?i:plate|plates|tag|licen[cs]e[ \t]plate)\b",
+    regex.V0,
+)
+
+
+def places_by_agency_or_plate(text: str, is_word: Callable[[str], bool]) -> Spans:
+    """A town before its police or fire service ("Bexleigh PD") and a state or province
+    before a number-plate ("(QC plate GHK 772)"), when not every word is an ordinary one."""
+    out: Spans = []
+    for pattern in (_PLACE_BEFORE_AGENCY, _REGION_BEFORE_PLATE):
+        for match in pattern.finditer(text):
+            place = match["place"]
+            words = _WORD.findall(place)
+            if _ACRONYM.fullmatch(place):
+                if place in ("NO", "ID", "UK", "US", "EU") or is_word(place) and len(place) > 2:
+                    continue
+            elif all(is_word(w) for w in words):
+                continue  # "State Police", "Front plate"
+            out.append(match.span("place"))
+    return out

@@ -41,6 +41,7 @@ from clinflow.deid.text.broad import (
     letterhead_sites,
     lowercase_names_before_credentials,
     names_before_age_sex,
+    places_by_agency_or_plate,
     score_or_duration,
     signatures_at_line_end,
     sites_after_care_verbs,
@@ -327,6 +328,8 @@ class TextDeidentifier:
                 found.append(Span(start, end, entity, "hl7_field", 0.7))
             for start, end in foreign_month_dates(text):
                 found.append(Span(start, end, DATE, "date_month_any_language", 0.65))
+            for start, end in places_by_agency_or_plate(text, is_vocabulary):
+                found.append(Span(start, end, LOCATION, "place_agency_or_plate", 0.55))
         if self._nlp is not None:
             for ent in self._nlp(text).ents:
                 label = _NER_LABELS.get(ent.label_)
