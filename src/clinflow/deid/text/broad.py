@@ -452,14 +452,21 @@ _FOREIGN_MONTHS_FIRST = (
     r"dezember|januari|februari|maart|augustus|pebrero|marso|hunyo|hulyo|setyembre|oktubre|"
     r"nobyembre|disyembre|agustus|ogos|desember|disember)"
 )
-_FOREIGN_DATE = regex.compile(
-    rf"(?<![\d/.-])(?:ika-?)?(?:3[01]|[12]\d|0?[1-9])(?:\.|º|er)?[ \t]{{0,2}}"
-    rf"(?:(?:de|del|di|ng)[ \t]+)?{_FOREIGN_MONTHS}\.?"
-    rf"(?:,?[ \t]+(?:(?:de|del)[ \t]+)?(?:\d{{4}}|['’]\d{{2}}))?(?![\p{{L}}\d])"
-    rf"|(?<![\p{{L}}\d]){_FOREIGN_MONTHS_FIRST}[ \t]+"
-    rf"(?:(?:3[01]|[12]\d|0?[1-9])(?![\d:.])(?:,?[ \t]+\d{{4}})?|(?:de[ \t]+)?\d{{4}})"
-    rf"(?![\p{{L}}\d])",
-    regex.I | regex.V0,
+_MONTH_WORDS = frozenset(regex.findall(r"[^\W\d_]+", _FOREIGN_MONTHS[3:-1]))
+_MONTH_FIRST_WORDS = frozenset(regex.findall(r"[^\W\d_]+", _FOREIGN_MONTHS_FIRST[3:-1]))
+_LETTERS = regex.compile(r"(?<![\d])\p{L}+(?![\d])", regex.V0)
+_DAY_BEFORE = regex.compile(
+    r"(?<![\d/.-])(?:ika-?)?(?:3[01]|[12]\d|0?[1-9])(?:\.|º|er)?[ \t]{0,2}"
+    r"(?:(?i:de|del|di|ng)[ \t]+)?\Z",
+    regex.V0,
+)
+_YEAR_AFTER = regex.compile(
+    r"\.?(?:,?[ \t]+(?:(?i:de|del)[ \t]+)?(?:\d{4}|['’]\d{2}))?(?![\p{L}\d])", regex.V0
+)
+_DAY_OR_YEAR_AFTER = regex.compile(
+    r"[ \t]+(?:(?:3[01]|[12]\d|0?[1-9])(?![\d:.])(?:,?[ \t]+\d{4})?|(?:(?i:de)[ \t]+)?\d{4})"
+    r"(?![\p{L}\d])",
+    regex.V0,
 )
 
 
@@ -468,7 +475,22 @@ def foreign_month_dates(text: str) -> Spans:
     Tagalog or Indonesian/Malay, either order, the year optional ("12 Hunyo", "7. März
     2086", "3 de marzo", "21 maart", "Enero 5, 2085"), or the month and a four-digit year
     ("Hulyo 2084")."""
-    return [m.span() for m in _FOREIGN_DATE.finditer(text)]
+    out: Spans = []
+    for word in _LETTERS.finditer(text):
+        key = word.group().casefold()
+        if key not in _MONTH_WORDS:
+            continue
+        day = _DAY_BEFORE.search(text, max(0, word.start() - 16), word.start())
+        if day is not None:
+            year = _YEAR_AFTER.match(text, word.end())
+            if year is not None:
+                out.append((day.start(), year.end()))
+            continue
+        if key in _MONTH_FIRST_WORDS:
+            after = _DAY_OR_YEAR_AFTER.match(text, word.end())
+            if after is not None:
+                out.append((word.start(), after.end()))
+    return out
 
 
 # ----- a lower-case name before a lower-case credential -------------------------------------
@@ -661,16 +683,19 @@ def sites_after_labels(
 
 # ----- a place named by the agency or the number-plate it goes with ------------------------
 
-_PLACE_BEFORE_AGENCY = regex.compile(
-    r"(?<![\p{L}'’-])(?P<place>\p{Lu}[\p{L}'’-]+(?:[ \t]\p{Lu}[\p{L}'’-]+)?)[ \t]+"
-    r"(?:PD|P\.D\.|Police(?:[ \t]Dep(?:artmen)?t)?|Sheriff(?:'s)?|Fire[ \t](?:Dept|Department)|"
-    r"Constabulary)\b",
+# the agency or plate word is found first, the place looked back at from it
+_AGENCY_OR_PLATE = regex.compile(
+    r"(?<=[ \t])(?:(?P<agency>PD|P\.D\.|Police|Sheriff|Fire[ \t]Dep(?:artmen)?t|Constabulary)"
+    r"|(?P<plate>(?i:plates?|tag|licen[cs]e[ \t]plate)))\b",
     regex.V0,
 )
-_REGION_BEFORE_PLATE = regex.compile(
-    r"(?<=[(\[,;:][ \t]?|\b(?:car|van|truck|vehicle|a|an|the)[ \t])"
-    r"(?P<place>[A-Z]{2,3}|\p{Lu}[\p{L}'’-]+(?:[ \t]\p{Lu}[\p{L}'’-]+)?)[ \t]+"
-    r"(?i:plate|plates|tag|licen[cs]e[ \t]plate)\b",
+_PLACE_BEFORE = regex.compile(
+    r"(?<![\p{L}'’-])(?P<place>\p{Lu}[\p{L}'’-]+(?:[ \t]\p{Lu}[\p{L}'’-]+)?)[ \t]+\Z",
+    regex.V0,
+)
+_REGION_BEFORE = regex.compile(
+    r"(?:(?<=[(\[,;:][ \t]?)|(?<=\b(?i:car|van|truck|vehicle|a|an|the)[ \t]))"
+    r"(?P<place>[A-Z]{2,3}|\p{Lu}[\p{L}'’-]+(?:[ \t]\p{Lu}[\p{L}'’-]+)?)[ \t]+\Z",
     regex.V0,
 )
 
@@ -679,8 +704,10 @@ def places_by_agency_or_plate(text: str, is_word: Callable[[str], bool]) -> Span
     """A town before its police or fire service ("Bexleigh PD") and a state or province
     before a number-plate ("(QC plate GHK 772)"), when not every word is an ordinary one."""
     out: Spans = []
-    for pattern in (_PLACE_BEFORE_AGENCY, _REGION_BEFORE_PLATE):
-        for match in pattern.finditer(text):
+    for cue in _AGENCY_OR_PLATE.finditer(text):
+        before = _PLACE_BEFORE if cue["agency"] else _REGION_BEFORE
+        match = before.search(text, max(0, cue.start() - 48), cue.start())
+        if match is not None:
             place = match["place"]
             words = _WORD.findall(place)
             if _ACRONYM.fullmatch(place):
