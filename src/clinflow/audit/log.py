@@ -182,6 +182,8 @@ class AuditLog:
         self._released = 0  # callers released by the last commit
         self._free_at = 0.0  # when the last commit ended
         self._commit_seconds = batch_wait  # how long it took
+        self.commits = 0  # group commits so far, and the seconds they took (benchmarks)
+        self.commit_seconds_total = 0.0
         self._closed = False
         # SQLite writes side-index rows in batches (ADR 0110); an idle writer flushes them
         self._flush_index: Callable[[], None] | None = getattr(store, "flush_index", None)
@@ -412,6 +414,8 @@ class AuditLog:
             self._released = batch.callers
             self._free_at = time.monotonic()
             self._commit_seconds = self._free_at - began
+            self.commits += 1
+            self.commit_seconds_total += self._commit_seconds
             self._maybe_checkpoint(idle=False)
         self._maybe_checkpoint(idle=False, force=True)
 
