@@ -13,10 +13,13 @@ for the test (none occurs in any annotated set)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from clinflow.deid.text.corpus import AnnotatedNote
 from clinflow.deid.text.engine import TextDeidentifier
 
 from .helpers import covered, overlapping
@@ -196,3 +199,34 @@ def test_any_two_word_site_after_a_care_verb_is_found(
     site = f"{first.title()} {second.title()}"
     text = f"Previously {verb} {site} for the same problem."
     assert covered(text, site, deid.analyze(text))
+
+
+def test_surrogate_swap_puts_the_other_sets_words_into_the_same_slots() -> None:
+    """evaluate.surrogate_swap: names and sites from another set, case style kept, dates and
+    the patient's own identifiers as written, offsets of the new text, deterministic."""
+    from clinflow.deid.text.corpus import parse_marked
+    from clinflow.deid.text.evaluate import surrogate_swap
+
+    def note(marked: str, record: dict[str, Any] | None = None) -> AnnotatedNote:
+        text, spans = parse_marked(marked)
+        return AnnotatedNote("n", "test", text, spans, record, ())
+
+    record: dict[str, Any] = {
+        "resourceType": "Patient",
+        "name": [{"family": "Quellbrook", "given": ["Ines"]}],
+    }
+    one = note(
+        "Pt {{PATIENT|Ines Quellbrook}} seen {{DATE|3/4/2081}} by dr {{CLINICIAN|zanetti}} "
+        "at {{HOSPITAL|Marrowby Vale}}.",
+        record,
+    )
+    two = note("Copy to {{CLINICIAN|Tobias Ferriday}}; {{HOSPITAL|KESTREL MOOR}} ward.")
+    first = surrogate_swap({"a": [one], "b": [two]})
+    assert first == surrogate_swap({"a": [one], "b": [two]})
+    swapped = first["a"][0]
+    surfaces = {s.type.value: swapped.surface(s) for s in swapped.spans}
+    assert surfaces["PATIENT"] == "Ines Quellbrook"  # the patient's own, as written
+    assert surfaces["DATE"] == "3/4/2081"
+    assert surfaces["CLINICIAN"] == "tobias ferriday"  # from the other set, lower case kept
+    assert surfaces["HOSPITAL"] == "KESTREL MOOR"  # as drawn (the original is mixed case)
+    assert swapped.text.endswith(".") and swapped.text.startswith("Pt Ines Quellbrook seen")

@@ -334,3 +334,80 @@ def evaluate_annotated(
             if any(span.start < g.end and g.start < span.end for g in note.spans):
                 report.correct[category] += 1
     return report
+
+
+# ----- surrogate swap: the same notes with other words in their PHI slots (ADR 0123) ---------
+
+# kept as written: the patient's own identifiers (the record names them) and the types whose
+# shape, not their words, the rules read (a date's digits, a phone's groups)
+_SWAP_KEPT = frozenset({"DATE", "AGE", "PHONE", "FAX", "EMAIL", "URL", "IP"})
+
+
+def _case_like(original: str, new: str) -> str:
+    if original.islower():
+        return new.lower()
+    if original.isupper() and any(c.isalpha() for c in original):
+        return new.upper()
+    return new
+
+
+def surrogate_swap(
+    sets: dict[str, list[AnnotatedNote]], seed: int = 7
+) -> dict[str, list[AnnotatedNote]]:
+    """Each set's notes with every annotated span that is not the patient's own identifier
+    (nor a date, age or contact) replaced by a surface of the same type from *another* set,
+    in the original's case style (all lower, all capitals, or as drawn). Layout, cues and
+    grammar stay; only the words in the slots change, so a rule that found a slot because
+    its words were listed somewhere misses here, as on a new writer's notes. Deterministic
+    for a seed; the span offsets are those of the new text."""
+    import random
+
+    from clinflow.deid.text.corpus import AnnotatedSpan
+
+    pool: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for label, notes in sets.items():
+        for note in notes:
+            for span in note.spans:
+                surface = note.surface(span)
+                if "\n" not in surface and len(surface) < 40:
+                    pool[span.type.value][label].append(surface)
+    swapped: dict[str, list[AnnotatedNote]] = {}
+    for label, notes in sets.items():
+        rng = random.Random(seed)
+        out_notes = []
+        for note in notes:
+            own: list[tuple[int, int, str]] = []
+            if note.record is not None or note.people:
+                known = known_for_note(note.record, note.people)
+                own = known.find(note.text) if known is not None else []
+            parts: list[str] = []
+            spans: list[AnnotatedSpan] = []
+            position = length = 0
+            for span in sorted(note.spans, key=lambda s: (s.start, s.end)):
+                if span.start < position:
+                    continue  # nested or overlapping gold: keep the first
+                surface = note.surface(span)
+                candidates = [
+                    s for other, found in pool[span.type.value].items() if other != label
+                    for s in found
+                ]
+                keep = (
+                    span.type.value in _SWAP_KEPT
+                    or not candidates
+                    or any(s < span.end and span.start < e for s, e, _ in own)
+                )
+                new = surface if keep else _case_like(surface, rng.choice(candidates))
+                parts.append(note.text[position : span.start])
+                length += span.start - position
+                spans.append(AnnotatedSpan(length, length + len(new), span.type))
+                parts.append(new)
+                length += len(new)
+                position = span.end
+            parts.append(note.text[position:])
+            out_notes.append(
+                AnnotatedNote(
+                    note.id, note.style, "".join(parts), tuple(spans), note.record, note.people
+                )
+            )
+        swapped[label] = out_notes
+    return swapped
