@@ -4,12 +4,12 @@ demographics, the name a message opens with or thanks, the words of a row before
 sex, a name in capitals or lower case ending a line after a dash or slash, a phrase or an
 acronym after a care verb and its preposition, a site with a proper name beside a heading in
 a letterhead or after a site's label, a town before its police service and a state before a
-number-plate, a lower-case name before a lower-case credential; a
-day and a month named in another language;
-a score or a British duration written as a fraction ("pain 7/10", "7/7", "2/52") kept. The
-rules take words by their shape (no function, clinical or common word), not from a name
-list, so the property tests feed them made-up words. Every example string here is invented
-for the test (none occurs in any annotated set)."""
+number-plate, a lower-case name before a lower-case credential or its family name after it;
+a day and a month named in another language; a score or a British duration written as a
+fraction ("pain 7/10", "7/7", "2/52") kept; the surrogate swap of evaluate.py. The rules take
+words by their shape (no function, clinical or common word), not from a name list, so the
+property tests feed them made-up words. Every example string here is invented for the test
+(none occurs in any annotated set)."""
 
 from __future__ import annotations
 
@@ -56,6 +56,8 @@ FOUND = [
     # a town before its police service, a state or province before a number-plate
     ("Brought in by Trewarthen PD after a fall in the street.", "Trewarthen"),
     ("Son waited in the car (PE plate 4471 KQ) during the visit.", "PE"),
+    # a lower-case name found alone and the lower-case family name after it
+    ("0215 paged imelda quarrington re k+ 3.1", "imelda quarrington"),
     # a lower-case name before a lower-case credential
     ("2210 spoke w/ oyebanji-holt rn re fluids", "oyebanji-holt"),
     ("ok to restart heparin -- tamsin quarrie md, night float", "tamsin quarrie"),
@@ -102,6 +104,8 @@ KEPT = [
     # an ordinary word before a police service or a plate, a board before "reg"
     ("State Police notified; front plate missing.", "State"),
     ("Senior OT, HCPC reg OT01234", "HCPC"),
+    # an English word after a lower-case name is no family name
+    ("0215 paged imelda regarding the potassium", "regarding"),
     # a common word before a credential is a verb or a role
     ("can u page rrt to bed 4", "page"),
     ("seen by charge rn today", "charge"),

@@ -717,3 +717,23 @@ def places_by_agency_or_plate(text: str, is_word: Callable[[str], bool]) -> Span
                 continue  # "State Police", "Front plate"
             out.append(match.span("place"))
     return out
+
+
+# ----- a lower-case name's next word ---------------------------------------------------------
+
+_NEXT_LOWER_WORD = regex.compile(r"[ \t](\p{Ll}[\p{Ll}'’-]*\p{Ll})(?![\p{L}\d'’-])", regex.V0)
+
+
+def lowercase_family_after(text: str, names: list[tuple[int, int]]) -> Spans:
+    """A lower-case name found alone ("paged amelia") and the lower-case word right after
+    it when that word is a listed name or no English word ("amelia brightwell"): the family
+    name typed the same way as the given name."""
+    out: Spans = []
+    for start, end in names:
+        surface = text[start:end]
+        if not surface.islower() or " " in surface:
+            continue
+        after = _NEXT_LOWER_WORD.match(text, end)
+        if after is not None and strict_name_word(after.group(1)):
+            out.append((start, after.end(1)))
+    return out

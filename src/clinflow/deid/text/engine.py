@@ -39,6 +39,7 @@ from clinflow.deid.text.broad import (
     capitals_surname_given,
     foreign_month_dates,
     letterhead_sites,
+    lowercase_family_after,
     lowercase_names_before_credentials,
     names_before_age_sex,
     places_by_agency_or_plate,
@@ -337,6 +338,9 @@ class TextDeidentifier:
                     found.append(Span(ent.start_char, ent.end_char, label, "spacy_ner", 0.5))
         if self._name_rules:
             found.extend(_propagated_names(text, found))
+            people = [(s.start, s.end) for s in found if s.entity == PERSON]
+            for start, end in lowercase_family_after(text, people):
+                found.append(Span(start, end, PERSON, "names_lowercase_family", 0.5))
         found.extend(_site_acronyms(text, found))
         # a country alone is no PHI (Safe Harbor): only inside an address (place_country)
         found = [
