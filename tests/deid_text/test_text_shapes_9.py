@@ -3,7 +3,8 @@ set since its one measurement): a month and two-digit year in histories and prob
 a staff member's initials after the role that handled the record, a pager number in
 parentheses after "paged", care sites in capitals after a column gap or with "&", practices
 named by a specialty, a care site's initials once its name is in the note, and a place a
-few words after "lives" or after an occasion ("wedding in"). Every example
+few words after "lives" or after an occasion ("wedding in"), French and clergy titles, a
+name after a patient's label in any case. Every example
 string here is invented for the test (none occurs in any annotated set)."""
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ FOUND = [
     # a lower-case month alone after "in", "mid", or a drug stopped or started
     ("ldl 88 (102 in jul), cont statin", "jul"),
     ("metformin stopped nov for gi upset", "nov"),
+    # a French title or a chaplain's "rev.", and a name after a patient's label in any case
+    ("Interpreter (Mme. Laframboise, phone line) present.", "Laframboise"),
+    ("chaplain rev. odalys brennick will visit sunday", "odalys brennick"),
+    ("pt: tobiah marchetti   mrn 4417002", "tobiah marchetti"),
 ]
 
 
@@ -78,6 +83,8 @@ KEPT = [
     ("Lives with husband in Assisted Living since spring.", "Assisted Living"),
     ("lives with son in Spanish-speaking household", "Spanish-speaking"),
     ("dose in dec by half; may in future", "dec"),
+    ("Patient: stable overnight, pt: resting comfortably", "stable"),
+    ("rev. counts correct at close", "counts"),
 ]
 
 

@@ -42,6 +42,8 @@ _GAP = regex.compile(r"[ \t]{1,2}|\.[ \t]{1,2}", regex.V0)
 # only the ones that are no abbreviation (DR, MRS, PROF) or with a period (MR., MS.)
 _TITLE = regex.compile(
     r"(?<![\p{L}\d'’.-])(?:(?:Dr|Drs|Mr|Mrs|Ms|Mx|Miss|Prof|dr|drs|mr|mrs|ms|prof)\.?"
+    # French titles and clergy ("Mme. Thibodeau", "chaplain rev. hollis"), "rev" with its dot
+    r"|(?:Mme|Mlle|Rev|Revd|Pastor)\b\.?|mme\.|(?<=\bchaplain[ \t]{1,2})(?:rev|revd|fr)\.?"
     r"|(?:DR|DRS|MRS|PROF)\b\.?|(?:MR|MS|MX)\.)[ \t]{1,2}",
     regex.V0,
 )
@@ -351,6 +353,26 @@ def names_before_age_sex(text: str) -> Spans:
         if not words or not all(strict_name_word(w) for w in words):
             continue
         out.append(found.span("name"))
+    return out
+
+
+# a patient's label and its colon, in any case: "pt: ezekiel moon   mrn ...", "Name: ..."
+_PATIENT_LABEL = regex.compile(
+    r"(?<![\p{L}\d])(?i:pt|patient|pt\.?[ \t]name|patient[ \t]name|name|resident|client)"
+    r"[ \t]?:[ \t]{0,3}(?=\p{L})",
+    regex.V0,
+)
+
+
+def names_after_patient_label(text: str) -> Spans:
+    """The name after a patient's label in any case ("pt: ezekiel moon"): two or three words,
+    the first no function, clinical or common non-name word, the others name-like (not
+    "Patient: stable overnight", "pt: afebrile, comfortable")."""
+    out: Spans = []
+    for match in _PATIENT_LABEL.finditer(text):
+        found = _words_after(text, match.end(), first_name_word, next_name_word)
+        if found is not None and len(_WORD.findall(text[found[0] : found[1]])) >= 2:
+            out.append(found)
     return out
 
 

@@ -41,6 +41,7 @@ from clinflow.deid.text.broad import (
     letterhead_sites,
     lowercase_family_after,
     lowercase_names_before_credentials,
+    names_after_patient_label,
     names_before_age_sex,
     places_by_agency_or_plate,
     score_or_duration,
@@ -304,6 +305,8 @@ class TextDeidentifier:
                 found.append(Span(start, end, PERSON, "names_addressed", 0.5))
             for start, end in names_before_age_sex(text):
                 found.append(Span(start, end, PERSON, "names_before_age_sex", 0.5))
+            for start, end in names_after_patient_label(text):
+                found.append(Span(start, end, PERSON, "names_after_patient_label", 0.5))
             for start, end in signatures_at_line_end(text):
                 found.append(Span(start, end, PERSON, "names_signature_line_end", 0.5))
             for start, end in sites_after_care_verbs(text, is_vocabulary, is_clinical_word):
