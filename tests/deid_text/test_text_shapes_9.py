@@ -58,6 +58,18 @@ FOUND = [
     ("Interpreter (Mme. Laframboise, phone line) present.", "Laframboise"),
     ("chaplain rev. odalys brennick will visit sunday", "odalys brennick"),
     ("pt: tobiah marchetti   mrn 4417002", "tobiah marchetti"),
+    # shapes from blind_11 (a development set after its second measurement)
+    ("Employee: Quenby Vasquez-Hale    DOB: 02/11/2049", "Quenby Vasquez-Hale"),
+    ("heparin per pharm (okereke). gi (lindqvist-amaro) to scope", "okereke"),
+    ("heparin per pharm (okereke). gi (lindqvist-amaro) to scope", "lindqvist-amaro"),
+    ("ravi szymanski, md (cards)  pgr 40221", "ravi szymanski"),
+    ("Pt 94, lives with niece. Pt (97) asleep.", "94"),
+    ("Pt 94, lives with niece. Pt (97) asleep.", "97"),
+    ("Methotrexate (03/2081-11/2082), stopped for LFTs.", "11/2082"),
+    ("Methotrexate (03/2081-11/2082), stopped for LFTs.", "03/2081"),
+    ("Arrived via Quarry Hill Fire/Rescue (Engine 2).", "Quarry Hill Fire/Rescue"),
+    ("Admit note\nWGRMC - ICU bed 4", "WGRMC"),
+    ("Delivery plan SVMC L&D, peds to follow.", "SVMC"),
 ]
 
 
@@ -85,6 +97,9 @@ KEPT = [
     ("dose in dec by half; may in future", "dec"),
     ("Patient: stable overnight, pt: resting comfortably", "stable"),
     ("rev. counts correct at close", "counts"),
+    ("pt 95% on RA; Pt 90 kg today", "90"),
+    ("Known BPH ICU admission for retention.", "BPH"),
+    ("per ortho (see op note) and renal (hold lasix)", "see"),
 ]
 
 

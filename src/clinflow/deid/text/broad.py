@@ -30,7 +30,13 @@ from functools import lru_cache
 
 import regex  # type: ignore[import-untyped]
 
-from clinflow.deid.text.lexicon import common_words, is_english_word, is_name, safe_words
+from clinflow.deid.text.lexicon import (
+    common_words,
+    is_english_word,
+    is_name,
+    noun_only_words,
+    safe_words,
+)
 from clinflow.deid.text.names import _never_after_cue
 
 Spans = list[tuple[int, int]]
@@ -358,7 +364,8 @@ def names_before_age_sex(text: str) -> Spans:
 
 # a patient's label and its colon, in any case: "pt: ezekiel moon   mrn ...", "Name: ..."
 _PATIENT_LABEL = regex.compile(
-    r"(?<![\p{L}\d])(?i:pt|patient|pt\.?[ \t]name|patient[ \t]name|name|resident|client)"
+    r"(?<![\p{L}\d])(?i:pt|patient|pt\.?[ \t]name|patient[ \t]name|name|resident|client|"
+    r"employee|member|subscriber|insured|student|claimant|guarantor)"
     r"[ \t]?:[ \t]{0,3}(?=\p{L})",
     regex.V0,
 )
@@ -372,6 +379,27 @@ def names_after_patient_label(text: str) -> Spans:
     for match in _PATIENT_LABEL.finditer(text):
         found = _words_after(text, match.end(), first_name_word, next_name_word)
         if found is not None and len(_WORD.findall(text[found[0] : found[1]])) >= 2:
+            out.append(found)
+    return out
+
+
+# a person named in brackets after a service, role or sitter, in lower case: "vanc per pharm
+# (berrigan)", "id (ozturk-lindahl) plans", "1:1 sitter (rosalind on now)"
+_ROLE_THEN_BRACKET = regex.compile(
+    r"(?i:\b(?:pharm|pharmacy|id|renal|nephro|cards|gi|pulm|neuro|psych|ortho|surg|onc|heme|"
+    r"endo|sitter|sw|cm|pt|ot|slp|rt|rn|nurse|charge|attending|fellow|resident|intern|np|pa|"
+    r"md|dr))[ \t]?\((?=\p{Ll})",
+    regex.V0,
+)
+
+
+def names_in_brackets_after_roles(text: str) -> Spans:
+    """A lower-case name opening the brackets after a service or role ("pharm (berrigan)"),
+    when it is a listed name or no English word, with a second such word if one follows."""
+    out: Spans = []
+    for match in _ROLE_THEN_BRACKET.finditer(text):
+        found = _words_after(text, match.end(), credential_name_word, credential_name_word, 2)
+        if found is not None:
             out.append(found)
     return out
 
@@ -518,8 +546,8 @@ def foreign_month_dates(text: str) -> Spans:
 # ----- a lower-case name before a lower-case credential -------------------------------------
 
 _LOWER_CREDENTIAL = regex.compile(
-    r"(?<=[\p{Ll}'’][ \t])(?:rn|md|np|pa|pa-c|do|lpn|lvn|cna|rd|slp|ot|rrt|crna|cnm|sw|msw|"
-    r"lcsw|licsw|pharmd|dpt|hca|dn)(?=[ \t]*(?:[,.;:)/]|\n|\Z|[ \t]\d|[ \t](?:to|aware|"
+    r"(?<=[\p{Ll}'’],?[ \t])(?:rn|md|np|pa|pa-c|do|lpn|lvn|cna|rd|slp|ot|rrt|crna|cnm|sw|msw|"
+    r"lcsw|licsw|pharmd|dpt|hca|dn)(?=[ \t]*(?:[,.;:)/]|\n|\Z|[ \t]\d|[ \t]\(|[ \t](?:to|aware|"
     r"notified|updated|at|and|here|says|said|will|called|paged|informed)\b))",
     regex.V0,
 )
@@ -533,7 +561,8 @@ def credential_name_word(word: str) -> bool:
         return False
     if key in _function_words() or key in _clinical_words_only() or key in common_words():
         return False  # "can u page rrt": a common word ("page", "hope") is a verb there
-    return is_name(word) or not is_english_word(word)
+    # (WordNet's proper nouns count: "strauss, md")
+    return is_name(word) or not is_english_word(word) or key in noun_only_words()
 
 
 def lowercase_names_before_credentials(text: str) -> Spans:
@@ -542,7 +571,7 @@ def lowercase_names_before_credentials(text: str) -> Spans:
     out: Spans = []
     for match in _LOWER_CREDENTIAL.finditer(text):
         end = match.start() - 1
-        while end > 0 and text[end - 1] in " \t":
+        while end > 0 and text[end - 1] in " \t,":
             end -= 1
         start = end
         taken = 0

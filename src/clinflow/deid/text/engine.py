@@ -43,6 +43,7 @@ from clinflow.deid.text.broad import (
     lowercase_names_before_credentials,
     names_after_patient_label,
     names_before_age_sex,
+    names_in_brackets_after_roles,
     places_by_agency_or_plate,
     score_or_duration,
     signatures_at_line_end,
@@ -307,6 +308,8 @@ class TextDeidentifier:
                 found.append(Span(start, end, PERSON, "names_before_age_sex", 0.5))
             for start, end in names_after_patient_label(text):
                 found.append(Span(start, end, PERSON, "names_after_patient_label", 0.5))
+            for start, end in names_in_brackets_after_roles(text):
+                found.append(Span(start, end, PERSON, "names_bracket_after_role", 0.5))
             for start, end in signatures_at_line_end(text):
                 found.append(Span(start, end, PERSON, "names_signature_line_end", 0.5))
             for start, end in sites_after_care_verbs(text, is_vocabulary, is_clinical_word):

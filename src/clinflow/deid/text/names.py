@@ -771,7 +771,13 @@ _PLACE_CUE = regex.compile(
     r"|\b(?:lives|living|lived|resides|residing|moved|relocated|stays|staying|stayed)"
     r"(?:[ \t]+(?!(?:in|to|from|near|at)\b)[\p{L}'’-]+){1,5}?[ \t]+(?:in|to|near|outside)[ \t]+"
     r"|\b(?:wedding|funeral|tournament|reunion|graduation|holiday|vacation|urgent\s+care|"
-    r"camp|cruise|conference)s?[ \t]+(?:in|near|outside)[ \t]+",
+    r"camp|cruise|conference)s?[ \t]+(?:in|near|outside)[ \t]+"
+    # a relative's or a care site's town: "close to son in Gleason", "dad is in X",
+    # "Marrow Creek Pharmacy in Gleason"
+    r"|\b(?:son|daughter|dad|mom|mother|father|brother|sister|wife|husband|parents|family|"
+    r"grandson|granddaughter|grandparents|aunt|uncle|niece|nephew|cousin|friends?|"
+    r"pharmacy|clinic|hospital|practice|facility)(?:[ \t]+(?:is|are|lives|live|who[ \t]+lives))?"
+    r"[ \t]+(?:in|near|outside)[ \t]+",
     regex.I | regex.V0,
 )
 

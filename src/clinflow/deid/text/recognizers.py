@@ -140,6 +140,7 @@ _FACILITY_HEAD = (
     r"Mercy|Presbyterian|Methodist|Baptist|Lutheran|Adventist|VA|VAMC|Medical|Med|"
     r"Eye\s+and\s+Ear|Surgical|Specialty\s+Hospital|Health\s+Partners|Health\s+Alliance|"
     r"YMCA|YWCA|MedFlight|Med\s+Flight|Home\s+Companions|Elder\s+Care|Home\s+Care|"
+    r"Fire(?:/|\s+)(?:Rescue|Dept|Department)|Rescue\s+Squad|Ambulance(?:\s+Service)?|"
     r"(?:Cardiology|Orthopedics|Orthopaedics|Oncology|Urology|Dermatology|Pediatrics|"
     r"Neurology|Gastroenterology|Radiology|Imaging|Dental|Eye|Vision|Physical\s+Therapy|"
     r"Surgery|Surgeons|Women's\s+Health|Family\s+Health|Nephrology|Pulmonary|Pulmonology|"
@@ -199,7 +200,9 @@ PATTERNS: tuple[PatternSpec, ...] = (
     PatternSpec(
         "date_month_slash_year",
         DATE,
-        r"(?<![\d/.-])(?:0?[1-9]|1[0-2])[/-](?:19|20|21)\d{2}(?![\d/-]|\.\d)",
+        # (either end of a range: "06/2085-02/2086")
+        r"(?:(?<![\d/.-])|(?<=\d{4}[-–]))(?:0?[1-9]|1[0-2])[/-](?:19|20|21)\d{2}"
+        r"(?![\d/]|-(?!(?:0?[1-9]|1[0-2])/\d{4})|\.\d)",
         0.7,
     ),
     PatternSpec(
@@ -457,6 +460,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"|(?<=\b(?:aged?|age\s+of|age:|in\s+(?:his|her|their)|turned|turning)\s{1,3})"
         r"(?:9\d|1[0-2]\d)(?:['’]?s)?(?!\d)"
         r"|(?<=\bI(?:\s+am|'m|’m)\s{1,2})(?:9\d|1[0-2]\d)(?![\d.%])"
+        # right after the patient's word, bare or in brackets: "Pt 92, lives alone", "Pt (91)"
+        r"|(?<=\b(?:[Pp]t|[Pp]atient|PT)[ \t]\(?)(?:9\d|1[01]\d)(?=\)|[ \t]*[,;])"
         # "her mother, who is 91,", "she's 93 now"
         r"|(?<=\b(?:who\s+is|who's|who’s|is\s+now|she's|he's|she’s|he’s|shes|hes)\s{1,2})"
         r"(?:9\d|1[0-2]\d)(?![\d.%/]|\s*(?:%|mg|kg|lbs?|bpm|mm|cm|min|percent|kg|F\b|°))"
@@ -1096,6 +1101,19 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"|\b(?:Hospital|Medical\s+Center|Clinic)\s+(?:of|for)\s+(?:the\s+)?"
         r"(?:\p{Lu}[\p{L}'.-]+[ \t]*){1,4}",
         0.7,
+    ),
+    PatternSpec(
+        # a medical center's or hospital's initials before one of its units or on a
+        # heading: "TFRMC ICU", "KGMC Emergency Dept.", "SVMC L&D", "at OLMH ED"
+        "site_initials_before_unit",
+        HOSPITAL,
+        r"\b(?!(?:BPH|LVH|RVH|SAH|ICH|IVH|NPH|PPH|TSH|FSH|ACTH|ADH|PTH|DKH|HCH|CMC|IMC|SMC)\b)"
+        r"[A-Z]{2,5}(?:MC|MH|GH|CH|HC|HS|RH|UH)\b"
+        r"(?=[ \t]{1,3}(?:-[ \t])?(?:ICU|MICU|SICU|CCU|NICU|PICU|ED|ER|OR|PACU|L&D|Emergency|"
+        r"Lab|Labs|Laboratory|Pharmacy|Radiology|Imaging|Dept|Department|Cath|Clinic|"
+        r"Cancer|Dialysis|Rehab|Operator|Main|Campus|Ward|[0-9]+[ \t]?(?:EAST|WEST|NORTH|SOUTH)|"
+        r"Location)\b)",
+        0.55,
     ),
     PatternSpec(
         "facility_name",
