@@ -70,6 +70,9 @@ FOUND = [
     ("Arrived via Quarry Hill Fire/Rescue (Engine 2).", "Quarry Hill Fire/Rescue"),
     ("Admit note\nWGRMC - ICU bed 4", "WGRMC"),
     ("Delivery plan SVMC L&D, peds to follow.", "SVMC"),
+    # a weekday before a month/day, whatever follows; a year after a count
+    ("Recheck INR Thursday 7/23 on the home meter.", "Thursday 7/23"),
+    ("Tdap x1 2079; Shingrix x2 2084", "2084"),
 ]
 
 
@@ -100,6 +103,7 @@ KEPT = [
     ("pt 95% on RA; Pt 90 kg today", "90"),
     ("Known BPH ICU admission for retention.", "BPH"),
     ("per ortho (see op note) and renal (hold lasix)", "see"),
+    ("RA sat 96-98% overnight", "96-98"),
 ]
 
 

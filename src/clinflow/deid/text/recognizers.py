@@ -424,7 +424,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
     PatternSpec(
         "date_year",
         DATE,
-        rf"(?<![\d/.,:#-]|\d\s)(?:19\d\d|20\d\d|2100)(?:['’]?s\b)?"
+        # (a count before it is no number it belongs to: "Shingrix x2 2082")
+        rf"(?<![\d/.,:#-]|(?<![xX])\d\s)(?:19\d\d|20\d\d|2100)(?:['’]?s\b)?"
         rf"(?![\d/]|\.\d|,\d|\s*{_UNITS}(?![\p{{L}}]))"
         # a 24-hour time, not a year: "1900-0730" shifts, "in at 2100"
         r"(?<!(?:19|20|21)[0-5]\d(?=[ \t]?[-–][ \t]?(?:0\d|2[2-3])[0-5]\d\b))"
@@ -1659,7 +1660,12 @@ PATTERNS: tuple[PatternSpec, ...] = (
         "date_weekday_numeric",
         DATE,
         r"\b(?i:mon|tue|tues|wed|weds|thu|thur|thurs|fri|sat|sun)(?i:day)?\.?,?[ \t]+"
-        r"\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b",
+        r"\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b"
+        # a weekday before a month/day makes it a date whatever follows ("Monday 8/19 on
+        # home monitor"); not "sat"/"sun" in lower case (oxygen saturation: "sat 5/5")
+        r"|\b(?:(?i:mon|tue|tues|wed|weds|thu|thur|thurs|fri)(?i:day)?|Sat|SAT|Sun|SUN|"
+        r"(?i:saturday|sunday))\.?,?[ \t]+(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9])"
+        r"(?![\d/.-])",
         0.6,
     ),
     PatternSpec(
