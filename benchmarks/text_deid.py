@@ -12,8 +12,11 @@ Two kinds of notes, side by side:
   were read to find the shapes of tests/deid_text/test_text_shapes*.py); ``blind5``: a later
   held-out set, measured once, a development set since (test_text_shapes_3.py); ``blind6``:
   the next held-out set, measured once, a development set since (ADR 0117); ``blind7``: the
-  next held-out set, measured once, a development set since (ADR 0120); recall per
-  PHI type, precision, F2
+  next held-out set, measured once, a development set since (ADR 0120); ``blind8`` and
+  ``blind9`` likewise (ADR 0121, 0123); ``blind10``/``blind11``/``blind12``: three written at
+  once by three writers, the first two read after their measurement, ``blind12`` measured once
+  as the held-out figure of ADR 0124 (development sets since); recall per PHI type, precision,
+  F2
   (``evaluate_annotated``). ``--sets`` picks some of them.
 
 Detection is timed alone. Prints ONE JSON line:
@@ -152,6 +155,14 @@ def annotated_sets(
         # written while blind8's misses were read (ADR 0121); measured once after that round
         # (2026-11-29): the held-out figure of issue 14
         ("blind9", annotated_notes_path().with_name("blind_9.jsonl")),
+        # three more by three writers blind to the recognizers and to each other (ADR 0124):
+        # blind10 (i2b2/MIMIC-style US notes) and blind11 (a US community hospital's EHR
+        # export) measured at the start of the session and read since (development sets);
+        # blind12 (a US research warehouse's mix) measured once after that session's last
+        # rule: its held-out figure
+        ("blind10", annotated_notes_path().with_name("blind_10.jsonl")),
+        ("blind11", annotated_notes_path().with_name("blind_11.jsonl")),
+        ("blind12", annotated_notes_path().with_name("blind_12.jsonl")),
         ("dev", dev),
         ("dev2", dev.with_name(DEV2)),
         ("dev3", dev.with_name(DEV3)),
@@ -188,7 +199,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--sets",
         default=None,
         help="comma-separated annotated sets to measure (default: all present), e.g. "
-        "annotated,blind2,blind3,blind4,blind5,blind6,blind7,blind8,blind9,dev,dev2,dev3",
+        "annotated,blind2,blind3,blind4,blind5,blind6,blind7,blind8,blind9,blind10,blind11,blind12,"
+        "dev,dev2,dev3",
     )
     parser.add_argument(
         "--skip-generator",
