@@ -73,6 +73,25 @@ FOUND = [
     # a weekday before a month/day, whatever follows; a year after a count
     ("Recheck INR Thursday 7/23 on the home meter.", "Thursday 7/23"),
     ("Tdap x1 2079; Shingrix x2 2084", "2084"),
+    # shapes from blind_12 (measured once, read after): lower-case and suffix-less streets,
+    # a street's trailing direction, ages between commas or after an age's label, practices
+    # named by place and discipline, chains, a town's state code, initials after a name
+    ("staying w/ aunt at 22 juniper loop, then home", "22 juniper loop"),
+    ("rx at 880 e 9th st, pharmacist aware", "880 e 9th st"),
+    ("HOME: 1930 4TH AVE SW, KELSO WA", "1930 4TH AVE SW"),
+    ("drawn at the lab (3120 N Broadway) this am", "3120 N Broadway"),
+    ("spoke with his father (Bahram), 93, by phone", "93"),
+    ("Age per registration: 94 (verify)", "94"),
+    ("EGD 2079 (Copper Basin GI) normal", "Copper Basin GI"),
+    ("Referred by Dr. Ames, HIGH PLAINS NEUROLOGY", "HIGH PLAINS NEUROLOGY"),
+    ("IOP at Clear Water Recovery Center on Tuesdays", "Clear Water Recovery Center"),
+    ("labs drawn at Quest on Monday", "Quest"),
+    ("call walgreens #4410 about the refill", "walgreens"),
+    ("winters in Tucson AZ normally", "AZ"),
+    ("our mutual patient Ilse Brandvold (IB, MRN 5521)", "IB"),
+    ("per security (sgt. okafor) overnight", "okafor"),
+    ("TRANSCRIBED: RJ/4471  04/02/79", "RJ/4471"),
+    ("A1c 8.4 5/27, up from 7.9", "5/27"),
 ]
 
 
@@ -104,6 +123,10 @@ KEPT = [
     ("Known BPH ICU admission for retention.", "BPH"),
     ("per ortho (see op note) and renal (hold lasix)", "see"),
     ("RA sat 96-98% overnight", "96-98"),
+    ("2 mm st elevation in V2-V4", "2 mm st"),
+    ("give 10 units dr to recheck", "10 units"),
+    ("sats 92, 94, 96, stable on RA", "96"),
+    ("Upper GI series normal", "Upper GI"),
 ]
 
 

@@ -50,6 +50,8 @@ _TITLE = regex.compile(
     r"(?<![\p{L}\d'’.-])(?:(?:Dr|Drs|Mr|Mrs|Ms|Mx|Miss|Prof|dr|drs|mr|mrs|ms|prof)\.?"
     # French titles and clergy ("Mme. Thibodeau", "chaplain rev. hollis"), "rev" with its dot
     r"|(?:Mme|Mlle|Rev|Revd|Pastor)\b\.?|mme\.|(?<=\bchaplain[ \t]{1,2})(?:rev|revd|fr)\.?"
+    # police and security ranks ("Sgt. Ochoa", "security (sgt. ochoa)")
+    r"|(?:Sgt|SGT|Cpl)\b\.?|(?:sgt|cpl)\."
     r"|(?:DR|DRS|MRS|PROF)\b\.?|(?:MR|MS|MX)\.)[ \t]{1,2}",
     regex.V0,
 )

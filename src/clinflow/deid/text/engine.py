@@ -348,6 +348,7 @@ class TextDeidentifier:
             for start, end in lowercase_family_after(text, people):
                 found.append(Span(start, end, PERSON, "names_lowercase_family", 0.5))
         found.extend(_site_acronyms(text, found))
+        found.extend(_initials_after_names(text, found))
         # a country alone is no PHI (Safe Harbor): only inside an address (place_country)
         found = [
             s
@@ -678,6 +679,30 @@ def _site_acronyms(text: str, found: list[Span]) -> list[Span]:
     return [
         Span(m.start(), m.end(), HOSPITAL, "site_acronym", 0.55) for m in pattern.finditer(text)
     ]
+
+
+_INITIALS_IN_BRACKETS = re.compile(r"[ \t]?\((?P<i>(?:[A-Z]\.?){2,4})(?=[,;)])")
+
+
+def _initials_after_names(text: str, found: list[Span]) -> list[Span]:
+    """A person's initials in brackets right after their name ("Viggo Hedlund (VH, MRN ...",
+    "Mrs. Bello-Carrington (H.B.C.) agrees"): the initials name them too."""
+    out = []
+    for span in found:
+        if span.entity != PERSON or (m := _INITIALS_IN_BRACKETS.match(text, span.end)) is None:
+            continue
+        letters = m.group("i").replace(".", "")
+        # the name's own initials end them (not a role: "Ingrid Halvorsen (HCP)", "Dr. Obi
+        # (IR)"); a title is no part of the name
+        words = [
+            w
+            for w in re.findall(r"[^\W\d_]+", text[span.start : span.end])
+            if w.casefold() not in _TITLE_KEYS
+        ]
+        own = "".join(w[0] for w in words).upper()
+        if own and letters.endswith(own[-2:] if len(own) >= 2 else own) and len(own) <= 4:
+            out.append(Span(m.start("i"), m.end("i"), PERSON, "name_initials_after", 0.55))
+    return out
 
 
 def _propagated_names(text: str, found: list[Span]) -> list[Span]:

@@ -771,7 +771,8 @@ _PLACE_CUE = regex.compile(
     r"|\b(?:lives|living|lived|resides|residing|moved|relocated|stays|staying|stayed)"
     r"(?:[ \t]+(?!(?:in|to|from|near|at)\b)[\p{L}'’-]+){1,5}?[ \t]+(?:in|to|near|outside)[ \t]+"
     r"|\b(?:wedding|funeral|tournament|reunion|graduation|holiday|vacation|urgent\s+care|"
-    r"camp|cruise|conference)s?[ \t]+(?:in|near|outside)[ \t]+"
+    r"camp|cruise|conference|school|college|church|job|work|farm|ranch)s?[ \t]+"
+    r"(?:in|near|outside)[ \t]+|\b(?:trip|drive|flight|move|moving)[ \t]+(?:to|from)[ \t]+"
     # a relative's or a care site's town: "close to son in Gleason", "dad is in X",
     # "Marrow Creek Pharmacy in Gleason"
     r"|\b(?:son|daughter|dad|mom|mother|father|brother|sister|wife|husband|parents|family|"
@@ -818,6 +819,13 @@ _LOWER_STATE = regex.compile(
     r",?[ \t]{1,2}(al|ak|az|ar|ca|co|ct|dc|fl|ga|hi|ia|il|ks|ky|md|ma|mi|mn|ms|mo|mt|ne|nv|nh|"
     r"nj|nm|ny|nc|nd|oh|ok|pa|ri|sc|sd|tn|tx|ut|vt|va|wa|wv|wi|wy)\b(?![\w-])",
     regex.V0,
+)
+_STATE_AFTER_CITY = regex.compile(
+    r",?[ \t]{1,2}(AL|AK|AZ|AR|CA|CO|CT|DC|FL|GA|HI|IA|ID|IL|IN|KS|KY|LA|MA|ME|MI|MN|MO|MS|MT|"
+    r"NC|ND|NE|NH|NJ|NM|NV|NY|OH|OK|OR|RI|SC|SD|TN|TX|UT|VA|VT|WA|WI|WV|WY)"
+    r"(?![\w'’-]|\.\w)(?=[ \t]*(?:$|[,.;:)]|\d{5})|[ \t](?:in|on|at|from|to|and|normally|"
+    r"since|until|area|native|resident)\b)",
+    regex.V0 | regex.M,
 )
 NAME_PARTICLE_WORDS = frozenset("el la le los las san santa st saint de del da do des".split())
 
@@ -962,6 +970,13 @@ def place_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit]:
             continue  # "lives with husband in Assisted Living": a kind of home, no place
         if phrase.casefold() not in countries():  # "born in Peru" is no PHI
             hits.append((tokens[at].start, tokens[at + count - 1].end, "place_context", 0.6))
+    # a town's state code after it ("Concord NH normally", "Eugene OR\n"); not a credential
+    # ("Jackson, MD" may be a doctor: MD, DO and PA are no state here)
+    for _start, end, source, _score in list(hits):
+        if source in ("place_city", "place_context"):
+            state = _STATE_AFTER_CITY.match(text, end)
+            if state is not None:
+                hits.append((state.start(1), state.end(1), "place_state", 0.55))
     return hits
 
 

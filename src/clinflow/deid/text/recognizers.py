@@ -140,6 +140,8 @@ _FACILITY_HEAD = (
     r"Mercy|Presbyterian|Methodist|Baptist|Lutheran|Adventist|VA|VAMC|Medical|Med|"
     r"Eye\s+and\s+Ear|Surgical|Specialty\s+Hospital|Health\s+Partners|Health\s+Alliance|"
     r"YMCA|YWCA|MedFlight|Med\s+Flight|Home\s+Companions|Elder\s+Care|Home\s+Care|"
+    r"HealthCare|Recovery(?:\s+(?:Center|Centre|House|Services))?|IHS|Daycare|Day\s+Care|"
+    r"Preschool|Montessori|"
     r"Fire(?:/|\s+)(?:Rescue|Dept|Department)|Rescue\s+Squad|Ambulance(?:\s+Service)?|"
     r"(?:Cardiology|Orthopedics|Orthopaedics|Oncology|Urology|Dermatology|Pediatrics|"
     r"Neurology|Gastroenterology|Radiology|Imaging|Dental|Eye|Vision|Physical\s+Therapy|"
@@ -210,7 +212,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         "date_month_day_numeric",
         DATE,
         # nor a fraction: "29 2/7 wk" (weeks and days), "recall 2/3", "2/4 trials", "Pg 2/2"
-        r"(?<![\d/.:-]|(?<!\d)\d{1,2}[ \t])"
+        r"(?<![\d/.:-]|(?<![\d.])\d{1,2}[ \t])"  # (a decimal before it: "A1c 9.1 3/30")
         # nor a British duration ("review in 6/12", "falls in last 3/12": months, weeks, days),
         # a course's day ("day 4/5"), a limb's power ("R arm 4/5"), an interval ("obs 4/24")
         r"(?<!\b(?:day|obs|arm|arms|leg|legs|limb|limbs|UL|LL|UE|LE)[ \t]{1,2})"
@@ -463,6 +465,11 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"|(?<=\bI(?:\s+am|'m|’m)\s{1,2})(?:9\d|1[0-2]\d)(?![\d.%])"
         # right after the patient's word, bare or in brackets: "Pt 92, lives alone", "Pt (91)"
         r"|(?<=\b(?:[Pp]t|[Pp]atient|PT)[ \t]\(?)(?:9\d|1[01]\d)(?=\)|[ \t]*[,;])"
+        # between commas after a name or a bracket ("his mother (Parvaneh), 91, on speaker"),
+        # after an age's label and colon ("age on admission face sheet: 90"), "im 90"
+        r"|(?<=(?:\p{Lu}[\p{L}'’-]+|\)),[ \t])(?:9\d|1[01]\d)(?=,[ \t]+\p{L})"
+        r"|(?<=\b[Aa]ge\b[^\n.:;]{0,40}:[ \t]{0,2})(?:9\d|1[01]\d)(?![\d.%/])"
+        r"|(?<=\b(?:im|i\s+am|Im)[ \t]{1,2})(?:9\d|1[01]\d)(?![\d.%/]|[ \t]*(?:%|mg|kg|lbs?))"
         # "her mother, who is 91,", "she's 93 now"
         r"|(?<=\b(?:who\s+is|who's|who’s|is\s+now|she's|he's|she’s|he’s|shes|hes)\s{1,2})"
         r"(?:9\d|1[0-2]\d)(?![\d.%/]|\s*(?:%|mg|kg|lbs?|bpm|mm|cm|min|percent|kg|F\b|°))"
@@ -645,8 +652,9 @@ PATTERNS: tuple[PatternSpec, ...] = (
         "username_after_label",
         USERNAME,
         r"(?<=\b(?:user(?:name)?|login|log-in|user\s*id|userid|uid|screen\s*name|handle|"
-        r"dictated\s+by|transcribed\s+by|transcriptionist|typist|entered\s+by)\s*[:#]\s*)"
-        r"[A-Za-z][\w.-]{1,30}"
+        r"dictated\s+by|transcribed\s+by|transcriptionist|typist|entered\s+by|transcribed|"
+        r"dictated)\s*[:#]\s*)"
+        r"(?!\d)[A-Za-z][\w.-]{0,30}(?:/[A-Za-z0-9]{1,8})?"
         # a staff member's initials or login after the role that made or handled the record:
         # "Sonographer: LMR", "Technician: mcb", "Scanned by pdk", "Scribe: jt"
         r"|(?<=\b(?:sonographer|technician|technologist|tech|scribe|scribed\s+by|scanned\s+by|"
@@ -976,7 +984,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         LOCATION,
         # (on one line: "DOB 2041\nDear Dr. X" is no street)
         r"\b\d{1,6}(?:-?[A-Z])?[ \t]+(?:[NSEW]\.?[ \t]+)?(?:\p{Lu}[\p{L}'.-]*[ \t]+|"
-        r"\d{1,3}(?:st|nd|rd|th)[ \t]+){1,4}"
+        r"\d{1,3}(?:st|nd|rd|th|ST|ND|RD|TH)[ \t]+){1,4}"
         r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|"
         r"Place|Pl|Terrace|Ter|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Trail|Trl|Row|"
         r"Pike|Turnpike|Tpke|Alley|Crescent|Loop|Path|Run|Pass|Plaza|Walk|Commons|Heights|"
@@ -984,6 +992,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"LANE|LN|BLVD|COURT|CT|WAY|Approach|Rise|Gardens|Green|Close|Mews|Grove|Parade|"
         r"Wharf|Quay|Vale|Hill|Bank|Causeway|Wynd|Chase|Croft|Esplanade|Promenade|Embankment|"
         r"Cove|Glen|Crossing|Landing|Mount)\b\.?"
+        # a direction after the street ("711 BROADWAY N", "1402 5TH AVE S")
+        r"(?:[ \t](?:N|S|E|W|NE|NW|SE|SW)\b(?![.'’-]\p{L}))?"
         r"(?:[ \t]?,?\s+(?:(?:Apt|Apartment|Suite|Ste|Unit|Fl|Floor|Room|Rm|Bldg|Building|#)\.?"
         r"\s*[\w-]+|\d{1,3}(?:st|nd|rd|th)[ \t]+(?:Fl|Floor|Flr)\b\.?))?"
         r"|\bP\.?\s?O\.?\s+Box\s+\d+"
@@ -1121,7 +1131,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         HOSPITAL,
         r"\b(?:(?:St\.?|Saint|Mount|Mt\.?)[ \t]+)?(?:\p{Lu}[\p{L}'&.-]*[ \t]+){1,3}"
         + _FACILITY_HEAD
-        + r"\b"
+        # the place it is "of": "First Presbyterian of Bisbee"
+        + r"\b(?:[ \t]of[ \t]\p{Lu}\p{Ll}[\p{L}'-]+(?:[ \t]\p{Lu}\p{Ll}[\p{L}'-]+)?)?"
         r"|\b(?:St\.?|Saint)[ \t]+\p{Lu}\p{Ll}+['’]s\b",
         0.5,
     ),
@@ -1264,11 +1275,27 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.6,
     ),
     PatternSpec(
+        # a practice named by a place and its discipline ("Pioneer Valley GI", "West Acres
+        # Neurology"), not a service's own name ("Peds GI", "Pediatric Neurology")
+        "practice_by_discipline",
+        HOSPITAL,
+        r"\b(?!(?:Peds|Pediatric|Paediatric|Adult|Upper|Lower|General|Child|Outpatient|"
+        r"Inpatient|Interventional|Transplant|Vascular|Surgical|Medical|Clinical|Acute|"
+        r"Behavioral|Cognitive|Stroke|Neuro|Hepatology|Advanced|Consult|Consultant|The)\b)"
+        r"(?:(?:\p{Lu}\p{Ll}[\p{L}'&-]*[ \t]){1,3}(?:GI|Neurology|Gastroenterology)"
+        r"|(?!(?:UPPER|LOWER|PEDS|PEDIATRIC|ADULT|GENERAL|DIVISION|DEPARTMENT|DEPT)\b)"
+        r"(?:[A-Z]{3,}[ \t]){1,3}(?:NEUROLOGY|GASTROENTEROLOGY))\b"
+        r"(?![ \t]+(?:consult|service|team|fellow|attending|resident|bleed|note|clinic\s+note))",
+        0.5,
+    ),
+    PatternSpec(
         "pharmacy_chain",
         HOSPITAL,
         r"\b(?:CVS|Walgreens|Rite[ \t]+Aid|Walmart|Costco|Kroger|Boots|"
-        r"Shoppers[ \t]+Drug[ \t]+Mart)"
-        r"(?:[ \t]+Pharmacy)?(?:[ \t]*#[ \t]*\d+)?",
+        r"Shoppers[ \t]+Drug[ \t]+Mart|(?i:walgreens|rite[ -]aid|duane[ -]reade|labcorp))"
+        r"(?:[ \t]+Pharmacy)?(?:[ \t]*#[ \t]*\d+)?"
+        # a chain or a laboratory named by an English word, only after "at/to/from"
+        r"|(?<=\b(?i:at|to|from|via)[ \t])(?:Quest|QUEST|Kroll|KROLL)\b",
         0.6,
     ),
     PatternSpec(
@@ -1327,12 +1354,26 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.55,
     ),
     PatternSpec(
+        # a house number before a street that needs no suffix: "2941 N Broadway", "711
+        # BROADWAY N"
+        "street_without_suffix",
+        LOCATION,
+        r"\b\d{1,6}[ \t]+(?:[NSEW]\.?[ \t]+)?(?:Broadway|BROADWAY|Bowery|Embarcadero)"
+        r"(?:[ \t](?:N|S|E|W)\b)?",
+        0.6,
+    ),
+    PatternSpec(
         "street_address_lower",
         LOCATION,
         r"\b\d{1,5}[ \t]+(?!(?:min|mins|minutes?|hrs?|hours?|mi|miles?|km|kms|sec|secs|"
-        r"seconds?|days?|weeks?|yrs?|years?|minute's|hour's)\b)"
-        r"(?:[a-z][a-z'-]+[ \t]+){1,3}(?:street|st|avenue|ave|road|rd|lane|ln|"
-        r"drive|dr|court|ct|way|blvd|terrace|ter|place|pl|circle|cir|pkwy|hwy|sq)\b\.?"
+        r"seconds?|days?|weeks?|yrs?|years?|minute's|hour's)\b)(?:[nsew]\.?[ \t]+)?"
+        # the street's words: no unit, count or dose ("2 mm st elevation", "3 times st")
+        r"(?:(?!(?:mm|mg|mcg|ml|cm|kg|g|units?|meq|mmol|times|x|tabs?|caps?|puffs?|drops?|"
+        r"doses?|beats?|bpm|cc|l|lpm|pm|am|hr|mmhg|mo|wk|wks|in|on|at|of|the|per|and|or|to)\b)"
+        r"(?:\d{1,3}(?:st|nd|rd|th)|[a-z][a-z'-]+)[ \t]+){1,3}"
+        r"(?:street|st|avenue|ave|road|rd|lane|ln|drive|dr|court|ct|way|blvd|boulevard|terrace|"
+        r"ter|place|pl|circle|cir|pkwy|parkway|hwy|highway|sq|loop|trail|trl|pike)\b\.?"
+        r"(?![ \t]+(?:elevation|elevations|depression|segment|changes?|wave|t\b))"
         r"(?:,?[ \t]+(?:apt|apartment|suite|ste|unit|flat|room|#)\.?[ \t]*\w+)?"
         # "2 chapel row", "14 stable mews" (not "3 in a row", "5 days in a row")
         r"|\b\d{1,5}[ \t]+(?!(?:in|on|at|of|a|the|per|times?|days?|nights?|weeks?|hours?|"
