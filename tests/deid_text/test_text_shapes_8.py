@@ -95,6 +95,7 @@ KEPT = [
     # a department, unit or team after a care verb
     ("Admitted to ICU, then referred to Cardiology and seen in ED.", "Cardiology"),
     ("Referred to the CMHT for follow-up.", "CMHT"),
+    ("Reviewed by FME by phone.", "FME"),
     ("seen in ED Pritchard was stable", "ED"),
     ("PLACED IN A THUMB SPICA. SEEN AT THE FRACTURE CLINIC.", "THUMB SPICA"),
     # a heading beside a heading, a document type, a label inside a sentence
