@@ -37,7 +37,7 @@ from clinflow.deid.text.lexicon import (
     noun_only_words,
     safe_words,
 )
-from clinflow.deid.text.names import _never_after_cue
+from clinflow.deid.text.names import never_after_cue
 
 Spans = list[tuple[int, int]]
 
@@ -72,7 +72,7 @@ def first_name_word(word: str) -> bool:
     """Right after a title any word is a name but a function, clinical or calendar word and
     a common English word that is no name ("Dr. frank", "dr ng"; not "Dr. office")."""
     key = word.casefold()
-    if key in _never_after_cue() or key in _CREDENTIALS:
+    if key in never_after_cue() or key in _CREDENTIALS:
         return False
     return is_name(word) or key not in _common_not_names()
 
@@ -81,7 +81,7 @@ def next_name_word(word: str) -> bool:
     """A word that continues a name already begun: a listed name, a word that is no English,
     or a rare English word that has no verb, adverb or plural ending ("blackwood")."""
     key = word.casefold()
-    if key in _never_after_cue() or key in _CREDENTIALS:
+    if key in never_after_cue() or key in _CREDENTIALS:
         return False
     if is_name(word) or not is_english_word(word):
         return True
@@ -91,7 +91,7 @@ def next_name_word(word: str) -> bool:
 def strict_name_word(word: str) -> bool:
     """A listed name or a word that is no English (and no function or clinical word)."""
     key = word.casefold()
-    if key in _never_after_cue() or key in _CREDENTIALS:
+    if key in never_after_cue() or key in _CREDENTIALS:
         return False
     return is_name(word) or not is_english_word(word)
 

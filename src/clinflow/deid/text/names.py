@@ -324,7 +324,7 @@ def _function_words() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
-def _never_after_cue() -> frozenset[str]:
+def never_after_cue() -> frozenset[str]:
     """Words that are not a name even right after "d/w" or "Dr.": function words, clinical
     words, eponyms and drugs (common English words such as "Young" or "White" may be)."""
     from spacy.lang.en.stop_words import STOP_WORDS
@@ -393,7 +393,7 @@ def _accept_after_cue(token: _Token, strong: bool, slot: bool = False) -> bool:
             and (not is_vocabulary(token.text) or token.key in noun_only_words())
         )
     if token.key in _clinical() or (token.key in safe_words() and not token.capitalised):
-        if not (strong and token.key not in _never_after_cue()):
+        if not (strong and token.key not in never_after_cue()):
             return False
     if _SPECIALIST.search(token.key) is not None:
         return False  # "Consultant Paediatrician", "with Radiologist"
@@ -403,7 +403,7 @@ def _accept_after_cue(token: _Token, strong: bool, slot: bool = False) -> bool:
         if brand_or_abbreviation_shape(token.text):
             return False  # "from HeartMate 3", "with IADLs"
         if strong:
-            return token.key not in _never_after_cue() or is_name(token.text)
+            return token.key not in never_after_cue() or is_name(token.text)
         return _is_name_word(token)
     # lower case ("d/w holmes", "d/w young"): after a strong cue any word but function,
     # clinical and drug words; after a weak cue ("per holmes") only a listed name
@@ -413,7 +413,7 @@ def _accept_after_cue(token: _Token, strong: bool, slot: bool = False) -> bool:
     # action, not a person; other rare words are taken ("d/w hutchins")
     if token.key.endswith(("ed", "ing")) and is_english_word(token.text):
         return is_name(token.text) or token.key in all_person_names()
-    return token.key not in _never_after_cue() and (
+    return token.key not in never_after_cue() and (
         is_name(token.text)
         or not is_english_word(token.text)
         or token.key in noun_only_words()
@@ -464,7 +464,7 @@ def _take(
                 and not following.all_caps
                 and _is_name_word(following)
                 and not is_english_word(following.text)
-                and token.key not in _never_after_cue()
+                and token.key not in never_after_cue()
             ):
                 break
         if (
@@ -645,7 +645,7 @@ def _capitalised_word_as_name(token: _Token) -> bool:
         and not token.initial
         and len(token.text) >= 3
         and token.key not in _clinical()
-        and token.key not in _never_after_cue() - _function_words()
+        and token.key not in never_after_cue() - _function_words()
         and token.text not in MONTHS
         and token.text not in WEEKDAYS
         and not brand_or_abbreviation_shape(token.text)
