@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clinflow.deid.text.engine import TextDeidentifier
+from clinflow.deid.text.known import KnownIdentifiers
 
 from .helpers import covered, overlapping
 
@@ -148,3 +149,20 @@ def test_any_month_and_two_digit_year_is_found(
     date = f"{month:02d}/{year}" if padded else f"{month}/{year}"
     text = f"History: {lead} {date} at the outside hospital."
     assert covered(text, date, deid.analyze(text))
+
+
+@pytest.mark.parametrize(
+    "institution", ["High", "High School", "Athenaeum", "Church", "State", "Community College"]
+)
+def test_the_patients_town_naming_an_institution_is_caught_whole(
+    deid: TextDeidentifier, institution: str
+) -> None:
+    # (blind_12: the patient's own town inside "<Town> High"; the known-identifier
+    # recognizer found the town alone and left the institution's word readable)
+    known = KnownIdentifiers()
+    known.add_from_patient(
+        {"resourceType": "Patient", "name": [{"family": "Roan", "given": ["Ada"]}],
+         "address": [{"city": "Larkmoor"}]}  # fmt: skip
+    )
+    text = f"Retired teacher, Larkmoor {institution}; lives alone in Larkmoor."
+    assert covered(text, f"Larkmoor {institution}", deid.analyze(text, known))

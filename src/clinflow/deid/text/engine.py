@@ -272,6 +272,10 @@ class TextDeidentifier:
             for start, end, entity in known.find(text):
                 if entity != PERSON and (suffix := _ID_SUFFIX.match(text, end)):
                     end = suffix.end()  # "RX4471902-O6": a part number after the known id
+                elif entity == LOCATION and (named := _NAMED_AFTER_TOWN.match(text, end)):
+                    # the patient's town naming a school, church or library: "Bisbee High",
+                    # "Westfield Athenaeum" (the institution identifies as much as the town)
+                    found.append(Span(start, named.end(), HOSPITAL, "known_identifier", 1.0))
                 found.append(Span(start, end, entity, "known_identifier", 1.0))
             if ocr != text:  # "R0SALES", "MRN 44l7228" in a scanned fax
                 for start, end, entity in known.find(ocr):
@@ -995,6 +999,11 @@ def _with_address_units(text: str, spans: list[Span]) -> list[Span]:
     return _merge(out) if changed else out
 
 
+_NAMED_AFTER_TOWN = re.compile(
+    r"[ \t](?:High(?:[ \t]School)?|Middle[ \t]School|Elementary(?:[ \t]School)?|School|"
+    r"College|University|Academy|Library|Athenaeum|Church|State(?:[ \t]University)?|"
+    r"Community[ \t]College|Senior[ \t]Center|YMCA)\b"
+)
 _ID_SUFFIX = re.compile(r"[-/](?=[A-Za-z]?\d)[A-Za-z]?\d[A-Za-z0-9]{0,2}(?![\w/-])")
 _QUOTED_BEFORE = re.compile(r"[\"“‘']([^\W\d_][\w'’-]*)[\"”’'][ \t]{1,2}$")
 _QUOTED_AFTER = re.compile(r"^[ \t]{1,2}[\"“‘'(]([^\W\d_][\w'’-]*)[\"”’')]")
