@@ -22,7 +22,7 @@ such as ``[PHONE]``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import lru_cache
@@ -285,62 +285,9 @@ class TextDeidentifier:
         for reading in (text,) if ocr == text else (text, ocr):
             self._detect(reading, found, threshold)
         if self._name_rules:
-            for start, end in lowercase_signatures(text, is_vocabulary):
-                found.append(Span(start, end, PERSON, "names_lowercase_signature", 0.6))
-            for start, end in lowercase_relatives(text, is_vocabulary):
-                found.append(Span(start, end, PERSON, "names_lowercase_relative", 0.5))
-            for start, end in employer_owner_names(text, is_vocabulary):
-                found.append(Span(start, end, PERSON, "names_employer_owner", 0.5))
-            for start, end in names_after_room(text, _vocabulary_or_drug, is_name):
-                found.append(Span(start, end, PERSON, "names_after_room", 0.5))
-            for start, end in handle_owners(text, is_vocabulary):
-                found.append(Span(start, end, PERSON, "names_handle_owner", 0.5))
-            for start, end in sign_off_cells(text, is_vocabulary):
-                found.append(Span(start, end, PERSON, "names_table_sign_off", 0.5))
-            for start, end in capitals_in_person_slots(text, is_vocabulary, is_clinical_word):
-                found.append(Span(start, end, PERSON, "names_slot_capitals", 0.6))
-            for start, end in delimited_name_cells(text, is_vocabulary):
-                found.append(Span(start, end, PERSON, "names_table_column", 0.5))
-            # by slot alone, any case, no name list (broad.py, ADR 0123)
-            for start, end in titled_any_case(text):
-                found.append(Span(start, end, PERSON, "names_titled_any_case", 0.55))
-            for start, end in capitals_surname_given(text, _vocabulary_or_drug):
-                found.append(Span(start, end, PERSON, "names_capitals_family_given", 0.5))
-            for start, end in addressed_names(text, _vocabulary_or_drug):
-                found.append(Span(start, end, PERSON, "names_addressed", 0.5))
-            for start, end in names_before_age_sex(text):
-                found.append(Span(start, end, PERSON, "names_before_age_sex", 0.5))
-            for start, end in names_after_patient_label(text):
-                found.append(Span(start, end, PERSON, "names_after_patient_label", 0.5))
-            for start, end in names_in_brackets_after_roles(text):
-                found.append(Span(start, end, PERSON, "names_bracket_after_role", 0.5))
-            for start, end in signatures_at_line_end(text):
-                found.append(Span(start, end, PERSON, "names_signature_line_end", 0.5))
-            for start, end in sites_after_care_verbs(text, is_vocabulary, is_clinical_word):
-                found.append(Span(start, end, HOSPITAL, "site_after_care_verb", 0.5))
-            for start, end in letterhead_sites(text, is_vocabulary, is_clinical_word):
-                found.append(Span(start, end, HOSPITAL, "site_letterhead", 0.5))
-            for start, end in sites_after_labels(text, is_vocabulary, is_clinical_word):
-                found.append(Span(start, end, HOSPITAL, "site_after_label", 0.5))
-            for start, end in lowercase_names_before_credentials(text):
-                found.append(Span(start, end, PERSON, "names_lowercase_credential", 0.5))
+            _apply_rules(_NAME_SLOT_RULES, text, found)
         if self._patterns:
-            for start, end in logins_at_line_end(text, is_vocabulary):
-                found.append(Span(start, end, USERNAME, "username_line_end", 0.5))
-            for start, end in message_handles(text, is_vocabulary):
-                found.append(Span(start, end, USERNAME, "username_handle", 0.5))
-            for start, end in checked_identifiers(text):
-                found.append(Span(start, end, ID, "checked_identifier", 0.8))
-            for start, end in towns_before_postcodes(text):
-                found.append(Span(start, end, LOCATION, "town_before_postcode", 0.55))
-            for start, end in address_lines(text):
-                found.append(Span(start, end, LOCATION, "address_structure", 0.55))
-            for start, end, entity in hl7_fields(text):
-                found.append(Span(start, end, entity, "hl7_field", 0.7))
-            for start, end in foreign_month_dates(text):
-                found.append(Span(start, end, DATE, "date_month_any_language", 0.65))
-            for start, end in places_by_agency_or_plate(text, is_vocabulary):
-                found.append(Span(start, end, LOCATION, "place_agency_or_plate", 0.55))
+            _apply_rules(_LAYOUT_RULES, text, found)
         if self._nlp is not None:
             for ent in self._nlp(text).ents:
                 label = _NER_LABELS.get(ent.label_)
@@ -704,7 +651,7 @@ def _initials_after_names(text: str, found: list[Span]) -> list[Span]:
             if w.casefold() not in _TITLE_KEYS
         ]
         own = "".join(w[0] for w in words).upper()
-        if own and letters.endswith(own[-2:] if len(own) >= 2 else own) and len(own) <= 4:
+        if own and len(own) <= 4 and letters.endswith(own[-2:]):
             out.append(Span(m.start("i"), m.end("i"), PERSON, "name_initials_after", 0.55))
     return out
 
@@ -1049,6 +996,89 @@ _DROP_UPPER = str.maketrans("", "", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 def _vocabulary_or_drug(word: str) -> bool:
     return is_vocabulary(word) or looks_like_drug(word)
+
+
+# A rule run over the whole note: its (start, end) hits, or (start, end, entity) when the
+# table gives no entity; each hit becomes a Span named after the rule, in table order.
+_TextRule = tuple[Callable[[str], Iterable[tuple[Any, ...]]], str | None, str, float]
+
+
+def _apply_rules(rules: tuple[_TextRule, ...], text: str, found: list[Span]) -> None:
+    for rule, entity, source, score in rules:
+        for hit in rule(text):
+            found.append(Span(hit[0], hit[1], entity or hit[2], source, score))
+
+
+_NAME_SLOT_RULES: tuple[_TextRule, ...] = (
+    # run under the policy's name switches: layouts and slots
+    (lambda t: lowercase_signatures(t, is_vocabulary), PERSON, "names_lowercase_signature", 0.6),
+    (lambda t: lowercase_relatives(t, is_vocabulary), PERSON, "names_lowercase_relative", 0.5),
+    (lambda t: employer_owner_names(t, is_vocabulary), PERSON, "names_employer_owner", 0.5),
+    (
+        lambda t: names_after_room(t, _vocabulary_or_drug, is_name),
+        PERSON,
+        "names_after_room",
+        0.5,
+    ),
+    (lambda t: handle_owners(t, is_vocabulary), PERSON, "names_handle_owner", 0.5),
+    (lambda t: sign_off_cells(t, is_vocabulary), PERSON, "names_table_sign_off", 0.5),
+    (
+        lambda t: capitals_in_person_slots(t, is_vocabulary, is_clinical_word),
+        PERSON,
+        "names_slot_capitals",
+        0.6,
+    ),
+    (lambda t: delimited_name_cells(t, is_vocabulary), PERSON, "names_table_column", 0.5),
+    # by slot alone, any case, no name list (broad.py, ADR 0123)
+    (titled_any_case, PERSON, "names_titled_any_case", 0.55),
+    (
+        lambda t: capitals_surname_given(t, _vocabulary_or_drug),
+        PERSON,
+        "names_capitals_family_given",
+        0.5,
+    ),
+    (lambda t: addressed_names(t, _vocabulary_or_drug), PERSON, "names_addressed", 0.5),
+    (names_before_age_sex, PERSON, "names_before_age_sex", 0.5),
+    (names_after_patient_label, PERSON, "names_after_patient_label", 0.5),
+    (names_in_brackets_after_roles, PERSON, "names_bracket_after_role", 0.5),
+    (signatures_at_line_end, PERSON, "names_signature_line_end", 0.5),
+    (
+        lambda t: sites_after_care_verbs(t, is_vocabulary, is_clinical_word),
+        HOSPITAL,
+        "site_after_care_verb",
+        0.5,
+    ),
+    (
+        lambda t: letterhead_sites(t, is_vocabulary, is_clinical_word),
+        HOSPITAL,
+        "site_letterhead",
+        0.5,
+    ),
+    (
+        lambda t: sites_after_labels(t, is_vocabulary, is_clinical_word),
+        HOSPITAL,
+        "site_after_label",
+        0.5,
+    ),
+    (lowercase_names_before_credentials, PERSON, "names_lowercase_credential", 0.5),
+)
+
+_LAYOUT_RULES: tuple[_TextRule, ...] = (
+    # run under the policy's patterns switch
+    (lambda t: logins_at_line_end(t, is_vocabulary), USERNAME, "username_line_end", 0.5),
+    (lambda t: message_handles(t, is_vocabulary), USERNAME, "username_handle", 0.5),
+    (checked_identifiers, ID, "checked_identifier", 0.8),
+    (towns_before_postcodes, LOCATION, "town_before_postcode", 0.55),
+    (address_lines, LOCATION, "address_structure", 0.55),
+    (hl7_fields, None, "hl7_field", 0.7),  # each hit names its own entity
+    (foreign_month_dates, DATE, "date_month_any_language", 0.65),
+    (
+        lambda t: places_by_agency_or_plate(t, is_vocabulary),
+        LOCATION,
+        "place_agency_or_plate",
+        0.55,
+    ),
+)
 
 
 def _title_case_reading(text: str) -> str | None:
