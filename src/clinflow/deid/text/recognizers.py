@@ -1114,19 +1114,6 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.7,
     ),
     PatternSpec(
-        # a medical center's or hospital's initials before one of its units or on a
-        # heading: "TFRMC ICU", "KGMC Emergency Dept.", "SVMC L&D", "at OLMH ED"
-        "site_initials_before_unit",
-        HOSPITAL,
-        r"\b(?!(?:BPH|LVH|RVH|SAH|ICH|IVH|NPH|PPH|TSH|FSH|ACTH|ADH|PTH|DKH|HCH|CMC|IMC|SMC)\b)"
-        r"[A-Z]{2,5}(?:MC|MH|GH|CH|HC|HS|RH|UH)\b"
-        r"(?=[ \t]{1,3}(?:-[ \t])?(?:ICU|MICU|SICU|CCU|NICU|PICU|ED|ER|OR|PACU|L&D|Emergency|"
-        r"Lab|Labs|Laboratory|Pharmacy|Radiology|Imaging|Dept|Department|Cath|Clinic|"
-        r"Cancer|Dialysis|Rehab|Operator|Main|Campus|Ward|[0-9]+[ \t]?(?:EAST|WEST|NORTH|SOUTH)|"
-        r"Location)\b)",
-        0.55,
-    ),
-    PatternSpec(
         "facility_name",
         HOSPITAL,
         r"\b(?:(?:St\.?|Saint|Mount|Mt\.?)[ \t]+)?(?:\p{Lu}[\p{L}'&.-]*[ \t]+){1,3}"
@@ -1872,7 +1859,15 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"[ \t]+(?i:cardiology|neurology|neurosurgery|oncology|"
         r"haematology|hematology|maternity|paediatrics|pediatrics|critical[ \t]care|"
         r"HDU[ \t]crew|switchboard|trauma[ \t]team|burns[ \t]unit)\b"
-        r"|\b(?:ED|A&E)[ \t]?\((?P<phi>[A-Z]{2,5})\)",
+        r"|\b(?:ED|A&E)[ \t]?\((?P<phi>[A-Z]{2,5})\)"
+        # a medical center's or hospital's initials (their last letters say so) before one
+        # of its units, which may be an acronym too: "TFRMC ICU", "SVMC L&D", "KGMC - ED"
+        r"|\b(?!(?:BPH|LVH|RVH|SAH|ICH|IVH|NPH|PPH|TSH|FSH|ACTH|ADH|PTH|DKH|HCH|CMC|IMC|SMC)\b)"
+        r"(?P<phi>[A-Z]{2,5}(?:MC|MH|GH|CH|HC|HS|RH|UH))\b"
+        r"(?=[ \t]{1,3}(?:-[ \t])?(?:ICU|MICU|SICU|CCU|NICU|PICU|ED|ER|OR|PACU|L&D|Emergency|"
+        r"Lab|Labs|Laboratory|Pharmacy|Radiology|Imaging|Dept|Department|Cath|Clinic|"
+        r"Cancer|Dialysis|Rehab|Operator|Main|Campus|Ward|[0-9]+[ \t]?(?:EAST|WEST|NORTH|SOUTH)|"
+        r"Location)\b)",
         0.55,
     ),
     PatternSpec(
