@@ -255,21 +255,13 @@ def verify_inclusion(
     """RFC 9162 §2.1.3.2 inclusion proof verification."""
     if not 0 <= index < size:
         return False
-    fn, sn, r = index, size - 1, leaf
-    for p in proof:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
-            r = node_hash(p, r)
-            if not fn & 1:
-                while fn and not fn & 1:
-                    fn >>= 1
-                    sn >>= 1
-        else:
-            r = node_hash(r, p)
-        fn >>= 1
-        sn >>= 1
-    return sn == 0 and r == root
+    sides = _proof_sides(index, size - 1, len(proof))
+    if sides is None:
+        return False
+    r = leaf
+    for p, on_left in zip(proof, sides, strict=True):
+        r = node_hash(p, r) if on_left else node_hash(r, p)
+    return r == root
 
 
 def verify_consistency(
@@ -291,19 +283,34 @@ def verify_consistency(
     while fn & 1:
         fn >>= 1
         sn >>= 1
+    sides = _proof_sides(fn, sn, len(path) - 1)
+    if sides is None:
+        return False
     fr = sr = path[0]
-    for c in path[1:]:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
+    for c, on_left in zip(path[1:], sides, strict=True):
+        if on_left:
             fr = node_hash(c, fr)
             sr = node_hash(c, sr)
-            if not fn & 1:
-                while fn and not fn & 1:
-                    fn >>= 1
-                    sn >>= 1
         else:
             sr = node_hash(sr, c)
+    return fr == old_root and sr == new_root
+
+
+def _proof_sides(fn: int, sn: int, length: int) -> list[bool] | None:
+    """The walk both RFC 9162 verifications share (§2.1.3.2 and §2.1.4.2): for each of the
+    ``length`` proof hashes, whether it is hashed on the left of the running hash, starting
+    from node ``fn`` of last node ``sn``; None when the proof is too short or too long for
+    that tree (``sn`` must reach 0 exactly at the end)."""
+    sides = []
+    for _ in range(length):
+        if sn == 0:
+            return None
+        on_left = bool(fn & 1) or fn == sn
+        sides.append(on_left)
+        if on_left and not fn & 1:
+            while fn and not fn & 1:
+                fn >>= 1
+                sn >>= 1
         fn >>= 1
         sn >>= 1
-    return fr == old_root and sr == new_root and sn == 0
+    return sides if sn == 0 else None
