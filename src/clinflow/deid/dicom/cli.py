@@ -14,6 +14,7 @@ from clinflow.cli_options import (
     DataDirOption,
     JsonReportOption,
     OutputFolderArgument,
+    audit_log_for,
 )
 from clinflow.config import DataDir
 from clinflow.crypto.keys import KeyRing
@@ -63,13 +64,8 @@ def deid_dicom(
     engine = DicomDeidentifier(compiled, pseudonymizer)
     quarantine = Quarantine(deployment.quarantine_db)
     try:
-        if audit:
-            from clinflow.audit.log import AuditLog
-
-            with AuditLog.open(deployment) as log:
-                report = deidentify_tree(source, target, engine, quarantine, log)
-        else:
-            report = deidentify_tree(source, target, engine, quarantine, None)
+        with audit_log_for(deployment, audit) as log:
+            report = deidentify_tree(source, target, engine, quarantine, log)
     finally:
         quarantine.close()
     if as_json:

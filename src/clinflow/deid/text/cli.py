@@ -9,7 +9,13 @@ from typing import Annotated
 
 import typer
 
-from clinflow.cli_options import DataDirOption, JsonReportOption, OutputFolderArgument
+from clinflow.cli_options import (
+    AuditEventsOption,
+    DataDirOption,
+    JsonReportOption,
+    OutputFolderArgument,
+    audit_log_for,
+)
 from clinflow.config import DataDir
 from clinflow.crypto.keys import KeyRing
 from clinflow.deid.pseudonym import Pseudonymizer
@@ -78,9 +84,7 @@ def deid_text(
     ] = False,
     data_dir: DataDirOption = None,
     as_json: JsonReportOption = False,
-    audit: Annotated[
-        bool, typer.Option("--audit/--no-audit", help="Write AuditEvents (one per note).")
-    ] = True,
+    audit: AuditEventsOption = True,
 ) -> None:
     """De-identify plain-text clinical notes with the same surrogates and date shift as
     `clinflow deid fhir` (project key in the data directory).
@@ -106,15 +110,8 @@ def deid_text(
     quarantine = Quarantine(deployment.quarantine_db)
     try:
         deidentifier = TextDeidentifier(pseudonymizer, policy)
-        if audit:
-            from clinflow.audit.log import AuditLog
-
-            with AuditLog.open(deployment) as log:
-                report = TextDeidRunner(deidentifier, quarantine, patient_id, log).run(
-                    source, target
-                )
-        else:
-            report = TextDeidRunner(deidentifier, quarantine, patient_id).run(source, target)
+        with audit_log_for(deployment, audit) as log:
+            report = TextDeidRunner(deidentifier, quarantine, patient_id, log).run(source, target)
     finally:
         quarantine.close()
     if explain:
