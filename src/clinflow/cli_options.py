@@ -29,6 +29,12 @@ JsonReportOption = Annotated[bool, typer.Option("--json", help="Print the report
 AuditEventsOption = Annotated[
     bool, typer.Option("--audit/--no-audit", help="Write one AuditEvent per input de-identified.")
 ]
+# deid text and deid fhir (a FHIR resource's narrative and notes are free text).
+TextPolicyOption = Annotated[
+    Path | None,
+    typer.Option("--text-policy", show_default=False,
+                 help="Free-text policy YAML (default policies/text.yaml)."),
+]  # fmt: skip
 AuditDsnOption = Annotated[
     str | None,
     typer.Option(

@@ -14,6 +14,7 @@ from clinflow.cli_options import (
     DataDirOption,
     JsonReportOption,
     OutputFolderArgument,
+    TextPolicyOption,
     audit_log_for,
 )
 from clinflow.config import DataDir
@@ -38,14 +39,7 @@ def deid_fhir(
             "also limited-data-set).",
         ),
     ] = None,
-    text_policy: Annotated[
-        Path | None,
-        typer.Option(
-            "--text-policy",
-            show_default=False,
-            help="Free-text policy YAML (default policies/text.yaml).",
-        ),
-    ] = None,
+    text_policy: TextPolicyOption = None,
     validate: Annotated[
         str,
         typer.Option(

@@ -14,18 +14,13 @@ from clinflow.cli_options import (
     DataDirOption,
     JsonReportOption,
     OutputFolderArgument,
+    TextPolicyOption,
     audit_log_for,
 )
 from clinflow.config import DataDir
 from clinflow.crypto.keys import KeyRing
 from clinflow.deid.pseudonym import Pseudonymizer
 from clinflow.errors import ConfigError
-
-TextPolicyOption = Annotated[
-    Path | None,
-    typer.Option("--text-policy", show_default=False,
-                 help="Free-text policy YAML (default policies/text.yaml)."),
-]  # fmt: skip
 
 
 def text_eval(
