@@ -17,6 +17,7 @@ field and never echoing its value; unknown alert → 404. Every response carryin
 it is a mock.
 """
 
+import asyncio
 import functools
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -118,6 +119,7 @@ class ScoringApp:
         # With the AuditLog attached the fast path commits the request's entries with
         # ``append_many_async`` before responding (ADR 0015); a plain sink blocks: FastAPI.
         self.fast_path = service.audit is None or isinstance(service.audit, RequestAudit)
+        self._store_saved: asyncio.Future[None] | None = None  # see _inputs_stored
         self._gate = AccessGate(self._dispatch, control)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -152,10 +154,15 @@ class ScoringApp:
             audit = self.service.audit
             if isinstance(audit, RequestAudit):
                 with audit.collect() as pending:
-                    score = self.service.score_icu_fhir(body, spo2_scale2=scale2)
+                    score = self.service.score_icu_fhir(
+                        body, spo2_scale2=scale2, defer_store=True
+                    )
+                stored = self._inputs_stored()
                 await audit.commit(pending)  # respond once the entries are durable
             else:
-                score = self.service.score_icu_fhir(body, spo2_scale2=scale2)
+                score = self.service.score_icu_fhir(body, spo2_scale2=scale2, defer_store=True)
+                stored = self._inputs_stored()
+            await asyncio.shield(stored)  # ... and the inputs are in the scoring store
         except InputRejected as exc:
             await _send_json(send, 422, rejected_content(exc))
             return
@@ -166,6 +173,30 @@ class ScoringApp:
             await _send_json(send, 500, {"message": type(exc).__name__})
             return
         await _send_json(send, 200, score.risk_assessment(), FHIR_JSON)
+
+
+    def _inputs_stored(self) -> "asyncio.Future[None]":
+        """A future done once the inputs scored so far are in the scoring store.
+
+        The requests scored in one turn of the event loop share one store transaction (a
+        callback queued behind them writes every remembered input at once), instead of one
+        transaction each on the loop thread: a request still responds only after its inputs
+        are stored, as before, and a failed write fails every request of that turn."""
+        saved = self._store_saved
+        if saved is None:
+            loop = asyncio.get_running_loop()
+            saved = self._store_saved = loop.create_future()
+            loop.call_soon(self._store_inputs, saved)
+        return saved
+
+    def _store_inputs(self, saved: "asyncio.Future[None]") -> None:
+        self._store_saved = None
+        try:
+            self.service.save_remembered()
+        except Exception as exc:  # noqa: BLE001 - handed to every request of this turn
+            saved.set_exception(exc)
+        else:
+            saved.set_result(None)
 
 
 def _scale2_flag(query: bytes) -> bool | None:

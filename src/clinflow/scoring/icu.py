@@ -132,9 +132,12 @@ class IcuScoring(ScoringState):
         *,
         spo2_scale2: bool | None = None,
         as_of: datetime | None = None,
+        defer_store: bool = False,
     ) -> IcuScore:
         """Score a Bundle / array of one patient's vital-sign Observations (the patient is
-        the pseudonym in their ``subject.reference``; all must agree)."""
+        the pseudonym in their ``subject.reference``; all must agree). ``defer_store``: the
+        inputs reach the scoring store at the caller's ``save_remembered()`` (the HTTP fast
+        path's one write per event-loop turn)."""
         if isinstance(body, BaseModel):
             body = body.model_dump(exclude_none=True)
         elif isinstance(body, list) and body and isinstance(body[0], BaseModel):
@@ -145,7 +148,7 @@ class IcuScoring(ScoringState):
         readings = [reading for where, res in located for reading in parse_resource(res, where)]
         if not readings:
             raise InputRejected("no usable vital-sign or lab Observations", "body")
-        self._remember([(subject, resource) for _, resource in located])
+        self._remember([(subject, resource) for _, resource in located], defer=defer_store)
         for reading in readings:
             self.features.add(subject, reading)
         when = as_of or max(r.time for r in readings)
