@@ -166,6 +166,10 @@ def annotated_sets(
         # a thirteenth, i2b2-style, written blind while blind12's misses were read; measured
         # once after the last rule of ADR 0124
         ("blind13", annotated_notes_path().with_name("blind_13.jsonl")),
+        # a fourteenth, by a writer blind to the recognizers: US care outside the academic
+        # centre (critical-access hospitals, VA, EMS, nursing homes, schools, dental, OB),
+        # measured once at the start of the 2026-11-30 session, a development set since
+        ("blind14", annotated_notes_path().with_name("blind_14.jsonl")),
         ("dev", dev),
         ("dev2", dev.with_name(DEV2)),
         ("dev3", dev.with_name(DEV3)),
@@ -203,7 +207,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         default=None,
         help="comma-separated annotated sets to measure (default: all present), e.g. "
         "annotated,blind2,blind3,blind4,blind5,blind6,blind7,blind8,blind9,blind10,blind11,blind12,"
-        "blind13,dev,dev2,dev3",
+        "blind13,blind14,dev,dev2,dev3",
     )
     parser.add_argument(
         "--skip-generator",
