@@ -10,7 +10,7 @@ string here is invented for the test (none occurs in any annotated set)."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from clinflow.deid.text.engine import TextDeidentifier
@@ -146,6 +146,8 @@ def test_blind10_look_alikes_are_kept(deid: TextDeidentifier, text: str, safe: s
 def test_any_month_and_two_digit_year_is_found(
     deid: TextDeidentifier, month: int, year: int, padded: bool, lead: str
 ) -> None:
+    # 6/36 and 6/60 are Snellen acuities in metres (kept on purpose), not June '36 or '60
+    assume(not (month == 6 and year in (36, 60)))
     date = f"{month:02d}/{year}" if padded else f"{month}/{year}"
     text = f"History: {lead} {date} at the outside hospital."
     assert covered(text, date, deid.analyze(text))

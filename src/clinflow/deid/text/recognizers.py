@@ -240,7 +240,9 @@ PATTERNS: tuple[PatternSpec, ...] = (
     PatternSpec(
         "date_month_day_year",
         DATE,
-        rf"\b{MONTHS}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+(?:\d{{4}}|['’]\d{{2}})(?!\d)",
+        rf"\b{MONTHS}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+(?:\d{{4}}|['’]\d{{2}})(?!\d)"
+        # VistA/CPRS writes the time after an @: "OCT 08, 2077@14:22:51"
+        r"(?:@\d{1,2}:?\d{2}(?::?\d{2})?(?!\d))?",
         0.9,
         regex.I,
     ),
@@ -563,7 +565,10 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"[^\n\d]{0,25}?(?P<phi>\d{4})(?!\d)"
         r"|\blast[ \t-]?(?:4|four)(?:[ \t]+digits)?[ \t]+(?:of[ \t]+)?(?:the[ \t]+|his[ \t]+|"
         r"her[ \t]+|their[ \t]+|pt'?s[ \t]+)?(?:SSN|SS\#|social[ \t]+security(?:[ \t]+number)?)"
-        r"[ \t:#=-]{1,4}(?P<phi>\d{4})(?!\d)",
+        r"[ \t:#=-]{1,4}(?P<phi>\d{4})(?!\d)"
+        # without the word SSN, as VA notes write it: "(last 4: 4471)", "Last4 2289", "L4 0357"
+        r"|\b(?:last[ \t-]?(?:4|four)|L4)[ \t]*[:#=][ \t]*(?P<phi>\d{4})(?!\d)"
+        r"|\bLast4[ \t:#=]{1,3}(?P<phi>\d{4})(?!\d)",
         0.8,
         regex.I,
     ),
@@ -719,6 +724,20 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"Pallidum|Tuberculosis|Glabrata|Fumigatus)\b)(?:O['’]|Ma?c)?\p{Lu}\p{Ll}+"
         r"(?:-(?:O['’]|Ma?c)?\p{Lu}\p{Ll}+)?\b",
         0.6,
+    ),
+    PatternSpec(
+        # VistA/CPRS note headers and signatures: "AUTHOR: MCCOY,JUNE E", "EXP COSIGNER:
+        # OYELARAN-PIKE,FOLASADE A", "Veteran: TIBBETS,HARLAN EUGENE" (surname, comma and no
+        # space, given names), and the electronic signature "/es/ FOLASADE A OYELARAN-PIKE"
+        "vista_name",
+        PERSON,
+        r"\b(?i:AUTHOR|(?:EXP(?:ECTED)?[ \t]+)?COSIGNER|SIGNED[ \t]+BY|ENTERED[ \t]+BY|"
+        r"VERIFIED[ \t]+BY|ATTENDING|PROVIDER|REQUESTING|ORDERING|VETERAN|PATIENT|RESIDENT|"
+        r"REFERRING|CLINICIAN)[ \t]*:[ \t]*(?P<phi>\p{Lu}[\p{Lu}'’-]+(?:[ \t]\p{Lu}[\p{Lu}'’-]+)?,"
+        r"\p{Lu}[\p{Lu}'’-]+(?:[ \t]\p{Lu}[\p{Lu}'’-]*)?)(?![\p{L}\d])"
+        r"|(?<=/es/[ \t]{1,3})(?P<phi>\p{Lu}[\p{L}'’.-]*(?:[ \t]\p{Lu}[\p{L}'’.-]*){1,3})",
+        0.75,
+        regex.V0,
     ),
     PatternSpec(
         # an initial and a surname with a lower-case particle: "H. de Vries", "P. van der Berg"
@@ -1036,8 +1055,12 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # EMS"), an Irish county after "Co." ("Co. Sligo")
         "county_name",
         LOCATION,
-        r"\b(?P<phi>\p{Lu}\p{Ll}+(?:[ \t]\p{Lu}\p{Ll}+)?)[ \t]+(?:County|Parish|Borough)\b"
-        r"|\b(?P<phi>[A-Z]{3,}(?:[ \t][A-Z]{3,})?)[ \t]+COUNTY\b"
+        # (the head word is part of the place's name: "Tolliver County", "Pinecrest Township")
+        r"\b(?P<phi>\p{Lu}\p{Ll}+(?:[ \t]\p{Lu}\p{Ll}+)?[ \t]+"
+        r"(?:County|Parish|Borough|Township))\b"
+        r"|\b(?P<phi>(?!(?:THE|OF|AND|FOR|IN|AT|TO|BY)\b)[A-Z]{3,}"
+        r"(?:[ \t](?!(?:THE|OF|AND|FOR|IN|AT|TO|BY)\b)[A-Z]{3,})?"
+        r"[ \t]+(?:COUNTY|PARISH|TOWNSHIP))\b"
         r"|\bCo\.[ \t](?P<phi>\p{Lu}\p{Ll}+)",
         0.55,
     ),
@@ -1122,6 +1145,34 @@ PATTERNS: tuple[PatternSpec, ...] = (
         + r"\b(?:[ \t]of[ \t]\p{Lu}\p{Ll}[\p{L}'-]+(?:[ \t]\p{Lu}\p{Ll}[\p{L}'-]+)?)?"
         r"|\b(?:St\.?|Saint)[ \t]+\p{Lu}\p{Ll}+['’]s\b",
         0.5,
+    ),
+    PatternSpec(
+        # organisations named in a note that are no care site but identify as much: a school,
+        # college, church, employer, agency or newspaper ("Pocahontas County HS", "Cross
+        # Timbers Child Guidance", "Greenbrier Timber Co.", "Tolliver County Ledger", "CUSTER
+        # GAP PUBLIC SCHOOLS"); a clinic known by a short head after its place ("Laurel Bend
+        # RHC", "Pine Knob CBOC", "High Desert BH"). Not from a grammar word: "The College".
+        # (A business named by its trade is employers.py's: only a name inside it counts.)
+        "organisation_name",
+        HOSPITAL,
+        r"\b(?!(?:The|A|An|At|To|In|From|Per|Our|His|Her|Their|Your|My|Seen|Saw|Via|And|Or|For|"
+        r"Of|On|With|Patient|Pt|Medical|Hospital|Medicaid|Medicare|Durable|Home|Royal|American|"
+        r"National|British|Joint)\b)"
+        r"(?:(?:\p{Lu}[\p{L}'’-]*|St\.|Mt\.)[ \t]+(?:(?:&|of|and)[ \t]+)?){1,4}"
+        r"(?:Public[ \t]+Schools?|Schools?|High[ \t]+School|Elementary|Middle[ \t]+School|"
+        r"Academy|University|College|Church|Ministries|Council|Agency[ \t]+on[ \t]+Aging|"
+        r"Toxicology|Child[ \t]+Guidance|Visiting[ \t]+Nurses?|Mobile[ \t]+Dental|Co\.|Company|"
+        r"Inc\.?|LLC|Corp\.?|Ledger|Gazette|Tribune|Funeral[ \t]+Home|Correctional[ \t]+"
+        r"(?:Center|Facility)|Tool[ \t]+&[ \t]+Die|Life[ ]?Flight|RHC|CBOC|SHC|Fire[ \t]+(?:&|and)"
+        r"[ \t]+Rescue|Behavioral[ \t]+Health|Counseling[ \t]+(?:Center|Services))(?![\p{L}\d])"
+        r"|\b(?:\p{Lu}\p{Ll}+[ \t]+){2,3}(?:HS|BH)\b"
+        r"|\b(?!(?:THE|OF|AT|TO|IN|FROM|AND|FOR)\b)(?:[A-Z][A-Z'-]+[ \t](?:(?:&|OF|AND)[ \t])?)"
+        r"{1,4}(?:PUBLIC[ \t]+SCHOOLS?|SCHOOLS?|HIGH[ \t]+SCHOOL|ACADEMY|UNIVERSITY|COLLEGE|CHURCH|"
+        r"CHILD[ \t]+GUIDANCE|VISITING[ \t]+NURSES?|MOBILE[ \t]+DENTAL|FUNERAL[ \t]+HOME|COUNCIL|"
+        r"FIRE[ \t]+(?:&|AND)[ \t]+RESCUE|(?:ORAL[ \t]+&[ \t]+)?MAXILLOFACIAL[ \t]+SURGERY|"
+        r"INC\.?|LLC|"
+        r"BEHAVIORAL[ \t]+HEALTH)(?![\p{L}\d])",
+        0.55,
     ),
     PatternSpec(
         "facility_after_cue",
@@ -1331,9 +1382,41 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.5,
     ),
     PatternSpec(
+        # a mobile-home or RV park, with the lot when written: "Lot 22 Hickory Hollow MHP",
+        # "Space 14, Silver Sage RV Park", "Willow Creek Mobile Home Park"
+        "mobile_home_park",
+        LOCATION,
+        r"\b(?:(?:Lot|Space|Site|Trailer|Pad|Unit)[ \t]\#?\d{1,4}[A-Z]?,?[ \t]+)?"
+        r"(?:\p{Lu}[\p{Ll}'’]+[ \t]+){1,3}(?:MHP|Mobile[ \t]+Home[ \t]+(?:Park|Court|Estates|"
+        r"Village|Community)|RV[ \t]+(?:Park|Resort)|Trailer[ \t]+(?:Park|Court|Ct))\b",
+        0.6,
+    ),
+    PatternSpec(
+        # a state's code naming its programme or agency: "WV CHIP", "MO PDMP", "MO HealthNet",
+        # "KY Medicaid", "BCBS KS" (not the codes that are also clinical words: "PA license",
+        # "MD license", "OR staff", "IN Medicaid" read as a preposition)
+        "state_before_program",
+        LOCATION,
+        rf"\b(?!(?:PA|MD|DO|OR|IN|ME|OK|HI|ID|CO|MS|MI|CT|DE)\b){_STATE_ABBR}(?=[ \t]+"
+        r"(?:PDMP|PMP|Medicaid|Medicare|CHIP|HealthNet|Health[ \t]+Net|Quitline|DMV|DHS|DSS|"
+        r"DCFS|DCS|DFS|DOC|DOH|Dept|Department|State[ \t]+Police|Highway[ \t]+Patrol|Lottery|"
+        r"Driver'?s[ \t]+License|DL|hospice)\b)"
+        r"|(?<=\b(?:BCBS|Blue[ \t]+Cross(?:[ \t]+Blue[ \t]+Shield)?(?:[ \t]+of)?)[ \t]+)"
+        rf"{_STATE_ABBR}\b",
+        0.5,
+    ),
+    PatternSpec(
         "route_number",
         LOCATION,
         r"\b(?:Route|Rte|Rt|Hwy|Highway|Interstate)\.?[ \t]?\d{1,3}[A-Z]?\b|\bI-\d{1,3}\b"
+        # county, state, tribal and US roads, with the house number when written: "4417 State
+        # Hwy JJ", "Co Rd 1187", "County Road 412", "Road 881", "BIA Rt 7", "US-2"
+        r"|(?:\b\d{1,5}[ \t]+)?\b(?:(?:State|County|Co\.?|BIA|US|Farm[ \t]+to[ \t]+Market|FM|"
+        r"Ranch)[ \t]+)?(?:Road|Rd|Route|Rte|Rt|Hwy|Highway)\.?[ \t]?(?:\d{1,4}[A-Z]?|"
+        r"(?<=(?:State|County)[ \t]+(?:Road|Rd|Route|Rte|Rt|Hwy|Highway)\.?[ \t])[A-Z]{1,2})\b"
+        r"(?<=\b(?:State|County|Co\.?|BIA|US|Market|FM|Ranch|\d)[ \t]+\S+[ \t]?\S+"
+        r"|\bRoad[ \t]\d+|\bCo\.?[ \t]?Rd\.?[ \t]?\d+)"
+        r"|\bUS-\d{1,3}\b"
         # rural addresses: "Rural Route 2, Box 44", "RR 3 Box 12", "HC 65 Box 120" (RR and HC
         # only with their box: "RR 18" is a respiratory rate)
         r"|\bRural[ \t]+Route[ \t]+\d{1,4}(?:,?[ \t]+Box[ \t]+\d{1,5})?"

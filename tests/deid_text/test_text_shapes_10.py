@@ -1,0 +1,79 @@
+"""Note shapes measured on blind_14 (US care outside the academic centre, written blind;
+measured once, a development set since): VistA/CPRS headers (``DATE OF NOTE: MAR 03,
+2081@09:15``, ``AUTHOR: SURNAME,GIVEN M``, ``/es/`` signatures, the SSN's last four without
+the word SSN), county, state and tribal roads, mobile-home and RV park lots, counties and
+townships with their head word, a state's code naming its programme, and organisations that
+identify as much as a care site (schools, colleges, churches, agencies, newspapers, a clinic
+known by a short head after its place). Every example string here is invented for the test
+(none occurs in any annotated set)."""
+
+from __future__ import annotations
+
+import pytest
+
+from clinflow.deid.text.engine import TextDeidentifier
+
+from .helpers import covered, overlapping
+
+FOUND = [
+    # VistA/CPRS: the date with its time after "@", names in the header and the signature
+    ("LOCAL TITLE: PRIMARY CARE NOTE\nDATE OF NOTE: MAR 03, 2081@09:15", "MAR 03, 2081@09:15"),
+    ("ENTRY DATE: DEC 29, 2080@16:40:02   AUTHOR: X", "DEC 29, 2080@16:40:02"),
+    ("AUTHOR: WEXLER-DUNN,PRISCILLA R   EXP COSIGNER:", "WEXLER-DUNN,PRISCILLA R"),
+    ("EXP COSIGNER: HALVORSEN,ANDERS", "HALVORSEN,ANDERS"),
+    ("/es/ PRISCILLA R WEXLER-DUNN\nNURSE PRACTITIONER", "PRISCILLA R WEXLER-DUNN"),
+    ("Veteran: QUILLEN,BOYD ARLO   (last 4: 6618)", "QUILLEN,BOYD ARLO"),
+    ("Veteran: QUILLEN,BOYD ARLO   (last 4: 6618)", "6618"),
+    ("Pt identity confirmed, Last4 3307, DOB verified.", "3307"),
+    # rural roads with and without a house number; park lots
+    ("lives at 2210 State Hwy KK outside town", "2210 State Hwy KK"),
+    ("gravel drive off Co Rd 740, blue mailbox", "Co Rd 740"),
+    ("house on County Road 218 past the bridge", "County Road 218"),
+    ("ranch 12 mi N on Road 460; son checks on him", "Road 460"),
+    ("single-vehicle rollover on BIA Rt 19 at dusk", "BIA Rt 19"),
+    ("pass closed on US-12 overnight", "US-12"),
+    ("home: Lot 31 Pinyon Flats MHP, east of the grain elevator", "Lot 31 Pinyon Flats MHP"),
+    ("Found at Space 6, Juniper Wash RV Park by a neighbour", "Space 6, Juniper Wash RV Park"),
+    # a county or township with its head word, in any case
+    ("WESTBROOK COUNTY SHERIFF - INCIDENT 22", "WESTBROOK COUNTY"),
+    ("transported by Hale County EMS; grandmother in Ashgrove Township", "Ashgrove Township"),
+    # a state's code naming its programme or agency
+    ("Checked NE PDMP 4/2: one prescriber.", "NE"),
+    ("Enrolled in KY Medicaid last spring.", "KY"),
+    ("Insurance: BCBS TN member ID on card", "TN"),
+    # organisations named in the note
+    ("Teacher at Fenwick Ridge Elementary called about absences.", "Fenwick Ridge Elementary"),
+    ("Plays football for Harlan Creek County HS.", "Harlan Creek County HS"),
+    ("Attends Brightmoor Baptist Church weekly.", "Brightmoor Baptist Church"),
+    ("Referred to Tamarack Valley Child Guidance for PCIT.", "Tamarack Valley Child Guidance"),
+    ("Toxicology sent to Keystone Regional Toxicology.", "Keystone Regional Toxicology"),
+    ("Notice ran in the Bellmont County Gazette.", "Bellmont County Gazette"),
+    ("Works nights at Ridgeway Feed & Seed Co. since March.", "Ridgeway Feed & Seed Co."),
+    ("PCP: Sawtooth Pass RHC (NP on site).", "Sawtooth Pass RHC"),
+    ("Seen at Cedar Knob CBOC for labs.", "Cedar Knob CBOC"),
+    ("Outpatient therapist at Red Mesa BH weekly.", "Red Mesa BH"),
+    ("FARRINGDON HILLS PUBLIC SCHOOLS - NURSE OFFICE", "FARRINGDON HILLS PUBLIC SCHOOLS"),
+    ("BRAMLEY CREEK VOLUNTEER FIRE & RESCUE\nRUN REPORT", "BRAMLEY CREEK VOLUNTEER FIRE & RESCUE"),
+    ("Call from Upper Delta Area Agency on Aging re meals.", "Upper Delta Area Agency on Aging"),
+]
+
+KEPT = [
+    # clinical and generic words in the same shapes
+    ("Patient: stable,afebrile overnight", "stable,afebrile"),
+    ("/es/ electronically signed on file", "electronically signed"),
+    ("No pain in last 4 weeks; BP 120/80", "4 weeks"),
+    ("Per The Royal College guidance, repeat at 6 wk.", "Royal College"),
+    ("Zolpidem 5 mg HS prn sleep", "HS"),
+    ("MD license on file; OR staff aware", "OR staff"),
+    ("Rd 5 mm lesion, Rt 2nd toe", "Rt 2nd"),
+]
+
+
+@pytest.mark.parametrize(("text", "phi"), FOUND)
+def test_blind14_shapes_are_found(deid: TextDeidentifier, text: str, phi: str) -> None:
+    assert covered(text, phi, deid.analyze(text))
+
+
+@pytest.mark.parametrize(("text", "safe"), KEPT)
+def test_blind14_look_alikes_are_kept(deid: TextDeidentifier, text: str, safe: str) -> None:
+    assert overlapping(text, safe, deid.analyze(text)) == []
