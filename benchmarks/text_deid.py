@@ -170,6 +170,10 @@ def annotated_sets(
         # centre (critical-access hospitals, VA, EMS, nursing homes, schools, dental, OB),
         # measured once at the start of the 2026-11-30 session, a development set since
         ("blind14", annotated_notes_path().with_name("blind_14.jsonl")),
+        # a fifteenth, by another writer blind to the recognizers (half non-US English care:
+        # NHS, Scotland, Ireland, Australia, NZ, Canada, India, South Africa; half hurried US
+        # inpatient notes, sign-out lists), measured once after blind14's rules (ADR 0125)
+        ("blind15", annotated_notes_path().with_name("blind_15.jsonl")),
         ("dev", dev),
         ("dev2", dev.with_name(DEV2)),
         ("dev3", dev.with_name(DEV3)),
@@ -207,7 +211,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         default=None,
         help="comma-separated annotated sets to measure (default: all present), e.g. "
         "annotated,blind2,blind3,blind4,blind5,blind6,blind7,blind8,blind9,blind10,blind11,blind12,"
-        "blind13,blind14,dev,dev2,dev3",
+        "blind13,blind14,blind15,dev,dev2,dev3",
     )
     parser.add_argument(
         "--skip-generator",
