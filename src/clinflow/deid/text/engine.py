@@ -29,6 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+import regex  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field
 
 from clinflow.config import policies_dir
@@ -294,6 +295,7 @@ class TextDeidentifier:
                 if label is not None and ner_vote_counts(ent.text, label):
                     found.append(Span(ent.start_char, ent.end_char, label, "spacy_ner", 0.5))
         if self._name_rules:
+            found.extend(_nicknames(text, found))
             found.extend(_propagated_names(text, found))
             people = [(s.start, s.end) for s in found if s.entity == PERSON]
             for start, end in lowercase_family_after(text, people):
@@ -654,6 +656,54 @@ def _initials_after_names(text: str, found: list[Span]) -> list[Span]:
         if own and len(own) <= 4 and letters.endswith(own[-2:]):
             out.append(Span(m.start("i"), m.end("i"), PERSON, "name_initials_after", 0.55))
     return out
+
+
+# a nickname the note gives with a person's name, in quotes or in parentheses:
+# 'WHITFIELD-BANKS, JEROME ("JJ")', 'Padraig (Paddy) Coughlan', 'Margaret "Peggy" Olsen'
+_NICKNAME = regex.compile(
+    r"[ \t]*(?:\([ \t]*(?P<quote>[\"“‘'])?(?P<nick>\p{Lu}[\p{L}'’.-]{0,14})[\"”’']?[ \t]*\)"
+    r"|(?P<quote>[\"“‘'])(?P<nick>\p{Lu}[\p{L}'’.-]{0,14})[\"”’'])",
+    regex.V0,
+)
+
+
+def _nicknames(text: str, found: list[Span]) -> list[Span]:
+    """A nickname written right after (or inside) a name found in the note, and every other
+    place the note writes it as given ("pt in 419 JJ asking for ..."): quoted, any word that
+    is no clinical one; in parentheses, between the given name and the surname, or after the
+    name when it is a given name ("(Dad)", "(MD)", "(RMO)" and a company's "(Medtronic)" are
+    none)."""
+    nicknames: set[str] = set()
+    starts = {span.start for span in found if span.entity == PERSON}
+    for span in found:
+        if span.entity != PERSON:
+            continue
+        matches = [_NICKNAME.match(text, span.end)]
+        matches.extend(_NICKNAME.finditer(text, span.start, span.end))
+        for match in matches:
+            if match is None:
+                continue
+            nick = match.group("nick")
+            if is_clinical_word(nick) or nick.casefold() in _TITLE_KEYS:
+                continue
+            # between the given name and the surname
+            after = match.end()
+            while after < len(text) and text[after] in " \t":
+                after += 1
+            inside = match.end() <= span.end or after in starts
+            if match.group("quote") or inside or (is_name(nick) and not nick.isupper()):
+                nicknames.add(nick)
+    if not nicknames:
+        return []
+    pattern = regex.compile(
+        r"(?<![\p{L}\d'’-])(?:"
+        + "|".join(regex.escape(n) for n in sorted(nicknames, key=len, reverse=True))
+        + r")(?![\p{L}\d'’-])",
+        regex.V0,
+    )
+    return [
+        Span(m.start(), m.end(), PERSON, "names_nickname", 0.6) for m in pattern.finditer(text)
+    ]
 
 
 def _propagated_names(text: str, found: list[Span]) -> list[Span]:

@@ -777,8 +777,13 @@ _PLACE_CUE = regex.compile(
     # "Marrow Creek Pharmacy in Gleason"
     r"|\b(?:son|daughter|dad|mom|mother|father|brother|sister|wife|husband|parents|family|"
     r"grandson|granddaughter|grandparents|aunt|uncle|niece|nephew|cousin|friends?|"
-    r"pharmacy|clinic|hospital|practice|facility)(?:[ \t]+(?:is|are|lives|live|who[ \t]+lives))?"
-    r"[ \t]+(?:in|near|outside)[ \t]+",
+    r"pharmacy|clinic|hospital|practice|facility)"
+    # (the relative's own name between: "sister Folake Adeyemo in Atlanta")
+    r"(?:[ \t]+(?-i:\p{Lu})[\p{L}'’-]+){0,3}(?:[ \t]+(?:is|are|lives|live|who[ \t]+lives))?"
+    r"[ \t]+(?:in|near|outside)[ \t]+"
+    # where someone was a child: "as a child in Thessaloniki"
+    r"|\bas[ \t]+an?[ \t]+(?:child|kid|boy|girl|teen|teenager|young[ \t]+(?:man|woman))"
+    r"[ \t]+(?:in|near)[ \t]+",
     regex.I | regex.V0,
 )
 

@@ -308,7 +308,10 @@ PATTERNS: tuple[PatternSpec, ...] = (
     PatternSpec(
         "date_day_of_month",
         DATE,
-        rf"\b\d{{1,2}}(?:st|nd|rd|th)\s+(?:of\s+)?{_MONTH_ANY}\b",
+        # (with "the" and a range's first day when written: "the 12th of September",
+        # "2nd-3rd March")
+        rf"\b(?:the\s+)?(?:\d{{1,2}}(?:st|nd|rd|th)?[-–])?\d{{1,2}}(?:st|nd|rd|th)\s+(?:of\s+)?"
+        rf"{_MONTH_ANY}\b",
         0.7,
     ),
     PatternSpec(
@@ -1061,7 +1064,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"|\b(?P<phi>(?!(?:THE|OF|AND|FOR|IN|AT|TO|BY)\b)[A-Z]{3,}"
         r"(?:[ \t](?!(?:THE|OF|AND|FOR|IN|AT|TO|BY)\b)[A-Z]{3,})?"
         r"[ \t]+(?:COUNTY|PARISH|TOWNSHIP))\b"
-        r"|\bCo\.[ \t](?P<phi>\p{Lu}\p{Ll}+)",
+        r"|\b(?P<phi>Co\.[ \t]\p{Lu}\p{Ll}+)",
         0.55,
     ),
     PatternSpec(
