@@ -113,3 +113,15 @@ def test_no_nickname_from_roles_or_companies(deid: TextDeidentifier, text: str) 
     assert not any(
         "names_nickname" in (span.recognizer, *span.sources) for span in spans
     ), spans
+
+
+def test_state_codes_come_from_one_list() -> None:
+    """The rules that read a state's postal code derive it from lexicon.US_STATE_CODES: 50
+    states, DC and Puerto Rico, each rule leaving out only the codes that are words where it
+    looks (Delaware after a town was missing from one hand-written copy)."""
+    from clinflow.deid.text.lexicon import US_STATE_CODES, state_codes
+
+    assert len(set(US_STATE_CODES)) == 52
+    assert "DE" in state_codes(excluding="MD PA PR").split("|")
+    assert "or" not in state_codes(excluding="ID IN LA ME OR DE PR", lower=True).split("|")
+

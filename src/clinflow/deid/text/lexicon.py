@@ -265,6 +265,23 @@ def is_english_word(word: str) -> bool:
     return False
 
 
+# The postal codes of the US states, DC and Puerto Rico: the one list every rule that reads a
+# state code derives its alternation from (each rule leaves out the codes that are words or
+# credentials where it looks: ``state_codes(excluding=...)``).
+US_STATE_CODES = (
+    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH "
+    "NJ NM NY NC ND OH OK OR PA PR RI SC SD TN TX UT VT VA WA WV WI WY"
+).split()
+
+
+def state_codes(excluding: str = "", lower: bool = False) -> str:
+    """A regex alternation of ``US_STATE_CODES`` without the space-separated codes in
+    ``excluding``, in lower case when asked."""
+    left_out = set(excluding.upper().split())
+    codes = [code for code in US_STATE_CODES if code not in left_out]
+    return "|".join(code.lower() if lower else code for code in codes)
+
+
 @lru_cache(maxsize=1)
 def us_states() -> tuple[frozenset[str], frozenset[str]]:
     """(state names casefolded, two-letter abbreviations upper case)."""

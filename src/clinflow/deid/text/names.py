@@ -35,6 +35,7 @@ from clinflow.deid.text.lexicon import (
     is_name,
     noun_only_words,
     safe_words,
+    state_codes,
 )
 
 NameHit = tuple[int, int, str, float]
@@ -820,14 +821,14 @@ _COUNTRY_IN_ADDRESS = regex.compile(
     regex.V0,
 )
 _LINE_END = regex.compile(r"[ \t]*(?:\n|\Z)", regex.V0)
+# (not the codes that are English words in lower case: "id", "in", "la", "me", "or", "de")
 _LOWER_STATE = regex.compile(
-    r",?[ \t]{1,2}(al|ak|az|ar|ca|co|ct|dc|fl|ga|hi|ia|il|ks|ky|md|ma|mi|mn|ms|mo|mt|ne|nv|nh|"
-    r"nj|nm|ny|nc|nd|oh|ok|pa|ri|sc|sd|tn|tx|ut|vt|va|wa|wv|wi|wy)\b(?![\w-])",
+    rf",?[ \t]{{1,2}}({state_codes(excluding='ID IN LA ME OR DE PR', lower=True)})\b(?![\w-])",
     regex.V0,
 )
+# (not the credentials "MD" and "PA" after a name-like town: "Jackson, MD")
 _STATE_AFTER_CITY = regex.compile(
-    r",?[ \t]{1,2}(AL|AK|AZ|AR|CA|CO|CT|DC|FL|GA|HI|IA|ID|IL|IN|KS|KY|LA|MA|ME|MI|MN|MO|MS|MT|"
-    r"NC|ND|NE|NH|NJ|NM|NV|NY|OH|OK|OR|RI|SC|SD|TN|TX|UT|VA|VT|WA|WI|WV|WY)"
+    rf",?[ \t]{{1,2}}({state_codes(excluding='MD PA PR')})"
     r"(?![\w'’-]|\.\w)(?=[ \t]*(?:$|[,.;:)]|\d{5})|[ \t](?:in|on|at|from|to|and|normally|"
     r"since|until|area|native|resident)\b)",
     regex.V0 | regex.M,

@@ -32,6 +32,7 @@ from clinflow.deid.text.known import (
     SSN,
     KnownIdentifiers,
 )
+from clinflow.deid.text.lexicon import state_codes
 
 AGE = "AGE"
 URL = "URL"
@@ -97,10 +98,7 @@ _HOLIDAY = (
     r"Palm\s+Sunday|Holi|Navratri|Lohri|Pongal|Onam|Vesak|Tết|Tet|Nowruz|Hogmanay|"
     r"Thanksgiving\s+weekend|Easter\s+(?:weekend|Monday)|Christmas\s+(?:weekend|week))"
 )
-_STATE_ABBR = (
-    r"(?:AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|"
-    r"NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|PR|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY)"
-)
+_STATE_ABBR = f"(?:{state_codes()})"
 _STATE_NAME = (
     r"(?:Alabama|Alaska|Arizona|Arkansas|California|Colorado|Connecticut|Delaware|Florida|"
     r"Georgia|Hawaii|Idaho|Illinois|Indiana|Iowa|Kansas|Kentucky|Louisiana|Maine|Maryland|"
