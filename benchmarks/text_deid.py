@@ -174,6 +174,12 @@ def annotated_sets(
         # NHS, Scotland, Ireland, Australia, NZ, Canada, India, South Africa; half hurried US
         # inpatient notes, sign-out lists), measured once after blind14's rules (ADR 0125)
         ("blind15", annotated_notes_path().with_name("blind_15.jsonl")),
+        # two more, by two writers blind to the recognizers and to each other, written while
+        # blind14/15 were read: blind16 (i2b2/MIMIC-style academic-centre records), blind17
+        # (psychiatry, genetics, transplant, contact tracing, telehealth, occupational health,
+        # clinicians abroad); measured once after the last rule of ADR 0125
+        ("blind16", annotated_notes_path().with_name("blind_16.jsonl")),
+        ("blind17", annotated_notes_path().with_name("blind_17.jsonl")),
         ("dev", dev),
         ("dev2", dev.with_name(DEV2)),
         ("dev3", dev.with_name(DEV3)),
@@ -211,7 +217,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         default=None,
         help="comma-separated annotated sets to measure (default: all present), e.g. "
         "annotated,blind2,blind3,blind4,blind5,blind6,blind7,blind8,blind9,blind10,blind11,blind12,"
-        "blind13,blind14,blind15,dev,dev2,dev3",
+        "blind13,blind14,blind15,blind16,blind17,dev,dev2,dev3",
     )
     parser.add_argument(
         "--skip-generator",
