@@ -76,7 +76,27 @@ FOUND += [
     ("brother Oyelowo Adebanjo in Leicester will visit", "Leicester"),
 ]
 
+# from blind_16/17 (measured once, then read): religious holidays, the age someone died at,
+# log-ins after "account"/as an in-basket/as a typist, banks, police stations, ministries, a
+# care site's named building, a state by its style, a middle initial between two names
+# (insurers stay: a carrier names no person nor place)
+FOUND += [
+    ("second child born Eid al Fitr at home", "Eid al Fitr"),
+    ("Her uncle Teodor died in 2069 at 96.", "96"),
+    ("synced to the pump portal (your account kbrannagh) overnight", "kbrannagh"),
+    ("Results routed via hpellegrin in-basket for review.", "hpellegrin"),
+    ("Electronically signed 3/3/81 (rt/mquell)", "mquell"),
+    ("cannot name her bank (Tillman Ridge Savings) or balance", "Tillman Ridge Savings"),
+    ("Officer from Northgate Police Station took a statement.", "Northgate Police Station"),
+    ("retired from the Federal Ministry of Mines in 2070", "Federal Ministry of Mines"),
+    ("f/u in the Ellery Building 2nd floor, suite 240", "Ellery Building"),
+    ("COMMONWEALTH OF KENTUCKY - DISTRICT COURT", "KENTUCKY"),
+]
+
 KEPT = [
+    ("died at 92 kg after a 3-week illness", "92"),
+    ("Carrier: Granite Mutual Comp, adjuster on leave", "Granite Mutual"),
+    ("meet in the Main Building lobby", "Main Building"),
     ("husband enrolled in NKR pool last year", "NKR"),
     # clinical and generic words in the same shapes
     ("Patient: stable,afebrile overnight", "stable,afebrile"),
@@ -125,3 +145,17 @@ def test_state_codes_come_from_one_list() -> None:
     assert "DE" in state_codes(excluding="MD PA PR").split("|")
     assert "or" not in state_codes(excluding="ID IN LA ME OR DE PR", lower=True).split("|")
 
+
+
+def test_middle_initial_between_known_names_is_found(deid: TextDeidentifier) -> None:
+    from clinflow.deid.text.known import KnownIdentifiers
+
+    known = KnownIdentifiers()
+    known.add_from_patient(
+        {
+            "resourceType": "Patient",
+            "name": [{"family": "Lindqvist-Oyelaran", "given": ["Marisol"]}],
+        }
+    )
+    text = "In the matter of: MARISOL T. LINDQVIST-OYELARAN, respondent."
+    assert covered(text, "MARISOL T. LINDQVIST-OYELARAN", deid.analyze(text, known))

@@ -297,6 +297,7 @@ class TextDeidentifier:
         if self._name_rules:
             found.extend(_nicknames(text, found))
             found.extend(_propagated_names(text, found))
+            found.extend(_initials_between_names(text, found))
             people = [(s.start, s.end) for s in found if s.entity == PERSON]
             for start, end in lowercase_family_after(text, people):
                 found.append(Span(start, end, PERSON, "names_lowercase_family", 0.5))
@@ -704,6 +705,23 @@ def _nicknames(text: str, found: list[Span]) -> list[Span]:
     return [
         Span(m.start(), m.end(), PERSON, "names_nickname", 0.6) for m in pattern.finditer(text)
     ]
+
+
+# a middle initial between a given name and a surname found apart: "CORDELIA P. ABERNETHY"
+_MIDDLE_INITIAL = regex.compile(r"[ \t]+\p{Lu}\.?[ \t]+", regex.V0)
+
+
+def _initials_between_names(text: str, found: list[Span]) -> list[Span]:
+    """The initial between two names the note writes one after the other."""
+    people = sorted((s.start, s.end) for s in found if s.entity == PERSON)
+    ends = {end for _, end in people}
+    starts = {start for start, _ in people}
+    initials: list[Span] = []
+    for end in ends:
+        match = _MIDDLE_INITIAL.match(text, end)
+        if match is not None and match.end() in starts:
+            initials.append(Span(end, match.end(), PERSON, "names_middle_initial", 0.6))
+    return initials
 
 
 def _propagated_names(text: str, found: list[Span]) -> list[Span]:

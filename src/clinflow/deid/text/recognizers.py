@@ -396,7 +396,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # "christmas", "Chinese New Year"; the short ones (Holi, Tet, Eid, Onam) capitalised
         "date_holiday",
         DATE,
-        rf"\b(?!(?i:holi|tet|eid|onam)\b){_HOLIDAY}\b|\b(?-i:Holi|Tet|Eid|Onam)\b",
+        rf"\b(?!(?i:holi|tet|eid|onam)\b){_HOLIDAY}\b"
+        r"|\b(?-i:Holi|Tet|Eid(?:[ \t]+(?i:al|ul)[- \t](?:Fitr|Adha))?|Onam)\b",
         0.5,
         regex.I,
     ),
@@ -477,6 +478,9 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"|(?<=\b(?:who\s+is|who's|who’s|is\s+now|she's|he's|she’s|he’s|shes|hes)\s{1,2})"
         r"(?:9\d|1[0-2]\d)(?![\d.%/]|\s*(?:%|mg|kg|lbs?|bpm|mm|cm|min|percent|kg|F\b|°))"
         r"|(?<=\b\p{Lu}[\p{L}'’-]+,[ \t]{1,2})(?:9\d|1[01]\d)(?=[ \t]*(?:,|;|\(|yo\b|y/o|y\b))"
+        # the age someone died at: "died May 3 at 94", "passed away in 2071 aged 96"
+        r"|(?<=\b(?:died|passed\s+away|passed|death)\b[^\n.;]{0,30}?\b(?:at|aged)[ \t])"
+        r"(?:9\d|1[01]\d)(?![\d%/]|\.\d|[ \t]*(?:kg|lbs?|mg|mm|cm|bpm|F\b|°|percent))"
         r"|\b(?:nonagenarian|centenarian|ninety|one\s+hundred)(?:[-\s](?:one|two|three|four|"
         r"five|six|seven|eight|nine))?(?=[-\s](?:years?|yo|y/o|-year)|\b)",
         0.85,
@@ -671,7 +675,13 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"phone|hand|pcp|icu|ed|er|or)\b)"
         r"[A-Za-z]{2,4}(?![\w.@/-])"
         r"|(?<=\b(?:user(?:name)?|login|user\s*id|userid|account|handle|by)\s+)"
-        r"[a-z][a-z._-]{1,20}\d{1,6}[a-z]*\b",
+        r"[a-z][a-z._-]{1,20}\d{1,6}[a-z]*\b"
+        # a log-in written after "account" or as an in-basket: "your account tvdmolen", "via
+        # fwachowski in-basket" (lower case only: "account Medicaid" is no log-in)
+        r"|(?<=\b(?:your|his|her|my|the)[ \t]+(?-i:account)[ \t]+)(?-i:[a-z][a-z0-9._]{4,20})\b"
+        r"|(?<=\bvia[ \t]+)(?-i:[a-z][a-z0-9._]{4,20})(?=[ \t]+in-?basket\b)"
+        # the author's and the typist's initials in brackets at a signature: "(wo/tfenn)"
+        r"|(?<=\((?!am/pm\))(?-i:[a-z]{2,4})/)(?-i:[a-z]{2,10})(?=\))",
         0.7,
         regex.I,
     ),
@@ -1165,7 +1175,15 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"Toxicology|Child[ \t]+Guidance|Visiting[ \t]+Nurses?|Mobile[ \t]+Dental|Co\.|Company|"
         r"Inc\.?|LLC|Corp\.?|Ledger|Gazette|Tribune|Funeral[ \t]+Home|Correctional[ \t]+"
         r"(?:Center|Facility)|Tool[ \t]+&[ \t]+Die|Life[ ]?Flight|RHC|CBOC|SHC|Fire[ \t]+(?:&|and)"
-        r"[ \t]+Rescue|Behavioral[ \t]+Health|Counseling[ \t]+(?:Center|Services))(?![\p{L}\d])"
+        r"[ \t]+Rescue|Behavioral[ \t]+Health|Counseling[ \t]+(?:Center|Services)|"
+        # banks, police stations, ministries, a care site's named building (not insurers: a
+        # carrier names no person nor place, and most annotators leave it)
+        r"Savings|Bank|Credit[ \t]+Union|Police[ \t]+(?:Station|Department|Dept\.?)|"
+        r"Sheriff['’]s[ \t]+Office|"
+        r"Ministry[ \t]+of[ \t]+\p{Lu}\p{Ll}+|"
+        r"(?<!\b(?:Main|Research|Medical|Office|Administration|Outpatient|Inpatient|Clinical|"
+        r"North|South|East|West|New|Old|Federal|State|County|City|Professional|Parking)[ \t]+)"
+        r"(?:Building|Pavilion|Tower))(?![\p{L}\d])"
         r"|\b(?:\p{Lu}\p{Ll}+[ \t]+){2,3}(?:HS|BH)\b"
         r"|\b(?!(?:THE|OF|AT|TO|IN|FROM|AND|FOR)\b)(?:[A-Z][A-Z'-]+[ \t](?:(?:&|OF|AND)[ \t])?)"
         r"{1,4}(?:PUBLIC[ \t]+SCHOOLS?|SCHOOLS?|HIGH[ \t]+SCHOOL|ACADEMY|UNIVERSITY|COLLEGE|CHURCH|"
@@ -1405,6 +1423,15 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"|(?<=\b(?:BCBS|Blue[ \t]+Cross(?:[ \t]+Blue[ \t]+Shield)?(?:[ \t]+of)?)[ \t]+)"
         rf"{_STATE_ABBR}\b",
         0.5,
+    ),
+    PatternSpec(
+        # a state named by its style, in any case: "STATE OF WISCONSIN", "Commonwealth of
+        # Massachusetts"
+        "state_of_name",
+        LOCATION,
+        rf"(?<=\b(?:State|Commonwealth)[ \t]+of[ \t]+){_STATE_NAME}\b",
+        0.6,
+        regex.I,
     ),
     PatternSpec(
         "route_number",
