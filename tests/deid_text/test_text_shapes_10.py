@@ -91,12 +91,14 @@ FOUND += [
     ("retired from the Federal Ministry of Mines in 2070", "Federal Ministry of Mines"),
     ("f/u in the Ellery Building 2nd floor, suite 240", "Ellery Building"),
     ("COMMONWEALTH OF KENTUCKY - DISTRICT COURT", "KENTUCKY"),
+    ("OKOMFO ADJEI TEACHING HOSPITAL, TAMALE -- RENAL CLINIC", "TAMALE"),
 ]
 
 KEPT = [
     ("died at 92 kg after a 3-week illness", "92"),
     ("Carrier: Granite Mutual Comp, adjuster on leave", "Granite Mutual"),
     ("meet in the Main Building lobby", "Main Building"),
+    ("ST OSWALD HOSPITAL, DEPARTMENT OF MEDICINE", "DEPARTMENT"),
     ("husband enrolled in NKR pool last year", "NKR"),
     # clinical and generic words in the same shapes
     ("Patient: stable,afebrile overnight", "stable,afebrile"),

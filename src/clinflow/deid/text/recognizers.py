@@ -1425,6 +1425,16 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.5,
     ),
     PatternSpec(
+        # a town in capitals after a care site's name in capitals and a comma, as letterheads
+        # write it: "... TEACHING HOSPITAL, KUMASI", "... INFIRMARY, DUNDEE"
+        "town_after_hospital_upper",
+        LOCATION,
+        r"(?<=\b(?:HOSPITAL|CLINIC|INFIRMARY|MEDICAL[ \t]+CENT(?:ER|RE)|HEALTH[ \t]+CENT(?:ER|RE)|"
+        r"HOSPICE),[ \t]{1,2})(?!(?:DEPARTMENT|DEPT|DIVISION|SECTION|UNIT|WARD|CLINIC|SERVICES?|"
+        r"INC|LLC|LTD|PLC|NHS|TRUST|THE|OF|AND)\b)[A-Z]{3,}(?:[ \t][A-Z]{3,})?(?![\p{L}\d])",
+        0.55,
+    ),
+    PatternSpec(
         # a state named by its style, in any case: "STATE OF WISCONSIN", "Commonwealth of
         # Massachusetts"
         "state_of_name",
