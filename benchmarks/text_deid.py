@@ -180,6 +180,11 @@ def annotated_sets(
         # clinicians abroad); measured once after the last rule of ADR 0125
         ("blind16", annotated_notes_path().with_name("blind_16.jsonl")),
         ("blind17", annotated_notes_path().with_name("blind_17.jsonl")),
+        # and two more, written blind while blind16/17 were read: blind18 (an urban safety-net
+        # hospital, many naming customs), blind19 (forms, faxes with OCR noise, extracts,
+        # speech-recognition dictations); measured once after the session's last rule
+        ("blind18", annotated_notes_path().with_name("blind_18.jsonl")),
+        ("blind19", annotated_notes_path().with_name("blind_19.jsonl")),
         ("dev", dev),
         ("dev2", dev.with_name(DEV2)),
         ("dev3", dev.with_name(DEV3)),
@@ -217,7 +222,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         default=None,
         help="comma-separated annotated sets to measure (default: all present), e.g. "
         "annotated,blind2,blind3,blind4,blind5,blind6,blind7,blind8,blind9,blind10,blind11,blind12,"
-        "blind13,blind14,blind15,blind16,blind17,dev,dev2,dev3",
+        "blind13,blind14,blind15,blind16,blind17,blind18,blind19,dev,dev2,dev3",
     )
     parser.add_argument(
         "--skip-generator",
