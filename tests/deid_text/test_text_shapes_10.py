@@ -92,6 +92,16 @@ FOUND += [
     ("f/u in the Ellery Building 2nd floor, suite 240", "Ellery Building"),
     ("COMMONWEALTH OF KENTUCKY - DISTRICT COURT", "KENTUCKY"),
     ("OKOMFO ADJEI TEACHING HOSPITAL, TAMALE -- RENAL CLINIC", "TAMALE"),
+    # from blind_18/19 (measured once, then read): street corners, a care site's acronym, an
+    # alien registration number, "Pt is 9x", a friend or a preferred name given in quotes
+    ("pantry at the church on Wexford and 9th on Tuesdays", "Wexford and 9th"),
+    ("found sleeping at the corner of Alder & 2nd", "Alder & 2nd"),
+    ("Cardiology at BRGH next week; records from TVMC requested", "BRGH"),
+    ("Cardiology at BRGH next week; records from TVMC requested", "TVMC"),
+    ("Immigration: A#: A-417-092-553, asylum pending", "A-417-092-553"),
+    ("Pt is 93, lives alone with a cat.", "93"),
+    ('Friend ("Moose", per pt) called EMS. Moose stayed with him.', "Moose"),
+    ('Name: ODUYA, FRANCESCA       Preferred: "Cesca"\nCesca agrees with plan.', "Cesca"),
 ]
 
 KEPT = [
@@ -99,6 +109,9 @@ KEPT = [
     ("Carrier: Granite Mutual Comp, adjuster on leave", "Granite Mutual"),
     ("meet in the Main Building lobby", "Main Building"),
     ("ST OSWALD HOSPITAL, DEPARTMENT OF MEDICINE", "DEPARTMENT"),
+    ("Risk: HIGH acute risk; CGM alarm HIGH at 0100", "HIGH"),
+    ("Eligible for CHC and FQHC sliding-fee programs", "FQHC"),
+    ("on Lasix and Coreg since the 4th admission", "Lasix and Coreg"),
     ("husband enrolled in NKR pool last year", "NKR"),
     # clinical and generic words in the same shapes
     ("Patient: stable,afebrile overnight", "stable,afebrile"),

@@ -679,6 +679,16 @@ def _nicknames(text: str, found: list[Span]) -> list[Span]:
     for span in found:
         if span.entity != PERSON:
             continue
+        if (
+            span.recognizer in _CONFIDENT_NAME_SOURCES
+            and 0 < span.start
+            and span.end < len(text)
+            and text[span.start - 1] in "\"“‘'"
+            and text[span.end] in "\"”’'"
+            and " " not in text[span.start : span.end]
+            and not is_clinical_word(text[span.start : span.end])
+        ):
+            nicknames.add(text[span.start : span.end])  # a name in quotes: 'Friend "Rusty"'
         matches = [_NICKNAME.match(text, span.end)]
         matches.extend(_NICKNAME.finditer(text, span.start, span.end))
         for match in matches:

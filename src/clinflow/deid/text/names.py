@@ -132,7 +132,9 @@ _PATIENT_CUES = regex.compile(
 _NICKNAME_CUES = regex.compile(
     r"\b(?:goes\s+by|going\s+by|known\s+as|aka|a\.k\.a\.|nicknamed|prefers\s+to\s+be\s+called|"
     r"prefers|likes\s+to\s+be\s+called|calls\s+(?:him|her|them)self|"
-    r"calls\s+(?:him|her|them|(?:his|her|their)\s+\w+))[ \t]{1,3}[\"“‘']",
+    r"calls\s+(?:him|her|them|(?:his|her|their)\s+\w+)|preferred(?:\s+name)?[ \t]*:|"
+    # a friend named only by a nickname in quotes: 'Friend ("Rusty", per pt)'
+    r"(?:friend|neighbou?r|roommate|boyfriend|girlfriend|buddy)[ \t]*\(?)[ \t]{0,3}[\"“‘']",
     regex.I | regex.V0,
 )
 _CREDENTIAL_KEYS = frozenset(

@@ -469,6 +469,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"|(?<=\bI(?:\s+am|'m|’m)\s{1,2})(?:9\d|1[0-2]\d)(?![\d.%])"
         # right after the patient's word, bare or in brackets: "Pt 92, lives alone", "Pt (91)"
         r"|(?<=\b(?:[Pp]t|[Pp]atient|PT)[ \t]\(?)(?:9\d|1[01]\d)(?=\)|[ \t]*[,;])"
+        r"|(?<=\b(?:[Pp]t|[Pp]atient)[ \t]+is[ \t]+)(?:9\d|1[01]\d)(?=[ \t]*[,;)]|\.(?!\d)|"
+        r"[ \t]+(?:and|now|today|but|with|lives|yo|y/o)\b)"
         # between commas after a name or a bracket ("his mother (Parvaneh), 91, on speaker"),
         # after an age's label and colon ("age on admission face sheet: 90"), "im 90"
         r"|(?<=(?:\p{Lu}[\p{L}'’-]+|\)),[ \t])(?:9\d|1[01]\d)(?=,[ \t]+\p{L})"
@@ -576,6 +578,14 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"|\bLast4[ \t:#=]{1,3}(?P<phi>\d{4})(?!\d)",
         0.8,
         regex.I,
+    ),
+    PatternSpec(
+        # a US alien registration number ("A-number"): "A#: A-219-884-306", "A 208551947"
+        "alien_number",
+        ID,
+        r"(?<![\w-])A-?\d{3}-?\d{3}-?\d{3}(?![\w-])"
+        r"|(?<=\bA(?:-?number|\#|[ \t]?No\.?)[:\s]{1,3})A?[ -]?\d{8,9}(?!\d)",
+        0.7,
     ),
     PatternSpec(
         "mrn",
@@ -1422,6 +1432,31 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"Driver'?s[ \t]+License|DL|hospice)\b)"
         r"|(?<=\b(?:BCBS|Blue[ \t]+Cross(?:[ \t]+Blue[ \t]+Shield)?(?:[ \t]+of)?)[ \t]+)"
         rf"{_STATE_ABBR}\b",
+        0.5,
+    ),
+    PatternSpec(
+        # a street corner, as people give directions: "on Kessler and 4th", "corner of Pike &
+        # 3rd", "at 5th & Marquette" (an ordinal street on one side, or "corner of": "on
+        # Lasix and Coreg" is no corner)
+        "cross_streets",
+        LOCATION,
+        r"(?<=\b(?:on|at|near|off|by)[ \t]+(?:the[ \t]+)?(?:corner[ \t]+of[ \t]+)?)"
+        r"(?:\d{1,3}(?:st|nd|rd|th)[ \t]+(?:and|&)[ \t]+(?:\p{Lu}\p{Ll}+|\d{1,3}(?:st|nd|rd|th))"
+        r"|\p{Lu}\p{Ll}+[ \t]+(?:and|&)[ \t]+\d{1,3}(?:st|nd|rd|th))(?![\p{L}\d])"
+        r"|(?<=\bcorner[ \t]+of[ \t]+)(?:\p{Lu}\p{Ll}+|\d{1,3}(?:st|nd|rd|th))[ \t]+(?:and|&)[ \t]+"
+        r"(?:\p{Lu}\p{Ll}+|\d{1,3}(?:st|nd|rd|th))(?![\p{L}\d])",
+        0.55,
+    ),
+    PatternSpec(
+        # a care site by its acronym ending in the kind of site: "MLGH", "CVMC", "HPUMC" (not
+        # the generic kinds: CHC, FQHC, VAMC, AMC)
+        "hospital_acronym",
+        HOSPITAL,
+        r"\b(?!(?:CHC|FQHC|VAMC|AMC|LTCH|LTACH|CAH|PCMH|ACH|MCH|HCH|GCH|BMC|UMC|RMC|SMC|IMC|"
+        r"CMC|PMC|GMC|DMC|EMC|TMC|MMC|HMC|NMC|OMC|ECH|ICH|PCH|SCH|TCH|UCH|UUH|RRH|FRH|"
+        # words in capitals that end the same way
+        r"HIGH|THIGH|SIGH|NIGH|COUGH|ROUGH|TOUGH|LAUGH|DOUGH|WEIGH|NEIGH|ENOUGH|TROUGH|BOUGH)\b)"
+        r"[A-Z]{2,4}(?:GH|MC|UH)\b",
         0.5,
     ),
     PatternSpec(
