@@ -102,6 +102,13 @@ FOUND += [
     ("Pt is 93, lives alone with a cat.", "93"),
     ('Friend ("Moose", per pt) called EMS. Moose stayed with him.', "Moose"),
     ('Name: ODUYA, FRANCESCA       Preferred: "Cesca"\nCesca agrees with plan.', "Cesca"),
+    # police and court officers by title; shelters, transport, doula and detention centres
+    ("Booked by Ofc. Varnholt #2291 at 0200", "Varnholt"),
+    ("Escort: Dep. Szostak, transport van", "Szostak"),
+    ("to Ridgecrest Withdrawal Management by van", "Ridgecrest Withdrawal Management"),
+    ("Doula from Amani Doula Collective joined.", "Amani Doula Collective"),
+    ("Released from Tamsen Co. ADC on 4/2", "Tamsen Co. ADC"),
+    ("Beds at Harbor Light Men's Shelter full tonight", "Harbor Light Men's Shelter"),
 ]
 
 KEPT = [
@@ -112,6 +119,7 @@ KEPT = [
     ("Risk: HIGH acute risk; CGM alarm HIGH at 0100", "HIGH"),
     ("Eligible for CHC and FQHC sliding-fee programs", "FQHC"),
     ("on Lasix and Coreg since the 4th admission", "Lasix and Coreg"),
+    ("Sensation intact LT. Mild rigidity L UE", "Mild"),
     ("husband enrolled in NKR pool last year", "NKR"),
     # clinical and generic words in the same shapes
     ("Patient: stable,afebrile overnight", "stable,afebrile"),

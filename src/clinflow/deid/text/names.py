@@ -50,7 +50,9 @@ _JOIN = regex.compile(r"[ \t]{1,3}|[ \t]?,[ \t]{1,2}|\.[ \t]{1,2}", regex.V0)
 
 _TITLES = (
     r"Dr|Drs|Doctor|Mr|Mrs|Ms|Mx|Miss|Mister|Prof|Professor|Nurse|Sr|Sister|Rev|Reverend|"
-    r"Father|Fr|Rabbi|Pastor|Capt|Sgt|Officer"
+    r"Father|Fr|Rabbi|Pastor|Capt|Sgt|Officer|"
+    # police and court officers, as incident and jail notes write them
+    r"Ofc|Det|Detective|Deputy|Dep|Cpl|Trooper|Constable"
 )
 # Cues after which the next words are a person's name (strong: even lower-case words).
 # lower-case "sister", "father" are relations (their cue takes "sister - Ifeoma" too)
