@@ -185,6 +185,11 @@ def annotated_sets(
         # speech-recognition dictations); measured once after the session's last rule
         ("blind18", annotated_notes_path().with_name("blind_18.jsonl")),
         ("blind19", annotated_notes_path().with_name("blind_19.jsonl")),
+        # the last two of the 2026-11-30 session, written blind while blind18/19 were read:
+        # blind20 (US outpatient EHR exports from every region), blind21 (the whole hospital
+        # team: OR, L&D, NICU, allied health, safety logs); measured once after its last rule
+        ("blind20", annotated_notes_path().with_name("blind_20.jsonl")),
+        ("blind21", annotated_notes_path().with_name("blind_21.jsonl")),
         ("dev", dev),
         ("dev2", dev.with_name(DEV2)),
         ("dev3", dev.with_name(DEV3)),
@@ -222,7 +227,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         default=None,
         help="comma-separated annotated sets to measure (default: all present), e.g. "
         "annotated,blind2,blind3,blind4,blind5,blind6,blind7,blind8,blind9,blind10,blind11,blind12,"
-        "blind13,blind14,blind15,blind16,blind17,blind18,blind19,dev,dev2,dev3",
+        "blind13,blind14,blind15,blind16,blind17,blind18,blind19,blind20,blind21,dev,dev2,"
+        "dev3",
     )
     parser.add_argument(
         "--skip-generator",
