@@ -109,6 +109,11 @@ FOUND += [
     ("Doula from Amani Doula Collective joined.", "Amani Doula Collective"),
     ("Released from Tamsen Co. ADC on 4/2", "Tamsen Co. ADC"),
     ("Beds at Harbor Light Men's Shelter full tonight", "Harbor Light Men's Shelter"),
+    # from blind_20/21 (measured once, then read): a key of initials, staff by their role
+    ("Key: WB = Wanjiru Bett, RRT\n0400  PS 10/5  weaned   WB", "WB"),
+    ("Key: WB = Wanjiru Bett, RRT\n0400  PS 10/5  weaned   WB", "Wanjiru Bett"),
+    ("to CT by bed w/ transporter Osvaldo #7741 at 1010", "Osvaldo"),
+    ("float pool Marisela assigned to 6W", "Marisela"),
 ]
 
 KEPT = [
@@ -120,6 +125,8 @@ KEPT = [
     ("Eligible for CHC and FQHC sliding-fee programs", "FQHC"),
     ("on Lasix and Coreg since the 4th admission", "Lasix and Coreg"),
     ("Sensation intact LT. Mild rigidity L UE", "Mild"),
+    ("NIGHT FLOAT CROSS-COVER LOG - 5 EAST", "CROSS-COVER"),
+    ("HR 88 = baseline; BP 120/80", "BP"),
     ("husband enrolled in NKR pool last year", "NKR"),
     # clinical and generic words in the same shapes
     ("Patient: stable,afebrile overnight", "stable,afebrile"),

@@ -298,6 +298,7 @@ class TextDeidentifier:
             found.extend(_nicknames(text, found))
             found.extend(_propagated_names(text, found))
             found.extend(_initials_between_names(text, found))
+            found.extend(_initials_keys(text, found))
             people = [(s.start, s.end) for s in found if s.entity == PERSON]
             for start, end in lowercase_family_after(text, people):
                 found.append(Span(start, end, PERSON, "names_lowercase_family", 0.5))
@@ -732,6 +733,41 @@ def _initials_between_names(text: str, found: list[Span]) -> list[Span]:
         if match is not None and match.end() in starts:
             initials.append(Span(end, match.end(), PERSON, "names_middle_initial", 0.6))
     return initials
+
+
+# a key of initials before a name: "Initials key: PQ = Paloma Quinones", "FA = Fiona Ashdown"
+_INITIALS_KEY = regex.compile(r"(?<![\p{L}\d])(?P<initials>[A-Z]{2,4})[ \t]*[=:][ \t]*$", regex.V0)
+_NAME_WORD = regex.compile(r"\p{L}[\p{L}'’]*", regex.V0)
+
+
+def _initials_keys(text: str, found: list[Span]) -> list[Span]:
+    """Initials the note defines as a person's ("PQ = Paloma Quinones": the first and the
+    last word's first letters agree) name that person wherever the note writes them: a
+    respiratory flowsheet or a rounds list signs each line with them."""
+    keys: set[str] = set()
+    for span in found:
+        if span.entity != PERSON:
+            continue
+        key = _INITIALS_KEY.search(text, max(0, span.start - 8), span.start)
+        if key is None:
+            continue
+        words = _NAME_WORD.findall(text, span.start, span.end)
+        initials = key.group("initials")
+        if (
+            len(words) >= 2
+            and initials[0] == words[0][0].upper()
+            and initials[-1] == words[-1][0].upper()
+        ):
+            keys.add(initials)
+    if not keys:
+        return []
+    pattern = regex.compile(
+        r"(?<![\p{L}\d])(?:" + "|".join(sorted(keys, key=len, reverse=True)) + r")(?![\p{L}\d])",
+        regex.V0,
+    )
+    return [
+        Span(m.start(), m.end(), PERSON, "names_initials_key", 0.6) for m in pattern.finditer(text)
+    ]
 
 
 def _propagated_names(text: str, found: list[Span]) -> list[Span]:

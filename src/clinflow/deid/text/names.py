@@ -124,6 +124,7 @@ _PATIENT_CUES = regex.compile(
     r"coordinator|aide|dietitian|rd|pharmacist|officer|trooper|caseworker|counsell?or|"
     r"chaplain|interpreter|volunteer|therapist|slp|rt|cna|lpn|rn|np|pa|midwife|"
     r"doula|phlebotomist|porter|receptionist|manager|liaison|matron|registrar|sho|"
+    r"transporter|perfusionist|student|float\s+pool|evs|housekeeper|unit\s+clerk|"
     # people around the patient named by their role: "adjuster Karen Ruiz", "landlord Mr X"
     r"adjuster|attorney|lawyer|solicitor|advocate|landlord|landlady|foreman|dispatcher|"
     r"teacher|coach|employer|priest|imam|minister|warden|carer)\b,?)"
