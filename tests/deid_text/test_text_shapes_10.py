@@ -114,6 +114,10 @@ FOUND += [
     ("Key: WB = Wanjiru Bett, RRT\n0400  PS 10/5  weaned   WB", "Wanjiru Bett"),
     ("to CT by bed w/ transporter Osvaldo #7741 at 1010", "Osvaldo"),
     ("float pool Marisela assigned to 6W", "Marisela"),
+    (
+        "Referred to Saltgrass Bay Diabetes & Endocrine for pump start",
+        "Saltgrass Bay Diabetes & Endocrine",
+    ),
 ]
 
 KEPT = [

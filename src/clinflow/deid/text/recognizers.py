@@ -127,6 +127,15 @@ _CLINICAL_CODES = (
     r"MELD\d*|GRACE\d*|CURB\d+|PSI\d*|BMI\d*|CPT\d*|LOINC\d*|UTI\d*|URI\d*|NSTEMI\d*|STEMI\d*)"
 )
 
+# Fields of medicine a practice is named by, two at a time ("Arthritis & Rheumatology")
+_FIELD = (
+    r"Arthritis|Rheumatology|Diabetes|Endocrine|Endocrinology|Digestive|Liver|Kidney|"
+    r"Hypertension|Heart|Vascular|Vein|Spine|Sports|Orthopa?edics|Joint|Skin|Dermatology|"
+    r"Allergy|Asthma|Sinus|Ear|Nose|Throat|Eye|Retina|Vision|Lung|Sleep|Pain|Wellness|"
+    r"Neurology|Neuroscience|Brain|Oncology|Hematology|Cancer|Blood|Women's\s+Health|"
+    r"Fertility|Urology|Continence|Wound|Hearing|Balance|Foot|Ankle|Hand|Podiatry"
+)
+
 _FACILITY_HEAD = (
     r"(?:Hospital|Medical\s+Center|Medical\s+Centre|Med\s+Ctr|Health\s+Center|Healthcare|"
     r"(?:Rehabilitation|Rehab|Health)\s*(?:&|and)\s*(?:Nursing|Rehab|Rehabilitation|Wellness)"
@@ -1438,6 +1447,19 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"|(?<=\b(?:BCBS|Blue[ \t]+Cross(?:[ \t]+Blue[ \t]+Shield)?(?:[ \t]+of)?)[ \t]+)"
         rf"{_STATE_ABBR}\b",
         0.5,
+    ),
+    PatternSpec(
+        # a practice named by two fields joined with "&": "Black Belt Arthritis &
+        # Rheumatology", "Garden Isle Diabetes & Endocrine", "Cook Inlet Digestive & Liver"
+        "practice_two_fields",
+        HOSPITAL,
+        r"\b(?!(?:The|Department|Dept|Division|Section|Center|Centre|Adult|Pediatric|Paediatric|"
+        r"Outpatient|Inpatient|Clinic|Service|Services|Program|Of|And|For|At|To|In)\b)"
+        r"(?:\p{Lu}[\p{L}'’.-]*[ \t]+){1,3}"
+        rf"(?:{_FIELD})[ \t]+(?:&|and)[ \t]+(?:{_FIELD})"
+        r"(?:[ \t]+(?:Center|Centre|Clinic|Associates|Institute|Specialists|Care|Group))?"
+        r"(?![\p{L}\d])",
+        0.55,
     ),
     PatternSpec(
         # a street corner, as people give directions: "on Kessler and 4th", "corner of Pike &
