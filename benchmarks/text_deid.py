@@ -190,6 +190,11 @@ def annotated_sets(
         # team: OR, L&D, NICU, allied health, safety logs); measured once after its last rule
         ("blind20", annotated_notes_path().with_name("blind_20.jsonl")),
         ("blind21", annotated_notes_path().with_name("blind_21.jsonl")),
+        # random samples of an academic hospital's (blind22) and a community health system's
+        # (blind23) notes in the proportions a records system holds them, written blind while
+        # blind20/21 were read; measured once after the session's last rule (c91dcda)
+        ("blind22", annotated_notes_path().with_name("blind_22.jsonl")),
+        ("blind23", annotated_notes_path().with_name("blind_23.jsonl")),
         ("dev", dev),
         ("dev2", dev.with_name(DEV2)),
         ("dev3", dev.with_name(DEV3)),
@@ -227,8 +232,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         default=None,
         help="comma-separated annotated sets to measure (default: all present), e.g. "
         "annotated,blind2,blind3,blind4,blind5,blind6,blind7,blind8,blind9,blind10,blind11,blind12,"
-        "blind13,blind14,blind15,blind16,blind17,blind18,blind19,blind20,blind21,dev,dev2,"
-        "dev3",
+        "blind13,blind14,blind15,blind16,blind17,blind18,blind19,blind20,blind21,blind22,"
+        "blind23,dev,dev2,dev3",
     )
     parser.add_argument(
         "--skip-generator",
