@@ -118,6 +118,11 @@ FOUND += [
         "Referred to Saltgrass Bay Diabetes & Endocrine for pump start",
         "Saltgrass Bay Diabetes & Endocrine",
     ),
+    # from blind_22/23 (measured once, then read): a three-letter care-site acronym, the
+    # initials heading a message-log entry, assistants by their role's letters
+    ("Labs drawn at BUH, results routed to PCP", "BUH"),
+    ("---- 3/14/88 0915 TKW ----\nLM for pt re results.", "TKW"),
+    ("Prov: Ines Carvalho-Reyes, MD   MA: Yesenia", "Yesenia"),
 ]
 
 KEPT = [
@@ -131,6 +136,8 @@ KEPT = [
     ("Sensation intact LT. Mild rigidity L UE", "Mild"),
     ("NIGHT FLOAT CROSS-COVER LOG - 5 EAST", "CROSS-COVER"),
     ("HR 88 = baseline; BP 120/80", "BP"),
+    ("Signed: 05/24/2078 11:37   WS: RAD-READ-07", "WS"),
+    ("UGH, pain again; BUN 22", "UGH"),
     ("husband enrolled in NKR pool last year", "NKR"),
     # clinical and generic words in the same shapes
     ("Patient: stable,afebrile overnight", "stable,afebrile"),

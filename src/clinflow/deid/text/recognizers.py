@@ -1449,6 +1449,18 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.5,
     ),
     PatternSpec(
+        # the initials heading an entry of a message log, after its date and time: "---- 10/15/87
+        # 1125 RCL ----", "4/2/88 11:50 NTB:"
+        "initials_after_log_stamp",
+        PERSON,
+        r"(?m)(?<=\b\d{1,2}/\d{1,2}/\d{2,4}[ \t]+\d{1,2}:?\d{2}(?:[ \t]?[AaPp][Mm])?[ \t]+)"
+        r"(?!(?:AM|PM|ET|CT|MT|PT|EST|CST|MST|PST|EDT|CDT|MDT|PDT|UTC|GMT|CM|CC|RE|TO|FROM|WS|"
+        r"ID|IP|RN|MD|NP|PA|SW|OT|RT|DX|HX|RX|TX|MA|LPN|BP|HR|RR|ED|ER|OR|ICU|NOTE|SENT)\b)"
+        r"[A-Z]{2,4}"
+        r"(?=[ \t]*(?::|-{2,}|$))",
+        0.55,
+    ),
+    PatternSpec(
         # a practice named by two fields joined with "&": "Black Belt Arthritis &
         # Rheumatology", "Garden Isle Diabetes & Endocrine", "Cook Inlet Digestive & Liver"
         "practice_two_fields",
@@ -1483,7 +1495,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"CMC|PMC|GMC|DMC|EMC|TMC|MMC|HMC|NMC|OMC|ECH|ICH|PCH|SCH|TCH|UCH|UUH|RRH|FRH|"
         # words in capitals that end the same way
         r"HIGH|THIGH|SIGH|NIGH|COUGH|ROUGH|TOUGH|LAUGH|DOUGH|WEIGH|NEIGH|ENOUGH|TROUGH|BOUGH)\b)"
-        r"[A-Z]{2,4}(?:GH|MC|UH)\b",
+        r"(?!(?:UGH|AUH|LMC)\b)[A-Z]{1,4}(?:GH|MC|UH)\b",
         0.5,
     ),
     PatternSpec(
