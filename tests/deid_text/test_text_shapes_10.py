@@ -123,6 +123,10 @@ FOUND += [
     ("Labs drawn at BUH, results routed to PCP", "BUH"),
     ("---- 3/14/88 0915 TKW ----\nLM for pt re results.", "TKW"),
     ("Prov: Ines Carvalho-Reyes, MD   MA: Yesenia", "Yesenia"),
+    # from blind_24/25 (measured once, then read): a ward named by a word and its floor
+    ("Dispo: admit to Medicine, Plover 6 tele, attending aware", "Plover 6"),
+    ("transfer to floor (Magnolia 4) tomorrow", "Magnolia 4"),
+    ("Delivered at Sandpiper 3 L&D at 0412", "Sandpiper 3"),
 ]
 
 KEPT = [
@@ -138,6 +142,8 @@ KEPT = [
     ("HR 88 = baseline; BP 120/80", "BP"),
     ("Signed: 05/24/2078 11:37   WS: RAD-READ-07", "WS"),
     ("UGH, pain again; BUN 22", "UGH"),
+    ("LA mildly dilated (LAVI 38); COPD (GOLD 3), on 2L", "LAVI 38"),
+    ("Type 2 DM, Stage 4 CKD; Grade 3 unit meeting", "Type 2"),
     ("husband enrolled in NKR pool last year", "NKR"),
     # clinical and generic words in the same shapes
     ("Patient: stable,afebrile overnight", "stable,afebrile"),

@@ -127,6 +127,31 @@ _CLINICAL_CODES = (
     r"MELD\d*|GRACE\d*|CURB\d+|PSI\d*|BMI\d*|CPT\d*|LOINC\d*|UTI\d*|URI\d*|NSTEMI\d*|STEMI\d*)"
 )
 
+# ward_word_and_floor: words before a number that name no ward, unit words after one
+_WARD_NOT = (
+    r"(?!(?:Grade|Stage|Type|Class|Level|Step|Phase|Day|Week|Month|Year|Hour|POD|HD|Room|Rm|"
+    r"Bed|Bay|Pod|Floor|Fl|Suite|Ste|Tower|Building|Bldg|Ward|Unit|Station|Zone|Tanner|"
+    r"Mallampati|Apgars?|Gleason|GCS|Pain|Score|Lead|Lot|Page|Section|Figure|Table|Track|"
+    r"Trauma|Medic|Engine|Truck|Car|Rescue|Squad|Team|Group|Cohort|Arm|Cycle|Dose|Visit|"
+    r"Gravida|Para|Tele|North|South|East|West|Hwy|Highway|Route|Rt|Interstate|Box|Apt|"
+    r"Channel|Line|Port|Lumen|Size|Fr|Gauge|Mobitz|Killip|NYHA|Child|Pugh|Bristol|Braden|"
+    r"Morse|Fall|Risk|Tier|Priority|Acuity|Triage|ESI|Version|Model|Series|Lane|Dock|Gate|"
+    r"Door|Exam|Chair|Area|Wing|Pavilion|Clinic|Center|Hall|Tube|Vial|Bag|Round|Rounds|"
+    r"Shift|Pager|Ext|Extension|Option|Question|Item|Part|Problem|Number|No|Appendix|"
+    r"Chapter|Psalm|Whipple|Roux|Age|Acute|Return|Mileage|Lab|Tan|Total|Count|Weight|"
+    r"Height|Sum|Net|Rest|Recovery|Resus|Fast|Holding|Overflow|Obs|Cath|Angio|Bronch|Endo|"
+    r"Infusion|Dialysis|Chemo|Radiation|Rad|Imaging|Procedure|Pre|Post|Op|Or|Ir|Cycle)\b)"
+)
+_WARD_NOT_UPPER = (
+    r"(?!(?:MICU|SICU|CVICU|NICU|PICU|PACU|CCU|ICU|MRI|STEP|TYPE|STAGE|GRADE|CLASS|LEVEL|"
+    r"ROOM|UNIT|WARD|TELE|FLOOR|NORTH|SOUTH|EAST|WEST|AGE|ACUTE|RETURN|PEEP|CIWA|GOLD)\b)"
+)
+_WARD_UNIT_WORD = (
+    r"(?i:rm|room|bed|tele|telemetry|ortho|med-?surg|medicine|stroke|l&d|mother|icu|step|"
+    r"oncology|onc|cardiac|rehab|post|surg|surgery|antepartum|postpartum|peds|geri|neuro|"
+    r"renal|unit)"
+)
+
 # Fields of medicine a practice is named by, two at a time ("Arthritis & Rheumatology")
 _FIELD = (
     r"Arthritis|Rheumatology|Diabetes|Endocrine|Endocrinology|Digestive|Liver|Kidney|"
@@ -1447,6 +1472,20 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"|(?<=\b(?:BCBS|Blue[ \t]+Cross(?:[ \t]+Blue[ \t]+Shield)?(?:[ \t]+of)?)[ \t]+)"
         rf"{_STATE_ABBR}\b",
         0.5,
+    ),
+    PatternSpec(
+        # a ward named by a word and its floor, as hospitals name units after birds, trees or
+        # donors: "Kestrel 7 tele", "Unit: Heron 5", "Osprey 3 L&D", "(Kestrel 8)" - only
+        # before a unit's word, a bracket or the line's end (not "Type 2 DM", "Stage 4,")
+        "ward_word_and_floor",
+        HOSPITAL,
+        # a ward's word, then its floor: before a unit's word in any case; in mixed case also
+        # before a bracket or the line's end ("(Kestrel 8)", "Unit: Heron 5"); words in
+        # capitals only before a unit's word (a score in capitals is a score: "(LAVI 38)")
+        rf"(?m)\b{_WARD_NOT}(?:\p{{Lu}}\p{{Ll}}{{2,}}|{_WARD_NOT_UPPER}\p{{Lu}}{{4,}})"
+        rf"[ \t]\d{{1,2}}(?![\d/:.,-]\d)(?=[ \t]*\b{_WARD_UNIT_WORD}\b)"
+        rf"|(?m)\b{_WARD_NOT}\p{{Lu}}\p{{Ll}}{{2,}}[ \t]\d{{1,2}}(?![\d/:.,-]\d)(?=[ \t]*(?:\)|$))",
+        0.55,
     ),
     PatternSpec(
         # the initials heading an entry of a message log, after its date and time: "---- 10/15/87
