@@ -127,6 +127,8 @@ FOUND += [
     ("Dispo: admit to Medicine, Plover 6 tele, attending aware", "Plover 6"),
     ("transfer to floor (Magnolia 4) tomorrow", "Magnolia 4"),
     ("Delivered at Sandpiper 3 L&D at 0412", "Sandpiper 3"),
+    # the town after a care site's name and a comma, the phrase ending there
+    ("2 wk BP check at Prairie Rose Women's Health, Quillan Springs\nNext", "Quillan Springs"),
 ]
 
 KEPT = [

@@ -299,6 +299,8 @@ class TextDeidentifier:
             found.extend(_propagated_names(text, found))
             found.extend(_initials_between_names(text, found))
             found.extend(_initials_keys(text, found))
+        if self._patterns:
+            found.extend(_town_after_site(text, found))
             people = [(s.start, s.end) for s in found if s.entity == PERSON]
             for start, end in lowercase_family_after(text, people):
                 found.append(Span(start, end, PERSON, "names_lowercase_family", 0.5))
@@ -768,6 +770,32 @@ def _initials_keys(text: str, found: list[Span]) -> list[Span]:
     return [
         Span(m.start(), m.end(), PERSON, "names_initials_key", 0.6) for m in pattern.finditer(text)
     ]
+
+
+# the town after a care site's name and a comma, closing the phrase: "Red Plains Women's
+# Health, Tallgrass", "(Mercy Plains Burn Unit, Red Fork Falls)"
+_TOWN_AFTER_SITE = regex.compile(
+    r",[ \t]+(?!(?:Department|Dept|Division|Section|Inc|LLC|Ltd|Suite|Ste|Room|Rm|Floor|Fl|"
+    r"Building|Bldg|Attn|Dr|Mr|Mrs|Ms|Phone|Fax|Tel|Ext|Unit|Ward|Clinic|Hospital|Center|"
+    r"Centre|Emergency|Inpatient|Outpatient|Pediatrics|Medicine|Surgery|Cardiology|Radiology|"
+    r"Pathology|Laboratory|Lab|Pharmacy|Attending|Resident|Nurse|Then|And|Or|But|If|When|"
+    r"Which|Who|The|This|That|Please|Thanks|Thank|Sincerely|Regards|Page|Re|Yes|No)\b)"
+    r"(?P<town>\p{Lu}\p{Ll}+(?:[ \t]\p{Lu}\p{Ll}+){0,2})(?=[ \t]*(?:[,)|;\n]|$))",
+    regex.V0,
+)
+
+
+def _town_after_site(text: str, found: list[Span]) -> list[Span]:
+    """The town written after a care site's name and a comma, the phrase ending there."""
+    towns: list[Span] = []
+    for span in found:
+        if span.entity != HOSPITAL:
+            continue
+        match = _TOWN_AFTER_SITE.match(text, span.end)
+        if match is not None:
+            start, end = match.span("town")
+            towns.append(Span(start, end, LOCATION, "town_after_site", 0.5))
+    return towns
 
 
 def _propagated_names(text: str, found: list[Span]) -> list[Span]:
