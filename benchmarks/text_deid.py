@@ -200,6 +200,11 @@ def annotated_sets(
         # session's last rule (7e032ae): the session's final held-out figures
         ("blind24", annotated_notes_path().with_name("blind_24.jsonl")),
         ("blind25", annotated_notes_path().with_name("blind_25.jsonl")),
+        # and the session's last two random samples (a coastal Georgia academic hospital, a
+        # West Texas health system), written blind while blind24/25 were read; measured once
+        # after the session's last rule (a332120)
+        ("blind26", annotated_notes_path().with_name("blind_26.jsonl")),
+        ("blind27", annotated_notes_path().with_name("blind_27.jsonl")),
         ("dev", dev),
         ("dev2", dev.with_name(DEV2)),
         ("dev3", dev.with_name(DEV3)),
@@ -238,7 +243,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="comma-separated annotated sets to measure (default: all present), e.g. "
         "annotated,blind2,blind3,blind4,blind5,blind6,blind7,blind8,blind9,blind10,blind11,blind12,"
         "blind13,blind14,blind15,blind16,blind17,blind18,blind19,blind20,blind21,blind22,"
-        "blind23,blind24,blind25,dev,dev2,dev3",
+        "blind23,blind24,blind25,blind26,blind27,dev,dev2,dev3",
     )
     parser.add_argument(
         "--skip-generator",
