@@ -129,6 +129,11 @@ FOUND += [
     ("Delivered at Sandpiper 3 L&D at 0412", "Sandpiper 3"),
     # the town after a care site's name and a comma, the phrase ending there
     ("2 wk BP check at Prairie Rose Women's Health, Quillan Springs\nNext", "Quillan Springs"),
+    # from blind_26/27 (measured once, then read): ages over 89 by a birthday, a state
+    # Medicaid number with the state's code
+    ("90 yo man (turns 91 in June) admitted", "91"),
+    ("F/u 6 wk - her 94th birthday, she was delighted", "94"),
+    ("Insurance: Medicaid (AL-MCD 880412771), cell on file", "AL-MCD 880412771"),
 ]
 
 KEPT = [
@@ -146,6 +151,7 @@ KEPT = [
     ("UGH, pain again; BUN 22", "UGH"),
     ("LA mildly dilated (LAVI 38); COPD (GOLD 3), on 2L", "LAVI 38"),
     ("Type 2 DM, Stage 4 CKD; Grade 3 unit meeting", "Type 2"),
+    ("on the 93rd day of the trial; 92% sat", "93"),
     ("husband enrolled in NKR pool last year", "NKR"),
     # clinical and generic words in the same shapes
     ("Patient: stable,afebrile overnight", "stable,afebrile"),

@@ -498,7 +498,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"(?<![\d.])(?:9\d|1[0-2]\d)(?=\s*-?\s*(?:years?|yrs?|yr\b|y\b|y\.?\s?o\.?|y/o|yo|-year|"
         r"year-old|[MF]\b|(?:male|female|man|woman|gentleman|lady|M|F)\b))"
         r"|(?<=\b(?:male|female|man|woman|M|F),?[ \t]{1,2})(?:9\d|1[0-2]\d)(?![\d.%])"
-        r"|(?<=\b(?:aged?|age\s+of|age:|in\s+(?:his|her|their)|turned|turning)\s{1,3})"
+        r"|(?<=\b(?:aged?|age\s+of|age:|in\s+(?:his|her|their)|turned|turning|turns)\s{1,3})"
         r"(?:9\d|1[0-2]\d)(?:['’]?s)?(?!\d)"
         r"|(?<=\bI(?:\s+am|'m|’m)\s{1,2})(?:9\d|1[0-2]\d)(?![\d.%])"
         # right after the patient's word, bare or in brackets: "Pt 92, lives alone", "Pt (91)"
@@ -514,6 +514,9 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"|(?<=\b(?:who\s+is|who's|who’s|is\s+now|she's|he's|she’s|he’s|shes|hes)\s{1,2})"
         r"(?:9\d|1[0-2]\d)(?![\d.%/]|\s*(?:%|mg|kg|lbs?|bpm|mm|cm|min|percent|kg|F\b|°))"
         r"|(?<=\b\p{Lu}[\p{L}'’-]+,[ \t]{1,2})(?:9\d|1[01]\d)(?=[ \t]*(?:,|;|\(|yo\b|y/o|y\b))"
+        # a birthday over 89: "her 93rd birthday", "wished him happy 92nd"
+        r"|\b(?:9\d|1[01]\d)(?=(?:st|nd|rd|th)\b(?:[ \t]+birthday)?)(?<=(?:happy|her|his|their)"
+        r"[ \t]+\d\d\d?)|\b(?:9\d|1[01]\d)(?=(?:st|nd|rd|th)[ \t]+birthday\b)"
         # the age someone died at: "died May 3 at 94", "passed away in 2071 aged 96"
         r"|(?<=\b(?:died|passed\s+away|passed|death)\b[^\n.;]{0,30}?\b(?:at|aged)[ \t])"
         r"(?:9\d|1[01]\d)(?![\d%/]|\.\d|[ \t]*(?:kg|lbs?|mg|mm|cm|bpm|F\b|°|percent))"
@@ -612,6 +615,14 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"|\bLast4[ \t:#=]{1,3}(?P<phi>\d{4})(?!\d)",
         0.8,
         regex.I,
+    ),
+    PatternSpec(
+        # a state Medicaid number written with the state's code: "GA-MCD 771204598",
+        # "OH-MCD 770-418-3392"
+        "medicaid_with_state",
+        ID,
+        r"\b[A-Z]{2}-(?:MCD|MCAID|MA|CHIP)[ \t#:]{0,3}\d[\d -]{6,14}\d\b",
+        0.7,
     ),
     PatternSpec(
         # a US alien registration number ("A-number"): "A#: A-219-884-306", "A 208551947"
