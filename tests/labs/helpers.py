@@ -15,8 +15,10 @@ import io
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,18 +113,38 @@ def run_unit(unit: str, cwd: Path, transcript: Transcript) -> None:
         if code:
             transcript.output.append(" ".join(expand(match["echo"], cwd)))
         return
-    done = subprocess.run(
-        ["bash", "-e", "-c", unit],
-        cwd=cwd,
-        env=bash_env(),
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    transcript.output += [f"$ {unit}", done.stdout, done.stderr]
-    if done.returncode:
-        raise AssertionError(f"`{unit}` exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+    # in its own process group, its output in files: when ``bash -e`` stops before a
+    # block's ``kill`` (a failed request), its background server is killed with it instead of
+    # holding an output pipe open until the timeout and the lab's fixed port for later tests
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(
+            ["bash", "-e", "-c", unit],
+            cwd=cwd,
+            env=bash_env(),
+            stdout=out,
+            stderr=err,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            process.wait(timeout=240)
+        except subprocess.TimeoutExpired:
+            pass
+        finally:
+            _kill_group(process)
+            process.wait()
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    transcript.output += [f"$ {unit}", stdout, stderr]
+    if process.returncode:
+        raise AssertionError(f"`{unit}` exited {process.returncode}:\n{stdout}\n{stderr}")
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    """Stop whatever the unit left running in its process group (a background server)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def run_blocks(blocks: tuple[str, ...], cwd: Path) -> Transcript:
