@@ -707,17 +707,17 @@ def _nicknames(text: str, found: list[Span]) -> list[Span]:
             inside = match.end() <= span.end or after in starts
             if match.group("quote") or inside or (is_name(nick) and not nick.isupper()):
                 nicknames.add(nick)
-    if not nicknames:
+    return _mentions(text, nicknames, "names_nickname", r"\p{L}\d'’-")
+
+
+def _mentions(text: str, words: set[str], recognizer: str, edge: str) -> list[Span]:
+    """Every place ``text`` writes one of ``words`` as written, not inside a longer run of
+    the characters ``edge`` names (a regex class body), as PERSON spans of ``recognizer``."""
+    if not words:
         return []
-    pattern = regex.compile(
-        r"(?<![\p{L}\d'’-])(?:"
-        + "|".join(regex.escape(n) for n in sorted(nicknames, key=len, reverse=True))
-        + r")(?![\p{L}\d'’-])",
-        regex.V0,
-    )
-    return [
-        Span(m.start(), m.end(), PERSON, "names_nickname", 0.6) for m in pattern.finditer(text)
-    ]
+    alternatives = "|".join(regex.escape(w) for w in sorted(words, key=len, reverse=True))
+    pattern = regex.compile(rf"(?<![{edge}])(?:{alternatives})(?![{edge}])", regex.V0)
+    return [Span(m.start(), m.end(), PERSON, recognizer, 0.6) for m in pattern.finditer(text)]
 
 
 # a middle initial between a given name and a surname found apart: "CORDELIA P. ABERNETHY"
@@ -761,15 +761,7 @@ def _initials_keys(text: str, found: list[Span]) -> list[Span]:
             and initials[-1] == words[-1][0].upper()
         ):
             keys.add(initials)
-    if not keys:
-        return []
-    pattern = regex.compile(
-        r"(?<![\p{L}\d])(?:" + "|".join(sorted(keys, key=len, reverse=True)) + r")(?![\p{L}\d])",
-        regex.V0,
-    )
-    return [
-        Span(m.start(), m.end(), PERSON, "names_initials_key", 0.6) for m in pattern.finditer(text)
-    ]
+    return _mentions(text, keys, "names_initials_key", r"\p{L}\d")
 
 
 # the town after a care site's name and a comma, closing the phrase: "Red Plains Women's
