@@ -19,9 +19,21 @@ from clinflow.scoring.vitals import Consciousness, Parameter
 PSEUDONYM_PATTERN = PSEUDONYM_RE.pattern  # clinflow pseudonyms (PT-<hex>)
 
 
+def _optional(
+    annotation: Any, description: str, *, ge: float | None = None, le: float | None = None
+) -> tuple[Any, Any]:
+    """A field the caller may leave out (``None``), within ``ge``/``le`` when given."""
+    return (annotation, Field(default=None, ge=ge, le=le, description=description))
+
+
 def _measured(ge: float, le: float, description: str) -> tuple[Any, Any]:
     """An optional measurement (vital sign or lab value) within physiological bounds."""
-    return (float | None, Field(default=None, ge=ge, le=le, description=description))
+    return _optional(float | None, description, ge=ge, le=le)
+
+
+def _flag(description: str) -> tuple[Any, Any]:
+    """A yes/no field that is off unless the caller sets it."""
+    return (bool, Field(default=False, description=description))
 
 
 # name -> (annotation, Field(...)). Only names in here may appear in the policy.
@@ -30,27 +42,15 @@ FIELD_CATALOG: dict[str, tuple[Any, Any]] = {
         str,
         Field(pattern=PSEUDONYM_PATTERN, description="Patient pseudonym (never a source id)."),
     ),
-    "observed_at": (
-        AwareDatetime | None,
-        Field(default=None, description="When the vitals were taken (default: now)."),
-    ),
+    "observed_at": _optional(AwareDatetime | None, "When the vitals were taken (default: now)."),
     "respiratory_rate": _measured(0, 120, "/min"),
     "spo2": _measured(0, 100, "SpO2 %"),
-    "spo2_scale2": (
-        bool,
-        Field(default=False, description="Use NEWS2 SpO2 scale 2 (hypercapnic, target 88-92%)."),
-    ),
-    "supplemental_oxygen": (
-        bool | None,
-        Field(default=None, description="On supplemental oxygen (True) or air (False)."),
-    ),
+    "spo2_scale2": _flag("Use NEWS2 SpO2 scale 2 (hypercapnic, target 88-92%)."),
+    "supplemental_oxygen": _optional(bool | None, "On supplemental oxygen (True) or air (False)."),
     "systolic_bp": _measured(0, 400, "mmHg"),
     "heart_rate": _measured(0, 400, "/min"),
-    "consciousness": (
-        Consciousness | None,
-        Field(default=None, description="ACVPU: A, C (new confusion), V, P or U."),
-    ),
-    "gcs": (int | None, Field(default=None, ge=3, le=15, description="Glasgow Coma Scale total")),
+    "consciousness": _optional(Consciousness | None, "ACVPU: A, C (new confusion), V, P or U."),
+    "gcs": _optional(int | None, "Glasgow Coma Scale total", ge=3, le=15),
     "temperature_c": _measured(15, 46, "°C"),
     "lactate_mmol_per_l": _measured(0, 40, "Lactate, mmol/L (LOINC 2524-7)"),
     "creatinine_mg_per_dl": _measured(0, 40, "Creatinine, mg/dL (LOINC 2160-0)"),
@@ -66,15 +66,9 @@ FIELD_CATALOG: dict[str, tuple[Any, Any]] = {
         int,
         Field(ge=0, le=20, description="Expected number of different ED resources (ESI)."),
     ),
-    "pain_score": (int | None, Field(default=None, ge=0, le=10, description="0-10")),
-    "requires_immediate_intervention": (
-        bool,
-        Field(default=False, description="ESI decision point A: immediate life-saving need."),
-    ),
-    "high_risk_situation": (
-        bool,
-        Field(default=False, description="ESI decision point B: high-risk situation."),
-    ),
+    "pain_score": _optional(int | None, "0-10", ge=0, le=10),
+    "requires_immediate_intervention": _flag("ESI decision point A: immediate life-saving need."),
+    "high_risk_situation": _flag("ESI decision point B: high-risk situation."),
 }
 
 # Plain-JSON vital-sign field -> parameter (temperature always °C in the plain variant).
