@@ -24,7 +24,7 @@ import orjson
 from clinflow.deid.fhir.index import PatientIndex
 from clinflow.deid.text.corpus import AnnotatedNote
 from clinflow.deid.text.engine import Span, TextDeidentifier
-from clinflow.deid.text.known import KnownIdentifiers
+from clinflow.deid.text.known import KnownIdentifiers, known_for_note
 from clinflow.synthetic.manifest import PhiEntry, Subject, read_manifest
 
 _LOCATION = re.compile(r"^(?P<resource>\w+/[^#]+)#(?P<path>[^@]+)@(?P<start>\d+)-(?P<end>\d+)$")
@@ -281,21 +281,6 @@ class AnnotatedReport:
             "notes_per_s": round(self.notes / self.seconds, 1) if self.seconds else None,
             "missed": dict(self.missed.most_common(30)),
         }
-
-
-def known_for_note(record: dict[str, Any] | None, people: Iterable[dict[str, Any]]) -> (
-    KnownIdentifiers | None
-):
-    """Known identifiers of an annotated note: its patient's record and the people given."""
-    people = list(people)
-    if record is None and not people:
-        return None
-    known = KnownIdentifiers()
-    if record is not None:
-        known.add_from_patient(record)
-    for person in people:
-        known.add_person(person)
-    return known
 
 
 def evaluate_annotated(

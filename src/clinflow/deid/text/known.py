@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -306,6 +307,22 @@ class KnownIdentifiers:
                     found.append((first, last, entity))
                 start = flat.find(needle, start + 1)
         return found
+
+
+def known_for_note(
+    patient: dict[str, Any] | None, people: Iterable[dict[str, Any]]
+) -> KnownIdentifiers | None:
+    """Known identifiers of a note: its patient's record, then the people given with it;
+    ``None`` when there is neither (runner and evaluation build them alike)."""
+    people = list(people)
+    if patient is None and not people:
+        return None
+    known = KnownIdentifiers()
+    if patient is not None:
+        known.add_from_patient(patient)
+    for person in people:
+        known.add_person(person)
+    return known
 
 
 def normalize(text: str) -> tuple[str, list[int]]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from clinflow.audit import events
 from clinflow.deid.text.engine import Span, TextDeidentifier
-from clinflow.deid.text.known import KnownIdentifiers
+from clinflow.deid.text.known import KnownIdentifiers, known_for_note
 from clinflow.deid.text.notes_io import (
     NoteInput,
     input_files,
@@ -124,17 +124,10 @@ class TextDeidRunner:
         return result.text
 
     def _patient(self, note: NoteInput) -> tuple[str | None, KnownIdentifiers | None]:
-        known: KnownIdentifiers | None = None
         key = self.patient_id
         if note.patient is not None:
-            known = KnownIdentifiers()
-            known.add_from_patient(note.patient)
             key = patient_mrn(note.patient) or f"Patient/{note.patient.get('id', '')}"
-        if note.people:
-            known = known or KnownIdentifiers()
-            for person in note.people:
-                known.add_person(person)
-        return key, known
+        return key, known_for_note(note.patient, note.people)
 
     def _reject(self, exc: InputRejected, payload: bytes | None) -> None:
         self.report.quarantined += 1
