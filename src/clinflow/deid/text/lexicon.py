@@ -334,31 +334,33 @@ COUNTRY_ALIASES = (
 ANGLO_LOCALES = ("en_US", "en_GB", "en_IE")
 
 
-@lru_cache(maxsize=1)
-def anglo_names() -> frozenset[str]:
+_GIVEN_NAME_LISTS = ("first_names", "first_names_male", "first_names_female")
+
+
+def _anglo_locale_names(lists: tuple[str, ...]) -> frozenset[str]:
+    """The names in the given lists of the anglophone locales' Faker person providers,
+    casefolded."""
     import importlib
 
     names: set[str] = set()
     for locale in ANGLO_LOCALES:
         provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
-        for attr in ("first_names", "first_names_male", "first_names_female", "last_names"):
+        for attr in lists:
             for value in getattr(provider, attr, None) or ():
                 names.add(str(value).casefold())
     return frozenset(names)
+
+
+@lru_cache(maxsize=1)
+def anglo_names() -> frozenset[str]:
+    """Given and family names of the anglophone locales."""
+    return _anglo_locale_names((*_GIVEN_NAME_LISTS, "last_names"))
 
 
 @lru_cache(maxsize=1)
 def anglo_given_names() -> frozenset[str]:
     """Given names of the anglophone locales (a lower-case one in a note is still a name)."""
-    import importlib
-
-    names: set[str] = set()
-    for locale in ANGLO_LOCALES:
-        provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
-        for attr in ("first_names", "first_names_male", "first_names_female"):
-            for value in getattr(provider, attr, None) or ():
-                names.add(str(value).casefold())
-    return frozenset(names)
+    return _anglo_locale_names(_GIVEN_NAME_LISTS)
 
 
 def is_name(word: str) -> bool:
