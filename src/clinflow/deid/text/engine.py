@@ -316,14 +316,14 @@ class TextDeidentifier:
             and not (s.entity == DATE and score_or_duration(text, s.start, s.end))
         ]
         spans = _with_site_numbers(text, _extend_names(text, _merge(found)))
-        spans = _with_address_units(text, spans)
+        spans = _regrown(text, spans, _street_with_unit)
         spans = _with_ages_after_names(text, spans)
-        spans = _with_ages_after_verbs(text, _with_labelled_ids(text, spans))
+        spans = _with_ages_after_verbs(text, _regrown(text, spans, _id_with_label))
         if self._name_rules:
             spans = _with_handles_after_names(text, spans)
         if self._patterns:
             spans = self._with_derived_usernames(text, spans, known)
-        return _with_handle_tokens(text, spans)
+        return _regrown(text, spans, _handle_around_name)
 
     def _detect(self, text: str, found: list[Span], threshold: float) -> None:
         """Pattern, phone-library and name rules over one reading of the note."""
@@ -886,42 +886,48 @@ _SITE_NUMBER = re.compile(r"[ \t]?#[ \t]?\d{1,6}(?![\w/-])")
 _HANDLE_PART = re.compile(r"[A-Za-z0-9_.]")
 
 
-def _with_handle_tokens(text: str, spans: list[Span]) -> list[Span]:
+def _regrown(text: str, spans: list[Span], grow: Callable[[str, Span], Span]) -> list[Span]:
+    """Each span as ``grow`` returns it (the span itself where it does not grow), merged
+    again when any grew: a grown span may now overlap a neighbour."""
+    out = [grow(text, span) for span in spans]
+    if all(new is old for new, old in zip(out, spans, strict=True)):
+        return out
+    return _merge(out)
+
+
+def _handle_around_name(text: str, span: Span) -> Span:
     """A person's name found inside a handle grows over the whole handle (a username): the
     rest of it ("_kn66") is left with the name gone otherwise, and the handle as a whole is
     what identifies. Only where a joiner ("_", ".", a digit) touches the name."""
-    out: list[Span] = []
-    changed = False
-    for span in spans:
-        if span.entity == PERSON:
-            start, end = span.start, span.end
-            after = text[end : end + 2]
-            joined_after = (
-                after[:1] == "_"
-                or after[:1].isdigit()
-                or (after[:1] == "." and (after[1:].islower() or after[1:].isdigit()))
-                or (text[end - 1].isdigit() and after[:1].isalnum())
-            )
-            joined_before = start > 0 and (
-                text[start - 1] == "_"
-                or text[start - 1].isdigit()
-                # the span already holds the digits the name was glued to ("0a0007okafor")
-                or (text[start].isdigit() and _HANDLE_PART.match(text, start - 1) is not None)
-            )
-            if joined_after or joined_before:
-                while start > 0 and _HANDLE_PART.match(text, start - 1):
-                    start -= 1
-                while end < len(text) and _HANDLE_PART.match(text, end):
-                    end += 1
-                while end > span.end and text[end - 1] in "._":
-                    end -= 1  # a full stop (or a trailing joiner) after the handle
-                while start < span.start and text[start] in "._":
-                    start += 1
-                if (start, end) != (span.start, span.end):
-                    span = replace(span, start=start, end=end, entity=USERNAME)
-                    changed = True
-        out.append(span)
-    return _merge(out) if changed else spans  # a grown span may now overlap a neighbour
+    if span.entity != PERSON:
+        return span
+    start, end = span.start, span.end
+    after = text[end : end + 2]
+    joined_after = (
+        after[:1] == "_"
+        or after[:1].isdigit()
+        or (after[:1] == "." and (after[1:].islower() or after[1:].isdigit()))
+        or (text[end - 1].isdigit() and after[:1].isalnum())
+    )
+    joined_before = start > 0 and (
+        text[start - 1] == "_"
+        or text[start - 1].isdigit()
+        # the span already holds the digits the name was glued to ("0a0007okafor")
+        or (text[start].isdigit() and _HANDLE_PART.match(text, start - 1) is not None)
+    )
+    if not (joined_after or joined_before):
+        return span
+    while start > 0 and _HANDLE_PART.match(text, start - 1):
+        start -= 1
+    while end < len(text) and _HANDLE_PART.match(text, end):
+        end += 1
+    while end > span.end and text[end - 1] in "._":
+        end -= 1  # a full stop (or a trailing joiner) after the handle
+    while start < span.start and text[start] in "._":
+        start += 1
+    if (start, end) == (span.start, span.end):
+        return span
+    return replace(span, start=start, end=end, entity=USERNAME)
 
 
 def _with_site_numbers(text: str, spans: list[Span]) -> list[Span]:
@@ -997,22 +1003,18 @@ _AGE_AFTER_VERB = re.compile(
 )
 
 
-def _with_labelled_ids(text: str, spans: list[Span]) -> list[Span]:
-    """Id spans grown over a serial label or mask before them and a check letter after."""
-    out: list[Span] = []
-    changed = False
-    for span in spans:
-        if span.entity in _ID_ENTITIES:
-            start, end = span.start, span.end
-            if before := _ID_LABEL_BEFORE.search(text, max(0, start - 8), start):
-                start = before.start()
-            if after := _CHECK_LETTER_AFTER.match(text, end):
-                end = after.end()
-            if (start, end) != (span.start, span.end):
-                span = replace(span, start=start, end=end)
-                changed = True
-        out.append(span)
-    return _merge(out) if changed else out
+def _id_with_label(text: str, span: Span) -> Span:
+    """An id span grown over a serial label or mask before it and a check letter after."""
+    if span.entity not in _ID_ENTITIES:
+        return span
+    start, end = span.start, span.end
+    if before := _ID_LABEL_BEFORE.search(text, max(0, start - 8), start):
+        start = before.start()
+    if after := _CHECK_LETTER_AFTER.match(text, end):
+        end = after.end()
+    if (start, end) == (span.start, span.end):
+        return span
+    return replace(span, start=start, end=end)
 
 
 def _with_handles_after_names(text: str, spans: list[Span]) -> list[Span]:
@@ -1044,40 +1046,36 @@ def _with_ages_after_verbs(text: str, spans: list[Span]) -> list[Span]:
     return _merge([*spans, *extra]) if extra else spans
 
 
-def _with_address_units(text: str, spans: list[Span]) -> list[Span]:
-    """Street spans grown over the unit, floor or block written beside them."""
-    out: list[Span] = []
-    changed = False
-    for span in spans:
-        if span.entity == LOCATION and span.recognizer.startswith(("street", "route")):
-            start, end = span.start, span.end
-            # "Tampines St 41": a street numbered after its kind
-            if _STREET_END.search(text, start, end) and (
-                number := _NUMBER_AFTER_STREET.match(text, end)
-            ):
-                end = number.end()
-            elif _STREET_END.search(text, start, end) and (
-                compass := _COMPASS_AFTER_STREET.match(text, end)
-            ):
-                end = compass.end()
-            if unit := _UNIT_AFTER.match(text, end):
-                end = unit.end()
-            # a unit or the first house of a range written onto the number: "3/45 George St",
-            # "12-14 Rue de Rivoli"
-            if text[start : start + 1].isdigit() and (
-                prefix := _NUMBER_PREFIX.search(text, max(0, start - 7), start)
-            ):
-                start = prefix.start()
-            window = text[max(0, start - 16) : start]
-            if unit := _UNIT_BEFORE.search(window):
-                start -= len(unit.group())
-            elif _ROUTE.match(text, start) and (house := _HOUSE_NUMBER_BEFORE.search(window)):
-                start -= len(house.group())
-            if (start, end) != (span.start, span.end):
-                span = replace(span, start=start, end=end)
-                changed = True
-        out.append(span)
-    return _merge(out) if changed else out
+def _street_with_unit(text: str, span: Span) -> Span:
+    """A street span grown over the unit, floor or block written beside it."""
+    if span.entity != LOCATION or not span.recognizer.startswith(("street", "route")):
+        return span
+    start, end = span.start, span.end
+    # "Tampines St 41": a street numbered after its kind
+    if _STREET_END.search(text, start, end) and (
+        number := _NUMBER_AFTER_STREET.match(text, end)
+    ):
+        end = number.end()
+    elif _STREET_END.search(text, start, end) and (
+        compass := _COMPASS_AFTER_STREET.match(text, end)
+    ):
+        end = compass.end()
+    if unit := _UNIT_AFTER.match(text, end):
+        end = unit.end()
+    # a unit or the first house of a range written onto the number: "3/45 George St",
+    # "12-14 Rue de Rivoli"
+    if text[start : start + 1].isdigit() and (
+        prefix := _NUMBER_PREFIX.search(text, max(0, start - 7), start)
+    ):
+        start = prefix.start()
+    window = text[max(0, start - 16) : start]
+    if unit := _UNIT_BEFORE.search(window):
+        start -= len(unit.group())
+    elif _ROUTE.match(text, start) and (house := _HOUSE_NUMBER_BEFORE.search(window)):
+        start -= len(house.group())
+    if (start, end) == (span.start, span.end):
+        return span
+    return replace(span, start=start, end=end)
 
 
 _NAMED_AFTER_TOWN = re.compile(
