@@ -377,21 +377,15 @@ def _document_resources(document: dict[str, Any]) -> Iterator[tuple[dict[str, An
         yield document, None
 
 
+@dataclass(eq=False, repr=False)  # a runner with a running report: compared by identity
 class FhirDeidRunner:
     """Runs the engine over a file or folder, quarantining what cannot be processed."""
 
-    def __init__(
-        self,
-        engine: FhirDeidentifier,
-        quarantine: QuarantineSink | None = None,
-        audit: AuditSink | None = None,
-        validation: Validation = "input",
-    ) -> None:
-        self.engine = engine
-        self.quarantine = quarantine
-        self.audit = audit
-        self.validation = validation
-        self.report = RunReport()
+    engine: FhirDeidentifier
+    quarantine: QuarantineSink | None = None
+    audit: AuditSink | None = None
+    validation: Validation = "input"
+    report: RunReport = field(default_factory=RunReport, init=False)
 
     # ----- pass 1 ------------------------------------------------------------------------
     def index(self, files: list[Path]) -> None:
