@@ -63,23 +63,21 @@ class TextRunReport:
         return lines
 
 
+@dataclass(eq=False, repr=False)  # a runner with a running report: compared by identity
 class TextDeidRunner:
     """De-identifies every note under a path into an output folder."""
 
-    def __init__(
-        self,
-        deidentifier: TextDeidentifier,
-        quarantine: Quarantine | None = None,
-        patient_id: str | None = None,
-        audit: AuditSink | None = None,
-    ) -> None:
-        self.deidentifier = deidentifier
-        self.quarantine = quarantine
-        self.patient_id = patient_id
-        self.audit = audit
-        self.report = TextRunReport()
-        self._policy_hash = deidentifier.policy.digest()
-        self._pending: list[Any] = []  # this file's AuditEvents: one group commit per file
+    deidentifier: TextDeidentifier
+    quarantine: Quarantine | None = None
+    patient_id: str | None = None
+    audit: AuditSink | None = None
+    report: TextRunReport = field(default_factory=TextRunReport, init=False)
+    _policy_hash: str = field(init=False)
+    # this file's AuditEvents: one group commit per file
+    _pending: list[Any] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        self._policy_hash = self.deidentifier.policy.digest()
 
     def run(self, source: Path, out: Path) -> TextRunReport:
         base = source if source.is_dir() else source.parent
