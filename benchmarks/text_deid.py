@@ -205,6 +205,8 @@ def annotated_sets(
         # after the session's last rule (a332120)
         ("blind26", annotated_notes_path().with_name("blind_26.jsonl")),
         ("blind27", annotated_notes_path().with_name("blind_27.jsonl")),
+        ("blind28", annotated_notes_path().with_name("blind_28.jsonl")),
+        ("blind29", annotated_notes_path().with_name("blind_29.jsonl")),
         ("dev", dev),
         ("dev2", dev.with_name(DEV2)),
         ("dev3", dev.with_name(DEV3)),
@@ -243,7 +245,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="comma-separated annotated sets to measure (default: all present), e.g. "
         "annotated,blind2,blind3,blind4,blind5,blind6,blind7,blind8,blind9,blind10,blind11,blind12,"
         "blind13,blind14,blind15,blind16,blind17,blind18,blind19,blind20,blind21,blind22,"
-        "blind23,blind24,blind25,blind26,blind27,dev,dev2,dev3",
+        "blind23,blind24,blind25,blind26,blind27,blind28,blind29,dev,dev2,dev3",
     )
     parser.add_argument(
         "--skip-generator",

@@ -33,7 +33,9 @@ from clinflow.deid.text.lexicon import (
     city_names,
     is_english_word,
     is_name,
+    languages,
     noun_only_words,
+    person_names,
     safe_words,
     state_codes,
 )
@@ -1257,13 +1259,79 @@ RULES: dict[str, tuple[Any, str]] = {
 }
 
 
+# words that follow a given name without being its family name ("Grace Hospital", "Jordan
+# Street", "Maria Spanish-speaking"): places, institutions and units are read elsewhere
+_NOT_SURNAME = frozenset(
+    "street st road rd avenue ave lane ln drive dr boulevard blvd court ct way place pl "
+    "circle terrace highway hwy route parkway pkwy square trail county city town township "
+    "valley creek river lake park hill hills heights springs beach island harbor harbour "
+    "bay point mountain ward unit floor wing building tower hall".split()
+)
+
+
+def _surname_after_given(text: str, given: _Token, following: _Token, in_slot: bool) -> bool:
+    """``following`` is the family name written after the given name ``given`` (a listed
+    given name, or any word ``in_slot``: found in name position): one space apart,
+    title-cased, and not a clinical, function, calendar, language or place word. Family
+    names that are English or eponym words ("Colleen Farrow", "Darnell Pugh", "Rosalind
+    Pratt") are names in this slot, though the dictionary rule never seeds them."""
+    if text[given.end : following.start] != " ":
+        return False
+    if not in_slot and given.key not in person_names()[0]:
+        return False
+    word = following.text
+    return (
+        len(word) >= 3
+        and word[0].isupper()
+        and word[1:].islower()
+        and following.key not in _clinical()
+        and following.key not in _function_words()
+        and following.key not in _CALENDAR_KEYS
+        and following.key not in languages()
+        and following.key not in _NOT_SURNAME
+        and following.key not in INSTITUTION_WORDS
+        and following.key not in _GENERIC_FACILITY
+        and not looks_like_drug(word)
+        # a verb starting the next clause of a title-cased line: "Hobbs Discussed", "Called"
+        and not (following.key.endswith(("ed", "ing")) and is_english_word(word))
+    )
+
+
+# a word these found is a name by its position or shape, whatever the given-name list says
+_SLOT_RECOGNIZERS = frozenset({"name_context", "name_recall_first"})
+
+
+def _with_surnames(text: str, tokens: list[_Token], hits: list[NameHit]) -> list[NameHit]:
+    """Grow each one-word name that is a given name by the family name right after it."""
+    at_start = {t.start: i for i, t in enumerate(tokens)}
+    grown: list[NameHit] = []
+    for start, end, recognizer, score in hits:
+        index = at_start.get(start)
+        if (
+            index is not None
+            and tokens[index].end == end
+            and index + 1 < len(tokens)
+            and tokens[index].text[0].isupper()
+            and _surname_after_given(
+                text, tokens[index], tokens[index + 1], recognizer in _SLOT_RECOGNIZERS
+            )
+        ):
+            end = tokens[index + 1].end
+        grown.append((start, end, recognizer, score))
+    return grown
+
+
 def find_names(text: str, rules: Sequence[str]) -> Iterator[tuple[int, int, str, str, float]]:
     """Run the named rules (keys of ``RULES``) over one tokenisation of ``text``:
-    ``(start, end, entity, recognizer, score)``."""
+    ``(start, end, entity, recognizer, score)``; a person's given name found alone takes
+    the family name written right after it."""
     if not rules:
         return
     tokens = _tokens(text)
     for rule in rules:
         function, entity = RULES[rule]
-        for start, end, recognizer, score in function(text, tokens):
+        hits = function(text, tokens)
+        if entity == PERSON:
+            hits = _with_surnames(text, tokens, hits)
+        for start, end, recognizer, score in hits:
             yield start, end, entity, recognizer, score

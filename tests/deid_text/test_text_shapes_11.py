@@ -1,0 +1,51 @@
+"""Note shapes measured on blind_28 (an urban safety-net hospital: handoffs, bed boards, case
+management) and blind_29 (ancillary and specialty care, pedigrees, spoken dictation), both
+written blind, each measured once and a development set since.
+
+A given name found alone takes the family name written right after it, even when that
+family name is an English or eponym word the dictionary never seeds ("Colleen Farrow",
+"Darnell Pugh", "Rosalind Pratt"). Every example string here is invented for the test (none
+occurs in any annotated set)."""
+
+from __future__ import annotations
+
+import pytest
+
+from clinflow.deid.text.engine import TextDeidentifier
+
+from .helpers import covered
+
+FOUND = [
+    # a listed given name, then a family name that is an English word
+    ("Night supervisor Marlene Thatcher approved the sitter.", "Marlene Thatcher"),
+    ("Bed meeting lead: Colleen Barrow (AOD)", "Colleen Barrow"),
+    ("Discussed with fellow Ana Furlong before the dose.", "Ana Furlong"),
+    ("Questions to Patrice Warden at the desk.", "Patrice Warden"),
+    # an eponym-like family name after a given name
+    ("Asked counsellor Desmond Pugh to call the family.", "Desmond Pugh"),
+    ("Transport arranged by Rosalyn Pratt, unit clerk.", "Rosalyn Pratt"),
+    # a given name in name position (not listed) takes its family name too
+    ("financial navigator Ximena Cradle set up the payment plan", "Ximena Cradle"),
+]
+
+KEPT = [
+    # the given name alone: a language, a unit or a verb after it is not its family name
+    ("Interpreter Colleen Spanish today.", "Spanish"),
+    ("Maria Unit 4 bed 2.", "Unit"),
+    ("Colleen Reviewed the chart.", "Reviewed"),
+]
+
+
+@pytest.mark.parametrize(("text", "phi"), FOUND)
+def test_blind28_shapes_are_found(deid: TextDeidentifier, text: str, phi: str) -> None:
+    assert covered(text, phi, deid.analyze(text))
+
+
+@pytest.mark.parametrize(("text", "word"), KEPT)
+def test_no_family_name_from_a_word_after_a_given_name(
+    deid: TextDeidentifier, text: str, word: str
+) -> None:
+    at = text.index(word)
+    names = [s for s in deid.analyze(text) if s.entity == "PERSON"]
+    assert names, "the given name itself is found"
+    assert not [s for s in names if s.start < at + len(word) and at < s.end]
