@@ -4,7 +4,10 @@ written blind, each measured once and a development set since.
 
 A given name found alone takes the family name written right after it, even when that
 family name is an English or eponym word the dictionary never seeds ("Colleen Farrow",
-"Darnell Pugh", "Rosalind Pratt"). Every example string here is invented for the test (none
+"Darnell Pugh", "Rosalind Pratt"). Raw speech recognition with its punctuation spoken
+("comma", "period") is read a second time with the marks written and the words that are
+not English in title case; numbers dictated digit by digit are identifiers. Every example
+string here is invented for the test (none
 occurs in any annotated set)."""
 
 from __future__ import annotations
@@ -28,6 +31,21 @@ FOUND = [
     ("financial navigator Ximena Cradle set up the payment plan", "Ximena Cradle"),
 ]
 
+DICTATION = (
+    "this is the audiology clinic dictating period patient seen for hearing aid check comma "
+    "chart number s t oh seven seven two one nine comma return in six weeks period new "
+    "paragraph copy to doctor quennell comma that is quennell with two ells period "
+    "her son can be reached at five oh three five five five oh one eight two period "
+    "she was driven in from tolvanek by her daughter marguerite period end of dictation period"
+)
+SPOKEN = [
+    (DICTATION, "s t oh seven seven two one nine"),
+    (DICTATION, "five oh three five five five oh one eight two"),
+    (DICTATION, "quennell"),
+    (DICTATION, "tolvanek"),
+    ("ASR draft. job number 4 4 8 1 0 2   typed 03/02", "4 4 8 1 0 2"),
+]
+
 KEPT = [
     # the given name alone: a language, a unit or a verb after it is not its family name
     ("Interpreter Colleen Spanish today.", "Spanish"),
@@ -49,3 +67,15 @@ def test_no_family_name_from_a_word_after_a_given_name(
     names = [s for s in deid.analyze(text) if s.entity == "PERSON"]
     assert names, "the given name itself is found"
     assert not [s for s in names if s.start < at + len(word) and at < s.end]
+
+
+@pytest.mark.parametrize(("text", "phi"), SPOKEN)
+def test_dictated_numbers_and_names_are_found(deid: TextDeidentifier, text: str, phi: str) -> None:
+    assert covered(text, phi, deid.analyze(text))
+
+
+def test_a_typed_note_is_not_read_as_dictation(deid: TextDeidentifier) -> None:
+    # two spoken-looking words are no dictation, and counts stay counts
+    text = "Patient uses a comma-free list; period of observation two to four weeks, one or two."
+    assert [s for s in deid.analyze(text) if s.entity == "PERSON"] == []
+    assert [s for s in deid.analyze("Range one two three four five") if s.entity == "ID"] == []

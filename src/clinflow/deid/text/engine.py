@@ -285,6 +285,8 @@ class TextDeidentifier:
         # the detectors run on both readings of a scanned note
         for reading in (text,) if ocr == text else (text, ocr):
             self._detect(reading, found, threshold)
+        if self._name_rules and (spoken := _spoken_reading(text)) is not None:
+            self._detect(spoken, found, threshold)  # raw dictation with spoken punctuation
         if self._name_rules:
             _apply_rules(_NAME_SLOT_RULES, text, found)
         if self._patterns:
@@ -1232,6 +1234,49 @@ def _title_case_reading(text: str) -> str | None:
         return word if len(word) < 4 else word[0] + word[1:].lower()
 
     return _CAPITAL_WORD.sub(title, text)
+
+
+# spoken punctuation of raw speech recognition ("doctor vickery comma ... period")
+_SPOKEN_MARK = re.compile(r"[ \t]+(comma|period|full stop|colon|semicolon|new paragraph)\b")
+_SPOKEN_MARKS = {"comma": ",", "period": ".", "full stop": ".", "colon": ":", "semicolon": ";"}
+_LOWER_WORD = re.compile(r"(?<![^\W\d_])[a-z][a-z'’-]{2,}(?![^\W\d_])")
+
+
+def _spoken_reading(text: str) -> str | None:
+    """Raw dictation in lower case with its punctuation spoken, read the way it was meant,
+    same length: each spoken mark a mark ("vickery comma" -> "vickery,      "), "new
+    paragraph" a line break, and each word that is neither vocabulary nor a drug in title
+    case ("isolde arkwright" -> "Isolde Arkwright"), so the name and place rules, which read
+    capitals and punctuation, apply. ``None`` for other notes: fewer than three spoken marks,
+    or a note already written in mixed case."""
+    marks = _SPOKEN_MARK.findall(text)
+    if len(marks) < 3:
+        return None
+    letters = sum(c.isalpha() for c in text)
+    if sum(c.isupper() for c in text) * 20 > letters:
+        return None
+
+    def mark(match: re.Match[str]) -> str:
+        word = match[1]
+        written = "\n" if word == "new paragraph" else _SPOKEN_MARKS[word]
+        return written.ljust(len(match[0]))
+
+    def title(match: re.Match[str]) -> str:
+        word = match[0]
+        return word if _spoken_vocabulary(word) else word[0].upper() + word[1:]
+
+    return _LOWER_WORD.sub(title, _SPOKEN_MARK.sub(mark, text))
+
+
+def _spoken_vocabulary(word: str) -> bool:
+    """An English word (also when inflected: "weeks", "died"), a safe word or a drug: stays
+    lower case in the reading of a dictation."""
+    if is_english_word(word) or _vocabulary_or_drug(word):
+        return True
+    return any(
+        word.endswith(suffix) and is_english_word(word[: -len(suffix)])
+        for suffix in ("s", "es", "d", "ed", "ing")
+    )
 
 
 def _capitals_name(titled: str, start: int, end: int, score: float) -> int:

@@ -77,6 +77,7 @@ _ORDINAL_WORD = (
     r"ninth)|tenth|eleventh|twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|"
     r"eighteenth|nineteenth|twentieth|thirtieth)"
 )
+_SPOKEN_DIGIT = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
 _DATE_CUE = r"(?:on|since|from|until|till|to|through|thru|by|before|after|dated|of|DOS|DOB|date)"
 _UNITS = (
     r"(?:mg|mcg|ug|µg|ml|mL|cc|g|gm|gram|grams|kg|lb|lbs|units?|IU|U|mEq|mmol|kcal|cal|cells|"
@@ -552,6 +553,26 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.7,
     ),
     PatternSpec("phone_local", PHONE, r"(?<![\d/.-])\d{3}[-.]\d{4}(?![\d-]|\.\d)", 0.55),
+    PatternSpec(
+        # a number dictated digit by digit ("five four one five five five oh one five seven",
+        # "record s r oh four four eight two"): six digits or more, after up to three
+        # spelled letters; no count, dose or range is spoken as six bare digits
+        "spoken_number",
+        ID,
+        rf"(?<![\p{{L}}\d])(?:[a-z][ \t]){{0,3}}{_SPOKEN_DIGIT}(?:[ \t]+{_SPOKEN_DIGIT}){{5,}}"
+        r"(?![\p{L}\d])",
+        0.6,
+        regex.I,
+    ),
+    PatternSpec(
+        # a number typed digit by digit after its label: "job number 7 7 4 1 9 2"
+        "spaced_digits_after_label",
+        ID,
+        r"(?<=\b(?:number|no\.?|job|id|code|record|chart|account|acct|mrn|#)[ \t:#]{1,3})"
+        r"\d(?:[ \t]\d){5,}(?![\d.,/:])",
+        0.6,
+        regex.I,
+    ),
     PatternSpec(
         "phone_short_after_cue",
         PHONE,
