@@ -46,6 +46,38 @@ SPOKEN = [
     ("ASR draft. job number 4 4 8 1 0 2   typed 03/02", "4 4 8 1 0 2"),
 ]
 
+BED_BOARD = (
+    "NORTHGATE 6\n"
+    "612A  VASHCHENKO, O  pneumonia  d/c am\n"
+    "614   MBEKI-ROURKE, TANDIWE  NSTEMI  tele\n"
+    "615B  ALBUQUERQUE NUNES, R  cellulitis\n"
+    "Overflow: bed 3 HEIKKINEN, J, hall 2 OYELARAN, B\n"
+    " 7 FAIRCLOTH, DESMOND - sepsis, pressors\n"
+    "from triage, AMS, T 38.9, HR 118\n"
+    "72 YRS, F   CHF, A-fib\n"
+)
+BOARD_NAMES = [
+    "VASHCHENKO, O",
+    "MBEKI-ROURKE, TANDIWE",
+    "ALBUQUERQUE NUNES, R",
+    "HEIKKINEN, J",
+    "OYELARAN, B",
+    "FAIRCLOTH, DESMOND",
+]
+
+
+@pytest.mark.parametrize("name", BOARD_NAMES)
+def test_bed_board_names_in_capitals_are_found(deid: TextDeidentifier, name: str) -> None:
+    assert covered(BED_BOARD, name, deid.analyze(BED_BOARD))
+
+
+@pytest.mark.parametrize("safe", ["AMS, T", "YRS, F", "CHF"])
+def test_bed_board_abbreviations_are_kept(deid: TextDeidentifier, safe: str) -> None:
+    at = BED_BOARD.index(safe)
+    names = [s for s in deid.analyze(BED_BOARD) if s.entity == "PERSON"]
+    assert not [s for s in names if s.start < at + len(safe) and at < s.end]
+
+
 KEPT = [
     # the given name alone: a language, a unit or a verb after it is not its family name
     ("Interpreter Colleen Spanish today.", "Spanish"),

@@ -153,10 +153,12 @@ def titled_any_case(text: str) -> Spans:
 
 
 _CAPITALS_PAIR = regex.compile(
-    r"(?<![\p{L}\d'’-])(?P<family>\p{Lu}[\p{Lu}'’-]+(?:[ \t]\p{Lu}[\p{Lu}'’-]+)?),[ \t]{1,2}"
-    r"(?P<given>\p{Lu}[\p{Lu}'’-]+(?:[ \t]\p{Lu}[\p{Lu}'’-]+)?)(?:[ \t]\p{Lu}\.?)?"
+    r"(?<![\p{L}\d'’-])(?P<family>\p{Lu}[\p{Lu}'’-]+(?:[ \t]\p{Lu}[\p{Lu}'’-]+){0,2}),[ \t]{1,2}"
+    r"(?P<given>\p{Lu}[\p{Lu}'’-]+(?:[ \t]\p{Lu}[\p{Lu}'’-]+)?(?:[ \t]\p{Lu}\.?)?"
+    # or the given name's initial alone, as bed boards write it: "KOWAL, H  hip fx"
+    r"|\p{Lu}\.?(?=[ \t]+(?!\d)|[,;)]|$))"
     r"(?![\p{L}\d'’-])",
-    regex.V0,
+    regex.V0 | regex.M,
 )
 _DEMOGRAPHICS = regex.compile(
     r"\b(?:MRN|DOB|D\.O\.B|NHS|Hosp(?:ital)?[ \t]?No|UR[ \t]?No|URN)\b"
@@ -165,7 +167,9 @@ _DEMOGRAPHICS = regex.compile(
 )
 # the pair right after a patient's slot: "Pt:", "Name -", "BED 12 --", "Re:"
 _SLOT_BEFORE = regex.compile(
-    r"(?:\b(?i:pt|patient|name|re|client|resident)|\b(?i:bed|rm|room)[ \t]*\d+[A-Z]?)"
+    r"(?:\b(?i:pt|patient|name|re|client|resident)|\b(?i:bed|rm|room|hall|bay)[ \t]*\d+[A-Z]?"
+    # a bed board's line: the room or bed number first ("701A  KOWAL, H", " 4 EL-SAYED, R")
+    r"|(?:^|(?<=\n))[ \t]*\d{1,4}[A-Za-d]?)"
     r"[ \t]*[:.\-–—]{0,2}[ \t]*\Z",
     regex.V0,
 )
@@ -202,6 +206,8 @@ def capitals_surname_given(text: str, is_word: Callable[[str], bool]) -> Spans:
     for match in _CAPITALS_PAIR.finditer(text):
         if not _capitals_name(_WORD.findall(match.group()), is_word):
             continue
+        if len(match.group("given").rstrip(".")) == 1 and len(match.group("family")) < 4:
+            continue  # "AMS, T 38.9", "58 YRS, M": an initial needs a family name to go with
         line_start = text.rfind("\n", 0, match.start()) + 1
         line_end = text.find("\n", match.end())
         line = text[line_start : len(text) if line_end < 0 else line_end]
