@@ -78,6 +78,39 @@ def test_bed_board_abbreviations_are_kept(deid: TextDeidentifier, safe: str) -> 
     assert not [s for s in names if s.start < at + len(safe) and at < s.end]
 
 
+WARDS = [
+    # a bed board's heading alone on its line, and the same ward again later
+    ("CENSUS 03/02\nKILBRIDE 4\n410A  ODUYA, F  cellulitis\n", "KILBRIDE 4"),
+    ("KILBRIDE 4\n410A  ODUYA, F\nnight RN moved her from Kilbride 5 at 0200", "Kilbride 5"),
+    # the ward before a room number
+    ("DOB 04/05/1961   Tremayne 6 612B   CM: K. Lowe, RN", "Tremayne 6"),
+    ("From: Tremayne 3, rm 318   To: ICU fellow", "Tremayne 3"),
+]
+WARD_LOOK_ALIKES = [
+    "Braden 14",  # a score
+    "CIWA 14",  # a score in capitals alone on its line
+    "Creon 10",  # a drug and its dose ("Creon 10,000")
+    "Wt 3",  # a weight ("Wt 3,410 g")
+]
+WARD_LOOK_ALIKE_NOTE = "Skin: Braden 14\nCIWA 14\nContinue Creon 10,000 units. Wt 3,410 g.\n"
+
+
+@pytest.mark.parametrize(("text", "ward"), WARDS)
+def test_wards_named_by_a_word_and_floor_are_found(
+    deid: TextDeidentifier, text: str, ward: str
+) -> None:
+    assert covered(text, ward, deid.analyze(text))
+
+
+@pytest.mark.parametrize("safe", WARD_LOOK_ALIKES)
+def test_scores_doses_and_weights_are_no_ward(deid: TextDeidentifier, safe: str) -> None:
+    text = WARD_LOOK_ALIKE_NOTE
+    at = text.index(safe)
+    assert not [
+        s for s in deid.analyze(text) if s.start < at + len(safe) and at < s.end
+    ], safe
+
+
 KEPT = [
     # the given name alone: a language, a unit or a verb after it is not its family name
     ("Interpreter Colleen Spanish today.", "Spanish"),

@@ -1171,6 +1171,12 @@ _WARD_CUE_BEFORE = regex.compile(
     r"\b(?:on|to|location:|admit(?:ted)?[ \t]+to|transfer(?:red)?[ \t]+to)[ \t]+\Z",
     regex.I | regex.V0,
 )
+# a bed board's heading: the ward alone on its line; a room or bed number after the ward
+_WARD_HEADING = regex.compile(r"[ \t]*(?:\n|\Z)", regex.V0)
+_LINE_START = regex.compile(r"(?:^|\n)[ \t]*\Z", regex.V0)
+_ROOM_AFTER_WARD = regex.compile(
+    r"(?:,[ \t]+|[ \t]+)(?:(?:rm|room|bed)\.?[ \t]*)?\d{3,4}[A-Da-d]?(?![\w/.:-])", regex.V0
+)
 _WARD_FLOOR_AFTER = regex.compile(
     r"[ \t]\d{1,2}[A-Z]?(?![\w/%:-]|\.\d)(?![ \t]*(?:mg|mcg|units?|ml|%|x\b|times|hours?|hrs?|h\b|"
     r"days?|d\b|min|weeks?|wks?|months?|pts?|points?|/))",
@@ -1178,29 +1184,50 @@ _WARD_FLOOR_AFTER = regex.compile(
 )
 
 
+def _ward_word(token: _Token) -> bool:
+    """A proper word that may name a ward before its floor ("Hallett 7"): no English,
+    clinical, calendar, safe or drug word ("Braden 14", "Grade 3", "Type 2")."""
+    return (
+        (not is_english_word(token.text) or token.key in noun_only_words())
+        and not looks_like_drug(token.text)
+        and token.key not in _CALENDAR_KEYS
+        and token.key not in safe_words()  # scores and eponyms: "on Braden 14"
+        and token.key not in _clinical()
+        and token.key not in _GENERIC_FACILITY
+        and not brand_or_abbreviation_shape(token.text)
+    )
+
+
 def _named_wards(text: str, tokens: list[_Token]) -> list[NameHit]:
     """A ward named by a proper word ("Puffin Ward", "Ward: Banksia 4"), not by a direction
-    or a service ("6 West", "Surgical Ward"); the name again elsewhere in the note."""
+    or a service ("6 West", "Surgical Ward"); the name again elsewhere in the note. A word
+    and floor is a ward after "on"/"to", as a bed board's heading alone on its line
+    ("HALLETT 7"), or before a room number ("Mercer 5, rm 524", "Hallett 8 811A"); once one
+    is, the same word before a floor is one everywhere in the note."""
     names: set[str] = set()
     floors: list[NameHit] = []
+    floor_words: set[str] = set()
+    candidates: list[tuple[_Token, int]] = []
     starts = {t.start: i for i, t in enumerate(tokens)}
     has_ward = "Ward " in text or "Ward\t" in text
     for index, token in enumerate(tokens):
         before_ward = _WARD_AFTER.match(text, token.end) is not None
         if (
             token.capitalised
-            and not token.all_caps
+            and (not token.all_caps or len(token.text) >= 5)  # "CIWA 14" is a score
             and (floor := _WARD_FLOOR_AFTER.match(text, token.end)) is not None
-            and _WARD_CUE_BEFORE.search(text, max(0, token.start - 24), token.start) is not None
-            and (not is_english_word(token.text) or token.key in noun_only_words())
-            and not looks_like_drug(token.text)
-            and token.key not in _CALENDAR_KEYS
-            and token.key not in safe_words()  # scores and eponyms: "on Braden 14"
-            and token.key not in _clinical()
-            and token.key not in _GENERIC_FACILITY
-            and not brand_or_abbreviation_shape(token.text)
+            and _ward_word(token)
         ):
-            floors.append((token.start, floor.end(), "facility_ward", 0.5))
+            candidates.append((token, floor.end()))
+            if (
+                not token.all_caps
+                and _WARD_CUE_BEFORE.search(text, max(0, token.start - 24), token.start)
+            ) or (
+                _WARD_HEADING.match(text, floor.end())
+                and _LINE_START.search(text, max(0, token.start - 8), token.start)
+            ) or _ROOM_AFTER_WARD.match(text, floor.end()):
+                floors.append((token.start, floor.end(), "facility_ward", 0.5))
+                floor_words.add(token.key)
         label = _WARD_LABEL.search(text, max(0, token.start - 12), token.start)
         after_label = label is not None and label.end() == token.start
         plain = (
@@ -1226,6 +1253,11 @@ def _named_wards(text: str, tokens: list[_Token]) -> list[NameHit]:
         ):
             names.add(token.text)
     del starts
+    floors.extend(
+        (token.start, end, "facility_ward", 0.5)
+        for token, end in candidates
+        if token.key in floor_words
+    )
     # the name with its "Ward"/"Wing" where written together ("Pendle Wing"), alone elsewhere
     return floors + [
         (
