@@ -46,6 +46,27 @@ SPOKEN = [
     ("ASR draft. job number 4 4 8 1 0 2   typed 03/02", "4 4 8 1 0 2"),
 ]
 
+DATES = [
+    ("Vent weaned; extubated 10/23, on 2 L NC since.", "10/23"),
+    ("Chest pain free. Last pain 9/28 0415, trop flat.", "9/28"),
+    ("Call fellow if recurs. Last pain 10/2 2250.", "10/2"),
+]
+NO_DATES = [
+    "Pain 7/10 at rest, 4/10 after oxycodone.",
+    "Left upper extremity 4/5, otherwise 5/5 throughout.",
+    "Ext hallucis longus 4/5 on the right.",
+]
+
+
+@pytest.mark.parametrize(("text", "phi"), DATES)
+def test_month_day_dates_are_found(deid: TextDeidentifier, text: str, phi: str) -> None:
+    assert covered(text, phi, deid.analyze(text))
+
+
+@pytest.mark.parametrize("text", NO_DATES)
+def test_scores_and_power_are_no_date(deid: TextDeidentifier, text: str) -> None:
+    assert [s for s in deid.analyze(text) if s.entity == "DATE_TIME"] == []
+
 BED_BOARD = (
     "NORTHGATE 6\n"
     "612A  VASHCHENKO, O  pneumonia  d/c am\n"

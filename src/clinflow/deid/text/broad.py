@@ -468,12 +468,17 @@ _DURATION_BEFORE = regex.compile(
 _DURATION_AFTER = regex.compile(r"[ \t]*(?i:ago|hx|history|wks?\b|weeks?\b|duration)", regex.V0)
 
 
+_TIME_AFTER = regex.compile(r"[ \t]{1,2}(?:[01]\d|2[0-3])[0-5]\d(?![\d/:%-]|\.\d)", regex.V0)
+
+
 def score_or_duration(text: str, start: int, end: int) -> bool:
     """``text[start:end]`` is a bare "a/b" that reads as a score ("pain 7/10", "4/5 power")
     or a British duration ("7/7", "2/52", "3/12 ago"), not a month and day."""
     match = _FRACTION.fullmatch(text, start, end)
     if match is None:
         return False
+    if _TIME_AFTER.match(text, end) is not None:
+        return False  # "last pain 11/17 0300": a score has no time of day after it
     a, b = int(match[1]), int(match[2])
     before = text[max(0, start - 32) : start]
     if a <= b and _SCORE_BEFORE.search(before) is not None:

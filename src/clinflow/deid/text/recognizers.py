@@ -257,10 +257,20 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"bottles?|cultures?|sites?|lobes?|views?|of|wk|wks|weeks?)\b))"
         r"(?<!\b(?:strength|motor|power|pain|reflex(?:es)?|DTRs?|score|scale|murmur|grade|rated|"
         r"pulses?|GCS|MoCA|MMSE|Apgars?|tone|bulk|edema|PHQ-?\d|GAD-?\d|CAGE|recall|"
-        r"drawing|serial|MMT|flex(?:ion)?|ext(?:ension)?|abd(?:uction)?|grip|HIV)"
+        # (an extremity's or extensor's power, not "extubated 11/19")
+        r"drawing|serial|MMT|flex(?:ion)?|ext(?:ension|ensors?|remit(?:y|ies)|\b)|"
+        r"abd(?:uction)?|grip|HIV)"
         r"[^\n.;]{0,24}|\b(?:pg|page|p\.)[ \t]?\d{1,2}/\d{1,2})",
         0.55,
         regex.I,
+    ),
+    PatternSpec(
+        # a month and day with its 24-hour time: "last pain 11/17 0300" (no score has a time)
+        "date_month_day_before_time",
+        DATE,
+        r"(?<![\d/.:-])(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9])"
+        r"(?=[ \t]{1,2}(?:[01]\d|2[0-3])[0-5]\d(?![\d/:%-]|\.\d))",
+        0.55,
     ),
     PatternSpec(
         "date_month_day_scale_after_cue",
