@@ -132,6 +132,33 @@ def test_scores_doses_and_weights_are_no_ward(deid: TextDeidentifier, safe: str)
     ], safe
 
 
+TOWNS = [
+    ("Flew in from Quarrick Point on the mail plane.", "Quarrick Point"),
+    ("Grandfather, 81, Tennaby Falls, prostate cancer at 70.", "Tennaby Falls"),
+    ("Moved to Port Allendry after the divorce.", "Port Allendry"),
+    ("Cousin farms near Fort Dunvegan, no cardiac history.", "Fort Dunvegan"),
+]
+NO_TOWNS = [
+    "Trigger Point injection to the left trapezius.",
+    "Pressure Point care; Access Point changed.",
+    "Lake Louise criteria for altitude sickness.",
+]
+
+
+@pytest.mark.parametrize(("text", "town"), TOWNS)
+def test_towns_by_a_proper_word_and_geographic_head(
+    deid: TextDeidentifier, text: str, town: str
+) -> None:
+    assert covered(text, town, deid.analyze(text))
+
+
+@pytest.mark.parametrize("text", NO_TOWNS)
+def test_english_words_with_a_geographic_head_are_no_town(
+    deid: TextDeidentifier, text: str
+) -> None:
+    assert [s for s in deid.analyze(text) if s.recognizer == "place_geographic"] == []
+
+
 KEPT = [
     # the given name alone: a language, a unit or a verb after it is not its family name
     ("Interpreter Colleen Spanish today.", "Spanish"),

@@ -985,6 +985,7 @@ def place_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit]:
             continue  # "lives with husband in Assisted Living": a kind of home, no place
         if phrase.casefold() not in countries():  # "born in Peru" is no PHI
             hits.append((tokens[at].start, tokens[at + count - 1].end, "place_context", 0.6))
+    hits.extend(_geographic_towns(text, tokens))
     # a town's state code after it ("Concord NH normally", "Eugene OR\n"); not a credential
     # ("Jackson, MD" may be a doctor: MD, DO and PA are no state here)
     for _start, end, source, _score in list(hits):
@@ -992,6 +993,41 @@ def place_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit]:
             state = _STATE_AFTER_CITY.match(text, end)
             if state is not None:
                 hits.append((state.start(1), state.end(1), "place_state", 0.55))
+    return hits
+
+
+# a town named by a proper word and its geographic head ("Saltery Point", "Brannock Falls")
+# or prefix ("Port Veyden", "Fort Kessock"): the proper word is what no list holds
+_GEO_HEAD = regex.compile(
+    r"[ \t](?:Point|Falls|Springs|Harbou?r|Bay|Sound|Creek|Island|Landing|Crossing|Junction|"
+    r"Ridge|Hollow|Rapids|Bluff|Cove|Inlet|Narrows|Flats|Butte|Gap|Mills?)(?![\p{L}\d'’-])",
+    regex.V0,
+)
+_GEO_PREFIX = regex.compile(
+    r"(?<![\p{L}\d'’-])(?:Port|Fort|Ft\.|Mount|Mt\.|Lake|Glen|Cape)[ \t]\Z", regex.V0
+)
+
+
+def _geographic_towns(text: str, tokens: list[_Token]) -> list[NameHit]:
+    """"Saltery Point", "Port Veyden": a capitalised word that is no English, clinical,
+    safe or drug word, with a geographic head after it or a prefix before it."""
+    hits: list[NameHit] = []
+    for token in tokens:
+        if (
+            not token.capitalised
+            or token.all_caps
+            or len(token.text) < 4
+            or (is_english_word(token.text) and token.key not in noun_only_words())
+            or token.key in safe_words()
+            or token.key in _clinical()
+            or looks_like_drug(token.text)
+            or brand_or_abbreviation_shape(token.text)
+        ):
+            continue
+        if (head := _GEO_HEAD.match(text, token.end)) is not None:
+            hits.append((token.start, head.end(), "place_geographic", 0.55))
+        elif (prefix := _GEO_PREFIX.search(text, max(0, token.start - 6), token.start)) is not None:
+            hits.append((prefix.start(), token.end, "place_geographic", 0.55))
     return hits
 
 
