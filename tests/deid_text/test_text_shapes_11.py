@@ -159,6 +159,28 @@ def test_english_words_with_a_geographic_head_are_no_town(
     assert [s for s in deid.analyze(text) if s.recognizer == "place_geographic"] == []
 
 
+POSSESSORS = [
+    ("Pedigree:\n- Tamsyn's sister Oriel, 41, BRCA negative.", "Tamsyn"),
+    ("- Brevik's side has no colon cancer.", "Brevik"),
+    ("Per Lorcan's younger brother, he stopped drinking.", "Lorcan"),
+]
+EPONYM_POSSESSIVES = (
+    "Parkinson's family history in father. Wilson's sibling testing advised. "
+    "Huntington's family screening declined."
+)
+
+
+@pytest.mark.parametrize(("text", "name"), POSSESSORS)
+def test_a_name_before_its_relative_is_found(
+    deid: TextDeidentifier, text: str, name: str
+) -> None:
+    assert covered(text, name, deid.analyze(text))
+
+
+def test_an_eponyms_disease_before_family_is_no_name(deid: TextDeidentifier) -> None:
+    assert [s for s in deid.analyze(EPONYM_POSSESSIVES) if s.entity == "PERSON"] == []
+
+
 KEPT = [
     # the given name alone: a language, a unit or a verb after it is not its family name
     ("Interpreter Colleen Spanish today.", "Spanish"),

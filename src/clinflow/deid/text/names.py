@@ -609,7 +609,23 @@ def context_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit
         count = _take(text, tokens, at, True)
         if count:
             hits.append((tokens[at].start, tokens[at + count - 1].end, "name_context", 0.75))
+    for match in _POSSESSOR.finditer(text):
+        word = match.group(1)
+        # not an eponym's disease: "Parkinson's family history", "Wilson's sibling testing"
+        if word.casefold() not in safe_words() and (is_name(word) or not is_vocabulary(word)):
+            hits.append((match.start(1), match.end(1), "name_context", 0.6))
     return hits
+
+
+# whose relative: "Wrenna's sister", "Dinah's father", "Halvor's side" (of a family)
+_POSSESSOR = regex.compile(
+    r"(?<![\p{L}\d'’-])(\p{Lu}\p{Ll}[\p{L}-]*\p{Ll})['’]s[ \t]+(?:(?:older|younger|late|"
+    r"twin|eldest|oldest|youngest|half|step|paternal|maternal)[ \t-]+)?"
+    r"(?:sister|brother|mother|father|mum|mom|dad|son|daughter|wife|husband|partner|side|"
+    r"family|aunt|uncle|cousin|grandmother|grandfather|grandma|grandpa|niece|nephew|"
+    r"children|kids|parents|siblings?|boyfriend|girlfriend|fianc[ée]e?|widow(?:er)?)s?\b",
+    regex.V0,
+)
 
 
 def _lower_name_before(tokens: list[_Token], index: int, text: str) -> int | None:
