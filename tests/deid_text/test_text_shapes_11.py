@@ -181,6 +181,24 @@ def test_an_eponyms_disease_before_family_is_no_name(deid: TextDeidentifier) -> 
     assert [s for s in deid.analyze(EPONYM_POSSESSIVES) if s.entity == "PERSON"] == []
 
 
+SIGN_OUT = (
+    "NIGHT SIGN-OUT 3/4\nAttg: Rosencrantz   Charge: Oyelakin-Dubois\n"
+    "Senior: Vashti-Kamara (pg 40077)   CVICU: Brzezinska\n"
+    "Charge: Stable census. Float: None. MICU: Full\n"
+)
+
+
+@pytest.mark.parametrize("name", ["Rosencrantz", "Oyelakin-Dubois", "Vashti-Kamara", "Brzezinska"])
+def test_staff_named_by_their_role_on_a_sign_out(deid: TextDeidentifier, name: str) -> None:
+    assert covered(SIGN_OUT, name, deid.analyze(SIGN_OUT))
+
+
+def test_role_labels_before_ordinary_words_name_no_one(deid: TextDeidentifier) -> None:
+    last_line = SIGN_OUT.index("Charge: Stable")
+    names = [s for s in deid.analyze(SIGN_OUT) if s.entity == "PERSON" and s.start >= last_line]
+    assert names == []
+
+
 KEPT = [
     # the given name alone: a language, a unit or a verb after it is not its family name
     ("Interpreter Colleen Spanish today.", "Spanish"),

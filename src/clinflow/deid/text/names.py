@@ -107,6 +107,10 @@ _WEAK_CUES = regex.compile(
     r"messaged|texted|emailed|phoned|told|asked|thanked|updated|"
     r"(?:present|attendees|in\s+attendance|participants|team|members)\s*:|"
     r"(?:off|on|oncoming|outgoing|incoming|handoff\s+to)\s*:|"
+    # a team's or unit's staff by their role on a sign-out or board: "Attg: Blumenfeld",
+    # "Charge: Dieudonne", "Senior: Okonkwo-Hale", "CCU: Castillo-Reyna"
+    r"(?:attg|attd|charge|senior|junior|cross-?cover|float|huddle\s+lead|micu|sicu|ccu|cvicu|"
+    r"nicu|picu)\s*:|"
     # staff labelled by their theatre or ward role: "ODP: Obed", "Scrub: Mara", "NIC: Ffion"
     r"(?:odp|scrub(?:\s+nurse)?|anaesthetist|anesthetist|circulat(?:ing|or)|nic|cons|sho|"
     r"outreach|registrar|midwife|physio|ota|slt|key\s*worker|named\s+nurse|charge\s+nurse|"
