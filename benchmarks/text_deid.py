@@ -207,6 +207,8 @@ def annotated_sets(
         ("blind27", annotated_notes_path().with_name("blind_27.jsonl")),
         ("blind28", annotated_notes_path().with_name("blind_28.jsonl")),
         ("blind29", annotated_notes_path().with_name("blind_29.jsonl")),
+        ("blind30", annotated_notes_path().with_name("blind_30.jsonl")),
+        ("blind31", annotated_notes_path().with_name("blind_31.jsonl")),
         ("dev", dev),
         ("dev2", dev.with_name(DEV2)),
         ("dev3", dev.with_name(DEV3)),
@@ -245,7 +247,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="comma-separated annotated sets to measure (default: all present), e.g. "
         "annotated,blind2,blind3,blind4,blind5,blind6,blind7,blind8,blind9,blind10,blind11,blind12,"
         "blind13,blind14,blind15,blind16,blind17,blind18,blind19,blind20,blind21,blind22,"
-        "blind23,blind24,blind25,blind26,blind27,blind28,blind29,dev,dev2,dev3",
+        "blind23,blind24,blind25,blind26,blind27,blind28,blind29,blind30,blind31,dev,dev2,dev3",
     )
     parser.add_argument(
         "--skip-generator",
