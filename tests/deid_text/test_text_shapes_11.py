@@ -199,6 +199,47 @@ def test_role_labels_before_ordinary_words_name_no_one(deid: TextDeidentifier) -
     assert names == []
 
 
+HANDLES = [
+    ("[22:31] Ines Vardy MD: @kfolarin can you see 7B? lactate 4.1", "kfolarin"),
+    ("[02:11] Charge RN: @gi_fellow_oncall 402 melena x2", "gi_fellow_oncall"),
+    ("2078-03-02 01:15:44 | tpellow | WS 192.0.2.81 | chart viewed", "tpellow"),
+    ("remote VPN 192.0.2.250 | ext_coder12 | reason: billing", "ext_coder12"),
+    ("Critical K 6.9 called at 1402, read back by mhalvard. Plan: recheck.", "mhalvard"),
+    ("Referral closed by qtraske 03:09.", "qtraske"),
+]
+NO_HANDLES = [
+    "Email results to clinic@example.org and to lab.team@example.com today.",
+    "| cod | 8 |\n| birch | 6 |\n| clopidogrel | 75 mg |",
+    "Came alone by minibus; BP checked by coworker (148/94).",
+]
+UK_PHONES = [
+    ("Daughter phoned from 01970 555 0188 at 21:00.", "01970 555 0188"),
+    ("Safeguarding: 0161 496 0321 (duty team).", "0161 496 0321"),
+    ("Switchboard 020 7946 0958, ask for ward 6.", "020 7946 0958"),
+]
+
+
+@pytest.mark.parametrize(("text", "login"), HANDLES)
+def test_chat_mentions_and_log_users_are_found(
+    deid: TextDeidentifier, text: str, login: str
+) -> None:
+    assert covered(text, login, deid.analyze(text))
+
+
+@pytest.mark.parametrize("text", NO_HANDLES)
+def test_mail_domains_tables_and_ordinary_agents_are_no_login(
+    deid: TextDeidentifier, text: str
+) -> None:
+    assert [s for s in deid.analyze(text) if s.recognizer == "username_handle"] == []
+
+
+@pytest.mark.parametrize(("text", "phone"), UK_PHONES)
+def test_uk_numbers_written_nationally_are_found(
+    deid: TextDeidentifier, text: str, phone: str
+) -> None:
+    assert covered(text, phone, deid.analyze(text))
+
+
 KEPT = [
     # the given name alone: a language, a unit or a verb after it is not its family name
     ("Interpreter Colleen Spanish today.", "Spanish"),

@@ -1200,7 +1200,7 @@ _NAME_SLOT_RULES: tuple[_TextRule, ...] = (
 _LAYOUT_RULES: tuple[_TextRule, ...] = (
     # run under the policy's patterns switch
     (lambda t: logins_at_line_end(t, is_vocabulary), USERNAME, "username_line_end", 0.5),
-    (lambda t: message_handles(t, is_vocabulary), USERNAME, "username_handle", 0.5),
+    (lambda t: message_handles(t, _vocabulary_or_drug), USERNAME, "username_handle", 0.5),
     (checked_identifiers, ID, "checked_identifier", 0.8),
     (towns_before_postcodes, LOCATION, "town_before_postcode", 0.55),
     (address_lines, LOCATION, "address_structure", 0.55),

@@ -564,6 +564,15 @@ PATTERNS: tuple[PatternSpec, ...] = (
     ),
     PatternSpec("phone_local", PHONE, r"(?<![\d/.-])\d{3}[-.]\d{4}(?![\d-]|\.\d)", 0.55),
     PatternSpec(
+        # a UK or Irish number written nationally, in its groups: "01970 555 0142",
+        # "0161 496 0321", "020 7946 0958", "01632 960412" (10 or 11 digits from the 0)
+        "phone_uk_national",
+        PHONE,
+        r"(?<![\d+/.:-])0(?:\d{4}[ \t]\d{3}[ \t]\d{3,4}|\d{3}[ \t]\d{3}[ \t]\d{4}|"
+        r"\d{2}[ \t]\d{4}[ \t]\d{4}|\d{4}[ \t]\d{6}|\d{3}[ \t]\d{7})(?![\d/.:-]|[ \t]\d)",
+        0.6,
+    ),
+    PatternSpec(
         # a number dictated digit by digit ("five four one five five five oh one five seven",
         # "record s r oh four four eight two"): six digits or more, after up to three
         # spelled letters; no count, dose or range is spoken as six bare digits
@@ -2524,7 +2533,18 @@ _HANDLE_SHAPES = regex.compile(
     # "printed by kvoss 07:10", "exported by mlee from ..."
     r"|\b(?i:printed|exported|entered|created|generated|modified|updated|uploaded|edited|"
     r"accessed|released|filed|logged|run)[ \t]+(?:\S+[ \t]+){0,2}?(?i:by)[ \t]+"
-    r"(?P<login>[a-z][a-z0-9._]{2,15})\b(?![.'’-]\w)",
+    r"(?P<login>[a-z][a-z0-9._]{2,15})\b(?![.'’-]\w)"
+    # a chat's @mention ("@mvanterpool can you come", "@rrt_nights"), not an e-mail's domain
+    r"|(?<![\w.@])@(?P<login>[A-Za-z][A-Za-z0-9._-]{2,30}[A-Za-z0-9])(?![\w@-])"
+    # an access log's user column after its time stamp or address: "2079-04-16 01:15 |
+    # hstrand | WS ...", "VPN 192.0.2.250 | ext_billing07 |" (not a table of drugs or foods)
+    r"|(?<=(?:\d:\d\d|\d\.\d{1,3})[ \t]{1,3}\|[ \t]{1,3})(?P<login>[a-z][a-z0-9._]{3,15})"
+    r"(?=[ \t]{1,3}\|)"
+    # who did it, by log-in, before a time or a date, or ending the line or the sentence:
+    # "closed by rvlloyd 03:09", "read back by kbaptist. Read-back done."
+    r"|(?<=\bby[ \t]{1,2})(?P<login>[a-z][a-z0-9._]{4,15})"
+    r"(?=[ \t]{1,2}[\dO]\d?[:/]|\.?[ \t]*$|\.[ \t]+\p{Lu})",
+    regex.M,
 )
 
 
@@ -2540,7 +2560,10 @@ def message_handles(text: str, is_word: Any) -> list[tuple[int, int]]:
     if not handles:
         return []
     pattern = regex.compile(
-        r"(?<![\w@./-])(?:" + "|".join(regex.escape(h) for h in sorted(handles)) + r")(?![\w@-])"
+        # (an @mention too, not the domain of an e-mail address)
+        r"(?<![\w./-]|[\w.-]@)(?:"
+        + "|".join(regex.escape(h) for h in sorted(handles))
+        + r")(?![\w@-])"
     )
     return [m.span() for m in pattern.finditer(text)]
 
