@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from pydicom import dcmread
+from pydicom import Dataset, dcmread
 
 from clinflow.deid.dicom.batch import deidentify_tree
 from clinflow.deid.dicom.engine import DicomDeidentifier
@@ -73,9 +73,14 @@ def test_corpus_of_2000_files(tmp_path: Path) -> None:
     # every output readable; intervals between a patient's dates preserved (Modified Dates)
     offset_by_patient: dict[str, set[int]] = defaultdict(set)
     pseudonym_by_patient: dict[str, set[str]] = defaultdict(set)
+    headers: dict[str, Dataset] = {}  # each output's header read once, not once per date
     for entry in read_manifest(manifest):
         if entry.location in ("(0008,0020)", "(0008,0023)", "(0008,0021)"):
-            out = dcmread(tmp_path / "a" / Path(entry.file).relative_to("dicom"))
+            if entry.file not in headers:
+                headers[entry.file] = dcmread(
+                    tmp_path / "a" / Path(entry.file).relative_to("dicom"), stop_before_pixels=True
+                )
+            out = headers[entry.file]
             shifted = out[int(entry.location[1:5] + entry.location[6:10], 16)].value
             offset_by_patient[entry.patient].add((_day(shifted) - _day(entry.value)).days)
             pseudonym_by_patient[entry.patient].add(out.PatientID)
