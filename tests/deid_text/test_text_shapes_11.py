@@ -58,11 +58,6 @@ NO_DATES = [
 ]
 
 
-@pytest.mark.parametrize(("text", "phi"), DATES)
-def test_month_day_dates_are_found(deid: TextDeidentifier, text: str, phi: str) -> None:
-    assert covered(text, phi, deid.analyze(text))
-
-
 @pytest.mark.parametrize("text", NO_DATES)
 def test_scores_and_power_are_no_date(deid: TextDeidentifier, text: str) -> None:
     assert [s for s in deid.analyze(text) if s.entity == "DATE_TIME"] == []
@@ -116,13 +111,6 @@ WARD_LOOK_ALIKES = [
 WARD_LOOK_ALIKE_NOTE = "Skin: Braden 14\nCIWA 14\nContinue Creon 10,000 units. Wt 3,410 g.\n"
 
 
-@pytest.mark.parametrize(("text", "ward"), WARDS)
-def test_wards_named_by_a_word_and_floor_are_found(
-    deid: TextDeidentifier, text: str, ward: str
-) -> None:
-    assert covered(text, ward, deid.analyze(text))
-
-
 @pytest.mark.parametrize("safe", WARD_LOOK_ALIKES)
 def test_scores_doses_and_weights_are_no_ward(deid: TextDeidentifier, safe: str) -> None:
     text = WARD_LOOK_ALIKE_NOTE
@@ -145,20 +133,6 @@ NO_TOWNS = [
 ]
 
 
-@pytest.mark.parametrize(("text", "town"), TOWNS)
-def test_towns_by_a_proper_word_and_geographic_head(
-    deid: TextDeidentifier, text: str, town: str
-) -> None:
-    assert covered(text, town, deid.analyze(text))
-
-
-@pytest.mark.parametrize("text", NO_TOWNS)
-def test_english_words_with_a_geographic_head_are_no_town(
-    deid: TextDeidentifier, text: str
-) -> None:
-    assert [s for s in deid.analyze(text) if s.recognizer == "place_geographic"] == []
-
-
 POSSESSORS = [
     ("Pedigree:\n- Tamsyn's sister Oriel, 41, BRCA negative.", "Tamsyn"),
     ("- Brevik's side has no colon cancer.", "Brevik"),
@@ -168,13 +142,6 @@ EPONYM_POSSESSIVES = (
     "Parkinson's family history in father. Wilson's sibling testing advised. "
     "Huntington's family screening declined."
 )
-
-
-@pytest.mark.parametrize(("text", "name"), POSSESSORS)
-def test_a_name_before_its_relative_is_found(
-    deid: TextDeidentifier, text: str, name: str
-) -> None:
-    assert covered(text, name, deid.analyze(text))
 
 
 def test_an_eponyms_disease_before_family_is_no_name(deid: TextDeidentifier) -> None:
@@ -219,27 +186,6 @@ UK_PHONES = [
 ]
 
 
-@pytest.mark.parametrize(("text", "login"), HANDLES)
-def test_chat_mentions_and_log_users_are_found(
-    deid: TextDeidentifier, text: str, login: str
-) -> None:
-    assert covered(text, login, deid.analyze(text))
-
-
-@pytest.mark.parametrize("text", NO_HANDLES)
-def test_mail_domains_tables_and_ordinary_agents_are_no_login(
-    deid: TextDeidentifier, text: str
-) -> None:
-    assert [s for s in deid.analyze(text) if s.recognizer == "username_handle"] == []
-
-
-@pytest.mark.parametrize(("text", "phone"), UK_PHONES)
-def test_uk_numbers_written_nationally_are_found(
-    deid: TextDeidentifier, text: str, phone: str
-) -> None:
-    assert covered(text, phone, deid.analyze(text))
-
-
 KEPT = [
     # the given name alone: a language, a unit or a verb after it is not its family name
     ("Interpreter Colleen Spanish today.", "Spanish"),
@@ -248,8 +194,10 @@ KEPT = [
 ]
 
 
-@pytest.mark.parametrize(("text", "phi"), FOUND)
-def test_blind28_shapes_are_found(deid: TextDeidentifier, text: str, phi: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "phi"), FOUND + SPOKEN + DATES + WARDS + TOWNS + POSSESSORS + HANDLES + UK_PHONES
+)
+def test_blind28_to_31_shapes_are_found(deid: TextDeidentifier, text: str, phi: str) -> None:
     assert covered(text, phi, deid.analyze(text))
 
 
@@ -263,13 +211,16 @@ def test_no_family_name_from_a_word_after_a_given_name(
     assert not [s for s in names if s.start < at + len(word) and at < s.end]
 
 
-@pytest.mark.parametrize(("text", "phi"), SPOKEN)
-def test_dictated_numbers_and_names_are_found(deid: TextDeidentifier, text: str, phi: str) -> None:
-    assert covered(text, phi, deid.analyze(text))
-
-
 def test_a_typed_note_is_not_read_as_dictation(deid: TextDeidentifier) -> None:
     # two spoken-looking words are no dictation, and counts stay counts
     text = "Patient uses a comma-free list; period of observation two to four weeks, one or two."
     assert [s for s in deid.analyze(text) if s.entity == "PERSON"] == []
     assert [s for s in deid.analyze("Range one two three four five") if s.entity == "ID"] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "recognizer"),
+    [(t, "place_geographic") for t in NO_TOWNS] + [(t, "username_handle") for t in NO_HANDLES],
+)
+def test_look_alikes_fire_no_rule(deid: TextDeidentifier, text: str, recognizer: str) -> None:
+    assert [s for s in deid.analyze(text) if s.recognizer == recognizer] == []
