@@ -91,7 +91,7 @@ class KafkaRun:
         for _ in range(workers):
             self.start_worker()
         started = time.monotonic()
-        while (joined := self._settled()) is None:
+        while (joined := self.settled()) is None:
             if time.monotonic() - started > JOIN_TIMEOUT_S:
                 raise ConfigError(
                     f"--runtime kafka: the workers did not share the partitions "
@@ -130,7 +130,9 @@ class KafkaRun:
     def _log(self, number: int) -> Path:
         return self.logs / f"worker-{number}.log"
 
-    def _settled(self) -> float | None:
+    def settled(self) -> float | None:
+        """The slowest live worker's join (s) once the live workers hold every partition
+        between them, each some; None while a rebalance is pending."""
         from clinflow.runtime.kafka_settings import settled_join
 
         alive = [n for n, w in enumerate(self.workers) if w.poll() is None]
@@ -336,7 +338,14 @@ class LedgerWatch:
             done = self.counts.get(ENTRY, 0) >= distinct_inputs
             settled = self.run.settle_until()
             now = self.metrics.elapsed()
-            if done and now - last_change >= QUIET_S and now >= settled:
+            # (and the live workers hold every partition: a rebalance slower than the
+            # settle time after a kill is not the end, its partitions' inputs still wait)
+            if (
+                done
+                and now - last_change >= QUIET_S
+                and now >= settled
+                and self.run.settled() is not None
+            ):
                 self.run.drained_s = last_change
                 return dict(self.counts)
             time.sleep(0.5)
