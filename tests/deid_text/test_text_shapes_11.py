@@ -52,6 +52,8 @@ DATES = [
     ("Call fellow if recurs. Last pain 10/2 2250.", "10/2"),
 ]
 NO_DATES = [
+    "Give the first dose on the ward; the second at 2200.",
+    "Seen on the first visit by the team.",
     "Pain 7/10 at rest, 4/10 after oxycodone.",
     "Left upper extremity 4/5, otherwise 5/5 throughout.",
     "Ext hallucis longus 4/5 on the right.",
@@ -179,6 +181,13 @@ NO_HANDLES = [
     "| cod | 8 |\n| birch | 6 |\n| clopidogrel | 75 mg |",
     "Came alone by minibus; BP checked by coworker (148/94).",
 ]
+SPOKEN_DATES_AND_ROLES = [
+    ("Daughter: She fell again Tuesday the fourteenth, in the kitchen.", "Tuesday the fourteenth"),
+    ("Son: He came home from Riverbend on the twenty-second.", "the twenty-second"),
+    ("Call handler: Mehwish   Clinical advisor: T. Obi", "Mehwish"),
+    ("Supervisor: LaShonda\nRm 12 - stable", "LaShonda"),
+    ("Midwife: R. Evans   Student: Ifeoluwa", "Ifeoluwa"),
+]
 UK_PHONES = [
     ("Daughter phoned from 01970 555 0188 at 21:00.", "01970 555 0188"),
     ("Safeguarding: 0161 496 0321 (duty team).", "0161 496 0321"),
@@ -195,7 +204,9 @@ KEPT = [
 
 
 @pytest.mark.parametrize(
-    ("text", "phi"), FOUND + SPOKEN + DATES + WARDS + TOWNS + POSSESSORS + HANDLES + UK_PHONES
+    ("text", "phi"),
+    FOUND + SPOKEN + DATES + WARDS + TOWNS + POSSESSORS + HANDLES + UK_PHONES
+    + SPOKEN_DATES_AND_ROLES,
 )
 def test_blind28_to_31_shapes_are_found(deid: TextDeidentifier, text: str, phi: str) -> None:
     assert covered(text, phi, deid.analyze(text))

@@ -110,7 +110,7 @@ _WEAK_CUES = regex.compile(
     # a team's or unit's staff by their role on a sign-out or board: "Attg: Blumenfeld",
     # "Charge: Dieudonne", "Senior: Okonkwo-Hale", "CCU: Castillo-Reyna"
     r"(?:attg|attd|charge|senior|junior|cross-?cover|float|huddle\s+lead|micu|sicu|ccu|cvicu|"
-    r"nicu|picu)\s*:|"
+    r"nicu|picu|supervisor|student|(?:call\s+)?handler|triage\s+nurse|crew)\s*:|"
     # staff labelled by their theatre or ward role: "ODP: Obed", "Scrub: Mara", "NIC: Ffion"
     r"(?:odp|scrub(?:\s+nurse)?|anaesthetist|anesthetist|circulat(?:ing|or)|nic|cons|sho|"
     r"outreach|registrar|midwife|physio|ota|slt|key\s*worker|named\s+nurse|charge\s+nurse|"

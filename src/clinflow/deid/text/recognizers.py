@@ -265,6 +265,17 @@ PATTERNS: tuple[PatternSpec, ...] = (
         regex.I,
     ),
     PatternSpec(
+        # a day of the month said as an ordinal, as speech and ambient transcripts write it:
+        # "Saturday the twentieth", "flew in on the first." (not "the first dose")
+        "date_spoken_ordinal",
+        DATE,
+        rf"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day[ \t]+the[ \t]+{_ORDINAL_WORD}\b"
+        rf"|(?<=\b(?:on|since|until|till|by|from)[ \t]+)the[ \t]+{_ORDINAL_WORD}"
+        r"(?=[ \t]*[.,;!?]|[ \t]*$))",
+        0.55,
+        regex.I | regex.M,
+    ),
+    PatternSpec(
         # a month and day with its 24-hour time: "last pain 11/17 0300" (no score has a time)
         "date_month_day_before_time",
         DATE,
