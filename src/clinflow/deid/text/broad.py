@@ -38,6 +38,7 @@ from clinflow.deid.text.lexicon import (
     safe_words,
 )
 from clinflow.deid.text.names import never_after_cue
+from clinflow.deid.text.recognizers import TIME_AFTER_DATE
 
 Spans = list[tuple[int, int]]
 
@@ -468,7 +469,7 @@ _DURATION_BEFORE = regex.compile(
 _DURATION_AFTER = regex.compile(r"[ \t]*(?i:ago|hx|history|wks?\b|weeks?\b|duration)", regex.V0)
 
 
-_TIME_AFTER = regex.compile(r"[ \t]{1,2}(?:[01]\d|2[0-3])[0-5]\d(?![\d/:%-]|\.\d)", regex.V0)
+_TIME_AFTER = regex.compile(TIME_AFTER_DATE, regex.V0)
 
 
 def score_or_duration(text: str, start: int, end: int) -> bool:

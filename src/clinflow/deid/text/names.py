@@ -1028,6 +1028,18 @@ _GEO_PREFIX = regex.compile(
 )
 
 
+def _proper_word(token: _Token) -> bool:
+    """A word no list explains: no English word (WordNet's proper nouns allowed), and no
+    safe, clinical or drug word or brand shape ("Braden", "Trigger", "Creon")."""
+    return (
+        (not is_english_word(token.text) or token.key in noun_only_words())
+        and token.key not in safe_words()  # scores and eponyms: "on Braden 14"
+        and token.key not in _clinical()
+        and not looks_like_drug(token.text)
+        and not brand_or_abbreviation_shape(token.text)
+    )
+
+
 def _geographic_towns(text: str, tokens: list[_Token]) -> list[NameHit]:
     """"Saltery Point", "Port Veyden": a capitalised word that is no English, clinical,
     safe or drug word, with a geographic head after it or a prefix before it."""
@@ -1037,11 +1049,7 @@ def _geographic_towns(text: str, tokens: list[_Token]) -> list[NameHit]:
             not token.capitalised
             or token.all_caps
             or len(token.text) < 4
-            or (is_english_word(token.text) and token.key not in noun_only_words())
-            or token.key in safe_words()
-            or token.key in _clinical()
-            or looks_like_drug(token.text)
-            or brand_or_abbreviation_shape(token.text)
+            or not _proper_word(token)
         ):
             continue
         if (head := _GEO_HEAD.match(text, token.end)) is not None:
@@ -1244,13 +1252,9 @@ def _ward_word(token: _Token) -> bool:
     """A proper word that may name a ward before its floor ("Hallett 7"): no English,
     clinical, calendar, safe or drug word ("Braden 14", "Grade 3", "Type 2")."""
     return (
-        (not is_english_word(token.text) or token.key in noun_only_words())
-        and not looks_like_drug(token.text)
+        _proper_word(token)
         and token.key not in _CALENDAR_KEYS
-        and token.key not in safe_words()  # scores and eponyms: "on Braden 14"
-        and token.key not in _clinical()
         and token.key not in _GENERIC_FACILITY
-        and not brand_or_abbreviation_shape(token.text)
     )
 
 
@@ -1261,7 +1265,6 @@ def _named_wards(text: str, tokens: list[_Token]) -> list[NameHit]:
     ("HALLETT 7"), or before a room number ("Mercer 5, rm 524", "Hallett 8 811A"); once one
     is, the same word before a floor is one everywhere in the note."""
     names: set[str] = set()
-    floors: list[NameHit] = []
     floor_words: set[str] = set()
     candidates: list[tuple[_Token, int]] = []
     starts = {t.start: i for i, t in enumerate(tokens)}
@@ -1282,7 +1285,6 @@ def _named_wards(text: str, tokens: list[_Token]) -> list[NameHit]:
                 _WARD_HEADING.match(text, floor.end())
                 and _LINE_START.search(text, max(0, token.start - 8), token.start)
             ) or _ROOM_AFTER_WARD.match(text, floor.end()):
-                floors.append((token.start, floor.end(), "facility_ward", 0.5))
                 floor_words.add(token.key)
         label = _WARD_LABEL.search(text, max(0, token.start - 12), token.start)
         after_label = label is not None and label.end() == token.start
@@ -1309,11 +1311,11 @@ def _named_wards(text: str, tokens: list[_Token]) -> list[NameHit]:
         ):
             names.add(token.text)
     del starts
-    floors.extend(
+    floors: list[NameHit] = [
         (token.start, end, "facility_ward", 0.5)
         for token, end in candidates
         if token.key in floor_words
-    )
+    ]
     # the name with its "Ward"/"Wing" where written together ("Pendle Wing"), alone elsewhere
     return floors + [
         (
@@ -1389,9 +1391,11 @@ def _surname_after_given(text: str, given: _Token, following: _Token, in_slot: b
 _SLOT_RECOGNIZERS = frozenset({"name_context", "name_recall_first"})
 
 
-def _with_surnames(text: str, tokens: list[_Token], hits: list[NameHit]) -> list[NameHit]:
-    """Grow each one-word name that is a given name by the family name right after it."""
-    at_start = {t.start: i for i, t in enumerate(tokens)}
+def _with_surnames(
+    text: str, tokens: list[_Token], at_start: dict[int, int], hits: list[NameHit]
+) -> list[NameHit]:
+    """Grow each one-word name that is a given name by the family name right after it
+    (``at_start``: each token's index by its start)."""
     grown: list[NameHit] = []
     for start, end, recognizer, score in hits:
         index = at_start.get(start)
@@ -1416,10 +1420,13 @@ def find_names(text: str, rules: Sequence[str]) -> Iterator[tuple[int, int, str,
     if not rules:
         return
     tokens = _tokens(text)
+    at_start: dict[int, int] | None = None
     for rule in rules:
         function, entity = RULES[rule]
         hits = function(text, tokens)
         if entity == PERSON:
-            hits = _with_surnames(text, tokens, hits)
+            if at_start is None:
+                at_start = {t.start: i for i, t in enumerate(tokens)}
+            hits = _with_surnames(text, tokens, at_start, hits)
         for start, end, recognizer, score in hits:
             yield start, end, entity, recognizer, score

@@ -78,6 +78,8 @@ _ORDINAL_WORD = (
     r"eighteenth|nineteenth|twentieth|thirtieth)"
 )
 _SPOKEN_DIGIT = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
+# a 24-hour time after a month and day ("11/17 0300"), no decimal or code: no score has one
+TIME_AFTER_DATE = r"[ \t]{1,2}(?:[01]\d|2[0-3])[0-5]\d(?![\d/:%-]|\.\d)"
 _DATE_CUE = r"(?:on|since|from|until|till|to|through|thru|by|before|after|dated|of|DOS|DOB|date)"
 _UNITS = (
     r"(?:mg|mcg|ug|µg|ml|mL|cc|g|gm|gram|grams|kg|lb|lbs|units?|IU|U|mEq|mmol|kcal|cal|cells|"
@@ -279,8 +281,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # a month and day with its 24-hour time: "last pain 11/17 0300" (no score has a time)
         "date_month_day_before_time",
         DATE,
-        r"(?<![\d/.:-])(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9])"
-        r"(?=[ \t]{1,2}(?:[01]\d|2[0-3])[0-5]\d(?![\d/:%-]|\.\d))",
+        rf"(?<![\d/.:-])(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9])(?={TIME_AFTER_DATE})",
         0.55,
     ),
     PatternSpec(
