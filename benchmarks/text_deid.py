@@ -209,6 +209,13 @@ def annotated_sets(
         ("blind29", annotated_notes_path().with_name("blind_29.jsonl")),
         ("blind30", annotated_notes_path().with_name("blind_30.jsonl")),
         ("blind31", annotated_notes_path().with_name("blind_31.jsonl")),
+        # four more random samples, written blind on 2026-11-30 (a veterans' health system,
+        # a children's hospital, long-term and hospice care, an EMS/trauma/forensic county
+        # centre); measured once, at the start of the session, before any rule of that day
+        ("blind32", annotated_notes_path().with_name("blind_32.jsonl")),
+        ("blind33", annotated_notes_path().with_name("blind_33.jsonl")),
+        ("blind34", annotated_notes_path().with_name("blind_34.jsonl")),
+        ("blind35", annotated_notes_path().with_name("blind_35.jsonl")),
         ("dev", dev),
         ("dev2", dev.with_name(DEV2)),
         ("dev3", dev.with_name(DEV3)),
@@ -247,7 +254,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="comma-separated annotated sets to measure (default: all present), e.g. "
         "annotated,blind2,blind3,blind4,blind5,blind6,blind7,blind8,blind9,blind10,blind11,blind12,"
         "blind13,blind14,blind15,blind16,blind17,blind18,blind19,blind20,blind21,blind22,"
-        "blind23,blind24,blind25,blind26,blind27,blind28,blind29,blind30,blind31,dev,dev2,dev3",
+        "blind23,blind24,blind25,blind26,blind27,blind28,blind29,blind30,blind31,blind32,blind33,"
+        "blind34,blind35,"
+        "dev,dev2,dev3",
     )
     parser.add_argument(
         "--skip-generator",
