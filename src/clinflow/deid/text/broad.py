@@ -180,7 +180,7 @@ _VOWEL = regex.compile(r"[AEIOUYÀ-ÖØ-Ý]", regex.V0)
 _CREDENTIALS = frozenset(
     "md do rn np pa phd mbbs mbchb cnm crna lpn licsw lcsw msw pharmd dpm dds dmd facp facc "
     "facs mph aprn anp fnp cns bsn msn rd dpt slp rrt cna otr frcp frcs fracp mrcp mrcgp "
-    "frcr franzcog facog faap fcap frcpc ccm ocn rpsgt ccsh dnp achpn jr sr ii iii iv".split()
+    "frcr franzcog facog faap fcap frcpc ccm ocn rpsgt ccsh dnp achpn esq jr sr ii iii iv".split()
 )
 
 

@@ -319,12 +319,14 @@ class TextDeidentifier:
         ]
         spans = _with_site_numbers(text, _extend_names(text, _merge(found)))
         spans = _regrown(text, spans, _street_with_unit)
+        spans = _regrown(text, spans, _newborn_placeholder)
         spans = _with_ages_after_names(text, spans)
         spans = _with_ages_after_verbs(text, _regrown(text, spans, _id_with_label))
         if self._name_rules:
             spans = _with_handles_after_names(text, spans)
         if self._patterns:
             spans = self._with_derived_usernames(text, spans, known)
+            spans = _with_states_after_places(text, spans)
         return _regrown(text, spans, _handle_around_name)
 
     def _detect(self, text: str, found: list[Span], threshold: float) -> None:
@@ -615,26 +617,67 @@ _SITE_WORD = re.compile(r"[A-Za-z][\w'’.-]*")
 _SITE_SMALL_WORDS = frozenset({"of", "the", "and", "at", "for", "in", "on"})
 
 
+# a site's acronym before one of its departments or services ("WCRTC ED", "PPCH Allergy",
+# "WCRTC LABORATORY", "WCRTC base station") or after a transport arrow ("-> WCRTC"): four
+# capitals or more that are no clinical abbreviation
+_ACRONYM_BEFORE_UNIT = re.compile(
+    r"(?<![\w/&-])(?P<a>[A-Z]{4,6})(?=[ \t]{1,3}(?:-{1,2}[ \t]{1,2})?(?:ED|ER|OR|Emergency|"
+    r"EMERGENCY|Pediatric|PEDIATRIC|Peds|Trauma|TRAUMA|Social[ \t]Work|Lab|Labs|Laboratory|"
+    r"LABORATORY|HIM|Radiology|RADIOLOGY|Pharmacy|Access[ \t]Line|base[ \t]station|"
+    r"Transfer[ \t]Cent(?:er|re)|Neurosciences|Allergy|Neurology|Cardiology|Oncology|"
+    r"peds[ \t]cardiology|risk[ \t]mgmt|Main[ \t]Campus|Campus|Hospital|Medical[ \t]Records|"
+    r"Health[ \t]Services|records)\b)"
+    r"|(?:->|→)[ \t]{0,2}(?P<b>[A-Z]{4,6})\b"
+)
+# clinical and EMS acronyms of four letters or more that stand before the same words
+_NOT_SITE_ACRONYMS = frozenset(
+    "COPD STEMI DNR DNI POLST HIPAA ACLS PALS ATLS EFAST FAST SANE NICU PICU MICU SICU CVICU "
+    "PACU CCU NSTEMI CABG ECMO TPN PCA HEENT ROSC CPAP BIPAP OSH RTC LWBS AMA LAMA EMTALA "
+    "MIVT MOLST DPOA SBAR BSN PPE NPO NEWS CODE STAT ESRD GERD ARDS MRSA PTSD ADHD AIDS SIRS "
+    "SOFA QSOFA MEWS PEWS NIHSS AVPU PEEP IDDM NIDDM HHNK COVID CLABSI CAUTI HCAP ASCVD CKD "
+    "NASH NAFLD BPPV OSAS SLE RSV HFREF HFPEF AFIB NSAID SSRI SNRI TURP TAVR TAVI ERCP EGD "
+    "PEG MRCP CTPA CTA EEG ECHO TTE TEE DEXA PFTS ABG VBG CBC BMP CMP LFTS TSH HGB PTT INR "
+    "UDS UTOX ETOH ALS BLS CCT MICN PHTLS NRP EMTP EMSP MVA MVC GSW TBI SCI ROM PERRLA "
+    "HPI ROS PMH PSH SOAP DDX PLAN CALL NOTE DAILY ADMIT DISCH OPAT HIDA IVIG MOUD PAINAD "
+    "LCSW DEPT CBCT HFNC EBME LTBI NIPPV".split()
+)
+
+
 def _site_acronyms(text: str, found: list[Span]) -> list[Span]:
     """A care site found by its name is also written by its initials, in capitals or in a
     lower-case note ("Kellerman Memorial Hospital" ... "KMH lab", "bmp at kmh"): the
-    initials of a name of three words or more, wherever they stand alone in the note."""
+    initials of a name of three words or more, wherever they stand alone in the note. A
+    site's acronym found by a rule, or before one of its departments, names that site
+    wherever else the note writes it ("PPCH NICU" ... "PPCH"; "WCRTC ED" ... "-> WCRTC")."""
     acronyms: set[str] = set()
+    written: set[str] = set()  # acronyms in capitals, matched as written
     for span in found:
         if span.entity != HOSPITAL:
             continue
+        surface = text[span.start : span.end]
+        if 3 <= len(surface) <= 6 and surface.isalpha() and surface.isupper():
+            written.add(surface)
         words = [
-            w
-            for w in _SITE_WORD.findall(text[span.start : span.end])
-            if w.casefold() not in _SITE_SMALL_WORDS
+            w for w in _SITE_WORD.findall(surface) if w.casefold() not in _SITE_SMALL_WORDS
         ]
         if len(words) >= 3 and all(w[0].isupper() for w in words):
             acronyms.add("".join(w[0] for w in words).casefold())
+    for match in _ACRONYM_BEFORE_UNIT.finditer(text):
+        written.add(match.group("a") or match.group("b"))
     acronyms = {a for a in acronyms if len(a) <= 6 and not is_vocabulary(a)}
-    if not acronyms:
+    written = {
+        a
+        for a in written
+        if a not in _NOT_SITE_ACRONYMS and a not in _UNIT_ABBREVIATIONS and not is_vocabulary(a)
+    }
+    if not acronyms and not written:
         return []
-    alternatives = "|".join(sorted(acronyms, key=len, reverse=True))
-    pattern = re.compile(rf"(?<![\w'’./-])(?:{alternatives})(?![\w'’/-])", re.I)
+    branches = []
+    if written:
+        branches.append("(?-i:" + "|".join(sorted(written, key=len, reverse=True)) + ")")
+    if acronyms:
+        branches.append("|".join(sorted(acronyms, key=len, reverse=True)))
+    pattern = re.compile(rf"(?<![\w'’./-])(?:{'|'.join(branches)})(?![\w'’/-])", re.I)
     return [
         Span(m.start(), m.end(), HOSPITAL, "site_acronym", 0.55) for m in pattern.finditer(text)
     ]
@@ -897,6 +940,26 @@ def _regrown(text: str, spans: list[Span], grow: Callable[[str, Span], Span]) ->
     return _merge(out)
 
 
+# a newborn's placeholder name around the family name: "Baby Boy Haakenson", "BOYD,
+# GIRL A", "Boyd-Terwilliger Twin A" (the placeholder is part of the name the chart uses)
+_NEWBORN_BEFORE = re.compile(r"\b(?:Baby|BABY|Infant|INFANT)[ \t]+(?:Boy|Girl|BOY|GIRL)[ \t]+$")
+_NEWBORN_AFTER = re.compile(r",[ \t]*(?:BOY|GIRL|Boy|Girl)(?:[ \t][A-D])?\b|[ \t]+Twin[ \t][A-D]\b")
+
+
+def _newborn_placeholder(text: str, span: Span) -> Span:
+    """A name span grown over the newborn placeholder written with it."""
+    if span.entity != PERSON:
+        return span
+    start, end = span.start, span.end
+    if (before := _NEWBORN_BEFORE.search(text, max(0, start - 14), start)) is not None:
+        start = before.start()
+    if (after := _NEWBORN_AFTER.match(text, end)) is not None:
+        end = after.end()
+    if (start, end) == (span.start, span.end):
+        return span
+    return replace(span, start=start, end=end)
+
+
 def _handle_around_name(text: str, span: Span) -> Span:
     """A person's name found inside a handle grows over the whole handle (a username): the
     rest of it ("_kn66") is left with the name gone otherwise, and the handle as a whole is
@@ -971,7 +1034,10 @@ _COMPASS_AFTER_STREET = re.compile(r"[ \t](?:N|S|E|W|NE|NW|SE|SW)\.?(?=[ \t]*(?:
 
 # an age over 89 in parentheses right after a person's name: "sister Greta (94)", "(91 y)"
 _AGE_AFTER_NAME = re.compile(
-    r"[ \t]{0,2}\((?P<age>9\d|1[01]\d)(?:[ \t]?(?:y|yo|y/o|yrs?|years?)\.?)?\)"
+    r"[ \t]{0,4}\((?P<age>9\d|1[01]\d)(?:[ \t]?(?:y|yo|y/o|yrs?|years?)\.?)?(?:\)|,[ \t])"
+    # "Great-aunt Delphine Azure is 94, confirms ...": the name is the subject
+    r"|[ \t]+is[ \t]+(?P<age2>9\d|1[01]\d)(?=[ \t]*[,;]|\.(?!\d)|[ \t]+(?:and|now|today|"
+    r"years?|yrs?|yo|y/o)\b)"
 )
 
 
@@ -979,10 +1045,11 @@ def _with_ages_after_names(text: str, spans: list[Span]) -> list[Span]:
     """An age over 89 (PHI under Safe Harbor) written in parentheses after a name found: a
     number there says how old the person is, not a dose or a score."""
     extra = [
-        Span(match.start("age"), match.end("age"), AGE, "age_after_name", 0.6)
+        Span(match.start(group), match.end(group), AGE, "age_after_name", 0.6)
         for span in spans
         if span.entity == PERSON and (match := _AGE_AFTER_NAME.match(text, span.end))
-        and not any(s.start < match.end("age") and match.start("age") < s.end for s in spans)
+        and (group := "age" if match.group("age") else "age2")
+        and not any(s.start < match.end(group) and match.start(group) < s.end for s in spans)
     ]
     return _merge([*spans, *extra]) if extra else spans
 
@@ -998,8 +1065,10 @@ _ID_ENTITIES = frozenset({ID, MRN, SSN})
 _HANDLE_AFTER_NAME = re.compile(r"[ \t]{0,2}\((?P<handle>[a-z][a-z0-9_.]{2,15})\)")
 # an age over 89 after "is", "turned", "aged" when a person is the subject: "who is 91"
 _AGE_AFTER_VERB = re.compile(
-    r"\b(?:who|he|she|they|patient|pt|and)[ \t]+(?:is|was|turned|turns|has[ \t]+turned)[ \t]+"
-    r"(?P<age>9\d|1[01]\d)(?![\d,/%]|\.\d|[ \t]*(?:%|mg|kg|cm|mm|ml|bpm|beats|mmHg|min|lb|"
+    r"(?:\b(?:who|he|she|they|patient|pt|and|resident|res|veteran|client)[ \t]+(?:is|was|"
+    r"turned|turns|has[ \t]+turned|will[ \t]+(?:be|turn))|\b(?:he|she|they)['’]ll[ \t]+(?:be|turn)"
+    r")[ \t]+"
+    r"(?P<age>9\d|1[01]\d)(?!\d|,\d|[/%]|\.\d|[ \t]*(?:%|mg|kg|cm|mm|ml|bpm|beats|mmHg|min|lb|"
     r"over|/|percent|degrees))",
     re.I,
 )
@@ -1035,6 +1104,46 @@ def _with_handles_after_names(text: str, spans: list[Span]) -> list[Span]:
         start, end = match.span("handle")
         if not any(s.start < end and start < s.end for s in spans):
             extra.append(Span(start, end, USERNAME, "username_after_name", 0.6))
+    return _merge([*spans, *extra]) if extra else spans
+
+
+# a state's code that is also a credential or a word ("MD", "PA", "OR", "IN"), right after a
+# place: "Lancaster, PA", "Baltimore, MD", "Middletown MD --"; the rules that read the code
+# alone leave these out ("Jackson, MD" may be a doctor), a place found before it decides
+_AMBIGUOUS_STATE_AFTER = re.compile(
+    r",?[ \t]{1,2}(?P<state>MD|PA|OR|IN|ME|DE|OK|HI|ID|CO|MS|MI|CT|CA|GA|LA|AL|MO|OH|VA|SD|ND|"
+    r"SC|NC|NE|WA)(?=[ \t]*(?:$|[,.;:)]|--|\d{5})|[ \t]+[a-z])",
+    re.M,
+)
+# (not "city_before_state" alone: it reads the same code after "Hale, PA" the surgeon)
+_PLACE_SOURCES = frozenset(
+    "place_city place_context city_before_state_zip street_address street_name "
+    "street_short_suffix town_after_site place_geographic".split()
+)
+_LAST_WORD = re.compile(r"[^\W\d_][\w'’-]*")
+_PLACE_BEFORE = re.compile(r"(?:,[ \t]{0,2}|\b(?:in|from|to|near|at|of|outside)[ \t]{1,2})$")
+_TITLE_JUST_BEFORE = re.compile(r"\b(?:Dr|Drs|Mr|Mrs|Ms|Prof|Doctor)\.?[ \t]{1,2}$")
+
+
+def _with_states_after_places(text: str, spans: list[Span]) -> list[Span]:
+    """A state's code that is also a credential, after a place found in the note (and no
+    title before it: "Dr. Jackson, MD" stays a doctor)."""
+    extra = [
+        Span(match.start("state"), match.end("state"), LOCATION, "state_after_place", 0.55)
+        for span in spans
+        if not _PLACE_SOURCES.isdisjoint(span.found_by)
+        and "titled_name" not in span.found_by
+        and (match := _AMBIGUOUS_STATE_AFTER.match(text, span.end))
+        # the word before the code is no one's name ("Whitfield, MD" signs a note), and a
+        # comma or a place's preposition stands before it, not a given name or an initial
+        # ("Aurora Whitfield, MD", "O. Fairbanks, MD")
+        and (words := list(_LAST_WORD.finditer(text, span.start, span.end)))
+        and not is_name(words[-1].group())
+        and _PLACE_BEFORE.search(text, max(0, words[-1].start() - 16), words[-1].start())
+        is not None
+        and _TITLE_JUST_BEFORE.search(text, max(0, span.start - 12), span.start) is None
+        and not any(s.start < match.end("state") and match.start("state") < s.end for s in spans)
+    ]
     return _merge([*spans, *extra]) if extra else spans
 
 

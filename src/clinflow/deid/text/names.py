@@ -150,7 +150,7 @@ _NICKNAME_CUES = regex.compile(
 )
 _CREDENTIAL_KEYS = frozenset(
     "md do rn np pa phd mbbs cnm crna lpn licsw lcsw msw pharmd dpm dds dmd facp facc facs mph "
-    "aprn anp fnp cns bsn msn rd dpt slp rrt cna ma otr pt ot jr sr ii iii iv".split()
+    "aprn anp fnp cns bsn msn rd dpt slp rrt cna ma otr pt ot esq jr sr ii iii iv".split()
 )
 _CREDENTIAL = regex.compile(
     r",?[ \t]*(?:M\.D\.|MD|D\.O\.|DO|R\.N\.|RN|N\.P\.|NP|P\.A\.|PA-C|PA|Ph\.D\.|PhD|MBBS|"
@@ -159,7 +159,9 @@ _CREDENTIAL = regex.compile(
     r"CCRN|RN-BC|FNP-BC|PMHNP-BC|NP-C|ANP-BC|MD-PhD|CRNP|LNA|MT|MLS|RPh|PharmD|RDN|"
     r"CDE|CDCES|LMHC|LPC|BCBA|CCC-SLP|AuD|OD|DC|DMD|CSFA|CRNFA|EMT|EMT-B|EMT-P|NRP|CHPN|"
     # a surgical technologist, not an eye's central subfield thickness ("OD CST 412")
-    r"CGC|CPhT|CST(?![ \t]*\d))(?![\p{L}\d])"
+    r"CGC|CPhT|CST(?![ \t]*\d)"
+    # an attorney's title after the name ("Ignatius Farrow, Esq.")
+    r"|Esq\.?|Esquire)(?![\p{L}\d])"
     # "RN: Marguerite" is a label; "Okonjo, PharmD: recs..." (after a comma) a signature
     r"(?:(?![ \t]*:)|(?<=^,|[\p{L}],[ \t]{0,2}\S+))",
     regex.V0,
@@ -1219,7 +1221,21 @@ def _lowercase_facilities(text: str, tokens: list[_Token]) -> list[NameHit]:
 
 
 # (a wing too: "Pendle Wing", "Banksia wing")
-_WARD_AFTER = regex.compile(r"[ \t]+(?:Ward|WARD|ward|Wing|WING|wing)\b", regex.V0)
+# (a care home's halls, units and neighbourhoods are named the same way: "Cascade Hall",
+# "Aspen hall", "Madrona unit", "Sunflower neighborhood")
+_WARD_AFTER = regex.compile(
+    r"[ \t]+(?:Ward|WARD|ward|Wing|WING|wing|Hall|hall|unit|Pavilion|neighbou?rhood)\b",
+    regex.V0,
+)
+_ROOM_CUE = regex.compile(
+    r"\b(?:Rm|Room|Bed|Suite|Apt|Unit)\b\.?:?[^\n]{0,24}\Z|\)?[ \t]{1,3}(?:Rm|Room|Bed)\b",
+    regex.V0,
+)
+# words before "unit", "hall" that name no place ("Each unit", "City Hall", "Town Hall")
+_NOT_WARD_NAMES = frozenset(
+    "each every any another other which whose city town village county state concert music "
+    "dining lecture study residence residential assembly entrance".split()
+)
 _WARD_LABEL = regex.compile(r"\bWard[ \t]*:[ \t]*", regex.I | regex.V0)
 # "Ward Protea G3", "Ward Kowhai 4": a ward's name between "Ward" and its floor or code
 _WARD_BEFORE_PLAIN = regex.compile(r"\bWard[ \t]+", regex.V0)
@@ -1270,7 +1286,15 @@ def _named_wards(text: str, tokens: list[_Token]) -> list[NameHit]:
     starts = {t.start: i for i, t in enumerate(tokens)}
     has_ward = "Ward " in text or "Ward\t" in text
     for index, token in enumerate(tokens):
-        before_ward = _WARD_AFTER.match(text, token.end) is not None
+        kind = _WARD_AFTER.match(text, token.end)
+        before_ward = kind is not None and (
+            # a care home's "unit", "hall" in lower case is one of its places only beside a
+            # room or bed ("Room 117 Bed A, Madrona unit", "(Aspen hall) Rm 14-1"), not a
+            # device's ("Nomad unit") nor the ward in general ("On unit", "Ambulated hall")
+            not kind.group().strip().islower()
+            or _ROOM_CUE.search(text, max(0, token.start - 30), token.start) is not None
+            or _ROOM_CUE.match(text, kind.end()) is not None
+        )
         if (
             token.capitalised
             and (not token.all_caps or len(token.text) >= 5)  # "CIWA 14" is a score
@@ -1307,7 +1331,13 @@ def _named_wards(text: str, tokens: list[_Token]) -> list[NameHit]:
             and token.key not in _GENERIC_FACILITY
             and token.key not in _clinical()
             and token.key not in INSTITUTION_WORDS
-            and not (index and tokens[index - 1].key in ("the", "a", "this", "same", "that"))
+            # (not after an article; a capital "A" is a room's or bed's letter: "108-A")
+            and not (
+                index
+                and tokens[index - 1].key in ("the", "a", "this", "same", "that")
+                and tokens[index - 1].text != "A"
+            )
+            and token.key not in _NOT_WARD_NAMES
         ):
             names.add(token.text)
     del starts

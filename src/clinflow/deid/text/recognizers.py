@@ -111,6 +111,14 @@ _STATE_NAME = (
     r"Tennessee|Texas|Utah|Vermont|Virginia|Washington|West\s+Virginia|Wisconsin|Wyoming|"
     r"Puerto\s+Rico)"
 )
+# the states' and provinces' names in capitals, as headers and letterheads write them
+# ("MINNESOTA IMMUNIZATION INFORMATION CONNECTION", "COUNTY, MARYLAND")
+_STATE_NAME_CAPITALS = "|".join(
+    name.upper().replace(" ", r"[ \t]+")
+    for name in _STATE_NAME[3:-1].replace(r"\s+", " ").split("|")
+    + "Ontario Quebec Alberta Manitoba Saskatchewan".split()
+    + ["British Columbia", "Nova Scotia", "New Brunswick"]
+)
 _HOSPITAL_WORD = (
     r"(?:Hospital|Medical\s+Center|Med\.?\s+Ctr\.?|Medical\s+Centre|Health\s+Center|"
     r"Health\s+System|Healthcare|Health\s+Care|Health|Clinics?|Infirmary|Sanatorium|Hospice|"
@@ -341,7 +349,9 @@ PATTERNS: tuple[PatternSpec, ...] = (
     PatternSpec(
         "date_day_month_year",
         DATE,
-        rf"\b\d{{1,2}}(?:st|nd|rd|th)?(?:\s+of)?[\s-]*{MONTHS}\.?,?[\s-]*(?:\d{{4}}|['’]?\d{{2}})"
+        # (the legal form too: "this 3rd day of November, 2084")
+        rf"\b\d{{1,2}}(?:(?:st|nd|rd|th)(?:\s+day)?)?(?:\s+of)?[\s-]*{MONTHS}\.?,?[\s-]*"
+        r"(?:\d{4}|['’]?\d{2})"
         r"(?!\d)",
         0.9,
         regex.I,
@@ -543,8 +553,12 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # the age someone died at: "died May 3 at 94", "passed away in 2071 aged 96"
         r"|(?<=\b(?:died|passed\s+away|passed|death)\b[^\n.;]{0,30}?\b(?:at|aged)[ \t])"
         r"(?:9\d|1[01]\d)(?![\d%/]|\.\d|[ \t]*(?:kg|lbs?|mg|mm|cm|bpm|F\b|°|percent))"
-        r"|\b(?:nonagenarian|centenarian|ninety|one\s+hundred)(?:[-\s](?:one|two|three|four|"
-        r"five|six|seven|eight|nine))?(?=[-\s](?:years?|yo|y/o|-year)|\b)",
+        # "age (94)"
+        r"|(?<=\bage[ \t]\()(?:9\d|1[01]\d)(?=\))"
+        # a birthday written short: "100th bday", "101st b-day"
+        r"|\b(?:9\d|1[01]\d)(?=(?:st|nd|rd|th)[ \t]+b-?day\b)"
+        r"|\b(?:nonagenarian|centenarian|ninety|one\s+hundred)(?:(?:\s+and)?[-\s](?:one|two|"
+        r"three|four|five|six|seven|eight|nine))?(?=[-\s](?:years?|yo|y/o|-year)|\b)",
         0.85,
         regex.I,
     ),
@@ -647,7 +661,9 @@ PATTERNS: tuple[PatternSpec, ...] = (
         SSN,
         r"(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)"
         r"|(?<=\b(?:SSN|SS#|Social Security(?: Number| No\.?| #)?)[:#\s]{1,4})\d{9}(?!\d)"
-        r"|(?<=\b[xX*#•]{3}-?[xX*#•]{2}-?)\d{4}(?!\d)",  # the last four of a masked SSN
+        # a masked SSN with its mask ("xxx-xx-6604", "###-##-4471"): the mask says what the
+        # digits are, and the whole run is what the annotated notes mark
+        r"|(?<![\w#*•-])[xX*#•]{3}-?[xX*#•]{2}-?\d{4}(?!\d)",
         0.85,
         regex.I,
     ),
@@ -664,7 +680,12 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"[ \t:#=-]{1,4}(?P<phi>\d{4})(?!\d)"
         # without the word SSN, as VA notes write it: "(last 4: 4471)", "Last4 2289", "L4 0357"
         r"|\b(?:last[ \t-]?(?:4|four)|L4)[ \t]*[:#=][ \t]*(?P<phi>\d{4})(?!\d)"
-        r"|\bLast4[ \t:#=]{1,3}(?P<phi>\d{4})(?!\d)",
+        r"|\bLast4[ \t:#=]{1,3}(?P<phi>\d{4})(?!\d)"
+        # "Last 4 0276", "last four 2258", and the VA's last-name initial with the last four
+        # ("last4 H6012"): four digits alone right after the words, nothing counted after them
+        r"|\blast[ \t-]?(?:4|four)[ \t]{1,2}(?P<phi>[A-Z]?\d{4})(?![\d.,/:-]|[ \t]*(?:%|x\b|"
+        r"times|days?|weeks?|wks?|months?|mos?|years?|yrs?|visits?|doses?|hours?|hrs?|mg|mcg|"
+        r"ml|g|kg|units?|cc|steps|cal|kcal)\b)",
         0.8,
         regex.I,
     ),
@@ -1218,6 +1239,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.6,
     ),
     PatternSpec("state_name", LOCATION, rf"\b{_STATE_NAME}\b", 0.55),
+    PatternSpec("state_name_capitals", LOCATION, rf"\b(?:{_STATE_NAME_CAPITALS})\b", 0.55),
     PatternSpec(
         # states written loosely: lower case after a preposition ("moved from texas"), an
         # abbreviation before resident/native/licence ("NH resident"), dotted ("N.Y."),
@@ -1531,7 +1553,11 @@ PATTERNS: tuple[PatternSpec, ...] = (
         rf"\b(?!(?:PA|MD|DO|OR|IN|ME|OK|HI|ID|CO|MS|MI|CT|DE)\b){_STATE_ABBR}(?=[ \t]+"
         r"(?:PDMP|PMP|Medicaid|Medicare|CHIP|HealthNet|Health[ \t]+Net|Quitline|DMV|DHS|DSS|"
         r"DCFS|DCS|DFS|DOC|DOH|Dept|Department|State[ \t]+Police|Highway[ \t]+Patrol|Lottery|"
-        r"Driver'?s[ \t]+License|DL|hospice)\b)"
+        r"Driver'?s[ \t]+License|DL|hospice|form|forms|schedule|NBS|Newborn|BON|Registry|"
+        r"registry|child[ \t]+care|law|laws|statute|statutes|Bureau)\b)"
+        # a state's law, statute or bureau, whatever its code ("under OR law", "per PA
+        # statute", "PA Bureau of Workers' Compensation"; not "IN LAW" of a mother-in-law)
+        rf"|\b(?!IN\b)(?-i:{_STATE_ABBR})(?=[ \t]+(?:law|laws|statute|statutes|Bureau[ \t]+of)\b)"
         r"|(?<=\b(?:BCBS|Blue[ \t]+Cross(?:[ \t]+Blue[ \t]+Shield)?(?:[ \t]+of)?)[ \t]+)"
         rf"{_STATE_ABBR}\b",
         0.5,
@@ -1749,7 +1775,11 @@ PATTERNS: tuple[PatternSpec, ...] = (
     PatternSpec(
         "state_before_plate",
         LOCATION,
-        rf"\b{_STATE_ABBR}(?=[ \t]+(?:lic|license|licence|plate|plates|reg|registration|tag|DL)\b)",
+        rf"\b{_STATE_ABBR}(?=[ \t]+(?:(?:commercial|MC|motorcycle|temp|temporary|dealer|trailer)"
+        r"[ \t]+)?(?:lic|license|licence|plate|plates|reg|registration|tag|DL)\b)"
+        # the plate's state after the word: "partial plate PA \"KLR-4??\"", "plate MD 8CJ3391"
+        rf"|(?<=\b(?:plate|tag)[ \t]{{1,2}}){_STATE_ABBR}"
+        r"(?=[ \t]+[\"“']?[A-Z0-9]{2,4}[ -]?[A-Z0-9])",
         0.6,
     ),
     PatternSpec(
@@ -1890,6 +1920,16 @@ PATTERNS: tuple[PatternSpec, ...] = (
         ID,
         r"\b[A-Z]\d{4}[ ]?\d{2}[ ]?\d{3}[ ]?\d{3}(?:[ ][A-Z0-9](?![\w]))?",
         0.7,
+    ),
+    PatternSpec(
+        # each of the serial or lot numbers listed after the word, with a side's letter or a
+        # slash between them: "serials R 2217A0934 / L 2217A0961", "Lot U4812AB / J0097-3"
+        "serials_listed",
+        ID,
+        r"(?<=\b(?i:serials?|S/Ns|lots?)[ \t]*(?:\#|:|nos?\.?)?[ \t]*(?:(?:[RL][ \t]+)?[A-Z0-9-]+"
+        r"[ \t]*(?:/|,|&|and)[ \t]*)?(?:[RL][ \t]+)?)"
+        r"(?P<phi>[A-Z]{0,4}\d[A-Z0-9]{3,}(?:-\d{1,3})?)(?![\w/-])",
+        0.6,
     ),
     PatternSpec(
         # initials in a person's slot of a form: "Clinician: KT (ktoa01)", "Seen by: PQR"
@@ -2165,6 +2205,16 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"Lab|Labs|Laboratory|Pharmacy|Radiology|Imaging|Dept|Department|Cath|Clinic|"
         r"Cancer|Dialysis|Rehab|Operator|Main|Campus|Ward|[0-9]+[ \t]?(?:EAST|WEST|NORTH|SOUTH)|"
         r"Location)\b)",
+        0.55,
+    ),
+    PatternSpec(
+        # a person's initials after the word naming the person: "Client: K.M. (first name
+        # Kiara)", "Veteran G.R.", "Index case A.B.", "In the Matter of A.M.W., a minor"
+        "initials_after_person_word",
+        PERSON,
+        r"(?<=\b(?:Client|Patient|Pt|Veteran|Resident|Student|Child|Infant|Member|case|Matter"
+        r"[ \t]+of|minor)[ \t]*:?[ \t]{1,2})(?!U\.S\.|U\.K\.|P\.O\.|N\.B\.)(?:[A-Z]\.){2,3}"
+        r"(?=[ \t]*[,;:)(\n]|[ \t]|$)",
         0.55,
     ),
     PatternSpec(

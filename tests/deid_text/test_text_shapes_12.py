@@ -1,0 +1,153 @@
+"""Note shapes measured on blind_32 (a veterans' health system), blind_33 (a children's
+hospital), blind_34 (long-term and hospice care) and blind_35 (EMS, trauma and forensic
+paperwork), all written blind, each measured once and a development set since (ADR 0128).
+
+A site's acronym found once names it wherever else the note writes it; a state's code that is
+also a credential ("MD", "PA") is a state after a place, never after a signature; masked and
+last-four SSNs with their mask; ages over 89 said with "will be", "is" after a name, in
+brackets; newborn placeholder names; the legal "Nth day of Month, Year"; serial and lot
+numbers listed after the word; a care home's named halls and units beside a room. Every
+example string here is invented for the test (none occurs in any annotated set)."""
+
+from __future__ import annotations
+
+import pytest
+
+from clinflow.deid.text.engine import TextDeidentifier
+
+from .helpers import covered, overlapping
+
+ACRONYMS = [
+    # before one of its departments, then again alone in the same note
+    ("KVRMC Emergency Dept, fast track. Transfer home from KVRMC tomorrow.", "KVRMC"),
+    ("Seen in BLCH Pediatric clinic. Labs at BLCH on Monday.", "BLCH"),
+    ("Call BRTC base station first; BRTC accepts at 1400.", "BRTC"),
+    ("Arrival by ground -> HMTC. Report given.", "HMTC"),
+]
+NO_ACRONYMS = [
+    "Known COPD ED visits x3 this year.",
+    "ESRD Lab draw before dialysis.",
+    "STEMI ED protocol activated at 0412.",
+    "Weaned NIPPV -> HFNC -> room air.",
+    "Discussed OPAT (ertapenem) with ID.",
+]
+
+STATES = [
+    ("Sister drove down from Altoona, PA overnight.", "PA"),
+    ("Home: 14 Fallow Creek Rd, Keedysville MD. Lives alone.", "MD"),
+    ("Employer: Ridgeback Feed LLC, Smithsburg, PA -- foreman called.", "PA"),
+    ("Released under NV law to the county.", "NV"),
+    ("Per OR law the RN may pronounce.", "OR"),
+    ("Claim filed with the PA Bureau of Workers' Compensation.", "PA"),
+    ("Truck: MD commercial tag 4XK 1180 left at scene.", "MD"),
+    ("Camera caught a partial plate VA \"TRE-7\".", "VA"),
+    ("NEW HAMPSHIRE NEWBORN SCREENING PROGRAM - RESULT", "NEW HAMPSHIRE"),
+    ("Needs the MN child care health form signed.", "MN"),
+]
+SIGNATURES = [
+    "Dictated by Marisol Vantongeren, MD\nReviewed: yes",
+    "cc: Everard Lockwood, MD; Tamsin Grealy, PA",
+    "Read by P. Oakhurst, MD, Radiology",
+    "Seen with Dr. Fairbanks, MD today.",
+    "Discussed with Hale, PA.",
+]
+
+SSNS = [
+    ("Name: ROUSSEL, ADRIEN   SSN: xxx-xx-7731   DOB 1/2/1950", "xxx-xx-7731"),
+    ("Medicare form M0064 SSN ###-##-5190 (masked)", "###-##-5190"),
+    ("Veteran Ezra Pellham (DOB 3/3/1961, last four 8843) seen", "8843"),
+    ("Pt TOLLIVER, GUS (last4 T5527), bed 4", "T5527"),
+    ("Checked in: Last 4 0418   Age 77", "0418"),
+]
+NO_SSNS = [
+    "Pain was worse the last 4 2024 visits.",
+    "Took the last four 1200 mg doses late.",
+    "Walked the last four 1500 steps unaided.",
+]
+
+AGES = [
+    ("Granddaughter says \"he'll be 95 in June\".", "95"),
+    ("Husband Anselm (93, lives on the IL side) visits.", "93"),
+    ("Resident: Odile Marchetti   (97)   Rm 12-B", "97"),
+    ("Resident is 92, long-term care, Medicaid pending.", "92"),
+    ("Pt will be 91 on May 2; family planning a party.", "91"),
+    ("Banner up for her 103rd bday on Friday.", "103"),
+    ("Frailty, age (96), and falls.", "96"),
+    ("Great-uncle Lisandro Quaye is 94, still drives.", "94"),
+    ("ONE HUNDRED AND TWO today! Cake at 2 PM.", "ONE HUNDRED AND TWO"),
+]
+NO_AGES = [
+    "Glucose is 95, HR 92, sat is 94.",
+    "Lasix (90 mg) given, Hgb (92) stable.",
+    "she will be 100 mg of sertraline by Friday",
+]
+
+OTHERS = [
+    # newborn placeholders with the family name
+    ("Pt Baby Girl Vandersloot (\"Wren\")   DOB 2/2", "Baby Girl Vandersloot"),
+    ("Pt: HALVERSEN-ODUYA, BOY B      MRN XX-1", "HALVERSEN-ODUYA, BOY B"),
+    # the legal date
+    ("Sworn before me this 14th day of August, 2086.", "14th day of August, 2086"),
+    # serials and lots listed after the word
+    ("Aids: Oticon, serials R 3318B0021 / L 3318B0044, fitted", "3318B0021"),
+    ("Aids: Oticon, serials R 3318B0021 / L 3318B0044, fitted", "3318B0044"),
+    ("Given today. Lot X7702CD / K0041-2, left thigh.", "K0041-2"),
+    # initials after the word naming the person
+    ("Client: R.T. (goes by Robbie)   Session 4", "R.T."),
+    ("In the Matter of J.L.P., a minor - petition", "J.L.P."),
+    # an attorney by the title after the name
+    ("Counsel: Thaddeus Wimble, Esq., by phone.", "Thaddeus Wimble"),
+    # a care home's named places beside a room
+    ("Resident: ORTT, ELMA   Room 214-B (Juniper Hall)", "Juniper"),
+    ("Room 9 Bed B, Tallowood unit (memory care).", "Tallowood"),
+    ("Unit: Kestrel hall, Rm 31", "Kestrel"),
+]
+NO_WARDS = [
+    "Ambulated hall x2 with walker.",
+    "On unit, calm, ate lunch.",
+    "Phototherapy with the Bili-lite unit #2.",
+    "Each unit has a code cart.",
+]
+
+
+@pytest.mark.parametrize(("text", "phi"), ACRONYMS + STATES + SSNS + AGES + OTHERS)
+def test_blind32_to_35_shapes_are_found(deid: TextDeidentifier, text: str, phi: str) -> None:
+    assert covered(text, phi, deid.analyze(text))
+
+
+def test_an_acronym_found_once_is_found_in_every_mention(deid: TextDeidentifier) -> None:
+    text = "KVRMC Emergency Dept note. Sent home from KVRMC; KVRMC lab to call."
+    spans = deid.analyze(text)
+    assert all(covered(text, "KVRMC", spans, start) for start in (0, 30, 45))
+
+
+@pytest.mark.parametrize("text", NO_ACRONYMS)
+def test_clinical_acronyms_before_a_department_are_no_site(
+    deid: TextDeidentifier, text: str
+) -> None:
+    assert [s for s in deid.analyze(text) if s.recognizer == "site_acronym"] == []
+
+
+@pytest.mark.parametrize("text", SIGNATURES)
+def test_a_credential_after_a_signature_is_no_state(deid: TextDeidentifier, text: str) -> None:
+    assert [s for s in deid.analyze(text) if s.recognizer == "state_after_place"] == []
+
+
+@pytest.mark.parametrize("text", NO_SSNS)
+def test_counts_after_last_four_are_no_ssn(deid: TextDeidentifier, text: str) -> None:
+    assert [s for s in deid.analyze(text) if s.entity == "US_SSN"] == []
+
+
+@pytest.mark.parametrize("text", NO_AGES)
+def test_lab_values_and_doses_are_no_age(deid: TextDeidentifier, text: str) -> None:
+    assert [s for s in deid.analyze(text) if s.entity == "AGE"] == []
+
+
+@pytest.mark.parametrize("text", NO_WARDS)
+def test_a_unit_or_hall_without_a_room_is_no_place(deid: TextDeidentifier, text: str) -> None:
+    assert [s for s in deid.analyze(text) if s.recognizer == "facility_ward"] == []
+
+
+def test_a_placeholder_is_not_grown_without_a_name(deid: TextDeidentifier) -> None:
+    text = "The baby boy fed well; Boy Scouts visited; Twin A breech."
+    assert overlapping(text, "Boy Scouts", deid.analyze(text)) == []
