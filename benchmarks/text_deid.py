@@ -216,6 +216,13 @@ def annotated_sets(
         ("blind33", annotated_notes_path().with_name("blind_33.jsonl")),
         ("blind34", annotated_notes_path().with_name("blind_34.jsonl")),
         ("blind35", annotated_notes_path().with_name("blind_35.jsonl")),
+        # and four more, written blind while blind32-35 were read (a cancer centre, behavioural
+        # health and addiction care, outpatient surgery and specialties, a border community
+        # health centre with bilingual notes); measured once after the day's rules (3514ce9)
+        ("blind36", annotated_notes_path().with_name("blind_36.jsonl")),
+        ("blind37", annotated_notes_path().with_name("blind_37.jsonl")),
+        ("blind38", annotated_notes_path().with_name("blind_38.jsonl")),
+        ("blind39", annotated_notes_path().with_name("blind_39.jsonl")),
         ("dev", dev),
         ("dev2", dev.with_name(DEV2)),
         ("dev3", dev.with_name(DEV3)),
@@ -255,7 +262,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "annotated,blind2,blind3,blind4,blind5,blind6,blind7,blind8,blind9,blind10,blind11,blind12,"
         "blind13,blind14,blind15,blind16,blind17,blind18,blind19,blind20,blind21,blind22,"
         "blind23,blind24,blind25,blind26,blind27,blind28,blind29,blind30,blind31,blind32,blind33,"
-        "blind34,blind35,"
+        "blind34,blind35,blind36,blind37,blind38,blind39,"
         "dev,dev2,dev3",
     )
     parser.add_argument(
