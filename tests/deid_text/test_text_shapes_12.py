@@ -22,7 +22,10 @@ ACRONYMS = [
     ("KVRMC Emergency Dept, fast track. Transfer home from KVRMC tomorrow.", "KVRMC"),
     ("Seen in BLCH Pediatric clinic. Labs at BLCH on Monday.", "BLCH"),
     ("Call BRTC base station first; BRTC accepts at 1400.", "BRTC"),
-    ("Arrival by ground -> HMTC. Report given.", "HMTC"),
+    # by its last letters: a trauma centre, a cancer centre, a children's hospital
+    ("Arrival by ground at SVRTC. Report given.", "SVRTC"),
+    ("Consent faxed to NWCCC today.", "NWCCC"),
+    ("Seen last year at DKCH for the same.", "DKCH"),
 ]
 NO_ACRONYMS = [
     "Known COPD ED visits x3 this year.",
@@ -30,6 +33,8 @@ NO_ACRONYMS = [
     "STEMI ED protocol activated at 0412.",
     "Weaned NIPPV -> HFNC -> room air.",
     "Discussed OPAT (ertapenem) with ID.",
+    "Progressed -> FOLFOX + bevacizumab.",
+    "Teaching: EACH dose, MUCH less pain; MATCH trial.",
 ]
 
 STATES = [
@@ -102,6 +107,26 @@ OTHERS = [
     ("Room 9 Bed B, Tallowood unit (memory care).", "Tallowood"),
     ("Unit: Kestrel hall, Rm 31", "Kestrel"),
 ]
+# from blind_36-39 (a cancer centre, behavioural health, outpatient surgery, a border
+# health centre), read after their measurement
+LATER = [
+    ("Visita: martes 9 de junio de 2081", "martes"),
+    ("llamar el sábado 3/7 para confirmar", "sábado"),
+    ("internada del 14 al 19 de marzo de 2082", "14"),
+    ("Edad: 91 años   Expediente 4471", "91"),
+    ("Counselor: Bettina (ext 318)   Supervisor on duty", "318"),
+    ("Questions: call me at ext. 4471.", "4471"),
+    ("Dictated 04/02/2081 by KLM; transcribed ab/klm.", "KLM"),
+    ("Surgeon: JRT\nAssistant: none", "JRT"),
+    ("Tech: Brennley    Circulator RN present", "Brennley"),
+    ("2. Ottoline Farquharson-Ade (41-118-2093), 61F, AML.", "41-118-2093"),
+    ("Site: Acme Cancer Center (QRXCCC Clinical Trials)", "QRXCCC"),
+]
+NO_LATER = [
+    "Knee ext 120° and flex 90 deg; ext 10 deg lag.",
+    "Consent signed by RN and reviewed by MD; documented by CT.",
+    "Seen by Dr. Hale (2071-04-02) in clinic.",
+]
 NO_WARDS = [
     "Ambulated hall x2 with walker.",
     "On unit, calm, ate lunch.",
@@ -110,7 +135,7 @@ NO_WARDS = [
 ]
 
 
-@pytest.mark.parametrize(("text", "phi"), ACRONYMS + STATES + SSNS + AGES + OTHERS)
+@pytest.mark.parametrize(("text", "phi"), ACRONYMS + STATES + SSNS + AGES + OTHERS + LATER)
 def test_blind32_to_35_shapes_are_found(deid: TextDeidentifier, text: str, phi: str) -> None:
     assert covered(text, phi, deid.analyze(text))
 
@@ -151,3 +176,11 @@ def test_a_unit_or_hall_without_a_room_is_no_place(deid: TextDeidentifier, text:
 def test_a_placeholder_is_not_grown_without_a_name(deid: TextDeidentifier) -> None:
     text = "The baby boy fed well; Boy Scouts visited; Twin A breech."
     assert overlapping(text, "Boy Scouts", deid.analyze(text)) == []
+
+
+@pytest.mark.parametrize("text", NO_LATER)
+def test_degrees_roles_and_dated_brackets_are_no_new_phi(
+    deid: TextDeidentifier, text: str
+) -> None:
+    new_rules = {"extension_alone", "initials_in_person_slot", "id_after_name"}
+    assert [s for s in deid.analyze(text) if s.recognizer in new_rules] == []

@@ -618,8 +618,8 @@ _SITE_SMALL_WORDS = frozenset({"of", "the", "and", "at", "for", "in", "on"})
 
 
 # a site's acronym before one of its departments or services ("WCRTC ED", "PPCH Allergy",
-# "WCRTC LABORATORY", "WCRTC base station") or after a transport arrow ("-> WCRTC"): four
-# capitals or more that are no clinical abbreviation
+# "WCRTC LABORATORY", "WCRTC base station"): four capitals or more that are no clinical
+# abbreviation (an arrow before capitals is a clinical step as often: "-> FOLFOX")
 _ACRONYM_BEFORE_UNIT = re.compile(
     r"(?<![\w/&-])(?P<a>[A-Z]{4,6})(?=[ \t]{1,3}(?:-{1,2}[ \t]{1,2})?(?:ED|ER|OR|Emergency|"
     r"EMERGENCY|Pediatric|PEDIATRIC|Peds|Trauma|TRAUMA|Social[ \t]Work|Lab|Labs|Laboratory|"
@@ -627,8 +627,8 @@ _ACRONYM_BEFORE_UNIT = re.compile(
     r"Transfer[ \t]Cent(?:er|re)|Neurosciences|Allergy|Neurology|Cardiology|Oncology|"
     r"peds[ \t]cardiology|risk[ \t]mgmt|Main[ \t]Campus|Campus|Hospital|Medical[ \t]Records|"
     r"Health[ \t]Services|records)\b)"
-    r"|(?:->|→)[ \t]{0,2}(?P<b>[A-Z]{4,6})\b"
 )
+_SITE_KIND_ACRONYM = re.compile(r"(?<![\w/&.-])[A-Z]{2,4}(?:CCC|RTC|CH|MC|GH|UH|MH)(?![\w/&-])")
 # clinical and EMS acronyms of four letters or more that stand before the same words
 _NOT_SITE_ACRONYMS = frozenset(
     "COPD STEMI DNR DNI POLST HIPAA ACLS PALS ATLS EFAST FAST SANE NICU PICU MICU SICU CVICU "
@@ -639,7 +639,7 @@ _NOT_SITE_ACRONYMS = frozenset(
     "PEG MRCP CTPA CTA EEG ECHO TTE TEE DEXA PFTS ABG VBG CBC BMP CMP LFTS TSH HGB PTT INR "
     "UDS UTOX ETOH ALS BLS CCT MICN PHTLS NRP EMTP EMSP MVA MVC GSW TBI SCI ROM PERRLA "
     "HPI ROS PMH PSH SOAP DDX PLAN CALL NOTE DAILY ADMIT DISCH OPAT HIDA IVIG MOUD PAINAD "
-    "LCSW DEPT CBCT HFNC EBME LTBI NIPPV".split()
+    "LCSW DEPT CBCT HFNC EBME LTBI NIPPV SACH".split()
 )
 
 
@@ -663,7 +663,12 @@ def _site_acronyms(text: str, found: list[Span]) -> list[Span]:
         if len(words) >= 3 and all(w[0].isupper() for w in words):
             acronyms.add("".join(w[0] for w in words).casefold())
     for match in _ACRONYM_BEFORE_UNIT.finditer(text):
-        written.add(match.group("a") or match.group("b"))
+        written.add(match.group("a"))
+    # an acronym whose last letters name a kind of site ("QRCCC", "PPCH", "WCRTC") and that
+    # is no word of any list ("EACH", "MATCH" in a note typed in capitals are words)
+    written.update(
+        m.group() for m in _SITE_KIND_ACRONYM.finditer(text) if not is_english_word(m.group())
+    )
     acronyms = {a for a in acronyms if len(a) <= 6 and not is_vocabulary(a)}
     written = {
         a
@@ -1041,15 +1046,29 @@ _AGE_AFTER_NAME = re.compile(
 )
 
 
+# a record number in brackets right after a person's name: "Silas Whitcombe-Yoo
+# (30-772-0450)", "Brandt, Orville (MR-00418822)": digit groups, seven digits or more
+_ID_AFTER_NAME = re.compile(r"[ \t]{0,2}\((?P<id>[A-Z]{0,3}-?\d{2,}(?:-\d{2,}){1,3})\)")
+
+
 def _with_ages_after_names(text: str, spans: list[Span]) -> list[Span]:
     """An age over 89 (PHI under Safe Harbor) written in parentheses after a name found: a
-    number there says how old the person is, not a dose or a score."""
+    number there says how old the person is, not a dose or a score. A record number in
+    brackets after a name is that person's identifier."""
     extra = [
         Span(match.start(group), match.end(group), AGE, "age_after_name", 0.6)
         for span in spans
         if span.entity == PERSON and (match := _AGE_AFTER_NAME.match(text, span.end))
         and (group := "age" if match.group("age") else "age2")
         and not any(s.start < match.end(group) and match.start(group) < s.end for s in spans)
+    ]
+    extra += [
+        Span(match.start("id"), match.end("id"), ID, "id_after_name", 0.6)
+        for span in spans
+        if span.entity == PERSON
+        and (match := _ID_AFTER_NAME.match(text, span.end))
+        and sum(c.isdigit() for c in match.group("id")) >= 7
+        and not any(s.start < match.end("id") and match.start("id") < s.end for s in spans)
     ]
     return _merge([*spans, *extra]) if extra else spans
 

@@ -114,7 +114,8 @@ _WEAK_CUES = regex.compile(
     # staff labelled by their theatre or ward role: "ODP: Obed", "Scrub: Mara", "NIC: Ffion"
     r"(?:odp|scrub(?:\s+nurse)?|anaesthetist|anesthetist|circulat(?:ing|or)|nic|cons|sho|"
     r"outreach|registrar|midwife|physio|ota|slt|key\s*worker|named\s+nurse|charge\s+nurse|"
-    r"allocated\s+nurse|nurse\s+in\s+charge|porter|hca|runner|recorder|scribe)\s*:|"
+    r"allocated\s+nurse|nurse\s+in\s+charge|porter|hca|runner|recorder|scribe|tech|"
+    r"technician|circ|assistants?|counselor|counsellor|advocate|navigator)\s*:|"
     # any role by the shape of its word: "Audiologist:", "Dietitian:", "Optician:"
     r"\p{L}{3,}(?:ist|ician|itian)\s*:|"
     r"(?:his|her|their|pt's|patient's)\s+\w+)\s*,?)[ \t]{1,3}",

@@ -411,6 +411,17 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.55,
     ),
     PatternSpec(
+        # a weekday in Spanish before its date: "lunes 5 de mayo de 2080", "jueves 8/5",
+        # "viernes 27 de junio"; a range's first day: "20 al 27 de abril de 2081"
+        "date_weekday_spanish",
+        DATE,
+        r"\b(?i:lunes|martes|miércoles|miercoles|jueves|viernes|sábado|sabado|domingo)"
+        r"(?=,?[ \t]{1,2}\d{1,2}(?:[ \t]+de[ \t]+\p{L}|/\d))"
+        r"|\b\d{1,2}(?=[ \t]+al[ \t]+\d{1,2}[ \t]+de[ \t]+(?i:enero|febrero|marzo|abril|mayo|"
+        r"junio|julio|agosto|septiembre|setiembre|octubre|noviembre|diciembre)\b)",
+        0.55,
+    ),
+    PatternSpec(
         # a weekday in lower case (messages, quick notes) right before a numeric date:
         # "sat 12/3", "thurs 12/1"; alone it stays no PHI
         "date_weekday_lower",
@@ -553,8 +564,9 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # the age someone died at: "died May 3 at 94", "passed away in 2071 aged 96"
         r"|(?<=\b(?:died|passed\s+away|passed|death)\b[^\n.;]{0,30}?\b(?:at|aged)[ \t])"
         r"(?:9\d|1[01]\d)(?![\d%/]|\.\d|[ \t]*(?:kg|lbs?|mg|mm|cm|bpm|F\b|°|percent))"
-        # "age (94)"
+        # "age (94)"; in Spanish, "Edad: 92 años", "tengo 93 años"
         r"|(?<=\bage[ \t]\()(?:9\d|1[01]\d)(?=\))"
+        r"|\b(?:9\d|1[01]\d)(?=[ \t]+años\b)"
         # a birthday written short: "100th bday", "101st b-day"
         r"|\b(?:9\d|1[01]\d)(?=(?:st|nd|rd|th)[ \t]+b-?day\b)"
         r"|\b(?:nonagenarian|centenarian|ninety|one\s+hundred)(?:(?:\s+and)?[-\s](?:one|two|"
@@ -1932,13 +1944,28 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.6,
     ),
     PatternSpec(
+        # an extension written alone: "Counselor: Ines (ext 214)", "at ext. 226" (a knee's
+        # extension is in degrees: "ext 120°", "ext 10 deg")
+        "extension_alone",
+        PHONE,
+        r"(?<=\b(?i:ext|extension)\.?[ \t]{0,2}(?:\#[ \t]?)?)\d{3,5}(?![\d.,]|[ \t]*(?:°|deg\b|"
+        r"degrees|%|mmhg|lag))",
+        0.55,
+    ),
+    PatternSpec(
         # initials in a person's slot of a form: "Clinician: KT (ktoa01)", "Seen by: PQR"
         "initials_in_person_slot",
         PERSON,
         r"\b(?i:clinician|nurse|doctor|author|signed(?:[ \t]by)?|seen[ \t]by|reviewed[ \t]by|"
         r"checked[ \t]by|witness(?:ed[ \t]by)?|staff|practitioner|provider|"
-        r"examiner|assessor|operator|scribe|recorder|keyworker|key[ \t]worker)"
-        r"[ \t]*:[ \t]*(?P<phi>[A-Z]{2,3})(?=[ \t]*(?:\(|\n|$|[ \t]{2}|[,;|]))",
+        r"examiner|assessor|operator|scribe|recorder|keyworker|key[ \t]worker|surgeon|"
+        r"physician|tech|technician|assistant|circ|counselor|counsellor)"
+        r"[ \t]*:[ \t]*(?P<phi>[A-Z]{2,3})(?=[ \t]*(?:\(|\n|$|[ \t]{2}|[,;|]))"
+        # "Dictated 03/10/2022 by RC;", "transcribed by KM."
+        r"|\b(?i:dictated|transcribed|entered|documented|signed|reviewed)\b[^\n]{0,24}?\bby[ \t]+"
+        # (not a role or a test: "signed by MD", "reviewed by RN", "documented by CT")
+        r"(?!(?:RN|MD|DO|NP|PA|CT|MR|MRI|US|OT|PT|ED|ER|OR|IR|SW|RT|LPN|CNA|APP|PCP|EMS|GP)\b)"
+        r"(?P<phi>[A-Z]{2,3})(?=[ \t]*(?:[,;.(]|\n|$))",
         0.6,
     ),
     PatternSpec(
