@@ -121,6 +121,8 @@ LATER = [
     ("Tech: Brennley    Circulator RN present", "Brennley"),
     ("2. Ottoline Farquharson-Ade (41-118-2093), 61F, AML.", "41-118-2093"),
     ("Site: Acme Cancer Center (QRXCCC Clinical Trials)", "QRXCCC"),
+    # a second initial glued to the first: "E.W." before a family name
+    ("Patient signature ___ T.J. Okonkwo-Baird ___", "T.J. Okonkwo-Baird"),
 ]
 NO_LATER = [
     "Knee ext 120° and flex 90 deg; ext 10 deg lag.",

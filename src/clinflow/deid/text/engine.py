@@ -903,7 +903,10 @@ _TITLE_KEYS = frozenset(
 
 _TITLE_BEFORE = re.compile(
     r"(?:(?:\b(?:Dr|Drs|Mr|Mrs|Ms|Miss|Mx|Prof)\.?|\b[A-Z]\.)[ \t]{1,2}){1,3}$"
+    # an initial glued to the one the span starts with: "E.W. Hutchins" found as "W. Hutchins"
+    r"|(?<![\w.])[A-Z]\.(?=$)"
 )
+_GLUED_INITIAL = re.compile(r"[A-Z]\.")
 # "BG Rivera", "JT Okafor": initials written together before a name the record knows
 _INITIALS_BEFORE = re.compile(r"(?<![\w.])[A-Z]{2,3}[ \t]$")
 # ...but not the unit or test a sentence names right before it ("seen in ED Rivera ...")
@@ -1507,6 +1510,10 @@ def _extend_names(text: str, spans: list[Span]) -> list[Span]:
             continue
         start, end = span.start, span.end
         before = _TITLE_BEFORE.search(text[max(0, start - 16) : start])
+        if before is not None and before.group()[-1:] == "." and not _GLUED_INITIAL.match(
+            text, start
+        ):
+            before = None  # a glued initial only before an initial: "E.W.", not "E.Hutchins"
         if before is not None:
             start = max(0, start - 16) + before.start()
         elif span.recognizer == "known_identifier":
