@@ -223,6 +223,13 @@ def annotated_sets(
         ("blind37", annotated_notes_path().with_name("blind_37.jsonl")),
         ("blind38", annotated_notes_path().with_name("blind_38.jsonl")),
         ("blind39", annotated_notes_path().with_name("blind_39.jsonl")),
+        # the session's last four, written blind while blind36-39 were read (a Great Lakes
+        # academic centre's whole record, women's health, rural Australia/New Zealand/Scotland,
+        # hospital operations text); measured once after the session's last rule (22cd292)
+        ("blind40", annotated_notes_path().with_name("blind_40.jsonl")),
+        ("blind41", annotated_notes_path().with_name("blind_41.jsonl")),
+        ("blind42", annotated_notes_path().with_name("blind_42.jsonl")),
+        ("blind43", annotated_notes_path().with_name("blind_43.jsonl")),
         ("dev", dev),
         ("dev2", dev.with_name(DEV2)),
         ("dev3", dev.with_name(DEV3)),
@@ -262,7 +269,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "annotated,blind2,blind3,blind4,blind5,blind6,blind7,blind8,blind9,blind10,blind11,blind12,"
         "blind13,blind14,blind15,blind16,blind17,blind18,blind19,blind20,blind21,blind22,"
         "blind23,blind24,blind25,blind26,blind27,blind28,blind29,blind30,blind31,blind32,blind33,"
-        "blind34,blind35,blind36,blind37,blind38,blind39,"
+        "blind34,blind35,blind36,blind37,blind38,blind39,blind40,blind41,blind42,blind43,"
         "dev,dev2,dev3",
     )
     parser.add_argument(
