@@ -86,6 +86,7 @@ def test_ocr_reading_keeps_length_and_only_swaps_look_alikes(text: str) -> None:
     assert len(read) == len(text)
     pairs = {("O", "0"), ("o", "0"), ("l", "1"), ("I", "1"), ("0", "O"), ("0", "o"), ("l", "I")}
     pairs |= {("1", "l"), ("1", "I")}  # a 1 inside a word read as a letter ("Merid1an")
+    pairs |= {("8", "B"), ("8", "b")}  # an 8 among letters read as a B ("Eula8elle")
     assert all(a == b or (a, b) in pairs for a, b in zip(text, read, strict=True))
 
 

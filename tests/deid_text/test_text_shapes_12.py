@@ -123,7 +123,15 @@ LATER = [
     ("Site: Acme Cancer Center (QRXCCC Clinical Trials)", "QRXCCC"),
     # a second initial glued to the first: "E.W." before a family name
     ("Patient signature ___ T.J. Okonkwo-Baird ___", "T.J. Okonkwo-Baird"),
+    # from blind_40-43, read after their measurement
+    ("She rang twice on the night of the 14th she says.", "14th"),
+    ("Ferry booked on the 23rd for her nephew's wedding.", "23rd"),
+    ("Father, Anselm Drury, alive at 94 with prostate cancer.", "94"),
+    ("1004 | 0712 | VANTERPOOL, MIREILLE (4471902)   | ED 9", "VANTERPOOL, MIREILLE"),
+    ("1005 | 0740 | QUIST, T. (3308127)   | 4W-12", "QUIST, T."),
+    ("Patient Narne: Tolliver, Rosa8elle        Date of 8irth", "Rosa8elle"),
 ]
+NO_OCR = ["IV meropenem 1g 8hrly, review at 8am.", "P.S. Attached: clearance form."]
 NO_LATER = [
     "Knee ext 120° and flex 90 deg; ext 10 deg lag.",
     "Consent signed by RN and reviewed by MD; documented by CT.",
@@ -186,3 +194,16 @@ def test_degrees_roles_and_dated_brackets_are_no_new_phi(
 ) -> None:
     new_rules = {"extension_alone", "initials_in_person_slot", "id_after_name"}
     assert [s for s in deid.analyze(text) if s.recognizer in new_rules] == []
+
+
+@pytest.mark.parametrize("text", NO_OCR)
+def test_eights_and_postscripts_are_no_names(deid: TextDeidentifier, text: str) -> None:
+    assert [s for s in deid.analyze(text) if s.entity == "PERSON"] == []
+
+
+def test_an_initial_after_a_known_family_name_and_comma(deid: TextDeidentifier) -> None:
+    from clinflow.deid.text.known import known_for_note
+
+    record = {"resourceType": "Patient", "name": [{"given": ["Saoirse"], "family": "Vell-Ortiz"}]}
+    text = "1/30/88 0710\nVell-Ortiz, S.  29yo G2P2002  MRN 10377460"
+    assert covered(text, "Vell-Ortiz, S.", deid.analyze(text, known_for_note(record, [])))

@@ -904,7 +904,7 @@ _TITLE_KEYS = frozenset(
 _TITLE_BEFORE = re.compile(
     r"(?:(?:\b(?:Dr|Drs|Mr|Mrs|Ms|Miss|Mx|Prof)\.?|\b[A-Z]\.)[ \t]{1,2}){1,3}$"
     # an initial glued to the one the span starts with: "E.W. Hutchins" found as "W. Hutchins"
-    r"|(?<![\w.])[A-Z]\.(?=$)"
+    r"|(?<![\w.])(?!P\.$)[A-Z]\.(?=$)"  # (not the "P." of "P.S.")
 )
 _GLUED_INITIAL = re.compile(r"[A-Z]\.")
 # "BG Rivera", "JT Okafor": initials written together before a name the record knows
@@ -923,8 +923,10 @@ _HYPHEN_BEFORE = re.compile(r"[A-ZÀ-ÖØ-Þ][\w'’]*-$")
 _AFTER_NAME = re.compile(
     r"^(?:,?[ \t]+(?:Jr|Sr)\.?|[ \t]+(?:II|III|IV)\b|[ \t]{1,2}[A-Z]\.(?=\s)|['’]s\b"
     r"|[ \t][A-Z](?=[ \t]*(?:$|\n|[,;:)(|/]|[ \t]{2})|[ \t]+[A-Z]{2,}\b)"
-    # "Okafor-Lindqvist, N (RN)": a family name and the initial of the given name
-    r"|,[ \t]?[A-Z](?=[ \t]*(?:\(|$|\n|[;:)|])))"
+    # "Okafor-Lindqvist, N (RN)": a family name and the initial of the given name;
+    # "Fairchild-Ortiz, S.  29yo" (a gap or the age after it)
+    r"|,[ \t]?[A-Z](?=[ \t]*(?:\(|$|\n|[;:)|]))"
+    r"|,[ \t]?[A-Z]\.(?=[ \t]{2}|[ \t]+\d|[ \t]*(?:$|\n|[;:)|])))"
 )
 # a word after a name; "s/o", "d/o", "a/l", "a/p" (son/daughter of) are words here
 _WORD_AFTER = re.compile(r"^[ \t]{1,2}((?i:[sd]/o|a/[lp])(?=[ \t])|[^\W\d_][\w'’-]*)")

@@ -384,7 +384,10 @@ PATTERNS: tuple[PatternSpec, ...] = (
         DATE,
         # not an ordinal before a word ("after 4th dose", "on 2nd floor", "2nd and 3rd MCPs")
         rf"(?<=\b{_DATE_CUE}\s{{1,2}}(?:the\s+)?)\d{{1,2}}(?:st|nd|rd|th)\b"
-        r"(?![ \t]+(?!(?:at|of|in|or|to|with|from|until|@)\b)[a-z]{2,})",
+        # (a clause after the date is no counted thing: "on the 21st she rang", "on the 19th
+        # for her sister's wedding")
+        r"(?![ \t]+(?!(?:at|of|in|or|to|with|from|until|@|for|she|he|they|we|when|because|"
+        r"but|so|as)\b)[a-z]{2,})",
         0.5,
         regex.I,
     ),
@@ -561,8 +564,10 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # a birthday over 89: "her 93rd birthday", "wished him happy 92nd"
         r"|\b(?:9\d|1[01]\d)(?=(?:st|nd|rd|th)\b(?:[ \t]+birthday)?)(?<=(?:happy|her|his|their)"
         r"[ \t]+\d\d\d?)|\b(?:9\d|1[01]\d)(?=(?:st|nd|rd|th)[ \t]+birthday\b)"
-        # the age someone died at: "died May 3 at 94", "passed away in 2071 aged 96"
-        r"|(?<=\b(?:died|passed\s+away|passed|death)\b[^\n.;]{0,30}?\b(?:at|aged)[ \t])"
+        # the age someone died at: "died May 3 at 94", "passed away in 2071 aged 96"; or is
+        # still living at: "alive at 93"
+        r"|(?<=\b(?:died|passed\s+away|passed|death|alive|living)\b[^\n.;]{0,30}?\b(?:at|aged)"
+        r"[ \t])"
         r"(?:9\d|1[01]\d)(?![\d%/]|\.\d|[ \t]*(?:kg|lbs?|mg|mm|cm|bpm|F\b|°|percent))"
         # "age (94)"; in Spanish, "Edad: 92 años", "tengo 93 años"
         r"|(?<=\bage[ \t]\()(?:9\d|1[01]\d)(?=\))"
@@ -865,7 +870,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         PERSON,
         # (also a given name cut to two letters: "Kh. Batbayar", "Wm. Tully"; not "St.",
         # "Dr.", "Pt." or "Rx.")
-        r"\b(?:\p{Lu}|(?!(?:St|Mt|Ft|Pt|Dx|Hx|Rx|Tx|Sx|Fx|Bx|Cx|No|Vs|Co|Ca|Ph|Wt|Ht|Ex|Op|Dr|"
+        # (nor the "S." of a postscript: "P.S. Attached")
+        r"(?<!\bP\.)\b(?:\p{Lu}|(?!(?:St|Mt|Ft|Pt|Dx|Hx|Rx|Tx|Sx|Fx|Bx|Cx|No|Vs|Co|Ca|Ph|Wt|Ht|Ex|Op|Dr|"
         r"Mr|Ms|Jr|Sr|Fr|Sq|Rd|Av|Ln|Ct|Pl|Hr|Mo|Yr|Wk|Oz|Lb|Kg|Mg|Ml|Cm|Mm|In|On|At|To|Of|Is|"
         r"It|He|We|Me|My|Or|So|Up|Us|Do|Go|No|Am|An|As|Be|By|If)\.)\p{Lu}\p{Ll})\.[ \t]?"
         r"(?!(?:Coli|Diff|Difficile|Pylori|Aureus|Aeruginosa|Pneumoniae|"
@@ -2245,6 +2251,15 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.55,
     ),
     PatternSpec(
+        # a list's or log's patient in capitals with the record number after it: "ALVARADO,
+        # REINA (3401177)", "BROUSSARD, T. (3412008)", "ABERNATHY, JUNE (3174420)"
+        "name_capitals_before_record_number",
+        PERSON,
+        r"(?<![\w'-])[A-Z][A-Z'-]+(?:[ \t][A-Z][A-Z'-]+)?,[ \t]?[A-Z][A-Z'-]*\.?(?:[ \t][A-Z]\.?)?"
+        r"(?=[ \t]{1,3}\(\d{6,10}\))",
+        0.6,
+    ),
+    PatternSpec(
         "surname_comma_given",
         PERSON,
         # not inside a list of credentials ("Jane Roe, RN, CCM, Utilization Management")
@@ -2344,6 +2359,8 @@ _PHONE_CANDIDATE = regex.compile(
 _OCR_TOKEN = regex.compile(r"[A-Za-z0-9]+(?:[/.:-][A-Za-z0-9]+)*")
 _ICD_CODE = regex.compile(r"[A-Z]\d{2}(?:\.\d{1,4})?")
 _OCR_AS_DIGIT = {"O": "0", "o": "0", "l": "1", "I": "1"}
+# (a vowel after it: "8irth", not "8hrly")
+_EIGHT_AS_B = regex.compile(r"[A-Za-z]+8[A-Za-z]+|8(?=[a-z]*[aeiou])[a-z]{3,}")
 # (a doubled look-alike too: "Wi11iam", "Santl11an")
 _ONE_INSIDE_WORD = regex.compile(r"(?i)(?!.*a1c)(?=(?:.*[a-z]){3})(?:[a-z]+[01]{1,2})+[a-z]+")
 
@@ -2377,7 +2394,7 @@ def _ocr_token(token: str) -> str:
     letters = sum(c.isalpha() for c in token)
     if (
         digits
-        and set(c for c in token if c.isdigit()) <= {"0", "1"}
+        and set(c for c in token if c.isdigit()) <= {"0", "1", "8"}
         and letters >= 2
         and (digits < 2 or letters >= 2 * digits)
         and ("1" not in token or _ONE_INSIDE_WORD.fullmatch(token))
@@ -2387,6 +2404,9 @@ def _ocr_token(token: str) -> str:
         upper_word = token.isupper() or token[1:].replace("l", "").isupper()
         token = token.replace("0", "O" if upper_word else "o")
         token = token.replace("1", "I" if upper_word else "l")
+        # an "8" among letters is a misread "B": "Eula8elle", "Date of 8irth" (not "8am")
+        if _EIGHT_AS_B.fullmatch(token):
+            token = token.replace("8", "B" if upper_word or token[0] == "8" else "b")
         letters += digits
     if "l" in token and letters >= 3:
         upper = sum(c.isupper() for c in token)
@@ -2396,9 +2416,9 @@ def _ocr_token(token: str) -> str:
 
 
 def ocr_normalized(text: str) -> str:
-    """``text`` with OCR look-alikes (O/0, l/1/I) read back, same length, so spans found in
+    """``text`` with OCR look-alikes (O/0, l/1/I, 8/B) read back, same length, so spans found in
     it are spans of ``text``; equal to ``text`` for ordinary typed notes."""
-    if not any(c in text for c in "0OolI1"):
+    if not any(c in text for c in "0OolI18"):
         return text
     # only words that mix letters and digits, or hold an "l" among capitals, can change
     read: str = _OCR_CANDIDATE.sub(lambda m: _ocr_token(m.group()), text)
