@@ -230,6 +230,13 @@ def annotated_sets(
         ("blind41", annotated_notes_path().with_name("blind_41.jsonl")),
         ("blind42", annotated_notes_path().with_name("blind_42.jsonl")),
         ("blind43", annotated_notes_path().with_name("blind_43.jsonl")),
+        # and four more, written blind while blind40-43 were read (an Alaska/Pacific Northwest
+        # regional system, a Northeastern urban network, reports from a Southern system, home
+        # health in the Great Plains); measured once after the session's last rule (054769f)
+        ("blind44", annotated_notes_path().with_name("blind_44.jsonl")),
+        ("blind45", annotated_notes_path().with_name("blind_45.jsonl")),
+        ("blind46", annotated_notes_path().with_name("blind_46.jsonl")),
+        ("blind47", annotated_notes_path().with_name("blind_47.jsonl")),
         ("dev", dev),
         ("dev2", dev.with_name(DEV2)),
         ("dev3", dev.with_name(DEV3)),
@@ -270,6 +277,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "blind13,blind14,blind15,blind16,blind17,blind18,blind19,blind20,blind21,blind22,"
         "blind23,blind24,blind25,blind26,blind27,blind28,blind29,blind30,blind31,blind32,blind33,"
         "blind34,blind35,blind36,blind37,blind38,blind39,blind40,blind41,blind42,blind43,"
+        "blind44,blind45,blind46,blind47,"
         "dev,dev2,dev3",
     )
     parser.add_argument(
