@@ -131,6 +131,22 @@ LATER = [
     ("1005 | 0740 | QUIST, T. (3308127)   | 4W-12", "QUIST, T."),
     ("Patient Narne: Tolliver, Rosa8elle        Date of 8irth", "Rosa8elle"),
 ]
+# from blind_44-47, read after their measurement
+LATEST = [
+    ("Leg 1  3/02  Qilak -> Dillingham   air taxi. Leg 2  Dillingham -> Anchorage", "Qilak"),
+    ("Leg 2  Dillingham -> Anchorage; weather hold in Dillingham.", "Dillingham"),
+    ("Critical value called to Dr. Vane 14:07 2/19; read back.", "2/19"),
+    ("Entered: qmorell   Reviewed: tpaskey 9/7/85", "qmorell"),
+    ("Entered: qmorell   Reviewed: tpaskey 9/7/85", "tpaskey"),
+    ("BCID panel pending, informed RN. (micro_lk)", "micro_lk"),
+    ("Screening: slide reviewed; pathologist hvantil.", "hvantil"),
+    ("Patient/family: Wendorff, K. / daughter Ilse", "Wendorff, K."),
+]
+NO_LATEST = [
+    "Pain -> Tylenol -> better; then ASA/clopidogrel and CBC/coags.",
+    "Reviewed: normal. Entered: none. Karyotype 46,XY,del(20)(q11.2)[8].",
+    "MMR IHC retained; ACL: complete tear. Complete ACL tear.",
+]
 NO_OCR = ["IV meropenem 1g 8hrly, review at 8am.", "P.S. Attached: clearance form."]
 NO_LATER = [
     "Knee ext 120° and flex 90 deg; ext 10 deg lag.",
@@ -145,7 +161,9 @@ NO_WARDS = [
 ]
 
 
-@pytest.mark.parametrize(("text", "phi"), ACRONYMS + STATES + SSNS + AGES + OTHERS + LATER)
+@pytest.mark.parametrize(
+    ("text", "phi"), ACRONYMS + STATES + SSNS + AGES + OTHERS + LATER + LATEST
+)
 def test_blind32_to_35_shapes_are_found(deid: TextDeidentifier, text: str, phi: str) -> None:
     assert covered(text, phi, deid.analyze(text))
 
@@ -207,3 +225,16 @@ def test_an_initial_after_a_known_family_name_and_comma(deid: TextDeidentifier) 
     record = {"resourceType": "Patient", "name": [{"given": ["Saoirse"], "family": "Vell-Ortiz"}]}
     text = "1/30/88 0710\nVell-Ortiz, S.  29yo G2P2002  MRN 10377460"
     assert covered(text, "Vell-Ortiz, S.", deid.analyze(text, known_for_note(record, [])))
+
+
+@pytest.mark.parametrize("text", NO_LATEST)
+def test_steps_drugs_countries_and_ligaments_fire_no_new_rule(
+    deid: TextDeidentifier, text: str
+) -> None:
+    new_rules = {"username_in_log", "place_itinerary", "site_acronym"}
+    assert [s for s in deid.analyze(text) if s.recognizer in new_rules] == []
+
+
+def test_a_country_at_an_arrows_end_stays_unmarked(deid: TextDeidentifier) -> None:
+    text = "Trek: Lukla -> Pokhara -> India (2 wks)."
+    assert overlapping(text, "India", deid.analyze(text)) == []

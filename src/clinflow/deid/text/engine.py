@@ -327,6 +327,7 @@ class TextDeidentifier:
         if self._patterns:
             spans = self._with_derived_usernames(text, spans, known)
             spans = _with_states_after_places(text, spans)
+            spans = _with_itinerary_places(text, _with_log_handles(text, spans))
         return _regrown(text, spans, _handle_around_name)
 
     def _detect(self, text: str, found: list[Span], threshold: float) -> None:
@@ -655,8 +656,8 @@ def _site_acronyms(text: str, found: list[Span]) -> list[Span]:
         if span.entity != HOSPITAL:
             continue
         surface = text[span.start : span.end]
-        if 3 <= len(surface) <= 6 and surface.isalpha() and surface.isupper():
-            written.add(surface)
+        if 4 <= len(surface) <= 6 and surface.isalpha() and surface.isupper():
+            written.add(surface)  # (three letters are a test or a ligament as often: "ACL")
         words = [
             w for w in _SITE_WORD.findall(surface) if w.casefold() not in _SITE_SMALL_WORDS
         ]
@@ -926,7 +927,7 @@ _AFTER_NAME = re.compile(
     # "Okafor-Lindqvist, N (RN)": a family name and the initial of the given name;
     # "Fairchild-Ortiz, S.  29yo" (a gap or the age after it)
     r"|,[ \t]?[A-Z](?=[ \t]*(?:\(|$|\n|[;:)|]))"
-    r"|,[ \t]?[A-Z]\.(?=[ \t]{2}|[ \t]+\d|[ \t]*(?:$|\n|[;:)|])))"
+    r"|,[ \t]?[A-Z]\.(?=[ \t]{2}|[ \t]+\d|[ \t]*(?:$|\n|[;:)|/])))"
 )
 # a word after a name; "s/o", "d/o", "a/l", "a/p" (son/daughter of) are words here
 _WORD_AFTER = re.compile(r"^[ \t]{1,2}((?i:[sd]/o|a/[lp])(?=[ \t])|[^\W\d_][\w'’-]*)")
@@ -1168,6 +1169,77 @@ def _with_states_after_places(text: str, spans: list[Span]) -> list[Span]:
         and _TITLE_JUST_BEFORE.search(text, max(0, span.start - 12), span.start) is None
         and not any(s.start < match.end("state") and match.start("state") < s.end for s in spans)
     ]
+    return _merge([*spans, *extra]) if extra else spans
+
+
+# a log's user after the act it records or the role that did it ("Entered: ntrinh",
+# "Reviewed: lbecnel", "Scanned: tb_cct; interpreted labernathy", "pathologist gtread"),
+# a handle of a login's shape in brackets ("(mtech_kf)", "Reader (ybhughes)"); not after
+# initials and a slash, where drugs and tests stand as often ("ASA/clopidogrel", "CBC/coags")
+_LOG_HANDLE = re.compile(
+    r"\b(?:Entered|Reviewed|Scanned|Verified|verified|Interpreted|interpreted|Reader|"
+    r"pathologist|cytotech|Keyed|Typed|typed)"
+    r"(?:[ \t]*:[ \t]*|[ \t]{1,2}(?:\d{1,2}/\d{1,2}/\d{2,4},?[ \t]{1,2})?)"
+    r"(?:\((?P<b>[a-z][a-z0-9_.]{3,15})\)|(?P<a>[a-z][a-z0-9_.]{3,15}))(?![\w@/-])"
+    r"|\((?P<c>[a-z][a-z0-9]*[_.][a-z][a-z0-9_.]*)\)"
+)
+
+
+def _with_log_handles(text: str, spans: list[Span]) -> list[Span]:
+    """Users named by their log-in where a log or a sign-off names who acted: the login is
+    no English, clinical or drug word ("Reviewed: normal" stays a word)."""
+    extra = []
+    for match in _LOG_HANDLE.finditer(text):
+        group = next(g for g in "abc" if match.group(g))
+        handle = match.group(group).rstrip(".")
+        if _vocabulary_or_drug(handle) or (group != "c" and is_english_word(handle)):
+            continue
+        start = match.start(group)
+        end = start + len(handle)
+        if not any(s.start < end and start < s.end for s in spans):
+            extra.append(Span(start, end, USERNAME, "username_in_log", 0.55))
+    return _merge([*spans, *extra]) if extra else spans
+
+
+# an itinerary's legs: a place on one side of an arrow makes the capitalised word on the
+# other side a place too ("Kangirlvik -> Bethel", "Anchorage -> Bethel -> Qavlunaq")
+_ARROW_AFTER = re.compile(r"[ \t]*(?:->|→|=>)[ \t]*(?P<w>[A-Z][a-z]+(?:[ \t][A-Z][a-z]+)?)\b")
+_ARROW_BEFORE = re.compile(r"\b(?P<w>[A-Z][a-z]+(?:[ \t][A-Z][a-z]+)?)[ \t]*(?:->|→|=>)[ \t]*$")
+
+
+def _with_itinerary_places(text: str, spans: list[Span]) -> list[Span]:
+    """Places joined by arrows: each leg's other end is a place when one end is."""
+    from clinflow.deid.text.lexicon import countries
+
+    places = [s for s in spans if s.entity == LOCATION]
+    extra: list[Span] = []
+    seen: set[int] = set()
+    while places:
+        span = places.pop()
+        for match in (
+            _ARROW_AFTER.match(text, span.end),
+            _ARROW_BEFORE.search(text, max(0, span.start - 40), span.start),
+        ):
+            if match is None or match.start("w") in seen:
+                continue
+            word = match.group("w")
+            if is_clinical_word(word) or looks_like_drug(word) or word.casefold() in countries():
+                continue  # (a country alone is no PHI)
+            start, end = match.span("w")
+            seen.add(start)
+            if not any(s.start < end and start < s.end for s in [*spans, *extra]):
+                new = Span(start, end, LOCATION, "place_itinerary", 0.5)
+                extra.append(new)
+                places.append(new)
+                # the same place wherever else the note writes it ("weather in Bethel")
+                for again in re.finditer(rf"\b{re.escape(word)}\b", text):
+                    if again.start() not in seen and not any(
+                        s.start < again.end() and again.start() < s.end for s in [*spans, *extra]
+                    ):
+                        seen.add(again.start())
+                        more = Span(again.start(), again.end(), LOCATION, "place_itinerary", 0.5)
+                        extra.append(more)
+                        places.append(more)
     return _merge([*spans, *extra]) if extra else spans
 
 

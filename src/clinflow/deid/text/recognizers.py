@@ -255,7 +255,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         "date_month_day_numeric",
         DATE,
         # nor a fraction: "29 2/7 wk" (weeks and days), "recall 2/3", "2/4 trials", "Pg 2/2"
-        r"(?<![\d/.:-]|(?<![\d.])\d{1,2}[ \t])"  # (a decimal before it: "A1c 9.1 3/30")
+        # (a decimal before it: "A1c 9.1 3/30"; a time is no fraction's whole: "11:52 10/3")
+        r"(?<![\d/.:-]|(?<![\d.:])\d{1,2}[ \t])"
         # nor a British duration ("review in 6/12", "falls in last 3/12": months, weeks, days),
         # a course's day ("day 4/5"), a limb's power ("R arm 4/5"), an interval ("obs 4/24")
         r"(?<!\b(?:day|obs|arm|arms|leg|legs|limb|limbs|UL|LL|UE|LE)[ \t]{1,2})"
