@@ -237,6 +237,13 @@ def annotated_sets(
         ("blind45", annotated_notes_path().with_name("blind_45.jsonl")),
         ("blind46", annotated_notes_path().with_name("blind_46.jsonl")),
         ("blind47", annotated_notes_path().with_name("blind_47.jsonl")),
+        # the session's last four, written blind while blind44-47 were read (a Southwest
+        # system, neurology and rehabilitation in the Mid-South, Canadian hospitals and primary
+        # care, a Midwest emergency department); measured once after the last rule (ef7e078)
+        ("blind48", annotated_notes_path().with_name("blind_48.jsonl")),
+        ("blind49", annotated_notes_path().with_name("blind_49.jsonl")),
+        ("blind50", annotated_notes_path().with_name("blind_50.jsonl")),
+        ("blind51", annotated_notes_path().with_name("blind_51.jsonl")),
         ("dev", dev),
         ("dev2", dev.with_name(DEV2)),
         ("dev3", dev.with_name(DEV3)),
@@ -277,7 +284,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "blind13,blind14,blind15,blind16,blind17,blind18,blind19,blind20,blind21,blind22,"
         "blind23,blind24,blind25,blind26,blind27,blind28,blind29,blind30,blind31,blind32,blind33,"
         "blind34,blind35,blind36,blind37,blind38,blind39,blind40,blind41,blind42,blind43,"
-        "blind44,blind45,blind46,blind47,"
+        "blind44,blind45,blind46,blind47,blind48,blind49,blind50,blind51,"
         "dev,dev2,dev3",
     )
     parser.add_argument(
