@@ -142,10 +142,18 @@ LATEST = [
     ("Screening: slide reviewed; pathologist hvantil.", "hvantil"),
     ("Patient/family: Wendorff, K. / daughter Ilse", "Wendorff, K."),
 ]
+# from blind_48-51, read after their measurement
+LAST = [
+    ("Pushed to PACS, UID 1.2.840.7731.20850214.4471. -JR", "1.2.840.7731.20850214.4471"),
+    ("RE: TREMBLAY, Odile   OHIP: 4471 902 118 - QX    MRN 5521", "4471 902 118 - QX"),
+    ("Addendum Nov 2/81: spoke with pharmacy.", "Nov 2/81"),
+    ("At 93 she declined surgery.", "93"),
+]
 NO_LATEST = [
     "Pain -> Tylenol -> better; then ASA/clopidogrel and CBC/coags.",
     "Reviewed: normal. Entered: none. Karyotype 46,XY,del(20)(q11.2)[8].",
     "MMR IHC retained; ACL: complete tear. Complete ACL tear.",
+    "Upgraded to version 1.2.3 and schema 1.2.840 only.",
 ]
 NO_OCR = ["IV meropenem 1g 8hrly, review at 8am.", "P.S. Attached: clearance form."]
 NO_LATER = [
@@ -162,7 +170,7 @@ NO_WARDS = [
 
 
 @pytest.mark.parametrize(
-    ("text", "phi"), ACRONYMS + STATES + SSNS + AGES + OTHERS + LATER + LATEST
+    ("text", "phi"), ACRONYMS + STATES + SSNS + AGES + OTHERS + LATER + LATEST + LAST
 )
 def test_blind32_to_35_shapes_are_found(deid: TextDeidentifier, text: str, phi: str) -> None:
     assert covered(text, phi, deid.analyze(text))
@@ -231,7 +239,7 @@ def test_an_initial_after_a_known_family_name_and_comma(deid: TextDeidentifier) 
 def test_steps_drugs_countries_and_ligaments_fire_no_new_rule(
     deid: TextDeidentifier, text: str
 ) -> None:
-    new_rules = {"username_in_log", "place_itinerary", "site_acronym"}
+    new_rules = {"username_in_log", "place_itinerary", "site_acronym", "object_uid"}
     assert [s for s in deid.analyze(text) if s.recognizer in new_rules] == []
 
 

@@ -365,6 +365,14 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.7,
     ),
     PatternSpec(
+        # a month, its day and the year after a slash, as Canadian charts write them:
+        # "Dec 31/79", "Oct 13/79", "May 22/2081"
+        "date_month_day_slash_year",
+        DATE,
+        rf"\b{_MONTH_ANY}\.?[ \t]\d{{1,2}}/(?:\d{{4}}|\d{{2}})(?![\d/])",
+        0.7,
+    ),
+    PatternSpec(
         "date_month_day",
         DATE,
         rf"\b{_MONTH_ANY}\.?\s+\d{{1,2}}(?:st|nd|rd|th|ST|ND|RD|TH)?\b(?!,?\s*\d{{4}})"
@@ -570,6 +578,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"|(?<=\b(?:died|passed\s+away|passed|death|alive|living)\b[^\n.;]{0,30}?\b(?:at|aged)"
         r"[ \t])"
         r"(?:9\d|1[01]\d)(?![\d%/]|\.\d|[ \t]*(?:kg|lbs?|mg|mm|cm|bpm|F\b|°|percent))"
+        # "At 91 she elected against chemotherapy"
+        r"|(?<=\bAt[ \t])(?:9\d|1[01]\d)(?=,?[ \t]+(?:she|he|they)\b)"
         # "age (94)"; in Spanish, "Edad: 92 años", "tengo 93 años"
         r"|(?<=\bage[ \t]\()(?:9\d|1[01]\d)(?=\))"
         r"|\b(?:9\d|1[01]\d)(?=[ \t]+años\b)"
@@ -670,6 +680,22 @@ PATTERNS: tuple[PatternSpec, ...] = (
         IP,
         r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)"
         r"(?!\d|\.\d)",
+        0.8,
+    ),
+    PatternSpec(
+        # a DICOM or HL7 object identifier written into a note: "study UID
+        # 1.2.840.9977.20840126.3349012" (the study, and so the patient, it names)
+        "object_uid",
+        ID,
+        r"(?<![\w.])(?:1\.2|1\.3|2\.16|2\.25)(?:\.\d+){3,}(?!\w|\.\d)",
+        0.8,
+    ),
+    PatternSpec(
+        # a Canadian health card with its version code: "OHIP: 5521 884 306 - KT"
+        "health_card_version",
+        ID,
+        r"(?<=\b(?:OHIP|HCN|PHN|[Hh]ealth[ \t][Cc]ard)(?:[ \t]*\#|[ \t]*\(\w+\))?[ \t:#]{1,3})"
+        r"\d{4}[ -]?\d{3}[ -]?\d{3}[ \t]{0,2}-?[ \t]{0,2}[A-Z]{2}(?![\w])",
         0.8,
     ),
     PatternSpec("ipv6", IP, r"(?<![\w:])(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}(?![\w:])", 0.8, regex.I),
