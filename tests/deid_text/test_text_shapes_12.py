@@ -148,6 +148,8 @@ LAST = [
     ("RE: TREMBLAY, Odile   OHIP: 4471 902 118 - QX    MRN 5521", "4471 902 118 - QX"),
     ("Addendum Nov 2/81: spoke with pharmacy.", "Nov 2/81"),
     ("At 93 she declined surgery.", "93"),
+    ("SILVERCREEK MEDICAL LABS / outside pathology", "SILVERCREEK MEDICAL LABS"),
+    ("KETTLE RIVER TRIBAL HEALTH CORPORATION -- TRAVEL", "KETTLE RIVER TRIBAL HEALTH CORPORATION"),
 ]
 NO_LATEST = [
     "Pain -> Tylenol -> better; then ASA/clopidogrel and CBC/coags.",

@@ -1425,7 +1425,10 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"(?:INTERNAL[ \t]+MEDICINE|FAMILY[ \t]+(?:MEDICINE|PRACTICE)|PRIMARY[ \t]+CARE)|"
         r"AMBULANCE[ \t]+SERVICES?|AMBULANCE|PATIENT[ \t]+TRANSPORT)"
         # the body or part it names after the head: "... HEALTH AUTHORITY", "... HOSPITAL ANNEX"
-        r"(?:[ \t]+(?:ANNEX|AUTHORITY|BOARD|TRUST|SERVICES?|WING|CAMPUS|DIVISION|NETWORK))?\b",
+        r"(?:[ \t]+(?:ANNEX|AUTHORITY|BOARD|TRUST|SERVICES?|WING|CAMPUS|DIVISION|NETWORK|"
+        # the firm's own last word: "... HEALTH SCIENCES", "... MEDICAL LABS", "... MEDICAL
+        # SUPPLY", "... TRIBAL HEALTH CORPORATION"
+        r"SCIENCES|LABS?|LABORATORY|LABORATORIES|SUPPLY|CORPORATION|CORP|GROUP|ASSOCIATES))?\b",
         0.7,
     ),
     PatternSpec(
