@@ -244,6 +244,13 @@ def annotated_sets(
         ("blind49", annotated_notes_path().with_name("blind_49.jsonl")),
         ("blind50", annotated_notes_path().with_name("blind_50.jsonl")),
         ("blind51", annotated_notes_path().with_name("blind_51.jsonl")),
+        # a sixth round, written blind while blind48-51 were read (a Mid-Atlantic academic
+        # centre, transplant and dialysis, an NHS trust, research and quality text); measured
+        # once after the session's last rule (e934776)
+        ("blind52", annotated_notes_path().with_name("blind_52.jsonl")),
+        ("blind53", annotated_notes_path().with_name("blind_53.jsonl")),
+        ("blind54", annotated_notes_path().with_name("blind_54.jsonl")),
+        ("blind55", annotated_notes_path().with_name("blind_55.jsonl")),
         ("dev", dev),
         ("dev2", dev.with_name(DEV2)),
         ("dev3", dev.with_name(DEV3)),
@@ -284,7 +291,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "blind13,blind14,blind15,blind16,blind17,blind18,blind19,blind20,blind21,blind22,"
         "blind23,blind24,blind25,blind26,blind27,blind28,blind29,blind30,blind31,blind32,blind33,"
         "blind34,blind35,blind36,blind37,blind38,blind39,blind40,blind41,blind42,blind43,"
-        "blind44,blind45,blind46,blind47,blind48,blind49,blind50,blind51,"
+        "blind44,blind45,blind46,blind47,blind48,blind49,blind50,blind51,blind52,blind53,"
+        "blind54,blind55,"
         "dev,dev2,dev3",
     )
     parser.add_argument(
