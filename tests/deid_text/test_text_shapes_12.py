@@ -150,12 +150,19 @@ LAST = [
     ("At 93 she declined surgery.", "93"),
     ("SILVERCREEK MEDICAL LABS / outside pathology", "SILVERCREEK MEDICAL LABS"),
     ("KETTLE RIVER TRIBAL HEALTH CORPORATION -- TRAVEL", "KETTLE RIVER TRIBAL HEALTH CORPORATION"),
+    # from blind_52-55, read after their measurement
+    ("Findings: 1. Subject 04-017 (M. Ruiz): lab filed late.", "04-017"),
+    ("Patient identifiers limited per policy: K.V., 52F, MRN 4471920", "K.V."),
+    ("Abstractor: tbranwell     Entered 3/2/2084", "tbranwell"),
+    ("[04/11 09:40 pquigley] Access granted.", "pquigley"),
+    ("Typed by kdm 14.02.88", "kdm"),
 ]
 NO_LATEST = [
     "Pain -> Tylenol -> better; then ASA/clopidogrel and CBC/coags.",
     "Reviewed: normal. Entered: none. Karyotype 46,XY,del(20)(q11.2)[8].",
     "MMR IHC retained; ACL: complete tear. Complete ACL tear.",
     "Upgraded to version 1.2.3 and schema 1.2.840 only.",
+    "Born in the U.S., 45 y/o; analyst review pending.",
 ]
 NO_OCR = ["IV meropenem 1g 8hrly, review at 8am.", "P.S. Attached: clearance form."]
 NO_LATER = [
@@ -241,7 +248,13 @@ def test_an_initial_after_a_known_family_name_and_comma(deid: TextDeidentifier) 
 def test_steps_drugs_countries_and_ligaments_fire_no_new_rule(
     deid: TextDeidentifier, text: str
 ) -> None:
-    new_rules = {"username_in_log", "place_itinerary", "site_acronym", "object_uid"}
+    new_rules = {
+        "username_in_log",
+        "place_itinerary",
+        "site_acronym",
+        "object_uid",
+        "initials_before_age_sex",
+    }
     assert [s for s in deid.analyze(text) if s.recognizer in new_rules] == []
 
 

@@ -1178,10 +1178,13 @@ def _with_states_after_places(text: str, spans: list[Span]) -> list[Span]:
 # initials and a slash, where drugs and tests stand as often ("ASA/clopidogrel", "CBC/coags")
 _LOG_HANDLE = re.compile(
     r"\b(?:Entered|Reviewed|Scanned|Verified|verified|Interpreted|interpreted|Reader|"
-    r"pathologist|cytotech|Keyed|Typed|typed)"
+    r"pathologist|cytotech|Keyed|Typed|typed|Abstractor|Abstracted|Analyst|analyst)"
+    r"(?:[ \t]+by)?"
     r"(?:[ \t]*:[ \t]*|[ \t]{1,2}(?:\d{1,2}/\d{1,2}/\d{2,4},?[ \t]{1,2})?)"
-    r"(?:\((?P<b>[a-z][a-z0-9_.]{3,15})\)|(?P<a>[a-z][a-z0-9_.]{3,15}))(?![\w@/-])"
+    r"(?:\((?P<b>[a-z][a-z0-9_.]{3,15})\)|(?P<a>[a-z][a-z0-9_.]{2,15}))(?![\w@/-])"
     r"|\((?P<c>[a-z][a-z0-9]*[_.][a-z][a-z0-9_.]*)\)"
+    # a ticket's or log's stamp with its user: "[11/02 10:15 rkapoor]"
+    r"|\[\d{1,2}/\d{1,2}(?:/\d{2,4})?(?:[ \t]\d{1,2}:\d{2})?[ \t]+(?P<e>[a-z][a-z0-9_.]{3,15})\]"
 )
 
 
@@ -1190,9 +1193,11 @@ def _with_log_handles(text: str, spans: list[Span]) -> list[Span]:
     no English, clinical or drug word ("Reviewed: normal" stays a word)."""
     extra = []
     for match in _LOG_HANDLE.finditer(text):
-        group = next(g for g in "abc" if match.group(g))
+        group = next(g for g in "abce" if match.group(g))
         handle = match.group(group).rstrip(".")
         if _vocabulary_or_drug(handle) or (group != "c" and is_english_word(handle)):
+            continue
+        if group == "a" and len(handle) < 4 and not match.group().lower().startswith("typed"):
             continue
         start = match.start(group)
         end = start + len(handle)

@@ -2290,6 +2290,24 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.6,
     ),
     PatternSpec(
+        # a research subject by study number: "Subject 22-1093", "Subj 01-006", "Subject
+        # 103-007" (each mention; the number names the person as an MRN does)
+        "research_subject_id",
+        ID,
+        r"(?<=\b(?:Subject|Subj\.?|Participant|Ppt)[ \t]*(?:\#|No\.?|ID|:)?[ \t]*)"
+        r"\d{2,4}-\d{3,4}(?![\w-])",
+        0.6,
+    ),
+    PatternSpec(
+        # a person's initials before an age and sex or an MRN: "(J.Z., 11 y/o M)", "E.T.,
+        # 49F, MRN 8830126", "R.C., 97F", "(S.A., MRN 92-441-078)"
+        "initials_before_age_sex",
+        PERSON,
+        r"(?<![\w.])(?!U\.S\.|U\.K\.|P\.O\.|N\.B\.)(?:[A-Z]\.){2,3}"
+        r"(?=,?[ \t]+(?:\d{1,3}[ \t]?(?:y/o|yo|y\b|[MF]\b|-?mo\b)|MRN\b))",
+        0.55,
+    ),
+    PatternSpec(
         "surname_comma_given",
         PERSON,
         # not inside a list of credentials ("Jane Roe, RN, CCM, Utilization Management")
