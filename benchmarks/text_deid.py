@@ -251,6 +251,13 @@ def annotated_sets(
         ("blind53", annotated_notes_path().with_name("blind_53.jsonl")),
         ("blind54", annotated_notes_path().with_name("blind_54.jsonl")),
         ("blind55", annotated_notes_path().with_name("blind_55.jsonl")),
+        # a seventh round, written blind while blind52-55 were read (a Southeast community
+        # network, pharmacy text, Pacific paediatrics and school health, a Texas/Oklahoma
+        # system); measured once after the session's last rule (8c160fc)
+        ("blind56", annotated_notes_path().with_name("blind_56.jsonl")),
+        ("blind57", annotated_notes_path().with_name("blind_57.jsonl")),
+        ("blind58", annotated_notes_path().with_name("blind_58.jsonl")),
+        ("blind59", annotated_notes_path().with_name("blind_59.jsonl")),
         ("dev", dev),
         ("dev2", dev.with_name(DEV2)),
         ("dev3", dev.with_name(DEV3)),
@@ -292,7 +299,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "blind23,blind24,blind25,blind26,blind27,blind28,blind29,blind30,blind31,blind32,blind33,"
         "blind34,blind35,blind36,blind37,blind38,blind39,blind40,blind41,blind42,blind43,"
         "blind44,blind45,blind46,blind47,blind48,blind49,blind50,blind51,blind52,blind53,"
-        "blind54,blind55,"
+        "blind54,blind55,blind56,blind57,blind58,blind59,"
         "dev,dev2,dev3",
     )
     parser.add_argument(
