@@ -156,6 +156,10 @@ LAST = [
     ("Abstractor: tbranwell     Entered 3/2/2084", "tbranwell"),
     ("[04/11 09:40 pquigley] Access granted.", "pquigley"),
     ("Typed by kdm 14.02.88", "kdm"),
+    # from blind_56-59, read after their measurement
+    ("[03/02/2086 09:14 CT] agent_pwhit -- Outbound call.", "agent_pwhit"),
+    ("07/14/70 TGARVEY: carrier approved the appeal.", "TGARVEY"),
+    ("NICU aware (ext 4-7731), will attend.", "ext 4-7731"),
 ]
 NO_LATEST = [
     "Pain -> Tylenol -> better; then ASA/clopidogrel and CBC/coags.",
@@ -163,6 +167,7 @@ NO_LATEST = [
     "MMR IHC retained; ACL: complete tear. Complete ACL tear.",
     "Upgraded to version 1.2.3 and schema 1.2.840 only.",
     "Born in the U.S., 45 y/o; analyst review pending.",
+    "08/05/69 NOTE: call back tomorrow.",
 ]
 NO_OCR = ["IV meropenem 1g 8hrly, review at 8am.", "P.S. Attached: clearance form."]
 NO_LATER = [

@@ -320,6 +320,7 @@ class TextDeidentifier:
         spans = _with_site_numbers(text, _extend_names(text, _merge(found)))
         spans = _regrown(text, spans, _street_with_unit)
         spans = _regrown(text, spans, _newborn_placeholder)
+        spans = _regrown(text, spans, _phone_with_extension_label)
         spans = _with_ages_after_names(text, spans)
         spans = _with_ages_after_verbs(text, _regrown(text, spans, _id_with_label))
         if self._name_rules:
@@ -1185,6 +1186,10 @@ _LOG_HANDLE = re.compile(
     r"|\((?P<c>[a-z][a-z0-9]*[_.][a-z][a-z0-9_.]*)\)"
     # a ticket's or log's stamp with its user: "[11/02 10:15 rkapoor]"
     r"|\[\d{1,2}/\d{1,2}(?:/\d{2,4})?(?:[ \t]\d{1,2}:\d{2})?[ \t]+(?P<e>[a-z][a-z0-9_.]{3,15})\]"
+    # a log line's date (and time) and then its user before a dash or colon:
+    # "[01/09/2085 08:12 CT] agent_tfrey -- Inbound", "08/05/69 MSAUCEDO: WC carrier ..."
+    r"|(?m:^)[ \t]*\[?\d{1,2}/\d{1,2}/\d{2,4}(?:[ \t]\d{1,2}:\d{2}(?:[ \t][A-Z]{2,3})?)?\]?"
+    r"[ \t]+(?P<f>[a-z][a-z0-9]*_[a-z0-9_]+|[A-Z]{5,12})(?=[ \t]*(?:--|:))"
 )
 
 
@@ -1193,7 +1198,7 @@ def _with_log_handles(text: str, spans: list[Span]) -> list[Span]:
     no English, clinical or drug word ("Reviewed: normal" stays a word)."""
     extra = []
     for match in _LOG_HANDLE.finditer(text):
-        group = next(g for g in "abce" if match.group(g))
+        group = next(g for g in "abcef" if match.group(g))
         handle = match.group(group).rstrip(".")
         if _vocabulary_or_drug(handle) or (group != "c" and is_english_word(handle)):
             continue
@@ -1246,6 +1251,18 @@ def _with_itinerary_places(text: str, spans: list[Span]) -> list[Span]:
                         extra.append(more)
                         places.append(more)
     return _merge([*spans, *extra]) if extra else spans
+
+
+_EXTENSION_LABEL = re.compile(r"\b(?:ext|Ext|EXT|x)\.?[ \t]?$")
+
+
+def _phone_with_extension_label(text: str, span: Span) -> Span:
+    """An extension found as a number grows over the "ext" written before it ("ext
+    4-2290"): the label is part of what the notes write as the number."""
+    if span.entity != PHONE:
+        return span
+    label = _EXTENSION_LABEL.search(text, max(0, span.start - 6), span.start)
+    return span if label is None else replace(span, start=label.start())
 
 
 def _with_ages_after_verbs(text: str, spans: list[Span]) -> list[Span]:
