@@ -258,6 +258,13 @@ def annotated_sets(
         ("blind57", annotated_notes_path().with_name("blind_57.jsonl")),
         ("blind58", annotated_notes_path().with_name("blind_58.jsonl")),
         ("blind59", annotated_notes_path().with_name("blind_59.jsonl")),
+        # the session's eighth and last round, written blind while blind56-59 were read (a
+        # Rocky Mountain critical-access network, a New England system, infectious disease and
+        # public health, perioperative text); measured once after the session's last rule (dbc4398)
+        ("blind60", annotated_notes_path().with_name("blind_60.jsonl")),
+        ("blind61", annotated_notes_path().with_name("blind_61.jsonl")),
+        ("blind62", annotated_notes_path().with_name("blind_62.jsonl")),
+        ("blind63", annotated_notes_path().with_name("blind_63.jsonl")),
         ("dev", dev),
         ("dev2", dev.with_name(DEV2)),
         ("dev3", dev.with_name(DEV3)),
@@ -299,7 +306,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "blind23,blind24,blind25,blind26,blind27,blind28,blind29,blind30,blind31,blind32,blind33,"
         "blind34,blind35,blind36,blind37,blind38,blind39,blind40,blind41,blind42,blind43,"
         "blind44,blind45,blind46,blind47,blind48,blind49,blind50,blind51,blind52,blind53,"
-        "blind54,blind55,blind56,blind57,blind58,blind59,"
+        "blind54,blind55,blind56,blind57,blind58,blind59,blind60,blind61,blind62,blind63,"
         "dev,dev2,dev3",
     )
     parser.add_argument(
