@@ -161,6 +161,12 @@ LAST = [
     ("07/14/70 TGARVEY: carrier approved the appeal.", "TGARVEY"),
     ("NICU aware (ext 4-7731), will attend.", "ext 4-7731"),
 ]
+# from blind_60-63, read after their measurement: the patient's own name and town
+OWN = [
+    ("22 OCT 81  Bay 11     Pt: Orrell, W  6677102", "Orrell, W", "Orrell", None),
+    ("flu clinic Oct 4 at Brantwood Council on Aging.", "Brantwood Council on Aging", "Vance",
+     "Brantwood"),
+]
 NO_LATEST = [
     "Pain -> Tylenol -> better; then ASA/clopidogrel and CBC/coags.",
     "Reviewed: normal. Entered: none. Karyotype 46,XY,del(20)(q11.2)[8].",
@@ -266,3 +272,18 @@ def test_steps_drugs_countries_and_ligaments_fire_no_new_rule(
 def test_a_country_at_an_arrows_end_stays_unmarked(deid: TextDeidentifier) -> None:
     text = "Trek: Lukla -> Pokhara -> India (2 wks)."
     assert overlapping(text, "India", deid.analyze(text)) == []
+
+
+@pytest.mark.parametrize(("text", "phi", "family", "town"), OWN)
+def test_the_patients_own_name_and_town_take_what_is_written_with_them(
+    deid: TextDeidentifier, text: str, phi: str, family: str, town: str | None
+) -> None:
+    from clinflow.deid.text.known import known_for_note
+
+    record: dict[str, object] = {
+        "resourceType": "Patient",
+        "name": [{"given": ["Winona"], "family": family}],
+    }
+    if town is not None:
+        record["address"] = [{"city": town}]
+    assert covered(text, phi, deid.analyze(text, known_for_note(record, [])))

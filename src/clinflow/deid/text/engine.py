@@ -927,7 +927,7 @@ _AFTER_NAME = re.compile(
     r"|[ \t][A-Z](?=[ \t]*(?:$|\n|[,;:)(|/]|[ \t]{2})|[ \t]+[A-Z]{2,}\b)"
     # "Okafor-Lindqvist, N (RN)": a family name and the initial of the given name;
     # "Fairchild-Ortiz, S.  29yo" (a gap or the age after it)
-    r"|,[ \t]?[A-Z](?=[ \t]*(?:\(|$|\n|[;:)|]))"
+    r"|,[ \t]?[A-Z](?=[ \t]*(?:\(|$|\n|[;:)|])|[ \t]{2}|[ \t]+\d)"
     r"|,[ \t]?[A-Z]\.(?=[ \t]{2}|[ \t]+\d|[ \t]*(?:$|\n|[;:)|/])))"
 )
 # a word after a name; "s/o", "d/o", "a/l", "a/p" (son/daughter of) are words here
@@ -1310,7 +1310,8 @@ def _street_with_unit(text: str, span: Span) -> Span:
 _NAMED_AFTER_TOWN = re.compile(
     r"[ \t](?:High(?:[ \t]School)?|Middle[ \t]School|Elementary(?:[ \t]School)?|School|"
     r"College|University|Academy|Library|Athenaeum|Church|State(?:[ \t]University)?|"
-    r"Community[ \t]College|Senior[ \t]Center|YMCA)\b"
+    r"Community[ \t]College|Senior[ \t]Center|YMCA|Council[ \t]on[ \t]Aging|"
+    r"Public[ \t]Library|Food[ \t]Pantry|Housing[ \t]Authority)\b"
 )
 _ID_SUFFIX = re.compile(r"[-/](?=[A-Za-z]?\d)[A-Za-z]?\d[A-Za-z0-9]{0,2}(?![\w/-])")
 _QUOTED_BEFORE = re.compile(r"[\"“‘']([^\W\d_][\w'’-]*)[\"”’'][ \t]{1,2}$")
