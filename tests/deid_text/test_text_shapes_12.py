@@ -287,3 +287,16 @@ def test_the_patients_own_name_and_town_take_what_is_written_with_them(
     if town is not None:
         record["address"] = [{"city": town}]
     assert covered(text, phi, deid.analyze(text, known_for_note(record, [])))
+
+
+def test_an_operating_lists_team_columns_are_names_and_its_techniques_are_not(
+    deid: TextDeidentifier,
+) -> None:
+    text = (
+        "RM | START | PATIENT (MRN) | PROCEDURE | SURGEON | ANES\n"
+        "01 | 0730 | KOVALE, ARNE (6610032) | ex-lap | TRENHOLM | BRASK/OYE\n"
+        "02 | 0800 | LIND, PIA (8012201) | L TKA | HALVARD | SPINAL\n"
+    )
+    spans = deid.analyze(text)
+    assert all(covered(text, name, spans) for name in ("TRENHOLM", "BRASK", "OYE", "HALVARD"))
+    assert overlapping(text, "SPINAL", spans) == []

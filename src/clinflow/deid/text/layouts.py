@@ -92,7 +92,10 @@ _PERSON_HEADER = regex.compile(
     r"name[ ]/[ ]mrn|pt[ ]/[ ]mrn|resident|client|member|guest|inmate|"
     r"by|chk|check|checked|checker|init|inits|initials|sign|signed|sig|staff|nurse|rn|tech|"
     r"clinician|provider|prescriber|author|witness|verified[ ]by|checked[ ]by|done[ ]by|"
-    r"reviewed[ ]by|entered[ ]by|given[ ]by|called[ ]to|attending|doctor|physician|md)"
+    r"reviewed[ ]by|entered[ ]by|given[ ]by|called[ ]to|attending|doctor|physician|md|"
+    # an operating list's team columns
+    r"surgeon|surgeons|anes|anesth|anesthesia|anaesthesia|anaesthetist|anesthesiologist|crna|"
+    r"assist|assistant|scrub|circ|circulator)"
 )
 _CELL_NAME = regex.compile(
     r"[\"'“]?\p{L}[\p{L}.'’\-]*[\"'”]?(?:,?[ ]+[\"'“]?\p{L}[\p{L}.'’\-]*[\"'”]?){0,4}"
@@ -100,7 +103,10 @@ _CELL_NAME = regex.compile(
 _NOT_A_NAME = frozenset(
     {"na", "n/a", "nil", "none", "yes", "no", "y", "n", "ok", "done", "tbd", "pending", "auto",
      "self", "pt", "patient", "family", "see", "above", "same", "unknown", "unk", "male",
-     "female", "m", "f", "u"}
+     "female", "m", "f", "u",
+     # an anaesthesia column's techniques
+     "spinal", "mac", "general", "geta", "ga", "local", "la", "regional", "block", "epidural",
+     "sedation", "lma", "ett", "tiva", "bier", "moderate", "iv", "mac/local", "cse"}
 )  # fmt: skip
 
 
@@ -161,11 +167,19 @@ def _split(line: str, offset: int) -> list[tuple[int, int]]:
 def _names_in_cell(
     text: str, start: int, end: int, is_word: Callable[[str], bool]
 ) -> list[tuple[int, int]]:
-    """The name in a person cell: the whole cell, or its part before `` / `` (an MRN)."""
+    """The name in a person cell: the whole cell, or its part before `` / `` (an MRN);
+    a team written with a slash and no spaces is each of its names ("ELLINGBOE/VOS")."""
     cell = text[start:end]
     if " / " in cell:
         end = start + cell.index(" / ")
         cell = text[start:end]
+    elif "/" in cell and " " not in cell and cell.casefold() not in _NOT_A_NAME:
+        found: list[tuple[int, int]] = []
+        at = start
+        for part in cell.split("/"):
+            found.extend(_names_in_cell(text, at, at + len(part), is_word))
+            at += len(part) + 1
+        return found
     if not cell or cell.casefold() in _NOT_A_NAME or not _CELL_NAME.fullmatch(cell):
         return []
     if len(cell) <= 3 and cell.isalpha():
