@@ -265,6 +265,13 @@ def annotated_sets(
         ("blind61", annotated_notes_path().with_name("blind_61.jsonl")),
         ("blind62", annotated_notes_path().with_name("blind_62.jsonl")),
         ("blind63", annotated_notes_path().with_name("blind_63.jsonl")),
+        # a ninth round, written blind while blind60-63 were read (a Pennsylvania/upstate New
+        # York system, cardiology and critical care, Midwest specialty clinics, Appalachian
+        # primary care); measured once after the session's last rule (052d53f)
+        ("blind64", annotated_notes_path().with_name("blind_64.jsonl")),
+        ("blind65", annotated_notes_path().with_name("blind_65.jsonl")),
+        ("blind66", annotated_notes_path().with_name("blind_66.jsonl")),
+        ("blind67", annotated_notes_path().with_name("blind_67.jsonl")),
         ("dev", dev),
         ("dev2", dev.with_name(DEV2)),
         ("dev3", dev.with_name(DEV3)),
@@ -307,6 +314,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "blind34,blind35,blind36,blind37,blind38,blind39,blind40,blind41,blind42,blind43,"
         "blind44,blind45,blind46,blind47,blind48,blind49,blind50,blind51,blind52,blind53,"
         "blind54,blind55,blind56,blind57,blind58,blind59,blind60,blind61,blind62,blind63,"
+        "blind64,blind65,blind66,blind67,"
         "dev,dev2,dev3",
     )
     parser.add_argument(
