@@ -209,69 +209,14 @@ def annotated_sets(
         ("blind29", annotated_notes_path().with_name("blind_29.jsonl")),
         ("blind30", annotated_notes_path().with_name("blind_30.jsonl")),
         ("blind31", annotated_notes_path().with_name("blind_31.jsonl")),
-        # four more random samples, written blind on 2026-11-30 (a veterans' health system,
-        # a children's hospital, long-term and hospice care, an EMS/trauma/forensic county
-        # centre); measured once, at the start of the session, before any rule of that day
-        ("blind32", annotated_notes_path().with_name("blind_32.jsonl")),
-        ("blind33", annotated_notes_path().with_name("blind_33.jsonl")),
-        ("blind34", annotated_notes_path().with_name("blind_34.jsonl")),
-        ("blind35", annotated_notes_path().with_name("blind_35.jsonl")),
-        # and four more, written blind while blind32-35 were read (a cancer centre, behavioural
-        # health and addiction care, outpatient surgery and specialties, a border community
-        # health centre with bilingual notes); measured once after the day's rules (3514ce9)
-        ("blind36", annotated_notes_path().with_name("blind_36.jsonl")),
-        ("blind37", annotated_notes_path().with_name("blind_37.jsonl")),
-        ("blind38", annotated_notes_path().with_name("blind_38.jsonl")),
-        ("blind39", annotated_notes_path().with_name("blind_39.jsonl")),
-        # the session's last four, written blind while blind36-39 were read (a Great Lakes
-        # academic centre's whole record, women's health, rural Australia/New Zealand/Scotland,
-        # hospital operations text); measured once after the session's last rule (22cd292)
-        ("blind40", annotated_notes_path().with_name("blind_40.jsonl")),
-        ("blind41", annotated_notes_path().with_name("blind_41.jsonl")),
-        ("blind42", annotated_notes_path().with_name("blind_42.jsonl")),
-        ("blind43", annotated_notes_path().with_name("blind_43.jsonl")),
-        # and four more, written blind while blind40-43 were read (an Alaska/Pacific Northwest
-        # regional system, a Northeastern urban network, reports from a Southern system, home
-        # health in the Great Plains); measured once after the session's last rule (054769f)
-        ("blind44", annotated_notes_path().with_name("blind_44.jsonl")),
-        ("blind45", annotated_notes_path().with_name("blind_45.jsonl")),
-        ("blind46", annotated_notes_path().with_name("blind_46.jsonl")),
-        ("blind47", annotated_notes_path().with_name("blind_47.jsonl")),
-        # the session's last four, written blind while blind44-47 were read (a Southwest
-        # system, neurology and rehabilitation in the Mid-South, Canadian hospitals and primary
-        # care, a Midwest emergency department); measured once after the last rule (ef7e078)
-        ("blind48", annotated_notes_path().with_name("blind_48.jsonl")),
-        ("blind49", annotated_notes_path().with_name("blind_49.jsonl")),
-        ("blind50", annotated_notes_path().with_name("blind_50.jsonl")),
-        ("blind51", annotated_notes_path().with_name("blind_51.jsonl")),
-        # a sixth round, written blind while blind48-51 were read (a Mid-Atlantic academic
-        # centre, transplant and dialysis, an NHS trust, research and quality text); measured
-        # once after the session's last rule (e934776)
-        ("blind52", annotated_notes_path().with_name("blind_52.jsonl")),
-        ("blind53", annotated_notes_path().with_name("blind_53.jsonl")),
-        ("blind54", annotated_notes_path().with_name("blind_54.jsonl")),
-        ("blind55", annotated_notes_path().with_name("blind_55.jsonl")),
-        # a seventh round, written blind while blind52-55 were read (a Southeast community
-        # network, pharmacy text, Pacific paediatrics and school health, a Texas/Oklahoma
-        # system); measured once after the session's last rule (8c160fc)
-        ("blind56", annotated_notes_path().with_name("blind_56.jsonl")),
-        ("blind57", annotated_notes_path().with_name("blind_57.jsonl")),
-        ("blind58", annotated_notes_path().with_name("blind_58.jsonl")),
-        ("blind59", annotated_notes_path().with_name("blind_59.jsonl")),
-        # the session's eighth and last round, written blind while blind56-59 were read (a
-        # Rocky Mountain critical-access network, a New England system, infectious disease and
-        # public health, perioperative text); measured once after the session's last rule (dbc4398)
-        ("blind60", annotated_notes_path().with_name("blind_60.jsonl")),
-        ("blind61", annotated_notes_path().with_name("blind_61.jsonl")),
-        ("blind62", annotated_notes_path().with_name("blind_62.jsonl")),
-        ("blind63", annotated_notes_path().with_name("blind_63.jsonl")),
-        # a ninth round, written blind while blind60-63 were read (a Pennsylvania/upstate New
-        # York system, cardiology and critical care, Midwest specialty clinics, Appalachian
-        # primary care); measured once after the session's last rule (052d53f)
-        ("blind64", annotated_notes_path().with_name("blind_64.jsonl")),
-        ("blind65", annotated_notes_path().with_name("blind_65.jsonl")),
-        ("blind66", annotated_notes_path().with_name("blind_66.jsonl")),
-        ("blind67", annotated_notes_path().with_name("blind_67.jsonl")),
+        # nine rounds of four more, written blind on 2026-11-30 while the round before was
+        # read (ADR 0128); each round measured once, before its misses were read, at the
+        # commit its README section names ("Measured once ..."): blind32-35 at the session's
+        # start, then 36-39, 40-43, 44-47, 48-51, 52-55, 56-59, 60-63, 64-67
+        *(
+            (f"blind{n}", annotated_notes_path().with_name(f"blind_{n}.jsonl"))
+            for n in range(32, 68)
+        ),
         ("dev", dev),
         ("dev2", dev.with_name(DEV2)),
         ("dev3", dev.with_name(DEV3)),
@@ -310,12 +255,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="comma-separated annotated sets to measure (default: all present), e.g. "
         "annotated,blind2,blind3,blind4,blind5,blind6,blind7,blind8,blind9,blind10,blind11,blind12,"
         "blind13,blind14,blind15,blind16,blind17,blind18,blind19,blind20,blind21,blind22,"
-        "blind23,blind24,blind25,blind26,blind27,blind28,blind29,blind30,blind31,blind32,blind33,"
-        "blind34,blind35,blind36,blind37,blind38,blind39,blind40,blind41,blind42,blind43,"
-        "blind44,blind45,blind46,blind47,blind48,blind49,blind50,blind51,blind52,blind53,"
-        "blind54,blind55,blind56,blind57,blind58,blind59,blind60,blind61,blind62,blind63,"
-        "blind64,blind65,blind66,blind67,"
-        "dev,dev2,dev3",
+        "blind23,blind24,blind25,blind26,blind27,blind28,blind29,blind30,blind31, blind32 to "
+        "blind67 (blind32,blind33,...), dev,dev2,dev3",
     )
     parser.add_argument(
         "--skip-generator",

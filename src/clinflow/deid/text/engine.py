@@ -321,7 +321,7 @@ class TextDeidentifier:
         spans = _regrown(text, spans, _street_with_unit)
         spans = _regrown(text, spans, _newborn_placeholder)
         spans = _regrown(text, spans, _phone_with_extension_label)
-        spans = _with_ages_after_names(text, spans)
+        spans = _with_ids_after_names(text, _with_ages_after_names(text, spans))
         spans = _with_ages_after_verbs(text, _regrown(text, spans, _id_with_label))
         if self._name_rules:
             spans = _with_handles_after_names(text, spans)
@@ -905,10 +905,11 @@ _TITLE_KEYS = frozenset(
 
 _TITLE_BEFORE = re.compile(
     r"(?:(?:\b(?:Dr|Drs|Mr|Mrs|Ms|Miss|Mx|Prof)\.?|\b[A-Z]\.)[ \t]{1,2}){1,3}$"
-    # an initial glued to the one the span starts with: "E.W. Hutchins" found as "W. Hutchins"
-    r"|(?<![\w.])(?!P\.$)[A-Z]\.(?=$)"  # (not the "P." of "P.S.")
 )
+# an initial glued to the one a span starts with: "E.W. Hutchins" found as "W. Hutchins"
+# (not the "P." of "P.S.")
 _GLUED_INITIAL = re.compile(r"[A-Z]\.")
+_GLUED_INITIAL_BEFORE = re.compile(r"(?<![\w.])(?!P\.$)[A-Z]\.$")
 # "BG Rivera", "JT Okafor": initials written together before a name the record knows
 _INITIALS_BEFORE = re.compile(r"(?<![\w.])[A-Z]{2,3}[ \t]$")
 # ...but not the unit or test a sentence names right before it ("seen in ED Rivera ...")
@@ -941,6 +942,11 @@ _SITE_NUMBER = re.compile(r"[ \t]?#[ \t]?\d{1,6}(?![\w/-])")
 # "j.okafor2", "scan_Tavares_0412"; the token ends at white space or other punctuation (a
 # sentence's full stop is not part of it)
 _HANDLE_PART = re.compile(r"[A-Za-z0-9_.]")
+
+
+def _overlaps(spans: Iterable[Span], start: int, end: int) -> bool:
+    """Some span of ``spans`` shares a character with ``text[start:end]``."""
+    return any(s.start < end and start < s.end for s in spans)
 
 
 def _regrown(text: str, spans: list[Span], grow: Callable[[str, Span], Span]) -> list[Span]:
@@ -1060,22 +1066,26 @@ _ID_AFTER_NAME = re.compile(r"[ \t]{0,2}\((?P<id>[A-Z]{0,3}-?\d{2,}(?:-\d{2,}){1
 
 def _with_ages_after_names(text: str, spans: list[Span]) -> list[Span]:
     """An age over 89 (PHI under Safe Harbor) written in parentheses after a name found: a
-    number there says how old the person is, not a dose or a score. A record number in
-    brackets after a name is that person's identifier."""
+    number there says how old the person is, not a dose or a score."""
     extra = [
         Span(match.start(group), match.end(group), AGE, "age_after_name", 0.6)
         for span in spans
         if span.entity == PERSON and (match := _AGE_AFTER_NAME.match(text, span.end))
         and (group := "age" if match.group("age") else "age2")
-        and not any(s.start < match.end(group) and match.start(group) < s.end for s in spans)
+        and not _overlaps(spans, match.start(group), match.end(group))
     ]
-    extra += [
+    return _merge([*spans, *extra]) if extra else spans
+
+
+def _with_ids_after_names(text: str, spans: list[Span]) -> list[Span]:
+    """A record number in brackets after a name found is that person's identifier."""
+    extra = [
         Span(match.start("id"), match.end("id"), ID, "id_after_name", 0.6)
         for span in spans
         if span.entity == PERSON
         and (match := _ID_AFTER_NAME.match(text, span.end))
         and sum(c.isdigit() for c in match.group("id")) >= 7
-        and not any(s.start < match.end("id") and match.start("id") < s.end for s in spans)
+        and not _overlaps(spans, match.start("id"), match.end("id"))
     ]
     return _merge([*spans, *extra]) if extra else spans
 
@@ -1128,7 +1138,7 @@ def _with_handles_after_names(text: str, spans: list[Span]) -> list[Span]:
         ):
             continue  # "(outpt)", "(son)": no trace of a log-in or of the name
         start, end = match.span("handle")
-        if not any(s.start < end and start < s.end for s in spans):
+        if not _overlaps(spans, start, end):
             extra.append(Span(start, end, USERNAME, "username_after_name", 0.6))
     return _merge([*spans, *extra]) if extra else spans
 
@@ -1168,7 +1178,7 @@ def _with_states_after_places(text: str, spans: list[Span]) -> list[Span]:
         and _PLACE_BEFORE.search(text, max(0, words[-1].start() - 16), words[-1].start())
         is not None
         and _TITLE_JUST_BEFORE.search(text, max(0, span.start - 12), span.start) is None
-        and not any(s.start < match.end("state") and match.start("state") < s.end for s in spans)
+        and not _overlaps(spans, match.start("state"), match.end("state"))
     ]
     return _merge([*spans, *extra]) if extra else spans
 
@@ -1206,7 +1216,7 @@ def _with_log_handles(text: str, spans: list[Span]) -> list[Span]:
             continue
         start = match.start(group)
         end = start + len(handle)
-        if not any(s.start < end and start < s.end for s in spans):
+        if not _overlaps(spans, start, end):
             extra.append(Span(start, end, USERNAME, "username_in_log", 0.55))
     return _merge([*spans, *extra]) if extra else spans
 
@@ -1237,14 +1247,16 @@ def _with_itinerary_places(text: str, spans: list[Span]) -> list[Span]:
                 continue  # (a country alone is no PHI)
             start, end = match.span("w")
             seen.add(start)
-            if not any(s.start < end and start < s.end for s in [*spans, *extra]):
+            if not _overlaps(spans, start, end) and not _overlaps(extra, start, end):
                 new = Span(start, end, LOCATION, "place_itinerary", 0.5)
                 extra.append(new)
                 places.append(new)
                 # the same place wherever else the note writes it ("weather in Bethel")
                 for again in re.finditer(rf"\b{re.escape(word)}\b", text):
-                    if again.start() not in seen and not any(
-                        s.start < again.end() and again.start() < s.end for s in [*spans, *extra]
+                    if (
+                        again.start() not in seen
+                        and not _overlaps(spans, *again.span())
+                        and not _overlaps(extra, *again.span())
                     ):
                         seen.add(again.start())
                         more = Span(again.start(), again.end(), LOCATION, "place_itinerary", 0.5)
@@ -1270,7 +1282,7 @@ def _with_ages_after_verbs(text: str, spans: list[Span]) -> list[Span]:
     extra = [
         Span(match.start("age"), match.end("age"), AGE, "age_after_verb", 0.6)
         for match in _AGE_AFTER_VERB.finditer(text)
-        if not any(s.start < match.end("age") and match.start("age") < s.end for s in spans)
+        if not _overlaps(spans, match.start("age"), match.end("age"))
     ]
     return _merge([*spans, *extra]) if extra else spans
 
@@ -1607,10 +1619,8 @@ def _extend_names(text: str, spans: list[Span]) -> list[Span]:
             continue
         start, end = span.start, span.end
         before = _TITLE_BEFORE.search(text[max(0, start - 16) : start])
-        if before is not None and before.group()[-1:] == "." and not _GLUED_INITIAL.match(
-            text, start
-        ):
-            before = None  # a glued initial only before an initial: "E.W.", not "E.Hutchins"
+        if before is None and _GLUED_INITIAL.match(text, start):
+            before = _GLUED_INITIAL_BEFORE.search(text[max(0, start - 16) : start])
         if before is not None:
             start = max(0, start - 16) + before.start()
         elif span.recognizer == "known_identifier":

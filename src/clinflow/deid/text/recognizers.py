@@ -102,23 +102,26 @@ _HOLIDAY = (
     r"Thanksgiving\s+weekend|Easter\s+(?:weekend|Monday)|Christmas\s+(?:weekend|week))"
 )
 _STATE_ABBR = f"(?:{state_codes()})"
-_STATE_NAME = (
-    r"(?:Alabama|Alaska|Arizona|Arkansas|California|Colorado|Connecticut|Delaware|Florida|"
-    r"Georgia|Hawaii|Idaho|Illinois|Indiana|Iowa|Kansas|Kentucky|Louisiana|Maine|Maryland|"
-    r"Massachusetts|Michigan|Minnesota|Mississippi|Missouri|Montana|Nebraska|Nevada|"
-    r"New\s+Hampshire|New\s+Jersey|New\s+Mexico|New\s+York|North\s+Carolina|North\s+Dakota|"
-    r"Ohio|Oklahoma|Oregon|Pennsylvania|Rhode\s+Island|South\s+Carolina|South\s+Dakota|"
-    r"Tennessee|Texas|Utah|Vermont|Virginia|Washington|West\s+Virginia|Wisconsin|Wyoming|"
-    r"Puerto\s+Rico)"
-)
-# the states' and provinces' names in capitals, as headers and letterheads write them
-# ("MINNESOTA IMMUNIZATION INFORMATION CONNECTION", "COUNTY, MARYLAND")
+# the states' names, written as the rules read them (any space between words) and, for
+# headers and letterheads, in capitals with the provinces' ("MINNESOTA IMMUNIZATION
+# INFORMATION CONNECTION", "COUNTY, MARYLAND")
+_STATE_NAMES = (
+    "Alabama Alaska Arizona Arkansas California Colorado Connecticut Delaware Florida Georgia "
+    "Hawaii Idaho Illinois Indiana Iowa Kansas Kentucky Louisiana Maine Maryland Massachusetts "
+    "Michigan Minnesota Mississippi Missouri Montana Nebraska Nevada New_Hampshire New_Jersey "
+    "New_Mexico New_York North_Carolina North_Dakota Ohio Oklahoma Oregon Pennsylvania "
+    "Rhode_Island South_Carolina South_Dakota Tennessee Texas Utah Vermont Virginia Washington "
+    "West_Virginia Wisconsin Wyoming Puerto_Rico"
+).split()
+_PROVINCE_NAMES = (
+    "Ontario Quebec Alberta Manitoba Saskatchewan British_Columbia Nova_Scotia New_Brunswick"
+).split()
+_STATE_NAME = "(?:" + "|".join(n.replace("_", r"\s+") for n in _STATE_NAMES) + ")"
 _STATE_NAME_CAPITALS = "|".join(
-    name.upper().replace(" ", r"[ \t]+")
-    for name in _STATE_NAME[3:-1].replace(r"\s+", " ").split("|")
-    + "Ontario Quebec Alberta Manitoba Saskatchewan".split()
-    + ["British Columbia", "Nova Scotia", "New Brunswick"]
+    n.upper().replace("_", r"[ \t]+") for n in _STATE_NAMES + _PROVINCE_NAMES
 )
+# dotted capitals that are no one's initials: "U.S.", "U.K.", "P.O.", "N.B."
+_NOT_INITIALS = r"(?!U\.S\.|U\.K\.|P\.O\.|N\.B\.)"
 _HOSPITAL_WORD = (
     r"(?:Hospital|Medical\s+Center|Med\.?\s+Ctr\.?|Medical\s+Centre|Health\s+Center|"
     r"Health\s+System|Healthcare|Health\s+Care|Health|Clinics?|Infirmary|Sanatorium|Hospice|"
@@ -2276,7 +2279,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         "initials_after_person_word",
         PERSON,
         r"(?<=\b(?:Client|Patient|Pt|Veteran|Resident|Student|Child|Infant|Member|case|Matter"
-        r"[ \t]+of|minor)[ \t]*:?[ \t]{1,2})(?!U\.S\.|U\.K\.|P\.O\.|N\.B\.)(?:[A-Z]\.){2,3}"
+        rf"[ \t]+of|minor)[ \t]*:?[ \t]{{1,2}}){_NOT_INITIALS}(?:[A-Z]\.){{2,3}}"
         r"(?=[ \t]*[,;:)(\n]|[ \t]|$)",
         0.55,
     ),
@@ -2303,7 +2306,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # 49F, MRN 8830126", "R.C., 97F", "(S.A., MRN 92-441-078)"
         "initials_before_age_sex",
         PERSON,
-        r"(?<![\w.])(?!U\.S\.|U\.K\.|P\.O\.|N\.B\.)(?:[A-Z]\.){2,3}"
+        rf"(?<![\w.]){_NOT_INITIALS}(?:[A-Z]\.){{2,3}}"
         r"(?=,?[ \t]+(?:\d{1,3}[ \t]?(?:y/o|yo|y\b|[MF]\b|-?mo\b)|MRN\b))",
         0.55,
     ),
