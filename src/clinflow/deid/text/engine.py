@@ -584,7 +584,7 @@ def _bare_country(text: str, span: Span) -> bool:
 
     words = " ".join(text[span.start : span.end].split()).casefold()
     return (
-        span.recognizer not in ("place_country", "known_identifier")
+        span.recognizer not in ("place_country", "place_country_town", "known_identifier")
         and words in countries()
         and words not in us_states()[0]  # Georgia the state
         and words not in _CITY_STATES  # a city as much as a country: "son in Singapore"

@@ -102,7 +102,13 @@ _STRONG_CUES = regex.compile(
 # Weaker cues: the next capitalised words count only when they are not English words or are
 # in the name lists ("per Hobbs", "wife Maria", "paged Tavares").
 _WEAK_CUES = regex.compile(
-    r"(?:\bre:|\bpt:|\b(?:per|paged|page|called|notified|informed|with|by|from|to|and|seen\s+by|"
+    r"(?:\bre:|\bpt:|"
+    # a procedure's staff and a role on a stated shift (before "attending" alone below):
+    # "Operators: Okonkwo-Pinckney / Verghese", "Histotech: Gus", "Attending overnight: Saleeby"
+    r"\b(?:operators|proceduralists?|histotech(?:nician|nologist)?s?|"
+    r"(?:attending|attg|fellow|resident|hospitalist|intensivist|surgeon)[ \t]+"
+    r"(?:overnight|on[ \t]+call|tonight|today|this[ \t]+week|of[ \t]+record))\s*:|"
+    r"\b(?:per|paged|page|called|notified|informed|with|by|from|to|and|seen\s+by|"
     r"attending|resident|intern|fellow|surgeon|pcp|physician|provider|consultant|covering|"
     r"messaged|texted|emailed|phoned|told|asked|thanked|updated|"
     r"(?:present|attendees|in\s+attendance|participants|team|members)\s*:|"
@@ -160,7 +166,9 @@ _CREDENTIAL = regex.compile(
     r"CCRN|RN-BC|FNP-BC|PMHNP-BC|NP-C|ANP-BC|MD-PhD|CRNP|LNA|MT|MLS|RPh|PharmD|RDN|"
     r"CDE|CDCES|LMHC|LPC|BCBA|CCC-SLP|AuD|OD|DC|DMD|CSFA|CRNFA|EMT|EMT-B|EMT-P|NRP|CHPN|"
     # a surgical technologist, not an eye's central subfield thickness ("OD CST 412")
-    r"CGC|CPhT|CST(?![ \t]*\d)"
+    r"CGC|CPhT|CST(?![ \t]*\d)|"
+    # a respiratory therapist on a team line ("Haddad RT;"), not a side ("Knee RT swelling")
+    r"RT(?=[ \t]*(?:[;)/]|$))"
     # an attorney's title after the name ("Ignatius Farrow, Esq.")
     r"|Esq\.?|Esquire)(?![\p{L}\d])"
     # "RN: Marguerite" is a label; "Okonjo, PharmD: recs..." (after a comma) a signature
@@ -173,7 +181,9 @@ _ROLE_AFTER = regex.compile(
     r"attending|resident|intern|fellow|nurse|SW|PT|OT|SLP|RT|pharmacist|physician|surgeon|"
     r"PCP|CNA|LPN|tech|aide|sitter|chaplain|interpreter|wife|husband|son|daughter|mother|"
     r"father|sister|brother|partner|friend|neighbou?r|niece|nephew|aunt|uncle|cousin|"
-    r"grandson|granddaughter|HCP|proxy|"
+    r"grandson|granddaughter|HCP|proxy|RD|RRT|"
+    # a role after a qualifier of its service: "Mehrotra (AHF fellow)", "(CT surg attending)"
+    r"(?:[\p{L}-]+[ \t]){1,2}(?:fellow|resident|attending|intern|RN|NP|PA|hospitalist)|"
     # British and Commonwealth ward and theatre roles
     r"physio|physiotherapist|SLT|SALT|dietitian|dietician|cons|consultant|reg|registrar|"
     r"SHO|FY1|FY2|F1|F2|CT[12]|ST[1-8]|chair|CNS|HCA|ODP|scrub|anaesthetist|anesthetist|"
@@ -890,8 +900,14 @@ def place_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit]:
             phrase = " ".join(text[token.start : tokens[last].end].casefold().split())
             if phrase in known_countries:
                 # a country is PHI inside an address ("Abu Dhabi, United Arab Emirates"), not
-                # in "flew to the Netherlands" or "born in Peru"
-                if _AFTER_COMMA.search(text, 0, token.start) is not None:
+                # in "flew to the Netherlands" or "born in Peru"; a town of a country's name has
+                # its state after it ("in Lebanon, VA", "Peru, IN")
+                if (state := _STATE_AFTER_CITY.match(text, tokens[last].end)) is not None and (
+                    text.startswith(",", tokens[last].end)
+                ):
+                    hits.append((token.start, tokens[last].end, "place_country_town", 0.55))
+                    hits.append((state.start(1), state.end(1), "place_state", 0.55))
+                elif _AFTER_COMMA.search(text, 0, token.start) is not None:
                     hits.append((token.start, tokens[last].end, "place_country", 0.6))
                 elif (the := _COUNTRY_IN_ADDRESS.search(text, 0, token.start)) is not None and (
                     the.group("comma") or _LINE_END.match(text, tokens[last].end)
@@ -1110,6 +1126,33 @@ _FACILITY_ABBREVIATIONS = frozenset(
 )
 
 
+_ORG_SUFFIXES = frozenset(
+    "group associates partners llc pllc pc inc ltd corp llp alliance network".split()
+)
+
+
+def _trading_name(run: list[_Token]) -> bool:
+    """A practice's trading name, which may be made of ordinary words: three capitalised
+    words or more ending with the form of its business after a care word, one of them no
+    care, clinical or generic word ("North Star Specialty Group", "Blue Ridge Physicians
+    Associates"; not "Heart Failure Support Group" or "Cardiac Rehab Group")."""
+    if len(run) > 3 and run[-1].all_caps and len(run[-1].text) <= 4:
+        run = run[:-1]  # its service after it: "North Star Specialty Group ENT"
+    return (
+        len(run) >= 3
+        and all(t.capitalised for t in run)
+        and run[-1].key in _ORG_SUFFIXES
+        and run[-2].key in INSTITUTION_WORDS
+        and any(
+            t.key not in INSTITUTION_WORDS
+            and t.key not in _GENERIC_FACILITY
+            and t.key not in _clinical()
+            and not t.abbreviation
+            for t in run[:-2]
+        )
+    )
+
+
 def _ends_sentence(token: _Token) -> bool:
     """A word before a full stop that closes a sentence rather than abbreviates: longer than
     three letters, an English word and no usual abbreviation of a care-site name."""
@@ -1143,7 +1186,8 @@ def facility_phrases(text: str, tokens: list[_Token] | None = None) -> list[Name
         run = tokens[index : last + 1]
         while run and (run[-1].text in _CONNECTORS or not run[-1].capitalised):
             run.pop()
-        while run and (
+        trading = _trading_name(run)
+        while not trading and run and (
             run[0].text in _CONNECTORS
             or (run[0].key in safe_words() and run[0].key not in INSTITUTION_WORDS)
             or (
@@ -1164,7 +1208,7 @@ def facility_phrases(text: str, tokens: list[_Token] | None = None) -> list[Name
             and not t.abbreviation
             for t in capitalised
         )
-        if not heading and len(capitalised) >= 2 and institution and proper:
+        if not heading and len(capitalised) >= 2 and institution and (proper or trading):
             hits.append((run[0].start, run[-1].end, "facility_phrase", 0.55))
         index = last + 1
     hits.extend(_lowercase_facilities(text, tokens))

@@ -205,6 +205,22 @@ _FACILITY_CUE = (
     r"pharmacist|therapist)"
 )
 
+# capitals that close a line as often as a clinician's initials do: services, tests, routes,
+# credentials and the usual one-word findings ("... by TQ." is initials, "... by CT." is not)
+_CLOSING_CAPITALS = (
+    r"(?:ED|ER|OR|ICU|CCU|IR|CT|MRI|OSH|PCP|GI|US|VA|PT|OT|ST|ME|IV|PO|ID|RT|SW|NP|MD|PA|DO|RN|"
+    r"CM|EMS|MR|MS|GP|HR|AM|PM|EKG|ECG|ENT|PET|CNA|PCA|TEE|TTE|CXR|"
+    r"KUB|EUS|LP|EGD|ABG|VBG|UA|CBC|BMP|CMP|CTA|MRA|XR|NG|OG|IO|SC|IM|SL|PR|DSA|EEG|"
+    r"EMG|NCS|FNA|HD|CRRT|PEG|PICC|EBUS|"
+    r"OK|PRN|SOB|CP|HA|NAD|WNL|DNR|DNI|NPO|AMA|BID|TID|QID|QD|HS|AC|PC|LOC|ROM|BP|RR|NKDA|"
+    r"UTI|URI|CHF|COPD|DM|HTN|CAD|MI|PE|DVT|AKI|CKD|ESRD|SNF|LTC|NH|RA|LE|UE|LUE|RUE|LLE|"
+    r"RLE|AP|LAT|PA|NOS|NA|N/A|TBD|ASAP|STAT|FYI|YES|NO|ALL|END|RN|LPN|PHQ|BMI|INR|PTT|"
+    r"TSH|PSA|HIV|HCV|HBV|STI|STD|OB|GYN|ICD|CPT|EOB|RX|DX|TX|HX|SX|FX|PMH|PSH|ROS|HPI|"
+    r"CC|AVS|DME|HHA|VNA|PACU|IMC|MICU|SICU|NICU|PICU|TCU|OBS|LDA|CVC|AAA|ACS|TIA|CVA|RE|HLD|"
+    r"LAB|LABS|GERD|OSA|BPH|CKD|MDD|PTSD|ADHD|OUD|AUD|SUD)"
+)
+
+
 PATTERNS: tuple[PatternSpec, ...] = (
     # ----- dates (at least as broad as presidio's DateRecognizer + spaCy DATE) ------------
     PatternSpec(
@@ -259,13 +275,19 @@ PATTERNS: tuple[PatternSpec, ...] = (
         DATE,
         # nor a fraction: "29 2/7 wk" (weeks and days), "recall 2/3", "2/4 trials", "Pg 2/2"
         # (a decimal before it: "A1c 9.1 3/30"; a time is no fraction's whole: "11:52 10/3")
-        r"(?<![\d/.:-]|(?<![\d.:])\d{1,2}[ \t])"
+        # (a number glued to letters or "#", or a course's "day 1", is no fraction's whole:
+        # "POD1 5/17", "EMB #1 6/1", "Next B12 11/20", "day 1 6/16")
+        r"(?<![\d/.:-]|(?<![\d.:\p{L}#]|\b(?i:day|pod|wk|week)[ \t]?)\d{1,2}[ \t])"
         # nor a British duration ("review in 6/12", "falls in last 3/12": months, weeks, days),
         # a course's day ("day 4/5"), a limb's power ("R arm 4/5"), an interval ("obs 4/24")
         r"(?<!\b(?:day|obs|arm|arms|leg|legs|limb|limbs|UL|LL|UE|LE)[ \t]{1,2})"
         r"(?!(?<=\b(?:in|last|past|for|over|within)[ \t]{1,2})\d{1,2}/(?:12|52|7)(?!\d))"
+        # (but a half or a quarter stays a fraction: "D50 1/2 amp", "Gellhorn #2 1/4")
+        r"(?!(?<=[\p{L}#]\d{1,2}[ \t])(?:1/[2348]|[23]/[34]|[357]/8)(?!\d))"
         r"(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9])"
-        r"(?![\d/]|\.\d|\s*(?:mg|mcg|ml|units|strength|power|pain|\+|bilat|b/l|in\b|on\b|"
+        # (a day past 12 is no grade or score: "discharged 6/13 on Xarelto")
+        r"(?![\d/]|\.\d|\s*(?:mg|mcg|ml|units|strength|power|pain|\+|bilat|b/l|"
+        r"(?<!/(?:1[3-9]|2\d|3[01])\s*)(?:in|on)\b|"
         r"throughout|symmetric|x\s*\d(?!\s*(?:days?|d\b|nights?|weeks?|wks?))|"
         r"(?:trials?|feeds?|attempts?|items?|words?|doses?|times|sets?|reps?|correct|"
         r"bottles?|cultures?|sites?|lobes?|views?|of|wk|wks|weeks?)\b))"
@@ -524,8 +546,11 @@ PATTERNS: tuple[PatternSpec, ...] = (
         "date_year",
         DATE,
         # (a count before it is no number it belongs to: "Shingrix x2 2082")
-        rf"(?<![\d/.,:#-]|(?<![xX])\d\s)(?:19\d\d|20\d\d|2100)(?:['’]?s\b)?"
-        rf"(?![\d/]|\.\d|,\d|\s*{_UNITS}(?![\p{{L}}]))"
+        # (a measurement's value before it is no count: "PSA 9.8 (prev 6.1 2080)"; a course
+        # after it is no multiplier: "admitted 2079 x5 days")
+        rf"(?<![\d/.,:#-]|(?<![xX.])\d\s)(?:19\d\d|20\d\d|2100)(?:['’]?s\b)?"
+        rf"(?![\d/]|\.\d|,\d|\s*(?!x[ \t]?\d{{1,2}}[ \t]?(?:days?|d|wks?|weeks?|months?|mos?)\b)"
+        rf"{_UNITS}(?![\p{{L}}]))"
         # a 24-hour time, not a year: "1900-0730" shifts, "in at 2100"
         r"(?<!(?:19|20|21)[0-5]\d(?=[ \t]?[-–][ \t]?(?:0\d|2[2-3])[0-5]\d\b))"
         r"(?<!(?:19|20|21)00(?=[ \t]?[-–][ \t]?\d{4}\b))"
@@ -962,16 +987,49 @@ PATTERNS: tuple[PatternSpec, ...] = (
         "typist_after_name",
         USERNAME,
         # (the slash found first: a literal the engine looks for directly)
-        r"(?m)(?<=\p{Lu}\p{Ll}+(?:-\p{Lu}\p{Ll}+)?[ \t])/[ \t]?"
+        r"(?m)(?<=(?:\p{Lu}\p{Ll}+(?:-\p{Lu}\p{Ll}+)?|\b(?:MD|DO|NP|PA|PA-C|RN|DPM|PhD)|"
+        r"^[ \t]*[A-Z]{2,4})[ \t])/[ \t]?"
         r"(?P<phi>(?!(?:iv|po|im|sc|sl|pr|od|bd|tds|qds|qd|bid|tid|prn|mg|ml|kg|hr|dc|fu|na|"
         r"nil|ok|yes|no)[ \t]*$)[a-z]{2,3})(?=[ \t]*$)",
         0.5,
     ),
     PatternSpec(
-        # a clinician's initials signing a line: "-- TV", "— JKL"
+        # a clinician's initials signing a line: "-- TV", "— JKL", "-- JS/DM" (two who
+        # wrote it), and the author's capitals before a typist's: "PVM / kb"
         "initials_signature",
         PERSON,
-        r"(?m)(?<=(?:^|\s)[-–—]{1,2}[ \t]?)[A-Z]{2,3}(?=[ \t]*$)",
+        r"(?m)(?<=(?:^|\s)[-–—]{1,2}[ \t]?)[A-Z]{2,3}(?:/[A-Z]{2,3})?(?=[ \t]*$)"
+        rf"|^[ \t]*(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,4}}(?=[ \t]?/[ \t]?[a-z]{{2,3}}[ \t]*$)",
+        0.5,
+    ),
+    PatternSpec(
+        # initials closing a paragraph: after its last sentence on the same line ("Dr. Nowak
+        # accepted. KA"), or alone on the line after it and before a blank line or the end
+        # ("... agreed.\nJK\n\nAddendum"); an addendum's author in brackets ("Addendum 3/14
+        # 1430 (IG): agree")
+        "initials_closing_paragraph",
+        PERSON,
+        rf"(?m)(?<=[\p{{Ll}}\d)\]][.!][ \t]{{1,3}})(?<!^[ \t]*\d{{1,3}}[.)][ \t]{{1,3}})"
+        rf"(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}(?=[ \t]*$)"
+        rf"|(?<=[\p{{Ll}}\d)][.!)][ \t]*\n[ \t]*)(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}"
+        r"(?=[ \t]*(?:\n[ \t]*\n|\n?\Z))"
+        rf"|(?<=\b(?i:addendum|addenda|late[ \t]entry|update)\b[^\n(]{{0,30}}\()"
+        rf"(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}(?=\)[ \t]*:)",
+        0.5,
+    ),
+    PatternSpec(
+        # a log line's author: lower-case initials after its time at the end of the line
+        # ("TE - Derm 12/1/82 3:38p kh"), and initials or a first name with an initial after
+        # the date that opens an entry ("04/30/82 NB: PA approved", "04/16/82 nicole b:")
+        "initials_in_log_line",
+        PERSON,
+        r"(?m)(?<=(?<![\w*])\d{1,2}:\d{2}[ \t]?(?:[ap]m?|[AP]M?)?[ \t]{1,3})"
+        r"(?!(?:am|pm|hr|hrs|min|mins|was|and|the|for|not|but|per|via|yes|all|any|due|see|now|"
+        r"pt|is|on|in|at|to|of|by|no|so|up|are|had|has|him|her|his|its|our|out|off|one|two|six|"
+        r"ten|ago|prn|qd|bid|tid|hs|po|iv|im|sq|sc|ok|neg|pos|nl|wnl|did|got|too|yet|new|old)\b)"
+        r"[a-z]{2,3}(?=[ \t]*$)"
+        r"|(?<=^[ \t]*\d{1,2}/\d{1,2}(?:/\d{2,4})?(?:[ \t]+\d{1,2}:?\d{2})?[ \t]{1,3})"
+        rf"(?:(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}|\p{{Ll}}{{3,}}[ \t]\p{{Ll}})(?=:)",
         0.5,
     ),
     PatternSpec(
@@ -981,9 +1039,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         PERSON,
         r"(?m)^[ \t]*[-–—]{1,2}[ \t]?(?P<phi>[a-z]{2,3})(?=[ \t]*/[ \t]*[a-z])"
         r"|(?=[A-Z]{2,3}\b)(?<=\b(?i:by)[ \t])"
-        r"(?!(?:ED|ER|OR|ICU|CCU|IR|CT|MRI|OSH|PCP|GI|US|VA|PT|OT|ST|ME|IV|PO|ID|RT|SW|NP|MD|PA|DO|RN|CM|EMS|MR|MS|GP|HR|AM|PM|EKG|ECG|ENT|PET|CNA|PCA|TEE|TTE|CXR|"
-        r"KUB|EUS|LP|EGD|ABG|VBG|UA|CBC|BMP|CMP|CTA|MRA|XR|US|NG|OG|IO|SC|IM|SL|PR|NP|DSA|EEG|"
-        r"EMG|NCS|FNA|HD|CRRT|PEG|PICC|EBUS)\b)"
+        rf"(?!{_CLOSING_CAPITALS}\b)"
         r"(?P<phi>[A-Z]{2,3})(?=\.(?:[ \t]|$)|[ \t]*$)",
         0.5,
     ),
@@ -1560,6 +1616,13 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"Current|Receiving|Sending|Referring|Nearest|Closest)\b)"
         r"(?<!(?:^|[.!?:;\n])[ \t]{0,3})(?:\p{Lu}\p{Ll}+[ \t]){1,3}"
         r"(?=(?:SNF|ALF|LTAC|LTACH|OTP|IOP|PHP|CHC|FQHC|ED|ER)\b)"
+        # a system's or centre's initials after the town or name it serves, wherever the
+        # line starts: "Hazard ARH", "Mary Breckinridge ARH", "Sheltering Arms SBHC",
+        # "Magnolia HVI", "Eastside RMC"
+        r"|\b(?!(?:The|the|Our|This|That|Same|Main|Outside|Local|Prior|Previous|Nearest)\b)"
+        r"(?:\p{Lu}\p{Ll}+[ \t]){1,3}"
+        r"(?=(?:ARH|RMC|UMC|GMC|MMC|CMC|BMC|SMC|DGH|SBHC|HVI|CVI|VAMC|CBOC|RHC|CAH)\b)"
+        r"(?:ARH|RMC|UMC|GMC|MMC|CMC|BMC|SMC|DGH|SBHC|HVI|CVI|VAMC|CBOC|RHC|CAH)\b"
         r"|(?<=\b(?:Facility|Hospital|Referring[ \t]+facility|Receiving[ \t]+facility|"
         r"Sending[ \t]+facility|Agency|Pharmacy|Practice|Placement|Discharged[ \t]+to)[ \t]*:"
         r"[ \t]*)(?:\p{Lu}[\p{L}'’.&-]*[ \t]?){1,5}(?<![ \t])",
