@@ -690,13 +690,18 @@ def _site_acronyms(text: str, found: list[Span]) -> list[Span]:
     ]
 
 
-_INITIALS_IN_BRACKETS = re.compile(r"[ \t]?\((?P<i>(?:[A-Z]\.?){2,4})(?=[,;)])")
+# (a credential may stand between: "Eun-ji Cho RN (EC)", "Mirna Villegas, RN (MV)")
+_INITIALS_IN_BRACKETS = re.compile(
+    r"(?P<credential>,?[ \t](?:RN|LPN|LVN|MA|CMA|MD|DO|NP|PA|PA-C|CNA|RT|APRN|FNP|BSN|MSN|"
+    r"SW|MSW|LCSW|PharmD|RPh|CRNA|CNM|OT|PT|SLP)\b)?[ \t]?\((?P<i>(?:[A-Z]\.?){2,4})(?=[,;)])"
+)
 
 
 def _initials_after_names(text: str, found: list[Span]) -> list[Span]:
     """A person's initials in brackets right after their name ("Viggo Hedlund (VH, MRN ...",
     "Mrs. Bello-Carrington (H.B.C.) agrees"): the initials name them too."""
     out = []
+    keys: set[str] = set()
     for span in found:
         if span.entity != PERSON or (m := _INITIALS_IN_BRACKETS.match(text, span.end)) is None:
             continue
@@ -709,9 +714,23 @@ def _initials_after_names(text: str, found: list[Span]) -> list[Span]:
             if w.casefold() not in _TITLE_KEYS
         ]
         own = "".join(w[0] for w in words).upper()
-        if own and len(own) <= 4 and letters.endswith(own[-2:]):
+        # the whole name's initials word by word ("Eun-ji Cho" is EC), given in capitals
+        spaced = "".join(
+            w[0] for w in text[span.start : span.end].split() if w.casefold() not in _TITLE_KEYS
+        ).upper()
+        whole = len(spaced) >= 2 and letters == spaced and not is_clinical_word(letters)
+        if whole or (
+            own
+            and len(own) <= 4
+            and letters.endswith(own[-2:])
+            # (after a credential, a service's letters are no initials: "Dana MD (ED)")
+            and (m.group("credential") is None or (len(own) >= 2 and not is_clinical_word(letters)))
+        ):
             out.append(Span(m.start("i"), m.end("i"), PERSON, "name_initials_after", 0.55))
-    return out
+            if whole and m.group("i").isalpha():
+                keys.add(letters)
+    # so given, they sign the note's rows and entries elsewhere ("| 2100 | EC EC BS")
+    return out + _mentions(text, keys, "names_initials_key", r"\p{L}\d")
 
 
 # a nickname the note gives with a person's name, in quotes or in parentheses:
@@ -790,7 +809,12 @@ def _initials_between_names(text: str, found: list[Span]) -> list[Span]:
 
 
 # a key of initials before a name: "Initials key: PQ = Paloma Quinones", "FA = Fiona Ashdown"
-_INITIALS_KEY = regex.compile(r"(?<![\p{L}\d])(?P<initials>[A-Z]{2,4})[ \t]*[=:][ \t]*$", regex.V0)
+# ... or a legend's line: "TLB  Terrell L. Bighorn, CMA", "KD - Keira Doyle"
+_INITIALS_KEY = regex.compile(
+    r"(?m)(?<![\p{L}\d])(?P<initials>[A-Z]{2,4})"
+    r"(?:[ \t]*[=:][ \t]*|(?<=^[ \t]*[A-Z]{2,4})(?:[ \t]{2,}|\t|[ \t]+[-–][ \t]+))$",
+    regex.V0,
+)
 _NAME_WORD = regex.compile(r"\p{L}[\p{L}'’]*", regex.V0)
 
 
@@ -799,13 +823,15 @@ def _initials_keys(text: str, found: list[Span]) -> list[Span]:
     last word's first letters agree) name that person wherever the note writes them: a
     respiratory flowsheet or a rounds list signs each line with them."""
     keys: set[str] = set()
-    for span in found:
-        if span.entity != PERSON:
-            continue
-        key = _INITIALS_KEY.search(text, max(0, span.start - 8), span.start)
+    people = sorted((s.start, s.end) for s in found if s.entity == PERSON)
+    for start, end in people:
+        key = _INITIALS_KEY.search(text, max(0, start - 8), start)
         if key is None:
             continue
-        words = _NAME_WORD.findall(text, span.start, span.end)
+        for later, later_end in people:  # the rest of the name, found apart ("Tamsin", "Z. B")
+            if end <= later <= end + 2 and not text[end:later].strip():
+                end = max(end, later_end)
+        words = _NAME_WORD.findall(text, start, end)
         initials = key.group("initials")
         if (
             len(words) >= 2

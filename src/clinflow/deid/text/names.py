@@ -140,6 +140,10 @@ _PATIENT_CUES = regex.compile(
     r"chaplain|interpreter|volunteer|therapist|slp|rt|cna|lpn|rn|np|pa|midwife|"
     r"doula|phlebotomist|porter|receptionist|manager|liaison|matron|registrar|sho|"
     r"transporter|perfusionist|student|float\s+pool|evs|housekeeper|unit\s+clerk|"
+    # community health aides and practitioners, assistants, clerks: "CHP Kava", "MA Paddy",
+    # "COTA Ike", "MSW Hank", "ED clerk Barb Penney", "physiotherapist Sioned"
+    r"(?<![,][ \t]{0,2})(?-i:(?:CHP|CHA|CHW|MA|COTA|MSW)(?=[ \t]+\p{Lu}\p{Ll}))|clerk|"
+    r"physiotherapist|physio|"
     # people around the patient named by their role: "adjuster Karen Ruiz", "landlord Mr X"
     r"adjuster|attorney|lawyer|solicitor|advocate|landlord|landlady|foreman|dispatcher|"
     r"teacher|coach|employer|priest|imam|minister|warden|carer)\b,?)"
@@ -552,11 +556,27 @@ def context_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit
             count = _take(text, tokens, at, strong, capitalised_only=title, slot=slot)
             if (
                 not count
-                and _RELATION_END.search(cue) is not None
+                and (
+                    _RELATION_END.search(cue) is not None
+                    or (
+                        slot
+                        and _STAFF_END.search(cue) is not None
+                        # inside a line, not a credential after a name ("Quist, MA, ...")
+                        and text[text.rfind("\n", 0, match.start()) + 1 : match.start()].strip()
+                        and not text[: match.start()].rstrip(" \t").endswith(",")
+                        and not text.startswith(":", tokens[at].end)
+                        and tokens[at].key not in INSTITUTION_WORDS
+                        and tokens[at].key not in _GENERIC_FACILITY
+                        and tokens[at].key not in safe_words()
+                        and tokens[at].key not in _DOCUMENT_WORDS
+                        and not text.startswith("/", tokens[at].end)
+                    )
+                )
                 and _capitalised_word_as_name(tokens[at])
             ):
                 # "grandson Will at bedside": after a relation word a capitalised common
-                # word is a name (mid-sentence, grammar does not capitalise "will")
+                # word is a name (mid-sentence, grammar does not capitalise "will"); so after
+                # a staff member's role within a line ("NP Sunny Reyes", "MSW Hank via")
                 count = 1 + _take(text, tokens, at + 1, strong) if at + 1 < len(tokens) and (
                     _joined(text, tokens[at], tokens[at + 1])
                 ) else 1
@@ -674,6 +694,21 @@ _RELATION_END = regex.compile(
     r"\b(?:wife|husband|son|daughter|mother|father|sister|brother|spouse|partner|friend|"
     r"boyfriend|girlfriend|fiancee?|aunt|uncle|niece|nephew|cousin|grandson|granddaughter|"
     r"grandmother|grandfather|stepson|stepdaughter|mom|dad)s?[ \t]*[,(]?$",
+    regex.I | regex.V0,
+)
+
+
+# what a staff role heads when it is no one's name: "CHW Log", "RN Note", "MSW Assessment"
+_DOCUMENT_WORDS = frozenset(
+    "log note notes visit assessment encounter report summary form sheet record plan update "
+    "consult eval evaluation intake review letter call contact referral order orders "
+    "flowsheet documentation progress handoff handover station desk line pool".split()
+)
+# a staff member's role before their name (not a heading: the cue must stand inside a line)
+_STAFF_END = regex.compile(
+    r"\b(?:rn|np|pa|ma|cota|msw|lcsw|sw|slp|cna|lpn|chp|cha|chw|clerk|coordinator|"
+    r"physiotherapist|physio|therapist|dietitian|dietician|aide|volunteer|caseworker|"
+    r"chaplain|interpreter|tech|technician|midwife|doula|navigator|liaison)[ \t]*,?$",
     regex.I | regex.V0,
 )
 

@@ -90,7 +90,9 @@ _WEEKDAY = (
     r"MONDAY|TUESDAY|WEDNESDAY|THURSDAY|FRIDAY|SATURDAY|SUNDAY)"
 )
 _HOLIDAY = (
-    r"(?:Christmas(?:\s+Eve|\s+Day)?|X-?mas(?:\s+Eve|\s+Day)?|Thanksgiving(?:\s+Day)?|Easter(?:\s+Sunday)?|"
+    r"(?:Christmas(?:\s+Eve|\s+Day)?|X-?mas(?:\s+Eve|\s+Day)?|Thanksgiving(?:\s+Day)?|"
+    r"Easter(?:\s+(?:Sunday|Monday|weekend))?|MLK(?:\s+Jr\.?)?\s+Day|NYE|Epiphany|"
+    r"(?:International|Int'?l\.?)\s+Women'?s\s+Day|Valentine'?s(?:\s+Day)?|"
     r"New\s+Year'?s(?:\s+Day|\s+Eve)?|New\s+Year\b|Memorial\s+Day|Labor\s+Day|Independence\s+Day|"
     r"Fourth\s+of\s+July|Veterans'?\s+Day|Halloween|Hanukkah|Passover|Yom\s+Kippur|"
     r"Rosh\s+Hashanah|Valentine'?s\s+Day|Mother'?s\s+Day|Father'?s\s+Day|"
@@ -417,7 +419,10 @@ PATTERNS: tuple[PatternSpec, ...] = (
         "date_ordinal_day",
         DATE,
         # not an ordinal before a word ("after 4th dose", "on 2nd floor", "2nd and 3rd MCPs")
-        rf"(?<=\b{_DATE_CUE}\s{{1,2}}(?:the\s+)?)\d{{1,2}}(?:st|nd|rd|th)\b"
+        # (with its "the": "on the 27th"; after more cues than a full date needs: "planning
+        # for 5th", "-> actually 30th"; the end of a range: "closed 25th-27th")
+        rf"(?:(?<=\b(?:{_DATE_CUE}|for|actually|next|last|this|closed|open)\s{{1,2}})(?:the\s+)?"
+        r"|(?<=\d(?:st|nd|rd|th)[-–]))\d{1,2}(?:st|nd|rd|th)\b"
         # (a clause after the date is no counted thing: "on the 21st she rang", "on the 19th
         # for her sister's wedding")
         r"(?![ \t]+(?!(?:at|of|in|or|to|with|from|until|@|for|she|he|they|we|when|because|"
@@ -508,6 +513,27 @@ PATTERNS: tuple[PatternSpec, ...] = (
         regex.I,
     ),
     PatternSpec(
+        # a weekday and its day of the month: "wednesday the 13th", "tues 27th", "THURSDAY
+        # 14TH NOVEMBER"
+        "date_weekday_ordinal",
+        DATE,
+        r"\b(?:mon|tue|tues|wed|weds|thu|thur|thurs|fri|sat|sun)(?:day|sday|nesday|rsday|urday)?"
+        r"\.?,?[ \t]+(?:the[ \t]+)?\d{1,2}(?:st|nd|rd|th)\b",
+        0.5,
+        regex.I,
+    ),
+    PatternSpec(
+        # a month alone where a date stands: "A1c 6.2 (May)", "ECG due May", "since August"
+        # (capitalised: "may" is a verb)
+        "date_month_alone",
+        DATE,
+        r"(?<=\b(?i:in|since|from|until|till|due|by|last|next|early|late|mid|during)[ \t]{1,2}"
+        r"|\()(?:January|February|March|April|May|June|July|August|September|October|"
+        r"November|December)(?=\)|[ \t]*[.,;]|[ \t]*$)",
+        0.45,
+        regex.M,
+    ),
+    PatternSpec(
         # "christmas", "Chinese New Year"; the short ones (Holi, Tet, Eid, Onam) capitalised
         "date_holiday",
         DATE,
@@ -558,6 +584,10 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.5,
     ),
     PatternSpec("date_short_year", DATE, r"(?<![\w'’])['’]\d{2}(?![\d\w])", 0.5),
+    # the second year of a range written short: "school year 2079-80", "in 2075-76"
+    PatternSpec(
+        "date_year_range_end", DATE, r"(?<=\b(?:19|20)\d\d[-–/])\d\d\b(?![-/:.]?\d)", 0.5
+    ),
     PatternSpec(
         # dates spoken or spelled out (ambient transcripts): "march third", "the 3rd of
         # March", "the twenty-first of June", "nineteen fifty-two", "two thousand and three"
@@ -571,7 +601,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"(?:[ \t-](?:one|two|three|four|five|six|seven|eight|nine))?)\b"
         r"|\btwo[ \t]thousand(?:[ \t]and)?(?:[ \t-](?:one|two|three|four|five|six|seven|eight|"
         r"nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|"
-        r"nineteen|twenty(?:[ \t-](?:one|two|three|four|five|six|seven|eight|nine))?))?\b",
+        r"nineteen|(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)"
+        r"(?:[ \t-](?:one|two|three|four|five|six|seven|eight|nine))?))?\b",
         0.55,
         regex.I,
     ),
@@ -998,7 +1029,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # wrote it), and the author's capitals before a typist's: "PVM / kb"
         "initials_signature",
         PERSON,
-        r"(?m)(?<=(?:^|\s)[-–—]{1,2}[ \t]?)[A-Z]{2,3}(?:/[A-Z]{2,3})?(?=[ \t]*$)"
+        r"(?m)(?<=(?:^|\s)[-–—]{1,2}[ \t]?)[A-Z]{2,3}(?:/[A-Z]{2,3})?"
+        r"(?=[ \t]*$|[ \t]+/[ \t]+\p{Ll})"
         rf"|^[ \t]*(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,4}}(?=[ \t]?/[ \t]?[a-z]{{2,3}}[ \t]*$)",
         0.5,
     ),
@@ -1014,7 +1046,21 @@ PATTERNS: tuple[PatternSpec, ...] = (
         rf"|(?<=[\p{{Ll}}\d)][.!)][ \t]*\n[ \t]*)(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}"
         r"(?=[ \t]*(?:\n[ \t]*\n|\n?\Z))"
         rf"|(?<=\b(?i:addendum|addenda|late[ \t]entry|update)\b[^\n(]{{0,30}}\()"
-        rf"(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}(?=\)[ \t]*:)",
+        rf"(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}(?=\)[ \t]*:)"
+        # the owner of a list item in brackets after its last sentence ("... window tight.
+        # (HS)"), the one who agreed or received ("Seen & agreed SR", "AK / received FJ")
+        rf"|(?m)(?<=[.!?][ \t]{{0,2}}\()(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}(?=\)[ \t]*$)"
+        r"|(?<=\b(?i:agreed|agree|ack(?:nowledged)?|received|accepted)(?:[ \t]+by)?[ \t]{1,2})"
+        rf"(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}(?=[ \t]*$)"
+        rf"|(?<![\w/])(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}"
+        r"(?=[ \t]*/[ \t]*(?i:received|rec'd|accepted)\b)"
+        # a lower-case signature after a dash or a slash closing the line: "- gil a.",
+        # "/dm", "-- mk, CHA II"
+        r"|(?m)(?<=^[ \t]*[-–—][ \t]?)\p{Ll}{2,}[ \t]\p{Ll}\.?(?=[ \t]*$)"
+        r"|(?m)(?<=^[ \t]*/[ \t]?)[a-z]{2,3}(?=[ \t]*$)"
+        r"|(?m)(?<=^[ \t]*[-–—]{1,2}[ \t]?)(?!(?:no|yes|ok|not|and|the|per|see|but|was|is|"
+        r"pt|now|new|old|far|few|all|any|due|off|on|in|at|to|so|up)\b)[a-z]{2,3}"
+        r"(?=,[ \t]*[A-Z]{2,5}\b)",
         0.5,
     ),
     PatternSpec(
@@ -1029,7 +1075,11 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"ten|ago|prn|qd|bid|tid|hs|po|iv|im|sq|sc|ok|neg|pos|nl|wnl|did|got|too|yet|new|old)\b)"
         r"[a-z]{2,3}(?=[ \t]*$)"
         r"|(?<=^[ \t]*\d{1,2}/\d{1,2}(?:/\d{2,4})?(?:[ \t]+\d{1,2}:?\d{2})?[ \t]{1,3})"
-        rf"(?:(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}|\p{{Ll}}{{3,}}[ \t]\p{{Ll}})(?=:)",
+        rf"(?:(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}|\p{{Ll}}{{3,}}[ \t]\p{{Ll}})(?=:)"
+        # after a 24-hour time (and a date) opening the entry: "1705 KD: pt BIBA",
+        # "0100 3/18 MQ: CIWA 4", "Reassess 0310 GR: moved"
+        r"|(?<=(?:^|[ \t])(?:[01]\d|2[0-3])[0-5]\d(?:[ \t]+\d{1,2}/\d{1,2})?[ \t]{1,2})"
+        rf"(?!{_CLOSING_CAPITALS}\b|VS\b)[A-Z]{{2}}(?=:)",
         0.5,
     ),
     PatternSpec(
