@@ -277,6 +277,9 @@ class TextDeidentifier:
                     # the patient's town naming a school, church or library: "Bisbee High",
                     # "Westfield Athenaeum" (the institution identifies as much as the town)
                     found.append(Span(start, named.end(), HOSPITAL, "known_identifier", 1.0))
+                side = _TOWN_SIDE.search(text, max(0, start - 12), start)
+                if entity == LOCATION and side is not None:
+                    start = side.start()  # "West Philadelphia": a side of the patient's town
                 found.append(Span(start, end, entity, "known_identifier", 1.0))
             if ocr != text:  # "R0SALES", "MRN 44l7228" in a scanned fax
                 for start, end, entity in known.find(ocr):
@@ -692,8 +695,9 @@ def _site_acronyms(text: str, found: list[Span]) -> list[Span]:
 
 # (a credential may stand between: "Eun-ji Cho RN (EC)", "Mirna Villegas, RN (MV)")
 _INITIALS_IN_BRACKETS = re.compile(
-    r"(?P<credential>,?[ \t](?:RN|LPN|LVN|MA|CMA|MD|DO|NP|PA|PA-C|CNA|RT|APRN|FNP|BSN|MSN|"
-    r"SW|MSW|LCSW|PharmD|RPh|CRNA|CNM|OT|PT|SLP)\b)?[ \t]?\((?P<i>(?:[A-Z]\.?){2,4})(?=[,;)])"
+    r"(?P<credential>(?:,?[ \t](?:RN|LPN|LVN|MA|CMA|MD|DO|NP|PA|PA-C|CNA|RT|APRN|FNP|BSN|MSN|"
+    r"SW|MSW|LCSW|PharmD|RPh|CRNA|CNM|OT|PT|SLP|MLS|MLT|CT|HT|FSCMR|FACC|FACS|FACP|PhD)\b"
+    r"(?:\([A-Z]{2,5}\))?){1,3})?[ \t]?\((?P<i>(?:[A-Z]\.?){2,4})(?=[,;)])"
 )
 
 
@@ -935,6 +939,10 @@ _TITLE_BEFORE = re.compile(
 # an initial glued to the one a span starts with: "E.W. Hutchins" found as "W. Hutchins"
 # (not the "P." of "P.S.")
 _GLUED_INITIAL = re.compile(r"[A-Z]\.")
+_TOWN_SIDE = re.compile(
+    r"\b(?:North|South|East|West|Northeast|Northwest|Southeast|Southwest|Upper|Lower|Greater|"
+    r"Downtown|Central)[ \t]$"
+)
 _GLUED_INITIAL_BEFORE = re.compile(r"(?<![\w.])(?!P\.$)[A-Z]\.$")
 # "BG Rivera", "JT Okafor": initials written together before a name the record knows
 _INITIALS_BEFORE = re.compile(r"(?<![\w.])[A-Z]{2,3}[ \t]$")
@@ -950,7 +958,9 @@ _MIDDLE_WORD = re.compile(r"[ \t]+([^\W\d_][\w'’-]*)[ \t]+")
 _HYPHEN_AFTER = re.compile(r"^-[A-ZÀ-ÖØ-Þ][\w'’]+")
 _HYPHEN_BEFORE = re.compile(r"[A-ZÀ-ÖØ-Þ][\w'’]*-$")
 _AFTER_NAME = re.compile(
-    r"^(?:,?[ \t]+(?:Jr|Sr)\.?|[ \t]+(?:II|III|IV)\b|[ \t]{1,2}[A-Z]\.(?=\s)|['’]s\b"
+    r"^(?:,?[ \t]+(?:Jr|Sr|JR|SR)\b\.?|[ \t]+(?:II|III|IV)\b|[ \t]{1,2}[A-Z]\.(?=\s)|['’]s\b"
+    # a middle initial and a suffix in capitals ("PETTAWAY, REGINALD L SR")
+    r"|[ \t][A-Z][ \t]+(?:JR|SR|Jr|Sr)\b\.?"
     r"|[ \t][A-Z](?=[ \t]*(?:$|\n|[,;:)(|/]|[ \t]{2})|[ \t]+[A-Z]{2,}\b)"
     # "Okafor-Lindqvist, N (RN)": a family name and the initial of the given name;
     # "Fairchild-Ortiz, S.  29yo" (a gap or the age after it)
@@ -985,9 +995,14 @@ def _regrown(text: str, spans: list[Span], grow: Callable[[str, Span], Span]) ->
 
 
 # a newborn's placeholder name around the family name: "Baby Boy Haakenson", "BOYD,
-# GIRL A", "Boyd-Terwilliger Twin A" (the placeholder is part of the name the chart uses)
-_NEWBORN_BEFORE = re.compile(r"\b(?:Baby|BABY|Infant|INFANT)[ \t]+(?:Boy|Girl|BOY|GIRL)[ \t]+$")
-_NEWBORN_AFTER = re.compile(r",[ \t]*(?:BOY|GIRL|Boy|Girl)(?:[ \t][A-D])?\b|[ \t]+Twin[ \t][A-D]\b")
+# GIRL A", "Boyd-Terwilliger Twin A", "Boy Kekumu", "Leota-Fonoti, Baby Girl" (the placeholder
+# is part of the name the chart uses)
+_NEWBORN_BEFORE = re.compile(
+    r"\b(?:(?:Baby|BABY|baby|Infant|INFANT)[ \t]+)?(?:Boy|Girl|BOY|GIRL)[ \t]+$"
+)
+_NEWBORN_AFTER = re.compile(
+    r",[ \t]*(?:(?:Baby|BABY)[ \t]+)?(?:BOY|GIRL|Boy|Girl)(?:[ \t][A-D])?\b|[ \t]+Twin[ \t][A-D]\b"
+)
 
 
 def _newborn_placeholder(text: str, span: Span) -> Span:

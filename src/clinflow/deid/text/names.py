@@ -53,6 +53,8 @@ _JOIN = regex.compile(r"[ \t]{1,3}|[ \t]?,[ \t]{1,2}|\.[ \t]{1,2}", regex.V0)
 _TITLES = (
     r"Dr|Drs|Doctor|Mr|Mrs|Ms|Mx|Miss|Mister|Prof|Professor|Nurse|Sr|Sister|Rev|Reverend|"
     r"Father|Fr|Rabbi|Pastor|Capt|Sgt|Officer|"
+    # Spanish, Italian, French and German forms of address: "Dra. Molina", "Dott. Marchesi"
+    r"Dra|Sra|Srta|Dott|Dottssa|Mme|Mlle|Herr|Frau|"
     # police and court officers, as incident and jail notes write them
     r"Ofc|Det|Detective|Deputy|Dep|Cpl|Trooper|Constable"
 )
@@ -154,7 +156,7 @@ _PATIENT_CUES = regex.compile(
 _NICKNAME_CUES = regex.compile(
     r"\b(?:goes\s+by|going\s+by|known\s+as|aka|a\.k\.a\.|nicknamed|prefers\s+to\s+be\s+called|"
     r"prefers|likes\s+to\s+be\s+called|calls\s+(?:him|her|them)self|"
-    r"calls\s+(?:him|her|them|(?:his|her|their)\s+\w+)|preferred(?:\s+name)?[ \t]*:|"
+    r"calls\s+(?:him|her|them|(?:his|her|their)\s+\w+)|preferred(?:\s+name)?[ \t]*:|named|"
     # a friend named only by a nickname in quotes: 'Friend ("Rusty", per pt)'
     r"(?:friend|neighbou?r|roommate|boyfriend|girlfriend|buddy)[ \t]*\(?)[ \t]{0,3}[\"“‘']",
     regex.I | regex.V0,

@@ -1058,6 +1058,25 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # "/dm", "-- mk, CHA II"
         r"|(?m)(?<=^[ \t]*[-–—][ \t]?)\p{Ll}{2,}[ \t]\p{Ll}\.?(?=[ \t]*$)"
         r"|(?m)(?<=^[ \t]*/[ \t]?)[a-z]{2,3}(?=[ \t]*$)"
+        # after a tilde or a dash closing the sentence: "... picked up. ~ks", "10:00. -lm"
+        r"|(?m)(?<=(?:[.!)]|\d)[ \t]{1,3}(?:~|[-–—]{1,2})[ \t]?)"
+        r"(?!(?:ok|no|yes|na|done|neg|pos|nil|nad|wnl|tbd|see|n/a)\b)[a-z]{2,3}(?=[ \t]*$)"
+        # a worker's initials after the step they did: "Tech work-up: KP/DS", "Analyst JC /
+        # reviewed CY", "witness LW/MT", "dictated RS / transcr mz", "(gross ak)"
+        r"|(?<=\b(?i:tech(?:[ \t]work-up)?|analyst|witness|transcr(?:ibed)?|gross(?:ed)?)"
+        r"[ \t]*:?[ \t]{1,2})"
+        rf"(?!{_CLOSING_CAPITALS}\b|ID\b)(?:[A-Z]{{2,3}}(?:[ \t]?/[ \t]?[A-Z]{{2,3}})?|"
+        r"(?!(?:by|and|the|for|not|per|see|was|all|any|due|at|to|on|in|of|ok|no|yes|one|two|"
+        r"via|as|but|if|it|his|her|him|our|can|red)\b)[a-z]{2,3})"
+        r"(?=[ \t]*(?:$|[/),;\]]|[ \t]-))"
+        r"|(?<=\b(?i:dictated|reviewed|verified|screened|performed|entered|corrected[ \t]by)"
+        rf"[ \t]*:?[ \t]{{1,2}})(?!{_CLOSING_CAPITALS}\b|ID\b)[A-Z]{{2,3}}"
+        r"(?=[ \t]*(?:$|[/),;\]]))"
+        # initials in brackets before a colon after a time or a reply ("12/20 10:12 (BG):",
+        # "Clinic note (NW):"), or with their time ("(TN, 10:42)")
+        r"|(?<=(?:\d{1,2}:?\d{2}|\b(?i:note|response|reply|comment|update))[ \t]{1,2}\()"
+        rf"(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}(?=\)[ \t]*:)"
+        rf"|(?<=\()(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}(?=,[ \t]*\d{{1,2}}:\d{{2}}\))"
         r"|(?m)(?<=^[ \t]*[-–—]{1,2}[ \t]?)(?!(?:no|yes|ok|not|and|the|per|see|but|was|is|"
         r"pt|now|new|old|far|few|all|any|due|off|on|in|at|to|so|up)\b)[a-z]{2,3}"
         r"(?=,[ \t]*[A-Z]{2,5}\b)",

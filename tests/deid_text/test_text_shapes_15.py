@@ -1,0 +1,80 @@
+"""Note shapes read from the misses of blind_76-79 (ADR 0129): the patient's own name with a
+middle initial and a suffix in capitals, a newborn's placeholder around the family name, a
+side of the patient's town; a worker's initials after the step they did, initials in
+brackets after a time or a reply, or with their time, after a tilde or a dash closing the
+sentence, after a name and several credentials; a baby named in quotes; Spanish and Italian
+forms of address. Every example string here is invented for the test (none occurs in any
+annotated set)."""
+
+from __future__ import annotations
+
+import pytest
+
+from clinflow.deid.text.engine import TextDeidentifier
+from clinflow.deid.text.known import KnownIdentifiers
+
+from .helpers import covered, overlapping
+
+
+def _own(family: str, given: str, city: str = "Tacoma") -> KnownIdentifiers:
+    known = KnownIdentifiers()
+    known.add_from_patient(
+        {"name": [{"family": family, "given": [given]}], "address": [{"city": city}]}
+    )
+    return known
+
+
+OWN = [
+    ("Old registration lists QUENNEVILLE, TOBIAS R SR - merge sent.", "QUENNEVILLE, TOBIAS R SR",
+     _own("Quenneville", "Tobias")),
+    ("Infant: Boy Vaiaoga, NICU bed 3.", "Boy Vaiaoga", _own("Vaiaoga", "Tavita")),
+    ("Baby: Vaiaoga-Lui, Baby Girl aka \"Lani\"", "Vaiaoga-Lui, Baby Girl",
+     _own("Vaiaoga-Lui", "Lani")),
+    ("He asked for a clinic closer to North Tacoma.", "North Tacoma", _own("Oyelaran", "Femi")),
+]
+
+FOUND = [
+    ("Tech work-up: QW/ZD", "QW/ZD"),
+    ("Analyst TV / reviewed QZ", "QZ"),
+    ("Retrieval 0830; witness LQ/WT", "LQ/WT"),
+    ("All submitted in 1 cassette. (gross qz)", "qz"),
+    ("Response 11/02 09:14 (WV): ok for 90 days.", "WV"),
+    ("Margin negative. (QX, 10:42)", "QX"),
+    ("Clinic note (ZW): discussed results by phone.", "ZW"),
+    ("Girlfriend picked up the script. ~qv", "qv"),
+    ("Booked with lactation 3/16 10:00. -zw", "zw"),
+    ("techs: Odalys Venn MLS (OV), Pero Ilić MLS (PI)", "OV"),
+    ("Hiroko Tanabe, MD, FSCMR (HT)", "HT"),
+    ("Skin-to-skin in the first hour. Named \"Tobiah\".", "Tobiah"),
+    ("Vista por la Dra. Quiñonez en clínica.", "Quiñonez"),
+]
+
+NOT_FOUND = [
+    ("Red flags reviewed: FS < 70 after juice.", "FS"),
+    ("Reviewed PTL precautions again.", "PTL"),
+    ("Witness: one operator present.", "one"),
+    ("DICTATED BUT NOT READ", "BUT"),
+    ("Note dictated via Dragon; errors may exist.", "via"),
+    ("0417-0024  (L.K.)   C5 - ok", "ok"),
+    ("Per protocol reviewed GLP-1 side effects.", "GLP"),
+    ("The boy is here with his father.", "boy"),
+]
+
+
+@pytest.mark.parametrize(("text", "phi", "known"), OWN)
+def test_the_patients_own_name_and_town_are_found_whole(
+    deid: TextDeidentifier, text: str, phi: str, known: KnownIdentifiers
+) -> None:
+    assert covered(text, phi, deid.analyze(text, known))
+
+
+@pytest.mark.parametrize(("text", "phi"), FOUND)
+def test_blind76_to_79_shapes_are_found(deid: TextDeidentifier, text: str, phi: str) -> None:
+    assert covered(text, phi, deid.analyze(text))
+
+
+@pytest.mark.parametrize(("text", "safe"), NOT_FOUND)
+def test_look_alikes_of_those_shapes_are_kept(
+    deid: TextDeidentifier, text: str, safe: str
+) -> None:
+    assert overlapping(text, safe, deid.analyze(text)) == []
