@@ -78,3 +78,52 @@ def test_look_alikes_of_those_shapes_are_kept(
     deid: TextDeidentifier, text: str, safe: str
 ) -> None:
     assert overlapping(text, safe, deid.analyze(text)) == []
+
+
+# read from the misses of blind_80-83 (ADR 0129)
+OWN_LATER = [
+    ("VA claim file #: C 41 227 908   Date of exam: 04/22/2078", "C 41 227 908",
+     "41227908"),
+    ("Family address 18 Read Blvd, Tacoma East; mom works nights.", "Tacoma East", None),
+]
+FOUND_LATER = [
+    ("room,pt_name,age,mrn,cc,rn,md,dispo\nT3,\"QUARLES, ODELL\",91,10077813,fall,REYES J,"
+     "VANTERPOOL,admit", "VANTERPOOL"),
+    ("room,pt_name,age,mrn,cc,rn,md,dispo\nT3,\"QUARLES, ODELL\",91,10077813,fall,REYES J,"
+     "VANTERPOOL,admit", "QUARLES, ODELL"),
+    ("RN: Wen Li / PCT: Tobin Aufai", "Tobin"),
+    ("Daughter handles the paperwork. - Eftychia (front)", "Eftychia"),
+    ("If received in error call 307-555-0167.\n-- Q.Z.", "Q.Z."),
+    ("B. 8 fragments, 2 cassettes. Gross by qx.", "qx"),
+    ("Gross: zv/ histo rk", "zv"),
+    ("Flushing, NY 11355.\nqkd / jf\naddl: pt asked", "qkd"),
+    ("Sitter discontinued at 1500. zqp", "zqp"),
+    ("Re: Mr. YOO JI-HO (유지호), DOB 2028.07.21", "유지호"),
+]
+NOT_FOUND_LATER = [
+    ("3.5 cm firm L nodule, no gross ETE.", "ETE"),
+    ("Plan discussed at length. ok", "ok"),
+    ("room,cc,esi,dispo\n1,weakness,3,admit", "weakness"),
+]
+
+
+@pytest.mark.parametrize(("text", "phi", "record_id"), OWN_LATER)
+def test_the_patients_own_identifiers_are_found_whole(
+    deid: TextDeidentifier, text: str, phi: str, record_id: str | None
+) -> None:
+    known = _own("Ison", "Delbert")
+    if record_id is not None:
+        known.add("ID", record_id)
+    assert covered(text, phi, deid.analyze(text, known))
+
+
+@pytest.mark.parametrize(("text", "phi"), FOUND_LATER)
+def test_blind80_to_83_shapes_are_found(deid: TextDeidentifier, text: str, phi: str) -> None:
+    assert covered(text, phi, deid.analyze(text))
+
+
+@pytest.mark.parametrize(("text", "safe"), NOT_FOUND_LATER)
+def test_look_alikes_of_the_later_shapes_are_kept(
+    deid: TextDeidentifier, text: str, safe: str
+) -> None:
+    assert overlapping(text, safe, deid.analyze(text)) == []

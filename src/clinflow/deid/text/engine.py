@@ -65,7 +65,12 @@ from clinflow.deid.text.known import (
     SSN,
     KnownIdentifiers,
 )
-from clinflow.deid.text.layouts import address_lines, delimited_name_cells, hl7_fields
+from clinflow.deid.text.layouts import (
+    address_lines,
+    comma_name_cells,
+    delimited_name_cells,
+    hl7_fields,
+)
 from clinflow.deid.text.lexicon import (
     anglo_given_names,
     is_english_word,
@@ -280,6 +285,10 @@ class TextDeidentifier:
                 side = _TOWN_SIDE.search(text, max(0, start - 12), start)
                 if entity == LOCATION and side is not None:
                     start = side.start()  # "West Philadelphia": a side of the patient's town
+                if entity == LOCATION and (part := _TOWN_PART_AFTER.match(text, end)):
+                    end = part.end()
+                if entity in (ID, MRN) and (letter := _ID_LETTER_BEFORE.search(text, 0, start)):
+                    start = letter.start()
                 found.append(Span(start, end, entity, "known_identifier", 1.0))
             if ocr != text:  # "R0SALES", "MRN 44l7228" in a scanned fax
                 for start, end, entity in known.find(ocr):
@@ -1364,8 +1373,19 @@ _NAMED_AFTER_TOWN = re.compile(
     r"[ \t](?:High(?:[ \t]School)?|Middle[ \t]School|Elementary(?:[ \t]School)?|School|"
     r"College|University|Academy|Library|Athenaeum|Church|State(?:[ \t]University)?|"
     r"Community[ \t]College|Senior[ \t]Center|YMCA|Council[ \t]on[ \t]Aging|"
-    r"Public[ \t]Library|Food[ \t]Pantry|Housing[ \t]Authority)\b"
+    r"Public[ \t]Library|Food[ \t]Pantry|Housing[ \t]Authority"
+    # a practice or care site named after the town, as a letterhead writes it in capitals
+    r"|(?:(?:SURGICAL|MEDICAL|FAMILY|PEDIATRIC|CARDIOLOGY|ORTHOPEDIC|HEALTH|CARE|"
+    r"SPECIALTY|WOMEN'S|CHILDREN'S)[ \t])?(?:GROUP|ASSOCIATES|CLINIC|HOSPITAL|"
+    r"MEDICAL[ \t]CENTER|HEALTH[ \t]CENTER))\b"
 )
+# a part of the patient's town named after it: "New Orleans East", "Clearwater Beach"
+_TOWN_PART_AFTER = re.compile(
+    r"[ \t](?:East|West|North|South|Beach|Heights|Park|Village|Springs|Hills|Township|"
+    r"Harbor|Harbour)\b"
+)
+# a letter written before a record's number with a space ("C 28 914 337" for 28914337)
+_ID_LETTER_BEFORE = re.compile(r"(?<![\w-])[A-Z][ \t]$")
 _ID_SUFFIX = re.compile(r"[-/](?=[A-Za-z]?\d)[A-Za-z]?\d[A-Za-z0-9]{0,2}(?![\w/-])")
 _QUOTED_BEFORE = re.compile(r"[\"“‘']([^\W\d_][\w'’-]*)[\"”’'][ \t]{1,2}$")
 _QUOTED_AFTER = re.compile(r"^[ \t]{1,2}[\"“‘'(]([^\W\d_][\w'’-]*)[\"”’')]")
@@ -1444,6 +1464,7 @@ _NAME_SLOT_RULES: tuple[_TextRule, ...] = (
         0.6,
     ),
     (lambda t: delimited_name_cells(t, is_vocabulary), PERSON, "names_table_column", 0.5),
+    (lambda t: comma_name_cells(t, is_vocabulary), PERSON, "names_table_column", 0.5),
     # by slot alone, any case, no name list (broad.py, ADR 0123)
     (titled_any_case, PERSON, "names_titled_any_case", 0.55),
     (

@@ -141,6 +141,66 @@ def delimited_name_cells(text: str, is_word: Callable[[str], bool]) -> list[tupl
     return spans
 
 
+def comma_name_cells(text: str, is_word: Callable[[str], bool]) -> list[tuple[int, int]]:
+    """Names and initials in the person columns of a pasted CSV export under its header
+    (``room,pt_name,age,mrn,cc,rn,md`` then ``T3,"ABERNATHY, CLOVIS",91,...,REYES J,MALLORY``).
+
+    A header is a line of at least four comma-separated cells, no digit and no space inside a
+    cell, one of them a person column (``pt_name``, ``patient``, ``rn``, ``md``,
+    ``attending``); the rows under it (lines with as many cells, quotes respected) are read
+    by column until a line that has fewer.
+    """
+    if text.count(",") < 8:
+        return []
+    spans: list[tuple[int, int]] = []
+    lines, offsets = lines_with_offsets(text)
+    for index, header in enumerate(lines):
+        names = header.strip().split(",")
+        if len(names) < 4 or any(c.isdigit() for c in header) or any(" " in n for n in names):
+            continue
+        columns = [
+            n
+            for n, name in enumerate(names)
+            if _PERSON_HEADER.fullmatch(name.strip().replace("_", " "))
+        ]
+        if not columns:
+            continue
+        for row in range(index + 1, len(lines)):
+            cells = _split_quoted(lines[row], offsets[row])
+            if len(cells) < len(names) - 1:
+                break
+            for column in columns:
+                if column < len(cells):
+                    spans.extend(_names_in_cell(text, *cells[column], is_word))
+    return spans
+
+
+def _split_quoted(line: str, offset: int) -> list[tuple[int, int]]:
+    """(start, end) of each comma-separated cell, inside its quotes, stripped."""
+    cells: list[tuple[int, int]] = []
+    at = 0
+    while at <= len(line):
+        if line.startswith('"', at):
+            close = line.find('"', at + 1)
+            if close < 0:
+                return cells
+            cells.append((offset + at + 1, offset + close))
+            at = close + 1
+            comma = line.find(",", at)
+            at = len(line) + 1 if comma < 0 else comma + 1
+            continue
+        comma = line.find(",", at)
+        end = len(line) if comma < 0 else comma
+        left, right = at, end
+        while left < right and line[left] in " \t":
+            left += 1
+        while right > left and line[right - 1] in " \t":
+            right -= 1
+        cells.append((offset + left, offset + right))
+        at = end + 1
+    return cells
+
+
 def _split(line: str, offset: int) -> list[tuple[int, int]]:
     """(start, end) of each stripped cell; a leading and a trailing ``|`` open no cell."""
     if line.count("|") < 2:

@@ -144,7 +144,7 @@ _PATIENT_CUES = regex.compile(
     r"transporter|perfusionist|student|float\s+pool|evs|housekeeper|unit\s+clerk|"
     # community health aides and practitioners, assistants, clerks: "CHP Kava", "MA Paddy",
     # "COTA Ike", "MSW Hank", "ED clerk Barb Penney", "physiotherapist Sioned"
-    r"(?<![,][ \t]{0,2})(?-i:(?:CHP|CHA|CHW|MA|COTA|MSW)(?=[ \t]+\p{Lu}\p{Ll}))|clerk|"
+    r"(?<![,][ \t]{0,2})(?-i:(?:CHP|CHA|CHW|MA|COTA|MSW)(?=[ \t]+\p{Lu}\p{Ll}))|clerk|pct|"
     r"physiotherapist|physio|"
     # people around the patient named by their role: "adjuster Karen Ruiz", "landlord Mr X"
     r"adjuster|attorney|lawyer|solicitor|advocate|landlord|landlady|foreman|dispatcher|"
@@ -210,7 +210,11 @@ _SIGNATURE_LINE = regex.compile(
     regex.V0,
 )
 # a name signing a line after a dash: "Thanks! -Priyamvada", "~ Tamsin"
-_DASH_SIGNATURE = regex.compile(r"(?m)(?:^|(?<=[\s.!,]))[-–—~]{1,2}[ \t]?(?=\p{Lu}\p{Ll}+[ \t]*$)")
+# (with their desk after it: "- Nektaria (front)")
+_DASH_SIGNATURE = regex.compile(
+    r"(?m)(?:^|(?<=[\s.!,]))[-–—~]{1,2}[ \t]?"
+    r"(?=\p{Lu}\p{Ll}+[ \t]*(?:\([\p{Ll} ]{2,20}\))?[ \t]*$)"
+)
 _SIGN_OFF = regex.compile(
     r"(?:sincerely|regards|best|thank\s+you|thanks|respectfully|yours\s+truly|cordially)"
     r"[,.]?[ \t]*\n(?:[ \t]*\n)*",

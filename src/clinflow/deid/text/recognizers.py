@@ -513,6 +513,14 @@ PATTERNS: tuple[PatternSpec, ...] = (
         regex.I,
     ),
     PatternSpec(
+        # a name written in Hangul or in Chinese characters inside an English note: "Mr. HA
+        # SUNG-HO (하성호)", "father 王建国"
+        "name_in_hangul_or_han",
+        PERSON,
+        r"(?<![\p{Hangul}\p{Han}])(?:\p{Hangul}{2,4}|\p{Han}{2,4})(?![\p{Hangul}\p{Han}])",
+        0.5,
+    ),
+    PatternSpec(
         # a weekday and its day of the month: "wednesday the 13th", "tues 27th", "THURSDAY
         # 14TH NOVEMBER"
         "date_weekday_ordinal",
@@ -1029,8 +1037,11 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # wrote it), and the author's capitals before a typist's: "PVM / kb"
         "initials_signature",
         PERSON,
-        r"(?m)(?<=(?:^|\s)[-–—]{1,2}[ \t]?)[A-Z]{2,3}(?:/[A-Z]{2,3})?"
+        r"(?m)(?<=(?:^|\s)[-–—]{1,2}[ \t]?)(?:[A-Z]{2,3}(?:/[A-Z]{2,3})?|(?:[A-Z]\.){2,3})"
         r"(?=[ \t]*$|[ \t]+/[ \t]+\p{Ll})"
+        # an author's and a typist's lower-case initials alone on a line: "rkd / jf"
+        r"|(?m)(?<=^[ \t]*)(?!(?:and|or|yes|no|po|iv)\b)[a-z]{2,3}"
+        r"(?=[ \t]?/[ \t]?[a-z]{2,3}[ \t]*$)"
         rf"|^[ \t]*(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,4}}(?=[ \t]?/[ \t]?[a-z]{{2,3}}[ \t]*$)",
         0.5,
     ),
@@ -1061,14 +1072,19 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # after a tilde or a dash closing the sentence: "... picked up. ~ks", "10:00. -lm"
         r"|(?m)(?<=(?:[.!)]|\d)[ \t]{1,3}(?:~|[-–—]{1,2})[ \t]?)"
         r"(?!(?:ok|no|yes|na|done|neg|pos|nil|nad|wnl|tbd|see|n/a)\b)[a-z]{2,3}(?=[ \t]*$)"
+        # lower-case initials closing the note after its last sentence: "... 1500. mop"
+        r"|(?<=[\p{Ll}\d)][.!][ \t]{1,3})(?!(?:ok|no|yes|na|done|neg|pos|nil|nad|wnl|tbd|see|"
+        r"pt|prn|bid|tid|qd|hs|am|pm|etc|and|but|the|per|via|too|now|all|day|wk|mo|yr)\b)"
+        r"[a-z]{2,3}(?=[ \t]*\n?\Z)"
         # a worker's initials after the step they did: "Tech work-up: KP/DS", "Analyst JC /
         # reviewed CY", "witness LW/MT", "dictated RS / transcr mz", "(gross ak)"
-        r"|(?<=\b(?i:tech(?:[ \t]work-up)?|analyst|witness|transcr(?:ibed)?|gross(?:ed)?)"
+        r"|(?<=(?:\b(?i:tech(?:[ \t]work-up)?|analyst|witness|transcr(?:ibed)?)"
+        r"|\((?i:gross(?:ed)?)|\b(?i:gross(?:ed)?)(?:[ \t]+(?i:by)|[ \t]*(?=:)))"
         r"[ \t]*:?[ \t]{1,2})"
         rf"(?!{_CLOSING_CAPITALS}\b|ID\b)(?:[A-Z]{{2,3}}(?:[ \t]?/[ \t]?[A-Z]{{2,3}})?|"
         r"(?!(?:by|and|the|for|not|per|see|was|all|any|due|at|to|on|in|of|ok|no|yes|one|two|"
         r"via|as|but|if|it|his|her|him|our|can|red)\b)[a-z]{2,3})"
-        r"(?=[ \t]*(?:$|[/),;\]]|[ \t]-))"
+        r"(?=[ \t]*(?:$|[/),;\]]|[ \t]-|\.(?:\s|$)))"
         r"|(?<=\b(?i:dictated|reviewed|verified|screened|performed|entered|corrected[ \t]by)"
         rf"[ \t]*:?[ \t]{{1,2}})(?!{_CLOSING_CAPITALS}\b|ID\b)[A-Z]{{2,3}}"
         r"(?=[ \t]*(?:$|[/),;\]]))"
