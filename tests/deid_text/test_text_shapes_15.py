@@ -127,3 +127,35 @@ def test_look_alikes_of_the_later_shapes_are_kept(
     deid: TextDeidentifier, text: str, safe: str
 ) -> None:
     assert overlapping(text, safe, deid.analyze(text)) == []
+
+
+# read from the misses of blind_84-87 (ADR 0129)
+FOUND_LAST = [
+    ("NP Marisol Quenneville, FNP-C    mquenneville\nAddendum: results back.", "mquenneville"),
+    ("[pasted from secure chat]\nzorinda.q 08:02: anybody seen him\nwbrackett 08:05: try the "
+     "barber", "zorinda.q"),
+    ("[pasted from secure chat]\nzorinda.q 08:02: anybody seen him\nwbrackett 08:05: try the "
+     "barber", "wbrackett"),
+    ("Seizure diary via app (user tobiasq_sz): 2 focal aware seizures.", "tobiasq_sz"),
+    ("Dr Quill Ferrand PhD FRCP\nTyped by qzv 14/06/77", "qzv"),
+    ("H. Quarrie, DO  /qv", "qv"),
+    ("RE: Lucius \"Big Lu\" Vantreese   DOB 6/6/2024", "Big Lu"),
+]
+NOT_FOUND_LAST = [
+    ("Changed the order_set used for the visit.", "order_set"),
+    ("room,pt_name,los_min,comment", "pt_name"),
+    ("Photos IMG_4471 and DSC_0912 uploaded.", "IMG_4471"),
+    ("Wallet card (typed by my granddaughter).", "my"),
+]
+
+
+@pytest.mark.parametrize(("text", "phi"), FOUND_LAST)
+def test_blind84_to_87_shapes_are_found(deid: TextDeidentifier, text: str, phi: str) -> None:
+    assert covered(text, phi, deid.analyze(text))
+
+
+@pytest.mark.parametrize(("text", "safe"), NOT_FOUND_LAST)
+def test_look_alikes_of_the_last_shapes_are_kept(
+    deid: TextDeidentifier, text: str, safe: str
+) -> None:
+    assert overlapping(text, safe, deid.analyze(text)) == []

@@ -537,6 +537,7 @@ _SHAPE_ONLY = frozenset(
         "username_stamp_dated",
         "initial_surname",
         "dictation_initials",
+        "username_underscore",
     }
 )
 
@@ -551,6 +552,12 @@ def _word_shaped(text: str, span: Span) -> bool:
         # "ears/neck", "arms/legs": two words, no initials
         parts = word.split("/")
         return all(len(p) >= 3 and is_vocabulary(p) for p in parts)
+    if span.recognizer == "username_underscore":
+        # "order_set", "pt_name", "los_min": words and abbreviations joined, no one's handle
+        # (a handle holds a part of four letters or more that is no word: "lucasr_sz")
+        return not any(
+            len(p) >= 4 and p.isalpha() and not is_vocabulary(p) for p in word.split("_")
+        )
     if span.recognizer == "initial_surname":
         # surnames are often words ("B. Frost"): only drugs ("T. Metoprolol", a dose after
         # it) and safe or clinical words ("R. No", "A. Grooming") are dropped
@@ -750,7 +757,9 @@ def _initials_after_names(text: str, found: list[Span]) -> list[Span]:
 # 'WHITFIELD-BANKS, JEROME ("JJ")', 'Padraig (Paddy) Coughlan', 'Margaret "Peggy" Olsen'
 _NICKNAME = regex.compile(
     r"[ \t]*(?:\([ \t]*(?P<quote>[\"“‘'])?(?P<nick>\p{Lu}[\p{L}'’.-]{0,14})[\"”’']?[ \t]*\)"
-    r"|(?P<quote>[\"“‘'])(?P<nick>\p{Lu}[\p{L}'’.-]{0,14})[\"”’'])",
+    # (two words in quotes too: 'Willie James "June Bug" Pittman', 'Leroy "Boo Man" Grimsley')
+    r"|(?P<quote>[\"“‘'])(?P<nick>\p{Lu}[\p{L}'’.-]{0,14}(?:[ \t]\p{Lu}[\p{L}'’.-]{0,14})?)"
+    r"[\"”’'])",
     regex.V0,
 )
 

@@ -1068,7 +1068,10 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # a lower-case signature after a dash or a slash closing the line: "- gil a.",
         # "/dm", "-- mk, CHA II"
         r"|(?m)(?<=^[ \t]*[-–—][ \t]?)\p{Ll}{2,}[ \t]\p{Ll}\.?(?=[ \t]*$)"
-        r"|(?m)(?<=^[ \t]*/[ \t]?)[a-z]{2,3}(?=[ \t]*$)"
+        r"|(?m)(?<=^[ \t]*/[ \t]?|[\p{L}.][ \t]{1,3}/)[a-z]{2,3}(?=[ \t]*$)"
+        # the typist: "Typed by ang 14/06/77"
+        r"|(?<=\b(?i:typed|transcribed)[ \t]+(?i:by)[ \t]+)"
+        r"(?!(?:my|the|his|her|pt|our|mom|dad|son|wife|self|me|him|them)\b)[a-z]{2,4}(?=[ \t]|$)"
         # after a tilde or a dash closing the sentence: "... picked up. ~ks", "10:00. -lm"
         r"|(?m)(?<=(?:[.!)]|\d)[ \t]{1,3}(?:~|[-–—]{1,2})[ \t]?)"
         r"(?!(?:ok|no|yes|na|done|neg|pos|nil|nad|wnl|tbd|see|n/a)\b)[a-z]{2,3}(?=[ \t]*$)"
@@ -1126,6 +1129,14 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"|(?=[A-Z]{2,3}\b)(?<=\b(?i:by)[ \t])"
         rf"(?!{_CLOSING_CAPITALS}\b)"
         r"(?P<phi>[A-Z]{2,3})(?=\.(?:[ \t]|$)|[ \t]*$)",
+        0.5,
+    ),
+    PatternSpec(
+        # a log-in or app handle joined by an underscore: "lucasr_sz", "hvo_mchd",
+        # "dkwan_rad", "bookie_tha_barber" (not a file name with its extension, not a path)
+        "username_underscore",
+        USERNAME,
+        r"(?<![\w.@/\\-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w@/\\-]|\.[A-Za-z0-9])",
         0.5,
     ),
     PatternSpec(
@@ -2665,9 +2676,9 @@ def username_forms(name: str) -> set[str]:
     initial, given + family, initials + family, and the first 8 letters of each."""
     # "Jane Roe, PharmD, BCPS": credentials after the name are not part of it
     parts = name.split(",")
-    while len(parts) > 1 and all(
-        w.casefold().strip(".") in _TITLE_WORDS for w in _WORD.findall(parts[-1])
-    ):
+    while len(parts) > 1 and (
+        words := [w.casefold().strip(".") for w in _WORD.findall(parts[-1])]
+    ) and all(w in _TITLE_WORDS or (len(w) == 1 and len(words) > 1) for w in words):
         parts.pop()
     name = ",".join(parts)
     words = [w.casefold().replace("'", "").replace("’", "") for w in _WORD.findall(name)]
@@ -2830,6 +2841,8 @@ _HANDLE_SHAPES = regex.compile(
     # a time stamp starting the line, then the sender's handle and ":" or "(full name"
     r"(?m)^[ \t]*(?:\[?\d{1,2}:\d{2}(?::\d{2})?\]?|\[?\d{4}\]?)[ \t]+"
     r"(?P<login>[a-z][a-z0-9._]{2,15})(?=[ \t]*(?::|\([^)\n]{0,60}\)[ \t]*:?))"
+    # the handle first, then the time: "shavonne.p 08:02: anybody know ..."
+    r"|(?m)^[ \t]*(?P<login>[a-z][a-z0-9._]{2,20})(?=[ \t]+\[?\d{1,2}:\d{2}(?::\d{2})?\]?[ \t]*:)"
     # a portal or e-mail sender's handle in parentheses after the name: "From: Ana Ruiz
     # (ana.ruiz82)", "Sender: K. Obi (kobi)"
     r"|(?<=\b(?i:from|sender|sent\s+by|to|author|user)[ \t]*:[ \t]*[^\n()]{2,60}\()"
