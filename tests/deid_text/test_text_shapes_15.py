@@ -159,3 +159,29 @@ def test_look_alikes_of_the_last_shapes_are_kept(
     deid: TextDeidentifier, text: str, safe: str
 ) -> None:
     assert overlapping(text, safe, deid.analyze(text)) == []
+
+
+# read from the misses of blind_88-91 (ADR 0129)
+FOUND_FINAL = [
+    ("Born at 37 wk; grandma Wilhelmina Yellow Hawk helps with feeds.", "Yellow Hawk"),
+    ("EMS (medic Tobiah Red Bow) found BG 74.", "Red Bow"),
+    ("Scribe Odessa Quarterhill (oquarterhill).", "oquarterhill"),
+    ("14:08:02 system: RPh_QVantreese joined.\n14:08:40 RPh_QVantreese: Hello.",
+     "RPh_QVantreese"),
+]
+NOT_FOUND_FINAL = [
+    ("John Smith Good Man said so.", "Good"),
+    ("Dr. Lee started high flow O2.", "flow"),
+]
+
+
+@pytest.mark.parametrize(("text", "phi"), FOUND_FINAL)
+def test_blind88_to_91_shapes_are_found(deid: TextDeidentifier, text: str, phi: str) -> None:
+    assert covered(text, phi, deid.analyze(text))
+
+
+@pytest.mark.parametrize(("text", "safe"), NOT_FOUND_FINAL)
+def test_look_alikes_of_the_final_shapes_are_kept(
+    deid: TextDeidentifier, text: str, safe: str
+) -> None:
+    assert overlapping(text, safe, deid.analyze(text)) == []

@@ -375,7 +375,12 @@ class TextDeidentifier:
     ) -> list[Span]:
         """Log-in ids made from a name found in the note or known ("twojcik" after
         "t. wojcik pt"): a signature's user id names the same person."""
-        names = [text[s.start : s.end] for s in spans if s.entity == PERSON]
+        # (and a name a label took for a log-in: "scribe Tyra Eagleheart (teagleheart)")
+        names = [
+            text[s.start : s.end]
+            for s in spans
+            if s.entity == PERSON or (s.entity == USERNAME and " " in text[s.start : s.end])
+        ]
         if known is not None:
             names.extend(known.person_names())
         extra = [
@@ -1608,14 +1613,35 @@ def _capitals_name(titled: str, start: int, end: int, score: float) -> int:
 _NAME_WORD_OR_INITIAL = re.compile(r"[^\W\d_][\w'’-]*[^\W\d_]|[A-Z](?=\.)")
 
 
+# a family name of two English words, as many Lakota, Dakota, Crow and other Plains nations'
+# names are written ("Yellow Hawk", "Two Crow", "Red Bow", "Little Thunder", "Kills Enemy"):
+# a modifier and a noun after a name are its family name
+_PLAINS_FIRST = (
+    r"(?:Two|Three|Four|Red|Yellow|Little|Lone|Iron|Standing|Kills|Runs|Black|White|Spotted|"
+    r"Crazy|Charging|Flying)"
+)
+_PLAINS_SECOND = (
+    r"(?:Bear|Bears|Eagle|Hawk|Horse|Horses|Crow|Thunder|Cloud|Bull|Bulls|Elk|Wolf|Feather|"
+    r"Feathers|Shield|Fight|Bow|Soldier|Enemy|Plume|Bird|Buffalo|Arrow|Otter|Fox|Owl|Elk)"
+)
+_PLAINS_FAMILY = re.compile(rf"[ \t]{_PLAINS_FIRST}[ \t]{_PLAINS_SECOND}\b")
+# the second word when the name found already ends with the first ("Evangeline Yellow")
+_PLAINS_REST = regex.compile(rf"(?<=\b{_PLAINS_FIRST})[ \t]{_PLAINS_SECOND}\b", regex.V0)
+
+
 def _name_end(text: str, end: int) -> int:
     """Where a name found up to ``end`` really ends: over middle or second family names,
     particles followed by a name word, and a quoted nickname."""
+    if rest := _PLAINS_REST.match(text, end):
+        end = rest.end()
     while True:
         window = text[end : end + 60]
         word = _WORD_AFTER.match(window)
         if word and is_name_like(word[1]):
             end += word.end()
+            continue
+        if plains := _PLAINS_FAMILY.match(window):
+            end += plains.end()  # "Evangeline Yellow Hawk", "Jessica Two Crow"
             continue
         if word and word[1].casefold() in NAME_PARTICLES:
             skip = word.end()

@@ -2840,7 +2840,9 @@ def logins_at_line_end(text: str, is_word: Any) -> list[tuple[int, int]]:
 _HANDLE_SHAPES = regex.compile(
     # a time stamp starting the line, then the sender's handle and ":" or "(full name"
     r"(?m)^[ \t]*(?:\[?\d{1,2}:\d{2}(?::\d{2})?\]?|\[?\d{4}\]?)[ \t]+"
-    r"(?P<login>[a-z][a-z0-9._]{2,15})(?=[ \t]*(?::|\([^)\n]{0,60}\)[ \t]*:?))"
+    # (in capitals too when an underscore or a digit marks it a handle: "RPh_DWinslow")
+    r"(?P<login>[a-z][a-z0-9._]{2,15}|(?=[A-Za-z0-9.]*[_\d])[A-Za-z][A-Za-z0-9._]{2,24})"
+    r"(?=[ \t]*(?::|\([^)\n]{0,60}\)[ \t]*:?))"
     # the handle first, then the time: "shavonne.p 08:02: anybody know ..."
     r"|(?m)^[ \t]*(?P<login>[a-z][a-z0-9._]{2,20})(?=[ \t]+\[?\d{1,2}:\d{2}(?::\d{2})?\]?[ \t]*:)"
     # a portal or e-mail sender's handle in parentheses after the name: "From: Ana Ruiz
