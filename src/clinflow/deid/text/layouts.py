@@ -191,14 +191,19 @@ def _split_quoted(line: str, offset: int) -> list[tuple[int, int]]:
             continue
         comma = line.find(",", at)
         end = len(line) if comma < 0 else comma
-        left, right = at, end
-        while left < right and line[left] in " \t":
-            left += 1
-        while right > left and line[right - 1] in " \t":
-            right -= 1
-        cells.append((offset + left, offset + right))
+        cells.append(_stripped(line, offset, at, end, " \t"))
         at = end + 1
     return cells
+
+
+def _stripped(line: str, offset: int, left: int, right: int, lead: str) -> tuple[int, int]:
+    """(start, end) in the text of ``line[left:right]`` without the ``lead`` characters
+    before it and the white space after it."""
+    while left < right and line[left] in lead:
+        left += 1
+    while right > left and line[right - 1] in " \t":
+        right -= 1
+    return offset + left, offset + right
 
 
 def _split(line: str, offset: int) -> list[tuple[int, int]]:
@@ -214,12 +219,7 @@ def _split(line: str, offset: int) -> list[tuple[int, int]]:
     cells: list[tuple[int, int]] = []
     start = body_start
     for position in [*(i for i in range(body_start, body_end) if line[i] == "|"), body_end]:
-        left, right = start, position
-        while left < right and line[left] in " \t*":
-            left += 1
-        while right > left and line[right - 1] in " \t":
-            right -= 1
-        cells.append((offset + left, offset + right))
+        cells.append(_stripped(line, offset, start, position, " \t*"))
         start = position + 1
     return cells
 
