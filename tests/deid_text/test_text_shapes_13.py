@@ -6,7 +6,8 @@ after their role, initials given after a name or in a legend, timed logs, ordina
 alone, holidays, year ranges), blind_76-79 (the patient's own name whole, newborn
 placeholders, workers' initials, titles), blind_80-83 (the patient's own identifiers whole,
 CSV exports, sign-offs, names in Hangul or Chinese characters), blind_84-87 (log-ins, chat
-handles, two-word nicknames) and blind_88-91 (Plains nations' family names). Every example
+handles, two-word nicknames), blind_88-91 (Plains nations' family names) and blind_92-95
+(quadrant streets, a date before "+"). Every example
 string here is invented for the test (none occurs in any annotated set)."""
 
 from __future__ import annotations
@@ -223,6 +224,15 @@ NOT_FOUND_84_87 = [
     ("Wallet card (typed by my granddaughter).", "my"),
 ]
 
+FOUND_92_95 = [
+    ("Slept in a tent near SE 71st; found by outreach.", "SE 71st"),
+    ("Party at the church on NE 48th St, then vomiting.", "NE 48th St"),
+    ("Mom can pick up at the pharmacy on 5th Ave N if needed.", "5th Ave N"),
+    ("BAL 3/21 + PJP PCR sent.", "3/21"),
+]
+NOT_FOUND_92_95 = [
+    ("Reflexes 2/4 + throughout.", "2/4"),
+]
 FOUND_88_91 = [
     ("Born at 37 wk; grandma Wilhelmina Yellow Hawk helps with feeds.", "Yellow Hawk"),
     ("EMS (medic Tobiah Red Bow) found BG 74.", "Red Bow"),
@@ -239,7 +249,13 @@ NOT_FOUND_88_91 = [
 
 @pytest.mark.parametrize(
     ("text", "phi"),
-    FOUND_64_67 + FOUND_68_75 + FOUND_76_79 + FOUND_80_83 + FOUND_84_87 + FOUND_88_91,
+    FOUND_64_67
+    + FOUND_68_75
+    + FOUND_76_79
+    + FOUND_80_83
+    + FOUND_84_87
+    + FOUND_88_91
+    + FOUND_92_95,
 )
 def test_shapes_from_the_blind_rounds_are_found(
     deid: TextDeidentifier, text: str, phi: str
@@ -254,7 +270,8 @@ def test_shapes_from_the_blind_rounds_are_found(
     + NOT_FOUND_76_79
     + NOT_FOUND_80_83
     + NOT_FOUND_84_87
-    + NOT_FOUND_88_91,
+    + NOT_FOUND_88_91
+    + NOT_FOUND_92_95,
 )
 def test_look_alikes_of_those_shapes_are_kept(
     deid: TextDeidentifier, text: str, safe: str

@@ -288,8 +288,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"(?!(?<=[\p{L}#]\d{1,2}[ \t])(?:1/[2348]|[23]/[34]|[357]/8)(?!\d))"
         r"(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9])"
         # (a day past 12 is no grade or score: "discharged 6/13 on Xarelto")
-        r"(?![\d/]|\.\d|\s*(?:mg|mcg|ml|units|strength|power|pain|\+|bilat|b/l|"
-        r"(?<!/(?:1[3-9]|2\d|3[01])\s*)(?:in|on)\b|"
+        r"(?![\d/]|\.\d|\s*(?:mg|mcg|ml|units|strength|power|pain|bilat|b/l|"
+        r"(?<!/(?:1[3-9]|2\d|3[01])\s*)(?:(?:in|on)\b|\+)|"
         r"throughout|symmetric|x\s*\d(?!\s*(?:days?|d\b|nights?|weeks?|wks?))|"
         r"(?:trials?|feeds?|attempts?|items?|words?|doses?|times|sets?|reps?|correct|"
         r"bottles?|cultures?|sites?|lobes?|views?|of|wk|wks|weeks?)\b))"
@@ -1976,8 +1976,10 @@ PATTERNS: tuple[PatternSpec, ...] = (
     PatternSpec(
         "street_ordinal_or_commonwealth",
         LOCATION,
-        r"\b(?:(?:West|East|North|South|W\.?|E\.?|N\.?|S\.?)[ \t]+)?\d{1,3}(?:st|nd|rd|th)[ \t]+"
-        r"(?:St|Street|Ave|Avenue)\b\.?"
+        r"\b(?:(?:West|East|North|South|W\.?|E\.?|N\.?|S\.?|NW|NE|SW|SE)[ \t]+)?\d{1,3}"
+        r"(?:st|nd|rd|th)[ \t]+(?:St|Street|Ave|Avenue)\b\.?(?:[ \t]+(?:N|S|E|W|NW|NE|SW|SE)\b)?"
+        # a grid city's quadrant street without its kind: "tent near SE 82nd", "on NW 54th"
+        r"|\b(?:NW|NE|SW|SE)[ \t]+\d{1,3}(?:st|nd|rd|th)\b"
         r"|\b\d{1,5}[ \t]+(?:\p{Lu}[\p{L}'-]+[ \t]+){1,3}(?:Pde|Parade|Cres|Close|Grove|Mews|"
         r"Esplanade|Hwy|Rd|St)\b\.?",
         0.6,
