@@ -564,19 +564,7 @@ def context_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit
                 not count
                 and (
                     _RELATION_END.search(cue) is not None
-                    or (
-                        slot
-                        and _STAFF_END.search(cue) is not None
-                        # inside a line, not a credential after a name ("Quist, MA, ...")
-                        and text[text.rfind("\n", 0, match.start()) + 1 : match.start()].strip()
-                        and not text[: match.start()].rstrip(" \t").endswith(",")
-                        and not text.startswith(":", tokens[at].end)
-                        and tokens[at].key not in INSTITUTION_WORDS
-                        and tokens[at].key not in _GENERIC_FACILITY
-                        and tokens[at].key not in safe_words()
-                        and tokens[at].key not in _DOCUMENT_WORDS
-                        and not text.startswith("/", tokens[at].end)
-                    )
+                    or (slot and _after_staff_role(text, match.start(), cue, tokens[at]))
                 )
                 and _capitalised_word_as_name(tokens[at])
             ):
@@ -717,6 +705,27 @@ _STAFF_END = regex.compile(
     r"chaplain|interpreter|tech|technician|midwife|doula|navigator|liaison)[ \t]*,?$",
     regex.I | regex.V0,
 )
+
+
+# a credential closing a name before the cue: "Quist, MA, CCC-SLP"
+_COMMA_BEFORE = regex.compile(r",[ \t]{0,2}$", regex.V0)
+
+
+def _after_staff_role(text: str, cue_start: int, cue: str, token: _Token) -> bool:
+    """Whether ``token`` may be a name because a staff member's role stands before it inside
+    a line ("NP Sunny Reyes", "MSW Hank via"): not a heading (the cue opens no line), not a
+    credential after a name, not a label, a care or document word ("CHW Log", "RN Note")."""
+    line_start = text.rfind("\n", 0, cue_start) + 1
+    return (
+        _STAFF_END.search(cue) is not None
+        and bool(text[line_start:cue_start].strip())
+        and _COMMA_BEFORE.search(text, max(line_start, cue_start - 4), cue_start) is None
+        and not text.startswith((":", "/"), token.end)
+        and token.key not in INSTITUTION_WORDS
+        and token.key not in _GENERIC_FACILITY
+        and token.key not in safe_words()
+        and token.key not in _DOCUMENT_WORDS
+    )
 
 
 def _capitalised_word_as_name(token: _Token) -> bool:
