@@ -282,12 +282,14 @@ class TextDeidentifier:
                     # the patient's town naming a school, church or library: "Bisbee High",
                     # "Westfield Athenaeum" (the institution identifies as much as the town)
                     found.append(Span(start, named.end(), HOSPITAL, "known_identifier", 1.0))
-                side = _TOWN_SIDE.search(text, max(0, start - 12), start)
-                if entity == LOCATION and side is not None:
-                    start = side.start()  # "West Philadelphia": a side of the patient's town
-                if entity == LOCATION and (part := _TOWN_PART_AFTER.match(text, end)):
-                    end = part.end()
-                if entity in (ID, MRN) and (letter := _ID_LETTER_BEFORE.search(text, 0, start)):
+                if entity == LOCATION:
+                    # a side or a part of the patient's town: "West Philadelphia", "New Orleans
+                    # East", "Clearwater Beach"
+                    if side := _TOWN_SIDE.search(text, max(0, start - 12), start):
+                        start = side.start()
+                    if part := _TOWN_PART_AFTER.match(text, end):
+                        end = part.end()
+                elif entity in (ID, MRN) and (letter := _ID_LETTER_BEFORE.search(text, 0, start)):
                     start = letter.start()
                 found.append(Span(start, end, entity, "known_identifier", 1.0))
             if ocr != text:  # "R0SALES", "MRN 44l7228" in a scanned fax
@@ -962,10 +964,6 @@ _TITLE_BEFORE = re.compile(
 # an initial glued to the one a span starts with: "E.W. Hutchins" found as "W. Hutchins"
 # (not the "P." of "P.S.")
 _GLUED_INITIAL = re.compile(r"[A-Z]\.")
-_TOWN_SIDE = re.compile(
-    r"\b(?:North|South|East|West|Northeast|Northwest|Southeast|Southwest|Upper|Lower|Greater|"
-    r"Downtown|Central)[ \t]$"
-)
 _GLUED_INITIAL_BEFORE = re.compile(r"(?<![\w.])(?!P\.$)[A-Z]\.$")
 # "BG Rivera", "JT Okafor": initials written together before a name the record knows
 _INITIALS_BEFORE = re.compile(r"(?<![\w.])[A-Z]{2,3}[ \t]$")
@@ -1393,6 +1391,11 @@ _NAMED_AFTER_TOWN = re.compile(
     r"SPECIALTY|WOMEN'S|CHILDREN'S)[ \t])?(?:GROUP|ASSOCIATES|CLINIC|HOSPITAL|"
     r"MEDICAL[ \t]CENTER|HEALTH[ \t]CENTER))\b"
 )
+# a side of the patient's town written before it: "West Philadelphia"
+_TOWN_SIDE = re.compile(
+    r"\b(?:North|South|East|West|Northeast|Northwest|Southeast|Southwest|Upper|Lower|Greater|"
+    r"Downtown|Central)[ \t]$"
+)
 # a part of the patient's town named after it: "New Orleans East", "Clearwater Beach"
 _TOWN_PART_AFTER = re.compile(
     r"[ \t](?:East|West|North|South|Beach|Heights|Park|Village|Springs|Hills|Township|"
@@ -1622,7 +1625,7 @@ _PLAINS_FIRST = (
 )
 _PLAINS_SECOND = (
     r"(?:Bear|Bears|Eagle|Hawk|Horse|Horses|Crow|Thunder|Cloud|Bull|Bulls|Elk|Wolf|Feather|"
-    r"Feathers|Shield|Fight|Bow|Soldier|Enemy|Plume|Bird|Buffalo|Arrow|Otter|Fox|Owl|Elk)"
+    r"Feathers|Shield|Fight|Bow|Soldier|Enemy|Plume|Bird|Buffalo|Arrow|Otter|Fox|Owl)"
 )
 _PLAINS_FAMILY = re.compile(rf"[ \t]{_PLAINS_FIRST}[ \t]{_PLAINS_SECOND}\b")
 # the second word when the name found already ends with the first ("Evangeline Yellow")

@@ -210,16 +210,15 @@ _FACILITY_CUE = (
 # capitals that close a line as often as a clinician's initials do: services, tests, routes,
 # credentials and the usual one-word findings ("... by TQ." is initials, "... by CT." is not)
 _CLOSING_CAPITALS = (
-    r"(?:ED|ER|OR|ICU|CCU|IR|CT|MRI|OSH|PCP|GI|US|VA|PT|OT|ST|ME|IV|PO|ID|RT|SW|NP|MD|PA|DO|RN|"
-    r"CM|EMS|MR|MS|GP|HR|AM|PM|EKG|ECG|ENT|PET|CNA|PCA|TEE|TTE|CXR|"
-    r"KUB|EUS|LP|EGD|ABG|VBG|UA|CBC|BMP|CMP|CTA|MRA|XR|NG|OG|IO|SC|IM|SL|PR|DSA|EEG|"
-    r"EMG|NCS|FNA|HD|CRRT|PEG|PICC|EBUS|"
-    r"OK|PRN|SOB|CP|HA|NAD|WNL|DNR|DNI|NPO|AMA|BID|TID|QID|QD|HS|AC|PC|LOC|ROM|BP|RR|NKDA|"
-    r"UTI|URI|CHF|COPD|DM|HTN|CAD|MI|PE|DVT|AKI|CKD|ESRD|SNF|LTC|NH|RA|LE|UE|LUE|RUE|LLE|"
-    r"RLE|AP|LAT|PA|NOS|NA|N/A|TBD|ASAP|STAT|FYI|YES|NO|ALL|END|RN|LPN|PHQ|BMI|INR|PTT|"
-    r"TSH|PSA|HIV|HCV|HBV|STI|STD|OB|GYN|ICD|CPT|EOB|RX|DX|TX|HX|SX|FX|PMH|PSH|ROS|HPI|"
-    r"CC|AVS|DME|HHA|VNA|PACU|IMC|MICU|SICU|NICU|PICU|TCU|OBS|LDA|CVC|AAA|ACS|TIA|CVA|RE|HLD|"
-    r"LAB|LABS|GERD|OSA|BPH|CKD|MDD|PTSD|ADHD|OUD|AUD|SUD)"
+    r"(?:ED|ER|OR|ICU|CCU|IR|CT|MRI|OSH|PCP|GI|US|VA|PT|OT|ST|ME|IV|PO|ID|RT|SW|NP|MD|PA|DO|"
+    r"RN|CM|EMS|MR|MS|GP|HR|AM|PM|EKG|ECG|ENT|PET|CNA|PCA|TEE|TTE|CXR|KUB|EUS|LP|EGD|ABG|VBG|"
+    r"UA|CBC|BMP|CMP|CTA|MRA|XR|NG|OG|IO|SC|IM|SL|PR|DSA|EEG|EMG|NCS|FNA|HD|CRRT|PEG|PICC|"
+    r"EBUS|OK|PRN|SOB|CP|HA|NAD|WNL|DNR|DNI|NPO|AMA|BID|TID|QID|QD|HS|AC|PC|LOC|ROM|BP|RR|"
+    r"NKDA|UTI|URI|CHF|COPD|DM|HTN|CAD|MI|PE|DVT|AKI|CKD|ESRD|SNF|LTC|NH|RA|LE|UE|LUE|RUE|LLE|"
+    r"RLE|AP|LAT|NOS|NA|N/A|TBD|ASAP|STAT|FYI|YES|NO|ALL|END|LPN|PHQ|BMI|INR|PTT|TSH|PSA|HIV|"
+    r"HCV|HBV|STI|STD|OB|GYN|ICD|CPT|EOB|RX|DX|TX|HX|SX|FX|PMH|PSH|ROS|HPI|CC|AVS|DME|HHA|VNA|"
+    r"PACU|IMC|MICU|SICU|NICU|PICU|TCU|OBS|LDA|CVC|AAA|ACS|TIA|CVA|RE|HLD|LAB|LABS|GERD|OSA|"
+    r"BPH|MDD|PTSD|ADHD|OUD|AUD|SUD)"
 )
 
 
@@ -1064,10 +1063,16 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"|(?<=\b(?i:agreed|agree|ack(?:nowledged)?|received|accepted)(?:[ \t]+by)?[ \t]{1,2})"
         rf"(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}(?=[ \t]*$)"
         rf"|(?<![\w/])(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}"
-        r"(?=[ \t]*/[ \t]*(?i:received|rec'd|accepted)\b)"
+        r"(?=[ \t]*/[ \t]*(?i:received|rec'd|accepted)\b)",
+        0.5,
+    ),
+    PatternSpec(
         # a lower-case signature after a dash or a slash closing the line: "- gil a.",
-        # "/dm", "-- mk, CHA II"
-        r"|(?m)(?<=^[ \t]*[-–—][ \t]?)\p{Ll}{2,}[ \t]\p{Ll}\.?(?=[ \t]*$)"
+        # "/dm", "-- mk, CHA II"; a typist; initials after a tilde or a dash, or closing
+        # the note after its last sentence
+        "initials_signing_lower_line",
+        PERSON,
+        r"(?m)(?<=^[ \t]*[-–—][ \t]?)\p{Ll}{2,}[ \t]\p{Ll}\.?(?=[ \t]*$)"
         r"|(?m)(?<=^[ \t]*/[ \t]?|[\p{L}.][ \t]{1,3}/)[a-z]{2,3}(?=[ \t]*$)"
         # the typist: "Typed by ang 14/06/77"
         r"|(?<=\b(?i:typed|transcribed)[ \t]+(?i:by)[ \t]+)"
@@ -1079,9 +1084,17 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"|(?<=[\p{Ll}\d)][.!][ \t]{1,3})(?!(?:ok|no|yes|na|done|neg|pos|nil|nad|wnl|tbd|see|"
         r"pt|prn|bid|tid|qd|hs|am|pm|etc|and|but|the|per|via|too|now|all|day|wk|mo|yr)\b)"
         r"[a-z]{2,3}(?=[ \t]*\n?\Z)"
+        r"|(?m)(?<=^[ \t]*[-–—]{1,2}[ \t]?)(?!(?:no|yes|ok|not|and|the|per|see|but|was|is|"
+        r"pt|now|new|old|far|few|all|any|due|off|on|in|at|to|so|up)\b)[a-z]{2,3}"
+        r"(?=,[ \t]*[A-Z]{2,5}\b)",
+        0.5,
+    ),
+    PatternSpec(
         # a worker's initials after the step they did: "Tech work-up: KP/DS", "Analyst JC /
         # reviewed CY", "witness LW/MT", "dictated RS / transcr mz", "(gross ak)"
-        r"|(?<=(?:\b(?i:tech(?:[ \t]work-up)?|analyst|witness|transcr(?:ibed)?)"
+        "initials_after_worker_step",
+        PERSON,
+        r"(?m)(?<=(?:\b(?i:tech(?:[ \t]work-up)?|analyst|witness|transcr(?:ibed)?)"
         r"|\((?i:gross(?:ed)?)|\b(?i:gross(?:ed)?)(?:[ \t]+(?i:by)|[ \t]*(?=:)))"
         r"[ \t]*:?[ \t]{1,2})"
         rf"(?!{_CLOSING_CAPITALS}\b|ID\b)(?:[A-Z]{{2,3}}(?:[ \t]?/[ \t]?[A-Z]{{2,3}})?|"
@@ -1095,10 +1108,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # "Clinic note (NW):"), or with their time ("(TN, 10:42)")
         r"|(?<=(?:\d{1,2}:?\d{2}|\b(?i:note|response|reply|comment|update))[ \t]{1,2}\()"
         rf"(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}(?=\)[ \t]*:)"
-        rf"|(?<=\()(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}(?=,[ \t]*\d{{1,2}}:\d{{2}}\))"
-        r"|(?m)(?<=^[ \t]*[-–—]{1,2}[ \t]?)(?!(?:no|yes|ok|not|and|the|per|see|but|was|is|"
-        r"pt|now|new|old|far|few|all|any|due|off|on|in|at|to|so|up)\b)[a-z]{2,3}"
-        r"(?=,[ \t]*[A-Z]{2,5}\b)",
+        rf"|(?<=\()(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}(?=,[ \t]*\d{{1,2}}:\d{{2}}\))",
         0.5,
     ),
     PatternSpec(
