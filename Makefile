@@ -36,9 +36,11 @@ browser:
 		apt-get install -y -qq --no-install-recommends chromium; } || \
 		echo "chromium not installed: browser tests skip (and fail under CI=true)"
 
-## Run the whole test suite (what .ci/run calls): two workers, broker tests on one of them.
+## Run the whole test suite (what .ci/run calls): three workers on two cores (a third of the
+## suite's time is waiting: brokers, servers, group joins, fsyncs), the broker tests one at a
+## time on one of them and the labs (fixed ports) on one.
 test: $(STAMP) dicom-tools browser
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n 3 --dist loadgroup $(PYTEST_ARGS)
 
 ## The quick subset for the edit loop: no slow, broker or PostgreSQL tests.
 test-quick: $(STAMP)

@@ -15,10 +15,13 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,6 +116,7 @@ def run_unit(unit: str, cwd: Path, transcript: Transcript) -> None:
         if code:
             transcript.output.append(" ".join(expand(match["echo"], cwd)))
         return
+    _wait_for_ports_free(unit, transcript)
     # in its own process group, its output in files: when ``bash -e`` stops before a
     # block's ``kill`` (a failed request), its background server is killed with it instead of
     # holding an output pipe open until the timeout and the lab's fixed port for later tests
@@ -138,7 +142,37 @@ def run_unit(unit: str, cwd: Path, transcript: Transcript) -> None:
         stdout, stderr = out.read(), err.read()
     transcript.output += [f"$ {unit}", stdout, stderr]
     if process.returncode:
-        raise AssertionError(f"`{unit}` exited {process.returncode}:\n{stdout}\n{stderr}")
+        notes = "\n".join(line for line in transcript.output if line.startswith("[harness]"))
+        raise AssertionError(f"`{unit}` exited {process.returncode}:\n{stdout}\n{stderr}\n{notes}")
+
+
+_PORT = re.compile(r"--port (\d+)")
+
+
+def _wait_for_ports_free(unit: str, transcript: Transcript, timeout: float = 30.0) -> None:
+    """Before a block that starts a server on a lab's fixed port: wait until nothing listens
+    there. A student's machine has nothing else on it; a test machine may, for a moment (one
+    full-suite run under three workers found 8705 taken). Who held it goes in the transcript."""
+    for port in {int(p) for p in _PORT.findall(unit)}:
+        if not _listening(port):
+            continue
+        transcript.output.append(f"[harness] port {port} in use: {_holder(port)}")
+        deadline = time.monotonic() + timeout
+        while _listening(port) and time.monotonic() < deadline:
+            time.sleep(0.5)
+
+
+def _listening(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+        return True
+    return False
+
+
+def _holder(port: int) -> str:
+    if shutil.which("ss") is None:
+        return "(no ss here to say by whom)"
+    done = subprocess.run(["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True)
+    return done.stdout.strip() or "released"
 
 
 def _kill_group(process: subprocess.Popen[str]) -> None:
