@@ -472,6 +472,22 @@ _DURATION_AFTER = regex.compile(r"[ \t]*(?i:ago|hx|history|wks?\b|weeks?\b|durat
 _TIME_AFTER = regex.compile(TIME_AFTER_DATE, regex.V0)
 
 
+# how a note writes its dates: month first with a day past 12 ("7/15", "4/19/85"), or day
+# first with a day past 12 ("15/07", "19/04/2085")
+_MONTH_FIRST = regex.compile(
+    r"(?<![\d/.:-])(?:1[0-2]|0?[1-9])/(?:1[3-9]|2\d|3[01])(?![\d])", regex.V0
+)
+_DAY_FIRST = regex.compile(
+    r"(?<![\d/.:-])(?:1[3-9]|2\d|3[01])/(?:1[0-2]|0?[1-9])(?![\d])", regex.V0
+)
+
+
+def _us_month_day_note(text: str) -> bool:
+    """The note writes month/day (a "7/15" and no "15/07"): British durations ("in 3/12",
+    "next 2/7") are then no habit of its writer, and such a pair is a date."""
+    return _MONTH_FIRST.search(text) is not None and _DAY_FIRST.search(text) is None
+
+
 def score_or_duration(text: str, start: int, end: int) -> bool:
     """``text[start:end]`` is a bare "a/b" that reads as a score ("pain 7/10", "4/5 power")
     or a British duration ("7/7", "2/52", "3/12 ago"), not a month and day."""
@@ -487,6 +503,8 @@ def score_or_duration(text: str, start: int, end: int) -> bool:
     if b in (7, 52, 12) and a <= b:
         if _DURATION_AFTER.match(text, end) is not None:
             return True
+        if b != 52 and _us_month_day_note(text):
+            return False  # "next 8/12" in a note that writes "7/15": a date, as written there
         # "within 1/52", "over 3/7": a duration word before; but "on 4/7" is a date
         cue = _DURATION_BEFORE.search(before)
         return cue is not None and cue.group().strip().casefold().rstrip("(").strip() != "on"

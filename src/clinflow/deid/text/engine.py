@@ -81,6 +81,7 @@ from clinflow.deid.text.lexicon import (
 from clinflow.deid.text.names import (
     INSTITUTION_WORDS,
     brand_or_abbreviation_shape,
+    credential_follows,
     find_names,
     is_clinical_word,
     is_name_like,
@@ -100,6 +101,7 @@ from clinflow.deid.text.recognizers import (
     lowercase_signatures,
     message_handles,
     names_after_room,
+    names_before_row_ids,
     ocr_normalized,
     towns_before_postcodes,
 )
@@ -328,7 +330,11 @@ class TextDeidentifier:
             for s in found
             if not _bare_country(text, s)
             and not _word_shaped(text, s)
-            and not (s.entity == PERSON and _lettered_part(text, s.start))
+            and not (
+                s.entity == PERSON
+                and _lettered_part(text, s.start)
+                and not credential_follows(text, s.end)
+            )
             and not (s.entity == DATE and score_or_duration(text, s.start, s.end))
         ]
         spans = _with_site_numbers(text, _extend_names(text, _merge(found)))
@@ -545,6 +551,7 @@ _SHAPE_ONLY = frozenset(
         "initial_surname",
         "dictation_initials",
         "username_underscore",
+        "username_after_credential",
     }
 )
 
@@ -572,6 +579,10 @@ def _word_shaped(text: str, span: Span) -> bool:
         # after a person's role or title a safe word is a surname ("ward manager D. Hope",
         # "seen by F. May"): only drugs and clinical words are dropped there
         person_before = _ROLE_BEFORE.search(text, max(0, span.start - 24), span.start) is not None
+        # so in brackets of their own, as an addendum's author: "ADDENDUM 12/27 (G. Page):"
+        person_before = person_before or (
+            text[span.start - 1 : span.start] == "(" and text.startswith(")", span.end)
+        )
         return (
             looks_like_drug(word)
             or (word.casefold() in safe_words() and not person_before)
@@ -598,7 +609,9 @@ def _lettered_part(text: str, start: int) -> bool:
 
 _ROLE_BEFORE = re.compile(
     r"\b(?i:manager|nurse|sister|matron|lead|officer|worker|consultant|registrar|doctor|"
-    r"dr|by|with|cc|from|to|attn|physio|therapist|pharmacist|midwife|surgeon)\.?:?[ \t]{1,2}$"
+    r"dr|by|with|cc|from|to|attn|physio|therapist|pharmacist|midwife|surgeon|"
+    # a nurse's or an assistant's letters: "0400 -- RN M. Price: pt restless"
+    r"rn|lpn|cna|np|pa|ma|crna)\.?:?[ \t]{1,2}$"
 )
 _DOSE_NEXT = re.compile(
     r"[ \t]+(?:[A-Z]{2}[ \t]+)?\d+(?:\.\d+)?[ \t]*(?:mg|mcg|g|ml|mL|units|IU)\b"
@@ -1473,6 +1486,12 @@ _NAME_SLOT_RULES: tuple[_TextRule, ...] = (
         0.5,
     ),
     (lambda t: handle_owners(t, is_vocabulary), PERSON, "names_handle_owner", 0.5),
+    (
+        lambda t: names_before_row_ids(t, _vocabulary_or_drug, is_name),
+        PERSON,
+        "names_before_row_ids",
+        0.5,
+    ),
     (lambda t: sign_off_cells(t, is_vocabulary), PERSON, "names_table_sign_off", 0.5),
     (
         lambda t: capitals_in_person_slots(t, is_vocabulary, is_clinical_word),

@@ -141,7 +141,7 @@ _PATIENT_CUES = regex.compile(
     r"coordinator|aide|dietitian|rd|pharmacist|officer|trooper|caseworker|counsell?or|"
     r"chaplain|interpreter|volunteer|therapist|slp|rt|cna|lpn|rn|np|pa|midwife|"
     r"doula|phlebotomist|porter|receptionist|manager|liaison|matron|registrar|sho|"
-    r"transporter|perfusionist|student|float\s+pool|evs|housekeeper|unit\s+clerk|"
+    r"transporter|perfusionist|student|float\s+pool|evs|housekeeper|unit\s+clerk|front\s+desk|"
     # community health aides and practitioners, assistants, clerks: "CHP Kava", "MA Paddy",
     # "COTA Ike", "MSW Hank", "ED clerk Barb Penney", "physiotherapist Sioned"
     r"(?<![,][ \t]{0,2})(?-i:(?:CHP|CHA|CHW|MA|COTA|MSW)(?=[ \t]+\p{Lu}\p{Ll}))|clerk|pct|"
@@ -172,7 +172,8 @@ _CREDENTIAL = regex.compile(
     r"CCRN|RN-BC|FNP-BC|PMHNP-BC|NP-C|ANP-BC|MD-PhD|CRNP|LNA|MT|MLS|RPh|PharmD|RDN|"
     r"CDE|CDCES|LMHC|LPC|BCBA|CCC-SLP|AuD|OD|DC|DMD|CSFA|CRNFA|EMT|EMT-B|EMT-P|NRP|CHPN|"
     # a surgical technologist, not an eye's central subfield thickness ("OD CST 412")
-    r"CGC|CPhT|CST(?![ \t]*\d)|"
+    # (and a certified clinical perfusionist: "Tunde Bakare, CCP")
+    r"CGC|CPhT|CCP|CST(?![ \t]*\d)|"
     # a respiratory therapist on a team line ("Haddad RT;"), not a side ("Knee RT swelling")
     r"RT(?=[ \t]*(?:[;)/]|$))"
     # an attorney's title after the name ("Ignatius Farrow, Esq.")
@@ -181,6 +182,13 @@ _CREDENTIAL = regex.compile(
     r"(?:(?![ \t]*:)|(?<=^,|[\p{L}],[ \t]{0,2}\S+))",
     regex.V0,
 )
+
+
+def credential_follows(text: str, end: int) -> bool:
+    """A credential right after ``text[:end]`` (", MD", " CRNA"): what ends there is a name."""
+    return _CREDENTIAL.match(text, end) is not None
+
+
 # a role in parentheses right after a name: "Tamsin (charge RN)", "Lutz (RN)", "Jonas (son)"
 _ROLE_AFTER = regex.compile(
     r"[ \t]*\((?:charge|primary|night|day|covering|bedside|floor|unit)?[ \t]*(?:RN|MD|NP|PA|"
@@ -702,7 +710,8 @@ _DOCUMENT_WORDS = frozenset(
 _STAFF_END = regex.compile(
     r"\b(?:rn|np|pa|ma|cota|msw|lcsw|sw|slp|cna|lpn|chp|cha|chw|clerk|coordinator|"
     r"physiotherapist|physio|therapist|dietitian|dietician|aide|volunteer|caseworker|"
-    r"chaplain|interpreter|tech|technician|midwife|doula|navigator|liaison)[ \t]*,?$",
+    r"chaplain|interpreter|tech|technician|midwife|doula|navigator|liaison|front[ \t]+desk)"
+    r"[ \t]*,?$",
     regex.I | regex.V0,
 )
 
@@ -723,9 +732,33 @@ def _after_staff_role(text: str, cue_start: int, cue: str, token: _Token) -> boo
         and not text.startswith((":", "/"), token.end)
         and token.key not in INSTITUTION_WORDS
         and token.key not in _GENERIC_FACILITY
-        and token.key not in safe_words()
+        and (token.key not in safe_words() or _given_name_word(text, token))
         and token.key not in _DOCUMENT_WORDS
     )
+
+
+# what follows a staff member's given name inside a line: punctuation, a number, a lower-case
+# word or the line end ("RN Summer called", "RN Frank, SW ...", "front desk Ruby 4/23/91"),
+# not another capitalised word of a heading or a team ("RN Case Manager", "RN Staff Meeting")
+_AFTER_GIVEN_NAME = regex.compile(r"[ \t]*(?:[,.;)/]|$)|[ \t]+(?:\p{Ll}|\d)", regex.M | regex.V0)
+
+
+def _given_name_word(text: str, token: _Token) -> bool:
+    """A capitalised English word that is also a given name ("Hope", "Summer", "Frank",
+    "Ruby"), written mid-line after a staff role: the person's name, as the capital says."""
+    return (
+        token.capitalised
+        and not token.all_caps
+        and (token.key in anglo_given_names() or token.key in _WORD_GIVEN_NAMES)
+        and _AFTER_GIVEN_NAME.match(text, token.end) is not None
+    )
+
+
+# given names that are English words and that the name lists lack (US birth-name tables
+# have them all among their thousand most common)
+_WORD_GIVEN_NAMES = frozenset(
+    "hope patience charity mercy ruby pearl amber april june autumn honor sunny".split()
+)
 
 
 def _capitalised_word_as_name(token: _Token) -> bool:
@@ -1082,7 +1115,20 @@ def place_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit]:
             state = _STATE_AFTER_CITY.match(text, end)
             if state is not None:
                 hits.append((state.start(1), state.end(1), "place_state", 0.55))
+    # MD or PA after a listed town that an address or a bracket closes ("(Easton, MD)",
+    # "Baltimore, MD, USA", "Bel Air, MD 21014"): Maryland and Pennsylvania, not credentials
+    for match in _MD_PA_AFTER_TOWN.finditer(text):
+        if match.group("town").casefold() in city_names():
+            hits.append((match.start("town"), match.end("town"), "place_city", 0.55))
+            hits.append((match.start("state"), match.end("state"), "place_state", 0.55))
     return hits
+
+
+_MD_PA_AFTER_TOWN = regex.compile(
+    r"(?:\(|,[ \t])(?P<town>\p{Lu}\p{Ll}+(?:[ \t]\p{Lu}\p{Ll}+)?),[ \t](?P<state>MD|PA)"
+    r"(?=\)|,[ \t]*(?:USA|U\.S\.A?\.?|United[ \t]States)\b|[ \t]+\d{5}(?!\d))",
+    regex.V0,
+)
 
 
 # a town named by a proper word and its geographic head ("Saltery Point", "Brannock Falls")
@@ -1125,7 +1171,25 @@ def _geographic_towns(text: str, tokens: list[_Token]) -> list[NameHit]:
             hits.append((token.start, head.end(), "place_geographic", 0.55))
         elif (prefix := _GEO_PREFIX.search(text, max(0, token.start - 6), token.start)) is not None:
             hits.append((prefix.start(), token.end, "place_geographic", 0.55))
+    # after a preposition mid-sentence even ordinary words with a town's head make a town:
+    # "picks up in Tuba City", "works nights in Cold Spring", "on Pensacola Beach", "working
+    # on the Big Island" (not a care site: "at Spring Valley Hospital")
+    for match in _TOWN_AFTER_PREPOSITION.finditer(text):
+        words = match.group("words").casefold().split()
+        if not any(w in _clinical() or w in INSTITUTION_WORDS for w in words):
+            hits.append((match.start("words"), match.end(), "place_geographic", 0.55))
     return hits
+
+
+_TOWN_AFTER_PREPOSITION = regex.compile(
+    r"(?<=\b(?:in|from|to|near|at|on|outside)[ \t]+(?:the[ \t]+)?)"
+    r"(?P<words>\p{Lu}\p{Ll}{2,}(?:[ \t]\p{Lu}\p{Ll}{2,})?)[ \t]"
+    r"(?:City|Springs?|Beach|Island|Falls|Harbou?r|Creek|Valley|Heights)(?![\p{L}\d'’-])"
+    r"(?![ \t]+(?i:hospital|medical|clinic|health|school|elementary|middle|high|college|"
+    r"university|center|centre|memorial|regional|community|family|campus|rehab|nursing|"
+    r"pharmacy|urgent|care|imaging|surgery|surgical|dialysis|hospice|house|home|manor|lodge)\b)",
+    regex.V0,
+)
 
 
 # Words that make a capitalised phrase an institution ("Brookhaven Pavilion of Fairmont")
@@ -1263,7 +1327,67 @@ def facility_phrases(text: str, tokens: list[_Token] | None = None) -> list[Name
         index = last + 1
     hits.extend(_lowercase_facilities(text, tokens))
     hits.extend(_named_wards(text, tokens))
+    hits.extend(_care_brands(text, tokens))
     return hits
+
+
+# a care business's one-word brand, its words run together with a care word among them:
+# "MinuteClinic", "NexaCare", "LabNova", "DesertMed", "FastMedic", "MultiCare" (urgent
+# care chains, labs, occupational-health contractors, health systems)
+_CAMEL_PARTS = regex.compile(r"\p{Lu}\p{Ll}+", regex.V0)
+_CAMEL_WORD = regex.compile(r"(?:\p{Lu}\p{Ll}+){2,3}", regex.V0)
+_BRAND_CARE_PARTS = frozenset(
+    "care med medic medical health clinic clinics lab labs path rx pharm pharmacy cure well "
+    "doc docs nurse nursing heal".split()
+)
+# products and programs of that shape that name no care site
+_CARE_BRAND_PRODUCTS = frozenset(
+    "carelink mycarelink careaware healthkit medwatch medline medlineplus labview medport "
+    "healthstream wellbutrin resmed neilmed medicalert synchromed pointclickcare careport "
+    "carecredit narxcare trakcare insightrx dosemerx healthlink myhealth myhealthrecord "
+    "healthport medride modivcare ridecare eyemed healthplan".split()
+)
+
+
+def _care_brands(text: str, tokens: list[_Token]) -> list[NameHit]:
+    hits: list[NameHit] = []
+    for index, token in enumerate(tokens):
+        if _CAMEL_WORD.fullmatch(token.text) is None or token.key in _CARE_BRAND_PRODUCTS:
+            continue
+        if not any(p.casefold() in _BRAND_CARE_PARTS for p in _CAMEL_PARTS.findall(token.text)):
+            continue
+        last = index  # and the capitalised words of its name after it: "FastMedic Plus"
+        while (
+            last + 1 < len(tokens)
+            and last - index < 2
+            and text[tokens[last].end : tokens[last + 1].start] == " "
+            and tokens[last + 1].capitalised
+            and not tokens[last + 1].all_caps
+        ):
+            last += 1
+        first = index  # and a capitalised word of its name before it: "Aurora MedEvac"
+        if (
+            index > 0
+            and text[tokens[index - 1].end : token.start] == " "
+            and tokens[index - 1].capitalised
+            and not tokens[index - 1].all_caps
+            and tokens[index - 1].key not in safe_words()
+        ):
+            first = index - 1
+        around = text[max(0, token.start - 48) : tokens[last].end + 48]
+        if _INSURANCE_CUE.search(around) is None:  # a payer's plan: "MassHealth (Medicaid)"
+            hits.append((tokens[first].start, tokens[last].end, "care_brand", 0.5))
+    return hits
+
+
+_INSURANCE_CUE = regex.compile(
+    r"\b(?i:medicaid|medicare|insurance|insurer|ins|payer|payor|plan|coverage|covered|covers|"
+    r"member|eligib\w*|enroll\w*|copay|co-pay|benefits?|subscriber|policy|premium|"
+    r"prior[ \t]auth\w*|formulary|managed[ \t]care|mco|hmo|ppo)\b",
+    regex.V0,
+)
+
+
 
 
 # the last word of a care site written in lower case ("harborlight home health")

@@ -302,6 +302,22 @@ PATTERNS: tuple[PatternSpec, ...] = (
         regex.I,
     ),
     PatternSpec(
+        # a month and day after a word that only ever precedes a date, whatever score or
+        # extremity word stands a little before it ("flank pain, LMP 6/12", "extension
+        # approved through 7/31", "last used 5/14, expires 6/30"), and a day past 12 after a
+        # value and "on" ("PHQ-9 15 on 5/30": the score has its value already)
+        "date_month_day_after_date_word",
+        DATE,
+        r"(?:(?<=\b(?:LMP|LNMP|EDD|EDC|DOB|DOS|DOD|D/C|until|till|thru|through|expires?|"
+        r"exp\.?|effective|eff\.?)[ \t:]{1,3})"
+        # (not the top of a range of scores: "strength 4/5 through 5/5")
+        r"(?<!\d/\d{1,2}[ \t]+\w+[ \t:]{1,3})(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9])"
+        r"|(?<=\d[ \t]+on[ \t]+)(?:1[0-2]|0?[1-9])/(?:3[01]|2\d|1[3-9]))"
+        r"(?![\d/]|\.\d|[ \t]*(?:mg|mcg|ml|units|trials?|items?|correct|of|x\b))",
+        0.55,
+        regex.I,
+    ),
+    PatternSpec(
         # a day of the month said as an ordinal, as speech and ambient transcripts write it:
         # "Saturday the twentieth", "flew in on the first." (not "the first dose")
         "date_spoken_ordinal",
@@ -831,8 +847,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"NPI|DEA|ID|certificate|cert|serial|device|badge|accession|acc|order|req|requisition|"
         r"specimen|spec|case|report|document|doc|ref|reference|encounter|enc|visit|CSN|FIN|"
         r"job|record|claim|invoice|study|exam|ticket|tracking|VIN|plate|tag|DL|passport|"
-        r"insurance|group|MBI|HICN|Medicare|Medicaid|pacemaker|implant|lot|model|S/N|SN|"
-        r"UDI|catalog|file|batch|control|confirmation|auth|authorization|voucher|medallion|"
+        r"insurance|group|MBI|HICN|Medicare|Medicaid|TRICARE|CHAMPVA|pacemaker|implant|lot|"
+        r"model|S/N|SN|UDI|catalog|file|batch|control|confirmation|auth|authorization|voucher|medallion|"
         r"path|employee|staff|conf|chart|CLIA|folder|donor|unit\s+no|ser|serial\s+no|"
         # national and health identifiers by their names
         r"aadhaar|uidai|nric|sin|nhs|chi|nhi|ihi|urn?|medicare|mykad|curp|cpf|rut|dni|nie|"
@@ -841,14 +857,16 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"imei|meid|esn|iccid)"
         # ("s/n. pq-44812", "serial numbers 2291A44")
         r"(?:\s+(?:no\.?|nos\.?|numbers?|#|id|num))?(?:[:#\s]|(?<=[a-z/])\.){1,4}"
-        # "serial number is X", "serial ending in 4471"
-        r"(?:(?-i:is|was|ending|ends)(?:[ \t]+in)?[ \t]{1,2})?"
+        # "serial number is X", "serial ending in 4471", "member ID we have is X"
+        r"(?:(?:(?-i:we|they)[ \t]+have[ \t]+|on[ \t]+file[ \t]+)?"
+        r"(?-i:is|was|ending|ends)(?:[ \t]+in)?[ \t]{1,2})?"
         # (a spinal level after "plate" or "implant" is anatomy: "plate T10-L2")
         r"(?!(?-i:[CTLS]\d{1,2}(?:-[CTLS]?\d{1,2})?)(?![\w-]))"
         r"(?P<phi>[A-Z]{0,5}[-.]?\d(?=[\dA-Z/.-]{2,})[\dA-Z]*(?:[/.-][\dA-Z]+)*"
         # a trailing check letter in capitals only ("4471-0099 B", not "4471-0099 on")
         r"(?:[ ]\d{3,}(?![\d/:.]))*(?-i:[ ][A-Z]{1,3}(?![\w]))?"
-        r"|[A-Z]{2,}\d*-?\d{3,}|[A-Z]{2,5}[ ]\d{4,}(?:-\d{1,6})*(?-i:[ ][A-Z](?![\w]))?"
+        r"|[A-Z]{2,}\d*-?\d{3,}|[A-Z]{2,5}[ ]\d{4,}(?:-\d{1,6})*(?:[ ]\d{3,}(?![\d/:.]))*"
+        r"(?-i:[ ][A-Z](?![\w]))?"
         # letters, then digit groups joined by hyphens: "KW 031-55821"
         r"|[A-Z]{1,4}[ ]\d{2,}(?:-\d{2,})+(?![\w-]))",
         0.8,
@@ -914,6 +932,9 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"[A-Za-z]{2,4}(?![\w.@/-])"
         r"|(?<=\b(?:user(?:name)?|login|user\s*id|userid|account|handle|by)\s+)"
         r"[a-z][a-z._-]{1,20}\d{1,6}[a-z]*\b"
+        # any handle once the note says it is one: "username is eyazzcast64"
+        r"|(?<=\b(?:user[ \t]?name|login|log-in|user[ \t]?id|screen[ \t]?name|handle)"
+        r"[ \t]+(?:is|was)[ \t]+)(?!\d)[A-Za-z][\w.-]{1,30}(?<![.-])"
         # a log-in written after "account" or as an in-basket: "your account tvdmolen", "via
         # fwachowski in-basket" (lower case only: "account Medicaid" is no log-in)
         r"|(?<=\b(?:your|his|her|my|the)[ \t]+(?-i:account)[ \t]+)(?-i:[a-z][a-z0-9._]{4,20})\b"
@@ -922,6 +943,25 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"|(?<=\((?!am/pm\))(?-i:[a-z]{2,4})/)(?-i:[a-z]{2,10})(?=\))",
         0.7,
         regex.I,
+    ),
+    PatternSpec(
+        # a staff member's log-in after their credential, in brackets or closing the line:
+        # "C. Tsinajinnie, MA (ctsina)", "T. Nguyen-Hale, LICSW  tnh" (an English word or a
+        # drug there is dropped: _SHAPE_ONLY)
+        "username_after_credential",
+        USERNAME,
+        r"(?m)(?<=\p{L}(?:,[ \t]?|[ \t])(?:MA|CMA|RMA|RN|LPN|CNA|NP|PA|PA-C|MD|DO|EMT|MLT|MLS|"
+        r"CPhT|LICSW|LCSW|MSW|LMHC|LPC|LMFT|PsyD|PhD|CRNA|RT|RRT)"
+        r"(?:[ \t]*\((?=[a-z][a-z0-9._]{2,15}\))|[ \t]{1,3}(?=[a-z]{2,4}[ \t]*$)))"
+        r"[a-z][a-z0-9._]{1,15}",
+        0.5,
+    ),
+    PatternSpec(
+        # a line of two log-ins, the second with digits: "skim / sakim4"
+        "login_pair_line",
+        USERNAME,
+        r"(?m)^[ \t]*[a-z]{2,10}[ \t]*/[ \t]*[a-z][a-z.]{1,14}\d{1,4}[ \t]*$",
+        0.5,
     ),
     PatternSpec(
         # a typist after "transcribed"/"typed", before a date or the line end: "transcribed
@@ -1053,14 +1093,17 @@ PATTERNS: tuple[PatternSpec, ...] = (
         PERSON,
         rf"(?m)(?<=[\p{{Ll}}\d)\]][.!][ \t]{{1,3}})(?<!^[ \t]*\d{{1,3}}[.)][ \t]{{1,3}})"
         rf"(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}(?=[ \t]*$)"
-        rf"|(?<=[\p{{Ll}}\d)][.!)][ \t]*\n[ \t]*)(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}"
+        # (after a sentence that ends in capitals too: "note: Bell's staging IIIB.\nKWN\n\n")
+        rf"|(?<=[\p{{L}}\d)][.!)][ \t]*\n[ \t]*)(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}"
         r"(?=[ \t]*(?:\n[ \t]*\n|\n?\Z))"
         rf"|(?<=\b(?i:addendum|addenda|late[ \t]entry|update)\b[^\n(]{{0,30}}\()"
         rf"(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}(?=\)[ \t]*:)"
         # the owner of a list item in brackets after its last sentence ("... window tight.
         # (HS)"), the one who agreed or received ("Seen & agreed SR", "AK / received FJ")
         rf"|(?m)(?<=[.!?][ \t]{{0,2}}\()(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}(?=\)[ \t]*$)"
-        r"|(?<=\b(?i:agreed|agree|ack(?:nowledged)?|received|accepted)(?:[ \t]+by)?[ \t]{1,2})"
+        # ("attg addendum: agree, OBN"; "-- d/w attg OA": the attending discussed with)
+        r"|(?<=\b(?:(?i:agreed|agree|ack(?:nowledged)?|received|accepted)(?:[ \t]+by|,)?"
+        r"|(?i:d/w|w/|discussed[ \t]+with)[ \t]+(?i:attg|attending|fellow|senior|chief))[ \t]{1,2})"
         rf"(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}(?=[ \t]*$)"
         rf"|(?<![\w/])(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}"
         r"(?=[ \t]*/[ \t]*(?i:received|rec'd|accepted)\b)",
@@ -1127,7 +1170,10 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # after a 24-hour time (and a date) opening the entry: "1705 KD: pt BIBA",
         # "0100 3/18 MQ: CIWA 4", "Reassess 0310 GR: moved"
         r"|(?<=(?:^|[ \t])(?:[01]\d|2[0-3])[0-5]\d(?:[ \t]+\d{1,2}/\d{1,2})?[ \t]{1,2})"
-        rf"(?!{_CLOSING_CAPITALS}\b|VS\b)[A-Z]{{2}}(?=:)",
+        rf"(?!{_CLOSING_CAPITALS}\b|VS\b)[A-Z]{{2}}(?=:)"
+        # or after a dash: "06/06/2089 0700 - B.Q.: circuit day 3" (with full stops only)
+        r"|(?<=(?:^|[ \t])(?:[01]\d|2[0-3])[0-5]\d[ \t]*[-–—]{1,2}[ \t]*)"
+        r"(?:[A-Z]\.){2,3}(?=[ \t]*:)",
         0.5,
     ),
     PatternSpec(
@@ -1670,6 +1716,38 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"|(?<=\(#)\d{3,6}(?=\))",
         0.6,
         regex.I,
+    ),
+    PatternSpec(
+        # an interpreter's name before their badge or id number: "Vietnamese interpreter
+        # (telephonic) Hue ID #44719", "Interp: Somali, in person (Faisal, agency badge SI-2290)"
+        "interpreter_before_badge",
+        PERSON,
+        r"(?<=\b(?i:interp(?:reter)?)\b[^\n]{0,40}?)\b"
+        r"(?!(?:Member|Patient|Employee|Photo|Student|State|Staff|Badge|Card|Visit|Vendor|"
+        r"Agency|Company|Caller|Session|Call|Medicaid|Medicare)\b|(?i:interp))"
+        # (one word alone: not the last word of an agency's name, "Midwest Interpreters")
+        r"(?<!\p{Lu}\p{Ll}+[ \t])\p{Lu}\p{Ll}{2,}"
+        r"(?=,?[ \t]+(?:(?i:agency)[ \t]+)?(?i:badge|ID)\b[ \t]*(?:#|no\.?|number)?[ \t]*:?"
+        r"[ \t]*[A-Z]{0,3}-?\d{3,})",
+        0.55,
+    ),
+    PatternSpec(
+        # an age past 89 in brackets after a relative's name: "Wife Carmela (91!) staying at"
+        # (not a lab value or a dose in brackets: "Hgb (92) stable")
+        "age_after_name_in_brackets",
+        AGE,
+        r"(?<=\b(?i:wife|husband|spouse|partner|mother|father|mom|dad|grandmother|grandfather|"
+        r"grandma|grandpa|aunt|uncle|sister|brother|neighbou?r|friend)[ \t]+\p{Lu}\p{Ll}+[ \t]?\()"
+        r"(?:9\d|1[01]\d)(?=[!)]|[ \t]*(?:y/?o|yrs?|years?)\b)",
+        0.5,
+    ),
+    PatternSpec(
+        # a licence written with its state and board: "Lic NV-DO 2847", "License # TX-RN 88213"
+        "licence_board_code",
+        ID,
+        r"(?<=\b(?i:lic|licen[cs]e)\.?[ \t]*(?:(?i:no\.?|number|#)[ \t]*)?:?[ \t]{0,2})"
+        r"[A-Z]{2}-[A-Z]{1,5}[ \t-]?\d{3,}(?![\w-])",
+        0.6,
     ),
     PatternSpec(
         "member_number_spaced",
@@ -2750,10 +2828,12 @@ _LOGIN_WORD = regex.compile(r"(?<![\w@.])[A-Za-z][A-Za-z0-9]{4,}(?![\w@])")
 
 # ----- lower-case signatures ("m. ruiz-tanaka, pharmd", "danielle rn") ---------------------
 _LOWER_CREDENTIAL = regex.compile(
-    r"(?<![\w.'’])(?P<name>(?:[a-z]\.[ \t]?)?[a-z][a-z'’-]{1,}(?:[ \t]+[a-z][a-z'’-]+)?"
-    r"(?:[ \t]+[a-z]\.)?(?:,[ \t]*[a-z]\.?)?)"
+    # (an initial without its full stop too: "c giannakopoulos md", "carmelita v np"; three
+    # words: "ngoc anh pham MA")
+    r"(?<![\w.'’])(?P<name>(?:[a-z]\.?[ \t])?[a-z][a-z'’-]{1,}(?:[ \t]+[a-z][a-z'’-]+){0,2}"
+    r"(?:[ \t]+[a-z]\.?)?(?:,[ \t]*[a-z]\.?)?)"
     r",?[ \t]+(?P<cred>(?i:rn|r\.n\.|pharmd|md|m\.d\.|np|cnm|dpt|lpn|crna|msw|lcsw|licsw|slp|rrt|"
-    r"otr(?:/l)?|aprn|fnp|pa-c)|pt|ot)(?![\w-])",
+    r"otr(?:/l)?|aprn|fnp|pa-c)|(?-i:MA|CMA)|pt|ot)(?![\w-])",
 )
 
 
@@ -2953,4 +3033,30 @@ def names_after_room(
         ):
             continue
         found.append((match.start("name"), end))
+    return found
+
+
+# ----- a roster row: a person's name before their record number ----------------------------
+# "  3  Bell, Frank          MV190472   N   called", " 6  joy xiong   MV222019", "3) Hope
+# Stanley (KVH-188120) - PHQ 5": a row's number, two or three name words, then an id of five
+# digits or more after two spaces or in brackets
+_ROSTER_ROW = regex.compile(
+    r"(?m)^[ \t]*\d{1,3}[.)]?[ \t]+"
+    r"(?P<name>\p{L}[\p{L}'’-]+(?:,?[ \t]\p{L}[\p{L}'’-]+){1,2})"
+    r"(?=[ \t]{2,}(?:MRN[ \t:#]*)?[A-Z]{0,4}-?\d{5,}(?![\w/-])"
+    r"|[ \t]\((?:MRN[ \t:#]*)?[A-Z]{0,4}-?\d{5,}\))",
+    regex.V0,
+)
+_ROSTER_WORD = regex.compile(r"[\p{L}'’-]+", regex.V0)
+
+
+def names_before_row_ids(text: str, is_word: Any, is_listed_name: Any) -> list[tuple[int, int]]:
+    """Names in a numbered roster whose rows give each person's record number after the
+    name, whatever the case: one word of the name must be a listed name or no word at all
+    (not "2  Blood Culture   BC2291044", a lab table's row)."""
+    found = []
+    for match in _ROSTER_ROW.finditer(text):
+        words = _ROSTER_WORD.findall(match.group("name"))
+        if any(is_listed_name(w) or not is_word(w) for w in words):
+            found.append(match.span("name"))
     return found
