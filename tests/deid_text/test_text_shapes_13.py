@@ -235,6 +235,7 @@ FOUND_92_95 = [
 NOT_FOUND_92_95 = [
     ("Reflexes 2/4 + throughout.", "2/4"),
 ]
+_ROSTER = " 4  Tully, Rosalind      QX442019   Y\n 5  oskar brandt        QX440071   N"
 FOUND_96_99 = [
     # a given name that is an English word, mid-line after a staff role or the front desk
     ("Per RN Hope the drain was flushed at 0200.", "Hope"),
@@ -250,8 +251,8 @@ FOUND_96_99 = [
     ("walk-in visit at ZipMedic Express 4410 W Sahara Ave", "ZipMedic Express"),
     ("contract medic from CanyonMed Onsite", "CanyonMed"),
     # roster rows: a name before its record number
-    (" 4  Tully, Rosalind      QX442019   Y\n 5  oskar brandt        QX440071   N", "Tully, Rosalind"),
-    (" 4  Tully, Rosalind      QX442019   Y\n 5  oskar brandt        QX440071   N", "oskar brandt"),
+    (_ROSTER, "Tully, Rosalind"),
+    (_ROSTER, "oskar brandt"),
     ("2) Mercy Lindqvist (RQ-551907) - stable", "Mercy Lindqvist"),
     # month/day after words that only ever precede a date
     ("no flank pain, LMP 9/11, hCG neg", "9/11"),
@@ -281,7 +282,8 @@ FOUND_96_99 = [
     ("residents presented -- d/w attg KD", "KD"),
     ("0600 - R.J.: flows stable, no alarms", "R.J."),
 ]
-NOT_FOUND_96_99 = [
+NOT__ROSTER = " 4  Tully, Rosalind      QX442019   Y\n 5  oskar brandt        QX440071   N"
+FOUND_96_99 = [
     ("RN will call the family back.", "will"),
     ("Insurance: MassHealth (Medicaid), member since 2080.", "MassHealth"),
     ("Syncs steps from HealthKit to the portal.", "HealthKit"),
