@@ -282,8 +282,7 @@ FOUND_96_99 = [
     ("residents presented -- d/w attg KD", "KD"),
     ("0600 - R.J.: flows stable, no alarms", "R.J."),
 ]
-NOT__ROSTER = " 4  Tully, Rosalind      QX442019   Y\n 5  oskar brandt        QX440071   N"
-FOUND_96_99 = [
+NOT_FOUND_96_99 = [
     ("RN will call the family back.", "will"),
     ("Insurance: MassHealth (Medicaid), member since 2080.", "MassHealth"),
     ("Syncs steps from HealthKit to the portal.", "HealthKit"),
