@@ -9,7 +9,9 @@ CSV exports, sign-offs, names in Hangul or Chinese characters), blind_84-87 (log
 handles, two-word nicknames), blind_88-91 (Plains nations' family names), blind_92-95
 (quadrant streets, a date before "+") and blind_96-99 (given names that are words after a
 staff role, care brands run together, roster rows, month/day after date words, log-ins after
-credentials, towns after prepositions, MD and PA as states). Every example
+credentials, towns after prepositions, MD and PA as states) and blind_100-103 (Spanish
+dates and care sites, Puerto Rico's road addresses, capitals headers of care firms, rosters
+opened by a cell or an id, chat authors' log-ins). Every example
 string here is invented for the test (none occurs in any annotated set)."""
 
 from __future__ import annotations
@@ -297,6 +299,42 @@ NOT_FOUND_96_99 = [
 ]
 
 
+FOUND_100_103 = [
+    # Spanish dates: a month alone in lower case, a day after it before a full stop,
+    # day/month-abbreviation/year, a day before a Spanish month's abbreviation
+    ("cita de cardiología en octubre, traer lista.", "octubre"),
+    ("sin insulina desde junio 14. Se inició goteo.", "junio 14"),
+    ("Fecha jueves 14/feb/2087 turno AM", "jueves 14/feb/2087"),
+    ("Log opened 03/Aug/2090 by night clerk", "03/Aug/2090"),
+    ("la hija la recoge 12 ago y la trae.", "12 ago"),
+    # care sites named in Spanish, kind first; capitals headers of care firms
+    ("Referida a Clínica Los Almendros, Caguas", "Clínica Los Almendros"),
+    ("LABORATORIO REFERENCIAL MIRAMAR - Bayamón", "LABORATORIO REFERENCIAL MIRAMAR"),
+    ("Hospital Santa Rita del Valle, Humacao", "Hospital Santa Rita del Valle"),
+    ("PINE HOLLOW HEALTH ASSOCIATION\nBlack Lung Program", "PINE HOLLOW HEALTH ASSOCIATION"),
+    ("BRIGHTWATER RECOVERY SERVICES -- Hazard, KY", "BRIGHTWATER RECOVERY SERVICES"),
+    # Puerto Rico's road addresses and avenues with the number after the name
+    ("Dirección: Bo. Palo Seco, Carr. 690 Km 2.7, Vega Baja", "Bo. Palo Seco, Carr. 690 Km 2.7"),
+    ("Ave. Muñoz Rivera 1410, Suite 3\nSan Juan", "Ave. Muñoz Rivera 1410, Suite 3"),
+    # rosters opened by a cell code or by the person's id
+    ("B-211 Whitcombe, Darnell      1000442017   OK", "Whitcombe, Darnell"),
+    ("ID      NAME\nR55120   OKONKWO, SILAS          3-210  0   NEG", "OKONKWO, SILAS"),
+    # chat authors' log-ins, a transcriptionist after "tr:", initials before "/Name"
+    ("[04/02/2090 09:10] NURSING (lpadgett): Refill sent", "lpadgett"),
+    ("Recibido por: Yomaira (yrivera2x)  4/2/88 7:10", "yrivera2x"),
+    ("Dictated 2/2/2081  tr: qmv", "qmv"),
+    ("ROM improving. -TW/Tessa Wendt PT", "TW"),
+    # a licence by credential and state
+    ("J. Pruitt, LCSW  -- lic #LCSW-GA 4410", "LCSW-GA 4410"),
+]
+NOT_FOUND_100_103 = [
+    ("Hospital Course: uneventful; Hospital Day 3.", "Course"),
+    ("Zyrtec (cetirizine) 10 mg daily", "cetirizine"),
+    ("CXR - PA/Lateral views unremarkable", "PA"),
+    ("TRANSPLANT ON-CALL LOG (kidney)\nnext line", "kidney"),
+]
+
+
 FOUND_88_91 = [
     ("Born at 37 wk; grandma Wilhelmina Yellow Hawk helps with feeds.", "Yellow Hawk"),
     ("EMS (medic Tobiah Red Bow) found BG 74.", "Red Bow"),
@@ -320,7 +358,8 @@ NOT_FOUND_88_91 = [
     + FOUND_84_87
     + FOUND_88_91
     + FOUND_92_95
-    + FOUND_96_99,
+    + FOUND_96_99
+    + FOUND_100_103,
 )
 def test_shapes_from_the_blind_rounds_are_found(
     deid: TextDeidentifier, text: str, phi: str
@@ -337,7 +376,8 @@ def test_shapes_from_the_blind_rounds_are_found(
     + NOT_FOUND_84_87
     + NOT_FOUND_88_91
     + NOT_FOUND_92_95
-    + NOT_FOUND_96_99,
+    + NOT_FOUND_96_99
+    + NOT_FOUND_100_103,
 )
 def test_look_alikes_of_those_shapes_are_kept(
     deid: TextDeidentifier, text: str, safe: str

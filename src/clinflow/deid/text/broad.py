@@ -546,7 +546,9 @@ _YEAR_AFTER = regex.compile(
     r"\.?(?:,?[ \t]+(?:(?i:de|del)[ \t]+)?(?:\d{4}|['’]\d{2}))?(?![\p{L}\d])", regex.V0
 )
 _DAY_OR_YEAR_AFTER = regex.compile(
-    r"[ \t]+(?:(?:3[01]|[12]\d|0?[1-9])(?![\d:.])(?:,?[ \t]+\d{4})?|(?:(?i:de)[ \t]+)?\d{4})"
+    # (a full stop after the day ends a sentence: "since agosto 8. Started"; "8.5" is no day)
+    r"[ \t]+(?:(?:3[01]|[12]\d|0?[1-9])(?![\d:]|\.\d)(?:,?[ \t]+\d{4})?"
+    r"|(?:(?i:de)[ \t]+)?\d{4})"
     r"(?![\p{L}\d])",
     regex.V0,
 )
@@ -572,7 +574,24 @@ def foreign_month_dates(text: str) -> Spans:
             after = _DAY_OR_YEAR_AFTER.match(text, word.end())
             if after is not None:
                 out.append((word.start(), after.end()))
+            elif word.group().islower():
+                # a month alone, in lower case as Spanish and the others write months
+                # ("endocrino septiembre", "próximo Kt/V febrero"), not "Julio Pérez"
+                out.append(word.span())
+    out.extend(m.span() for m in _SLASHED_MONTH.finditer(text))
     return out
+
+
+# a day, a month's abbreviation and a year between slashes, as logs and Spanish-language
+# records write them, its weekday with it: "lunes 10/ene/2084", "23/nov/2085", "12/Jan/2088",
+# "15/sep/93"; and a day before a Spanish month's own abbreviation: "la recoge 1 dic"
+_SLASHED_MONTH = regex.compile(
+    r"(?:\b(?i:lunes|martes|mi[eé]rcoles|jueves|viernes|s[aá]bado|domingo|mon|tue|wed|thu|fri|"
+    r"sat|sun)[ \t]+)?(?<![\d/])(?:3[01]|[12]\d|0?[1-9])/(?i:ene|feb|mar|abr|apr|may|jun|jul|"
+    r"ago|aug|sep|sept|set|oct|nov|dic|dec|jan)/(?:\d{4}|\d{2})(?![\d/])"
+    r"|(?<![\d/.])(?:3[01]|[12]\d|0?[1-9])[ \t](?i:ene|abr|ago|dic)\b(?!\.?[ \t]*\d{1,2}\b)",
+    regex.V0,
+)
 
 
 # ----- a lower-case name before a lower-case credential -------------------------------------

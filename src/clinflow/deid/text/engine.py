@@ -395,6 +395,9 @@ class TextDeidentifier:
             Span(start, end, USERNAME, "username_from_name", 0.6)
             for start, end in derived_usernames(text, names)
             if not any(s.start <= start and end <= s.end for s in spans)
+            # (no word of a site's name that a name span took in: "Hospital Fronterizo de
+            # El Paso" makes no log-in "hospital")
+            and text[start:end].casefold() not in INSTITUTION_WORDS
         ]
         return _merge([*spans, *extra]) if extra else spans
 
@@ -552,6 +555,7 @@ _SHAPE_ONLY = frozenset(
         "dictation_initials",
         "username_underscore",
         "username_after_credential",
+        "username_in_brackets_after_author",
     }
 )
 

@@ -957,6 +957,19 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.5,
     ),
     PatternSpec(
+        # a log-in in brackets after a role or a name, as chat and message logs write their
+        # authors: "MEDICAL (kbryant): Verified ...", "Recibido por: Keysha (kmontalvo)"; a
+        # transcriptionist after "tr:" closing the line ("Dictated 11/18/2081  tr: ejw")
+        "username_in_brackets_after_author",
+        USERNAME,
+        # (a role in capitals before the colon of a chat line; a name before a date or time:
+        # not "Zyrtec (cetirizine) 10 mg")
+        r"(?m)(?<=\b[A-Z]{3,}[ \t]\()(?-i:[a-z][a-z0-9._]{4,15})(?=\):)"
+        r"|(?<=\p{Lu}\p{Ll}+[ \t]\()(?-i:[a-z][a-z0-9._]{4,15})(?=\)[ \t]+\d{1,2}[/:.]\d)"
+        r"|(?<=\btr[:.][ \t]{0,2})(?-i:[a-z]{2,4})(?=[ \t]*$)",
+        0.5,
+    ),
+    PatternSpec(
         # a line of two log-ins, the second with digits: "skim / sakim4"
         "login_pair_line",
         USERNAME,
@@ -1078,6 +1091,10 @@ PATTERNS: tuple[PatternSpec, ...] = (
         PERSON,
         r"(?m)(?<=(?:^|\s)[-–—]{1,2}[ \t]?)(?:[A-Z]{2,3}(?:/[A-Z]{2,3})?|(?:[A-Z]\.){2,3})"
         r"(?=[ \t]*$|[ \t]+/[ \t]+\p{Ll})"
+        # initials before the signer's name after a slash: "-KR/Kaylee Rindlisbacher PT",
+        # "-- mh/Hebert LPN"
+        r"|(?<=(?:^|\s)[-–—]{1,2}[ \t]?)(?!(?i:pa|ap|lat|od|os|ou|iv|po|im|sc|rn|md|and|or)/)"
+        r"(?:[A-Z]{2,3}|[a-z]{2,3})(?=/\p{Lu}\p{Ll}+[^\n/]{0,40}$)"
         # an author's and a typist's lower-case initials alone on a line: "rkd / jf"
         r"|(?m)(?<=^[ \t]*)(?!(?:and|or|yes|no|po|iv)\b)[a-z]{2,3}"
         r"(?=[ \t]?/[ \t]?[a-z]{2,3}[ \t]*$)"
@@ -1615,6 +1632,37 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.55,
     ),
     PatternSpec(
+        # a care site named in Spanish, its kind first: "Hospital Damas del Sur", "Instituto de
+        # Ojos del Caribe", "Diálisis Ponce del Mar", "LABORATORIO CLÍNICO TOLEDO", "Farmacia
+        # Yadira", "Cuidado en el Hogar Borinquen" (a Spanish particle or a Spanish head word,
+        # so not "Hospital Course")
+        "facility_spanish",
+        HOSPITAL,
+        r"\b(?:(?:Hospital|HOSPITAL)(?=[ \t]+(?:\p{Lu}[\p{L}'’.-]+[ \t]+)?(?:de|del|la|las|los|"
+        r"DE|DEL|LA|LAS|LOS)\b)|Centro|CENTRO|Cl[ií]nica|CL[IÍ]NICA|Farmacia|FARMACIA|"
+        r"Laboratorio|LABORATORIO|Di[aá]lisis|DI[AÁ]LISIS|Instituto|INSTITUTO|Patolog[ií]a|"
+        r"PATOLOG[IÍ]A|Cuidado|CUIDADO|Hogar|HOGAR|Consultorio|CONSULTORIO|Oficina[ \t]+M[eé]dica)"
+        r"(?:[ \t](?:(?:de|del|la|las|los|el|en|y|DE|DEL|LA|LAS|LOS|EL|EN|Y)[ \t])*"
+        r"\p{Lu}[\p{L}'’.-]*){1,4}",
+        0.55,
+    ),
+    PatternSpec(
+        # Puerto Rico's and Latin America's rural addresses: a road and its kilometre ("Carr.
+        # 173 Km 5.2", "Carr. 3 R-909 Km 1.4"), a barrio or sector before it, an avenue or
+        # street with its number after the name ("Ave. Dr. Susoni 45", "Ave. Las Américas
+        # 1805, Suite 202")
+        "street_spanish",
+        LOCATION,
+        r"(?:\b(?:Bo|Barrio|Sector|Urb|Urbanizaci[oó]n|Parcelas)\.?[ \t]+\p{Lu}[\p{L}'’.-]*"
+        r"(?:[ \t]+(?:de|del|la|las|los|\p{Lu}[\p{L}'’.-]*)){0,3},?[ \t]+)*"
+        r"\b(?:Carr|Carretera|PR)\.?[ \t]*(?:#[ \t]*)?\d{1,4}(?:[ \t]+R-\d{1,4})?,?[ \t]+"
+        r"(?i:km)\.?[ \t]*\d{1,3}(?:[.,]\d{1,2})?"
+        r"|\b(?:Ave|Avda|Avenida|Calle|C/)\.?[ \t]+(?:(?:de|del|la|las|los|Dr\.?|Sta?\.?)[ \t]+)*"
+        r"\p{Lu}[\p{L}'’.-]*(?:[ \t]+\p{Lu}[\p{L}'’.-]*){0,2}[ \t]+\d{1,5}(?![\d/:.-])"
+        r"(?:,[ \t]*(?:Suite|Ste|Apt|Apto|Local)\.?[ \t]*\w{1,5})?",
+        0.55,
+    ),
+    PatternSpec(
         "hospital_upper",
         HOSPITAL,
         # (not from a grammar word or verb: "SEEN AT THE CLINIC")
@@ -1634,12 +1682,15 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"(?<=\b(?!(?:DEPARTMENT|DEPT|DIVISION|SECTION|SERVICE|GENERAL|ADULT|PEDIATRIC|"
         r"PAEDIATRIC|OUTPATIENT|INPATIENT|ACADEMIC|HOSPITAL|SPECIALTY|OF)\b)[A-Z][A-Z'.-]+[ \t])"
         r"(?:INTERNAL[ \t]+MEDICINE|FAMILY[ \t]+(?:MEDICINE|PRACTICE)|PRIMARY[ \t]+CARE)|"
-        r"AMBULANCE[ \t]+SERVICES?|AMBULANCE|PATIENT[ \t]+TRANSPORT)"
+        r"AMBULANCE[ \t]+SERVICES?|AMBULANCE|PATIENT[ \t]+TRANSPORT|DIAGNOSTICS|"
+        r"RECOVERY[ \t]+(?:SERVICES|CENTER|CENTRE))"
         # the body or part it names after the head: "... HEALTH AUTHORITY", "... HOSPITAL ANNEX"
         r"(?:[ \t]+(?:ANNEX|AUTHORITY|BOARD|TRUST|SERVICES?|WING|CAMPUS|DIVISION|NETWORK|"
         # the firm's own last word: "... HEALTH SCIENCES", "... MEDICAL LABS", "... MEDICAL
         # SUPPLY", "... TRIBAL HEALTH CORPORATION"
-        r"SCIENCES|LABS?|LABORATORY|LABORATORIES|SUPPLY|CORPORATION|CORP|GROUP|ASSOCIATES))?\b",
+        r"SCIENCES|LABS?|LABORATORY|LABORATORIES|SUPPLY|CORPORATION|CORP|GROUP|ASSOCIATES|"
+        # "... HEALTH ASSOCIATION", "... RECOVERY SERVICES", "QUEST DIAGNOSTICS"
+        r"ASSOCIATION|COOPERATIVE|DIAGNOSTICS))?\b",
         0.7,
     ),
     PatternSpec(
@@ -1742,11 +1793,12 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.5,
     ),
     PatternSpec(
-        # a licence written with its state and board: "Lic NV-DO 2847", "License # TX-RN 88213"
+        # a licence written with its state and board: "Lic NV-DO 2847", "License # TX-RN 88213",
+        # "lic #LCSW-TN 7732"
         "licence_board_code",
         ID,
         r"(?<=\b(?i:lic|licen[cs]e)\.?[ \t]*(?:(?i:no\.?|number|#)[ \t]*)?:?[ \t]{0,2})"
-        r"[A-Z]{2}-[A-Z]{1,5}[ \t-]?\d{3,}(?![\w-])",
+        r"[A-Z]{2,5}-[A-Z]{1,5}[ \t-]?\d{3,}(?![\w-])",
         0.6,
     ),
     PatternSpec(
@@ -3041,10 +3093,15 @@ def names_after_room(
 # Stanley (KVH-188120) - PHQ 5": a row's number, two or three name words, then an id of five
 # digits or more after two spaces or in brackets
 _ROSTER_ROW = regex.compile(
-    r"(?m)^[ \t]*\d{1,3}[.)]?[ \t]+"
+    # (or a bed's or cell's code opening the row: "K-105 Hightower, Sterling   1000009938")
+    r"(?m)^[ \t]*(?:\d{1,3}[.)]?|[A-Z]{1,2}-?\d{1,4})[ \t]+"
     r"(?P<name>\p{L}[\p{L}'’-]+(?:,?[ \t]\p{L}[\p{L}'’-]+){1,2})"
     r"(?=[ \t]{2,}(?:MRN[ \t:#]*)?[A-Z]{0,4}-?\d{5,}(?![\w/-])"
-    r"|[ \t]\((?:MRN[ \t:#]*)?[A-Z]{0,4}-?\d{5,}\))",
+    r"|[ \t]\((?:MRN[ \t:#]*)?[A-Z]{0,4}-?\d{5,}\))"
+    # and a row opened by the person's id, the name in capitals as "FAMILY, GIVEN", then a
+    # column after two spaces: "B41172   ALVARADO, JESUS            4-101  0    NEG"
+    r"|(?m)^[ \t]*[A-Z]{0,2}\d{5,}[ \t]{2,}"
+    r"(?P<name>\p{Lu}[\p{Lu}'’-]+,[ \t]\p{Lu}[\p{Lu}'’-]+(?:[ \t]\p{Lu}\.?)?)(?=[ \t]{2,}\S)",
     regex.V0,
 )
 _ROSTER_WORD = regex.compile(r"[\p{L}'’-]+", regex.V0)
@@ -3057,6 +3114,6 @@ def names_before_row_ids(text: str, is_word: Any, is_listed_name: Any) -> list[t
     found = []
     for match in _ROSTER_ROW.finditer(text):
         words = _ROSTER_WORD.findall(match.group("name"))
-        if any(is_listed_name(w) or not is_word(w) for w in words):
+        if any(is_listed_name(w) or not is_word(w.lower()) for w in words):
             found.append(match.span("name"))
     return found
