@@ -308,11 +308,13 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # value and "on" ("PHQ-9 15 on 5/30": the score has its value already)
         "date_month_day_after_date_word",
         DATE,
-        r"(?:(?<=\b(?:LMP|LNMP|EDD|EDC|DOB|DOS|DOD|D/C|until|till|thru|through|expires?|"
-        r"exp\.?|effective|eff\.?)[ \t:]{1,3})"
+        # (the cue found first, consumed: a look-behind would be tried at every position)
         # (not the top of a range of scores: "strength 4/5 through 5/5")
-        r"(?<!\d/\d{1,2}[ \t]+\w+[ \t:]{1,3})(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9])"
-        r"|(?<=\d[ \t]+on[ \t]+)(?:1[0-2]|0?[1-9])/(?:3[01]|2\d|1[3-9]))"
+        r"(?<!\d/\d{1,2}[ \t]+)\b(?:LMP|LNMP|EDD|EDC|DOB|DOS|DOD|D/C|until|till|thru|through|"
+        r"expires?|exp\.?|effective|eff\.?)[ \t:]{1,3}"
+        r"(?P<phi>(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9]))"
+        r"(?![\d/]|\.\d|[ \t]*(?:mg|mcg|ml|units|trials?|items?|correct|of|x\b))"
+        r"|\d[ \t]+on[ \t]+(?P<phi>(?:1[0-2]|0?[1-9])/(?:3[01]|2\d|1[3-9]))"
         r"(?![\d/]|\.\d|[ \t]*(?:mg|mcg|ml|units|trials?|items?|correct|of|x\b))",
         0.55,
         regex.I,
@@ -950,10 +952,9 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # drug there is dropped: _SHAPE_ONLY)
         "username_after_credential",
         USERNAME,
-        r"(?m)(?<=\p{L}(?:,[ \t]?|[ \t])(?:MA|CMA|RMA|RN|LPN|CNA|NP|PA|PA-C|MD|DO|EMT|MLT|MLS|"
+        r"(?m)(?<=\p{L}(?:,[ \t]?|[ \t]))(?:MA|CMA|RMA|RN|LPN|CNA|NP|PA|PA-C|MD|DO|EMT|MLT|MLS|"
         r"CPhT|LICSW|LCSW|MSW|LMHC|LPC|LMFT|PsyD|PhD|CRNA|RT|RRT)"
-        r"(?:[ \t]*\((?=[a-z][a-z0-9._]{2,15}\))|[ \t]{1,3}(?=[a-z]{2,4}[ \t]*$)))"
-        r"[a-z][a-z0-9._]{1,15}",
+        r"(?:[ \t]*\((?P<phi>[a-z][a-z0-9._]{2,15})\)|[ \t]{1,3}(?P<phi>[a-z]{2,4})[ \t]*$)",
         0.5,
     ),
     PatternSpec(
@@ -964,9 +965,10 @@ PATTERNS: tuple[PatternSpec, ...] = (
         USERNAME,
         # (a role in capitals before the colon of a chat line; a name before a date or time:
         # not "Zyrtec (cetirizine) 10 mg")
-        r"(?m)(?<=\b[A-Z]{3,}[ \t]\()(?-i:[a-z][a-z0-9._]{4,15})(?=\):)"
-        r"|(?<=\p{Lu}\p{Ll}+[ \t]\()(?-i:[a-z][a-z0-9._]{4,15})(?=\)[ \t]+\d{1,2}[/:.]\d)"
-        r"|(?<=\btr[:.][ \t]{0,2})(?-i:[a-z]{2,4})(?=[ \t]*$)",
+        # (the bracket found first, consumed: no look-behind tried at every position)
+        r"(?m)\b[A-Z]{3,}[ \t]\((?P<phi>[a-z][a-z0-9._]{4,15})\):"
+        r"|\p{Lu}\p{Ll}+[ \t]\((?P<phi>[a-z][a-z0-9._]{4,15})\)(?=[ \t]+\d{1,2}[/:.]\d)"
+        r"|\btr[:.][ \t]{0,2}(?P<phi>[a-z]{2,4})(?=[ \t]*$)",
         0.5,
     ),
     PatternSpec(
@@ -1093,7 +1095,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"(?=[ \t]*$|[ \t]+/[ \t]+\p{Ll})"
         # initials before the signer's name after a slash: "-KR/Kaylee Rindlisbacher PT",
         # "-- mh/Hebert LPN"
-        r"|(?<=(?:^|\s)[-–—]{1,2}[ \t]?)(?!(?i:pa|ap|lat|od|os|ou|iv|po|im|sc|rn|md|and|or)/)"
+        r"|(?=[A-Za-z]{2,3}/\p{Lu})(?<=(?:^|\s)[-–—]{1,2}[ \t]?)"
+        r"(?!(?i:pa|ap|lat|od|os|ou|iv|po|im|sc|rn|md|and|or)/)"
         r"(?:[A-Z]{2,3}|[a-z]{2,3})(?=/\p{Lu}\p{Ll}+[^\n/]{0,40}$)"
         # an author's and a typist's lower-case initials alone on a line: "rkd / jf"
         r"|(?m)(?<=^[ \t]*)(?!(?:and|or|yes|no|po|iv)\b)[a-z]{2,3}"
@@ -1111,7 +1114,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         rf"(?m)(?<=[\p{{Ll}}\d)\]][.!][ \t]{{1,3}})(?<!^[ \t]*\d{{1,3}}[.)][ \t]{{1,3}})"
         rf"(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}(?=[ \t]*$)"
         # (after a sentence that ends in capitals too: "note: Bell's staging IIIB.\nKWN\n\n")
-        rf"|(?<=[\p{{L}}\d)][.!)][ \t]*\n[ \t]*)(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}"
+        rf"|(?=[A-Z]{{2,3}}[ \t]*(?:\n|\Z))(?<=[\p{{L}}\d)][.!)][ \t]*\n[ \t]*)"
+        rf"(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}"
         r"(?=[ \t]*(?:\n[ \t]*\n|\n?\Z))"
         rf"|(?<=\b(?i:addendum|addenda|late[ \t]entry|update)\b[^\n(]{{0,30}}\()"
         rf"(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}(?=\)[ \t]*:)"
@@ -1119,7 +1123,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # (HS)"), the one who agreed or received ("Seen & agreed SR", "AK / received FJ")
         rf"|(?m)(?<=[.!?][ \t]{{0,2}}\()(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}(?=\)[ \t]*$)"
         # ("attg addendum: agree, OBN"; "-- d/w attg OA": the attending discussed with)
-        r"|(?<=\b(?:(?i:agreed|agree|ack(?:nowledged)?|received|accepted)(?:[ \t]+by|,)?"
+        r"|(?=[A-Z]{2,3}[ \t]*$)(?<=\b(?:(?i:agreed|agree|ack(?:nowledged)?|received|accepted)"
+        r"(?:[ \t]+by|,)?"
         r"|(?i:d/w|w/|discussed[ \t]+with)[ \t]+(?i:attg|attending|fellow|senior|chief))[ \t]{1,2})"
         rf"(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}(?=[ \t]*$)"
         rf"|(?<![\w/])(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}"
@@ -1189,7 +1194,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"|(?<=(?:^|[ \t])(?:[01]\d|2[0-3])[0-5]\d(?:[ \t]+\d{1,2}/\d{1,2})?[ \t]{1,2})"
         rf"(?!{_CLOSING_CAPITALS}\b|VS\b)[A-Z]{{2}}(?=:)"
         # or after a dash: "06/06/2089 0700 - B.Q.: circuit day 3" (with full stops only)
-        r"|(?<=(?:^|[ \t])(?:[01]\d|2[0-3])[0-5]\d[ \t]*[-–—]{1,2}[ \t]*)"
+        r"|(?=[A-Z]\.[A-Z]\.)(?<=(?:^|[ \t])(?:[01]\d|2[0-3])[0-5]\d[ \t]*[-–—]{1,2}[ \t]*)"
         r"(?:[A-Z]\.){2,3}(?=[ \t]*:)",
         0.5,
     ),
