@@ -63,6 +63,10 @@ class PatternSpec:
     pattern: str
     score: float
     flags: int = 0
+    # a character class every match starts with, for patterns led by look-behinds: compiled
+    # as a look-ahead before the pattern, so the look-behinds are tried only where a match
+    # may start (the first character decides at most positions)
+    starts: str = ""
 
 
 _MONTHS_UPPER = MONTHS.upper()
@@ -945,6 +949,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"|(?<=\((?!am/pm\))(?-i:[a-z]{2,4})/)(?-i:[a-z]{2,10})(?=\))",
         0.7,
         regex.I,
+        starts=r"[A-Za-z]",
     ),
     PatternSpec(
         # a staff member's log-in after their credential, in brackets or closing the line:
@@ -1130,6 +1135,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         rf"|(?<![\w/])(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}"
         r"(?=[ \t]*/[ \t]*(?i:received|rec'd|accepted)\b)",
         0.5,
+        starts=r"[A-Z]",
     ),
     PatternSpec(
         # a lower-case signature after a dash or a slash closing the line: "- gil a.",
@@ -1153,6 +1159,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"pt|now|new|old|far|few|all|any|due|off|on|in|at|to|so|up)\b)[a-z]{2,3}"
         r"(?=,[ \t]*[A-Z]{2,5}\b)",
         0.5,
+        starts=r"\p{Ll}",
     ),
     PatternSpec(
         # a worker's initials after the step they did: "Tech work-up: KP/DS", "Analyst JC /
@@ -1175,6 +1182,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         rf"(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}(?=\)[ \t]*:)"
         rf"|(?<=\()(?!{_CLOSING_CAPITALS}\b)[A-Z]{{2,3}}(?=,[ \t]*\d{{1,2}}:\d{{2}}\))",
         0.5,
+        starts=r"[A-Za-z]",
     ),
     PatternSpec(
         # a log line's author: lower-case initials after its time at the end of the line
@@ -1197,6 +1205,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"|(?=[A-Z]\.[A-Z]\.)(?<=(?:^|[ \t])(?:[01]\d|2[0-3])[0-5]\d[ \t]*[-–—]{1,2}[ \t]*)"
         r"(?:[A-Z]\.){2,3}(?=[ \t]*:)",
         0.5,
+        starts=r"\p{L}",
     ),
     PatternSpec(
         # lower-case initials signing a line before a log-in or a name: "-- rk / rkoval2",
@@ -2287,6 +2296,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"[ \t]*(?:/|,|&|and)[ \t]*)?(?:[RL][ \t]+)?)"
         r"(?P<phi>[A-Z]{0,4}\d[A-Z0-9]{3,}(?:-\d{1,3})?)(?![\w/-])",
         0.6,
+        starts=r"[A-Z0-9]",
     ),
     PatternSpec(
         # an extension written alone: "Counselor: Ines (ext 214)", "at ext. 226" (a knee's
@@ -2630,7 +2640,16 @@ PATTERNS: tuple[PatternSpec, ...] = (
 @lru_cache(maxsize=1)
 def compiled_patterns() -> tuple[tuple[PatternSpec, Any], ...]:
     """Each spec with its compiled ``regex`` pattern (compiled once per process)."""
-    return tuple((spec, regex.compile(spec.pattern, spec.flags | regex.V0)) for spec in PATTERNS)
+    return tuple(
+        (
+            spec,
+            regex.compile(
+                f"(?={spec.starts})(?:{spec.pattern})" if spec.starts else spec.pattern,
+                spec.flags | regex.V0,
+            ),
+        )
+        for spec in PATTERNS
+    )
 
 
 def presidio_pattern_recognizers() -> list[PatternRecognizer]:
