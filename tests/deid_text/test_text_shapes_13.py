@@ -11,7 +11,9 @@ handles, two-word nicknames), blind_88-91 (Plains nations' family names), blind_
 staff role, care brands run together, roster rows, month/day after date words, log-ins after
 credentials, towns after prepositions, MD and PA as states) and blind_100-103 (Spanish
 dates and care sites, Puerto Rico's road addresses, capitals headers of care firms, rosters
-opened by a cell or an id, chat authors' log-ins). Every example
+opened by a cell or an id, chat authors' log-ins) and blind_104-107 (roads by number,
+street crossings, grid addresses, digit-by-digit phone numbers, days of the dead). Every
+example
 string here is invented for the test (none occurs in any annotated set)."""
 
 from __future__ import annotations
@@ -335,6 +337,29 @@ NOT_FOUND_100_103 = [
 ]
 
 
+_SPOKEN = "three one seven, five five five, oh one four four"
+FOUND_104_107 = [
+    ("dispatched to KY-90 westbound at mile marker 12", "KY-90"),
+    ("met the ground unit on SR-62 at the SR-18 junction", "SR-62"),
+    ("lives off FM 2210, past the feed store", "FM 2210"),
+    ("Cross streets: BRISTOL RD / TALMADGE RD", "BRISTOL RD / TALMADGE RD"),
+    ("staging at Fremont St & Maryland Pkwy", "Fremont St & Maryland Pkwy"),
+    ("moved to her son's place, N2210 Okerlund Rd, last week", "N2210 Okerlund Rd"),
+    (f"call me back at {_SPOKEN} please", _SPOKEN),
+    ("wants to be home by All Souls' Day", "All Souls' Day"),
+    ("Date of visit: 04 / 12 / 2081", "04 / 12 / 2081"),
+    ("her sister (our MRN BVMC 0041 7720) also followed", "BVMC 0041 7720"),
+    ("Odile Brandt, MS, CCRC   (obrandt)", "obrandt"),
+]
+NOT_FOUND_104_107 = [
+    ("IL-6 and CA-125 pending; Ga-68 DOTATATE scan", "IL-6"),
+    ("FL-41 tinted lenses help the migraines", "FL-41"),
+    ("pt in RM 412, CR1 after induction", "RM 412"),
+    ("SR 87 on telemetry overnight", "SR 87"),
+    ("Cr 1.2, FM 2.5 kg", "FM 2.5"),
+]
+
+
 FOUND_88_91 = [
     ("Born at 37 wk; grandma Wilhelmina Yellow Hawk helps with feeds.", "Yellow Hawk"),
     ("EMS (medic Tobiah Red Bow) found BG 74.", "Red Bow"),
@@ -359,7 +384,8 @@ NOT_FOUND_88_91 = [
     + FOUND_88_91
     + FOUND_92_95
     + FOUND_96_99
-    + FOUND_100_103,
+    + FOUND_100_103
+    + FOUND_104_107,
 )
 def test_shapes_from_the_blind_rounds_are_found(
     deid: TextDeidentifier, text: str, phi: str
@@ -377,7 +403,8 @@ def test_shapes_from_the_blind_rounds_are_found(
     + NOT_FOUND_88_91
     + NOT_FOUND_92_95
     + NOT_FOUND_96_99
-    + NOT_FOUND_100_103,
+    + NOT_FOUND_100_103
+    + NOT_FOUND_104_107,
 )
 def test_look_alikes_of_those_shapes_are_kept(
     deid: TextDeidentifier, text: str, safe: str

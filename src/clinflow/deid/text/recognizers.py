@@ -105,7 +105,10 @@ _HOLIDAY = (
     r"Ramadan|Boxing\s+Day|Kwanzaa|St\.?\s+Patrick'?s\s+Day|Canada\s+Day|Australia\s+Day|"
     r"Remembrance\s+Day|Bonfire\s+Night|Mardi\s+Gras|Juneteenth|Ash\s+Wednesday|"
     r"Palm\s+Sunday|Holi|Navratri|Lohri|Pongal|Onam|Vesak|Tết|Tet|Nowruz|Hogmanay|"
-    r"Thanksgiving\s+weekend|Easter\s+(?:weekend|Monday)|Christmas\s+(?:weekend|week))"
+    r"Thanksgiving\s+weekend|Easter\s+(?:weekend|Monday)|Christmas\s+(?:weekend|week)|"
+    # the days of the dead, as Louisiana, Mexico and the Philippines keep them
+    r"All\s+Saints'?(?:\s+Day)?|All\s+Souls'?(?:\s+Day)?|D[ií]a\s+de\s+(?:los\s+)?Muertos|"
+    r"Candlemas|Shrove\s+Tuesday|Maundy\s+Thursday)"
 )
 _STATE_ABBR = f"(?:{state_codes()})"
 # the states' names, written as the rules read them (any space between words) and, for
@@ -842,7 +845,9 @@ PATTERNS: tuple[PatternSpec, ...] = (
         MRN,
         r"\b(?:MRN|MR#|MR|Med\.?\s*Rec\.?(?:\s*(?:#|No\.?))?|Medical Record(?: Number| No\.?|"
         r" #)?|Unit\s*(?:No\.?|#|Number)|Hospital\s*(?:No\.?|#)|Hosp\s*#|Chart\s*(?:#|No\.?))"
-        r"[:#\s]{1,4}(?P<phi>[A-Z]{0,4}-?\d[\dA-Z-]{2,}(?:[ ]\d{3,}(?![\d/:.]))*)",
+        # (a site's letters and a space before the digits: "MRN ULMC 0077 5413")
+        r"[:#\s]{1,4}(?P<phi>[A-Z]{0,4}-?\d[\dA-Z-]{2,}(?:[ ]\d{3,}(?![\d/:.]))*"
+        r"|(?-i:[A-Z]{2,5})[ ]\d{3,}(?:[ ]\d{3,}(?![\d/:.]))+)",
         0.9,
         regex.I,
     ),
@@ -958,7 +963,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         "username_after_credential",
         USERNAME,
         r"(?m)(?<=\p{L}(?:,[ \t]?|[ \t]))(?:MA|CMA|RMA|RN|LPN|CNA|NP|PA|PA-C|MD|DO|EMT|MLT|MLS|"
-        r"CPhT|LICSW|LCSW|MSW|LMHC|LPC|LMFT|PsyD|PhD|CRNA|RT|RRT)"
+        r"CPhT|LICSW|LCSW|MSW|LMHC|LPC|LMFT|PsyD|PhD|CRNA|RT|RRT|CCRP|CCRC|MS)"
         r"(?:[ \t]*\((?P<phi>[a-z][a-z0-9._]{2,15})\)|[ \t]{1,3}(?P<phi>[a-z]{2,4})[ \t]*$)",
         0.5,
     ),
@@ -1781,6 +1786,59 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"|(?<=\(#)\d{3,6}(?=\))",
         0.6,
         regex.I,
+    ),
+    PatternSpec(
+        # a phone number said digit by digit, as voicemail and call transcripts write it:
+        # "six oh six, five five five, oh one nine two", "five-oh-four, five-five-five, ..."
+        "phone_spoken_digits",
+        PHONE,
+        r"(?=(?i:zero|oh|one|two|three|four|five|six|seven|eight|nine)\b)"
+        r"\b(?:(?i:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
+        r"(?:[ \t]*[,-][ \t]*|[ \t]+)){6,10}"
+        r"(?i:zero|oh|one|two|three|four|five|six|seven|eight|nine)\b",
+        0.5,
+    ),
+    PatternSpec(
+        # a road by its number: "Hwy 13", "FM 95", "Loop 287", "Rt 3 Box 212", "KY-80",
+        # "SR-87" (a state's code and a hyphen; not IL-6, CA-125, Ga-68, In-111)
+        "road_by_number",
+        LOCATION,
+        # (not "RM 412", a room; "CR1", a response; "RT 25", radiation fractions)
+        r"\b(?:(?:Hwy|HWY|Highway|HIGHWAY|Route|ROUTE|Rte|Rt|Loop|LOOP|FM|County[ \t]Road)\.?"
+        r"[ \t]?\d{1,4}[A-Z]?(?![\d/]|[.,]\d)(?:[ \t]+Box[ \t]+\d{1,5})?"
+        # a state's code and a hyphen only on the way somewhere: "to KY-80 eastbound",
+        # "SR-87 at SR-260 junction", "LA-6 W to" (not "FL-41 lenses", "MS-1" a unit)
+        r"|(?:SR|SH|US|I|KY|LA|TX|NM|AZ|NC|SC|WV|VA|OH|MN|WI|NY|NJ|FL|MO|AR|OK|NE|KS|IA|MS|AL|TN|"
+        r"UT|NV|MT|WY|WA|ND|SD|VT|NH|CT|RI)-\d{1,4}(?=[ \t]+(?i:[NSEW]B?|north|south|east|west|"
+        r"[nsew][a-z]*bound|at|near|to|and|mile|mm|exit|junction|jct)\b|[ \t]*[&/]))\b",
+        0.5,
+    ),
+    PatternSpec(
+        # a crossing of two named streets: "LINWORTH RD / SNOUFFER RD", "Las Vegas Blvd S &
+        # Reno Ave"
+        "street_crossing",
+        LOCATION,
+        r"(?=\p{Lu})\b(?:\p{Lu}[\p{L}'.-]*[ \t]){1,3}"
+        r"(?i:rd|road|st|street|ave|avenue|blvd|ln|lane|pkwy|pike|hwy|trl|way|ct)\.?"
+        r"(?:[ \t][NSEW])?[ \t]*[/&][ \t]*"
+        r"(?:\p{Lu}[\p{L}'.-]*[ \t]){1,3}"
+        r"(?i:rd|road|st|street|ave|avenue|blvd|ln|lane|pkwy|pike|hwy|trl|way|ct)\b\.?",
+        0.5,
+    ),
+    PatternSpec(
+        # a Wisconsin or Illinois grid address: "W1442 Vandenbroek Rd", "N7210 County Rd K"
+        "street_grid_number",
+        LOCATION,
+        r"\b[NSEW]\d{2,5}[ \t]+(?:\p{Lu}[\p{L}'.-]*[ \t]+){1,3}"
+        r"(?:Rd|Road|Ln|Lane|Dr|Drive|St|Street|Ave|Hwy|Trl|Ct|Way)\b(?:[ \t]+[A-Z]{1,2}\b)?",
+        0.55,
+    ),
+    PatternSpec(
+        # a form's date with spaces around its slashes: "Date in: 09 / 27 / 2078"
+        "date_spaced_slashes",
+        DATE,
+        r"\b(?:0?[1-9]|1[0-2])[ \t]/[ \t](?:0?[1-9]|[12]\d|3[01])[ \t]/[ \t](?:\d{4}|\d{2})\b",
+        0.55,
     ),
     PatternSpec(
         # an interpreter's name before their badge or id number: "Vietnamese interpreter
