@@ -12,8 +12,9 @@ staff role, care brands run together, roster rows, month/day after date words, l
 credentials, towns after prepositions, MD and PA as states) and blind_100-103 (Spanish
 dates and care sites, Puerto Rico's road addresses, capitals headers of care firms, rosters
 opened by a cell or an id, chat authors' log-ins) and blind_104-107 (roads by number,
-street crossings, grid addresses, digit-by-digit phone numbers, days of the dead). Every
-example
+street crossings, grid addresses, digit-by-digit phone numbers, days of the dead) and
+blind_108-111 (a letterhead's town and state, labelled villages and states, log-ins after a
+role or system). Every example
 string here is invented for the test (none occurs in any annotated set)."""
 
 from __future__ import annotations
@@ -360,6 +361,21 @@ NOT_FOUND_104_107 = [
 ]
 
 
+FOUND_108_111 = [
+    ("Quinault Community Health Clinic, Taholah WA\n03/02/2080", "Taholah"),
+    ("Quinault Community Health Clinic, Taholah WA\n03/02/2080", "WA"),
+    ("Home village: Tununak\nEscort: daughter", "Tununak"),
+    ("Address: 88 Ridge Rd   City: Safford   State: AZ   Zip: 85546", "AZ"),
+    ("Next refill not before 6/19 per contract.", "6/19"),
+    ("Fax sent 14:02 - OK 3 pp. Operator: tgarnica.", "tgarnica"),
+    ("Vancomycin trough 14 (Epic: RWOLCOTT2)", "RWOLCOTT2"),
+]
+NOT_FOUND_108_111 = [
+    ("Worker: none assigned yet", "none"),
+    ("State: unknown per caller", "unknown"),
+]
+
+
 FOUND_88_91 = [
     ("Born at 37 wk; grandma Wilhelmina Yellow Hawk helps with feeds.", "Yellow Hawk"),
     ("EMS (medic Tobiah Red Bow) found BG 74.", "Red Bow"),
@@ -385,7 +401,8 @@ NOT_FOUND_88_91 = [
     + FOUND_92_95
     + FOUND_96_99
     + FOUND_100_103
-    + FOUND_104_107,
+    + FOUND_104_107
+    + FOUND_108_111,
 )
 def test_shapes_from_the_blind_rounds_are_found(
     deid: TextDeidentifier, text: str, phi: str
@@ -404,7 +421,8 @@ def test_shapes_from_the_blind_rounds_are_found(
     + NOT_FOUND_92_95
     + NOT_FOUND_96_99
     + NOT_FOUND_100_103
-    + NOT_FOUND_104_107,
+    + NOT_FOUND_104_107
+    + NOT_FOUND_108_111,
 )
 def test_look_alikes_of_those_shapes_are_kept(
     deid: TextDeidentifier, text: str, safe: str

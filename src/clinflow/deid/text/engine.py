@@ -556,6 +556,7 @@ _SHAPE_ONLY = frozenset(
         "username_underscore",
         "username_after_credential",
         "username_in_brackets_after_author",
+        "username_after_role_label",
     }
 )
 

@@ -1121,7 +1121,31 @@ def place_names(text: str, tokens: list[_Token] | None = None) -> list[NameHit]:
         if match.group("town").casefold() in city_names():
             hits.append((match.start("town"), match.end("town"), "place_city", 0.55))
             hits.append((match.start("state"), match.end("state"), "place_state", 0.55))
+    # a letterhead's town and state after its care site, closing the line ("Siletz Community
+    # Health Clinic, Siletz OR", "Acadia Hospital OTP, Bangor ME"), whatever lists hold the
+    # town; a form's "State: AZ"; a village or town by its label ("Home village: Akiachak")
+    for match in _TOWN_STATE_AFTER_SITE.finditer(text):
+        hits.append((match.start("town"), match.end("town"), "place_city", 0.55))
+        hits.append((match.start("state"), match.end("state"), "place_state", 0.55))
+    for match in _LABELLED_PLACE.finditer(text):
+        source = "place_state" if match.group("state") else "place_city"
+        hits.append((*match.span("place"), source, 0.55))
     return hits
+
+
+_TOWN_STATE_AFTER_SITE = regex.compile(
+    r"(?m)\b(?:Health|Clinic|Hospital|Center|Centre|Medical|Services|OTP|Program|Pharmacy)"
+    r"(?:[ \t]\p{Lu}[\p{L}'’-]*){0,2},[ \t](?P<town>\p{Lu}\p{Ll}+(?:[ \t]\p{Lu}\p{Ll}+)?)[ \t]"
+    rf"(?P<state>{state_codes()})(?=[ \t]*$)",
+    regex.V0,
+)
+_LABELLED_PLACE = regex.compile(
+    r"\b(?:(?i:home[ \t]+)?(?i:village|hometown|town)|(?P<state>State))[ \t]*:[ \t]*"
+    r"(?P<place>(?(state)(?:"
+    + state_codes()
+    + r")\b|\p{Lu}\p{Ll}+(?:[ \t]\p{Lu}\p{Ll}+)?))",
+    regex.V0,
+)
 
 
 _MD_PA_AFTER_TOWN = regex.compile(

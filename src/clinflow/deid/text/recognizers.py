@@ -321,7 +321,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"expires?|exp\.?|effective|eff\.?)[ \t:]{1,3}"
         r"(?P<phi>(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9]))"
         r"(?![\d/]|\.\d|[ \t]*(?:mg|mcg|ml|units|trials?|items?|correct|of|x\b))"
-        r"|\d[ \t]+on[ \t]+(?P<phi>(?:1[0-2]|0?[1-9])/(?:3[01]|2\d|1[3-9]))"
+        r"|(?:\d[ \t]+on|\bbefore|\bafter|\bby|\bfor)[ \t]+"
+        r"(?P<phi>(?:1[0-2]|0?[1-9])/(?:3[01]|2\d|1[3-9]))"
         r"(?![\d/]|\.\d|[ \t]*(?:mg|mcg|ml|units|trials?|items?|correct|of|x\b))",
         0.55,
         regex.I,
@@ -979,6 +980,17 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"(?m)\b[A-Z]{3,}[ \t]\((?P<phi>[a-z][a-z0-9._]{4,15})\):"
         r"|\p{Lu}\p{Ll}+[ \t]\((?P<phi>[a-z][a-z0-9._]{4,15})\)(?=[ \t]+\d{1,2}[/:.]\d)"
         r"|\btr[:.][ \t]{0,2}(?P<phi>[a-z]{2,4})(?=[ \t]*$)",
+        0.5,
+    ),
+    PatternSpec(
+        # a log-in after the role or system that names it: "Operator: smedina", "Worker:
+        # kbeaulieu", "covering: jbaptiste (pgr 41207)", "coach acct coach.maddie",
+        # "(Epic: MDRAPER4)" (an English word there is dropped: _SHAPE_ONLY)
+        "username_after_role_label",
+        USERNAME,
+        r"\b(?i:operator|worker|covering|acct|epic)[ \t]*:?[ \t]{1,2}"
+        r"(?P<phi>[a-z][a-z0-9._]{2,19}[a-z0-9_])(?![\w@])"
+        r"|\bEpic[ \t]*:[ \t]*(?P<phi>[A-Z]{3,12}\d{0,3})\b",
         0.5,
     ),
     PatternSpec(
