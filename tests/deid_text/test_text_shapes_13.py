@@ -14,7 +14,8 @@ dates and care sites, Puerto Rico's road addresses, capitals headers of care fir
 opened by a cell or an id, chat authors' log-ins) and blind_104-107 (roads by number,
 street crossings, grid addresses, digit-by-digit phone numbers, days of the dead) and
 blind_108-111 (a letterhead's town and state, labelled villages and states, log-ins after a
-role or system). Every example
+role or system) and blind_112-115 (accounts with a bracketed qualifier, Roman-numeral months,
+numbered rural roads, rosters by date of birth). Every example
 string here is invented for the test (none occurs in any annotated set)."""
 
 from __future__ import annotations
@@ -376,6 +377,17 @@ NOT_FOUND_108_111 = [
 ]
 
 
+FOUND_112_115 = [
+    ("MRN: QRV-0044120     Acct (inpatient): B-61120077", "B-61120077"),
+    ("plan reviewed.\nrt/rtorvald", "rtorvald"),
+    ("phone interpreter (Tigrinya) Selam #77120 used", "Selam"),
+    ("fecha de nacimiento 14/XI/2061", "14/XI/2061"),
+    (" 5  Kleinsasser, Ruth       03/14/2058   R delt  PS", "Kleinsasser, Ruth"),
+    ("turn east onto gravel Rd 312 past the elevator", "Rd 312"),
+    ("Clinic: 4410 Avenue 384, Cutler", "Avenue 384"),
+]
+
+
 FOUND_88_91 = [
     ("Born at 37 wk; grandma Wilhelmina Yellow Hawk helps with feeds.", "Yellow Hawk"),
     ("EMS (medic Tobiah Red Bow) found BG 74.", "Red Bow"),
@@ -402,7 +414,8 @@ NOT_FOUND_88_91 = [
     + FOUND_96_99
     + FOUND_100_103
     + FOUND_104_107
-    + FOUND_108_111,
+    + FOUND_108_111
+    + FOUND_112_115,
 )
 def test_shapes_from_the_blind_rounds_are_found(
     deid: TextDeidentifier, text: str, phi: str

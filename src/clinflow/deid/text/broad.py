@@ -589,7 +589,10 @@ _SLASHED_MONTH = regex.compile(
     r"(?:\b(?i:lunes|martes|mi[eé]rcoles|jueves|viernes|s[aá]bado|domingo|mon|tue|wed|thu|fri|"
     r"sat|sun)[ \t]+)?(?<![\d/])(?:3[01]|[12]\d|0?[1-9])/(?i:ene|feb|mar|abr|apr|may|jun|jul|"
     r"ago|aug|sep|sept|set|oct|nov|dic|dec|jan)/(?:\d{4}|\d{2})(?![\d/])"
-    r"|(?<![\d/.])(?:3[01]|[12]\d|0?[1-9])[ \t](?i:ene|abr|ago|dic)\b(?!\.?[ \t]*\d{1,2}\b)",
+    r"|(?<![\d/.])(?:3[01]|[12]\d|0?[1-9])[ \t](?i:ene|abr|ago|dic)\b(?!\.?[ \t]*\d{1,2}\b)"
+    # the month in Roman numerals, as Mexican and European forms write it: "02/IX/2064"
+    r"|(?<![\d/])(?:3[01]|[12]\d|0?[1-9])[/.-](?:XII|XI|X|IX|VIII|VII|VI|V|IV|III|II|I)[/.-]"
+    r"(?:\d{4}|\d{2})(?![\d/])",
     regex.V0,
 )
 

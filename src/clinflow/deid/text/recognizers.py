@@ -867,8 +867,9 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"pesel|bsn|tfn|phn|hcn|ohip|ramq|emirates\s+id|iqama|cnic|nin|pps|ppsn|"
         # a phone's or radio's hardware id
         r"imei|meid|esn|iccid)"
-        # ("s/n. pq-44812", "serial numbers 2291A44")
-        r"(?:\s+(?:no\.?|nos\.?|numbers?|#|id|num))?(?:[:#\s]|(?<=[a-z/])\.){1,4}"
+        # ("s/n. pq-44812", "serial numbers 2291A44"; a qualifier in brackets: "Acct (acute):")
+        r"(?:\s+(?:no\.?|nos\.?|numbers?|#|id|num))?(?:[ \t]*\([a-z][a-z ]{1,14}\))?"
+        r"(?:[:#\s]|(?<=[a-z/])\.){1,4}"
         # "serial number is X", "serial ending in 4471", "member ID we have is X"
         r"(?:(?:(?-i:we|they)[ \t]+have[ \t]+|on[ \t]+file[ \t]+)?"
         r"(?-i:is|was|ending|ends)(?:[ \t]+in)?[ \t]{1,2})?"
@@ -991,6 +992,13 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"\b(?i:operator|worker|covering|acct|epic)[ \t]*:?[ \t]{1,2}"
         r"(?P<phi>[a-z][a-z0-9._]{2,19}[a-z0-9_])(?![\w@])"
         r"|\bEpic[ \t]*:[ \t]*(?P<phi>[A-Z]{3,12}\d{0,3})\b",
+        0.5,
+    ),
+    PatternSpec(
+        # a line signed with lower-case initials and a log-in: "cw/cwaltner"
+        "login_after_lower_initials",
+        USERNAME,
+        r"(?m)^[ \t]*[a-z]{2,3}[ \t]?/[ \t]?(?P<phi>[a-z][a-z0-9._]{4,15})[ \t]*$",
         0.5,
     ),
     PatternSpec(
@@ -1816,7 +1824,10 @@ PATTERNS: tuple[PatternSpec, ...] = (
         "road_by_number",
         LOCATION,
         # (not "RM 412", a room; "CR1", a response; "RT 25", radiation fractions)
-        r"\b(?:(?:Hwy|HWY|Highway|HIGHWAY|Route|ROUTE|Rte|Rt|Loop|LOOP|FM|County[ \t]Road)\.?"
+        # (and the numbered roads and avenues of the plains and the Central Valley: "Rd 448",
+        # "12586 Avenue 416")
+        r"\b(?:(?:Hwy|HWY|Highway|HIGHWAY|Route|ROUTE|Rte|Rt|Loop|LOOP|FM|County[ \t]Road|Rd|"
+        r"Road|(?<=\d[ \t])Avenue|(?<=\d[ \t])Ave)\.?"
         r"[ \t]?\d{1,4}[A-Z]?(?![\d/]|[.,]\d)(?:[ \t]+Box[ \t]+\d{1,5})?"
         # a state's code and a hyphen only on the way somewhere: "to KY-80 eastbound",
         # "SR-87 at SR-260 junction", "LA-6 W to" (not "FL-41 lenses", "MS-1" a unit)
@@ -1854,7 +1865,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
     ),
     PatternSpec(
         # an interpreter's name before their badge or id number: "Vietnamese interpreter
-        # (telephonic) Hue ID #44719", "Interp: Somali, in person (Faisal, agency badge SI-2290)"
+        # (telephonic) Hue ID #44719", "Interp: Somali, in person (Faisal, agency badge SI-2290)",
+        # "phone interpreter (Ukrainian) Oksana #61822"
         "interpreter_before_badge",
         PERSON,
         r"(?<=\b(?i:interp(?:reter)?)\b[^\n]{0,40}?)\b"
@@ -1862,8 +1874,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"Agency|Company|Caller|Session|Call|Medicaid|Medicare)\b|(?i:interp))"
         # (one word alone: not the last word of an agency's name, "Midwest Interpreters")
         r"(?<!\p{Lu}\p{Ll}+[ \t])\p{Lu}\p{Ll}{2,}"
-        r"(?=,?[ \t]+(?:(?i:agency)[ \t]+)?(?i:badge|ID)\b[ \t]*(?:#|no\.?|number)?[ \t]*:?"
-        r"[ \t]*[A-Z]{0,3}-?\d{3,})",
+        r"(?=,?[ \t]+(?:(?:(?i:agency)[ \t]+)?(?i:badge|ID)\b[ \t]*(?:#|no\.?|number)?[ \t]*:?"
+        r"[ \t]*|#)[A-Z]{0,3}-?\d{3,})",
         0.55,
     ),
     PatternSpec(
@@ -3190,7 +3202,9 @@ _ROSTER_ROW = regex.compile(
     # (or a bed's or cell's code opening the row: "K-105 Hightower, Sterling   1000009938")
     r"(?m)^[ \t]*(?:\d{1,3}[.)]?|[A-Z]{1,2}-?\d{1,4})[ \t]+"
     r"(?P<name>\p{L}[\p{L}'’-]+(?:,?[ \t]\p{L}[\p{L}'’-]+){1,2})"
+    # (or before a date of birth: " 4  Hofer, Elias   07/07/2060   L thigh")
     r"(?=[ \t]{2,}(?:MRN[ \t:#]*)?[A-Z]{0,4}-?\d{5,}(?![\w/-])"
+    r"|[ \t]{2,}\d{1,2}/\d{1,2}/\d{2,4}(?![\d/])"
     r"|[ \t]\((?:MRN[ \t:#]*)?[A-Z]{0,4}-?\d{5,}\))"
     # and a row opened by the person's id, the name in capitals as "FAMILY, GIVEN", then a
     # column after two spaces: "B41172   ALVARADO, JESUS            4-101  0    NEG"
