@@ -116,7 +116,24 @@ def run_unit(unit: str, cwd: Path, transcript: Transcript) -> None:
         if code:
             transcript.output.append(" ".join(expand(match["echo"], cwd)))
         return
-    _wait_for_ports_free(unit, transcript)
+    for attempt in (1, 2):
+        _wait_for_ports_free(unit, transcript)
+        returncode, stdout, stderr = _run_block(unit, cwd)
+        transcript.output += [f"$ {unit}", stdout, stderr]
+        # a lab's fixed port taken for a moment by another process on a shared test machine
+        # (seen twice in full-suite runs under three workers, nothing listening just before):
+        # the block runs again once, as a student would, and the holder goes in the transcript
+        if not (returncode and attempt == 1 and "address already in use" in stderr):
+            break
+        for port in {int(p) for p in _PORT.findall(unit)}:
+            transcript.output.append(f"[harness] port {port} taken at bind: {_holder(port)}")
+    if returncode:
+        notes = "\n".join(line for line in transcript.output if line.startswith("[harness]"))
+        raise AssertionError(f"`{unit}` exited {returncode}:\n{stdout}\n{stderr}\n{notes}")
+
+
+def _run_block(unit: str, cwd: Path) -> tuple[int, str, str]:
+    """One shell block, as a student would paste it: its exit code and output."""
     # in its own process group, its output in files: when ``bash -e`` stops before a
     # block's ``kill`` (a failed request), its background server is killed with it instead of
     # holding an output pipe open until the timeout and the lab's fixed port for later tests
@@ -139,11 +156,7 @@ def run_unit(unit: str, cwd: Path, transcript: Transcript) -> None:
             process.wait()
         out.seek(0)
         err.seek(0)
-        stdout, stderr = out.read(), err.read()
-    transcript.output += [f"$ {unit}", stdout, stderr]
-    if process.returncode:
-        notes = "\n".join(line for line in transcript.output if line.startswith("[harness]"))
-        raise AssertionError(f"`{unit}` exited {process.returncode}:\n{stdout}\n{stderr}\n{notes}")
+        return process.returncode, out.read(), err.read()
 
 
 _PORT = re.compile(r"--port (\d+)")
