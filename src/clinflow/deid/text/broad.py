@@ -482,6 +482,7 @@ _DAY_FIRST = regex.compile(
 )
 
 
+@lru_cache(maxsize=4)  # asked once per bare "a/12" of the same note: search it once
 def _us_month_day_note(text: str) -> bool:
     """The note writes month/day (a "7/15" and no "15/07"): British durations ("in 3/12",
     "next 2/7") are then no habit of its writer, and such a pair is a date."""

@@ -63,9 +63,9 @@ class PatternSpec:
     pattern: str
     score: float
     flags: int = 0
-    # a character class every match starts with, for patterns led by look-behinds: compiled
-    # as a look-ahead before the pattern, so the look-behinds are tried only where a match
-    # may start (the first character decides at most positions)
+    # what every match starts with (a character class, or a short pattern), for patterns led
+    # by look-behinds: compiled as a look-ahead before the pattern, so the look-behinds are
+    # tried only where a match may start (the first character decides at most positions)
     starts: str = ""
 
 
@@ -1877,6 +1877,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"(?=,?[ \t]+(?:(?:(?i:agency)[ \t]+)?(?i:badge|ID)\b[ \t]*(?:#|no\.?|number)?[ \t]*:?"
         r"[ \t]*|#)[A-Z]{0,3}-?\d{3,})",
         0.55,
+        # (the name and its badge found first: the look-behind for "interpreter" runs only there)
+        starts=r"\p{Lu}\p{Ll}{2,},?[ \t]+(?:(?i:agency)[ \t]+)?(?:(?i:badge|ID)\b|#)",
     ),
     PatternSpec(
         # an age past 89 in brackets after a relative's name: "Wife Carmela (91!) staying at"
