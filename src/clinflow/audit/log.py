@@ -187,6 +187,7 @@ class AuditLog:
         self._closed = False
         # SQLite writes side-index rows in batches (ADR 0110); an idle writer flushes them
         self._flush_index: Callable[[], None] | None = getattr(store, "flush_index", None)
+        self._maintain: Callable[[], None] | None = getattr(store, "maintain", None)
         self._writer = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._writer.start()
 
@@ -416,6 +417,11 @@ class AuditLog:
             self._commit_seconds = self._free_at - began
             self.commits += 1
             self.commit_seconds_total += self._commit_seconds
+            if self._maintain is not None:  # the store's housekeeping (SQLite: end a checkpoint)
+                try:  # after the callers were released, while the next batch gathers
+                    self._maintain()
+                except Exception:  # noqa: BLE001 - the writer must outlive it
+                    pass
             self._maybe_checkpoint(idle=False)
         self._maybe_checkpoint(idle=False, force=True)
 

@@ -2,8 +2,9 @@
 
 Durability: every batch is one transaction committed with ``synchronous=FULL`` in WAL mode,
 so the WAL is fsynced before ``append_batch`` returns; an acknowledged entry survives kill -9
-and power loss (ADR 0011). WAL checkpoints run in a background thread and never decide
-durability (ADR 0014). Side-index rows are written in batches, not in every commit: a search
+and power loss (ADR 0011). WAL checkpoints run in a background thread, finished between two
+commits on the writer's connection so that the WAL restarts; they never decide durability
+(ADR 0014, ADR 0130). Side-index rows are written in batches, not in every commit: a search
 covers the entries not yet indexed (ADR 0110, ``audit.index_tail``). Triggers ``RAISE(ABORT)``
 on UPDATE and DELETE of every table.
 """
@@ -52,8 +53,15 @@ PAGE_SIZE = 16384
 # automatic checkpoint is only the fallback when the WAL grows past this many bytes.
 WAL_AUTOCHECKPOINT_BYTES = 256 * 1024 * 1024
 # The background checkpoint runs once this many entry bytes were committed since the last one
-# (small commits, e.g. audited API queries, do not each add a database-file fsync).
-BACKGROUND_CHECKPOINT_BYTES = 8 * 1024 * 1024
+# (small commits, e.g. audited API queries, do not each add a database-file fsync). It races
+# the writer and never copies the frames committed meanwhile, so the writer finishes it between
+# two commits (``maintain``: a few frames and one fsync); the next commit then restarts the WAL
+# at its beginning and overwrites pages the file already has. Left to the background pass
+# alone the WAL never restarted and grew to the automatic checkpoint's 256 MiB, every commit's
+# fsync extending the file — several times the cost of an overwrite here (ADR 0130).
+BACKGROUND_CHECKPOINT_BYTES = 2 * 1024 * 1024
+# The WAL file is cut back to this size when it restarts after a larger burst.
+WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
 # Most rows per multi-row INSERT (9 columns x 2,048 = 18,432 bound parameters, under SQLite's
 # limit of 32,766); a power of two (``_chunks``).
 ROWS_PER_INSERT = 2048
@@ -171,6 +179,7 @@ class SqliteStore:
         self._write_lock = threading.Lock()
         self._checkpointer: threading.Thread | None = None
         self._wal_frames = threading.Event()  # set every BACKGROUND_CHECKPOINT_BYTES committed
+        self._finish_checkpoint = False  # a background pass ended: the writer finishes it
         self._stopping = False
         self._bytes_since_checkpoint = 0
         self._pending = PendingRows()  # index rows of committed entries, not yet written
@@ -192,6 +201,7 @@ class SqliteStore:
             page_size = int(self._write.execute("PRAGMA page_size").fetchone()[0])
             pages = WAL_AUTOCHECKPOINT_BYTES // page_size
             self._write.execute(f"PRAGMA wal_autocheckpoint={pages}")
+            self._write.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT_BYTES}")
             # Index inserts need their upper pages cached once the log is large: 64 MiB of
             # page cache for the writer.
             self._write.execute("PRAGMA cache_size=-65536")
@@ -251,6 +261,8 @@ class SqliteStore:
         batch (or this one) once enough are unindexed (ADR 0110)."""
         with self._write_lock:
             conn = self._write
+            if self._finish_checkpoint:  # nobody called maintain() since the pass ended
+                self._checkpoint_rest(conn)
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 row = conn.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_entries")
@@ -279,6 +291,24 @@ class SqliteStore:
                     self._checkpointer.start()
                 self._wal_frames.set()
         return start
+
+    def maintain(self) -> None:
+        """Between two commits (the AuditLog writer calls it once a batch's callers are
+        released): finish an ended background checkpoint pass, so the next commit restarts
+        the WAL. ``append_batch`` does it before its next commit when nobody called this."""
+        if self._finish_checkpoint:
+            with self._write_lock:
+                if self._finish_checkpoint:
+                    self._checkpoint_rest(self._write)
+
+    def _checkpoint_rest(self, conn: sqlite3.Connection) -> None:
+        """Copy the frames committed since the background pass (PASSIVE: never waits for a
+        reader); a busy or failed one waits for the next pass."""
+        self._finish_checkpoint = False
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error:
+            pass
 
     def _index_due(self, conn: sqlite3.Connection, start: int, adding: int) -> bool:
         """Whether this commit writes the side index: enough entries unindexed (this
@@ -355,6 +385,7 @@ class SqliteStore:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 except sqlite3.Error:
                     continue
+                self._finish_checkpoint = True
         finally:
             conn.close()
 
