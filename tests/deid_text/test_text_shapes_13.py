@@ -15,7 +15,10 @@ opened by a cell or an id, chat authors' log-ins) and blind_104-107 (roads by nu
 street crossings, grid addresses, digit-by-digit phone numbers, days of the dead) and
 blind_108-111 (a letterhead's town and state, labelled villages and states, log-ins after a
 role or system) and blind_112-115 (accounts with a bracketed qualifier, Roman-numeral months,
-numbered rural roads, rosters by date of birth). Every example
+numbered rural roads, rosters by date of birth) and blind_116-119 (VistA's LAST,FIRST names
+and dates, VA and Windows-domain log-ins, bracketed area codes, bleeps after a grade,
+numbers spoken after their label or after "ending", lower-case names after "doctor"). Every
+example
 string here is invented for the test (none occurs in any annotated set)."""
 
 from __future__ import annotations
@@ -387,6 +390,37 @@ FOUND_112_115 = [
     ("Clinic: 4410 Avenue 384, Cutler", "Avenue 384"),
 ]
 
+FOUND_116_119 = [
+    ("SIGNED   03/09/81 14:20   TRESSLER,GIDEON      TRESSLER,GIDEON", "TRESSLER,GIDEON"),
+    ("ABERNETHY,LOIS K  DOB MAR 9,2041  AGE 52", "ABERNETHY,LOIS K"),
+    ("ABERNETHY,LOIS K  DOB MAR 9,2041  AGE 52", "MAR 9,2041"),
+    ("Appt made by clerk VHAPUGWESTLJ for 3/2.", "VHAPUGWESTLJ"),
+    ("Printed 02-Mar-2081 by LOTHIAN\\rquigley", "LOTHIAN\\rquigley"),
+    ("Hb 71 phoned to ward at 0415 by bms_dlt, read back.", "bms_dlt"),
+    ("Audio: device hh-clin-07; clinician login pvarga", "pvarga"),
+    ("Reception (03) 9555 0127 or after hours (03) 9555 0128.", "(03) 9555 0127"),
+    ("Surgery direct line 01632 960 5511.", "01632 960 5511"),
+    ("Seen by Okonjo FY2 #3318 - happy with plan", "3318"),
+    ("Cover tonight: SHO 6641, Reg 6690", "6641"),
+    ("date of birth nine twenty two sixty one, lives alone", "nine twenty two sixty one"),
+    ("end of dictation job number four one seven seven three", "four one seven seven three"),
+    ("Identity checked: MRN ending 8820 and date of birth.", "8820"),
+    ("films reviewed and discussed with doctor quennell period", "quennell"),
+    ("Accession [UID]: HE 1207 41   Collected: JUL 2, 2081", "HE 1207 41"),
+    ("Reviewer: Ines Carvalho-Reyes, MD   Lic NM R2290", "R2290"),
+    ("Claimant: Pruett, Amos   C-file: C 31 207 118", "C 31 207 118"),
+    ("discussed with Dr Oyelowo (5127), for CTPA", "5127"),
+    ("Keats     4    TREMAYNE Olive 81F  H7720194  #NOF", "Keats"),
+    ("Keats     4    TREMAYNE Olive 81F  H7720194  #NOF", "TREMAYNE Olive"),
+]
+NOT_FOUND_116_119 = [
+    ("Labs: CBC,BMP,LFT and HGB,HCT pending; PT,INR in am", "HGB,HCT"),
+    ("Paid by card ending 3391 at the desk.", "3391"),
+    ("Reviewed by SHO 2230 last night, reg to see.", "2230"),
+    ("the doctor said to rest; doctor will call", "said"),
+    ("Total     4    BEDS open 12M ago", "Total"),
+]
+
 
 FOUND_88_91 = [
     ("Born at 37 wk; grandma Wilhelmina Yellow Hawk helps with feeds.", "Yellow Hawk"),
@@ -415,7 +449,8 @@ NOT_FOUND_88_91 = [
     + FOUND_100_103
     + FOUND_104_107
     + FOUND_108_111
-    + FOUND_112_115,
+    + FOUND_112_115
+    + FOUND_116_119,
 )
 def test_shapes_from_the_blind_rounds_are_found(
     deid: TextDeidentifier, text: str, phi: str
@@ -435,7 +470,8 @@ def test_shapes_from_the_blind_rounds_are_found(
     + NOT_FOUND_96_99
     + NOT_FOUND_100_103
     + NOT_FOUND_104_107
-    + NOT_FOUND_108_111,
+    + NOT_FOUND_108_111
+    + NOT_FOUND_116_119,
 )
 def test_look_alikes_of_those_shapes_are_kept(
     deid: TextDeidentifier, text: str, safe: str

@@ -67,11 +67,14 @@ from clinflow.deid.text.known import (
 )
 from clinflow.deid.text.layouts import (
     address_lines,
+    bed_board_rows,
+    comma_joined_names,
     comma_name_cells,
     delimited_name_cells,
     hl7_fields,
 )
 from clinflow.deid.text.lexicon import (
+    all_person_names,
     anglo_given_names,
     is_english_word,
     is_name,
@@ -1540,6 +1543,11 @@ _NAME_SLOT_RULES: tuple[_TextRule, ...] = (
     (lowercase_names_before_credentials, PERSON, "names_lowercase_credential", 0.5),
 )
 
+def _listed_name(word: str) -> bool:
+    """``word`` (any case) is in the name lists of the name locales (given or family)."""
+    return word.casefold() in all_person_names()
+
+
 _LAYOUT_RULES: tuple[_TextRule, ...] = (
     # run under the policy's patterns switch
     (lambda t: logins_at_line_end(t, is_vocabulary), USERNAME, "username_line_end", 0.5),
@@ -1548,6 +1556,13 @@ _LAYOUT_RULES: tuple[_TextRule, ...] = (
     (towns_before_postcodes, LOCATION, "town_before_postcode", 0.55),
     (address_lines, LOCATION, "address_structure", 0.55),
     (hl7_fields, None, "hl7_field", 0.7),  # each hit names its own entity
+    (bed_board_rows, None, "bed_board_row", 0.6),  # (ward and patient)
+    (
+        lambda t: comma_joined_names(t, _listed_name, is_vocabulary),
+        PERSON,
+        "names_comma_joined",
+        0.6,
+    ),
     (foreign_month_dates, DATE, "date_month_any_language", 0.65),
     (
         lambda t: places_by_agency_or_plate(t, is_vocabulary),

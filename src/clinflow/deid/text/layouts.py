@@ -303,3 +303,61 @@ def address_lines(text: str) -> list[tuple[int, int]]:
             spans.append((start, offset + len(head)))
         offset += len(line) + 1
     return spans
+
+
+# ----- a name as VistA and other hospital systems print it: LAST,FIRST M ------------------
+_COMMA_JOINED_NAME = regex.compile(
+    r"(?<![\p{L}\d,'’-])\p{Lu}[\p{Lu}'’-]+(?:[ ]\p{Lu}[\p{Lu}'’-]+)?,"
+    r"(?P<given>\p{Lu}[\p{Lu}'’-]+)(?:[ ]\p{Lu}(?:[\p{Lu}'’-]+|\.)?)?"
+    r"(?![\p{L}\d'’-]|,\p{Lu}|[ ]\p{Lu}{2,},)",
+    regex.V0,
+)
+
+
+_VOWEL = regex.compile(r"[AEIOUY]", regex.V0)
+
+
+def comma_joined_names(
+    text: str, is_listed: Callable[[str], bool], is_vocabulary: Callable[[str], bool]
+) -> list[tuple[int, int]]:
+    """Names in capitals with no space after the comma, as VistA prints patients, providers
+    and signers ("PARHAM,CHESTER", "MCALESTER,JUNE L", "OYELARAN-PIKE,TOBI"): a part is a
+    listed name, or the family name is no word of the vocabulary and both parts read as words
+    (a vowel, five letters and four). A list of tests or codes ("BUN,CREAT", "PT,INR,PTT",
+    "HGB,HCT", "TYLENOL,MOTRIN") is not a name."""
+    if "," not in text:
+        return []
+    found = []
+    for m in _COMMA_JOINED_NAME.finditer(text):
+        surname, given = m.group().split(",", 1)[0], m.group("given")
+        parts = surname.replace("-", " ").split()
+        if len(given) < 3:
+            continue
+        if any(is_listed(p) for p in [*parts, given]) or (
+            not is_vocabulary(parts[0])
+            and len(parts[0]) >= 5
+            and len(given) >= 4
+            and _VOWEL.search(parts[0]) is not None
+            and _VOWEL.search(given) is not None
+        ):
+            found.append(m.span())
+    return found
+
+
+# ----- a ward handover board's rows: ward, bed, the patient's name and age/sex -------------
+_BED_BOARD_ROW = regex.compile(
+    r"(?m)^(?P<ward>\p{Lu}\p{Ll}{2,}(?:[ ]\p{Lu}\p{Ll}+)?)[ \t]{2,}\d{1,2}[A-Z]?[ \t]{2,}"
+    r"(?P<name>\p{Lu}[\p{Lu}'’-]+,?(?:[ \t]\p{Lu}[\p{L}'’-]+){1,2})[ \t]+\d{1,3}[ \t]?[MF]\b",
+    regex.V0,
+)
+
+
+def bed_board_rows(text: str) -> list[tuple[int, int, str]]:
+    """A handover board's rows as UK and Australian wards print them: the ward's name, its
+    bed, then the patient as SURNAME Given and age/sex ("Cavell    3    NUTTALL, Gordon
+    67M ..."): the ward is a care site, the name a person."""
+    hits: list[tuple[int, int, str]] = []
+    for m in _BED_BOARD_ROW.finditer(text):
+        hits.append((*m.span("ward"), HOSPITAL))
+        hits.append((*m.span("name"), PERSON))
+    return hits

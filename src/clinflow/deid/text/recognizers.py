@@ -82,6 +82,13 @@ _ORDINAL_WORD = (
     r"eighteenth|nineteenth|twentieth|thirtieth)"
 )
 _SPOKEN_DIGIT = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
+# a number said in words, up to ninety-nine ("oh", "twelve", "fifty-five", "seventy nine")
+_NUMBER_WORD = (
+    r"(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[ \t-](?:one|two|three|four|"
+    r"five|six|seven|eight|nine)(?![\p{L}]))?|zero|oh|one|two|three|four|five|six|seven|eight|"
+    r"nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen)"
+    r"(?![\p{L}])"
+)
 # a 24-hour time after a month and day ("11/17 0300"), no decimal or code: no score has one
 TIME_AFTER_DATE = r"[ \t]{1,2}(?:[01]\d|2[0-3])[0-5]\d(?![\d/:%-]|\.\d)"
 _DATE_CUE = r"(?:on|since|from|until|till|to|through|thru|by|before|after|dated|of|DOS|DOB|date)"
@@ -464,6 +471,14 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.5,
     ),
     PatternSpec(
+        # a month, day and year with no space after the comma, as VistA prints dates of
+        # birth and lab dates: "FEB 2,2030", "Jan 14,2081"
+        "date_month_day_comma_year",
+        DATE,
+        rf"\b{_MONTH_ANY}\.?[ \t]\d{{1,2}},\d{{4}}(?!\d)",
+        0.65,
+    ),
+    PatternSpec(
         # a weekday written with a date is part of it: "Sun 30 Nov", "Wed 26th",
         # "Thursday 11/20/2025", "Tue, 3rd June"
         "date_weekday",
@@ -715,7 +730,53 @@ PATTERNS: tuple[PatternSpec, ...] = (
         "phone_uk_national",
         PHONE,
         r"(?<![\d+/.:-])0(?:\d{4}[ \t]\d{3}[ \t]\d{3,4}|\d{3}[ \t]\d{3}[ \t]\d{4}|"
-        r"\d{2}[ \t]\d{4}[ \t]\d{4}|\d{4}[ \t]\d{6}|\d{3}[ \t]\d{7})(?![\d/.:-]|[ \t]\d)",
+        r"\d{2}[ \t]\d{4}[ \t]\d{4}|\d{4}[ \t]\d{6}|\d{3}[ \t]\d{7})(?![\d/:-]|\.\d|[ \t]\d)",
+        0.6,
+    ),
+    PatternSpec(
+        # an area code in brackets, as Australia, New Zealand, the UK and Ireland write their
+        # landlines: "(02) 4921 0188", "(03) 9555 0123", "(01632) 960412", "(021) 555 0190"
+        "phone_bracketed_area_code",
+        PHONE,
+        r"\(0\d{1,4}\)[ \t]?\d{3,4}[ \t-]?\d{3,4}(?![\d/:-]|\.\d)"
+        r"(?:[ \t]*(?:x|ext\.?)[ \t]*\d{1,5}(?!\d))?",
+        0.65,
+        starts=r"\(",
+    ),
+    PatternSpec(
+        # a doctor's bleep in brackets after the name: "D/w med reg Dr Adebayo (4402)" (not a
+        # year: "(2071)")
+        "bleep_after_titled_name",
+        PHONE,
+        r"\b(?:Dr|Sr|Sister)\.?[ \t]+\p{Lu}[\p{L}'’-]+[ \t]"
+        r"\((?P<phi>(?!19|20)\d{4}|\d{1,2}-\d{3,4})\)",
+        0.6,
+    ),
+    PatternSpec(
+        # a specimen's accession number after its label, as lab systems print it: "Accession
+        # [UID]: CH 0411 22", "Acc #: SP-71-04412"
+        "accession_after_label",
+        ID,
+        r"\b(?i:accession|acc)\b\.?(?:[ \t]*(?:\[UID\]|#|(?i:no|number|num)\.?))?[ \t]*:?[ \t]*"
+        r"(?P<phi>[A-Z]{1,4}[ \t-]?\d{2,6}(?:[ \t-]\d{1,6}){0,2})(?![\w-])",
+        0.6,
+    ),
+    PatternSpec(
+        # a VA claim file number: "C-file: C 28 119 604", "C-file # 28119604"
+        "va_claim_file",
+        ID,
+        r"\bC-?file\b[ \t]*(?:#|(?i:no|number)\.?)?[ \t]*:?[ \t]*"
+        r"(?P<phi>(?:C[ \t]?)?\d{2}[ \t]?\d{3}[ \t]?\d{3,4})(?!\d)",
+        0.6,
+    ),
+    PatternSpec(
+        # a junior doctor's bleep after their grade, as UK and Australian notes sign:
+        # "Mbatha FY1 #2213", "Jas Kaur, CT1, #6612", "Bleep holder SHO 5520, Reg 5501"; without
+        # "#" the four digits must not read as a 24-hour time ("seen by SHO 2300")
+        "bleep_after_grade",
+        PHONE,
+        r"\b(?:FY[12]|CT[1-3]|ST[1-8]|SHO|SpR|StR|Reg|HMO|RMO|JHO|JMO)\b,?[ \t]{1,2}"
+        r"(?:#[ \t]?(?P<phi>\d{4})|(?P<phi>(?![01]\d[0-5]\d|2[0-3][0-5]\d)\d{4}))(?![\d/:.]|,\d)",
         0.6,
     ),
     PatternSpec(
@@ -726,6 +787,45 @@ PATTERNS: tuple[PatternSpec, ...] = (
         ID,
         rf"(?<![\p{{L}}\d])(?:[a-z][ \t]){{0,3}}{_SPOKEN_DIGIT}(?:[ \t]+{_SPOKEN_DIGIT}){{5,}}"
         r"(?![\p{L}\d])",
+        0.6,
+        regex.I,
+    ),
+    PatternSpec(
+        # a date of birth or a note's date spoken as numbers (speech recognition): "date of
+        # birth four fourteen seventy nine", "Date oh three slash one one slash eighty five",
+        # "Twelve, two, fifty-five" after "date of birth?"
+        "spoken_date_after_label",
+        DATE,
+        r"(?<=\b(?:date[ \t]+of[ \t]+birth|d\.?o\.?b\.?|birth[ \t]?date|born(?:[ \t]+on)?|date)"
+        r"[ \t]*[:,.?]?[ \t]*(?:[\p{L}'’.]+[ \t]+[\p{L}'’.]+\.[ \t]+)?)"
+        rf"{_NUMBER_WORD}(?:(?:[ \t]+|,[ \t]*|[ \t]+(?:slash|dash)[ \t]+){_NUMBER_WORD}){{2,8}}"
+        r"(?![\p{L}\d])",
+        0.6,
+        regex.I,
+    ),
+    PatternSpec(
+        # a number spoken digit by digit after its label, four digits or more: "job number
+        # eight eight four one two", "group number four four zero one", "reference number u r
+        # dash nine five dash zero zero eight eight one", "m r n s c six six two"
+        "spoken_digits_after_label",
+        ID,
+        r"(?<=\b(?:number|no|mrn|m[ \t]r[ \t]n|id|reference|ref|account|acct|group|member|"
+        r"policy|job|record|chart)[ \t]*[:#]?[ \t]*)"
+        rf"(?:[a-z][ \t]){{0,4}}(?:dash[ \t]+)?{_SPOKEN_DIGIT}"
+        rf"(?:(?:[ \t]+dash)?[ \t]+{_SPOKEN_DIGIT}){{3,}}(?![\p{{L}}\d])",
+        0.6,
+        regex.I,
+    ),
+    PatternSpec(
+        # the last digits of a record or phone number, said or written after "ending": "MRN
+        # ending 4471", "the number ending oh one five six" (not a payment card's: "card ending
+        # 4417" identifies no one)
+        "digits_after_ending",
+        ID,
+        r"(?<=\b(?:mrn|mr|number|no\.?|phone|mobile|cell|id|ssn|social|chart|record|nhs|chi)[ \t]+"
+        r"ending(?:[ \t]+in)?[ \t]*:?[ \t]*)"
+        rf"(?:\d{{3,6}}(?![\d/:]|\.\d)"
+        rf"|{_SPOKEN_DIGIT}(?:[ \t]+{_SPOKEN_DIGIT}){{2,5}}(?![\p{{L}}\d]))",
         0.6,
         regex.I,
     ),
@@ -764,6 +864,21 @@ PATTERNS: tuple[PatternSpec, ...] = (
         regex.I,
     ),
     PatternSpec("pager_prefixed", PHONE, r"\b[pPxX](?:\d{1,2}-)?\d{4,5}\b", 0.6),
+    PatternSpec(
+        # a log-in written with its Windows domain: "TAYSIDE\\kmcphee", "NHSGG\\J.Ross2"
+        "username_with_domain",
+        USERNAME,
+        r"\b[A-Z][A-Z0-9-]{1,14}\\[A-Za-z][\w.-]{1,30}[A-Za-z0-9]",
+        0.7,
+    ),
+    PatternSpec(
+        # a VA network log-in: "VHA", the station's three letters, then letters of the name
+        # ("VHAALBARCHUB", "VHASHVODUYAK"), as VistA prints who signed or scheduled
+        "username_vha_network",
+        USERNAME,
+        r"\bVHA[A-Z]{3}[A-Z]{3,12}\b",
+        0.7,
+    ),
     # (the last label starts with a letter: "0.75V@0.4ms" is a pacing threshold)
     PatternSpec("email", EMAIL, r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z][\w-]*", 0.95),
     PatternSpec("url", URL, r"\bhttps?://[^\s<>\"')]+|\bwww\.[^\s<>\"')]+", 0.9, regex.I),
@@ -1334,6 +1449,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"\b(?i:licen[cs]e|lic|reg|registration|cert|certificate|certification|NMC[ \t]+PIN|"
         r"permit)\b"
         r"\.?(?:[ \t]*(?i:no|number|num|#)\.?)?(?:[ \t]+(?i:for)[ \t]+\p{Ll}+)?[ \t]*[:#]?[ \t]*"
+        # (the issuing state first: "Lic TX Q4471")
+        r"(?:[A-Z]{2}[ \t]+(?=[A-Z]{1,3}\d))?"
         r"(?P<phi>(?=(?:[A-Z/ -]{0,8}\d){3})(?:[A-Z]{1,6}(?:[ /-]|(?=\d)))?(?:[A-Z]{1,3}/)?"
         r"\d[\dA-Z]*(?:[/-][\dA-Z]+)*(?:[ ]\d{3,}(?:-\d+)*)?)(?![\w/-])",
         0.6,
@@ -3036,13 +3153,14 @@ _LOWER_RELATION = regex.compile(
 )
 
 
-# staff named by role in quick notes: "nm supervisor odile aware", "case mgr rhea",
+# staff named by role in quick notes and speech recognition: "nm supervisor odile aware",
+# "case mgr rhea", "result called to doctor sade",
 # "intake jem at 555-...", and a name before its role in parentheses: "w/ priya (psych np)"
 _LOWER_ROLE = regex.compile(
     r"\b(?:supervisor|charge(?:[ \t]+(?:rn|nurse))?|case[ \t]+(?:mgr|manager)|sw|"
     r"social[ \t]+worker|intake|scheduler|coordinator|chaplain|interpreter|sitter|cna|pca|"
     r"tech|rt|np|pa|fellow|resident|attending|hospitalist|nurse|pharmacist|dietitian|"
-    r"therapist|aide|clerk|secretary|unit[ \t]+clerk|ot|ota|dn|hca|slt|physio)[ \t]+"
+    r"therapist|aide|clerk|secretary|unit[ \t]+clerk|ot|ota|dn|hca|slt|physio|doctor|dr\.?)[ \t]+"
     r"(?P<name>[a-z][a-z'’-]{2,}(?:[ \t]+[a-z][a-z'’-]{2,})?)\b"
     r"|(?<![\w.'’-])(?P<name>[a-z][a-z'’-]{2,})[ \t]+\((?:[a-z]+[ \t]){0,2}(?:np|rn|md|pa|"
     r"pa-c|sw|rt|cna|lpn|pharmd|resident|attending|fellow|charge|nurse|therapist|"
@@ -3057,7 +3175,9 @@ def lowercase_relatives(text: str, is_word: Any) -> list[tuple[int, int]]:
     word is not ordinary English or clinical vocabulary ("son called", "wife passed")."""
     found = []
     for pattern in (_LOWER_RELATION, _LOWER_ROLE):
-        for m in pattern.finditer(text):
+        # (overlapped: a role word taken for a name must not hide the next role's name:
+        # "primary doctor comma doctor knox")
+        for m in pattern.finditer(text, overlapped=True):
             name = m.group("name")
             first = name.split()[0]
             if not name.islower() or is_word(first):
@@ -3118,7 +3238,14 @@ _HANDLE_SHAPES = regex.compile(
     # who did it, by log-in, before a time or a date, or ending the line or the sentence:
     # "closed by rvlloyd 03:09", "read back by kbaptist. Read-back done."
     r"|(?<=\bby[ \t]{1,2})(?P<login>[a-z][a-z0-9._]{4,15})"
-    r"(?=[ \t]{1,2}[\dO]\d?[:/]|\.?[ \t]*$|\.[ \t]+\p{Lu})",
+    r"(?=[ \t]{1,2}[\dO]\d?[:/]|\.?[ \t]*$|\.[ \t]+\p{Lu})"
+    # a log-in with an underscore or a digit after "by" wherever it stands: "called to RN at
+    # 0640 by lab_kmh, read back"
+    r"|(?<=\bby[ \t]{1,2})(?P<login>(?=[a-z0-9.]*[_\d])[a-z][a-z0-9._]{1,15}[a-z0-9])(?![\w.'’-])"
+    # after its label: "clinician login nsaldana", "Editor: tk_obi", "recorder kps-amb-03",
+    # "User ID: mokafor"
+    r"|(?<=\b(?i:log-?in|logon|user[ \t]?name|user[ \t]?id|userid|editor|recorder)[ \t]*[:=]?"
+    r"[ \t]{0,2})(?P<login>[a-z][a-z0-9._-]{2,24}[a-z0-9])(?![\w.'’-]|-\w)",
     regex.M,
 )
 
