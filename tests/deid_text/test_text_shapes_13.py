@@ -17,8 +17,10 @@ blind_108-111 (a letterhead's town and state, labelled villages and states, log-
 role or system) and blind_112-115 (accounts with a bracketed qualifier, Roman-numeral months,
 numbered rural roads, rosters by date of birth) and blind_116-119 (VistA's LAST,FIRST names
 and dates, VA and Windows-domain log-ins, bracketed area codes, bleeps after a grade,
-numbers spoken after their label or after "ending", lower-case names after "doctor"). Every
-example
+numbers spoken after their label or after "ending", lower-case names after "doctor") and
+blind_120-123 (French care sites with an adjective or "de l'", care sites by level, province
+codes in addresses, states with their word, object identifiers, registrations with their
+council, ambulance vehicle numbers, capitals log-ins after "by"). Every example
 string here is invented for the test (none occurs in any annotated set)."""
 
 from __future__ import annotations
@@ -413,12 +415,29 @@ FOUND_116_119 = [
     ("Keats     4    TREMAYNE Olive 81F  H7720194  #NOF", "Keats"),
     ("Keats     4    TREMAYNE Olive 81F  H7720194  #NOF", "TREMAYNE Olive"),
 ]
+FOUND_120_123 = [
+    ("Transfert vers CHU de l'Anse-aux-Pins pour IRM", "CHU de l'Anse-aux-Pins"),
+    ("Hôpital général de Val-Brûlé - Urgence", "Hôpital général de Val-Brûlé"),
+    ("ANC at Mbarara Kanyaruguru HC III, next visit", "Mbarara Kanyaruguru HC III"),
+    ("transferred out to Ogbomosho-Ikoyi PHC on 3/2", "Ogbomosho-Ikoyi PHC"),
+    ("1220, rue Laviolette, Joliette (QC) J6E 4Z2", "QC"),
+    ("Antigonish Valley Clinic, Antigonish NS\nPatient:", "NS"),
+    ("Plot 9, Oke-Ado Road, Ibadan, Oyo State", "Oyo State"),
+    ("Series UID 1.2.840.99917.7.12.558190 loaded", "1.2.840.99917.7.12.558190"),
+    ("signed Dr Adeyemi, MDCN 44120", "MDCN 44120"),
+    ("ACR #: 2091-4410   Vehicle: 3318", "3318"),
+    ("Result amended by QVANTERPOOL after recollection.", "QVANTERPOOL"),
+    ("Drawn 0505 by OR4_TKALMAN, received 0530", "OR4_TKALMAN"),
+]
 NOT_FOUND_116_119 = [
     ("Labs: CBC,BMP,LFT and HGB,HCT pending; PT,INR in am", "HGB,HCT"),
     ("Paid by card ending 3391 at the desk.", "3391"),
     ("Reviewed by SHO 2230 last night, reg to see.", "2230"),
     ("the doctor said to rest; doctor will call", "said"),
     ("Total     4    BEDS open 12M ago", "Total"),
+    ("Reviewed BY PHARMACY and by NURSING per policy.", "PHARMACY"),
+    ("Penn State study enrolment discussed.", "Penn State"),
+    ("software 2.4.1 on the pump; GCS 15", "2.4.1"),
 ]
 
 
@@ -450,7 +469,8 @@ NOT_FOUND_88_91 = [
     + FOUND_104_107
     + FOUND_108_111
     + FOUND_112_115
-    + FOUND_116_119,
+    + FOUND_116_119
+    + FOUND_120_123,
 )
 def test_shapes_from_the_blind_rounds_are_found(
     deid: TextDeidentifier, text: str, phi: str

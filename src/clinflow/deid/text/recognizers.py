@@ -744,6 +744,61 @@ PATTERNS: tuple[PatternSpec, ...] = (
         starts=r"\(",
     ),
     PatternSpec(
+        # a care site named by its level or kind after its place, as African and Canadian
+        # health systems write them: "Wampeewo Hill HC IV", "Gulu Road HC III", "Dakpemyili
+        # CHPS", "Ekorinim PHC", "Kadel East CHU", "Escarpment Region CCAC" (not CDC or CHC:
+        # "Provided CDC guidance")
+        "care_site_by_level",
+        HOSPITAL,
+        r"\b(?:\p{Lu}[\p{L}'’-]+[ \t]){1,3}(?:HC[ \t](?:IV|III|II)\b|"
+        r"CHPS|PHC|CHU|CCAC|LHIN|Dispensary|Health[ \t]Post)\b",
+        0.6,
+        starts=r"\p{Lu}",
+    ),
+    PatternSpec(
+        # a Canadian province's code in an address: before a postal code ("Montréal (QC) H2G
+        # 2W1", "Waterloo ON N2L 1T1"), or closing a line after a town ("Halifax NS")
+        "province_code_in_address",
+        LOCATION,
+        r"(?<=\p{Ll}[ \t,]{1,2}\(?)(?:AB|BC|MB|NB|NL|NS|NT|NU|ON|PE|QC|SK|YT)(?=\)?[ \t]{1,3}"
+        r"[A-Z]\d[A-Z][ \t]?\d[A-Z]\d\b)"
+        # (a line's end only after a capitalised town: "1L NS", "r/o PE" are fluids and clots)
+        r"|(?<=\b\p{Lu}\p{Ll}+,?[ \t]\(?)(?:NB|NL|NS|QC|SK|MB)(?=\)?[ \t]*(?:\n|$))",
+        0.6,
+        regex.M,
+    ),
+    PatternSpec(
+        # a state written with its word, as Nigerian addresses do: ", Lagos State", ", Ogun
+        # State" (after a comma: "Penn State" alone is a university)
+        "state_with_its_word",
+        LOCATION,
+        r"(?<=,[ \t])\p{Lu}\p{Ll}+(?:[ -]\p{Lu}\p{Ll}+)?[ \t]State\b",
+        0.55,
+    ),
+    PatternSpec(
+        # an object identifier (DICOM study and instance UIDs, OIDs): five arcs or more
+        "object_identifier",
+        ID,
+        r"(?<!\w|\d\.)[12]\.\d{1,5}(?:\.\d{1,12}){3,}(?![\w]|\.\d)",
+        0.6,
+    ),
+    PatternSpec(
+        # a registration with the council that issued it: "MDCN 98114", "KMPDC A22190",
+        # "GMC 7012345", "AHPRA MED0001234567", "HPCSA MP 0412345"
+        "registration_with_council",
+        ID,
+        r"\b(?:MDCN|KMPDC|HPCSA|GMC|AHPRA|PMDC|SLMC|BMDC|NMC|MDC|UMDPC|MDC)\b[ \t]*"
+        r"(?:(?i:no|reg(?:istration)?|#)\.?)?[ \t]*:?[ \t]*[A-Z]{0,3}[ \t/-]?\d{4,10}(?!\d)",
+        0.6,
+    ),
+    PatternSpec(
+        # an ambulance's vehicle number after its label: "Vehicle: 4417", "Vehicle #2219"
+        "ambulance_vehicle_number",
+        ID,
+        r"(?<=\b(?i:vehicle)[ \t]*(?:#|no\.?)?[ \t]*:?[ \t]*)\d{3,5}(?![\d/:.-])",
+        0.55,
+    ),
+    PatternSpec(
         # a doctor's bleep in brackets after the name: "D/w med reg Dr Adebayo (4402)" (not a
         # year: "(2071)")
         "bleep_after_titled_name",
@@ -1464,7 +1519,10 @@ PATTERNS: tuple[PatternSpec, ...] = (
         HOSPITAL,
         r"\b(?:Centre|Centro|Clínica|Clinica|Clinique|Hôpital|Hopital|Hospital|Institut|"
         r"Instituto|Maison|Résidence|Policlínica|Policlinico|Sanatorio|Casa|Pavillon|Hospicio|"
-        r"Fundación|Fundação|Ospedale|Presidio|GMF|CLSC|CHSLD|CIUSSS|CISSS|UMF)"
+        r"Fundación|Fundação|Ospedale|Presidio|GMF(?:-U)?|CLSC|CHSLD|CIUSSS|CISSS|UMF|CHU|"
+        r"Pharmacie|Farmacia|Laboratoire|Grappe[ \t]+de[ \t]+laboratoires)"
+        # (an adjective between: "Hôpital régional de Saint-Jérôme")
+        r"(?:[ \t]+(?:régional|regional|général|general|universitaire|municipal|provincial))?"
         r"[ \t]+(?:de[ \t]+la|de[ \t]+l['’]|d['’]|de|del|du|des|do|da|dos|das|di|della|dell['’])"
         r"[ \t]*(?:[\p{Ll}\p{Lu}][\p{L}'’-]+[ \t]+){0,3}?\p{Lu}[\p{L}'’-]+"
         r"|\bCHU[A-Z]{0,4}\b",
@@ -3242,6 +3300,11 @@ _HANDLE_SHAPES = regex.compile(
     # a log-in with an underscore or a digit after "by" wherever it stands: "called to RN at
     # 0640 by lab_kmh, read back"
     r"|(?<=\bby[ \t]{1,2})(?P<login>(?=[a-z0-9.]*[_\d])[a-z][a-z0-9._]{1,15}[a-z0-9])(?![\w.'’-])"
+    r"|(?<=\b(?:by|BY)[ \t]{1,2}(?:[A-Z][A-Z0-9_-]{3,15}/)?)"
+    # (a gene is no log-in: "driven by NPM1", nor an agency: "by LVMPD"; an underscore, or a
+    # hyphen and a digit: "RN3E_ABRIS", "PSC4-MB"; not "MALDI-TOF")
+    r"(?P<login>(?=[A-Z0-9-]*_|[A-Z0-9-]*-[A-Z0-9-]*\d|[A-Z0-9-]*\d[A-Z0-9-]*-)"
+    r"[A-Z][A-Z0-9_-]{2,15}[A-Z0-9]|[A-Z][A-Z]{5,15})(?![\w'’-]|\.\w)"
     # after its label: "clinician login nsaldana", "Editor: tk_obi", "recorder kps-amb-03",
     # "User ID: mokafor"
     r"|(?<=\b(?i:log-?in|logon|user[ \t]?name|user[ \t]?id|userid|editor|recorder)[ \t]*[:=]?"
