@@ -766,6 +766,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"|(?<=\b\p{Lu}\p{Ll}+,?[ \t]\(?)(?:NB|NL|NS|QC|SK|MB)(?=\)?[ \t]*(?:\n|$))",
         0.6,
         regex.M,
+        starts=r"[A-Z]",
     ),
     PatternSpec(
         # a state written with its word, as Nigerian addresses do: ", Lagos State", ", Ogun
@@ -774,6 +775,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         LOCATION,
         r"(?<=,[ \t])\p{Lu}\p{Ll}+(?:[ -]\p{Lu}\p{Ll}+)?[ \t]State\b",
         0.55,
+        starts=r"\p{Lu}",
     ),
     PatternSpec(
         # an object identifier (DICOM study and instance UIDs, OIDs): five arcs or more
@@ -781,6 +783,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         ID,
         r"(?<!\w|\d\.)[12]\.\d{1,5}(?:\.\d{1,12}){3,}(?![\w]|\.\d)",
         0.6,
+        starts=r"[12]",
     ),
     PatternSpec(
         # a registration with the council that issued it: "MDCN 98114", "KMPDC A22190",
@@ -795,7 +798,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # an ambulance's vehicle number after its label: "Vehicle: 4417", "Vehicle #2219"
         "ambulance_vehicle_number",
         ID,
-        r"(?<=\b(?i:vehicle)[ \t]*(?:#|no\.?)?[ \t]*:?[ \t]*)\d{3,5}(?![\d/:.-])",
+        r"\b(?i:vehicle)[ \t]*(?:#|no\.?)?[ \t]*:?[ \t]*(?P<phi>\d{3,5})(?![\d/:.-])",
         0.55,
     ),
     PatternSpec(
@@ -851,10 +854,10 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # "Twelve, two, fifty-five" after "date of birth?"
         "spoken_date_after_label",
         DATE,
-        r"(?<=\b(?:date[ \t]+of[ \t]+birth|d\.?o\.?b\.?|birth[ \t]?date|born(?:[ \t]+on)?|date)"
-        r"[ \t]*[:,.?]?[ \t]*(?:[\p{L}'’.]+[ \t]+[\p{L}'’.]+\.[ \t]+)?)"
-        rf"{_NUMBER_WORD}(?:(?:[ \t]+|,[ \t]*|[ \t]+(?:slash|dash)[ \t]+){_NUMBER_WORD}){{2,8}}"
-        r"(?![\p{L}\d])",
+        r"\b(?:date[ \t]+of[ \t]+birth|d\.?o\.?b\.?|birth[ \t]?date|born(?:[ \t]+on)?|date)"
+        r"[ \t]*[:,.?]?[ \t]*(?:[\p{L}'’.]+[ \t]+[\p{L}'’.]+\.[ \t]+)?"
+        rf"(?P<phi>{_NUMBER_WORD}(?:(?:[ \t]+|,[ \t]*|[ \t]+(?:slash|dash)[ \t]+){_NUMBER_WORD})"
+        r"{2,8})(?![\p{L}\d])",
         0.6,
         regex.I,
     ),
@@ -864,10 +867,10 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # dash nine five dash zero zero eight eight one", "m r n s c six six two"
         "spoken_digits_after_label",
         ID,
-        r"(?<=\b(?:number|no|mrn|m[ \t]r[ \t]n|id|reference|ref|account|acct|group|member|"
-        r"policy|job|record|chart)[ \t]*[:#]?[ \t]*)"
-        rf"(?:[a-z][ \t]){{0,4}}(?:dash[ \t]+)?{_SPOKEN_DIGIT}"
-        rf"(?:(?:[ \t]+dash)?[ \t]+{_SPOKEN_DIGIT}){{3,}}(?![\p{{L}}\d])",
+        r"\b(?:number|no|mrn|m[ \t]r[ \t]n|id|reference|ref|account|acct|group|member|"
+        r"policy|job|record|chart)[ \t]*[:#]?[ \t]*"
+        rf"(?P<phi>(?:[a-z][ \t]){{0,4}}(?:dash[ \t]+)?{_SPOKEN_DIGIT}"
+        rf"(?:(?:[ \t]+dash)?[ \t]+{_SPOKEN_DIGIT}){{3,}})(?![\p{{L}}\d])",
         0.6,
         regex.I,
     ),
@@ -877,9 +880,9 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # 4417" identifies no one)
         "digits_after_ending",
         ID,
-        r"(?<=\b(?:mrn|mr|number|no\.?|phone|mobile|cell|id|ssn|social|chart|record|nhs|chi)[ \t]+"
-        r"ending(?:[ \t]+in)?[ \t]*:?[ \t]*)"
-        rf"(?:\d{{3,6}}(?![\d/:]|\.\d)"
+        r"\b(?:mrn|mr|number|no\.?|phone|mobile|cell|id|ssn|social|chart|record|nhs|chi)[ \t]+"
+        r"ending(?:[ \t]+in)?[ \t]*:?[ \t]*"
+        rf"(?P<phi>\d{{3,6}}(?![\d/:]|\.\d)"
         rf"|{_SPOKEN_DIGIT}(?:[ \t]+{_SPOKEN_DIGIT}){{2,5}}(?![\p{{L}}\d]))",
         0.6,
         regex.I,
@@ -3219,7 +3222,8 @@ _LOWER_ROLE = regex.compile(
     r"social[ \t]+worker|intake|scheduler|coordinator|chaplain|interpreter|sitter|cna|pca|"
     r"tech|rt|np|pa|fellow|resident|attending|hospitalist|nurse|pharmacist|dietitian|"
     r"therapist|aide|clerk|secretary|unit[ \t]+clerk|ot|ota|dn|hca|slt|physio|doctor|dr\.?)[ \t]+"
-    r"(?P<name>[a-z][a-z'’-]{2,}(?:[ \t]+[a-z][a-z'’-]{2,})?)\b"
+    # (a second word is no role word: "primary doctor comma doctor knox")
+    r"(?P<name>[a-z][a-z'’-]{2,}(?:[ \t]+(?!doctor\b)[a-z][a-z'’-]{2,})?)\b"
     r"|(?<![\w.'’-])(?P<name>[a-z][a-z'’-]{2,})[ \t]+\((?:[a-z]+[ \t]){0,2}(?:np|rn|md|pa|"
     r"pa-c|sw|rt|cna|lpn|pharmd|resident|attending|fellow|charge|nurse|therapist|"
     r"coordinator|chaplain|interpreter|son|daughter|wife|husband|sister|brother|mother|"
@@ -3233,9 +3237,7 @@ def lowercase_relatives(text: str, is_word: Any) -> list[tuple[int, int]]:
     word is not ordinary English or clinical vocabulary ("son called", "wife passed")."""
     found = []
     for pattern in (_LOWER_RELATION, _LOWER_ROLE):
-        # (overlapped: a role word taken for a name must not hide the next role's name:
-        # "primary doctor comma doctor knox")
-        for m in pattern.finditer(text, overlapped=True):
+        for m in pattern.finditer(text):
             name = m.group("name")
             first = name.split()[0]
             if not name.islower() or is_word(first):
@@ -3299,16 +3301,17 @@ _HANDLE_SHAPES = regex.compile(
     r"(?=[ \t]{1,2}[\dO]\d?[:/]|\.?[ \t]*$|\.[ \t]+\p{Lu})"
     # a log-in with an underscore or a digit after "by" wherever it stands: "called to RN at
     # 0640 by lab_kmh, read back"
-    r"|(?<=\bby[ \t]{1,2})(?P<login>(?=[a-z0-9.]*[_\d])[a-z][a-z0-9._]{1,15}[a-z0-9])(?![\w.'’-])"
-    r"|(?<=\b(?:by|BY)[ \t]{1,2}(?:[A-Z][A-Z0-9_-]{3,15}/)?)"
+    # (these three consume their label: a look-behind here was tried at every position)
+    r"|\bby[ \t]{1,2}(?P<login>(?=[a-z0-9.]*[_\d])[a-z][a-z0-9._]{1,15}[a-z0-9])(?![\w.'’-])"
+    r"|\b(?:by|BY)[ \t]{1,2}"
     # (a gene is no log-in: "driven by NPM1", nor an agency: "by LVMPD"; an underscore, or a
     # hyphen and a digit: "RN3E_ABRIS", "PSC4-MB"; not "MALDI-TOF")
     r"(?P<login>(?=[A-Z0-9-]*_|[A-Z0-9-]*-[A-Z0-9-]*\d|[A-Z0-9-]*\d[A-Z0-9-]*-)"
     r"[A-Z][A-Z0-9_-]{2,15}[A-Z0-9]|[A-Z][A-Z]{5,15})(?![\w'’-]|\.\w)"
     # after its label: "clinician login nsaldana", "Editor: tk_obi", "recorder kps-amb-03",
     # "User ID: mokafor"
-    r"|(?<=\b(?i:log-?in|logon|user[ \t]?name|user[ \t]?id|userid|editor|recorder)[ \t]*[:=]?"
-    r"[ \t]{0,2})(?P<login>[a-z][a-z0-9._-]{2,24}[a-z0-9])(?![\w.'’-]|-\w)",
+    r"|\b(?i:log-?in|logon|user[ \t]?name|user[ \t]?id|userid|editor|recorder)[ \t]*[:=]?"
+    r"[ \t]{0,2}(?P<login>[a-z][a-z0-9._-]{2,24}[a-z0-9])(?![\w.'’-]|-\w)",
     regex.M,
 )
 
