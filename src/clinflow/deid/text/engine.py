@@ -1543,6 +1543,7 @@ _NAME_SLOT_RULES: tuple[_TextRule, ...] = (
     (lowercase_names_before_credentials, PERSON, "names_lowercase_credential", 0.5),
 )
 
+
 def _listed_name(word: str) -> bool:
     """``word`` (any case) is in the name lists of the name locales (given or family)."""
     return word.casefold() in all_person_names()

@@ -82,10 +82,14 @@ _ORDINAL_WORD = (
     r"eighteenth|nineteenth|twentieth|thirtieth)"
 )
 _SPOKEN_DIGIT = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
+# twenty to ninety-nine said in words ("fifty-five", "seventy nine")
+_TENS_WORD = (
+    r"(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)"
+    r"(?:[ \t-](?:one|two|three|four|five|six|seven|eight|nine))?"
+)
 # a number said in words, up to ninety-nine ("oh", "twelve", "fifty-five", "seventy nine")
 _NUMBER_WORD = (
-    r"(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[ \t-](?:one|two|three|four|"
-    r"five|six|seven|eight|nine)(?![\p{L}]))?|zero|oh|one|two|three|four|five|six|seven|eight|"
+    rf"(?:{_TENS_WORD}|zero|oh|one|two|three|four|five|six|seven|eight|"
     r"nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen)"
     r"(?![\p{L}])"
 )
@@ -645,12 +649,10 @@ PATTERNS: tuple[PatternSpec, ...] = (
         rf"|\b(?:the[ \t]+)?{_ORDINAL_WORD}[ \t]+of[ \t]+{_MONTH_ANY}\b"
         r"|\b(?:nineteen|twenty)[ \t-](?:hundred|oh[ \t-](?:one|two|three|four|five|six|seven|"
         r"eight|nine)|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|"
-        r"nineteen|(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)"
-        r"(?:[ \t-](?:one|two|three|four|five|six|seven|eight|nine))?)\b"
+        rf"nineteen|{_TENS_WORD})\b"
         r"|\btwo[ \t]thousand(?:[ \t]and)?(?:[ \t-](?:one|two|three|four|five|six|seven|eight|"
         r"nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|"
-        r"nineteen|(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)"
-        r"(?:[ \t-](?:one|two|three|four|five|six|seven|eight|nine))?))?\b",
+        rf"nineteen|{_TENS_WORD}))?\b",
         0.55,
         regex.I,
     ),
@@ -790,7 +792,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # "GMC 7012345", "AHPRA MED0001234567", "HPCSA MP 0412345"
         "registration_with_council",
         ID,
-        r"\b(?:MDCN|KMPDC|HPCSA|GMC|AHPRA|PMDC|SLMC|BMDC|NMC|MDC|UMDPC|MDC)\b[ \t]*"
+        r"\b(?:MDCN|KMPDC|HPCSA|GMC|AHPRA|PMDC|SLMC|BMDC|NMC|MDC|UMDPC)\b[ \t]*"
         r"(?:(?i:no|reg(?:istration)?|#)\.?)?[ \t]*:?[ \t]*[A-Z]{0,3}[ \t/-]?\d{4,10}(?!\d)",
         0.6,
     ),
@@ -2614,8 +2616,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         "date_spoken",
         DATE,
         rf"\b{_MONTH_FULL}[ \t]+(?:the[ \t]+)?{_ORDINAL_WORD}\b"
-        r"(?:,?[ \t]+(?:(?:nineteen|twenty)[ \t-]+)?(?:(?:twenty|thirty|forty|fifty|sixty|"
-        r"seventy|eighty|ninety)(?:[ \t-](?:one|two|three|four|five|six|seven|eight|nine))?|"
+        rf"(?:,?[ \t]+(?:(?:nineteen|twenty)[ \t-]+)?(?:{_TENS_WORD}|"
         r"oh[ \t-](?:one|two|three|four|five|six|seven|eight|nine)|ten|eleven|twelve|"
         r"thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|hundred|"
         r"thousand(?:[ \t]+and)?(?:[ \t-]\w+)?)\b)?",
