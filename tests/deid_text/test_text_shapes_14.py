@@ -1,7 +1,8 @@
 """Note shapes read from the misses of held-out sets blind_124-127 (ADR 0129): South Asian and
 Gulf letterheads and medico-legal notes, rural US emergency care and EMS, oncology and trial
-records, home health and hospice. Every example string here is invented for the test (none
-occurs in any annotated set)."""
+records, home health and hospice; and of blind_128-131: Australian and New Zealand care,
+paediatrics and child protection, clinicians' chat and paging logs, transplant and dialysis.
+Every example string here is invented for the test (none occurs in any annotated set)."""
 
 from __future__ import annotations
 
@@ -70,6 +71,36 @@ FOUND_124_127 = [
     ("RT course (2/5-3/19/81) completed", "3/19/81"),
 ]
 
+FOUND_128_131 = [
+    ("[04/11/80 23:05] mara k (RN): anyone have 612 tonight?", "mara k"),
+    ("19:40 Resident - Omar F: on my way", "Omar F"),
+    ("[12/03/79, 07:58] Nadia B.: taking beds 4-9", "Nadia B."),
+    ("02/07/2081 08:40 pt.nguyen - Hai Nguyen PCT", "pt.nguyen"),
+    ("Owner: qa_group / R. Delacroix", "qa_group"),
+    ("Handed over at 0700. tkessler", "tkessler"),
+    ("08/12 21:14  from 4-5520  \"bed 7 asking for pain meds\"", "4-5520"),
+    ("paged Dr. Oyo (614-555-0102 pin 417) at 2210", "614-555-0102 pin 417"),
+    ("call me at 603 555 0177 extension 31 any time", "603 555 0177 extension 31"),
+    ("Office phone: 412-555-0133 option 2", "412-555-0133 option 2"),
+    ("Repeat echo around the 21st.", "21st"),
+    ("his ablation was on the ninth and he felt fine", "ninth"),
+    ("admitted to Wollongong Base (12-19/03/2082) with sepsis", "12-19/03/2082"),
+    ("due date in late June", "late June"),
+    ("born on Groundhog Day, per mom", "Groundhog Day"),
+    ("referred to quit.teenhelp.example.org for support", "quit.teenhelp.example.org"),
+    ("Medicare No: 4417 20983 1 / 3", "4417 20983 1 / 3"),
+    ("samples shipped, waybill 4410 2287 6630", "4410 2287 6630"),
+    ('Pt: Harlow Quince (pref name "Bee")', "Bee"),
+    ("In re: D.W. and K.W., minors", "K.W."),
+    ("placed with grandparents Harold and Denise Fairweather", "Harold and Denise Fairweather"),
+    ("kids attend Juniper Ridge Middle and Little Acorns Child Care", "Juniper Ridge Middle"),
+    ("kids attend Juniper Ridge Middle and Little Acorns Child Care", "Little Acorns Child Care"),
+    ("labs every Monday to Harbor Fields Lab on Pine St", "Harbor Fields Lab"),
+    ("infusion at Glenview Infusion Suite on 4/2", "Glenview Infusion Suite"),
+    ("HD today at Kestrel Park Satellite Unit", "Kestrel Park Satellite Unit"),
+    ("HepB   02/11/2083   1   QB7712   CEDAR BLUFF BIRTH CTR", "CEDAR BLUFF BIRTH CTR"),
+]
+
 NOT_FOUND_124_127 = [
     ("CA-125 rising, on PET the nodes", "CA-125"),
     ("Injection site 100 units given, site 2 mm papule", "100"),
@@ -78,10 +109,13 @@ NOT_FOUND_124_127 = [
     ("BP 12 HR 1204 unchanged", "BP 12 HR 1204"),
     ("Lab no growth at 48h", "growth"),
     ("for the 2nd time this week", "2nd"),
+    ("08:00 Note: labs drawn and sent", "Note"),
+    ("on the 3rd attempt the line went in", "3rd"),
+    ("Middle East travel; middle finger laceration", "Middle East"),
 ]
 
 
-@pytest.mark.parametrize(("text", "phi"), FOUND_124_127)
+@pytest.mark.parametrize(("text", "phi"), FOUND_124_127 + FOUND_128_131)
 def test_shapes_from_blind_124_127_are_found(
     deid: TextDeidentifier, text: str, phi: str
 ) -> None:

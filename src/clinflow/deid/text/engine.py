@@ -68,6 +68,7 @@ from clinflow.deid.text.known import (
 from clinflow.deid.text.layouts import (
     address_lines,
     bed_board_rows,
+    chat_senders,
     comma_joined_names,
     comma_name_cells,
     delimited_name_cells,
@@ -320,6 +321,7 @@ class TextDeidentifier:
         if self._name_rules:
             found.extend(_nicknames(text, found))
             found.extend(_propagated_names(text, found))
+            found.extend(_couples(text, found))
             found.extend(_initials_between_names(text, found))
             found.extend(_initials_keys(text, found))
         if self._patterns:
@@ -1135,6 +1137,23 @@ def _propagated_places(text: str, found: list[Span]) -> list[Span]:
     return extra
 
 
+_GIVEN_AND_BEFORE = regex.compile(r"(\p{Lu}\p{Ll}+)[ \t]+(?:and|&)[ \t]+$", regex.V0)
+
+
+def _couples(text: str, found: list[Span]) -> list[Span]:
+    """A couple written with one family name, whole: the given name before "and" a person's
+    given and family names ("Gerald and Patrice Oyelowo", "grandparents Brent and Lisa Shaw"),
+    when it is in the name lists and no ordinary word."""
+    extra = []
+    for span in found:
+        if span.entity != PERSON or len(text[span.start : span.end].split()) < 2:
+            continue
+        before = _GIVEN_AND_BEFORE.search(text, max(0, span.start - 30), span.start)
+        if before and _listed_name(before[1]) and not is_vocabulary(before[1].lower()):
+            extra.append(Span(before.start(1), span.end, PERSON, "names_couple", 0.5))
+    return extra
+
+
 def _overlaps(spans: Iterable[Span], start: int, end: int) -> bool:
     """Some span of ``spans`` shares a character with ``text[start:end]``."""
     return any(s.start < end and start < s.end for s in spans)
@@ -1462,13 +1481,21 @@ def _with_itinerary_places(text: str, spans: list[Span]) -> list[Span]:
 
 
 _EXTENSION_LABEL = re.compile(r"\b(?:ext|Ext|EXT|x)\.?[ \t]?$")
+# what a number is dialled with after it: "540-555-0100 pin 228", "617 555 0175 extension 204",
+# "412-555-0199 option 3"
+_DIALLED_AFTER = re.compile(
+    r"[ \t]{1,2}(?i:pin|extension|ext\.?|option|opt\.?|press)[ \t]?#?[ \t]?\d{1,5}(?![\d/-])"
+)
 
 
 def _phone_with_extension_label(text: str, span: Span) -> Span:
     """An extension found as a number grows over the "ext" written before it ("ext
-    4-2290"): the label is part of what the notes write as the number."""
+    4-2290") and a number over the pin, extension or menu option dialled after it: the label
+    is part of what the notes write as the number."""
     if span.entity != PHONE:
         return span
+    if after := _DIALLED_AFTER.match(text, span.end):
+        span = replace(span, end=after.end())
     label = _EXTENSION_LABEL.search(text, max(0, span.start - 6), span.start)
     return span if label is None else replace(span, start=label.start())
 
@@ -1680,6 +1707,7 @@ _LAYOUT_RULES: tuple[_TextRule, ...] = (
     (foreign_month_dates, DATE, "date_month_any_language", 0.65),
     (lambda t: named_homeplaces(t, is_vocabulary), LOCATION, "place_named_homeplace", 0.5),
     (lambda t: vietnamese_names(t, is_vocabulary), PERSON, "names_vietnamese", 0.5),
+    (lambda t: chat_senders(t, is_vocabulary, _listed_name), PERSON, "names_chat_sender", 0.5),
     (
         lambda t: places_by_agency_or_plate(t, is_vocabulary),
         LOCATION,

@@ -407,3 +407,37 @@ def vietnamese_names(text: str, is_word: Callable[[str], bool]) -> list[tuple[in
         ):
             spans.append((m.start() + words[0].start(), m.end()))
     return spans
+
+
+# a chat or message export's sender after its time stamp: "[22:44] jen t (RN): ...", "21:03
+# Fellow - Asha R: omw", "[27/06/71, 08:16] Ray D.: ..."
+_CHAT_SENDER = regex.compile(
+    r"(?m)^[ \t]*(?:\[[\d/:., -]{4,22}\]|\d{1,2}:\d{2}(?::\d{2})?)[ \t]+"
+    r"(?:(?:Fellow|Attending|Resident|Intern|Charge|RN|NP|PA|MD|CNA|SW|CM)[ \t]+-[ \t]+)?"
+    r"(?P<phi>\p{L}[\p{L}'-]+(?:[ \t]\p{L}[\p{L}'-]*\.?){0,2})"
+    r"(?=[ \t]*(?:\([A-Za-z/ ]{1,12}\))?[ \t]*:[ \t])"
+)
+
+
+def chat_senders(
+    text: str, is_word: Callable[[str], bool], is_listed: Callable[[str], bool]
+) -> list[tuple[int, int]]:
+    """Senders of an exported chat (see ``_CHAT_SENDER``): a first word in the name lists, or
+    of three letters or more that is no ordinary word nor in capitals (not "Client:", "CHW:",
+    "PROVIDER:", "bot:"), and after it only initials or such words ("Asha R", "Ray D.", "jen
+    t"; not "Disp advised caller")."""
+    spans = []
+    for match in _CHAT_SENDER.finditer(text):
+        words = match.group("phi").split()
+
+        def namelike(word: str) -> bool:
+            bare = word.rstrip(".")
+            return is_listed(bare) or (
+                len(bare) >= 3 and not bare.isupper() and not is_word(bare.lower())
+            )
+
+        if namelike(words[0]) and all(
+            len(w.rstrip(".")) <= 2 or namelike(w) for w in words[1:]
+        ):
+            spans.append(match.span("phi"))
+    return spans

@@ -207,8 +207,10 @@ _FACILITY_HEAD = (
     r"Eye\s+and\s+Ear|Surgical|Specialty\s+Hospital|Health\s+Partners|Health\s+Alliance|"
     r"YMCA|YWCA|MedFlight|Med\s+Flight|Home\s+Companions|Elder\s+Care|Home\s+Care|"
     r"HealthCare|Recovery(?:\s+(?:Center|Centre|House|Services))?|IHS|Daycare|Day\s+Care|"
-    r"Burn\s+(?:Unit|Center|Centre)|Hyperbaric|Poison(?:\s+(?:Center|Centre|Control|Services))?|"
-    r"AirCare|Air\s+Care|"
+    r"Burns?\s+(?:Unit|Center|Centre)|Hyperbaric|Poison(?:\s+(?:Center|Centre|Control|Services))?|"
+    r"AirCare|Air\s+Care|Child\s+Care|Youth\s+Hub|Infusion\s+(?:Suite|Center|Centre)|"
+    r"Satellite\s+(?:Unit|Hemodialysis|Dialysis)|Renal\s+(?:Service|Unit)|"
+    r"Birth\s+(?:Center|Centre|Ctr)|"
     r"Preschool|Montessori|"
     r"Fire(?:/|\s+)(?:Rescue|Dept|Department)|Rescue\s+Squad|Ambulance(?:\s+Service)?|"
     r"(?:Cardiology|Orthopedics|Orthopaedics|Oncology|Urology|Dermatology|Pediatrics|"
@@ -1802,6 +1804,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"(?:(?:\p{Lu}[\p{L}'’-]*|St\.|Mt\.|Co\.)[ \t]+(?:(?:&|of|and)[ \t]+)?){1,4}"
         r"(?:Public[ \t]+Schools?|Schools?|High[ \t]+School|Elementary|Middle[ \t]+School|"
         r"Academy|University|College|Church|Ministries|Council|Agency[ \t]+on[ \t]+Aging|"
+        # a school by its level alone: "Hollis Brook Middle" (not "Middle East")
+        r"Middle(?![ \t]+(?:East|Eastern|Ages|Name|Initial|Finger|Ear|Lobe|Third))|"
         r"Toxicology|Child[ \t]+Guidance|Visiting[ \t]+Nurses?|Mobile[ \t]+Dental|Co\.|Company|"
         r"Inc\.?|LLC|Corp\.?|Ledger|Gazette|Tribune|Funeral[ \t]+Home|Correctional[ \t]+"
         r"(?:Center|Facility)|Tool[ \t]+&[ \t]+Die|Life[ ]?Flight|RHC|CBOC|SHC|Fire[ \t]+(?:&|and)"
@@ -1896,8 +1900,8 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # (not from a grammar word or verb: "SEEN AT THE CLINIC")
         # words one space apart (a wider gap is a column: "ED NOTE   MARLOW BAY HOSPITAL")
         r"\b(?!OF\b)(?:(?!(?:AT|TO|IN|FROM|SEEN|WITH|AND|OR|FOR|BY|ON|IS|WAS|VIA)\b)"
-        r"(?:[A-Z][A-Z'&.-]+|&)[ \t]){1,5}(?:HOSPITAL|MEDICAL[ \t]+(?:CENTER|COMPLEX)|MED[ \t]+CTR|"
-        r"CLINIC|"
+        r"(?:[A-Z][A-Z'&.-]+|&)[ \t]){1,5}(?:HOSPITAL|MEDICAL[ \t]+(?:CENTER|COMPLEX|CTR)|"
+        r"MED[ \t]+CTR|CLINIC|"
         r"GENERAL|MEMORIAL|REGIONAL|MEDICAL|DEACONESS|CHILDREN'S|WOMEN'S|VA|VAMC|ASSOCIATES|"
         r"PRACTICE|PHARMACY|PARTNERS|PHYSICIANS|"
         r"HEALTH(?:[ \t]+(?:CENTER|SYSTEM|CARE))?|HEALTHCARE|INFIRMARY|REHAB(?:ILITATION)?"
@@ -1917,7 +1921,7 @@ PATTERNS: tuple[PatternSpec, ...] = (
         # home health agencies, critical-access hospitals, labs, poison centres, flight teams:
         # "KEDZIE CROSSING HH", "SHAWNEE HILLS CAH", "SHEKHAWATI PATHOLOGY LAB", "TRI-STATE
         # NEONATAL FLIGHT", "AL-MEHR MEDICAL COMPLEX", "CYPRESS HAMMOCK REHAB & NURSING"
-        r"HH|CAH|PATHOLOGY[ \t]+LAB|"
+        r"HH|CAH|PATHOLOGY[ \t]+LAB|BIRTH[ \t]+(?:CTR|CENTER|CENTRE)|"
         r"POISON[ \t]+(?:CENTER|CENTRE|SERVICES|CONTROL)|NEONATAL[ \t]+FLIGHT)"
         # the body or part it names after the head: "... HEALTH AUTHORITY", "... HOSPITAL ANNEX"
         r"(?:[ \t]+(?:ANNEX|AUTHORITY|BOARD|TRUST|SERVICES?|WING|CAMPUS|DIVISION|NETWORK|"
@@ -3008,6 +3012,85 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"assigned|used|issued))?[ \t]*[:#]?[ \t]*(?P<phi>[A-Z]{1,3}-?\d{4,8}|\d{5,8})\b",
         0.55,
     ),
+    # ----- shapes seen in held-out notes (blind_128-131): chat senders, extensions, dates -----
+    PatternSpec(
+        # an internal extension or pager after "from", "to" or a pager's word: "from 5-4410",
+        # "to 6-1199 (nsurg)", "pager group (88-4411)"
+        "internal_extension",
+        PHONE,
+        r"\b(?i:from|to|pgr|pager|bleep|paged?)[ \t]{1,2}(?:\p{Lu}\p{Ll}+[ \t])?"
+        r"(?P<phi>(?!1-8\d\d\b)\d{1,2}-\d{3,4})\b(?![-/.]\d)"
+        r"|\b(?i:pager[ \t]+group)[^\n()]{0,30}\((?P<phi>\d{1,2}-\d{3,4})\)",
+        0.5,
+    ),
+    PatternSpec(
+        # a day of the month by its ordinal after a preposition, closing the phrase: "around
+        # the 30th.", "surgery on the 14th and", "ablation on the twelfth and"; a day range
+        # before its month ("10-15/11/2094"); part of a month ("late May"); Groundhog Day
+        "date_day_ordinal_or_range",
+        DATE,
+        r"\b(?i:on|around|by|until|till|til|before|after|since|from|for|about)[ \t]+the[ \t]+"
+        rf"(?P<phi>\d{{1,2}}(?:st|nd|rd|th)|{_ORDINAL_WORD})"
+        r"(?=[ \t]*(?:[.,;:!?)]|$|(?:and|at|or|if|when|then|of)\b))"
+        r"|(?<![\d/.-])(?P<phi>\d{1,2}[-–]\d{1,2}/\d{1,2}/(?:\d{4}|\d{2}))(?![\d/])"
+        r"|\b(?P<phi>(?i:early|mid|late)[ \t-](?:January|February|March|April|May|June|July|"
+        r"August|September|October|November|December))\b"
+        r"|\b(?P<phi>Groundhog[ \t]+Day)\b",
+        0.55,
+    ),
+    PatternSpec(
+        # a web address without its scheme: "teen.quitline.example.org", "myclinic.com/portal"
+        "url_bare_domain",
+        URL,
+        r"(?<![@\w.\-/])(?:[a-z0-9][a-z0-9-]*\.){1,4}(?:com|org|net|gov|edu|info|health)"
+        r"(?:\.[a-z]{2})?(?:/[\w./-]*)?(?![\w@-])",
+        0.5,
+    ),
+    PatternSpec(
+        # an Australian Medicare number with its reference number: "5129 40611 3 / 2"
+        "medicare_au",
+        ID,
+        r"\b\d{4}[ \t]\d{5}[ \t]\d(?:[ \t]?/[ \t]?\d)?(?![\d/])",
+        0.55,
+    ),
+    PatternSpec(
+        # a courier's airbill or waybill: "airbill 7741 2209 5583"
+        "courier_bill_number",
+        ID,
+        r"\b(?i:airbill|waybill|tracking|consignment)[ \t]*(?:(?i:no|number|num)\.?|#)?[ \t]*:?"
+        r"[ \t]*(?P<phi>\d{4}(?:[ \t]?\d{4}){1,3})\b",
+        0.55,
+    ),
+    PatternSpec(
+        # a preferred name given in quotes or after its label: 'pref name "Tam"', "goes by Bo"
+        "preferred_name",
+        PERSON,
+        r"\b(?i:pref(?:erred)?\.?[ \t]*name|goes[ \t]+by|known[ \t]+as|a\.?k\.?a\.?)[ \t]*:?[ \t]*"
+        r"[\"“']?(?P<phi>\p{Lu}\p{Ll}+)",
+        0.5,
+    ),
+    PatternSpec(
+        # minors in a court caption by their initials: "In re: M.T. and J.T., minors"
+        "initials_in_court_caption",
+        PERSON,
+        r"\b(?i:in[ \t]+re):?[ \t]+(?P<phi>(?:[A-Z]\.){2,3})"
+        r"|(?<=(?:[A-Z]\.){2,3}[ \t]+(?:and|&)[ \t]+)(?P<phi>(?:[A-Z]\.){2,3})",
+        0.5,
+    ),
+    PatternSpec(
+        # a laboratory named by two words: "Sound Meadows Lab" (not a department's: "Cath Lab")
+        "lab_named",
+        HOSPITAL,
+        r"\b(?!(?:The|Cath|Sleep|Main|Core|Vascular|Skills|Sim|Simulation|Research|Blood|Gait|"
+        r"Motion|Voice|Swallow|Hand|Clinical|Hospital|Outpatient|Inpatient|Micro|Chem|Chemistry|"
+        r"Hematology|Haematology|Pathology|Cardiac|Cardiology|Stat|Reference|Send|Special|"
+        r"Molecular|Genetics|Cytology|Histology|Point|Immunology|Transfusion|Echo|Neuro|Pulmonary|"
+        r"Function|Noninvasive|Non|Satellite|Mobile|Anatomic|Surgical)\b)"
+        r"\p{Lu}\p{Ll}+[ \t]+(?!(?:Cath|Sleep|Core|Vascular|Skills|Sim|Research|Blood|Gait|Voice|"
+        r"Clinical|Micro|Chem|Chemistry|Pathology|Cardiac|Reference|Molecular|Genetics|Function|"
+        r"Echo|Transfusion|Histology|Cytology|Immunology)\b)\p{Lu}\p{Ll}+[ \t]+Lab\b",
+        0.5,
+    ),
     PatternSpec(
         # an air-medical service by its one-word brand: "KidsFlight", "WyoFlight"
         "air_medical_brand",
@@ -3395,7 +3478,7 @@ _LOGIN_AT_LINE_END = regex.compile(
     r"(?mi)(?:\b(?:by|rn|r\.n\.|md|np|pa|pa-c|pt|ot|lpn|pharmd|msw|lcsw|dpt|slp|rrt|cna|"
     r"dn|rgn|rmn|ota|hca|cns|slt|rd|sw)\.?,?)"
     r"(?:[ \t]+|[ \t]*/[ \t]*)(?P<login>[a-z][a-z0-9._]{4,15})[ \t]*$"
-    r"|(?:^|[ \t]{2,}|[ \t]{1,2}/)(?P<login>[a-z][a-z0-9._]{4,15})[ \t]*\n?\Z",
+    r"|(?:^|[ \t]{2,}|[ \t]{1,2}/|(?<=\d[.!?])[ \t])(?P<login>[a-z][a-z0-9._]{4,15})[ \t]*\n?\Z",
 )
 _CAPITALS_LOGIN_ENDING_NOTE = regex.compile(
     r",[ \t]*[A-Z]{2,5}[ \t]{2,}(?P<login>[A-Z]{6,12})[ \t]*\n?\Z"
@@ -3422,10 +3505,11 @@ def logins_at_line_end(text: str, is_word: Any) -> list[tuple[int, int]]:
 # ----- handles in exported message threads and stamps ("22:41 rkhan2: on my way") ----------
 _HANDLE_SHAPES = regex.compile(
     # a time stamp starting the line, then the sender's handle and ":" or "(full name"
-    r"(?m)^[ \t]*(?:\[?\d{1,2}:\d{2}(?::\d{2})?\]?|\[?\d{4}\]?)[ \t]+"
+    r"(?m)^[ \t]*(?:\d{1,2}/\d{1,2}/\d{2,4}[ \t]+)?(?:\[?\d{1,2}:\d{2}(?::\d{2})?\]?|\[?\d{4}\]?)"
+    r"[ \t]+"
     # (in capitals too when an underscore or a digit marks it a handle: "RPh_DWinslow")
     r"(?P<login>[a-z][a-z0-9._]{2,15}|(?=[A-Za-z0-9.]*[_\d])[A-Za-z][A-Za-z0-9._]{2,24})"
-    r"(?=[ \t]*(?::|\([^)\n]{0,60}\)[ \t]*:?))"
+    r"(?=[ \t]*(?::|\([^)\n]{0,60}\)[ \t]*:?)|[ \t]+-[ \t]+\p{Lu})"
     # the handle first, then the time: "shavonne.p 08:02: anybody know ..."
     r"|(?m)^[ \t]*(?P<login>[a-z][a-z0-9._]{2,20})(?=[ \t]+\[?\d{1,2}:\d{2}(?::\d{2})?\]?[ \t]*:)"
     # a portal or e-mail sender's handle in parentheses after the name: "From: Ana Ruiz
@@ -3461,7 +3545,7 @@ _HANDLE_SHAPES = regex.compile(
     r"[A-Z][A-Z0-9_-]{2,15}[A-Z0-9]|[A-Z][A-Z]{5,15})(?![\w'’-]|\.\w)"
     # after its label: "clinician login nsaldana", "Editor: tk_obi", "recorder kps-amb-03",
     # "User ID: mokafor"
-    r"|\b(?i:log-?in|logon|user[ \t]?name|user[ \t]?id|userid|editor|recorder)[ \t]*[:=]?"
+    r"|\b(?i:log-?in|logon|user[ \t]?name|user[ \t]?id|userid|editor|recorder|owner)[ \t]*[:=]?"
     r"[ \t]{0,2}(?P<login>[a-z][a-z0-9._-]{2,24}[a-z0-9])(?![\w.'’-]|-\w)"
     # the typist by initials and name: "Typed: fq/nazia"; the e-signer: "e-sig OVillasenor
     # 10/09/2093"
