@@ -1,7 +1,9 @@
 """Note shapes read from the misses of held-out sets blind_124-127 (ADR 0129): South Asian and
 Gulf letterheads and medico-legal notes, rural US emergency care and EMS, oncology and trial
 records, home health and hospice; and of blind_128-131: Australian and New Zealand care,
-paediatrics and child protection, clinicians' chat and paging logs, transplant and dialysis.
+paediatrics and child protection, clinicians' chat and paging logs, transplant and dialysis;
+and of blind_132-135: Celtic-language addresses and log-ins cut from a name, island care,
+cardiology technologists' initials, payer account logs.
 Every example string here is invented for the test (none occurs in any annotated set)."""
 
 from __future__ import annotations
@@ -101,6 +103,17 @@ FOUND_128_131 = [
     ("HepB   02/11/2083   1   QB7712   CEDAR BLUFF BIRTH CTR", "CEDAR BLUFF BIRTH CTR"),
 ]
 
+FOUND_132_135 = [
+    ("Senior Charge Nurse Morven Galbraith (MGALB) called back", "MGALB"),
+    ("Reported by: Dr Euan Ritchie, Consultant (ERIT)   Verified", "ERIT"),
+    ("Screened by: T. Abernathy, CT(ASCP)      tabern", "tabern"),
+    ("Sonographers: QRD, TLM, VW\nlimited study by TLM; bubble by VW", "QRD"),
+    ("Sonographers: QRD, TLM, VW\nlimited study by TLM; bubble by VW", "VW"),
+    ("Hooked up by: GK     Scanned by: mf", "GK"),
+    ("11/02/84 08:12 PWALLACE - Claim rebilled to secondary", "PWALLACE"),
+    ("11/04/84 jdoring: Called carrier, left message", "jdoring"),
+]
+
 NOT_FOUND_124_127 = [
     ("CA-125 rising, on PET the nodes", "CA-125"),
     ("Injection site 100 units given, site 2 mm papule", "100"),
@@ -112,10 +125,12 @@ NOT_FOUND_124_127 = [
     ("08:00 Note: labs drawn and sent", "Note"),
     ("on the 3rd attempt the line went in", "3rd"),
     ("Middle East travel; middle finger laceration", "Middle East"),
+    ("03/04/71 ISBAR: situation stable", "situation"),
+    ("Reviewer: Dr Ann Cole (ACOLE) says the call was fine", "call"),
 ]
 
 
-@pytest.mark.parametrize(("text", "phi"), FOUND_124_127 + FOUND_128_131)
+@pytest.mark.parametrize(("text", "phi"), FOUND_124_127 + FOUND_128_131 + FOUND_132_135)
 def test_shapes_from_blind_124_127_are_found(
     deid: TextDeidentifier, text: str, phi: str
 ) -> None:
@@ -136,3 +151,10 @@ def test_the_patients_family_name_with_the_initials_of_a_hyphenated_given_name(
     known.add_from_patient({"name": [{"family": "Auguste", "given": ["Marie-Claire"]}]})
     text = "PSYCHOSOCIAL VISIT\nPt Auguste, M-C   seen with daughter"
     assert covered(text, "Auguste, M-C", deid.analyze(text, known))
+
+
+def test_initials_found_after_a_role_label_are_found_again_later(deid: TextDeidentifier) -> None:
+    text = "Sonographers: QRD, TLM, VW\nlimited study, called to Dr Oyo by TLM; bubble by VW"
+    spans = deid.analyze(text)
+    later = text.rindex("TLM")
+    assert any(s.start <= later and later + 3 <= s.end for s in spans)

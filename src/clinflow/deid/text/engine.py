@@ -322,6 +322,7 @@ class TextDeidentifier:
             found.extend(_nicknames(text, found))
             found.extend(_propagated_names(text, found))
             found.extend(_couples(text, found))
+            found.extend(_propagated_initials(text, found))
             found.extend(_initials_between_names(text, found))
             found.extend(_initials_keys(text, found))
         if self._patterns:
@@ -402,7 +403,7 @@ class TextDeidentifier:
             names.extend(known.person_names())
         extra = [
             Span(start, end, USERNAME, "username_from_name", 0.6)
-            for start, end in derived_usernames(text, names)
+            for start, end in derived_usernames(text, names, is_vocabulary)
             if not any(s.start <= start and end <= s.end for s in spans)
             # (no word of a site's name that a name span took in: "Hospital Fronterizo de
             # El Paso" makes no log-in "hospital")
@@ -1135,6 +1136,37 @@ def _propagated_places(text: str, found: list[Span]) -> list[Span]:
             entity = stems.get(" ".join(match.group("stem").split()).casefold(), HOSPITAL)
             extra.append(Span(match.start(), match.end(), entity, "place_repeated", 0.5))
     return extra
+
+
+_INITIALS_TOKEN = re.compile(r"[A-Z]{2,4}")
+# the rules that find initials as a person's (not an acronym a name rule took by mistake)
+_INITIALS_RULES = frozenset({"initials_after_staff_label", "initials_in_timed_log"})
+
+
+def _propagated_initials(text: str, found: list[Span]) -> list[Span]:
+    """A person's initials found once by an initials rule (a role label, a timed log) name
+    the same person wherever else the note writes them as a word ("by KLM;", "| AGB |"),
+    when they are no word, unit or clinical abbreviation."""
+    tokens = {
+        value
+        for span in found
+        if span.entity == PERSON
+        and span.recognizer in _INITIALS_RULES
+        and _INITIALS_TOKEN.fullmatch(value := text[span.start : span.end])
+        and not (
+            is_vocabulary(value.lower())
+            or is_clinical_word(value.lower())
+            or value in _UNIT_ABBREVIATIONS
+        )
+    }
+    if not tokens:
+        return []
+    pattern = re.compile(
+        rf"(?<![\w/'’.-])(?:{'|'.join(sorted(tokens, key=len, reverse=True))})(?![\w/'’-])"
+    )
+    return [
+        Span(m.start(), m.end(), PERSON, "initials_repeated", 0.5) for m in pattern.finditer(text)
+    ]
 
 
 _GIVEN_AND_BEFORE = regex.compile(r"(\p{Lu}\p{Ll}+)[ \t]+(?:and|&)[ \t]+$", regex.V0)

@@ -3092,6 +3092,19 @@ PATTERNS: tuple[PatternSpec, ...] = (
         0.5,
     ),
     PatternSpec(
+        # staff by their initials after a role label, one or a list: "Sonographers: AGB, KLM,
+        # RS", "Reviewing CCT: JH, RT, PQ", "Hooked up by: KD", "Scoring: ME", "reading MD: HBL"
+        "initials_after_staff_label",
+        PERSON,
+        r"\b(?i:sonographers?|techs?|technologists?|technicians?|readers?|scoring|scored[ \t]+by|"
+        r"reviewing(?:[ \t]+[A-Z]{2,4})?|hooked[ \t]+up[ \t]+by|scanned[ \t]+by|reading[ \t]+MD|"
+        r"recorder|2nd[ \t]+tech(?:[ \t]+for[ \t]+\w+)?|tech[ \t]+on)[ \t]*:[ \t]*"
+        r"(?P<phi>[A-Z]{2,3})\b(?![\w(.'-])"
+        r"|(?<=\b(?i:sonographers?|techs?|technologists?|readers?|reviewing(?:[ \t]+[A-Z]{2,4})?)"
+        r"[ \t]*:[ \t]*(?:[A-Z]{2,3},[ \t]*){1,5})(?P<phi>[A-Z]{2,3})\b(?![\w(.'-])",
+        0.5,
+    ),
+    PatternSpec(
         # an air-medical service by its one-word brand: "KidsFlight", "WyoFlight"
         "air_medical_brand",
         HOSPITAL,
@@ -3362,29 +3375,55 @@ def username_forms(name: str) -> set[str]:
     return {form for form in forms if len(form) >= 5}
 
 
+def short_username_forms(name: str) -> set[str]:
+    """Log-in ids cut from a name, matched only whole: the given name's initial and the
+    family name's first three to six letters ("IMACA" for Iain MacAulay, "FSTO" for Fraser
+    Stone, "dcun" for D. Cunningham, "clindgr" for C. Lindgren)."""
+    words = [w.casefold() for w in _WORD.findall(name.split(",")[0])]
+    words = [w for w in words if w not in _TITLE_WORDS]
+    if len(words) < 2 or len(words[-1]) < 4:
+        return set()
+    given, family = words[0], words[-1].replace("'", "").replace("’", "")
+    return {given[0] + family[:k] for k in range(3, min(7, len(family))) if k + 1 >= 4}
+
+
 _TITLE_WORDS = frozenset(
     "dr mr mrs ms mx miss prof md rn np pa do pharmd pt dpt ot cnm lpn crna phd bcps mph "
     "facp facc facs msn bsn aprn fnp lcsw msw slp rrt otr cna mbbs frcp frcpc jr sr".split()
 )
 
 
-def derived_usernames(text: str, names: Iterable[str]) -> list[tuple[int, int]]:
-    """Words of ``text`` that are a log-in id derived from one of ``names``."""
+def derived_usernames(
+    text: str, names: Iterable[str], is_word: Any = None
+) -> list[tuple[int, int]]:
+    """Words of ``text`` that are a log-in id derived from one of ``names`` (a cut id only
+    when it is no ordinary word: ``is_word``)."""
     forms: set[str] = set()
+    short: set[str] = set()
     for name in names:
         forms |= username_forms(name)
-    if not forms:
+        short |= short_username_forms(name)
+    if not forms and not short:
         return []
     found = []
     for match in _LOGIN_WORD.finditer(text):
         word = match.group().casefold()
         # the id itself, or with up to three trailing characters ("acastillob", "twojcik2")
-        if any(word[: len(word) - cut] in forms for cut in range(min(3, len(word) - 5) + 1)):
+        if len(word) >= 5 and any(
+            word[: len(word) - cut] in forms for cut in range(min(3, len(word) - 5) + 1)
+        ):
+            found.append(match.span())
+        # a cut id whole, written in one case ("IMACA", "dcun"), not a word of the name
+        elif (
+            word in short
+            and (match.group().isupper() or match.group().islower())
+            and not (is_word is not None and is_word(word))
+        ):
             found.append(match.span())
     return found
 
 
-_LOGIN_WORD = regex.compile(r"(?<![\w@.])[A-Za-z][A-Za-z0-9]{4,}(?![\w@])")
+_LOGIN_WORD = regex.compile(r"(?<![\w@.])[A-Za-z][A-Za-z0-9]{3,}(?![\w@])")
 
 
 # ----- lower-case signatures ("m. ruiz-tanaka, pharmd", "danielle rn") ---------------------
@@ -3510,6 +3549,12 @@ _HANDLE_SHAPES = regex.compile(
     # (in capitals too when an underscore or a digit marks it a handle: "RPh_DWinslow")
     r"(?P<login>[a-z][a-z0-9._]{2,15}|(?=[A-Za-z0-9.]*[_\d])[A-Za-z][A-Za-z0-9._]{2,24})"
     r"(?=[ \t]*(?::|\([^)\n]{0,60}\)[ \t]*:?)|[ \t]+-[ \t]+\p{Lu})"
+    # an account or billing log's user after the entry's date (and time): "06/19/82 09:14
+    # LMORAVEC - Claim denied", "08/05/85 kpatel: Mom's coverage", "12/02/89 LB - Initial"
+    r"|(?m)^[ \t]*\d{1,2}/\d{1,2}/\d{2,4}(?:[ \t]+\d{1,2}:\d{2})?[ \t]+"
+    r"(?:(?P<login>[a-z][a-z0-9._]{2,15})"
+    r"(?=[ \t]*(?::|\([^)\n]{0,60}\)[ \t]*:?)|[ \t]+-[ \t]+\p{Lu})"
+    r"|(?P<login>[A-Z]{2,10})(?=[ \t]+-[ \t]+\p{Lu}))"
     # the handle first, then the time: "shavonne.p 08:02: anybody know ..."
     r"|(?m)^[ \t]*(?P<login>[a-z][a-z0-9._]{2,20})(?=[ \t]+\[?\d{1,2}:\d{2}(?::\d{2})?\]?[ \t]*:)"
     # a portal or e-mail sender's handle in parentheses after the name: "From: Ana Ruiz
