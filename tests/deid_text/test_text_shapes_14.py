@@ -3,7 +3,8 @@ Gulf letterheads and medico-legal notes, rural US emergency care and EMS, oncolo
 records, home health and hospice; and of blind_128-131: Australian and New Zealand care,
 paediatrics and child protection, clinicians' chat and paging logs, transplant and dialysis;
 and of blind_132-135: Celtic-language addresses and log-ins cut from a name, island care,
-cardiology technologists' initials, payer account logs.
+cardiology technologists' initials, payer account logs; and of blind_136-139: dictation
+stamps, subway stations and directional streets, specialty practices, address lines.
 Every example string here is invented for the test (none occurs in any annotated set)."""
 
 from __future__ import annotations
@@ -114,6 +115,22 @@ FOUND_132_135 = [
     ("11/04/84 jdoring: Called carrier, left message", "jdoring"),
 ]
 
+FOUND_136_139 = [
+    ("Dictated Mar 2   D: RT  T: kmb  Job 2090-4417", "kmb"),
+    ("Dictated Mar 2   D: RT  T: kmb  Job 2090-4417", "RT"),
+    ("dictated 03/11/2090  D/T 3/11/3/12  JOB 7731", "3/11/3/12"),
+    ("felt faint at 86 St-Lexington Av on the 6 train", "86 St-Lexington Av"),
+    ("found on the steps of a 2-flat on W Belmont Ave at 0400", "W Belmont Ave"),
+    ("Please call our nurse at extension 318 with questions.", "extension 318"),
+    ("Mrs Edna Pollard\nBox 417\nMoose Jaw, SK", "Box 417"),
+    ("Mr Colin Beattie\n12 The Spinney\nHarrogate", "12 The Spinney"),
+    ("echo (scheduled 5/12 in cardiology)", "5/12"),
+    ("referred to the NSW Trustee; lives on Magnetic Island QLD", "QLD"),
+    ("Harbor Point ENT & Allergy\nClinic note", "Harbor Point ENT & Allergy"),
+    ("Tamarack Ear, Nose & Throat - Spokane", "Tamarack Ear, Nose & Throat"),
+    ("Prairie Wind Palliative Care Program\n12 Main St", "Prairie Wind Palliative Care Program"),
+]
+
 NOT_FOUND_124_127 = [
     ("CA-125 rising, on PET the nodes", "CA-125"),
     ("Injection site 100 units given, site 2 mm papule", "100"),
@@ -126,11 +143,16 @@ NOT_FOUND_124_127 = [
     ("on the 3rd attempt the line went in", "3rd"),
     ("Middle East travel; middle finger laceration", "Middle East"),
     ("03/04/71 ISBAR: situation stable", "situation"),
+    ("antenatal appt 31/40 with the midwife", "31/40"),
+    ("Video Interpreting used for the consent", "Video Interpreting"),
+    ("Consultant ENT review booked", "Consultant"),
     ("Reviewer: Dr Ann Cole (ACOLE) says the call was fine", "call"),
 ]
 
 
-@pytest.mark.parametrize(("text", "phi"), FOUND_124_127 + FOUND_128_131 + FOUND_132_135)
+@pytest.mark.parametrize(
+    ("text", "phi"), FOUND_124_127 + FOUND_128_131 + FOUND_132_135 + FOUND_136_139
+)
 def test_shapes_from_blind_124_127_are_found(
     deid: TextDeidentifier, text: str, phi: str
 ) -> None:

