@@ -838,14 +838,25 @@ def _nicknames(text: str, found: list[Span]) -> list[Span]:
     return _mentions(text, nicknames, "names_nickname", r"\p{L}\d'’-")
 
 
-def _mentions(text: str, words: set[str], recognizer: str, edge: str) -> list[Span]:
+def _mentions(
+    text: str,
+    words: set[str],
+    recognizer: str,
+    edge: str,
+    *,
+    before: str | None = None,
+    score: float = 0.6,
+) -> list[Span]:
     """Every place ``text`` writes one of ``words`` as written, not inside a longer run of
-    the characters ``edge`` names (a regex class body), as PERSON spans of ``recognizer``."""
+    the characters ``edge`` names (a regex class body; ``before`` for the character before
+    when it differs), as PERSON spans of ``recognizer``."""
     if not words:
         return []
     alternatives = "|".join(regex.escape(w) for w in sorted(words, key=len, reverse=True))
-    pattern = regex.compile(rf"(?<![{edge}])(?:{alternatives})(?![{edge}])", regex.V0)
-    return [Span(m.start(), m.end(), PERSON, recognizer, 0.6) for m in pattern.finditer(text)]
+    pattern = regex.compile(
+        rf"(?<![{before or edge}])(?:{alternatives})(?![{edge}])", regex.V0
+    )
+    return [Span(m.start(), m.end(), PERSON, recognizer, score) for m in pattern.finditer(text)]
 
 
 # a middle initial between a given name and a surname found apart: "CORDELIA P. ABERNETHY"
@@ -1072,14 +1083,16 @@ _SITE_KIND = regex.compile(
     r"care[ \t]+center|cah|team|infirmary|institute)\b",
     regex.I,
 )
+_PARTICLE_WORDS = frozenset({"de", "del", "la", "of"})  # inside a place's name
 _PLACE_STEM = regex.compile(
-    r"\p{Lu}[\p{L}'’.-]+(?:[ \t]+(?:de|del|la|of|\p{Lu}[\p{L}'’.-]+)){0,2}", regex.V0
+    rf"\p{{Lu}}[\p{{L}}'’.-]+(?:[ \t]+(?:{'|'.join(sorted(_PARTICLE_WORDS))}|"
+    r"\p{Lu}[\p{L}'’.-]+)){0,2}",
+    regex.V0,
 )
 _PLACE_KIND_AFTER = (
     r"(?:[ \t]+(?:HH|CAH|(?i:home[ \t]+health|hospice|team|hospital|clinic|office|satellite|"
     r"branch)))?"
 )
-_PARTICLE_WORDS = frozenset({"de", "del", "la", "of"})
 # the rules whose towns are towns (not a street's name, nor a word before a state's code)
 _TOWN_RECOGNIZERS = frozenset(
     {
@@ -1159,14 +1172,8 @@ def _propagated_initials(text: str, found: list[Span]) -> list[Span]:
             or value in _UNIT_ABBREVIATIONS
         )
     }
-    if not tokens:
-        return []
-    pattern = re.compile(
-        rf"(?<![\w/'’.-])(?:{'|'.join(sorted(tokens, key=len, reverse=True))})(?![\w/'’-])"
-    )
-    return [
-        Span(m.start(), m.end(), PERSON, "initials_repeated", 0.5) for m in pattern.finditer(text)
-    ]
+    # (not after a full stop either: "p.o.KLM" is no mention; "KLM." ending a sentence is)
+    return _mentions(text, tokens, "initials_repeated", r"\w/'’-", before=r"\w/'’.-", score=0.5)
 
 
 _GIVEN_AND_BEFORE = regex.compile(r"(\p{Lu}\p{Ll}+)[ \t]+(?:and|&)[ \t]+$", regex.V0)

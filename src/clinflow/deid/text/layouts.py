@@ -426,16 +426,16 @@ def chat_senders(
     of three letters or more that is no ordinary word nor in capitals (not "Client:", "CHW:",
     "PROVIDER:", "bot:"), and after it only initials or such words ("Asha R", "Ray D.", "jen
     t"; not "Disp advised caller")."""
+
+    def namelike(word: str) -> bool:
+        bare = word.rstrip(".")
+        return is_listed(bare) or (
+            len(bare) >= 3 and not bare.isupper() and not is_word(bare.lower())
+        )
+
     spans = []
     for match in _CHAT_SENDER.finditer(text):
         words = match.group("phi").split()
-
-        def namelike(word: str) -> bool:
-            bare = word.rstrip(".")
-            return is_listed(bare) or (
-                len(bare) >= 3 and not bare.isupper() and not is_word(bare.lower())
-            )
-
         if namelike(words[0]) and all(
             len(w.rstrip(".")) <= 2 or namelike(w) for w in words[1:]
         ):

@@ -3447,7 +3447,7 @@ def short_username_forms(name: str) -> set[str]:
     if len(words) < 2 or len(words[-1]) < 4:
         return set()
     given, family = words[0], words[-1].replace("'", "").replace("’", "")
-    return {given[0] + family[:k] for k in range(3, min(7, len(family))) if k + 1 >= 4}
+    return {given[0] + family[:k] for k in range(3, min(7, len(family)))}
 
 
 _TITLE_WORDS = frozenset(
