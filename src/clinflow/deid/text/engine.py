@@ -95,6 +95,7 @@ from clinflow.deid.text.names import (
     looks_like_drug,
 )
 from clinflow.deid.text.names import RULES as NAME_RULES
+from clinflow.deid.text.prefilter import pattern_prefilter
 from clinflow.deid.text.recognizers import (
     AGE,
     USERNAME,
@@ -261,15 +262,17 @@ class TextDeidentifier:
         self.pseudonymizer = pseudonymizer
         self.policy = policy or load_text_policy()
         disabled = set(self.policy.disabled_patterns)
+        # (each with its index in compiled_patterns(), which the prefilter answers in)
         self._patterns = (
             [
-                (spec, compiled)
-                for spec, compiled in compiled_patterns()
+                (index, spec, compiled)
+                for index, (spec, compiled) in enumerate(compiled_patterns())
                 if spec.name not in disabled
             ]
             if "patterns" in self.policy.recognizers
             else []
         )
+        self._prefilter = pattern_prefilter() if self._patterns else None
         self._use_known = "known" in self.policy.recognizers
         self._name_rules = [r for r in self.policy.recognizers if r in NAME_RULES]
         use_ner = self.policy.ner or "ner" in self.policy.recognizers
@@ -363,8 +366,11 @@ class TextDeidentifier:
 
     def _detect(self, text: str, found: list[Span], threshold: float) -> None:
         """Pattern, phone-library and name rules over one reading of the note."""
-        for spec, compiled in self._patterns:
-            if spec.score < threshold:
+        # only the patterns that one hyperscan pass finds possible here (the same spans: the
+        # pass answers "may match" wherever the pattern matches; prefilter.py)
+        possible = self._prefilter.possible(text) if self._prefilter is not None else None
+        for index, spec, compiled in self._patterns:
+            if spec.score < threshold or (possible is not None and index not in possible):
                 continue
             group = "phi" if "phi" in compiled.groupindex else 0
             for match in compiled.finditer(text):

@@ -3271,7 +3271,12 @@ def library_phone_numbers(
     inside ``covered`` spans) are handed to the matcher, which keeps the cost a fraction of
     presidio's."""
     import phonenumbers
+    from phonenumbers.re_util import enable_pattern_cache
 
+    # the library's metadata patterns kept compiled (its own switch): left to the ``re``
+    # module's 512-entry cache, which the rest of the process shares, they were compiled
+    # again note after note
+    enable_pattern_cache()
     found: set[tuple[int, int]] = set()
     for candidate in _PHONE_CANDIDATE.finditer(text):
         start, end = candidate.span()
