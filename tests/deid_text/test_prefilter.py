@@ -181,3 +181,14 @@ def test_without_hyperscan_every_pattern_runs(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setitem(sys.modules, "hyperscan", None)  # import fails as on aarch64
     pf = Prefilter([(r"MRN\s*\d+", 0), (r"xyz", 0)], cache_dir=None)
     assert pf.possible("nothing") == {0, 1}
+
+
+def test_a_refused_scan_runs_every_pattern() -> None:
+    pf = Prefilter([(r"MRN\s*\d+", 0), (r"xyz", 0)], cache_dir=None)
+
+    class Refusing:
+        def scan(self, *_args: object, **_kwargs: object) -> None:
+            raise hyperscan.error("refused")
+
+    pf._databases = [Refusing()]
+    assert pf.possible("nothing") == {0, 1}
