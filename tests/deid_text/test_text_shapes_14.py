@@ -131,6 +131,18 @@ FOUND_136_139 = [
     ("Prairie Wind Palliative Care Program\n12 Main St", "Prairie Wind Palliative Care Program"),
 ]
 
+FOUND_140_143 = [
+    ("6/30      INR 1.7  recheck 1 wk   jh\n7/7       INR 2.0  same, rtc 2 wk   ap", "jh"),
+    ("6/30      INR 1.7  recheck 1 wk   jh\n7/7       INR 2.0  same, rtc 2 wk   ap", "ap"),
+    ("10/02/87   | 7702118         |    |     | 25  | PQ", "PQ"),
+    ("03.03.91    1.4   5                06.03     SR", "SR"),
+    ("[05/06/2090 0622 mpatelRPH] Tac trough this AM 16.8", "mpatelRPH"),
+    ("Period Q3 2091   Run date 10/08/2091", "Q3 2091"),
+    ("with Dr. Olawale (intensivist, spectralink 5-3390). Levels", "5-3390"),
+    ("discussed with the hospitalist (ascom 6-2281) at 1015", "6-2281"),
+    ("WV CSMP query 05/05/86 0840", "WV"),
+]
+
 NOT_FOUND_124_127 = [
     ("CA-125 rising, on PET the nodes", "CA-125"),
     ("Injection site 100 units given, site 2 mm papule", "100"),
@@ -147,11 +159,16 @@ NOT_FOUND_124_127 = [
     ("Video Interpreting used for the consent", "Video Interpreting"),
     ("Consultant ENT review booked", "Consultant"),
     ("Reviewer: Dr Ann Cole (ACOLE) says the call was fine", "call"),
+    ("4/12  BP 128/76  HR 72   on\n5/1   labs drawn   INR", "on"),
+    ("5/1   labs drawn   INR", "INR"),
+    ("6/2   warfarin 5 mg daily, rtc 4   wk", "wk"),
+    ("Q3 score 14, Q4 2 points", "Q4 2"),
 ]
 
 
 @pytest.mark.parametrize(
-    ("text", "phi"), FOUND_124_127 + FOUND_128_131 + FOUND_132_135 + FOUND_136_139
+    ("text", "phi"),
+    FOUND_124_127 + FOUND_128_131 + FOUND_132_135 + FOUND_136_139 + FOUND_140_143,
 )
 def test_shapes_from_blind_124_127_are_found(
     deid: TextDeidentifier, text: str, phi: str
