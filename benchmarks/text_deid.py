@@ -236,7 +236,7 @@ def annotated_sets(
         # start, then 36-39, 40-43, 44-47, 48-51, 52-55, 56-59, 60-63, 64-67
         *(
             (f"blind{n}", annotated_notes_path().with_name(f"blind_{n}.jsonl"))
-            for n in range(32, 144)
+            for n in range(32, 148)
         ),
         ("dev", dev),
         ("dev2", dev.with_name(DEV2)),
@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "annotated,blind2,blind3,blind4,blind5,blind6,blind7,blind8,blind9,blind10,blind11,blind12,"
         "blind13,blind14,blind15,blind16,blind17,blind18,blind19,blind20,blind21,blind22,"
         "blind23,blind24,blind25,blind26,blind27,blind28,blind29,blind30,blind31, blind32 to "
-        "blind143 (blind32,blind33,...), dev,dev2,dev3",
+        "blind147 (blind32,blind33,...), dev,dev2,dev3",
     )
     parser.add_argument(
         "--skip-generator",
