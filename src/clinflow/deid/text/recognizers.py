@@ -235,8 +235,6 @@ _FACILITY_CUE = (
     r"pharmacist|therapist)"
 )
 
-# capitals that close a line as often as a clinician's initials do: services, tests, routes,
-# credentials and the usual one-word findings ("... by TQ." is initials, "... by CT." is not)
 # short words that end a log line and are no one's initials
 _LOG_LINE_WORDS = (
     r"(?:am|pm|hr|hrs|min|mins|was|and|the|for|not|but|per|via|yes|all|any|due|see|now|"
@@ -249,6 +247,10 @@ _ROW_END_CAPITALS = (
     r"(?:REF|RED|AMB|YES|NO|NEW|OLD|LOW|HI|LO|OFF|ON|OUT|ADD|SEE|END|ALL|NOW|DUE|DUP|AVG|TOT|"
     r"SUM|NET|QTY|MAX|MIN|NEG|POS|NML|ABN|OK|DC|HELD|GIVEN)"
 )
+# the wireless handsets hospitals issue, by brand: "spectralink 5-3390", "ascom 6-2281"
+_HANDSET_BRANDS = r"spectralink|ascom|vocera|cisco|zebra"
+# capitals that close a line as often as a clinician's initials do: services, tests, routes,
+# credentials and the usual one-word findings ("... by TQ." is initials, "... by CT." is not)
 _CLOSING_CAPITALS = (
     r"(?:ED|ER|OR|ICU|CCU|IR|CT|MRI|OSH|PCP|GI|US|VA|PT|OT|ST|ME|IV|PO|ID|RT|SW|NP|MD|PA|DO|"
     r"RN|CM|EMS|MR|MS|GP|HR|AM|PM|EKG|ECG|ENT|PET|CNA|PCA|TEE|TTE|CXR|KUB|EUS|LP|EGD|ABG|VBG|"
@@ -931,11 +933,10 @@ PATTERNS: tuple[PatternSpec, ...] = (
         PHONE,
         r"(?<=\b(?:pager|pgr|pg|beeper|bpr|beep|bleep|page|paged|ext|x|extension|tel|telephone|"
         r"phone|ph|cell|mobile|fax|call|callback|call\s+back|number|contact|reached\s+at|"
-        # the wireless handsets hospitals issue, by brand: "spectralink 5-3390", "ascom 6-2281"
-        r"spectralink|ascom|vocera|cisco|zebra|"
+        rf"{_HANDSET_BRANDS}|"
         # (the number may stand in parentheses: "paged (4-7732)", "pgr (#6-2209)")
         r"at)\.?\s*\(?(?:#|no\.?|num(?:ber)?)?\s*[:#]?\s{0,2})"
-        r"(?!(?<=\b(?:at|call|called|spectralink|ascom|vocera|cisco|zebra)\s{1,2})"
+        rf"(?!(?<=\b(?:at|call|called|{_HANDSET_BRANDS})\s{{1,2}})"
         r"(?:[01]\d|2[0-3])[0-5]\d(?![\d:]))"
         r"(?:\d{4}[ -]\d{4}(?![\d-])|(?:\d{1,2}-)?\d{4,6}(?![\d/]|,\d|\.\d))"
         # a short hospital bleep: "bleep 622", "pgr 418"
